@@ -1,0 +1,121 @@
+"""One exception hierarchy for reprovip.
+
+Every error a user can cause derives from :class:`ReprovipError`. Each class carries the process exit code
+and the HTTP status the dashboard answers with; the mapping to exit codes happens in exactly one place, the
+CLI's error handler (:mod:`reprovip.cli.main`).
+"""
+
+from __future__ import annotations
+
+
+class ReprovipError(Exception):
+    """Base class of every error reprovip raises on purpose.
+
+    The message must be one line that names the file, key or line involved and says what to do.
+    """
+
+    exit_code: int = 4
+    http_status: int = 500
+
+
+class InputError(ReprovipError, ValueError):
+    """Bad user input: a study file, an argument, a data file. Exit code 2."""
+
+    exit_code = 2
+    http_status = 400
+
+
+class SpecError(InputError):
+    """An error in a ``study.yaml``, located by file, line, column and key.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong and what is expected.
+    file : str, optional
+        The study file.
+    line, column : int, optional
+        1-based position of the offending node.
+    key : str, optional
+        Dotted path of the offending key (``factors.threads``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        key: str | None = None,
+    ) -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        self.column = column
+        self.key = key
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = self.file or "<study>"
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        key = f" {self.key}:" if self.key else ""
+        return f"{where}:{key} {self.message}"
+
+
+class ReaderError(InputError):
+    """An output file that cannot be turned into an array (truncated, corrupt, wrong shape)."""
+
+
+class MetricInputError(InputError):
+    """Arrays or options passed to a metric function that it cannot accept."""
+
+
+class StoreError(InputError):
+    """A study store that cannot be used as asked (locked by another runner, wrong schema version)."""
+
+
+class NotFoundError(InputError):
+    """A study, execution, output or file that does not exist."""
+
+    http_status = 404
+
+
+class ExecutionsFailedError(ReprovipError):
+    """Some executions failed after their retries. Exit code 3."""
+
+    exit_code = 3
+
+
+class CriteriaFailedError(ReprovipError):
+    """At least one reproducibility criterion failed. Exit code 1."""
+
+    exit_code = 1
+
+
+def check_choice(name: str, value: object, choices: "set[str] | tuple[str, ...] | list[str]") -> None:
+    """Raise :class:`MetricInputError` unless ``value`` is one of ``choices``.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, used in the message.
+    value : object
+        The value received.
+    choices : collection of str
+        The valid values.
+
+    Examples
+    --------
+    >>> check_choice("method", "cnh", {"cnh", "general"})
+    >>> check_choice("method", "foo", ("cnh", "general"))
+    Traceback (most recent call last):
+    ...
+    reprovip.errors.MetricInputError: `method` must be one of {'cnh', 'general'}, got 'foo'
+    """
+    if value not in choices:
+        opts = ", ".join(repr(c) for c in sorted(choices))
+        raise MetricInputError(f"`{name}` must be one of {{{opts}}}, got {value!r}")
