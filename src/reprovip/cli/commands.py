@@ -1,0 +1,10 @@
+"""The list of commands, one module each; adding a command is adding a module and a line here."""
+
+from __future__ import annotations
+
+from reprovip.cli.init import init
+from reprovip.cli.run import run
+from reprovip.cli.status import status
+from reprovip.cli.validate import validate
+
+ALL = [init, validate, run, status]

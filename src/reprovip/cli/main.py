@@ -1,0 +1,77 @@
+"""The ``reprovip`` command: the click group and the one place that maps errors to exit codes.
+
+Exit codes: 0 success, 1 criteria failed, 2 usage or input error, 3 executions failed, 4 internal error
+(a bug-report log is written), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import tempfile
+import time
+import traceback
+
+import click
+
+from reprovip import __version__
+from reprovip.cli import commands
+from reprovip.errors import ReprovipError
+
+EXIT_INTERRUPTED = 130
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="reprovip")
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """reprovip: is your imaging pipeline reproducible, and by how much is it not?"""
+    ctx.obj = {"debug": debug}
+
+
+for command in commands.ALL:
+    cli.add_command(command)
+
+
+def _bug_report(exc: BaseException) -> str:
+    path = f"{tempfile.gettempdir()}/reprovip-crash-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(f"reprovip {__version__}\npython {sys.version}\nplatform {platform.platform()}\n")
+        fh.write(f"argv {sys.argv}\n\n")
+        fh.write("".join(traceback.format_exception(exc)))
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        rv = cli.main(args=args, prog_name="reprovip", standalone_mode=False)
+        return int(rv or 0)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        click.echo("reprovip: interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except ReprovipError as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"reprovip: error: {exc}", err=True)
+        return exc.exit_code
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        path = _bug_report(exc)
+        click.echo(f"reprovip: internal error: {exc.__class__.__name__}: {exc}", err=True)
+        click.echo(f"reprovip: a bug report was written to {path}; please attach it to an issue", err=True)
+        return 4
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Execution backends: each is a ``concurrent.futures.Executor`` factory, declared once in a registry.
+
+Optional backends are imported lazily, so the Dask extra is only needed when it is used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass
+
+from reprovip.errors import InputError
+
+
+@dataclass(frozen=True)
+class Backend:
+    """An executor and what the runner must know about it."""
+
+    executor: Executor
+    shared_filesystem: bool  # False: outputs come back as bytes
+
+
+@contextlib.contextmanager
+def _local(address: str, jobs: int) -> Iterator[Backend]:
+    # Each execution is a subprocess, so threads that wait on them are enough: no pickling, no fork cost.
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="reprovip") as pool:
+        yield Backend(pool, shared_filesystem=True)
+
+
+BACKENDS: dict[str, Callable[[str, int], contextlib.AbstractContextManager[Backend]] | str] = {
+    "local": _local,
+}
+
+
+def open_backend(spec: str, jobs: int) -> contextlib.AbstractContextManager[Backend]:
+    """Open the backend named by ``spec`` (``local``, or a registered scheme like ``dask://host:port``).
+
+    Raises
+    ------
+    InputError
+        Unknown backend name.
+    """
+    scheme = spec.split("://", 1)[0] if "://" in spec else spec
+    factory = BACKENDS.get(scheme)
+    if factory is None:
+        raise InputError(f"unknown executor {spec!r}; choose one of: {', '.join(sorted(BACKENDS))}")
+    if isinstance(factory, str):
+        module, _, name = factory.partition(":")
+        factory = getattr(importlib.import_module(module), name)
+    return factory(spec, jobs)

@@ -1,0 +1,60 @@
+"""Provenance of the machine an execution ran on: host, OS, kernel, CPU, libc, Python and packages."""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import os
+import platform
+import socket
+import sys
+from typing import Any
+
+
+def _cpu() -> dict[str, Any]:
+    model, flags = platform.processor() or platform.machine(), ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name" and model in ("", platform.machine()):
+                    model = value.strip()
+                elif key in ("flags", "Features") and not flags:
+                    flags = value.strip()
+    except OSError:
+        pass
+    return {"model": model, "flags": " ".join(sorted(flags.split())), "count": os.cpu_count()}
+
+
+@functools.lru_cache(maxsize=1)
+def machine_provenance() -> dict[str, Any]:
+    """Facts about this process's machine and environment, computed once per process.
+
+    Returns
+    -------
+    dict
+        ``hostname``, ``os``, ``kernel``, ``arch``, ``cpu`` (model, sorted flags, count), ``libc``,
+        ``python`` (version, implementation, executable) and ``packages`` ({name: version}).
+    """
+    uname = platform.uname()
+    libc_name, libc_version = platform.libc_ver()
+    packages = {}
+    for dist in importlib.metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            packages[name.lower()] = dist.version
+    return {
+        "hostname": socket.gethostname(),
+        "os": platform.platform(),
+        "kernel": f"{uname.system} {uname.release} {uname.version}",
+        "arch": uname.machine,
+        "cpu": _cpu(),
+        "libc": f"{libc_name} {libc_version}".strip(),
+        "python": {
+            "version": platform.python_version(),
+            "implementation": platform.python_implementation(),
+            "executable": sys.executable,
+        },
+        "packages": dict(sorted(packages.items())),
+    }

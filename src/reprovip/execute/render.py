@@ -1,0 +1,53 @@
+"""Fill ``{placeholder}``s in argv templates. No shell, no ``str.format`` (no format-spec surprises)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_\-]*)\}")
+
+# Every variable a common numerical library reads for its thread count.
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "NUMEXPR_MAX_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "NUMBA_NUM_THREADS",
+    "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS",
+    "RAYON_NUM_THREADS",
+    "JULIA_NUM_THREADS",
+    "TF_NUM_INTRAOP_THREADS",
+)
+
+
+def render(template: str, values: Mapping[str, Any]) -> str:
+    """Replace each ``{name}`` in ``template`` by ``values[name]``.
+
+    Examples
+    --------
+    >>> render("--seed={seed}", {"seed": 42})
+    '--seed=42'
+    >>> render("{a}{{b}}", {"a": 1})
+    '1{{b}}'
+    """
+
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(1)
+        return str(values[name]) if name in values else m.group(0)
+
+    return _PLACEHOLDER.sub(sub, template)
+
+
+def render_argv(argv: list[str], values: Mapping[str, Any]) -> list[str]:
+    """Render every element of an argv template."""
+    return [render(a, values) for a in argv]
+
+
+def thread_env(threads: int) -> dict[str, str]:
+    """The environment variables that pin every common library to ``threads`` threads."""
+    return {name: str(threads) for name in THREAD_VARIABLES}

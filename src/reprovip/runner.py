@@ -1,0 +1,172 @@
+"""Run a study: plan, skip what is done, execute the rest, store every attempt. Resumable and single-runner."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from reprovip.execute.backends import open_backend
+from reprovip.execute.sandbox import PID_FILE, kill_active, kill_group, run_task
+from reprovip.plan import expand, recipe_hash
+from reprovip.store import BlobStore, RunLock
+from reprovip.tasks import argv_template, build_task
+
+if TYPE_CHECKING:
+    from reprovip.study import Study
+
+
+@dataclass
+class RunSummary:
+    """What a run did."""
+
+    planned: int = 0
+    skipped: int = 0
+    done: int = 0
+    failed: int = 0
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no execution is left failed."""
+        return self.failed == 0
+
+
+def _cleanup_stale_work(work: Path) -> None:
+    """Kill what a killed runner left running, then clear its working folders (we hold the lock)."""
+    if not work.exists():
+        return
+    host = socket.gethostname()
+    for pid_file in work.glob(f"*/{PID_FILE}"):
+        try:
+            pid_text, pid_host = pid_file.read_text().split()
+            if pid_host == host:
+                kill_group(int(pid_text))
+        except (OSError, ValueError):
+            pass
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def _adopt_outputs(blobs: BlobStore, result: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for o in result.get("outputs", []):
+        if not o["missing"]:
+            if "data" in o:
+                blobs.put_bytes(o.pop("data"), o["suffix"])
+            else:
+                blobs.adopt(Path(o["path"]), o["blob"], o["suffix"])
+        rows.append({k: o.get(k) for k in ("name", "relpath", "kind", "blob", "suffix", "size", "semantic_hash", "missing", "error")})
+    return rows
+
+
+def run_study(
+    study: Study,
+    *,
+    jobs: int | None = None,
+    force: bool = False,
+    executor: str = "local",
+    progress: bool = True,
+    console: Console | None = None,
+) -> RunSummary:
+    """Run every execution of ``study`` that is not done yet.
+
+    Parameters
+    ----------
+    study : Study
+        The loaded study.
+    jobs : int, optional
+        Executions run at once (default: the number of CPUs).
+    force : bool
+        Run again executions that are already done.
+    executor : str
+        Backend name (``local`` by default).
+    progress : bool
+        Show a progress bar on stderr.
+
+    Returns
+    -------
+    RunSummary
+        Counts and the failures (execution id, subject, condition, reason).
+    """
+    jobs = jobs or os.cpu_count() or 1
+    spec, store = study.spec, study.store
+    blobs = BlobStore(store)
+    summary = RunSummary()
+    with RunLock(store):
+        catalog = study.catalog
+        _cleanup_stale_work(store / "work")
+        planned = expand(spec, study.subjects)
+        study_id = catalog.ensure_study(spec.name or "study", spec.model_dump(mode="json"), str(study.directory))
+        catalog.sync_plan(study_id, planned, recipe_hash(spec), force=force)
+        blobs.gc(catalog.referenced_blobs())
+        by_id = {p.id: p for p in planned}
+        todo = [e["id"] for e in catalog.executions(study_id) if e["status"] != "done" and e["id"] in by_id]
+        summary.planned, summary.skipped = len(planned), len(planned) - len(todo)
+        run_id = catalog.start_run(study_id, "run", len(planned), socket.gethostname(), os.getpid())
+        template = argv_template(spec, study.directory)
+        tries: dict[str, int] = {}
+        status = "interrupted"
+        bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("done {task.fields[done]} · failed {task.fields[failed]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console or Console(stderr=True),
+            disable=not progress,
+        )
+        try:
+            with open_backend(executor, jobs) as backend, bar:
+                ptask = bar.add_task(spec.name or "run", total=len(todo), done=0, failed=0)
+                work_root = str(store / "work") if backend.shared_filesystem else None
+                pending: dict[Future[dict[str, Any]], str] = {}
+
+                def submit(eid: str) -> None:
+                    tries[eid] = tries.get(eid, 0) + 1
+                    task = build_task(spec, study.directory, by_id[eid], template=template, work_root=work_root)
+                    if not backend.shared_filesystem:
+                        task = type(task)(**{**task.__dict__, "return_bytes": True})
+                    pending[backend.executor.submit(run_task, task)] = eid
+
+                for eid in todo:
+                    submit(eid)
+                while pending:
+                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        eid = pending.pop(fut)
+                        try:
+                            result = fut.result()
+                        except Exception as exc:  # the backend lost the task (worker died): retry like a failure
+                            result = dict(ok=False, error=f"backend error: {exc.__class__.__name__}: {exc}")
+                        catalog.record_attempt(eid, run_id, result, _adopt_outputs(blobs, result))
+                        if result.get("workdir"):
+                            shutil.rmtree(result["workdir"], ignore_errors=True)
+                        if not result["ok"] and tries[eid] <= spec.retries:
+                            submit(eid)
+                            continue
+                        if result["ok"]:
+                            summary.done += 1
+                        else:
+                            summary.failed += 1
+                            p = by_id[eid]
+                            summary.failures.append(
+                                dict(id=eid, subject=p.subject.id, condition=p.condition.key,
+                                     repetition=p.repetition, error=result.get("error"))
+                            )
+                        bar.update(ptask, advance=1, done=summary.done, failed=summary.failed)
+            status = "finished"
+        except BaseException:
+            kill_active()
+            raise
+        finally:
+            catalog.finish_run(run_id, status, summary.done, summary.failed)
+    return summary

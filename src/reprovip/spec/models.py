@@ -1,0 +1,164 @@
+"""Pydantic models of ``study.yaml``.
+
+The models only describe and check; they never run anything. Paths stay as written: the loader resolves
+them against the study folder.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, List, Literal  # noqa: UP035 (a field is named `list`)
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+OUTPUT_KINDS = ("image", "labels", "table", "scalars", "text", "array")
+BUILTIN_PLACEHOLDERS = (
+    "subject",
+    "input",
+    "outdir",
+    "seed",
+    "threads",
+    "repetition",
+    "study_dir",
+    "python",
+)
+NAME_RE = r"^[A-Za-z_][A-Za-z0-9_\-]*$"
+# Factors that are not plain placeholders: they change the environment or the argv.
+BUILTIN_FACTORS = ("threads", "seed", "env", "args")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Application(_Strict):
+    """What is run: an argv template, a Boutiques descriptor or a Python callable."""
+
+    command: list[str] | None = None
+    boutiques: str | None = None
+    invocation: dict[str, Any] | None = None
+    python: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Application:
+        given = [k for k in ("command", "boutiques", "python") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of `command` (argv list), `boutiques` (descriptor path) or "
+                f"`python` (module:function), got {given or 'none'}"
+            )
+        if self.command is not None and not self.command:
+            raise ValueError("`command` must be a non-empty argv list")
+        if self.invocation is not None and self.boutiques is None:
+            raise ValueError("`invocation` goes with `boutiques`")
+        if self.python is not None and not re.match(r"^[\w.]+:[\w.]+$", self.python):
+            raise ValueError(f"`python` must look like 'package.module:function', got {self.python!r}")
+        return self
+
+
+class Subjects(_Strict):
+    """Where the N input datasets are."""
+
+    glob: str | None = None
+    list: Annotated[List[str], Field(min_length=1)] | None = None  # noqa: UP006
+    map: dict[str, str] | None = None
+    bids: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Subjects:
+        given = [k for k in ("glob", "list", "map", "bids") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of `glob`, `list`, `map` or `bids`, got {given or 'none'}")
+        if self.glob is not None and "{subject}" not in self.glob:
+            raise ValueError(f"`glob` must contain a {{subject}} capture, got {self.glob!r}")
+        if self.map is not None and not self.map:
+            raise ValueError("`map` must name at least one subject")
+        return self
+
+
+class Output(_Strict):
+    """A declared result of an execution: a path or glob relative to ``{outdir}``."""
+
+    path: str
+    kind: Literal["image", "labels", "table", "scalars", "text", "array"]
+    key_columns: list[str] = []
+
+    @field_validator("path")
+    @classmethod
+    def _relative(cls, v: str) -> str:
+        if v.startswith("/") or ".." in v.split("/"):
+            raise ValueError(f"must be relative to {{outdir}} and stay inside it, got {v!r}")
+        return v
+
+
+class Factor(_Strict):
+    """One execution condition and its levels (label -> value)."""
+
+    name: str
+    levels: dict[str, Any]
+
+
+class StudySpec(_Strict):
+    """A whole study: application, subjects, factors, repetitions, outputs."""
+
+    name: str | None = Field(default=None, pattern=NAME_RE)
+    description: str = ""
+    application: Application
+    subjects: Subjects
+    factors: dict[str, list[Any] | dict[str, Any]] = {}
+    repetitions: int = Field(default=3, ge=1, le=10_000)
+    outputs: dict[str, Output]
+    timeout: float = Field(default=3600.0, gt=0, le=30 * 86400)
+    retries: int = Field(default=0, ge=0, le=100)
+    env: dict[str, str] = {}
+
+    @field_validator("outputs")
+    @classmethod
+    def _some_outputs(cls, v: dict[str, Output]) -> dict[str, Output]:
+        if not v:
+            raise ValueError("declare at least one output")
+        for name in v:
+            if not re.match(NAME_RE, name):
+                raise ValueError(f"output name {name!r} must match {NAME_RE}")
+        return v
+
+    @field_validator("factors")
+    @classmethod
+    def _factor_levels(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for name, levels in v.items():
+            if not re.match(NAME_RE, name) or name in BUILTIN_PLACEHOLDERS[:3] + ("repetition", "study_dir"):
+                raise ValueError(f"factor name {name!r} is reserved or invalid")
+            if len(levels) == 0:
+                raise ValueError(f"factor {name!r} needs at least one level")
+            if name == "threads":
+                bad = [x for x in _values(levels) if not (isinstance(x, int) and not isinstance(x, bool) and x >= 1)]
+                if bad:
+                    raise ValueError(f"`threads` levels must be integers >= 1, got {bad[0]!r}")
+            if name == "seed":
+                bad = [x for x in _values(levels) if not (isinstance(x, int) or x == "random")]
+                if bad:
+                    raise ValueError(f"`seed` levels must be integers or 'random', got {bad[0]!r}")
+            if name == "env":
+                if not isinstance(levels, dict) or not all(isinstance(d, dict) for d in levels.values()):
+                    raise ValueError("`env` must map level names to {VARIABLE: value} maps")
+            if name == "args":
+                if not isinstance(levels, dict) or not all(isinstance(d, list) for d in levels.values()):
+                    raise ValueError("`args` must map level names to lists of extra arguments")
+        return v
+
+    def factor_list(self) -> list[Factor]:
+        """Return the factors with explicit level labels, in declaration order."""
+        out = []
+        for name, levels in self.factors.items():
+            if isinstance(levels, dict):
+                out.append(Factor(name=name, levels={str(k): v for k, v in levels.items()}))
+            else:
+                labels = [str(x) for x in levels]
+                if len(set(labels)) != len(labels):
+                    raise ValueError(f"factor {name!r} has duplicate levels {labels}")
+                out.append(Factor(name=name, levels=dict(zip(labels, levels, strict=True))))
+        return out
+
+
+def _values(levels: list[Any] | dict[str, Any]) -> list[Any]:
+    return list(levels.values()) if isinstance(levels, dict) else list(levels)

@@ -1,0 +1,119 @@
+"""Content-addressed blob folder: ``blobs/ab/<blake3><suffix>``, written atomically, deduplicated."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import blake3
+
+_CHUNK = 1 << 20
+
+
+def file_hash(path: str | Path) -> str:
+    """BLAKE3 hex digest of a file's bytes, streamed in 1 MiB chunks."""
+    h = blake3.blake3()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def suffix_of(name: str) -> str:
+    """Keep a file's format suffix (``.nii.gz``, ``.csv``) so readers can tell formats apart.
+
+    Examples
+    --------
+    >>> suffix_of("seg.nii.gz"), suffix_of("params.csv"), suffix_of("README")
+    ('.nii.gz', '.csv', '')
+    """
+    parts = Path(name).suffixes
+    if len(parts) >= 2 and parts[-1] in (".gz", ".bz2", ".xz", ".zst"):
+        return "".join(parts[-2:]).lower()[:20]
+    return (parts[-1].lower() if parts else "")[:20]
+
+
+class BlobStore:
+    """The blob folder of a study store.
+
+    Parameters
+    ----------
+    root : Path
+        The ``.reprovip`` folder; blobs live in ``root/blobs`` and temporary files in ``root/tmp``.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.blobs = self.root / "blobs"
+        self.tmp = self.root / "tmp"
+
+    def path(self, digest: str, suffix: str = "") -> Path:
+        """Where the blob of ``digest`` lives."""
+        return self.blobs / digest[:2] / f"{digest}{suffix}"
+
+    def adopt(self, src: Path, digest: str, suffix: str) -> Path:
+        """Move ``src`` (already hashed to ``digest``) into the store; drop it if the blob exists.
+
+        A rename within one filesystem is atomic, so a blob is either whole or absent. Across filesystems
+        the file is copied to ``tmp/`` first, flushed, then renamed.
+        """
+        dest = self.path(digest, suffix)
+        if dest.exists():
+            src.unlink(missing_ok=True)
+            return dest
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(src, dest)
+        except OSError:
+            self.put_bytes_from(src, dest)
+            src.unlink(missing_ok=True)
+        return dest
+
+    def put_bytes(self, data: bytes, suffix: str) -> tuple[str, Path]:
+        """Store bytes (e.g. an output sent back by a remote worker); return its digest and path."""
+        digest = blake3.blake3(data).hexdigest()
+        dest = self.path(digest, suffix)
+        if not dest.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self._tmpname()
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, dest)
+        return digest, dest
+
+    def put_bytes_from(self, src: Path, dest: Path) -> None:
+        """Copy ``src`` to ``dest`` through a temporary file and an atomic rename."""
+        tmp = self._tmpname()
+        with open(src, "rb") as fin, open(tmp, "wb") as fout:
+            shutil.copyfileobj(fin, fout, _CHUNK)
+            fout.flush()
+            os.fsync(fout.fileno())
+        os.replace(tmp, dest)
+
+    def _tmpname(self) -> Path:
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        return self.tmp / f"{uuid.uuid4().hex}.part"
+
+    def all_blobs(self) -> list[Path]:
+        """Every blob file on disk."""
+        return [p for p in self.blobs.glob("*/*") if p.is_file()] if self.blobs.exists() else []
+
+    def gc(self, referenced: set[str]) -> int:
+        """Remove temporary files and blobs whose digest is not in ``referenced``; return how many.
+
+        Only call it while holding the run lock: a blob being adopted by a live run would look orphaned.
+        """
+        removed = 0
+        if self.tmp.exists():
+            for p in self.tmp.iterdir():
+                p.unlink(missing_ok=True)
+                removed += 1
+        for p in self.all_blobs():
+            if p.name[:64] not in referenced:
+                p.unlink(missing_ok=True)
+                removed += 1
+        return removed

@@ -1,0 +1,351 @@
+"""The catalog: studies, runs, executions, attempts, outputs and provenance, in SQLAlchemy Core.
+
+SQLite (WAL mode) by default; any SQLAlchemy URL works, PostgreSQL included. Only the runner writes; every
+write that completes an execution is one transaction, so a killed runner leaves whole executions or none.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import blake3
+from sqlalchemy import create_engine, event, func, insert, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from reprovip import __version__
+from reprovip.errors import StoreError
+from reprovip.store import schema as s
+
+_CAP = 64 * 1024
+
+
+def sqlite_url(path: Path, *, read_only: bool = False) -> str:
+    """SQLAlchemy URL of a SQLite file; read-only URLs use ``mode=ro`` so no write can happen."""
+    if read_only:
+        return f"sqlite:///file:{Path(path).resolve()}?mode=ro&uri=true"
+    return f"sqlite:///{Path(path).resolve()}"
+
+
+def _sqlite_pragmas(engine: Engine, read_only: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA busy_timeout=30000")
+        if not read_only:
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+
+class Catalog:
+    """Access to one catalog database.
+
+    Parameters
+    ----------
+    url : str
+        A SQLAlchemy URL (``sqlite:///path``, ``postgresql+psycopg://...``).
+    read_only : bool
+        Open without creating tables (the dashboard's mode).
+    """
+
+    def __init__(self, url: str, *, read_only: bool = False) -> None:
+        self.url = url
+        self.read_only = read_only
+        try:
+            self.engine = create_engine(url, future=True)
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise StoreError(f"cannot open catalog {url!r}: {exc}; check the database URL") from exc
+        if self.engine.dialect.name == "sqlite":
+            _sqlite_pragmas(self.engine, read_only)
+        if not read_only:
+            self._create()
+
+    @classmethod
+    def for_store(cls, root: Path, *, read_only: bool = False) -> Catalog:
+        """The default SQLite catalog of a study store folder."""
+        root = Path(root)
+        if read_only and not (root / "catalog.sqlite").exists():
+            raise StoreError(f"{root}: no catalog here; run `reprovip run` or `reprovip ingest` first")
+        root.mkdir(parents=True, exist_ok=True)
+        return cls(sqlite_url(root / "catalog.sqlite", read_only=read_only), read_only=read_only)
+
+    def _create(self) -> None:
+        try:
+            s.metadata.create_all(self.engine)
+            with self.engine.begin() as conn:
+                row = conn.execute(select(s.meta.c.value).where(s.meta.c.key == "schema_version")).first()
+                if row is None:
+                    conn.execute(insert(s.meta).values(key="schema_version", value=str(s.SCHEMA_VERSION)))
+                elif int(row[0]) > s.SCHEMA_VERSION:
+                    raise StoreError(
+                        f"{self.url}: catalog schema {row[0]} is newer than this reprovip "
+                        f"({s.SCHEMA_VERSION}); upgrade reprovip"
+                    )
+        except OperationalError as exc:
+            raise StoreError(f"cannot write catalog {self.url}: {exc.orig}; check permissions") from exc
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+    # -- studies and runs -------------------------------------------------------------------------
+    def ensure_study(self, name: str, spec: dict[str, Any], study_dir: str) -> int:
+        """Return the id of study ``name``, creating or updating its row."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(s.studies.c.id).where(s.studies.c.name == name)).first()
+            if row:
+                conn.execute(update(s.studies).where(s.studies.c.id == row[0]).values(spec=spec, study_dir=study_dir))
+                return int(row[0])
+            res = conn.execute(
+                insert(s.studies).values(name=name, spec=spec, study_dir=study_dir, created_at=time.time())
+            )
+            return int(res.inserted_primary_key[0])
+
+    def study_id(self, name: str) -> int | None:
+        """The id of study ``name``, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(s.studies.c.id).where(s.studies.c.name == name)).first()
+        return int(row[0]) if row else None
+
+    def studies(self) -> list[dict[str, Any]]:
+        """Every study with its execution counts by status."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(s.studies)).mappings().all()
+            counts = conn.execute(
+                select(s.executions.c.study_id, s.executions.c.status, func.count()).group_by(
+                    s.executions.c.study_id, s.executions.c.status
+                )
+            ).all()
+        out = []
+        for r in rows:
+            d = dict(r)
+            d["counts"] = {st: n for sid, st, n in counts if sid == r["id"]}
+            out.append(d)
+        return out
+
+    def start_run(self, study_id: int, command: str, n_planned: int, hostname: str, pid: int) -> int:
+        """Record the start of a ``run`` or ``ingest``; return its id."""
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                insert(s.runs).values(
+                    study_id=study_id,
+                    command=command,
+                    status="running",
+                    started_at=time.time(),
+                    hostname=hostname,
+                    pid=pid,
+                    n_planned=n_planned,
+                    n_done=0,
+                    n_failed=0,
+                    reprovip_version=__version__,
+                )
+            )
+            return int(res.inserted_primary_key[0])
+
+    def finish_run(self, run_id: int, status: str, n_done: int, n_failed: int) -> None:
+        """Record the end of a run."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(s.runs)
+                .where(s.runs.c.id == run_id)
+                .values(status=status, finished_at=time.time(), n_done=n_done, n_failed=n_failed)
+            )
+
+    def runs(self, study_id: int) -> list[dict[str, Any]]:
+        """Every run of a study, oldest first."""
+        with self.engine.connect() as conn:
+            q = select(s.runs).where(s.runs.c.study_id == study_id).order_by(s.runs.c.id)
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    # -- executions -------------------------------------------------------------------------------
+    def sync_plan(self, study_id: int, planned: Iterable[Any], recipe: str, *, force: bool = False) -> None:
+        """Insert planned executions not yet known; mark changed-recipe, interrupted or forced ones pending."""
+        with self.engine.begin() as conn:
+            known = {
+                r.id: r
+                for r in conn.execute(
+                    select(s.executions.c.id, s.executions.c.status, s.executions.c.recipe).where(
+                        s.executions.c.study_id == study_id
+                    )
+                )
+            }
+            new = [
+                dict(
+                    id=p.id,
+                    study_id=study_id,
+                    subject=p.subject.id,
+                    input=p.subject.input,
+                    condition_key=p.condition.key,
+                    condition=p.condition.labels,
+                    repetition=p.repetition,
+                    status="pending",
+                    recipe=recipe,
+                    source="run",
+                    attempts=0,
+                )
+                for p in planned
+                if p.id not in known
+            ]
+            if new:
+                conn.execute(insert(s.executions), new)
+            stale = [
+                eid
+                for eid, r in known.items()
+                if force or r.status == "running" or (r.status == "done" and r.recipe != recipe)
+            ]
+            for chunk in _chunks(stale, 500):
+                conn.execute(
+                    update(s.executions)
+                    .where(s.executions.c.id.in_(chunk))
+                    .values(status="pending", recipe=recipe, attempts=0)
+                )
+
+    def executions(self, study_id: int, *, status: str | None = None) -> list[dict[str, Any]]:
+        """Executions of a study (optionally of one status), ordered by subject, condition, repetition."""
+        q = select(s.executions).where(s.executions.c.study_id == study_id)
+        if status is not None:
+            q = q.where(s.executions.c.status == status)
+        q = q.order_by(s.executions.c.subject, s.executions.c.condition_key, s.executions.c.repetition)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def record_attempt(self, execution_id: str, run_id: int, result: dict[str, Any], outputs: list[dict[str, Any]]) -> None:
+        """Record one attempt and, when it succeeded, its outputs and the execution's completion.
+
+        One transaction: either the attempt, the outputs and the new status are all stored, or none is.
+        """
+        prov = result.get("provenance")
+        prov_hash = _digest(prov) if prov else None
+        status = "done" if result["ok"] else "failed"
+        now = time.time()
+        with self.engine.begin() as conn:
+            if prov is not None:
+                exists = conn.execute(select(s.provenances.c.hash).where(s.provenances.c.hash == prov_hash)).first()
+                if not exists:
+                    conn.execute(insert(s.provenances).values(hash=prov_hash, data=prov))
+            number = (
+                conn.execute(select(s.executions.c.attempts).where(s.executions.c.id == execution_id)).scalar_one()
+                or 0
+            ) + 1
+            conn.execute(
+                insert(s.attempts).values(
+                    execution_id=execution_id,
+                    number=number,
+                    run_id=run_id,
+                    argv=result.get("argv"),
+                    env=result.get("env"),
+                    seed=result.get("seed"),
+                    exit_code=result.get("exit_code"),
+                    timed_out=bool(result.get("timed_out")),
+                    duration=result.get("duration"),
+                    peak_rss=result.get("peak_rss"),
+                    stdout=(result.get("stdout") or "")[-_CAP:],
+                    stderr=(result.get("stderr") or "")[-_CAP:],
+                    error=result.get("error"),
+                    provenance=prov_hash,
+                    hostname=result.get("hostname"),
+                    pid=result.get("pid"),
+                    started_at=result.get("started_at"),
+                    finished_at=result.get("finished_at", now),
+                )
+            )
+            conn.execute(s.outputs.delete().where(s.outputs.c.execution_id == execution_id))
+            if outputs:
+                conn.execute(insert(s.outputs), [dict(o, execution_id=execution_id) for o in outputs])
+            conn.execute(
+                update(s.executions)
+                .where(s.executions.c.id == execution_id)
+                .values(
+                    status=status,
+                    attempts=number,
+                    seed=result.get("seed"),
+                    exit_code=result.get("exit_code"),
+                    duration=result.get("duration"),
+                    peak_rss=result.get("peak_rss"),
+                    error=result.get("error"),
+                    run_id=run_id,
+                    provenance=prov_hash,
+                    started_at=result.get("started_at"),
+                    finished_at=result.get("finished_at", now),
+                )
+            )
+
+    def insert_ingested(self, study_id: int, rows: list[dict[str, Any]]) -> None:
+        """Insert executions found on disk by ``ingest`` (rows carry their outputs under ``outputs``)."""
+        with self.engine.begin() as conn:
+            for row in rows:
+                outs = row.pop("outputs")
+                conn.execute(s.outputs.delete().where(s.outputs.c.execution_id == row["id"]))
+                conn.execute(s.attempts.delete().where(s.attempts.c.execution_id == row["id"]))
+                conn.execute(s.executions.delete().where(s.executions.c.id == row["id"]))
+                conn.execute(insert(s.executions).values(study_id=study_id, **row))
+                if outs:
+                    conn.execute(insert(s.outputs), [dict(o, execution_id=row["id"]) for o in outs])
+
+    def attempts(self, execution_id: str) -> list[dict[str, Any]]:
+        """Every attempt of an execution, oldest first."""
+        with self.engine.connect() as conn:
+            q = select(s.attempts).where(s.attempts.c.execution_id == execution_id).order_by(s.attempts.c.id)
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def outputs(self, study_id: int) -> list[dict[str, Any]]:
+        """Outputs of the study's completed executions, joined with their execution's fields."""
+        e, o = s.executions, s.outputs
+        q = (
+            select(
+                o,
+                e.c.subject,
+                e.c.condition_key,
+                e.c.condition,
+                e.c.repetition,
+                e.c.provenance.label("provenance_hash"),
+            )
+            .join(e, e.c.id == o.c.execution_id)
+            .where(e.c.study_id == study_id, e.c.status == "done")
+            .order_by(o.c.name, o.c.relpath, e.c.subject, e.c.condition_key, e.c.repetition)
+        )
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def provenance(self, digest: str) -> dict[str, Any] | None:
+        """The provenance record stored under ``digest``."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(s.provenances.c.data).where(s.provenances.c.hash == digest)).first()
+        return row[0] if row else None
+
+    def referenced_blobs(self) -> set[str]:
+        """Digests of every blob an output row refers to."""
+        with self.engine.connect() as conn:
+            return {r[0] for r in conn.execute(select(s.outputs.c.blob).where(s.outputs.c.blob.is_not(None)))}
+
+    # -- analyses ---------------------------------------------------------------------------------
+    def save_analysis(self, study_id: int, document: dict[str, Any]) -> int:
+        """Store an analysis document (the history the dashboard plots)."""
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                insert(s.analyses).values(study_id=study_id, created_at=time.time(), document=document)
+            )
+            return int(res.inserted_primary_key[0])
+
+    def analyses(self, study_id: int, *, latest_only: bool = False) -> list[dict[str, Any]]:
+        """Stored analysis documents of a study, oldest first (or only the latest)."""
+        q = select(s.analyses).where(s.analyses.c.study_id == study_id).order_by(s.analyses.c.id)
+        if latest_only:
+            q = q.order_by(None).order_by(s.analyses.c.id.desc()).limit(1)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def _digest(obj: Any) -> str:
+    return blake3.blake3(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def _chunks(items: list[Any], n: int) -> Iterable[list[Any]]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]

@@ -1,0 +1,133 @@
+"""Tables of the catalog. One definition serves SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+SCHEMA_VERSION = 1
+metadata = MetaData()
+
+meta = Table("meta", metadata, Column("key", String(64), primary_key=True), Column("value", Text))
+
+studies = Table(
+    "studies",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("spec", JSON),
+    Column("study_dir", Text),
+    Column("created_at", Float),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("study_id", ForeignKey("studies.id"), nullable=False),
+    Column("command", String(20)),
+    Column("status", String(20)),
+    Column("started_at", Float),
+    Column("finished_at", Float),
+    Column("hostname", String(255)),
+    Column("pid", Integer),
+    Column("n_planned", Integer),
+    Column("n_done", Integer, default=0),
+    Column("n_failed", Integer, default=0),
+    Column("reprovip_version", String(40)),
+)
+
+provenances = Table(
+    "provenances",
+    metadata,
+    Column("hash", String(32), primary_key=True),
+    Column("data", JSON),
+)
+
+executions = Table(
+    "executions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("study_id", ForeignKey("studies.id"), nullable=False),
+    Column("subject", String(255), nullable=False),
+    Column("input", Text),
+    Column("condition_key", Text, nullable=False),
+    Column("condition", JSON),
+    Column("repetition", Integer, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("recipe", String(32)),
+    Column("source", String(20)),
+    Column("attempts", Integer, default=0),
+    Column("seed", Integer),
+    Column("exit_code", Integer),
+    Column("duration", Float),
+    Column("peak_rss", Integer),
+    Column("error", Text),
+    Column("run_id", Integer),
+    Column("provenance", String(32)),
+    Column("started_at", Float),
+    Column("finished_at", Float),
+    UniqueConstraint("study_id", "subject", "condition_key", "repetition"),
+)
+Index("ix_exec_study_status", executions.c.study_id, executions.c.status)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("execution_id", ForeignKey("executions.id"), nullable=False, index=True),
+    Column("number", Integer),
+    Column("run_id", Integer),
+    Column("argv", JSON),
+    Column("env", JSON),
+    Column("seed", Integer),
+    Column("exit_code", Integer),
+    Column("timed_out", Boolean),
+    Column("duration", Float),
+    Column("peak_rss", Integer),
+    Column("stdout", Text),
+    Column("stderr", Text),
+    Column("error", Text),
+    Column("provenance", String(32)),
+    Column("hostname", String(255)),
+    Column("pid", Integer),
+    Column("started_at", Float),
+    Column("finished_at", Float),
+)
+
+outputs = Table(
+    "outputs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("execution_id", ForeignKey("executions.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("relpath", Text),
+    Column("kind", String(20)),
+    Column("blob", String(64), index=True),
+    Column("suffix", String(20)),
+    Column("size", Integer),
+    Column("semantic_hash", String(64)),
+    Column("missing", Boolean, default=False),
+    Column("error", Text),
+)
+
+analyses = Table(
+    "analyses",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("study_id", ForeignKey("studies.id"), nullable=False),
+    Column("created_at", Float),
+    Column("document", JSON),
+)

@@ -1,0 +1,94 @@
+"""The Python API: ``Study.load("study.yaml").run()``, ``.status()``, ``.ingest(...)``, ``.analyze()``."""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from reprovip.spec import StudySpec, load_spec
+from reprovip.spec.subjects import Subject, resolve_subjects
+from reprovip.store import Catalog
+
+STORE_DIR = ".reprovip"
+
+
+class Study:
+    """A reproducibility study: its spec, its folder and its store.
+
+    Parameters
+    ----------
+    path : Path
+        The ``study.yaml`` file.
+    spec : StudySpec
+        The validated spec.
+    catalog_url : str, optional
+        A database URL for the catalog; default: ``.reprovip/catalog.sqlite`` next to the study
+        (``REPROVIP_CATALOG`` in the environment also sets it).
+    """
+
+    def __init__(self, path: Path, spec: StudySpec, *, catalog_url: str | None = None) -> None:
+        self.path = Path(path).resolve()
+        self.spec = spec
+        self.directory = self.path.parent
+        self.store = self.directory / STORE_DIR
+        self.catalog_url = catalog_url or os.environ.get("REPROVIP_CATALOG") or None
+
+    @classmethod
+    def load(cls, path: str | Path, *, catalog_url: str | None = None) -> Study:
+        """Load and validate ``study.yaml`` (raises :class:`~reprovip.errors.SpecError`)."""
+        return cls(Path(path), load_spec(path), catalog_url=catalog_url)
+
+    @property
+    def name(self) -> str:
+        """The study's name."""
+        return self.spec.name or "study"
+
+    @functools.cached_property
+    def subjects(self) -> list[Subject]:
+        """The subjects found on disk (inputs checked to exist)."""
+        return resolve_subjects(self.spec, self.directory, file=str(self.path))
+
+    def validate(self) -> None:
+        """Check everything that can be checked without running: the spec, subjects and inputs."""
+        _ = self.subjects
+
+    @functools.cached_property
+    def catalog(self) -> Catalog:
+        """The study's catalog (created on first use)."""
+        if self.catalog_url:
+            return Catalog(self.catalog_url)
+        return Catalog.for_store(self.store)
+
+    def run(self, *, jobs: int | None = None, force: bool = False, executor: str = "local", progress: bool = False):
+        """Run every execution not done yet; see :func:`reprovip.runner.run_study`."""
+        from reprovip.runner import run_study
+
+        return run_study(self, jobs=jobs, force=force, executor=executor, progress=progress)
+
+    def executions(self) -> pd.DataFrame:
+        """One row per execution: subject, condition, repetition, status, exit code, duration, error."""
+        sid = self.catalog.study_id(self.name)
+        rows = self.catalog.executions(sid) if sid is not None else []
+        cols = ["id", "subject", "condition_key", "repetition", "status", "attempts", "exit_code", "duration",
+                "peak_rss", "seed", "error", "source"]
+        return pd.DataFrame(rows, columns=cols) if rows else pd.DataFrame(columns=cols)
+
+    def status(self) -> pd.DataFrame:
+        """Counts of executions per condition and status (done, failed, pending, running)."""
+        df = self.executions()
+        if df.empty:
+            return pd.DataFrame(columns=["condition", "done", "failed", "pending", "running", "total"])
+        table = df.pivot_table(index="condition_key", columns="status", values="id", aggfunc="count", fill_value=0)
+        for col in ("done", "failed", "pending", "running"):
+            if col not in table:
+                table[col] = 0
+        table = table[["done", "failed", "pending", "running"]]
+        table["total"] = table.sum(axis=1)
+        return table.rename_axis("condition").reset_index()
+
+    def __repr__(self) -> str:
+        return f"Study({self.name!r}, {self.path})"

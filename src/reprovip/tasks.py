@@ -1,0 +1,72 @@
+"""Turn a planned execution into a :class:`~reprovip.execute.sandbox.Task`: argv template, values, environment."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+from reprovip.execute.render import thread_env
+from reprovip.execute.sandbox import OutputDecl, Task
+from reprovip.plan import PlannedExecution
+from reprovip.spec.models import StudySpec
+
+
+def argv_template(spec: StudySpec, study_dir: Path) -> list[str]:
+    """The study's command as an argv template, whatever kind of application it declares."""
+    app = spec.application
+    if app.command is not None:
+        return list(app.command)
+    if app.python is not None:
+        names = ["input", "outdir", "subject", "repetition", *spec.factors]
+        return [sys.executable, "-m", "reprovip.execute.pycall", app.python, *[f"{n}={{{n}}}" for n in names]]
+    from reprovip.spec.boutiques import boutiques_argv
+
+    return boutiques_argv(spec, study_dir)
+
+
+def build_task(
+    spec: StudySpec, study_dir: Path, planned: PlannedExecution, *, template: list[str], work_root: str | None
+) -> Task:
+    """Materialise one execution: placeholder values, environment and seed (``random`` is drawn now)."""
+    cond = planned.condition
+    values: dict[str, Any] = {
+        "subject": planned.subject.id,
+        "input": planned.subject.input,
+        "repetition": planned.repetition,
+        "study_dir": str(study_dir),
+        "python": sys.executable,
+    }
+    env = dict(spec.env)
+    argv = list(template)
+    seed = None
+    for name, value in cond.values.items():
+        label = cond.labels[name]
+        if name == "threads":
+            env.update(thread_env(int(value)))
+            values["threads"] = int(value)
+        elif name == "seed":
+            seed = secrets.randbelow(2**31 - 1) if value == "random" else int(value)
+            values["seed"] = seed
+        elif name == "env":
+            env.update({str(k): str(v) for k, v in value.items()})
+            values["env"] = label
+        elif name == "args":
+            argv += [str(a) for a in value]
+            values["args"] = label
+        else:
+            values[name] = value
+    env["REPROVIP_EXECUTION_ID"] = planned.id
+    if seed is not None:
+        env["REPROVIP_SEED"] = str(seed)
+    return Task(
+        execution_id=planned.id,
+        argv=argv,
+        values=values,
+        env=env,
+        outputs=[OutputDecl(n, o.path, o.kind) for n, o in spec.outputs.items()],
+        timeout=spec.timeout,
+        seed=seed,
+        work_root=work_root,
+    )
