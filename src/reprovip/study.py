@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from reprovip.errors import SpecError
 from reprovip.spec import StudySpec, load_spec
 from reprovip.spec.subjects import Subject, resolve_subjects
 from reprovip.store import Catalog
@@ -53,8 +54,17 @@ class Study:
         return resolve_subjects(self.spec, self.directory, file=str(self.path))
 
     def validate(self) -> None:
-        """Check everything that can be checked without running: the spec, subjects and inputs."""
+        """Check everything that can be checked without running: the spec, subjects, inputs, descriptor."""
+        if self.spec.application is None:
+            raise SpecError(
+                "no `application` declared; add one to run this study, or use `reprovip ingest`",
+                file=str(self.path), key="application",
+            )
         _ = self.subjects
+        if self.spec.application.boutiques is not None:
+            from reprovip.spec.boutiques import descriptor_path, validate_descriptor
+
+            validate_descriptor(descriptor_path(self.spec.application.boutiques, self.directory), file=str(self.path))
 
     @functools.cached_property
     def catalog(self) -> Catalog:
@@ -67,7 +77,14 @@ class Study:
         """Run every execution not done yet; see :func:`reprovip.runner.run_study`."""
         from reprovip.runner import run_study
 
+        self.validate()
         return run_study(self, jobs=jobs, force=force, executor=executor, progress=progress)
+
+    def ingest(self, pattern: str, *, root: str | Path | None = None):
+        """Register existing output folders as executions; see :func:`reprovip.ingest.ingest_outputs`."""
+        from reprovip.ingest import ingest_outputs
+
+        return ingest_outputs(self, pattern, root=Path(root) if root else None)
 
     def executions(self) -> pd.DataFrame:
         """One row per execution: subject, condition, repetition, status, exit code, duration, error."""

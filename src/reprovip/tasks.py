@@ -21,9 +21,7 @@ def argv_template(spec: StudySpec, study_dir: Path) -> list[str]:
     if app.python is not None:
         names = ["input", "outdir", "subject", "repetition", *spec.factors]
         return [sys.executable, "-m", "reprovip.execute.pycall", app.python, *[f"{n}={{{n}}}" for n in names]]
-    from reprovip.spec.boutiques import boutiques_argv
-
-    return boutiques_argv(spec, study_dir)
+    return []  # Boutiques builds the argv per execution, on the worker (see sandbox.run_task)
 
 
 def build_task(
@@ -60,6 +58,12 @@ def build_task(
     env["REPROVIP_EXECUTION_ID"] = planned.id
     if seed is not None:
         env["REPROVIP_SEED"] = str(seed)
+    extra = {}
+    if spec.application.boutiques is not None:
+        from reprovip.spec.boutiques import descriptor_path
+
+        desc = str(descriptor_path(spec.application.boutiques, study_dir))
+        extra["boutiques"] = {"descriptor": desc, "invocation": spec.application.invocation or {}}
     return Task(
         execution_id=planned.id,
         argv=argv,
@@ -69,4 +73,5 @@ def build_task(
         timeout=spec.timeout,
         seed=seed,
         work_root=work_root,
+        extra=extra,
     )

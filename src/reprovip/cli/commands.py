@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from reprovip.cli.ingest import ingest
 from reprovip.cli.init import init
 from reprovip.cli.run import run
 from reprovip.cli.status import status
 from reprovip.cli.validate import validate
 
-ALL = [init, validate, run, status]
+ALL = [init, validate, run, status, ingest]

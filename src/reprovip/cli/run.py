@@ -13,7 +13,6 @@ EXIT_EXECUTIONS_FAILED = 3
 def run_command(path: str, *, jobs: int | None, force: bool, executor: str, progress: bool) -> int:
     """Run the study and print a summary; exit 3 when executions failed."""
     study = Study.load(path)
-    study.validate()
     console = Console(stderr=True)
     summary = study.run(jobs=jobs, force=force, executor=executor, progress=progress)
     console.print(

@@ -172,6 +172,16 @@ def run_task(task: Task) -> dict[str, Any]:
     outdir.mkdir(parents=True)
     values = dict(task.values, outdir=str(outdir), workdir=str(workdir))
     argv = render_argv(task.argv, values)
+    if "boutiques" in task.extra:
+        from reprovip.spec.boutiques import boutiques_argv
+
+        b = task.extra["boutiques"]
+        try:
+            argv = boutiques_argv(b["descriptor"], b["invocation"], values, workdir) + argv
+        except Exception as exc:  # an invalid invocation is this execution's failure, reported as such
+            return dict(ok=False, argv=[], env=task.env, seed=task.seed, workdir=str(workdir), outputs=[],
+                        error=f"Boutiques could not build the command: {str(exc).strip()[:300]}",
+                        started_at=time.time(), finished_at=time.time(), duration=0.0)
     result: dict[str, Any] = dict(
         argv=argv,
         env=task.env,

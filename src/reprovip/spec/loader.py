@@ -152,12 +152,16 @@ def _check_placeholders(spec: StudySpec, root: Any, file: str) -> None:
     known = (set(BUILTIN_PLACEHOLDERS) - {"seed", "threads"}) | set(spec.factors)
     app = spec.application
     items: list[tuple[tuple[Any, ...], str]] = []
+    if app is None:
+        return
     if app.command is not None:
         items = [(("application", "command", i), s) for i, s in enumerate(app.command)]
     elif app.invocation is not None:
         items = [(("application", "invocation", k), v) for k, v in app.invocation.items() if isinstance(v, str)]
     for loc, text in items:
         for name in _PLACEHOLDER.findall(text):
+            if name in ("seed", "threads") and name not in known:
+                raise _located(f"placeholder {{{name}}} needs a `{name}` factor (e.g. `{name}: [1]`)", root, loc, file)
             if name not in known:
                 hint = difflib.get_close_matches(name, sorted(known), n=1)
                 extra = f"; did you mean {{{hint[0]}}}?" if hint else ""

@@ -103,8 +103,8 @@ class StudySpec(_Strict):
 
     name: str | None = Field(default=None, pattern=NAME_RE)
     description: str = ""
-    application: Application
-    subjects: Subjects
+    application: Application | None = None  # optional for studies only fed by `reprovip ingest`
+    subjects: Subjects | None = None
     factors: dict[str, list[Any] | dict[str, Any]] = {}
     repetitions: int = Field(default=3, ge=1, le=10_000)
     outputs: dict[str, Output]

@@ -37,6 +37,8 @@ def resolve_subjects(spec: StudySpec, study_dir: Path, *, file: str = "study.yam
         No subject found, a missing input, or duplicated subject ids.
     """
     s = spec.subjects
+    if s is None:
+        raise SpecError("no `subjects` declared; add them to run this study", file=file, key="subjects")
     if s.glob is not None:
         found = _from_glob(s.glob, study_dir)
     elif s.list is not None:

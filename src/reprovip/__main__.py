@@ -1,0 +1,5 @@
+"""``python -m reprovip``: the same as the ``reprovip`` command."""
+
+from reprovip.cli.main import entry
+
+entry()

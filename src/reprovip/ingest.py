@@ -1,0 +1,136 @@
+"""Register outputs that already exist on disk as executions, so they can be analysed without running.
+
+A pattern such as ``results/{version}/{subject}/run-{repetition}`` names the folders holding one execution's
+outputs: ``{subject}`` is required, ``{repetition}`` optional (default 1) and every other placeholder becomes
+a factor whose levels are the folder names found.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import shutil
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from reprovip.errors import InputError
+from reprovip.execute.sandbox import OutputDecl
+from reprovip.plan.expand import execution_id
+from reprovip.store import BlobStore, RunLock
+from reprovip.store.blobs import file_hash, suffix_of
+
+if TYPE_CHECKING:
+    from reprovip.study import Study
+
+_PH = re.compile(r"\{([A-Za-z_][A-Za-z0-9_\-]*)\}")
+
+
+@dataclass
+class IngestSummary:
+    """What ``ingest`` found."""
+
+    executions: int = 0
+    complete: int = 0
+    incomplete: int = 0
+    factors: list[str] = field(default_factory=list)
+
+
+def _pattern_regex(pattern: str) -> tuple[re.Pattern[str], list[str]]:
+    names = _PH.findall(pattern)
+    if "subject" not in names:
+        raise InputError(f"ingest pattern {pattern!r} needs a {{subject}} placeholder")
+    dupes = {n for n in names if names.count(n) > 1}
+    if dupes:
+        raise InputError(f"ingest pattern {pattern!r} repeats {sorted(dupes)}; name each placeholder once")
+    rx, pos = "", 0
+    for m in _PH.finditer(pattern):
+        rx += re.escape(pattern[pos : m.start()]) + f"(?P<{m.group(1).replace('-', '_')}>[^/]+)"
+        pos = m.end()
+    rx += re.escape(pattern[pos:])
+    return re.compile("^" + rx.rstrip("/") + "/?$"), names
+
+
+def find_execution_dirs(root: Path, pattern: str) -> list[tuple[Path, dict[str, str]]]:
+    """Folders under ``root`` matching ``pattern``, with the placeholder values of each."""
+    regex, _ = _pattern_regex(pattern)
+    wildcard = _PH.sub("*", pattern)
+    found = []
+    for p in sorted(glob.glob(str(root / wildcard))):
+        if not os.path.isdir(p):
+            continue
+        m = regex.match(Path(p).relative_to(root).as_posix())
+        if m:
+            found.append((Path(p), m.groupdict()))
+    return found
+
+
+def _record_outputs(blobs: BlobStore, folder: Path, decls: list[OutputDecl]) -> list[dict[str, Any]]:
+    from reprovip.readers import semantic_hash
+
+    rows = []
+    for d in decls:
+        paths = sorted(p for p in glob.glob(str(folder / d.pattern), recursive=True) if os.path.isfile(p))
+        if not paths:
+            rows.append(dict(name=d.name, relpath=d.pattern, kind=d.kind, missing=True, error="missing"))
+        for p in paths:
+            digest, suffix = file_hash(p), suffix_of(p)
+            dest = blobs.path(digest, suffix)
+            if not dest.exists():
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                blobs.put_bytes_from(Path(p), dest)
+            row = dict(name=d.name, relpath=Path(p).relative_to(folder).as_posix(), kind=d.kind, blob=digest,
+                       suffix=suffix, size=os.path.getsize(p), missing=False, error=None, semantic_hash=None)
+            try:
+                row["semantic_hash"] = semantic_hash(p, kind=d.kind)
+            except Exception as exc:  # recorded on the output; the analysis reports it
+                row["error"] = f"{exc.__class__.__name__}: {exc}"
+            rows.append(row)
+    return rows
+
+
+def ingest_outputs(study: Study, pattern: str, *, root: Path | None = None) -> IngestSummary:
+    """Ingest every execution folder matching ``pattern`` (relative to ``root``, default the study folder).
+
+    Raises
+    ------
+    InputError
+        A pattern without ``{subject}``, a non-integer ``{repetition}``, or no folder matched.
+    """
+    root = Path(root) if root else study.directory
+    found = find_execution_dirs(root, pattern)
+    if not found:
+        raise InputError(f"no folder under {root} matches {pattern!r}; check the pattern against your results tree")
+    _, names = _pattern_regex(pattern)
+    factors = [n for n in names if n not in ("subject", "repetition")]
+    decls = [OutputDecl(n, o.path, o.kind) for n, o in study.spec.outputs.items()]
+    summary = IngestSummary(factors=factors)
+    with RunLock(study.store):
+        catalog, blobs = study.catalog, BlobStore(study.store)
+        study_id = catalog.ensure_study(study.name, study.spec.model_dump(mode="json"), str(study.directory))
+        rows = []
+        for folder, groups in found:
+            rep_text = groups.get("repetition", "1")
+            digits = re.sub(r"\D", "", rep_text)
+            if not digits:
+                raise InputError(f"{folder}: {{repetition}} must contain a number, got {rep_text!r}")
+            labels = {f: groups[f.replace("-", "_")] for f in factors}
+            key = ",".join(f"{k}={v}" for k, v in labels.items()) or "-"
+            outs = _record_outputs(blobs, folder, decls)
+            missing = [o["name"] for o in outs if o["missing"]]
+            rows.append(dict(
+                id=execution_id(groups["subject"], key, int(digits)), subject=groups["subject"], input=str(folder),
+                condition_key=key, condition=labels, repetition=int(digits),
+                status="failed" if missing else "done", source="ingest", attempts=1,
+                error=f"missing outputs: {', '.join(missing)}" if missing else None, outputs=outs,
+            ))
+            summary.complete += not missing
+            summary.incomplete += bool(missing)
+        catalog.insert_ingested(study_id, rows)
+        run_id = catalog.start_run(study_id, "ingest", len(rows), socket.gethostname(), os.getpid())
+        catalog.finish_run(run_id, "finished", summary.complete, summary.incomplete)
+        shutil.rmtree(blobs.tmp, ignore_errors=True)
+    summary.executions = len(rows)
+    return summary

@@ -1,0 +1,101 @@
+"""The CLI end to end: exit codes and one-line errors, through ``python -m reprovip`` as a user runs it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reprovip.cli.main import main
+from tests.conftest import write_study
+
+
+def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "reprovip", *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda t: t + "factors: [\n", "malformed YAML"),
+        (lambda t: t + "colour: blue\n", "unknown key `colour`"),
+        (lambda t: t + "repetitions: 3\n".replace("3", "three"), "repetitions: Input should be a valid integer"),
+        (lambda t: t.replace('"{outdir}"', '"{outdri}"'), "unknown placeholder {outdri}; did you mean {outdir}?"),
+        (lambda t: t.replace("data/{subject}.txt", "nodata/{subject}.txt"), "subjects: no subject found"),
+        (lambda t: t.replace('{glob: "data/{subject}.txt"}', "{list: [data/sub-01.txt, data/missing.txt]}"),
+         "input of subject 'missing' does not exist"),
+        (lambda t: t.replace('{glob: "data/{subject}.txt"}', "{list: []}"), "subjects.list: List should have at least 1 item"),
+    ],
+)
+def test_bad_input_is_one_line_with_exit_2(study_dir: Path, edit, expected: str) -> None:
+    path = write_study(study_dir)
+    text = path.read_text().replace("repetitions: 3\n", "")
+    path.write_text(edit(text))
+    for verb in ("validate", "run"):
+        proc = _cli(verb, str(path))
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("reprovip: error: ") and expected in lines[0], proc.stderr
+        assert "Traceback" not in proc.stderr
+
+
+def test_missing_study_file(tmp_path: Path) -> None:
+    proc = _cli("validate", str(tmp_path / "nope.yaml"))
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"reprovip: error: {tmp_path / 'nope.yaml'}: no such study file; create one with `reprovip init`"
+
+
+def test_validate_run_status_and_exit_3_on_failures(study_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_study(study_dir, factors="  threads: [1, 2]\n", repetitions=2)
+    assert main(["validate", str(path)]) == 0
+    assert "3 subjects x 2 conditions x 2 repetitions = 12 executions" in capsys.readouterr().out
+    assert main(["run", str(path), "--no-progress"]) == 0
+    assert main(["status", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "threads=1" in out and "threads=2" in out
+    crash = write_study(study_dir / "crash", app="misbehaving_app.py", args='"crash", "{outdir}"', repetitions=1, subjects=1)
+    assert main(["run", str(crash), "--no-progress"]) == 3
+    assert "exit code 3: segmentation of nothing failed" in capsys.readouterr().err
+
+
+def test_unknown_executor_is_exit_2(study_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_study(study_dir)
+    assert main(["run", str(path), "--executor", "nope"]) == 2
+    assert "unknown executor 'nope'" in capsys.readouterr().err
+
+
+def test_init_scaffolds_a_study_that_validates_after_editing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "study.yaml"
+    assert main(["init", "-o", str(out), "--", "python", "app.py", "{input}", "{outdir}"]) == 0
+    text = out.read_text()
+    assert 'command: ["python", "app.py", "{input}", "{outdir}"]' in text and "# reprovip study" in text
+    assert main(["init", "-o", str(out), "--", "python", "x"]) == 2
+    assert "already exists; pass --force" in capsys.readouterr().err
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "s1.nii.gz").write_bytes(b"x")
+    assert main(["validate", str(out)]) == 0
+
+
+def test_init_from_boutiques_descriptor(tmp_path: Path) -> None:
+    desc = Path(__file__).parents[1] / "spec" / "data" / "tool.json"
+    out = tmp_path / "study.yaml"
+    assert main(["init", "-o", str(out), "--boutiques", str(desc)]) == 0
+    text = out.read_text()
+    assert "boutiques:" in text and "input_file:" in text and "name: det_tool" in text
+
+
+def test_internal_error_writes_bug_report(monkeypatch: pytest.MonkeyPatch, study_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import reprovip.cli.validate as v
+
+    def boom(path: str) -> int:
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(v, "validate_study", boom)
+    path = write_study(study_dir)
+    assert main(["validate", str(path)]) == 4
+    err = capsys.readouterr().err
+    assert "internal error: RuntimeError: kaboom" in err
+    report = err.split("written to ")[1].split(";")[0]
+    assert "kaboom" in Path(report).read_text()

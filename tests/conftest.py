@@ -1,0 +1,48 @@
+"""Shared fixtures: small studies on disk with real application scripts."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+APPS = Path(__file__).parent / "apps"
+
+
+def write_study(
+    root: Path,
+    *,
+    app: str = "det_app.py",
+    factors: str = "",
+    repetitions: int = 3,
+    subjects: int = 3,
+    outputs: str = "  result: {path: result.json, kind: scalars}\n",
+    extra: str = "",
+    args: str = '"{input}", "{outdir}"',
+) -> Path:
+    """Write ``subjects`` inputs and a study.yaml running ``tests/apps/<app>``; return the study path."""
+    data = root / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    for i in range(subjects):
+        (data / f"sub-{i + 1:02d}.txt").write_text(f"subject {10.0 + 7.5 * i}\n")
+    text = (
+        "application:\n"
+        f'  command: ["{sys.executable}", "{APPS / app}", {args}]\n'
+        'subjects: {glob: "data/{subject}.txt"}\n'
+        + (f"factors:\n{factors}" if factors else "")
+        + f"repetitions: {repetitions}\n"
+        + f"outputs:\n{outputs}"
+        + extra
+    )
+    path = root / "study.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def study_dir(tmp_path: Path) -> Path:
+    """An empty folder for a study."""
+    d = tmp_path / "study"
+    d.mkdir()
+    return d

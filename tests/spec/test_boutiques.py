@@ -1,0 +1,44 @@
+"""Boutiques applications: the descriptor is validated and the boutiques package builds each argv."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from reprovip.errors import SpecError
+from reprovip.study import Study
+from tests.conftest import APPS, write_study
+
+DESC = Path(__file__).parent / "data" / "tool.json"
+
+
+def _boutiques_study(root: Path, desc: Path) -> Path:
+    path = write_study(root, repetitions=2, subjects=2)
+    text = path.read_text().split("subjects:")[1]
+    inv = {"python": sys.executable, "script": str(APPS / "det_app.py"), "input_file": "{input}", "out_dir": "{outdir}"}
+    path.write_text(f"application:\n  boutiques: {desc}\n  invocation: {json.dumps(inv)}\nsubjects:{text}")
+    return path
+
+
+def test_boutiques_application_runs_and_matches_command_study(study_dir: Path) -> None:
+    study = Study.load(_boutiques_study(study_dir, DESC))
+    summary = study.run()
+    assert (summary.done, summary.failed) == (4, 0)
+    att = study.catalog.attempts(study.executions()["id"][0])[0]
+    assert att["argv"][0] == sys.executable and att["argv"][1] == str(APPS / "det_app.py")
+    blobs = {o["blob"] for o in study.catalog.outputs(study.catalog.study_id(study.name))}
+    plain = Study.load(write_study(study_dir / "plain", repetitions=2, subjects=2))
+    plain.run()
+    assert blobs == {o["blob"] for o in plain.catalog.outputs(plain.catalog.study_id(plain.name))}
+
+
+def test_invalid_descriptor_is_a_spec_error(study_dir: Path) -> None:
+    bad = study_dir / "bad.json"
+    bad.write_text(json.dumps({"name": "x", "command-line": "echo"}))
+    with pytest.raises(SpecError, match=r"invalid Boutiques descriptor .*bad.json"):
+        Study.load(_boutiques_study(study_dir, bad)).validate()
+    with pytest.raises(SpecError, match=r"Boutiques descriptor not found"):
+        Study.load(_boutiques_study(study_dir, study_dir / "nope.json")).validate()

@@ -1,0 +1,65 @@
+"""The study loader: valid studies parse; every bad input is one located line."""
+
+from __future__ import annotations
+
+import pytest
+
+from reprovip.errors import SpecError
+from reprovip.spec import parse_spec
+
+GOOD = """\
+application:
+  command: [echo, "{input}", "{outdir}", "{threads}"]
+subjects: {glob: "data/{subject}.txt"}
+factors:
+  threads: [1, 2]
+  solver: {fast: lsq, slow: trust}
+outputs:
+  out: {path: out.txt, kind: text}
+"""
+
+
+def test_good_study_parses() -> None:
+    spec = parse_spec(GOOD)
+    assert spec.repetitions == 3 and spec.retries == 0
+    factors = spec.factor_list()
+    assert [f.name for f in factors] == ["threads", "solver"]
+    assert factors[0].levels == {"1": 1, "2": 2} and factors[1].levels == {"fast": "lsq", "slow": "trust"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a: [", "study.yaml:1:5: malformed YAML: expected the node content, but found '<stream end>'"),
+        ("- a\n", "study.yaml:1:1: the study must be a YAML mapping (key: value lines)"),
+        (GOOD.replace("outputs:", "outptus:"), "study.yaml:7:1: outptus: unknown key `outptus`; did you mean `outputs`?"),
+        (GOOD.replace("{outdir}", "{outdr}"),
+         "study.yaml:2:30: application.command.2: unknown placeholder {outdr}; did you mean {outdir}?"),
+        (GOOD.replace("kind: text", "kind: txt"),
+         "study.yaml:8:24: outputs.out.kind: Input should be 'image', 'labels', 'table', 'scalars', 'text' or 'array'"),
+        (GOOD + "repetitions: many\n",
+         "study.yaml:9:1: repetitions: Input should be a valid integer, unable to parse string as an integer"),
+        (GOOD + "repetitions: 100000000000\n", "study.yaml:9:1: repetitions: Input should be less than or equal to 10000"),
+        (GOOD.replace("[1, 2]", "[1, x]"), "study.yaml:4:1: factors: `threads` levels must be integers >= 1, got 'x'"),
+        (GOOD.replace('"data/{subject}.txt"', '"data/*.txt"'), "study.yaml:3:1: subjects: `glob` must contain a {subject}"),
+        (GOOD.replace("out.txt", "../out.txt"), "study.yaml:8:9: outputs.out.path: must be relative to {outdir}"),
+        (GOOD.replace("  out: {path: out.txt, kind: text}\n", "  {}\n"), "study.yaml:7:1: outputs: declare at least one output"),
+        (GOOD.replace("echo, ", ""), None),
+        (GOOD.replace('"{threads}"', '"{seed}"'), "study.yaml:2:42: application.command.3: placeholder {seed} needs a `seed` factor"),
+        (GOOD.replace("  command: [echo", "  command: [echo]\n  python: 'm:f'\n  x: [echo"), "unknown key `x`"),
+    ],
+)
+def test_bad_study_gives_one_located_line(text: str, expected: str | None) -> None:
+    if expected is None:
+        parse_spec(text, file="study.yaml")
+        return
+    with pytest.raises(SpecError) as info:
+        parse_spec(text, file="study.yaml")
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(expected) or expected in message, message
+
+
+def test_wrong_application_shape_is_named() -> None:
+    with pytest.raises(SpecError, match=r"give exactly one of `command`"):
+        parse_spec(GOOD.replace('  command: [echo, "{input}", "{outdir}", "{threads}"]', "  python: 'm:f'\n  command: [a]"))
