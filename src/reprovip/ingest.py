@@ -1,7 +1,7 @@
 """Register outputs that already exist on disk as executions, so they can be analysed without running.
 
 A pattern such as ``results/{version}/{subject}/run-{repetition}`` names the folders holding one execution's
-outputs: ``{subject}`` is required, ``{repetition}`` optional (default 1) and every other placeholder becomes
+outputs: ``{subject}`` is required, ``{repetition}`` optional (digits only, default 1) and every other placeholder becomes
 a factor whose levels are the folder names found.
 """
 
@@ -47,7 +47,8 @@ def _pattern_regex(pattern: str) -> tuple[re.Pattern[str], list[str]]:
         raise InputError(f"ingest pattern {pattern!r} repeats {sorted(dupes)}; name each placeholder once")
     rx, pos = "", 0
     for m in _PH.finditer(pattern):
-        rx += re.escape(pattern[pos : m.start()]) + f"(?P<{m.group(1).replace('-', '_')}>[^/]+)"
+        group = r"\d+" if m.group(1) == "repetition" else "[^/]+"
+        rx += re.escape(pattern[pos : m.start()]) + f"(?P<{m.group(1).replace('-', '_')}>{group})"
         pos = m.end()
     rx += re.escape(pattern[pos:])
     return re.compile("^" + rx.rstrip("/") + "/?$"), names
@@ -97,7 +98,7 @@ def ingest_outputs(study: Study, pattern: str, *, root: Path | None = None) -> I
     Raises
     ------
     InputError
-        A pattern without ``{subject}``, a non-integer ``{repetition}``, or no folder matched.
+        A pattern without ``{subject}``, or no folder matched.
     """
     root = Path(root) if root else study.directory
     found = find_execution_dirs(root, pattern)
@@ -112,17 +113,14 @@ def ingest_outputs(study: Study, pattern: str, *, root: Path | None = None) -> I
         study_id = catalog.ensure_study(study.name, study.spec.model_dump(mode="json"), str(study.directory))
         rows = []
         for folder, groups in found:
-            rep_text = groups.get("repetition", "1")
-            digits = re.sub(r"\D", "", rep_text)
-            if not digits:
-                raise InputError(f"{folder}: {{repetition}} must contain a number, got {rep_text!r}")
+            rep = int(groups.get("repetition", "1"))
             labels = {f: groups[f.replace("-", "_")] for f in factors}
             key = ",".join(f"{k}={v}" for k, v in labels.items()) or "-"
             outs = _record_outputs(blobs, folder, decls)
             missing = [o["name"] for o in outs if o["missing"]]
             rows.append(dict(
-                id=execution_id(groups["subject"], key, int(digits)), subject=groups["subject"], input=str(folder),
-                condition_key=key, condition=labels, repetition=int(digits),
+                id=execution_id(groups["subject"], key, rep), subject=groups["subject"], input=str(folder),
+                condition_key=key, condition=labels, repetition=rep,
                 status="failed" if missing else "done", source="ingest", attempts=1,
                 error=f"missing outputs: {', '.join(missing)}" if missing else None, outputs=outs,
             ))

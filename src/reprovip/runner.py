@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import socket
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,10 +55,16 @@ def _cleanup_stale_work(work: Path) -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
+def _empty_trash(trash: Path) -> None:
+    if trash.exists():
+        for p in trash.iterdir():
+            shutil.rmtree(p, ignore_errors=True)
+
+
 def _adopt_outputs(blobs: BlobStore, result: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for o in result.get("outputs", []):
-        if not o["missing"]:
+        if not o["missing"] and not o.get("adopted"):
             if "data" in o:
                 blobs.put_bytes(o.pop("data"), o["suffix"])
             else:
@@ -124,30 +131,36 @@ def run_study(
             console=console or Console(stderr=True),
             disable=not progress,
         )
+        janitor = ThreadPoolExecutor(1, thread_name_prefix="reprovip-janitor")
         try:
-            with open_backend(executor, jobs) as backend, bar:
+            with janitor, open_backend(executor, jobs) as backend, bar:
                 ptask = bar.add_task(spec.name or "run", total=len(todo), done=0, failed=0)
-                work_root = str(store / "work") if backend.shared_filesystem else None
+                shared = backend.shared_filesystem
+                work_root, blob_root = (str(store / "work"), str(store)) if shared else (None, None)
                 pending: dict[Future[dict[str, Any]], str] = {}
 
                 def submit(eid: str) -> None:
                     tries[eid] = tries.get(eid, 0) + 1
                     task = build_task(spec, study.directory, by_id[eid], template=template, work_root=work_root)
-                    if not backend.shared_filesystem:
-                        task = type(task)(**{**task.__dict__, "return_bytes": True})
+                    task = dataclasses.replace(task, return_bytes=not shared, blob_root=blob_root)
                     pending[backend.executor.submit(run_task, task)] = eid
 
                 for eid in todo:
                     submit(eid)
                 while pending:
                     finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    batch = []
                     for fut in finished:
                         eid = pending.pop(fut)
                         try:
                             result = fut.result()
                         except Exception as exc:  # the backend lost the task (worker died): retry like a failure
                             result = dict(ok=False, error=f"backend error: {exc.__class__.__name__}: {exc}")
-                        catalog.record_attempt(eid, run_id, result, _adopt_outputs(blobs, result))
+                        batch.append((eid, result, _adopt_outputs(blobs, result)))
+                    # One transaction for everything that finished together: whole executions or none.
+                    catalog.record_attempts(run_id, batch)
+                    janitor.submit(_empty_trash, store / "work" / ".trash")
+                    for eid, result, _ in batch:
                         if result.get("workdir"):
                             shutil.rmtree(result["workdir"], ignore_errors=True)
                         if not result["ok"] and tries[eid] <= spec.retries:
@@ -169,4 +182,5 @@ def run_study(
             raise
         finally:
             catalog.finish_run(run_id, status, summary.done, summary.failed)
+            shutil.rmtree(store / "work", ignore_errors=True)
     return summary

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
+import json
 import os
 import platform
 import socket
 import sys
 from typing import Any
+
+import blake3
 
 
 def _cpu() -> dict[str, Any]:
@@ -58,3 +61,9 @@ def machine_provenance() -> dict[str, Any]:
         },
         "packages": dict(sorted(packages.items())),
     }
+
+
+@functools.lru_cache(maxsize=1)
+def machine_provenance_hash() -> str:
+    """A digest of :func:`machine_provenance`, so the catalog stores each distinct record once."""
+    return blake3.blake3(json.dumps(machine_provenance(), sort_keys=True).encode()).hexdigest()[:32]

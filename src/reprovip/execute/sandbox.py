@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import os
+import selectors
 import shutil
 import signal
 import socket
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from reprovip.execute.provenance import machine_provenance
+from reprovip.execute.provenance import machine_provenance, machine_provenance_hash
 from reprovip.execute.render import render_argv
 from reprovip.store.blobs import file_hash, suffix_of
 
@@ -53,35 +54,31 @@ class Task:
     seed: int | None = None
     work_root: str | None = None
     return_bytes: bool = False
+    blob_root: str | None = None  # shared store: the worker moves outputs into it and removes its workdir
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 class _Capped:
-    """Drain a pipe, keeping its head and tail: an app printing gigabytes cannot fill memory or disk."""
+    """Keep a stream's head and tail: an app printing gigabytes cannot fill memory or disk."""
 
-    def __init__(self, stream: IO[bytes]) -> None:
+    def __init__(self) -> None:
         self.head = bytearray()
         self.tail = bytearray()
         self.dropped = 0
-        self.thread = threading.Thread(target=self._drain, args=(stream,), daemon=True)
-        self.thread.start()
 
-    def _drain(self, stream: IO[bytes]) -> None:
-        while chunk := stream.read(65536):
-            room = _HEAD - len(self.head)
-            if room > 0:
-                self.head += chunk[:room]
-                chunk = chunk[room:]
-            self.tail += chunk
-            if len(self.tail) > _TAIL:
-                self.dropped += len(self.tail) - _TAIL
-                del self.tail[: len(self.tail) - _TAIL]
-        stream.close()
+    def feed(self, chunk: bytes) -> None:
+        room = _HEAD - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        self.tail += chunk
+        if len(self.tail) > _TAIL:
+            self.dropped += len(self.tail) - _TAIL
+            del self.tail[: len(self.tail) - _TAIL]
 
     def text(self) -> str:
-        self.thread.join()
         middle = f"\n[... {self.dropped} bytes not kept ...]\n" if self.dropped else ""
-        return (bytes(self.head).decode(errors="replace") + middle + bytes(self.tail).decode(errors="replace"))
+        return bytes(self.head).decode(errors="replace") + middle + bytes(self.tail).decode(errors="replace")
 
 
 def kill_group(pgid: int) -> None:
@@ -100,29 +97,52 @@ def kill_active() -> None:
         kill_group(g)
 
 
-def _wait(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int, int, bool]:
-    """Wait for ``proc``; kill its group at ``timeout``. Return (exit code, peak RSS bytes, timed out)."""
-    timed_out = threading.Event()
+def _wait(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int, int, bool, str, str]:
+    """Drain ``proc``'s pipes and wait for it in this thread, killing its group at ``timeout``.
 
-    def expire() -> None:
-        timed_out.set()
-        kill_group(proc.pid)
-
-    timer = threading.Timer(timeout, expire)
-    timer.daemon = True
-    timer.start()
+    One ``select`` loop over both pipes and a pidfd: no helper threads per execution.
+    Returns (exit code, peak RSS in bytes, timed out, stdout, stderr).
+    """
+    out, err = _Capped(), _Capped()
+    open_fds = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}  # type: ignore[union-attr]
+    pidfd = os.pidfd_open(proc.pid)
+    deadline = time.monotonic() + timeout
+    timed_out, exited = False, False
     try:
-        while True:
-            try:
-                _, status, usage = os.wait4(proc.pid, 0)
-                break
-            except InterruptedError:
-                continue
+        with selectors.DefaultSelector() as sel:
+            for fd in open_fds:
+                sel.register(fd, selectors.EVENT_READ)
+            sel.register(pidfd, selectors.EVENT_READ)
+            while open_fds or not exited:
+                left = deadline - time.monotonic()
+                if left <= 0 and not timed_out:
+                    timed_out = True
+                    kill_group(proc.pid)
+                for key, _ in sel.select(timeout=0.05 if timed_out else max(left, 0.001)):
+                    if key.fd == pidfd:
+                        exited = True
+                        sel.unregister(pidfd)
+                        kill_group(proc.pid)  # children the app left behind end with it (and close the pipes)
+                        continue
+                    chunk = os.read(key.fd, 65536)
+                    if chunk:
+                        open_fds[key.fd].feed(chunk)
+                    else:
+                        sel.unregister(key.fd)
+                        del open_fds[key.fd]
     finally:
-        timer.cancel()
+        os.close(pidfd)
+        proc.stdout.close()  # type: ignore[union-attr]
+        proc.stderr.close()  # type: ignore[union-attr]
+    while True:
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+            break
+        except InterruptedError:
+            continue
     proc.returncode = os.waitstatus_to_exitcode(status)
     # ru_maxrss is in KiB on Linux.
-    return proc.returncode, int(usage.ru_maxrss) * 1024, timed_out.is_set()
+    return proc.returncode, int(usage.ru_maxrss) * 1024, timed_out, out.text(), err.text()
 
 
 def _collect(outdir: Path, decls: list[OutputDecl], return_bytes: bool) -> list[dict[str, Any]]:
@@ -147,7 +167,7 @@ def _collect(outdir: Path, decls: list[OutputDecl], return_bytes: bool) -> list[
                 error=None,
             )
             try:
-                rec["semantic_hash"] = semantic_hash(p, kind=d.kind)
+                rec["semantic_hash"] = semantic_hash(p, kind=d.kind) if rec["size"] else None
             except Exception as exc:  # a corrupt output is a per-output finding, not a crash of the run
                 rec["semantic_hash"] = None
                 rec["error"] = f"{exc.__class__.__name__}: {exc}"
@@ -158,6 +178,30 @@ def _collect(outdir: Path, decls: list[OutputDecl], return_bytes: bool) -> list[
 
 
 def run_task(task: Task) -> dict[str, Any]:
+    """Run one execution; with ``task.blob_root``, move its outputs into the blob store and clean up.
+
+    Doing this on the worker keeps the runner's single thread free for catalog writes. A blob moved in
+    before the catalog commit is only an orphan if the runner dies in between, and the next run removes it.
+    """
+    result = _execute(task)
+    if task.blob_root and result.get("workdir"):
+        from reprovip.store.blobs import BlobStore
+
+        blobs = BlobStore(Path(task.blob_root))
+        for o in result.get("outputs", []):
+            if not o["missing"]:
+                blobs.adopt(Path(o["path"]), o["blob"], o["suffix"])
+                o["adopted"] = True
+        # Renaming is cheap; deleting is slow on some filesystems (ext4 with discard), so the runner
+        # deletes the trash in the background.
+        workdir = Path(result.pop("workdir"))
+        trash = workdir.parent / ".trash"
+        trash.mkdir(exist_ok=True)
+        os.replace(workdir, trash / f"{workdir.name}-{time.time_ns()}")
+    return result
+
+
+def _execute(task: Task) -> dict[str, Any]:
     """Run one execution and return its result as a plain dict.
 
     Keys: ``ok``, ``exit_code``, ``timed_out``, ``duration``, ``peak_rss``, ``stdout``, ``stderr``, ``error``,
@@ -187,6 +231,7 @@ def run_task(task: Task) -> dict[str, Any]:
         env=task.env,
         seed=task.seed,
         provenance=machine_provenance(),
+        provenance_hash=machine_provenance_hash(),
         hostname=socket.gethostname(),
         workdir=str(workdir),
         started_at=time.time(),
@@ -215,9 +260,8 @@ def run_task(task: Task) -> dict[str, Any]:
     with _lock:
         _active_groups.add(proc.pid)
     (workdir / PID_FILE).write_text(f"{proc.pid} {socket.gethostname()}")
-    out, err = _Capped(proc.stdout), _Capped(proc.stderr)  # type: ignore[arg-type]
     try:
-        code, rss, timed_out = _wait(proc, task.timeout)
+        code, rss, timed_out, stdout, stderr = _wait(proc, task.timeout)
     finally:
         kill_group(proc.pid)  # children left behind by the app do not outlive its execution
         with _lock:
@@ -227,8 +271,8 @@ def run_task(task: Task) -> dict[str, Any]:
         exit_code=code,
         peak_rss=rss,
         timed_out=timed_out,
-        stdout=out.text(),
-        stderr=err.text(),
+        stdout=stdout,
+        stderr=stderr,
         duration=time.perf_counter() - t0,
         finished_at=time.time(),
     )

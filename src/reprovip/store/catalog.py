@@ -57,6 +57,7 @@ class Catalog:
     def __init__(self, url: str, *, read_only: bool = False) -> None:
         self.url = url
         self.read_only = read_only
+        self._known_provenance: set[str] = set()
         try:
             self.engine = create_engine(url, future=True)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
@@ -215,55 +216,20 @@ class Catalog:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
-    def record_attempt(self, execution_id: str, run_id: int, result: dict[str, Any], outputs: list[dict[str, Any]]) -> None:
-        """Record one attempt and, when it succeeded, its outputs and the execution's completion.
+    def record_attempts(self, run_id: int, batch: list[tuple[str, dict[str, Any], list[dict[str, Any]]]]) -> None:
+        """Record attempts (execution id, result, output rows) and, for successes, their outputs.
 
-        One transaction: either the attempt, the outputs and the new status are all stored, or none is.
+        One transaction for the whole batch: each attempt, its outputs and the execution's new status are
+        all stored, or none is.
         """
-        prov = result.get("provenance")
-        prov_hash = _digest(prov) if prov else None
-        status = "done" if result["ok"] else "failed"
         now = time.time()
         with self.engine.begin() as conn:
-            if prov is not None:
-                exists = conn.execute(select(s.provenances.c.hash).where(s.provenances.c.hash == prov_hash)).first()
-                if not exists:
-                    conn.execute(insert(s.provenances).values(hash=prov_hash, data=prov))
-            number = (
-                conn.execute(select(s.executions.c.attempts).where(s.executions.c.id == execution_id)).scalar_one()
-                or 0
-            ) + 1
-            conn.execute(
-                insert(s.attempts).values(
-                    execution_id=execution_id,
-                    number=number,
-                    run_id=run_id,
-                    argv=result.get("argv"),
-                    env=result.get("env"),
-                    seed=result.get("seed"),
-                    exit_code=result.get("exit_code"),
-                    timed_out=bool(result.get("timed_out")),
-                    duration=result.get("duration"),
-                    peak_rss=result.get("peak_rss"),
-                    stdout=(result.get("stdout") or "")[-_CAP:],
-                    stderr=(result.get("stderr") or "")[-_CAP:],
-                    error=result.get("error"),
-                    provenance=prov_hash,
-                    hostname=result.get("hostname"),
-                    pid=result.get("pid"),
-                    started_at=result.get("started_at"),
-                    finished_at=result.get("finished_at", now),
-                )
-            )
-            conn.execute(s.outputs.delete().where(s.outputs.c.execution_id == execution_id))
-            if outputs:
-                conn.execute(insert(s.outputs), [dict(o, execution_id=execution_id) for o in outputs])
-            conn.execute(
-                update(s.executions)
-                .where(s.executions.c.id == execution_id)
-                .values(
-                    status=status,
-                    attempts=number,
+            ids = [eid for eid, _, _ in batch]
+            counts = dict(conn.execute(select(s.executions.c.id, s.executions.c.attempts).where(s.executions.c.id.in_(ids))).all())
+            for eid, result, outputs in batch:
+                prov_hash = self._store_provenance(conn, result)
+                number = (counts.get(eid) or 0) + 1
+                fields = dict(
                     seed=result.get("seed"),
                     exit_code=result.get("exit_code"),
                     duration=result.get("duration"),
@@ -274,7 +240,39 @@ class Catalog:
                     started_at=result.get("started_at"),
                     finished_at=result.get("finished_at", now),
                 )
-            )
+                conn.execute(
+                    insert(s.attempts).values(
+                        execution_id=eid,
+                        number=number,
+                        argv=result.get("argv"),
+                        env=result.get("env"),
+                        timed_out=bool(result.get("timed_out")),
+                        stdout=(result.get("stdout") or "")[-_CAP:],
+                        stderr=(result.get("stderr") or "")[-_CAP:],
+                        hostname=result.get("hostname"),
+                        pid=result.get("pid"),
+                        **fields,
+                    )
+                )
+                conn.execute(s.outputs.delete().where(s.outputs.c.execution_id == eid))
+                if outputs:
+                    conn.execute(insert(s.outputs), [dict(o, execution_id=eid) for o in outputs])
+                status = "done" if result["ok"] else "failed"
+                conn.execute(
+                    update(s.executions).where(s.executions.c.id == eid).values(status=status, attempts=number, **fields)
+                )
+
+    def _store_provenance(self, conn: Any, result: dict[str, Any]) -> str | None:
+        prov = result.get("provenance")
+        if prov is None:
+            return None
+        digest = result.get("provenance_hash") or _digest(prov)
+        if digest not in self._known_provenance:
+            exists = conn.execute(select(s.provenances.c.hash).where(s.provenances.c.hash == digest)).first()
+            if not exists:
+                conn.execute(insert(s.provenances).values(hash=digest, data=prov))
+            self._known_provenance.add(digest)
+        return digest
 
     def insert_ingested(self, study_id: int, rows: list[dict[str, Any]]) -> None:
         """Insert executions found on disk by ``ingest`` (rows carry their outputs under ``outputs``)."""

@@ -1,0 +1,62 @@
+"""``ingest``: results produced elsewhere become executions without running anything."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from reprovip.cli.main import main
+from reprovip.errors import InputError
+from reprovip.study import Study
+
+
+def _results_tree(root: Path) -> None:
+    for version, offset in (("1.8", 0.0), ("1.9", 0.5)):
+        for sub in ("sub-01", "sub-02"):
+            for rep in (1, 2):
+                d = root / "results" / version / sub / f"run-{rep}"
+                d.mkdir(parents=True)
+                if not (version == "1.9" and sub == "sub-02" and rep == 2):
+                    (d / "result.json").write_text(json.dumps({"value": float(sub[-1]) + offset}))
+
+
+def test_ingest_registers_executions_with_factors_from_the_pattern(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _results_tree(tmp_path)
+    (tmp_path / "study.yaml").write_text("outputs:\n  result: {path: result.json, kind: scalars}\n")
+    code = main(["ingest", str(tmp_path / "study.yaml"), "--pattern", "results/{version}/{subject}/run-{repetition}"])
+    assert code == 0
+    assert "ingested 8 executions, 7 complete, 1 with missing outputs (factors from the pattern: version)" in capsys.readouterr().out
+    study = Study.load(tmp_path / "study.yaml")
+    df = study.executions()
+    assert sorted(set(df["condition_key"])) == ["version=1.8", "version=1.9"]
+    assert (df["source"] == "ingest").all() and sorted(df["repetition"].unique()) == [1, 2]
+    outs = study.catalog.outputs(study.catalog.study_id(study.name))
+    assert len(outs) == 7 and len({o["blob"] for o in outs}) == 4
+    # The user's files are copied, never moved.
+    assert (tmp_path / "results/1.8/sub-01/run-1/result.json").exists()
+    # Ingesting again replaces, never duplicates.
+    study.ingest("results/{version}/{subject}/run-{repetition}")
+    assert len(study.executions()) == 8
+
+
+@pytest.mark.parametrize(
+    ("pattern", "match"),
+    [
+        ("results/{version}/run-{repetition}", r"needs a \{subject\} placeholder"),
+        ("nothing/{subject}", r"no folder under .* matches 'nothing/\{subject\}'"),
+        ("results/{version}/{subject}/{repetition}", r"no folder under .* matches"),  # repetition: digits only
+    ],
+)
+def test_bad_ingest_patterns(tmp_path: Path, pattern: str, match: str) -> None:
+    _results_tree(tmp_path)
+    (tmp_path / "study.yaml").write_text("outputs:\n  result: {path: result.json, kind: scalars}\n")
+    with pytest.raises(InputError, match=match):
+        Study.load(tmp_path / "study.yaml").ingest(pattern)
+
+
+def test_ingest_only_study_cannot_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "study.yaml").write_text("outputs:\n  result: {path: result.json, kind: scalars}\n")
+    assert main(["run", str(tmp_path / "study.yaml")]) == 2
+    assert "no `application` declared; add one to run this study, or use `reprovip ingest`" in capsys.readouterr().err
