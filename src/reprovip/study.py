@@ -86,6 +86,13 @@ class Study:
 
         return ingest_outputs(self, pattern, root=Path(root) if root else None)
 
+    def analyze(self, *, json_path: str | Path | None = None):
+        """Analyse the stored executions; returns an :class:`~reprovip.analyze.result.AnalysisResult`."""
+        from reprovip.analyze import analyze_study
+        from reprovip.analyze.result import AnalysisResult
+
+        return AnalysisResult(analyze_study(self, json_path=json_path))
+
     def executions(self) -> pd.DataFrame:
         """One row per execution: subject, condition, repetition, status, exit code, duration, error."""
         sid = self.catalog.study_id(self.name)

@@ -1,0 +1,56 @@
+"""Which factor carries the difference: bitwise patterns plus the share of variance of each source."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def factor_shares(variance: dict[str, dict[str, Any]] | None, factors: tuple[str, ...]) -> dict[str, float]:
+    """Share of variance of each factor (its main effect and its interactions) and of the repetitions."""
+    if not variance:
+        return {}
+    shares = {f: 0.0 for f in factors}
+    shares["repetition"] = 0.0
+    for src, v in variance.items():
+        share = float(v["share"] or 0.0)
+        parts = src.split(":")
+        if src == "residual":
+            shares["repetition"] += share
+        for f in factors:
+            if f in parts:
+                shares[f] += share
+    return shares
+
+
+def mean_shares(observations: list[dict[str, Any]], factors: tuple[str, ...]) -> dict[str, float]:
+    """Average the factor shares over observations (each observation counts once)."""
+    per = [factor_shares(o.get("variance"), factors) for o in observations if o.get("variance")]
+    if not per:
+        return {}
+    return {k: float(np.mean([p[k] for p in per])) for k in per[0]}
+
+
+def attribute(bitwise: dict[str, Any], shares: dict[str, float]) -> dict[str, Any]:
+    """Explain a non-identical output: one entry per factor, sorted by share, and a summary sentence."""
+    if bitwise["identical"]:
+        return {"factors": [], "summary": "bit-for-bit identical across all executions"}
+    entries = []
+    for f, eff in bitwise["factors"].items():
+        entries.append(dict(factor=f, share=shares.get(f), changes_result=eff["changes_result"],
+                            explanation=eff["explanation"]))
+    entries.sort(key=lambda e: (not e["changes_result"], -(e["share"] or 0.0)))
+    sentences = [e["explanation"] for e in entries if e["explanation"]]
+    if not bitwise["repetitions_identical"] and not any(eff["nondeterministic_levels"] and len(
+            eff["nondeterministic_levels"]) < len(eff["levels"]) for eff in bitwise["factors"].values()):
+        rep = shares.get("repetition")
+        extra = f" ({100 * rep:.1f}% of the variance)" if rep is not None else ""
+        sentences.append(f"repetitions differ under every condition: run-to-run nondeterminism{extra}")
+    if bitwise["repetitions_identical"] and not sentences:
+        sentences.append("repetitions agree within each condition but conditions differ")
+    if shares:
+        top = [f"{k} {100 * v:.1f}%" for k, v in sorted(shares.items(), key=lambda kv: -kv[1]) if v > 0]
+        if top:
+            sentences.append("share of total variance: " + ", ".join(top))
+    return {"factors": entries, "summary": "; ".join(sentences)}

@@ -1,0 +1,108 @@
+"""Bit-for-bit verdicts from stored hashes alone: no output file is read.
+
+Identity uses the semantic hash when the reader defines one (decoded image + the header fields that matter,
+canonical JSON, normalised tables), so a gzip timestamp is not a difference; byte identity is reported too.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from reprovip.analyze.design import Design, Record
+
+NONDETERMINISM_HINTS = {
+    "threads": "nondeterminism under multithreading",
+    "seed": "an unseeded (or seed-dependent) random generator",
+}
+
+
+def _key(r: Record) -> str:
+    return r.semantic_hash or r.blob or f"missing:{id(r)}"
+
+
+def _cell_records(design: Design, subject: str, cell: tuple[str, ...]) -> list[Record]:
+    return [r for (c, _), r in design.grid[subject].items() if c == cell and r.blob]
+
+
+def bitwise_summary(design: Design) -> dict[str, Any]:
+    """Per cell and per factor identity, with a sentence for each factor that changes the result.
+
+    Returns
+    -------
+    dict
+        ``identical`` (every execution of each subject agrees, semantically), ``bytes_identical``,
+        ``repetitions_identical`` (within every subject x condition), ``cells`` (one entry per subject x
+        condition), ``conditions`` (identical cells per condition) and ``factors`` (per factor: within-level
+        identity per level, between-level differences, ``changes_result`` and ``explanation``).
+    """
+    cells, per_condition = [], {}
+    identical = bytes_identical = True
+    for s in design.subjects:
+        every = [r for r in design.grid[s].values() if r.blob]
+        identical &= len({_key(r) for r in every}) <= 1
+        bytes_identical &= len({r.blob for r in every}) <= 1
+        for cell in design.cells:
+            recs = _cell_records(design, s, cell)
+            ck = _cond_key(design, cell)
+            n_sem, n_bytes = len({_key(r) for r in recs}), len({r.blob for r in recs})
+            cells.append(dict(subject=s, condition=ck, n=len(recs), distinct_bytes=n_bytes,
+                              distinct_semantic=n_sem, identical=n_sem <= 1))
+            pc = per_condition.setdefault(ck, {"cells": 0, "identical_cells": 0})
+            pc["cells"] += 1
+            pc["identical_cells"] += n_sem <= 1
+    factors = {f: _factor_effect(design, j) for j, (f, _) in enumerate(design.factors)}
+    return dict(
+        identical=identical,
+        bytes_identical=bytes_identical,
+        repetitions_identical=all(c["identical"] for c in cells),
+        cells=cells,
+        conditions=per_condition,
+        factors=factors,
+    )
+
+
+def _cond_key(design: Design, cell: tuple[str, ...]) -> str:
+    return ",".join(f"{f}={lv}" for (f, _), lv in zip(design.factors, cell, strict=True)) or "-"
+
+
+def _factor_effect(design: Design, j: int) -> dict[str, Any]:
+    name, levels = design.factors[j]
+    within: dict[str, dict[str, int]] = {lv: {"cells": 0, "identical_cells": 0} for lv in levels}
+    between_pairs = between_diff = 0
+    for s in design.subjects:
+        reps: dict[tuple[str, ...], set[str]] = {}
+        for cell in design.cells:
+            keys = {_key(r) for r in _cell_records(design, s, cell)}
+            if not keys:
+                continue
+            reps[cell] = keys
+            within[cell[j]]["cells"] += 1
+            within[cell[j]]["identical_cells"] += len(keys) == 1
+        # Pairs of conditions differing only in this factor, both internally identical.
+        for a, b in itertools.combinations(reps, 2):
+            if all(x == y for i, (x, y) in enumerate(zip(a, b, strict=True)) if i != j) and a[j] != b[j]:
+                if len(reps[a]) == 1 and len(reps[b]) == 1:
+                    between_pairs += 1
+                    between_diff += reps[a] != reps[b]
+    noisy = [lv for lv, w in within.items() if w["identical_cells"] < w["cells"]]
+    quiet = [lv for lv, w in within.items() if w["cells"] and w["identical_cells"] == w["cells"]]
+    parts = []
+    if noisy and quiet:
+        hint = NONDETERMINISM_HINTS.get(name, f"nondeterminism that depends on {name}")
+        parts.append(
+            f"identical for {name}={'/'.join(quiet)}, differs for {name}={'/'.join(noisy)}: {hint}"
+        )
+    if between_diff:
+        parts.append(
+            f"{name} changes the result: {between_diff} of {between_pairs} comparisons between levels differ "
+            f"while repetitions within each level agree ({name} effect)"
+        )
+    return dict(
+        levels=within,
+        nondeterministic_levels=noisy,
+        between_pairs=between_pairs,
+        between_differ=between_diff,
+        changes_result=bool((noisy and quiet) or between_diff),
+        explanation="; ".join(parts),
+    )

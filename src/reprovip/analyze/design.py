@@ -1,0 +1,114 @@
+"""The design of a study's stored outputs: which subjects, factors, levels and repetitions, and where each
+execution's file sits in the ``(n_subjects, *levels, k)`` grid."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reprovip.store import BlobStore
+
+
+@dataclass(frozen=True)
+class Record:
+    """One stored output of one execution."""
+
+    subject: str
+    labels: tuple[tuple[str, str], ...]  # (factor, level) pairs
+    condition_key: str
+    repetition: int
+    path: Path | None
+    blob: str | None
+    semantic_hash: str | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Design:
+    """The balanced grid the metrics need.
+
+    ``factors`` holds only factors with at least two levels (a constant factor cannot explain anything).
+    ``complete`` lists the subjects that have every cell x ``k`` repetitions readable; only they enter
+    ICC and variance components (complete-case analysis, documented in docs/analysis.md).
+    """
+
+    subjects: tuple[str, ...]
+    factors: tuple[tuple[str, tuple[str, ...]], ...]
+    k: int
+    grid: dict[str, dict[tuple[tuple[str, ...], int], Record]]  # subject -> ((levels...), rep index) -> record
+
+    @property
+    def levels(self) -> tuple[int, ...]:
+        """Number of levels of each factor."""
+        return tuple(len(lv) for _, lv in self.factors)
+
+    @property
+    def factor_names(self) -> tuple[str, ...]:
+        """Names of the factors."""
+        return tuple(f for f, _ in self.factors)
+
+    @property
+    def cells(self) -> list[tuple[str, ...]]:
+        """Every condition as a tuple of levels, in C order."""
+        import itertools
+
+        return list(itertools.product(*[lv for _, lv in self.factors]))
+
+    @property
+    def complete(self) -> tuple[str, ...]:
+        """Subjects with every execution present and readable."""
+        need = len(self.cells) * self.k
+        return tuple(
+            s for s in self.subjects
+            if len(self.grid[s]) == need and all(r.path is not None and r.error is None for r in self.grid[s].values())
+        )
+
+
+def _order(levels: list[str], declared: list[str] | None) -> tuple[str, ...]:
+    if declared:
+        known = [lv for lv in declared if lv in levels]
+        return tuple(known + sorted(set(levels) - set(known)))
+    try:
+        return tuple(sorted(set(levels), key=float))
+    except ValueError:
+        return tuple(sorted(set(levels)))
+
+
+def records_by_output(
+    rows: list[dict[str, Any]], blobs: BlobStore
+) -> dict[tuple[str, str], tuple[str, list[Record]]]:
+    """Group catalog output rows by (output name, relative path) into records; value: (kind, records)."""
+    out: dict[tuple[str, str], tuple[str, list[Record]]] = {}
+    for r in rows:
+        key = (r["name"], r["relpath"])
+        labels = tuple((k, str(v)) for k, v in (r["condition"] or {}).items())
+        path = blobs.path(r["blob"], r["suffix"] or "") if r.get("blob") else None
+        rec = Record(r["subject"], labels, r["condition_key"], int(r["repetition"]), path, r.get("blob"),
+                     r.get("semantic_hash"), r.get("error") if not r.get("missing") else "missing")
+        out.setdefault(key, (r["kind"], []))[1].append(rec)
+    return out
+
+
+def build_design(records: list[Record], declared: dict[str, list[str]] | None = None) -> Design:
+    """Place records in the grid; factor levels ordered as declared in the study, else naturally."""
+    seen: dict[str, list[str]] = defaultdict(list)
+    for rec in records:
+        for f, lv in rec.labels:
+            if lv not in seen[f]:
+                seen[f].append(lv)
+    factors = tuple((f, _order(lv, (declared or {}).get(f))) for f, lv in seen.items() if len(set(lv)) >= 2)
+    names = [f for f, _ in factors]
+    by_cell: dict[tuple[str, tuple[str, ...]], list[Record]] = defaultdict(list)
+    for rec in records:
+        d = dict(rec.labels)
+        by_cell[(rec.subject, tuple(d.get(f, "") for f in names))].append(rec)
+    k = max((len(v) for v in by_cell.values()), default=0)
+    grid: dict[str, dict[tuple[tuple[str, ...], int], Record]] = defaultdict(dict)
+    for (subject, cell), recs in by_cell.items():
+        # Repetitions are exchangeable: their rank in the cell is their position.
+        for i, rec in enumerate(sorted(recs, key=lambda r: r.repetition)):
+            grid[subject][(cell, i)] = rec
+    subjects = tuple(sorted(grid))
+    return Design(subjects, factors, k, {s: grid[s] for s in subjects})

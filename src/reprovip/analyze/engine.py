@@ -1,0 +1,220 @@
+"""Analyse a study's stored executions into one versioned JSON document (schema in docs/analysis.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from reprovip import __version__
+from reprovip.analyze.attribution import attribute, factor_shares, mean_shares
+from reprovip.analyze.bitwise import bitwise_summary
+from reprovip.analyze.design import Design, build_design, records_by_output
+from reprovip.analyze.observations import gather
+from reprovip.analyze.segmentation import label_agreement
+from reprovip.analyze.stats import num, scalar_metrics
+from reprovip.analyze.voxelwise import voxelwise_maps
+from reprovip.errors import NotFoundError, ReaderError, ReprovipError
+from reprovip.store import BlobStore
+
+if TYPE_CHECKING:
+    from reprovip.study import Study
+
+SCHEMA = "reprovip.analysis/1"
+
+
+def _summary_of(observations: list[dict[str, Any]]) -> dict[str, Any]:
+    """Worst case over observations of the metrics criteria use."""
+    if not observations:
+        return {"n_observations": 0}
+
+    def vals(get):
+        out = []
+        for o in observations:
+            try:
+                v = get(o)
+            except (KeyError, TypeError):
+                continue
+            if v is not None:
+                out.append(float(v))
+        return out
+
+    s: dict[str, Any] = {"n_observations": len(observations)}
+    for key, get, fn in [
+        ("icc_a1_min", lambda o: o["icc"]["ICC(A,1)"]["value"], min),
+        ("icc_a1_ci_low_min", lambda o: o["icc"]["ICC(A,1)"]["ci_low"], min),
+        ("sd_ratio_max", lambda o: o["sd_ratio"], max),
+        ("wcv_max", lambda o: o["wcv_rms"], max),
+        ("sigdigits_min", lambda o: o["sigdigits"]["parker_min"], min),
+    ]:
+        v = vals(get)
+        if v:
+            s[key] = num(fn(v))
+    worst = [o for o in observations if o.get("icc")]
+    if worst:
+        w = min(worst, key=lambda o: float(o["icc"]["ICC(A,1)"]["ci_low"] or 0))
+        s["worst_observation"] = w["name"]
+    return s
+
+
+def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir: Path) -> dict[str, Any]:
+    decl = study.spec.outputs.get(name.split("/")[0])
+    entry: dict[str, Any] = dict(name=name, kind=kind, n_subjects=len(design.subjects),
+                                 factors={f: list(lv) for f, lv in design.factors}, repetitions=design.k)
+    bits = bitwise_summary(design)
+    entry["bitwise"] = bits
+    entry["errors"] = [dict(subject=s, condition=r.condition_key, repetition=r.repetition, error=r.error)
+                       for s in design.subjects for r in design.grid[s].values() if r.error]
+    cond_keys = [",".join(f"{f}={lv}" for (f, _), lv in zip(design.factors, c, strict=True)) or "-"
+                 for c in design.cells]
+    observations: list[dict[str, Any]] = []
+    try:
+        if kind in ("image", "labels"):
+            subjects = list(design.complete)
+            entry["voxelwise"] = voxelwise_maps(design, subjects, out_dir, labels=kind == "labels")
+            if kind == "labels" and len(subjects) >= 1:
+                seg = label_agreement(design, subjects)
+                volumes = seg.pop("volumes")
+                names = seg.pop("volume_names")
+                entry["segmentation"] = seg
+                for n, m in zip(names, scalar_metrics(volumes, design.factor_names, cond_keys), strict=True):
+                    observations.append(dict(name=n, **m))
+        else:
+            obs = gather(design, kind, key_columns=decl.key_columns if decl else None)
+            entry["errors"] += [e for e in obs.errors if e not in entry["errors"]]
+            entry["excluded_observations"] = obs.nonfinite
+            for n, m in zip(obs.names, scalar_metrics(obs.values, design.factor_names, cond_keys), strict=True):
+                observations.append(dict(name=n, **m))
+            entry["complete_subjects"] = len(obs.subjects)
+    except ReaderError as exc:
+        entry["error"] = str(exc)
+    entry["observations"] = observations
+    entry["summary"] = _summary_of(observations)
+    if "voxelwise" in entry and "summary" in entry["voxelwise"]:
+        entry["summary"].update({f"voxel_{k}": v for k, v in entry["voxelwise"]["summary"].items()})
+    if "segmentation" in entry:
+        entry["summary"].update(dice_min=entry["segmentation"]["dice_min"], hd95_max=entry["segmentation"]["hd95_max"])
+    shares = mean_shares(observations, design.factor_names)
+    if not shares and entry.get("voxelwise", {}).get("summary"):
+        vs = entry["voxelwise"]["summary"]
+        variance = {k[len("share_"):-len("_median")].replace("x", ":"): {"share": v}
+                    for k, v in vs.items() if k.startswith("share_")}
+        shares = factor_shares(variance, design.factor_names)
+    entry["attribution"] = attribute(bits, shares)
+    entry["variance_shares"] = shares
+    return entry
+
+
+def _executions_summary(study: Study, study_id: int) -> dict[str, Any]:
+    rows = study.catalog.executions(study_id)
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    failed = [r for r in rows if r["status"] == "failed"]
+    attempts = sum(int(r["attempts"] or 0) for r in rows)
+    failed_attempts = sum(max(int(r["attempts"] or 0) - (r["status"] == "done"), 0) for r in rows)
+    by_cond: dict[str, list[int]] = {}
+    for r in rows:
+        c = by_cond.setdefault(r["condition_key"], [0, 0])
+        c[0] += 1
+        c[1] += r["status"] == "failed"
+    failures = []
+    for r in failed[:200]:
+        last = study.catalog.attempts(r["id"])[-1:] or [{}]
+        failures.append(dict(id=r["id"], subject=r["subject"], condition=r["condition_key"],
+                             repetition=r["repetition"], attempts=r["attempts"], error=r["error"],
+                             stderr_tail=(last[0].get("stderr") or "")[-2000:]))
+    return dict(total=len(rows), counts=counts, failed=len(failed),
+                failure_rate=num(len(failed) / len(rows)) if rows else 0.0,
+                attempt_failure_rate=num(failed_attempts / attempts) if attempts else 0.0,
+                failure_by_condition={k: num(v[1] / v[0]) for k, v in by_cond.items()},
+                failures=failures)
+
+
+def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(d, dict):
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: d}
+
+
+def _provenance_summary(study: Study, study_id: int) -> dict[str, Any]:
+    hashes = sorted({r["provenance"] for r in study.catalog.executions(study_id) if r["provenance"]})
+    records = [study.catalog.provenance(h) or {} for h in hashes]
+    flat = [_flatten(r) for r in records]
+    keys = sorted({k for f in flat for k in f})
+    differing = {k: sorted({str(f.get(k)) for f in flat}) for k in keys if len({str(f.get(k)) for f in flat}) > 1}
+    common = {k: flat[0].get(k) for k in ("hostname", "os", "kernel", "cpu.model", "libc", "python.version")} if flat else {}
+    return dict(distinct=len(hashes), differing=differing, common=common)
+
+
+def _write_json_atomic(path: Path, document: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(document, fh, indent=1, allow_nan=False, default=_json_default)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return num(o) if isinstance(o, np.floating) else o.item()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def analyze_study(study: Study, *, json_path: str | Path | None = None) -> dict[str, Any]:
+    """Analyse every output of ``study`` and return the analysis document.
+
+    The document is also written atomically to ``.reprovip/analysis.json`` (and ``json_path`` if given) and
+    stored in the catalog's history; a killed analysis leaves the previous document intact.
+
+    Raises
+    ------
+    NotFoundError
+        The study has no stored execution yet.
+    """
+    catalog = study.catalog
+    study_id = catalog.study_id(study.name)
+    if study_id is None:
+        raise NotFoundError(f"{study.path}: nothing stored yet; run `reprovip run` or `reprovip ingest` first")
+    blobs = BlobStore(study.store)
+    groups = records_by_output(catalog.outputs(study_id), blobs)
+    declared = {f.name: list(f.levels) for f in study.spec.factor_list()}
+    names_per_output: dict[str, int] = {}
+    for name, _ in groups:
+        names_per_output[name] = names_per_output.get(name, 0) + 1
+    outputs = []
+    for (name, relpath), (kind, recs) in sorted(groups.items()):
+        label = name if names_per_output[name] == 1 else f"{name}/{relpath}"
+        design = build_design(recs, declared)
+        out_dir = study.store / "analysis" / label.replace("/", "__")
+        try:
+            outputs.append(_analyze_output(study, label, kind, design, out_dir))
+        except ReprovipError as exc:
+            outputs.append(dict(name=label, kind=kind, error=str(exc), observations=[], summary={}))
+    document = dict(
+        schema=SCHEMA,
+        reprovip_version=__version__,
+        created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        study=dict(name=study.name, path=str(study.path), description=study.spec.description,
+                   factors=declared, repetitions=study.spec.repetitions),
+        executions=_executions_summary(study, study_id),
+        provenance=_provenance_summary(study, study_id),
+        outputs=outputs,
+    )
+    document = json.loads(json.dumps(document, allow_nan=False, default=_json_default))
+    _write_json_atomic(study.store / "analysis.json", document)
+    if json_path:
+        _write_json_atomic(Path(json_path), document)
+    catalog.save_analysis(study_id, document)
+    return document

@@ -1,0 +1,94 @@
+"""Read every execution's output once and assemble observation arrays ``(n_obs, n_subjects, *levels, k)``."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from reprovip.analyze.design import Design
+from reprovip.errors import ReaderError
+from reprovip.readers import check_compatible, load
+
+MAX_OBSERVATIONS = 200_000
+
+
+@dataclass
+class Observations:
+    """Named observations of the complete subjects; ``errors`` explains every execution left out."""
+
+    names: list[str]
+    values: np.ndarray  # (n_obs, n_subjects, *levels, k)
+    subjects: list[str]
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    nonfinite: list[str] = field(default_factory=list)
+
+
+def _flatten(values: dict[str, np.ndarray]) -> dict[str, float]:
+    flat: dict[str, float] = {}
+    for name, arr in values.items():
+        a = np.asarray(arr, dtype=np.float64)
+        if a.size == 1:
+            flat[name] = float(a.reshape(()))
+        else:
+            for idx, v in np.ndenumerate(a):
+                flat[f"{name}[{','.join(map(str, idx))}]"] = float(v)
+    return flat
+
+
+def _signature(got: Any) -> tuple[Any, ...]:
+    return (got.kind, tuple(sorted((n, np.shape(v)) for n, v in got.values.items())))
+
+
+def gather(design: Design, kind: str, *, key_columns: list[str] | None = None) -> Observations:
+    """Load each record of ``design``; unreadable or incompatible files become errors, not crashes.
+
+    Executions are compared with the most common layout (observation names and shapes), so one odd
+    execution is the one reported, whichever is read first.
+    """
+    errors: list[dict[str, Any]] = []
+    raw: dict[str, dict[tuple[tuple[str, ...], int], Any]] = {}
+    for s in design.subjects:
+        for pos, rec in design.grid[s].items():
+            where = dict(subject=s, condition=rec.condition_key, repetition=rec.repetition)
+            if rec.path is None:
+                errors.append(dict(where, error=rec.error or "missing"))
+                continue
+            try:
+                raw.setdefault(s, {})[pos] = (load(rec.path, kind=kind, key_columns=key_columns or None), rec)
+            except ReaderError as exc:
+                errors.append(dict(where, error=str(exc)))
+    signatures = Counter(_signature(got) for per in raw.values() for got, _ in per.values())
+    loaded: dict[str, dict[tuple[tuple[str, ...], int], dict[str, float]]] = {}
+    if signatures:
+        common = signatures.most_common(1)[0][0]
+        ref = next((got, rec) for per in raw.values() for got, rec in per.values() if _signature(got) == common)
+        for s, per in raw.items():
+            for pos, (got, rec) in per.items():
+                where = dict(subject=s, condition=rec.condition_key, repetition=rec.repetition)
+                try:
+                    check_compatible(ref[0], got, path_a=ref[1].path, path_b=rec.path)
+                    flat = _flatten(got.values)
+                    if len(flat) > MAX_OBSERVATIONS:
+                        raise ReaderError(
+                            f"{rec.path}: {len(flat)} values is too many for a table analysis; declare it `image`"
+                        )
+                    loaded.setdefault(s, {})[pos] = flat
+                except ReaderError as exc:
+                    errors.append(dict(where, error=str(exc)))
+    need = len(design.cells) * design.k
+    bad = {e["subject"] for e in errors}
+    subjects = [s for s in design.subjects if s not in bad and len(loaded.get(s, {})) == need]
+    names = sorted(loaded[subjects[0]][next(iter(loaded[subjects[0]]))]) if subjects else []
+    values = np.full((len(names), len(subjects), *design.levels, design.k), np.nan)
+    index = {c: i for i, c in enumerate(design.cells)}
+    for si, s in enumerate(subjects):
+        for (cell, rep), flat in loaded[s].items():
+            ci = np.unravel_index(index[cell], design.levels) if design.levels else ()
+            values[(slice(None), si, *ci, rep)] = [flat[n] for n in names]
+    finite = np.isfinite(values).reshape(len(names), -1).all(axis=1) if names else np.array([], bool)
+    nonfinite = [n for n, ok in zip(names, finite, strict=True) if not ok]
+    keep = [i for i, ok in enumerate(finite) if ok]
+    return Observations([names[i] for i in keep], values[keep], subjects, errors, nonfinite)

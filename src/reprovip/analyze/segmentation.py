@@ -1,0 +1,63 @@
+"""Agreement of label maps across executions: Dice, Jaccard, HD, HD95, ASSD per label, and label volumes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from reprovip.analyze.design import Design
+from reprovip.analyze.stats import num
+from reprovip.metrics import pairwise_overlap
+from reprovip.readers import load
+
+
+def label_agreement(design: Design, subjects: list[str], kind: str = "labels") -> dict[str, Any]:
+    """Pairwise agreement between the executions of each subject, per label.
+
+    Pairs are split into ``within`` (same condition, different repetition) and ``between`` (different
+    conditions), so a factor's effect on the segmentation shows as a lower Dice between conditions.
+    """
+    per_label: dict[int, dict[str, list[float]]] = {}
+    volumes: dict[int, dict[str, np.ndarray]] = {}
+    cond_index = {c: i for i, c in enumerate(design.cells)}
+    spacing = None
+    for s in subjects:
+        items = sorted(design.grid[s].items(), key=lambda kv: (cond_index[kv[0][0]], kv[0][1]))
+        loaded = [load(rec.path, kind=kind) for _, rec in items]  # type: ignore[arg-type]
+        maps = np.stack([np.asarray(x.values["data"]) for x in loaded])
+        if spacing is None:
+            spacing = tuple(float(z) for z in loaded[0].meta.get("zooms", (1.0, 1.0, 1.0))[:3])
+        conds = [cond_index[pos[0]] for pos, _ in items]
+        for label, res in pairwise_overlap(maps, spacing=spacing).items():
+            d = per_label.setdefault(int(label), {})
+            for (i, j), dice, hd95, assd in zip(res.pairs, res.dice, res.hd95, res.assd, strict=True):
+                group = "within" if conds[i] == conds[j] else "between"
+                d.setdefault(f"dice_{group}", []).append(float(dice))
+                d.setdefault(f"hd95_{group}", []).append(float(hd95))
+                d.setdefault(f"assd_{group}", []).append(float(assd))
+            volumes.setdefault(int(label), {})[s] = np.asarray(res.volumes).reshape(*design.levels, design.k)
+    labels: dict[str, Any] = {}
+    for label, d in sorted(per_label.items()):
+        entry: dict[str, Any] = {}
+        for key, vals in d.items():
+            a = np.asarray(vals)
+            if key.startswith("dice"):
+                entry[f"{key}_min"], entry[f"{key}_mean"] = num(a.min()), num(a.mean())
+            elif key != "volume":
+                entry[f"{key}_max"], entry[f"{key}_mean"] = num(a.max()), num(a.mean())
+        labels[str(label)] = entry
+    dice_all = [v for d in per_label.values() for key in d if key.startswith("dice") for v in d[key]]
+    hd95_all = [v for d in per_label.values() for key in d if key.startswith("hd95") for v in d[key]]
+    # Volumes per label become scalar observations (n_labels, n_subjects, *levels, k) for ICC and CV.
+    names = [f"volume_label_{lab}" for lab in sorted(volumes)]
+    grid = np.stack([np.stack([volumes[lab].get(s, np.zeros((*design.levels, design.k))) for s in subjects])
+                     for lab in sorted(volumes)]) if volumes else np.zeros((0, len(subjects), *design.levels, design.k))
+    return {
+        "volume_names": names,
+        "volumes": grid,
+        "labels": labels,
+        "dice_min": num(min(dice_all)) if dice_all else None,
+        "hd95_max": num(max(hd95_all)) if hd95_all else None,
+        "spacing": list(spacing or ()),
+    }

@@ -1,0 +1,105 @@
+"""Reproducibility metrics of scalar observations, vectorised over observations.
+
+Conventions (docs/analysis.md): the ``prod(levels) * k`` executions of a subject are the raters of the ICC
+and the repeats of the within-subject statistics; variance components use the full factorial design;
+significant digits are Parker's, in decimal digits, per subject across its executions, then the minimum
+and mean over subjects.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+
+from reprovip.metrics import (
+    FORMS,
+    icc_all,
+    koo_li_band,
+    repeatability,
+    significant_digits,
+    variance_components,
+)
+
+Z95 = 1.959963984540054
+
+
+def num(x: Any) -> float | str | None:
+    """A JSON-safe number: finite floats as is, infinities as "Infinity"/"-Infinity", NaN as None."""
+    v = float(x)
+    if np.isnan(v):
+        return None
+    if np.isinf(v):
+        return "Infinity" if v > 0 else "-Infinity"
+    return v
+
+
+def _icc_entry(r: Any, i: int) -> dict[str, Any]:
+    pick = lambda a: np.asarray(a).reshape(-1)[i]  # noqa: E731
+    return dict(value=num(pick(r.icc)), ci_low=num(pick(r.ci_low)), ci_high=num(pick(r.ci_high)),
+                f=num(pick(r.f)), df1=num(pick(r.df1)), df2=num(pick(r.df2)), p=num(pick(r.pval)),
+                band=str(koo_li_band(float(pick(r.ci_low)))))
+
+
+def scalar_metrics(values: np.ndarray, factors: tuple[str, ...], cond_keys: list[str]) -> list[dict[str, Any]]:
+    """Metrics of each observation of ``values`` (``(n_obs, n_subjects, *levels, k)``).
+
+    Returns one dict per observation: ``mean``, ``icc`` (six forms), ``repeatability`` fields, ``sigdigits``,
+    ``variance`` (per source: variance, share, truncated), ``per_condition`` and ``execution_sd`` with the
+    95% interval half-width it implies for one execution's value.
+    """
+    n_obs, n_subj = values.shape[:2]
+    k = values.shape[-1]
+    if n_obs == 0 or n_subj == 0:
+        return [{} for _ in range(n_obs)]
+    flat = values.reshape(n_obs, n_subj, -1)
+    r_execs = flat.shape[-1]
+    out: list[dict[str, Any]] = [dict(mean=num(m)) for m in flat.mean(axis=(1, 2))] if n_obs else []
+    if n_obs == 0 or r_execs < 2:
+        return out
+    sd = significant_digits(flat, axis=-1, method="parker", base=10)
+    sd = np.asarray(sd).reshape(n_obs, n_subj)
+    for i, o in enumerate(out):
+        o["identical"] = bool(np.all(flat[i] == flat[i, :, :1]))
+        o["sigdigits"] = dict(parker_min=num(sd[i].min()), parker_mean=num(sd[i].mean()), base=10)
+    if n_subj < 2:
+        return out
+    iccs = icc_all(flat)
+    rep = repeatability(flat)
+    comps = variance_components(values, list(factors)) if (factors or k >= 2) else None
+    per_cond = _per_condition(values, cond_keys) if factors and k >= 2 else [{} for _ in range(n_obs)]
+    for i, o in enumerate(out):
+        o["icc"] = {form: _icc_entry(iccs[form], i) for form in FORMS}
+        pick = lambda a: num(np.asarray(a).reshape(-1)[i])  # noqa: E731
+        o.update(wsd=pick(rep.wsd), wcv_rms=pick(rep.wcv_rms), wcv_log=pick(rep.wcv_log), rc=pick(rep.rc),
+                 bsd=pick(rep.bsd), bcv=pick(rep.bcv), sd_ratio=pick(rep.sd_ratio))
+        if comps is not None:
+            var = np.asarray(comps.variance).reshape(n_obs, -1)[i]
+            share = np.asarray(comps.share).reshape(n_obs, -1)[i]
+            trunc = np.asarray(comps.truncated).reshape(n_obs, -1)[i]
+            o["variance"] = {src: dict(variance=num(v), share=num(sh), truncated=bool(t))
+                             for src, v, sh, t in zip(comps.sources, var, share, trunc, strict=True)}
+            exec_var = float(sum(v for src, v in zip(comps.sources, var, strict=True) if src != "subject"))
+            o["execution_sd"] = num(np.sqrt(exec_var))
+            o["ci95_halfwidth"] = num(Z95 * np.sqrt(exec_var))
+        o["per_condition"] = per_cond[i]
+    return out
+
+
+def _per_condition(values: np.ndarray, cond_keys: list[str]) -> list[dict[str, Any]]:
+    """ICC(A,1), within-SD and SD ratio across the k repetitions of each condition."""
+    n_obs = values.shape[0]
+    levels = values.shape[2:-1]
+    result: list[dict[str, Any]] = [{} for _ in range(n_obs)]
+    for ci, idx in enumerate(itertools.product(*[range(n) for n in levels])):
+        sub = values[(slice(None), slice(None), *idx, slice(None))]  # (n_obs, n_subj, k)
+        icc = icc_all(sub)["ICC(A,1)"]
+        rep = repeatability(sub)
+        same = np.all(sub == sub[..., :1], axis=(1, 2))
+        for i in range(n_obs):
+            pick = lambda a: num(np.asarray(a).reshape(-1)[i])  # noqa: E731
+            result[i][cond_keys[ci]] = dict(icc_a1=pick(icc.icc), icc_a1_ci_low=pick(icc.ci_low),
+                                            wsd=pick(rep.wsd), sd_ratio=pick(rep.sd_ratio),
+                                            identical=bool(same[i]))
+    return result

@@ -1,0 +1,53 @@
+"""``reprovip analyze``: bitwise verdicts, metrics and attribution, as a table and a JSON document."""
+
+from __future__ import annotations
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from reprovip.study import Study
+
+
+def _fmt(v: object, digits: int = 3) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.{digits}g}"
+    return str(v)
+
+
+def analyze_command(path: str, json_path: str | None) -> int:
+    """Analyse and print one line per output."""
+    study = Study.load(path)
+    result = study.analyze(json_path=json_path)
+    console = Console()
+    table = Table(title=f"{study.name}: reproducibility per output")
+    for col in ("output", "kind", "identical", "ICC(A,1) min [CI low]", "sd ratio max", "wCV max", "digits min"):
+        table.add_column(col)
+    for o in result.document["outputs"]:
+        s = o.get("summary", {})
+        identical = o.get("bitwise", {}).get("identical")
+        icc = f"{_fmt(s.get('icc_a1_min'))} [{_fmt(s.get('icc_a1_ci_low_min'))}]" if "icc_a1_min" in s else "–"
+        table.add_row(o["name"], o["kind"], "yes" if identical else "no", icc, _fmt(s.get("sd_ratio_max")),
+                      _fmt(s.get("wcv_max")), _fmt(s.get("sigdigits_min")))
+    console.print(table)
+    for o in result.document["outputs"]:
+        why = o.get("error") or o.get("attribution", {}).get("summary", "")
+        console.print(f"{o['name']}: {why}", markup=False, highlight=False)
+    ex = result.document["executions"]
+    if ex["failed"]:
+        console.print(f"{ex['failed']} of {ex['total']} executions failed (rate {ex['failure_rate']:.1%}): "
+                      "failures are a reproducibility finding; see `reprovip status`")
+    where = json_path or str(study.store / "analysis.json")
+    console.print(f"analysis document: {where}", markup=False, highlight=False)
+    return 0
+
+
+@click.command("analyze")
+@click.argument("study", type=click.Path(dir_okay=False), default="study.yaml")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, writable=True),
+              help="Also write the analysis document (schema reprovip.analysis/1) to this file.")
+def analyze(study: str, json_path: str | None) -> int:
+    """Analyse the stored executions of STUDY: identity, metrics, voxel maps, attribution."""
+    return analyze_command(study, json_path)

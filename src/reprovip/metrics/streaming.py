@@ -1,0 +1,226 @@
+"""Streaming accumulation of the factorial ANOVA, one subject at a time, for voxelwise maps.
+
+A voxelwise study has ``(*spatial, n_subjects, *levels, k)`` values, far too many to hold at once in float64.
+:class:`FactorialAccumulator` takes one subject's block ``(*spatial, *levels, k)`` at a time and keeps
+``O(spatial x (prod(levels) * k + 2**m + 8))`` float64 numbers. Results equal the batch functions
+(:func:`~reprovip.metrics.variance.factorial_mean_squares`, :func:`~reprovip.metrics.icc.icc_all`,
+:func:`~reprovip.metrics.repeatability.repeatability`, Parker
+:func:`~reprovip.metrics.sigdigits.significant_digits`) applied to the stacked data.
+
+Numerics: values are accumulated in float64 whatever the block dtype. Between-subject sums of squares use
+Welford's update on the running per-column means (a shift by the running mean, which generalises shifting
+by the first subject's values), so no ``sum(x^2) - n mean^2`` cancellation occurs; within-subject sums of
+squares are computed two-pass inside each block. Work is done in chunks of voxels, never voxel by voxel.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+
+from reprovip.errors import MetricInputError
+
+from ._common import check_int, check_names, exact_mean, output
+from .icc import ICCResult, icc_from_mean_squares
+from .sigdigits import BASES, mantissa_bits, parker_bits, to_base
+from .variance import MeanSquares, effect, factorial_terms, force_zeros
+
+_CHUNK_ELEMENTS = 1 << 16  # float64 elements per chunk temporary: 512 KiB, cache-friendly
+
+
+class FactorialAccumulator:
+    """Accumulate a crossed ``subjects x factors x k repetitions`` design, one subject block at a time.
+
+    Parameters
+    ----------
+    spatial_shape : tuple of int
+        Shape of the leading (voxel) axes, e.g. ``(182, 218, 182)``; ``()`` for a single observation.
+    levels : tuple of int
+        Number of levels of each factor (each >= 2); ``()`` when only repetitions vary.
+    k : int
+        Repetitions per condition (>= 1; >= 2 without factors).
+    factors : sequence of str
+        Factor names, one per entry of ``levels``.
+    ddof : int, optional
+        Delta degrees of freedom of the SD in Parker significant digits.
+
+    Notes
+    -----
+    For ICC, within-SD, ``differs`` and significant digits, the ``R = prod(levels) * k`` executions of a
+    subject are the raters (flattened in C order). ``differs`` is True where any of a subject's ``R``
+    executions differs in value from another one, for any subject.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> acc = FactorialAccumulator((4,), (2,), 3, ["threads"])
+    >>> for _ in range(5):
+    ...     acc.add(rng.normal(size=(4, 2, 3)).astype(np.float32))
+    >>> acc.mean_squares().terms
+    ('subject', 'threads', 'subject:threads', 'residual')
+    >>> acc.icc_all()["ICC(A,1)"].icc.shape
+    (4,)
+    """
+
+    def __init__(self, spatial_shape, levels, k, factors: Sequence[str], *, ddof=1) -> None:
+        try:
+            self.spatial_shape = tuple(check_int(s, "spatial_shape", 1) for s in spatial_shape)
+            self.levels = tuple(check_int(v, "levels", 2) for v in levels)
+        except TypeError:
+            raise MetricInputError("`spatial_shape` and `levels` must be tuples of integers") from None
+        self.factors = check_names(factors, "factors")
+        if len(self.factors) != len(self.levels):
+            raise MetricInputError(
+                f"`factors` names {len(self.factors)} factors but `levels` has {len(self.levels)}"
+            )
+        self.k = check_int(k, "k", 2 if not self.levels else 1)
+        self.n_executions = int(np.prod(self.levels, dtype=np.int64)) * self.k
+        self.ddof = check_int(ddof, "ddof", 0)
+        if self.ddof >= self.n_executions:
+            raise MetricInputError(f"`ddof` must be smaller than prod(levels) * k = {self.n_executions}")
+        m, nv, r = len(self.levels), int(np.prod(self.spatial_shape, dtype=np.int64)), self.n_executions
+        self._subsets = [c for size in range(m + 1) for c in itertools.combinations(range(m), size)]
+        self._chunk = max(1, _CHUNK_ELEMENTS // r)
+        self._mean = np.zeros((r, nv))  # running column means of the shifted values
+        self._shift = np.zeros(nv)  # the first subject's first execution, per voxel
+        self._m2 = np.zeros((nv, len(self._subsets)))
+        self._m2_cols = np.zeros(nv)
+        self._ssw = np.zeros(nv)
+        self._sse = np.zeros(nv)
+        self._differs = np.zeros(nv, dtype=bool)
+        self._rows_same = np.ones(nv, dtype=bool)
+        self._bits = np.full(nv, np.inf)
+        self.n_subjects = 0
+
+    def add(self, block) -> None:
+        """Add one subject: ``block.shape == (*spatial_shape, *levels, k)``, finite real values."""
+        b = np.asarray(block)
+        expected = (*self.spatial_shape, *self.levels, self.k)
+        if b.shape != expected:
+            raise MetricInputError(f"`block` must have shape {expected}, got {b.shape}")
+        if b.dtype.kind not in "biuf":
+            raise MetricInputError(f"`block` must be a real numeric array, got dtype {b.dtype}")
+        r, nv = self._mean.shape
+        flat = b.reshape(nv, r)
+        for s in range(0, nv, self._chunk):
+            if not np.isfinite(flat[s : s + self._chunk]).all():
+                raise MetricInputError("`block` contains NaN or infinite values; remove or impute them first")
+        nmant, i = mantissa_bits(b.dtype), self.n_subjects + 1
+        for s in range(0, nv, self._chunk):
+            self._add_chunk(slice(s, min(s + self._chunk, nv)), flat[s : s + self._chunk], i, nmant)
+        self.n_subjects = i
+
+    def _add_chunk(self, sl: slice, raw: np.ndarray, i: int, nmant: int) -> None:
+        # Execution-major layout (R, voxels): reductions over executions add contiguous voxel rows.
+        c = np.array(raw.T, dtype=np.float64, order="C", copy=True)  # a copy: modified in place below
+        r, m = c.shape[0], len(self.levels)
+        same = np.all(c == c[0], axis=0)
+        raw_first = c[0].copy()
+        if i == 1:
+            self._shift[sl] = raw_first
+        c -= self._shift[sl]  # exact for nearby values: keeps means accurate under large offsets
+        mean_s = np.where(same, c[0], c.mean(axis=0))
+        mean_i = np.where(same, raw_first, mean_s + self._shift[sl])
+        dev = c - mean_s
+        ssw = np.square(dev, out=dev).sum(axis=0)
+        self._ssw[sl] += ssw
+        self._differs[sl] |= ~same
+        sd = np.sqrt(ssw / (r - self.ddof))
+        self._bits[sl] = np.minimum(self._bits[sl], parker_bits(sd, np.abs(mean_i), same, nmant))
+        if m == 0:
+            self._sse[sl] += ssw
+        elif self.k >= 2:
+            cells = c.reshape(-1, self.k, c.shape[1])
+            cm = exact_mean(cells, 1)
+            d = cells - cm[:, None]
+            self._sse[sl] += np.square(d, out=d).sum(axis=(0, 1))
+        if i == 1:
+            self._mean[:, sl] = c
+            return
+        mean = self._mean[:, sl]
+        delta = np.subtract(c, mean, out=c)
+        self._rows_same[sl] &= ~np.any(delta != 0, axis=0)
+        mean += delta / i
+        w = (i - 1) / i
+        dmean = delta.mean(axis=0)
+        self._m2[sl, 0] += w * dmean**2
+        dl = delta.reshape(*self.levels, self.k, -1)
+        for j, sub in enumerate(self._subsets[1:], start=1):
+            y = effect(dl, list(sub), [a for a in range(m) if a not in sub] + [m])
+            self._m2[sl, j] += w * np.square(y).reshape(-1, y.shape[-1]).sum(axis=0)
+        dc = np.subtract(delta, dmean, out=delta)
+        self._m2_cols[sl] += w * np.square(dc, out=dc).sum(axis=0)
+
+    def _need(self, minimum: int) -> int:
+        if self.n_subjects < minimum:
+            raise MetricInputError(f"needs at least {minimum} subjects added, got {self.n_subjects}")
+        return self.n_subjects
+
+    def mean_squares(self) -> MeanSquares:
+        """Mean squares of the factorial ANOVA, ``ms`` of shape ``(*spatial_shape, n_terms)``."""
+        n = self._need(2)
+        levels, k, m = self.levels, self.k, len(self.levels)
+        cells = int(np.prod(levels, dtype=np.int64))
+        colm = self._mean.reshape(*levels, k, -1)
+        terms, ms, df = [], [], []
+        for name, axes in factorial_terms(self.factors):
+            sub = tuple(a - 1 for a in axes if a > 0)
+            per_cell = k * int(np.prod([levels[a] for a in range(m) if a not in sub], dtype=np.int64))
+            if axes[0] == 0:
+                ss = per_cell * self._m2[:, self._subsets.index(sub)]
+            else:
+                eff = effect(colm, list(sub), [a for a in range(m) if a not in sub] + [m])
+                ss = n * per_cell * np.sum(eff.reshape(-1, eff.shape[-1]) ** 2, axis=0)
+            d = int(np.prod([(n, *levels)[a] - 1 for a in axes], dtype=np.int64))
+            terms.append(name)
+            ms.append(ss / d)
+            df.append(d)
+        if k >= 2:
+            terms.append("residual")
+            ms.append(self._sse / (n * cells * (k - 1)))
+            df.append(n * cells * (k - 1))
+        arr = force_zeros(np.stack(ms, axis=-1), tuple(terms), ~self._differs, self._rows_same)
+        return MeanSquares(
+            self.factors,
+            n,
+            levels,
+            k,
+            tuple(terms),
+            output(arr.reshape(*self.spatial_shape, len(terms))),
+            output(np.asarray(df, dtype=np.int64)),
+        )
+
+    def _rater_mean_squares(self) -> tuple[np.ndarray, ...]:
+        n, r = self._need(2), self.n_executions
+        within_same, rows_same = ~self._differs, self._rows_same
+        msr = np.where(rows_same, 0.0, r * self._m2[:, 0] / (n - 1))
+        cc = self._mean - exact_mean(self._mean, 0)
+        msc = np.where(within_same, 0.0, n * np.einsum("ij,ij->j", cc, cc) / (r - 1))
+        mse = np.where(within_same | rows_same, 0.0, self._m2_cols / ((n - 1) * (r - 1)))
+        msw = np.where(within_same, 0.0, self._ssw / (n * (r - 1)))
+        return tuple(a.reshape(self.spatial_shape) for a in (msr, msc, mse, msw))
+
+    def icc_all(self, *, confidence=0.95) -> dict[str, ICCResult]:
+        """The six ICC forms with the ``prod(levels) * k`` executions of each subject as raters."""
+        msr, msc, mse, msw = self._rater_mean_squares()
+        return icc_from_mean_squares(
+            msr, msc, mse, msw, self.n_subjects, self.n_executions, confidence=confidence
+        )
+
+    def within_sd(self) -> np.ndarray:
+        """Pooled within-subject SD over all executions, sqrt(MSW) (``repeatability(...).wsd``)."""
+        return output(np.sqrt(self._rater_mean_squares()[3]))
+
+    def differs(self) -> np.ndarray:
+        """Boolean map: True where some subject's executions are not all equal."""
+        return output(self._differs.reshape(self.spatial_shape).copy())
+
+    def min_significant_digits(self, *, base=10) -> np.ndarray:
+        """Minimum over subjects of Parker significant digits across each subject's executions."""
+        from reprovip.errors import check_choice
+
+        check_choice("base", base, BASES)
+        self._need(1)
+        return output(to_base(self._bits, base).reshape(self.spatial_shape))

@@ -1,0 +1,121 @@
+"""NumPy files (``array``): ``.npy`` gives ``"data"``, ``.npz`` gives one entry per member.
+
+Numbers keep their dtype (booleans become uint8); a complex array ``k`` becomes ``k.real`` and ``k.imag``.
+Pickled object arrays are never loaded (``allow_pickle=False``). In an ``.npz``, members that are not numeric
+(strings, dates, records) are skipped and listed in ``meta["ignored"]``; a non-numeric ``.npy`` is an error.
+
+Semantic hash: an ``.npz`` is a zip archive that stores the time each member was written, so two runs that
+save equal arrays give different bytes. The semantic hash covers, per member in sorted name order, the name,
+the little-endian dtype, the shape and the C-order bytes: the archive's timestamps and compression, and the
+``.npy`` header version, padding and ``fortran_order`` flag, do not count.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reprovip.readers.base import (
+    Loaded,
+    Reader,
+    count_nonfinite,
+    describe,
+    fail,
+    head,
+    new_hasher,
+    read_only,
+    suffix_of,
+)
+
+_NPY_MAGIC = b"\x93NUMPY"
+_ZIP_MAGIC = b"PK\x03\x04"
+_RERUN = "the file is damaged or not a NumPy file; re-run the execution"
+
+
+def _is_npz(path: Path) -> bool:
+    return suffix_of(path) == ".npz" or head(path, 4) == _ZIP_MAGIC
+
+
+def load_arrays(path: Path) -> dict[str, np.ndarray]:
+    """All arrays of an ``.npy`` (named ``"data"``) or ``.npz`` file, fully read, in file order."""
+    try:
+        if not _is_npz(path):
+            return {"data": np.load(path, allow_pickle=False)}
+        with np.load(path, allow_pickle=False) as archive:
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise ValueError("not a zip archive")
+            return {name: archive[name] for name in archive.files}
+    except Exception as exc:  # numpy, zipfile and zlib raise many types
+        problem = (
+            "holds pickled objects" if "allow_pickle" in str(exc) else f"cannot be read ({describe(exc)})"
+        )
+        raise fail(path, f"NumPy file {problem}", _RERUN) from exc
+
+
+def _numeric(name: str, array: np.ndarray) -> dict[str, np.ndarray]:
+    if array.dtype.kind == "b":
+        return {name: array.astype(np.uint8)}
+    if array.dtype.kind in "iuf":
+        return {name: array}
+    if array.dtype.kind == "c":
+        return {
+            f"{name}.real": np.ascontiguousarray(array.real),
+            f"{name}.imag": np.ascontiguousarray(array.imag),
+        }
+    return {}
+
+
+class NumpyReader(Reader):
+    """NumPy ``.npy`` arrays and ``.npz`` archives; sniffed by their magic numbers."""
+
+    name = "numpy"
+    kinds = ("array",)
+    suffixes = (".npy", ".npz")
+
+    def sniff(self, path: Path) -> bool:
+        start = head(path, 8)
+        if start.startswith(_NPY_MAGIC):
+            return True
+        if not start.startswith(_ZIP_MAGIC):
+            return False
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        except Exception:
+            return False
+        return bool(names) and all(n.endswith(".npy") for n in names)
+
+    def read(self, path: Path, *, kind: str, **options: Any) -> Loaded:
+        arrays = load_arrays(path)
+        values: dict[str, np.ndarray] = {}
+        ignored = []
+        for name, array in arrays.items():
+            numeric = _numeric(name, array)
+            if not numeric:
+                ignored.append(name)
+            values.update((k, read_only(v)) for k, v in numeric.items())
+        if not _is_npz(path) and ignored:
+            raise fail(
+                path, f"the array has dtype {arrays['data'].dtype}, not numbers", "save a numeric array"
+            )
+        meta = {
+            "arrays": {name: {"shape": list(a.shape), "dtype": a.dtype.str} for name, a in arrays.items()},
+            "ignored": ignored,
+            "n_nonfinite": count_nonfinite(values),
+        }
+        return Loaded("array", values, meta)
+
+    def semantic_hash(self, path: Path) -> str | None:
+        arrays = load_arrays(path)
+        h = new_hasher("numpy.v1")
+        for name in sorted(arrays):
+            array = arrays[name]
+            little = array.dtype.newbyteorder("<")
+            h.update(name.encode("utf-8", "surrogatepass") + b"\0")
+            h.update(repr(little.descr).encode("utf-8", "backslashreplace") + b"\0")
+            h.update(np.array([array.ndim, *array.shape], dtype="<i8").tobytes())
+            h.update(np.ascontiguousarray(array, dtype=little).tobytes())
+        return h.hexdigest()

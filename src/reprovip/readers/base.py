@@ -1,0 +1,203 @@
+"""What every reader shares: the :class:`Loaded` result, the :class:`Reader` base class and small helpers.
+
+A reader turns one output file into named numeric arrays ("observations"). Adding a format is adding one
+subclass of :class:`Reader` and one instance of it to :data:`reprovip.readers.registry.READERS`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import blake3
+import numpy as np
+
+from reprovip.errors import ReaderError
+
+#: The output kinds a study may declare, plus ``array`` for NumPy files.
+KINDS: tuple[str, ...] = ("image", "labels", "table", "scalars", "text", "array")
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass(frozen=True, eq=False)
+class Loaded:
+    """The observations read from one output file.
+
+    Attributes
+    ----------
+    kind : str
+        One of :data:`KINDS`.
+    values : dict of str to numpy.ndarray
+        Named observations. Arrays are read-only: metrics must not modify their inputs.
+    meta : dict
+        What the analysis may need besides the numbers (shape, affine, columns, counts of ignored cells...).
+        ``meta["n_nonfinite"]`` counts the NaN and infinite values over all observations.
+    """
+
+    kind: str
+    values: dict[str, np.ndarray]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class Reader:
+    """Base class of a format reader; subclasses set the class attributes and implement :meth:`read`.
+
+    Attributes
+    ----------
+    name : str
+        Short name of the format, shown in messages and in ``docs/readers.md``.
+    kinds : tuple of str
+        The kinds this reader produces; the first one is inferred when the study declares none.
+    suffixes : tuple of str
+        Lower-case file-name endings recognised without opening the file (``".nii.gz"``).
+    any_suffix : bool
+        When a study declares this reader's kind explicitly, the reader is tried on a file whatever its
+        suffix (text formats: an ``.out`` file declared as ``table``).
+    options : frozenset of str
+        Keyword options :meth:`read` accepts (``key_columns`` for tables).
+    """
+
+    name: ClassVar[str] = "?"
+    kinds: ClassVar[tuple[str, ...]] = ()
+    suffixes: ClassVar[tuple[str, ...]] = ()
+    any_suffix: ClassVar[bool] = False
+    options: ClassVar[frozenset[str]] = frozenset()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(kinds={self.kinds!r})"
+
+    def can_read(self, path: Path) -> bool:
+        """Whether this reader recognises ``path``, by suffix first, then by sniffing its first bytes."""
+        return suffix_of(path) in self.suffixes or self.sniff(path)
+
+    def sniff(self, path: Path) -> bool:
+        """Recognise the format from the file's first bytes; must not raise. Default: never."""
+        return False
+
+    def read(self, path: Path, *, kind: str, **options: Any) -> Loaded:  # pragma: no cover - abstract
+        """Read ``path`` as ``kind``; raise :class:`~reprovip.errors.ReaderError` on any failure."""
+        raise NotImplementedError
+
+    def semantic_hash(self, path: Path) -> str | None:
+        """BLAKE3 hex digest of the decoded content, or None when the byte hash is enough."""
+        return None
+
+
+def suffix_of(path: str | os.PathLike[str]) -> str:
+    """The lower-case suffix used to recognise a format; two parts when the last one is ``.gz``.
+
+    Examples
+    --------
+    >>> suffix_of("out/ab12ef.nii.gz"), suffix_of("T1.NII"), suffix_of("stats.csv"), suffix_of("README")
+    ('.nii.gz', '.nii', '.csv', '')
+    """
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    if len(suffixes) >= 2 and suffixes[-1] == ".gz":
+        return "".join(suffixes[-2:])
+    return suffixes[-1] if suffixes else ""
+
+
+def one_line(text: str) -> str:
+    """Collapse line breaks so that an error message stays on one line."""
+    return " ".join(str(text).split())
+
+
+def fail(path: str | os.PathLike[str], problem: str, hint: str) -> ReaderError:
+    """The one-line :class:`ReaderError` ``"<path>: <problem>; <hint>"``, for the caller to raise."""
+    return ReaderError(one_line(f"{os.fspath(path)}: {problem}; {hint}"))
+
+
+def describe(exc: BaseException, limit: int = 160) -> str:
+    """``"ExcType: message"`` of a wrapped library exception, shortened for a one-line message."""
+    text = one_line(f"{type(exc).__name__}: {exc}")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def read_file_bytes(path: Path) -> bytes:
+    """The whole file, with :class:`OSError` turned into :class:`ReaderError`."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise fail(path, f"cannot read the file ({describe(exc)})", "check its permissions") from exc
+
+
+def head(path: Path, n: int = 512) -> bytes:
+    """The first ``n`` bytes of ``path``, or ``b""`` when it cannot be read (for sniffing)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(n)
+    except OSError:
+        return b""
+
+
+def gunzip(path: Path, data: bytes) -> bytes:
+    """Decompress ``data`` when it starts with the gzip magic number, else return it unchanged.
+
+    Multi-member streams are joined and the CRC and length of every member are checked, so a truncated or
+    corrupted file raises :class:`ReaderError` instead of yielding wrong numbers.
+    """
+    if not data.startswith(GZIP_MAGIC):
+        return data
+    try:
+        return gzip.decompress(data)
+    except EOFError as exc:
+        raise fail(
+            path,
+            "truncated gzip stream (it ends before the end-of-stream marker)",
+            "the file was cut while being written or copied; re-run the execution",
+        ) from exc
+    except (OSError, zlib.error, ValueError) as exc:
+        raise fail(
+            path, f"corrupt gzip data ({describe(exc)})", "the file is damaged; re-run the execution"
+        ) from exc
+
+
+def decode_text(path: Path, data: bytes, *, strict: bool = False) -> tuple[str, str]:
+    """Decode (possibly gzip-compressed) text; return ``(text, encoding)``.
+
+    UTF-8 (an optional BOM is dropped) is tried first; unless ``strict``, Latin-1 is the fallback. A NUL
+    byte means the file is binary and raises :class:`ReaderError`.
+    """
+    data = gunzip(path, data)
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise fail(
+            path,
+            f"binary content (NUL byte at offset {nul}) where text was expected",
+            "declare the output's kind, or check that the right file is declared",
+        )
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError as exc:
+        if strict:
+            raise fail(
+                path,
+                f"not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start})",
+                "write the file as UTF-8",
+            ) from exc
+        return data.decode("latin-1"), "latin-1"
+
+
+def read_only(array: np.ndarray) -> np.ndarray:
+    """Mark ``array`` read-only (in place, no copy) and return it."""
+    array.flags.writeable = False
+    return array
+
+
+def count_nonfinite(values: dict[str, np.ndarray]) -> int:
+    """Number of NaN and infinite entries over all floating-point arrays of ``values``."""
+    total = 0
+    for array in values.values():
+        if array.dtype.kind in "fc":
+            total += int(array.size - np.count_nonzero(np.isfinite(array)))
+    return total
+
+
+def new_hasher(tag: str) -> blake3.blake3:
+    """A BLAKE3 hasher primed with ``reprovip.semantic.<tag>\\0`` so hashes of different formats never mix."""
+    return blake3.blake3(f"reprovip.semantic.{tag}\0".encode("ascii"))

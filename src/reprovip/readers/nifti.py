@@ -1,0 +1,278 @@
+"""NIfTI-1 and NIfTI-2 single-file images (``.nii``, ``.nii.gz``) as ``image`` or ``labels``.
+
+The file is read in one go and gunzipped in one call (:func:`gzip.decompress`, which checks the CRC), the
+header is parsed by nibabel (so the affine is chosen exactly as ``nibabel.load`` chooses it: sform, else
+qform, else the zooms), and the voxels are a zero-copy view on the decoded buffer. The same decoded buffer
+feeds the semantic hash, so :func:`load_image_with_hash` decodes once.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import nibabel as nib
+import numpy as np
+
+from reprovip.readers.base import (
+    GZIP_MAGIC,
+    Loaded,
+    Reader,
+    describe,
+    fail,
+    gunzip,
+    head,
+    new_hasher,
+    read_file_bytes,
+    read_only,
+)
+
+_RERUN = "the file was cut or damaged while being written or copied; re-run the execution"
+
+
+class Image(NamedTuple):
+    """What the voxelwise engine needs from one volume.
+
+    Attributes
+    ----------
+    data : numpy.ndarray
+        Voxels in the stored dtype (native byte order) when the file has no scaling, else float32
+        (float64 for 32/64-bit integers and float64 storage) with ``scl_slope``/``scl_inter`` applied.
+        Spatial axes first, as nibabel. Possibly read-only.
+    affine : numpy.ndarray
+        4x4 float64 voxel-to-world matrix, as ``nibabel.load(path).affine``.
+    zooms : tuple of float
+        Voxel sizes (``pixdim``) for every axis, as ``header.get_zooms()``.
+    """
+
+    data: np.ndarray
+    affine: np.ndarray
+    zooms: tuple[float, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class _Decoded:
+    header: Any
+    buffer: bytes
+    offset: int
+    raw: np.ndarray  # stored values, stored dtype, Fortran-order view on ``buffer``
+    affine: np.ndarray
+    slope: float | None  # None when the file has no effective scaling
+    inter: float | None
+    zooms: tuple[float, ...]
+    units: tuple[str, str]
+    fmt: str
+
+
+def _header_class(path: Path, buf: bytes, gzipped: bool) -> tuple[type, str]:
+    plain = "" if gzipped else ", not gzip-compressed"
+    if len(buf) < 348:
+        raise fail(path, f"too short to be a NIfTI file ({len(buf)} bytes{plain})", _RERUN)
+    sizes = {int.from_bytes(buf[:4], "little"), int.from_bytes(buf[:4], "big")}
+    if 348 in sizes:
+        magic = buf[344:348]
+        if magic == b"ni1\x00":
+            raise fail(path, "is the header of a .hdr/.img pair", "write single-file .nii or .nii.gz images")
+        if magic == b"n+1\x00":
+            return nib.Nifti1Header, "nifti1"
+        raise fail(path, f"not a NIfTI file (magic {magic!r} instead of b'n+1\\x00'{plain})", _RERUN)
+    if 540 in sizes and len(buf) >= 540 and buf[4:8] == b"n+2\x00":
+        return nib.Nifti2Header, "nifti2"
+    raise fail(
+        path,
+        f"not a NIfTI file (sizeof_hdr is neither 348 nor 540{plain})",
+        "the file is damaged, or the declared output is not a NIfTI image",
+    )
+
+
+def _decode(path: Path) -> _Decoded:
+    data = read_file_bytes(path)
+    gzipped = data.startswith(GZIP_MAGIC)
+    buf = gunzip(path, data)
+    del data
+    klass, fmt = _header_class(path, buf, gzipped)
+    try:
+        header = klass(binaryblock=buf[: klass.template_dtype.itemsize], check=True)
+        shape = tuple(int(d) for d in header.get_data_shape())
+        dtype = np.dtype(header.get_data_dtype())
+        offset = int(header.get_data_offset())
+        slope, inter = header.get_slope_inter()
+        affine = np.array(header.get_best_affine(), dtype=np.float64)
+        zooms = tuple(float(z) for z in header.get_zooms())
+        units = tuple(header.get_xyzt_units())
+    except Exception as exc:  # nibabel raises many types for a bad header
+        raise fail(path, f"invalid NIfTI header ({describe(exc)})", _RERUN) from exc
+    if any(d < 0 for d in shape):
+        raise fail(path, f"invalid NIfTI header (negative dimension in {shape})", _RERUN)
+    count = math.prod(shape)
+    needed = count * dtype.itemsize
+    if offset < 0 or offset + needed > len(buf):
+        raise fail(
+            path,
+            f"truncated: the header declares {shape} {dtype.name} voxels ({needed} bytes from offset "
+            f"{offset}) but the decoded file holds {len(buf)} bytes",
+            _RERUN,
+        )
+    if count == 0:
+        raw = np.empty(shape, dtype=dtype, order="F")
+    else:
+        raw = np.frombuffer(buf, dtype=dtype, count=count, offset=offset).reshape(shape, order="F")
+    if slope is not None and slope == 1.0 and inter == 0.0:
+        slope = inter = None
+    return _Decoded(header, buf, offset, raw, affine, slope, inter, zooms, units, fmt)
+
+
+def _float_type(dtype: np.dtype) -> np.dtype:
+    """float32 unless float32 would lose integers or precision of the stored type."""
+    if dtype.kind == "f" and dtype.itemsize >= 8 or dtype.kind in "iu" and dtype.itemsize >= 4:
+        return np.dtype(np.float64)
+    return np.dtype(np.float32)
+
+
+def _image(path: Path, dec: _Decoded) -> Image:
+    raw = dec.raw
+    if raw.dtype.kind not in "biuf":
+        raise fail(path, f"unsupported voxel type {raw.dtype} (RGB or complex)", "write real-valued images")
+    if dec.slope is None:
+        data = raw if raw.dtype.isnative else raw.astype(raw.dtype.newbyteorder("="), order="F")
+    else:
+        data = raw.astype(_float_type(raw.dtype), order="F")
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow gives inf, counted as non-finite
+            data *= dec.slope
+            data += dec.inter
+    return Image(data, dec.affine, dec.zooms)
+
+
+def _semantic_hash(dec: _Decoded) -> str:
+    """Hash shape, stored dtype (little-endian), affine, effective scaling and stored voxel bytes."""
+    raw = dec.raw
+    little = raw.dtype.newbyteorder("<")
+    h = new_hasher("nifti.v1")
+    h.update(np.array([raw.ndim, *raw.shape], dtype="<i8").tobytes())
+    h.update(repr(little.descr).encode("ascii") + b"\0")
+    h.update((np.asarray(dec.affine, dtype="<f8") + 0.0).tobytes())  # + 0.0 turns -0.0 into 0.0
+    scaling = (1.0, 0.0) if dec.slope is None else (dec.slope, dec.inter)
+    h.update(np.array(scaling, dtype="<f8").tobytes())
+    if raw.dtype == little or raw.dtype.byteorder == "|":
+        h.update(memoryview(dec.buffer)[dec.offset : dec.offset + raw.nbytes])
+    else:  # big-endian file: hash the values, not their byte order
+        h.update(np.ravel(raw.astype(little, order="F"), order="F").view(np.uint8))
+    return h.hexdigest()
+
+
+def read_image(path: str | os.PathLike[str]) -> Image:
+    """Read a NIfTI volume for the voxelwise engine with as few copies as possible.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.nii`` or ``.nii.gz`` file.
+
+    Returns
+    -------
+    Image
+        ``(data, affine, zooms)``; ``data`` is a view on the decoded file when no scaling applies.
+
+    Raises
+    ------
+    ReaderError
+        Missing, truncated, corrupt or not a NIfTI file.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np, nibabel as nib
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> p = pathlib.Path(tmp.name) / "t1.nii.gz"
+    >>> nib.save(nib.Nifti1Image(np.ones((2, 3, 4), np.float32), np.eye(4)), p)
+    >>> img = read_image(p)
+    >>> img.data.shape, img.data.dtype.name, img.zooms
+    ((2, 3, 4), 'float32', (1.0, 1.0, 1.0))
+    >>> tmp.cleanup()
+    """
+    path = Path(path)
+    return _image(path, _decode(path))
+
+
+def load_image_with_hash(path: str | os.PathLike[str]) -> tuple[Image, str]:
+    """:func:`read_image` and the NIfTI semantic hash from a single decompression of the file."""
+    path = Path(path)
+    dec = _decode(path)
+    return _image(path, dec), _semantic_hash(dec)
+
+
+def _labels(path: Path, image: Image) -> np.ndarray:
+    data = image.data
+    if data.dtype.kind in "biu":
+        return data
+    whole = np.isfinite(data) & (data == np.round(data))
+    if not whole.all():
+        bad = tuple(int(i) for i in np.argwhere(~whole)[0])
+        n_bad = int(whole.size - np.count_nonzero(whole))
+        raise fail(
+            path,
+            f"labels must be whole numbers but {n_bad} voxels are not "
+            f"(voxel {bad} holds {float(data[bad])!r})",
+            "declare the output as kind 'image', or write integer labels",
+        )
+    low, high = (float(data.min()), float(data.max())) if data.size else (0.0, 0.0)
+    if not -(2.0**63) <= low <= high < 2.0**63:
+        raise fail(
+            path,
+            f"label values range over [{low:g}, {high:g}], beyond 64-bit integers",
+            "declare the output as kind 'image', or write integer labels",
+        )
+    info = np.iinfo(np.int32)
+    target = np.int32 if info.min <= low and high <= info.max else np.int64
+    return data.astype(target, order="F")
+
+
+class NiftiReader(Reader):
+    """NIfTI-1/2 single-file images, plain or gzip-compressed; sniffed by their magic number."""
+
+    name = "nifti"
+    kinds = ("image", "labels")
+    suffixes = (".nii", ".nii.gz")
+
+    def sniff(self, path: Path) -> bool:
+        start = head(path, 4096)
+        if start.startswith(GZIP_MAGIC):
+            try:
+                start = zlib.decompressobj(31).decompress(start, 548)
+            except Exception:
+                return False
+        if len(start) >= 348 and start[344:348] == b"n+1\x00":
+            return True
+        return len(start) >= 8 and start[4:8] == b"n+2\x00"
+
+    def read(self, path: Path, *, kind: str, **options: Any) -> Loaded:
+        dec = _decode(path)
+        image = _image(path, dec)
+        if kind == "labels":
+            data = _labels(path, image)
+            n_nonfinite = 0
+        else:
+            data = image.data
+            if data.dtype.kind != "f" or data.dtype.itemsize < 4:
+                data = data.astype(_float_type(data.dtype), order="F")
+            n_nonfinite = int(data.size - np.count_nonzero(np.isfinite(data)))
+        space, time = dec.units
+        meta = {
+            "format": dec.fmt,
+            "shape": list(data.shape),
+            "dtype": dec.raw.dtype.name,
+            "affine": dec.affine.tolist(),
+            "zooms": list(image.zooms),
+            "voxel_spacing": list(image.zooms[:3]),
+            "units": {"space": space, "time": time},
+            "scl_slope": dec.slope,
+            "scl_inter": dec.inter,
+            "n_nonfinite": n_nonfinite,
+        }
+        return Loaded(kind, {"data": read_only(data)}, meta)
+
+    def semantic_hash(self, path: Path) -> str | None:
+        return _semantic_hash(_decode(path))

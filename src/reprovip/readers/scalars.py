@@ -1,0 +1,116 @@
+"""JSON documents (``scalars``): every numeric leaf is one observation keyed by its flattened path.
+
+Paths join object keys with ``.`` and list indices with ``[i]``: ``{"a": {"b": [1, {"c": 2}]}}`` gives
+``a.b[0]`` and ``a.b[1].c``. A key that is empty or holds one of ``.[]"`` is written ``["the.key"]`` (a JSON
+string in brackets) so that two different documents never flatten to the same path. Booleans become 0/1;
+strings and nulls are not numbers: they are skipped and counted in ``meta["n_ignored"]``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reprovip.readers.base import (
+    Loaded,
+    Reader,
+    count_nonfinite,
+    decode_text,
+    describe,
+    fail,
+    head,
+    new_hasher,
+    read_file_bytes,
+    read_only,
+)
+
+_FIX_JSON = "fix the program that writes it, or declare the output as kind 'text'"
+_SPECIAL = frozenset('.[]"')
+_JSON_TYPES = {str: "a string", int: "a number", float: "a number", bool: "a boolean", type(None): "null"}
+
+
+def parse_json(path: Path) -> Any:
+    """Parse ``path`` as JSON (UTF-8, optionally gzip-compressed); wrap every failure in ReaderError."""
+    text, _ = decode_text(path, read_file_bytes(path), strict=True)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        problem = f"invalid JSON at line {exc.lineno} column {exc.colno} ({exc.msg})"
+        raise fail(path, problem, _FIX_JSON) from exc
+    except (ValueError, RecursionError) as exc:  # huge integers, absurd nesting
+        raise fail(path, f"invalid JSON ({describe(exc)})", _FIX_JSON) from exc
+
+
+def _key(prefix: str, key: str) -> str:
+    if not key or _SPECIAL.intersection(key):
+        return f"{prefix}[{json.dumps(key)}]"
+    return f"{prefix}.{key}" if prefix else key
+
+
+def flatten(document: Any) -> tuple[dict[str, float], list[str]]:
+    """Numeric leaves by path, and the paths of the non-numeric leaves (strings, nulls).
+
+    Examples
+    --------
+    >>> flatten({"a": {"b": [1, {"c": 2.5}], "ok": True, "name": "x"}})
+    ({'a.b[0]': 1.0, 'a.b[1].c': 2.5, 'a.ok': 1.0}, ['a.name'])
+    """
+    numbers: dict[str, float] = {}
+    ignored: list[str] = []
+    stack: list[tuple[str, Any]] = [("", document)]
+    while stack:
+        prefix, node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend((_key(prefix, str(k)), v) for k, v in reversed(node.items()))
+        elif isinstance(node, list):
+            stack.extend((f"{prefix}[{i}]", v) for i, v in reversed(list(enumerate(node))))
+        elif isinstance(node, bool):
+            numbers[prefix] = float(node)
+        elif isinstance(node, int | float):
+            numbers[prefix] = float(node)
+        else:
+            ignored.append(prefix)
+    return numbers, ignored
+
+
+class JsonReader(Reader):
+    """JSON objects or arrays of numbers, nested to any depth."""
+
+    name = "json"
+    kinds = ("scalars",)
+    suffixes = (".json", ".json.gz")
+    any_suffix = True
+
+    def sniff(self, path: Path) -> bool:
+        return head(path, 64).lstrip()[:1] in (b"{", b"[")
+
+    def read(self, path: Path, *, kind: str, **options: Any) -> Loaded:
+        document = parse_json(path)
+        if not isinstance(document, dict | list):
+            raise fail(
+                path,
+                f"the JSON document is {_JSON_TYPES[type(document)]}, not an object or an array",
+                'write the scalars as an object such as {"volume": 1.5}',
+            )
+        try:
+            numbers, ignored = flatten(document)
+        except OverflowError as exc:
+            raise fail(path, f"a number is too large for float64 ({describe(exc)})", _FIX_JSON) from exc
+        values = {k: read_only(np.array(v, dtype=np.float64)) for k, v in numbers.items()}
+        meta = {
+            "n_values": len(values),
+            "n_ignored": len(ignored),
+            "ignored": ignored[:100],
+            "n_nonfinite": count_nonfinite(values),
+        }
+        return Loaded("scalars", values, meta)
+
+    def semantic_hash(self, path: Path) -> str | None:
+        """Hash of the canonical dump: sorted keys, no whitespace, ASCII escapes, Python float repr."""
+        document = parse_json(path)
+        h = new_hasher("json.v1")
+        h.update(json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode())
+        return h.hexdigest()

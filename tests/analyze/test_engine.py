@@ -1,0 +1,117 @@
+"""End-to-end analysis on real runs: identity, attribution to the right factor, metrics, maps, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from reprovip.cli.main import main
+from reprovip.errors import NotFoundError
+from reprovip.study import Study
+from tests.conftest import write_study
+
+IMAGE_OUTPUTS = (
+    "  image: {path: image.nii.gz, kind: image}\n"
+    "  seg: {path: seg.nii.gz, kind: labels}\n"
+    "  volumes: {path: volumes.csv, kind: table, key_columns: [tissue]}\n"
+)
+
+
+def test_deterministic_app_is_identical_with_no_difference_attributed(study_dir: Path) -> None:
+    study = Study.load(write_study(study_dir, factors="  threads: [1, 2]\n", repetitions=2,
+                                   outputs="  result: {path: result.json, kind: scalars}\n  table: {path: table.csv, kind: table, key_columns: [region]}\n"))
+    study.run(jobs=2)
+    res = study.analyze()
+    df = res.outputs.set_index("output")
+    assert df.loc["result", "identical"] and df.loc["table", "identical"]
+    assert res.document["outputs"][0]["attribution"]["summary"] == "bit-for-bit identical across all executions"
+    obs = res.observations.set_index(["output", "observation"])
+    # Identical executions of different subjects: ICC is exactly 1, no within-subject spread.
+    assert obs.loc[("table", "left/volume"), "icc_a1"] == 1.0
+    assert obs.loc[("table", "left/volume"), "wsd"] == 0.0
+    assert obs.loc[("result", "nested.sq"), "mean"] == pytest.approx(np.mean([10.0**2, 17.5**2, 25.0**2]))
+
+
+def test_nondeterminism_under_threads_is_attributed_to_threads(study_dir: Path) -> None:
+    study = Study.load(write_study(study_dir, app="nondet_app.py", factors="  threads: [1, 2]\n"))
+    study.run(jobs=2)
+    doc = study.analyze().document
+    out = doc["outputs"][0]
+    assert not out["bitwise"]["identical"] and not out["bitwise"]["repetitions_identical"]
+    threads = out["bitwise"]["factors"]["threads"]
+    assert threads["nondeterministic_levels"] == ["2"]
+    assert threads["levels"] == {"1": {"cells": 3, "identical_cells": 3}, "2": {"cells": 3, "identical_cells": 0}}
+    assert out["attribution"]["summary"].startswith(
+        "identical for threads=1, differs for threads=2: nondeterminism under multithreading")
+    assert out["attribution"]["factors"][0]["factor"] == "threads"
+    obs = out["observations"][0]
+    assert obs["per_condition"]["threads=1"]["identical"] and not obs["per_condition"]["threads=2"]["identical"]
+    # Noise SD 2e-3 on values 20..50 apart: executions barely matter next to subjects.
+    assert obs["icc"]["ICC(A,1)"]["value"] > 0.999 and obs["icc"]["ICC(A,1)"]["band"] == "excellent"
+    assert 1e-4 < obs["wsd"] < 1e-2 and obs["sd_ratio"] < 1e-3
+    shares = obs["variance"]
+    assert shares["subject"]["share"] > 0.999
+    assert (study.store / "analysis.json").exists()
+
+
+def test_images_semantic_hash_voxel_maps_and_labels(study_dir: Path) -> None:
+    study = Study.load(write_study(study_dir, app="image_app.py", factors="  threads: [1, 2]\n", repetitions=2,
+                                   args='"{input}", "{outdir}", "--noise", "threads", "--gzip-time"',
+                                   outputs=IMAGE_OUTPUTS))
+    study.run(jobs=2)
+    res = study.analyze()
+    outs = {o["name"]: o for o in res.document["outputs"]}
+    image = outs["image"]
+    # The gzip timestamp makes bytes differ in every execution, yet threads=1 images are identical.
+    cells = {(c["subject"], c["condition"]): c for c in image["bitwise"]["cells"]}
+    c1 = cells[("sub-01", "threads=1")]
+    assert c1["distinct_bytes"] == 2 and c1["distinct_semantic"] == 1
+    assert image["bitwise"]["factors"]["threads"]["nondeterministic_levels"] == ["2"]
+    vw = image["voxelwise"]
+    assert set(vw["maps"]) >= {"sd", "sigdigits", "icc_a1", "differ", "share_subject", "share_threads", "mask"}
+    sd = nib.load(vw["maps"]["sd"])
+    assert sd.shape == (12, 14, 10) and np.allclose(sd.affine, np.diag([2.0, 2.0, 2.5, 1.0]))
+    differ = np.asarray(nib.load(vw["maps"]["differ"]).dataobj)
+    assert differ.mean() == 1.0  # the threads=2 noise touches every voxel
+    assert 1.6 < vw["summary"]["sd_median"] < 2.6  # E[s] ~ 0.71 x 3: N(0, 3) noise in 2 of 4 executions
+    seg = outs["seg"]
+    labels = seg["segmentation"]["labels"]
+    assert labels["1"]["dice_within_min"] < 1.0 and labels["1"]["dice_between_min"] > 0.9
+    assert seg["segmentation"]["dice_min"] == min(labels[k][f"dice_{g}_min"] for k in labels for g in ("within", "between"))
+    vols = {o["name"]: o for o in seg["observations"]}
+    assert set(vols) == {"volume_label_1", "volume_label_2"}
+    assert outs["volumes"]["observations"][0]["name"] == "1/volume"
+
+
+def test_unreadable_output_is_a_recorded_error_not_a_crash(study_dir: Path) -> None:
+    study = Study.load(write_study(study_dir, repetitions=2,
+                                   outputs="  table: {path: table.csv, kind: table, key_columns: [region]}\n"))
+    study.run()
+    # Corrupt one stored blob behind the catalog's back: the analysis names it and goes on.
+    outs = study.catalog.outputs(study.catalog.study_id(study.name))
+    victim = next((study.store / "blobs").glob(f"*/{outs[0]['blob']}*"))
+    victim.write_text("region,volume\nleft,abc\nright,1\n")
+    doc = study.analyze().document
+    out = doc["outputs"][0]
+    # The two repetitions of one subject share that blob: both are named, the other subjects analysed.
+    assert [e["subject"] for e in out["errors"]] == ["sub-01", "sub-01"]
+    assert "its observations differ from" in out["errors"][0]["error"]
+    assert out["complete_subjects"] == 2 and out["observations"][0]["icc"]["ICC(A,1)"]["value"] == 1.0
+
+
+def test_analyze_cli_writes_json_and_needs_stored_runs(study_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_study(study_dir, repetitions=2)
+    assert main(["analyze", str(path)]) == 2
+    assert "nothing stored yet; run `reprovip run`" in capsys.readouterr().err
+    with pytest.raises(NotFoundError):
+        Study.load(path).analyze()
+    assert main(["run", str(path), "--no-progress"]) == 0
+    target = study_dir / "out" / "analysis.json"
+    assert main(["analyze", str(path), "--json", str(target)]) == 0
+    assert "result: bit-for-bit identical across all executions" in capsys.readouterr().out
+    doc = json.loads(target.read_text())
+    assert doc["schema"] == "reprovip.analysis/1" and doc["executions"]["total"] == 6

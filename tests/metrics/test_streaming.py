@@ -1,0 +1,152 @@
+"""Tests of reprovip.metrics.streaming: the accumulator equals the batch functions on stacked data."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import reprovip.metrics.streaming as streaming
+from reprovip.errors import MetricInputError
+from reprovip.metrics import (
+    FORMS,
+    FactorialAccumulator,
+    factorial_mean_squares,
+    icc_all,
+    repeatability,
+    significant_digits,
+)
+
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
+
+DESIGNS = [
+    ((3, 4), (2, 3), 3, ["threads", "version"], 6),
+    ((5,), (), 4, [], 3),
+    ((2, 2, 2), (2,), 1, ["version"], 4),
+    ((), (3,), 2, ["seed"], 5),
+]
+
+
+def _run(x, spatial, levels, k, factors, **kwargs):
+    acc = FactorialAccumulator(spatial, levels, k, factors, **kwargs)
+    for block in x:
+        acc.add(block)
+    return acc
+
+
+def _assert_equal_to_batch(acc, x, spatial, factors, rtol=1e-9):
+    n = x.shape[0]
+    stacked = np.moveaxis(x, 0, len(spatial)).astype(np.float64)  # (*spatial, n, *levels, k)
+    flat = stacked.reshape(*spatial, n, -1)
+    ms_b, ms_s = factorial_mean_squares(stacked, factors), acc.mean_squares()
+    assert ms_s.terms == ms_b.terms and ms_s.df.tolist() == ms_b.df.tolist()
+    assert (ms_s.n_subjects, ms_s.levels, ms_s.k, ms_s.factors) == (n, ms_b.levels, ms_b.k, ms_b.factors)
+    np.testing.assert_allclose(ms_s.ms, ms_b.ms, rtol=rtol, atol=0)
+    ib, is_ = icc_all(flat), acc.icc_all()
+    for form in FORMS:
+        for field in ("icc", "f", "df1", "df2", "pval", "ci_low", "ci_high", "degenerate"):
+            np.testing.assert_allclose(getattr(is_[form], field), getattr(ib[form], field), rtol=rtol, atol=0)
+    np.testing.assert_allclose(acc.within_sd(), repeatability(flat).wsd, rtol=rtol, atol=0)
+    np.testing.assert_array_equal(acc.differs(), np.any(flat != flat[..., :1], axis=(-2, -1)))
+    ref_digits = np.min(significant_digits(x.reshape(n, *spatial, -1), method="parker"), axis=0)
+    np.testing.assert_allclose(acc.min_significant_digits(), ref_digits, rtol=rtol, atol=0)
+
+
+@pytest.mark.parametrize(("spatial", "levels", "k", "factors", "n"), DESIGNS)
+def test_equals_batch(rng, spatial, levels, k, factors, n):
+    """Mean squares, ICCs, within-SD, differs and min Parker digits equal the batch functions (1e-9)."""
+    shape = (n, *spatial, *levels, k)
+    x = rng.normal(size=shape) + 3 * rng.normal(size=(n, *spatial) + (1,) * (len(levels) + 1))
+    _assert_equal_to_batch(_run(x, spatial, levels, k, factors), x, spatial, factors)
+
+
+def test_float32_blocks(rng):
+    """float32 blocks are accumulated in float64: same as batch on the float32 values; 23-bit digits cap."""
+    x = (100 + rng.normal(size=(4, 6, 2, 3))).astype(np.float32)
+    acc = _run(x, (6,), (2,), 3, ["threads"])
+    _assert_equal_to_batch(acc, x, (6,), ["threads"])
+    assert acc.min_significant_digits(base=2).max() <= 23
+
+
+def test_chunking_does_not_change_results(rng, monkeypatch):
+    x = rng.normal(size=(3, 10, 2, 2))
+    whole = _run(x, (10,), (2,), 2, ["v"])
+    monkeypatch.setattr(streaming, "_CHUNK_ELEMENTS", 5)  # 1 voxel per chunk
+    chunked = _run(x, (10,), (2,), 2, ["v"])
+    np.testing.assert_array_equal(whole.mean_squares().ms, chunked.mean_squares().ms)
+
+
+def test_no_cancellation_with_large_offset(rng):
+    """A 1e8 offset with 1e-3 noise: equal to the two-pass batch computation (Welford updates, no
+    sum-of-squares cancellation, which would lose every digit of the smallest mean squares here)."""
+    x = 1e8 + rng.normal(size=(6, 5, 2, 3)) * 1e-3 + rng.normal(size=(6, 5, 1, 1)) * 1e-2
+    _assert_equal_to_batch(_run(x, (5,), (2,), 3, ["threads"]), x, (5,), ["threads"], rtol=1e-7)
+
+
+@pytest.mark.parametrize("spatial", [(), (1,), (3,)])
+def test_blocks_not_modified(rng, spatial):
+    acc = FactorialAccumulator(spatial, (2,), 2, ["a"])
+    blocks = [rng.normal(size=(*spatial, 2, 2)) for _ in range(3)]
+    copies = [b.copy() for b in blocks]
+    for b in blocks:
+        acc.add(b)
+    for b, c in zip(blocks, copies, strict=True):
+        np.testing.assert_array_equal(b, c)
+
+
+# --- degenerate cases ------------------------------------------------------------------------------------
+
+
+def test_degenerate_voxels_match_batch():
+    """Constant voxels, identical executions, identical subjects: exact zeros as in batch, no NaN."""
+    rng = np.random.default_rng(1)
+    n, levels, k = 4, (2,), 3
+    x = rng.normal(size=(n, 4, *levels, k))
+    x[:, 0] = 0.1  # all equal (0.1 has an inexact float mean)
+    x[:, 1] = rng.normal(size=(n, 1, 1))  # identical executions within each subject
+    x[:, 2] = x[0, 2]  # identical subjects
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        acc = _run(x, (4,), levels, k, ["threads"])
+        _assert_equal_to_batch(acc, x, (4,), ["threads"])
+        res = acc.icc_all()
+    assert (acc.mean_squares().ms[0] == 0).all()
+    assert acc.differs().tolist() == [False, False, True, True]
+    assert res["ICC(A,1)"].icc[0] == res["ICC(A,1)"].icc[1] == 1.0
+    for r in res.values():
+        assert not np.isnan(r.icc).any() and not np.isnan(r.ci_low).any()
+
+
+# --- bad input --------------------------------------------------------------------------------------------
+
+
+def test_bad_construction():
+    with pytest.raises(MetricInputError, match="`factors` names 1 factors but `levels` has 2"):
+        FactorialAccumulator((3,), (2, 2), 2, ["a"])
+    with pytest.raises(MetricInputError, match="`levels` must be an integer >= 2"):
+        FactorialAccumulator((3,), (1,), 2, ["a"])
+    with pytest.raises(MetricInputError, match="`k` must be an integer >= 2"):
+        FactorialAccumulator((3,), (), 1, [])
+    with pytest.raises(MetricInputError, match="`ddof` must be smaller than"):
+        FactorialAccumulator((3,), (), 2, [], ddof=2)
+    with pytest.raises(MetricInputError, match="`spatial_shape` and `levels` must be tuples of integers"):
+        FactorialAccumulator(3, (), 2, [])
+
+
+def test_bad_blocks():
+    acc = FactorialAccumulator((3,), (2,), 2, ["a"])
+    with pytest.raises(MetricInputError, match=r"`block` must have shape \(3, 2, 2\), got \(3, 4\)"):
+        acc.add(np.zeros((3, 4)))
+    bad = np.zeros((3, 2, 2))
+    bad[1, 0, 1] = np.nan
+    with pytest.raises(MetricInputError, match="`block` contains NaN"):
+        acc.add(bad)
+    with pytest.raises(MetricInputError, match="`block` must be a real numeric array"):
+        acc.add(np.zeros((3, 2, 2), dtype=complex))
+    assert acc.n_subjects == 0  # rejected blocks leave the state untouched
+    acc.add(np.zeros((3, 2, 2)))
+    with pytest.raises(MetricInputError, match="needs at least 2 subjects added, got 1"):
+        acc.mean_squares()
+    with pytest.raises(MetricInputError, match=r"`base` must be one of \{2, 10\}"):
+        acc.min_significant_digits(base=8)

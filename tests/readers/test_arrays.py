@@ -1,0 +1,102 @@
+"""NumPy reader: .npy and .npz round trips, dtype rules, semantic hash ignoring zip timestamps, errors."""
+
+from __future__ import annotations
+
+import zipfile
+
+import numpy as np
+import pytest
+
+from reprovip.readers import byte_hash, load, semantic_hash
+
+from .conftest import reader_error
+
+
+@pytest.mark.parametrize(
+    "array", [np.arange(6.0).reshape(2, 3), np.arange(5, dtype=np.int16), np.float32(2.5)]
+)
+def test_npy_round_trip(tmp_path, array):
+    path = tmp_path / "out.npy"
+    np.save(path, array)
+    loaded = load(path)
+    assert loaded.kind == "array" and list(loaded.values) == ["data"]
+    np.testing.assert_array_equal(loaded.values["data"], array)
+    assert loaded.values["data"].dtype == np.asarray(array).dtype
+    assert not loaded.values["data"].flags.writeable
+
+
+def test_npz_members_and_dtype_rules(tmp_path):
+    path = tmp_path / "out.npz"
+    np.savez(
+        path, volume=np.ones((2, 2)), mask=np.array([True, False]), z=np.array([1 + 2j]), name=np.array("x")
+    )
+    loaded = load(path)
+    assert sorted(loaded.values) == ["mask", "volume", "z.imag", "z.real"]
+    assert loaded.values["mask"].dtype == np.uint8
+    assert float(loaded.values["z.imag"][0]) == 2.0
+    assert loaded.meta["ignored"] == ["name"]
+    assert loaded.meta["arrays"]["volume"] == {"shape": [2, 2], "dtype": "<f8"}
+
+
+def test_npz_sniffed_without_suffix(tmp_path):
+    np.savez(tmp_path / "out.npz", a=np.zeros(3))
+    blob = tmp_path / "blob"
+    blob.write_bytes((tmp_path / "out.npz").read_bytes())
+    assert load(blob).kind == "array"
+
+
+def _rewrite_zip(src, dst, date_time, compression):
+    with zipfile.ZipFile(src) as old, zipfile.ZipFile(dst, "w", compression=compression) as new:
+        for info in old.infolist():
+            new.writestr(zipfile.ZipInfo(info.filename, date_time=date_time), old.read(info))
+
+
+def test_npz_semantic_hash_ignores_timestamps_and_compression(tmp_path):
+    reference = tmp_path / "ref.npz"
+    np.savez(reference, a=np.arange(10.0), b=np.eye(3, dtype=np.float32))
+    other = tmp_path / "other.npz"
+    _rewrite_zip(reference, other, (2001, 2, 3, 4, 5, 6), zipfile.ZIP_DEFLATED)
+    compressed = tmp_path / "compressed.npz"
+    np.savez_compressed(compressed, b=np.eye(3, dtype=np.float32), a=np.arange(10.0))
+    assert len({byte_hash(p) for p in (reference, other, compressed)}) == 3
+    assert len({semantic_hash(p) for p in (reference, other, compressed)}) == 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"a": np.r_[np.arange(9.0), 10.0]}, {"a": np.arange(10, dtype=np.float32)}, {"c": np.arange(10.0)}],
+    ids=["value", "dtype", "name"],
+)
+def test_npz_semantic_hash_detects_changes(tmp_path, change):
+    reference = tmp_path / "ref.npz"
+    np.savez(reference, a=np.arange(10.0))
+    path = tmp_path / "v.npz"
+    np.savez(path, **change)
+    assert semantic_hash(path) != semantic_hash(reference)
+
+
+def test_npy_fortran_order_does_not_count(tmp_path):
+    array = np.arange(12.0).reshape(3, 4)
+    np.save(tmp_path / "c.npy", array)
+    np.save(tmp_path / "f.npy", np.asfortranarray(array))
+    assert semantic_hash(tmp_path / "c.npy") == semantic_hash(tmp_path / "f.npy")
+
+
+def test_bad_numpy_files(tmp_path):
+    path = tmp_path / "objects.npy"
+    np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with reader_error(path, "NumPy file holds pickled objects"):
+        load(path)
+    path = tmp_path / "strings.npy"
+    np.save(path, np.array(["a", "b"]))
+    with reader_error(path, "the array has dtype <U1, not numbers"):
+        load(path)
+    path = tmp_path / "cut.npy"
+    np.save(path, np.arange(100.0))
+    path.write_bytes(path.read_bytes()[:200])
+    with reader_error(path, "NumPy file cannot be read"):
+        load(path)
+    path = tmp_path / "noise.npz"
+    path.write_bytes(b"PK\x03\x04" + bytes(100))
+    with reader_error(path, "NumPy file cannot be read"):
+        load(path)

@@ -1,0 +1,56 @@
+"""check_compatible: kind, observation names, shapes and affine (tolerance 1e-5) between executions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from reprovip.readers import AFFINE_TOLERANCE, Loaded, check_compatible, load
+
+from .conftest import AFFINE, reader_error, volume, write_nifti
+
+
+def _image(shape=(2, 2, 2), affine=AFFINE):
+    return Loaded("image", {"data": np.zeros(shape)}, {"affine": np.asarray(affine).tolist()})
+
+
+@pytest.mark.parametrize("delta", [0.0, 1e-6, AFFINE_TOLERANCE * 0.99])
+def test_compatible_images(delta):
+    check_compatible(_image(), _image(affine=AFFINE + delta), path_a="a.nii", path_b="b.nii")
+
+
+@pytest.mark.parametrize(
+    ("b", "phrase"),
+    [
+        (_image(shape=(2, 2, 3)), "shape (2, 2, 3) of 'data' differs from a.nii's (2, 2, 2)"),
+        (
+            _image(affine=AFFINE + np.pad([[2e-5]], ((2, 1), (3, 0)))),
+            "affine differs from a.nii's by 2e-05 at row 2, column 3",
+        ),
+        (_image(affine=np.full((4, 4), np.nan)), "affine differs from a.nii's by nan"),
+        (Loaded("labels", {"data": np.zeros((2, 2, 2))}), "was read as 'labels' but a.nii as 'image'"),
+        (
+            Loaded("image", {"data": np.zeros(2), "x": np.zeros(1)}),
+            "observations differ from a.nii's: extra 'x'",
+        ),
+    ],
+    ids=["shape", "affine", "affine-nan", "kind", "keys"],
+)
+def test_incompatible(b, phrase):
+    with reader_error("b.nii", phrase):
+        check_compatible(_image(), b, path_a="a.nii", path_b="b.nii")
+
+
+def test_tables_with_different_rows(tmp_path):
+    (tmp_path / "a.csv").write_text("m,x\nNAA,1\nCr,2\nCho,3\nGlu,4\n")
+    (tmp_path / "b.csv").write_text("m,x\nNAA,1\nCr,2\n")
+    a, b = load(tmp_path / "a.csv"), load(tmp_path / "b.csv")
+    with reader_error(tmp_path / "b.csv", "missing 'Cho/x', 'Glu/x'; the executions wrote different rows"):
+        check_compatible(a, b, path_a=tmp_path / "a.csv", path_b=tmp_path / "b.csv")
+
+
+def test_real_images(tmp_path):
+    a = load(write_nifti(tmp_path / "a.nii.gz", volume()))
+    b = load(write_nifti(tmp_path / "b.nii.gz", volume(seed=1), affine=AFFINE * 1.001))
+    with reader_error(tmp_path / "b.nii.gz", "affine differs"):
+        check_compatible(a, b, path_a=tmp_path / "a.nii.gz", path_b=tmp_path / "b.nii.gz")

@@ -1,0 +1,303 @@
+"""NIfTI reader: round trips against nibabel (the oracle), semantic hash invariance/sensitivity, errors."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from reprovip.errors import ReaderError
+from reprovip.readers import byte_hash, load, load_image_with_hash, read_image, semantic_hash
+
+from .conftest import AFFINE, reader_error, regzip, volume, write_nifti
+
+SUFFIXES = [".nii", ".nii.gz"]
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16, np.uint8, np.int32])
+@pytest.mark.parametrize("nifti2", [False, True])
+def test_round_trip_matches_nibabel(tmp_path, suffix, dtype, nifti2):
+    """nibabel.load is the oracle for voxel values, affine and zooms."""
+    path = write_nifti(tmp_path / f"img{suffix}", volume(dtype=dtype), nifti2=nifti2)
+    oracle = nib.load(path)
+    loaded = load(path)
+    assert loaded.kind == "image"
+    data = loaded.values["data"]
+    assert data.dtype.kind == "f"
+    np.testing.assert_array_equal(data, oracle.get_fdata())
+    assert not data.flags.writeable
+    assert loaded.meta["shape"] == [5, 6, 4]
+    assert loaded.meta["dtype"] == np.dtype(dtype).name
+    assert loaded.meta["format"] == ("nifti2" if nifti2 else "nifti1")
+    np.testing.assert_array_equal(loaded.meta["affine"], oracle.affine)
+    assert loaded.meta["zooms"] == list(oracle.header.get_zooms())
+    assert loaded.meta["units"] == {"space": "mm", "time": "sec"}
+    assert loaded.meta["scl_slope"] is None and loaded.meta["n_nonfinite"] == 0
+
+
+def test_nibabel_saved_file(tmp_path):
+    """A file written by nibabel.save itself (the usual pipeline output)."""
+    data = volume((7, 8, 9, 2))
+    path = tmp_path / "bold.nii.gz"
+    nib.save(nib.Nifti1Image(data, AFFINE), path)
+    image = read_image(path)
+    np.testing.assert_array_equal(image.data, nib.load(path).get_fdata(dtype=np.float32))
+    np.testing.assert_array_equal(image.affine, nib.load(path).affine)
+    assert image.zooms == nib.load(path).header.get_zooms()
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.uint8, np.float32])
+def test_read_image_keeps_stored_dtype_without_scaling(tmp_path, dtype):
+    path = write_nifti(tmp_path / "img.nii.gz", volume(dtype=dtype))
+    data, affine, zooms = read_image(path)
+    assert data.dtype == dtype
+    assert data.flags.f_contiguous
+    np.testing.assert_array_equal(affine, AFFINE)
+    assert zooms == (2.0, 2.0, 2.5)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "expected"), [(np.int16, np.float32), (np.uint8, np.float32), (np.int32, np.float64)]
+)
+def test_scaling_applied_like_nibabel(tmp_path, dtype, expected):
+    path = write_nifti(tmp_path / "img.nii", volume(dtype=dtype), slope=0.5, inter=-3.0)
+    image = read_image(path)
+    assert image.data.dtype == expected
+    np.testing.assert_allclose(image.data, nib.load(path).get_fdata(), rtol=1e-6)
+    meta = load(path).meta
+    assert (meta["scl_slope"], meta["scl_inter"]) == (0.5, -3.0)
+
+
+def test_big_endian_read_in_native_order(tmp_path):
+    path = write_nifti(tmp_path / "be.nii", volume(dtype=np.int16), endianness=">")
+    data = read_image(path).data
+    assert data.dtype.isnative
+    np.testing.assert_array_equal(data, volume(dtype=np.int16))
+
+
+def test_nonfinite_voxels_load_and_are_counted(tmp_path):
+    """Decision: NaN/inf in an image is not an error (pipelines write NaN outside the mask)."""
+    data = volume()
+    data[0, 0, 0], data[1, 1, 1], data[2, 2, 2] = np.nan, np.inf, -np.inf
+    loaded = load(write_nifti(tmp_path / "nan.nii.gz", data))
+    assert loaded.meta["n_nonfinite"] == 3
+    assert np.isnan(loaded.values["data"][0, 0, 0])
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.uint8, np.float32, np.float64])
+def test_labels_are_integers(tmp_path, dtype):
+    labels = np.random.default_rng(1).integers(0, 5, (4, 5, 6)).astype(dtype)
+    loaded = load(write_nifti(tmp_path / "seg.nii.gz", labels), kind="labels")
+    assert loaded.kind == "labels"
+    assert loaded.values["data"].dtype.kind in "iu"
+    np.testing.assert_array_equal(loaded.values["data"], labels)
+
+
+def test_labels_with_scaling_become_integers(tmp_path):
+    loaded = load(write_nifti(tmp_path / "seg.nii", np.ones((2, 2, 2), np.int16), slope=2.0), kind="labels")
+    assert loaded.values["data"].dtype == np.int32
+    assert (loaded.values["data"] == 2).all()
+
+
+@pytest.mark.parametrize("bad", [0.5, np.nan])
+def test_labels_must_be_whole_numbers(tmp_path, bad):
+    labels = np.zeros((3, 3, 3), np.float32)
+    labels[1, 2, 0] = bad
+    path = write_nifti(tmp_path / "seg.nii.gz", labels)
+    with reader_error(path, "labels must be whole numbers but 1 voxels are not (voxel (1, 2, 0)"):
+        load(path, kind="labels")
+
+
+def test_load_image_with_hash_matches_separate_calls(tmp_path):
+    path = write_nifti(tmp_path / "img.nii.gz", volume(), slope=2.0, inter=1.0)
+    image, digest = load_image_with_hash(path)
+    assert digest == semantic_hash(path)
+    np.testing.assert_array_equal(image.data, read_image(path).data)
+
+
+# --- semantic hash --------------------------------------------------------------------------------------
+
+
+def test_regzip_keeps_semantic_hash_changes_byte_hash(tmp_path):
+    original = write_nifti(tmp_path / "a.nii.gz", volume())
+    other = regzip(original, tmp_path / "b.nii.gz", mtime=1_700_000_000, level=1)
+    assert byte_hash(original) != byte_hash(other)
+    assert semantic_hash(original) == semantic_hash(other)
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        {"descrip": "written on another machine"},
+        {"extension": b"<provenance>run 2</provenance>"},
+        {"nifti2": True},
+        {"endianness": ">"},
+        {"slope": 1.0, "inter": 0.0},
+        {"slope": 0.0},  # slope 0 means "no scaling" in NIfTI
+    ],
+    ids=["descrip", "extension", "nifti2", "big-endian", "unit-scaling", "zero-slope"],
+)
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_semantic_hash_ignores(tmp_path, variant, suffix):
+    reference = write_nifti(tmp_path / "ref.nii.gz", volume())
+    path = write_nifti(tmp_path / f"variant{suffix}", volume(), **variant)
+    assert semantic_hash(path) == semantic_hash(reference)
+
+
+def _changed_voxel(data):
+    data = data.copy()
+    data[4, 5, 3] += 1
+    return data, {}
+
+
+def _negative_zero_affine(data):
+    affine = AFFINE.copy()
+    affine[0, 1] = -0.0
+    return data, {"affine": affine}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        _changed_voxel,
+        lambda d: (d, {"affine": AFFINE + np.eye(4) * 1e-6}),
+        lambda d: (d, {"affine": AFFINE + np.pad([[1e-3]], ((0, 3), (3, 0)))}),
+        lambda d: (d.astype(np.float64), {}),
+        lambda d: (d, {"slope": 2.0}),
+        lambda d: (d, {"slope": 1.0, "inter": 1.0}),
+        lambda d: (d.reshape(6, 5, 4), {}),
+    ],
+    ids=["voxel", "affine-diag", "affine-translation", "dtype", "slope", "inter", "shape"],
+)
+def test_semantic_hash_detects(tmp_path, change):
+    reference = write_nifti(tmp_path / "ref.nii.gz", volume())
+    data, kwargs = change(volume())
+    path = write_nifti(tmp_path / "changed.nii.gz", data, **kwargs)
+    assert semantic_hash(path) != semantic_hash(reference)
+
+
+def test_semantic_hash_treats_negative_zero_as_zero(tmp_path):
+    reference = write_nifti(tmp_path / "ref.nii", volume())
+    data, kwargs = _negative_zero_affine(volume())
+    assert semantic_hash(write_nifti(tmp_path / "negzero.nii", data, **kwargs)) == semantic_hash(reference)
+
+
+# --- errors ---------------------------------------------------------------------------------------------
+
+
+def _truncated_gzip(path: Path) -> str:
+    write_nifti(path, volume((20, 20, 20)))
+    path.write_bytes(path.read_bytes()[: os.path.getsize(path) // 2])
+    return "truncated gzip stream"
+
+
+def _random_bytes(path: Path) -> str:
+    path.write_bytes(np.random.default_rng(0).bytes(2000))
+    return "not a NIfTI file"
+
+
+def _bad_crc(path: Path) -> str:
+    write_nifti(path, volume())
+    data = bytearray(path.read_bytes())
+    data[-8] ^= 0xFF  # the CRC32 stored in the gzip trailer
+    path.write_bytes(bytes(data))
+    return "corrupt gzip data (BadGzipFile: CRC check failed)"
+
+
+def _short_data(path: Path) -> str:
+    write_nifti(path, volume())
+    path.write_bytes(path.read_bytes()[:-10])
+    return "truncated: the header declares (5, 6, 4) float32 voxels"
+
+
+def _short_gzipped_data(path: Path) -> str:
+    write_nifti(path, volume())
+    path.write_bytes(gzip.compress(gzip.decompress(path.read_bytes())[:-10]))
+    return "truncated: the header declares (5, 6, 4) float32 voxels"
+
+
+def _pair_header(path: Path) -> str:
+    hdr = nib.Nifti1Header()
+    hdr["magic"] = b"ni1"
+    path.write_bytes(hdr.binaryblock + b"\0" * 100)
+    return "is the header of a .hdr/.img pair"
+
+
+def _tiny(path: Path) -> str:
+    path.write_bytes(b"hello")
+    return "too short to be a NIfTI file (5 bytes, not gzip-compressed)"
+
+
+def _bad_datatype(path: Path) -> str:
+    write_nifti(path, volume())
+    data = bytearray(path.read_bytes())
+    data[70:72] = (999).to_bytes(2, "little")  # datatype code
+    path.write_bytes(bytes(data))
+    return "invalid NIfTI header"
+
+
+@pytest.mark.parametrize(
+    ("name", "corrupt"),
+    [
+        ("cut.nii.gz", _truncated_gzip),
+        ("noise.nii.gz", _random_bytes),
+        ("noise.nii", _random_bytes),
+        ("crc.nii.gz", _bad_crc),
+        ("short.nii", _short_data),
+        ("short.nii.gz", _short_gzipped_data),
+        ("pair.nii", _pair_header),
+        ("tiny.nii", _tiny),
+        ("datatype.nii", _bad_datatype),
+    ],
+)
+@pytest.mark.parametrize("function", [load, read_image, semantic_hash], ids=["load", "read_image", "hash"])
+def test_bad_files_raise_reader_error(tmp_path, name, corrupt, function):
+    path = tmp_path / name
+    phrase = corrupt(path)
+    with reader_error(path, phrase):
+        function(path)
+
+
+def test_sniffed_without_suffix(tmp_path):
+    """Blob-store files keep their suffix, but a suffix-less NIfTI is still recognised by its magic."""
+    path = tmp_path / "blob"
+    path.write_bytes((write_nifti(tmp_path / "img.nii.gz", volume())).read_bytes())
+    assert load(path).kind == "image"
+
+
+# --- fuzzing --------------------------------------------------------------------------------------------
+
+
+def _valid_bytes(tmp: Path, suffix: str) -> bytes:
+    return write_nifti(tmp / f"valid{suffix}", volume((3, 4, 2), np.int16), slope=2.0).read_bytes()
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+@settings(
+    max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_mutated_nifti_loads_or_raises_reader_error(tmp_path, suffix, data):
+    """Mutated bytes (header area weighted) either load or raise ReaderError, nothing else."""
+    original = _valid_bytes(tmp_path, suffix)
+    mutated = bytearray(original)
+    limit = len(original) if suffix == ".nii.gz" else 400
+    for _ in range(data.draw(st.integers(1, 4), label="n_mutations")):
+        position = data.draw(st.integers(0, min(limit, len(original)) - 1), label="position")
+        mutated[position] = data.draw(st.integers(0, 255), label="byte")
+    if data.draw(st.booleans(), label="truncate"):
+        mutated = mutated[: data.draw(st.integers(1, len(mutated)), label="length")]
+    path = tmp_path / f"fuzz{suffix}"
+    path.write_bytes(bytes(mutated))
+    for function in (load, semantic_hash):
+        try:
+            function(path)
+        except ReaderError as exc:
+            assert str(path) in str(exc) and "\n" not in str(exc)

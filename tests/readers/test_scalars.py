@@ -1,0 +1,117 @@
+"""JSON reader: flattened paths, booleans, ignored leaves, canonical semantic hash, errors."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import numpy as np
+import pytest
+
+from reprovip.readers import byte_hash, load, semantic_hash
+from reprovip.readers.scalars import flatten
+
+from .conftest import reader_error
+
+
+@pytest.mark.parametrize(
+    ("document", "expected", "n_ignored"),
+    [
+        ({"volume": 1.5, "n": 3}, {"volume": 1.5, "n": 3.0}, 0),
+        (
+            {"a": {"b": [1, {"c": 2}], "d": [[1, 2], [3]]}},
+            {"a.b[0]": 1, "a.b[1].c": 2, "a.d[0][0]": 1, "a.d[0][1]": 2, "a.d[1][0]": 3},
+            0,
+        ),
+        ({"ok": True, "bad": False, "name": "sub-01", "none": None}, {"ok": 1.0, "bad": 0.0}, 2),
+        ([{"x": 1}, 2.5], {"[0].x": 1.0, "[1]": 2.5}, 0),
+        ({"a.b": 1, "a": {"b": 2}, "": 3, 'q"': 4}, {'["a.b"]': 1, "a.b": 2, '[""]': 3, '["q\\""]': 4}, 0),
+        ({"x": float("nan"), "empty": {}, "list": []}, {"x": float("nan")}, 0),
+    ],
+    ids=["flat", "nested-lists", "bools-and-strings", "top-level-list", "special-keys", "nan-and-empty"],
+)
+def test_flattening(tmp_path, document, expected, n_ignored):
+    path = tmp_path / "stats.json"
+    path.write_text(json.dumps(document))
+    loaded = load(path)
+    assert loaded.kind == "scalars"
+    assert list(loaded.values) == list(expected)
+    np.testing.assert_array_equal([float(v) for v in loaded.values.values()], list(expected.values()))
+    assert all(v.shape == () and v.dtype == np.float64 for v in loaded.values.values())
+    assert loaded.meta["n_ignored"] == n_ignored
+
+
+def test_flatten_reports_ignored_paths():
+    assert flatten({"a": [None, "x", 1]}) == ({"a[2]": 1.0}, ["a[0]", "a[1]"])
+
+
+def test_gzip_json_and_declared_kind_on_other_suffix(tmp_path):
+    path = tmp_path / "stats.json.gz"
+    path.write_bytes(gzip.compress(b'{"x": 1}'))
+    assert float(load(path).values["x"]) == 1.0
+    path = tmp_path / "stats.out"
+    path.write_text('{"x": 2}')
+    assert float(load(path, kind="scalars").values["x"]) == 2.0
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        '{"b": [1, 2.50], "a": {"y": true, "x": null}}',
+        '{\n  "a": {"x": null, "y": true},\n  "b": [1, 2.5e0]\n}',
+    ],
+    ids=["key-order", "indent-and-number-spelling"],
+)
+def test_semantic_hash_ignores_order_and_formatting(tmp_path, variant):
+    reference = tmp_path / "ref.json"
+    reference.write_text('{"a":{"x":null,"y":true},"b":[1,2.5]}')
+    path = tmp_path / "v.json"
+    path.write_text(variant)
+    assert byte_hash(path) != byte_hash(reference)
+    assert semantic_hash(path) == semantic_hash(reference)
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        '{"a":{"x":null,"y":true},"b":[2.5,1]}',
+        '{"a":{"x":null,"y":1},"b":[1,2.5]}',
+        '{"a":{"y":true},"b":[1,2.5]}',
+        '{"a":{"x":null,"y":true},"b":[1.0,2.5]}',
+    ],
+    ids=["list-order", "bool-vs-int", "dropped-key", "int-vs-float"],
+)
+def test_semantic_hash_detects_changes(tmp_path, variant):
+    reference = tmp_path / "ref.json"
+    reference.write_text('{"a":{"x":null,"y":true},"b":[1,2.5]}')
+    path = tmp_path / "v.json"
+    path.write_text(variant)
+    assert semantic_hash(path) != semantic_hash(reference)
+
+
+@pytest.mark.parametrize(
+    ("content", "phrase"),
+    [
+        ('"just a string"', "the JSON document is a string, not an object or an array"),
+        ("42", "the JSON document is a number, not an object or an array"),
+        ("null", "the JSON document is null"),
+        ('{"a": 1,,}', "invalid JSON at line 1 column 9"),
+        ('{"a": 1}\n{"b": 2}', "invalid JSON at line 2 column 1 (Extra data)"),
+        ("[" * 100_000, "invalid JSON (RecursionError"),
+        ('{"a": ' + "9" * 5000 + "}", "invalid JSON (ValueError: Exceeds the limit"),
+        ('{"a": 1' + "0" * 400 + "}", "a number is too large for float64"),
+    ],
+    ids=["string", "number", "null", "syntax", "two-documents", "deep", "huge-int", "int-overflow"],
+)
+def test_bad_json_raises_reader_error(tmp_path, content, phrase):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with reader_error(path, phrase):
+        load(path)
+
+
+def test_json_must_be_utf8(tmp_path):
+    path = tmp_path / "latin.json"
+    path.write_bytes('{"µ": 1}'.encode("latin-1"))
+    with reader_error(path, "not UTF-8 text (byte 0xb5 at offset 2)"):
+        load(path)
