@@ -93,6 +93,12 @@ class Study:
 
         return AnalysisResult(analyze_study(self, json_path=json_path))
 
+    def check(self, *, strict: bool = False, reanalyze: bool = True):
+        """Apply the criteria; returns a :class:`~reprovip.gate.CheckResult` (verdicts, exit code)."""
+        from reprovip.gate import check_study
+
+        return check_study(self, strict=strict, reanalyze=reanalyze)
+
     def executions(self) -> pd.DataFrame:
         """One row per execution: subject, condition, repetition, status, exit code, duration, error."""
         sid = self.catalog.study_id(self.name)

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from reprovip import __version__
 from reprovip.analyze.attribution import attribute, factor_shares, mean_shares
@@ -18,6 +15,7 @@ from reprovip.analyze.observations import gather
 from reprovip.analyze.segmentation import label_agreement
 from reprovip.analyze.stats import num, scalar_metrics
 from reprovip.analyze.voxelwise import voxelwise_maps
+from reprovip.atomic import to_json, write_json_atomic
 from reprovip.errors import NotFoundError, ReaderError, ReprovipError
 from reprovip.store import BlobStore
 
@@ -154,24 +152,6 @@ def _provenance_summary(study: Study, study_id: int) -> dict[str, Any]:
     return dict(distinct=len(hashes), differing=differing, common=common)
 
 
-def _write_json_atomic(path: Path, document: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(document, fh, indent=1, allow_nan=False, default=_json_default)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.generic):
-        return num(o) if isinstance(o, np.floating) else o.item()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
 def analyze_study(study: Study, *, json_path: str | Path | None = None) -> dict[str, Any]:
     """Analyse every output of ``study`` and return the analysis document.
 
@@ -212,9 +192,9 @@ def analyze_study(study: Study, *, json_path: str | Path | None = None) -> dict[
         provenance=_provenance_summary(study, study_id),
         outputs=outputs,
     )
-    document = json.loads(json.dumps(document, allow_nan=False, default=_json_default))
-    _write_json_atomic(study.store / "analysis.json", document)
+    document = json.loads(to_json(document, indent=None))
+    write_json_atomic(study.store / "analysis.json", document)
     if json_path:
-        _write_json_atomic(Path(json_path), document)
+        write_json_atomic(Path(json_path), document)
     catalog.save_analysis(study_id, document)
     return document

@@ -13,7 +13,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from reprovip.errors import SpecError
-from reprovip.spec.models import BUILTIN_PLACEHOLDERS, Application, Output, StudySpec, Subjects
+from reprovip.spec.models import BUILTIN_PLACEHOLDERS, Application, CriterionSpec, Output, StudySpec, Subjects
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _MAX_BYTES = 4 * 1024 * 1024
@@ -74,6 +74,13 @@ def parse_spec(text: str, *, file: str = "<study>") -> StudySpec:
     except ValueError as exc:
         raise _located(str(exc), root, ("factors",), file) from exc
     _check_placeholders(spec, root, file)
+    for i, c in enumerate(spec.criteria):
+        for j, name in enumerate(c.outputs):
+            if name not in spec.outputs:
+                raise _located(
+                    f"output {name!r} is not declared; declared outputs: {', '.join(sorted(spec.outputs))}",
+                    root, ("criteria", i, "outputs", j), file,
+                )
     return spec
 
 
@@ -116,6 +123,8 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
         model = Subjects
     elif loc[:1] == ("outputs",) and len(loc) >= 2:
         model = Output
+    elif loc[:1] == ("criteria",) and len(loc) >= 2:
+        model = CriterionSpec
     return list(model.model_fields) if model else []
 
 
@@ -142,7 +151,7 @@ def _to_spec_error(exc: ValidationError, root: Any, file: str) -> SpecError:
         )
     got = err.get("input")
     msg = err["msg"].removeprefix("Value error, ")
-    if not isinstance(got, dict | list) and "got" not in msg:
+    if not isinstance(got, dict | list) and repr(got) not in msg:
         msg += f" (got {repr(got)[:60]})"
     return _located(msg, root, loc, file)
 

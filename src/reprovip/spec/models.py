@@ -98,6 +98,22 @@ class Factor(_Strict):
     levels: dict[str, Any]
 
 
+class CriterionSpec(_Strict):
+    """One declared criterion: ``require: "ICC(A,1).ci_low >= 0.9"``, a severity, the outputs it covers."""
+
+    require: str
+    severity: Literal["fail", "warn"] = "fail"
+    outputs: List[str] = []  # noqa: UP006
+
+    @field_validator("require")
+    @classmethod
+    def _parse(cls, v: str) -> str:
+        from reprovip.criteria.rules import parse_rule
+
+        parse_rule(v)
+        return v
+
+
 class StudySpec(_Strict):
     """A whole study: application, subjects, factors, repetitions, outputs."""
 
@@ -111,6 +127,31 @@ class StudySpec(_Strict):
     timeout: float = Field(default=3600.0, gt=0, le=30 * 86400)
     retries: int = Field(default=0, ge=0, le=100)
     env: dict[str, str] = {}
+    criteria: List[CriterionSpec] = []  # noqa: UP006
+    on_fail: List[str] | None = None  # noqa: UP006  (argv run with the summary JSON on stdin)
+
+    @field_validator("criteria", mode="before")
+    @classmethod
+    def _shorthand(cls, v: Any) -> Any:
+        # `- "sd_ratio <= 0.1"` is short for `- {require: "sd_ratio <= 0.1"}`.
+        return [{"require": x} if isinstance(x, str) else x for x in v] if isinstance(v, list) else v
+
+    @field_validator("on_fail")
+    @classmethod
+    def _argv(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None and not v:
+            raise ValueError("`on_fail` must be a non-empty argv list")
+        return v
+
+    def criteria_list(self) -> list[Any]:
+        """The declared criteria as :class:`reprovip.criteria.Criterion` (empty: use the defaults)."""
+        from reprovip.criteria.rules import Criterion, parse_rule
+
+        out = []
+        for c in self.criteria:
+            metric, op, threshold = parse_rule(c.require)
+            out.append(Criterion(metric, op, threshold, c.severity, tuple(c.outputs)))
+        return out
 
     @field_validator("outputs")
     @classmethod

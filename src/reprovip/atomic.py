@@ -1,0 +1,47 @@
+"""Atomic writes: a file is either the old version or the whole new one, never half-written."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write ``text`` to a temporary file next to ``path``, flush it to disk, then rename it into place."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.name}.{os.getpid()}.part")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, p)
+    return p
+
+
+def _default(o: Any) -> Any:
+    if isinstance(o, np.bool_):
+        return bool(o)
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        from reprovip.analyze.stats import num
+
+        return num(o)
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def to_json(document: Any, *, indent: int | None = 1) -> str:
+    """Strict JSON (no NaN) of a document that may hold NumPy scalars or paths."""
+    return json.dumps(document, indent=indent, allow_nan=False, default=_default)
+
+
+def write_json_atomic(path: str | Path, document: Any) -> Path:
+    """Write ``document`` as strict JSON, atomically."""
+    return write_text_atomic(path, to_json(document))

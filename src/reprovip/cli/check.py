@@ -1,0 +1,68 @@
+"""``reprovip check``: the CI gate. Exit 0 pass, 1 a criterion failed, 2 bad input, 3 executions failed."""
+
+from __future__ import annotations
+
+import click
+
+from reprovip.atomic import write_json_atomic, write_text_atomic
+from reprovip.criteria.formats import badge_svg, junit_xml, markdown_summary
+from reprovip.study import Study
+
+WIDTH = 72
+WORDS = {True: "Passed", False: "Failed"}
+
+
+def print_lines(document: dict, *, strict: bool) -> None:
+    """pre-commit style: ``output: criterion......Passed``."""
+    for out in document["outputs"]:
+        for r in out["verdict"]["reasons"]:
+            ok = r["passed"] or (r["severity"] == "warn" and not strict)
+            word = WORDS[ok] if r["passed"] or not ok else "Warning"
+            name = f"{out['name']}: {r['criterion']}"
+            click.echo(f"{name}{'.' * max(3, WIDTH - len(name) - len(word))}{word}")
+            if not r["passed"]:
+                click.echo(f"  - {r['message']}")
+    ex = document["executions"]
+    name = "executions"
+    word = WORDS[not ex["failed"]]
+    click.echo(f"{name}{'.' * (WIDTH - len(name) - len(word))}{word}")
+    for a in document["alerts"]:
+        if a["output"] is None:
+            click.echo(f"  - {a['message']}")
+    click.echo(f"{document['study']['name']}: {document['verdict']['label']}")
+
+
+def check_command(path: str, *, strict: bool, reanalyze: bool, junit: str | None, markdown: str | None,
+                  badge: str | None, json_path: str | None) -> int:
+    """Gate the study and write the CI artefacts asked for."""
+    from reprovip.gate import check_study
+
+    study = Study.load(path)
+    result = check_study(study, strict=strict, reanalyze=reanalyze)
+    doc = result.document
+    print_lines(doc, strict=strict)
+    if junit:
+        write_text_atomic(junit, junit_xml(doc, strict=strict))
+    if markdown:
+        write_text_atomic(markdown, markdown_summary(doc))
+    if badge:
+        write_text_atomic(badge, badge_svg(doc["verdict"]["status"]))
+    if json_path:
+        write_json_atomic(json_path, doc)
+    return result.exit_code
+
+
+@click.command("check")
+@click.argument("study", type=click.Path(dir_okay=False), default="study.yaml")
+@click.option("--strict", is_flag=True, help="Warnings fail the check too.")
+@click.option("--reanalyze/--no-reanalyze", default=True, show_default=True,
+              help="Analyse again, or reuse .reprovip/analysis.json.")
+@click.option("--junit", type=click.Path(dir_okay=False), help="Write JUnit XML (one test case per output x criterion).")
+@click.option("--markdown", type=click.Path(dir_okay=False), help="Write a Markdown summary (CI step summary, MR comment).")
+@click.option("--badge", type=click.Path(dir_okay=False), help="Write an SVG badge of the verdict.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the analysis document with verdicts.")
+def check(study: str, strict: bool, reanalyze: bool, junit: str | None, markdown: str | None, badge: str | None,
+          json_path: str | None) -> int:
+    """Apply STUDY's criteria to its results: the CI gate."""
+    return check_command(study, strict=strict, reanalyze=reanalyze, junit=junit, markdown=markdown,
+                         badge=badge, json_path=json_path)

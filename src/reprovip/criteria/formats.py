@@ -1,0 +1,88 @@
+"""The check's outputs for CI systems: JUnit XML, a Markdown summary and an SVG badge."""
+
+from __future__ import annotations
+
+import html
+import xml.etree.ElementTree as ET
+from typing import Any
+
+COLORS = {"identical": "#2e7d32", "pass": "#43a047", "warn": "#f9a825", "fail": "#c62828", "error": "#6d4c41"}
+BADGE_TEXT = {"identical": "reproducible", "pass": "sufficiently reproducible",
+              "warn": "sufficiently reproducible", "fail": "not reproducible", "error": "not analysable"}
+
+
+def junit_xml(document: dict[str, Any], *, strict: bool = False) -> str:
+    """One test case per output x criterion; warnings are failures only with ``strict``.
+
+    The layout is the one GitHub and GitLab parse: ``testsuites > testsuite > testcase`` with ``failure``,
+    ``error`` or ``system-out`` children.
+    """
+    study = document["study"]["name"]
+    suite = ET.Element("testsuite", name=study, timestamp=document.get("created_at", ""))
+    tests = failures = errors = 0
+    for out in document["outputs"]:
+        for r in out.get("verdict", {}).get("reasons", []):
+            tests += 1
+            case = ET.SubElement(suite, "testcase", classname=f"{study}.{out['name']}", name=r["criterion"], time="0")
+            if out["verdict"]["status"] == "error":
+                errors += 1
+                ET.SubElement(case, "error", message=r["message"][:500], type="error").text = r["message"]
+            elif not r["passed"] and (r["severity"] == "fail" or strict):
+                failures += 1
+                ET.SubElement(case, "failure", message=r["message"][:500], type=r["severity"]).text = r["message"]
+            elif not r["passed"]:
+                ET.SubElement(case, "system-out").text = f"WARNING: {r['message']}"
+            else:
+                ET.SubElement(case, "system-out").text = r["message"]
+    ex = document["executions"]
+    tests += 1
+    case = ET.SubElement(suite, "testcase", classname=f"{study}.executions", name="all executions succeeded", time="0")
+    if ex.get("failed"):
+        failures += 1
+        ET.SubElement(case, "failure", message=f"{ex['failed']} of {ex['total']} executions failed", type="executions")
+    suite.set("tests", str(tests))
+    suite.set("failures", str(failures))
+    suite.set("errors", str(errors))
+    suite.set("skipped", "0")
+    root = ET.Element("testsuites", name="reprovip", tests=str(tests), failures=str(failures), errors=str(errors))
+    root.append(suite)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _md(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_summary(document: dict[str, Any]) -> str:
+    """A summary for a CI step summary or a merge-request comment."""
+    v = document["verdict"]
+    icon = {"identical": "✅", "pass": "✅", "warn": "⚠️", "fail": "❌", "error": "❌"}[v["status"]]
+    lines = [f"## {icon} {_md(document['study']['name'])}: {v['label']}", "",
+             "| output | verdict | details |", "|---|---|---|"]
+    for out in document["outputs"]:
+        ov = out.get("verdict", {})
+        bad = [r["message"] for r in ov.get("reasons", []) if not r["passed"]]
+        detail = "; ".join(bad) or (ov.get("reasons") or [{"message": ""}])[0]["message"]
+        lines.append(f"| {_md(out['name'])} | {ov.get('status', '?')} | {_md(detail)} |")
+    ex = document["executions"]
+    lines += ["", f"Executions: {ex['total']} total, {ex['failed']} failed."]
+    if document.get("alerts"):
+        lines += ["", "### Alerts", *[f"- **{a['severity']}** {_md(a['output'] or 'study')}: {_md(a['message'])}"
+                                      for a in document["alerts"]]]
+    return "\n".join(lines) + "\n"
+
+
+def badge_svg(status: str) -> str:
+    """A flat SVG badge: ``reproducibility | <verdict>``."""
+    left, right = "reproducibility", BADGE_TEXT[status]
+    lw, rw = 6 * len(left) + 12, 6 * len(right) + 12
+    color = COLORS[status]
+    esc = html.escape
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{lw + rw}" height="20" role="img" '
+        f'aria-label="{esc(left)}: {esc(right)}"><title>{esc(left)}: {esc(right)}</title>'
+        f'<rect width="{lw}" height="20" fill="#555"/><rect x="{lw}" width="{rw}" height="20" fill="{color}"/>'
+        '<g fill="#fff" text-anchor="middle" font-family="Verdana,DejaVu Sans,sans-serif" font-size="11">'
+        f'<text x="{lw / 2}" y="14">{esc(left)}</text><text x="{lw + rw / 2}" y="14">{esc(right)}</text></g></svg>\n'
+    )

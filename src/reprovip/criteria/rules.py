@@ -1,0 +1,136 @@
+"""Criteria: what "reproducible enough" means, parsed from ``study.yaml`` and checked against the analysis.
+
+A criterion is ``METRIC OP THRESHOLD`` (``ICC(A,1).ci_low >= 0.9``, ``sd_ratio <= 0.1``) or ``identical``,
+with a severity (``fail`` or ``warn``) and optionally the outputs it applies to. Metrics are taken at their
+worst over an output's observations (minimum for ``>=``, maximum for ``<=``), so one bad observation fails
+the output and is named.
+"""
+
+from __future__ import annotations
+
+import difflib
+import operator
+import re
+from dataclasses import dataclass
+from typing import Any
+
+OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
+_RULE = re.compile(r"^\s*(?P<metric>[A-Za-z_][\w().,]*?)\s*(?P<op>>=|<=|>|<)\s*(?P<value>[-+]?[\d.]+(?:[eE][-+]?\d+)?)\s*$")
+_ICC = re.compile(r"^ICC\((1|A|C),(1|k)\)(?:\.(value|ci_low|ci_high))?$")
+
+# Metric name -> (where, key). "obs": per observation; "output": output summary; "study": executions.
+OBSERVATION_METRICS = {
+    "sd_ratio": "sd_ratio",
+    "wcv": "wcv_rms",
+    "wcv_rms": "wcv_rms",
+    "wcv_log": "wcv_log",
+    "wsd": "wsd",
+    "rc": "rc",
+    "bcv": "bcv",
+    "execution_sd": "execution_sd",
+    "ci95_halfwidth": "ci95_halfwidth",
+    "sigdigits": "sigdigits.parker_min",
+    "sigdigits_min": "sigdigits.parker_min",
+}
+OUTPUT_METRICS = ("dice_min", "hd95_max")
+VOXEL_METRICS = tuple(
+    f"voxel_{m}_{s}" for m in ("sd", "sigdigits", "icc_a1") for s in ("mean", "median", "p05", "min", "max")
+) + ("voxel_differ_fraction",)
+STUDY_METRICS = ("failure_rate", "attempt_failure_rate")
+FLAGS = ("identical", "bytes_identical", "repetitions_identical")
+
+
+def known_metrics() -> list[str]:
+    """Every metric name a criterion may use (ICC forms are written ``ICC(A,1)``, ``ICC(C,k).ci_low``...)."""
+    icc = [f"ICC({a},{b}){s}" for a in "1AC" for b in "1k" for s in ("", ".ci_low", ".ci_high")]
+    return sorted([*OBSERVATION_METRICS, *OUTPUT_METRICS, *VOXEL_METRICS, *STUDY_METRICS, *icc])
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One parsed criterion."""
+
+    metric: str
+    op: str | None  # None for the identity flags
+    threshold: float | None
+    severity: str = "fail"
+    outputs: tuple[str, ...] = ()
+
+    @property
+    def text(self) -> str:
+        """How the criterion reads in reports: ``ICC(A,1).ci_low >= 0.9``."""
+        return self.metric if self.op is None else f"{self.metric} {self.op} {self.threshold:g}"
+
+    def applies_to(self, output: str) -> bool:
+        """Whether this criterion concerns ``output`` (all outputs when none is named)."""
+        return not self.outputs or output in self.outputs or output.split("/")[0] in self.outputs
+
+
+def parse_rule(text: str) -> tuple[str, str | None, float | None]:
+    """Split ``"sd_ratio <= 0.1"`` into (metric, op, threshold), checking the metric exists.
+
+    Raises
+    ------
+    ValueError
+        A malformed rule or an unknown metric, with a suggestion.
+
+    Examples
+    --------
+    >>> parse_rule("ICC(A,1).ci_low >= 0.9")
+    ('ICC(A,1).ci_low', '>=', 0.9)
+    >>> parse_rule("identical")
+    ('identical', None, None)
+    """
+    text = text.strip()
+    if text in FLAGS:
+        return text, None, None
+    m = _RULE.match(text)
+    if not m:
+        raise ValueError(
+            f"criterion {text!r} must read `METRIC OP NUMBER` (OP one of >=, >, <=, <) or be one of {list(FLAGS)}"
+        )
+    metric = m.group("metric")
+    if metric not in known_metrics() and not _ICC.match(metric):
+        hint = difflib.get_close_matches(metric, known_metrics(), n=1)
+        extra = f"; did you mean `{hint[0]}`?" if hint else "; see docs/criteria.md for the list"
+        raise ValueError(f"unknown metric `{metric}` in criterion {text!r}{extra}")
+    return metric, m.group("op"), float(m.group("value"))
+
+
+def default_criteria(kind: str) -> list[Criterion]:
+    """The seed's rule when a study declares nothing: identical passes; otherwise inter-execution variability
+    must be much smaller than inter-subject variability, read as the lower 95% CI bound of ICC(A,1) in Koo &
+    Li's "excellent" band (>= 0.9). Images use the median voxel ICC(A,1) in the non-zero mask; label maps add
+    a warning below a Dice of 0.95 between executions."""
+    if kind == "image":
+        return [Criterion("voxel_icc_a1_median", ">=", 0.9)]
+    rules = [Criterion("ICC(A,1).ci_low", ">=", 0.9)]
+    if kind == "labels":
+        rules.append(Criterion("dice_min", ">=", 0.95, severity="warn"))
+    return rules
+
+
+def metric_values(metric: str, output: dict[str, Any], document: dict[str, Any]) -> list[tuple[str | None, Any, dict[str, Any]]]:
+    """Values of ``metric`` for one output: a list of (observation name or None, value, extra)."""
+    if metric in FLAGS:
+        return [(None, bool(output.get("bitwise", {}).get(metric)), {})]
+    if metric in STUDY_METRICS:
+        return [(None, document["executions"].get(metric), {})]
+    if metric in OUTPUT_METRICS or metric.startswith("voxel_"):
+        return [(None, output.get("summary", {}).get(metric), {})]
+    icc = _ICC.match(metric)
+    out = []
+    for obs in output.get("observations", []):
+        if icc:
+            entry = obs.get("icc", {}).get(f"ICC({icc.group(1)},{icc.group(2)})")
+            if entry is None:
+                continue
+            field = icc.group(3) or "value"
+            out.append((obs["name"], entry.get(field), {"ci": [entry.get("ci_low"), entry.get("ci_high")]}))
+        else:
+            value: Any = obs
+            for part in OBSERVATION_METRICS[metric].split("."):
+                value = value.get(part) if isinstance(value, dict) else None
+            if value is not None:
+                out.append((obs["name"], value, {}))
+    return out

@@ -1,0 +1,127 @@
+"""The CI gate on real runs: exit codes, verdict reasons, JUnit XML, Markdown, badge, strict mode, hook."""
+
+from __future__ import annotations
+
+import json
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from reprovip.cli.main import main
+from reprovip.criteria import evaluate, parse_rule
+from reprovip.study import Study
+from tests.conftest import write_study
+
+THREADS = "  threads: [1, 2]\n"
+
+
+def _junit_cases(path: Path) -> list[ET.Element]:
+    """Parse like CI systems do: testsuites > testsuite > testcase, counts consistent with children."""
+    root = ET.parse(path).getroot()
+    assert root.tag == "testsuites"
+    suites = root.findall("testsuite")
+    assert len(suites) == 1
+    suite = suites[0]
+    cases = suite.findall("testcase")
+    assert int(suite.get("tests")) == len(cases) == int(root.get("tests"))
+    assert int(suite.get("failures")) == sum(1 for c in cases if c.find("failure") is not None)
+    assert int(suite.get("errors")) == sum(1 for c in cases if c.find("error") is not None)
+    for c in cases:
+        assert c.get("classname") and c.get("name") and c.get("time") is not None
+    return cases
+
+
+def test_deterministic_app_passes_with_exit_0(study_dir: Path, tmp_path: Path) -> None:
+    path = write_study(study_dir, factors=THREADS, repetitions=2)
+    assert main(["run", str(path), "--no-progress"]) == 0
+    junit, badge = tmp_path / "junit.xml", tmp_path / "badge.svg"
+    assert main(["check", str(path), "--junit", str(junit), "--badge", str(badge)]) == 0
+    cases = _junit_cases(junit)
+    assert [c.get("name") for c in cases] == ["identical", "all executions succeeded"]
+    assert "reproducible" in badge.read_text() and "#2e7d32" in badge.read_text()
+
+
+def test_failing_criterion_on_nondeterministic_app_exit_1_with_reason(study_dir: Path, tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_study(study_dir, app="nondet_app.py", factors=THREADS,
+                       extra='criteria:\n  - "sd_ratio <= 0.00001"\n  - {require: identical, severity: warn}\n')
+    assert main(["run", str(path), "--no-progress"]) == 0
+    junit, md = tmp_path / "junit.xml", tmp_path / "summary.md"
+    assert main(["check", str(path), "--junit", str(junit), "--markdown", str(md)]) == 1
+    out = capsys.readouterr().out
+    assert "result: sd_ratio <= 1e-05" in out and "Failed" in out
+    assert "identical for threads=1, differs for threads=2: nondeterminism under multithreading" in out
+    doc = Study.load(path).check().document
+    reason = next(r for r in doc["outputs"][0]["verdict"]["reasons"] if r["metric"] == "sd_ratio")
+    assert not reason["passed"] and reason["observation"] == "value" and reason["value"] > 1e-5
+    assert doc["verdict"]["label"] == "not reproducible"
+    failures = [c for c in _junit_cases(junit) if c.find("failure") is not None]
+    assert [c.get("name") for c in failures] == ["sd_ratio <= 1e-05"]
+    assert "❌" in md.read_text() and "| result | fail |" in md.read_text()
+
+
+def test_warnings_pass_unless_strict(study_dir: Path) -> None:
+    path = write_study(study_dir, app="nondet_app.py", factors=THREADS, repetitions=2,
+                       extra='criteria:\n  - {require: "sd_ratio <= 0.00001", severity: warn}\n')
+    assert main(["run", str(path), "--no-progress"]) == 0
+    assert main(["check", str(path)]) == 0
+    assert main(["check", str(path), "--strict", "--no-reanalyze"]) == 1
+
+
+def test_default_criteria_are_the_seed_rule(study_dir: Path) -> None:
+    path = write_study(study_dir, app="nondet_app.py", factors=THREADS)
+    Study.load(path).run(jobs=2)
+    doc = Study.load(path).check().document
+    reasons = doc["outputs"][0]["verdict"]["reasons"]
+    assert [r["criterion"] for r in reasons] == ["ICC(A,1).ci_low >= 0.9"]
+    assert reasons[0]["passed"] and doc["verdict"]["status"] == "pass"
+
+
+def test_failed_executions_exit_3_and_alert(study_dir: Path) -> None:
+    path = write_study(study_dir, app="misbehaving_app.py", args='"crash", "{outdir}"', repetitions=2, subjects=2)
+    assert main(["run", str(path), "--no-progress"]) == 3
+    assert main(["check", str(path)]) == 3
+    doc = json.loads((study_dir / ".reprovip" / "analysis.json").read_text())
+    assert any("4 of 4 executions failed" in a["message"] for a in doc["alerts"])
+
+
+def test_on_fail_hook_receives_summary_on_stdin(study_dir: Path) -> None:
+    hook_out = study_dir / "hook.json"
+    hook = f'on_fail: ["{sys.executable}", "-c", "import sys; open(\'{hook_out}\', \'w\').write(sys.stdin.read())"]\n'
+    path = write_study(study_dir, app="nondet_app.py", factors=THREADS, repetitions=2,
+                       extra='criteria: ["sd_ratio <= 0.00001"]\n' + hook)
+    Study.load(path).run(jobs=2)
+    result = Study.load(path).check()
+    assert result.exit_code == 1 and result.notified
+    summary = json.loads(hook_out.read_text())
+    assert summary["verdict"]["status"] == "fail" and summary["outputs"] == {"result": "fail"}
+
+
+@pytest.mark.parametrize(
+    ("criterion", "match"),
+    [
+        ("sd_ratoi <= 0.1", r"unknown metric `sd_ratoi` in criterion 'sd_ratoi <= 0.1'; did you mean `sd_ratio`\?"),
+        ("ICC(A,1).ci_low => 0.9", r"must read `METRIC OP NUMBER`"),
+        ("dice_min >= high", r"must read `METRIC OP NUMBER`"),
+    ],
+)
+def test_invalid_criteria_are_rejected(criterion: str, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        parse_rule(criterion)
+
+
+def test_invalid_criteria_fail_validate_with_exit_2(study_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_study(study_dir, extra='criteria:\n  - {require: "wcv <= 0.1", outputs: [nope]}\n')
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "criteria.0.outputs.0: output 'nope' is not declared; declared outputs: result" in err
+
+
+def test_error_output_gets_error_verdict() -> None:
+    doc = {"study": {"name": "s"}, "executions": {"total": 1, "failed": 0, "failure_rate": 0.0},
+           "outputs": [{"name": "o", "kind": "table", "error": "o.csv: truncated", "observations": [], "summary": {}}]}
+    evaluate(doc, None)
+    assert doc["outputs"][0]["verdict"]["status"] == "error" and doc["verdict"]["status"] == "error"
+    assert doc["alerts"] == [{"output": "o", "severity": "fail", "message": "o.csv: truncated"}]
