@@ -65,15 +65,16 @@ def summary_of(document: dict[str, Any]) -> dict[str, Any]:
                 executions={k: document["executions"][k] for k in ("total", "failed", "failure_rate")})
 
 
-def check_document(document: dict[str, Any], study: Study, *, strict: bool = False) -> CheckResult:
-    """Evaluate ``document`` against the study's criteria and run the hook when it does not pass."""
+def check_document(document: dict[str, Any], study: Study, *, strict: bool = False,
+                   name: str = "analysis.json") -> CheckResult:
+    """Evaluate ``document`` against the study's criteria, store it as ``name``, run the hook on failure."""
     evaluate(document, study.spec.criteria_list() or None)
     code = decide(document, strict=strict)
     notified = False
     if code != EXIT_PASS and study.spec.on_fail:
         notify(study.spec.on_fail, summary_of(document), cwd=study.directory)
         notified = True
-    write_json_atomic(study.store / "analysis.json", document)
+    write_json_atomic(study.store / name, document)
     return CheckResult(document, code, notified)
 
 
@@ -85,3 +86,10 @@ def check_study(study: Study, *, strict: bool = False, reanalyze: bool = True) -
     else:
         document = json.loads(stored.read_text())
     return check_document(document, study, strict=strict)
+
+
+def compare_check(baseline: Study, current: Study, *, strict: bool = False) -> CheckResult:
+    """Compare two stores (``current`` against ``baseline``) and gate the result with ``current``'s criteria."""
+    from reprovip.analyze.compare import compare_studies
+
+    return check_document(compare_studies(baseline, current), current, strict=strict, name="compare.json")

@@ -11,6 +11,7 @@ from reprovip import __version__
 from reprovip.analyze.attribution import attribute, factor_shares, mean_shares
 from reprovip.analyze.bitwise import bitwise_summary
 from reprovip.analyze.design import Design, build_design, records_by_output
+from reprovip.analyze.envelope import envelope
 from reprovip.analyze.observations import gather
 from reprovip.analyze.segmentation import label_agreement
 from reprovip.analyze.stats import num, scalar_metrics
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from reprovip.study import Study
 
 SCHEMA = "reprovip.analysis/1"
+VERSION_FACTOR = "version"
 
 
 def _summary_of(observations: list[dict[str, Any]]) -> dict[str, Any]:
@@ -59,6 +61,13 @@ def _summary_of(observations: list[dict[str, Any]]) -> dict[str, Any]:
     return s
 
 
+def _version_envelope(entry: dict[str, Any], design: Design, values: Any, names: list[str]) -> None:
+    """A ``version`` factor gets the envelope test: is the version effect beyond run-to-run noise?"""
+    if VERSION_FACTOR in design.factor_names:
+        axis = design.factor_names.index(VERSION_FACTOR)
+        entry["envelope"] = envelope(values, names, axis, design.factors[axis][1])
+
+
 def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir: Path) -> dict[str, Any]:
     decl = study.spec.outputs.get(name.split("/")[0])
     entry: dict[str, Any] = dict(name=name, kind=kind, n_subjects=len(design.subjects),
@@ -81,6 +90,7 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
                 entry["segmentation"] = seg
                 for n, m in zip(names, scalar_metrics(volumes, design.factor_names, cond_keys), strict=True):
                     observations.append(dict(name=n, **m))
+                _version_envelope(entry, design, volumes, names)
         else:
             obs = gather(design, kind, key_columns=decl.key_columns if decl else None)
             entry["errors"] += [e for e in obs.errors if e not in entry["errors"]]
@@ -88,6 +98,7 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
             for n, m in zip(obs.names, scalar_metrics(obs.values, design.factor_names, cond_keys), strict=True):
                 observations.append(dict(name=n, **m))
             entry["complete_subjects"] = len(obs.subjects)
+            _version_envelope(entry, design, obs.values, obs.names)
     except ReaderError as exc:
         entry["error"] = str(exc)
     entry["observations"] = observations
@@ -107,7 +118,7 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
     return entry
 
 
-def _executions_summary(study: Study, study_id: int) -> dict[str, Any]:
+def executions_summary(study: Study, study_id: int) -> dict[str, Any]:
     rows = study.catalog.executions(study_id)
     counts: dict[str, int] = {}
     for r in rows:
@@ -142,14 +153,62 @@ def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: d}
 
 
-def _provenance_summary(study: Study, study_id: int) -> dict[str, Any]:
-    hashes = sorted({r["provenance"] for r in study.catalog.executions(study_id) if r["provenance"]})
-    records = [study.catalog.provenance(h) or {} for h in hashes]
+def provenance_summary(studies: list[Study], study_ids: list[int]) -> dict[str, Any]:
+    """Distinct machine records of the executions, and the fields that differ between them."""
+    records = []
+    for study, study_id in zip(studies, study_ids, strict=True):
+        hashes = sorted({r["provenance"] for r in study.catalog.executions(study_id) if r["provenance"]})
+        records += [study.catalog.provenance(h) or {} for h in hashes]
     flat = [_flatten(r) for r in records]
     keys = sorted({k for f in flat for k in f})
     differing = {k: sorted({str(f.get(k)) for f in flat}) for k in keys if len({str(f.get(k)) for f in flat}) > 1}
     common = {k: flat[0].get(k) for k in ("hostname", "os", "kernel", "cpu.model", "libc", "python.version")} if flat else {}
-    return dict(distinct=len(hashes), differing=differing, common=common)
+    return dict(distinct=len(records), differing=differing, common=common)
+
+
+def analyze_groups(study: Study, groups: dict[tuple[str, str], tuple[str, list[Any]]],
+                   declared: dict[str, list[str]], out_root: Path) -> list[dict[str, Any]]:
+    """Analyse each output group (name, relpath) -> (kind, records); maps go under ``out_root``."""
+    names_per_output: dict[str, int] = {}
+    for name, _ in groups:
+        names_per_output[name] = names_per_output.get(name, 0) + 1
+    outputs = []
+    for (name, relpath), (kind, recs) in sorted(groups.items()):
+        label = name if names_per_output[name] == 1 else f"{name}/{relpath}"
+        design = build_design(recs, declared)
+        try:
+            outputs.append(_analyze_output(study, label, kind, design, out_root / label.replace("/", "__")))
+        except ReprovipError as exc:
+            outputs.append(dict(name=label, kind=kind, error=str(exc), observations=[], summary={}))
+    return outputs
+
+
+def finish_document(study: Study, document: dict[str, Any], json_path: str | Path | None, name: str) -> dict[str, Any]:
+    """Normalise to strict JSON and write it atomically to the store (``name``) and ``json_path``."""
+    document = json.loads(to_json(document, indent=None))
+    write_json_atomic(study.store / name, document)
+    if json_path:
+        write_json_atomic(Path(json_path), document)
+    return document
+
+
+def stored_study_id(study: Study) -> int:
+    """The catalog id of ``study``; raises :class:`NotFoundError` when nothing was stored yet."""
+    study_id = study.catalog.study_id(study.name)
+    if study_id is None:
+        raise NotFoundError(f"{study.path}: nothing stored yet; run `reprovip run` or `reprovip ingest` first")
+    return study_id
+
+
+def header(study: Study, declared: dict[str, list[str]]) -> dict[str, Any]:
+    """The document fields common to analyses and comparisons."""
+    return dict(
+        schema=SCHEMA,
+        reprovip_version=__version__,
+        created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        study=dict(name=study.name, path=str(study.path), description=study.spec.description,
+                   factors=declared, repetitions=study.spec.repetitions),
+    )
 
 
 def analyze_study(study: Study, *, json_path: str | Path | None = None) -> dict[str, Any]:
@@ -163,38 +222,15 @@ def analyze_study(study: Study, *, json_path: str | Path | None = None) -> dict[
     NotFoundError
         The study has no stored execution yet.
     """
-    catalog = study.catalog
-    study_id = catalog.study_id(study.name)
-    if study_id is None:
-        raise NotFoundError(f"{study.path}: nothing stored yet; run `reprovip run` or `reprovip ingest` first")
-    blobs = BlobStore(study.store)
-    groups = records_by_output(catalog.outputs(study_id), blobs)
+    study_id = stored_study_id(study)
+    groups = records_by_output(study.catalog.outputs(study_id), BlobStore(study.store))
     declared = {f.name: list(f.levels) for f in study.spec.factor_list()}
-    names_per_output: dict[str, int] = {}
-    for name, _ in groups:
-        names_per_output[name] = names_per_output.get(name, 0) + 1
-    outputs = []
-    for (name, relpath), (kind, recs) in sorted(groups.items()):
-        label = name if names_per_output[name] == 1 else f"{name}/{relpath}"
-        design = build_design(recs, declared)
-        out_dir = study.store / "analysis" / label.replace("/", "__")
-        try:
-            outputs.append(_analyze_output(study, label, kind, design, out_dir))
-        except ReprovipError as exc:
-            outputs.append(dict(name=label, kind=kind, error=str(exc), observations=[], summary={}))
     document = dict(
-        schema=SCHEMA,
-        reprovip_version=__version__,
-        created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        study=dict(name=study.name, path=str(study.path), description=study.spec.description,
-                   factors=declared, repetitions=study.spec.repetitions),
-        executions=_executions_summary(study, study_id),
-        provenance=_provenance_summary(study, study_id),
-        outputs=outputs,
+        header(study, declared),
+        executions=executions_summary(study, study_id),
+        provenance=provenance_summary([study], [study_id]),
+        outputs=analyze_groups(study, groups, declared, study.store / "analysis"),
     )
-    document = json.loads(to_json(document, indent=None))
-    write_json_atomic(study.store / "analysis.json", document)
-    if json_path:
-        write_json_atomic(Path(json_path), document)
-    catalog.save_analysis(study_id, document)
+    document = finish_document(study, document, json_path, "analysis.json")
+    study.catalog.save_analysis(study_id, document)
     return document

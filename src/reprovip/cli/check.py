@@ -37,9 +37,14 @@ def check_command(path: str, *, strict: bool, reanalyze: bool, junit: str | None
     """Gate the study and write the CI artefacts asked for."""
     from reprovip.gate import check_study
 
-    study = Study.load(path)
-    result = check_study(study, strict=strict, reanalyze=reanalyze)
-    doc = result.document
+    result = check_study(Study.load(path), strict=strict, reanalyze=reanalyze)
+    emit(result.document, strict=strict, junit=junit, markdown=markdown, badge=badge, json_path=json_path)
+    return result.exit_code
+
+
+def emit(doc: dict, *, strict: bool, junit: str | None, markdown: str | None, badge: str | None,
+         json_path: str | None) -> None:
+    """Print the verdict lines and write the CI artefacts asked for."""
     print_lines(doc, strict=strict)
     if junit:
         write_text_atomic(junit, junit_xml(doc, strict=strict))
@@ -49,18 +54,26 @@ def check_command(path: str, *, strict: bool, reanalyze: bool, junit: str | None
         write_text_atomic(badge, badge_svg(doc["verdict"]["status"]))
     if json_path:
         write_json_atomic(json_path, doc)
-    return result.exit_code
+
+
+def gate_options(f):
+    """The options shared by ``check`` and ``compare``."""
+    for opt in reversed([
+        click.option("--strict", is_flag=True, help="Warnings fail the check too."),
+        click.option("--junit", type=click.Path(dir_okay=False), help="Write JUnit XML (one test case per output x criterion)."),
+        click.option("--markdown", type=click.Path(dir_okay=False), help="Write a Markdown summary (CI step summary, MR comment)."),
+        click.option("--badge", type=click.Path(dir_okay=False), help="Write an SVG badge of the verdict."),
+        click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the analysis document with verdicts."),
+    ]):
+        f = opt(f)
+    return f
 
 
 @click.command("check")
 @click.argument("study", type=click.Path(dir_okay=False), default="study.yaml")
-@click.option("--strict", is_flag=True, help="Warnings fail the check too.")
+@gate_options
 @click.option("--reanalyze/--no-reanalyze", default=True, show_default=True,
               help="Analyse again, or reuse .reprovip/analysis.json.")
-@click.option("--junit", type=click.Path(dir_okay=False), help="Write JUnit XML (one test case per output x criterion).")
-@click.option("--markdown", type=click.Path(dir_okay=False), help="Write a Markdown summary (CI step summary, MR comment).")
-@click.option("--badge", type=click.Path(dir_okay=False), help="Write an SVG badge of the verdict.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the analysis document with verdicts.")
 def check(study: str, strict: bool, reanalyze: bool, junit: str | None, markdown: str | None, badge: str | None,
           json_path: str | None) -> int:
     """Apply STUDY's criteria to its results: the CI gate."""

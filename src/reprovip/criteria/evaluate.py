@@ -64,14 +64,16 @@ def evaluate(document: dict[str, Any], criteria: list[Criterion] | None) -> dict
     """Add ``verdict`` to each output and ``verdict``/``alerts`` to the document; return the document.
 
     Without declared criteria each output gets :func:`~reprovip.criteria.rules.default_criteria` of its
-    kind. An identical output passes every criterion by definition (status ``identical``); an output the
+    kind (with the envelope test first when the output compares versions). An identical output passes
+    every criterion by definition (status ``identical``); an output the
     analysis could not read gets ``error``. Execution failures become a warning alert of their own: a
     subject that crashes one time in five is a reproducibility finding.
     """
     alerts: list[dict[str, Any]] = []
     counts: dict[str, int] = {s: 0 for s in ORDER}
     for out in document["outputs"]:
-        rules = [c for c in (criteria or default_criteria(out["kind"])) if c.applies_to(out["name"])]
+        defaults = default_criteria(out["kind"], compare="envelope" in out)
+        rules = [c for c in (criteria or defaults) if c.applies_to(out["name"])]
         if out.get("error") or (not out.get("observations") and not out.get("voxelwise", {}).get("maps")
                                 and not out.get("bitwise", {}).get("identical")):
             reason = out.get("error") or "no complete subject to analyse (see the output's errors)"
@@ -79,6 +81,7 @@ def evaluate(document: dict[str, Any], criteria: list[Criterion] | None) -> dict
                                                          passed=False, value=None, threshold=None,
                                                          observation=None, message=reason)])
         elif out.get("bitwise", {}).get("identical") and not any(c.metric == "bytes_identical" for c in rules):
+            # Identical executions pass every threshold by definition.
             verdict = dict(status="identical", reasons=[dict(
                 criterion="identical", metric="identical", severity="fail", passed=True, value=True,
                 threshold=None, observation=None, message="bit-for-bit identical across all executions")])

@@ -37,7 +37,7 @@ VOXEL_METRICS = tuple(
     f"voxel_{m}_{s}" for m in ("sd", "sigdigits", "icc_a1") for s in ("mean", "median", "p05", "min", "max")
 ) + ("voxel_differ_fraction",)
 STUDY_METRICS = ("failure_rate", "attempt_failure_rate")
-FLAGS = ("identical", "bytes_identical", "repetitions_identical")
+FLAGS = ("identical", "bytes_identical", "repetitions_identical", "within_envelope")
 
 
 def known_metrics() -> list[str]:
@@ -97,14 +97,16 @@ def parse_rule(text: str) -> tuple[str, str | None, float | None]:
     return metric, m.group("op"), float(m.group("value"))
 
 
-def default_criteria(kind: str) -> list[Criterion]:
+def default_criteria(kind: str, *, compare: bool = False) -> list[Criterion]:
     """The seed's rule when a study declares nothing: identical passes; otherwise inter-execution variability
     must be much smaller than inter-subject variability, read as the lower 95% CI bound of ICC(A,1) in Koo &
     Li's "excellent" band (>= 0.9). Images use the median voxel ICC(A,1) in the non-zero mask; label maps add
-    a warning below a Dice of 0.95 between executions."""
+    a warning below a Dice of 0.95 between executions. A comparison of versions (``compare``) first requires
+    every version to stay within the baseline's run-to-run envelope."""
+    envelope = [Criterion("within_envelope", None, None)] if compare and kind != "image" else []
     if kind == "image":
         return [Criterion("voxel_icc_a1_median", ">=", 0.9)]
-    rules = [Criterion("ICC(A,1).ci_low", ">=", 0.9)]
+    rules = [*envelope, Criterion("ICC(A,1).ci_low", ">=", 0.9)]
     if kind == "labels":
         rules.append(Criterion("dice_min", ">=", 0.95, severity="warn"))
     return rules
@@ -112,6 +114,9 @@ def default_criteria(kind: str) -> list[Criterion]:
 
 def metric_values(metric: str, output: dict[str, Any], document: dict[str, Any]) -> list[tuple[str | None, Any, dict[str, Any]]]:
     """Values of ``metric`` for one output: a list of (observation name or None, value, extra)."""
+    if metric == "within_envelope":
+        env = output.get("envelope", {})
+        return [(env.get("worst_observation"), bool(env.get("within_envelope")), {})]
     if metric in FLAGS:
         return [(None, bool(output.get("bitwise", {}).get(metric)), {})]
     if metric in STUDY_METRICS:

@@ -1,0 +1,77 @@
+"""Version to version: two study stores analysed as one design with a ``version`` factor.
+
+``baseline`` and ``current`` are the two levels. Every metric, map and criterion of an ordinary analysis
+applies, and the envelope test says whether the version difference exceeds the baseline's run-to-run noise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from reprovip.analyze.design import records_by_output
+from reprovip.analyze.engine import (
+    VERSION_FACTOR,
+    analyze_groups,
+    executions_summary,
+    finish_document,
+    header,
+    provenance_summary,
+    stored_study_id,
+)
+from reprovip.errors import InputError
+from reprovip.store import BlobStore
+
+if TYPE_CHECKING:
+    from reprovip.study import Study
+
+LEVELS = ("baseline", "current")
+
+
+def _tagged(study: Study, study_id: int, tag: str) -> dict[tuple[str, str], tuple[str, list[Any]]]:
+    groups = records_by_output(study.catalog.outputs(study_id), BlobStore(study.store))
+    out = {}
+    for key, (kind, recs) in groups.items():
+        out[key] = (kind, [dataclasses.replace(r, labels=(*r.labels, (VERSION_FACTOR, tag)),
+                                               condition_key=f"{r.condition_key},{VERSION_FACTOR}={tag}")
+                           for r in recs])
+    return out
+
+
+def compare_studies(baseline: Study, current: Study, *, json_path: str | Path | None = None) -> dict[str, Any]:
+    """Analyse ``baseline`` and ``current`` together; written to ``current``'s store as ``compare.json``.
+
+    Raises
+    ------
+    InputError
+        The two studies share no output, or one of them declares its own ``version`` factor.
+    """
+    ids = [stored_study_id(baseline), stored_study_id(current)]
+    for s in (baseline, current):
+        if VERSION_FACTOR in s.spec.factors:
+            raise InputError(f"{s.path}: already has a `version` factor; analyse it with `reprovip analyze`")
+    tagged = [_tagged(s, i, tag) for s, i, tag in zip((baseline, current), ids, LEVELS, strict=True)]
+    common = sorted(set(tagged[0]) & set(tagged[1]))
+    if not common:
+        raise InputError(f"{baseline.path} and {current.path} share no output; compare studies of the same application")
+    groups = {k: (tagged[1][k][0], tagged[0][k][1] + tagged[1][k][1]) for k in common}
+    declared = {f.name: list(f.levels) for f in current.spec.factor_list()}
+    declared[VERSION_FACTOR] = list(LEVELS)
+    ex = [executions_summary(s, i) for s, i in zip((baseline, current), ids, strict=True)]
+    total, failed = ex[0]["total"] + ex[1]["total"], ex[0]["failed"] + ex[1]["failed"]
+    executions = dict(total=total, failed=failed, failure_rate=failed / total if total else 0.0,
+                      attempt_failure_rate=max(ex[0]["attempt_failure_rate"], ex[1]["attempt_failure_rate"]),
+                      counts={}, failure_by_condition={},
+                      failures=[dict(f, version=tag) for e, tag in zip(ex, LEVELS, strict=True) for f in e["failures"]])
+    document = dict(
+        header(current, declared),
+        compare=dict(baseline=dict(name=baseline.name, path=str(baseline.path)),
+                     current=dict(name=current.name, path=str(current.path)),
+                     only_in_baseline=sorted(f"{n}/{p}" for n, p in set(tagged[0]) - set(tagged[1])),
+                     only_in_current=sorted(f"{n}/{p}" for n, p in set(tagged[1]) - set(tagged[0]))),
+        executions=executions,
+        provenance=provenance_summary([baseline, current], ids),
+        outputs=analyze_groups(current, groups, declared, current.store / "compare"),
+    )
+    return finish_document(current, document, json_path, "compare.json")

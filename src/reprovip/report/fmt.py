@@ -1,0 +1,108 @@
+"""Numbers as the analysis document stores them ("Infinity", None) turned into floats and short text."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+BANDS = (("poor", 0.5), ("moderate", 0.75), ("good", 0.9), ("excellent", math.inf))
+"""Koo & Li (2016) bands: upper bound (exclusive, but 0.9 itself is "good") of each band."""
+
+
+def to_float(value: Any) -> float | None:
+    """A document number as a float: ``"Infinity"`` becomes ``inf``; None, NaN and text become None.
+
+    Examples
+    --------
+    >>> to_float("Infinity"), to_float("-Infinity"), to_float(None), to_float(0.5), to_float("x")
+    (inf, -inf, None, 0.5, None)
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        v = float(value)
+        return None if math.isnan(v) else v
+    if value == "Infinity":
+        return math.inf
+    if value == "-Infinity":
+        return -math.inf
+    return None
+
+
+def fmt(value: Any, digits: int = 4) -> str:
+    """Short text of a number: 4 significant digits, ``∞`` for infinities, ``–`` for missing values.
+
+    Examples
+    --------
+    >>> fmt(0.912345), fmt("Infinity"), fmt(None), fmt(12345678.0), fmt(3), fmt(True)
+    ('0.9123', '∞', '–', '1.235e+07', '3', 'yes')
+    """
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    v = to_float(value)
+    if v is None:
+        return "–" if value is None or isinstance(value, float) else str(value)
+    if math.isinf(v):
+        return "∞" if v > 0 else "−∞"
+    return f"{v:.{digits}g}"
+
+
+def pct(value: Any, digits: int = 1) -> str:
+    """A share as a percentage (``0.0712`` → ``7.1%``).
+
+    Examples
+    --------
+    >>> pct(0.07114), pct(None)
+    ('7.1%', '–')
+    """
+    v = to_float(value)
+    if v is None or math.isinf(v):
+        return "–"
+    return f"{100 * v:.{digits}f}%"
+
+
+def band(value: Any) -> str | None:
+    """Koo & Li band of an ICC value (apply it to the CI lower bound), or None when missing.
+
+    Examples
+    --------
+    >>> band(0.49), band(0.5), band(0.9), band(0.91), band(None)
+    ('poor', 'moderate', 'good', 'excellent', None)
+    """
+    v = to_float(value)
+    if v is None:
+        return None
+    if v < 0.5:
+        return "poor"
+    if v < 0.75:
+        return "moderate"
+    if v <= 0.9:
+        return "good"
+    return "excellent"
+
+
+def anchor(text: str, index: int) -> str:
+    """An HTML id for a user-provided name: safe characters only, unique by its index.
+
+    Examples
+    --------
+    >>> anchor("table/left <b>", 3)
+    'o3-table-left-b'
+    """
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-")[:40]
+    return f"o{index}-{slug}" if slug else f"o{index}"
+
+
+def short(text: Any, n: int = 32) -> str:
+    """Cut a label to ``n`` characters with an ellipsis.
+
+    Examples
+    --------
+    >>> short("a" * 40, 10)
+    'aaaaaaaaa…'
+    """
+    s = str(text)
+    return s if len(s) <= n else s[: n - 1] + "…"

@@ -1,0 +1,179 @@
+"""Voxelwise maps of an analysis: find them safely inside the store, cut orthogonal slices, draw them as PNG.
+
+A map is named by the analysis document (``output["voxelwise"]["maps"][name]``) and only served when its
+resolved path is inside the study store: a moved study folder is found again under
+``<store>/analysis/<output>/``, and a document pointing elsewhere is ignored.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nibabel as nib
+import numpy as np
+
+from reprovip.report.png import colour_indices, encode_png, palette
+
+MAP_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+SHOWN = ("sd", "sigdigits", "differ")
+"""Maps drawn in reports and on the dashboard, in this order (when the analysis wrote them)."""
+TITLES = {
+    "sd": "within-subject SD (√MSW)",
+    "sigdigits": "significant digits (Parker, decimal; min over subjects)",
+    "differ": "voxels where executions differ",
+    "icc_a1": "ICC(A,1)",
+}
+AXES = ("axial", "coronal", "sagittal")
+DISPLAY = 170  # px: the longest physical side of the three slices
+
+
+@dataclass(frozen=True)
+class Slice:
+    """One orthogonal slice: its PNG and its display size in CSS pixels (voxel spacing respected)."""
+
+    axis: str
+    png: bytes
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class MapImage:
+    """A map drawn as three slices through the volume centre, with its colour scale."""
+
+    name: str
+    title: str
+    slices: tuple[Slice, ...]
+    vmin: float
+    vmax: float
+    binary: bool
+
+    def slice(self, axis: str) -> Slice | None:
+        """The slice along ``axis`` (``axial``, ``coronal`` or ``sagittal``)."""
+        return next((s for s in self.slices if s.axis == axis), None)
+
+
+def map_path(store: Path, output: dict[str, Any], name: str) -> Path | None:
+    """The file of map ``name`` of ``output`` if it exists inside ``store``, else None.
+
+    Examples
+    --------
+    >>> map_path(Path("/nonexistent"), {"name": "x", "voxelwise": {"maps": {"sd": "/etc/passwd"}}}, "sd") is None
+    True
+    >>> map_path(Path("/"), {"name": "x", "voxelwise": {"maps": {"../x": "/etc/passwd"}}}, "../x") is None
+    True
+    """
+    if not isinstance(name, str) or not MAP_NAME.match(name):
+        return None
+    maps = (output.get("voxelwise") or {}).get("maps") or {}
+    if name not in maps:
+        return None
+    try:
+        root = Path(store).resolve(strict=True)
+    except OSError:
+        return None
+    label = str(output.get("name", "")).replace("/", "__")
+    for candidate in (root / "analysis" / label / f"{name}.nii.gz", Path(str(maps[name]))):
+        try:
+            p = candidate.resolve(strict=True)
+        except (OSError, RuntimeError):
+            continue
+        if p.is_relative_to(root) and p.is_file():
+            return p
+    return None
+
+
+def _load(path: Path) -> tuple[np.ndarray, tuple[float, float, float]]:
+    img = nib.as_closest_canonical(nib.load(str(path)))
+    data = np.asarray(img.dataobj, dtype=np.float32)
+    while data.ndim > 3:
+        data = data[..., 0]
+    while data.ndim < 3:
+        data = data[..., None]
+    zooms = tuple(float(z) or 1.0 for z in (list(img.header.get_zooms()[:3]) + [1.0, 1.0, 1.0])[:3])
+    return data, zooms  # type: ignore[return-value]
+
+
+def _range(name: str, values: np.ndarray) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    if name in ("icc_a1",) or name.startswith("share_"):
+        return 0.0, 1.0
+    if finite.size == 0:
+        return (0.0, 17.0) if name == "sigdigits" else (0.0, 1.0)
+    lo = 0.0 if name == "sd" else float(np.percentile(finite, 1))
+    hi = float(np.percentile(finite, 99))
+    if not hi > lo:
+        hi = lo + (abs(lo) or 1.0)
+    return lo, hi
+
+
+def _cut(volume: np.ndarray, axis: str) -> np.ndarray:
+    """Slice through the centre, rows top to bottom (superior/anterior up), columns left to right (R on the right)."""
+    cx, cy, cz = (n // 2 for n in volume.shape[:3])
+    sl = {"axial": volume[:, :, cz], "coronal": volume[:, cy, :], "sagittal": volume[cx, :, :]}[axis]
+    return sl.T[::-1, :]
+
+
+def _spacing(zooms: tuple[float, float, float], axis: str) -> tuple[float, float]:
+    zx, zy, zz = zooms
+    return {"axial": (zx, zy), "coronal": (zx, zz), "sagittal": (zy, zz)}[axis]  # (column, row) spacing
+
+
+@functools.lru_cache(maxsize=64)
+def _render_cached(path: str, mtime: int, mask: str | None, mask_mtime: int, name: str, max_side: int) -> MapImage:
+    data, zooms = _load(Path(path))
+    valid = np.ones(data.shape, dtype=bool)
+    if mask is not None:
+        m, _ = _load(Path(mask))
+        if m.shape == data.shape:
+            valid = m > 0
+    binary = name == "differ"
+    vmin, vmax = (0.0, 1.0) if binary else _range(name, data[valid])
+    colours = palette("differ" if binary else "viridis")
+    extents = [(a.shape[1] * _spacing(zooms, ax)[0], a.shape[0] * _spacing(zooms, ax)[1])
+               for ax in AXES for a in [_cut(data, ax)]]
+    scale = DISPLAY / max(max(e) for e in extents)
+    slices = []
+    for ax in AXES:
+        values, ok = _cut(data, ax), _cut(valid, ax)
+        step = max(1, math.ceil(max(values.shape) / max_side))
+        values, ok = values[::step, ::step], ok[::step, ::step]
+        zc, zr = _spacing(zooms, ax)
+        png = encode_png(colour_indices(values, ok, vmin, vmax, binary=binary), colours)
+        slices.append(Slice(ax, png, max(1, round(values.shape[1] * step * zc * scale)),
+                            max(1, round(values.shape[0] * step * zr * scale))))
+    return MapImage(name, TITLES.get(name, name.replace("_", " ")), tuple(slices), vmin, vmax, binary)
+
+
+def render_map(path: Path, name: str, *, mask: Path | None = None, max_side: int = 160) -> MapImage:
+    """Draw map ``name`` stored at ``path`` (masked by ``mask`` when given) as three slices.
+
+    Slices go through the volume centre in the closest canonical (RAS) orientation, shown in neurological
+    convention; ``max_side`` bounds the PNG size in pixels (larger volumes are subsampled).
+    """
+    mask_mtime = mask.stat().st_mtime_ns if mask is not None else 0
+    return _render_cached(str(path), path.stat().st_mtime_ns, str(mask) if mask else None, mask_mtime, name,
+                          max_side)
+
+
+def output_maps(store: Path, output: dict[str, Any]) -> list[str]:
+    """Names of the maps of ``output`` that can be drawn, in display order."""
+    maps = (output.get("voxelwise") or {}).get("maps") or {}
+    return [n for n in SHOWN if n in maps and map_path(store, output, n) is not None]
+
+
+def draw_output_map(store: Path, output: dict[str, Any], name: str) -> MapImage | None:
+    """Draw map ``name`` of ``output`` when it is inside ``store``; None otherwise."""
+    path = map_path(store, output, name)
+    if path is None:
+        return None
+    mask = map_path(store, output, "mask")
+    try:
+        return render_map(path, name, mask=mask)
+    except (OSError, ValueError, nib.filebasedimages.ImageFileError):
+        return None

@@ -1,0 +1,93 @@
+"""A tiny PNG encoder (8-bit palette images, zlib) and the colour maps the voxel maps are drawn with.
+
+Palette PNGs keep the report small: one byte per pixel before compression, and flat regions compress well.
+Index 0 of every palette is the background (outside the mask, or not a number).
+"""
+
+from __future__ import annotations
+
+import base64
+import struct
+import zlib
+
+import numpy as np
+
+BACKGROUND = (24, 24, 28)
+
+# Viridis sampled at 9 points (matplotlib's table), interpolated linearly in between.
+VIRIDIS = [
+    (68, 1, 84), (71, 44, 122), (59, 81, 139), (44, 113, 142), (33, 144, 141),
+    (39, 173, 129), (92, 200, 99), (170, 220, 50), (253, 231, 37),
+]
+DIFFER = [(58, 76, 110), (230, 85, 13)]
+
+
+def _interpolate(anchors: list[tuple[int, int, int]], n: int) -> list[tuple[int, int, int]]:
+    a = np.asarray(anchors, dtype=np.float64)
+    x = np.linspace(0, len(anchors) - 1, n)
+    cols = np.stack([np.interp(x, np.arange(len(anchors)), a[:, c]) for c in range(3)], axis=1)
+    return [tuple(int(round(v)) for v in row) for row in cols]  # type: ignore[misc]
+
+
+def palette(name: str) -> list[tuple[int, int, int]]:
+    """The 256-entry palette ``name`` (``viridis`` or ``differ``); entry 0 is the background.
+
+    Examples
+    --------
+    >>> p = palette("viridis"); len(p), p[0], p[1], p[255]
+    (256, (24, 24, 28), (68, 1, 84), (253, 231, 37))
+    """
+    if name == "differ":
+        return [BACKGROUND] + DIFFER + [BACKGROUND] * 253
+    return [BACKGROUND] + _interpolate(VIRIDIS, 255)
+
+
+def colour_indices(values: np.ndarray, valid: np.ndarray, vmin: float, vmax: float, *, binary: bool = False) -> np.ndarray:
+    """Map ``values`` to palette indices 1..255 (or 1..2 when ``binary``); invalid pixels get 0.
+
+    ``+inf`` is drawn as the top of the scale and ``-inf`` as the bottom; NaN is background.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    ok = valid & ~np.isnan(v)
+    out = np.zeros(v.shape, dtype=np.uint8)
+    if binary:
+        out[ok] = np.where(v[ok] > 0.5, 2, 1)
+        return out
+    span = vmax - vmin if vmax > vmin else 1.0
+    clipped = np.clip(np.nan_to_num(v, posinf=vmax, neginf=vmin), vmin, vmax)
+    idx = 1 + np.round((clipped - vmin) / span * 254).astype(np.int64)
+    out[ok] = idx[ok].astype(np.uint8)
+    return out
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def encode_png(indices: np.ndarray, colours: list[tuple[int, int, int]]) -> bytes:
+    """Encode a 2-D array of palette indices (rows top to bottom) as an 8-bit palette PNG.
+
+    Examples
+    --------
+    >>> data = encode_png(np.array([[0, 1], [2, 255]], dtype=np.uint8), palette("viridis"))
+    >>> data[:8] == b"\\x89PNG\\r\\n\\x1a\\n", len(data) < 2000
+    (True, True)
+    """
+    a = np.ascontiguousarray(indices, dtype=np.uint8)
+    if a.ndim != 2 or a.shape[0] == 0 or a.shape[1] == 0:
+        raise ValueError(f"`indices` must be a non-empty 2-D array, got shape {a.shape}")
+    h, w = a.shape
+    raw = np.concatenate([np.zeros((h, 1), dtype=np.uint8), a], axis=1).tobytes()  # filter type 0 per row
+    plte = bytes(c for rgb in colours[:256] for c in rgb)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 3, 0, 0, 0))
+        + _chunk(b"PLTE", plte)
+        + _chunk(b"IDAT", zlib.compress(raw, 9))
+        + _chunk(b"IEND", b"")
+    )
+
+
+def data_uri(png: bytes) -> str:
+    """A ``data:image/png;base64,...`` URI for ``png``."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")

@@ -1,0 +1,62 @@
+"""Version to version: a changed algorithm constant is detected, a noisy rebuild is not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reprovip.cli.main import main
+from reprovip.errors import InputError
+from reprovip.gate import compare_check
+from reprovip.study import Study
+from tests.conftest import write_study
+
+
+def _version(root: Path, scale: float, noise: float = 0.01) -> Path:
+    path = write_study(root, app="versioned_app.py", subjects=4, repetitions=4,
+                       args=f'"{{input}}", "{{outdir}}", "{scale}", "{noise}"')
+    Study.load(path).run(jobs=2)
+    return path
+
+
+@pytest.fixture(scope="module")
+def versions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("versions")
+    return {name: _version(root / name, scale) for name, scale in
+            (("v1.8", 1.0), ("v1.8-rebuild", 1.0), ("v1.9", 1.01))}
+
+
+def test_changed_constant_is_outside_the_envelope(versions: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["compare", str(versions["v1.8"]), str(versions["v1.9"])])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert "result: OUTSIDE the baseline's run-to-run envelope" in out
+    doc = compare_check(Study.load(versions["v1.8"]), Study.load(versions["v1.9"])).document
+    env = doc["outputs"][0]["envelope"]
+    assert env["within_envelope"] is False and set(env["outside"]) == {"area", "value"}
+    # A 1% shift on values 10..32.5 with a 0.01 noise SD: hundreds of standard errors.
+    assert float(env["max_abs_z"]) > 50
+    reasons = doc["outputs"][0]["verdict"]["reasons"]
+    assert reasons[0]["criterion"] == "within_envelope" and not reasons[0]["passed"]
+    share = doc["outputs"][0]["observations"][0]["variance"]["version"]["share"]
+    assert share > 0
+
+
+def test_noisy_rebuild_stays_within_the_envelope(versions: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["compare", str(versions["v1.8"]), str(versions["v1.8-rebuild"])])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "result: within the baseline's run-to-run envelope" in out
+    doc = compare_check(Study.load(versions["v1.8"]), Study.load(versions["v1.8-rebuild"])).document
+    assert doc["outputs"][0]["envelope"]["within_envelope"] is True
+    assert doc["compare"]["baseline"]["path"].endswith("v1.8/study.yaml")
+
+
+def test_compare_needs_stored_and_shared_outputs(tmp_path: Path, versions: dict[str, Path]) -> None:
+    other = write_study(tmp_path / "other", outputs="  table: {path: table.csv, kind: table}\n", repetitions=2)
+    Study.load(other).run()
+    with pytest.raises(InputError, match=r"share no output"):
+        compare_check(Study.load(versions["v1.8"]), Study.load(other))
+    empty = write_study(tmp_path / "empty")
+    assert main(["compare", str(versions["v1.8"]), str(empty)]) == 2

@@ -1,0 +1,11 @@
+"""An application with an algorithm constant (its "version") and run-to-run noise (its rebuild jitter)."""
+
+import json
+import random
+import sys
+from pathlib import Path
+
+inp, out, scale, noise = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+value = float(inp.read_text().split()[-1])
+result = {"value": value * scale + random.gauss(0.0, noise), "area": value**2 * scale + random.gauss(0.0, noise)}
+(out / "result.json").write_text(json.dumps(result))
