@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 APPS = Path(__file__).parent / "apps"
+# The applications are scripts that the tests run as subprocesses, not test modules to import.
+collect_ignore = ["apps"]
 
 
 def write_study(
