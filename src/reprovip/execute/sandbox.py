@@ -184,6 +184,9 @@ def run_task(task: Task) -> dict[str, Any]:
     before the catalog commit is only an orphan if the runner dies in between, and the next run removes it.
     """
     result = _execute(task)
+    if not task.blob_root and task.return_bytes and result.get("workdir"):
+        # A remote worker: the outputs travel back as bytes; nothing is left on the worker.
+        shutil.rmtree(result.pop("workdir"), ignore_errors=True)
     if task.blob_root and result.get("workdir"):
         from reprovip.store.blobs import BlobStore
 
