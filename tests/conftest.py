@@ -22,6 +22,7 @@ def write_study(
     outputs: str = "  result: {path: result.json, kind: scalars}\n",
     extra: str = "",
     args: str = '"{input}", "{outdir}"',
+    interpreter: str = sys.executable,
 ) -> Path:
     """Write ``subjects`` inputs and a study.yaml running ``tests/apps/<app>``; return the study path."""
     data = root / "data"
@@ -30,7 +31,7 @@ def write_study(
         (data / f"sub-{i + 1:02d}.txt").write_text(f"subject {10.0 + 7.5 * i}\n")
     text = (
         "application:\n"
-        f'  command: ["{sys.executable}", "{APPS / app}", {args}]\n'
+        f'  command: ["{interpreter}", "{APPS / app}", {args}]\n'
         'subjects: {glob: "data/{subject}.txt"}\n'
         + (f"factors:\n{factors}" if factors else "")
         + f"repetitions: {repetitions}\n"

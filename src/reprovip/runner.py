@@ -118,6 +118,12 @@ def run_study(
         summary.planned, summary.skipped = len(planned), len(planned) - len(todo)
         run_id = catalog.start_run(study_id, "run", len(planned), socket.gethostname(), os.getpid())
         template = argv_template(spec, study.directory)
+        environments = None
+        if "environments" in spec.factors:
+            from reprovip.execute.environments import ensure_all
+
+            cache = Path(os.environ.get("REPROVIP_ENV_CACHE") or store / "envs")
+            environments = ensure_all(spec.factors["environments"], cache)
         tries: dict[str, int] = {}
         status = "interrupted"
         bar = Progress(
@@ -141,7 +147,8 @@ def run_study(
 
                 def submit(eid: str) -> None:
                     tries[eid] = tries.get(eid, 0) + 1
-                    task = build_task(spec, study.directory, by_id[eid], template=template, work_root=work_root)
+                    task = build_task(spec, study.directory, by_id[eid], template=template, work_root=work_root,
+                                      environments=environments)
                     task = dataclasses.replace(task, return_bytes=not shared, blob_root=blob_root)
                     pending[backend.executor.submit(run_task, task)] = eid
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from reprovip.execute.environments import Environment
 from reprovip.execute.render import thread_env
 from reprovip.execute.sandbox import OutputDecl, Task
 from reprovip.plan import PlannedExecution
@@ -25,7 +26,13 @@ def argv_template(spec: StudySpec, study_dir: Path) -> list[str]:
 
 
 def build_task(
-    spec: StudySpec, study_dir: Path, planned: PlannedExecution, *, template: list[str], work_root: str | None
+    spec: StudySpec,
+    study_dir: Path,
+    planned: PlannedExecution,
+    *,
+    template: list[str],
+    work_root: str | None,
+    environments: dict[str, Environment] | None = None,
 ) -> Task:
     """Materialise one execution: placeholder values, environment and seed (``random`` is drawn now)."""
     cond = planned.condition
@@ -38,6 +45,7 @@ def build_task(
     }
     env = dict(spec.env)
     argv = list(template)
+    extra: dict[str, Any] = {}
     seed = None
     for name, value in cond.values.items():
         label = cond.labels[name]
@@ -53,12 +61,18 @@ def build_task(
         elif name == "args":
             argv += [str(a) for a in value]
             values["args"] = label
+        elif name == "environments":
+            environment = (environments or {})[label]
+            env.update(environment.env_vars())
+            values["python"] = environment.python
+            values["environments"] = label
+            extra["environment"] = {"name": label, "requirements": list(environment.requirements),
+                                    "packages": environment.packages}
         else:
             values[name] = value
     env["REPROVIP_EXECUTION_ID"] = planned.id
     if seed is not None:
         env["REPROVIP_SEED"] = str(seed)
-    extra = {}
     if spec.application.boutiques is not None:
         from reprovip.spec.boutiques import descriptor_path
 

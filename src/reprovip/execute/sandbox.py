@@ -245,6 +245,10 @@ def _execute(task: Task) -> dict[str, Any]:
         stderr="",
         outputs=[],
     )
+    if "environment" in task.extra:
+        # The environment the application ran in is part of its provenance (hashed by the catalog).
+        result["provenance"] = {**result["provenance"], "environment": task.extra["environment"]}
+        result["provenance_hash"] = None
     t0 = time.perf_counter()
     try:
         proc = subprocess.Popen(

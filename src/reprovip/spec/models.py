@@ -24,7 +24,7 @@ BUILTIN_PLACEHOLDERS = (
 )
 NAME_RE = r"^[A-Za-z_][A-Za-z0-9_\-]*$"
 # Factors that are not plain placeholders: they change the environment or the argv.
-BUILTIN_FACTORS = ("threads", "seed", "env", "args")
+BUILTIN_FACTORS = ("threads", "seed", "env", "args", "environments", "blas", "perturb", "container")
 
 
 class _Strict(BaseModel):
@@ -185,6 +185,10 @@ class StudySpec(_Strict):
             if name == "args":
                 if not isinstance(levels, dict) or not all(isinstance(d, list) for d in levels.values()):
                     raise ValueError("`args` must map level names to lists of extra arguments")
+            if name == "environments":
+                if not isinstance(levels, dict) or not all(isinstance(d, list) for d in levels.values()):
+                    raise ValueError("`environments` must map level names to lists of requirements "
+                                     "(e.g. {old: [\"pyamares==0.3.8\"], new: [\"pyamares==0.3.28\"]})")
         return v
 
     def factor_list(self) -> list[Factor]:
