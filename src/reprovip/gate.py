@@ -74,13 +74,13 @@ def check_document(document: dict[str, Any], study: Study, *, strict: bool = Fal
     if code != EXIT_PASS and study.spec.on_fail:
         notify(study.spec.on_fail, summary_of(document), cwd=study.directory)
         notified = True
-    write_json_atomic(study.store / name, document)
+    write_json_atomic(study.results / name, document)
     return CheckResult(document, code, notified)
 
 
 def check_study(study: Study, *, strict: bool = False, reanalyze: bool = True) -> CheckResult:
-    """Analyse (or reuse ``.reprovip/analysis.json``) and gate the study."""
-    stored = study.store / "analysis.json"
+    """Analyse (or reuse ``.reprovip/results/<study>/analysis.json``) and gate the study."""
+    stored = study.results / "analysis.json"
     if reanalyze or not stored.exists():
         document = study.analyze().document
     else:

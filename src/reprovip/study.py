@@ -48,6 +48,14 @@ class Study:
         """The study's name."""
         return self.spec.name or "study"
 
+    @property
+    def results(self) -> Path:
+        """Where this study's analysis documents and maps are written: ``.reprovip/results/<name>/``.
+
+        Several study files may share one folder, hence one store; their results stay apart.
+        """
+        return self.store / "results" / self.name
+
     @functools.cached_property
     def subjects(self) -> list[Subject]:
         """The subjects found on disk (inputs checked to exist)."""

@@ -13,6 +13,9 @@ from reprovip.execute.sandbox import OutputDecl, Task
 from reprovip.plan import PlannedExecution
 from reprovip.spec.models import StudySpec
 
+# MKL's conditional numerical reproducibility settings, usable as `blas` levels besides OpenBLAS core types.
+MKL_CBWR = ("COMPATIBLE", "SSE2", "SSE4_2", "AVX", "AVX2", "AVX512")
+
 
 def argv_template(spec: StudySpec, study_dir: Path) -> list[str]:
     """The study's command as an argv template, whatever kind of application it declares."""
@@ -49,6 +52,7 @@ def build_task(
     seed = None
     for name, value in cond.values.items():
         label = cond.labels[name]
+        values[f"{name}_level"] = label  # e.g. {seed_level} is "random" where {seed} is the drawn integer
         if name == "threads":
             env.update(thread_env(int(value)))
             values["threads"] = int(value)
@@ -61,6 +65,22 @@ def build_task(
         elif name == "args":
             argv += [str(a) for a in value]
             values["args"] = label
+        elif name == "blas":
+            env["OPENBLAS_CORETYPE"] = str(value)
+            if str(value).upper() in MKL_CBWR:
+                env["MKL_CBWR"] = str(value).upper()
+            values["blas"] = label
+        elif name == "perturb":
+            values["perturb"] = label
+            if value == "verrou":
+                extra["verrou"] = True
+            elif float(value) > 0:
+                pseed = secrets.randbelow(2**31 - 1)
+                extra["perturb"] = {"ulps": float(value), "seed": pseed}
+                env["REPROVIP_PERTURB_ULPS"], env["REPROVIP_PERTURB_SEED"] = str(value), str(pseed)
+        elif name == "container":
+            extra["container"] = dict(value)
+            values["container"] = label
         elif name == "environments":
             environment = (environments or {})[label]
             env.update(environment.env_vars())
@@ -70,6 +90,8 @@ def build_task(
                                     "packages": environment.packages}
         else:
             values[name] = value
+    if spec.application.container is not None and "container" not in extra:
+        extra["container"] = spec.application.container.model_dump()
     env["REPROVIP_EXECUTION_ID"] = planned.id
     if seed is not None:
         env["REPROVIP_SEED"] = str(seed)

@@ -55,7 +55,7 @@ def test_nondeterminism_under_threads_is_attributed_to_threads(study_dir: Path) 
     assert 1e-4 < obs["wsd"] < 1e-2 and obs["sd_ratio"] < 1e-3
     shares = obs["variance"]
     assert shares["subject"]["share"] > 0.999
-    assert (study.store / "analysis.json").exists()
+    assert (study.store / "results" / study.name / "analysis.json").exists()
 
 
 def test_images_semantic_hash_voxel_maps_and_labels(study_dir: Path) -> None:

@@ -83,7 +83,7 @@ def test_failed_executions_exit_3_and_alert(study_dir: Path) -> None:
     path = write_study(study_dir, app="misbehaving_app.py", args='"crash", "{outdir}"', repetitions=2, subjects=2)
     assert main(["run", str(path), "--no-progress"]) == 3
     assert main(["check", str(path)]) == 3
-    doc = json.loads((study_dir / ".reprovip" / "analysis.json").read_text())
+    doc = json.loads((Study.load(path).results / "analysis.json").read_text())
     assert any("4 of 4 executions failed" in a["message"] for a in doc["alerts"])
 
 

@@ -14,6 +14,8 @@ from reprovip.analyze.design import Design, Record
 NONDETERMINISM_HINTS = {
     "threads": "nondeterminism under multithreading",
     "seed": "an unseeded (or seed-dependent) random generator",
+    "perturb": "numerical instability: a few ULPs of input noise change the result",
+    "blas": "a BLAS kernel that is not reproducible from run to run",
 }
 
 

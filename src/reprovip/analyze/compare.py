@@ -72,6 +72,6 @@ def compare_studies(baseline: Study, current: Study, *, json_path: str | Path | 
                      only_in_current=sorted(f"{n}/{p}" for n, p in set(tagged[1]) - set(tagged[0]))),
         executions=executions,
         provenance=provenance_summary([baseline, current], ids),
-        outputs=analyze_groups(current, groups, declared, current.store / "compare"),
+        outputs=analyze_groups(current, groups, declared, current.results / "compare"),
     )
     return finish_document(current, document, json_path, "compare.json")

@@ -186,7 +186,7 @@ def analyze_groups(study: Study, groups: dict[tuple[str, str], tuple[str, list[A
 def finish_document(study: Study, document: dict[str, Any], json_path: str | Path | None, name: str) -> dict[str, Any]:
     """Normalise to strict JSON and write it atomically to the store (``name``) and ``json_path``."""
     document = json.loads(to_json(document, indent=None))
-    write_json_atomic(study.store / name, document)
+    write_json_atomic(study.results / name, document)
     if json_path:
         write_json_atomic(Path(json_path), document)
     return document
@@ -214,7 +214,7 @@ def header(study: Study, declared: dict[str, list[str]]) -> dict[str, Any]:
 def analyze_study(study: Study, *, json_path: str | Path | None = None) -> dict[str, Any]:
     """Analyse every output of ``study`` and return the analysis document.
 
-    The document is also written atomically to ``.reprovip/analysis.json`` (and ``json_path`` if given) and
+    The document is also written atomically to ``.reprovip/results/<study>/analysis.json`` (and ``json_path`` if given) and
     stored in the catalog's history; a killed analysis leaves the previous document intact.
 
     Raises
@@ -229,7 +229,7 @@ def analyze_study(study: Study, *, json_path: str | Path | None = None) -> dict[
         header(study, declared),
         executions=executions_summary(study, study_id),
         provenance=provenance_summary([study], [study_id]),
-        outputs=analyze_groups(study, groups, declared, study.store / "analysis"),
+        outputs=analyze_groups(study, groups, declared, study.results / "analysis"),
     )
     document = finish_document(study, document, json_path, "analysis.json")
     study.catalog.save_analysis(study_id, document)

@@ -39,7 +39,7 @@ def analyze_command(path: str, json_path: str | None) -> int:
     if ex["failed"]:
         console.print(f"{ex['failed']} of {ex['total']} executions failed (rate {ex['failure_rate']:.1%}): "
                       "failures are a reproducibility finding; see `reprovip status`")
-    where = json_path or str(study.store / "analysis.json")
+    where = json_path or str(study.results / "analysis.json")
     console.print(f"analysis document: {where}", markup=False, highlight=False)
     return 0
 

@@ -73,7 +73,7 @@ def gate_options(f):
 @click.argument("study", type=click.Path(dir_okay=False), default="study.yaml")
 @gate_options
 @click.option("--reanalyze/--no-reanalyze", default=True, show_default=True,
-              help="Analyse again, or reuse .reprovip/analysis.json.")
+              help="Analyse again, or reuse .reprovip/results/<study>/analysis.json.")
 def check(study: str, strict: bool, reanalyze: bool, junit: str | None, markdown: str | None, badge: str | None,
           json_path: str | None) -> int:
     """Apply STUDY's criteria to its results: the CI gate."""

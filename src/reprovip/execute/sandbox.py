@@ -218,6 +218,12 @@ def _execute(task: Task) -> dict[str, Any]:
     outdir = workdir / "out"
     outdir.mkdir(parents=True)
     values = dict(task.values, outdir=str(outdir), workdir=str(workdir))
+    if "perturb" in task.extra:
+        from reprovip.execute.perturb import perturb_file
+
+        p = task.extra["perturb"]
+        (workdir / "input").mkdir()
+        values["input"] = str(perturb_file(Path(values["input"]), workdir / "input", ulps=p["ulps"], seed=p["seed"]))
     argv = render_argv(task.argv, values)
     if "boutiques" in task.extra:
         from reprovip.spec.boutiques import boutiques_argv
@@ -245,10 +251,20 @@ def _execute(task: Task) -> dict[str, Any]:
         stderr="",
         outputs=[],
     )
-    if "environment" in task.extra:
-        # The environment the application ran in is part of its provenance (hashed by the catalog).
-        result["provenance"] = {**result["provenance"], "environment": task.extra["environment"]}
-        result["provenance_hash"] = None
+    if task.extra.get("verrou"):
+        # Random rounding of every floating-point operation (Verrou, a valgrind tool), where installed.
+        argv = ["valgrind", "--tool=verrou", "--rounding-mode=random", "--quiet", *argv]
+    if "container" in task.extra:
+        from reprovip.execute.container import wrap
+
+        c = task.extra["container"]
+        argv = wrap(c["engine"], c["image"], argv, binds=[str(values["study_dir"])], workdir=str(workdir), env=task.env)
+    result["argv"] = argv
+    for key in ("environment", "container"):
+        if key in task.extra:
+            # What the application ran in is part of its provenance (hashed by the catalog).
+            result["provenance"] = {**result["provenance"], key: task.extra[key]}
+            result["provenance_hash"] = None
     t0 = time.perf_counter()
     try:
         proc = subprocess.Popen(

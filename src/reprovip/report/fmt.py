@@ -37,6 +37,8 @@ def fmt(value: Any, digits: int = 4) -> str:
     --------
     >>> fmt(0.912345), fmt("Infinity"), fmt(None), fmt(12345678.0), fmt(3), fmt(True)
     ('0.9123', '∞', '–', '1.235e+07', '3', 'yes')
+    >>> fmt(0.9999999926), fmt(1.0)
+    ('0.99999999', '1')
     """
     if isinstance(value, bool):
         return "yes" if value else "no"
@@ -47,7 +49,11 @@ def fmt(value: Any, digits: int = 4) -> str:
         return "–" if value is None or isinstance(value, float) else str(value)
     if math.isinf(v):
         return "∞" if v > 0 else "−∞"
-    return f"{v:.{digits}g}"
+    text = f"{v:.{digits}g}"
+    while text in ("1", "-1") and abs(v) != 1.0 and digits < 12:  # 0.99999999 is not 1: show the nines
+        digits += 2
+        text = f"{v:.{digits}g}"
+    return text
 
 
 def pct(value: Any, digits: int = 1) -> str:
@@ -55,12 +61,14 @@ def pct(value: Any, digits: int = 1) -> str:
 
     Examples
     --------
-    >>> pct(0.07114), pct(None)
-    ('7.1%', '–')
+    >>> pct(0.07114), pct(None), pct(4.4e-05), pct(0.0)
+    ('7.1%', '–', '0.0044%', '0.0%')
     """
     v = to_float(value)
     if v is None or math.isinf(v):
         return "–"
+    if v != 0 and abs(100 * v) < 10 ** -digits:
+        return f"{100 * v:.2g}%"
     return f"{100 * v:.{digits}f}%"
 
 

@@ -2,7 +2,7 @@
 
 A map is named by the analysis document (``output["voxelwise"]["maps"][name]``) and only served when its
 resolved path is inside the study store: a moved study folder is found again under
-``<store>/analysis/<output>/``, and a document pointing elsewhere is ignored.
+``<store>/results/<study>/analysis/<output>/``, and a document pointing elsewhere is ignored.
 """
 
 from __future__ import annotations
@@ -58,8 +58,11 @@ class MapImage:
         return next((s for s in self.slices if s.axis == axis), None)
 
 
-def map_path(store: Path, output: dict[str, Any], name: str) -> Path | None:
+def map_path(store: Path, output: dict[str, Any], name: str, *, study: str | None = None) -> Path | None:
     """The file of map ``name`` of ``output`` if it exists inside ``store``, else None.
+
+    Looked for where the document says, then where the analysis of study ``study`` writes maps
+    (``results/<study>/analysis/<output>/``, so a moved study folder still shows its maps).
 
     Examples
     --------
@@ -78,7 +81,11 @@ def map_path(store: Path, output: dict[str, Any], name: str) -> Path | None:
     except OSError:
         return None
     label = str(output.get("name", "")).replace("/", "__")
-    for candidate in (root / "analysis" / label / f"{name}.nii.gz", Path(str(maps[name]))):
+    candidates = [Path(str(maps[name]))]
+    if study:
+        candidates.append(root / "results" / str(study).replace("/", "__") / "analysis" / label / f"{name}.nii.gz")
+    candidates.append(root / "analysis" / label / f"{name}.nii.gz")
+    for candidate in candidates:
         try:
             p = candidate.resolve(strict=True)
         except (OSError, RuntimeError):
@@ -161,18 +168,18 @@ def render_map(path: Path, name: str, *, mask: Path | None = None, max_side: int
                           max_side)
 
 
-def output_maps(store: Path, output: dict[str, Any]) -> list[str]:
+def output_maps(store: Path, output: dict[str, Any], *, study: str | None = None) -> list[str]:
     """Names of the maps of ``output`` that can be drawn, in display order."""
     maps = (output.get("voxelwise") or {}).get("maps") or {}
-    return [n for n in SHOWN if n in maps and map_path(store, output, n) is not None]
+    return [n for n in SHOWN if n in maps and map_path(store, output, n, study=study) is not None]
 
 
-def draw_output_map(store: Path, output: dict[str, Any], name: str) -> MapImage | None:
+def draw_output_map(store: Path, output: dict[str, Any], name: str, *, study: str | None = None) -> MapImage | None:
     """Draw map ``name`` of ``output`` when it is inside ``store``; None otherwise."""
-    path = map_path(store, output, name)
+    path = map_path(store, output, name, study=study)
     if path is None:
         return None
-    mask = map_path(store, output, "mask")
+    mask = map_path(store, output, "mask", study=study)
     try:
         return render_map(path, name, mask=mask)
     except (OSError, ValueError, nib.filebasedimages.ImageFileError):

@@ -18,6 +18,11 @@ SOURCE_FILL = {"subject": "#9fb4cc", "residual": "#dd8452"}
 STATUS_FILL = {"done": "#55a868", "failed": "#c44e52", "running": "#4c72b0", "pending": "#c9c9c9"}
 
 
+def _padded(lo: float, hi: float, frac: float = 0.06) -> tuple[float, float]:
+    pad = (hi - lo) * frac
+    return lo - pad, hi + pad
+
+
 def icc_forest(rows: list[dict[str, Any]], *, title: str = "ICC(A,1) with 95% CI") -> Markup | None:
     """One row per observation: ICC(A,1) and its CI over the Koo & Li bands (poor/moderate/good/excellent)."""
     rows = [r for r in rows if to_float(r.get("value")) is not None]
@@ -26,9 +31,9 @@ def icc_forest(rows: list[dict[str, Any]], *, title: str = "ICC(A,1) with 95% CI
     lows = [to_float(r.get("ci_low")) for r in rows]
     lo = min([0.0] + [v for v in lows if v is not None and math.isfinite(v)])
     lo = max(lo, -1.0)
-    left, width, top, step = 170, 600, 26, 18
+    left, width, top, step = 170, 480, 26, 18
     height = top + step * len(rows) + 40
-    sx = Scale(lo, 1.0, left, left + width - 60)
+    sx = Scale(lo, 1.0, left, left + width)
     out = []
     for name, a, b, fill in BAND_FILL:
         x0, x1 = sx(max(a, lo)), sx(b)
@@ -44,9 +49,10 @@ def icc_forest(rows: list[dict[str, Any]], *, title: str = "ICC(A,1) with 95% CI
             if ci_lo < lo:
                 out.append(text(sx(lo) + 2, y - 3, "◀", fill="#c44e52", size=9))
         out.append(circle(sx(v), y, 4, "#222", title=tip))  # type: ignore[arg-type]
-        out.append(text(left + width - 55, y + 4, f"{fmt(v, 3)} [{fmt(ci_lo, 3)}]", fill="#333", size=10))
+        out.append(text(left + width + 8, y + 4, f"{fmt(v, 3)} [{fmt(ci_lo, 3)}, {fmt(ci_hi, 3)}]", fill="#333",
+                        size=10))
     out += x_axis(sx, top + step * len(rows) + 4, label="ICC(A,1) (band of the CI lower bound: Koo & Li 2016)")
-    return svg(left + width, height, out, label=title)
+    return svg(left + width + 220, height, out, label=title)
 
 
 def share_bars(shares: dict[str, Any], *, title: str = "share of total variance per factor") -> Markup | None:
@@ -121,8 +127,8 @@ def bland_altman(data: dict[str, Any]) -> Markup | None:
     xs, ys = [p["mean"] for p in pts], [p["diff"] for p in pts]
     lims = [data["bias"], data["loa_low"], data["loa_high"]] + ys
     left, width, top, height = 70, 460, 14, 220
-    sx = Scale(min(xs), max(xs), left, left + width)
-    sy = Scale(min(lims), max(lims), top + height, top)
+    sx = Scale(*_padded(min(xs), max(xs)), left, left + width)
+    sy = Scale(*_padded(min(lims), max(lims)), top + height, top)
     out = y_axis(sy, left, label="difference", grid_to=left + width)
     out += x_axis(sx, top + height, label=f"mean of {data['factor']}={data['level_a']} and ={data['level_b']}")
     for name, v, dash in (("bias", data["bias"], None), ("−1.96 SD", data["loa_low"], "4 3"),
@@ -143,7 +149,8 @@ def seg_bars(labels: list[dict[str, Any]]) -> Markup | None:
     keys = [("dice_within_min", "Dice within, min"), ("dice_within_mean", "Dice within, mean"),
             ("dice_between_min", "Dice between, min"), ("dice_between_mean", "Dice between, mean")]
     keys = [(k, lab) for k, lab in keys if any(to_float(r.get(k)) is not None for r in labels)]
-    hd = [to_float(r.get("hd95_max")) for r in labels]
+    hd = [max((v for v in (to_float(r.get(k)) for k in ("hd95_within_max", "hd95_between_max")) if v is not None),
+              default=None) for r in labels]
     finite_hd = [v for v in hd if v is not None and math.isfinite(v)]
     left, width, bar = 80, 300, 9
     sx = Scale(0.0, 1.0, left, left + width)

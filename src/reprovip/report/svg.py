@@ -107,7 +107,7 @@ def x_axis(scale: Scale, y: float, *, label: str = "", count: int = 5, grid_to: 
         x = scale(t)
         if grid_to is not None:
             out.append(line(x, grid_to, x, y, "#e3e3e3"))
-        out += [line(x, y, x, y + 4, "#888"), text(x, y + 15, fmt(t, 3), anchor="middle", fill="#555")]
+        out += [line(x, y, x, y + 4, "#888"), text(x, y + 15, fmt(t, 6), anchor="middle", fill="#555")]
     if label:
         out.append(text((scale.p0 + scale.p1) / 2, y + 30, label, anchor="middle", fill="#333"))
     return out
@@ -120,7 +120,7 @@ def y_axis(scale: Scale, x: float, *, label: str = "", count: int = 5, grid_to: 
         y = scale(t)
         if grid_to is not None:
             out.append(line(x, y, grid_to, y, "#e3e3e3"))
-        out += [line(x - 4, y, x, y, "#888"), text(x - 6, y + 4, fmt(t, 3), anchor="end", fill="#555")]
+        out += [line(x - 4, y, x, y, "#888"), text(x - 6, y + 4, fmt(t, 6), anchor="end", fill="#555")]
     if label:
         mid = (scale.p0 + scale.p1) / 2
         out.append(f'<text x="12" y="{n(mid)}" text-anchor="middle" fill="#333" '

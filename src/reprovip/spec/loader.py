@@ -158,7 +158,7 @@ def _to_spec_error(exc: ValidationError, root: Any, file: str) -> SpecError:
 
 def _check_placeholders(spec: StudySpec, root: Any, file: str) -> None:
     # {seed} and {threads} only mean something when the study declares those factors.
-    known = (set(BUILTIN_PLACEHOLDERS) - {"seed", "threads"}) | set(spec.factors)
+    known = (set(BUILTIN_PLACEHOLDERS) - {"seed", "threads"}) | set(spec.factors) | {f"{f}_level" for f in spec.factors}
     app = spec.application
     items: list[tuple[tuple[Any, ...], str]] = []
     if app is None:

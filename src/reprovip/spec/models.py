@@ -23,6 +23,7 @@ BUILTIN_PLACEHOLDERS = (
     "python",
 )
 NAME_RE = r"^[A-Za-z_][A-Za-z0-9_\-]*$"
+CONTAINER_ENGINES = ("docker", "podman", "apptainer", "singularity", "udocker")
 # Factors that are not plain placeholders: they change the environment or the argv.
 BUILTIN_FACTORS = ("threads", "seed", "env", "args", "environments", "blas", "perturb", "container")
 
@@ -31,9 +32,17 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class Container(_Strict):
+    """A container image to run the application in."""
+
+    engine: Literal["docker", "podman", "apptainer", "singularity", "udocker"]
+    image: str
+
+
 class Application(_Strict):
     """What is run: an argv template, a Boutiques descriptor or a Python callable."""
 
+    container: Container | None = None
     command: list[str] | None = None
     boutiques: str | None = None
     invocation: dict[str, Any] | None = None
@@ -185,6 +194,19 @@ class StudySpec(_Strict):
             if name == "args":
                 if not isinstance(levels, dict) or not all(isinstance(d, list) for d in levels.values()):
                     raise ValueError("`args` must map level names to lists of extra arguments")
+            if name == "perturb":
+                bad = [x for x in _values(levels) if not (x == "verrou" or (isinstance(x, int | float)
+                                                                           and not isinstance(x, bool) and 0 <= x <= 1e6))]
+                if bad:
+                    raise ValueError(f"`perturb` levels must be numbers of ULPs >= 0 or 'verrou', got {bad[0]!r}")
+            if name == "container":
+                if not isinstance(levels, dict) or not all(
+                    isinstance(d, dict) and set(d) == {"engine", "image"} for d in levels.values()
+                ):
+                    raise ValueError("`container` must map level names to {engine: ..., image: ...}")
+                for d in levels.values():
+                    if d["engine"] not in CONTAINER_ENGINES:
+                        raise ValueError(f"container engine must be one of {list(CONTAINER_ENGINES)}, got {d['engine']!r}")
             if name == "environments":
                 if not isinstance(levels, dict) or not all(isinstance(d, list) for d in levels.values()):
                     raise ValueError("`environments` must map level names to lists of requirements "

@@ -6,7 +6,9 @@ write that completes an execution is one transaction, so a killed runner leaves 
 
 from __future__ import annotations
 
+import importlib
 import json
+import math
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -14,7 +16,7 @@ from typing import Any
 
 import blake3
 from sqlalchemy import create_engine, event, func, insert, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from reprovip import __version__
@@ -22,6 +24,7 @@ from reprovip.errors import StoreError
 from reprovip.store import schema as s
 
 _CAP = 64 * 1024
+_UPSERT = ("postgresql", "sqlite")  # dialects with INSERT ... ON CONFLICT DO NOTHING
 
 
 def sqlite_url(path: Path, *, read_only: bool = False) -> str:
@@ -43,6 +46,47 @@ def _sqlite_pragmas(engine: Engine, read_only: bool) -> None:
         cur.close()
 
 
+def _shown(url: str) -> str:
+    """``url`` fit for a message: without its password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (SQLAlchemyError, ValueError):
+        return url.split("@")[-1]
+
+
+def _text(value: str | None) -> str | None:
+    """Text without NUL characters, which PostgreSQL cannot store (an app may print binary)."""
+    return value.replace("\x00", "\ufffd") if value and "\x00" in value else value
+
+
+def _finite(obj: Any) -> Any:
+    """``obj`` with non-finite floats as None: PostgreSQL's ``json`` type rejects NaN and Infinity."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def _strict_json(obj: Any) -> str:
+    try:
+        return json.dumps(obj, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(obj), allow_nan=False)
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        return {}
+    # A study runs for days: a server restart or an idle-connection timeout must not end it.
+    options: dict[str, Any] = dict(pool_pre_ping=True)
+    if url.startswith("postgresql"):
+        options["json_serializer"] = _strict_json
+    return options
+
+
 class Catalog:
     """Access to one catalog database.
 
@@ -59,9 +103,9 @@ class Catalog:
         self.read_only = read_only
         self._known_provenance: set[str] = set()
         try:
-            self.engine = create_engine(url, future=True)
+            self.engine = create_engine(url, **_engine_options(url))
         except (SQLAlchemyError, ImportError, ValueError) as exc:
-            raise StoreError(f"cannot open catalog {url!r}: {exc}; check the database URL") from exc
+            raise StoreError(f"cannot open catalog {_shown(url)!r}: {exc}; check the database URL") from exc
         if self.engine.dialect.name == "sqlite":
             _sqlite_pragmas(self.engine, read_only)
         if not read_only:
@@ -77,19 +121,19 @@ class Catalog:
         return cls(sqlite_url(root / "catalog.sqlite", read_only=read_only), read_only=read_only)
 
     def _create(self) -> None:
+        """Create the tables, or migrate them to this code's revision (see :mod:`reprovip.store.migrations`).
+
+        Safe when several processes open a new catalog at once; refuses a catalog written by a newer reprovip.
+        """
+        from reprovip.store.migrations import upgrade
+
         try:
-            s.metadata.create_all(self.engine)
-            with self.engine.begin() as conn:
-                row = conn.execute(select(s.meta.c.value).where(s.meta.c.key == "schema_version")).first()
-                if row is None:
-                    conn.execute(insert(s.meta).values(key="schema_version", value=str(s.SCHEMA_VERSION)))
-                elif int(row[0]) > s.SCHEMA_VERSION:
-                    raise StoreError(
-                        f"{self.url}: catalog schema {row[0]} is newer than this reprovip "
-                        f"({s.SCHEMA_VERSION}); upgrade reprovip"
-                    )
+            upgrade(self.engine)
         except OperationalError as exc:
-            raise StoreError(f"cannot write catalog {self.url}: {exc.orig}; check permissions") from exc
+            raise StoreError(f"cannot write catalog {_shown(self.url)}: {exc.orig}; check permissions") \
+                from exc
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot create or migrate catalog {_shown(self.url)}: {exc}") from exc
 
     def close(self) -> None:
         """Release the database connections."""
@@ -234,7 +278,7 @@ class Catalog:
                     exit_code=result.get("exit_code"),
                     duration=result.get("duration"),
                     peak_rss=result.get("peak_rss"),
-                    error=result.get("error"),
+                    error=_text(result.get("error")),
                     run_id=run_id,
                     provenance=prov_hash,
                     started_at=result.get("started_at"),
@@ -247,8 +291,8 @@ class Catalog:
                         argv=result.get("argv"),
                         env=result.get("env"),
                         timed_out=bool(result.get("timed_out")),
-                        stdout=(result.get("stdout") or "")[-_CAP:],
-                        stderr=(result.get("stderr") or "")[-_CAP:],
+                        stdout=_text((result.get("stdout") or "")[-_CAP:]),
+                        stderr=_text((result.get("stderr") or "")[-_CAP:]),
                         hostname=result.get("hostname"),
                         pid=result.get("pid"),
                         **fields,
@@ -268,8 +312,14 @@ class Catalog:
             return None
         digest = result.get("provenance_hash") or _digest(prov)
         if digest not in self._known_provenance:
-            exists = conn.execute(select(s.provenances.c.hash).where(s.provenances.c.hash == digest)).first()
-            if not exists:
+            dialect = conn.dialect.name
+            if dialect in _UPSERT:
+                # Runners of other studies sharing this catalog store the same machine's record concurrently:
+                # a check-then-insert would race into a duplicate-key error.
+                upsert = importlib.import_module(f"sqlalchemy.dialects.{dialect}").insert
+                stmt = upsert(s.provenances).values(hash=digest, data=prov)
+                conn.execute(stmt.on_conflict_do_nothing())
+            elif not conn.execute(select(s.provenances.c.hash).where(s.provenances.c.hash == digest)).first():
                 conn.execute(insert(s.provenances).values(hash=digest, data=prov))
             self._known_provenance.add(digest)
         return digest

@@ -1,0 +1,46 @@
+"""``reprovip serve``: the read-only dashboard over one or more study stores."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from reprovip.errors import InputError
+
+
+def serve_command(sources: list[str], *, host: str, port: int, token: str | None, query_timeout: float) -> int:
+    """Serve the dashboard until interrupted.
+
+    Refuses (``InputError``, exit code 2) a non-loopback ``host`` unless a token is given here or in
+    ``REPROVIP_TOKEN``; with a token every request must carry it.
+    """
+    from reprovip.dashboard import check_bind, create_app, open_sources
+
+    token = token or os.environ.get("REPROVIP_TOKEN") or None
+    check_bind(host, token)
+    try:
+        import uvicorn
+    except ImportError as exc:
+        raise InputError("the dashboard needs uvicorn and fastapi: pip install 'reprovip[dashboard]'") from exc
+    app = create_app(open_sources(list(sources), query_timeout=query_timeout), token=token)
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"reprovip dashboard on http://{shown}:{port}/ (read-only; Ctrl-C to stop)", err=True)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False, proxy_headers=False)
+    except SystemExit as exc:
+        raise InputError(f"cannot listen on {host}:{port}: address in use or not available") from exc
+    return 0
+
+
+@click.command("serve")
+@click.argument("sources", nargs=-1, type=click.Path())
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but loopback needs --token.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--token", default=None, help="Require this token (Bearer header or ?token=); or set REPROVIP_TOKEN.")
+@click.option("--query-timeout", type=click.FloatRange(0.05, 600), default=2.0, show_default=True,
+              help="Abort any catalog query running longer than this many seconds.")
+def serve(sources: tuple[str, ...], host: str, port: int, token: str | None, query_timeout: float) -> int:
+    """Serve a read-only dashboard of SOURCES (study files, study folders, stores, catalog URLs; default: .)."""
+    return serve_command(list(sources), host=host, port=port, token=token, query_timeout=query_timeout)

@@ -1,0 +1,235 @@
+"""The read-only web dashboard (FastAPI): every HTML page has a ``.json`` twin built from the same context.
+
+Pages: ``/`` (studies), ``/studies/{key}`` (the report's content + run history + trends),
+``/studies/{key}/executions`` (paginated), ``/studies/{key}/executions/{id}`` (drill-down),
+``/studies/{key}/progress`` (live, refreshes itself), ``/alerts``; API: ``/openapi.json``,
+``/studies/{key}/analysis.json`` (the stored document), ``/healthz``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy.exc import OperationalError
+from starlette.convertors import Convertor, register_url_convertor
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from reprovip import __version__
+from reprovip.dashboard import models as m
+from reprovip.dashboard import queries as q
+from reprovip.dashboard.security import Guard
+from reprovip.dashboard.sources import Source
+from reprovip.dashboard.views import Dashboard
+from reprovip.errors import ReprovipError
+from reprovip.report import plots
+from reprovip.report.maps import draw_output_map, output_maps
+from reprovip.report.render import css, environment
+
+TEMPLATES = str(Path(__file__).parent / "templates")
+CSS_URL = "/static/reprovip.css"
+
+
+class KeyConvertor(Convertor):
+    """A study key ``<source>-<study id>``."""
+
+    regex = r"[0-9]{1,6}-[0-9]{1,12}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+class IdConvertor(KeyConvertor):
+    """An execution id: letters, digits, ``_`` and ``-`` only."""
+
+    regex = r"[A-Za-z0-9_-]{1,64}"
+
+
+register_url_convertor("skey", KeyConvertor())
+register_url_convertor("eid", IdConvertor())
+
+ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": m.Error}, 503: {"model": m.Error}}
+Status = Literal["done", "failed", "pending", "running"]
+
+
+def json_response(data: Any, status: int = 200) -> Response:
+    """JSON without NaN (the document's infinities are already strings)."""
+    body = json.dumps(data, allow_nan=False, default=str, separators=(",", ":")).encode()
+    return Response(body, status_code=status, media_type="application/json")
+
+
+def create_app(sources: list[Source], *, token: str | None = None) -> Any:
+    """The dashboard as an ASGI app over read-only ``sources`` (see :func:`~reprovip.dashboard.sources.open_sources`).
+
+    With ``token`` set, every request must carry it. Returns the app wrapped in the security middleware; the
+    FastAPI app itself is its ``.fastapi`` attribute.
+    """
+    dash = Dashboard(sources)
+    env = environment(TEMPLATES)
+    app = FastAPI(title="reprovip dashboard", version=__version__, docs_url=None, redoc_url=None,
+                  description="Read-only view of reprovip study catalogs. Every HTML page has a `.json` twin.")
+    stylesheet = css() + (Path(TEMPLATES) / "dashboard.css").read_text(encoding="utf-8")
+
+    def html(template: str, ctx: dict[str, Any], json_url: str, *, status: int = 200, **extra: Any) -> HTMLResponse:
+        page = env.get_template(template).render(
+            ctx=ctx, json_url=json_url, inline_css=None, static_css=CSS_URL, csp_meta=None,
+            refresh=extra.pop("refresh", None), **extra)
+        return HTMLResponse(page, status_code=status)
+
+    def map_images(key: str, analysis: dict[str, Any] | None) -> Callable[[dict[str, Any]], list[dict[str, Any]]]:
+        def images(o: dict[str, Any]) -> list[dict[str, Any]]:
+            if analysis is None:
+                return []
+            src, row = dash._resolve(key)
+            doc = q.document(src.engine, row["id"], analysis["analysis_id"]) or {}
+            raws = doc.get("outputs") or []
+            store = src.store_for(row["id"], row.get("study_dir"))
+            if store is None or o["index"] >= len(raws):
+                return []
+            out = []
+            study = str((doc.get("study") or {}).get("name", "")) or None
+            for name in output_maps(store, raws[o["index"]], study=study):
+                img = draw_output_map(store, raws[o["index"]], name, study=study)
+                if img is None:
+                    continue
+                base = f"/studies/{key}/maps/{analysis['analysis_id']}/{o['index']}/{name}"
+                out.append(dict(name=name, title=img.title, bar=plots.colour_bar(img.vmin, img.vmax, binary=img.binary),
+                                slices=[dict(axis=s.axis, src=f"{base}/{s.axis}.png", width=s.width, height=s.height)
+                                        for s in img.slices]))
+            return out
+
+        return images
+
+    def links(key: str) -> Any:
+        class Links:
+            @staticmethod
+            def execution(eid: str) -> str:
+                return f"/studies/{key}/executions/{eid}"
+
+        return Links
+
+    # -- error pages ---------------------------------------------------------------------------------
+    def _error(request: Request, status: int, detail: str) -> Response:
+        if request.url.path.endswith((".json", ".png")) or "json" in request.headers.get("accept", "").split(",")[0]:
+            return json_response({"detail": detail}, status)
+        return html("error.html", {"status": status, "detail": detail}, "", status=status)
+
+    @app.exception_handler(ReprovipError)
+    async def _reprovip_error(request: Request, exc: ReprovipError) -> Response:
+        return _error(request, exc.http_status, str(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return _error(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(OperationalError)
+    async def _db_error(request: Request, exc: OperationalError) -> Response:
+        detail = "the catalog query took too long" if "interrupted" in str(exc.orig) else "the catalog is not readable now"
+        return _error(request, 503, f"{detail}; try again")
+
+    # -- pages and their twins -------------------------------------------------------------------------
+    @app.get("/index.json", response_model=m.StudyList, tags=["studies"])
+    def index_json() -> Response:
+        """Every study: counts by status and latest verdict."""
+        return json_response(dash.index())
+
+    @app.get("/", response_class=HTMLResponse, tags=["pages"])
+    def index_page() -> HTMLResponse:
+        """Every study (HTML)."""
+        return html("index.html", dash.index(), "/index.json")
+
+    @app.get("/alerts.json", response_model=m.AlertsPage, tags=["studies"])
+    def alerts_json() -> Response:
+        """Alerts of every study's latest analysis, failures first."""
+        return json_response(dash.alerts())
+
+    @app.get("/alerts", response_class=HTMLResponse, tags=["pages"])
+    def alerts_page() -> HTMLResponse:
+        """Alerts (HTML)."""
+        return html("alerts.html", dash.alerts(), "/alerts.json")
+
+    @app.get("/studies/{key:skey}.json", response_model=m.StudyPage, responses=ERRORS, tags=["studies"])
+    def study_json(key: str) -> Response:
+        """A study: the view of its latest analysis, run history and trends of key metrics."""
+        return json_response(dash.study(key))
+
+    @app.get("/studies/{key:skey}/analysis.json", responses=ERRORS, tags=["studies"])
+    def analysis_json(key: str) -> Response:
+        """The latest stored analysis document (schema ``reprovip.analysis/1``), as stored."""
+        return json_response(dash.document(key))
+
+    @app.get("/studies/{key:skey}", response_class=HTMLResponse, responses=ERRORS, tags=["pages"])
+    def study_page(key: str) -> HTMLResponse:
+        """A study (HTML)."""
+        ctx = dash.study(key)
+        return html("study.html", ctx, f"/studies/{key}.json", map_images=map_images(key, ctx["analysis"]),
+                    links=links(key))
+
+    @app.get("/studies/{key:skey}/executions.json", response_model=m.ExecutionsPage, responses=ERRORS,
+             tags=["executions"])
+    def executions_json(key: str, status: Status | None = None, page: int = Query(1, ge=1, le=10**7)) -> Response:
+        """One page of executions (50 a page), optionally of one status."""
+        return json_response(dash.executions(key, status=status, page=page))
+
+    @app.get("/studies/{key:skey}/executions", response_class=HTMLResponse, responses=ERRORS, tags=["pages"])
+    def executions_page(key: str, status: Status | None = None,
+                        page: int = Query(1, ge=1, le=10**7)) -> HTMLResponse:
+        """Executions (HTML)."""
+        suffix = f"?page={page}" + (f"&status={status}" if status else "")
+        return html("executions.html", dash.executions(key, status=status, page=page),
+                    f"/studies/{key}/executions.json{suffix}")
+
+    @app.get("/studies/{key:skey}/executions/{eid:eid}.json", response_model=m.ExecutionPage, responses=ERRORS,
+             tags=["executions"])
+    def execution_json(key: str, eid: str) -> Response:
+        """One execution: attempts (argv, environment, output tails), outputs, provenance."""
+        return json_response(dash.execution(key, eid))
+
+    @app.get("/studies/{key:skey}/executions/{eid:eid}", response_class=HTMLResponse, responses=ERRORS,
+             tags=["pages"])
+    def execution_page(key: str, eid: str) -> HTMLResponse:
+        """One execution (HTML)."""
+        return html("execution.html", dash.execution(key, eid), f"/studies/{key}/executions/{eid}.json")
+
+    @app.get("/studies/{key:skey}/progress.json", response_model=m.Progress, responses=ERRORS, tags=["studies"])
+    def progress_json(key: str) -> Response:
+        """Live progress of a study: counts by status and condition, throughput, ETA."""
+        return json_response(dash.progress(key))
+
+    @app.get("/studies/{key:skey}/progress", response_class=HTMLResponse, responses=ERRORS, tags=["pages"])
+    def progress_page(key: str) -> HTMLResponse:
+        """Live progress (HTML, refreshes itself while executions are pending)."""
+        ctx = dash.progress(key)
+        return html("progress.html", ctx, f"/studies/{key}/progress.json", refresh=ctx["refresh_seconds"])
+
+    @app.get("/studies/{key:skey}/maps/{analysis_id}/{output}/{name}/{axis}.png", responses=ERRORS, tags=["maps"],
+             response_class=Response)
+    def map_png(key: str, analysis_id: int, output: int, name: str, axis: str) -> Response:
+        """A slice of a voxelwise map, addressed by ids from the analysis document only."""
+        png = dash.map_png(key, analysis_id, output, name, axis)
+        return Response(png, media_type="image/png", headers={"cache-control": "private, max-age=3600"})
+
+    @app.get("/static/reprovip.css", include_in_schema=False)
+    def stylesheet_route() -> Response:
+        return Response(stylesheet, media_type="text/css", headers={"cache-control": "max-age=3600"})
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)
+
+    @app.get("/healthz", response_model=m.Health, tags=["api"])
+    def healthz() -> Response:
+        """Liveness (the benchmark's baseline)."""
+        return json_response({"status": "ok"})
+
+    guarded = Guard(app, token)
+    guarded.fastapi = app  # type: ignore[attr-defined]
+    guarded.dashboard = dash  # type: ignore[attr-defined]
+    return guarded

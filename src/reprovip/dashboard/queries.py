@@ -1,0 +1,160 @@
+"""The dashboard's SQL: aggregates with GROUP BY and pages with LIMIT, never every execution at once."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from reprovip.store import schema as s
+
+TAIL = 8000
+
+
+def studies(engine: Engine) -> list[dict[str, Any]]:
+    """Every study of a catalog (without its spec)."""
+    t = s.studies
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(
+            select(t.c.id, t.c.name, t.c.study_dir, t.c.created_at).order_by(t.c.id)).mappings()]
+
+
+def study(engine: Engine, study_id: int) -> dict[str, Any] | None:
+    """One study with its spec, or None."""
+    with engine.connect() as conn:
+        row = conn.execute(select(s.studies).where(s.studies.c.id == study_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def status_counts(engine: Engine, study_id: int | None = None) -> dict[int, dict[str, int]]:
+    """Executions per study and status (one GROUP BY over the (study, status) index)."""
+    e = s.executions
+    q = select(e.c.study_id, e.c.status, func.count()).group_by(e.c.study_id, e.c.status)
+    if study_id is not None:
+        q = q.where(e.c.study_id == study_id)
+    out: dict[int, dict[str, int]] = {}
+    with engine.connect() as conn:
+        for sid, st, n in conn.execute(q):
+            out.setdefault(int(sid), {})[str(st)] = int(n)
+    return out
+
+
+def condition_counts(engine: Engine, study_id: int) -> dict[str, dict[str, int]]:
+    """Executions per condition and status."""
+    e = s.executions
+    q = (select(e.c.condition_key, e.c.status, func.count()).where(e.c.study_id == study_id)
+         .group_by(e.c.condition_key, e.c.status).order_by(e.c.condition_key))
+    out: dict[str, dict[str, int]] = {}
+    with engine.connect() as conn:
+        for ck, st, n in conn.execute(q):
+            out.setdefault(str(ck), {})[str(st)] = int(n)
+    return out
+
+
+def latest_analyses(engine: Engine) -> dict[int, tuple[int, float | None]]:
+    """Per study: id and time of its latest stored analysis."""
+    a = s.analyses
+    sub = select(func.max(a.c.id).label("id")).group_by(a.c.study_id).subquery()
+    q = select(a.c.study_id, a.c.id, a.c.created_at).where(a.c.id.in_(select(sub.c.id)))
+    with engine.connect() as conn:
+        return {int(sid): (int(aid), ts) for sid, aid, ts in conn.execute(q)}
+
+
+def analysis_ids(engine: Engine, study_id: int, *, limit: int = 30) -> list[int]:
+    """Ids of the latest ``limit`` stored analyses of a study, oldest first."""
+    a = s.analyses
+    q = select(a.c.id).where(a.c.study_id == study_id).order_by(a.c.id.desc()).limit(limit)
+    with engine.connect() as conn:
+        return sorted(int(r[0]) for r in conn.execute(q))
+
+
+@functools.lru_cache(maxsize=64)
+def _document(engine: Engine, analysis_id: int) -> tuple[int, dict[str, Any]] | None:
+    a = s.analyses
+    with engine.connect() as conn:
+        row = conn.execute(select(a.c.study_id, a.c.document).where(a.c.id == analysis_id)).first()
+    return (int(row[0]), row[1]) if row else None
+
+
+def document(engine: Engine, study_id: int, analysis_id: int) -> dict[str, Any] | None:
+    """A stored analysis document (immutable, so cached), if it belongs to ``study_id``."""
+    got = _document(engine, analysis_id)
+    return got[1] if got and got[0] == study_id else None
+
+
+def runs(engine: Engine, study_id: int, *, limit: int = 50, status: str | None = None) -> list[dict[str, Any]]:
+    """The latest runs of a study, newest first."""
+    r = s.runs
+    q = select(r).where(r.c.study_id == study_id)
+    if status is not None:
+        q = q.where(r.c.status == status)
+    with engine.connect() as conn:
+        return [dict(x) for x in conn.execute(q.order_by(r.c.id.desc()).limit(limit)).mappings()]
+
+
+EXEC_COLUMNS = ("id", "subject", "condition_key", "repetition", "status", "attempts", "exit_code", "duration",
+                "error")
+
+
+def executions_page(engine: Engine, study_id: int, *, status: str | None, offset: int, limit: int) -> list[dict[str, Any]]:
+    """One page of executions ordered by subject, condition and repetition."""
+    e = s.executions
+    q = select(*[e.c[c] for c in EXEC_COLUMNS]).where(e.c.study_id == study_id)
+    if status is not None:
+        q = q.where(e.c.status == status)
+    q = q.order_by(e.c.subject, e.c.condition_key, e.c.repetition).offset(offset).limit(limit)
+    with engine.connect() as conn:
+        return [dict(x) for x in conn.execute(q).mappings()]
+
+
+def execution(engine: Engine, study_id: int, execution_id: str) -> dict[str, Any] | None:
+    """One execution of a study, or None."""
+    e = s.executions
+    with engine.connect() as conn:
+        row = conn.execute(select(e).where(e.c.study_id == study_id, e.c.id == execution_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def attempts(engine: Engine, execution_id: str) -> list[dict[str, Any]]:
+    """Attempts of an execution, oldest first, with the last ``TAIL`` characters of their output."""
+    t = s.attempts
+    q = select(t).where(t.c.execution_id == execution_id).order_by(t.c.id).limit(100)
+    out = []
+    with engine.connect() as conn:
+        for x in conn.execute(q).mappings():
+            d = dict(x)
+            d["stdout_tail"] = (d.pop("stdout") or "")[-TAIL:]
+            d["stderr_tail"] = (d.pop("stderr") or "")[-TAIL:]
+            out.append(d)
+    return out
+
+
+def outputs(engine: Engine, execution_id: str) -> list[dict[str, Any]]:
+    """Stored outputs of an execution."""
+    o = s.outputs
+    q = (select(o.c.name, o.c.relpath, o.c.kind, o.c.blob, o.c.size, o.c.semantic_hash, o.c.missing, o.c.error)
+         .where(o.c.execution_id == execution_id).order_by(o.c.name, o.c.relpath).limit(1000))
+    with engine.connect() as conn:
+        return [dict(x) for x in conn.execute(q).mappings()]
+
+
+def provenance(engine: Engine, digest: str | None) -> dict[str, Any] | None:
+    """A provenance record."""
+    if not digest:
+        return None
+    with engine.connect() as conn:
+        row = conn.execute(select(s.provenances.c.data).where(s.provenances.c.hash == digest)).first()
+    return row[0] if row else None
+
+
+def activity(engine: Engine, study_id: int, since: float) -> dict[str, Any]:
+    """Executions finished since ``since`` and the mean duration of completed ones."""
+    e = s.executions
+    with engine.connect() as conn:
+        recent = conn.execute(select(func.count()).where(
+            e.c.study_id == study_id, e.c.status.in_(("done", "failed")), e.c.finished_at >= since)).scalar()
+        mean = conn.execute(select(func.avg(e.c.duration)).where(
+            e.c.study_id == study_id, e.c.status == "done")).scalar()
+    return dict(recent=int(recent or 0), mean_duration=float(mean) if mean is not None else None)

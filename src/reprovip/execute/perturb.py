@@ -1,0 +1,94 @@
+"""The ``perturb`` factor: a few ULPs of seeded random noise on an execution's floating-point inputs.
+
+A pip-only stand-in for Monte Carlo arithmetic: if an application's result moves a lot when its inputs move
+by a few units in the last place, the application is numerically unstable there. Each value x becomes
+``x + u * ulps * spacing(x)`` with u uniform in [-1, 1], drawn from the execution's recorded seed. Integer
+data (label maps, counts) are left alone. Formats: NIfTI, NumPy ``.npy``, CSV/TSV and whitespace-separated
+numeric text.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reprovip.errors import InputError
+
+_NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
+
+
+def perturb_array(a: np.ndarray, *, ulps: float, rng: np.random.Generator) -> np.ndarray:
+    """Return a copy of float array ``a`` moved by up to ``ulps`` units in the last place per element.
+
+    Examples
+    --------
+    >>> x = np.array([1.0, 100.0])
+    >>> y = perturb_array(x, ulps=2, rng=np.random.default_rng(0))
+    >>> bool(np.all(np.abs(y - x) <= 2 * np.spacing(x))) and not np.array_equal(x, y)
+    True
+    """
+    if a.dtype.kind != "f":
+        return a.copy()
+    u = rng.uniform(-1.0, 1.0, size=a.shape)
+    return (a + (u * ulps * np.spacing(a)).astype(a.dtype)).astype(a.dtype)
+
+
+def _text_numbers(text: str, *, ulps: float, rng: np.random.Generator) -> str:
+    def sub(m: re.Match[str]) -> str:
+        token = m.group(0)
+        if not any(c in token for c in ".eE"):
+            return token  # integers stay integers
+        v = perturb_array(np.array([float(token)]), ulps=ulps, rng=rng)[0]
+        return repr(float(v))
+
+    return _NUMBER.sub(sub, text)
+
+
+def perturb_file(src: Path, dest_dir: Path, *, ulps: float, seed: int) -> Path:
+    """Write a perturbed copy of ``src`` into ``dest_dir`` (same name) and return its path.
+
+    Raises
+    ------
+    InputError
+        A format that cannot be perturbed (the message names the file).
+    """
+    rng = np.random.default_rng(seed)
+    dest = dest_dir / src.name
+    name = src.name.lower()
+    if name.endswith((".nii", ".nii.gz")):
+        import nibabel as nib
+
+        img = nib.load(str(src))
+        data = np.asarray(img.dataobj)  # scaled integer images decode to floats and are saved as floats
+        header = img.header.copy()
+        if data.dtype.kind == "f":
+            header.set_data_dtype(data.dtype)
+            header.set_slope_inter(1.0, 0.0)
+        nib.save(nib.Nifti1Image(perturb_array(data, ulps=ulps, rng=rng), img.affine, header), str(dest))
+    elif name.endswith(".npy"):
+        np.save(dest, perturb_array(np.load(src), ulps=ulps, rng=rng))
+    elif name.endswith((".csv", ".tsv")):
+        delim = "\t" if name.endswith(".tsv") else ","
+        with open(src, newline="", encoding="utf-8") as fin, open(dest, "w", newline="", encoding="utf-8") as fout:
+            writer = csv.writer(fout, delimiter=delim)
+            for row in csv.reader(fin, delimiter=delim):
+                writer.writerow([_text_numbers(c, ulps=ulps, rng=rng) for c in row])
+    elif src.is_file():
+        try:
+            text = src.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{src}: cannot perturb a binary file of unknown format; "
+                             "use NIfTI, .npy, CSV/TSV or numeric text inputs") from exc
+        dest.write_text(_text_numbers(text, ulps=ulps, rng=rng), encoding="utf-8")
+    else:
+        raise InputError(f"{src}: only file inputs can be perturbed")
+    return dest
+
+
+def describe(ulps: float, seed: int) -> dict[str, Any]:
+    """What is recorded about a perturbation."""
+    return {"ulps": ulps, "seed": seed}

@@ -1,0 +1,148 @@
+"""Render a study's report to a file, or to an object that notebooks display inline."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from markupsafe import escape
+
+from reprovip.errors import InputError, NotFoundError, StoreError
+from reprovip.report.render import report_html
+from reprovip.store import Catalog
+
+if TYPE_CHECKING:
+    from reprovip.study import Study
+
+DEFAULT_NAME = "report.html"
+
+
+@dataclass(frozen=True)
+class ReportView:
+    """A rendered report: its HTML, where it was written, and an inline view for Jupyter.
+
+    Attributes
+    ----------
+    html : str
+        The self-contained HTML page.
+    path : Path or None
+        The file it was written to, if any.
+    """
+
+    html: str
+    path: Path | None = None
+
+    def _repr_html_(self) -> str:
+        # An iframe keeps the report's stylesheet from restyling the notebook; the sandbox runs no script.
+        return (f'<iframe srcdoc="{escape(self.html)}" sandbox="" width="100%" height="900" '
+                f'title="reprovip report"></iframe>')
+
+    def save(self, path: str | Path) -> Path:
+        """Write the HTML to ``path`` atomically and return it."""
+        return _write(Path(path), self.html)
+
+    def __fspath__(self) -> str:
+        if self.path is None:
+            raise TypeError("this report was not written to a file; call .save(path) first")
+        return str(self.path)
+
+    def __str__(self) -> str:
+        return str(self.path) if self.path else f"<ReportView {len(self.html)} characters>"
+
+
+def _write(path: Path, text: str) -> Path:
+    path = path.resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def _study(study: Study | str | Path) -> Study:
+    from reprovip.study import Study
+
+    if isinstance(study, Study):
+        return study
+    p = Path(study)
+    if p.is_dir():
+        p = p / "study.yaml"
+    if not p.exists():
+        raise NotFoundError(f"{p}: no such study file; pass the study.yaml of an analysed study")
+    return Study.load(p)
+
+
+def _catalog(study: Study) -> Catalog | None:
+    try:
+        if study.catalog_url:
+            return Catalog(study.catalog_url, read_only=True)
+        return Catalog.for_store(study.store, read_only=True)
+    except StoreError:
+        return None
+
+
+def _document(study: Study, catalog: Catalog | None, analysis: str | Path | None) -> dict[str, Any]:
+    results = getattr(study, "results", study.store)  # .reprovip/results/<study>/ (older stores: .reprovip/)
+    path = Path(analysis) if analysis else results / "analysis.json"
+    if not analysis and not path.exists() and (study.store / "analysis.json").exists():
+        path = study.store / "analysis.json"
+    if path.exists():
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{path}: not a readable analysis document ({exc}); run `reprovip analyze` again") from exc
+    if analysis:
+        raise NotFoundError(f"{path}: no such analysis document")
+    if catalog is not None:
+        sid = catalog.study_id(study.name)
+        docs = catalog.analyses(sid, latest_only=True) if sid is not None else []
+        if docs:
+            return docs[0]["document"]
+    raise NotFoundError(f"{study.path}: no analysis yet; run `reprovip analyze {study.path}` first")
+
+
+def report_view(study: Study | str | Path, output: str | Path | None = None, *,
+                analysis: str | Path | None = None) -> ReportView:
+    """Render the report of an analysed study; write it to ``output`` when given.
+
+    Parameters
+    ----------
+    study : Study, str or Path
+        The study (or its ``study.yaml``, or its folder).
+    output : str or Path, optional
+        Where to write the HTML file.
+    analysis : str or Path, optional
+        An analysis document to render instead of the study's latest
+        (``.reprovip/results/<study>/analysis.json``).
+
+    Returns
+    -------
+    ReportView
+        Displays inline in Jupyter; ``.path`` is the written file, if any.
+
+    Raises
+    ------
+    NotFoundError
+        The study has not been analysed yet.
+    """
+    st = _study(study)
+    catalog = _catalog(st)
+    try:
+        html = report_html(_document(st, catalog, analysis), catalog, store=st.store)
+    finally:
+        if catalog is not None:
+            catalog.close()
+    return ReportView(html, _write(Path(output), html) if output is not None else None)
+
+
+def render_report(study: Study | str | Path, output: str | Path | None = None, *,
+                  analysis: str | Path | None = None) -> Path:
+    """Write the self-contained HTML report of ``study`` and return its path.
+
+    The default ``output`` is ``report.html`` next to the study file. See :func:`report_view`.
+    """
+    st = _study(study)
+    return report_view(st, output if output is not None else st.directory / DEFAULT_NAME, analysis=analysis).path  # type: ignore[return-value]

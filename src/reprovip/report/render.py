@@ -1,0 +1,132 @@
+"""Jinja2 environment (autoescape on) shared by the report and the dashboard, and the static report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import math
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy import select
+
+from reprovip import __version__
+from reprovip.report import plots
+from reprovip.report.context import analysis_context
+from reprovip.report.fmt import fmt, pct, to_float
+from reprovip.report.maps import draw_output_map, output_maps
+from reprovip.report.png import data_uri
+from reprovip.store import Catalog
+from reprovip.store import schema as s
+
+TEMPLATES = Path(__file__).parent / "templates"
+REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
+"""Content-Security-Policy of the static report: nothing can be loaded from anywhere, not even by mistake."""
+
+
+def _when(ts: Any) -> str:
+    v = to_float(ts)
+    if v is None or not math.isfinite(v):
+        return "–"
+    return dt.datetime.fromtimestamp(v, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _maxnum(values: list[Any]) -> str:
+    nums = [v for v in (to_float(x) for x in values) if v is not None]
+    return fmt(max(nums)) if nums else "–"
+
+
+@functools.lru_cache(maxsize=4)
+def environment(*extra: str) -> Environment:
+    """The Jinja2 environment: templates in ``extra`` folders first, then the report's."""
+    env = Environment(
+        loader=ChoiceLoader([FileSystemLoader(d) for d in extra] + [FileSystemLoader(str(TEMPLATES))]),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(num=fmt, pct=pct, yesno=lambda v: "yes" if v else "no", maxnum=_maxnum, when=_when)
+    env.globals.update(plots=plots, version=__version__)
+    return env
+
+
+def css() -> str:
+    """The stylesheet (inlined in reports, served by the dashboard)."""
+    return (TEMPLATES / "reprovip.css").read_text(encoding="utf-8")
+
+
+def inline_map_images(store: Path | None, study: str | None = None) -> Callable[[dict[str, Any]], list[dict[str, Any]]]:
+    """For the static report: draw an output's maps as PNG data URIs (nothing outside ``store`` is read)."""
+    raw_by_name: dict[str, dict[str, Any]] = {}
+
+    def images(o: dict[str, Any]) -> list[dict[str, Any]]:
+        raw = raw_by_name.get(o["name"])
+        if store is None or raw is None:
+            return []
+        out = []
+        for name in output_maps(store, raw, study=study):
+            m = draw_output_map(store, raw, name, study=study)
+            if m is None:
+                continue
+            out.append(dict(name=name, title=m.title, bar=plots.colour_bar(m.vmin, m.vmax, binary=m.binary),
+                            slices=[dict(axis=sl.axis, src=data_uri(sl.png), width=sl.width, height=sl.height)
+                                    for sl in m.slices]))
+        return out
+
+    images.raw_by_name = raw_by_name  # type: ignore[attr-defined]
+    return images
+
+
+NO_LINKS = SimpleNamespace(execution=lambda _eid: None)
+
+
+def _store_of(document: dict[str, Any]) -> Path | None:
+    path = (document.get("study") or {}).get("path")
+    if not path:
+        return None
+    store = Path(str(path)).parent / ".reprovip"
+    return store if store.is_dir() else None
+
+
+def report_html(document: dict[str, Any], catalog: Catalog | None = None, *, store: Path | None = None) -> str:
+    """Render an analysis document as one self-contained HTML page (no network access needed to view it).
+
+    Parameters
+    ----------
+    document : dict
+        An analysis document (schema ``reprovip.analysis/1``), with verdicts and alerts when the criteria
+        were evaluated.
+    catalog : Catalog, optional
+        The study's catalog (opened read-only is enough): adds the run history and the per-subject values
+        behind the strip and Bland–Altman plots.
+    store : Path, optional
+        The study store holding the voxelwise maps; default: ``.reprovip`` next to the study file named in
+        the document, when it exists.
+
+    Returns
+    -------
+    str
+        The HTML text; its Content-Security-Policy forbids loading anything from outside the file.
+    """
+    store = Path(store) if store is not None else _store_of(document)
+    study_id, spec, runs = None, None, []
+    engine = catalog.engine if catalog is not None else None
+    if catalog is not None:
+        study_id = catalog.study_id(str((document.get("study") or {}).get("name", "")))
+        if study_id is not None:
+            with catalog.engine.connect() as conn:
+                spec = conn.execute(select(s.studies.c.spec).where(s.studies.c.id == study_id)).scalar()
+                runs = [dict(r) for r in conn.execute(
+                    select(s.runs).where(s.runs.c.study_id == study_id).order_by(s.runs.c.id.desc()).limit(50)
+                ).mappings()]
+    a = analysis_context(document, engine=engine, study_id=study_id, store=store, spec=spec)
+    images = inline_map_images(store, str((document.get("study") or {}).get("name", "")) or None)
+    images.raw_by_name.update({str(o.get("name")): o for o in document.get("outputs") or []})  # type: ignore[attr-defined]
+    return environment().get_template("report.html").render(
+        a=a, runs=runs, map_images=images, links=NO_LINKS, inline_css=css(), static_css="", csp_meta=REPORT_CSP,
+        generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    )

@@ -1,0 +1,131 @@
+"""Catalog schema migrations (Alembic), applied when a writer opens a :class:`~reprovip.store.Catalog`.
+
+Every catalog records its revision in Alembic's ``alembic_version`` table. Opening a catalog for writing
+upgrades it to :data:`HEAD`, under a lock so that two processes opening a new catalog at once do not race:
+a transaction-level advisory lock on PostgreSQL, ``BEGIN IMMEDIATE`` (and the busy timeout) on SQLite.
+A catalog at a revision this code does not know was written by a newer reprovip and is refused.
+Catalogs created before migrations existed (tables and ``meta.schema_version`` but no ``alembic_version``)
+are stamped with the first revision, whose tables they already have, then upgraded.
+
+Adding a revision: change ``schema.py``, then write ``versions/NNNN_what.py`` (``alembic -c
+src/reprovip/store/migrations/alembic.ini revision -m "what"`` writes the skeleton; autogenerate works with
+``-x url=sqlite:///some/catalog.sqlite``), set :data:`HEAD` to its id and run ``tests/store``. The import of
+Alembic costs about 0.3 s, so it happens only when a catalog is not at :data:`HEAD`.
+"""
+
+from __future__ import annotations
+
+import functools
+import zlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import inspect, text
+
+from reprovip.errors import StoreError
+
+if TYPE_CHECKING:
+    from alembic.script import ScriptDirectory
+    from sqlalchemy.engine import Connection, Engine
+
+HEAD = "0002"
+"""The newest revision in ``versions/`` (a test checks it): a catalog here needs no migration."""
+BASE = "0001"
+"""The revision a catalog created before migrations already has."""
+LOCATION = Path(__file__).parent
+VERSION_TABLE = "alembic_version"
+# One key for every catalog of a database: migrations are rare, so serializing them costs nothing.
+_PG_LOCK_KEY = zlib.crc32(b"reprovip.catalog.migrate")
+
+
+def current_revision(conn: Connection) -> str | None:
+    """The catalog's revision, or None when it has no ``alembic_version`` table (new or pre-migration)."""
+    if not inspect(conn).has_table(VERSION_TABLE):
+        return None
+    rows = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
+    if len(rows) > 1:
+        raise StoreError(f"catalog has several schema revisions {sorted(rows)}; it was migrated by hand")
+    return rows[0] if rows else None
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the catalog behind ``engine`` to :data:`HEAD`; refuse one newer than this code.
+
+    Raises
+    ------
+    StoreError
+        The catalog was written by a newer reprovip.
+    """
+    with engine.connect() as conn:
+        if current_revision(conn) == HEAD:  # the common case: one query, no Alembic import
+            return
+    dialect = engine.dialect.name
+    if dialect == "sqlite":
+        # pysqlite would not begin a transaction before DDL; take the write lock ourselves, first thing.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                _upgrade_locked(conn)
+            except BaseException:
+                conn.exec_driver_sql("ROLLBACK")
+                raise
+            conn.exec_driver_sql("COMMIT")
+    else:
+        with engine.begin() as conn:
+            if dialect == "postgresql":
+                # Released at commit: the second process waits, then finds the catalog at HEAD.
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+            _upgrade_locked(conn)
+
+
+def _upgrade_locked(conn: Connection) -> None:
+    from alembic import command
+
+    revision = current_revision(conn)  # again: another process may have migrated while we waited
+    if revision == HEAD:
+        return
+    if revision is not None and revision not in _known_revisions():
+        raise StoreError(
+            f"catalog schema revision {revision!r} is newer than this reprovip (which knows up to {HEAD!r}); "
+            "upgrade reprovip to use this catalog"
+        )
+    if revision is None and inspect(conn).has_table("executions"):
+        _check_legacy_version(conn)
+        command.stamp(_config(conn), BASE)
+    command.upgrade(_config(conn), "head")
+
+
+def _check_legacy_version(conn: Connection) -> None:
+    from reprovip.store.schema import SCHEMA_VERSION
+
+    value = None
+    if inspect(conn).has_table("meta"):
+        value = conn.execute(text("SELECT value FROM meta WHERE key = 'schema_version'")).scalar()
+    if value is not None and int(value) > SCHEMA_VERSION:
+        raise StoreError(
+            f"catalog schema {value} is newer than this reprovip ({SCHEMA_VERSION}); upgrade reprovip"
+        )
+
+
+def _config(conn: Connection):  # noqa: ANN202 - alembic.config.Config, imported lazily
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(LOCATION))
+    cfg.attributes["connection"] = conn
+    return cfg
+
+
+@functools.cache
+def script_directory() -> ScriptDirectory:
+    """Alembic's view of ``versions/`` (imports Alembic)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(LOCATION))
+    return ScriptDirectory.from_config(cfg)
+
+
+def _known_revisions() -> set[str]:
+    return {r.revision for r in script_directory().walk_revisions()}
