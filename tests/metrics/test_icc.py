@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -217,10 +217,28 @@ def _close(a, b):
     np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-7)
 
 
+def _off_pole(x) -> bool:
+    """False at a pole of an ICC formula (a denominator that is 0 in exact arithmetic but not exactly 0 in
+    floating point, e.g. MSR = 0 and MSC = MSE for ICC(A,k)): the value there is +-inf or +-1/eps depending on
+    rounding, which no order-dependent float computation reproduces; near one (|denominator| < 1e-6) the
+    condition number exceeds the test tolerance."""
+    n, k = x.shape
+    msr, msc, mse, msw = two_way_mean_squares(x)
+    scale = msr + msc + mse + msw
+    if scale == 0:
+        return True
+    dens = [msr + (msc - mse) / n, msr + (k - 1) * mse + k * (msc - mse) / n]
+    a1 = icc_all(x)["ICC(A,1)"]  # Spearman-Brown step of the ICC(A,k) interval: pole at -1/(k-1)
+    sb = [1 + (k - 1) * b for b in (a1.ci_low, a1.ci_high) if np.isfinite(b)]
+    msr_ok = msr == 0 or msr > 1e-6 * scale  # an exact 0 is detected exactly (equal subject means)
+    return msr_ok and all(abs(d) > 1e-6 * scale for d in dens) and all(abs(d) > 1e-6 for d in sb)
+
+
 @settings(max_examples=60, deadline=None)
 @given(_tables, st.integers(-1000, 1000))
 def test_invariant_to_constant(x, c):
     """Adding a constant to every value leaves every ICC and CI unchanged."""
+    assume(_off_pole(x))
     a, b = icc_all(x), icc_all(x + c)
     for form in FORMS:
         _close([a[form].icc, a[form].ci_low, a[form].ci_high], [b[form].icc, b[form].ci_low, b[form].ci_high])
@@ -230,6 +248,7 @@ def test_invariant_to_constant(x, c):
 @given(_tables, st.randoms(use_true_random=False))
 def test_invariant_to_subject_order(x, random):
     """Permuting subjects leaves every ICC, F, p and CI unchanged."""
+    assume(_off_pole(x))
     perm = list(range(x.shape[0]))
     random.shuffle(perm)
     a, b = icc_all(x), icc_all(x[perm])

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 SCHEMA = "reprovip.analysis/1"
 VERSION_FACTOR = "version"
+# Factors whose levels are software versions: each gets the envelope test against its first level.
+VERSION_FACTORS = (VERSION_FACTOR, "environments")
 
 
 def _summary_of(observations: list[dict[str, Any]]) -> dict[str, Any]:
@@ -62,10 +64,11 @@ def _summary_of(observations: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _version_envelope(entry: dict[str, Any], design: Design, values: Any, names: list[str]) -> None:
-    """A ``version`` factor gets the envelope test: is the version effect beyond run-to-run noise?"""
-    if VERSION_FACTOR in design.factor_names:
-        axis = design.factor_names.index(VERSION_FACTOR)
-        entry["envelope"] = envelope(values, names, axis, design.factors[axis][1])
+    """A ``version`` (or ``environments``) factor gets the envelope test: is its effect beyond run-to-run noise?"""
+    factor = next((f for f in VERSION_FACTORS if f in design.factor_names), None)
+    if factor is not None:
+        axis = design.factor_names.index(factor)
+        entry["envelope"] = dict(envelope(values, names, axis, design.factors[axis][1]), factor=factor)
 
 
 def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir: Path) -> dict[str, Any]:
@@ -192,6 +195,13 @@ def finish_document(study: Study, document: dict[str, Any], json_path: str | Pat
     return document
 
 
+def remove_partial_files(folder: Path) -> None:
+    """Remove what a killed analysis left half-written (``.<name>.<pid>.part*``); finished files stay."""
+    if folder.exists():
+        for p in folder.rglob(".*.part*"):
+            p.unlink(missing_ok=True)
+
+
 def stored_study_id(study: Study) -> int:
     """The catalog id of ``study``; raises :class:`NotFoundError` when nothing was stored yet."""
     study_id = study.catalog.study_id(study.name)
@@ -223,6 +233,7 @@ def analyze_study(study: Study, *, json_path: str | Path | None = None) -> dict[
         The study has no stored execution yet.
     """
     study_id = stored_study_id(study)
+    remove_partial_files(study.results)
     groups = records_by_output(study.catalog.outputs(study_id), BlobStore(study.store))
     declared = {f.name: list(f.levels) for f in study.spec.factor_list()}
     document = dict(
