@@ -125,3 +125,17 @@ def test_error_output_gets_error_verdict() -> None:
     evaluate(doc, None)
     assert doc["outputs"][0]["verdict"]["status"] == "error" and doc["verdict"]["status"] == "error"
     assert doc["alerts"] == [{"output": "o", "severity": "fail", "message": "o.csv: truncated"}]
+
+
+def test_observation_patterns_restrict_a_criterion(study_dir: Path) -> None:
+    path = write_study(study_dir, app="nondet_app.py", factors=THREADS, repetitions=2,
+                       outputs="  result: {path: result.json, kind: scalars}\n",
+                       extra='criteria:\n  - {require: "sd_ratio <= 0.00001", observations: ["nothing*"]}\n'
+                             '  - {require: "wsd <= 1", observations: ["val*"]}\n')
+    Study.load(path).run(jobs=2)
+    doc = Study.load(path).check().document
+    reasons = {r["criterion"]: r for r in doc["outputs"][0]["verdict"]["reasons"]}
+    assert reasons["wsd <= 1 [val*]"]["passed"] and reasons["wsd <= 1 [val*]"]["observation"] == "value"
+    # A pattern that selects nothing cannot be checked: it fails and says so.
+    assert not reasons["sd_ratio <= 1e-05 [nothing*]"]["passed"]
+    assert "could not be computed" in reasons["sd_ratio <= 1e-05 [nothing*]"]["message"]

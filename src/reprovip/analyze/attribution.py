@@ -42,15 +42,22 @@ def attribute(bitwise: dict[str, Any], shares: dict[str, float]) -> dict[str, An
                             explanation=eff["explanation"]))
     entries.sort(key=lambda e: (not e["changes_result"], -(e["share"] or 0.0)))
     sentences = [e["explanation"] for e in entries if e["explanation"]]
-    if not bitwise["repetitions_identical"] and not any(eff["nondeterministic_levels"] and len(
-            eff["nondeterministic_levels"]) < len(eff["levels"]) for eff in bitwise["factors"].values()):
+    marginal = any(eff["nondeterministic_levels"] and len(eff["nondeterministic_levels"]) < len(eff["levels"])
+                   for eff in bitwise["factors"].values())
+    nd = bitwise.get("nondeterminism", {})
+    if not marginal and nd.get("explanation"):
+        # No single factor explains it on its own: name the conditions (an interaction, e.g. seed x threads).
+        sentences.insert(0, nd["explanation"])
+        for e in entries:
+            e["changes_result"] = e["changes_result"] or e["factor"] in nd["blamed"]
+    elif not bitwise["repetitions_identical"] and not marginal:
         rep = shares.get("repetition")
         extra = f" ({100 * rep:.1f}% of the variance)" if rep is not None else ""
         sentences.append(f"repetitions differ under every condition: run-to-run nondeterminism{extra}")
     if bitwise["repetitions_identical"] and not sentences:
         sentences.append("repetitions agree within each condition but conditions differ")
     if shares:
-        top = [f"{k} {100 * v:.1f}%" for k, v in sorted(shares.items(), key=lambda kv: -kv[1]) if v > 0]
+        top = [f"{k} {100 * v:.2g}%" for k, v in sorted(shares.items(), key=lambda kv: -kv[1]) if v > 0]
         if top:
             sentences.append("share of total variance: " + ", ".join(top))
     return {"factors": entries, "summary": "; ".join(sentences)}

@@ -54,7 +54,10 @@ def bitwise_summary(design: Design) -> dict[str, Any]:
             pc["cells"] += 1
             pc["identical_cells"] += n_sem <= 1
     factors = {f: _factor_effect(design, j) for j, (f, _) in enumerate(design.factors)}
+    quiet = [c for c in design.cells if per_condition.get(_cond_key(design, c), {}).get("identical_cells", 0)
+             == per_condition.get(_cond_key(design, c), {}).get("cells", -1)]
     return dict(
+        nondeterminism=_culprits(design, quiet),
         identical=identical,
         bytes_identical=bytes_identical,
         repetitions_identical=all(c["identical"] for c in cells),
@@ -62,6 +65,40 @@ def bitwise_summary(design: Design) -> dict[str, Any]:
         conditions=per_condition,
         factors=factors,
     )
+
+
+def _culprits(design: Design, quiet: list[tuple[str, ...]]) -> dict[str, Any]:
+    """Which factor levels make repetitions disagree, found condition by condition.
+
+    A condition whose repetitions differ is explained by the factor in which it differs from a neighbouring
+    condition (one factor apart) whose repetitions agree: with quiet ``seed=42,threads=1``, a noisy
+    ``seed=42,threads=2`` blames ``threads=2`` and a noisy ``seed=random,threads=1`` blames ``seed=random``.
+    """
+    noisy = [c for c in design.cells if c not in quiet]
+    blamed: dict[str, set[str]] = {}
+    unexplained = []
+    for c in noisy:
+        found = False
+        for q in quiet:
+            diff = [j for j, (a, b) in enumerate(zip(c, q, strict=True)) if a != b]
+            if len(diff) == 1:
+                f, _ = design.factors[diff[0]]
+                blamed.setdefault(f, set()).add(c[diff[0]])
+                found = True
+        if not found:
+            unexplained.append(_cond_key(design, c))
+    parts = []
+    for f, levels in blamed.items():
+        hint = NONDETERMINISM_HINTS.get(f, f"nondeterminism that depends on {f}")
+        parts.append(f"{f}={'/'.join(sorted(levels))} ({hint})")
+    text = ""
+    if quiet and noisy:
+        text = (f"repetitions agree under {', '.join(_cond_key(design, q) for q in quiet)} but differ under "
+                f"{', '.join(_cond_key(design, c) for c in noisy)}")
+        if parts:
+            text += ": blamed on " + "; ".join(parts)
+    return dict(quiet=[_cond_key(design, q) for q in quiet], noisy=[_cond_key(design, c) for c in noisy],
+                blamed={f: sorted(v) for f, v in blamed.items()}, unexplained=unexplained, explanation=text)
 
 
 def _cond_key(design: Design, cell: tuple[str, ...]) -> str:

@@ -85,7 +85,8 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
     try:
         if kind in ("image", "labels"):
             subjects = list(design.complete)
-            entry["voxelwise"] = voxelwise_maps(design, subjects, out_dir, labels=kind == "labels")
+            entry["voxelwise"] = voxelwise_maps(design, subjects, out_dir, labels=kind == "labels",
+                                                errors=entry["errors"])
             if kind == "labels" and len(subjects) >= 1:
                 seg = label_agreement(design, subjects)
                 volumes = seg.pop("volumes")

@@ -7,6 +7,7 @@ Each file is decompressed once. One subject's executions form a block ``(*spatia
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +40,32 @@ def _subject_block(design: Design, subject: str, ref: tuple[tuple[int, ...], np.
             raise ReaderError(f"{rec.path}: shape {img.data.shape} differs from {ref[0]} of the other executions")
         if np.max(np.abs(img.affine - ref[1])) > AFFINE_TOLERANCE:
             raise ReaderError(f"{rec.path}: affine differs from the other executions' by more than {AFFINE_TOLERANCE}")
+        bad = img.data.size - int(np.count_nonzero(np.isfinite(img.data))) if img.data.dtype.kind == "f" else 0
+        if bad:
+            raise ReaderError(f"{rec.path}: {bad} NaN or infinite voxels; voxelwise metrics need finite values, "
+                              "so this subject is left out (fix the application or mask those voxels)")
         if block is None:
             block = np.empty((*img.data.shape, *design.levels, design.k), dtype=np.float32)
         ci = np.unravel_index(index[cell], design.levels) if design.levels else ()
         block[(Ellipsis, *ci, rep)] = img.data
     return block, ref
+
+
+def _reference(design: Design, subjects: list[str]) -> tuple[tuple[int, ...], np.ndarray, tuple[float, ...]] | None:
+    """The most common (shape, affine) among the volumes, from their headers alone (no decompression), so one
+    odd volume is the one reported, whichever is read first."""
+    seen: Counter[tuple[Any, ...]] = Counter()
+    found = {}
+    for s in subjects:
+        for rec in design.grid[s].values():
+            try:
+                img = nib.load(str(rec.path))
+            except Exception:  # unreadable: reported when the volume itself is read
+                continue
+            key = (tuple(img.shape), tuple(np.round(img.affine, 4).ravel()))
+            seen[key] += 1
+            found.setdefault(key, (tuple(img.shape), img.affine, tuple(img.header.get_zooms())))
+    return found[seen.most_common(1)[0][0]] if seen else None
 
 
 def _summary(name: str, data: np.ndarray, mask: np.ndarray) -> dict[str, Any]:
@@ -55,7 +77,8 @@ def _summary(name: str, data: np.ndarray, mask: np.ndarray) -> dict[str, Any]:
             f"{name}_p05": num(np.percentile(v, 5)), f"{name}_min": num(v.min()), f"{name}_max": num(v.max())}
 
 
-def voxelwise_maps(design: Design, subjects: list[str], out_dir: Path, *, labels: bool = False) -> dict[str, Any]:
+def voxelwise_maps(design: Design, subjects: list[str], out_dir: Path, *, labels: bool = False,
+                   errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Stream the volumes of ``subjects`` and write the maps into ``out_dir``.
 
     Maps: ``sd`` (pooled within-subject SD, sqrt(MSW)), ``sigdigits`` (minimum over subjects of Parker
@@ -64,19 +87,23 @@ def voxelwise_maps(design: Design, subjects: list[str], out_dir: Path, *, labels
     For label maps only ``differ`` is meaningful and written. Summaries are taken inside the mask of
     voxels that are non-zero in any execution.
 
-    Raises
-    ------
-    ReaderError
-        A volume whose shape or affine differs from the others (the output gets this error).
+    A subject with an unreadable volume, or one whose shape, affine or finiteness differs, is left out and
+    the reason appended to ``errors``.
     """
     if not design.factors and design.k < 2:
         return {"skipped": "one execution per subject: nothing to compare voxelwise"}
-    ref = None
+    ref = _reference(design, subjects)
     acc = None
     mask = None
     n = 0
     for s in subjects:
-        block, ref = _subject_block(design, s, ref)
+        try:
+            block, new_ref = _subject_block(design, s, ref)
+        except ReaderError as exc:
+            if errors is not None:
+                errors.append(dict(subject=s, condition=None, repetition=None, error=str(exc)))
+            continue
+        ref = new_ref
         if acc is None:
             acc = FactorialAccumulator(block.shape[: len(ref[0])], design.levels, design.k, design.factor_names)
             mask = np.zeros(ref[0], dtype=bool)

@@ -32,7 +32,7 @@ def _fmt(v: float | None) -> str:
 
 
 def _check(criterion: Criterion, output: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
-    values = metric_values(criterion.metric, output, document)
+    values = metric_values(criterion.metric, output, document, criterion.selects)
     base = dict(criterion=criterion.text, metric=criterion.metric, severity=criterion.severity,
                 threshold=criterion.threshold)
     if criterion.op is None:

@@ -9,6 +9,7 @@ the output and is named.
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import operator
 import re
 from dataclasses import dataclass
@@ -55,11 +56,17 @@ class Criterion:
     threshold: float | None
     severity: str = "fail"
     outputs: tuple[str, ...] = ()
+    observations: tuple[str, ...] = ()  # glob patterns; empty: every observation
 
     @property
     def text(self) -> str:
-        """How the criterion reads in reports: ``ICC(A,1).ci_low >= 0.9``."""
-        return self.metric if self.op is None else f"{self.metric} {self.op} {self.threshold:g}"
+        """How the criterion reads in reports: ``ICC(A,1).ci_low >= 0.9`` (``[*/amplitude]`` when filtered)."""
+        rule = self.metric if self.op is None else f"{self.metric} {self.op} {self.threshold:g}"
+        return f"{rule} [{', '.join(self.observations)}]" if self.observations else rule
+
+    def selects(self, observation: str) -> bool:
+        """Whether an observation is one this criterion looks at."""
+        return not self.observations or any(fnmatch.fnmatchcase(observation, p) for p in self.observations)
 
     def applies_to(self, output: str) -> bool:
         """Whether this criterion concerns ``output`` (all outputs when none is named)."""
@@ -112,8 +119,12 @@ def default_criteria(kind: str, *, compare: bool = False) -> list[Criterion]:
     return rules
 
 
-def metric_values(metric: str, output: dict[str, Any], document: dict[str, Any]) -> list[tuple[str | None, Any, dict[str, Any]]]:
-    """Values of ``metric`` for one output: a list of (observation name or None, value, extra)."""
+def metric_values(metric: str, output: dict[str, Any], document: dict[str, Any],
+                  selects: Any = lambda name: True) -> list[tuple[str | None, Any, dict[str, Any]]]:
+    """Values of ``metric`` for one output: a list of (observation name or None, value, extra).
+
+    ``selects(name)`` keeps only some observations (the criterion's ``observations`` patterns).
+    """
     if metric == "within_envelope":
         env = output.get("envelope", {})
         return [(env.get("worst_observation"), bool(env.get("within_envelope")), {})]
@@ -126,6 +137,8 @@ def metric_values(metric: str, output: dict[str, Any], document: dict[str, Any])
     icc = _ICC.match(metric)
     out = []
     for obs in output.get("observations", []):
+        if not selects(obs["name"]):
+            continue
         if icc:
             entry = obs.get("icc", {}).get(f"ICC({icc.group(1)},{icc.group(2)})")
             if entry is None:

@@ -13,8 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from fastapi import FastAPI, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi import FastAPI, Path as PathParam, Query, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.exc import OperationalError
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -27,7 +29,7 @@ from reprovip.dashboard.sources import Source
 from reprovip.dashboard.views import Dashboard
 from reprovip.errors import ReprovipError
 from reprovip.report import plots
-from reprovip.report.maps import draw_output_map, output_maps
+from reprovip.report.maps import MAP_NAME, draw_output_map, output_maps
 from reprovip.report.render import css, environment
 
 TEMPLATES = str(Path(__file__).parent / "templates")
@@ -57,6 +59,9 @@ register_url_convertor("eid", IdConvertor())
 
 ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": m.Error}, 503: {"model": m.Error}}
 Status = Literal["done", "failed", "pending", "running"]
+Key = PathParam(pattern=f"^{KeyConvertor.regex}$", description="A study key: `<source>-<study id>`.")
+Eid = PathParam(pattern=f"^{IdConvertor.regex}$", description="An execution id.")
+Axis = Literal["axial", "coronal", "sagittal"]
 
 
 def json_response(data: Any, status: int = 200) -> Response:
@@ -110,16 +115,19 @@ def create_app(sources: list[Source], *, token: str | None = None) -> Any:
     def links(key: str) -> Any:
         class Links:
             @staticmethod
-            def execution(eid: str) -> str:
+            def execution(eid: str = Eid) -> str:
                 return f"/studies/{key}/executions/{eid}"
 
         return Links
 
     # -- error pages ---------------------------------------------------------------------------------
-    def _error(request: Request, status: int, detail: str) -> Response:
+    def _error(request: Request, status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
         if request.url.path.endswith((".json", ".png")) or "json" in request.headers.get("accept", "").split(",")[0]:
-            return json_response({"detail": detail}, status)
-        return html("error.html", {"status": status, "detail": detail}, "", status=status)
+            resp = json_response({"detail": detail}, status)
+        else:
+            resp = html("error.html", {"status": status, "detail": detail}, "", status=status)
+        resp.headers.update(headers or {})  # e.g. Allow on 405
+        return resp
 
     @app.exception_handler(ReprovipError)
     async def _reprovip_error(request: Request, exc: ReprovipError) -> Response:
@@ -127,7 +135,13 @@ def create_app(sources: list[Source], *, token: str | None = None) -> Any:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        return _error(request, exc.status_code, str(exc.detail))
+        return _error(request, exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if any(e.get("loc", ("",))[0] == "path" for e in exc.errors()):
+            return _error(request, 404, "not found")  # a malformed id or map name names nothing
+        return await request_validation_exception_handler(request, exc)
 
     @app.exception_handler(OperationalError)
     async def _db_error(request: Request, exc: OperationalError) -> Response:
@@ -156,17 +170,17 @@ def create_app(sources: list[Source], *, token: str | None = None) -> Any:
         return html("alerts.html", dash.alerts(), "/alerts.json")
 
     @app.get("/studies/{key:skey}.json", response_model=m.StudyPage, responses=ERRORS, tags=["studies"])
-    def study_json(key: str) -> Response:
+    def study_json(key: str = Key) -> Response:
         """A study: the view of its latest analysis, run history and trends of key metrics."""
         return json_response(dash.study(key))
 
     @app.get("/studies/{key:skey}/analysis.json", responses=ERRORS, tags=["studies"])
-    def analysis_json(key: str) -> Response:
+    def analysis_json(key: str = Key) -> Response:
         """The latest stored analysis document (schema ``reprovip.analysis/1``), as stored."""
         return json_response(dash.document(key))
 
     @app.get("/studies/{key:skey}", response_class=HTMLResponse, responses=ERRORS, tags=["pages"])
-    def study_page(key: str) -> HTMLResponse:
+    def study_page(key: str = Key) -> HTMLResponse:
         """A study (HTML)."""
         ctx = dash.study(key)
         return html("study.html", ctx, f"/studies/{key}.json", map_images=map_images(key, ctx["analysis"]),
@@ -174,12 +188,12 @@ def create_app(sources: list[Source], *, token: str | None = None) -> Any:
 
     @app.get("/studies/{key:skey}/executions.json", response_model=m.ExecutionsPage, responses=ERRORS,
              tags=["executions"])
-    def executions_json(key: str, status: Status | None = None, page: int = Query(1, ge=1, le=10**7)) -> Response:
+    def executions_json(key: str = Key, status: Status | None = None, page: int = Query(1, ge=1, le=10**7)) -> Response:
         """One page of executions (50 a page), optionally of one status."""
         return json_response(dash.executions(key, status=status, page=page))
 
     @app.get("/studies/{key:skey}/executions", response_class=HTMLResponse, responses=ERRORS, tags=["pages"])
-    def executions_page(key: str, status: Status | None = None,
+    def executions_page(key: str = Key, status: Status | None = None,
                         page: int = Query(1, ge=1, le=10**7)) -> HTMLResponse:
         """Executions (HTML)."""
         suffix = f"?page={page}" + (f"&status={status}" if status else "")
@@ -188,30 +202,31 @@ def create_app(sources: list[Source], *, token: str | None = None) -> Any:
 
     @app.get("/studies/{key:skey}/executions/{eid:eid}.json", response_model=m.ExecutionPage, responses=ERRORS,
              tags=["executions"])
-    def execution_json(key: str, eid: str) -> Response:
+    def execution_json(key: str = Key, eid: str = Eid) -> Response:
         """One execution: attempts (argv, environment, output tails), outputs, provenance."""
         return json_response(dash.execution(key, eid))
 
     @app.get("/studies/{key:skey}/executions/{eid:eid}", response_class=HTMLResponse, responses=ERRORS,
              tags=["pages"])
-    def execution_page(key: str, eid: str) -> HTMLResponse:
+    def execution_page(key: str = Key, eid: str = Eid) -> HTMLResponse:
         """One execution (HTML)."""
         return html("execution.html", dash.execution(key, eid), f"/studies/{key}/executions/{eid}.json")
 
     @app.get("/studies/{key:skey}/progress.json", response_model=m.Progress, responses=ERRORS, tags=["studies"])
-    def progress_json(key: str) -> Response:
+    def progress_json(key: str = Key) -> Response:
         """Live progress of a study: counts by status and condition, throughput, ETA."""
         return json_response(dash.progress(key))
 
     @app.get("/studies/{key:skey}/progress", response_class=HTMLResponse, responses=ERRORS, tags=["pages"])
-    def progress_page(key: str) -> HTMLResponse:
+    def progress_page(key: str = Key) -> HTMLResponse:
         """Live progress (HTML, refreshes itself while executions are pending)."""
         ctx = dash.progress(key)
         return html("progress.html", ctx, f"/studies/{key}/progress.json", refresh=ctx["refresh_seconds"])
 
     @app.get("/studies/{key:skey}/maps/{analysis_id}/{output}/{name}/{axis}.png", responses=ERRORS, tags=["maps"],
              response_class=Response)
-    def map_png(key: str, analysis_id: int, output: int, name: str, axis: str) -> Response:
+    def map_png(key: str = Key, analysis_id: int = PathParam(ge=1), output: int = PathParam(ge=0),
+                name: str = PathParam(pattern=MAP_NAME.pattern), axis: Axis = PathParam()) -> Response:
         """A slice of a voxelwise map, addressed by ids from the analysis document only."""
         png = dash.map_png(key, analysis_id, output, name, axis)
         return Response(png, media_type="image/png", headers={"cache-control": "private, max-age=3600"})

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
 import json
+import os
 import shlex
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +58,9 @@ def _typed(template: Any, values: dict[str, Any]) -> Any:
     return text
 
 
-def boutiques_argv(descriptor: str, invocation: dict[str, Any], values: dict[str, Any], workdir: Path) -> list[str]:
+def boutiques_argv(
+    descriptor: str, invocation: dict[str, Any], values: dict[str, Any], workdir: Path
+) -> list[str]:
     """Render the invocation with this execution's values and let Boutiques build the command line.
 
     Boutiques command lines are shell-quoted strings; they are split with :func:`shlex.split` and run as an
@@ -69,3 +74,171 @@ def boutiques_argv(descriptor: str, invocation: dict[str, Any], values: dict[str
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         out = bosh(["exec", "simulate", descriptor, "-i", str(inv_path)])
     return shlex.split(out.shell_command)
+
+
+# -- launching through `bosh exec launch` (``application.launcher: bosh``) -----------------------------------
+#
+# The execution is ``python -m reprovip.spec.boutiques launch ...``: an ordinary argv run by the sandbox (its
+# workdir, environment, timeout and process group), in which Boutiques builds the command line, runs the tool
+# (in its container when the descriptor names one and an engine is installed) and writes its execution record,
+# with reprovip's provenance merged into the record's ``additional-information.reprovip``.
+
+LAUNCH_VALUES = ("subject", "input", "repetition", "study_dir", "outdir", "python")
+RECORDS_DIR = "{study_dir}/.reprovip/boutiques-records"
+CONTAINER_ENGINES = ("docker", "apptainer", "singularity")
+
+
+def _b64(obj: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(obj, sort_keys=True).encode()).decode()
+
+
+def bosh_launch_template(
+    descriptor: str,
+    invocation: dict[str, Any],
+    *,
+    factors: list[str] | tuple[str, ...] = (),
+    records: str = RECORDS_DIR,
+    container: str = "auto",
+) -> list[str]:
+    """The argv template of an execution launched with ``bosh exec launch``.
+
+    Placeholders are filled by the sandbox like any command's; the invocation template travels base64-encoded
+    so that no value is ever spliced into JSON text. Extra arguments (the ``args`` factor) follow ``--``.
+
+    Examples
+    --------
+    >>> argv = bosh_launch_template("tool.json", {"in": "{input}"}, factors=["threads"])
+    >>> argv[1:4], argv[-1], "--value=threads_level={threads_level}" in argv, "--factor=threads" in argv
+    (['-m', 'reprovip.spec.boutiques', 'launch'], '--', True, True)
+    """
+    check = {"auto", "never"}
+    if container not in check:
+        raise ValueError(f"`container` must be one of {sorted(check)}, got {container!r}")
+    names = [*LAUNCH_VALUES, *factors, *(f"{f}_level" for f in factors)]
+    return [
+        sys.executable, "-m", "reprovip.spec.boutiques", "launch", descriptor, _b64(invocation),
+        f"--records={records}", f"--container={container}",
+        *(f"--value={n}={{{n}}}" for n in names), *(f"--factor={f}" for f in factors), "--",
+    ]
+
+
+def container_engine(descriptor: dict[str, Any]) -> str | None:
+    """The container engine ``bosh`` will use for ``descriptor``, or None to run on the host."""
+    import shutil
+
+    if not descriptor.get("container-image"):
+        return None
+    return next((e for e in CONTAINER_ENGINES if shutil.which(e)), None)
+
+
+def _finish_record(cache: Path, records: Path, out: Any, workdir: Path) -> Path | None:
+    """Move Boutiques' record into ``records``, adding the output paths; name its descriptor by content."""
+    import blake3
+
+    found = [p for p in cache.glob("*.json") if not p.name.startswith("descriptor_")]
+    if not found:
+        return None
+    record = json.loads(found[0].read_text())
+    info = record.setdefault("additional-information", None) or {}
+    info.setdefault("reprovip", {})["output-paths"] = {
+        f.boutiques_name: str((workdir / f.file_name).resolve()) for f in out.output_files
+    }
+    record["additional-information"] = info
+    try:
+        records.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        from boutiques.dataHandler import getDataCacheDir
+
+        records = Path(getDataCacheDir())  # Boutiques' own cache, where a user would look first
+    doi = record.get("summary", {}).get("descriptor-doi") or ""
+    if doi.startswith("descriptor_") and (cache / doi).is_file():
+        text = (cache / doi).read_text()
+        name = f"descriptor_{doi.split('_')[1]}_{blake3.blake3(text.encode()).hexdigest()[:16]}.json"
+        if not (records / name).exists():
+            (records / name).write_text(text)
+        record["summary"]["descriptor-doi"] = name
+    dest = records / found[0].name
+    tmp = dest.with_suffix(".part")
+    tmp.write_text(json.dumps(record, indent=4))
+    os.replace(tmp, dest)
+    return dest
+
+
+def launch_main(argv: list[str]) -> int:
+    """``python -m reprovip.spec.boutiques launch DESCRIPTOR INVOCATION_B64 ...``: one execution via ``bosh``.
+
+    Returns the tool's exit code (2 when Boutiques refuses the invocation).
+    """
+    import argparse
+    import shlex
+    import shutil
+    import socket
+    import tempfile
+
+    p = argparse.ArgumentParser(prog="python -m reprovip.spec.boutiques launch")
+    p.add_argument("descriptor")
+    p.add_argument("invocation")
+    p.add_argument("--records", required=True)
+    p.add_argument("--container", choices=("auto", "never"), default="auto")
+    p.add_argument("--value", action="append", default=[])
+    p.add_argument("--factor", action="append", default=[])
+    cut = argv.index("--") if "--" in argv else len(argv)
+    args, extra = p.parse_args(argv[:cut]), argv[cut + 1 :]
+    values = {}
+    for item in args.value:
+        name, _, value = item.partition("=")
+        if value != f"{{{name}}}":  # a placeholder this execution has no value for
+            values[name] = value
+    workdir = Path.cwd()
+    desc = json.loads(Path(args.descriptor).read_text())
+    desc_path = args.descriptor
+    if extra:  # the `args` factor: appended to the command line, as with `exec simulate`
+        desc["command-line"] = f"{desc['command-line']} {shlex.join(extra)}"
+        desc_path = str(workdir / "descriptor.json")
+        Path(desc_path).write_text(json.dumps(desc))
+    inv = {k: _typed(v, values) for k, v in json.loads(base64.urlsafe_b64decode(args.invocation)).items()}
+    inv_path = workdir / "invocation.json"
+    inv_path.write_text(json.dumps(inv))
+    engine = container_engine(desc) if args.container == "auto" else None
+    # {factor_level} is the level's label (``random``) where {factor} is its value (the drawn seed).
+    labels = {f: values.get(f"{f}_level", values.get(f)) for f in args.factor}
+    from reprovip import __version__
+    from reprovip.execute.provenance import machine_provenance_hash
+
+    context = dict(
+        execution_id=os.environ.get("REPROVIP_EXECUTION_ID"), subject=values.get("subject"),
+        input=values.get("input"), repetition=int(values["repetition"]) if "repetition" in values else None,
+        condition=labels, seed=os.environ.get("REPROVIP_SEED"),
+        tool_version=desc.get("tool-version"), launcher="bosh exec launch", container=engine or "none",
+        hostname=socket.gethostname(), reprovip_version=__version__, outdir=values.get("outdir"),
+        machine_provenance=machine_provenance_hash(),
+    )
+    opts = ["--provenance", json.dumps({"reprovip": context})]
+    opts += ["--no-container"] if engine is None else (["-u"] if engine == "docker" else [])
+    import boutiques.localExec as local_exec
+    from boutiques import bosh
+
+    cache = Path(tempfile.mkdtemp(prefix=".bosh-cache-", dir=workdir))
+    local_exec.getDataCacheDir = lambda: str(cache)  # this execution's record, not the user's shared cache
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            out = bosh(["exec", "launch", desc_path, str(inv_path), *opts])
+    except Exception as exc:  # Boutiques' own errors: an invalid invocation or descriptor
+        print(f"bosh exec launch refused the invocation: {str(exc).strip()[:500]}", file=sys.stderr)
+        return 2
+    sys.stdout.write(out.stdout or "")
+    sys.stderr.write(out.stderr or "")
+    try:
+        dest = _finish_record(cache, Path(args.records), out, workdir)
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+    if dest is not None:
+        print(f"reprovip: Boutiques record {dest}", file=sys.stderr)
+    return int(out.exit_code or 0)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] != ["launch"]:
+        print("usage: python -m reprovip.spec.boutiques launch DESCRIPTOR INVOCATION ...", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(launch_main(sys.argv[2:]))

@@ -113,6 +113,7 @@ class CriterionSpec(_Strict):
     require: str
     severity: Literal["fail", "warn"] = "fail"
     outputs: List[str] = []  # noqa: UP006
+    observations: List[str] = []  # noqa: UP006  (glob patterns on observation names, e.g. "*/amplitude")
 
     @field_validator("require")
     @classmethod
@@ -159,7 +160,7 @@ class StudySpec(_Strict):
         out = []
         for c in self.criteria:
             metric, op, threshold = parse_rule(c.require)
-            out.append(Criterion(metric, op, threshold, c.severity, tuple(c.outputs)))
+            out.append(Criterion(metric, op, threshold, c.severity, tuple(c.outputs), tuple(c.observations)))
         return out
 
     @field_validator("outputs")

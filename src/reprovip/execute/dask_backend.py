@@ -1,0 +1,144 @@
+"""Dask backends: an existing scheduler, a local cluster, or a batch scheduler through dask-jobqueue.
+
+Each factory is a context manager yielding a :class:`~reprovip.execute.backends.Backend` whose executor is
+``client.get_executor(pure=False)``; on exit it closes the client and the cluster it started. Workers run
+:func:`~reprovip.execute.sandbox.run_task`, so they need reprovip installed (the same version as the runner)
+and capture the provenance of the machine they run on.
+
+``dask://HOST:PORT``
+    Connect to a running scheduler. Workers are assumed not to share the study's folder: outputs come back as
+    bytes and the runner stores them. ``dask://HOST:PORT?shared=1`` says they do: workers move outputs into
+    the blob store themselves, and only hashes travel back. ``--jobs`` is ignored: the cluster's worker
+    threads set how many executions run at once.
+``dask-local``
+    A ``LocalCluster`` of ``--jobs`` single-threaded worker processes on 127.0.0.1, without a dashboard.
+``slurm``, ``pbs``, ``sge``, ``lsf``, ``htcondor``
+    A dask-jobqueue cluster configured by its standard file (``~/.config/dask/jobqueue.yaml``), scaled to
+    ``--jobs`` workers. The study folder must be on a filesystem the compute nodes share (``?shared=0``, as in
+    ``slurm://?shared=0``, sends outputs back as bytes instead).
+
+Every worker thread runs one execution at a time: give workers one thread each (``--nthreads 1``,
+``cores == processes`` in jobqueue.yaml), and reserve the CPUs a multi-threaded application needs through
+the batch system (``job_cpu``, ``job_extra_directives``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from reprovip.errors import InputError
+from reprovip.execute.backends import Backend
+
+JOBQUEUE = {
+    "slurm": "SLURMCluster",
+    "pbs": "PBSCluster",
+    "sge": "SGECluster",
+    "lsf": "LSFCluster",
+    "htcondor": "HTCondorCluster",
+}
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+CONNECT_TIMEOUT = "10s"
+
+
+def _distributed() -> Any:
+    try:
+        return importlib.import_module("distributed")
+    except ImportError as exc:
+        raise InputError(f"the Dask executors need Dask: pip install 'reprovip[dask]' ({exc})") from exc
+
+
+def _shared(spec: str, default: bool) -> bool:
+    """The ``shared`` query option of ``spec`` (``dask://host:port?shared=1``)."""
+    query = parse_qs(urlsplit(spec).query) if "?" in spec else {}
+    unknown = set(query) - {"shared"}
+    if unknown:
+        first = sorted(unknown)[0]
+        raise InputError(f"executor {spec!r}: unknown option {first!r}; the only one is `shared`")
+    value = query.get("shared", [""])[-1].lower()
+    if not value:
+        return default
+    if value not in _TRUE | _FALSE:
+        raise InputError(f"executor {spec!r}: `shared` must be one of {{'0', '1'}}, got {value!r}")
+    return value in _TRUE
+
+
+@contextlib.contextmanager
+def _serve(client: Any, shared: bool, *, owned: bool) -> Iterator[Backend]:
+    """Yield the backend; on an interrupt, kill the applications still running on workers we own."""
+    try:
+        yield Backend(client.get_executor(pure=False), shared_filesystem=shared)
+    except BaseException:
+        if owned:  # a scheduler we did not start may run other people's executions: leave it alone
+            from reprovip.execute.sandbox import kill_active
+
+            with contextlib.suppress(Exception):
+                client.run(kill_active)
+        raise
+    finally:
+        client.close()
+
+
+@contextlib.contextmanager
+def scheduler(spec: str, jobs: int) -> Iterator[Backend]:
+    """``dask://HOST:PORT[?shared=1]``: the workers of an existing scheduler (``jobs`` is not used)."""
+    distributed = _distributed()
+    parts = urlsplit(spec)
+    if not parts.hostname or not parts.port:
+        raise InputError(f"executor {spec!r}: give the scheduler's address as dask://HOST:PORT")
+    address = f"tcp://{parts.netloc}"
+    shared = _shared(spec, default=False)
+    try:
+        client = distributed.Client(address, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError) as exc:
+        raise InputError(
+            f"cannot reach the Dask scheduler at {address} ({exc.__class__.__name__}); "
+            "start one with `dask scheduler` and its workers with `dask worker ADDRESS --nthreads 1`"
+        ) from exc
+    with _serve(client, shared, owned=False) as backend:
+        yield backend
+
+
+@contextlib.contextmanager
+def local_cluster(spec: str, jobs: int) -> Iterator[Backend]:
+    """``dask-local``: ``jobs`` single-threaded worker processes on this machine (a shared filesystem)."""
+    distributed = _distributed()
+    shared = _shared(spec, default=True)
+    with distributed.LocalCluster(
+        n_workers=jobs,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        # No dashboard; the scheduler's small HTTP server (health checks) on a free loopback port, not 8787.
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+    ) as cluster:
+        with _serve(distributed.Client(cluster), shared, owned=True) as backend:
+            yield backend
+
+
+@contextlib.contextmanager
+def jobqueue(spec: str, jobs: int) -> Iterator[Backend]:
+    """``slurm``, ``pbs``, ``sge``, ``lsf``, ``htcondor``: a dask-jobqueue cluster of ``jobs`` workers."""
+    distributed = _distributed()
+    kind = spec.split("://", 1)[0].split("?", 1)[0]
+    shared = _shared(spec, default=True)
+    try:
+        module = importlib.import_module("dask_jobqueue")
+    except ImportError as exc:
+        raise InputError(f"executor {kind!r} needs dask-jobqueue: pip install 'reprovip[dask]' ({exc})") \
+            from exc
+    try:
+        cluster = getattr(module, JOBQUEUE[kind])()
+    except (ValueError, KeyError, TypeError) as exc:  # a missing or incomplete jobqueue.yaml
+        raise InputError(
+            f"executor {kind!r}: dask-jobqueue could not configure the cluster ({exc}); "
+            f"set `jobqueue: {kind}:` in ~/.config/dask/jobqueue.yaml (see docs/scaling.md)"
+        ) from exc
+    with cluster:
+        cluster.scale(jobs)
+        with _serve(distributed.Client(cluster), shared, owned=True) as backend:
+            yield backend
