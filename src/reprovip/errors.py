@@ -49,7 +49,7 @@ class SpecError(InputError):
         column: int | None = None,
         key: str | None = None,
     ) -> None:
-        self.message = message
+        self.message = " ".join(message.split())  # always one line, whatever a parser said
         self.file = file
         self.line = line
         self.column = column

@@ -9,11 +9,23 @@ import json
 import os
 import shlex
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from reprovip.errors import SpecError
 from reprovip.execute.render import render
+
+# ``redirect_stdout`` swaps ``sys.stdout`` for the whole process: two worker threads doing it at once leave it
+# pointing at a discarded buffer (every later print lost). One Boutiques call at a time.
+_BOSH_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    with _BOSH_LOCK, contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        yield
 
 
 def descriptor_path(descriptor: str, study_dir: Path) -> Path:
@@ -35,7 +47,7 @@ def validate_descriptor(path: Path, *, file: str = "study.yaml") -> dict[str, An
     if not path.is_file():
         raise SpecError(f"Boutiques descriptor not found: {path}", file=file, key="application.boutiques")
     try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        with _quiet():
             bosh(["validate", str(path)])
         return json.loads(path.read_text())
     except Exception as exc:  # boutiques raises its own error classes and SystemExit-like ones
@@ -71,7 +83,7 @@ def boutiques_argv(
     inv = {k: _typed(v, values) for k, v in invocation.items()}
     inv_path = workdir / "invocation.json"
     inv_path.write_text(json.dumps(inv))
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    with _quiet():
         out = bosh(["exec", "simulate", descriptor, "-i", str(inv_path)])
     return shlex.split(out.shell_command)
 

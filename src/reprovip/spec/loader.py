@@ -134,11 +134,32 @@ def _located(message: str, root: Any, loc: tuple[Any, ...], file: str) -> SpecEr
     return SpecError(message, file=file, line=line, column=col, key=key)
 
 
+def _user_loc(loc: tuple[Any, ...], root: Any) -> tuple[Any, ...]:
+    """Keep the parts of a pydantic location that are the user's keys and indices.
+
+    pydantic adds union-member names (``list[str]``) and validator tags; they are not in the document.
+    A key that the document lacks (a missing required key) is kept as the last part.
+    """
+    node, kept = root, []
+    for i, part in enumerate(loc):
+        if isinstance(node, dict) and str(part) in {str(k) for k in node}:
+            key = next(k for k in node if str(k) == str(part))
+            kept.append(part)
+            node = node[key]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            kept.append(part)
+            node = node[part]
+        elif i == len(loc) - 1 and isinstance(part, str) and isinstance(node, dict):
+            kept.append(part)
+    return tuple(kept)
+
+
 def _to_spec_error(exc: ValidationError, root: Any, file: str) -> SpecError:
     # An unknown key explains a "missing" one next to it (a typo), so report it first.
     err = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
-    # pydantic adds union-member names ("list[str]") and validator tags to loc; keep the user's keys.
-    loc = tuple(p for p in err["loc"] if isinstance(p, int) or not re.search(r"[\[\]]|^function-", str(p)))
+    loc = _user_loc(err["loc"], root)
+    if not loc:
+        return SpecError(err["msg"].removeprefix("Value error, "), file=file)
     if err["type"] == "extra_forbidden":
         bad = str(loc[-1])
         allowed = _allowed_keys(loc[:-1])
