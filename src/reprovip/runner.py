@@ -124,6 +124,13 @@ def run_study(
 
             cache = Path(os.environ.get("REPROVIP_ENV_CACHE") or store / "envs")
             environments = ensure_all(spec.factors["environments"], cache)
+        rootfs = None
+        if "os" in spec.factors:
+            from reprovip.execute.rootfs import ensure_rootfs
+
+            levels = spec.factors["os"]
+            named = levels if isinstance(levels, dict) else {str(x): x for x in levels}
+            rootfs = {label: ensure_rootfs(release) for label, release in named.items()}
         tries: dict[str, int] = {}
         status = "interrupted"
         bar = Progress(
@@ -148,7 +155,7 @@ def run_study(
                 def submit(eid: str) -> None:
                     tries[eid] = tries.get(eid, 0) + 1
                     task = build_task(spec, study.directory, by_id[eid], template=template, work_root=work_root,
-                                      environments=environments)
+                                      environments=environments, rootfs=rootfs)
                     task = dataclasses.replace(task, return_bytes=not shared, blob_root=blob_root)
                     pending[backend.executor.submit(run_task, task)] = eid
 

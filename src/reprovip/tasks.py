@@ -25,6 +25,11 @@ def argv_template(spec: StudySpec, study_dir: Path) -> list[str]:
     if app.python is not None:
         names = ["input", "outdir", "subject", "repetition", *spec.factors]
         return [sys.executable, "-m", "reprovip.execute.pycall", app.python, *[f"{n}={{{n}}}" for n in names]]
+    if app.launcher == "bosh":
+        from reprovip.spec.boutiques import bosh_launch_template, descriptor_path
+
+        desc = str(descriptor_path(app.boutiques, study_dir))
+        return bosh_launch_template(desc, app.invocation or {}, factors=list(spec.factors))
     return []  # Boutiques builds the argv per execution, on the worker (see sandbox.run_task)
 
 
@@ -36,6 +41,7 @@ def build_task(
     template: list[str],
     work_root: str | None,
     environments: dict[str, Environment] | None = None,
+    rootfs: dict[str, tuple[Path, dict[str, str]]] | None = None,
 ) -> Task:
     """Materialise one execution: placeholder values, environment and seed (``random`` is drawn now)."""
     cond = planned.condition
@@ -78,6 +84,10 @@ def build_task(
                 pseed = secrets.randbelow(2**31 - 1)
                 extra["perturb"] = {"ulps": float(value), "seed": pseed}
                 env["REPROVIP_PERTURB_ULPS"], env["REPROVIP_PERTURB_SEED"] = str(value), str(pseed)
+        elif name == "os":
+            root, facts = (rootfs or {})[label]
+            extra["os"] = {"root": str(root), **facts}
+            values["os"] = label
         elif name == "container":
             extra["container"] = dict(value)
             values["container"] = label
@@ -99,7 +109,8 @@ def build_task(
         from reprovip.spec.boutiques import descriptor_path
 
         desc = str(descriptor_path(spec.application.boutiques, study_dir))
-        extra["boutiques"] = {"descriptor": desc, "invocation": spec.application.invocation or {}}
+        extra["boutiques"] = {"descriptor": desc, "invocation": spec.application.invocation or {},
+                              "launcher": spec.application.launcher}
     return Task(
         execution_id=planned.id,
         argv=argv,

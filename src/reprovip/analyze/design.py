@@ -84,7 +84,8 @@ def records_by_output(
     for r in rows:
         key = (r["name"], r["relpath"])
         labels = tuple((k, str(v)) for k, v in (r["condition"] or {}).items())
-        path = blobs.path(r["blob"], r["suffix"] or "") if r.get("blob") else None
+        # An output known only by the MD5 a Boutiques record gives has no file to read.
+        path = blobs.path(r["blob"], r["suffix"] or "") if r.get("blob") and not r["blob"].startswith("md5:") else None
         rec = Record(r["subject"], labels, r["condition_key"], int(r["repetition"]), path, r.get("blob"),
                      r.get("semantic_hash"), r.get("error") if not r.get("missing") else "missing")
         out.setdefault(key, (r["kind"], []))[1].append(rec)

@@ -39,6 +39,8 @@ def envelope(values: np.ndarray, names: list[str], axis: int, levels: tuple[str,
         Family-wise error rate of the test.
     """
     n_obs, n_subj = values.shape[:2]
+    if n_obs == 0 or n_subj == 0:
+        return {"skipped": "needs at least two executions per subject and version"}
     v = np.moveaxis(values, 2 + axis, 2)
     v = v.reshape(n_obs, n_subj, v.shape[2], -1)  # (obs, subj, version, R)
     r = v.shape[-1]

@@ -48,11 +48,11 @@ def ingest_records_command(path: str, records: str, *, root: str | None, tool: s
 @click.option("--root", type=click.Path(file_okay=False, exists=True),
               help="Where the pattern starts, or where relative output paths of records are looked for "
                    "(default: the study folder).")
-@click.option("--tool", default=None, help="With --boutiques-records: the tool's name, if the folder has several.")
+@click.option("--tool", default=None, help="With --boutiques-records: the tool's name, if there are several.")
 @click.option("--ignore-input", "ignore", multiple=True,
               help="With --boutiques-records: an input id never used as a factor (repeatable).")
 @click.option("--subject-input", "subject_inputs", multiple=True,
-              help="With --boutiques-records: an input id that identifies the subject (default: File inputs).")
+              help="With --boutiques-records: an input id identifying the subject (default: File inputs).")
 def ingest(study: str, pattern: str | None, records: str | None, root: str | None, tool: str | None,
            ignore: tuple[str, ...], subject_inputs: tuple[str, ...]) -> int:
     """Register outputs already on disk (another cluster, OS, VIP downloads) as executions of STUDY."""

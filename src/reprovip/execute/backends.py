@@ -31,6 +31,8 @@ def _local(address: str, jobs: int) -> Iterator[Backend]:
 
 BACKENDS: dict[str, Callable[[str, int], contextlib.AbstractContextManager[Backend]] | str] = {
     "local": _local,
+    "carmin+https": "reprovip.execute.carmin:carmin_backend",
+    "carmin+http": "reprovip.execute.carmin:carmin_backend",
 }
 
 

@@ -225,7 +225,7 @@ def _execute(task: Task) -> dict[str, Any]:
         (workdir / "input").mkdir()
         values["input"] = str(perturb_file(Path(values["input"]), workdir / "input", ulps=p["ulps"], seed=p["seed"]))
     argv = render_argv(task.argv, values)
-    if "boutiques" in task.extra:
+    if "boutiques" in task.extra and task.extra["boutiques"].get("launcher", "simulate") == "simulate":
         from reprovip.spec.boutiques import boutiques_argv
 
         b = task.extra["boutiques"]
@@ -254,13 +254,17 @@ def _execute(task: Task) -> dict[str, Any]:
     if task.extra.get("verrou"):
         # Random rounding of every floating-point operation (Verrou, a valgrind tool), where installed.
         argv = ["valgrind", "--tool=verrou", "--rounding-mode=random", "--quiet", *argv]
+    if "os" in task.extra:
+        from reprovip.execute import rootfs
+
+        argv = rootfs.wrap(Path(task.extra["os"]["root"]), argv, binds=[str(values["study_dir"])], workdir=str(workdir))
     if "container" in task.extra:
         from reprovip.execute.container import wrap
 
         c = task.extra["container"]
         argv = wrap(c["engine"], c["image"], argv, binds=[str(values["study_dir"])], workdir=str(workdir), env=task.env)
     result["argv"] = argv
-    for key in ("environment", "container"):
+    for key in ("environment", "container", "os"):
         if key in task.extra:
             # What the application ran in is part of its provenance (hashed by the catalog).
             result["provenance"] = {**result["provenance"], key: task.extra[key]}

@@ -25,7 +25,7 @@ BUILTIN_PLACEHOLDERS = (
 NAME_RE = r"^[A-Za-z_][A-Za-z0-9_\-]*$"
 CONTAINER_ENGINES = ("docker", "podman", "apptainer", "singularity", "udocker")
 # Factors that are not plain placeholders: they change the environment or the argv.
-BUILTIN_FACTORS = ("threads", "seed", "env", "args", "environments", "blas", "perturb", "container")
+BUILTIN_FACTORS = ("threads", "seed", "env", "args", "environments", "blas", "perturb", "container", "os")
 
 
 class _Strict(BaseModel):
@@ -47,6 +47,7 @@ class Application(_Strict):
     boutiques: str | None = None
     invocation: dict[str, Any] | None = None
     python: str | None = None
+    launcher: Literal["simulate", "bosh"] = "simulate"  # Boutiques: build the argv, or `bosh exec launch`
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Application:
@@ -62,6 +63,10 @@ class Application(_Strict):
             raise ValueError("`invocation` goes with `boutiques`")
         if self.python is not None and not re.match(r"^[\w.]+:[\w.]+$", self.python):
             raise ValueError(f"`python` must look like 'package.module:function', got {self.python!r}")
+        if self.launcher != "simulate" and self.boutiques is None:
+            raise ValueError("`launcher` goes with `boutiques`")
+        if self.launcher == "bosh" and self.container is not None:
+            raise ValueError("`launcher: bosh` uses the descriptor's container-image; drop `container`")
         return self
 
 
@@ -208,6 +213,10 @@ class StudySpec(_Strict):
                 for d in levels.values():
                     if d["engine"] not in CONTAINER_ENGINES:
                         raise ValueError(f"container engine must be one of {list(CONTAINER_ENGINES)}, got {d['engine']!r}")
+            if name == "os":
+                bad = [x for x in _values(levels) if not (isinstance(x, str) and re.match(r"^[a-z][a-z0-9-]*$", x))]
+                if bad:
+                    raise ValueError(f"`os` levels must be Debian release names (bookworm, trixie...), got {bad[0]!r}")
             if name == "environments":
                 if not isinstance(levels, dict) or not all(isinstance(d, list) for d in levels.values()):
                     raise ValueError("`environments` must map level names to lists of requirements "

@@ -1,0 +1,294 @@
+"""Boutiques execution records: ingested without their output files; executions launched with ``bosh``.
+
+The oracle is reprovip itself hashing the very output files the records describe (``ingest --pattern``): the
+bitwise verdicts must be the same whether the outputs are compared by the records' MD5 (files absent) or by
+BLAKE3 (files present). The records are real: ``bosh exec launch`` (boutiques package) writes them here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import sys
+import time
+import types
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from reprovip.boutiques_records import MD5_ONLY, ingest_boutiques_records, read_records
+from reprovip.cli.main import main
+from reprovip.errors import InputError
+from reprovip.spec.boutiques import bosh_launch_template
+from reprovip.study import Study
+
+APPS = Path(__file__).parent / "apps"
+SCALE, NOISY = APPS / "bosh_scale.json", APPS / "bosh_noisy.json"
+SUBJECTS = {"sub-01": "subject 10.0\n", "sub-02": "subject 17.5\n"}
+STUDY = ('name: {name}\nsubjects: {{glob: "data/{{subject}}.txt"}}\n'
+         "outputs:\n  result: {{path: result.json, kind: scalars}}\n")
+
+
+def _data(root: Path) -> None:
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    for s, text in SUBJECTS.items():
+        (root / "data" / f"{s}.txt").write_text(text)
+
+
+def _launch(desc: Path, inv: dict, workdir: Path) -> None:
+    """``bosh exec launch DESC INV --no-container``, in-process (records go to ~/.cache/boutiques/data)."""
+    from boutiques import bosh
+
+    inv_path = workdir / f"inv-{time.time_ns()}.json"
+    inv_path.write_text(json.dumps(inv))
+    out = bosh(["exec", "launch", str(desc), str(inv_path), "--no-container"])
+    assert out.exit_code == 0, out.stderr
+
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Records of 2 tools: ``scale`` (2 subjects x factor 1|2 x 2 repetitions) and ``noisy scale`` (2 x 2)."""
+    import boutiques.localExec
+
+    root = tmp_path_factory.mktemp("bosh")
+    _data(root)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOME", str(root / "home"))
+        # Boutiques waits half a second after each execution "for the OS to finish writing": not needed here.
+        mp.setattr(boutiques.localExec, "time", types.SimpleNamespace(sleep=lambda s: None, time=time.time))
+        for s in SUBJECTS:
+            for rep in (1, 2):
+                base = dict(python=sys.executable, script=str(APPS / "bosh_scale.py"),
+                            input_file=str(root / "data" / f"{s}.txt"))
+                for factor in (1, 2):
+                    out = root / "results" / str(factor) / s / f"run-{rep}"
+                    _launch(SCALE, dict(base, out_dir=str(out), factor=factor), root)
+                _launch(NOISY, dict(base, out_dir=str(root / "noisy" / s / f"run-{rep}"), factor=1), root)
+    return root
+
+
+@contextlib.contextmanager
+def _hidden(records: Path, tmp_path: Path) -> Iterator[None]:
+    """The output files the records describe are not on disk (moved away, then back)."""
+    for folder in ("results", "noisy"):
+        shutil.move(records / folder, tmp_path / folder)
+    try:
+        yield
+    finally:
+        for folder in ("results", "noisy"):
+            shutil.move(tmp_path / folder, records / folder)
+
+
+def _study(root: Path, name: str) -> Study:
+    _data(root)
+    (root / "study.yaml").write_text(STUDY.format(name=name))
+    return Study.load(root / "study.yaml")
+
+
+def _bitwise(study: Study) -> dict:
+    from reprovip.analyze import analyze_study
+
+    doc = analyze_study(study)
+    return {o["name"]: o["bitwise"] for o in doc["outputs"]}
+
+
+def _verdicts(study: Study) -> dict:
+    from reprovip.analyze import analyze_study
+    from reprovip.criteria.evaluate import evaluate
+
+    doc = evaluate(analyze_study(study), None)
+    return {o["name"]: o["verdict"]["status"] for o in doc["outputs"]}
+
+
+def test_bosh_writes_the_record_format_we_read(records: Path) -> None:
+    """The format, as ``bosh exec launch`` writes it (boutiques/localExec.py ``_saveDataCaptureToCache``)."""
+    found, skipped = read_records(records / "home/.cache/boutiques/data")
+    assert skipped == [] and len(found) == 12
+    assert sorted({(r.tool, r.version) for r in found}) == [("noisy scale", "1.0"), ("scale", "1.0")]
+    one = next(r for r in found if r.tool == "scale")
+    assert set(one.invocation["input_file"]) == {"file-name", "md5sum"}
+    assert set(one.output["output-files"]["result"]) == {"file-name", "md5sum"}
+    assert one.output["exit-code"] == 0 and one.descriptor["name"] == "scale"
+
+
+@pytest.mark.parametrize("files", ["present", "absent"])
+@pytest.mark.parametrize(
+    ("tool", "pattern", "identical", "factors"),
+    [("scale", "results/{factor}/{subject}/run-{repetition}", False, ["factor"]),
+     ("noisy scale", "noisy/{subject}/run-{repetition}", False, [])],
+)
+def test_record_verdicts_equal_hashing_the_outputs(
+    records: Path, tmp_path: Path, files: str, tool: str, pattern: str, identical: bool, factors: list[str]
+) -> None:
+    oracle = _study(tmp_path / "oracle", "oracle")
+    oracle.ingest(pattern, root=records)
+    expected = _bitwise(oracle)
+    cache = tmp_path / "records"
+    shutil.copytree(records / "home/.cache/boutiques/data", cache)
+    with _hidden(records, tmp_path) if files == "absent" else contextlib.nullcontext():
+        study = _study(tmp_path / "records-study", "from-records")
+        summary = ingest_boutiques_records(study, cache, tool=tool)
+        got = _bitwise(study)
+        verdicts = _verdicts(study)
+    assert summary.factors == factors and summary.subjects == ["sub-01", "sub-02"]
+    assert summary.hashes == {"result": "blake3" if files == "present" else "md5"}
+    assert got == expected
+    assert got["result"]["identical"] is identical
+    if tool == "scale":  # deterministic: every repetition agrees, the factor changes the result
+        assert got["result"]["repetitions_identical"] and got["result"]["factors"]["factor"]["changes_result"]
+    else:
+        assert not got["result"]["repetitions_identical"]
+    if files == "present":
+        assert verdicts == _verdicts(oracle)
+    else:
+        assert verdicts == {"result": "error"}  # no file: ICC cannot be computed, only the bitwise verdict
+        outs = study.catalog.outputs(study.catalog.study_id(study.name))
+        assert all(o["blob"].startswith("md5:") and o["error"] == MD5_ONLY for o in outs)
+
+
+def test_identical_outputs_are_identical_from_md5_alone(records: Path, tmp_path: Path) -> None:
+    """Only the subject with factor 1 (or 2): repetitions identical, so the verdict needs no file."""
+    cache = tmp_path / "records"
+    cache.mkdir()
+    for p in (records / "home/.cache/boutiques/data").glob("*.json"):
+        doc = json.loads(p.read_text())
+        inv = doc.get("public-invocation", {})
+        keep = "summary" not in doc or (doc["summary"]["name"] == "scale" and inv["factor"] == 2
+                                        and inv["input_file"]["file-name"] == "sub-01.txt")
+        if keep:
+            shutil.copy(p, cache)
+    study = _study(tmp_path / "s", "one-cell")
+    with _hidden(records, tmp_path):
+        summary = ingest_boutiques_records(study, cache)
+    assert (summary.executions, summary.factors, summary.hashes) == (2, [], {"result": "md5"})
+    assert _verdicts(study) == {"result": "identical"}
+
+
+def _record(folder: Path, name: str, *, tool: str = "t", md5: str = "a" * 32, exit_code: int = 0,
+            date: str = "2024-01-01_00h00m00s000001ms", **params: object) -> None:
+    inv = {k: ({"file-name": v, "md5sum": f"{v:0>32}"[-32:]} if str(v).endswith(".nii") else v)
+           for k, v in params.items()}
+    doc = {"summary": {"name": tool, "descriptor-doi": "none", "date-time": date},
+           "public-invocation": inv,
+           "public-output": {"exit-code": exit_code, "stdout": "", "stderr": "boom\n" if exit_code else "",
+                             "error-message": "", "shell-command": "t", "missing-files": {},
+                             "output-files": {"result": {"file-name": "result.json", "md5sum": md5}}},
+           "additional-information": None}
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.json").write_text(json.dumps(doc))
+
+
+def test_grouping_rules(tmp_path: Path) -> None:
+    """Subject = File inputs; a parameter varying within a subject is a factor, one varying only between
+    subjects is not; repetitions are numbered by date; a failed record is a failed execution."""
+    d = tmp_path / "recs"
+    for i, (subj, age, level) in enumerate([("a.nii", 30, 1), ("a.nii", 30, 1), ("a.nii", 30, 2),
+                                            ("b.nii", 40, 1), ("b.nii", 40, 2)]):
+        _record(d, f"r{i}", t1=subj, age=age, level=level, date=f"2024-01-01_00h00m0{i}s000000ms",
+                md5=("b" if level == 2 else "a") * 32, exit_code=1 if i == 4 else 0)
+    study = _study(tmp_path / "s", "rules")
+    summary = ingest_boutiques_records(study, d)
+    assert summary.factors == ["level"] and summary.subjects == ["a", "b"]
+    df = study.executions().sort_values(["subject", "condition_key", "repetition"])
+    assert df[["subject", "condition_key", "repetition", "status"]].values.tolist() == [
+        ["a", "level=1", 1, "done"], ["a", "level=1", 2, "done"], ["a", "level=2", 1, "done"],
+        ["b", "level=1", 1, "done"], ["b", "level=2", 1, "failed"]]
+    assert df["error"].iloc[-1] == "exit code 1: boom"
+
+
+def test_tool_versions_become_a_version_factor(tmp_path: Path) -> None:
+    d = tmp_path / "recs"
+    for i, version in enumerate(["1.0", "1.0", "2.0", "2.0"]):
+        desc = f"descriptor_t_{version}.json"
+        (d / desc).parent.mkdir(parents=True, exist_ok=True)
+        (d / desc).write_text(json.dumps({"name": "t", "tool-version": version, "inputs": []}))
+        _record(d, f"r{i}", t1="a.nii", md5=("a" if version == "1.0" else "c") * 32)
+        doc = json.loads((d / f"r{i}.json").read_text())
+        doc["summary"]["descriptor-doi"] = desc
+        (d / f"r{i}.json").write_text(json.dumps(doc))
+    study = _study(tmp_path / "s", "versions")
+    summary = ingest_boutiques_records(study, d)
+    assert (summary.factors, summary.versions) == (["version"], ["1.0", "2.0"])
+    from reprovip.analyze.bitwise import bitwise_summary
+    from reprovip.analyze.design import build_design, records_by_output
+    from reprovip.store import BlobStore
+
+    rows = study.catalog.outputs(study.catalog.study_id(study.name))
+    groups = records_by_output(rows, BlobStore(study.store))
+    bits = bitwise_summary(build_design(groups[("result", "result.json")][1]))
+    assert bits["repetitions_identical"] and bits["factors"]["version"]["changes_result"]
+
+
+def test_analyze_versions_known_by_md5_only(tmp_path: Path) -> None:
+    test_tool_versions_become_a_version_factor(tmp_path)
+    study = Study.load(tmp_path / "s/study.yaml")
+    assert _bitwise(study)["result"]["factors"]["version"]["changes_result"]
+
+
+@pytest.mark.parametrize(
+    ("setup", "kwargs", "match"),
+    [
+        ("empty", {}, r"no Boutiques execution record under"),
+        ("two-tools", {}, r"records of several tools \(t, u\); choose one with --tool"),
+        ("two-tools", {"tool": "v"}, r"no record of tool 'v' under .*; found: t, u"),
+        ("no-file", {}, r"have no input of type File to tell subjects apart"),
+    ],
+)
+def test_ingest_errors(tmp_path: Path, setup: str, kwargs: dict, match: str) -> None:
+    d = tmp_path / "recs"
+    d.mkdir()
+    if setup == "two-tools":
+        _record(d, "r1", tool="t", t1="a.nii")
+        _record(d, "r2", tool="u", t1="a.nii")
+    if setup == "no-file":
+        _record(d, "r1", x=1)
+    with pytest.raises(InputError, match=match):
+        ingest_boutiques_records(_study(tmp_path / "s", "errs"), d, **kwargs)
+
+
+def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    d = tmp_path / "recs"
+    for i in range(2):
+        _record(d, f"r{i}", t1="a.nii", date=f"2024-01-01_00h00m0{i}s000000ms")
+    _study(tmp_path / "s", "cli")
+    assert main(["ingest", str(tmp_path / "s/study.yaml"), "--boutiques-records", str(d)]) == 0
+    assert ("cli: ingested 2 executions of t from 2 Boutiques records (1 subjects; no factor), 2 complete, "
+            "0 failed; outputs compared: result by md5") in capsys.readouterr().out
+    assert main(["ingest", str(tmp_path / "s/study.yaml")]) == 2
+    assert "give exactly one of --pattern or --boutiques-records" in capsys.readouterr().err
+
+
+def test_launcher_bosh_merges_provenance_into_the_record(tmp_path: Path) -> None:
+    """``launcher: bosh`` (its argv, as tasks.py would build it): Boutiques runs the tool and writes its
+    record with reprovip's provenance; outputs equal the ``exec simulate`` path's; the records ingest back."""
+    inv = {"python": sys.executable, "script": str(APPS / "bosh_scale.py"), "input_file": "{input}",
+           "out_dir": "{outdir}", "factor": "{factor}"}
+    argv = bosh_launch_template(str(SCALE), inv, factors=["factor"])
+    runs = {}
+    for launcher in ("bosh", "simulate"):
+        root = tmp_path / launcher
+        _data(root)
+        app = (f"  command: {json.dumps(argv)}\n" if launcher == "bosh"
+               else f"  boutiques: {SCALE}\n  invocation: {json.dumps(inv)}\n")
+        (root / "study.yaml").write_text(
+            f"name: {launcher}\napplication:\n{app}" + STUDY.format(name="x").split("\n", 1)[1]
+            + "factors: {factor: [1, 2]}\nrepetitions: 1\n")
+        study = Study.load(root / "study.yaml")
+        summary = study.run(jobs=2)
+        assert (summary.done, summary.failed) == (4, 0), summary.failures
+        outs = study.catalog.outputs(study.catalog.study_id(study.name))
+        blobs = {(o["subject"], o["condition_key"], o["repetition"]): o["blob"] for o in outs}
+        runs[launcher] = (study, blobs)
+    assert runs["bosh"][1] == runs["simulate"][1]
+    study = runs["bosh"][0]
+    recs, _ = read_records(study.store / "boutiques-records")
+    assert len(recs) == 4 and {r.reprovip["execution_id"] for r in recs} == set(study.executions()["id"])
+    assert {r.reprovip["launcher"] for r in recs} == {"bosh exec launch"}
+    assert all(Path(r.reprovip["output-paths"]["result"]).name == "result.json" for r in recs)
+    assert "Boutiques record" in study.catalog.attempts(recs[0].reprovip["execution_id"])[0]["stderr"]
+    again = _study(tmp_path / "again", "again")
+    ingest_boutiques_records(again, study.store / "boutiques-records")
+    assert set(again.executions()["id"]) == set(study.executions()["id"])
+    assert _bitwise(again) == _bitwise(study)
