@@ -1,7 +1,15 @@
 """Voxelwise maps, streamed subject by subject so memory does not grow with N x K.
 
-Each file is decompressed once. One subject's executions form a block ``(*spatial, *levels, k)`` added to a
-:class:`~reprovip.metrics.FactorialAccumulator`; the maps are written as NIfTI next to the catalog.
+Each file is decompressed once. Two things happen to every volume:
+
+* on the whole grid, two cheap comparisons: is the voxel non-zero (the ``mask``), and does it differ from the
+  subject's first execution (the exact ``differ`` map);
+* the voxels of the **reference mask** (non-zero in the first volume read) are gathered into one subject's
+  block ``(voxels, *levels, k)`` and added to a :class:`~reprovip.metrics.FactorialAccumulator`, which holds
+  the sums the metrics need. Background voxels, zero in every execution, cost nothing more.
+
+Voxels that are non-zero in some later volume but zero in the reference one get no metrics (their count is
+reported as ``voxels_without_metrics``); their ``differ`` value is still exact.
 """
 
 from __future__ import annotations
@@ -29,28 +37,6 @@ def _write_map(path: Path, data: np.ndarray, affine: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
-def _subject_block(design: Design, subject: str, ref: tuple[tuple[int, ...], np.ndarray] | None):
-    index = {c: i for i, c in enumerate(design.cells)}
-    block = None
-    for (cell, rep), rec in design.grid[subject].items():
-        img = read_image(rec.path)  # type: ignore[arg-type]
-        if ref is None:
-            ref = (img.data.shape, img.affine, img.zooms)
-        if img.data.shape != ref[0]:
-            raise ReaderError(f"{rec.path}: shape {img.data.shape} differs from {ref[0]} of the other executions")
-        if np.max(np.abs(img.affine - ref[1])) > AFFINE_TOLERANCE:
-            raise ReaderError(f"{rec.path}: affine differs from the other executions' by more than {AFFINE_TOLERANCE}")
-        bad = img.data.size - int(np.count_nonzero(np.isfinite(img.data))) if img.data.dtype.kind == "f" else 0
-        if bad:
-            raise ReaderError(f"{rec.path}: {bad} NaN or infinite voxels; voxelwise metrics need finite values, "
-                              "so this subject is left out (fix the application or mask those voxels)")
-        if block is None:
-            block = np.empty((*img.data.shape, *design.levels, design.k), dtype=np.float32)
-        ci = np.unravel_index(index[cell], design.levels) if design.levels else ()
-        block[(Ellipsis, *ci, rep)] = img.data
-    return block, ref
-
-
 def _reference(design: Design, subjects: list[str]) -> tuple[tuple[int, ...], np.ndarray, tuple[float, ...]] | None:
     """The most common (shape, affine) among the volumes, from their headers alone (no decompression), so one
     odd volume is the one reported, whichever is read first."""
@@ -68,9 +54,69 @@ def _reference(design: Design, subjects: list[str]) -> tuple[tuple[int, ...], np
     return found[seen.most_common(1)[0][0]] if seen else None
 
 
-def _summary(name: str, data: np.ndarray, mask: np.ndarray) -> dict[str, Any]:
-    v = data[mask]
-    v = v[np.isfinite(v)]
+def _volume(path: Path, ref: tuple[tuple[int, ...], np.ndarray, Any]) -> np.ndarray:
+    """One volume as a flat array in memory order, checked against the reference geometry."""
+    img = read_image(path)
+    if img.data.shape != ref[0]:
+        raise ReaderError(f"{path}: shape {img.data.shape} differs from {ref[0]} of the other executions")
+    if np.max(np.abs(img.affine - ref[1])) > AFFINE_TOLERANCE:
+        raise ReaderError(f"{path}: affine differs from the other executions' by more than {AFFINE_TOLERANCE}")
+    if img.data.dtype.kind == "f":
+        bad = img.data.size - int(np.count_nonzero(np.isfinite(img.data)))
+        if bad:
+            raise ReaderError(f"{path}: {bad} NaN or infinite voxels; voxelwise metrics need finite values, "
+                              "so this subject is left out (fix the application or mask those voxels)")
+    return np.ravel(img.data, order="F")  # nibabel arrays are Fortran-ordered: a view, no copy
+
+
+class _Stream:
+    """The whole-grid maps and the masked accumulator, fed one subject at a time."""
+
+    def __init__(self, design: Design, ref: tuple[tuple[int, ...], np.ndarray, Any], *, metrics: bool) -> None:
+        self.design, self.ref, self.metrics = design, ref, metrics
+        nv = int(np.prod(ref[0]))
+        self.mask = np.zeros(nv, dtype=bool)
+        self.differ = np.zeros(nv, dtype=bool)
+        self.index: np.ndarray | None = None  # voxels with metrics (the reference mask)
+        self.acc: FactorialAccumulator | None = None
+        self.n = 0
+
+    def add_subject(self, subject: str) -> None:
+        design = self.design
+        cells = {c: i for i, c in enumerate(design.cells)}
+        columns = len(design.cells) * design.k
+        block, first, mask, differ = None, None, self.mask.copy(), self.differ.copy()
+        for (cell, rep), rec in sorted(design.grid[subject].items(), key=lambda kv: (cells[kv[0][0]], kv[0][1])):
+            flat = _volume(rec.path, self.ref)  # type: ignore[arg-type]
+            mask |= flat != 0
+            if first is None:
+                first = flat.copy()
+            else:
+                differ |= flat != first
+            if self.metrics:
+                if self.index is None:
+                    nonzero = np.flatnonzero(flat)
+                    self.index = nonzero if nonzero.size else np.arange(flat.size)
+                if block is None:
+                    block = np.empty((self.index.size, columns), dtype=np.float32)
+                block[:, cells[cell] * design.k + rep] = flat[self.index]
+        # Only a subject whose volumes were all read changes the state.
+        self.mask, self.differ = mask, differ
+        if self.metrics and block is not None:
+            if self.acc is None:
+                self.acc = FactorialAccumulator((self.index.size,), design.levels, design.k, design.factor_names)
+            self.acc.add(block.reshape(self.index.size, *design.levels, design.k))
+        self.n += 1
+
+    def full(self, values: np.ndarray) -> np.ndarray:
+        """A map on the whole grid from values at the reference-mask voxels (0 elsewhere)."""
+        out = np.zeros(self.mask.size, dtype=np.float32)
+        out[self.index] = values
+        return out.reshape(self.ref[0], order="F")
+
+
+def _summary(name: str, values: np.ndarray) -> dict[str, Any]:
+    v = values[np.isfinite(values)]
     if v.size == 0:
         return {}
     return {f"{name}_mean": num(v.mean()), f"{name}_median": num(np.median(v)),
@@ -81,61 +127,51 @@ def voxelwise_maps(design: Design, subjects: list[str], out_dir: Path, *, labels
                    errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Stream the volumes of ``subjects`` and write the maps into ``out_dir``.
 
-    Maps: ``sd`` (pooled within-subject SD, sqrt(MSW)), ``sigdigits`` (minimum over subjects of Parker
-    significant digits, decimal), ``icc_a1`` (ICC(A,1), executions as raters), ``differ`` (1 where any
-    subject's executions disagree) and ``share_<source>`` (% of variance per factor, subject and residual).
-    For label maps only ``differ`` is meaningful and written. Summaries are taken inside the mask of
-    voxels that are non-zero in any execution.
-
-    A subject with an unreadable volume, or one whose shape, affine or finiteness differs, is left out and
-    the reason appended to ``errors``.
+    Maps: ``differ`` (1 where some subject's executions disagree, exact on the whole grid), ``mask`` (non-zero
+    in some execution), and for images ``sd`` (pooled within-subject SD, sqrt(MSW)), ``sigdigits`` (minimum
+    over subjects of Parker significant digits, decimal), ``icc_a1`` (ICC(A,1), executions as raters) and
+    ``share_<source>`` (share of variance per factor, subject and residual). Summaries are over the voxels
+    with metrics. A subject with an unreadable volume, or one whose shape, affine or finiteness differs, is
+    left out and the reason appended to ``errors``.
     """
     if not design.factors and design.k < 2:
         return {"skipped": "one execution per subject: nothing to compare voxelwise"}
     ref = _reference(design, subjects)
-    acc = None
-    mask = None
-    n = 0
+    if ref is None:
+        return {"skipped": "no readable volume"}
+    stream = _Stream(design, ref, metrics=not labels)
     for s in subjects:
         try:
-            block, new_ref = _subject_block(design, s, ref)
+            stream.add_subject(s)
         except ReaderError as exc:
             if errors is not None:
                 errors.append(dict(subject=s, condition=None, repetition=None, error=str(exc)))
-            continue
-        ref = new_ref
-        if acc is None:
-            acc = FactorialAccumulator(block.shape[: len(ref[0])], design.levels, design.k, design.factor_names)
-            mask = np.zeros(ref[0], dtype=bool)
-        nonzero = block != 0
-        mask |= nonzero.reshape(*ref[0], -1).any(axis=-1)
-        acc.add(block)
-        n += 1
-        del block, nonzero
-    if acc is None or n < 2:
+    if stream.n < 2:
         return {"skipped": "fewer than two complete subjects"}
-    affine = ref[1]
-    maps: dict[str, np.ndarray] = {"differ": np.asarray(acc.differs(), dtype=np.float32)}
-    if not labels:
-        maps["sd"] = np.asarray(acc.within_sd())
-        maps["sigdigits"] = np.asarray(acc.min_significant_digits(base=10))
-        maps["icc_a1"] = np.asarray(acc.icc_all()["ICC(A,1)"].icc)
+    shape, affine = ref[0], ref[1]
+    maps = {"differ": stream.differ.reshape(shape, order="F"), "mask": stream.mask.reshape(shape, order="F")}
+    summary: dict[str, Any] = {
+        "mask_voxels": int(stream.mask.sum()), "voxels": int(stream.mask.size),
+        "differ_fraction": num(stream.differ[stream.mask].mean()) if stream.mask.any() else 0.0,
+    }
+    acc = stream.acc
+    if acc is not None:
+        values = {"sd": np.asarray(acc.within_sd()), "sigdigits": np.asarray(acc.min_significant_digits(base=10)),
+                  "icc_a1": np.asarray(acc.icc_all()["ICC(A,1)"].icc)}
         comps = components_from_mean_squares(acc.mean_squares())
         for i, src in enumerate(comps.sources):
-            maps[f"share_{src.replace(':', 'x')}"] = np.asarray(comps.share)[..., i]
+            values[f"share_{src.replace(':', 'x')}"] = np.asarray(comps.share)[..., i]
+        summary["voxels_with_metrics"] = int(stream.index.size)
+        summary["voxels_without_metrics"] = int(stream.mask.sum() - stream.mask[stream.index].sum())
+        for name, v in values.items():
+            maps[name] = stream.full(v)
+            if name.startswith("share_"):
+                summary[f"{name}_median"] = num(np.median(v))
+            else:
+                summary.update(_summary(name, v))
     files = {}
     for name, data in maps.items():
         path = out_dir / f"{name}.nii.gz"
         _write_map(path, data, affine)
         files[name] = str(path)
-    summary: dict[str, Any] = {"mask_voxels": int(mask.sum()), "voxels": int(mask.size),
-                               "differ_fraction": num(maps["differ"][mask].mean()) if mask.any() else 0.0}
-    for name in ("sd", "sigdigits", "icc_a1"):
-        if name in maps:
-            summary.update(_summary(name, maps[name], mask))
-    for name, data in maps.items():
-        if name.startswith("share_") and mask.any():
-            summary[f"{name}_median"] = num(np.median(data[mask]))
-    _write_map(out_dir / "mask.nii.gz", mask.astype(np.float32), affine)
-    files["mask"] = str(out_dir / "mask.nii.gz")
-    return {"maps": files, "summary": summary, "subjects": n, "spacing": [float(z) for z in ref[2][:3]]}
+    return {"maps": files, "summary": summary, "subjects": stream.n, "spacing": [float(z) for z in ref[2][:3]]}
