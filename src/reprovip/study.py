@@ -107,6 +107,12 @@ class Study:
 
         return check_study(self, strict=strict, reanalyze=reanalyze)
 
+    def report(self, output: str | Path | None = None):
+        """Render the HTML report of the latest analysis; a ReportView (shows inline in Jupyter)."""
+        from reprovip.report import report_view
+
+        return report_view(self, output)
+
     def executions(self) -> pd.DataFrame:
         """One row per execution: subject, condition, repetition, status, exit code, duration, error."""
         sid = self.catalog.study_id(self.name)

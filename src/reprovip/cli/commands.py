@@ -7,8 +7,10 @@ from reprovip.cli.check import check
 from reprovip.cli.compare import compare
 from reprovip.cli.ingest import ingest
 from reprovip.cli.init import init
+from reprovip.cli.report import report
 from reprovip.cli.run import run
+from reprovip.cli.serve import serve
 from reprovip.cli.status import status
 from reprovip.cli.validate import validate
 
-ALL = [init, validate, run, status, ingest, analyze, check, compare]
+ALL = [init, validate, run, status, ingest, analyze, check, compare, report, serve]

@@ -16,10 +16,17 @@ def report_command(path: str, *, output: str | None, analysis: str | None) -> in
 
 @click.command("report")
 @click.argument("study", type=click.Path(), default="study.yaml")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
-              help="Where to write the HTML file (default: report.html next to the study file).")
-@click.option("--analysis", type=click.Path(dir_okay=False),
-              help="Render this analysis document instead of the study's latest (.reprovip/results/<study>/analysis.json).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Where to write the HTML file (default: report.html next to the study file).",
+)
+@click.option(
+    "--analysis",
+    type=click.Path(dir_okay=False),
+    help="Render this analysis document instead of the study's latest (.reprovip/results/<study>/analysis.json).",
+)
 def report(study: str, output: str | None, analysis: str | None) -> int:
     """Write a self-contained HTML report of STUDY's latest analysis (opens offline)."""
     return report_command(study, output=output, analysis=analysis)

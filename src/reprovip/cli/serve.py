@@ -35,12 +35,21 @@ def serve_command(sources: list[str], *, host: str, port: int, token: str | None
 
 @click.command("serve")
 @click.argument("sources", nargs=-1, type=click.Path())
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on; anything but loopback needs --token.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; anything but loopback needs --token.",
+)
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
 @click.option("--token", default=None, help="Require this token (Bearer header or ?token=); or set REPROVIP_TOKEN.")
-@click.option("--query-timeout", type=click.FloatRange(0.05, 600), default=2.0, show_default=True,
-              help="Abort any catalog query running longer than this many seconds.")
+@click.option(
+    "--query-timeout",
+    type=click.FloatRange(0.05, 600),
+    default=2.0,
+    show_default=True,
+    help="Abort any catalog query running longer than this many seconds.",
+)
 def serve(sources: tuple[str, ...], host: str, port: int, token: str | None, query_timeout: float) -> int:
-    """Serve a read-only dashboard of SOURCES (study files, study folders, stores, catalog URLs; default: .)."""
+    """Serve a read-only dashboard of SOURCES: study files, folders, stores or catalog URLs (default: .)."""
     return serve_command(list(sources), host=host, port=port, token=token, query_timeout=query_timeout)

@@ -9,14 +9,17 @@ Pages: ``/`` (studies), ``/studies/{key}`` (the report's content + run history +
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from fastapi import FastAPI, Path as PathParam, Query, Request
+from fastapi import FastAPI, Query, Request
+from fastapi import Path as PathParam
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup
 from sqlalchemy.exc import OperationalError
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -62,6 +65,7 @@ Status = Literal["done", "failed", "pending", "running"]
 Key = PathParam(pattern=f"^{KeyConvertor.regex}$", description="A study key: `<source>-<study id>`.")
 Eid = PathParam(pattern=f"^{IdConvertor.regex}$", description="An execution id.")
 Axis = Literal["axial", "coronal", "sagittal"]
+AnyAxis = PathParam(description="Which orthogonal slice.")
 
 
 def json_response(data: Any, status: int = 200) -> Response:
@@ -71,28 +75,39 @@ def json_response(data: Any, status: int = 200) -> Response:
 
 
 def create_app(sources: list[Source], *, token: str | None = None) -> Any:
-    """The dashboard as an ASGI app over read-only ``sources`` (see :func:`~reprovip.dashboard.sources.open_sources`).
+    """The dashboard as an ASGI app over read-only ``sources`` (see :func:`~reprovip.dashboard.open_sources`).
 
     With ``token`` set, every request must carry it. Returns the app wrapped in the security middleware; the
     FastAPI app itself is its ``.fastapi`` attribute.
     """
     dash = Dashboard(sources)
     env = environment(TEMPLATES)
-    app = FastAPI(title="reprovip dashboard", version=__version__, docs_url=None, redoc_url=None,
-                  description="Read-only view of reprovip study catalogs. Every HTML page has a `.json` twin.")
+    app = FastAPI(
+        title="reprovip dashboard",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        description="Read-only view of reprovip study catalogs. Every HTML page has a `.json` twin.",
+    )
     stylesheet = css() + (Path(TEMPLATES) / "dashboard.css").read_text(encoding="utf-8")
 
     def html(template: str, ctx: dict[str, Any], json_url: str, *, status: int = 200, **extra: Any) -> HTMLResponse:
         page = env.get_template(template).render(
-            ctx=ctx, json_url=json_url, inline_css=None, static_css=CSS_URL, csp_meta=None,
-            refresh=extra.pop("refresh", None), **extra)
+            ctx=ctx,
+            json_url=json_url,
+            inline_css=None,
+            static_css=CSS_URL,
+            csp_meta=None,
+            refresh=extra.pop("refresh", None),
+            **extra,
+        )
         return HTMLResponse(page, status_code=status)
 
     def map_images(key: str, analysis: dict[str, Any] | None) -> Callable[[dict[str, Any]], list[dict[str, Any]]]:
         def images(o: dict[str, Any]) -> list[dict[str, Any]]:
             if analysis is None:
                 return []
-            src, row = dash._resolve(key)
+            src, row = dash.resolve(key)
             doc = q.document(src.engine, row["id"], analysis["analysis_id"]) or {}
             raws = doc.get("outputs") or []
             store = src.store_for(row["id"], row.get("study_dir"))
@@ -105,9 +120,17 @@ def create_app(sources: list[Source], *, token: str | None = None) -> Any:
                 if img is None:
                     continue
                 base = f"/studies/{key}/maps/{analysis['analysis_id']}/{o['index']}/{name}"
-                out.append(dict(name=name, title=img.title, bar=plots.colour_bar(img.vmin, img.vmax, binary=img.binary),
-                                slices=[dict(axis=s.axis, src=f"{base}/{s.axis}.png", width=s.width, height=s.height)
-                                        for s in img.slices]))
+                out.append(
+                    dict(
+                        name=name,
+                        title=img.title,
+                        bar=plots.colour_bar(img.vmin, img.vmax, binary=img.binary),
+                        slices=[
+                            dict(axis=s.axis, src=f"{base}/{s.axis}.png", width=s.width, height=s.height)
+                            for s in img.slices
+                        ],
+                    )
+                )
             return out
 
         return images
@@ -145,7 +168,8 @@ def create_app(sources: list[Source], *, token: str | None = None) -> Any:
 
     @app.exception_handler(OperationalError)
     async def _db_error(request: Request, exc: OperationalError) -> Response:
-        detail = "the catalog query took too long" if "interrupted" in str(exc.orig) else "the catalog is not readable now"
+        slow = any(w in str(exc.orig) for w in ("interrupted", "statement timeout"))
+        detail = "the catalog query took too long" if slow else "the catalog is not readable now"
         return _error(request, 503, f"{detail}; try again")
 
     # -- pages and their twins -------------------------------------------------------------------------
@@ -172,42 +196,86 @@ def create_app(sources: list[Source], *, token: str | None = None) -> Any:
     @app.get("/studies/{key:skey}.json", response_model=m.StudyPage, responses=ERRORS, tags=["studies"])
     def study_json(key: str = Key) -> Response:
         """A study: the view of its latest analysis, run history and trends of key metrics."""
-        return json_response(dash.study(key))
+        ctx = dash.study(key)
+        a = ctx.pop("analysis")
+        head = json.dumps(ctx, allow_nan=False, default=str, separators=(",", ":"))
+        body = head[:-1] + ',"analysis":' + (analysis_json_text(key, a) if a else "null") + "}"
+        return Response(body.encode(), media_type="application/json")
 
     @app.get("/studies/{key:skey}/analysis.json", responses=ERRORS, tags=["studies"])
     def analysis_json(key: str = Key) -> Response:
         """The latest stored analysis document (schema ``reprovip.analysis/1``), as stored."""
         return json_response(dash.document(key))
 
+    fragments: OrderedDict[tuple[str, int], Markup] = OrderedDict()
+
+    def analysis_fragment(key: str, a: dict[str, Any] | None) -> Markup | None:
+        """The analysis part of a study page, rendered once per stored analysis (documents never change)."""
+        if a is None:
+            return None
+        ck = (key, a["analysis_id"])
+        if ck not in fragments:
+            macro = env.get_template("_analysis.html").module.analysis  # type: ignore[attr-defined]
+            fragments[ck] = Markup(macro(a, map_images(key, a), links(key)))
+            while len(fragments) > 32:
+                fragments.popitem(last=False)
+        return fragments[ck]
+
+    json_texts: OrderedDict[tuple[str, int], str] = OrderedDict()
+
+    def analysis_json_text(key: str, a: dict[str, Any]) -> str:
+        """The analysis view as JSON text, serialised once per stored analysis."""
+        ck = (key, a["analysis_id"])
+        if ck not in json_texts:
+            json_texts[ck] = json.dumps(a, allow_nan=False, default=str, separators=(",", ":"))
+            while len(json_texts) > 32:
+                json_texts.popitem(last=False)
+        return json_texts[ck]
+
     @app.get("/studies/{key:skey}", response_class=HTMLResponse, responses=ERRORS, tags=["pages"])
     def study_page(key: str = Key) -> HTMLResponse:
         """A study (HTML)."""
         ctx = dash.study(key)
-        return html("study.html", ctx, f"/studies/{key}.json", map_images=map_images(key, ctx["analysis"]),
-                    links=links(key))
+        return html("study.html", ctx, f"/studies/{key}.json", fragment=analysis_fragment(key, ctx["analysis"]))
 
-    @app.get("/studies/{key:skey}/executions.json", response_model=m.ExecutionsPage, responses=ERRORS,
-             tags=["executions"])
+    @app.get(
+        "/studies/{key:skey}/executions.json",
+        response_model=m.ExecutionsPage,
+        responses=ERRORS,
+        tags=["executions"],
+    )
     def executions_json(key: str = Key, status: Status | None = None, page: int = Query(1, ge=1, le=10**7)) -> Response:
         """One page of executions (50 a page), optionally of one status."""
         return json_response(dash.executions(key, status=status, page=page))
 
     @app.get("/studies/{key:skey}/executions", response_class=HTMLResponse, responses=ERRORS, tags=["pages"])
-    def executions_page(key: str = Key, status: Status | None = None,
-                        page: int = Query(1, ge=1, le=10**7)) -> HTMLResponse:
+    def executions_page(
+        key: str = Key, status: Status | None = None, page: int = Query(1, ge=1, le=10**7)
+    ) -> HTMLResponse:
         """Executions (HTML)."""
         suffix = f"?page={page}" + (f"&status={status}" if status else "")
-        return html("executions.html", dash.executions(key, status=status, page=page),
-                    f"/studies/{key}/executions.json{suffix}")
+        return html(
+            "executions.html",
+            dash.executions(key, status=status, page=page),
+            f"/studies/{key}/executions.json{suffix}",
+        )
 
-    @app.get("/studies/{key:skey}/executions/{eid:eid}.json", response_model=m.ExecutionPage, responses=ERRORS,
-             tags=["executions"])
+    @app.get(
+        "/studies/{key:skey}/executions/{eid:eid}.json",
+        response_model=m.ExecutionPage,
+        responses=ERRORS,
+        tags=["executions"],
+    )
     def execution_json(key: str = Key, eid: str = Eid) -> Response:
         """One execution: attempts (argv, environment, output tails), outputs, provenance."""
         return json_response(dash.execution(key, eid))
 
-    @app.get("/studies/{key:skey}/executions/{eid:eid}", response_class=HTMLResponse, responses=ERRORS,
-             tags=["pages"])
+    @app.get(
+        "/studies/{key:skey}/executions/{eid:eid}",
+        response_class=HTMLResponse,
+        responses=ERRORS,
+        tags=["pages"],
+    )
     def execution_page(key: str = Key, eid: str = Eid) -> HTMLResponse:
         """One execution (HTML)."""
         return html("execution.html", dash.execution(key, eid), f"/studies/{key}/executions/{eid}.json")
@@ -223,10 +291,19 @@ def create_app(sources: list[Source], *, token: str | None = None) -> Any:
         ctx = dash.progress(key)
         return html("progress.html", ctx, f"/studies/{key}/progress.json", refresh=ctx["refresh_seconds"])
 
-    @app.get("/studies/{key:skey}/maps/{analysis_id}/{output}/{name}/{axis}.png", responses=ERRORS, tags=["maps"],
-             response_class=Response)
-    def map_png(key: str = Key, analysis_id: int = PathParam(ge=1), output: int = PathParam(ge=0),
-                name: str = PathParam(pattern=MAP_NAME.pattern), axis: Axis = PathParam()) -> Response:
+    @app.get(
+        "/studies/{key:skey}/maps/{analysis_id}/{output}/{name}/{axis}.png",
+        responses=ERRORS,
+        tags=["maps"],
+        response_class=Response,
+    )
+    def map_png(
+        key: str = Key,
+        analysis_id: int = PathParam(ge=1, le=2**62),
+        output: int = PathParam(ge=0, le=10**6),
+        name: str = PathParam(pattern=MAP_NAME.pattern),
+        axis: Axis = AnyAxis,
+    ) -> Response:
         """A slice of a voxelwise map, addressed by ids from the analysis document only."""
         png = dash.map_png(key, analysis_id, output, name, axis)
         return Response(png, media_type="image/png", headers={"cache-control": "private, max-age=3600"})

@@ -1,4 +1,4 @@
-"""Response schemas of the JSON API (published in ``/openapi.json``; tests check every response against them)."""
+"""Response schemas of the JSON API (in ``/openapi.json``); tests check every response against them."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.engine import Engine
 
 from reprovip.store import schema as s
@@ -17,8 +17,10 @@ def studies(engine: Engine) -> list[dict[str, Any]]:
     """Every study of a catalog (without its spec)."""
     t = s.studies
     with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(
-            select(t.c.id, t.c.name, t.c.study_dir, t.c.created_at).order_by(t.c.id)).mappings()]
+        return [
+            dict(r)
+            for r in conn.execute(select(t.c.id, t.c.name, t.c.study_dir, t.c.created_at).order_by(t.c.id)).mappings()
+        ]
 
 
 def study(engine: Engine, study_id: int) -> dict[str, Any] | None:
@@ -41,16 +43,39 @@ def status_counts(engine: Engine, study_id: int | None = None) -> dict[int, dict
     return out
 
 
-def condition_counts(engine: Engine, study_id: int) -> dict[str, dict[str, int]]:
-    """Executions per condition and status."""
+def progress(engine: Engine, study_id: int, since: float) -> dict[str, Any]:
+    """In one pass over a study's executions: counts per condition and status, executions finished since
+    ``since``, and the mean duration of completed ones."""
     e = s.executions
-    q = (select(e.c.condition_key, e.c.status, func.count()).where(e.c.study_id == study_id)
-         .group_by(e.c.condition_key, e.c.status).order_by(e.c.condition_key))
-    out: dict[str, dict[str, int]] = {}
+    recent = func.sum(case((e.c.finished_at >= since, 1), else_=0))
+    q = (
+        select(
+            e.c.condition_key,
+            e.c.status,
+            func.count(),
+            recent,
+            func.sum(e.c.duration),
+            func.count(e.c.duration),
+        )
+        .where(e.c.study_id == study_id)
+        .group_by(e.c.condition_key, e.c.status)
+        .order_by(e.c.condition_key)
+    )
+    by_condition: dict[str, dict[str, int]] = {}
+    n_recent, total_duration, n_duration = 0, 0.0, 0
     with engine.connect() as conn:
-        for ck, st, n in conn.execute(q):
-            out.setdefault(str(ck), {})[str(st)] = int(n)
-    return out
+        for ck, st, n, rec, dur, ndur in conn.execute(q):
+            by_condition.setdefault(str(ck), {})[str(st)] = int(n)
+            if st in ("done", "failed"):
+                n_recent += int(rec or 0)
+            if st == "done":
+                total_duration += float(dur or 0.0)
+                n_duration += int(ndur or 0)
+    return dict(
+        by_condition=by_condition,
+        recent=n_recent,
+        mean_duration=total_duration / n_duration if n_duration else None,
+    )
 
 
 def latest_analyses(engine: Engine) -> dict[int, tuple[int, float | None]]:
@@ -94,11 +119,22 @@ def runs(engine: Engine, study_id: int, *, limit: int = 50, status: str | None =
         return [dict(x) for x in conn.execute(q.order_by(r.c.id.desc()).limit(limit)).mappings()]
 
 
-EXEC_COLUMNS = ("id", "subject", "condition_key", "repetition", "status", "attempts", "exit_code", "duration",
-                "error")
+EXEC_COLUMNS = (
+    "id",
+    "subject",
+    "condition_key",
+    "repetition",
+    "status",
+    "attempts",
+    "exit_code",
+    "duration",
+    "error",
+)
 
 
-def executions_page(engine: Engine, study_id: int, *, status: str | None, offset: int, limit: int) -> list[dict[str, Any]]:
+def executions_page(
+    engine: Engine, study_id: int, *, status: str | None, offset: int, limit: int
+) -> list[dict[str, Any]]:
     """One page of executions ordered by subject, condition and repetition."""
     e = s.executions
     q = select(*[e.c[c] for c in EXEC_COLUMNS]).where(e.c.study_id == study_id)
@@ -134,8 +170,12 @@ def attempts(engine: Engine, execution_id: str) -> list[dict[str, Any]]:
 def outputs(engine: Engine, execution_id: str) -> list[dict[str, Any]]:
     """Stored outputs of an execution."""
     o = s.outputs
-    q = (select(o.c.name, o.c.relpath, o.c.kind, o.c.blob, o.c.size, o.c.semantic_hash, o.c.missing, o.c.error)
-         .where(o.c.execution_id == execution_id).order_by(o.c.name, o.c.relpath).limit(1000))
+    q = (
+        select(o.c.name, o.c.relpath, o.c.kind, o.c.blob, o.c.size, o.c.semantic_hash, o.c.missing, o.c.error)
+        .where(o.c.execution_id == execution_id)
+        .order_by(o.c.name, o.c.relpath)
+        .limit(1000)
+    )
     with engine.connect() as conn:
         return [dict(x) for x in conn.execute(q).mappings()]
 
@@ -147,14 +187,3 @@ def provenance(engine: Engine, digest: str | None) -> dict[str, Any] | None:
     with engine.connect() as conn:
         row = conn.execute(select(s.provenances.c.data).where(s.provenances.c.hash == digest)).first()
     return row[0] if row else None
-
-
-def activity(engine: Engine, study_id: int, since: float) -> dict[str, Any]:
-    """Executions finished since ``since`` and the mean duration of completed ones."""
-    e = s.executions
-    with engine.connect() as conn:
-        recent = conn.execute(select(func.count()).where(
-            e.c.study_id == study_id, e.c.status.in_(("done", "failed")), e.c.finished_at >= since)).scalar()
-        mean = conn.execute(select(func.avg(e.c.duration)).where(
-            e.c.study_id == study_id, e.c.status == "done")).scalar()
-    return dict(recent=int(recent or 0), mean_duration=float(mean) if mean is not None else None)

@@ -18,8 +18,10 @@ from urllib.parse import parse_qs
 from reprovip.errors import InputError
 
 COOKIE = "reprovip_token"
-CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; "
-       "frame-ancestors 'none'")
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
 HEADERS = [
     (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
@@ -53,8 +55,10 @@ def is_loopback(host: str) -> bool:
 def check_bind(host: str, token: str | None) -> None:
     """Refuse (exit code 2) to listen on a non-loopback ``host`` without a token."""
     if not is_loopback(host) and not token:
-        raise InputError(f"refusing to serve on {host}: it is reachable from other machines; set --token "
-                         "(or REPROVIP_TOKEN) so that every request must carry it, or bind 127.0.0.1")
+        raise InputError(
+            f"refusing to serve on {host}: it is reachable from other machines; set --token "
+            "(or REPROVIP_TOKEN) so that every request must carry it, or bind 127.0.0.1"
+        )
     if token is not None and len(token) < 8:
         raise InputError("--token must be at least 8 characters long")
 
@@ -103,8 +107,12 @@ class Guard:
                 if self.token is not None:
                     headers.append((b"cache-control", b"no-store"))
                 if set_cookie:
-                    headers.append((b"set-cookie", f"{COOKIE}={self.token.decode()}; HttpOnly; SameSite=Strict; "
-                                    "Path=/".encode()))
+                    headers.append(
+                        (
+                            b"set-cookie",
+                            f"{COOKIE}={self.token.decode()}; HttpOnly; SameSite=Strict; Path=/".encode(),
+                        )
+                    )
                 message = dict(message, headers=headers)
             await send(message)
 
@@ -112,7 +120,16 @@ class Guard:
 
     async def _deny(self, send: Any) -> None:
         body = b'{"detail":"a token is required: send Authorization: Bearer <token> or ?token=<token>"}'
-        await send({"type": "http.response.start", "status": 401,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                                (b"www-authenticate", b"Bearer")] + HEADERS})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"www-authenticate", b"Bearer"),
+                ]
+                + HEADERS,
+            }
+        )
         await send({"type": "http.response.body", "body": body})

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from reprovip.errors import NotFoundError, StoreError
@@ -87,6 +87,20 @@ def limit_queries(engine: Engine, seconds: float) -> None:
             dbapi_conn.commit()
 
 
+def _shown(url: str) -> str:
+    """A database URL without its password (it is shown on pages).
+
+    Examples
+    --------
+    >>> _shown("postgresql+psycopg://me:secret@db/reprovip")
+    'postgresql+psycopg://me:***@db/reprovip'
+    """
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (SQLAlchemyError, ValueError):
+        return url.rsplit("@", 1)[-1]
+
+
 def _find_stores(arg: str) -> list[Path]:
     p = Path(arg).expanduser()
     if p.is_file():
@@ -99,8 +113,13 @@ def _find_stores(arg: str) -> list[Path]:
         return [p]
     if (p / STORE_DIR / "catalog.sqlite").exists():
         return [p / STORE_DIR]
-    found = sorted({c.parent for pattern in ("*/" + STORE_DIR + "/catalog.sqlite", "*/*/" + STORE_DIR + "/catalog.sqlite")
-                    for c in p.glob(pattern)})
+    found = sorted(
+        {
+            c.parent
+            for pattern in ("*/" + STORE_DIR + "/catalog.sqlite", "*/*/" + STORE_DIR + "/catalog.sqlite")
+            for c in p.glob(pattern)
+        }
+    )
     return found
 
 
@@ -127,15 +146,18 @@ def open_sources(args: list[str], *, query_timeout: float = 2.0) -> list[Source]
             if arg in seen:
                 continue
             seen.add(arg)
+            label = _shown(arg)
             catalog = Catalog(arg, read_only=True)
             limit_queries(catalog.engine, query_timeout)
-            _check(catalog, arg)
-            sources.append(Source(len(sources), arg, catalog))
+            _check(catalog, label)
+            sources.append(Source(len(sources), label, catalog))
             continue
         stores = _find_stores(arg)
         if not stores:
-            raise NotFoundError(f"{arg}: no reprovip store found (looked for .reprovip/catalog.sqlite); "
-                                "run `reprovip run` or `reprovip ingest` first")
+            raise NotFoundError(
+                f"{arg}: no reprovip store found (looked for .reprovip/catalog.sqlite); "
+                "run `reprovip run` or `reprovip ingest` first"
+            )
         for store in stores:
             root = store.resolve()
             if str(root) in seen:

@@ -10,6 +10,8 @@ import time
 from collections import OrderedDict
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
+
 from reprovip.dashboard import queries as q
 from reprovip.dashboard.sources import Source, parse_key
 from reprovip.errors import NotFoundError
@@ -17,8 +19,16 @@ from reprovip.report.context import alerts_of, analysis_context, verdict_of
 from reprovip.report.maps import AXES, MAP_NAME, draw_output_map
 
 STATUSES = ("done", "failed", "running", "pending")
-TREND_KEYS = ("icc_a1_ci_low_min", "sd_ratio_max", "wcv_max", "sigdigits_min", "dice_min", "hd95_max",
-              "voxel_differ_fraction", "voxel_sd_median")
+TREND_KEYS = (
+    "icc_a1_ci_low_min",
+    "sd_ratio_max",
+    "wcv_max",
+    "sigdigits_min",
+    "dice_min",
+    "hd95_max",
+    "voxel_differ_fraction",
+    "voxel_sd_median",
+)
 SECRET = re.compile(r"token|secret|passw|credential|auth|api_?key|private", re.IGNORECASE)
 PER_PAGE = 50
 
@@ -27,7 +37,7 @@ def iso(ts: Any) -> str | None:
     """A UNIX time as ISO 8601 UTC text."""
     if ts is None or not isinstance(ts, int | float) or not math.isfinite(ts):
         return None
-    return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).isoformat(timespec="seconds")
 
 
 def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
@@ -42,9 +52,18 @@ def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def _run(r: dict[str, Any]) -> dict[str, Any]:
-    return dict(id=r["id"], command=r.get("command"), status=r.get("status"), started_at=iso(r.get("started_at")),
-                finished_at=iso(r.get("finished_at")), hostname=r.get("hostname"), n_planned=r.get("n_planned"),
-                n_done=r.get("n_done"), n_failed=r.get("n_failed"), reprovip_version=r.get("reprovip_version"))
+    return dict(
+        id=r["id"],
+        command=r.get("command"),
+        status=r.get("status"),
+        started_at=iso(r.get("started_at")),
+        finished_at=iso(r.get("finished_at")),
+        hostname=r.get("hostname"),
+        n_planned=r.get("n_planned"),
+        n_done=r.get("n_done"),
+        n_failed=r.get("n_failed"),
+        reprovip_version=r.get("reprovip_version"),
+    )
 
 
 def _version_label(doc: dict[str, Any]) -> str:
@@ -56,14 +75,16 @@ def _version_label(doc: dict[str, Any]) -> str:
 class Dashboard:
     """Read-only views over the sources; analysis views are cached by analysis id (documents never change)."""
 
-    def __init__(self, sources: list[Source], *, cache_size: int = 32) -> None:
+    def __init__(self, sources: list[Source], *, cache_size: int = 32, progress_ttl: float = 2.0) -> None:
         self.sources = sources
         self._cache: OrderedDict[tuple[int, int], dict[str, Any]] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
+        self._progress: dict[tuple[int, int], tuple[float, dict[str, Any]]] = {}
+        self.progress_ttl = progress_ttl
 
     # -- lookups ------------------------------------------------------------------------------------
-    def _resolve(self, key: str) -> tuple[Source, dict[str, Any]]:
+    def resolve(self, key: str) -> tuple[Source, dict[str, Any]]:
         si, sid = parse_key(key)
         if si >= len(self.sources):
             raise NotFoundError(f"no study {key!r}")
@@ -92,8 +113,13 @@ class Dashboard:
                 self._cache.popitem(last=False)
         return view
 
-    def _summary(self, src: Source, row: dict[str, Any], counts: dict[str, int],
-                 latest: tuple[int, float | None] | None) -> dict[str, Any]:
+    def _summary(
+        self,
+        src: Source,
+        row: dict[str, Any],
+        counts: dict[str, int],
+        latest: tuple[int, float | None] | None,
+    ) -> dict[str, Any]:
         key = f"{src.index}-{row['id']}"
         verdict, n_alerts = None, 0
         if latest is not None:
@@ -101,10 +127,19 @@ class Dashboard:
             if doc is not None:
                 verdict = verdict_of(doc)
                 n_alerts = len(alerts_of(doc)[0])
-        return dict(key=key, name=str(row["name"]), source=src.label, study_dir=row.get("study_dir"),
-                    counts={k: counts.get(k, 0) for k in STATUSES} | counts, total=sum(counts.values()),
-                    verdict=verdict, alerts=n_alerts, analysis_id=latest[0] if latest else None,
-                    analysed_at=iso(latest[1]) if latest else None, url=f"/studies/{key}")
+        return dict(
+            key=key,
+            name=str(row["name"]),
+            source=src.label,
+            study_dir=row.get("study_dir"),
+            counts={k: counts.get(k, 0) for k in STATUSES} | counts,
+            total=sum(counts.values()),
+            verdict=verdict,
+            alerts=n_alerts,
+            analysis_id=latest[0] if latest else None,
+            analysed_at=iso(latest[1]) if latest else None,
+            url=f"/studies/{key}",
+        )
 
     # -- pages --------------------------------------------------------------------------------------
     def index(self) -> dict[str, Any]:
@@ -119,17 +154,24 @@ class Dashboard:
 
     def study(self, key: str) -> dict[str, Any]:
         """A study: its analysis (as in the report), run history and the trend of key metrics."""
-        src, row = self._resolve(key)
+        src, row = self.resolve(key)
         counts = q.status_counts(src.engine, row["id"]).get(row["id"], {})
         ids = q.analysis_ids(src.engine, row["id"])
         summary = self._summary(src, row, counts, (ids[-1], None) if ids else None)
         analysis = self.analysis_view(src, row, ids[-1]) if ids else None
         if analysis is not None:
             summary["analysed_at"] = analysis.get("created_at")
-        return dict(study=summary, runs=[_run(r) for r in q.runs(src.engine, row["id"], limit=20)],
-                    trend=self._trend(src, row["id"], ids), analysis=analysis,
-                    links=dict(executions=f"/studies/{key}/executions", progress=f"/studies/{key}/progress",
-                               analysis_document=f"/studies/{key}/analysis.json"))
+        return dict(
+            study=summary,
+            runs=[_run(r) for r in q.runs(src.engine, row["id"], limit=20)],
+            trend=self._trend(src, row["id"], ids),
+            analysis=analysis,
+            links=dict(
+                executions=f"/studies/{key}/executions",
+                progress=f"/studies/{key}/progress",
+                analysis_document=f"/studies/{key}/analysis.json",
+            ),
+        )
 
     def _trend(self, src: Source, study_id: int, ids: list[int]) -> list[dict[str, Any]]:
         points = []
@@ -137,16 +179,26 @@ class Dashboard:
             doc = q.document(src.engine, study_id, aid)
             if doc is None:
                 continue
-            outs = {str(o.get("name")): {k: (o.get("summary") or {}).get(k) for k in TREND_KEYS
-                                         if k in (o.get("summary") or {})}
-                    for o in doc.get("outputs") or []}
-            points.append(dict(analysis_id=aid, created_at=doc.get("created_at"), label=_version_label(doc),
-                               verdict=verdict_of(doc)["status"], outputs=outs))
+            outs = {
+                str(o.get("name")): {
+                    k: (o.get("summary") or {}).get(k) for k in TREND_KEYS if k in (o.get("summary") or {})
+                }
+                for o in doc.get("outputs") or []
+            }
+            points.append(
+                dict(
+                    analysis_id=aid,
+                    created_at=doc.get("created_at"),
+                    label=_version_label(doc),
+                    verdict=verdict_of(doc)["status"],
+                    outputs=outs,
+                )
+            )
         return points
 
     def document(self, key: str) -> dict[str, Any]:
         """The latest stored analysis document, as stored."""
-        src, row = self._resolve(key)
+        src, row = self.resolve(key)
         ids = q.analysis_ids(src.engine, row["id"], limit=1)
         doc = q.document(src.engine, row["id"], ids[-1]) if ids else None
         if doc is None:
@@ -155,19 +207,26 @@ class Dashboard:
 
     def executions(self, key: str, *, status: str | None, page: int, per_page: int = PER_PAGE) -> dict[str, Any]:
         """One page of a study's executions, optionally of one status."""
-        src, row = self._resolve(key)
+        src, row = self.resolve(key)
         counts = q.status_counts(src.engine, row["id"]).get(row["id"], {})
         total = counts.get(status, 0) if status else sum(counts.values())
         pages = max(1, math.ceil(total / per_page))
         rows = q.executions_page(src.engine, row["id"], status=status, offset=(page - 1) * per_page, limit=per_page)
         for r in rows:
             r["url"] = f"/studies/{src.index}-{row['id']}/executions/{r['id']}"
-        return dict(study=self._summary(src, row, counts, None), status=status, page=page, per_page=per_page,
-                    total=total, pages=pages, executions=rows)
+        return dict(
+            study=self._summary(src, row, counts, None),
+            status=status,
+            page=page,
+            per_page=per_page,
+            total=total,
+            pages=pages,
+            executions=rows,
+        )
 
     def execution(self, key: str, execution_id: str) -> dict[str, Any]:
         """One execution: its attempts (argv, environment, output tails), outputs and provenance."""
-        src, row = self._resolve(key)
+        src, row = self.resolve(key)
         ex = q.execution(src.engine, row["id"], execution_id)
         if ex is None:
             raise NotFoundError(f"no execution {execution_id!r} in study {key!r}")
@@ -181,10 +240,15 @@ class Dashboard:
         differing = set(((doc or {}).get("provenance") or {}).get("differing") or {})
         prov = q.provenance(src.engine, ex.get("provenance"))
         ex["started_at"], ex["finished_at"] = iso(ex.get("started_at")), iso(ex.get("finished_at"))
-        return dict(study=self._summary(src, row, {}, None), execution=ex, attempts=attempts,
-                    outputs=q.outputs(src.engine, execution_id),
-                    provenance=[dict(field=k, value=v, differs=k in differing)
-                                for k, v in sorted(_flatten(prov or {}).items())])
+        return dict(
+            study=self._summary(src, row, {}, None),
+            execution=ex,
+            attempts=attempts,
+            outputs=q.outputs(src.engine, execution_id),
+            provenance=[
+                dict(field=k, value=v, differs=k in differing) for k, v in sorted(_flatten(prov or {}).items())
+            ],
+        )
 
     def alerts(self) -> dict[str, Any]:
         """The alerts of every study's latest analysis, failures first."""
@@ -197,33 +261,59 @@ class Dashboard:
                 doc = q.document(src.engine, row["id"], latest[row["id"]][0])
                 alerts, from_criteria = alerts_of(doc or {})
                 key = f"{src.index}-{row['id']}"
-                out += [dict(a, study=str(row["name"]), key=key, url=f"/studies/{key}", from_criteria=from_criteria)
-                        for a in alerts]
+                out += [
+                    dict(a, study=str(row["name"]), key=key, url=f"/studies/{key}", from_criteria=from_criteria)
+                    for a in alerts
+                ]
         rank = {"fail": 0, "error": 0, "warn": 1}
         out.sort(key=lambda a: rank.get(a["severity"], 2))
         return dict(alerts=out, generated_at=iso(time.time()))
 
     def progress(self, key: str, *, window: float = 300.0) -> dict[str, Any]:
-        """Live progress: counts by status and condition, the running runs, throughput and ETA."""
-        src, row = self._resolve(key)
-        counts = q.status_counts(src.engine, row["id"]).get(row["id"], {})
-        by_cond = q.condition_counts(src.engine, row["id"])
-        act = q.activity(src.engine, row["id"], time.time() - window)
+        """Live progress: counts by status and condition, the running runs, throughput and ETA.
+
+        The counts come from one pass over the study's executions, cached ``progress_ttl`` seconds.
+        """
+        src, row = self.resolve(key)
+        now = time.monotonic()
+        cached = self._progress.get((src.index, row["id"]))
+        if cached is not None and now - cached[0] < self.progress_ttl:
+            act = cached[1]  # one full pass per study every few seconds, however many pages watch it
+        else:
+            try:
+                act = q.progress(src.engine, row["id"], time.time() - window)
+            except OperationalError:
+                if cached is None:
+                    raise
+                act = cached[1]  # the pass hit the time limit: show the last figures rather than nothing
+            else:
+                self._progress[(src.index, row["id"])] = (now, act)
+        by_cond = act["by_condition"]
+        counts: dict[str, int] = {}
+        for per in by_cond.values():
+            for st, n in per.items():
+                counts[st] = counts.get(st, 0) + n
         running = [_run(r) for r in q.runs(src.engine, row["id"], limit=10, status="running")]
         total = sum(counts.values())
         left = counts.get("pending", 0) + counts.get("running", 0)
         rate = act["recent"] / (window / 60.0)
-        return dict(study=self._summary(src, row, counts, None), total=total,
-                    finished_fraction=(counts.get("done", 0) + counts.get("failed", 0)) / total if total else 0.0,
-                    by_condition=[dict(condition=c, counts=v, total=sum(v.values())) for c, v in by_cond.items()],
-                    running_runs=running, finished_last_5_min=act["recent"], rate_per_min=rate,
-                    mean_duration=act["mean_duration"],
-                    eta_seconds=(left / rate * 60.0) if rate > 0 and left else None,
-                    refresh_seconds=5 if (running or left) else None, generated_at=iso(time.time()))
+        return dict(
+            study=self._summary(src, row, counts, None),
+            total=total,
+            finished_fraction=(counts.get("done", 0) + counts.get("failed", 0)) / total if total else 0.0,
+            by_condition=[dict(condition=c, counts=v, total=sum(v.values())) for c, v in by_cond.items()],
+            running_runs=running,
+            finished_last_5_min=act["recent"],
+            rate_per_min=rate,
+            mean_duration=act["mean_duration"],
+            eta_seconds=(left / rate * 60.0) if rate > 0 and left else None,
+            refresh_seconds=5 if (running or left) else None,
+            generated_at=iso(time.time()),
+        )
 
     def map_png(self, key: str, analysis_id: int, output: int, name: str, axis: str) -> bytes:
         """A slice of a voxelwise map, by ids from the analysis document only (never a path)."""
-        src, row = self._resolve(key)
+        src, row = self.resolve(key)
         doc = q.document(src.engine, row["id"], analysis_id)
         outputs = (doc or {}).get("outputs") or []
         if not (0 <= output < len(outputs)) or not MAP_NAME.match(name) or axis not in AXES:

@@ -37,8 +37,10 @@ class ReportView:
 
     def _repr_html_(self) -> str:
         # An iframe keeps the report's stylesheet from restyling the notebook; the sandbox runs no script.
-        return (f'<iframe srcdoc="{escape(self.html)}" sandbox="" width="100%" height="900" '
-                f'title="reprovip report"></iframe>')
+        return (
+            f'<iframe srcdoc="{escape(self.html)}" sandbox="" width="100%" height="900" '
+            f'title="reprovip report"></iframe>'
+        )
 
     def save(self, path: str | Path) -> Path:
         """Write the HTML to ``path`` atomically and return it."""
@@ -104,8 +106,9 @@ def _document(study: Study, catalog: Catalog | None, analysis: str | Path | None
     raise NotFoundError(f"{study.path}: no analysis yet; run `reprovip analyze {study.path}` first")
 
 
-def report_view(study: Study | str | Path, output: str | Path | None = None, *,
-                analysis: str | Path | None = None) -> ReportView:
+def report_view(
+    study: Study | str | Path, output: str | Path | None = None, *, analysis: str | Path | None = None
+) -> ReportView:
     """Render the report of an analysed study; write it to ``output`` when given.
 
     Parameters
@@ -138,8 +141,9 @@ def report_view(study: Study | str | Path, output: str | Path | None = None, *,
     return ReportView(html, _write(Path(output), html) if output is not None else None)
 
 
-def render_report(study: Study | str | Path, output: str | Path | None = None, *,
-                  analysis: str | Path | None = None) -> Path:
+def render_report(
+    study: Study | str | Path, output: str | Path | None = None, *, analysis: str | Path | None = None
+) -> Path:
     """Write the self-contained HTML report of ``study`` and return its path.
 
     The default ``output`` is ``report.html`` next to the study file. See :func:`report_view`.

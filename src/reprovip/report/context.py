@@ -26,17 +26,31 @@ def verdict_of(document: dict[str, Any]) -> dict[str, Any]:
     n_identical = sum(bool((o.get("bitwise") or {}).get("identical")) and not o.get("error") for o in outputs)
     failed = int((document.get("executions") or {}).get("failed") or 0)
     total = int((document.get("executions") or {}).get("total") or 0)
-    summary = (f"{n_identical} of {len(outputs)} outputs bit-for-bit identical; "
-               f"{failed} of {total} executions failed")
+    summary = f"{n_identical} of {len(outputs)} outputs bit-for-bit identical; {failed} of {total} executions failed"
     v = document.get("verdict")
     if isinstance(v, dict) and v.get("status"):
-        return dict(status=str(v["status"]), label=str(v.get("label") or v["status"]),
-                    counts=dict(v.get("counts") or {}), evaluated=True, summary=summary)
+        return dict(
+            status=str(v["status"]),
+            label=str(v.get("label") or v["status"]),
+            counts=dict(v.get("counts") or {}),
+            evaluated=True,
+            summary=summary,
+        )
     if outputs and n_identical == len(outputs) and not failed:
-        return dict(status="identical", label="reproducible (bit-for-bit identical)", counts={}, evaluated=False,
-                    summary=summary)
-    return dict(status="unknown", label="not bit-for-bit identical; no criteria evaluated", counts={},
-                evaluated=False, summary=summary)
+        return dict(
+            status="identical",
+            label="reproducible (bit-for-bit identical)",
+            counts={},
+            evaluated=False,
+            summary=summary,
+        )
+    return dict(
+        status="unknown",
+        label="not bit-for-bit identical; no criteria evaluated",
+        counts={},
+        evaluated=False,
+        summary=summary,
+    )
 
 
 def alerts_of(document: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
@@ -44,15 +58,26 @@ def alerts_of(document: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
     (outputs that could not be analysed, failed executions). Returns ``(alerts, from_criteria)``."""
     rank = {"fail": 0, "error": 0, "warn": 1}
     if isinstance(document.get("alerts"), list):
-        alerts = [dict(output=a.get("output"), severity=str(a.get("severity") or "warn"),
-                       message=str(a.get("message") or "")) for a in document["alerts"] if isinstance(a, dict)]
+        alerts = [
+            dict(
+                output=a.get("output"),
+                severity=str(a.get("severity") or "warn"),
+                message=str(a.get("message") or ""),
+            )
+            for a in document["alerts"]
+            if isinstance(a, dict)
+        ]
         return sorted(alerts, key=lambda a: rank.get(a["severity"], 2)), True
-    derived = [dict(output=o.get("name"), severity="fail", message=f"could not be analysed: {o['error']}")
-               for o in document.get("outputs") or [] if o.get("error")]
+    derived = [
+        dict(output=o.get("name"), severity="fail", message=f"could not be analysed: {o['error']}")
+        for o in document.get("outputs") or []
+        if o.get("error")
+    ]
     ex = document.get("executions") or {}
     if ex.get("failed"):
-        derived.append(dict(output=None, severity="warn",
-                            message=f"{ex['failed']} of {ex.get('total')} executions failed"))
+        derived.append(
+            dict(output=None, severity="warn", message=f"{ex['failed']} of {ex.get('total')} executions failed")
+        )
     return derived, False
 
 
@@ -66,13 +91,29 @@ def _worst_key(o: dict[str, Any]) -> tuple[float, float, float]:
 def _row(o: dict[str, Any]) -> dict[str, Any]:
     icc = (o.get("icc") or {}).get("ICC(A,1)") or {}
     sig = o.get("sigdigits") or {}
-    return dict(name=str(o.get("name")), mean=o.get("mean"), identical=o.get("identical"),
-                icc=dict(value=icc.get("value"), ci_low=icc.get("ci_low"), ci_high=icc.get("ci_high"),
-                         band=icc.get("band") or band(icc.get("ci_low"))) if icc else None,
-                wsd=o.get("wsd"), wcv_rms=o.get("wcv_rms"), wcv_log=o.get("wcv_log"), rc=o.get("rc"),
-                bsd=o.get("bsd"), sd_ratio=o.get("sd_ratio"), sigdigits_min=sig.get("parker_min"),
-                sigdigits_mean=sig.get("parker_mean"), execution_sd=o.get("execution_sd"),
-                ci95_halfwidth=o.get("ci95_halfwidth"))
+    return dict(
+        name=str(o.get("name")),
+        mean=o.get("mean"),
+        identical=o.get("identical"),
+        icc=dict(
+            value=icc.get("value"),
+            ci_low=icc.get("ci_low"),
+            ci_high=icc.get("ci_high"),
+            band=icc.get("band") or band(icc.get("ci_low")),
+        )
+        if icc
+        else None,
+        wsd=o.get("wsd"),
+        wcv_rms=o.get("wcv_rms"),
+        wcv_log=o.get("wcv_log"),
+        rc=o.get("rc"),
+        bsd=o.get("bsd"),
+        sd_ratio=o.get("sd_ratio"),
+        sigdigits_min=sig.get("parker_min"),
+        sigdigits_mean=sig.get("parker_mean"),
+        execution_sd=o.get("execution_sd"),
+        ci95_halfwidth=o.get("ci95_halfwidth"),
+    )
 
 
 def _bitwise(bw: dict[str, Any]) -> dict[str, Any]:
@@ -86,23 +127,43 @@ def _bitwise(bw: dict[str, Any]) -> dict[str, Any]:
         status, txt = "differs", "repetitions agree within each condition; conditions differ"
     else:
         status, txt = "differs", "executions differ"
-    conditions = [dict(condition=k, cells=v.get("cells"), identical_cells=v.get("identical_cells"))
-                  for k, v in (bw.get("conditions") or {}).items()]
-    factors = [dict(factor=f, changes_result=e.get("changes_result"), explanation=e.get("explanation"),
-                    nondeterministic_levels=e.get("nondeterministic_levels") or [])
-               for f, e in (bw.get("factors") or {}).items()]
-    return dict(status=status, text=txt, identical=bw.get("identical"), bytes_identical=bw.get("bytes_identical"),
-                repetitions_identical=bw.get("repetitions_identical"), conditions=conditions, factors=factors)
+    conditions = [
+        dict(condition=k, cells=v.get("cells"), identical_cells=v.get("identical_cells"))
+        for k, v in (bw.get("conditions") or {}).items()
+    ]
+    factors = [
+        dict(
+            factor=f,
+            changes_result=e.get("changes_result"),
+            explanation=e.get("explanation"),
+            nondeterministic_levels=e.get("nondeterministic_levels") or [],
+        )
+        for f, e in (bw.get("factors") or {}).items()
+    ]
+    return dict(
+        status=status,
+        text=txt,
+        identical=bw.get("identical"),
+        bytes_identical=bw.get("bytes_identical"),
+        repetitions_identical=bw.get("repetitions_identical"),
+        conditions=conditions,
+        factors=factors,
+    )
 
 
 def _per_condition(worst: dict[str, Any] | None, bw: dict[str, Any]) -> list[dict[str, Any]]:
     cells = bw.get("conditions") or {}
     per = (worst or {}).get("per_condition") or {}
     keys = list(per) + [k for k in cells if k not in per]
-    return [dict(condition=k, **{f: (per.get(k) or {}).get(f) for f in
-                                 ("icc_a1", "icc_a1_ci_low", "wsd", "sd_ratio", "identical")},
-                 cells=(cells.get(k) or {}).get("cells"), identical_cells=(cells.get(k) or {}).get("identical_cells"))
-            for k in keys]
+    return [
+        dict(
+            condition=k,
+            **{f: (per.get(k) or {}).get(f) for f in ("icc_a1", "icc_a1_ci_low", "wsd", "sd_ratio", "identical")},
+            cells=(cells.get(k) or {}).get("cells"),
+            identical_cells=(cells.get(k) or {}).get("identical_cells"),
+        )
+        for k in keys
+    ]
 
 
 def output_context(o: dict[str, Any], index: int) -> dict[str, Any]:
@@ -116,38 +177,77 @@ def output_context(o: dict[str, Any], index: int) -> dict[str, Any]:
     vw = o.get("voxelwise") or {}
     verdict = o.get("verdict") if isinstance(o.get("verdict"), dict) else None
     return dict(
-        index=index, anchor=anchor(str(o.get("name")), index), name=str(o.get("name")), kind=o.get("kind"),
-        error=o.get("error"), n_subjects=o.get("n_subjects"), repetitions=o.get("repetitions"),
+        index=index,
+        anchor=anchor(str(o.get("name")), index),
+        name=str(o.get("name")),
+        kind=o.get("kind"),
+        error=o.get("error"),
+        n_subjects=o.get("n_subjects"),
+        repetitions=o.get("repetitions"),
         factors=o.get("factors") or {},
-        verdict=dict(status=str(verdict.get("status")), reasons=list(verdict.get("reasons") or [])) if verdict else None,
+        verdict=dict(status=str(verdict.get("status")), reasons=list(verdict.get("reasons") or []))
+        if verdict
+        else None,
         bitwise=_bitwise(o.get("bitwise") or {}),
         summary=o.get("summary") or {},
         key=_row(worst) if worst else None,
-        icc_forms=[dict(form=f, **(worst.get("icc") or {}).get(f, {})) for f in FORMS
-                   if f in (worst.get("icc") or {})] if worst else [],
-        observations=rows, n_observations=len(obs),
+        icc_forms=[dict(form=f, **(worst.get("icc") or {}).get(f, {})) for f in FORMS if f in (worst.get("icc") or {})]
+        if worst
+        else [],
+        observations=rows,
+        n_observations=len(obs),
         excluded_observations=list(o.get("excluded_observations") or [])[:MAX_ROWS],
         icc_rows=[dict(label=r["name"], **r["icc"]) for r in rows[:25] if r["icc"]],
-        variance=dict(sources=sources, rows=[dict(label=str(x["name"]),
-                      shares={k: v.get("share") for k, v in x["variance"].items()},
-                      truncated=[k for k, v in x["variance"].items() if v.get("truncated")])
-                      for x in with_var[:20]]),
+        variance=dict(
+            sources=sources,
+            rows=[
+                dict(
+                    label=str(x["name"]),
+                    shares={k: v.get("share") for k, v in x["variance"].items()},
+                    truncated=[k for k, v in x["variance"].items() if v.get("truncated")],
+                )
+                for x in with_var[:20]
+            ],
+        ),
         variance_shares=dict(o.get("variance_shares") or {}),
         per_condition=_per_condition(worst, o.get("bitwise") or {}),
-        segmentation=dict(labels=[dict(label=k, **v) for k, v in (seg.get("labels") or {}).items()],
-                          dice_min=seg.get("dice_min"), hd95_max=seg.get("hd95_max"),
-                          spacing=seg.get("spacing")) if seg else None,
-        voxelwise=dict(summary=vw.get("summary") or {}, skipped=vw.get("skipped"), subjects=vw.get("subjects"),
-                       maps=sorted((vw.get("maps") or {}).keys())) if vw else None,
-        attribution=dict(summary=(o.get("attribution") or {}).get("summary") or "",
-                         factors=(o.get("attribution") or {}).get("factors") or []),
-        errors=list(o.get("errors") or [])[:20], n_errors=len(o.get("errors") or []),
-        strip=[], bland_altman=None,
+        segmentation=dict(
+            labels=[dict(label=k, **v) for k, v in (seg.get("labels") or {}).items()],
+            dice_min=seg.get("dice_min"),
+            hd95_max=seg.get("hd95_max"),
+            spacing=seg.get("spacing"),
+        )
+        if seg
+        else None,
+        voxelwise=dict(
+            summary=vw.get("summary") or {},
+            skipped=vw.get("skipped"),
+            subjects=vw.get("subjects"),
+            maps=sorted((vw.get("maps") or {}).keys()),
+        )
+        if vw
+        else None,
+        attribution=dict(
+            summary=(o.get("attribution") or {}).get("summary") or "",
+            factors=(o.get("attribution") or {}).get("factors") or [],
+        ),
+        errors=list(o.get("errors") or [])[:20],
+        n_errors=len(o.get("errors") or []),
+        strip=[],
+        bland_altman=None,
     )
 
 
-def add_values(out: dict[str, Any], raw: dict[str, Any], *, engine: Engine, study_id: int, store: Path,
-               declared: dict[str, list[str]] | None, key_columns: list[str] | None) -> None:
+def add_values(
+    out: dict[str, Any],
+    raw: dict[str, Any],
+    *,
+    engine: Engine,
+    study_id: int,
+    store: Path,
+    declared: dict[str, list[str]] | None,
+    key_columns: list[str] | None,
+) -> None:
     """Fill the strip-plot and Bland–Altman data of an output from the stored values (worst observations)."""
     if out["bitwise"].get("identical") or not out["observations"]:
         return
@@ -160,8 +260,14 @@ def add_values(out: dict[str, Any], raw: dict[str, Any], *, engine: Engine, stud
     out["bland_altman"] = bland_altman_data(vals, 0, prefer=prefer)
 
 
-def analysis_context(document: dict[str, Any], *, engine: Engine | None = None, study_id: int | None = None,
-                     store: Path | None = None, spec: dict[str, Any] | None = None) -> dict[str, Any]:
+def analysis_context(
+    document: dict[str, Any],
+    *,
+    engine: Engine | None = None,
+    study_id: int | None = None,
+    store: Path | None = None,
+    spec: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The whole view of an analysis document; with a catalog engine, study id and store, plot data too."""
     alerts, from_criteria = alerts_of(document)
     ex = document.get("executions") or {}
@@ -172,20 +278,43 @@ def analysis_context(document: dict[str, Any], *, engine: Engine | None = None, 
         decl_outputs = (spec or {}).get("outputs") or {}
         for out, raw in zip(outputs, document.get("outputs") or [], strict=True):
             keys = (decl_outputs.get(out["name"].split("/")[0]) or {}).get("key_columns")
-            add_values(out, raw, engine=engine, study_id=study_id, store=store,
-                       declared=study.get("factors"), key_columns=keys)
+            add_values(
+                out,
+                raw,
+                engine=engine,
+                study_id=study_id,
+                store=store,
+                declared=study.get("factors"),
+                key_columns=keys,
+            )
     return dict(
-        schema=document.get("schema"), created_at=document.get("created_at"),
+        schema=document.get("schema"),
+        created_at=document.get("created_at"),
         reprovip_version=document.get("reprovip_version"),
-        study=dict(name=str(study.get("name", "")), description=study.get("description") or "",
-                   path=study.get("path"), factors=study.get("factors") or {}, repetitions=study.get("repetitions")),
-        verdict=verdict_of(document), alerts=alerts, alerts_from_criteria=from_criteria,
-        executions=dict(total=ex.get("total", 0), counts=ex.get("counts") or {}, failed=ex.get("failed", 0),
-                        failure_rate=ex.get("failure_rate"), attempt_failure_rate=ex.get("attempt_failure_rate"),
-                        failure_by_condition=ex.get("failure_by_condition") or {},
-                        failures=list(ex.get("failures") or [])[:MAX_ROWS], n_failures=len(ex.get("failures") or [])),
-        provenance=dict(distinct=prov.get("distinct"),
-                        common=[dict(field=k, value=v) for k, v in (prov.get("common") or {}).items()],
-                        differing=[dict(field=k, values=v) for k, v in (prov.get("differing") or {}).items()]),
+        study=dict(
+            name=str(study.get("name", "")),
+            description=study.get("description") or "",
+            path=study.get("path"),
+            factors=study.get("factors") or {},
+            repetitions=study.get("repetitions"),
+        ),
+        verdict=verdict_of(document),
+        alerts=alerts,
+        alerts_from_criteria=from_criteria,
+        executions=dict(
+            total=ex.get("total", 0),
+            counts=ex.get("counts") or {},
+            failed=ex.get("failed", 0),
+            failure_rate=ex.get("failure_rate"),
+            attempt_failure_rate=ex.get("attempt_failure_rate"),
+            failure_by_condition=ex.get("failure_by_condition") or {},
+            failures=list(ex.get("failures") or [])[:MAX_ROWS],
+            n_failures=len(ex.get("failures") or []),
+        ),
+        provenance=dict(
+            distinct=prov.get("distinct"),
+            common=[dict(field=k, value=v) for k, v in (prov.get("common") or {}).items()],
+            differing=[dict(field=k, values=v) for k, v in (prov.get("differing") or {}).items()],
+        ),
         outputs=outputs,
     )

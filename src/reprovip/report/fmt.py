@@ -67,7 +67,7 @@ def pct(value: Any, digits: int = 1) -> str:
     v = to_float(value)
     if v is None or math.isinf(v):
         return "–"
-    if v != 0 and abs(100 * v) < 10 ** -digits:
+    if v != 0 and abs(100 * v) < 10**-digits:
         return f"{100 * v:.2g}%"
     return f"{100 * v:.{digits}f}%"
 

@@ -66,7 +66,8 @@ def map_path(store: Path, output: dict[str, Any], name: str, *, study: str | Non
 
     Examples
     --------
-    >>> map_path(Path("/nonexistent"), {"name": "x", "voxelwise": {"maps": {"sd": "/etc/passwd"}}}, "sd") is None
+    >>> outside = {"name": "x", "voxelwise": {"maps": {"sd": "/etc/passwd"}}}
+    >>> map_path(Path("/nonexistent"), outside, "sd") is None
     True
     >>> map_path(Path("/"), {"name": "x", "voxelwise": {"maps": {"../x": "/etc/passwd"}}}, "../x") is None
     True
@@ -120,7 +121,7 @@ def _range(name: str, values: np.ndarray) -> tuple[float, float]:
 
 
 def _cut(volume: np.ndarray, axis: str) -> np.ndarray:
-    """Slice through the centre, rows top to bottom (superior/anterior up), columns left to right (R on the right)."""
+    """Slice through the centre: superior/anterior rows up, columns left to right (R on the right)."""
     cx, cy, cz = (n // 2 for n in volume.shape[:3])
     sl = {"axial": volume[:, :, cz], "coronal": volume[:, cy, :], "sagittal": volume[cx, :, :]}[axis]
     return sl.T[::-1, :]
@@ -142,8 +143,11 @@ def _render_cached(path: str, mtime: int, mask: str | None, mask_mtime: int, nam
     binary = name == "differ"
     vmin, vmax = (0.0, 1.0) if binary else _range(name, data[valid])
     colours = palette("differ" if binary else "viridis")
-    extents = [(a.shape[1] * _spacing(zooms, ax)[0], a.shape[0] * _spacing(zooms, ax)[1])
-               for ax in AXES for a in [_cut(data, ax)]]
+    extents = [
+        (a.shape[1] * _spacing(zooms, ax)[0], a.shape[0] * _spacing(zooms, ax)[1])
+        for ax in AXES
+        for a in [_cut(data, ax)]
+    ]
     scale = DISPLAY / max(max(e) for e in extents)
     slices = []
     for ax in AXES:
@@ -152,8 +156,14 @@ def _render_cached(path: str, mtime: int, mask: str | None, mask_mtime: int, nam
         values, ok = values[::step, ::step], ok[::step, ::step]
         zc, zr = _spacing(zooms, ax)
         png = encode_png(colour_indices(values, ok, vmin, vmax, binary=binary), colours)
-        slices.append(Slice(ax, png, max(1, round(values.shape[1] * step * zc * scale)),
-                            max(1, round(values.shape[0] * step * zr * scale))))
+        slices.append(
+            Slice(
+                ax,
+                png,
+                max(1, round(values.shape[1] * step * zc * scale)),
+                max(1, round(values.shape[0] * step * zr * scale)),
+            )
+        )
     return MapImage(name, TITLES.get(name, name.replace("_", " ")), tuple(slices), vmin, vmax, binary)
 
 
@@ -164,8 +174,7 @@ def render_map(path: Path, name: str, *, mask: Path | None = None, max_side: int
     convention; ``max_side`` bounds the PNG size in pixels (larger volumes are subsampled).
     """
     mask_mtime = mask.stat().st_mtime_ns if mask is not None else 0
-    return _render_cached(str(path), path.stat().st_mtime_ns, str(mask) if mask else None, mask_mtime, name,
-                          max_side)
+    return _render_cached(str(path), path.stat().st_mtime_ns, str(mask) if mask else None, mask_mtime, name, max_side)
 
 
 def output_maps(store: Path, output: dict[str, Any], *, study: str | None = None) -> list[str]:

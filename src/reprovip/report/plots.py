@@ -12,8 +12,12 @@ from reprovip.report.fmt import fmt, pct, short, to_float
 from reprovip.report.png import DIFFER, VIRIDIS
 from reprovip.report.svg import Scale, circle, colour, legend, line, rect, svg, text, x_axis, y_axis
 
-BAND_FILL = (("poor", -math.inf, 0.5, "#f4c7c3"), ("moderate", 0.5, 0.75, "#fce8b2"),
-             ("good", 0.75, 0.9, "#d9ead3"), ("excellent", 0.9, 1.0, "#b7e1cd"))
+BAND_FILL = (
+    ("poor", -math.inf, 0.5, "#f4c7c3"),
+    ("moderate", 0.5, 0.75, "#fce8b2"),
+    ("good", 0.75, 0.9, "#d9ead3"),
+    ("excellent", 0.9, 1.0, "#b7e1cd"),
+)
 SOURCE_FILL = {"subject": "#9fb4cc", "residual": "#dd8452"}
 STATUS_FILL = {"done": "#55a868", "failed": "#c44e52", "running": "#4c72b0", "pending": "#c9c9c9"}
 
@@ -37,8 +41,10 @@ def icc_forest(rows: list[dict[str, Any]], *, title: str = "ICC(A,1) with 95% CI
     out = []
     for name, a, b, fill in BAND_FILL:
         x0, x1 = sx(max(a, lo)), sx(b)
-        out += [rect(x0, top - 8, x1 - x0, step * len(rows) + 8, fill, title=f"{name}: ICC in [{a}, {b})"),
-                text((x0 + x1) / 2, top - 12, name, anchor="middle", fill="#555", size=10)]
+        out += [
+            rect(x0, top - 8, x1 - x0, step * len(rows) + 8, fill, title=f"{name}: ICC in [{a}, {b})"),
+            text((x0 + x1) / 2, top - 12, name, anchor="middle", fill="#555", size=10),
+        ]
     for i, r in enumerate(rows):
         y = top + step * i + step / 2
         v, ci_lo, ci_hi = (to_float(r.get(k)) for k in ("value", "ci_low", "ci_high"))
@@ -49,14 +55,21 @@ def icc_forest(rows: list[dict[str, Any]], *, title: str = "ICC(A,1) with 95% CI
             if ci_lo < lo:
                 out.append(text(sx(lo) + 2, y - 3, "◀", fill="#c44e52", size=9))
         out.append(circle(sx(v), y, 4, "#222", title=tip))  # type: ignore[arg-type]
-        out.append(text(left + width + 8, y + 4, f"{fmt(v, 3)} [{fmt(ci_lo, 3)}, {fmt(ci_hi, 3)}]", fill="#333",
-                        size=10))
+        out.append(
+            text(
+                left + width + 8,
+                y + 4,
+                f"{fmt(v, 3)} [{fmt(ci_lo, 3)}, {fmt(ci_hi, 3)}]",
+                fill="#333",
+                size=10,
+            )
+        )
     out += x_axis(sx, top + step * len(rows) + 4, label="ICC(A,1) (band of the CI lower bound: Koo & Li 2016)")
     return svg(left + width + 220, height, out, label=title)
 
 
 def share_bars(shares: dict[str, Any], *, title: str = "share of total variance per factor") -> Markup | None:
-    """Horizontal bars: the share of variance each factor (with its interactions) and the repetitions carry."""
+    """Horizontal bars: the variance share of each factor (with its interactions) and of the repetitions."""
     items = [(k, to_float(v)) for k, v in shares.items() if to_float(v) is not None]
     if not items:
         return None
@@ -66,13 +79,18 @@ def share_bars(shares: dict[str, Any], *, title: str = "share of total variance 
     for i, (k, v) in enumerate(items):
         y = 8 + i * step
         fill = SOURCE_FILL.get(k, colour(i + 1))
-        out += [text(left - 6, y + 11, short(k, 18), anchor="end"), rect(left, y, width, 14, "#f0f0f0"),
-                rect(left, y, sx(v) - left, 14, fill, title=f"{k}: {pct(v, 2)}"),  # type: ignore[arg-type]
-                text(left + width + 6, y + 11, pct(v, 2), fill="#333")]
+        out += [
+            text(left - 6, y + 11, short(k, 18), anchor="end"),
+            rect(left, y, width, 14, "#f0f0f0"),
+            rect(left, y, sx(v) - left, 14, fill, title=f"{k}: {pct(v, 2)}"),  # type: ignore[arg-type]
+            text(left + width + 6, y + 11, pct(v, 2), fill="#333"),
+        ]
     return svg(left + width + 60, 16 + step * len(items), out, label=title)
 
 
-def variance_bars(rows: list[dict[str, Any]], sources: list[str], *, title: str = "variance components") -> Markup | None:
+def variance_bars(
+    rows: list[dict[str, Any]], sources: list[str], *, title: str = "variance components"
+) -> Markup | None:
     """Stacked bars, one per observation: % of total variance per source (subject, factors, residual)."""
     if not rows or not sources:
         return None
@@ -110,13 +128,25 @@ def strip_plot(data: dict[str, Any]) -> Markup | None:
         out.append(text(left - 6, y + 4, short(s["subject"], 18), anchor="end"))
         for d, c, rep, v in zip(s["deviations"], s["conditions"], s["repetitions"], s["values"], strict=True):
             jitter = ((c * 5 + rep * 3) % 9 - 4) * 0.9
-            out.append(circle(sx(d), y + jitter, 3.2, colour(c), opacity=0.85,
-                              title=f"{s['subject']} · {conds[c]} · rep {rep + 1}: {fmt(v, 8)} (Δ {fmt(d, 3)})"))
+            out.append(
+                circle(
+                    sx(d),
+                    y + jitter,
+                    3.2,
+                    colour(c),
+                    opacity=0.85,
+                    title=f"{s['subject']} · {conds[c]} · rep {rep + 1}: {fmt(v, 8)} (Δ {fmt(d, 3)})",
+                )
+            )
     base = 12 + step * len(subjects)
     out += x_axis(sx, base, label=f"{data['observation']}: deviation from the subject's mean", grid_to=4)
     items, h = legend([(c, colour(i)) for i, c in enumerate(conds)], left, base + 48, width=width)
-    return svg(left + width + 20, base + 48 + h, out + items,
-               label=f"strip plot of {data['observation']} per subject across executions")
+    return svg(
+        left + width + 20,
+        base + 48 + h,
+        out + items,
+        label=f"strip plot of {data['observation']} per subject across executions",
+    )
 
 
 def bland_altman(data: dict[str, Any]) -> Markup | None:
@@ -131,45 +161,84 @@ def bland_altman(data: dict[str, Any]) -> Markup | None:
     sy = Scale(*_padded(min(lims), max(lims)), top + height, top)
     out = y_axis(sy, left, label="difference", grid_to=left + width)
     out += x_axis(sx, top + height, label=f"mean of {data['factor']}={data['level_a']} and ={data['level_b']}")
-    for name, v, dash in (("bias", data["bias"], None), ("−1.96 SD", data["loa_low"], "4 3"),
-                          ("+1.96 SD", data["loa_high"], "4 3")):
-        out += [line(left, sy(v), left + width, sy(v), "#c44e52", dash=dash),
-                text(left + width + 4, sy(v) + 4, f"{name} {fmt(v, 3)}", fill="#c44e52", size=10)]
+    for name, v, dash in (
+        ("bias", data["bias"], None),
+        ("−1.96 SD", data["loa_low"], "4 3"),
+        ("+1.96 SD", data["loa_high"], "4 3"),
+    ):
+        out += [
+            line(left, sy(v), left + width, sy(v), "#c44e52", dash=dash),
+            text(left + width + 4, sy(v) + 4, f"{name} {fmt(v, 3)}", fill="#c44e52", size=10),
+        ]
     for p in pts:
-        out.append(circle(sx(p["mean"]), sy(p["diff"]), 3.5, "#4c72b0", opacity=0.8,
-                          title=f"{p['subject']} {p['cell']}: mean {fmt(p['mean'], 6)}, diff {fmt(p['diff'], 3)}"))
-    return svg(left + width + 110, top + height + 40, out,
-               label=f"Bland–Altman of {data['observation']}: {data['factor']}={data['level_b']} minus ={data['level_a']}")
+        out.append(
+            circle(
+                sx(p["mean"]),
+                sy(p["diff"]),
+                3.5,
+                "#4c72b0",
+                opacity=0.8,
+                title=f"{p['subject']} {p['cell']}: mean {fmt(p['mean'], 6)}, diff {fmt(p['diff'], 3)}",
+            )
+        )
+    return svg(
+        left + width + 110,
+        top + height + 40,
+        out,
+        label=f"Bland–Altman of {data['observation']}: {data['factor']}={data['level_b']} minus ={data['level_a']}",
+    )
 
 
 def seg_bars(labels: list[dict[str, Any]]) -> Markup | None:
     """Per label: minimum and mean Dice within and between conditions, and the worst HD95 (mm)."""
     if not labels:
         return None
-    keys = [("dice_within_min", "Dice within, min"), ("dice_within_mean", "Dice within, mean"),
-            ("dice_between_min", "Dice between, min"), ("dice_between_mean", "Dice between, mean")]
+    keys = [
+        ("dice_within_min", "Dice within, min"),
+        ("dice_within_mean", "Dice within, mean"),
+        ("dice_between_min", "Dice between, min"),
+        ("dice_between_mean", "Dice between, mean"),
+    ]
     keys = [(k, lab) for k, lab in keys if any(to_float(r.get(k)) is not None for r in labels)]
-    hd = [max((v for v in (to_float(r.get(k)) for k in ("hd95_within_max", "hd95_between_max")) if v is not None),
-              default=None) for r in labels]
+    hd = [
+        max(
+            (v for v in (to_float(r.get(k)) for k in ("hd95_within_max", "hd95_between_max")) if v is not None),
+            default=None,
+        )
+        for r in labels
+    ]
     finite_hd = [v for v in hd if v is not None and math.isfinite(v)]
     left, width, bar = 80, 300, 9
     sx = Scale(0.0, 1.0, left, left + width)
     hx = Scale(0.0, max(finite_hd or [1.0]) * 1.1, left + width + 80, left + width + 260)
     group = bar * max(len(keys), 1) + 10
-    out = [text(left, 12, "Dice (1 = same voxels)", fill="#333"), text(hx.p0, 12, "HD95 max (mm)", fill="#333")]
+    out = [
+        text(left, 12, "Dice (1 = same voxels)", fill="#333"),
+        text(hx.p0, 12, "HD95 max (mm)", fill="#333"),
+    ]
     for i, r in enumerate(labels):
         y0 = 22 + i * group
         out.append(text(left - 6, y0 + group / 2, f"label {short(r['label'], 8)}", anchor="end"))
         for j, (k, lab) in enumerate(keys):
             v = to_float(r.get(k))
             if v is not None:
-                out.append(rect(left, y0 + j * bar, sx(v) - left, bar - 1, colour(j),
-                                title=f"label {r['label']} · {lab}: {fmt(v, 4)}"))
+                out.append(
+                    rect(
+                        left,
+                        y0 + j * bar,
+                        sx(v) - left,
+                        bar - 1,
+                        colour(j),
+                        title=f"label {r['label']} · {lab}: {fmt(v, 4)}",
+                    )
+                )
         h = hd[i]
         if h is not None:
             w = (hx(h) - hx.p0) if math.isfinite(h) else hx.p1 - hx.p0
-            out += [rect(hx.p0, y0, w, bar * 2, "#8172b3", title=f"label {r['label']} · HD95 max: {fmt(h)} mm"),
-                    text(hx.p0 + w + 4, y0 + bar * 1.6, fmt(h, 3), size=10)]
+            out += [
+                rect(hx.p0, y0, w, bar * 2, "#8172b3", title=f"label {r['label']} · HD95 max: {fmt(h)} mm"),
+                text(hx.p0 + w + 4, y0 + bar * 1.6, fmt(h, 3), size=10),
+            ]
     base = 26 + group * len(labels)
     out += x_axis(sx, base, count=4) + x_axis(hx, base, count=3)
     items, hgt = legend([(lab, colour(j)) for j, (_, lab) in enumerate(keys)], left, base + 34, width=560)
@@ -195,8 +264,16 @@ def trend(series: list[dict[str, Any]], *, title: str) -> Markup | None:
     for (i, v), (x, y) in zip(pts, coords, strict=True):
         out.append(circle(x, y, 3, "#4c72b0", title=f"{series[i].get('label', i)}: {fmt(v)}"))
     for i in (0, len(series) - 1):
-        out.append(text(sx(i), top + height + 14, short(series[i].get("label", ""), 20),
-                        anchor="start" if i == 0 else "end", fill="#555", size=10))
+        out.append(
+            text(
+                sx(i),
+                top + height + 14,
+                short(series[i].get("label", ""), 20),
+                anchor="start" if i == 0 else "end",
+                fill="#555",
+                size=10,
+            )
+        )
     return svg(left + width + 20, top + height + 22, out, label=title)
 
 
@@ -206,25 +283,38 @@ def status_bar(counts: dict[str, int], *, width: float = 600) -> Markup | None:
     if not total:
         return None
     order = [s for s in ("done", "failed", "running", "pending") if counts.get(s)] + sorted(
-        s for s in counts if s not in STATUS_FILL and counts[s])
+        s for s in counts if s not in STATUS_FILL and counts[s]
+    )
     out, x = [], 0.0
     for i, s in enumerate(order):
         w = width * counts[s] / total
         out.append(rect(x, 0, w, 22, STATUS_FILL.get(s, colour(i)), title=f"{s}: {counts[s]} of {total}"))
         x += w
-    items, h = legend([(f"{s} {counts[s]}", STATUS_FILL.get(s, colour(i))) for i, s in enumerate(order)], 0, 40,
-                      width=width)
+    items, h = legend(
+        [(f"{s} {counts[s]}", STATUS_FILL.get(s, colour(i))) for i, s in enumerate(order)], 0, 40, width=width
+    )
     return svg(width, 40 + h, out + items, label="executions by status")
+
+
+def _rgb(c: tuple[int, int, int]) -> str:
+    return f"rgb({c[0]},{c[1]},{c[2]})"
 
 
 def colour_bar(vmin: float, vmax: float, *, binary: bool = False) -> Markup:
     """The colour scale of a voxel map."""
     if binary:
-        out = [rect(0, 2, 12, 12, "rgb(%d,%d,%d)" % DIFFER[0]), text(16, 12, "same"),
-               rect(60, 2, 12, 12, "rgb(%d,%d,%d)" % DIFFER[1]), text(76, 12, "differ")]
+        out = [
+            rect(0, 2, 12, 12, _rgb(DIFFER[0])),
+            text(16, 12, "same"),
+            rect(60, 2, 12, 12, _rgb(DIFFER[1])),
+            text(76, 12, "differ"),
+        ]
         return svg(130, 18, out, label="colour scale: same or differ")
     out = []
     for i, c in enumerate(VIRIDIS):
-        out.append(rect(30 + i * 12, 2, 12.5, 12, "rgb(%d,%d,%d)" % c))
-    out += [text(26, 12, fmt(vmin, 3), anchor="end", size=10), text(30 + 12 * len(VIRIDIS) + 4, 12, fmt(vmax, 3), size=10)]
+        out.append(rect(30 + i * 12, 2, 12.5, 12, _rgb(c)))
+    out += [
+        text(26, 12, fmt(vmin, 3), anchor="end", size=10),
+        text(30 + 12 * len(VIRIDIS) + 4, 12, fmt(vmax, 3), size=10),
+    ]
     return svg(200, 18, out, label=f"colour scale from {fmt(vmin, 3)} to {fmt(vmax, 3)}")

@@ -16,8 +16,15 @@ BACKGROUND = (24, 24, 28)
 
 # Viridis sampled at 9 points (matplotlib's table), interpolated linearly in between.
 VIRIDIS = [
-    (68, 1, 84), (71, 44, 122), (59, 81, 139), (44, 113, 142), (33, 144, 141),
-    (39, 173, 129), (92, 200, 99), (170, 220, 50), (253, 231, 37),
+    (68, 1, 84),
+    (71, 44, 122),
+    (59, 81, 139),
+    (44, 113, 142),
+    (33, 144, 141),
+    (39, 173, 129),
+    (92, 200, 99),
+    (170, 220, 50),
+    (253, 231, 37),
 ]
 DIFFER = [(58, 76, 110), (230, 85, 13)]
 
@@ -42,7 +49,9 @@ def palette(name: str) -> list[tuple[int, int, int]]:
     return [BACKGROUND] + _interpolate(VIRIDIS, 255)
 
 
-def colour_indices(values: np.ndarray, valid: np.ndarray, vmin: float, vmax: float, *, binary: bool = False) -> np.ndarray:
+def colour_indices(
+    values: np.ndarray, valid: np.ndarray, vmin: float, vmax: float, *, binary: bool = False
+) -> np.ndarray:
     """Map ``values`` to palette indices 1..255 (or 1..2 when ``binary``); invalid pixels get 0.
 
     ``+inf`` is drawn as the top of the scale and ``-inf`` as the bottom; NaN is background.

@@ -31,7 +31,7 @@ def _when(ts: Any) -> str:
     v = to_float(ts)
     if v is None or not math.isfinite(v):
         return "–"
-    return dt.datetime.fromtimestamp(v, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return dt.datetime.fromtimestamp(v, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _maxnum(values: list[Any]) -> str:
@@ -72,9 +72,16 @@ def inline_map_images(store: Path | None, study: str | None = None) -> Callable[
             m = draw_output_map(store, raw, name, study=study)
             if m is None:
                 continue
-            out.append(dict(name=name, title=m.title, bar=plots.colour_bar(m.vmin, m.vmax, binary=m.binary),
-                            slices=[dict(axis=sl.axis, src=data_uri(sl.png), width=sl.width, height=sl.height)
-                                    for sl in m.slices]))
+            out.append(
+                dict(
+                    name=name,
+                    title=m.title,
+                    bar=plots.colour_bar(m.vmin, m.vmax, binary=m.binary),
+                    slices=[
+                        dict(axis=sl.axis, src=data_uri(sl.png), width=sl.width, height=sl.height) for sl in m.slices
+                    ],
+                )
+            )
         return out
 
     images.raw_by_name = raw_by_name  # type: ignore[attr-defined]
@@ -120,13 +127,26 @@ def report_html(document: dict[str, Any], catalog: Catalog | None = None, *, sto
         if study_id is not None:
             with catalog.engine.connect() as conn:
                 spec = conn.execute(select(s.studies.c.spec).where(s.studies.c.id == study_id)).scalar()
-                runs = [dict(r) for r in conn.execute(
-                    select(s.runs).where(s.runs.c.study_id == study_id).order_by(s.runs.c.id.desc()).limit(50)
-                ).mappings()]
+                runs = [
+                    dict(r)
+                    for r in conn.execute(
+                        select(s.runs).where(s.runs.c.study_id == study_id).order_by(s.runs.c.id.desc()).limit(50)
+                    ).mappings()
+                ]
     a = analysis_context(document, engine=engine, study_id=study_id, store=store, spec=spec)
     images = inline_map_images(store, str((document.get("study") or {}).get("name", "")) or None)
     images.raw_by_name.update({str(o.get("name")): o for o in document.get("outputs") or []})  # type: ignore[attr-defined]
-    return environment().get_template("report.html").render(
-        a=a, runs=runs, map_images=images, links=NO_LINKS, inline_css=css(), static_css="", csp_meta=REPORT_CSP,
-        generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    return (
+        environment()
+        .get_template("report.html")
+        .render(
+            a=a,
+            runs=runs,
+            map_images=images,
+            links=NO_LINKS,
+            inline_css=css(),
+            static_css="",
+            csp_meta=REPORT_CSP,
+            generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        )
     )

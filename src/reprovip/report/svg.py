@@ -10,8 +10,18 @@ from markupsafe import Markup, escape
 
 from reprovip.report.fmt import fmt, short
 
-PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c",
-           "#ccb974", "#64b5cd")
+PALETTE = (
+    "#4c72b0",
+    "#dd8452",
+    "#55a868",
+    "#c44e52",
+    "#8172b3",
+    "#937860",
+    "#da8bc3",
+    "#8c8c8c",
+    "#ccb974",
+    "#64b5cd",
+)
 FONT = 'font-family="system-ui, sans-serif" font-size="11"'
 
 
@@ -25,8 +35,16 @@ def n(x: float) -> str:
     return f"{x:.1f}".rstrip("0").rstrip(".")
 
 
-def text(x: float, y: float, s: object, *, anchor: str = "start", cls: str = "", fill: str = "#222",
-         size: int | None = None) -> str:
+def text(
+    x: float,
+    y: float,
+    s: object,
+    *,
+    anchor: str = "start",
+    cls: str = "",
+    fill: str = "#222",
+    size: int | None = None,
+) -> str:
     """A text element; ``s`` is escaped."""
     extra = f' class="{cls}"' if cls else ""
     fs = f' font-size="{size}"' if size else ""
@@ -37,14 +55,24 @@ def rect(x: float, y: float, w: float, h: float, fill: str, *, title: str | None
     """A rectangle with an optional tooltip."""
     op = f' fill-opacity="{opacity}"' if opacity < 1 else ""
     inner = f"<title>{escape(title)}</title>" if title else ""
-    return f'<rect x="{n(x)}" y="{n(y)}" width="{n(max(w, 0))}" height="{n(max(h, 0))}" fill="{fill}"{op}>{inner}</rect>'
+    size = f'width="{n(max(w, 0))}" height="{n(max(h, 0))}"'
+    return f'<rect x="{n(x)}" y="{n(y)}" {size} fill="{fill}"{op}>{inner}</rect>'
 
 
-def line(x1: float, y1: float, x2: float, y2: float, stroke: str = "#444", *, width: float = 1.0,
-         dash: str | None = None) -> str:
+def line(
+    x1: float,
+    y1: float,
+    x2: float,
+    y2: float,
+    stroke: str = "#444",
+    *,
+    width: float = 1.0,
+    dash: str | None = None,
+) -> str:
     """A line."""
     d = f' stroke-dasharray="{dash}"' if dash else ""
-    return f'<line x1="{n(x1)}" y1="{n(y1)}" x2="{n(x2)}" y2="{n(y2)}" stroke="{stroke}" stroke-width="{width}"{d}/>'
+    ends = f'x1="{n(x1)}" y1="{n(y1)}" x2="{n(x2)}" y2="{n(y2)}"'
+    return f'<line {ends} stroke="{stroke}" stroke-width="{width}"{d}/>'
 
 
 def circle(x: float, y: float, r: float, fill: str, *, title: str | None = None, opacity: float = 1.0) -> str:
@@ -101,7 +129,7 @@ class Scale:
 
 
 def x_axis(scale: Scale, y: float, *, label: str = "", count: int = 5, grid_to: float | None = None) -> list[str]:
-    """Ticks and labels of a horizontal axis at height ``y`` (optional vertical grid lines up to ``grid_to``)."""
+    """Ticks and labels of a horizontal axis at height ``y`` (vertical grid lines up to ``grid_to``)."""
     out = [line(scale.p0, y, scale.p1, y, "#888")]
     for t in ticks(scale.lo, scale.hi, count):
         x = scale(t)
@@ -123,8 +151,10 @@ def y_axis(scale: Scale, x: float, *, label: str = "", count: int = 5, grid_to: 
         out += [line(x - 4, y, x, y, "#888"), text(x - 6, y + 4, fmt(t, 6), anchor="end", fill="#555")]
     if label:
         mid = (scale.p0 + scale.p1) / 2
-        out.append(f'<text x="12" y="{n(mid)}" text-anchor="middle" fill="#333" '
-                   f'transform="rotate(-90 12 {n(mid)})">{escape(label)}</text>')
+        out.append(
+            f'<text x="12" y="{n(mid)}" text-anchor="middle" fill="#333" '
+            f'transform="rotate(-90 12 {n(mid)})">{escape(label)}</text>'
+        )
     return out
 
 

@@ -5,6 +5,7 @@ worst observations across executions (strip plot) and the paired levels of a two
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from reprovip.store import schema as s
 
 SCALAR_KINDS = ("scalars", "table", "array", "text", "json", "numpy")
 MAX_RECORDS = 20_000
+BLOB = re.compile(r"^[0-9a-f]{16,128}$")
+SUFFIX = re.compile(r"^(\.[A-Za-z0-9]{1,10}){0,3}$")
 Z = 1.959963984540054
 
 
@@ -36,24 +39,40 @@ class Values:
     @property
     def conditions(self) -> list[str]:
         """Condition keys in C order of the factor levels (``-`` without factors)."""
-        return [",".join(f"{f}={lv}" for (f, _), lv in zip(self.factors, c, strict=True)) or "-"
-                for c in itertools.product(*[lv for _, lv in self.factors])]
+        return [
+            ",".join(f"{f}={lv}" for (f, _), lv in zip(self.factors, c, strict=True)) or "-"
+            for c in itertools.product(*[lv for _, lv in self.factors])
+        ]
 
 
-def load_values(engine: Engine, study_id: int, store: Path, output: dict[str, Any], *,
-                declared: dict[str, list[str]] | None, key_columns: list[str] | None,
-                names: list[str], max_records: int = MAX_RECORDS) -> Values | None:
+def load_values(
+    engine: Engine,
+    study_id: int,
+    store: Path,
+    output: dict[str, Any],
+    *,
+    declared: dict[str, list[str]] | None,
+    key_columns: list[str] | None,
+    names: list[str],
+    max_records: int = MAX_RECORDS,
+) -> Values | None:
     """Values of observations ``names`` of ``output``; None for image outputs, too many records or errors."""
     if output.get("kind") not in SCALAR_KINDS or not names:
         return None
     label = str(output["name"])
     e, o = s.executions, s.outputs
-    q = (select(o, e.c.subject, e.c.condition_key, e.c.condition, e.c.repetition)
-         .join(e, e.c.id == o.c.execution_id)
-         .where(e.c.study_id == study_id, e.c.status == "done", o.c.name == label.split("/")[0])
-         .limit(max_records + 1))
+    q = (
+        select(o, e.c.subject, e.c.condition_key, e.c.condition, e.c.repetition)
+        .join(e, e.c.id == o.c.execution_id)
+        .where(e.c.study_id == study_id, e.c.status == "done", o.c.name == label.split("/")[0])
+        .limit(max_records + 1)
+    )
     with engine.connect() as conn:
         rows = [dict(r) for r in conn.execute(q).mappings()]
+    # Only well-formed blob names: a tampered catalog must not point the readers outside the store.
+    rows = [
+        r for r in rows if not r.get("blob") or (BLOB.match(str(r["blob"])) and SUFFIX.match(r.get("suffix") or ""))
+    ]
     if not rows or len(rows) > max_records:
         return None
     groups = records_by_output(rows, BlobStore(store))
@@ -87,12 +106,25 @@ def strip_data(vals: Values, i: int, *, max_subjects: int = 30) -> dict[str, Any
     for si in chosen:
         cells = flat[si]
         mean = float(cells.mean())
-        conds, reps, values = zip(*[(c, r, float(cells[c, r])) for c in range(cells.shape[0]) for r in range(k)],
-                                  strict=True)
-        subjects.append(dict(subject=vals.subjects[si], values=list(values), conditions=list(conds),
-                             repetitions=list(reps), deviations=[x - mean for x in values]))
-    return dict(observation=vals.names[i], conditions=vals.conditions, subjects=subjects,
-                shown=len(chosen), total=n_subj)
+        conds, reps, values = zip(
+            *[(c, r, float(cells[c, r])) for c in range(cells.shape[0]) for r in range(k)], strict=True
+        )
+        subjects.append(
+            dict(
+                subject=vals.subjects[si],
+                values=list(values),
+                conditions=list(conds),
+                repetitions=list(reps),
+                deviations=[x - mean for x in values],
+            )
+        )
+    return dict(
+        observation=vals.names[i],
+        conditions=vals.conditions,
+        subjects=subjects,
+        shown=len(chosen),
+        total=n_subj,
+    )
 
 
 def bland_altman_data(vals: Values, i: int, *, prefer: list[str] | None = None) -> dict[str, Any] | None:
@@ -108,8 +140,10 @@ def bland_altman_data(vals: Values, i: int, *, prefer: list[str] | None = None) 
     means = vals.values[i].mean(axis=-1)  # (n_subj, *levels)
     means = np.moveaxis(means, 1 + j, -1)
     others = [(f, lv) for jj, (f, lv) in enumerate(vals.factors) if jj != j]
-    cells = [",".join(f"{f}={lv}" for (f, _), lv in zip(others, c, strict=True)) or ""
-             for c in itertools.product(*[lv for _, lv in others])]
+    cells = [
+        ",".join(f"{f}={lv}" for (f, _), lv in zip(others, c, strict=True)) or ""
+        for c in itertools.product(*[lv for _, lv in others])
+    ]
     pairs = means.reshape(len(vals.subjects), -1, 2)
     points = []
     for si, subj in enumerate(vals.subjects):
@@ -119,5 +153,14 @@ def bland_altman_data(vals: Values, i: int, *, prefer: list[str] | None = None) 
     diffs = np.array([p["diff"] for p in points])
     bias = float(diffs.mean())
     sd = float(diffs.std(ddof=1)) if diffs.size > 1 else 0.0
-    return dict(observation=vals.names[i], factor=factor, level_a=levels[0], level_b=levels[1], points=points,
-                bias=bias, sd=sd, loa_low=bias - Z * sd, loa_high=bias + Z * sd)
+    return dict(
+        observation=vals.names[i],
+        factor=factor,
+        level_a=levels[0],
+        level_b=levels[1],
+        points=points,
+        bias=bias,
+        sd=sd,
+        loa_low=bias - Z * sd,
+        loa_high=bias + Z * sd,
+    )

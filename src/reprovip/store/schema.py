@@ -82,6 +82,9 @@ executions = Table(
     UniqueConstraint("study_id", "subject", "condition_key", "repetition"),
 )
 Index("ix_exec_study_status", executions.c.study_id, executions.c.status)
+# The dashboard's progress page groups by condition and orders by completion time.
+Index("ix_exec_study_condition_status", executions.c.study_id, executions.c.condition_key, executions.c.status)
+Index("ix_exec_study_finished", executions.c.study_id, executions.c.finished_at)
 
 attempts = Table(
     "attempts",

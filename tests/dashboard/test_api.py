@@ -1,0 +1,85 @@
+"""The JSON API matches its OpenAPI document: every response of every JSON endpoint, with real ids, is
+validated against its published schema (jsonschema), then schemathesis fuzzes the whole API in-process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+from jsonschema import Draft202012Validator
+from starlette.routing import Route
+
+from tests.dashboard.conftest import HOSTILE, IMAGES, SCALAR, Client
+
+schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is not installed")
+
+
+@pytest.fixture(scope="module")
+def openapi(client: Client) -> dict[str, Any]:
+    doc = client.get("/openapi.json").json()
+    assert doc["openapi"].startswith("3.1")
+    return doc
+
+
+def _validate(openapi: dict[str, Any], template: str, url: str, client: Client) -> None:
+    r = client.get(url)
+    assert r.status_code == 200, (url, r.text[:200])
+    assert r.headers["content-type"] == "application/json"
+    schema = openapi["paths"][template]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    validator = Draft202012Validator(dict(schema, components=openapi["components"]))
+    errors = sorted(validator.iter_errors(r.json()), key=str)
+    assert not errors, (url, [f"{list(e.path)}: {e.message}" for e in errors[:3]])
+
+
+def test_every_json_endpoint_matches_its_schema(client: Client, openapi: dict[str, Any]) -> None:
+    failed = client.get(f"/studies/{SCALAR}/executions.json", params={"status": "failed"}).json()
+    eid = failed["executions"][0]["id"]
+    urls = {
+        "/index.json": ["/index.json"],
+        "/alerts.json": ["/alerts.json"],
+        "/healthz": ["/healthz"],
+        "/studies/{key}.json": [f"/studies/{k}.json" for k in (SCALAR, IMAGES, HOSTILE)],
+        "/studies/{key}/executions.json": [
+            f"/studies/{SCALAR}/executions.json?status=failed",
+            f"/studies/{HOSTILE}/executions.json?page=1",
+        ],
+        "/studies/{key}/executions/{eid}.json": [
+            f"/studies/{SCALAR}/executions/{eid}.json",
+            f"/studies/{HOSTILE}/executions/e0006.json",
+        ],
+        "/studies/{key}/progress.json": [f"/studies/{k}/progress.json" for k in (SCALAR, HOSTILE)],
+    }
+    documented = {
+        p
+        for p, v in openapi["paths"].items()
+        if "application/json" in v["get"]["responses"]["200"].get("content", {})
+        and "$ref" in str(v["get"]["responses"]["200"]["content"]["application/json"]["schema"])
+    }
+    assert documented == set(urls)
+    for template, examples in urls.items():
+        for url in examples:
+            _validate(openapi, template, url, client)
+
+
+def test_every_page_has_a_json_twin(app: Any) -> None:
+    paths = {r.path for r in app.fastapi.routes if isinstance(r, Route)}
+    pages = {r.path for r in app.fastapi.routes if isinstance(r, Route) and getattr(r, "tags", None) == ["pages"]}
+    assert len(pages) == 6
+    for page in pages:
+        assert (page + ".json" if page != "/" else "/index.json") in paths, page
+
+
+@pytest.fixture(scope="module")
+def api_schema(app: Any) -> Any:
+    return schemathesis.openapi.from_asgi("/openapi.json", app)
+
+
+fuzzed = schemathesis.pytest.from_fixture("api_schema")
+
+
+@fuzzed.parametrize()
+@settings(max_examples=6, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+def test_schemathesis_fuzz(case: Any) -> None:
+    """Random ids, statuses, pages and map names: no 5xx, documented status codes and schemas only."""
+    case.call_and_validate()

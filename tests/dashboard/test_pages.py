@@ -1,0 +1,116 @@
+"""Dashboard pages and their JSON twins over real stores."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from reprovip.study import Study
+from tests.dashboard.conftest import HOSTILE, IMAGES, SCALAR, Client
+from tests.report.studies import XSS
+
+
+def test_index_lists_every_study_with_counts_and_latest_verdict(client: Client) -> None:
+    data = client.get("/index.json").json()
+    by_key = {s["key"]: s for s in data["studies"]}
+    assert set(by_key) == {SCALAR, IMAGES, HOSTILE}
+    scalar = by_key[SCALAR]
+    assert scalar["counts"] == {"done": 12, "failed": 4, "running": 0, "pending": 0} and scalar["total"] == 16
+    assert scalar["verdict"]["status"] == "fail" and scalar["verdict"]["evaluated"]
+    assert by_key[IMAGES]["verdict"]["status"] == "unknown" and not by_key[IMAGES]["verdict"]["evaluated"]
+    html = client.get("/").text
+    assert f'<tr data-study="{SCALAR}">' in html and "not reproducible" in html
+
+
+def test_study_page_shows_the_alert_of_the_failing_output(client: Client, scalar_study: Study) -> None:
+    doc = json.loads((scalar_study.results / "analysis.json").read_text())
+    html = client.get(f"/studies/{SCALAR}").text
+    assert doc["alerts"][0]["message"] in html and 'class="sev-fail"' in html
+    assert 'data-status="fail"' in html and 'aria-label="ICC(A,1) with 95% CI"' in html
+    data = client.get(f"/studies/{SCALAR}.json").json()
+    assert data["analysis"]["alerts"] == [dict(a) for a in doc["alerts"]]
+    out = data["analysis"]["outputs"][0]
+    assert out["verdict"]["status"] == "fail"
+    assert out["key"]["wsd"] == doc["outputs"][0]["observations"][0]["wsd"]
+    # The strip plot's values are the stored results: 3 complete subjects x 2 conditions x 2 repetitions.
+    strip = out["strip"][0]
+    assert [s["subject"] for s in strip["subjects"]] == ["sub-01", "sub-02", "sub-03"]
+    assert all(len(s["values"]) == 4 for s in strip["subjects"])
+    assert out["bland_altman"]["factor"] == "threads" and len(out["bland_altman"]["points"]) == 3
+
+
+def test_study_page_has_run_history_and_trend(client: Client) -> None:
+    data = client.get(f"/studies/{SCALAR}.json").json()
+    assert [r["status"] for r in data["runs"]] == ["finished"]
+    # analyze() stored one document, the fixture a second one with the verdict: two points.
+    assert len(data["trend"]) == 2 and data["trend"][-1]["verdict"] == "fail"
+    assert "sigdigits_min" in data["trend"][-1]["outputs"]["result"]
+    assert 'id="trend"' in client.get(f"/studies/{SCALAR}").text
+
+
+def test_image_study_page_serves_its_map_slices(client: Client) -> None:
+    html = client.get(f"/studies/{IMAGES}").text
+    urls = re.findall(r'<img src="([^"]+\.png)"', html)
+    assert len(urls) == 12
+    for url in urls[:3] + urls[-3:]:
+        r = client.get(url)
+        assert r.status_code == 200 and r.headers["content-type"] == "image/png" and r.content[:4] == b"\x89PNG"
+
+
+def test_executions_are_paginated_and_filtered(client: Client) -> None:
+    failed = client.get(f"/studies/{SCALAR}/executions.json", params={"status": "failed"}).json()
+    assert failed["total"] == 4 and {e["subject"] for e in failed["executions"]} == {"sub-04"}
+    page = client.get(f"/studies/{HOSTILE}/executions.json", params={"page": 2}).json()
+    assert page["pages"] == 1 and page["executions"] == []
+    first = client.get(f"/studies/{HOSTILE}/executions.json").json()
+    assert first["total"] == 20 and len(first["executions"]) == 20
+    assert client.get(f"/studies/{SCALAR}/executions", params={"status": "failed"}).status_code == 200
+
+
+def test_execution_drill_down_shows_argv_stderr_and_provenance(client: Client) -> None:
+    failed = client.get(f"/studies/{SCALAR}/executions.json", params={"status": "failed"}).json()["executions"][0]
+    data = client.get(failed["url"] + ".json").json()
+    attempt = data["attempts"][0]
+    assert attempt["exit_code"] == 1 and "could not convert string to float: 'oops'" in attempt["stderr_tail"]
+    assert attempt["argv"][1].endswith("nondet_app.py")
+    assert {"hostname", "python.version"} <= {p["field"] for p in data["provenance"]}
+    html = client.get(failed["url"]).text
+    assert "could not convert string to float: &#39;oops&#39;" in html
+
+
+def test_secrets_in_the_environment_are_hidden(client: Client) -> None:
+    data = client.get(f"/studies/{HOSTILE}/executions/e0006.json").json()
+    assert data["attempts"][0]["env"] == {"API_TOKEN": "(hidden)", "OMP_NUM_THREADS": "2"}
+    assert "s3cret" not in client.get(f"/studies/{HOSTILE}/executions/e0006").text
+
+
+def test_progress_refreshes_while_executions_are_pending(client: Client) -> None:
+    live = client.get(f"/studies/{HOSTILE}/progress.json").json()
+    assert live["refresh_seconds"] == 5 and live["total"] == 20 and live["finished_fraction"] == 0.4
+    assert live["running_runs"][0]["status"] == "running"
+    assert {c["condition"]: c["total"] for c in live["by_condition"]} == {"threads=1": 10, "threads=2": 10}
+    assert '<meta http-equiv="refresh" content="5">' in client.get(f"/studies/{HOSTILE}/progress").text
+    done = client.get(f"/studies/{SCALAR}/progress.json").json()
+    assert done["refresh_seconds"] is None and done["eta_seconds"] is None
+    assert 'http-equiv="refresh"' not in client.get(f"/studies/{SCALAR}/progress").text
+
+
+def test_alerts_page_lists_failures_first(client: Client) -> None:
+    alerts = client.get("/alerts.json").json()["alerts"]
+    assert alerts[0]["severity"] == "fail" and alerts[0]["key"] == SCALAR and alerts[0]["from_criteria"]
+    assert any(a["key"] == HOSTILE and a["message"] == XSS for a in alerts)
+    assert "fewer than 6" in client.get("/alerts").text
+
+
+def test_unknown_things_are_404(client: Client) -> None:
+    for url in (
+        "/studies/9-1",
+        "/studies/0-99.json",
+        f"/studies/{SCALAR}/executions/nope",
+        f"/studies/{SCALAR}/executions/nope.json",
+        "/studies/abc",
+        "/nothing",
+    ):
+        r = client.get(url)
+        assert r.status_code == 404, url
+    assert client.get("/studies/9-1.json").json() == {"detail": "no study '9-1'"}

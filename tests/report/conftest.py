@@ -1,0 +1,45 @@
+"""Studies built once per test session (real executions, real analyses) and a headless Chromium."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reprovip.study import Study
+from tests.report.studies import build_image_study, build_scalar_study
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def scalar_study(tmp_path_factory: pytest.TempPathFactory) -> Study:
+    """Nondeterministic scalars under threads=2, one failing subject, a verdict and an alert added."""
+    return build_scalar_study(tmp_path_factory.mktemp("scalar"))
+
+
+@pytest.fixture(scope="session")
+def image_study(tmp_path_factory: pytest.TempPathFactory) -> Study:
+    """Images and label maps: voxelwise maps and Dice."""
+    return build_image_study(tmp_path_factory.mktemp("images"))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Debian Chromium per module, driven by Playwright (skipped when absent)."""
+    if not CHROMIUM.exists():
+        pytest.skip("no /usr/bin/chromium: install Debian's chromium (apt-get install chromium) for browser tests")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=BROWSER_ARGS)
+        yield b
+        b.close()

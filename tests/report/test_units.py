@@ -1,0 +1,190 @@
+"""Report building blocks: number formatting, the PNG encoder, plots of degenerate input, safe paths."""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import insert
+
+from reprovip.report import plots
+from reprovip.report.context import alerts_of, verdict_of
+from reprovip.report.fmt import band, fmt, pct, to_float
+from reprovip.report.maps import map_path
+from reprovip.report.png import colour_indices, encode_png, palette
+from reprovip.report.values import load_values
+from reprovip.store import Catalog
+from reprovip.store import schema as s
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (0.912345, "0.9123"),
+        ("Infinity", "∞"),
+        ("-Infinity", "−∞"),
+        (None, "–"),
+        (float("nan"), "–"),
+        (0.99999999265, "0.99999999"),
+        (1.0, "1"),
+        (-0.5, "-0.5"),
+        (7, "7"),
+        (False, "no"),
+    ],
+)
+def test_fmt(value: object, text: str) -> None:
+    assert fmt(value) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (0.49999, "poor"),
+        (0.5, "moderate"),
+        (0.75, "good"),
+        (0.9, "good"),
+        (0.90001, "excellent"),
+        ("-Infinity", "poor"),
+    ],
+)
+def test_koo_li_bands_match_the_metrics_module(value: object, expected: str) -> None:
+    """Same bands as ``reprovip.metrics.koo_li_band`` (Koo & Li 2016, doi:10.1016/j.jcm.2016.02.012)."""
+    from reprovip.metrics import koo_li_band
+
+    assert band(value) == expected == koo_li_band(to_float(value))
+
+
+def test_pct_keeps_small_shares_visible() -> None:
+    assert (pct(0.5), pct(4.4e-05), pct(0), pct("Infinity")) == ("50.0%", "0.0044%", "0.0%", "–")
+
+
+def test_png_round_trip() -> None:
+    idx = colour_indices(np.array([[0.0, 0.5], [1.0, np.inf]]), np.array([[True, True], [False, True]]), 0.0, 1.0)
+    assert idx.tolist() == [[1, 128], [0, 255]]  # masked out -> background 0, +inf -> top of the scale
+    data = encode_png(idx, palette("viridis"))
+    start = data.index(b"IDAT")
+    size = int.from_bytes(data[start - 4 : start], "big")
+    raw = zlib.decompress(data[start + 4 : start + 4 + size])
+    assert raw == bytes([0, 1, 128, 0, 0, 255])  # filter byte 0, then the indices, row by row
+    with pytest.raises(ValueError, match="non-empty 2-D array"):
+        encode_png(np.zeros((0, 3), dtype=np.uint8), palette("viridis"))
+
+
+@pytest.mark.parametrize(
+    ("plot", "args"),
+    [
+        (plots.icc_forest, ([],)),
+        (plots.icc_forest, ([{"label": "x", "value": None}],)),
+        (plots.share_bars, ({},)),
+        (plots.variance_bars, ([], ["subject"])),
+        (plots.strip_plot, ({"subjects": []},)),
+        (plots.bland_altman, ({"points": []},)),
+        (plots.seg_bars, ([],)),
+        (
+            plots.trend,
+            ([{"value": None}],),
+        ),
+        (plots.status_bar, ({},)),
+    ],
+)
+def test_plots_of_nothing_are_none(plot, args) -> None:
+    kwargs = {"title": "t"} if plot is plots.trend else {}
+    assert plot(*args, **kwargs) is None
+
+
+def test_plots_survive_degenerate_values() -> None:
+    one = plots.icc_forest([{"label": "<x>", "value": 1.0, "ci_low": "-Infinity", "ci_high": 1.0}])
+    assert one is not None and "&lt;x&gt;" in one and "◀" in one  # a CI below -1 is clipped and marked
+    flat = plots.strip_plot(
+        {
+            "observation": "v",
+            "conditions": ["-"],
+            "subjects": [
+                {
+                    "subject": "a",
+                    "values": [1.0, 1.0],
+                    "conditions": [0, 0],
+                    "repetitions": [0, 1],
+                    "deviations": [0, 0],
+                }
+            ],
+        }
+    )
+    assert flat is not None and flat.count("<circle") == 2
+    seg = plots.seg_bars([{"label": "1", "dice_within_min": 0.0, "hd95_within_max": "Infinity"}])
+    assert seg is not None and "∞" in seg
+
+
+def test_verdict_and_alerts_without_outputs() -> None:
+    assert verdict_of({})["status"] == "unknown"
+    assert alerts_of({"alerts": [{"severity": "warn", "message": "m"}, "junk"]}) == (
+        [{"output": None, "severity": "warn", "message": "m"}],
+        True,
+    )
+
+
+def test_map_paths_stay_inside_the_store(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    inside = store / "results" / "s" / "analysis" / "img" / "sd.nii.gz"
+    inside.parent.mkdir(parents=True)
+    inside.write_bytes(b"x")
+    outside = tmp_path / "sd.nii.gz"
+    outside.write_bytes(b"x")
+    link = store / "link.nii.gz"
+    link.symlink_to(outside)
+    out = {
+        "name": "img",
+        "voxelwise": {"maps": {"sd": str(outside), "differ": str(link), "mask": str(inside)}},
+    }
+    assert map_path(store, out, "sd", study="s") == inside.resolve()  # found where the analysis writes it
+    assert map_path(store, out, "sd") is None  # the document's path is outside
+    assert map_path(store, out, "differ") is None  # a symlink out of the store is outside too
+    assert map_path(store, out, "mask") == inside.resolve()
+    assert map_path(store, out, "../sd") is None and map_path(store, out, "icc_a1") is None
+
+
+def test_values_ignore_blob_names_that_leave_the_store(tmp_path: Path) -> None:
+    cat = Catalog.for_store(tmp_path)
+    sid = cat.ensure_study("s", {}, str(tmp_path))
+    with cat.engine.begin() as conn:
+        conn.execute(
+            insert(s.executions),
+            [
+                dict(
+                    id=f"e{i}",
+                    study_id=sid,
+                    subject=f"s{i}",
+                    condition_key="-",
+                    condition={},
+                    repetition=0,
+                    status="done",
+                )
+                for i in range(2)
+            ],
+        )
+        conn.execute(
+            insert(s.outputs),
+            [
+                dict(
+                    execution_id=f"e{i}",
+                    name="r",
+                    relpath="r.json",
+                    kind="scalars",
+                    blob="../../../../etc/passwd",
+                    suffix="",
+                )
+                for i in range(2)
+            ],
+        )
+    got = load_values(
+        cat.engine,
+        sid,
+        tmp_path,
+        {"name": "r", "kind": "scalars"},
+        declared={},
+        key_columns=None,
+        names=["value"],
+    )
+    assert got is None
