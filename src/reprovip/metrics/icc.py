@@ -161,6 +161,18 @@ def icc_from_mean_squares(msr, msc, mse, msw, n, k, *, confidence=0.95) -> dict[
     }
 
 
+def icc_a1_from_mean_squares(msr, msc, mse, n, k) -> np.ndarray:
+    """ICC(A,1) alone, from the two-way mean squares: the point estimate of :func:`icc_from_mean_squares`.
+
+    Examples
+    --------
+    >>> round(float(icc_a1_from_mean_squares(11.24, 32.49, 1.02, 6, 4)), 3)
+    0.29
+    """
+    msr, msc, mse = (np.asarray(a, dtype=np.float64) for a in (msr, msc, mse))
+    return ratio(msr - mse, msr + (k - 1) * mse + k * (msc - mse) / n, zero_zero=1.0)
+
+
 _CHUNK = 1 << 16
 _KEYS = (
     *(f"{name}{i}" for name in ("icc", "low", "high") for i in range(6)),

@@ -23,7 +23,7 @@ import numpy as np
 from reprovip.errors import MetricInputError
 
 from ._common import check_int, check_names, exact_mean, output
-from .icc import ICCResult, icc_from_mean_squares
+from .icc import ICCResult, icc_a1_from_mean_squares, icc_from_mean_squares
 from .sigdigits import BASES, mantissa_bits, parker_bits, to_base
 from .variance import MeanSquares, effect, factorial_terms, force_zeros
 
@@ -201,6 +201,11 @@ class FactorialAccumulator:
         mse = np.where(within_same | rows_same, 0.0, self._m2_cols / ((n - 1) * (r - 1)))
         msw = np.where(within_same, 0.0, self._ssw / (n * (r - 1)))
         return tuple(a.reshape(self.spatial_shape) for a in (msr, msc, mse, msw))
+
+    def icc_a1(self) -> np.ndarray:
+        """ICC(A,1) point estimates only: no F test or CI, a fraction of :meth:`icc_all`'s cost (maps)."""
+        msr, msc, mse, _ = self._rater_mean_squares()
+        return output(icc_a1_from_mean_squares(msr, msc, mse, self.n_subjects, self.n_executions))
 
     def icc_all(self, *, confidence=0.95) -> dict[str, ICCResult]:
         """The six ICC forms with the ``prod(levels) * k`` executions of each subject as raters."""
