@@ -1,0 +1,60 @@
+"""Finding subjects: glob captures, explicit lists and maps, and BIDS datasets (pybids)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from reprovip.errors import SpecError
+from reprovip.spec import parse_spec
+from reprovip.spec.subjects import resolve_subjects
+
+HEAD = "application: {command: [x, '{input}']}\noutputs: {o: {path: o, kind: text}}\n"
+
+
+def _spec(subjects: str):
+    return parse_spec(HEAD + f"subjects: {subjects}\n")
+
+
+def test_glob_capture_with_repeated_placeholder(tmp_path: Path) -> None:
+    for s in ("01", "02"):
+        (tmp_path / f"sub-{s}").mkdir()
+        (tmp_path / f"sub-{s}" / f"sub-{s}_T1w.nii.gz").write_bytes(b"x")
+    (tmp_path / "sub-03").mkdir()
+    (tmp_path / "sub-03" / "sub-99_T1w.nii.gz").write_bytes(b"x")  # inconsistent names are not captured
+    got = resolve_subjects(_spec('{glob: "{subject}/{subject}_T1w.nii.gz"}'), tmp_path)
+    assert [s.id for s in got] == ["sub-01", "sub-02"]
+    assert got[0].input == str((tmp_path / "sub-01" / "sub-01_T1w.nii.gz").resolve())
+
+
+def test_list_ids_are_stems_and_duplicates_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for d in ("a", "b"):
+        (tmp_path / d / "t1.nii.gz").write_bytes(b"x")
+    with pytest.raises(SpecError, match=r"duplicate subject ids \['t1'\]; use `map` to name them"):
+        resolve_subjects(_spec("{list: [a/t1.nii.gz, b/t1.nii.gz]}"), tmp_path)
+    got = resolve_subjects(_spec("{map: {s1: a/t1.nii.gz, s2: b/t1.nii.gz}}"), tmp_path)
+    assert [s.id for s in got] == ["s1", "s2"]
+
+
+def test_bids_dataset(tmp_path: Path) -> None:
+    pytest.importorskip("bids", reason="pybids is the `bids` extra")
+    root = tmp_path / "bids"
+    root.mkdir()
+    (root / "dataset_description.json").write_text(json.dumps({"Name": "t", "BIDSVersion": "1.8.0"}))
+    for s in ("01", "02", "03"):
+        anat = root / f"sub-{s}" / "anat"
+        anat.mkdir(parents=True)
+        (anat / f"sub-{s}_T1w.nii.gz").write_bytes(b"x")
+        (anat / f"sub-{s}_T2w.nii.gz").write_bytes(b"x")
+    got = resolve_subjects(_spec("{bids: {root: bids, suffix: T1w, extension: .nii.gz}}"), tmp_path)
+    assert [s.id for s in got] == ["sub-01", "sub-02", "sub-03"]
+    assert got[1].input.endswith("sub-02/anat/sub-02_T1w.nii.gz")
+
+
+def test_bids_without_root_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match=r"`bids` needs a `root` folder"):
+        resolve_subjects(_spec("{bids: {suffix: T1w}}"), tmp_path)
