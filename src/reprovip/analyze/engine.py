@@ -18,6 +18,7 @@ from reprovip.analyze.stats import num, scalar_metrics
 from reprovip.analyze.voxelwise import voxelwise_maps
 from reprovip.atomic import to_json, write_json_atomic
 from reprovip.errors import NotFoundError, ReaderError, ReprovipError
+from reprovip.nested import flatten
 from reprovip.store import BlobStore
 
 if TYPE_CHECKING:
@@ -148,22 +149,13 @@ def executions_summary(study: Study, study_id: int) -> dict[str, Any]:
                 failures=failures)
 
 
-def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(d, dict):
-        out: dict[str, Any] = {}
-        for k, v in d.items():
-            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out
-    return {prefix: d}
-
-
 def provenance_summary(studies: list[Study], study_ids: list[int]) -> dict[str, Any]:
     """Distinct machine records of the executions, and the fields that differ between them."""
     records = []
     for study, study_id in zip(studies, study_ids, strict=True):
         hashes = sorted({r["provenance"] for r in study.catalog.executions(study_id) if r["provenance"]})
         records += [study.catalog.provenance(h) or {} for h in hashes]
-    flat = [_flatten(r) for r in records]
+    flat = [flatten(r) for r in records]
     keys = sorted({k for f in flat for k in f})
     differing = {k: sorted({str(f.get(k)) for f in flat}) for k in keys if len({str(f.get(k)) for f in flat}) > 1}
     common = {k: flat[0].get(k) for k in ("hostname", "os", "kernel", "cpu.model", "libc", "python.version")} if flat else {}

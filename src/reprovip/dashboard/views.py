@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 from reprovip.dashboard import queries as q
 from reprovip.dashboard.sources import Source, parse_key
 from reprovip.errors import NotFoundError
+from reprovip.nested import flatten
 from reprovip.report.context import alerts_of, analysis_context, verdict_of
 from reprovip.report.maps import AXES, MAP_NAME, draw_output_map
 
@@ -40,15 +41,11 @@ def iso(ts: Any) -> str | None:
     return dt.datetime.fromtimestamp(ts, tz=dt.UTC).isoformat(timespec="seconds")
 
 
-def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(d, dict):
-        out: dict[str, Any] = {}
-        for k, v in d.items():
-            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out
-    if isinstance(d, list) and len(d) > 20:
-        return {prefix: f"{len(d)} items: " + " ".join(map(str, d[:20])) + " …"}
-    return {prefix: d if isinstance(d, str | int | float | bool) or d is None else str(d)}
+def _shown(v: Any) -> Any:
+    """A provenance value as the page shows it: long lists shortened, other objects as text."""
+    if isinstance(v, list) and len(v) > 20:
+        return f"{len(v)} items: " + " ".join(map(str, v[:20])) + " …"
+    return v if isinstance(v, str | int | float | bool) or v is None else str(v)
 
 
 def _run(r: dict[str, Any]) -> dict[str, Any]:
@@ -246,7 +243,7 @@ class Dashboard:
             attempts=attempts,
             outputs=q.outputs(src.engine, execution_id),
             provenance=[
-                dict(field=k, value=v, differs=k in differing) for k, v in sorted(_flatten(prov or {}).items())
+                dict(field=k, value=v, differs=k in differing) for k, v in sorted((k, _shown(v)) for k, v in flatten(prov or {}).items())
             ],
         )
 
