@@ -22,4 +22,3 @@ code=0
 reprovip check "$study" --no-reanalyze --junit junit.xml --markdown summary.md --badge badge.svg || code=$?
 if [ "$code" -ne 0 ] && [ "$code" -ne 1 ]; then exit "$code"; fi
 reprovip report "$study" -o report.html
-echo "report: $(pwd)/report.html"
