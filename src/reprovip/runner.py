@@ -6,7 +6,7 @@ import dataclasses
 import os
 import shutil
 import socket
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +22,8 @@ from reprovip.tasks import argv_template, build_task
 
 if TYPE_CHECKING:
     from reprovip.study import Study
+
+BATCH_WINDOW = 0.005  # seconds a finished execution may wait for others to share its catalog transaction
 
 
 @dataclass
@@ -163,6 +165,9 @@ def run_study(
                     submit(eid)
                 while pending:
                     finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    if len(finished) < len(pending) and len(finished) < jobs:
+                        # Let the executions finishing now join this batch: fewer, larger transactions.
+                        finished, _ = wait(pending, timeout=BATCH_WINDOW, return_when=ALL_COMPLETED)
                     batch = []
                     for fut in finished:
                         eid = pending.pop(fut)

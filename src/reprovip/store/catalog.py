@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import blake3
-from sqlalchemy import create_engine, event, func, insert, select, update
+from sqlalchemy import bindparam, create_engine, event, func, insert, select, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
@@ -263,48 +263,55 @@ class Catalog:
     def record_attempts(self, run_id: int, batch: list[tuple[str, dict[str, Any], list[dict[str, Any]]]]) -> None:
         """Record attempts (execution id, result, output rows) and, for successes, their outputs.
 
-        One transaction for the whole batch: each attempt, its outputs and the execution's new status are
-        all stored, or none is.
+        One transaction for the whole batch, with one multi-row statement per table: each attempt, its
+        outputs and the execution's new status are all stored, or none is.
         """
         now = time.time()
+        ids = [eid for eid, _, _ in batch]
+        fields = ("seed", "exit_code", "duration", "peak_rss", "error", "run_id", "provenance", "started_at",
+                  "finished_at")
         with self.engine.begin() as conn:
-            ids = [eid for eid, _, _ in batch]
-            counts = dict(conn.execute(select(s.executions.c.id, s.executions.c.attempts).where(s.executions.c.id.in_(ids))).all())
-            for eid, result, outputs in batch:
-                prov_hash = self._store_provenance(conn, result)
+            counts = dict(conn.execute(select(s.executions.c.id, s.executions.c.attempts)
+                                       .where(s.executions.c.id.in_(ids))).all())
+            attempts, outputs, updates = [], [], []
+            for eid, result, outs in batch:
                 number = (counts.get(eid) or 0) + 1
-                fields = dict(
+                common = dict(
                     seed=result.get("seed"),
                     exit_code=result.get("exit_code"),
                     duration=result.get("duration"),
                     peak_rss=result.get("peak_rss"),
                     error=_text(result.get("error")),
                     run_id=run_id,
-                    provenance=prov_hash,
+                    provenance=self._store_provenance(conn, result),
                     started_at=result.get("started_at"),
                     finished_at=result.get("finished_at", now),
                 )
-                conn.execute(
-                    insert(s.attempts).values(
-                        execution_id=eid,
-                        number=number,
-                        argv=result.get("argv"),
-                        env=result.get("env"),
-                        timed_out=bool(result.get("timed_out")),
-                        stdout=_text((result.get("stdout") or "")[-_CAP:]),
-                        stderr=_text((result.get("stderr") or "")[-_CAP:]),
-                        hostname=result.get("hostname"),
-                        pid=result.get("pid"),
-                        **fields,
-                    )
-                )
-                conn.execute(s.outputs.delete().where(s.outputs.c.execution_id == eid))
-                if outputs:
-                    conn.execute(insert(s.outputs), [dict(o, execution_id=eid) for o in outputs])
-                status = "done" if result["ok"] else "failed"
-                conn.execute(
-                    update(s.executions).where(s.executions.c.id == eid).values(status=status, attempts=number, **fields)
-                )
+                attempts.append(dict(
+                    common,
+                    execution_id=eid,
+                    number=number,
+                    argv=result.get("argv"),
+                    env=result.get("env"),
+                    timed_out=bool(result.get("timed_out")),
+                    stdout=_text((result.get("stdout") or "")[-_CAP:]),
+                    stderr=_text((result.get("stderr") or "")[-_CAP:]),
+                    hostname=result.get("hostname"),
+                    pid=result.get("pid"),
+                ))
+                outputs += [dict(o, execution_id=eid) for o in outs]
+                updates.append(dict({f"b_{k}": v for k, v in common.items()}, b_id=eid, b_attempts=number,
+                                    b_status="done" if result["ok"] else "failed"))
+            conn.execute(insert(s.attempts), attempts)
+            conn.execute(s.outputs.delete().where(s.outputs.c.execution_id.in_(ids)))
+            if outputs:
+                conn.execute(insert(s.outputs), outputs)
+            conn.execute(
+                update(s.executions).where(s.executions.c.id == bindparam("b_id")).values(
+                    status=bindparam("b_status"), attempts=bindparam("b_attempts"),
+                    **{k: bindparam(f"b_{k}") for k in fields}),
+                updates,
+            )
 
     def _store_provenance(self, conn: Any, result: dict[str, Any]) -> str | None:
         prov = result.get("provenance")
