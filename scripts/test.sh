@@ -10,7 +10,35 @@ cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
-  apt-get install -y -qq --no-install-recommends chromium postgresql mricron-data >/dev/null
+  apt-get install -y -qq --no-install-recommends chromium postgresql mricron-data debootstrap bubblewrap >/dev/null
+fi
+
+# A real PostgreSQL server for the team-catalog tests (tests/store/test_postgres.py): start the installed
+# cluster (any major version), create the role and database `reprovip` (password `reprovip`), export its URL.
+start_postgres() {
+  command -v pg_lsclusters >/dev/null 2>&1 || return 1
+  local ver port
+  read -r ver _ port _ < <(pg_lsclusters -h | head -n 1) || true
+  if [ -z "${ver:-}" ]; then
+    ver="$(ls /usr/lib/postgresql | sort -V | tail -n 1)"
+    [ -n "$ver" ] || return 1
+    pg_createcluster -q "$ver" main >/dev/null
+    read -r ver _ port _ < <(pg_lsclusters -h | head -n 1)
+  fi
+  pg_ctlcluster "$ver" main start >/dev/null 2>&1 || pg_ctlcluster "$ver" main status >/dev/null || return 1
+  for _ in $(seq 50); do pg_isready -q -h 127.0.0.1 -p "$port" && break; sleep 0.2; done
+  local psql=(runuser -u postgres -- psql -q -v ON_ERROR_STOP=1 -p "$port" -d postgres)
+  "${psql[@]}" -c "DO \$\$ BEGIN
+      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'reprovip') THEN
+        CREATE ROLE reprovip LOGIN PASSWORD 'reprovip';
+      END IF; END \$\$;" >/dev/null || return 1
+  if [ "$("${psql[@]}" -tAc "SELECT 1 FROM pg_database WHERE datname = 'reprovip'")" != 1 ]; then
+    "${psql[@]}" -c "CREATE DATABASE reprovip OWNER reprovip" >/dev/null || return 1
+  fi
+  export REPROVIP_TEST_PG_URL="postgresql+psycopg://reprovip:reprovip@127.0.0.1:$port/reprovip"
+}
+if [ -z "${REPROVIP_TEST_PG_URL:-}" ] && [ "$(id -u)" = 0 ]; then
+  start_postgres || echo "PostgreSQL could not be started: the PostgreSQL tests will skip" >&2
 fi
 
 # Python packages: exact versions from the lock file, then reprovip itself.

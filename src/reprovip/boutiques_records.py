@@ -493,7 +493,7 @@ def ingest_boutiques_records(
             key = ",".join(f"{k}={v}" for k, v in lab.items()) or "-"
             when, seed, code = _parse_date(r.date), str(r.reprovip.get("seed")), r.output.get("exit-code")
             rows.append(dict(
-                id=execution_id(subject, key, rep), subject=subject, condition_key=key, condition=lab,
+                id=execution_id(study.name, subject, key, rep), subject=subject, condition_key=key, condition=lab,
                 input=" ".join(_readable(r.invocation.get(i)) for i in ids), repetition=rep,
                 status="done" if error is None else "failed", source="ingest", attempts=1, error=error,
                 exit_code=code if isinstance(code, int) else None, started_at=when, finished_at=when,

@@ -119,7 +119,7 @@ def ingest_outputs(study: Study, pattern: str, *, root: Path | None = None) -> I
             outs = _record_outputs(blobs, folder, decls)
             missing = [o["name"] for o in outs if o["missing"]]
             rows.append(dict(
-                id=execution_id(groups["subject"], key, rep), subject=groups["subject"], input=str(folder),
+                id=execution_id(study.name, groups["subject"], key, rep), subject=groups["subject"], input=str(folder),
                 condition_key=key, condition=labels, repetition=rep,
                 status="failed" if missing else "done", source="ingest", attempts=1,
                 error=f"missing outputs: {', '.join(missing)}" if missing else None, outputs=outs,

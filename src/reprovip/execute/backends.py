@@ -31,6 +31,13 @@ def _local(address: str, jobs: int) -> Iterator[Backend]:
 
 BACKENDS: dict[str, Callable[[str, int], contextlib.AbstractContextManager[Backend]] | str] = {
     "local": _local,
+    "dask": "reprovip.execute.dask_backend:scheduler",
+    "dask-local": "reprovip.execute.dask_backend:local_cluster",
+    "slurm": "reprovip.execute.dask_backend:jobqueue",
+    "pbs": "reprovip.execute.dask_backend:jobqueue",
+    "sge": "reprovip.execute.dask_backend:jobqueue",
+    "lsf": "reprovip.execute.dask_backend:jobqueue",
+    "htcondor": "reprovip.execute.dask_backend:jobqueue",
     "carmin+https": "reprovip.execute.carmin:carmin_backend",
     "carmin+http": "reprovip.execute.carmin:carmin_backend",
 }

@@ -18,14 +18,16 @@ and capture the provenance of the machine they run on.
     ``slurm://?shared=0``, sends outputs back as bytes instead).
 
 Every worker thread runs one execution at a time: give workers one thread each (``--nthreads 1``,
-``cores == processes`` in jobqueue.yaml), and reserve the CPUs a multi-threaded application needs through
-the batch system (``job_cpu``, ``job_extra_directives``).
+``cores`` equal to ``processes`` in jobqueue.yaml), and reserve the CPUs a multi-threaded application needs
+through the batch system (``job-cpu``, ``job-extra-directives``). See docs/scaling.md.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import shutil
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -42,6 +44,7 @@ JOBQUEUE = {
 }
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 CONNECT_TIMEOUT = "10s"
+SUBMIT_TIMEOUT = 60.0  # seconds for the batch system to accept the first worker job
 
 
 def _distributed() -> Any:
@@ -138,7 +141,32 @@ def jobqueue(spec: str, jobs: int) -> Iterator[Backend]:
             f"executor {kind!r}: dask-jobqueue could not configure the cluster ({exc}); "
             f"set `jobqueue: {kind}:` in ~/.config/dask/jobqueue.yaml (see docs/scaling.md)"
         ) from exc
-    with cluster:
+    try:
+        submit = cluster._dummy_job.submit_command if hasattr(cluster, "_dummy_job") else None
+        if submit and not shutil.which(submit.split()[0]):
+            raise InputError(f"executor {kind!r}: `{submit.split()[0]}` not found; run reprovip on a machine of the "
+                             "batch cluster (a login node, or a job of its own)")
         cluster.scale(jobs)
+        _check_submitted(cluster, kind, submit)
         with _serve(distributed.Client(cluster), shared, owned=True) as backend:
             yield backend
+    finally:
+        with contextlib.suppress(Exception):  # jobs that were never accepted make close() complain
+            cluster.close()
+
+
+def _check_submitted(cluster: Any, kind: str, submit: str | None) -> None:
+    """Wait until the batch system accepted a worker job: a refused submission would otherwise wait forever.
+
+    dask-jobqueue submits in the background and only logs a refusal (a wrong account, queue or resource).
+    Accepted jobs may then wait in the queue as long as they need to.
+    """
+    deadline = time.monotonic() + SUBMIT_TIMEOUT
+    while not any(getattr(job, "job_id", None) for job in cluster.workers.values()):
+        if time.monotonic() > deadline:
+            raise InputError(
+                f"executor {kind!r}: the batch system accepted no worker job within {SUBMIT_TIMEOUT:g} s "
+                f"(`{submit}` failed: its error is in the log above); check the queue, account and resources "
+                "in ~/.config/dask/jobqueue.yaml"
+            )
+        time.sleep(0.1)

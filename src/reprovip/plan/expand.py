@@ -66,15 +66,15 @@ def conditions(spec: StudySpec) -> list[Condition]:
     ]
 
 
-def execution_id(subject: str, condition_key: str, repetition: int) -> str:
-    """Stable 16-hex-digit id of an execution."""
-    return blake3.blake3(f"{subject}\0{condition_key}\0{repetition}".encode()).hexdigest()[:16]
+def execution_id(study: str, subject: str, condition_key: str, repetition: int) -> str:
+    """Stable 16-hex-digit id of an execution; the study is part of it, so studies can share a catalog."""
+    return blake3.blake3(f"{study}\0{subject}\0{condition_key}\0{repetition}".encode()).hexdigest()[:16]
 
 
 def expand(spec: StudySpec, subjects: list[Subject]) -> list[PlannedExecution]:
     """Return every execution: subjects x conditions x repetitions (repetitions numbered from 1)."""
     return [
-        PlannedExecution(execution_id(s.id, c.key, r), s, c, r)
+        PlannedExecution(execution_id(spec.name or "study", s.id, c.key, r), s, c, r)
         for s in subjects
         for c in conditions(spec)
         for r in range(1, spec.repetitions + 1)

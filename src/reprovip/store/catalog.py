@@ -130,10 +130,13 @@ class Catalog:
         try:
             upgrade(self.engine)
         except OperationalError as exc:
-            raise StoreError(f"cannot write catalog {_shown(self.url)}: {exc.orig}; check permissions") \
-                from exc
+            reason = (str(exc.orig).strip().splitlines() or [""])[0]
+            hint = ("check the folder's permissions" if self.engine.dialect.name == "sqlite"
+                    else "check that the server runs, the URL and the credentials")
+            raise StoreError(f"cannot open catalog {_shown(self.url)}: {reason}; {hint}") from exc
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot create or migrate catalog {_shown(self.url)}: {exc}") from exc
+            reason = (str(exc).strip().splitlines() or [""])[0]
+            raise StoreError(f"cannot create or migrate catalog {_shown(self.url)}: {reason}") from exc
 
     def close(self) -> None:
         """Release the database connections."""

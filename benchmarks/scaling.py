@@ -1,0 +1,149 @@
+"""Scaling: throughput of trivial executions through the local executor and the Dask backends; catalog writes/s.
+
+One study of N executions of a 50 ms command (``sleep 0.05`` then write one output) runs through:
+
+- ``local`` with 2 threads (the reference);
+- ``dask-local`` with 1 and 2 worker processes, end to end (the cluster's start and stop included);
+- ``dask://`` to an already running 1- and 2-worker cluster, outputs coming back as bytes, and with
+  ``?shared=1`` (workers move outputs into the store themselves): the steady state a long study sees.
+
+Then the catalog alone: one transaction per finished execution (the runner's worst case: executions finishing
+one at a time), on SQLite and, with ``--pg URL`` (or ``REPROVIP_TEST_PG_URL``), on PostgreSQL.
+
+Usage: python benchmarks/scaling.py [--n 200] [--sleep 0.05] [--writes 2000] [--pg postgresql+psycopg://...]
+Figures measured on the development machine are in docs/scaling.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+from reprovip.execute import backends
+from reprovip.study import Study
+
+DASK = {"dask": "reprovip.execute.dask_backend:scheduler",
+        "dask-local": "reprovip.execute.dask_backend:local_cluster"}
+
+
+def write_study(root: Path, n: int, sleep: float) -> Path:
+    (root / "data").mkdir(parents=True)
+    (root / "data" / "s.txt").write_text("x")
+    (root / "study.yaml").write_text(
+        "application:\n"
+        f"  command: [sh, -c, 'sleep {sleep} && echo done > \"$1/o.txt\"', sh, '{{outdir}}']\n"
+        "subjects: {glob: 'data/{subject}.txt'}\n"
+        f"repetitions: {n}\n"
+        "outputs:\n  o: {path: o.txt, kind: text}\n"
+    )
+    return root / "study.yaml"
+
+
+def timed_run(root: Path, n: int, sleep: float, executor: str, jobs: int) -> float:
+    study = Study.load(write_study(root / uuid.uuid4().hex[:8], n, sleep))
+    t0 = time.perf_counter()
+    summary = study.run(jobs=jobs, executor=executor)
+    elapsed = time.perf_counter() - t0
+    assert (summary.done, summary.failed) == (n, 0), summary
+    return elapsed
+
+
+def catalog_writes(url: str, n: int) -> float:
+    """Transactions per second of ``record_attempts`` with one execution each (two outputs, 1 KiB of stdout)."""
+    from reprovip.store import Catalog
+
+    catalog = Catalog(url)
+    sid = catalog.ensure_study(f"bench-{uuid.uuid4().hex[:8]}", {}, "/bench")
+    planned = [SimpleNamespace(id=uuid.uuid4().hex[:16], subject=SimpleNamespace(id=f"s{i}", input="/x"),
+                               condition=SimpleNamespace(key="-", labels={}), repetition=0) for i in range(n)]
+    catalog.sync_plan(sid, planned, "r")
+    run_id = catalog.start_run(sid, "run", n, "host", os.getpid())
+    result = dict(ok=True, exit_code=0, duration=0.05, peak_rss=2**20, argv=["app"], env={}, stdout="x" * 1024,
+                  stderr="", hostname="h", pid=1, provenance={"hostname": "h"}, provenance_hash="p" * 32,
+                  started_at=0.0, finished_at=0.1, seed=None)
+    outputs = [dict(name=k, relpath=f"{k}.txt", kind="text", blob=uuid.uuid4().hex * 2, suffix=".txt", size=5,
+                    semantic_hash=None, missing=False, error=None) for k in ("a", "b")]
+    t0 = time.perf_counter()
+    for p in planned:
+        catalog.record_attempts(run_id, [(p.id, result, outputs)])
+    rate = n / (time.perf_counter() - t0)
+    catalog.close()
+    return rate
+
+
+@contextlib.contextmanager
+def scratch_schema(url: str) -> Iterator[str]:
+    """A PostgreSQL URL whose tables go to a new schema, dropped afterwards."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(False)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        engine.dispose()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=200, help="executions per run")
+    ap.add_argument("--sleep", type=float, default=0.05, help="seconds each execution sleeps")
+    ap.add_argument("--writes", type=int, default=2000, help="transactions of the catalog benchmark")
+    ap.add_argument("--pg", default=os.environ.get("REPROVIP_TEST_PG_URL"), help="a PostgreSQL catalog URL")
+    args = ap.parse_args()
+    for name, target in DASK.items():
+        backends.BACKENDS.setdefault(name, target)
+    from distributed import LocalCluster
+
+    root = Path(tempfile.mkdtemp(prefix="reprovip-scaling-"))
+    rows: list[tuple[str, float]] = []
+    try:
+        rows.append(("local, 2 threads", timed_run(root, args.n, args.sleep, "local", 2)))
+        for w in (1, 2):
+            seconds = timed_run(root, args.n, args.sleep, "dask-local", w)
+            rows.append((f"dask-local, {w} worker(s), end to end", seconds))
+        for w in (1, 2):
+            with LocalCluster(n_workers=w, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
+                              scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}) as cluster:
+                address = "dask://" + cluster.scheduler_address.removeprefix("tcp://")
+                timed_run(root, 4, 0.0, address, w)  # warm the workers up (imports)
+                rows.append((f"dask://, {w} worker(s), bytes", timed_run(root, args.n, args.sleep, address, w)))
+                rows.append((f"dask://?shared=1, {w} worker(s)",
+                             timed_run(root, args.n, args.sleep, address + "?shared=1", w)))
+        from reprovip.store.catalog import sqlite_url
+
+        writes = [("SQLite (WAL)", catalog_writes(sqlite_url(root / "bench.sqlite"), args.writes))]
+        if args.pg:
+            with scratch_schema(args.pg) as url:
+                writes.append(("PostgreSQL", catalog_writes(url, args.writes)))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+    ideal = 2 / (args.sleep or 1e-9)
+    print(f"{args.n} executions of a {1000 * args.sleep:.0f} ms command on {os.cpu_count()} CPUs "
+          f"(2 slots can do at most {ideal:.0f}/s)")
+    reference = args.n / rows[0][1]
+    print(f"{'backend':42} {'seconds':>8} {'exec/s':>8} {'vs local':>9}")
+    for label, seconds in rows:
+        rate = args.n / seconds
+        print(f"{label:42} {seconds:8.2f} {rate:8.1f} {rate / reference:8.2f}x")
+    print(f"\ncatalog: one transaction per finished execution ({args.writes} transactions, 2 outputs each)")
+    for label, rate in writes:
+        print(f"{label:42} {rate:8.0f} executions recorded/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,316 @@
+"""The Dask backends with real processes: a ``dask scheduler``, ``dask worker`` processes, a ``LocalCluster``.
+
+Each study runs real subprocess applications; the catalogs and blob hashes are compared with the local
+executor's, and a worker is killed with SIGKILL while executions run on it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("distributed", reason="the Dask backends need the extra: pip install 'reprovip[dask]'")
+
+from reprovip.cli.main import main  # noqa: E402
+from reprovip.execute import backends  # noqa: E402
+from reprovip.study import Study  # noqa: E402
+from tests.conftest import APPS, write_study  # noqa: E402
+
+THREADS = "  threads: [1, 2]\n"
+OUTPUTS = "  result: {path: result.json, kind: scalars}\n  table: {path: table.csv, kind: table}\n"
+DASK_BACKENDS = {
+    "dask": "reprovip.execute.dask_backend:scheduler",
+    "dask-local": "reprovip.execute.dask_backend:local_cluster",
+    **{k: "reprovip.execute.dask_backend:jobqueue" for k in ("slurm", "pbs", "sge", "lsf", "htcondor")},
+}
+
+
+@pytest.fixture(autouse=True)
+def _registered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Register the Dask backends by name, as ``backends.BACKENDS`` does."""
+    for name, target in DASK_BACKENDS.items():
+        monkeypatch.setitem(backends.BACKENDS, name, target)
+
+
+class Cluster:
+    """A ``dask scheduler`` and ``dask worker`` processes (one thread, no nanny), killed on exit."""
+
+    def __init__(self, root: Path, n_workers: int) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        self.procs: list[subprocess.Popen[bytes]] = []
+        sched_file = root / "scheduler.json"
+        self.scheduler = self._spawn(
+            ["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+             "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(sched_file)],
+            "scheduler",
+        )
+        deadline = time.monotonic() + 30
+        while not sched_file.exists() or not sched_file.read_text().strip():
+            if self.scheduler.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"dask scheduler did not start: {(root / 'scheduler.log').read_text()}")
+            time.sleep(0.05)
+        self.address = json.loads(sched_file.read_text())["address"]  # tcp://127.0.0.1:PORT
+        self.workers = [
+            self._spawn(["worker", self.address, "--nthreads", "1", "--nworkers", "1", "--no-dashboard",
+                         "--no-nanny", "--local-directory", str(root / f"w{i}")], f"worker{i}")
+            for i in range(n_workers)
+        ]
+        from distributed import Client
+
+        with Client(self.address, timeout="20s") as client:
+            client.wait_for_workers(n_workers, timeout=30)
+
+    @property
+    def executor(self) -> str:
+        return "dask://" + self.address.removeprefix("tcp://")
+
+    def _spawn(self, args: list[str], name: str) -> subprocess.Popen[bytes]:
+        log = open(self.root / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        proc = subprocess.Popen([sys.executable, "-m", "dask", *args], stdout=log, stderr=subprocess.STDOUT,
+                                cwd=self.root, start_new_session=True)
+        log.close()
+        self.procs.append(proc)
+        return proc
+
+    def close(self) -> None:
+        for proc in self.procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@contextlib.contextmanager
+def cluster(root: Path, n_workers: int) -> Iterator[Cluster]:
+    c = Cluster(root, n_workers)
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+@pytest.fixture(scope="module")
+def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    with cluster(tmp_path_factory.mktemp("dask"), 2) as c:
+        yield c
+
+
+def _catalog_view(study: Study) -> tuple[list[tuple[str, str]], list[tuple[str, str, str, str]]]:
+    """(execution id, status) and (execution id, output name, relpath, blob hash), sorted."""
+    sid = study.catalog.study_id(study.name)
+    execs = sorted((e["id"], e["status"]) for e in study.catalog.executions(sid))
+    outs = sorted((o["execution_id"], o["name"], o["relpath"], o["blob"]) for o in study.catalog.outputs(sid))
+    return execs, outs
+
+
+def _blobs_on_disk(study: Study) -> set[str]:
+    return {p.name[:64] for p in (study.store / "blobs").glob("*/*")}
+
+
+@pytest.fixture(scope="module")
+def local_reference(tmp_path_factory: pytest.TempPathFactory) -> tuple:
+    """The 3 subjects x 2 conditions x 3 repetitions study run by the local executor."""
+    d = tmp_path_factory.mktemp("local")
+    study = Study.load(write_study(d, factors=THREADS, outputs=OUTPUTS))
+    summary = study.run(jobs=2)
+    assert (summary.planned, summary.done) == (18, 18)
+    return _catalog_view(study)
+
+
+@pytest.mark.parametrize("shared", ["", "?shared=1"], ids=["bytes", "shared"])
+def test_scheduler_gives_the_catalog_of_the_local_executor(
+    two_workers: Cluster, local_reference: tuple, tmp_path: Path, shared: str
+) -> None:
+    path = write_study(tmp_path, factors=THREADS, outputs=OUTPUTS)
+    assert main(["run", str(path), "--executor", two_workers.executor + shared, "--no-progress"]) == 0
+    study = Study.load(path)
+    execs, outs = _catalog_view(study)
+    assert (execs, outs) == local_reference
+    assert len(execs) == 18 and {st for _, st in execs} == {"done"}
+    assert _blobs_on_disk(study) == {blob for *_, blob in outs}
+    # Both workers ran executions; each attempt names the machine and the provenance it ran with.
+    attempts = [a for eid, _ in execs for a in study.catalog.attempts(eid)]
+    assert len(attempts) == 18 and all(a["hostname"] and a["provenance"] for a in attempts)
+    assert not (study.store / "work").exists() or not any((study.store / "work").iterdir())
+
+
+def test_dask_local_gives_the_catalog_of_the_local_executor(local_reference: tuple, tmp_path: Path) -> None:
+    study = Study.load(write_study(tmp_path, factors=THREADS, outputs=OUTPUTS))
+    summary = study.run(jobs=2, executor="dask-local")
+    assert (summary.planned, summary.done, summary.failed) == (18, 18, 0)
+    assert _catalog_view(study) == local_reference
+
+
+@pytest.mark.parametrize(
+    ("spec", "match"),
+    [
+        ("dask://127.0.0.1", r"give the scheduler's address as dask://HOST:PORT"),
+        ("dask://127.0.0.1:1?shared=maybe", r"`shared` must be one of \{'0', '1'\}, got 'maybe'"),
+        ("dask://127.0.0.1:1?workers=3", r"unknown option 'workers'"),
+        ("dask://127.0.0.1:1", r"cannot reach the Dask scheduler at tcp://127.0.0.1:1"),
+    ],
+)
+def test_bad_addresses_are_input_errors(spec: str, match: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from reprovip.errors import InputError
+    from reprovip.execute import dask_backend
+
+    monkeypatch.setattr(dask_backend, "CONNECT_TIMEOUT", "1s")
+
+    with pytest.raises(InputError, match=match), backends.open_backend(spec, 1):
+        pass
+
+
+# A batch system on this machine: `sbatch` copies the job script (dask-jobqueue deletes it once submitted, as
+# real Slurm allows) and starts it in a session of its own; `scancel` ends that session.
+FAKE_SBATCH = """#!/bin/sh
+jobs="$(dirname "$0")/../jobs"
+mkdir -p "$jobs"
+script="$jobs/job-$$.sh"
+cp "$1" "$script"
+setsid sh "$script" > "$script.log" 2>&1 < /dev/null &
+echo "Submitted batch job $!"
+"""
+FAKE_SCANCEL = """#!/bin/sh
+for job in "$@"; do kill -TERM -- "-$job" 2>/dev/null; done
+exit 0
+"""
+REFUSING_SBATCH = """#!/bin/sh
+echo "sbatch: error: Batch job submission failed: Invalid account" >&2
+exit 1
+"""
+
+
+@pytest.fixture
+def batch_system(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder put first on PATH for fake batch commands, and a jobqueue configuration for Slurm."""
+    import dask
+
+    pytest.importorskip("dask_jobqueue", reason="the batch backends need dask-jobqueue: pip install 'reprovip[dask]'")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    config = {
+        "jobqueue.slurm.cores": 1, "jobqueue.slurm.processes": 1, "jobqueue.slurm.memory": "1GiB",
+        "jobqueue.slurm.python": sys.executable, "jobqueue.slurm.local-directory": str(tmp_path / "scratch"),
+        "jobqueue.slurm.scheduler-options": {"host": "127.0.0.1", "dashboard_address": "127.0.0.1:0"},
+    }
+    with dask.config.set(config):
+        yield bin_dir
+
+
+def _install(bin_dir: Path, name: str, script: str) -> None:
+    (bin_dir / name).write_text(script)
+    (bin_dir / name).chmod(0o755)
+
+
+def test_slurm_through_dask_jobqueue_gives_the_catalog_of_the_local_executor(
+    batch_system: Path, local_reference: tuple, tmp_path: Path
+) -> None:
+    _install(batch_system, "sbatch", FAKE_SBATCH)
+    _install(batch_system, "scancel", FAKE_SCANCEL)
+    study = Study.load(write_study(tmp_path / "study", factors=THREADS, outputs=OUTPUTS))
+    done: list = []
+    # A daemon thread: if the workers never came up, the test fails instead of waiting forever.
+    runner = threading.Thread(target=lambda: done.append(study.run(jobs=2, executor="slurm")), daemon=True)
+    runner.start()
+    runner.join(timeout=120)
+    logs = "".join(p.read_text() for p in (tmp_path / "jobs").glob("*.log"))
+    assert done, f"the study did not finish in 120 s; worker job logs:\n{logs}"
+    summary = done[0]
+    assert (summary.planned, summary.done, summary.failed) == (18, 18, 0)
+    assert _catalog_view(study) == local_reference
+
+
+def test_slurm_refusing_the_jobs_is_an_input_error_not_a_hang(
+    batch_system: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reprovip.errors import InputError
+    from reprovip.execute import dask_backend
+
+    _install(batch_system, "sbatch", REFUSING_SBATCH)
+    monkeypatch.setattr(dask_backend, "SUBMIT_TIMEOUT", 3.0)
+    with pytest.raises(InputError, match=r"'slurm': the batch system accepted no worker job within 3 s \(`sbatch`"):
+        with backends.open_backend("slurm", 2):
+            pass
+
+
+def test_slurm_without_sbatch_or_configuration_is_an_input_error(
+    batch_system: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dask
+
+    from reprovip.errors import InputError
+
+    monkeypatch.setenv("PATH", str(batch_system))  # no sbatch anywhere
+    with pytest.raises(InputError, match=r"'slurm': `sbatch` not found; run reprovip on a machine of the batch"):
+        with backends.open_backend("slurm", 1):
+            pass
+    with dask.config.set({"jobqueue.slurm.cores": None}), pytest.raises(
+        InputError, match=r"'slurm': dask-jobqueue could not configure the cluster \(You must specify"
+    ):
+        with backends.open_backend("slurm", 1):
+            pass
+
+
+SLEEPY_APP = """\
+import json, os, sys, time
+from pathlib import Path
+inp, out, markers, name = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
+worker = os.getppid()  # the dask worker process that runs this execution
+(markers / f"{name}.{worker}.tmp").write_text(str(os.getpid()))
+(markers / f"{name}.{worker}.tmp").rename(markers / f"{name}.{worker}")
+time.sleep(2.0)
+(out / "result.json").write_text(json.dumps({"value": float(inp.read_text().split()[-1]), "worker": worker}))
+"""
+
+
+def test_killed_worker_executions_are_run_again_on_the_other_worker(tmp_path: Path) -> None:
+    app, markers = tmp_path / "sleepy.py", tmp_path / "markers"
+    app.write_text(SLEEPY_APP)
+    markers.mkdir()
+    path = write_study(tmp_path / "study", subjects=2, repetitions=2, extra="retries: 2\n",
+                       args=f'"{{input}}", "{{outdir}}", "{markers}", "{{subject}}-{{repetition}}"')
+    path.write_text(path.read_text().replace(str(APPS / "det_app.py"), str(app)))
+    with cluster(tmp_path / "dask", 2) as c, ThreadPoolExecutor(1) as pool:
+        run = pool.submit(Study.load(path).run, jobs=2, executor=c.executor)
+        victim = c.workers[0]
+        deadline = time.monotonic() + 30
+        while not list(markers.glob(f"*.{victim.pid}")):  # the victim is running an execution
+            assert time.monotonic() < deadline and not run.done(), "no execution started on the worker"
+            time.sleep(0.05)
+        lost = {p.name.rsplit(".", 1)[0]: int(p.read_text()) for p in markers.glob(f"*.{victim.pid}")}
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        for app_pid in lost.values():  # the machine died: its applications with it
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(app_pid, signal.SIGKILL)
+        summary = run.result(timeout=60)
+        survivor = c.workers[1].pid
+    assert (summary.done, summary.failed) == (4, 0)
+    study = Study.load(path)
+    sid = study.catalog.study_id(study.name)
+    execs = study.catalog.executions(sid)
+    assert len(execs) == 4 and {e["status"] for e in execs} == {"done"}
+    outs = study.catalog.outputs(sid)
+    assert sorted(o["execution_id"] for o in outs) == sorted(e["id"] for e in execs)  # one output each
+    attempts = {e["id"]: study.catalog.attempts(e["id"]) for e in execs}
+    assert all(len(a) == e["attempts"] >= 1 for e in execs for a in [attempts[e["id"]]])
+    # The executions that were running on the killed worker finished on the survivor.
+    by_name = {f"{e['subject']}-{e['repetition']}": e["id"] for e in execs}
+    produced_by = {}
+    for o in outs:
+        blob = next((study.store / "blobs").glob(f"*/{o['blob']}*"))
+        produced_by[o["execution_id"]] = json.loads(blob.read_text())["worker"]
+    assert lost and all(produced_by[by_name[name]] == survivor for name in lost)
+
