@@ -30,8 +30,7 @@ from types import SimpleNamespace
 from reprovip.execute import backends
 from reprovip.study import Study
 
-DASK = {"dask": "reprovip.execute.dask_backend:scheduler",
-        "dask-local": "reprovip.execute.dask_backend:local_cluster"}
+DASK = {"dask": "reprovip.execute.dask_backend:scheduler", "dask-local": "reprovip.execute.dask_backend:local_cluster"}
 
 
 def write_study(root: Path, n: int, sleep: float) -> Path:
@@ -62,15 +61,48 @@ def catalog_writes(url: str, n: int) -> float:
 
     catalog = Catalog(url)
     sid = catalog.ensure_study(f"bench-{uuid.uuid4().hex[:8]}", {}, "/bench")
-    planned = [SimpleNamespace(id=uuid.uuid4().hex[:16], subject=SimpleNamespace(id=f"s{i}", input="/x"),
-                               condition=SimpleNamespace(key="-", labels={}), repetition=0) for i in range(n)]
+    planned = [
+        SimpleNamespace(
+            id=uuid.uuid4().hex[:16],
+            subject=SimpleNamespace(id=f"s{i}", input="/x"),
+            condition=SimpleNamespace(key="-", labels={}),
+            repetition=0,
+        )
+        for i in range(n)
+    ]
     catalog.sync_plan(sid, planned, "r")
     run_id = catalog.start_run(sid, "run", n, "host", os.getpid())
-    result = dict(ok=True, exit_code=0, duration=0.05, peak_rss=2**20, argv=["app"], env={}, stdout="x" * 1024,
-                  stderr="", hostname="h", pid=1, provenance={"hostname": "h"}, provenance_hash="p" * 32,
-                  started_at=0.0, finished_at=0.1, seed=None)
-    outputs = [dict(name=k, relpath=f"{k}.txt", kind="text", blob=uuid.uuid4().hex * 2, suffix=".txt", size=5,
-                    semantic_hash=None, missing=False, error=None) for k in ("a", "b")]
+    result = dict(
+        ok=True,
+        exit_code=0,
+        duration=0.05,
+        peak_rss=2**20,
+        argv=["app"],
+        env={},
+        stdout="x" * 1024,
+        stderr="",
+        hostname="h",
+        pid=1,
+        provenance={"hostname": "h"},
+        provenance_hash="p" * 32,
+        started_at=0.0,
+        finished_at=0.1,
+        seed=None,
+    )
+    outputs = [
+        dict(
+            name=k,
+            relpath=f"{k}.txt",
+            kind="text",
+            blob=uuid.uuid4().hex * 2,
+            suffix=".txt",
+            size=5,
+            semantic_hash=None,
+            missing=False,
+            error=None,
+        )
+        for k in ("a", "b")
+    ]
     t0 = time.perf_counter()
     for p in planned:
         catalog.record_attempts(run_id, [(p.id, result, outputs)])
@@ -116,13 +148,19 @@ def main() -> None:
             seconds = timed_run(root, args.n, args.sleep, "dask-local", w)
             rows.append((f"dask-local, {w} worker(s), end to end", seconds))
         for w in (1, 2):
-            with LocalCluster(n_workers=w, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
-                              scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}) as cluster:
+            with LocalCluster(
+                n_workers=w,
+                threads_per_worker=1,
+                host="127.0.0.1",
+                dashboard_address=None,
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+            ) as cluster:
                 address = "dask://" + cluster.scheduler_address.removeprefix("tcp://")
                 timed_run(root, 4, 0.0, address, w)  # warm the workers up (imports)
                 rows.append((f"dask://, {w} worker(s), bytes", timed_run(root, args.n, args.sleep, address, w)))
-                rows.append((f"dask://?shared=1, {w} worker(s)",
-                             timed_run(root, args.n, args.sleep, address + "?shared=1", w)))
+                rows.append(
+                    (f"dask://?shared=1, {w} worker(s)", timed_run(root, args.n, args.sleep, address + "?shared=1", w))
+                )
         from reprovip.store.catalog import sqlite_url
 
         writes = [("SQLite (WAL)", catalog_writes(sqlite_url(root / "bench.sqlite"), args.writes))]
@@ -133,8 +171,10 @@ def main() -> None:
         shutil.rmtree(root, ignore_errors=True)
 
     ideal = 2 / (args.sleep or 1e-9)
-    print(f"{args.n} executions of a {1000 * args.sleep:.0f} ms command on {os.cpu_count()} CPUs "
-          f"(2 slots can do at most {ideal:.0f}/s)")
+    print(
+        f"{args.n} executions of a {1000 * args.sleep:.0f} ms command on {os.cpu_count()} CPUs "
+        f"(2 slots can do at most {ideal:.0f}/s)"
+    )
     reference = args.n / rows[0][1]
     print(f"{'backend':42} {'seconds':>8} {'exec/s':>8} {'vs local':>9}")
     for label, seconds in rows:

@@ -109,27 +109,54 @@ def main() -> None:
                 shutil.rmtree(folder, ignore_errors=True)
                 t0 = time.perf_counter()
                 make_study(folder, n, args.k, shape)
-                subprocess.run([sys.executable, "-m", "reprovip", "ingest", str(study), "--pattern",
-                                "results/{threads}/{subject}/run-{repetition}"], check=True, capture_output=True)
+                subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "reprovip",
+                        "ingest",
+                        str(study),
+                        "--pattern",
+                        "results/{threads}/{subject}/run-{repetition}",
+                    ],
+                    check=True,
+                    capture_output=True,
+                )
                 print(f"[N={n}] generated and ingested {n * 2 * args.k} volumes in {time.perf_counter() - t0:.0f} s")
             files = sorted(folder.glob("results/*/*/*/img.nii.gz"))
             baseline = read_all(files)
             seconds, rss = analyse_in_subprocess(study)
             figures[n] = (baseline, seconds, rss)
-            print(f"[N={n}] read {len(files)} files: {baseline:.1f} s; reprovip analyze: {seconds:.1f} s; "
-                  f"peak RSS {rss:.0f} MB")
+            print(
+                f"[N={n}] read {len(files)} files: {baseline:.1f} s; reprovip analyze: {seconds:.1f} s; "
+                f"peak RSS {rss:.0f} MB"
+            )
         per_voxel = pingouin_per_voxel(args.n, args.k)
         baseline, seconds, rss = figures[args.n]
         print(f"\nvolume {shape} = {voxels} voxels, N={args.n}, K={args.k}, 2 conditions")
-        print(f"(a) pingouin intraclass_corr: {1000 * per_voxel:.2f} ms/voxel -> {per_voxel * voxels / 3600:.1f} h "
-              f"for the grid; reprovip full metric set incl. I/O: {seconds:.1f} s; speed-up {per_voxel * voxels / seconds:.0f}x "
-              "(target >= 1000x)")
+        print(
+            f"(a) pingouin intraclass_corr: {1000 * per_voxel:.2f} ms/voxel -> {per_voxel * voxels / 3600:.1f} h "
+            f"for the grid; reprovip full metric set incl. I/O: {seconds:.1f} s; "
+            f"speed-up {per_voxel * voxels / seconds:.0f}x "
+            "(target >= 1000x)"
+        )
         print(f"(b) analysis / decompress-and-read: {seconds / baseline:.2f}x (target <= 1.5x)")
         rss2 = figures[2 * args.n][2]
-        print(f"(c) peak RSS {rss:.0f} MB at N={args.n}, {rss2:.0f} MB at N={2 * args.n} "
-              f"(ratio {rss2 / rss:.2f}; target <= 2048 MB and flat)")
-        print(json.dumps({"voxels": voxels, "speedup_vs_pingouin": per_voxel * voxels / seconds,
-                          "ratio_vs_read": seconds / baseline, "rss_mb": rss, "rss_mb_2n": rss2}))
+        print(
+            f"(c) peak RSS {rss:.0f} MB at N={args.n}, {rss2:.0f} MB at N={2 * args.n} "
+            f"(ratio {rss2 / rss:.2f}; target <= 2048 MB and flat)"
+        )
+        print(
+            json.dumps(
+                {
+                    "voxels": voxels,
+                    "speedup_vs_pingouin": per_voxel * voxels / seconds,
+                    "ratio_vs_read": seconds / baseline,
+                    "rss_mb": rss,
+                    "rss_mb_2n": rss2,
+                }
+            )
+        )
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)

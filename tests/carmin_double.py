@@ -47,14 +47,17 @@ class SpecValidator:
         self._read, self._write = OAS30ReadValidator, OAS30WriteValidator
         self._routes = []
         for template, item in spec["paths"].items():
-            rx = re.sub(r"\{(\w+)\}", lambda m: "(.+)" if m.group(1) in ("completePath", "pipelineIdentifier")
-                        else "([^/]+)", re.escape(template).replace(r"\{", "{").replace(r"\}", "}"))
+            rx = re.sub(
+                r"\{(\w+)\}",
+                lambda m: "(.+)" if m.group(1) in ("completePath", "pipelineIdentifier") else "([^/]+)",
+                re.escape(template).replace(r"\{", "{").replace(r"\}", "}"),
+            )
             self._routes.append((len(template.split("{")[0]), template, re.compile(f"^{rx}$"), item))
         self._routes.sort(key=lambda r: -r[0])
 
     def operation(self, method: str, path: str) -> tuple[str, dict[str, Any]] | None:
         """The path template and operation object of a request, or None."""
-        path = path[len(self.prefix):] if path.startswith(self.prefix) else path
+        path = path[len(self.prefix) :] if path.startswith(self.prefix) else path
         literal = [r for r in self._routes if "{" not in r[1] and r[1] == path]
         for _, template, rx, item in literal + self._routes:
             if rx.match(path) and method.lower() in item:
@@ -81,8 +84,10 @@ class SpecValidator:
             if p.get("required") and p["name"] not in query:
                 errors.append(f"{method} {template}: missing query parameter {p['name']}")
             elif p["name"] in query and p.get("schema", {}).get("type") == "string":
-                errors += [f"{method} {template} ?{p['name']}: {m}"
-                           for m in self._schema_errors(p["schema"], query[p["name"]], read=False)]
+                errors += [
+                    f"{method} {template} ?{p['name']}: {m}"
+                    for m in self._schema_errors(p["schema"], query[p["name"]], read=False)
+                ]
         ctype = (headers.get("content-type") or "").split(";")[0].strip()
         spec_body = op.get("requestBody")
         if spec_body is None:
@@ -96,8 +101,9 @@ class SpecValidator:
             errors.append(f"{method} {template}: content type {ctype!r} not in {allowed}")
         elif ctype.endswith("json"):
             schema = spec_body["content"][ctype]["schema"]
-            errors += [f"{method} {template} body: {m}"
-                       for m in self._schema_errors(schema, json.loads(body), read=False)]
+            errors += [
+                f"{method} {template} body: {m}" for m in self._schema_errors(schema, json.loads(body), read=False)
+            ]
         return errors
 
     def response(self, method: str, path: str, status: int, ctype: str, body: bytes) -> list[str]:
@@ -118,16 +124,24 @@ class SpecValidator:
         if ctype not in content and "application/octet-stream" not in content:
             return [f"{method} {template} {status}: content type {ctype!r} not in {sorted(content)}"]
         if ctype == "application/json":
-            return [f"{method} {template} {status}: {m}" for m in
-                    self._schema_errors(content[ctype]["schema"], json.loads(body), read=True)]
+            return [
+                f"{method} {template} {status}: {m}"
+                for m in self._schema_errors(content[ctype]["schema"], json.loads(body), read=True)
+            ]
         return []
 
 
 class CarminDouble:
     """The fake platform. ``pipelines`` maps identifiers (``name/version``) to Boutiques descriptors."""
 
-    def __init__(self, storage: Path, pipelines: dict[str, Path], *, validator: SpecValidator | None = None,
-                 api_key: str = API_KEY) -> None:
+    def __init__(
+        self,
+        storage: Path,
+        pipelines: dict[str, Path],
+        *,
+        validator: SpecValidator | None = None,
+        api_key: str = API_KEY,
+    ) -> None:
         self.storage, self.api_key, self.validator = Path(storage), api_key, validator
         self.pipelines = {pid: json.loads(Path(p).read_text()) for pid, p in pipelines.items()}
         self.descriptor_paths = {pid: str(p) for pid, p in pipelines.items()}
@@ -208,10 +222,16 @@ class CarminDouble:
     def _route(self, method: str, path: str, query: dict[str, str], headers: Any, body: bytes) -> Any:
         if not path.startswith("/rest/"):
             return self._error(404, 404, "not found")
-        path = path[len("/rest"):]
+        path = path[len("/rest") :]
         if path == "/platform" and method == "GET":
-            return self._json({"platformName": "carmin-double", "supportedAPIVersion": "0.3.1",
-                               "supportedModules": ["Processing", "Data"], "defaultExecutionTimeout": 0})
+            return self._json(
+                {
+                    "platformName": "carmin-double",
+                    "supportedAPIVersion": "0.3.1",
+                    "supportedModules": ["Processing", "Data"],
+                    "defaultExecutionTimeout": 0,
+                }
+            )
         if headers.get("apikey") != self.api_key:
             return self._error(401, 40101, "bad or missing API key")
         with self._lock:
@@ -223,7 +243,7 @@ class CarminDouble:
         if path == "/pipelines" and method == "GET":
             return self._json([self._pipeline(pid, full=False) for pid in self.pipelines])
         if path.startswith("/pipelines/") and method == "GET":
-            pid = path[len("/pipelines/"):]
+            pid = path[len("/pipelines/") :]
             return self._json(self._pipeline(pid)) if pid in self.pipelines else self._error(404, 4040, pid)
         if path == "/executions" and method == "POST":
             return self._create(json.loads(body))
@@ -231,20 +251,34 @@ class CarminDouble:
         if m:
             return self._execution_op(method, m.group(1), m.group(2))
         if path.startswith("/path/"):
-            return self._path(method, "/" + path[len("/path/"):].strip("/"), query, headers, body)
+            return self._path(method, "/" + path[len("/path/") :].strip("/"), query, headers, body)
         return self._error(404, 404, f"{method} {path}: not implemented by the double")
 
     # -- pipelines and executions ---------------------------------------------------------------------------
     def _pipeline(self, pid: str, *, full: bool = True) -> dict[str, Any]:
         d = self.pipelines[pid]
-        out: dict[str, Any] = {"identifier": pid, "name": d["name"], "version": d["tool-version"],
-                               "description": d.get("description", ""), "canExecute": True, "properties": {}}
+        out: dict[str, Any] = {
+            "identifier": pid,
+            "name": d["name"],
+            "version": d["tool-version"],
+            "description": d.get("description", ""),
+            "canExecute": True,
+            "properties": {},
+        }
         if full:
             out["parameters"] = [
-                {"name": i["id"], "type": TYPES.get(i["type"], "String"), "isReturnedValue": False,
-                 "isOptional": bool(i.get("optional")), "description": i.get("name", "")} for i in d["inputs"]
-            ] + [{"name": o["id"], "type": "File", "isOptional": bool(o.get("optional")),
-                  "isReturnedValue": True} for o in d.get("output-files", [])]
+                {
+                    "name": i["id"],
+                    "type": TYPES.get(i["type"], "String"),
+                    "isReturnedValue": False,
+                    "isOptional": bool(i.get("optional")),
+                    "description": i.get("name", ""),
+                }
+                for i in d["inputs"]
+            ] + [
+                {"name": o["id"], "type": "File", "isOptional": bool(o.get("optional")), "isReturnedValue": True}
+                for o in d.get("output-files", [])
+            ]
         return out
 
     def _view(self, ex: dict[str, Any]) -> dict[str, Any]:
@@ -262,8 +296,14 @@ class CarminDouble:
         if pid not in self.pipelines:
             return self._error(400, 4001, f"no pipeline {pid!r}")
         eid = f"exec-{uuid.uuid4().hex[:12]}"
-        ex = {"identifier": eid, "name": body["name"], "pipelineIdentifier": pid, "status": "Initializing",
-              "inputValues": body["inputValues"], "startDate": int(time.time())}
+        ex = {
+            "identifier": eid,
+            "name": body["name"],
+            "pipelineIdentifier": pid,
+            "status": "Initializing",
+            "inputValues": body["inputValues"],
+            "startDate": int(time.time()),
+        }
         with self._lock:
             self.executions[eid] = ex
         if not self.require_play:
@@ -293,8 +333,13 @@ class CarminDouble:
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, dest)
             returned[oid] = [f"{results}/{rel}"]
-        ex.update(_stdout=out["stdout"] or "", _stderr=out["stderr"] or "", returnedFiles=returned,
-                  endDate=int(time.time()), _results=results)
+        ex.update(
+            _stdout=out["stdout"] or "",
+            _stderr=out["stderr"] or "",
+            returnedFiles=returned,
+            endDate=int(time.time()),
+            _results=results,
+        )
         if out["exit_code"]:
             ex["errorCode"] = int(out["exit_code"])
         if ex["status"] != "Killed":
@@ -313,8 +358,9 @@ class CarminDouble:
         try:
             with _BOSH:
                 bosh(["invocation", descriptor, "-i", inv])
-                executor = LocalExecutor(descriptor, inv, {"forcePathType": True, "skipDataCollect": True,
-                                                           "sandbox": False, "debug": False})
+                executor = LocalExecutor(
+                    descriptor, inv, {"forcePathType": True, "skipDataCollect": True, "sandbox": False, "debug": False}
+                )
                 command, outputs = executor.cmd_line[0], evaluateEngine(executor, "output-files")
         except Exception as exc:  # an invalid invocation: the execution fails to initialise
             return {"exit_code": None, "stdout": "", "stderr": str(exc), "outputs": {}}
@@ -353,8 +399,12 @@ class CarminDouble:
 
     def _properties(self, platform_path: str, eid: str | None = None) -> dict[str, Any]:
         p = self._local(platform_path)
-        out = {"platformPath": platform_path, "lastModificationDate": int(p.stat().st_mtime),
-               "isDirectory": p.is_dir(), "size": p.stat().st_size if p.is_file() else 0}
+        out = {
+            "platformPath": platform_path,
+            "lastModificationDate": int(p.stat().st_mtime),
+            "isDirectory": p.is_dir(),
+            "size": p.stat().st_size if p.is_file() else 0,
+        }
         if eid:
             out["executionId"] = eid
         return out

@@ -22,12 +22,17 @@ def _results_tree(root: Path) -> None:
                     (d / "result.json").write_text(json.dumps({"value": float(sub[-1]) + offset}))
 
 
-def test_ingest_registers_executions_with_factors_from_the_pattern(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_ingest_registers_executions_with_factors_from_the_pattern(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _results_tree(tmp_path)
     (tmp_path / "study.yaml").write_text("outputs:\n  result: {path: result.json, kind: scalars}\n")
     code = main(["ingest", str(tmp_path / "study.yaml"), "--pattern", "results/{version}/{subject}/run-{repetition}"])
     assert code == 0
-    assert "ingested 8 executions, 7 complete, 1 with missing outputs (factors from the pattern: version)" in capsys.readouterr().out
+    assert (
+        "ingested 8 executions, 7 complete, 1 with missing outputs (factors from the pattern: version)"
+        in capsys.readouterr().out
+    )
     study = Study.load(tmp_path / "study.yaml")
     df = study.executions()
     assert sorted(set(df["condition_key"])) == ["version=1.8", "version=1.9"]

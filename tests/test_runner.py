@@ -72,8 +72,9 @@ def test_environment_and_threads_reach_the_application(study_dir: Path) -> None:
         "keys = ['OMP_NUM_THREADS', 'ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS', 'REPROVIP_SEED', 'MY_FLAG']\n"
         "json.dump({k: float(os.environ.get(k, -1)) for k in keys}, open(sys.argv[2] + '/result.json', 'w'))\n"
     )
-    path = write_study(study_dir, factors="  threads: [2]\n  seed: [7]\n  env: {flag: {MY_FLAG: '5'}}\n",
-                       repetitions=1, subjects=1)
+    path = write_study(
+        study_dir, factors="  threads: [2]\n  seed: [7]\n  env: {flag: {MY_FLAG: '5'}}\n", repetitions=1, subjects=1
+    )
     path.write_text(path.read_text().replace(str(Path(__file__).parent / "apps" / "det_app.py"), str(app)))
     study = Study.load(path)
     study.run()
@@ -82,7 +83,10 @@ def test_environment_and_threads_reach_the_application(study_dir: Path) -> None:
     import json
 
     assert json.loads(blob.read_text()) == {
-        "OMP_NUM_THREADS": 2.0, "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS": 2.0, "REPROVIP_SEED": 7.0, "MY_FLAG": 5.0
+        "OMP_NUM_THREADS": 2.0,
+        "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS": 2.0,
+        "REPROVIP_SEED": 7.0,
+        "MY_FLAG": 5.0,
     }
     att = study.catalog.attempts(study.executions()["id"][0])[0]
     assert att["seed"] == 7 and att["env"]["OMP_NUM_THREADS"] == "2"
@@ -91,16 +95,27 @@ def test_environment_and_threads_reach_the_application(study_dir: Path) -> None:
 
 
 def test_random_seed_is_drawn_per_execution_and_recorded(study_dir: Path) -> None:
-    study = Study.load(write_study(study_dir, factors="  seed: [random]\n", repetitions=3, subjects=1,
-                                   args='"{input}", "{outdir}", "{seed}"'))
+    study = Study.load(
+        write_study(
+            study_dir, factors="  seed: [random]\n", repetitions=3, subjects=1, args='"{input}", "{outdir}", "{seed}"'
+        )
+    )
     study.run()
     seeds = study.executions()["seed"].tolist()
     assert len(set(seeds)) == 3 and all(isinstance(s, int) and s >= 0 for s in seeds)
 
 
 def test_crash_is_recorded_with_exit_code_and_stderr(study_dir: Path) -> None:
-    study = Study.load(write_study(study_dir, app="misbehaving_app.py", args='"crash", "{outdir}"',
-                                   repetitions=1, subjects=1, extra="retries: 1\n"))
+    study = Study.load(
+        write_study(
+            study_dir,
+            app="misbehaving_app.py",
+            args='"crash", "{outdir}"',
+            repetitions=1,
+            subjects=1,
+            extra="retries: 1\n",
+        )
+    )
     summary = study.run()
     assert summary.failed == 1
     row = study.executions().iloc[0]
@@ -111,8 +126,16 @@ def test_crash_is_recorded_with_exit_code_and_stderr(study_dir: Path) -> None:
 
 
 def test_hanging_app_is_killed_at_its_timeout_with_its_children(study_dir: Path) -> None:
-    study = Study.load(write_study(study_dir, app="misbehaving_app.py", args='"hang", "{outdir}"',
-                                   repetitions=1, subjects=1, extra="timeout: 1\n"))
+    study = Study.load(
+        write_study(
+            study_dir,
+            app="misbehaving_app.py",
+            args='"hang", "{outdir}"',
+            repetitions=1,
+            subjects=1,
+            extra="timeout: 1\n",
+        )
+    )
     t0 = time.monotonic()
     summary = study.run()
     assert time.monotonic() - t0 < 30
@@ -127,17 +150,25 @@ def test_hanging_app_is_killed_at_its_timeout_with_its_children(study_dir: Path)
 
 
 def test_missing_output_is_recorded_not_a_crash(study_dir: Path) -> None:
-    study = Study.load(write_study(study_dir, app="misbehaving_app.py", args='"no-output", "{outdir}"',
-                                   repetitions=1, subjects=1))
+    study = Study.load(
+        write_study(study_dir, app="misbehaving_app.py", args='"no-output", "{outdir}"', repetitions=1, subjects=1)
+    )
     assert study.run().failed == 1
     row = study.executions().iloc[0]
     assert row["error"] == "missing outputs: result"
 
 
 def test_flaky_app_succeeds_on_retry(study_dir: Path) -> None:
-    study = Study.load(write_study(study_dir, app="misbehaving_app.py",
-                                   args=f'"flaky", "{{outdir}}", "{study_dir}/marker-{{subject}}"',
-                                   repetitions=1, subjects=2, extra="retries: 2\n"))
+    study = Study.load(
+        write_study(
+            study_dir,
+            app="misbehaving_app.py",
+            args=f'"flaky", "{{outdir}}", "{study_dir}/marker-{{subject}}"',
+            repetitions=1,
+            subjects=2,
+            extra="retries: 2\n",
+        )
+    )
     summary = study.run()
     assert (summary.done, summary.failed) == (2, 0)
     assert study.executions()["attempts"].tolist() == [2, 2]

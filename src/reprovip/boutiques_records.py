@@ -100,8 +100,7 @@ def read_records(directory: str | Path) -> tuple[list[BoutiquesRecord], list[str
     """
     directory = Path(directory)
     if not directory.is_dir():
-        raise InputError(f"{directory}: not a folder of Boutiques records; check the --boutiques-records "
-                         "path")
+        raise InputError(f"{directory}: not a folder of Boutiques records; check the --boutiques-records path")
     records, skipped, descriptors = [], [], {}
     for p in sorted(directory.rglob("*.json")):
         try:
@@ -109,17 +108,29 @@ def read_records(directory: str | Path) -> tuple[list[BoutiquesRecord], list[str
         except (OSError, ValueError) as exc:
             skipped.append(f"{p.name}: unreadable ({exc.__class__.__name__})")
             continue
-        if not (isinstance(doc, dict) and isinstance(doc.get("summary"), dict)
-                and isinstance(doc.get("public-output"), dict)):
+        if not (
+            isinstance(doc, dict)
+            and isinstance(doc.get("summary"), dict)
+            and isinstance(doc.get("public-output"), dict)
+        ):
             continue  # a cached descriptor or another file: not a record
         extra = doc.get("additional-information")
         own = extra.get("reprovip") if isinstance(extra, dict) else None
         own = own if isinstance(own, dict) else {}
         desc = _load_descriptor([p.parent, directory], doc["summary"].get("descriptor-doi"), descriptors)
         version = (desc or {}).get("tool-version") or own.get("tool_version") or ""
-        records.append(BoutiquesRecord(p, str(doc["summary"].get("name", "")), str(version),
-                                       str(doc["summary"].get("date-time", "")),
-                                       doc.get("public-invocation") or {}, doc["public-output"], own, desc))
+        records.append(
+            BoutiquesRecord(
+                p,
+                str(doc["summary"].get("name", "")),
+                str(version),
+                str(doc["summary"].get("date-time", "")),
+                doc.get("public-invocation") or {},
+                doc["public-output"],
+                own,
+                desc,
+            )
+        )
     return records, skipped
 
 
@@ -237,17 +248,26 @@ def _conditions(
     version_name = "version" if "version" not in params else "tool_version"
     labels: dict[str, dict[str, str]] = {}
     for p in factors:
-        vals = {(_identity(r.invocation.get(p)) if p != "\0version" else r.version):
-                (r.invocation.get(p) if p != "\0version" else r.version) for r in records}
+        vals = {
+            (_identity(r.invocation.get(p)) if p != "\0version" else r.version): (
+                r.invocation.get(p) if p != "\0version" else r.version
+            )
+            for r in records
+        }
         labels[p] = _labels_for(vals)
     out = []
     for r in records:
         if r.reprovip.get("condition") is not None:
             out.append({str(k): str(v) for k, v in r.reprovip["condition"].items()})
             continue
-        out.append({(version_name if p == "\0version" else p):
-                    labels[p][r.version if p == "\0version" else _identity(r.invocation.get(p))]
-                    for p in factors})
+        out.append(
+            {
+                (version_name if p == "\0version" else p): labels[p][
+                    r.version if p == "\0version" else _identity(r.invocation.get(p))
+                ]
+                for p in factors
+            }
+        )
     return out, [version_name if p == "\0version" else p for p in factors]
 
 
@@ -326,16 +346,15 @@ def _parse_date(text: str) -> float | None:
         return None
 
 
-def _select(
-    records: list[BoutiquesRecord], tool: str | None, directory: Path
-) -> tuple[str, list[BoutiquesRecord]]:
+def _select(records: list[BoutiquesRecord], tool: str | None, directory: Path) -> tuple[str, list[BoutiquesRecord]]:
     names = sorted({r.tool for r in records})
     if not records:
-        raise InputError(f"no Boutiques execution record under {directory}; `bosh exec launch` writes them "
-                         "to ~/.cache/boutiques/data (unless --skip-data-collection)")
+        raise InputError(
+            f"no Boutiques execution record under {directory}; `bosh exec launch` writes them "
+            "to ~/.cache/boutiques/data (unless --skip-data-collection)"
+        )
     if tool is None and len(names) > 1:
-        raise InputError(f"{directory} holds records of several tools ({', '.join(names)}); choose one "
-                         "with --tool")
+        raise InputError(f"{directory} holds records of several tools ({', '.join(names)}); choose one with --tool")
     tool = tool if tool is not None else names[0]
     chosen = [r for r in records if r.tool == tool]
     if not chosen:
@@ -343,8 +362,9 @@ def _select(
     return tool, chosen
 
 
-def _number(records: list[BoutiquesRecord], subjects: list[str], labels: list[dict[str, str]]
-            ) -> tuple[list[tuple[BoutiquesRecord, str, dict[str, str], int]], int]:
+def _number(
+    records: list[BoutiquesRecord], subjects: list[str], labels: list[dict[str, str]]
+) -> tuple[list[tuple[BoutiquesRecord, str, dict[str, str], int]], int]:
     """Repetitions: reprovip's numbers when recorded (a retry's last record wins), else by date."""
     cells: dict[tuple[str, str], list[tuple[BoutiquesRecord, dict[str, str]]]] = {}
     for r, s, lab in zip(records, subjects, labels, strict=True):
@@ -368,8 +388,16 @@ def _number(records: list[BoutiquesRecord], subjects: list[str], labels: list[di
     return out, superseded
 
 
-def _output_rows(name: str, kind: str, decl_path: str, files: list[tuple[str, str | None, Path | None]],
-                 *, use_file: bool, constant: bool, blobs: BlobStore) -> list[dict[str, Any]]:
+def _output_rows(
+    name: str,
+    kind: str,
+    decl_path: str,
+    files: list[tuple[str, str | None, Path | None]],
+    *,
+    use_file: bool,
+    constant: bool,
+    blobs: BlobStore,
+) -> list[dict[str, Any]]:
     from reprovip.readers import semantic_hash
 
     if not files:
@@ -377,8 +405,16 @@ def _output_rows(name: str, kind: str, decl_path: str, files: list[tuple[str, st
     rows = []
     for inner, md5, path in files:
         rel = inner if "/" in inner or constant else f"{name}{suffix_of(inner)}"
-        row: dict[str, Any] = dict(name=name, relpath=rel, kind=kind, suffix=suffix_of(inner), missing=False,
-                                   size=None, semantic_hash=None, error=None)
+        row: dict[str, Any] = dict(
+            name=name,
+            relpath=rel,
+            kind=kind,
+            suffix=suffix_of(inner),
+            missing=False,
+            size=None,
+            semantic_hash=None,
+            error=None,
+        )
         if use_file and path is not None:
             digest = file_hash(path)
             dest = blobs.path(digest, row["suffix"])
@@ -408,8 +444,9 @@ def _error(r: BoutiquesRecord, outs: list[dict[str, Any]]) -> str | None:
     return f"missing outputs: {', '.join(missing)}" if missing else None
 
 
-def _found_files(study: Study, placed: list[Any], mapping: dict[str, str], root: Path
-                 ) -> dict[str, list[list[tuple[str, str | None, Path | None]]]]:
+def _found_files(
+    study: Study, placed: list[Any], mapping: dict[str, str], root: Path
+) -> dict[str, list[list[tuple[str, str | None, Path | None]]]]:
     """Per declared output, per execution: (path inside the output, MD5, verified file on disk or None)."""
     found: dict[str, list[list[tuple[str, str | None, Path | None]]]] = {n: [] for n in mapping}
     for r, _, _, _ in placed:
@@ -461,12 +498,17 @@ def ingest_boutiques_records(
     directory = Path(directory)
     records, skipped = read_records(directory)
     tool, records = _select(records, tool, directory)
-    ids = list(subject_inputs) if subject_inputs else [
-        i for i in _input_order(records) if any(_is_file(r.invocation.get(i)) for r in records)]
+    ids = (
+        list(subject_inputs)
+        if subject_inputs
+        else [i for i in _input_order(records) if any(_is_file(r.invocation.get(i)) for r in records)]
+    )
     unknown = [i for i in ids if not any(i in r.invocation for r in records)]
     if not ids or unknown:
-        raise InputError(f"records of {tool!r} have no input {unknown or 'of type File'} to tell subjects "
-                         "apart; name the inputs that identify a subject with --subject-input")
+        raise InputError(
+            f"records of {tool!r} have no input {unknown or 'of type File'} to tell subjects "
+            "apart; name the inputs that identify a subject with --subject-input"
+        )
     subjects = _subjects(study, records, ids)
     skip = set(ids) | set(ignore) | _placing_inputs(records)
     labels, factors = _conditions(records, subjects, [p for p in _input_order(records) if p not in skip])
@@ -477,8 +519,13 @@ def ingest_boutiques_records(
     use_file = {n: any(per) and all(p is not None for fs in per for *_, p in fs) for n, per in found.items()}
     constant = {n: len({f[0] for fs in per for f in fs if "/" not in f[0]}) <= 1 for n, per in found.items()}
     summary = BoutiquesIngestSummary(
-        factors=factors, tool=tool, records=len(records), superseded=superseded, skipped=skipped,
-        versions=sorted({r.version for r in records}), unmatched_outputs=unmatched,
+        factors=factors,
+        tool=tool,
+        records=len(records),
+        superseded=superseded,
+        skipped=skipped,
+        versions=sorted({r.version for r in records}),
+        unmatched_outputs=unmatched,
         hashes={n: "blake3" if u else "md5" for n, u in use_file.items()},
     )
     with RunLock(study.store):
@@ -486,19 +533,41 @@ def ingest_boutiques_records(
         study_id = catalog.ensure_study(study.name, study.spec.model_dump(mode="json"), str(study.directory))
         rows = []
         for index, (r, subject, lab, rep) in enumerate(placed):
-            outs = [o for name in mapping for o in _output_rows(
-                name, study.spec.outputs[name].kind, study.spec.outputs[name].path, found[name][index],
-                use_file=use_file[name], constant=constant[name], blobs=blobs)]
+            outs = [
+                o
+                for name in mapping
+                for o in _output_rows(
+                    name,
+                    study.spec.outputs[name].kind,
+                    study.spec.outputs[name].path,
+                    found[name][index],
+                    use_file=use_file[name],
+                    constant=constant[name],
+                    blobs=blobs,
+                )
+            ]
             error = _error(r, outs)
             key = ",".join(f"{k}={v}" for k, v in lab.items()) or "-"
             when, seed, code = _parse_date(r.date), str(r.reprovip.get("seed")), r.output.get("exit-code")
-            rows.append(dict(
-                id=execution_id(study.name, subject, key, rep), subject=subject, condition_key=key, condition=lab,
-                input=" ".join(_readable(r.invocation.get(i)) for i in ids), repetition=rep,
-                status="done" if error is None else "failed", source="ingest", attempts=1, error=error,
-                exit_code=code if isinstance(code, int) else None, started_at=when, finished_at=when,
-                seed=int(seed) if seed.isdigit() else None, outputs=outs,
-            ))
+            rows.append(
+                dict(
+                    id=execution_id(study.name, subject, key, rep),
+                    subject=subject,
+                    condition_key=key,
+                    condition=lab,
+                    input=" ".join(_readable(r.invocation.get(i)) for i in ids),
+                    repetition=rep,
+                    status="done" if error is None else "failed",
+                    source="ingest",
+                    attempts=1,
+                    error=error,
+                    exit_code=code if isinstance(code, int) else None,
+                    started_at=when,
+                    finished_at=when,
+                    seed=int(seed) if seed.isdigit() else None,
+                    outputs=outs,
+                )
+            )
             summary.complete += error is None
             summary.incomplete += error is not None
         catalog.insert_ingested(study_id, rows)

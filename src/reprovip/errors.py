@@ -53,7 +53,8 @@ class SpecError(InputError):
         self.file = file
         self.line = line
         self.column = column
-        self.key = key
+        # A key may hold control characters (fuzzed or damaged files): escape them to stay on one line.
+        self.key = key.encode("unicode_escape").decode("ascii") if key else key
         super().__init__(str(self))
 
     def __str__(self) -> str:
@@ -96,7 +97,7 @@ class CriteriaFailedError(ReprovipError):
     exit_code = 1
 
 
-def check_choice(name: str, value: object, choices: "set[str] | tuple[str, ...] | list[str]") -> None:
+def check_choice(name: str, value: object, choices: set[str] | tuple[str, ...] | list[str]) -> None:
     """Raise :class:`MetricInputError` unless ``value`` is one of ``choices``.
 
     Parameters

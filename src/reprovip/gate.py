@@ -50,8 +50,9 @@ def decide(document: dict[str, Any], *, strict: bool) -> int:
 def notify(argv: list[str], summary: dict[str, Any], *, cwd: Path) -> None:
     """Run the study's ``on_fail`` command (an argv list, no shell) with the summary JSON on stdin."""
     try:
-        proc = subprocess.run(argv, input=json.dumps(summary), text=True, cwd=cwd, timeout=120,
-                              capture_output=True, check=False)
+        proc = subprocess.run(
+            argv, input=json.dumps(summary), text=True, cwd=cwd, timeout=120, capture_output=True, check=False
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise InputError(f"on_fail command {argv[0]!r} could not run: {exc}; fix `on_fail` in the study") from exc
     if proc.returncode != 0:
@@ -60,13 +61,18 @@ def notify(argv: list[str], summary: dict[str, Any], *, cwd: Path) -> None:
 
 def summary_of(document: dict[str, Any]) -> dict[str, Any]:
     """The short JSON sent to notification hooks."""
-    return dict(study=document["study"]["name"], verdict=document["verdict"], alerts=document["alerts"],
-                outputs={o["name"]: o["verdict"]["status"] for o in document["outputs"]},
-                executions={k: document["executions"][k] for k in ("total", "failed", "failure_rate")})
+    return dict(
+        study=document["study"]["name"],
+        verdict=document["verdict"],
+        alerts=document["alerts"],
+        outputs={o["name"]: o["verdict"]["status"] for o in document["outputs"]},
+        executions={k: document["executions"][k] for k in ("total", "failed", "failure_rate")},
+    )
 
 
-def check_document(document: dict[str, Any], study: Study, *, strict: bool = False,
-                   name: str = "analysis.json") -> CheckResult:
+def check_document(
+    document: dict[str, Any], study: Study, *, strict: bool = False, name: str = "analysis.json"
+) -> CheckResult:
     """Evaluate ``document`` against the study's criteria, store it as ``name``, run the hook on failure."""
     evaluate(document, study.spec.criteria_list() or None)
     code = decide(document, strict=strict)

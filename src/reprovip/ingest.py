@@ -1,7 +1,8 @@
 """Register outputs that already exist on disk as executions, so they can be analysed without running.
 
 A pattern such as ``results/{version}/{subject}/run-{repetition}`` names the folders holding one execution's
-outputs: ``{subject}`` is required, ``{repetition}`` optional (digits only, default 1) and every other placeholder becomes
+outputs: ``{subject}`` is required, ``{repetition}`` optional (digits only, default 1) and every other
+placeholder becomes
 a factor whose levels are the folder names found.
 """
 
@@ -82,8 +83,17 @@ def _record_outputs(blobs: BlobStore, folder: Path, decls: list[OutputDecl]) -> 
             if not dest.exists():
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 blobs.put_bytes_from(Path(p), dest)
-            row = dict(name=d.name, relpath=Path(p).relative_to(folder).as_posix(), kind=d.kind, blob=digest,
-                       suffix=suffix, size=os.path.getsize(p), missing=False, error=None, semantic_hash=None)
+            row = dict(
+                name=d.name,
+                relpath=Path(p).relative_to(folder).as_posix(),
+                kind=d.kind,
+                blob=digest,
+                suffix=suffix,
+                size=os.path.getsize(p),
+                missing=False,
+                error=None,
+                semantic_hash=None,
+            )
             try:
                 row["semantic_hash"] = semantic_hash(p, kind=d.kind)
             except Exception as exc:  # recorded on the output; the analysis reports it
@@ -118,12 +128,21 @@ def ingest_outputs(study: Study, pattern: str, *, root: Path | None = None) -> I
             key = ",".join(f"{k}={v}" for k, v in labels.items()) or "-"
             outs = _record_outputs(blobs, folder, decls)
             missing = [o["name"] for o in outs if o["missing"]]
-            rows.append(dict(
-                id=execution_id(study.name, groups["subject"], key, rep), subject=groups["subject"], input=str(folder),
-                condition_key=key, condition=labels, repetition=rep,
-                status="failed" if missing else "done", source="ingest", attempts=1,
-                error=f"missing outputs: {', '.join(missing)}" if missing else None, outputs=outs,
-            ))
+            rows.append(
+                dict(
+                    id=execution_id(study.name, groups["subject"], key, rep),
+                    subject=groups["subject"],
+                    input=str(folder),
+                    condition_key=key,
+                    condition=labels,
+                    repetition=rep,
+                    status="failed" if missing else "done",
+                    source="ingest",
+                    attempts=1,
+                    error=f"missing outputs: {', '.join(missing)}" if missing else None,
+                    outputs=outs,
+                )
+            )
             summary.complete += not missing
             summary.incomplete += bool(missing)
         catalog.insert_ingested(study_id, rows)

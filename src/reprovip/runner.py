@@ -71,7 +71,12 @@ def _adopt_outputs(blobs: BlobStore, result: dict[str, Any]) -> list[dict[str, A
                 blobs.put_bytes(o.pop("data"), o["suffix"])
             else:
                 blobs.adopt(Path(o["path"]), o["blob"], o["suffix"])
-        rows.append({k: o.get(k) for k in ("name", "relpath", "kind", "blob", "suffix", "size", "semantic_hash", "missing", "error")})
+        rows.append(
+            {
+                k: o.get(k)
+                for k in ("name", "relpath", "kind", "blob", "suffix", "size", "semantic_hash", "missing", "error")
+            }
+        )
     return rows
 
 
@@ -156,8 +161,15 @@ def run_study(
 
                 def submit(eid: str) -> None:
                     tries[eid] = tries.get(eid, 0) + 1
-                    task = build_task(spec, study.directory, by_id[eid], template=template, work_root=work_root,
-                                      environments=environments, rootfs=rootfs)
+                    task = build_task(
+                        spec,
+                        study.directory,
+                        by_id[eid],
+                        template=template,
+                        work_root=work_root,
+                        environments=environments,
+                        rootfs=rootfs,
+                    )
                     task = dataclasses.replace(task, return_bytes=not shared, blob_root=blob_root)
                     pending[backend.executor.submit(run_task, task)] = eid
 
@@ -191,8 +203,13 @@ def run_study(
                             summary.failed += 1
                             p = by_id[eid]
                             summary.failures.append(
-                                dict(id=eid, subject=p.subject.id, condition=p.condition.key,
-                                     repetition=p.repetition, error=result.get("error"))
+                                dict(
+                                    id=eid,
+                                    subject=p.subject.id,
+                                    condition=p.condition.key,
+                                    repetition=p.repetition,
+                                    error=result.get("error"),
+                                )
                             )
                         bar.update(ptask, advance=1, done=summary.done, failed=summary.failed)
             status = "finished"

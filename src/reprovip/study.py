@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -66,7 +65,8 @@ class Study:
         if self.spec.application is None:
             raise SpecError(
                 "no `application` declared; add one to run this study, or use `reprovip ingest`",
-                file=str(self.path), key="application",
+                file=str(self.path),
+                key="application",
             )
         _ = self.subjects
         if self.spec.application.boutiques is not None:
@@ -117,8 +117,20 @@ class Study:
         """One row per execution: subject, condition, repetition, status, exit code, duration, error."""
         sid = self.catalog.study_id(self.name)
         rows = self.catalog.executions(sid) if sid is not None else []
-        cols = ["id", "subject", "condition_key", "repetition", "status", "attempts", "exit_code", "duration",
-                "peak_rss", "seed", "error", "source"]
+        cols = [
+            "id",
+            "subject",
+            "condition_key",
+            "repetition",
+            "status",
+            "attempts",
+            "exit_code",
+            "duration",
+            "peak_rss",
+            "seed",
+            "error",
+            "source",
+        ]
         return pd.DataFrame(rows, columns=cols) if rows else pd.DataFrame(columns=cols)
 
     def status(self) -> pd.DataFrame:

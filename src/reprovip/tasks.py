@@ -96,8 +96,11 @@ def build_task(
             env.update(environment.env_vars())
             values["python"] = environment.python
             values["environments"] = label
-            extra["environment"] = {"name": label, "requirements": list(environment.requirements),
-                                    "packages": environment.packages}
+            extra["environment"] = {
+                "name": label,
+                "requirements": list(environment.requirements),
+                "packages": environment.packages,
+            }
         else:
             values[name] = value
     if spec.application.container is not None and "container" not in extra:
@@ -109,8 +112,11 @@ def build_task(
         from reprovip.spec.boutiques import descriptor_path
 
         desc = str(descriptor_path(spec.application.boutiques, study_dir))
-        extra["boutiques"] = {"descriptor": desc, "invocation": spec.application.invocation or {},
-                              "launcher": spec.application.launcher}
+        extra["boutiques"] = {
+            "descriptor": desc,
+            "invocation": spec.application.invocation or {},
+            "launcher": spec.application.launcher,
+        }
     return Task(
         execution_id=planned.id,
         argv=argv,

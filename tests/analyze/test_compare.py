@@ -14,8 +14,9 @@ from tests.conftest import write_study
 
 
 def _version(root: Path, scale: float, noise: float = 0.01) -> Path:
-    path = write_study(root, app="versioned_app.py", subjects=4, repetitions=4,
-                       args=f'"{{input}}", "{{outdir}}", "{scale}", "{noise}"')
+    path = write_study(
+        root, app="versioned_app.py", subjects=4, repetitions=4, args=f'"{{input}}", "{{outdir}}", "{scale}", "{noise}"'
+    )
     Study.load(path).run(jobs=2)
     return path
 
@@ -23,11 +24,14 @@ def _version(root: Path, scale: float, noise: float = 0.01) -> Path:
 @pytest.fixture(scope="module")
 def versions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("versions")
-    return {name: _version(root / name, scale) for name, scale in
-            (("v1.8", 1.0), ("v1.8-rebuild", 1.0), ("v1.9", 1.01))}
+    return {
+        name: _version(root / name, scale) for name, scale in (("v1.8", 1.0), ("v1.8-rebuild", 1.0), ("v1.9", 1.01))
+    }
 
 
-def test_changed_constant_is_outside_the_envelope(versions: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_changed_constant_is_outside_the_envelope(
+    versions: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     code = main(["compare", str(versions["v1.8"]), str(versions["v1.9"])])
     out = capsys.readouterr().out
     assert code == 1, out

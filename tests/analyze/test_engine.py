@@ -22,8 +22,14 @@ IMAGE_OUTPUTS = (
 
 
 def test_deterministic_app_is_identical_with_no_difference_attributed(study_dir: Path) -> None:
-    study = Study.load(write_study(study_dir, factors="  threads: [1, 2]\n", repetitions=2,
-                                   outputs="  result: {path: result.json, kind: scalars}\n  table: {path: table.csv, kind: table, key_columns: [region]}\n"))
+    study = Study.load(
+        write_study(
+            study_dir,
+            factors="  threads: [1, 2]\n",
+            repetitions=2,
+            outputs="  result: {path: result.json, kind: scalars}\n  table: {path: table.csv, kind: table, key_columns: [region]}\n",
+        )
+    )
     study.run(jobs=2)
     res = study.analyze()
     df = res.outputs.set_index("output")
@@ -46,7 +52,8 @@ def test_nondeterminism_under_threads_is_attributed_to_threads(study_dir: Path) 
     assert threads["nondeterministic_levels"] == ["2"]
     assert threads["levels"] == {"1": {"cells": 3, "identical_cells": 3}, "2": {"cells": 3, "identical_cells": 0}}
     assert out["attribution"]["summary"].startswith(
-        "identical for threads=1, differs for threads=2: nondeterminism under multithreading")
+        "identical for threads=1, differs for threads=2: nondeterminism under multithreading"
+    )
     assert out["attribution"]["factors"][0]["factor"] == "threads"
     obs = out["observations"][0]
     assert obs["per_condition"]["threads=1"]["identical"] and not obs["per_condition"]["threads=2"]["identical"]
@@ -59,9 +66,16 @@ def test_nondeterminism_under_threads_is_attributed_to_threads(study_dir: Path) 
 
 
 def test_images_semantic_hash_voxel_maps_and_labels(study_dir: Path) -> None:
-    study = Study.load(write_study(study_dir, app="image_app.py", factors="  threads: [1, 2]\n", repetitions=2,
-                                   args='"{input}", "{outdir}", "--noise", "threads", "--gzip-time"',
-                                   outputs=IMAGE_OUTPUTS))
+    study = Study.load(
+        write_study(
+            study_dir,
+            app="image_app.py",
+            factors="  threads: [1, 2]\n",
+            repetitions=2,
+            args='"{input}", "{outdir}", "--noise", "threads", "--gzip-time"',
+            outputs=IMAGE_OUTPUTS,
+        )
+    )
     study.run(jobs=2)
     res = study.analyze()
     outs = {o["name"]: o for o in res.document["outputs"]}
@@ -81,15 +95,20 @@ def test_images_semantic_hash_voxel_maps_and_labels(study_dir: Path) -> None:
     seg = outs["seg"]
     labels = seg["segmentation"]["labels"]
     assert labels["1"]["dice_within_min"] < 1.0 and labels["1"]["dice_between_min"] > 0.9
-    assert seg["segmentation"]["dice_min"] == min(labels[k][f"dice_{g}_min"] for k in labels for g in ("within", "between"))
+    assert seg["segmentation"]["dice_min"] == min(
+        labels[k][f"dice_{g}_min"] for k in labels for g in ("within", "between")
+    )
     vols = {o["name"]: o for o in seg["observations"]}
     assert set(vols) == {"volume_label_1", "volume_label_2"}
     assert outs["volumes"]["observations"][0]["name"] == "1/volume"
 
 
 def test_unreadable_output_is_a_recorded_error_not_a_crash(study_dir: Path) -> None:
-    study = Study.load(write_study(study_dir, repetitions=2,
-                                   outputs="  table: {path: table.csv, kind: table, key_columns: [region]}\n"))
+    study = Study.load(
+        write_study(
+            study_dir, repetitions=2, outputs="  table: {path: table.csv, kind: table, key_columns: [region]}\n"
+        )
+    )
     study.run()
     # Corrupt one stored blob behind the catalog's back: the analysis names it and goes on.
     outs = study.catalog.outputs(study.catalog.study_id(study.name))

@@ -13,7 +13,9 @@ from tests.conftest import write_study
 
 
 def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "reprovip", *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "reprovip", *args], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
 
 
 @pytest.mark.parametrize(
@@ -24,9 +26,14 @@ def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str
         (lambda t: t + "repetitions: 3\n".replace("3", "three"), "repetitions: Input should be a valid integer"),
         (lambda t: t.replace('"{outdir}"', '"{outdri}"'), "unknown placeholder {outdri}; did you mean {outdir}?"),
         (lambda t: t.replace("data/{subject}.txt", "nodata/{subject}.txt"), "subjects: no subject found"),
-        (lambda t: t.replace('{glob: "data/{subject}.txt"}', "{list: [data/sub-01.txt, data/missing.txt]}"),
-         "input of subject 'missing' does not exist"),
-        (lambda t: t.replace('{glob: "data/{subject}.txt"}', "{list: []}"), "subjects.list: List should have at least 1 item"),
+        (
+            lambda t: t.replace('{glob: "data/{subject}.txt"}', "{list: [data/sub-01.txt, data/missing.txt]}"),
+            "input of subject 'missing' does not exist",
+        ),
+        (
+            lambda t: t.replace('{glob: "data/{subject}.txt"}', "{list: []}"),
+            "subjects.list: List should have at least 1 item",
+        ),
     ],
 )
 def test_bad_input_is_one_line_with_exit_2(study_dir: Path, edit, expected: str) -> None:
@@ -44,7 +51,10 @@ def test_bad_input_is_one_line_with_exit_2(study_dir: Path, edit, expected: str)
 def test_missing_study_file(tmp_path: Path) -> None:
     proc = _cli("validate", str(tmp_path / "nope.yaml"))
     assert proc.returncode == 2
-    assert proc.stderr.strip() == f"reprovip: error: {tmp_path / 'nope.yaml'}: no such study file; create one with `reprovip init`"
+    assert (
+        proc.stderr.strip()
+        == f"reprovip: error: {tmp_path / 'nope.yaml'}: no such study file; create one with `reprovip init`"
+    )
 
 
 def test_validate_run_status_and_exit_3_on_failures(study_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -55,7 +65,9 @@ def test_validate_run_status_and_exit_3_on_failures(study_dir: Path, capsys: pyt
     assert main(["status", str(path)]) == 0
     out = capsys.readouterr().out
     assert "threads=1" in out and "threads=2" in out
-    crash = write_study(study_dir / "crash", app="misbehaving_app.py", args='"crash", "{outdir}"', repetitions=1, subjects=1)
+    crash = write_study(
+        study_dir / "crash", app="misbehaving_app.py", args='"crash", "{outdir}"', repetitions=1, subjects=1
+    )
     assert main(["run", str(crash), "--no-progress"]) == 3
     assert "exit code 3: segmentation of nothing failed" in capsys.readouterr().err
 
@@ -66,7 +78,9 @@ def test_unknown_executor_is_exit_2(study_dir: Path, capsys: pytest.CaptureFixtu
     assert "unknown executor 'nope'" in capsys.readouterr().err
 
 
-def test_init_scaffolds_a_study_that_validates_after_editing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_init_scaffolds_a_study_that_validates_after_editing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "study.yaml"
     assert main(["init", "-o", str(out), "--", "python", "app.py", "{input}", "{outdir}"]) == 0
     text = out.read_text()
@@ -86,7 +100,9 @@ def test_init_from_boutiques_descriptor(tmp_path: Path) -> None:
     assert "boutiques:" in text and "input_file:" in text and "name: det_tool" in text
 
 
-def test_internal_error_writes_bug_report(monkeypatch: pytest.MonkeyPatch, study_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_internal_error_writes_bug_report(
+    monkeypatch: pytest.MonkeyPatch, study_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import reprovip.cli.validate as v
 
     def boom(path: str) -> int:

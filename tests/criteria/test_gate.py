@@ -43,10 +43,15 @@ def test_deterministic_app_passes_with_exit_0(study_dir: Path, tmp_path: Path) -
     assert "reproducible" in badge.read_text() and "#2e7d32" in badge.read_text()
 
 
-def test_failing_criterion_on_nondeterministic_app_exit_1_with_reason(study_dir: Path, tmp_path: Path,
-                                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    path = write_study(study_dir, app="nondet_app.py", factors=THREADS,
-                       extra='criteria:\n  - "sd_ratio <= 0.00001"\n  - {require: identical, severity: warn}\n')
+def test_failing_criterion_on_nondeterministic_app_exit_1_with_reason(
+    study_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_study(
+        study_dir,
+        app="nondet_app.py",
+        factors=THREADS,
+        extra='criteria:\n  - "sd_ratio <= 0.00001"\n  - {require: identical, severity: warn}\n',
+    )
     assert main(["run", str(path), "--no-progress"]) == 0
     junit, md = tmp_path / "junit.xml", tmp_path / "summary.md"
     assert main(["check", str(path), "--junit", str(junit), "--markdown", str(md)]) == 1
@@ -63,8 +68,13 @@ def test_failing_criterion_on_nondeterministic_app_exit_1_with_reason(study_dir:
 
 
 def test_warnings_pass_unless_strict(study_dir: Path) -> None:
-    path = write_study(study_dir, app="nondet_app.py", factors=THREADS, repetitions=2,
-                       extra='criteria:\n  - {require: "sd_ratio <= 0.00001", severity: warn}\n')
+    path = write_study(
+        study_dir,
+        app="nondet_app.py",
+        factors=THREADS,
+        repetitions=2,
+        extra='criteria:\n  - {require: "sd_ratio <= 0.00001", severity: warn}\n',
+    )
     assert main(["run", str(path), "--no-progress"]) == 0
     assert main(["check", str(path)]) == 0
     assert main(["check", str(path), "--strict", "--no-reanalyze"]) == 1
@@ -90,8 +100,13 @@ def test_failed_executions_exit_3_and_alert(study_dir: Path) -> None:
 def test_on_fail_hook_receives_summary_on_stdin(study_dir: Path) -> None:
     hook_out = study_dir / "hook.json"
     hook = f'on_fail: ["{sys.executable}", "-c", "import sys; open(\'{hook_out}\', \'w\').write(sys.stdin.read())"]\n'
-    path = write_study(study_dir, app="nondet_app.py", factors=THREADS, repetitions=2,
-                       extra='criteria: ["sd_ratio <= 0.00001"]\n' + hook)
+    path = write_study(
+        study_dir,
+        app="nondet_app.py",
+        factors=THREADS,
+        repetitions=2,
+        extra='criteria: ["sd_ratio <= 0.00001"]\n' + hook,
+    )
     Study.load(path).run(jobs=2)
     result = Study.load(path).check()
     assert result.exit_code == 1 and result.notified
@@ -120,18 +135,26 @@ def test_invalid_criteria_fail_validate_with_exit_2(study_dir: Path, capsys: pyt
 
 
 def test_error_output_gets_error_verdict() -> None:
-    doc = {"study": {"name": "s"}, "executions": {"total": 1, "failed": 0, "failure_rate": 0.0},
-           "outputs": [{"name": "o", "kind": "table", "error": "o.csv: truncated", "observations": [], "summary": {}}]}
+    doc = {
+        "study": {"name": "s"},
+        "executions": {"total": 1, "failed": 0, "failure_rate": 0.0},
+        "outputs": [{"name": "o", "kind": "table", "error": "o.csv: truncated", "observations": [], "summary": {}}],
+    }
     evaluate(doc, None)
     assert doc["outputs"][0]["verdict"]["status"] == "error" and doc["verdict"]["status"] == "error"
     assert doc["alerts"] == [{"output": "o", "severity": "fail", "message": "o.csv: truncated"}]
 
 
 def test_observation_patterns_restrict_a_criterion(study_dir: Path) -> None:
-    path = write_study(study_dir, app="nondet_app.py", factors=THREADS, repetitions=2,
-                       outputs="  result: {path: result.json, kind: scalars}\n",
-                       extra='criteria:\n  - {require: "sd_ratio <= 0.00001", observations: ["nothing*"]}\n'
-                             '  - {require: "wsd <= 1", observations: ["val*"]}\n')
+    path = write_study(
+        study_dir,
+        app="nondet_app.py",
+        factors=THREADS,
+        repetitions=2,
+        outputs="  result: {path: result.json, kind: scalars}\n",
+        extra='criteria:\n  - {require: "sd_ratio <= 0.00001", observations: ["nothing*"]}\n'
+        '  - {require: "wsd <= 1", observations: ["val*"]}\n',
+    )
     Study.load(path).run(jobs=2)
     doc = Study.load(path).check().document
     reasons = {r["criterion"]: r for r in doc["outputs"][0]["verdict"]["reasons"]}

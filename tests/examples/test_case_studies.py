@@ -32,8 +32,12 @@ def mrs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if importlib.util.find_spec("pyAMARES") is None:
         pytest.skip("pyAMARES is not installed (pip install 'reprovip[mrs]')")
     folder = _copy("mrs-quantification", tmp_path_factory.mktemp("mrs") / "mrs-quantification")
-    subprocess.run([sys.executable, "make_subjects.py", "--n", "3", "--out", "data", "--seed", "0"],
-                   cwd=folder, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "make_subjects.py", "--n", "3", "--out", "data", "--seed", "0"],
+        cwd=folder,
+        check=True,
+        capture_output=True,
+    )
     assert main(["run", str(folder / "study-small.yaml"), "-j", "2", "--no-progress"]) == 0
     return folder
 
@@ -73,12 +77,14 @@ def test_notebook_runs_on_the_finished_study(mrs: Path) -> None:
     nb = nbformat.read(EXAMPLES / "notebook.ipynb", as_version=4)
     os.environ["REPROVIP_STUDY"] = str(mrs / "study-small.yaml")
     try:
-        nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
-                                resources={"metadata": {"path": str(mrs.parent)}}).execute()
+        nbclient.NotebookClient(
+            nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(mrs.parent)}}
+        ).execute()
     finally:
         del os.environ["REPROVIP_STUDY"]
-    html_outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-                    if "text/html" in o.get("data", {})]
+    html_outputs = [
+        o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if "text/html" in o.get("data", {})
+    ]
     assert html_outputs, "the report and tables render inline"
 
 

@@ -34,8 +34,13 @@ APPS = Path(__file__).parents[1] / "apps"
 SCALE, NOISY = APPS / "bosh_scale.json", APPS / "bosh_noisy.json"
 # CI keeps ../shared beside the checkout; the spec is data, not copied into the repo.
 SPEC = Path(__file__).resolve().parents[2].parent / "shared" / "specs" / "carmin-0.3.1.yaml"
-INVOCATION = {"python": sys.executable, "script": str(APPS / "bosh_scale.py"), "input_file": "{input}",
-              "out_dir": "{outdir}", "factor": "{factor}"}
+INVOCATION = {
+    "python": sys.executable,
+    "script": str(APPS / "bosh_scale.py"),
+    "input_file": "{input}",
+    "out_dir": "{outdir}",
+    "factor": "{factor}",
+}
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +57,9 @@ def spec() -> dict:
 @pytest.fixture
 def double(tmp_path: Path, spec: dict, monkeypatch: pytest.MonkeyPatch) -> Iterator[CarminDouble]:
     """The double on 127.0.0.1, the API key in the environment, the carmin schemes registered."""
-    d = CarminDouble(tmp_path / "platform", {"scale/1.0": SCALE, "noisy scale/1.0": NOISY},
-                     validator=SpecValidator(spec))
+    d = CarminDouble(
+        tmp_path / "platform", {"scale/1.0": SCALE, "noisy scale/1.0": NOISY}, validator=SpecValidator(spec)
+    )
     d.url = d.start()
     monkeypatch.setenv("VIP_API_KEY", API_KEY)
     monkeypatch.delenv("CARMIN_API_KEY", raising=False)
@@ -63,8 +69,15 @@ def double(tmp_path: Path, spec: dict, monkeypatch: pytest.MonkeyPatch) -> Itera
     d.stop()
 
 
-def _study(root: Path, *, subjects: dict[str, str], factors: str = "factors: {factor: [1, 2]}\n",
-           repetitions: int = 2, invocation: dict | None = None, extra: str = "") -> Path:
+def _study(
+    root: Path,
+    *,
+    subjects: dict[str, str],
+    factors: str = "factors: {factor: [1, 2]}\n",
+    repetitions: int = 2,
+    invocation: dict | None = None,
+    extra: str = "",
+) -> Path:
     (root / "data").mkdir(parents=True)
     for s, text in subjects.items():
         (root / "data" / f"{s}.txt").write_text(text)
@@ -72,7 +85,8 @@ def _study(root: Path, *, subjects: dict[str, str], factors: str = "factors: {fa
     (root / "study.yaml").write_text(
         f"name: carmin\napplication:\n  boutiques: {SCALE}\n  invocation: {inv}\n"
         'subjects: {glob: "data/{subject}.txt"}\n' + factors + f"repetitions: {repetitions}\n"
-        "outputs:\n  result: {path: result.json, kind: scalars}\n" + extra)
+        "outputs:\n  result: {path: result.json, kind: scalars}\n" + extra
+    )
     return root / "study.yaml"
 
 
@@ -104,7 +118,8 @@ def test_the_validator_catches_what_the_spec_forbids(spec: dict) -> None:
     errors = v.request("POST", "/rest/executions", {}, headers, sent)
     assert any("read-only" in e for e in errors)
     assert v.request("GET", "/rest/path/a/b", {}, {"apikey": "k"}, b"") == [
-        "GET /path/{completePath}: missing query parameter action"]
+        "GET /path/{completePath}: missing query parameter action"
+    ]
 
 
 def test_study_runs_on_carmin_like_locally(double: CarminDouble, tmp_path: Path) -> None:
@@ -120,8 +135,10 @@ def test_study_runs_on_carmin_like_locally(double: CarminDouble, tmp_path: Path)
 
     def blobs(s: Study) -> dict:
         rows = s.catalog.outputs(s.catalog.study_id(s.name))
-        return {(o["subject"], o["condition_key"], o["repetition"], o["relpath"]):
-                (o["blob"], o["semantic_hash"]) for o in rows}
+        return {
+            (o["subject"], o["condition_key"], o["repetition"], o["relpath"]): (o["blob"], o["semantic_hash"])
+            for o in rows
+        }
 
     assert blobs(study) == blobs(local) and len(blobs(study)) == 8
     attempt = study.catalog.attempts(df["id"][0])[0]
@@ -138,10 +155,16 @@ def test_study_runs_on_carmin_like_locally(double: CarminDouble, tmp_path: Path)
     assert double.errors == []
 
 
-def test_failed_executions_are_failed_results(double: CarminDouble, tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
-    study = _study(tmp_path / "s", subjects={"sub-01": "subject 1\n", "sub-02": "crash 2\n"}, factors="",
-                   repetitions=1, invocation={k: v for k, v in INVOCATION.items() if k != "factor"})
+def test_failed_executions_are_failed_results(
+    double: CarminDouble, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    study = _study(
+        tmp_path / "s",
+        subjects={"sub-01": "subject 1\n", "sub-02": "crash 2\n"},
+        factors="",
+        repetitions=1,
+        invocation={k: v for k, v in INVOCATION.items() if k != "factor"},
+    )
     assert main(["run", str(study), "--executor", _executor(double), "--no-progress"]) == 3
     df = Study.load(study).executions().set_index("subject")
     assert df.loc["sub-01", "status"] == "done" and df.loc["sub-02", "status"] == "failed"
@@ -155,9 +178,15 @@ def _task(tmp_path: Path, *, timeout: float = 60.0) -> Task:
     inp = tmp_path / "sub-01.txt"
     inp.write_text("subject 4\n")
     inv = {k: v for k, v in INVOCATION.items() if k != "factor"}
-    return Task(execution_id="e1", argv=[], values={"input": str(inp), "subject": "sub-01", "repetition": 1},
-                env={}, outputs=[OutputDecl("result", "result.json", "scalars")], timeout=timeout,
-                extra={"boutiques": {"descriptor": str(SCALE), "invocation": inv}})
+    return Task(
+        execution_id="e1",
+        argv=[],
+        values={"input": str(inp), "subject": "sub-01", "repetition": 1},
+        env={},
+        outputs=[OutputDecl("result", "result.json", "scalars")],
+        timeout=timeout,
+        extra={"boutiques": {"descriptor": str(SCALE), "invocation": inv}},
+    )
 
 
 def test_slow_execution_is_polled_until_finished(double: CarminDouble, tmp_path: Path) -> None:
@@ -169,8 +198,9 @@ def test_slow_execution_is_polled_until_finished(double: CarminDouble, tmp_path:
         result = executor.submit(run_task, _task(tmp_path)).result(timeout=60)
     assert result["ok"], result["error"]
     assert result["provenance"]["carmin"]["statuses"] == ["Running", "Finished"]
-    polls = [x for x in double.log if x[0] == "GET" and x[1].startswith("/rest/executions/exec-")
-             and x[1].count("/") == 3]
+    polls = [
+        x for x in double.log if x[0] == "GET" and x[1].startswith("/rest/executions/exec-") and x[1].count("/") == 3
+    ]
     assert 4 <= len(polls) <= 20
     assert any(x[1].endswith("/play") for x in double.log)
     assert json.loads(result["outputs"][0]["data"]) == {"value": 4.0}
@@ -239,8 +269,10 @@ def test_api_key_is_required_and_checked(
 
 @pytest.mark.parametrize(
     ("spec", "match"),
-    [("carmin+ftp://host/rest", r"must look like carmin\+https://HOST/rest"),
-     ("carmin+https://host/rest?speed=2", r"unknown CARMIN executor option\(s\) \['speed'\]")],
+    [
+        ("carmin+ftp://host/rest", r"must look like carmin\+https://HOST/rest"),
+        ("carmin+https://host/rest?speed=2", r"unknown CARMIN executor option\(s\) \['speed'\]"),
+    ],
 )
 def test_bad_executor_strings(spec: str, match: str) -> None:
     with pytest.raises(InputError, match=match):
@@ -248,8 +280,10 @@ def test_bad_executor_strings(spec: str, match: str) -> None:
 
 
 def test_submit_takes_tasks_only(double: CarminDouble) -> None:
-    with CarminExecutor(CarminClient(double.url, API_KEY)) as ex, \
-            pytest.raises(TypeError, match=r"runs reprovip Tasks: submit\(run_task, task\)"):
+    with (
+        CarminExecutor(CarminClient(double.url, API_KEY)) as ex,
+        pytest.raises(TypeError, match=r"runs reprovip Tasks: submit\(run_task, task\)"),
+    ):
         ex.submit(print, "hello")
 
 
@@ -260,8 +294,9 @@ def test_command_application_needs_a_pipeline(double: CarminDouble, tmp_path: Pa
     assert not result["ok"] and "runs Boutiques applications" in result["error"]
 
 
-@pytest.mark.parametrize(("value", "seconds"), [("7", 7.0), ("-3", 0.0), ("", None), ("later", None),
-                                                ("Thu, 01 Jan 1970 00:00:10 GMT", 0.0)])
+@pytest.mark.parametrize(
+    ("value", "seconds"), [("7", 7.0), ("-3", 0.0), ("", None), ("later", None), ("Thu, 01 Jan 1970 00:00:10 GMT", 0.0)]
+)
 def test_parse_retry_after(value: str, seconds: float | None) -> None:
     assert parse_retry_after(value, now=10.0) == seconds
 
@@ -273,4 +308,3 @@ def test_backoff_is_bounded_with_full_jitter() -> None:
     policy = RetryPolicy(backoff=0.5, max_backoff=8.0)
     delays = [policy.delay(a, None, rng) for a in range(12) for _ in range(50)]
     assert min(delays) >= 0 and max(delays) <= 8.0 and max(delays) > 4.0
-

@@ -52,8 +52,18 @@ class Cluster:
         self.procs: list[subprocess.Popen[bytes]] = []
         sched_file = root / "scheduler.json"
         self.scheduler = self._spawn(
-            ["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-             "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(sched_file)],
+            [
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-dashboard",
+                "--dashboard-address",
+                "127.0.0.1:0",
+                "--scheduler-file",
+                str(sched_file),
+            ],
             "scheduler",
         )
         deadline = time.monotonic() + 30
@@ -63,8 +73,21 @@ class Cluster:
             time.sleep(0.05)
         self.address = json.loads(sched_file.read_text())["address"]  # tcp://127.0.0.1:PORT
         self.workers = [
-            self._spawn(["worker", self.address, "--nthreads", "1", "--nworkers", "1", "--no-dashboard",
-                         "--no-nanny", "--local-directory", str(root / f"w{i}")], f"worker{i}")
+            self._spawn(
+                [
+                    "worker",
+                    self.address,
+                    "--nthreads",
+                    "1",
+                    "--nworkers",
+                    "1",
+                    "--no-dashboard",
+                    "--no-nanny",
+                    "--local-directory",
+                    str(root / f"w{i}"),
+                ],
+                f"worker{i}",
+            )
             for i in range(n_workers)
         ]
         from distributed import Client
@@ -78,8 +101,13 @@ class Cluster:
 
     def _spawn(self, args: list[str], name: str) -> subprocess.Popen[bytes]:
         log = open(self.root / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen([sys.executable, "-m", "dask", *args], stdout=log, stderr=subprocess.STDOUT,
-                                cwd=self.root, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dask", *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.root,
+            start_new_session=True,
+        )
         log.close()
         self.procs.append(proc)
         return proc
@@ -107,10 +135,13 @@ def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 
 def _catalog_view(study: Study) -> tuple[list[tuple[str, str]], list[tuple[str, str, str, str]]]:
-    """(execution id, status) and (execution id, output name, relpath, blob hash), sorted."""
+    """(execution, status) and (execution, output name, relpath, blob hash), sorted; an execution is named by
+    subject, condition and repetition (ids also hash the study's name, which differs between the folders)."""
     sid = study.catalog.study_id(study.name)
-    execs = sorted((e["id"], e["status"]) for e in study.catalog.executions(sid))
-    outs = sorted((o["execution_id"], o["name"], o["relpath"], o["blob"]) for o in study.catalog.outputs(sid))
+    rows = study.catalog.executions(sid)
+    key = {e["id"]: f"{e['subject']}|{e['condition_key']}|{e['repetition']}" for e in rows}
+    execs = sorted((key[e["id"]], e["status"]) for e in rows)
+    outs = sorted((key[o["execution_id"]], o["name"], o["relpath"], o["blob"]) for o in study.catalog.outputs(sid))
     return execs, outs
 
 
@@ -201,8 +232,11 @@ def batch_system(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     bin_dir.mkdir()
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     config = {
-        "jobqueue.slurm.cores": 1, "jobqueue.slurm.processes": 1, "jobqueue.slurm.memory": "1GiB",
-        "jobqueue.slurm.python": sys.executable, "jobqueue.slurm.local-directory": str(tmp_path / "scratch"),
+        "jobqueue.slurm.cores": 1,
+        "jobqueue.slurm.processes": 1,
+        "jobqueue.slurm.memory": "1GiB",
+        "jobqueue.slurm.python": sys.executable,
+        "jobqueue.slurm.local-directory": str(tmp_path / "scratch"),
         "jobqueue.slurm.scheduler-options": {"host": "127.0.0.1", "dashboard_address": "127.0.0.1:0"},
     }
     with dask.config.set(config):
@@ -256,8 +290,9 @@ def test_slurm_without_sbatch_or_configuration_is_an_input_error(
     with pytest.raises(InputError, match=r"'slurm': `sbatch` not found; run reprovip on a machine of the batch"):
         with backends.open_backend("slurm", 1):
             pass
-    with dask.config.set({"jobqueue.slurm.cores": None}), pytest.raises(
-        InputError, match=r"'slurm': dask-jobqueue could not configure the cluster \(You must specify"
+    with (
+        dask.config.set({"jobqueue.slurm.cores": None}),
+        pytest.raises(InputError, match=r"'slurm': dask-jobqueue could not configure the cluster \(You must specify"),
     ):
         with backends.open_backend("slurm", 1):
             pass
@@ -279,8 +314,13 @@ def test_killed_worker_executions_are_run_again_on_the_other_worker(tmp_path: Pa
     app, markers = tmp_path / "sleepy.py", tmp_path / "markers"
     app.write_text(SLEEPY_APP)
     markers.mkdir()
-    path = write_study(tmp_path / "study", subjects=2, repetitions=2, extra="retries: 2\n",
-                       args=f'"{{input}}", "{{outdir}}", "{markers}", "{{subject}}-{{repetition}}"')
+    path = write_study(
+        tmp_path / "study",
+        subjects=2,
+        repetitions=2,
+        extra="retries: 2\n",
+        args=f'"{{input}}", "{{outdir}}", "{markers}", "{{subject}}-{{repetition}}"',
+    )
     path.write_text(path.read_text().replace(str(APPS / "det_app.py"), str(app)))
     with cluster(tmp_path / "dask", 2) as c, ThreadPoolExecutor(1) as pool:
         run = pool.submit(Study.load(path).run, jobs=2, executor=c.executor)
@@ -313,4 +353,3 @@ def test_killed_worker_executions_are_run_again_on_the_other_worker(tmp_path: Pa
         blob = next((study.store / "blobs").glob(f"*/{o['blob']}*"))
         produced_by[o["execution_id"]] = json.loads(blob.read_text())["worker"]
     assert lost and all(produced_by[by_name[name]] == survivor for name in lost)
-

@@ -16,8 +16,9 @@ from tests.conftest import write_study
 ENVS = '  environments:\n    six-1.15: ["six==1.15.0"]\n    six-1.16: ["six==1.16.0"]\n'
 
 
-def test_two_environments_are_built_recorded_and_attributed(study_dir: Path, tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_environments_are_built_recorded_and_attributed(
+    study_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("REPROVIP_ENV_CACHE", str(tmp_path / "envs"))
     path = write_study(study_dir, app="libversion_app.py", factors=ENVS, repetitions=2, interpreter="{python}")
     study = Study.load(path)
@@ -50,11 +51,15 @@ def test_cached_environment_is_reused(tmp_path: Path) -> None:
 
 
 def test_uninstallable_requirement_is_one_line_error(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match=r"could not install \['reprovip-no-such-package-xyz==9.9'\] into environment 'bad'"):
+    with pytest.raises(
+        InputError, match=r"could not install \['reprovip-no-such-package-xyz==9.9'\] into environment 'bad'"
+    ):
         ensure("bad", ["reprovip-no-such-package-xyz==9.9"], tmp_path)
 
 
 def test_environments_levels_must_be_requirement_lists() -> None:
     with pytest.raises(SpecError, match=r"`environments` must map level names to lists of requirements"):
-        parse_spec('application: {command: [x]}\nsubjects: {list: [a]}\nfactors:\n  environments: [a, b]\n'
-                   'outputs: {o: {path: o, kind: text}}\n')
+        parse_spec(
+            "application: {command: [x]}\nsubjects: {list: [a]}\nfactors:\n  environments: [a, b]\n"
+            "outputs: {o: {path: o, kind: text}}\n"
+        )

@@ -27,16 +27,25 @@ def _blob_json(study: Study, eid: str) -> dict:
 
 def test_blas_factor_sets_openblas_and_mkl_variables(study_dir: Path) -> None:
     app = study_dir / "envdump.py"
-    app.write_text("import json, os, sys\njson.dump({k: os.environ.get(k) for k in ('OPENBLAS_CORETYPE', 'MKL_CBWR')},"
-                   " open(sys.argv[2] + '/result.json', 'w'))\n")
-    path = write_study(study_dir, factors="  blas: [Haswell, AVX2]\n", repetitions=1, subjects=1,
-                       outputs="  result: {path: result.json, kind: text}\n")
+    app.write_text(
+        "import json, os, sys\njson.dump({k: os.environ.get(k) for k in ('OPENBLAS_CORETYPE', 'MKL_CBWR')},"
+        " open(sys.argv[2] + '/result.json', 'w'))\n"
+    )
+    path = write_study(
+        study_dir,
+        factors="  blas: [Haswell, AVX2]\n",
+        repetitions=1,
+        subjects=1,
+        outputs="  result: {path: result.json, kind: text}\n",
+    )
     path.write_text(path.read_text().replace(str(Path(__file__).parents[1] / "apps" / "det_app.py"), str(app)))
     study = Study.load(path)
     study.run()
     got = {row.condition_key: _blob_json(study, row.id) for row in study.executions().itertuples()}
-    assert got == {"blas=Haswell": {"OPENBLAS_CORETYPE": "Haswell", "MKL_CBWR": None},
-                   "blas=AVX2": {"OPENBLAS_CORETYPE": "AVX2", "MKL_CBWR": "AVX2"}}
+    assert got == {
+        "blas=Haswell": {"OPENBLAS_CORETYPE": "Haswell", "MKL_CBWR": None},
+        "blas=AVX2": {"OPENBLAS_CORETYPE": "AVX2", "MKL_CBWR": "AVX2"},
+    }
 
 
 def test_perturb_factor_reveals_sensitivity_and_records_its_seed(study_dir: Path) -> None:
@@ -46,7 +55,11 @@ def test_perturb_factor_reveals_sensitivity_and_records_its_seed(study_dir: Path
     out = doc["outputs"][0]
     assert out["bitwise"]["factors"]["perturb"]["nondeterministic_levels"] == ["4"]
     assert "a few ULPs of input noise change the result" in out["attribution"]["summary"]
-    envs = [study.catalog.attempts(r.id)[0]["env"] for r in study.executions().itertuples() if r.condition_key == "perturb=4"]
+    envs = [
+        study.catalog.attempts(r.id)[0]["env"]
+        for r in study.executions().itertuples()
+        if r.condition_key == "perturb=4"
+    ]
     assert len({e["REPROVIP_PERTURB_SEED"] for e in envs}) == 9 and {e["REPROVIP_PERTURB_ULPS"] for e in envs} == {"4"}
     # The application still sees values within 4 ULPs of its input.
     values = [o for o in out["observations"] if o["name"] == "value"][0]
@@ -64,17 +77,109 @@ def test_perturb_nifti_keeps_header_and_leaves_integers_alone(tmp_path: Path) ->
     assert not np.array_equal(moved, data) and np.all(np.abs(moved - data) <= 3 * np.spacing(data))
     labels = np.arange(60, dtype=np.int16).reshape(3, 4, 5)
     nib.save(nib.Nifti1Image(labels, affine), tmp_path / "seg.nii.gz")
-    assert np.array_equal(np.asarray(nib.load(perturb_file(tmp_path / "seg.nii.gz", tmp_path / "out", ulps=3, seed=1)).dataobj), labels)
+    assert np.array_equal(
+        np.asarray(nib.load(perturb_file(tmp_path / "seg.nii.gz", tmp_path / "out", ulps=3, seed=1)).dataobj), labels
+    )
 
 
 @pytest.mark.parametrize(
     ("engine", "expected"),
     [
-        ("docker", ["docker", "run", "--rm", "--network", "none", "-v", "/s:/s", "-v", "/w:/w", "-w", "/w", "-e", "A=1", "img", "tool", "x"]),
-        ("podman", ["podman", "run", "--rm", "--network", "none", "-v", "/s:/s", "-v", "/w:/w", "-w", "/w", "-e", "A=1", "img", "tool", "x"]),
-        ("apptainer", ["apptainer", "exec", "--containall", "--bind", "/s:/s", "--bind", "/w:/w", "--pwd", "/w", "--env", "A=1", "img", "tool", "x"]),
-        ("singularity", ["singularity", "exec", "--containall", "--bind", "/s:/s", "--bind", "/w:/w", "--pwd", "/w", "--env", "A=1", "img", "tool", "x"]),
-        ("udocker", ["udocker", "run", "--rm", "--volume=/s:/s", "--volume=/w:/w", "--workdir=/w", "--env=A=1", "img", "tool", "x"]),
+        (
+            "docker",
+            [
+                "docker",
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "-v",
+                "/s:/s",
+                "-v",
+                "/w:/w",
+                "-w",
+                "/w",
+                "-e",
+                "A=1",
+                "img",
+                "tool",
+                "x",
+            ],
+        ),
+        (
+            "podman",
+            [
+                "podman",
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "-v",
+                "/s:/s",
+                "-v",
+                "/w:/w",
+                "-w",
+                "/w",
+                "-e",
+                "A=1",
+                "img",
+                "tool",
+                "x",
+            ],
+        ),
+        (
+            "apptainer",
+            [
+                "apptainer",
+                "exec",
+                "--containall",
+                "--bind",
+                "/s:/s",
+                "--bind",
+                "/w:/w",
+                "--pwd",
+                "/w",
+                "--env",
+                "A=1",
+                "img",
+                "tool",
+                "x",
+            ],
+        ),
+        (
+            "singularity",
+            [
+                "singularity",
+                "exec",
+                "--containall",
+                "--bind",
+                "/s:/s",
+                "--bind",
+                "/w:/w",
+                "--pwd",
+                "/w",
+                "--env",
+                "A=1",
+                "img",
+                "tool",
+                "x",
+            ],
+        ),
+        (
+            "udocker",
+            [
+                "udocker",
+                "run",
+                "--rm",
+                "--volume=/s:/s",
+                "--volume=/w:/w",
+                "--workdir=/w",
+                "--env=A=1",
+                "img",
+                "tool",
+                "x",
+            ],
+        ),
     ],
 )
 def test_container_wrapping_per_engine(engine: str, expected: list[str]) -> None:
@@ -85,25 +190,36 @@ def test_unknown_engine_is_rejected() -> None:
     with pytest.raises(MetricInputError, match=r"`engine` must be one of \{'apptainer', 'docker'"):
         wrap("lxc", "img", ["x"], binds=[], workdir="/w", env={})
     with pytest.raises(SpecError, match=r"container engine must be one of"):
-        parse_spec('application: {command: [x]}\nsubjects: {list: [a]}\nfactors:\n  container: {a: {engine: lxc, image: i}}\n'
-                   'outputs: {o: {path: o, kind: text}}\n')
+        parse_spec(
+            "application: {command: [x]}\nsubjects: {list: [a]}\nfactors:\n  container: {a: {engine: lxc, image: i}}\n"
+            "outputs: {o: {path: o, kind: text}}\n"
+        )
 
 
 ENGINE = next((e for e in ("podman", "docker", "apptainer", "singularity") if available(e)), None)
 
 
-@pytest.mark.skipif(ENGINE is None, reason="no container engine can run here (docker's client without a daemon does not count)")
+@pytest.mark.skipif(
+    ENGINE is None, reason="no container engine can run here (docker's client without a daemon does not count)"
+)
 def test_real_container_run(study_dir: Path) -> None:  # pragma: no cover - needs an engine
     image = "docker.io/library/python:3.11-slim"
-    path = write_study(study_dir, factors=f"  container: {{slim: {{engine: {ENGINE}, image: {image}}}}}\n",
-                       repetitions=1, subjects=1, interpreter="python")
+    path = write_study(
+        study_dir,
+        factors=f"  container: {{slim: {{engine: {ENGINE}, image: {image}}}}}\n",
+        repetitions=1,
+        subjects=1,
+        interpreter="python",
+    )
     study = Study.load(path)
     assert study.run().done == 1
 
 
-@pytest.mark.skipif(shutil.which("valgrind") is None or subprocess.run(
-    ["valgrind", "--tool=verrou", "--help"], capture_output=True, check=False).returncode != 0,
-    reason="Verrou (valgrind --tool=verrou) is not installed here; Debian does not package it")
+@pytest.mark.skipif(
+    shutil.which("valgrind") is None
+    or subprocess.run(["valgrind", "--tool=verrou", "--help"], capture_output=True, check=False).returncode != 0,
+    reason="Verrou (valgrind --tool=verrou) is not installed here; Debian does not package it",
+)
 def test_verrou_level_runs_under_random_rounding(study_dir: Path) -> None:  # pragma: no cover - needs Verrou
     study = Study.load(write_study(study_dir, factors="  perturb: [verrou]\n", repetitions=2, subjects=1))
     assert study.run().done == 2
@@ -111,13 +227,20 @@ def test_verrou_level_runs_under_random_rounding(study_dir: Path) -> None:  # pr
 
 def test_python_callable_application(study_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pkg = study_dir / "mytool.py"
-    pkg.write_text("import json, os\n"
-                   "def segment(input, outdir, subject, repetition, threads):\n"
-                   "    json.dump({'threads': float(os.environ['OMP_NUM_THREADS']), 'rep': float(repetition)},"
-                   " open(os.path.join(outdir, 'result.json'), 'w'))\n")
+    pkg.write_text(
+        "import json, os\n"
+        "def segment(input, outdir, subject, repetition, threads):\n"
+        "    json.dump({'threads': float(os.environ['OMP_NUM_THREADS']), 'rep': float(repetition)},"
+        " open(os.path.join(outdir, 'result.json'), 'w'))\n"
+    )
     path = write_study(study_dir, factors="  threads: [1, 2]\n", repetitions=2, subjects=1)
     text = path.read_text().split("subjects:")[1]
-    path.write_text("application:\n  python: mytool:segment\nenv: {PYTHONPATH: " + json.dumps(str(study_dir)) + "}\nsubjects:" + text)
+    path.write_text(
+        "application:\n  python: mytool:segment\nenv: {PYTHONPATH: "
+        + json.dumps(str(study_dir))
+        + "}\nsubjects:"
+        + text
+    )
     study = Study.load(path)
     summary = study.run()
     assert (summary.done, summary.failed) == (4, 0)

@@ -24,8 +24,26 @@ CAN_RUN = shutil.which("bwrap") is not None and shutil.which("gcc") is not None
 
 def test_wrap_binds_study_and_workdir() -> None:
     argv = wrap(Path("/c/trixie"), ["/s/app", "in"], binds=["/s"], workdir="/w")
-    assert argv == ["bwrap", "--bind", "/c/trixie", "/", "--dev", "/dev", "--proc", "/proc",
-                    "--bind", "/s", "/s", "--bind", "/w", "/w", "--chdir", "/w", "/s/app", "in"]
+    assert argv == [
+        "bwrap",
+        "--bind",
+        "/c/trixie",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--bind",
+        "/s",
+        "/s",
+        "--bind",
+        "/w",
+        "/w",
+        "--chdir",
+        "/w",
+        "/s/app",
+        "in",
+    ]
 
 
 def test_bad_release_name_is_rejected(tmp_path: Path) -> None:
@@ -34,16 +52,26 @@ def test_bad_release_name_is_rejected(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (CAN_BUILD and CAN_RUN), reason="needs root, debootstrap, bubblewrap and gcc "
-                    "(scripts/test.sh installs them when run as root)")
+@pytest.mark.skipif(
+    not (CAN_BUILD and CAN_RUN),
+    reason="needs root, debootstrap, bubblewrap and gcc (scripts/test.sh installs them when run as root)",
+)
 def test_libm_difference_is_attributed_to_the_os_factor(study_dir: Path) -> None:
     binary = study_dir / "libm_app"
     subprocess.run(["gcc", "-O1", "-o", str(binary), str(APPS / "libm_app.c"), "-lm"], check=True)
-    path = write_study(study_dir, factors="  os: [bookworm, trixie]\n", repetitions=2, subjects=2,
-                       outputs="  result: {path: result.json, kind: scalars}\n")
+    path = write_study(
+        study_dir,
+        factors="  os: [bookworm, trixie]\n",
+        repetitions=2,
+        subjects=2,
+        outputs="  result: {path: result.json, kind: scalars}\n",
+    )
     text = path.read_text()
-    path.write_text(text[: text.index("  command:")] + f'  command: ["{binary}", "{{input}}", "{{outdir}}"]\n'
-                    + text[text.index("subjects:"):])
+    path.write_text(
+        text[: text.index("  command:")]
+        + f'  command: ["{binary}", "{{input}}", "{{outdir}}"]\n'
+        + text[text.index("subjects:") :]
+    )
     study = Study.load(path)
     summary = study.run(jobs=2)
     assert (summary.done, summary.failed) == (8, 0)

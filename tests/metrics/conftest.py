@@ -23,9 +23,7 @@ def pingouin_icc():
 
     def run(x: np.ndarray) -> pd.DataFrame:
         n, k = x.shape
-        long = pd.DataFrame(
-            {"subject": np.repeat(np.arange(n), k), "rater": np.tile(np.arange(k), n), "y": x.ravel()}
-        )
+        long = pd.DataFrame({"subject": np.repeat(np.arange(n), k), "rater": np.tile(np.arange(k), n), "y": x.ravel()})
         saved = dict(pg.options)
         pg.options["round"] = None
         pg.options["round.column.CI95"] = None

@@ -16,9 +16,7 @@ from reprovip.metrics.icc import PINGOUIN_LABELS, two_way_mean_squares
 
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 
-SF_DATA = np.array(
-    [[9, 2, 5, 8], [6, 1, 3, 2], [8, 4, 6, 8], [7, 1, 2, 6], [10, 5, 6, 9], [6, 2, 4, 7]], float
-)
+SF_DATA = np.array([[9, 2, 5, 8], [6, 1, 3, 2], [8, 4, 6, 8], [7, 1, 2, 6], [10, 5, 6, 9], [6, 2, 4, 7]], float)
 FIELDS = ("icc", "f", "df1", "df2", "pval", "ci_low", "ci_high")
 
 # Shrout & Fleiss (1979), Table 2 data; ICC, F, df, p and 95% bounds as printed by R psych::ICC(sf)
@@ -105,9 +103,7 @@ def test_vectorised_equals_loop(rng):
             one = icc_all(x[i, j])
             for form in FORMS:
                 for field in FIELDS:
-                    assert getattr(res[form], field)[i, j] == pytest.approx(
-                        getattr(one[form], field), rel=1e-12
-                    )
+                    assert getattr(res[form], field)[i, j] == pytest.approx(getattr(one[form], field), rel=1e-12)
 
 
 def test_results_are_read_only(rng):
@@ -208,9 +204,9 @@ def test_binary_data_never_nan(x):
 
 # --- properties ------------------------------------------------------------------------------------------
 
-_tables = arrays(
-    np.int16, st.tuples(st.integers(2, 6), st.integers(2, 5)), elements=st.integers(-20, 20)
-).map(lambda a: a * 0.5)
+_tables = arrays(np.int16, st.tuples(st.integers(2, 6), st.integers(2, 5)), elements=st.integers(-20, 20)).map(
+    lambda a: a * 0.5
+)
 
 
 def _close(a, b):

@@ -89,9 +89,7 @@ def test_input_not_modified(rng):
 
 
 @settings(max_examples=25, deadline=None)
-@given(
-    st.integers(0, 2**32 - 1), st.floats(1e-12, 1e-4), st.floats(-1e6, 1e6).filter(lambda m: abs(m) > 1e-3)
-)
+@given(st.integers(0, 2**32 - 1), st.floats(1e-12, 1e-4), st.floats(-1e6, 1e6).filter(lambda m: abs(m) > 1e-3))
 def test_parker_doubling_noise_loses_log10_2(seed, scale, mean):
     """Doubling the noise SD costs log10(2) decimal digits on average (2000 voxels: SE ~ 0.003)."""
     rng = np.random.default_rng(seed)

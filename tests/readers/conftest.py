@@ -13,9 +13,7 @@ import pytest
 
 from reprovip.errors import ReaderError
 
-AFFINE = np.array(
-    [[-2.0, 0.0, 0.0, 90.0], [0.0, 2.0, 0.0, -126.0], [0.0, 0.0, 2.5, -72.0], [0.0, 0.0, 0.0, 1.0]]
-)
+AFFINE = np.array([[-2.0, 0.0, 0.0, 90.0], [0.0, 2.0, 0.0, -126.0], [0.0, 0.0, 2.5, -72.0], [0.0, 0.0, 0.0, 1.0]])
 
 
 def volume(shape=(5, 6, 4), dtype=np.float32, seed=0) -> np.ndarray:

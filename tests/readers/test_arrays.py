@@ -12,9 +12,7 @@ from reprovip.readers import byte_hash, load, semantic_hash
 from .conftest import reader_error
 
 
-@pytest.mark.parametrize(
-    "array", [np.arange(6.0).reshape(2, 3), np.arange(5, dtype=np.int16), np.float32(2.5)]
-)
+@pytest.mark.parametrize("array", [np.arange(6.0).reshape(2, 3), np.arange(5, dtype=np.int16), np.float32(2.5)])
 def test_npy_round_trip(tmp_path, array):
     path = tmp_path / "out.npy"
     np.save(path, array)
@@ -27,9 +25,7 @@ def test_npy_round_trip(tmp_path, array):
 
 def test_npz_members_and_dtype_rules(tmp_path):
     path = tmp_path / "out.npz"
-    np.savez(
-        path, volume=np.ones((2, 2)), mask=np.array([True, False]), z=np.array([1 + 2j]), name=np.array("x")
-    )
+    np.savez(path, volume=np.ones((2, 2)), mask=np.array([True, False]), z=np.array([1 + 2j]), name=np.array("x"))
     loaded = load(path)
     assert sorted(loaded.values) == ["mask", "volume", "z.imag", "z.real"]
     assert loaded.values["mask"].dtype == np.uint8

@@ -280,9 +280,7 @@ def _valid_bytes(tmp: Path, suffix: str) -> bytes:
 
 
 @pytest.mark.parametrize("suffix", SUFFIXES)
-@settings(
-    max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_mutated_nifti_loads_or_raises_reader_error(tmp_path, suffix, data):
     """Mutated bytes (header area weighted) either load or raise ReaderError, nothing else."""

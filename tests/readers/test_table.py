@@ -138,9 +138,7 @@ def test_semantic_hash_ignores_formatting(tmp_path, variant):
     assert semantic_hash(path) == semantic_hash(reference)
 
 
-@pytest.mark.parametrize(
-    "variant", [b"name,x\nA,1.50\nB,2\n", b"name,x\nB,2\nA,1.5\n", b"name,y\nA,1.5\nB,2\n"]
-)
+@pytest.mark.parametrize("variant", [b"name,x\nA,1.50\nB,2\n", b"name,x\nB,2\nA,1.5\n", b"name,y\nA,1.5\nB,2\n"])
 def test_semantic_hash_detects_changes(tmp_path, variant):
     """Cells count as text: 1.5 and 1.50 differ, as do row order and column names."""
     reference = tmp_path / "ref.csv"
@@ -217,9 +215,7 @@ def test_colliding_names(tmp_path):
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
-    mutations=st.lists(
-        st.tuples(st.integers(0, 200), st.sampled_from(b',;\t\n\r"x0.5-e \x00\xff')), max_size=6
-    ),
+    mutations=st.lists(st.tuples(st.integers(0, 200), st.sampled_from(b',;\t\n\r"x0.5-e \x00\xff')), max_size=6),
     cut=st.integers(1, 400),
 )
 def test_mutated_csv_loads_or_raises_reader_error(tmp_path, mutations, cut):

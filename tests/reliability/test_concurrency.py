@@ -25,10 +25,14 @@ def test_dashboard_reads_while_a_run_writes(study_dir: Path) -> None:
     from tests.dashboard.conftest import Client
 
     path = write_study(study_dir, app="nondet_app.py", factors="  threads: [1, 2]\n", repetitions=4, subjects=4)
-    Study.load(path).catalog  # the catalog exists before the dashboard opens it read-only
-    runner = subprocess.Popen([sys.executable, "-m", "reprovip", "run", str(path), "-j", "2", "--no-progress"],
-                              env=dict(os.environ, APP_DELAY="0.05"), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True)
+    _ = Study.load(path).catalog  # the catalog exists before the dashboard opens it read-only
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "reprovip", "run", str(path), "-j", "2", "--no-progress"],
+        env=dict(os.environ, APP_DELAY="0.05"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     seen: list[int] = []
     try:
         # Wait for the runner to register the study, then poll while it writes.

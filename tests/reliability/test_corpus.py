@@ -51,7 +51,9 @@ def test_case(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         want = spec.get("output_error") or spec["output_verdict"]
         output = next(o for o in doc["outputs"] if o["name"] == want["output"])
         if "output_error" in spec:
-            said = " ".join([output.get("error") or ""] + [f"{e['subject']} {e['error']}" for e in output.get("errors", [])])
+            said = " ".join(
+                [output.get("error") or ""] + [f"{e['subject']} {e['error']}" for e in output.get("errors", [])]
+            )
             assert want["contains"] in said, said
         else:
             assert output["bitwise"]["identical"] is want["identical"]

@@ -39,14 +39,19 @@ def _consistent(store: Path) -> None:
         assert file_hash(on_disk[digest]) == digest
     orphan_done = con.execute(
         "select count(*) from executions e where e.status='done' and not exists "
-        "(select 1 from outputs o where o.execution_id = e.id)").fetchone()[0]
+        "(select 1 from outputs o where o.execution_id = e.id)"
+    ).fetchone()[0]
     assert orphan_done == 0
     con.close()
 
 
 def _run(path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "reprovip", "run", str(path), "-j", "2", "--no-progress"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "-m", "reprovip", "run", str(path), "-j", "2", "--no-progress"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 @pytest.mark.slow
@@ -63,8 +68,13 @@ def test_runner_killed_at_random_points_then_resumed(tmp_path: Path, round_: int
         proc.wait()
         if (store / "catalog.sqlite").exists():
             _consistent(store)
-    final = subprocess.run([sys.executable, "-m", "reprovip", "run", str(path), "--no-progress"], env=env,
-                           capture_output=True, text=True, timeout=120)
+    final = subprocess.run(
+        [sys.executable, "-m", "reprovip", "run", str(path), "--no-progress"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert final.returncode == 0, final.stderr
     study = Study.load(path)
     df = study.executions()
@@ -81,17 +91,25 @@ def test_runner_killed_at_random_points_then_resumed(tmp_path: Path, round_: int
 
 @pytest.mark.slow
 def test_killed_analysis_leaves_previous_results_intact(tmp_path: Path) -> None:
-    path = write_study(tmp_path, app="image_app.py", factors="  threads: [1, 2]\n", repetitions=2,
-                       args='"{input}", "{outdir}", "--noise", "threads"',
-                       outputs="  image: {path: image.nii.gz, kind: image}\n")
+    path = write_study(
+        tmp_path,
+        app="image_app.py",
+        factors="  threads: [1, 2]\n",
+        repetitions=2,
+        args='"{input}", "{outdir}", "--noise", "threads"',
+        outputs="  image: {path: image.nii.gz, kind: image}\n",
+    )
     study = Study.load(path)
     study.run(jobs=2)
     previous = study.analyze().document
     target = study.results / "analysis.json"
     rng = random.Random(7)
     for _ in range(5):
-        proc = subprocess.Popen([sys.executable, "-m", "reprovip", "analyze", str(path)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "reprovip", "analyze", str(path)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(rng.uniform(0.3, 1.5))
         proc.send_signal(signal.SIGKILL)
         proc.wait()

@@ -13,7 +13,9 @@ from tests.conftest import write_study
 
 @pytest.mark.slow
 def test_gigabyte_of_stdout_is_capped_not_stored(study_dir: Path) -> None:
-    study = Study.load(write_study(study_dir, app="faulty_app.py", args='"flood", "{outdir}"', repetitions=1, subjects=1))
+    study = Study.load(
+        write_study(study_dir, app="faulty_app.py", args='"flood", "{outdir}"', repetitions=1, subjects=1)
+    )
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     assert study.run().done == 1
     # The runner (this process) kept only the head and tail: its peak memory did not grow by the gigabyte.
@@ -23,7 +25,9 @@ def test_gigabyte_of_stdout_is_capped_not_stored(study_dir: Path) -> None:
 
 
 def test_files_written_outside_outdir_are_not_outputs(study_dir: Path) -> None:
-    study = Study.load(write_study(study_dir, app="faulty_app.py", args='"escape", "{outdir}"', repetitions=2, subjects=1))
+    study = Study.load(
+        write_study(study_dir, app="faulty_app.py", args='"escape", "{outdir}"', repetitions=2, subjects=1)
+    )
     assert study.run().done == 2
     outs = study.catalog.outputs(study.catalog.study_id(study.name))
     assert [o["relpath"] for o in outs] == ["result.json", "result.json"]
@@ -32,14 +36,22 @@ def test_files_written_outside_outdir_are_not_outputs(study_dir: Path) -> None:
 def test_failing_one_attempt_in_three_is_retried_and_reported_as_flaky(study_dir: Path) -> None:
     markers = study_dir / "markers"
     markers.mkdir()
-    path = write_study(study_dir, app="faulty_app.py", args=f'"third", "{{outdir}}", "{markers}"', repetitions=2,
-                       subjects=2, extra="retries: 1\n")
+    path = write_study(
+        study_dir,
+        app="faulty_app.py",
+        args=f'"third", "{{outdir}}", "{markers}"',
+        repetitions=2,
+        subjects=2,
+        extra="retries: 1\n",
+    )
     study = Study.load(path)
     summary = study.run(jobs=2)
     assert (summary.done, summary.failed) == (4, 0)
     assert study.executions()["attempts"].tolist() == [2, 2, 2, 2]
     doc = study.check().document
     assert doc["executions"]["attempt_failure_rate"] == 0.5
-    assert any("50.0% of attempts failed and succeeded on retry: the application is flaky" in a["message"]
-               for a in doc["alerts"])
+    assert any(
+        "50.0% of attempts failed and succeeded on retry: the application is flaky" in a["message"]
+        for a in doc["alerts"]
+    )
     assert doc["verdict"]["status"] == "warn"

@@ -26,8 +26,13 @@ def test_arbitrary_text(text: str) -> None:
 
 
 @SETTINGS
-@given(st.lists(st.tuples(st.integers(0, len(GOOD) - 1), st.sampled_from(list(":[]{}-\"'#\n\t &*!|>,0aZ{}"))),
-                min_size=1, max_size=8))
+@given(
+    st.lists(
+        st.tuples(st.integers(0, len(GOOD) - 1), st.sampled_from(list(":[]{}-\"'#\n\t &*!|>,0aZ{}"))),
+        min_size=1,
+        max_size=8,
+    )
+)
 def test_mutated_valid_study(edits: list[tuple[int, str]]) -> None:
     text = list(GOOD)
     for pos, char in edits:
@@ -36,12 +41,20 @@ def test_mutated_valid_study(edits: list[tuple[int, str]]) -> None:
 
 
 @SETTINGS
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
-                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-                    max_leaves=12),
-       st.sampled_from(["application", "subjects", "factors", "outputs", "repetitions", "criteria", "timeout"]))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+        max_leaves=12,
+    ),
+    st.sampled_from(["application", "subjects", "factors", "outputs", "repetitions", "criteria", "timeout"]),
+)
 def test_any_value_under_any_key(value: object, key: str) -> None:
     import json
 
-    text = GOOD + f"{key}: {json.dumps(value)}\n" if key not in GOOD else GOOD.replace(f"{key}:", f"{key}: {json.dumps(value)}\nx_{key}:", 1)
+    text = (
+        GOOD + f"{key}: {json.dumps(value)}\n"
+        if key not in GOOD
+        else GOOD.replace(f"{key}:", f"{key}: {json.dumps(value)}\nx_{key}:", 1)
+    )
     _parses_or_spec_error(text)

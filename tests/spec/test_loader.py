@@ -32,20 +32,41 @@ def test_good_study_parses() -> None:
     [
         ("a: [", "study.yaml:1:5: malformed YAML: expected the node content, but found '<stream end>'"),
         ("- a\n", "study.yaml:1:1: the study must be a YAML mapping (key: value lines)"),
-        (GOOD.replace("outputs:", "outptus:"), "study.yaml:7:1: outptus: unknown key `outptus`; did you mean `outputs`?"),
-        (GOOD.replace("{outdir}", "{outdr}"),
-         "study.yaml:2:30: application.command.2: unknown placeholder {outdr}; did you mean {outdir}?"),
-        (GOOD.replace("kind: text", "kind: txt"),
-         "study.yaml:8:24: outputs.out.kind: Input should be 'image', 'labels', 'table', 'scalars', 'text' or 'array'"),
-        (GOOD + "repetitions: many\n",
-         "study.yaml:9:1: repetitions: Input should be a valid integer, unable to parse string as an integer"),
-        (GOOD + "repetitions: 100000000000\n", "study.yaml:9:1: repetitions: Input should be less than or equal to 10000"),
+        (
+            GOOD.replace("outputs:", "outptus:"),
+            "study.yaml:7:1: outptus: unknown key `outptus`; did you mean `outputs`?",
+        ),
+        (
+            GOOD.replace("{outdir}", "{outdr}"),
+            "study.yaml:2:30: application.command.2: unknown placeholder {outdr}; did you mean {outdir}?",
+        ),
+        (
+            GOOD.replace("kind: text", "kind: txt"),
+            "study.yaml:8:24: outputs.out.kind: Input should be 'image', 'labels', 'table', 'scalars', 'text' or 'array'",
+        ),
+        (
+            GOOD + "repetitions: many\n",
+            "study.yaml:9:1: repetitions: Input should be a valid integer, unable to parse string as an integer",
+        ),
+        (
+            GOOD + "repetitions: 100000000000\n",
+            "study.yaml:9:1: repetitions: Input should be less than or equal to 10000",
+        ),
         (GOOD.replace("[1, 2]", "[1, x]"), "study.yaml:4:1: factors: `threads` levels must be integers >= 1, got 'x'"),
-        (GOOD.replace('"data/{subject}.txt"', '"data/*.txt"'), "study.yaml:3:1: subjects: `glob` must contain a {subject}"),
+        (
+            GOOD.replace('"data/{subject}.txt"', '"data/*.txt"'),
+            "study.yaml:3:1: subjects: `glob` must contain a {subject}",
+        ),
         (GOOD.replace("out.txt", "../out.txt"), "study.yaml:8:9: outputs.out.path: must be relative to {outdir}"),
-        (GOOD.replace("  out: {path: out.txt, kind: text}\n", "  {}\n"), "study.yaml:7:1: outputs: declare at least one output"),
+        (
+            GOOD.replace("  out: {path: out.txt, kind: text}\n", "  {}\n"),
+            "study.yaml:7:1: outputs: declare at least one output",
+        ),
         (GOOD.replace("echo, ", ""), None),
-        (GOOD.replace('"{threads}"', '"{seed}"'), "study.yaml:2:42: application.command.3: placeholder {seed} needs a `seed` factor"),
+        (
+            GOOD.replace('"{threads}"', '"{seed}"'),
+            "study.yaml:2:42: application.command.3: placeholder {seed} needs a `seed` factor",
+        ),
         (GOOD.replace("  command: [echo", "  command: [echo]\n  python: 'm:f'\n  x: [echo"), "unknown key `x`"),
     ],
 )
@@ -62,4 +83,6 @@ def test_bad_study_gives_one_located_line(text: str, expected: str | None) -> No
 
 def test_wrong_application_shape_is_named() -> None:
     with pytest.raises(SpecError, match=r"give exactly one of `command`"):
-        parse_spec(GOOD.replace('  command: [echo, "{input}", "{outdir}", "{threads}"]', "  python: 'm:f'\n  command: [a]"))
+        parse_spec(
+            GOOD.replace('  command: [echo, "{input}", "{outdir}", "{threads}"]', "  python: 'm:f'\n  command: [a]")
+        )

@@ -81,19 +81,28 @@ def test_catalog_from_before_migrations_is_stamped_then_upgraded(catalog_url: st
     with catalog.engine.connect() as conn:
         assert current_revision(conn) == HEAD
     if catalog.engine.dialect.name == "postgresql":  # revision 0002 widened it
-        assert _scalar(catalog_url, "SELECT data_type FROM information_schema.columns WHERE table_name = "
-                       "'attempts' AND column_name = 'peak_rss' AND table_schema = current_schema()") \
+        assert (
+            _scalar(
+                catalog_url,
+                "SELECT data_type FROM information_schema.columns WHERE table_name = "
+                "'attempts' AND column_name = 'peak_rss' AND table_schema = current_schema()",
+            )
             == "bigint"
+        )
     catalog.close()
 
 
 @pytest.mark.parametrize(
     ("sql", "match"),
     [
-        (["UPDATE alembic_version SET version_num = 'ffff'"],
-         rf"catalog schema revision 'ffff' is newer than this reprovip \(which knows up to '{HEAD}'\); upgrade"),
-        (["DROP TABLE alembic_version", "UPDATE meta SET value = '7' WHERE key = 'schema_version'"],
-         r"catalog schema 7 is newer than this reprovip \(1\); upgrade reprovip"),
+        (
+            ["UPDATE alembic_version SET version_num = 'ffff'"],
+            rf"catalog schema revision 'ffff' is newer than this reprovip \(which knows up to '{HEAD}'\); upgrade",
+        ),
+        (
+            ["DROP TABLE alembic_version", "UPDATE meta SET value = '7' WHERE key = 'schema_version'"],
+            r"catalog schema 7 is newer than this reprovip \(1\); upgrade reprovip",
+        ),
     ],
     ids=["revision", "before-migrations"],
 )
@@ -119,8 +128,12 @@ Catalog(sys.argv[1]).close()
 
 def test_processes_creating_one_catalog_at_once_all_succeed(catalog_url: str) -> None:
     start = time.time() + 3.0
-    procs = [subprocess.Popen([sys.executable, "-c", OPEN_AT, catalog_url, str(start)], cwd=ROOT,
-                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPEN_AT, catalog_url, str(start)], cwd=ROOT, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
     errors = [p.communicate(timeout=120)[1] for p in procs]
     assert [p.returncode for p in procs] == [0] * 4, errors
     assert _scalar(catalog_url, "SELECT count(*) FROM alembic_version") == 1
@@ -130,8 +143,11 @@ def test_processes_creating_one_catalog_at_once_all_succeed(catalog_url: str) ->
 
 def test_unreachable_server_is_a_one_line_error_without_the_password() -> None:
     pytest.importorskip("psycopg", reason="PostgreSQL needs psycopg: pip install 'reprovip[postgres]'")
-    with pytest.raises(StoreError, match=r"^cannot open catalog postgresql\+psycopg://me:\*\*\*@127\.0\.0\.1:1/db: "
-                                         r"connection failed: .*; check that the server runs") as info:
+    with pytest.raises(
+        StoreError,
+        match=r"^cannot open catalog postgresql\+psycopg://me:\*\*\*@127\.0\.0\.1:1/db: "
+        r"connection failed: .*; check that the server runs",
+    ) as info:
         Catalog("postgresql+psycopg://me:s3cret@127.0.0.1:1/db")
     assert "s3cret" not in str(info.value) and "\n" not in str(info.value)
 
@@ -139,11 +155,18 @@ def test_unreachable_server_is_a_one_line_error_without_the_password() -> None:
 # -- values that SQLite accepts and PostgreSQL may not ------------------------------------------------
 
 PLANNED = SimpleNamespace(
-    id="e" * 16, subject=SimpleNamespace(id="sub-01", input="/in/sub-01.txt"),
-    condition=SimpleNamespace(key="threads=2", labels={"threads": "2"}), repetition=0,
+    id="e" * 16,
+    subject=SimpleNamespace(id="sub-01", input="/in/sub-01.txt"),
+    condition=SimpleNamespace(key="threads=2", labels={"threads": "2"}),
+    repetition=0,
 )
-WIDE = [("executions", "peak_rss"), ("attempts", "peak_rss"), ("executions", "seed"), ("attempts", "seed"),
-        ("outputs", "size")]
+WIDE = [
+    ("executions", "peak_rss"),
+    ("attempts", "peak_rss"),
+    ("executions", "seed"),
+    ("attempts", "seed"),
+    ("outputs", "size"),
+]
 
 
 def test_integers_beyond_32_bits_round_trip(catalog_url: str, request: pytest.FixtureRequest) -> None:
@@ -156,8 +179,17 @@ def test_integers_beyond_32_bits_round_trip(catalog_url: str, request: pytest.Fi
     catalog.sync_plan(sid, [PLANNED], "recipe")
     run_id = catalog.start_run(sid, "run", 1, "host", 1)
     result = dict(ok=True, seed=2**33, exit_code=0, peak_rss=3 * 2**30, provenance=None, argv=[], env={})
-    output = dict(name="image", relpath="4d.nii", kind="image", blob="b" * 64, suffix=".nii", size=5 * 2**30,
-                  semantic_hash=None, missing=False, error=None)
+    output = dict(
+        name="image",
+        relpath="4d.nii",
+        kind="image",
+        blob="b" * 64,
+        suffix=".nii",
+        size=5 * 2**30,
+        semantic_hash=None,
+        missing=False,
+        error=None,
+    )
     catalog.record_attempts(run_id, [(PLANNED.id, result, [output])])
     (execution,) = catalog.executions(sid)
     (attempt,) = catalog.attempts(PLANNED.id)
@@ -178,13 +210,35 @@ def test_values_round_trip(catalog_url: str) -> None:
     run_id = catalog.start_run(sid, "run", 1, "host", 4242)
     assert isinstance(run_id, int)
     result = dict(
-        ok=True, seed=7, exit_code=0, duration=1.5, peak_rss=2**20, error=None, argv=["app", "x"],
-        env={"OMP_NUM_THREADS": "2"}, timed_out=False, stdout="binary\x00output", stderr="", hostname="node7",
-        pid=99, provenance={"hostname": "node7", "cpu": {"count": 64}}, provenance_hash="p" * 32,
-        started_at=10.0, finished_at=11.5,
+        ok=True,
+        seed=7,
+        exit_code=0,
+        duration=1.5,
+        peak_rss=2**20,
+        error=None,
+        argv=["app", "x"],
+        env={"OMP_NUM_THREADS": "2"},
+        timed_out=False,
+        stdout="binary\x00output",
+        stderr="",
+        hostname="node7",
+        pid=99,
+        provenance={"hostname": "node7", "cpu": {"count": 64}},
+        provenance_hash="p" * 32,
+        started_at=10.0,
+        finished_at=11.5,
     )
-    output = dict(name="image", relpath="out.nii.gz", kind="image", blob="b" * 64, suffix=".nii.gz",
-                  size=2**20, semantic_hash="h" * 64, missing=False, error=None)
+    output = dict(
+        name="image",
+        relpath="out.nii.gz",
+        kind="image",
+        blob="b" * 64,
+        suffix=".nii.gz",
+        size=2**20,
+        semantic_hash="h" * 64,
+        missing=False,
+        error=None,
+    )
     catalog.record_attempts(run_id, [(planned.id, result, [output])])
     catalog.finish_run(run_id, "finished", 1, 0)
     analysis_id = catalog.save_analysis(sid, {"icc": float("nan"), "ok": True, "n": [1, 2]})
@@ -217,8 +271,10 @@ def test_values_round_trip(catalog_url: str) -> None:
 
 def _view(study: Study) -> tuple[list[tuple[str, str]], list[tuple[str, str, str]]]:
     sid = study.catalog.study_id(study.name)
-    execs = sorted((e["id"], e["status"]) for e in study.catalog.executions(sid))
-    outs = sorted((o["execution_id"], o["name"], o["blob"]) for o in study.catalog.outputs(sid))
+    rows = study.catalog.executions(sid)
+    key = {e["id"]: f"{e['subject']}|{e['condition_key']}|{e['repetition']}" for e in rows}  # ids hash the name
+    execs = sorted((key[e["id"]], e["status"]) for e in rows)
+    outs = sorted((key[o["execution_id"]], o["name"], o["blob"]) for o in study.catalog.outputs(sid))
     return execs, outs
 
 
@@ -238,8 +294,13 @@ def test_study_on_postgres_has_the_catalog_it_has_on_sqlite(pg_url: str, tmp_pat
 def test_study_on_postgres_resumes_what_failed(pg_url: str, tmp_path: Path) -> None:
     markers = tmp_path / "markers"
     markers.mkdir()
-    path = write_study(tmp_path / "study", app="misbehaving_app.py", factors=THREADS, repetitions=2,
-                       args=f'"flaky", "{{outdir}}", "{markers}/{{subject}}-{{threads}}-{{repetition}}"')
+    path = write_study(
+        tmp_path / "study",
+        app="misbehaving_app.py",
+        factors=THREADS,
+        repetitions=2,
+        args=f'"flaky", "{{outdir}}", "{markers}/{{subject}}-{{threads}}-{{repetition}}"',
+    )
     first = Study.load(path, catalog_url=pg_url).run(jobs=2)  # every execution fails its first attempt
     assert (first.planned, first.done, first.failed) == (12, 0, 12)
     second = Study.load(path, catalog_url=pg_url).run(jobs=2)
@@ -251,7 +312,9 @@ def test_study_on_postgres_resumes_what_failed(pg_url: str, tmp_path: Path) -> N
     assert set(df["status"]) == {"done"} and df["attempts"].tolist() == [2] * 12
     runs = study.catalog.runs(study.catalog.study_id(study.name))
     assert [(r["n_done"], r["n_failed"], r["status"]) for r in runs] == [
-        (0, 12, "finished"), (12, 0, "finished"), (0, 0, "finished")
+        (0, 12, "finished"),
+        (12, 0, "finished"),
+        (0, 0, "finished"),
     ]
     study.catalog.close()
 
@@ -270,8 +333,14 @@ def test_two_runners_write_one_postgres_catalog_at_once(pg_url: str, tmp_path: P
     beta = _named_study(tmp_path / "beta", "beta", "b", subjects=3, repetitions=5)
     env = dict(os.environ, REPROVIP_CATALOG=pg_url)
     runners = [
-        subprocess.Popen([sys.executable, "-m", "reprovip", "run", str(p), "-j", "2", "--no-progress"],
-                         env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        subprocess.Popen(
+            [sys.executable, "-m", "reprovip", "run", str(p), "-j", "2", "--no-progress"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         for p in (alpha, beta)
     ]
     logs = [r.communicate(timeout=180)[0] for r in runners]
@@ -282,14 +351,25 @@ def test_two_runners_write_one_postgres_catalog_at_once(pg_url: str, tmp_path: P
         assert set(sids) == {"alpha", "beta"}
         for name, n in (("alpha", 24), ("beta", 15)):
             e = s.executions
-            by_status = dict(conn.execute(select(e.c.status, func.count()).where(e.c.study_id == sids[name])
-                                          .group_by(e.c.status)).all())
+            by_status = dict(
+                conn.execute(
+                    select(e.c.status, func.count()).where(e.c.study_id == sids[name]).group_by(e.c.status)
+                ).all()
+            )
             assert by_status == {"done": n}
             ids = select(e.c.id).where(e.c.study_id == sids[name])
-            assert conn.execute(select(func.count()).select_from(s.attempts)
-                                .where(s.attempts.c.execution_id.in_(ids))).scalar() == n
-            assert conn.execute(select(func.count()).select_from(s.outputs)
-                                .where(s.outputs.c.execution_id.in_(ids))).scalar() == n
+            assert (
+                conn.execute(
+                    select(func.count()).select_from(s.attempts).where(s.attempts.c.execution_id.in_(ids))
+                ).scalar()
+                == n
+            )
+            assert (
+                conn.execute(
+                    select(func.count()).select_from(s.outputs).where(s.outputs.c.execution_id.in_(ids))
+                ).scalar()
+                == n
+            )
             runs = select(s.runs.c.status, s.runs.c.n_done).where(s.runs.c.study_id == sids[name])
             assert conn.execute(runs).all() == [("finished", n)]
         assert conn.execute(select(func.count()).select_from(s.provenances)).scalar() >= 1

@@ -38,12 +38,15 @@ def attribute(bitwise: dict[str, Any], shares: dict[str, float]) -> dict[str, An
         return {"factors": [], "summary": "bit-for-bit identical across all executions"}
     entries = []
     for f, eff in bitwise["factors"].items():
-        entries.append(dict(factor=f, share=shares.get(f), changes_result=eff["changes_result"],
-                            explanation=eff["explanation"]))
+        entries.append(
+            dict(factor=f, share=shares.get(f), changes_result=eff["changes_result"], explanation=eff["explanation"])
+        )
     entries.sort(key=lambda e: (not e["changes_result"], -(e["share"] or 0.0)))
     sentences = [e["explanation"] for e in entries if e["explanation"]]
-    marginal = any(eff["nondeterministic_levels"] and len(eff["nondeterministic_levels"]) < len(eff["levels"])
-                   for eff in bitwise["factors"].values())
+    marginal = any(
+        eff["nondeterministic_levels"] and len(eff["nondeterministic_levels"]) < len(eff["levels"])
+        for eff in bitwise["factors"].values()
+    )
     nd = bitwise.get("nondeterminism", {})
     if not marginal and nd.get("explanation"):
         # No single factor explains it on its own: name the conditions (an interaction, e.g. seed x threads).

@@ -48,14 +48,26 @@ def bitwise_summary(design: Design) -> dict[str, Any]:
             recs = _cell_records(design, s, cell)
             ck = _cond_key(design, cell)
             n_sem, n_bytes = len({_key(r) for r in recs}), len({r.blob for r in recs})
-            cells.append(dict(subject=s, condition=ck, n=len(recs), distinct_bytes=n_bytes,
-                              distinct_semantic=n_sem, identical=n_sem <= 1))
+            cells.append(
+                dict(
+                    subject=s,
+                    condition=ck,
+                    n=len(recs),
+                    distinct_bytes=n_bytes,
+                    distinct_semantic=n_sem,
+                    identical=n_sem <= 1,
+                )
+            )
             pc = per_condition.setdefault(ck, {"cells": 0, "identical_cells": 0})
             pc["cells"] += 1
             pc["identical_cells"] += n_sem <= 1
     factors = {f: _factor_effect(design, j) for j, (f, _) in enumerate(design.factors)}
-    quiet = [c for c in design.cells if per_condition.get(_cond_key(design, c), {}).get("identical_cells", 0)
-             == per_condition.get(_cond_key(design, c), {}).get("cells", -1)]
+    quiet = [
+        c
+        for c in design.cells
+        if per_condition.get(_cond_key(design, c), {}).get("identical_cells", 0)
+        == per_condition.get(_cond_key(design, c), {}).get("cells", -1)
+    ]
     return dict(
         nondeterminism=_culprits(design, quiet),
         identical=identical,
@@ -93,12 +105,19 @@ def _culprits(design: Design, quiet: list[tuple[str, ...]]) -> dict[str, Any]:
         parts.append(f"{f}={'/'.join(sorted(levels))} ({hint})")
     text = ""
     if quiet and noisy:
-        text = (f"repetitions agree under {', '.join(_cond_key(design, q) for q in quiet)} but differ under "
-                f"{', '.join(_cond_key(design, c) for c in noisy)}")
+        text = (
+            f"repetitions agree under {', '.join(_cond_key(design, q) for q in quiet)} but differ under "
+            f"{', '.join(_cond_key(design, c) for c in noisy)}"
+        )
         if parts:
             text += ": blamed on " + "; ".join(parts)
-    return dict(quiet=[_cond_key(design, q) for q in quiet], noisy=[_cond_key(design, c) for c in noisy],
-                blamed={f: sorted(v) for f, v in blamed.items()}, unexplained=unexplained, explanation=text)
+    return dict(
+        quiet=[_cond_key(design, q) for q in quiet],
+        noisy=[_cond_key(design, c) for c in noisy],
+        blamed={f: sorted(v) for f, v in blamed.items()},
+        unexplained=unexplained,
+        explanation=text,
+    )
 
 
 def _cond_key(design: Design, cell: tuple[str, ...]) -> str:
@@ -129,9 +148,7 @@ def _factor_effect(design: Design, j: int) -> dict[str, Any]:
     parts = []
     if noisy and quiet:
         hint = NONDETERMINISM_HINTS.get(name, f"nondeterminism that depends on {name}")
-        parts.append(
-            f"identical for {name}={'/'.join(quiet)}, differs for {name}={'/'.join(noisy)}: {hint}"
-        )
+        parts.append(f"identical for {name}={'/'.join(quiet)}, differs for {name}={'/'.join(noisy)}: {hint}")
     if between_diff:
         parts.append(
             f"{name} changes the result: {between_diff} of {between_pairs} comparisons between levels differ "

@@ -33,9 +33,17 @@ def _tagged(study: Study, study_id: int, tag: str) -> dict[tuple[str, str], tupl
     groups = records_by_output(study.catalog.outputs(study_id), BlobStore(study.store))
     out = {}
     for key, (kind, recs) in groups.items():
-        out[key] = (kind, [dataclasses.replace(r, labels=(*r.labels, (VERSION_FACTOR, tag)),
-                                               condition_key=f"{r.condition_key},{VERSION_FACTOR}={tag}")
-                           for r in recs])
+        out[key] = (
+            kind,
+            [
+                dataclasses.replace(
+                    r,
+                    labels=(*r.labels, (VERSION_FACTOR, tag)),
+                    condition_key=f"{r.condition_key},{VERSION_FACTOR}={tag}",
+                )
+                for r in recs
+            ],
+        )
     return out
 
 
@@ -60,16 +68,23 @@ def compare_studies(baseline: Study, current: Study, *, json_path: str | Path | 
     declared[VERSION_FACTOR] = list(LEVELS)
     ex = [executions_summary(s, i) for s, i in zip((baseline, current), ids, strict=True)]
     total, failed = ex[0]["total"] + ex[1]["total"], ex[0]["failed"] + ex[1]["failed"]
-    executions = dict(total=total, failed=failed, failure_rate=failed / total if total else 0.0,
-                      attempt_failure_rate=max(ex[0]["attempt_failure_rate"], ex[1]["attempt_failure_rate"]),
-                      counts={}, failure_by_condition={},
-                      failures=[dict(f, version=tag) for e, tag in zip(ex, LEVELS, strict=True) for f in e["failures"]])
+    executions = dict(
+        total=total,
+        failed=failed,
+        failure_rate=failed / total if total else 0.0,
+        attempt_failure_rate=max(ex[0]["attempt_failure_rate"], ex[1]["attempt_failure_rate"]),
+        counts={},
+        failure_by_condition={},
+        failures=[dict(f, version=tag) for e, tag in zip(ex, LEVELS, strict=True) for f in e["failures"]],
+    )
     document = dict(
         header(current, declared),
-        compare=dict(baseline=dict(name=baseline.name, path=str(baseline.path)),
-                     current=dict(name=current.name, path=str(current.path)),
-                     only_in_baseline=sorted(f"{n}/{p}" for n, p in set(tagged[0]) - set(tagged[1])),
-                     only_in_current=sorted(f"{n}/{p}" for n, p in set(tagged[1]) - set(tagged[0]))),
+        compare=dict(
+            baseline=dict(name=baseline.name, path=str(baseline.path)),
+            current=dict(name=current.name, path=str(current.path)),
+            only_in_baseline=sorted(f"{n}/{p}" for n, p in set(tagged[0]) - set(tagged[1])),
+            only_in_current=sorted(f"{n}/{p}" for n, p in set(tagged[1]) - set(tagged[0])),
+        ),
         executions=executions,
         provenance=provenance_summary([baseline, current], ids),
         outputs=analyze_groups(current, groups, declared, current.results / "compare"),

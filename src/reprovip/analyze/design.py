@@ -61,7 +61,8 @@ class Design:
         """Subjects with every execution present and readable."""
         need = len(self.cells) * self.k
         return tuple(
-            s for s in self.subjects
+            s
+            for s in self.subjects
             if len(self.grid[s]) == need and all(r.path is not None and r.error is None for r in self.grid[s].values())
         )
 
@@ -76,9 +77,7 @@ def _order(levels: list[str], declared: list[str] | None) -> tuple[str, ...]:
         return tuple(sorted(set(levels)))
 
 
-def records_by_output(
-    rows: list[dict[str, Any]], blobs: BlobStore
-) -> dict[tuple[str, str], tuple[str, list[Record]]]:
+def records_by_output(rows: list[dict[str, Any]], blobs: BlobStore) -> dict[tuple[str, str], tuple[str, list[Record]]]:
     """Group catalog output rows by (output name, relative path) into records; value: (kind, records)."""
     out: dict[tuple[str, str], tuple[str, list[Record]]] = {}
     for r in rows:
@@ -86,8 +85,16 @@ def records_by_output(
         labels = tuple((k, str(v)) for k, v in (r["condition"] or {}).items())
         # An output known only by the MD5 a Boutiques record gives has no file to read.
         path = blobs.path(r["blob"], r["suffix"] or "") if r.get("blob") and not r["blob"].startswith("md5:") else None
-        rec = Record(r["subject"], labels, r["condition_key"], int(r["repetition"]), path, r.get("blob"),
-                     r.get("semantic_hash"), r.get("error") if not r.get("missing") else "missing")
+        rec = Record(
+            r["subject"],
+            labels,
+            r["condition_key"],
+            int(r["repetition"]),
+            path,
+            r.get("blob"),
+            r.get("semantic_hash"),
+            r.get("error") if not r.get("missing") else "missing",
+        )
         out.setdefault(key, (r["kind"], []))[1].append(rec)
     return out
 

@@ -74,20 +74,31 @@ def _version_envelope(entry: dict[str, Any], design: Design, values: Any, names:
 
 def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir: Path) -> dict[str, Any]:
     decl = study.spec.outputs.get(name.split("/")[0])
-    entry: dict[str, Any] = dict(name=name, kind=kind, n_subjects=len(design.subjects),
-                                 factors={f: list(lv) for f, lv in design.factors}, repetitions=design.k)
+    entry: dict[str, Any] = dict(
+        name=name,
+        kind=kind,
+        n_subjects=len(design.subjects),
+        factors={f: list(lv) for f, lv in design.factors},
+        repetitions=design.k,
+    )
     bits = bitwise_summary(design)
     entry["bitwise"] = bits
-    entry["errors"] = [dict(subject=s, condition=r.condition_key, repetition=r.repetition, error=r.error)
-                       for s in design.subjects for r in design.grid[s].values() if r.error]
-    cond_keys = [",".join(f"{f}={lv}" for (f, _), lv in zip(design.factors, c, strict=True)) or "-"
-                 for c in design.cells]
+    entry["errors"] = [
+        dict(subject=s, condition=r.condition_key, repetition=r.repetition, error=r.error)
+        for s in design.subjects
+        for r in design.grid[s].values()
+        if r.error
+    ]
+    cond_keys = [
+        ",".join(f"{f}={lv}" for (f, _), lv in zip(design.factors, c, strict=True)) or "-" for c in design.cells
+    ]
     observations: list[dict[str, Any]] = []
     try:
         if kind in ("image", "labels"):
             subjects = list(design.complete)
-            entry["voxelwise"] = voxelwise_maps(design, subjects, out_dir, labels=kind == "labels",
-                                                errors=entry["errors"])
+            entry["voxelwise"] = voxelwise_maps(
+                design, subjects, out_dir, labels=kind == "labels", errors=entry["errors"]
+            )
             if kind == "labels" and len(subjects) >= 1:
                 seg = label_agreement(design, subjects)
                 volumes = seg.pop("volumes")
@@ -115,8 +126,11 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
     shares = mean_shares(observations, design.factor_names)
     if not shares and entry.get("voxelwise", {}).get("summary"):
         vs = entry["voxelwise"]["summary"]
-        variance = {k[len("share_"):-len("_median")].replace("x", ":"): {"share": v}
-                    for k, v in vs.items() if k.startswith("share_")}
+        variance = {
+            k[len("share_") : -len("_median")].replace("x", ":"): {"share": v}
+            for k, v in vs.items()
+            if k.startswith("share_")
+        }
         shares = factor_shares(variance, design.factor_names)
     entry["attribution"] = attribute(bits, shares)
     entry["variance_shares"] = shares
@@ -139,14 +153,26 @@ def executions_summary(study: Study, study_id: int) -> dict[str, Any]:
     failures = []
     for r in failed[:200]:
         last = study.catalog.attempts(r["id"])[-1:] or [{}]
-        failures.append(dict(id=r["id"], subject=r["subject"], condition=r["condition_key"],
-                             repetition=r["repetition"], attempts=r["attempts"], error=r["error"],
-                             stderr_tail=(last[0].get("stderr") or "")[-2000:]))
-    return dict(total=len(rows), counts=counts, failed=len(failed),
-                failure_rate=num(len(failed) / len(rows)) if rows else 0.0,
-                attempt_failure_rate=num(failed_attempts / attempts) if attempts else 0.0,
-                failure_by_condition={k: num(v[1] / v[0]) for k, v in by_cond.items()},
-                failures=failures)
+        failures.append(
+            dict(
+                id=r["id"],
+                subject=r["subject"],
+                condition=r["condition_key"],
+                repetition=r["repetition"],
+                attempts=r["attempts"],
+                error=r["error"],
+                stderr_tail=(last[0].get("stderr") or "")[-2000:],
+            )
+        )
+    return dict(
+        total=len(rows),
+        counts=counts,
+        failed=len(failed),
+        failure_rate=num(len(failed) / len(rows)) if rows else 0.0,
+        attempt_failure_rate=num(failed_attempts / attempts) if attempts else 0.0,
+        failure_by_condition={k: num(v[1] / v[0]) for k, v in by_cond.items()},
+        failures=failures,
+    )
 
 
 def provenance_summary(studies: list[Study], study_ids: list[int]) -> dict[str, Any]:
@@ -158,12 +184,15 @@ def provenance_summary(studies: list[Study], study_ids: list[int]) -> dict[str, 
     flat = [flatten(r) for r in records]
     keys = sorted({k for f in flat for k in f})
     differing = {k: sorted({str(f.get(k)) for f in flat}) for k in keys if len({str(f.get(k)) for f in flat}) > 1}
-    common = {k: flat[0].get(k) for k in ("hostname", "os", "kernel", "cpu.model", "libc", "python.version")} if flat else {}
+    common = (
+        {k: flat[0].get(k) for k in ("hostname", "os", "kernel", "cpu.model", "libc", "python.version")} if flat else {}
+    )
     return dict(distinct=len(records), differing=differing, common=common)
 
 
-def analyze_groups(study: Study, groups: dict[tuple[str, str], tuple[str, list[Any]]],
-                   declared: dict[str, list[str]], out_root: Path) -> list[dict[str, Any]]:
+def analyze_groups(
+    study: Study, groups: dict[tuple[str, str], tuple[str, list[Any]]], declared: dict[str, list[str]], out_root: Path
+) -> list[dict[str, Any]]:
     """Analyse each output group (name, relpath) -> (kind, records); maps go under ``out_root``."""
     names_per_output: dict[str, int] = {}
     for name, _ in groups:
@@ -208,16 +237,22 @@ def header(study: Study, declared: dict[str, list[str]]) -> dict[str, Any]:
     return dict(
         schema=SCHEMA,
         reprovip_version=__version__,
-        created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        study=dict(name=study.name, path=str(study.path), description=study.spec.description,
-                   factors=declared, repetitions=study.spec.repetitions),
+        created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        study=dict(
+            name=study.name,
+            path=str(study.path),
+            description=study.spec.description,
+            factors=declared,
+            repetitions=study.spec.repetitions,
+        ),
     )
 
 
 def analyze_study(study: Study, *, json_path: str | Path | None = None) -> dict[str, Any]:
     """Analyse every output of ``study`` and return the analysis document.
 
-    The document is also written atomically to ``.reprovip/results/<study>/analysis.json`` (and ``json_path`` if given) and
+    The document is also written atomically to ``.reprovip/results/<study>/analysis.json`` (and
+    ``json_path`` if given) and
     stored in the catalog's history; a killed analysis leaves the previous document intact.
 
     Raises

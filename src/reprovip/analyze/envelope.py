@@ -22,7 +22,9 @@ from reprovip.analyze.stats import num
 ALPHA = 0.01
 
 
-def envelope(values: np.ndarray, names: list[str], axis: int, levels: tuple[str, ...], *, alpha: float = ALPHA) -> dict[str, Any]:
+def envelope(
+    values: np.ndarray, names: list[str], axis: int, levels: tuple[str, ...], *, alpha: float = ALPHA
+) -> dict[str, Any]:
     """Envelope test of each level of factor ``axis`` (an index into the level axes) against its first level.
 
     Parameters
@@ -60,12 +62,25 @@ def envelope(values: np.ndarray, names: list[str], axis: int, levels: tuple[str,
     absz = np.abs(z).reshape(n_obs, -1).max(axis=1)
     rel = np.abs(diff).reshape(n_obs, -1).max(axis=1) / np.where(bsd > 0, bsd, np.inf)
     worst = int(np.argmax(absz))
-    per_obs = {n: dict(max_abs_z=num(absz[i]), max_diff=num(np.abs(diff[i]).max()), within_sd=num(sw[i]),
-                       max_diff_over_bsd=num(rel[i]), outside=bool(absz[i] > z_crit))
-               for i, n in enumerate(names)}
+    per_obs = {
+        n: dict(
+            max_abs_z=num(absz[i]),
+            max_diff=num(np.abs(diff[i]).max()),
+            within_sd=num(sw[i]),
+            max_diff_over_bsd=num(rel[i]),
+            outside=bool(absz[i] > z_crit),
+        )
+        for i, n in enumerate(names)
+    }
     outside = [n for n, d in per_obs.items() if d["outside"]]
     return dict(
-        baseline=levels[0], compared=list(levels[1:]), alpha=alpha, z_critical=z_crit,
-        within_envelope=not outside, outside=outside, worst_observation=names[worst],
-        max_abs_z=num(absz[worst]), observations=per_obs,
+        baseline=levels[0],
+        compared=list(levels[1:]),
+        alpha=alpha,
+        z_critical=z_crit,
+        within_envelope=not outside,
+        outside=outside,
+        worst_observation=names[worst],
+        max_abs_z=num(absz[worst]),
+        observations=per_obs,
     )

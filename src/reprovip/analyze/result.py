@@ -26,10 +26,15 @@ class AnalysisResult:
         rows = []
         for o in self.document["outputs"]:
             bw = o.get("bitwise", {})
-            row = dict(output=o["name"], kind=o["kind"], identical=bw.get("identical"),
-                       bytes_identical=bw.get("bytes_identical"),
-                       repetitions_identical=bw.get("repetitions_identical"),
-                       error=o.get("error"), attribution=o.get("attribution", {}).get("summary"))
+            row = dict(
+                output=o["name"],
+                kind=o["kind"],
+                identical=bw.get("identical"),
+                bytes_identical=bw.get("bytes_identical"),
+                repetitions_identical=bw.get("repetitions_identical"),
+                error=o.get("error"),
+                attribution=o.get("attribution", {}).get("summary"),
+            )
             row.update(o.get("summary", {}))
             if "verdict" in o:
                 row["verdict"] = o["verdict"]["status"]
@@ -43,36 +48,56 @@ class AnalysisResult:
         for o in self.document["outputs"]:
             for obs in o.get("observations", []):
                 icc = obs.get("icc", {}).get("ICC(A,1)", {})
-                rows.append(dict(
-                    output=o["name"], observation=obs["name"], mean=obs.get("mean"), identical=obs.get("identical"),
-                    icc_a1=icc.get("value"), icc_a1_ci_low=icc.get("ci_low"), icc_a1_ci_high=icc.get("ci_high"),
-                    band=icc.get("band"), wsd=obs.get("wsd"), wcv=obs.get("wcv_rms"), rc=obs.get("rc"),
-                    bsd=obs.get("bsd"), sd_ratio=obs.get("sd_ratio"),
-                    sigdigits_min=obs.get("sigdigits", {}).get("parker_min"),
-                    execution_sd=obs.get("execution_sd"), ci95_halfwidth=obs.get("ci95_halfwidth"),
-                ))
+                rows.append(
+                    dict(
+                        output=o["name"],
+                        observation=obs["name"],
+                        mean=obs.get("mean"),
+                        identical=obs.get("identical"),
+                        icc_a1=icc.get("value"),
+                        icc_a1_ci_low=icc.get("ci_low"),
+                        icc_a1_ci_high=icc.get("ci_high"),
+                        band=icc.get("band"),
+                        wsd=obs.get("wsd"),
+                        wcv=obs.get("wcv_rms"),
+                        rc=obs.get("rc"),
+                        bsd=obs.get("bsd"),
+                        sd_ratio=obs.get("sd_ratio"),
+                        sigdigits_min=obs.get("sigdigits", {}).get("parker_min"),
+                        execution_sd=obs.get("execution_sd"),
+                        ci95_halfwidth=obs.get("ci95_halfwidth"),
+                    )
+                )
         return pd.DataFrame(rows)
 
     @property
     def icc(self) -> pd.DataFrame:
         """All six ICC forms per output x observation (value, F, df1, df2, p, CI, Koo & Li band)."""
-        rows = [dict(output=o["name"], observation=obs["name"], form=form, **vals)
-                for o in self.document["outputs"] for obs in o.get("observations", [])
-                for form, vals in obs.get("icc", {}).items()]
+        rows = [
+            dict(output=o["name"], observation=obs["name"], form=form, **vals)
+            for o in self.document["outputs"]
+            for obs in o.get("observations", [])
+            for form, vals in obs.get("icc", {}).items()
+        ]
         return pd.DataFrame(rows)
 
     @property
     def variance(self) -> pd.DataFrame:
         """Variance components per output x observation x source (variance, share, truncated)."""
-        rows = [dict(output=o["name"], observation=obs["name"], source=src, **vals)
-                for o in self.document["outputs"] for obs in o.get("observations", [])
-                for src, vals in obs.get("variance", {}).items()]
+        rows = [
+            dict(output=o["name"], observation=obs["name"], source=src, **vals)
+            for o in self.document["outputs"]
+            for obs in o.get("observations", [])
+            for src, vals in obs.get("variance", {}).items()
+        ]
         return pd.DataFrame(rows)
 
     @property
     def cells(self) -> pd.DataFrame:
         """Bitwise identity per output x subject x condition."""
-        rows = [dict(output=o["name"], **c) for o in self.document["outputs"] for c in o.get("bitwise", {}).get("cells", [])]
+        rows = [
+            dict(output=o["name"], **c) for o in self.document["outputs"] for c in o.get("bitwise", {}).get("cells", [])
+        ]
         return pd.DataFrame(rows)
 
     def __repr__(self) -> str:

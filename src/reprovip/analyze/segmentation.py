@@ -51,8 +51,16 @@ def label_agreement(design: Design, subjects: list[str], kind: str = "labels") -
     hd95_all = [v for d in per_label.values() for key in d if key.startswith("hd95") for v in d[key]]
     # Volumes per label become scalar observations (n_labels, n_subjects, *levels, k) for ICC and CV.
     names = [f"volume_label_{lab}" for lab in sorted(volumes)]
-    grid = np.stack([np.stack([volumes[lab].get(s, np.zeros((*design.levels, design.k))) for s in subjects])
-                     for lab in sorted(volumes)]) if volumes else np.zeros((0, len(subjects), *design.levels, design.k))
+    grid = (
+        np.stack(
+            [
+                np.stack([volumes[lab].get(s, np.zeros((*design.levels, design.k))) for s in subjects])
+                for lab in sorted(volumes)
+            ]
+        )
+        if volumes
+        else np.zeros((0, len(subjects), *design.levels, design.k))
+    )
     return {
         "volume_names": names,
         "volumes": grid,

@@ -8,6 +8,7 @@ and mean over subjects.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from typing import Any
 
@@ -35,11 +36,23 @@ def num(x: Any) -> float | str | None:
     return v
 
 
+def _at(a: Any, i: int) -> float | str | None:
+    """Element ``i`` of a metric result (array over observations) as a JSON-safe number."""
+    return num(np.asarray(a).reshape(-1)[i])
+
+
 def _icc_entry(r: Any, i: int) -> dict[str, Any]:
     pick = lambda a: np.asarray(a).reshape(-1)[i]  # noqa: E731
-    return dict(value=num(pick(r.icc)), ci_low=num(pick(r.ci_low)), ci_high=num(pick(r.ci_high)),
-                f=num(pick(r.f)), df1=num(pick(r.df1)), df2=num(pick(r.df2)), p=num(pick(r.pval)),
-                band=str(koo_li_band(float(pick(r.ci_low)))))
+    return dict(
+        value=num(pick(r.icc)),
+        ci_low=num(pick(r.ci_low)),
+        ci_high=num(pick(r.ci_high)),
+        f=num(pick(r.f)),
+        df1=num(pick(r.df1)),
+        df2=num(pick(r.df2)),
+        p=num(pick(r.pval)),
+        band=str(koo_li_band(float(pick(r.ci_low)))),
+    )
 
 
 def scalar_metrics(values: np.ndarray, factors: tuple[str, ...], cond_keys: list[str]) -> list[dict[str, Any]]:
@@ -71,15 +84,24 @@ def scalar_metrics(values: np.ndarray, factors: tuple[str, ...], cond_keys: list
     per_cond = _per_condition(values, cond_keys) if factors and k >= 2 else [{} for _ in range(n_obs)]
     for i, o in enumerate(out):
         o["icc"] = {form: _icc_entry(iccs[form], i) for form in FORMS}
-        pick = lambda a: num(np.asarray(a).reshape(-1)[i])  # noqa: E731
-        o.update(wsd=pick(rep.wsd), wcv_rms=pick(rep.wcv_rms), wcv_log=pick(rep.wcv_log), rc=pick(rep.rc),
-                 bsd=pick(rep.bsd), bcv=pick(rep.bcv), sd_ratio=pick(rep.sd_ratio))
+        pick = functools.partial(_at, i=i)
+        o.update(
+            wsd=pick(rep.wsd),
+            wcv_rms=pick(rep.wcv_rms),
+            wcv_log=pick(rep.wcv_log),
+            rc=pick(rep.rc),
+            bsd=pick(rep.bsd),
+            bcv=pick(rep.bcv),
+            sd_ratio=pick(rep.sd_ratio),
+        )
         if comps is not None:
             var = np.asarray(comps.variance).reshape(n_obs, -1)[i]
             share = np.asarray(comps.share).reshape(n_obs, -1)[i]
             trunc = np.asarray(comps.truncated).reshape(n_obs, -1)[i]
-            o["variance"] = {src: dict(variance=num(v), share=num(sh), truncated=bool(t))
-                             for src, v, sh, t in zip(comps.sources, var, share, trunc, strict=True)}
+            o["variance"] = {
+                src: dict(variance=num(v), share=num(sh), truncated=bool(t))
+                for src, v, sh, t in zip(comps.sources, var, share, trunc, strict=True)
+            }
             exec_var = float(sum(v for src, v in zip(comps.sources, var, strict=True) if src != "subject"))
             o["execution_sd"] = num(np.sqrt(exec_var))
             o["ci95_halfwidth"] = num(Z95 * np.sqrt(exec_var))
@@ -98,8 +120,12 @@ def _per_condition(values: np.ndarray, cond_keys: list[str]) -> list[dict[str, A
         rep = repeatability(sub)
         same = np.all(sub == sub[..., :1], axis=(1, 2))
         for i in range(n_obs):
-            pick = lambda a: num(np.asarray(a).reshape(-1)[i])  # noqa: E731
-            result[i][cond_keys[ci]] = dict(icc_a1=pick(icc.icc), icc_a1_ci_low=pick(icc.ci_low),
-                                            wsd=pick(rep.wsd), sd_ratio=pick(rep.sd_ratio),
-                                            identical=bool(same[i]))
+            pick = functools.partial(_at, i=i)
+            result[i][cond_keys[ci]] = dict(
+                icc_a1=pick(icc.icc),
+                icc_a1_ci_low=pick(icc.ci_low),
+                wsd=pick(rep.wsd),
+                sd_ratio=pick(rep.sd_ratio),
+                identical=bool(same[i]),
+            )
     return result

@@ -65,8 +65,10 @@ def _volume(path: Path, ref: tuple[tuple[int, ...], np.ndarray, Any]) -> np.ndar
     if img.data.dtype.kind == "f":
         bad = img.data.size - int(np.count_nonzero(np.isfinite(img.data)))
         if bad:
-            raise ReaderError(f"{path}: {bad} NaN or infinite voxels; voxelwise metrics need finite values, "
-                              "so this subject is left out (fix the application or mask those voxels)")
+            raise ReaderError(
+                f"{path}: {bad} NaN or infinite voxels; voxelwise metrics need finite values, "
+                "so this subject is left out (fix the application or mask those voxels)"
+            )
     return np.ravel(img.data, order="F")  # nibabel arrays are Fortran-ordered: a view, no copy
 
 
@@ -129,12 +131,23 @@ def _summary(name: str, values: np.ndarray) -> dict[str, Any]:
     v = values[np.isfinite(values)]
     if v.size == 0:
         return {}
-    return {f"{name}_mean": num(v.mean()), f"{name}_median": num(np.median(v)),
-            f"{name}_p05": num(np.percentile(v, 5)), f"{name}_min": num(v.min()), f"{name}_max": num(v.max())}
+    return {
+        f"{name}_mean": num(v.mean()),
+        f"{name}_median": num(np.median(v)),
+        f"{name}_p05": num(np.percentile(v, 5)),
+        f"{name}_min": num(v.min()),
+        f"{name}_max": num(v.max()),
+    }
 
 
-def voxelwise_maps(design: Design, subjects: list[str], out_dir: Path, *, labels: bool = False,
-                   errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def voxelwise_maps(
+    design: Design,
+    subjects: list[str],
+    out_dir: Path,
+    *,
+    labels: bool = False,
+    errors: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """Stream the volumes of ``subjects`` and write the maps into ``out_dir``.
 
     Maps: ``differ`` (1 where some subject's executions disagree, exact on the whole grid), ``mask`` (non-zero
@@ -170,13 +183,17 @@ def voxelwise_maps(design: Design, subjects: list[str], out_dir: Path, *, labels
     shape, affine = ref[0], ref[1]
     maps = {"differ": stream.differ.reshape(shape, order="F"), "mask": stream.mask.reshape(shape, order="F")}
     summary: dict[str, Any] = {
-        "mask_voxels": int(stream.mask.sum()), "voxels": int(stream.mask.size),
+        "mask_voxels": int(stream.mask.sum()),
+        "voxels": int(stream.mask.size),
         "differ_fraction": num(stream.differ[stream.mask].mean()) if stream.mask.any() else 0.0,
     }
     acc = stream.acc
     if acc is not None:
-        values = {"sd": np.asarray(acc.within_sd()), "sigdigits": np.asarray(acc.min_significant_digits(base=10)),
-                  "icc_a1": np.asarray(acc.icc_a1())}
+        values = {
+            "sd": np.asarray(acc.within_sd()),
+            "sigdigits": np.asarray(acc.min_significant_digits(base=10)),
+            "icc_a1": np.asarray(acc.icc_a1()),
+        }
         comps = components_from_mean_squares(acc.mean_squares())
         for i, src in enumerate(comps.sources):
             values[f"share_{src.replace(':', 'x')}"] = np.asarray(comps.share)[..., i]

@@ -29,16 +29,25 @@ def analyze_command(path: str, json_path: str | None) -> int:
         s = o.get("summary", {})
         identical = o.get("bitwise", {}).get("identical")
         icc = f"{_fmt(s.get('icc_a1_min'))} [{_fmt(s.get('icc_a1_ci_low_min'))}]" if "icc_a1_min" in s else "–"
-        table.add_row(o["name"], o["kind"], "yes" if identical else "no", icc, _fmt(s.get("sd_ratio_max")),
-                      _fmt(s.get("wcv_max")), _fmt(s.get("sigdigits_min")))
+        table.add_row(
+            o["name"],
+            o["kind"],
+            "yes" if identical else "no",
+            icc,
+            _fmt(s.get("sd_ratio_max")),
+            _fmt(s.get("wcv_max")),
+            _fmt(s.get("sigdigits_min")),
+        )
     console.print(table)
     for o in result.document["outputs"]:
         why = o.get("error") or o.get("attribution", {}).get("summary", "")
         console.print(f"{o['name']}: {why}", markup=False, highlight=False)
     ex = result.document["executions"]
     if ex["failed"]:
-        console.print(f"{ex['failed']} of {ex['total']} executions failed (rate {ex['failure_rate']:.1%}): "
-                      "failures are a reproducibility finding; see `reprovip status`")
+        console.print(
+            f"{ex['failed']} of {ex['total']} executions failed (rate {ex['failure_rate']:.1%}): "
+            "failures are a reproducibility finding; see `reprovip status`"
+        )
     where = json_path or str(study.results / "analysis.json")
     console.print(f"analysis document: {where}", markup=False, highlight=False)
     return 0
@@ -46,8 +55,12 @@ def analyze_command(path: str, json_path: str | None) -> int:
 
 @click.command("analyze")
 @click.argument("study", type=click.Path(dir_okay=False), default="study.yaml")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, writable=True),
-              help="Also write the analysis document (schema reprovip.analysis/1) to this file.")
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Also write the analysis document (schema reprovip.analysis/1) to this file.",
+)
 def analyze(study: str, json_path: str | None) -> int:
     """Analyse the stored executions of STUDY: identity, metrics, voxel maps, attribution."""
     return analyze_command(study, json_path)

@@ -32,8 +32,16 @@ def print_lines(document: dict, *, strict: bool) -> None:
     click.echo(f"{document['study']['name']}: {document['verdict']['label']}")
 
 
-def check_command(path: str, *, strict: bool, reanalyze: bool, junit: str | None, markdown: str | None,
-                  badge: str | None, json_path: str | None) -> int:
+def check_command(
+    path: str,
+    *,
+    strict: bool,
+    reanalyze: bool,
+    junit: str | None,
+    markdown: str | None,
+    badge: str | None,
+    json_path: str | None,
+) -> int:
     """Gate the study and write the CI artefacts asked for."""
     from reprovip.gate import check_study
 
@@ -42,8 +50,9 @@ def check_command(path: str, *, strict: bool, reanalyze: bool, junit: str | None
     return result.exit_code
 
 
-def emit(doc: dict, *, strict: bool, junit: str | None, markdown: str | None, badge: str | None,
-         json_path: str | None) -> None:
+def emit(
+    doc: dict, *, strict: bool, junit: str | None, markdown: str | None, badge: str | None, json_path: str | None
+) -> None:
     """Print the verdict lines and write the CI artefacts asked for."""
     print_lines(doc, strict=strict)
     if junit:
@@ -58,13 +67,28 @@ def emit(doc: dict, *, strict: bool, junit: str | None, markdown: str | None, ba
 
 def gate_options(f):
     """The options shared by ``check`` and ``compare``."""
-    for opt in reversed([
-        click.option("--strict", is_flag=True, help="Warnings fail the check too."),
-        click.option("--junit", type=click.Path(dir_okay=False), help="Write JUnit XML (one test case per output x criterion)."),
-        click.option("--markdown", type=click.Path(dir_okay=False), help="Write a Markdown summary (CI step summary, MR comment)."),
-        click.option("--badge", type=click.Path(dir_okay=False), help="Write an SVG badge of the verdict."),
-        click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the analysis document with verdicts."),
-    ]):
+    for opt in reversed(
+        [
+            click.option("--strict", is_flag=True, help="Warnings fail the check too."),
+            click.option(
+                "--junit",
+                type=click.Path(dir_okay=False),
+                help="Write JUnit XML (one test case per output x criterion).",
+            ),
+            click.option(
+                "--markdown",
+                type=click.Path(dir_okay=False),
+                help="Write a Markdown summary (CI step summary, MR comment).",
+            ),
+            click.option("--badge", type=click.Path(dir_okay=False), help="Write an SVG badge of the verdict."),
+            click.option(
+                "--json",
+                "json_path",
+                type=click.Path(dir_okay=False),
+                help="Write the analysis document with verdicts.",
+            ),
+        ]
+    ):
         f = opt(f)
     return f
 
@@ -72,10 +96,22 @@ def gate_options(f):
 @click.command("check")
 @click.argument("study", type=click.Path(dir_okay=False), default="study.yaml")
 @gate_options
-@click.option("--reanalyze/--no-reanalyze", default=True, show_default=True,
-              help="Analyse again, or reuse .reprovip/results/<study>/analysis.json.")
-def check(study: str, strict: bool, reanalyze: bool, junit: str | None, markdown: str | None, badge: str | None,
-          json_path: str | None) -> int:
+@click.option(
+    "--reanalyze/--no-reanalyze",
+    default=True,
+    show_default=True,
+    help="Analyse again, or reuse .reprovip/results/<study>/analysis.json.",
+)
+def check(
+    study: str,
+    strict: bool,
+    reanalyze: bool,
+    junit: str | None,
+    markdown: str | None,
+    badge: str | None,
+    json_path: str | None,
+) -> int:
     """Apply STUDY's criteria to its results: the CI gate."""
-    return check_command(study, strict=strict, reanalyze=reanalyze, junit=junit, markdown=markdown,
-                         badge=badge, json_path=json_path)
+    return check_command(
+        study, strict=strict, reanalyze=reanalyze, junit=junit, markdown=markdown, badge=badge, json_path=json_path
+    )

@@ -12,25 +12,37 @@ def ingest_command(path: str, pattern: str, root: str | None) -> int:
     study = Study.load(path)
     s = study.ingest(pattern, root=root)
     factors = f" (factors from the pattern: {', '.join(s.factors)})" if s.factors else ""
-    click.echo(f"{study.name}: ingested {s.executions} executions, {s.complete} complete, "
-               f"{s.incomplete} with missing outputs{factors}")
+    click.echo(
+        f"{study.name}: ingested {s.executions} executions, {s.complete} complete, "
+        f"{s.incomplete} with missing outputs{factors}"
+    )
     return 0
 
 
-def ingest_records_command(path: str, records: str, *, root: str | None, tool: str | None,
-                           ignore: tuple[str, ...], subject_inputs: tuple[str, ...]) -> int:
+def ingest_records_command(
+    path: str,
+    records: str,
+    *,
+    root: str | None,
+    tool: str | None,
+    ignore: tuple[str, ...],
+    subject_inputs: tuple[str, ...],
+) -> int:
     """Ingest the Boutiques execution records under ``records`` and print what was found."""
     from reprovip.boutiques_records import ingest_boutiques_records
 
     study = Study.load(path)
-    s = ingest_boutiques_records(study, records, tool=tool, root=root, ignore=ignore,
-                                 subject_inputs=subject_inputs or None)
+    s = ingest_boutiques_records(
+        study, records, tool=tool, root=root, ignore=ignore, subject_inputs=subject_inputs or None
+    )
     versions = f" {', '.join(v for v in s.versions if v)}" if any(s.versions) else ""
     factors = f"; factors: {', '.join(s.factors)}" if s.factors else "; no factor"
     hashes = ", ".join(f"{name} by {how}" for name, how in s.hashes.items())
-    click.echo(f"{study.name}: ingested {s.executions} executions of {s.tool}{versions} from {s.records} "
-               f"Boutiques records ({len(s.subjects)} subjects{factors}), {s.complete} complete, "
-               f"{s.incomplete} failed; outputs compared: {hashes}")
+    click.echo(
+        f"{study.name}: ingested {s.executions} executions of {s.tool}{versions} from {s.records} "
+        f"Boutiques records ({len(s.subjects)} subjects{factors}), {s.complete} complete, "
+        f"{s.incomplete} failed; outputs compared: {hashes}"
+    )
     if s.unmatched_outputs:
         click.echo(f"  declared outputs not found in the records: {', '.join(s.unmatched_outputs)}")
     for why in s.skipped[:10]:
@@ -40,27 +52,55 @@ def ingest_records_command(path: str, records: str, *, root: str | None, tool: s
 
 @click.command("ingest")
 @click.argument("study", type=click.Path(dir_okay=False), default="study.yaml")
-@click.option("--pattern", "-p", default=None,
-              help="Folders of one execution each, e.g. 'results/{version}/{subject}/run-{repetition}'.")
-@click.option("--boutiques-records", "records", type=click.Path(file_okay=False, exists=True), default=None,
-              help="A folder of Boutiques execution records (`bosh exec launch` writes them to "
-                   "~/.cache/boutiques/data); no output file is needed.")
-@click.option("--root", type=click.Path(file_okay=False, exists=True),
-              help="Where the pattern starts, or where relative output paths of records are looked for "
-                   "(default: the study folder).")
+@click.option(
+    "--pattern",
+    "-p",
+    default=None,
+    help="Folders of one execution each, e.g. 'results/{version}/{subject}/run-{repetition}'.",
+)
+@click.option(
+    "--boutiques-records",
+    "records",
+    type=click.Path(file_okay=False, exists=True),
+    default=None,
+    help="A folder of Boutiques execution records (`bosh exec launch` writes them to "
+    "~/.cache/boutiques/data); no output file is needed.",
+)
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, exists=True),
+    help="Where the pattern starts, or where relative output paths of records are looked for "
+    "(default: the study folder).",
+)
 @click.option("--tool", default=None, help="With --boutiques-records: the tool's name, if there are several.")
-@click.option("--ignore-input", "ignore", multiple=True,
-              help="With --boutiques-records: an input id never used as a factor (repeatable).")
-@click.option("--subject-input", "subject_inputs", multiple=True,
-              help="With --boutiques-records: an input id identifying the subject (default: File inputs).")
-def ingest(study: str, pattern: str | None, records: str | None, root: str | None, tool: str | None,
-           ignore: tuple[str, ...], subject_inputs: tuple[str, ...]) -> int:
+@click.option(
+    "--ignore-input",
+    "ignore",
+    multiple=True,
+    help="With --boutiques-records: an input id never used as a factor (repeatable).",
+)
+@click.option(
+    "--subject-input",
+    "subject_inputs",
+    multiple=True,
+    help="With --boutiques-records: an input id identifying the subject (default: File inputs).",
+)
+def ingest(
+    study: str,
+    pattern: str | None,
+    records: str | None,
+    root: str | None,
+    tool: str | None,
+    ignore: tuple[str, ...],
+    subject_inputs: tuple[str, ...],
+) -> int:
     """Register outputs already on disk (another cluster, OS, VIP downloads) as executions of STUDY."""
     if (pattern is None) == (records is None):
         raise click.UsageError("give exactly one of --pattern or --boutiques-records")
     if records is None and (tool or ignore or subject_inputs):
         raise click.UsageError("--tool, --ignore-input and --subject-input go with --boutiques-records")
     if records is not None:
-        return ingest_records_command(study, records, root=root, tool=tool, ignore=ignore,
-                                      subject_inputs=subject_inputs)
+        return ingest_records_command(
+            study, records, root=root, tool=tool, ignore=ignore, subject_inputs=subject_inputs
+        )
     return ingest_command(study, pattern, root)  # type: ignore[arg-type]

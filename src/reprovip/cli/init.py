@@ -52,12 +52,14 @@ def init_study(output: str, command: tuple[str, ...], boutiques: str | None, for
         except (OSError, json.JSONDecodeError) as exc:
             raise InputError(f"{desc_path}: cannot read the Boutiques descriptor ({exc})") from exc
         inputs = {i["id"]: f"<{i.get('type', 'value')}>" for i in desc.get("inputs", []) if isinstance(i, dict)}
-        inv = "\n".join(f"    {k}: {json.dumps(v)}   # e.g. \"{{input}}\" or \"{{outdir}}/...\"" for k, v in inputs.items())
+        inv = "\n".join(f'    {k}: {json.dumps(v)}   # e.g. "{{input}}" or "{{outdir}}/..."' for k, v in inputs.items())
         application = f"  boutiques: {json.dumps(str(desc_path))}\n  invocation:\n{inv or '    {}'}"
         name = str(desc.get("name", "study")).replace(" ", "_")
     else:
         if not command:
-            raise InputError("give the command after `--` (e.g. reprovip init -- python app.py {input} {outdir}) or --boutiques")
+            raise InputError(
+                "give the command after `--` (e.g. reprovip init -- python app.py {input} {outdir}) or --boutiques"
+            )
         application = f"  command: {_yaml_list(list(command))}   # argv list, never run through a shell"
         name = Path(command[-1] if len(command) == 1 else command[1]).stem or "study"
     name = "".join(c if c.isalnum() or c in "_-" else "_" for c in name) or "study"

@@ -20,8 +20,11 @@ def run_command(path: str, *, jobs: int | None, force: bool, executor: str, prog
         f"{summary.done} completed, {summary.failed} failed"
     )
     for f in summary.failures[:20]:
-        console.print(f"  failed: {f['subject']} [{f['condition']}] rep {f['repetition']}: {f['error']}",
-                      markup=False, highlight=False)
+        console.print(
+            f"  failed: {f['subject']} [{f['condition']}] rep {f['repetition']}: {f['error']}",
+            markup=False,
+            highlight=False,
+        )
     if len(summary.failures) > 20:
         console.print(f"  ... and {len(summary.failures) - 20} more (see `reprovip status`)")
     return 0 if summary.ok else EXIT_EXECUTIONS_FAILED
@@ -31,7 +34,9 @@ def run_command(path: str, *, jobs: int | None, force: bool, executor: str, prog
 @click.argument("study", type=click.Path(dir_okay=False), default="study.yaml")
 @click.option("-j", "--jobs", type=click.IntRange(1, 4096), default=None, help="Executions at once (default: CPUs).")
 @click.option("--force", is_flag=True, help="Run again executions that are already done.")
-@click.option("--executor", default="local", show_default=True, help="Backend: local, dask-local, dask://HOST:PORT, slurm...")
+@click.option(
+    "--executor", default="local", show_default=True, help="Backend: local, dask-local, dask://HOST:PORT, slurm..."
+)
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 def run(study: str, jobs: int | None, force: bool, executor: str, progress: bool) -> int:
     """Run STUDY: subjects x conditions x repetitions, resuming what a previous run left."""

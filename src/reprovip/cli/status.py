@@ -23,8 +23,12 @@ def status_command(path: str) -> int:
     df = study.executions()
     failed = df[df["status"] == "failed"]
     for row in failed.itertuples():
-        console.print(f"failed: {row.subject} [{row.condition_key}] rep {row.repetition} "
-                      f"after {row.attempts} attempt(s): {row.error}", markup=False, highlight=False)
+        console.print(
+            f"failed: {row.subject} [{row.condition_key}] rep {row.repetition} "
+            f"after {row.attempts} attempt(s): {row.error}",
+            markup=False,
+            highlight=False,
+        )
     return 0
 
 

@@ -7,8 +7,13 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 COLORS = {"identical": "#2e7d32", "pass": "#43a047", "warn": "#f9a825", "fail": "#c62828", "error": "#6d4c41"}
-BADGE_TEXT = {"identical": "reproducible", "pass": "sufficiently reproducible",
-              "warn": "sufficiently reproducible", "fail": "not reproducible", "error": "not analysable"}
+BADGE_TEXT = {
+    "identical": "reproducible",
+    "pass": "sufficiently reproducible",
+    "warn": "sufficiently reproducible",
+    "fail": "not reproducible",
+    "error": "not analysable",
+}
 
 
 def junit_xml(document: dict[str, Any], *, strict: bool = False) -> str:
@@ -58,8 +63,12 @@ def markdown_summary(document: dict[str, Any]) -> str:
     """A summary for a CI step summary or a merge-request comment."""
     v = document["verdict"]
     icon = {"identical": "✅", "pass": "✅", "warn": "⚠️", "fail": "❌", "error": "❌"}[v["status"]]
-    lines = [f"## {icon} {_md(document['study']['name'])}: {v['label']}", "",
-             "| output | verdict | details |", "|---|---|---|"]
+    lines = [
+        f"## {icon} {_md(document['study']['name'])}: {v['label']}",
+        "",
+        "| output | verdict | details |",
+        "|---|---|---|",
+    ]
     for out in document["outputs"]:
         ov = out.get("verdict", {})
         bad = [r["message"] for r in ov.get("reasons", []) if not r["passed"]]
@@ -68,8 +77,11 @@ def markdown_summary(document: dict[str, Any]) -> str:
     ex = document["executions"]
     lines += ["", f"Executions: {ex['total']} total, {ex['failed']} failed."]
     if document.get("alerts"):
-        lines += ["", "### Alerts", *[f"- **{a['severity']}** {_md(a['output'] or 'study')}: {_md(a['message'])}"
-                                      for a in document["alerts"]]]
+        lines += [
+            "",
+            "### Alerts",
+            *[f"- **{a['severity']}** {_md(a['output'] or 'study')}: {_md(a['message'])}" for a in document["alerts"]],
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
-_RULE = re.compile(r"^\s*(?P<metric>[A-Za-z_][\w().,]*?)\s*(?P<op>>=|<=|>|<)\s*(?P<value>[-+]?[\d.]+(?:[eE][-+]?\d+)?)\s*$")
+_RULE = re.compile(
+    r"^\s*(?P<metric>[A-Za-z_][\w().,]*?)\s*(?P<op>>=|<=|>|<)\s*(?P<value>[-+]?[\d.]+(?:[eE][-+]?\d+)?)\s*$"
+)
 _ICC = re.compile(r"^ICC\((1|A|C),(1|k)\)(?:\.(value|ci_low|ci_high))?$")
 
 # Metric name -> (where, key). "obs": per observation; "output": output summary; "study": executions.
@@ -119,8 +121,9 @@ def default_criteria(kind: str, *, compare: bool = False) -> list[Criterion]:
     return rules
 
 
-def metric_values(metric: str, output: dict[str, Any], document: dict[str, Any],
-                  selects: Any = lambda name: True) -> list[tuple[str | None, Any, dict[str, Any]]]:
+def metric_values(
+    metric: str, output: dict[str, Any], document: dict[str, Any], selects: Any = lambda name: True
+) -> list[tuple[str | None, Any, dict[str, Any]]]:
     """Values of ``metric`` for one output: a list of (observation name or None, value, extra).
 
     ``selects(name)`` keeps only some observations (the criterion's ``observations`` patterns).

@@ -243,7 +243,8 @@ class Dashboard:
             attempts=attempts,
             outputs=q.outputs(src.engine, execution_id),
             provenance=[
-                dict(field=k, value=v, differs=k in differing) for k, v in sorted((k, _shown(v)) for k, v in flatten(prov or {}).items())
+                dict(field=k, value=v, differs=k in differing)
+                for k, v in sorted((k, _shown(v)) for k, v in flatten(prov or {}).items())
             ],
         )
 

@@ -51,8 +51,16 @@ from reprovip.execute.backends import Backend
 from reprovip.execute.sandbox import Task
 
 API_KEY_VARIABLES = ("VIP_API_KEY", "CARMIN_API_KEY")
-STATUSES = ("Initializing", "Ready", "Running", "Finished", "InitializationFailed", "ExecutionFailed",
-            "Unknown", "Killed")
+STATUSES = (
+    "Initializing",
+    "Ready",
+    "Running",
+    "Finished",
+    "InitializationFailed",
+    "ExecutionFailed",
+    "Unknown",
+    "Killed",
+)
 TERMINAL = frozenset({"Finished", "InitializationFailed", "ExecutionFailed", "Unknown", "Killed"})
 TRANSIENT = frozenset({429, 500, 502, 503, 504})
 REFUSED = frozenset({429, 503})  # the server says it did not process the request: safe to resend a POST
@@ -121,8 +129,14 @@ class CarminClient:
     """
 
     def __init__(
-        self, base_url: str, api_key: str, *, retry: RetryPolicy | None = None, timeout: float = 60.0,
-        sleep: Callable[[float], None] = time.sleep, transport: Any = None,
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+        transport: Any = None,
     ) -> None:
         try:
             import httpx
@@ -132,8 +146,13 @@ class CarminClient:
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._rng = random.Random()
-        self._http = httpx.Client(base_url=self.base_url, headers={"apikey": api_key}, timeout=timeout,
-                                  transport=transport, follow_redirects=False)
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers={"apikey": api_key},
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=False,
+        )
         self._httpx = httpx
         self.retried = 0  # how many requests were sent again (transient errors, rate limits)
 
@@ -217,8 +236,7 @@ class CarminClient:
 
     def upload(self, path: str, data: bytes) -> None:
         """``PUT /path/{path}`` with the raw bytes (``application/octet-stream``)."""
-        self.request("PUT", f"/path{_quote(path)}", content=data,
-                     headers={"Content-Type": "application/octet-stream"})
+        self.request("PUT", f"/path{_quote(path)}", content=data, headers={"Content-Type": "application/octet-stream"})
 
     def download(self, location: str) -> bytes:
         """A platform path (``GET /path/{path}?action=content``) or a URL the platform returned."""
@@ -269,8 +287,16 @@ class CarminExecutor(Executor):
     are in flight at once. A platform failure is a failed result, never an exception.
     """
 
-    def __init__(self, client: CarminClient, *, jobs: int = 4, pipeline: str | None = None,
-                 root: str = "/vip/Home/reprovip", poll: float = 5.0, max_poll: float = 60.0) -> None:
+    def __init__(
+        self,
+        client: CarminClient,
+        *,
+        jobs: int = 4,
+        pipeline: str | None = None,
+        root: str = "/vip/Home/reprovip",
+        poll: float = 5.0,
+        max_poll: float = 60.0,
+    ) -> None:
         self.client = client
         self.pipeline_id = pipeline
         self.root = "/" + root.strip("/")
@@ -305,26 +331,46 @@ class CarminExecutor(Executor):
     def run(self, task: Task) -> dict[str, Any]:
         """Launch, poll and fetch one execution; never raises."""
         result: dict[str, Any] = dict(
-            argv=["carmin", self.client.base_url], env=task.env, seed=task.seed,
-            hostname=urllib.parse.urlsplit(self.client.base_url).hostname, pid=None, started_at=time.time(),
-            timed_out=False, exit_code=None, peak_rss=None, stdout="", stderr="", outputs=[], ok=False,
+            argv=["carmin", self.client.base_url],
+            env=task.env,
+            seed=task.seed,
+            hostname=urllib.parse.urlsplit(self.client.base_url).hostname,
+            pid=None,
+            started_at=time.time(),
+            timed_out=False,
+            exit_code=None,
+            peak_rss=None,
+            stdout="",
+            stderr="",
+            outputs=[],
+            ok=False,
         )
         t0, identifier = time.perf_counter(), None
         try:
             pipeline = self._pipeline_for(task)
             results_dir = f"{self.root}/results/{task.execution_id}-{uuid.uuid4().hex[:8]}"
             inputs = self._input_values(task, pipeline, results_dir)
-            result["provenance"] = {"carmin": {"platform": self.client.base_url,
-                                               "pipeline": {k: pipeline.get(k) for k in ("identifier", "name",
-                                                                                         "version")}}}
-            body = {"name": f"reprovip-{task.execution_id}", "pipelineIdentifier": pipeline["identifier"],
-                    "inputValues": inputs, "timeout": int(task.timeout)}
+            result["provenance"] = {
+                "carmin": {
+                    "platform": self.client.base_url,
+                    "pipeline": {k: pipeline.get(k) for k in ("identifier", "name", "version")},
+                }
+            }
+            body = {
+                "name": f"reprovip-{task.execution_id}",
+                "pipelineIdentifier": pipeline["identifier"],
+                "inputValues": inputs,
+                "timeout": int(task.timeout),
+            }
             created = self.client.create_execution(body)
             identifier = str(created["identifier"])
             self._active[identifier] = task.execution_id
-            result["argv"] = ["carmin", f"{self.client.base_url}/executions/{identifier}",
-                              f"pipeline={pipeline['identifier']}",
-                              f"inputValues={json.dumps(inputs, sort_keys=True)}"]
+            result["argv"] = [
+                "carmin",
+                f"{self.client.base_url}/executions/{identifier}",
+                f"pipeline={pipeline['identifier']}",
+                f"inputValues={json.dumps(inputs, sort_keys=True)}",
+            ]
             if created.get("status") == "Initializing":
                 self.client.play(identifier)
             final = self._wait(identifier, deadline=time.monotonic() + task.timeout)
@@ -359,19 +405,23 @@ class CarminExecutor(Executor):
             self._stop.wait(min(interval * random.uniform(0.8, 1.2), left))
             interval = min(interval * 1.5, self.max_poll)
 
-    def _finish(self, task: Task, identifier: str, execution: dict[str, Any], results_dir: str | None,
-                result: dict[str, Any]) -> None:
+    def _finish(
+        self, task: Task, identifier: str, execution: dict[str, Any], results_dir: str | None, result: dict[str, Any]
+    ) -> None:
         status = execution["status"]
         result["provenance"]["carmin"]["statuses"] = execution.get("_seen", [status])
         for stream in ("stdout", "stderr"):
             with contextlib.suppress(CarminError):
-                result[stream] = self.client.log(identifier, stream)[-64 * 1024:]
+                result[stream] = self.client.log(identifier, stream)[-64 * 1024 :]
         if status != "Finished":
             code = f", error code {execution['errorCode']}" if execution.get("errorCode") is not None else ""
             tail = (result["stderr"].strip().splitlines() or [""])[-1][:200]
             timed_out = bool(execution.get("_timed_out"))
-            why = f"timed out after {task.timeout:g} s (killed on the platform)" if timed_out else \
-                f"CARMIN execution {identifier} {status}{code}" + (f": {tail}" if tail else "")
+            why = (
+                f"timed out after {task.timeout:g} s (killed on the platform)"
+                if timed_out
+                else f"CARMIN execution {identifier} {status}{code}" + (f": {tail}" if tail else "")
+            )
             result.update(ok=False, timed_out=timed_out, error=why)
             return
         result["exit_code"] = 0
@@ -384,8 +434,10 @@ class CarminExecutor(Executor):
         wanted = self.pipeline_id
         if wanted is None:
             if "boutiques" not in task.extra:
-                raise InputError("the CARMIN backend runs Boutiques applications; for another application, "
-                                 "name the platform's pipeline: --executor 'carmin+https://HOST/rest?pipeline=ID'")
+                raise InputError(
+                    "the CARMIN backend runs Boutiques applications; for another application, "
+                    "name the platform's pipeline: --executor 'carmin+https://HOST/rest?pipeline=ID'"
+                )
             desc = self._descriptor(task.extra["boutiques"]["descriptor"])
             name, version = desc.get("name"), str(desc.get("tool-version", ""))
             with self._cache.lock:
@@ -395,8 +447,10 @@ class CarminExecutor(Executor):
             match = match or [p for p in listed if p.get("identifier") in (f"{name}/{version}", name)]
             if not match:
                 offered = ", ".join(sorted(f"{p.get('identifier')}" for p in listed)[:20]) or "none"
-                raise InputError(f"no pipeline {name} {version} on {self.client.base_url} (pipelines: "
-                                 f"{offered}); name one with ?pipeline=ID")
+                raise InputError(
+                    f"no pipeline {name} {version} on {self.client.base_url} (pipelines: "
+                    f"{offered}); name one with ?pipeline=ID"
+                )
             wanted = match[0]["identifier"]
         with self._cache.lock:
             if wanted in self._cache.pipelines and "parameters" in self._cache.pipelines[wanted]:
@@ -421,8 +475,7 @@ class CarminExecutor(Executor):
         params = [p for p in pipeline.get("parameters") or [] if not p.get("isReturnedValue")]
         unknown = sorted(set(rendered) - {p["name"] for p in params})
         if unknown:
-            raise InputError(f"invocation keys {unknown} are not parameters of pipeline "
-                             f"{pipeline['identifier']}")
+            raise InputError(f"invocation keys {unknown} are not parameters of pipeline {pipeline['identifier']}")
         inputs: dict[str, Any] = {}
         for p in params:
             name = p["name"]
@@ -463,8 +516,9 @@ class CarminExecutor(Executor):
         returned = execution.get("returnedFiles") or {}
         return [(u, False) for urls in returned.values() for u in urls]
 
-    def _fetch_outputs(self, task: Task, identifier: str, execution: dict[str, Any],
-                       results_dir: str | None) -> list[dict[str, Any]]:
+    def _fetch_outputs(
+        self, task: Task, identifier: str, execution: dict[str, Any], results_dir: str | None
+    ) -> list[dict[str, Any]]:
         from reprovip.execute.sandbox import _collect
 
         files = self._result_files(identifier, execution)
@@ -518,8 +572,10 @@ def api_key() -> str:
     for name in API_KEY_VARIABLES:
         if os.environ.get(name):
             return os.environ[name]
-    raise InputError("set VIP_API_KEY (or CARMIN_API_KEY) to your platform API key "
-                     "(VIP: My Account, API key) to use the CARMIN executor")
+    raise InputError(
+        "set VIP_API_KEY (or CARMIN_API_KEY) to your platform API key "
+        "(VIP: My Account, API key) to use the CARMIN executor"
+    )
 
 
 @contextlib.contextmanager
@@ -528,16 +584,29 @@ def carmin_backend(spec: str, jobs: int) -> Iterator[Backend]:
     url, opts = executor_options(spec)
     key = api_key()
     try:
-        numbers = {k: float(opts.get(k, d)) for k, d in
-                   (("retries", 6), ("backoff", 1.0), ("max_wait", 300.0), ("timeout", 60.0), ("poll", 5.0),
-                    ("max_poll", 60.0))}
+        numbers = {
+            k: float(opts.get(k, d))
+            for k, d in (
+                ("retries", 6),
+                ("backoff", 1.0),
+                ("max_wait", 300.0),
+                ("timeout", 60.0),
+                ("poll", 5.0),
+                ("max_poll", 60.0),
+            )
+        }
     except ValueError as exc:
         raise InputError(f"bad CARMIN executor option in {spec!r}: {exc}") from exc
-    policy = RetryPolicy(retries=int(numbers["retries"]), backoff=numbers["backoff"],
-                         max_wait=numbers["max_wait"])
+    policy = RetryPolicy(retries=int(numbers["retries"]), backoff=numbers["backoff"], max_wait=numbers["max_wait"])
     client = CarminClient(url, key, retry=policy, timeout=numbers["timeout"])
-    executor = CarminExecutor(client, jobs=jobs, pipeline=opts.get("pipeline"), poll=numbers["poll"],
-                              root=opts.get("root", "/vip/Home/reprovip"), max_poll=numbers["max_poll"])
+    executor = CarminExecutor(
+        client,
+        jobs=jobs,
+        pipeline=opts.get("pipeline"),
+        poll=numbers["poll"],
+        root=opts.get("root", "/vip/Home/reprovip"),
+        max_poll=numbers["max_poll"],
+    )
     try:
         yield Backend(executor, shared_filesystem=False)
     except BaseException:

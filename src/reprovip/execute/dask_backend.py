@@ -132,8 +132,7 @@ def jobqueue(spec: str, jobs: int) -> Iterator[Backend]:
     try:
         module = importlib.import_module("dask_jobqueue")
     except ImportError as exc:
-        raise InputError(f"executor {kind!r} needs dask-jobqueue: pip install 'reprovip[dask]' ({exc})") \
-            from exc
+        raise InputError(f"executor {kind!r} needs dask-jobqueue: pip install 'reprovip[dask]' ({exc})") from exc
     try:
         cluster = getattr(module, JOBQUEUE[kind])()
     except (ValueError, KeyError, TypeError) as exc:  # a missing or incomplete jobqueue.yaml
@@ -144,8 +143,10 @@ def jobqueue(spec: str, jobs: int) -> Iterator[Backend]:
     try:
         submit = cluster._dummy_job.submit_command if hasattr(cluster, "_dummy_job") else None
         if submit and not shutil.which(submit.split()[0]):
-            raise InputError(f"executor {kind!r}: `{submit.split()[0]}` not found; run reprovip on a machine of the "
-                             "batch cluster (a login node, or a job of its own)")
+            raise InputError(
+                f"executor {kind!r}: `{submit.split()[0]}` not found; run reprovip on a machine of the "
+                "batch cluster (a login node, or a job of its own)"
+            )
         cluster.scale(jobs)
         _check_submitted(cluster, kind, submit)
         with _serve(distributed.Client(cluster), shared, owned=True) as backend:

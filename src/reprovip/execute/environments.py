@@ -38,8 +38,7 @@ class Environment:
 
     def env_vars(self) -> dict[str, str]:
         """Variables that make the environment the active one for a subprocess."""
-        return {"VIRTUAL_ENV": str(self.path),
-                "PATH": f"{self.path / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
+        return {"VIRTUAL_ENV": str(self.path), "PATH": f"{self.path / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
 def _uv() -> str | None:
@@ -90,13 +89,17 @@ def ensure(name: str, requirements: list[str], cache: Path) -> Environment:
             if uv:
                 _run([uv, "venv", "-q", "--python", sys.executable, str(path)], f"create environment {name!r}")
                 if reqs:
-                    _run([uv, "pip", "install", "-q", "--python", str(path / "bin" / "python"), *reqs],
-                         f"install {list(reqs)} into environment {name!r}")
+                    _run(
+                        [uv, "pip", "install", "-q", "--python", str(path / "bin" / "python"), *reqs],
+                        f"install {list(reqs)} into environment {name!r}",
+                    )
             else:
                 _run([sys.executable, "-m", "venv", str(path)], f"create environment {name!r}")
                 if reqs:
-                    _run([str(path / "bin" / "python"), "-m", "pip", "install", "-q", *reqs],
-                         f"install {list(reqs)} into environment {name!r}")
+                    _run(
+                        [str(path / "bin" / "python"), "-m", "pip", "install", "-q", *reqs],
+                        f"install {list(reqs)} into environment {name!r}",
+                    )
             packages = _freeze(str(path / "bin" / "python"), uv)
             tmp = meta.with_suffix(".part")
             tmp.write_text(json.dumps({"requirements": reqs, "packages": packages}))

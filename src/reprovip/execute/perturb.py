@@ -81,8 +81,10 @@ def perturb_file(src: Path, dest_dir: Path, *, ulps: float, seed: int) -> Path:
         try:
             text = src.read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
-            raise InputError(f"{src}: cannot perturb a binary file of unknown format; "
-                             "use NIfTI, .npy, CSV/TSV or numeric text inputs") from exc
+            raise InputError(
+                f"{src}: cannot perturb a binary file of unknown format; "
+                "use NIfTI, .npy, CSV/TSV or numeric text inputs"
+            ) from exc
         dest.write_text(_text_numbers(text, ulps=ulps, rng=rng), encoding="utf-8")
     else:
         raise InputError(f"{src}: only file inputs can be perturbed")

@@ -57,14 +57,28 @@ def ensure_rootfs(release: str, *, cache: Path | None = None, mirror: str | None
     with open(cache / f"{release}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one build per release, whoever asks first
         if not marker.exists():
-            exe = shutil.which("debootstrap") or ("/usr/sbin/debootstrap" if Path("/usr/sbin/debootstrap").exists() else None)
+            exe = shutil.which("debootstrap") or (
+                "/usr/sbin/debootstrap" if Path("/usr/sbin/debootstrap").exists() else None
+            )
             if exe is None or os.geteuid() != 0:
-                raise InputError(f"building the {release} root filesystem needs root and debootstrap "
-                                 "(apt-get install debootstrap); or set REPROVIP_ROOTFS_CACHE to a prepared cache")
+                raise InputError(
+                    f"building the {release} root filesystem needs root and debootstrap "
+                    "(apt-get install debootstrap); or set REPROVIP_ROOTFS_CACHE to a prepared cache"
+                )
             tmp = cache / f".{release}.building"
             shutil.rmtree(tmp, ignore_errors=True)
-            proc = subprocess.run([exe, "--variant=minbase", release, str(tmp), mirror or os.environ.get(
-                "REPROVIP_DEBIAN_MIRROR", MIRROR)], capture_output=True, text=True, check=False)
+            proc = subprocess.run(
+                [
+                    exe,
+                    "--variant=minbase",
+                    release,
+                    str(tmp),
+                    mirror or os.environ.get("REPROVIP_DEBIAN_MIRROR", MIRROR),
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             if proc.returncode != 0:
                 tail = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-1:] or ["no message"]
                 raise InputError(f"debootstrap {release} failed: {tail[0][:300]}")

@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from reprovip.execute.provenance import machine_provenance, machine_provenance_hash
 from reprovip.execute.render import render_argv
@@ -232,9 +232,18 @@ def _execute(task: Task) -> dict[str, Any]:
         try:
             argv = boutiques_argv(b["descriptor"], b["invocation"], values, workdir) + argv
         except Exception as exc:  # an invalid invocation is this execution's failure, reported as such
-            return dict(ok=False, argv=[], env=task.env, seed=task.seed, workdir=str(workdir), outputs=[],
-                        error=f"Boutiques could not build the command: {str(exc).strip()[:300]}",
-                        started_at=time.time(), finished_at=time.time(), duration=0.0)
+            return dict(
+                ok=False,
+                argv=[],
+                env=task.env,
+                seed=task.seed,
+                workdir=str(workdir),
+                outputs=[],
+                error=f"Boutiques could not build the command: {str(exc).strip()[:300]}",
+                started_at=time.time(),
+                finished_at=time.time(),
+                duration=0.0,
+            )
     result: dict[str, Any] = dict(
         argv=argv,
         env=task.env,

@@ -63,8 +63,7 @@ def check_names(names: object, name: str) -> tuple[str, ...]:
     for f in out:
         if not isinstance(f, str) or not f or ":" in f or f in ("subject", "residual"):
             raise MetricInputError(
-                f"`{name}` entries must be non-empty strings without ':' and other than "
-                f"'subject'/'residual', got {f!r}"
+                f"`{name}` entries must be non-empty strings without ':' and other than 'subject'/'residual', got {f!r}"
             )
     if len(set(out)) != len(out):
         raise MetricInputError(f"`{name}` must not repeat a factor, got {list(out)}")

@@ -61,9 +61,7 @@ def _check_spacing(spacing, ndim: int) -> tuple[float, ...]:
     try:
         sp = tuple(float(s) for s in spacing)
     except (TypeError, ValueError):
-        raise MetricInputError(
-            f"`spacing` must be a sequence of {ndim} positive numbers, got {spacing!r}"
-        ) from None
+        raise MetricInputError(f"`spacing` must be a sequence of {ndim} positive numbers, got {spacing!r}") from None
     if len(sp) != ndim or not all(np.isfinite(s) and s > 0 for s in sp):
         raise MetricInputError(f"`spacing` must be {ndim} positive finite numbers (mm), got {spacing!r}")
     return sp

@@ -72,9 +72,7 @@ class FactorialAccumulator:
             raise MetricInputError("`spatial_shape` and `levels` must be tuples of integers") from None
         self.factors = check_names(factors, "factors")
         if len(self.factors) != len(self.levels):
-            raise MetricInputError(
-                f"`factors` names {len(self.factors)} factors but `levels` has {len(self.levels)}"
-            )
+            raise MetricInputError(f"`factors` names {len(self.factors)} factors but `levels` has {len(self.levels)}")
         self.k = check_int(k, "k", 2 if not self.levels else 1)
         self.n_executions = int(np.prod(self.levels, dtype=np.int64)) * self.k
         self.ddof = check_int(ddof, "ddof", 0)
@@ -210,9 +208,7 @@ class FactorialAccumulator:
     def icc_all(self, *, confidence=0.95) -> dict[str, ICCResult]:
         """The six ICC forms with the ``prod(levels) * k`` executions of each subject as raters."""
         msr, msc, mse, msw = self._rater_mean_squares()
-        return icc_from_mean_squares(
-            msr, msc, mse, msw, self.n_subjects, self.n_executions, confidence=confidence
-        )
+        return icc_from_mean_squares(msr, msc, mse, msw, self.n_subjects, self.n_executions, confidence=confidence)
 
     def within_sd(self) -> np.ndarray:
         """Pooled within-subject SD over all executions, sqrt(MSW) (``repeatability(...).wsd``)."""

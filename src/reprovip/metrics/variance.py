@@ -162,9 +162,7 @@ def factorial_mean_squares(x, factors: Sequence[str]) -> MeanSquares:
         df.append(n_cells * (k - 1))
     ms_arr = np.stack(ms, axis=-1)
     ms_arr = force_zeros(ms_arr, tuple(terms), within_same, rows_same)
-    return MeanSquares(
-        factors, n, levels, k, tuple(terms), output(ms_arr), output(np.asarray(df, dtype=np.int64))
-    )
+    return MeanSquares(factors, n, levels, k, tuple(terms), output(ms_arr), output(np.asarray(df, dtype=np.int64)))
 
 
 def force_zeros(ms: np.ndarray, terms: tuple[str, ...], within_same, rows_same) -> np.ndarray:

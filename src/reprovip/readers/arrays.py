@@ -49,9 +49,7 @@ def load_arrays(path: Path) -> dict[str, np.ndarray]:
                 raise ValueError("not a zip archive")
             return {name: archive[name] for name in archive.files}
     except Exception as exc:  # numpy, zipfile and zlib raise many types
-        problem = (
-            "holds pickled objects" if "allow_pickle" in str(exc) else f"cannot be read ({describe(exc)})"
-        )
+        problem = "holds pickled objects" if "allow_pickle" in str(exc) else f"cannot be read ({describe(exc)})"
         raise fail(path, f"NumPy file {problem}", _RERUN) from exc
 
 
@@ -98,9 +96,7 @@ class NumpyReader(Reader):
                 ignored.append(name)
             values.update((k, read_only(v)) for k, v in numeric.items())
         if not _is_npz(path) and ignored:
-            raise fail(
-                path, f"the array has dtype {arrays['data'].dtype}, not numbers", "save a numeric array"
-            )
+            raise fail(path, f"the array has dtype {arrays['data'].dtype}, not numbers", "save a numeric array")
         meta = {
             "arrays": {name: {"shape": list(a.shape), "dtype": a.dtype.str} for name, a in arrays.items()},
             "ignored": ignored,

@@ -152,9 +152,7 @@ def gunzip(path: Path, data: bytes) -> bytes:
             "the file was cut while being written or copied; re-run the execution",
         ) from exc
     except (OSError, zlib.error, ValueError) as exc:
-        raise fail(
-            path, f"corrupt gzip data ({describe(exc)})", "the file is damaged; re-run the execution"
-        ) from exc
+        raise fail(path, f"corrupt gzip data ({describe(exc)})", "the file is damaged; re-run the execution") from exc
 
 
 def decode_text(path: Path, data: bytes, *, strict: bool = False) -> tuple[str, str]:

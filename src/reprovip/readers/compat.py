@@ -17,9 +17,7 @@ def _examples(names: list[str]) -> str:
     return shown + (", ..." if len(names) > 3 else "")
 
 
-def check_compatible(
-    a: Loaded, b: Loaded, *, path_a: str | os.PathLike[str], path_b: str | os.PathLike[str]
-) -> None:
+def check_compatible(a: Loaded, b: Loaded, *, path_a: str | os.PathLike[str], path_b: str | os.PathLike[str]) -> None:
     """Raise :class:`~reprovip.errors.ReaderError` unless ``a`` and ``b`` hold the same observations.
 
     Compared, in this order: the kind, the set of observation names, the shape of every observation, and
@@ -38,9 +36,7 @@ def check_compatible(
     """
     where = f"from {os.fspath(path_a)}'s"
     if a.kind != b.kind:
-        raise fail(
-            path_b, f"was read as {b.kind!r} but {os.fspath(path_a)} as {a.kind!r}", "declare one kind"
-        )
+        raise fail(path_b, f"was read as {b.kind!r} but {os.fspath(path_a)} as {a.kind!r}", "declare one kind")
     missing, extra = sorted(a.values.keys() - b.values.keys()), sorted(b.values.keys() - a.values.keys())
     if missing or extra:
         parts = ([f"missing {_examples(missing)}"] if missing else []) + (

@@ -39,9 +39,7 @@ def byte_hash(path: str | os.PathLike[str]) -> str:
             while n := f.readinto(buffer):
                 hasher.update(view[:n])
     except FileNotFoundError:
-        raise fail(
-            path, "file not found", "check the output's path and that the execution wrote it"
-        ) from None
+        raise fail(path, "file not found", "check the output's path and that the execution wrote it") from None
     except OSError as exc:
         raise fail(path, f"cannot read the file ({describe(exc)})", "check its permissions") from exc
     return hasher.hexdigest()

@@ -214,8 +214,7 @@ def _labels(path: Path, image: Image) -> np.ndarray:
         n_bad = int(whole.size - np.count_nonzero(whole))
         raise fail(
             path,
-            f"labels must be whole numbers but {n_bad} voxels are not "
-            f"(voxel {bad} holds {float(data[bad])!r})",
+            f"labels must be whole numbers but {n_bad} voxels are not (voxel {bad} holds {float(data[bad])!r})",
             "declare the output as kind 'image', or write integer labels",
         )
     low, high = (float(data.min()), float(data.max())) if data.size else (0.0, 0.0)

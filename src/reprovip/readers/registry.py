@@ -36,17 +36,13 @@ def check_file(path: str | os.PathLike[str]) -> Path:
     try:
         st = path.stat()
     except FileNotFoundError:
-        raise fail(
-            path, "file not found", "check the output's path and that the execution wrote it"
-        ) from None
+        raise fail(path, "file not found", "check the output's path and that the execution wrote it") from None
     except OSError as exc:
         raise fail(path, f"cannot access the file ({describe(exc)})", "check its permissions") from exc
     if path.is_dir():
         raise fail(path, "is a directory, not a file", "declare one output file per output")
     if st.st_size == 0:
-        raise fail(
-            path, "file is empty (0 bytes)", "the execution probably failed before writing it; see its log"
-        )
+        raise fail(path, "file is empty (0 bytes)", "the execution probably failed before writing it; see its log")
     return path
 
 

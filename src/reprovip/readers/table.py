@@ -82,9 +82,7 @@ def _records(path: Path, text: str, delimiter: str):
             if any(cells):
                 yield reader.line_num, cells
     except csv.Error as exc:
-        raise fail(
-            path, f"malformed table at line {reader.line_num} ({describe(exc)})", "check its quoting"
-        ) from exc
+        raise fail(path, f"malformed table at line {reader.line_num} ({describe(exc)})", "check its quoting") from exc
 
 
 def parse_table(path: Path) -> _Table:

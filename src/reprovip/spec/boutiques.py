@@ -70,9 +70,7 @@ def _typed(template: Any, values: dict[str, Any]) -> Any:
     return text
 
 
-def boutiques_argv(
-    descriptor: str, invocation: dict[str, Any], values: dict[str, Any], workdir: Path
-) -> list[str]:
+def boutiques_argv(descriptor: str, invocation: dict[str, Any], values: dict[str, Any], workdir: Path) -> list[str]:
     """Render the invocation with this execution's values and let Boutiques build the command line.
 
     Boutiques command lines are shell-quoted strings; they are split with :func:`shlex.split` and run as an
@@ -128,9 +126,17 @@ def bosh_launch_template(
         raise ValueError(f"`container` must be one of {sorted(check)}, got {container!r}")
     names = [*LAUNCH_VALUES, *factors, *(f"{f}_level" for f in factors)]
     return [
-        sys.executable, "-m", "reprovip.spec.boutiques", "launch", descriptor, _b64(invocation),
-        f"--records={records}", f"--container={container}",
-        *(f"--value={n}={{{n}}}" for n in names), *(f"--factor={f}" for f in factors), "--",
+        sys.executable,
+        "-m",
+        "reprovip.spec.boutiques",
+        "launch",
+        descriptor,
+        _b64(invocation),
+        f"--records={records}",
+        f"--container={container}",
+        *(f"--value={n}={{{n}}}" for n in names),
+        *(f"--factor={f}" for f in factors),
+        "--",
     ]
 
 
@@ -218,11 +224,18 @@ def launch_main(argv: list[str]) -> int:
     from reprovip.execute.provenance import machine_provenance_hash
 
     context = dict(
-        execution_id=os.environ.get("REPROVIP_EXECUTION_ID"), subject=values.get("subject"),
-        input=values.get("input"), repetition=int(values["repetition"]) if "repetition" in values else None,
-        condition=labels, seed=os.environ.get("REPROVIP_SEED"),
-        tool_version=desc.get("tool-version"), launcher="bosh exec launch", container=engine or "none",
-        hostname=socket.gethostname(), reprovip_version=__version__, outdir=values.get("outdir"),
+        execution_id=os.environ.get("REPROVIP_EXECUTION_ID"),
+        subject=values.get("subject"),
+        input=values.get("input"),
+        repetition=int(values["repetition"]) if "repetition" in values else None,
+        condition=labels,
+        seed=os.environ.get("REPROVIP_SEED"),
+        tool_version=desc.get("tool-version"),
+        launcher="bosh exec launch",
+        container=engine or "none",
+        hostname=socket.gethostname(),
+        reprovip_version=__version__,
+        outdir=values.get("outdir"),
         machine_provenance=machine_provenance_hash(),
     )
     opts = ["--provenance", json.dumps({"reprovip": context})]

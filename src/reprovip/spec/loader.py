@@ -79,7 +79,9 @@ def parse_spec(text: str, *, file: str = "<study>") -> StudySpec:
             if name not in spec.outputs:
                 raise _located(
                     f"output {name!r} is not declared; declared outputs: {', '.join(sorted(spec.outputs))}",
-                    root, ("criteria", i, "outputs", j), file,
+                    root,
+                    ("criteria", i, "outputs", j),
+                    file,
                 )
     return spec
 
@@ -167,8 +169,10 @@ def _to_spec_error(exc: ValidationError, root: Any, file: str) -> SpecError:
         suggestion = f"; did you mean `{hint[0]}`?" if hint else f"; allowed keys: {', '.join(allowed)}"
         return _located(f"unknown key `{bad}`{suggestion}", root, loc, file)
     if err["type"] == "missing":
-        return _located(f"missing required key `{loc[-1]}`", root, loc[:-1], file) if loc[:-1] else SpecError(
-            f"missing required key `{loc[-1]}`", file=file, key=str(loc[-1])
+        return (
+            _located(f"missing required key `{loc[-1]}`", root, loc[:-1], file)
+            if loc[:-1]
+            else SpecError(f"missing required key `{loc[-1]}`", file=file, key=str(loc[-1]))
         )
     got = err.get("input")
     msg = err["msg"].removeprefix("Value error, ")

@@ -201,8 +201,11 @@ class StudySpec(_Strict):
                 if not isinstance(levels, dict) or not all(isinstance(d, list) for d in levels.values()):
                     raise ValueError("`args` must map level names to lists of extra arguments")
             if name == "perturb":
-                bad = [x for x in _values(levels) if not (x == "verrou" or (isinstance(x, int | float)
-                                                                           and not isinstance(x, bool) and 0 <= x <= 1e6))]
+                bad = [
+                    x
+                    for x in _values(levels)
+                    if not (x == "verrou" or (isinstance(x, int | float) and not isinstance(x, bool) and 0 <= x <= 1e6))
+                ]
                 if bad:
                     raise ValueError(f"`perturb` levels must be numbers of ULPs >= 0 or 'verrou', got {bad[0]!r}")
             if name == "container":
@@ -212,15 +215,19 @@ class StudySpec(_Strict):
                     raise ValueError("`container` must map level names to {engine: ..., image: ...}")
                 for d in levels.values():
                     if d["engine"] not in CONTAINER_ENGINES:
-                        raise ValueError(f"container engine must be one of {list(CONTAINER_ENGINES)}, got {d['engine']!r}")
+                        raise ValueError(
+                            f"container engine must be one of {list(CONTAINER_ENGINES)}, got {d['engine']!r}"
+                        )
             if name == "os":
                 bad = [x for x in _values(levels) if not (isinstance(x, str) and re.match(r"^[a-z][a-z0-9-]*$", x))]
                 if bad:
                     raise ValueError(f"`os` levels must be Debian release names (bookworm, trixie...), got {bad[0]!r}")
             if name == "environments":
                 if not isinstance(levels, dict) or not all(isinstance(d, list) for d in levels.values()):
-                    raise ValueError("`environments` must map level names to lists of requirements "
-                                     "(e.g. {old: [\"pyamares==0.3.8\"], new: [\"pyamares==0.3.28\"]})")
+                    raise ValueError(
+                        "`environments` must map level names to lists of requirements "
+                        '(e.g. {old: ["pyamares==0.3.8"], new: ["pyamares==0.3.28"]})'
+                    )
         return v
 
     def factor_list(self) -> list[Factor]:

@@ -48,9 +48,7 @@ def resolve_subjects(spec: StudySpec, study_dir: Path, *, file: str = "study.yam
     else:
         found = _from_bids(s.bids or {}, study_dir, file)
     if not found:
-        raise SpecError(
-            "no subject found; check the pattern and that the input files exist", file=file, key="subjects"
-        )
+        raise SpecError("no subject found; check the pattern and that the input files exist", file=file, key="subjects")
     ids = [x.id for x in found]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
@@ -111,8 +109,6 @@ def _from_bids(opts: dict, study_dir: Path, file: str) -> list[Subject]:
     out = []
     for f in files:
         ent = f.get_entities()
-        sub = "sub-" + str(ent["subject"]) + "".join(
-            f"_{k}-{ent[k]}" for k in ("session", "run") if k in ent
-        )
+        sub = "sub-" + str(ent["subject"]) + "".join(f"_{k}-{ent[k]}" for k in ("session", "run") if k in ent)
         out.append(Subject(sub, f.path))
     return out

@@ -131,8 +131,11 @@ class Catalog:
             upgrade(self.engine)
         except OperationalError as exc:
             reason = (str(exc.orig).strip().splitlines() or [""])[0]
-            hint = ("check the folder's permissions" if self.engine.dialect.name == "sqlite"
-                    else "check that the server runs, the URL and the credentials")
+            hint = (
+                "check the folder's permissions"
+                if self.engine.dialect.name == "sqlite"
+                else "check that the server runs, the URL and the credentials"
+            )
             raise StoreError(f"cannot open catalog {_shown(self.url)}: {reason}; {hint}") from exc
         except SQLAlchemyError as exc:
             reason = (str(exc).strip().splitlines() or [""])[0]
@@ -271,11 +274,21 @@ class Catalog:
         """
         now = time.time()
         ids = [eid for eid, _, _ in batch]
-        fields = ("seed", "exit_code", "duration", "peak_rss", "error", "run_id", "provenance", "started_at",
-                  "finished_at")
+        fields = (
+            "seed",
+            "exit_code",
+            "duration",
+            "peak_rss",
+            "error",
+            "run_id",
+            "provenance",
+            "started_at",
+            "finished_at",
+        )
         with self.engine.begin() as conn:
-            counts = dict(conn.execute(select(s.executions.c.id, s.executions.c.attempts)
-                                       .where(s.executions.c.id.in_(ids))).all())
+            counts = dict(
+                conn.execute(select(s.executions.c.id, s.executions.c.attempts).where(s.executions.c.id.in_(ids))).all()
+            )
             attempts, outputs, updates = [], [], []
             for eid, result, outs in batch:
                 number = (counts.get(eid) or 0) + 1
@@ -290,29 +303,41 @@ class Catalog:
                     started_at=result.get("started_at"),
                     finished_at=result.get("finished_at", now),
                 )
-                attempts.append(dict(
-                    common,
-                    execution_id=eid,
-                    number=number,
-                    argv=result.get("argv"),
-                    env=result.get("env"),
-                    timed_out=bool(result.get("timed_out")),
-                    stdout=_text((result.get("stdout") or "")[-_CAP:]),
-                    stderr=_text((result.get("stderr") or "")[-_CAP:]),
-                    hostname=result.get("hostname"),
-                    pid=result.get("pid"),
-                ))
+                attempts.append(
+                    dict(
+                        common,
+                        execution_id=eid,
+                        number=number,
+                        argv=result.get("argv"),
+                        env=result.get("env"),
+                        timed_out=bool(result.get("timed_out")),
+                        stdout=_text((result.get("stdout") or "")[-_CAP:]),
+                        stderr=_text((result.get("stderr") or "")[-_CAP:]),
+                        hostname=result.get("hostname"),
+                        pid=result.get("pid"),
+                    )
+                )
                 outputs += [dict(o, execution_id=eid) for o in outs]
-                updates.append(dict({f"b_{k}": v for k, v in common.items()}, b_id=eid, b_attempts=number,
-                                    b_status="done" if result["ok"] else "failed"))
+                updates.append(
+                    dict(
+                        {f"b_{k}": v for k, v in common.items()},
+                        b_id=eid,
+                        b_attempts=number,
+                        b_status="done" if result["ok"] else "failed",
+                    )
+                )
             conn.execute(insert(s.attempts), attempts)
             conn.execute(s.outputs.delete().where(s.outputs.c.execution_id.in_(ids)))
             if outputs:
                 conn.execute(insert(s.outputs), outputs)
             conn.execute(
-                update(s.executions).where(s.executions.c.id == bindparam("b_id")).values(
-                    status=bindparam("b_status"), attempts=bindparam("b_attempts"),
-                    **{k: bindparam(f"b_{k}") for k in fields}),
+                update(s.executions)
+                .where(s.executions.c.id == bindparam("b_id"))
+                .values(
+                    status=bindparam("b_status"),
+                    attempts=bindparam("b_attempts"),
+                    **{k: bindparam(f"b_{k}") for k in fields},
+                ),
                 updates,
             )
 
@@ -386,9 +411,7 @@ class Catalog:
     def save_analysis(self, study_id: int, document: dict[str, Any]) -> int:
         """Store an analysis document (the history the dashboard plots)."""
         with self.engine.begin() as conn:
-            res = conn.execute(
-                insert(s.analyses).values(study_id=study_id, created_at=time.time(), document=document)
-            )
+            res = conn.execute(insert(s.analyses).values(study_id=study_id, created_at=time.time(), document=document))
             return int(res.inserted_primary_key[0])
 
     def analyses(self, study_id: int, *, latest_only: bool = False) -> list[dict[str, Any]]:

@@ -102,9 +102,7 @@ def _check_legacy_version(conn: Connection) -> None:
     if inspect(conn).has_table("meta"):
         value = conn.execute(text("SELECT value FROM meta WHERE key = 'schema_version'")).scalar()
     if value is not None and int(value) > SCHEMA_VERSION:
-        raise StoreError(
-            f"catalog schema {value} is newer than this reprovip ({SCHEMA_VERSION}); upgrade reprovip"
-        )
+        raise StoreError(f"catalog schema {value} is newer than this reprovip ({SCHEMA_VERSION}); upgrade reprovip")
 
 
 def _config(conn: Connection):  # noqa: ANN202 - alembic.config.Config, imported lazily

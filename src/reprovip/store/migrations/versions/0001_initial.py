@@ -20,9 +20,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    meta = op.create_table(
-        "meta", sa.Column("key", sa.String(64), primary_key=True), sa.Column("value", sa.Text)
-    )
+    meta = op.create_table("meta", sa.Column("key", sa.String(64), primary_key=True), sa.Column("value", sa.Text))
     op.bulk_insert(meta, [{"key": "schema_version", "value": "1"}])
     op.create_table(
         "studies",

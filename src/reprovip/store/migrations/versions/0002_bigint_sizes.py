@@ -18,8 +18,13 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-COLUMNS = [("executions", "peak_rss"), ("attempts", "peak_rss"), ("executions", "seed"), ("attempts", "seed"),
-           ("outputs", "size")]
+COLUMNS = [
+    ("executions", "peak_rss"),
+    ("attempts", "peak_rss"),
+    ("executions", "seed"),
+    ("attempts", "seed"),
+    ("outputs", "size"),
+]
 
 
 def upgrade() -> None:
