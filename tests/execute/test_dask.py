@@ -171,7 +171,7 @@ def test_scheduler_gives_the_catalog_of_the_local_executor(
     assert len(execs) == 18 and {st for _, st in execs} == {"done"}
     assert _blobs_on_disk(study) == {blob for *_, blob in outs}
     # Both workers ran executions; each attempt names the machine and the provenance it ran with.
-    attempts = [a for eid, _ in execs for a in study.catalog.attempts(eid)]
+    attempts = [a for eid in study.executions()["id"] for a in study.catalog.attempts(eid)]
     assert len(attempts) == 18 and all(a["hostname"] and a["provenance"] for a in attempts)
     assert not (study.store / "work").exists() or not any((study.store / "work").iterdir())
 
