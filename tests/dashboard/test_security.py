@@ -212,3 +212,36 @@ def test_a_busy_port_is_a_one_line_error(source_args: list[str]) -> None:
         port = busy.getsockname()[1]
         with pytest.raises(InputError, match=f"cannot listen on 127.0.0.1:{port}"):
             serve_command(source_args, host="127.0.0.1", port=port, token=None, query_timeout=1.0)
+
+
+def test_symlinks_out_of_the_store_are_refused(tmp_path: Path) -> None:
+    """A map file inside the store that is a symlink to a file outside it is never served."""
+    from reprovip.report.maps import map_path
+
+    store = tmp_path / "store"
+    maps = store / "results" / "s" / "analysis" / "img"
+    maps.mkdir(parents=True)
+    secret = tmp_path / "secret.nii.gz"
+    secret.write_bytes(b"not yours")
+    (maps / "sd.nii.gz").symlink_to(secret)
+    output = {"name": "img", "voxelwise": {"maps": {"sd": str(maps / "sd.nii.gz")}}}
+    assert map_path(store, output, "sd", study="s") is None
+    (maps / "differ.nii.gz").write_bytes(b"mine")
+    output["voxelwise"]["maps"]["differ"] = str(maps / "differ.nii.gz")
+    assert map_path(store, output, "differ", study="s") == (maps / "differ.nii.gz").resolve()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"/studies/{SCALAR}/executions.json?page=" + "9" * 400,
+        f"/studies/{SCALAR}/executions.json?page=-1",
+        f"/studies/{SCALAR}/executions.json?status=" + "x" * 10_000,
+        "/index.json?" + "&".join(f"k{i}=v" for i in range(2000)),
+        f"/studies/{'9' * 5000}-1.json",
+    ],
+)
+def test_oversized_or_absurd_query_parameters_are_client_errors(client: Client, url: str) -> None:
+    r = client.get(url)
+    assert r.status_code < 500, (url[:80], r.status_code)
+    assert r.status_code in (200, 404, 414, 422)

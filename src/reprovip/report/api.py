@@ -87,10 +87,7 @@ def _catalog(study: Study) -> Catalog | None:
 
 
 def _document(study: Study, catalog: Catalog | None, analysis: str | Path | None) -> dict[str, Any]:
-    results = getattr(study, "results", study.store)  # .reprovip/results/<study>/ (older stores: .reprovip/)
-    path = Path(analysis) if analysis else results / "analysis.json"
-    if not analysis and not path.exists() and (study.store / "analysis.json").exists():
-        path = study.store / "analysis.json"
+    path = Path(analysis) if analysis else study.results / "analysis.json"
     if path.exists():
         try:
             return json.loads(path.read_text(encoding="utf-8"))

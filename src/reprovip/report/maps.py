@@ -85,7 +85,6 @@ def map_path(store: Path, output: dict[str, Any], name: str, *, study: str | Non
     candidates = [Path(str(maps[name]))]
     if study:
         candidates.append(root / "results" / str(study).replace("/", "__") / "analysis" / label / f"{name}.nii.gz")
-    candidates.append(root / "analysis" / label / f"{name}.nii.gz")
     for candidate in candidates:
         try:
             p = candidate.resolve(strict=True)
