@@ -48,7 +48,7 @@ from typing import Any
 
 from reprovip.errors import InputError
 from reprovip.execute.backends import Backend
-from reprovip.execute.sandbox import Task
+from reprovip.execute.sandbox import Task, new_result
 
 API_KEY_VARIABLES = ("VIP_API_KEY", "CARMIN_API_KEY")
 STATUSES = (
@@ -330,19 +330,11 @@ class CarminExecutor(Executor):
     # -- one execution ------------------------------------------------------------------------------------
     def run(self, task: Task) -> dict[str, Any]:
         """Launch, poll and fetch one execution; never raises."""
-        result: dict[str, Any] = dict(
-            argv=["carmin", self.client.base_url],
-            env=task.env,
-            seed=task.seed,
+        result = new_result(
+            task,
+            ["carmin", self.client.base_url],
             hostname=urllib.parse.urlsplit(self.client.base_url).hostname,
             pid=None,
-            started_at=time.time(),
-            timed_out=False,
-            exit_code=None,
-            peak_rss=None,
-            stdout="",
-            stderr="",
-            outputs=[],
             ok=False,
         )
         t0, identifier = time.perf_counter(), None

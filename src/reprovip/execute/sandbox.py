@@ -177,6 +177,23 @@ def _collect(outdir: Path, decls: list[OutputDecl], return_bytes: bool) -> list[
     return found
 
 
+def new_result(task: Task, argv: list[str], **fields: Any) -> dict[str, Any]:
+    """The result every backend returns, before anything ran (keys: see :func:`run_task`)."""
+    return dict(
+        argv=argv,
+        env=task.env,
+        seed=task.seed,
+        started_at=time.time(),
+        timed_out=False,
+        exit_code=None,
+        peak_rss=None,
+        stdout="",
+        stderr="",
+        outputs=[],
+        **fields,
+    )
+
+
 def run_task(task: Task) -> dict[str, Any]:
     """Run one execution; with ``task.blob_root``, move its outputs into the blob store and clean up.
 
@@ -232,33 +249,16 @@ def _execute(task: Task) -> dict[str, Any]:
         try:
             argv = boutiques_argv(b["descriptor"], b["invocation"], values, workdir) + argv
         except Exception as exc:  # an invalid invocation is this execution's failure, reported as such
-            return dict(
-                ok=False,
-                argv=[],
-                env=task.env,
-                seed=task.seed,
-                workdir=str(workdir),
-                outputs=[],
-                error=f"Boutiques could not build the command: {str(exc).strip()[:300]}",
-                started_at=time.time(),
-                finished_at=time.time(),
-                duration=0.0,
-            )
-    result: dict[str, Any] = dict(
-        argv=argv,
-        env=task.env,
-        seed=task.seed,
+            error = f"Boutiques could not build the command: {str(exc).strip()[:300]}"
+            failed = new_result(task, [], workdir=str(workdir), ok=False, error=error, duration=0.0)
+            return dict(failed, finished_at=failed["started_at"])
+    result = new_result(
+        task,
+        argv,
         provenance=machine_provenance(),
         provenance_hash=machine_provenance_hash(),
         hostname=socket.gethostname(),
         workdir=str(workdir),
-        started_at=time.time(),
-        timed_out=False,
-        exit_code=None,
-        peak_rss=None,
-        stdout="",
-        stderr="",
-        outputs=[],
     )
     if task.extra.get("verrou"):
         # Random rounding of every floating-point operation (Verrou, a valgrind tool), where installed.
