@@ -43,6 +43,22 @@ def write_study(
     return path
 
 
+def execution_rows(study_id: int, n: int, *, subject: str = "sub-{i}", failed: tuple[int, ...] = ()) -> list[dict]:
+    """Minimal ``executions`` rows (ids ``e0``, ``e1``...) for tests that fill a catalog directly."""
+    return [
+        dict(
+            id=f"e{i}",
+            study_id=study_id,
+            subject=subject.format(i=i),
+            condition_key="-",
+            condition={},
+            repetition=0,
+            status="failed" if i in failed else "done",
+        )
+        for i in range(n)
+    ]
+
+
 @pytest.fixture
 def study_dir(tmp_path: Path) -> Path:
     """An empty folder for a study."""

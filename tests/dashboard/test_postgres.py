@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from reprovip.dashboard import create_app, open_sources
 from reprovip.store import Catalog
 from reprovip.store import schema as s
+from tests.conftest import execution_rows
 from tests.dashboard.conftest import Client
 from tests.store.conftest import pg_url  # noqa: F401 (fixture: a fresh schema, skipped without a server)
 
@@ -19,21 +20,7 @@ def test_postgres_catalog_is_served_read_only(pg_url: str) -> None:  # noqa: F81
     cat = Catalog(pg_url)
     sid = cat.ensure_study("team", {"name": "team"}, "/nonexistent")
     with cat.engine.begin() as conn:
-        conn.execute(
-            insert(s.executions),
-            [
-                dict(
-                    id=f"e{i}",
-                    study_id=sid,
-                    subject=f"sub-{i}",
-                    condition_key="-",
-                    condition={},
-                    repetition=0,
-                    status="done" if i else "failed",
-                )
-                for i in range(5)
-            ],
-        )
+        conn.execute(insert(s.executions), execution_rows(sid, 5, failed=(0,)))
     cat.close()
     (src,) = open_sources([pg_url], query_timeout=0.3)
     assert "reprovip:***@" in src.label and ":reprovip@" not in src.label

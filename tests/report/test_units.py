@@ -17,6 +17,7 @@ from reprovip.report.png import colour_indices, encode_png, palette
 from reprovip.report.values import load_values
 from reprovip.store import Catalog
 from reprovip.store import schema as s
+from tests.conftest import execution_rows
 
 
 @pytest.mark.parametrize(
@@ -149,21 +150,7 @@ def test_values_ignore_blob_names_that_leave_the_store(tmp_path: Path) -> None:
     cat = Catalog.for_store(tmp_path)
     sid = cat.ensure_study("s", {}, str(tmp_path))
     with cat.engine.begin() as conn:
-        conn.execute(
-            insert(s.executions),
-            [
-                dict(
-                    id=f"e{i}",
-                    study_id=sid,
-                    subject=f"s{i}",
-                    condition_key="-",
-                    condition={},
-                    repetition=0,
-                    status="done",
-                )
-                for i in range(2)
-            ],
-        )
+        conn.execute(insert(s.executions), execution_rows(sid, 2, subject="s{i}"))
         conn.execute(
             insert(s.outputs),
             [
