@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import queue
 import shutil
 import socket
-from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from reprovip.execute.backends import open_backend
-from reprovip.execute.sandbox import PID_FILE, kill_active, kill_group, run_task
+from reprovip.execute.backends import Backend, open_backend
+from reprovip.execute.sandbox import PID_FILE, kill_group, run_task
 from reprovip.plan import expand, recipe_hash
 from reprovip.store import BlobStore, RunLock
 from reprovip.tasks import argv_template, build_task
@@ -23,7 +25,11 @@ from reprovip.tasks import argv_template, build_task
 if TYPE_CHECKING:
     from reprovip.study import Study
 
-BATCH_WINDOW = 0.005  # seconds a finished execution may wait for others to share its catalog transaction
+# A finished execution waits up to BATCH_WINDOW seconds for others to share its catalog transaction: a
+# transaction's fixed cost is most of the cost of recording a short execution. Nothing waits on the catalog
+# (every execution is already submitted), so this only delays the progress bar.
+BATCH_WINDOW = 0.05
+BATCH_MAX = 256
 
 
 @dataclass
@@ -80,6 +86,51 @@ def _adopt_outputs(blobs: BlobStore, result: dict[str, Any]) -> list[dict[str, A
     return rows
 
 
+def _next_batch(finished: queue.SimpleQueue[Future[Any]], pending: int) -> list[Future[Any]]:
+    """Block for the next finished future, then gather others for up to :data:`BATCH_WINDOW` seconds."""
+    batch = [finished.get()]
+    deadline = time.monotonic() + BATCH_WINDOW
+    while len(batch) < min(pending, BATCH_MAX):
+        left = deadline - time.monotonic()
+        try:
+            batch.append(finished.get(timeout=left) if left > 0 else finished.get_nowait())
+        except queue.Empty:
+            break
+    return batch
+
+
+def _factor_resources(study: Study) -> tuple[Any, Any]:
+    """Build what the `environments` and `os` factors need before anything runs (cached between runs)."""
+    spec, store = study.spec, study.store
+    environments = rootfs = None
+    if "environments" in spec.factors:
+        from reprovip.execute.environments import ensure_all
+
+        cache = Path(os.environ.get("REPROVIP_ENV_CACHE") or store / "envs")
+        environments = ensure_all(spec.factors["environments"], cache)
+    if "os" in spec.factors:
+        from reprovip.execute.rootfs import ensure_rootfs
+
+        levels = spec.factors["os"]
+        named = levels if isinstance(levels, dict) else {str(x): x for x in levels}
+        rootfs = {label: ensure_rootfs(release) for label, release in named.items()}
+    return environments, rootfs
+
+
+def _progress_bar(console: Console | None, enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("done {task.fields[done]} · failed {task.fields[failed]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console or Console(stderr=True),
+        disable=not enabled,
+    )
+
+
 def run_study(
     study: Study,
     *,
@@ -110,113 +161,94 @@ def run_study(
         Counts and the failures (execution id, subject, condition, reason).
     """
     jobs = jobs or os.cpu_count() or 1
-    spec, store = study.spec, study.store
+    with RunLock(study.store):
+        _cleanup_stale_work(study.store / "work")
+        try:
+            # Opened first: the workers start while the plan is stored.
+            with open_backend(executor, jobs) as backend:
+                return _run(study, backend, force=force, bar=_progress_bar(console, progress))
+        finally:
+            shutil.rmtree(study.store / "work", ignore_errors=True)
+
+
+def _run(study: Study, backend: Backend, *, force: bool, bar: Progress) -> RunSummary:
+    """Plan, then execute what is not done on ``backend``, recording every attempt (see :func:`run_study`)."""
+    spec, store, catalog = study.spec, study.store, study.catalog
     blobs = BlobStore(store)
     summary = RunSummary()
-    with RunLock(store):
-        catalog = study.catalog
-        _cleanup_stale_work(store / "work")
-        planned = expand(spec, study.subjects)
-        study_id = catalog.ensure_study(spec.name or "study", spec.model_dump(mode="json"), str(study.directory))
-        catalog.sync_plan(study_id, planned, recipe_hash(spec), force=force)
-        blobs.gc(catalog.referenced_blobs())
-        by_id = {p.id: p for p in planned}
-        todo = [e["id"] for e in catalog.executions(study_id) if e["status"] != "done" and e["id"] in by_id]
-        summary.planned, summary.skipped = len(planned), len(planned) - len(todo)
-        run_id = catalog.start_run(study_id, "run", len(planned), socket.gethostname(), os.getpid())
-        template = argv_template(spec, study.directory)
-        environments = None
-        if "environments" in spec.factors:
-            from reprovip.execute.environments import ensure_all
+    planned = expand(spec, study.subjects)
+    study_id = catalog.ensure_study(spec.name or "study", spec.model_dump(mode="json"), str(study.directory))
+    catalog.sync_plan(study_id, planned, recipe_hash(spec), force=force)
+    blobs.gc(catalog.referenced_blobs())
+    by_id = {p.id: p for p in planned}
+    todo = [e["id"] for e in catalog.executions(study_id) if e["status"] != "done" and e["id"] in by_id]
+    summary.planned, summary.skipped = len(planned), len(planned) - len(todo)
+    template = argv_template(spec, study.directory)
+    environments, rootfs = _factor_resources(study)
+    run_id = catalog.start_run(study_id, "run", len(planned), socket.gethostname(), os.getpid())
+    tries: dict[str, int] = {}
+    status = "interrupted"
+    shared = backend.shared_filesystem
+    work_root, blob_root = (str(store / "work"), str(store)) if shared else (None, None)
+    pending: dict[Future[dict[str, Any]], str] = {}
+    finished: queue.SimpleQueue[Future[dict[str, Any]]] = queue.SimpleQueue()
 
-            cache = Path(os.environ.get("REPROVIP_ENV_CACHE") or store / "envs")
-            environments = ensure_all(spec.factors["environments"], cache)
-        rootfs = None
-        if "os" in spec.factors:
-            from reprovip.execute.rootfs import ensure_rootfs
-
-            levels = spec.factors["os"]
-            named = levels if isinstance(levels, dict) else {str(x): x for x in levels}
-            rootfs = {label: ensure_rootfs(release) for label, release in named.items()}
-        tries: dict[str, int] = {}
-        status = "interrupted"
-        bar = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("done {task.fields[done]} · failed {task.fields[failed]}"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=console or Console(stderr=True),
-            disable=not progress,
+    def submit(eid: str) -> None:
+        tries[eid] = tries.get(eid, 0) + 1
+        task = build_task(
+            spec,
+            study.directory,
+            by_id[eid],
+            template=template,
+            work_root=work_root,
+            environments=environments,
+            rootfs=rootfs,
         )
-        janitor = ThreadPoolExecutor(1, thread_name_prefix="reprovip-janitor")
-        try:
-            with janitor, open_backend(executor, jobs) as backend, bar:
-                ptask = bar.add_task(spec.name or "run", total=len(todo), done=0, failed=0)
-                shared = backend.shared_filesystem
-                work_root, blob_root = (str(store / "work"), str(store)) if shared else (None, None)
-                pending: dict[Future[dict[str, Any]], str] = {}
+        task = dataclasses.replace(task, return_bytes=not shared, blob_root=blob_root)
+        fut = backend.executor.submit(run_task, task)
+        pending[fut] = eid
+        # A queue of finished futures: `wait()` over every pending future costs O(pending) per call.
+        fut.add_done_callback(finished.put)
 
-                def submit(eid: str) -> None:
-                    tries[eid] = tries.get(eid, 0) + 1
-                    task = build_task(
-                        spec,
-                        study.directory,
-                        by_id[eid],
-                        template=template,
-                        work_root=work_root,
-                        environments=environments,
-                        rootfs=rootfs,
-                    )
-                    task = dataclasses.replace(task, return_bytes=not shared, blob_root=blob_root)
-                    pending[backend.executor.submit(run_task, task)] = eid
-
-                for eid in todo:
-                    submit(eid)
-                while pending:
-                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    if len(finished) < len(pending) and len(finished) < jobs:
-                        # Let the executions finishing now join this batch: fewer, larger transactions.
-                        finished, _ = wait(pending, timeout=BATCH_WINDOW, return_when=ALL_COMPLETED)
-                    batch = []
-                    for fut in finished:
-                        eid = pending.pop(fut)
-                        try:
-                            result = fut.result()
-                        except Exception as exc:  # the backend lost the task (worker died): retry like a failure
-                            result = dict(ok=False, error=f"backend error: {exc.__class__.__name__}: {exc}")
-                        batch.append((eid, result, _adopt_outputs(blobs, result)))
-                    # One transaction for everything that finished together: whole executions or none.
-                    catalog.record_attempts(run_id, batch)
-                    janitor.submit(_empty_trash, store / "work" / ".trash")
-                    for eid, result, _ in batch:
-                        if result.get("workdir"):
-                            shutil.rmtree(result["workdir"], ignore_errors=True)
-                        if not result["ok"] and tries[eid] <= spec.retries:
-                            submit(eid)
-                            continue
-                        if result["ok"]:
-                            summary.done += 1
-                        else:
-                            summary.failed += 1
-                            p = by_id[eid]
-                            summary.failures.append(
-                                dict(
-                                    id=eid,
-                                    subject=p.subject.id,
-                                    condition=p.condition.key,
-                                    repetition=p.repetition,
-                                    error=result.get("error"),
-                                )
+    try:
+        with ThreadPoolExecutor(1, thread_name_prefix="reprovip-janitor") as janitor, bar:
+            ptask = bar.add_task(spec.name or "run", total=len(todo), done=0, failed=0)
+            for eid in todo:
+                submit(eid)
+            while pending:
+                batch = []
+                for fut in _next_batch(finished, len(pending)):
+                    eid = pending.pop(fut)
+                    try:
+                        result = fut.result()
+                    except Exception as exc:  # the backend lost the task (worker died): retry like a failure
+                        result = dict(ok=False, error=f"backend error: {exc.__class__.__name__}: {exc}")
+                    batch.append((eid, result, _adopt_outputs(blobs, result)))
+                # One transaction for everything that finished together: whole executions or none.
+                catalog.record_attempts(run_id, batch)
+                janitor.submit(_empty_trash, store / "work" / ".trash")
+                for eid, result, _ in batch:
+                    if result.get("workdir"):
+                        shutil.rmtree(result["workdir"], ignore_errors=True)
+                    if not result["ok"] and tries[eid] <= spec.retries:
+                        submit(eid)
+                        continue
+                    if result["ok"]:
+                        summary.done += 1
+                    else:
+                        summary.failed += 1
+                        p = by_id[eid]
+                        summary.failures.append(
+                            dict(
+                                id=eid,
+                                subject=p.subject.id,
+                                condition=p.condition.key,
+                                repetition=p.repetition,
+                                error=result.get("error"),
                             )
-                        bar.update(ptask, advance=1, done=summary.done, failed=summary.failed)
-            status = "finished"
-        except BaseException:
-            kill_active()
-            raise
-        finally:
-            catalog.finish_run(run_id, status, summary.done, summary.failed)
-            shutil.rmtree(store / "work", ignore_errors=True)
+                        )
+                    bar.update(ptask, advance=1, done=summary.done, failed=summary.failed)
+        status = "finished"
+    finally:
+        catalog.finish_run(run_id, status, summary.done, summary.failed)
     return summary

@@ -17,12 +17,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy import create_engine, func, insert, inspect, select, text
 
 from reprovip.errors import StoreError
 from reprovip.store import Catalog
 from reprovip.store import schema as s
-from reprovip.store.migrations import BASE, HEAD, current_revision
+from reprovip.store.migrations import BASE, HEAD, current_revision, upgrade
 from reprovip.study import Study
 from tests.conftest import write_study
 
@@ -56,17 +56,26 @@ def _same_integers(context: Any, inspected_col: Any, metadata_col: Any, inspecte
     return False if isinstance(inspected, Integer) and isinstance(declared, Integer) else None
 
 
-def test_new_catalog_is_at_head_with_the_tables_of_schema_py(catalog_url: str) -> None:
+@pytest.mark.parametrize("migrate_new", [False, True], ids=["created-at-head", "through-every-migration"])
+def test_new_catalog_is_at_head_with_the_tables_of_schema_py(catalog_url: str, migrate_new: bool) -> None:
+    # A new catalog is created from schema.py and stamped HEAD; the migrations must build the same schema.
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    catalog = Catalog(catalog_url)
-    with catalog.engine.connect() as conn:
+    engine = create_engine(catalog_url)
+    upgrade(engine, migrate_new=migrate_new)
+    with engine.connect() as conn:
         assert current_revision(conn) == HEAD
         context = MigrationContext.configure(conn, opts={"compare_type": _same_integers})
         assert compare_metadata(context, s.metadata) == []
         assert conn.execute(select(s.meta.c.value).where(s.meta.c.key == "schema_version")).scalar() == "1"
+        assert sorted(inspect(conn).get_table_names()) == sorted([*s.metadata.tables, "alembic_version"])
+        if migrate_new:
+            return
+    catalog = Catalog(catalog_url)  # and reprovip opens it without migrating
+    assert catalog.study_id("none") is None
     catalog.close()
+    engine.dispose()
 
 
 def test_catalog_from_before_migrations_is_stamped_then_upgraded(catalog_url: str) -> None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from reprovip.errors import InputError
@@ -22,15 +22,8 @@ class Backend:
     shared_filesystem: bool  # False: outputs come back as bytes
 
 
-@contextlib.contextmanager
-def _local(address: str, jobs: int) -> Iterator[Backend]:
-    # Each execution is a subprocess, so threads that wait on them are enough: no pickling, no fork cost.
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="reprovip") as pool:
-        yield Backend(pool, shared_filesystem=True)
-
-
 BACKENDS: dict[str, Callable[[str, int], contextlib.AbstractContextManager[Backend]] | str] = {
-    "local": _local,
+    "local": "reprovip.execute.local:local",
     "dask": "reprovip.execute.dask_backend:scheduler",
     "dask-local": "reprovip.execute.dask_backend:local_cluster",
     "slurm": "reprovip.execute.dask_backend:jobqueue",

@@ -6,6 +6,7 @@ failing application: a crash, a timeout or a missing output is a result, recorde
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import selectors
@@ -25,11 +26,15 @@ from reprovip.execute.render import render_argv
 from reprovip.store.blobs import file_hash, suffix_of
 
 _HEAD, _TAIL = 8 * 1024, 56 * 1024
+_HOSTNAME = socket.gethostname()
 PID_FILE = ".reprovip-pid"
 
 # Process groups of executions running in this process, killed on interrupt.
 _active_groups: set[int] = set()
 _lock = threading.Lock()
+# In a local pool worker, the pipe its jobs come through: it reaches end of file when the runner stops or dies,
+# and the application running then is killed (see reprovip.execute.local).
+_control_fd: int | None = None
 
 
 @dataclass(frozen=True)
@@ -97,28 +102,42 @@ def kill_active() -> None:
         kill_group(g)
 
 
+def watch_control(fd: int) -> None:
+    """Kill the running application whenever ``fd`` becomes readable (a local worker's job pipe at end of file)."""
+    global _control_fd
+    _control_fd = fd
+
+
 def _wait(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int, int, bool, str, str]:
     """Drain ``proc``'s pipes and wait for it in this thread, killing its group at ``timeout``.
 
-    One ``select`` loop over both pipes and a pidfd: no helper threads per execution.
-    Returns (exit code, peak RSS in bytes, timed out, stdout, stderr).
+    One ``select`` loop over both pipes, a pidfd and the control pipe, if any: no helper threads per execution.
+    Returns (exit code, peak RSS in bytes, why it was killed: ``"timeout"``, ``"interrupted"`` or None,
+    stdout, stderr).
     """
     out, err = _Capped(), _Capped()
     open_fds = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}  # type: ignore[union-attr]
     pidfd = os.pidfd_open(proc.pid)
     deadline = time.monotonic() + timeout
-    timed_out, exited = False, False
+    killed, exited = None, False
     try:
         with selectors.DefaultSelector() as sel:
             for fd in open_fds:
                 sel.register(fd, selectors.EVENT_READ)
             sel.register(pidfd, selectors.EVENT_READ)
+            if _control_fd is not None:
+                sel.register(_control_fd, selectors.EVENT_READ)
             while open_fds or not exited:
                 left = deadline - time.monotonic()
-                if left <= 0 and not timed_out:
-                    timed_out = True
+                if left <= 0 and not killed:
+                    killed = "timeout"
                     kill_group(proc.pid)
-                for key, _ in sel.select(timeout=0.05 if timed_out else max(left, 0.001)):
+                for key, _ in sel.select(timeout=0.05 if killed else max(left, 0.001)):
+                    if key.fd == _control_fd:
+                        killed = killed or "interrupted"
+                        sel.unregister(key.fd)
+                        kill_group(proc.pid)
+                        continue
                     if key.fd == pidfd:
                         exited = True
                         sel.unregister(pidfd)
@@ -142,22 +161,30 @@ def _wait(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int, int, bool
             continue
     proc.returncode = os.waitstatus_to_exitcode(status)
     # ru_maxrss is in KiB on Linux.
-    return proc.returncode, int(usage.ru_maxrss) * 1024, timed_out, out.text(), err.text()
+    return proc.returncode, int(usage.ru_maxrss) * 1024, killed, out.text(), err.text()
 
 
-def _collect(outdir: Path, decls: list[OutputDecl], return_bytes: bool) -> list[dict[str, Any]]:
+def _files(outdir: str, pattern: str) -> list[str]:
+    """The regular files an output pattern matches under ``outdir``, sorted (no globbing for a literal path)."""
+    full = os.path.join(outdir, pattern)
+    if not glob.has_magic(pattern):
+        return [full] if os.path.isfile(full) else []
+    return sorted(p for p in glob.glob(full, recursive=True) if os.path.isfile(p))
+
+
+def _collect(outdir: str, decls: list[OutputDecl], return_bytes: bool) -> list[dict[str, Any]]:
     from reprovip.readers import semantic_hash  # lazy: readers pull in nibabel
 
     found: list[dict[str, Any]] = []
     for d in decls:
-        paths = sorted(p for p in glob.glob(str(outdir / d.pattern), recursive=True) if os.path.isfile(p))
+        paths = _files(outdir, d.pattern)
         if not paths:
             found.append(dict(name=d.name, relpath=d.pattern, kind=d.kind, missing=True, error="missing"))
             continue
         for p in paths:
             rec: dict[str, Any] = dict(
                 name=d.name,
-                relpath=Path(p).relative_to(outdir).as_posix(),
+                relpath=os.path.relpath(p, outdir).replace(os.sep, "/"),
                 kind=d.kind,
                 path=p,
                 blob=file_hash(p),
@@ -172,7 +199,8 @@ def _collect(outdir: Path, decls: list[OutputDecl], return_bytes: bool) -> list[
                 rec["semantic_hash"] = None
                 rec["error"] = f"{exc.__class__.__name__}: {exc}"
             if return_bytes:
-                rec["data"] = Path(p).read_bytes()
+                with open(p, "rb") as fh:
+                    rec["data"] = fh.read()
             found.append(rec)
     return found
 
@@ -210,14 +238,15 @@ def run_task(task: Task) -> dict[str, Any]:
         blobs = BlobStore(Path(task.blob_root))
         for o in result.get("outputs", []):
             if not o["missing"]:
-                blobs.adopt(Path(o["path"]), o["blob"], o["suffix"])
+                blobs.adopt(o["path"], o["blob"], o["suffix"])
                 o["adopted"] = True
         # Renaming is cheap; deleting is slow on some filesystems (ext4 with discard), so the runner
         # deletes the trash in the background.
-        workdir = Path(result.pop("workdir"))
-        trash = workdir.parent / ".trash"
-        trash.mkdir(exist_ok=True)
-        os.replace(workdir, trash / f"{workdir.name}-{time.time_ns()}")
+        workdir = result.pop("workdir")
+        trash = os.path.join(os.path.dirname(workdir), ".trash")
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(trash)
+        os.replace(workdir, os.path.join(trash, f"{os.path.basename(workdir)}-{time.time_ns()}"))
     return result
 
 
@@ -225,40 +254,45 @@ def _execute(task: Task) -> dict[str, Any]:
     """Run one execution and return its result as a plain dict.
 
     Keys: ``ok``, ``exit_code``, ``timed_out``, ``duration``, ``peak_rss``, ``stdout``, ``stderr``, ``error``,
-    ``argv``, ``env`` (what reprovip set), ``seed``, ``provenance``, ``hostname``, ``pid``, ``started_at``,
+    ``argv``, ``env`` (what reprovip set), ``seed``, ``provenance`` and ``provenance_hash`` (a local worker sends
+    the record once, then only its hash), ``hostname``, ``pid``, ``started_at``,
     ``finished_at``, ``workdir`` and ``outputs`` (name, relpath, kind, path, blob, suffix, size,
     semantic_hash, missing, error; ``data`` when ``task.return_bytes``).
     """
-    root = Path(task.work_root) if task.work_root else Path(tempfile.gettempdir()) / "reprovip-work"
-    workdir = root / task.execution_id
-    shutil.rmtree(workdir, ignore_errors=True)
-    outdir = workdir / "out"
-    outdir.mkdir(parents=True)
-    values = dict(task.values, outdir=str(outdir), workdir=str(workdir))
+    # os.path rather than pathlib: this runs once per execution, and short executions are common.
+    root = task.work_root or os.path.join(tempfile.gettempdir(), "reprovip-work")
+    workdir = os.path.join(root, task.execution_id)
+    if os.path.lexists(workdir):  # left by an attempt on this host that did not finish
+        shutil.rmtree(workdir, ignore_errors=True)
+    os.makedirs(workdir)
+    outdir = os.path.join(workdir, "out")
+    os.mkdir(outdir)
+    values = dict(task.values, outdir=outdir, workdir=workdir)
     if "perturb" in task.extra:
         from reprovip.execute.perturb import perturb_file
 
         p = task.extra["perturb"]
-        (workdir / "input").mkdir()
-        values["input"] = str(perturb_file(Path(values["input"]), workdir / "input", ulps=p["ulps"], seed=p["seed"]))
+        indir = Path(workdir, "input")
+        indir.mkdir()
+        values["input"] = str(perturb_file(Path(values["input"]), indir, ulps=p["ulps"], seed=p["seed"]))
     argv = render_argv(task.argv, values)
     if "boutiques" in task.extra and task.extra["boutiques"].get("launcher", "simulate") == "simulate":
         from reprovip.spec.boutiques import boutiques_argv
 
         b = task.extra["boutiques"]
         try:
-            argv = boutiques_argv(b["descriptor"], b["invocation"], values, workdir) + argv
+            argv = boutiques_argv(b["descriptor"], b["invocation"], values, Path(workdir)) + argv
         except Exception as exc:  # an invalid invocation is this execution's failure, reported as such
             error = f"Boutiques could not build the command: {str(exc).strip()[:300]}"
-            failed = new_result(task, [], workdir=str(workdir), ok=False, error=error, duration=0.0)
+            failed = new_result(task, [], workdir=workdir, ok=False, error=error, duration=0.0)
             return dict(failed, finished_at=failed["started_at"])
     result = new_result(
         task,
         argv,
         provenance=machine_provenance(),
         provenance_hash=machine_provenance_hash(),
-        hostname=socket.gethostname(),
-        workdir=str(workdir),
+        hostname=_HOSTNAME,
+        workdir=workdir,
     )
     if task.extra.get("verrou"):
         # Random rounding of every floating-point operation (Verrou, a valgrind tool), where installed.
@@ -266,12 +300,12 @@ def _execute(task: Task) -> dict[str, Any]:
     if "os" in task.extra:
         from reprovip.execute import rootfs
 
-        argv = rootfs.wrap(Path(task.extra["os"]["root"]), argv, binds=[str(values["study_dir"])], workdir=str(workdir))
+        argv = rootfs.wrap(Path(task.extra["os"]["root"]), argv, binds=[str(values["study_dir"])], workdir=workdir)
     if "container" in task.extra:
         from reprovip.execute.container import wrap
 
         c = task.extra["container"]
-        argv = wrap(c["engine"], c["image"], argv, binds=[str(values["study_dir"])], workdir=str(workdir), env=task.env)
+        argv = wrap(c["engine"], c["image"], argv, binds=[str(values["study_dir"])], workdir=workdir, env=task.env)
     result["argv"] = argv
     for key in ("environment", "container", "os"):
         if key in task.extra:
@@ -283,7 +317,7 @@ def _execute(task: Task) -> dict[str, Any]:
         proc = subprocess.Popen(
             argv,
             cwd=workdir,
-            env={**os.environ, **task.env},
+            env={**os.environb, **{os.fsencode(k): os.fsencode(v) for k, v in task.env.items()}},  # no decoding
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -295,9 +329,10 @@ def _execute(task: Task) -> dict[str, Any]:
         return result
     with _lock:
         _active_groups.add(proc.pid)
-    (workdir / PID_FILE).write_text(f"{proc.pid} {socket.gethostname()}")
+    with open(os.path.join(workdir, PID_FILE), "w") as fh:
+        fh.write(f"{proc.pid} {_HOSTNAME}")
     try:
-        code, rss, timed_out, stdout, stderr = _wait(proc, task.timeout)
+        code, rss, killed, stdout, stderr = _wait(proc, task.timeout)
     finally:
         kill_group(proc.pid)  # children left behind by the app do not outlive its execution
         with _lock:
@@ -306,14 +341,17 @@ def _execute(task: Task) -> dict[str, Any]:
         pid=proc.pid,
         exit_code=code,
         peak_rss=rss,
-        timed_out=timed_out,
+        timed_out=killed == "timeout",
         stdout=stdout,
         stderr=stderr,
         duration=time.perf_counter() - t0,
         finished_at=time.time(),
     )
-    if timed_out:
+    if killed == "timeout":
         result.update(ok=False, error=f"timed out after {task.timeout:g} s (process group killed)")
+        return result
+    if killed == "interrupted":
+        result.update(ok=False, error="interrupted: the runner stopped (process group killed)")
         return result
     if code != 0:
         tail = result["stderr"].strip().splitlines()[-1:] or [""]

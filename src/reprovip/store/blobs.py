@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -35,6 +36,11 @@ def suffix_of(name: str) -> str:
     return (parts[-1].lower() if parts else "")[:20]
 
 
+def _remove(path: str | Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
 class BlobStore:
     """The blob folder of a study store.
 
@@ -53,22 +59,22 @@ class BlobStore:
         """Where the blob of ``digest`` lives."""
         return self.blobs / digest[:2] / f"{digest}{suffix}"
 
-    def adopt(self, src: Path, digest: str, suffix: str) -> Path:
+    def adopt(self, src: str | Path, digest: str, suffix: str) -> Path:
         """Move ``src`` (already hashed to ``digest``) into the store; drop it if the blob exists.
 
         A rename within one filesystem is atomic, so a blob is either whole or absent. Across filesystems
         the file is copied to ``tmp/`` first, flushed, then renamed.
         """
         dest = self.path(digest, suffix)
-        if dest.exists():
-            src.unlink(missing_ok=True)
+        if os.path.exists(dest):
+            _remove(src)
             return dest
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(dest.parent, exist_ok=True)
         try:
             os.replace(src, dest)
         except OSError:
-            self.put_bytes_from(src, dest)
-            src.unlink(missing_ok=True)
+            self.put_bytes_from(Path(src), dest)
+            _remove(src)
         return dest
 
     def put_bytes(self, data: bytes, suffix: str) -> tuple[str, Path]:

@@ -344,7 +344,9 @@ class Catalog:
     def _store_provenance(self, conn: Any, result: dict[str, Any]) -> str | None:
         prov = result.get("provenance")
         if prov is None:
-            return None
+            # A local worker names a record it sent with an earlier result (see reprovip.execute.worker).
+            digest = result.get("provenance_hash")
+            return digest if digest in self._known_provenance else None
         digest = result.get("provenance_hash") or _digest(prov)
         if digest not in self._known_provenance:
             dialect = conn.dialect.name

@@ -10,7 +10,9 @@ are stamped with the first revision, whose tables they already have, then upgrad
 Adding a revision: change ``schema.py``, then write ``versions/NNNN_what.py`` (``alembic -c
 src/reprovip/store/migrations/alembic.ini revision -m "what"`` writes the skeleton; autogenerate works with
 ``-x url=sqlite:///some/catalog.sqlite``), set :data:`HEAD` to its id and run ``tests/store``. The import of
-Alembic costs about 0.3 s, so it happens only when a catalog is not at :data:`HEAD`.
+Alembic costs about 0.3 s, so it happens only when an existing catalog is not at :data:`HEAD`: a new, empty
+database gets ``schema.py``'s tables and is stamped :data:`HEAD` directly (the tests check that the migrations
+build the very same schema).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import inspect, text
+from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, insert, inspect, text
 
 from reprovip.errors import StoreError
 
@@ -48,8 +50,10 @@ def current_revision(conn: Connection) -> str | None:
     return rows[0] if rows else None
 
 
-def upgrade(engine: Engine) -> None:
+def upgrade(engine: Engine, *, migrate_new: bool = False) -> None:
     """Bring the catalog behind ``engine`` to :data:`HEAD`; refuse one newer than this code.
+
+    ``migrate_new`` runs every migration on a new catalog too, instead of creating ``schema.py``'s tables.
 
     Raises
     ------
@@ -65,7 +69,7 @@ def upgrade(engine: Engine) -> None:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
             try:
-                _upgrade_locked(conn)
+                _upgrade_locked(conn, migrate_new=migrate_new)
             except BaseException:
                 conn.exec_driver_sql("ROLLBACK")
                 raise
@@ -75,15 +79,36 @@ def upgrade(engine: Engine) -> None:
             if dialect == "postgresql":
                 # Released at commit: the second process waits, then finds the catalog at HEAD.
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-            _upgrade_locked(conn)
+            _upgrade_locked(conn, migrate_new=migrate_new)
 
 
-def _upgrade_locked(conn: Connection) -> None:
-    from alembic import command
+def _create_at_head(conn: Connection) -> None:
+    """Create ``schema.py``'s tables in an empty database and record them as revision :data:`HEAD`."""
+    from reprovip.store import schema
 
+    schema.metadata.create_all(conn)
+    conn.execute(insert(schema.meta).values(key="schema_version", value=str(schema.SCHEMA_VERSION)))
+    # Alembic's own version table, as `alembic stamp` would create it.
+    version = Table(
+        VERSION_TABLE,
+        MetaData(),
+        Column("version_num", String(32), nullable=False),
+        PrimaryKeyConstraint("version_num", name=f"{VERSION_TABLE}_pkc"),
+    )
+    version.create(conn)
+    conn.execute(insert(version).values(version_num=HEAD))
+
+
+def _upgrade_locked(conn: Connection, *, migrate_new: bool = False) -> None:
+    """Upgrade under the lock; ``migrate_new`` builds a new catalog through every migration (tests)."""
     revision = current_revision(conn)  # again: another process may have migrated while we waited
     if revision == HEAD:
         return
+    if revision is None and not migrate_new and not inspect(conn).has_table("executions"):
+        _create_at_head(conn)
+        return
+    from alembic import command
+
     if revision is not None and revision not in _known_revisions():
         raise StoreError(
             f"catalog schema revision {revision!r} is newer than this reprovip (which knows up to {HEAD!r}); "

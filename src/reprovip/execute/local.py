@@ -1,0 +1,203 @@
+"""The local backend: ``--jobs`` worker processes on this machine, each running one execution at a time.
+
+Processes rather than threads: the work around each execution (starting it, waiting for it, hashing and storing
+its outputs) is Python, and threads would share one interpreter lock with the runner's catalog writes. The
+workers are fresh interpreters (:mod:`reprovip.execute.worker`), not forks: they inherit no lock, thread, store
+lock or database connection of the runner, which may be a notebook kernel, and they import nothing of the
+caller's script (``multiprocessing``'s ``spawn`` would re-import an unguarded ``__main__``).
+
+Each worker is fed by one thread of the runner through a pair of pipes. Stopping is closing a worker's job pipe:
+it kills the application it runs and exits. That happens on Ctrl-C (workers ignore the signal; the runner
+handles it), on any error in the runner, and when the runner is killed (the kernel closes the pipe).
+A worker that dies is replaced, and its execution fails with :class:`~concurrent.futures.BrokenExecutor`
+(the runner retries it like any failure); a worker that dies before its first job breaks the pool.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import queue
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import BrokenExecutor, Executor, Future
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import reprovip
+from reprovip.execute.backends import Backend
+
+# The folder reprovip is imported from: workers import the very same code, installed or not.
+_IMPORT_ROOT = str(Path(reprovip.__file__).resolve().parent.parent)
+
+
+class _Worker:
+    """The runner's end of one worker: its two pipes, and its process when the runner started it."""
+
+    def __init__(self, jobs: BinaryIO, results: BinaryIO, proc: subprocess.Popen[bytes] | None) -> None:
+        self.jobs, self.results, self.proc = jobs, results, proc
+        self.done = 0
+        self._lock = threading.Lock()  # sending a job and closing the pipe come from different threads
+
+    def call(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[bool, Any]:
+        """Run ``fn(*args, **kwargs)`` in the worker; OSError or EOFError if it is stopped or dies."""
+        with self._lock:
+            if self.jobs.closed:
+                raise EOFError("worker stopped")
+            pickle.dump((fn, args, kwargs), self.jobs)
+            self.jobs.flush()
+        reply = pickle.load(self.results)
+        self.done += 1
+        return reply
+
+    def stop(self) -> None:
+        """Close the job pipe: the worker kills its application, if any, and exits."""
+        with self._lock:
+            with contextlib.suppress(OSError):
+                self.jobs.close()
+
+    def join(self) -> str:
+        """Wait until the worker has exited; say how, when the runner started it."""
+        with contextlib.suppress(OSError):
+            self.results.read()  # end of file: the worker is gone
+        self.results.close()
+        return f"exit code {self.proc.wait()}" if self.proc else "exited"
+
+
+def start_workers(n: int) -> list[_Worker]:
+    """Start ``n`` workers: one fresh interpreter, which forks the others (see :mod:`reprovip.execute.worker`)."""
+    runner_ends, worker_ends = [], []
+    for _ in range(n):
+        job_r, job_w = os.pipe()
+        res_r, res_w = os.pipe()
+        runner_ends.append((job_w, res_r))
+        worker_ends.append((job_r, res_w))
+    code = (
+        f"import sys; sys.path.insert(0, {_IMPORT_ROOT!r}); "
+        f"from reprovip.execute.worker import start; start({worker_ends!r})"
+    )
+    fds = [fd for pair in worker_ends for fd in pair]
+    try:
+        proc = subprocess.Popen([sys.executable, "-c", code], pass_fds=fds, stdin=subprocess.DEVNULL)
+    finally:
+        for fd in fds:
+            os.close(fd)
+    return [
+        _Worker(os.fdopen(job_w, "wb"), os.fdopen(res_r, "rb"), proc if i == 0 else None)
+        for i, (job_w, res_r) in enumerate(runner_ends)
+    ]
+
+
+class LocalPool(Executor):
+    """A :class:`~concurrent.futures.Executor` over worker processes (see the module's docstring).
+
+    Parameters
+    ----------
+    workers : int
+        Worker processes, hence calls running at once.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...], dict[str, Any]] | None]
+        self._queue = queue.SimpleQueue()
+        self._broken: str | None = None
+        self._closed = False
+        self._stopping = False
+        self._workers = start_workers(workers)
+        self._threads = [
+            threading.Thread(target=self._serve, args=(i,), name=f"reprovip-worker-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for t in self._threads:
+            t.start()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        """Queue ``fn(*args, **kwargs)`` for the next free worker."""
+        if self._closed:
+            raise RuntimeError("cannot submit to a local pool after shutdown")
+        fut: Future[Any] = Future()
+        if self._broken:
+            fut.set_exception(BrokenExecutor(self._broken))
+        else:
+            self._queue.put((fut, fn, args, kwargs))
+        return fut
+
+    def _serve(self, i: int) -> None:
+        while (item := self._queue.get()) is not None:
+            fut, fn, args, kwargs = item
+            if not fut.set_running_or_notify_cancel():
+                continue
+            if self._broken:
+                fut.set_exception(BrokenExecutor(self._broken))
+                continue
+            worker = self._workers[i]
+            try:
+                ok, value = worker.call(fn, args, kwargs)
+            except (OSError, EOFError, pickle.UnpicklingError) as exc:
+                worker.stop()
+                reason = f"a local worker process died ({worker.join()}, {exc.__class__.__name__})"
+                if not worker.done and not self._stopping:
+                    self._broken = f"{reason} before its first job: see its message above"
+                elif not self._stopping:
+                    self._workers[i] = start_workers(1)[0]
+                fut.set_exception(BrokenExecutor(self._broken or reason))
+                continue
+            if ok:
+                fut.set_result(value)
+            else:
+                fut.set_exception(value)
+
+    def _cancel_queued(self) -> None:
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is not None:
+                item[0].cancel()
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop taking jobs; let the queued ones run (unless ``cancel_futures``), then stop the workers."""
+        self._closed = True
+        if cancel_futures:
+            self._cancel_queued()
+        for _ in self._threads:
+            self._queue.put(None)
+        if not wait:
+            return
+        for t in self._threads:
+            t.join()
+        for w in self._workers:
+            w.stop()
+            w.join()
+
+    def interrupt(self) -> None:
+        """Kill the running applications, cancel what is queued and wait for the workers to exit."""
+        self._stopping = True
+        self._cancel_queued()
+        for w in self._workers:
+            w.stop()
+        self.shutdown(wait=True, cancel_futures=True)
+
+
+@contextlib.contextmanager
+def local(address: str, jobs: int) -> Iterator[Backend]:
+    """A :class:`LocalPool` of ``jobs`` workers; on any exception (Ctrl-C included), stop them at once.
+
+    Parameters
+    ----------
+    address : str
+        ``local`` (no options).
+    jobs : int
+        Worker processes, hence executions at once.
+    """
+    pool = LocalPool(jobs)
+    try:
+        yield Backend(pool, shared_filesystem=True)
+    except BaseException:
+        pool.interrupt()
+        raise
+    pool.shutdown(wait=True)

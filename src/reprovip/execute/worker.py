@@ -1,0 +1,115 @@
+"""Local worker processes: each runs the jobs the runner sends through a pipe, one at a time, and sends back results.
+
+:mod:`reprovip.execute.local` starts one fresh interpreter with :func:`start` and a pair of pipe descriptors per
+worker. That process imports what workers need (readers, numpy, nibabel) and reads the machine's provenance
+once, then forks the other workers from itself: a pool of N workers pays the start-up cost once, not N times,
+and no worker is a fork of the runner. Jobs and results are pickles: ``(function, args, kwargs)`` in,
+``(True, value)`` or ``(False, exception)`` out. End of file on the job pipe means stop: between jobs the worker
+exits; during one, the application is killed first (:func:`~reprovip.execute.sandbox.watch_control`), so a
+runner that dies, even by SIGKILL, leaves nothing running.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
+from reprovip.execute.provenance import machine_provenance
+from reprovip.execute.sandbox import watch_control
+
+Channel = tuple[int, int]  # (job pipe read end, result pipe write end)
+
+
+def start(channels: list[Channel]) -> None:
+    """Warm up, fork a worker for each channel after the first, and serve the first one in this process."""
+    # A Python-level handler, unlike SIG_IGN, is reset to the default in the applications the workers start.
+    signal.signal(signal.SIGINT, _ignore)
+    import reprovip.readers  # noqa: F401  every execution's outputs are hashed with them
+
+    machine_provenance()  # cached, and inherited by the forked workers
+    for channel in channels[1:]:
+        _fork(channels, channel)
+    main(*channels[0], siblings=channels)
+
+
+def _fork(channels: list[Channel], channel: Channel) -> None:
+    """Start a worker for ``channel`` in a grandchild (reparented away, so nobody has to reap it)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            if os.fork() == 0:
+                main(*channel, siblings=channels)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def _ignore(signum: int, frame: Any) -> None:
+    """Ctrl-C reaches the whole terminal process group; the runner decides what to stop."""
+
+
+_sent_provenance: set[str] = set()
+
+
+def _once(result: Any) -> Any:
+    """Send this machine's provenance record with the first result only; later ones name it by its hash.
+
+    The runner records a worker's results in the order the worker sent them, so the record is stored first.
+    """
+    if isinstance(result, dict) and result.get("provenance_hash"):
+        if result["provenance_hash"] in _sent_provenance:
+            result["provenance"] = None
+        else:
+            _sent_provenance.add(result["provenance_hash"])
+    return result
+
+
+def _reply(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
+    try:
+        reply: tuple[bool, Any] = (True, _once(fn(*args, **kwargs)))
+    except Exception as exc:  # the runner gets it from the future, as from any executor
+        reply = (False, exc)
+    try:
+        return pickle.dumps(reply)
+    except Exception as exc:  # an exception that cannot travel is sent as its text
+        return pickle.dumps((False, RuntimeError(f"{reply[1]!r} (not picklable: {exc})")))
+
+
+def main(job_fd: int, result_fd: int, *, siblings: Sequence[Channel] = ()) -> None:
+    """Serve jobs from ``job_fd`` until end of file, writing each result to ``result_fd``, then exit.
+
+    ``siblings``: every worker's channel, of which all but this one are closed here.
+    """
+    code = 1
+    try:
+        for fd in {fd for channel in siblings if channel != (job_fd, result_fd) for fd in channel}:
+            os.close(fd)
+        _serve(job_fd, result_fd)
+        code = 0
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # Skip the interpreter's teardown (tens of milliseconds with numpy loaded): the runner waits for it.
+        os._exit(code)
+
+
+def _serve(job_fd: int, result_fd: int) -> None:
+    watch_control(job_fd)
+    with os.fdopen(job_fd, "rb") as jobs, os.fdopen(result_fd, "wb") as results:
+        while True:
+            try:
+                fn, args, kwargs = pickle.load(jobs)
+            except EOFError:
+                return
+            try:
+                results.write(_reply(fn, args, kwargs))
+                results.flush()
+            except BrokenPipeError:  # the runner is gone
+                return
