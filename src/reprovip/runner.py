@@ -52,15 +52,19 @@ def _cleanup_stale_work(work: Path) -> None:
     """Kill what a killed runner left running, then clear its working folders (we hold the lock)."""
     if not work.exists():
         return
-    host = socket.gethostname()
     for pid_file in work.glob(f"*/{PID_FILE}"):
-        try:
-            pid_text, pid_host = pid_file.read_text().split()
-            if pid_host == host:
-                kill_group(int(pid_text))
-        except (OSError, ValueError):
-            pass
+        _kill_recorded(pid_file)
     shutil.rmtree(work, ignore_errors=True)
+
+
+def _kill_recorded(pid_file: Path) -> None:
+    """Kill the process group an execution's working folder records, if it ran on this host."""
+    try:
+        pid_text, pid_host = pid_file.read_text().split()
+        if pid_host == socket.gethostname():
+            kill_group(int(pid_text))
+    except (OSError, ValueError):
+        pass
 
 
 def _empty_trash(trash: Path) -> None:
@@ -223,6 +227,8 @@ def _run(study: Study, backend: Backend, *, force: bool, bar: Progress) -> RunSu
                         result = fut.result()
                     except Exception as exc:  # the backend lost the task (worker died): retry like a failure
                         result = dict(ok=False, error=f"backend error: {exc.__class__.__name__}: {exc}")
+                        if work_root:  # what its worker left running must not write into the next attempt
+                            _kill_recorded(Path(work_root, eid, PID_FILE))
                     batch.append((eid, result, _adopt_outputs(blobs, result)))
                 # One transaction for everything that finished together: whole executions or none.
                 catalog.record_attempts(run_id, batch)

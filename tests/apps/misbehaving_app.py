@@ -1,6 +1,7 @@
 """Applications that fail in the ways real ones do; the first argument picks the failure."""
 
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -15,6 +16,12 @@ if mode == "hang":
     time.sleep(600)
 if mode == "no-output":
     sys.exit(0)
+if mode == "kill-worker":  # the first attempt takes down the reprovip worker that started it, then hangs
+    marker = Path(sys.argv[3])
+    if not marker.exists():
+        marker.write_text(str(os.getpid()))
+        os.kill(os.getppid(), signal.SIGKILL)
+        time.sleep(600)
 if mode == "flaky":
     marker = Path(sys.argv[3])
     if not marker.exists():

@@ -10,7 +10,8 @@ Each worker is fed by one thread of the runner through a pair of pipes. Stopping
 it kills the application it runs and exits. That happens on Ctrl-C (workers ignore the signal; the runner
 handles it), on any error in the runner, and when the runner is killed (the kernel closes the pipe).
 A worker that dies is replaced, and its execution fails with :class:`~concurrent.futures.BrokenExecutor`
-(the runner retries it like any failure); a worker that dies before its first job breaks the pool.
+(the runner kills what it left running and retries it like any failure); a worker that cannot start breaks
+the pool: every execution then fails with the reason.
 """
 
 from __future__ import annotations
@@ -34,24 +35,39 @@ from reprovip.execute.backends import Backend
 _IMPORT_ROOT = str(Path(reprovip.__file__).resolve().parent.parent)
 
 
+class _NotStarted(Exception):
+    """A worker exited before it was ready."""
+
+
 class _Worker:
     """The runner's end of one worker: its two pipes, and its process when the runner started it."""
 
     def __init__(self, jobs: BinaryIO, results: BinaryIO, proc: subprocess.Popen[bytes] | None) -> None:
         self.jobs, self.results, self.proc = jobs, results, proc
-        self.done = 0
+        self.pid: int | None = None  # sent by the worker once it is ready
         self._lock = threading.Lock()  # sending a job and closing the pipe come from different threads
 
     def call(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[bool, Any]:
-        """Run ``fn(*args, **kwargs)`` in the worker; OSError or EOFError if it is stopped or dies."""
+        """Run ``fn(*args, **kwargs)`` in the worker.
+
+        Raises
+        ------
+        _NotStarted
+            The worker could not start.
+        OSError, EOFError
+            It was stopped, or died.
+        """
+        if self.pid is None:
+            try:
+                self.pid = pickle.load(self.results)
+            except EOFError:
+                raise _NotStarted from None
         with self._lock:
             if self.jobs.closed:
                 raise EOFError("worker stopped")
             pickle.dump((fn, args, kwargs), self.jobs)
             self.jobs.flush()
-        reply = pickle.load(self.results)
-        self.done += 1
-        return reply
+        return pickle.load(self.results)
 
     def stop(self) -> None:
         """Close the job pipe: the worker kills its application, if any, and exits."""
@@ -60,11 +76,16 @@ class _Worker:
                 self.jobs.close()
 
     def join(self) -> str:
-        """Wait until the worker has exited; say how, when the runner started it."""
-        with contextlib.suppress(OSError):
-            self.results.read()  # end of file: the worker is gone
-        self.results.close()
-        return f"exit code {self.proc.wait()}" if self.proc else "exited"
+        """Wait until the worker has exited; say which one, and how when the runner started it."""
+        if not self.results.closed:
+            with contextlib.suppress(OSError):
+                self.results.read()  # end of file: the worker is gone
+            self.results.close()
+        pid = self.pid or (self.proc.pid if self.proc else None)
+        said = [f"process {pid}"] if pid else []
+        if self.proc:
+            said.append(f"exit code {self.proc.wait()}")
+        return ", ".join(said) or "a forked worker that never said it was ready"
 
 
 def start_workers(n: int) -> list[_Worker]:
@@ -136,14 +157,16 @@ class LocalPool(Executor):
             worker = self._workers[i]
             try:
                 ok, value = worker.call(fn, args, kwargs)
+            except _NotStarted:
+                worker.stop()
+                self._broken = f"a local worker could not start ({worker.join()}): see its message above"
+                fut.set_exception(BrokenExecutor(self._broken))
+                continue
             except (OSError, EOFError, pickle.UnpicklingError) as exc:
                 worker.stop()
-                reason = f"a local worker process died ({worker.join()}, {exc.__class__.__name__})"
-                if not worker.done and not self._stopping:
-                    self._broken = f"{reason} before its first job: see its message above"
-                elif not self._stopping:
+                fut.set_exception(BrokenExecutor(f"its local worker died ({worker.join()}, {exc.__class__.__name__})"))
+                if not self._stopping:
                     self._workers[i] = start_workers(1)[0]
-                fut.set_exception(BrokenExecutor(self._broken or reason))
                 continue
             if ok:
                 fut.set_result(value)

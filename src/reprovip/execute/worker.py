@@ -4,7 +4,7 @@
 worker. That process imports what workers need (readers, numpy, nibabel) and reads the machine's provenance
 once, then forks the other workers from itself: a pool of N workers pays the start-up cost once, not N times,
 and no worker is a fork of the runner. Jobs and results are pickles: ``(function, args, kwargs)`` in,
-``(True, value)`` or ``(False, exception)`` out. End of file on the job pipe means stop: between jobs the worker
+``(True, value)`` or ``(False, exception)`` out, after the worker's process id once it is ready. End of file on the job pipe means stop: between jobs the worker
 exits; during one, the application is killed first (:func:`~reprovip.execute.sandbox.watch_control`), so a
 runner that dies, even by SIGKILL, leaves nothing running.
 """
@@ -103,6 +103,8 @@ def main(job_fd: int, result_fd: int, *, siblings: Sequence[Channel] = ()) -> No
 def _serve(job_fd: int, result_fd: int) -> None:
     watch_control(job_fd)
     with os.fdopen(job_fd, "rb") as jobs, os.fdopen(result_fd, "wb") as results:
+        pickle.dump(os.getpid(), results)  # ready: the runner tells a worker that cannot start from one that died
+        results.flush()
         while True:
             try:
                 fn, args, kwargs = pickle.load(jobs)

@@ -1,0 +1,186 @@
+"""The local backend: worker processes fed through pipes, stopped by Ctrl-C, by the runner's death or error.
+
+Real processes throughout: a pool of workers (one interpreter, the others forked from it), and the `reprovip`
+command interrupted by SIGINT (to its process group, as a terminal does, or to the runner alone) or killed by
+SIGKILL while its applications run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import BrokenExecutor
+from pathlib import Path
+
+import pytest
+
+from reprovip.execute import local
+from reprovip.execute.local import LocalPool
+from reprovip.execute.sandbox import PID_FILE
+from reprovip.study import Study
+from tests.conftest import write_study
+
+
+def test_pool_runs_calls_in_its_own_worker_processes() -> None:
+    with LocalPool(2) as pool:
+        pids = {f.result(timeout=60) for f in [pool.submit(os.getpid) for _ in range(20)]}
+        assert len(pids) in (1, 2) and os.getpid() not in pids
+        assert pool.submit(sum, [1, 2, 3]).result(timeout=60) == 6
+        with pytest.raises(ValueError, match="invalid literal for int"):
+            pool.submit(int, "x").result(timeout=60)
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        pool.submit(os.getpid)
+
+
+def test_a_dead_worker_fails_its_call_and_is_replaced() -> None:
+    with LocalPool(1) as pool:
+        first = pool.submit(os.getpid).result(timeout=60)
+        with pytest.raises(BrokenExecutor, match=rf"its local worker died \(process {first}, exit code 7"):
+            pool.submit(os._exit, 7).result(timeout=60)
+        second = pool.submit(os.getpid).result(timeout=60)
+        assert second != first
+
+
+def test_a_worker_that_cannot_start_breaks_the_pool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "reprovip"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("raise ImportError('a broken installation')\n")
+    monkeypatch.setattr(local, "_IMPORT_ROOT", str(tmp_path))
+    with LocalPool(2) as pool:
+        futures = [pool.submit(os.getpid) for _ in range(3)]
+        for f in futures:
+            with pytest.raises(BrokenExecutor, match=r"a local worker could not start \(.+\): see its message above"):
+                f.result(timeout=60)
+        with pytest.raises(BrokenExecutor, match="could not start"):
+            pool.submit(os.getpid).result(timeout=60)
+
+
+def test_every_attempt_links_to_a_stored_provenance_record(tmp_path: Path) -> None:
+    # Workers send the machine's record once and then its hash: every attempt must still point to it.
+    study = Study.load(write_study(tmp_path, repetitions=4))
+    assert study.run(jobs=2, progress=False).done == 12
+    with study.catalog.engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT a.provenance, p.data FROM attempts a LEFT JOIN provenances p "
+                                    "ON p.hash = a.provenance").all()
+    assert len(rows) == 12 and all(digest and data for digest, data in rows)
+    assert len({digest for digest, _ in rows}) == 1
+
+
+def test_a_script_without_a_main_guard_can_run_a_study(tmp_path: Path) -> None:
+    # multiprocessing's spawn would re-import this script in every worker and fail.
+    path = write_study(tmp_path / "s", repetitions=2)
+    script = tmp_path / "script.py"
+    script.write_text(
+        "from reprovip import Study\n"
+        f"summary = Study.load({str(path)!r}).run(jobs=2, progress=False)\n"
+        "print(summary.done, summary.failed)\n"
+    )
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["6", "0"]
+
+
+# -- stopping ---------------------------------------------------------------------------------------------
+
+
+def _hanging_study(tmp_path: Path) -> Path:
+    return write_study(tmp_path, app="misbehaving_app.py", args='"hang", "{outdir}"', repetitions=2, subjects=2)
+
+
+def _start(path: Path) -> tuple[subprocess.Popen[str], list[int]]:
+    """Start `reprovip run -j 2` in a session of its own; return it once two applications are running."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reprovip", "run", str(path), "-j", "2", "--no-progress"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # a process group of its own, like a terminal's foreground job
+    )
+    work = path.parent / ".reprovip" / "work"
+    for _ in range(600):
+        groups = [int(p.read_text().split()[0]) for p in work.glob(f"*/{PID_FILE}") if p.read_text().strip()]
+        if len(groups) == 2:
+            return proc, groups
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError(f"the applications did not start: {proc.communicate()}")
+
+
+def _alive(group: int) -> list[int]:
+    """Processes of a process group that are not zombies."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == group and fields[0] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def _eventually(condition: Callable[[], bool]) -> bool:
+    for _ in range(200):
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _gone(groups: list[int]) -> bool:
+    return _eventually(lambda: not any(_alive(g) for g in groups))
+
+
+@pytest.mark.parametrize("target", ["process-group", "runner-only"])
+def test_ctrl_c_kills_the_running_applications_and_exits_130(tmp_path: Path, target: str) -> None:
+    path = _hanging_study(tmp_path)
+    proc, groups = _start(path)
+    assert _eventually(lambda: all(len(_alive(g)) == 2 for g in groups))  # each app and the child it forked
+    if target == "process-group":
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert _gone(groups), "an application outlived the interrupted run"
+    catalog = Study.load(path).catalog
+    study_id = catalog.studies()[0]["id"]
+    assert [r["status"] for r in catalog.runs(study_id)] == ["interrupted"]
+    assert {e["status"] for e in catalog.executions(study_id)} == {"pending"}
+
+
+def test_applications_die_with_a_killed_runner(tmp_path: Path) -> None:
+    path = _hanging_study(tmp_path)
+    proc, groups = _start(path)
+    proc.kill()
+    proc.communicate(timeout=60)
+    # No rerun needed: the workers see their job pipe close and kill what they run.
+    assert _gone(groups), "an application outlived its killed runner"
+
+
+def test_an_execution_whose_worker_died_is_stopped_and_retried(tmp_path: Path) -> None:
+    marker = tmp_path / "first-attempt"
+    path = write_study(
+        tmp_path,
+        app="misbehaving_app.py",
+        args=f'"kill-worker", "{{outdir}}", "{marker}"',
+        repetitions=1,
+        subjects=1,
+        extra="retries: 1\n",
+    )
+    study = Study.load(path)
+    summary = study.run(jobs=1, progress=False)
+    assert (summary.done, summary.failed) == (1, 0)
+    first_app = int(marker.read_text())
+    assert _eventually(lambda: not _alive(first_app)), "the orphaned first attempt was left running"
+    execution = study.executions().iloc[0]
+    attempts = study.catalog.attempts(execution["id"])
+    assert [a["number"] for a in attempts] == [1, 2]
+    assert "BrokenExecutor: its local worker died" in attempts[0]["error"]
+    assert attempts[1]["error"] is None
