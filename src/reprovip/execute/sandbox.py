@@ -7,6 +7,7 @@ failing application: a crash, a timeout or a missing output is a result, recorde
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import os
 import selectors
@@ -23,7 +24,7 @@ from typing import Any
 
 from reprovip.execute.provenance import machine_provenance, machine_provenance_hash
 from reprovip.execute.render import render_argv
-from reprovip.store.blobs import file_hash, suffix_of
+from reprovip.store.blobs import BlobStore, file_hash, suffix_of
 
 _HEAD, _TAIL = 8 * 1024, 56 * 1024
 _HOSTNAME = socket.gethostname()
@@ -35,6 +36,7 @@ _lock = threading.Lock()
 # In a local pool worker, the pipe its jobs come through: it reaches end of file when the runner stops or dies,
 # and the application running then is killed (see reprovip.execute.local).
 _control_fd: int | None = None
+_frozen_environ: dict[bytes, bytes] | None = None  # see freeze_environ
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,12 @@ def kill_active() -> None:
         groups = list(_active_groups)
     for g in groups:
         kill_group(g)
+
+
+def freeze_environ() -> None:
+    """Copy this process's environment once (a local worker's never changes) instead of once per execution."""
+    global _frozen_environ
+    _frozen_environ = dict(os.environb)
 
 
 def watch_control(fd: int) -> None:
@@ -184,7 +192,7 @@ def _collect(outdir: str, decls: list[OutputDecl], return_bytes: bool) -> list[d
         for p in paths:
             rec: dict[str, Any] = dict(
                 name=d.name,
-                relpath=os.path.relpath(p, outdir).replace(os.sep, "/"),
+                relpath=p[len(outdir) + 1 :].replace(os.sep, "/"),
                 kind=d.kind,
                 path=p,
                 blob=file_hash(p),
@@ -222,6 +230,11 @@ def new_result(task: Task, argv: list[str], **fields: Any) -> dict[str, Any]:
     )
 
 
+@functools.lru_cache(maxsize=8)
+def _blob_store(root: str) -> BlobStore:
+    return BlobStore(Path(root))
+
+
 def run_task(task: Task) -> dict[str, Any]:
     """Run one execution; with ``task.blob_root``, move its outputs into the blob store and clean up.
 
@@ -233,21 +246,35 @@ def run_task(task: Task) -> dict[str, Any]:
         # A remote worker: the outputs travel back as bytes; nothing is left on the worker.
         shutil.rmtree(result.pop("workdir"), ignore_errors=True)
     if task.blob_root and result.get("workdir"):
-        from reprovip.store.blobs import BlobStore
-
-        blobs = BlobStore(Path(task.blob_root))
+        blobs = _blob_store(task.blob_root)
         for o in result.get("outputs", []):
             if not o["missing"]:
                 blobs.adopt(o["path"], o["blob"], o["suffix"])
                 o["adopted"] = True
-        # Renaming is cheap; deleting is slow on some filesystems (ext4 with discard), so the runner
-        # deletes the trash in the background.
         workdir = result.pop("workdir")
-        trash = os.path.join(os.path.dirname(workdir), ".trash")
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(trash)
-        os.replace(workdir, os.path.join(trash, f"{os.path.basename(workdir)}-{time.time_ns()}"))
+        if not _remove_emptied(workdir):
+            # A folder with more in it: renaming is cheap, deleting a tree is not, so the runner deletes the
+            # trash in the background.
+            trash = os.path.join(os.path.dirname(workdir), ".trash")
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(trash)
+            os.replace(workdir, os.path.join(trash, f"{os.path.basename(workdir)}-{time.time_ns()}"))
     return result
+
+
+def _remove_emptied(workdir: str) -> bool:
+    """Remove a working folder whose outputs were moved away: its PID file and empty ``out/``, nothing else.
+
+    Three system calls instead of a tree walk; False (and the folder partly kept) when anything else is left.
+    """
+    try:
+        os.rmdir(os.path.join(workdir, "out"))
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(workdir, PID_FILE))
+        os.rmdir(workdir)
+    except OSError:
+        return False
+    return True
 
 
 def _execute(task: Task) -> dict[str, Any]:
@@ -264,7 +291,10 @@ def _execute(task: Task) -> dict[str, Any]:
     workdir = os.path.join(root, task.execution_id)
     if os.path.lexists(workdir):  # left by an attempt on this host that did not finish
         shutil.rmtree(workdir, ignore_errors=True)
-    os.makedirs(workdir)
+    try:
+        os.mkdir(workdir)
+    except FileNotFoundError:
+        os.makedirs(workdir)
     outdir = os.path.join(workdir, "out")
     os.mkdir(outdir)
     values = dict(task.values, outdir=outdir, workdir=workdir)
@@ -317,7 +347,7 @@ def _execute(task: Task) -> dict[str, Any]:
         proc = subprocess.Popen(
             argv,
             cwd=workdir,
-            env={**os.environb, **{os.fsencode(k): os.fsencode(v) for k, v in task.env.items()}},  # no decoding
+            env={**(_frozen_environ or os.environb), **{os.fsencode(k): os.fsencode(v) for k, v in task.env.items()}},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -329,8 +359,11 @@ def _execute(task: Task) -> dict[str, Any]:
         return result
     with _lock:
         _active_groups.add(proc.pid)
-    with open(os.path.join(workdir, PID_FILE), "w") as fh:
-        fh.write(f"{proc.pid} {_HOSTNAME}")
+    fd = os.open(os.path.join(workdir, PID_FILE), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        os.write(fd, f"{proc.pid} {_HOSTNAME}".encode())
+    finally:
+        os.close(fd)
     try:
         code, rss, killed, stdout, stderr = _wait(proc, task.timeout)
     finally:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from reprovip.execute.provenance import machine_provenance
-from reprovip.execute.sandbox import watch_control
+from reprovip.execute.sandbox import freeze_environ, watch_control
 
 Channel = tuple[int, int]  # (job pipe read end, result pipe write end)
 
@@ -32,6 +32,7 @@ def start(channels: list[Channel]) -> None:
     import reprovip.readers  # noqa: F401  every execution's outputs are hashed with them
 
     machine_provenance()  # cached, and inherited by the forked workers
+    freeze_environ()
     for channel in channels[1:]:
         _fork(channels, channel)
     main(*channels[0], siblings=channels)

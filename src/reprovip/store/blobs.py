@@ -30,8 +30,10 @@ def suffix_of(name: str) -> str:
     >>> suffix_of("seg.nii.gz"), suffix_of("params.csv"), suffix_of("README")
     ('.nii.gz', '.csv', '')
     """
-    parts = Path(name).suffixes
-    if len(parts) >= 2 and parts[-1] in (".gz", ".bz2", ".xz", ".zst"):
+    base = os.path.basename(os.fspath(name).rstrip("/"))
+    # Path(name).suffixes without building a Path: this runs for every output of every execution.
+    parts = [] if base.endswith(".") else ["." + part for part in base.lstrip(".").split(".")[1:]]
+    if len(parts) >= 2 and parts[-1].lower() in (".gz", ".bz2", ".xz", ".zst"):
         return "".join(parts[-2:]).lower()[:20]
     return (parts[-1].lower() if parts else "")[:20]
 
@@ -54,10 +56,15 @@ class BlobStore:
         self.root = Path(root)
         self.blobs = self.root / "blobs"
         self.tmp = self.root / "tmp"
+        self._blobs_str = str(self.blobs)
 
     def path(self, digest: str, suffix: str = "") -> Path:
         """Where the blob of ``digest`` lives."""
         return self.blobs / digest[:2] / f"{digest}{suffix}"
+
+    def _path_str(self, digest: str, suffix: str) -> tuple[str, str]:
+        shard = os.path.join(self._blobs_str, digest[:2])
+        return shard, os.path.join(shard, f"{digest}{suffix}")
 
     def adopt(self, src: str | Path, digest: str, suffix: str) -> Path:
         """Move ``src`` (already hashed to ``digest``) into the store; drop it if the blob exists.
@@ -65,17 +72,17 @@ class BlobStore:
         A rename within one filesystem is atomic, so a blob is either whole or absent. Across filesystems
         the file is copied to ``tmp/`` first, flushed, then renamed.
         """
-        dest = self.path(digest, suffix)
+        shard, dest = self._path_str(digest, suffix)  # strings: this runs for every output
         if os.path.exists(dest):
             _remove(src)
-            return dest
-        os.makedirs(dest.parent, exist_ok=True)
+            return Path(dest)
+        os.makedirs(shard, exist_ok=True)
         try:
             os.replace(src, dest)
         except OSError:
-            self.put_bytes_from(Path(src), dest)
+            self.put_bytes_from(Path(src), Path(dest))
             _remove(src)
-        return dest
+        return Path(dest)
 
     def put_bytes(self, data: bytes, suffix: str) -> tuple[str, Path]:
         """Store bytes (e.g. an output sent back by a remote worker); return its digest and path."""
