@@ -180,9 +180,10 @@ def _files(outdir: str, pattern: str) -> list[str]:
     return sorted(p for p in glob.glob(full, recursive=True) if os.path.isfile(p))
 
 
-def _collect(outdir: str, decls: list[OutputDecl], return_bytes: bool) -> list[dict[str, Any]]:
+def _collect(outdir: str | os.PathLike[str], decls: list[OutputDecl], return_bytes: bool) -> list[dict[str, Any]]:
     from reprovip.readers import semantic_hash  # lazy: readers pull in nibabel
 
+    outdir = os.fspath(outdir)
     found: list[dict[str, Any]] = []
     for d in decls:
         paths = _files(outdir, d.pattern)
