@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import nibabel as nib
 import numpy as np
 
 from reprovip.readers.base import (
@@ -69,6 +68,8 @@ class _Decoded:
 
 
 def _header_class(path: Path, buf: bytes, gzipped: bool) -> tuple[type, str]:
+    import nibabel as nib  # here: workers that never meet an image need not import it
+
     plain = "" if gzipped else ", not gzip-compressed"
     if len(buf) < 348:
         raise fail(path, f"too short to be a NIfTI file ({len(buf)} bytes{plain})", _RERUN)
