@@ -39,10 +39,14 @@ def test_pool_runs_calls_in_its_own_worker_processes() -> None:
 def test_a_dead_worker_fails_its_call_and_is_replaced() -> None:
     with LocalPool(1) as pool:
         first = pool.submit(os.getpid).result(timeout=60)
+        busy = pool.submit(time.sleep, 0.5)  # meanwhile the next calls queue up, and one is sent ahead
+        dying = pool.submit(os._exit, 7)
+        queued = [pool.submit(os.getpid) for _ in range(3)]
+        busy.result(timeout=60)
         with pytest.raises(BrokenExecutor, match=rf"its local worker died \(process {first}, exit code 7"):
-            pool.submit(os._exit, 7).result(timeout=60)
-        second = pool.submit(os.getpid).result(timeout=60)
-        assert second != first
+            dying.result(timeout=60)
+        # What was sent ahead but never started runs on the replacement, without an error.
+        assert {f.result(timeout=60) for f in queued} == {queued[0].result()} != {first}
 
 
 def test_a_worker_that_cannot_start_breaks_the_pool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

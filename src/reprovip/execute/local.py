@@ -16,6 +16,7 @@ the pool: every execution then fails with the reason.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import pickle
@@ -24,7 +25,8 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import BrokenExecutor, Executor, Future
+from concurrent.futures import BrokenExecutor, CancelledError, Executor, Future
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -47,8 +49,8 @@ class _Worker:
         self.pid: int | None = None  # sent by the worker once it is ready
         self._lock = threading.Lock()  # sending a job and closing the pipe come from different threads
 
-    def call(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[bool, Any]:
-        """Run ``fn(*args, **kwargs)`` in the worker.
+    def send(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """Queue ``fn(*args, **kwargs)`` in the worker's job pipe.
 
         Raises
         ------
@@ -59,7 +61,7 @@ class _Worker:
         """
         if self.pid is None:
             try:
-                self.pid = pickle.load(self.results)
+                self.pid = pickle.load(self.results)  # its first message: ready
             except EOFError:
                 raise _NotStarted from None
         with self._lock:
@@ -67,6 +69,9 @@ class _Worker:
                 raise EOFError("worker stopped")
             pickle.dump((fn, args, kwargs), self.jobs)
             self.jobs.flush()
+
+    def receive(self) -> tuple[bool, Any]:
+        """The next reply, ``(True, value)`` or ``(False, exception)``; EOFError if the worker died."""
         return pickle.load(self.results)
 
     def stop(self) -> None:
@@ -112,6 +117,18 @@ def start_workers(n: int) -> list[_Worker]:
     ]
 
 
+PREFETCH = 2  # jobs in a worker's pipe at once: the next one is there when the current one ends
+
+
+@dataclass
+class _Item:
+    future: Future[Any]
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    claimed: bool = False  # its future is running (it was sent to a worker that died before starting it)
+
+
 class LocalPool(Executor):
     """A :class:`~concurrent.futures.Executor` over worker processes (see the module's docstring).
 
@@ -122,8 +139,7 @@ class LocalPool(Executor):
     """
 
     def __init__(self, workers: int) -> None:
-        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...], dict[str, Any]] | None]
-        self._queue = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._broken: str | None = None
         self._closed = False
         self._stopping = False
@@ -143,35 +159,71 @@ class LocalPool(Executor):
         if self._broken:
             fut.set_exception(BrokenExecutor(self._broken))
         else:
-            self._queue.put((fut, fn, args, kwargs))
+            self._queue.put(_Item(fut, fn, args, kwargs))
         return fut
 
     def _serve(self, i: int) -> None:
-        while (item := self._queue.get()) is not None:
-            fut, fn, args, kwargs = item
-            if not fut.set_running_or_notify_cancel():
-                continue
-            if self._broken:
-                fut.set_exception(BrokenExecutor(self._broken))
-                continue
-            worker = self._workers[i]
-            try:
-                ok, value = worker.call(fn, args, kwargs)
-            except _NotStarted:
-                worker.stop()
-                self._broken = f"a local worker could not start ({worker.join()}): see its message above"
-                fut.set_exception(BrokenExecutor(self._broken))
-                continue
-            except (OSError, EOFError, pickle.UnpicklingError) as exc:
-                worker.stop()
-                fut.set_exception(BrokenExecutor(f"its local worker died ({worker.join()}, {exc.__class__.__name__})"))
-                if not self._stopping:
-                    self._workers[i] = start_workers(1)[0]
-                continue
-            if ok:
-                fut.set_result(value)
+        """Feed worker ``i`` and hand its replies to their futures until shutdown."""
+        inflight: collections.deque[_Item] = collections.deque()
+        closing = False
+        while not closing or inflight:
+            # Keep up to PREFETCH jobs in the worker's pipe; wait for new work only when it has none.
+            while not closing and len(inflight) < PREFETCH:
+                try:
+                    item = self._queue.get_nowait() if inflight else self._queue.get()
+                except queue.Empty:
+                    break
+                if item is None:
+                    closing = True
+                elif self._claim(item):
+                    try:
+                        self._workers[i].send(item.fn, item.args, item.kwargs)
+                    except Exception as exc:  # noqa: BLE001 - a dead or unstartable worker, handled below
+                        inflight.append(item)
+                        self._lost(i, inflight, exc)
+                        continue
+                    inflight.append(item)
+            if inflight:
+                try:
+                    ok, value = self._workers[i].receive()
+                except Exception as exc:  # noqa: BLE001
+                    self._lost(i, inflight, exc)
+                    continue
+                fut = inflight.popleft().future
+                if ok:
+                    fut.set_result(value)
+                else:
+                    fut.set_exception(value)
+
+    def _claim(self, item: _Item) -> bool:
+        """Mark the item's future running; False when it was cancelled or the pool is broken."""
+        if not item.claimed:
+            if not item.future.set_running_or_notify_cancel():
+                return False
+            item.claimed = True
+        if self._broken:
+            item.future.set_exception(BrokenExecutor(self._broken))
+            return False
+        return True
+
+    def _lost(self, i: int, inflight: collections.deque[_Item], exc: BaseException) -> None:
+        """Worker ``i`` could not start or died: fail what it was running, queue again what it had not begun."""
+        worker = self._workers[i]
+        worker.stop()
+        if isinstance(exc, _NotStarted):
+            self._broken = f"a local worker could not start ({worker.join()}): see its message above"
+            reason = self._broken
+        else:
+            reason = f"its local worker died ({worker.join()}, {exc.__class__.__name__})"
+            if not self._stopping:
+                self._workers[i] = start_workers(1)[0]
+        inflight.popleft().future.set_exception(BrokenExecutor(reason))
+        while inflight:  # sent ahead, never started: they belong to the next free worker
+            item = inflight.popleft()
+            if self._stopping or self._broken:
+                item.future.set_exception(BrokenExecutor(reason))
             else:
-                fut.set_exception(value)
+                self._queue.put(item)
 
     def _cancel_queued(self) -> None:
         while True:
@@ -179,8 +231,8 @@ class LocalPool(Executor):
                 item = self._queue.get_nowait()
             except queue.Empty:
                 return
-            if item is not None:
-                item[0].cancel()
+            if item is not None and not item.future.cancel():  # sent back by a dead worker: already claimed
+                item.future.set_exception(CancelledError())
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Stop taking jobs; let the queued ones run (unless ``cancel_futures``), then stop the workers."""

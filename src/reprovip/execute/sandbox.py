@@ -10,7 +10,7 @@ import contextlib
 import functools
 import glob
 import os
-import selectors
+import select
 import shutil
 import signal
 import socket
@@ -111,15 +111,27 @@ def freeze_environ() -> None:
 
 
 def watch_control(fd: int) -> None:
-    """Kill the running application whenever ``fd`` becomes readable (a local worker's job pipe at end of file)."""
+    """Kill the running application when the writer of pipe ``fd`` hangs up (a local worker's job pipe).
+
+    Only the hang-up counts: jobs queued in the pipe ahead of time are data, not a signal to stop.
+    """
     global _control_fd
     _control_fd = fd
 
 
-def _wait(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int, int, bool, str, str]:
+def control_hung_up() -> bool:
+    """True when the control pipe set by :func:`watch_control` has been closed by its writer."""
+    if _control_fd is None:
+        return False
+    poller = select.poll()
+    poller.register(_control_fd, 0)  # no events asked: poll still reports POLLHUP
+    return bool(poller.poll(0))
+
+
+def _wait(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int, int, str | None, str, str]:
     """Drain ``proc``'s pipes and wait for it in this thread, killing its group at ``timeout``.
 
-    One ``select`` loop over both pipes, a pidfd and the control pipe, if any: no helper threads per execution.
+    One ``poll`` loop over both pipes, a pidfd and the control pipe, if any: no helper threads per execution.
     Returns (exit code, peak RSS in bytes, why it was killed: ``"timeout"``, ``"interrupted"`` or None,
     stdout, stderr).
     """
@@ -128,35 +140,32 @@ def _wait(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int, int, bool
     pidfd = os.pidfd_open(proc.pid)
     deadline = time.monotonic() + timeout
     killed, exited = None, False
+    poller = select.poll()
     try:
-        with selectors.DefaultSelector() as sel:
-            for fd in open_fds:
-                sel.register(fd, selectors.EVENT_READ)
-            sel.register(pidfd, selectors.EVENT_READ)
-            if _control_fd is not None:
-                sel.register(_control_fd, selectors.EVENT_READ)
-            while open_fds or not exited:
-                left = deadline - time.monotonic()
-                if left <= 0 and not killed:
-                    killed = "timeout"
+        for fd in open_fds:
+            poller.register(fd, select.POLLIN)
+        poller.register(pidfd, select.POLLIN)
+        if _control_fd is not None:
+            poller.register(_control_fd, 0)  # hang-up only
+        while open_fds or not exited:
+            left = deadline - time.monotonic()
+            if left <= 0 and not killed:
+                killed = "timeout"
+                kill_group(proc.pid)
+            for fd, _ in poller.poll(50 if killed else max(left * 1000, 1)):
+                if fd == _control_fd:
+                    killed = killed or "interrupted"
+                    poller.unregister(fd)
                     kill_group(proc.pid)
-                for key, _ in sel.select(timeout=0.05 if killed else max(left, 0.001)):
-                    if key.fd == _control_fd:
-                        killed = killed or "interrupted"
-                        sel.unregister(key.fd)
-                        kill_group(proc.pid)
-                        continue
-                    if key.fd == pidfd:
-                        exited = True
-                        sel.unregister(pidfd)
-                        kill_group(proc.pid)  # children the app left behind end with it (and close the pipes)
-                        continue
-                    chunk = os.read(key.fd, 65536)
-                    if chunk:
-                        open_fds[key.fd].feed(chunk)
-                    else:
-                        sel.unregister(key.fd)
-                        del open_fds[key.fd]
+                elif fd == pidfd:
+                    exited = True
+                    poller.unregister(pidfd)
+                    kill_group(proc.pid)  # children the app left behind end with it (and close the pipes)
+                elif chunk := os.read(fd, 65536):
+                    open_fds[fd].feed(chunk)
+                else:
+                    poller.unregister(fd)
+                    del open_fds[fd]
     finally:
         os.close(pidfd)
         proc.stdout.close()  # type: ignore[union-attr]

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from reprovip.execute.provenance import machine_provenance
-from reprovip.execute.sandbox import freeze_environ, watch_control
+from reprovip.execute.sandbox import control_hung_up, freeze_environ, watch_control
 
 Channel = tuple[int, int]  # (job pipe read end, result pipe write end)
 
@@ -106,7 +106,7 @@ def _serve(job_fd: int, result_fd: int) -> None:
     with os.fdopen(job_fd, "rb") as jobs, os.fdopen(result_fd, "wb") as results:
         pickle.dump(os.getpid(), results)  # ready: the runner tells a worker that cannot start from one that died
         results.flush()
-        while True:
+        while not control_hung_up():  # jobs sent ahead are not started once the runner has stopped
             try:
                 fn, args, kwargs = pickle.load(jobs)
             except EOFError:
