@@ -68,8 +68,9 @@ def test_every_attempt_links_to_a_stored_provenance_record(tmp_path: Path) -> No
     study = Study.load(write_study(tmp_path, repetitions=4))
     assert study.run(jobs=2, progress=False).done == 12
     with study.catalog.engine.connect() as conn:
-        rows = conn.exec_driver_sql("SELECT a.provenance, p.data FROM attempts a LEFT JOIN provenances p "
-                                    "ON p.hash = a.provenance").all()
+        rows = conn.exec_driver_sql(
+            "SELECT a.provenance, p.data FROM attempts a LEFT JOIN provenances p ON p.hash = a.provenance"
+        ).all()
     assert len(rows) == 12 and all(digest and data for digest, data in rows)
     assert len({digest for digest, _ in rows}) == 1
 

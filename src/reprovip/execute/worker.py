@@ -1,12 +1,15 @@
 """Local worker processes: each runs the jobs the runner sends through a pipe, one at a time, and sends back results.
 
 :mod:`reprovip.execute.local` starts one fresh interpreter with :func:`start` and a pair of pipe descriptors per
-worker. That process imports what workers need (readers, numpy, nibabel) and reads the machine's provenance
-once, then forks the other workers from itself: a pool of N workers pays the start-up cost once, not N times,
-and no worker is a fork of the runner. Jobs and results are pickles: ``(function, args, kwargs)`` in,
-``(True, value)`` or ``(False, exception)`` out, after the worker's process id once it is ready. End of file on the job pipe means stop: between jobs the worker
-exits; during one, the application is killed first (:func:`~reprovip.execute.sandbox.watch_control`), so a
-runner that dies, even by SIGKILL, leaves nothing running.
+worker. That process imports what workers need (readers, numpy) and reads the machine's provenance once, then
+forks the other workers from itself: a pool of N workers pays the start-up cost once, not N times, and no worker
+is a fork of the runner.
+
+Protocol: the worker first sends its process id (it is ready); then jobs are pickles of ``(function, args,
+kwargs)`` and each reply is ``(True, value)`` or ``(False, exception)``, in order. The runner may queue the next
+job before the current one ends. The runner hanging up the job pipe means stop: a running application is killed
+first (:func:`~reprovip.execute.sandbox.watch_control`) and queued jobs are not started, so a runner that dies,
+even by SIGKILL, leaves nothing running.
 """
 
 from __future__ import annotations
