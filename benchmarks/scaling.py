@@ -2,7 +2,7 @@
 
 One study of N executions of a 50 ms command (``sleep 0.05`` then write one output) runs through:
 
-- ``local`` with 2 threads (the reference);
+- ``local`` with 2 worker processes (the reference);
 - ``dask-local`` with 1 and 2 worker processes, end to end (the cluster's start and stop included);
 - ``dask://`` to an already running 1- and 2-worker cluster, outputs coming back as bytes, and with
   ``?shared=1`` (workers move outputs into the store themselves): the steady state a long study sees.
@@ -143,7 +143,7 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="reprovip-scaling-"))
     rows: list[tuple[str, float]] = []
     try:
-        rows.append(("local, 2 threads", timed_run(root, args.n, args.sleep, "local", 2)))
+        rows.append(("local, 2 workers", timed_run(root, args.n, args.sleep, "local", 2)))
         for w in (1, 2):
             seconds = timed_run(root, args.n, args.sleep, "dask-local", w)
             rows.append((f"dask-local, {w} worker(s), end to end", seconds))
