@@ -49,6 +49,16 @@ def test_a_dead_worker_fails_its_call_and_is_replaced() -> None:
         assert {f.result(timeout=60) for f in queued} == {queued[0].result()} != {first}
 
 
+def test_modules_in_the_current_folder_do_not_shadow_the_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("numpy", "select", "reprovip"):
+        (tmp_path / f"{name}.py").write_text("raise ImportError('shadowed')\n")
+    monkeypatch.chdir(tmp_path)
+    with LocalPool(2) as pool:
+        assert pool.submit(sum, [1, 2]).result(timeout=60) == 3
+
+
 def test_a_worker_that_cannot_start_breaks_the_pool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fake = tmp_path / "reprovip"
     fake.mkdir()

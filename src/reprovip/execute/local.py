@@ -27,14 +27,13 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import BrokenExecutor, CancelledError, Executor, Future
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, BinaryIO
 
 import reprovip
 from reprovip.execute.backends import Backend
 
 # The folder reprovip is imported from: workers import the very same code, installed or not.
-_IMPORT_ROOT = str(Path(reprovip.__file__).resolve().parent.parent)
+_IMPORT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(reprovip.__file__)))
 
 
 class _NotStarted(Exception):
@@ -101,13 +100,16 @@ def start_workers(n: int) -> list[_Worker]:
         res_r, res_w = os.pipe()
         runner_ends.append((job_w, res_r))
         worker_ends.append((job_r, res_w))
+    # -P: the current folder is not put first on sys.path (a study folder's `select.py` must not shadow the
+    # standard library); reprovip's folder is added only when the interpreter would not find it by itself.
     code = (
-        f"import sys; sys.path.insert(0, {_IMPORT_ROOT!r}); "
+        f"import os, sys; root = {_IMPORT_ROOT!r}\n"
+        "if root not in map(os.path.abspath, sys.path): sys.path.insert(0, root)\n"
         f"from reprovip.execute.worker import start; start({worker_ends!r})"
     )
     fds = [fd for pair in worker_ends for fd in pair]
     try:
-        proc = subprocess.Popen([sys.executable, "-c", code], pass_fds=fds, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen([sys.executable, "-P", "-c", code], pass_fds=fds, stdin=subprocess.DEVNULL)
     finally:
         for fd in fds:
             os.close(fd)
