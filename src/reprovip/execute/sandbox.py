@@ -240,6 +240,12 @@ def new_result(task: Task, argv: list[str], **fields: Any) -> dict[str, Any]:
     )
 
 
+@functools.cache
+def _devnull() -> int:
+    """One read-only descriptor of /dev/null per process, the stdin of every application."""
+    return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+
+
 @functools.lru_cache(maxsize=8)
 def _blob_store(root: str) -> BlobStore:
     return BlobStore(Path(root))
@@ -358,7 +364,7 @@ def _execute(task: Task) -> dict[str, Any]:
             argv,
             cwd=workdir,
             env={**(_frozen_environ or os.environb), **{os.fsencode(k): os.fsencode(v) for k, v in task.env.items()}},
-            stdin=subprocess.DEVNULL,
+            stdin=_devnull(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,  # its own process group, so a timeout kills every child too
@@ -375,9 +381,11 @@ def _execute(task: Task) -> dict[str, Any]:
     finally:
         os.close(fd)
     try:
-        code, rss, killed, stdout, stderr = _wait(proc, task.timeout)
+        code, rss, killed, stdout, stderr = _wait(proc, task.timeout)  # kills the group when the app exits
+    except BaseException:
+        kill_group(proc.pid)  # interrupted while waiting: nothing of the execution outlives it
+        raise
     finally:
-        kill_group(proc.pid)  # children left behind by the app do not outlive its execution
         with _lock:
             _active_groups.discard(proc.pid)
     result.update(
