@@ -192,10 +192,36 @@ def test_an_execution_whose_worker_died_is_stopped_and_retried(tmp_path: Path) -
     study = Study.load(path)
     summary = study.run(jobs=1, progress=False)
     assert (summary.done, summary.failed) == (1, 0)
-    first_app = int(marker.read_text())
+    first_app = int(marker.read_text())  # "survived" (not a number) if the run waited for the orphan
     assert _eventually(lambda: not _alive(first_app)), "the orphaned first attempt was left running"
     execution = study.executions().iloc[0]
     attempts = study.catalog.attempts(execution["id"])
     assert [a["number"] for a in attempts] == [1, 2]
     assert "BrokenExecutor: its local worker died" in attempts[0]["error"]
     assert attempts[1]["error"] is None
+
+
+def test_the_program_is_looked_up_in_the_path_the_application_gets(tmp_path: Path) -> None:
+    # As with subprocess: a `PATH` set by the study decides which program runs; a missing one is a failure.
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    tool = tools / "mytool"
+    tool.write_text(
+        f"#!{sys.executable}\nimport pathlib, sys\npathlib.Path(sys.argv[1], 'result.json').write_text('{{}}')\n"
+    )
+    tool.chmod(0o755)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "s.txt").write_text("x")
+    path = tmp_path / "study.yaml"
+    path.write_text(
+        "application:\n  command: [mytool, '{outdir}']\n"
+        "subjects: {glob: 'data/{subject}.txt'}\n"
+        f"env: {{PATH: '{tools}{os.pathsep}{os.environ['PATH']}'}}\n"
+        "repetitions: 1\n"
+        "outputs:\n  result: {path: result.json, kind: scalars}\n"
+    )
+    assert Study.load(path).run(jobs=2, progress=False).done == 1
+    path.write_text(path.read_text().replace("command: [mytool", "command: [no-such-tool"))
+    summary = Study.load(path).run(jobs=2, progress=False)
+    assert summary.failed == 1
+    assert summary.failures[0]["error"] == "could not start 'no-such-tool': No such file or directory"

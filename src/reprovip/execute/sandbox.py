@@ -7,6 +7,7 @@ failing application: a crash, a timeout or a missing output is a result, recorde
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import glob
 import os
@@ -20,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from reprovip.execute.provenance import machine_provenance, machine_provenance_hash
 from reprovip.execute.render import render_argv
@@ -37,6 +38,7 @@ _lock = threading.Lock()
 # and the application running then is killed (see reprovip.execute.local).
 _control_fd: int | None = None
 _frozen_environ: dict[bytes, bytes] | None = None  # see freeze_environ
+_spawn_here = False  # see spawn_here
 
 
 @dataclass(frozen=True)
@@ -128,16 +130,84 @@ def control_hung_up() -> bool:
     return bool(poller.poll(0))
 
 
-def _wait(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int, int, str | None, str, str]:
-    """Drain ``proc``'s pipes and wait for it in this thread, killing its group at ``timeout``.
+class _Started(NamedTuple):
+    """A started application: its process id and the read ends of its stdout and stderr pipes."""
+
+    pid: int
+    stdout: int
+    stderr: int
+    proc: subprocess.Popen[bytes] | None = None  # kept alive until reaped, when Popen started it
+
+
+def spawn_here() -> None:
+    """Let :func:`_start` use ``posix_spawn``: only for a process with one thread running executions.
+
+    ``posix_spawn`` costs a fraction of ``subprocess.Popen``, but it cannot set the application's working
+    directory, so this process changes its own around each start.
+    """
+    global _spawn_here
+    _spawn_here = True
+
+
+def _start(argv: list[str], env: dict[bytes, bytes], cwd: str) -> _Started:
+    """Start ``argv`` in ``cwd`` with ``env``, in a session of its own, stdin from /dev/null, stdout/stderr piped."""
+    if not _spawn_here:
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=_devnull(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group, so a timeout kills every child too
+        )
+        out, err = os.dup(proc.stdout.fileno()), os.dup(proc.stderr.fileno())  # type: ignore[union-attr]
+        proc.stdout.close()  # type: ignore[union-attr]
+        proc.stderr.close()  # type: ignore[union-attr]
+        return _Started(proc.pid, out, err, proc)
+    # Like Popen, look the program up in the PATH the application gets.
+    path = env.get(b"PATH", os.defpath.encode()).decode(errors="surrogateescape")
+    exe = argv[0] if os.sep in argv[0] else shutil.which(argv[0], path=path)
+    if exe is None:
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", argv[0])
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    here = os.getcwd()
+    try:
+        os.chdir(cwd)
+        pid = os.posix_spawn(
+            exe,
+            argv,
+            env,
+            file_actions=[
+                (os.POSIX_SPAWN_DUP2, _devnull(), 0),
+                (os.POSIX_SPAWN_DUP2, out_w, 1),
+                (os.POSIX_SPAWN_DUP2, err_w, 2),
+            ],
+            setsid=True,  # its own process group, so a timeout kills every child too
+        )
+    except BaseException:
+        os.close(out_r)
+        os.close(err_r)
+        raise
+    finally:
+        os.chdir(here)
+        os.close(out_w)
+        os.close(err_w)
+    return _Started(pid, out_r, err_r)
+
+
+def _wait(started: _Started, timeout: float) -> tuple[int, int, str | None, str, str]:
+    """Drain the started application's pipes and wait for it in this thread, killing its group at ``timeout``.
 
     One ``poll`` loop over both pipes, a pidfd and the control pipe, if any: no helper threads per execution.
     Returns (exit code, peak RSS in bytes, why it was killed: ``"timeout"``, ``"interrupted"`` or None,
-    stdout, stderr).
+    stdout, stderr). Closes the pipes and reaps the process.
     """
+    pid = started.pid
     out, err = _Capped(), _Capped()
-    open_fds = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}  # type: ignore[union-attr]
-    pidfd = os.pidfd_open(proc.pid)
+    open_fds = {started.stdout: out, started.stderr: err}
+    pidfd = os.pidfd_open(pid)
     deadline = time.monotonic() + timeout
     killed, exited = None, False
     poller = select.poll()
@@ -151,16 +221,16 @@ def _wait(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int, int, str 
             left = deadline - time.monotonic()
             if left <= 0 and not killed:
                 killed = "timeout"
-                kill_group(proc.pid)
+                kill_group(pid)
             for fd, _ in poller.poll(50 if killed else max(left * 1000, 1)):
                 if fd == _control_fd:
                     killed = killed or "interrupted"
                     poller.unregister(fd)
-                    kill_group(proc.pid)
+                    kill_group(pid)
                 elif fd == pidfd:
                     exited = True
                     poller.unregister(pidfd)
-                    kill_group(proc.pid)  # children the app left behind end with it (and close the pipes)
+                    kill_group(pid)  # children the app left behind end with it (and close the pipes)
                 elif chunk := os.read(fd, 65536):
                     open_fds[fd].feed(chunk)
                 else:
@@ -168,17 +238,19 @@ def _wait(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int, int, str 
                     del open_fds[fd]
     finally:
         os.close(pidfd)
-        proc.stdout.close()  # type: ignore[union-attr]
-        proc.stderr.close()  # type: ignore[union-attr]
+        os.close(started.stdout)
+        os.close(started.stderr)
     while True:
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
+            _, status, usage = os.wait4(pid, 0)
             break
         except InterruptedError:
             continue
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    code = os.waitstatus_to_exitcode(status)
+    if started.proc is not None:
+        started.proc.returncode = code  # reaped here: Popen must not wait for it (its pid may be reused)
     # ru_maxrss is in KiB on Linux.
-    return proc.returncode, int(usage.ru_maxrss) * 1024, killed, out.text(), err.text()
+    return code, int(usage.ru_maxrss) * 1024, killed, out.text(), err.text()
 
 
 def _files(outdir: str, pattern: str) -> list[str]:
@@ -359,37 +431,31 @@ def _execute(task: Task) -> dict[str, Any]:
             result["provenance"] = {**result["provenance"], key: task.extra[key]}
             result["provenance_hash"] = None
     t0 = time.perf_counter()
+    env = {**(_frozen_environ or os.environb), **{os.fsencode(k): os.fsencode(v) for k, v in task.env.items()}}
     try:
-        proc = subprocess.Popen(
-            argv,
-            cwd=workdir,
-            env={**(_frozen_environ or os.environb), **{os.fsencode(k): os.fsencode(v) for k, v in task.env.items()}},
-            stdin=_devnull(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,  # its own process group, so a timeout kills every child too
-        )
+        started = _start(argv, env, workdir)
     except OSError as exc:
         result.update(ok=False, error=f"could not start {argv[0]!r}: {exc.strerror or exc}", duration=0.0)
         result["finished_at"] = time.time()
         return result
+    pid = started.pid
     with _lock:
-        _active_groups.add(proc.pid)
+        _active_groups.add(pid)
     fd = os.open(os.path.join(workdir, PID_FILE), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
-        os.write(fd, f"{proc.pid} {_HOSTNAME}".encode())
+        os.write(fd, f"{pid} {_HOSTNAME}".encode())
     finally:
         os.close(fd)
     try:
-        code, rss, killed, stdout, stderr = _wait(proc, task.timeout)  # kills the group when the app exits
+        code, rss, killed, stdout, stderr = _wait(started, task.timeout)  # kills the group when the app exits
     except BaseException:
-        kill_group(proc.pid)  # interrupted while waiting: nothing of the execution outlives it
+        kill_group(pid)  # interrupted while waiting: nothing of the execution outlives it
         raise
     finally:
         with _lock:
-            _active_groups.discard(proc.pid)
+            _active_groups.discard(pid)
     result.update(
-        pid=proc.pid,
+        pid=pid,
         exit_code=code,
         peak_rss=rss,
         timed_out=killed == "timeout",

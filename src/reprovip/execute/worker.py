@@ -14,6 +14,7 @@ even by SIGKILL, leaves nothing running.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import signal
@@ -23,7 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from reprovip.execute.provenance import machine_provenance
-from reprovip.execute.sandbox import control_hung_up, freeze_environ, watch_control
+from reprovip.execute.sandbox import control_hung_up, freeze_environ, spawn_here, watch_control
 
 Channel = tuple[int, int]  # (job pipe read end, result pipe write end)
 
@@ -36,6 +37,7 @@ def start(channels: list[Channel]) -> None:
 
     machine_provenance()  # cached, and inherited by the forked workers
     freeze_environ()
+    spawn_here()
     for channel in channels[1:]:
         _fork(channels, channel)
     main(*channels[0], siblings=channels)
@@ -51,6 +53,17 @@ def _fork(channels: list[Channel], channel: Channel) -> None:
         finally:
             os._exit(0)
     os.waitpid(pid, 0)
+
+
+def _close_on_exec() -> None:
+    """Mark every descriptor above stderr close-on-exec: ``posix_spawn`` does not close them like Popen does.
+
+    An application holding the result pipe would keep the runner waiting for its end after the worker died.
+    """
+    for name in os.listdir("/proc/self/fd"):
+        if int(name) > 2:
+            with contextlib.suppress(OSError):
+                os.set_inheritable(int(name), False)
 
 
 def _ignore(signum: int, frame: Any) -> None:
@@ -93,6 +106,7 @@ def main(job_fd: int, result_fd: int, *, siblings: Sequence[Channel] = ()) -> No
     try:
         for fd in {fd for channel in siblings if channel != (job_fd, result_fd) for fd in channel}:
             os.close(fd)
+        _close_on_exec()
         _serve(job_fd, result_fd)
         code = 0
     except BaseException:
