@@ -10,7 +10,7 @@ from reprovip.execute.provenance import _packages, machine_provenance, machine_p
 def test_packages_match_importlib_metadata() -> None:
     expected = {}
     for dist in importlib.metadata.distributions():
-        if dist.metadata["Name"]:
+        if dist.metadata.get("Name"):
             expected[dist.metadata["Name"].lower()] = dist.version
     assert _packages() == expected
     assert expected["numpy"] == importlib.metadata.version("numpy")
@@ -34,8 +34,8 @@ def test_every_kind_of_metadata_is_read_like_importlib_does(tmp_path, monkeypatc
     (tmp_path / "nameless-0.dist-info" / "METADATA").write_text("Version: 9\n")
     monkeypatch.setattr("sys.path", [str(tmp_path), str(tmp_path / "missing")])
     expected = {
-        d.metadata["Name"].lower(): d.version
+        d.metadata.get("Name").lower(): d.version
         for d in importlib.metadata.distributions(path=[str(tmp_path)])
-        if d.metadata["Name"]
+        if d.metadata.get("Name")
     }
     assert _packages() == expected == {"alpha": "1.0", "beta": "2.0b1", "gamma": "3"}
