@@ -225,3 +225,27 @@ def test_the_program_is_looked_up_in_the_path_the_application_gets(tmp_path: Pat
     summary = Study.load(path).run(jobs=2, progress=False)
     assert summary.failed == 1
     assert summary.failures[0]["error"] == "could not start 'no-such-tool': No such file or directory"
+
+
+def test_every_execution_starts_in_an_empty_working_folder(tmp_path: Path) -> None:
+    # A worker keeps an emptied folder for its next execution; one with leftovers is never reused.
+    app = tmp_path / "app.py"
+    app.write_text(
+        "import os, pathlib, sys\n"
+        "out, rep = pathlib.Path(sys.argv[1]), int(sys.argv[2])\n"
+        "assert os.listdir(out) == [] and sorted(os.listdir(out.parent)) == ['.reprovip-pid', 'out'], os.listdir(out.parent)\n"
+        "(out / 'result.json').write_text('{\"value\": 1}')\n"
+        "if rep % 2: (out / 'scratch.tmp').write_text('left behind')\n"
+    )
+    (tmp_path / "data").mkdir()
+    for s in ("a", "b"):
+        (tmp_path / "data" / f"{s}.txt").write_text(s)
+    path = tmp_path / "study.yaml"
+    path.write_text(
+        f"application:\n  command: ['{sys.executable}', '{app}', '{{outdir}}', '{{repetition}}']\n"
+        "subjects: {glob: 'data/{subject}.txt'}\nrepetitions: 4\n"
+        "outputs:\n  result: {path: result.json, kind: scalars}\n"
+    )
+    summary = Study.load(path).run(jobs=1, progress=False)
+    assert (summary.done, summary.failed) == (8, 0), summary.failures
+    assert not (tmp_path / ".reprovip" / "work").exists()

@@ -340,7 +340,7 @@ def run_task(task: Task) -> dict[str, Any]:
                 blobs.adopt(o["path"], o["blob"], o["suffix"])
                 o["adopted"] = True
         workdir = result.pop("workdir")
-        if not _remove_emptied(workdir):
+        if not _recycle(workdir):
             # A folder with more in it: renaming is cheap, deleting a tree is not, so the runner deletes the
             # trash in the background.
             trash = os.path.join(os.path.dirname(workdir), ".trash")
@@ -350,16 +350,27 @@ def run_task(task: Task) -> dict[str, Any]:
     return result
 
 
-def _remove_emptied(workdir: str) -> bool:
-    """Remove a working folder whose outputs were moved away: its PID file and empty ``out/``, nothing else.
+def _spare(root: str) -> str:
+    """Where this process (and thread) keeps an emptied working folder for its next execution."""
+    return os.path.join(root, f".spare-{os.getpid()}-{threading.get_ident()}")
 
-    Three system calls instead of a tree walk; False (and the folder partly kept) when anything else is left.
+
+def _recycle(workdir: str) -> bool:
+    """Keep a working folder whose outputs were moved away as the spare, if only an empty ``out/`` is left.
+
+    Renaming it back for the next execution replaces removing two folders and creating two, which are slow where
+    the filesystem discards freed blocks. False, with the folder left in place, when anything else is in it.
     """
     try:
-        os.rmdir(os.path.join(workdir, "out"))
+        with os.scandir(os.path.join(workdir, "out")) as entries:
+            if next(entries, None) is not None:
+                return False
+        with os.scandir(workdir) as entries:
+            if any(e.name not in ("out", PID_FILE) for e in entries):
+                return False
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(workdir, PID_FILE))
-        os.rmdir(workdir)
+        os.rename(workdir, _spare(os.path.dirname(workdir)))
     except OSError:
         return False
     return True
@@ -379,12 +390,15 @@ def _execute(task: Task) -> dict[str, Any]:
     workdir = os.path.join(root, task.execution_id)
     if os.path.lexists(workdir):  # left by an attempt on this host that did not finish
         shutil.rmtree(workdir, ignore_errors=True)
-    try:
-        os.mkdir(workdir)
-    except FileNotFoundError:
-        os.makedirs(workdir)
     outdir = os.path.join(workdir, "out")
-    os.mkdir(outdir)
+    try:
+        os.rename(_spare(root), workdir)  # the previous execution's emptied folder, with its empty out/
+    except OSError:
+        try:
+            os.mkdir(workdir)
+        except FileNotFoundError:
+            os.makedirs(workdir)
+        os.mkdir(outdir)
     values = dict(task.values, outdir=outdir, workdir=workdir)
     if "perturb" in task.extra:
         from reprovip.execute.perturb import perturb_file
