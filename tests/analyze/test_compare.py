@@ -14,9 +14,8 @@ from tests.conftest import write_study
 
 
 def _version(root: Path, scale: float, noise: float = 0.01) -> Path:
-    path = write_study(
-        root, app="versioned_app.py", subjects=4, repetitions=4, args=f'"{{input}}", "{{outdir}}", "{scale}", "{noise}"'
-    )
+    args = f'"{{input}}", "{{outdir}}", "{scale}", "{noise}", "{root.name}"'  # the build's name seeds its noise
+    path = write_study(root, app="versioned_app.py", subjects=4, repetitions=4, args=args)
     Study.load(path).run(jobs=2)
     return path
 
