@@ -18,14 +18,8 @@ import pytest
 from reprovip.cli.main import main
 from reprovip.errors import InputError
 from reprovip.execute import backends
-from reprovip.execute.carmin import (
-    CarminClient,
-    CarminError,
-    CarminExecutor,
-    RetryPolicy,
-    executor_options,
-    parse_retry_after,
-)
+from reprovip.execute.carmin import CarminExecutor, executor_options
+from reprovip.execute.carmin_client import CarminClient, CarminError, RetryPolicy, parse_retry_after
 from reprovip.execute.sandbox import OutputDecl, Task, run_task
 from reprovip.study import Study
 from tests.carmin_double import API_KEY, CarminDouble, SpecValidator
