@@ -1,12 +1,14 @@
 """The local backend: ``--jobs`` worker processes on this machine, each running one execution at a time.
 
 Processes rather than threads: the work around each execution (starting it, waiting for it, hashing and storing
-its outputs) is Python, and threads would share one interpreter lock with the runner's catalog writes. The
-workers are fresh interpreters (:mod:`reprovip.execute.worker`), not forks: they inherit no lock, thread, store
-lock or database connection of the runner, which may be a notebook kernel, and they import nothing of the
-caller's script (``multiprocessing``'s ``spawn`` would re-import an unguarded ``__main__``).
+its outputs) is Python, and threads would share one interpreter lock with the runner's catalog writes. One
+fresh interpreter is started, which forks the other workers from itself (:mod:`reprovip.execute.worker`); none
+is a fork of the runner: they inherit no lock, thread, store lock or database connection of the runner, which
+may be a notebook kernel, and they import nothing of the caller's script (``multiprocessing``'s ``spawn`` would
+re-import an unguarded ``__main__``).
 
-Each worker is fed by one thread of the runner through a pair of pipes. Stopping is closing a worker's job pipe:
+Each worker is fed by one thread of the runner through a pair of pipes, one job ahead (:data:`PREFETCH`), so
+that it never waits for the runner between two executions. Stopping is closing a worker's job pipe:
 it kills the application it runs and exits. That happens on Ctrl-C (workers ignore the signal; the runner
 handles it), on any error in the runner, and when the runner is killed (the kernel closes the pipe).
 A worker that dies is replaced, and its execution fails with :class:`~concurrent.futures.BrokenExecutor`
