@@ -256,7 +256,7 @@ class LocalPool(Executor):
     def interrupt(self) -> None:
         """Kill the running applications, cancel what is queued and wait for the workers to exit."""
         self._stopping = True
-        self._cancel_queued()
+        self._cancel_queued()  # first: nothing queued is sent to a worker being stopped
         for w in self._workers:
             w.stop()
         self.shutdown(wait=True, cancel_futures=True)

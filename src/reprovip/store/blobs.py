@@ -60,9 +60,10 @@ class BlobStore:
 
     def path(self, digest: str, suffix: str = "") -> Path:
         """Where the blob of ``digest`` lives."""
-        return self.blobs / digest[:2] / f"{digest}{suffix}"
+        return Path(self._path_str(digest, suffix)[1])
 
     def _path_str(self, digest: str, suffix: str) -> tuple[str, str]:
+        """The shard folder and the path of a blob, as strings (the layout, defined once)."""
         shard = os.path.join(self._blobs_str, digest[:2])
         return shard, os.path.join(shard, f"{digest}{suffix}")
 
