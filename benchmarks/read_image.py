@@ -1,6 +1,6 @@
-"""Rough timing of read_image against nibabel and raw gzip for the voxelwise engine's workload.
+"""Speed of read_image against nibabel and raw gzip decompression, for the voxelwise engine's workload.
 
-Not collected by pytest (run by hand): ``python tests/readers/bench_read_image.py [n_volumes] [repeats]``.
+Usage: python benchmarks/read_image.py [n_volumes] [repeats]
 Writes n gzip NIfTI volumes of 197x233x189 float32 (an MNI 1 mm grid; smooth "brain" plus noise, zero
 outside) and reports the median seconds per volume of each method, interleaved to share the noise.
 """
