@@ -82,104 +82,22 @@ def test_perturb_nifti_keeps_header_and_leaves_integers_alone(tmp_path: Path) ->
     )
 
 
+_DOCKER_LIKE = ["run", "--rm", "--network", "none", "-v", "/s:/s", "-v", "/w:/w", "-w", "/w", "-e", "A=1"]
+_APPTAINER_LIKE = ["exec", "--containall", "--bind", "/s:/s", "--bind", "/w:/w", "--pwd", "/w", "--env", "A=1"]
+_UDOCKER = ["run", "--rm", "--volume=/s:/s", "--volume=/w:/w", "--workdir=/w", "--env=A=1"]
+
+
 @pytest.mark.parametrize(
     ("engine", "expected"),
     [
-        (
-            "docker",
-            [
-                "docker",
-                "run",
-                "--rm",
-                "--network",
-                "none",
-                "-v",
-                "/s:/s",
-                "-v",
-                "/w:/w",
-                "-w",
-                "/w",
-                "-e",
-                "A=1",
-                "img",
-                "tool",
-                "x",
-            ],
-        ),
-        (
-            "podman",
-            [
-                "podman",
-                "run",
-                "--rm",
-                "--network",
-                "none",
-                "-v",
-                "/s:/s",
-                "-v",
-                "/w:/w",
-                "-w",
-                "/w",
-                "-e",
-                "A=1",
-                "img",
-                "tool",
-                "x",
-            ],
-        ),
-        (
-            "apptainer",
-            [
-                "apptainer",
-                "exec",
-                "--containall",
-                "--bind",
-                "/s:/s",
-                "--bind",
-                "/w:/w",
-                "--pwd",
-                "/w",
-                "--env",
-                "A=1",
-                "img",
-                "tool",
-                "x",
-            ],
-        ),
-        (
-            "singularity",
-            [
-                "singularity",
-                "exec",
-                "--containall",
-                "--bind",
-                "/s:/s",
-                "--bind",
-                "/w:/w",
-                "--pwd",
-                "/w",
-                "--env",
-                "A=1",
-                "img",
-                "tool",
-                "x",
-            ],
-        ),
-        (
-            "udocker",
-            [
-                "udocker",
-                "run",
-                "--rm",
-                "--volume=/s:/s",
-                "--volume=/w:/w",
-                "--workdir=/w",
-                "--env=A=1",
-                "img",
-                "tool",
-                "x",
-            ],
-        ),
+        (engine, [engine, *options, "img", "tool", "x"])
+        for engine, options in [
+            ("docker", _DOCKER_LIKE),
+            ("podman", _DOCKER_LIKE),
+            ("apptainer", _APPTAINER_LIKE),
+            ("singularity", _APPTAINER_LIKE),
+            ("udocker", _UDOCKER),
+        ]
     ],
 )
 def test_container_wrapping_per_engine(engine: str, expected: list[str]) -> None:

@@ -32,24 +32,6 @@ def print_lines(document: dict, *, strict: bool) -> None:
     click.echo(f"{document['study']['name']}: {document['verdict']['label']}")
 
 
-def check_command(
-    path: str,
-    *,
-    strict: bool,
-    reanalyze: bool,
-    junit: str | None,
-    markdown: str | None,
-    badge: str | None,
-    json_path: str | None,
-) -> int:
-    """Gate the study and write the CI artefacts asked for."""
-    from reprovip.gate import check_study
-
-    result = check_study(Study.load(path), strict=strict, reanalyze=reanalyze)
-    emit(result.document, strict=strict, junit=junit, markdown=markdown, badge=badge, json_path=json_path)
-    return result.exit_code
-
-
 def emit(
     doc: dict, *, strict: bool, junit: str | None, markdown: str | None, badge: str | None, json_path: str | None
 ) -> None:
@@ -112,6 +94,8 @@ def check(
     json_path: str | None,
 ) -> int:
     """Apply STUDY's criteria to its results: the CI gate."""
-    return check_command(
-        study, strict=strict, reanalyze=reanalyze, junit=junit, markdown=markdown, badge=badge, json_path=json_path
-    )
+    from reprovip.gate import check_study
+
+    result = check_study(Study.load(study), strict=strict, reanalyze=reanalyze)
+    emit(result.document, strict=strict, junit=junit, markdown=markdown, badge=badge, json_path=json_path)
+    return result.exit_code

@@ -15,32 +15,6 @@ def _study(path: str) -> Study:
     return Study.load(p / "study.yaml" if p.is_dir() else p)
 
 
-def compare_command(
-    baseline: str,
-    current: str,
-    *,
-    strict: bool,
-    junit: str | None,
-    markdown: str | None,
-    badge: str | None,
-    json_path: str | None,
-) -> int:
-    """Compare and gate; same exit codes as ``check``."""
-    from reprovip.gate import compare_check
-
-    result = compare_check(_study(baseline), _study(current), strict=strict)
-    for out in result.document["outputs"]:
-        env = out.get("envelope")
-        if env and "within_envelope" in env:
-            where = "within" if env["within_envelope"] else "OUTSIDE"
-            click.echo(
-                f"{out['name']}: {where} the baseline's run-to-run envelope "
-                f"(max |z| {float(env['max_abs_z']):.3g} vs {env['z_critical']:.3g} on {env['worst_observation']})"
-            )
-    emit(result.document, strict=strict, junit=junit, markdown=markdown, badge=badge, json_path=json_path)
-    return result.exit_code
-
-
 @click.command("compare")
 @click.argument("baseline", type=click.Path(exists=True))
 @click.argument("current", type=click.Path(exists=True))
@@ -54,7 +28,20 @@ def compare(
     badge: str | None,
     json_path: str | None,
 ) -> int:
-    """Compare CURRENT's results with BASELINE's (study files or folders): version, machine or OS change."""
-    return compare_command(
-        baseline, current, strict=strict, junit=junit, markdown=markdown, badge=badge, json_path=json_path
-    )
+    """Compare CURRENT's results with BASELINE's (study files or folders): version, machine or OS change.
+
+    Exit codes as for check.
+    """
+    from reprovip.gate import compare_check
+
+    result = compare_check(_study(baseline), _study(current), strict=strict)
+    for out in result.document["outputs"]:
+        env = out.get("envelope")
+        if env and "within_envelope" in env:
+            where = "within" if env["within_envelope"] else "OUTSIDE"
+            click.echo(
+                f"{out['name']}: {where} the baseline's run-to-run envelope "
+                f"(max |z| {float(env['max_abs_z']):.3g} vs {env['z_critical']:.3g} on {env['worst_observation']})"
+            )
+    emit(result.document, strict=strict, junit=junit, markdown=markdown, badge=badge, json_path=json_path)
+    return result.exit_code
