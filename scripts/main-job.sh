@@ -6,8 +6,7 @@
 #   bash scripts/main-job.sh [--small]      (--small: the 24-fit CI variant)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python -m pip install -q --disable-pip-version-check -r requirements/main.lock
-python -m pip install -q --disable-pip-version-check --no-deps -e .
+source scripts/venv.sh requirements/main.lock
 
 cd examples/mrs-quantification
 study=study.yaml
@@ -22,3 +21,4 @@ code=0
 reprovip check "$study" --no-reanalyze --junit junit.xml --markdown summary.md --badge badge.svg || code=$?
 if [ "$code" -ne 0 ] && [ "$code" -ne 1 ]; then exit "$code"; fi
 reprovip report "$study" -o report.html
+echo "Activate the environment to use reprovip yourself: source .venv/bin/activate"

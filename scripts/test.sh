@@ -41,8 +41,7 @@ if [ -z "${REPROVIP_TEST_PG_URL:-}" ] && [ "$(id -u)" = 0 ]; then
   start_postgres || echo "PostgreSQL could not be started: the PostgreSQL tests will skip" >&2
 fi
 
-# Python packages: exact versions from the lock file, then reprovip itself.
-python -m pip install -q --disable-pip-version-check -r requirements/test.lock
-python -m pip install -q --disable-pip-version-check --no-deps -e .
+# Python packages: exact versions from the lock file, then reprovip itself, in .venv/ inside the clone.
+source scripts/venv.sh requirements/test.lock
 
 python -m pytest -n 2 "$@"

@@ -14,12 +14,11 @@ from reprovip.analyze.design import records_by_output
 from reprovip.analyze.engine import (
     VERSION_FACTOR,
     analyze_groups,
-    executions_summary,
     finish_document,
     header,
-    provenance_summary,
     stored_study_id,
 )
+from reprovip.analyze.executions import executions_summary, provenance_summary
 from reprovip.errors import InputError
 from reprovip.store import BlobStore
 

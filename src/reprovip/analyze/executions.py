@@ -1,0 +1,64 @@
+"""What the catalog says about a study's executions: counts, failures, flakiness and machine provenance."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from reprovip.analyze.stats import num
+from reprovip.nested import flatten
+
+if TYPE_CHECKING:
+    from reprovip.study import Study
+
+
+def executions_summary(study: Study, study_id: int) -> dict[str, Any]:
+    rows = study.catalog.executions(study_id)
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    failed = [r for r in rows if r["status"] == "failed"]
+    attempts = sum(int(r["attempts"] or 0) for r in rows)
+    failed_attempts = sum(max(int(r["attempts"] or 0) - (r["status"] == "done"), 0) for r in rows)
+    by_cond: dict[str, list[int]] = {}
+    for r in rows:
+        c = by_cond.setdefault(r["condition_key"], [0, 0])
+        c[0] += 1
+        c[1] += r["status"] == "failed"
+    failures = []
+    for r in failed[:200]:
+        last = study.catalog.attempts(r["id"])[-1:] or [{}]
+        failures.append(
+            dict(
+                id=r["id"],
+                subject=r["subject"],
+                condition=r["condition_key"],
+                repetition=r["repetition"],
+                attempts=r["attempts"],
+                error=r["error"],
+                stderr_tail=(last[0].get("stderr") or "")[-2000:],
+            )
+        )
+    return dict(
+        total=len(rows),
+        counts=counts,
+        failed=len(failed),
+        failure_rate=num(len(failed) / len(rows)) if rows else 0.0,
+        attempt_failure_rate=num(failed_attempts / attempts) if attempts else 0.0,
+        failure_by_condition={k: num(v[1] / v[0]) for k, v in by_cond.items()},
+        failures=failures,
+    )
+
+
+def provenance_summary(studies: list[Study], study_ids: list[int]) -> dict[str, Any]:
+    """Distinct machine records of the executions, and the fields that differ between them."""
+    records = []
+    for study, study_id in zip(studies, study_ids, strict=True):
+        hashes = sorted({r["provenance"] for r in study.catalog.executions(study_id) if r["provenance"]})
+        records += [study.catalog.provenance(h) or {} for h in hashes]
+    flat = [flatten(r) for r in records]
+    keys = sorted({k for f in flat for k in f})
+    differing = {k: sorted({str(f.get(k)) for f in flat}) for k in keys if len({str(f.get(k)) for f in flat}) > 1}
+    common = (
+        {k: flat[0].get(k) for k in ("hostname", "os", "kernel", "cpu.model", "libc", "python.version")} if flat else {}
+    )
+    return dict(distinct=len(records), differing=differing, common=common)
