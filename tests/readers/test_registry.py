@@ -63,7 +63,7 @@ def test_labels_only_when_declared(tmp_path):
         (lambda p: None, {}, "file not found; check the output's path"),
         (lambda p: p.write_bytes(b""), {}, "file is empty (0 bytes)"),
         (lambda p: p.mkdir(), {}, "is a directory, not a file"),
-        (lambda p: p.write_text("x"), {"kind": "volume"}, "`kind` must be one of {'array', 'image',"),
+        (lambda p: p.write_text("x"), {"kind": "volume"}, "`kind` must be one of {'array', 'bytes', 'image',"),
         (
             lambda p: p.write_text("a,b\n1,2"),
             {"kind": "scalars", "key_columns": "a"},
@@ -124,8 +124,10 @@ def test_every_reader_and_kind_is_documented():
         assert re.search(rf"`{type(reader).__name__}`", docs), type(reader).__name__
         for suffix in reader.suffixes:
             assert f"`{suffix}`" in docs, suffix
+    study_format = (DOCS.parent / "study-format.md").read_text()
     for kind in KINDS:
         assert f"`{kind}`" in docs, kind
+        assert f"| `{kind}` |" in study_format, kind
 
 
 def test_reader_error_is_an_input_error(tmp_path):

@@ -7,25 +7,24 @@ import math
 import pytest
 
 from reprovip.readers import load, semantic_hash
-from reprovip.readers.text import find_numbers
+from reprovip.readers.text import find_numbers, scan
 
 from .conftest import reader_error
 
 
 def test_numbers_keyed_by_line_and_position(tmp_path):
     path = tmp_path / "fit.log"
-    path.write_text("Fitting sub-01\n\nchi2 = 1.25e-3, iterations: 42\nresult: -0.5 +7 nan\n")
+    path.write_text("Fitting sub-01 (sha256:12e61109)\n\nchi2 = 1.25e-3, iterations: 42\nresult: -0.5 +7 nan\n")
     loaded = load(path)
     assert loaded.kind == "text"
     assert {k: float(v) for k, v in loaded.values.items() if k != "line4:2"} == {
-        "line1:0": 1.0,
         "line3:0": 1.25e-3,
         "line3:1": 42.0,
         "line4:0": -0.5,
         "line4:1": 7.0,
     }
     assert math.isnan(loaded.values["line4:2"])
-    assert loaded.meta == {"n_lines": 4, "n_numbers": 6, "encoding": "utf-8", "n_nonfinite": 1}
+    assert loaded.meta == {"n_lines": 4, "n_numbers": 5, "n_overflow": 1, "encoding": "utf-8", "n_nonfinite": 1}
     assert semantic_hash(path) is None
 
 
@@ -35,13 +34,30 @@ def test_numbers_keyed_by_line_and_position(tmp_path):
         ("1 22 333", [1.0, 22.0, 333.0]),
         ("x=-1.5e+2; y=.25; z=3.", [-150.0, 0.25, 3.0]),
         ("T1w mm3 var_2 v0.3.28 info", []),
-        ("2024-01-05 12:30", [2024.0, 1.0, 5.0, 12.0, 30.0]),
+        ("2024-01-05 12:30", [12.0, 30.0]),
         ("Inf -inf NaN infinity", [math.inf, -math.inf, math.nan, math.inf]),
         ("(1,2) [3] {4}", [1.0, 2.0, 3.0, 4.0]),
-        ("1.2+3.4j", [1.2, 3.4]),
+        ("1.2+3.4j", []),
+        # Identifiers give nothing; the old reader read 6, inf, 1.2 and 2.0, 3 and 1, 5 out of these.
+        ("git 6c1fa9ea", []),
+        ("sha256:12e61109...", []),
+        ("v1.2.3-rc1 1.2.3 2.0.1-beta", []),
+        ("run_3 run-3 sub-01 x-1 C++11", []),
+        ("5mm 3.2s 0x1F 1e5x", []),
+        # Punctuation delimits: `=`, `,`, `;`, `:`, brackets, quotes, `%`, `#`, `/` (so `1,234` is two numbers:
+        # thousands separators are not recognised); a final `.` or `...` ends a sentence. The old reader also
+        # read the 6 of `6mm`.
+        (
+            "x=1.5, y=(2e-3); z:-4 '7' 95% #3 1/2 1,234 is 1.5. loading 50... 6mm",
+            [1.5, 2e-3, -4, 7, 95, 3, 1, 2, 1, 234, 1.5, 50],
+        ),
+        # The words keep their meaning, a sentence may end after them (the old reader dropped `nan.`).
+        ("nan. -inf, (Infinity) 1.2.3", [math.nan, -math.inf, math.inf]),
     ],
 )
 def test_find_numbers(line, expected):
+    """The rule of docs/readers.md: a number stands on its own, glued to no letter, digit, `_`, `.`, `+` or
+    `-`; `inf`, `nan` and `infinity` (any case, optional sign) are numbers as whole words."""
     found = find_numbers(line)
     assert len(found) == len(expected)
     assert all(a == b or (math.isnan(a) and math.isnan(b)) for a, b in zip(found, expected, strict=True))
@@ -59,3 +75,33 @@ def test_binary_file_declared_as_text(tmp_path):
     path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
     with reader_error(path, "binary content (NUL byte at offset 8) where text was expected"):
         load(path, kind="text")
+
+
+@pytest.mark.parametrize("literal", ["12e61109", "-1e400", "+9e999"])
+def test_overflowing_literal_is_an_identifier(literal):
+    """Python's float() turns these into +-inf; written without `inf` they are digests, not infinities."""
+    assert math.isinf(float(literal))
+    assert scan(f"digest {literal} ok 2") == ([2.0], 1)
+
+
+def test_real_world_log_line(tmp_path):
+    """A Python `logging` line of an ANTs run: the time of day counts (`:` and `,` delimit), the hyphenated
+    date, the version, the digests and the labels do not, and `HD95=1.5mm` (a unit glued to its number) is a
+    word. The old reader found 15 numbers, among them
+    the date, the version, the commit, the subject, the `1.5` of `1.5mm` and the digest as infinity."""
+    path = tmp_path / "run.log"
+    path.write_text(
+        "2024-05-03 14:02:11,532 INFO antspyx-0.4.2 (git 6c1fa9ea, sha256:12e61109a2b4) sub-01 run_3: "
+        "Dice=0.9312, HD95=1.5mm, volume 1.5e3 mm3, elapsed 12.5 s\n"
+    )
+    loaded = load(path)
+    assert {k: float(v) for k, v in loaded.values.items()} == {
+        "line1:0": 14.0,
+        "line1:1": 2.0,
+        "line1:2": 11.0,
+        "line1:3": 532.0,
+        "line1:4": 0.9312,
+        "line1:5": 1500.0,
+        "line1:6": 12.5,
+    }
+    assert loaded.meta["n_nonfinite"] == 0 and loaded.meta["n_overflow"] == 0

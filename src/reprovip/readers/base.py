@@ -18,8 +18,8 @@ import numpy as np
 
 from reprovip.errors import ReaderError
 
-#: The output kinds a study may declare, plus ``array`` for NumPy files.
-KINDS: tuple[str, ...] = ("image", "labels", "table", "scalars", "text", "array")
+#: The output kinds a study may declare, plus ``array`` for NumPy files; ``bytes`` is compared by hash only.
+KINDS: tuple[str, ...] = ("image", "labels", "table", "scalars", "text", "array", "bytes")
 
 GZIP_MAGIC = b"\x1f\x8b"
 

@@ -50,7 +50,7 @@ def semantic_hash(path: str | os.PathLike[str], *, kind: str | None = None) -> s
 
     NIfTI: shape, stored dtype, affine, scaling and voxel values (not the gzip wrapper nor the other header
     fields). JSON: the canonical dump. CSV/TSV: the parsed cells. NumPy: names, dtypes, shapes and values.
-    Text: None.
+    Text: None. Kind ``bytes``: the byte hash itself (no decoding).
 
     Raises
     ------

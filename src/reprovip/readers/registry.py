@@ -15,12 +15,14 @@ from pathlib import Path
 from reprovip.readers.arrays import NumpyReader
 from reprovip.readers.base import KINDS, Loaded, Reader, describe, fail, suffix_of
 from reprovip.readers.nifti import NiftiReader
+from reprovip.readers.opaque import BytesReader
 from reprovip.readers.scalars import JsonReader
 from reprovip.readers.table import TableReader
 from reprovip.readers.text import TextReader
 
-#: The readers, in the order they are asked. Sniffing readers come before suffix-only ones.
-READERS: list[Reader] = [NiftiReader(), NumpyReader(), JsonReader(), TableReader(), TextReader()]
+#: The readers, in the order they are asked. Sniffing readers come before suffix-only ones; ``BytesReader``
+#: has no suffix, so it is used only when a study declares ``bytes``.
+READERS: list[Reader] = [NiftiReader(), NumpyReader(), JsonReader(), TableReader(), TextReader(), BytesReader()]
 
 
 def check_kind(kind: str | None, path: str | os.PathLike[str]) -> None:
@@ -88,9 +90,10 @@ def load(
     ----------
     path : str or path-like
         The output file (the blob store keeps the original suffix, e.g. ``ab12...ef.nii.gz``).
-    kind : {'image', 'labels', 'table', 'scalars', 'text', 'array'}, optional
-        The declared kind; inferred from the suffix (or the first bytes) when omitted. ``labels`` is never
-        inferred: a NIfTI file is an ``image`` unless declared ``labels``.
+    kind : {'image', 'labels', 'table', 'scalars', 'text', 'array', 'bytes'}, optional
+        The declared kind; inferred from the suffix (or the first bytes) when omitted. ``labels`` and
+        ``bytes`` are never inferred: a NIfTI file is an ``image`` unless declared ``labels``. ``bytes``
+        raises ReaderError: such an output is compared by its hashes only.
     key_columns : str or sequence of str, optional
         Table columns whose values name the rows (tables only).
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any, List, Literal  # noqa: UP035 (a field is name
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-OUTPUT_KINDS = ("image", "labels", "table", "scalars", "text", "array")
+OUTPUT_KINDS = ("image", "labels", "table", "scalars", "text", "array", "bytes")
 BUILTIN_PLACEHOLDERS = (
     "subject",
     "input",
@@ -94,7 +94,7 @@ class Output(_Strict):
     """A declared result of an execution: a path or glob relative to ``{outdir}``."""
 
     path: str
-    kind: Literal["image", "labels", "table", "scalars", "text", "array"]
+    kind: Literal["image", "labels", "table", "scalars", "text", "array", "bytes"]
     key_columns: list[str] = []
 
     @field_validator("path")
