@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from reprovip.metrics import (
+    CI_UNINFORMATIVE_NOTE,
     FORMS,
     icc_all,
     koo_li_band,
@@ -42,25 +43,40 @@ def _at(a: Any, i: int) -> float | str | None:
 
 
 def _icc_entry(r: Any, i: int) -> dict[str, Any]:
+    """One ICC form of observation ``i``: the numbers, and flags that say when they cannot support a verdict.
+
+    ``estimable`` False (value and CI null, ``reason`` says why), ``ci_unbounded`` (lower bound -Infinity) and
+    ``above_one`` come from :class:`~reprovip.metrics.ICCResult`; ``band`` is the Koo & Li band of the lower
+    bound, None for a null or unbounded bound; ``ci_uninformative`` with its ``note`` when n_subjects < 3.
+    """
     pick = lambda a: np.asarray(a).reshape(-1)[i]  # noqa: E731
+    low = float(pick(r.ci_low))
+    reason = pick(r.reason)
+    few = bool(pick(r.ci_uninformative))
     return dict(
         value=num(pick(r.icc)),
-        ci_low=num(pick(r.ci_low)),
+        ci_low=num(low),
         ci_high=num(pick(r.ci_high)),
         f=num(pick(r.f)),
         df1=num(pick(r.df1)),
         df2=num(pick(r.df2)),
         p=num(pick(r.pval)),
-        band=str(koo_li_band(float(pick(r.ci_low)))),
+        band=koo_li_band(low),
+        estimable=bool(pick(r.estimable)),
+        reason=None if reason is None else str(reason),
+        ci_unbounded=bool(pick(r.ci_unbounded)),
+        above_one=bool(pick(r.above_one)),
+        ci_uninformative=few,
+        note=CI_UNINFORMATIVE_NOTE if few else None,
     )
 
 
 def scalar_metrics(values: np.ndarray, factors: tuple[str, ...], cond_keys: list[str]) -> list[dict[str, Any]]:
     """Metrics of each observation of ``values`` (``(n_obs, n_subjects, *levels, k)``).
 
-    Returns one dict per observation: ``mean``, ``icc`` (six forms), ``repeatability`` fields, ``sigdigits``,
-    ``variance`` (per source: variance, share, truncated), ``per_condition`` and ``execution_sd`` with the
-    95% interval half-width it implies for one execution's value.
+    Returns one dict per observation: ``mean``, ``icc`` (six forms, see :func:`_icc_entry`), ``repeatability``
+    fields, ``sigdigits``, ``variance`` (per source: variance, share, truncated), ``per_condition`` and
+    ``execution_sd`` with the 95% interval half-width it implies for one execution's value.
     """
     n_obs, n_subj = values.shape[:2]
     k = values.shape[-1]
@@ -110,7 +126,8 @@ def scalar_metrics(values: np.ndarray, factors: tuple[str, ...], cond_keys: list
 
 
 def _per_condition(values: np.ndarray, cond_keys: list[str]) -> list[dict[str, Any]]:
-    """ICC(A,1), within-SD and SD ratio across the k repetitions of each condition."""
+    """ICC(A,1) (null where not estimable, with the reason), within-SD and SD ratio across the k repetitions of
+    each condition."""
     n_obs = values.shape[0]
     levels = values.shape[2:-1]
     result: list[dict[str, Any]] = [{} for _ in range(n_obs)]
@@ -124,6 +141,8 @@ def _per_condition(values: np.ndarray, cond_keys: list[str]) -> list[dict[str, A
             result[i][cond_keys[ci]] = dict(
                 icc_a1=pick(icc.icc),
                 icc_a1_ci_low=pick(icc.ci_low),
+                icc_a1_estimable=bool(np.asarray(icc.estimable).reshape(-1)[i]),
+                icc_a1_reason=np.asarray(icc.reason).reshape(-1)[i],
                 wsd=pick(rep.wsd),
                 sd_ratio=pick(rep.sd_ratio),
                 identical=bool(same[i]),

@@ -5,7 +5,16 @@ axes (voxels, observations) are vectorised. See ``docs/metrics.md`` for conventi
 """
 
 from reprovip.metrics.bootstrap import BootstrapCI, subject_bootstrap_ci
-from reprovip.metrics.icc import FORMS, ICCResult, icc, icc_all, icc_from_mean_squares, koo_li_band
+from reprovip.metrics.icc import (
+    CI_UNINFORMATIVE_NOTE,
+    FORMS,
+    REASONS,
+    ICCResult,
+    icc,
+    icc_all,
+    icc_from_mean_squares,
+    koo_li_band,
+)
 from reprovip.metrics.repeatability import Repeatability, repeatability
 from reprovip.metrics.segmentation import Overlap, PairwiseOverlap, label_overlap, overlap, pairwise_overlap
 from reprovip.metrics.sigdigits import required_samples, significant_digits
@@ -19,7 +28,9 @@ from reprovip.metrics.variance import (
 )
 
 __all__ = [
+    "CI_UNINFORMATIVE_NOTE",
     "FORMS",
+    "REASONS",
     "BootstrapCI",
     "FactorialAccumulator",
     "ICCResult",

@@ -1,0 +1,119 @@
+"""Tests of reprovip.analyze.stats: the per-observation ICC entries are a data contract read by the criteria.
+
+Every degenerate design must say so in the entry (``estimable``, ``reason``, ``ci_unbounded``, ``above_one``,
+``ci_uninformative``) and never carry a Koo & Li band it cannot support. Expected values are those of
+reprovip.metrics.icc_all, itself checked against pingouin and R psych in tests/metrics/test_icc.py.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from reprovip.analyze.stats import scalar_metrics
+from reprovip.metrics import CI_UNINFORMATIVE_NOTE, FORMS, REASONS
+
+KEYS = {
+    *("value", "ci_low", "ci_high", "f", "df1", "df2", "p", "band"),
+    *("estimable", "reason", "ci_unbounded", "above_one", "ci_uninformative", "note"),
+}
+
+# One observation per design, 3 subjects x 3 executions each.
+TABLES = {
+    "regular": [[1.0, 1.1, 0.9], [2.0, 2.2, 2.1], [3.0, 2.9, 3.2]],
+    "constant": [[2.5] * 3] * 3,
+    "identical_executions": [[0.1] * 3, [0.7] * 3, [2.3] * 3],
+    "identical_subjects": [[1.0, 2.0, 4.0]] * 3,
+    "pole": [[9.0, 3.0, 8.0], [3.0, 8.0, 2.0], [4.0, 3.0, 2.0]],
+    "latin_square": [[1.0, 2.0, 3.0], [3.0, 1.0, 2.0], [2.0, 3.0, 1.0]],
+}
+
+
+@pytest.fixture(scope="module")
+def entries() -> dict[str, dict]:
+    values = np.array(list(TABLES.values()))
+    out = scalar_metrics(values, (), [])
+    json.dumps(out, allow_nan=False)  # JSON-safe: no NaN or inf left
+    return {name: o["icc"] for name, o in zip(TABLES, out, strict=True)}
+
+
+def test_every_entry_has_the_contract_keys(entries):
+    for name, icc in entries.items():
+        assert set(icc) == set(FORMS), name
+        for form, e in icc.items():
+            assert set(e) == KEYS, (name, form)
+
+
+def test_regular_table_is_estimable(entries):
+    for e in entries["regular"].values():
+        assert (e["estimable"], e["reason"], e["ci_unbounded"], e["above_one"]) == (True, None, False, False)
+        assert isinstance(e["value"], float) and e["band"] in ("poor", "moderate", "good", "excellent")
+        assert (e["ci_uninformative"], e["note"]) == (False, None)
+
+
+def test_constant_table_is_not_estimable_and_has_no_band(entries):
+    """All values equal: 0/0 everywhere. The entry was ICC 1, CI (1, 1), p 0, band "excellent"."""
+    for e in entries["constant"].values():
+        assert (e["value"], e["ci_low"], e["ci_high"], e["f"], e["p"], e["band"]) == (None,) * 6
+        assert (e["estimable"], e["reason"]) == (False, REASONS[1])
+        assert e["reason"] == "no variance between subjects nor between executions: every value is equal (0/0)"
+
+
+def test_zero_between_subject_variance_is_not_estimable(entries):
+    """The issue's example: identical subjects, executions differ by common offsets (MSR = MSE = 0)."""
+    e = entries["identical_subjects"]
+    for form in ("ICC(C,1)", "ICC(C,k)"):
+        assert (e[form]["value"], e[form]["band"], e[form]["estimable"]) == (None, None, False)
+        assert e[form]["reason"] == REASONS[2]
+    assert (e["ICC(A,1)"]["value"], e["ICC(A,1)"]["band"], e["ICC(A,1)"]["estimable"]) == (0.0, "poor", True)
+
+
+def test_identical_executions_stay_perfect(entries):
+    """Executions identical, subjects differ: a legitimate ICC of 1 with CI (1, 1) and band "excellent"."""
+    for e in entries["identical_executions"].values():
+        assert (e["value"], e["ci_low"], e["ci_high"], e["f"], e["p"]) == (1.0, 1.0, 1.0, "Infinity", 0.0)
+        assert (e["estimable"], e["band"]) == (True, "excellent")
+
+
+def test_pole_crossing_is_unbounded_and_unbanded(entries):
+    """ICC(A,1) lower bound below -1/(k-1): ICC(A,k)'s lower bound is -Infinity, no band (pingouin: 4.66)."""
+    e = entries["pole"]["ICC(A,k)"]
+    assert (e["ci_low"], e["ci_unbounded"], e["band"], e["estimable"]) == ("-Infinity", True, None, True)
+    assert e["value"] == pytest.approx(0.022556, abs=1e-6)
+
+
+def test_above_one_is_flagged_and_not_estimable(entries):
+    """The Latin square gives ICC(A,k) = 3 by the formula (pingouin prints 3.0): flagged, null, no band."""
+    e = entries["latin_square"]["ICC(A,k)"]
+    assert (e["value"], e["above_one"], e["estimable"], e["band"]) == (None, True, False, None)
+    assert e["reason"] == REASONS[6]
+
+
+@pytest.mark.parametrize(("n_subjects", "uninformative"), [(2, True), (3, False)])
+def test_fewer_than_three_subjects_ci_uninformative(rng_values, n_subjects, uninformative):
+    icc = scalar_metrics(rng_values[:, :n_subjects], (), [])[0]["icc"]
+    for e in icc.values():
+        assert e["ci_uninformative"] is uninformative
+        assert e["note"] == (CI_UNINFORMATIVE_NOTE if uninformative else None)
+        assert e["estimable"] is True
+
+
+@pytest.fixture
+def rng_values() -> np.ndarray:
+    rng = np.random.default_rng(7)
+    return rng.normal(size=(1, 3, 3)) * 0.1 + rng.normal(size=(1, 3, 1))
+
+
+def test_per_condition_icc_says_when_not_estimable():
+    """A condition whose executions are all equal across subjects has no ICC(A,1): null, with the reason."""
+    rng = np.random.default_rng(3)
+    values = np.empty((1, 3, 2, 2))  # (n_obs, n_subjects, threads levels, k)
+    values[:, :, 0] = 4.0
+    values[:, :, 1] = rng.normal(size=(1, 3, 2)) * 0.1 + rng.normal(size=(1, 3, 1))
+    per = scalar_metrics(values, ("threads",), ["threads=1", "threads=2"])[0]["per_condition"]
+    assert (per["threads=1"]["icc_a1"], per["threads=1"]["icc_a1_estimable"]) == (None, False)
+    assert per["threads=1"]["icc_a1_reason"] == REASONS[1]
+    assert (per["threads=2"]["icc_a1_estimable"], per["threads=2"]["icc_a1_reason"]) == (True, None)
+    assert isinstance(per["threads=2"]["icc_a1"], float)
