@@ -159,7 +159,8 @@ def run_study(
     jobs : int, optional
         Executions run at once (default: the number of CPUs).
     force : bool
-        Run again executions that are already done.
+        Run every execution again; its earlier attempts become history (see
+        :meth:`~reprovip.store.catalog.Catalog.sync_plan`).
     executor : str
         Backend name (``local`` by default).
     progress : bool

@@ -3,6 +3,7 @@ validated against its published schema (jsonschema), then schemathesis fuzzes th
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +11,8 @@ from hypothesis import HealthCheck, settings
 from jsonschema import Draft202012Validator
 from starlette.routing import Route
 
+from reprovip.study import Study
+from tests.conftest import write_study
 from tests.dashboard.conftest import HOSTILE, IMAGES, SCALAR, Client
 
 schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is not installed")
@@ -60,6 +63,32 @@ def test_every_json_endpoint_matches_its_schema(client: Client, openapi: dict[st
     for template, examples in urls.items():
         for url in examples:
             _validate(openapi, template, url, client)
+
+
+def test_execution_page_counts_the_current_attempts_and_shows_history(tmp_path: Path) -> None:
+    """A flaky run then `run --force`: the page's count (1) is the execution's ``attempts``; 2 attempts are history."""
+    from reprovip.dashboard import create_app, open_sources
+
+    path = write_study(
+        tmp_path,
+        app="misbehaving_app.py",
+        args=f'"flaky", "{{outdir}}", "{tmp_path}/marker"',
+        repetitions=1,
+        subjects=1,
+        extra="retries: 1\n",
+    )
+    Study.load(path).run()
+    Study.load(path).run(force=True)
+    client = Client(create_app(open_sources([str(path)])))
+    (row,) = client.get("/studies/0-1/executions.json").json()["executions"]
+    data = client.get(row["url"] + ".json").json()
+    attempts = [(a["run_id"], a["number"], a["status"], a["superseded"]) for a in data["attempts"]]
+    runs = sorted({a[0] for a in attempts})
+    assert attempts == [(runs[0], 1, "failed", True), (runs[0], 2, "done", True), (runs[1], 1, "done", False)]
+    assert row["attempts"] == data["execution"]["attempts"] == 1
+    html = client.get(row["url"]).text
+    assert "1 current attempt(s) of this recipe; 2 earlier attempt(s) kept as history" in html
+    assert html.count("history: before --force") == 2 and f"run {runs[1]}, attempt 1 — done" in html
 
 
 def test_every_page_has_a_json_twin(app: Any) -> None:

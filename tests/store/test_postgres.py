@@ -126,6 +126,56 @@ def test_catalog_newer_than_the_code_is_refused(catalog_url: str, sql: list[str]
         Catalog(catalog_url)
 
 
+def test_attempts_from_before_revision_0004_get_their_status_history_and_numbers_within_runs(catalog_url: str) -> None:
+    """Rows as revision 0003 wrote them: numbers ran on across runs and restarted at a reset (``--force``).
+
+    Execution ``a``: failed then done in run 1, forced, done in run 2 (so ``attempts`` = 1). Execution ``b``:
+    failed twice in run 1 and once in run 2, same recipe. The last ``attempts`` attempts stay current; an
+    attempt without error was a success; numbers restart at 1 in each run.
+    """
+    from alembic import command
+    from alembic.config import Config
+
+    from reprovip.store.migrations import LOCATION
+
+    engine = create_engine(catalog_url)
+    with engine.begin() as conn:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(LOCATION))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0003")
+        conn.execute(text("INSERT INTO studies (id, name) VALUES (1, 'old')"))
+        conn.execute(
+            text(
+                "INSERT INTO executions (id, study_id, subject, condition_key, repetition, status, attempts) "
+                "VALUES ('a', 1, 's', '-', 0, 'done', 1), ('b', 1, 's', '-', 1, 'failed', 3)"
+            )
+        )
+        rows = [("a", 1, 1, "exit code 1"), ("a", 2, 1, None), ("a", 1, 2, None)]
+        rows += [("b", 1, 1, "exit code 1"), ("b", 2, 1, "exit code 1"), ("b", 3, 2, "exit code 1")]
+        for i, (eid, number, run, error) in enumerate(rows, 1):
+            conn.execute(
+                text("INSERT INTO attempts (id, execution_id, number, run_id, error) VALUES (:i, :e, :n, :r, :err)"),
+                dict(i=i, e=eid, n=number, r=run, err=error),
+            )
+    engine.dispose()
+    catalog = Catalog(catalog_url)
+    got = {
+        eid: [(x["run_id"], x["number"], x["status"], x["superseded"]) for x in catalog.attempts(eid)] for eid in "ab"
+    }
+    assert got == {
+        "a": [(1, 1, "failed", True), (1, 2, "done", True), (2, 1, "done", False)],
+        "b": [(1, 1, "failed", False), (1, 2, "failed", False), (2, 1, "failed", False)],
+    }
+    assert catalog.attempt_counts(1) == {
+        (True, "failed"): 1,
+        (True, "done"): 1,
+        (False, "done"): 1,
+        (False, "failed"): 3,
+    }
+    catalog.close()
+
+
 OPEN_AT = """\
 import sys, time
 import alembic.command  # imported before the start line, so the processes really open the catalog together

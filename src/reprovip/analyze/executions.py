@@ -12,13 +12,23 @@ if TYPE_CHECKING:
 
 
 def executions_summary(study: Study, study_id: int) -> dict[str, Any]:
+    """Counts, failures and flakiness of the study's executions (the document's ``executions``).
+
+    Flakiness looks only at each execution's current attempts: those of its current recipe since its last
+    reset (a changed recipe or ``run --force``), over one run or several. Every current attempt but a final
+    success failed; a done execution with failed current attempts is flaky. ``attempt_failure_rate`` is
+    the share of current attempts that failed before a success of the same recipe (the criteria's flakiness
+    figure). Attempts made before a reset are history: counted in ``stale_attempts`` and
+    ``stale_failed_attempts``, never a finding.
+    """
     rows = study.catalog.executions(study_id)
     counts: dict[str, int] = {}
     for r in rows:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
     failed = [r for r in rows if r["status"] == "failed"]
     attempts = sum(int(r["attempts"] or 0) for r in rows)
-    failed_attempts = sum(max(int(r["attempts"] or 0) - (r["status"] == "done"), 0) for r in rows)
+    retried = [int(r["attempts"] or 0) - 1 for r in rows if r["status"] == "done" and (r["attempts"] or 0) > 1]
+    history = study.catalog.attempt_counts(study_id)
     by_cond: dict[str, list[int]] = {}
     for r in rows:
         c = by_cond.setdefault(r["condition_key"], [0, 0])
@@ -43,7 +53,12 @@ def executions_summary(study: Study, study_id: int) -> dict[str, Any]:
         counts=counts,
         failed=len(failed),
         failure_rate=num(len(failed) / len(rows)) if rows else 0.0,
-        attempt_failure_rate=num(failed_attempts / attempts) if attempts else 0.0,
+        attempts=attempts,
+        attempt_failure_rate=num(sum(retried) / attempts) if attempts else 0.0,
+        flaky_executions=len(retried),
+        flaky_attempts=sum(retried),
+        stale_attempts=sum(n for (superseded, _), n in history.items() if superseded),
+        stale_failed_attempts=history.get((True, "failed"), 0),
         failure_by_condition={k: num(v[1] / v[0]) for k, v in by_cond.items()},
         failures=failures,
     )

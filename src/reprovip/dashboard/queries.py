@@ -154,12 +154,16 @@ def execution(engine: Engine, study_id: int, execution_id: str) -> dict[str, Any
 
 
 def attempts(engine: Engine, execution_id: str) -> list[dict[str, Any]]:
-    """Attempts of an execution, oldest first, with the last ``TAIL`` characters of their output."""
+    """The latest 100 attempts of an execution, oldest first, with the last ``TAIL`` characters of their output.
+
+    Each carries ``run_id``, its ``number`` within that run, ``status`` and ``superseded`` (history: made
+    before a changed recipe or ``--force`` reset the execution, not counted in its ``attempts``).
+    """
     t = s.attempts
-    q = select(t).where(t.c.execution_id == execution_id).order_by(t.c.id).limit(100)
+    q = select(t).where(t.c.execution_id == execution_id).order_by(t.c.id.desc()).limit(100)
     out = []
     with engine.connect() as conn:
-        for x in conn.execute(q).mappings():
+        for x in reversed(conn.execute(q).mappings().all()):
             d = dict(x)
             d["stdout_tail"] = (d.pop("stdout") or "")[-TAIL:]
             d["stderr_tail"] = (d.pop("stderr") or "")[-TAIL:]

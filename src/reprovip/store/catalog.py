@@ -216,7 +216,12 @@ class Catalog:
 
     # -- executions -------------------------------------------------------------------------------
     def sync_plan(self, study_id: int, planned: Iterable[Any], recipe: str, *, force: bool = False) -> None:
-        """Insert planned executions not yet known; mark changed-recipe, interrupted or forced ones pending."""
+        """Insert planned executions not yet known; reset those whose recipe changed (or all, with ``force``).
+
+        A reset execution is pending again under ``recipe`` and its earlier attempts are history (superseded):
+        they stay in the catalog but no longer count towards its attempts or flakiness. An execution left
+        ``running`` by an older reprovip is pending again, its attempts still current.
+        """
         with self.engine.begin() as conn:
             known = {
                 r.id: r
@@ -245,17 +250,17 @@ class Catalog:
             ]
             if new:
                 conn.execute(insert(s.executions), new)
-            stale = [
-                eid
-                for eid, r in known.items()
-                if force or r.status == "running" or (r.status == "done" and r.recipe != recipe)
-            ]
-            for chunk in _chunks(stale, 500):
+            reset = {eid for eid, r in known.items() if force or r.recipe != recipe}
+            resumed = [eid for eid, r in known.items() if r.status == "running" and eid not in reset]
+            for chunk in _chunks(sorted(reset), 500):
                 conn.execute(
                     update(s.executions)
                     .where(s.executions.c.id.in_(chunk))
                     .values(status="pending", recipe=recipe, attempts=0)
                 )
+                conn.execute(update(s.attempts).where(s.attempts.c.execution_id.in_(chunk)).values(superseded=True))
+            for chunk in _chunks(resumed, 500):
+                conn.execute(update(s.executions).where(s.executions.c.id.in_(chunk)).values(status="pending"))
 
     def executions(self, study_id: int, *, status: str | None = None) -> list[dict[str, Any]]:
         """Executions of a study (optionally of one status), ordered by subject, condition, repetition."""
@@ -269,8 +274,10 @@ class Catalog:
     def record_attempts(self, run_id: int, batch: list[tuple[str, dict[str, Any], list[dict[str, Any]]]]) -> None:
         """Record attempts (execution id, result, output rows) and, for successes, their outputs.
 
-        One transaction for the whole batch, with one multi-row statement per table: each attempt, its
-        outputs and the execution's new status are all stored, or none is.
+        An attempt is numbered within ``run_id`` (1, 2... as the runner retries it) and carries its execution's
+        recipe; the execution's ``attempts`` counts its current attempts (those since its last reset). One
+        transaction for the whole batch, with one multi-row statement per table: each attempt, its outputs and
+        the execution's new status are all stored, or none is.
         """
         now = time.time()
         ids = [eid for eid, _, _ in batch]
@@ -285,13 +292,19 @@ class Catalog:
             "started_at",
             "finished_at",
         )
+        a, e = s.attempts, s.executions
         with self.engine.begin() as conn:
-            counts = dict(
-                conn.execute(select(s.executions.c.id, s.executions.c.attempts).where(s.executions.c.id.in_(ids))).all()
+            current = {r.id: r for r in conn.execute(select(e.c.id, e.c.attempts, e.c.recipe).where(e.c.id.in_(ids)))}
+            in_run = dict(
+                conn.execute(
+                    select(a.c.execution_id, func.count())
+                    .where(a.c.run_id == run_id, a.c.execution_id.in_(ids))
+                    .group_by(a.c.execution_id)
+                ).all()
             )
             attempts, outputs, updates = [], [], []
             for eid, result, outs in batch:
-                number = (counts.get(eid) or 0) + 1
+                status = "done" if result["ok"] else "failed"
                 common = dict(
                     seed=result.get("seed"),
                     exit_code=result.get("exit_code"),
@@ -307,7 +320,10 @@ class Catalog:
                     dict(
                         common,
                         execution_id=eid,
-                        number=number,
+                        number=in_run.get(eid, 0) + 1,
+                        status=status,
+                        recipe=current[eid].recipe,
+                        superseded=False,
                         argv=result.get("argv"),
                         env=result.get("env"),
                         timed_out=bool(result.get("timed_out")),
@@ -322,8 +338,8 @@ class Catalog:
                     dict(
                         {f"b_{k}": v for k, v in common.items()},
                         b_id=eid,
-                        b_attempts=number,
-                        b_status="done" if result["ok"] else "failed",
+                        b_attempts=(current[eid].attempts or 0) + 1,
+                        b_status=status,
                     )
                 )
             conn.execute(insert(s.attempts), attempts)
@@ -378,6 +394,18 @@ class Catalog:
         with self.engine.connect() as conn:
             q = select(s.attempts).where(s.attempts.c.execution_id == execution_id).order_by(s.attempts.c.id)
             return [dict(r) for r in conn.execute(q).mappings()]
+
+    def attempt_counts(self, study_id: int) -> dict[tuple[bool, str], int]:
+        """Attempts of a study's executions counted by (superseded, status): ``{(False, "failed"): 3, ...}``."""
+        a, e = s.attempts, s.executions
+        q = (
+            select(a.c.superseded, a.c.status, func.count())
+            .join(e, e.c.id == a.c.execution_id)
+            .where(e.c.study_id == study_id)
+            .group_by(a.c.superseded, a.c.status)
+        )
+        with self.engine.connect() as conn:
+            return {(bool(sup), str(st)): int(n) for sup, st, n in conn.execute(q)}
 
     def outputs(self, study_id: int) -> list[dict[str, Any]]:
         """Outputs of the study's completed executions, joined with their execution's fields."""

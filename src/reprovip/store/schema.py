@@ -92,7 +92,7 @@ attempts = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("execution_id", ForeignKey("executions.id"), nullable=False, index=True),
-    Column("number", Integer),
+    Column("number", Integer),  # 1, 2... within its run
     Column("run_id", Integer),
     Column("argv", JSON),
     Column("env", JSON),
@@ -104,6 +104,11 @@ attempts = Table(
     Column("stdout", Text),
     Column("stderr", Text),
     Column("error", Text),
+    # The attempt's outcome, the recipe it ran, and whether a later reset (changed recipe, --force) made it
+    # history: an execution's current attempts are those not superseded (see docs/running.md).
+    Column("status", String(20)),
+    Column("recipe", String(32)),
+    Column("superseded", Boolean, default=False),
     Column("provenance", String(32)),
     Column("hostname", String(255)),
     Column("pid", Integer),
