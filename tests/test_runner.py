@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from reprovip.errors import StoreError
+from reprovip.errors import SpecError, StoreError
 from reprovip.store import RunLock
 from reprovip.study import Study
 from tests.conftest import write_study
@@ -206,3 +207,138 @@ def test_kill_9_mid_study_then_rerun_gives_exactly_18(study_dir: Path) -> None:
     con = sqlite3.connect(db)
     assert con.execute("select count(*) from outputs").fetchone() == (18,)
     _check_store_consistent(study)
+
+
+# -- attempts: flakiness of the current recipe, history of earlier ones --------------------------------------
+
+FLAKY_ALERT = "the application is flaky"
+FLAKINESS = ("attempt_failure_rate", "flaky_executions", "flaky_attempts", "stale_attempts", "stale_failed_attempts")
+
+
+def _attempt_rows(study: Study) -> list[list[tuple[int, int, str, bool]]]:
+    """Per execution: (run, number, status, superseded) of each attempt, oldest first; runs counted from 1."""
+    runs = [r["id"] for r in study.catalog.runs(study.catalog.study_id(study.name))]
+    return [
+        [(runs.index(a["run_id"]) + 1, a["number"], a["status"], a["superseded"]) for a in study.catalog.attempts(eid)]
+        for eid in study.executions()["id"]
+    ]
+
+
+def _flakiness(study: Study) -> tuple[dict[str, float], list[str]]:
+    """The analysis document's flakiness figures and its flaky-application alerts."""
+    doc = study.analyze().document
+    figures = {k: doc["executions"][k] for k in FLAKINESS}
+    return figures, [a["message"] for a in doc["alerts"] if FLAKY_ALERT in a["message"]]
+
+
+def _flaky_study(study_dir: Path, retries: int) -> Path:
+    """Two executions whose first attempt fails and every later one succeeds (a marker per subject)."""
+    return write_study(
+        study_dir,
+        app="misbehaving_app.py",
+        args=f'"flaky", "{{outdir}}", "{study_dir}/marker-{{subject}}"',
+        repetitions=1,
+        subjects=2,
+        extra=f"retries: {retries}\n",
+    )
+
+
+def test_failures_of_an_earlier_command_are_history_not_flakiness(study_dir: Path) -> None:
+    """A command that crashes every attempt, then fixed: the fixed run is not flaky and is not run a third time.
+
+    Before, the failed executions kept their 3 failed attempts of the old command: 3 of 4 attempts "failed and
+    succeeded on retry", a permanent flaky warning; and they kept the old recipe, so the next run redid them.
+    """
+    crash = dict(repetitions=2, subjects=2, extra="retries: 2\n")
+    path = write_study(study_dir, app="misbehaving_app.py", args='"crash", "{outdir}"', **crash)
+    assert Study.load(path).run().failed == 4
+    write_study(study_dir, **crash)  # the fixed command: det_app.py
+    study = Study.load(path)
+    assert (study.run().done, study.executions()["attempts"].tolist()) == (4, [1, 1, 1, 1])
+    assert _attempt_rows(study)[0] == [(1, 1, "failed", True), (1, 2, "failed", True), (1, 3, "failed", True)] + [
+        (2, 1, "done", False)
+    ]
+    figures, alerts = _flakiness(study)
+    assert figures == dict(
+        attempt_failure_rate=0.0, flaky_executions=0, flaky_attempts=0, stale_attempts=12, stale_failed_attempts=12
+    )
+    assert alerts == []
+    assert Study.load(path).run().skipped == 4
+
+
+@pytest.mark.parametrize(
+    ("retries", "runs", "attempts"),
+    [
+        (1, 1, [(1, 1, "failed", False), (1, 2, "done", False)]),
+        (0, 2, [(1, 1, "failed", False), (2, 1, "done", False)]),
+    ],
+    ids=["retried-in-one-run", "rerun-in-a-second-run"],
+)
+def test_failure_then_success_of_one_recipe_is_flaky(
+    study_dir: Path, retries: int, runs: int, attempts: list[tuple[int, int, str, bool]]
+) -> None:
+    """A first attempt that fails, then a success of the same recipe (a retry, or a plain rerun): flaky.
+
+    Attempts are numbered within their run: a rerun's first attempt is attempt 1 of its run.
+    """
+    path = _flaky_study(study_dir, retries)
+    for _ in range(runs):
+        Study.load(path).run()
+    study = Study.load(path)
+    assert study.executions()["attempts"].tolist() == [2, 2]
+    assert _attempt_rows(study) == [attempts, attempts]
+    figures, alerts = _flakiness(study)
+    assert figures == dict(
+        attempt_failure_rate=0.5, flaky_executions=2, flaky_attempts=2, stale_attempts=0, stale_failed_attempts=0
+    )
+    assert alerts == [f"50.0% of attempts failed and succeeded on retry: {FLAKY_ALERT}"]
+
+
+def test_force_rerun_makes_earlier_attempts_history(study_dir: Path) -> None:
+    """A flaky run, then `run --force` where every first attempt succeeds: no longer flaky; 4 attempts of history."""
+    path = _flaky_study(study_dir, 1)
+    assert Study.load(path).run().done == 2
+    study = Study.load(path)
+    assert study.run(force=True).done == 2
+    history = [(1, 1, "failed", True), (1, 2, "done", True)]
+    assert _attempt_rows(study) == [[*history, (2, 1, "done", False)]] * 2
+    assert study.executions()["attempts"].tolist() == [1, 1]
+    figures, alerts = _flakiness(study)
+    assert figures == dict(
+        attempt_failure_rate=0.0, flaky_executions=0, flaky_attempts=0, stale_attempts=4, stale_failed_attempts=2
+    )
+    assert alerts == []
+
+
+# -- several study files in one folder --------------------------------------------------------------------
+
+
+def test_two_study_files_declaring_one_name_are_refused_until_one_is_renamed(study_dir: Path) -> None:
+    """Two files of one folder named `twin` would share results and executions: the second one is refused."""
+    first = write_study(study_dir, subjects=1, repetitions=1, extra="name: twin\n")
+    second = study_dir / "study-copy.yaml"
+    second.write_text(first.read_text())
+    assert Study.load(first).run().done == 1
+    refused = rf"^{second}: name: {first} declares the name 'twin' too, .*; give one of them a different `name:`$"
+    for use in (lambda s: s.run(), lambda s: s.status(), lambda s: s.validate(), lambda s: s.results):
+        with pytest.raises(SpecError, match=refused):
+            use(Study.load(second))
+    second.write_text(first.read_text().replace("name: twin", "name: twin-b"))
+    assert Study.load(second).run().done == 1  # its own executions, not `twin`'s
+    first.write_text(first.read_text().replace("name: twin", "name: twin-a"))
+    second.write_text(first.read_text().replace("name: twin-a", "name: twin"))
+    # The owner of `twin` declares another name now: this file takes the name over, and its executions.
+    assert Study.load(second).run().skipped == 1
+
+
+def test_renamed_or_copied_study_file_keeps_its_name(study_dir: Path) -> None:
+    """A renamed file takes its name over (its executions are resumed); a copied folder keeps working."""
+    first = write_study(study_dir, subjects=1, repetitions=1, extra="name: moved\n")
+    assert Study.load(first).run().done == 1
+    renamed = first.rename(study_dir / "renamed.yaml")
+    assert Study.load(renamed).run().skipped == 1
+    first.write_text(renamed.read_text())  # a new file with the same name: now `renamed.yaml` owns it
+    with pytest.raises(SpecError, match=rf"^{first}: name: {renamed} declares the name 'moved' too"):
+        Study.load(first).run()
+    copy = shutil.copytree(study_dir, study_dir.parent / "copy")
+    assert Study.load(copy / "renamed.yaml").run().skipped == 1

@@ -8,12 +8,23 @@ from pathlib import Path
 
 import pandas as pd
 
+from reprovip.atomic import write_text_atomic
 from reprovip.errors import SpecError
 from reprovip.spec import StudySpec, load_spec
 from reprovip.spec.subjects import Subject, resolve_subjects
 from reprovip.store import Catalog
 
 STORE_DIR = ".reprovip"
+OWNER_FILE = "study-file"
+"""In ``.reprovip/results/<name>/``: the study file (relative to its folder) that owns the name."""
+
+
+def _declared_name(path: Path) -> str | None:
+    """The study name ``path`` declares (defaulted as :func:`load_spec` does); None when it is no valid study."""
+    try:
+        return load_spec(path).name
+    except SpecError:
+        return None
 
 
 class Study:
@@ -51,9 +62,38 @@ class Study:
     def results(self) -> Path:
         """Where this study's analysis documents and maps are written: ``.reprovip/results/<name>/``.
 
-        Several study files may share one folder, hence one store; their results stay apart.
+        Several study files may share one folder, hence one store; their results stay apart as long as their
+        names differ, which :meth:`_claim_name` enforces.
         """
+        self._claim_name(record=False)
         return self.store / "results" / self.name
+
+    def _claim_name(self, *, record: bool = True) -> None:
+        """Refuse a name that another study file of this folder declares; record this file as its owner.
+
+        Results and catalog rows are keyed by the study's name, so two files with one name would share them.
+        ``.reprovip/results/<name>/study-file`` names the file (relative to the folder, so the folder can be
+        copied) that last used the name. Another file may take the name over when that one is gone (renamed,
+        moved) or declares another name now; while it still declares the same name, this file is refused.
+
+        Raises
+        ------
+        SpecError
+            Another existing study file of this folder declares the same name.
+        """
+        owner_file = self.store / "results" / self.name / OWNER_FILE
+        owner = owner_file.read_text(encoding="utf-8").strip() if owner_file.is_file() else None
+        if owner not in (None, self.path.name):
+            other = self.directory / owner
+            if other.resolve() != self.path and _declared_name(other) == self.name:
+                raise SpecError(
+                    f"{other} declares the name {self.name!r} too, and both would share one results folder and "
+                    "catalog rows; give one of them a different `name:`",
+                    file=str(self.path),
+                    key="name",
+                )
+        if record and owner != self.path.name:
+            write_text_atomic(owner_file, self.path.name + "\n")
 
     @functools.cached_property
     def subjects(self) -> list[Subject]:
@@ -68,6 +108,7 @@ class Study:
                 file=str(self.path),
                 key="application",
             )
+        self._claim_name(record=False)
         _ = self.subjects
         if self.spec.application.boutiques is not None:
             from reprovip.spec.boutiques import descriptor_path, validate_descriptor
@@ -76,7 +117,8 @@ class Study:
 
     @functools.cached_property
     def catalog(self) -> Catalog:
-        """The study's catalog (created on first use)."""
+        """The study's catalog (created on first use), once the study's name is claimed (:meth:`_claim_name`)."""
+        self._claim_name()
         if self.catalog_url:
             return Catalog(self.catalog_url)
         return Catalog.for_store(self.store)
