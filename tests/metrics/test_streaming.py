@@ -84,6 +84,23 @@ def test_no_cancellation_with_large_offset(rng):
     _assert_equal_to_batch(_run(x, (5,), (2,), 3, ["threads"]), x, (5,), ["threads"], rtol=1e-7)
 
 
+def test_one_ulp_survives_a_far_larger_first_subject():
+    """Executions 1 ulp apart (1 and 1 + u, u = 2**-52) in a subject whose values are far below the first
+    subject's (1000, identical executions). Analytic oracle (every step exact in binary): without factors the
+    subject's variance (ddof 1) is u^2 / 2 and the other's 0, so sqrt(MSW) = u / 2; with a 2-level factor and
+    k = 2, each of its 2 cells holds (1, 1 + u), so MS_residual = 2 (u^2 / 2) / (n cells (k - 1) = 4) = u^2 / 4.
+    Subtracting the first subject's 1000 before the within-subject sums rounded the ulp away (SD 0)."""
+    u = np.spacing(1.0)
+    acc = _run(np.array([[1000.0, 1000.0], [1.0, 1.0 + u]]), (), (), 2, [])
+    assert acc.within_sd() == u / 2 and acc.differs()
+    acc = _run(np.array([[[1000.0, 1000.0]] * 2, [[1.0, 1.0 + u]] * 2]), (), (2,), 2, ["threads"])
+    ms = acc.mean_squares()
+    assert ms.terms[-1] == "residual" and ms.ms[-1] == u**2 / 4
+    assert acc.within_sd() == pytest.approx(
+        u / np.sqrt(6), rel=1e-15, abs=0
+    )  # MSW: (1, 1 + u, 1, 1 + u) has SS u^2; n (R - 1) = 6
+
+
 @pytest.mark.parametrize("spatial", [(), (1,), (3,)])
 def test_blocks_not_modified(rng, spatial):
     acc = FactorialAccumulator(spatial, (2,), 2, ["a"])

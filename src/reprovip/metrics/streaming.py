@@ -10,7 +10,10 @@ A voxelwise study has ``(*spatial, n_subjects, *levels, k)`` values, far too man
 Numerics: values are accumulated in float64 whatever the block dtype. Between-subject sums of squares use
 Welford's update on the running per-column means (a shift by the running mean, which generalises shifting
 by the first subject's values), so no ``sum(x^2) - n mean^2`` cancellation occurs; within-subject sums of
-squares are computed two-pass inside each block. Work is done in chunks of voxels, never voxel by voxel.
+squares are computed two-pass inside each block on the deviations from that subject's first execution (exact
+for nearby values), so executions 1 ulp apart give a non-zero SD whatever the other subjects' magnitudes
+(above ~1e-146 in magnitude, where the squared ulp no longer underflows). Work is done in chunks of voxels,
+never voxel by voxel.
 """
 
 from __future__ import annotations
@@ -114,14 +117,17 @@ class FactorialAccumulator:
         # Execution-major layout (R, voxels): reductions over executions add contiguous voxel rows.
         c = np.array(raw.T, dtype=np.float64, order="C", copy=True)  # a copy: modified in place below
         r, m = c.shape[0], len(self.levels)
-        same = np.all(c == c[0], axis=0)
         raw_first = c[0].copy()
+        same = np.all(c == raw_first, axis=0)
         if i == 1:
             self._shift[sl] = raw_first
-        c -= self._shift[sl]  # exact for nearby values: keeps means accurate under large offsets
-        mean_s = np.where(same, c[0], c.mean(axis=0))
-        mean_i = np.where(same, raw_first, mean_s + self._shift[sl])
-        dev = c - mean_s
+        # Within-subject sums are taken on deviations from this subject's own first execution: exact for
+        # nearby values (Sterbenz), so a 1-ulp difference survives even when other subjects' values (the
+        # between-subject shift below) are far larger.
+        c -= raw_first
+        mean_d = c.mean(axis=0)  # exactly 0 where the executions are identical
+        mean_i = np.where(same, raw_first, raw_first + mean_d)
+        dev = c - mean_d
         ssw = np.square(dev, out=dev).sum(axis=0)
         self._ssw[sl] += ssw
         self._differs[sl] |= ~same
@@ -134,6 +140,7 @@ class FactorialAccumulator:
             cm = exact_mean(cells, 1)
             d = cells - cm[:, None]
             self._sse[sl] += np.square(d, out=d).sum(axis=(0, 1))
+        c += raw_first - self._shift[sl]  # now shifted by the first subject: keeps means accurate under offsets
         if i == 1:
             self._mean[:, sl] = c
             return

@@ -1,0 +1,221 @@
+"""Voxelwise maps on real NIfTI files: float64 precision, non-finite voxels masked per voxel, maps equal to the
+scalar metric functions of :mod:`reprovip.metrics` applied voxel by voxel (the oracle, itself checked against
+pingouin and significantdigits in tests/metrics)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from reprovip.analyze.design import Design, Record, build_design
+from reprovip.analyze.voxelwise import voxelwise_maps
+from reprovip.cli.main import main
+from reprovip.metrics import icc_all, repeatability, significant_digits, variance_components
+from reprovip.study import Study
+
+SPATIAL = (4, 3, 2)
+DIGITS_52_BITS = 52 * np.log10(2)  # Parker digits of identical float64 (or integer) executions: 15.654
+
+
+def _design(root: Path, x: np.ndarray, factor: str = "threads") -> Design:
+    """Write ``x`` of shape ``(*SPATIAL, n, *levels, k)`` as one NIfTI file per execution; return the design."""
+    n, levels, k = x.shape[3], x.shape[4:-1], x.shape[-1]
+    records = []
+    for s in range(n):
+        for cell in np.ndindex(*levels):
+            labels = tuple((factor, str(level)) for level in cell)
+            for r in range(k):
+                path = root / "in" / f"sub-{s}" / f"cell-{'-'.join(map(str, cell))}" / f"run-{r}.nii.gz"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                nib.save(nib.Nifti1Image(x[(slice(None),) * 3 + (s, *cell, r)], np.eye(4)), path)
+                key = ",".join(f"{f}={lv}" for f, lv in labels) or "-"
+                records.append(Record(f"sub-{s}", labels, key, r, path, None, None, None))
+    return build_design(records)
+
+
+def _run(root: Path, x: np.ndarray) -> tuple[dict[str, Any], dict[str, np.ndarray], list[dict[str, Any]]]:
+    design = _design(root, x)
+    errors: list[dict[str, Any]] = []
+    res = voxelwise_maps(design, list(design.complete), root / "maps", errors=errors)
+    maps = {name: np.asarray(nib.load(p).dataobj).reshape(-1) for name, p in res["maps"].items()}
+    return res, maps, errors
+
+
+def _flat(x: np.ndarray) -> np.ndarray:
+    """``(voxels, n, executions)`` in the maps' voxel order (C order of the spatial axes)."""
+    return x.reshape(int(np.prod(SPATIAL)), x.shape[3], -1)
+
+
+def _scalar_maps(x: np.ndarray, factors: list[str]) -> dict[str, np.ndarray]:
+    """The oracle: each map computed by the scalar metric functions on the stacked float64 data."""
+    flat = _flat(x)
+    out = {
+        "sd": np.asarray(repeatability(flat).wsd),
+        "icc_a1": np.asarray(icc_all(flat)["ICC(A,1)"].icc),
+        "sigdigits": np.min(significant_digits(flat, axis=-1), axis=-1),
+    }
+    vc = variance_components(x.reshape(flat.shape[0], *x.shape[3:]), factors)
+    for i, src in enumerate(vc.sources):
+        out[f"share_{src.replace(':', 'x')}"] = np.asarray(vc.share)[:, i]
+    return out
+
+
+def _one_ulp_study(dtype: type) -> np.ndarray:
+    """n=4 subjects x k=3: values 100..200; half the voxels have one execution 1 ulp (or 1) above the others."""
+    rng = np.random.default_rng(7)
+    x = np.repeat(rng.uniform(100, 200, size=(*SPATIAL, 4, 1)), 3, axis=-1).astype(dtype)
+    step = np.nextafter(x[..., 1], np.inf) if dtype is np.float64 else x[..., 1] + 1
+    x[:2, ..., 1] = step[:2]  # voxels with first index 0 or 1 differ in every subject
+    return x
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.int16])
+def test_tiny_differences_give_positive_sd_and_full_precision_digits(tmp_path: Path, dtype: type) -> None:
+    """float64 executions 1 ulp apart differ, with the exact pooled within-subject SD: executions (a, a + d, a)
+    have variance d^2 / 3 (ddof 1), so sd = sqrt(mean over subjects of d^2 / 3), d exact (adjacent floats).
+    Identical float64 and integer voxels get 52 bits = 15.65 decimal digits, as significant_digits
+    (significantdigits' nmant rule). The old code cast blocks to float32: sd 0 where differ was 1, and 6.9
+    digits on identical voxels."""
+    x = _one_ulp_study(dtype)
+    res, maps, errors = _run(tmp_path, x)
+    differ = maps["differ"] == 1
+    assert errors == [] and res["subjects"] == 4
+    assert differ.sum() == 12 and np.all(maps["sd"][differ] > 0) and np.all(maps["sd"][~differ] == 0)
+    d = _flat(x).astype(np.float64)[:, :, 1] - _flat(x).astype(np.float64)[:, :, 0]
+    exact_sd = np.sqrt(np.mean(d**2 / 3, axis=-1))
+    np.testing.assert_allclose(maps["sd"], exact_sd, rtol=1e-6, atol=0)
+    assert res["summary"]["sd_max"] == pytest.approx(float(exact_sd.max()), rel=1e-12, abs=0)
+    np.testing.assert_allclose(maps["sigdigits"][~differ], DIGITS_52_BITS, rtol=1e-6)
+    if dtype is np.float64:
+        # Parker bits -log2((d / sqrt(3)) / |a|) > 52.6 for 1 ulp at 100..200: capped at the 52 mantissa bits.
+        # (significant_digits itself rounds its mean at the values' magnitude, an error of up to 2 ulp that
+        # dominates a 1-ulp spread, so it is compared on the identical voxels only.)
+        np.testing.assert_allclose(maps["sigdigits"][differ], DIGITS_52_BITS, rtol=1e-6)
+        differ_or_not = ~differ
+    else:
+        differ_or_not = np.ones_like(differ)
+    scalar = _scalar_maps(x, [])["sigdigits"]
+    np.testing.assert_allclose(maps["sigdigits"][differ_or_not], scalar[differ_or_not], rtol=1e-6, atol=0)
+
+
+def test_maps_equal_the_scalar_metrics_voxel_by_voxel(tmp_path: Path) -> None:
+    """float64 data with execution noise (1e-6) below float32 resolution at 100 (7.6e-6): every map (sd,
+    sigdigits, icc_a1, share_*) equals the scalar functions of reprovip.metrics voxel by voxel, to the float32
+    storage of the map file; the float64 summaries to 1e-7 (the scalar functions round their means at the
+    magnitude of the values minus the first one, ~4e-15 here: a 4e-9 relative error on these deviations)."""
+    rng = np.random.default_rng(3)
+    n, levels, k = 5, 2, 2
+    subject = rng.uniform(100, 120, size=(*SPATIAL, n, 1, 1))
+    x = subject + 1e-6 * rng.normal(size=(*SPATIAL, n, levels, k)) + 3e-6 * np.arange(levels)[:, None]
+    res, maps, _ = _run(tmp_path, x)
+    oracle = _scalar_maps(x, ["threads"])
+    assert set(oracle) == {m for m in maps if m not in ("differ", "nonfinite_differ", "mask")}
+    for name, expected in oracle.items():
+        np.testing.assert_allclose(maps[name], expected, rtol=1e-6, atol=1e-12, err_msg=name)
+    assert np.all(maps["sd"] > 0) and np.all(maps["differ"] == 1)
+    assert res["summary"]["sd_max"] == pytest.approx(float(oracle["sd"].max()), rel=1e-7, abs=0)
+    assert res["summary"]["icc_a1_min"] == pytest.approx(float(oracle["icc_a1"].min()), rel=1e-7, abs=0)
+    assert res["summary"]["sigdigits_median"] == pytest.approx(float(np.median(oracle["sigdigits"])), rel=1e-7, abs=0)
+
+
+def test_extreme_magnitudes_keep_their_sd_in_the_map_file(tmp_path: Path) -> None:
+    """float64 values around 1e-30 that differ by 1 ulp have an SD (~1e-46) below float32's smallest
+    subnormal: the sd map is then written in float64 rather than flushed to 0 where differ is 1."""
+    x = _one_ulp_study(np.float64) * 1e-32
+    res, maps, _ = _run(tmp_path, x)
+    differ = maps["differ"] == 1
+    assert maps["sd"].dtype == np.float64 and np.all(maps["sd"][differ] > 0)
+    d = _flat(x)[:, :, 1] - _flat(x)[:, :, 0]  # exact: adjacent floats (see the 1-ulp test above)
+    np.testing.assert_allclose(maps["sd"], np.sqrt(np.mean(d**2 / 3, axis=-1)), rtol=1e-12, atol=0)
+
+
+def _finite_study() -> np.ndarray:
+    rng = np.random.default_rng(11)
+    x = rng.uniform(50, 60, size=(*SPATIAL, 4, 1)) + rng.normal(0, 0.1, size=(*SPATIAL, 4, 3))
+    return x.astype(np.float32)
+
+
+def test_a_nan_voxel_in_one_execution_is_a_mapped_finding_and_the_subject_is_kept(tmp_path: Path) -> None:
+    """One NaN voxel in one execution of one subject: the subject stays (4 subjects), the voxel is counted in
+    nonfinite_voxels and nonfinite_differ_voxels, mapped in nonfinite_differ and differ, NaN in the metric
+    maps; every other voxel's metrics equal the scalar functions over all 4 subjects. The old code left the
+    subject out (an error) and gave metrics over 3 subjects."""
+    x = _finite_study()
+    x[1, 2, 0, 2, 1] = np.nan
+    res, maps, errors = _run(tmp_path, x)
+    v = np.ravel_multi_index((1, 2, 0), SPATIAL)
+    assert errors == [] and res["subjects"] == 4
+    s = res["summary"]
+    assert (s["nonfinite_voxels"], s["nonfinite_differ_voxels"], s["nonfinite_everywhere_voxels"]) == (1, 1, 0)
+    assert np.flatnonzero(maps["nonfinite_differ"]).tolist() == [v] and maps["differ"][v] == 1
+    assert (s["voxels_with_metrics"], s["voxels_without_metrics"]) == (23, 1)
+    oracle = _scalar_maps(np.nan_to_num(x), [])
+    others = np.arange(24) != v
+    for name in ("sd", "icc_a1", "sigdigits", "share_subject"):
+        assert np.isnan(maps[name][v])
+        np.testing.assert_allclose(maps[name][others], oracle[name][others], rtol=1e-5, atol=1e-9, err_msg=name)
+    assert s["sd_max"] == pytest.approx(float(oracle["sd"][others].max()), rel=1e-9, abs=0)
+
+
+def _payload_nan(payload: int) -> np.float32:
+    return np.array([0x7FC00000 | payload], dtype=np.uint32).view(np.float32)[0]
+
+
+def test_nonfinite_patterns_are_compared_by_bit_pattern(tmp_path: Path) -> None:
+    """Per voxel and subject: the same NaN in every execution is no difference (counted, excluded from the
+    metrics); NaN against inf, or NaNs with different payloads, differ and are nonfinite_differ findings."""
+    x = _finite_study()
+    same_nan, nan_inf, payloads = (0, 0, 0), (1, 0, 0), (2, 0, 0)
+    for p in (same_nan, nan_inf, payloads):
+        x[p] = x[p][:, :1]  # identical finite executions: any difference below is a non-finite one
+    x[(*same_nan, 3)] = np.nan  # subject 3 only, all 3 executions: the same NaN
+    x[(*nan_inf, 0)] = [np.nan, np.inf, np.nan]
+    x[(*payloads, 1)] = [_payload_nan(1), _payload_nan(1), _payload_nan(2)]
+    res, maps, errors = _run(tmp_path, x)
+    idx = [np.ravel_multi_index(p, SPATIAL) for p in (same_nan, nan_inf, payloads)]
+    assert errors == [] and res["subjects"] == 4
+    s = res["summary"]
+    assert (s["nonfinite_voxels"], s["nonfinite_differ_voxels"], s["nonfinite_everywhere_voxels"]) == (3, 2, 0)
+    assert maps["differ"][idx].tolist() == [0, 1, 1]
+    assert maps["nonfinite_differ"][idx].tolist() == [0, 1, 1]
+    assert np.all(np.isnan(maps["sd"][idx])) and s["voxels_with_metrics"] == 21
+
+
+def test_a_voxel_nan_everywhere_is_excluded_and_counted(tmp_path: Path) -> None:
+    """NaN in every execution of every subject (a pipeline's background): excluded from the metrics and the
+    mask, counted in nonfinite_voxels and nonfinite_everywhere_voxels, not a difference. The old code left
+    every subject out and skipped the maps."""
+    x = _finite_study()
+    x[3, 1, 1] = np.nan
+    res, maps, errors = _run(tmp_path, x)
+    v = np.ravel_multi_index((3, 1, 1), SPATIAL)
+    s = res["summary"]
+    assert errors == [] and res["subjects"] == 4
+    assert (s["nonfinite_voxels"], s["nonfinite_differ_voxels"], s["nonfinite_everywhere_voxels"]) == (1, 0, 1)
+    assert maps["differ"][v] == 0 and maps["mask"][v] == 0 and not maps["nonfinite_differ"].any()
+    assert np.isnan(maps["sd"][v]) and (s["mask_voxels"], s["voxels_with_metrics"]) == (23, 23)
+    others = np.arange(24) != v
+    np.testing.assert_allclose(maps["icc_a1"][others], _scalar_maps(np.nan_to_num(x), [])["icc_a1"][others], rtol=1e-5)
+
+
+def test_analyze_reports_nonfinite_voxels_and_keeps_the_subject(tmp_path: Path) -> None:
+    """End to end (ingested NIfTI files, ``reprovip analyze``): one NaN voxel in one execution of 3 subjects x
+    2 repetitions reaches the document as ``summary.voxel_nonfinite_differ_voxels`` with no error and all 3
+    subjects analysed."""
+    x = _finite_study()[..., :3, :2]
+    x[0, 0, 0, 1, 0] = np.nan
+    for s in range(3):
+        for r in range(2):
+            out = tmp_path / "results" / f"sub-{s}" / f"run-{r + 1}"
+            out.mkdir(parents=True)
+            nib.save(nib.Nifti1Image(x[..., s, r], np.eye(4)), out / "img.nii.gz")
+    study = tmp_path / "study.yaml"
+    study.write_text("outputs:\n  img: {path: img.nii.gz, kind: image}\n")
+    assert main(["ingest", str(study), "--pattern", "results/{subject}/run-{repetition}"]) == 0
+    out = Study.load(study).analyze().document["outputs"][0]
+    assert out["errors"] == [] and out["voxelwise"]["subjects"] == 3
+    assert out["summary"]["voxel_nonfinite_differ_voxels"] == 1 and out["summary"]["voxel_nonfinite_voxels"] == 1
