@@ -51,7 +51,7 @@ REASONS = (
 _ABOVE_ONE = 6
 CI_UNINFORMATIVE_NOTE = (
     "fewer than 3 subjects: the F-based ICC interval rests on one between-subject degree of freedom and is "
-    "uninformative (e.g. with k = 3 the lower bound is above 0 only if F > 38.5)"
+    "uninformative (e.g. the ICC(C,1) lower bound with k = 3 is above 0 only if F > 38.5)"
 )
 """Note attached to the confidence interval when ``n < 3``."""
 
