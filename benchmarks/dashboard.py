@@ -143,7 +143,7 @@ def document(subjects: int, conditions: list[str], failures: list[dict[str, Any]
             )
         )
     return dict(
-        schema="reprovip.analysis/1",
+        schema="reprovip.analysis/2",
         reprovip_version="bench",
         created_at="2026-01-01T00:00:00+00:00",
         study=dict(name="bench", path="/nonexistent/study.yaml", description="", factors={}, repetitions=10),

@@ -1,7 +1,8 @@
-"""The CI gate: analyse, apply the criteria, decide the exit code, notify.
+"""The CI gate: read the verdict ``analyze`` stored, decide the exit code, notify.
 
-Exit codes: 0 pass (warnings allowed unless ``strict``), 1 a criterion failed, 3 executions failed (this
-takes precedence: a verdict on incomplete data is not one to trust).
+Exit codes come from the study status alone (:data:`reprovip.criteria.verdict.EXIT_CODES`): 0 identical,
+pass or warn (1 for warn with ``strict``), 1 not reproducible or not analysable, 3 incomplete (executions
+failed). The gate never evaluates criteria itself: the verdict is computed once, by ``analyze``.
 """
 
 from __future__ import annotations
@@ -12,14 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reprovip.atomic import write_json_atomic
-from reprovip.criteria import evaluate
-from reprovip.errors import InputError
+from reprovip.criteria.verdict import exit_code, stored_verdict
+from reprovip.errors import InputError, NotFoundError
 
 if TYPE_CHECKING:
     from reprovip.study import Study
-
-EXIT_PASS, EXIT_FAIL, EXIT_EXECUTIONS = 0, 1, 3
 
 
 @dataclass(frozen=True)
@@ -32,19 +30,13 @@ class CheckResult:
 
     @property
     def status(self) -> str:
-        """The study verdict: identical, pass, warn, fail or error."""
+        """The study status: identical, pass, warn, error, incomplete or fail."""
         return self.document["verdict"]["status"]
 
-
-def decide(document: dict[str, Any], *, strict: bool) -> int:
-    """The exit code for an evaluated document."""
-    if document["executions"].get("failed"):
-        return EXIT_EXECUTIONS
-    statuses = [o["verdict"]["status"] for o in document["outputs"]]
-    failing = {"fail", "error"} | ({"warn"} if strict else set())
-    if any(s in failing for s in statuses) or (strict and any(a["severity"] == "warn" for a in document["alerts"])):
-        return EXIT_FAIL
-    return EXIT_PASS
+    @property
+    def label(self) -> str:
+        """The study label every view shows (e.g. "sufficiently reproducible")."""
+        return self.document["verdict"]["label"]
 
 
 def notify(argv: list[str], summary: dict[str, Any], *, cwd: Path) -> None:
@@ -70,32 +62,54 @@ def summary_of(document: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def check_document(
-    document: dict[str, Any], study: Study, *, strict: bool = False, name: str = "analysis.json"
-) -> CheckResult:
-    """Evaluate ``document`` against the study's criteria, store it as ``name``, run the hook on failure."""
-    evaluate(document, study.spec.criteria_list() or None)
-    code = decide(document, strict=strict)
+def gate(document: dict[str, Any], study: Study, *, strict: bool = False) -> CheckResult:
+    """The exit code of a document's stored verdict; runs the study's ``on_fail`` hook when it is not 0."""
+    verdict = stored_verdict(document)
+    if verdict is None:
+        raise InputError(
+            f"{study.path}: the stored analysis has no verdict (made by an older reprovip); "
+            "run `reprovip analyze` again"
+        )
+    code = exit_code(verdict["status"], strict=strict)
     notified = False
-    if code != EXIT_PASS and study.spec.on_fail:
+    if code != 0 and study.spec.on_fail:
         notify(study.spec.on_fail, summary_of(document), cwd=study.directory)
         notified = True
-    write_json_atomic(study.results / name, document)
     return CheckResult(document, code, notified)
 
 
+def stored_document(study: Study, name: str = "analysis.json") -> dict[str, Any]:
+    """The latest analysis document stored for ``study`` (raises :class:`NotFoundError` when there is none)."""
+    path = study.results / name
+    if not path.exists():
+        raise NotFoundError(f"{study.path}: no analysis yet; run `reprovip analyze {study.path}` first")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable analysis document ({exc}); run `reprovip analyze` again") from exc
+
+
 def check_study(study: Study, *, strict: bool = False, reanalyze: bool = True) -> CheckResult:
-    """Analyse (or reuse ``.reprovip/results/<study>/analysis.json``) and gate the study."""
-    stored = study.results / "analysis.json"
-    if reanalyze or not stored.exists():
+    """Analyse (or reuse the stored analysis) and gate the study on the verdict ``analyze`` stored.
+
+    With ``reanalyze=False`` the stored analysis must have been made with the study's current criteria;
+    otherwise the user is told to analyse again (a stale verdict is never shown as current).
+    """
+    if reanalyze:
         document = study.analyze().document
     else:
-        document = json.loads(stored.read_text())
-    return check_document(document, study, strict=strict)
+        document = stored_document(study)
+        declared = [c.text for c in study.spec.criteria_list()] or "defaults"
+        if (stored_verdict(document) or {}).get("criteria", declared) != declared:
+            raise InputError(
+                f"{study.path}: the criteria changed since the stored analysis; run `reprovip analyze` "
+                "(or `reprovip check` without --no-reanalyze)"
+            )
+    return gate(document, study, strict=strict)
 
 
 def compare_check(baseline: Study, current: Study, *, strict: bool = False) -> CheckResult:
-    """Compare two stores (``current`` against ``baseline``) and gate the result with ``current``'s criteria."""
+    """Compare two stores (``current`` against ``baseline``) and gate the verdict stored with the comparison."""
     from reprovip.analyze.compare import compare_studies
 
-    return check_document(compare_studies(baseline, current), current, strict=strict, name="compare.json")
+    return gate(compare_studies(baseline, current), current, strict=strict)

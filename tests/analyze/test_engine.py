@@ -131,6 +131,8 @@ def test_analyze_cli_writes_json_and_needs_stored_runs(study_dir: Path, capsys: 
     assert main(["run", str(path), "--no-progress"]) == 0
     target = study_dir / "out" / "analysis.json"
     assert main(["analyze", str(path), "--json", str(target)]) == 0
-    assert "result: bit-for-bit identical across all executions" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "result [identical]: bit-for-bit identical across all executions" in out
+    assert "\nstudy: reproducible (bit-for-bit identical)\n" in out
     doc = json.loads(target.read_text())
-    assert doc["schema"] == "reprovip.analysis/1" and doc["executions"]["total"] == 6
+    assert doc["schema"] == "reprovip.analysis/2" and doc["executions"]["total"] == 6

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from reprovip.cli.main import main
-from reprovip.criteria import evaluate, parse_rule
+from reprovip.criteria import parse_rule
+from reprovip.criteria.evaluate import evaluate
 from reprovip.study import Study
 from tests.conftest import write_study
 
@@ -142,7 +143,11 @@ def test_error_output_gets_error_verdict() -> None:
     }
     evaluate(doc, None)
     assert doc["outputs"][0]["verdict"]["status"] == "error" and doc["verdict"]["status"] == "error"
-    assert doc["alerts"] == [{"output": "o", "severity": "fail", "message": "o.csv: truncated"}]
+    # The numeric criterion cannot be computed: it says why, and the verdict is "not analysable", not a pass.
+    assert doc["alerts"] == [
+        {"output": "o", "severity": "fail", "message": "ICC(A,1).ci_low >= 0.9: not analysable: o.csv: truncated"}
+    ]
+    assert doc["verdict"]["label"] == "not analysable" and doc["verdict"]["exit_code"] == 1
 
 
 def test_observation_patterns_restrict_a_criterion(study_dir: Path) -> None:
@@ -161,4 +166,4 @@ def test_observation_patterns_restrict_a_criterion(study_dir: Path) -> None:
     assert reasons["wsd <= 1 [val*]"]["passed"] and reasons["wsd <= 1 [val*]"]["observation"] == "value"
     # A pattern that selects nothing cannot be checked: it fails and says so.
     assert not reasons["sd_ratio <= 1e-05 [nothing*]"]["passed"]
-    assert "could not be computed" in reasons["sd_ratio <= 1e-05 [nothing*]"]["message"]
+    assert "no observation matches nothing*" in reasons["sd_ratio <= 1e-05 [nothing*]"]["message"]

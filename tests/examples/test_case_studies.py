@@ -44,7 +44,7 @@ def mrs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.slow
 def test_mrs_gate_passes_in_ci(mrs: Path, tmp_path: Path) -> None:
-    """reprovip's own CI gate: the MRS controls (threads x repetitions) stay bit-for-bit identical."""
+    """reprovip's own CI gate: the MRS controls (repetitions) stay bit-for-bit identical."""
     gate = mrs / "study-gate.yaml"
     assert main(["run", str(gate), "-j", "2", "--no-progress"]) == 0
     assert main(["check", str(gate), "--junit", str(tmp_path / "junit.xml")]) == 0
@@ -58,13 +58,15 @@ def test_mrs_findings(mrs: Path) -> None:
     doc = study.analyze().document
     params = doc["outputs"][0]
     bw = params["bitwise"]
-    # Fits are deterministic and thread-independent; the solver changes them.
+    # Fits are deterministic; the solver changes them. BLAS threads change them at most in the last bits,
+    # depending on the CPU (identical on the machines used before; 1.5e-12 of the variance on an AMD EPYC).
     assert bw["repetitions_identical"]
-    assert bw["factors"]["threads"]["changes_result"] is False
+    assert bw["factors"]["threads"]["nondeterministic_levels"] == []
     assert bw["factors"]["solver"]["between_differ"] == bw["factors"]["solver"]["between_pairs"] > 0
     assert "solver changes the result" in params["attribution"]["summary"]
     obs = {o["name"]: o for o in params["observations"]}
-    assert obs["PCr/amplitude"]["variance"]["threads"]["share"] == 0.0
+    assert obs["PCr/amplitude"]["variance"]["threads"]["share"] < 1e-9
+    assert obs["PCr/amplitude"]["variance"]["solver"]["share"] > 1e-6
     assert obs["PCr/amplitude"]["ci95_halfwidth"] > 0
     check = study.check()
     assert check.exit_code in (0, 1)  # a finding, not a crash: the verdict is reported either way

@@ -154,7 +154,7 @@ def build_hostile_catalog(root: Path) -> Path:
     cat.save_analysis(
         sid,
         {
-            "schema": "reprovip.analysis/1",
+            "schema": "reprovip.analysis/2",
             "created_at": "2026-01-01T00:00:00+00:00",
             "study": {"name": XSS, "path": str(root / "study.yaml"), "factors": {}, "repetitions": 1},
             "executions": {"total": 20, "counts": {"done": 6, "failed": 2}, "failed": 2, "failures": []},

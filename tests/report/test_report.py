@@ -75,14 +75,15 @@ def test_user_strings_are_escaped(scalar_study: Study) -> None:
     assert "&lt;img src=x onerror=alert(2)&gt;" in html
 
 
-def test_report_without_criteria_says_so_and_derives_alerts(scalar_study: Study) -> None:
+def test_report_of_a_document_without_verdict_never_derives_one(scalar_study: Study) -> None:
+    """An analysis stored by an older reprovip has no verdict: the report says so and derives none."""
     doc = _doc(scalar_study)
     for key in ("verdict", "alerts"):
         doc.pop(key)
     for o in doc["outputs"]:
         o.pop("verdict")
     html = report_html(doc)
-    assert 'data-status="unknown"' in html and "no criteria evaluated" in html
+    assert 'data-status="unknown"' in html and "no verdict stored: analyse the study again" in html
     assert "4 of 16 executions failed" in html and "Derived from the analysis" in html
 
 

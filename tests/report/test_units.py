@@ -11,7 +11,7 @@ from sqlalchemy import insert
 
 from reprovip.report import plots
 from reprovip.report.context import alerts_of, verdict_of
-from reprovip.report.fmt import band, fmt, pct, to_float
+from reprovip.report.fmt import fmt, pct
 from reprovip.report.maps import map_path
 from reprovip.report.png import colour_indices, encode_png, palette
 from reprovip.report.values import load_values
@@ -37,24 +37,6 @@ from tests.conftest import execution_rows
 )
 def test_fmt(value: object, text: str) -> None:
     assert fmt(value) == text
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        (0.49999, "poor"),
-        (0.5, "moderate"),
-        (0.75, "good"),
-        (0.9, "good"),
-        (0.90001, "excellent"),
-        ("-Infinity", "poor"),
-    ],
-)
-def test_koo_li_bands_match_the_metrics_module(value: object, expected: str) -> None:
-    """Same bands as ``reprovip.metrics.koo_li_band`` (Koo & Li 2016, doi:10.1016/j.jcm.2016.02.012)."""
-    from reprovip.metrics import koo_li_band
-
-    assert band(value) == expected == koo_li_band(to_float(value))
 
 
 def test_pct_keeps_small_shares_visible() -> None:

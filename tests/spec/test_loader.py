@@ -42,7 +42,7 @@ def test_good_study_parses() -> None:
         ),
         (
             GOOD.replace("kind: text", "kind: txt"),
-            "study.yaml:8:24: outputs.out.kind: Input should be 'image', 'labels', 'table', 'scalars', 'text' or 'array'",
+            "study.yaml:8:24: outputs.out.kind: Input should be 'image', 'labels', 'table', 'scalars', 'text', 'array' or 'bytes'",
         ),
         (
             GOOD + "repetitions: many\n",

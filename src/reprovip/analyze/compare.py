@@ -72,6 +72,7 @@ def compare_studies(baseline: Study, current: Study, *, json_path: str | Path | 
         failed=failed,
         failure_rate=failed / total if total else 0.0,
         attempt_failure_rate=max(ex[0]["attempt_failure_rate"], ex[1]["attempt_failure_rate"]),
+        **{k: ex[0][k] + ex[1][k] for k in ("flaky_executions", "stale_attempts", "stale_failed_attempts")},
         counts={},
         failure_by_condition={},
         failures=[dict(f, version=tag) for e, tag in zip(ex, LEVELS, strict=True) for f in e["failures"]],

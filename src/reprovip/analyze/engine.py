@@ -18,13 +18,14 @@ from reprovip.analyze.segmentation import label_agreement
 from reprovip.analyze.stats import num, scalar_metrics
 from reprovip.analyze.voxelwise import voxelwise_maps
 from reprovip.atomic import to_json, write_json_atomic
+from reprovip.criteria.evaluate import evaluate
 from reprovip.errors import NotFoundError, ReaderError, ReprovipError
 from reprovip.store import BlobStore
 
 if TYPE_CHECKING:
     from reprovip.study import Study
 
-SCHEMA = "reprovip.analysis/1"
+SCHEMA = "reprovip.analysis/2"
 VERSION_FACTOR = "version"
 # Factors whose levels are software versions: each gets the envelope test against its first level.
 VERSION_FACTORS = (VERSION_FACTOR, "environments")
@@ -57,9 +58,13 @@ def _summary_of(observations: list[dict[str, Any]]) -> dict[str, Any]:
         v = vals(get)
         if v:
             s[key] = num(fn(v))
-    worst = [o for o in observations if o.get("icc")]
-    if worst:
-        w = min(worst, key=lambda o: float(o["icc"]["ICC(A,1)"]["ci_low"] or 0))
+    # Observations without an estimable ICC(A,1) are counted and named, never silently left out.
+    unjudged = [o["name"] for o in observations if not (o.get("icc") or {}).get("ICC(A,1)", {}).get("estimable")]
+    if unjudged:
+        s["icc_a1_not_estimable"] = len(unjudged)
+        s["worst_observation"] = unjudged[0]
+    else:
+        w = min(observations, key=lambda o: float(o["icc"]["ICC(A,1)"]["ci_low"]))
         s["worst_observation"] = w["name"]
     return s
 
@@ -70,6 +75,14 @@ def _version_envelope(entry: dict[str, Any], design: Design, values: Any, names:
     if factor is not None:
         axis = design.factor_names.index(factor)
         entry["envelope"] = dict(envelope(values, names, axis, design.factors[axis][1]), factor=factor)
+
+
+def merge_errors(recorded: list[dict[str, Any]], found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One error per execution: what reading the stored file found replaces what the run recorded (whose
+    message may name a working folder that no longer exists)."""
+    by_execution = {(e["subject"], e["condition"], e["repetition"]): e for e in recorded}
+    by_execution.update({(e["subject"], e["condition"], e["repetition"]): e for e in found})
+    return list(by_execution.values())
 
 
 def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir: Path) -> dict[str, Any]:
@@ -94,7 +107,9 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
     ]
     observations: list[dict[str, Any]] = []
     try:
-        if kind in ("image", "labels"):
+        if kind == "bytes":
+            pass  # compared by their bytes only: the bitwise summary above is the whole analysis
+        elif kind in ("image", "labels"):
             subjects = list(design.complete)
             entry["voxelwise"] = voxelwise_maps(
                 design, subjects, out_dir, labels=kind == "labels", errors=entry["errors"]
@@ -109,12 +124,17 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
                 _version_envelope(entry, design, volumes, names)
         else:
             obs = gather(design, kind, key_columns=decl.key_columns if decl else None)
-            entry["errors"] += [e for e in obs.errors if e not in entry["errors"]]
-            entry["excluded_observations"] = obs.nonfinite
-            for n, m in zip(obs.names, scalar_metrics(obs.values, design.factor_names, cond_keys), strict=True):
-                observations.append(dict(name=n, **m))
+            entry["errors"] = merge_errors(entry["errors"], obs.errors)
+            finite = [i for i, n in enumerate(obs.names) if n not in obs.nonfinite]
+            names = [obs.names[i] for i in finite]
+            metrics = dict(zip(names, scalar_metrics(obs.values[finite], design.factor_names, cond_keys), strict=True))
+            for n in obs.names:
+                observations.append(
+                    dict(name=n, nonfinite=obs.nonfinite[n]) if n in obs.nonfinite else dict(name=n, **metrics[n])
+                )
+            entry["nonfinite_observations"] = len(obs.nonfinite)
             entry["complete_subjects"] = len(obs.subjects)
-            _version_envelope(entry, design, obs.values, obs.names)
+            _version_envelope(entry, design, obs.values[finite], names)
     except ReaderError as exc:
         entry["error"] = str(exc)
     entry["observations"] = observations
@@ -156,7 +176,9 @@ def analyze_groups(
 
 
 def finish_document(study: Study, document: dict[str, Any], json_path: str | Path | None, name: str) -> dict[str, Any]:
-    """Normalise to strict JSON and write it atomically to the store (``name``) and ``json_path``."""
+    """Evaluate the criteria (the study's, else the defaults) into the document's one verdict, normalise it to
+    strict JSON and write it atomically to the store (``name``) and ``json_path``."""
+    evaluate(document, study.spec.criteria_list() or None)
     document = json.loads(to_json(document, indent=None))
     write_json_atomic(study.results / name, document)
     if json_path:

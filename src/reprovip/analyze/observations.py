@@ -23,7 +23,7 @@ class Observations:
     values: np.ndarray  # (n_obs, n_subjects, *levels, k)
     subjects: list[str]
     errors: list[dict[str, Any]] = field(default_factory=list)
-    nonfinite: list[str] = field(default_factory=list)
+    nonfinite: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> what is non-finite, where
 
 
 def _flatten(values: dict[str, np.ndarray]) -> dict[str, float]:
@@ -88,7 +88,48 @@ def gather(design: Design, kind: str, *, key_columns: list[str] | None = None) -
         for (cell, rep), flat in loaded[s].items():
             ci = np.unravel_index(index[cell], design.levels) if design.levels else ()
             values[(slice(None), si, *ci, rep)] = [flat[n] for n in names]
-    finite = np.isfinite(values).reshape(len(names), -1).all(axis=1) if names else np.array([], bool)
-    nonfinite = [n for n, ok in zip(names, finite, strict=True) if not ok]
-    keep = [i for i, ok in enumerate(finite) if ok]
-    return Observations([names[i] for i in keep], values[keep], subjects, errors, nonfinite)
+    nonfinite = {
+        names[i]: nonfinite_pattern(names[i], values[i], subjects, design)
+        for i in np.flatnonzero(~np.isfinite(values).reshape(len(names), -1).all(axis=1))
+    }
+    return Observations(names, values, subjects, errors, nonfinite)
+
+
+def nonfinite_pattern(name: str, values: np.ndarray, subjects: list[str], design: Design) -> dict[str, Any]:
+    """Where observation ``name`` (``(n_subjects, *levels, k)``) is NaN or infinite, and whether its executions
+    agree: ``mixed`` when some subject's executions differ in that (a reproducibility finding), ``constant``
+    when every execution of each subject has the same value (reproducible, but no metric can use it)."""
+    flat = values.reshape(len(subjects), -1)
+    bad = ~np.isfinite(flat)
+    # A subject is mixed when its executions differ in finiteness or in which non-finite value they carry
+    # (finite values that differ are ordinary variability, measured by the metrics elsewhere).
+    tag = np.where(bad, np.where(np.isnan(flat), 0, np.sign(flat)), 2)
+    mixed_subjects = [s for s, row in zip(subjects, tag, strict=True) if (row != row[0]).any()]
+    cells = [(c, r) for c in design.cells for r in range(design.k)]
+    where = []
+    for si, s in enumerate(subjects):
+        for j in np.flatnonzero(bad[si])[:3]:
+            cell, rep = cells[j]
+            cond = ",".join(f"{f}={lv}" for (f, _), lv in zip(design.factors, cell, strict=True)) or "-"
+            where.append(dict(subject=s, condition=cond, repetition=rep, value=str(flat[si, j])))
+    kinds = sorted({str(v) for v in flat[bad]})
+    if mixed_subjects:
+        first = where[[w["subject"] for w in where].index(mixed_subjects[0])]
+        cond = "" if first["condition"] == "-" else f", condition {first['condition']}"
+        message = (
+            f"{name} is {first['value']} in subject {first['subject']}{cond}, repetition {first['repetition']}, "
+            f"and differs in other executions of {len(mixed_subjects)} subject(s)"
+        )
+    else:
+        message = (
+            f"{name} is non-finite ({'/'.join(kinds)}) in every execution of {int(bad.any(axis=1).sum())} subject(s)"
+        )
+    return dict(
+        pattern="mixed" if mixed_subjects else "constant",
+        executions=int(bad.sum()),
+        of=int(bad.size),
+        values=kinds,
+        mixed_subjects=mixed_subjects,
+        where=where[:20],
+        message=message,
+    )

@@ -15,7 +15,7 @@ class AnalysisResult:
     Attributes
     ----------
     document : dict
-        The versioned analysis document (``schema == "reprovip.analysis/1"``, see docs/analysis.md).
+        The versioned analysis document (``schema == "reprovip.analysis/2"``, see docs/analysis.md).
     """
 
     document: dict[str, Any]

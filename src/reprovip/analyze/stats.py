@@ -23,6 +23,7 @@ from reprovip.metrics import (
     significant_digits,
     variance_components,
 )
+from reprovip.metrics.icc import two_way_mean_squares
 
 Z95 = 1.959963984540054
 
@@ -95,11 +96,14 @@ def scalar_metrics(values: np.ndarray, factors: tuple[str, ...], cond_keys: list
     if n_subj < 2:
         return out
     iccs = icc_all(flat)
+    # Kept so that a verdict can say how many subjects or executions would settle a straddled threshold.
+    msr, msc, mse, _ = two_way_mean_squares(flat)
     rep = repeatability(flat)
     comps = variance_components(values, list(factors)) if (factors or k >= 2) else None
     per_cond = _per_condition(values, cond_keys) if factors and k >= 2 else [{} for _ in range(n_obs)]
     for i, o in enumerate(out):
         o["icc"] = {form: _icc_entry(iccs[form], i) for form in FORMS}
+        o["mean_squares"] = dict(msr=_at(msr, i), msc=_at(msc, i), mse=_at(mse, i), n=n_subj, k=r_execs)
         pick = functools.partial(_at, i=i)
         o.update(
             wsd=pick(rep.wsd),

@@ -40,14 +40,15 @@ def analyze_command(path: str, json_path: str | None) -> int:
         )
     console.print(table)
     for o in result.document["outputs"]:
-        why = o.get("error") or o.get("attribution", {}).get("summary", "")
-        console.print(f"{o['name']}: {why}", markup=False, highlight=False)
-    ex = result.document["executions"]
-    if ex["failed"]:
-        console.print(
-            f"{ex['failed']} of {ex['total']} executions failed (rate {ex['failure_rate']:.1%}): "
-            "failures are a reproducibility finding; see `reprovip status`"
-        )
+        v = o["verdict"]
+        bad = [r["message"] for r in v["reasons"] if not r["passed"]]
+        why = "; ".join(bad) or o.get("attribution", {}).get("summary", "")
+        console.print(f"{o['name']} [{v['status']}]: {why}", markup=False, highlight=False)
+    for a in result.document["alerts"]:
+        if a["output"] is None:
+            console.print(f"{a['severity']}: {a['message']}", markup=False, highlight=False)
+    verdict = result.document["verdict"]
+    console.print(f"{study.name}: {verdict['label']}", markup=False, highlight=False, style="bold")
     where = json_path or str(study.results / "analysis.json")
     console.print(f"analysis document: {where}", markup=False, highlight=False)
     return 0
@@ -59,7 +60,7 @@ def analyze_command(path: str, json_path: str | None) -> int:
     "--json",
     "json_path",
     type=click.Path(dir_okay=False, writable=True),
-    help="Also write the analysis document (schema reprovip.analysis/1) to this file.",
+    help="Also write the analysis document (schema reprovip.analysis/2) to this file.",
 )
 def analyze(study: str, json_path: str | None) -> int:
     """Analyse the stored executions of STUDY: identity, metrics, voxel maps, attribution."""

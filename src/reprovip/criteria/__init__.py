@@ -1,6 +1,7 @@
-"""Criteria: thresholds on metrics, turned into verdicts and alerts."""
+"""Criteria: thresholds on metrics, turned into verdicts and alerts (``evaluate`` in
+:mod:`reprovip.criteria.evaluate`, imported where needed: parsing a study must not load the metrics)."""
 
-from reprovip.criteria.evaluate import LABELS, evaluate
 from reprovip.criteria.rules import Criterion, default_criteria, known_metrics, parse_rule
+from reprovip.criteria.verdict import EXIT_CODES, LABELS, LADDER
 
-__all__ = ["LABELS", "Criterion", "default_criteria", "evaluate", "known_metrics", "parse_rule"]
+__all__ = ["EXIT_CODES", "LABELS", "LADDER", "Criterion", "default_criteria", "known_metrics", "parse_rule"]

@@ -1,19 +1,20 @@
-"""Apply criteria to an analysis document: a verdict per output with its reasons, alerts, a study verdict."""
+"""Apply criteria to an analysis document: a verdict per output with its reasons, alerts, a study verdict.
+
+Called once, by ``analyze`` (and ``compare``), which stores the result; every view renders what was stored.
+Besides the study's criteria (or the defaults), built-in checks run on every output, because they guard
+against a false pass: outputs that could not be read, observations that are non-finite in some executions,
+voxels whose finiteness differs, a design with nothing to compare.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from reprovip.criteria.evidence import bitwise_evidence, icc_evidence
 from reprovip.criteria.rules import OPS, Criterion, default_criteria, metric_values
+from reprovip.criteria.verdict import EXIT_CODES, LABELS, OUTPUT_STATUSES, exit_code, worst
 
-ORDER = ("identical", "pass", "warn", "fail", "error")
-LABELS = {
-    "identical": "reproducible (bit-for-bit identical)",
-    "pass": "sufficiently reproducible",
-    "warn": "sufficiently reproducible, with warnings",
-    "fail": "not reproducible",
-    "error": "not analysable",
-}
+MAX_NAMED = 5
 
 
 def _float(v: Any) -> float | None:
@@ -22,140 +23,256 @@ def _float(v: Any) -> float | None:
     if isinstance(v, bool):
         return float(v)
     try:
-        return float(v)  # "Infinity" parses too
+        f = float(v)  # "Infinity" parses too
     except (TypeError, ValueError):
         return None
+    return None if f != f else f
 
 
 def _fmt(v: float | None) -> str:
     return "n/a" if v is None else f"{v:.6g}"
 
 
+def _reason(criterion: str, *, passed: bool, message: str, severity: str = "fail", **extra: Any) -> dict[str, Any]:
+    base = dict(
+        criterion=criterion,
+        metric=None,
+        severity=severity,
+        passed=passed,
+        estimable=True,
+        value=None,
+        threshold=None,
+        observation=None,
+    )
+    return dict(base, **extra, message=message)
+
+
+def _named(items: list[str]) -> str:
+    more = f" and {len(items) - MAX_NAMED} more" if len(items) > MAX_NAMED else ""
+    return "; ".join(items[:MAX_NAMED]) + more
+
+
+def _where(e: dict[str, Any]) -> str:
+    parts = [f"subject {e.get('subject')}"]
+    if e.get("condition") not in (None, "-"):
+        parts.append(f"condition {e['condition']}")
+    if e.get("repetition") is not None:
+        parts.append(f"repetition {e['repetition']}")
+    return ", ".join(parts)
+
+
+def _builtin(out: dict[str, Any]) -> list[dict[str, Any]]:
+    """Checks every output gets, whatever the criteria: each failure here means the data cannot support a pass."""
+    reasons = []
+    unreadable = [e for e in out.get("errors") or [] if e.get("error") != "missing"]
+    if unreadable:
+        reasons.append(
+            _reason(
+                "outputs readable",
+                passed=False,
+                estimable=False,
+                message=f"{len(unreadable)} output file(s) could not be read: "
+                + _named([f"{_where(e)}: {e['error']}" for e in unreadable]),
+            )
+        )
+    mixed = [o for o in out.get("observations") or [] if (o.get("nonfinite") or {}).get("pattern") == "mixed"]
+    if mixed:
+        reasons.append(
+            _reason(
+                "finite in every execution",
+                passed=False,
+                value=len(mixed),
+                observation=mixed[0]["name"],
+                message=f"{len(mixed)} observation(s) are non-finite in some executions and not in others: "
+                + _named([o["nonfinite"]["message"] for o in mixed]),
+            )
+        )
+    vox = (out.get("voxelwise") or {}).get("summary") or {}
+    if vox.get("nonfinite_differ_voxels"):
+        n = int(vox["nonfinite_differ_voxels"])
+        reasons.append(
+            _reason(
+                "finite voxels in every execution",
+                passed=False,
+                value=n,
+                message=f"{n} voxel(s) are non-finite (NaN/inf) in some executions and finite or different in "
+                "others (map: nonfinite_differ)",
+            )
+        )
+    elif vox.get("nonfinite_voxels"):
+        n = int(vox["nonfinite_voxels"])
+        reasons.append(
+            _reason(
+                "finite voxels in every execution",
+                passed=True,
+                value=n,
+                message=f"{n} voxel(s) are non-finite in every execution (the same in all): left out of the metrics",
+            )
+        )
+    return reasons
+
+
 def _check(criterion: Criterion, output: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
     values = metric_values(criterion.metric, output, document, criterion.selects)
-    base = dict(
-        criterion=criterion.text, metric=criterion.metric, severity=criterion.severity, threshold=criterion.threshold
-    )
+    extra = dict(metric=criterion.metric, severity=criterion.severity, threshold=criterion.threshold)
     if criterion.op is None:
         ok = bool(values and values[0][1])
         msg = f"{criterion.metric}: {'yes' if ok else 'no'}"
         if not ok:
             msg += f" ({output.get('attribution', {}).get('summary', '')})"
-        return dict(base, passed=ok, value=ok, observation=None, message=msg)
-    usable = [(name, _float(v), extra) for name, v, extra in values if _float(v) is not None]
-    if not usable:
-        return dict(
-            base,
-            passed=False,
-            value=None,
-            observation=None,
-            message=f"{criterion.text}: the metric could not be computed for this output",
-        )
+        return _reason(criterion.text, passed=ok, value=ok, message=msg, **extra)
+    usable = [(name, f, x) for name, v, x in values if (f := _float(v)) is not None]
+    unusable = [(name, x.get("reason") or "not computed") for name, v, x in values if _float(v) is None]
     better_high = criterion.op in (">=", ">")
-    name, worst, extra = (min if better_high else max)(usable, key=lambda t: t[1])
-    ok = OPS[criterion.op](worst, criterion.threshold)
-    where = f" on {name}" if name else ""
-    ci = extra.get("ci")
-    ci_txt = f" (95% CI {_fmt(_float(ci[0]))} to {_fmt(_float(ci[1]))})" if ci else ""
-    if ok:
-        msg = f"{criterion.metric} = {_fmt(worst)}{ci_txt}{where} meets {criterion.op} {criterion.threshold:g}"
-    else:
-        why = output.get("attribution", {}).get("summary", "")
-        msg = f"{criterion.metric} = {_fmt(worst)}{ci_txt}{where} fails {criterion.op} {criterion.threshold:g}" + (
-            f": {why}" if why else ""
+    if usable:
+        name, value, x = (min if better_high else max)(usable, key=lambda t: t[1])
+        ok = OPS[criterion.op](value, criterion.threshold)
+        where = f" on {name}" if name else ""
+        ci = x.get("ci")
+        ci_txt = f" (95% CI {_fmt(_float(ci[0]))} to {_fmt(_float(ci[1]))})" if ci else ""
+        word = "meets" if ok else "fails"
+        msg = f"{criterion.metric} = {_fmt(value)}{ci_txt}{where} {word} {criterion.op} {criterion.threshold:g}"
+        if not ok and output.get("attribution", {}).get("summary"):
+            msg += f": {output['attribution']['summary']}"
+        if not ok or not unusable:
+            evidence = icc_evidence(criterion, x) if x.get("mean_squares") else None
+            return _reason(
+                criterion.text, passed=ok, value=value, observation=name, message=msg, evidence=evidence, **extra
+            )
+    if unusable:
+        named = _named([f"{n}: {why}" if n else why for n, why in unusable])
+        return _reason(
+            criterion.text,
+            passed=False,
+            estimable=False,
+            observation=unusable[0][0],
+            message=f"{criterion.text}: not estimable on {len(unusable)} of {len(values)} observation(s) ({named})",
+            **extra,
         )
-    return dict(base, passed=ok, value=worst, observation=name, message=msg)
+    if criterion.observations and not output.get("error"):
+        why = f"no observation matches {', '.join(criterion.observations)}"
+    else:
+        why = output.get("error") or "the metric was not computed for this output"
+    return _reason(
+        criterion.text, passed=False, estimable=False, message=f"{criterion.text}: not analysable: {why}", **extra
+    )
+
+
+def _status(reasons: list[dict[str, Any]]) -> str:
+    failed = [r for r in reasons if not r["passed"]]
+    if any(r["severity"] == "fail" and r["estimable"] for r in failed):
+        return "fail"
+    if any(r["severity"] == "fail" for r in failed):
+        return "error"
+    return "warn" if failed else "pass"
+
+
+def output_verdict(out: dict[str, Any], rules: list[Criterion], document: dict[str, Any]) -> dict[str, Any]:
+    """The verdict of one output: status, reasons (built-in checks first) and the evidence behind it."""
+    bits = out.get("bitwise") or {}
+    evidence = bitwise_evidence(bits)
+    reasons = _builtin(out)
+    if bits and evidence["trials"] == 0:
+        reasons.append(
+            _reason(
+                "executions to compare",
+                passed=False,
+                estimable=False,
+                message="no subject has two stored executions of this output: nothing to compare "
+                "(add repetitions or factor levels)",
+            )
+        )
+    elif bits.get("identical") and not any(c.metric == "bytes_identical" for c in rules):
+        # Identical executions pass every threshold by definition; the built-in checks still apply, and an
+        # unreadable file that is the same in every execution is reproducible: a warning, not a failure.
+        for r in reasons:
+            if r["criterion"] == "outputs readable":
+                r["severity"] = "warn"
+        reasons.append(_reason("identical", passed=True, value=True, metric="identical", message=evidence["sentence"]))
+        status = _status(reasons)
+        return dict(status="identical" if status == "pass" else status, reasons=reasons, evidence=evidence)
+    reasons += [_check(c, out, document) for c in rules]
+    return dict(status=_status(reasons), reasons=reasons, evidence=evidence)
+
+
+def _execution_alerts(ex: dict[str, Any]) -> list[dict[str, Any]]:
+    if ex.get("failed"):
+        return [
+            dict(
+                output=None,
+                severity="fail",
+                message=(
+                    f"{ex['failed']} of {ex['total']} executions failed "
+                    f"({100 * (_float(ex['failure_rate']) or 0):.1f}%): the verdict covers the executions that "
+                    "succeeded only; failures are a reproducibility finding (see the failures section)"
+                ),
+            )
+        ]
+    if (_float(ex.get("attempt_failure_rate")) or 0) > 0:
+        return [
+            dict(
+                output=None,
+                severity="warn",
+                message=(
+                    f"{ex.get('flaky_executions', 'some')} execution(s) failed then succeeded with the same recipe "
+                    f"({100 * _float(ex['attempt_failure_rate']):.1f}% of current attempts failed): "
+                    "the application is flaky"
+                ),
+            )
+        ]
+    return []
+
+
+def _summary(document: dict[str, Any], status: str) -> str:
+    outputs = document["outputs"]
+    n_identical = sum(o["verdict"]["status"] == "identical" for o in outputs)
+    ex = document["executions"]
+    text = (
+        f"{n_identical} of {len(outputs)} outputs bit-for-bit identical; "
+        f"{ex['failed']} of {ex['total']} executions failed"
+    )
+    if status == "identical":
+        trials = min((o["verdict"]["evidence"]["trials"] for o in outputs), default=0)
+        text += "; " + bitwise_evidence({"identical": True, "trials": trials})["sentence"]
+    return text
 
 
 def evaluate(document: dict[str, Any], criteria: list[Criterion] | None) -> dict[str, Any]:
     """Add ``verdict`` to each output and ``verdict``/``alerts`` to the document; return the document.
 
     Without declared criteria each output gets :func:`~reprovip.criteria.rules.default_criteria` of its
-    kind (with the envelope test first when the output compares versions). An identical output passes
-    every criterion by definition (status ``identical``); an output the
-    analysis could not read gets ``error``. Execution failures become a warning alert of their own: a
-    subject that crashes one time in five is a reproducibility finding.
+    kind (with the envelope test first when the output compares versions). The study takes the worst status
+    on :data:`~reprovip.criteria.verdict.LADDER`: failed executions make it ``incomplete`` (unless an output
+    fails outright), a warning alert turns ``identical``/``pass`` into ``warn``.
     """
     alerts: list[dict[str, Any]] = []
-    counts: dict[str, int] = {s: 0 for s in ORDER}
+    counts = {s: 0 for s in OUTPUT_STATUSES}
     for out in document["outputs"]:
         defaults = default_criteria(out["kind"], compare="envelope" in out)
         rules = [c for c in (criteria or defaults) if c.applies_to(out["name"])]
-        if out.get("error") or (
-            not out.get("observations")
-            and not out.get("voxelwise", {}).get("maps")
-            and not out.get("bitwise", {}).get("identical")
-        ):
-            reason = out.get("error") or "no complete subject to analyse (see the output's errors)"
-            verdict = dict(
-                status="error",
-                reasons=[
-                    dict(
-                        criterion="analysable",
-                        metric=None,
-                        severity="fail",
-                        passed=False,
-                        value=None,
-                        threshold=None,
-                        observation=None,
-                        message=reason,
-                    )
-                ],
-            )
-        elif out.get("bitwise", {}).get("identical") and not any(c.metric == "bytes_identical" for c in rules):
-            # Identical executions pass every threshold by definition.
-            verdict = dict(
-                status="identical",
-                reasons=[
-                    dict(
-                        criterion="identical",
-                        metric="identical",
-                        severity="fail",
-                        passed=True,
-                        value=True,
-                        threshold=None,
-                        observation=None,
-                        message="bit-for-bit identical across all executions",
-                    )
-                ],
-            )
-        else:
-            reasons = [_check(c, out, document) for c in rules]
-            failed = {r["severity"] for r in reasons if not r["passed"]}
-            status = "fail" if "fail" in failed else "warn" if "warn" in failed else "pass"
-            verdict = dict(status=status, reasons=reasons)
+        verdict = output_verdict(out, rules, document)
         out["verdict"] = verdict
         counts[verdict["status"]] += 1
         for r in verdict["reasons"]:
             if not r["passed"]:
                 alerts.append(dict(output=out["name"], severity=r["severity"], message=r["message"]))
-    ex = document["executions"]
-    if ex.get("failed"):
-        alerts.append(
-            dict(
-                output=None,
-                severity="warn",
-                message=(
-                    f"{ex['failed']} of {ex['total']} executions failed "
-                    f"({100 * (_float(ex['failure_rate']) or 0):.1f}%); "
-                    "failures are a reproducibility finding: see the failures section"
-                ),
-            )
-        )
-    elif (_float(ex.get("attempt_failure_rate")) or 0) > 0:
-        alerts.append(
-            dict(
-                output=None,
-                severity="warn",
-                message=(
-                    f"{100 * _float(ex['attempt_failure_rate']):.1f}% of attempts failed and succeeded on retry: "
-                    "the application is flaky"
-                ),
-            )
-        )
-    worst = max((o["verdict"]["status"] for o in document["outputs"]), key=ORDER.index, default="error")
-    if worst == "identical" and any(a["severity"] == "warn" for a in alerts):
-        worst = "warn"
-    document["verdict"] = dict(status=worst, label=LABELS[worst], counts=counts)
+    alerts += _execution_alerts(document["executions"])
+    statuses = [o["verdict"]["status"] for o in document["outputs"]]
+    if document["executions"].get("failed"):
+        statuses.append("incomplete")
+    if any(a["severity"] == "warn" for a in alerts):
+        statuses.append("warn")
+    if not document["outputs"]:
+        statuses.append("error")
+    status = worst(statuses)
+    document["verdict"] = dict(
+        status=status,
+        label=LABELS[status],
+        exit_code=EXIT_CODES[status],
+        exit_code_strict=exit_code(status, strict=True),
+        counts=counts,
+        criteria=[c.text for c in criteria] if criteria else "defaults",
+        summary=_summary(document, status) if document["outputs"] else "no output was analysed",
+    )
     document["alerts"] = alerts
     return document

@@ -111,8 +111,11 @@ def default_criteria(kind: str, *, compare: bool = False) -> list[Criterion]:
     must be much smaller than inter-subject variability, read as the lower 95% CI bound of ICC(A,1) in Koo &
     Li's "excellent" band (>= 0.9). Images use the median voxel ICC(A,1) in the non-zero mask; label maps add
     a warning below a Dice of 0.95 between executions. A comparison of versions (``compare``) first requires
-    every version to stay within the baseline's run-to-run envelope."""
+    every version to stay within the baseline's run-to-run envelope. Outputs of kind ``bytes`` are compared
+    by their bytes only: they must be identical."""
     envelope = [Criterion("within_envelope", None, None)] if compare and kind != "image" else []
+    if kind == "bytes":
+        return [Criterion("identical", None, None)]
     if kind == "image":
         return [Criterion("voxel_icc_a1_median", ">=", 0.9)]
     rules = [*envelope, Criterion("ICC(A,1).ci_low", ">=", 0.9)]
@@ -143,15 +146,27 @@ def metric_values(
         if not selects(obs["name"]):
             continue
         if icc:
-            entry = obs.get("icc", {}).get(f"ICC({icc.group(1)},{icc.group(2)})")
-            if entry is None:
+            entry = (obs.get("icc") or {}).get(f"ICC({icc.group(1)},{icc.group(2)})")
+            if entry is None or entry.get("estimable") is False:
+                out.append((obs["name"], None, {"reason": _missing_reason(obs, entry)}))
                 continue
             field = icc.group(3) or "value"
-            out.append((obs["name"], entry.get(field), {"ci": [entry.get("ci_low"), entry.get("ci_high")]}))
+            extra = {"ci": [entry.get("ci_low"), entry.get("ci_high")], "mean_squares": obs.get("mean_squares")}
+            out.append((obs["name"], entry.get(field), extra))
         else:
             value: Any = obs
             for part in OBSERVATION_METRICS[metric].split("."):
                 value = value.get(part) if isinstance(value, dict) else None
-            if value is not None:
-                out.append((obs["name"], value, {}))
+            out.append((obs["name"], value, {} if value is not None else {"reason": _missing_reason(obs, None)}))
     return out
+
+
+def _missing_reason(obs: dict[str, Any], entry: dict[str, Any] | None) -> str:
+    """Why an observation has no value for a metric (shown by the criterion that needed it)."""
+    if obs.get("nonfinite"):
+        return obs["nonfinite"]["message"]
+    if entry is not None and entry.get("reason"):
+        return str(entry["reason"])
+    if "icc" not in obs:
+        return "needs at least 2 complete subjects with 2 executions each"
+    return "undefined for these values (e.g. a mean of 0 for a coefficient of variation)"

@@ -204,7 +204,7 @@ def create_app(sources: list[Source], *, token: str | None = None) -> Any:
 
     @app.get("/studies/{key:skey}/analysis.json", responses=ERRORS, tags=["studies"])
     def analysis_json(key: str = Key) -> Response:
-        """The latest stored analysis document (schema ``reprovip.analysis/1``), as stored."""
+        """The latest stored analysis document (schema ``reprovip.analysis/2``), as stored."""
         return json_response(dash.document(key))
 
     fragments: OrderedDict[tuple[str, int], Markup] = OrderedDict()

@@ -97,6 +97,10 @@ class ExecutionsPage(BaseModel):
 class Attempt(BaseModel):
     id: int
     number: int | None
+    run_id: int | None = None
+    status: str | None = None
+    recipe: str | None = None
+    superseded: bool | None = None
     argv: list[str]
     env: dict[str, str]
     exit_code: int | None

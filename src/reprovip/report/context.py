@@ -11,7 +11,8 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from reprovip.report.fmt import anchor, band, to_float
+from reprovip.criteria.verdict import stored_verdict
+from reprovip.report.fmt import anchor, to_float
 from reprovip.report.values import bland_altman_data, load_values, strip_data
 
 FORMS = ("ICC(1,1)", "ICC(A,1)", "ICC(C,1)", "ICC(1,k)", "ICC(A,k)", "ICC(C,k)")
@@ -21,35 +22,23 @@ N_STRIP = 3
 
 
 def verdict_of(document: dict[str, Any]) -> dict[str, Any]:
-    """The study's verdict: the criteria's when present, else what bitwise identity alone can say."""
-    outputs = document.get("outputs") or []
-    n_identical = sum(bool((o.get("bitwise") or {}).get("identical")) and not o.get("error") for o in outputs)
-    failed = int((document.get("executions") or {}).get("failed") or 0)
-    total = int((document.get("executions") or {}).get("total") or 0)
-    summary = f"{n_identical} of {len(outputs)} outputs bit-for-bit identical; {failed} of {total} executions failed"
-    v = document.get("verdict")
-    if isinstance(v, dict) and v.get("status"):
+    """The study's verdict as ``analyze`` stored it; a document without one (an older reprovip) is shown as
+    ``unknown``, never as a pass derived here."""
+    v = stored_verdict(document)
+    if v is not None:
         return dict(
             status=str(v["status"]),
             label=str(v.get("label") or v["status"]),
             counts=dict(v.get("counts") or {}),
             evaluated=True,
-            summary=summary,
-        )
-    if outputs and n_identical == len(outputs) and not failed:
-        return dict(
-            status="identical",
-            label="reproducible (bit-for-bit identical)",
-            counts={},
-            evaluated=False,
-            summary=summary,
+            summary=str(v.get("summary") or ""),
         )
     return dict(
         status="unknown",
-        label="not bit-for-bit identical; no criteria evaluated",
+        label="no verdict stored: analyse the study again",
         counts={},
         evaluated=False,
-        summary=summary,
+        summary="this analysis was made by an older reprovip; run `reprovip analyze` to get its verdict",
     )
 
 
@@ -99,7 +88,7 @@ def _row(o: dict[str, Any]) -> dict[str, Any]:
             value=icc.get("value"),
             ci_low=icc.get("ci_low"),
             ci_high=icc.get("ci_high"),
-            band=icc.get("band") or band(icc.get("ci_low")),
+            band=icc.get("band"),
         )
         if icc
         else None,

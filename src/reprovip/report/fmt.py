@@ -6,9 +6,6 @@ import math
 import re
 from typing import Any
 
-BANDS = (("poor", 0.5), ("moderate", 0.75), ("good", 0.9), ("excellent", math.inf))
-"""Koo & Li (2016) bands: upper bound (exclusive, but 0.9 itself is "good") of each band."""
-
 
 def to_float(value: Any) -> float | None:
     """A document number as a float: ``"Infinity"`` becomes ``inf``; None, NaN and text become None.
@@ -70,26 +67,6 @@ def pct(value: Any, digits: int = 1) -> str:
     if v != 0 and abs(100 * v) < 10**-digits:
         return f"{100 * v:.2g}%"
     return f"{100 * v:.{digits}f}%"
-
-
-def band(value: Any) -> str | None:
-    """Koo & Li band of an ICC value (apply it to the CI lower bound), or None when missing.
-
-    Examples
-    --------
-    >>> band(0.49), band(0.5), band(0.9), band(0.91), band(None)
-    ('poor', 'moderate', 'good', 'excellent', None)
-    """
-    v = to_float(value)
-    if v is None:
-        return None
-    if v < 0.5:
-        return "poor"
-    if v < 0.75:
-        return "moderate"
-    if v <= 0.9:
-        return "good"
-    return "excellent"
 
 
 def anchor(text: str, index: int) -> str:

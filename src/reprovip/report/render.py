@@ -105,7 +105,7 @@ def report_html(document: dict[str, Any], catalog: Catalog | None = None, *, sto
     Parameters
     ----------
     document : dict
-        An analysis document (schema ``reprovip.analysis/1``), with verdicts and alerts when the criteria
+        An analysis document (schema ``reprovip.analysis/2``), with verdicts and alerts when the criteria
         were evaluated.
     catalog : Catalog, optional
         The study's catalog (opened read-only is enough): adds the run history and the per-subject values

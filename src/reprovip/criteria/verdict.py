@@ -1,0 +1,55 @@
+"""The one vocabulary of verdicts: labels, their severity ladder and the exit code each maps to.
+
+Every view (``check``, ``analyze``, the report, the dashboard, JSON, Python) shows the label stored by
+``analyze``; none derives its own. The table is in docs/criteria.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+LADDER = ("identical", "pass", "warn", "error", "incomplete", "fail")
+"""Study statuses from the best to the worst: the study takes the worst that applies."""
+
+OUTPUT_STATUSES = ("identical", "pass", "warn", "error", "fail")
+"""Statuses of one output (``incomplete`` is about executions, so only the study has it)."""
+
+LABELS = {
+    "identical": "reproducible (bit-for-bit identical)",
+    "pass": "sufficiently reproducible",
+    "warn": "sufficiently reproducible, with warnings",
+    "error": "not analysable",
+    "incomplete": "incomplete: executions failed",
+    "fail": "not reproducible",
+}
+
+EXIT_CODES = {"identical": 0, "pass": 0, "warn": 0, "error": 1, "incomplete": 3, "fail": 1}
+"""``reprovip check``'s exit code per study status (``--strict`` turns ``warn`` into 1)."""
+
+PASSING = ("identical", "pass", "warn")
+
+
+def worst(statuses: list[str] | tuple[str, ...]) -> str:
+    """The worst of ``statuses`` on :data:`LADDER` (``error`` when there is none: nothing to judge)."""
+    return max(statuses, key=LADDER.index, default="error")
+
+
+def exit_code(status: str, *, strict: bool = False) -> int:
+    """The exit code of a study status; with ``strict``, warnings fail too.
+
+    Examples
+    --------
+    >>> exit_code("incomplete"), exit_code("warn"), exit_code("warn", strict=True)
+    (3, 0, 1)
+    """
+    if strict and status == "warn":
+        return 1
+    return EXIT_CODES[status]
+
+
+def stored_verdict(document: dict[str, Any]) -> dict[str, Any] | None:
+    """The verdict ``analyze`` stored in ``document``, or None when the document has none (an old analysis)."""
+    v = document.get("verdict")
+    if isinstance(v, dict) and v.get("status") in LADDER:
+        return v
+    return None
