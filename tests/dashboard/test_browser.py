@@ -63,8 +63,9 @@ def test_study_page_alert_and_plots(server: str, page: Any) -> None:
     page.locator(f'tr[data-study="{SCALAR}"] a').first.click()
     page.wait_for_url(f"**/studies/{SCALAR}")
     assert page.locator("#verdict").inner_text().startswith("not reproducible")
-    alert = page.locator("#alerts li.sev-fail")
-    assert alert.count() == 1 and "fewer than 6" in alert.inner_text()
+    alert = page.locator("#alerts li.sev-fail")  # the failing criterion, then the failed executions
+    assert alert.count() == 2 and "on value fails >= 6" in alert.first.inner_text()
+    assert "4 of 16 executions failed" in alert.nth(1).inner_text()
     for label in ("ICC(A,1) with 95% CI", "strip plot of value per subject across executions"):
         box = page.locator(f'svg[aria-label="{label}"]').bounding_box()
         assert box is not None and box["width"] > 200 and box["height"] > 20

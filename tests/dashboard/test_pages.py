@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+from markupsafe import escape
+
 from reprovip.study import Study
 from tests.dashboard.conftest import HOSTILE, IMAGES, SCALAR, Client
 from tests.report.studies import XSS
@@ -26,7 +28,7 @@ def test_index_lists_every_study_with_counts_and_latest_verdict(client: Client) 
 def test_study_page_shows_the_alert_of_the_failing_output(client: Client, scalar_study: Study) -> None:
     doc = json.loads((scalar_study.results / "analysis.json").read_text())
     html = client.get(f"/studies/{SCALAR}").text
-    assert doc["alerts"][0]["message"] in html and 'class="sev-fail"' in html
+    assert str(escape(doc["alerts"][0]["message"])) in html and 'class="sev-fail"' in html
     assert 'data-status="fail"' in html and 'aria-label="ICC(A,1) with 95% CI"' in html
     data = client.get(f"/studies/{SCALAR}.json").json()
     assert data["analysis"]["alerts"] == [dict(a) for a in doc["alerts"]]
@@ -100,7 +102,7 @@ def test_alerts_page_lists_failures_first(client: Client) -> None:
     alerts = client.get("/alerts.json").json()["alerts"]
     assert alerts[0]["severity"] == "fail" and alerts[0]["key"] == SCALAR and alerts[0]["from_criteria"]
     assert any(a["key"] == HOSTILE and a["message"] == XSS for a in alerts)
-    assert "fewer than 6" in client.get("/alerts").text
+    assert "on value fails &gt;= 6" in client.get("/alerts").text
 
 
 def test_unknown_things_are_404(client: Client) -> None:

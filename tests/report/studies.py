@@ -1,15 +1,12 @@
 """Small real studies for the report and dashboard tests: real executions of tests/apps, real analyses.
 
-The criteria module is not involved: a verdict and alerts in its documented shape are added to the stored
-document by hand, computed from the analysis' own numbers.
+The verdicts are the ones ``analyze`` stores, from the studies' own criteria (one verdict, never made by hand).
 """
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import insert
 
@@ -20,59 +17,6 @@ from tests.conftest import write_study
 
 XSS = "<script>alert(1)</script>"
 IMAGE_OUTPUTS = "  image: {path: image.nii.gz, kind: image}\n  seg: {path: seg.nii.gz, kind: labels}\n"
-
-
-def _store(study: Study, doc: dict[str, Any]) -> dict[str, Any]:
-    """Write ``doc`` where ``analyze`` writes it: ``analysis.json`` and the catalog's history."""
-    (study.results / "analysis.json").write_text(json.dumps(doc), encoding="utf-8")
-    cat = Catalog.for_store(study.store)
-    cat.save_analysis(cat.study_id(study.name), doc)
-    cat.close()
-    return doc
-
-
-def add_verdicts(doc: dict[str, Any], *, min_digits: float = 6.0) -> dict[str, Any]:
-    """A criterion ``sigdigits_min >= min_digits`` on every output, in the criteria module's shape."""
-    counts: dict[str, int] = {}
-    alerts = []
-    for o in doc["outputs"]:
-        value = o["summary"].get("sigdigits_min")
-        passed = bool(o["bitwise"].get("identical")) or (isinstance(value, float) and value >= min_digits)
-        status = "identical" if o["bitwise"].get("identical") else ("pass" if passed else "fail")
-        message = (
-            f"the worst observation keeps {value:.2f} significant digits, fewer than {min_digits:g}"
-            if not passed
-            else "enough significant digits"
-        )
-        o["verdict"] = {
-            "status": status,
-            "reasons": [
-                {
-                    "criterion": f"sigdigits_min >= {min_digits:g}",
-                    "metric": "sigdigits_min",
-                    "severity": "fail",
-                    "passed": passed,
-                    "value": value,
-                    "threshold": min_digits,
-                    "message": message,
-                }
-            ],
-        }
-        counts[status] = counts.get(status, 0) + 1
-        if not passed:
-            alerts.append({"output": o["name"], "severity": "fail", "message": message})
-    worst = "fail" if counts.get("fail") else ("pass" if counts.get("pass") else "identical")
-    doc["verdict"] = {
-        "status": worst,
-        "label": {
-            "fail": "not reproducible",
-            "pass": "sufficiently reproducible",
-            "identical": "reproducible",
-        }[worst],
-        "counts": counts,
-    }
-    doc["alerts"] = alerts
-    return doc
 
 
 def build_scalar_study(root: Path) -> Study:
@@ -86,13 +30,13 @@ def build_scalar_study(root: Path) -> Study:
         factors="  threads: [1, 2]\n",
         repetitions=2,
         subjects=4,
-        extra=f'description: "{XSS} & <b>bold</b>"\n',
+        extra=f'description: "{XSS} & <b>bold</b>"\ncriteria: ["sigdigits_min >= 6"]\n',
     )
     (root / "data" / "sub-04.txt").write_text("subject oops\n")
     study = Study.load(path)
     study.run(jobs=2)
-    doc = study.analyze().document
-    _store(study, add_verdicts(doc))
+    study.analyze()
+    study.analyze()  # analysed again, as after a change of criteria: the dashboard's trend has two points
     return study
 
 

@@ -45,7 +45,7 @@ def test_report_shows_verdict_alerts_and_the_document_numbers(scalar_study: Stud
     # Verdict banner and alerts come first, in the criteria's words.
     assert html.index('id="verdict"') < html.index('id="alerts"') < html.index('class="card output"')
     assert 'data-status="fail"' in html and ">not reproducible<" in html
-    assert doc["alerts"][0]["message"] in html
+    assert str(escape(doc["alerts"][0]["message"])) in html
     assert "sigdigits_min &gt;= 6" in html
     # Key metrics are the document's, formatted.
     icc = obs["icc"]["ICC(A,1)"]

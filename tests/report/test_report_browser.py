@@ -30,7 +30,7 @@ def test_scalar_report_renders_offline(browser, scalar_study: Study, tmp_path: P
     try:
         banner = page.locator("#verdict")
         assert banner.inner_text().startswith("not reproducible")
-        assert "fewer than 6" in page.locator("#alerts").inner_text()
+        assert "on value fails >= 6" in page.locator("#alerts").inner_text()
         # The plots draw: the ICC chart and the strip plot have a size and marks.
         for label in ("ICC(A,1) with 95% CI", "strip plot of value per subject across executions"):
             svg = page.locator(f'svg[aria-label="{label}"]')
