@@ -90,7 +90,7 @@ def gather(design: Design, kind: str, *, key_columns: list[str] | None = None) -
             values[(slice(None), si, *ci, rep)] = [flat[n] for n in names]
     nonfinite = {
         names[i]: nonfinite_pattern(names[i], values[i], subjects, design)
-        for i in np.flatnonzero(~np.isfinite(values).reshape(len(names), -1).all(axis=1))
+        for i in np.flatnonzero(~np.isfinite(values.reshape(len(names), -1)).all(axis=1) if names else [])
     }
     return Observations(names, values, subjects, errors, nonfinite)
 
@@ -109,9 +109,11 @@ def nonfinite_pattern(name: str, values: np.ndarray, subjects: list[str], design
     where = []
     for si, s in enumerate(subjects):
         for j in np.flatnonzero(bad[si])[:3]:
-            cell, rep = cells[j]
-            cond = ",".join(f"{f}={lv}" for (f, _), lv in zip(design.factors, cell, strict=True)) or "-"
-            where.append(dict(subject=s, condition=cond, repetition=rep, value=str(flat[si, j])))
+            cell, rank = cells[j]
+            rec = design.grid[s][(cell, rank)]
+            where.append(
+                dict(subject=s, condition=rec.condition_key, repetition=rec.repetition, value=str(flat[si, j]))
+            )
     kinds = sorted({str(v) for v in flat[bad]})
     if mixed_subjects:
         first = where[[w["subject"] for w in where].index(mixed_subjects[0])]

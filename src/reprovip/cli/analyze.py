@@ -43,7 +43,7 @@ def analyze_command(path: str, json_path: str | None) -> int:
         v = o["verdict"]
         bad = [r["message"] for r in v["reasons"] if not r["passed"]]
         why = "; ".join(bad) or o.get("attribution", {}).get("summary", "")
-        console.print(f"{o['name']} [{v['status']}]: {why}", markup=False, highlight=False)
+        console.print(f"{o['name']} [{v['status']}]: {why}", markup=False, highlight=False, soft_wrap=True)
     for a in result.document["alerts"]:
         if a["output"] is None:
             console.print(f"{a['severity']}: {a['message']}", markup=False, highlight=False)

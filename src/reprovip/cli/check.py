@@ -22,6 +22,8 @@ def print_lines(document: dict, *, strict: bool) -> None:
             click.echo(f"{name}{'.' * max(3, WIDTH - len(name) - len(word))}{word}")
             if not r["passed"]:
                 click.echo(f"  - {r['message']}")
+            if r.get("evidence"):
+                click.echo(f"  - {r['evidence']['sentence']}")
     ex = document["executions"]
     name = "executions"
     word = WORDS[not ex["failed"]]
@@ -29,6 +31,7 @@ def print_lines(document: dict, *, strict: bool) -> None:
     for a in document["alerts"]:
         if a["output"] is None:
             click.echo(f"  - {a['message']}")
+    click.echo(document["verdict"]["summary"])
     click.echo(f"{document['study']['name']}: {document['verdict']['label']}")
 
 

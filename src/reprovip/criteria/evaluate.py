@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from reprovip.criteria.evidence import bitwise_evidence, icc_evidence
+from reprovip.criteria.evidence import bitwise_evidence, icc_evidence, identity_sentence
 from reprovip.criteria.rules import OPS, Criterion, default_criteria, metric_values
 from reprovip.criteria.verdict import EXIT_CODES, LABELS, OUTPUT_STATUSES, exit_code, worst
 
 MAX_NAMED = 5
+NUMERIC_KINDS = ("table", "scalars", "text", "array")
 
 
 def _float(v: Any) -> float | None:
@@ -73,6 +74,30 @@ def _builtin(out: dict[str, Any]) -> list[dict[str, Any]]:
                 estimable=False,
                 message=f"{len(unreadable)} output file(s) could not be read: "
                 + _named([f"{_where(e)}: {e['error']}" for e in unreadable]),
+            )
+        )
+    if out["kind"] in NUMERIC_KINDS and not out.get("observations") and not unreadable and not out.get("error"):
+        reasons.append(
+            _reason(
+                "numbers found",
+                passed=False,
+                severity="warn",
+                message=f"no number could be read from this {out['kind']} output: only its bytes were compared "
+                "(declare `kind: bytes` if that is what it is)",
+            )
+        )
+    constant = [o for o in out.get("observations") or [] if (o.get("nonfinite") or {}).get("pattern") == "constant"]
+    if constant:
+        reasons.append(
+            _reason(
+                "finite values",
+                passed=False,
+                severity="warn",
+                value=len(constant),
+                observation=constant[0]["name"],
+                message=f"{len(constant)} observation(s) are non-finite, the same in every execution (no metric "
+                "can use them; criteria that need them cannot pass): "
+                + _named([o["nonfinite"]["message"] for o in constant]),
             )
         )
     mixed = [o for o in out.get("observations") or [] if (o.get("nonfinite") or {}).get("pattern") == "mixed"]
@@ -189,8 +214,8 @@ def output_verdict(out: dict[str, Any], rules: list[Criterion], document: dict[s
             if r["criterion"] == "outputs readable":
                 r["severity"] = "warn"
         reasons.append(_reason("identical", passed=True, value=True, metric="identical", message=evidence["sentence"]))
-        status = _status(reasons)
-        return dict(status="identical" if status == "pass" else status, reasons=reasons, evidence=evidence)
+        status = _status(reasons)  # warnings stay alerts: the output is still bit-for-bit identical
+        return dict(status="identical" if status in ("pass", "warn") else status, reasons=reasons, evidence=evidence)
     reasons += [_check(c, out, document) for c in rules]
     return dict(status=_status(reasons), reasons=reasons, evidence=evidence)
 
@@ -233,7 +258,7 @@ def _summary(document: dict[str, Any], status: str) -> str:
     )
     if status == "identical":
         trials = min((o["verdict"]["evidence"]["trials"] for o in outputs), default=0)
-        text += "; " + bitwise_evidence({"identical": True, "trials": trials})["sentence"]
+        text += "; " + identity_sentence(trials)
     return text
 
 

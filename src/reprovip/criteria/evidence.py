@@ -62,6 +62,11 @@ def icc_evidence(criterion: Criterion, extra: dict[str, Any]) -> dict[str, Any] 
         options.append(f"about {size.subjects} subjects (now {int(ms['n'])})")
     if size.raters is not None:
         options.append(f"about {size.raters} executions per subject (now {int(ms['k'])})")
+    if size.both is not None:
+        options.append(
+            f"about {size.both} subjects with {size.both} executions each (now {int(ms['n'])} x {int(ms['k'])}; "
+            "more of only one would not do)"
+        )
     if options:
         text = (
             f"the 95% CI ({low:.3g} to {high:.3g}) straddles {threshold:g}; if today's variance components hold, "
@@ -69,4 +74,6 @@ def icc_evidence(criterion: Criterion, extra: dict[str, Any]) -> dict[str, Any] 
         )
     else:
         text = f"the 95% CI ({low:.3g} to {high:.3g}) straddles {threshold:g}; no feasible design would settle it"
-    return dict(side=size.side, subjects=size.subjects, executions_per_subject=size.raters, sentence=text)
+    return dict(
+        side=size.side, subjects=size.subjects, executions_per_subject=size.raters, both=size.both, sentence=text
+    )

@@ -6,13 +6,21 @@ import html
 import xml.etree.ElementTree as ET
 from typing import Any
 
-COLORS = {"identical": "#2e7d32", "pass": "#43a047", "warn": "#f9a825", "fail": "#c62828", "error": "#6d4c41"}
+COLORS = {
+    "identical": "#2e7d32",
+    "pass": "#43a047",
+    "warn": "#f9a825",
+    "fail": "#c62828",
+    "error": "#6d4c41",
+    "incomplete": "#c62828",
+}
 BADGE_TEXT = {
     "identical": "reproducible",
     "pass": "sufficiently reproducible",
     "warn": "sufficiently reproducible",
     "fail": "not reproducible",
     "error": "not analysable",
+    "incomplete": "incomplete",
 }
 
 
@@ -29,7 +37,7 @@ def junit_xml(document: dict[str, Any], *, strict: bool = False) -> str:
         for r in out.get("verdict", {}).get("reasons", []):
             tests += 1
             case = ET.SubElement(suite, "testcase", classname=f"{study}.{out['name']}", name=r["criterion"], time="0")
-            if out["verdict"]["status"] == "error":
+            if not r["passed"] and r.get("estimable") is False and r["severity"] == "fail":
                 errors += 1
                 ET.SubElement(case, "error", message=r["message"][:500], type="error").text = r["message"]
             elif not r["passed"] and (r["severity"] == "fail" or strict):
@@ -62,7 +70,7 @@ def _md(text: Any) -> str:
 def markdown_summary(document: dict[str, Any]) -> str:
     """A summary for a CI step summary or a merge-request comment."""
     v = document["verdict"]
-    icon = {"identical": "✅", "pass": "✅", "warn": "⚠️", "fail": "❌", "error": "❌"}[v["status"]]
+    icon = {"identical": "✅", "pass": "✅", "warn": "⚠️", "fail": "❌", "error": "❌", "incomplete": "❌"}[v["status"]]
     lines = [
         f"## {icon} {_md(document['study']['name'])}: {v['label']}",
         "",
@@ -75,7 +83,7 @@ def markdown_summary(document: dict[str, Any]) -> str:
         detail = "; ".join(bad) or (ov.get("reasons") or [{"message": ""}])[0]["message"]
         lines.append(f"| {_md(out['name'])} | {ov.get('status', '?')} | {_md(detail)} |")
     ex = document["executions"]
-    lines += ["", f"Executions: {ex['total']} total, {ex['failed']} failed."]
+    lines += ["", _md(v["summary"]), "", f"Executions: {ex['total']} total, {ex['failed']} failed."]
     if document.get("alerts"):
         lines += [
             "",

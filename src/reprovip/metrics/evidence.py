@@ -67,11 +67,16 @@ class SampleSize:
         Subjects needed with the same executions per subject; None beyond ``max_subjects``.
     raters : int or None
         Executions per subject needed with the same subjects; None beyond ``max_raters``.
+    both : int or None
+        When neither alone suffices (ICC(A,·) estimates the raters' variance from ``k - 1`` degrees of freedom
+        whatever the number of subjects, and the subjects' from ``n - 1``): the smallest ``m`` such that ``m``
+        subjects with ``m`` executions each would decide; None beyond ``max_raters``.
     """
 
     side: str
     subjects: int | None
     raters: int | None
+    both: int | None = None
 
 
 def _icc(msr: float, msc: float, mse: float, n: int, k: int, form: str, confidence: float):
@@ -169,10 +174,12 @@ def icc_sample_size(
     def decides(lo_hi: tuple[float, float]) -> bool:
         return lo_hi[0] >= threshold if side == "above" else lo_hi[1] < threshold
 
-    subjects = _smallest(
-        lambda m: decides(_bounds(sigma_s, sigma_r, sigma_e, m, k, form, confidence)), n, max(max_subjects, n)
-    )
-    raters = _smallest(
-        lambda m: decides(_bounds(sigma_s, sigma_r, sigma_e, n, m, form, confidence)), k, max(max_raters, k)
-    )
-    return SampleSize(side, subjects, raters)
+    def at(n_: int, k_: int) -> bool:
+        return decides(_bounds(sigma_s, sigma_r, sigma_e, n_, k_, form, confidence))
+
+    subjects = _smallest(lambda m: at(m, k), n, max(max_subjects, n))
+    raters = _smallest(lambda m: at(n, m), k, max(max_raters, k))
+    both = None
+    if subjects is None and raters is None:
+        both = _smallest(lambda m: at(max(m, n), max(m, k)), max(n, k), max(max_raters, n, k))
+    return SampleSize(side, subjects, raters, both)
