@@ -57,3 +57,5 @@ def test_case(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
             assert want["contains"] in said, said
         else:
             assert output["bitwise"]["identical"] is want["identical"]
+            assert output["verdict"]["status"] == want.get("status", output["verdict"]["status"])
+            assert want.get("reason", "") in " ".join(r["message"] for r in output["verdict"]["reasons"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from reprovip.criteria.evidence import bitwise_evidence, icc_evidence, identity_sentence
-from reprovip.criteria.rules import OPS, Criterion, default_criteria, metric_values
+from reprovip.criteria.rules import OPS, Criterion, default_criteria, metric_values, supports
 from reprovip.criteria.verdict import EXIT_CODES, LABELS, OUTPUT_STATUSES, exit_code, worst
 
 MAX_NAMED = 5
@@ -131,7 +131,8 @@ def _builtin(out: dict[str, Any]) -> list[dict[str, Any]]:
                 "finite voxels in every execution",
                 passed=True,
                 value=n,
-                message=f"{n} voxel(s) are non-finite in every execution (the same in all): left out of the metrics",
+                message=f"{n} voxel(s) are non-finite, the same in every execution of their subject: "
+                "left out of the metrics",
             )
         )
     return reasons
@@ -274,7 +275,11 @@ def evaluate(document: dict[str, Any], criteria: list[Criterion] | None) -> dict
     counts = {s: 0 for s in OUTPUT_STATUSES}
     for out in document["outputs"]:
         defaults = default_criteria(out["kind"], compare="envelope" in out)
-        rules = [c for c in (criteria or defaults) if c.applies_to(out["name"])]
+        # A criterion that names no output covers those whose kind can compute it; an output that no declared
+        # criterion covers gets its kind's defaults, never none (which would read as a pass).
+        rules = [
+            c for c in criteria or [] if c.applies_to(out["name"]) and (c.outputs or supports(out["kind"], c.metric))
+        ] or defaults
         verdict = output_verdict(out, rules, document)
         out["verdict"] = verdict
         counts[verdict["status"]] += 1

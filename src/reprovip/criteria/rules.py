@@ -106,6 +106,40 @@ def parse_rule(text: str) -> tuple[str, str | None, float | None]:
     return metric, m.group("op"), float(m.group("value"))
 
 
+OBSERVATION_KINDS = ("table", "scalars", "text", "array", "labels")
+"""Kinds whose outputs have named observations (label maps: the volume of each label)."""
+
+
+def supports(kind: str, metric: str) -> bool:
+    """Whether ``metric`` can ever be computed for an output of ``kind``.
+
+    Examples
+    --------
+    >>> supports("image", "ICC(A,1).ci_low"), supports("image", "voxel_icc_a1_median"), supports("bytes", "identical")
+    (False, True, True)
+    """
+    if metric in FLAGS or metric in STUDY_METRICS:
+        return True
+    if metric == "within_envelope":
+        return kind in OBSERVATION_KINDS
+    if metric == "voxel_differ_fraction":
+        return kind in ("image", "labels")
+    if metric.startswith("voxel_"):
+        return kind == "image"
+    if metric in OUTPUT_METRICS:
+        return kind == "labels"
+    return kind in OBSERVATION_KINDS
+
+
+def kind_hint(kind: str) -> str:
+    """What a criterion on an output of ``kind`` can use instead."""
+    return {
+        "image": "voxel_icc_a1_median, voxel_sd_max, voxel_sigdigits_min, voxel_differ_fraction or identical",
+        "bytes": "identical, bytes_identical or repetitions_identical",
+        "labels": "dice_min, hd95_max, the ICC of label volumes or identical",
+    }.get(kind, "see docs/criteria.md")
+
+
 def default_criteria(kind: str, *, compare: bool = False) -> list[Criterion]:
     """The seed's rule when a study declares nothing: identical passes; otherwise inter-execution variability
     must be much smaller than inter-subject variability, read as the lower 95% CI bound of ICC(A,1) in Koo &

@@ -83,7 +83,25 @@ def parse_spec(text: str, *, file: str = "<study>") -> StudySpec:
                     ("criteria", i, "outputs", j),
                     file,
                 )
+        _check_computable(spec, c, root, ("criteria", i), file)
     return spec
+
+
+def _check_computable(spec: StudySpec, c: Any, root: Any, loc: tuple[Any, ...], file: str) -> None:
+    """A criterion that can never be computed on the outputs it covers is an error now, not a failure later."""
+    from reprovip.criteria.rules import kind_hint, parse_rule, supports
+
+    metric = parse_rule(c.require)[0]
+    named = c.outputs or list(spec.outputs)
+    cannot = [n for n in named if not supports(spec.outputs[n].kind, metric)]
+    if cannot and (c.outputs or len(cannot) == len(named)):
+        kind = spec.outputs[cannot[0]].kind
+        raise _located(
+            f"`{metric}` can never be computed for output {cannot[0]!r} (kind {kind}); use {kind_hint(kind)}",
+            root,
+            loc,
+            file,
+        )
 
 
 def _plain(node: Any) -> Any:
