@@ -9,8 +9,9 @@ K repetitions x 2 conditions, ingested into a study and analysed with `reprovip.
 (b) total analysis time vs merely decompressing and reading the same files (target <= 1.5x);
 (c) peak RSS of the analysis (target <= 2 GB), and again with N doubled (flat when N*K doubles).
 
-Usage: python benchmarks/voxelwise.py [--n 20] [--k 5] [--scale 1.0] [--keep DIR]
-(--scale shrinks each axis, e.g. 0.5 for a quick run; the figures are meaningful at 1.0.)
+Usage: python benchmarks/voxelwise.py [--n 20] [--k 5] [--scale 1.0] [--background zero|nan] [--keep DIR]
+(--scale shrinks each axis, e.g. 0.5 for a quick run; the figures are meaningful at 1.0. --background nan
+writes NaN outside the ball, as many pipelines do: it measures the per-voxel masking of non-finite values.)
 """
 
 from __future__ import annotations
@@ -31,14 +32,15 @@ import numpy as np
 FULL = (197, 233, 189)
 
 
-def make_study(root: Path, n: int, k: int, shape: tuple[int, ...]) -> Path:
+def make_study(root: Path, n: int, k: int, shape: tuple[int, ...], background: float = 0.0) -> Path:
     """Write N x 2 conditions x K volumes and an ingest-only study.yaml; return the study file."""
     rng = np.random.default_rng(0)
     grids = np.meshgrid(*[np.linspace(-1, 1, s, dtype=np.float32) for s in shape], indexing="ij", sparse=True)
     radius = np.sqrt(sum(g**2 for g in grids))
     brain = radius < 0.8
     for s in range(n):
-        anatomy = np.where(brain, 100 * np.cos(3 * radius + 0.05 * s) + rng.normal(0, 2), 0).astype(np.float32)
+        anatomy = np.where(brain, 100 * np.cos(3 * radius + 0.05 * s) + rng.normal(0, 2), background)
+        anatomy = anatomy.astype(np.float32)
         for cond in ("threads-1", "threads-2"):
             for rep in range(1, k + 1):
                 img = anatomy.copy()
@@ -95,6 +97,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=20)
     ap.add_argument("--k", type=int, default=5)
     ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--background", choices=["zero", "nan"], default="zero")
     ap.add_argument("--keep", type=Path, help="reuse/keep the generated data in this folder")
     args = ap.parse_args()
     shape = tuple(max(4, int(round(s * args.scale))) for s in FULL)
@@ -103,12 +106,12 @@ def main() -> None:
     figures = {}
     try:
         for n in (args.n, 2 * args.n):
-            folder = root / f"n{n}"
+            folder = root / (f"n{n}" if args.background == "zero" else f"n{n}-{args.background}")
             study = folder / "study.yaml"
             if not study.exists():
                 shutil.rmtree(folder, ignore_errors=True)
                 t0 = time.perf_counter()
-                make_study(folder, n, args.k, shape)
+                make_study(folder, n, args.k, shape, 0.0 if args.background == "zero" else np.nan)
                 subprocess.run(
                     [
                         sys.executable,
@@ -133,7 +136,7 @@ def main() -> None:
             )
         per_voxel = pingouin_per_voxel(args.n, args.k)
         baseline, seconds, rss = figures[args.n]
-        print(f"\nvolume {shape} = {voxels} voxels, N={args.n}, K={args.k}, 2 conditions")
+        print(f"\nvolume {shape} = {voxels} voxels, N={args.n}, K={args.k}, 2 conditions, {args.background} background")
         print(
             f"(a) pingouin intraclass_corr: {1000 * per_voxel:.2f} ms/voxel -> {per_voxel * voxels / 3600:.1f} h "
             f"for the grid; reprovip full metric set incl. I/O: {seconds:.1f} s; "

@@ -137,7 +137,8 @@ class _Stream:
                 if bad is not None and first_bad is not None:
                     d &= ~_same_bits(flat, first)  # NaN != NaN: non-finite pairs compare by bit pattern
                 differ |= d
-                nf_any = nf_any if bad is None else bad if nf_any is None else nf_any | bad
+                if bad is not None:
+                    nf_any = bad if nf_any is None else nf_any | bad
                 nf_all = None if bad is None or nf_all is None else nf_all & bad
             if self.metrics:
                 if self.index is None:
@@ -161,10 +162,10 @@ class _Stream:
         if sub.nonfinite is not None:
             self.nonfinite |= sub.nonfinite
             self.nonfinite_differ |= sub.nonfinite & sub.differ
-        if self.n == 0 or self.everywhere is None or sub.nonfinite_all is None:
-            self.everywhere = sub.nonfinite_all if self.n == 0 else None
-        else:
-            self.everywhere = self.everywhere & sub.nonfinite_all
+        if self.n == 0:
+            self.everywhere = sub.nonfinite_all
+        elif self.everywhere is not None:
+            self.everywhere = None if sub.nonfinite_all is None else self.everywhere & sub.nonfinite_all
         if sub.block is not None:
             design = self.design
             if self.acc is None:
