@@ -291,7 +291,9 @@ def test_failure_then_success_of_one_recipe_is_flaky(
     assert figures == dict(
         attempt_failure_rate=0.5, flaky_executions=2, flaky_attempts=2, stale_attempts=0, stale_failed_attempts=0
     )
-    assert alerts == [f"50.0% of attempts failed and succeeded on retry: {FLAKY_ALERT}"]
+    assert alerts == [
+        f"2 execution(s) failed then succeeded with the same recipe (50.0% of current attempts failed): {FLAKY_ALERT}"
+    ]
 
 
 def test_force_rerun_makes_earlier_attempts_history(study_dir: Path) -> None:

@@ -116,7 +116,8 @@ def test_blocks_not_modified(rng, spatial):
 
 
 def test_degenerate_voxels_match_batch():
-    """Constant voxels, identical executions, identical subjects: exact zeros as in batch, no NaN."""
+    """Constant voxels, identical executions, identical subjects: exact zeros as in batch; NaN exactly where the
+    ICC is not estimable (0/0: docs/metrics.md), never a default of 1."""
     rng = np.random.default_rng(1)
     n, levels, k = 4, (2,), 3
     x = rng.normal(size=(n, 4, *levels, k))
@@ -130,9 +131,11 @@ def test_degenerate_voxels_match_batch():
         res = acc.icc_all()
     assert (acc.mean_squares().ms[0] == 0).all()
     assert acc.differs().tolist() == [False, False, True, True]
-    assert res["ICC(A,1)"].icc[0] == res["ICC(A,1)"].icc[1] == 1.0
+    assert np.isnan(res["ICC(A,1)"].icc[0]) and not res["ICC(A,1)"].estimable[0]  # every value equal: 0/0
+    assert res["ICC(A,1)"].icc[1] == 1.0  # identical executions, subjects differ: perfect agreement
     for r in res.values():
-        assert not np.isnan(r.icc).any() and not np.isnan(r.ci_low).any()
+        assert (np.isnan(r.icc) == ~np.asarray(r.estimable)).all()
+        assert (np.isnan(r.ci_low) == ~np.asarray(r.estimable)).all()
 
 
 # --- bad input --------------------------------------------------------------------------------------------

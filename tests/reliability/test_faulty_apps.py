@@ -51,7 +51,8 @@ def test_failing_one_attempt_in_three_is_retried_and_reported_as_flaky(study_dir
     doc = study.check().document
     assert doc["executions"]["attempt_failure_rate"] == 0.5
     assert any(
-        "50.0% of attempts failed and succeeded on retry: the application is flaky" in a["message"]
+        "failed then succeeded with the same recipe (50.0% of current attempts failed): the application is flaky"
+        in a["message"]
         for a in doc["alerts"]
     )
     assert doc["verdict"]["status"] == "warn"
