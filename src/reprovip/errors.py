@@ -7,6 +7,8 @@ CLI's error handler (:mod:`reprovip.cli.main`).
 
 from __future__ import annotations
 
+import copy
+
 
 class ReprovipError(Exception):
     """Base class of every error reprovip raises on purpose.
@@ -28,6 +30,9 @@ class InputError(ReprovipError, ValueError):
 class SpecError(InputError):
     """An error in a ``study.yaml``, located by file, line, column and key.
 
+    One error may carry others found in the same pass (``others``): ``validate`` reports every problem at
+    once, one per line, the first line keeping the single-error format. Build it with :meth:`gather`.
+
     Parameters
     ----------
     message : str
@@ -38,6 +43,13 @@ class SpecError(InputError):
         1-based position of the offending node.
     key : str, optional
         Dotted path of the offending key (``factors.threads``).
+
+    Examples
+    --------
+    >>> print(SpecError.gather([SpecError("bad", file="s.yaml", line=2, column=3, key="a"),
+    ...                         SpecError("worse", file="s.yaml", line=5)]))
+    s.yaml:2:3: a: bad
+    s.yaml:5: worse
     """
 
     def __init__(
@@ -55,9 +67,36 @@ class SpecError(InputError):
         self.column = column
         # A key may hold control characters (fuzzed or damaged files): escape them to stay on one line.
         self.key = key.encode("unicode_escape").decode("ascii") if key else key
+        self.others: tuple[SpecError, ...] = ()
         super().__init__(str(self))
 
+    @classmethod
+    def gather(cls, errors: list[SpecError]) -> SpecError:
+        """One error holding ``errors`` (each possibly holding others), in order, repeated lines dropped."""
+        flat: dict[str, SpecError] = {}
+        for e in errors:
+            for x in e.all:
+                flat.setdefault(str(x), x)
+        if not flat:
+            raise ValueError("SpecError.gather needs at least one error")
+        first, *rest = flat.values()
+        return first._with_others(rest)
+
+    @property
+    def all(self) -> list[SpecError]:
+        """This error and the others found with it, each standing alone."""
+        return [self._with_others([]), *self.others]
+
+    def _with_others(self, others: list[SpecError]) -> SpecError:
+        new = copy.copy(self)
+        new.others = tuple(others)
+        new.args = (str(new),)
+        return new
+
     def __str__(self) -> str:
+        return "\n".join([self._line(), *(o._line() for o in self.others)])
+
+    def _line(self) -> str:
         where = self.file or "<study>"
         if self.line is not None:
             where += f":{self.line}"

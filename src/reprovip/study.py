@@ -11,6 +11,8 @@ import pandas as pd
 from reprovip.atomic import write_text_atomic
 from reprovip.errors import SpecError
 from reprovip.spec import StudySpec, load_spec
+from reprovip.spec.checks import command_problems
+from reprovip.spec.loader import locator
 from reprovip.spec.subjects import Subject, resolve_subjects
 from reprovip.store import Catalog
 
@@ -101,19 +103,47 @@ class Study:
         return resolve_subjects(self.spec, self.directory, file=str(self.path))
 
     def validate(self) -> None:
-        """Check everything that can be checked without running: the spec, subjects, inputs, descriptor."""
+        """Check everything that can be checked without running: the spec, subjects, inputs, command, descriptor.
+
+        Raises
+        ------
+        SpecError
+            Every problem found (:meth:`problems`), one line each.
+        """
+        problems = self.problems()
+        if problems:
+            raise SpecError.gather(problems)
+
+    def problems(self, *, file: str | None = None) -> list[SpecError]:
+        """Every problem of the study found on disk: what would certainly fail at run time (see :meth:`validate`).
+
+        ``file`` is how errors name the study file (default: its absolute path).
+        """
+        file = file or str(self.path)
         if self.spec.application is None:
-            raise SpecError(
-                "no `application` declared; add one to run this study, or use `reprovip ingest`",
-                file=str(self.path),
-                key="application",
-            )
-        self._claim_name(record=False)
-        _ = self.subjects
+            return [
+                SpecError(
+                    "no `application` declared; add one to run this study, or use `reprovip ingest`",
+                    file=file,
+                    key="application",
+                )
+            ]
+        problems = []
+        checks = [
+            lambda: self._claim_name(record=False),
+            lambda: resolve_subjects(self.spec, self.directory, file=file),
+        ]
         if self.spec.application.boutiques is not None:
             from reprovip.spec.boutiques import descriptor_path, validate_descriptor
 
-            validate_descriptor(descriptor_path(self.spec.application.boutiques, self.directory), file=str(self.path))
+            desc = self.spec.application.boutiques
+            checks.append(lambda: validate_descriptor(descriptor_path(desc, self.directory), file=file))
+        for check in checks:
+            try:
+                check()
+            except SpecError as exc:
+                problems.append(exc)
+        return problems + command_problems(self.spec, self.directory, locator(file))
 
     @functools.cached_property
     def catalog(self) -> Catalog:

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from reprovip.execute.environments import Environment
-from reprovip.execute.render import thread_env
+from reprovip.execute.render import render, thread_env
 from reprovip.execute.sandbox import OutputDecl, Task
 from reprovip.plan import PlannedExecution
-from reprovip.spec.models import StudySpec
+from reprovip.spec.models import StudySpec, is_unseeded
 
 # MKL's conditional numerical reproducibility settings, usable as `blas` levels besides OpenBLAS core types.
 MKL_CBWR = ("COMPATIBLE", "SSE2", "SSE4_2", "AVX", "AVX2", "AVX512")
@@ -53,6 +53,7 @@ def build_task(
         "python": sys.executable,
     }
     env = dict(spec.env)
+    user_env = set(env)  # the study's own variables: their placeholders are filled once every value is known
     argv = list(template)
     extra: dict[str, Any] = {}
     seed = None
@@ -62,11 +63,14 @@ def build_task(
         if name == "threads":
             env.update(thread_env(int(value)))
             values["threads"] = int(value)
+        elif name == "seed" and is_unseeded(value):
+            values["seed"] = value["unseeded"]  # the application's own word; it seeds itself, nothing is recorded
         elif name == "seed":
             seed = secrets.randbelow(2**31 - 1) if value == "random" else int(value)
             values["seed"] = seed
         elif name == "env":
             env.update({str(k): str(v) for k, v in value.items()})
+            user_env.update(str(k) for k in value)
             values["env"] = label
         elif name == "args":
             argv += [str(a) for a in value]
@@ -105,6 +109,8 @@ def build_task(
             values[name] = value
     if spec.application.container is not None and "container" not in extra:
         extra["container"] = spec.application.container.model_dump()
+    for key in user_env & set(env):
+        env[key] = render(env[key], values)  # {outdir} is refused here by the loader: it does not exist yet
     env["REPROVIP_EXECUTION_ID"] = planned.id
     if seed is not None:
         env["REPROVIP_SEED"] = str(seed)

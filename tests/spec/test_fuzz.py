@@ -1,4 +1,4 @@
-"""Fuzzing the study loader: whatever the text, it parses or raises SpecError with a one-line message."""
+"""Fuzzing the study loader: whatever the text, it parses or raises SpecError, one located line per problem."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ def _parses_or_spec_error(text: str) -> None:
     try:
         parse_spec(text, file="study.yaml")
     except SpecError as exc:
-        assert "\n" not in str(exc) and str(exc).startswith("study.yaml")
+        lines = str(exc).split("\n")
+        assert len(lines) == 1 + len(exc.others)
+        assert all(line.startswith("study.yaml") for line in lines), lines
 
 
 @SETTINGS

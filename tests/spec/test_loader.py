@@ -52,7 +52,10 @@ def test_good_study_parses() -> None:
             GOOD + "repetitions: 100000000000\n",
             "study.yaml:9:1: repetitions: Input should be less than or equal to 10000",
         ),
-        (GOOD.replace("[1, 2]", "[1, x]"), "study.yaml:4:1: factors: `threads` levels must be integers >= 1, got 'x'"),
+        (
+            GOOD.replace("[1, 2]", "[1, x]"),
+            "study.yaml:5:16: factors.threads.1: `threads` levels must be integers >= 1 and <= 4096, got 'x'",
+        ),
         (
             GOOD.replace('"data/{subject}.txt"', '"data/*.txt"'),
             "study.yaml:3:1: subjects: `glob` must contain a {subject}",

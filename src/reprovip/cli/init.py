@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
+import sys
 from pathlib import Path
 
 import click
 
 from reprovip.errors import InputError
+from reprovip.spec.models import NAME_RE, OUTPUT_KINDS
+from reprovip.spec.subjects import from_glob
 
 TEMPLATE = """\
 # reprovip study: see docs/study-format.md for every key.
@@ -18,7 +22,7 @@ application:
 
 # The N input datasets. A glob relative to this folder, with a {{subject}} capture:
 subjects:
-  glob: "data/{{subject}}.nii.gz"
+  glob: {subjects}
 
 # Execution conditions that may change the results (cartesian product).
 factors:
@@ -27,9 +31,9 @@ factors:
 
 repetitions: 3             # K executions of each subject under each condition
 
-# What each execution produces, relative to {{outdir}}; kind: image, labels, table, scalars, text or array.
+# What each execution produces, relative to {{outdir}}; kind: image, labels, table, scalars, text, array or bytes.
 outputs:
-  result: {{path: "result.nii.gz", kind: image}}
+{outputs}
 
 timeout: 3600              # seconds; the whole process group is killed
 retries: 1
@@ -40,11 +44,99 @@ def _yaml_list(items: list[str]) -> str:
     return "[" + ", ".join(json.dumps(i) for i in items) + "]"
 
 
-def init_study(output: str, command: tuple[str, ...], boutiques: str | None, force: bool) -> int:
+_PYTHON = re.compile(r"^python[0-9.]*$")
+# Output kinds guessed from the file name; `labels` (segmentations) cannot be told from `image` by name.
+_KIND_BY_SUFFIX = {
+    ".nii": "image",
+    ".nii.gz": "image",
+    ".csv": "table",
+    ".tsv": "table",
+    ".json": "scalars",
+    ".npy": "array",
+    ".npz": "array",
+    ".txt": "text",
+    ".log": "text",
+}
+
+
+def portable_command(command: list[str], study_dir: Path) -> tuple[list[str], list[str]]:
+    """The command with ``{python}`` for a Python interpreter and ``{study_dir}/...`` for files of this folder.
+
+    Executions run in a fresh working folder, so a relative path to a file of the current folder would not
+    be found there. Returns the rewritten argv and one note per rewrite (``old -> new: why``).
+
+    Examples
+    --------
+    >>> argv, notes = portable_command(["python3", "{input}"], Path("/nonexistent"))
+    >>> argv
+    ['{python}', '{input}']
+    >>> notes[0].split(":")[0]
+    'python3 -> {python}'
+    """
+    argv, notes = [], []
+    for i, arg in enumerate(command):
+        new = arg
+        if i == 0 and (_PYTHON.match(arg) or arg == sys.executable):
+            new = "{python}"
+            why = "the interpreter running reprovip (an environment's under an `environments` factor)"
+        else:
+            prefix, value = arg.split("=", 1) if arg.startswith("-") and "=" in arg else ("", arg)
+            path = Path(value)
+            if value and "{" not in value and not path.is_absolute() and path.is_file():
+                new = (f"{prefix}=" if prefix else "") + _study_path(path, study_dir)
+                why = "executions run in a fresh working folder"
+        if new != arg:
+            notes.append(f"{arg} -> {new}: {why}")
+        argv.append(new)
+    return argv, notes
+
+
+def _study_path(path: Path, study_dir: Path) -> str:
+    """``{study_dir}/rel`` for a file inside the study folder, else its absolute path."""
+    full = path.resolve()
+    try:
+        return "{study_dir}/" + full.relative_to(study_dir.resolve()).as_posix()
+    except ValueError:
+        return str(full)
+
+
+def _outputs(specs: tuple[str, ...]) -> tuple[str, list[str]]:
+    """YAML lines for ``--result NAME=PATH[:KIND]`` options, and what was declared."""
+    lines, said = [], []
+    for spec in specs:
+        name, sep, rest = spec.partition("=")
+        path, _, kind = rest.rpartition(":") if ":" in rest else (rest, "", "")
+        kind = kind or next((k for suf, k in _KIND_BY_SUFFIX.items() if path.endswith(suf)), "bytes")
+        if not sep or not path or not re.match(NAME_RE, name) or kind not in OUTPUT_KINDS:
+            raise InputError(
+                f"--result {spec!r}: expected NAME=PATH or NAME=PATH:KIND with NAME a word and KIND one of "
+                f"{', '.join(OUTPUT_KINDS)} (e.g. --result volumes=volumes.csv:table)"
+            )
+        lines.append(f"  {name}: {{path: {json.dumps(path)}, kind: {kind}}}")
+        said.append(f"{name} = {path} ({kind})")
+    return "\n".join(lines), said
+
+
+def init_study(
+    output: str,
+    command: tuple[str, ...],
+    boutiques: str | None,
+    force: bool,
+    *,
+    subjects: str | None = None,
+    outputs: tuple[str, ...] = (),
+) -> int:
     """Write the scaffold; refuse to overwrite an existing file unless ``force``."""
     out = Path(output)
+    if out.is_dir():
+        raise InputError(f"{out}: is a folder; write the study file inside it with -o {out / 'study.yaml'}")
     if out.exists() and not force:
         raise InputError(f"{out}: already exists; pass --force to overwrite it or -o to write elsewhere")
+    if subjects is not None and "{subject}" not in subjects:
+        raise InputError(
+            f"--subjects {subjects!r}: the glob needs a {{subject}} capture, e.g. 'data/{{subject}}.nii.gz'"
+        )
+    notes: list[str] = []
     if boutiques:
         desc_path = Path(boutiques)
         try:
@@ -60,13 +152,33 @@ def init_study(output: str, command: tuple[str, ...], boutiques: str | None, for
             raise InputError(
                 "give the command after `--` (e.g. reprovip init -- python app.py {input} {outdir}) or --boutiques"
             )
-        application = f"  command: {_yaml_list(list(command))}   # argv list, never run through a shell"
+        argv, notes = portable_command(list(command), out.absolute().parent)
+        application = f"  command: {_yaml_list(argv)}   # argv list, never run through a shell"
         name = Path(command[-1] if len(command) == 1 else command[1]).stem or "study"
     name = "".join(c if c.isalnum() or c in "_-" else "_" for c in name) or "study"
     if not (name[0].isalpha() or name[0] == "_"):
         name = f"s_{name}"
-    out.write_text(TEMPLATE.format(name=name, application=application), encoding="utf-8")
-    click.echo(f"wrote {out}; edit subjects, factors and outputs, then run `reprovip validate {out}`")
+    output_lines, declared = _outputs(outputs)
+    out.write_text(
+        TEMPLATE.format(
+            name=name,
+            application=application,
+            subjects=json.dumps(subjects or "data/{subject}.nii.gz") + ("" if subjects else "   # EDIT"),
+            outputs=output_lines or '  result: {path: "result.nii.gz", kind: image}   # EDIT',
+        ),
+        encoding="utf-8",
+    )
+    click.echo(f"wrote {out}")
+    for note in notes:
+        click.echo(f"  {note}")
+    if subjects:
+        n = len(from_glob(subjects, out.absolute().parent))
+        click.echo(f"  subjects: {subjects} ({n} found{'' if n else '; put the inputs there before validating'})")
+    for said in declared:
+        click.echo(f"  output: {said}")
+    todo = [k for k, given in (("subjects", subjects), ("outputs", outputs)) if not given]
+    edit = f"edit {' and '.join(todo)} (marked EDIT), " if todo else ""
+    click.echo(f"next: {edit}review factors, repetitions and criteria, then run `reprovip validate {out}`")
     return 0
 
 
@@ -74,7 +186,28 @@ def init_study(output: str, command: tuple[str, ...], boutiques: str | None, for
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.option("-o", "--output", default="study.yaml", show_default=True, help="File to write.")
 @click.option("--boutiques", type=click.Path(exists=True, dir_okay=False), help="Start from a Boutiques descriptor.")
+@click.option(
+    "--subjects", metavar="GLOB", help="Where the inputs are, with a {subject} capture: 'data/{subject}.nii.gz'."
+)
+@click.option(
+    "--result",
+    "outputs",
+    multiple=True,
+    metavar="NAME=PATH[:KIND]",
+    help="A file each execution writes in {outdir} (repeatable); KIND is guessed from the suffix when omitted.",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
-def init(command: tuple[str, ...], output: str, boutiques: str | None, force: bool) -> int:
-    """Write a commented study.yaml for COMMAND (after --) or a Boutiques descriptor."""
-    return init_study(output, command, boutiques, force)
+def init(
+    command: tuple[str, ...],
+    output: str,
+    boutiques: str | None,
+    subjects: str | None,
+    outputs: tuple[str, ...],
+    force: bool,
+) -> int:
+    """Write a commented study.yaml for COMMAND (after --) or a Boutiques descriptor.
+
+    A Python interpreter becomes {python} and files of the current folder become {study_dir}/...: each
+    execution runs in a fresh working folder.
+    """
+    return init_study(output, command, boutiques, force, subjects=subjects, outputs=outputs)

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
+from reprovip.errors import SpecError
 from reprovip.plan import conditions
+from reprovip.spec.loader import inspect_file
 from reprovip.study import Study
 
 
 def validate_study(path: str) -> int:
-    """Load the study, find its subjects and check every input; print what would run."""
-    study = Study.load(path)
-    study.validate()
+    """Load the study, find its subjects and check every input; print what would run.
+
+    Every problem is reported at once, one per line: the spec's, then (when the spec could be built) those
+    found on disk.
+    """
+    spec, problems = inspect_file(path)
+    study = Study(Path(path), spec) if spec is not None else None
+    problems += study.problems(file=path) if study is not None else []
+    if problems or study is None:
+        raise SpecError.gather(problems)
     n_cond = len(conditions(study.spec))
     n = len(study.subjects) * n_cond * study.spec.repetitions
     click.echo(
@@ -22,7 +33,7 @@ def validate_study(path: str) -> int:
 
 
 @click.command("validate")
-@click.argument("study", type=click.Path(dir_okay=False), default="study.yaml")
+@click.argument("study", type=click.Path(), default="study.yaml")
 def validate(study: str) -> int:
     """Check STUDY (default: study.yaml): keys, types, placeholders, subjects and inputs."""
     return validate_study(study)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,19 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from reprovip.errors import SpecError
-from reprovip.spec.models import BUILTIN_PLACEHOLDERS, Application, CriterionSpec, Output, StudySpec, Subjects
+from reprovip.spec.models import (
+    BUILTIN_PLACEHOLDERS,
+    Application,
+    CriterionSpec,
+    FactorProblems,
+    Output,
+    StudySpec,
+    Subjects,
+)
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _MAX_BYTES = 4 * 1024 * 1024
+_MAX_VALUES = 100_000  # values of the document once YAML aliases are expanded
 
 
 def load_spec(path: str | Path) -> StudySpec:
@@ -35,9 +45,31 @@ def load_spec(path: str | Path) -> StudySpec:
     Raises
     ------
     SpecError
-        One line naming the file, line, column and key, and what is expected.
+        Every problem found, one line each, naming the file, line, column and key, and what is expected.
+    """
+    spec, problems = inspect_file(path)
+    if problems or spec is None:
+        raise SpecError.gather(problems)
+    return spec
+
+
+def inspect_file(path: str | Path) -> tuple[StudySpec | None, list[SpecError]]:
+    """Read a study file and return the spec with every problem found (see :func:`inspect_spec`).
+
+    Raises
+    ------
+    SpecError
+        The file cannot be read as a YAML mapping: nothing else can be checked.
     """
     path = Path(path)
+    if path.is_dir():
+        inner = path / "study.yaml"
+        todo = (
+            f"pass the study file inside it: {inner}"
+            if inner.is_file()
+            else f"create a study file with `reprovip init -o {inner} -- COMMAND...`"
+        )
+        raise SpecError(f"is a folder, not a study file; {todo}", file=str(path))
     if not path.is_file():
         raise SpecError("no such study file; create one with `reprovip init`", file=str(path))
     if path.stat().st_size > _MAX_BYTES:
@@ -46,14 +78,76 @@ def load_spec(path: str | Path) -> StudySpec:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(f"cannot read the study file ({exc.__class__.__name__}: {exc})", file=str(path)) from exc
-    spec = parse_spec(text, file=str(path))
-    if spec.name is None:
+    spec, problems = inspect_spec(text, file=str(path))
+    if spec is not None and spec.name is None:
         spec = spec.model_copy(update={"name": _safe_name(path.resolve().parent.name)})
-    return spec
+    return spec, problems
 
 
 def parse_spec(text: str, *, file: str = "<study>") -> StudySpec:
-    """Parse study YAML text; see :func:`load_spec`."""
+    """Parse study YAML text; see :func:`load_spec`. Every problem found is reported, one per line."""
+    spec, problems = inspect_spec(text, file=file)
+    if problems or spec is None:
+        raise SpecError.gather(problems)
+    return spec
+
+
+def inspect_spec(text: str, *, file: str = "<study>") -> tuple[StudySpec | None, list[SpecError]]:
+    """Parse study YAML text and return the spec with every problem found, instead of raising on the first.
+
+    Keys and types are checked first, all together; the spec is None when they fail. Placeholders and
+    criteria need a spec, so they are checked (all together) once it exists.
+
+    Raises
+    ------
+    SpecError
+        The text is not a YAML mapping: nothing else can be checked.
+    """
+    root = _yaml_root(text, file)
+    try:
+        spec = StudySpec.model_validate(_plain(root, [_MAX_VALUES], file))
+    except ValidationError as exc:
+        return None, _to_spec_errors(exc, root, file)
+    problems = _check_placeholders(spec, root, file)
+    for i, c in enumerate(spec.criteria):
+        bad = [(j, n) for j, n in enumerate(c.outputs) if n not in spec.outputs]
+        problems += [
+            _located(
+                f"output {n!r} is not declared; declared outputs: {', '.join(sorted(spec.outputs))}",
+                root,
+                ("criteria", i, "outputs", j),
+                file,
+            )
+            for j, n in bad
+        ]
+        if not bad:
+            problems += _check_computable(spec, c, root, ("criteria", i), file)
+    return spec, problems
+
+
+def locator(file: str | Path) -> Callable[..., SpecError]:
+    """A function ``(message, loc, key=None)`` making a :class:`SpecError` at ``loc`` in ``file``.
+
+    For checks made after loading (subjects and files on disk), which only know the spec; the file is read
+    again on the first call. ``key`` overrides the dotted key shown (default: ``loc`` joined by dots).
+    """
+    roots: list[Any] = []
+
+    def located(message: str, loc: tuple[Any, ...], key: str | None = None) -> SpecError:
+        if not roots:
+            try:
+                roots.append(_yaml_root(Path(file).read_text(encoding="utf-8"), str(file)))
+            except (OSError, UnicodeDecodeError, SpecError):
+                roots.append(None)  # changed under us: the error still names the file and key
+        err = _located(message, roots[0], loc, str(file))
+        if key is not None:
+            err = SpecError(message, file=err.file, line=err.line, column=err.column, key=key)
+        return err
+
+    return located
+
+
+def _yaml_root(text: str, file: str) -> Any:
     try:
         root = YAML(typ="rt").load(text)
     except MarkedYAMLError as exc:
@@ -65,50 +159,37 @@ def parse_spec(text: str, *, file: str = "<study>") -> StudySpec:
         raise SpecError(f"malformed YAML: {exc}", file=file) from exc
     if not isinstance(root, dict):
         raise SpecError("the study must be a YAML mapping (key: value lines)", file=file, line=1, column=1)
-    try:
-        spec = StudySpec.model_validate(_plain(root))
-    except ValidationError as exc:
-        raise _to_spec_error(exc, root, file) from exc
-    try:
-        spec.factor_list()
-    except ValueError as exc:
-        raise _located(str(exc), root, ("factors",), file) from exc
-    _check_placeholders(spec, root, file)
-    for i, c in enumerate(spec.criteria):
-        for j, name in enumerate(c.outputs):
-            if name not in spec.outputs:
-                raise _located(
-                    f"output {name!r} is not declared; declared outputs: {', '.join(sorted(spec.outputs))}",
-                    root,
-                    ("criteria", i, "outputs", j),
-                    file,
-                )
-        _check_computable(spec, c, root, ("criteria", i), file)
-    return spec
+    return root
 
 
-def _check_computable(spec: StudySpec, c: Any, root: Any, loc: tuple[Any, ...], file: str) -> None:
+def _check_computable(spec: StudySpec, c: Any, root: Any, loc: tuple[Any, ...], file: str) -> list[SpecError]:
     """A criterion that can never be computed on the outputs it covers is an error now, not a failure later."""
     from reprovip.criteria.rules import kind_hint, parse_rule, supports
 
     metric = parse_rule(c.require)[0]
     named = c.outputs or list(spec.outputs)
     cannot = [n for n in named if not supports(spec.outputs[n].kind, metric)]
-    if cannot and (c.outputs or len(cannot) == len(named)):
-        kind = spec.outputs[cannot[0]].kind
-        raise _located(
-            f"`{metric}` can never be computed for output {cannot[0]!r} (kind {kind}); use {kind_hint(kind)}",
-            root,
-            loc,
-            file,
+    if not (cannot and (c.outputs or len(cannot) == len(named))):
+        return []
+    kind = spec.outputs[cannot[0]].kind
+    message = f"`{metric}` can never be computed for output {cannot[0]!r} (kind {kind}); use {kind_hint(kind)}"
+    return [_located(message, root, loc, file)]
+
+
+def _plain(node: Any, budget: list[int], file: str) -> Any:
+    """Plain dicts and lists; ``budget`` counts values down, so YAML aliases cannot expand a small file
+    exponentially (a "billion laughs" document) before anything is checked."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise SpecError(
+            f"the document expands to more than {_MAX_VALUES} values (through YAML aliases `*name`?); "
+            "a study needs far fewer: write the values out",
+            file=file,
         )
-
-
-def _plain(node: Any) -> Any:
     if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
+        return {str(k): _plain(v, budget, file) for k, v in node.items()}
     if isinstance(node, list):
-        return [_plain(v) for v in node]
+        return [_plain(v, budget, file) for v in node]
     return node
 
 
@@ -174,16 +255,32 @@ def _user_loc(loc: tuple[Any, ...], root: Any) -> tuple[Any, ...]:
     return tuple(kept)
 
 
-def _to_spec_error(exc: ValidationError, root: Any, file: str) -> SpecError:
-    # An unknown key explains a "missing" one next to it (a typo), so report it first.
-    err = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
-    loc = _user_loc(err["loc"], root)
+def _to_spec_errors(exc: ValidationError, root: Any, file: str) -> list[SpecError]:
+    """Every pydantic error as a located SpecError: one per place (unions report several), typos first."""
+    found: dict[tuple[Any, ...], SpecError] = {}
+    suggested: set[tuple[Any, ...]] = set()
+    # An unknown key explains a "missing" one next to it (a typo), so unknown keys come first.
+    for err in sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden"):
+        loc = _user_loc(err["loc"], root)
+        problems = err.get("ctx", {}).get("error")
+        if isinstance(problems, FactorProblems):
+            for where, message in problems.problems:
+                found.setdefault(("factors", *where), _located(message, root, ("factors", *where), file))
+        elif err["type"] == "missing" and loc in suggested:
+            continue
+        elif loc not in found:
+            found[loc] = _one_error(err, loc, root, file, suggested)
+    return list(found.values())
+
+
+def _one_error(err: Any, loc: tuple[Any, ...], root: Any, file: str, suggested: set[tuple[Any, ...]]) -> SpecError:
     if not loc:
         return SpecError(err["msg"].removeprefix("Value error, "), file=file)
     if err["type"] == "extra_forbidden":
         bad = str(loc[-1])
         allowed = _allowed_keys(loc[:-1])
         hint = difflib.get_close_matches(bad, allowed, n=1)
+        suggested.update((*loc[:-1], h) for h in hint)
         suggestion = f"; did you mean `{hint[0]}`?" if hint else f"; allowed keys: {', '.join(allowed)}"
         return _located(f"unknown key `{bad}`{suggestion}", root, loc, file)
     if err["type"] == "missing":
@@ -199,27 +296,51 @@ def _to_spec_error(exc: ValidationError, root: Any, file: str) -> SpecError:
     return _located(msg, root, loc, file)
 
 
-def _check_placeholders(spec: StudySpec, root: Any, file: str) -> None:
+# Placeholders known only when the execution starts, in its own folder: the environment is built before.
+_LATE = {"outdir": "the execution's folder is made when it starts; pass {outdir} on the command line"}
+
+
+def _check_placeholders(spec: StudySpec, root: Any, file: str) -> list[SpecError]:
+    """Placeholders of the command (or invocation), `args` levels and `env` values: each must be known."""
     # {seed} and {threads} only mean something when the study declares those factors.
     known = (set(BUILTIN_PLACEHOLDERS) - {"seed", "threads"}) | set(spec.factors) | {f"{f}_level" for f in spec.factors}
     app = spec.application
-    items: list[tuple[tuple[Any, ...], str]] = []
-    if app is None:
-        return
-    if app.command is not None:
-        items = [(("application", "command", i), s) for i, s in enumerate(app.command)]
-    elif app.invocation is not None:
-        items = [(("application", "invocation", k), v) for k, v in app.invocation.items() if isinstance(v, str)]
-    for loc, text in items:
+    items: list[tuple[tuple[Any, ...], str, bool]] = []  # (location, text, is an environment value)
+    if app is not None and app.command is not None:
+        items += [(("application", "command", i), a, False) for i, a in enumerate(app.command)]
+    elif app is not None and app.invocation is not None:
+        items += [(("application", "invocation", k), v, False) for k, v in app.invocation.items() if isinstance(v, str)]
+    items += [(("env", k), v, True) for k, v in spec.env.items()]
+    for name, kind in (("args", list), ("env", dict)):
+        levels = spec.factors.get(name)
+        for level, payload in (levels or {}).items() if isinstance(levels, dict) else ():
+            keys = range(len(payload)) if kind is list else payload
+            items += [(("factors", name, level, k), str(payload[k]), kind is dict) for k in keys]
+    problems = []
+    for loc, text, is_env in items:
         for name in _PLACEHOLDER.findall(text):
-            if name in ("seed", "threads") and name not in known:
-                raise _located(f"placeholder {{{name}}} needs a `{name}` factor (e.g. `{name}: [1]`)", root, loc, file)
-            if name not in known:
-                hint = difflib.get_close_matches(name, sorted(known), n=1)
-                extra = f"; did you mean {{{hint[0]}}}?" if hint else ""
-                raise _located(
-                    f"unknown placeholder {{{name}}}{extra} (known: {', '.join(sorted(known))})", root, loc, file
-                )
+            message = _placeholder_problem(name, known, spec if is_env else None)
+            if message:
+                problems.append(_located(message, root, loc, file))
+    return problems
+
+
+def _placeholder_problem(name: str, known: set[str], env_of: StudySpec | None) -> str | None:
+    """What is wrong with ``{name}``; ``env_of`` is the study when the text is an environment variable's."""
+    if name in ("seed", "threads") and name not in known:
+        return f"placeholder {{{name}}} needs a `{name}` factor (e.g. `{name}: [1]`)"
+    if name not in known:
+        hint = difflib.get_close_matches(name, sorted(known), n=1)
+        extra = f"; did you mean {{{hint[0]}}}?" if hint else ""
+        return f"unknown placeholder {{{name}}}{extra} (known: {', '.join(sorted(known))})"
+    if env_of is not None and name in _LATE:
+        return f"{{{name}}} cannot be used in an environment variable: {_LATE[name]}"
+    if env_of is not None and name == "input" and "perturb" in env_of.factors:
+        return (
+            "{input} cannot be used in an environment variable under a `perturb` factor: the perturbed copy "
+            "is made when the execution starts; pass {input} on the command line"
+        )
+    return None
 
 
 def placeholders(text: str) -> list[str]:

@@ -25,6 +25,8 @@ BUILTIN_PLACEHOLDERS = (
 NAME_RE = r"^[A-Za-z_][A-Za-z0-9_\-]*$"
 CONTAINER_ENGINES = ("docker", "podman", "apptainer", "singularity", "udocker")
 # Factors that are not plain placeholders: they change the environment or the argv.
+# More threads than any machine has hardware threads for: a typo (1000000), never a condition to test.
+MAX_THREADS = 4096
 BUILTIN_FACTORS = ("threads", "seed", "env", "args", "environments", "blas", "perturb", "container", "os")
 
 
@@ -181,53 +183,9 @@ class StudySpec(_Strict):
     @field_validator("factors")
     @classmethod
     def _factor_levels(cls, v: dict[str, Any]) -> dict[str, Any]:
-        for name, levels in v.items():
-            if not re.match(NAME_RE, name) or name in BUILTIN_PLACEHOLDERS[:3] + ("repetition", "study_dir"):
-                raise ValueError(f"factor name {name!r} is reserved or invalid")
-            if len(levels) == 0:
-                raise ValueError(f"factor {name!r} needs at least one level")
-            if name == "threads":
-                bad = [x for x in _values(levels) if not (isinstance(x, int) and not isinstance(x, bool) and x >= 1)]
-                if bad:
-                    raise ValueError(f"`threads` levels must be integers >= 1, got {bad[0]!r}")
-            if name == "seed":
-                bad = [x for x in _values(levels) if not (isinstance(x, int) or x == "random")]
-                if bad:
-                    raise ValueError(f"`seed` levels must be integers or 'random', got {bad[0]!r}")
-            if name == "env":
-                if not isinstance(levels, dict) or not all(isinstance(d, dict) for d in levels.values()):
-                    raise ValueError("`env` must map level names to {VARIABLE: value} maps")
-            if name == "args":
-                if not isinstance(levels, dict) or not all(isinstance(d, list) for d in levels.values()):
-                    raise ValueError("`args` must map level names to lists of extra arguments")
-            if name == "perturb":
-                bad = [
-                    x
-                    for x in _values(levels)
-                    if not (x == "verrou" or (isinstance(x, int | float) and not isinstance(x, bool) and 0 <= x <= 1e6))
-                ]
-                if bad:
-                    raise ValueError(f"`perturb` levels must be numbers of ULPs >= 0 or 'verrou', got {bad[0]!r}")
-            if name == "container":
-                if not isinstance(levels, dict) or not all(
-                    isinstance(d, dict) and set(d) == {"engine", "image"} for d in levels.values()
-                ):
-                    raise ValueError("`container` must map level names to {engine: ..., image: ...}")
-                for d in levels.values():
-                    if d["engine"] not in CONTAINER_ENGINES:
-                        raise ValueError(
-                            f"container engine must be one of {list(CONTAINER_ENGINES)}, got {d['engine']!r}"
-                        )
-            if name == "os":
-                bad = [x for x in _values(levels) if not (isinstance(x, str) and re.match(r"^[a-z][a-z0-9-]*$", x))]
-                if bad:
-                    raise ValueError(f"`os` levels must be Debian release names (bookworm, trixie...), got {bad[0]!r}")
-            if name == "environments":
-                if not isinstance(levels, dict) or not all(isinstance(d, list) for d in levels.values()):
-                    raise ValueError(
-                        "`environments` must map level names to lists of requirements "
-                        '(e.g. {old: ["pyamares==0.3.8"], new: ["pyamares==0.3.28"]})'
-                    )
+        problems = factor_problems(v)
+        if problems:
+            raise FactorProblems(problems)
         return v
 
     def factor_list(self) -> list[Factor]:
@@ -237,11 +195,120 @@ class StudySpec(_Strict):
             if isinstance(levels, dict):
                 out.append(Factor(name=name, levels={str(k): v for k, v in levels.items()}))
             else:
-                labels = [str(x) for x in levels]
-                if len(set(labels)) != len(labels):
-                    raise ValueError(f"factor {name!r} has duplicate levels {labels}")
+                labels = [level_label(name, x) for x in levels]  # distinct: checked by factor_problems
                 out.append(Factor(name=name, levels=dict(zip(labels, levels, strict=True))))
         return out
+
+
+class FactorProblems(ValueError):
+    """Every bad factor or level, each with its place under ``factors`` (the loader locates each one)."""
+
+    def __init__(self, problems: list[tuple[tuple[Any, ...], str]]) -> None:
+        self.problems = problems
+        super().__init__(problems[0][1])
+
+
+def level_label(factor: str, value: Any) -> str:
+    """The name of a level given in list form: its value, or ``unseeded`` for a seed's ``{unseeded: WORD}``."""
+    return "unseeded" if factor == "seed" and is_unseeded(value) else str(value)
+
+
+def is_unseeded(value: Any) -> bool:
+    """A seed level that hands the application its own word for "unseeded": ``{unseeded: none}``."""
+    return (
+        isinstance(value, dict)
+        and list(value) == ["unseeded"]
+        and isinstance(value["unseeded"], str | int)
+        and not isinstance(value["unseeded"], bool)
+    )
+
+
+def factor_problems(factors: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
+    """Every problem of the ``factors`` map, each with its location below ``factors``: (name[, level])."""
+    out: list[tuple[tuple[Any, ...], str]] = []
+    for name, levels in factors.items():
+        if not re.match(NAME_RE, name) or name in BUILTIN_PLACEHOLDERS[:3] + ("repetition", "study_dir"):
+            out.append(((name,), f"factor name {name!r} is reserved or invalid"))
+        elif len(levels) == 0:
+            out.append(((name,), f"factor {name!r} needs at least one level"))
+        else:
+            out += [((name, *loc), msg) for loc, msg in _level_problems(name, levels)]
+    return out
+
+
+_MAPS = {
+    "env": (dict, "`env` must map level names to {VARIABLE: value} maps"),
+    "args": (list, "`args` must map level names to lists of extra arguments"),
+    "environments": (
+        list,
+        "`environments` must map level names to lists of requirements "
+        '(e.g. {old: ["pyamares==0.3.8"], new: ["pyamares==0.3.28"]})',
+    ),
+}
+
+
+def _level_problems(name: str, levels: list[Any] | dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
+    """The bad levels of one factor, located by index (list form) or level name (map form)."""
+    places = list(levels) if isinstance(levels, dict) else list(range(len(levels)))
+    items = list(zip(places, _values(levels), strict=True))
+    if name in _MAPS:
+        kind, message = _MAPS[name]
+        if not isinstance(levels, dict):
+            return [((), message)]
+        return [((k,), message) for k, d in items if not isinstance(d, kind) or (name == "env" and not _scalars(d))]
+    rule = _LEVEL_RULES.get(name)
+    out = [((k,), rule[1](x)) for k, x in items if not rule[0](x)] if rule else []
+    if name == "container":
+        if not isinstance(levels, dict):
+            return [((), "`container` must map level names to {engine: ..., image: ...}")]
+        for k, d in items:
+            if not (isinstance(d, dict) and set(d) == {"engine", "image"}):
+                out.append(((k,), "`container` must map level names to {engine: ..., image: ...}"))
+            elif d["engine"] not in CONTAINER_ENGINES:
+                out.append(
+                    ((k, "engine"), f"container engine must be one of {list(CONTAINER_ENGINES)}, got {d['engine']!r}")
+                )
+    if isinstance(levels, list) and not out:
+        seen: set[str] = set()
+        for i, x in items:
+            label = level_label(name, x)
+            if label in seen:
+                labels = [level_label(name, y) for y in levels]
+                out.append(((i,), f"factor {name!r} has duplicate levels {labels}"))
+            seen.add(label)
+    return out
+
+
+def _scalars(variables: dict[str, Any]) -> bool:
+    return all(isinstance(v, str | int | float) for v in variables.values())
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+# Levels of built-in factors: (accepts(value), message(value)).
+_LEVEL_RULES: dict[str, tuple[Any, Any]] = {
+    "threads": (
+        lambda x: _is_int(x) and 1 <= x <= MAX_THREADS,
+        lambda x: f"`threads` levels must be integers >= 1 and <= {MAX_THREADS}, got {x!r}",
+    ),
+    "seed": (
+        lambda x: _is_int(x) or x == "random" or is_unseeded(x),
+        lambda x: (
+            "`seed` levels must be integers or 'random' (a fresh seed drawn per execution), or "
+            f"{{unseeded: WORD}} (the application's own word for unseeded, e.g. none or -1), got {x!r}"
+        ),
+    ),
+    "perturb": (
+        lambda x: x == "verrou" or (isinstance(x, int | float) and not isinstance(x, bool) and 0 <= x <= 1e6),
+        lambda x: f"`perturb` levels must be numbers of ULPs >= 0 or 'verrou', got {x!r}",
+    ),
+    "os": (
+        lambda x: isinstance(x, str) and re.match(r"^[a-z][a-z0-9-]*$", x) is not None,
+        lambda x: f"`os` levels must be Debian release names (bookworm, trixie...), got {x!r}",
+    ),
+}
 
 
 def _values(levels: list[Any] | dict[str, Any]) -> list[Any]:

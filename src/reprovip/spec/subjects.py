@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reprovip.errors import SpecError
+from reprovip.spec.loader import locator
 from reprovip.spec.models import StudySpec
 
 
@@ -34,32 +35,48 @@ def resolve_subjects(spec: StudySpec, study_dir: Path, *, file: str = "study.yam
     Raises
     ------
     SpecError
-        No subject found, a missing input, or duplicated subject ids.
+        No subject found, duplicated subject ids, or missing inputs (every one of them, each at its line).
     """
     s = spec.subjects
     if s is None:
         raise SpecError("no `subjects` declared; add them to run this study", file=file, key="subjects")
     if s.glob is not None:
-        found = _from_glob(s.glob, study_dir)
+        found = from_glob(s.glob, study_dir)
+        where = {sub.id: ("subjects", "glob") for sub in found}
     elif s.list is not None:
         found = [Subject(_stem(p), _abs(p, study_dir)) for p in s.list]
+        where = {sub.id: ("subjects", "list", i) for i, sub in enumerate(found)}
     elif s.map is not None:
         found = [Subject(str(k), _abs(v, study_dir)) for k, v in s.map.items()]
+        where = {sub.id: ("subjects", "map", sub.id) for sub in found}
     else:
         found = _from_bids(s.bids or {}, study_dir, file)
+        where = {}
+    locate = locator(file)
     if not found:
-        raise SpecError("no subject found; check the pattern and that the input files exist", file=file, key="subjects")
+        if s.glob is None:
+            raise SpecError("no subject found; check the BIDS filters", file=file, key="subjects")
+        wildcard = (study_dir / _wildcard(s.glob)).as_posix()
+        raise locate(
+            f"no subject found: no file or folder matches the glob {s.glob!r} ({wildcard}); "
+            "check the pattern and that the inputs exist",
+            ("subjects", "glob"),
+            key="subjects",
+        )
     ids = [x.id for x in found]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
-        raise SpecError(f"duplicate subject ids {dupes}; use `map` to name them", file=file, key="subjects")
-    for sub in found:
-        if not Path(sub.input).exists():
-            raise SpecError(
-                f"input of subject {sub.id!r} does not exist: {sub.input}; fix the path or remove the subject",
-                file=file,
-                key="subjects",
-            )
+        raise locate(f"duplicate subject ids {dupes}; use `map` to name them", ("subjects",))
+    missing = [
+        locate(
+            f"input of subject {sub.id!r} does not exist: {sub.input}; fix the path or remove the subject",
+            where.get(sub.id, ("subjects",)),
+        )
+        for sub in found
+        if not Path(sub.input).exists()
+    ]
+    if missing:
+        raise SpecError.gather(missing)
     return sorted(found, key=lambda x: x.id)
 
 
@@ -75,18 +92,26 @@ def _stem(p: str) -> str:
     return Path(name).stem or name
 
 
-def _from_glob(pattern: str, study_dir: Path) -> list[Subject]:
+def _wildcard(pattern: str) -> str:
     before, after = pattern.split("{subject}", 1)
-    wildcard = before + "*" + after.replace("{subject}", "*")
+    return before + "*" + after.replace("{subject}", "*")
+
+
+def from_glob(pattern: str, study_dir: Path) -> list[Subject]:
+    """Files or folders (a pattern ending in ``/``, or matching folders) whose path fits the pattern.
+
+    The pattern is relative to the study folder, may climb out of it (``../shared/{subject}.nii``) or be
+    absolute; the capture is matched against the path as the pattern writes it.
+    """
+    before, after = pattern.split("{subject}", 1)
     capture = re.compile(
-        "^" + re.escape(before) + "(?P<subject>.+?)" + re.escape(after).replace(r"\{subject\}", "(?P=subject)") + "$"
+        "^" + re.escape(before) + "(?P<subject>[^/]+?)" + re.escape(after).replace(r"\{subject\}", "(?P=subject)") + "$"
     )
     found = []
-    for path in sorted(globlib.glob(str(study_dir / wildcard))):
-        rel = Path(path).relative_to(study_dir).as_posix()
-        m = capture.match(rel)
+    for path in sorted(globlib.glob(_wildcard(pattern), root_dir=study_dir)):
+        m = capture.match(path)
         if m:
-            found.append(Subject(m.group("subject"), str(Path(path).resolve())))
+            found.append(Subject(m.group("subject"), str((study_dir / path).resolve())))
     return found
 
 

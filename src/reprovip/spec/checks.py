@@ -1,0 +1,98 @@
+"""Checks of a study's command against the disk: what would certainly fail at run time, found by ``validate``.
+
+Each execution runs in a fresh working folder, with the environment reprovip builds. So a command fails for
+sure when its program is not on ``PATH`` (or its path does not exist), or when an argument names a file of
+the study folder by a relative path (the fresh folder does not hold it). Programs that run inside an image
+(``container``, ``os``) or come with a built environment (``environments``) are not looked up.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from reprovip.errors import SpecError
+from reprovip.execute.render import render
+from reprovip.spec.loader import placeholders
+from reprovip.spec.models import StudySpec
+
+
+def command_problems(spec: StudySpec, study_dir: Path, locate: Callable[..., SpecError]) -> list[SpecError]:
+    """Every argument of the command (and of `args` levels, Boutiques inputs) that will certainly fail.
+
+    Parameters
+    ----------
+    spec : StudySpec
+        The validated study.
+    study_dir : Path
+        The study folder (``{study_dir}``).
+    locate : callable
+        ``locate(message, loc)`` makes a located error (:func:`reprovip.spec.loader.locator`).
+
+    Returns
+    -------
+    list of SpecError
+        Empty when nothing is certain to fail.
+    """
+    app = spec.application
+    if app is None:
+        return []
+    known = {"study_dir": str(study_dir), "python": sys.executable}
+    items: list[tuple[tuple[Any, ...], str]] = []
+    problems = []
+    if app.command is not None:
+        items = [(("application", "command", i), a) for i, a in enumerate(app.command)]
+        problems += _program_problems(spec, app.command, known, study_dir, locate)
+    elif app.invocation is not None:
+        items = [(("application", "invocation", k), v) for k, v in app.invocation.items() if isinstance(v, str)]
+    args = spec.factors.get("args")
+    if isinstance(args, dict):
+        items += [(("factors", "args", level, i), str(a)) for level, argv in args.items() for i, a in enumerate(argv)]
+    for loc, arg in items[1:] if app.command is not None else items:
+        value = arg.split("=", 1)[1] if arg.startswith("-") and "=" in arg else arg
+        # `./name` says "the working folder" on purpose: a file the application makes there.
+        relative = value and not os.path.isabs(value) and not value.startswith("./")
+        if relative and not placeholders(value) and (study_dir / value).is_file():
+            problems.append(
+                locate(
+                    f"{value!r} is a file of the study folder given by a relative path, but each execution runs in "
+                    f"a fresh working folder; write {{study_dir}}/{value}",
+                    loc,
+                )
+            )
+    return problems
+
+
+def _program_problems(
+    spec: StudySpec, argv: list[str], known: dict[str, str], study_dir: Path, locate: Callable[..., SpecError]
+) -> list[SpecError]:
+    """The program (``argv[0]``) must be found."""
+    program = render(argv[0], known)
+    # Inside an image, or with a built environment's bin/ first on PATH, the program cannot be looked up here.
+    elsewhere = {"container", "os", "environments"} & set(spec.factors) or spec.application.container is not None
+    if placeholders(program) or elsewhere:
+        return []
+    where = ("application", "command", 0)
+    relative = not os.path.isabs(program)
+    if relative and (study_dir / program).is_file():
+        message = (
+            f"program {program!r} is a file of the study folder given by a relative path, but each execution runs "
+            "in a fresh working folder; write {study_dir}/" + os.path.normpath(program)
+        )
+    elif "/" not in program:
+        path = spec.env.get("PATH", os.environ.get("PATH", os.defpath))
+        found = shutil.which(program, path=path)
+        message = None if found else f"program {program!r} is not found on PATH; install it or give its full path"
+    elif relative:
+        message = f"program {program!r} is a relative path: give {{study_dir}}/... or an absolute path"
+    elif not os.path.isfile(program):
+        message = f"program {program!r} does not exist"
+    elif not os.access(program, os.X_OK):
+        message = f"program {program!r} is not executable; chmod +x it or run it with its interpreter"
+    else:
+        message = None
+    return [locate(message, where)] if message else []
