@@ -20,12 +20,13 @@ import numpy as np
 from reprovip.report.png import colour_indices, encode_png, palette
 
 MAP_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
-SHOWN = ("sd", "sigdigits", "differ")
+SHOWN = ("sd", "sigdigits", "differ", "nonfinite_differ")
 """Maps drawn in reports and on the dashboard, in this order (when the analysis wrote them)."""
 TITLES = {
     "sd": "within-subject SD (√MSW)",
     "sigdigits": "significant digits (Parker, decimal; min over subjects)",
     "differ": "voxels where executions differ",
+    "nonfinite_differ": "voxels NaN/inf in some executions only",
     "icc_a1": "ICC(A,1)",
 }
 AXES = ("axial", "coronal", "sagittal")
@@ -139,7 +140,7 @@ def _render_cached(path: str, mtime: int, mask: str | None, mask_mtime: int, nam
         m, _ = _load(Path(mask))
         if m.shape == data.shape:
             valid = m > 0
-    binary = name == "differ"
+    binary = name in ("differ", "nonfinite_differ")
     vmin, vmax = (0.0, 1.0) if binary else _range(name, data[valid])
     colours = palette("differ" if binary else "viridis")
     extents = [
@@ -177,9 +178,12 @@ def render_map(path: Path, name: str, *, mask: Path | None = None, max_side: int
 
 
 def output_maps(store: Path, output: dict[str, Any], *, study: str | None = None) -> list[str]:
-    """Names of the maps of ``output`` that can be drawn, in display order."""
-    maps = (output.get("voxelwise") or {}).get("maps") or {}
-    return [n for n in SHOWN if n in maps and map_path(store, output, n, study=study) is not None]
+    """Names of the maps of ``output`` that can be drawn, in display order (``nonfinite_differ`` only when
+    some voxel's finiteness differs: an empty map says nothing the summary does not)."""
+    vox = output.get("voxelwise") or {}
+    maps = vox.get("maps") or {}
+    shown = [n for n in SHOWN if n != "nonfinite_differ" or (vox.get("summary") or {}).get("nonfinite_differ_voxels")]
+    return [n for n in shown if n in maps and map_path(store, output, n, study=study) is not None]
 
 
 def draw_output_map(store: Path, output: dict[str, Any], name: str, *, study: str | None = None) -> MapImage | None:
