@@ -219,3 +219,16 @@ def test_analyze_reports_nonfinite_voxels_and_keeps_the_subject(tmp_path: Path) 
     out = Study.load(study).analyze().document["outputs"][0]
     assert out["errors"] == [] and out["voxelwise"]["subjects"] == 3
     assert out["summary"]["voxel_nonfinite_differ_voxels"] == 1 and out["summary"]["voxel_nonfinite_voxels"] == 1
+
+
+def test_voxels_where_the_icc_is_not_estimable_are_counted(tmp_path: Path) -> None:
+    """A voxel equal in every execution of every subject has ICC 0/0 (not estimable, NaN in the map, as
+    reprovip.metrics.icc_all says): the summary counts it instead of silently computing its median without it."""
+    rng = np.random.default_rng(5)
+    n, levels, k = 4, 2, 2
+    x = rng.uniform(100, 120, size=(*SPATIAL, n, 1, 1)) + 1e-3 * rng.normal(size=(*SPATIAL, n, levels, k))
+    x[0, 0, 0] = 7.0  # the same value everywhere
+    res, maps, _ = _run(tmp_path, x)
+    oracle = icc_all(_flat(x))["ICC(A,1)"]
+    assert int(np.sum(~np.asarray(oracle.estimable))) == 1 and np.isnan(maps["icc_a1"][0])
+    assert res["summary"]["icc_a1_undefined_voxels"] == 1 and res["summary"]["sd_undefined_voxels"] == 0

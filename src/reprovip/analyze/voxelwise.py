@@ -182,10 +182,13 @@ class _Stream:
 
 
 def _summary(name: str, values: np.ndarray) -> dict[str, Any]:
+    """Statistics over the voxels where the map is defined; the others (e.g. an ICC that is not estimable,
+    0/0, in a voxel equal in every execution of every subject) are counted, not hidden."""
     v = values[np.isfinite(values)]
     if v.size == 0:
-        return {}
+        return {f"{name}_undefined_voxels": int(values.size)}
     return {
+        f"{name}_undefined_voxels": int(values.size - v.size),
         f"{name}_mean": num(v.mean()),
         f"{name}_median": num(np.median(v)),
         f"{name}_p05": num(np.percentile(v, 5)),
