@@ -79,6 +79,8 @@ def test_every_view_gives_the_stored_label(
     assert main(["check", str(study.path), "--no-reanalyze"]) == EXIT_CODES[expected]
     assert capsys.readouterr().out.rstrip().splitlines()[-1] == f"{study.name}: {label}"
     # The Python API.
+    verdict = study.analyze().verdict
+    assert (verdict["status"], verdict["label"]) == (expected, label)
     result = Study.load(study.path).check(reanalyze=False)
     assert (result.status, result.label, result.exit_code) == (expected, label, EXIT_CODES[expected])
     # The static report's banner.

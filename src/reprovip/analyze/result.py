@@ -21,6 +21,12 @@ class AnalysisResult:
     document: dict[str, Any]
 
     @property
+    def verdict(self) -> dict[str, Any]:
+        """The study's verdict as ``analyze`` stored it: ``status``, ``label``, ``exit_code``, ``summary``...
+        (the same object ``check``, the report and the dashboard show)."""
+        return self.document["verdict"]
+
+    @property
     def outputs(self) -> pd.DataFrame:
         """One row per output: kind, identity, worst-case metrics, attribution summary, verdict."""
         rows = []
