@@ -159,6 +159,7 @@ def init_study(
     if not (name[0].isalpha() or name[0] == "_"):
         name = f"s_{name}"
     output_lines, declared = _outputs(outputs)
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
         TEMPLATE.format(
             name=name,

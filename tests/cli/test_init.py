@@ -1,0 +1,120 @@
+"""``reprovip init``: a study that runs from a fresh working folder, and says what it rewrote."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from reprovip.cli.main import main
+from reprovip.spec import load_spec
+
+CMD = [
+    "python",
+    "my_tool.py",
+    "{input}",
+    "{outdir}",
+    "--config=conf.json",
+    "--seed",
+    "{seed}",
+    "--threads",
+    "{threads}",
+]
+
+
+@pytest.fixture
+def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder holding the user's tool and data, made the current folder as a user would."""
+    (tmp_path / "my_tool.py").write_text("print('hi')\n")
+    (tmp_path / "conf.json").write_text("{}\n")
+    (tmp_path / "data").mkdir()
+    for s in ("a", "b", "c"):
+        (tmp_path / "data" / f"{s}.txt").write_text("1\n")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_init_writes_python_and_study_dir_and_says_so(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["init", "--", *CMD]) == 0
+    spec = load_spec(here / "study.yaml")
+    assert spec.application.command == [
+        "{python}",
+        "{study_dir}/my_tool.py",
+        "{input}",
+        "{outdir}",
+        "--config={study_dir}/conf.json",
+        "--seed",
+        "{seed}",
+        "--threads",
+        "{threads}",
+    ]
+    out = capsys.readouterr().out.splitlines()
+    assert out[:4] == [
+        "wrote study.yaml",
+        "  python -> {python}: the interpreter running reprovip (an environment's under an `environments` factor)",
+        "  my_tool.py -> {study_dir}/my_tool.py: executions run in a fresh working folder",
+        "  --config=conf.json -> --config={study_dir}/conf.json: executions run in a fresh working folder",
+    ]
+    assert out[-1] == (
+        "next: edit subjects and outputs (marked EDIT), review factors, repetitions and criteria, "
+        "then run `reprovip validate study.yaml`"
+    )
+
+
+def test_init_with_subjects_and_results_validates_and_runs_as_written(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (here / "my_tool.py").write_text(
+        "import json, sys\njson.dump({'n': len(open(sys.argv[1]).read())}, open(sys.argv[2] + '/n.json', 'w'))\n"
+    )
+    argv = ["init", "--subjects", "data/{subject}.txt", "--result", "count=n.json", "--result", "log=run.log:bytes"]
+    assert main([*argv, "--", "python3", "my_tool.py", "{input}", "{outdir}"]) == 0
+    out = capsys.readouterr().out
+    assert "  subjects: data/{subject}.txt (3 found)\n  output: count = n.json (scalars)\n" in out
+    assert "  output: log = run.log (bytes)\n" in out
+    assert "next: review factors, repetitions and criteria, then run `reprovip validate study.yaml`" in out
+    spec = load_spec(here / "study.yaml")
+    assert {n: (o.path, o.kind) for n, o in spec.outputs.items()} == {
+        "count": ("n.json", "scalars"),
+        "log": ("run.log", "bytes"),
+    }
+    assert main(["validate", "study.yaml"]) == 0
+    assert "3 subjects x 4 conditions x 3 repetitions = 36 executions" in capsys.readouterr().out
+
+
+def test_init_elsewhere_gives_files_outside_the_study_folder_absolute_paths(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["init", "-o", "studies/one/study.yaml", "--", sys.executable, "my_tool.py", "{input}"]) == 0
+    text = (here / "studies" / "one" / "study.yaml").read_text()
+    assert f'command: ["{{python}}", "{here / "my_tool.py"}", "{{input}}"]' in text
+    assert f"  my_tool.py -> {here / 'my_tool.py'}: executions run in a fresh working folder" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--result", "volumes"], "--result 'volumes': expected NAME=PATH or NAME=PATH:KIND"),
+        (["--result", "v=v.csv:tabel"], "KIND one of image, labels, table, scalars, text, array, bytes"),
+        (["--subjects", "data/*.txt"], "--subjects 'data/*.txt': the glob needs a {subject} capture"),
+        (["-o", "data"], "data: is a folder; write the study file inside it with -o data/study.yaml"),
+    ],
+)
+def test_init_bad_options_are_one_line_exit_2(
+    here: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    assert main(["init", *argv, "--", "python", "my_tool.py"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], lines
+    assert not (here / "study.yaml").exists()
+
+
+def test_init_over_a_folder_named_study_yaml_is_exit_2_even_with_force(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (here / "study.yaml").mkdir()
+    assert main(["init", "--force", "--", "python", "my_tool.py"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "reprovip: error: study.yaml: is a folder; write the study file inside it with -o study.yaml/study.yaml"
+    )

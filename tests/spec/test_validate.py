@@ -1,0 +1,241 @@
+"""``validate``: every error at once, each at its file:line:column, and what would certainly fail at run time."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from reprovip.cli.main import main
+from reprovip.errors import SpecError
+from reprovip.spec import parse_spec
+from reprovip.spec.subjects import from_glob
+from reprovip.study import Study
+
+STUDY = """\
+application:
+  command: [{program}, "{{study_dir}}/tool.py", "{{input}}", "{{outdir}}"{extra}]
+subjects: {{glob: "data/{{subject}}.txt"}}
+{rest}outputs:
+  result: {{path: result.json, kind: scalars}}
+"""
+
+
+def _study(root: Path, *, program: str = "python3", extra: str = "", rest: str = "", subjects: int = 2) -> Path:
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    for i in range(subjects):
+        (root / "data" / f"s{i}.txt").write_text("1\n")
+    (root / "tool.py").write_text("print(1)\n")
+    path = root / "study.yaml"
+    path.write_text(STUDY.format(program=program, extra=extra, rest=rest))
+    return path
+
+
+def _validate(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
+    code = main(["validate", str(path)])
+    return code, capsys.readouterr().err.strip().splitlines()
+
+
+def test_every_error_is_reported_at_once_each_at_its_place() -> None:
+    text = (
+        "application: {command: [echo, '{outdr}']}\n"
+        "subjects: {glob: 'd/{subject}'}\n"
+        "factors:\n"
+        "  threads: [1, 0]\n"
+        "  seed: [42, fresh]\n"
+        "repetitions: 0\n"
+        "outputs: {o: {path: o, kind: txt}}\n"
+    )
+    with pytest.raises(SpecError, match=r"factors.threads.1") as info:
+        parse_spec(text, file="s.yaml")
+    lines = str(info.value).splitlines()
+    assert lines == [
+        "s.yaml:4:16: factors.threads.1: `threads` levels must be integers >= 1 and <= 4096, got 0",
+        "s.yaml:5:14: factors.seed.1: `seed` levels must be integers or 'random' (a fresh seed drawn per "
+        "execution), or {unseeded: WORD} (the application's own word for unseeded, e.g. none or -1), got 'fresh'",
+        "s.yaml:6:1: repetitions: Input should be greater than or equal to 1 (got 0)",
+        "s.yaml:7:24: outputs.o.kind: Input should be 'image', 'labels', 'table', 'scalars', 'text', 'array' or "
+        "'bytes' (got 'txt')",
+    ]
+    assert len(info.value.others) == 3
+
+
+def test_spec_checks_needing_a_spec_are_all_reported() -> None:
+    text = (
+        "application: {command: [echo, '{outdr}', '{seed}']}\n"
+        "env: {A: '{sed}'}\n"
+        "outputs: {o: {path: o, kind: text}}\n"
+        "criteria: [{require: 'dice_min >= 0.9', outputs: [nope]}]\n"
+    )
+    with pytest.raises(SpecError, match=r"outdr") as info:
+        parse_spec(text, file="s.yaml")
+    lines = str(info.value).splitlines()
+    assert [line.split(": ")[0] + ": " + line.split(": ")[1] for line in lines] == [
+        "s.yaml:1:31: application.command.1",
+        "s.yaml:1:42: application.command.2",
+        "s.yaml:2:7: env.A",
+        "s.yaml:4:51: criteria.0.outputs.0",
+    ]
+    assert lines[2].startswith("s.yaml:2:7: env.A: unknown placeholder {sed} (known: input, outdir, python,")
+
+
+def test_a_duplicate_level_points_at_the_level() -> None:
+    with pytest.raises(SpecError, match=r"^s\.yaml:3:24: factors\.solver\.2: factor 'solver' has duplicate levels"):
+        parse_spec(
+            "application: {command: [echo]}\nfactors:\n  solver: [lsq, trust, lsq]\noutputs: {o: {path: o, kind: text}}",
+            file="s.yaml",
+        )
+
+
+def test_threads_have_an_upper_bound() -> None:
+    spec = "application: {command: [echo]}\nfactors: {threads: [THREADS]}\noutputs: {o: {path: o, kind: text}}"
+    assert parse_spec(spec.replace("THREADS", "4096")).factors["threads"] == [4096]
+    with pytest.raises(SpecError, match=r"<= 4096, got 1000000"):
+        parse_spec(spec.replace("THREADS", "1000000"))
+
+
+def test_yaml_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
+    """A 'billion laughs' document: 9 aliases of 9 aliases, 9**9 values once expanded, from under 500 bytes."""
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    path = tmp_path / "study.yaml"
+    path.write_text("\n".join([*lines, "outputs: *a8", ""]))
+    assert path.stat().st_size < 500
+    t0 = time.perf_counter()
+    with pytest.raises(SpecError, match=r"expands to more than 100000 values \(through YAML aliases"):
+        Study.load(path)
+    assert time.perf_counter() - t0 < 30  # minutes and gigabytes before; a generous bound, not a benchmark
+
+
+def test_a_folder_given_as_study_file_is_one_line_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "study.yaml"
+    folder.mkdir()
+    code, lines = _validate(folder, capsys)
+    assert code == 2
+    assert lines == [
+        f"reprovip: error: {folder}: is a folder, not a study file; create a study file with "
+        f"`reprovip init -o {folder / 'study.yaml'} -- COMMAND...`"
+    ]
+    path = _study(tmp_path / "st")
+    assert _validate(path.parent, capsys) == (2, [f"reprovip: error: {path.parent}: is a folder, not a study file; "
+                                                  f"pass the study file inside it: {path}"])  # fmt: skip
+
+
+def test_glob_matching_nothing_gives_its_line_and_pattern(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _study(tmp_path, subjects=0)
+    code, lines = _validate(path, capsys)
+    assert code == 2
+    assert lines == [
+        f"reprovip: error: {path}:3:12: subjects: no subject found: no file or folder matches the glob "
+        f"'data/{{subject}}.txt' ({tmp_path}/data/*.txt); check the pattern and that the inputs exist"
+    ]
+
+
+def test_every_missing_input_and_every_certain_failure_is_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _study(tmp_path, program="no-such-program-xyz", extra=', "--config=tool.py", tool.py')
+    path.write_text(path.read_text().replace('{glob: "data/{subject}.txt"}', "{list: [data/s0.txt, a.txt, b.txt]}"))
+    code, lines = _validate(path, capsys)
+    assert code == 2
+    file = str(path)
+    assert [line.removeprefix("reprovip: error: ").split(": ", 2)[:2] for line in lines] == [
+        [f"{file}:3:32", "subjects.list.1"],
+        [f"{file}:3:39", "subjects.list.2"],
+        [f"{file}:2:13", "application.command.0"],
+        [f"{file}:2:80", "application.command.4"],
+        [f"{file}:2:100", "application.command.5"],
+    ]
+    assert "input of subject 'a' does not exist" in lines[0]
+    assert "program 'no-such-program-xyz' is not found on PATH" in lines[2]
+    assert lines[3].endswith(
+        "'tool.py' is a file of the study folder given by a relative path, but each execution runs in a fresh "
+        "working folder; write {study_dir}/tool.py"
+    )
+
+
+@pytest.mark.parametrize(
+    ("program", "extra", "rest", "problem"),
+    [
+        ("python3", ', "./tool.py"', "", None),  # `./` names the working folder on purpose
+        ("python3", "", "env: {PATH: /nonexistent}\n", "program 'python3' is not found on PATH"),
+        ("'{python}'", "", "", None),
+        (sys.executable, "", "", None),
+        ("./tool.py", "", "", "program './tool.py' is a file of the study folder given by a relative path"),
+        ("bin/tool", "", "", "program 'bin/tool' is a relative path: give {study_dir}/... or an absolute path"),
+        ("'{study_dir}/tool.py'", "", "", "is not executable; chmod +x it or run it with its interpreter"),
+        ("'{study_dir}/nope'", "", "", "does not exist"),
+        ("no-such-program-xyz", "", "factors: {container: {a: {engine: docker, image: x}}}\n", None),
+    ],
+)
+def test_certain_failures_of_the_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], program: str, extra: str, rest: str, problem: str | None
+) -> None:
+    path = _study(tmp_path, program=program, extra=extra, rest=rest)
+    code, lines = _validate(path, capsys)
+    if problem is None:
+        assert code == 0, lines
+    else:
+        assert code == 2 and len(lines) == 1 and problem in lines[0], lines
+
+
+def test_args_levels_are_checked_like_the_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _study(tmp_path, rest="factors:\n  args: {plain: [], cfg: [--config, tool.py, '{sed}']}\n")
+    code, lines = _validate(path, capsys)
+    assert code == 2
+    assert ":5:46: factors.args.cfg.2: unknown placeholder {sed} (known: args, args_level, input," in lines[0]
+    assert ":5:37: factors.args.cfg.1: 'tool.py' is a file of the study folder" in lines[1]
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ("env: {SEED: '{seed}'}", None),
+        ("env: {SEED: '{sed}'}", "env.SEED: unknown placeholder {sed}; did you mean {seed}?"),
+        ("env: {OUT: '{outdir}/tmp'}", "env.OUT: {outdir} cannot be used in an environment variable"),
+        ("factors: {env: {a: {X: '{subject}'}, b: {X: '{subjct}'}}}", "factors.env.b.X: unknown placeholder {subjct}"),
+        ("factors: {perturb: [0, 2]}\nenv: {IN: '{input}'}", "{input} cannot be used in an environment variable"),
+    ],
+)
+def test_env_placeholders_are_checked(env: str, message: str | None) -> None:
+    text = f"application: {{command: [echo]}}\n{env}\nfactors: {{seed: [1]}}\noutputs: {{o: {{path: o, kind: text}}}}"
+    if "factors:" in env:
+        text = text.replace("factors: {seed: [1]}", "").replace("'{seed}'", "x")
+        text = text.replace("application: {command: [echo]}", "application: {command: [echo]}\n")
+    if message is None:
+        parse_spec(text)
+        return
+    with pytest.raises(SpecError, match=message.replace("{", r"\{").replace("}", r"\}").replace(".", r"\.")):
+        parse_spec(text)
+
+
+def test_subject_folders_and_globs_outside_the_study_folder(tmp_path: Path) -> None:
+    study = tmp_path / "study"
+    for sub in ("sub-01", "sub-02"):
+        (study / "subjects" / sub).mkdir(parents=True)
+        (tmp_path / "shared").mkdir(exist_ok=True)
+        (tmp_path / "shared" / f"{sub}.nii").write_bytes(b"x")
+    (study / "subjects" / "notes.txt").write_text("a file among the subject folders")
+    folders = from_glob("subjects/{subject}/", study)
+    assert [(s.id, s.input) for s in folders] == [
+        ("sub-01", str(study / "subjects" / "sub-01")),
+        ("sub-02", str(study / "subjects" / "sub-02")),
+    ]
+    outside = from_glob("../shared/{subject}.nii", study)
+    assert [(s.id, s.input) for s in outside] == [
+        (s, str(tmp_path / "shared" / f"{s}.nii")) for s in ("sub-01", "sub-02")
+    ]
+    absolute = from_glob(str(tmp_path / "shared" / "{subject}.nii"), study)
+    assert [s.input for s in absolute] == [s.input for s in outside]
+
+
+def test_validate_passes_a_clean_study(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _study(tmp_path, rest="factors: {seed: [42, random, {unseeded: none}]}\n")
+    assert main(["validate", str(path)]) == 0
+    assert "2 subjects x 3 conditions x 3 repetitions = 18 executions" in capsys.readouterr().out
+    assert os.path.exists(path)
