@@ -16,6 +16,16 @@ from reprovip.criteria.verdict import EXIT_CODES, LABELS, OUTPUT_STATUSES, exit_
 
 MAX_NAMED = 5
 NUMERIC_KINDS = ("table", "scalars", "text", "array")
+NONFINITE_OBSERVATIONS = (
+    # (pattern, check, severity, what the observations are)
+    (
+        "constant",
+        "finite values",
+        "warn",
+        "are non-finite, the same in every execution (no metric can use them; criteria that need them cannot pass)",
+    ),
+    ("mixed", "finite in every execution", "fail", "are non-finite in some executions and not in others"),
+)
 
 
 def _float(v: Any) -> float | None:
@@ -86,52 +96,32 @@ def _builtin(out: dict[str, Any]) -> list[dict[str, Any]]:
                 "(declare `kind: bytes` if that is what it is)",
             )
         )
-    constant = [o for o in out.get("observations") or [] if (o.get("nonfinite") or {}).get("pattern") == "constant"]
-    if constant:
-        reasons.append(
-            _reason(
-                "finite values",
-                passed=False,
-                severity="warn",
-                value=len(constant),
-                observation=constant[0]["name"],
-                message=f"{len(constant)} observation(s) are non-finite, the same in every execution (no metric "
-                "can use them; criteria that need them cannot pass): "
-                + _named([o["nonfinite"]["message"] for o in constant]),
+    for pattern, criterion, severity, what in NONFINITE_OBSERVATIONS:
+        found = [o for o in out.get("observations") or [] if (o.get("nonfinite") or {}).get("pattern") == pattern]
+        if found:
+            reasons.append(
+                _reason(
+                    criterion,
+                    passed=False,
+                    severity=severity,
+                    value=len(found),
+                    observation=found[0]["name"],
+                    message=f"{len(found)} observation(s) {what}: "
+                    + _named([o["nonfinite"]["message"] for o in found]),
+                )
             )
-        )
-    mixed = [o for o in out.get("observations") or [] if (o.get("nonfinite") or {}).get("pattern") == "mixed"]
-    if mixed:
-        reasons.append(
-            _reason(
-                "finite in every execution",
-                passed=False,
-                value=len(mixed),
-                observation=mixed[0]["name"],
-                message=f"{len(mixed)} observation(s) are non-finite in some executions and not in others: "
-                + _named([o["nonfinite"]["message"] for o in mixed]),
-            )
-        )
     vox = (out.get("voxelwise") or {}).get("summary") or {}
-    if vox.get("nonfinite_differ_voxels"):
-        n = int(vox["nonfinite_differ_voxels"])
+    differ, nonfinite = int(vox.get("nonfinite_differ_voxels") or 0), int(vox.get("nonfinite_voxels") or 0)
+    if nonfinite:
         reasons.append(
             _reason(
                 "finite voxels in every execution",
-                passed=False,
-                value=n,
-                message=f"{n} voxel(s) are non-finite (NaN/inf) in some executions and finite or different in "
-                "others (map: nonfinite_differ)",
-            )
-        )
-    elif vox.get("nonfinite_voxels"):
-        n = int(vox["nonfinite_voxels"])
-        reasons.append(
-            _reason(
-                "finite voxels in every execution",
-                passed=True,
-                value=n,
-                message=f"{n} voxel(s) are non-finite, the same in every execution of their subject: "
+                passed=not differ,
+                value=differ or nonfinite,
+                message=f"{differ} voxel(s) are non-finite (NaN/inf) in some executions and finite or different in "
+                "others (map: nonfinite_differ)"
+                if differ
+                else f"{nonfinite} voxel(s) are non-finite, the same in every execution of their subject: "
                 "left out of the metrics",
             )
         )
