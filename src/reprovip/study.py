@@ -114,10 +114,12 @@ class Study:
         if problems:
             raise SpecError.gather(problems)
 
-    def problems(self, *, file: str | None = None) -> list[SpecError]:
+    def problems(self, *, file: str | None = None, programs: bool = False) -> list[SpecError]:
         """Every problem of the study found on disk: what would certainly fail at run time (see :meth:`validate`).
 
-        ``file`` is how errors name the study file (default: its absolute path).
+        ``file`` is how errors name the study file (default: its absolute path). ``programs`` also looks the
+        program up on this machine's PATH (``reprovip validate`` does; a run does not, its executor's machines
+        may have programs this one lacks).
         """
         file = file or str(self.path)
         if self.spec.application is None:
@@ -143,7 +145,7 @@ class Study:
                 check()
             except SpecError as exc:
                 problems.append(exc)
-        return problems + command_problems(self.spec, self.directory, locator(file))
+        return problems + command_problems(self.spec, self.directory, locator(file), programs=programs)
 
     @functools.cached_property
     def catalog(self) -> Catalog:

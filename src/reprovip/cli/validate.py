@@ -20,7 +20,7 @@ def validate_study(path: str) -> int:
     """
     spec, problems = inspect_file(path)
     study = Study(Path(path), spec) if spec is not None else None
-    problems += study.problems(file=path) if study is not None else []
+    problems += study.problems(file=path, programs=True) if study is not None else []
     if problems or study is None:
         raise SpecError.gather(problems)
     n_cond = len(conditions(study.spec))

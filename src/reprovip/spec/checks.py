@@ -21,7 +21,9 @@ from reprovip.spec.loader import placeholders
 from reprovip.spec.models import StudySpec
 
 
-def command_problems(spec: StudySpec, study_dir: Path, locate: Callable[..., SpecError]) -> list[SpecError]:
+def command_problems(
+    spec: StudySpec, study_dir: Path, locate: Callable[..., SpecError], *, programs: bool = True
+) -> list[SpecError]:
     """Every argument of the command (and of `args` levels, Boutiques inputs) that will certainly fail.
 
     Parameters
@@ -32,6 +34,9 @@ def command_problems(spec: StudySpec, study_dir: Path, locate: Callable[..., Spe
         The study folder (``{study_dir}``).
     locate : callable
         ``locate(message, loc)`` makes a located error (:func:`reprovip.spec.loader.locator`).
+    programs : bool
+        Also look the program up on this machine (``validate`` does; ``run`` does not, since its executor's
+        machines may have programs this one lacks).
 
     Returns
     -------
@@ -46,7 +51,7 @@ def command_problems(spec: StudySpec, study_dir: Path, locate: Callable[..., Spe
     problems = []
     if app.command is not None:
         items = [(("application", "command", i), a) for i, a in enumerate(app.command)]
-        problems += _program_problems(spec, app.command, known, study_dir, locate)
+        problems += _program_problems(spec, app.command, known, study_dir, locate) if programs else []
     elif app.invocation is not None:
         items = [(("application", "invocation", k), v) for k, v in app.invocation.items() if isinstance(v, str)]
     args = spec.factors.get("args")
