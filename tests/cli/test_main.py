@@ -84,7 +84,7 @@ def test_init_scaffolds_a_study_that_validates_after_editing(
     out = tmp_path / "study.yaml"
     assert main(["init", "-o", str(out), "--", "python", "app.py", "{input}", "{outdir}"]) == 0
     text = out.read_text()
-    assert 'command: ["python", "app.py", "{input}", "{outdir}"]' in text and "# reprovip study" in text
+    assert 'command: ["{python}", "app.py", "{input}", "{outdir}"]' in text and "# reprovip study" in text
     assert main(["init", "-o", str(out), "--", "python", "x"]) == 2
     assert "already exists; pass --force" in capsys.readouterr().err
     (tmp_path / "data").mkdir()
