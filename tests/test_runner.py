@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -156,7 +157,7 @@ def test_missing_output_is_recorded_not_a_crash(study_dir: Path) -> None:
     )
     assert study.run().failed == 1
     row = study.executions().iloc[0]
-    assert row["error"] == "missing outputs: result"
+    assert row["error"] == "missing output: result (result.json); the execution wrote no file"
 
 
 def test_flaky_app_succeeds_on_retry(study_dir: Path) -> None:
@@ -344,3 +345,119 @@ def test_renamed_or_copied_study_file_keeps_its_name(study_dir: Path) -> None:
         Study.load(first).run()
     copy = shutil.copytree(study_dir, study_dir.parent / "copy")
     assert Study.load(copy / "renamed.yaml").run().skipped == 1
+
+
+# -- the first hour: stopping early, grouped failures, kept folders, printed outputs ---------------------------
+
+FIRST_HOUR = "first_hour_app.py"
+
+
+def _first_hour(study_dir: Path, mode: str, *, extra_args: str = "", **kw: Any) -> Path:
+    return write_study(study_dir, app=FIRST_HOUR, args=f'"{mode}", "{{input}}", "{{outdir}}"{extra_args}', **kw)
+
+
+def test_first_failures_with_one_error_stop_the_run_and_a_rerun_resumes(study_dir: Path) -> None:
+    """18 executions failing alike with 2 jobs: the run stops after max(4, 2 x 2) = 4, the rest stays pending."""
+    from reprovip.runner import run_study
+
+    study = Study.load(_first_hour(study_dir, "colour", factors=THREADS))
+    summary = run_study(study, jobs=2, progress=False)
+    # Finished executions are recorded in batches (up to 50 ms): the one that reaches 4 may bring others along.
+    assert summary.stopped and summary.done == 0 and 4 <= summary.failed < 18
+    assert summary.failed + summary.not_run == 18 and not summary.ok
+    (group,) = summary.groups
+    # The input path differs per execution and the colours are gone: one error.
+    assert group.error == "exit code 2: ERROR: cannot read {input}"
+    assert len(group.executions) == summary.failed and group.executions[0]["argv"][1].endswith(FIRST_HOUR)
+    counts = study.executions()["status"].value_counts().to_dict()
+    assert counts == {"pending": summary.not_run, "failed": summary.failed}
+    assert [r["status"] for r in study.catalog.runs(study.catalog.study_id(study.name))] == ["stopped"]
+    _check_store_consistent(study)
+    again = run_study(Study.load(study_dir / "study.yaml"), jobs=2, progress=False, keep_going=True)
+    assert (again.stopped, again.failed, again.done) == (False, 18, 0)
+    (group,) = again.groups
+    assert len(group.executions) == 18 and group.subjects == ["sub-01", "sub-02", "sub-03"]
+    assert group.lines()[1] == "  subjects: sub-01, sub-02, sub-03; conditions: threads=1, threads=2"
+
+
+def test_no_early_stop_once_an_execution_succeeded(study_dir: Path) -> None:
+    """sub-01 succeeds first; the 6 failures of sub-02 afterwards do not stop the run (one job, so in order)."""
+    from reprovip.runner import run_study
+
+    study = Study.load(_first_hour(study_dir, "fail-on", extra_args=', "sub-02"', factors=THREADS))
+    summary = run_study(study, jobs=1, progress=False)
+    assert (summary.stopped, summary.done, summary.failed) == (False, 12, 6)
+    (group,) = summary.groups
+    assert group.error == "exit code 1: this subject is broken" and group.subjects == ["sub-02"]
+
+
+def test_missing_output_names_its_path_lists_what_was_written_and_keeps_the_folder(study_dir: Path) -> None:
+    """The result written into the current folder instead of {outdir}: said so; the newest 2 folders are kept."""
+    from reprovip.runner import run_study
+
+    study = Study.load(_first_hour(study_dir, "cwd", repetitions=4, subjects=1))
+    summary = run_study(study, jobs=1, progress=False, keep_going=True, keep_failed=2)
+    assert summary.failed == 4
+    (group,) = summary.groups
+    assert group.error == (
+        "missing output: result (result.json); {outdir} is empty; the working folder holds: result.json "
+        "(write results into {outdir})"
+    )
+    kept = sorted(p.name for p in (study.store / "failed").iterdir())
+    assert len(kept) == 2 and set(kept) <= set(study.executions()["id"])
+    assert (study.store / "failed" / kept[0] / "result.json").is_file()
+    assert summary.failures[-1]["kept"] == str(study.store / "failed" / summary.failures[-1]["id"])
+    _check_store_consistent(study)
+
+
+def test_printed_result_is_an_output_stored_in_full(study_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`path: "{stdout}"`: 5000 lines (about 110 KB, more than the 64 KiB tail kept of every attempt) stored whole."""
+    monkeypatch.setenv("REPEAT", "5000")
+    outputs = '  printed: {path: "{stdout}", kind: text}\n  errors: {path: "{stderr}.log", kind: bytes}\n'
+    study = Study.load(_first_hour(study_dir, "print", repetitions=1, subjects=1, outputs=outputs))
+    summary = study.run()
+    assert summary.failed == 1  # stderr stays empty: a missing output, like a file never written
+    (row,) = study.executions().to_dict("records")
+    assert row["error"] == "missing output: errors ({stderr}.log printed nothing); the execution wrote no file"
+    monkeypatch.setenv("REPEAT", "5000")
+    study = Study.load(
+        _first_hour(study_dir / "ok", "print", repetitions=1, subjects=1, outputs=outputs.splitlines()[0] + "\n")
+    )
+    assert study.run().done == 1
+    (out,) = study.catalog.outputs(study.catalog.study_id(study.name))
+    blob = study.store / "blobs" / out["blob"][:2] / f"{out['blob']}.txt"
+    expected = "".join(f"line {i}: value {len(str(study_dir / 'ok' / 'data' / 'sub-01.txt'))}.5\n" for i in range(5000))
+    assert out["relpath"] == "{stdout}" and blob.read_text() == expected and out["size"] == len(expected) > 64 * 1024
+
+
+def test_run_of_a_killed_runner_is_shown_then_recorded_interrupted(study_dir: Path) -> None:
+    """kill -9 of the runner: `status` says the run was interrupted; the next run records it so."""
+    from reprovip.cli.status import status_command
+
+    path = write_study(study_dir, app="nondet_app.py")
+    env = dict(os.environ, APP_DELAY="0.5")
+    cmd = [sys.executable, "-m", "reprovip", "run", str(path), "-j", "1", "--no-progress"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    db = study_dir / ".reprovip" / "catalog.sqlite"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        try:
+            if sqlite3.connect(db).execute("select count(*) from runs").fetchone()[0]:
+                break
+        except sqlite3.OperationalError:
+            pass
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    study = Study.load(path)
+    (run,) = study.catalog.runs(study.catalog.study_id(study.name))
+    assert run["status"] == "running"
+    out = subprocess.run(
+        [sys.executable, "-m", "reprovip", "status", str(path)], capture_output=True, text=True, timeout=60
+    ).stdout
+    assert f"run {run['id']} was interrupted: its runner (pid {proc.pid} on " in out
+    done_before = int(study.executions()["status"].eq("done").sum())
+    assert Study.load(path).run(jobs=2).done == 9 - done_before
+    first, second = study.catalog.runs(study.catalog.study_id(study.name))
+    assert (first["status"], second["status"]) == ("interrupted", "finished")
+    assert status_command(str(path)) == 0

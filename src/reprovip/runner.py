@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import queue
 import shutil
@@ -15,11 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from sqlalchemy.exc import OperationalError
 
+from reprovip.errors import InputError, StoreError
 from reprovip.execute.backends import Backend, open_backend
+from reprovip.execute.failures import FailureGroup, error_signature, group_failures
 from reprovip.execute.sandbox import PID_FILE, kill_group, run_task
 from reprovip.plan import expand, recipe_hash
 from reprovip.store import BlobStore, RunLock
+from reprovip.store.liveness import runner_alive
 from reprovip.tasks import argv_template, build_task
 
 if TYPE_CHECKING:
@@ -31,6 +36,13 @@ if TYPE_CHECKING:
 BATCH_WINDOW = 0.05
 BATCH_MAX = 256
 BATCH_NAP = 0.005
+# Stop when the first max(FAIL_FAST_MIN, 2 x jobs) executions all failed with one error before any succeeded.
+FAIL_FAST_MIN = 4
+MAX_JOBS = 4096
+KEEP_FAILED = 10  # working folders of failed executions kept in .reprovip/failed/ (the newest)
+FAILED_DIR = "failed"
+# Errors of the store's disk, not of an execution: the run cannot go on, whatever runs next.
+STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 
 
 @dataclass
@@ -42,11 +54,46 @@ class RunSummary:
     done: int = 0
     failed: int = 0
     failures: list[dict[str, Any]] = field(default_factory=list)
+    stopped: bool = False  # the first executions all failed with one error: the rest was not run
+    not_run: int = 0  # executions left pending by the stop
 
     @property
     def ok(self) -> bool:
-        """True when no execution is left failed."""
-        return self.failed == 0
+        """True when no execution is left failed and none was left out."""
+        return self.failed == 0 and not self.stopped
+
+    @property
+    def groups(self) -> list[FailureGroup]:
+        """The failures grouped by error (see :func:`~reprovip.execute.failures.group_failures`)."""
+        return group_failures(self.failures)
+
+
+class _Stop(Exception):
+    """Raised inside the backend's block to stop the workers at once (the fail-fast rule)."""
+
+
+@dataclass
+class _EarlyFailures:
+    """The failures while no execution has succeeded: the run stops when ``threshold`` executions, their
+    retries spent, failed with one error."""
+
+    threshold: int
+    failures: dict[str, dict[str, Any]] = field(default_factory=dict)  # execution id -> its last failure
+    final: set[str] = field(default_factory=set)  # executions without retries left
+    succeeded: bool = False
+
+    def add(self, failure: dict[str, Any] | None, *, final: bool) -> None:
+        """Count one finished attempt (``None``: a success)."""
+        self.succeeded = self.succeeded or failure is None
+        if failure is not None:
+            self.failures[failure["id"]] = failure
+            if final:
+                self.final.add(failure["id"])
+
+    def stop(self) -> bool:
+        """True when the run should stop."""
+        signatures = {self.failures[eid]["signature"] for eid in self.final}
+        return not self.succeeded and len(self.final) >= self.threshold and len(signatures) == 1
 
 
 def _cleanup_stale_work(work: Path) -> None:
@@ -72,6 +119,44 @@ def _empty_trash(trash: Path) -> None:
     if trash.exists():
         for p in trash.iterdir():
             shutil.rmtree(p, ignore_errors=True)
+
+
+def _prune_failed(root: Path, keep: int, succeeded: list[str]) -> None:
+    """Keep the ``keep`` newest working folders of failed executions; drop those of executions now done."""
+    if not root.exists():
+        return
+    for eid in succeeded:
+        shutil.rmtree(root / eid, ignore_errors=True)
+    kept = sorted(root.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
+    for p in kept[keep:]:
+        shutil.rmtree(p, ignore_errors=True)
+
+
+def _storage_error(exc: BaseException, store: Path) -> StoreError | None:
+    """A one-line :class:`StoreError` for a full or read-only disk under the store, else None."""
+    if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
+        where, full = exc.filename or store, exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    elif isinstance(exc, OperationalError) and ("disk is full" in str(exc) or "readonly database" in str(exc)):
+        where, full = store / "catalog.sqlite", "disk is full" in str(exc)
+    else:
+        return None
+    if full:
+        return StoreError(
+            f"{where}: no space left on the disk of the study's store; free some space (or move the study folder "
+            "to a larger disk) and run again: what finished is kept"
+        )
+    return StoreError(
+        f"{where}: cannot write there ({os.strerror(exc.errno) if isinstance(exc, OSError) else 'read-only'}); "
+        "reprovip stores results in the study folder's .reprovip/: run it where you can write (or copy the folder)"
+    )
+
+
+def _close_dead_runs(study: Study, study_id: int) -> None:
+    """Record as interrupted the runs of this study still marked running whose runner is gone (``kill -9``)."""
+    catalog = study.catalog
+    for r in catalog.runs(study_id):
+        if r["status"] == "running" and runner_alive(r["hostname"], r["pid"], r["started_at"]) is False:
+            catalog.close_run(r["id"])
 
 
 def _adopt_outputs(blobs: BlobStore, result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -149,6 +234,8 @@ def run_study(
     executor: str = "local",
     progress: bool = True,
     console: Console | None = None,
+    keep_going: bool = False,
+    keep_failed: int = KEEP_FAILED,
 ) -> RunSummary:
     """Run every execution of ``study`` that is not done yet.
 
@@ -165,24 +252,53 @@ def run_study(
         Backend name (``local`` by default).
     progress : bool
         Show a progress bar on stderr.
+    keep_going : bool
+        Run everything even when the first executions all fail with one error (by default the run stops after
+        ``max(4, 2 x jobs)`` such failures, none succeeded; see ``docs/running.md``).
+    keep_failed : int
+        Working folders of failed executions kept in ``.reprovip/failed/`` (the newest; 0: none).
 
     Returns
     -------
     RunSummary
-        Counts and the failures (execution id, subject, condition, reason).
+        Counts and the failures (execution id, subject, condition, input, reason, argv, kept folder).
+
+    Raises
+    ------
+    InputError
+        ``jobs`` or ``keep_failed`` out of range.
+    StoreError
+        Another runner holds the store, or its disk is full or read-only.
     """
+    if jobs is not None and not 1 <= jobs <= MAX_JOBS:
+        raise InputError(
+            f"--jobs must be between 1 and {MAX_JOBS}, got {jobs}; leave it out to run one execution per CPU"
+        )
+    if keep_failed < 0:
+        raise InputError(f"--keep-failed must be 0 or more, got {keep_failed}")
     jobs = jobs or os.cpu_count() or 1
-    with RunLock(study.store):
-        _cleanup_stale_work(study.store / "work")
-        try:
-            # Opened first: the workers start while the plan is stored.
-            with open_backend(executor, jobs) as backend:
-                return _run(study, backend, force=force, bar=_progress_bar(console, progress))
-        finally:
-            shutil.rmtree(study.store / "work", ignore_errors=True)
+    options = dict(force=force, keep_going=keep_going, keep_failed=keep_failed, jobs=jobs)
+    try:
+        with RunLock(study.store):
+            _cleanup_stale_work(study.store / "work")
+            try:
+                # Opened first: the workers start while the plan is stored.
+                with open_backend(executor, jobs) as backend:
+                    return _run(study, backend, bar=_progress_bar(console, progress), **options)
+            except _Stop as stop:
+                return stop.args[0]
+            finally:
+                shutil.rmtree(study.store / "work", ignore_errors=True)
+    except (OSError, OperationalError) as exc:
+        error = _storage_error(exc, study.store)
+        if error is None:
+            raise
+        raise error from exc
 
 
-def _run(study: Study, backend: Backend, *, force: bool, bar: Progress) -> RunSummary:
+def _run(
+    study: Study, backend: Backend, *, force: bool, bar: Progress, keep_going: bool, keep_failed: int, jobs: int
+) -> RunSummary:
     """Plan, then execute what is not done on ``backend``, recording every attempt (see :func:`run_study`)."""
     spec, store, catalog = study.spec, study.store, study.catalog
     blobs = BlobStore(store)
@@ -190,6 +306,7 @@ def _run(study: Study, backend: Backend, *, force: bool, bar: Progress) -> RunSu
     planned = expand(spec, study.subjects)
     study_id = catalog.ensure_study(spec.name or "study", spec.model_dump(mode="json"), str(study.directory))
     catalog.sync_plan(study_id, planned, recipe_hash(spec), force=force)
+    _close_dead_runs(study, study_id)
     blobs.gc(catalog.referenced_blobs())
     by_id = {p.id: p for p in planned}
     todo = [e["id"] for e in catalog.executions(study_id) if e["status"] != "done" and e["id"] in by_id]
@@ -201,6 +318,8 @@ def _run(study: Study, backend: Backend, *, force: bool, bar: Progress) -> RunSu
     status = "interrupted"
     shared = backend.shared_filesystem
     work_root, blob_root = (str(store / "work"), str(store)) if shared else (None, None)
+    failed_root = str(store / FAILED_DIR) if shared and keep_failed else None
+    early = None if keep_going else _EarlyFailures(max(FAIL_FAST_MIN, 2 * jobs))
     pending: dict[Future[dict[str, Any]], str] = {}
     finished: queue.SimpleQueue[Future[dict[str, Any]]] = queue.SimpleQueue()
 
@@ -215,7 +334,7 @@ def _run(study: Study, backend: Backend, *, force: bool, bar: Progress) -> RunSu
             environments=environments,
             rootfs=rootfs,
         )
-        task = dataclasses.replace(task, return_bytes=not shared, blob_root=blob_root)
+        task = dataclasses.replace(task, return_bytes=not shared, blob_root=blob_root, failed_root=failed_root)
         fut = backend.executor.submit(run_task, task)
         pending[fut] = eid
         # A queue of finished futures: `wait()` over every pending future costs O(pending) per call.
@@ -233,6 +352,8 @@ def _run(study: Study, backend: Backend, *, force: bool, bar: Progress) -> RunSu
                     try:
                         result = fut.result()
                     except Exception as exc:  # the backend lost the task (worker died): retry like a failure
+                        if (error := _storage_error(exc, store)) is not None:
+                            raise error from exc  # the store's disk, not the execution: nothing can go on
                         result = dict(ok=False, error=f"backend error: {exc.__class__.__name__}: {exc}")
                         if work_root:  # what its worker left running must not write into the next attempt
                             _kill_recorded(Path(work_root, eid, PID_FILE))
@@ -240,28 +361,52 @@ def _run(study: Study, backend: Backend, *, force: bool, bar: Progress) -> RunSu
                 # One transaction for everything that finished together: whole executions or none.
                 catalog.record_attempts(run_id, batch)
                 janitor.submit(_empty_trash, store / "work" / ".trash")
+                if failed_root:
+                    janitor.submit(_prune_failed, Path(failed_root), keep_failed, [e for e, r, _ in batch if r["ok"]])
                 for eid, result, _ in batch:
                     if result.get("workdir"):
                         shutil.rmtree(result["workdir"], ignore_errors=True)
-                    if not result["ok"] and tries[eid] <= spec.retries:
+                    failure = None if result["ok"] else _failure(by_id[eid], result)
+                    if early is not None:
+                        early.add(failure, final=tries[eid] > spec.retries)
+                    if failure and tries[eid] <= spec.retries:
                         submit(eid)
                         continue
-                    if result["ok"]:
-                        summary.done += 1
-                    else:
+                    if failure:
                         summary.failed += 1
-                        p = by_id[eid]
-                        summary.failures.append(
-                            dict(
-                                id=eid,
-                                subject=p.subject.id,
-                                condition=p.condition.key,
-                                repetition=p.repetition,
-                                error=result.get("error"),
-                            )
-                        )
+                        summary.failures.append(failure)
+                    else:
+                        summary.done += 1
                     bar.update(ptask, advance=1, done=summary.done, failed=summary.failed)
+                if early is not None and pending and early.stop():
+                    # No success yet, so every execution with a failed attempt is failed in the catalog (those
+                    # awaiting a retry too); the others, running or queued, are stopped and stay pending.
+                    status = "stopped"
+                    summary.stopped, summary.failures = True, list(early.failures.values())
+                    summary.failed = len(summary.failures)
+                    summary.not_run = len(todo) - summary.failed
+                    raise _Stop(summary)
         status = "finished"
     finally:
-        catalog.finish_run(run_id, status, summary.done, summary.failed)
+        try:
+            catalog.finish_run(run_id, status, summary.done, summary.failed)
+        except OperationalError:
+            if status == "finished":  # else the error that stopped the run is the one to report
+                raise
     return summary
+
+
+def _failure(p: Any, result: dict[str, Any]) -> dict[str, Any]:
+    """What the summary says of a failed attempt of planned execution ``p``."""
+    error = str(result.get("error") or "unknown error")
+    return dict(
+        id=p.id,
+        subject=p.subject.id,
+        condition=p.condition.key,
+        repetition=p.repetition,
+        input=p.subject.input,
+        error=error,
+        signature=error_signature(error, subject=p.subject.id, input=p.subject.input, execution_id=p.id),
+        argv=result.get("argv"),
+        kept=result.get("kept"),
+    )

@@ -56,7 +56,12 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
-        exc.show()
+        # One line like every input error; the usage block would bury it.
+        hint = ""
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            hint = f" (see `{exc.ctx.command_path} --help`)"
+        message = " ".join(exc.format_message().split())
+        click.echo(f"reprovip: error: {message}{hint}", err=True)
         return 2
     except ReprovipError as exc:
         if debug:

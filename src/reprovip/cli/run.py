@@ -2,42 +2,119 @@
 
 from __future__ import annotations
 
-import click
-from rich.console import Console
+import os
+import shlex
+from pathlib import Path
 
+import click
+
+from reprovip.execute.failures import FailureGroup
+from reprovip.runner import KEEP_FAILED, RunSummary, run_study
 from reprovip.study import Study
 
 EXIT_EXECUTIONS_FAILED = 3
 
 
-def run_command(path: str, *, jobs: int | None, force: bool, executor: str, progress: bool) -> int:
-    """Run the study and print a summary; exit 3 when executions failed."""
-    study = Study.load(path)
-    console = Console(stderr=True)
-    summary = study.run(jobs=jobs, force=force, executor=executor, progress=progress)
-    console.print(
-        f"{study.name}: {summary.planned} executions planned, {summary.skipped} already done, "
+def example_lines(group: FailureGroup, *, cwd: Path | None = None) -> list[str]:
+    """The command line of a group's first execution, and its working folder if it was kept."""
+    first = group.executions[0]
+    out = []
+    if first.get("argv"):
+        out.append(f"  command: {shlex.join(first['argv'])}")
+    if first.get("kept"):
+        out.append(f"  its working folder is kept in {_shown(first['kept'], cwd)}")
+    return out
+
+
+def _shown(path: str, cwd: Path | None) -> str:
+    """``path`` relative to the current folder when it is below it (shorter to read and to copy)."""
+    rel = os.path.relpath(path, cwd or Path.cwd())
+    return path if rel.startswith("..") else rel
+
+
+def summary_lines(name: str, summary: RunSummary) -> list[str]:
+    """What ``run`` prints: the counts, then each distinct error once (or why the run stopped)."""
+    lines = [
+        f"{name}: {summary.planned} executions planned, {summary.skipped} already done, "
         f"{summary.done} completed, {summary.failed} failed"
+        + (f", {summary.not_run} not run" if summary.stopped else "")
+    ]
+    groups = summary.groups
+    if summary.stopped:
+        group = groups[0]
+        n = len(group.executions)
+        lines += [
+            f"stopped: the first {n} executions all failed with the same error, and none succeeded:",
+            f"  {group.error}",
+            *example_lines(group),
+            f"The {summary.not_run} other executions were not run (they stay pending). Fix the cause and run again, "
+            "or run them all anyway with `reprovip run --keep-going`.",
+        ]
+        return lines
+    for group in groups:
+        lines += group.lines() + example_lines(group)
+    if groups:
+        lines.append("Their output: `reprovip status --failed`.")
+    return lines
+
+
+def run_command(
+    path: str,
+    *,
+    jobs: int | None,
+    force: bool,
+    executor: str,
+    progress: bool,
+    keep_going: bool = False,
+    keep_failed: int = KEEP_FAILED,
+) -> int:
+    """Run the study and print a summary; exit 3 when executions failed or the run stopped early."""
+    study = Study.load(path)
+    study.validate()
+    summary = run_study(
+        study,
+        jobs=jobs,
+        force=force,
+        executor=executor,
+        progress=progress,
+        keep_going=keep_going,
+        keep_failed=keep_failed,
     )
-    for f in summary.failures[:20]:
-        console.print(
-            f"  failed: {f['subject']} [{f['condition']}] rep {f['repetition']}: {f['error']}",
-            markup=False,
-            highlight=False,
-        )
-    if len(summary.failures) > 20:
-        console.print(f"  ... and {len(summary.failures) - 20} more (see `reprovip status`)")
+    for line in summary_lines(study.name, summary):
+        click.echo(line, err=True)
     return 0 if summary.ok else EXIT_EXECUTIONS_FAILED
 
 
 @click.command("run")
 @click.argument("study", type=click.Path(dir_okay=False), default="study.yaml")
-@click.option("-j", "--jobs", type=click.IntRange(1, 4096), default=None, help="Executions at once (default: CPUs).")
+@click.option("-j", "--jobs", type=int, default=None, help="Executions at once (default: CPUs).")
 @click.option("--force", is_flag=True, help="Run again executions that are already done.")
 @click.option(
     "--executor", default="local", show_default=True, help="Backend: local, dask-local, dask://HOST:PORT, slurm..."
 )
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
-def run(study: str, jobs: int | None, force: bool, executor: str, progress: bool) -> int:
+@click.option(
+    "--keep-going",
+    is_flag=True,
+    help="Do not stop when the first executions all fail with the same error.",
+)
+@click.option(
+    "--keep-failed",
+    type=int,
+    default=KEEP_FAILED,
+    show_default=True,
+    help="Working folders of failed executions kept in .reprovip/failed/ for inspection (the newest).",
+)
+def run(
+    study: str, jobs: int | None, force: bool, executor: str, progress: bool, keep_going: bool, keep_failed: int
+) -> int:
     """Run STUDY: subjects x conditions x repetitions, resuming what a previous run left."""
-    return run_command(study, jobs=jobs, force=force, executor=executor, progress=progress)
+    return run_command(
+        study,
+        jobs=jobs,
+        force=force,
+        executor=executor,
+        progress=progress,
+        keep_going=keep_going,
+        keep_failed=keep_failed,
+    )

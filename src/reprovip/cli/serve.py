@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 
 import click
 
@@ -24,13 +26,24 @@ def serve_command(sources: list[str], *, host: str, port: int, token: str | None
     except ImportError as exc:
         raise InputError("the dashboard needs uvicorn and fastapi: pip install 'reprovip[dashboard]'") from exc
     app = create_app(open_sources(list(sources), query_timeout=query_timeout), token=token)
+    sock = _listen(host, port)
     shown = f"[{host}]" if ":" in host else host
-    click.echo(f"reprovip dashboard on http://{shown}:{port}/ (read-only; Ctrl-C to stop)", err=True)
-    try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False, proxy_headers=False)
-    except SystemExit as exc:
-        raise InputError(f"cannot listen on {host}:{port}: address in use or not available") from exc
+    # The port bound, not the one asked: `--port 0` picks a free one.
+    click.echo(f"reprovip dashboard on http://{shown}:{sock.getsockname()[1]}/ (read-only; Ctrl-C to stop)", err=True)
+    config = uvicorn.Config(app, log_level="warning", server_header=False, proxy_headers=False)
+    with sock:
+        uvicorn.Server(config).run(sockets=[sock])
     return 0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` (0: any free port), or a one-line InputError saying what to do."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, reuse_port=False)
+    except OSError as exc:
+        hint = "pick another --port, or --port 0 for any free one" if exc.errno == errno.EADDRINUSE else "check --host"
+        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; {hint}") from exc
 
 
 @click.command("serve")

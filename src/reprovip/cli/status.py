@@ -1,17 +1,94 @@
-"""``reprovip status``: executions per condition, and the failures with their reasons."""
+"""``reprovip status``: executions per condition, the runs, and the failures grouped by error."""
 
 from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import tempfile
+from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.table import Table
 
+from reprovip.execute.failures import FailureGroup, group_failures, strip_ansi
+from reprovip.runner import FAILED_DIR
+from reprovip.store import Catalog
+from reprovip.store.liveness import runner_alive
 from reprovip.study import Study
 
+TAIL_LINES = 10  # lines of stdout and stderr shown per failure with --failed
 
-def status_command(path: str) -> int:
-    """Print the status table and the failures."""
+
+def _readable(study: Study, tmp: str) -> None:
+    """Read a store that cannot be written (a read-only disk, another user's study) from a copy of its catalog.
+
+    SQLite cannot open a WAL database where it cannot create its shared-memory file, and ``immutable=1`` would
+    ignore what a killed runner left in the WAL: a copy of both files is read instead.
+    """
+    if study.catalog_url is None and study.store.is_dir() and not os.access(study.store, os.W_OK):
+        for name in ("catalog.sqlite", "catalog.sqlite-wal"):
+            if (study.store / name).exists():
+                shutil.copyfile(study.store / name, os.path.join(tmp, name))
+        study.catalog = Catalog.for_store(Path(tmp), read_only=True)
+
+
+def _tail(text: str | None) -> list[str]:
+    lines = strip_ansi(text or "").rstrip().splitlines()
+    return lines[-TAIL_LINES:]
+
+
+def _details(study: Study, group: FailureGroup) -> list[str]:
+    """One execution of the group in full: its command, kept folder and the tails of its output."""
+    first = group.executions[0]
+    attempts = study.catalog.attempts(first["id"])
+    last = attempts[-1] if attempts else {}
+    out = [f"  e.g. {first['subject']} [{first['condition']}] rep {first['repetition']} (execution {first['id']})"]
+    if last.get("argv"):
+        out.append(f"  command: {shlex.join(last['argv'])}")
+    kept = study.store / FAILED_DIR / first["id"]
+    if kept.is_dir():
+        out.append(f"  working folder kept in {kept}")
+    for name in ("stderr", "stdout"):
+        tail = _tail(last.get(name))
+        out.append(f"  {name} (last {len(tail)} lines):" if tail else f"  {name}: empty")
+        out += [f"    | {line}" for line in tail]
+    return out
+
+
+def _run_lines(study: Study) -> list[str]:
+    """The last run, and any run still marked running whose runner is gone (killed)."""
+    sid = study.catalog.study_id(study.name)
+    runs = study.catalog.runs(sid) if sid is not None else []
+    out = []
+    for r in runs:
+        if r["status"] == "running" and runner_alive(r["hostname"], r["pid"], r["started_at"]) is False:
+            out.append(
+                f"run {r['id']} was interrupted: its runner (pid {r['pid']} on {r['hostname']}) is gone; "
+                "`reprovip run` resumes"
+            )
+    if runs:
+        last = runs[-1]
+        if last["status"] == "running" and not out:
+            out.append(f"run {last['id']} is running (pid {last['pid']} on {last['hostname']})")
+        elif last["status"] == "stopped":
+            out.append(
+                f"run {last['id']} stopped early: its first executions all failed with one error "
+                "(`reprovip run --keep-going` runs them all)"
+            )
+    return out
+
+
+def status_command(path: str, *, failed: bool = False) -> int:
+    """Print the status table, the runs to know about and the failures grouped by error."""
     study = Study.load(path)
+    with tempfile.TemporaryDirectory(prefix="reprovip-status-") as tmp:
+        _readable(study, tmp)
+        return _print_status(study, failed=failed)
+
+
+def _print_status(study: Study, *, failed: bool) -> int:
     console = Console()
     table = Table(title=f"{study.name}: executions per condition")
     counts = study.status()
@@ -20,20 +97,25 @@ def status_command(path: str) -> int:
     for row in counts.itertuples(index=False):
         table.add_row(*[str(v) for v in row])
     console.print(table)
+    lines = _run_lines(study)
     df = study.executions()
-    failed = df[df["status"] == "failed"]
-    for row in failed.itertuples():
-        console.print(
-            f"failed: {row.subject} [{row.condition_key}] rep {row.repetition} "
-            f"after {row.attempts} attempt(s): {row.error}",
-            markup=False,
-            highlight=False,
-        )
+    rows = df[df["status"] == "failed"].rename(columns={"condition_key": "condition"}).to_dict("records")
+    sid = study.catalog.study_id(study.name)
+    inputs = {e["id"]: e["input"] for e in study.catalog.executions(sid, status="failed")} if rows else {}
+    for group in group_failures(dict(r, input=inputs.get(r["id"])) for r in rows):
+        lines += group.lines()
+        if failed:
+            lines += _details(study, group)
+    if rows and not failed:
+        lines.append("Their command lines and output: `reprovip status --failed`.")
+    for line in lines:
+        click.echo(line)
     return 0
 
 
 @click.command("status")
 @click.argument("study", type=click.Path(dir_okay=False), default="study.yaml")
-def status(study: str) -> int:
+@click.option("--failed", is_flag=True, help="Show each distinct failure's command line and output tails.")
+def status(study: str, failed: bool) -> int:
     """Show how many executions of STUDY are done, failed or pending, per condition."""
-    return status_command(study)
+    return status_command(study, failed=failed)

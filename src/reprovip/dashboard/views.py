@@ -18,6 +18,7 @@ from reprovip.errors import NotFoundError
 from reprovip.nested import flatten
 from reprovip.report.context import alerts_of, analysis_context, verdict_of
 from reprovip.report.maps import AXES, MAP_NAME, draw_output_map
+from reprovip.store.liveness import runner_alive
 
 STATUSES = ("done", "failed", "running", "pending")
 TREND_KEYS = (
@@ -49,10 +50,13 @@ def _shown(v: Any) -> Any:
 
 
 def _run(r: dict[str, Any]) -> dict[str, Any]:
+    status = r.get("status")
+    if status == "running" and runner_alive(r.get("hostname"), r.get("pid"), r.get("started_at")) is False:
+        status = "interrupted"  # its runner died (kill -9): the next run records it so
     return dict(
         id=r["id"],
         command=r.get("command"),
-        status=r.get("status"),
+        status=status,
         started_at=iso(r.get("started_at")),
         finished_at=iso(r.get("finished_at")),
         hostname=r.get("hostname"),
@@ -291,7 +295,9 @@ class Dashboard:
         for per in by_cond.values():
             for st, n in per.items():
                 counts[st] = counts.get(st, 0) + n
-        running = [_run(r) for r in q.runs(src.engine, row["id"], limit=10, status="running")]
+        running = [
+            r for r in map(_run, q.runs(src.engine, row["id"], limit=10, status="running")) if r["status"] == "running"
+        ]
         total = sum(counts.values())
         left = counts.get("pending", 0) + counts.get("running", 0)
         rate = act["recent"] / (window / 60.0)
@@ -305,7 +311,8 @@ class Dashboard:
             rate_per_min=rate,
             mean_duration=act["mean_duration"],
             eta_seconds=(left / rate * 60.0) if rate > 0 and left else None,
-            refresh_seconds=5 if (running or left) else None,
+            # Only a live run changes the figures: a study stopped, interrupted or done is not refreshed.
+            refresh_seconds=5 if running else None,
             generated_at=iso(time.time()),
         )
 

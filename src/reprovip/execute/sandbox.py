@@ -11,6 +11,7 @@ import errno
 import functools
 import glob
 import os
+import re
 import select
 import shutil
 import signal
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from reprovip.execute.failures import strip_ansi
 from reprovip.execute.provenance import machine_provenance, machine_provenance_hash
 from reprovip.execute.render import render_argv
 from reprovip.store.blobs import BlobStore, file_hash, suffix_of
@@ -30,6 +32,11 @@ from reprovip.store.blobs import BlobStore, file_hash, suffix_of
 _HEAD, _TAIL = 8 * 1024, 56 * 1024
 _HOSTNAME = socket.gethostname()
 PID_FILE = ".reprovip-pid"
+# An output declared as `{stdout}` or `{stderr}` (optionally followed by a suffix: `{stdout}.csv`) is the whole
+# stream, saved next to {outdir} as `<stream><suffix>`; see docs/study-format.md.
+STREAM_OUTPUT = re.compile(r"^\{(stdout|stderr)\}((?:\.[A-Za-z0-9]+)*)$")
+LISTED = 10  # files named when a declared output is missing
+INTERRUPTED = "interrupted: the runner stopped"
 
 # Process groups of executions running in this process, killed on interrupt.
 _active_groups: set[int] = set()
@@ -64,6 +71,7 @@ class Task:
     work_root: str | None = None
     return_bytes: bool = False
     blob_root: str | None = None  # shared store: the worker moves outputs into it and removes its workdir
+    failed_root: str | None = None  # where the working folder of a failed execution is kept (None: removed)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -197,16 +205,21 @@ def _start(argv: list[str], env: dict[bytes, bytes], cwd: str) -> _Started:
     return _Started(pid, out_r, err_r)
 
 
-def _wait(started: _Started, timeout: float) -> tuple[int, int, str | None, str, str]:
+def _wait(
+    started: _Started, timeout: float, sinks: dict[str, int] | None = None
+) -> tuple[int, int, str | None, str, str]:
     """Drain the started application's pipes and wait for it in this thread, killing its group at ``timeout``.
 
     One ``poll`` loop over both pipes, a pidfd and the control pipe, if any: no helper threads per execution.
+    ``sinks`` maps ``"stdout"``/``"stderr"`` to a file descriptor that receives the whole stream (a stream
+    declared as an output); the returned texts are capped either way.
     Returns (exit code, peak RSS in bytes, why it was killed: ``"timeout"``, ``"interrupted"`` or None,
     stdout, stderr). Closes the pipes and reaps the process.
     """
     pid = started.pid
     out, err = _Capped(), _Capped()
     open_fds = {started.stdout: out, started.stderr: err}
+    tee = {started.stdout: (sinks or {}).get("stdout"), started.stderr: (sinks or {}).get("stderr")}
     pidfd = os.pidfd_open(pid)
     deadline = time.monotonic() + timeout
     killed, exited = None, False
@@ -233,6 +246,8 @@ def _wait(started: _Started, timeout: float) -> tuple[int, int, str | None, str,
                     kill_group(pid)  # children the app left behind end with it (and close the pipes)
                 elif chunk := os.read(fd, 65536):
                     open_fds[fd].feed(chunk)
+                    if tee[fd] is not None:
+                        _write_all(tee[fd], chunk)
                 else:
                     poller.unregister(fd)
                     del open_fds[fd]
@@ -253,6 +268,12 @@ def _wait(started: _Started, timeout: float) -> tuple[int, int, str | None, str,
     return code, int(usage.ru_maxrss) * 1024, killed, out.text(), err.text()
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def _files(outdir: str, pattern: str) -> list[str]:
     """The regular files an output pattern matches under ``outdir``, sorted (no globbing for a literal path)."""
     full = os.path.join(outdir, pattern)
@@ -261,20 +282,31 @@ def _files(outdir: str, pattern: str) -> list[str]:
     return sorted(p for p in glob.glob(full, recursive=True) if os.path.isfile(p))
 
 
+def _stream_file(workdir: str, pattern: str) -> str | None:
+    """Where the stream an output declares (``{stdout}.csv``) is saved, or None for a file output."""
+    m = STREAM_OUTPUT.match(pattern)
+    return os.path.join(workdir, m[1] + (m[2] or ".txt")) if m else None
+
+
 def _collect(outdir: str | os.PathLike[str], decls: list[OutputDecl], return_bytes: bool) -> list[dict[str, Any]]:
     from reprovip.readers import semantic_hash  # lazy: readers pull in nibabel
 
     outdir = os.fspath(outdir)
     found: list[dict[str, Any]] = []
     for d in decls:
-        paths = _files(outdir, d.pattern)
+        stream = _stream_file(os.path.dirname(outdir), d.pattern)
+        if stream is not None:
+            # An empty stream is no result (the application printed nothing), like a missing file.
+            paths = [stream] if os.path.isfile(stream) and os.path.getsize(stream) else []
+        else:
+            paths = _files(outdir, d.pattern)
         if not paths:
             found.append(dict(name=d.name, relpath=d.pattern, kind=d.kind, missing=True, error="missing"))
             continue
         for p in paths:
             rec: dict[str, Any] = dict(
                 name=d.name,
-                relpath=p[len(outdir) + 1 :].replace(os.sep, "/"),
+                relpath=d.pattern if stream else p[len(outdir) + 1 :].replace(os.sep, "/"),
                 kind=d.kind,
                 path=p,
                 blob=file_hash(p),
@@ -293,6 +325,36 @@ def _collect(outdir: str | os.PathLike[str], decls: list[OutputDecl], return_byt
                     rec["data"] = fh.read()
             found.append(rec)
     return found
+
+
+def _listing(folder: str, *, skip: tuple[str, ...] = ()) -> str:
+    """The files under ``folder`` (relative, sorted), the first :data:`LISTED` of them named."""
+    files = []
+    for parent, dirs, names in os.walk(folder):
+        rel = os.path.relpath(parent, folder)
+        dirs[:] = [d for d in dirs if not (rel == "." and d in skip)]
+        files += [n if rel == "." else f"{rel}/{n}" for n in names if not (rel == "." and n in skip)]
+    files.sort()
+    more = f" and {len(files) - LISTED} more" if len(files) > LISTED else ""
+    return ", ".join(files[:LISTED]) + more
+
+
+def missing_message(workdir: str, decls: list[OutputDecl], missing: set[str]) -> str:
+    """Name each missing output with its declared path, and what the execution wrote instead."""
+    streams = tuple(os.path.basename(p) for d in decls if (p := _stream_file(workdir, d.pattern)))
+    wanted = ", ".join(
+        f"{d.name} ({d.pattern} printed nothing)" if STREAM_OUTPUT.match(d.pattern) else f"{d.name} ({d.pattern})"
+        for d in decls
+        if d.name in missing
+    )
+    message = f"missing output{'s' if len(missing) > 1 else ''}: {wanted}; "
+    produced = _listing(os.path.join(workdir, "out"))
+    if produced:
+        return message + f"{{outdir}} holds: {produced}"
+    elsewhere = _listing(workdir, skip=("out", "input", PID_FILE, *streams))
+    if elsewhere:
+        return message + f"{{outdir}} is empty; the working folder holds: {elsewhere} (write results into {{outdir}})"
+    return message + "the execution wrote no file"
 
 
 def new_result(task: Task, argv: list[str], **fields: Any) -> dict[str, Any]:
@@ -340,7 +402,9 @@ def run_task(task: Task) -> dict[str, Any]:
                 blobs.adopt(o["path"], o["blob"], o["suffix"])
                 o["adopted"] = True
         workdir = result.pop("workdir")
-        if not _recycle(workdir):
+        if task.failed_root and not result["ok"] and not result["error"].startswith(INTERRUPTED):
+            result["kept"] = _keep(workdir, task.failed_root)  # less its outputs found: they are in the store
+        elif not _recycle(workdir):
             # A folder with more in it: renaming is cheap, deleting a tree is not, so the runner deletes the
             # trash in the background.
             trash = os.path.join(os.path.dirname(workdir), ".trash")
@@ -348,6 +412,22 @@ def run_task(task: Task) -> dict[str, Any]:
                 os.mkdir(trash)
             os.replace(workdir, os.path.join(trash, f"{os.path.basename(workdir)}-{time.time_ns()}"))
     return result
+
+
+def _keep(workdir: str, failed_root: str) -> str:
+    """Move a failed execution's working folder to ``failed_root`` for inspection; return its new path.
+
+    Its modification time is set to now: the runner keeps the newest folders (see ``run --keep-failed``).
+    """
+    os.makedirs(failed_root, exist_ok=True)
+    kept = os.path.join(failed_root, os.path.basename(workdir))
+    if os.path.lexists(kept):  # an earlier failure of the same execution
+        shutil.rmtree(kept, ignore_errors=True)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(os.path.join(workdir, PID_FILE))
+    os.replace(workdir, kept)
+    os.utime(kept)
+    return kept
 
 
 def _spare(root: str) -> str:
@@ -446,9 +526,15 @@ def _execute(task: Task) -> dict[str, Any]:
             result["provenance_hash"] = None
     t0 = time.perf_counter()
     env = {**(_frozen_environ or os.environb), **{os.fsencode(k): os.fsencode(v) for k, v in task.env.items()}}
+    sinks: dict[str, int] = {}
     try:
+        for d in task.outputs:
+            if path := _stream_file(workdir, d.pattern):
+                sinks[STREAM_OUTPUT.match(d.pattern)[1]] = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         started = _start(argv, env, workdir)
     except OSError as exc:
+        for fd in sinks.values():
+            os.close(fd)
         result.update(ok=False, error=f"could not start {argv[0]!r}: {exc.strerror or exc}", duration=0.0)
         result["finished_at"] = time.time()
         return result
@@ -461,13 +547,15 @@ def _execute(task: Task) -> dict[str, Any]:
     finally:
         os.close(fd)
     try:
-        code, rss, killed, stdout, stderr = _wait(started, task.timeout)  # kills the group when the app exits
+        code, rss, killed, stdout, stderr = _wait(started, task.timeout, sinks)  # kills the group at exit
     except BaseException:
         kill_group(pid)  # interrupted while waiting: nothing of the execution outlives it
         raise
     finally:
         with _lock:
             _active_groups.discard(pid)
+        for fd in sinks.values():
+            os.close(fd)
     result.update(
         pid=pid,
         exit_code=code,
@@ -482,14 +570,15 @@ def _execute(task: Task) -> dict[str, Any]:
         result.update(ok=False, error=f"timed out after {task.timeout:g} s (process group killed)")
         return result
     if killed == "interrupted":
-        result.update(ok=False, error="interrupted: the runner stopped (process group killed)")
+        result.update(ok=False, error=f"{INTERRUPTED} (process group killed)")
         return result
     if code != 0:
-        tail = result["stderr"].strip().splitlines()[-1:] or [""]
-        result.update(ok=False, error=f"exit code {code}" + (f": {tail[0][:200]}" if tail[0] else ""))
+        # The last line the application printed on stderr, without its colours: usually the reason.
+        tail = [line for line in strip_ansi(result["stderr"]).splitlines() if line.strip()][-1:] or [""]
+        result.update(ok=False, error=f"exit code {code}" + (f": {tail[0].strip()[:200]}" if tail[0] else ""))
         return result
     result["outputs"] = _collect(outdir, task.outputs, task.return_bytes)
-    missing = [o["name"] for o in result["outputs"] if o["missing"]]
+    missing = {o["name"] for o in result["outputs"] if o["missing"]}
     result["ok"] = not missing
-    result["error"] = f"missing outputs: {', '.join(missing)}" if missing else None
+    result["error"] = missing_message(workdir, task.outputs, missing) if missing else None
     return result

@@ -109,6 +109,10 @@ def main(job_fd: int, result_fd: int, *, siblings: Sequence[Channel] = ()) -> No
         _close_on_exec()
         _serve(job_fd, result_fd)
         code = 0
+    except BrokenPipeError:
+        # The runner is gone (killed, even by SIGKILL): its application was killed already, and nobody is
+        # left to read a traceback; the terminal would get one per worker.
+        code = 0
     except BaseException:
         traceback.print_exc()
     finally:
@@ -128,8 +132,5 @@ def _serve(job_fd: int, result_fd: int) -> None:
                 fn, args, kwargs = pickle.load(jobs)
             except EOFError:
                 return
-            try:
-                results.write(_reply(fn, args, kwargs))
-                results.flush()
-            except BrokenPipeError:  # the runner is gone
-                return
+            results.write(_reply(fn, args, kwargs))
+            results.flush()

@@ -93,7 +93,11 @@ class Subjects(_Strict):
 
 
 class Output(_Strict):
-    """A declared result of an execution: a path or glob relative to ``{outdir}``."""
+    """A declared result of an execution: a path or glob relative to ``{outdir}``, or a stream it prints.
+
+    ``path: "{stdout}"`` (or ``"{stderr}"``) is the whole stream; a suffix after it (``"{stdout}.csv"``) tells
+    the readers its format (default ``.txt``).
+    """
 
     path: str
     kind: Literal["image", "labels", "table", "scalars", "text", "array", "bytes"]
@@ -102,8 +106,15 @@ class Output(_Strict):
     @field_validator("path")
     @classmethod
     def _relative(cls, v: str) -> str:
+        from reprovip.execute.sandbox import STREAM_OUTPUT  # the sandbox saves the stream: one spelling
+
         if v.startswith("/") or ".." in v.split("/"):
             raise ValueError(f"must be relative to {{outdir}} and stay inside it, got {v!r}")
+        if ("{stdout}" in v or "{stderr}" in v) and not STREAM_OUTPUT.match(v):
+            raise ValueError(
+                f"a printed output is `{{stdout}}` or `{{stderr}}` alone, optionally with a suffix such as "
+                f"`{{stdout}}.csv`, got {v!r}"
+            )
         return v
 
 

@@ -208,6 +208,25 @@ class Catalog:
                 .values(status=status, finished_at=time.time(), n_done=n_done, n_failed=n_failed)
             )
 
+    def close_run(self, run_id: int) -> None:
+        """Record a run whose runner died as ``interrupted``: its counts and end from the attempts it recorded."""
+        a = s.attempts
+        with self.engine.begin() as conn:
+            counts = dict(
+                conn.execute(select(a.c.status, func.count()).where(a.c.run_id == run_id).group_by(a.c.status)).all()
+            )
+            last = conn.execute(select(func.max(a.c.finished_at)).where(a.c.run_id == run_id)).scalar()
+            conn.execute(
+                update(s.runs)
+                .where(s.runs.c.id == run_id, s.runs.c.status == "running")
+                .values(
+                    status="interrupted",
+                    finished_at=last,
+                    n_done=counts.get("done", 0),
+                    n_failed=counts.get("failed", 0),
+                )
+            )
+
     def runs(self, study_id: int) -> list[dict[str, Any]]:
         """Every run of a study, oldest first."""
         with self.engine.connect() as conn:

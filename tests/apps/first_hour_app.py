@@ -1,0 +1,28 @@
+"""Mistakes of a new user's first hour; the first argument picks one, then {input} and {outdir}.
+
+colour:    fails like a tool that colours its messages (ANSI codes) and names its input in the error.
+cwd:       writes its result into the current folder instead of {outdir}.
+print:     prints its result (REPEAT lines of JSON-looking text) instead of writing a file.
+fail-on:   fails for inputs whose path contains the fourth argument, succeeds for the others.
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+mode, inp, out = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+if mode == "colour":
+    print(f"\x1b[1m\x1b[31mERROR\x1b[0m: cannot read {inp}\x1b[K", file=sys.stderr)
+    sys.exit(2)
+if mode == "cwd":
+    Path("result.json").write_text(json.dumps({"value": 1.0}))
+    sys.exit(0)
+if mode == "print":
+    for i in range(int(os.environ.get("REPEAT", "1"))):
+        print(f"line {i}: value {len(inp)}.5")
+    sys.exit(0)
+if mode == "fail-on" and sys.argv[4] in inp:
+    print("this subject is broken", file=sys.stderr)
+    sys.exit(1)
+(out / "result.json").write_text(json.dumps({"value": 1.0}))
