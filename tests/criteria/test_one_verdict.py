@@ -225,3 +225,23 @@ def test_an_output_without_numbers_says_so(study_dir: Path) -> None:
     assert "no number could be read from this table output" in reasons["numbers found"]["message"]
     assert not reasons["ICC(A,1).ci_low >= 0.9"]["passed"] and not reasons["ICC(A,1).ci_low >= 0.9"]["estimable"]
     assert out["verdict"]["status"] == "error" and doc["verdict"]["exit_code"] == 1
+
+
+def test_analyze_table_shows_the_value_check_judges(
+    study_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI table of `analyze` shows the deciding criterion, its value and observation: the numbers `check`
+    prints, not a worst case over observations no criterion judges."""
+    monkeypatch.setenv("COLUMNS", "200")  # a wide terminal: no cell is folded
+    study = edge_study(study_dir, "medium-noise", repetitions=3)
+    capsys.readouterr()
+    assert main(["analyze", str(study.path)]) == 0
+    table = capsys.readouterr().out
+    reason = next(
+        r for r in study.check(reanalyze=False).document["outputs"][0]["verdict"]["reasons"] if not r["passed"]
+    )
+    row = next(line for line in table.splitlines() if line.startswith("│ result"))
+    cells = [c.strip() for c in row.strip("│").split("│")]
+    assert cells == ["result", "scalars", "no", "fail", reason["criterion"], f"{reason['value']:.3g}", "value"]
+    assert main(["check", str(study.path), "--no-reanalyze"]) == 1
+    assert f"ICC(A,1) = {reason['message'].split(' = ')[1].split(' ')[0]} (95% CI " in capsys.readouterr().out

@@ -17,26 +17,35 @@ def _fmt(v: object, digits: int = 3) -> str:
     return str(v)
 
 
+def deciding_reason(verdict: dict) -> dict:
+    """The reason that sets an output's status (the first failed fail-severity one, then warn), as ``check``
+    reports it; the last reason when everything passed."""
+    for severity in ("fail", "warn"):
+        failed = [r for r in verdict["reasons"] if not r["passed"] and r["severity"] == severity]
+        if failed:
+            return failed[0]
+    return verdict["reasons"][-1]
+
+
 def analyze_command(path: str, json_path: str | None) -> int:
     """Analyse and print one line per output."""
     study = Study.load(path)
     result = study.analyze(json_path=json_path)
     console = Console()
     table = Table(title=f"{study.name}: reproducibility per output")
-    for col in ("output", "kind", "identical", "ICC(A,1) min [CI low]", "sd ratio max", "wCV max", "digits min"):
+    for col in ("output", "kind", "identical", "verdict", "deciding criterion", "value", "on"):
         table.add_column(col)
     for o in result.document["outputs"]:
-        s = o.get("summary", {})
         identical = o.get("bitwise", {}).get("identical")
-        icc = f"{_fmt(s.get('icc_a1_min'))} [{_fmt(s.get('icc_a1_ci_low_min'))}]" if "icc_a1_min" in s else "–"
+        r = deciding_reason(o["verdict"])
         table.add_row(
             o["name"],
             o["kind"],
             "yes" if identical else "no",
-            icc,
-            _fmt(s.get("sd_ratio_max")),
-            _fmt(s.get("wcv_max")),
-            _fmt(s.get("sigdigits_min")),
+            o["verdict"]["status"],
+            r["criterion"],
+            _fmt(r["value"]) if r["estimable"] else "not estimable",
+            r["observation"] or "–",
         )
     console.print(table)
     for o in result.document["outputs"]:

@@ -144,10 +144,16 @@ def _check(criterion: Criterion, output: dict[str, Any], document: dict[str, Any
         name, value, x = (min if better_high else max)(usable, key=lambda t: t[1])
         ok = OPS[criterion.op](value, criterion.threshold)
         where = f" on {name}" if name else ""
-        ci = x.get("ci")
-        ci_txt = f" (95% CI {_fmt(_float(ci[0]))} to {_fmt(_float(ci[1]))})" if ci else ""
         word = "meets" if ok else "fails"
-        msg = f"{criterion.metric} = {_fmt(value)}{ci_txt}{where} {word} {criterion.op} {criterion.threshold:g}"
+        rule = f"{word} {criterion.op} {criterion.threshold:g}"
+        ci = x.get("ci")
+        if ci:  # an ICC: its estimate and interval once, then which of them the rule reads
+            form, _, field = criterion.metric.partition(".")
+            head = f"{form} = {_fmt(_float(x.get('estimate')))} (95% CI {_fmt(_float(ci[0]))} to {_fmt(_float(ci[1]))})"
+            bound = {"ci_low": "its lower bound", "ci_high": "its upper bound"}.get(field, "it")
+            msg = f"{head}{where}: {bound} {rule}"
+        else:
+            msg = f"{criterion.metric} = {_fmt(value)}{where} {rule}"
         if not ok and output.get("attribution", {}).get("summary"):
             msg += f": {output['attribution']['summary']}"
         if not ok or not unusable:

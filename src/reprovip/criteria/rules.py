@@ -185,7 +185,11 @@ def metric_values(
                 out.append((obs["name"], None, {"reason": _missing_reason(obs, entry)}))
                 continue
             field = icc.group(3) or "value"
-            extra = {"ci": [entry.get("ci_low"), entry.get("ci_high")], "mean_squares": obs.get("mean_squares")}
+            extra = {
+                "ci": [entry.get("ci_low"), entry.get("ci_high")],
+                "estimate": entry.get("value"),
+                "mean_squares": obs.get("mean_squares"),
+            }
             out.append((obs["name"], entry.get(field), extra))
         else:
             value: Any = obs
