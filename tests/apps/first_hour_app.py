@@ -4,11 +4,14 @@ colour:    fails like a tool that colours its messages (ANSI codes) and names it
 cwd:       writes its result into the current folder instead of {outdir}.
 print:     prints its result (REPEAT lines of JSON-looking text) instead of writing a file.
 fail-on:   fails for inputs whose path contains the fourth argument, succeeds for the others.
+hang-late: succeeds for repetition 1 (fourth argument); hangs for the others, after creating a file named
+           after its pid in the folder given as fifth argument.
 """
 
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 mode, inp, out = sys.argv[1], sys.argv[2], Path(sys.argv[3])
@@ -22,6 +25,9 @@ if mode == "print":
     for i in range(int(os.environ.get("REPEAT", "1"))):
         print(f"line {i}: value {len(inp)}.5")
     sys.exit(0)
+if mode == "hang-late" and sys.argv[4] != "1":
+    Path(sys.argv[5], str(os.getpid())).touch()
+    time.sleep(600)
 if mode == "fail-on" and sys.argv[4] in inp:
     print("this subject is broken", file=sys.stderr)
     sys.exit(1)

@@ -115,3 +115,62 @@ def test_internal_error_writes_bug_report(
     assert "internal error: RuntimeError: kaboom" in err
     report = err.split("written to ")[1].split(";")[0]
     assert "kaboom" in Path(report).read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("-j", "0"), "reprovip: error: --jobs must be between 1 and 4096, got 0; leave it out"),
+        (("--keep-failed", "-1"), "reprovip: error: --keep-failed must be 0 or more, got -1"),
+        (("--bogus",), "reprovip: error: No such option '--bogus'."),
+    ],
+)
+def test_bad_run_options_are_one_line_with_exit_2(study_dir: Path, args: tuple[str, ...], expected: str) -> None:
+    proc = _cli("run", str(write_study(study_dir)), *args)
+    assert proc.returncode == 2 and proc.stderr.startswith(expected) and proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.rstrip().endswith(("per CPU", "got -1", "(see `reprovip run --help`)")), proc.stderr
+
+
+def test_status_groups_failures_and_shows_their_output(study_dir: Path) -> None:
+    """9 executions failing alike, in colour: one paragraph, no escape codes; --failed adds the command and tails."""
+    path = write_study(study_dir, app="first_hour_app.py", args='"colour", "{input}", "{outdir}"')
+    run = _cli("run", str(path), "--no-progress", "--keep-going")
+    assert run.returncode == 3
+    assert "9 executions failed with: exit code 2: ERROR: cannot read {input}\n" in run.stderr
+    assert "\x1b" not in run.stderr and run.stderr.count("failed with") == 1
+    plain = _cli("status", str(path)).stdout
+    assert "9 executions failed with: exit code 2: ERROR: cannot read {input}\n" in plain
+    assert "  subjects: sub-01, sub-02, sub-03; conditions: -\n" in plain and "stderr" not in plain
+    detailed = _cli("status", str(path), "--failed").stdout
+    assert "\x1b" not in detailed
+    assert f"    | ERROR: cannot read {study_dir / 'data' / 'sub-01.txt'}\n" in detailed
+    assert "  command: " in detailed and "first_hour_app.py colour" in detailed
+    assert f"  working folder kept in {study_dir / '.reprovip' / 'failed'}" in detailed
+
+
+def test_serve_port_0_prints_the_port_it_bound_and_a_taken_port_is_one_line(study_dir: Path) -> None:
+    import socket
+
+    path = write_study(study_dir)
+    assert main(["run", str(path), "--no-progress"]) == 0
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reprovip", "serve", "--port", "0", str(path)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stderr.readline()
+        port = int(line.split("http://127.0.0.1:")[1].split("/")[0])
+        assert port > 0
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
+            assert conn.recv(100).startswith(b"HTTP/1.1 200")
+        taken = _cli("serve", "--port", str(port), str(path))
+        assert taken.returncode == 2
+        assert taken.stderr == (
+            f"reprovip: error: cannot listen on 127.0.0.1:{port}: Address already in use; "
+            "pick another --port, or --port 0 for any free one\n"
+        )
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -112,3 +112,30 @@ fuzzed = schemathesis.pytest.from_fixture("api_schema")
 def test_schemathesis_fuzz(case: Any) -> None:
     """Random ids, statuses, pages and map names: no 5xx, documented status codes and schemas only."""
     case.call_and_validate()
+
+
+def test_progress_of_a_dead_run_is_interrupted_and_not_refreshed(tmp_path: Path) -> None:
+    """A run left `running` by a killed runner (a finished process's pid) is shown interrupted, and the page
+    stops refreshing; a run whose process lives (this one, started before it) is running and refreshed."""
+    import os
+    import socket
+    import subprocess
+
+    from reprovip.dashboard import create_app, open_sources
+
+    path = write_study(tmp_path, repetitions=1, subjects=1)
+    study = Study.load(path)
+    study.run()
+    sid = study.catalog.study_id(study.name)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    run_id = study.catalog.start_run(sid, "run", 1, socket.gethostname(), dead.pid)
+    client = Client(create_app(open_sources([str(path)])))
+    progress = client.get("/studies/0-1/progress.json").json()
+    assert progress["running_runs"] == [] and progress["refresh_seconds"] is None
+    runs = {r["id"]: r["status"] for r in client.get("/studies/0-1.json").json()["runs"]}
+    assert runs[run_id] == "interrupted"
+    live = study.catalog.start_run(sid, "run", 1, socket.gethostname(), os.getpid())
+    progress = client.get("/studies/0-1/progress.json").json()
+    assert [r["id"] for r in progress["running_runs"]] == [live] and progress["refresh_seconds"] == 5
+    assert "This page refreshes every 5 s." in client.get("/studies/0-1/progress").text

@@ -179,6 +179,34 @@ def test_applications_die_with_a_killed_runner(tmp_path: Path) -> None:
     assert _gone(groups), "an application outlived its killed runner"
 
 
+def test_workers_of_a_killed_runner_exit_without_a_traceback(tmp_path: Path) -> None:
+    """Each worker replies for the application it killed into a pipe nobody reads: BrokenPipeError, once silent.
+
+    Repetition 1 succeeds first, so that a worker's next reply is small: buffered, it failed only when the
+    worker closed its pipe on the way out, after the runner's death, and printed a traceback.
+    """
+    hanging = tmp_path / "hanging"
+    hanging.mkdir()
+    path = write_study(
+        tmp_path,
+        app="first_hour_app.py",
+        args=f'"hang-late", "{{input}}", "{{outdir}}", "{{repetition}}", "{hanging}"',
+        repetitions=3,
+        subjects=2,
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reprovip", "run", str(path), "-j", "2", "--no-progress"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert _eventually(lambda: len(list(hanging.iterdir())) == 2), "the applications did not start"
+    proc.kill()
+    _, err = proc.communicate(timeout=60)  # the workers share the runner's stderr: its end waits for theirs
+    assert _gone([int(p.name) for p in hanging.iterdir()])  # each application leads its own group
+    assert err == "", err
+
+
 def test_an_execution_whose_worker_died_is_stopped_and_retried(tmp_path: Path) -> None:
     marker = tmp_path / "first-attempt"
     path = write_study(

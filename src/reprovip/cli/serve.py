@@ -43,7 +43,8 @@ def _listen(host: str, port: int) -> socket.socket:
         return socket.create_server((host, port), family=family, reuse_port=False)
     except OSError as exc:
         hint = "pick another --port, or --port 0 for any free one" if exc.errno == errno.EADDRINUSE else "check --host"
-        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; {hint}") from exc
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise InputError(f"cannot listen on {host}:{port}: {reason}; {hint}") from exc
 
 
 @click.command("serve")
