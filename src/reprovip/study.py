@@ -155,12 +155,31 @@ class Study:
             return Catalog(self.catalog_url)
         return Catalog.for_store(self.store)
 
-    def run(self, *, jobs: int | None = None, force: bool = False, executor: str = "local", progress: bool = False):
-        """Run every execution not done yet; see :func:`reprovip.runner.run_study`."""
-        from reprovip.runner import run_study
+    def run(
+        self,
+        *,
+        jobs: int | None = None,
+        force: bool = False,
+        executor: str = "local",
+        progress: bool = False,
+        keep_going: bool = False,
+        keep_failed: int | None = None,
+    ):
+        """Run every execution not done yet; see :func:`reprovip.runner.run_study` (``keep_going``: do not stop
+        when the first executions all fail the same way; ``keep_failed``: working folders of failed executions
+        kept, default 10)."""
+        from reprovip.runner import KEEP_FAILED, run_study
 
         self.validate()
-        return run_study(self, jobs=jobs, force=force, executor=executor, progress=progress)
+        return run_study(
+            self,
+            jobs=jobs,
+            force=force,
+            executor=executor,
+            progress=progress,
+            keep_going=keep_going,
+            keep_failed=KEEP_FAILED if keep_failed is None else keep_failed,
+        )
 
     def ingest(self, pattern: str, *, root: str | Path | None = None):
         """Register existing output folders as executions; see :func:`reprovip.ingest.ingest_outputs`."""

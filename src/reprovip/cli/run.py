@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from reprovip.execute.failures import FailureGroup
-from reprovip.runner import KEEP_FAILED, RunSummary, run_study
+from reprovip.runner import KEEP_FAILED, RunSummary
 from reprovip.study import Study
 
 EXIT_EXECUTIONS_FAILED = 3
@@ -70,15 +70,8 @@ def run_command(
 ) -> int:
     """Run the study and print a summary; exit 3 when executions failed or the run stopped early."""
     study = Study.load(path)
-    study.validate()
-    summary = run_study(
-        study,
-        jobs=jobs,
-        force=force,
-        executor=executor,
-        progress=progress,
-        keep_going=keep_going,
-        keep_failed=keep_failed,
+    summary = study.run(
+        jobs=jobs, force=force, executor=executor, progress=progress, keep_going=keep_going, keep_failed=keep_failed
     )
     for line in summary_lines(study.name, summary):
         click.echo(line, err=True)
