@@ -65,3 +65,18 @@ def test_ingest_only_study_cannot_run(tmp_path: Path, capsys: pytest.CaptureFixt
     (tmp_path / "study.yaml").write_text("outputs:\n  result: {path: result.json, kind: scalars}\n")
     assert main(["run", str(tmp_path / "study.yaml")]) == 2
     assert "no `application` declared; add one to run this study, or use `reprovip ingest`" in capsys.readouterr().err
+
+
+def test_ingested_stream_outputs_are_read_from_the_file_a_run_keeps_them_in(tmp_path: Path) -> None:
+    """`path: "{stdout}"` is kept as stdout.txt by a run; an ingested folder with that file has the output."""
+    for sub in ("sub-01", "sub-02"):
+        for rep in (1, 2):
+            d = tmp_path / "results" / sub / f"run-{rep}"
+            d.mkdir(parents=True)
+            (d / "stdout.txt").write_text(f"volume {sub[-1]}.5\n")
+    (tmp_path / "study.yaml").write_text('outputs:\n  log: {path: "{stdout}", kind: text}\n')
+    study = Study.load(tmp_path / "study.yaml")
+    report = study.ingest("results/{subject}/run-{repetition}")
+    outs = study.catalog.outputs(study.catalog.study_id(study.name))
+    assert (study.executions()["status"] == "done").all(), report
+    assert sorted(o["relpath"] for o in outs) == ["stdout.txt"] * 4 and len({o["blob"] for o in outs}) == 2

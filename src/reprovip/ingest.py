@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reprovip.errors import InputError
-from reprovip.execute.sandbox import OutputDecl
+from reprovip.execute.sandbox import OutputDecl, stream_file
 from reprovip.plan.expand import execution_id
 from reprovip.store import BlobStore, RunLock
 from reprovip.store.blobs import file_hash, suffix_of
@@ -74,9 +74,12 @@ def _record_outputs(blobs: BlobStore, folder: Path, decls: list[OutputDecl]) -> 
 
     rows = []
     for d in decls:
-        paths = sorted(p for p in glob.glob(str(folder / d.pattern), recursive=True) if os.path.isfile(p))
+        # A declared stream (`{stdout}`, `{stderr}.csv`) is looked for as the file a run keeps it in (stdout.txt).
+        stream = stream_file(str(folder), d.pattern)
+        pattern = os.path.basename(stream) if stream else d.pattern
+        paths = sorted(p for p in glob.glob(str(folder / pattern), recursive=True) if os.path.isfile(p))
         if not paths:
-            rows.append(dict(name=d.name, relpath=d.pattern, kind=d.kind, missing=True, error="missing"))
+            rows.append(dict(name=d.name, relpath=pattern, kind=d.kind, missing=True, error="missing"))
         for p in paths:
             digest, suffix = file_hash(p), suffix_of(p)
             dest = blobs.path(digest, suffix)

@@ -282,7 +282,7 @@ def _files(outdir: str, pattern: str) -> list[str]:
     return sorted(p for p in glob.glob(full, recursive=True) if os.path.isfile(p))
 
 
-def _stream_file(workdir: str, pattern: str) -> str | None:
+def stream_file(workdir: str, pattern: str) -> str | None:
     """Where the stream an output declares (``{stdout}.csv``) is saved, or None for a file output."""
     m = STREAM_OUTPUT.match(pattern)
     return os.path.join(workdir, m[1] + (m[2] or ".txt")) if m else None
@@ -294,7 +294,7 @@ def _collect(outdir: str | os.PathLike[str], decls: list[OutputDecl], return_byt
     outdir = os.fspath(outdir)
     found: list[dict[str, Any]] = []
     for d in decls:
-        stream = _stream_file(os.path.dirname(outdir), d.pattern)
+        stream = stream_file(os.path.dirname(outdir), d.pattern)
         if stream is not None:
             # An empty stream is no result (the application printed nothing), like a missing file.
             paths = [stream] if os.path.isfile(stream) and os.path.getsize(stream) else []
@@ -341,7 +341,7 @@ def _listing(folder: str, *, skip: tuple[str, ...] = ()) -> str:
 
 def missing_message(workdir: str, decls: list[OutputDecl], missing: set[str]) -> str:
     """Name each missing output with its declared path, and what the execution wrote instead."""
-    streams = tuple(os.path.basename(p) for d in decls if (p := _stream_file(workdir, d.pattern)))
+    streams = tuple(os.path.basename(p) for d in decls if (p := stream_file(workdir, d.pattern)))
     wanted = ", ".join(
         f"{d.name} ({d.pattern} printed nothing)" if STREAM_OUTPUT.match(d.pattern) else f"{d.name} ({d.pattern})"
         for d in decls
@@ -529,7 +529,7 @@ def _execute(task: Task) -> dict[str, Any]:
     sinks: dict[str, int] = {}
     try:
         for d in task.outputs:
-            if path := _stream_file(workdir, d.pattern):
+            if path := stream_file(workdir, d.pattern):
                 sinks[STREAM_OUTPUT.match(d.pattern)[1]] = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         started = _start(argv, env, workdir)
     except OSError as exc:
