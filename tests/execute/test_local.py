@@ -125,8 +125,8 @@ def _start(path: Path) -> tuple[subprocess.Popen[str], list[int]]:
     raise AssertionError(f"the applications did not start: {proc.communicate()}")
 
 
-def _alive(group: int) -> list[int]:
-    """Processes of a process group that are not zombies."""
+def _alive(group: int, *, zombies: bool = False) -> list[int]:
+    """Processes of a process group that are not zombies (with ``zombies``: those too)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -134,7 +134,7 @@ def _alive(group: int) -> list[int]:
                 fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            if int(fields[2]) == group and fields[0] != "Z":
+            if int(fields[2]) == group and (zombies or fields[0] != "Z"):
                 found.append(int(entry.name))
     return found
 
@@ -168,6 +168,26 @@ def test_ctrl_c_kills_the_running_applications_and_exits_130(tmp_path: Path, tar
     study_id = catalog.studies()[0]["id"]
     assert [r["status"] for r in catalog.runs(study_id)] == ["interrupted"]
     assert {e["status"] for e in catalog.executions(study_id)} == {"pending"}
+
+
+def test_run_leaves_no_process_of_its_group_behind(tmp_path: Path) -> None:
+    """Once `reprovip run -j 2` has returned, its process group is empty, zombies included.
+
+    The second worker, forked from the first, used to be a grandchild reparented to init: it was still in the
+    group, a zombie, when `run` returned (every time on this machine). Several rounds: a race is the point.
+    """
+    path = write_study(tmp_path, repetitions=4, subjects=2)
+    for round_ in range(3):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "reprovip", "run", str(path), "-j", "2", "--no-progress", "--force"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,  # its pid is its process group's id
+        )
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        assert _alive(proc.pid, zombies=True) == [], f"round {round_}: processes left in the group of `run`"
 
 
 def test_applications_die_with_a_killed_runner(tmp_path: Path) -> None:

@@ -249,8 +249,10 @@ class LocalPool(Executor):
             return
         for t in self._threads:
             t.join()
+        # Every worker is stopped before any is waited for: the first one reaps the others it forked.
         for w in self._workers:
             w.stop()
+        for w in self._workers:
             w.join()
 
     def interrupt(self) -> None:

@@ -3,7 +3,9 @@
 :mod:`reprovip.execute.local` starts one fresh interpreter with :func:`start` and a pair of pipe descriptors per
 worker. That process imports what workers need (readers, numpy) and reads the machine's provenance once, then
 forks the other workers from itself: a pool of N workers pays the start-up cost once, not N times, and no worker
-is a fork of the runner.
+is a fork of the runner. The forked workers are its children: when the runner stops the pool, it reaps them
+before it exits, and the runner reaps it, so nothing of the pool outlives ``reprovip run`` (not even a zombie
+in its process group).
 
 Protocol: the worker first sends its process id (it is ready); then jobs are pickles of ``(function, args,
 kwargs)`` and each reply is ``(True, value)`` or ``(False, exception)``, in order. The runner may queue the next
@@ -38,21 +40,19 @@ def start(channels: list[Channel]) -> None:
     machine_provenance()  # cached, and inherited by the forked workers
     freeze_environ()
     spawn_here()
-    for channel in channels[1:]:
-        _fork(channels, channel)
-    main(*channels[0], siblings=channels)
+    children = [_fork(channels, channel) for channel in channels[1:]]
+    main(*channels[0], siblings=channels, children=children)
 
 
-def _fork(channels: list[Channel], channel: Channel) -> None:
-    """Start a worker for ``channel`` in a grandchild (reparented away, so nobody has to reap it)."""
+def _fork(channels: list[Channel], channel: Channel) -> int:
+    """Start a worker for ``channel`` in a child process; return its process id."""
     pid = os.fork()
     if pid == 0:
         try:
-            if os.fork() == 0:
-                main(*channel, siblings=channels)
+            main(*channel, siblings=channels)
         finally:
             os._exit(0)
-    os.waitpid(pid, 0)
+    return pid
 
 
 def _close_on_exec() -> None:
@@ -97,10 +97,12 @@ def _reply(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
         return pickle.dumps((False, RuntimeError(f"{reply[1]!r} (not picklable: {exc})")))
 
 
-def main(job_fd: int, result_fd: int, *, siblings: Sequence[Channel] = ()) -> None:
+def main(job_fd: int, result_fd: int, *, siblings: Sequence[Channel] = (), children: Sequence[int] = ()) -> None:
     """Serve jobs from ``job_fd`` until end of file, writing each result to ``result_fd``, then exit.
 
-    ``siblings``: every worker's channel, of which all but this one are closed here.
+    ``siblings``: every worker's channel, of which all but this one are closed here. ``children``: the workers
+    forked from this one, reaped before it exits when the runner stops the pool (it stops them all at once) or
+    is gone; not after an error, when the runner may be waiting for this process while the others still serve.
     """
     code = 1
     try:
@@ -118,6 +120,10 @@ def main(job_fd: int, result_fd: int, *, siblings: Sequence[Channel] = ()) -> No
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
+        if code == 0:
+            for pid in children:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, 0)
         # Skip the interpreter's teardown (tens of milliseconds with numpy loaded): the runner waits for it.
         os._exit(code)
 
