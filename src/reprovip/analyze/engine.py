@@ -20,6 +20,7 @@ from reprovip.analyze.voxelwise import voxelwise_maps
 from reprovip.atomic import to_json, write_json_atomic
 from reprovip.criteria.evaluate import evaluate
 from reprovip.errors import NotFoundError, ReaderError, ReprovipError
+from reprovip.report.values import save_plot_values
 from reprovip.store import BlobStore
 
 if TYPE_CHECKING:
@@ -135,6 +136,9 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
             entry["nonfinite_observations"] = len(obs.nonfinite)
             entry["complete_subjects"] = len(obs.subjects)
             _version_envelope(entry, design, obs.values[finite], names)
+            entry["plot_values"] = save_plot_values(
+                out_dir, names, obs.values[finite], list(obs.subjects), design.factors
+            )
     except ReaderError as exc:
         entry["error"] = str(exc)
     entry["observations"] = observations

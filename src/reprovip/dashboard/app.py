@@ -32,7 +32,7 @@ from reprovip.dashboard.sources import Source
 from reprovip.dashboard.views import Dashboard
 from reprovip.errors import ReprovipError
 from reprovip.report import plots
-from reprovip.report.maps import MAP_NAME, draw_output_map, output_maps
+from reprovip.report.maps import MAP_NAME, UNITS, draw_output_map, output_maps
 from reprovip.report.render import css, environment
 
 TEMPLATES = str(Path(__file__).parent / "templates")
@@ -124,6 +124,7 @@ def create_app(sources: list[Source], *, token: str | None = None) -> Any:
                     dict(
                         name=name,
                         title=img.title,
+                        unit=UNITS.get(name, ""),
                         bar=plots.colour_bar(img.vmin, img.vmax, binary=img.binary),
                         slices=[
                             dict(axis=s.axis, src=f"{base}/{s.axis}.png", width=s.width, height=s.height)

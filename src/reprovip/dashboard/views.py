@@ -96,7 +96,7 @@ class Dashboard:
         return src, row
 
     def analysis_view(self, src: Source, study: dict[str, Any], analysis_id: int) -> dict[str, Any] | None:
-        """The report's view of a stored analysis (with plot data read from the store), cached."""
+        """The report's view of a stored analysis (with the plot values ``analyze`` stored), cached."""
         ck = (src.index, analysis_id)
         with self._lock:
             if ck in self._cache:
@@ -106,7 +106,7 @@ class Dashboard:
         if doc is None:
             return None
         store = src.store_for(study["id"], study.get("study_dir"))
-        view = analysis_context(doc, engine=src.engine, study_id=study["id"], store=store, spec=study.get("spec"))
+        view = analysis_context(doc, store=store)
         view["analysis_id"] = analysis_id
         with self._lock:
             self._cache[ck] = view

@@ -4,7 +4,17 @@
 ``report_view(study)`` returns a :class:`ReportView` that notebooks display inline.
 """
 
-from reprovip.report.api import ReportView, render_report, report_view
-from reprovip.report.render import report_html
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __all__ = ["ReportView", "render_report", "report_html", "report_view"]
+_HOME = {"ReportView": "api", "render_report": "api", "report_view": "api", "report_html": "render"}
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: ``analyze`` imports reprovip.report.values without Jinja2 and the catalog.
+    if name in _HOME:
+        return getattr(importlib.import_module(f"reprovip.report.{_HOME[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,11 +9,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import Engine
-
 from reprovip.criteria.verdict import stored_verdict
 from reprovip.report.fmt import anchor, to_float
-from reprovip.report.values import bland_altman_data, load_values, strip_data
+from reprovip.report.guide import GLOSSARY, deciding, digits_note, icc_note, judged, next_steps, wcv_note
+from reprovip.report.values import bland_altman_data, load_plot_values, strip_data
 
 FORMS = ("ICC(1,1)", "ICC(A,1)", "ICC(C,1)", "ICC(1,k)", "ICC(A,k)", "ICC(C,k)")
 STATUS_ORDER = ("error", "fail", "warn", "pass", "identical")
@@ -80,26 +79,31 @@ def _worst_key(o: dict[str, Any]) -> tuple[float, float, float]:
 def _row(o: dict[str, Any]) -> dict[str, Any]:
     icc = (o.get("icc") or {}).get("ICC(A,1)") or {}
     sig = o.get("sigdigits") or {}
+    nonfinite = o.get("nonfinite") if isinstance(o.get("nonfinite"), dict) else None
     return dict(
         name=str(o.get("name")),
         mean=o.get("mean"),
         identical=o.get("identical"),
+        nonfinite=str(nonfinite.get("message") or "not finite in some executions") if nonfinite else None,
         icc=dict(
             value=icc.get("value"),
             ci_low=icc.get("ci_low"),
             ci_high=icc.get("ci_high"),
             band=icc.get("band"),
+            note=icc_note(icc),
         )
         if icc
         else None,
         wsd=o.get("wsd"),
         wcv_rms=o.get("wcv_rms"),
         wcv_log=o.get("wcv_log"),
+        wcv_note=wcv_note(o.get("mean"), o.get("wsd"), o.get("wcv_rms")),
         rc=o.get("rc"),
         bsd=o.get("bsd"),
         sd_ratio=o.get("sd_ratio"),
         sigdigits_min=sig.get("parker_min"),
         sigdigits_mean=sig.get("parker_mean"),
+        sigdigits_note=digits_note(sig.get("parker_min")),
         execution_sd=o.get("execution_sd"),
         ci95_halfwidth=o.get("ci95_halfwidth"),
     )
@@ -155,10 +159,34 @@ def _per_condition(worst: dict[str, Any] | None, bw: dict[str, Any]) -> list[dic
     ]
 
 
+def _shares(o: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Variance components of one observation, subject first, residual last: they sum to 100%."""
+    var = (o or {}).get("variance") or {}
+    order = ["subject"] + [k for k in var if k not in ("subject", "residual")] + ["residual"]
+    return [
+        dict(
+            source="repetition (residual)" if k == "residual" else k,
+            share=var[k].get("share"),
+            truncated=bool(var[k].get("truncated")),
+        )
+        for k in order
+        if k in var
+    ]
+
+
 def output_context(o: dict[str, Any], index: int) -> dict[str, Any]:
-    """The view of one output: verdict, bitwise status, key metrics, tables and plot data."""
-    obs = sorted(o.get("observations") or [], key=_worst_key)
-    worst = obs[0] if obs else None
+    """The view of one output: verdict, bitwise status, key metrics, tables and plot data.
+
+    The key metrics, plots and first rows are about the observations the stored verdict judged, the one
+    that decided it first; observations no criterion looked at are listed apart as not judged.
+    """
+    every = sorted(o.get("observations") or [], key=_worst_key)
+    chosen = judged(o)
+    obs = [x for x in every if chosen is None or str(x.get("name")) in chosen]
+    not_judged = [x for x in every if chosen is not None and str(x.get("name")) not in chosen]
+    first = deciding(o)
+    obs.sort(key=lambda x: str(x.get("name")) != first)  # stable: the deciding one, then the worst
+    focus = next((x for x in obs if not x.get("nonfinite")), obs[0] if obs else None)
     rows = [_row(x) for x in obs[:MAX_ROWS]]
     with_var = [x for x in obs if x.get("variance")]
     sources = list(with_var[0]["variance"]) if with_var else []
@@ -179,12 +207,19 @@ def output_context(o: dict[str, Any], index: int) -> dict[str, Any]:
         else None,
         bitwise=_bitwise(o.get("bitwise") or {}),
         summary=o.get("summary") or {},
-        key=_row(worst) if worst else None,
-        icc_forms=[dict(form=f, **(worst.get("icc") or {}).get(f, {})) for f in FORMS if f in (worst.get("icc") or {})]
-        if worst
+        key=_row(focus) if focus else None,
+        deciding=first,
+        icc_forms=[
+            dict(focus["icc"][f], form=f, note=icc_note(focus["icc"][f]))
+            for f in FORMS
+            if f in (focus.get("icc") or {})
+        ]
+        if focus
         else [],
         observations=rows,
         n_observations=len(obs),
+        not_judged=[_row(x) for x in not_judged[:MAX_ROWS]],
+        n_not_judged=len(not_judged),
         excluded_observations=list(o.get("excluded_observations") or [])[:MAX_ROWS],
         icc_rows=[dict(label=r["name"], **r["icc"]) for r in rows[:25] if r["icc"]],
         variance=dict(
@@ -198,8 +233,9 @@ def output_context(o: dict[str, Any], index: int) -> dict[str, Any]:
                 for x in with_var[:20]
             ],
         ),
+        shares=_shares(focus),
         variance_shares=dict(o.get("variance_shares") or {}),
-        per_condition=_per_condition(worst, o.get("bitwise") or {}),
+        per_condition=_per_condition(focus, o.get("bitwise") or {}),
         segmentation=dict(
             labels=[dict(label=k, **v) for k, v in (seg.get("labels") or {}).items()],
             dice_min=seg.get("dice_min"),
@@ -222,60 +258,39 @@ def output_context(o: dict[str, Any], index: int) -> dict[str, Any]:
         ),
         errors=list(o.get("errors") or [])[:20],
         n_errors=len(o.get("errors") or []),
+        plot_values=dict(o.get("plot_values") or {}),
         strip=[],
         bland_altman=None,
     )
 
 
-def add_values(
-    out: dict[str, Any],
-    raw: dict[str, Any],
-    *,
-    engine: Engine,
-    study_id: int,
-    store: Path,
-    declared: dict[str, list[str]] | None,
-    key_columns: list[str] | None,
-) -> None:
-    """Fill the strip-plot and Bland–Altman data of an output from the stored values (worst observations)."""
-    if out["bitwise"].get("identical") or not out["observations"]:
+def add_values(out: dict[str, Any], raw: dict[str, Any], *, store: Path | None, study: str) -> None:
+    """Fill the strip-plot and Bland–Altman data of an output from the values ``analyze`` stored with it
+    (the judged observations, deciding one first); the outputs themselves are never read here."""
+    if out["bitwise"].get("identical") or not out["observations"] or "file" not in out["plot_values"]:
         return
-    names = [r["name"] for r in out["observations"][:N_STRIP]]
-    vals = load_values(engine, study_id, store, raw, declared=declared, key_columns=key_columns, names=names)
+    vals = load_plot_values(store, study, raw)
     if vals is None:
+        out["plot_values"]["unreadable"] = True
         return
-    out["strip"] = [strip_data(vals, i) for i in range(len(vals.names))]
+    names = [r["name"] for r in out["observations"] if not r["nonfinite"]]
+    shown = vals.select(names[:N_STRIP])
+    if shown is None:
+        return
+    out["strip"] = [strip_data(shown, i) for i in range(len(shown.names))]
     prefer = sorted(out["variance_shares"], key=lambda k: -(to_float(out["variance_shares"][k]) or 0.0))
-    out["bland_altman"] = bland_altman_data(vals, 0, prefer=prefer)
+    out["bland_altman"] = bland_altman_data(shown, 0, prefer=prefer)
 
 
-def analysis_context(
-    document: dict[str, Any],
-    *,
-    engine: Engine | None = None,
-    study_id: int | None = None,
-    store: Path | None = None,
-    spec: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The whole view of an analysis document; with a catalog engine, study id and store, plot data too."""
+def analysis_context(document: dict[str, Any], *, store: Path | None = None) -> dict[str, Any]:
+    """The whole view of an analysis document; with the study's ``store``, the stored plot values too."""
     alerts, from_criteria = alerts_of(document)
     ex = document.get("executions") or {}
     prov = document.get("provenance") or {}
     study = document.get("study") or {}
     outputs = [output_context(o, i) for i, o in enumerate(document.get("outputs") or [])]
-    if engine is not None and study_id is not None and store is not None:
-        decl_outputs = (spec or {}).get("outputs") or {}
-        for out, raw in zip(outputs, document.get("outputs") or [], strict=True):
-            keys = (decl_outputs.get(out["name"].split("/")[0]) or {}).get("key_columns")
-            add_values(
-                out,
-                raw,
-                engine=engine,
-                study_id=study_id,
-                store=store,
-                declared=study.get("factors"),
-                key_columns=keys,
-            )
+    for out, raw in zip(outputs, document.get("outputs") or [], strict=True):
+        add_values(out, raw, store=store, study=str(study.get("name", "")))
     return dict(
         schema=document.get("schema"),
         created_at=document.get("created_at"),
@@ -306,4 +321,6 @@ def analysis_context(
             differing=[dict(field=k, values=v) for k, v in (prov.get("differing") or {}).items()],
         ),
         outputs=outputs,
+        next_steps=next_steps(document),
+        glossary=[dict(term=k, text=v[0], reference=v[1]) for k, v in GLOSSARY.items()],
     )

@@ -29,6 +29,14 @@ TITLES = {
     "nonfinite_differ": "voxels NaN/inf in some executions only",
     "icc_a1": "ICC(A,1)",
 }
+UNITS = {
+    "sd": "the image's intensity unit",
+    "sigdigits": "decimal digits",
+    "differ": "same / differ",
+    "nonfinite_differ": "same / differ",
+    "icc_a1": "unitless, 0 to 1",
+}
+"""The unit each map's colour bar is in."""
 AXES = ("axial", "coronal", "sagittal")
 DISPLAY = 170  # px: the longest physical side of the three slices
 

@@ -68,24 +68,32 @@ def icc_forest(rows: list[dict[str, Any]], *, title: str = "ICC(A,1) with 95% CI
     return svg(left + width + 220, height, out, label=title)
 
 
-def share_bars(shares: dict[str, Any], *, title: str = "share of total variance per factor") -> Markup | None:
-    """Horizontal bars: the variance share of each factor (with its interactions) and of the repetitions."""
-    items = [(k, to_float(v)) for k, v in shares.items() if to_float(v) is not None]
+def share_bars(shares: list[dict[str, Any]], *, title: str = "share of total variance per source") -> Markup | None:
+    """Horizontal bars: the share of one observation's total variance per source (subject, each factor and
+    interaction, repetition); the components sum to 100%, the last line says so."""
+    items = [(str(s["source"]), to_float(s.get("share")), bool(s.get("truncated"))) for s in shares]
+    items = [(k, v, tr) for k, v, tr in items if v is not None]
     if not items:
         return None
-    left, width, step = 120, 420, 20
+    left, width, step = 150, 380, 20
     sx = Scale(0.0, 1.0, left, left + width)
     out = []
-    for i, (k, v) in enumerate(items):
+    for i, (k, v, tr) in enumerate(items):
         y = 8 + i * step
-        fill = SOURCE_FILL.get(k, colour(i + 1))
+        fill = SOURCE_FILL.get(k.split(" ")[0], colour(i + 1))
+        label = pct(v, 2) + (" (negative estimate, set to 0)" if tr else "")
         out += [
-            text(left - 6, y + 11, short(k, 18), anchor="end"),
+            text(left - 6, y + 11, k, anchor="end"),
             rect(left, y, width, 14, "#f0f0f0"),
-            rect(left, y, sx(v) - left, 14, fill, title=f"{k}: {pct(v, 2)}"),  # type: ignore[arg-type]
-            text(left + width + 6, y + 11, pct(v, 2), fill="#333"),
+            rect(left, y, sx(v) - left, 14, fill, title=f"{k}: {label}"),
+            text(left + width + 6, y + 11, label, fill="#333"),
         ]
-    return svg(left + width + 60, 16 + step * len(items), out, label=title)
+    total = sum(v for _, v, _ in items)
+    y = 8 + len(items) * step
+    out.append(text(left - 6, y + 11, "total", anchor="end", fill="#555"))
+    out.append(text(left, y + 11, pct(total, 2), fill="#555"))
+    extra = 230 if any(tr for *_, tr in items) else 70
+    return svg(left + width + extra, 16 + step * (len(items) + 1), out, label=title)
 
 
 def variance_bars(
@@ -126,18 +134,18 @@ def strip_plot(data: dict[str, Any]) -> Markup | None:
     for i, s in enumerate(subjects):
         y = 12 + i * step
         out.append(text(left - 6, y + 4, short(s["subject"], 18), anchor="end"))
+        # Points that would be drawn on top of each other (same condition, same pixel) are drawn once, counted.
+        spots: dict[tuple[int, float], list[tuple[int, float, float]]] = {}
         for d, c, rep, v in zip(s["deviations"], s["conditions"], s["repetitions"], s["values"], strict=True):
-            jitter = ((c * 5 + rep * 3) % 9 - 4) * 0.9
-            out.append(
-                circle(
-                    sx(d),
-                    y + jitter,
-                    3.2,
-                    colour(c),
-                    opacity=0.85,
-                    title=f"{s['subject']} · {conds[c]} · rep {rep + 1}: {fmt(v, 8)} (Δ {fmt(d, 3)})",
-                )
-            )
+            spots.setdefault((c, round(sx(d))), []).append((rep, v, d))
+        for (c, _), reps in spots.items():
+            rep, v, d = reps[0]
+            dy = (c % 5 - 2) * 2.2  # conditions side by side, not on top of each other
+            many = f"; ×{len(reps)}: repetitions {', '.join(str(r + 1) for r, _, _ in reps)}" if len(reps) > 1 else ""
+            tip = f"{s['subject']} · {conds[c]} · rep {rep + 1}: {fmt(v, 8)} (Δ {fmt(d, 3)}){many}"
+            out.append(circle(sx(d), y + dy, 3.2, colour(c), opacity=0.85, title=tip))
+            if len(reps) > 1:
+                out.append(text(sx(d) + 5, y + dy + 4, f"×{len(reps)}", fill=colour(c), size=9))
     base = 12 + step * len(subjects)
     out += x_axis(sx, base, label=f"{data['observation']}: deviation from the subject's mean", grid_to=4)
     items, h = legend([(c, colour(i)) for i, c in enumerate(conds)], left, base + 48, width=width)
@@ -182,7 +190,7 @@ def bland_altman(data: dict[str, Any]) -> Markup | None:
             )
         )
     return svg(
-        left + width + 110,
+        left + width + 150,
         top + height + 40,
         out,
         label=f"Bland–Altman of {data['observation']}: {data['factor']}={data['level_b']} minus ={data['level_a']}",

@@ -17,7 +17,7 @@ from reprovip import __version__
 from reprovip.report import plots
 from reprovip.report.context import analysis_context
 from reprovip.report.fmt import fmt, pct, to_float
-from reprovip.report.maps import draw_output_map, output_maps
+from reprovip.report.maps import UNITS, draw_output_map, output_maps
 from reprovip.report.png import data_uri
 from reprovip.store import Catalog
 from reprovip.store import schema as s
@@ -76,6 +76,7 @@ def inline_map_images(store: Path | None, study: str | None = None) -> Callable[
                 dict(
                     name=name,
                     title=m.title,
+                    unit=UNITS.get(name, ""),
                     bar=plots.colour_bar(m.vmin, m.vmax, binary=m.binary),
                     slices=[
                         dict(axis=sl.axis, src=data_uri(sl.png), width=sl.width, height=sl.height) for sl in m.slices
@@ -108,10 +109,10 @@ def report_html(document: dict[str, Any], catalog: Catalog | None = None, *, sto
         An analysis document (schema ``reprovip.analysis/2``), with verdicts and alerts when the criteria
         were evaluated.
     catalog : Catalog, optional
-        The study's catalog (opened read-only is enough): adds the run history and the per-subject values
-        behind the strip and Bland–Altman plots.
+        The study's catalog (opened read-only is enough): adds the run history.
     store : Path, optional
-        The study store holding the voxelwise maps; default: ``.reprovip`` next to the study file named in
+        The study store holding the voxelwise maps and the values ``analyze`` kept for the strip and
+        Bland–Altman plots (no output file is read again); default: ``.reprovip`` next to the study file named in
         the document, when it exists.
 
     Returns
@@ -120,20 +121,18 @@ def report_html(document: dict[str, Any], catalog: Catalog | None = None, *, sto
         The HTML text; its Content-Security-Policy forbids loading anything from outside the file.
     """
     store = Path(store) if store is not None else _store_of(document)
-    study_id, spec, runs = None, None, []
-    engine = catalog.engine if catalog is not None else None
+    runs: list[dict[str, Any]] = []
     if catalog is not None:
         study_id = catalog.study_id(str((document.get("study") or {}).get("name", "")))
         if study_id is not None:
             with catalog.engine.connect() as conn:
-                spec = conn.execute(select(s.studies.c.spec).where(s.studies.c.id == study_id)).scalar()
                 runs = [
                     dict(r)
                     for r in conn.execute(
                         select(s.runs).where(s.runs.c.study_id == study_id).order_by(s.runs.c.id.desc()).limit(50)
                     ).mappings()
                 ]
-    a = analysis_context(document, engine=engine, study_id=study_id, store=store, spec=spec)
+    a = analysis_context(document, store=store)
     images = inline_map_images(store, str((document.get("study") or {}).get("name", "")) or None)
     images.raw_by_name.update({str(o.get("name")): o for o in document.get("outputs") or []})  # type: ignore[attr-defined]
     return (

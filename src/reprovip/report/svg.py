@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 
 from markupsafe import Markup, escape
 
-from reprovip.report.fmt import fmt, short
+from reprovip.report.fmt import fmt
 
 PALETTE = (
     "#4c72b0",
@@ -97,7 +97,9 @@ def ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     Examples
     --------
     >>> ticks(0, 1)
-    [0.0, 0.2, 0.4, 0.6000000000000001, 0.8, 1.0]
+    [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    >>> ticks(-0.3, 0.3, 3)
+    [-0.2, 0.0, 0.2]
     >>> ticks(3, 3)
     [3.0]
     """
@@ -107,10 +109,12 @@ def ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
     start = math.ceil(lo / step - 1e-9) * step
-    out, v = [], start
-    while v <= hi + step * 1e-9:
-        out.append(float(v))
-        v += step
+    out, i = [], 0
+    while start + i * step <= hi + step * 1e-9:
+        v = start + i * step
+        # Snap to the step's grid: 0.1 + 0.2 is printed 0.3, and a zero is 0, never 3.46945e-18.
+        out.append(0.0 if abs(v) < step * 1e-9 else float(f"{v:.{max(0, 1 - math.floor(math.log10(step)))}f}"))
+        i += 1
     return out
 
 
@@ -159,12 +163,21 @@ def y_axis(scale: Scale, x: float, *, label: str = "", count: int = 5, grid_to: 
 
 
 def legend(items: Sequence[tuple[str, str]], x: float, y: float, *, width: float) -> tuple[list[str], float]:
-    """Colour swatches with labels laid out in rows from ``(x, y)``; returns elements and the height used."""
+    """Colour swatches with their full labels laid out in rows from ``(x, y)``; returns elements and the height
+    used. A label too long for one row is broken over several lines (never cut: two conditions whose names
+    share a long prefix must stay apart)."""
     out, cx, cy = [], x, y
+    per_line = max(8, int((width - 18) / 6.5))
     for label, fill in items:
-        w = 18 + 6.5 * len(short(label, 28))
+        text_ = str(label)
+        lines = [text_[i : i + per_line] for i in range(0, len(text_), per_line)] or [""]
+        w = 18 + 6.5 * max(len(s) for s in lines)
         if cx + w > x + width and cx > x:
             cx, cy = x, cy + 16
-        out += [rect(cx, cy - 9, 10, 10, fill), text(cx + 14, cy, short(label, 28), fill="#333")]
-        cx += w + 10
+        out.append(rect(cx, cy - 9, 10, 10, fill))
+        out += [text(cx + 14, cy + 14 * j, s, fill="#333", cls="legend-label") for j, s in enumerate(lines)]
+        if len(lines) > 1:
+            cx, cy = x, cy + 14 * (len(lines) - 1) + 16
+        else:
+            cx += w + 10
     return out, cy - y + 16

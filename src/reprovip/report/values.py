@@ -1,29 +1,30 @@
-"""The raw values behind the plots that need more than the analysis document: per-subject values of the
-worst observations across executions (strip plot) and the paired levels of a two-level factor
-(Bland–Altman). Read from the store's blobs with the analysis' own readers; nothing is written."""
+"""The values behind the plots that need more than the analysis document: per-subject values across
+executions (strip plot) and the paired levels of a two-level factor (Bland–Altman).
+
+``analyze`` keeps them while it has them in memory: :func:`save_plot_values` writes one ``.npz`` sidecar per
+output next to its maps (``<store>/results/<study>/analysis/<output>/values-<sha256[:16]>.npz``) and returns
+the reference stored in the document (``output["plot_values"]``). The report and the dashboard read that file
+back (:func:`load_plot_values`), never the outputs themselves: a content hash binds the file to the document,
+and a file that is a symlink, outside the store or altered is not read.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import itertools
+import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
-from sqlalchemy.engine import Engine
 
-from reprovip.analyze.design import build_design, records_by_output
-from reprovip.analyze.observations import gather
-from reprovip.errors import ReprovipError
-from reprovip.store import BlobStore
-from reprovip.store import schema as s
-
-SCALAR_KINDS = ("scalars", "table", "array", "text", "json", "numpy")
-MAX_RECORDS = 20_000
-BLOB = re.compile(r"^[0-9a-f]{16,128}$")
-SUFFIX = re.compile(r"^(\.[A-Za-z0-9]{1,10}){0,3}$")
+MAX_VALUES = 2**23
+"""Largest number of values stored per output (64 MiB of float64); beyond it no plot data is kept."""
+FILE = re.compile(r"^values-[0-9a-f]{16}\.npz$")
 Z = 1.959963984540054
 
 
@@ -44,58 +45,114 @@ class Values:
             for c in itertools.product(*[lv for _, lv in self.factors])
         ]
 
+    def select(self, names: list[str]) -> Values | None:
+        """Only observations ``names`` (in that order; unknown names skipped); None when none is left."""
+        index = {n: i for i, n in enumerate(self.names)}
+        keep = [n for n in names if n in index]
+        if not keep:
+            return None
+        return Values(keep, self.values[[index[n] for n in keep]], self.subjects, self.factors)
 
-def load_values(
-    engine: Engine,
-    study_id: int,
-    store: Path,
-    output: dict[str, Any],
-    *,
-    declared: dict[str, list[str]] | None,
-    key_columns: list[str] | None,
+
+def save_plot_values(
+    folder: Path,
     names: list[str],
-    max_records: int = MAX_RECORDS,
-) -> Values | None:
-    """Values of observations ``names`` of ``output``; None for image outputs, too many records or errors."""
-    if output.get("kind") not in SCALAR_KINDS or not names:
+    values: np.ndarray,
+    subjects: list[str],
+    factors: tuple[tuple[str, tuple[str, ...]], ...],
+) -> dict[str, Any]:
+    """Write the values of an output's observations to ``folder`` and return the document's reference.
+
+    Parameters
+    ----------
+    folder : Path
+        The output's analysis folder (created when missing).
+    names, values, subjects, factors
+        As gathered by the analysis: ``values`` has shape ``(len(names), len(subjects), *levels, k)``.
+
+    Returns
+    -------
+    dict
+        ``{"file", "sha256", "observations", "subjects"}``, or ``{"skipped": why}`` when there is nothing to
+        store or more than :data:`MAX_VALUES` values.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> ref = save_plot_values(Path(tempfile.mkdtemp()), ["x"], np.zeros((1, 2, 3)), ["s1", "s2"], ())
+    >>> ref["file"].startswith("values-"), ref["observations"], ref["subjects"]
+    (True, 1, 2)
+    """
+    arr = np.asarray(values, dtype=np.float64)
+    if not names or not subjects or arr.size == 0:
+        return dict(skipped="no finite observation of a complete subject")
+    if arr.size > MAX_VALUES:
+        return dict(skipped=f"{arr.size} values: more than {MAX_VALUES} are not kept for plots")
+    buf = io.BytesIO()
+    meta = json.dumps(dict(names=list(names), subjects=list(subjects), factors=[[f, list(lv)] for f, lv in factors]))
+    np.savez(buf, values=arr, meta=np.array(meta))
+    data = buf.getvalue()
+    digest = hashlib.sha256(data).hexdigest()
+    name = f"values-{digest[:16]}.npz"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    if not path.is_file() or path.is_symlink():  # same content, same name: a re-analysis writes nothing new
+        tmp = folder / f".{name}.{os.getpid()}.part"
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    return dict(file=name, sha256=digest, observations=len(names), subjects=len(subjects))
+
+
+def plot_values_path(store: Path, study: str, output: dict[str, Any]) -> Path | None:
+    """Where the plot values of ``output`` are, when the file is a regular file (not a symlink) inside ``store``."""
+    ref = output.get("plot_values") or {}
+    name = ref.get("file")
+    if not isinstance(name, str) or not FILE.match(name):
         return None
-    label = str(output["name"])
-    e, o = s.executions, s.outputs
-    q = (
-        select(o, e.c.subject, e.c.condition_key, e.c.condition, e.c.repetition)
-        .join(e, e.c.id == o.c.execution_id)
-        .where(e.c.study_id == study_id, e.c.status == "done", o.c.name == label.split("/")[0])
-        .limit(max_records + 1)
+    folder = (
+        Path(store) / "results" / study.replace("/", "__") / "analysis" / str(output.get("name")).replace("/", "__")
     )
-    with engine.connect() as conn:
-        rows = [dict(r) for r in conn.execute(q).mappings()]
-    # Only well-formed blob names: a tampered catalog must not point the readers outside the store.
-    rows = [
-        r for r in rows if not r.get("blob") or (BLOB.match(str(r["blob"])) and SUFFIX.match(r.get("suffix") or ""))
-    ]
-    if not rows or len(rows) > max_records:
-        return None
-    groups = records_by_output(rows, BlobStore(store))
-    match = [v for (name, rel), v in groups.items() if len(groups) == 1 or f"{name}/{rel}" == label]
-    if not match:
-        return None
-    kind, recs = match[0]
+    path = folder / name
     try:
-        design = build_design(recs, declared)
-        obs = gather(design, kind, key_columns=key_columns or None)
-    except (ReprovipError, OSError, ValueError):
+        root = Path(store).resolve(strict=True)
+        if path.is_symlink() or not path.resolve(strict=True).is_relative_to(root):
+            return None
+    except (OSError, RuntimeError):
         return None
-    index = {n: i for i, n in enumerate(obs.names)}
-    keep = [n for n in names if n in index]
-    if not keep or not obs.subjects:
+    return path if path.is_file() else None
+
+
+def load_plot_values(store: Path | None, study: str, output: dict[str, Any]) -> Values | None:
+    """The values ``analyze`` stored for ``output``; None when absent, a symlink, outside the store or altered."""
+    path = plot_values_path(store, study, output) if store is not None else None
+    if path is None:
         return None
-    return Values(keep, obs.values[[index[n] for n in keep]], list(obs.subjects), design.factors)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))  # no symlink swapped in after the check
+        with os.fdopen(fd, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    if hashlib.sha256(data).hexdigest() != (output.get("plot_values") or {}).get("sha256"):
+        return None  # another analysis' file, or altered: the document's numbers are not these
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            values, meta = z["values"], json.loads(str(z["meta"]))
+        factors = tuple((str(f), tuple(str(x) for x in lv)) for f, lv in meta["factors"])
+        names, subjects = [str(n) for n in meta["names"]], [str(s) for s in meta["subjects"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if values.shape[:2] != (len(names), len(subjects)) or values.ndim != 3 + len(factors):
+        return None
+    return Values(names, values, subjects, factors)
 
 
 def strip_data(vals: Values, i: int, *, max_subjects: int = 30) -> dict[str, Any]:
     """Per subject, every execution's value and its deviation from the subject's mean.
 
-    Subjects with the largest spread are kept when there are more than ``max_subjects``.
+    A subject whose executions are all equal gets deviations of exactly zero (the mean of equal floats can
+    differ from them in the last bit). Subjects with the largest spread are kept when there are more than
+    ``max_subjects``.
     """
     v = vals.values[i]
     n_subj, k = v.shape[0], v.shape[-1]
@@ -105,7 +162,8 @@ def strip_data(vals: Values, i: int, *, max_subjects: int = 30) -> dict[str, Any
     subjects = []
     for si in chosen:
         cells = flat[si]
-        mean = float(cells.mean())
+        same = bool((cells == cells.flat[0]).all())
+        mean = float(cells.flat[0]) if same else float(cells.mean())
         conds, reps, values = zip(
             *[(c, r, float(cells[c, r])) for c in range(cells.shape[0]) for r in range(k)], strict=True
         )
@@ -115,7 +173,7 @@ def strip_data(vals: Values, i: int, *, max_subjects: int = 30) -> dict[str, Any
                 values=list(values),
                 conditions=list(conds),
                 repetitions=list(reps),
-                deviations=[x - mean for x in values],
+                deviations=[0.0 if same else x - mean for x in values],
             )
         )
     return dict(

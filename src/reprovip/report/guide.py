@@ -1,0 +1,193 @@
+"""Words around the numbers: which observations the criteria judged, metrics near their edges, a glossary,
+and what to do next, all read from the stored verdict and attribution (nothing here judges anything)."""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import re
+from typing import Any
+
+from reprovip.report.fmt import fmt, to_float
+
+FILTER = re.compile(r" \[([^\[\]]+)\]$")
+
+GLOSSARY = {
+    "ICC(A,1)": (
+        "Intraclass correlation, two-way, absolute agreement, single execution: the share of the total variance "
+        "that lies between subjects. 1 = executions agree perfectly; the criterion reads its 95% CI lower bound.",
+        "McGraw & Wong 1996, doi:10.1037/1082-989X.1.1.30; bands: Koo & Li 2016, doi:10.1016/j.jcm.2016.02.012",
+    ),
+    "wSD": (
+        "Within-subject standard deviation √MSW: the typical spread of one subject's results across executions, "
+        "in the output's own unit.",
+        "Bland & Altman 1996, doi:10.1136/bmj.313.7059.744",
+    ),
+    "wCV": (
+        "Within-subject coefficient of variation (RMS of SD/mean per subject). Undefined when the mean is near "
+        "zero: then read the wSD.",
+        "Bland & Altman 1996, doi:10.1136/bmj.312.7047.1654",
+    ),
+    "RC": (
+        "Repeatability coefficient 1.96·√2·wSD: two executions of one subject differ by less than this 95% of "
+        "the time.",
+        "Bland & Altman 1986, doi:10.1016/S0140-6736(86)90837-8",
+    ),
+    "SD ratio": ("Within-subject SD over between-subject SD: below 0.1, executions barely matter.", ""),
+    "significant digits": (
+        "Parker's −log10(σ/|μ|) in decimal digits: how many leading digits all executions share. Negative: the "
+        "spread exceeds the value itself.",
+        "Parker 1997; Sohier et al. 2021, doi:10.1145/3430315",
+    ),
+    "variance shares": (
+        "ANOVA variance components of the judged observation: subject, each factor and interaction, repetition "
+        "(residual); negative estimates are truncated to 0, so the shares sum to 100%.",
+        "Searle, Casella & McCulloch 1992, doi:10.1002/9780470316856",
+    ),
+}
+
+FIXES = (
+    ("seed", "fix the seed of every random generator the application uses (a seed level such as 42)"),
+    ("thread", "pin the thread count (threads: 1), or accept the drift it causes"),
+    ("version", "pin the application version (one release for the whole study)"),
+    ("image", "pin the container image by digest"),
+    ("env", "pin the environment variables that change the results"),
+    ("machine", "run on one machine type, or accept the difference between CPUs"),
+)
+
+
+def judged(output: dict[str, Any]) -> set[str] | None:
+    """Names of the observations some threshold criterion of the stored verdict looked at; None: all of them.
+
+    A criterion restricted to some observations is stored as ``"<rule> [<pattern>, ...]"`` (docs/criteria.md).
+    """
+    names = [str(o.get("name")) for o in output.get("observations") or []]
+    reasons = [r for r in ((output.get("verdict") or {}).get("reasons") or []) if r.get("threshold") is not None]
+    if not reasons:
+        return None
+    out: set[str] = set()
+    for r in reasons:
+        m = FILTER.search(str(r.get("criterion") or ""))
+        if not m:
+            return None
+        patterns = [p.strip() for p in m.group(1).split(",")]
+        out |= {n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)}
+    return out
+
+
+def deciding(output: dict[str, Any]) -> str | None:
+    """The observation named by the stored verdict's deciding reason (the first that did not pass, else the
+    first with an observation)."""
+    reasons = [r for r in ((output.get("verdict") or {}).get("reasons") or []) if r.get("observation")]
+    failed = [r for r in reasons if not r.get("passed")]
+    return str((failed or reasons)[0]["observation"]) if reasons else None
+
+
+def wcv_note(mean: Any, wsd: Any, wcv: Any) -> str | None:
+    """Why a wCV is not shown: the mean is zero or within one wSD of zero, or the wCV exceeds 100%.
+
+    Examples
+    --------
+    >>> wcv_note(-0.0028, 0.04, 14.77), wcv_note(100.0, 1.0, 0.01)
+    ('undefined: mean ≈ 0, use wSD', None)
+    """
+    m, s, c = to_float(mean), to_float(wsd), to_float(wcv)
+    if c is None:
+        return None
+    if m is None or m == 0 or (s is not None and abs(m) <= s) or not math.isfinite(c) or c > 1:
+        return "undefined: mean ≈ 0, use wSD"
+    return None
+
+
+def digits_note(value: Any) -> str | None:
+    """A negative number of significant digits: the spread exceeds the value."""
+    v = to_float(value)
+    return "the spread exceeds the value" if v is not None and v < 0 else None
+
+
+def icc_note(icc: dict[str, Any]) -> str | None:
+    """Why an ICC estimate or its interval cannot be read as is (from the stored flags)."""
+    if not icc:
+        return None
+    if icc.get("estimable") is False:
+        return f"not estimable: {icc.get('reason') or 'degenerate design'}"
+    if icc.get("note"):
+        return str(icc["note"])
+    flags = [
+        ("ci_unbounded", "the CI is unbounded"),
+        ("above_one", "the estimate exceeds 1"),
+        ("ci_uninformative", "the CI spans every band"),
+    ]
+    said = [t for k, t in flags if icc.get(k)]
+    return "; ".join(said) if said else None
+
+
+def _fix(factor: str) -> str:
+    f = factor.lower()
+    return next((t for key, t in FIXES if key in f), f"pin {factor} to one level")
+
+
+def next_steps(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """What to do next, one item per finding: failed executions, then each output that is not identical
+    (its culprit factor and the fix it suggests, and the evidence the verdict stored), worst first."""
+    steps: list[dict[str, Any]] = []
+    ex = document.get("executions") or {}
+    if ex.get("failed"):
+        first = (ex.get("failures") or [{}])[0]
+        steps.append(
+            dict(
+                output=None,
+                status="incomplete",
+                culprit="failed executions",
+                action=f"{ex['failed']} of {ex.get('total')} executions failed"
+                + (f" (first error: {first['error']})" if first.get("error") else "")
+                + ": fix them and run again (`reprovip run` resumes); the verdict covers the others only",
+                evidence=[],
+            )
+        )
+    for o in document.get("outputs") or []:
+        v = o.get("verdict") if isinstance(o.get("verdict"), dict) else {}
+        status = str(v.get("status") or "unknown")
+        bits = o.get("bitwise") or {}
+        if status == "identical" or bits.get("identical"):
+            continue
+        evidence = [
+            str(r["evidence"]["sentence"])
+            for r in v.get("reasons") or []
+            if isinstance(r.get("evidence"), dict) and r["evidence"].get("sentence") and not r.get("passed")
+        ]
+        factors = {f: e for f, e in (bits.get("factors") or {}).items() if isinstance(e, dict)}
+        shares = o.get("variance_shares") or {}
+        blamed = sorted(
+            (f for f, e in factors.items() if e.get("changes_result")), key=lambda f: -(to_float(shares.get(f)) or 0)
+        )
+        actions = []
+        for f in blamed:
+            nd = [str(x) for x in factors[f].get("nondeterministic_levels") or []]
+            levels = [str(x) for x in (factors[f].get("levels") or {})]
+            quiet = [lv for lv in levels if lv not in nd]
+            if nd and quiet:
+                actions.append(f"repetitions differ only at {f}={', '.join(nd)}: use {f}={quiet[0]}")
+            else:
+                actions.append(_fix(f))
+        if not bits.get("repetitions_identical", True) and not blamed:
+            actions.append(
+                "repetitions differ at fixed conditions (run-to-run nondeterminism): seed every random generator, "
+                "run single-threaded, then look for parallel reductions"
+            )
+        if o.get("error"):
+            actions.append(f"the output could not be analysed: {o['error']}")
+        culprit = ", ".join(f"{f} ({fmt(100 * (to_float(shares.get(f)) or 0.0), 3)}% of the variance)" for f in blamed)
+        if not culprit:
+            rep = to_float(shares.get("repetition"))
+            culprit = "repetitions" + (f" ({fmt(100 * rep, 3)}% of the variance)" if rep is not None else "")
+        if status in ("pass", "warn") and not evidence:
+            drift = f" ({'; '.join(actions)} would remove the drift)" if actions else ""
+            actions = [f"within the criteria: no change needed{drift}"]
+        steps.append(
+            dict(
+                output=str(o.get("name")), status=status, culprit=culprit, action="; ".join(actions), evidence=evidence
+            )
+        )
+    rank = {"incomplete": 0, "fail": 0, "error": 1, "warn": 2, "pass": 3}
+    return sorted(steps, key=lambda s: rank.get(s["status"], 4))
