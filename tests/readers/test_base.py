@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import zlib
 
 import pytest
 
+import reprovip.readers.base as base
 from reprovip.errors import ReaderError
-from reprovip.readers.base import decode_text, fail, gunzip, suffix_of
+from reprovip.readers.base import decode_text, fail, gunzip, inflate_backend, suffix_of
 
 from .conftest import reader_error
 
@@ -40,6 +42,59 @@ def test_gunzip_passes_plain_bytes_and_checks_gzip(tmp_path):
     assert gunzip(path, gzip.compress(b"a") + gzip.compress(b"b")) == b"ab"
     with reader_error(path, "corrupt gzip data"):
         gunzip(path, gzip.compress(b"a") + b"garbage")
+
+
+def test_python_isal_is_the_decompressor():
+    """pyproject.toml depends on python-isal: the fast decompressor is the one in use."""
+    assert inflate_backend() == "isal"
+
+
+def _member(payload: bytes) -> bytes:
+    return gzip.compress(payload, compresslevel=1, mtime=0)
+
+
+def _damaged(offset_from_end: int) -> bytes:
+    data = bytearray(_member(b"voxels" * 1000))
+    data[-offset_from_end] ^= 0xFF
+    return bytes(data)
+
+
+@pytest.mark.parametrize("backend", ["isal", "zlib"])
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (_member(b"a" * 70_000) + _member(b"") + _member(b"bc") + bytes(3), b"a" * 70_000 + b"bc"),
+        (_member(b"x"), b"x"),
+    ],
+)
+def test_gunzip_equals_the_standard_library_with_either_backend(tmp_path, monkeypatch, backend, data, expected):
+    """Oracle: :func:`gzip.decompress` (members joined, zero padding ignored), with python-isal and with the
+    standard-library fallback used when python-isal is not installed."""
+    if backend == "zlib":
+        monkeypatch.setattr(base, "_inflate", zlib)
+    assert inflate_backend() == backend
+    assert gunzip(tmp_path / "x.gz", data) == expected == gzip.decompress(data)
+
+
+@pytest.mark.parametrize("backend", ["isal", "zlib"])
+@pytest.mark.parametrize(
+    ("data", "phrase"),
+    [
+        (_damaged(8), "corrupt gzip data (CRC or length check failed)"),  # the CRC32 of the trailer
+        (_damaged(4), "corrupt gzip data (CRC or length check failed)"),  # the length (ISIZE) of the trailer
+        (_member(b"voxels" * 1000)[:-3], "truncated gzip stream"),
+        (_member(b"a") + b"\x1f", "corrupt gzip data (1 bytes after the end of the gzip stream)"),
+        (b"\x1f\x8b\x09" + _member(b"a")[3:], "corrupt gzip data ("),  # then the decompressor's own words
+    ],
+    ids=["crc", "length", "truncated", "trailing", "method"],
+)
+def test_gunzip_errors_read_the_same_with_either_backend(tmp_path, monkeypatch, backend, data, phrase):
+    """Whichever decompressor is in use, a damaged stream is a one-line ReaderError, worded the same for a bad
+    checksum or length, a cut stream and trailing bytes (the fallback must not read less strictly)."""
+    if backend == "zlib":
+        monkeypatch.setattr(base, "_inflate", zlib)
+    with reader_error(tmp_path / "x.gz", phrase):
+        gunzip(tmp_path / "x.gz", data)
 
 
 @pytest.mark.parametrize(

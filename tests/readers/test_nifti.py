@@ -208,7 +208,7 @@ def _bad_crc(path: Path) -> str:
     data = bytearray(path.read_bytes())
     data[-8] ^= 0xFF  # the CRC32 stored in the gzip trailer
     path.write_bytes(bytes(data))
-    return "corrupt gzip data (BadGzipFile: CRC check failed)"
+    return "corrupt gzip data (CRC or length check failed)"
 
 
 def _short_data(path: Path) -> str:
