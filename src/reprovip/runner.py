@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 
 from reprovip.errors import InputError, StoreError
 from reprovip.execute.backends import Backend, open_backend
-from reprovip.execute.failures import FailureGroup, error_signature, group_failures
+from reprovip.execute.failures import FAILED_DIR, KEEP_FAILED, FailureGroup, error_signature, group_failures
 from reprovip.execute.sandbox import PID_FILE, kill_group, run_task
 from reprovip.plan import expand, recipe_hash
 from reprovip.store import BlobStore, RunLock
@@ -39,8 +39,6 @@ BATCH_NAP = 0.005
 # Stop when the first max(FAIL_FAST_MIN, 2 x jobs) executions all failed with one error before any succeeded.
 FAIL_FAST_MIN = 4
 MAX_JOBS = 4096
-KEEP_FAILED = 10  # working folders of failed executions kept in .reprovip/failed/ (the newest)
-FAILED_DIR = "failed"
 # Errors of the store's disk, not of an execution: the run cannot go on, whatever runs next.
 STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 

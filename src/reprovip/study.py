@@ -5,24 +5,29 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from reprovip.atomic import write_text_atomic
 from reprovip.errors import SpecError
-from reprovip.spec import StudySpec, load_spec
-from reprovip.spec.checks import command_problems
-from reprovip.spec.loader import locator
-from reprovip.spec.subjects import Subject, resolve_subjects
-from reprovip.store import Catalog
+
+if TYPE_CHECKING:
+    # Imported where used: `reprovip status` and `validate` must not pay for pandas, nor `--help` for pydantic.
+    import pandas as pd
+
+    from reprovip.spec import StudySpec
+    from reprovip.spec.subjects import Subject
+    from reprovip.store import Catalog
 
 STORE_DIR = ".reprovip"
+STATUSES = ("done", "failed", "pending", "running")
+"""The statuses of an execution, as :meth:`Study.status` counts them."""
 OWNER_FILE = "study-file"
 """In ``.reprovip/results/<name>/``: the study file (relative to its folder) that owns the name."""
 
 
 def _declared_name(path: Path) -> str | None:
     """The study name ``path`` declares (defaulted as :func:`load_spec` does); None when it is no valid study."""
+    from reprovip.spec import load_spec
+
     try:
         return load_spec(path).name
     except SpecError:
@@ -53,6 +58,8 @@ class Study:
     @classmethod
     def load(cls, path: str | Path, *, catalog_url: str | None = None) -> Study:
         """Load and validate ``study.yaml`` (raises :class:`~reprovip.errors.SpecError`)."""
+        from reprovip.spec import load_spec
+
         return cls(Path(path), load_spec(path), catalog_url=catalog_url)
 
     @property
@@ -95,11 +102,15 @@ class Study:
                     key="name",
                 )
         if record and owner != self.path.name:
+            from reprovip.atomic import write_text_atomic
+
             write_text_atomic(owner_file, self.path.name + "\n")
 
     @functools.cached_property
     def subjects(self) -> list[Subject]:
         """The subjects found on disk (inputs checked to exist)."""
+        from reprovip.spec.subjects import resolve_subjects
+
         return resolve_subjects(self.spec, self.directory, file=str(self.path))
 
     def validate(self) -> None:
@@ -121,6 +132,10 @@ class Study:
         program up on this machine's PATH (``reprovip validate`` does; a run does not, its executor's machines
         may have programs this one lacks).
         """
+        from reprovip.spec.checks import command_problems
+        from reprovip.spec.loader import locator
+        from reprovip.spec.subjects import resolve_subjects
+
         file = file or str(self.path)
         if self.spec.application is None:
             return [
@@ -150,6 +165,8 @@ class Study:
     @functools.cached_property
     def catalog(self) -> Catalog:
         """The study's catalog (created on first use), once the study's name is claimed (:meth:`_claim_name`)."""
+        from reprovip.store import Catalog
+
         self._claim_name()
         if self.catalog_url:
             return Catalog(self.catalog_url)
@@ -168,7 +185,8 @@ class Study:
         """Run every execution not done yet; see :func:`reprovip.runner.run_study` (``keep_going``: do not stop
         when the first executions all fail the same way; ``keep_failed``: working folders of failed executions
         kept, default 10)."""
-        from reprovip.runner import KEEP_FAILED, run_study
+        from reprovip.execute.failures import KEEP_FAILED
+        from reprovip.runner import run_study
 
         self.validate()
         return run_study(
@@ -208,6 +226,8 @@ class Study:
 
     def executions(self) -> pd.DataFrame:
         """One row per execution: subject, condition, repetition, status, exit code, duration, error."""
+        import pandas as pd
+
         sid = self.catalog.study_id(self.name)
         rows = self.catalog.executions(sid) if sid is not None else []
         cols = [
@@ -226,18 +246,27 @@ class Study:
         ]
         return pd.DataFrame(rows, columns=cols) if rows else pd.DataFrame(columns=cols)
 
+    def status_rows(self) -> list[dict[str, object]]:
+        """Counts of executions per condition: ``condition``, one column per status of :data:`STATUSES`, ``total``.
+
+        Without pandas: ``reprovip status`` prints these rows (:meth:`status` is the same as a DataFrame).
+        """
+        sid = self.catalog.study_id(self.name)
+        counts: dict[str, dict[str, int]] = {}
+        for condition, status, n in self.catalog.status_counts(sid) if sid is not None else []:
+            counts.setdefault(condition, {})[status] = n
+        rows = []
+        for condition in sorted(counts):
+            row: dict[str, object] = {"condition": condition, **{st: counts[condition].get(st, 0) for st in STATUSES}}
+            row["total"] = sum(counts[condition].get(st, 0) for st in STATUSES)
+            rows.append(row)
+        return rows
+
     def status(self) -> pd.DataFrame:
-        """Counts of executions per condition and status (done, failed, pending, running)."""
-        df = self.executions()
-        if df.empty:
-            return pd.DataFrame(columns=["condition", "done", "failed", "pending", "running", "total"])
-        table = df.pivot_table(index="condition_key", columns="status", values="id", aggfunc="count", fill_value=0)
-        for col in ("done", "failed", "pending", "running"):
-            if col not in table:
-                table[col] = 0
-        table = table[["done", "failed", "pending", "running"]]
-        table["total"] = table.sum(axis=1)
-        return table.rename_axis("condition").reset_index()
+        """Counts of executions per condition and status (done, failed, pending, running); see :meth:`status_rows`."""
+        import pandas as pd
+
+        return pd.DataFrame(self.status_rows(), columns=["condition", *STATUSES, "total"])
 
     def __repr__(self) -> str:
         return f"Study({self.name!r}, {self.path})"

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from reprovip.study import Study
 
@@ -29,6 +27,9 @@ def deciding_reason(verdict: dict) -> dict:
 
 def analyze_command(path: str, json_path: str | None) -> int:
     """Analyse and print one line per output."""
+    from rich.console import Console
+    from rich.table import Table
+
     study = Study.load(path)
     result = study.analyze(json_path=json_path)
     console = Console()

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import click
 
-from reprovip.atomic import write_json_atomic, write_text_atomic
-from reprovip.criteria.formats import badge_svg, junit_xml, markdown_summary
 from reprovip.study import Study
 
 WIDTH = 72
@@ -39,6 +37,9 @@ def emit(
     doc: dict, *, strict: bool, junit: str | None, markdown: str | None, badge: str | None, json_path: str | None
 ) -> None:
     """Print the verdict lines and write the CI artefacts asked for."""
+    from reprovip.atomic import write_json_atomic, write_text_atomic
+    from reprovip.criteria.formats import badge_svg, junit_xml, markdown_summary
+
     print_lines(doc, strict=strict)
     if junit:
         write_text_atomic(junit, junit_xml(doc, strict=strict))

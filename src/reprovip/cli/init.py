@@ -10,8 +10,6 @@ from pathlib import Path
 import click
 
 from reprovip.errors import InputError
-from reprovip.spec.models import NAME_RE, OUTPUT_KINDS
-from reprovip.spec.subjects import from_glob
 
 TEMPLATE = """\
 # reprovip study: see docs/study-format.md for every key.
@@ -102,6 +100,8 @@ def _study_path(path: Path, study_dir: Path) -> str:
 
 def _outputs(specs: tuple[str, ...]) -> tuple[str, list[str]]:
     """YAML lines for ``--result NAME=PATH[:KIND]`` options, and what was declared."""
+    from reprovip.spec.models import NAME_RE, OUTPUT_KINDS
+
     lines, said = [], []
     for spec in specs:
         name, sep, rest = spec.partition("=")
@@ -173,6 +173,8 @@ def init_study(
     for note in notes:
         click.echo(f"  {note}")
     if subjects:
+        from reprovip.spec.subjects import from_glob
+
         n = len(from_glob(subjects, out.absolute().parent))
         click.echo(f"  subjects: {subjects} ({n} found{'' if n else '; put the inputs there before validating'})")
     for said in declared:

@@ -6,11 +6,7 @@ Exit codes: 0 success, 1 criteria failed, 2 usage or input error, 3 executions f
 
 from __future__ import annotations
 
-import platform
 import sys
-import tempfile
-import time
-import traceback
 
 import click
 
@@ -35,6 +31,11 @@ for command in commands.ALL:
 
 
 def _bug_report(exc: BaseException) -> str:
+    import platform
+    import tempfile
+    import time
+    import traceback
+
     path = f"{tempfile.gettempdir()}/reprovip-crash-{time.strftime('%Y%m%d-%H%M%S')}.log"
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(f"reprovip {__version__}\npython {sys.version}\nplatform {platform.platform()}\n")
@@ -65,11 +66,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except ReprovipError as exc:
         if debug:
+            import traceback
+
             traceback.print_exc()
         click.echo(f"reprovip: error: {exc}", err=True)
         return exc.exit_code
     except Exception as exc:
         if debug:
+            import traceback
+
             traceback.print_exc()
         path = _bug_report(exc)
         click.echo(f"reprovip: internal error: {exc.__class__.__name__}: {exc}", err=True)

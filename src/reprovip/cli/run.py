@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from reprovip.execute.failures import FailureGroup
-from reprovip.runner import KEEP_FAILED, RunSummary
+from reprovip.execute.failures import KEEP_FAILED, FailureGroup
 from reprovip.study import Study
+
+if TYPE_CHECKING:
+    from reprovip.runner import RunSummary
 
 EXIT_EXECUTIONS_FAILED = 3
 

@@ -9,14 +9,10 @@ import tempfile
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from reprovip.execute.failures import FailureGroup, group_failures, strip_ansi
-from reprovip.runner import FAILED_DIR
-from reprovip.store import Catalog
+from reprovip.execute.failures import FAILED_DIR, FailureGroup, group_failures, strip_ansi
 from reprovip.store.liveness import runner_alive
-from reprovip.study import Study
+from reprovip.study import STATUSES, Study
 
 TAIL_LINES = 10  # lines of stdout and stderr shown per failure with --failed
 
@@ -28,6 +24,8 @@ def _readable(study: Study, tmp: str) -> None:
     ignore what a killed runner left in the WAL: a copy of both files is read instead.
     """
     if study.catalog_url is None and study.store.is_dir() and not os.access(study.store, os.W_OK):
+        from reprovip.store import Catalog
+
         for name in ("catalog.sqlite", "catalog.sqlite-wal"):
             if (study.store / name).exists():
                 shutil.copyfile(study.store / name, os.path.join(tmp, name))
@@ -89,20 +87,21 @@ def status_command(path: str, *, failed: bool = False) -> int:
 
 
 def _print_status(study: Study, *, failed: bool) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console()
     table = Table(title=f"{study.name}: executions per condition")
-    counts = study.status()
-    for col in counts.columns:
-        table.add_column(str(col), justify="left" if col == "condition" else "right")
-    for row in counts.itertuples(index=False):
-        table.add_row(*[str(v) for v in row])
+    columns = ["condition", *STATUSES, "total"]
+    for col in columns:
+        table.add_column(col, justify="left" if col == "condition" else "right")
+    for row in study.status_rows():
+        table.add_row(*[str(row[col]) for col in columns])
     console.print(table)
     lines = _run_lines(study)
-    df = study.executions()
-    rows = df[df["status"] == "failed"].rename(columns={"condition_key": "condition"}).to_dict("records")
     sid = study.catalog.study_id(study.name)
-    inputs = {e["id"]: e["input"] for e in study.catalog.executions(sid, status="failed")} if rows else {}
-    for group in group_failures(dict(r, input=inputs.get(r["id"])) for r in rows):
+    rows = study.catalog.executions(sid, status="failed") if sid is not None else []
+    for group in group_failures(dict(r, condition=r["condition_key"]) for r in rows):
         lines += group.lines()
         if failed:
             lines += _details(study, group)

@@ -7,8 +7,6 @@ from pathlib import Path
 import click
 
 from reprovip.errors import SpecError
-from reprovip.plan import conditions
-from reprovip.spec.loader import inspect_file
 from reprovip.study import Study
 
 
@@ -18,6 +16,9 @@ def validate_study(path: str) -> int:
     Every problem is reported at once, one per line: the spec's, then (when the spec could be built) those
     found on disk.
     """
+    from reprovip.plan import conditions
+    from reprovip.spec.loader import inspect_file
+
     spec, problems = inspect_file(path)
     study = Study(Path(path), spec) if spec is not None else None
     problems += study.problems(file=path, programs=True) if study is not None else []

@@ -18,6 +18,8 @@ _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[
 # Other control characters but tab and newline: they would garble a terminal or a one-line message.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 SHOWN = 8  # subjects or conditions named per group before "and N more"
+KEEP_FAILED = 10  # working folders of failed executions kept in .reprovip/failed/ (the newest)
+FAILED_DIR = "failed"
 
 
 def strip_ansi(text: str) -> str:

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from reprovip.store.blobs import BlobStore
-from reprovip.store.lock import RunLock
-
 if TYPE_CHECKING:
+    from reprovip.store.blobs import BlobStore
     from reprovip.store.catalog import Catalog
+    from reprovip.store.lock import RunLock
 
 __all__ = ["BlobStore", "Catalog", "RunLock"]
 
+# Imported on first use: workers need the blob store only (not SQLAlchemy), `reprovip status` the catalog only.
+_MODULES = {"BlobStore": "blobs", "Catalog": "catalog", "RunLock": "lock"}
+
 
 def __getattr__(name: str) -> Any:
-    # Workers import the blob store only: they must not pay for SQLAlchemy.
-    if name == "Catalog":
-        from reprovip.store.catalog import Catalog
-
-        return Catalog
+    if name in _MODULES:
+        return getattr(importlib.import_module(f"reprovip.store.{_MODULES[name]}"), name)
     raise AttributeError(f"module 'reprovip.store' has no attribute {name!r}")

@@ -290,6 +290,17 @@ class Catalog:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
+    def status_counts(self, study_id: int) -> list[tuple[str, str, int]]:
+        """Executions of a study counted by condition and status: ``(condition_key, status, n)`` rows."""
+        e = s.executions
+        q = (
+            select(e.c.condition_key, e.c.status, func.count())
+            .where(e.c.study_id == study_id)
+            .group_by(e.c.condition_key, e.c.status)
+        )
+        with self.engine.connect() as conn:
+            return [(str(c), str(st), int(n)) for c, st, n in conn.execute(q)]
+
     def record_attempts(self, run_id: int, batch: list[tuple[str, dict[str, Any], list[dict[str, Any]]]]) -> None:
         """Record attempts (execution id, result, output rows) and, for successes, their outputs.
 
