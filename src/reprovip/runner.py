@@ -14,10 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from sqlalchemy.exc import OperationalError
-
 from reprovip.errors import InputError, StoreError
 from reprovip.execute.backends import Backend, open_backend
 from reprovip.execute.failures import FAILED_DIR, KEEP_FAILED, FailureGroup, error_signature, group_failures
@@ -28,7 +24,12 @@ from reprovip.store.liveness import runner_alive
 from reprovip.tasks import argv_template, build_task
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+
     from reprovip.study import Study
+
+# SQLAlchemy and rich are imported once the workers are starting: their import overlaps the workers' start-up.
 
 # A finished execution waits up to BATCH_WINDOW seconds for others to share its catalog transaction: a
 # transaction's fixed cost is most of the cost of recording a short execution. Nothing waits on the catalog
@@ -132,6 +133,8 @@ def _prune_failed(root: Path, keep: int, succeeded: list[str]) -> None:
 
 def _storage_error(exc: BaseException, store: Path) -> StoreError | None:
     """A one-line :class:`StoreError` for a full or read-only disk under the store, else None."""
+    from sqlalchemy.exc import OperationalError
+
     if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
         where, full = exc.filename or store, exc.errno in (errno.ENOSPC, errno.EDQUOT)
     elif isinstance(exc, OperationalError) and ("disk is full" in str(exc) or "readonly database" in str(exc)):
@@ -211,6 +214,16 @@ def _factor_resources(study: Study) -> tuple[Any, Any]:
 
 
 def _progress_bar(console: Console | None, enabled: bool) -> Progress:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -287,7 +300,7 @@ def run_study(
                 return stop.args[0]
             finally:
                 shutil.rmtree(study.store / "work", ignore_errors=True)
-    except (OSError, OperationalError) as exc:
+    except Exception as exc:  # noqa: BLE001 - only a full or read-only disk is turned into a StoreError
         error = _storage_error(exc, study.store)
         if error is None:
             raise
@@ -299,6 +312,7 @@ def _run(
 ) -> RunSummary:
     """Plan, then execute what is not done on ``backend``, recording every attempt (see :func:`run_study`)."""
     spec, store, catalog = study.spec, study.store, study.catalog
+    from sqlalchemy.exc import OperationalError
     blobs = BlobStore(store)
     summary = RunSummary()
     planned = expand(spec, study.subjects)
