@@ -2,7 +2,8 @@
 
 Pages: ``/`` (studies), ``/studies/{key}`` (the report's content + run history + trends),
 ``/studies/{key}/executions`` (paginated), ``/studies/{key}/executions/{id}`` (drill-down),
-``/studies/{key}/progress`` (live, refreshes itself), ``/alerts``; API: ``/openapi.json``,
+``/studies/{key}/progress`` (live, refreshes itself), ``/studies/{key}/compare?old=&new=`` (two stored
+analyses side by side), ``/alerts``; API: ``/openapi.json``,
 ``/studies/{key}/analysis.json`` (the stored document), ``/healthz``.
 """
 
@@ -238,6 +239,23 @@ def create_app(sources: list[Source], *, token: str | None = None) -> Any:
         """A study (HTML)."""
         ctx = dash.study(key)
         return html("study.html", ctx, f"/studies/{key}.json", fragment=analysis_fragment(key, ctx["analysis"]))
+
+    @app.get("/studies/{key:skey}/compare.json", response_model=m.Comparison, responses=ERRORS, tags=["studies"])
+    def compare_json(
+        key: str = Key, old: int | None = Query(None, ge=1, le=2**62), new: int | None = Query(None, ge=1, le=2**62)
+    ) -> Response:
+        """Two stored analyses side by side (default: the previous and the latest): verdicts and key metrics."""
+        return json_response(dash.compare(key, old, new))
+
+    @app.get("/studies/{key:skey}/compare", response_class=HTMLResponse, responses=ERRORS, tags=["pages"])
+    def compare_page(
+        key: str = Key, old: int | None = Query(None, ge=1, le=2**62), new: int | None = Query(None, ge=1, le=2**62)
+    ) -> HTMLResponse:
+        """Two stored analyses side by side (HTML)."""
+        query = "&".join(f"{k}={v}" for k, v in (("old", old), ("new", new)) if v is not None)
+        return html(
+            "compare.html", dash.compare(key, old, new), f"/studies/{key}/compare.json" + (f"?{query}" if query else "")
+        )
 
     @app.get(
         "/studies/{key:skey}/executions.json",

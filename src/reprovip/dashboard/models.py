@@ -60,6 +60,8 @@ class TrendPoint(BaseModel):
     created_at: str | None
     label: str
     verdict: str
+    verdict_label: str
+    reprovip_version: str | None
     outputs: dict[str, dict[str, float | str | None]]
 
 
@@ -162,3 +164,26 @@ class Progress(BaseModel):
     eta_seconds: float | None
     refresh_seconds: int | None
     generated_at: str | None
+
+
+class CompareSide(BaseModel):
+    analysis_id: int | None
+    created_at: str | None
+    reprovip_version: str | None
+    verdict: Verdict
+
+
+class CompareRow(BaseModel):
+    output: str
+    old: dict[str, Any] | None
+    new: dict[str, Any] | None
+    changed: bool
+    metrics: list[dict[str, Any]]
+
+
+class Comparison(BaseModel):
+    study: StudySummary
+    history: list[int]
+    old: CompareSide
+    new: CompareSide
+    outputs: list[CompareRow]

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.exc import OperationalError
 
 from reprovip.dashboard import queries as q
+from reprovip.dashboard.compare import compare_views
 from reprovip.dashboard.sources import Source, parse_key
 from reprovip.errors import NotFoundError
 from reprovip.nested import flatten
@@ -171,6 +172,7 @@ class Dashboard:
                 executions=f"/studies/{key}/executions",
                 progress=f"/studies/{key}/progress",
                 analysis_document=f"/studies/{key}/analysis.json",
+                compare=f"/studies/{key}/compare",
             ),
         )
 
@@ -192,10 +194,27 @@ class Dashboard:
                     created_at=doc.get("created_at"),
                     label=_version_label(doc),
                     verdict=verdict_of(doc)["status"],
+                    verdict_label=verdict_of(doc)["label"],
+                    reprovip_version=doc.get("reprovip_version"),
                     outputs=outs,
                 )
             )
         return points
+
+    def compare(self, key: str, old: int | None = None, new: int | None = None) -> dict[str, Any]:
+        """Two stored analyses side by side (default: the previous and the latest)."""
+        src, row = self.resolve(key)
+        ids = q.analysis_ids(src.engine, row["id"])
+        if old is None or new is None:
+            if len(ids) < 2 and (old is None and new is None):
+                raise NotFoundError(f"study {key!r} has fewer than two stored analyses to compare")
+            new = new if new is not None else ids[-1]
+            old = old if old is not None else next((i for i in reversed(ids) if i < new), ids[0])
+        views = [self.analysis_view(src, row, aid) for aid in (old, new)]
+        if views[0] is None or views[1] is None:
+            raise NotFoundError(f"no stored analysis {old if views[0] is None else new} in study {key!r}")
+        counts = q.status_counts(src.engine, row["id"]).get(row["id"], {})
+        return dict(study=self._summary(src, row, counts, None), history=ids, **compare_views(*views))
 
     def document(self, key: str) -> dict[str, Any]:
         """The latest stored analysis document, as stored."""
