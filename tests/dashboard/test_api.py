@@ -38,6 +38,7 @@ def _validate(openapi: dict[str, Any], template: str, url: str, client: Client) 
 def test_every_json_endpoint_matches_its_schema(client: Client, openapi: dict[str, Any]) -> None:
     failed = client.get(f"/studies/{SCALAR}/executions.json", params={"status": "failed"}).json()
     eid = failed["executions"][0]["id"]
+    aid = client.get(f"/studies/{SCALAR}.json").json()["analysis"]["analysis_id"]
     urls = {
         "/index.json": ["/index.json"],
         "/alerts.json": ["/alerts.json"],
@@ -52,6 +53,7 @@ def test_every_json_endpoint_matches_its_schema(client: Client, openapi: dict[st
             f"/studies/{HOSTILE}/executions/e0006.json",
         ],
         "/studies/{key}/progress.json": [f"/studies/{k}/progress.json" for k in (SCALAR, HOSTILE)],
+        "/studies/{key}/compare.json": [f"/studies/{SCALAR}/compare.json?old={aid}&new={aid}"],
     }
     documented = {
         p
@@ -94,7 +96,7 @@ def test_execution_page_counts_the_current_attempts_and_shows_history(tmp_path: 
 def test_every_page_has_a_json_twin(app: Any) -> None:
     paths = {r.path for r in app.fastapi.routes if isinstance(r, Route)}
     pages = {r.path for r in app.fastapi.routes if isinstance(r, Route) and getattr(r, "tags", None) == ["pages"]}
-    assert len(pages) == 6
+    assert len(pages) == 7
     for page in pages:
         assert (page + ".json" if page != "/" else "/index.json") in paths, page
 
