@@ -6,12 +6,18 @@ K repetitions x 2 conditions, ingested into a study and analysed with `reprovip.
 
 (a) the full voxelwise metric set per voxel vs pingouin's `intraclass_corr` timed on a sample of voxels and
     extrapolated to the whole grid (target >= 1000x);
-(b) total analysis time vs merely decompressing and reading the same files (target <= 1.5x);
+(b) total analysis time vs the fastest decompress-and-read of the same files: python-isal on all cores (target
+    <= 1.5x), and vs zlib-ng on all cores (when installed) and the standard library's zlib on one thread;
+    medians of --rounds rounds, the runs of each round interleaved so that they share the machine's load;
 (c) peak RSS of the analysis (target <= 2 GB), and again with N doubled (flat when N*K doubles).
 
-Usage: python benchmarks/voxelwise.py [--n 20] [--k 5] [--scale 1.0] [--background zero|nan] [--keep DIR]
+Usage: python benchmarks/voxelwise.py [--n 20] [--k 5] [--scale 1.0] [--background zero|nan] [--distinct]
+       [--rounds 3] [--keep DIR]
 (--scale shrinks each axis, e.g. 0.5 for a quick run; the figures are meaningful at 1.0. --background nan
-writes NaN outside the ball, as many pipelines do: it measures the per-voxel masking of non-finite values.)
+writes NaN outside the ball, as many pipelines do: it measures the per-voxel masking of non-finite values.
+The deterministic condition's K files of a subject are byte-identical, as a deterministic application writes
+them, and reprovip reads such a file once; --distinct gives each file its own gzip timestamp, so that every
+file must be decompressed: the worst case.)
 """
 
 from __future__ import annotations
@@ -19,11 +25,14 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import zlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nibabel as nib
@@ -32,7 +41,9 @@ import numpy as np
 FULL = (197, 233, 189)
 
 
-def make_study(root: Path, n: int, k: int, shape: tuple[int, ...], background: float = 0.0) -> Path:
+def make_study(
+    root: Path, n: int, k: int, shape: tuple[int, ...], background: float = 0.0, distinct: bool = False
+) -> Path:
     """Write N x 2 conditions x K volumes and an ingest-only study.yaml; return the study file."""
     rng = np.random.default_rng(0)
     grids = np.meshgrid(*[np.linspace(-1, 1, s, dtype=np.float32) for s in shape], indexing="ij", sparse=True)
@@ -49,19 +60,52 @@ def make_study(root: Path, n: int, k: int, shape: tuple[int, ...], background: f
                 out = root / "results" / cond / f"sub-{s:02d}" / f"run-{rep}"
                 out.mkdir(parents=True, exist_ok=True)
                 raw = nib.Nifti1Image(np.round(img, 2), np.eye(4)).to_bytes()
-                (out / "img.nii.gz").write_bytes(gzip.compress(raw, compresslevel=1, mtime=0))
+                mtime = 1_700_000_000 + rep if distinct else 0
+                (out / "img.nii.gz").write_bytes(gzip.compress(raw, compresslevel=1, mtime=mtime))
     study = root / "study.yaml"
     study.write_text("outputs:\n  img: {path: img.nii.gz, kind: image}\n")
     return study
 
 
-def read_all(files: list[Path]) -> float:
-    """Baseline: decompress each file and view its voxels as an array (nothing else)."""
+def _zlib(data: bytes) -> bytes:
+    return zlib.decompress(data, 31)
+
+
+def _isal(data: bytes) -> bytes:
+    from isal import isal_zlib
+
+    return isal_zlib.decompress(data, 31)
+
+
+def _zlib_ng(data: bytes) -> bytes:
+    from zlib_ng import zlib_ng
+
+    return zlib_ng.decompress(data, 31)
+
+
+def read_all(files: list[Path], decompress, threads: int) -> float:
+    """Baseline: read, decompress and view each file's voxels as an array (nothing else), on ``threads``."""
+
+    def one(f: Path) -> None:
+        np.frombuffer(decompress(f.read_bytes()), dtype=np.float32, offset=352)
+
     t0 = time.perf_counter()
-    for f in files:
-        raw = gzip.decompress(f.read_bytes())
-        np.frombuffer(raw, dtype=np.float32, offset=352).sum()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(one, files))
     return time.perf_counter() - t0
+
+
+def yardsticks() -> dict[str, tuple]:
+    """The decompress-and-read baselines available here: name -> (decompress, threads)."""
+    cores = os.cpu_count() or 1
+    out = {f"isal, {cores} threads": (_isal, cores), "zlib, 1 thread": (_zlib, 1)}
+    try:
+        import zlib_ng  # noqa: F401  (optional: pip install zlib-ng)
+
+        out[f"zlib-ng, {cores} threads"] = (_zlib_ng, cores)
+    except ImportError:
+        pass
+    return out
 
 
 def analyse_in_subprocess(study: Path) -> tuple[float, float]:
@@ -98,20 +142,25 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=5)
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--background", choices=["zero", "nan"], default="zero")
+    ap.add_argument("--distinct", action="store_true", help="every file distinct (own gzip timestamp)")
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--keep", type=Path, help="reuse/keep the generated data in this folder")
     args = ap.parse_args()
     shape = tuple(max(4, int(round(s * args.scale))) for s in FULL)
     voxels = int(np.prod(shape))
     root = args.keep or Path(tempfile.mkdtemp(prefix="reprovip-voxelwise-"))
-    figures = {}
+    print(f"load average at start: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
+    studies, sticks = {}, yardsticks()
     try:
         for n in (args.n, 2 * args.n):
-            folder = root / (f"n{n}" if args.background == "zero" else f"n{n}-{args.background}")
+            name = f"n{n}" + ("" if args.background == "zero" else f"-{args.background}")
+            folder = root / (name + ("-distinct" if args.distinct else ""))
             study = folder / "study.yaml"
             if not study.exists():
                 shutil.rmtree(folder, ignore_errors=True)
                 t0 = time.perf_counter()
-                make_study(folder, n, args.k, shape, 0.0 if args.background == "zero" else np.nan)
+                background = 0.0 if args.background == "zero" else np.nan
+                make_study(folder, n, args.k, shape, background, args.distinct)
                 subprocess.run(
                     [
                         sys.executable,
@@ -126,36 +175,48 @@ def main() -> None:
                     capture_output=True,
                 )
                 print(f"[N={n}] generated and ingested {n * 2 * args.k} volumes in {time.perf_counter() - t0:.0f} s")
-            files = sorted(folder.glob("results/*/*/*/img.nii.gz"))
-            baseline = read_all(files)
-            seconds, rss = analyse_in_subprocess(study)
-            figures[n] = (baseline, seconds, rss)
-            print(
-                f"[N={n}] read {len(files)} files: {baseline:.1f} s; reprovip analyze: {seconds:.1f} s; "
-                f"peak RSS {rss:.0f} MB"
-            )
+            studies[n] = study
+        files = sorted(studies[args.n].parent.glob("results/*/*/*/img.nii.gz"))
+        times: dict[str, list[float]] = {name: [] for name in (*sticks, "reprovip analyze")}
+        rss = []
+        for r in range(args.rounds):  # interleaved: each round runs every method once, in turn
+            for name, (decompress, threads) in sticks.items():
+                times[name].append(read_all(files, decompress, threads))
+            seconds, peak = analyse_in_subprocess(studies[args.n])
+            times["reprovip analyze"].append(seconds)
+            rss.append(peak)
+            print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items()))
+        med = {name: float(np.median(v)) for name, v in times.items()}
+        seconds = med["reprovip analyze"]
+        rss2 = analyse_in_subprocess(studies[2 * args.n])[1]
         per_voxel = pingouin_per_voxel(args.n, args.k)
-        baseline, seconds, rss = figures[args.n]
-        print(f"\nvolume {shape} = {voxels} voxels, N={args.n}, K={args.k}, 2 conditions, {args.background} background")
+        print(
+            f"\nvolume {shape} = {voxels} voxels, N={args.n}, K={args.k}, 2 conditions, {args.background} background, "
+            f"{len(files)} files ({'all distinct' if args.distinct else 'deterministic condition byte-identical'}); "
+            f"medians of {args.rounds} rounds; load average at end: {os.getloadavg()[0]:.2f}"
+        )
         print(
             f"(a) pingouin intraclass_corr: {1000 * per_voxel:.2f} ms/voxel -> {per_voxel * voxels / 3600:.1f} h "
             f"for the grid; reprovip full metric set incl. I/O: {seconds:.1f} s; "
-            f"speed-up {per_voxel * voxels / seconds:.0f}x "
-            "(target >= 1000x)"
+            f"speed-up {per_voxel * voxels / seconds:.0f}x (target >= 1000x)"
         )
-        print(f"(b) analysis / decompress-and-read: {seconds / baseline:.2f}x (target <= 1.5x)")
-        rss2 = figures[2 * args.n][2]
+        for name in sticks:
+            target = " (target <= 1.5x)" if name.startswith("isal") else ""
+            ratio = seconds / med[name]
+            print(f"(b) analysis / decompress-and-read with {name} ({med[name]:.2f} s): {ratio:.2f}x{target}")
         print(
-            f"(c) peak RSS {rss:.0f} MB at N={args.n}, {rss2:.0f} MB at N={2 * args.n} "
-            f"(ratio {rss2 / rss:.2f}; target <= 2048 MB and flat)"
+            f"(c) peak RSS {max(rss):.0f} MB at N={args.n}, {rss2:.0f} MB at N={2 * args.n} "
+            f"(ratio {rss2 / max(rss):.2f}; target <= 2048 MB and flat)"
         )
         print(
             json.dumps(
                 {
                     "voxels": voxels,
+                    "files": len(files),
                     "speedup_vs_pingouin": per_voxel * voxels / seconds,
-                    "ratio_vs_read": seconds / baseline,
-                    "rss_mb": rss,
+                    "seconds": med,
+                    "ratios": {name: seconds / med[name] for name in sticks},
+                    "rss_mb": max(rss),
                     "rss_mb_2n": rss2,
                 }
             )

@@ -4,6 +4,7 @@ pingouin and significantdigits in tests/metrics)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
+from reprovip.analyze import voxelwise
 from reprovip.analyze.design import Design, Record, build_design
 from reprovip.analyze.voxelwise import voxelwise_maps
 from reprovip.cli.main import main
@@ -232,3 +234,63 @@ def test_voxels_where_the_icc_is_not_estimable_are_counted(tmp_path: Path) -> No
     oracle = icc_all(_flat(x))["ICC(A,1)"]
     assert int(np.sum(~np.asarray(oracle.estimable))) == 1 and np.isnan(maps["icc_a1"][0])
     assert res["summary"]["icc_a1_undefined_voxels"] == 1 and res["summary"]["sd_undefined_voxels"] == 0
+
+
+def _maps_of(root: Path, design: Design, subjects: list[str] | None = None) -> tuple[dict[str, Any], dict, list]:
+    errors: list[dict[str, Any]] = []
+    res = voxelwise_maps(design, subjects or list(design.complete), root, errors=errors)
+    return res, {name: np.asarray(nib.load(p).dataobj) for name, p in res["maps"].items()}, errors
+
+
+def _alias_cell_zero(design: Design) -> Design:
+    """The same design where every repetition of cell 0 is the subject's first file of that cell, as in a
+    content-addressed store where byte-identical outputs share one blob."""
+    grid = {}
+    for s, cells in design.grid.items():
+        first = {cell: rec for (cell, rep), rec in cells.items() if rep == 0}
+        grid[s] = {
+            (cell, rep): (replace(rec, path=first[cell].path) if cell == design.cells[0] else rec)
+            for (cell, rep), rec in cells.items()
+        }
+    return replace(design, grid=grid)
+
+
+def test_a_file_shared_by_executions_is_read_once_with_the_same_maps(tmp_path: Path, monkeypatch) -> None:
+    """Byte-identical outputs (one blob, one path) are decompressed once per subject; the maps and summary are
+    bit for bit those of the same values read from separate files (the plain path)."""
+    rng = np.random.default_rng(11)
+    n, k = 4, 3
+    x = rng.uniform(50, 60, size=(*SPATIAL, n, 1, 1)) + 1e-3 * rng.normal(size=(*SPATIAL, n, 2, k))
+    x[..., 0, :] = x[..., 0, :1]  # cell 0 deterministic: its k executions equal
+    design = _design(tmp_path, x)
+    plain, plain_maps, _ = _maps_of(tmp_path / "plain", design)
+    reads: list[Path] = []
+    real = voxelwise._volume
+    monkeypatch.setattr(voxelwise, "_volume", lambda path, ref: reads.append(path) or real(path, ref))
+    shared, shared_maps, errors = _maps_of(tmp_path / "shared", _alias_cell_zero(design))
+    assert errors == [] and len(reads) == n * (1 + k) == len(set(reads))  # not n * 2k
+    assert shared["summary"] == plain["summary"] and shared_maps.keys() == plain_maps.keys()
+    for name, values in plain_maps.items():
+        np.testing.assert_array_equal(shared_maps[name], values, err_msg=name)
+
+
+def test_unreadable_volumes_leave_their_subject_out_and_are_named(tmp_path: Path) -> None:
+    """A volume cut short in the middle of a subject, and another subject's first volume corrupted: each
+    subject is left out with its file named (the first bad file in block order), and the maps equal those
+    of the study without them, bit for bit."""
+    rng = np.random.default_rng(5)
+    x = rng.uniform(50, 60, size=(*SPATIAL, 5, 1, 1)) + 1e-3 * rng.normal(size=(*SPATIAL, 5, 2, 2))
+    design = _design(tmp_path, x)
+    cut = design.grid["sub-1"][(design.cells[1], 0)].path
+    bad_first = design.grid["sub-3"][(design.cells[0], 0)].path
+    cut.write_bytes(cut.read_bytes()[:-20])
+    bad_first.write_bytes(b"not a NIfTI file")
+    res, maps, errors = _maps_of(tmp_path / "maps", design)
+    assert [(e["subject"], e["error"].split(":")[0]) for e in errors] == [
+        ("sub-1", str(cut)),
+        ("sub-3", str(bad_first)),
+    ]
+    assert "truncated gzip stream" in errors[0]["error"] and res["subjects"] == 3
+    _, kept_maps, _ = _maps_of(tmp_path / "kept", design, ["sub-0", "sub-2", "sub-4"])
+    for name, values in kept_maps.items():
+        np.testing.assert_array_equal(maps[name], values, err_msg=name)

@@ -83,7 +83,7 @@ def test_gunzip_equals_the_standard_library_with_either_backend(tmp_path, monkey
         (_damaged(8), "corrupt gzip data (CRC or length check failed)"),  # the CRC32 of the trailer
         (_damaged(4), "corrupt gzip data (CRC or length check failed)"),  # the length (ISIZE) of the trailer
         (_member(b"voxels" * 1000)[:-3], "truncated gzip stream"),
-        (_member(b"a") + b"\x1f", "corrupt gzip data (1 bytes after the end of the gzip stream)"),
+        (_member(b"a") + b"\x1f", "corrupt gzip data (bytes after the end of the gzip stream)"),
         (b"\x1f\x8b\x09" + _member(b"a")[3:], "corrupt gzip data ("),  # then the decompressor's own words
     ],
     ids=["crc", "length", "truncated", "trailing", "method"],
@@ -103,3 +103,29 @@ def test_gunzip_errors_read_the_same_with_either_backend(tmp_path, monkeypatch, 
 )
 def test_decode_text(tmp_path, data, strict, expected):
     assert decode_text(tmp_path / "t.txt", data, strict=strict) == expected
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 4096])
+def test_gunzip_pieces_equals_gzip_decompress_for_any_split(tmp_path, size):
+    """Oracle :func:`gzip.decompress`: a stream of three members and zero padding, cut into pieces of ``size``
+    bytes (so that magic numbers and padding straddle pieces), decodes to the same bytes, each piece at most
+    1000 bytes although one member inflates 50,000 zeros from a few dozen bytes."""
+    data = _member(b"a" * 3000) + _member(bytes(50_000)) + _member(b"tail") + bytes(5)
+    pieces = [data[i : i + size] for i in range(0, len(data), size)]
+    out = list(base.gunzip_pieces(tmp_path / "x.gz", pieces, max_piece=1000))
+    assert b"".join(out) == gzip.decompress(data) and max(map(len, out)) <= 1000
+
+
+@pytest.mark.parametrize(
+    ("data", "phrase"),
+    [
+        (_damaged(8), "corrupt gzip data (CRC or length check failed)"),
+        (_member(b"voxels" * 1000)[:-3], "truncated gzip stream"),
+        (_member(b"a") + b"\x1f", "corrupt gzip data (bytes after the end of the gzip stream)"),
+        (_member(b"a") + b"\0\0x", "corrupt gzip data (bytes after the end of the gzip stream)"),
+    ],
+    ids=["crc", "truncated", "split-trailing", "trailing"],
+)
+def test_gunzip_pieces_errors(tmp_path, data, phrase):
+    with reader_error(tmp_path / "x.gz", phrase):
+        list(base.gunzip_pieces(tmp_path / "x.gz", [data[i : i + 3] for i in range(0, len(data), 3)]))

@@ -20,8 +20,10 @@ when the executions of a subject disagree about them); the subject keeps its oth
 from __future__ import annotations
 
 import os
-from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter, deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -33,6 +35,10 @@ from reprovip.analyze.stats import num
 from reprovip.errors import ReaderError
 from reprovip.metrics import FactorialAccumulator, components_from_mean_squares
 from reprovip.readers import AFFINE_TOLERANCE, read_image
+from reprovip.readers.base import gzip_bytes
+
+_READERS = 2  # reader threads: with the main thread's accumulation, both cores of a laptop stay busy
+_AHEAD = 4  # volumes read but not yet consumed, at most (each holds a decoded volume in memory)
 
 
 def _write_map(path: Path, data: np.ndarray, affine: np.ndarray) -> None:
@@ -44,7 +50,7 @@ def _write_map(path: Path, data: np.ndarray, affine: np.ndarray) -> None:
     if data.dtype.kind == "f" and (np.any((out == 0) & (data != 0)) or np.any(np.isinf(out) & np.isfinite(data))):
         out = data
     tmp = path.with_name(f".{path.name}.{os.getpid()}.part.nii.gz")
-    nib.save(nib.Nifti1Image(out, affine), tmp)
+    tmp.write_bytes(gzip_bytes(nib.Nifti1Image(out, affine).to_bytes()))
     os.replace(tmp, path)
 
 
@@ -98,14 +104,49 @@ class _Subject(NamedTuple):
     differ: np.ndarray
     nonfinite: np.ndarray | None  # non-finite in some execution; None: finite everywhere
     nonfinite_all: np.ndarray | None  # non-finite in every execution; None: nowhere
-    block: np.ndarray | None  # (voxels, executions) in the stored dtype; non-finite values replaced by 0
+    block: np.ndarray | None  # (executions, voxels) in the stored dtype; non-finite values replaced by 0
+
+
+@dataclass
+class _Partial:
+    """A subject being gathered: its first volume's data voxels, and the rest as in :class:`_Subject`."""
+
+    data: np.ndarray  # non-zero and finite in the first volume
+    differ: np.ndarray
+    nf_any: np.ndarray | None
+    nf_all: np.ndarray | None
+    block: np.ndarray | None = None
+
+
+class _Read(NamedTuple):
+    """One volume as the reader threads leave it for the main thread."""
+
+    flat: np.ndarray
+    bad: np.ndarray | None  # non-finite voxels; None: all finite
+    differ: np.ndarray | None  # differs from the subject's first volume; None for the first volume itself
+
+
+def _read(path: Path, ref: tuple[tuple[int, ...], np.ndarray, Any], metrics: bool, first: Future | None) -> _Read:
+    """Decompress and check one volume, and compare it with its subject's first (a reader-thread task)."""
+    flat = _volume(path, ref)
+    bad = _nonfinite(flat)
+    if bad is not None and not metrics:
+        raise ReaderError(f"{path}: {int(bad.sum())} NaN or infinite voxels in a label map")
+    if first is None:
+        return _Read(flat, bad, None)
+    f = first.result()  # submitted earlier, so running or done: waiting cannot deadlock
+    d = flat != f.flat  # a voxel non-zero in another execution only differs, hence in mask
+    if bad is not None and f.bad is not None:
+        d &= ~_same_bits(flat, f.flat)  # NaN != NaN: non-finite pairs compare by bit pattern
+    return _Read(flat, bad, d)
 
 
 class _Stream:
     """The whole-grid maps and the masked accumulator, fed one subject at a time.
 
-    Reading a subject (decompression releases the GIL) runs in a background thread one subject ahead of
-    the accumulation, so on two cores the analysis costs about as much as reading the files.
+    The volumes are decompressed by reader threads (decompression releases the GIL), a few ahead of the
+    main thread, which gathers each subject's block and accumulates it: on two cores decompression and
+    accumulation overlap. A file met twice in a subject (byte-identical outputs share one blob) is read once.
     """
 
     def __init__(self, design: Design, ref: tuple[tuple[int, ...], np.ndarray, Any], *, metrics: bool) -> None:
@@ -120,40 +161,57 @@ class _Stream:
         self.acc: FactorialAccumulator | None = None
         self.n = 0
 
-    def read_subject(self, subject: str) -> _Subject:
-        """Read one subject's volumes into its contribution."""
+    def plan(self, subject: str) -> list[tuple[int, Path]]:
+        """The subject's (block column, path) pairs in block order (cells in C order, then repetitions)."""
         design = self.design
         cells = {c: i for i, c in enumerate(design.cells)}
-        first = first_bad = differ = block = nf_any = nf_all = None
-        for (cell, rep), rec in sorted(design.grid[subject].items(), key=lambda kv: (cells[kv[0][0]], kv[0][1])):
-            flat = _volume(rec.path, self.ref)  # type: ignore[arg-type]
-            bad = _nonfinite(flat)
-            if bad is not None and not self.metrics:
-                raise ReaderError(f"{rec.path}: {int(bad.sum())} NaN or infinite voxels in a label map")
-            if first is None:
-                first, first_bad, differ, nf_any, nf_all = flat, bad, np.zeros(flat.size, dtype=bool), bad, bad
+        return sorted(
+            (cells[cell] * design.k + rep, rec.path)  # type: ignore[misc]
+            for (cell, rep), rec in design.grid[subject].items()
+        )
+
+    def begin(self, n_columns: int) -> None:
+        """Start a subject of ``n_columns`` executions."""
+        self.columns, self.cur = n_columns, None
+        self.failed: ReaderError | None = None
+
+    def take(self, col: int, vol: _Read | int) -> None:
+        """Fold in one of the subject's volumes (in block order), or the column of an earlier one of the same
+        file (byte-identical outputs share one blob): same values, nothing new to compare."""
+        cur = self.cur
+        if isinstance(vol, int):
+            if cur is not None and cur.block is not None:
+                cur.block[col] = cur.block[vol]
+            return
+        if cur is None:
+            data = vol.flat != 0 if vol.bad is None else (vol.flat != 0) & ~vol.bad
+            if self.metrics and self.index is None:
+                nonzero = np.flatnonzero(data)
+                self.index = nonzero if nonzero.size else np.arange(data.size)
+            cur = self.cur = _Partial(data, np.zeros(data.size, dtype=bool), vol.bad, vol.bad)
+        if vol.differ is not None:
+            cur.differ |= vol.differ
+            if vol.bad is not None:
+                cur.nf_any = vol.bad if cur.nf_any is None else cur.nf_any | vol.bad
+            cur.nf_all = None if vol.bad is None or cur.nf_all is None else cur.nf_all & vol.bad
+        if self.metrics:
+            flat = vol.flat
+            if cur.block is None:
+                cur.block = np.empty((self.columns, self.index.size), dtype=flat.dtype)
+            elif not np.can_cast(flat.dtype, cur.block.dtype, "safe"):
+                cur.block = cur.block.astype(np.result_type(cur.block.dtype, flat.dtype))
+            row = cur.block[col]
+            if flat.dtype == row.dtype:
+                np.take(flat, self.index, out=row, mode="clip")  # valid indices: no bounds-checked copy
             else:
-                d = flat != first  # a voxel non-zero in another execution only differs, hence in mask
-                if bad is not None and first_bad is not None:
-                    d &= ~_same_bits(flat, first)  # NaN != NaN: non-finite pairs compare by bit pattern
-                differ |= d
-                if bad is not None:
-                    nf_any = bad if nf_any is None else nf_any | bad
-                nf_all = None if bad is None or nf_all is None else nf_all & bad
-            if self.metrics:
-                if self.index is None:
-                    nonzero = np.flatnonzero(first != 0 if first_bad is None else (first != 0) & ~first_bad)
-                    self.index = nonzero if nonzero.size else np.arange(flat.size)
-                if block is None:
-                    block = np.empty((self.index.size, len(design.cells) * design.k), dtype=flat.dtype)
-                elif not np.can_cast(flat.dtype, block.dtype, "safe"):
-                    block = block.astype(np.result_type(block.dtype, flat.dtype))
-                values = flat[self.index]
-                if bad is not None:
-                    values[bad[self.index]] = 0  # a placeholder: these voxels are excluded from the metrics
-                block[:, cells[cell] * design.k + rep] = values
-        data = first != 0 if first_bad is None else (first != 0) & ~first_bad
-        return _Subject(data | differ, differ, nf_any, nf_all, block)
+                row[:] = flat[self.index]
+            if vol.bad is not None:
+                row[vol.bad[self.index]] = 0  # a placeholder: these voxels are excluded from the metrics
+
+    def end(self) -> _Subject:
+        """The subject's contribution, once every column was taken."""
+        cur, self.cur = self.cur, None
+        return _Subject(cur.data | cur.differ, cur.differ, cur.nf_any, cur.nf_all, cur.block)
 
     def add(self, sub: _Subject) -> None:
         """Fold one subject's contribution in (only whole subjects change the state)."""
@@ -170,7 +228,8 @@ class _Stream:
             design = self.design
             if self.acc is None:
                 self.acc = FactorialAccumulator((self.index.size,), design.levels, design.k, design.factor_names)
-            self.acc.add(sub.block.reshape(self.index.size, *design.levels, design.k))
+            # (executions, voxels) seen as (voxels, *levels, k): a view the accumulator reads row by row
+            self.acc.add(sub.block.T.reshape(self.index.size, *design.levels, design.k))
         self.n += 1
 
     def full(self, values: np.ndarray) -> np.ndarray:
@@ -179,6 +238,48 @@ class _Stream:
         out[self.index] = values
         out[self.nonfinite] = np.nan
         return out.reshape(self.ref[0], order="F")
+
+
+def _volumes(
+    stream: _Stream, subjects: list[str], pool: ThreadPoolExecutor
+) -> Iterator[tuple[str, int | None, _Read | int | ReaderError | None]]:
+    """``(subject, column, volume)`` in block order, read by ``pool`` at most :data:`_AHEAD` volumes ahead;
+    ``volume`` is an earlier column when the file repeats in the subject, the ReaderError when it cannot be
+    read; ``(subject, None, None)`` closes each subject."""
+    queue: deque[tuple[str, int, Future | int]] = deque()
+    todo = ((s, col, path) for s in subjects for col, path in stream.plan(s))
+    seen: dict[Path, int] = {}  # the current subject's files, by column
+    first: Future | None = None
+    current = None
+
+    def refill() -> None:
+        nonlocal current, seen, first
+        while sum(isinstance(f, Future) for *_, f in queue) < _AHEAD and (item := next(todo, None)):
+            s, col, path = item
+            if s != current:
+                current, seen, first = s, {}, None
+            if path in seen:
+                queue.append((s, col, seen[path]))
+                continue
+            fut = pool.submit(_read, path, stream.ref, stream.metrics, first)
+            first, seen[path] = first or fut, col
+            queue.append((s, col, fut))
+
+    refill()
+    while queue:
+        s, col, fut = queue.popleft()
+        if isinstance(fut, Future):
+            try:
+                vol: _Read | int | ReaderError = fut.result()
+            except ReaderError as exc:
+                vol = exc
+        else:
+            vol = fut
+        refill()
+        yield s, col, vol
+        del vol
+        if not queue or queue[0][0] != s:
+            yield s, None, None
 
 
 def _summary(name: str, values: np.ndarray) -> dict[str, Any]:
@@ -225,24 +326,37 @@ def voxelwise_maps(
     if ref is None:
         return {"skipped": "no readable volume"}
     stream = _Stream(design, ref, metrics=not labels)
-    with ThreadPoolExecutor(1, thread_name_prefix="reprovip-read") as reader:
-        pending = [(s, reader.submit(stream.read_subject, s)) for s in subjects[:1]]
-        for i, _ in enumerate(subjects):
-            s, fut = pending.pop(0)
-            try:
-                contribution = fut.result()
-            except ReaderError as exc:
-                contribution = None
-                if errors is not None:
-                    errors.append(dict(subject=s, condition=None, repetition=None, error=str(exc)))
-            if i + 1 < len(subjects):  # read the next subject while this one is accumulated
-                pending.append((subjects[i + 1], reader.submit(stream.read_subject, subjects[i + 1])))
-            if contribution is not None:
-                stream.add(contribution)
-            del contribution
-    if stream.n < 2:
-        return {"skipped": "fewer than two complete subjects"}
-    shape, affine = ref[0], ref[1]
+    with ThreadPoolExecutor(_READERS, thread_name_prefix="reprovip-read") as pool:
+        started, adding = None, None
+        for s, col, vol in _volumes(stream, subjects, pool):
+            if s != started:
+                started = s
+                stream.begin(len(design.grid[s]))
+            if col is None:  # the subject is complete: accumulate it in a pool thread while the next is gathered
+                if stream.failed is None:
+                    sub = stream.end()
+                    if adding is not None:
+                        adding.result()  # subjects are added one after the other
+                    adding = pool.submit(stream.add, sub)
+                    del sub
+                elif errors is not None:
+                    errors.append(dict(subject=s, condition=None, repetition=None, error=str(stream.failed)))
+                started = None
+            elif isinstance(vol, ReaderError):
+                stream.failed = stream.failed or vol
+            elif stream.failed is None:
+                stream.take(col, vol)
+        if adding is not None:
+            adding.result()
+        del adding
+        if stream.n < 2:
+            return {"skipped": "fewer than two complete subjects"}
+        return _finish(stream, out_dir, pool)
+
+
+def _finish(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor) -> dict[str, Any]:
+    """The summary, and the maps written by ``pool`` (compression releases the GIL) while the next is computed."""
+    shape, affine = stream.ref[0], stream.ref[1]
     summary: dict[str, Any] = {
         "mask_voxels": int(stream.mask.sum()),
         "voxels": int(stream.mask.size),
@@ -252,10 +366,13 @@ def voxelwise_maps(
         "nonfinite_everywhere_voxels": 0 if stream.everywhere is None else int(stream.everywhere.sum()),
     }
     files: dict[str, str] = {}
+    writing: list[Future] = []
 
-    def write(name: str, data: np.ndarray) -> None:  # one map at a time: full-grid float64 maps are large
+    def write(name: str, data: np.ndarray) -> None:
+        if len(writing) >= _READERS:  # a few full-grid float64 maps in memory at a time
+            writing.pop(0).result()
         path = out_dir / f"{name}.nii.gz"
-        _write_map(path, data.reshape(shape, order="F"), affine)
+        writing.append(pool.submit(_write_map, path, data.reshape(shape, order="F"), affine))
         files[name] = str(path)
 
     for name, grid in (("differ", stream.differ), ("nonfinite_differ", stream.nonfinite_differ), ("mask", stream.mask)):
@@ -283,4 +400,6 @@ def voxelwise_maps(
                     summary[f"{name}_median"] = num(np.median(v))
             else:
                 summary.update(_summary(name, v))
-    return {"maps": files, "summary": summary, "subjects": stream.n, "spacing": [float(z) for z in ref[2][:3]]}
+    for fut in writing:
+        fut.result()
+    return {"maps": files, "summary": summary, "subjects": stream.n, "spacing": [float(z) for z in stream.ref[2][:3]]}

@@ -33,6 +33,18 @@ from .variance import MeanSquares, effect, factorial_terms, force_zeros
 _CHUNK_ELEMENTS = 1 << 16  # float64 elements per chunk temporary: 512 KiB, cache-friendly
 
 
+class _Work:
+    """Scratch buffers for one chunk of voxels, reused by every chunk of every subject."""
+
+    def __init__(self, r: int, n: int, levels: tuple[int, ...], k: int) -> None:
+        cells = r // k
+        self.c, self.tmp = np.empty((r, n)), np.empty((r, n))
+        self.eq = np.empty((r, n), dtype=bool)
+        self.vec = np.empty((5, n))
+        self.flag = np.empty((2, n), dtype=bool)
+        self.cell_mean, self.cell_same = np.empty((cells, n)), np.empty((cells, n), dtype=bool)
+
+
 class FactorialAccumulator:
     """Accumulate a crossed ``subjects x factors x k repetitions`` design, one subject block at a time.
 
@@ -93,10 +105,16 @@ class FactorialAccumulator:
         self._differs = np.zeros(nv, dtype=bool)
         self._rows_same = np.ones(nv, dtype=bool)
         self._bits = np.full(nv, np.inf)
+        self._work: _Work | None = None
+        self._raters: tuple[int, tuple[np.ndarray, ...]] | None = None
         self.n_subjects = 0
 
     def add(self, block) -> None:
-        """Add one subject: ``block.shape == (*spatial_shape, *levels, k)``, finite real values."""
+        """Add one subject: ``block.shape == (*spatial_shape, *levels, k)``, finite real values.
+
+        Any memory layout is accepted; an execution-major one (``block.reshape(-1, R).T`` C-contiguous, as
+        the voxelwise engine builds it) is read without a strided gather.
+        """
         b = np.asarray(block)
         expected = (*self.spatial_shape, *self.levels, self.k)
         if b.shape != expected:
@@ -105,58 +123,78 @@ class FactorialAccumulator:
             raise MetricInputError(f"`block` must be a real numeric array, got dtype {b.dtype}")
         r, nv = self._mean.shape
         flat = b.reshape(nv, r)
-        for s in range(0, nv, self._chunk):
-            if not np.isfinite(flat[s : s + self._chunk]).all():
-                raise MetricInputError("`block` contains NaN or infinite values; remove or impute them first")
+        if b.dtype.kind == "f":
+            for s in range(0, nv, self._chunk):
+                if not np.isfinite(flat[s : s + self._chunk]).all():
+                    raise MetricInputError("`block` contains NaN or infinite values; remove or impute them first")
+        if self._work is None:
+            self._work = _Work(r, min(self._chunk, nv), self.levels, self.k)
         nmant, i = mantissa_bits(b.dtype), self.n_subjects + 1
         for s in range(0, nv, self._chunk):
             self._add_chunk(slice(s, min(s + self._chunk, nv)), flat[s : s + self._chunk], i, nmant)
         self.n_subjects = i
 
     def _add_chunk(self, sl: slice, raw: np.ndarray, i: int, nmant: int) -> None:
-        # Execution-major layout (R, voxels): reductions over executions add contiguous voxel rows.
-        c = np.array(raw.T, dtype=np.float64, order="C", copy=True)  # a copy: modified in place below
-        r, m = c.shape[0], len(self.levels)
-        raw_first = c[0].copy()
-        same = np.all(c == raw_first, axis=0)
+        # Execution-major layout (R, voxels): reductions over executions add contiguous voxel rows. Every
+        # temporary lives in the preallocated work buffers (fresh ones cost page faults at every chunk).
+        n, m, k = raw.shape[0], len(self.levels), self.k
+        wk = self._work
+        c, tmp, eq = wk.c[:, :n], wk.tmp[:, :n], wk.eq[:, :n]
+        first, mean_d, ref, ss, sd = (v[:n] for v in wk.vec)
+        same, flag = wk.flag[0, :n], wk.flag[1, :n]
+        r = c.shape[0]
+        np.copyto(c, raw.T, casting="unsafe")
+        np.copyto(first, c[0])
+        np.logical_and.reduce(np.equal(c, first, out=eq), axis=0, out=same)
         if i == 1:
-            self._shift[sl] = raw_first
+            self._shift[sl] = first
         # Within-subject sums are taken on deviations from this subject's own first execution: exact for
         # nearby values (Sterbenz), so a 1-ulp difference survives even when other subjects' values (the
         # between-subject shift below) are far larger.
-        c -= raw_first
-        mean_d = c.mean(axis=0)  # exactly 0 where the executions are identical
-        mean_i = np.where(same, raw_first, raw_first + mean_d)
-        dev = c - mean_d
-        ssw = np.square(dev, out=dev).sum(axis=0)
-        self._ssw[sl] += ssw
-        self._differs[sl] |= ~same
-        sd = np.sqrt(ssw / (r - self.ddof))
-        self._bits[sl] = np.minimum(self._bits[sl], parker_bits(sd, np.abs(mean_i), same, nmant))
+        c -= first
+        np.add.reduce(c, axis=0, out=mean_d)
+        mean_d /= r  # c.mean(axis=0): exactly 0 where the executions are identical
+        np.add(first, mean_d, out=ref)
+        np.copyto(ref, first, where=same)  # the subject's mean, exact where its executions are identical
+        np.abs(ref, out=ref)
+        np.subtract(c, mean_d, out=tmp)
+        np.add.reduce(np.square(tmp, out=tmp), axis=0, out=ss)
+        self._ssw[sl] += ss
+        self._differs[sl] |= np.logical_not(same, out=flag)
+        np.divide(ss, r - self.ddof, out=sd)
+        self._bits[sl] = np.minimum(self._bits[sl], parker_bits(np.sqrt(sd, out=sd), ref, same, nmant))
         if m == 0:
-            self._sse[sl] += ssw
-        elif self.k >= 2:
-            cells = c.reshape(-1, self.k, c.shape[1])
-            cm = exact_mean(cells, 1)
-            d = cells - cm[:, None]
-            self._sse[sl] += np.square(d, out=d).sum(axis=(0, 1))
-        c += raw_first - self._shift[sl]  # now shifted by the first subject: keeps means accurate under offsets
+            self._sse[sl] += ss
+        elif k >= 2:
+            cells, dev = c.reshape(-1, k, n), tmp.reshape(-1, k, n)
+            cm, cell_same = wk.cell_mean[:, :n], wk.cell_same[:, :n]
+            np.add.reduce(cells, axis=1, out=cm)
+            cm /= k
+            np.logical_and.reduce(np.equal(cells, cells[:, :1], out=eq.reshape(-1, k, n)), axis=1, out=cell_same)
+            np.copyto(cm, cells[:, 0], where=cell_same)  # exact_mean: the common value where all are equal
+            np.subtract(cells, cm[:, None], out=dev)
+            np.add.reduce(np.square(tmp, out=tmp), axis=0, out=ss)
+            self._sse[sl] += ss
+        c += np.subtract(first, self._shift[sl], out=first)  # shifted by the first subject: accurate means
         if i == 1:
             self._mean[:, sl] = c
             return
         mean = self._mean[:, sl]
         delta = np.subtract(c, mean, out=c)
-        self._rows_same[sl] &= ~np.any(delta != 0, axis=0)
-        mean += delta / i
+        np.logical_or.reduce(np.not_equal(delta, 0, out=eq), axis=0, out=flag)
+        self._rows_same[sl] &= np.logical_not(flag, out=flag)
+        mean += np.divide(delta, i, out=tmp)
         w = (i - 1) / i
-        dmean = delta.mean(axis=0)
-        self._m2[sl, 0] += w * dmean**2
-        dl = delta.reshape(*self.levels, self.k, -1)
+        dmean = np.add.reduce(delta, axis=0, out=mean_d)
+        dmean /= r
+        self._m2[sl, 0] += np.multiply(np.square(dmean, out=ss), w, out=ss)
+        dl = delta.reshape(*self.levels, k, n)
         for j, sub in enumerate(self._subsets[1:], start=1):
             y = effect(dl, list(sub), [a for a in range(m) if a not in sub] + [m])
-            self._m2[sl, j] += w * np.square(y).reshape(-1, y.shape[-1]).sum(axis=0)
+            self._m2[sl, j] += w * np.square(y).reshape(-1, n).sum(axis=0)
         dc = np.subtract(delta, dmean, out=delta)
-        self._m2_cols[sl] += w * np.square(dc, out=dc).sum(axis=0)
+        np.add.reduce(np.square(dc, out=dc), axis=0, out=ss)
+        self._m2_cols[sl] += np.multiply(ss, w, out=ss)
 
     def _need(self, minimum: int) -> int:
         if self.n_subjects < minimum:
@@ -199,13 +237,17 @@ class FactorialAccumulator:
 
     def _rater_mean_squares(self) -> tuple[np.ndarray, ...]:
         n, r = self._need(2), self.n_executions
+        if self._raters is not None and self._raters[0] == n:  # maps ask for several forms: compute once
+            return self._raters[1]
         within_same, rows_same = ~self._differs, self._rows_same
         msr = np.where(rows_same, 0.0, r * self._m2[:, 0] / (n - 1))
         cc = self._mean - exact_mean(self._mean, 0)
         msc = np.where(within_same, 0.0, n * np.einsum("ij,ij->j", cc, cc) / (r - 1))
         mse = np.where(within_same | rows_same, 0.0, self._m2_cols / ((n - 1) * (r - 1)))
         msw = np.where(within_same, 0.0, self._ssw / (n * (r - 1)))
-        return tuple(a.reshape(self.spatial_shape) for a in (msr, msc, mse, msw))
+        result = tuple(a.reshape(self.spatial_shape) for a in (msr, msc, mse, msw))
+        self._raters = (n, result)
+        return result
 
     def icc_a1(self) -> np.ndarray:
         """ICC(A,1) point estimates only: no F test or CI, a fraction of :meth:`icc_all`'s cost (maps)."""

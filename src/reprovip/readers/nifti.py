@@ -8,9 +8,12 @@ feeds the semantic hash, so :func:`load_image_with_hash` decodes once.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import zlib
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -24,6 +27,7 @@ from reprovip.readers.base import (
     describe,
     fail,
     gunzip,
+    gunzip_pieces,
     head,
     new_hasher,
     read_file_bytes,
@@ -90,11 +94,26 @@ def _header_class(path: Path, buf: bytes, gzipped: bool) -> tuple[type, str]:
     )
 
 
-def _decode(path: Path) -> _Decoded:
-    data = read_file_bytes(path)
-    gzipped = data.startswith(GZIP_MAGIC)
-    buf = gunzip(path, data)
-    del data
+class _Header(NamedTuple):
+    header: Any
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    offset: int
+    slope: float | None  # None when the file has no effective scaling
+    inter: float | None
+    affine: np.ndarray
+    zooms: tuple[float, ...]
+    units: tuple[str, str]
+    fmt: str
+
+    @property
+    def nbytes(self) -> int:
+        return math.prod(self.shape) * self.dtype.itemsize
+
+
+def _parse(path: Path, buf: bytes, gzipped: bool, size: int | None) -> _Header:
+    """The header from the first bytes ``buf`` of the decoded file, checked against the decoded file's
+    ``size`` unless None (not known yet)."""
     klass, fmt = _header_class(path, buf, gzipped)
     try:
         header = klass(binaryblock=buf[: klass.template_dtype.itemsize], check=True)
@@ -109,22 +128,36 @@ def _decode(path: Path) -> _Decoded:
         raise fail(path, f"invalid NIfTI header ({describe(exc)})", _RERUN) from exc
     if any(d < 0 for d in shape):
         raise fail(path, f"invalid NIfTI header (negative dimension in {shape})", _RERUN)
-    count = math.prod(shape)
-    needed = count * dtype.itemsize
-    if offset < 0 or offset + needed > len(buf):
-        raise fail(
-            path,
-            f"truncated: the header declares {shape} {dtype.name} voxels ({needed} bytes from offset "
-            f"{offset}) but the decoded file holds {len(buf)} bytes",
-            _RERUN,
-        )
-    if count == 0:
-        raw = np.empty(shape, dtype=dtype, order="F")
-    else:
-        raw = np.frombuffer(buf, dtype=dtype, count=count, offset=offset).reshape(shape, order="F")
     if slope is not None and slope == 1.0 and inter == 0.0:
         slope = inter = None
-    return _Decoded(header, buf, offset, raw, affine, slope, inter, zooms, units, fmt)
+    h = _Header(header, shape, dtype, offset, slope, inter, affine, zooms, units, fmt)
+    if size is not None:
+        _check_size(path, h, size)
+    return h
+
+
+def _check_size(path: Path, h: _Header, size: int) -> None:
+    if h.offset < 0 or h.offset + h.nbytes > size:
+        raise fail(
+            path,
+            f"truncated: the header declares {h.shape} {h.dtype.name} voxels ({h.nbytes} bytes from offset "
+            f"{h.offset}) but the decoded file holds {size} bytes",
+            _RERUN,
+        )
+
+
+def _decode(path: Path) -> _Decoded:
+    data = read_file_bytes(path)
+    gzipped = data.startswith(GZIP_MAGIC)
+    buf = gunzip(path, data)
+    del data
+    h = _parse(path, buf, gzipped, len(buf))
+    count = math.prod(h.shape)
+    if count == 0:
+        raw = np.empty(h.shape, dtype=h.dtype, order="F")
+    else:
+        raw = np.frombuffer(buf, dtype=h.dtype, count=count, offset=h.offset).reshape(h.shape, order="F")
+    return _Decoded(h.header, buf, h.offset, raw, h.affine, h.slope, h.inter, h.zooms, h.units, h.fmt)
 
 
 def _float_type(dtype: np.dtype) -> np.dtype:
@@ -148,21 +181,94 @@ def _image(path: Path, dec: _Decoded) -> Image:
     return Image(data, dec.affine, dec.zooms)
 
 
+def _hasher(shape: tuple[int, ...], dtype: np.dtype, affine: np.ndarray, slope: float | None, inter: float | None):
+    """A hasher fed with shape, stored dtype (little-endian), affine and effective scaling: the voxel bytes
+    (little-endian, on-disk order) come next."""
+    little = dtype.newbyteorder("<")
+    h = new_hasher("nifti.v1")
+    h.update(np.array([len(shape), *shape], dtype="<i8").tobytes())
+    h.update(repr(little.descr).encode("ascii") + b"\0")
+    h.update((np.asarray(affine, dtype="<f8") + 0.0).tobytes())  # + 0.0 turns -0.0 into 0.0
+    scaling = (1.0, 0.0) if slope is None else (slope, inter)
+    h.update(np.array(scaling, dtype="<f8").tobytes())
+    return h
+
+
 def _semantic_hash(dec: _Decoded) -> str:
     """Hash shape, stored dtype (little-endian), affine, effective scaling and stored voxel bytes."""
     raw = dec.raw
-    little = raw.dtype.newbyteorder("<")
-    h = new_hasher("nifti.v1")
-    h.update(np.array([raw.ndim, *raw.shape], dtype="<i8").tobytes())
-    h.update(repr(little.descr).encode("ascii") + b"\0")
-    h.update((np.asarray(dec.affine, dtype="<f8") + 0.0).tobytes())  # + 0.0 turns -0.0 into 0.0
-    scaling = (1.0, 0.0) if dec.slope is None else (dec.slope, dec.inter)
-    h.update(np.array(scaling, dtype="<f8").tobytes())
-    if raw.dtype == little or raw.dtype.byteorder == "|":
+    h = _hasher(raw.shape, raw.dtype, dec.affine, dec.slope, dec.inter)
+    if _little(raw.dtype):
         h.update(memoryview(dec.buffer)[dec.offset : dec.offset + raw.nbytes])
     else:  # big-endian file: hash the values, not their byte order
-        h.update(np.ravel(raw.astype(little, order="F"), order="F").view(np.uint8))
+        h.update(np.ravel(raw.astype(raw.dtype.newbyteorder("<"), order="F"), order="F").view(np.uint8))
     return h.hexdigest()
+
+
+def _little(dtype: np.dtype) -> bool:
+    return dtype == dtype.newbyteorder("<") or dtype.byteorder == "|"
+
+
+_PIECE = 1 << 22  # 4 MiB read and decoded at a time by the streamed hash
+
+
+def _file_pieces(path: Path) -> Iterator[bytes]:
+    """The decoded bytes of ``path`` (gunzipped when it starts with the gzip magic), in pieces of <= 4 MiB."""
+    try:
+        with open(path, "rb") as f:
+            pieces = iter(lambda: f.read(_PIECE), b"")
+            first = next(pieces, b"")
+            rest = itertools.chain([first], pieces)
+            if first.startswith(GZIP_MAGIC):
+                yield from gunzip_pieces(path, rest, _PIECE)
+            else:
+                yield from rest
+    except OSError as exc:
+        raise fail(path, f"cannot read the file ({describe(exc)})", "check its permissions") from exc
+
+
+def _streamed_hash(path: Path) -> str:
+    """The hash of :func:`_semantic_hash`, from the file decoded piece by piece: memory stays at a few pieces
+    whatever the file's size, and a thread decodes the next piece while this one is hashed (both release
+    the GIL). The whole stream is decoded, so its checksums are checked as :func:`_decode` checks them."""
+    gzipped = head(path, 2) == GZIP_MAGIC
+    with ThreadPoolExecutor(1, thread_name_prefix="reprovip-hash") as pool:
+        pieces = _file_pieces(path)
+        pending = pool.submit(next, pieces, b"")
+
+        def ahead() -> Iterator[bytes]:
+            nonlocal pending
+            while piece := pending.result():
+                pending = pool.submit(next, pieces, b"")
+                yield piece
+
+        stream = ahead()
+        first = b""
+        for piece in stream:
+            first += piece
+            if len(first) >= 540:  # enough for a NIfTI-1 or NIfTI-2 header
+                break
+        h = _parse(path, first, gzipped, None)
+        hasher = _hasher(h.shape, h.dtype, h.affine, h.slope, h.inter)
+        start, end = h.offset, h.offset + h.nbytes
+        swap = None if _little(h.dtype) else h.dtype
+        pos, carry = 0, b""
+        for piece in itertools.chain([first], stream):
+            lo, hi = max(start - pos, 0), min(end - pos, len(piece))
+            pos += len(piece)
+            if lo >= hi:
+                continue
+            if swap is None:
+                hasher.update(memoryview(piece)[lo:hi])
+            else:  # big-endian file: hash the values little-endian, whole items at a time
+                data = carry + piece[lo:hi]
+                whole = len(data) - len(data) % swap.itemsize
+                hasher.update(
+                    np.frombuffer(data, swap, whole // swap.itemsize).astype(swap.newbyteorder("<")).view(np.uint8)
+                )
+                carry = data[whole:]
+    _check_size(path, h, pos)
+    return hasher.hexdigest()
 
 
 def read_image(path: str | os.PathLike[str]) -> Image:
@@ -275,4 +381,4 @@ class NiftiReader(Reader):
         return Loaded(kind, {"data": read_only(data)}, meta)
 
     def semantic_hash(self, path: Path) -> str | None:
-        return _semantic_hash(_decode(path))
+        return _streamed_hash(path)
