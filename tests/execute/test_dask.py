@@ -353,3 +353,24 @@ def test_killed_worker_executions_are_run_again_on_the_other_worker(tmp_path: Pa
         blob = next((study.store / "blobs").glob(f"*/{o['blob']}*"))
         produced_by[o["execution_id"]] = json.loads(blob.read_text())["worker"]
     assert lost and all(produced_by[by_name[name]] == survivor for name in lost)
+
+
+def test_dask_local_run_leaves_no_process_of_its_group_behind(tmp_path: Path) -> None:
+    """`reprovip run --executor dask-local` returns with its process group empty, zombies included.
+
+    Before, multiprocessing's resource tracker (started for the cluster's spawned workers) was still there,
+    running, when the command had returned (both rounds of 2 on this machine).
+    """
+    from tests.execute.test_local import _alive
+
+    path = write_study(tmp_path, repetitions=2, subjects=2)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reprovip", "run", str(path), "-j", "2", "--no-progress", "--executor", "dask-local"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its pid is its process group's id
+    )
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert _alive(proc.pid, zombies=True) == [], "processes left in the group of `run`"

@@ -110,17 +110,43 @@ def local_cluster(spec: str, jobs: int) -> Iterator[Backend]:
     """``dask-local``: ``jobs`` single-threaded worker processes on this machine (a shared filesystem)."""
     distributed = _distributed()
     shared = _shared(spec, default=True)
-    with distributed.LocalCluster(
-        n_workers=jobs,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-        # No dashboard; the scheduler's small HTTP server (health checks) on a free loopback port, not 8787.
-        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-    ) as cluster:
-        with _serve(distributed.Client(cluster), shared, owned=True) as backend:
+    with (
+        _own_resource_tracker(),
+        distributed.LocalCluster(
+            n_workers=jobs,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            # No dashboard; the scheduler's small HTTP server (health checks) on a free loopback port, not 8787.
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+        ) as cluster,
+    ):
+        from reprovip.execute.dask_exit import QuickExit
+
+        client = distributed.Client(cluster)
+        with _serve(client, shared, owned=True) as backend:
+            client.register_plugin(QuickExit())  # closing the cluster waits for its workers' exit
             yield backend
+
+
+@contextlib.contextmanager
+def _own_resource_tracker() -> Iterator[None]:
+    """Stop multiprocessing's resource tracker at the end when the cluster started it (it spawns its workers).
+
+    Otherwise that process outlives the runner by a moment, in its process group; one that was running before
+    may track the caller's own resources and is left alone. ``_stop`` is private (CPython's tests use it).
+    """
+    from multiprocessing import resource_tracker
+
+    tracker = resource_tracker._resource_tracker
+    ours = getattr(tracker, "_fd", None) is None
+    try:
+        yield
+    finally:
+        if ours:
+            with contextlib.suppress(Exception):
+                tracker._stop()
 
 
 @contextlib.contextmanager
