@@ -163,7 +163,8 @@ def test_serve_port_0_prints_the_port_it_bound_and_a_taken_port_is_one_line(stud
         port = int(line.split("http://127.0.0.1:")[1].split("/")[0])
         assert port > 0
         with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
-            conn.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
+            # The Host header must name the bound address (DNS-rebinding guard), as every browser and curl send it.
+            conn.sendall(f"GET /healthz HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
             assert conn.recv(100).startswith(b"HTTP/1.1 200")
         taken = _cli("serve", "--port", str(port), str(path))
         assert taken.returncode == 2

@@ -18,6 +18,7 @@ from reprovip.cli.main import main
 from reprovip.criteria.verdict import EXIT_CODES, LABELS, LADDER
 from reprovip.dashboard import create_app, open_sources
 from reprovip.report import report_view
+from reprovip.store import BlobStore
 from reprovip.study import Study
 from tests.conftest import write_study
 from tests.dashboard.conftest import Client
@@ -245,3 +246,20 @@ def test_analyze_table_shows_the_value_check_judges(
     assert cells == ["result", "scalars", "no", "fail", reason["criterion"], f"{reason['value']:.3g}", "value"]
     assert main(["check", str(study.path), "--no-reanalyze"]) == 1
     assert f"ICC(A,1) = {reason['message'].split(' = ')[1].split(' ')[0]} (95% CI " in capsys.readouterr().out
+
+
+def test_a_symlinked_blob_is_never_read(study_dir: Path, tmp_path: Path) -> None:
+    """A blob replaced by a link to a file outside the store is reported, not read: its content (here a copy of
+    another execution's output, which would make the study look reproducible) never enters the analysis."""
+    study = edge_study(study_dir, "large-noise")
+    outs = study.catalog.outputs(study.catalog.study_id(study.name))
+    blobs = sorted({(o["blob"], o["suffix"]) for o in outs})
+    outside = tmp_path / "outside.json"
+    outside.write_text('{"value": 1.0, "ratio": 1.0}')
+    target = BlobStore(study.store).path(*blobs[0])
+    target.unlink()
+    target.symlink_to(outside)
+    doc, out = _verdict(study)
+    (err,) = [e for e in out["errors"] if "symbolic link" in e["error"]]
+    assert str(target) in err["error"] and out["verdict"]["status"] in ("error", "fail")
+    assert not next(r for r in out["verdict"]["reasons"] if r["criterion"] == "outputs readable")["passed"]

@@ -85,6 +85,10 @@ def records_by_output(rows: list[dict[str, Any]], blobs: BlobStore) -> dict[tupl
         labels = tuple((k, str(v)) for k, v in (r["condition"] or {}).items())
         # An output known only by the MD5 a Boutiques record gives has no file to read.
         path = blobs.path(r["blob"], r["suffix"] or "") if r.get("blob") and not r["blob"].startswith("md5:") else None
+        error = r.get("error") if not r.get("missing") else "missing"
+        if path is not None and path.is_symlink():
+            # The store writes blobs as regular files: a link was put there by hand, and may point anywhere.
+            path, error = None, f"{path}: the stored blob is a symbolic link, not read; restore the store's file"
         rec = Record(
             r["subject"],
             labels,
@@ -93,7 +97,7 @@ def records_by_output(rows: list[dict[str, Any]], blobs: BlobStore) -> dict[tupl
             path,
             r.get("blob"),
             r.get("semantic_hash"),
-            r.get("error") if not r.get("missing") else "missing",
+            error,
         )
         out.setdefault(key, (r["kind"], []))[1].append(rec)
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from reprovip.criteria.verdict import deciding_reason
 from reprovip.study import Study
 
 
@@ -13,16 +14,6 @@ def _fmt(v: object, digits: int = 3) -> str:
     if isinstance(v, float):
         return f"{v:.{digits}g}"
     return str(v)
-
-
-def deciding_reason(verdict: dict) -> dict:
-    """The reason that sets an output's status (the first failed fail-severity one, then warn), as ``check``
-    reports it; the last reason when everything passed."""
-    for severity in ("fail", "warn"):
-        failed = [r for r in verdict["reasons"] if not r["passed"] and r["severity"] == severity]
-        if failed:
-            return failed[0]
-    return verdict["reasons"][-1]
 
 
 def analyze_command(path: str, json_path: str | None) -> int:

@@ -130,7 +130,12 @@ def _builtin(out: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _check(criterion: Criterion, output: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
     values = metric_values(criterion.metric, output, document, criterion.selects)
-    extra = dict(metric=criterion.metric, severity=criterion.severity, threshold=criterion.threshold)
+    extra = dict(
+        metric=criterion.metric,
+        severity=criterion.severity,
+        threshold=criterion.threshold,
+        observations=list(criterion.observations),  # the patterns it judges; empty: every observation
+    )
     if criterion.op is None:
         ok = bool(values and values[0][1])
         msg = f"{criterion.metric}: {'yes' if ok else 'no'}"

@@ -47,6 +47,17 @@ def exit_code(status: str, *, strict: bool = False) -> int:
     return EXIT_CODES[status]
 
 
+def deciding_reason(output_verdict: dict[str, Any]) -> dict[str, Any] | None:
+    """The reason that sets an output's status: the first failed fail-severity one, else the first failed
+    warning, else the last reason (everything passed); None when there is no reason."""
+    reasons = output_verdict.get("reasons") or []
+    for severity in ("fail", "warn"):
+        failed = [r for r in reasons if not r.get("passed") and r.get("severity") == severity]
+        if failed:
+            return failed[0]
+    return reasons[-1] if reasons else None
+
+
 def stored_verdict(document: dict[str, Any]) -> dict[str, Any] | None:
     """The verdict ``analyze`` stored in ``document``, or None when the document has none (an old analysis)."""
     v = document.get("verdict")

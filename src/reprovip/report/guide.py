@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import fnmatch
 import math
-import re
 from typing import Any
 
+from reprovip.criteria.verdict import deciding_reason
 from reprovip.report.fmt import fmt, to_float
-
-FILTER = re.compile(r" \[([^\[\]]+)\]$")
 
 GLOSSARY = {
     "ICC(A,1)": (
@@ -57,30 +55,23 @@ FIXES = (
 
 
 def judged(output: dict[str, Any]) -> set[str] | None:
-    """Names of the observations some threshold criterion of the stored verdict looked at; None: all of them.
-
-    A criterion restricted to some observations is stored as ``"<rule> [<pattern>, ...]"`` (docs/criteria.md).
-    """
+    """Names of the observations some threshold criterion of the stored verdict looked at; None: all of them
+    (each reason stores the observation patterns of its criterion, empty for every observation)."""
     names = [str(o.get("name")) for o in output.get("observations") or []]
     reasons = [r for r in ((output.get("verdict") or {}).get("reasons") or []) if r.get("threshold") is not None]
-    if not reasons:
+    if not reasons or any(not r.get("observations") for r in reasons):
         return None
-    out: set[str] = set()
-    for r in reasons:
-        m = FILTER.search(str(r.get("criterion") or ""))
-        if not m:
-            return None
-        patterns = [p.strip() for p in m.group(1).split(",")]
-        out |= {n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)}
-    return out
+    patterns = [p for r in reasons for p in r["observations"]]
+    return {n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)}
 
 
 def deciding(output: dict[str, Any]) -> str | None:
-    """The observation named by the stored verdict's deciding reason (the first that did not pass, else the
-    first with an observation)."""
-    reasons = [r for r in ((output.get("verdict") or {}).get("reasons") or []) if r.get("observation")]
-    failed = [r for r in reasons if not r.get("passed")]
-    return str((failed or reasons)[0]["observation"]) if reasons else None
+    """The observation named by the stored verdict's deciding reason (:func:`deciding_reason`), if any."""
+    reason = deciding_reason(output.get("verdict") or {})
+    if reason is not None and reason.get("observation"):
+        return str(reason["observation"])
+    named = [r for r in ((output.get("verdict") or {}).get("reasons") or []) if r.get("observation")]
+    return str(named[0]["observation"]) if named else None
 
 
 def wcv_note(mean: Any, wsd: Any, wcv: Any) -> str | None:
