@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reprovip.errors import ReaderError
-from reprovip.readers import byte_hash, load, load_image_with_hash, read_image, semantic_hash
+from reprovip.readers import byte_hash, load, load_image_with_hash, nifti, read_image, semantic_hash
 
 from .conftest import AFFINE, reader_error, regzip, volume, write_nifti
 
@@ -149,6 +149,25 @@ def test_semantic_hash_ignores(tmp_path, variant, suffix):
     reference = write_nifti(tmp_path / "ref.nii.gz", volume())
     path = write_nifti(tmp_path / f"variant{suffix}", volume(), **variant)
     assert semantic_hash(path) == semantic_hash(reference)
+
+
+@pytest.mark.parametrize("piece", [7, 1000, 1 << 22])
+@pytest.mark.parametrize(
+    "variant",
+    [{}, {"extension": b"<provenance>" * 100}, {"nifti2": True}, {"endianness": ">"}, {"slope": 2.0, "inter": 1.0}],
+    ids=["plain", "extension", "nifti2", "big-endian", "scaled"],
+)
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_streamed_semantic_hash_equals_the_one_shot_hash(tmp_path, monkeypatch, piece, variant, suffix):
+    """semantic_hash decodes the file in pieces (bounded memory for files of gigabytes): whatever the piece
+    size (7 bytes: the header, the data offset and big-endian items straddle pieces), it equals the hash
+    of the whole decoded file that load_image_with_hash computes, here on a gzip stream of two members."""
+    monkeypatch.setattr(nifti, "_PIECE", piece)
+    path = write_nifti(tmp_path / f"img{suffix}", volume((9, 8, 7)).astype(np.int16), **variant)
+    if suffix == ".nii.gz":
+        raw = gzip.decompress(path.read_bytes())
+        path.write_bytes(gzip.compress(raw[:500], mtime=0) + gzip.compress(raw[500:], mtime=0))
+    assert semantic_hash(path) == load_image_with_hash(path)[1] == nifti._semantic_hash(nifti._decode(path))
 
 
 def _changed_voxel(data):

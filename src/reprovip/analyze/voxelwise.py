@@ -202,7 +202,7 @@ class _Stream:
                 cur.block = cur.block.astype(np.result_type(cur.block.dtype, flat.dtype))
             row = cur.block[col]
             if flat.dtype == row.dtype:
-                np.take(flat, self.index, out=row, mode="clip")  # valid indices: no bounds-checked copy
+                np.take(flat, self.index, out=row, mode="wrap")  # valid indices; "wrap" is numpy's fastest take
             else:
                 row[:] = flat[self.index]
             if vol.bad is not None:
@@ -355,7 +355,8 @@ def voxelwise_maps(
 
 
 def _finish(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor) -> dict[str, Any]:
-    """The summary, and the maps written by ``pool`` (compression releases the GIL) while the next is computed."""
+    """The summary, and the maps, each expanded to the grid, written and summarised by ``pool`` (compression
+    and numpy's sorting release the GIL) while the next is computed."""
     shape, affine = stream.ref[0], stream.ref[1]
     summary: dict[str, Any] = {
         "mask_voxels": int(stream.mask.sum()),
@@ -365,41 +366,40 @@ def _finish(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor) -> dict[st
         "nonfinite_differ_voxels": int(stream.nonfinite_differ.sum()),
         "nonfinite_everywhere_voxels": 0 if stream.everywhere is None else int(stream.everywhere.sum()),
     }
-    files: dict[str, str] = {}
-    writing: list[Future] = []
+    files: dict[str, str] = {}  # in a fixed order, whichever map is written first
+    tasks: list[Future] = []
 
-    def write(name: str, data: np.ndarray) -> None:
-        if len(writing) >= _READERS:  # a few full-grid float64 maps in memory at a time
-            writing.pop(0).result()
-        path = out_dir / f"{name}.nii.gz"
-        writing.append(pool.submit(_write_map, path, data.reshape(shape, order="F"), affine))
-        files[name] = str(path)
+    def write(name: str, grid: np.ndarray) -> None:
+        _write_map(Path(files[name]), grid.reshape(shape, order="F"), affine)
+
+    def metric(name: str, values: np.ndarray, finite: np.ndarray) -> dict[str, Any]:
+        write(name, stream.full(values))
+        v = values[finite]
+        if not name.startswith("share_"):
+            return _summary(name, v)
+        return {f"{name}_median": num(np.median(v))} if v.size else {}
+
+    def submit(fn, name: str, *args) -> None:
+        if len(tasks) >= 2 * _READERS:  # a few full-grid float64 maps in memory at a time
+            tasks[-2 * _READERS].result()
+        files[name] = str(out_dir / f"{name}.nii.gz")
+        tasks.append(pool.submit(fn, name, *args))
 
     for name, grid in (("differ", stream.differ), ("nonfinite_differ", stream.nonfinite_differ), ("mask", stream.mask)):
-        write(name, grid)
+        submit(write, name, grid)
     acc = stream.acc
     if acc is not None:
-        values = {
-            "sd": np.asarray(acc.within_sd()),
-            "sigdigits": np.asarray(acc.min_significant_digits(base=10)),
-            "icc_a1": np.asarray(acc.icc_a1()),
-        }
-        comps = components_from_mean_squares(acc.mean_squares())
-        for i, src in enumerate(comps.sources):
-            values[f"share_{src.replace(':', 'x')}"] = np.asarray(comps.share)[..., i]
         finite = ~stream.nonfinite[stream.index]  # the voxels with metrics
         with_metrics = np.zeros(stream.mask.size, dtype=bool)
         with_metrics[stream.index] = finite
         summary["voxels_with_metrics"] = int(finite.sum())
         summary["voxels_without_metrics"] = int(np.count_nonzero(stream.mask & ~with_metrics))
-        for name, v in values.items():
-            write(name, stream.full(v))
-            v = v[finite]
-            if name.startswith("share_"):
-                if v.size:
-                    summary[f"{name}_median"] = num(np.median(v))
-            else:
-                summary.update(_summary(name, v))
-    for fut in writing:
-        fut.result()
+        submit(metric, "sd", np.asarray(acc.within_sd()), finite)
+        submit(metric, "sigdigits", np.asarray(acc.min_significant_digits(base=10)), finite)
+        submit(metric, "icc_a1", np.asarray(acc.icc_a1()), finite)
+        comps = components_from_mean_squares(acc.mean_squares())
+        for i, src in enumerate(comps.sources):
+            submit(metric, f"share_{src.replace(':', 'x')}", np.asarray(comps.share)[..., i], finite)
+    for task in tasks:
+        summary.update(task.result() or {})
     return {"maps": files, "summary": summary, "subjects": stream.n, "spacing": [float(z) for z in stream.ref[2][:3]]}

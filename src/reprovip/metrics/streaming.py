@@ -98,7 +98,7 @@ class FactorialAccumulator:
         self._chunk = max(1, _CHUNK_ELEMENTS // r)
         self._mean = np.zeros((r, nv))  # running column means of the shifted values
         self._shift = np.zeros(nv)  # the first subject's first execution, per voxel
-        self._m2 = np.zeros((nv, len(self._subsets)))
+        self._m2 = np.zeros((len(self._subsets), nv))  # one row per subset: contiguous updates
         self._m2_cols = np.zeros(nv)
         self._ssw = np.zeros(nv)
         self._sse = np.zeros(nv)
@@ -187,11 +187,11 @@ class FactorialAccumulator:
         w = (i - 1) / i
         dmean = np.add.reduce(delta, axis=0, out=mean_d)
         dmean /= r
-        self._m2[sl, 0] += np.multiply(np.square(dmean, out=ss), w, out=ss)
+        self._m2[0, sl] += np.multiply(np.square(dmean, out=ss), w, out=ss)
         dl = delta.reshape(*self.levels, k, n)
         for j, sub in enumerate(self._subsets[1:], start=1):
             y = effect(dl, list(sub), [a for a in range(m) if a not in sub] + [m])
-            self._m2[sl, j] += w * np.square(y).reshape(-1, n).sum(axis=0)
+            self._m2[j, sl] += w * np.square(y).reshape(-1, n).sum(axis=0)
         dc = np.subtract(delta, dmean, out=delta)
         np.add.reduce(np.square(dc, out=dc), axis=0, out=ss)
         self._m2_cols[sl] += np.multiply(ss, w, out=ss)
@@ -212,7 +212,7 @@ class FactorialAccumulator:
             sub = tuple(a - 1 for a in axes if a > 0)
             per_cell = k * int(np.prod([levels[a] for a in range(m) if a not in sub], dtype=np.int64))
             if axes[0] == 0:
-                ss = per_cell * self._m2[:, self._subsets.index(sub)]
+                ss = per_cell * self._m2[self._subsets.index(sub)]
             else:
                 eff = effect(colm, list(sub), [a for a in range(m) if a not in sub] + [m])
                 ss = n * per_cell * np.sum(eff.reshape(-1, eff.shape[-1]) ** 2, axis=0)
@@ -240,7 +240,7 @@ class FactorialAccumulator:
         if self._raters is not None and self._raters[0] == n:  # maps ask for several forms: compute once
             return self._raters[1]
         within_same, rows_same = ~self._differs, self._rows_same
-        msr = np.where(rows_same, 0.0, r * self._m2[:, 0] / (n - 1))
+        msr = np.where(rows_same, 0.0, r * self._m2[0] / (n - 1))
         cc = self._mean - exact_mean(self._mean, 0)
         msc = np.where(within_same, 0.0, n * np.einsum("ij,ij->j", cc, cc) / (r - 1))
         mse = np.where(within_same | rows_same, 0.0, self._m2_cols / ((n - 1) * (r - 1)))
