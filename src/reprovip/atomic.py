@@ -7,8 +7,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
     """Write ``text`` to a temporary file next to ``path``, flush it to disk, then rename it into place."""
@@ -24,6 +22,8 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
 
 
 def _default(o: Any) -> Any:
+    import numpy as np  # only documents holding NumPy scalars need it: writing a small file must not load it
+
     if isinstance(o, np.bool_):
         return bool(o)
     if isinstance(o, np.integer):

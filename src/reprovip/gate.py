@@ -99,13 +99,23 @@ def check_study(study: Study, *, strict: bool = False, reanalyze: bool = True) -
         document = study.analyze().document
     else:
         document = stored_document(study)
-        declared = [c.text for c in study.spec.criteria_list()] or "defaults"
-        if (stored_verdict(document) or {}).get("criteria", declared) != declared:
-            raise InputError(
-                f"{study.path}: the criteria changed since the stored analysis; run `reprovip analyze` "
-                "(or `reprovip check` without --no-reanalyze)"
-            )
+        _refuse_stale(document, study)
     return gate(document, study, strict=strict)
+
+
+def _refuse_stale(document: dict[str, Any], study: Study) -> None:
+    """A stored verdict made with other criteria, or before executions changed, is not the study's verdict."""
+    from reprovip.analyze.engine import stored_study_id
+    from reprovip.analyze.executions import executions_digest
+    from reprovip.criteria.evaluate import criteria_fingerprint
+
+    verdict = stored_verdict(document) or {}
+    again = "run `reprovip analyze` (or `reprovip check` without --no-reanalyze)"
+    if verdict.get("criteria") != criteria_fingerprint(study.spec.criteria_list() or None):
+        raise InputError(f"{study.path}: the criteria changed since the stored analysis; {again}")
+    rows = study.catalog.executions(stored_study_id(study))
+    if verdict.get("executions_digest") != executions_digest(rows):
+        raise InputError(f"{study.path}: executions changed since the stored analysis; {again}")
 
 
 def compare_check(baseline: Study, current: Study, *, strict: bool = False) -> CheckResult:

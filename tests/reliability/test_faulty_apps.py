@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from reprovip.cli.main import main
 from reprovip.study import Study
 from tests.conftest import write_study
 
@@ -56,3 +57,8 @@ def test_failing_one_attempt_in_three_is_retried_and_reported_as_flaky(study_dir
         for a in doc["alerts"]
     )
     assert doc["verdict"]["status"] == "warn"
+    # --strict fails on the warning, and the JUnit file says so (it showed no failure while the exit code was 1).
+    junit = study_dir / "junit.xml"
+    assert main(["check", str(path), "--strict", "--no-reanalyze", "--junit", str(junit)]) == 1
+    assert '<testcase classname="study.study" name="no study warning"' in junit.read_text()
+    assert 'type="warn">' in junit.read_text()

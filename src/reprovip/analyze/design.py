@@ -80,14 +80,16 @@ def _order(levels: list[str], declared: list[str] | None) -> tuple[str, ...]:
 def records_by_output(rows: list[dict[str, Any]], blobs: BlobStore) -> dict[tuple[str, str], tuple[str, list[Record]]]:
     """Group catalog output rows by (output name, relative path) into records; value: (kind, records)."""
     out: dict[tuple[str, str], tuple[str, list[Record]]] = {}
+    real_blobs = blobs.blobs.resolve()
     for r in rows:
         key = (r["name"], r["relpath"])
         labels = tuple((k, str(v)) for k, v in (r["condition"] or {}).items())
         # An output known only by the MD5 a Boutiques record gives has no file to read.
         path = blobs.path(r["blob"], r["suffix"] or "") if r.get("blob") and not r["blob"].startswith("md5:") else None
         error = r.get("error") if not r.get("missing") else "missing"
-        if path is not None and path.is_symlink():
-            # The store writes blobs as regular files: a link was put there by hand, and may point anywhere.
+        if path is not None and (path.is_symlink() or path.resolve().parent.parent != real_blobs):
+            # The store writes blobs as regular files in its own shard folders: a link (of the file or of its
+            # folder) was put there by hand, and may point anywhere.
             path, error = None, f"{path}: the stored blob is a symbolic link, not read; restore the store's file"
         rec = Record(
             r["subject"],

@@ -161,10 +161,28 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
     return entry
 
 
+def unwritten(recs: list[Any], done: set[tuple[str, str, int]]) -> list[dict[str, Any]]:
+    """Executions that succeeded without writing a file that other executions of the same subject wrote (a file
+    a glob output matches in some runs only). Subjects that never wrote it are not asked to: file names may
+    carry the subject."""
+    present = {(r.subject, r.condition_key, r.repetition) for r in recs}
+    subjects = {s for s, _, _ in present}
+    return [
+        dict(subject=s, condition=c, repetition=rep) for s, c, rep in sorted(done - present, key=str) if s in subjects
+    ]
+
+
 def analyze_groups(
-    study: Study, groups: dict[tuple[str, str], tuple[str, list[Any]]], declared: dict[str, list[str]], out_root: Path
+    study: Study,
+    groups: dict[tuple[str, str], tuple[str, list[Any]]],
+    declared: dict[str, list[str]],
+    out_root: Path,
+    *,
+    done: set[tuple[str, str, int]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Analyse each output group (name, relpath) -> (kind, records); maps go under ``out_root``."""
+    """Analyse each output group (name, relpath) -> (kind, records); maps go under ``out_root``. With ``done``
+    (subject, condition, repetition of the executions that succeeded), files some of them did not write are
+    listed under ``unwritten``."""
     names_per_output: dict[str, int] = {}
     for name, _ in groups:
         names_per_output[name] = names_per_output.get(name, 0) + 1
@@ -173,9 +191,12 @@ def analyze_groups(
         label = name if names_per_output[name] == 1 else f"{name}/{relpath}"
         design = build_design(recs, declared)
         try:
-            outputs.append(_analyze_output(study, label, kind, design, out_root / label.replace("/", "__")))
+            entry = _analyze_output(study, label, kind, design, out_root / label.replace("/", "__"))
         except ReprovipError as exc:
-            outputs.append(dict(name=label, kind=kind, error=str(exc), observations=[], summary={}))
+            entry = dict(name=label, kind=kind, error=str(exc), observations=[], summary={})
+        if done is not None:
+            entry["unwritten"] = unwritten(recs, done)
+        outputs.append(entry)
     return outputs
 
 
@@ -237,11 +258,15 @@ def analyze_study(study: Study, *, json_path: str | Path | None = None) -> dict[
     remove_partial_files(study.results)
     groups = records_by_output(study.catalog.outputs(study_id), BlobStore(study.store))
     declared = {f.name: list(f.levels) for f in study.spec.factor_list()}
+    done = {
+        (r["subject"], r["condition_key"], int(r["repetition"]))
+        for r in study.catalog.executions(study_id, status="done")
+    }
     document = dict(
         header(study, declared),
         executions=executions_summary(study, study_id),
         provenance=provenance_summary([study], [study_id]),
-        outputs=analyze_groups(study, groups, declared, study.results / "analysis"),
+        outputs=analyze_groups(study, groups, declared, study.results / "analysis", done=done),
     )
     document = finish_document(study, document, json_path, "analysis.json")
     study.catalog.save_analysis(study_id, document)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING, Any
 
 from reprovip.analyze.stats import num
@@ -52,6 +53,8 @@ def executions_summary(study: Study, study_id: int) -> dict[str, Any]:
         total=len(rows),
         counts=counts,
         failed=len(failed),
+        not_done=sum(r["status"] != "done" for r in rows),  # failed, or never finished (pending, running)
+        digest=executions_digest(rows),
         failure_rate=num(len(failed) / len(rows)) if rows else 0.0,
         attempts=attempts,
         attempt_failure_rate=num(sum(retried) / attempts) if attempts else 0.0,
@@ -62,6 +65,15 @@ def executions_summary(study: Study, study_id: int) -> dict[str, Any]:
         failure_by_condition={k: num(v[1] / v[0]) for k, v in by_cond.items()},
         failures=failures,
     )
+
+
+def executions_digest(rows: list[dict[str, Any]]) -> str:
+    """A fingerprint of what the executions are now (id, status, recipe, finish time): a stored verdict whose
+    digest differs from the catalog's is stale (``check --no-reanalyze`` refuses it)."""
+    h = hashlib.sha256()
+    for r in sorted(rows, key=lambda r: r["id"]):
+        h.update(f"{r['id']}\0{r['status']}\0{r.get('recipe')}\0{r.get('finished_at')}\n".encode())
+    return h.hexdigest()[:32]
 
 
 def provenance_summary(studies: list[Study], study_ids: list[int]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from reprovip.criteria.evidence import bitwise_evidence, icc_evidence, identity_sentence
-from reprovip.criteria.rules import OPS, Criterion, default_criteria, metric_values, supports
+from reprovip.criteria.rules import OPS, STUDY_METRICS, Criterion, default_criteria, metric_values, supports
 from reprovip.criteria.verdict import EXIT_CODES, LABELS, OUTPUT_STATUSES, exit_code, worst
 
 MAX_NAMED = 5
@@ -84,6 +84,17 @@ def _builtin(out: dict[str, Any]) -> list[dict[str, Any]]:
                 estimable=False,
                 message=f"{len(unreadable)} output file(s) could not be read: "
                 + _named([f"{_where(e)}: {e['error']}" for e in unreadable]),
+            )
+        )
+    unwritten = out.get("unwritten") or []
+    if unwritten:
+        reasons.append(
+            _reason(
+                "written by every execution",
+                passed=False,
+                value=len(unwritten),
+                message=f"{len(unwritten)} execution(s) that succeeded did not write this file, which others wrote: "
+                + _named([_where(e) for e in unwritten]),
             )
         )
     if out["kind"] in NUMERIC_KINDS and not out.get("observations") and not unreadable and not out.get("error"):
@@ -213,18 +224,23 @@ def output_verdict(out: dict[str, Any], rules: list[Criterion], document: dict[s
         # Identical executions pass every threshold by definition; the built-in checks still apply, and an
         # unreadable file that is the same in every execution is reproducible: a warning, not a failure.
         for r in reasons:
-            if r["criterion"] == "outputs readable":
+            if r["criterion"] == "outputs readable" and "symbolic link" not in r["message"]:
                 r["severity"] = "warn"
         reasons.append(_reason("identical", passed=True, value=True, metric="identical", message=evidence["sentence"]))
         status = _status(reasons)  # warnings stay alerts: the output is still bit-for-bit identical
         return dict(status="identical" if status in ("pass", "warn") else status, reasons=reasons, evidence=evidence)
-    reasons += [_check(c, out, document) for c in rules]
-    return dict(status=_status(reasons), reasons=reasons, evidence=evidence)
+    checked = [_check(c, out, document) for c in rules]
+    reasons += checked
+    status = _status(reasons)
+    if status in ("pass", "warn") and checked and not any(r["estimable"] for r in checked):
+        status = "error"  # no criterion could be computed (even warn-only ones): nothing supports a pass
+    return dict(status=status, reasons=reasons, evidence=evidence)
 
 
 def _execution_alerts(ex: dict[str, Any]) -> list[dict[str, Any]]:
+    alerts = []
     if ex.get("failed"):
-        return [
+        alerts.append(
             dict(
                 output=None,
                 severity="fail",
@@ -234,7 +250,19 @@ def _execution_alerts(ex: dict[str, Any]) -> list[dict[str, Any]]:
                     "succeeded only; failures are a reproducibility finding (see the failures section)"
                 ),
             )
-        ]
+        )
+    unfinished = int(ex.get("not_done", ex.get("failed") or 0)) - int(ex.get("failed") or 0)
+    if unfinished > 0:
+        alerts.append(
+            dict(
+                output=None,
+                severity="fail",
+                message=f"{unfinished} of {ex['total']} executions never finished (pending, or running when the "
+                "analysis was made): the verdict covers the finished ones only; run `reprovip run` again",
+            )
+        )
+    if alerts:
+        return alerts
     if (_float(ex.get("attempt_failure_rate")) or 0) > 0:
         return [
             dict(
@@ -250,6 +278,15 @@ def _execution_alerts(ex: dict[str, Any]) -> list[dict[str, Any]]:
     return []
 
 
+def _compare_alerts(compare: dict[str, Any]) -> list[dict[str, Any]]:
+    """An output that only one of two compared versions writes is a difference between them."""
+    return [
+        dict(output=name, severity="fail", message=f"{name} is written only by the {side} version")
+        for side in ("baseline", "current")
+        for name in compare.get(f"only_in_{side}") or []
+    ]
+
+
 def _summary(document: dict[str, Any], status: str) -> str:
     outputs = document["outputs"]
     n_identical = sum(o["verdict"]["status"] == "identical" for o in outputs)
@@ -262,6 +299,13 @@ def _summary(document: dict[str, Any], status: str) -> str:
         trials = min((o["verdict"]["evidence"]["trials"] for o in outputs), default=0)
         text += "; " + identity_sentence(trials)
     return text
+
+
+def criteria_fingerprint(criteria: list[Criterion] | None) -> list[str] | str:
+    """The criteria as stored with a verdict: each rule with its severity and outputs (``"defaults"`` if none)."""
+    if not criteria:
+        return "defaults"
+    return [f"{c.text} ({c.severity}{': ' + ', '.join(c.outputs) if c.outputs else ''})" for c in criteria]
 
 
 def evaluate(document: dict[str, Any], criteria: list[Criterion] | None) -> dict[str, Any]:
@@ -280,7 +324,9 @@ def evaluate(document: dict[str, Any], criteria: list[Criterion] | None) -> dict
         # criterion covers gets its kind's defaults, never none (which would read as a pass).
         rules = [
             c for c in criteria or [] if c.applies_to(out["name"]) and (c.outputs or supports(out["kind"], c.metric))
-        ] or defaults
+        ]
+        if all(c.metric in STUDY_METRICS for c in rules):  # a failure rate says nothing about an output's values
+            rules += defaults
         verdict = output_verdict(out, rules, document)
         out["verdict"] = verdict
         counts[verdict["status"]] += 1
@@ -288,9 +334,13 @@ def evaluate(document: dict[str, Any], criteria: list[Criterion] | None) -> dict
             if not r["passed"]:
                 alerts.append(dict(output=out["name"], severity=r["severity"], message=r["message"]))
     alerts += _execution_alerts(document["executions"])
+    differences = _compare_alerts(document.get("compare") or {})
+    alerts += differences
     statuses = [o["verdict"]["status"] for o in document["outputs"]]
-    if document["executions"].get("failed"):
+    if document["executions"].get("not_done", document["executions"].get("failed")):
         statuses.append("incomplete")
+    if differences:
+        statuses.append("fail")
     if any(a["severity"] == "warn" for a in alerts):
         statuses.append("warn")
     if not document["outputs"]:
@@ -302,7 +352,8 @@ def evaluate(document: dict[str, Any], criteria: list[Criterion] | None) -> dict
         exit_code=EXIT_CODES[status],
         exit_code_strict=exit_code(status, strict=True),
         counts=counts,
-        criteria=[c.text for c in criteria] if criteria else "defaults",
+        criteria=criteria_fingerprint(criteria),
+        executions_digest=document["executions"].get("digest"),
         summary=_summary(document, status) if document["outputs"] else "no output was analysed",
     )
     document["alerts"] = alerts

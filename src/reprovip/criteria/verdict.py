@@ -48,13 +48,19 @@ def exit_code(status: str, *, strict: bool = False) -> int:
 
 
 def deciding_reason(output_verdict: dict[str, Any]) -> dict[str, Any] | None:
-    """The reason that sets an output's status: the first failed fail-severity one, else the first failed
-    warning, else the last reason (everything passed); None when there is no reason."""
+    """The reason that sets an output's status, in the order the status is decided: a computed failure of a
+    fail-severity criterion, else one that could not be computed, else a failed warning, else the last reason
+    (everything passed); None when there is no reason."""
     reasons = output_verdict.get("reasons") or []
-    for severity in ("fail", "warn"):
-        failed = [r for r in reasons if not r.get("passed") and r.get("severity") == severity]
-        if failed:
-            return failed[0]
+    failed = [r for r in reasons if not r.get("passed")]
+    for pick in (
+        lambda r: r.get("severity") == "fail" and r.get("estimable", True),
+        lambda r: r.get("severity") == "fail",
+        lambda r: True,
+    ):
+        chosen = [r for r in failed if pick(r)]
+        if chosen:
+            return chosen[0]
     return reasons[-1] if reasons else None
 
 

@@ -23,7 +23,7 @@ def _side(view: dict[str, Any], name: str) -> dict[str, Any] | None:
         return None
     key = out.get("key") or {}
     return dict(
-        status=(out.get("verdict") or {}).get("status") or out["bitwise"]["status"],
+        status=(out.get("verdict") or {}).get("status") or "unknown",  # never a status of our own
         observation=key.get("name"),
         metrics={label: get(key) for label, get in KEYS} if key else {},
     )

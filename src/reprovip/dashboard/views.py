@@ -206,7 +206,7 @@ class Dashboard:
         src, row = self.resolve(key)
         ids = q.analysis_ids(src.engine, row["id"])
         if old is None or new is None:
-            if len(ids) < 2 and (old is None and new is None):
+            if len(ids) < 2 and (old is None and new is None) or not ids:
                 raise NotFoundError(f"study {key!r} has fewer than two stored analyses to compare")
             new = new if new is not None else ids[-1]
             old = old if old is not None else next((i for i in reversed(ids) if i < new), ids[0])

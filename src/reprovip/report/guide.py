@@ -140,7 +140,7 @@ def next_steps(document: dict[str, Any]) -> list[dict[str, Any]]:
         v = o.get("verdict") if isinstance(o.get("verdict"), dict) else {}
         status = str(v.get("status") or "unknown")
         bits = o.get("bitwise") or {}
-        if status == "identical" or bits.get("identical"):
+        if status == "identical":  # the stored status only: bitwise-identical outputs can still fail a criterion
             continue
         evidence = [
             str(r["evidence"]["sentence"])

@@ -1,0 +1,139 @@
+"""Paths to a false pass found in review, each closed: data that cannot support a verdict never reads as a pass.
+
+Real studies of ``tests/apps/edge_app.py`` (see ``edge_study``), altered the way a killed run, a new version or
+a hand-edited store would leave them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+
+from reprovip.analyze.compare import compare_studies
+from reprovip.cli.main import main
+from reprovip.criteria.verdict import deciding_reason
+from reprovip.store import BlobStore
+from reprovip.store import schema as s
+from reprovip.study import Study
+from tests.criteria.test_one_verdict import edge_study
+
+
+def test_executions_that_never_finished_make_the_study_incomplete(study_dir: Path) -> None:
+    """A run killed before repetition 2: its executions are pending, their outputs absent. Before: "0 of 9
+    executions failed ... reproducible (bit-for-bit identical)", exit 0."""
+    study = edge_study(study_dir, "ok", repetitions=3)
+    sid = study.catalog.study_id(study.name)
+    with study.catalog.engine.begin() as conn:
+        conn.execute(update(s.executions).where(s.executions.c.repetition == 2).values(status="pending"))
+        ids = [r["id"] for r in study.catalog.executions(sid, status="pending")]
+        conn.execute(s.outputs.delete().where(s.outputs.c.execution_id.in_(ids)))
+    doc = study.analyze().document
+    assert doc["executions"]["not_done"] == 3 and doc["verdict"]["status"] == "incomplete"
+    assert any("3 of 9 executions never finished" in a["message"] for a in doc["alerts"])
+    assert study.check(reanalyze=False).exit_code == 3
+
+
+def test_a_study_level_criterion_does_not_replace_an_outputs_criteria(study_dir: Path) -> None:
+    """`failure_rate <= 0.1` alone said nothing about the values: the outputs get their defaults too."""
+    study = edge_study(study_dir, "large-noise", repetitions=3, extra='criteria: ["failure_rate <= 0.1"]\n')
+    out = study.analyze().document["outputs"][0]
+    assert [r["criterion"] for r in out["verdict"]["reasons"]] == ["failure_rate <= 0.1", "ICC(A,1).ci_low >= 0.9"]
+    assert out["verdict"]["status"] == "fail"
+
+
+def test_a_file_some_executions_did_not_write_fails_the_output(study_dir: Path, tmp_path: Path) -> None:
+    """A glob output whose second file exists in some repetitions only: the bitwise check compared only the
+    files that exist and read "identical"."""
+    study = edge_study(study_dir, "ok", repetitions=2, outputs="  result: {path: '*.json', kind: scalars}\n")
+    sid = study.catalog.study_id(study.name)
+    extra = BlobStore(study.store).path(study.catalog.outputs(sid)[0]["blob"], ".json")
+    with study.catalog.engine.begin() as conn:  # as if repetition 1 of each subject also wrote extra.json
+        for r in study.catalog.executions(sid):
+            if r["repetition"] == 1:
+                conn.execute(
+                    s.outputs.insert().values(
+                        execution_id=r["id"],
+                        name="result",
+                        relpath="extra.json",
+                        kind="scalars",
+                        blob=study.catalog.outputs(sid)[0]["blob"],
+                        suffix=".json",
+                        size=extra.stat().st_size,
+                        missing=False,
+                    )
+                )
+    doc = study.analyze().document
+    extra_out = next(o for o in doc["outputs"] if o["name"] == "result/extra.json")
+    (reason,) = [r for r in extra_out["verdict"]["reasons"] if r["criterion"] == "written by every execution"]
+    assert not reason["passed"] and reason["value"] == 3 and "subject sub-01, repetition 2" in reason["message"]
+    assert extra_out["verdict"]["status"] == "fail" and doc["verdict"]["status"] == "fail"
+
+
+def test_no_reanalyze_refuses_a_verdict_made_with_other_criteria_or_executions(
+    study_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before, only the criterion text was compared: a severity change, or new executions, kept the old verdict."""
+    path = study_dir / "study.yaml"
+    study = edge_study(
+        study_dir, "large-noise", extra='criteria: [{require: "ICC(A,1).ci_low >= 0.9", severity: warn}]\n'
+    )
+    study.analyze()
+    assert main(["check", str(path), "--no-reanalyze"]) == 0
+    path.write_text(path.read_text().replace("severity: warn", "severity: fail"))
+    capsys.readouterr()
+    assert main(["check", str(path), "--no-reanalyze"]) == 2
+    assert "the criteria changed since the stored analysis" in capsys.readouterr().err
+    assert main(["analyze", str(path)]) == 0
+    Study.load(path).run(force=True)
+    capsys.readouterr()
+    assert main(["check", str(path), "--no-reanalyze"]) == 2
+    assert "executions changed since the stored analysis" in capsys.readouterr().err
+    assert main(["check", str(path)]) == 1
+
+
+def test_an_output_only_one_version_writes_fails_the_comparison(tmp_path: Path) -> None:
+    """Before, `only_in_baseline` was recorded and read by nothing: a version that stops writing an output passed."""
+    result = "  result: {path: result.json, kind: scalars}\n"
+    for name, outputs in (("base", result + "  copy: {path: result.json, kind: bytes}\n"), ("cur", result)):
+        (tmp_path / name).mkdir()
+        edge_study(tmp_path / name, "ok", outputs=outputs)
+    doc = compare_studies(Study.load(tmp_path / "base" / "study.yaml"), Study.load(tmp_path / "cur" / "study.yaml"))
+    assert doc["compare"]["only_in_baseline"] == ["copy/result.json"]
+    assert doc["outputs"][0]["verdict"]["status"] == "identical" and doc["verdict"]["status"] == "fail"
+    message = "copy/result.json is written only by the baseline version"
+    assert {"output": "copy/result.json", "severity": "fail", "message": message} in doc["alerts"]
+
+
+def test_a_symlinked_blob_folder_is_never_read(study_dir: Path, tmp_path: Path) -> None:
+    study = edge_study(study_dir, "ok")
+    shard = next(p for p in (study.store / "blobs").iterdir() if p.is_dir())
+    moved = tmp_path / "elsewhere"
+    shard.rename(moved)
+    shard.symlink_to(moved)
+    doc = study.analyze().document
+    out = doc["outputs"][0]
+    assert any("symbolic link" in e["error"] for e in out["errors"])
+    assert doc["verdict"]["status"] not in ("identical", "pass", "warn")
+
+
+def test_warn_only_criteria_that_cannot_be_computed_are_not_a_pass(study_dir: Path) -> None:
+    study = edge_study(
+        study_dir, "inf-always", extra='criteria: [{require: "wcv <= 0.1", severity: warn, observations: [ratio]}]\n'
+    )
+    out = study.analyze().document["outputs"][0]
+    assert out["verdict"]["status"] == "error"
+
+
+def test_the_deciding_reason_is_the_one_that_set_the_status() -> None:
+    verdict = {
+        "status": "fail",
+        "reasons": [
+            {"criterion": "outputs readable", "severity": "fail", "passed": False, "estimable": False},
+            {"criterion": "ICC(A,1).ci_low >= 0.9", "severity": "fail", "passed": False, "estimable": True},
+        ],
+    }
+    assert deciding_reason(verdict)["criterion"] == "ICC(A,1).ci_low >= 0.9"
+    assert json.dumps(deciding_reason({"reasons": []})) == "null"
