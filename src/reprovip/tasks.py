@@ -107,6 +107,8 @@ def build_task(
             }
         else:
             values[name] = value
+    if spec.trace != "none":
+        extra["trace"] = spec.trace  # see reprovip.execute.trace
     if spec.application.container is not None and "container" not in extra:
         extra["container"] = spec.application.container.model_dump()
     for key in user_env & set(env):

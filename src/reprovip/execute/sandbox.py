@@ -524,6 +524,10 @@ def _execute(task: Task) -> dict[str, Any]:
             # What the application ran in is part of its provenance (hashed by the catalog).
             result["provenance"] = {**result["provenance"], key: task.extra[key]}
             result["provenance_hash"] = None
+    if traced := task.extra.get("trace"):
+        from reprovip.execute import trace
+
+        argv, traced, trace_note = trace.prepare(traced, argv, workdir, task.extra)  # argv as recorded: unwrapped
     t0 = time.perf_counter()
     env = {**(_frozen_environ or os.environb), **{os.fsencode(k): os.fsencode(v) for k, v in task.env.items()}}
     sinks: dict[str, int] = {}
@@ -578,6 +582,8 @@ def _execute(task: Task) -> dict[str, Any]:
         result.update(ok=False, error=f"exit code {code}" + (f": {tail[0].strip()[:200]}" if tail[0] else ""))
         return result
     result["outputs"] = _collect(outdir, task.outputs, task.return_bytes)
+    if traced:
+        result["trace"] = trace.trace_execution(traced, workdir, skip=(PID_FILE, "input"), note=trace_note)
     missing = {o["name"] for o in result["outputs"] if o["missing"]}
     result["ok"] = not missing
     result["error"] = missing_message(workdir, task.outputs, missing) if missing else None

@@ -157,6 +157,9 @@ class StudySpec(_Strict):
     env: dict[str, str] = {}
     criteria: List[CriterionSpec] = []  # noqa: UP006
     on_fail: List[str] | None = None  # noqa: UP006  (argv run with the summary JSON on stdin)
+    # Record every file an execution writes (`files`), or also which process read and wrote it (`processes`,
+    # under strace): see docs/study-format.md and reprovip.execute.trace.
+    trace: Literal["none", "files", "processes"] = "none"
 
     @field_validator("criteria", mode="before")
     @classmethod

@@ -376,6 +376,7 @@ class Catalog:
             conn.execute(s.outputs.delete().where(s.outputs.c.execution_id.in_(ids)))
             if outputs:
                 conn.execute(insert(s.outputs), outputs)
+            _replace_traces(conn, ids, [(eid, result["trace"]) for eid, result, _ in batch if result.get("trace")])
             conn.execute(
                 update(s.executions)
                 .where(s.executions.c.id == bindparam("b_id"))
@@ -413,6 +414,7 @@ class Catalog:
             for row in rows:
                 outs = row.pop("outputs")
                 conn.execute(s.outputs.delete().where(s.outputs.c.execution_id == row["id"]))
+                _replace_traces(conn, [row["id"]], [])  # what a run traced is not what was ingested
                 conn.execute(s.attempts.delete().where(s.attempts.c.execution_id == row["id"]))
                 conn.execute(s.executions.delete().where(s.executions.c.id == row["id"]))
                 conn.execute(insert(s.executions).values(study_id=study_id, **row))
@@ -456,6 +458,29 @@ class Catalog:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
+    def traces(self, study_id: int) -> list[dict[str, Any]]:
+        """The traces of the study's completed executions (see :mod:`reprovip.execute.trace`), ordered by
+        subject, condition and repetition: execution fields, ``mode``, ``note``, ``files`` (in write order) and
+        ``processes`` (in start order)."""
+        e, t, f, p = s.executions, s.traces, s.trace_files, s.trace_processes
+        done = e.c.study_id == study_id, e.c.status == "done"
+        q = (
+            select(t, e.c.subject, e.c.condition_key, e.c.condition, e.c.repetition)
+            .join(e, e.c.id == t.c.execution_id)
+            .where(*done)
+            .order_by(e.c.subject, e.c.condition_key, e.c.repetition)
+        )
+        with self.engine.connect() as conn:
+            out = {r["execution_id"]: dict(r, files=[], processes=[]) for r in conn.execute(q).mappings()}
+            for table, key, order in ((f, "files", f.c.write_order), (p, "processes", p.c.number)):
+                rows = conn.execute(
+                    select(table).join(e, e.c.id == table.c.execution_id).where(*done).order_by(order)
+                ).mappings()
+                for r in rows:
+                    if r["execution_id"] in out:
+                        out[r["execution_id"]][key].append(dict(r))
+        return list(out.values())
+
     def provenance(self, digest: str) -> dict[str, Any] | None:
         """The provenance record stored under ``digest``."""
         with self.engine.connect() as conn:
@@ -481,6 +506,21 @@ class Catalog:
             q = q.order_by(None).order_by(s.analyses.c.id.desc()).limit(1)
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def _replace_traces(conn: Any, ids: list[str], traces: list[tuple[str, dict[str, Any]]]) -> None:
+    """Replace the traces of executions ``ids`` by ``traces`` (execution id, trace): only the last attempt's."""
+    for table in (s.trace_files, s.trace_processes, s.traces):
+        conn.execute(table.delete().where(table.c.execution_id.in_(ids)))
+    if not traces:
+        return
+    conn.execute(insert(s.traces), [dict(execution_id=eid, mode=t["mode"], note=t["note"]) for eid, t in traces])
+    files = [dict(f, execution_id=eid) for eid, t in traces for f in t["files"]]
+    if files:
+        conn.execute(insert(s.trace_files), files)
+    procs = [dict(p, execution_id=eid) for eid, t in traces for p in t["processes"]]
+    if procs:
+        conn.execute(insert(s.trace_processes), procs)
 
 
 def _digest(obj: Any) -> str:

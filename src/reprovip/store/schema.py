@@ -140,3 +140,40 @@ analyses = Table(
     Column("created_at", Float),
     Column("document", JSON),
 )
+
+# `trace: files` / `trace: processes` (docs/study-format.md): what each execution's last successful attempt
+# wrote in its working folder, hashed but never stored, and under `processes` which process read and wrote it.
+traces = Table(
+    "traces",
+    metadata,
+    Column("execution_id", ForeignKey("executions.id"), primary_key=True),
+    Column("mode", String(20), nullable=False),  # what was recorded: files or processes
+    Column("note", Text),  # why `processes` fell back to `files`, if it did
+)
+
+trace_files = Table(
+    "trace_files",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("execution_id", ForeignKey("executions.id"), nullable=False, index=True),
+    Column("relpath", Text, nullable=False),  # relative to the working folder: out/... for {outdir}
+    Column("size", BigInteger),
+    Column("mtime_ns", BigInteger),
+    Column("write_order", Integer),  # 0, 1... by (mtime_ns, relpath) within the execution
+    Column("blob", String(64)),  # BLAKE3 of the bytes (the file itself is not stored)
+    Column("semantic_hash", String(64)),
+)
+
+trace_processes = Table(
+    "trace_processes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("execution_id", ForeignKey("executions.id"), nullable=False, index=True),
+    Column("number", Integer, nullable=False),  # 0, 1... in start order; 0 is the application
+    Column("parent", Integer),  # the parent's number
+    Column("argv", JSON),
+    Column("cwd", Text),
+    Column("exit_code", Integer),
+    Column("reads", JSON),  # relpaths of traced files it opened for reading
+    Column("writes", JSON),  # relpaths of traced files it opened for writing or renamed into place
+)
