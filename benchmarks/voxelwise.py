@@ -83,16 +83,17 @@ def _zlib_ng(data: bytes) -> bytes:
     return zlib_ng.decompress(data, 31)
 
 
-def read_all(files: list[Path], decompress, threads: int) -> float:
-    """Baseline: read, decompress and view each file's voxels as an array (nothing else), on ``threads``."""
+def read_all(files: list[Path], decompress, threads: int) -> tuple[float, float]:
+    """Baseline: read, decompress and view each file's voxels as an array (nothing else), on ``threads``;
+    return (seconds, CPU seconds)."""
 
     def one(f: Path) -> None:
         np.frombuffer(decompress(f.read_bytes()), dtype=np.float32, offset=352)
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(one, files))
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def yardsticks() -> dict[str, tuple]:
@@ -108,17 +109,18 @@ def yardsticks() -> dict[str, tuple]:
     return out
 
 
-def analyse_in_subprocess(study: Path) -> tuple[float, float]:
-    """Run the analysis in a fresh process; return (seconds, peak RSS in MB)."""
+def analyse_in_subprocess(study: Path) -> tuple[float, float, float]:
+    """Run the analysis in a fresh process; return (seconds, CPU seconds, peak RSS in MB)."""
     code = (
         "import resource, sys, time\n"
         "from reprovip.study import Study\n"
-        "t0 = time.perf_counter()\n"
+        "t0, c0 = time.perf_counter(), time.process_time()\n"
         f"Study.load({str(study)!r}).analyze()\n"
-        "print(time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+        "print(time.perf_counter() - t0, time.process_time() - c0,\n"
+        "      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    return float(out[0]), float(out[1])
+    return float(out[0]), float(out[1]), float(out[2])
 
 
 def pingouin_per_voxel(n: int, k: int, samples: int = 30) -> float:
@@ -178,17 +180,22 @@ def main() -> None:
             studies[n] = study
         files = sorted(studies[args.n].parent.glob("results/*/*/*/img.nii.gz"))
         times: dict[str, list[float]] = {name: [] for name in (*sticks, "reprovip analyze")}
+        cpu: dict[str, list[float]] = {name: [] for name in times}
         rss = []
         for r in range(args.rounds):  # interleaved: each round runs every method once, in turn
             for name, (decompress, threads) in sticks.items():
-                times[name].append(read_all(files, decompress, threads))
-            seconds, peak = analyse_in_subprocess(studies[args.n])
-            times["reprovip analyze"].append(seconds)
+                wall, used = read_all(files, decompress, threads)
+                times[name].append(wall)
+                cpu[name].append(used)
+            wall, used, peak = analyse_in_subprocess(studies[args.n])
+            times["reprovip analyze"].append(wall)
+            cpu["reprovip analyze"].append(used)
             rss.append(peak)
             print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items()))
         med = {name: float(np.median(v)) for name, v in times.items()}
+        med_cpu = {name: float(np.median(v)) for name, v in cpu.items()}
         seconds = med["reprovip analyze"]
-        rss2 = analyse_in_subprocess(studies[2 * args.n])[1]
+        rss2 = analyse_in_subprocess(studies[2 * args.n])[2]
         per_voxel = pingouin_per_voxel(args.n, args.k)
         print(
             f"\nvolume {shape} = {voxels} voxels, N={args.n}, K={args.k}, 2 conditions, {args.background} background, "
@@ -203,7 +210,9 @@ def main() -> None:
         for name in sticks:
             target = " (target <= 1.5x)" if name.startswith("isal") else ""
             ratio = seconds / med[name]
+            rounds = ", ".join(f"{a / b:.2f}" for a, b in zip(times["reprovip analyze"], times[name], strict=True))
             print(f"(b) analysis / decompress-and-read with {name} ({med[name]:.2f} s): {ratio:.2f}x{target}")
+            print(f"    per round {rounds}; CPU seconds {med_cpu['reprovip analyze']:.1f} / {med_cpu[name]:.1f}")
         print(
             f"(c) peak RSS {max(rss):.0f} MB at N={args.n}, {rss2:.0f} MB at N={2 * args.n} "
             f"(ratio {rss2 / max(rss):.2f}; target <= 2048 MB and flat)"
@@ -215,6 +224,7 @@ def main() -> None:
                     "files": len(files),
                     "speedup_vs_pingouin": per_voxel * voxels / seconds,
                     "seconds": med,
+                    "cpu_seconds": med_cpu,
                     "ratios": {name: seconds / med[name] for name in sticks},
                     "rss_mb": max(rss),
                     "rss_mb_2n": rss2,
