@@ -64,3 +64,13 @@ def attribute(bitwise: dict[str, Any], shares: dict[str, float]) -> dict[str, An
         if top:
             sentences.append("share of total variance: " + ", ".join(top))
     return {"factors": entries, "summary": "; ".join(sentences)}
+
+
+def add_origins(outputs: list[dict[str, Any]], sentences: list[str]) -> None:
+    """Append where a traced pipeline starts to diverge (:func:`reprovip.analyze.dataflow.origin_sentences`) to
+    the attribution sentence of each output that is not bit-for-bit identical."""
+    for o in outputs:
+        a = o.get("attribution")
+        if sentences and a and not (o.get("bitwise") or {}).get("identical", True):
+            a["origins"] = sentences
+            a["summary"] = "; ".join([a["summary"], *(f"where it diverges: {s}" for s in sentences)])

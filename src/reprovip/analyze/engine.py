@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from reprovip import __version__
 from reprovip.analyze.attribution import attribute, factor_shares, mean_shares
 from reprovip.analyze.bitwise import bitwise_summary
+from reprovip.analyze.dataflow import add_dataflow
 from reprovip.analyze.design import Design, build_design, records_by_output
 from reprovip.analyze.envelope import envelope
 from reprovip.analyze.executions import executions_summary, provenance_summary
@@ -268,6 +269,7 @@ def analyze_study(study: Study, *, json_path: str | Path | None = None) -> dict[
         provenance=provenance_summary([study], [study_id]),
         outputs=analyze_groups(study, groups, declared, study.results / "analysis", done=done),
     )
+    add_dataflow(document, study.catalog.traces(study_id), declared)
     document = finish_document(study, document, json_path, "analysis.json")
     study.catalog.save_analysis(study_id, document)
     return document
