@@ -294,3 +294,16 @@ def test_unreadable_volumes_leave_their_subject_out_and_are_named(tmp_path: Path
     _, kept_maps, _ = _maps_of(tmp_path / "kept", design, ["sub-0", "sub-2", "sub-4"])
     for name, values in kept_maps.items():
         np.testing.assert_array_equal(maps[name], values, err_msg=name)
+
+
+def test_differences_outside_the_voxels_with_metrics_are_counted(tmp_path: Path) -> None:
+    """Metrics cover the non-zero voxels of the first volume read: a voxel zero there but differing between the
+    executions of another subject is counted, so the verdict can warn that no metric criterion sees it."""
+    rng = np.random.default_rng(7)
+    n, levels, k = 3, 2, 2
+    x = rng.uniform(100, 120, size=(*SPATIAL, n, 1, 1)) + np.zeros((*SPATIAL, n, levels, k))
+    x[0, 0, 0, 0] = 0.0  # zero in the first subject: outside the reference region
+    x[0, 0, 0, 1] = rng.uniform(1, 2, size=(levels, k))  # differs between the executions of subject 2
+    res, maps, _ = _run(tmp_path, x)
+    assert maps["differ"][0] == 1 and res["summary"]["differ_without_metrics"] == 1
+    assert res["summary"]["differ_fraction"] > 0

@@ -137,3 +137,30 @@ def test_the_deciding_reason_is_the_one_that_set_the_status() -> None:
     }
     assert deciding_reason(verdict)["criterion"] == "ICC(A,1).ci_low >= 0.9"
     assert json.dumps(deciding_reason({"reasons": []})) == "null"
+
+
+def test_voxel_differences_no_metric_covers_are_a_warning() -> None:
+    """Unit level: an image whose metric maps pass while 3 voxels differ outside them is not a clean pass."""
+    from reprovip.criteria.evaluate import evaluate
+
+    cells = [dict(subject=f"s{i}", condition="-", n=2) for i in range(3)]
+    summary = {"voxel_icc_a1_median": 0.99, "differ_without_metrics": 3}
+    doc = {
+        "study": {"name": "s"},
+        "executions": {"total": 6, "failed": 0, "not_done": 0, "failure_rate": 0.0},
+        "outputs": [
+            {
+                "name": "img",
+                "kind": "image",
+                "bitwise": {"identical": False, "cells": cells},
+                "observations": [],
+                "summary": summary,
+                "voxelwise": {"maps": {"sd": "x"}, "summary": summary},
+            }
+        ],
+    }
+    evaluate(doc, None)
+    reasons = {r["criterion"]: r for r in doc["outputs"][0]["verdict"]["reasons"]}
+    assert reasons["voxel_icc_a1_median >= 0.9"]["passed"]
+    assert not reasons["differences covered by the voxel metrics"]["passed"]
+    assert doc["outputs"][0]["verdict"]["status"] == "warn" and doc["verdict"]["status"] == "warn"

@@ -394,6 +394,9 @@ def _finish(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor) -> dict[st
         with_metrics[stream.index] = finite
         summary["voxels_with_metrics"] = int(finite.sum())
         summary["voxels_without_metrics"] = int(np.count_nonzero(stream.mask & ~with_metrics))
+        # Differences no voxel metric sees (outside the reference volume's non-zero region, or non-finite):
+        # the verdict warns about them, since a criterion on the metric maps cannot.
+        summary["differ_without_metrics"] = int(np.count_nonzero(stream.differ & stream.mask & ~with_metrics))
         submit(metric, "sd", np.asarray(acc.within_sd()), finite)
         submit(metric, "sigdigits", np.asarray(acc.min_significant_digits(base=10)), finite)
         submit(metric, "icc_a1", np.asarray(acc.icc_a1()), finite)

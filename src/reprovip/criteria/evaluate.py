@@ -122,6 +122,19 @@ def _builtin(out: dict[str, Any]) -> list[dict[str, Any]]:
                 )
             )
     vox = (out.get("voxelwise") or {}).get("summary") or {}
+    unseen = int(vox.get("differ_without_metrics") or 0)
+    if unseen:
+        reasons.append(
+            _reason(
+                "differences covered by the voxel metrics",
+                passed=False,
+                severity="warn",
+                value=unseen,
+                message=f"{unseen} voxel(s) differ between executions where no voxel metric is computed (zero in "
+                "the reference volume, or non-finite): criteria on the metric maps cannot see them; "
+                "voxel_differ_fraction and the differ map do",
+            )
+        )
     differ, nonfinite = int(vox.get("nonfinite_differ_voxels") or 0), int(vox.get("nonfinite_voxels") or 0)
     if nonfinite:
         reasons.append(
