@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
-  apt-get install -y -qq --no-install-recommends chromium postgresql mricron-data debootstrap bubblewrap >/dev/null
+  apt-get install -y -qq --no-install-recommends chromium postgresql mricron-data debootstrap bubblewrap strace >/dev/null
 fi
 
 # A real PostgreSQL server for the team-catalog tests (tests/store/test_postgres.py): start the installed
