@@ -5,12 +5,15 @@ files are known by construction."""
 
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 
 import pytest
 
 from reprovip.analyze.dataflow import dataflow
 from reprovip.execute import trace
+from reprovip.report import render_report
 from tests.execute.test_trace import pipeline_study
 
 FACTORS = "  threads: [1, 2]\n  seed: [42, {unseeded: none}]\n"
@@ -23,7 +26,21 @@ S4 = STEP.format(n=4, w="out/result.json")
 def _analyzed(study_dir: Path, mode: str, factors: str = FACTORS) -> dict:
     study = pipeline_study(study_dir, mode, factors=factors, subjects=2)
     assert study.run(jobs=2).ok
-    return study.analyze().document
+    doc = study.analyze().document
+    doc["report_html"] = render_report(study, study_dir / "report.html").read_text()
+    return doc
+
+
+def _flow_lists(text: str) -> list[list[tuple[str, str]]]:
+    """The report's pipeline lists: (status, step or file) in order, one list per contrast."""
+    section = text.split('<section id="dataflow">', 1)[1].split("</section>", 1)[0]
+    return [
+        [
+            (st, html.unescape(name))
+            for st, name in re.findall(r'<span class="badge st-[a-z]+">([a-z ]+)</span> <code>([^<]*)</code>', ol)
+        ]
+        for ol in section.split('<ol class="flow">')[1:]
+    ]
 
 
 def _by_label(doc: dict) -> dict:
@@ -55,6 +72,13 @@ def test_files_trace_names_the_first_divergent_file_per_factor_level(study_dir: 
         "where it diverges: under threads=2 the first divergent file is `step2/denoised.json`"
         in (doc["outputs"][0]["attribution"]["summary"])
     )
+    assert _flow_lists(doc["report_html"])[1] == [
+        ("identical", "step1/loaded.json"),
+        ("first", "step2/denoised.json"),
+        ("identical", "step3/count.json"),
+        ("later", "step3/scaled.json"),
+        ("later", "out/result.json"),
+    ]
 
 
 @pytest.mark.skipif(trace.strace_problem() is not None, reason=f"strace cannot trace here: {trace.strace_problem()}")
@@ -78,6 +102,12 @@ def test_processes_trace_names_the_origin_step_and_the_propagated_ones(study_dir
     )
     summary = doc["outputs"][0]["attribution"]["summary"]
     assert f"where it diverges: under threads=2 the divergence starts at step `{S2}`; 2 later files differ" in summary
+    # The report draws each contrast's pipeline, steps in order, coloured by status.
+    assert _flow_lists(doc["report_html"]) == [
+        [("identical", S1), ("identical", S2), ("identical", S3), ("identical", S4)],
+        [("identical", S1), ("origin", S2), ("propagated", S3), ("propagated", S4)],
+        [("identical", S1), ("identical", S2), ("origin", S3), ("propagated", S4)],
+    ]
 
 
 def test_pipeline_without_divergence_has_no_origin_and_attribution_unchanged(study_dir: Path) -> None:

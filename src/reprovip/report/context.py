@@ -282,6 +282,39 @@ def add_values(out: dict[str, Any], raw: dict[str, Any], *, store: Path | None, 
     out["bland_altman"] = bland_altman_data(shown, 0, prefer=prefer)
 
 
+# How a step (trace: processes) or a file (trace: files) is shown: the badge class colouring its status.
+FLOW_CLASSES = {"identical": "st-identical", "absorbed": "st-identical", "origin": "st-fail", "first": "st-fail"}
+
+
+def dataflow_context(flow: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The pipeline in each contrast of the ``dataflow`` section: steps (or files) in order, each with its status
+    (processes: identical / origin / propagated / absorbed; files: identical / first / later)."""
+    if not flow:
+        return None
+    contrasts = []
+    for c in flow["contrasts"]:
+        if flow["mode"] == "processes":
+            rows = [
+                dict(name=s["name"], status=(c.get("steps") or {}).get(s["name"], "not compared"))
+                for s in flow["steps"]
+            ]
+        else:
+            later = set(c["later"])
+            rows = [
+                dict(
+                    name=f["relpath"],
+                    status="first" if f["relpath"] == c["first"] else "later" if f["relpath"] in later else "identical",
+                )
+                for f in flow["files"]
+            ]
+        if not c.get("compared", True):
+            rows = []
+        for r in rows:
+            r["cls"] = FLOW_CLASSES.get(r["status"], "st-warn")
+        contrasts.append(dict(label=c["label"], sentence=c["sentence"], rows=rows))
+    return dict(mode=flow["mode"], notes=flow["notes"], untraced=flow["untraced"], contrasts=contrasts)
+
+
 def analysis_context(document: dict[str, Any], *, store: Path | None = None) -> dict[str, Any]:
     """The whole view of an analysis document; with the study's ``store``, the stored plot values too."""
     alerts, from_criteria = alerts_of(document)
@@ -321,6 +354,7 @@ def analysis_context(document: dict[str, Any], *, store: Path | None = None) -> 
             differing=[dict(field=k, values=v) for k, v in (prov.get("differing") or {}).items()],
         ),
         outputs=outputs,
+        dataflow=dataflow_context(document.get("dataflow")),
         next_steps=next_steps(document),
         glossary=[dict(term=k, text=v[0], reference=v[1]) for k, v in GLOSSARY.items()],
     )
