@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.dashboard.conftest import IMAGES, SCALAR
-from tests.report.conftest import ARTIFACTS
+from tests.report.conftest import ARTIFACTS, serving
 
 uvicorn = pytest.importorskip("uvicorn", reason="uvicorn is not installed")
 
@@ -19,20 +16,8 @@ uvicorn = pytest.importorskip("uvicorn", reason="uvicorn is not installed")
 @pytest.fixture(scope="module")
 def server(app: Any) -> Iterator[str]:
     """Serve the app on a free loopback port in a background thread; yield its base URL."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture

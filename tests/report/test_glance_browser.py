@@ -11,9 +11,6 @@ every condition, and the key metrics name an observation the stored verdict judg
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +22,7 @@ from reprovip.dashboard import create_app, open_sources
 from reprovip.report import render_report
 from reprovip.study import Study
 from tests.criteria.test_one_verdict import edge_study
-from tests.report.conftest import ARTIFACTS
+from tests.report.conftest import ARTIFACTS, serving
 
 STORES = {"identical": "ok", "sufficient": "small-noise", "failed-runs": "fail-some"}
 CONDITIONS = ["threads=1", "threads=2"]
@@ -114,22 +111,8 @@ def test_report_reads_at_a_glance(
 
 @pytest.fixture(scope="module")
 def server(stores: dict[str, Study]) -> Iterator[str]:
-    uvicorn = pytest.importorskip("uvicorn", reason="uvicorn is not installed")
-    app = create_app(open_sources([str(stores[n].path) for n in STORES]))
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(open_sources([str(stores[n].path) for n in STORES]))) as url:
+        yield url
 
 
 @pytest.mark.parametrize(("index", "name"), list(enumerate(STORES)))
