@@ -7,8 +7,6 @@ CLI's error handler (:mod:`reprovip.cli.main`).
 
 from __future__ import annotations
 
-import copy
-
 
 class ReprovipError(Exception):
     """Base class of every error reprovip raises on purpose.
@@ -88,7 +86,10 @@ class SpecError(InputError):
         return [self._with_others([]), *self.others]
 
     def _with_others(self, others: list[SpecError]) -> SpecError:
-        new = copy.copy(self)
+        # A new object, never copy.copy: a library may register exceptions as immutable for copying, and
+        # copy.copy then returns this very object, whose others the caller would overwrite.
+        new = type(self).__new__(type(self))
+        new.__dict__.update(self.__dict__)
         new.others = tuple(others)
         new.args = (str(new),)
         return new

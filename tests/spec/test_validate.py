@@ -239,3 +239,13 @@ def test_validate_passes_a_clean_study(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["validate", str(path)]) == 0
     assert "2 subjects x 3 conditions x 3 repetitions = 18 executions" in capsys.readouterr().out
     assert os.path.exists(path)
+
+
+def test_gathered_errors_survive_a_copy_that_returns_the_same_object(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Some library in the full test run registered exceptions as immutable for copy.copy: gathered errors then
+    kept only the first (a missing input went unreported). The errors no longer depend on copy.copy."""
+    import copy
+
+    monkeypatch.setitem(copy._copy_dispatch, SpecError, lambda x: x)  # type: ignore[attr-defined]
+    err = SpecError.gather([SpecError("a", key="k1"), SpecError("b", key="k2"), SpecError("c", line=3)])
+    assert [str(x) for x in err.all] == ["<study>: k1: a", "<study>: k2: b", "<study>:3: c"]
