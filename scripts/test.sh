@@ -43,5 +43,6 @@ fi
 
 # Python packages: exact versions from the lock file, then reprovip itself, in .venv/ inside the clone.
 source scripts/venv.sh requirements/test.lock
+echo "reprovip and the test tools are in .venv/ (to use them yourself: source .venv/bin/activate)"
 
 python -m pytest -n 2 "$@"
