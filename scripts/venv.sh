@@ -23,8 +23,9 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 # shellcheck disable=SC1091
 . "$venv/bin/activate"
-stamp="$venv/.reprovip-$(basename "$lock").sha256"
-want="$(cat "$lock" pyproject.toml | sha256sum | cut -d' ' -f1)"
+# One stamp for the environment: installing the other lock file may change versions, so switching reinstalls.
+stamp="$venv/.reprovip-installed.sha256"
+want="$( (echo "$lock"; cat "$lock" pyproject.toml) | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   python -m pip install -q --disable-pip-version-check -r "$lock"
   python -m pip install -q --disable-pip-version-check --no-deps -e .
