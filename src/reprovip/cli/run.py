@@ -61,26 +61,6 @@ def summary_lines(name: str, summary: RunSummary) -> list[str]:
     return lines
 
 
-def run_command(
-    path: str,
-    *,
-    jobs: int | None,
-    force: bool,
-    executor: str,
-    progress: bool,
-    keep_going: bool = False,
-    keep_failed: int = KEEP_FAILED,
-) -> int:
-    """Run the study and print a summary; exit 3 when executions failed or the run stopped early."""
-    study = Study.load(path)
-    summary = study.run(
-        jobs=jobs, force=force, executor=executor, progress=progress, keep_going=keep_going, keep_failed=keep_failed
-    )
-    for line in summary_lines(study.name, summary):
-        click.echo(line, err=True)
-    return 0 if summary.ok else EXIT_EXECUTIONS_FAILED
-
-
 @click.command("run")
 @click.argument("study", type=click.Path(dir_okay=False), default="study.yaml")
 @click.option("-j", "--jobs", type=int, default=None, help="Executions at once (default: CPUs).")
@@ -104,13 +84,14 @@ def run_command(
 def run(
     study: str, jobs: int | None, force: bool, executor: str, progress: bool, keep_going: bool, keep_failed: int
 ) -> int:
-    """Run STUDY: subjects x conditions x repetitions, resuming what a previous run left."""
-    return run_command(
-        study,
-        jobs=jobs,
-        force=force,
-        executor=executor,
-        progress=progress,
-        keep_going=keep_going,
-        keep_failed=keep_failed,
+    """Run STUDY: subjects x conditions x repetitions, resuming what a previous run left.
+
+    Prints a summary; exit 3 when executions failed or the run stopped early.
+    """
+    st = Study.load(study)
+    summary = st.run(
+        jobs=jobs, force=force, executor=executor, progress=progress, keep_going=keep_going, keep_failed=keep_failed
     )
+    for line in summary_lines(st.name, summary):
+        click.echo(line, err=True)
+    return 0 if summary.ok else EXIT_EXECUTIONS_FAILED
