@@ -44,7 +44,7 @@ def open_backend(spec: str, jobs: int) -> contextlib.AbstractContextManager[Back
     InputError
         Unknown backend name.
     """
-    scheme = spec.split("://", 1)[0] if "://" in spec else spec
+    scheme = spec.split("://", 1)[0] if "://" in spec else spec.split("?", 1)[0]  # dask-local?processes=1
     factory = BACKENDS.get(scheme)
     if factory is None:
         raise InputError(f"unknown executor {spec!r}; choose one of: {', '.join(sorted(BACKENDS))}")
