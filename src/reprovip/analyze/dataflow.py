@@ -14,6 +14,8 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
+from reprovip.execute.trace import NIPYPE_NODE
+
 # Statuses of a step in one contrast.
 IDENTICAL, ORIGIN, PROPAGATED, ABSORBED = "identical", "origin", "propagated", "absorbed"
 
@@ -52,14 +54,28 @@ def _pattern(cell: list[dict[str, Any]], ref: list[dict[str, Any]], relpath: str
 
 
 def _step_name(argv: list[str] | None, writes: list[str]) -> str:
-    """A step's name: its program and leading arguments (basenames), and what it writes."""
+    """A step's name: a Nipype node's hierarchical name; a process's program and leading arguments (basenames),
+    and what it writes."""
+    if argv and argv[0] == NIPYPE_NODE:
+        return argv[1]
     words = [os.path.basename(a) for a in (argv or ["?"])[:4]]
     return f"{' '.join(words)} (writes {', '.join(writes)})"
 
 
+def _step_source(traces: list[dict[str, Any]]) -> str | None:
+    """Where the steps come from: ``processes`` (strace), ``nipype`` (node folders, ``trace: files``), or None
+    when some execution has neither (steps seen in only some executions would blame the wrong one)."""
+    if all(t["mode"] == "processes" for t in traces):
+        return "processes"
+    if all(t["mode"] == "files" and t["processes"] for t in traces):
+        return "nipype"  # a files trace has process rows only for a Nipype workflow's nodes
+    return None
+
+
 def _steps(traces: list[dict[str, Any]]) -> dict[tuple[str, ...], dict[str, Any]]:
-    """The steps of the traced executions: processes that wrote traced files, matched across executions by
-    the files they write (pids and paths differ between executions; the files a step writes do not)."""
+    """The steps of the traced executions: processes (or Nipype nodes) that wrote traced files, matched across
+    executions by the files they write (pids and paths differ between executions; the files a step writes do
+    not)."""
     steps: dict[tuple[str, ...], dict[str, Any]] = {}
     for t in traces:
         for p in t["processes"]:
@@ -148,7 +164,8 @@ def dataflow(traces: list[dict[str, Any]], factors: dict[str, list[str]], n_done
             ranks[f["relpath"]].append(f["write_order"])
     # A file's place in write order: its median rank over the executions that wrote it.
     order = dict(sorted(((p, statistics.median(r)) for p, r in ranks.items()), key=lambda kv: (kv[1], kv[0])))
-    steps = _steps(traces) if mode == "processes" else None
+    source = _step_source(traces)
+    steps = _steps(traces) if source else None
     reference = {name: levels[0] for name, levels in factors.items()}
 
     def cell(labels: dict[str, str]) -> list[dict[str, Any]]:
@@ -164,6 +181,7 @@ def dataflow(traces: list[dict[str, Any]], factors: dict[str, list[str]], n_done
             contrasts.append(dict(entry, factor=name, level=level))
     return dict(
         mode=mode,
+        step_source=source,
         traced=len(traces),
         untraced=max(n_done - len(traces), 0),
         notes=sorted({t["note"] for t in traces if t["note"]}),
