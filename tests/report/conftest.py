@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import threading
 import time
@@ -12,8 +13,9 @@ from typing import Any
 
 import pytest
 
+from reprovip.execute import trace
 from reprovip.study import Study
-from tests.report.studies import build_image_study, build_scalar_study
+from tests.report.studies import build_image_study, build_pipeline_study, build_scalar_study
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -39,12 +41,31 @@ def image_study(tmp_path_factory: pytest.TempPathFactory) -> Study:
     return build_image_study(tmp_path_factory.mktemp("images"))
 
 
+def unavailable(reason: str) -> None:
+    """Skip, or fail when CI is set (there every service a test needs must be installed), saying why."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set: this test must run)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def pipeline_study(tmp_path_factory: pytest.TempPathFactory) -> Study:
+    """A traced pipeline whose origin step is known (step 2 under threads=2); needs strace."""
+    problem = trace.strace_problem()
+    if problem is not None:
+        unavailable(f"strace cannot trace here: {problem}")
+    return build_pipeline_study(tmp_path_factory.mktemp("pipeline"))
+
+
 @pytest.fixture(scope="module")
 def browser():
-    """One headless Debian Chromium per module, driven by Playwright (skipped when absent)."""
+    """One headless Debian Chromium per module, driven by Playwright (skipped when absent, failing under CI)."""
     if not CHROMIUM.exists():
-        pytest.skip("no /usr/bin/chromium: install Debian's chromium (apt-get install chromium) for browser tests")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+        unavailable("no /usr/bin/chromium: install Debian's chromium (apt-get install chromium) for browser tests")
+    try:
+        from playwright import sync_api
+    except ImportError:
+        unavailable("the playwright package is not installed")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=BROWSER_ARGS)
         yield b

@@ -57,6 +57,19 @@ def build_image_study(root: Path) -> Study:
     return study
 
 
+def build_pipeline_study(root: Path) -> Study:
+    """The four-step pipeline of tests/apps/pipeline_app.py traced with ``trace: processes``, 1 subject x
+    threads {1, 2} x 2 repetitions: step 2 adds unseeded noise under OMP_NUM_THREADS=2, so under threads=2 step 2
+    is the origin, steps 3 and 4 propagate it, step 1 is identical (known by construction, see
+    tests/analyze/test_dataflow.py)."""
+    from tests.execute.test_trace import pipeline_study
+
+    study = pipeline_study(root, "processes", factors="  threads: [1, 2]\n  seed: [42]\n", subjects=1)
+    assert study.run(jobs=2).ok
+    study.analyze()
+    return study
+
+
 def build_hostile_catalog(root: Path) -> Path:
     """A store whose study is named like an XSS payload, with executions still pending and running."""
     store = root / ".reprovip"

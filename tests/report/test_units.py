@@ -10,9 +10,9 @@ import pytest
 
 from reprovip.report import plots
 from reprovip.report.context import alerts_of, verdict_of
-from reprovip.report.fmt import fmt, pct
+from reprovip.report.fmt import duration, fmt, pct, size
 from reprovip.report.maps import map_path
-from reprovip.report.png import colour_indices, encode_png, palette
+from reprovip.report.png import encode_png, overlay_indices, palette
 
 
 @pytest.mark.parametrize(
@@ -39,13 +39,16 @@ def test_pct_keeps_small_shares_visible() -> None:
 
 
 def test_png_round_trip() -> None:
-    idx = colour_indices(np.array([[0.0, 0.5], [1.0, np.inf]]), np.array([[True, True], [False, True]]), 0.0, 1.0)
-    assert idx.tolist() == [[1, 128], [0, 255]]  # masked out -> background 0, +inf -> top of the scale
+    values = np.array([[0.0, 0.5], [1.0, np.inf]])
+    grey = np.array([[0.0, 1.0], [0.5, 0.0]])
+    idx = overlay_indices(values, np.array([[True, False], [False, True]]), grey, 0.0, 1.0)
+    # Not shown -> the anatomy's grey (0..63); shown -> 64..255 on the scale, +inf at its top.
+    assert idx.tolist() == [[64, 63], [32, 255]]
     data = encode_png(idx, palette("viridis"))
     start = data.index(b"IDAT")
     size = int.from_bytes(data[start - 4 : start], "big")
     raw = zlib.decompress(data[start + 4 : start + 4 + size])
-    assert raw == bytes([0, 1, 128, 0, 0, 255])  # filter byte 0, then the indices, row by row
+    assert raw == bytes([0, 64, 63, 0, 32, 255])  # filter byte 0, then the indices, row by row
     with pytest.raises(ValueError, match="non-empty 2-D array"):
         encode_png(np.zeros((0, 3), dtype=np.uint8), palette("viridis"))
 
@@ -122,3 +125,45 @@ def test_map_paths_stay_inside_the_store(tmp_path: Path) -> None:
     assert map_path(store, out, "differ") is None  # a symlink out of the store is outside too
     assert map_path(store, out, "mask") == inside.resolve()
     assert map_path(store, out, "../sd") is None and map_path(store, out, "icc_a1") is None
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0.0, "0 s"),
+        (0.000412, "0.000412 s"),
+        (1.23456, "1.23 s"),
+        (59.94, "59.9 s"),
+        (59.96, "1 min 00 s"),  # "60 s" is a minute
+        (61, "1 min 01 s"),
+        (3599.4, "59 min 59 s"),
+        (3599.6, "1 h 00 min"),
+        (7384, "2 h 03 min"),
+        (90061, "25 h 01 min"),
+        ("Infinity", "∞"),
+        (None, "–"),
+        (float("nan"), "–"),
+        (-2.0, "–"),  # a clock that went back: no plausible-looking time
+    ],
+)
+def test_duration_has_units(seconds: object, text: str) -> None:
+    assert duration(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("nbytes", "text"),
+    [
+        (0, "0 B"),
+        (999, "999 B"),
+        (1000, "1 kB"),
+        (1536, "1.54 kB"),
+        (999_999, "1 MB"),  # never "1e+03 kB"
+        (52_428_800, "52.4 MB"),  # 50 MiB of peak RSS
+        (3_221_225_472, "3.22 GB"),
+        (None, "–"),
+        (-1, "–"),
+        ("Infinity", "–"),
+    ],
+)
+def test_size_in_decimal_si_units(nbytes: object, text: str) -> None:
+    assert size(nbytes) == text

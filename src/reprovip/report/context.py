@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from reprovip.criteria.verdict import stored_verdict
+from reprovip.report import flowgraph
 from reprovip.report.fmt import anchor, to_float
 from reprovip.report.guide import GLOSSARY, deciding, digits_note, icc_note, judged, next_steps, wcv_note
 from reprovip.report.values import bland_altman_data, load_plot_values, strip_data
@@ -288,7 +289,8 @@ FLOW_CLASSES = {"identical": "st-identical", "absorbed": "st-identical", "origin
 
 def dataflow_context(flow: dict[str, Any] | None) -> dict[str, Any] | None:
     """The pipeline in each contrast of the ``dataflow`` section: steps (or files) in order, each with its status
-    (processes: identical / origin / propagated / absorbed; files: identical / first / later)."""
+    (processes: identical / origin / propagated / absorbed; files: identical / first / later), and the graph of
+    steps and files (:func:`reprovip.report.flowgraph.graph`) the pages draw."""
     if not flow:
         return None
     contrasts = []
@@ -311,7 +313,15 @@ def dataflow_context(flow: dict[str, Any] | None) -> dict[str, Any] | None:
             rows = []
         for r in rows:
             r["cls"] = FLOW_CLASSES.get(r["status"], "st-warn")
-        contrasts.append(dict(label=c["label"], sentence=c["sentence"], rows=rows))
+        contrasts.append(
+            dict(
+                label=c["label"],
+                sentence=c["sentence"],
+                rows=rows,
+                diverges=c.get("first") is not None,
+                graph=flowgraph.graph(flow, c) if rows else None,
+            )
+        )
     return dict(mode=flow["mode"], notes=flow["notes"], untraced=flow["untraced"], contrasts=contrasts)
 
 

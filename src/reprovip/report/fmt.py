@@ -91,3 +91,54 @@ def short(text: Any, n: int = 32) -> str:
     """
     s = str(text)
     return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def duration(seconds: Any) -> str:
+    """A duration with its unit: seconds below a minute (3 significant digits), then ``min`` and ``h``.
+
+    Missing, NaN and negative values (a clock that went back) are ``–``: never a plausible-looking time.
+
+    Examples
+    --------
+    >>> duration(0.0123), duration(12.34), duration(125), duration(3600), duration(3725.4), duration(None)
+    ('0.0123 s', '12.3 s', '2 min 05 s', '1 h 00 min', '1 h 02 min', '–')
+    >>> duration(59.96), duration(-1.0), duration("Infinity")
+    ('1 min 00 s', '–', '∞')
+    """
+    v = to_float(seconds)
+    if v is None or v < 0:
+        return "–"
+    if math.isinf(v):
+        return "∞"
+    if float(f"{v:.3g}") < 60:  # 59.96 s would print as "60 s": that is a minute
+        return f"{v:.3g} s"
+    total = round(v)
+    if total < 3600:
+        return f"{total // 60} min {total % 60:02d} s"
+    minutes = round(v / 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+SIZE_UNITS = ("B", "kB", "MB", "GB", "TB", "PB")
+
+
+def size(nbytes: Any) -> str:
+    """A memory or file size in decimal SI units (1 MB = 10⁶ bytes), 3 significant digits.
+
+    Examples
+    --------
+    >>> size(512), size(1234), size(45_600_000), size(2.5e9), size(None), size(-3)
+    ('512 B', '1.23 kB', '45.6 MB', '2.5 GB', '–', '–')
+    >>> size(999_999)
+    '1 MB'
+    """
+    v = to_float(nbytes)
+    if v is None or v < 0 or math.isinf(v):
+        return "–"
+    if v < 1000:
+        return f"{v:.0f} B"
+    i = min(int(math.log10(v) // 3), len(SIZE_UNITS) - 1)
+    text = f"{v / 1000**i:.3g}"
+    if float(text) >= 1000 and i < len(SIZE_UNITS) - 1:  # 999,999 B rounds to 1000 kB: say 1 MB
+        i, text = i + 1, f"{v / 1000 ** (i + 1):.3g}"
+    return f"{text} {SIZE_UNITS[i]}"

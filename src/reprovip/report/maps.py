@@ -1,4 +1,5 @@
-"""Voxelwise maps of an analysis: find them safely inside the store, cut orthogonal slices, draw them as PNG.
+"""Voxelwise maps of an analysis: find them safely inside the store, cut orthogonal slices, draw them as PNG
+over a grey anatomy (see :func:`anatomy_path`).
 
 A map is named by the analysis document (``output["voxelwise"]["maps"][name]``) and only served when its
 resolved path is inside the study store: a moved study folder is found again under
@@ -16,8 +17,13 @@ from typing import Any
 
 import nibabel as nib
 import numpy as np
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
-from reprovip.report.png import colour_indices, encode_png, palette
+from reprovip.errors import StoreError
+from reprovip.report.png import encode_png, overlay_indices, palette
+from reprovip.store import BlobStore, Catalog
+from reprovip.store import schema as s
 
 MAP_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 SHOWN = ("sd", "sigdigits", "differ", "nonfinite_differ")
@@ -61,6 +67,8 @@ class MapImage:
     vmin: float
     vmax: float
     binary: bool
+    background: str = ""
+    """What the map is drawn over (see :func:`anatomy_path`)."""
 
     def slice(self, axis: str) -> Slice | None:
         """The slice along ``axis`` (``axial``, ``coronal`` or ``sagittal``)."""
@@ -140,16 +148,105 @@ def _spacing(zooms: tuple[float, float, float], axis: str) -> tuple[float, float
     return {"axial": (zx, zy), "coronal": (zx, zz), "sagittal": (zy, zz)}[axis]  # (column, row) spacing
 
 
+TRANSPARENT_AT_ZERO = frozenset({"sd", "differ", "nonfinite_differ"})
+"""Maps drawn only where they are non-zero (no variability there): the anatomy shows through elsewhere."""
+
+
 @functools.lru_cache(maxsize=64)
-def _render_cached(path: str, mtime: int, mask: str | None, mask_mtime: int, name: str, max_side: int) -> MapImage:
+def _first_image(root: str, study: str, output: str, stamp: int) -> tuple[str, str] | None:
+    """The stored image of ``output`` in the study's first completed execution (by subject, condition and
+    repetition) and its description; ``stamp`` (the map's mtime) renews the answer after a new analysis."""
+    try:
+        catalog = Catalog.for_store(Path(root), read_only=True)
+    except StoreError:
+        return None
+    e, o = s.executions, s.outputs
+    try:
+        study_id = catalog.study_id(study)
+        query = (
+            select(o.c.blob, o.c.suffix, e.c.subject, e.c.condition_key, e.c.repetition)
+            .join(e, e.c.id == o.c.execution_id)
+            .where(e.c.study_id == study_id, e.c.status == "done", o.c.name == output, o.c.blob.is_not(None))
+            .where(o.c.missing.is_not(True), o.c.error.is_(None))
+            .order_by(e.c.subject, e.c.condition_key, e.c.repetition)
+            .limit(1)
+        )
+        with catalog.engine.connect() as conn:
+            row = conn.execute(query).first() if study_id is not None else None
+    except SQLAlchemyError:
+        return None
+    finally:
+        catalog.close()
+    if row is None:
+        return None
+    path = BlobStore(Path(root)).path(row.blob, row.suffix or "")
+    return str(path), f"{row.subject}'s image ({row.condition_key}, repetition {row.repetition})"
+
+
+def anatomy_path(store: Path, output: dict[str, Any], *, study: str | None = None) -> tuple[Path | None, str]:
+    """The grey background a map of ``output`` is drawn over, and its description.
+
+    The ``mean`` map when the analysis wrote one, else the output's image in the study's first completed
+    execution (read from the blob store, only when the blob resolves inside ``store``), else None: the maps are
+    then drawn over the analysis mask.
+    """
+    mean = map_path(store, output, "mean", study=study)
+    if mean is not None:
+        return mean, "the mean image over executions"
+    anchor = next((p for n in ("mask", "differ") if (p := map_path(store, output, n, study=study))), None)
+    if study and anchor is not None:
+        found = _first_image(str(store), study, str(output.get("name", "")), anchor.stat().st_mtime_ns)
+        if found is not None:
+            try:
+                p = Path(found[0]).resolve(strict=True)
+            except (OSError, RuntimeError):
+                p = None
+            if p is not None and p.is_relative_to(Path(store).resolve()) and p.is_file():
+                return p, found[1]
+    return None, "the analysis mask (no anatomical image in the store)"
+
+
+def _grey(background: np.ndarray) -> np.ndarray:
+    """An anatomy scaled to 0..1 between 0 (or its 1st percentile when negative) and its 99.5th percentile."""
+    finite = background[np.isfinite(background) & (background != 0)]
+    if finite.size == 0:
+        return np.zeros(background.shape)
+    lo = min(0.0, float(np.percentile(finite, 1)))
+    hi = float(np.percentile(finite, 99.5))
+    return (background - lo) / (hi - lo) if hi > lo else (background != 0).astype(np.float64)
+
+
+@functools.lru_cache(maxsize=64)
+def _render_cached(
+    path: str,
+    mtime: int,
+    mask: str | None,
+    mask_mtime: int,
+    background: str | None,
+    bg_label: str,
+    name: str,
+    max_side: int,
+) -> MapImage:
     data, zooms = _load(Path(path))
     valid = np.ones(data.shape, dtype=bool)
     if mask is not None:
         m, _ = _load(Path(mask))
         if m.shape == data.shape:
             valid = m > 0
+    grey = None
+    if background is not None:
+        try:
+            bg, _ = _load(Path(background))
+        except (OSError, ValueError, nib.filebasedimages.ImageFileError):
+            bg = None
+        if bg is not None and bg.shape == data.shape:
+            grey = _grey(bg)
+    if grey is None:
+        bg_label = "the analysis mask (no anatomical image on the map's grid)" if background else bg_label
+        grey = np.where(valid, 0.35, 0.0)
     binary = name in ("differ", "nonfinite_differ")
-    vmin, vmax = (0.0, 1.0) if binary else _range(name, data[valid])
+    shown = valid & ~np.isnan(data) & ((data != 0) if name in TRANSPARENT_AT_ZERO else True)
+    vmin, vmax = (0.0, 1.0) if binary else _range(name, data[shown])
     colours = palette("differ" if binary else "viridis")
     extents = [
         (a.shape[1] * _spacing(zooms, ax)[0], a.shape[0] * _spacing(zooms, ax)[1])
@@ -159,11 +256,11 @@ def _render_cached(path: str, mtime: int, mask: str | None, mask_mtime: int, nam
     scale = DISPLAY / max(max(e) for e in extents)
     slices = []
     for ax in AXES:
-        values, ok = _cut(data, ax), _cut(valid, ax)
+        values, ok, g = _cut(data, ax), _cut(shown, ax), _cut(grey, ax)
         step = max(1, math.ceil(max(values.shape) / max_side))
-        values, ok = values[::step, ::step], ok[::step, ::step]
+        values, ok, g = values[::step, ::step], ok[::step, ::step], g[::step, ::step]
         zc, zr = _spacing(zooms, ax)
-        png = encode_png(colour_indices(values, ok, vmin, vmax, binary=binary), colours)
+        png = encode_png(overlay_indices(values, ok, g, vmin, vmax, binary=binary), colours)
         slices.append(
             Slice(
                 ax,
@@ -172,17 +269,36 @@ def _render_cached(path: str, mtime: int, mask: str | None, mask_mtime: int, nam
                 max(1, round(values.shape[0] * step * zr * scale)),
             )
         )
-    return MapImage(name, TITLES.get(name, name.replace("_", " ")), tuple(slices), vmin, vmax, binary)
+    title = f"{TITLES.get(name, name.replace('_', ' '))}, over {bg_label}"
+    return MapImage(name, title, tuple(slices), vmin, vmax, binary, bg_label)
 
 
-def render_map(path: Path, name: str, *, mask: Path | None = None, max_side: int = 160) -> MapImage:
-    """Draw map ``name`` stored at ``path`` (masked by ``mask`` when given) as three slices.
+def render_map(
+    path: Path,
+    name: str,
+    *,
+    mask: Path | None = None,
+    background: tuple[Path | None, str] | None = None,
+    max_side: int = 160,
+) -> MapImage:
+    """Draw map ``name`` stored at ``path`` (masked by ``mask`` when given) as three slices over ``background``
+    (a ``(path, description)`` pair, see :func:`anatomy_path`; default: the mask in grey).
 
     Slices go through the volume centre in the closest canonical (RAS) orientation, shown in neurological
-    convention; ``max_side`` bounds the PNG size in pixels (larger volumes are subsampled).
+    convention; ``max_side`` bounds the PNG size in pixels (larger volumes are subsampled). Where the map is not
+    drawn (outside the mask, NaN, and zero for the maps in :data:`TRANSPARENT_AT_ZERO`) the anatomy shows.
     """
-    mask_mtime = mask.stat().st_mtime_ns if mask is not None else 0
-    return _render_cached(str(path), path.stat().st_mtime_ns, str(mask) if mask else None, mask_mtime, name, max_side)
+    bg_path, bg_label = background or (None, "the analysis mask")
+    return _render_cached(
+        str(path),
+        path.stat().st_mtime_ns,
+        str(mask) if mask else None,
+        mask.stat().st_mtime_ns if mask is not None else 0,
+        str(bg_path) if bg_path else None,
+        bg_label,
+        name,
+        max_side,
+    )
 
 
 def output_maps(store: Path, output: dict[str, Any], *, study: str | None = None) -> list[str]:
@@ -201,6 +317,6 @@ def draw_output_map(store: Path, output: dict[str, Any], name: str, *, study: st
         return None
     mask = map_path(store, output, "mask", study=study)
     try:
-        return render_map(path, name, mask=mask)
+        return render_map(path, name, mask=mask, background=anatomy_path(store, output, study=study))
     except (OSError, ValueError, nib.filebasedimages.ImageFileError):
         return None

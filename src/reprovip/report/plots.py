@@ -309,20 +309,20 @@ def _rgb(c: tuple[int, int, int]) -> str:
 
 
 def colour_bar(vmin: float, vmax: float, *, binary: bool = False) -> Markup:
-    """The colour scale of a voxel map."""
+    """The colour scale of a voxel map drawn over the grey anatomy (see :mod:`reprovip.report.maps`)."""
     if binary:
         out = [
-            rect(0, 2, 12, 12, _rgb(DIFFER[0])),
-            text(16, 12, "same"),
-            rect(60, 2, 12, 12, _rgb(DIFFER[1])),
-            text(76, 12, "differ"),
+            rect(0, 2, 12, 12, "rgb(120,120,120)"),
+            text(16, 12, "same (anatomy shows)"),
+            rect(150, 2, 12, 12, _rgb(DIFFER)),
+            text(166, 12, "differ"),
         ]
-        return svg(130, 18, out, label="colour scale: same or differ")
+        return svg(210, 18, out, label="colour scale: same or differ")
     out = []
     for i, c in enumerate(VIRIDIS):
-        out.append(rect(30 + i * 12, 2, 12.5, 12, _rgb(c)))
+        out.append(rect(46 + i * 12, 2, 12.5, 12, _rgb(c)))
     out += [
-        text(26, 12, fmt(vmin, 3), anchor="end", size=10),
-        text(30 + 12 * len(VIRIDIS) + 4, 12, fmt(vmax, 3), size=10),
+        text(42, 12, fmt(vmin, 3), anchor="end", size=10),
+        text(46 + 12 * len(VIRIDIS) + 4, 12, fmt(vmax, 3), size=10),
     ]
-    return svg(200, 18, out, label=f"colour scale from {fmt(vmin, 3)} to {fmt(vmax, 3)}")
+    return svg(220, 18, out, label=f"colour scale from {fmt(vmin, 3)} to {fmt(vmax, 3)}")

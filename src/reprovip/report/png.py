@@ -1,7 +1,7 @@
 """A tiny PNG encoder (8-bit palette images, zlib) and the colour maps the voxel maps are drawn with.
 
 Palette PNGs keep the report small: one byte per pixel before compression, and flat regions compress well.
-Index 0 of every palette is the background (outside the mask, or not a number).
+A map is drawn over the anatomy: the first 64 entries of every palette are greys, the others the map's colours.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import zlib
 
 import numpy as np
 
-BACKGROUND = (24, 24, 28)
+GREYS = 64
+"""Palette entries 0..63 are the grey anatomy (black to light grey); 64..255 the map drawn over it."""
+GREY_TOP = 215  # the brightest anatomy grey: lighter greys would be mistaken for the top of the colour scale
 
 # Viridis sampled at 9 points (matplotlib's table), interpolated linearly in between.
 VIRIDIS = [
@@ -26,7 +28,8 @@ VIRIDIS = [
     (170, 220, 50),
     (253, 231, 37),
 ]
-DIFFER = [(58, 76, 110), (230, 85, 13)]
+DIFFER = (230, 85, 13)
+"""The colour of a voxel where executions differ (an orange no grey and no viridis entry resembles)."""
 
 
 def _interpolate(anchors: list[tuple[int, int, int]], n: int) -> list[tuple[int, int, int]]:
@@ -37,35 +40,46 @@ def _interpolate(anchors: list[tuple[int, int, int]], n: int) -> list[tuple[int,
 
 
 def palette(name: str) -> list[tuple[int, int, int]]:
-    """The 256-entry palette ``name`` (``viridis`` or ``differ``); entry 0 is the background.
+    """The 256-entry palette ``name`` (``viridis`` or ``differ``): 64 greys, then the map's colours.
 
     Examples
     --------
-    >>> p = palette("viridis"); len(p), p[0], p[1], p[255]
-    (256, (24, 24, 28), (68, 1, 84), (253, 231, 37))
+    >>> p = palette("viridis"); len(p), p[0], p[63], p[64], p[255]
+    (256, (0, 0, 0), (215, 215, 215), (68, 1, 84), (253, 231, 37))
+    >>> palette("differ")[64]
+    (230, 85, 13)
     """
+    greys = [(g, g, g) for g in np.round(np.linspace(0, GREY_TOP, GREYS)).astype(int).tolist()]
     if name == "differ":
-        return [BACKGROUND] + DIFFER + [BACKGROUND] * 253
-    return [BACKGROUND] + _interpolate(VIRIDIS, 255)
+        return greys + [DIFFER] * (256 - GREYS)
+    return greys + _interpolate(VIRIDIS, 256 - GREYS)
 
 
-def colour_indices(
-    values: np.ndarray, valid: np.ndarray, vmin: float, vmax: float, *, binary: bool = False
+def overlay_indices(
+    values: np.ndarray, shown: np.ndarray, grey: np.ndarray, vmin: float, vmax: float, *, binary: bool = False
 ) -> np.ndarray:
-    """Map ``values`` to palette indices 1..255 (or 1..2 when ``binary``); invalid pixels get 0.
+    """Palette indices of a map drawn over an anatomy: ``grey`` (0..1, NaN as black) where ``shown`` is False,
+    the map's colour (64..255, or 64 when ``binary``) where it is True.
 
-    ``+inf`` is drawn as the top of the scale and ``-inf`` as the bottom; NaN is background.
+    ``+inf`` is drawn as the top of the scale and ``-inf`` as the bottom; a NaN value is never shown.
+
+    Examples
+    --------
+    >>> overlay_indices(np.array([[0.0, 0.5, np.inf, 9.0]]), np.array([[False, True, True, True]]),
+    ...                 np.array([[1.0, 0.0, 0.0, np.nan]]), 0.0, 1.0).tolist()
+    [[63, 160, 255, 255]]
     """
     v = np.asarray(values, dtype=np.float64)
-    ok = valid & ~np.isnan(v)
-    out = np.zeros(v.shape, dtype=np.uint8)
+    show = np.asarray(shown, dtype=bool) & ~np.isnan(v)
+    g = np.clip(np.nan_to_num(np.asarray(grey, dtype=np.float64), nan=0.0), 0.0, 1.0)
+    out = np.round(g * (GREYS - 1)).astype(np.uint8)
     if binary:
-        out[ok] = np.where(v[ok] > 0.5, 2, 1)
+        out[show] = GREYS
         return out
     span = vmax - vmin if vmax > vmin else 1.0
     clipped = np.clip(np.nan_to_num(v, posinf=vmax, neginf=vmin), vmin, vmax)
-    idx = 1 + np.round((clipped - vmin) / span * 254).astype(np.int64)
-    out[ok] = idx[ok].astype(np.uint8)
+    idx = GREYS + np.round((clipped - vmin) / span * (255 - GREYS)).astype(np.int64)
+    out[show] = idx[show].astype(np.uint8)
     return out
 
 

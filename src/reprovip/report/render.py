@@ -14,9 +14,9 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined,
 from sqlalchemy import select
 
 from reprovip import __version__
-from reprovip.report import plots
+from reprovip.report import flowgraph, plots
 from reprovip.report.context import analysis_context
-from reprovip.report.fmt import fmt, pct, to_float
+from reprovip.report.fmt import duration, fmt, pct, size, to_float
 from reprovip.report.maps import UNITS, draw_output_map, output_maps
 from reprovip.report.png import data_uri
 from reprovip.store import Catalog
@@ -49,8 +49,10 @@ def environment(*extra: str) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(num=fmt, pct=pct, yesno=lambda v: "yes" if v else "no", maxnum=_maxnum, when=_when)
-    env.globals.update(plots=plots, version=__version__)
+    env.filters.update(
+        num=fmt, pct=pct, duration=duration, size=size, yesno=lambda v: "yes" if v else "no", maxnum=_maxnum, when=_when
+    )
+    env.globals.update(plots=plots, flowgraph=flowgraph, version=__version__)
     return env
 
 
