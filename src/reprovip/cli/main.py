@@ -6,28 +6,52 @@ Exit codes: 0 success, 1 criteria failed, 2 usage or input error, 3 executions f
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
 
 from reprovip import __version__
-from reprovip.cli import commands
 from reprovip.errors import ReprovipError
 
 EXIT_INTERRUPTED = 130
 
+COMMANDS = (
+    "init",
+    "validate",
+    "run",
+    "status",
+    "ingest",
+    "analyze",
+    "check",
+    "compare",
+    "report",
+    "serve",
+)
+"""The commands: ``NAME`` is the click command ``NAME`` of module ``reprovip.cli.NAME``; adding a command is
+adding its module and its name here. A command's module is imported only when it runs (or ``--help`` lists
+it), so each command pays only for its own imports."""
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class _LazyGroup(click.Group):
+    """A group that imports a command of :data:`COMMANDS` when it is looked up."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS and cmd_name not in self.commands:
+            self.add_command(getattr(importlib.import_module(f"reprovip.cli.{cmd_name}"), cmd_name))
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="reprovip")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
     """reprovip: is your imaging pipeline reproducible, and by how much is it not?"""
     ctx.obj = {"debug": debug}
-
-
-for command in commands.ALL:
-    cli.add_command(command)
 
 
 def _bug_report(exc: BaseException) -> str:
