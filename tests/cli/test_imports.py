@@ -51,6 +51,11 @@ def test_validate_imports_pydantic_and_the_yaml_parser_only(run_study: Path) -> 
     assert _imported("validate", str(run_study)) == {"pydantic", "ruamel"}
 
 
-def test_status_imports_no_pandas_numpy_or_nibabel(run_study: Path) -> None:
-    # The spec (pydantic, ruamel), the catalog (SQLAlchemy) and the table (rich): nothing of the analysis.
-    assert _imported("status", str(run_study)) == {"pydantic", "ruamel", "sqlalchemy", "rich"}
+def test_status_reads_the_sqlite_catalog_without_sqlalchemy(run_study: Path) -> None:
+    # The spec (pydantic, ruamel) and the table (rich); the catalog is read with sqlite3: nothing of the analysis.
+    assert _imported("status", str(run_study)) == {"pydantic", "ruamel", "rich"}
+
+
+def test_status_of_a_database_url_opens_the_catalog(run_study: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REPROVIP_CATALOG", f"sqlite:///{run_study.parent / '.reprovip' / 'catalog.sqlite'}")
+    assert _imported("status", str(run_study)) == {"pydantic", "ruamel", "rich", "sqlalchemy"}

@@ -17,19 +17,36 @@ from reprovip.study import STATUSES, Study
 TAIL_LINES = 10  # lines of stdout and stderr shown per failure with --failed
 
 
-def _readable(study: Study, tmp: str) -> None:
-    """Read a store that cannot be written (a read-only disk, another user's study) from a copy of its catalog.
+def _open_catalog(study: Study, tmp: str) -> None:
+    """Give ``study`` the catalog ``status`` reads, without SQLAlchemy when it can.
 
+    The default SQLite catalog at this code's schema revision is read with :mod:`sqlite3`
+    (:class:`~reprovip.store.reader.SQLiteReader`, the same queries); any other (a database URL, a catalog to
+    migrate or to refuse) is left to :attr:`Study.catalog`, on first use, as every command opens it.
+    A store that cannot be written (a read-only disk, another user's study) is read from a copy of its catalog:
     SQLite cannot open a WAL database where it cannot create its shared-memory file, and ``immutable=1`` would
-    ignore what a killed runner left in the WAL: a copy of both files is read instead.
+    ignore what a killed runner left in the WAL.
     """
-    if study.catalog_url is None and study.store.is_dir() and not os.access(study.store, os.W_OK):
-        from reprovip.store import Catalog
-
+    if study.catalog_url is not None:
+        return
+    folder = study.store
+    writable = not folder.is_dir() or os.access(folder, os.W_OK)
+    if not writable:
+        folder = Path(tmp)
         for name in ("catalog.sqlite", "catalog.sqlite-wal"):
             if (study.store / name).exists():
-                shutil.copyfile(study.store / name, os.path.join(tmp, name))
-        study.catalog = Catalog.for_store(Path(tmp), read_only=True)
+                shutil.copyfile(study.store / name, folder / name)
+    from reprovip.store.reader import SQLiteReader
+
+    reader = SQLiteReader.open(folder / "catalog.sqlite")
+    if reader is not None:
+        if writable:
+            study._claim_name()  # as Study.catalog does before opening it
+        study.catalog = reader
+    elif not writable:
+        from reprovip.store import Catalog
+
+        study.catalog = Catalog.for_store(folder, read_only=True)
 
 
 def _tail(text: str | None) -> list[str]:
@@ -82,7 +99,7 @@ def status_command(path: str, *, failed: bool = False) -> int:
     """Print the status table, the runs to know about and the failures grouped by error."""
     study = Study.load(path)
     with tempfile.TemporaryDirectory(prefix="reprovip-status-") as tmp:
-        _readable(study, tmp)
+        _open_catalog(study, tmp)
         return _print_status(study, failed=failed)
 
 

@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import blake3
-from sqlalchemy import bindparam, create_engine, event, func, insert, select, update
+from sqlalchemy import JSON, Boolean, bindparam, create_engine, event, func, insert, select, text, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from reprovip import __version__
 from reprovip.errors import StoreError
 from reprovip.store import schema as s
+from reprovip.store import sql
 
 _CAP = 64 * 1024
 _UPSERT = ("postgresql", "sqlite")  # dialects with INSERT ... ON CONFLICT DO NOTHING
@@ -87,7 +88,7 @@ def _engine_options(url: str) -> dict[str, Any]:
     return options
 
 
-class Catalog:
+class Catalog(sql.Reads):
     """Access to one catalog database.
 
     Parameters
@@ -145,6 +146,12 @@ class Catalog:
         """Release the database connections."""
         self.engine.dispose()
 
+    def _rows(self, query: sql.Query, **params: Any) -> list[dict[str, Any]]:
+        """The rows of a shared query (:mod:`reprovip.store.sql`), its JSON and Boolean columns typed."""
+        stmt = text(query.sql).columns(**{c: JSON for c in query.json}, **{c: Boolean for c in query.flags})
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(stmt, params).mappings()]
+
     # -- studies and runs -------------------------------------------------------------------------
     def ensure_study(self, name: str, spec: dict[str, Any], study_dir: str) -> int:
         """Return the id of study ``name``, creating or updating its row."""
@@ -157,12 +164,6 @@ class Catalog:
                 insert(s.studies).values(name=name, spec=spec, study_dir=study_dir, created_at=time.time())
             )
             return int(res.inserted_primary_key[0])
-
-    def study_id(self, name: str) -> int | None:
-        """The id of study ``name``, or None."""
-        with self.engine.connect() as conn:
-            row = conn.execute(select(s.studies.c.id).where(s.studies.c.name == name)).first()
-        return int(row[0]) if row else None
 
     def studies(self) -> list[dict[str, Any]]:
         """Every study with its execution counts by status."""
@@ -227,12 +228,6 @@ class Catalog:
                 )
             )
 
-    def runs(self, study_id: int) -> list[dict[str, Any]]:
-        """Every run of a study, oldest first."""
-        with self.engine.connect() as conn:
-            q = select(s.runs).where(s.runs.c.study_id == study_id).order_by(s.runs.c.id)
-            return [dict(r) for r in conn.execute(q).mappings()]
-
     # -- executions -------------------------------------------------------------------------------
     def sync_plan(self, study_id: int, planned: Iterable[Any], recipe: str, *, force: bool = False) -> None:
         """Insert planned executions not yet known; reset those whose recipe changed (or all, with ``force``).
@@ -280,26 +275,6 @@ class Catalog:
                 conn.execute(update(s.attempts).where(s.attempts.c.execution_id.in_(chunk)).values(superseded=True))
             for chunk in _chunks(resumed, 500):
                 conn.execute(update(s.executions).where(s.executions.c.id.in_(chunk)).values(status="pending"))
-
-    def executions(self, study_id: int, *, status: str | None = None) -> list[dict[str, Any]]:
-        """Executions of a study (optionally of one status), ordered by subject, condition, repetition."""
-        q = select(s.executions).where(s.executions.c.study_id == study_id)
-        if status is not None:
-            q = q.where(s.executions.c.status == status)
-        q = q.order_by(s.executions.c.subject, s.executions.c.condition_key, s.executions.c.repetition)
-        with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(q).mappings()]
-
-    def status_counts(self, study_id: int) -> list[tuple[str, str, int]]:
-        """Executions of a study counted by condition and status: ``(condition_key, status, n)`` rows."""
-        e = s.executions
-        q = (
-            select(e.c.condition_key, e.c.status, func.count())
-            .where(e.c.study_id == study_id)
-            .group_by(e.c.condition_key, e.c.status)
-        )
-        with self.engine.connect() as conn:
-            return [(str(c), str(st), int(n)) for c, st, n in conn.execute(q)]
 
     def record_attempts(self, run_id: int, batch: list[tuple[str, dict[str, Any], list[dict[str, Any]]]]) -> None:
         """Record attempts (execution id, result, output rows) and, for successes, their outputs.
@@ -420,12 +395,6 @@ class Catalog:
                 conn.execute(insert(s.executions).values(study_id=study_id, **row))
                 if outs:
                     conn.execute(insert(s.outputs), [dict(o, execution_id=row["id"]) for o in outs])
-
-    def attempts(self, execution_id: str) -> list[dict[str, Any]]:
-        """Every attempt of an execution, oldest first."""
-        with self.engine.connect() as conn:
-            q = select(s.attempts).where(s.attempts.c.execution_id == execution_id).order_by(s.attempts.c.id)
-            return [dict(r) for r in conn.execute(q).mappings()]
 
     def attempt_counts(self, study_id: int) -> dict[tuple[bool, str], int]:
         """Attempts of a study's executions counted by (superseded, status): ``{(False, "failed"): 3, ...}``."""

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
 )
 
 SCHEMA_VERSION = 1
@@ -86,6 +87,74 @@ Index("ix_exec_study_status", executions.c.study_id, executions.c.status)
 # The dashboard's progress page groups by condition and orders by completion time.
 Index("ix_exec_study_condition_status", executions.c.study_id, executions.c.condition_key, executions.c.status)
 Index("ix_exec_study_finished", executions.c.study_id, executions.c.finished_at)
+
+# Executions counted per study, condition and status, with the sum and number of their known durations, kept
+# by triggers on `executions` (COUNT_TRIGGERS): the dashboard reads a study's counts and mean duration without
+# a pass over its executions (docs/dashboard.md). Rows whose count fell to 0 stay, with n = 0.
+execution_counts = Table(
+    "execution_counts",
+    metadata,
+    Column("study_id", Integer, primary_key=True),
+    Column("condition_key", Text, primary_key=True),
+    Column("status", String(20), primary_key=True),
+    Column("n", BigInteger, nullable=False),
+    Column("duration_sum", Float, nullable=False),
+    Column("duration_n", BigInteger, nullable=False),
+)
+
+_COUNT_COLUMNS = "study_id, condition_key, status, n, duration_sum, duration_n"
+_SQLITE_ADD = (
+    f"INSERT INTO execution_counts ({_COUNT_COLUMNS}) VALUES "
+    "(NEW.study_id, NEW.condition_key, NEW.status, 1, coalesce(NEW.duration, 0), NEW.duration IS NOT NULL) "
+    "ON CONFLICT (study_id, condition_key, status) DO UPDATE SET n = n + 1, "
+    "duration_sum = duration_sum + excluded.duration_sum, duration_n = duration_n + excluded.duration_n;"
+)
+_SQLITE_REMOVE = (
+    "UPDATE execution_counts SET n = n - 1, duration_sum = duration_sum - coalesce(OLD.duration, 0), "
+    "duration_n = duration_n - (OLD.duration IS NOT NULL) "
+    "WHERE study_id = OLD.study_id AND condition_key = OLD.condition_key AND status = OLD.status;"
+)
+_COUNTED = "study_id, condition_key, status, duration"
+COUNT_TRIGGERS: dict[str, tuple[str, ...]] = {
+    "sqlite": (
+        f"CREATE TRIGGER IF NOT EXISTS execution_counts_insert AFTER INSERT ON executions BEGIN {_SQLITE_ADD} END",
+        f"CREATE TRIGGER IF NOT EXISTS execution_counts_delete AFTER DELETE ON executions BEGIN {_SQLITE_REMOVE} END",
+        f"CREATE TRIGGER IF NOT EXISTS execution_counts_update AFTER UPDATE OF {_COUNTED} ON executions "
+        f"BEGIN {_SQLITE_REMOVE} {_SQLITE_ADD} END",
+    ),
+    "postgresql": (
+        "CREATE OR REPLACE FUNCTION execution_counts_change() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF TG_OP IN ('UPDATE', 'DELETE') THEN "
+        "UPDATE execution_counts SET n = n - 1, duration_sum = duration_sum - coalesce(OLD.duration, 0), "
+        "duration_n = duration_n - (OLD.duration IS NOT NULL)::int "
+        "WHERE study_id = OLD.study_id AND condition_key = OLD.condition_key AND status = OLD.status; "
+        "END IF; "
+        "IF TG_OP IN ('INSERT', 'UPDATE') THEN "
+        f"INSERT INTO execution_counts AS c ({_COUNT_COLUMNS}) VALUES (NEW.study_id, NEW.condition_key, "
+        "NEW.status, 1, coalesce(NEW.duration, 0), (NEW.duration IS NOT NULL)::int) "
+        "ON CONFLICT (study_id, condition_key, status) DO UPDATE SET n = c.n + 1, "
+        "duration_sum = c.duration_sum + excluded.duration_sum, duration_n = c.duration_n + excluded.duration_n; "
+        "END IF; RETURN NULL; END $$",
+        "DROP TRIGGER IF EXISTS execution_counts ON executions",
+        f"CREATE TRIGGER execution_counts AFTER INSERT OR DELETE OR UPDATE OF {_COUNTED} ON executions "
+        "FOR EACH ROW EXECUTE FUNCTION execution_counts_change()",
+    ),
+}
+"""The statements that keep :data:`execution_counts`, per dialect; on any other database the table stays
+empty and readers count the executions themselves (:data:`COUNTED_DIALECTS`)."""
+COUNTED_DIALECTS = tuple(COUNT_TRIGGERS)
+COUNTS_BACKFILL = (
+    f"INSERT INTO execution_counts ({_COUNT_COLUMNS}) SELECT study_id, condition_key, status, count(*), "
+    "coalesce(sum(duration), 0), count(duration) FROM executions GROUP BY study_id, condition_key, status"
+)
+"""Fill :data:`execution_counts` from the executions already there (migration 0006)."""
+
+
+@event.listens_for(metadata, "after_create")
+def _create_count_triggers(_target: MetaData, connection: object, **_kw: object) -> None:
+    for statement in COUNT_TRIGGERS.get(connection.dialect.name, ()):  # type: ignore[attr-defined]
+        connection.exec_driver_sql(statement)  # type: ignore[attr-defined]
+
 
 attempts = Table(
     "attempts",

@@ -22,16 +22,15 @@ import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, insert, inspect, text
-
 from reprovip.errors import StoreError
 
 if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
     from sqlalchemy.engine import Connection, Engine
 
-HEAD = "0005"
-"""The newest revision in ``versions/`` (a test checks it): a catalog here needs no migration."""
+HEAD = "0006"
+"""The newest revision in ``versions/`` (a test checks it): a catalog here needs no migration. This module
+imports SQLAlchemy only in its functions: ``reprovip status`` reads :data:`HEAD` without it."""
 BASE = "0001"
 """The revision a catalog created before migrations already has."""
 LOCATION = Path(__file__).parent
@@ -42,6 +41,8 @@ _PG_LOCK_KEY = zlib.crc32(b"reprovip.catalog.migrate")
 
 def current_revision(conn: Connection) -> str | None:
     """The catalog's revision, or None when it has no ``alembic_version`` table (new or pre-migration)."""
+    from sqlalchemy import inspect, text
+
     if not inspect(conn).has_table(VERSION_TABLE):
         return None
     rows = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
@@ -60,6 +61,8 @@ def upgrade(engine: Engine, *, migrate_new: bool = False) -> None:
     StoreError
         The catalog was written by a newer reprovip.
     """
+    from sqlalchemy import text
+
     with engine.connect() as conn:
         if current_revision(conn) == HEAD:  # the common case: one query, no Alembic import
             return
@@ -84,6 +87,8 @@ def upgrade(engine: Engine, *, migrate_new: bool = False) -> None:
 
 def _create_at_head(conn: Connection) -> None:
     """Create ``schema.py``'s tables in an empty database and record them as revision :data:`HEAD`."""
+    from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, insert
+
     from reprovip.store import schema
 
     schema.metadata.create_all(conn)
@@ -101,6 +106,8 @@ def _create_at_head(conn: Connection) -> None:
 
 def _upgrade_locked(conn: Connection, *, migrate_new: bool = False) -> None:
     """Upgrade under the lock; ``migrate_new`` builds a new catalog through every migration (tests)."""
+    from sqlalchemy import inspect
+
     revision = current_revision(conn)  # again: another process may have migrated while we waited
     if revision == HEAD:
         return
@@ -121,6 +128,8 @@ def _upgrade_locked(conn: Connection, *, migrate_new: bool = False) -> None:
 
 
 def _check_legacy_version(conn: Connection) -> None:
+    from sqlalchemy import inspect, text
+
     from reprovip.store.schema import SCHEMA_VERSION
 
     value = None
