@@ -7,8 +7,13 @@ from typing import Any
 
 import pytest
 
+from reprovip.dashboard import create_app, open_sources
+from reprovip.study import Study
 from tests.dashboard.conftest import IMAGES, SCALAR
-from tests.report.conftest import ARTIFACTS, serving
+from tests.dashboard.test_pages import DURATION, SIZE
+from tests.report.conftest import ARTIFACTS, pipeline_study, serving  # noqa: F401 (fixture)
+from tests.report.test_glance_browser import OVERFLOW_JS
+from tests.report.test_report_browser import PIPELINE_UNDER_THREADS_2, flow_nodes
 
 uvicorn = pytest.importorskip("uvicorn", reason="uvicorn is not installed")
 
@@ -72,4 +77,48 @@ def test_voxel_maps_load_under_the_csp(server: str, page: Any) -> None:
     # The stylesheet applied (served from 'self' under the CSP): cards have a border.
     assert page.locator("section.card").first.evaluate("e => getComputedStyle(e).borderTopStyle") == "solid"
     page.screenshot(path=str(ARTIFACTS / "dashboard-images.png"), full_page=True)
+    assert not page.console_errors, page.console_errors
+
+
+def test_maps_over_the_anatomy_and_units_in_the_browser(server: str, page: Any) -> None:
+    page.goto(server + f"/studies/{IMAGES}")
+    page.wait_for_load_state("load")
+    maps = page.locator(".map[data-map]")
+    assert maps.count() == 4
+    for i in range(maps.count()):
+        m = maps.nth(i)
+        assert ", over sub-01's image (threads=1, repetition " in m.locator("b").inner_text()
+        box = m.locator('svg[aria-label^="colour scale"]').bounding_box()
+        assert box is not None and box["width"] > 100
+        assert m.locator("span.muted").inner_text().startswith("(")  # the unit
+    differ = page.locator('section[data-output="seg"] .map[data-map="differ"]')
+    differ.screenshot(path=str(ARTIFACTS / "dashboard-differ-over-anatomy.png"))
+    assert page.evaluate(OVERFLOW_JS) == []
+    page.goto(server + f"/studies/{IMAGES}/executions")
+    cells = page.locator("td.duration").all_inner_texts()
+    assert len(cells) == 12 and all(DURATION.match(c) for c in cells), cells
+    assert page.evaluate(OVERFLOW_JS) == []
+    page.locator("td.mono a").first.click()
+    assert DURATION.match(page.locator("td.duration").inner_text())
+    assert SIZE.match(page.locator("td.peak_rss").inner_text()) and page.locator("td.size").count() == 2  # image, seg
+    assert page.evaluate(OVERFLOW_JS) == []
+    page.screenshot(path=str(ARTIFACTS / "dashboard-execution.png"))  # the top: the provenance is long
+    assert not page.console_errors, page.console_errors
+
+
+@pytest.fixture(scope="module")
+def pipeline_server(pipeline_study: Study) -> Iterator[str]:  # noqa: F811
+    with serving(create_app(open_sources([str(pipeline_study.directory)]))) as url:
+        yield url
+
+
+def test_pipeline_graph_on_the_study_page(pipeline_server: str, page: Any) -> None:
+    page.goto(pipeline_server + "/studies/0-1")
+    assert flow_nodes(page, "threads=2") == PIPELINE_UNDER_THREADS_2
+    assert {n[1] for n in flow_nodes(page, "the reference condition (threads=1, seed=42)")} == {"identical"}
+    assert (
+        "divergence starts at step `python pipeline_app.py --step 2" in page.locator(".attribution").first.inner_text()
+    )
+    assert page.evaluate(OVERFLOW_JS) == []
+    page.locator("#dataflow").screenshot(path=str(ARTIFACTS / "dashboard-pipeline-graph.png"))
     assert not page.console_errors, page.console_errors

@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 from markupsafe import escape
 
+from reprovip.dashboard import create_app, open_sources
 from reprovip.study import Study
 from tests.dashboard.conftest import HOSTILE, IMAGES, SCALAR, Client
+from tests.report.conftest import pipeline_study  # noqa: F401 (fixture)
 from tests.report.studies import XSS
+from tests.report.test_report_browser import PIPELINE_UNDER_THREADS_2
 
 
 def test_index_lists_every_study_with_counts_and_latest_verdict(client: Client) -> None:
@@ -117,3 +121,51 @@ def test_unknown_things_are_404(client: Client) -> None:
         r = client.get(url)
         assert r.status_code == 404, url
     assert client.get("/studies/9-1.json").json() == {"detail": "no study '9-1'"}
+
+
+DURATION = re.compile(r"^(\d+(\.\d+)?(e-\d+)? s|\d+ min \d\d s|\d+ h \d\d min|–)$")
+SIZE = re.compile(r"^(\d+ B|\d+(\.\d+)? (kB|MB|GB|TB))$")
+
+
+def test_durations_and_sizes_carry_their_units(client: Client) -> None:
+    """Seconds, min, h and B, kB, MB, GB on the pages (fmt.duration, fmt.size); the JSON twins keep the raw
+    numbers (seconds, bytes)."""
+    page = client.get(f"/studies/{SCALAR}/executions").text
+    assert "duration (s)" not in page
+    cells = re.findall(r'<td class="num duration">([^<]*)</td>', page)
+    assert len(cells) == 16 and all(DURATION.match(c) for c in cells), cells
+    data = client.get(f"/studies/{SCALAR}/executions.json").json()
+    done = next(e for e in data["executions"] if e["status"] == "done")
+    assert isinstance(done["duration"], float) and 0 < done["duration"] < 60
+    html = client.get(done["url"]).text
+    assert f'<td class="duration">{done["duration"]:.3g} s</td>' in html
+    ex = client.get(done["url"] + ".json").json()
+    rss = ex["execution"]["peak_rss"]
+    assert rss > 10**6 and f'<td class="peak_rss">{rss / 1e6:.3g} MB</td>' in html
+    sizes = re.findall(r'<td class="num size">([^<]*)</td>', html)
+    assert len(sizes) == len(ex["outputs"]) and all(SIZE.match(s) for s in sizes), sizes
+
+
+@pytest.fixture(scope="module")
+def pipeline_client(pipeline_study: Study) -> Client:  # noqa: F811
+    return Client(create_app(open_sources([str(pipeline_study.directory)])))
+
+
+def test_study_page_draws_the_pipeline_graph_and_its_json_twin_carries_it(pipeline_client: Client) -> None:
+    data = pipeline_client.get("/studies/0-1.json").json()
+    contrasts = {c["label"]: c for c in data["analysis"]["dataflow"]["contrasts"]}
+    graph = contrasts["threads=2"]["graph"]
+    assert [(n["kind"], n["status"], n["name"]) for n in graph["nodes"]] == PIPELINE_UNDER_THREADS_2
+    # Each step reads the file the step before wrote (tests/apps/pipeline_app.py): three reads, five writes.
+    name = {n["id"]: n["name"].split(" (writes")[0].removeprefix("python pipeline_app.py --") for n in graph["nodes"]}
+    assert sorted((name[e["source"]], name[e["target"]]) for e in graph["edges"] if e["kind"] == "reads") == [
+        ("step1/loaded.json", "step 2"),
+        ("step2/denoised.json", "step 3"),
+        ("step3/scaled.json", "step 4"),
+    ]
+    assert sum(e["kind"] == "writes" for e in graph["edges"]) == 5
+    html = pipeline_client.get("/studies/0-1").text
+    section = html.split('<section id="dataflow">', 1)[1].split("</section>", 1)[0]
+    assert len(contrasts) == 2  # the reference condition and threads=2 (seed has one level)
+    assert section.count('class="flow-node"') == 2 * len(PIPELINE_UNDER_THREADS_2)  # one graph per contrast
+    assert 'data-status="origin"' in section
