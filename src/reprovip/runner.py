@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 BATCH_WINDOW = 0.05
 BATCH_MAX = 256
 BATCH_NAP = 0.005
+# How often the runner's wait for results wakes: a Ctrl-C the kernel delivers to another thread (Dask starts
+# several) sets Python's flag without waking a blocked wait, and the main thread only sees it when it wakes.
+SIGNAL_CHECK = 0.2
 # Stop when the first max(FAIL_FAST_MIN, 2 x jobs) executions all failed with one error before any succeeded.
 FAIL_FAST_MIN = 4
 MAX_JOBS = 4096
@@ -182,7 +185,12 @@ def _next_batch(finished: queue.SimpleQueue[Future[Any]], pending: int) -> list[
 
     The gathering naps instead of waking for every arrival: short executions finish every millisecond or so.
     """
-    batch = [finished.get()]
+    while True:
+        try:
+            batch = [finished.get(timeout=SIGNAL_CHECK)]
+            break
+        except queue.Empty:
+            continue
     deadline = time.monotonic() + BATCH_WINDOW
     wanted = min(pending, BATCH_MAX) - 1
     while finished.qsize() < wanted and time.monotonic() < deadline:
@@ -313,6 +321,7 @@ def _run(
     """Plan, then execute what is not done on ``backend``, recording every attempt (see :func:`run_study`)."""
     spec, store, catalog = study.spec, study.store, study.catalog
     from sqlalchemy.exc import OperationalError
+
     blobs = BlobStore(store)
     summary = RunSummary()
     planned = expand(spec, study.subjects)

@@ -176,9 +176,11 @@ def test_scheduler_gives_the_catalog_of_the_local_executor(
     assert not (study.store / "work").exists() or not any((study.store / "work").iterdir())
 
 
-def test_dask_local_gives_the_catalog_of_the_local_executor(local_reference: tuple, tmp_path: Path) -> None:
+@pytest.mark.parametrize("spec", ["dask-local", "dask-local?processes=1"], ids=["threads", "processes"])
+def test_dask_local_gives_the_catalog_of_the_local_executor(local_reference: tuple, tmp_path: Path, spec: str) -> None:
+    """Workers as threads of the runner (the default) or as processes of their own: the same catalog."""
     study = Study.load(write_study(tmp_path, factors=THREADS, outputs=OUTPUTS))
-    summary = study.run(jobs=2, executor="dask-local")
+    summary = study.run(jobs=2, executor=spec)
     assert (summary.planned, summary.done, summary.failed) == (18, 18, 0)
     assert _catalog_view(study) == local_reference
 
@@ -188,7 +190,10 @@ def test_dask_local_gives_the_catalog_of_the_local_executor(local_reference: tup
     [
         ("dask://127.0.0.1", r"give the scheduler's address as dask://HOST:PORT"),
         ("dask://127.0.0.1:1?shared=maybe", r"`shared` must be one of \{'0', '1'\}, got 'maybe'"),
-        ("dask://127.0.0.1:1?workers=3", r"unknown option 'workers'"),
+        ("dask://127.0.0.1:1?workers=3", r"unknown option 'workers'; valid options: `shared`$"),
+        ("dask://127.0.0.1:1?processes=1", r"unknown option 'processes'; valid options: `shared`$"),
+        ("dask-local?processes=maybe", r"`processes` must be one of \{'0', '1'\}, got 'maybe'"),
+        ("dask-local?cores=2", r"unknown option 'cores'; valid options: `shared`, `processes`$"),
         ("dask://127.0.0.1:1", r"cannot reach the Dask scheduler at tcp://127.0.0.1:1"),
     ],
 )
@@ -374,3 +379,54 @@ def test_dask_local_run_leaves_no_process_of_its_group_behind(tmp_path: Path) ->
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     assert _alive(proc.pid, zombies=True) == [], "processes left in the group of `run`"
+
+
+def _with_marker(marker: str) -> list[int]:
+    """Processes whose command line contains ``marker``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if marker.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.parametrize("spec", ["dask-local", "dask-local?processes=1"], ids=["threads", "processes"])
+def test_dask_local_interrupted_kills_its_applications_and_starts_no_more(tmp_path: Path, spec: str) -> None:
+    """Ctrl-C during a `dask-local` run: exit 130 at once, no application left running, none started after.
+
+    Before: the runner's wait for results missed the signal when the kernel delivered it to one of Dask's
+    threads (the command ran on for minutes), and then workers freed by the kill started the queued executions,
+    which outlived the command.
+    """
+    marker = f"reprovip-marker-{tmp_path.name}"
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "s.txt").write_text("x")
+    (tmp_path / "study.yaml").write_text(
+        "application:\n"
+        f"  command: [sh, -c, 'sleep 30 && echo done > \"$1/o.txt\"', {marker}, '{{outdir}}']\n"
+        "subjects: {glob: 'data/{subject}.txt'}\nrepetitions: 6\noutputs:\n  o: {path: o.txt, kind: text}\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reprovip", "run", str(tmp_path / "study.yaml"), "-j", "2", "--no-progress"]
+        + ["--executor", spec],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while len(_with_marker(marker)) < 2 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        assert len(_with_marker(marker)) == 2, "two executions should be running"
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, out
+    assert out.strip().endswith("reprovip: interrupted"), out
+    time.sleep(1)  # an execution started after the interrupt would show up by now
+    assert _with_marker(marker) == []

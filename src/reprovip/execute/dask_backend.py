@@ -11,7 +11,10 @@ and capture the provenance of the machine they run on.
     the blob store themselves, and only hashes travel back. ``--jobs`` is ignored: the cluster's worker
     threads set how many executions run at once.
 ``dask-local``
-    A ``LocalCluster`` of ``--jobs`` single-threaded worker processes on 127.0.0.1, without a dashboard.
+    A ``LocalCluster`` of ``--jobs`` single-threaded workers without a dashboard. They are threads of the
+    runner's process: each execution is a process of its own anyway, and worker processes would cost 1.5-2 s of
+    start and stop (spawned interpreters importing distributed). ``dask-local?processes=1`` gives each worker a
+    process of its own, on 127.0.0.1.
 ``slurm``, ``pbs``, ``sge``, ``lsf``, ``htcondor``
     A dask-jobqueue cluster configured by its standard file (``~/.config/dask/jobqueue.yaml``), scaled to
     ``--jobs`` workers. The study folder must be on a filesystem the compute nodes share (``?shared=0``, as in
@@ -54,27 +57,35 @@ def _distributed() -> Any:
         raise InputError(f"the Dask executors need Dask: pip install 'reprovip[dask]' ({exc})") from exc
 
 
-def _shared(spec: str, default: bool) -> bool:
-    """The ``shared`` query option of ``spec`` (``dask://host:port?shared=1``)."""
+def _options(spec: str, defaults: dict[str, bool]) -> dict[str, bool]:
+    """The boolean query options of ``spec`` (``dask://host:port?shared=1``), those absent at their default."""
     query = parse_qs(urlsplit(spec).query) if "?" in spec else {}
-    unknown = set(query) - {"shared"}
+    unknown = set(query) - set(defaults)
     if unknown:
         first = sorted(unknown)[0]
-        raise InputError(f"executor {spec!r}: unknown option {first!r}; the only one is `shared`")
-    value = query.get("shared", [""])[-1].lower()
-    if not value:
-        return default
-    if value not in _TRUE | _FALSE:
-        raise InputError(f"executor {spec!r}: `shared` must be one of {{'0', '1'}}, got {value!r}")
-    return value in _TRUE
+        valid = ", ".join(f"`{name}`" for name in defaults)
+        raise InputError(f"executor {spec!r}: unknown option {first!r}; valid options: {valid}")
+    options = dict(defaults)
+    for name in defaults:
+        value = query.get(name, [""])[-1].lower()
+        if not value:
+            continue
+        if value not in _TRUE | _FALSE:
+            raise InputError(f"executor {spec!r}: `{name}` must be one of {{'0', '1'}}, got {value!r}")
+        options[name] = value in _TRUE
+    return options
 
 
 @contextlib.contextmanager
 def _serve(client: Any, shared: bool, *, owned: bool) -> Iterator[Backend]:
     """Yield the backend; on an interrupt, kill the applications still running on workers we own."""
+    executor = client.get_executor(pure=False)
     try:
-        yield Backend(client.get_executor(pure=False), shared_filesystem=shared)
+        yield Backend(executor, shared_filesystem=shared)
     except BaseException:
+        # Cancel what has not started first: a worker freed by the kill would otherwise start the next one.
+        with contextlib.suppress(Exception):
+            executor.shutdown(wait=False)
         if owned:  # a scheduler we did not start may run other people's executions: leave it alone
             from reprovip.execute.sandbox import kill_active
 
@@ -93,7 +104,7 @@ def scheduler(spec: str, jobs: int) -> Iterator[Backend]:
     if not parts.hostname or not parts.port:
         raise InputError(f"executor {spec!r}: give the scheduler's address as dask://HOST:PORT")
     address = f"tcp://{parts.netloc}"
-    shared = _shared(spec, default=False)
+    shared = _options(spec, {"shared": False})["shared"]
     try:
         client = distributed.Client(address, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError) as exc:
@@ -107,9 +118,19 @@ def scheduler(spec: str, jobs: int) -> Iterator[Backend]:
 
 @contextlib.contextmanager
 def local_cluster(spec: str, jobs: int) -> Iterator[Backend]:
-    """``dask-local``: ``jobs`` single-threaded worker processes on this machine (a shared filesystem)."""
+    """``dask-local[?processes=1]``: ``jobs`` single-threaded workers on this machine (a shared filesystem)."""
     distributed = _distributed()
-    shared = _shared(spec, default=True)
+    options = _options(spec, {"shared": True, "processes": False})
+    if not options["processes"]:
+        # In-process workers talk to the scheduler without sockets; the executions still run as processes.
+        with (
+            distributed.LocalCluster(
+                n_workers=jobs, threads_per_worker=1, processes=False, dashboard_address=None
+            ) as cluster,
+            _serve(distributed.Client(cluster), options["shared"], owned=True) as backend,
+        ):
+            yield backend
+        return
     with (
         _own_resource_tracker(),
         distributed.LocalCluster(
@@ -125,7 +146,7 @@ def local_cluster(spec: str, jobs: int) -> Iterator[Backend]:
         from reprovip.execute.dask_exit import QuickExit
 
         client = distributed.Client(cluster)
-        with _serve(client, shared, owned=True) as backend:
+        with _serve(client, options["shared"], owned=True) as backend:
             client.register_plugin(QuickExit())  # closing the cluster waits for its workers' exit
             yield backend
 
@@ -154,7 +175,7 @@ def jobqueue(spec: str, jobs: int) -> Iterator[Backend]:
     """``slurm``, ``pbs``, ``sge``, ``lsf``, ``htcondor``: a dask-jobqueue cluster of ``jobs`` workers."""
     distributed = _distributed()
     kind = spec.split("://", 1)[0].split("?", 1)[0]
-    shared = _shared(spec, default=True)
+    shared = _options(spec, {"shared": True})["shared"]
     try:
         module = importlib.import_module("dask_jobqueue")
     except ImportError as exc:
