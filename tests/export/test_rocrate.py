@@ -1,0 +1,293 @@
+"""``Study.export_rocrate``: real studies run with the local executor, exported as Provenance Run Crates, read back
+with the ``rocrate`` library (ro-crate-py) and validated by roc-validator against the Provenance Run Crate 0.5
+profile at REQUIRED severity. Every expected value comes from the catalog, the blob store or hashlib."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import blake3
+import pytest
+from rocrate.rocrate import ROCrate
+
+from reprovip.errors import InputError, NotFoundError
+from reprovip.execute import trace
+from reprovip.export import rocrate as export
+from reprovip.store import BlobStore
+from reprovip.study import Study
+from tests.conftest import write_study
+from tests.execute.test_trace import pipeline_study
+from tests.export.offline import SERVED, validate
+
+# edge_app.py fail-some: sub-03's repetition 2 exits with status 1, under both thread levels.
+EDGE = '"fail-some", "{input}", "{outdir}", "{repetition}"'
+
+
+def _unavailable(reason: str) -> None:
+    """Skip, or fail under CI, where the test needs what this machine lacks."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set: this test must run)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory: pytest.TempPathFactory) -> tuple[Study, Path]:
+    """An analysed untraced study (3 subjects x threads 1, 2 x 2 repetitions, 2 failed executions), exported."""
+    root = tmp_path_factory.mktemp("plain")
+    study = Study.load(
+        write_study(root / "study", app="edge_app.py", args=EDGE, factors="  threads: [1, 2]\n", repetitions=2)
+    )
+    study.run(jobs=2)
+    study.analyze()
+    return study, study.export_rocrate(root / "crate", license="https://spdx.org/licenses/CC-BY-4.0")
+
+
+@pytest.fixture(scope="module")
+def traced(tmp_path_factory: pytest.TempPathFactory) -> tuple[Study, Path]:
+    """The four-step pipeline of tests/apps/pipeline_app.py traced with `processes` (strace), not analysed."""
+    if trace.strace_problem() is not None:
+        _unavailable(f"strace cannot trace here: {trace.strace_problem()}")
+    root = tmp_path_factory.mktemp("traced")
+    study = pipeline_study(root / "study", "processes")
+    assert study.run(jobs=2).ok
+    return study, study.export_rocrate(root / "crate")
+
+
+def _graph(crate: Path) -> dict[str, dict]:
+    return {e["@id"]: e for e in json.loads((crate / "ro-crate-metadata.json").read_text())["@graph"]}
+
+
+def _ids(value: dict | list | None) -> list[str]:
+    return [v["@id"] for v in (value if isinstance(value, list) else [value] if value else [])]
+
+
+def _iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds")
+
+
+def test_every_execution_is_read_back_with_its_status_inputs_and_output_hashes(plain: tuple[Study, Path]) -> None:
+    study, path = plain
+    crate = ROCrate(path)  # ro-crate-py reads it
+    sid = study.catalog.study_id(study.name)
+    executions = study.catalog.executions(sid)
+    outputs = study.catalog.outputs(sid)
+    assert len(executions) == 12 and sum(e["status"] == "failed" for e in executions) == 2
+    store = BlobStore(study.store)
+    for e in executions:
+        action = crate.get(f"#execution/{e['id']}")
+        assert action.type == "CreateAction" and action["instrument"].id == "#application"
+        status = "Failed" if e["status"] == "failed" else "Completed"
+        assert action["actionStatus"] == f"http://schema.org/{status}ActionStatus"
+        assert action.get("error") == (e["error"] if e["status"] == "failed" else None)
+        assert (action["startTime"], action["endTime"]) == (_iso(e["started_at"]), _iso(e["finished_at"]))
+        values = {pv["name"]: pv["value"] for pv in action["object"] if pv.type == "PropertyValue"}
+        seed = {"seed": e["seed"]} if e["seed"] is not None else {}
+        assert values == {"threads": e["condition"]["threads"], "repetition": e["repetition"], **seed}
+        assert Path(e["input"]).resolve().as_uri() in [o.id for o in action["object"]]
+        env = {pv["name"]: pv["value"] for pv in action["environment"]}
+        assert env["OMP_NUM_THREADS"] == e["condition"]["threads"]
+        mine = [o for o in outputs if o["execution_id"] == e["id"]]
+        results = action.get("result") or []
+        assert len(results) == len(mine) == (1 if e["status"] == "done" else 0)
+        for o, f in zip(mine, results, strict=True):
+            blob = store.path(o["blob"], o["suffix"])
+            assert f.id == blob.resolve().as_uri() and f["contentSize"] == str(blob.stat().st_size)
+            assert f["sha256"] == hashlib.sha256(blob.read_bytes()).hexdigest()
+            hashes = {pv["propertyID"]: pv["value"] for pv in f["identifier"]}
+            assert hashes == {"blake3": o["blob"], "reprovip-semantic-hash": o["semantic_hash"]}
+            assert hashes["blake3"] == blake3.blake3(blob.read_bytes()).hexdigest()
+    mentioned = [a.id for a in crate.root_dataset["mentions"]]
+    assert sorted(mentioned) == sorted(["#run", "#analysis", *(f"#execution/{e['id']}" for e in executions)])
+    run = crate.get("#run")
+    assert run["instrument"] is crate.mainEntity and run["error"] == "2 of 12 executions failed"
+    assert {f.id for f in run["result"]} == {store.path(o["blob"], o["suffix"]).resolve().as_uri() for o in outputs}
+
+
+def test_the_environment_is_the_provenance_record_the_catalog_stored(plain: tuple[Study, Path]) -> None:
+    study, path = plain
+    crate = ROCrate(path)
+    sid = study.catalog.study_id(study.name)
+    for e in study.catalog.executions(sid):
+        place = crate.get(f"#execution/{e['id']}")["location"]
+        record = study.catalog.provenance(e["provenance"])
+        facts = {pv["name"]: pv["value"] for pv in place["additionalProperty"] if pv["propertyID"] != "python-package"}
+        packages = {
+            pv["name"]: pv["value"] for pv in place["additionalProperty"] if pv["propertyID"] == "python-package"
+        }
+        assert place.id == f"#environment/{e['provenance']}" and place["name"] == record["hostname"]
+        assert facts["os"] == record["os"] and json.loads(facts["python"]) == record["python"]
+        assert packages == record["packages"] and packages["numpy"]  # a real package list
+
+
+def test_the_crate_conforms_to_the_provenance_run_crate_profile(plain: tuple[Study, Path], tmp_path: Path) -> None:
+    study, path = plain
+    graph = _graph(path)
+    assert _ids(graph["./"]["conformsTo"]) == [
+        "https://w3id.org/ro/wfrun/process/0.5",
+        "https://w3id.org/ro/wfrun/workflow/0.5",
+        "https://w3id.org/ro/wfrun/provenance/0.5",
+        "https://w3id.org/workflowhub/workflow-ro-crate/1.0",
+    ]
+    assert _ids(graph["ro-crate-metadata.json"]["conformsTo"]) == [
+        "https://w3id.org/ro/crate/1.1",
+        "https://w3id.org/workflowhub/workflow-ro-crate/1.0",
+    ]
+    assert graph["./"]["license"] == {"@id": "https://spdx.org/licenses/CC-BY-4.0"}
+    assert (path / "study.yaml").read_bytes() == study.path.read_bytes()
+    assert validate(path, tmp_path / "cache") == []
+
+
+@pytest.mark.parametrize(
+    ("damage", "issue"),
+    [
+        (lambda g: g["#step"].pop("workExample"), "A HowToStep must refer to its corresponding tool via workExample"),
+        (lambda g: g["#organize"].pop("object"), "An OrganizeAction must reference the ControlAction instances"),
+        (lambda g: g["./"].pop("mainEntity"), "The Main Workflow must be specified through a `mainEntity`"),
+    ],
+    ids=["step-without-tool", "organize-without-steps", "no-main-workflow"],
+)
+def test_the_validator_finds_a_damaged_crate(plain: tuple[Study, Path], tmp_path: Path, damage, issue: str) -> None:
+    """The negative control of the test above: the same validation fails once the crate breaks a MUST."""
+    crate = tmp_path / "crate"
+    shutil.copytree(plain[1], crate)
+    graph = _graph(crate)
+    damage(graph)
+    context = json.loads((crate / "ro-crate-metadata.json").read_text())["@context"]
+    (crate / "ro-crate-metadata.json").write_text(json.dumps({"@context": context, "@graph": list(graph.values())}))
+    assert any(issue in i for i in validate(crate, tmp_path / "cache"))
+
+
+def test_a_context_missing_offline_fails_the_validation(plain: tuple[Study, Path], tmp_path: Path) -> None:
+    """Without the workflow-run context the validator cannot read the crate: it reports it, never passes."""
+    assert validate(plain[1], tmp_path / "cache", urls=[next(iter(SERVED))]) != []
+
+
+def test_a_traced_study_exports_each_process_as_a_step(traced: tuple[Study, Path], tmp_path: Path) -> None:
+    study, path = traced
+    crate = ROCrate(path)
+    app = crate.get("#application")
+    assert set(app.type) == {"SoftwareApplication", "ComputationalWorkflow", "HowTo"}
+    steps = app["step"]
+    assert [s["position"] for s in steps] == [0, 1, 2, 3]
+    assert [s["workExample"].id for s in steps] == [t.id for t in app["hasPart"]]
+    assert [s["name"].split(" (writes ")[1] for s in steps] == [
+        "step1/loaded.json)",
+        "step2/denoised.json)",
+        "step3/count.json, step3/scaled.json)",
+        "out/result.json)",
+    ]
+    traces = study.catalog.traces(study.catalog.study_id(study.name))
+    controls = [c.id for c in crate.get("#organize")["object"]]
+    assert len(traces) == 4 and len(controls) == 4 * (1 + 4)  # each execution, and each of its 4 steps
+    for t in traces:
+        assert f"#execution/{t['execution_id']}/control" in controls
+        files = {f["relpath"]: f for f in t["files"]}
+        for p, step in zip(t["processes"][1:], steps, strict=True):  # process 0 (the driver) writes nothing
+            action = crate.get(f"#execution/{t['execution_id']}/process/{p['number']}")
+            assert action["instrument"] is step["workExample"]
+            assert action["actionStatus"] == "http://schema.org/CompletedActionStatus"
+            assert [f["name"] for f in action.get("object") or []] == p["reads"]
+            # The declared output is its output's File, named relative to {outdir} (out/ in the working folder).
+            assert [f["name"] for f in action["result"]] == [w.removeprefix("out/") for w in p["writes"]]
+            for f, relpath in zip(action["result"], p["writes"], strict=True):
+                assert f["identifier"][0]["value"] == files[relpath]["blob"]
+            control = crate.get(f"{action.id}/control")
+            assert control["instrument"] is step and control["object"] is action
+        # The step that writes the declared output writes the output's own File.
+        output = crate.get(f"#execution/{t['execution_id']}")["result"][0]
+        assert action["result"][0] is output
+    assert not (path / "analysis.json").exists()  # not analysed: the crate holds no verdict
+    assert validate(path, tmp_path / "cache") == []
+
+
+def test_with_blobs_copies_each_distinct_output_once(plain: tuple[Study, Path], tmp_path: Path) -> None:
+    study, _ = plain
+    path = study.export_rocrate(tmp_path / "crate", with_blobs=True)
+    outputs = study.catalog.outputs(study.catalog.study_id(study.name))
+    copied = sorted(p.name for p in (path / "blobs").iterdir())
+    assert copied == sorted({o["blob"] + o["suffix"] for o in outputs}) and len(copied) == 3  # one per subject
+    for name in copied:
+        assert blake3.blake3((path / "blobs" / name).read_bytes()).hexdigest() == name.split(".")[0]
+    crate = ROCrate(path)
+    assert {f.id for f in crate.get("#run")["result"]} == {f"blobs/{n}" for n in copied}
+    assert validate(path, tmp_path / "cache") == []
+
+
+def test_the_analysis_is_exported_with_its_verdict_and_flagged_when_stale(
+    plain: tuple[Study, Path], tmp_path: Path
+) -> None:
+    study, path = plain
+    document = json.loads((path / "analysis.json").read_text())
+    label = document["verdict"]["label"]
+    assert ROCrate(path).get("#analysis")["description"] == f"verdict: {label}"
+    executions = study.catalog.executions(study.catalog.study_id(study.name))
+    document["verdict"]["executions_digest"] = "changed-since"
+    stale = export.export_rocrate(
+        tmp_path / "stale",
+        spec=study.spec,
+        study_file=study.path,
+        name=study.name,
+        catalog=study.catalog,
+        blobs=BlobStore(study.store),
+        analysis=document,
+    )
+    said = ROCrate(stale).get("#analysis")["description"]
+    assert said.startswith(f"verdict: {label}; STALE: the executions changed") and len(executions) == 12
+
+
+def test_an_empty_folder_is_used_and_a_folder_with_something_in_it_is_refused(
+    plain: tuple[Study, Path], tmp_path: Path
+) -> None:
+    study, _ = plain
+    (tmp_path / "empty").mkdir()
+    assert (study.export_rocrate(tmp_path / "empty") / "ro-crate-metadata.json").is_file()
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match=r"full: already exists and is not an empty folder; choose a new folder"):
+        study.export_rocrate(tmp_path / "full")
+    assert [p.name for p in (tmp_path / "full").iterdir()] == ["notes.txt"]
+
+
+def test_a_study_never_run_is_refused(tmp_path: Path) -> None:
+    study = Study.load(write_study(tmp_path / "study"))
+    with pytest.raises(
+        NotFoundError, match=r"study.yaml: no finished execution of study 'study' to export; run `reprovip run` or"
+    ):
+        study.export_rocrate(tmp_path / "crate")
+    assert not (tmp_path / "crate").exists()
+
+
+def test_with_blobs_refuses_an_output_whose_bytes_are_gone(plain: tuple[Study, Path], tmp_path: Path) -> None:
+    study, _ = plain
+    copy = tmp_path / "study"
+    shutil.copytree(study.directory, copy)
+    moved = Study.load(copy / "study.yaml")
+    row = moved.catalog.outputs(moved.catalog.study_id(moved.name))[0]
+    BlobStore(moved.store).path(row["blob"], row["suffix"]).unlink()
+    with pytest.raises(NotFoundError, match=r"the bytes of output 'result' \(result.json\) are not in the store"):
+        moved.export_rocrate(tmp_path / "crate", with_blobs=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["study"]  # nothing half-written left
+    # Without the copies the crate still says what the output was, and that its bytes are gone.
+    crate = ROCrate(moved.export_rocrate(tmp_path / "crate"))
+    gone = crate.get(BlobStore(moved.store).path(row["blob"], row["suffix"]).resolve().as_uri())
+    assert "sha256" not in gone and gone["identifier"][0]["value"] == row["blob"]
+    assert gone["description"] == "its bytes are no longer in the study's store: only its hashes are known"
+
+
+def test_a_failed_write_leaves_no_crate_and_no_temporary_folder(
+    plain: tuple[Study, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def half_written(crate: ROCrate, base: Path) -> None:
+        Path(base).mkdir()
+        (Path(base) / "ro-crate-metadata.json").write_text("{")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ROCrate, "write", half_written)
+    with pytest.raises(InputError, match=r"crate: cannot write the crate here \(No space left on device\)"):
+        plain[0].export_rocrate(tmp_path / "crate")
+    assert list(tmp_path.iterdir()) == []
