@@ -224,6 +224,26 @@ class Study:
 
         return report_view(self, output)
 
+    def export_rocrate(self, path: str | Path, *, with_blobs: bool = False, license: str | None = None) -> Path:  # noqa: A002
+        """Write the study's provenance as a Provenance Run Crate in the new folder ``path``, with the latest
+        analysis if there is one; see :func:`reprovip.export.rocrate.export_rocrate` and ``docs/export.md``."""
+        from reprovip.export.rocrate import export_rocrate
+        from reprovip.store import BlobStore
+
+        sid = self.catalog.study_id(self.name)
+        latest = self.catalog.analyses(sid, latest_only=True) if sid is not None else []
+        return export_rocrate(
+            path,
+            spec=self.spec,
+            study_file=self.path,
+            name=self.name,
+            catalog=self.catalog,
+            blobs=BlobStore(self.store),
+            analysis=latest[0]["document"] if latest else None,
+            with_blobs=with_blobs,
+            license=license,
+        )
+
     def executions(self) -> pd.DataFrame:
         """One row per execution: subject, condition, repetition, status, exit code, duration, error."""
         import pandas as pd
