@@ -27,6 +27,7 @@ BACKENDS: dict[str, Callable[[str, int], contextlib.AbstractContextManager[Backe
     "dask": "reprovip.execute.dask_backend:scheduler",
     "dask-local": "reprovip.execute.dask_backend:local_cluster",
     "slurm": "reprovip.execute.dask_backend:jobqueue",
+    "slurm-array": "reprovip.execute.slurm_array:slurm_array",
     "pbs": "reprovip.execute.dask_backend:jobqueue",
     "sge": "reprovip.execute.dask_backend:jobqueue",
     "lsf": "reprovip.execute.dask_backend:jobqueue",
@@ -38,6 +39,8 @@ BACKENDS: dict[str, Callable[[str, int], contextlib.AbstractContextManager[Backe
 
 def open_backend(spec: str, jobs: int) -> contextlib.AbstractContextManager[Backend]:
     """Open the backend named by ``spec`` (``local``, or a registered scheme like ``dask://host:port``).
+
+    Options follow the name after ``?`` (``slurm-array?partition=short``) or its address (``dask://h:p?shared=1``).
 
     Raises
     ------

@@ -1,0 +1,246 @@
+"""The ``slurm-array`` backend against a real single-node Slurm (``source scripts/services/slurm.sh``, as root).
+
+Real ``sbatch``, ``squeue``, ``scontrol`` and ``scancel``: each study's catalog is compared with the local
+executor's, a task is cancelled while it runs, and ``reprovip status`` is read while an array runs. Every
+test cancels the jobs it submitted (they are named after its folder) when it ends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from reprovip.cli.main import main
+from reprovip.errors import InputError
+from reprovip.execute import backends
+from reprovip.study import Study
+from tests.conftest import APPS, write_study
+
+SLEEPY_APP = """\
+import json, os, sys, time
+from pathlib import Path
+inp, out, markers, name = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
+job = os.environ.get("SLURM_ARRAY_JOB_ID", "") + "_" + os.environ.get("SLURM_ARRAY_TASK_ID", "")
+(markers / f"{name}.tmp").write_text(os.environ.get("SLURM_JOB_ID", "") + " " + job)
+(markers / f"{name}.tmp").rename(markers / name)
+time.sleep(float(os.environ.get("SLEEPY_SECONDS", "2")))
+(out / "result.json").write_text(json.dumps({"value": float(inp.read_text().split()[-1])}))
+"""
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> None:
+    """The cluster ``scripts/services/slurm.sh`` started; skip without one, but fail in CI."""
+    reason = "no Slurm cluster: as root, `source scripts/services/slurm.sh` starts one (REPROVIP_TEST_SLURM=1)"
+    if not os.environ.get("REPROVIP_TEST_SLURM"):
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    state = subprocess.run(["sinfo", "-h", "-N", "-o", "%T"], capture_output=True, text=True, check=False)
+    if state.returncode != 0 or not state.stdout.strip():
+        pytest.fail(f"REPROVIP_TEST_SLURM is set but `sinfo` fails: {state.stderr.strip()}")
+
+
+def cancel_named(name: str) -> None:
+    """Cancel the jobs named ``name`` (what one test submitted) and wait until Slurm has none left running."""
+    subprocess.run(["scancel", f"--name={name}"], check=False, capture_output=True)
+    until(lambda: not squeue(name), timeout=30)
+
+
+def squeue(name: str) -> list[tuple[str, str]]:
+    """``(job id, state)`` of the jobs named ``name``, array tasks one by one (``123_4``)."""
+    out = subprocess.run(
+        ["squeue", "-h", "-r", f"--name={name}", "-o", "%i %T"], capture_output=True, text=True, check=True
+    ).stdout
+    return [tuple(line.split()) for line in out.splitlines()]  # type: ignore[misc]
+
+
+def until(condition: Callable[[], object], *, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still not true after {timeout:g} s: {condition}")
+        time.sleep(0.1)
+
+
+def sleepy_study(root: Path, *, subjects: int, repetitions: int) -> tuple[Path, Path]:
+    """A study whose application records which Slurm job runs it (``markers/<subject>-<rep>``), then sleeps."""
+    app, markers = root / "sleepy.py", root / "markers"
+    root.mkdir(parents=True, exist_ok=True)
+    app.write_text(SLEEPY_APP)
+    markers.mkdir()
+    path = write_study(
+        root / "study",
+        subjects=subjects,
+        repetitions=repetitions,
+        args=f'"{{input}}", "{{outdir}}", "{markers}", "{{subject}}-{{repetition}}"',
+    )
+    path.write_text(path.read_text().replace(str(APPS / "det_app.py"), str(app)))
+    return path, markers
+
+
+def catalog_counts(path: Path) -> tuple[int, dict[str, str], dict[str, int], dict[str, int]]:
+    """(executions, status by execution, done attempts by execution, outputs by execution)."""
+    study = Study.load(path)
+    sid = study.catalog.study_id(study.name)
+    execs = study.catalog.executions(sid)
+    status = {e["id"]: e["status"] for e in execs}
+    done = {e["id"]: sum(a["status"] == "done" for a in study.catalog.attempts(e["id"])) for e in execs}
+    outputs: dict[str, int] = {}
+    for o in study.catalog.outputs(sid):
+        outputs[o["execution_id"]] = outputs.get(o["execution_id"], 0) + 1
+    return len(execs), status, done, outputs
+
+
+def run_in_background(path: Path, executor: str, jobs: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "reprovip", "run", str(path), "-j", str(jobs), "--no-progress", "--executor", executor],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def cancel_while_running_then_resume(path: Path, markers: Path, executor: str, victim_job: Callable[[str], str]):
+    """Start ``reprovip run``, ``scancel`` the job of one running execution, let the run end, run again.
+
+    Returns the first run's exit code and stderr, the cancelled execution's name and the catalog after both.
+    """
+    run = run_in_background(path, executor, 2)
+    try:
+        until(lambda: list(markers.iterdir()) or run.poll() is not None)
+        victim = next(markers.iterdir())
+        subprocess.run(["scancel", victim_job(victim.read_text())], check=True)
+        _, err = run.communicate(timeout=300)
+    finally:
+        run.kill()
+    again = subprocess.run(
+        [sys.executable, "-m", "reprovip", "run", str(path), "-j", "2", "--no-progress", "--executor", executor],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert again.returncode == 0, again.stderr
+    return run.returncode, err, victim.name, catalog_counts(path)
+
+
+@pytest.fixture
+def array_jobs(slurm_cluster: None, tmp_path: Path) -> Iterator[str]:
+    """The name of the arrays of a study in ``tmp_path / 'study'``; they are cancelled at the end."""
+    name = "reprovip-study"
+    yield name
+    cancel_named(name)
+
+
+def test_array_gives_the_catalog_of_the_local_executor(array_jobs: str, tmp_path: Path) -> None:
+    from tests.execute.test_dask import OUTPUTS, THREADS, _blobs_on_disk, _catalog_view
+
+    local = Study.load(write_study(tmp_path / "local", factors=THREADS, outputs=OUTPUTS))
+    assert local.run(jobs=2, progress=False).done == 18
+    path = write_study(tmp_path / "study", factors=THREADS, outputs=OUTPUTS)
+    assert main(["run", str(path), "--executor", "slurm-array", "-j", "2", "--no-progress"]) == 0
+    study = Study.load(path)
+    execs, outs = _catalog_view(study)
+    assert (execs, outs) == _catalog_view(local)
+    assert len(execs) == 18 and {st for _, st in execs} == {"done"}
+    assert _blobs_on_disk(study) == {blob for *_, blob in outs}
+    attempts = [a for eid in study.executions()["id"] for a in study.catalog.attempts(eid)]
+    assert len(attempts) == 18 and all(a["hostname"] and a["provenance"] for a in attempts)
+    assert not (study.store / "work").exists()  # the array's folder went with the run's working folder
+
+
+def test_array_honours_jobs_and_status_shows_pending_and_running(
+    array_jobs: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--jobs 2` is the array's `%2` (read back from Slurm); `status` meanwhile counts 2 running, 4 pending."""
+    path, _ = sleepy_study(tmp_path, subjects=2, repetitions=3)
+    run = run_in_background(path, "slurm-array", 2)
+    try:
+        until(lambda: Study.load(path).status_rows() and Study.load(path).status_rows()[0]["running"] == 2)
+        assert main(["status", str(path)]) == 0
+        out = capsys.readouterr().out
+        job = squeue(array_jobs)[0][0].split("_")[0]
+        shown = subprocess.run(["scontrol", "show", "job", job], capture_output=True, text=True, check=True).stdout
+        _, err = run.communicate(timeout=300)
+    finally:
+        run.kill()
+    assert run.returncode == 0, err
+    row = next(line for line in out.splitlines() if line.startswith("│"))  # the one condition's
+    assert [int(n) for n in re.findall(r"\d+", row)[-5:]] == [0, 0, 4, 2, 6]  # done failed pending running total
+    assert re.search(r"ArrayTaskId=\S*%2\b", shown) and "ArrayTaskThrottle=2" in shown, shown
+    assert re.search(r"\bJobName=reprovip-study\b", shown)
+
+
+def test_task_cancelled_while_running_is_run_again_by_the_next_run(array_jobs: str, tmp_path: Path) -> None:
+    path, markers = sleepy_study(tmp_path, subjects=2, repetitions=2)
+    code, err, victim, (n, status, done, outputs) = cancel_while_running_then_resume(
+        path,
+        markers,
+        "slurm-array",
+        lambda marker: marker.split()[1],  # the array task, 123_4
+    )
+    assert code == 3 and "1 failed" in err and "ended without a result" in err, err
+    assert n == 4 and set(status.values()) == {"done"}
+    assert done == dict.fromkeys(status, 1)  # nothing lost, nothing run twice to completion
+    assert outputs == dict.fromkeys(status, 1)
+    assert (markers / victim).exists()
+
+
+def test_invalid_partition_is_a_one_line_error(array_jobs: str, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"sbatch refused the job: invalid partition specified: nope; check"):
+        with backends.open_backend("slurm-array?partition=nope", 2):
+            pass
+    path = write_study(tmp_path / "study", subjects=1, repetitions=1)
+    done = subprocess.run(
+        [sys.executable, "-m", "reprovip", "run", str(path), "--executor", "slurm-array?partition=nope"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode != 0 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith("reprovip: error: executor 'slurm-array?partition=nope': sbatch refused the job")
+    assert not squeue(array_jobs)
+
+
+@pytest.mark.parametrize(
+    ("spec", "match"),
+    [
+        ("slurm-array?queue=short", r"unknown option 'queue'; choose among: partition, account"),
+        ("slurm-array?time", r"option 'time' needs a value, as in time=VALUE"),
+    ],
+)
+def test_bad_options_are_input_errors(spec: str, match: str) -> None:
+    with pytest.raises(InputError, match=match), backends.open_backend(spec, 1):
+        pass
+
+
+def test_without_sbatch_is_an_input_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(InputError, match=r"'slurm-array': `sbatch` not found; run reprovip on a machine of the"):
+        with backends.open_backend("slurm-array", 1):
+            pass
+
+
+def test_result_of_a_task_is_what_the_local_worker_replies(tmp_path: Path) -> None:
+    """The task entry point runs its pickled call and writes the local worker's reply, atomically."""
+    import pickle
+
+    folder = tmp_path / "array"
+    (folder / "tasks").mkdir(parents=True)
+    (folder / "results").mkdir()
+    (folder / "tasks" / "3.pkl").write_bytes(pickle.dumps((json.dumps, ({"a": 1},), {})))
+    env = {**os.environ, "SLURM_ARRAY_TASK_ID": "3"}
+    cmd = [sys.executable, "-m", "reprovip.execute.slurm_array", str(folder)]
+    subprocess.run(cmd, env=env, check=True)
+    assert pickle.loads((folder / "results" / "3.pkl").read_bytes()) == (True, '{"a": 1}')
+    assert [p.name for p in (folder / "results").iterdir()] == ["3.pkl"]
+    # A task whose folder the next run cleared has nothing to do.
+    gone = subprocess.run([*cmd[:-1], str(tmp_path / "gone")], env=env, capture_output=True, text=True)
+    assert gone.returncode == 0 and "no such task; its run has ended" in gone.stderr
