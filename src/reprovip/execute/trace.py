@@ -27,6 +27,7 @@ import re
 import shutil
 import signal
 import subprocess
+import threading
 from typing import Any
 
 STRACE_DIR = ".reprovip-strace"
@@ -40,6 +41,7 @@ _WRITE_FLAGS = ("O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC", "O_APPEND")
 # argv[0] of a process row that stands for a Nipype node (trace: files): argv is [NIPYPE_NODE, "wf.node"].
 NIPYPE_NODE = "nipype-node"
 _NODE_FILE = "_node.pklz"
+_NIPYPE_LOCK = threading.Lock()
 # What Nipype writes about a node's run in its folder, besides the outputs and result_<node>.pklz.
 _NIPYPE_RECORD = re.compile(r"_node\.pklz|_inputs\.pklz|_0x[0-9a-f]+(?:_unfinished)?\.json|command\.txt")
 
@@ -69,6 +71,22 @@ def _strace_problem() -> str | None:
     return None
 
 
+@functools.cache
+def _seccomp() -> tuple[str, ...]:
+    """``--seccomp-bpf`` where this strace and kernel take it without a warning: then only the traced calls stop
+    the process, not every system call (strace 5.3 and later)."""
+    try:
+        done = subprocess.run(
+            ["strace", "-f", "--seccomp-bpf", "-e", "trace=execve", "-qq", "-o", os.devnull, "true"],
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ()
+    return ("--seccomp-bpf",) if done.returncode == 0 and not done.stderr.strip() else ()
+
+
 def prepare(mode: str, argv: list[str], workdir: str, extra: dict[str, Any]) -> tuple[list[str], str, str | None]:
     """The argv to run, the mode actually traced and, when ``processes`` fell back to ``files``, why (one line)."""
     if mode != "processes":
@@ -86,12 +104,8 @@ def wrap(argv: list[str], workdir: str) -> list[str]:
     os.makedirs(folder, exist_ok=True)
     # -ff: one file per process, so no call is split across lines; -ttt: when each process started; -q, not
     # -qq: no attach messages, but the "+++ exited with N +++" lines stay.
-    return ["strace", "-f", "-ff", "-q", "-y", "-ttt", "-s", "4096", "-e", f"trace={_CALLS}", "-e", "signal=none"] + [
-        "-o",
-        os.path.join(folder, "p"),
-        "--",
-        *argv,
-    ]
+    opts = ["-f", *_seccomp(), "-ff", "-q", "-y", "-ttt", "-s", "4096", "-e", f"trace={_CALLS}", "-e", "signal=none"]
+    return ["strace", *opts, "-o", os.path.join(folder, "p"), "--", *argv]
 
 
 def snapshot(workdir: str, *, skip: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -289,7 +303,8 @@ def _read_nodes(
         relpath = f"{d}/result_{_split(d)[1]}.pklz"
         if relpath in by_path:
             out = loadpkl(os.path.join(workdir, relpath)).outputs
-            outputs[d] = out.get_traitsfree() if out is not None else {}
+            # A Bunch (some interfaces' outputs) or a traited spec; None for an interface without outputs.
+            outputs[d] = {} if out is None else out.dictcopy() if hasattr(out, "dictcopy") else out.get_traitsfree()
             by_path[relpath]["semantic_hash"] = _outputs_hash(outputs[d], roots)
     outer = [d for d in node_dirs if not any(d.startswith(o + "/") for o in node_dirs)]
 
@@ -354,7 +369,8 @@ def nipype_nodes(
         why = "nipype is not importable by reprovip (install it to name the steps by node)"
     else:
         try:
-            return kept, _read_nodes(workdir, kept, node_dirs, mtimes), None
+            with _NIPYPE_LOCK:  # loadpkl changes the process's working folder while it unpickles
+                return kept, _read_nodes(workdir, kept, node_dirs, mtimes), None
         except Exception as exc:  # a pickle of another Nipype version, an interface not importable here
             why = f"its files could not be read with nipype ({describe(exc)})"
     results = {f"{d}/result_{_split(d)[1]}.pklz" for d in node_dirs}
