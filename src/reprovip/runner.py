@@ -203,10 +203,10 @@ def _next_batch(finished: queue.SimpleQueue[Future[Any]], pending: int) -> list[
     return batch
 
 
-def _factor_resources(study: Study) -> tuple[Any, Any]:
-    """Build what the `environments` and `os` factors need before anything runs (cached between runs)."""
+def _factor_resources(study: Study) -> tuple[Any, Any, Any]:
+    """Build or check what the `environments`, `os` and `container` factors need before anything runs."""
     spec, store = study.spec, study.store
-    environments = rootfs = None
+    environments = rootfs = containers = None
     if "environments" in spec.factors:
         from reprovip.execute.environments import ensure_all
 
@@ -218,7 +218,15 @@ def _factor_resources(study: Study) -> tuple[Any, Any]:
         levels = spec.factors["os"]
         named = levels if isinstance(levels, dict) else {str(x): x for x in levels}
         rootfs = {label: ensure_rootfs(release) for label, release in named.items()}
-    return environments, rootfs
+    images = list(spec.factors.get("container", {}).values())
+    if not images and spec.application.container is not None:
+        images = [spec.application.container.model_dump()]
+    if images:
+        from reprovip.execute.container import prepare
+
+        # Each image once: the engine can run it here (else a one-line error), and its digest.
+        containers = {(d["engine"], d["image"]): prepare(d["engine"], d["image"]) for d in images}
+    return environments, rootfs, containers
 
 
 def _progress_bar(console: Console | None, enabled: bool) -> Progress:
@@ -333,7 +341,7 @@ def _run(
     todo = [e["id"] for e in catalog.executions(study_id) if e["status"] != "done" and e["id"] in by_id]
     summary.planned, summary.skipped = len(planned), len(planned) - len(todo)
     template = argv_template(spec, study.directory)
-    environments, rootfs = _factor_resources(study)
+    environments, rootfs, containers = _factor_resources(study)
     run_id = catalog.start_run(study_id, "run", len(planned), socket.gethostname(), os.getpid())
     tries: dict[str, int] = {}
     status = "interrupted"
@@ -354,6 +362,7 @@ def _run(
             work_root=work_root,
             environments=environments,
             rootfs=rootfs,
+            containers=containers,
         )
         task = dataclasses.replace(task, return_bytes=not shared, blob_root=blob_root, failed_root=failed_root)
         fut = backend.executor.submit(run_task, task)

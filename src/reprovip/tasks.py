@@ -42,6 +42,7 @@ def build_task(
     work_root: str | None,
     environments: dict[str, Environment] | None = None,
     rootfs: dict[str, tuple[Path, dict[str, str]]] | None = None,
+    containers: dict[tuple[str, str], dict[str, str]] | None = None,
 ) -> Task:
     """Materialise one execution: placeholder values, environment and seed (``random`` is drawn now)."""
     cond = planned.condition
@@ -93,7 +94,7 @@ def build_task(
             extra["os"] = {"root": str(root), **facts}
             values["os"] = label
         elif name == "container":
-            extra["container"] = dict(value)
+            extra["container"] = _container(dict(value), containers)
             values["container"] = label
         elif name == "environments":
             environment = (environments or {})[label]
@@ -110,7 +111,7 @@ def build_task(
     if spec.trace != "none":
         extra["trace"] = spec.trace  # see reprovip.execute.trace
     if spec.application.container is not None and "container" not in extra:
-        extra["container"] = spec.application.container.model_dump()
+        extra["container"] = _container(spec.application.container.model_dump(), containers)
     for key in user_env & set(env):
         env[key] = render(env[key], values)  # {outdir} is refused here by the loader: it does not exist yet
     env["REPROVIP_EXECUTION_ID"] = planned.id
@@ -136,3 +137,8 @@ def build_task(
         work_root=work_root,
         extra=extra,
     )
+
+
+def _container(image: dict[str, str], containers: dict[tuple[str, str], dict[str, str]] | None) -> dict[str, str]:
+    """The engine and image, with the digest :func:`reprovip.execute.container.prepare` found before the run."""
+    return (containers or {}).get((image["engine"], image["image"]), image)

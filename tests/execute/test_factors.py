@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from reprovip.errors import MetricInputError, SpecError
-from reprovip.execute.container import available, wrap
+from reprovip.execute.container import wrap
 from reprovip.execute.perturb import perturb_file
 from reprovip.spec import parse_spec
 from reprovip.study import Study
@@ -112,25 +112,6 @@ def test_unknown_engine_is_rejected() -> None:
             "application: {command: [x]}\nsubjects: {list: [a]}\nfactors:\n  container: {a: {engine: lxc, image: i}}\n"
             "outputs: {o: {path: o, kind: text}}\n"
         )
-
-
-ENGINE = next((e for e in ("podman", "docker", "apptainer", "singularity") if available(e)), None)
-
-
-@pytest.mark.skipif(
-    ENGINE is None, reason="no container engine can run here (docker's client without a daemon does not count)"
-)
-def test_real_container_run(study_dir: Path) -> None:  # pragma: no cover - needs an engine
-    image = "docker.io/library/python:3.11-slim"
-    path = write_study(
-        study_dir,
-        factors=f"  container: {{slim: {{engine: {ENGINE}, image: {image}}}}}\n",
-        repetitions=1,
-        subjects=1,
-        interpreter="python",
-    )
-    study = Study.load(path)
-    assert study.run().done == 1
 
 
 @pytest.mark.skipif(

@@ -56,17 +56,6 @@ def wrap(engine: str, image: str, argv: list[str], *, binds: list[str], workdir:
     return [*out, image, *argv]
 
 
-def available(engine: str) -> bool:
-    """Whether ``engine`` can run containers here (docker's client alone is not enough: it needs a daemon)."""
-    exe = shutil.which(engine)
-    if exe is None:
-        return False
-    if engine in ("docker", "podman"):
-        probe = subprocess.run([exe, "info"], capture_output=True, timeout=20, check=False)
-        return probe.returncode == 0
-    return True
-
-
 # A command no image has: a runtime that can create containers answers "not found" (exit 127, docker and
 # podman alike); anything else means the container could not even be set up (rlimits, cgroups, namespaces).
 _PROBE = "/.reprovip-engine-probe"
