@@ -4,13 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages: a browser for the dashboard tests, PostgreSQL for the team-catalog tests and the
-# real Colin27 brain for the segmentation case study. Needs root; otherwise the tests that need them skip
-# with a stated reason.
+# System packages: a browser for the dashboard tests, PostgreSQL for the team-catalog tests, the real
+# Colin27 brain for the segmentation case study, podman for the container tests (and gcc for the programs the
+# os and container tests build). Needs root; otherwise the tests that need them skip with a stated reason
+# (under CI=true they fail instead).
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
-  apt-get install -y -qq --no-install-recommends chromium postgresql mricron-data debootstrap bubblewrap strace >/dev/null
+  apt-get install -y -qq --no-install-recommends chromium postgresql mricron-data debootstrap bubblewrap strace \
+    podman runc gcc libc6-dev >/dev/null
 fi
 
 # A real PostgreSQL server for the team-catalog tests (tests/store/test_postgres.py): start the installed
@@ -39,6 +41,11 @@ start_postgres() {
 }
 if [ -z "${REPROVIP_TEST_PG_URL:-}" ] && [ "$(id -u)" = 0 ]; then
   start_postgres || echo "PostgreSQL could not be started: the PostgreSQL tests will skip" >&2
+fi
+# A container engine for the container tests (tests/execute/test_container.py): podman, configured for this
+# machine (scripts/services/podman.sh prints its own one-line reason when it cannot run containers).
+if [ "$(id -u)" = 0 ]; then
+  source scripts/services/podman.sh || true
 fi
 
 # Python packages: exact versions from the lock file, then reprovip itself, in .venv/ inside the clone.
