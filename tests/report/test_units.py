@@ -5,14 +5,18 @@ from __future__ import annotations
 import zlib
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 import pytest
+from sqlalchemy import insert
 
 from reprovip.report import plots
 from reprovip.report.context import alerts_of, verdict_of
 from reprovip.report.fmt import duration, fmt, pct, size
-from reprovip.report.maps import map_path
+from reprovip.report.maps import anatomy_path, draw_output_map, map_path
 from reprovip.report.png import encode_png, overlay_indices, palette
+from reprovip.store import BlobStore, Catalog
+from reprovip.store import schema as s
 
 
 @pytest.mark.parametrize(
@@ -167,3 +171,58 @@ def test_duration_has_units(seconds: object, text: str) -> None:
 )
 def test_size_in_decimal_si_units(nbytes: object, text: str) -> None:
     assert size(nbytes) == text
+
+
+def _nifti(path: Path, data: np.ndarray) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nib.save(nib.Nifti1Image(data.astype(np.float32), np.eye(4)), str(path))
+    return path
+
+
+def test_maps_are_drawn_over_the_first_execution_image_only_inside_the_store(tmp_path: Path) -> None:
+    """The anatomy under a map is the first completed execution's image, read from the blob store; a blob that
+    is a symlink out of the store is never read (the map is then drawn over the mask, and says so)."""
+    store = tmp_path / ".reprovip"
+    folder = store / "results" / "st" / "analysis" / "image"
+    differ = np.zeros((4, 5, 3))
+    differ[1, 2, 1] = 1
+    maps = {n: str(_nifti(folder / f"{n}.nii.gz", d)) for n, d in (("differ", differ), ("mask", np.ones((4, 5, 3))))}
+    output = {"name": "image", "voxelwise": {"maps": maps}}
+    assert anatomy_path(store, output, study="st") == (None, "the analysis mask (no anatomical image in the store)")
+    cat = Catalog.for_store(store)
+    sid = cat.ensure_study("st", {"name": "st"}, str(tmp_path))
+    with cat.engine.begin() as conn:
+        for i, subject in enumerate(["sub-02", "sub-01"]):
+            conn.execute(
+                insert(s.executions).values(
+                    id=f"e{i}", study_id=sid, subject=subject, condition_key="c=1", repetition=0, status="done"
+                )
+            )
+            blob = f"{i:02d}" * 32
+            conn.execute(insert(s.outputs).values(execution_id=f"e{i}", name="image", blob=blob, suffix=".nii.gz"))
+    cat.close()
+    anatomy = np.arange(60, dtype=np.float64).reshape(4, 5, 3) + 1
+    blob = _nifti(BlobStore(store).path("01" * 32, ".nii.gz"), anatomy)  # sub-01 comes first
+    assert anatomy_path(store, output, study="st") == (blob.resolve(), "sub-01's image (c=1, repetition 0)")
+    image = draw_output_map(store, output, "differ", study="st")
+    assert image.title == "voxels where executions differ, over sub-01's image (c=1, repetition 0)"
+    axial = zlib.decompress(_idat(image.slice("axial").png))
+    rows = np.frombuffer(axial, dtype=np.uint8).reshape(5, 5)[:, 1:]  # 5 rows (y flipped) of 4 columns + filter
+    assert rows[5 - 1 - 2, 1] == 64  # the differing voxel (x=1, y=2) in the differ colour
+    grey = np.delete(rows.ravel(), (5 - 1 - 2) * 4 + 1)
+    assert (grey < 64).all() and len(np.unique(grey)) == 19  # the anatomy's 19 other values, not a flat grey
+    outside = _nifti(tmp_path / "outside.nii.gz", anatomy)
+    blob.unlink()
+    blob.symlink_to(outside)
+    assert anatomy_path(store, output, study="st")[0] is None
+    # A `mean` map written by the analysis is preferred (the mean over executions; docs/report.md).
+    output["voxelwise"]["maps"]["mean"] = str(_nifti(folder / "mean.nii.gz", anatomy))
+    assert anatomy_path(store, output, study="st") == (
+        (folder / "mean.nii.gz").resolve(),
+        "the mean image over executions",
+    )
+
+
+def _idat(png: bytes) -> bytes:
+    start = png.index(b"IDAT")
+    return png[start + 4 : start + 4 + int.from_bytes(png[start - 4 : start], "big")]

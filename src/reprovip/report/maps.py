@@ -153,13 +153,17 @@ TRANSPARENT_AT_ZERO = frozenset({"sd", "differ", "nonfinite_differ"})
 
 
 @functools.lru_cache(maxsize=64)
-def _first_image(root: str, study: str, output: str, stamp: int) -> tuple[str, str] | None:
+def _first_image(root: str, study: str, output: str, stamp: int) -> tuple[str, str]:
     """The stored image of ``output`` in the study's first completed execution (by subject, condition and
-    repetition) and its description; ``stamp`` (the map's mtime) renews the answer after a new analysis."""
+    repetition) and its description; ``stamp`` (the map's mtime) renews the answer after a new analysis.
+
+    Raises LookupError when there is none or the catalog cannot be read: not cached, so a catalog busy now
+    is asked again next time.
+    """
     try:
         catalog = Catalog.for_store(Path(root), read_only=True)
-    except StoreError:
-        return None
+    except StoreError as exc:
+        raise LookupError(str(exc)) from exc
     e, o = s.executions, s.outputs
     try:
         study_id = catalog.study_id(study)
@@ -173,12 +177,12 @@ def _first_image(root: str, study: str, output: str, stamp: int) -> tuple[str, s
         )
         with catalog.engine.connect() as conn:
             row = conn.execute(query).first() if study_id is not None else None
-    except SQLAlchemyError:
-        return None
+    except SQLAlchemyError as exc:
+        raise LookupError(str(exc)) from exc
     finally:
         catalog.close()
     if row is None:
-        return None
+        raise LookupError(f"no stored {output!r} of a completed execution")
     path = BlobStore(Path(root)).path(row.blob, row.suffix or "")
     return str(path), f"{row.subject}'s image ({row.condition_key}, repetition {row.repetition})"
 
@@ -195,14 +199,13 @@ def anatomy_path(store: Path, output: dict[str, Any], *, study: str | None = Non
         return mean, "the mean image over executions"
     anchor = next((p for n in ("mask", "differ") if (p := map_path(store, output, n, study=study))), None)
     if study and anchor is not None:
-        found = _first_image(str(store), study, str(output.get("name", "")), anchor.stat().st_mtime_ns)
-        if found is not None:
-            try:
-                p = Path(found[0]).resolve(strict=True)
-            except (OSError, RuntimeError):
-                p = None
-            if p is not None and p.is_relative_to(Path(store).resolve()) and p.is_file():
-                return p, found[1]
+        try:
+            found = _first_image(str(store), study, str(output.get("name", "")), anchor.stat().st_mtime_ns)
+            p = Path(found[0]).resolve(strict=True)
+        except (LookupError, OSError, RuntimeError):
+            p = None
+        if p is not None and p.is_relative_to(Path(store).resolve()) and p.is_file():
+            return p, found[1]
     return None, "the analysis mask (no anatomical image in the store)"
 
 
