@@ -8,24 +8,20 @@ files. The mapping, entity by entity, is in ``docs/export.md``.
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import json
-import mimetypes
 import os
 import shutil
 import uuid
-from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from rocrate.model.computerlanguage import ComputerLanguage
-from rocrate.model.contextentity import ContextEntity
 from rocrate.rocrate import ROCrate
 
 from reprovip import __version__
 from reprovip.errors import InputError, NotFoundError
+from reprovip.export import actions
+from reprovip.export.crate import Crate, iso
 
 if TYPE_CHECKING:
     from rocrate.model.entity import Entity
@@ -49,22 +45,6 @@ EXPORTED = ("done", "failed")
 _CHUNK = 1 << 20
 
 
-def _iso(ts: float | None) -> str | None:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds") if ts is not None else None
-
-
-def _ref(entities: Iterable[Entity]) -> list[dict[str, str]]:
-    return [{"@id": e.id} for e in entities]
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def check_destination(out: Path) -> None:
     """Refuse an ``out`` that is a file or a folder with something in it (an export never overwrites).
 
@@ -84,106 +64,7 @@ def check_destination(out: Path) -> None:
         raise InputError(f"{out}: already exists and is not an empty folder; choose a new folder for the crate")
 
 
-class _Crate:
-    """The crate under construction and the entities shared between executions (one per id)."""
-
-    def __init__(self, crate: ROCrate, blobs: BlobStore, with_blobs: bool) -> None:
-        self.crate, self.blobs, self.with_blobs = crate, blobs, with_blobs
-        self.files: dict[str, Entity] = {}  # BLAKE3 digest -> the File holding those bytes
-        self.seen: dict[str, tuple[dict[str, None], dict[str, Entity]]] = {}  # digest -> its paths, parameters
-        self.by_path: dict[tuple[str, str], tuple[str, Entity]] = {}  # (execution, out/<relpath>) -> digest, File
-
-    def entity(self, id_: str, type_: str | list[str], **props: Any) -> Entity:
-        """The contextual entity ``id_``, added on first use with ``props`` (None values left out)."""
-        found = self.crate.get(id_)
-        if found is None:
-            props = {k: v for k, v in props.items() if v is not None}
-            found = self.crate.add(ContextEntity(self.crate, id_, properties={"@type": type_, **props}))
-        return found
-
-    def value(self, id_: str, name: str, value: Any, **props: Any) -> Entity:
-        return self.entity(id_, "PropertyValue", name=name, value=value, **props)
-
-    def _hashes(self, digest: str, semantic: str | None) -> list[dict[str, str]]:
-        ids = [self.value(f"#blake3/{digest}", "blake3", digest, propertyID="blake3")]
-        if semantic:
-            ids.append(
-                self.value(
-                    f"#semantic-hash/{semantic}",
-                    "reprovip semantic hash",
-                    semantic,
-                    propertyID="reprovip-semantic-hash",
-                    description="BLAKE3 of the decoded content (array and the header fields that matter)",
-                )
-            )
-        return _ref(ids)
-
-    def output(self, row: dict[str, Any], parameter: Entity) -> Entity:
-        """The File of an output's bytes: one per distinct content, named by every path it was stored as."""
-        digest, relpath = row["blob"], row["relpath"] or row["name"]
-        found = self._output(row, digest, relpath, parameter)
-        # The trace lists the working folder: a declared output is out/<relpath> there ({outdir} is out/).
-        self.by_path[(row["execution_id"], f"out/{relpath}")] = (digest, found)
-        return found
-
-    def _output(self, row: dict[str, Any], digest: str, relpath: str, parameter: Entity) -> Entity:
-        names, params = self.seen.setdefault(digest, ({}, {}))
-        names[relpath], params[parameter.id] = None, parameter  # dicts: ordered, without repeats
-        if digest in self.files:
-            found = self.files[digest]
-            found["alternateName"], found["exampleOfWork"] = list(names), list(params.values())
-            return found
-        path = self.blobs.path(digest, row["suffix"] or "")
-        props: dict[str, Any] = dict(
-            name=relpath,
-            alternateName=[relpath],
-            contentSize=str(row["size"]) if row["size"] is not None else None,
-            encodingFormat=mimetypes.guess_type(relpath)[0],
-            identifier=self._hashes(digest, row["semantic_hash"]),
-            exampleOfWork=[{"@id": parameter.id}],
-        )
-        if path.is_file():
-            props["sha256"] = _sha256(path)
-        elif self.with_blobs:
-            raise NotFoundError(
-                f"{path}: the bytes of output {row['name']!r} ({relpath}) are not in the store; "
-                "export without --with-blobs, or run the study again"
-            )
-        else:
-            props["description"] = "its bytes are no longer in the study's store: only its hashes are known"
-        props = {k: v for k, v in props.items() if v is not None}
-        if self.with_blobs:
-            found = self.crate.add_file(source=path, dest_path=f"blobs/{path.name}", properties=props)
-        else:
-            found = self.data(path.resolve().as_uri(), "File", **props)
-        self.files[digest] = found
-        return found
-
-    def data(self, id_: str, type_: str, **props: Any) -> Entity:
-        """A data entity whose bytes are not in the crate, linked from the root as RO-Crate requires."""
-        known = self.crate.get(id_) is not None
-        found = self.entity(id_, type_, **props)
-        if not known:
-            self.crate.root_dataset.append_to("hasPart", found)
-        return found
-
-    def traced(self, eid: str, f: dict[str, Any]) -> Entity:
-        """The File of a file an execution wrote in its working folder: its declared output's File when it is one,
-        else one of its own (two files with the same bytes stay two files of the data flow)."""
-        output = self.by_path.get((eid, f["relpath"]))
-        if output is not None and output[0] == f["blob"]:
-            return output[1]
-        return self.data(
-            f"#execution/{eid}/file/{quote(f['relpath'])}",
-            "File",
-            name=f["relpath"],
-            contentSize=str(f["size"]),
-            identifier=self._hashes(f["blob"], f["semantic_hash"]),
-            description="a file the execution wrote in its working folder; only its hashes were kept",
-        )
-
-
-def _application(c: _Crate, spec: StudySpec, study_dir: Path, *, workflow: bool) -> Entity:
+def _application(c: Crate, spec: StudySpec, study_dir: Path, *, workflow: bool) -> Entity:
     """The application: a tool, or with traced steps a workflow of its own (a SoftwareApplication either way)."""
     app = spec.application
     props: dict[str, Any] = {}
@@ -214,165 +95,6 @@ def _application(c: _Crate, spec: StudySpec, study_dir: Path, *, workflow: bool)
         props["description"] = f"{props.get('description') or ''} ({image})"
     kind = ["SoftwareApplication", "ComputationalWorkflow", "HowTo"] if workflow else "SoftwareApplication"
     return c.entity("#application", kind, **props)
-
-
-def _param(c: _Crate, id_: str, name: str, kind: str, description: str) -> Entity:
-    return c.entity(f"#param/{id_}", "FormalParameter", name=name, additionalType=kind, description=description)
-
-
-def _factor_param(c: _Crate, factor: str) -> Entity:
-    return _param(c, f"factor/{quote(factor)}", factor, "Text", f"the level of factor {factor}")
-
-
-def _output_param(c: _Crate, name: str, spec: StudySpec) -> Entity:
-    declared = spec.outputs.get(name)
-    what = f"{declared.path} ({declared.kind})" if declared else "no longer declared by the study"
-    return _param(c, f"output/{quote(name)}", name, "File", f"output {name}: {what}")
-
-
-def _location(c: _Crate, catalog: Catalog, digest: str | None) -> Entity | None:
-    """The machine an execution ran on: a Place whose properties are its provenance record."""
-    record = catalog.provenance(digest) if digest else None
-    if record is None:
-        return None
-    facts = []
-    for key, value in record.items():
-        if key == "packages":
-            facts += [
-                c.value(f"#package/{quote(n)}/{quote(v)}", n, v, propertyID="python-package") for n, v in value.items()
-            ]
-        else:
-            shown = value if isinstance(value, str | int | float) else json.dumps(value, sort_keys=True)
-            facts.append(c.value(f"#environment/{digest}/{quote(key)}", key, shown, propertyID=key))
-    return c.entity(
-        f"#environment/{digest}",
-        "Place",
-        name=str(record.get("hostname") or digest),
-        description="the machine and software environment reprovip recorded for the execution",
-        additionalProperty=_ref(facts),
-    )
-
-
-def _execution(
-    c: _Crate, e: dict[str, Any], study_dir: Path, outputs: list[Entity], attempt: dict[str, Any], where: Entity | None
-) -> tuple[Entity, list[Entity]]:
-    """The CreateAction of one execution, and what it consumed (its input and parameter values)."""
-    eid = e["id"]
-    objects = []
-    if e["input"]:
-        path = Path(e["input"]) if os.path.isabs(e["input"]) else study_dir / e["input"]
-        folder = path.is_dir()
-        objects.append(
-            c.data(
-                path.resolve().as_uri() + ("/" if folder else ""),
-                "Dataset" if folder else "File",
-                name=f"input of subject {e['subject']}",
-                exampleOfWork={"@id": _param(c, "input", "input", "File", "the subject's input: {input}").id},
-            )
-        )
-    for factor, label in (e["condition"] or {}).items():
-        param = _factor_param(c, factor)
-        objects.append(c.value(f"#level/{quote(factor)}/{quote(str(label))}", factor, str(label), exampleOfWork=param))
-    rep = _param(c, "repetition", "repetition", "Integer", "the repetition number, from 1")
-    objects.append(c.value(f"#repetition/{e['repetition']}", "repetition", e["repetition"], exampleOfWork=rep))
-    if e["seed"] is not None:
-        seed = _param(c, "seed", "seed", "Integer", "the seed the execution was given ({seed})")
-        objects.append(c.value(f"#seed/{e['seed']}", "seed", e["seed"], exampleOfWork=seed))
-    measured = (("duration", "duration", {"unitCode": "SEC"}), ("peak-rss", "peak_rss", {"unitText": "bytes"}))
-    usage = [
-        c.value(f"#execution/{eid}/{key}", key, e[field], propertyID=key, **unit)
-        for key, field, unit in measured
-        if e[field] is not None
-    ]
-    variables = sorted((attempt.get("env") or {}).items())
-    env = [c.value(f"#env/{quote(k)}/{quote(str(v))}", k, str(v)) for k, v in variables]
-    failed = e["status"] == "failed"
-    action = c.entity(
-        f"#execution/{eid}",
-        "CreateAction",
-        name=f"{e['subject']} [{e['condition_key']}] repetition {e['repetition']}",
-        description=_command_line(attempt, e),
-        instrument={"@id": "#application"},
-        object=_ref(objects),
-        result=_ref(outputs) or None,
-        startTime=_iso(e["started_at"]),
-        endTime=_iso(e["finished_at"]),
-        actionStatus={"@id": f"http://schema.org/{'Failed' if failed else 'Completed'}ActionStatus"},
-        error=e["error"] if failed else None,
-        resourceUsage=_ref(usage) or None,
-        environment=_ref(env) or None,
-        location={"@id": where.id} if where is not None else None,
-        identifier=eid,
-    )
-    return action, objects
-
-
-def _command_line(attempt: dict[str, Any], e: dict[str, Any]) -> str:
-    import shlex
-
-    if e["source"] == "ingest":
-        return "outputs ingested from an existing folder (`reprovip ingest`): no command line was recorded"
-    argv = attempt.get("argv")
-    ran = shlex.join(argv) if argv else "command line not recorded"
-    return f"{ran} (exit code {e['exit_code']})" if e["exit_code"] is not None else ran
-
-
-def _flow_steps(traces: list[dict[str, Any]], factors: dict[str, list[str]], n_done: int) -> list[dict[str, Any]]:
-    """The steps of the dataflow analysis (:func:`reprovip.analyze.dataflow.dataflow`): processes that wrote traced
-    files, matched across executions by the files they write; none unless every trace is ``processes``."""
-    from reprovip.analyze.dataflow import dataflow
-
-    flow = dataflow(traces, factors, n_done)
-    return (flow or {}).get("steps") or []
-
-
-def _steps(c: _Crate, app: Entity, flow_steps: list[dict[str, Any]]) -> dict[tuple[str, ...], Entity]:
-    """Each step as a tool and a HowToStep of the application; the HowToSteps by the files they write."""
-    steps = {}
-    for i, s in enumerate(flow_steps):
-        tool = c.entity(f"#application/tool/{i}", "SoftwareApplication", name=s["name"])
-        step = c.entity(f"#application/step/{i}", "HowToStep", name=s["name"], position=i, workExample=tool)
-        app.append_to("hasPart", tool)
-        app.append_to("step", step)
-        steps[tuple(s["writes"])] = step
-    return steps
-
-
-def _exit_error(code: int | None) -> str:
-    # Never read as a success: a process whose end strace did not see is not known to have succeeded.
-    return "exit status not recorded" if code is None else f"exit code {code}"
-
-
-def _process_actions(c: _Crate, eid: str, trace: dict[str, Any], steps: dict[tuple[str, ...], Entity]) -> list[Entity]:
-    """The CreateAction of each traced process of one execution that wrote files, and its ControlAction."""
-    files = {f["relpath"]: f for f in trace["files"]}
-    controls = []
-    for p in trace["processes"]:
-        step = steps.get(tuple(p["writes"]))
-        if step is None:
-            continue  # wrote no traced file: not a step (the driver that starts the others)
-        ok = p["exit_code"] == 0
-        action = c.entity(
-            f"#execution/{eid}/process/{p['number']}",
-            "CreateAction",
-            name=f"process {p['number']} of execution {eid}",
-            description=" ".join(p["argv"] or ["command line not recorded"]),
-            instrument=step["workExample"],
-            object=_ref(c.traced(eid, files[r]) for r in p["reads"]) or None,
-            result=_ref(c.traced(eid, files[w]) for w in p["writes"]),
-            actionStatus={"@id": f"http://schema.org/{'Completed' if ok else 'Failed'}ActionStatus"},
-            error=None if ok else _exit_error(p["exit_code"]),
-        )
-        controls.append(
-            c.entity(
-                f"{action.id}/control",
-                "ControlAction",
-                name=f"{step['name']}, execution {eid}",
-                instrument=step,
-                object=action,
-            )
-        )
-    return controls
 
 
 def _last_attempts(catalog: Catalog, executions: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -455,33 +177,35 @@ def export_rocrate(
     study_dir = Path(study_file).parent
     crate = ROCrate(version=RO_CRATE_VERSION)
     crate.metadata.extra_contexts.append(WFRUN_CONTEXT)
-    c = _Crate(crate, blobs, with_blobs)
+    c = Crate(crate, blobs, with_blobs)
     n_done = sum(e["status"] == "done" for e in executions)
     traces = {t["execution_id"]: t for t in catalog.traces(sid)}
-    flow_steps = _flow_steps(list(traces.values()), {f.name: list(f.levels) for f in spec.factor_list()}, n_done)
+    factors = {f.name: list(f.levels) for f in spec.factor_list()}
+    flow_steps = actions.flow_steps(list(traces.values()), factors, n_done)
     app = _application(c, spec, study_dir, workflow=bool(flow_steps))
-    steps = _steps(c, app, flow_steps)
+    steps = actions.add_steps(c, app, flow_steps)
     workflow = _main_workflow(c, study_file, name, app)
-    step = crate.get("#step")
+    step = c.known["#step"]
 
     outputs: dict[str, list[Entity]] = {}
     for row in catalog.outputs(sid):
         if row["blob"] is not None:  # a done execution's outputs all have bytes (missing ones fail it)
-            outputs.setdefault(row["execution_id"], []).append(c.output(row, _output_param(c, row["name"], spec)))
+            parameter = actions.output_param(c, row["name"], spec)
+            outputs.setdefault(row["execution_id"], []).append(c.output(row, parameter))
     attempts = _last_attempts(catalog, executions)
-    actions, controls, consumed = [], [], {}
+    executed, controls, consumed = [], [], {}
     for e in executions:
-        where = _location(c, catalog, e["provenance"])
-        action, objects = _execution(c, e, study_dir, outputs.get(e["id"], []), attempts[e["id"]], where)
-        actions.append(action)
+        where = actions.location(c, catalog, e["provenance"])
+        action, objects = actions.execution(c, e, study_dir, outputs.get(e["id"], []), attempts[e["id"]], where)
+        executed.append(action)
         consumed.update((o.id, o) for o in objects)
         controls.append(
             c.entity(f"{action.id}/control", "ControlAction", name=action["name"], instrument=step, object=action)
         )
         if e["id"] in traces:
-            controls += _process_actions(c, e["id"], traces[e["id"]], steps)
-    workflow["input"] = [crate.get(i) for i in sorted({o["exampleOfWork"].id for o in consumed.values()})]
-    workflow["output"] = [_output_param(c, n, spec) for n in spec.outputs]
+            controls += actions.process_actions(c, e["id"], traces[e["id"]], steps)
+    workflow["input"] = [c.known[i] for i in sorted({o["exampleOfWork"].id for o in consumed.values()})]
+    workflow["output"] = [actions.output_param(c, n, spec) for n in spec.outputs]
 
     failed = len(executions) - n_done
     run = c.entity(
@@ -490,9 +214,9 @@ def export_rocrate(
         name=f"reprovip run of study {name}",
         instrument=workflow,
         object=list(consumed.values()),
-        result=list(c.files[d] for d in c.seen),
-        startTime=_iso(min((e["started_at"] for e in executions if e["started_at"]), default=None)),
-        endTime=_iso(max((e["finished_at"] for e in executions if e["finished_at"]), default=None)),
+        result=list(c.files.values()),
+        startTime=iso(min((e["started_at"] for e in executions if e["started_at"]), default=None)),
+        endTime=iso(max((e["finished_at"] for e in executions if e["finished_at"]), default=None)),
         actionStatus={"@id": f"http://schema.org/{'Failed' if failed else 'Completed'}ActionStatus"},
         error=f"{failed} of {len(executions)} executions failed" if failed else None,
     )
@@ -508,14 +232,14 @@ def export_rocrate(
         endTime=run.get("endTime"),
     )
     _root(c, spec, name, every, executions, license)
-    crate.root_dataset["mentions"] = [run, *actions]
+    crate.root_dataset["mentions"] = [run, *executed]
     if analysis is not None:
         _add_analysis(c, analysis, engine, every)
     _write(crate, out)
     return out
 
 
-def _main_workflow(c: _Crate, study_file: Path, name: str, app: Entity) -> Entity:
+def _main_workflow(c: Crate, study_file: Path, name: str, app: Entity) -> Entity:
     """``study.yaml`` as the main workflow: one step, running the application once per execution."""
     crate = c.crate
     lang = crate.add(
@@ -542,7 +266,7 @@ def _main_workflow(c: _Crate, study_file: Path, name: str, app: Entity) -> Entit
     return workflow
 
 
-def _root(c: _Crate, spec: StudySpec, name: str, every: list[Any], executions: list[Any], license: str | None) -> None:  # noqa: A002
+def _root(c: Crate, spec: StudySpec, name: str, every: list[Any], executions: list[Any], license: str | None) -> None:  # noqa: A002
     """The root dataset: name, description (what was and was not exported), license and the profiles."""
     root = c.crate.root_dataset
     n_done = sum(e["status"] == "done" for e in executions)
@@ -566,7 +290,7 @@ def _root(c: _Crate, spec: StudySpec, name: str, every: list[Any], executions: l
     root["conformsTo"] = profiles
 
 
-def _add_analysis(c: _Crate, document: dict[str, Any], engine: Entity, every: list[dict[str, Any]]) -> None:
+def _add_analysis(c: Crate, document: dict[str, Any], engine: Entity, every: list[dict[str, Any]]) -> None:
     """The analysis document, and the action of ``reprovip analyze`` that wrote it (its verdict as description)."""
     from io import BytesIO
 
@@ -583,17 +307,17 @@ def _add_analysis(c: _Crate, document: dict[str, Any], engine: Entity, every: li
         dest_path="analysis.json",
         properties=dict(name="reprovip analysis document", encodingFormat="application/json", description=said),
     )
-    c.entity(
+    analyze = c.entity(
         "#analysis",
         "CreateAction",
         name="reprovip analyze",
         description=said,
         instrument=engine,
-        object=c.crate.get("#run")["result"],
+        object=c.known["#run"]["result"],
         result=doc,
         endTime=document.get("created_at"),
     )
-    c.crate.root_dataset.append_to("mentions", c.crate.get("#analysis"))
+    c.crate.root_dataset.append_to("mentions", analyze)
 
 
 def _write(crate: ROCrate, out: Path) -> None:
