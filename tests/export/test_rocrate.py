@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import blake3
@@ -20,7 +21,7 @@ from reprovip.execute import trace
 from reprovip.export import rocrate as export
 from reprovip.store import BlobStore
 from reprovip.study import Study
-from tests.conftest import write_study
+from tests.conftest import APPS, write_study
 from tests.execute.test_trace import pipeline_study
 from tests.export.offline import SERVED, validate
 
@@ -291,3 +292,33 @@ def test_a_failed_write_leaves_no_crate_and_no_temporary_folder(
     with pytest.raises(InputError, match=r"crate: cannot write the crate here \(No space left on device\)"):
         plain[0].export_rocrate(tmp_path / "crate")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_boutiques_application_is_described_by_its_descriptor(tmp_path: Path) -> None:
+    """The descriptor's name and tool-version (tests/apps/bosh_scale.json: "scale", "1.0") name the tool, and the
+    descriptor itself is in the crate."""
+    descriptor = APPS / "bosh_scale.json"
+    invocation = {
+        "python": sys.executable,
+        "script": str(APPS / "bosh_scale.py"),
+        "input_file": "{input}",
+        "out_dir": "{outdir}",
+        "factor": "{factor}",
+    }
+    path = write_study(
+        tmp_path / "study",
+        repetitions=1,
+        subjects=2,
+        factors="  factor: [1, 2]\n",
+    )
+    text = path.read_text().split("subjects:", 1)[1]
+    path.write_text(f"application:\n  boutiques: {descriptor}\n  invocation: {json.dumps(invocation)}\nsubjects:{text}")
+    study = Study.load(path)
+    assert study.run(jobs=2).ok
+    crate = ROCrate(study.export_rocrate(tmp_path / "crate"))
+    app = crate.get("#application")
+    assert (app.type, app["name"], app["softwareVersion"]) == ("SoftwareApplication", "scale", "1.0")
+    assert app["subjectOf"].id == "application/bosh_scale.json"
+    assert (tmp_path / "crate" / "application" / "bosh_scale.json").read_bytes() == descriptor.read_bytes()
+    assert len([a for a in crate.root_dataset["mentions"] if a.id.startswith("#execution/")]) == 4
+    assert validate(tmp_path / "crate", tmp_path / "cache") == []
