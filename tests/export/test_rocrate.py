@@ -322,3 +322,14 @@ def test_a_boutiques_application_is_described_by_its_descriptor(tmp_path: Path) 
     assert (tmp_path / "crate" / "application" / "bosh_scale.json").read_bytes() == descriptor.read_bytes()
     assert len([a for a in crate.root_dataset["mentions"] if a.id.startswith("#execution/")]) == 4
     assert validate(tmp_path / "crate", tmp_path / "cache") == []
+
+
+def test_a_study_traced_with_files_only_has_no_steps(tmp_path: Path) -> None:
+    """`trace: files` records no process: the application stays one tool, and no step or process is exported."""
+    study = pipeline_study(tmp_path / "study", "files")
+    assert study.run(jobs=2).ok
+    graph = _graph(study.export_rocrate(tmp_path / "crate"))
+    assert graph["#application"]["@type"] == "SoftwareApplication" and "step" not in graph["#application"]
+    local = [i for i in graph if i.startswith("#")]
+    assert [i for i in local if "/process/" in i or "/file/" in i or i.startswith("#application/")] == []
+    assert len(_ids(graph["#organize"]["object"])) == 4  # one ControlAction per execution
