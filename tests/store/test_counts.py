@@ -139,3 +139,43 @@ def test_counts_of_a_new_catalog_start_empty(tmp_path: Any, dialect: str) -> Non
     catalog = Catalog.for_store(tmp_path)
     assert _counts(catalog.engine) == {}
     catalog.close()
+
+
+def test_dashboard_reads_the_counts_and_counts_itself_on_an_older_catalog(
+    catalog_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dashboard's status counts and progress give the same figures from ``execution_counts`` as from a
+    pass over the executions; a catalog it cannot migrate (read-only, before 0006) is counted the old way."""
+    from reprovip.dashboard import queries as q
+
+    writer = Catalog(catalog_url)
+    a = writer.ensure_study("a", {}, "/a")
+    writer.sync_plan(a, PLANNED, "r1")
+    run = writer.start_run(a, "run", 6, "host", 1)
+    writer.record_attempts(
+        run, [(p.id, _result(p.subject.id != "sub-2", 1.25 * (i + 1)), []) for i, p in enumerate(PLANNED[:5])]
+    )
+    expected = {a: {"done": 4, "failed": 1, "pending": 1}}
+    by_condition = {"c1": {"done": 2, "failed": 1}, "c2": {"done": 2, "pending": 1}}
+
+    def figures() -> tuple[Any, ...]:
+        reader = Catalog(catalog_url, read_only=True)  # a new engine: nothing remembered
+        got = q.status_counts(reader.engine), q.status_counts(reader.engine, a), q.progress(reader.engine, a, 0.0)
+        reader.close()
+        return got
+
+    counted = figures()
+    assert q._counted(Catalog(catalog_url, read_only=True).engine) is True
+    assert counted[:2] == (expected, expected)
+    assert counted[2]["by_condition"] == by_condition and counted[2]["recent"] == 5
+    assert counted[2]["mean_duration"] == pytest.approx((1.25 + 2.5 + 5.0 + 6.25) / 4)
+    with monkeypatch.context() as m:
+        m.setattr(q, "_counted", lambda engine: False)
+        assert figures() == counted
+
+    with writer.engine.begin() as conn:  # as a catalog written before 0006 is
+        conn.execute(text("UPDATE alembic_version SET version_num = '0005'"))
+        conn.execute(text("DELETE FROM execution_counts"))
+    assert q._counted(Catalog(catalog_url, read_only=True).engine) is False
+    assert figures() == counted
+    writer.close()

@@ -3,14 +3,35 @@
 from __future__ import annotations
 
 import functools
+import weakref
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, literal, select
 from sqlalchemy.engine import Engine
 
 from reprovip.store import schema as s
 
 TAIL = 8000
+_WITH_COUNTS: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _counted(engine: Engine) -> bool:
+    """Whether the catalog keeps ``execution_counts``: a database with its triggers, at revision 0006 or later.
+
+    The dashboard opens catalogs read-only and never migrates them: an older catalog is counted from its
+    executions until a writer migrates it (checked again on each call until then; once seen, remembered).
+    """
+    if engine.dialect.name not in s.COUNTED_DIALECTS:
+        return False
+    if engine not in _WITH_COUNTS:
+        from reprovip.store.migrations import current_revision
+
+        with engine.connect() as conn:
+            revision = current_revision(conn)
+        if revision is None or revision < s.COUNTS_REVISION:
+            return False
+        _WITH_COUNTS.add(engine)
+    return True
 
 
 def studies(engine: Engine) -> list[dict[str, Any]]:
@@ -31,11 +52,18 @@ def study(engine: Engine, study_id: int) -> dict[str, Any] | None:
 
 
 def status_counts(engine: Engine, study_id: int | None = None) -> dict[int, dict[str, int]]:
-    """Executions per study and status (one GROUP BY over the (study, status) index)."""
-    e = s.executions
-    q = select(e.c.study_id, e.c.status, func.count()).group_by(e.c.study_id, e.c.status)
+    """Executions per study and status: read from ``execution_counts`` (kept by triggers, a few rows per study
+    whatever its size), or (see :func:`_counted`) one GROUP BY over the (study, status) index."""
+    if _counted(engine):
+        c = s.execution_counts
+        q = select(c.c.study_id, c.c.status, func.sum(c.c.n)).where(c.c.n > 0).group_by(c.c.study_id, c.c.status)
+        sid_column = c.c.study_id
+    else:
+        e = s.executions
+        q = select(e.c.study_id, e.c.status, func.count()).group_by(e.c.study_id, e.c.status)
+        sid_column = e.c.study_id
     if study_id is not None:
-        q = q.where(e.c.study_id == study_id)
+        q = q.where(sid_column == study_id)
     out: dict[int, dict[str, int]] = {}
     with engine.connect() as conn:
         for sid, st, n in conn.execute(q):
@@ -44,23 +72,33 @@ def status_counts(engine: Engine, study_id: int | None = None) -> dict[int, dict
 
 
 def progress(engine: Engine, study_id: int, since: float) -> dict[str, Any]:
-    """In one pass over a study's executions: counts per condition and status, executions finished since
-    ``since``, and the mean duration of completed ones."""
+    """A study's counts per condition and status, executions finished since ``since``, and the mean duration
+    of completed ones.
+
+    With ``execution_counts`` (see :func:`_counted`) the counts and durations come from its rows and the
+    recent ones from the (study, finished_at) index: no pass over the study's executions. Else one grouped pass.
+    """
     e = s.executions
-    recent = func.sum(case((e.c.finished_at >= since, 1), else_=0))
-    q = (
-        select(
-            e.c.condition_key,
-            e.c.status,
-            func.count(),
-            recent,
-            func.sum(e.c.duration),
-            func.count(e.c.duration),
+    done_or_failed = e.c.status.in_(("done", "failed"))
+    if _counted(engine):
+        c = s.execution_counts
+        q = (
+            select(c.c.condition_key, c.c.status, c.c.n, literal(0), c.c.duration_sum, c.c.duration_n)
+            .where(c.c.study_id == study_id, c.c.n > 0)
+            .order_by(c.c.condition_key)
         )
-        .where(e.c.study_id == study_id)
-        .group_by(e.c.condition_key, e.c.status)
-        .order_by(e.c.condition_key)
-    )
+        recent_q = select(func.count()).where(e.c.study_id == study_id, e.c.finished_at >= since, done_or_failed)
+    else:
+        recent = func.sum(case((e.c.finished_at >= since, 1), else_=0))
+        q = (
+            select(
+                e.c.condition_key, e.c.status, func.count(), recent, func.sum(e.c.duration), func.count(e.c.duration)
+            )
+            .where(e.c.study_id == study_id)
+            .group_by(e.c.condition_key, e.c.status)
+            .order_by(e.c.condition_key)
+        )
+        recent_q = None
     by_condition: dict[str, dict[str, int]] = {}
     n_recent, total_duration, n_duration = 0, 0.0, 0
     with engine.connect() as conn:
@@ -71,6 +109,8 @@ def progress(engine: Engine, study_id: int, since: float) -> dict[str, Any]:
             if st == "done":
                 total_duration += float(dur or 0.0)
                 n_duration += int(ndur or 0)
+        if recent_q is not None:
+            n_recent = int(conn.execute(recent_q).scalar() or 0)
     return dict(
         by_condition=by_condition,
         recent=n_recent,
@@ -107,6 +147,12 @@ def document(engine: Engine, study_id: int, analysis_id: int) -> dict[str, Any] 
     """A stored analysis document (immutable, so cached), if it belongs to ``study_id``."""
     got = _document(engine, analysis_id)
     return got[1] if got and got[0] == study_id else None
+
+
+def run_count(engine: Engine, study_id: int) -> int:
+    """How many runs a study has: a page that shows the latest :func:`runs` says so when there are more."""
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).where(s.runs.c.study_id == study_id)).scalar() or 0)
 
 
 def runs(engine: Engine, study_id: int, *, limit: int = 50, status: str | None = None) -> list[dict[str, Any]]:

@@ -143,6 +143,9 @@ COUNT_TRIGGERS: dict[str, tuple[str, ...]] = {
 """The statements that keep :data:`execution_counts`, per dialect; on any other database the table stays
 empty and readers count the executions themselves (:data:`COUNTED_DIALECTS`)."""
 COUNTED_DIALECTS = tuple(COUNT_TRIGGERS)
+COUNTS_REVISION = "0006"
+"""The catalog revision that added :data:`execution_counts`: a reader opened read-only (the dashboard) never
+migrates, so it reads the table only from catalogs at this revision or later."""
 COUNTS_BACKFILL = (
     f"INSERT INTO execution_counts ({_COUNT_COLUMNS}) SELECT study_id, condition_key, status, count(*), "
     "coalesce(sum(duration), 0), count(duration) FROM executions GROUP BY study_id, condition_key, status"
