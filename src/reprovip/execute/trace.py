@@ -357,6 +357,12 @@ def nipype_nodes(
     the traced files its inputs name and the result files of the nodes that feed it. Reading needs nipype
     importable here (its own loader); without it, or when a file does not load, no row is made, the result files
     are dropped too (their bytes hold timestamps) and the note says why.
+
+    Examples
+    --------
+    >>> f = dict(relpath="out/seg.nii.gz", mtime_ns=1, size=3, blob="b", semantic_hash=None, write_order=0)
+    >>> nipype_nodes("/nowhere", [f]) == ([f], [], None)  # no node folder: the files as they are
+    True
     """
     from reprovip.readers.base import describe
 
