@@ -111,7 +111,7 @@ def test_unknown_fields_and_statuses_still_draw() -> None:
 
 def test_svg_escapes_names_and_cuts_long_ones() -> None:
     name = "<script>alert(1)</script>" + "x" * 200
-    g = dict(mode="processes", nodes=[dict(id="f0", kind="file", name=name, status="diverges")], edges=[])
+    g = dict(mode="steps", nodes=[dict(id="f0", kind="file", name=name, status="diverges")], edges=[])
     svg = str(flowgraph.draw(g, label="pipeline <b>"))
     assert "<script>" not in svg and "&lt;script&gt;" in svg and "pipeline &lt;b&gt;" in svg
     shown = re.search(r'<text [^>]*class="flow-name">([^<]*)</text>', svg).group(1)
@@ -126,8 +126,48 @@ def test_rows_beyond_the_cap_are_counted_not_dropped_silently() -> None:
     assert flowgraph.draw(dict(mode="files", nodes=[], edges=[])) is None
 
 
-@pytest.mark.parametrize("mode", ["processes", "files"])
+@pytest.mark.parametrize("mode", ["steps", "files"])
 def test_legend_names_every_status_of_the_mode(mode: str) -> None:
     svg = str(flowgraph.draw(dict(mode=mode, nodes=[dict(id="f0", kind="file", name="a", status="x")], edges=[])))
     for status in flowgraph.LEGEND[mode]:
         assert flowgraph.LEGEND_TEXT[status] in svg
+
+
+def test_nipype_nodes_are_drawn_as_steps_although_the_trace_mode_is_files() -> None:
+    """A Nipype workflow traced with `trace: files` names its steps (its nodes): they are drawn with their
+    statuses, not as a list of files (before, steps were drawn only for `mode == "processes"`)."""
+    from reprovip.report.context import dataflow_context
+
+    flow = dict(
+        mode="files",
+        step_source="nipype",
+        notes=[],
+        untraced=0,
+        files=[dict(relpath="make/img.nii", order=0), dict(relpath="noise/img.nii", order=1)],
+        steps=[
+            dict(name="wf.make", writes=["make/img.nii"], reads=[]),
+            dict(name="wf.noise", writes=["noise/img.nii"], reads=["make/img.nii"]),
+        ],
+        contrasts=[
+            dict(
+                label="seed=none",
+                sentence="under seed=none the divergence starts at step wf.noise",
+                compared=True,
+                first="noise/img.nii",
+                later=[],
+                steps={"wf.make": "identical", "wf.noise": "origin"},
+                files={"make/img.nii": {"diverges": False}, "noise/img.nii": {"diverges": True}},
+            )
+        ],
+    )
+    ctx = dataflow_context(flow)
+    assert ctx["stepped"] and ctx["step_source"] == "nipype"
+    (c,) = ctx["contrasts"]
+    assert [(r["name"], r["status"]) for r in c["rows"]] == [("wf.make", "identical"), ("wf.noise", "origin")]
+    assert c["graph"]["mode"] == "steps"
+    assert [(x["name"], x["status"]) for x in c["graph"]["nodes"]] == [
+        ("wf.make", "identical"),
+        ("make/img.nii", "identical"),
+        ("wf.noise", "origin"),
+        ("noise/img.nii", "diverges"),
+    ]

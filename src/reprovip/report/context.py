@@ -295,7 +295,7 @@ def dataflow_context(flow: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     contrasts = []
     for c in flow["contrasts"]:
-        if flow["mode"] == "processes":
+        if flowgraph.has_steps(flow):
             rows = [
                 dict(name=s["name"], status=(c.get("steps") or {}).get(s["name"], "not compared"))
                 for s in flow["steps"]
@@ -322,7 +322,14 @@ def dataflow_context(flow: dict[str, Any] | None) -> dict[str, Any] | None:
                 graph=flowgraph.graph(flow, c) if rows else None,
             )
         )
-    return dict(mode=flow["mode"], notes=flow["notes"], untraced=flow["untraced"], contrasts=contrasts)
+    return dict(
+        mode=flow["mode"],
+        stepped=flowgraph.has_steps(flow),
+        step_source=flow.get("step_source"),
+        notes=flow["notes"],
+        untraced=flow["untraced"],
+        contrasts=contrasts,
+    )
 
 
 def analysis_context(document: dict[str, Any], *, store: Path | None = None) -> dict[str, Any]:

@@ -29,7 +29,7 @@ STATUS_COLOURS = {  # (fill, stroke): the badges' colours, so the graph and the 
 }
 OTHER = ("#eceff1", "#607d8b")  # not compared, or a status added later that this module does not know
 LEGEND = {
-    "processes": ("origin", "propagated", "absorbed", "identical", "diverges"),
+    "steps": ("origin", "propagated", "absorbed", "identical", "diverges"),
     "files": ("first", "later", "identical"),
 }
 LEGEND_TEXT = {
@@ -41,6 +41,16 @@ LEGEND_TEXT = {
     "first": "first divergent file",
     "later": "later divergent file",
 }
+
+
+def has_steps(flow: dict[str, Any]) -> bool:
+    """Whether the traced executions name their steps (``trace: processes``, or a Nipype workflow's nodes under
+    ``trace: files``); otherwise only files, in write order, are compared.
+
+    >>> has_steps(dict(mode="files", steps=None)), has_steps(dict(mode="files", steps=[]))
+    (False, True)
+    """
+    return flow.get("steps") is not None
 
 
 def graph(flow: dict[str, Any], contrast: dict[str, Any]) -> dict[str, Any]:
@@ -65,6 +75,7 @@ def graph(flow: dict[str, Any], contrast: dict[str, Any]) -> dict[str, Any]:
     [('s0', 'f0', 'writes'), ('f0', 's1', 'reads'), ('s1', 'f1', 'writes')]
     """
     compared = contrast.get("compared", True)
+    stepped = has_steps(flow)
     files = [str(f["relpath"]) for f in flow.get("files") or []]
     fid = {p: f"f{i}" for i, p in enumerate(files)}
     place = {p: i for i, p in enumerate(files)}
@@ -74,11 +85,11 @@ def graph(flow: dict[str, Any], contrast: dict[str, Any]) -> dict[str, Any]:
     def file_status(p: str) -> str:
         if not compared:
             return "not compared"
-        if flow.get("mode") != "processes":
+        if not stepped:
             return "first" if p == contrast.get("first") else "later" if p in later else "identical"
         return "diverges" if (patterns.get(p) or {}).get("diverges") else "identical"
 
-    steps = [s for s in flow.get("steps") or [] if s.get("writes")] if flow.get("mode") == "processes" else []
+    steps = [s for s in flow.get("steps") or [] if s.get("writes")]
     statuses = contrast.get("steps") or {}
     steps = sorted(enumerate(steps), key=lambda t: (min(place.get(w, math.inf) for w in t[1]["writes"]), t[0]))
     before: dict[str, list[tuple[int, dict[str, Any]]]] = {}  # the steps drawn just before each file
@@ -101,7 +112,7 @@ def graph(flow: dict[str, Any], contrast: dict[str, Any]) -> dict[str, Any]:
         edges += [dict(source=f"s{i}", target=fid[w], kind="writes") for w in s["writes"] if w in fid]
     row = {x["id"]: k for k, x in enumerate(nodes)}
     edges.sort(key=lambda e: (row[e["source"]], row[e["target"]]))
-    return dict(mode=str(flow.get("mode")), nodes=nodes, edges=edges)
+    return dict(mode="steps" if stepped else "files", nodes=nodes, edges=edges)
 
 
 ROW, BOX_H, WIDTH, INDENT, CHAR = 28, 20, 560, 28, 6.6
