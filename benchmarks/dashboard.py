@@ -15,7 +15,6 @@ import itertools
 import json
 import os
 import random
-import socket
 import sqlite3
 import statistics
 import sys
@@ -29,6 +28,7 @@ from typing import Any
 import httpx
 import uvicorn
 
+from reprovip.cli.serve import _listen
 from reprovip.dashboard import create_app, open_sources
 from reprovip.store import Catalog
 from reprovip.store import schema as s
@@ -275,9 +275,11 @@ def build(root: Path, n: int) -> Path:
 
 
 def serve(app: Any) -> tuple[Any, threading.Thread, str]:
-    """Serve ``app`` with uvicorn on a free loopback port, in a thread; return the server, thread and URL."""
-    sock = socket.create_server(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    """Serve ``app`` in a thread as ``reprovip serve`` does (its listening socket, its uvicorn settings), on a
+    free loopback port; return the server, the thread and the URL."""
+    sock = _listen("127.0.0.1", 0)
+    config = uvicorn.Config(app, log_level="warning", server_header=False, proxy_headers=False, access_log=False)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     while not server.started:
