@@ -158,3 +158,40 @@ def test_a_level_without_traced_executions_concludes_nothing() -> None:
             "under threads=2: the reference condition has no traced execution of the same subjects to compare",
         ),
     ]
+
+
+def _p(subject: str, level: str, files: dict[str, str], steps: list[tuple[str, list[str], list[str]]]) -> dict:
+    t = _t(subject, level, files)
+    t["mode"] = "processes"
+    t["processes"] = [dict(argv=[name], writes=w, reads=r) for name, w, r in steps]
+    return t
+
+
+def test_a_step_adding_run_to_run_variation_after_an_earlier_origin_is_an_origin_too() -> None:
+    """Case study C without its pin: under threads=2, N4 changes its output (the same in every repetition) and
+    the registration, reading that stable input, varies from run to run. Before, the registration was only
+    `propagated` (its input differs from the reference), hiding the second source of nondeterminism."""
+    steps = [("n4", ["a"], []), ("register", ["b"], ["a"]), ("segment", ["c"], ["b"])]
+    traces = [
+        _p("s", "1", {"a": "x", "b": "x", "c": "x"}, steps),
+        _p("s", "1", {"a": "x", "b": "x", "c": "x"}, steps),
+        _p("s", "2", {"a": "y", "b": "p", "c": "p"}, steps),
+        _p("s", "2", {"a": "y", "b": "q", "c": "q"}, steps),
+    ]
+    c = {x["label"]: x for x in dataflow(traces, {"threads": ["1", "2"]}, 4)["contrasts"]}["threads=2"]
+    names = {n: n for n in c["steps"]}
+    n4, register, segment = (next(k for k in names if k.startswith(p)) for p in ("n4", "register", "segment"))
+    assert c["steps"] == {n4: "origin", register: "origin", segment: "propagated"}
+    assert c["origins"] == [n4, register] and c["adds_variation"] == [register] and c["propagated"] == [segment]
+    assert c["sentence"] == (
+        f"under threads=2 the divergence starts at step `{n4}`; `{register}` (varies between repetitions of the "
+        "same input); 1 later files differ as a consequence"
+    )
+    # A deterministic change after the first origin stays `propagated`.
+    stable = [
+        _p("s", "1", {"a": "x", "b": "x", "c": "x"}, steps),
+        _p("s", "2", {"a": "y", "b": "z", "c": "z"}, steps),
+        _p("s", "2", {"a": "y", "b": "z", "c": "z"}, steps),
+    ]
+    c = {x["label"]: x for x in dataflow(stable, {"threads": ["1", "2"]}, 3)["contrasts"]}["threads=2"]
+    assert c["origins"] == [n4] and c["adds_variation"] == []

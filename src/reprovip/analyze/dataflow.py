@@ -86,6 +86,13 @@ def _steps(traces: list[dict[str, Any]]) -> dict[tuple[str, ...], dict[str, Any]
     return steps
 
 
+def _adds_variation(step: dict[str, Any], files: dict[str, dict[str, Any]]) -> bool:
+    """Whether a step writes a file that differs between repetitions although every traced file it reads is
+    the same in every repetition (of each subject) of the condition."""
+    reads = [files[f] for f in step["reads"] if f in files]
+    return all(r["within"] for r in reads) and any(not files[f]["within"] for f in step["writes"] if f in files)
+
+
 def _contrast(
     label: str, cell: list[dict[str, Any]], ref: list[dict[str, Any]], order: dict[str, float], steps: Any, is_ref: bool
 ) -> dict[str, Any]:
@@ -108,12 +115,18 @@ def _contrast(
             else f"under {label} every traced file is identical"
         )
         return entry
-    status = {}
+    status, adds_variation = {}, []
     for s in steps.values():
         out_d = any(files.get(f, {}).get("diverges") for f in s["writes"])
         in_d = any(files.get(f, {}).get("diverges") for f in s["reads"])
         status[s["name"]] = (PROPAGATED if in_d else ORIGIN) if out_d else (ABSORBED if in_d else IDENTICAL)
+        if status[s["name"]] == PROPAGATED and _adds_variation(s, files):
+            # Its input differs from the reference but is the same in every repetition, and its output is not:
+            # this step adds run-to-run variation of its own (an earlier origin must not hide it).
+            status[s["name"]] = ORIGIN
+            adds_variation.append(s["name"])
     entry["steps"] = status
+    entry["adds_variation"] = adds_variation
     entry["origins"] = [n for n, st in status.items() if st == ORIGIN]
     entry["propagated"] = [n for n, st in status.items() if st == PROPAGATED]
     written = {f for s in steps.values() for f in s["writes"]}
@@ -121,8 +134,12 @@ def _contrast(
     if entry["origins"]:
         by_origin = {f for s in steps.values() if status[s["name"]] == ORIGIN for f in s["writes"]}
         n_later = sum(f not in by_origin for f in diverging)
+        named = [
+            f"`{o}`" + (" (varies between repetitions of the same input)" if o in adds_variation else "")
+            for o in entry["origins"]
+        ]
         entry["sentence"] = (
-            f"under {label} the divergence starts at step {'; '.join(f'`{o}`' for o in entry['origins'])}; "
+            f"under {label} the divergence starts at step {'; '.join(named)}; "
             f"{n_later} later files differ as a consequence"
         )
     elif diverging:
