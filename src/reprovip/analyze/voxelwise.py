@@ -41,14 +41,20 @@ _READERS = 2  # reader threads: with the main thread's accumulation, both cores 
 _AHEAD = 4  # volumes read but not yet consumed, at most (each holds a decoded volume in memory)
 
 
-def _write_map(path: Path, data: np.ndarray, affine: np.ndarray) -> None:
-    """Write a map atomically (a killed analysis never leaves a half-written file), in float32 unless that
-    would turn a non-zero value into 0 or a finite one into inf (float64 data of extreme magnitude)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _map_dtype(values: np.ndarray) -> np.dtype:
+    """float32 unless it would turn a non-zero value into 0 or a finite one into inf (float64 data of
+    extreme magnitude): then ``values``' own dtype."""
     with np.errstate(over="ignore"):
-        out = np.asarray(data, dtype=np.float32)
-    if data.dtype.kind == "f" and (np.any((out == 0) & (data != 0)) or np.any(np.isinf(out) & np.isfinite(data))):
-        out = data
+        out = np.asarray(values, dtype=np.float32)
+    if values.dtype.kind == "f" and (np.any((out == 0) & (values != 0)) or np.any(np.isinf(out) & np.isfinite(values))):
+        return values.dtype
+    return np.dtype(np.float32)
+
+
+def _write_map(path: Path, data: np.ndarray, affine: np.ndarray) -> None:
+    """Write a map atomically (a killed analysis never leaves a half-written file), in :func:`_map_dtype`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out = data if data.dtype == np.float32 else np.asarray(data, dtype=_map_dtype(data))
     tmp = path.with_name(f".{path.name}.{os.getpid()}.part.nii.gz")
     tmp.write_bytes(gzip_bytes(nib.Nifti1Image(out, affine).to_bytes()))
     os.replace(tmp, path)
@@ -82,9 +88,13 @@ def _volume(path: Path, ref: tuple[tuple[int, ...], np.ndarray, Any]) -> np.ndar
 
 
 def _nonfinite(flat: np.ndarray) -> np.ndarray | None:
-    """Where ``flat`` is NaN or infinite; None when every voxel is finite (the common case: one pass)."""
+    """Where ``flat`` is NaN or infinite; None when every voxel is finite (the common case: one SIMD sum,
+    finite only when every term is; an overflowing sum of finite values just takes the exact path)."""
     if flat.dtype.kind != "f":
         return None
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.add.reduce(flat)):
+            return None
     finite = np.isfinite(flat)
     return None if finite.all() else ~finite
 
@@ -124,21 +134,37 @@ class _Read(NamedTuple):
     flat: np.ndarray
     bad: np.ndarray | None  # non-finite voxels; None: all finite
     differ: np.ndarray | None  # differs from the subject's first volume; None for the first volume itself
+    row: np.ndarray | None  # the reference-mask voxels (non-finite ones 0); None: not gathered yet
 
 
-def _read(path: Path, ref: tuple[tuple[int, ...], np.ndarray, Any], metrics: bool, first: Future | None) -> _Read:
-    """Decompress and check one volume, and compare it with its subject's first (a reader-thread task)."""
-    flat = _volume(path, ref)
+def _gather(flat: np.ndarray, bad: np.ndarray | None, index: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """The voxels ``index`` of ``flat`` (into ``out``, cast to its dtype), non-finite ones replaced by 0 (a
+    placeholder: those voxels are excluded from the metrics)."""
+    if out is None or out.dtype == flat.dtype:
+        out = np.take(flat, index, out=out, mode="wrap")  # valid indices; "wrap" is numpy's fastest take
+    else:
+        out[:] = flat[index]
+    if bad is not None:
+        out[bad[index]] = 0
+    return out
+
+
+def _read(path: Path, stream: _Stream, first: Future | None) -> _Read:
+    """Decompress and check one volume, compare it with its subject's first, and gather its reference-mask
+    voxels once they are known (a reader-thread task: the volume is still in this core's cache)."""
+    flat = _volume(path, stream.ref)
     bad = _nonfinite(flat)
-    if bad is not None and not metrics:
+    if bad is not None and not stream.metrics:
         raise ReaderError(f"{path}: {int(bad.sum())} NaN or infinite voxels in a label map")
+    index = stream.index  # set by the main thread from the first volume; until then it gathers
+    row = None if index is None else _gather(flat, bad, index)
     if first is None:
-        return _Read(flat, bad, None)
+        return _Read(flat, bad, None, row)
     f = first.result()  # submitted earlier, so running or done: waiting cannot deadlock
     d = flat != f.flat  # a voxel non-zero in another execution only differs, hence in mask
     if bad is not None and f.bad is not None:
         d &= ~_same_bits(flat, f.flat)  # NaN != NaN: non-finite pairs compare by bit pattern
-    return _Read(flat, bad, d)
+    return _Read(flat, bad, d, row)
 
 
 class _Stream:
@@ -160,6 +186,7 @@ class _Stream:
         self.index: np.ndarray | None = None  # voxels with metrics (the reference mask)
         self.acc: FactorialAccumulator | None = None
         self.n = 0
+        self.spare: list[np.ndarray] = []  # blocks already accumulated, reused (fresh pages cost page faults)
 
     def plan(self, subject: str) -> list[tuple[int, Path]]:
         """The subject's (block column, path) pairs in block order (cells in C order, then repetitions)."""
@@ -197,16 +224,16 @@ class _Stream:
         if self.metrics:
             flat = vol.flat
             if cur.block is None:
-                cur.block = np.empty((self.columns, self.index.size), dtype=flat.dtype)
+                shape = (self.columns, self.index.size)
+                spare = self.spare.pop() if self.spare else None
+                ok = spare is not None and spare.shape == shape and spare.dtype == flat.dtype
+                cur.block = spare if ok else np.empty(shape, dtype=flat.dtype)
             elif not np.can_cast(flat.dtype, cur.block.dtype, "safe"):
                 cur.block = cur.block.astype(np.result_type(cur.block.dtype, flat.dtype))
-            row = cur.block[col]
-            if flat.dtype == row.dtype:
-                np.take(flat, self.index, out=row, mode="wrap")  # valid indices; "wrap" is numpy's fastest take
+            if vol.row is None:
+                _gather(flat, vol.bad, self.index, cur.block[col])
             else:
-                row[:] = flat[self.index]
-            if vol.bad is not None:
-                row[vol.bad[self.index]] = 0  # a placeholder: these voxels are excluded from the metrics
+                cur.block[col] = vol.row
 
     def end(self) -> _Subject:
         """The subject's contribution, once every column was taken."""
@@ -230,12 +257,16 @@ class _Stream:
                 self.acc = FactorialAccumulator((self.index.size,), design.levels, design.k, design.factor_names)
             # (executions, voxels) seen as (voxels, *levels, k): a view the accumulator reads row by row
             self.acc.add(sub.block.T.reshape(self.index.size, *design.levels, design.k))
+            self.spare.append(sub.block)  # the main thread holds no reference: it passed the subject on
         self.n += 1
 
-    def full(self, values: np.ndarray) -> np.ndarray:
-        """A map on the whole grid from values at the reference-mask voxels: 0 elsewhere, NaN where non-finite."""
-        out = np.zeros(self.mask.size)
-        out[self.index] = values
+    def full(self, values: np.ndarray, finite: np.ndarray) -> np.ndarray:
+        """A map on the whole grid from values at the reference-mask voxels (``finite`` where they are finite
+        in every execution): 0 elsewhere, NaN where non-finite; built directly in :func:`_map_dtype` of the
+        values it keeps (the same check as on the whole grid, on a quarter of the voxels)."""
+        out = np.zeros(self.mask.size, dtype=_map_dtype(values[finite]))
+        with np.errstate(over="ignore"):
+            out[self.index] = values
         out[self.nonfinite] = np.nan
         return out.reshape(self.ref[0], order="F")
 
@@ -261,7 +292,7 @@ def _volumes(
             if path in seen:
                 queue.append((s, col, seen[path]))
                 continue
-            fut = pool.submit(_read, path, stream.ref, stream.metrics, first)
+            fut = pool.submit(_read, path, stream, first)
             first, seen[path] = first or fut, col
             queue.append((s, col, fut))
 
@@ -373,7 +404,7 @@ def _finish(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor) -> dict[st
         _write_map(Path(files[name]), grid.reshape(shape, order="F"), affine)
 
     def metric(name: str, values: np.ndarray, finite: np.ndarray) -> dict[str, Any]:
-        write(name, stream.full(values))
+        write(name, stream.full(values, finite))
         v = values[finite]
         if not name.startswith("share_"):
             return _summary(name, v)
@@ -385,9 +416,11 @@ def _finish(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor) -> dict[st
         files[name] = str(out_dir / f"{name}.nii.gz")
         tasks.append(pool.submit(fn, name, *args))
 
+    acc = stream.acc
+    if acc is not None:  # the variance components in a pool thread while this one computes the rater metrics
+        components = pool.submit(lambda: components_from_mean_squares(acc.mean_squares()))
     for name, grid in (("differ", stream.differ), ("nonfinite_differ", stream.nonfinite_differ), ("mask", stream.mask)):
         submit(write, name, grid)
-    acc = stream.acc
     if acc is not None:
         finite = ~stream.nonfinite[stream.index]  # the voxels with metrics
         with_metrics = np.zeros(stream.mask.size, dtype=bool)
@@ -400,7 +433,7 @@ def _finish(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor) -> dict[st
         submit(metric, "sd", np.asarray(acc.within_sd()), finite)
         submit(metric, "sigdigits", np.asarray(acc.min_significant_digits(base=10)), finite)
         submit(metric, "icc_a1", np.asarray(acc.icc_a1()), finite)
-        comps = components_from_mean_squares(acc.mean_squares())
+        comps = components.result()
         for i, src in enumerate(comps.sources):
             submit(metric, f"share_{src.replace(':', 'x')}", np.asarray(comps.share)[..., i], finite)
     for task in tasks:
