@@ -69,12 +69,34 @@ def test_float32_blocks(rng):
     assert acc.min_significant_digits(base=2).max() <= 23
 
 
-def test_chunking_does_not_change_results(rng, monkeypatch):
-    x = rng.normal(size=(3, 10, 2, 2))
-    whole = _run(x, (10,), (2,), 2, ["v"])
-    monkeypatch.setattr(streaming, "_CHUNK_ELEMENTS", 5)  # 1 voxel per chunk
-    chunked = _run(x, (10,), (2,), 2, ["v"])
-    np.testing.assert_array_equal(whole.mean_squares().ms, chunked.mean_squares().ms)
+def _outputs(acc):
+    icc = acc.icc_all()
+    return {
+        "ms": acc.mean_squares().ms,
+        "sd": acc.within_sd(),
+        "digits": acc.min_significant_digits(base=2),
+        "differs": acc.differs(),
+        **{f"{form} {field}": getattr(icc[form], field) for form in FORMS for field in ("icc", "ci_low", "pval")},
+    }
+
+
+@pytest.mark.parametrize("chunk", [5, 1 << 16])  # 1 voxel per chunk; the previous default
+@pytest.mark.parametrize("layout", ["voxel-major", "execution-major"])
+def test_chunking_and_layout_do_not_change_results(rng, monkeypatch, chunk, layout):
+    """The chunk size and the block's memory layout (the voxelwise engine passes execution-major blocks, a
+    transposed view) only change how the voxels are walked, never a voxel's arithmetic: every output is
+    bit for bit that of one chunk with voxel-major blocks, float32 blocks and tied executions included."""
+    x = (50 + rng.normal(size=(4, 300, 2, 3, 2))).astype(np.float32)
+    x[:, :100, 0] = x[:, :100, 0, :1, :1]  # identical executions in some cells and voxels
+    monkeypatch.setattr(streaming, "_CHUNK_ELEMENTS", 1 << 30)
+    whole = _outputs(_run(x, (300,), (2, 3), 2, ["a", "b"]))
+    monkeypatch.setattr(streaming, "_CHUNK_ELEMENTS", chunk)
+    blocks = (
+        x if layout == "voxel-major" else [np.ascontiguousarray(b.reshape(300, -1).T).T.reshape(b.shape) for b in x]
+    )
+    walked = _outputs(_run(blocks, (300,), (2, 3), 2, ["a", "b"]))
+    for name, value in whole.items():
+        np.testing.assert_array_equal(walked[name], value, err_msg=name)
 
 
 def test_no_cancellation_with_large_offset(rng):
