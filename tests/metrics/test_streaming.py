@@ -80,21 +80,23 @@ def _outputs(acc):
     }
 
 
-@pytest.mark.parametrize("chunk", [5, 1 << 16])  # 1 voxel per chunk; the previous default
+@pytest.mark.parametrize("chunk", [5, 1 << 16])  # 2 voxels per chunk (the least); the previous default
 @pytest.mark.parametrize("layout", ["voxel-major", "execution-major"])
 def test_chunking_and_layout_do_not_change_results(rng, monkeypatch, chunk, layout):
     """The chunk size and the block's memory layout (the voxelwise engine passes execution-major blocks, a
     transposed view) only change how the voxels are walked, never a voxel's arithmetic: every output is
-    bit for bit that of one chunk with voxel-major blocks, float32 blocks and tied executions included."""
-    x = (50 + rng.normal(size=(4, 300, 2, 3, 2))).astype(np.float32)
+    bit for bit that of one chunk with voxel-major blocks, float32 blocks and tied executions included. 301
+    voxels: with 2 per chunk the last voxel joins the previous chunk (alone, its 12 executions would be summed
+    pairwise by NumPy, and differ in the last bits)."""
+    x = (50 + rng.normal(size=(4, 301, 2, 3, 2))).astype(np.float32)
     x[:, :100, 0] = x[:, :100, 0, :1, :1]  # identical executions in some cells and voxels
     monkeypatch.setattr(streaming, "_CHUNK_ELEMENTS", 1 << 30)
-    whole = _outputs(_run(x, (300,), (2, 3), 2, ["a", "b"]))
+    whole = _outputs(_run(x, (301,), (2, 3), 2, ["a", "b"]))
     monkeypatch.setattr(streaming, "_CHUNK_ELEMENTS", chunk)
     blocks = (
-        x if layout == "voxel-major" else [np.ascontiguousarray(b.reshape(300, -1).T).T.reshape(b.shape) for b in x]
+        x if layout == "voxel-major" else [np.ascontiguousarray(b.reshape(301, -1).T).T.reshape(b.shape) for b in x]
     )
-    walked = _outputs(_run(blocks, (300,), (2, 3), 2, ["a", "b"]))
+    walked = _outputs(_run(blocks, (301,), (2, 3), 2, ["a", "b"]))
     for name, value in whole.items():
         np.testing.assert_array_equal(walked[name], value, err_msg=name)
 

@@ -95,7 +95,7 @@ class FactorialAccumulator:
             raise MetricInputError(f"`ddof` must be smaller than prod(levels) * k = {self.n_executions}")
         m, nv, r = len(self.levels), int(np.prod(self.spatial_shape, dtype=np.int64)), self.n_executions
         self._subsets = [c for size in range(m + 1) for c in itertools.combinations(range(m), size)]
-        self._chunk = max(1, _CHUNK_ELEMENTS // r)
+        self._chunk = max(2, _CHUNK_ELEMENTS // r)
         self._mean = np.zeros((r, nv))  # running column means of the shifted values
         self._shift = np.zeros(nv)  # the first subject's first execution, per voxel
         self._m2 = np.zeros((len(self._subsets), nv))  # one row per subset: contiguous updates
@@ -128,14 +128,19 @@ class FactorialAccumulator:
                 if not np.isfinite(flat[s : s + self._chunk]).all():
                     raise MetricInputError("`block` contains NaN or infinite values; remove or impute them first")
         if self._work is None:
-            self._work = _Work(r, min(self._chunk, nv), self.levels, self.k)
+            self._work = _Work(r, min(self._chunk + 1, nv), self.levels, self.k)
         nmant, i = mantissa_bits(b.dtype), self.n_subjects + 1
-        for s in range(0, nv, self._chunk):
-            self._add_chunk(slice(s, min(s + self._chunk, nv)), flat[s : s + self._chunk], i, nmant)
+        starts = list(range(0, nv, self._chunk))
+        if nv > 1 and nv - starts[-1] == 1:  # no chunk of 1 voxel among others: see _add_chunk
+            starts.pop()
+        for s, e in zip(starts, [*starts[1:], nv], strict=True):
+            self._add_chunk(slice(s, e), flat[s:e], i, nmant)
         self.n_subjects = i
 
     def _add_chunk(self, sl: slice, raw: np.ndarray, i: int, nmant: int) -> None:
-        # Execution-major layout (R, voxels): reductions over executions add contiguous voxel rows. Every
+        # Execution-major layout (R, voxels): reductions over executions add contiguous voxel rows, one
+        # after the other, so a voxel's sums do not depend on the chunk it is in, as long as the chunk holds
+        # 2 voxels or more (with 1, NumPy would sum along the executions pairwise: last bits differ). Every
         # temporary lives in the preallocated work buffers (fresh ones cost page faults at every chunk).
         n, m, k = raw.shape[0], len(self.levels), self.k
         wk = self._work
