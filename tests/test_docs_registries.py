@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reprovip.cli.commands import ALL
+from reprovip.cli.main import COMMANDS
 from reprovip.execute.backends import BACKENDS
 from reprovip.spec.models import BUILTIN_FACTORS, BUILTIN_PLACEHOLDERS
 
@@ -29,4 +29,4 @@ def test_every_builtin_factor_and_placeholder_is_documented() -> None:
 
 def test_every_command_is_in_the_readme() -> None:
     text = README.read_text()
-    assert [c.name for c in ALL if f"reprovip {c.name}" not in text] == []
+    assert [c for c in COMMANDS if f"reprovip {c}" not in text] == []

@@ -1,5 +1,5 @@
 """``reprovip export STUDY --ro-crate OUT``: through ``reprovip.cli.main.main`` (the one place errors become exit codes
-and one-line messages), with the command added to the group for the test only (``cli/commands.py`` lists it)."""
+and one-line messages)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,13 @@ from pathlib import Path
 import pytest
 
 from reprovip.cli import main as cli_main
-from reprovip.cli.export import export
 from reprovip.study import Study
 from tests.conftest import write_study
 
 
 @pytest.fixture
-def reprovip(monkeypatch: pytest.MonkeyPatch):
-    """``main`` with ``export`` registered (the registration is undone after the test)."""
-    monkeypatch.setitem(cli_main.cli.commands, "export", export)
+def reprovip():
+    """``main``, as the ``reprovip`` command runs it."""
     return cli_main.main
 
 

@@ -27,6 +27,7 @@ COMMANDS = (
     "compare",
     "report",
     "serve",
+    "export",
 )
 """The commands: ``NAME`` is the click command ``NAME`` of module ``reprovip.cli.NAME``; adding a command is
 adding its module and its name here. A command's module is imported only when it runs (or ``--help`` lists
