@@ -5,7 +5,10 @@ One study of N executions of a 50 ms command (``sleep 0.05`` then write one outp
 - ``local`` with 2 worker processes (the reference);
 - ``dask-local`` with 1 and 2 worker processes, end to end (the cluster's start and stop included);
 - ``dask://`` to an already running 1- and 2-worker cluster, outputs coming back as bytes, and with
-  ``?shared=1`` (workers move outputs into the store themselves): the steady state a long study sees.
+  ``?shared=1`` (workers move outputs into the store themselves): the steady state a long study sees;
+- with a Slurm cluster (``sinfo`` answers, e.g. after ``source scripts/services/slurm.sh``; or ``--slurm``):
+  ``slurm`` through dask-jobqueue (2 worker jobs of 1 CPU) and ``slurm-array`` with ``--jobs 2`` (one array
+  task per execution), end to end (job submission and queueing included).
 
 Then the catalog alone: one transaction per finished execution (the runner's worst case: executions finishing
 one at a time), on SQLite and, with ``--pg URL`` (or ``REPROVIP_TEST_PG_URL``), on PostgreSQL.
@@ -14,6 +17,7 @@ Local and ``dask-local`` with 2 workers are first timed in ``--rounds`` interlea
 their throughputs is the end-to-end figure (target >= 0.95x).
 
 Usage: python benchmarks/scaling.py [--n 200] [--sleep 0.05] [--rounds 3] [--writes 2000] [--pg postgresql+...]
+                                   [--slurm | --no-slurm]
 Figures measured on the development machine are in docs/scaling.md.
 """
 
@@ -24,6 +28,8 @@ import contextlib
 import os
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -57,6 +63,30 @@ def timed_run(root: Path, n: int, sleep: float, executor: str, jobs: int) -> flo
     elapsed = time.perf_counter() - t0
     assert (summary.done, summary.failed) == (n, 0), summary
     return elapsed
+
+
+def slurm_answers() -> bool:
+    """True when a Slurm cluster answers ``sinfo`` from this machine."""
+    if not shutil.which("sinfo"):
+        return False
+    return subprocess.run(["sinfo", "-h"], capture_output=True, timeout=30, check=False).returncode == 0
+
+
+def slurm_rows(root: Path, n: int, sleep: float) -> list[tuple[str, float]]:
+    """The two Slurm modes, 2 executions at once, end to end; jobqueue.yaml's `slurm` settings, if any, apply."""
+    import dask
+    import dask_jobqueue  # noqa: F401  loads the jobqueue defaults into dask.config
+
+    defaults = {"cores": 1, "processes": 1, "memory": "1GiB", "python": sys.executable}
+    config = {
+        f"jobqueue.slurm.{k}": v for k, v in defaults.items() if dask.config.get(f"jobqueue.slurm.{k}", None) is None
+    }
+    with dask.config.set(config):
+        dask_slurm = timed_run(root, n, sleep, "slurm", 2)
+    return [
+        ("slurm (dask-jobqueue), 2 worker jobs", dask_slurm),
+        ("slurm-array, --jobs 2 (%2)", timed_run(root, n, sleep, "slurm-array", 2)),
+    ]
 
 
 def catalog_writes(url: str, n: int) -> float:
@@ -140,6 +170,9 @@ def main() -> None:
     ap.add_argument("--writes", type=int, default=2000, help="transactions of the catalog benchmark")
     ap.add_argument("--pg", default=os.environ.get("REPROVIP_TEST_PG_URL"), help="a PostgreSQL catalog URL")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds of local and dask-local, 2 workers")
+    ap.add_argument(
+        "--slurm", action=argparse.BooleanOptionalAction, help="time the Slurm modes (default: when `sinfo` answers)"
+    )
     args = ap.parse_args()
     # Dask's workers are fresh interpreters: let them use cached bytecode, as an installed package does.
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -177,6 +210,8 @@ def main() -> None:
                 rows.append(
                     (f"dask://?shared=1, {w} worker(s)", timed_run(root, args.n, args.sleep, address + "?shared=1", w))
                 )
+        if args.slurm or (args.slurm is None and slurm_answers()):
+            rows += slurm_rows(root, args.n, args.sleep)
         from reprovip.store.catalog import sqlite_url
 
         writes = [("SQLite (WAL)", catalog_writes(sqlite_url(root / "bench.sqlite"), args.writes))]

@@ -83,7 +83,8 @@ TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 SchedulerType=sched/backfill
-SchedulerParameters=sched_min_interval=0
+# The main scheduler every second (not 60 s): each array task waits for it once the previous one has ended.
+SchedulerParameters=sched_min_interval=0,batch_sched_delay=0,sched_interval=1
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 MpiDefault=none

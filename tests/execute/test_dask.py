@@ -26,6 +26,12 @@ from reprovip.cli.main import main  # noqa: E402
 from reprovip.execute import backends  # noqa: E402
 from reprovip.study import Study  # noqa: E402
 from tests.conftest import APPS, write_study  # noqa: E402
+from tests.execute.test_slurm import (  # noqa: E402, F401  slurm_cluster: a fixture
+    cancel_named,
+    cancel_while_running_then_resume,
+    sleepy_study,
+    slurm_cluster,
+)
 
 THREADS = "  threads: [1, 2]\n"
 OUTPUTS = "  result: {path: result.json, kind: scalars}\n  table: {path: table.csv, kind: table}\n"
@@ -207,94 +213,94 @@ def test_bad_addresses_are_input_errors(spec: str, match: str, monkeypatch: pyte
         pass
 
 
-# A batch system on this machine: `sbatch` copies the job script (dask-jobqueue deletes it once submitted, as
-# real Slurm allows) and starts it in a session of its own; `scancel` ends that session.
-FAKE_SBATCH = """#!/bin/sh
-jobs="$(dirname "$0")/../jobs"
-mkdir -p "$jobs"
-script="$jobs/job-$$.sh"
-cp "$1" "$script"
-setsid sh "$script" > "$script.log" 2>&1 < /dev/null &
-echo "Submitted batch job $!"
-"""
-FAKE_SCANCEL = """#!/bin/sh
-for job in "$@"; do kill -TERM -- "-$job" 2>/dev/null; done
-exit 0
-"""
-REFUSING_SBATCH = """#!/bin/sh
-echo "sbatch: error: Batch job submission failed: Invalid account" >&2
-exit 1
-"""
-
-
 @pytest.fixture
-def batch_system(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A folder put first on PATH for fake batch commands, and a jobqueue configuration for Slurm."""
+def batch_system(slurm_cluster: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:  # noqa: F811
+    """A jobqueue configuration for the real Slurm cluster, here and in the `reprovip` processes a test starts
+    (``DASK_*`` variables); yields the name of its worker jobs, which are cancelled at the end."""
     import dask
 
     pytest.importorskip("dask_jobqueue", reason="the batch backends need dask-jobqueue: pip install 'reprovip[dask]'")
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    name = f"reprovip-dask-{tmp_path.name}"
     config = {
+        "jobqueue.slurm.name": name,
         "jobqueue.slurm.cores": 1,
         "jobqueue.slurm.processes": 1,
         "jobqueue.slurm.memory": "1GiB",
         "jobqueue.slurm.python": sys.executable,
         "jobqueue.slurm.local-directory": str(tmp_path / "scratch"),
+        "jobqueue.slurm.log-directory": str(tmp_path / "jobs"),
         "jobqueue.slurm.scheduler-options": {"host": "127.0.0.1", "dashboard_address": "127.0.0.1:0"},
     }
+    for key, value in config.items():
+        monkeypatch.setenv("DASK_" + key.upper().replace(".", "__").replace("-", "_"), repr(value))
     with dask.config.set(config):
-        yield bin_dir
-
-
-def _install(bin_dir: Path, name: str, script: str) -> None:
-    (bin_dir / name).write_text(script)
-    (bin_dir / name).chmod(0o755)
+        yield name
+    cancel_named(name)
 
 
 def test_slurm_through_dask_jobqueue_gives_the_catalog_of_the_local_executor(
-    batch_system: Path, local_reference: tuple, tmp_path: Path
+    batch_system: str, local_reference: tuple, tmp_path: Path
 ) -> None:
-    _install(batch_system, "sbatch", FAKE_SBATCH)
-    _install(batch_system, "scancel", FAKE_SCANCEL)
     study = Study.load(write_study(tmp_path / "study", factors=THREADS, outputs=OUTPUTS))
     done: list = []
     # A daemon thread: if the workers never came up, the test fails instead of waiting forever.
     runner = threading.Thread(target=lambda: done.append(study.run(jobs=2, executor="slurm")), daemon=True)
     runner.start()
-    runner.join(timeout=120)
-    logs = "".join(p.read_text() for p in (tmp_path / "jobs").glob("*.log"))
-    assert done, f"the study did not finish in 120 s; worker job logs:\n{logs}"
+    runner.join(timeout=300)
+    logs = "".join(p.read_text() for p in (tmp_path / "jobs").glob("*"))
+    assert done, f"the study did not finish in 300 s; worker job logs:\n{logs}"
     summary = done[0]
     assert (summary.planned, summary.done, summary.failed) == (18, 18, 0)
     assert _catalog_view(study) == local_reference
 
 
+def test_slurm_worker_job_cancelled_while_running_is_run_again(batch_system: str, tmp_path: Path) -> None:
+    """`scancel` of a worker job while it runs an execution: Dask runs it again on the other worker in the same
+    run, and the next `reprovip run` has nothing left; every execution is done exactly once (one done attempt,
+    one output), none lost."""
+    path, markers = sleepy_study(tmp_path, subjects=2, repetitions=2)
+    code, err, victim, (n, status, done, outputs) = cancel_while_running_then_resume(
+        path,
+        markers,
+        "slurm",
+        lambda marker: marker.split()[0],  # the worker's job
+    )
+    assert code == 0 and "4 completed, 0 failed" in err, err
+    assert n == 4 and set(status.values()) == {"done"}
+    assert done == dict.fromkeys(status, 1)
+    assert outputs == dict.fromkeys(status, 1)
+    assert (markers / victim).exists()
+
+
 def test_slurm_refusing_the_jobs_is_an_input_error_not_a_hang(
-    batch_system: Path, monkeypatch: pytest.MonkeyPatch
+    batch_system: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import dask
+
     from reprovip.errors import InputError
     from reprovip.execute import dask_backend
 
-    _install(batch_system, "sbatch", REFUSING_SBATCH)
     monkeypatch.setattr(dask_backend, "SUBMIT_TIMEOUT", 3.0)
-    with pytest.raises(InputError, match=r"'slurm': the batch system accepted no worker job within 3 s \(`sbatch`"):
+    with (
+        dask.config.set({"jobqueue.slurm.queue": "nope"}),
+        pytest.raises(InputError, match=r"'slurm': the batch system accepted no worker job within 3 s \(`sbatch`"),
+    ):
         with backends.open_backend("slurm", 2):
             pass
 
 
 def test_slurm_without_sbatch_or_configuration_is_an_input_error(
-    batch_system: Path, monkeypatch: pytest.MonkeyPatch
+    batch_system: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     import dask
 
     from reprovip.errors import InputError
 
-    monkeypatch.setenv("PATH", str(batch_system))  # no sbatch anywhere
-    with pytest.raises(InputError, match=r"'slurm': `sbatch` not found; run reprovip on a machine of the batch"):
-        with backends.open_backend("slurm", 1):
-            pass
+    with monkeypatch.context() as patch:  # the fixture's teardown needs scancel
+        patch.setenv("PATH", str(tmp_path))  # no sbatch anywhere
+        with pytest.raises(InputError, match=r"'slurm': `sbatch` not found; run reprovip on a machine of the batch"):
+            with backends.open_backend("slurm", 1):
+                pass
     with (
         dask.config.set({"jobqueue.slurm.cores": None}),
         pytest.raises(InputError, match=r"'slurm': dask-jobqueue could not configure the cluster \(You must specify"),

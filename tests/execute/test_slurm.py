@@ -117,6 +117,7 @@ def cancel_while_running_then_resume(path: Path, markers: Path, executor: str, v
     run = run_in_background(path, executor, 2)
     try:
         until(lambda: list(markers.iterdir()) or run.poll() is not None)
+        assert list(markers.iterdir()), f"the run ended before any execution started: {run.communicate()}"
         victim = next(markers.iterdir())
         subprocess.run(["scancel", victim_job(victim.read_text())], check=True)
         _, err = run.communicate(timeout=300)

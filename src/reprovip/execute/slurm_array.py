@@ -126,6 +126,7 @@ class ArrayPool(Executor):
         self._closing = threading.Event()
         self._stopped = threading.Event()
         self._catalogs: dict[str, Any] = {}
+        self._broken: BrokenExecutor | None = None  # the monitoring thread stopped on an error
         self._counter = itertools.count()
         self._thread = threading.Thread(target=self._loop, name="reprovip-slurm-array", daemon=True)
         self._thread.start()
@@ -140,22 +141,40 @@ class ArrayPool(Executor):
             raise RuntimeError("cannot submit to a Slurm array pool after shutdown")
         fut: Future[Any] = Future()
         fut.set_running_or_notify_cancel()
+        if self._broken is not None:
+            fut.set_exception(self._broken)
+            return fut
         with self._lock:
             self._gathered.append((fut, fn, args, kwargs))
             self._last = time.monotonic()
         return fut
 
     def _loop(self) -> None:
-        while not self._stopped.is_set():
-            with self._lock:
-                ready = self._gathered and (self._closing.is_set() or time.monotonic() - self._last >= SETTLE)
-                batch, self._gathered = (self._gathered, []) if ready else ([], self._gathered)
-            if batch:
-                self._start_array(batch)
-            self._poll()
-            if self._closing.is_set() and not self._gathered and not any(a.futures for a in self._arrays):
-                return
-            self._stopped.wait(min(POLL, SETTLE))
+        try:
+            while not self._stopped.is_set():
+                with self._lock:
+                    ready = self._gathered and (self._closing.is_set() or time.monotonic() - self._last >= SETTLE)
+                    batch, self._gathered = (self._gathered, []) if ready else ([], self._gathered)
+                if batch:
+                    self._start_array(batch)
+                self._poll()
+                if self._closing.is_set() and not self._gathered and not any(a.futures for a in self._arrays):
+                    return
+                self._stopped.wait(min(POLL, SETTLE))
+        except Exception as exc:  # noqa: BLE001 - the runner must hear of it, not wait for ever
+            self._broken = BrokenExecutor(f"the Slurm array monitor stopped: {exc.__class__.__name__}: {exc}")
+            self._fail_all(self._broken)
+
+    def _fail_all(self, error: BaseException) -> None:
+        """Fail every call not answered yet with ``error``."""
+        with self._lock:
+            futures = [f for f, *_ in self._gathered] + [f for a in self._arrays for f in a.futures.values()]
+            self._gathered = []
+            for array in self._arrays:
+                array.futures.clear()
+        for fut in futures:
+            if not fut.done():
+                fut.set_exception(error)
 
     def _start_array(self, batch: list[_Call]) -> None:
         """Write the batch's tasks into the store, then submit them as one array."""
@@ -174,7 +193,8 @@ class ArrayPool(Executor):
         for i, (_, fn, args, kwargs) in enumerate(batch):
             (part / "tasks" / f"{i}.pkl").write_bytes(pickle.dumps((fn, args, kwargs)))
         os.replace(part, folder)  # the tasks find a complete folder, or none
-        command = f"cd {shlex.quote(str(folder))} && exec {shlex.quote(sys.executable)} -m {__name__} ."
+        # -P: the folder it starts in is not put first on sys.path. reprovip must be installed where tasks run.
+        command = f"exec {shlex.quote(sys.executable)} -P -m {__name__} {shlex.quote(str(folder))}"
         args = [
             "--parsable",
             f"--array=0-{len(batch) - 1}%{self._jobs}",
@@ -224,6 +244,7 @@ class ArrayPool(Executor):
     def _mark_running(self, array: _Array, tasks: set[int]) -> None:
         """Mark the executions of ``tasks`` running in the catalog of the store they write into."""
         from sqlalchemy import update
+        from sqlalchemy.exc import SQLAlchemyError
 
         from reprovip.store import Catalog
         from reprovip.store import schema as s
@@ -235,8 +256,11 @@ class ArrayPool(Executor):
             self._catalogs[key] = Catalog(url) if url else Catalog.for_store(Path(store))
         ids = [array.execution_ids[i] for i in tasks]
         e = s.executions
-        with self._catalogs[key].engine.begin() as conn:  # the runner records their end: done, failed
-            conn.execute(update(e).where(e.c.id.in_(ids), e.c.status != "done").values(status="running"))
+        try:
+            with self._catalogs[key].engine.begin() as conn:  # the runner records their end: done, failed
+                conn.execute(update(e).where(e.c.id.in_(ids), e.c.status != "done").values(status="running"))
+        except SQLAlchemyError:  # only what `status` shows: tried again at the next look
+            return
         array.marked |= tasks
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
@@ -256,13 +280,9 @@ class ArrayPool(Executor):
         self._thread.join()
         jobs = [a.job_id for a in self._arrays if a.futures]
         if jobs:
-            subprocess.run(["scancel", *jobs], capture_output=True, check=False)
-        with self._lock:
-            futures = [f for f, *_ in self._gathered] + [f for a in self._arrays for f in a.futures.values()]
-            self._gathered = []
-        for fut in futures:
-            if not fut.done():
-                fut.set_exception(CancelledError())
+            with contextlib.suppress(OSError):
+                subprocess.run(["scancel", *jobs], capture_output=True, check=False)
+        self._fail_all(CancelledError())
 
 
 def _squeue(job_ids: list[str]) -> dict[tuple[str, int], str] | None:
