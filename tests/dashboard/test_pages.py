@@ -55,6 +55,25 @@ def test_study_page_has_run_history_and_trend(client: Client) -> None:
     assert 'id="trend"' in client.get(f"/studies/{SCALAR}").text
 
 
+def test_study_page_says_when_it_shows_only_the_latest_runs(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run history lists the latest runs; with more runs than it shows, it says how many there are (before,
+    the 21st run and beyond vanished without a word)."""
+    from reprovip.dashboard import views
+    from tests.conftest import write_study
+
+    study = Study.load(write_study(tmp_path, subjects=1, repetitions=1))
+    for _ in range(3):
+        study.run()
+    monkeypatch.setattr(views, "RUNS_SHOWN", 2)
+    c = Client(create_app(open_sources([str(tmp_path / "study.yaml")])))
+    key = c.get("/index.json").json()["studies"][0]["key"]
+    data = c.get(f"/studies/{key}.json").json()
+    assert (len(data["runs"]), data["runs_total"]) == (2, 3)
+    assert "The latest 2 of 3 runs." in c.get(f"/studies/{key}").text
+    monkeypatch.setattr(views, "RUNS_SHOWN", 20)
+    assert "The latest" not in c.get(f"/studies/{key}").text
+
+
 def test_image_study_page_serves_its_map_slices(client: Client) -> None:
     html = client.get(f"/studies/{IMAGES}").text
     urls = re.findall(r'<img src="([^"]+\.png)"', html)

@@ -68,6 +68,7 @@ class TrendPoint(BaseModel):
 class StudyPage(BaseModel):
     study: StudySummary
     runs: list[Run]
+    runs_total: int  # all runs of the study; ``runs`` holds the latest ones
     trend: list[TrendPoint]
     analysis: dict[str, Any] | None
     links: dict[str, str]

@@ -34,6 +34,7 @@ TREND_KEYS = (
 )
 SECRET = re.compile(r"token|secret|passw|credential|auth|api_?key|private", re.IGNORECASE)
 PER_PAGE = 50
+RUNS_SHOWN = 20  # the study page's run history: the latest ones, and how many there are in all
 
 
 def iso(ts: Any) -> str | None:
@@ -165,7 +166,8 @@ class Dashboard:
             summary["analysed_at"] = analysis.get("created_at")
         return dict(
             study=summary,
-            runs=[_run(r) for r in q.runs(src.engine, row["id"], limit=20)],
+            runs=[_run(r) for r in q.runs(src.engine, row["id"], limit=RUNS_SHOWN)],
+            runs_total=q.run_count(src.engine, row["id"]),
             trend=self._trend(src, row["id"], ids),
             analysis=analysis,
             links=dict(
