@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from reprovip.analyze.dataflow import dataflow
-from reprovip.execute import trace
+from reprovip.execute import nipype_trace, trace
 from reprovip.study import Study
 from tests.conftest import write_study
 
@@ -204,11 +204,11 @@ def test_trace_stores_each_node_as_a_row_with_its_name_folder_and_files(workdir:
     assert t["note"] is None
     rows = {r["argv"][1]: r for r in t["processes"]}
     assert sorted(rows) == sorted(f"wf.{n}" for n in NODES)
-    assert {r["argv"][0] for r in rows.values()} == {trace.NIPYPE_NODE}
+    assert {r["argv"][0] for r in rows.values()} == {nipype_trace.NIPYPE_NODE}
     assert rows["wf.noise"] == dict(
         number=rows["wf.noise"]["number"],
         parent=None,
-        argv=[trace.NIPYPE_NODE, "wf.noise"],
+        argv=[nipype_trace.NIPYPE_NODE, "wf.noise"],
         cwd="work/wf/noise",
         exit_code=None,
         reads=["work/wf/make/image.nii.gz", "work/wf/make/result_make.pklz"],
@@ -225,8 +225,8 @@ def test_trace_stores_each_node_as_a_row_with_its_name_folder_and_files(workdir:
 def test_without_nipype_the_nodes_are_not_read_and_one_note_says_why(
     workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    find_spec = trace.importlib.util.find_spec
-    monkeypatch.setattr(trace.importlib.util, "find_spec", lambda name: None if name == "nipype" else find_spec(name))
+    find_spec = nipype_trace.importlib.util.find_spec
+    monkeypatch.setattr(nipype_trace.importlib.util, "find_spec", lambda name: None if name == "nipype" else find_spec(name))
     t = trace.trace_execution("files", str(workdir), skip=(), note=None)
     monkeypatch.undo()
     assert t["note"] == (
@@ -254,7 +254,7 @@ def test_an_unreadable_node_file_reads_no_node_and_says_which_error(tmp_path: Pa
 
 
 def test_steps_only_when_every_execution_has_them() -> None:
-    node = dict(number=0, parent=None, argv=[trace.NIPYPE_NODE, "wf.a"], cwd="w/a", exit_code=None, reads=[])
+    node = dict(number=0, parent=None, argv=[nipype_trace.NIPYPE_NODE, "wf.a"], cwd="w/a", exit_code=None, reads=[])
     rows = [dict(relpath="w/a/x", write_order=0, semantic_hash=None, blob="h")]
     with_nodes = dict(
         subject="s", condition={}, mode="files", note=None, files=rows, processes=[dict(node, writes=["w/a/x"])]

@@ -14,7 +14,7 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
-from reprovip.execute.trace import NIPYPE_NODE
+from reprovip.execute.nipype_trace import NIPYPE_NODE
 
 # Statuses of a step in one contrast.
 IDENTICAL, ORIGIN, PROPAGATED, ABSORBED = "identical", "origin", "propagated", "absorbed"
