@@ -191,7 +191,8 @@ def main() -> None:
             times["reprovip analyze"].append(wall)
             cpu["reprovip analyze"].append(used)
             rss.append(peak)
-            print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items()))
+            load = os.getloadavg()[0]
+            print(f"round {r + 1} (load {load:.1f}): " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items()))
         med = {name: float(np.median(v)) for name, v in times.items()}
         med_cpu = {name: float(np.median(v)) for name, v in cpu.items()}
         seconds = med["reprovip analyze"]

@@ -192,3 +192,36 @@ def test_bad_blocks():
         acc.mean_squares()
     with pytest.raises(MetricInputError, match=r"`base` must be one of \{2, 10\}"):
         acc.min_significant_digits(base=8)
+
+
+def test_add_executions_equals_add_of_the_stack(rng):
+    """One array per execution (mixed int16/float32 rows, one array shared by two executions, as the voxelwise
+    engine passes them) gives every output bit for bit as :meth:`add` of the stacked float32 block."""
+    x = (50 + rng.normal(size=(4, 7, 2, 2))).astype(np.float32)
+    x[..., 0, 1] = x[..., 0, 0]  # cell 0 deterministic
+    x[1, ..., 1, :] = np.round(x[1, ..., 1, :])  # integer-valued: sent as int16
+    stacked = _run(x, (7,), (2,), 2, ["threads"])
+    acc = FactorialAccumulator((7,), (2,), 2, ["threads"])
+    for s, block in enumerate(x):
+        rows = [block[:, i // 2, i % 2] for i in range(4)]
+        rows[1] = rows[0]
+        if s == 1:
+            rows[2:] = [r.astype(np.int16) for r in rows[2:]]
+        acc.add_executions(rows)
+    for name, value in _outputs(stacked).items():
+        np.testing.assert_array_equal(_outputs(acc)[name], value, err_msg=name)
+
+
+@pytest.mark.parametrize(
+    ("rows", "match"),
+    [
+        ([np.zeros(3)] * 3, r"`rows` must hold prod\(levels\) \* k = 4 executions, got 3"),
+        ([np.zeros(3)] * 3 + [np.zeros(2)], r"`rows` must be real arrays of shape \(3,\), got float64 \(2,\)"),
+        ([np.zeros(3)] * 3 + [np.array([0.0, np.nan, 0.0])], "`rows` contains NaN or infinite values"),
+    ],
+)
+def test_add_executions_rejects_bad_rows(rows, match):
+    acc = FactorialAccumulator((3,), (2,), 2, ["threads"])
+    with pytest.raises(MetricInputError, match=match):
+        acc.add_executions(rows)
+    assert acc.n_subjects == 0

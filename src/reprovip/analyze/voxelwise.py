@@ -6,8 +6,9 @@ Each file is decompressed once. Two things happen to every volume:
   ``mask``), and does it differ from the subject's first execution (the exact ``differ`` map: finite values
   compare by value, non-finite ones by bit pattern, so a NaN equals the same NaN and differs from an inf);
 * the voxels of the **reference mask** (non-zero and finite in the first volume read) are gathered in their
-  stored dtype into one subject's block ``(voxels, *levels, k)`` and added to a
-  :class:`~reprovip.metrics.FactorialAccumulator`, which accumulates in float64 (float32 and integer values
+  stored dtype, one array per volume, and a subject's ``prod(levels) x k`` arrays are added to a
+  :class:`~reprovip.metrics.FactorialAccumulator` (:meth:`~reprovip.metrics.FactorialAccumulator.add_executions`,
+  no block is assembled), which accumulates in float64 (float32 and integer values
   are exact in float64, so the maps equal the metric functions applied to the data). Background voxels, zero
   in every execution, cost nothing more.
 
@@ -108,13 +109,14 @@ def _same_bits(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 class _Subject(NamedTuple):
-    """One subject's contribution, on the whole grid except ``block`` (reference-mask voxels only)."""
+    """One subject's contribution, on the whole grid except ``rows`` (reference-mask voxels only)."""
 
     mask: np.ndarray  # non-zero and finite in some execution, or differing
     differ: np.ndarray
     nonfinite: np.ndarray | None  # non-finite in some execution; None: finite everywhere
     nonfinite_all: np.ndarray | None  # non-finite in every execution; None: nowhere
-    block: np.ndarray | None  # (executions, voxels) in the stored dtype; non-finite values replaced by 0
+    rows: list[np.ndarray] | None  # per execution, in block order: the reference-mask voxels in the stored
+    # dtype, non-finite values replaced by 0; executions sharing a file share one array
 
 
 @dataclass
@@ -125,7 +127,7 @@ class _Partial:
     differ: np.ndarray
     nf_any: np.ndarray | None
     nf_all: np.ndarray | None
-    block: np.ndarray | None = None
+    rows: list[np.ndarray] | None = None
 
 
 class _Read(NamedTuple):
@@ -137,13 +139,10 @@ class _Read(NamedTuple):
     row: np.ndarray | None  # the reference-mask voxels (non-finite ones 0); None: not gathered yet
 
 
-def _gather(flat: np.ndarray, bad: np.ndarray | None, index: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """The voxels ``index`` of ``flat`` (into ``out``, cast to its dtype), non-finite ones replaced by 0 (a
-    placeholder: those voxels are excluded from the metrics)."""
-    if out is None or out.dtype == flat.dtype:
-        out = np.take(flat, index, out=out, mode="wrap")  # valid indices; "wrap" is numpy's fastest take
-    else:
-        out[:] = flat[index]
+def _gather(flat: np.ndarray, bad: np.ndarray | None, index: np.ndarray) -> np.ndarray:
+    """The voxels ``index`` of ``flat``, non-finite ones replaced by 0 (a placeholder: those voxels are
+    excluded from the metrics)."""
+    out = np.take(flat, index, mode="wrap")  # valid indices; "wrap" is numpy's fastest take
     if bad is not None:
         out[bad[index]] = 0
     return out
@@ -170,9 +169,11 @@ def _read(path: Path, stream: _Stream, first: Future | None) -> _Read:
 class _Stream:
     """The whole-grid maps and the masked accumulator, fed one subject at a time.
 
-    The volumes are decompressed by reader threads (decompression releases the GIL), a few ahead of the
-    main thread, which gathers each subject's block and accumulates it: on two cores decompression and
-    accumulation overlap. A file met twice in a subject (byte-identical outputs share one blob) is read once.
+    The volumes are decompressed, checked, compared and gathered by reader threads (decompression and NumPy
+    release the GIL), a few ahead of the main thread, which folds them into the subject's maps; a pool thread
+    accumulates the previous subject meanwhile: on two cores decompression and accumulation overlap. A file
+    met twice in a subject (byte-identical outputs share one blob) is read once, and its gathered voxels
+    serve every execution that shares it.
     """
 
     def __init__(self, design: Design, ref: tuple[tuple[int, ...], np.ndarray, Any], *, metrics: bool) -> None:
@@ -186,7 +187,6 @@ class _Stream:
         self.index: np.ndarray | None = None  # voxels with metrics (the reference mask)
         self.acc: FactorialAccumulator | None = None
         self.n = 0
-        self.spare: list[np.ndarray] = []  # blocks already accumulated, reused (fresh pages cost page faults)
 
     def plan(self, subject: str) -> list[tuple[int, Path]]:
         """The subject's (block column, path) pairs in block order (cells in C order, then repetitions)."""
@@ -207,8 +207,8 @@ class _Stream:
         file (byte-identical outputs share one blob): same values, nothing new to compare."""
         cur = self.cur
         if isinstance(vol, int):
-            if cur is not None and cur.block is not None:
-                cur.block[col] = cur.block[vol]
+            if cur is not None and cur.rows is not None:
+                cur.rows[col] = cur.rows[vol]
             return
         if cur is None:
             data = vol.flat != 0 if vol.bad is None else (vol.flat != 0) & ~vol.bad
@@ -223,22 +223,14 @@ class _Stream:
             cur.nf_all = None if vol.bad is None or cur.nf_all is None else cur.nf_all & vol.bad
         if self.metrics:
             flat = vol.flat
-            if cur.block is None:
-                shape = (self.columns, self.index.size)
-                spare = self.spare.pop() if self.spare else None
-                ok = spare is not None and spare.shape == shape and spare.dtype == flat.dtype
-                cur.block = spare if ok else np.empty(shape, dtype=flat.dtype)
-            elif not np.can_cast(flat.dtype, cur.block.dtype, "safe"):
-                cur.block = cur.block.astype(np.result_type(cur.block.dtype, flat.dtype))
-            if vol.row is None:
-                _gather(flat, vol.bad, self.index, cur.block[col])
-            else:
-                cur.block[col] = vol.row
+            if cur.rows is None:
+                cur.rows = [None] * self.columns  # type: ignore[list-item]  # each column is taken once
+            cur.rows[col] = _gather(flat, vol.bad, self.index) if vol.row is None else vol.row
 
     def end(self) -> _Subject:
         """The subject's contribution, once every column was taken."""
         cur, self.cur = self.cur, None
-        return _Subject(cur.data | cur.differ, cur.differ, cur.nf_any, cur.nf_all, cur.block)
+        return _Subject(cur.data | cur.differ, cur.differ, cur.nf_any, cur.nf_all, cur.rows)
 
     def add(self, sub: _Subject) -> None:
         """Fold one subject's contribution in (only whole subjects change the state)."""
@@ -251,13 +243,12 @@ class _Stream:
             self.everywhere = sub.nonfinite_all
         elif self.everywhere is not None:
             self.everywhere = None if sub.nonfinite_all is None else self.everywhere & sub.nonfinite_all
-        if sub.block is not None:
+        if sub.rows is not None:
             design = self.design
             if self.acc is None:
                 self.acc = FactorialAccumulator((self.index.size,), design.levels, design.k, design.factor_names)
             # (executions, voxels) seen as (voxels, *levels, k): a view the accumulator reads row by row
-            self.acc.add(sub.block.T.reshape(self.index.size, *design.levels, design.k))
-            self.spare.append(sub.block)  # the main thread holds no reference: it passed the subject on
+            self.acc.add_executions(sub.rows)
         self.n += 1
 
     def full(self, values: np.ndarray, finite: np.ndarray) -> np.ndarray:

@@ -112,8 +112,8 @@ class FactorialAccumulator:
     def add(self, block) -> None:
         """Add one subject: ``block.shape == (*spatial_shape, *levels, k)``, finite real values.
 
-        Any memory layout is accepted; an execution-major one (``block.reshape(-1, R).T`` C-contiguous, as
-        the voxelwise engine builds it) is read without a strided gather.
+        Any memory layout is accepted; an execution-major one (``block.reshape(-1, R).T`` C-contiguous) is
+        read without a strided gather.
         """
         b = np.asarray(block)
         expected = (*self.spatial_shape, *self.levels, self.k)
@@ -121,34 +121,62 @@ class FactorialAccumulator:
             raise MetricInputError(f"`block` must have shape {expected}, got {b.shape}")
         if b.dtype.kind not in "biuf":
             raise MetricInputError(f"`block` must be a real numeric array, got dtype {b.dtype}")
+        flat = b.reshape(self._mean.shape[::-1])
+        self._add("block", lambda s, e: flat[s:e].T, b.dtype)
+
+    def add_executions(self, rows: Sequence[np.ndarray]) -> None:
+        """Add one subject given as its ``R = prod(levels) * k`` executions, each a flat array of
+        ``prod(spatial_shape)`` finite real values (spatial axes in C order; executions in C order of
+        ``(*levels, k)``): the same as :meth:`add` of their stack, without building it. The voxelwise engine
+        passes the volumes' gathered voxels as they are, and one array for the executions that share a file.
+
+        Examples
+        --------
+        >>> acc = FactorialAccumulator((3,), (), 2, [])
+        >>> acc.add_executions([np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.5, 3.0])])
+        >>> acc.differs()
+        array([False,  True, False])
+        """
         r, nv = self._mean.shape
-        flat = b.reshape(nv, r)
-        if b.dtype.kind == "f":
-            for s in range(0, nv, self._chunk):
-                if not np.isfinite(flat[s : s + self._chunk]).all():
-                    raise MetricInputError("`block` contains NaN or infinite values; remove or impute them first")
-        if self._work is None:
-            self._work = _Work(r, min(self._chunk + 1, nv), self.levels, self.k)
-        nmant, i = mantissa_bits(b.dtype), self.n_subjects + 1
+        rows = [np.asarray(x) for x in rows]
+        if len(rows) != r:
+            raise MetricInputError(f"`rows` must hold prod(levels) * k = {r} executions, got {len(rows)}")
+        for x in rows:
+            if x.shape != (nv,) or x.dtype.kind not in "biuf":
+                raise MetricInputError(f"`rows` must be real arrays of shape {(nv,)}, got {x.dtype} {x.shape}")
+        self._add("rows", lambda s, e: [x[s:e] for x in rows], np.result_type(*rows))
+
+    def _add(self, name: str, part, dtype: np.dtype) -> None:
+        """Add a subject whose executions over voxels ``s:e`` are the R rows of ``part(s, e)``."""
+        r, nv = self._mean.shape
         starts = list(range(0, nv, self._chunk))
         if nv > 1 and nv - starts[-1] == 1:  # no chunk of 1 voxel among others: see _add_chunk
             starts.pop()
-        for s, e in zip(starts, [*starts[1:], nv], strict=True):
-            self._add_chunk(slice(s, e), flat[s:e], i, nmant)
+        spans = list(zip(starts, [*starts[1:], nv], strict=True))
+        if dtype.kind == "f":  # checked before any state changes
+            for s, e in spans:
+                if not all(np.isfinite(x).all() for x in part(s, e)):
+                    raise MetricInputError(f"`{name}` contains NaN or infinite values; remove or impute them first")
+        if self._work is None:
+            self._work = _Work(r, min(self._chunk + 1, nv), self.levels, self.k)
+        nmant, i = mantissa_bits(dtype), self.n_subjects + 1
+        for s, e in spans:
+            self._add_chunk(slice(s, e), part(s, e), i, nmant)
         self.n_subjects = i
 
-    def _add_chunk(self, sl: slice, raw: np.ndarray, i: int, nmant: int) -> None:
+    def _add_chunk(self, sl: slice, rows, i: int, nmant: int) -> None:
         # Execution-major layout (R, voxels): reductions over executions add contiguous voxel rows, one
         # after the other, so a voxel's sums do not depend on the chunk it is in, as long as the chunk holds
         # 2 voxels or more (with 1, NumPy would sum along the executions pairwise: last bits differ). Every
         # temporary lives in the preallocated work buffers (fresh ones cost page faults at every chunk).
-        n, m, k = raw.shape[0], len(self.levels), self.k
+        n, m, k = sl.stop - sl.start, len(self.levels), self.k
         wk = self._work
         c, tmp, eq = wk.c[:, :n], wk.tmp[:, :n], wk.eq[:, :n]
         first, mean_d, ref, ss, sd = (v[:n] for v in wk.vec)
         same, flag = wk.flag[0, :n], wk.flag[1, :n]
         r = c.shape[0]
-        np.copyto(c, raw.T, casting="unsafe")
+        for row, x in zip(c, rows, strict=True):
+            np.copyto(row, x, casting="unsafe")
         np.copyto(first, c[0])
         np.logical_and.reduce(np.equal(c, first, out=eq), axis=0, out=same)
         if i == 1:
