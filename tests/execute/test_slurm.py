@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -71,16 +72,18 @@ def until(condition: Callable[[], object], *, timeout: float = 120.0) -> None:
         time.sleep(0.1)
 
 
-def sleepy_study(root: Path, *, subjects: int, repetitions: int) -> tuple[Path, Path]:
-    """A study whose application records which Slurm job runs it (``markers/<subject>-<rep>``), then sleeps."""
+def sleepy_study(root: Path, *, subjects: int, repetitions: int, extra: str = "") -> tuple[Path, Path]:
+    """A study in ``root`` whose application records which Slurm job runs it (``markers/<subject>-<rep>``),
+    then sleeps."""
     app, markers = root / "sleepy.py", root / "markers"
     root.mkdir(parents=True, exist_ok=True)
     app.write_text(SLEEPY_APP)
     markers.mkdir()
     path = write_study(
-        root / "study",
+        root,
         subjects=subjects,
         repetitions=repetitions,
+        extra=extra,
         args=f'"{{input}}", "{{outdir}}", "{markers}", "{{subject}}-{{repetition}}"',
     )
     path.write_text(path.read_text().replace(str(APPS / "det_app.py"), str(app)))
@@ -112,14 +115,16 @@ def run_in_background(path: Path, executor: str, jobs: int) -> subprocess.Popen[
 def cancel_while_running_then_resume(path: Path, markers: Path, executor: str, victim_job: Callable[[str], str]):
     """Start ``reprovip run``, ``scancel`` the job of one running execution, let the run end, run again.
 
-    Returns the first run's exit code and stderr, the cancelled execution's name and the catalog after both.
+    Returns the first run's exit code and stderr, the cancelled execution's name and marker (its job ids: of
+    the Slurm job, and ``ARRAY_TASK`` for an array task), and the catalog after both runs.
     """
     run = run_in_background(path, executor, 2)
     try:
         until(lambda: list(markers.iterdir()) or run.poll() is not None)
         assert list(markers.iterdir()), f"the run ended before any execution started: {run.communicate()}"
         victim = next(markers.iterdir())
-        subprocess.run(["scancel", victim_job(victim.read_text())], check=True)
+        cancelled = victim.read_text()
+        subprocess.run(["scancel", victim_job(cancelled)], check=True)
         _, err = run.communicate(timeout=300)
     finally:
         run.kill()
@@ -130,23 +135,29 @@ def cancel_while_running_then_resume(path: Path, markers: Path, executor: str, v
         timeout=300,
     )
     assert again.returncode == 0, again.stderr
-    return run.returncode, err, victim.name, catalog_counts(path)
+    return run.returncode, err, (victim.name, cancelled), catalog_counts(path)
+
+
+def array_name(folder: Path) -> str:
+    """The name of the arrays of the study in ``folder`` (named after it)."""
+    return f"reprovip-{folder.name}"
 
 
 @pytest.fixture
-def array_jobs(slurm_cluster: None, tmp_path: Path) -> Iterator[str]:
-    """The name of the arrays of a study in ``tmp_path / 'study'``; they are cancelled at the end."""
-    name = "reprovip-study"
-    yield name
-    cancel_named(name)
+def study_dir(slurm_cluster: None, tmp_path: Path) -> Iterator[Path]:
+    """A folder for a study, of a name no other test uses (tests run in parallel): its arrays are cancelled at
+    the end, by name."""
+    folder = tmp_path / f"study-{uuid.uuid4().hex[:8]}"
+    yield folder
+    cancel_named(array_name(folder))
 
 
-def test_array_gives_the_catalog_of_the_local_executor(array_jobs: str, tmp_path: Path) -> None:
+def test_array_gives_the_catalog_of_the_local_executor(study_dir: Path, tmp_path: Path) -> None:
     from tests.execute.test_dask import OUTPUTS, THREADS, _blobs_on_disk, _catalog_view
 
     local = Study.load(write_study(tmp_path / "local", factors=THREADS, outputs=OUTPUTS))
     assert local.run(jobs=2, progress=False).done == 18
-    path = write_study(tmp_path / "study", factors=THREADS, outputs=OUTPUTS)
+    path = write_study(study_dir, factors=THREADS, outputs=OUTPUTS)
     assert main(["run", str(path), "--executor", "slurm-array", "-j", "2", "--no-progress"]) == 0
     study = Study.load(path)
     execs, outs = _catalog_view(study)
@@ -159,16 +170,16 @@ def test_array_gives_the_catalog_of_the_local_executor(array_jobs: str, tmp_path
 
 
 def test_array_honours_jobs_and_status_shows_pending_and_running(
-    array_jobs: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    study_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`--jobs 2` is the array's `%2` (read back from Slurm); `status` meanwhile counts 2 running, 4 pending."""
-    path, _ = sleepy_study(tmp_path, subjects=2, repetitions=3)
+    path, _ = sleepy_study(study_dir, subjects=2, repetitions=3)
     run = run_in_background(path, "slurm-array", 2)
     try:
         until(lambda: Study.load(path).status_rows() and Study.load(path).status_rows()[0]["running"] == 2)
         assert main(["status", str(path)]) == 0
         out = capsys.readouterr().out
-        job = squeue(array_jobs)[0][0].split("_")[0]
+        job = squeue(array_name(study_dir))[0][0].split("_")[0]
         shown = subprocess.run(["scontrol", "show", "job", job], capture_output=True, text=True, check=True).stdout
         _, err = run.communicate(timeout=300)
     finally:
@@ -177,11 +188,11 @@ def test_array_honours_jobs_and_status_shows_pending_and_running(
     row = next(line for line in out.splitlines() if line.startswith("│"))  # the one condition's
     assert [int(n) for n in re.findall(r"\d+", row)[-5:]] == [0, 0, 4, 2, 6]  # done failed pending running total
     assert re.search(r"ArrayTaskId=\S*%2\b", shown) and "ArrayTaskThrottle=2" in shown, shown
-    assert re.search(r"\bJobName=reprovip-study\b", shown)
+    assert f"JobName={array_name(study_dir)}\n" in shown
 
 
-def test_task_cancelled_while_running_is_run_again_by_the_next_run(array_jobs: str, tmp_path: Path) -> None:
-    path, markers = sleepy_study(tmp_path, subjects=2, repetitions=2)
+def test_task_cancelled_while_running_is_run_again_by_the_next_run(study_dir: Path) -> None:
+    path, markers = sleepy_study(study_dir, subjects=2, repetitions=2)
     code, err, victim, (n, status, done, outputs) = cancel_while_running_then_resume(
         path,
         markers,
@@ -192,14 +203,54 @@ def test_task_cancelled_while_running_is_run_again_by_the_next_run(array_jobs: s
     assert n == 4 and set(status.values()) == {"done"}
     assert done == dict.fromkeys(status, 1)  # nothing lost, nothing run twice to completion
     assert outputs == dict.fromkeys(status, 1)
-    assert (markers / victim).exists()
+    rerun = (markers / victim[0]).read_text().split()[1]
+    assert rerun.split("_")[0] != victim[1].split()[1].split("_")[0]  # by the next run's array
 
 
-def test_invalid_partition_is_a_one_line_error(array_jobs: str, tmp_path: Path) -> None:
+def test_task_cancelled_while_running_is_retried_in_a_new_array(study_dir: Path) -> None:
+    """With `retries: 1` the same run submits the cancelled execution again (a second, one-task array)."""
+    path, markers = sleepy_study(study_dir, subjects=2, repetitions=2, extra="retries: 1\n")
+    code, err, victim, (n, status, done, outputs) = cancel_while_running_then_resume(
+        path, markers, "slurm-array", lambda marker: marker.split()[1]
+    )
+    assert code == 0 and "4 completed, 0 failed" in err, err
+    assert n == 4 and set(status.values()) == {"done"}
+    assert done == dict.fromkeys(status, 1) and outputs == dict.fromkeys(status, 1)
+    study = Study.load(path)
+    attempts = {eid: [a["status"] for a in study.catalog.attempts(eid)] for eid in status}
+    assert sorted(attempts.values()) == [["done"]] * 3 + [["failed", "done"]]
+    first, again = victim[1].split()[1], (markers / victim[0]).read_text().split()[1]
+    assert again.split("_")[1] == "0" and again.split("_")[0] != first.split("_")[0]  # task 0 of a new array
+
+
+def test_monitor_failing_fails_the_calls_instead_of_hanging(study_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from concurrent.futures import BrokenExecutor
+    from types import SimpleNamespace
+
+    from reprovip.execute import slurm_array
+
+    work = study_dir / ".reprovip" / "work"  # the arrays are named after the study's folder
+    pool = slurm_array.ArrayPool("slurm-array", 1)
+    ok = pool.submit(str, SimpleNamespace(work_root=str(work), execution_id="e1"))
+    assert ok.result(timeout=120) == f"namespace(work_root={str(work)!r}, execution_id='e1')"
+
+    def broken(job_ids: list[str]) -> None:
+        raise OSError("squeue: cannot reach slurmctld")
+
+    monkeypatch.setattr(slurm_array, "_squeue", broken)
+    lost = pool.submit(str, SimpleNamespace(work_root=str(work), execution_id="e2"))
+    with pytest.raises(BrokenExecutor, match=r"the Slurm array monitor stopped: OSError: squeue: cannot reach"):
+        lost.result(timeout=30)
+    with pytest.raises(BrokenExecutor, match=r"monitor stopped"):  # later calls fail at once
+        pool.submit(str, "e3").result(timeout=1)
+    pool.shutdown(wait=True)
+
+
+def test_invalid_partition_is_a_one_line_error(study_dir: Path) -> None:
     with pytest.raises(InputError, match=r"sbatch refused the job: invalid partition specified: nope; check"):
         with backends.open_backend("slurm-array?partition=nope", 2):
             pass
-    path = write_study(tmp_path / "study", subjects=1, repetitions=1)
+    path = write_study(study_dir, subjects=1, repetitions=1)
     done = subprocess.run(
         [sys.executable, "-m", "reprovip", "run", str(path), "--executor", "slurm-array?partition=nope"],
         capture_output=True,
@@ -207,7 +258,7 @@ def test_invalid_partition_is_a_one_line_error(array_jobs: str, tmp_path: Path) 
     )
     assert done.returncode != 0 and done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith("reprovip: error: executor 'slurm-array?partition=nope': sbatch refused the job")
-    assert not squeue(array_jobs)
+    assert not squeue(array_name(study_dir))
 
 
 @pytest.mark.parametrize(
