@@ -103,12 +103,14 @@ def catalog_counts(path: Path) -> tuple[int, dict[str, str], dict[str, int], dic
     return len(execs), status, done, outputs
 
 
-def run_in_background(path: Path, executor: str, jobs: int) -> subprocess.Popen[str]:
+def run_in_background(path: Path, executor: str, jobs: int, **env: str) -> subprocess.Popen[str]:
+    """``reprovip run`` in a process of its own, with ``env`` added to its environment (its tasks inherit it)."""
     return subprocess.Popen(
         [sys.executable, "-m", "reprovip", "run", str(path), "-j", str(jobs), "--no-progress", "--executor", executor],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, **env},
     )
 
 
@@ -172,11 +174,14 @@ def test_array_gives_the_catalog_of_the_local_executor(study_dir: Path, tmp_path
 def test_array_honours_jobs_and_status_shows_pending_and_running(
     study_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`--jobs 2` is the array's `%2` (read back from Slurm); `status` meanwhile counts 2 running, 4 pending."""
+    """`--jobs 2` is the array's `%2` (read back from Slurm); `status` meanwhile counts 2 running, 4 pending
+    (on a node of one CPU: 1 running, 5 pending)."""
+    cpus = int(subprocess.run(["sinfo", "-h", "-o", "%c"], capture_output=True, text=True, check=True).stdout)
+    running = min(2, cpus)
     path, _ = sleepy_study(study_dir, subjects=2, repetitions=3)
-    run = run_in_background(path, "slurm-array", 2)
+    run = run_in_background(path, "slurm-array", 2, SLEEPY_SECONDS="6")  # time to read the status
     try:
-        until(lambda: Study.load(path).status_rows() and Study.load(path).status_rows()[0]["running"] == 2)
+        until(lambda: (rows := Study.load(path).status_rows()) and rows[0]["running"] == running)
         assert main(["status", str(path)]) == 0
         out = capsys.readouterr().out
         job = squeue(array_name(study_dir))[0][0].split("_")[0]
@@ -186,7 +191,8 @@ def test_array_honours_jobs_and_status_shows_pending_and_running(
         run.kill()
     assert run.returncode == 0, err
     row = next(line for line in out.splitlines() if line.startswith("│"))  # the one condition's
-    assert [int(n) for n in re.findall(r"\d+", row)[-5:]] == [0, 0, 4, 2, 6]  # done failed pending running total
+    counts = [int(n) for n in re.findall(r"\d+", row)[-5:]]
+    assert counts == [0, 0, 6 - running, running, 6]  # done, failed, pending, running, total
     assert re.search(r"ArrayTaskId=\S*%2\b", shown) and "ArrayTaskThrottle=2" in shown, shown
     assert f"JobName={array_name(study_dir)}\n" in shown
 
