@@ -6,13 +6,13 @@ cd "$(dirname "$0")/.."
 
 # System packages: a browser for the dashboard tests, PostgreSQL for the team-catalog tests, the real
 # Colin27 brain for the segmentation case study, podman for the container tests (and gcc for the programs the
-# os and container tests build). Needs root; otherwise the tests that need them skip with a stated reason
+# os and container tests build), Slurm and munge for a single-node batch cluster. Needs root; otherwise the tests that need them skip with a stated reason
 # (under CI=true they fail instead).
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
   apt-get install -y -qq --no-install-recommends chromium postgresql mricron-data debootstrap bubblewrap strace \
-    podman runc gcc libc6-dev >/dev/null
+    podman runc gcc libc6-dev slurm-wlm munge >/dev/null
 fi
 
 # A real PostgreSQL server for the team-catalog tests (tests/store/test_postgres.py): start the installed
@@ -46,6 +46,15 @@ fi
 # machine (scripts/services/podman.sh prints its own one-line reason when it cannot run containers).
 if [ "$(id -u)" = 0 ]; then
   source scripts/services/podman.sh || true
+fi
+# A real single-node Slurm cluster for the Slurm tests (tests/execute/test_slurm.py, test_dask.py), its
+# daemons stopped when this script ends.
+if [ "$(id -u)" = 0 ] && [ -z "${REPROVIP_TEST_SLURM:-}" ]; then
+  if source scripts/services/slurm.sh; then
+    trap 'bash scripts/services/slurm.sh stop' EXIT
+  else
+    echo "Slurm could not be started: the Slurm tests will skip (and fail under CI=true)" >&2
+  fi
 fi
 
 # Python packages: exact versions from the lock file, then reprovip itself, in .venv/ inside the clone.
