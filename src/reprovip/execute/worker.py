@@ -86,15 +86,42 @@ def _once(result: Any) -> Any:
     return result
 
 
-def _reply(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
+def reply(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
+    """Run ``fn(*args, **kwargs)`` and pickle its reply, as a worker sends it to the runner.
+
+    Local workers write it to their result pipe; a ``slurm-array`` task (:mod:`reprovip.execute.slurm_array`)
+    writes it to its reply file; the runner reads both the same way.
+
+    Parameters
+    ----------
+    fn : callable
+        The job (``run_task``).
+    args, kwargs : tuple, dict
+        Its arguments.
+
+    Returns
+    -------
+    bytes
+        The pickle of ``(True, value)``, or of ``(False, exception)`` when ``fn`` raised; an exception that
+        cannot be pickled travels as a ``RuntimeError`` quoting it. This machine's provenance record travels
+        with the first result only (later ones name it by its hash).
+
+    Examples
+    --------
+    >>> import pickle
+    >>> pickle.loads(reply(divmod, (7, 2), {}))
+    (True, (3, 1))
+    >>> pickle.loads(reply(divmod, (7, 0), {}))
+    (False, ZeroDivisionError('integer division or modulo by zero'))
+    """
     try:
-        reply: tuple[bool, Any] = (True, _once(fn(*args, **kwargs)))
+        answer: tuple[bool, Any] = (True, _once(fn(*args, **kwargs)))
     except Exception as exc:  # the runner gets it from the future, as from any executor
-        reply = (False, exc)
+        answer = (False, exc)
     try:
-        return pickle.dumps(reply)
+        return pickle.dumps(answer)
     except Exception as exc:  # an exception that cannot travel is sent as its text
-        return pickle.dumps((False, RuntimeError(f"{reply[1]!r} (not picklable: {exc})")))
+        return pickle.dumps((False, RuntimeError(f"{answer[1]!r} (not picklable: {exc})")))
 
 
 def main(job_fd: int, result_fd: int, *, siblings: Sequence[Channel] = (), children: Sequence[int] = ()) -> None:
@@ -138,5 +165,5 @@ def _serve(job_fd: int, result_fd: int) -> None:
                 fn, args, kwargs = pickle.load(jobs)
             except EOFError:
                 return
-            results.write(_reply(fn, args, kwargs))
+            results.write(reply(fn, args, kwargs))
             results.flush()
