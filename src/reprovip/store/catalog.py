@@ -276,6 +276,19 @@ class Catalog(sql.Reads):
             for chunk in _chunks(resumed, 500):
                 conn.execute(update(s.executions).where(s.executions.c.id.in_(chunk)).values(status="pending"))
 
+    def mark_running(self, ids: Iterable[str]) -> None:
+        """Mark executions ``ids`` running: a backend that queues them reports when they start.
+
+        Only what ``reprovip status`` and the dashboard show: the runner records each one's end (``done``,
+        ``failed``) with :meth:`record_attempts`, and the next run's :meth:`sync_plan` makes one left
+        ``running`` pending again. A ``done`` execution stays done (a late report cannot undo a recorded
+        success); ids the catalog does not know change nothing.
+        """
+        e = s.executions
+        with self.engine.begin() as conn:
+            for chunk in _chunks(sorted(set(ids)), 500):
+                conn.execute(update(e).where(e.c.id.in_(chunk), e.c.status != "done").values(status="running"))
+
     def record_attempts(self, run_id: int, batch: list[tuple[str, dict[str, Any], list[dict[str, Any]]]]) -> None:
         """Record attempts (execution id, result, output rows) and, for successes, their outputs.
 

@@ -1,0 +1,39 @@
+"""``Catalog.mark_running``, on SQLite and on a real PostgreSQL server (``catalog_url``, see conftest.py)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from types import SimpleNamespace
+
+from reprovip.store import Catalog
+
+
+def test_mark_running_marks_every_execution_not_done(catalog_url: str) -> None:
+    """1,201 executions (three chunks of 500): done stays done, failed and pending become running, an id the
+    catalog does not know and a repeated id change nothing else."""
+    catalog = Catalog(catalog_url)
+    sid = catalog.ensure_study("marked", {}, "/study")
+    planned = [
+        SimpleNamespace(
+            id=f"e{i:05d}",
+            subject=SimpleNamespace(id=f"sub-{i:05d}", input=f"/in/sub-{i:05d}.txt"),
+            condition=SimpleNamespace(key="threads=1", labels={"threads": "1"}),
+            repetition=0,
+        )
+        for i in range(1201)
+    ]
+    catalog.sync_plan(sid, planned, "recipe")
+    run_id = catalog.start_run(sid, "run", len(planned), "host", 1)
+    catalog.record_attempts(
+        run_id,
+        [
+            ("e00000", dict(ok=True, exit_code=0, provenance=None, argv=[], env={}), []),
+            ("e00001", dict(ok=False, exit_code=1, error="boom", provenance=None, argv=[], env={}), []),
+        ],
+    )
+    catalog.mark_running([p.id for p in planned] + ["unknown", "e00002"])
+    status = {e["id"]: e["status"] for e in catalog.executions(sid)}
+    catalog.close()
+    assert (status["e00000"], status["e00001"], status["e01200"]) == ("done", "running", "running")
+    assert Counter(status.values()) == {"done": 1, "running": 1200}
+    assert len(status) == 1201  # the unknown id was not inserted
