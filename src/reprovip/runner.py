@@ -311,6 +311,8 @@ def run_study(
             try:
                 # Opened first: the workers start while the plan is stored.
                 with open_backend(executor, jobs) as backend:
+                    if backend.report_running is not None:
+                        backend.report_running(study.catalog.mark_running)
                     return _run(study, backend, bar=_progress_bar(console, progress), **options)
             except _Stop as stop:
                 return stop.args[0]

@@ -16,14 +16,17 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from reprovip.cli.main import main
 from reprovip.errors import InputError
 from reprovip.execute import backends
+from reprovip.store.catalog import sqlite_url
 from reprovip.study import Study
 from tests.conftest import APPS, write_study
+from tests.store.conftest import pg_url  # noqa: F401 - a fixture, for the study on PostgreSQL
 
 SLEEPY_APP = """\
 import json, os, sys, time
@@ -197,6 +200,60 @@ def test_array_honours_jobs_and_status_shows_pending_and_running(
     assert f"JobName={array_name(study_dir)}\n" in shown
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalog_elsewhere(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A catalog outside the study's store: a SQLite file of another folder, then a PostgreSQL schema (skipped
+    without a server)."""
+    if request.param == "sqlite":
+        (tmp_path / "elsewhere").mkdir()
+        return sqlite_url(tmp_path / "elsewhere" / "catalog.sqlite")
+    return request.getfixturevalue("pg_url")
+
+
+RUN_WITH_CATALOG = """\
+import sys
+from reprovip.study import Study
+summary = Study.load(sys.argv[1], catalog_url=sys.argv[2]).run(jobs=2, executor="slurm-array")
+sys.exit(0 if summary.ok else 3)
+"""
+
+
+def test_running_executions_are_marked_in_the_catalog_given_to_study_load(
+    study_dir: Path, catalog_elsewhere: str
+) -> None:
+    """`Study.load(path, catalog_url=...)`: that catalog counts the running executions during the array (2, or
+    1 on a node of one CPU), and no other catalog is opened (the store has no catalog.sqlite)."""
+    cpus = int(subprocess.run(["sinfo", "-h", "-o", "%c"], capture_output=True, text=True, check=True).stdout)
+    running = min(2, cpus)
+    path, _ = sleepy_study(study_dir, subjects=2, repetitions=3)
+    run = subprocess.Popen(
+        [sys.executable, "-c", RUN_WITH_CATALOG, str(path), catalog_elsewhere],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "SLEEPY_SECONDS": "6"},
+    )
+    watcher = Study.load(path, catalog_url=catalog_elsewhere)
+    seen: list[list[dict[str, object]]] = []
+    try:
+        until(
+            lambda: (
+                seen.append(watcher.status_rows())
+                or (seen[-1] and seen[-1][0]["running"] == running)
+                or run.poll() is not None
+            )
+        )
+        _, err = run.communicate(timeout=300)
+        final = watcher.status_rows()
+    finally:
+        run.kill()
+        watcher.catalog.close()
+    assert run.returncode == 0, err
+    assert [(r["pending"], r["running"]) for r in seen[-1]] == [(6 - running, running)]
+    assert [(r["done"], r["running"], r["total"]) for r in final] == [(6, 0, 6)]
+    assert not (study_dir / ".reprovip" / "catalog.sqlite").exists()
+
+
 def test_task_cancelled_while_running_is_run_again_by_the_next_run(study_dir: Path) -> None:
     path, markers = sleepy_study(study_dir, subjects=2, repetitions=2)
     code, err, victim, (n, status, done, outputs) = cancel_while_running_then_resume(
@@ -297,8 +354,45 @@ def test_result_of_a_task_is_what_the_local_worker_replies(tmp_path: Path) -> No
     env = {**os.environ, "SLURM_ARRAY_TASK_ID": "3"}
     cmd = [sys.executable, "-m", "reprovip.execute.slurm_array", str(folder)]
     subprocess.run(cmd, env=env, check=True)
-    assert pickle.loads((folder / "results" / "3.pkl").read_bytes()) == (True, '{"a": 1}')
+    from reprovip.execute.worker import reply
+
+    written = (folder / "results" / "3.pkl").read_bytes()
+    assert written == reply(json.dumps, ({"a": 1},), {}) and pickle.loads(written) == (True, '{"a": 1}')
     assert [p.name for p in (folder / "results").iterdir()] == ["3.pkl"]
     # A task whose folder the next run cleared has nothing to do.
     gone = subprocess.run([*cmd[:-1], str(tmp_path / "gone")], env=env, capture_output=True, text=True)
     assert gone.returncode == 0 and "no such task; its run has ended" in gone.stderr
+
+
+class _Unpicklable(Exception):
+    def __reduce__(self) -> Any:
+        raise TypeError("cannot pickle a lock")
+
+
+def _raise_unpicklable() -> None:
+    raise _Unpicklable("held a lock")
+
+
+def test_worker_reply_is_public_and_sends_what_cannot_travel_as_its_text() -> None:
+    """`reprovip.execute.worker.reply`, which array tasks and local workers share: a value, an exception, and
+    an exception that cannot be pickled (sent as a RuntimeError quoting it)."""
+    import pickle
+
+    from reprovip.execute.worker import reply
+
+    assert pickle.loads(reply(divmod, (7, 2), {})) == (True, (3, 1))
+    ok, error = pickle.loads(reply(int, ("x",), {"base": 10}))
+    assert not ok and isinstance(error, ValueError) and "invalid literal for int()" in str(error)
+    ok, error = pickle.loads(reply(_raise_unpicklable, (), {}))
+    assert not ok and isinstance(error, RuntimeError)
+    assert str(error) == "_Unpicklable('held a lock') (not picklable: cannot pickle a lock)"
+
+
+def test_run_help_names_the_slurm_array_executor() -> None:
+    from click.testing import CliRunner
+
+    from reprovip.cli.main import cli
+
+    shown = CliRunner().invoke(cli, ["run", "--help"])
+    text = " ".join(shown.output.split())  # as wrapped for the terminal
+    assert shown.exit_code == 0 and "Backend: local, dask-local, dask://HOST:PORT, slurm, slurm-array, pbs" in text

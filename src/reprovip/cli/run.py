@@ -66,7 +66,10 @@ def summary_lines(name: str, summary: RunSummary) -> list[str]:
 @click.option("-j", "--jobs", type=int, default=None, help="Executions at once (default: CPUs).")
 @click.option("--force", is_flag=True, help="Run again executions that are already done.")
 @click.option(
-    "--executor", default="local", show_default=True, help="Backend: local, dask-local, dask://HOST:PORT, slurm..."
+    "--executor",
+    default="local",
+    show_default=True,
+    help="Backend: local, dask-local, dask://HOST:PORT, slurm, slurm-array, pbs... (see docs/scaling.md)",
 )
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 @click.option(

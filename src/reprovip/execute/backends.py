@@ -20,6 +20,10 @@ class Backend:
 
     executor: Executor
     shared_filesystem: bool  # False: outputs come back as bytes
+    # Set by a backend that queues executions (a Slurm array) and knows when each starts: the runner calls it
+    # once, before submitting, with the function that marks execution ids running in the study's own catalog
+    # (Catalog.mark_running), so the backend never opens a catalog itself.
+    report_running: Callable[[Callable[[list[str]], None]], None] | None = None
 
 
 BACKENDS: dict[str, Callable[[str, int], contextlib.AbstractContextManager[Backend]] | str] = {

@@ -5,7 +5,7 @@ once) and writes them into the study's store as one folder per array (``.reprovi
 ``tasks/I.pkl`` is the I-th execution's :class:`~reprovip.execute.sandbox.Task`, and the folder is renamed into
 place once complete. Then one ``sbatch --array=0-(n-1)%jobs`` starts ``python -m reprovip.execute.slurm_array
 FOLDER`` per task; task ``$SLURM_ARRAY_TASK_ID`` runs its execution as a local worker does
-(``reprovip.execute.worker._reply``), moves its outputs into the blob store and writes its reply to
+(:func:`reprovip.execute.worker.reply`), moves its outputs into the blob store and writes its reply to
 ``results/I.pkl`` (renamed into place). The runner stays: it waits for the replies and records every attempt in
 the catalog, as with the local executor, so resuming, retries and the summary are the same. A task that ends
 without a reply (``scancel``, a time limit, a node failure) fails its execution with the reason: it is retried
@@ -13,9 +13,10 @@ like any failure, and the next ``reprovip run`` runs it again.
 
 ``--jobs`` is the array's concurrency limit (``%N``). Options for ``sbatch`` go in the executor's query
 (``slurm-array?partition=short&time=30``, see :data:`OPTIONS`), or in Slurm's own ``SBATCH_*`` variables.
-While the array runs, the executions its tasks are running are marked ``running`` in the catalog (so
-``reprovip status`` tells pending from running); the runner records their end. The store must be on a
-filesystem the compute nodes share. See docs/scaling.md.
+While the array runs, the executions its tasks are running are marked ``running`` in the study's catalog,
+through the function the runner gives :meth:`ArrayPool.report_running` (so ``reprovip status`` tells pending
+from running); the runner records their end. The store must be on a filesystem the compute nodes share. See
+docs/scaling.md.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ class _Array:
     futures: dict[int, Future[Any]]
     execution_ids: dict[int, str]
     absent: dict[int, int] = field(default_factory=dict)  # task -> polls in a row `squeue` did not list it
-    marked: set[int] = field(default_factory=set)  # tasks marked running in the catalog
+    marked: set[int] = field(default_factory=set)  # tasks reported running
 
 
 class ArrayPool(Executor):
@@ -125,7 +126,7 @@ class ArrayPool(Executor):
         self._arrays: list[_Array] = []
         self._closing = threading.Event()
         self._stopped = threading.Event()
-        self._catalogs: dict[str, Any] = {}
+        self._on_running: Callable[[list[str]], None] | None = None
         self._broken: BrokenExecutor | None = None  # the monitoring thread stopped on an error
         self._counter = itertools.count()
         self._thread = threading.Thread(target=self._loop, name="reprovip-slurm-array", daemon=True)
@@ -134,6 +135,10 @@ class ArrayPool(Executor):
     def check(self) -> None:
         """Ask Slurm whether it would accept an array with these options (``sbatch --test-only``)."""
         _sbatch(["--test-only", f"--array=0-0%{self._jobs}", *self._options, "--wrap", "true"], self._spec)
+
+    def report_running(self, mark: Callable[[list[str]], None]) -> None:
+        """Call ``mark(execution ids)`` as Slurm starts their tasks (the runner gives ``Catalog.mark_running``)."""
+        self._on_running = mark
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         """Gather ``fn(*args, **kwargs)`` (``run_task(task)``) for the next array."""
@@ -221,10 +226,11 @@ class ArrayPool(Executor):
             return
         states = _squeue([a.job_id for a in live])
         for array in live:
-            if states is not None:  # `squeue` first: a task it does not list has ended, its reply written
+            # `squeue` first: a task it does not list has ended, its reply written
+            if states is not None and self._on_running is not None:
                 running = {i for i in array.futures if states.get((array.job_id, i)) == "RUNNING"} - array.marked
                 if running:
-                    self._mark_running(array, running)
+                    self._mark_running(self._on_running, array, running)
             for i in list(array.futures):
                 reply = array.folder / "results" / f"{i}.pkl"
                 if reply.exists():
@@ -241,25 +247,14 @@ class ArrayPool(Executor):
                 else:
                     array.absent.pop(i, None)
 
-    def _mark_running(self, array: _Array, tasks: set[int]) -> None:
-        """Mark the executions of ``tasks`` running in the catalog of the store they write into."""
-        from sqlalchemy import update
+    @staticmethod
+    def _mark_running(mark: Callable[[list[str]], None], array: _Array, tasks: set[int]) -> None:
+        """Report the executions of ``tasks`` running (the runner records their end: done, failed)."""
         from sqlalchemy.exc import SQLAlchemyError
 
-        from reprovip.store import Catalog
-        from reprovip.store import schema as s
-
-        store = str(Path(array.folder).parents[2])  # .reprovip/work/.slurm-array/N -> .reprovip
-        url = os.environ.get("REPROVIP_CATALOG")
-        key = url or store
-        if key not in self._catalogs:
-            self._catalogs[key] = Catalog(url) if url else Catalog.for_store(Path(store))
-        ids = [array.execution_ids[i] for i in tasks]
-        e = s.executions
         try:
-            with self._catalogs[key].engine.begin() as conn:  # the runner records their end: done, failed
-                conn.execute(update(e).where(e.c.id.in_(ids), e.c.status != "done").values(status="running"))
-        except SQLAlchemyError:  # only what `status` shows: tried again at the next look
+            mark(sorted(array.execution_ids[i] for i in tasks))
+        except SQLAlchemyError:  # only what `status` shows (a busy catalog): tried again at the next look
             return
         array.marked |= tasks
 
@@ -270,8 +265,6 @@ class ArrayPool(Executor):
             self.interrupt()
         if wait:
             self._thread.join()
-        for catalog in self._catalogs.values():
-            catalog.engine.dispose()
 
     def interrupt(self) -> None:
         """Cancel the arrays (``scancel``: Slurm kills the running tasks) and fail every unanswered call."""
@@ -321,7 +314,7 @@ def slurm_array(spec: str, jobs: int) -> Iterator[Backend]:
     pool = ArrayPool(spec, jobs)
     try:
         pool.check()
-        yield Backend(pool, shared_filesystem=True)
+        yield Backend(pool, shared_filesystem=True, report_running=pool.report_running)
     except BaseException:
         pool.interrupt()
         raise
@@ -331,7 +324,7 @@ def slurm_array(spec: str, jobs: int) -> Iterator[Backend]:
 def main(folder: str) -> int:
     """Run task ``$SLURM_ARRAY_TASK_ID`` of the array in ``folder``; write its reply to ``results/``."""
     from reprovip.execute.sandbox import freeze_environ, kill_active, spawn_here
-    from reprovip.execute.worker import _reply
+    from reprovip.execute.worker import reply
 
     def stop(signum: int, frame: Any) -> None:  # scancel: the application goes with the task
         kill_active()
@@ -346,7 +339,7 @@ def main(folder: str) -> int:
     fn, args, kwargs = pickle.loads(task_file.read_bytes())
     freeze_environ()
     spawn_here()
-    data = _reply(fn, args, kwargs)
+    data = reply(fn, args, kwargs)
     out = Path(folder, "results", f"{index}.pkl")
     part = out.with_name(f".{out.name}.part")
     with open(part, "wb") as fh:
