@@ -150,6 +150,9 @@ def test_application_container_runs_and_records_its_digest(images: dict[str, str
     (execution,) = catalog.executions(catalog.study_id(study.name))
     recorded = catalog.provenance(execution["provenance"])["container"]  # type: ignore[index]
     assert recorded == {"engine": "podman", "image": image, "digest": prepare("podman", image)["digest"]}
+    # It ran the image recorded, by its id: a tag moved to another image meanwhile would not change what runs.
+    (attempt,) = catalog.attempts(execution["id"])
+    assert recorded["digest"] in attempt["argv"] and image not in attempt["argv"]
 
 
 def test_missing_image_is_one_line_error(images: dict[str, str]) -> None:

@@ -111,7 +111,24 @@ def _oci_digest(exe: str, engine: str, image: str) -> str:
             )
         proc = _call(inspect)
     found = proc.stdout.strip()
+    if proc.returncode != 0 or not found:
+        raise InputError(f"container image {image!r}: `{engine} image inspect` gives no image id: {_last_line(proc)}")
     return found if found.startswith("sha256:") else f"sha256:{found}"
+
+
+def runnable(container: dict[str, str]) -> str:
+    """The image reference an execution runs: the image id :func:`prepare` recorded, for docker and podman (a tag
+    may be moved to another image while a study runs, and the provenance must name the image that ran), else the
+    image as given.
+
+    >>> runnable(dict(engine="podman", image="debian:12", digest="sha256:ab12"))
+    'sha256:ab12'
+    >>> runnable(dict(engine="apptainer", image="tool.sif", digest="sha256:cd34"))
+    'tool.sif'
+    """
+    if container["engine"] in ("docker", "podman") and container.get("digest"):
+        return container["digest"]
+    return container["image"]
 
 
 def _file_digest(path: Path) -> str:

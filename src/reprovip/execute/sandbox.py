@@ -514,10 +514,10 @@ def _execute(task: Task) -> dict[str, Any]:
 
         argv = rootfs.wrap(Path(task.extra["os"]["root"]), argv, binds=[str(values["study_dir"])], workdir=workdir)
     if "container" in task.extra:
-        from reprovip.execute.container import wrap
+        from reprovip.execute.container import runnable, wrap
 
         c = task.extra["container"]
-        argv = wrap(c["engine"], c["image"], argv, binds=[str(values["study_dir"])], workdir=workdir, env=task.env)
+        argv = wrap(c["engine"], runnable(c), argv, binds=[str(values["study_dir"])], workdir=workdir, env=task.env)
     result["argv"] = argv
     for key in ("environment", "container", "os"):
         if key in task.extra:
