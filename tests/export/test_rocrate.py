@@ -16,7 +16,7 @@ import blake3
 import pytest
 from rocrate.rocrate import ROCrate
 
-from reprovip.errors import InputError, NotFoundError
+from reprovip.errors import InputError, NotFoundError, StoreError
 from reprovip.execute import trace
 from reprovip.export import rocrate as export
 from reprovip.store import BlobStore
@@ -278,6 +278,25 @@ def test_with_blobs_refuses_an_output_whose_bytes_are_gone(plain: tuple[Study, P
     gone = crate.get(BlobStore(moved.store).path(row["blob"], row["suffix"]).resolve().as_uri())
     assert "sha256" not in gone and gone["identifier"][0]["value"] == row["blob"]
     assert gone["description"] == "its bytes are no longer in the study's store: only its hashes are known"
+
+
+@pytest.mark.parametrize("with_blobs", [False, True])
+def test_a_damaged_blob_is_refused_not_exported_with_a_contradicting_sha256(
+    plain: tuple[Study, Path], tmp_path: Path, with_blobs: bool
+) -> None:
+    """A blob whose bytes no longer match its BLAKE3 name (truncated, edited): before, the crate stated the sha256
+    of the damaged bytes beside the BLAKE3 of the good ones, and `--with-blobs` copied the damaged file."""
+    study, _ = plain
+    copy = tmp_path / "study"
+    shutil.copytree(study.directory, copy)
+    moved = Study.load(copy / "study.yaml")
+    row = moved.catalog.outputs(moved.catalog.study_id(moved.name))[0]
+    path = BlobStore(moved.store).path(row["blob"], row["suffix"])
+    path.chmod(0o644)
+    path.write_bytes(path.read_bytes()[:-1])
+    with pytest.raises(StoreError, match=r"the bytes of output 'result' \(result.json\) no longer match their hash"):
+        moved.export_rocrate(tmp_path / "crate", with_blobs=with_blobs)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["study"]
 
 
 def test_a_failed_write_leaves_no_crate_and_no_temporary_folder(

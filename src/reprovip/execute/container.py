@@ -9,12 +9,12 @@ configure otherwise) and returns the image's content digest for the provenance. 
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import subprocess
 from pathlib import Path
 
 from reprovip.errors import InputError, check_choice
+from reprovip.store.blobs import file_hashes
 
 ENGINES = ("docker", "podman", "apptainer", "singularity", "udocker")
 
@@ -131,14 +131,6 @@ def runnable(container: dict[str, str]) -> str:
     return container["image"]
 
 
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return f"sha256:{h.hexdigest()}"
-
-
 def prepare(engine: str, image: str) -> dict[str, str]:
     """Check that ``engine`` can run ``image`` here; return what the provenance records of it.
 
@@ -172,5 +164,5 @@ def prepare(engine: str, image: str) -> dict[str, str]:
     elif engine in ("apptainer", "singularity") and "://" not in image:
         if not Path(image).is_file():
             raise InputError(f"container image {image!r} ({engine}) is not a file; build it first ({_SEE})")
-        digest = _file_digest(Path(image))
+        digest = "sha256:" + file_hashes(image, ("sha256",))["sha256"]
     return {"engine": engine, "image": image, "digest": digest}

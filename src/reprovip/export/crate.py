@@ -7,24 +7,21 @@ as, so bitwise-identical results of different executions are one entity. See ``d
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import mimetypes
 from collections.abc import Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from rocrate.model.contextentity import ContextEntity
 
-from reprovip.errors import NotFoundError
+from reprovip.errors import NotFoundError, StoreError
+from reprovip.store.blobs import file_hashes
 
 if TYPE_CHECKING:
     from rocrate.model.entity import Entity
     from rocrate.rocrate import ROCrate
 
     from reprovip.store import BlobStore
-
-_CHUNK = 1 << 20
 
 
 def iso(ts: float | None) -> str | None:
@@ -33,14 +30,6 @@ def iso(ts: float | None) -> str | None:
 
 def ref(entities: Iterable[Entity]) -> list[dict[str, str]]:
     return [{"@id": e.id} for e in entities]
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class Crate:
@@ -105,7 +94,14 @@ class Crate:
             exampleOfWork=[{"@id": parameter.id}],
         )
         if path.is_file():
-            props["sha256"] = _sha256(path)
+            found_hashes = file_hashes(path, ("blake3", "sha256"))
+            if found_hashes["blake3"] != digest:  # a damaged blob: its sha256 would contradict its name
+                raise StoreError(
+                    f"{path}: the bytes of output {row['name']!r} ({relpath}) no longer match their hash (BLAKE3 "
+                    f"{found_hashes['blake3'][:16]}..., expected {digest[:16]}...): the store is damaged; run the "
+                    "execution again (`reprovip run --force`) before exporting"
+                )
+            props["sha256"] = found_hashes["sha256"]
         elif self.with_blobs:
             raise NotFoundError(
                 f"{path}: the bytes of output {row['name']!r} ({relpath}) are not in the store; "

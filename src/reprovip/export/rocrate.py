@@ -42,7 +42,6 @@ WFRUN_CONTEXT = "https://w3id.org/ro/terms/workflow-run/context"
 NO_LICENSE = "no license stated: ask the study's authors before reusing its results"
 EXPORTED = ("done", "failed")
 """Execution statuses exported; pending and running executions have no provenance yet (the root says how many)."""
-_CHUNK = 1 << 20
 
 
 def check_destination(out: Path) -> None:

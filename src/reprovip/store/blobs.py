@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import uuid
@@ -15,11 +16,26 @@ _CHUNK = 1 << 20
 
 def file_hash(path: str | Path) -> str:
     """BLAKE3 hex digest of a file's bytes, streamed in 1 MiB chunks."""
-    h = blake3.blake3()
+    return file_hashes(path)["blake3"]
+
+
+def file_hashes(path: str | Path, names: tuple[str, ...] = ("blake3",)) -> dict[str, str]:
+    """Hex digests of a file's bytes by each of ``names`` (``blake3``, or a :mod:`hashlib` name), in one read.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.NamedTemporaryFile() as f:
+    ...     _ = f.write(b"abc"); f.flush()
+    ...     file_hashes(f.name, ("blake3", "sha256"))["sha256"][:16]
+    'ba7816bf8f01cfea'
+    """
+    hashers = {n: blake3.blake3() if n == "blake3" else hashlib.new(n) for n in names}
     with open(path, "rb", buffering=0) as fh:  # unbuffered: the chunks are large, and no terminal check
         while chunk := fh.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
+            for h in hashers.values():
+                h.update(chunk)
+    return {n: h.hexdigest() for n, h in hashers.items()}
 
 
 def suffix_of(name: str) -> str:
