@@ -195,7 +195,9 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (work / "out").mkdir(parents=True)
     app = _app(root)
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    subprocess.run([sys.executable, str(app), str(root / "sub.txt"), str(work / "out"), "42"], cwd=work, env=env, check=True)
+    subprocess.run(
+        [sys.executable, str(app), str(root / "sub.txt"), str(work / "out"), "42"], cwd=work, env=env, check=True
+    )
     return work
 
 
@@ -226,7 +228,9 @@ def test_without_nipype_the_nodes_are_not_read_and_one_note_says_why(
     workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     find_spec = nipype_trace.importlib.util.find_spec
-    monkeypatch.setattr(nipype_trace.importlib.util, "find_spec", lambda name: None if name == "nipype" else find_spec(name))
+    monkeypatch.setattr(
+        nipype_trace.importlib.util, "find_spec", lambda name: None if name == "nipype" else find_spec(name)
+    )
     t = trace.trace_execution("files", str(workdir), skip=(), note=None)
     monkeypatch.undo()
     assert t["note"] == (
@@ -235,6 +239,23 @@ def test_without_nipype_the_nodes_are_not_read_and_one_note_says_why(
     )
     assert t["processes"] == []
     # Nothing Nipype wrote about its runs is left to differ between repetitions: no .pklz at all.
+    assert [f["relpath"] for f in t["files"] if f["relpath"].endswith(".pklz")] == []
+    assert "work/wf/noise/noisy.nii.gz" in {f["relpath"] for f in t["files"]}
+
+
+def test_under_trace_processes_the_node_files_are_dropped_without_being_read(
+    tmp_path: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under `processes` the steps are processes: Nipype's pickles are not loaded (before, they were, and a file
+    that did not load added a note about nodes that this mode never names), yet its records are still dropped."""
+    import shutil
+
+    copy = tmp_path / "w"
+    shutil.copytree(workdir, copy)
+    (copy / "work/wf/shape/_node.pklz").write_bytes(b"not a pickle")
+    monkeypatch.setattr(trace, "parse", lambda workdir, files: [])  # no strace log in this folder
+    t = trace.trace_execution("processes", str(copy), skip=(), note=None)
+    assert t["note"] is None and t["processes"] == []
     assert [f["relpath"] for f in t["files"] if f["relpath"].endswith(".pklz")] == []
     assert "work/wf/noise/noisy.nii.gz" in {f["relpath"] for f in t["files"]}
 

@@ -114,7 +114,7 @@ def _read_nodes(
 
 
 def nipype_nodes(
-    workdir: str, files: list[dict[str, Any]]
+    workdir: str, files: list[dict[str, Any]], *, read: bool = True
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str | None]:
     """The traced files less Nipype's records, the Nipype nodes as process rows, and a note when they are not read.
 
@@ -126,7 +126,8 @@ def nipype_nodes(
     folder, ``writes`` the files of its folder and the files outside any node folder its outputs name, ``reads``
     the traced files its inputs name and the result files of the nodes that feed it. Reading needs nipype
     importable here (its own loader); without it, or when a file does not load, no row is made, the result files
-    are dropped too (their bytes hold timestamps) and the note says why.
+    are dropped too (their bytes hold timestamps) and the note says why. With ``read=False`` (``trace:
+    processes``, whose steps are processes) the records and result files are dropped without reading anything.
 
     Examples
     --------
@@ -141,7 +142,9 @@ def nipype_nodes(
         return files, [], None
     mtimes = {_split(f["relpath"])[0]: f["mtime_ns"] for f in files if _split(f["relpath"])[1] == _NODE_FILE}
     kept = in_write_order([f for f in files if not _is_record(f["relpath"], node_dirs)])
-    if importlib.util.find_spec("nipype") is None:
+    if not read:
+        why = None
+    elif importlib.util.find_spec("nipype") is None:
         why = "nipype is not importable by reprovip (install it to name the steps by node)"
     else:
         try:
@@ -151,4 +154,4 @@ def nipype_nodes(
             why = f"its files could not be read with nipype ({describe(exc)})"
     results = {f"{d}/result_{_split(d)[1]}.pklz" for d in node_dirs}
     kept = in_write_order([f for f in kept if f["relpath"] not in results])
-    return kept, [], f"the Nipype workflow's nodes were not read: {why}"
+    return kept, [], f"the Nipype workflow's nodes were not read: {why}" if why else None

@@ -134,6 +134,7 @@ def snapshot(workdir: str, *, skip: tuple[str, ...]) -> list[dict[str, Any]]:
 
 
 def in_write_order(files: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Sort ``files`` in place by modification time, then path, number them (``write_order``) and return them."""
     files.sort(key=lambda f: (f["mtime_ns"], f["relpath"]))
     for i, f in enumerate(files):
         f["write_order"] = i
@@ -246,10 +247,13 @@ def rel_or_abs(path: str, roots: tuple[str, ...]) -> str:
 def trace_execution(mode: str, workdir: str, *, skip: tuple[str, ...], note: str | None) -> dict[str, Any]:
     """The trace stored with a successful execution: ``mode``, ``note``, ``files`` and ``processes``.
 
-    Under ``files``, ``processes`` holds the nodes of a Nipype workflow (:func:`reprovip.execute.nipype_trace.nipype_nodes`), if any."""
+    Under ``files``, ``processes`` holds the nodes of a Nipype workflow, if any
+    (:func:`reprovip.execute.nipype_trace.nipype_nodes`); under ``processes``, the traced processes.
+    """
     from reprovip.execute.nipype_trace import nipype_nodes
 
-    files, nodes, nipype_note = nipype_nodes(workdir, snapshot(workdir, skip=(*skip, STRACE_DIR)))
+    snap = snapshot(workdir, skip=(*skip, STRACE_DIR))
+    files, nodes, nipype_note = nipype_nodes(workdir, snap, read=mode == "files")
     processes = parse(workdir, {f["relpath"] for f in files}) if mode == "processes" else nodes
     return dict(
         mode=mode, note="; ".join(n for n in (note, nipype_note) if n) or None, files=files, processes=processes
