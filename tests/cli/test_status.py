@@ -109,3 +109,22 @@ def test_newer_catalog_is_refused_with_the_catalogs_error(tmp_path: Path, capsys
         "reprovip: error: catalog schema revision '9999' is newer than this reprovip (which knows up to "
         f"{HEAD!r}); upgrade reprovip to use this catalog\n"
     )
+
+
+def test_a_catalog_that_cannot_be_read_is_a_one_line_error_not_a_bug_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A query of the sqlite3 reader failing (here a table gone; a file locked beyond the timeout or damaged does
+    the same): before, `status` printed "internal error" and wrote a bug report."""
+    path = write_study(tmp_path, subjects=1, repetitions=1)
+    Study.load(path).run(jobs=1, progress=False)
+    catalog = tmp_path / ".reprovip" / "catalog.sqlite"
+    db = sqlite3.connect(catalog)
+    with db:
+        db.execute("DROP TABLE runs")
+    db.close()
+    capsys.readouterr()
+    assert main(["status", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"reprovip: error: {catalog}: cannot read the catalog (no such table: runs)")
+    assert err.count("\n") == 1

@@ -14,6 +14,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from reprovip.errors import StoreError
 from reprovip.store import sql
 from reprovip.store.migrations import HEAD, VERSION_TABLE
 
@@ -27,8 +28,9 @@ class SQLiteReader(sql.Reads):
         A read-only connection (see :meth:`open`).
     """
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self._conn = conn
+        self._path = path
 
     @classmethod
     def open(cls, path: Path) -> SQLiteReader | None:
@@ -46,14 +48,17 @@ class SQLiteReader(sql.Reads):
             conn.close()
             return None
         conn.row_factory = sqlite3.Row
-        return cls(conn)
+        return cls(conn, Path(path))
 
     def close(self) -> None:
         """Close the connection."""
         self._conn.close()
 
     def _rows(self, query: sql.Query, **params: Any) -> list[dict[str, Any]]:
-        rows = [dict(r) for r in self._conn.execute(query.sql, params)]
+        try:
+            rows = [dict(r) for r in self._conn.execute(query.sql, params)]
+        except sqlite3.Error as exc:  # locked beyond the timeout, a damaged file: the catalog's own one-line error
+            raise StoreError(f"{self._path}: cannot read the catalog ({exc}); retry, or check the file") from exc
         for r in rows:
             for c in query.json:
                 r[c] = json.loads(r[c]) if r[c] is not None else None
