@@ -261,7 +261,11 @@ def _render_cached(
     for ax in AXES:
         values, ok, g = _cut(data, ax), _cut(shown, ax), _cut(grey, ax)
         step = max(1, math.ceil(max(values.shape) / max_side))
-        values, ok, g = values[::step, ::step], ok[::step, ::step], g[::step, ::step]
+        if binary:  # a pixel shows a block: one differing voxel in it must not vanish between samples
+            values, ok = _block_max(np.where(ok, values, 0), step), _block_max(ok, step)
+        else:
+            values, ok = values[::step, ::step], ok[::step, ::step]
+        g = g[::step, ::step]
         zc, zr = _spacing(zooms, ax)
         png = encode_png(overlay_indices(values, ok, g, vmin, vmax, binary=binary), colours)
         slices.append(
@@ -274,6 +278,20 @@ def _render_cached(
         )
     title = f"{TITLES.get(name, name.replace('_', ' '))}, over {bg_label}"
     return MapImage(name, title, tuple(slices), vmin, vmax, binary, bg_label)
+
+
+def _block_max(a: np.ndarray, step: int) -> np.ndarray:
+    """The maximum of each ``step`` x ``step`` block of a 2-D array (edges padded), the shape of ``a[::step, ::step]``.
+
+    >>> _block_max(np.array([[0, 0, 0], [0, 0, 1], [0, 0, 0]]), 2).tolist()
+    [[0, 1], [0, 0]]
+    """
+    if step == 1:
+        return a
+    h, w = -(-a.shape[0] // step), -(-a.shape[1] // step)
+    padded = np.zeros((h * step, w * step), dtype=a.dtype)
+    padded[: a.shape[0], : a.shape[1]] = a
+    return padded.reshape(h, step, w, step).max(axis=(1, 3))
 
 
 def render_map(
