@@ -6,8 +6,8 @@ cd "$(dirname "$0")/.."
 
 # System packages: a browser for the dashboard tests, PostgreSQL for the team-catalog tests, the real
 # Colin27 brain for the segmentation case study, podman for the container tests (and gcc for the programs the
-# os and container tests build), Slurm and munge for a single-node batch cluster. Needs root; otherwise the tests that need them skip with a stated reason
-# (under CI=true they fail instead).
+# os and container tests build), Slurm and munge for a single-node batch cluster. Needs root; otherwise the
+# tests that need them skip with a stated reason (under CI=true they fail instead).
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
@@ -47,11 +47,11 @@ fi
 if [ "$(id -u)" = 0 ]; then
   source scripts/services/podman.sh || true
 fi
-# A real single-node Slurm cluster for the Slurm tests (tests/execute/test_slurm.py, test_dask.py), its
-# daemons stopped when this script ends.
+# A real single-node Slurm cluster for the Slurm tests (tests/execute/test_slurm.py, test_dask.py), stopped
+# when this script ends if this script started it.
 if [ "$(id -u)" = 0 ] && [ -z "${REPROVIP_TEST_SLURM:-}" ]; then
   if source scripts/services/slurm.sh; then
-    trap 'bash scripts/services/slurm.sh stop' EXIT
+    [ -z "${REPROVIP_SLURM_STARTED:-}" ] || trap 'bash scripts/services/slurm.sh stop' EXIT
   else
     echo "Slurm could not be started: the Slurm tests will skip (and fail under CI=true)" >&2
   fi

@@ -7,7 +7,7 @@
 # (/tmp/reprovip-slurm by default), with state, spool and logs beside them; the node is this machine as
 # `slurmd -C` describes it (CPUs, memory), so the file suits whichever machine runs it. Starts munged,
 # slurmctld and slurmd, then waits until `sinfo` shows the node idle. Exports SLURM_CONF (every Slurm
-# command reads it) and REPROVIP_TEST_SLURM=1. Starting again while it runs changes nothing. On failure:
+# command reads it) and REPROVIP_TEST_SLURM=1, and REPROVIP_SLURM_STARTED=1 when it started the daemons. Starting again while it runs changes nothing. On failure:
 # prints one line to stderr and returns non-zero (the log to read is named in it).
 
 _reprovip_slurm_dir="${REPROVIP_SLURM_DIR:-/tmp/reprovip-slurm}"
@@ -113,7 +113,7 @@ EOF
   local _
   for _ in $(seq 150); do
     if _reprovip_slurm_idle; then
-      export REPROVIP_TEST_SLURM=1
+      export REPROVIP_TEST_SLURM=1 REPROVIP_SLURM_STARTED=1  # started here: the caller may stop it
       return 0
     fi
     scontrol update nodename="$host" state=resume >/dev/null 2>&1 || true
