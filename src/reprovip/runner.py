@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import os
@@ -373,7 +374,9 @@ def _run(
         fut.add_done_callback(finished.put)
 
     try:
-        with ThreadPoolExecutor(1, thread_name_prefix="reprovip-janitor") as janitor, bar:
+        # A disabled bar is never started: rich 13 writes a blank line to stderr when a started one stops.
+        shown = contextlib.nullcontext() if bar.disable else bar
+        with ThreadPoolExecutor(1, thread_name_prefix="reprovip-janitor") as janitor, shown:
             ptask = bar.add_task(spec.name or "run", total=len(todo), done=0, failed=0)
             for eid in todo:
                 submit(eid)
