@@ -3,7 +3,8 @@
 One study of N executions of a 50 ms command (``sleep 0.05`` then write one output) runs through:
 
 - ``local`` with 2 worker processes (the reference);
-- ``dask-local`` with 1 and 2 worker processes, end to end (the cluster's start and stop included);
+- ``dask-local`` with 1 and 2 workers (threads of the runner), and ``dask-local?processes=1`` with 2 worker
+  processes, end to end (the cluster's start and stop included);
 - ``dask://`` to an already running 1- and 2-worker cluster, outputs coming back as bytes, and with
   ``?shared=1`` (workers move outputs into the store themselves): the steady state a long study sees;
 - with a Slurm cluster (``sinfo`` answers, e.g. after ``source scripts/services/slurm.sh``; or ``--slurm``):
@@ -13,8 +14,8 @@ One study of N executions of a 50 ms command (``sleep 0.05`` then write one outp
 Then the catalog alone: one transaction per finished execution (the runner's worst case: executions finishing
 one at a time), on SQLite and, with ``--pg URL`` (or ``REPROVIP_TEST_PG_URL``), on PostgreSQL.
 
-Local and ``dask-local`` with 2 workers are first timed in ``--rounds`` interleaved rounds: the median ratio of
-their throughputs is the end-to-end figure (target >= 0.95x).
+Local, ``dask-local`` and ``dask-local?processes=1`` with 2 workers are first timed in ``--rounds`` interleaved
+rounds: the median ratio of their throughputs is the end-to-end figure (target >= 0.95x).
 
 Usage: python benchmarks/scaling.py [--n 200] [--sleep 0.05] [--rounds 3] [--writes 2000] [--pg postgresql+...]
                                    [--slurm | --no-slurm]
@@ -183,19 +184,24 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="reprovip-scaling-"))
     rows: list[tuple[str, float]] = []
     try:
-        pairs = []
-        for i in range(args.rounds):  # interleaved: the load of a shared machine falls on both alike
-            pair = [timed_run(root, args.n, args.sleep, ex, 2) for ex in ("local", "dask-local")]
-            pairs.append(pair)
-            print(f"round {i + 1}: local {pair[0]:.2f} s, dask-local {pair[1]:.2f} s, ratio {pair[0] / pair[1]:.2f}x")
-        ratios = [a / b for a, b in pairs]
-        print(
-            f"dask-local, 2 workers, end to end, throughput vs local (median of {args.rounds}): "
-            f"{statistics.median(ratios):.2f}x (target >= 0.95x); load average {os.getloadavg()[0]:.2f}\n"
-        )
-        rows.append(("local, 2 workers (median)", statistics.median(a for a, _ in pairs)))
+        modes = ("local", "dask-local", "dask-local?processes=1")
+        rounds = []
+        for i in range(args.rounds):  # interleaved: the load of a shared machine falls on all alike
+            times = [timed_run(root, args.n, args.sleep, ex, 2) for ex in modes]
+            rounds.append(times)
+            shown = (f"{m} {t:.2f} s ({times[0] / t:.2f}x)" for m, t in zip(modes, times, strict=True))
+            print(f"round {i + 1}: " + ", ".join(shown))
+        for k, mode in enumerate(modes[1:], 1):
+            ratio = statistics.median(r[0] / r[k] for r in rounds)
+            print(
+                f"{mode}, 2 workers, end to end, throughput vs local (median of {args.rounds}): {ratio:.2f}x "
+                f"(target >= 0.95x)"
+            )
+        print(f"load average {os.getloadavg()[0]:.2f}\n")
+        rows.append(("local, 2 workers (median)", statistics.median(r[0] for r in rounds)))
         rows.append(("dask-local, 1 worker, end to end", timed_run(root, args.n, args.sleep, "dask-local", 1)))
-        rows.append(("dask-local, 2 workers, end to end (median)", statistics.median(b for _, b in pairs)))
+        rows.append(("dask-local, 2 workers (threads), end to end (median)", statistics.median(r[1] for r in rounds)))
+        rows.append(("dask-local?processes=1, 2 workers, end to end (median)", statistics.median(r[2] for r in rounds)))
         for w in (1, 2):
             with LocalCluster(
                 n_workers=w,
@@ -227,13 +233,13 @@ def main() -> None:
         f"(2 slots can do at most {ideal:.0f}/s)"
     )
     reference = args.n / rows[0][1]
-    print(f"{'backend':42} {'seconds':>8} {'exec/s':>8} {'vs local':>9}")
+    print(f"{'backend':54} {'seconds':>8} {'exec/s':>8} {'vs local':>9}")
     for label, seconds in rows:
         rate = args.n / seconds
-        print(f"{label:42} {seconds:8.2f} {rate:8.1f} {rate / reference:8.2f}x")
+        print(f"{label:54} {seconds:8.2f} {rate:8.1f} {rate / reference:8.2f}x")
     print(f"\ncatalog: one transaction per finished execution ({args.writes} transactions, 2 outputs each)")
     for label, rate in writes:
-        print(f"{label:42} {rate:8.0f} executions recorded/s")
+        print(f"{label:54} {rate:8.0f} executions recorded/s")
 
 
 if __name__ == "__main__":
