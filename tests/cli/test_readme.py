@@ -55,7 +55,7 @@ def test_readme_own_pipeline_block_runs_as_written(tmp_path: Path) -> None:
     block = _blocks("Using it on your own pipeline")[0]
     commands = _commands(block)
     kept = [c for c in commands if not c.startswith(SKIPPED)]
-    assert len(commands) - len(kept) == len(SKIPPED) and len(kept) == 7, commands
+    assert len(commands) - len(kept) == len(SKIPPED) and len(kept) == 8, commands
     (tmp_path / "my_tool.py").write_text(MY_TOOL)
     (tmp_path / "data").mkdir()
     rng = np.random.default_rng(0)
@@ -68,7 +68,7 @@ def test_readme_own_pipeline_block_runs_as_written(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "study.yaml: ok — 4 subjects x 4 conditions x 3 repetitions = 48 executions" in proc.stdout
     assert "48 executions planned, 0 already done, 48 completed, 0 failed" in proc.stderr
-    for made in ("analysis.json", "junit.xml", "report.html"):
+    for made in ("analysis.json", "junit.xml", "report.html", "crate/ro-crate-metadata.json"):
         assert (tmp_path / made).stat().st_size > 0, made
 
 
