@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -270,7 +271,7 @@ def test_task_cancelled_while_running_is_run_again_by_the_next_run(study_dir: Pa
     code, err, victim, (n, status, done, outputs) = cancel_while_running_then_resume(
         path,
         markers,
-        "slurm-array",
+        "slurm-array?grace=1",  # no accounting on the test cluster: a cancelled task waits the grace
         lambda marker: marker.split()[1],  # the array task, 123_4
     )
     assert code == 3 and "1 failed" in err and "ended without a result" in err, err
@@ -285,7 +286,7 @@ def test_task_cancelled_while_running_is_retried_in_a_new_array(study_dir: Path)
     """With `retries: 1` the same run submits the cancelled execution again (a second, one-task array)."""
     path, markers = sleepy_study(study_dir, subjects=2, repetitions=2, extra="retries: 1\n")
     code, err, victim, (n, status, done, outputs) = cancel_while_running_then_resume(
-        path, markers, "slurm-array", lambda marker: marker.split()[1]
+        path, markers, "slurm-array?grace=1", lambda marker: marker.split()[1]
     )
     assert code == 0 and "4 completed, 0 failed" in err, err
     assert n == 4 and set(status.values()) == {"done"}
@@ -301,7 +302,7 @@ def test_monitor_failing_fails_the_calls_instead_of_hanging(study_dir: Path, mon
     from concurrent.futures import BrokenExecutor
     from types import SimpleNamespace
 
-    from reprovip.execute import slurm_array
+    from reprovip.execute import slurm_array, slurm_cli
 
     work = study_dir / ".reprovip" / "work"  # the arrays are named after the study's folder
     pool = slurm_array.ArrayPool("slurm-array", 1)
@@ -311,13 +312,210 @@ def test_monitor_failing_fails_the_calls_instead_of_hanging(study_dir: Path, mon
     def broken(job_ids: list[str]) -> None:
         raise OSError("squeue: cannot reach slurmctld")
 
-    monkeypatch.setattr(slurm_array, "_squeue", broken)
+    monkeypatch.setattr(slurm_cli, "squeue", broken)
     lost = pool.submit(str, SimpleNamespace(work_root=str(work), execution_id="e2"))
     with pytest.raises(BrokenExecutor, match=r"the Slurm array monitor stopped: OSError: squeue: cannot reach"):
         lost.result(timeout=30)
     with pytest.raises(BrokenExecutor, match=r"monitor stopped"):  # later calls fail at once
         pool.submit(str, "e3").result(timeout=1)
     pool.shutdown(wait=True)
+
+
+class FakeSlurm:
+    """Test doubles of :mod:`reprovip.execute.slurm_cli`'s ``sbatch``, ``squeue``, ``sacct`` and ``scancel``:
+    array ``123`` is accepted, then `squeue` no longer lists it (its tasks have ended), ``sacct`` answers
+    ``state`` (None: no accounting), and every ``scancel`` is recorded with whether the future was answered
+    then; ``scancel_ok`` lists its answers in turn (then True)."""
+
+    def __init__(self, state: str | None = None, scancel_ok: tuple[bool, ...] = ()) -> None:
+        self.state, self.scancel_ok = state, list(scancel_ok)
+        self.cancelled: list[tuple[list[str], bool]] = []
+        self.futures: list[Any] = []
+
+    def sbatch(self, args: list[str], spec: str) -> str:
+        return "123"
+
+    def squeue(self, job_ids: list[str]) -> dict[tuple[str, int], str] | None:
+        return {}
+
+    def sacct(self, task: str) -> str | None:
+        return self.state
+
+    def scancel(self, job_ids: list[str]) -> bool:
+        self.cancelled.append((job_ids, all(f.done() for f in self.futures)))
+        return self.scancel_ok.pop(0) if self.scancel_ok else True
+
+
+@pytest.fixture
+def fake_slurm(monkeypatch: pytest.MonkeyPatch) -> Callable[..., FakeSlurm]:
+    """Install a :class:`FakeSlurm` (arguments as its own) in place of Slurm's commands."""
+    from reprovip.execute import slurm_cli
+
+    def install(**kwargs: Any) -> FakeSlurm:
+        fake = FakeSlurm(**kwargs)
+        for name in ("sbatch", "squeue", "sacct", "scancel"):
+            monkeypatch.setattr(slurm_cli, name, getattr(fake, name))
+        return fake
+
+    return install
+
+
+def submit_one(spec: str, work: Path, fake: FakeSlurm) -> tuple[Any, Any]:
+    """An :class:`ArrayPool` of ``spec`` and the future of one call submitted to it (the array of ``work``)."""
+    from types import SimpleNamespace
+
+    from reprovip.execute.slurm_array import ArrayPool
+
+    pool = ArrayPool(spec, 1)
+    fake.futures.append(pool.submit(str, SimpleNamespace(work_root=str(work), execution_id="e1")))
+    return pool, fake.futures[-1]
+
+
+def write_reply_later(work: Path, seconds: float) -> threading.Thread:
+    """Write task 0's reply ``seconds`` after its array's folder appears, as a file written on a compute node
+    shows late on the login node over NFS."""
+    import pickle
+
+    def write() -> None:
+        until(lambda: (work / ".slurm-array").is_dir() and any((work / ".slurm-array").glob("[!.]*")), timeout=10)
+        folder = next((work / ".slurm-array").glob("[!.]*"))
+        time.sleep(seconds)
+        (folder / "results" / "0.pkl").write_bytes(pickle.dumps((True, "the real result")))
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    return thread
+
+
+def test_a_reply_seen_within_the_grace_is_taken(fake_slurm: Callable[..., FakeSlurm], tmp_path: Path) -> None:
+    """A task left `squeue` and its reply shows 1.5 s later (the reviewer's reproducer: it was failed after
+    0.4 s, and its execution run again): with a grace of 20 s its result is taken, nothing is cancelled."""
+    fake = fake_slurm()
+    work = tmp_path / "study" / ".reprovip" / "work"
+    writer = write_reply_later(work, 1.5)
+    pool, fut = submit_one("slurm-array?grace=20", work, fake)
+    assert fut.result(timeout=30) == "the real result"
+    writer.join()
+    pool.shutdown(wait=True)
+    assert fake.cancelled == []
+
+
+@pytest.mark.parametrize(
+    ("state", "grace", "reason"),
+    [
+        (None, "0.5", r"\(cancelled with scancel, past its time limit, or its node failed\)"),
+        ("COMPLETED", "0.5", r"\(sacct: COMPLETED, but no reply appeared in results/ within the grace; raise"),
+        ("TIMEOUT", "600", r"\(sacct: TIMEOUT\)"),  # over: no grace to wait
+    ],
+)
+def test_a_task_without_reply_after_the_grace_is_cancelled_then_failed(
+    fake_slurm: Callable[..., FakeSlurm], tmp_path: Path, state: str | None, grace: str, reason: str
+) -> None:
+    """Without a reply by the end of the grace, task 123_0 is `scancel`led before its future fails (so it cannot
+    write into its execution's folder while the execution runs again); the reason quotes `sacct`'s state when
+    accounting answers. A task `sacct` says ended otherwise than COMPLETED wrote no reply: no grace is waited."""
+    from concurrent.futures import BrokenExecutor
+
+    fake = fake_slurm(state=state)
+    pool, fut = submit_one(f"slurm-array?grace={grace}", tmp_path / ".reprovip" / "work", fake)
+    with pytest.raises(BrokenExecutor, match=r"^Slurm array task 123_0 ended without a result " + reason):
+        fut.result(timeout=30)
+    pool.shutdown(wait=True)
+    assert fake.cancelled == [(["123_0"], False)]
+
+
+def test_a_task_slurm_would_not_cancel_is_not_failed_yet(fake_slurm: Callable[..., FakeSlurm], tmp_path: Path) -> None:
+    """`scancel` failing (the controller did not answer): the task may still run, so it is not failed (its
+    execution would run twice at once); the cancel is tried again at the next look."""
+    from concurrent.futures import BrokenExecutor
+
+    fake = fake_slurm(scancel_ok=(False, False))
+    pool, fut = submit_one("slurm-array?grace=0", tmp_path / ".reprovip" / "work", fake)
+    with pytest.raises(BrokenExecutor, match=r"^Slurm array task 123_0 ended without a result"):
+        fut.result(timeout=30)
+    pool.shutdown(wait=True)
+    assert fake.cancelled == [(["123_0"], False)] * 3
+
+
+def test_monitor_failing_cancels_its_arrays(
+    fake_slurm: Callable[..., FakeSlurm], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reviewer's reproducer 2: `squeue` raising stops the monitor; its array 123 is cancelled then (its
+    tasks would run on after `reprovip run` returned), before the calls fail, and once only."""
+    from concurrent.futures import BrokenExecutor
+
+    from reprovip.execute import slurm_cli
+
+    fake = fake_slurm()
+
+    def broken_squeue(job_ids: list[str]) -> None:
+        raise OSError("squeue: cannot reach slurmctld")
+
+    monkeypatch.setattr(slurm_cli, "squeue", broken_squeue)
+    pool, fut = submit_one("slurm-array", tmp_path / ".reprovip" / "work", fake)
+    with pytest.raises(BrokenExecutor, match=r"monitor stopped: OSError: squeue: cannot reach slurmctld"):
+        fut.result(timeout=30)
+    pool.interrupt()  # what `slurm_array()` does when the runner raises then
+    assert fake.cancelled == [(["123"], False)]
+
+
+def test_interrupt_cancels_arrays_whose_calls_were_failed(fake_slurm: Callable[..., FakeSlurm], tmp_path: Path) -> None:
+    """`interrupt()` cancels every array submitted, also one whose calls have all been answered or failed."""
+    fake = fake_slurm()
+    work = tmp_path / ".reprovip" / "work"
+    writer = write_reply_later(work, 0)
+    pool, fut = submit_one("slurm-array", work, fake)
+    assert fut.result(timeout=30) == "the real result"
+    writer.join()
+    pool.interrupt()
+    assert fake.cancelled == [(["123"], True)]
+
+
+def test_a_stuck_squeue_is_no_answer(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """An `squeue` that never answers: after the timeout, `slurm_cli.squeue` says None (no answer), so Ctrl-C
+    (`interrupt`, which waits for the monitor's look) does not wait for ever."""
+    from reprovip.execute import slurm_cli
+
+    shim(tmp_path, "squeue", "exec sleep 600\n")
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(slurm_cli, "TIMEOUT", 0.5)
+    assert slurm_cli.squeue(["123"]) is None
+
+
+def shim(folder: Path, command: str, script: str) -> None:
+    """A ``command`` running ``script`` (sh), first on PATH: a test double of a Slurm command."""
+    (folder / command).write_text("#!/bin/sh\n" + script)
+    (folder / command).chmod(0o755)
+
+
+def test_sacct_state_of_a_task_and_squeue_of_another_format(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`sacct --parsable2` lines as Slurm 22.05 prints them (``JOB_I|CANCELLED by 0``): the task's own line's
+    first word; an `squeue` line of another format than `%F %K %T` is no answer rather than an error that would
+    stop the monitor."""
+    from reprovip.execute import slurm_cli
+
+    shim(tmp_path, "sacct", 'printf "123_1|COMPLETED\\n123_0|CANCELLED by 0\\n"\n')
+    shim(tmp_path, "squeue", 'printf "123 0 RUNNING\\nsqueue: unexpected\\n"\n')
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    assert slurm_cli.sacct("123_0") == "CANCELLED" and slurm_cli.sacct("123_2") is None
+    assert slurm_cli.squeue(["123"]) is None
+
+
+def test_sacct_without_accounting_is_no_answer(slurm_cluster: None) -> None:
+    """The test cluster keeps no accounting (`AccountingStorageType=accounting_storage/none`: `sacct` exits 1,
+    "Slurm accounting storage is disabled"): no state, no error."""
+    from reprovip.execute import slurm_cli
+
+    disabled = subprocess.run(["sacct", "--noheader"], capture_output=True, text=True, check=False)
+    assert disabled.returncode == 1 and "accounting storage is disabled" in disabled.stderr
+    assert slurm_cli.sacct("1_0") is None
+
+
+@pytest.mark.parametrize("value", ["soon", "-1", "nan", "inf"])
+def test_grace_must_be_seconds(value: str) -> None:
+    with pytest.raises(InputError, match=rf"option 'grace' is '{value}'; give seconds >= 0, as in grace=60"):
+        with backends.open_backend(f"slurm-array?grace={value}", 1):
+            pass
 
 
 def test_invalid_partition_is_a_one_line_error(study_dir: Path) -> None:
