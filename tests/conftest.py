@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -10,6 +11,14 @@ import pytest
 APPS = Path(__file__).parent / "apps"
 # The applications are scripts that the tests run as subprocesses, not test modules to import.
 collect_ignore = ["apps"]
+
+
+def unavailable(reason: str) -> None:
+    """Skip, saying why, where a service or tool the test needs is missing; fail instead when CI is set (there
+    ``scripts/test.sh`` installs and starts everything, so a skip would hide a broken setup)."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set: this test must run)")
+    pytest.skip(reason)
 
 
 def write_study(

@@ -12,7 +12,6 @@ deterministic given its input.
 from __future__ import annotations
 
 import importlib.util
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import pytest
 from reprovip.cli.main import main
 from reprovip.execute import trace
 from reprovip.study import Study
+from tests.conftest import unavailable
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 STEPS = ("normalise", "n4", "register", "segment", "stats")
@@ -29,20 +29,13 @@ STEPS = ("normalise", "n4", "register", "segment", "stats")
 pytestmark = pytest.mark.slow
 
 
-def _unavailable(reason: str) -> None:
-    """Skip, or fail under CI, where what the case study needs is missing."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set: this test must run)")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def document(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     if importlib.util.find_spec("ants") is None:
-        _unavailable("antspyx is not installed (pip install 'reprovip[brain]')")
+        unavailable("antspyx is not installed (pip install 'reprovip[brain]')")
     if (problem := trace.strace_problem()) is not None:
         # Without strace the study would fall back to `trace: files`, which cannot name a step.
-        _unavailable(f"strace cannot trace here: {problem}")
+        unavailable(f"strace cannot trace here: {problem}")
     root = tmp_path_factory.mktemp("case-c")
     shutil.copytree(
         EXAMPLES / "pipeline-divergence", root / "pipeline-divergence", ignore=shutil.ignore_patterns(".reprovip")

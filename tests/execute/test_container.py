@@ -26,19 +26,12 @@ from reprovip.errors import InputError
 from reprovip.execute.container import engine_hint, prepare
 from reprovip.execute.rootfs import cache_dir, ensure_rootfs
 from reprovip.study import Study
-from tests.conftest import APPS, write_study
+from tests.conftest import APPS, unavailable, write_study
 
 RELEASES = ("bookworm", "trixie")
 NOT_SET_UP = (
     "podman is not set up here (run `source scripts/services/podman.sh` as root: it exports REPROVIP_TEST_PODMAN=1)"
 )
-
-
-def _unavailable(reason: str) -> None:
-    """Skip, or fail under CI, where a service the test needs is missing."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set: this test must run)")
-    pytest.skip(reason)
 
 
 def _import(release: str) -> str:
@@ -59,13 +52,13 @@ def _import(release: str) -> str:
 @pytest.fixture(scope="session")
 def images() -> dict[str, str]:
     if os.environ.get("REPROVIP_TEST_PODMAN") != "1" or shutil.which("podman") is None:
-        _unavailable(NOT_SET_UP)
+        unavailable(NOT_SET_UP)
     if shutil.which("gcc") is None:
-        _unavailable("gcc is needed to build the libm program")
+        unavailable("gcc is needed to build the libm program")
     try:
         return {release: _import(release) for release in RELEASES}
     except InputError as exc:  # no cached rootfs and no way to build one
-        _unavailable(str(exc))
+        unavailable(str(exc))
         raise
 
 

@@ -26,7 +26,7 @@ from reprovip.errors import InputError
 from reprovip.execute import backends
 from reprovip.store.catalog import sqlite_url
 from reprovip.study import Study
-from tests.conftest import APPS, write_study
+from tests.conftest import APPS, unavailable, write_study
 from tests.store.conftest import pg_url  # noqa: F401 - a fixture, for the study on PostgreSQL
 
 SLEEPY_APP = """\
@@ -46,9 +46,7 @@ def slurm_cluster() -> None:
     """The cluster ``scripts/services/slurm.sh`` started; skip without one, but fail in CI."""
     reason = "no Slurm cluster: as root, `source scripts/services/slurm.sh` starts one (REPROVIP_TEST_SLURM=1)"
     if not os.environ.get("REPROVIP_TEST_SLURM"):
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+        unavailable(reason)
     state = subprocess.run(["sinfo", "-h", "-N", "-o", "%T"], capture_output=True, text=True, check=False)
     if state.returncode != 0 or not state.stdout.strip():
         pytest.fail(f"REPROVIP_TEST_SLURM is set but `sinfo` fails: {state.stderr.strip()}")

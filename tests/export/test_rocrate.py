@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -21,19 +20,12 @@ from reprovip.execute import trace
 from reprovip.export import rocrate as export
 from reprovip.store import BlobStore
 from reprovip.study import Study
-from tests.conftest import APPS, write_study
+from tests.conftest import APPS, unavailable, write_study
 from tests.execute.test_trace import pipeline_study
 from tests.export.offline import SERVED, validate
 
 # edge_app.py fail-some: sub-03's repetition 2 exits with status 1, under both thread levels.
 EDGE = '"fail-some", "{input}", "{outdir}", "{repetition}"'
-
-
-def _unavailable(reason: str) -> None:
-    """Skip, or fail under CI, where the test needs what this machine lacks."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set: this test must run)")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +44,7 @@ def plain(tmp_path_factory: pytest.TempPathFactory) -> tuple[Study, Path]:
 def traced(tmp_path_factory: pytest.TempPathFactory) -> tuple[Study, Path]:
     """The four-step pipeline of tests/apps/pipeline_app.py traced with `processes` (strace), not analysed."""
     if trace.strace_problem() is not None:
-        _unavailable(f"strace cannot trace here: {trace.strace_problem()}")
+        unavailable(f"strace cannot trace here: {trace.strace_problem()}")
     root = tmp_path_factory.mktemp("traced")
     study = pipeline_study(root / "study", "processes")
     assert study.run(jobs=2).ok

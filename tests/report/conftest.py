@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import threading
 import time
@@ -15,6 +14,7 @@ import pytest
 
 from reprovip.execute import trace
 from reprovip.study import Study
+from tests.conftest import unavailable
 from tests.report.studies import build_image_study, build_pipeline_study, build_scalar_study
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -39,13 +39,6 @@ def scalar_study(tmp_path_factory: pytest.TempPathFactory) -> Study:
 def image_study(tmp_path_factory: pytest.TempPathFactory) -> Study:
     """Images and label maps: voxelwise maps and Dice."""
     return build_image_study(tmp_path_factory.mktemp("images"))
-
-
-def unavailable(reason: str) -> None:
-    """Skip, or fail when CI is set (there every service a test needs must be installed), saying why."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set: this test must run)")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """Catalog URLs for the store tests: a SQLite file, and a fresh schema of a real PostgreSQL server.
 
 PostgreSQL tests need ``REPROVIP_TEST_PG_URL`` (``scripts/test.sh`` starts a server and sets it when run as
-root); without it they skip, saying so.
+root); without it they skip, saying so (and fail when CI is set).
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import unavailable
+
 PG_ENV = "REPROVIP_TEST_PG_URL"
 NO_PG = f"no PostgreSQL server: set {PG_ENV} (scripts/test.sh starts one and sets it when run as root)"
 
@@ -20,7 +22,7 @@ NO_PG = f"no PostgreSQL server: set {PG_ENV} (scripts/test.sh starts one and set
 def _pg_base_url() -> str:
     url = os.environ.get(PG_ENV)
     if not url:
-        pytest.skip(NO_PG)
+        unavailable(NO_PG)
     pytest.importorskip("psycopg", reason="PostgreSQL needs psycopg: pip install 'reprovip[postgres]'")
     return url
 
