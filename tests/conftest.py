@@ -13,6 +13,16 @@ APPS = Path(__file__).parent / "apps"
 collect_ignore = ["apps"]
 
 
+# The invocation of tests/apps/bosh_scale.json (a Boutiques descriptor) with reprovip's placeholders.
+BOSH_SCALE_INVOCATION = {
+    "python": sys.executable,
+    "script": str(APPS / "bosh_scale.py"),
+    "input_file": "{input}",
+    "out_dir": "{outdir}",
+    "factor": "{factor}",
+}
+
+
 def unavailable(reason: str) -> None:
     """Skip, saying why, where a service or tool the test needs is missing; fail instead when CI is set (there
     ``scripts/test.sh`` installs and starts everything, so a skip would hide a broken setup)."""

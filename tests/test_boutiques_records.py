@@ -23,6 +23,7 @@ from reprovip.cli.main import main
 from reprovip.errors import InputError
 from reprovip.spec.boutiques import bosh_launch_template
 from reprovip.study import Study
+from tests.conftest import BOSH_SCALE_INVOCATION
 
 APPS = Path(__file__).parent / "apps"
 SCALE, NOISY = APPS / "bosh_scale.json", APPS / "bosh_noisy.json"
@@ -303,13 +304,7 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_launcher_bosh_merges_provenance_into_the_record(tmp_path: Path) -> None:
     """``launcher: bosh`` (its argv, as tasks.py would build it): Boutiques runs the tool and writes its
     record with reprovip's provenance; outputs equal the ``exec simulate`` path's; the records ingest back."""
-    inv = {
-        "python": sys.executable,
-        "script": str(APPS / "bosh_scale.py"),
-        "input_file": "{input}",
-        "out_dir": "{outdir}",
-        "factor": "{factor}",
-    }
+    inv = BOSH_SCALE_INVOCATION
     argv = bosh_launch_template(str(SCALE), inv, factors=["factor"])
     runs = {}
     for launcher in ("bosh", "simulate"):

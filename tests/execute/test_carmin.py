@@ -8,7 +8,6 @@ same output bytes).
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,18 +22,13 @@ from reprovip.execute.carmin_client import CarminClient, CarminError, RetryPolic
 from reprovip.execute.sandbox import OutputDecl, Task, run_task
 from reprovip.study import Study
 from tests.carmin_double import API_KEY, CarminDouble, SpecValidator
+from tests.conftest import BOSH_SCALE_INVOCATION
 
 APPS = Path(__file__).parents[1] / "apps"
 SCALE, NOISY = APPS / "bosh_scale.json", APPS / "bosh_noisy.json"
 # CI keeps ../shared beside the checkout; the spec is data, not copied into the repo.
 SPEC = Path(__file__).resolve().parents[2].parent / "shared" / "specs" / "carmin-0.3.1.yaml"
-INVOCATION = {
-    "python": sys.executable,
-    "script": str(APPS / "bosh_scale.py"),
-    "input_file": "{input}",
-    "out_dir": "{outdir}",
-    "factor": "{factor}",
-}
+INVOCATION = BOSH_SCALE_INVOCATION
 
 
 @pytest.fixture(scope="module")

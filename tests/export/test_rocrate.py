@@ -8,7 +8,6 @@ import datetime as dt
 import hashlib
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import blake3
@@ -20,7 +19,7 @@ from reprovip.execute import trace
 from reprovip.export import rocrate as export
 from reprovip.store import BlobStore
 from reprovip.study import Study
-from tests.conftest import APPS, unavailable, write_study
+from tests.conftest import APPS, BOSH_SCALE_INVOCATION, unavailable, write_study
 from tests.execute.test_trace import pipeline_study
 from tests.export.offline import SERVED, validate
 
@@ -309,13 +308,7 @@ def test_a_boutiques_application_is_described_by_its_descriptor(tmp_path: Path) 
     """The descriptor's name and tool-version (tests/apps/bosh_scale.json: "scale", "1.0") name the tool, and the
     descriptor itself is in the crate."""
     descriptor = APPS / "bosh_scale.json"
-    invocation = {
-        "python": sys.executable,
-        "script": str(APPS / "bosh_scale.py"),
-        "input_file": "{input}",
-        "out_dir": "{outdir}",
-        "factor": "{factor}",
-    }
+    invocation = BOSH_SCALE_INVOCATION
     path = write_study(
         tmp_path / "study",
         repetitions=1,

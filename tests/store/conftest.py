@@ -10,6 +10,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,3 +56,16 @@ def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
         return sqlite_url(tmp_path / "catalog.sqlite")
     return request.getfixturevalue("pg_url")
+
+
+def upgrade_to(conn: Any, revision: str) -> None:
+    """Create or migrate the catalog on ``conn`` (a SQLAlchemy connection) up to the migration ``revision``."""
+    from alembic import command
+    from alembic.config import Config
+
+    from reprovip.store.migrations import LOCATION
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(LOCATION))
+    cfg.attributes["connection"] = conn
+    command.upgrade(cfg, revision)

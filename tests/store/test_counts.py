@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from reprovip.store import Catalog
+from tests.store.conftest import upgrade_to
 
 
 def _planned(i: int, condition: str, study: str = "a") -> SimpleNamespace:
@@ -106,17 +107,9 @@ def test_counts_follow_every_write_that_changes_an_execution(catalog_url: str) -
 
 
 def test_migration_fills_the_counts_of_executions_already_there(catalog_url: str) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    from reprovip.store.migrations import LOCATION
-
     engine = create_engine(catalog_url)
     with engine.begin() as conn:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(LOCATION))
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0005")
+        upgrade_to(conn, "0005")
         conn.execute(text("INSERT INTO studies (id, name) VALUES (1, 'old')"))
         conn.execute(
             text(

@@ -25,6 +25,7 @@ from reprovip.store import schema as s
 from reprovip.store.migrations import BASE, HEAD, current_revision, upgrade
 from reprovip.study import Study
 from tests.conftest import write_study
+from tests.store.conftest import upgrade_to
 
 THREADS = "  threads: [1, 2]\n"
 ROOT = Path(__file__).parents[2]
@@ -133,17 +134,9 @@ def test_attempts_from_before_revision_0004_get_their_status_history_and_numbers
     failed twice in run 1 and once in run 2, same recipe. The last ``attempts`` attempts stay current; an
     attempt without error was a success; numbers restart at 1 in each run.
     """
-    from alembic import command
-    from alembic.config import Config
-
-    from reprovip.store.migrations import LOCATION
-
     engine = create_engine(catalog_url)
     with engine.begin() as conn:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(LOCATION))
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0003")
+        upgrade_to(conn, "0003")
         conn.execute(text("INSERT INTO studies (id, name) VALUES (1, 'old')"))
         conn.execute(
             text(
