@@ -32,9 +32,8 @@ from reprovip.dashboard.security import Guard
 from reprovip.dashboard.sources import Source
 from reprovip.dashboard.views import Dashboard
 from reprovip.errors import ReprovipError
-from reprovip.report import plots
-from reprovip.report.maps import MAP_NAME, UNITS, draw_output_map, output_maps
-from reprovip.report.render import css, environment
+from reprovip.report.maps import MAP_NAME
+from reprovip.report.render import css, environment, output_map_images
 
 TEMPLATES = str(Path(__file__).parent / "templates")
 CSS_URL = "/static/reprovip.css"
@@ -114,26 +113,13 @@ def create_app(sources: list[Source], *, token: str | None = None) -> Any:
             store = src.store_for(row["id"], row.get("study_dir"))
             if store is None or o["index"] >= len(raws):
                 return []
-            out = []
             study = str((doc.get("study") or {}).get("name", "")) or None
-            for name in output_maps(store, raws[o["index"]], study=study):
-                img = draw_output_map(store, raws[o["index"]], name, study=study)
-                if img is None:
-                    continue
-                base = f"/studies/{key}/maps/{analysis['analysis_id']}/{o['index']}/{name}"
-                out.append(
-                    dict(
-                        name=name,
-                        title=img.title,
-                        unit=UNITS.get(name, ""),
-                        bar=plots.colour_bar(img.vmin, img.vmax, binary=img.binary),
-                        slices=[
-                            dict(axis=s.axis, src=f"{base}/{s.axis}.png", width=s.width, height=s.height)
-                            for s in img.slices
-                        ],
-                    )
-                )
-            return out
+            base = f"/studies/{key}/maps/{analysis['analysis_id']}/{o['index']}"
+
+            def url(name: str, s: Any) -> str:
+                return f"{base}/{name}/{s.axis}.png"
+
+            return output_map_images(store, raws[o["index"]], url, study=study)
 
         return images
 

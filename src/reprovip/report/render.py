@@ -17,7 +17,7 @@ from reprovip import __version__
 from reprovip.report import flowgraph, plots
 from reprovip.report.context import analysis_context
 from reprovip.report.fmt import duration, fmt, pct, size, to_float
-from reprovip.report.maps import UNITS, draw_output_map, output_maps
+from reprovip.report.maps import UNITS, Slice, draw_output_map, output_maps
 from reprovip.report.png import data_uri
 from reprovip.store import Catalog
 from reprovip.store import schema as s
@@ -61,6 +61,28 @@ def css() -> str:
     return (TEMPLATES / "reprovip.css").read_text(encoding="utf-8")
 
 
+def output_map_images(
+    store: Path, raw: dict[str, Any], src: Callable[[str, Slice], str], *, study: str | None = None
+) -> list[dict[str, Any]]:
+    """The maps of one output of an analysis document (``raw``) as the pages draw them: title, unit, colour bar and
+    slices, each slice's image at ``src(map name, slice)`` (a data URI in the report, a URL in the dashboard)."""
+    out = []
+    for name in output_maps(store, raw, study=study):
+        m = draw_output_map(store, raw, name, study=study)
+        if m is None:
+            continue
+        out.append(
+            dict(
+                name=name,
+                title=m.title,
+                unit=UNITS.get(name, ""),
+                bar=plots.colour_bar(m.vmin, m.vmax, binary=m.binary),
+                slices=[dict(axis=s.axis, src=src(name, s), width=s.width, height=s.height) for s in m.slices],
+            )
+        )
+    return out
+
+
 def inline_map_images(store: Path | None, study: str | None = None) -> Callable[[dict[str, Any]], list[dict[str, Any]]]:
     """For the static report: draw an output's maps as PNG data URIs (nothing outside ``store`` is read)."""
     raw_by_name: dict[str, dict[str, Any]] = {}
@@ -69,23 +91,7 @@ def inline_map_images(store: Path | None, study: str | None = None) -> Callable[
         raw = raw_by_name.get(o["name"])
         if store is None or raw is None:
             return []
-        out = []
-        for name in output_maps(store, raw, study=study):
-            m = draw_output_map(store, raw, name, study=study)
-            if m is None:
-                continue
-            out.append(
-                dict(
-                    name=name,
-                    title=m.title,
-                    unit=UNITS.get(name, ""),
-                    bar=plots.colour_bar(m.vmin, m.vmax, binary=m.binary),
-                    slices=[
-                        dict(axis=sl.axis, src=data_uri(sl.png), width=sl.width, height=sl.height) for sl in m.slices
-                    ],
-                )
-            )
-        return out
+        return output_map_images(store, raw, lambda _name, s: data_uri(s.png), study=study)
 
     images.raw_by_name = raw_by_name  # type: ignore[attr-defined]
     return images
