@@ -244,6 +244,42 @@ class Study:
             license=license,
         )
 
+    def trace_file(self, execution_id: str, relpath: str) -> Path:
+        """Where the blob store keeps the traced file ``relpath`` (relative to the working folder, ``out/...``
+        for ``{outdir}``) of execution ``execution_id``: only the files ``trace_keep`` names are kept.
+
+        Raises
+        ------
+        NotFoundError
+            The execution traced no such file, or did not keep it.
+        """
+        from sqlalchemy import select
+
+        from reprovip.errors import NotFoundError
+        from reprovip.store import schema as s
+        from reprovip.store.blobs import BlobStore, suffix_of
+
+        f, e = s.trace_files, s.executions
+        q = (
+            select(f.c.blob, f.c.kept)
+            .join(e, e.c.id == f.c.execution_id)
+            .where(e.c.study_id == self.catalog.study_id(self.name), f.c.execution_id == execution_id)
+            .where(f.c.relpath == relpath)
+        )
+        with self.catalog.engine.connect() as conn:
+            row = conn.execute(q).first()
+        if row is None:
+            raise NotFoundError(f"execution {execution_id!r} of {self.path} traced no file {relpath!r}")
+        if not row.kept:
+            raise NotFoundError(
+                f"{relpath!r} of execution {execution_id!r} was traced (hashed) but not kept; add a glob naming it "
+                f"to `trace_keep` in {self.path} and run it again (`run --force`)"
+            )
+        path = BlobStore(self.store).path(row.blob, suffix_of(relpath))
+        if not path.is_file():
+            raise NotFoundError(f"{path}: the kept {relpath!r} of execution {execution_id!r} is missing from the store")
+        return path
+
     def executions(self) -> pd.DataFrame:
         """One row per execution: subject, condition, repetition, status, exit code, duration, error."""
         import pandas as pd

@@ -110,6 +110,8 @@ def build_task(
             values[name] = value
     if spec.trace != "none":
         extra["trace"] = spec.trace  # see reprovip.execute.trace
+        if spec.trace_keep:
+            extra["trace_keep"] = spec.trace_keep
     if spec.application.container is not None and "container" not in extra:
         extra["container"] = _container(spec.application.container.model_dump(), containers)
     for key in user_env & set(env):

@@ -18,7 +18,12 @@ PIPELINE = ["step1/loaded.json", "step2/denoised.json", "step3/count.json", "ste
 
 
 def pipeline_study(
-    root: Path, mode: str, *, factors: str = "  threads: [1, 2]\n  seed: [42]\n", subjects: int = 1
+    root: Path,
+    mode: str,
+    *,
+    factors: str = "  threads: [1, 2]\n  seed: [42]\n",
+    subjects: int = 1,
+    extra: str = "",
 ) -> Study:
     return Study.load(
         write_study(
@@ -28,7 +33,7 @@ def pipeline_study(
             factors=factors,
             repetitions=2,
             subjects=subjects,
-            extra=f"trace: {mode}\n",
+            extra=f"trace: {mode}\n{extra}",
         )
     )
 

@@ -386,12 +386,19 @@ def _blob_store(root: str) -> BlobStore:
 
 
 def run_task(task: Task) -> dict[str, Any]:
-    """Run one execution; with ``task.blob_root``, move its outputs into the blob store and clean up.
+    """Run one execution; with ``task.blob_root``, move its outputs (and the traced files ``trace_keep`` names)
+    into the blob store and clean up.
 
     Doing this on the worker keeps the runner's single thread free for catalog writes. A blob moved in
     before the catalog commit is only an orphan if the runner dies in between, and the next run removes it.
     """
     result = _execute(task)
+    if (globs := task.extra.get("trace_keep")) and result.get("trace") and result.get("workdir"):
+        from reprovip.execute import trace
+
+        # While the working folder exists; without a store shared with the runner, the trace's note says why.
+        store = _blob_store(task.blob_root) if task.blob_root else None
+        trace.keep(result["trace"], result["workdir"], globs, store)
     if not task.blob_root and task.return_bytes and result.get("workdir"):
         # A remote worker: the outputs travel back as bytes; nothing is left on the worker.
         shutil.rmtree(result.pop("workdir"), ignore_errors=True)
@@ -403,7 +410,8 @@ def run_task(task: Task) -> dict[str, Any]:
                 o["adopted"] = True
         workdir = result.pop("workdir")
         if task.failed_root and not result["ok"] and not result["error"].startswith(INTERRUPTED):
-            result["kept"] = _keep(workdir, task.failed_root)  # less its outputs found: they are in the store
+            # Less its outputs found and its traced files kept (trace_keep): they are in the store.
+            result["kept"] = _keep(workdir, task.failed_root)
         elif not _recycle(workdir):
             # A folder with more in it: renaming is cheap, deleting a tree is not, so the runner deletes the
             # trash in the background.

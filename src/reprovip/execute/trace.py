@@ -2,7 +2,9 @@
 
 ``files``: after the execution, every regular file of its working folder (``{outdir}`` included) is hashed, bytes
 and decoded content (:func:`reprovip.readers.semantic_hash`), and listed with its size and write order (by
-modification time). Nothing is stored but the hashes: an intermediate of any size costs its hashing only.
+modification time). Nothing is stored but the hashes: an intermediate of any size costs its hashing only, unless
+the study asks to keep it (``trace_keep`` globs, :func:`keep_matcher`): the worker then moves it into the blob store
+(:func:`reprovip.execute.sandbox.run_task`) and its record says ``kept``.
 
 ``processes``: the application also runs under ``strace -f`` (the Debian package), which records every process it
 starts (argv, working folder, exit code) and each file each one opened for reading or writing. The reasons for
@@ -21,7 +23,12 @@ import re
 import shutil
 import signal
 import subprocess
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from reprovip.store.blobs import suffix_of
+
+if TYPE_CHECKING:
+    from reprovip.store.blobs import BlobStore
 
 STRACE_DIR = ".reprovip-strace"
 # Calls that open, rename or move into a folder, start or end a process; -y prints the path behind each
@@ -131,6 +138,73 @@ def snapshot(workdir: str, *, skip: tuple[str, ...]) -> list[dict[str, Any]]:
                 )
             )
     return in_write_order(found)
+
+
+def keep(record: dict[str, Any], workdir: str, globs: list[str], blobs: BlobStore | None) -> None:
+    """Move the files of ``record`` (a trace) that ``globs`` name into ``blobs`` and mark them ``kept``.
+
+    Their BLAKE3 is the one :func:`snapshot` computed: nothing is hashed again. Without a store shared with the
+    runner (a remote worker), nothing is kept and the trace's note says so in one line.
+    """
+    match = keep_matcher(globs)
+    chosen = [f for f in record["files"] if match.fullmatch(f["relpath"])]
+    if blobs is None:
+        if chosen:
+            why = f"trace_keep: {len(chosen)} file(s) not kept, the executor shares no store with the runner"
+            record["note"] = "; ".join(n for n in (record["note"], why) if n)
+        return
+    for f in chosen:
+        try:
+            blobs.adopt(os.path.join(workdir, f["relpath"]), f["blob"], suffix_of(f["relpath"]))
+        except FileNotFoundError:  # gone since it was traced: not kept, and its record says so
+            continue
+        f["kept"] = True
+
+
+def keep_matcher(globs: list[str]) -> re.Pattern[str]:
+    """One regular expression matching the relpaths (as in :func:`snapshot`) that any of ``globs`` names.
+
+    ``*``, ``?`` and ``[...]`` match within one path segment (as in :mod:`fnmatch`, but never across ``/``);
+    a whole segment ``**`` matches any number of segments, none included.
+
+    Examples
+    --------
+    >>> m = keep_matcher(["step2/*.json", "**/*.nii.gz"])
+    >>> [bool(m.fullmatch(r)) for r in ("step2/a.json", "step2/x/a.json", "a.nii.gz", "x/y/a.nii.gz")]
+    [True, False, True, True]
+    """
+    return re.compile("|".join(f"(?:{_glob_regex(g)})" for g in globs) or "(?!)")
+
+
+def _glob_regex(glob: str) -> str:
+    segments = glob.split("/")
+    out = []
+    for i, segment in enumerate(segments):
+        last = i == len(segments) - 1
+        if segment == "**":
+            out.append(".*" if last else "(?:[^/]+/)*")
+        else:
+            out.append(_segment_regex(segment) + ("" if last else "/"))
+    return "".join(out)
+
+
+def _segment_regex(segment: str) -> str:
+    out, i = [], 0
+    while i < len(segment):
+        c = segment[i]
+        close = segment.find("]", i + 2) if c == "[" else -1
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif close > 0:
+            inner = segment[i + 1 : close]
+            out.append("[" + ("^" + inner[1:] if inner.startswith("!") else inner) + "]")
+            i = close
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return "".join(out)
 
 
 def in_write_order(files: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, List, Literal  # noqa: UP035 (a field is named `list`)
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 OUTPUT_KINDS = ("image", "labels", "table", "scalars", "text", "array", "bytes")
 BUILTIN_PLACEHOLDERS = (
@@ -160,6 +160,19 @@ class StudySpec(_Strict):
     # Record every file an execution writes (`files`), or also which process read and wrote it (`processes`,
     # under strace): see docs/study-format.md and reprovip.execute.trace.
     trace: Literal["none", "files", "processes"] = "none"
+    # Traced files to store in the blob store, not only hash: globs relative to the working folder (`**` for any
+    # number of folders). Changes no result, so like `trace` it is not part of the recipe.
+    trace_keep: List[str] = []  # noqa: UP006
+
+    @field_validator("trace_keep")
+    @classmethod
+    def _keep_globs(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        if v and info.data.get("trace") == "none":  # absent when `trace` itself is invalid
+            raise ValueError("`trace_keep` keeps traced files: add `trace: files` (or `processes`), or remove it")
+        for g in v:
+            if not g or g.startswith("/") or ".." in g.split("/"):
+                raise ValueError(f"`trace_keep` glob {g!r} must be relative to the working folder, without `..`")
+        return v
 
     @field_validator("criteria", mode="before")
     @classmethod

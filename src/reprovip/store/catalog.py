@@ -470,9 +470,11 @@ class Catalog(sql.Reads):
         return row[0] if row else None
 
     def referenced_blobs(self) -> set[str]:
-        """Digests of every blob an output row refers to."""
+        """Digests of every blob an output row, or a kept traced file (``trace_keep``), refers to."""
+        kept = select(s.trace_files.c.blob).where(s.trace_files.c.kept.is_(True))
         with self.engine.connect() as conn:
-            return {r[0] for r in conn.execute(select(s.outputs.c.blob).where(s.outputs.c.blob.is_not(None)))}
+            outputs = conn.execute(select(s.outputs.c.blob).where(s.outputs.c.blob.is_not(None)))
+            return {r[0] for r in outputs} | {r[0] for r in conn.execute(kept)}
 
     # -- analyses ---------------------------------------------------------------------------------
     def save_analysis(self, study_id: int, document: dict[str, Any]) -> int:
@@ -497,7 +499,8 @@ def _replace_traces(conn: Any, ids: list[str], traces: list[tuple[str, dict[str,
     if not traces:
         return
     conn.execute(insert(s.traces), [dict(execution_id=eid, mode=t["mode"], note=t["note"]) for eid, t in traces])
-    files = [dict(f, execution_id=eid) for eid, t in traces for f in t["files"]]
+    # `kept`: stored in the blob store (trace_keep); absent from the records of a worker that kept nothing.
+    files = [dict(f, kept=bool(f.get("kept")), execution_id=eid) for eid, t in traces for f in t["files"]]
     if files:
         conn.execute(insert(s.trace_files), files)
     procs = [dict(p, execution_id=eid) for eid, t in traces for p in t["processes"]]

@@ -214,7 +214,8 @@ analyses = Table(
 )
 
 # `trace: files` / `trace: processes` (docs/study-format.md): what each execution's last successful attempt
-# wrote in its working folder, hashed but never stored, and under `processes` which process read and wrote it.
+# wrote in its working folder, hashed (stored too when `trace_keep` names it), and under `processes` which
+# process read and wrote it.
 traces = Table(
     "traces",
     metadata,
@@ -232,8 +233,9 @@ trace_files = Table(
     Column("size", BigInteger),
     Column("mtime_ns", BigInteger),
     Column("write_order", Integer),  # 0, 1... by (mtime_ns, relpath) within the execution
-    Column("blob", String(64)),  # BLAKE3 of the bytes (the file itself is not stored)
+    Column("blob", String(64)),  # BLAKE3 of the bytes (the file itself is stored only when kept)
     Column("semantic_hash", String(64)),
+    Column("kept", Boolean, default=False),  # in the blob store under `blob` (trace_keep; migration 0007)
 )
 
 trace_processes = Table(
