@@ -146,18 +146,31 @@ class FactorialAccumulator:
                 raise MetricInputError(f"`rows` must be real arrays of shape {(nv,)}, got {x.dtype} {x.shape}")
         self._add("rows", lambda s, e: [x[s:e] for x in rows], np.result_type(*rows))
 
+    def _spans(self) -> list[tuple[int, int]]:
+        """The voxel chunks ``(start, end)``: none of 1 voxel among others (see :meth:`_add_chunk`)."""
+        nv = self._mean.shape[1]
+        starts = list(range(0, nv, self._chunk))
+        if nv > 1 and nv - starts[-1] == 1:
+            starts.pop()
+        return list(zip(starts, [*starts[1:], nv], strict=True))
+
+    def _by_chunks(self, fn) -> np.ndarray:
+        """``fn(slice)`` of every voxel chunk, joined: no temporary of the state's full (R, voxels) size,
+        whose page faults alone cost more than the arithmetic; the values are those of the whole."""
+        out = np.empty(self._mean.shape[1])
+        for s, e in self._spans():
+            out[s:e] = fn(slice(s, e))
+        return out
+
     def _add(self, name: str, part, dtype: np.dtype) -> None:
         """Add a subject whose executions over voxels ``s:e`` are the R rows of ``part(s, e)``."""
-        r, nv = self._mean.shape
-        starts = list(range(0, nv, self._chunk))
-        if nv > 1 and nv - starts[-1] == 1:  # no chunk of 1 voxel among others: see _add_chunk
-            starts.pop()
-        spans = list(zip(starts, [*starts[1:], nv], strict=True))
+        spans = self._spans()
         if dtype.kind == "f":  # checked before any state changes
             for s, e in spans:
                 if not all(np.isfinite(x).all() for x in part(s, e)):
                     raise MetricInputError(f"`{name}` contains NaN or infinite values; remove or impute them first")
         if self._work is None:
+            r, nv = self._mean.shape
             self._work = _Work(r, min(self._chunk + 1, nv), self.levels, self.k)
         nmant, i = mantissa_bits(dtype), self.n_subjects + 1
         for s, e in spans:
@@ -240,6 +253,13 @@ class FactorialAccumulator:
         levels, k, m = self.levels, self.k, len(self.levels)
         cells = int(np.prod(levels, dtype=np.int64))
         colm = self._mean.reshape(*levels, k, -1)
+
+        def effect_ss(sub: tuple[int, ...]) -> np.ndarray:
+            keep, average = list(sub), [a for a in range(m) if a not in sub] + [m]
+            return self._by_chunks(
+                lambda sl: np.sum(effect(colm[..., sl], keep, average).reshape(-1, sl.stop - sl.start) ** 2, axis=0)
+            )
+
         terms, ms, df = [], [], []
         for name, axes in factorial_terms(self.factors):
             sub = tuple(a - 1 for a in axes if a > 0)
@@ -247,8 +267,7 @@ class FactorialAccumulator:
             if axes[0] == 0:
                 ss = per_cell * self._m2[self._subsets.index(sub)]
             else:
-                eff = effect(colm, list(sub), [a for a in range(m) if a not in sub] + [m])
-                ss = n * per_cell * np.sum(eff.reshape(-1, eff.shape[-1]) ** 2, axis=0)
+                ss = n * per_cell * effect_ss(sub)
             d = int(np.prod([(n, *levels)[a] - 1 for a in axes], dtype=np.int64))
             terms.append(name)
             ms.append(ss / d)
@@ -257,14 +276,18 @@ class FactorialAccumulator:
             terms.append("residual")
             ms.append(self._sse / (n * cells * (k - 1)))
             df.append(n * cells * (k - 1))
-        arr = force_zeros(np.stack(ms, axis=-1), tuple(terms), ~self._differs, self._rows_same)
+        shape = self.spatial_shape
+        # Shaped before they are joined: the joined array is then returned as it is, not copied.
+        arr = force_zeros(
+            [a.reshape(shape) for a in ms], tuple(terms), ~self._differs.reshape(shape), self._rows_same.reshape(shape)
+        )
         return MeanSquares(
             self.factors,
             n,
             levels,
             k,
             tuple(terms),
-            output(arr.reshape(*self.spatial_shape, len(terms))),
+            output(arr),
             output(np.asarray(df, dtype=np.int64)),
         )
 
@@ -274,8 +297,12 @@ class FactorialAccumulator:
             return self._raters[1]
         within_same, rows_same = ~self._differs, self._rows_same
         msr = np.where(rows_same, 0.0, r * self._m2[0] / (n - 1))
-        cc = self._mean - exact_mean(self._mean, 0)
-        msc = np.where(within_same, 0.0, n * np.einsum("ij,ij->j", cc, cc) / (r - 1))
+
+        def column_ss(sl: slice) -> np.ndarray:
+            cc = self._mean[:, sl] - exact_mean(self._mean[:, sl], 0)
+            return np.einsum("ij,ij->j", cc, cc)
+
+        msc = np.where(within_same, 0.0, n * self._by_chunks(column_ss) / (r - 1))
         mse = np.where(within_same | rows_same, 0.0, self._m2_cols / ((n - 1) * (r - 1)))
         msw = np.where(within_same, 0.0, self._ssw / (n * (r - 1)))
         result = tuple(a.reshape(self.spatial_shape) for a in (msr, msc, mse, msw))

@@ -160,17 +160,24 @@ def factorial_mean_squares(x, factors: Sequence[str]) -> MeanSquares:
         terms.append("residual")
         ms.append(ss / (n_cells * (k - 1)))
         df.append(n_cells * (k - 1))
-    ms_arr = np.stack(ms, axis=-1)
-    ms_arr = force_zeros(ms_arr, tuple(terms), within_same, rows_same)
+    ms_arr = force_zeros(ms, tuple(terms), within_same, rows_same)
     return MeanSquares(factors, n, levels, k, tuple(terms), output(ms_arr), output(np.asarray(df, dtype=np.int64)))
 
 
-def force_zeros(ms: np.ndarray, terms: tuple[str, ...], within_same, rows_same) -> np.ndarray:
-    """Set mean squares that are mathematically 0 to exact 0 (see :func:`factorial_mean_squares`)."""
-    not_subject = np.array([t != "subject" for t in terms])
-    with_subject = np.array([t.split(":")[0] == "subject" for t in terms]) & ~(np.array(terms) == "residual")
-    ms = np.where(np.asarray(within_same)[..., None] & not_subject, 0.0, ms)
-    return np.where(np.asarray(rows_same)[..., None] & with_subject, 0.0, ms)
+def force_zeros(ms: Sequence[np.ndarray], terms: tuple[str, ...], within_same, rows_same) -> np.ndarray:
+    """The mean squares of each term, one ``(...)`` array per term, as one ``(..., n_terms)`` array, with those
+    that are mathematically 0 set to exact 0 (see :func:`factorial_mean_squares`)."""
+    within_same, rows_same = np.asarray(within_same), np.asarray(rows_same)
+    out = np.empty((*np.shape(ms[0]), len(terms)))
+    for i, (term, values) in enumerate(zip(terms, ms, strict=True)):
+        # A term at a time: on voxel maps, operations along a last axis of a few terms cost ten times more.
+        column = out[..., i]
+        np.copyto(column, values)
+        if term != "subject":
+            np.copyto(column, 0.0, where=within_same)
+        if term.split(":")[0] == "subject" and term != "residual":
+            np.copyto(column, 0.0, where=rows_same)
+    return out
 
 
 def components_from_mean_squares(ms: MeanSquares) -> VarianceComponents:
@@ -211,11 +218,15 @@ def components_from_mean_squares(ms: MeanSquares) -> VarianceComponents:
         est.append(total / per_cell)
     sources.append("residual")
     est.append(ms.ms[..., -1] if ms.k >= 2 else ms.ms[..., index[full]])
-    raw = np.stack(est, axis=-1)
+    raw = np.empty((*ms.ms.shape[:-1], len(est)))
+    for i, values in enumerate(est):  # a source at a time, as in force_zeros
+        raw[..., i] = values
     truncated = raw < 0
     var = np.where(truncated, 0.0, raw)
-    tot = var.sum(axis=-1, keepdims=True)
-    share = ratio(var, np.broadcast_to(tot, var.shape), zero_zero=0.0)
+    tot = var.sum(axis=-1)
+    share = np.empty_like(var)
+    for i in range(var.shape[-1]):
+        share[..., i] = ratio(var[..., i], tot, zero_zero=0.0)
     return VarianceComponents(tuple(sources), output(var), output(share), output(truncated))
 
 
