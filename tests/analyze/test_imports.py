@@ -27,8 +27,7 @@ def test_importing_the_analysis_loads_no_scipy_submodule_that_costs() -> None:
 def test_the_confidence_interval_imports_what_it_needs_when_called() -> None:
     x = np.array([[1.0, 1.1], [2.0, 2.3], [3.0, 2.9], [4.0, 4.2]])
     loaded = _scipy_after(
-        "import numpy as np\nfrom reprovip.metrics import icc\n"
-        f"icc(np.array({x.tolist()}), form='ICC(A,1)')"
+        f"import numpy as np\nfrom reprovip.metrics import icc\nicc(np.array({x.tolist()}), form='ICC(A,1)')"
     )
     assert "scipy.special" in loaded
     # The value itself is checked against pingouin in test_icc.py; here: it is computed, with its interval.
