@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    import pandas as pd  # here: 0.2 s of import that `analyze` itself never needs
+
+    return pd.DataFrame(rows)
 
 
 @dataclass(frozen=True)
@@ -45,7 +52,7 @@ class AnalysisResult:
             if "verdict" in o:
                 row["verdict"] = o["verdict"]["status"]
             rows.append(row)
-        return pd.DataFrame(rows)
+        return _frame(rows)
 
     @property
     def observations(self) -> pd.DataFrame:
@@ -74,7 +81,7 @@ class AnalysisResult:
                         ci95_halfwidth=obs.get("ci95_halfwidth"),
                     )
                 )
-        return pd.DataFrame(rows)
+        return _frame(rows)
 
     @property
     def icc(self) -> pd.DataFrame:
@@ -85,7 +92,7 @@ class AnalysisResult:
             for obs in o.get("observations", [])
             for form, vals in obs.get("icc", {}).items()
         ]
-        return pd.DataFrame(rows)
+        return _frame(rows)
 
     @property
     def variance(self) -> pd.DataFrame:
@@ -96,7 +103,7 @@ class AnalysisResult:
             for obs in o.get("observations", [])
             for src, vals in obs.get("variance", {}).items()
         ]
-        return pd.DataFrame(rows)
+        return _frame(rows)
 
     @property
     def cells(self) -> pd.DataFrame:
@@ -104,7 +111,7 @@ class AnalysisResult:
         rows = [
             dict(output=o["name"], **c) for o in self.document["outputs"] for c in o.get("bitwise", {}).get("cells", [])
         ]
-        return pd.DataFrame(rows)
+        return _frame(rows)
 
     def __repr__(self) -> str:
         n = len(self.document["outputs"])
