@@ -188,3 +188,41 @@ def test_study_page_draws_the_pipeline_graph_and_its_json_twin_carries_it(pipeli
     assert len(contrasts) == 2  # the reference condition and threads=2 (seed has one level)
     assert section.count('class="flow-node"') == 2 * len(PIPELINE_UNDER_THREADS_2)  # one graph per contrast
     assert 'data-status="origin"' in section
+
+
+def test_a_run_after_the_analysis_marks_its_verdict_stale_in_every_view(tmp_path) -> None:
+    """The dashboard (list, study page, JSON), the report and ``check --no-reanalyze`` agree: a verdict made
+    before the newest run is not shown as the study's current one (before, the dashboard and the report
+    showed it as it was while ``check --no-reanalyze`` refused it). Analysing again clears the mark."""
+    from reprovip.errors import InputError
+    from tests.conftest import write_study
+
+    study = Study.load(write_study(tmp_path, subjects=2, repetitions=2))
+    assert study.run().done == 4
+    study.analyze()
+    c = Client(create_app(open_sources([str(study.path)])))
+    key = c.get("/index.json").json()["studies"][0]["key"]
+
+    def views() -> tuple[str | None, str | None, str, str, str]:
+        listed = c.get("/index.json").json()["studies"][0]["stale"]
+        shown = c.get(f"/studies/{key}.json").json()["study"]["stale"]
+        return listed, shown, c.get("/").text, c.get(f"/studies/{key}").text, study.report().html
+
+    listed, shown, index, html, report = views()
+    assert listed is None and shown is None
+    assert 'id="stale"' not in html and 'id="stale"' not in report and "stale</span>" not in index
+    assert study.check(reanalyze=False).exit_code == 0
+
+    (tmp_path / "data" / "sub-03.txt").write_text("subject 40.0\n")  # a new subject, run: 2 more executions
+    study = Study.load(study.path)
+    assert study.run().done == 2
+    listed, shown, index, html, report = views()
+    assert listed == shown and shown.startswith("run #2 (started ") and "came after this analysis" in shown
+    assert str(escape(shown)) in html and 'id="stale"' in html and 'id="stale"' in report
+    assert 'class="badge st-warn stale"' in index
+    with pytest.raises(InputError, match="executions changed since the stored analysis"):
+        study.check(reanalyze=False)
+
+    study.analyze()
+    listed, shown, index, html, report = views()
+    assert listed is None and shown is None and 'id="stale"' not in html and 'id="stale"' not in report

@@ -55,6 +55,7 @@ def executions_summary(study: Study, study_id: int) -> dict[str, Any]:
         failed=len(failed),
         not_done=sum(r["status"] != "done" for r in rows),  # failed, or never finished (pending, running)
         digest=executions_digest(rows),
+        last_run=last_run(study.catalog.runs(study_id)),
         failure_rate=num(len(failed) / len(rows)) if rows else 0.0,
         attempts=attempts,
         attempt_failure_rate=num(sum(retried) / attempts) if attempts else 0.0,
@@ -65,6 +66,19 @@ def executions_summary(study: Study, study_id: int) -> dict[str, Any]:
         failure_by_condition={k: num(v[1] / v[0]) for k, v in by_cond.items()},
         failures=failures,
     )
+
+
+def last_run(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The newest of a study's runs (``run`` or ``ingest``) as an analysis saw it: its id, and whether it had
+    finished (one still recording may add executions after the analysis read them); None without runs.
+
+    Stored with the verdict, it lets a page that cannot afford the executions' digest tell a stale verdict
+    from one row of the runs table (:func:`reprovip.report.context.staleness`).
+    """
+    if not runs:
+        return None
+    newest = max(runs, key=lambda r: int(r["id"]))
+    return dict(id=int(newest["id"]), finished=newest.get("finished_at") is not None)
 
 
 def executions_digest(rows: list[dict[str, Any]]) -> str:

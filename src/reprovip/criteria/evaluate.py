@@ -367,6 +367,7 @@ def evaluate(document: dict[str, Any], criteria: list[Criterion] | None) -> dict
         counts=counts,
         criteria=criteria_fingerprint(criteria),
         executions_digest=document["executions"].get("digest"),
+        last_run=document["executions"].get("last_run"),
         summary=_summary(document, status) if document["outputs"] else "no output was analysed",
     )
     document["alerts"] = alerts

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class Error(BaseModel):
@@ -31,6 +31,9 @@ class StudySummary(BaseModel):
     counts: dict[str, int]
     total: int
     verdict: Verdict | None
+    stale: str | None = Field(
+        None, description="Why the verdict may no longer be the study's (a run or ingest came after it), or null"
+    )
     alerts: int
     analysis_id: int | None
     analysed_at: str | None

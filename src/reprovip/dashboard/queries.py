@@ -118,6 +118,14 @@ def progress(engine: Engine, study_id: int, since: float) -> dict[str, Any]:
     )
 
 
+def newest_runs(engine: Engine) -> dict[int, dict[str, Any]]:
+    """Per study: its newest run (the row), to tell whether its stored verdict is stale."""
+    r = s.runs
+    newest = select(func.max(r.c.id)).group_by(r.c.study_id)
+    with engine.connect() as conn:
+        return {int(x["study_id"]): dict(x) for x in conn.execute(select(r).where(r.c.id.in_(newest))).mappings()}
+
+
 def latest_analyses(engine: Engine) -> dict[int, tuple[int, float | None]]:
     """Per study: id and time of its latest stored analysis."""
     a = s.analyses

@@ -17,7 +17,7 @@ from reprovip.dashboard.compare import compare_views
 from reprovip.dashboard.sources import Source, parse_key
 from reprovip.errors import NotFoundError
 from reprovip.nested import flatten
-from reprovip.report.context import alerts_of, analysis_context, verdict_of
+from reprovip.report.context import alerts_of, analysis_context, staleness, verdict_of
 from reprovip.report.maps import AXES, MAP_NAME, draw_output_map
 from reprovip.store.liveness import runner_alive
 
@@ -122,14 +122,16 @@ class Dashboard:
         row: dict[str, Any],
         counts: dict[str, int],
         latest: tuple[int, float | None] | None,
+        newest_run: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         key = f"{src.index}-{row['id']}"
-        verdict, n_alerts = None, 0
+        verdict, n_alerts, stale = None, 0, None
         if latest is not None:
             doc = q.document(src.engine, row["id"], latest[0])
             if doc is not None:
                 verdict = verdict_of(doc)
                 n_alerts = len(alerts_of(doc)[0])
+                stale = staleness(doc, newest_run)
         return dict(
             key=key,
             name=str(row["name"]),
@@ -138,6 +140,7 @@ class Dashboard:
             counts={k: counts.get(k, 0) for k in STATUSES} | counts,
             total=sum(counts.values()),
             verdict=verdict,
+            stale=stale,  # why the verdict may no longer be the study's (a run came after it), or None
             alerts=n_alerts,
             analysis_id=latest[0] if latest else None,
             analysed_at=iso(latest[1]) if latest else None,
@@ -151,8 +154,10 @@ class Dashboard:
         for src in self.sources:
             counts = q.status_counts(src.engine)
             latest = q.latest_analyses(src.engine)
+            newest = q.newest_runs(src.engine)
             for row in q.studies(src.engine):
-                out.append(self._summary(src, row, counts.get(row["id"], {}), latest.get(row["id"])))
+                sid = row["id"]
+                out.append(self._summary(src, row, counts.get(sid, {}), latest.get(sid), newest.get(sid)))
         return dict(studies=out, generated_at=iso(time.time()))
 
     def study(self, key: str) -> dict[str, Any]:
@@ -160,13 +165,14 @@ class Dashboard:
         src, row = self.resolve(key)
         counts = q.status_counts(src.engine, row["id"]).get(row["id"], {})
         ids = q.analysis_ids(src.engine, row["id"])
-        summary = self._summary(src, row, counts, (ids[-1], None) if ids else None)
+        runs = q.runs(src.engine, row["id"], limit=RUNS_SHOWN)
+        summary = self._summary(src, row, counts, (ids[-1], None) if ids else None, runs[0] if runs else None)
         analysis = self.analysis_view(src, row, ids[-1]) if ids else None
         if analysis is not None:
             summary["analysed_at"] = analysis.get("created_at")
         return dict(
             study=summary,
-            runs=[_run(r) for r in q.runs(src.engine, row["id"], limit=RUNS_SHOWN)],
+            runs=[_run(r) for r in runs],
             runs_total=q.run_count(src.engine, row["id"]),
             trend=self._trend(src, row["id"], ids),
             analysis=analysis,

@@ -5,6 +5,7 @@ Everything here is data (the dashboard's ``.json`` twins return it as is); drawi
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,53 @@ def verdict_of(document: dict[str, Any]) -> dict[str, Any]:
         evaluated=False,
         summary="this analysis was made by an older reprovip; run `reprovip analyze` to get its verdict",
     )
+
+
+def _utc(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def staleness(document: dict[str, Any], newest_run: dict[str, Any] | None) -> str | None:
+    """Why the verdict stored in ``document`` may no longer be the study's, or None.
+
+    ``newest_run`` is the study's newest row of the runs table, read now. The verdict is stale when a
+    ``run`` or ``ingest`` began after the analysis, or when the run the analysis saw was still recording.
+    ``check --no-reanalyze`` compares the executions' digest instead (exact, but it reads every execution);
+    pages that must stay fast at a million executions read this one row, and say "may have changed" when a
+    run changed nothing. A document made before the verdict kept its last run is judged by its time.
+
+    Examples
+    --------
+    >>> doc = {"verdict": {"status": "pass", "last_run": {"id": 3, "finished": True}}}
+    >>> staleness(doc, {"id": 3, "command": "run", "started_at": 0.0}) is None
+    True
+    >>> staleness(doc, {"id": 4, "command": "ingest", "started_at": 0.0})[:44]
+    'ingest #4 (started 1970-01-01 00:00:00 UTC) '
+    """
+    if newest_run is None:
+        return None
+    verdict = stored_verdict(document) or {}
+    run = f"{newest_run.get('command') or 'run'} #{newest_run['id']}"
+    again = "run `reprovip analyze` for the current verdict"
+    if "last_run" in verdict:
+        seen = verdict["last_run"]
+        if seen is not None and int(newest_run["id"]) == int(seen["id"]):
+            if seen.get("finished"):
+                return None
+            return f"{run} was still running when this analysis was made: executions may have changed; {again}"
+        if seen is not None and int(newest_run["id"]) < int(seen["id"]):
+            return None  # runs were deleted: nothing newer than what the analysis saw
+    else:
+        try:
+            made = dt.datetime.fromisoformat(str(document.get("created_at"))).timestamp()
+        except ValueError:
+            made = -math.inf
+        # created_at has whole seconds: a run that began within the same second is not taken as newer
+        if float(newest_run.get("started_at") or 0.0) < made + 1:
+            return None
+    started = newest_run.get("started_at")
+    when = f" (started {_utc(float(started))})" if started is not None else ""
+    return f"{run}{when} came after this analysis: executions may have changed; {again}"
 
 
 def alerts_of(document: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:

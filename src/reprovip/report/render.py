@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from reprovip import __version__
 from reprovip.report import flowgraph, plots
-from reprovip.report.context import analysis_context
+from reprovip.report.context import analysis_context, staleness
 from reprovip.report.fmt import duration, fmt, pct, size, to_float
 from reprovip.report.maps import UNITS, Slice, draw_output_map, output_maps
 from reprovip.report.png import data_uri
@@ -140,7 +140,7 @@ def report_html(document: dict[str, Any], catalog: Catalog | None = None, *, sto
                         select(s.runs).where(s.runs.c.study_id == study_id).order_by(s.runs.c.id.desc()).limit(50)
                     ).mappings()
                 ]
-    a = analysis_context(document, store=store)
+    a = dict(analysis_context(document, store=store), stale=staleness(document, runs[0] if runs else None))
     images = inline_map_images(store, str((document.get("study") or {}).get("name", "")) or None)
     images.raw_by_name.update({str(o.get("name")): o for o in document.get("outputs") or []})  # type: ignore[attr-defined]
     return (
