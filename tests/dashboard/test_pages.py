@@ -9,6 +9,7 @@ import pytest
 from markupsafe import escape
 
 from reprovip.dashboard import create_app, open_sources
+from reprovip.report import fmt
 from reprovip.study import Study
 from tests.dashboard.conftest import HOSTILE, IMAGES, SCALAR, Client
 from tests.report.conftest import pipeline_study  # noqa: F401 (fixture)
@@ -163,6 +164,11 @@ def test_durations_and_sizes_carry_their_units(client: Client) -> None:
     assert rss > 10**6 and f'<td class="peak_rss">{rss / 1e6:.3g} MB</td>' in html
     sizes = re.findall(r'<td class="num size">([^<]*)</td>', html)
     assert len(sizes) == len(ex["outputs"]) and all(SIZE.match(s) for s in sizes), sizes
+    # The run history says how long each run took (the study page had only its start and end).
+    run = client.get(f"/studies/{SCALAR}.json").json()["runs"][0]
+    assert isinstance(run["duration"], float) and 0 < run["duration"] < 600
+    took = re.findall(r'<td class="num duration">([^<]*)</td>', client.get(f"/studies/{SCALAR}").text)
+    assert took == [fmt.duration(run["duration"])] and DURATION.match(took[0]), took
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from reprovip.cli.main import main
 from reprovip.cli.report import report_command
 from reprovip.errors import NotFoundError
 from reprovip.report import ReportView, render_report, report_html, report_view
-from reprovip.report.fmt import fmt
+from reprovip.report.fmt import duration, fmt
 from reprovip.study import Study
 from tests.conftest import write_study
 from tests.report.studies import XSS
@@ -63,6 +63,9 @@ def test_report_shows_verdict_alerts_and_the_document_numbers(scalar_study: Stud
     # Failures with their stderr tail; the run history from the catalog.
     assert "4 failed" in html and "could not convert string to float: &#39;oops&#39;" in html
     assert 'id="runs"' in html
+    (run,) = scalar_study.catalog.runs(scalar_study.catalog.study_id(scalar_study.name))
+    took = re.findall(r'<td class="num duration">([^<]*)</td>', html)  # how long the run took, with its unit
+    assert took == [duration(run["finished_at"] - run["started_at"])] and took[0].endswith(" s"), took
     _assert_offline(html)
 
 

@@ -51,6 +51,7 @@ class Run(BaseModel):
     status: str | None
     started_at: str | None
     finished_at: str | None
+    duration: float | None = Field(None, description="Seconds from start to finish; null while unfinished")
     hostname: str | None
     n_planned: int | None
     n_done: int | None

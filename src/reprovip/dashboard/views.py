@@ -51,6 +51,13 @@ def _shown(v: Any) -> Any:
     return v if isinstance(v, str | int | float | bool) or v is None else str(v)
 
 
+def _took(start: Any, end: Any) -> float | None:
+    """Seconds between two UNIX times, None while either is unknown (a run still going, or interrupted)."""
+    if not all(isinstance(t, int | float) and math.isfinite(t) for t in (start, end)):
+        return None
+    return float(end) - float(start)
+
+
 def _run(r: dict[str, Any]) -> dict[str, Any]:
     status = r.get("status")
     if status == "running" and runner_alive(r.get("hostname"), r.get("pid"), r.get("started_at")) is False:
@@ -61,6 +68,7 @@ def _run(r: dict[str, Any]) -> dict[str, Any]:
         status=status,
         started_at=iso(r.get("started_at")),
         finished_at=iso(r.get("finished_at")),
+        duration=_took(r.get("started_at"), r.get("finished_at")),
         hostname=r.get("hostname"),
         n_planned=r.get("n_planned"),
         n_done=r.get("n_done"),
