@@ -33,6 +33,7 @@ def write_nifti(
     endianness: str | None = None,
     descrip: str | None = None,
     extension: bytes | None = None,
+    units: tuple[str, str] = ("mm", "sec"),
 ) -> Path:
     """Write ``data`` (stored values) as NIfTI, gzip-compressed when ``path`` ends with .gz.
 
@@ -44,7 +45,7 @@ def write_nifti(
     hdr.set_data_dtype(data.dtype)
     hdr.set_sform(affine, 1)
     hdr.set_qform(affine, 1)
-    hdr.set_xyzt_units("mm", "sec")
+    hdr.set_xyzt_units(*units)
     if slope is not None:
         hdr["scl_slope"], hdr["scl_inter"] = slope, inter
     if descrip is not None:

@@ -141,8 +141,9 @@ def test_regzip_keeps_semantic_hash_changes_byte_hash(tmp_path):
         {"endianness": ">"},
         {"slope": 1.0, "inter": 0.0},
         {"slope": 0.0},  # slope 0 means "no scaling" in NIfTI
+        {"units": ("mm", "msec")},  # the time unit qualifies pixdim[4] (TR), which is not hashed either
     ],
-    ids=["descrip", "extension", "nifti2", "big-endian", "unit-scaling", "zero-slope"],
+    ids=["descrip", "extension", "nifti2", "big-endian", "unit-scaling", "zero-slope", "time-unit"],
 )
 @pytest.mark.parametrize("suffix", SUFFIXES)
 def test_semantic_hash_ignores(tmp_path, variant, suffix):
@@ -192,8 +193,11 @@ def _negative_zero_affine(data):
         lambda d: (d, {"slope": 2.0}),
         lambda d: (d, {"slope": 1.0, "inter": 1.0}),
         lambda d: (d.reshape(6, 5, 4), {}),
+        # metres, not millimetres: the same affine numbers are another geometry (a review found outputs that
+        # differed only there called "bit-for-bit identical" by the v1 hash)
+        lambda d: (d, {"units": ("meter", "sec")}),
     ],
-    ids=["voxel", "affine-diag", "affine-translation", "dtype", "slope", "inter", "shape"],
+    ids=["voxel", "affine-diag", "affine-translation", "dtype", "slope", "inter", "shape", "space-unit"],
 )
 def test_semantic_hash_detects(tmp_path, change):
     reference = write_nifti(tmp_path / "ref.nii.gz", volume())

@@ -181,14 +181,24 @@ def _image(path: Path, dec: _Decoded) -> Image:
     return Image(data, dec.affine, dec.zooms)
 
 
-def _hasher(shape: tuple[int, ...], dtype: np.dtype, affine: np.ndarray, slope: float | None, inter: float | None):
-    """A hasher fed with shape, stored dtype (little-endian), affine and effective scaling: the voxel bytes
-    (little-endian, on-disk order) come next."""
+def _hasher(
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    affine: np.ndarray,
+    units: tuple[str, str],
+    slope: float | None,
+    inter: float | None,
+):
+    """A hasher fed with shape, stored dtype (little-endian), affine, its spatial unit and the effective scaling:
+    the voxel bytes (little-endian, on-disk order) come next."""
     little = dtype.newbyteorder("<")
-    h = new_hasher("nifti.v1")
+    # v2 hashes the spatial unit of the affine and zooms (xyzt_units): metres and millimetres are not the same
+    # geometry; v1 left it out, and called outputs that differed only there identical.
+    h = new_hasher("nifti.v2")
     h.update(np.array([len(shape), *shape], dtype="<i8").tobytes())
     h.update(repr(little.descr).encode("ascii") + b"\0")
     h.update((np.asarray(affine, dtype="<f8") + 0.0).tobytes())  # + 0.0 turns -0.0 into 0.0
+    h.update(str(units[0]).encode("ascii", "replace") + b"\0")
     scaling = (1.0, 0.0) if slope is None else (slope, inter)
     h.update(np.array(scaling, dtype="<f8").tobytes())
     return h
@@ -197,7 +207,7 @@ def _hasher(shape: tuple[int, ...], dtype: np.dtype, affine: np.ndarray, slope: 
 def _semantic_hash(dec: _Decoded) -> str:
     """Hash shape, stored dtype (little-endian), affine, effective scaling and stored voxel bytes."""
     raw = dec.raw
-    h = _hasher(raw.shape, raw.dtype, dec.affine, dec.slope, dec.inter)
+    h = _hasher(raw.shape, raw.dtype, dec.affine, dec.units, dec.slope, dec.inter)
     if _little(raw.dtype):
         h.update(memoryview(dec.buffer)[dec.offset : dec.offset + raw.nbytes])
     else:  # big-endian file: hash the values, not their byte order
@@ -249,7 +259,7 @@ def _streamed_hash(path: Path) -> str:
             if len(first) >= 540:  # enough for a NIfTI-1 or NIfTI-2 header
                 break
         h = _parse(path, first, gzipped, None)
-        hasher = _hasher(h.shape, h.dtype, h.affine, h.slope, h.inter)
+        hasher = _hasher(h.shape, h.dtype, h.affine, h.units, h.slope, h.inter)
         start, end = h.offset, h.offset + h.nbytes
         swap = None if _little(h.dtype) else h.dtype
         pos, carry = 0, b""
