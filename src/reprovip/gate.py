@@ -106,7 +106,7 @@ def check_study(study: Study, *, strict: bool = False, reanalyze: bool = True) -
 def _refuse_stale(document: dict[str, Any], study: Study) -> None:
     """A stored verdict made with other criteria, or before executions changed, is not the study's verdict."""
     from reprovip.analyze.engine import stored_study_id
-    from reprovip.analyze.executions import executions_digest
+    from reprovip.analyze.executions import executions_digest, plan_check
     from reprovip.criteria.evaluate import criteria_fingerprint
 
     verdict = stored_verdict(document) or {}
@@ -116,6 +116,13 @@ def _refuse_stale(document: dict[str, Any], study: Study) -> None:
     rows = study.catalog.executions(stored_study_id(study))
     if verdict.get("executions_digest") != executions_digest(rows):
         raise InputError(f"{study.path}: executions changed since the stored analysis; {again}")
+    plan = plan_check(study, rows)
+    if plan.get("not_run") or plan.get("earlier_recipe"):
+        raise InputError(
+            f"{study.path}: the study file declares {plan['not_run']} execution(s) never run and "
+            f"{plan['earlier_recipe']} run with an earlier recipe (it was edited since the run); "
+            "run `reprovip run`, then `reprovip analyze`"
+        )
 
 
 def compare_check(baseline: Study, current: Study, *, strict: bool = False) -> CheckResult:

@@ -6,6 +6,7 @@ import hashlib
 from typing import TYPE_CHECKING, Any
 
 from reprovip.analyze.stats import num
+from reprovip.errors import ReprovipError
 from reprovip.nested import flatten
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ def executions_summary(study: Study, study_id: int) -> dict[str, Any]:
     ``stale_failed_attempts``, never a finding.
     """
     rows = study.catalog.executions(study_id)
+    plan = plan_check(study, rows)
     counts: dict[str, int] = {}
     for r in rows:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
@@ -50,10 +52,13 @@ def executions_summary(study: Study, study_id: int) -> dict[str, Any]:
             )
         )
     return dict(
-        total=len(rows),
+        total=len(rows) + plan.get("not_run", 0),
         counts=counts,
         failed=len(failed),
-        not_done=sum(r["status"] != "done" for r in rows),  # failed, or never finished (pending, running)
+        # failed, never finished (pending, running), declared by the study file but never run, or run with an
+        # earlier recipe: the verdict is `incomplete` while any is left (see plan_check)
+        not_done=sum(r["status"] != "done" for r in rows) + plan.get("not_run", 0) + plan.get("earlier_recipe", 0),
+        plan=plan,
         digest=executions_digest(rows),
         last_run=last_run(study.catalog.runs(study_id)),
         failure_rate=num(len(failed) / len(rows)) if rows else 0.0,
@@ -65,6 +70,39 @@ def executions_summary(study: Study, study_id: int) -> dict[str, Any]:
         stale_failed_attempts=history.get((True, "failed"), 0),
         failure_by_condition={k: num(v[1] / v[0]) for k, v in by_cond.items()},
         failures=failures,
+    )
+
+
+def plan_check(study: Study, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """How the stored executions compare with what the study file declares now.
+
+    A study file edited after its run (a new subject, factor level or repetition; another command,
+    environment, outputs or timeout) declares executions the catalog does not hold, or holds with an earlier
+    recipe: their results are not in the analysis, so the verdict cannot be the study's (before, such an
+    analysis could read "reproducible (bit-for-bit identical)"). Returns ``checked``, and when True
+    ``declared``, ``not_run`` (declared, never run), ``earlier_recipe`` (done under another recipe: run again
+    on the next ``run``) and ``not_declared`` (stored, no longer declared: still analysed); when False a
+    ``reason`` (a study fed by ``ingest`` only, or subjects that cannot be listed from this folder).
+    """
+    from reprovip.plan import expand, recipe_hash
+
+    if study.spec.application is None:
+        return dict(checked=False, reason="the study declares no application: its executions are ingested")
+    try:
+        declared = {p.id for p in expand(study.spec, study.subjects)}
+    except ReprovipError as exc:  # e.g. inputs moved after the run: the stored executions are still analysed
+        return dict(checked=False, reason=f"the subjects cannot be listed here ({exc})")
+    recipe = recipe_hash(study.spec)
+    stored = {r["id"]: r for r in rows}
+    return dict(
+        checked=True,
+        declared=len(declared),
+        not_run=sum(eid not in stored for eid in declared),
+        earlier_recipe=sum(
+            eid in stored and stored[eid]["status"] == "done" and stored[eid].get("recipe") not in (None, recipe)
+            for eid in declared
+        ),
+        not_declared=sum(eid not in declared for eid in stored),
     )
 
 

@@ -24,7 +24,7 @@ def print_lines(document: dict, *, strict: bool) -> None:
                 click.echo(f"  - {r['evidence']['sentence']}")
     ex = document["executions"]
     name = "executions"
-    word = WORDS[not ex["failed"]]
+    word = WORDS[not ex.get("not_done", ex["failed"])]  # failed, unfinished or not run: as the verdict counts them
     click.echo(f"{name}{'.' * (WIDTH - len(name) - len(word))}{word}")
     for a in document["alerts"]:
         if a["output"] is None:

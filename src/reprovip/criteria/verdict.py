@@ -19,7 +19,7 @@ LABELS = {
     "pass": "sufficiently reproducible",
     "warn": "sufficiently reproducible, with warnings",
     "error": "not analysable",
-    "incomplete": "incomplete: executions failed",
+    "incomplete": "incomplete: executions failed or not run",
     "fail": "not reproducible",
 }
 

@@ -1,0 +1,76 @@
+"""The stored executions against what the study file declares now (:func:`plan_check`): a study file edited
+after its run never gets the verdict of the executions it no longer describes (found by review: adding a
+seed level, a repetition or an option to the command, then ``check``, read "reproducible (bit-for-bit
+identical)", exit 0, with or without ``--no-reanalyze``)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from reprovip.cli.main import main
+from reprovip.errors import InputError
+from reprovip.study import Study
+from tests.conftest import write_study
+
+
+@pytest.fixture
+def study(tmp_path: Path) -> Study:
+    """2 subjects x 2 repetitions of a deterministic application, run and analysed: identical, exit 0."""
+    st = Study.load(write_study(tmp_path, subjects=2, repetitions=2))
+    assert st.run().done == 4
+    doc = st.analyze().document
+    assert doc["executions"]["plan"] == dict(checked=True, declared=4, not_run=0, earlier_recipe=0, not_declared=0)
+    assert doc["verdict"]["status"] == "identical" and st.check(reanalyze=False).exit_code == 0
+    return st
+
+
+def _edit(study: Study, old: str, new: str) -> Study:
+    text = study.path.read_text()
+    assert old in text
+    study.path.write_text(text.replace(old, new))
+    return Study.load(study.path)
+
+
+def test_a_repetition_declared_after_the_run_makes_the_study_incomplete(study: Study) -> None:
+    edited = _edit(study, "repetitions: 2", "repetitions: 3")
+    with pytest.raises(InputError, match=r"declares 2 execution\(s\) never run and 0 run with an earlier recipe"):
+        edited.check(reanalyze=False)
+    doc = edited.analyze().document
+    assert doc["executions"]["plan"]["not_run"] == 2 and doc["executions"]["total"] == 6
+    assert doc["executions"]["not_done"] == 2
+    assert (doc["verdict"]["status"], doc["verdict"]["exit_code"]) == ("incomplete", 3)
+    assert doc["verdict"]["label"] == "incomplete: executions failed or not run"
+    # Running what is missing gives the verdict back.
+    assert edited.run().done == 2
+    assert edited.analyze().document["verdict"]["status"] == "identical"
+
+
+def test_another_command_makes_the_executions_run_with_the_old_one_incomplete(study: Study, capsys) -> None:
+    edited = _edit(study, '"{input}", "{outdir}"', '"{input}", "{outdir}", "--fast"')
+    assert main(["check", str(edited.path)]) == 3
+    out = capsys.readouterr().out
+    assert re.search(r"^executions\.+(\w+)$", out, re.M).group(1) == "Failed", out  # as the verdict counts
+    plan = edited.analyze().document["executions"]["plan"]
+    assert (plan["not_run"], plan["earlier_recipe"]) == (0, 4)
+
+
+def test_executions_no_longer_declared_are_counted(study: Study, tmp_path: Path) -> None:
+    (tmp_path / "data" / "sub-02.txt").unlink()  # a subject removed from the study
+    plan = Study.load(study.path).analyze().document["executions"]["plan"]
+    assert (plan["declared"], plan["not_run"], plan["not_declared"]) == (2, 0, 2)
+
+
+def test_a_study_fed_by_ingest_only_is_not_checked_against_a_plan(tmp_path: Path) -> None:
+    path = tmp_path / "study.yaml"
+    path.write_text("outputs:\n  r: {path: r.json, kind: scalars}\n")
+    for s in ("sub-01", "sub-02"):
+        for rep in (1, 2):
+            out = tmp_path / "results" / s / f"run-{rep}"
+            out.mkdir(parents=True)
+            (out / "r.json").write_text(f'{{"v": {len(s) + rep * 0.0}}}')
+    assert main(["ingest", str(path), "--pattern", "results/{subject}/run-{repetition}"]) == 0
+    plan = Study.load(path).analyze().document["executions"]["plan"]
+    assert plan == dict(checked=False, reason="the study declares no application: its executions are ingested")
