@@ -142,6 +142,10 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
             )
     except ReaderError as exc:
         entry["error"] = str(exc)
+    if kind not in ("bytes", "image", "labels") and not bits["identical"] and _all_identical(observations):
+        # The files differ, the numbers read from them do not: the difference is in what no observation
+        # measures (a string, a word, a number glued to a unit); the criteria cannot see it.
+        entry["unmeasured_differences"] = sum(not c["identical"] for c in bits["cells"])
     entry["observations"] = observations
     entry["summary"] = _summary_of(observations)
     if "voxelwise" in entry and "summary" in entry["voxelwise"]:
@@ -160,6 +164,12 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
     entry["attribution"] = attribute(bits, shares)
     entry["variance_shares"] = shares
     return entry
+
+
+def _all_identical(observations: list[dict[str, Any]]) -> bool:
+    """Observations there are, and each has the same value in every execution of each subject."""
+    measured = [o for o in observations if "nonfinite" not in o]
+    return bool(measured) and len(measured) == len(observations) and all(o.get("identical") for o in measured)
 
 
 def unwritten(recs: list[Any], done: set[tuple[str, str, int]]) -> list[dict[str, Any]]:
