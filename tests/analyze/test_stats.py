@@ -117,3 +117,19 @@ def test_per_condition_icc_says_when_not_estimable():
     assert per["threads=1"]["icc_a1_reason"] == REASONS[1]
     assert (per["threads=2"]["icc_a1_estimable"], per["threads=2"]["icc_a1_reason"]) == (True, None)
     assert isinstance(per["threads=2"]["icc_a1"], float)
+
+
+@pytest.mark.parametrize(
+    ("table", "constant"),
+    [
+        ([[2.5] * 3] * 3, True),  # every value equal: reproducible by identity
+        ([[1.0, 2.0, 4.0]] * 3, False),  # equal across subjects, executions differ: no identity
+        ([[0.1] * 3, [0.7] * 3, [2.3] * 3], False),  # identical executions, subjects differ: a real ICC of 1
+        ([[0.0, 0.0, -0.0]] + [[0.0] * 3] * 2, False),  # equal as numbers, not bit for bit
+    ],
+)
+def test_constant_means_every_value_equal_bit_for_bit(table, constant):
+    """``constant`` is the criteria's identity rule (docs/criteria.md): only an observation equal, bit for bit,
+    in every execution of every subject is reproducible without an ICC (whose 0/0 it then has)."""
+    (obs,) = scalar_metrics(np.array([table]), (), [])
+    assert obs["constant"] is constant

@@ -75,9 +75,11 @@ def _icc_entry(r: Any, i: int) -> dict[str, Any]:
 def scalar_metrics(values: np.ndarray, factors: tuple[str, ...], cond_keys: list[str]) -> list[dict[str, Any]]:
     """Metrics of each observation of ``values`` (``(n_obs, n_subjects, *levels, k)``).
 
-    Returns one dict per observation: ``mean``, ``icc`` (six forms, see :func:`_icc_entry`), ``repeatability``
-    fields, ``sigdigits``, ``variance`` (per source: variance, share, truncated), ``per_condition`` and
-    ``execution_sd`` with the 95% interval half-width it implies for one execution's value.
+    Returns one dict per observation: ``mean``, ``identical`` (every subject's executions equal), ``constant``
+    (every value of every subject bit-for-bit equal: reproducible by identity, though its ICC is 0/0), ``icc``
+    (six forms, see :func:`_icc_entry`), ``repeatability`` fields, ``sigdigits``, ``variance`` (per source:
+    variance, share, truncated), ``per_condition`` and ``execution_sd`` with the 95% interval half-width it
+    implies for one execution's value.
     """
     n_obs, n_subj = values.shape[:2]
     k = values.shape[-1]
@@ -90,8 +92,12 @@ def scalar_metrics(values: np.ndarray, factors: tuple[str, ...], cond_keys: list
         return out
     sd = significant_digits(flat, axis=-1, method="parker", base=10)
     sd = np.asarray(sd).reshape(n_obs, n_subj)
+    # Bit for bit (a -0.0 among 0.0 is not constant): only then is an observation reproducible by identity.
+    bits = np.ascontiguousarray(flat, dtype=np.float64).view(np.uint64).reshape(n_obs, -1)
+    constant = np.all(bits == bits[:, :1], axis=1)
     for i, o in enumerate(out):
         o["identical"] = bool(np.all(flat[i] == flat[i, :, :1]))
+        o["constant"] = bool(constant[i])
         o["sigdigits"] = dict(parker_min=num(sd[i].min()), parker_mean=num(sd[i].mean()), base=10)
     if n_subj < 2:
         return out

@@ -8,10 +8,19 @@ voxels whose finiteness differs, a design with nothing to compare.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from reprovip.criteria.evidence import bitwise_evidence, icc_evidence, identity_sentence
-from reprovip.criteria.rules import OPS, STUDY_METRICS, Criterion, default_criteria, metric_values, supports
+from reprovip.criteria.rules import (
+    OBSERVATION_METRICS,
+    OPS,
+    STUDY_METRICS,
+    Criterion,
+    default_criteria,
+    metric_values,
+    supports,
+)
 from reprovip.criteria.verdict import EXIT_CODES, LABELS, OUTPUT_STATUSES, exit_code, worst
 
 MAX_NAMED = 5
@@ -26,6 +35,18 @@ NONFINITE_OBSERVATIONS = (
     ),
     ("mixed", "finite in every execution", "fail", "are non-finite in some executions and not in others"),
 )
+# Why a metric is infinite (stored "Infinity"), by its field (rules.OBSERVATION_METRICS) or name: a criterion
+# on it is not estimable, never a pass, whichever side of the threshold the infinity falls.
+INFINITE = {
+    "wcv_rms": "a subject's mean is 0 while its executions differ: a coefficient of variation is undefined (use wsd)",
+    "wcv_log": "a subject's mean is 0 while its executions differ: a coefficient of variation is undefined (use wsd)",
+    "bcv": "the mean over subjects is 0: a coefficient of variation is undefined",
+    "sd_ratio": "no variance between subjects (between-subject SD 0) while executions differ: "
+    "the ratio is undefined (use wsd or execution_sd)",
+    "hd95_max": "a label is empty in some execution and not in another (see dice_min)",
+}
+INFINITE_ICC = "its 95% CI is unbounded (the single-measure lower bound is at or below -1/(k-1))"
+INFINITE_OTHER = "the values overflow"
 
 
 def _float(v: Any) -> float | None:
@@ -42,6 +63,14 @@ def _float(v: Any) -> float | None:
 
 def _fmt(v: float | None) -> str:
     return "n/a" if v is None else f"{v:.6g}"
+
+
+def _infinite(metric: str, value: float) -> str:
+    """Why ``metric`` is ``value`` (an infinity): named with its value, for the criterion's message."""
+    why = INFINITE.get(OBSERVATION_METRICS.get(metric, metric))
+    if why is None:
+        why = INFINITE_ICC if metric.startswith("ICC(") else INFINITE_OTHER
+    return f"{metric} = {value:g}: {why}"
 
 
 def _reason(criterion: str, *, passed: bool, message: str, severity: str = "fail", **extra: Any) -> dict[str, Any]:
@@ -153,21 +182,58 @@ def _builtin(out: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _check(criterion: Criterion, output: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
+    """One criterion on one output. Observations whose every value is the same, bit for bit, in every execution
+    of every subject are reproducible by identity: they meet the criterion (though their ICC is 0/0) and are
+    named; when the criterion selects only such observations, it passes on them."""
     values = metric_values(criterion.metric, output, document, criterion.selects)
-    extra = dict(
+    constant = {o["name"] for o in output.get("observations") or [] if o.get("constant")}
+    same = [name for name, _, _ in values if name in constant] if criterion.op is not None else []
+    if not same:
+        return _judge(criterion, output, values)
+    identity = f"{_named(same)} identical in every execution: nothing to compare between subjects"
+    rest = [t for t in values if t[0] not in constant]
+    if not rest:
+        return _reason(
+            criterion.text,
+            passed=True,
+            observation=same[0],
+            message=f"{criterion.text}: {identity}",
+            **_extra(criterion),
+        )
+    reason = _judge(criterion, output, rest)
+    reason["message"] += f"; {identity}"
+    return reason
+
+
+def _extra(criterion: Criterion) -> dict[str, Any]:
+    return dict(
         metric=criterion.metric,
         severity=criterion.severity,
         threshold=criterion.threshold,
         observations=list(criterion.observations),  # the patterns it judges; empty: every observation
     )
+
+
+def _judge(
+    criterion: Criterion, output: dict[str, Any], values: list[tuple[str | None, Any, dict[str, Any]]]
+) -> dict[str, Any]:
+    """The criterion at its worst over ``values``; a value that is null or infinite is not estimable."""
+    extra = _extra(criterion)
     if criterion.op is None:
         ok = bool(values and values[0][1])
         msg = f"{criterion.metric}: {'yes' if ok else 'no'}"
         if not ok:
             msg += f" ({output.get('attribution', {}).get('summary', '')})"
         return _reason(criterion.text, passed=ok, value=ok, message=msg, **extra)
-    usable = [(name, f, x) for name, v, x in values if (f := _float(v)) is not None]
-    unusable = [(name, x.get("reason") or "not computed") for name, v, x in values if _float(v) is None]
+    usable, unusable = [], []  # unusable: (observation, why, value as the document stores it)
+    for name, v, x in values:
+        f = _float(v)
+        if f is None:
+            unusable.append((name, x.get("reason") or "not computed", None))
+        elif math.isinf(f):
+            unusable.append((name, _infinite(criterion.metric, f), "Infinity" if f > 0 else "-Infinity"))
+        else:
+            usable.append((name, f, x))
     better_high = criterion.op in (">=", ">")
     if usable:
         name, value, x = (min if better_high else max)(usable, key=lambda t: t[1])
@@ -191,12 +257,13 @@ def _check(criterion: Criterion, output: dict[str, Any], document: dict[str, Any
                 criterion.text, passed=ok, value=value, observation=name, message=msg, evidence=evidence, **extra
             )
     if unusable:
-        named = _named([f"{n}: {why}" if n else why for n, why in unusable])
+        named = _named([f"{n}: {why}" if n else why for n, why, _ in unusable])
         return _reason(
             criterion.text,
             passed=False,
             estimable=False,
             observation=unusable[0][0],
+            value=unusable[0][2],
             message=f"{criterion.text}: not estimable on {len(unusable)} of {len(values)} observation(s) ({named})",
             **extra,
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import math
 import operator
 import re
 from dataclasses import dataclass
@@ -81,7 +82,7 @@ def parse_rule(text: str) -> tuple[str, str | None, float | None]:
     Raises
     ------
     ValueError
-        A malformed rule or an unknown metric, with a suggestion.
+        A malformed rule, an unknown metric (with a suggestion) or a threshold that is not finite.
 
     Examples
     --------
@@ -103,7 +104,10 @@ def parse_rule(text: str) -> tuple[str, str | None, float | None]:
         hint = difflib.get_close_matches(metric, known_metrics(), n=1)
         extra = f"; did you mean `{hint[0]}`?" if hint else "; see docs/criteria.md for the list"
         raise ValueError(f"unknown metric `{metric}` in criterion {text!r}{extra}")
-    return metric, m.group("op"), float(m.group("value"))
+    threshold = float(m.group("value"))
+    if not math.isfinite(threshold):  # 1e999: no value could be judged against it, nor stored in JSON
+        raise ValueError(f"criterion {text!r}: the threshold {m.group('value')} is not a finite number")
+    return metric, m.group("op"), threshold
 
 
 OBSERVATION_KINDS = ("table", "scalars", "text", "array", "labels")

@@ -1,0 +1,229 @@
+"""Degenerate metric values in criteria: an infinite metric is never a pass (nor a crash), and an observation
+equal in every execution of every subject is reproducible by identity, not "not analysable".
+
+The real path runs ``tests/apps/degenerate_app.py`` (3 subjects x 2 repetitions) through ``reprovip analyze
+--json`` and ``reprovip check``. Before: ``wcv <= 0.05`` on values whose subject means are 0, and ``sd_ratio
+<= 0.1`` on values equal across subjects, crashed the analysis (exit 4, "Out of range float values are not
+JSON compliant": the reason stored ``value: inf``); a JSON leaf ``n_iter: 100`` in every execution made the
+output "not analysable" (its ICC is 0/0). The metric values themselves are those of
+tests/metrics/test_repeatability.py and docs/metrics.md ("bsd = 0: sd_ratio inf"; "subject mean 0: wcv inf").
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from reprovip.cli.main import main
+from reprovip.criteria.evaluate import output_verdict
+from reprovip.criteria.rules import Criterion, parse_rule
+from reprovip.criteria.verdict import LABELS
+from tests.conftest import write_study
+
+ARGS = '"{mode}", "{{input}}", "{{outdir}}", "{{repetition}}"'
+IDENTITY = "n_iter identical in every execution: nothing to compare between subjects"
+
+
+def _strict_json(path: Path) -> dict:
+    """The document as strict JSON: a bare NaN or Infinity token is refused."""
+
+    def refuse(token: str) -> None:
+        raise AssertionError(f"non-JSON token {token} in {path}")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def _analysed(root: Path, mode: str, criteria: str, capsys: pytest.CaptureFixture[str]) -> tuple[dict, int, str]:
+    """Run a study of ``degenerate_app.py MODE``, analyse it with the CLI, then check its stored verdict:
+    (document, check exit code, check output)."""
+    path = write_study(
+        root,
+        app="degenerate_app.py",
+        args=ARGS.format(mode=mode),
+        repetitions=2,
+        extra=f"name: {mode}\nretries: 0\n{criteria}",
+    )
+    assert main(["run", str(path), "-j", "2"]) == 0
+    document = root / "analysis.json"
+    assert main(["analyze", str(path), "--json", str(document)]) == 0
+    capsys.readouterr()
+    code = main(["check", str(path), "--no-reanalyze"])
+    return _strict_json(document), code, capsys.readouterr().out
+
+
+def test_zero_mean_wcv_is_not_estimable_and_the_document_is_valid_json(
+    study_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc, code, printed = _analysed(study_dir, "zero-mean", 'criteria: ["wcv <= 0.05"]\n', capsys)
+    (out,) = doc["outputs"]
+    assert out["observations"][0]["wcv_rms"] == "Infinity"
+    (reason,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "wcv <= 0.05"]
+    assert (reason["passed"], reason["estimable"], reason["value"], reason["observation"]) == (
+        False,
+        False,
+        "Infinity",
+        "value",
+    )
+    assert "value: wcv = inf: a subject's mean is 0 while its executions differ" in reason["message"]
+    assert "(use wsd)" in reason["message"]
+    assert out["verdict"]["status"] == "error"
+    assert (doc["verdict"]["status"], doc["verdict"]["label"], doc["verdict"]["exit_code"]) == (
+        "error",
+        LABELS["error"],
+        1,
+    )
+    assert code == 1 and "wcv = inf" in printed and "zero-mean: not analysable" in printed
+
+
+def test_sd_ratio_without_between_subject_variance_is_not_estimable_even_as_a_warning(
+    study_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every subject gets the same values, 11 then 12: the between-subject SD is 0, the ratio infinite. A
+    warn-severity criterion that cannot be computed leaves nothing to support a pass: not analysable."""
+    criteria = 'criteria: [{require: "sd_ratio <= 0.1", severity: warn}]\n'
+    doc, code, printed = _analysed(study_dir, "same-subjects", criteria, capsys)
+    (out,) = doc["outputs"]
+    (reason,) = out["verdict"]["reasons"]
+    assert (reason["passed"], reason["estimable"], reason["value"]) == (False, False, "Infinity")
+    assert "value: sd_ratio = inf: no variance between subjects (between-subject SD 0)" in reason["message"]
+    assert out["verdict"]["status"] == "error" and doc["verdict"]["label"] == LABELS["error"]
+    assert code == 1 and "sd_ratio = inf" in printed
+
+
+def test_values_equal_across_subjects_but_varying_between_executions_still_fail(
+    study_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No false pass from the identity rule: equal across subjects is not equal everywhere. ICC(A,1) is 0 with
+    CI (0, 0) here (docs/metrics.md: subjects identical, offsets common to all)."""
+    doc, code, printed = _analysed(study_dir, "same-subjects", "", capsys)
+    (out,) = doc["outputs"]
+    (obs,) = out["observations"]
+    assert (obs["constant"], obs["identical"]) == (False, False)
+    (reason,) = out["verdict"]["reasons"]
+    assert (reason["criterion"], reason["passed"], reason["estimable"], reason["value"]) == (
+        "ICC(A,1).ci_low >= 0.9",
+        False,
+        True,
+        0.0,
+    )
+    assert "identical in every execution" not in reason["message"]
+    assert out["verdict"]["status"] == "fail" and doc["verdict"]["label"] == LABELS["fail"]
+    assert code == 1 and "same-subjects: not reproducible" in printed
+
+
+def test_a_leaf_equal_in_every_execution_is_reproducible_by_identity(
+    study_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``n_iter: 100`` everywhere next to a value that varies slightly: the default ICC criterion judges
+    ``value`` and names ``n_iter`` as identical; a criterion that selects ``n_iter`` alone passes by identity."""
+    criteria = 'criteria: ["ICC(A,1).ci_low >= 0.9", {require: "sd_ratio <= 0.1", observations: [n_iter]}]\n'
+    doc, code, printed = _analysed(study_dir, "constant-leaf", criteria, capsys)
+    (out,) = doc["outputs"]
+    flags = {o["name"]: (o["constant"], o["icc"]["ICC(A,1)"]["estimable"]) for o in out["observations"]}
+    assert flags == {"n_iter": (True, False), "value": (False, True)}
+    icc, ratio = out["verdict"]["reasons"]
+    assert (icc["passed"], icc["estimable"], icc["observation"]) == (True, True, "value")
+    assert icc["message"].startswith("ICC(A,1) = ") and icc["message"].endswith(f"; {IDENTITY}")
+    assert (ratio["passed"], ratio["estimable"], ratio["observation"], ratio["value"]) == (True, True, "n_iter", None)
+    assert ratio["message"] == f"sd_ratio <= 0.1 [n_iter]: {IDENTITY}"
+    assert (out["verdict"]["status"], doc["verdict"]["status"], doc["verdict"]["exit_code"]) == ("pass", "pass", 0)
+    assert code == 0 and "constant-leaf: sufficiently reproducible" in printed
+
+
+# Unit tests on output_verdict, with outputs as the analysis document stores them ("Infinity" for inf).
+
+
+def _obs(name: str, **fields: object) -> dict:
+    return dict(name=name, constant=False, **fields)
+
+
+def _output(*observations: dict, **summary: object) -> dict:
+    return dict(name="result", kind="scalars", observations=list(observations), summary=summary, bitwise={})
+
+
+def _criterion(rule: str, severity: str = "fail") -> Criterion:
+    return Criterion(*parse_rule(rule), severity=severity)
+
+
+def _icc(ci_low: object) -> dict:
+    entry = dict(value=0.95, ci_low=0.5, ci_high=0.99, estimable=True)
+    return {"ICC(A,1)": entry, "ICC(A,k)": dict(entry, ci_low=ci_low)}
+
+
+@pytest.mark.parametrize(
+    ("rule", "output", "stored", "why"),
+    [
+        ("wcv <= 0.05", _output(_obs("a", wcv_rms="Infinity")), "Infinity", "a subject's mean is 0"),
+        ("wcv_log <= 0.05", _output(_obs("a", wcv_log="Infinity")), "Infinity", "a subject's mean is 0"),
+        ("bcv <= 2", _output(_obs("a", bcv="Infinity")), "Infinity", "the mean over subjects is 0"),
+        ("sd_ratio <= 0.1", _output(_obs("a", sd_ratio="Infinity")), "Infinity", "no variance between subjects"),
+        ("rc >= 0", _output(_obs("a", rc="Infinity")), "Infinity", "the values overflow"),
+        ("ICC(A,k).ci_low >= 0.9", _output(_obs("a", icc=_icc("-Infinity"))), "-Infinity", "its 95% CI is unbounded"),
+        ("ICC(A,k).ci_low <= 0.9", _output(_obs("a", icc=_icc("-Infinity"))), "-Infinity", "its 95% CI is unbounded"),
+        ("hd95_max <= 2", dict(_output(hd95_max="Infinity"), kind="labels"), "Infinity", "a label is empty"),
+    ],
+)
+def test_an_infinite_metric_is_not_estimable(rule: str, output: dict, stored: str, why: str) -> None:
+    """On either side of the threshold (``rc >= 0`` and ``ICC(A,k).ci_low <= 0.9`` were passes with inf):
+    never a pass, the reason names the metric and its value, and it stays valid JSON."""
+    verdict = output_verdict(output, [_criterion(rule)], {"executions": {}})
+    (reason,) = verdict["reasons"]
+    metric = rule.split()[0]
+    assert (reason["passed"], reason["estimable"], reason["value"]) == (False, False, stored)
+    assert f"{metric} = {float(stored):g}: {why}" in reason["message"]
+    assert verdict["status"] == "error"
+    json.dumps(verdict, allow_nan=False)
+
+
+def test_a_computed_failure_still_decides_next_to_an_infinite_value() -> None:
+    output = _output(_obs("a", wcv_rms=0.3), _obs("b", wcv_rms="Infinity"))
+    verdict = output_verdict(output, [_criterion("wcv <= 0.05")], {"executions": {}})
+    (reason,) = verdict["reasons"]
+    assert (reason["passed"], reason["estimable"], reason["value"], reason["observation"]) == (False, True, 0.3, "a")
+    assert verdict["status"] == "fail"
+
+
+def test_a_computed_pass_next_to_an_infinite_value_is_not_a_pass() -> None:
+    output = _output(_obs("a", wcv_rms=0.01), _obs("b", wcv_rms="Infinity"))
+    verdict = output_verdict(output, [_criterion("wcv <= 0.05")], {"executions": {}})
+    (reason,) = verdict["reasons"]
+    assert (reason["passed"], reason["estimable"], reason["value"], reason["observation"]) == (
+        False,
+        False,
+        "Infinity",
+        "b",
+    )
+    assert "not estimable on 1 of 2 observation(s) (b: wcv = inf" in reason["message"]
+    assert verdict["status"] == "error"
+
+
+_NOT_ESTIMABLE = {"ICC(A,1)": dict(value=None, ci_low=None, ci_high=None, estimable=False, reason="0/0")}
+
+
+def test_a_criterion_on_constant_observations_only_passes_by_identity() -> None:
+    output = _output(dict(_obs("n_iter", icc=_NOT_ESTIMABLE, sd_ratio=0.0), constant=True))
+    verdict = output_verdict(output, [_criterion("ICC(A,1).ci_low >= 0.9")], {"executions": {}})
+    (reason,) = verdict["reasons"]
+    assert (reason["passed"], reason["estimable"], reason["observation"]) == (True, True, "n_iter")
+    assert reason["message"] == f"ICC(A,1).ci_low >= 0.9: {IDENTITY}"
+    assert verdict["status"] == "pass"
+
+
+def test_a_constant_observation_does_not_hide_a_failing_or_unestimable_one() -> None:
+    constant = dict(_obs("n_iter", icc=_NOT_ESTIMABLE), constant=True)
+    failing = _obs("a", icc={"ICC(A,1)": dict(value=0.2, ci_low=0.1, ci_high=0.4, estimable=True)})
+    unestimable = _obs("b", icc=_NOT_ESTIMABLE)
+    rule = [_criterion("ICC(A,1).ci_low >= 0.9")]
+    failed = output_verdict(_output(constant, failing), rule, {"executions": {}})
+    assert failed["status"] == "fail" and failed["reasons"][0]["observation"] == "a"
+    assert failed["reasons"][0]["message"].endswith(f"; {IDENTITY}")
+    errored = output_verdict(_output(constant, unestimable), rule, {"executions": {}})
+    assert errored["status"] == "error" and errored["reasons"][0]["observation"] == "b"
+    assert "not estimable on 1 of 1 observation(s) (b: 0/0)" in errored["reasons"][0]["message"]
+
+
+def test_an_infinite_threshold_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"criterion 'wsd <= 1e999': the threshold 1e999 is not a finite number"):
+        parse_rule("wsd <= 1e999")
