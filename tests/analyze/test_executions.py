@@ -43,6 +43,8 @@ def test_a_repetition_declared_after_the_run_makes_the_study_incomplete(study: S
     assert doc["executions"]["not_done"] == 2
     assert (doc["verdict"]["status"], doc["verdict"]["exit_code"]) == ("incomplete", 3)
     assert doc["verdict"]["label"] == "incomplete: executions failed or not run"
+    messages = [a["message"] for a in doc["alerts"] if a["output"] is None]
+    assert len(messages) == 1 and messages[0].startswith("the study file declares 2 execution(s) never run and 0 ")
     # Running what is missing gives the verdict back.
     assert edited.run().done == 2
     assert edited.analyze().document["verdict"]["status"] == "identical"

@@ -12,6 +12,7 @@ inf-some:      ``ratio`` is 1e308 in repetition 1 and +inf in the others (an ove
 corrupt-some:  subject sub-02's repetition 1 writes a result.json that is not JSON.
 fail-some:     subject sub-03's repetition 2 exits with status 1 (no output).
 digest:        also writes ``digest.txt``, a log line with a hexadecimal digest that changes every run.
+string-flips:  deterministic numbers, and a ``diagnosis`` string that flips from one repetition to the next.
 """
 
 import json
@@ -37,6 +38,8 @@ elif mode == "inf-some":
 elif mode == "fail-some" and subject == "sub-03" and rep == 2:
     print("fit did not converge", file=sys.stderr)
     sys.exit(1)
+elif mode == "string-flips":
+    result["diagnosis"] = "tumour" if rep % 2 else "healthy"
 elif mode == "digest":
     (out / "digest.txt").write_text(f"run 12e61109{uuid.uuid4().hex} finished: value {value * 2.0}\n")
 text = json.dumps(result)  # json writes inf as Infinity, as Python, JavaScript and many tools do

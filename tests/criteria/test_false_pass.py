@@ -164,3 +164,17 @@ def test_voxel_differences_no_metric_covers_are_a_warning() -> None:
     assert reasons["voxel_icc_a1_median >= 0.9"]["passed"]
     assert not reasons["differences covered by the voxel metrics"]["passed"]
     assert doc["outputs"][0]["verdict"]["status"] == "warn" and doc["verdict"]["status"] == "warn"
+
+
+def test_files_that_differ_where_no_number_does_are_not_a_silent_pass(study_dir: Path) -> None:
+    """A JSON string that changes between runs (a diagnosis that flips) next to deterministic numbers: the
+    files differ, every observation is identical. Before: "sufficiently reproducible", nothing said (review)."""
+    study = edge_study(study_dir, "string-flips", repetitions=4)
+    doc = study.analyze().document
+    (out,) = doc["outputs"]
+    assert all(o["identical"] for o in out["observations"]) and not out["bitwise"]["identical"]
+    assert out["unmeasured_differences"] == 3  # every subject's cell
+    reason = next(r for r in out["verdict"]["reasons"] if r["criterion"] == "differences covered by the observations")
+    assert reason["severity"] == "warn" and not reason["passed"]
+    assert "every number read from them is identical" in reason["message"]
+    assert doc["verdict"]["status"] == "warn" and study.check(strict=True, reanalyze=False).exit_code == 1

@@ -150,6 +150,20 @@ def _builtin(out: dict[str, Any]) -> list[dict[str, Any]]:
                     + _named([o["nonfinite"]["message"] for o in found]),
                 )
             )
+    unmeasured = int(out.get("unmeasured_differences") or 0)
+    if unmeasured:
+        reasons.append(
+            _reason(
+                "differences covered by the observations",
+                passed=False,
+                severity="warn",
+                value=unmeasured,
+                message=f"the files differ between executions in {unmeasured} subject x condition cell(s) while every "
+                "number read from them is identical: the difference is in what no observation measures (a string, "
+                "a text column, a word, a number glued to its unit); the criteria cannot vouch for it: compare two "
+                "files of one subject",
+            )
+        )
     vox = (out.get("voxelwise") or {}).get("summary") or {}
     unseen = int(vox.get("differ_without_metrics") or 0)
     if unseen:
@@ -331,7 +345,19 @@ def _execution_alerts(ex: dict[str, Any]) -> list[dict[str, Any]]:
                 ),
             )
         )
-    unfinished = int(ex.get("not_done", ex.get("failed") or 0)) - int(ex.get("failed") or 0)
+    plan = ex.get("plan") or {}
+    not_run, earlier = int(plan.get("not_run") or 0), int(plan.get("earlier_recipe") or 0)
+    if not_run or earlier:
+        alerts.append(
+            dict(
+                output=None,
+                severity="fail",
+                message=f"the study file declares {not_run} execution(s) never run and {earlier} run with an earlier "
+                "recipe (it was edited after the run: subjects, levels, repetitions, command, environment, outputs "
+                "or timeout): the verdict covers what was run; run `reprovip run`, then analyse again",
+            )
+        )
+    unfinished = int(ex.get("not_done", ex.get("failed") or 0)) - int(ex.get("failed") or 0) - not_run - earlier
     if unfinished > 0:
         alerts.append(
             dict(
