@@ -130,6 +130,8 @@ def test_a_leaf_equal_in_every_execution_is_reproducible_by_identity(
     assert ratio["message"] == f"sd_ratio <= 0.1 [n_iter]: {IDENTITY}"
     assert (out["verdict"]["status"], doc["verdict"]["status"], doc["verdict"]["exit_code"]) == ("pass", "pass", 0)
     assert code == 0 and "constant-leaf: sufficiently reproducible" in printed
+    # The output's summary (the report's key metrics) names `value`, not the constant leaf, as the worst.
+    assert out["summary"]["worst_observation"] == "value" and "icc_a1_not_estimable" not in out["summary"]
 
 
 # Unit tests on output_verdict, with outputs as the analysis document stores them ("Infinity" for inf).

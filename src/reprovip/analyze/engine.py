@@ -60,13 +60,15 @@ def _summary_of(observations: list[dict[str, Any]]) -> dict[str, Any]:
         v = vals(get)
         if v:
             s[key] = num(fn(v))
-    # Observations without an estimable ICC(A,1) are counted and named, never silently left out.
-    unjudged = [o["name"] for o in observations if not (o.get("icc") or {}).get("ICC(A,1)", {}).get("estimable")]
+    # Observations without an estimable ICC(A,1) are counted and named, never silently left out; one equal in
+    # every execution of every subject is reproducible by identity (the criteria say so), not unjudged.
+    judged = [o for o in observations if not o.get("constant")]
+    unjudged = [o["name"] for o in judged if not (o.get("icc") or {}).get("ICC(A,1)", {}).get("estimable")]
     if unjudged:
         s["icc_a1_not_estimable"] = len(unjudged)
         s["worst_observation"] = unjudged[0]
-    else:
-        w = min(observations, key=lambda o: float(o["icc"]["ICC(A,1)"]["ci_low"]))
+    elif judged:
+        w = min(judged, key=lambda o: float(o["icc"]["ICC(A,1)"]["ci_low"]))
         s["worst_observation"] = w["name"]
     return s
 
