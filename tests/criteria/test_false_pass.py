@@ -18,6 +18,7 @@ from reprovip.criteria.verdict import deciding_reason
 from reprovip.store import BlobStore
 from reprovip.store import schema as s
 from reprovip.study import Study
+from tests.conftest import write_study
 from tests.criteria.test_one_verdict import edge_study
 
 
@@ -178,3 +179,27 @@ def test_files_that_differ_where_no_number_does_are_not_a_silent_pass(study_dir:
     assert reason["severity"] == "warn" and not reason["passed"]
     assert "every number read from them is identical" in reason["message"]
     assert doc["verdict"]["status"] == "warn" and study.check(strict=True, reanalyze=False).exit_code == 1
+
+
+def test_labels_that_swap_sides_fail_though_their_volumes_do_not_change(study_dir: Path) -> None:
+    """Left and right structures swap labels in repetition 2: volumes (hence their ICC) are unchanged, Dice is 0.
+    Before: "sufficiently reproducible, with warnings", exit 0 (review); the default now fails below 0.5."""
+    path = write_study(
+        study_dir,
+        app="mirror_app.py",
+        args='"{input}", "{outdir}", "{repetition}"',
+        repetitions=2,
+        outputs="  seg: {path: seg.nii.gz, kind: labels}\n",
+    )
+    study = Study.load(path)
+    assert study.run(jobs=2).done == 6
+    doc = study.analyze().document
+    (out,) = doc["outputs"]
+    assert out["segmentation"]["dice_min"] == 0.0
+    assert all(o["identical"] for o in out["observations"])  # label volumes: the same in every execution
+    failed = [r for r in out["verdict"]["reasons"] if not r["passed"]]
+    assert [(r["criterion"], r["severity"]) for r in failed] == [
+        ("dice_min >= 0.5", "fail"),
+        ("dice_min >= 0.95", "warn"),
+    ]
+    assert (doc["verdict"]["status"], doc["verdict"]["exit_code"]) == ("fail", 1)
