@@ -140,12 +140,21 @@ def test_the_deciding_reason_is_the_one_that_set_the_status() -> None:
     assert json.dumps(deciding_reason({"reasons": []})) == "null"
 
 
-def test_voxel_differences_no_metric_covers_are_a_warning() -> None:
-    """Unit level: an image whose metric maps pass while 3 voxels differ outside them is not a clean pass."""
+@pytest.mark.parametrize(("unseen", "status"), [(3, "warn"), (50, "warn"), (51, "fail"), (900, "fail")])
+def test_voxel_differences_no_metric_covers_are_a_warning_or_beyond_5_percent_a_failure(unseen, status) -> None:
+    """Unit level: an image whose metric maps pass while voxels differ outside them (zero in the volume read
+    first) is not a clean pass; beyond 5% of its 1000 mask voxels it fails, so that which execution is read
+    first does not decide between a failure and a warning (review: garbage in repetition 1 failed, the same
+    garbage in repetition 2 passed with a warning)."""
     from reprovip.criteria.evaluate import evaluate
 
     cells = [dict(subject=f"s{i}", condition="-", n=2) for i in range(3)]
-    summary = {"voxel_icc_a1_median": 0.99, "differ_without_metrics": 3}
+    summary = {
+        "voxel_icc_a1_median": 0.99,
+        "voxel_icc_a1_p05": 0.9,
+        "differ_without_metrics": unseen,
+        "mask_voxels": 1000,
+    }
     doc = {
         "study": {"name": "s"},
         "executions": {"total": 6, "failed": 0, "not_done": 0, "failure_rate": 0.0},
@@ -162,9 +171,10 @@ def test_voxel_differences_no_metric_covers_are_a_warning() -> None:
     }
     evaluate(doc, None)
     reasons = {r["criterion"]: r for r in doc["outputs"][0]["verdict"]["reasons"]}
-    assert reasons["voxel_icc_a1_median >= 0.9"]["passed"]
-    assert not reasons["differences covered by the voxel metrics"]["passed"]
-    assert doc["outputs"][0]["verdict"]["status"] == "warn" and doc["verdict"]["status"] == "warn"
+    assert reasons["voxel_icc_a1_median >= 0.9"]["passed"] and reasons["voxel_icc_a1_p05 >= 0.5"]["passed"]
+    unseen_reason = reasons["differences covered by the voxel metrics"]
+    assert not unseen_reason["passed"] and unseen_reason["severity"] == status
+    assert doc["outputs"][0]["verdict"]["status"] == status and doc["verdict"]["status"] == status
 
 
 def test_files_that_differ_where_no_number_does_are_not_a_silent_pass(study_dir: Path) -> None:
@@ -202,4 +212,26 @@ def test_labels_that_swap_sides_fail_though_their_volumes_do_not_change(study_di
         ("dice_min >= 0.5", "fail"),
         ("dice_min >= 0.95", "warn"),
     ]
+    assert (doc["verdict"]["status"], doc["verdict"]["exit_code"]) == ("fail", 1)
+
+
+def test_an_image_garbled_in_40_percent_of_its_voxels_fails_though_its_median_voxel_passes(study_dir: Path) -> None:
+    """Repetition 2 replaces 40% of each subject's ball with noise: the median voxel ICC(A,1) stays high; the
+    5th percentile falls in the poor band. Before: "sufficiently reproducible", exit 0 (review)."""
+    path = write_study(
+        study_dir,
+        app="garbage_app.py",
+        args='"{input}", "{outdir}", "{repetition}"',
+        subjects=4,
+        repetitions=2,
+        outputs="  img: {path: img.nii.gz, kind: image}\n",
+    )
+    study = Study.load(path)
+    assert study.run(jobs=2).done == 8
+    doc = study.analyze().document
+    (out,) = doc["outputs"]
+    vox = out["voxelwise"]["summary"]
+    assert vox["icc_a1_median"] >= 0.9 and vox["icc_a1_p05"] < 0.5
+    failed = [r["criterion"] for r in out["verdict"]["reasons"] if not r["passed"]]
+    assert failed == ["voxel_icc_a1_p05 >= 0.5"]
     assert (doc["verdict"]["status"], doc["verdict"]["exit_code"]) == ("fail", 1)
