@@ -191,20 +191,28 @@ def test_files_that_differ_where_no_number_does_are_not_a_silent_pass(study_dir:
     assert doc["verdict"]["status"] == "warn" and study.check(strict=True, reanalyze=False).exit_code == 1
 
 
+def _analysed_image_app(study_dir: Path, app: str, outputs: str, subjects: int) -> tuple[dict, dict]:
+    """Run ``tests/apps/APP INPUT OUTDIR REPETITION`` over ``subjects`` x 2 repetitions; the analysis and its
+    only output."""
+    path = write_study(
+        study_dir,
+        app=app,
+        args='"{input}", "{outdir}", "{repetition}"',
+        subjects=subjects,
+        repetitions=2,
+        outputs=outputs,
+    )
+    study = Study.load(path)
+    assert study.run(jobs=2).done == 2 * subjects
+    doc = study.analyze().document
+    (out,) = doc["outputs"]
+    return doc, out
+
+
 def test_labels_that_swap_sides_fail_though_their_volumes_do_not_change(study_dir: Path) -> None:
     """Left and right structures swap labels in repetition 2: volumes (hence their ICC) are unchanged, Dice is 0.
     Before: "sufficiently reproducible, with warnings", exit 0 (review); the default now fails below 0.5."""
-    path = write_study(
-        study_dir,
-        app="mirror_app.py",
-        args='"{input}", "{outdir}", "{repetition}"',
-        repetitions=2,
-        outputs="  seg: {path: seg.nii.gz, kind: labels}\n",
-    )
-    study = Study.load(path)
-    assert study.run(jobs=2).done == 6
-    doc = study.analyze().document
-    (out,) = doc["outputs"]
+    doc, out = _analysed_image_app(study_dir, "mirror_app.py", "  seg: {path: seg.nii.gz, kind: labels}\n", 3)
     assert out["segmentation"]["dice_min"] == 0.0
     assert all(o["identical"] for o in out["observations"])  # label volumes: the same in every execution
     failed = [r for r in out["verdict"]["reasons"] if not r["passed"]]
@@ -218,18 +226,7 @@ def test_labels_that_swap_sides_fail_though_their_volumes_do_not_change(study_di
 def test_an_image_garbled_in_40_percent_of_its_voxels_fails_though_its_median_voxel_passes(study_dir: Path) -> None:
     """Repetition 2 replaces 40% of each subject's ball with noise: the median voxel ICC(A,1) stays high; the
     5th percentile falls in the poor band. Before: "sufficiently reproducible", exit 0 (review)."""
-    path = write_study(
-        study_dir,
-        app="garbage_app.py",
-        args='"{input}", "{outdir}", "{repetition}"',
-        subjects=4,
-        repetitions=2,
-        outputs="  img: {path: img.nii.gz, kind: image}\n",
-    )
-    study = Study.load(path)
-    assert study.run(jobs=2).done == 8
-    doc = study.analyze().document
-    (out,) = doc["outputs"]
+    doc, out = _analysed_image_app(study_dir, "garbage_app.py", "  img: {path: img.nii.gz, kind: image}\n", 4)
     vox = out["voxelwise"]["summary"]
     assert vox["icc_a1_median"] >= 0.9 and vox["icc_a1_p05"] < 0.5
     failed = [r["criterion"] for r in out["verdict"]["reasons"] if not r["passed"]]

@@ -1,9 +1,9 @@
 """Apply criteria to an analysis document: a verdict per output with its reasons, alerts, a study verdict.
 
 Called once, by ``analyze`` (and ``compare``), which stores the result; every view renders what was stored.
-Besides the study's criteria (or the defaults), built-in checks run on every output, because they guard
-against a false pass: outputs that could not be read, observations that are non-finite in some executions,
-voxels whose finiteness differs, a design with nothing to compare.
+Besides the study's criteria (or the defaults), the built-in checks of :mod:`reprovip.criteria.builtin` run on
+every output, because they guard against a false pass; :mod:`reprovip.criteria.alerts` words the study-level
+alerts (failed, unfinished or unrun executions, a flaky application).
 """
 
 from __future__ import annotations
@@ -11,7 +11,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from reprovip.criteria.alerts import compare_alerts, execution_alerts
+from reprovip.criteria.builtin import builtin_reasons
 from reprovip.criteria.evidence import bitwise_evidence, icc_evidence, identity_sentence
+from reprovip.criteria.reasons import as_float, named, reason
 from reprovip.criteria.rules import (
     OBSERVATION_METRICS,
     OPS,
@@ -23,19 +26,6 @@ from reprovip.criteria.rules import (
 )
 from reprovip.criteria.verdict import EXIT_CODES, LABELS, OUTPUT_STATUSES, exit_code, worst
 
-MAX_NAMED = 5
-NUMERIC_KINDS = ("table", "scalars", "text", "array")
-UNSEEN_FAIL_FRACTION = 0.05  # of the mask: voxels differing where no voxel metric looks, beyond which the output fails
-NONFINITE_OBSERVATIONS = (
-    # (pattern, check, severity, what the observations are)
-    (
-        "constant",
-        "finite values",
-        "warn",
-        "are non-finite, the same in every execution (no metric can use them; criteria that need them cannot pass)",
-    ),
-    ("mixed", "finite in every execution", "fail", "are non-finite in some executions and not in others"),
-)
 # Why a metric is infinite (stored "Infinity"), by its field (rules.OBSERVATION_METRICS) or name: a criterion
 # on it is not estimable, never a pass, whichever side of the threshold the infinity falls.
 INFINITE = {
@@ -50,18 +40,6 @@ INFINITE_ICC = "its 95% CI is unbounded (the single-measure lower bound is at or
 INFINITE_OTHER = "the values overflow"
 
 
-def _float(v: Any) -> float | None:
-    if v is None:
-        return None
-    if isinstance(v, bool):
-        return float(v)
-    try:
-        f = float(v)  # "Infinity" parses too
-    except (TypeError, ValueError):
-        return None
-    return None if f != f else f
-
-
 def _fmt(v: float | None) -> str:
     return "n/a" if v is None else f"{v:.6g}"
 
@@ -74,131 +52,6 @@ def _infinite(metric: str, value: float) -> str:
     return f"{metric} = {value:g}: {why}"
 
 
-def _reason(criterion: str, *, passed: bool, message: str, severity: str = "fail", **extra: Any) -> dict[str, Any]:
-    base = dict(
-        criterion=criterion,
-        metric=None,
-        severity=severity,
-        passed=passed,
-        estimable=True,
-        value=None,
-        threshold=None,
-        observation=None,
-    )
-    return dict(base, **extra, message=message)
-
-
-def _named(items: list[str]) -> str:
-    more = f" and {len(items) - MAX_NAMED} more" if len(items) > MAX_NAMED else ""
-    return "; ".join(items[:MAX_NAMED]) + more
-
-
-def _where(e: dict[str, Any]) -> str:
-    parts = [f"subject {e.get('subject')}"]
-    if e.get("condition") not in (None, "-"):
-        parts.append(f"condition {e['condition']}")
-    if e.get("repetition") is not None:
-        parts.append(f"repetition {e['repetition']}")
-    return ", ".join(parts)
-
-
-def _builtin(out: dict[str, Any]) -> list[dict[str, Any]]:
-    """Checks every output gets, whatever the criteria: each failure here means the data cannot support a pass."""
-    reasons = []
-    unreadable = [e for e in out.get("errors") or [] if e.get("error") != "missing"]
-    if unreadable:
-        reasons.append(
-            _reason(
-                "outputs readable",
-                passed=False,
-                estimable=False,
-                message=f"{len(unreadable)} output file(s) could not be read: "
-                + _named([f"{_where(e)}: {e['error']}" for e in unreadable]),
-            )
-        )
-    unwritten = out.get("unwritten") or []
-    if unwritten:
-        reasons.append(
-            _reason(
-                "written by every execution",
-                passed=False,
-                value=len(unwritten),
-                message=f"{len(unwritten)} execution(s) that succeeded did not write this file, which others wrote: "
-                + _named([_where(e) for e in unwritten]),
-            )
-        )
-    if out["kind"] in NUMERIC_KINDS and not out.get("observations") and not unreadable and not out.get("error"):
-        reasons.append(
-            _reason(
-                "numbers found",
-                passed=False,
-                severity="warn",
-                message=f"no number could be read from this {out['kind']} output: only its bytes were compared "
-                "(declare `kind: bytes` if that is what it is)",
-            )
-        )
-    for pattern, criterion, severity, what in NONFINITE_OBSERVATIONS:
-        found = [o for o in out.get("observations") or [] if (o.get("nonfinite") or {}).get("pattern") == pattern]
-        if found:
-            reasons.append(
-                _reason(
-                    criterion,
-                    passed=False,
-                    severity=severity,
-                    value=len(found),
-                    observation=found[0]["name"],
-                    message=f"{len(found)} observation(s) {what}: "
-                    + _named([o["nonfinite"]["message"] for o in found]),
-                )
-            )
-    unmeasured = int(out.get("unmeasured_differences") or 0)
-    if unmeasured:
-        reasons.append(
-            _reason(
-                "differences covered by the observations",
-                passed=False,
-                severity="warn",
-                value=unmeasured,
-                message=f"the files differ between executions in {unmeasured} subject x condition cell(s) while every "
-                "number read from them is identical: the difference is in what no observation measures (a string, "
-                "a text column, a word, a number glued to its unit); the criteria cannot vouch for it: compare two "
-                "files of one subject",
-            )
-        )
-    vox = (out.get("voxelwise") or {}).get("summary") or {}
-    unseen = int(vox.get("differ_without_metrics") or 0)
-    if unseen:
-        # A few voxels at the edge of the reference volume's non-zero region are a warning; more than 5% of the
-        # mask is a failure: which volume is read first must not decide between "fail" and a warning (review).
-        major = unseen > UNSEEN_FAIL_FRACTION * int(vox.get("mask_voxels") or 0)
-        reasons.append(
-            _reason(
-                "differences covered by the voxel metrics",
-                passed=False,
-                severity="fail" if major else "warn",
-                value=unseen,
-                message=f"{unseen} voxel(s) differ between executions where no voxel metric is computed (zero in "
-                "the reference volume, or non-finite): criteria on the metric maps cannot see them; "
-                "voxel_differ_fraction and the differ map do",
-            )
-        )
-    differ, nonfinite = int(vox.get("nonfinite_differ_voxels") or 0), int(vox.get("nonfinite_voxels") or 0)
-    if nonfinite:
-        reasons.append(
-            _reason(
-                "finite voxels in every execution",
-                passed=not differ,
-                value=differ or nonfinite,
-                message=f"{differ} voxel(s) are non-finite (NaN/inf) in some executions and finite or different in "
-                "others (map: nonfinite_differ)"
-                if differ
-                else f"{nonfinite} voxel(s) are non-finite, the same in every execution of their subject: "
-                "left out of the metrics",
-            )
-        )
-    return reasons
-
-
 def _check(criterion: Criterion, output: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
     """One criterion on one output. Observations whose every value is the same, bit for bit, in every execution
     of every subject are reproducible by identity: they meet the criterion (though their ICC is 0/0) and are
@@ -208,19 +61,19 @@ def _check(criterion: Criterion, output: dict[str, Any], document: dict[str, Any
     same = [name for name, _, _ in values if name in constant] if criterion.op is not None else []
     if not same:
         return _judge(criterion, output, values)
-    identity = f"{_named(same)} identical in every execution: nothing to compare between subjects"
+    identity = f"{named(same)} identical in every execution: nothing to compare between subjects"
     rest = [t for t in values if t[0] not in constant]
     if not rest:
-        return _reason(
+        return reason(
             criterion.text,
             passed=True,
             observation=same[0],
             message=f"{criterion.text}: {identity}",
             **_extra(criterion),
         )
-    reason = _judge(criterion, output, rest)
-    reason["message"] += f"; {identity}"
-    return reason
+    judged = _judge(criterion, output, rest)
+    judged["message"] += f"; {identity}"
+    return judged
 
 
 def _extra(criterion: Criterion) -> dict[str, Any]:
@@ -242,10 +95,10 @@ def _judge(
         msg = f"{criterion.metric}: {'yes' if ok else 'no'}"
         if not ok:
             msg += f" ({output.get('attribution', {}).get('summary', '')})"
-        return _reason(criterion.text, passed=ok, value=ok, message=msg, **extra)
+        return reason(criterion.text, passed=ok, value=ok, message=msg, **extra)
     usable, unusable = [], []  # unusable: (observation, why, value as the document stores it)
     for name, v, x in values:
-        f = _float(v)
+        f = as_float(v)
         if f is None:
             unusable.append((name, x.get("reason") or "not computed", None))
         elif math.isinf(f):
@@ -262,7 +115,8 @@ def _judge(
         ci = x.get("ci")
         if ci:  # an ICC: its estimate and interval once, then which of them the rule reads
             form, _, field = criterion.metric.partition(".")
-            head = f"{form} = {_fmt(_float(x.get('estimate')))} (95% CI {_fmt(_float(ci[0]))} to {_fmt(_float(ci[1]))})"
+            estimate, low, high = (_fmt(as_float(v)) for v in (x.get("estimate"), ci[0], ci[1]))
+            head = f"{form} = {estimate} (95% CI {low} to {high})"
             bound = {"ci_low": "its lower bound", "ci_high": "its upper bound"}.get(field, "it")
             msg = f"{head}{where}: {bound} {rule}"
         else:
@@ -271,25 +125,25 @@ def _judge(
             msg += f": {output['attribution']['summary']}"
         if not ok or not unusable:
             evidence = icc_evidence(criterion, x) if x.get("mean_squares") else None
-            return _reason(
+            return reason(
                 criterion.text, passed=ok, value=value, observation=name, message=msg, evidence=evidence, **extra
             )
     if unusable:
-        named = _named([f"{n}: {why}" if n else why for n, why, _ in unusable])
-        return _reason(
+        why_not = named([f"{n}: {why}" if n else why for n, why, _ in unusable])
+        return reason(
             criterion.text,
             passed=False,
             estimable=False,
             observation=unusable[0][0],
             value=unusable[0][2],
-            message=f"{criterion.text}: not estimable on {len(unusable)} of {len(values)} observation(s) ({named})",
+            message=f"{criterion.text}: not estimable on {len(unusable)} of {len(values)} observation(s) ({why_not})",
             **extra,
         )
     if criterion.observations and not output.get("error"):
         why = f"no observation matches {', '.join(criterion.observations)}"
     else:
         why = output.get("error") or "the metric was not computed for this output"
-    return _reason(
+    return reason(
         criterion.text, passed=False, estimable=False, message=f"{criterion.text}: not analysable: {why}", **extra
     )
 
@@ -307,10 +161,10 @@ def output_verdict(out: dict[str, Any], rules: list[Criterion], document: dict[s
     """The verdict of one output: status, reasons (built-in checks first) and the evidence behind it."""
     bits = out.get("bitwise") or {}
     evidence = bitwise_evidence(bits)
-    reasons = _builtin(out)
+    reasons = builtin_reasons(out)
     if bits and evidence["trials"] == 0:
         reasons.append(
-            _reason(
+            reason(
                 "executions to compare",
                 passed=False,
                 estimable=False,
@@ -324,7 +178,7 @@ def output_verdict(out: dict[str, Any], rules: list[Criterion], document: dict[s
         for r in reasons:
             if r["criterion"] == "outputs readable" and "symbolic link" not in r["message"]:
                 r["severity"] = "warn"
-        reasons.append(_reason("identical", passed=True, value=True, metric="identical", message=evidence["sentence"]))
+        reasons.append(reason("identical", passed=True, value=True, metric="identical", message=evidence["sentence"]))
         status = _status(reasons)  # warnings stay alerts: the output is still bit-for-bit identical
         return dict(status="identical" if status in ("pass", "warn") else status, reasons=reasons, evidence=evidence)
     checked = [_check(c, out, document) for c in rules]
@@ -333,68 +187,6 @@ def output_verdict(out: dict[str, Any], rules: list[Criterion], document: dict[s
     if status in ("pass", "warn") and checked and not any(r["estimable"] for r in checked):
         status = "error"  # no criterion could be computed (even warn-only ones): nothing supports a pass
     return dict(status=status, reasons=reasons, evidence=evidence)
-
-
-def _execution_alerts(ex: dict[str, Any]) -> list[dict[str, Any]]:
-    alerts = []
-    if ex.get("failed"):
-        alerts.append(
-            dict(
-                output=None,
-                severity="fail",
-                message=(
-                    f"{ex['failed']} of {ex['total']} executions failed "
-                    f"({100 * (_float(ex['failure_rate']) or 0):.1f}%): the verdict covers the executions that "
-                    "succeeded only; failures are a reproducibility finding (see the failures section)"
-                ),
-            )
-        )
-    plan = ex.get("plan") or {}
-    not_run, earlier = int(plan.get("not_run") or 0), int(plan.get("earlier_recipe") or 0)
-    if not_run or earlier:
-        alerts.append(
-            dict(
-                output=None,
-                severity="fail",
-                message=f"the study file declares {not_run} execution(s) never run and {earlier} run with an earlier "
-                "recipe (it was edited after the run: subjects, levels, repetitions, command, environment, outputs "
-                "or timeout): the verdict covers what was run; run `reprovip run`, then analyse again",
-            )
-        )
-    unfinished = int(ex.get("not_done", ex.get("failed") or 0)) - int(ex.get("failed") or 0) - not_run - earlier
-    if unfinished > 0:
-        alerts.append(
-            dict(
-                output=None,
-                severity="fail",
-                message=f"{unfinished} of {ex['total']} executions never finished (pending, or running when the "
-                "analysis was made): the verdict covers the finished ones only; run `reprovip run` again",
-            )
-        )
-    if alerts:
-        return alerts
-    if (_float(ex.get("attempt_failure_rate")) or 0) > 0:
-        return [
-            dict(
-                output=None,
-                severity="warn",
-                message=(
-                    f"{ex.get('flaky_executions', 'some')} execution(s) failed then succeeded with the same recipe "
-                    f"({100 * _float(ex['attempt_failure_rate']):.1f}% of current attempts failed): "
-                    "the application is flaky"
-                ),
-            )
-        ]
-    return []
-
-
-def _compare_alerts(compare: dict[str, Any]) -> list[dict[str, Any]]:
-    """An output that only one of two compared versions writes is a difference between them."""
-    return [
-        dict(output=name, severity="fail", message=f"{name} is written only by the {side} version")
-        for side in ("baseline", "current")
-        for name in compare.get(f"only_in_{side}") or []
-    ]
 
 
 def _summary(document: dict[str, Any], status: str) -> str:
@@ -443,8 +235,8 @@ def evaluate(document: dict[str, Any], criteria: list[Criterion] | None) -> dict
         for r in verdict["reasons"]:
             if not r["passed"]:
                 alerts.append(dict(output=out["name"], severity=r["severity"], message=r["message"]))
-    alerts += _execution_alerts(document["executions"])
-    differences = _compare_alerts(document.get("compare") or {})
+    alerts += execution_alerts(document["executions"])
+    differences = compare_alerts(document.get("compare") or {})
     alerts += differences
     statuses = [o["verdict"]["status"] for o in document["outputs"]]
     if document["executions"].get("not_done", document["executions"].get("failed")):

@@ -1,0 +1,71 @@
+"""Study-level alerts: executions that failed, were not run or never finished, a flaky application, and
+outputs only one of two compared versions writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reprovip.criteria.reasons import as_float
+
+
+def execution_alerts(ex: dict[str, Any]) -> list[dict[str, Any]]:
+    """Alerts about the executions (the document's ``executions``), the worst first; none when all is well."""
+    alerts = []
+    if ex.get("failed"):
+        alerts.append(
+            dict(
+                output=None,
+                severity="fail",
+                message=(
+                    f"{ex['failed']} of {ex['total']} executions failed "
+                    f"({100 * (as_float(ex['failure_rate']) or 0):.1f}%): the verdict covers the executions that "
+                    "succeeded only; failures are a reproducibility finding (see the failures section)"
+                ),
+            )
+        )
+    plan = ex.get("plan") or {}
+    not_run, earlier = int(plan.get("not_run") or 0), int(plan.get("earlier_recipe") or 0)
+    if not_run or earlier:
+        alerts.append(
+            dict(
+                output=None,
+                severity="fail",
+                message=f"the study file declares {not_run} execution(s) never run and {earlier} run with an earlier "
+                "recipe (it was edited after the run: subjects, levels, repetitions, command, environment, outputs "
+                "or timeout): the verdict covers what was run; run `reprovip run`, then analyse again",
+            )
+        )
+    unfinished = int(ex.get("not_done", ex.get("failed") or 0)) - int(ex.get("failed") or 0) - not_run - earlier
+    if unfinished > 0:
+        alerts.append(
+            dict(
+                output=None,
+                severity="fail",
+                message=f"{unfinished} of {ex['total']} executions never finished (pending, or running when the "
+                "analysis was made): the verdict covers the finished ones only; run `reprovip run` again",
+            )
+        )
+    if alerts:
+        return alerts
+    if (as_float(ex.get("attempt_failure_rate")) or 0) > 0:
+        return [
+            dict(
+                output=None,
+                severity="warn",
+                message=(
+                    f"{ex.get('flaky_executions', 'some')} execution(s) failed then succeeded with the same recipe "
+                    f"({100 * as_float(ex['attempt_failure_rate']):.1f}% of current attempts failed): "
+                    "the application is flaky"
+                ),
+            )
+        ]
+    return []
+
+
+def compare_alerts(compare: dict[str, Any]) -> list[dict[str, Any]]:
+    """An output that only one of two compared versions writes is a difference between them."""
+    return [
+        dict(output=name, severity="fail", message=f"{name} is written only by the {side} version")
+        for side in ("baseline", "current")
+        for name in compare.get(f"only_in_{side}") or []
+    ]

@@ -1,0 +1,130 @@
+"""The checks every output gets, whatever its criteria: each failure means the data cannot support a pass.
+
+Outputs that could not be read or were not written by every execution, numeric outputs with no number,
+observations non-finite in some executions, files that differ where no observation does, voxels that differ
+where no voxel metric looks, voxels whose finiteness differs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reprovip.criteria.reasons import named, reason
+
+NUMERIC_KINDS = ("table", "scalars", "text", "array")
+UNSEEN_FAIL_FRACTION = 0.05  # of the mask: voxels differing where no voxel metric looks, beyond which the output fails
+NONFINITE_OBSERVATIONS = (
+    # (pattern, check, severity, what the observations are)
+    (
+        "constant",
+        "finite values",
+        "warn",
+        "are non-finite, the same in every execution (no metric can use them; criteria that need them cannot pass)",
+    ),
+    ("mixed", "finite in every execution", "fail", "are non-finite in some executions and not in others"),
+)
+
+
+def _where(e: dict[str, Any]) -> str:
+    parts = [f"subject {e.get('subject')}"]
+    if e.get("condition") not in (None, "-"):
+        parts.append(f"condition {e['condition']}")
+    if e.get("repetition") is not None:
+        parts.append(f"repetition {e['repetition']}")
+    return ", ".join(parts)
+
+
+def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
+    """Checks every output gets, whatever the criteria: each failure here means the data cannot support a pass."""
+    reasons = []
+    unreadable = [e for e in out.get("errors") or [] if e.get("error") != "missing"]
+    if unreadable:
+        reasons.append(
+            reason(
+                "outputs readable",
+                passed=False,
+                estimable=False,
+                message=f"{len(unreadable)} output file(s) could not be read: "
+                + named([f"{_where(e)}: {e['error']}" for e in unreadable]),
+            )
+        )
+    unwritten = out.get("unwritten") or []
+    if unwritten:
+        reasons.append(
+            reason(
+                "written by every execution",
+                passed=False,
+                value=len(unwritten),
+                message=f"{len(unwritten)} execution(s) that succeeded did not write this file, which others wrote: "
+                + named([_where(e) for e in unwritten]),
+            )
+        )
+    if out["kind"] in NUMERIC_KINDS and not out.get("observations") and not unreadable and not out.get("error"):
+        reasons.append(
+            reason(
+                "numbers found",
+                passed=False,
+                severity="warn",
+                message=f"no number could be read from this {out['kind']} output: only its bytes were compared "
+                "(declare `kind: bytes` if that is what it is)",
+            )
+        )
+    for pattern, criterion, severity, what in NONFINITE_OBSERVATIONS:
+        found = [o for o in out.get("observations") or [] if (o.get("nonfinite") or {}).get("pattern") == pattern]
+        if found:
+            reasons.append(
+                reason(
+                    criterion,
+                    passed=False,
+                    severity=severity,
+                    value=len(found),
+                    observation=found[0]["name"],
+                    message=f"{len(found)} observation(s) {what}: " + named([o["nonfinite"]["message"] for o in found]),
+                )
+            )
+    unmeasured = int(out.get("unmeasured_differences") or 0)
+    if unmeasured:
+        reasons.append(
+            reason(
+                "differences covered by the observations",
+                passed=False,
+                severity="warn",
+                value=unmeasured,
+                message=f"the files differ between executions in {unmeasured} subject x condition cell(s) while every "
+                "number read from them is identical: the difference is in what no observation measures (a string, "
+                "a text column, a word, a number glued to its unit); the criteria cannot vouch for it: compare two "
+                "files of one subject",
+            )
+        )
+    vox = (out.get("voxelwise") or {}).get("summary") or {}
+    unseen = int(vox.get("differ_without_metrics") or 0)
+    if unseen:
+        # A few voxels at the edge of the reference volume's non-zero region are a warning; more than 5% of the
+        # mask is a failure: which volume is read first must not decide between "fail" and a warning (review).
+        major = unseen > UNSEEN_FAIL_FRACTION * int(vox.get("mask_voxels") or 0)
+        reasons.append(
+            reason(
+                "differences covered by the voxel metrics",
+                passed=False,
+                severity="fail" if major else "warn",
+                value=unseen,
+                message=f"{unseen} voxel(s) differ between executions where no voxel metric is computed (zero in "
+                "the reference volume, or non-finite): criteria on the metric maps cannot see them; "
+                "voxel_differ_fraction and the differ map do",
+            )
+        )
+    differ, nonfinite = int(vox.get("nonfinite_differ_voxels") or 0), int(vox.get("nonfinite_voxels") or 0)
+    if nonfinite:
+        reasons.append(
+            reason(
+                "finite voxels in every execution",
+                passed=not differ,
+                value=differ or nonfinite,
+                message=f"{differ} voxel(s) are non-finite (NaN/inf) in some executions and finite or different in "
+                "others (map: nonfinite_differ)"
+                if differ
+                else f"{nonfinite} voxel(s) are non-finite, the same in every execution of their subject: "
+                "left out of the metrics",
+            )
+        )
+    return reasons
