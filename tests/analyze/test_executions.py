@@ -65,14 +65,35 @@ def test_executions_no_longer_declared_are_counted(study: Study, tmp_path: Path)
     assert (plan["declared"], plan["not_run"], plan["not_declared"]) == (2, 0, 2)
 
 
-def test_a_study_fed_by_ingest_only_is_not_checked_against_a_plan(tmp_path: Path) -> None:
-    path = tmp_path / "study.yaml"
-    path.write_text("outputs:\n  r: {path: r.json, kind: scalars}\n")
-    for s in ("sub-01", "sub-02"):
+def _ingested(root: Path, study_text: str) -> dict:
+    """Results of 2 subjects x 2 repetitions made elsewhere, ingested into ``study_text``; the analysis."""
+    path = root / "study.yaml"
+    path.write_text(study_text + "outputs:\n  r: {path: r.json, kind: scalars}\n")
+    for i, s in enumerate(("sub-01", "sub-02")):
         for rep in (1, 2):
-            out = tmp_path / "results" / s / f"run-{rep}"
+            out = root / "results" / s / f"run-{rep}"
             out.mkdir(parents=True)
-            (out / "r.json").write_text(f'{{"v": {len(s) + rep * 0.0}}}')
+            (out / "r.json").write_text(f'{{"v": {10.0 * (i + 1)}}}')
     assert main(["ingest", str(path), "--pattern", "results/{subject}/run-{repetition}"]) == 0
-    plan = Study.load(path).analyze().document["executions"]["plan"]
+    return Study.load(path).analyze().document
+
+
+def test_a_study_fed_by_ingest_only_is_not_checked_against_a_plan(tmp_path: Path) -> None:
+    doc = _ingested(tmp_path, "")
+    plan = doc["executions"]["plan"]
     assert plan == dict(checked=False, reason="the study declares no application: its executions are ingested")
+    assert doc["verdict"]["status"] == "identical"
+
+
+def test_results_ingested_into_a_runnable_study_are_analysed_as_they_are(tmp_path: Path) -> None:
+    """A study that declares an application, whose results were made elsewhere and ingested: their ids follow
+    the files, not the plan, so they are not "declared but never run"."""
+    (tmp_path / "data").mkdir()
+    for s in ("sub-01", "sub-02"):
+        (tmp_path / "data" / f"{s}.txt").write_text("1\n")
+    app = 'application:\n  command: [echo, "{input}"]\nsubjects: {glob: "data/{subject}.txt"}\nrepetitions: 2\n'
+    doc = _ingested(tmp_path, app)
+    assert doc["executions"]["plan"] == dict(
+        checked=False, reason="executions were ingested: they are analysed as they are"
+    )
+    assert doc["verdict"]["status"] == "identical" and doc["executions"]["not_done"] == 0

@@ -82,12 +82,15 @@ def plan_check(study: Study, rows: list[dict[str, Any]]) -> dict[str, Any]:
     analysis could read "reproducible (bit-for-bit identical)"). Returns ``checked``, and when True
     ``declared``, ``not_run`` (declared, never run), ``earlier_recipe`` (done under another recipe: run again
     on the next ``run``) and ``not_declared`` (stored, no longer declared: still analysed); when False a
-    ``reason`` (a study fed by ``ingest`` only, or subjects that cannot be listed from this folder).
+    ``reason`` (a study without an application, ingested executions, or subjects that cannot be listed from
+    this folder).
     """
     from reprovip.plan import expand, recipe_hash
 
     if study.spec.application is None:
         return dict(checked=False, reason="the study declares no application: its executions are ingested")
+    if any(r.get("source") == "ingest" for r in rows):  # results made elsewhere: named by their files, not the plan
+        return dict(checked=False, reason="executions were ingested: they are analysed as they are")
     try:
         declared = {p.id for p in expand(study.spec, study.subjects)}
     except ReprovipError as exc:  # e.g. inputs moved after the run: the stored executions are still analysed
