@@ -10,16 +10,29 @@ WIDTH = 72
 WORDS = {True: "Passed", False: "Failed"}
 
 
+def _word(r: dict, status: str, *, strict: bool) -> str:
+    """How a reason reads on its line, in agreement with its output's status: a criterion that could not be
+    computed is an error when its output is not analysable, even at warn severity."""
+    if r["passed"]:
+        return "Passed"
+    if not r["estimable"] and status == "error":
+        return "Error"
+    return "Warning" if r["severity"] == "warn" and not strict else "Failed"
+
+
 def print_lines(document: dict, *, strict: bool) -> None:
     """pre-commit style: ``output: criterion......Passed``."""
     for out in document["outputs"]:
-        for r in out["verdict"]["reasons"]:
-            ok = r["passed"] or (r["severity"] == "warn" and not strict)
-            word = WORDS[ok] if r["passed"] or not ok else "Warning"
+        reasons = out["verdict"]["reasons"]
+        unreadable = any(r["criterion"] == "outputs readable" and not r["passed"] for r in reasons)
+        for r in reasons:
+            word = _word(r, out["verdict"]["status"], strict=strict)
             name = f"{out['name']}: {r['criterion']}"
             click.echo(f"{name}{'.' * max(3, WIDTH - len(name) - len(word))}{word}")
             if not r["passed"]:
                 click.echo(f"  - {r['message']}")
+            elif unreadable and r["estimable"] and r["criterion"] != "identical":
+                click.echo("  - computed on the files that could be read only (see `outputs readable`)")
             if r.get("evidence"):
                 click.echo(f"  - {r['evidence']['sentence']}")
     ex = document["executions"]

@@ -1,0 +1,54 @@
+"""``reprovip check``'s lines agree with the verdict they print (found by review: a criterion computed on the
+readable files read "Passed" under "outputs readable ... Failed" without a word; a warn-severity criterion
+that could not be computed read "Warning" while its output was not analysable)."""
+
+from __future__ import annotations
+
+import pytest
+
+from reprovip.cli.check import print_lines
+
+
+def _reason(criterion: str, *, passed: bool, severity: str = "fail", estimable: bool = True) -> dict:
+    return dict(criterion=criterion, passed=passed, severity=severity, estimable=estimable, message=f"why {criterion}")
+
+
+def _document(status: str, reasons: list[dict]) -> dict:
+    return dict(
+        study={"name": "s"},
+        outputs=[dict(name="res", verdict=dict(status=status, reasons=reasons))],
+        executions=dict(failed=0, not_done=0),
+        alerts=[],
+        verdict=dict(summary="summary", label="label"),
+    )
+
+
+def _lines(document: dict, capsys: pytest.CaptureFixture[str], *, strict: bool = False) -> list[str]:
+    print_lines(document, strict=strict)
+    return capsys.readouterr().out.splitlines()
+
+
+def test_a_criterion_computed_beside_unreadable_files_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    doc = _document(
+        "error",
+        [_reason("outputs readable", passed=False, estimable=False), _reason("ICC(A,1).ci_low >= 0.9", passed=True)],
+    )
+    lines = _lines(doc, capsys)
+    assert lines[0].startswith("res: outputs readable.") and lines[0].endswith("Error")
+    assert lines[2].startswith("res: ICC(A,1).ci_low >= 0.9.") and lines[2].endswith("Passed")
+    assert lines[3] == "  - computed on the files that could be read only (see `outputs readable`)"
+
+
+@pytest.mark.parametrize(
+    ("status", "severity", "estimable", "strict", "word"),
+    [
+        ("error", "warn", False, False, "Error"),  # not computable, output not analysable
+        ("warn", "warn", True, False, "Warning"),
+        ("warn", "warn", True, True, "Failed"),
+        ("fail", "fail", True, False, "Failed"),
+        ("fail", "warn", False, False, "Warning"),  # not computable, but another criterion decided the output
+    ],
+)
+def test_each_line_reads_as_its_output_status(capsys, status, severity, estimable, strict, word) -> None:
+    doc = _document(status, [_reason("sd_ratio <= 0.1", passed=False, severity=severity, estimable=estimable)])
+    assert _lines(doc, capsys, strict=strict)[0].endswith(f"...{word}")
