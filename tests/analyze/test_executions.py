@@ -38,6 +38,9 @@ def test_a_repetition_declared_after_the_run_makes_the_study_incomplete(study: S
     edited = _edit(study, "repetitions: 2", "repetitions: 3")
     with pytest.raises(InputError, match=r"declares 2 execution\(s\) never run and 0 run with an earlier recipe"):
         edited.check(reanalyze=False)
+    # The report of the stored analysis says the same (the dashboard reads the catalog only: not the file).
+    html = edited.report().html
+    assert 'id="stale"' in html and "declares 2 execution(s) never run and 0 run with an earlier recipe" in html
     doc = edited.analyze().document
     assert doc["executions"]["plan"]["not_run"] == 2 and doc["executions"]["total"] == 6
     assert doc["executions"]["not_done"] == 2

@@ -103,6 +103,23 @@ def _document(study: Study, catalog: Catalog | None, analysis: str | Path | None
     raise NotFoundError(f"{study.path}: no analysis yet; run `reprovip analyze {study.path}` first")
 
 
+def _undeclared(study: Study, catalog: Catalog | None, document: dict[str, Any]) -> str | None:
+    """Why the stored verdict is not the study's when its file declares executions that were never run, or run
+    with an earlier recipe (edited since its run): what ``check --no-reanalyze`` refuses."""
+    from reprovip.analyze.executions import plan_check
+
+    sid = catalog.study_id(study.name) if catalog is not None else None
+    if sid is None or document.get("study", {}).get("name") != study.name:
+        return None
+    plan = plan_check(study, catalog.executions(sid))
+    if not (plan.get("not_run") or plan.get("earlier_recipe")):
+        return None
+    return (
+        f"the study file declares {plan['not_run']} execution(s) never run and {plan['earlier_recipe']} run with "
+        "an earlier recipe (it was edited after this analysis): run `reprovip run`, then `reprovip analyze`"
+    )
+
+
 def report_view(
     study: Study | str | Path, output: str | Path | None = None, *, analysis: str | Path | None = None
 ) -> ReportView:
@@ -131,7 +148,8 @@ def report_view(
     st = _study(study)
     catalog = _catalog(st)
     try:
-        html = report_html(_document(st, catalog, analysis), catalog, store=st.store)
+        document = _document(st, catalog, analysis)
+        html = report_html(document, catalog, store=st.store, stale=_undeclared(st, catalog, document))
     finally:
         if catalog is not None:
             catalog.close()

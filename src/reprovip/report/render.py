@@ -108,7 +108,9 @@ def _store_of(document: dict[str, Any]) -> Path | None:
     return store if store.is_dir() else None
 
 
-def report_html(document: dict[str, Any], catalog: Catalog | None = None, *, store: Path | None = None) -> str:
+def report_html(
+    document: dict[str, Any], catalog: Catalog | None = None, *, store: Path | None = None, stale: str | None = None
+) -> str:
     """Render an analysis document as one self-contained HTML page (no network access needed to view it).
 
     Parameters
@@ -122,6 +124,9 @@ def report_html(document: dict[str, Any], catalog: Catalog | None = None, *, sto
         The study store holding the voxelwise maps and the values ``analyze`` kept for the strip and
         Bland–Altman plots (no output file is read again); default: ``.reprovip`` next to the study file named in
         the document, when it exists.
+    stale : str, optional
+        Why the verdict is no longer the study's, found by the caller (the study file declares executions
+        that were not run); by default the runs table says whether a run came after the analysis.
 
     Returns
     -------
@@ -140,7 +145,7 @@ def report_html(document: dict[str, Any], catalog: Catalog | None = None, *, sto
                         select(s.runs).where(s.runs.c.study_id == study_id).order_by(s.runs.c.id.desc()).limit(50)
                     ).mappings()
                 ]
-    a = dict(analysis_context(document, store=store), stale=staleness(document, runs[0] if runs else None))
+    a = dict(analysis_context(document, store=store), stale=stale or staleness(document, runs[0] if runs else None))
     images = inline_map_images(store, str((document.get("study") or {}).get("name", "")) or None)
     images.raw_by_name.update({str(o.get("name")): o for o in document.get("outputs") or []})  # type: ignore[attr-defined]
     return (
