@@ -106,8 +106,9 @@ def check_study(study: Study, *, strict: bool = False, reanalyze: bool = True) -
 def _refuse_stale(document: dict[str, Any], study: Study) -> None:
     """A stored verdict made with other criteria, or before executions changed, is not the study's verdict."""
     from reprovip.analyze.engine import stored_study_id
-    from reprovip.analyze.executions import executions_digest, plan_check
+    from reprovip.analyze.executions import executions_digest
     from reprovip.criteria.evaluate import criteria_fingerprint
+    from reprovip.plan.check import plan_check
 
     verdict = stored_verdict(document) or {}
     again = "run `reprovip analyze` (or `reprovip check` without --no-reanalyze)"

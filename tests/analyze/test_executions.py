@@ -34,10 +34,13 @@ def _edit(study: Study, old: str, new: str) -> Study:
     return Study.load(study.path)
 
 
-def test_a_repetition_declared_after_the_run_makes_the_study_incomplete(study: Study) -> None:
+def test_a_repetition_declared_after_the_run_makes_the_study_incomplete(study: Study, capsys) -> None:
     edited = _edit(study, "repetitions: 2", "repetitions: 3")
     with pytest.raises(InputError, match=r"declares 2 execution\(s\) never run and 0 run with an earlier recipe"):
         edited.check(reanalyze=False)
+    # `status` (its table is the catalog's) says what the file adds; before, it showed the old totals only.
+    assert main(["status", str(edited.path)]) == 0
+    assert "the study file declares 2 execution(s) not in this table and 0 done" in capsys.readouterr().out
     # The report of the stored analysis says the same (the dashboard reads the catalog only: not the file).
     html = edited.report().html
     assert 'id="stale"' in html and "declares 2 execution(s) never run and 0 run with an earlier recipe" in html

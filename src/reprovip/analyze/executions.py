@@ -6,8 +6,8 @@ import hashlib
 from typing import TYPE_CHECKING, Any
 
 from reprovip.analyze.stats import num
-from reprovip.errors import ReprovipError
 from reprovip.nested import flatten
+from reprovip.plan.check import plan_check
 
 if TYPE_CHECKING:
     from reprovip.study import Study
@@ -70,42 +70,6 @@ def executions_summary(study: Study, study_id: int) -> dict[str, Any]:
         stale_failed_attempts=history.get((True, "failed"), 0),
         failure_by_condition={k: num(v[1] / v[0]) for k, v in by_cond.items()},
         failures=failures,
-    )
-
-
-def plan_check(study: Study, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """How the stored executions compare with what the study file declares now.
-
-    A study file edited after its run (a new subject, factor level or repetition; another command,
-    environment, outputs or timeout) declares executions the catalog does not hold, or holds with an earlier
-    recipe: their results are not in the analysis, so the verdict cannot be the study's (before, such an
-    analysis could read "reproducible (bit-for-bit identical)"). Returns ``checked``, and when True
-    ``declared``, ``not_run`` (declared, never run), ``earlier_recipe`` (done under another recipe: run again
-    on the next ``run``) and ``not_declared`` (stored, no longer declared: still analysed); when False a
-    ``reason`` (a study without an application, ingested executions, or subjects that cannot be listed from
-    this folder).
-    """
-    from reprovip.plan import expand, recipe_hash
-
-    if study.spec.application is None:
-        return dict(checked=False, reason="the study declares no application: its executions are ingested")
-    if any(r.get("source") == "ingest" for r in rows):  # results made elsewhere: named by their files, not the plan
-        return dict(checked=False, reason="executions were ingested: they are analysed as they are")
-    try:
-        declared = {p.id for p in expand(study.spec, study.subjects)}
-    except ReprovipError as exc:  # e.g. inputs moved after the run: the stored executions are still analysed
-        return dict(checked=False, reason=f"the subjects cannot be listed here ({exc})")
-    recipe = recipe_hash(study.spec)
-    stored = {r["id"]: r for r in rows}
-    return dict(
-        checked=True,
-        declared=len(declared),
-        not_run=sum(eid not in stored for eid in declared),
-        earlier_recipe=sum(
-            eid in stored and stored[eid]["status"] == "done" and stored[eid].get("recipe") not in (None, recipe)
-            for eid in declared
-        ),
-        not_declared=sum(eid not in declared for eid in stored),
     )
 
 

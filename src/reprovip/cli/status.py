@@ -95,6 +95,23 @@ def _run_lines(study: Study) -> list[str]:
     return out
 
 
+def _plan_lines(study: Study) -> list[str]:
+    """What the study file declares that the table (the catalog) does not hold yet: it was edited since its run."""
+    from reprovip.plan.check import plan_check
+
+    sid = study.catalog.study_id(study.name)
+    rows = study.catalog.executions(sid) if sid is not None else []
+    if not rows:  # nothing run yet: the table says so
+        return []
+    plan = plan_check(study, rows)
+    if not (plan.get("not_run") or plan.get("earlier_recipe")):
+        return []
+    return [
+        f"the study file declares {plan['not_run']} execution(s) not in this table and {plan['earlier_recipe']} "
+        "done with an earlier recipe (it was edited since the run): `reprovip run` runs them"
+    ]
+
+
 def status_command(path: str, *, failed: bool = False) -> int:
     """Print the status table, the runs to know about and the failures grouped by error."""
     study = Study.load(path)
@@ -115,7 +132,7 @@ def _print_status(study: Study, *, failed: bool) -> int:
     for row in study.status_rows():
         table.add_row(*[str(row[col]) for col in columns])
     console.print(table)
-    lines = _run_lines(study)
+    lines = _run_lines(study) + _plan_lines(study)
     sid = study.catalog.study_id(study.name)
     rows = study.catalog.executions(sid, status="failed") if sid is not None else []
     for group in group_failures(dict(r, condition=r["condition_key"]) for r in rows):

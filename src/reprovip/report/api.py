@@ -106,7 +106,7 @@ def _document(study: Study, catalog: Catalog | None, analysis: str | Path | None
 def _undeclared(study: Study, catalog: Catalog | None, document: dict[str, Any]) -> str | None:
     """Why the stored verdict is not the study's when its file declares executions that were never run, or run
     with an earlier recipe (edited since its run): what ``check --no-reanalyze`` refuses."""
-    from reprovip.analyze.executions import plan_check
+    from reprovip.plan.check import plan_check
 
     sid = catalog.study_id(study.name) if catalog is not None else None
     if sid is None or document.get("study", {}).get("name") != study.name:
