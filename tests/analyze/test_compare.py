@@ -63,3 +63,15 @@ def test_compare_needs_stored_and_shared_outputs(tmp_path: Path, versions: dict[
         compare_check(Study.load(versions["v1.8"]), Study.load(other))
     empty = write_study(tmp_path / "empty")
     assert main(["compare", str(versions["v1.8"]), str(empty)]) == 2
+
+
+def test_a_comparison_with_a_study_file_edited_since_its_run_is_incomplete(tmp_path: Path) -> None:
+    """The current version's file declares a repetition it never ran: the comparison is `incomplete`, and its
+    alert says what was not run (not "never finished")."""
+    baseline, current = _version(tmp_path / "v1", 1.0), _version(tmp_path / "v2", 1.0)
+    current.write_text(current.read_text().replace("repetitions: 4", "repetitions: 5"))
+    doc = compare_check(Study.load(baseline), Study.load(current)).document
+    assert doc["executions"]["plan"] == {"not_run": 4, "earlier_recipe": 0}
+    assert (doc["verdict"]["status"], doc["verdict"]["exit_code"]) == ("incomplete", 3)
+    (alert,) = [a["message"] for a in doc["alerts"] if a["output"] is None]
+    assert alert.startswith("the study file declares 4 execution(s) never run and 0 run with an earlier recipe")
