@@ -140,12 +140,12 @@ def test_the_deciding_reason_is_the_one_that_set_the_status() -> None:
     assert json.dumps(deciding_reason({"reasons": []})) == "null"
 
 
-@pytest.mark.parametrize(("unseen", "status"), [(3, "warn"), (50, "warn"), (51, "fail"), (900, "fail")])
-def test_voxel_differences_no_metric_covers_are_a_warning_or_beyond_5_percent_a_failure(unseen, status) -> None:
+@pytest.mark.parametrize("unseen", [3, 900])
+def test_voxel_differences_no_metric_covers_are_a_warning(unseen) -> None:
     """Unit level: an image whose metric maps pass while voxels differ outside them (zero in the volume read
-    first) is not a clean pass; beyond 5% of its 1000 mask voxels it fails, so that which execution is read
-    first does not decide between a failure and a warning (review: garbage in repetition 1 failed, the same
-    garbage in repetition 2 passed with a warning)."""
+    first) is not a clean pass. A warning, however many: a failure beyond a share of the mask failed native-space
+    studies whose subjects differ in size, depending on which subject was read first (second review)."""
+    status = "warn"
     from reprovip.criteria.evaluate import evaluate
 
     cells = [dict(subject=f"s{i}", condition="-", n=2) for i in range(3)]
@@ -171,7 +171,7 @@ def test_voxel_differences_no_metric_covers_are_a_warning_or_beyond_5_percent_a_
     }
     evaluate(doc, None)
     reasons = {r["criterion"]: r for r in doc["outputs"][0]["verdict"]["reasons"]}
-    assert reasons["voxel_icc_a1_median >= 0.9"]["passed"] and reasons["voxel_icc_a1_p05 >= 0.5"]["passed"]
+    assert reasons["voxel_icc_a1_median >= 0.9"]["passed"]
     unseen_reason = reasons["differences covered by the voxel metrics"]
     assert not unseen_reason["passed"] and unseen_reason["severity"] == status
     assert doc["outputs"][0]["verdict"]["status"] == status and doc["verdict"]["status"] == status
@@ -191,7 +191,7 @@ def test_files_that_differ_where_no_number_does_are_not_a_silent_pass(study_dir:
     assert doc["verdict"]["status"] == "warn" and study.check(strict=True, reanalyze=False).exit_code == 1
 
 
-def _analysed_image_app(study_dir: Path, app: str, outputs: str, subjects: int) -> tuple[dict, dict]:
+def _analysed_image_app(study_dir: Path, app: str, outputs: str, subjects: int, extra: str = "") -> tuple[dict, dict]:
     """Run ``tests/apps/APP INPUT OUTDIR REPETITION`` over ``subjects`` x 2 repetitions; the analysis and its
     only output."""
     path = write_study(
@@ -201,6 +201,7 @@ def _analysed_image_app(study_dir: Path, app: str, outputs: str, subjects: int) 
         subjects=subjects,
         repetitions=2,
         outputs=outputs,
+        extra=extra,
     )
     study = Study.load(path)
     assert study.run(jobs=2).done == 2 * subjects
@@ -223,10 +224,13 @@ def test_labels_that_swap_sides_fail_though_their_volumes_do_not_change(study_di
     assert (doc["verdict"]["status"], doc["verdict"]["exit_code"]) == ("fail", 1)
 
 
-def test_an_image_garbled_in_40_percent_of_its_voxels_fails_though_its_median_voxel_passes(study_dir: Path) -> None:
-    """Repetition 2 replaces 40% of each subject's ball with noise: the median voxel ICC(A,1) stays high; the
-    5th percentile falls in the poor band. Before: "sufficiently reproducible", exit 0 (review)."""
-    doc, out = _analysed_image_app(study_dir, "garbage_app.py", "  img: {path: img.nii.gz, kind: image}\n", 4)
+def test_an_image_garbled_in_40_percent_of_its_voxels_fails_a_criterion_on_the_5th_percentile(study_dir: Path) -> None:
+    """Repetition 2 replaces 40% of each subject's ball with noise: the median voxel ICC(A,1) stays high (the
+    default criterion passes it: a known limit, docs/criteria.md); the 5th percentile falls in the poor band,
+    and a study that declares it fails."""
+    criteria = 'criteria: ["voxel_icc_a1_median >= 0.9", "voxel_icc_a1_p05 >= 0.5"]\n'
+    img = "  img: {path: img.nii.gz, kind: image}\n"
+    doc, out = _analysed_image_app(study_dir, "garbage_app.py", img, 4, extra=criteria)
     vox = out["voxelwise"]["summary"]
     assert vox["icc_a1_median"] >= 0.9 and vox["icc_a1_p05"] < 0.5
     failed = [r["criterion"] for r in out["verdict"]["reasons"] if not r["passed"]]

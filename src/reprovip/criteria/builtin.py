@@ -12,7 +12,6 @@ from typing import Any
 from reprovip.criteria.reasons import named, reason
 
 NUMERIC_KINDS = ("table", "scalars", "text", "array")
-UNSEEN_FAIL_FRACTION = 0.05  # of the mask: voxels differing where no voxel metric looks, beyond which the output fails
 NONFINITE_OBSERVATIONS = (
     # (pattern, check, severity, what the observations are)
     (
@@ -99,14 +98,11 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
     vox = (out.get("voxelwise") or {}).get("summary") or {}
     unseen = int(vox.get("differ_without_metrics") or 0)
     if unseen:
-        # A few voxels at the edge of the reference volume's non-zero region are a warning; more than 5% of the
-        # mask is a failure: which volume is read first must not decide between "fail" and a warning (review).
-        major = unseen > UNSEEN_FAIL_FRACTION * int(vox.get("mask_voxels") or 0)
         reasons.append(
             reason(
                 "differences covered by the voxel metrics",
                 passed=False,
-                severity="fail" if major else "warn",
+                severity="warn",
                 value=unseen,
                 message=f"{unseen} voxel(s) differ between executions where no voxel metric is computed (zero in "
                 "the reference volume, or non-finite): criteria on the metric maps cannot see them; "
