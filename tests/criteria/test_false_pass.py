@@ -236,3 +236,15 @@ def test_an_image_garbled_in_40_percent_of_its_voxels_fails_a_criterion_on_the_5
     failed = [r["criterion"] for r in out["verdict"]["reasons"] if not r["passed"]]
     assert failed == ["voxel_icc_a1_p05 >= 0.5"]
     assert (doc["verdict"]["status"], doc["verdict"]["exit_code"]) == ("fail", 1)
+
+
+def test_images_that_differ_in_their_header_only_are_not_a_silent_pass(study_dir: Path) -> None:
+    """Metres in repetition 2, millimetres in 1, the same voxels: the semantic hash (v2) tells them apart, no
+    voxel metric can. Before: "sufficiently reproducible", nothing said (second review)."""
+    doc, out = _analysed_image_app(study_dir, "header_app.py", "  img: {path: img.nii.gz, kind: image}\n", 3)
+    assert out["voxelwise"]["summary"]["differ_fraction"] == 0 and not out["bitwise"]["identical"]
+    assert out["unmeasured_differences"] == 3
+    (warning,) = [r for r in out["verdict"]["reasons"] if not r["passed"]]
+    assert warning["criterion"] == "differences covered by the observations" and warning["severity"] == "warn"
+    assert "every voxel is identical: the difference is in the image header" in warning["message"]
+    assert doc["verdict"]["status"] == "warn"

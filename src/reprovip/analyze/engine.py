@@ -144,9 +144,9 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
             )
     except ReaderError as exc:
         entry["error"] = str(exc)
-    if kind not in ("bytes", "image", "labels") and not bits["identical"] and _all_identical(observations):
+    if not bits["identical"] and _unmeasured(kind, entry, observations):
         # The files differ, the numbers read from them do not: the difference is in what no observation
-        # measures (a string, a word, a number glued to a unit); the criteria cannot see it.
+        # measures (a string, a word, a number glued to a unit, an image header); the criteria cannot see it.
         entry["unmeasured_differences"] = sum(not c["identical"] for c in bits["cells"])
     entry["observations"] = observations
     entry["summary"] = _summary_of(observations)
@@ -168,8 +168,14 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
     return entry
 
 
-def _all_identical(observations: list[dict[str, Any]]) -> bool:
-    """Observations there are, and each has the same value in every execution of each subject."""
+def _unmeasured(kind: str, entry: dict[str, Any], observations: list[dict[str, Any]]) -> bool:
+    """Whether every value read from the files is the same in every execution of each subject: observations
+    there are and each is identical, or (images, label maps) no voxel differs."""
+    if kind == "bytes":
+        return False
+    if kind in ("image", "labels"):
+        vox = (entry.get("voxelwise") or {}).get("summary") or {}
+        return "differ_fraction" in vox and not vox["differ_fraction"] and not entry["errors"]
     measured = [o for o in observations if "nonfinite" not in o]
     return bool(measured) and len(measured) == len(observations) and all(o.get("identical") for o in measured)
 

@@ -90,9 +90,13 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 severity="warn",
                 value=unmeasured,
                 message=f"the files differ between executions in {unmeasured} subject x condition cell(s) while every "
-                "number read from them is identical: the difference is in what no observation measures (a string, "
-                "a text column, a word, a number glued to its unit); the criteria cannot vouch for it: compare two "
-                "files of one subject",
+                + (
+                    "voxel is identical: the difference is in the image header (units, data type, ...)"
+                    if out["kind"] in ("image", "labels")
+                    else "number read from them is identical: the difference is in what no observation measures (a "
+                    "string, a text column, a word, a number glued to its unit)"
+                )
+                + "; the criteria cannot vouch for it: compare two files of one subject",
             )
         )
     vox = (out.get("voxelwise") or {}).get("summary") or {}
