@@ -103,3 +103,21 @@ def test_results_ingested_into_a_runnable_study_are_analysed_as_they_are(tmp_pat
         checked=False, reason="executions were ingested: they are analysed as they are"
     )
     assert doc["verdict"]["status"] == "identical" and doc["executions"]["not_done"] == 0
+
+
+def test_inputs_moved_after_the_run_still_check_the_file_over_the_stored_subjects(tmp_path: Path) -> None:
+    """Subjects given as a list, one input moved away after the run, then a repetition added: the plan is
+    checked over the subjects the catalog holds (second review: the check was skipped, and the edited file
+    read "reproducible (bit-for-bit identical)", exit 0)."""
+    path = write_study(tmp_path, subjects=2, repetitions=2)
+    text = path.read_text().replace('{glob: "data/{subject}.txt"}', "{list: [data/sub-01.txt, data/sub-02.txt]}")
+    path.write_text(text)
+    study = Study.load(path)
+    assert study.run().done == 4
+    (tmp_path / "data" / "sub-02.txt").rename(tmp_path / "sub-02.txt")
+    edited = _edit(study, "repetitions: 2", "repetitions: 3")
+    doc = edited.analyze().document
+    plan = doc["executions"]["plan"]
+    assert (plan["subjects"], plan["not_run"], plan["earlier_recipe"]) == ("as stored", 2, 0)
+    assert "the subjects cannot be listed here" in plan["subjects_reason"] and "sub-02.txt" in plan["subjects_reason"]
+    assert doc["verdict"]["status"] == "incomplete"

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from reprovip.errors import ReprovipError
 from reprovip.plan.expand import expand, recipe_hash
+from reprovip.spec.subjects import Subject
 
 if TYPE_CHECKING:
     from reprovip.study import Study
@@ -20,20 +21,26 @@ def plan_check(study: Study, rows: list[dict[str, Any]]) -> dict[str, Any]:
     analysis could read "reproducible (bit-for-bit identical)"). Returns ``checked``, and when True
     ``declared``, ``not_run`` (declared, never run), ``earlier_recipe`` (done under another recipe: run again
     on the next ``run``) and ``not_declared`` (stored, no longer declared: still analysed); when False a
-    ``reason`` (a study without an application, ingested executions, or subjects that cannot be listed from
-    this folder).
+    ``reason`` (a study without an application, or ingested executions). Subjects whose inputs cannot be
+    listed any more (moved after the run) are taken as stored: ``subjects`` says ``"as stored"`` and why.
     """
     if study.spec.application is None:
         return dict(checked=False, reason="the study declares no application: its executions are ingested")
     if any(r.get("source") == "ingest" for r in rows):  # results made elsewhere: named by their files, not the plan
         return dict(checked=False, reason="executions were ingested: they are analysed as they are")
+    listed: dict[str, Any] = {}
     try:
-        declared = {p.id for p in expand(study.spec, study.subjects)}
-    except ReprovipError as exc:  # e.g. inputs moved after the run: the stored executions are still analysed
-        return dict(checked=False, reason=f"the subjects cannot be listed here ({exc})")
+        subjects = study.subjects
+    except ReprovipError as exc:
+        # Inputs moved after the run: the levels, repetitions and recipe the file declares are still checked,
+        # over the subjects the catalog holds (skipping the check let an edited file read as the study's).
+        subjects = sorted({Subject(r["subject"], r["input"]) for r in rows}, key=lambda s: s.id)
+        listed = dict(subjects="as stored", subjects_reason=f"the subjects cannot be listed here ({exc})")
+    declared = {p.id for p in expand(study.spec, subjects)}
     recipe = recipe_hash(study.spec)
     stored = {r["id"]: r for r in rows}
     return dict(
+        **listed,
         checked=True,
         declared=len(declared),
         not_run=sum(eid not in stored for eid in declared),
