@@ -337,7 +337,7 @@ def _run(
     summary = RunSummary()
     planned = expand(spec, study.subjects)
     study_id = catalog.ensure_study(spec.name or "study", spec.model_dump(mode="json"), str(study.directory))
-    catalog.sync_plan(study_id, planned, recipe_hash(spec), force=force)
+    catalog.sync_plan(study_id, planned, recipe_hash(spec, study.directory), force=force)
     _close_dead_runs(study, study_id)
     blobs.gc(catalog.referenced_blobs())
     by_id = {p.id: p for p in planned}

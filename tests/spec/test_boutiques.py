@@ -42,3 +42,22 @@ def test_invalid_descriptor_is_a_spec_error(study_dir: Path) -> None:
         Study.load(_boutiques_study(study_dir, bad)).validate()
     with pytest.raises(SpecError, match=r"Boutiques descriptor not found"):
         Study.load(_boutiques_study(study_dir, study_dir / "nope.json")).validate()
+
+
+def test_editing_the_descriptor_is_a_new_recipe(study_dir: Path) -> None:
+    """The descriptor holds the command line and its defaults: editing it is editing the application, so the
+    executions run before are run again, and until then the analysis is incomplete (second review: the
+    recipe hashed the descriptor's path only; results of the old descriptor were reused as current)."""
+    desc = study_dir / "tool.json"
+    desc.write_text(DESC.read_text())
+    study = Study.load(_boutiques_study(study_dir, desc))
+    assert study.run().done == 4
+    assert study.analyze().document["executions"]["plan"]["earlier_recipe"] == 0
+    tool = json.loads(desc.read_text())
+    desc.write_text(json.dumps(dict(tool, **{"tool-version": "9.9.9"})))
+    study = Study.load(study.path)
+    doc = study.analyze().document
+    assert doc["executions"]["plan"]["earlier_recipe"] == 4 and doc["verdict"]["status"] == "incomplete"
+    summary = study.run()
+    assert (summary.skipped, summary.done) == (0, 4)
+    assert study.analyze().document["verdict"]["status"] == "identical"

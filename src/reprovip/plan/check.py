@@ -37,7 +37,7 @@ def plan_check(study: Study, rows: list[dict[str, Any]]) -> dict[str, Any]:
         subjects = sorted({Subject(r["subject"], r["input"]) for r in rows}, key=lambda s: s.id)
         listed = dict(subjects="as stored", subjects_reason=f"the subjects cannot be listed here ({exc})")
     declared = {p.id for p in expand(study.spec, subjects)}
-    recipe = recipe_hash(study.spec)
+    recipe = recipe_hash(study.spec, study.directory)
     stored = {r["id"]: r for r in rows}
     return dict(
         **listed,

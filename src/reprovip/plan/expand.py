@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import blake3
@@ -81,10 +82,19 @@ def expand(spec: StudySpec, subjects: list[Subject]) -> list[PlannedExecution]:
     ]
 
 
-def recipe_hash(spec: StudySpec) -> str:
-    """Hash of what decides an execution's result (application, environment, outputs, timeout).
+def recipe_hash(spec: StudySpec, study_dir: Path | None = None) -> str:
+    """Hash of what decides an execution's result (application, environment, outputs, timeout), and with
+    ``study_dir`` the bytes of a Boutiques descriptor the application names (its command line and defaults
+    live there: editing it changes the result as editing the command does).
 
     A completed execution whose recipe changed since is run again on resume.
     """
     recipe = spec.model_dump(include={"application", "env", "outputs", "timeout"})
+    if study_dir is not None and spec.application is not None and spec.application.boutiques:
+        path = Path(spec.application.boutiques)
+        path = path if path.is_absolute() else study_dir / path
+        try:
+            recipe["descriptor"] = blake3.blake3(path.read_bytes()).hexdigest()
+        except OSError as exc:  # `validate` reports an unreadable descriptor; the hash just says it was
+            recipe["descriptor"] = f"unreadable: {exc.strerror}"
     return blake3.blake3(json.dumps(recipe, sort_keys=True, default=str).encode()).hexdigest()[:16]
