@@ -153,7 +153,8 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
     if "voxelwise" in entry and "summary" in entry["voxelwise"]:
         entry["summary"].update({f"voxel_{k}": v for k, v in entry["voxelwise"]["summary"].items()})
     if "segmentation" in entry:
-        entry["summary"].update(dice_min=entry["segmentation"]["dice_min"], hd95_max=entry["segmentation"]["hd95_max"])
+        seg = entry["segmentation"]
+        entry["summary"].update({k: seg[k] for k in ("dice_min", "dice_min_label", "hd95_max", "hd95_max_label")})
     shares = mean_shares(observations, design.factor_names)
     if not shares and entry.get("voxelwise", {}).get("summary"):
         vs = entry["voxelwise"]["summary"]

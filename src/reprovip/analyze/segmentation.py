@@ -47,8 +47,10 @@ def label_agreement(design: Design, subjects: list[str], kind: str = "labels") -
             elif key != "volume":
                 entry[f"{key}_max"], entry[f"{key}_mean"] = num(a.max()), num(a.mean())
         labels[str(label)] = entry
-    dice_all = [v for d in per_label.values() for key in d if key.startswith("dice") for v in d[key]]
-    hd95_all = [v for d in per_label.values() for key in d if key.startswith("hd95") for v in d[key]]
+    dice_all = [(v, lab) for lab, d in per_label.items() for key in d if key.startswith("dice") for v in d[key]]
+    hd95_all = [(v, lab) for lab, d in per_label.items() for key in d if key.startswith("hd95") for v in d[key]]
+    worst_dice = min(dice_all, key=lambda t: t[0], default=None)  # the label a criterion on dice_min names
+    worst_hd95 = max(hd95_all, key=lambda t: t[0], default=None)
     # Volumes per label become scalar observations (n_labels, n_subjects, *levels, k) for ICC and CV.
     names = [f"volume_label_{lab}" for lab in sorted(volumes)]
     grid = (
@@ -65,7 +67,9 @@ def label_agreement(design: Design, subjects: list[str], kind: str = "labels") -
         "volume_names": names,
         "volumes": grid,
         "labels": labels,
-        "dice_min": num(min(dice_all)) if dice_all else None,
-        "hd95_max": num(max(hd95_all)) if hd95_all else None,
+        "dice_min": num(worst_dice[0]) if worst_dice else None,
+        "dice_min_label": worst_dice[1] if worst_dice else None,
+        "hd95_max": num(worst_hd95[0]) if worst_hd95 else None,
+        "hd95_max_label": worst_hd95[1] if worst_hd95 else None,
         "spacing": list(spacing or ()),
     }

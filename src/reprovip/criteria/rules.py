@@ -178,7 +178,9 @@ def metric_values(
     if metric in STUDY_METRICS:
         return [(None, document["executions"].get(metric), {})]
     if metric in OUTPUT_METRICS or metric.startswith("voxel_"):
-        return [(None, output.get("summary", {}).get(metric), {})]
+        summary = output.get("summary", {})
+        label = summary.get(f"{metric}_label")  # dice_min, hd95_max: the label they come from
+        return [(None if label is None else f"label {label}", summary.get(metric), {})]
     icc = _ICC.match(metric)
     out = []
     for obs in output.get("observations", []):
