@@ -71,7 +71,7 @@ def test_a_comparison_with_a_study_file_edited_since_its_run_is_incomplete(tmp_p
     baseline, current = _version(tmp_path / "v1", 1.0), _version(tmp_path / "v2", 1.0)
     current.write_text(current.read_text().replace("repetitions: 4", "repetitions: 5"))
     doc = compare_check(Study.load(baseline), Study.load(current)).document
-    assert doc["executions"]["plan"] == {"not_run": 4, "earlier_recipe": 0}
+    assert doc["executions"]["plan"] == {"not_run": 4, "earlier_recipe": 0, "edited": [str(current)]}
     assert (doc["verdict"]["status"], doc["verdict"]["exit_code"]) == ("incomplete", 3)
     (alert,) = [a["message"] for a in doc["alerts"] if a["output"] is None]
-    assert alert.startswith("the study file declares 4 execution(s) never run and 0 run with an earlier recipe")
+    assert alert.startswith(f"the study file {current} declares 4 execution(s) never run and 0 run with an earlier")

@@ -75,7 +75,14 @@ def compare_studies(baseline: Study, current: Study, *, json_path: str | Path | 
         **{k: ex[0][k] + ex[1][k] for k in ("flaky_executions", "stale_attempts", "stale_failed_attempts", "not_done")},
         digest=ex[0]["digest"] + ex[1]["digest"],
         # what each study file declares but was not run: the alert names it as such, not as unfinished
-        plan={k: sum(int(e["plan"].get(k) or 0) for e in ex) for k in ("not_run", "earlier_recipe")},
+        plan=dict(
+            {k: sum(int(e["plan"].get(k) or 0) for e in ex) for k in ("not_run", "earlier_recipe")},
+            edited=[
+                str(s.path)
+                for s, e in zip((baseline, current), ex, strict=True)
+                if e["plan"].get("not_run") or e["plan"].get("earlier_recipe")
+            ],
+        ),
         counts={},
         failure_by_condition={},
         failures=[dict(f, version=tag) for e, tag in zip(ex, LEVELS, strict=True) for f in e["failures"]],

@@ -30,9 +30,10 @@ def execution_alerts(ex: dict[str, Any]) -> list[dict[str, Any]]:
             dict(
                 output=None,
                 severity="fail",
-                message=f"the study file declares {not_run} execution(s) never run and {earlier} run with an earlier "
-                "recipe (it was edited after the run: subjects, levels, repetitions, command, environment, outputs "
-                "or timeout): the verdict covers what was run; run `reprovip run`, then analyse again",
+                message=f"the study file{_which(plan)} declares {not_run} execution(s) never run and {earlier} run "
+                "with an earlier recipe (it was edited after the run: subjects, levels, repetitions, command, "
+                "environment, outputs or timeout): the verdict covers what was run; run `reprovip run`, then analyse "
+                "again",
             )
         )
     unfinished = int(ex.get("not_done", ex.get("failed") or 0)) - int(ex.get("failed") or 0) - not_run - earlier
@@ -60,6 +61,12 @@ def execution_alerts(ex: dict[str, Any]) -> list[dict[str, Any]]:
             )
         ]
     return []
+
+
+def _which(plan: dict[str, Any]) -> str:
+    """Which study files were edited, in a comparison of two (a single study's alert names none)."""
+    edited = plan.get("edited") or []
+    return f" {' and '.join(edited)}" if edited else ""
 
 
 def compare_alerts(compare: dict[str, Any]) -> list[dict[str, Any]]:
