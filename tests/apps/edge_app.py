@@ -13,6 +13,7 @@ corrupt-some:  subject sub-02's repetition 1 writes a result.json that is not JS
 fail-some:     subject sub-03's repetition 2 exits with status 1 (no output).
 digest:        also writes ``digest.txt``, a log line with a hexadecimal digest that changes every run.
 string-flips:  deterministic numbers, and a ``diagnosis`` string that flips from one repetition to the next.
+string-flips-noisy: as string-flips, ``value`` with the small unseeded noise too.
 """
 
 import json
@@ -25,7 +26,7 @@ mode, inp, out, rep = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), int(sys
 value = float(inp.read_text().split()[-1])
 subject = inp.stem
 result = {"value": value * 2.0, "ratio": value / 4.0}
-if mode in ("small-noise", "inf-always"):
+if mode in ("small-noise", "inf-always", "string-flips-noisy"):
     result["value"] += random.gauss(0.0, 1e-6)
 elif mode == "large-noise":
     result["value"] += random.gauss(0.0, 20.0)
@@ -38,7 +39,7 @@ elif mode == "inf-some":
 elif mode == "fail-some" and subject == "sub-03" and rep == 2:
     print("fit did not converge", file=sys.stderr)
     sys.exit(1)
-elif mode == "string-flips":
+elif mode in ("string-flips", "string-flips-noisy"):
     result["diagnosis"] = "tumour" if rep % 2 else "healthy"
 elif mode == "digest":
     (out / "digest.txt").write_text(f"run 12e61109{uuid.uuid4().hex} finished: value {value * 2.0}\n")

@@ -42,7 +42,7 @@ def test_flattening(tmp_path, document, expected, n_ignored):
 
 
 def test_flatten_reports_ignored_paths():
-    assert flatten({"a": [None, "x", 1]}) == ({"a[2]": 1.0}, ["a[0]", "a[1]"])
+    assert flatten({"a": [None, "x", 1]}) == ({"a[2]": 1.0}, {"a[0]": None, "a[1]": "x"})
 
 
 def test_gzip_json_and_declared_kind_on_other_suffix(tmp_path):
@@ -115,3 +115,12 @@ def test_json_must_be_utf8(tmp_path):
     path.write_bytes('{"µ": 1}'.encode("latin-1"))
     with reader_error(path, "not UTF-8 text (byte 0xb5 at offset 2)"):
         load(path)
+
+
+def test_strings_and_nulls_are_kept_as_digests_for_the_analysis(tmp_path):
+    """Not observations, but their digests by path tell the analysis when they differ between executions."""
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps({"volume": 1.0, "diagnosis": "tumour", "note": None}))
+    b.write_text(json.dumps({"volume": 1.0, "diagnosis": "healthy", "note": None}))
+    ta, tb = load(a).meta["text"], load(b).meta["text"]
+    assert set(ta) == {"diagnosis", "note"} and ta["note"] == tb["note"] and ta["diagnosis"] != tb["diagnosis"]

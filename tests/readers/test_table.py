@@ -229,3 +229,14 @@ def test_mutated_csv_loads_or_raises_reader_error(tmp_path, mutations, cut):
             call()
         except ReaderError as exc:
             assert str(path) in str(exc) and "\n" not in str(exc)
+
+
+def test_text_cells_are_kept_as_digests_for_the_analysis(tmp_path):
+    """A text column that is not the row key is no observation; its cells are kept as digests by
+    '<rowkey>/<column>', so that the analysis can say when they differ between executions."""
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text("region,volume,side\ngm,1.5,left\nwm,2.5,right\n")
+    b.write_text("region,volume,side\ngm,1.5,right\nwm,2.5,right\n")
+    ta, tb = load(a).meta["text"], load(b).meta["text"]
+    assert set(ta) == {"gm/side", "wm/side"}
+    assert ta["wm/side"] == tb["wm/side"] and ta["gm/side"] != tb["gm/side"]

@@ -137,6 +137,8 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
                     dict(name=n, nonfinite=obs.nonfinite[n]) if n in obs.nonfinite else dict(name=n, **metrics[n])
                 )
             entry["nonfinite_observations"] = len(obs.nonfinite)
+            if obs.text_differs:  # strings or text cells that change between executions: no metric sees them
+                entry["text_differences"] = dict(count=len(obs.text_differs), names=obs.text_differs[:20])
             entry["complete_subjects"] = len(obs.subjects)
             _version_envelope(entry, design, obs.values[finite], names)
             entry["plot_values"] = save_plot_values(

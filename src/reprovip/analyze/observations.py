@@ -24,6 +24,7 @@ class Observations:
     subjects: list[str]
     errors: list[dict[str, Any]] = field(default_factory=list)
     nonfinite: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> what is non-finite, where
+    text_differs: list[str] = field(default_factory=list)  # text leaves or cells that differ within a subject
 
 
 def _flatten(values: dict[str, np.ndarray]) -> dict[str, float]:
@@ -92,7 +93,19 @@ def gather(design: Design, kind: str, *, key_columns: list[str] | None = None) -
         names[i]: nonfinite_pattern(names[i], values[i], subjects, design)
         for i in np.flatnonzero(~np.isfinite(values.reshape(len(names), -1)).all(axis=1) if names else [])
     }
-    return Observations(names, values, subjects, errors, nonfinite)
+    return Observations(names, values, subjects, errors, nonfinite, _text_differs(raw))
+
+
+def _text_differs(raw: dict[str, dict[Any, tuple[Any, Any]]]) -> list[str]:
+    """The non-numeric leaves or cells (``meta["text"]`` of the readers) whose value is not the same in every
+    execution of some subject: what no observation measures, which a flipping string would otherwise hide."""
+    differs: set[str] = set()
+    for per in raw.values():
+        texts = [got.meta.get("text") or {} for got, _ in per.values()]
+        for name in set().union(*texts):
+            if len({t.get(name) for t in texts}) > 1:
+                differs.add(name)
+    return sorted(differs)
 
 
 def nonfinite_pattern(name: str, values: np.ndarray, subjects: list[str], design: Design) -> dict[str, Any]:

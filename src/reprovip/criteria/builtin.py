@@ -81,8 +81,22 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                     message=f"{len(found)} observation(s) {what}: " + named([o["nonfinite"]["message"] for o in found]),
                 )
             )
+    text = out.get("text_differences") or {}
     unmeasured = int(out.get("unmeasured_differences") or 0)
-    if unmeasured:
+    if text:
+        reasons.append(
+            reason(
+                "differences covered by the observations",
+                passed=False,
+                severity="warn",
+                value=int(text["count"]),
+                observation=text["names"][0],
+                message=f"{text['count']} text field(s) differ between executions of a subject, which no metric "
+                f"measures: {named(text['names'])}; the criteria cannot vouch for them: compare two files of one "
+                "subject",
+            )
+        )
+    elif unmeasured:
         reasons.append(
             reason(
                 "differences covered by the observations",

@@ -280,6 +280,18 @@ def count_nonfinite(values: dict[str, np.ndarray]) -> int:
     return total
 
 
+def text_digest(value: Any) -> str:
+    """A short digest of a non-numeric value a reader does not turn into an observation (a JSON string, a text
+    cell): enough to tell whether it differs between executions without keeping it.
+
+    Examples
+    --------
+    >>> text_digest("tumour") == text_digest("tumour") != text_digest("healthy")
+    True
+    """
+    return blake3.blake3(repr(value).encode("utf-8", "replace")).hexdigest()[:16]
+
+
 def new_hasher(tag: str) -> blake3.blake3:
     """A BLAKE3 hasher primed with ``reprovip.semantic.<tag>\\0`` so hashes of different formats never mix."""
     return blake3.blake3(f"reprovip.semantic.{tag}\0".encode("ascii"))

@@ -3,7 +3,8 @@
 Paths join object keys with ``.`` and list indices with ``[i]``: ``{"a": {"b": [1, {"c": 2}]}}`` gives
 ``a.b[0]`` and ``a.b[1].c``. A key that is empty or holds one of ``.[]"`` is written ``["the.key"]`` (a JSON
 string in brackets) so that two different documents never flatten to the same path. Booleans become 0/1;
-strings and nulls are not numbers: they are skipped and counted in ``meta["n_ignored"]``.
+strings and nulls are not numbers: they are no observation, counted in ``meta["n_ignored"]``, and a digest of
+each is kept in ``meta["text"]`` (by path) so that the analysis can say when they differ between executions.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from reprovip.readers.base import (
     new_hasher,
     read_file_bytes,
     read_only,
+    text_digest,
 )
 
 _FIX_JSON = "fix the program that writes it, or declare the output as kind 'text'"
@@ -50,16 +52,16 @@ def _key(prefix: str, key: str) -> str:
     return f"{prefix}.{key}" if prefix else key
 
 
-def flatten(document: Any) -> tuple[dict[str, float], list[str]]:
-    """Numeric leaves by path, and the paths of the non-numeric leaves (strings, nulls).
+def flatten(document: Any) -> tuple[dict[str, float], dict[str, Any]]:
+    """Numeric leaves by path, and the non-numeric leaves (strings, nulls) by path.
 
     Examples
     --------
     >>> flatten({"a": {"b": [1, {"c": 2.5}], "ok": True, "name": "x"}})
-    ({'a.b[0]': 1.0, 'a.b[1].c': 2.5, 'a.ok': 1.0}, ['a.name'])
+    ({'a.b[0]': 1.0, 'a.b[1].c': 2.5, 'a.ok': 1.0}, {'a.name': 'x'})
     """
     numbers: dict[str, float] = {}
-    ignored: list[str] = []
+    ignored: dict[str, Any] = {}
     stack: list[tuple[str, Any]] = [("", document)]
     while stack:
         prefix, node = stack.pop()
@@ -72,7 +74,7 @@ def flatten(document: Any) -> tuple[dict[str, float], list[str]]:
         elif isinstance(node, int | float):
             numbers[prefix] = float(node)
         else:
-            ignored.append(prefix)
+            ignored[prefix] = node
     return numbers, ignored
 
 
@@ -103,7 +105,8 @@ class JsonReader(Reader):
         meta = {
             "n_values": len(values),
             "n_ignored": len(ignored),
-            "ignored": ignored[:100],
+            "ignored": list(ignored)[:100],
+            "text": {k: text_digest(v) for k, v in ignored.items()},
             "n_nonfinite": count_nonfinite(values),
         }
         return Loaded("scalars", values, meta)

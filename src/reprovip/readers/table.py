@@ -36,6 +36,7 @@ from reprovip.readers.base import (
     read_file_bytes,
     read_only,
     suffix_of,
+    text_digest,
 )
 
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none"})
@@ -196,9 +197,12 @@ def read_table(path: Path, *, key_columns: tuple[str, ...] | None = None) -> Loa
     numeric = [table.header[j] for j in columns if j not in used_idx]
     if len(values) != len(keys) * len(numeric):
         raise fail(path, "two cells map to the same '<rowkey>/<column>' name", "pass explicit key_columns")
+    text = [j for j in text_cols if j not in used_idx]
     meta: dict[str, Any] = {
         "columns": list(table.header),
         "numeric_columns": numeric,
+        # the text cells, no observation, by '<rowkey>/<column>': the analysis says when they differ
+        "text": {f"{key}/{table.header[j]}": text_digest(table.rows[i][j]) for i, key in enumerate(keys) for j in text},
         "key_columns": list(used),
         "ignored_columns": [table.header[j] for j in text_cols if j not in used_idx] + ignored,
         "n_rows": len(table.rows),
