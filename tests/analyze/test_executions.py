@@ -121,3 +121,19 @@ def test_inputs_moved_after_the_run_still_check_the_file_over_the_stored_subject
     assert (plan["subjects"], plan["not_run"], plan["earlier_recipe"]) == ("as stored", 2, 0)
     assert "the subjects cannot be listed here" in plan["subjects_reason"] and "sub-02.txt" in plan["subjects_reason"]
     assert doc["verdict"]["status"] == "incomplete"
+
+
+def test_a_level_whose_value_changes_under_the_same_name_runs_again(tmp_path: Path) -> None:
+    """`env: {fast: {FOO: "1"}}` edited to `{FOO: "3"}`: same label, another value. Its executions ran with the
+    old value: they are an earlier recipe (the analysis is incomplete) and only they run again (second review:
+    they were reused as current, "24 already done")."""
+    factors = '  env: {fast: {FOO: "1"}, slow: {FOO: "2"}}\n'
+    study = Study.load(write_study(tmp_path, subjects=2, repetitions=2, factors=factors))
+    assert study.run().done == 8
+    assert study.analyze().document["executions"]["plan"]["earlier_recipe"] == 0
+    edited = _edit(study, 'fast: {FOO: "1"}', 'fast: {FOO: "3"}')
+    doc = edited.analyze().document
+    assert doc["executions"]["plan"]["earlier_recipe"] == 4 and doc["verdict"]["status"] == "incomplete"
+    summary = edited.run()
+    assert (summary.skipped, summary.done) == (4, 4)
+    assert edited.analyze().document["executions"]["plan"]["earlier_recipe"] == 0

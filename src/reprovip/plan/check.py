@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from reprovip.errors import ReprovipError
-from reprovip.plan.expand import expand, recipe_hash
+from reprovip.plan.expand import execution_recipe, expand, recipe_hash
 from reprovip.spec.subjects import Subject
 
 if TYPE_CHECKING:
@@ -36,8 +36,8 @@ def plan_check(study: Study, rows: list[dict[str, Any]]) -> dict[str, Any]:
         # over the subjects the catalog holds (skipping the check let an edited file read as the study's).
         subjects = sorted({Subject(r["subject"], r["input"]) for r in rows}, key=lambda s: s.id)
         listed = dict(subjects="as stored", subjects_reason=f"the subjects cannot be listed here ({exc})")
-    declared = {p.id for p in expand(study.spec, subjects)}
-    recipe = recipe_hash(study.spec, study.directory)
+    base = recipe_hash(study.spec, study.directory)
+    declared = {p.id: execution_recipe(base, p.condition) for p in expand(study.spec, subjects)}
     stored = {r["id"]: r for r in rows}
     return dict(
         **listed,
@@ -46,7 +46,7 @@ def plan_check(study: Study, rows: list[dict[str, Any]]) -> dict[str, Any]:
         not_run=sum(eid not in stored for eid in declared),
         earlier_recipe=sum(
             eid in stored and stored[eid]["status"] == "done" and stored[eid].get("recipe") not in (None, recipe)
-            for eid in declared
+            for eid, recipe in declared.items()
         ),
         not_declared=sum(eid not in declared for eid in stored),
     )

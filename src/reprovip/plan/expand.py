@@ -82,6 +82,26 @@ def expand(spec: StudySpec, subjects: list[Subject]) -> list[PlannedExecution]:
     ]
 
 
+def execution_recipe(recipe: str, condition: Condition) -> str:
+    """``recipe`` for the executions of ``condition``: with the values of the levels whose label does not
+    spell them (levels given by name, ``{fast: {OMP_PROC_BIND: "true"}}``), so that a level whose value is
+    edited under the same name runs again; ``recipe`` itself when every label spells its value (``threads:
+    [1, 2]``: a new value is a new label, hence new executions).
+
+    Examples
+    --------
+    >>> plain = Condition({"threads": "2"}, {"threads": 2})
+    >>> named = Condition({"env": "fast"}, {"env": {"OMP_PROC_BIND": "true"}})
+    >>> execution_recipe("r", plain), len(execution_recipe("r", named))
+    ('r', 16)
+    """
+    hidden = {k: v for k, v in condition.values.items() if condition.labels[k] != str(v)}
+    if not hidden:
+        return recipe
+    payload = f"{recipe}\0{json.dumps(hidden, sort_keys=True, default=str)}"
+    return blake3.blake3(payload.encode()).hexdigest()[:16]
+
+
 def recipe_hash(spec: StudySpec, study_dir: Path | None = None) -> str:
     """Hash of what decides an execution's result (application, environment, outputs, timeout), and with
     ``study_dir`` the bytes of a Boutiques descriptor the application names (its command line and defaults

@@ -10,7 +10,7 @@ import importlib
 import json
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -229,13 +229,20 @@ class Catalog(sql.Reads):
             )
 
     # -- executions -------------------------------------------------------------------------------
-    def sync_plan(self, study_id: int, planned: Iterable[Any], recipe: str, *, force: bool = False) -> None:
+    def sync_plan(
+        self, study_id: int, planned: Iterable[Any], recipe: str | Mapping[str, str], *, force: bool = False
+    ) -> None:
         """Insert planned executions not yet known; reset those whose recipe changed (or all, with ``force``).
 
-        A reset execution is pending again under ``recipe`` and its earlier attempts are history (superseded):
-        they stay in the catalog but no longer count towards its attempts or flakiness. An execution left
-        ``running`` by an older reprovip is pending again, its attempts still current.
+        ``recipe`` is one for every execution, or one per execution id (the executions it does not name keep
+        theirs). A reset execution is pending again under its recipe and its earlier attempts are history
+        (superseded): they stay in the catalog but no longer count towards its attempts or flakiness. An
+        execution left ``running`` by an older reprovip is pending again, its attempts still current.
         """
+
+        def recipe_of(eid: str, current: str | None) -> str | None:
+            return recipe if isinstance(recipe, str) else recipe.get(eid, current)
+
         with self.engine.begin() as conn:
             known = {
                 r.id: r
@@ -255,7 +262,7 @@ class Catalog(sql.Reads):
                     condition=p.condition.labels,
                     repetition=p.repetition,
                     status="pending",
-                    recipe=recipe,
+                    recipe=recipe_of(p.id, None),
                     source="run",
                     attempts=0,
                 )
@@ -264,15 +271,21 @@ class Catalog(sql.Reads):
             ]
             if new:
                 conn.execute(insert(s.executions), new)
-            reset = {eid for eid, r in known.items() if force or r.recipe != recipe}
-            resumed = [eid for eid, r in known.items() if r.status == "running" and eid not in reset]
-            for chunk in _chunks(sorted(reset), 500):
-                conn.execute(
-                    update(s.executions)
-                    .where(s.executions.c.id.in_(chunk))
-                    .values(status="pending", recipe=recipe, attempts=0)
-                )
-                conn.execute(update(s.attempts).where(s.attempts.c.execution_id.in_(chunk)).values(superseded=True))
+            reset: dict[str | None, list[str]] = {}  # by the recipe they are reset to
+            for eid, r in known.items():
+                new = recipe_of(eid, r.recipe)
+                if force or r.recipe != new:
+                    reset.setdefault(new, []).append(eid)
+            resetting = {eid for ids in reset.values() for eid in ids}
+            resumed = [eid for eid, r in known.items() if r.status == "running" and eid not in resetting]
+            for new, ids in reset.items():
+                for chunk in _chunks(sorted(ids), 500):
+                    conn.execute(
+                        update(s.executions)
+                        .where(s.executions.c.id.in_(chunk))
+                        .values(status="pending", recipe=new, attempts=0)
+                    )
+                    conn.execute(update(s.attempts).where(s.attempts.c.execution_id.in_(chunk)).values(superseded=True))
             for chunk in _chunks(resumed, 500):
                 conn.execute(update(s.executions).where(s.executions.c.id.in_(chunk)).values(status="pending"))
 
