@@ -12,6 +12,7 @@ from typing import Any
 from reprovip.criteria.reasons import named, reason
 
 NUMERIC_KINDS = ("table", "scalars", "text", "array")
+OBSERVED = "differences covered by the observations"
 NONFINITE_OBSERVATIONS = (
     # (pattern, check, severity, what the observations are)
     (
@@ -81,52 +82,8 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                     message=f"{len(found)} observation(s) {what}: " + named([o["nonfinite"]["message"] for o in found]),
                 )
             )
-    text = out.get("text_differences") or {}
-    unmeasured = int(out.get("unmeasured_differences") or 0)
-    if text:
-        reasons.append(
-            reason(
-                "differences covered by the observations",
-                passed=False,
-                severity="warn",
-                value=int(text["count"]),
-                observation=text["names"][0],
-                message=f"{text['count']} text field(s) differ between executions of a subject, which no metric "
-                f"measures: {named(text['names'])}; the criteria cannot vouch for them: compare two files of one "
-                "subject",
-            )
-        )
-    elif unmeasured:
-        reasons.append(
-            reason(
-                "differences covered by the observations",
-                passed=False,
-                severity="warn",
-                value=unmeasured,
-                message=f"the files differ between executions in {unmeasured} subject x condition cell(s) while every "
-                + (
-                    "voxel is identical: the difference is in the image header (units, data type, ...)"
-                    if out["kind"] in ("image", "labels")
-                    else "number read from them is identical: the difference is in what no observation measures (a "
-                    "string, a text column, a word, a number glued to its unit)"
-                )
-                + "; the criteria cannot vouch for it: compare two files of one subject",
-            )
-        )
+    reasons += _unseen_differences(out)
     vox = (out.get("voxelwise") or {}).get("summary") or {}
-    unseen = int(vox.get("differ_without_metrics") or 0)
-    if unseen:
-        reasons.append(
-            reason(
-                "differences covered by the voxel metrics",
-                passed=False,
-                severity="warn",
-                value=unseen,
-                message=f"{unseen} voxel(s) differ between executions where no voxel metric is computed (zero in "
-                "the reference volume, or non-finite): criteria on the metric maps cannot see them; "
-                "voxel_differ_fraction and the differ map do",
-            )
-        )
     differ, nonfinite = int(vox.get("nonfinite_differ_voxels") or 0), int(vox.get("nonfinite_voxels") or 0)
     if nonfinite:
         reasons.append(
@@ -142,3 +99,39 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
             )
         )
     return reasons
+
+
+def _unseen_differences(out: dict[str, Any]) -> list[dict[str, Any]]:
+    """Warnings about differences between executions that no criterion can see: text fields, files that differ
+    where every number (or voxel) is identical, voxels outside the reference volume."""
+    warn = dict(passed=False, severity="warn")
+    found = []
+    text = out.get("text_differences") or {}
+    unmeasured = int(out.get("unmeasured_differences") or 0)
+    if text:
+        message = (
+            f"{text['count']} text field(s) differ between executions of a subject, which no metric measures: "
+            f"{named(text['names'])}; the criteria cannot vouch for them: compare two files of one subject"
+        )
+        found.append(reason(OBSERVED, value=int(text["count"]), observation=text["names"][0], message=message, **warn))
+    elif unmeasured:
+        what = (
+            "voxel is identical: the difference is in the image header (units, data type, ...)"
+            if out["kind"] in ("image", "labels")
+            else "number read from them is identical: the difference is in what no observation measures (a string, "
+            "a text column, a word, a number glued to its unit)"
+        )
+        message = (
+            f"the files differ between executions in {unmeasured} subject x condition cell(s) while every {what}; "
+            "the criteria cannot vouch for it: compare two files of one subject"
+        )
+        found.append(reason(OBSERVED, value=unmeasured, message=message, **warn))
+    unseen = int(((out.get("voxelwise") or {}).get("summary") or {}).get("differ_without_metrics") or 0)
+    if unseen:
+        message = (
+            f"{unseen} voxel(s) differ between executions where no voxel metric is computed (zero in the reference "
+            "volume, or non-finite): criteria on the metric maps cannot see them; voxel_differ_fraction and the "
+            "differ map do"
+        )
+        found.append(reason("differences covered by the voxel metrics", value=unseen, message=message, **warn))
+    return found
