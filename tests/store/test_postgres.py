@@ -184,10 +184,11 @@ def test_processes_creating_one_catalog_at_once_all_succeed(catalog_url: str) ->
         subprocess.Popen(
             [sys.executable, "-c", OPEN_AT, catalog_url, str(start)], cwd=ROOT, stderr=subprocess.PIPE, text=True
         )
-        for _ in range(4)
+        for _ in range(6)
     ]
     errors = [p.communicate(timeout=120)[1] for p in procs]
-    assert [p.returncode for p in procs] == [0] * 4, errors
+    # SQLite once failed one in ten such starts: `PRAGMA journal_mode=WAL` skips the busy handler.
+    assert [p.returncode for p in procs] == [0] * 6, errors
     assert _scalar(catalog_url, "SELECT count(*) FROM alembic_version") == 1
     assert _scalar(catalog_url, "SELECT version_num FROM alembic_version") == HEAD
     assert _scalar(catalog_url, "SELECT count(*) FROM meta") == 1

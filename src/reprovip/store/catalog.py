@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import sqlite3
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -35,13 +36,36 @@ def sqlite_url(path: Path, *, read_only: bool = False) -> str:
     return f"sqlite:///{Path(path).resolve()}"
 
 
+_BUSY_SECONDS = 30.0
+
+
+def _wal(cur: Any) -> None:
+    """Switch the file to WAL mode, waiting while another connection holds it.
+
+    SQLite answers a ``journal_mode`` change with "database is locked" at once, without calling the busy
+    handler, while another process creates or converts the same new file: several runners opening one new
+    catalog together would fail. The mode is stored in the file, so a catalog already in WAL mode needs no lock.
+    """
+    deadline = time.monotonic() + _BUSY_SECONDS
+    pause = 0.005
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
+
+
 def _sqlite_pragmas(engine: Engine, read_only: bool) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={int(_BUSY_SECONDS * 1000)}")
         if not read_only:
-            cur.execute("PRAGMA journal_mode=WAL")
+            _wal(cur)
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
