@@ -266,7 +266,7 @@ def test_a_file_shared_by_executions_is_read_once_with_the_same_maps(tmp_path: P
     plain, plain_maps, _ = _maps_of(tmp_path / "plain", design)
     reads: list[Path] = []
     real = voxelwise._volume
-    monkeypatch.setattr(voxelwise, "_volume", lambda path, ref: reads.append(path) or real(path, ref))
+    monkeypatch.setattr(voxelwise, "_volume", lambda path, *rest: reads.append(path) or real(path, *rest))
     shared, shared_maps, errors = _maps_of(tmp_path / "shared", _alias_cell_zero(design))
     assert errors == [] and len(reads) == n * (1 + k) == len(set(reads))  # not n * 2k
     assert shared["summary"] == plain["summary"] and shared_maps.keys() == plain_maps.keys()

@@ -37,6 +37,7 @@ from reprovip.errors import ReaderError
 from reprovip.metrics import FactorialAccumulator, components_from_mean_squares
 from reprovip.readers import AFFINE_TOLERANCE, read_image
 from reprovip.readers.base import gzip_bytes
+from reprovip.readers.inflate import DecodeBuffers
 
 _READERS = 2  # reader threads: with the main thread's accumulation, both cores of a laptop stay busy
 _AHEAD = 4  # volumes read but not yet consumed, at most (each holds a decoded volume in memory)
@@ -78,9 +79,9 @@ def _reference(design: Design, subjects: list[str]) -> tuple[tuple[int, ...], np
     return found[seen.most_common(1)[0][0]] if seen else None
 
 
-def _volume(path: Path, ref: tuple[tuple[int, ...], np.ndarray, Any]) -> np.ndarray:
+def _volume(path: Path, ref: tuple[tuple[int, ...], np.ndarray, Any], buffers: DecodeBuffers) -> np.ndarray:
     """One volume as a flat array in memory order and stored dtype, checked against the reference geometry."""
-    img = read_image(path)
+    img = read_image(path, buffers)
     if img.data.shape != ref[0]:
         raise ReaderError(f"{path}: shape {img.data.shape} differs from {ref[0]} of the other executions")
     if np.max(np.abs(img.affine - ref[1])) > AFFINE_TOLERANCE:
@@ -151,7 +152,7 @@ def _gather(flat: np.ndarray, bad: np.ndarray | None, index: np.ndarray) -> np.n
 def _read(path: Path, stream: _Stream, first: Future | None) -> _Read:
     """Decompress and check one volume, compare it with its subject's first, and gather its reference-mask
     voxels once they are known (a reader-thread task: the volume is still in this core's cache)."""
-    flat = _volume(path, stream.ref)
+    flat = _volume(path, stream.ref, stream.buffers)
     bad = _nonfinite(flat)
     if bad is not None and not stream.metrics:
         raise ReaderError(f"{path}: {int(bad.sum())} NaN or infinite voxels in a label map")
@@ -187,6 +188,7 @@ class _Stream:
         self.index: np.ndarray | None = None  # voxels with metrics (the reference mask)
         self.acc: FactorialAccumulator | None = None
         self.n = 0
+        self.buffers = DecodeBuffers()  # the volumes in flight are inflated into a few reused buffers
 
     def plan(self, subject: str) -> list[tuple[int, Path]]:
         """The subject's (block column, path) pairs in block order (cells in C order, then repetitions)."""

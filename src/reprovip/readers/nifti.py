@@ -33,6 +33,7 @@ from reprovip.readers.base import (
     read_file_bytes,
     read_only,
 )
+from reprovip.readers.inflate import DecodeBuffers, gunzip_into
 
 _RERUN = "the file was cut or damaged while being written or copied; re-run the execution"
 
@@ -57,10 +58,13 @@ class Image(NamedTuple):
     zooms: tuple[float, ...]
 
 
+_HEADER_BYTES = 540  # the larger header, NIfTI-2's: all that the header parser reads
+
+
 @dataclass(frozen=True, eq=False)
 class _Decoded:
     header: Any
-    buffer: bytes
+    buffer: bytes | np.ndarray  # the decoded file (a uint8 array when inflated by gunzip_into)
     offset: int
     raw: np.ndarray  # stored values, stored dtype, Fortran-order view on ``buffer``
     affine: np.ndarray
@@ -146,12 +150,14 @@ def _check_size(path: Path, h: _Header, size: int) -> None:
         )
 
 
-def _decode(path: Path) -> _Decoded:
+def _decode(path: Path, buffers: DecodeBuffers | None = None) -> _Decoded:
     data = read_file_bytes(path)
     gzipped = data.startswith(GZIP_MAGIC)
-    buf = gunzip(path, data)
+    buf = gunzip_into(data, buffers) if gzipped else None
+    if buf is None:
+        buf = gunzip(path, data)
     del data
-    h = _parse(path, buf, gzipped, len(buf))
+    h = _parse(path, bytes(buf[:_HEADER_BYTES]), gzipped, len(buf))
     count = math.prod(h.shape)
     if count == 0:
         raw = np.empty(h.shape, dtype=h.dtype, order="F")
@@ -281,13 +287,16 @@ def _streamed_hash(path: Path) -> str:
     return hasher.hexdigest()
 
 
-def read_image(path: str | os.PathLike[str]) -> Image:
+def read_image(path: str | os.PathLike[str], buffers: DecodeBuffers | None = None) -> Image:
     """Read a NIfTI volume for the voxelwise engine with as few copies as possible.
 
     Parameters
     ----------
     path : str or path-like
         A ``.nii`` or ``.nii.gz`` file.
+    buffers : DecodeBuffers, optional
+        Where a gzip file is inflated: buffers reused once the arrays of earlier volumes are gone, so that a
+        stream of volumes maps its memory once (see :mod:`reprovip.readers.inflate`).
 
     Returns
     -------
@@ -311,7 +320,7 @@ def read_image(path: str | os.PathLike[str]) -> Image:
     >>> tmp.cleanup()
     """
     path = Path(path)
-    return _image(path, _decode(path))
+    return _image(path, _decode(path, buffers))
 
 
 def load_image_with_hash(path: str | os.PathLike[str]) -> tuple[Image, str]:
