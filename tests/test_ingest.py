@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,23 @@ def test_bad_ingest_patterns(tmp_path: Path, pattern: str, match: str) -> None:
         Study.load(tmp_path / "study.yaml").ingest(pattern)
 
 
+def test_two_folders_naming_one_execution_are_refused_before_anything_is_stored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`run-1` and `run-01` are both repetition 1: one used to replace the other, and its values were lost."""
+    _results_tree(tmp_path)
+    shutil.copytree(tmp_path / "results/1.8/sub-01/run-1", tmp_path / "results/1.8/sub-01/run-01")
+    (tmp_path / "study.yaml").write_text("outputs:\n  result: {path: result.json, kind: scalars}\n")
+    code = main(["ingest", str(tmp_path / "study.yaml"), "--pattern", "results/{version}/{subject}/run-{repetition}"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert (
+        "results/1.8/sub-01/run-01 and results/1.8/sub-01/run-1 are the same execution (subject 'sub-01', "
+        "condition version=1.8, repetition 1); rename or remove one of them"
+    ) in err
+    assert err.count("\n") == 1 and not (tmp_path / ".reprovip").exists()
+
+
 def test_ingest_only_study_cannot_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "study.yaml").write_text("outputs:\n  result: {path: result.json, kind: scalars}\n")
     assert main(["run", str(tmp_path / "study.yaml")]) == 2
@@ -80,3 +98,28 @@ def test_ingested_stream_outputs_are_read_from_the_file_a_run_keeps_them_in(tmp_
     outs = study.catalog.outputs(study.catalog.study_id(study.name))
     assert (study.executions()["status"] == "done").all(), report
     assert sorted(o["relpath"] for o in outs) == ["stdout.txt"] * 4 and len({o["blob"] for o in outs}) == 2
+
+
+def test_subjects_with_fewer_repetitions_make_the_study_incomplete(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two subjects have 3 repetitions, two have 2 that differ widely: complete-case analysis judged only the
+    first two, and the study read "sufficiently reproducible, with warnings" (exit 0), the warning wrongly
+    saying every number read was identical."""
+    for sub, values in (("s1", [30, 30, 30]), ("s2", [50, 50, 50]), ("s3", [30, 70]), ("s4", [40, 80])):
+        for rep, value in enumerate(values, start=1):
+            d = tmp_path / "results" / sub / f"run-{rep}"
+            d.mkdir(parents=True)
+            (d / "r.json").write_text(json.dumps({"value": value}))
+    (tmp_path / "study.yaml").write_text("outputs:\n  r: {path: r.json, kind: scalars}\n")
+    study = str(tmp_path / "study.yaml")
+    assert main(["ingest", study, "--pattern", "results/{subject}/run-{repetition}"]) == 0
+    assert main(["check", study]) == 3
+    out = capsys.readouterr().out
+    assert (
+        "2 of 4 subject(s) lack executions of this output and are left out of its metrics, whatever their values "
+        "(the study is incomplete): s3 (2 of 3); s4 (2 of 3)"
+    ) in out
+    assert "incomplete: executions failed or not run" in out and "identical: the difference" not in out
+    doc = Study.load(tmp_path / "study.yaml").analyze().document
+    assert "unmeasured_differences" not in doc["outputs"][0] and doc["outputs"][0]["complete_subjects"] == 2

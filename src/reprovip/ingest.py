@@ -105,13 +105,33 @@ def _record_outputs(blobs: BlobStore, folder: Path, decls: list[OutputDecl]) -> 
     return rows
 
 
+def _executions(
+    found: list[tuple[Path, dict[str, str]]], factors: list[str], root: Path
+) -> list[tuple[Path, dict[str, str], int, dict[str, str], str]]:
+    """``(folder, groups, repetition, factor labels, condition key)`` of each matched folder; two folders that
+    name one execution (``run-1`` and ``run-01``) are an error, not one silently replacing the other."""
+    out, seen = [], {}
+    for folder, groups in found:
+        rep = int(groups.get("repetition", "1"))
+        labels = {f: groups[f.replace("-", "_")] for f in factors}
+        key = ",".join(f"{k}={v}" for k, v in labels.items()) or "-"
+        other = seen.setdefault((groups["subject"], key, rep), folder)
+        if other != folder:
+            raise InputError(
+                f"{other.relative_to(root)} and {folder.relative_to(root)} are the same execution (subject "
+                f"{groups['subject']!r}, condition {key}, repetition {rep}); rename or remove one of them"
+            )
+        out.append((folder, groups, rep, labels, key))
+    return out
+
+
 def ingest_outputs(study: Study, pattern: str, *, root: Path | None = None) -> IngestSummary:
     """Ingest every execution folder matching ``pattern`` (relative to ``root``, default the study folder).
 
     Raises
     ------
     InputError
-        A pattern without ``{subject}``, or no folder matched.
+        A pattern without ``{subject}``, no folder matched, or two folders name one execution.
     """
     root = Path(root) if root else study.directory
     found = find_execution_dirs(root, pattern)
@@ -121,14 +141,12 @@ def ingest_outputs(study: Study, pattern: str, *, root: Path | None = None) -> I
     factors = [n for n in names if n not in ("subject", "repetition")]
     decls = [OutputDecl(n, o.path, o.kind) for n, o in study.spec.outputs.items()]
     summary = IngestSummary(factors=factors)
+    executions = _executions(found, factors, root)  # before anything is stored
     with RunLock(study.store):
         catalog, blobs = study.catalog, BlobStore(study.store)
         study_id = catalog.ensure_study(study.name, study.spec.model_dump(mode="json"), str(study.directory))
         rows = []
-        for folder, groups in found:
-            rep = int(groups.get("repetition", "1"))
-            labels = {f: groups[f.replace("-", "_")] for f in factors}
-            key = ",".join(f"{k}={v}" for k, v in labels.items()) or "-"
+        for folder, groups, rep, labels, key in executions:
             outs = _record_outputs(blobs, folder, decls)
             missing = [o["name"] for o in outs if o["missing"]]
             rows.append(

@@ -13,9 +13,12 @@ from reprovip.study import Study
 from tests.conftest import write_study
 
 
+def _args(scale: float, name: str, noise: float = 0.01) -> str:
+    return f'"{{input}}", "{{outdir}}", "{scale}", "{noise}", "{name}"'  # the build's name seeds its noise
+
+
 def _version(root: Path, scale: float, noise: float = 0.01) -> Path:
-    args = f'"{{input}}", "{{outdir}}", "{scale}", "{noise}", "{root.name}"'  # the build's name seeds its noise
-    path = write_study(root, app="versioned_app.py", subjects=4, repetitions=4, args=args)
+    path = write_study(root, app="versioned_app.py", subjects=4, repetitions=4, args=_args(scale, root.name, noise))
     Study.load(path).run(jobs=2)
     return path
 
@@ -75,3 +78,64 @@ def test_a_comparison_with_a_study_file_edited_since_its_run_is_incomplete(tmp_p
     assert (doc["verdict"]["status"], doc["verdict"]["exit_code"]) == ("incomplete", 3)
     (alert,) = [a["message"] for a in doc["alerts"] if a["output"] is None]
     assert alert.startswith(f"the study file {current} declares 4 execution(s) never run and 0 run with an earlier")
+
+
+def _renamed_subjects(path: Path, prefix: str) -> Path:
+    for f in (path.parent / "data").iterdir():
+        f.rename(f.with_name(f.name.replace("sub-", prefix)))
+    return path
+
+
+def test_studies_without_a_subject_in_common_are_refused(tmp_path: Path) -> None:
+    """No subject ran in both versions: nothing was compared, and the comparison used to read "identical"."""
+    baseline = _version(tmp_path / "v1", 1.0)
+    current = _renamed_subjects(
+        write_study(tmp_path / "v2", app="versioned_app.py", subjects=4, repetitions=4, args=_args(1.1, "v2")), "t-"
+    )
+    Study.load(current).run(jobs=2)
+    with pytest.raises(
+        InputError, match=r"share no subject \(sub-01, sub-02, sub-03 and 1 more against t-01, t-02, t-03"
+    ):
+        compare_check(Study.load(baseline), Study.load(current))
+
+
+def test_subjects_run_in_one_version_only_make_the_comparison_incomplete(tmp_path: Path) -> None:
+    """Subjects the baseline never ran never enter the metrics, whatever their values (a review's new version,
+    nondeterministic on those subjects only, read "sufficiently reproducible", exit 0): it cannot pass."""
+    baseline = write_study(tmp_path / "v1", app="versioned_app.py", subjects=2, repetitions=3, args=_args(1.0, "v1"))
+    current = write_study(tmp_path / "v2", app="versioned_app.py", subjects=4, repetitions=3, args=_args(1.0, "v2"))
+    for path in (baseline, current):
+        Study.load(path).run(jobs=2)
+    doc = compare_check(Study.load(baseline), Study.load(current)).document
+    assert (doc["verdict"]["status"], doc["verdict"]["exit_code"]) == ("incomplete", 3)
+    (out,) = doc["outputs"]
+    assert out["left_out"] == [dict(subject=s, present=3, needed=6) for s in ("sub-03", "sub-04")]
+    (left,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "every subject in the metrics"]
+    assert left["message"] == (
+        "2 of 4 subject(s) lack executions of this output and are left out of its metrics, whatever their values "
+        "(the study is incomplete): sub-03 (3 of 6); sub-04 (3 of 6)"
+    )
+
+
+def test_declared_criteria_keep_the_envelope_test(tmp_path: Path) -> None:
+    """Criteria declared in the study replaced the defaults, and the envelope test with them: a 1% version
+    shift read "OUTSIDE the envelope" yet the verdict passed on the ICC."""
+    declared = '\ncriteria:\n  - "ICC(A,1).ci_low >= 0.9"\n'
+    paths = []
+    for name, scale in (("v1", 1.0), ("v2", 1.01)):
+        paths.append(
+            write_study(
+                tmp_path / name,
+                app="versioned_app.py",
+                subjects=4,
+                repetitions=4,
+                args=_args(scale, name),
+                extra=declared,
+            )
+        )
+        Study.load(paths[-1]).run(jobs=2)
+    doc = compare_check(Study.load(paths[0]), Study.load(paths[1])).document
+    reasons = doc["outputs"][0]["verdict"]["reasons"]
+    assert [r["criterion"] for r in reasons[:2]] == ["within_envelope", "ICC(A,1).ci_low >= 0.9"]
+    assert not reasons[0]["passed"] and reasons[1]["passed"]
+    assert (doc["verdict"]["status"], doc["verdict"]["exit_code"]) == ("fail", 1)

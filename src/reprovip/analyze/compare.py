@@ -46,13 +46,18 @@ def _tagged(study: Study, study_id: int, tag: str) -> dict[tuple[str, str], tupl
     return out
 
 
+def _few(names: set[str]) -> str:
+    shown = sorted(names)[:3]
+    return ", ".join(shown) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
 def compare_studies(baseline: Study, current: Study, *, json_path: str | Path | None = None) -> dict[str, Any]:
     """Analyse ``baseline`` and ``current`` together; written to ``current``'s store as ``compare.json``.
 
     Raises
     ------
     InputError
-        The two studies share no output, or one of them declares its own ``version`` factor.
+        The two studies share no output or no subject, or one of them declares its own ``version`` factor.
     """
     ids = [stored_study_id(baseline), stored_study_id(current)]
     for s in (baseline, current):
@@ -62,6 +67,12 @@ def compare_studies(baseline: Study, current: Study, *, json_path: str | Path | 
     common = sorted(set(tagged[0]) & set(tagged[1]))
     if not common:
         raise InputError(f"{baseline.path} and {current.path} share no output; compare studies of the same application")
+    subjects = [{r.subject for k in common for r in t[k][1]} for t in tagged]
+    if not subjects[0] & subjects[1]:
+        raise InputError(
+            f"{baseline.path} and {current.path} share no subject ({_few(subjects[0])} against "
+            f"{_few(subjects[1])}): a version difference is measured on the same subjects; name them alike"
+        )
     groups = {k: (tagged[1][k][0], tagged[0][k][1] + tagged[1][k][1]) for k in common}
     declared = {f.name: list(f.levels) for f in current.spec.factor_list()}
     declared[VERSION_FACTOR] = list(LEVELS)

@@ -146,10 +146,14 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
             )
     except ReaderError as exc:
         entry["error"] = str(exc)
-    if not bits["identical"] and _unmeasured(kind, entry, observations):
+    complete = set(design.complete)
+    differing = sum(not c["identical"] for c in bits["cells"] if c["subject"] in complete)
+    if differing and _unmeasured(kind, entry, observations):
         # The files differ, the numbers read from them do not: the difference is in what no observation
         # measures (a string, a word, a number glued to a unit, an image header); the criteria cannot see it.
-        entry["unmeasured_differences"] = sum(not c["identical"] for c in bits["cells"])
+        entry["unmeasured_differences"] = differing
+    if left_out := _left_out(design):
+        entry["left_out"] = left_out
     entry["observations"] = observations
     entry["summary"] = _summary_of(observations)
     if "voxelwise" in entry and "summary" in entry["voxelwise"]:
@@ -169,6 +173,16 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
     entry["attribution"] = attribute(bits, shares)
     entry["variance_shares"] = shares
     return entry
+
+
+def _left_out(design: Design) -> list[dict[str, Any]]:
+    """Subjects the metrics leave out (complete-case analysis) because executions are absent: how many the
+    subject has and how many the design needs (every condition x its largest repetition count). Subjects
+    left out for an unreadable or missing file are not listed: the reasons about those name them."""
+    need = len(design.cells) * design.k
+    return [
+        dict(subject=s, present=len(design.grid[s]), needed=need) for s in design.subjects if len(design.grid[s]) < need
+    ]
 
 
 def _unmeasured(kind: str, entry: dict[str, Any], observations: list[dict[str, Any]]) -> bool:

@@ -1,6 +1,7 @@
 """The checks every output gets, whatever its criteria: each failure means the data cannot support a pass.
 
-Outputs that could not be read or were not written by every execution, numeric outputs with no number,
+Outputs that could not be read or were not written by every execution, subjects left out of the metrics
+for lack of executions (they make the study incomplete), numeric outputs with no number,
 observations non-finite in some executions, files that differ where no observation does, voxels that differ
 where no voxel metric looks, voxels whose finiteness differs.
 """
@@ -13,6 +14,7 @@ from reprovip.criteria.reasons import named, reason
 
 NUMERIC_KINDS = ("table", "scalars", "text", "array")
 OBSERVED = "differences covered by the observations"
+LEFT_OUT = "every subject in the metrics"
 NONFINITE_OBSERVATIONS = (
     # (pattern, check, severity, what the observations are)
     (
@@ -46,6 +48,19 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 estimable=False,
                 message=f"{len(unreadable)} output file(s) could not be read: "
                 + named([f"{_where(e)}: {e['error']}" for e in unreadable]),
+            )
+        )
+    left = out.get("left_out") or []
+    if left:
+        reasons.append(
+            reason(
+                LEFT_OUT,
+                passed=False,
+                severity="warn",
+                value=len(left),
+                message=f"{len(left)} of {out['n_subjects']} subject(s) lack executions of this output and are left "
+                "out of its metrics, whatever their values (the study is incomplete): "
+                + named([f"{e['subject']} ({e['present']} of {e['needed']})" for e in left]),
             )
         )
     unwritten = out.get("unwritten") or []

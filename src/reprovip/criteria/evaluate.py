@@ -21,6 +21,7 @@ from reprovip.criteria.rules import (
     STUDY_METRICS,
     Criterion,
     default_criteria,
+    envelope_criteria,
     metric_values,
     supports,
 )
@@ -214,8 +215,9 @@ def evaluate(document: dict[str, Any], criteria: list[Criterion] | None) -> dict
     """Add ``verdict`` to each output and ``verdict``/``alerts`` to the document; return the document.
 
     Without declared criteria each output gets :func:`~reprovip.criteria.rules.default_criteria` of its
-    kind (with the envelope test first when the output compares versions). The study takes the worst status
-    on :data:`~reprovip.criteria.verdict.LADDER`: failed executions make it ``incomplete`` (unless an output
+    kind (with the envelope test first when the output compares versions; declared criteria keep that test).
+    The study takes the worst status on :data:`~reprovip.criteria.verdict.LADDER`: failed executions, or
+    subjects an output's metrics leave out for lack of executions, make it ``incomplete`` (unless an output
     fails outright), a warning alert turns ``identical``/``pass`` into ``warn``.
     """
     alerts: list[dict[str, Any]] = []
@@ -229,6 +231,8 @@ def evaluate(document: dict[str, Any], criteria: list[Criterion] | None) -> dict
         ]
         if all(c.metric in STUDY_METRICS for c in rules):  # a failure rate says nothing about an output's values
             rules += defaults
+        elif "envelope" in out and not any(c.metric == "within_envelope" for c in rules):
+            rules = [*envelope_criteria(out["kind"]), *rules]  # declared criteria do not drop the version test
         verdict = output_verdict(out, rules, document)
         out["verdict"] = verdict
         counts[verdict["status"]] += 1
@@ -239,8 +243,10 @@ def evaluate(document: dict[str, Any], criteria: list[Criterion] | None) -> dict
     differences = compare_alerts(document.get("compare") or {})
     alerts += differences
     statuses = [o["verdict"]["status"] for o in document["outputs"]]
-    if document["executions"].get("not_done", document["executions"].get("failed")):
-        statuses.append("incomplete")
+    if document["executions"].get("not_done", document["executions"].get("failed")) or any(
+        o.get("left_out") for o in document["outputs"]
+    ):
+        statuses.append("incomplete")  # executions failed, not run, or absent: a subject's values went unjudged
     if differences:
         statuses.append("fail")
     if any(a["severity"] == "warn" for a in alerts):

@@ -144,6 +144,12 @@ def kind_hint(kind: str) -> str:
     }.get(kind, "see docs/criteria.md")
 
 
+def envelope_criteria(kind: str) -> list[Criterion]:
+    """The version test of an output compared across versions: within the baseline's run-to-run envelope
+    (images have no envelope test: their maps carry the version factor's share)."""
+    return [] if kind == "image" else [Criterion("within_envelope", None, None)]
+
+
 def default_criteria(kind: str, *, compare: bool = False) -> list[Criterion]:
     """The seed's rule when a study declares nothing: identical passes; otherwise inter-execution variability
     must be much smaller than inter-subject variability, read as the lower 95% CI bound of ICC(A,1) in Koo &
@@ -152,7 +158,7 @@ def default_criteria(kind: str, *, compare: bool = False) -> list[Criterion]:
     mirrored or swapped label keeps its volume, hence its volume ICC) and a warning below 0.95. A comparison
     of versions (``compare``) first requires every version to stay within the baseline's run-to-run
     envelope. Outputs of kind ``bytes`` are compared by their bytes only: they must be identical."""
-    envelope = [Criterion("within_envelope", None, None)] if compare and kind != "image" else []
+    envelope = envelope_criteria(kind) if compare else []
     if kind == "bytes":
         return [Criterion("identical", None, None)]
     if kind == "image":
