@@ -110,6 +110,42 @@ def test_bad_json_raises_reader_error(tmp_path, content, phrase):
         load(path)
 
 
+@pytest.mark.parametrize(
+    ("content", "phrase"),
+    [
+        ('{"a": 1, "b": 2, "a": 3}', """duplicated key 'a' ("a" appears 2 times in one object"""),
+        (
+            '{"metrics": {"a": 1, "b": 0, "a": 2, "a": 3}, "z": {"a": 5}}',
+            """duplicated key 'metrics.a' ("a" appears 3 times in one object""",
+        ),
+        ('{"runs": [{"a": 1}, {"a": 1, "a": 1}]}', """duplicated key 'runs[1].a' ("a" appears 2 times"""),
+        ('[{"x": {"p.q": 1, "p.q": 2}}]', """duplicated key '[0].x["p.q"]' ("p.q" appears 2 times"""),
+    ],
+    ids=["top-level", "nested", "list-of-objects-equal-values", "special-key-in-top-level-list"],
+)
+def test_duplicated_key_is_an_error_for_values_and_hash(tmp_path, content, phrase):
+    """Python's json keeps the last value, other parsers the first: ambiguous data, named by its path."""
+    path = tmp_path / "dup.json"
+    path.write_text(content)
+    with reader_error(path, phrase):
+        load(path)
+    with reader_error(path, phrase):
+        semantic_hash(path)
+    with reader_error(path, "; the application writes the key twice; fix it to write each key once"):
+        load(path)
+
+
+def test_files_differing_in_a_duplicated_value_are_never_called_identical(tmp_path):
+    """The review's case: only the first 'v' differs, which json.loads drops; the hash must not equate them."""
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text('{"v": 1.0, "v": 10.0}')
+    b.write_text('{"v": 2.0, "v": 10.0}')
+    for path in (a, b):
+        with reader_error(path, "duplicated key 'v'"):
+            semantic_hash(path)
+    assert byte_hash(a) != byte_hash(b)
+
+
 def test_json_must_be_utf8(tmp_path):
     path = tmp_path / "latin.json"
     path.write_bytes('{"µ": 1}'.encode("latin-1"))

@@ -5,11 +5,14 @@ Paths join object keys with ``.`` and list indices with ``[i]``: ``{"a": {"b": [
 string in brackets) so that two different documents never flatten to the same path. Booleans become 0/1;
 strings and nulls are not numbers: they are no observation, counted in ``meta["n_ignored"]``, and a digest of
 each is kept in ``meta["text"]`` (by path) so that the analysis can say when they differ between executions.
+A key written twice in one object (``{"a": 1, "a": 2}``) is an error naming its path, for reading and hashing
+alike: JSON parsers disagree on which value counts, and keeping one would hide a difference in the other.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +38,55 @@ _JSON_TYPES = {str: "a string", int: "a number", float: "a number", bool: "a boo
 
 
 def parse_json(path: Path) -> Any:
-    """Parse ``path`` as JSON (UTF-8, optionally gzip-compressed); wrap every failure in ReaderError."""
+    """Parse ``path`` as JSON (UTF-8, optionally gzip-compressed); wrap every failure in ReaderError.
+
+    A key repeated in one object is an error (see :func:`_check_repeated`).
+    """
     text, _ = decode_text(path, read_file_bytes(path), strict=True)
+    repeated: dict[int, tuple[str, int]] = {}  # id of an object that repeats a key -> (first such key, count)
+
+    def pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(pairs)
+        if len(obj) != len(pairs):  # the rare case: count, to name the key
+            counts = Counter(k for k, _ in pairs)
+            key = next(k for k, _ in pairs if counts[k] > 1)
+            repeated[id(obj)] = (key, counts[key])
+        return obj
+
     try:
-        return json.loads(text)
+        document = json.loads(text, object_pairs_hook=pairs_hook)
     except json.JSONDecodeError as exc:
         problem = f"invalid JSON at line {exc.lineno} column {exc.colno} ({exc.msg})"
         raise fail(path, problem, _FIX_JSON) from exc
     except (ValueError, RecursionError) as exc:  # huge integers, absurd nesting
         raise fail(path, f"invalid JSON ({describe(exc)})", _FIX_JSON) from exc
+    if repeated:
+        _check_repeated(path, document, repeated)
+    return document
+
+
+def _check_repeated(path: Path, document: Any, repeated: dict[int, tuple[str, int]]) -> None:
+    """Raise ReaderError naming the path of the first repeated key, in document order.
+
+    ``json`` keeps the last value of a repeated key, other parsers the first: the data is ambiguous, and a
+    reader that kept one value would call two files that differ in the other identical.
+    """
+    stack: list[tuple[str, Any]] = [("", document)]
+    while stack:
+        prefix, node = stack.pop()
+        if isinstance(node, dict):
+            if id(node) in repeated:
+                key, count = repeated[id(node)]
+                raise fail(
+                    path,
+                    f"duplicated key {_key(prefix, key)!r} ({json.dumps(key)} appears {count} times in one object, "
+                    "and JSON readers disagree on which value counts)",
+                    "the application writes the key twice; fix it to write each key once, or declare the output "
+                    "as kind 'bytes' to compare it bit for bit",
+                )
+            stack.extend((_key(prefix, str(k)), v) for k, v in reversed(node.items()))
+        elif isinstance(node, list):
+            stack.extend((f"{prefix}[{i}]", v) for i, v in reversed(list(enumerate(node))))
 
 
 def _key(prefix: str, key: str) -> str:
