@@ -12,6 +12,7 @@ tests/metrics/test_repeatability.py and docs/metrics.md ("bsd = 0: sd_ratio inf"
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -229,3 +230,52 @@ def test_a_constant_observation_does_not_hide_a_failing_or_unestimable_one() -> 
 def test_an_infinite_threshold_is_refused() -> None:
     with pytest.raises(ValueError, match=r"criterion 'wsd <= 1e999': the threshold 1e999 is not a finite number"):
         parse_rule("wsd <= 1e999")
+
+
+@pytest.mark.parametrize(
+    ("rule", "bound"),
+    [
+        ("ICC(A,1).ci_low >= 2", "ICC(A,1).ci_low is at most 1"),
+        ("ICC(C,k) > 1", "ICC(C,k) is at most 1"),
+        ("voxel_icc_a1_median >= 1.5", "voxel_icc_a1_median is at most 1"),
+        ("wsd <= -1", "wsd is at least 0"),
+        ("wcv < 0", "wcv is at least 0"),
+        ("hd95_max < 0", "hd95_max is at least 0"),
+        ("dice_min >= 1.01", "dice_min is at most 1"),
+        ("failure_rate < 0", "failure_rate is at least 0"),
+        ("sigdigits >= 1000", "sigdigits is at most 17"),
+    ],
+)
+def test_a_threshold_no_value_can_meet_is_refused(rule: str, bound: str) -> None:
+    """Such a criterion failed every study but the identical ones, which pass any threshold: a review's
+    `wsd <= -1` and `ICC >= 2` validated and passed silently on identical outputs."""
+    with pytest.raises(ValueError, match=rf"criterion '{re.escape(rule)}' can never be met: {re.escape(bound)}; fix"):
+        parse_rule(rule)
+
+
+@pytest.mark.parametrize(
+    "rule", ["ICC(A,1).ci_low >= 1", "wsd <= 0", "failure_rate <= 0", "sigdigits >= 16", "dice_min >= 1"]
+)
+def test_thresholds_at_the_edge_of_a_metrics_range_are_kept(rule: str) -> None:
+    assert parse_rule(rule)[2] is not None
+
+
+def test_observations_no_filtered_criterion_selects_are_named_when_they_differ() -> None:
+    """`observations: ["*/w"]` on an output whose `v` varies by 30%: the verdict passed on `w` alone (exit 0,
+    even with --strict). Now a warning names `v`; identical or constant observations are not named."""
+    rule = Criterion(*parse_rule("ICC(A,1).ci_low >= 0.9"), observations=("*/w",))
+    out = _output(
+        _obs("x/w", icc={"ICC(A,1)": dict(value=0.99, ci_low=0.95, ci_high=1.0, estimable=True)}),
+        _obs("x/v", identical=False),
+        dict(name="x/n_iter", constant=True),
+        _obs("x/same", identical=True),
+    )
+    verdict = output_verdict(out, [rule], {"executions": {}})
+    assert verdict["status"] == "warn"
+    (unjudged,) = [r for r in verdict["reasons"] if r["criterion"] == "every observation judged"]
+    assert unjudged["message"] == (
+        "1 observation(s) differ between executions and no criterion selects them (the criteria select */w): "
+        "x/v; the verdict does not vouch for them"
+    )
+    unfiltered = output_verdict(out, [_criterion("ICC(A,1).ci_low >= 0.9")], {"executions": {}})
+    assert not any(r["criterion"] == "every observation judged" for r in unfiltered["reasons"])

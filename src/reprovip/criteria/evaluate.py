@@ -39,6 +39,7 @@ INFINITE = {
 }
 INFINITE_ICC = "its 95% CI is unbounded (the single-measure lower bound is at or below -1/(k-1))"
 INFINITE_OTHER = "the values overflow"
+JUDGED = "every observation judged"
 
 
 def _fmt(v: float | None) -> str:
@@ -149,6 +150,34 @@ def _judge(
     )
 
 
+def _unjudged(out: dict[str, Any], rules: list[Criterion]) -> list[dict[str, Any]]:
+    """A warning naming the observations that differ between executions while no criterion selects them: when
+    every criterion on the output's observations filters them (``observations:``), the others go unjudged."""
+    per_observation = [c for c in rules if c.metric in OBSERVATION_METRICS or c.metric.startswith("ICC(")]
+    if not per_observation or len(per_observation) < len(rules) or any(not c.observations for c in rules):
+        return []  # a flag, an output-level metric or an unfiltered criterion covers every observation
+    left = [
+        o["name"]
+        for o in out.get("observations") or []
+        if not (o.get("identical") or o.get("constant") or "nonfinite" in o)
+        and not any(c.selects(o["name"]) for c in per_observation)
+    ]
+    if not left:
+        return []
+    patterns = sorted({p for c in per_observation for p in c.observations})
+    return [
+        reason(
+            JUDGED,
+            passed=False,
+            severity="warn",
+            value=len(left),
+            observation=left[0],
+            message=f"{len(left)} observation(s) differ between executions and no criterion selects them (the "
+            f"criteria select {', '.join(patterns)}): {named(left)}; the verdict does not vouch for them",
+        )
+    ]
+
+
 def _status(reasons: list[dict[str, Any]]) -> str:
     failed = [r for r in reasons if not r["passed"]]
     if any(r["severity"] == "fail" and r["estimable"] for r in failed):
@@ -183,7 +212,7 @@ def output_verdict(out: dict[str, Any], rules: list[Criterion], document: dict[s
         status = _status(reasons)  # warnings stay alerts: the output is still bit-for-bit identical
         return dict(status="identical" if status in ("pass", "warn") else status, reasons=reasons, evidence=evidence)
     checked = [_check(c, out, document) for c in rules]
-    reasons += checked
+    reasons += checked + _unjudged(out, rules)
     status = _status(reasons)
     if status in ("pass", "warn") and checked and not any(r["estimable"] for r in checked):
         status = "error"  # no criterion could be computed (even warn-only ones): nothing supports a pass

@@ -82,7 +82,8 @@ def parse_rule(text: str) -> tuple[str, str | None, float | None]:
     Raises
     ------
     ValueError
-        A malformed rule, an unknown metric (with a suggestion) or a threshold that is not finite.
+        A malformed rule, an unknown metric (with a suggestion), a threshold that is not finite, or one that
+        no value of the metric can meet.
 
     Examples
     --------
@@ -107,7 +108,38 @@ def parse_rule(text: str) -> tuple[str, str | None, float | None]:
     threshold = float(m.group("value"))
     if not math.isfinite(threshold):  # 1e999: no value could be judged against it, nor stored in JSON
         raise ValueError(f"criterion {text!r}: the threshold {m.group('value')} is not a finite number")
+    _check_reachable(text, metric, m.group("op"), threshold)
     return metric, m.group("op"), threshold
+
+
+def _bounds(metric: str) -> tuple[float, float]:
+    """The values ``metric`` can take: ICCs and fractions are at most 1, SDs, CVs and distances at least 0,
+    significant digits at most 17 (float64 carries 15.65 decimal digits; identity passes any threshold)."""
+    if metric.startswith("ICC(") or metric.startswith("voxel_icc_a1"):
+        return -math.inf, 1.0
+    if "sigdigits" in metric:
+        return -math.inf, 17.0
+    if metric in ("dice_min", "voxel_differ_fraction", *STUDY_METRICS):
+        return 0.0, 1.0
+    return 0.0, math.inf  # SDs, ratios, CVs, distances
+
+
+def _check_reachable(text: str, metric: str, op: str, threshold: float) -> None:
+    """Refuse a threshold no value of ``metric`` can meet (``ICC >= 2``, ``wsd <= -1``): such a criterion would
+    fail every study but an identical one, which passes any threshold, so it would read as a check it is not."""
+    low, high = _bounds(metric)
+    never = {
+        ">=": threshold > high,
+        ">": threshold >= high,
+        "<=": threshold < low,
+        "<": threshold <= low,
+    }[op]
+    if never:
+        span = f"at most {high:g}" if op in (">=", ">") else f"at least {low:g}"
+        raise ValueError(
+            f"criterion {text!r} can never be met: {metric} is {span}; fix the threshold "
+            "(or require `identical` for bit-for-bit identity)"
+        )
 
 
 OBSERVATION_KINDS = ("table", "scalars", "text", "array", "labels")
