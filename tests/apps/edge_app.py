@@ -14,6 +14,7 @@ fail-some:     subject sub-03's repetition 2 exits with status 1 (no output).
 digest:        also writes ``digest.txt``, a log line with a hexadecimal digest that changes every run.
 string-flips:  deterministic numbers, and a ``diagnosis`` string that flips from one repetition to the next.
 string-flips-noisy: as string-flips, ``value`` with the small unseeded noise too.
+formatting:    deterministic numbers, written with an indentation that changes with the repetition.
 """
 
 import json
@@ -43,7 +44,7 @@ elif mode in ("string-flips", "string-flips-noisy"):
     result["diagnosis"] = "tumour" if rep % 2 else "healthy"
 elif mode == "digest":
     (out / "digest.txt").write_text(f"run 12e61109{uuid.uuid4().hex} finished: value {value * 2.0}\n")
-text = json.dumps(result)  # json writes inf as Infinity, as Python, JavaScript and many tools do
+text = json.dumps(result, indent=rep if mode == "formatting" else None)  # inf as Infinity, as many tools write it
 if mode == "corrupt-some" and subject == "sub-02" and rep == 1:
     text = text[: len(text) // 2]
 (out / "result.json").write_text(text)

@@ -14,6 +14,7 @@ from sqlalchemy import update
 
 from reprovip.analyze.compare import compare_studies
 from reprovip.cli.main import main
+from reprovip.criteria.evaluate import VALUES_ONLY
 from reprovip.criteria.verdict import deciding_reason
 from reprovip.store import BlobStore
 from reprovip.store import schema as s
@@ -255,3 +256,16 @@ def test_images_that_differ_in_their_header_only_are_not_a_silent_pass(study_dir
     assert warning["criterion"] == "differences covered by the observations" and warning["severity"] == "warn"
     assert "every voxel is identical: the difference is in the image header" in warning["message"]
     assert doc["verdict"]["status"] == "warn"
+
+
+def test_identical_values_in_files_whose_bytes_differ_say_so(study_dir: Path) -> None:
+    """The verdict is identity of the decoded values (the semantic hash); a review found it read "bit-for-bit
+    identical" with no word that the files themselves differ (quoting, line endings, indentation)."""
+    study = edge_study(study_dir, "formatting")
+    doc = study.analyze().document
+    (out,) = doc["outputs"]
+    assert out["bitwise"]["bytes_identical"] is False and out["verdict"]["status"] == "identical"
+    assert out["verdict"]["reasons"][-1]["message"].endswith(f"; {VALUES_ONLY}")
+    assert doc["verdict"]["summary"].startswith(
+        "1 of 1 outputs bit-for-bit identical (1 in their decoded values only: the files' bytes differ); "
+    )

@@ -40,6 +40,10 @@ INFINITE = {
 INFINITE_ICC = "its 95% CI is unbounded (the single-measure lower bound is at or below -1/(k-1))"
 INFINITE_OTHER = "the values overflow"
 JUDGED = "every observation judged"
+VALUES_ONLY = (
+    "the files' bytes differ where the decoded values do not (formatting, line endings, header fields the "
+    "semantic hash ignores: docs/readers.md)"
+)
 
 
 def _fmt(v: float | None) -> str:
@@ -208,7 +212,10 @@ def output_verdict(out: dict[str, Any], rules: list[Criterion], document: dict[s
         for r in reasons:
             if r["criterion"] == "outputs readable" and "symbolic link" not in r["message"]:
                 r["severity"] = "warn"
-        reasons.append(reason("identical", passed=True, value=True, metric="identical", message=evidence["sentence"]))
+        sentence = evidence["sentence"]
+        if bits.get("bytes_identical") is False:  # the same values, decoded: the files' formatting differs
+            sentence += f"; {VALUES_ONLY}"
+        reasons.append(reason("identical", passed=True, value=True, metric="identical", message=sentence))
         status = _status(reasons)  # warnings stay alerts: the output is still bit-for-bit identical
         return dict(status="identical" if status in ("pass", "warn") else status, reasons=reasons, evidence=evidence)
     checked = [_check(c, out, document) for c in rules]
@@ -223,8 +230,13 @@ def _summary(document: dict[str, Any], status: str) -> str:
     outputs = document["outputs"]
     n_identical = sum(o["verdict"]["status"] == "identical" for o in outputs)
     ex = document["executions"]
+    n_values = sum(
+        o["verdict"]["status"] == "identical" and (o.get("bitwise") or {}).get("bytes_identical") is False
+        for o in outputs
+    )
+    values_only = f" ({n_values} in their decoded values only: the files' bytes differ)" if n_values else ""
     text = (
-        f"{n_identical} of {len(outputs)} outputs bit-for-bit identical; "
+        f"{n_identical} of {len(outputs)} outputs bit-for-bit identical{values_only}; "
         f"{ex['failed']} of {ex['total']} executions failed"
     )
     if status == "identical":
