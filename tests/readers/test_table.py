@@ -240,3 +240,90 @@ def test_text_cells_are_kept_as_digests_for_the_analysis(tmp_path):
     ta, tb = load(a).meta["text"], load(b).meta["text"]
     assert set(ta) == {"gm/side", "wm/side"}
     assert ta["wm/side"] == tb["wm/side"] and ta["gm/side"] != tb["gm/side"]
+
+
+# --- percentages and decimal commas (docs/readers.md, "Tables") -------------------------------------------
+
+
+def test_percent_cells_are_the_number_as_written_like_the_text_reader(tmp_path):
+    """Before: a column of '95.1%' was text, its changes only a warning, while the text reader read 95.1."""
+    path = tmp_path / "r.csv"
+    path.write_text("k,vol,coverage\nx,1.5,95.1%\ny,2,12 %\nz,3,-0.5%\nw,4,NA\n")
+    loaded = load(path)
+    values = _values(loaded)
+    assert {k: v for k, v in values.items() if k != "w/coverage"} == {
+        "x/vol": 1.5,
+        "y/vol": 2.0,
+        "z/vol": 3.0,
+        "w/vol": 4.0,
+        "x/coverage": 95.1,
+        "y/coverage": 12.0,
+        "z/coverage": -0.5,
+    }
+    assert math.isnan(values["w/coverage"])
+    assert loaded.meta["numeric_columns"] == ["vol", "coverage"] and loaded.meta["text"] == {}
+    log = tmp_path / "r.log"
+    log.write_text("coverage 95.1% 12 % -0.5%\n")
+    assert [float(v) for v in load(log).values.values()] == [95.1, 12.0, -0.5]
+
+
+def test_percent_column_is_no_longer_the_row_key(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("coverage,vol\n95%,1\n80%,2\n")
+    assert _values(load(path)) == {"0/coverage": 95.0, "0/vol": 1.0, "1/coverage": 80.0, "1/vol": 2.0}
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("k;v;w\nx;10,1;1\n", {"x/v": 10.1, "x/w": 1.0}),
+        # 0,5 and 2,25 cannot group thousands: the column writes decimal commas, so 1,234 is 1.234
+        ("k;v\na;0,5\nb;1,234\nc;12\nd;2,25\n", {"a/v": 0.5, "b/v": 1.234, "c/v": 12.0, "d/v": 2.25}),
+        ("k;p;e\na;95,1 %;-2,5e3\nb;7,0%;+0,125\n", {"a/p": 95.1, "a/e": -2500.0, "b/p": 7.0, "b/e": 0.125}),
+    ],
+    ids=["review-case", "ambiguous-cell-in-decimal-column", "percent-sign-exponent"],
+)
+def test_decimal_commas_are_read_in_semicolon_tables(tmp_path, content, expected):
+    """Before: '10,1' in a ';' table was text; its changes were only a warning."""
+    path = tmp_path / "r.txt"
+    path.write_text(content)
+    loaded = load(path, kind="table")
+    assert loaded.meta["delimiter"] == ";" and _values(loaded) == expected
+    assert loaded.meta["number_like_text"] == {} and loaded.meta["text"] == {}
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "why"),
+    [
+        ("r.txt", "k;v\na;1,234\nb;12,500\n", "'1,234' may be a decimal comma or a thousands separator"),
+        (
+            "r.txt",
+            "k;v\na;1,5\nb;2,5\nc;2.5\n",
+            "decimal commas ('1,5') and points ('2.5') in one column: one of them may group thousands",
+        ),
+        ("r.tsv", "k\tv\na\t1,5\n", "decimal comma ('1,5') in a table delimited by tabs: read as numbers only in "),
+        ("r.csv", 'k,v\na,"1,5"\n', "decimal comma ('1,5') in a table delimited by ',': read as numbers only in "),
+        ("r.txt", "k v\na 1,5\n", "decimal comma ('1,5') in a table delimited by whitespace: read as numbers only"),
+    ],
+    ids=["thousands-or-decimal", "commas-and-points", "tsv", "quoted-csv", "whitespace"],
+)
+def test_ambiguous_decimal_commas_stay_text_and_say_why(tmp_path, name, content, why):
+    path = tmp_path / name
+    path.write_text(content)
+    loaded = load(path, kind="table")
+    assert loaded.values == {}
+    assert set(loaded.meta["number_like_text"]) == {"v"} and loaded.meta["number_like_text"]["v"].startswith(why)
+    # text, as before: every cell kept as a digest so that the analysis can say when it differs
+    assert loaded.meta["ignored_columns"] == ["v"]
+    assert sorted(loaded.meta["text"]) == [f"{k}/v" for k in "abc"[: loaded.meta["n_rows"]]]
+
+
+def test_decimal_commas_beside_a_majority_of_points_are_an_error_that_says_why(tmp_path):
+    path = tmp_path / "r.txt"
+    path.write_text("k;v\na;1.5\nb;2.5\nc;1,5\n")
+    phrase = (
+        "line 4, column 'v': '1,5' is not a number, although 2 other cells of this column are (decimal commas "
+        "('1,5') and points ('1.5') in one column: one of them may group thousands)"
+    )
+    with reader_error(path, phrase):
+        load(path, kind="table")

@@ -7,6 +7,11 @@ no type guessing happens behind our back. The rules (also in ``docs/readers.md``
   ``table``): tab if the first line has one, else ``,``, else ``;``, else runs of whitespace;
 - cells are stripped of surrounding whitespace; blank rows are skipped; a missing cell is empty or one of
   ``NA N/A NaN null None`` (any case) and becomes NaN;
+- a number is written with a decimal point; followed by ``%`` (``95.1%``, ``95.1 %``) it is that number, in
+  percent as written (95.1), as the text reader reads ``95%``;
+- a decimal comma (``10,1``) is read only in a ``;``-delimited table whose column writes every fractional
+  number with a comma, and not when every such cell could be a thousands separator (``1,234``); otherwise the
+  cells stay text and ``meta["number_like_text"]`` says why (see :func:`_decimal_commas`);
 - a column is numeric when more than half of its non-missing cells are numbers; every other non-missing
   cell of a numeric column is then an error naming its line and column;
 - row keys: the ``key_columns`` given (joined with ``|``), else the first non-numeric column when its values
@@ -41,6 +46,10 @@ from reprovip.readers.base import (
 
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none"})
 _NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity)", re.IGNORECASE)
+_CELL = re.compile(rf"({_NUMBER.pattern})(?:\s*%)?", re.IGNORECASE)  # a number, or a percentage as written
+_COMMA = re.compile(r"([+-]?\d+),(\d+(?:[eE][+-]?\d+)?)(?:\s*%)?")  # a decimal comma: 10,1  -2,5e3  95,1 %
+_THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2},\d{3}(?:\s*%)?")  # 1,234: a decimal comma, or 1234?
+_DELIMITERS = {",": "','", "\t": "tabs", ";": "';'", " ": "whitespace"}
 _FIX_TABLE = "fix the program that writes the table, or declare the output as kind 'text'"
 
 
@@ -119,20 +128,49 @@ def parse_table(path: Path) -> _Table:
     return _Table(header, rows, lines, delimiter, encoding)
 
 
-def _parse_column(cells: list[str]) -> tuple[list[float | None], int, int]:
-    """Per cell: the number, NaN when missing, None when text; plus the counts of numbers and texts."""
-    out: list[float | None] = []
-    n_num = n_text = 0
+def _decimal_commas(cells: list[str], parsed: list[float | None], delimiter: str) -> str | None:
+    """Read the decimal-comma cells of a column (in ``parsed``) when that is unambiguous; else say why not.
+
+    Only a ``;``-delimited table writes decimal commas on purpose, and only a column whose fractional numbers
+    all use the comma shows which convention it follows: with a ``1.5`` beside it the ``.`` may be a
+    thousands separator, and ``1,234`` alone may be 1.234 or 1234. Those cells stay text, never a guess.
+    """
+    commas = [i for i, v in enumerate(parsed) if v is None and _COMMA.fullmatch(cells[i])]
+    if not commas:
+        return None
+    example = cells[commas[0]]
+    if delimiter != ";":
+        return (
+            f"decimal comma ({example!r}) in a table delimited by {_DELIMITERS[delimiter]}: "
+            "read as numbers only in ';'-delimited tables"
+        )
+    point = next((c for c, v in zip(cells, parsed, strict=True) if v is not None and "." in c), None)
+    if point is not None:
+        return f"decimal commas ({example!r}) and points ({point!r}) in one column: one of them may group thousands"
+    if all(_THOUSANDS.fullmatch(cells[i]) for i in commas):
+        return f"{example!r} may be a decimal comma or a thousands separator"
+    for i in commas:
+        m = _COMMA.fullmatch(cells[i])
+        parsed[i] = float(f"{m[1]}.{m[2]}")
+    return None
+
+
+def _parse_column(cells: list[str], delimiter: str) -> tuple[list[float | None], int, int, str | None]:
+    """Per cell: the number, NaN when missing, None when text; the counts of numbers and texts; and why
+    number-like cells stay text (:func:`_decimal_commas`), or None."""
+    parsed: list[float | None] = []
+    n_missing = 0
     for cell in cells:
         if cell.lower() in MISSING:
-            out.append(float("nan"))
-        elif _NUMBER.fullmatch(cell):
-            out.append(float(cell))
-            n_num += 1
+            parsed.append(float("nan"))
+            n_missing += 1
+        elif m := _CELL.fullmatch(cell):
+            parsed.append(float(m[1]))
         else:
-            out.append(None)
-            n_text += 1
-    return out, n_num, n_text
+            parsed.append(None)
+    why = _decimal_commas(cells, parsed, delimiter)
+    n_text = parsed.count(None)
+    return parsed, len(parsed) - n_text - n_missing, n_text, why
 
 
 def _row_keys(path: Path, table: _Table, key_columns: tuple[str, ...] | None, text_cols: list[int]):
@@ -171,20 +209,23 @@ def read_table(path: Path, *, key_columns: tuple[str, ...] | None = None) -> Loa
     table = parse_table(path)
     columns: dict[int, list[float | None]] = {}
     text_cols, ignored = [], []
+    number_like: dict[str, str] = {}
     for j, name in enumerate(table.header):
-        parsed, n_num, n_text = _parse_column([row[j] for row in table.rows])
+        parsed, n_num, n_text, why = _parse_column([row[j] for row in table.rows], table.delimiter)
         if n_num > n_text:
             if n_text:
                 i = next(i for i, v in enumerate(parsed) if v is None)
                 raise fail(
                     path,
                     f"line {table.lines[i]}, column {name!r}: {table.rows[i][j]!r} is not a number, "
-                    f"although {n_num} other cells of this column are",
+                    f"although {n_num} other cells of this column are" + (f" ({why})" if why else ""),
                     "check the execution's log (a failing step may write text instead of a number)",
                 )
             columns[j] = parsed
         elif n_text:
             text_cols.append(j)
+            if why:
+                number_like[name] = why
         else:
             ignored.append(name)  # no value at all
     keys, used = _row_keys(path, table, key_columns, text_cols)
@@ -205,6 +246,8 @@ def read_table(path: Path, *, key_columns: tuple[str, ...] | None = None) -> Loa
         "text": {f"{key}/{table.header[j]}": text_digest(table.rows[i][j]) for i, key in enumerate(keys) for j in text},
         "key_columns": list(used),
         "ignored_columns": [table.header[j] for j in text_cols if j not in used_idx] + ignored,
+        # text columns whose cells look like numbers, and why they were not read as numbers (decimal commas)
+        "number_like_text": {name: why for name, why in number_like.items() if name not in used},
         "n_rows": len(table.rows),
         "delimiter": table.delimiter,
         "encoding": table.encoding,
