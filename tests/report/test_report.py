@@ -180,3 +180,28 @@ def test_unanalysed_study_is_an_input_error(tmp_path: Path, capsys: pytest.Captu
     assert main(["report", str(path)]) == 2
     assert "no analysis yet" in capsys.readouterr().err
     assert main(["report", str(tmp_path / "nope.yaml")]) == 2
+
+
+SUBNORMAL_APP = """import json, sys
+from pathlib import Path
+inp, out, rep = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+base = float(inp.read_text().split()[-1])
+(out / "result.json").write_text(json.dumps({"value": base * 1e-310 * (1 + rep), "tiny": 5e-324 * rep}))
+"""
+
+
+def test_report_of_subnormal_values_is_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Values of the order of 1e-310, varying by one ulp of the smallest float (5e-324) between repetitions.
+    Before: ``reprovip report`` exited 4 (math domain error in the strip plot's ticks) while check worked."""
+    app = tmp_path / "subnormal_app.py"
+    app.write_text(SUBNORMAL_APP)
+    path = write_study(tmp_path, app=str(app), args='"{input}", "{outdir}", "{repetition}"', subjects=3)
+    assert main(["run", str(path), "--no-progress"]) == 0
+    assert main(["analyze", str(path)]) == 0  # analyze reports; check is the gate
+    capsys.readouterr()
+    assert main(["report", str(path), "-o", str(tmp_path / "r.html")]) == 0
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    label = json.loads((Study.load(path).results / "analysis.json").read_text())["verdict"]["label"]
+    assert label in html and "strip plot of tiny" in html and "strip plot of value" in html
+    assert re.search(r">-?5e-324</text>", html)  # the smallest float's tick, not 4.94066e-324
+    assert not re.search(r'="(?:-?inf|nan)"', html)

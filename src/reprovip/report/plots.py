@@ -4,6 +4,7 @@ Bland–Altman, segmentation agreement, trends, progress and colour bars."""
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 from markupsafe import Markup
@@ -23,8 +24,19 @@ STATUS_FILL = {"done": "#55a868", "failed": "#c44e52", "running": "#4c72b0", "pe
 
 
 def _padded(lo: float, hi: float, frac: float = 0.06) -> tuple[float, float]:
-    pad = (hi - lo) * frac
-    return lo - pad, hi + pad
+    pad = (hi / 2 - lo / 2) * 2 * frac  # halves: the span of -1e308..1e308 overflows
+    return max(lo - pad, -sys.float_info.max), min(hi + pad, sys.float_info.max)
+
+
+def _finite(values: list[float]) -> list[float]:
+    return [v for v in values if math.isfinite(v)]
+
+
+def _not_drawn(x: float, y: float, n_left_out: int, what: str) -> list[str]:
+    """A visible note for points left out because they are not finite (a sum that overflowed)."""
+    if not n_left_out:
+        return []
+    return [text(x, y, f"{n_left_out} {what} not drawn: not finite (overflow of the float64 range)", fill="#c44e52")]
 
 
 def icc_forest(rows: list[dict[str, Any]], *, title: str = "ICC(A,1) with 95% CI") -> Markup | None:
@@ -126,9 +138,9 @@ def strip_plot(data: dict[str, Any]) -> Markup | None:
     if not subjects:
         return None
     devs = [d for s in subjects for d in s["deviations"]]
-    span = max((abs(d) for d in devs), default=0.0) or 1.0
+    span = max((abs(d) for d in _finite(devs)), default=0.0) or 1.0
     left, width, step = 120, 500, 18
-    sx = Scale(-span * 1.05, span * 1.05, left, left + width)
+    sx = Scale(*_padded(-span, span, 0.025), left, left + width)
     conds = data["conditions"]
     out = [line(sx(0), 4, sx(0), 8 + step * len(subjects), "#999", dash="3 3")]
     for i, s in enumerate(subjects):
@@ -137,6 +149,8 @@ def strip_plot(data: dict[str, Any]) -> Markup | None:
         # Points that would be drawn on top of each other (same condition, same pixel) are drawn once, counted.
         spots: dict[tuple[int, float], list[tuple[int, float, float]]] = {}
         for d, c, rep, v in zip(s["deviations"], s["conditions"], s["repetitions"], s["values"], strict=True):
+            if not math.isfinite(d):
+                continue  # counted below the axis
             spots.setdefault((c, round(sx(d))), []).append((rep, v, d))
         for (c, _), reps in spots.items():
             rep, v, d = reps[0]
@@ -148,11 +162,12 @@ def strip_plot(data: dict[str, Any]) -> Markup | None:
                 out.append(text(sx(d) + 5, y + dy + 4, f"×{len(reps)}", fill=colour(c), size=9))
     base = 12 + step * len(subjects)
     out += x_axis(sx, base, label=f"{data['observation']}: deviation from the subject's mean", grid_to=4)
-    items, h = legend([(c, colour(i)) for i, c in enumerate(conds)], left, base + 48, width=width)
+    note = _not_drawn(left, base + 46, len(devs) - len(_finite(devs)), "deviation(s)")
+    items, h = legend([(c, colour(i)) for i, c in enumerate(conds)], left, base + 48 + 16 * len(note), width=width)
     return svg(
         left + width + 20,
-        base + 48 + h,
-        out + items,
+        base + 48 + 16 * len(note) + h,
+        out + note + items,
         label=f"strip plot of {data['observation']} per subject across executions",
     )
 
@@ -160,25 +175,30 @@ def strip_plot(data: dict[str, Any]) -> Markup | None:
 def bland_altman(data: dict[str, Any]) -> Markup | None:
     """Difference between two levels of a factor against their mean, with bias and 95% limits of agreement."""
     pts = data.get("points") or []
-    if not pts:
+    drawn = [p for p in pts if math.isfinite(p["mean"]) and math.isfinite(p["diff"])]
+    if not drawn:
         return None
-    xs, ys = [p["mean"] for p in pts], [p["diff"] for p in pts]
-    lims = [data["bias"], data["loa_low"], data["loa_high"]] + ys
+    lines = [
+        (name, data[key], dash)
+        for name, key, dash in (("bias", "bias", None), ("−1.96 SD", "loa_low", "4 3"), ("+1.96 SD", "loa_high", "4 3"))
+        if math.isfinite(data[key])
+    ]
+    xs, ys = [p["mean"] for p in drawn], [p["diff"] for p in drawn]
+    lims = [v for _, v, _ in lines] + ys
     left, width, top, height = 70, 460, 14, 220
     sx = Scale(*_padded(min(xs), max(xs)), left, left + width)
     sy = Scale(*_padded(min(lims), max(lims)), top + height, top)
     out = y_axis(sy, left, label="difference", grid_to=left + width)
     out += x_axis(sx, top + height, label=f"mean of {data['factor']}={data['level_a']} and ={data['level_b']}")
-    for name, v, dash in (
-        ("bias", data["bias"], None),
-        ("−1.96 SD", data["loa_low"], "4 3"),
-        ("+1.96 SD", data["loa_high"], "4 3"),
-    ):
+    notes: list[str] = []
+    for n_left_out, what in ((len(pts) - len(drawn), "point(s)"), (3 - len(lines), "line(s) of bias or agreement")):
+        notes += _not_drawn(left, top + height + 50 + 16 * len(notes), n_left_out, what)
+    for name, v, dash in lines:
         out += [
             line(left, sy(v), left + width, sy(v), "#c44e52", dash=dash),
             text(left + width + 4, sy(v) + 4, f"{name} {fmt(v, 3)}", fill="#c44e52", size=10),
         ]
-    for p in pts:
+    for p in drawn:
         out.append(
             circle(
                 sx(p["mean"]),
@@ -191,8 +211,8 @@ def bland_altman(data: dict[str, Any]) -> Markup | None:
         )
     return svg(
         left + width + 150,
-        top + height + 40,
-        out,
+        top + height + 40 + 16 * len(notes),
+        out + notes,
         label=f"Bland–Altman of {data['observation']}: {data['factor']}={data['level_b']} minus ={data['level_a']}",
     )
 
@@ -218,7 +238,7 @@ def seg_bars(labels: list[dict[str, Any]]) -> Markup | None:
     finite_hd = [v for v in hd if v is not None and math.isfinite(v)]
     left, width, bar = 80, 300, 9
     sx = Scale(0.0, 1.0, left, left + width)
-    hx = Scale(0.0, max(finite_hd or [1.0]) * 1.1, left + width + 80, left + width + 260)
+    hx = Scale(0.0, min(max(finite_hd or [1.0]) * 1.1, sys.float_info.max), left + width + 80, left + width + 260)
     group = bar * max(len(keys), 1) + 10
     out = [
         text(left, 12, "Dice (1 = same voxels)", fill="#333"),

@@ -4,11 +4,11 @@ forbids inline styles), only presentation attributes and classes; every text goe
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable, Sequence
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 
 from markupsafe import Markup, escape
-
-from reprovip.report.fmt import fmt
 
 PALETTE = (
     "#4c72b0",
@@ -92,7 +92,29 @@ def svg(width: float, height: float, body: Iterable[str], *, label: str) -> Mark
 
 
 def ticks(lo: float, hi: float, count: int = 5) -> list[float]:
-    """About ``count`` round tick values covering ``[lo, hi]``.
+    """About ``count`` round tick values covering ``[lo, hi]``, for any finite bounds.
+
+    The steps are 1, 2, 2.5 or 5 times a power of ten, computed in exact decimal arithmetic: a range of
+    subnormal floats (``1e-310``), one wider than the largest float (``-1e308..1e308``) or far from zero
+    (``1e300..1e300 + ulp``) gets ticks inside it, each the float nearest a round decimal (``0.3``, never
+    ``0.30000000000000004``; zero is ``0.0``). Ticks closer than the floats can tell apart are given once.
+    A bound that is not finite draws no tick: the callers scale finite values only.
+
+    Parameters
+    ----------
+    lo, hi : float
+        The range; ``hi <= lo`` gives the single tick ``lo``.
+    count : int
+        The number of intervals aimed at (at least 1).
+
+    Returns
+    -------
+    list of float
+        The ticks in increasing order, within ``[lo, hi]``.
+
+    References
+    ----------
+    .. [1] Heckbert P. S. (1990) Nice numbers for graph labels. In Graphics Gems, pp. 61-63.
 
     Examples
     --------
@@ -102,34 +124,75 @@ def ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     [-0.2, 0.0, 0.2]
     >>> ticks(3, 3)
     [3.0]
+    >>> ticks(0, 4e-310, 2)
+    [0.0, 2e-310, 4e-310]
+    >>> ticks(float("nan"), 1)
+    []
     """
-    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
-        return [float(lo)] if math.isfinite(lo) else []
-    raw = (hi - lo) / max(count, 1)
-    mag = 10 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
-    start = math.ceil(lo / step - 1e-9) * step
-    out, i = [], 0
-    while start + i * step <= hi + step * 1e-9:
-        v = start + i * step
-        # Snap to the step's grid: 0.1 + 0.2 is printed 0.3, and a zero is 0, never 3.46945e-18.
-        out.append(0.0 if abs(v) < step * 1e-9 else float(f"{v:.{max(0, 1 - math.floor(math.log10(step)))}f}"))
-        i += 1
-    return out
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return []
+    if hi <= lo:
+        return [float(lo)]
+    # Every float is a decimal of at most 767 significant digits: at this precision nothing below rounds.
+    with localcontext(prec=800, Emin=-2000, Emax=2000):
+        dlo, dhi = Decimal(lo), Decimal(hi)
+        raw = (dhi - dlo) / max(count, 1)
+        mag = Decimal(1).scaleb(raw.adjusted())  # 10 ** floor(log10(raw)), exactly
+        step = next(m * mag for m in _NICE if m * mag >= raw)
+        first = int((dlo / step).to_integral_value(ROUND_CEILING))
+        last = int((dhi / step).to_integral_value(ROUND_FLOOR))
+        # A round value just outside whose nearest float is a bound is that bound (4e-310 is 3.99...e-310).
+        first -= float((first - 1) * step) >= lo
+        last += float((last + 1) * step) <= hi
+        # float() rounds to nearest, so a tick in [lo, hi] stays in it; dict.fromkeys drops repeats in order.
+        return list(dict.fromkeys(float(k * step) or 0.0 for k in range(first, last + 1)))
+
+
+_NICE = tuple(Decimal(m) for m in ("1", "2", "2.5", "5", "10"))
+
+
+def tick_label(t: float) -> str:
+    """The shortest ``%g`` text that reads back as ``t``: the round decimal a tick is, and distinct ticks get
+    distinct labels (``1e-310`` and ``1.000000025e-310``; the smallest float is ``5e-324``, not ``4.94066e-324``).
+
+    Examples
+    --------
+    >>> tick_label(0.25), tick_label(5e-324), tick_label(2.0), tick_label(1.000000025e-310), tick_label(-1e300)
+    ('0.25', '5e-324', '2', '1.000000025e-310', '-1e+300')
+    """
+    return next(s for d in range(1, 18) if float(s := f"{t:.{d}g}") == t)
 
 
 class Scale:
-    """A linear map from data ``[lo, hi]`` to pixels ``[p0, p1]``."""
+    """A linear map from data ``[lo, hi]`` to pixels ``[p0, p1]``; any finite bounds (``hi <= lo`` is widened
+    around ``lo``), never an infinite or NaN coordinate.
+
+    Examples
+    --------
+    >>> s = Scale(-1.7e308, 1.7e308, 0, 100)
+    >>> s(0.0), s(1.7e308)
+    (50.0, 100.0)
+    >>> Scale(2e-310, 2e-310, 0, 10)(2e-310)
+    5.0
+    """
 
     def __init__(self, lo: float, hi: float, p0: float, p1: float) -> None:
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise ValueError(f"a plot scale needs finite bounds, got [{lo}, {hi}]: non-finite values must be left out")
         if not hi > lo:
             pad = abs(lo) * 0.1 or 1.0
-            lo, hi = lo - pad, hi + pad
+            # Widened within the floats: around 1.7e308 the padding would overflow to infinity.
+            lo, hi = max(lo - pad, -sys.float_info.max), min(hi + pad, sys.float_info.max)
         self.lo, self.hi, self.p0, self.p1 = lo, hi, p0, p1
 
     def __call__(self, v: float) -> float:
         v = min(max(v, self.lo), self.hi)
-        return self.p0 + (v - self.lo) / (self.hi - self.lo) * (self.p1 - self.p0)
+        # Halved when the span overflows (-1e308..1e308); halving loses nothing at that magnitude.
+        if math.isinf(self.hi - self.lo):
+            frac = (v / 2 - self.lo / 2) / (self.hi / 2 - self.lo / 2)
+        else:
+            frac = (v - self.lo) / (self.hi - self.lo)
+        return self.p0 + frac * (self.p1 - self.p0)
 
 
 def x_axis(scale: Scale, y: float, *, label: str = "", count: int = 5, grid_to: float | None = None) -> list[str]:
@@ -139,7 +202,7 @@ def x_axis(scale: Scale, y: float, *, label: str = "", count: int = 5, grid_to: 
         x = scale(t)
         if grid_to is not None:
             out.append(line(x, grid_to, x, y, "#e3e3e3"))
-        out += [line(x, y, x, y + 4, "#888"), text(x, y + 15, fmt(t, 6), anchor="middle", fill="#555")]
+        out += [line(x, y, x, y + 4, "#888"), text(x, y + 15, tick_label(t), anchor="middle", fill="#555")]
     if label:
         out.append(text((scale.p0 + scale.p1) / 2, y + 30, label, anchor="middle", fill="#333"))
     return out
@@ -152,7 +215,7 @@ def y_axis(scale: Scale, x: float, *, label: str = "", count: int = 5, grid_to: 
         y = scale(t)
         if grid_to is not None:
             out.append(line(x, y, grid_to, y, "#e3e3e3"))
-        out += [line(x - 4, y, x, y, "#888"), text(x - 6, y + 4, fmt(t, 6), anchor="end", fill="#555")]
+        out += [line(x - 4, y, x, y, "#888"), text(x - 6, y + 4, tick_label(t), anchor="end", fill="#555")]
     if label:
         mid = (scale.p0 + scale.p1) / 2
         out.append(

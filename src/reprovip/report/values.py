@@ -147,6 +147,23 @@ def load_plot_values(store: Path | None, study: str, output: dict[str, Any]) -> 
     return Values(names, values, subjects, factors)
 
 
+def _mean(x: np.ndarray, axis: int | None = None) -> np.ndarray:
+    """The mean along ``axis``; where the sum overflows (values near 1.8e308), the mean of the values divided by
+    a power of two (exact) is scaled back, so finite values have a finite mean.
+
+    Examples
+    --------
+    >>> float(_mean(np.array([1.7e308, 1.7e308])))
+    1.7e+308
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        m = np.asarray(x.mean(axis=axis))
+    if not np.isfinite(m).all():
+        e = int(np.frexp(np.abs(x).max())[1])  # 1024 near the float64 max: 2.0 ** e itself overflows
+        m = np.where(np.isfinite(m), m, np.ldexp(np.ldexp(x, -e).mean(axis=axis), e))
+    return m
+
+
 def strip_data(vals: Values, i: int, *, max_subjects: int = 30) -> dict[str, Any]:
     """Per subject, every execution's value and its deviation from the subject's mean.
 
@@ -157,13 +174,14 @@ def strip_data(vals: Values, i: int, *, max_subjects: int = 30) -> dict[str, Any
     v = vals.values[i]
     n_subj, k = v.shape[0], v.shape[-1]
     flat = v.reshape(n_subj, -1, k)
-    spread = flat.reshape(n_subj, -1).std(axis=1)
+    with np.errstate(over="ignore", invalid="ignore"):  # near 1.8e308 the spread is inf: still the largest
+        spread = flat.reshape(n_subj, -1).std(axis=1)
     chosen = sorted(np.argsort(-spread, kind="stable")[:max_subjects])
     subjects = []
     for si in chosen:
         cells = flat[si]
         same = bool((cells == cells.flat[0]).all())
-        mean = float(cells.flat[0]) if same else float(cells.mean())
+        mean = float(cells.flat[0]) if same else float(_mean(cells))
         conds, reps, values = zip(
             *[(c, r, float(cells[c, r])) for c in range(cells.shape[0]) for r in range(k)], strict=True
         )
@@ -173,6 +191,7 @@ def strip_data(vals: Values, i: int, *, max_subjects: int = 30) -> dict[str, Any
                 values=list(values),
                 conditions=list(conds),
                 repetitions=list(reps),
+                # x - mean overflows only when values of both signs near 1.8e308: the plot skips it, visibly.
                 deviations=[0.0 if same else x - mean for x in values],
             )
         )
@@ -195,7 +214,7 @@ def bland_altman_data(vals: Values, i: int, *, prefer: list[str] | None = None) 
     order = {f: r for r, f in enumerate(prefer or [])}
     j = min(two, key=lambda jj: order.get(vals.factors[jj][0], len(order) + jj))
     factor, levels = vals.factors[j]
-    means = vals.values[i].mean(axis=-1)  # (n_subj, *levels)
+    means = _mean(vals.values[i], axis=-1)  # (n_subj, *levels)
     means = np.moveaxis(means, 1 + j, -1)
     others = [(f, lv) for jj, (f, lv) in enumerate(vals.factors) if jj != j]
     cells = [
@@ -207,10 +226,11 @@ def bland_altman_data(vals: Values, i: int, *, prefer: list[str] | None = None) 
     for si, subj in enumerate(vals.subjects):
         for ci, cell in enumerate(cells):
             a, b = float(pairs[si, ci, 0]), float(pairs[si, ci, 1])
-            points.append(dict(subject=subj, cell=cell, mean=(a + b) / 2, diff=b - a))
+            points.append(dict(subject=subj, cell=cell, mean=float(_mean(np.array([a, b]))), diff=b - a))
     diffs = np.array([p["diff"] for p in points])
-    bias = float(diffs.mean())
-    sd = float(diffs.std(ddof=1)) if diffs.size > 1 else 0.0
+    with np.errstate(over="ignore", invalid="ignore"):  # differences beyond 1.8e308: the plot says so
+        bias = float(_mean(diffs))
+        sd = float(diffs.std(ddof=1)) if diffs.size > 1 else 0.0
     return dict(
         observation=vals.names[i],
         factor=factor,
