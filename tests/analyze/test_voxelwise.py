@@ -135,6 +135,19 @@ def test_extreme_magnitudes_keep_their_sd_in_the_map_file(tmp_path: Path) -> Non
     np.testing.assert_allclose(maps["sd"], np.sqrt(np.mean(d**2 / 3, axis=-1)), rtol=1e-12, atol=0)
 
 
+def test_voxels_whose_difference_underflows_are_counted(tmp_path: Path) -> None:
+    """Values around 1e-169 that differ by half their size have a within-subject SD that underflows to 0:
+    those voxels are counted (a review's float64 image differing in every voxel passed `voxel_sd_max <= ...`
+    and `voxel_sigdigits_min >= 10`); 1e-30 values 1 ulp apart keep a positive SD and are not counted."""
+    x = _one_ulp_study(np.float64)
+    x[..., 1] *= 1.5
+    res, maps, _ = _run(tmp_path / "tiny", x * 1e-171)
+    assert res["summary"]["differ_sd_zero_voxels"] == int(np.prod(SPATIAL))
+    assert res["summary"]["sd_max"] == 0.0 and res["summary"]["differ_fraction"] == 1.0
+    small, _, _ = _run(tmp_path / "small", _one_ulp_study(np.float64) * 1e-32)
+    assert small["summary"]["differ_sd_zero_voxels"] == 0
+
+
 def _finite_study() -> np.ndarray:
     rng = np.random.default_rng(11)
     x = rng.uniform(50, 60, size=(*SPATIAL, 4, 1)) + rng.normal(0, 0.1, size=(*SPATIAL, 4, 3))

@@ -279,3 +279,34 @@ def test_observations_no_filtered_criterion_selects_are_named_when_they_differ()
     )
     unfiltered = output_verdict(out, [_criterion("ICC(A,1).ci_low >= 0.9")], {"executions": {}})
     assert not any(r["criterion"] == "every observation judged" for r in unfiltered["reasons"])
+
+
+def test_differences_too_small_for_their_sd_are_not_estimable() -> None:
+    """p-values near 1e-169 varying by 25% between executions: their squares underflow, wsd, wcv and sd_ratio
+    read 0 and passed `wcv <= 0.05` (a review's case); now a built-in check says no metric measures them."""
+    out = _output(
+        _obs("x/p", identical=False, wsd=0.0),
+        _obs("x/q", identical=False, wsd=1e-3),
+        _obs("x/z", identical=True, wsd=0.0),
+    )
+    verdict = output_verdict(out, [_criterion("wcv <= 0.05")], {"executions": {}})
+    (under,) = [r for r in verdict["reasons"] if r["criterion"] == "differences the metrics measure"]
+    assert verdict["status"] == "error" and not under["estimable"] and under["observation"] == "x/p"
+    assert under["message"].startswith(
+        "1 observation(s) (x/p) differ between executions while their within-subject SD computes as 0: values below "
+        "~1e-146 in magnitude underflow when squared in float64"
+    )
+    image = dict(
+        name="img",
+        kind="image",
+        observations=[],
+        summary={},
+        bitwise={},
+        voxelwise={"summary": {"differ_sd_zero_voxels": 216}},
+    )
+    (under,) = [
+        r
+        for r in output_verdict(image, [], {"executions": {}})["reasons"]
+        if r["criterion"] == "differences the metrics measure"
+    ]
+    assert under["message"].startswith("216 voxel(s) differ between executions while their within-subject SD")

@@ -423,7 +423,10 @@ def _finish(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor) -> dict[st
         # Differences no voxel metric sees (outside the reference volume's non-zero region, or non-finite):
         # the verdict warns about them, since a criterion on the metric maps cannot.
         summary["differ_without_metrics"] = int(np.count_nonzero(stream.differ & stream.mask & ~with_metrics))
-        submit(metric, "sd", np.asarray(acc.within_sd()), finite)
+        sd = np.asarray(acc.within_sd())
+        # Voxels that differ while their SD is 0: values so small (below ~1e-146) that squares underflow.
+        summary["differ_sd_zero_voxels"] = int(np.count_nonzero(stream.differ[stream.index] & finite & (sd == 0)))
+        submit(metric, "sd", sd, finite)
         submit(metric, "sigdigits", np.asarray(acc.min_significant_digits(base=10)), finite)
         submit(metric, "icc_a1", np.asarray(acc.icc_a1()), finite)
         comps = components.result()

@@ -1,7 +1,8 @@
 """The checks every output gets, whatever its criteria: each failure means the data cannot support a pass.
 
 Outputs that could not be read or were not written by every execution, subjects left out of the metrics
-for lack of executions (they make the study incomplete), numeric outputs with no number,
+for lack of executions (they make the study incomplete), values too small for their SD to be computed, numeric
+outputs with no number,
 observations non-finite in some executions, files that differ where no observation does, voxels that differ
 where no voxel metric looks, voxels whose finiteness differs.
 """
@@ -10,11 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from reprovip.criteria.reasons import named, reason
+from reprovip.criteria.reasons import as_float, named, reason
 
 NUMERIC_KINDS = ("table", "scalars", "text", "array")
 OBSERVED = "differences covered by the observations"
 LEFT_OUT = "every subject in the metrics"
+UNDERFLOW = "differences the metrics measure"
 NONFINITE_OBSERVATIONS = (
     # (pattern, check, severity, what the observations are)
     (
@@ -98,6 +100,7 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 )
             )
     reasons += _unseen_differences(out)
+    reasons += _underflow(out)
     vox = (out.get("voxelwise") or {}).get("summary") or {}
     differ, nonfinite = int(vox.get("nonfinite_differ_voxels") or 0), int(vox.get("nonfinite_voxels") or 0)
     if nonfinite:
@@ -150,3 +153,29 @@ def _unseen_differences(out: dict[str, Any]) -> list[dict[str, Any]]:
         )
         found.append(reason("differences covered by the voxel metrics", value=unseen, message=message, **warn))
     return found
+
+
+def _underflow(out: dict[str, Any]) -> list[dict[str, Any]]:
+    """Values that differ between executions while their within-subject SD computes as 0: magnitudes so small
+    (below ~1e-146) that their squares underflow in float64. Every metric would read them as identical."""
+    zero = [
+        o["name"]
+        for o in out.get("observations") or []
+        if o.get("identical") is False and not o.get("constant") and as_float(o.get("wsd")) == 0.0
+    ]
+    voxels = int(((out.get("voxelwise") or {}).get("summary") or {}).get("differ_sd_zero_voxels") or 0)
+    if not zero and not voxels:
+        return []
+    what = f"{voxels} voxel(s)" if voxels else f"{len(zero)} observation(s) ({named(zero)})"
+    return [
+        reason(
+            UNDERFLOW,
+            passed=False,
+            estimable=False,
+            value=voxels or len(zero),
+            observation=zero[0] if zero else None,
+            message=f"{what} differ between executions while their within-subject SD computes as 0: values below "
+            "~1e-146 in magnitude underflow when squared in float64, so no metric measures them; rescale the "
+            "output (e.g. write -log10 of a p-value)",
+        )
+    ]
