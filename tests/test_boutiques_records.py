@@ -301,6 +301,25 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "give exactly one of --pattern or --boutiques-records" in capsys.readouterr().err
 
 
+def test_cli_says_how_many_records_a_retry_superseded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two records of one execution (reprovip's subject and repetition, a retry): the later is kept, and the
+    command says so (it used to count it silently)."""
+    d = tmp_path / "recs"
+    for i, rep in enumerate((1, 1, 2)):
+        _record(d, f"r{i}", t1="a.nii", date=f"2024-01-01_00h00m0{i}s000000ms")
+        doc = json.loads((d / f"r{i}.json").read_text())
+        doc["additional-information"] = {"reprovip": {"subject": "a", "condition": {}, "repetition": rep}}
+        (d / f"r{i}.json").write_text(json.dumps(doc))
+    _study(tmp_path / "s", "retry")
+    assert main(["ingest", str(tmp_path / "s/study.yaml"), "--boutiques-records", str(d)]) == 0
+    out = capsys.readouterr().out
+    assert "retry: ingested 2 executions of t from 3 Boutiques records" in out
+    assert (
+        "  1 record(s) superseded by a later record of the same execution (subject, condition and repetition "
+        "that reprovip recorded: a retry); the latest is kept"
+    ) in out
+
+
 def test_launcher_bosh_merges_provenance_into_the_record(tmp_path: Path) -> None:
     """``launcher: bosh`` (its argv, as tasks.py would build it): Boutiques runs the tool and writes its
     record with reprovip's provenance; outputs equal the ``exec simulate`` path's; the records ingest back."""

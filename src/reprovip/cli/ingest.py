@@ -43,6 +43,11 @@ def ingest_records_command(
         f"Boutiques records ({len(s.subjects)} subjects{factors}), {s.complete} complete, "
         f"{s.incomplete} failed; outputs compared: {hashes}"
     )
+    if s.superseded:
+        click.echo(
+            f"  {s.superseded} record(s) superseded by a later record of the same execution (subject, condition "
+            "and repetition that reprovip recorded: a retry); the latest is kept"
+        )
     if s.unmatched_outputs:
         click.echo(f"  declared outputs not found in the records: {', '.join(s.unmatched_outputs)}")
     for why in s.skipped[:10]:
