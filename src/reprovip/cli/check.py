@@ -59,7 +59,7 @@ def emit(
     if markdown:
         write_text_atomic(markdown, markdown_summary(doc))
     if badge:
-        write_text_atomic(badge, badge_svg(doc["verdict"]["status"]))
+        write_text_atomic(badge, badge_svg(doc["verdict"]))
     if json_path:
         write_json_atomic(json_path, doc)
 

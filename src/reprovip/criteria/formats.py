@@ -6,6 +6,8 @@ import html
 import xml.etree.ElementTree as ET
 from typing import Any
 
+from reprovip.criteria.verdict import exit_code
+
 COLORS = {
     "identical": "#2e7d32",
     "pass": "#43a047",
@@ -14,30 +16,32 @@ COLORS = {
     "error": "#6d4c41",
     "incomplete": "#c62828",
 }
-BADGE_TEXT = {
-    "identical": "reproducible",
-    "pass": "sufficiently reproducible",
-    "warn": "sufficiently reproducible",
-    "fail": "not reproducible",
-    "error": "not analysable",
-    "incomplete": "incomplete",
-}
 
 
 def junit_xml(document: dict[str, Any], *, strict: bool = False) -> str:
     """One test case per output x criterion; warnings are failures only with ``strict``.
 
     The layout is the one GitHub and GitLab parse: ``testsuites > testsuite > testcase`` with ``failure``,
-    ``error`` or ``system-out`` children.
+    ``error`` or ``system-out`` children. The suite's properties carry the stored verdict (``status``,
+    ``label``); when the check exits non-zero and no case above fails (an output only one compared version
+    writes, outputs left out, no output), a ``study verdict`` case fails with the label: the test report is
+    never green when the job is red.
     """
     study = document["study"]["name"]
+    verdict = document["verdict"]
     suite = ET.Element("testsuite", name=study, timestamp=document.get("created_at", ""))
+    props = ET.SubElement(suite, "properties")
+    ET.SubElement(props, "property", name="verdict", value=verdict["status"])
+    ET.SubElement(props, "property", name="verdict label", value=verdict["label"])
     tests = failures = errors = 0
     for out in document["outputs"]:
+        status = out.get("verdict", {}).get("status")
         for r in out.get("verdict", {}).get("reasons", []):
             tests += 1
             case = ET.SubElement(suite, "testcase", classname=f"{study}.{out['name']}", name=r["criterion"], time="0")
-            if not r["passed"] and r.get("estimable") is False and r["severity"] == "fail":
+            # Not computed: an error at fail severity, and at warn severity too when it leaves the output not
+            # analysable (as `check` prints it: a warning there would read as a pass).
+            if not r["passed"] and r.get("estimable") is False and (r["severity"] == "fail" or status == "error"):
                 errors += 1
                 ET.SubElement(case, "error", message=r["message"][:500], type="error").text = r["message"]
             elif not r["passed"] and (r["severity"] == "fail" or strict):
@@ -63,6 +67,12 @@ def junit_xml(document: dict[str, Any], *, strict: bool = False) -> str:
                 ET.SubElement(case, "failure", message=alert["message"][:500], type="warn").text = alert["message"]
             else:
                 ET.SubElement(case, "system-out").text = f"WARNING: {alert['message']}"
+    if exit_code(verdict["status"], strict=strict) and not failures + errors:
+        tests += 1
+        failures += 1
+        case = ET.SubElement(suite, "testcase", classname=f"{study}.study", name="study verdict", time="0")
+        message = f"{verdict['label']}: {verdict['summary']}"
+        ET.SubElement(case, "failure", message=message[:500], type=verdict["status"]).text = message
     suite.set("tests", str(tests))
     suite.set("failures", str(failures))
     suite.set("errors", str(errors))
@@ -93,7 +103,8 @@ def markdown_summary(document: dict[str, Any]) -> str:
         detail = "; ".join(bad) or (ov.get("reasons") or [{"message": ""}])[0]["message"]
         lines.append(f"| {_md(out['name'])} | {ov.get('status', '?')} | {_md(detail)} |")
     ex = document["executions"]
-    lines += ["", _md(v["summary"]), "", f"Executions: {ex['total']} total, {ex['failed']} failed."]
+    not_done = ex.get("not_done", ex["failed"])  # failed, unfinished or not run: as the verdict counts them
+    lines += ["", _md(v["summary"]), "", f"Executions: {ex['total']} total, {not_done} did not succeed."]
     if document.get("alerts"):
         lines += [
             "",
@@ -103,11 +114,20 @@ def markdown_summary(document: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def badge_svg(status: str) -> str:
-    """A flat SVG badge: ``reproducibility | <verdict>``."""
-    left, right = "reproducibility", BADGE_TEXT[status]
+def badge_svg(verdict: dict[str, Any]) -> str:
+    """A flat SVG badge: ``reproducibility | <label>``, the stored verdict's label in full (a warning stays
+    "sufficiently reproducible, with warnings", never a plain pass), coloured by its status.
+
+    Examples
+    --------
+    >>> "sufficiently reproducible, with warnings</text>" in badge_svg(
+    ...     {"status": "warn", "label": "sufficiently reproducible, with warnings"}
+    ... )
+    True
+    """
+    left, right = "reproducibility", verdict["label"]
     lw, rw = 6 * len(left) + 12, 6 * len(right) + 12
-    color = COLORS[status]
+    color = COLORS[verdict["status"]]
     esc = html.escape
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{lw + rw}" height="20" role="img" '

@@ -1,0 +1,136 @@
+"""The check's CI outputs (badge, Markdown, JUnit) render the stored verdict, never one of their own (found by
+review: the badge of a study with warnings read "sufficiently reproducible", a plain pass; JUnit was green for a
+study whose check exited 1; the Markdown counted 0 failed executions for a study incomplete for unfinished ones).
+
+The labels are the ladder of docs/criteria.md (``reprovip.criteria.verdict.LABELS``)."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from reprovip.cli.main import main
+from reprovip.criteria.evaluate import evaluate
+from reprovip.criteria.formats import COLORS, badge_svg, junit_xml, markdown_summary
+from reprovip.criteria.verdict import LABELS, LADDER, exit_code
+from tests.conftest import write_study
+
+THREADS = "  threads: [1, 2]\n"
+
+
+def _document(status: str) -> dict:
+    """A stored verdict of ``status`` with nothing else that fails: only the verdict can make a view red."""
+    return dict(
+        study={"name": "s"},
+        outputs=[],
+        executions={"total": 4, "failed": 0, "not_done": 0},
+        alerts=[],
+        verdict=dict(status=status, label=LABELS[status], summary="the summary"),
+    )
+
+
+def _badge_texts(svg: str) -> list[str]:
+    return re.findall(r"<text [^>]*>([^<]*)</text>", svg)
+
+
+def _junit(text: str) -> tuple[dict[str, str], list[ET.Element]]:
+    suite = ET.fromstring(text.split("\n", 1)[1]).find("testsuite")
+    assert suite is not None
+    props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    return props, suite.findall("testcase")
+
+
+@pytest.mark.parametrize("status", LADDER)
+def test_every_view_says_the_stored_label(status: str) -> None:
+    doc = _document(status)
+    label = LABELS[status]
+    badge = badge_svg(doc["verdict"])
+    assert _badge_texts(badge) == ["reproducibility", label]
+    assert f"<title>reproducibility: {label}</title>" in badge and f'fill="{COLORS[status]}"' in badge
+    assert markdown_summary(doc).splitlines()[0].endswith(f" s: {label}")
+    props, _ = _junit(junit_xml(doc))
+    assert props == {"verdict": status, "verdict label": label}
+
+
+def test_a_warning_badge_keeps_the_warning() -> None:
+    (right,) = _badge_texts(badge_svg(_document("warn")["verdict"]))[1:]
+    assert right == "sufficiently reproducible, with warnings"
+
+
+@pytest.mark.parametrize("strict", [False, True])
+@pytest.mark.parametrize("status", LADDER)
+def test_junit_is_red_exactly_when_check_exits_non_zero(status: str, strict: bool) -> None:
+    """Nothing but the verdict fails in these documents: JUnit must still be red when the job is."""
+    _, cases = _junit(junit_xml(_document(status), strict=strict))
+    failed = [c for c in cases if c.find("failure") is not None or c.find("error") is not None]
+    assert bool(failed) == bool(exit_code(status, strict=strict))
+    if failed:
+        assert [c.get("name") for c in failed] == ["study verdict"]
+        assert failed[0].find("failure").get("message") == f"{LABELS[status]}: the summary"
+
+
+def test_a_study_without_outputs_is_a_red_junit() -> None:
+    """The verdict of ``evaluate``: no output is ``error`` (exit 1); the only case, executions, passes."""
+    doc = {"study": {"name": "s"}, "executions": {"total": 4, "failed": 0, "not_done": 0, "failure_rate": 0.0}}
+    doc["outputs"] = []
+    evaluate(doc, None)
+    assert doc["verdict"]["status"] == "error"
+    _, cases = _junit(junit_xml(doc))
+    assert [(c.get("name"), c.find("failure") is not None) for c in cases] == [
+        ("all executions succeeded", False),
+        ("study verdict", True),
+    ]
+
+
+def test_markdown_counts_executions_as_the_verdict_does() -> None:
+    """Two executions that never finished (a killed run): incomplete, and the summary says 2, not 0 failed."""
+    doc = {"study": {"name": "s"}, "executions": {"total": 6, "failed": 0, "not_done": 2, "failure_rate": 0.0}}
+    doc["outputs"] = []
+    evaluate(doc, None)
+    assert doc["verdict"]["status"] == "incomplete"
+    assert "\nExecutions: 6 total, 2 did not succeed.\n" in markdown_summary(doc)
+
+
+def test_check_of_a_study_with_warnings(study_dir: Path, tmp_path: Path) -> None:
+    """A real run: the nondeterministic app under a warn-severity criterion it fails. Exit 0, and the badge,
+    the Markdown and JUnit all say "with warnings" (before: the badge said "sufficiently reproducible")."""
+    path = write_study(
+        study_dir,
+        app="nondet_app.py",
+        factors=THREADS,
+        repetitions=2,
+        extra='criteria:\n  - {require: "sd_ratio <= 0.00001", severity: warn}\n',
+    )
+    assert main(["run", str(path), "--no-progress"]) == 0
+    badge, md, junit = tmp_path / "badge.svg", tmp_path / "summary.md", tmp_path / "junit.xml"
+    assert main(["check", str(path), "--badge", str(badge), "--markdown", str(md), "--junit", str(junit)]) == 0
+    label = "sufficiently reproducible, with warnings"
+    assert _badge_texts(badge.read_text()) == ["reproducibility", label]
+    assert md.read_text().startswith(f"## ⚠️ {study_dir.name}: {label}\n")
+    props, cases = _junit(junit.read_text())
+    assert props["verdict label"] == label
+    assert not [c for c in cases if c.find("failure") is not None or c.find("error") is not None]
+
+
+def test_junit_errors_where_check_prints_error(study_dir: Path, tmp_path: Path) -> None:
+    """One subject: the ICC of the only (warn-severity) criterion cannot be computed, so the output is not
+    analysable (exit 1) and check prints "Error". Before: JUnit said "WARNING" and had no failure at all."""
+    path = write_study(
+        study_dir,
+        app="nondet_app.py",
+        factors=THREADS,
+        subjects=1,
+        repetitions=2,
+        extra='criteria:\n  - {require: "ICC(A,1).ci_low >= 0.9", severity: warn}\n',
+    )
+    assert main(["run", str(path), "--no-progress"]) == 0
+    junit = tmp_path / "junit.xml"
+    assert main(["check", str(path), "--junit", str(junit)]) == 1
+    props, cases = _junit(junit.read_text())
+    assert props == {"verdict": "error", "verdict label": "not analysable"}
+    errors = [c for c in cases if c.find("error") is not None]
+    assert [c.get("name") for c in errors] == ["ICC(A,1).ci_low >= 0.9"]
+    assert "needs at least 2 complete subjects" in errors[0].find("error").get("message")
