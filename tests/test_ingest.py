@@ -123,3 +123,18 @@ def test_subjects_with_fewer_repetitions_make_the_study_incomplete(
     assert "incomplete: executions failed or not run" in out and "identical: the difference" not in out
     doc = Study.load(tmp_path / "study.yaml").analyze().document
     assert "unmeasured_differences" not in doc["outputs"][0] and doc["outputs"][0]["complete_subjects"] == 2
+
+
+def test_an_output_named_after_the_subject_is_found_in_every_folder(tmp_path: Path) -> None:
+    for sub, value in (("s1", 1.0), ("s2", 2.0)):
+        for rep in (1, 2):
+            d = tmp_path / "results" / sub / f"run-{rep}"
+            d.mkdir(parents=True)
+            (d / f"{sub}_r.json").write_text(json.dumps({"value": value}))
+    (tmp_path / "study.yaml").write_text('outputs:\n  r: {path: "{subject}_r.json", kind: scalars}\n')
+    study = Study.load(tmp_path / "study.yaml")
+    summary = study.ingest("results/{subject}/run-{repetition}")
+    assert (summary.complete, summary.incomplete) == (4, 0)
+    doc = study.analyze().document
+    (out,) = doc["outputs"]
+    assert (out["name"], out["n_subjects"], doc["verdict"]["status"]) == ("r", 2, "identical")

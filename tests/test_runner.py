@@ -461,3 +461,22 @@ def test_run_of_a_killed_runner_is_shown_then_recorded_interrupted(study_dir: Pa
     first, second = study.catalog.runs(study.catalog.study_id(study.name))
     assert (first["status"], second["status"]) == ("interrupted", "finished")
     assert status_command(str(path)) == 0
+
+
+@pytest.mark.parametrize(("noise", "status"), [("0", "identical"), ("20", "fail")])
+def test_an_output_named_after_the_subject_is_one_output(tmp_path: Path, noise: str, status: str) -> None:
+    """`path: "{subject}_result.json"`: every execution's file is found under its own name and the analysis
+    sees one output across subjects (it used to fail every execution with "missing output")."""
+    path = write_study(
+        tmp_path,
+        app="named_app.py",
+        args=f'"{{input}}", "{{outdir}}", "{{subject}}", "{noise}"',
+        outputs='  result: {path: "{subject}_result.json", kind: scalars}\n',
+    )
+    study = Study.load(path)
+    assert study.run(jobs=2).done == 9
+    outs = study.catalog.outputs(study.catalog.study_id(study.name))
+    assert {o["relpath"] for o in outs} == {"{subject}_result.json"} and len(outs) == 9
+    doc = study.analyze().document
+    (out,) = doc["outputs"]
+    assert (out["name"], out["n_subjects"], out["verdict"]["status"]) == ("result", 3, status)

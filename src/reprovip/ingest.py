@@ -79,7 +79,7 @@ def _record_outputs(blobs: BlobStore, folder: Path, decls: list[OutputDecl]) -> 
         pattern = os.path.basename(stream) if stream else d.pattern
         paths = sorted(p for p in glob.glob(str(folder / pattern), recursive=True) if os.path.isfile(p))
         if not paths:
-            rows.append(dict(name=d.name, relpath=pattern, kind=d.kind, missing=True, error="missing"))
+            rows.append(dict(name=d.name, relpath=d.template or pattern, kind=d.kind, missing=True, error="missing"))
         for p in paths:
             digest, suffix = file_hash(p), suffix_of(p)
             dest = blobs.path(digest, suffix)
@@ -88,7 +88,7 @@ def _record_outputs(blobs: BlobStore, folder: Path, decls: list[OutputDecl]) -> 
                 blobs.put_bytes_from(Path(p), dest)
             row = dict(
                 name=d.name,
-                relpath=Path(p).relative_to(folder).as_posix(),
+                relpath=d.relpath(Path(p).relative_to(folder).as_posix()),
                 kind=d.kind,
                 blob=digest,
                 suffix=suffix,
@@ -147,7 +147,13 @@ def ingest_outputs(study: Study, pattern: str, *, root: Path | None = None) -> I
         study_id = catalog.ensure_study(study.name, study.spec.model_dump(mode="json"), str(study.directory))
         rows = []
         for folder, groups, rep, labels, key in executions:
-            outs = _record_outputs(blobs, folder, decls)
+            values = {
+                "subject": groups["subject"],
+                "repetition": rep,
+                **labels,
+                **{f"{f}_level": v for f, v in labels.items()},
+            }
+            outs = _record_outputs(blobs, folder, [d.rendered(values) for d in decls])
             missing = [o["name"] for o in outs if o["missing"]]
             rows.append(
                 dict(

@@ -82,6 +82,30 @@ def test_spec_checks_needing_a_spec_are_all_reported() -> None:
     assert lines[2].startswith("s.yaml:2:7: env.A: unknown placeholder {sed} (known: input, outdir, python,")
 
 
+def test_output_paths_may_name_the_execution_and_nothing_else() -> None:
+    """{subject}, {repetition} and factors name an execution's file; {outdir} and {input} cannot be in a path
+    relative to {outdir}; a typo is named with its suggestion."""
+    ok = parse_spec(
+        "application: {command: [echo, '{outdir}']}\nfactors: {threads: [1, 2]}\n"
+        "outputs: {o: {path: 'sub/{subject}_{repetition}_t{threads}.csv', kind: table}, s: {path: '{stdout}', kind: text}}",
+        file="s.yaml",
+    )
+    assert ok.outputs["o"].path == "sub/{subject}_{repetition}_t{threads}.csv"
+    with pytest.raises(SpecError) as info:
+        parse_spec(
+            "application: {command: [echo, '{outdir}']}\noutputs:\n  a: {path: '{outdir}/a.csv', kind: table}\n"
+            "  b: {path: '{subjct}.csv', kind: table}\n  c: {path: '{input}.csv', kind: table}\n",
+            file="s.yaml",
+        )
+    assert str(info.value).splitlines() == [
+        "s.yaml:3:7: outputs.a.path: {outdir} cannot be used in an output path: output paths are relative to {outdir} "
+        "already",
+        "s.yaml:4:7: outputs.b.path: unknown placeholder {subjct}; did you mean {subject}? (known: repetition, subject)",
+        "s.yaml:5:7: outputs.c.path: {input} cannot be used in an output path: it is an absolute path; name the file "
+        "with {subject} instead",
+    ]
+
+
 def test_a_duplicate_level_points_at_the_level() -> None:
     with pytest.raises(SpecError, match=r"^s\.yaml:3:24: factors\.solver\.2: factor 'solver' has duplicate levels"):
         parse_spec(

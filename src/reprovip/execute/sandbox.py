@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 from reprovip.execute.failures import strip_ansi
 from reprovip.execute.provenance import machine_provenance, machine_provenance_hash
-from reprovip.execute.render import render_argv
+from reprovip.execute.render import render, render_argv
 from reprovip.store.blobs import BlobStore, file_hash, suffix_of
 
 _HEAD, _TAIL = 8 * 1024, 56 * 1024
@@ -50,11 +50,27 @@ _spawn_here = False  # see spawn_here
 
 @dataclass(frozen=True)
 class OutputDecl:
-    """A declared output: name, glob relative to ``{outdir}``, kind."""
+    """A declared output: name, glob relative to ``{outdir}``, kind; ``template`` is the declared path when it
+    names the execution (``{subject}_brain.nii.gz``) and ``pattern`` that path for one execution."""
 
     name: str
     pattern: str
     kind: str
+    template: str | None = None
+
+    def rendered(self, values: dict[str, Any]) -> OutputDecl:
+        """This output for one execution: the placeholders of its path filled (``{subject}``, ``{repetition}``,
+        a factor's value or ``{factor_level}``); a stream (``{stdout}``) is left as it is."""
+        if STREAM_OUTPUT.match(self.pattern) or "{" not in self.pattern:
+            return self
+        path = render(self.pattern, values)
+        return self if path == self.pattern else OutputDecl(self.name, path, self.kind, self.pattern)
+
+    def relpath(self, found: str) -> str:
+        """The path the catalog names a file of this output by (``found`` relative to ``{outdir}``): the declared
+        template when the path names the execution and is no glob, so that every execution's file is one
+        output (``{subject}_brain.nii.gz``), else the file's own path (each file of a glob is its own output)."""
+        return self.template if self.template and not glob.has_magic(self.pattern) else found
 
 
 @dataclass(frozen=True)
@@ -301,12 +317,12 @@ def _collect(outdir: str | os.PathLike[str], decls: list[OutputDecl], return_byt
         else:
             paths = _files(outdir, d.pattern)
         if not paths:
-            found.append(dict(name=d.name, relpath=d.pattern, kind=d.kind, missing=True, error="missing"))
+            found.append(dict(name=d.name, relpath=d.template or d.pattern, kind=d.kind, missing=True, error="missing"))
             continue
         for p in paths:
             rec: dict[str, Any] = dict(
                 name=d.name,
-                relpath=d.pattern if stream else p[len(outdir) + 1 :].replace(os.sep, "/"),
+                relpath=d.pattern if stream else d.relpath(p[len(outdir) + 1 :].replace(os.sep, "/")),
                 kind=d.kind,
                 path=p,
                 blob=file_hash(p),

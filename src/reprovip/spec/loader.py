@@ -300,8 +300,17 @@ def _one_error(err: Any, loc: tuple[Any, ...], root: Any, file: str, suggested: 
 _LATE = {"outdir": "the execution's folder is made when it starts; pass {outdir} on the command line"}
 
 
+_NOT_IN_OUTPUT_PATHS = {
+    "outdir": "output paths are relative to {outdir} already",
+    "input": "it is an absolute path; name the file with {subject} instead",
+    "study_dir": "output paths are relative to {outdir}",
+    "python": "it is the interpreter's path",
+}
+
+
 def _check_placeholders(spec: StudySpec, root: Any, file: str) -> list[SpecError]:
-    """Placeholders of the command (or invocation), `args` levels and `env` values: each must be known."""
+    """Placeholders of the command (or invocation), `args` levels, `env` values and output paths: each must be
+    known (output paths: the execution's subject, repetition and factors only)."""
     # {seed} and {threads} only mean something when the study declares those factors.
     known = (set(BUILTIN_PLACEHOLDERS) - {"seed", "threads"}) | set(spec.factors) | {f"{f}_level" for f in spec.factors}
     app = spec.application
@@ -322,6 +331,21 @@ def _check_placeholders(spec: StudySpec, root: Any, file: str) -> list[SpecError
             message = _placeholder_problem(name, known, spec if is_env else None)
             if message:
                 problems.append(_located(message, root, loc, file))
+    from reprovip.execute.sandbox import STREAM_OUTPUT  # as the models' validator: one spelling of a stream
+
+    # An output path may name the execution ({subject}_brain.nii.gz); it is relative to {outdir}.
+    in_paths = known - set(_NOT_IN_OUTPUT_PATHS)
+    for name, out in spec.outputs.items():
+        if STREAM_OUTPUT.match(out.path):
+            continue
+        for ph in _PLACEHOLDER.findall(out.path):
+            message = (
+                f"{{{ph}}} cannot be used in an output path: {_NOT_IN_OUTPUT_PATHS[ph]}"
+                if ph in _NOT_IN_OUTPUT_PATHS
+                else _placeholder_problem(ph, in_paths, None)
+            )
+            if message:
+                problems.append(_located(message, root, ("outputs", name, "path"), file))
     return problems
 
 
