@@ -1,13 +1,14 @@
-"""Blob store helpers: the format suffix kept with each blob."""
+"""Blob store helpers: the format suffix kept with each blob; adopting an output file (or link)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import PurePosixPath
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reprovip.store.blobs import suffix_of
+from reprovip.store.blobs import BlobStore, file_hash, suffix_of
 
 COMPRESSED = (".gz", ".bz2", ".xz", ".zst")
 
@@ -35,3 +36,18 @@ def test_suffix_of_known_formats() -> None:
         ".tar.zst",
         "",
     ]
+
+
+def test_a_symbolic_link_is_adopted_as_the_file_it_points_to(tmp_path) -> None:
+    """An application that writes its output as a link (to a file in its working folder, soon removed): the
+    store keeps the content as a regular file, and the analysis reads it (it used to keep the link, and say
+    "the stored blob is a symbolic link")."""
+    target = tmp_path / "work" / "real.csv"
+    target.parent.mkdir()
+    target.write_text("k,v\na,1\n")
+    link = tmp_path / "work" / "out.csv"
+    link.symlink_to(target)
+    store = BlobStore(tmp_path / "store")
+    dest = store.adopt(link, file_hash(link), ".csv")
+    assert not dest.is_symlink() and dest.read_text() == "k,v\na,1\n"
+    assert not os.path.lexists(link) and target.exists()

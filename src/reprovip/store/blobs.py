@@ -86,8 +86,9 @@ class BlobStore:
     def adopt(self, src: str | Path, digest: str, suffix: str) -> Path:
         """Move ``src`` (already hashed to ``digest``) into the store; drop it if the blob exists.
 
-        A rename within one filesystem is atomic, so a blob is either whole or absent. Across filesystems
-        the file is copied to ``tmp/`` first, flushed, then renamed.
+        A rename within one filesystem is atomic, so a blob is either whole or absent. Across filesystems,
+        and for a symbolic link (whose target is what was hashed), the file's content is copied to ``tmp/``
+        first, flushed, then renamed.
         """
         shard, dest = self._path_str(digest, suffix)  # strings: this runs for every output
         if os.path.exists(dest):
@@ -95,6 +96,8 @@ class BlobStore:
             return Path(dest)
         os.makedirs(shard, exist_ok=True)
         try:
+            if os.path.islink(src):  # an application's link: the file it points to is the output, not the link
+                raise OSError("a symbolic link")
             os.replace(src, dest)
         except OSError:
             self.put_bytes_from(Path(src), Path(dest))
