@@ -269,3 +269,33 @@ def test_identical_values_in_files_whose_bytes_differ_say_so(study_dir: Path) ->
     assert doc["verdict"]["summary"].startswith(
         "1 of 1 outputs bit-for-bit identical (1 in their decoded values only: the files' bytes differ); "
     )
+
+
+@pytest.mark.parametrize(("name", "kind"), [("r.json", "scalars"), ("r.npy", "array")])
+def test_integers_beyond_2_53_that_differ_only_exactly_are_not_a_pass(tmp_path: Path, name: str, kind: str) -> None:
+    """2**60 + 1, + 2, + 3 are one float64: the metrics read the executions as identical, and the study read
+    "sufficiently reproducible, with warnings" (a review's .npy and JSON cases). Numbers that float64 tells
+    apart, and the integers that are the same in every execution (7), are not named."""
+    import numpy as np
+
+    for sub, base in (("s1", 2**60), ("s2", 2**61)):
+        for rep in (1, 2, 3):
+            d = tmp_path / "results" / sub / f"run-{rep}"
+            d.mkdir(parents=True)
+            if kind == "array":
+                np.save(d / name, np.array([base + rep, 7], dtype=np.int64))
+            else:
+                (d / name).write_text(json.dumps({"count": base + rep, "n": 7}))
+    (tmp_path / "study.yaml").write_text(f"outputs:\n  r: {{path: {name}, kind: {kind}}}\n")
+    study = Study.load(tmp_path / "study.yaml")
+    study.ingest("results/{subject}/run-{repetition}")
+    doc = study.analyze().document
+    (out,) = doc["outputs"]
+    expected = "data[0]" if kind == "array" else "count"
+    assert out["inexact_differences"] == {"count": 1, "names": [expected]}
+    (why,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "differences the metrics measure"]
+    assert not why["estimable"] and why["message"].startswith(
+        f"1 observation(s) hold integers beyond 2**53 that differ between executions of a subject while their float64 "
+        f"values are equal ({expected}): no metric measures the difference"
+    )
+    assert doc["verdict"]["status"] == "error"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,18 +26,46 @@ class Observations:
     errors: list[dict[str, Any]] = field(default_factory=list)
     nonfinite: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> what is non-finite, where
     text_differs: list[str] = field(default_factory=list)  # text leaves or cells that differ within a subject
+    inexact_differs: list[str] = field(default_factory=list)  # integers beyond 2**53 that differ, equal as floats
+
+
+def _elements(name: str, arr: np.ndarray) -> Iterator[tuple[str, Any]]:
+    """The observations an array holds: ``name`` itself when it is one value, else ``name[i,j]`` per element."""
+    if arr.size == 1:
+        yield name, arr.reshape(())[()]
+    else:
+        for idx, v in np.ndenumerate(arr):
+            yield f"{name}[{','.join(map(str, idx))}]", v
 
 
 def _flatten(values: dict[str, np.ndarray]) -> dict[str, float]:
-    flat: dict[str, float] = {}
-    for name, arr in values.items():
-        a = np.asarray(arr, dtype=np.float64)
-        if a.size == 1:
-            flat[name] = float(a.reshape(()))
-        else:
-            for idx, v in np.ndenumerate(a):
-                flat[f"{name}[{','.join(map(str, idx))}]"] = float(v)
-    return flat
+    return {n: float(v) for name, arr in values.items() for n, v in _elements(name, np.asarray(arr, np.float64))}
+
+
+def _exact(got: Any) -> dict[str, str]:
+    """The integers of a loaded file that float64 cannot hold exactly (beyond 2**53), as text: the JSON
+    reader's ``meta["exact"]``, and the elements of integer arrays."""
+    exact = dict(got.meta.get("exact") or {})
+    for name, arr in got.values.items():
+        a = np.asarray(arr)
+        if a.dtype.kind in "iu" and a.size and int(np.abs(a).max()) > 2**53:
+            exact.update((n, str(int(v))) for n, v in _elements(name, a) if float(v) != int(v))
+    return exact
+
+
+def _inexact_differs(
+    raw: dict[str, dict[Any, tuple[Any, Any]]], loaded: dict[str, dict[Any, dict[str, float]]]
+) -> list[str]:
+    """Observations whose integers differ between executions of a subject while their float64 values are
+    equal: no metric can see that difference."""
+    differs: set[str] = set()
+    for s, per in raw.items():
+        exact = [_exact(got) for got, _ in per.values()]
+        floats = [loaded.get(s, {}).get(pos) or {} for pos in per]
+        for name in set().union(*exact):
+            if len({e.get(name) for e in exact}) > 1 and len({f.get(name) for f in floats}) == 1:
+                differs.add(name)
+    return sorted(differs)
 
 
 def _signature(got: Any) -> tuple[Any, ...]:
@@ -93,7 +122,7 @@ def gather(design: Design, kind: str, *, key_columns: list[str] | None = None) -
         names[i]: nonfinite_pattern(names[i], values[i], subjects, design)
         for i in np.flatnonzero(~np.isfinite(values.reshape(len(names), -1)).all(axis=1) if names else [])
     }
-    return Observations(names, values, subjects, errors, nonfinite, _text_differs(raw))
+    return Observations(names, values, subjects, errors, nonfinite, _text_differs(raw), _inexact_differs(raw, loaded))
 
 
 def _text_differs(raw: dict[str, dict[Any, tuple[Any, Any]]]) -> list[str]:

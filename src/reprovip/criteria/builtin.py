@@ -156,26 +156,41 @@ def _unseen_differences(out: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _underflow(out: dict[str, Any]) -> list[dict[str, Any]]:
-    """Values that differ between executions while their within-subject SD computes as 0: magnitudes so small
-    (below ~1e-146) that their squares underflow in float64. Every metric would read them as identical."""
+    """Values that differ between executions where every metric reads them as identical: magnitudes so small
+    (below ~1e-146) that their squares underflow (SD 0), and integers beyond 2**53 equal once in float64."""
     zero = [
         o["name"]
         for o in out.get("observations") or []
         if o.get("identical") is False and not o.get("constant") and as_float(o.get("wsd")) == 0.0
     ]
     voxels = int(((out.get("voxelwise") or {}).get("summary") or {}).get("differ_sd_zero_voxels") or 0)
-    if not zero and not voxels:
-        return []
-    what = f"{voxels} voxel(s)" if voxels else f"{len(zero)} observation(s) ({named(zero)})"
-    return [
-        reason(
-            UNDERFLOW,
-            passed=False,
-            estimable=False,
-            value=voxels or len(zero),
-            observation=zero[0] if zero else None,
-            message=f"{what} differ between executions while their within-subject SD computes as 0: values below "
-            "~1e-146 in magnitude underflow when squared in float64, so no metric measures them; rescale the "
-            "output (e.g. write -log10 of a p-value)",
+    found = []
+    if zero or voxels:
+        what = f"{voxels} voxel(s)" if voxels else f"{len(zero)} observation(s) ({named(zero)})"
+        found.append(
+            reason(
+                UNDERFLOW,
+                passed=False,
+                estimable=False,
+                value=voxels or len(zero),
+                observation=zero[0] if zero else None,
+                message=f"{what} differ between executions while their within-subject SD computes as 0: values "
+                "below ~1e-146 in magnitude underflow when squared in float64, so no metric measures them; rescale "
+                "the output (e.g. write -log10 of a p-value)",
+            )
         )
-    ]
+    inexact = out.get("inexact_differences") or {}
+    if inexact:
+        found.append(
+            reason(
+                UNDERFLOW,
+                passed=False,
+                estimable=False,
+                value=int(inexact["count"]),
+                observation=inexact["names"][0],
+                message=f"{inexact['count']} observation(s) hold integers beyond 2**53 that differ between executions "
+                f"of a subject while their float64 values are equal ({named(inexact['names'])}): no metric measures "
+                "the difference; declare the output `kind: bytes` to require identity, or write smaller numbers",
+            )
+        )
+    return found

@@ -95,8 +95,9 @@ def _key(prefix: str, key: str) -> str:
     return f"{prefix}.{key}" if prefix else key
 
 
-def flatten(document: Any) -> tuple[dict[str, float], dict[str, Any]]:
-    """Numeric leaves by path, and the non-numeric leaves (strings, nulls) by path.
+def flatten(document: Any) -> tuple[dict[str, float | int], dict[str, Any]]:
+    """Numeric leaves by path (floats; an integer float64 cannot hold exactly stays an int), and the
+    non-numeric leaves (strings, nulls) by path.
 
     Examples
     --------
@@ -115,7 +116,8 @@ def flatten(document: Any) -> tuple[dict[str, float], dict[str, Any]]:
         elif isinstance(node, bool):
             numbers[prefix] = float(node)
         elif isinstance(node, int | float):
-            numbers[prefix] = float(node)
+            f = float(node)
+            numbers[prefix] = node if isinstance(node, int) and f != node else f  # kept exact: see JsonReader
         else:
             ignored[prefix] = node
     return numbers, ignored
@@ -146,6 +148,8 @@ class JsonReader(Reader):
             raise fail(path, f"a number is too large for float64 ({describe(exc)})", _FIX_JSON) from exc
         values = {k: read_only(np.array(v, dtype=np.float64)) for k, v in numbers.items()}
         meta = {
+            # integers float64 cannot hold exactly (beyond 2**53): two that differ may read as one float
+            "exact": {k: str(v) for k, v in numbers.items() if isinstance(v, int)},
             "n_values": len(values),
             "n_ignored": len(ignored),
             "ignored": list(ignored)[:100],
