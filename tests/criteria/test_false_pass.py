@@ -7,6 +7,7 @@ a hand-edited store would leave them.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -299,3 +300,25 @@ def test_integers_beyond_2_53_that_differ_only_exactly_are_not_a_pass(tmp_path: 
         f"values are equal ({expected}): no metric measures the difference"
     )
     assert doc["verdict"]["status"] == "error"
+
+
+def test_text_cells_that_look_like_numbers_say_why_they_are_text(tmp_path: Path) -> None:
+    """`1,234` in a `;` table may be a decimal comma or a thousands separator: the reader keeps it as text, and
+    the warning about differing text says so (it named the cells only)."""
+    for sub in ("s1", "s2"):
+        for rep in (1, 2):
+            d = tmp_path / "results" / sub / f"run-{rep}"
+            d.mkdir(parents=True)
+            (d / "r.csv").write_text(f"k;v;w\na;1,23{rep};5\nb;12,500;6\n")
+    (tmp_path / "study.yaml").write_text("outputs:\n  r: {path: r.csv, kind: table}\n")
+    study = Study.load(tmp_path / "study.yaml")
+    study.ingest("results/{subject}/run-{repetition}")
+    doc = study.analyze().document
+    (out,) = doc["outputs"]
+    (warning,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "differences covered by the observations"]
+    assert warning["message"].startswith("1 text field(s) differ between executions of a subject, which no metric")
+    assert re.search(
+        r"; column v looks like numbers but was read as text \('1,23[12]' may be a decimal comma or a thousands "
+        r"separator\)$",
+        warning["message"],
+    )

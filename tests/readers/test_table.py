@@ -327,3 +327,16 @@ def test_decimal_commas_beside_a_majority_of_points_are_an_error_that_says_why(t
     )
     with reader_error(path, phrase):
         load(path, kind="table")
+
+
+def test_a_csv_file_delimited_by_semicolons_is_read(tmp_path) -> None:
+    """Spreadsheets in locales with decimal commas write `.csv` files delimited by `;`: they were read with `,`
+    and every row failed ("line 2 has 2 fields but the header has 1 field")."""
+    path = tmp_path / "r.csv"
+    path.write_text("region;volume\nleft;1,5\nright;2,25\n")
+    loaded = load(path, kind="table")
+    assert loaded.meta["delimiter"] == ";"
+    assert {k: float(v) for k, v in loaded.values.items()} == {"left/volume": 1.5, "right/volume": 2.25}
+    comma = tmp_path / "c.csv"
+    comma.write_text("region,note\nleft,a;b\n")  # a comma in the header: commas delimit, whatever the cells hold
+    assert load(comma, kind="table").meta["delimiter"] == ","

@@ -139,6 +139,8 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
             entry["nonfinite_observations"] = len(obs.nonfinite)
             if obs.text_differs:  # strings or text cells that change between executions: no metric sees them
                 entry["text_differences"] = dict(count=len(obs.text_differs), names=obs.text_differs[:20])
+                if obs.number_like:  # cells that look like numbers: say why they were read as text
+                    entry["text_differences"]["number_like"] = obs.number_like
             if obs.inexact_differs:  # integers beyond 2**53 that differ where their float64 values do not
                 entry["inexact_differences"] = dict(count=len(obs.inexact_differs), names=obs.inexact_differs[:20])
             entry["complete_subjects"] = len(obs.subjects)

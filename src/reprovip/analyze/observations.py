@@ -27,6 +27,7 @@ class Observations:
     nonfinite: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> what is non-finite, where
     text_differs: list[str] = field(default_factory=list)  # text leaves or cells that differ within a subject
     inexact_differs: list[str] = field(default_factory=list)  # integers beyond 2**53 that differ, equal as floats
+    number_like: dict[str, str] = field(default_factory=dict)  # column of a differing text cell -> why it is text
 
 
 def _elements(name: str, arr: np.ndarray) -> Iterator[tuple[str, Any]]:
@@ -122,7 +123,10 @@ def gather(design: Design, kind: str, *, key_columns: list[str] | None = None) -
         names[i]: nonfinite_pattern(names[i], values[i], subjects, design)
         for i in np.flatnonzero(~np.isfinite(values.reshape(len(names), -1)).all(axis=1) if names else [])
     }
-    return Observations(names, values, subjects, errors, nonfinite, _text_differs(raw), _inexact_differs(raw, loaded))
+    text = _text_differs(raw)
+    return Observations(
+        names, values, subjects, errors, nonfinite, text, _inexact_differs(raw, loaded), number_like_text(raw, text)
+    )
 
 
 def _text_differs(raw: dict[str, dict[Any, tuple[Any, Any]]]) -> list[str]:
@@ -135,6 +139,17 @@ def _text_differs(raw: dict[str, dict[Any, tuple[Any, Any]]]) -> list[str]:
             if len({t.get(name) for t in texts}) > 1:
                 differs.add(name)
     return sorted(differs)
+
+
+def number_like_text(raw: dict[str, dict[Any, tuple[Any, Any]]], names: list[str]) -> dict[str, str]:
+    """Why the table columns of the text cells ``names`` (``row/column``) look like numbers yet were read as
+    text (``meta["number_like_text"]`` of the table reader: decimal commas it would not guess), by column."""
+    columns = {n.rsplit("/", 1)[-1] for n in names}
+    why: dict[str, str] = {}
+    for per in raw.values():
+        for got, _ in per.values():
+            why.update((c, w) for c, w in (got.meta.get("number_like_text") or {}).items() if c in columns)
+    return why
 
 
 def nonfinite_pattern(name: str, values: np.ndarray, subjects: list[str], design: Design) -> dict[str, Any]:

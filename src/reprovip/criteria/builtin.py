@@ -131,6 +131,8 @@ def _unseen_differences(out: dict[str, Any]) -> list[dict[str, Any]]:
             f"{text['count']} text field(s) differ between executions of a subject, which no metric measures: "
             f"{named(text['names'])}; the criteria cannot vouch for them: compare two files of one subject"
         )
+        for column, why in (text.get("number_like") or {}).items():
+            message += f"; column {column} looks like numbers but was read as text ({why})"
         found.append(reason(OBSERVED, value=int(text["count"]), observation=text["names"][0], message=message, **warn))
     elif unmeasured:
         what = (

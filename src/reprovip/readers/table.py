@@ -69,12 +69,15 @@ def _fields(n: int) -> str:
 
 
 def _delimiter(path: Path, text: str) -> str:
+    """``,`` for ``.csv`` (``;`` when the header has semicolons and no comma: a spreadsheet in a locale with
+    decimal commas writes such ``.csv`` files), tabs for ``.tsv``; else the first of tab, ``,``, ``;`` in the
+    header, or whitespace."""
     suffix = suffix_of(path).removesuffix(".gz")
-    if suffix == ".csv":
-        return ","
     if suffix in (".tsv", ".tab"):
         return "\t"
     first = next((line for line in text.splitlines() if line.strip()), "")
+    if suffix == ".csv":
+        return ";" if ";" in first and "," not in first else ","
     return next((d for d in ("\t", ",", ";") if d in first), " ")
 
 
