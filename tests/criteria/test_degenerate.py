@@ -310,3 +310,20 @@ def test_differences_too_small_for_their_sd_are_not_estimable() -> None:
         if r["criterion"] == "differences the metrics measure"
     ]
     assert under["message"].startswith("216 voxel(s) differ between executions while their within-subject SD")
+
+
+def test_one_problem_in_many_files_is_said_once() -> None:
+    """15 files with the same error made 15 copies of its hint; the stored file's path is not the problem."""
+    errors = [
+        dict(subject=f"s{i}", condition="-", repetition=1, error=f"/store/blobs/{i}.csv: line 2 has 2 fields; check it")
+        for i in range(6)
+    ] + [dict(subject="s9", condition="-", repetition=2, error="/store/blobs/x.csv: empty file; re-run")]
+    out = dict(_output(), errors=errors)
+    (readable,) = [
+        r for r in output_verdict(out, [], {"executions": {}})["reasons"] if r["criterion"] == "outputs readable"
+    ]
+    assert readable["message"] == (
+        "7 output file(s) could not be read: subject s0, repetition 1: /store/blobs/0.csv: line 2 has 2 fields; "
+        "check it (the same in 5 other file(s): subject s1, repetition 1; subject s2, repetition 1; subject s3, "
+        "repetition 1 and 2 more); subject s9, repetition 2: /store/blobs/x.csv: empty file; re-run"
+    )

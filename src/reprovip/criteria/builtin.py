@@ -38,6 +38,23 @@ def _where(e: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _by_problem(errors: list[dict[str, Any]]) -> list[str]:
+    """Each distinct problem once, with the first execution and file it was met in, then where else: the same
+    error in 15 files is one sentence, not 15 (the stored file's path, which differs, is not the problem)."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for e in errors:
+        path, sep, rest = e["error"].partition(": ")
+        groups.setdefault(rest if sep and path.startswith("/") else e["error"], []).append(e)
+    out = []
+    for same in groups.values():
+        text = f"{_where(same[0])}: {same[0]['error']}"
+        if len(same) > 1:
+            more = f" and {len(same) - 4} more" if len(same) > 4 else ""
+            text += f" (the same in {len(same) - 1} other file(s): {'; '.join(_where(e) for e in same[1:4])}{more})"
+        out.append(text)
+    return out
+
+
 def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
     """Checks every output gets, whatever the criteria: each failure here means the data cannot support a pass."""
     reasons = []
@@ -48,8 +65,7 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 "outputs readable",
                 passed=False,
                 estimable=False,
-                message=f"{len(unreadable)} output file(s) could not be read: "
-                + named([f"{_where(e)}: {e['error']}" for e in unreadable]),
+                message=f"{len(unreadable)} output file(s) could not be read: " + named(_by_problem(unreadable)),
             )
         )
     left = out.get("left_out") or []
