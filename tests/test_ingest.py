@@ -117,7 +117,7 @@ def test_subjects_with_fewer_repetitions_make_the_study_incomplete(
     assert main(["check", study]) == 3
     out = capsys.readouterr().out
     assert (
-        "2 of 4 subject(s) lack executions of this output and are left out of its metrics, whatever their values "
+        "2 of 4 subject(s) do not have the design's executions of this output and are left out of its metrics, whatever their values "
         "(the study is incomplete): s3 (2 of 3); s4 (2 of 3)"
     ) in out
     assert "incomplete: executions failed or not run" in out and "identical: the difference" not in out
@@ -138,3 +138,21 @@ def test_an_output_named_after_the_subject_is_found_in_every_folder(tmp_path: Pa
     doc = study.analyze().document
     (out,) = doc["outputs"]
     assert (out["name"], out["n_subjects"], doc["verdict"]["status"]) == ("r", 2, "identical")
+
+
+def test_one_subject_with_an_extra_repetition_is_the_one_left_out(tmp_path: Path) -> None:
+    """The design used to take the largest repetition count: one subject with a 4th run left every other
+    subject out, and the study was not analysable. Now the count most conditions have sets it."""
+    for sub, reps in (("s1", 3), ("s2", 3), ("s3", 3), ("s4", 4)):
+        for rep in range(1, reps + 1):
+            d = tmp_path / "results" / sub / f"run-{rep}"
+            d.mkdir(parents=True)
+            (d / "r.json").write_text(json.dumps({"value": 10.0 * int(sub[1])}))
+    (tmp_path / "study.yaml").write_text("outputs:\n  r: {path: r.json, kind: scalars}\n")
+    study = Study.load(tmp_path / "study.yaml")
+    study.ingest("results/{subject}/run-{repetition}")
+    doc = study.analyze().document
+    (out,) = doc["outputs"]
+    assert out["repetitions"] == 3 and out["complete_subjects"] == 3
+    assert out["left_out"] == [dict(subject="s4", present=4, needed=3)]
+    assert doc["verdict"]["status"] == "incomplete"

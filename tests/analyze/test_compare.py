@@ -112,7 +112,7 @@ def test_subjects_run_in_one_version_only_make_the_comparison_incomplete(tmp_pat
     assert out["left_out"] == [dict(subject=s, present=3, needed=6) for s in ("sub-03", "sub-04")]
     (left,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "every subject in the metrics"]
     assert left["message"] == (
-        "2 of 4 subject(s) lack executions of this output and are left out of its metrics, whatever their values "
+        "2 of 4 subject(s) do not have the design's executions of this output and are left out of its metrics, whatever their values "
         "(the study is incomplete): sub-03 (3 of 6); sub-04 (3 of 6)"
     )
 

@@ -3,7 +3,7 @@ execution's file sits in the ``(n_subjects, *levels, k)`` grid."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,8 +30,9 @@ class Design:
     """The balanced grid the metrics need.
 
     ``factors`` holds only factors with at least two levels (a constant factor cannot explain anything).
-    ``complete`` lists the subjects that have every cell x ``k`` repetitions readable; only they enter
-    ICC and variance components (complete-case analysis, documented in docs/analysis.md).
+    ``complete`` lists the subjects that have every cell x ``k`` repetitions readable, ``k`` being the count of
+    repetitions most cells have; only they enter ICC and variance components (complete-case analysis,
+    documented in docs/analysis.md).
     """
 
     subjects: tuple[str, ...]
@@ -118,7 +119,10 @@ def build_design(records: list[Record], declared: dict[str, list[str]] | None = 
     for rec in records:
         d = dict(rec.labels)
         by_cell[(rec.subject, tuple(d.get(f, "") for f in names))].append(rec)
-    k = max((len(v) for v in by_cell.values()), default=0)
+    # Repetitions per condition: the count most cells have (the largest on a tie), so that one subject with an
+    # extra repetition is the one left out (and named), not every other subject.
+    counts = Counter(len(v) for v in by_cell.values())
+    k = max(counts, key=lambda n: (counts[n], n), default=0)
     grid: dict[str, dict[tuple[tuple[str, ...], int], Record]] = defaultdict(dict)
     for (subject, cell), recs in by_cell.items():
         # Repetitions are exchangeable: their rank in the cell is their position.

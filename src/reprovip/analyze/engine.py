@@ -180,12 +180,14 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
 
 
 def _left_out(design: Design) -> list[dict[str, Any]]:
-    """Subjects the metrics leave out (complete-case analysis) because executions are absent: how many the
-    subject has and how many the design needs (every condition x its largest repetition count). Subjects
-    left out for an unreadable or missing file are not listed: the reasons about those name them."""
+    """Subjects the metrics leave out (complete-case analysis) because they have fewer or more executions than
+    the design (every condition x the repetition count most cells have): how many they have, how many it
+    needs. Subjects left out for an unreadable or missing file are not listed: the reasons about those do."""
     need = len(design.cells) * design.k
     return [
-        dict(subject=s, present=len(design.grid[s]), needed=need) for s in design.subjects if len(design.grid[s]) < need
+        dict(subject=s, present=len(design.grid[s]), needed=need)
+        for s in design.subjects
+        if len(design.grid[s]) != need
     ]
 
 

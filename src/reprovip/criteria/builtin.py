@@ -76,8 +76,8 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 passed=False,
                 severity="warn",
                 value=len(left),
-                message=f"{len(left)} of {out['n_subjects']} subject(s) lack executions of this output and are left "
-                "out of its metrics, whatever their values (the study is incomplete): "
+                message=f"{len(left)} of {out['n_subjects']} subject(s) do not have the design's executions of this "
+                "output and are left out of its metrics, whatever their values (the study is incomplete): "
                 + named([f"{e['subject']} ({e['present']} of {e['needed']})" for e in left]),
             )
         )
