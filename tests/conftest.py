@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,6 +61,22 @@ def write_study(
     path = root / "study.yaml"
     path.write_text(text)
     return path
+
+
+def ingested(root: Path, outputs: str, files: dict[tuple[str, int], dict[str, str | bytes]]) -> Any:
+    """A study whose ``outputs`` (YAML lines under ``outputs:``) are ingested from ``results/SUBJECT/run-REP``
+    folders holding ``files[(subject, rep)]`` (name -> text or bytes); returns the loaded Study."""
+    from reprovip.study import Study
+
+    for (subject, rep), content in files.items():
+        folder = root / "results" / subject / f"run-{rep}"
+        folder.mkdir(parents=True)
+        for name, data in content.items():
+            (folder / name).write_bytes(data if isinstance(data, bytes) else data.encode())
+    (root / "study.yaml").write_text(f"outputs:\n{outputs}")
+    study = Study.load(root / "study.yaml")
+    study.ingest("results/{subject}/run-{repetition}")
+    return study
 
 
 def execution_rows(study_id: int, n: int, *, subject: str = "sub-{i}", failed: tuple[int, ...] = ()) -> list[dict]:

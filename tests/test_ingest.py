@@ -11,6 +11,7 @@ import pytest
 from reprovip.cli.main import main
 from reprovip.errors import InputError
 from reprovip.study import Study
+from tests.conftest import ingested
 
 
 def _results_tree(root: Path) -> None:
@@ -106,15 +107,10 @@ def test_subjects_with_fewer_repetitions_make_the_study_incomplete(
     """Two subjects have 3 repetitions, two have 2 that differ widely: complete-case analysis judged only the
     first two, and the study read "sufficiently reproducible, with warnings" (exit 0), the warning wrongly
     saying every number read was identical."""
-    for sub, values in (("s1", [30, 30, 30]), ("s2", [50, 50, 50]), ("s3", [30, 70]), ("s4", [40, 80])):
-        for rep, value in enumerate(values, start=1):
-            d = tmp_path / "results" / sub / f"run-{rep}"
-            d.mkdir(parents=True)
-            (d / "r.json").write_text(json.dumps({"value": value}))
-    (tmp_path / "study.yaml").write_text("outputs:\n  r: {path: r.json, kind: scalars}\n")
-    study = str(tmp_path / "study.yaml")
-    assert main(["ingest", study, "--pattern", "results/{subject}/run-{repetition}"]) == 0
-    assert main(["check", study]) == 3
+    runs = {"s1": [30, 30, 30], "s2": [50, 50, 50], "s3": [30, 70], "s4": [40, 80]}
+    files = {(s, r): {"r.json": json.dumps({"value": v})} for s, vs in runs.items() for r, v in enumerate(vs, start=1)}
+    ingested(tmp_path, "  r: {path: r.json, kind: scalars}\n", files)
+    assert main(["check", str(tmp_path / "study.yaml")]) == 3
     out = capsys.readouterr().out
     assert (
         "2 of 4 subject(s) do not have the design's executions of this output and are left out of its metrics, whatever their values "
@@ -126,15 +122,9 @@ def test_subjects_with_fewer_repetitions_make_the_study_incomplete(
 
 
 def test_an_output_named_after_the_subject_is_found_in_every_folder(tmp_path: Path) -> None:
-    for sub, value in (("s1", 1.0), ("s2", 2.0)):
-        for rep in (1, 2):
-            d = tmp_path / "results" / sub / f"run-{rep}"
-            d.mkdir(parents=True)
-            (d / f"{sub}_r.json").write_text(json.dumps({"value": value}))
-    (tmp_path / "study.yaml").write_text('outputs:\n  r: {path: "{subject}_r.json", kind: scalars}\n')
-    study = Study.load(tmp_path / "study.yaml")
-    summary = study.ingest("results/{subject}/run-{repetition}")
-    assert (summary.complete, summary.incomplete) == (4, 0)
+    files = {(s, r): {f"{s}_r.json": json.dumps({"value": v})} for s, v in (("s1", 1.0), ("s2", 2.0)) for r in (1, 2)}
+    study = ingested(tmp_path, '  r: {path: "{subject}_r.json", kind: scalars}\n', files)
+    assert study.executions()["status"].tolist() == ["done"] * 4
     doc = study.analyze().document
     (out,) = doc["outputs"]
     assert (out["name"], out["n_subjects"], doc["verdict"]["status"]) == ("r", 2, "identical")
@@ -143,15 +133,11 @@ def test_an_output_named_after_the_subject_is_found_in_every_folder(tmp_path: Pa
 def test_one_subject_with_an_extra_repetition_is_the_one_left_out(tmp_path: Path) -> None:
     """The design used to take the largest repetition count: one subject with a 4th run left every other
     subject out, and the study was not analysable. Now the count most conditions have sets it."""
-    for sub, reps in (("s1", 3), ("s2", 3), ("s3", 3), ("s4", 4)):
-        for rep in range(1, reps + 1):
-            d = tmp_path / "results" / sub / f"run-{rep}"
-            d.mkdir(parents=True)
-            (d / "r.json").write_text(json.dumps({"value": 10.0 * int(sub[1])}))
-    (tmp_path / "study.yaml").write_text("outputs:\n  r: {path: r.json, kind: scalars}\n")
-    study = Study.load(tmp_path / "study.yaml")
-    study.ingest("results/{subject}/run-{repetition}")
-    doc = study.analyze().document
+    reps = {"s1": 3, "s2": 3, "s3": 3, "s4": 4}
+    files = {
+        (s, r): {"r.json": json.dumps({"value": 10.0 * int(s[1])})} for s, n in reps.items() for r in range(1, n + 1)
+    }
+    doc = ingested(tmp_path, "  r: {path: r.json, kind: scalars}\n", files).analyze().document
     (out,) = doc["outputs"]
     assert out["repetitions"] == 3 and out["complete_subjects"] == 3
     assert out["left_out"] == [dict(subject="s4", present=4, needed=3)]

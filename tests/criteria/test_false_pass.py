@@ -6,6 +6,7 @@ a hand-edited store would leave them.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from pathlib import Path
@@ -20,7 +21,7 @@ from reprovip.criteria.verdict import deciding_reason
 from reprovip.store import BlobStore
 from reprovip.store import schema as s
 from reprovip.study import Study
-from tests.conftest import write_study
+from tests.conftest import ingested, write_study
 from tests.criteria.test_one_verdict import edge_study
 
 
@@ -279,18 +280,15 @@ def test_integers_beyond_2_53_that_differ_only_exactly_are_not_a_pass(tmp_path: 
     apart, and the integers that are the same in every execution (7), are not named."""
     import numpy as np
 
-    for sub, base in (("s1", 2**60), ("s2", 2**61)):
-        for rep in (1, 2, 3):
-            d = tmp_path / "results" / sub / f"run-{rep}"
-            d.mkdir(parents=True)
-            if kind == "array":
-                np.save(d / name, np.array([base + rep, 7], dtype=np.int64))
-            else:
-                (d / name).write_text(json.dumps({"count": base + rep, "n": 7}))
-    (tmp_path / "study.yaml").write_text(f"outputs:\n  r: {{path: {name}, kind: {kind}}}\n")
-    study = Study.load(tmp_path / "study.yaml")
-    study.ingest("results/{subject}/run-{repetition}")
-    doc = study.analyze().document
+    def content(big: int) -> str | bytes:
+        if kind == "scalars":
+            return json.dumps({"count": big, "n": 7})
+        buf = io.BytesIO()
+        np.save(buf, np.array([big, 7], dtype=np.int64))
+        return buf.getvalue()
+
+    files = {(s, r): {name: content(base + r)} for s, base in (("s1", 2**60), ("s2", 2**61)) for r in (1, 2, 3)}
+    doc = ingested(tmp_path, f"  r: {{path: {name}, kind: {kind}}}\n", files).analyze().document
     (out,) = doc["outputs"]
     expected = "data[0]" if kind == "array" else "count"
     assert out["inexact_differences"] == {"count": 1, "names": [expected]}
@@ -305,15 +303,8 @@ def test_integers_beyond_2_53_that_differ_only_exactly_are_not_a_pass(tmp_path: 
 def test_text_cells_that_look_like_numbers_say_why_they_are_text(tmp_path: Path) -> None:
     """`1,234` in a `;` table may be a decimal comma or a thousands separator: the reader keeps it as text, and
     the warning about differing text says so (it named the cells only)."""
-    for sub in ("s1", "s2"):
-        for rep in (1, 2):
-            d = tmp_path / "results" / sub / f"run-{rep}"
-            d.mkdir(parents=True)
-            (d / "r.csv").write_text(f"k;v;w\na;1,23{rep};5\nb;12,500;6\n")
-    (tmp_path / "study.yaml").write_text("outputs:\n  r: {path: r.csv, kind: table}\n")
-    study = Study.load(tmp_path / "study.yaml")
-    study.ingest("results/{subject}/run-{repetition}")
-    doc = study.analyze().document
+    files = {(s, r): {"r.csv": f"k;v;w\na;1,23{r};5\nb;12,500;6\n"} for s in ("s1", "s2") for r in (1, 2)}
+    doc = ingested(tmp_path, "  r: {path: r.csv, kind: table}\n", files).analyze().document
     (out,) = doc["outputs"]
     (warning,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "differences covered by the observations"]
     assert warning["message"].startswith("1 text field(s) differ between executions of a subject, which no metric")
