@@ -17,6 +17,7 @@ from reprovip.criteria.evaluate import evaluate
 from reprovip.criteria.formats import COLORS, badge_svg, junit_xml, markdown_summary
 from reprovip.criteria.verdict import LABELS, LADDER, exit_code
 from tests.conftest import write_study
+from tests.criteria.test_gate import warned_study
 
 THREADS = "  threads: [1, 2]\n"
 
@@ -97,14 +98,7 @@ def test_markdown_counts_executions_as_the_verdict_does() -> None:
 def test_check_of_a_study_with_warnings(study_dir: Path, tmp_path: Path) -> None:
     """A real run: the nondeterministic app under a warn-severity criterion it fails. Exit 0, and the badge,
     the Markdown and JUnit all say "with warnings" (before: the badge said "sufficiently reproducible")."""
-    path = write_study(
-        study_dir,
-        app="nondet_app.py",
-        factors=THREADS,
-        repetitions=2,
-        extra='criteria:\n  - {require: "sd_ratio <= 0.00001", severity: warn}\n',
-    )
-    assert main(["run", str(path), "--no-progress"]) == 0
+    path = warned_study(study_dir)
     badge, md, junit = tmp_path / "badge.svg", tmp_path / "summary.md", tmp_path / "junit.xml"
     assert main(["check", str(path), "--badge", str(badge), "--markdown", str(md), "--junit", str(junit)]) == 0
     label = "sufficiently reproducible, with warnings"

@@ -68,15 +68,21 @@ def test_failing_criterion_on_nondeterministic_app_exit_1_with_reason(
     assert "❌" in md.read_text() and "| result | fail |" in md.read_text()
 
 
-def test_warnings_pass_unless_strict(study_dir: Path) -> None:
+def warned_study(root: Path) -> Path:
+    """A run of the nondeterministic app under a warn-severity criterion it fails; its study file."""
     path = write_study(
-        study_dir,
+        root,
         app="nondet_app.py",
         factors=THREADS,
         repetitions=2,
         extra='criteria:\n  - {require: "sd_ratio <= 0.00001", severity: warn}\n',
     )
     assert main(["run", str(path), "--no-progress"]) == 0
+    return path
+
+
+def test_warnings_pass_unless_strict(study_dir: Path) -> None:
+    path = warned_study(study_dir)
     assert main(["check", str(path)]) == 0
     assert main(["check", str(path), "--strict", "--no-reanalyze"]) == 1
 
