@@ -128,3 +128,27 @@ def test_junit_errors_where_check_prints_error(study_dir: Path, tmp_path: Path) 
     errors = [c for c in cases if c.find("error") is not None]
     assert [c.get("name") for c in errors] == ["ICC(A,1).ci_low >= 0.9"]
     assert "needs at least 2 complete subjects" in errors[0].find("error").get("message")
+
+
+def test_check_lines_and_junit_cases_use_one_word_per_reason(capsys: pytest.CaptureFixture[str]) -> None:
+    """A criterion that could not be computed, in an output that fails on another: JUnit had it as an error and
+    `check` printed "Failed". Both now read each reason through `reason_word`."""
+    from reprovip.cli.check import print_lines
+
+    def r(criterion: str, **fields: object) -> dict:
+        return dict(criterion=criterion, message=f"{criterion} message", **fields)
+
+    reasons = [
+        r("a", passed=False, estimable=True, severity="fail"),
+        r("b", passed=False, estimable=False, severity="fail"),
+        r("c", passed=False, estimable=True, severity="warn"),
+        r("d", passed=True, estimable=True, severity="fail"),
+    ]
+    doc = _document("fail")
+    doc["outputs"] = [dict(name="o", verdict=dict(status="fail", reasons=reasons))]
+    print_lines(doc, strict=False)
+    words = [line.rsplit(".", 1)[-1] for line in capsys.readouterr().out.splitlines() if line.startswith("o: ")]
+    assert words == ["Failed", "Error", "Warning", "Passed"]
+    _, cases = _junit(junit_xml(doc))
+    kinds = [next((c.tag for c in case if c.tag in ("failure", "error")), "ok") for case in cases[:4]]
+    assert kinds == ["failure", "error", "ok", "ok"]

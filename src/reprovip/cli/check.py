@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import click
 
+from reprovip.criteria.formats import reason_word
 from reprovip.study import Study
 
 WIDTH = 72
 WORDS = {True: "Passed", False: "Failed"}
-
-
-def _word(r: dict, status: str, *, strict: bool) -> str:
-    """How a reason reads on its line, in agreement with its output's status: a criterion that could not be
-    computed is an error when its output is not analysable, even at warn severity."""
-    if r["passed"]:
-        return "Passed"
-    if not r["estimable"] and status == "error":
-        return "Error"
-    return "Warning" if r["severity"] == "warn" and not strict else "Failed"
 
 
 def print_lines(document: dict, *, strict: bool) -> None:
@@ -26,7 +17,7 @@ def print_lines(document: dict, *, strict: bool) -> None:
         reasons = out["verdict"]["reasons"]
         unreadable = any(r["criterion"] == "outputs readable" and not r["passed"] for r in reasons)
         for r in reasons:
-            word = _word(r, out["verdict"]["status"], strict=strict)
+            word = reason_word(r, out["verdict"]["status"], strict=strict)
             name = f"{out['name']}: {r['criterion']}"
             click.echo(f"{name}{'.' * max(3, WIDTH - len(name) - len(word))}{word}")
             if not r["passed"]:

@@ -18,6 +18,25 @@ COLORS = {
 }
 
 
+def reason_word(r: dict[str, Any], status: str | None, *, strict: bool) -> str:
+    """How a reason reads in ``check`` and JUnit: ``Passed``, ``Error`` (not computed: at fail severity, and at
+    warn severity too when it leaves its output not analysable, where a warning would read as a pass),
+    ``Warning`` (a failed warn-severity criterion, unless ``strict``) or ``Failed``.
+
+    Examples
+    --------
+    >>> reason_word(dict(passed=False, estimable=False, severity="fail"), "fail", strict=False)
+    'Error'
+    >>> reason_word(dict(passed=False, estimable=True, severity="warn"), "warn", strict=True)
+    'Failed'
+    """
+    if r["passed"]:
+        return "Passed"
+    if r.get("estimable") is False and (r["severity"] == "fail" or status == "error"):
+        return "Error"
+    return "Warning" if r["severity"] == "warn" and not strict else "Failed"
+
+
 def junit_xml(document: dict[str, Any], *, strict: bool = False) -> str:
     """One test case per output x criterion; warnings are failures only with ``strict``.
 
@@ -39,18 +58,15 @@ def junit_xml(document: dict[str, Any], *, strict: bool = False) -> str:
         for r in out.get("verdict", {}).get("reasons", []):
             tests += 1
             case = ET.SubElement(suite, "testcase", classname=f"{study}.{out['name']}", name=r["criterion"], time="0")
-            # Not computed: an error at fail severity, and at warn severity too when it leaves the output not
-            # analysable (as `check` prints it: a warning there would read as a pass).
-            if not r["passed"] and r.get("estimable") is False and (r["severity"] == "fail" or status == "error"):
+            word = reason_word(r, status, strict=strict)  # as `check` prints it
+            if word == "Error":
                 errors += 1
                 ET.SubElement(case, "error", message=r["message"][:500], type="error").text = r["message"]
-            elif not r["passed"] and (r["severity"] == "fail" or strict):
+            elif word == "Failed":
                 failures += 1
                 ET.SubElement(case, "failure", message=r["message"][:500], type=r["severity"]).text = r["message"]
-            elif not r["passed"]:
-                ET.SubElement(case, "system-out").text = f"WARNING: {r['message']}"
             else:
-                ET.SubElement(case, "system-out").text = r["message"]
+                ET.SubElement(case, "system-out").text = ("WARNING: " if word == "Warning" else "") + r["message"]
     ex = document["executions"]
     tests += 1
     case = ET.SubElement(suite, "testcase", classname=f"{study}.executions", name="all executions succeeded", time="0")
