@@ -13,6 +13,7 @@ from markupsafe import escape
 
 from reprovip.cli.main import main
 from reprovip.cli.report import report_command
+from reprovip.criteria.reasons import reason as make_reason
 from reprovip.errors import NotFoundError
 from reprovip.report import ReportView, render_report, report_html, report_view
 from reprovip.report.fmt import duration, fmt
@@ -205,3 +206,24 @@ def test_report_of_subnormal_values_is_written(tmp_path: Path, capsys: pytest.Ca
     assert label in html and "strip plot of tiny" in html and "strip plot of value" in html
     assert re.search(r">-?5e-324</text>", html)  # the smallest float's tick, not 4.94066e-324
     assert not re.search(r'="(?:-?inf|nan)"', html)
+
+
+def test_each_reason_reads_as_check_prints_it(scalar_study: Study) -> None:
+    """The report showed a reason's severity ("warn") where `check` printed "Error" (a warn-severity criterion
+    that could not be computed, in an output that is not analysable): both read `reason_word` now."""
+    doc = _doc(scalar_study)
+    out = doc["outputs"][0]
+    rows = [
+        ("sd_ratio <= 0.1", False, False, "warn"),
+        ("wsd <= 5", False, True, "warn"),
+        ("ICC(A,1).ci_low >= 0.9", True, True, "fail"),
+    ]
+    reasons = [make_reason(c, passed=p, estimable=e, severity=sev, message="m") for c, p, e, sev in rows]
+    out["verdict"] = dict(out["verdict"], status="error", reasons=reasons)
+    html = report_html(doc)
+    cells = re.findall(r"<code>([^<]+)</code></td>\s*<td><span class=\"badge st-(\w+)\">([^<]+)</span>", html)
+    assert cells == [
+        ("sd_ratio &lt;= 0.1", "error", "not estimable"),
+        ("wsd &lt;= 5", "warn", "warning"),
+        ("ICC(A,1).ci_low &gt;= 0.9", "pass", "passed"),
+    ]

@@ -14,6 +14,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined,
 from sqlalchemy import select
 
 from reprovip import __version__
+from reprovip.criteria.formats import reason_word
 from reprovip.report import flowgraph, plots
 from reprovip.report.context import analysis_context, staleness
 from reprovip.report.fmt import duration, fmt, pct, size, to_float
@@ -52,7 +53,7 @@ def environment(*extra: str) -> Environment:
     env.filters.update(
         num=fmt, pct=pct, duration=duration, size=size, yesno=lambda v: "yes" if v else "no", maxnum=_maxnum, when=_when
     )
-    env.globals.update(plots=plots, flowgraph=flowgraph, version=__version__)
+    env.globals.update(plots=plots, flowgraph=flowgraph, version=__version__, reason_word=reason_word)
     return env
 
 
