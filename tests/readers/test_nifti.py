@@ -141,7 +141,7 @@ def test_regzip_keeps_semantic_hash_changes_byte_hash(tmp_path):
         {"endianness": ">"},
         {"slope": 1.0, "inter": 0.0},
         {"slope": 0.0},  # slope 0 means "no scaling" in NIfTI
-        {"units": ("mm", "msec")},  # the time unit qualifies pixdim[4] (TR), which is not hashed either
+        {"units": ("mm", "msec")},  # the time unit qualifies pixdim[4] (TR), hashed for 4-D images only
     ],
     ids=["descrip", "extension", "nifti2", "big-endian", "unit-scaling", "zero-slope", "time-unit"],
 )
@@ -204,6 +204,29 @@ def test_semantic_hash_detects(tmp_path, change):
     data, kwargs = change(volume())
     path = write_nifti(tmp_path / "changed.nii.gz", data, **kwargs)
     assert semantic_hash(path) != semantic_hash(reference)
+
+
+def _series(path, *, tr=2.0, time_unit="sec", intent=None):
+    img = nib.Nifti1Image(np.arange(120, dtype=np.float32).reshape(2, 3, 4, 5), AFFINE)
+    img.header.set_zooms((1.0, 1.0, 1.0, tr))
+    img.header.set_xyzt_units("mm", time_unit)
+    if intent:
+        img.header.set_intent(*intent)
+    nib.save(img, path)
+    return semantic_hash(path)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [dict(tr=1.0), dict(time_unit="msec"), dict(intent=("t test", (12,))), dict(intent=("f test", (3, 20)))],
+    ids=["TR", "time-unit", "t-map", "f-map"],
+)
+def test_semantic_hash_v3_detects_a_series_time_step_and_a_statistic_maps_intent(tmp_path, change):
+    """A review's fMRI series whose TR was dropped (2 s -> 1 s), and t-maps whose degrees of freedom changed
+    (so their p-values did), were "bit-for-bit identical" under v2."""
+    reference = _series(tmp_path / "ref.nii.gz", intent=("t test", (10,)) if "intent" in change else None)
+    assert _series(tmp_path / "changed.nii.gz", **change) != reference
+    assert _series(tmp_path / "same.nii.gz", intent=("t test", (10,)) if "intent" in change else None) == reference
 
 
 def test_semantic_hash_treats_negative_zero_as_zero(tmp_path):

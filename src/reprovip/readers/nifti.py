@@ -194,26 +194,37 @@ def _hasher(
     units: tuple[str, str],
     slope: float | None,
     inter: float | None,
+    header: Any,
 ):
-    """A hasher fed with shape, stored dtype (little-endian), affine, its spatial unit and the effective scaling:
-    the voxel bytes (little-endian, on-disk order) come next."""
+    """A hasher fed with shape, stored dtype (little-endian), affine, its spatial unit, the effective scaling,
+    and what a series or a statistic map means beyond its voxels: the voxel bytes (little-endian, on-disk
+    order) come next."""
     little = dtype.newbyteorder("<")
     # v2 hashes the spatial unit of the affine and zooms (xyzt_units): metres and millimetres are not the same
-    # geometry; v1 left it out, and called outputs that differed only there identical.
-    h = new_hasher("nifti.v2")
+    # geometry; v1 left it out. v3 adds a 4-D image's time step (TR) and time unit, and a statistic map's
+    # intent (code and parameters: a t-map's degrees of freedom set its p-values); v2 left them out, and
+    # called a series whose TR was dropped identical to the original (found by a review).
+    h = new_hasher("nifti.v3")
     h.update(np.array([len(shape), *shape], dtype="<i8").tobytes())
     h.update(repr(little.descr).encode("ascii") + b"\0")
     h.update((np.asarray(affine, dtype="<f8") + 0.0).tobytes())  # + 0.0 turns -0.0 into 0.0
     h.update(str(units[0]).encode("ascii", "replace") + b"\0")
     scaling = (1.0, 0.0) if slope is None else (slope, inter)
     h.update(np.array(scaling, dtype="<f8").tobytes())
+    if len(shape) > 3:  # pixdim[4:]: the time step of a series (and the steps of higher axes)
+        h.update(np.asarray(header.get_zooms()[3:], dtype="<f8").tobytes())
+        h.update(str(units[1]).encode("ascii", "replace") + b"\0")
+    code = int(header["intent_code"])
+    if code:  # a statistic map: what its values mean, and the parameters of their distribution
+        params = [float(header[f"intent_p{i}"]) for i in (1, 2, 3)]
+        h.update(np.array([code], dtype="<i8").tobytes() + np.array(params, dtype="<f8").tobytes())
     return h
 
 
 def _semantic_hash(dec: _Decoded) -> str:
     """Hash shape, stored dtype (little-endian), affine, effective scaling and stored voxel bytes."""
     raw = dec.raw
-    h = _hasher(raw.shape, raw.dtype, dec.affine, dec.units, dec.slope, dec.inter)
+    h = _hasher(raw.shape, raw.dtype, dec.affine, dec.units, dec.slope, dec.inter, dec.header)
     if _little(raw.dtype):
         h.update(memoryview(dec.buffer)[dec.offset : dec.offset + raw.nbytes])
     else:  # big-endian file: hash the values, not their byte order
@@ -265,7 +276,7 @@ def _streamed_hash(path: Path) -> str:
             if len(first) >= 540:  # enough for a NIfTI-1 or NIfTI-2 header
                 break
         h = _parse(path, first, gzipped, None)
-        hasher = _hasher(h.shape, h.dtype, h.affine, h.units, h.slope, h.inter)
+        hasher = _hasher(h.shape, h.dtype, h.affine, h.units, h.slope, h.inter, h.header)
         start, end = h.offset, h.offset + h.nbytes
         swap = None if _little(h.dtype) else h.dtype
         pos, carry = 0, b""
