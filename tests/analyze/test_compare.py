@@ -10,7 +10,7 @@ from reprovip.cli.main import main
 from reprovip.errors import InputError
 from reprovip.gate import compare_check
 from reprovip.study import Study
-from tests.conftest import write_study
+from tests.conftest import ingested, write_study
 
 
 def _args(scale: float, name: str, noise: float = 0.01) -> str:
@@ -139,3 +139,32 @@ def test_declared_criteria_keep_the_envelope_test(tmp_path: Path) -> None:
     assert [r["criterion"] for r in reasons[:2]] == ["within_envelope", "ICC(A,1).ci_low >= 0.9"]
     assert not reasons[0]["passed"] and reasons[1]["passed"]
     assert (doc["verdict"]["status"], doc["verdict"]["exit_code"]) == ("fail", 1)
+
+
+def test_a_version_that_only_rewrites_the_header_is_not_a_silent_pass(tmp_path: Path) -> None:
+    """Version 2 writes the same voxels with the series' TR dropped from 2 s to 1 s: every execution of a
+    version is identical, the versions differ in the header only. The comparison read "sufficiently
+    reproducible" with nothing said (a review); now the semantic hash sees the TR and the verdict warns."""
+
+    import nibabel as nib
+    import numpy as np
+
+    def series(subject: int, tr: float) -> bytes:
+        img = nib.Nifti1Image(np.full((3, 3, 2, 4), 10.0 * subject + 1, dtype=np.float32), np.eye(4))
+        img.header.set_zooms((1.0, 1.0, 1.0, tr))
+        img.header.set_xyzt_units("mm", "sec")
+        return img.to_bytes()
+
+    def version(name: str, tr: float) -> Study:
+        files = {(f"s{i}", r): {"bold.nii": series(i, tr)} for i in (1, 2, 3) for r in (1, 2)}
+        return ingested(tmp_path / name, "  bold: {path: bold.nii, kind: image}\n", files)
+
+    doc = compare_check(version("v1", 2.0), version("v2", 1.0)).document
+    (out,) = doc["outputs"]
+    assert out["unmeasured_differences"] == 3 and out["voxelwise"]["summary"]["differ_fraction"] == 0
+    (warning,) = [r for r in out["verdict"]["reasons"] if not r["passed"]]
+    assert warning["message"].startswith(
+        "the files of 3 subject(s) differ between executions (within a condition or across levels) while every "
+        "voxel is identical: the difference is in the image header"
+    )
+    assert doc["verdict"]["status"] == "warn"

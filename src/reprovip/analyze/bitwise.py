@@ -19,7 +19,8 @@ NONDETERMINISM_HINTS = {
 }
 
 
-def _key(r: Record) -> str:
+def record_key(r: Record) -> str:
+    """What identity compares: the semantic hash, else the bytes' hash (a missing file equals nothing)."""
     return r.semantic_hash or r.blob or f"missing:{id(r)}"
 
 
@@ -42,12 +43,12 @@ def bitwise_summary(design: Design) -> dict[str, Any]:
     identical = bytes_identical = True
     for s in design.subjects:
         every = [r for r in design.grid[s].values() if r.blob]
-        identical &= len({_key(r) for r in every}) <= 1
+        identical &= len({record_key(r) for r in every}) <= 1
         bytes_identical &= len({r.blob for r in every}) <= 1
         for cell in design.cells:
             recs = _cell_records(design, s, cell)
             ck = _cond_key(design, cell)
-            n_sem, n_bytes = len({_key(r) for r in recs}), len({r.blob for r in recs})
+            n_sem, n_bytes = len({record_key(r) for r in recs}), len({r.blob for r in recs})
             cells.append(
                 dict(
                     subject=s,
@@ -131,7 +132,7 @@ def _factor_effect(design: Design, j: int) -> dict[str, Any]:
     for s in design.subjects:
         reps: dict[tuple[str, ...], set[str]] = {}
         for cell in design.cells:
-            keys = {_key(r) for r in _cell_records(design, s, cell)}
+            keys = {record_key(r) for r in _cell_records(design, s, cell)}
             if not keys:
                 continue
             reps[cell] = keys

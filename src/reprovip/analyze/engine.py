@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from reprovip import __version__
 from reprovip.analyze.attribution import attribute, factor_shares, mean_shares
-from reprovip.analyze.bitwise import bitwise_summary
+from reprovip.analyze.bitwise import bitwise_summary, record_key
 from reprovip.analyze.dataflow import add_dataflow
 from reprovip.analyze.design import Design, build_design, records_by_output
 from reprovip.analyze.envelope import envelope
@@ -150,8 +150,9 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
             )
     except ReaderError as exc:
         entry["error"] = str(exc)
-    complete = set(design.complete)
-    differing = sum(not c["identical"] for c in bits["cells"] if c["subject"] in complete)
+    # Complete subjects whose files differ between any two executions, within a condition or across levels (a
+    # version that rewrote a header): what the observations would have to show.
+    differing = sum(len({record_key(r) for r in design.grid[s].values()}) > 1 for s in design.complete)
     if differing and _unmeasured(kind, entry, observations):
         # The files differ, the numbers read from them do not: the difference is in what no observation
         # measures (a string, a word, a number glued to a unit, an image header); the criteria cannot see it.

@@ -158,7 +158,8 @@ def _unseen_differences(out: dict[str, Any]) -> list[dict[str, Any]]:
             "a text column, a word, a number glued to its unit)"
         )
         message = (
-            f"the files differ between executions in {unmeasured} subject x condition cell(s) while every {what}; "
+            f"the files of {unmeasured} subject(s) differ between executions (within a condition or across "
+            f"levels) while every {what}; "
             "the criteria cannot vouch for it: compare two files of one subject"
         )
         found.append(reason(OBSERVED, value=unmeasured, message=message, **warn))
