@@ -15,7 +15,7 @@ import pytest
 from reprovip.execute import trace
 from reprovip.study import Study
 from tests.conftest import unavailable
-from tests.report.studies import build_image_study, build_pipeline_study, build_scalar_study
+from tests.report.studies import build_image_study, build_labels_study, build_pipeline_study, build_scalar_study
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -39,6 +39,18 @@ def scalar_study(tmp_path_factory: pytest.TempPathFactory) -> Study:
 def image_study(tmp_path_factory: pytest.TempPathFactory) -> Study:
     """Images and label maps: voxelwise maps and Dice."""
     return build_image_study(tmp_path_factory.mktemp("images"))
+
+
+@pytest.fixture(scope="session")
+def labels_study(tmp_path_factory: pytest.TempPathFactory) -> Study:
+    """Label maps differing in one voxel between repetitions, in a study with no factor."""
+    return build_labels_study(tmp_path_factory.mktemp("labels"))
+
+
+@pytest.fixture(scope="session")
+def labels4d_study(tmp_path_factory: pytest.TempPathFactory) -> Study:
+    """The same label maps written as 4-D files of 4 frames: not analysable."""
+    return build_labels_study(tmp_path_factory.mktemp("labels4d"), frames=4)
 
 
 @pytest.fixture(scope="session")

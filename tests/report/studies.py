@@ -57,6 +57,23 @@ def build_image_study(root: Path) -> Study:
     return study
 
 
+def build_labels_study(root: Path, *, frames: int = 0) -> Study:
+    """2 subjects x 3 repetitions of tests/apps/labels_app.py, no factor: odd repetitions move one voxel into
+    label 1 (Dice 112/113 between an odd and an even one); ``frames`` > 0 writes 4-D label maps instead."""
+    path = write_study(
+        root,
+        app="labels_app.py",
+        repetitions=3,
+        subjects=2,
+        args='"{input}", "{outdir}", "{repetition}", "--flip"' + (f', "--frames", "{frames}"' if frames else ""),
+        outputs="  seg: {path: seg.nii.gz, kind: labels}\n",
+    )
+    study = Study.load(path)
+    assert study.run(jobs=2).ok
+    study.analyze()
+    return study
+
+
 def build_pipeline_study(root: Path) -> Study:
     """The four-step pipeline of tests/apps/pipeline_app.py traced with ``trace: processes``, 1 subject x
     threads {1, 2} x 2 repetitions: step 2 adds unseeded noise under OMP_NUM_THREADS=2, so under threads=2 step 2

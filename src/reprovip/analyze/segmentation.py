@@ -6,10 +6,31 @@ from typing import Any
 
 import numpy as np
 
-from reprovip.analyze.design import Design
+from reprovip.analyze.design import Design, Record
 from reprovip.analyze.stats import num
 from reprovip.metrics import pairwise_overlap
 from reprovip.readers import load
+from reprovip.readers.base import fail
+
+
+def _label_map(rec: Record, kind: str) -> tuple[np.ndarray, tuple[float, ...]]:
+    """The voxels of one stored label map and their spacing (mm); a map the overlap metrics cannot take (more
+    than 3 axes, such as one volume per frame) is a :class:`ReaderError` naming the file and the fix."""
+    loaded = load(rec.path, kind=kind)  # type: ignore[arg-type]
+    data = np.asarray(loaded.values["data"])
+    if data.ndim > 3:
+        raise fail(
+            rec.path,  # type: ignore[arg-type]
+            f"label maps must be 2-D or 3-D but this one ({_execution(rec)}) is {data.ndim}-D (shape {data.shape})",
+            "write one volume per output (each volume a file declared as its own output)",
+        )
+    zooms = loaded.meta.get("zooms") or (1.0,) * data.ndim
+    return data, tuple(float(z) for z in zooms[: data.ndim])
+
+
+def _execution(rec: Record) -> str:
+    cond = f", {rec.condition_key}" if rec.condition_key not in ("", "-") else ""
+    return f"subject {rec.subject}{cond}, repetition {rec.repetition}"
 
 
 def label_agreement(design: Design, subjects: list[str], kind: str = "labels") -> dict[str, Any]:
@@ -24,10 +45,10 @@ def label_agreement(design: Design, subjects: list[str], kind: str = "labels") -
     spacing = None
     for s in subjects:
         items = sorted(design.grid[s].items(), key=lambda kv: (cond_index[kv[0][0]], kv[0][1]))
-        loaded = [load(rec.path, kind=kind) for _, rec in items]  # type: ignore[arg-type]
-        maps = np.stack([np.asarray(x.values["data"]) for x in loaded])
+        loaded = [_label_map(rec, kind) for _, rec in items]
+        maps = np.stack([data for data, _ in loaded])
         if spacing is None:
-            spacing = tuple(float(z) for z in loaded[0].meta.get("zooms", (1.0, 1.0, 1.0))[:3])
+            spacing = loaded[0][1]
         conds = [cond_index[pos[0]] for pos, _ in items]
         for label, res in pairwise_overlap(maps, spacing=spacing).items():
             d = per_label.setdefault(int(label), {})

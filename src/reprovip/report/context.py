@@ -20,6 +20,13 @@ FORMS = ("ICC(1,1)", "ICC(A,1)", "ICC(C,1)", "ICC(1,k)", "ICC(A,k)", "ICC(C,k)")
 STATUS_ORDER = ("error", "fail", "warn", "pass", "identical")
 MAX_ROWS = 50
 N_STRIP = 3
+PAIR_GROUPS = ("within", "between")  # pairs of executions in the same condition, in different conditions
+SEGMENTATION_KEYS = tuple(
+    f"{metric}_{group}_{stat}"
+    for group in PAIR_GROUPS
+    for metric, stats in (("dice", ("min", "mean")), ("hd95", ("max", "mean")), ("assd", ("max", "mean")))
+    for stat in stats
+)
 
 
 def verdict_of(document: dict[str, Any]) -> dict[str, Any]:
@@ -159,9 +166,10 @@ def _row(o: dict[str, Any]) -> dict[str, Any]:
 
 
 def _bitwise(bw: dict[str, Any]) -> dict[str, Any]:
+    # Every key, always: an output whose analysis failed early has no bitwise summary at all.
     if not bw:
-        return dict(status="unknown", text="no stored outputs")
-    if bw.get("bytes_identical"):
+        status, txt = "unknown", "not compared: the analysis holds no bitwise summary of this output"
+    elif bw.get("bytes_identical"):
         status, txt = "identical", "bit-for-bit identical (bytes)"
     elif bw.get("identical"):
         status, txt = "identical", "identical content (semantic hash); bytes differ, e.g. a gzip timestamp"
@@ -190,6 +198,24 @@ def _bitwise(bw: dict[str, Any]) -> dict[str, Any]:
         repetitions_identical=bw.get("repetitions_identical"),
         conditions=conditions,
         factors=factors,
+    )
+
+
+def _segmentation(seg: dict[str, Any]) -> dict[str, Any]:
+    """Label-map agreement with every per-label key present (``None`` where the analysis has no value), and
+    the pair groups that have values: ``within`` needs two repetitions of a condition, ``between`` two
+    conditions, so a study without factors has no ``between`` keys (see analyze/segmentation.py)."""
+    labels = [
+        dict({k: (v or {}).get(k) for k in SEGMENTATION_KEYS}, label=lab)
+        for lab, v in (seg.get("labels") or {}).items()
+    ]
+    groups = [g for g in PAIR_GROUPS if any(r[f"dice_{g}_min"] is not None for r in labels)]
+    return dict(
+        labels=labels,
+        groups=groups,
+        dice_min=seg.get("dice_min"),
+        hd95_max=seg.get("hd95_max"),
+        spacing=seg.get("spacing"),
     )
 
 
@@ -285,14 +311,7 @@ def output_context(o: dict[str, Any], index: int) -> dict[str, Any]:
         shares=_shares(focus),
         variance_shares=dict(o.get("variance_shares") or {}),
         per_condition=_per_condition(focus, o.get("bitwise") or {}),
-        segmentation=dict(
-            labels=[dict(label=k, **v) for k, v in (seg.get("labels") or {}).items()],
-            dice_min=seg.get("dice_min"),
-            hd95_max=seg.get("hd95_max"),
-            spacing=seg.get("spacing"),
-        )
-        if seg
-        else None,
+        segmentation=_segmentation(seg) if seg else None,
         voxelwise=dict(
             summary=vw.get("summary") or {},
             skipped=vw.get("skipped"),
