@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from reprovip.errors import SpecError, StoreError
-from reprovip.store import RunLock
+from reprovip.store import BlobStore, RunLock
 from reprovip.study import Study
 from tests.conftest import write_study
 
@@ -480,3 +480,17 @@ def test_an_output_named_after_the_subject_is_one_output(tmp_path: Path, noise: 
     doc = study.analyze().document
     (out,) = doc["outputs"]
     assert (out["name"], out["n_subjects"], out["verdict"]["status"]) == ("result", 3, status)
+
+
+def test_each_execution_has_its_own_temporary_folder(tmp_path: Path) -> None:
+    """An application caching its first result in /tmp made every later execution of the subject return it:
+    "bit-for-bit identical" (a review). Each execution now gets TMPDIR in its own working folder."""
+    outputs = "  result: {path: result.json, kind: scalars}\n  tmp: {path: tmp.txt, kind: bytes}\n"
+    study = Study.load(write_study(tmp_path, app="cache_app.py", outputs=outputs, extra="retries: 0\n"))
+    assert study.run(jobs=2).done == 9
+    doc = study.analyze().document
+    assert not next(o for o in doc["outputs"] if o["name"] == "result")["bitwise"]["identical"]
+    blobs = BlobStore(study.store)
+    rows = study.catalog.outputs(study.catalog.study_id(study.name))
+    tmps = {blobs.path(o["blob"], o["suffix"] or "").read_text() for o in rows if o["name"] == "tmp"}
+    assert len(tmps) == 9 and all(t.endswith("/tmp") and "/.reprovip/work/" in t for t in tmps), tmps

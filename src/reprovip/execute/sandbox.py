@@ -367,7 +367,7 @@ def missing_message(workdir: str, decls: list[OutputDecl], missing: set[str]) ->
     produced = _listing(os.path.join(workdir, "out"))
     if produced:
         return message + f"{{outdir}} holds: {produced}"
-    elsewhere = _listing(workdir, skip=("out", "input", PID_FILE, *streams))
+    elsewhere = _listing(workdir, skip=("out", "tmp", "input", PID_FILE, *streams))
     if elsewhere:
         return message + f"{{outdir}} is empty; the working folder holds: {elsewhere} (write results into {{outdir}})"
     return message + "the execution wrote no file"
@@ -454,23 +454,28 @@ def _keep(workdir: str, failed_root: str) -> str:
     return kept
 
 
+_EMPTIED = ("out", "tmp")  # the folders of a recycled working folder: {outdir} and the execution's TMPDIR
+
+
 def _spare(root: str) -> str:
     """Where this process (and thread) keeps an emptied working folder for its next execution."""
     return os.path.join(root, f".spare-{os.getpid()}-{threading.get_ident()}")
 
 
 def _recycle(workdir: str) -> bool:
-    """Keep a working folder whose outputs were moved away as the spare, if only an empty ``out/`` is left.
+    """Keep a working folder whose outputs were moved away as the spare, if only empty ``out/`` and ``tmp/``
+    are left.
 
     Renaming it back for the next execution replaces removing two folders and creating two, which are slow where
     the filesystem discards freed blocks. False, with the folder left in place, when anything else is in it.
     """
     try:
-        with os.scandir(os.path.join(workdir, "out")) as entries:
-            if next(entries, None) is not None:
-                return False
+        for name in _EMPTIED:
+            with os.scandir(os.path.join(workdir, name)) as entries:
+                if next(entries, None) is not None:
+                    return False
         with os.scandir(workdir) as entries:
-            if any(e.name not in ("out", PID_FILE) for e in entries):
+            if any(e.name not in (*_EMPTIED, PID_FILE) for e in entries):
                 return False
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(workdir, PID_FILE))
@@ -494,15 +499,16 @@ def _execute(task: Task) -> dict[str, Any]:
     workdir = os.path.join(root, task.execution_id)
     if os.path.lexists(workdir):  # left by an attempt on this host that did not finish
         shutil.rmtree(workdir, ignore_errors=True)
-    outdir = os.path.join(workdir, "out")
+    outdir, tmpdir = os.path.join(workdir, "out"), os.path.join(workdir, "tmp")
     try:
-        os.rename(_spare(root), workdir)  # the previous execution's emptied folder, with its empty out/
+        os.rename(_spare(root), workdir)  # the previous execution's emptied folder, with its empty out/ and tmp/
     except OSError:
         try:
             os.mkdir(workdir)
         except FileNotFoundError:
             os.makedirs(workdir)
         os.mkdir(outdir)
+        os.mkdir(tmpdir)
     values = dict(task.values, outdir=outdir, workdir=workdir)
     if "perturb" in task.extra:
         from reprovip.execute.perturb import perturb_file
@@ -554,6 +560,10 @@ def _execute(task: Task) -> dict[str, Any]:
         argv, traced, trace_note = trace.prepare(traced, argv, workdir, task.extra)  # argv as recorded: unwrapped
     t0 = time.perf_counter()
     env = {**(_frozen_environ or os.environb), **{os.fsencode(k): os.fsencode(v) for k, v in task.env.items()}}
+    if not {"container", "os"} & set(task.extra) and "TMPDIR" not in task.env:
+        # Its own temporary folder, emptied with it: a cache an application keeps in /tmp must not carry one
+        # execution's result into the next (a review's app cached its first result there: "identical").
+        env.update({b"TMPDIR": os.fsencode(tmpdir), b"TMP": os.fsencode(tmpdir), b"TEMP": os.fsencode(tmpdir)})
     sinks: dict[str, int] = {}
     try:
         for d in task.outputs:
