@@ -1,14 +1,23 @@
 """Label maps that the segmentation metrics cannot take: the verdict is "not analysable" and ``check`` says what
 is wrong with the data and what to do (found by review: a 4-D label map printed the metric's internal message
-"`spacing` must be 4 positive finite numbers (mm), got (1.0, 1.0, 1.0)")."""
+"`spacing` must be 4 positive finite numbers (mm), got (1.0, 1.0, 1.0)"; label maps of one subject on two
+grids crashed ``analyze`` with numpy's "all input arrays must have the same shape"; every subject was measured
+in the first subject's voxel size)."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+import nibabel as nib
+import numpy as np
 import pytest
 
+from reprovip.analyze.design import Design, Record, build_design
+from reprovip.analyze.segmentation import label_agreement
 from reprovip.cli.main import main
+from reprovip.errors import ReaderError
+from reprovip.metrics import pairwise_overlap
 from reprovip.study import Study
 from tests.report.conftest import labels4d_study  # noqa: F401 (fixture)
 
@@ -30,3 +39,50 @@ def test_check_of_a_4d_label_map_names_the_file_the_shape_and_the_fix(
     assert out.rstrip().endswith("not analysable")
     doc = labels4d_study.check(reanalyze=False).document
     assert doc["outputs"][0]["bitwise"]["identical"] is False  # the output is analysed up to its labels
+
+
+def _cube(shape: tuple[int, ...] = (8, 8, 8), *, shift: int = 0) -> np.ndarray:
+    """Label 1 on the 4x4x4 cube at [2:6]^3, moved ``shift`` voxels along the first axis."""
+    a = np.zeros(shape, np.int16)
+    a[2 + shift : 6 + shift, 2:6, 2:6] = 1
+    return a
+
+
+def _design(root: Path, maps: dict[str, list[tuple[np.ndarray, float]]]) -> Design:
+    """One NIfTI file per (label map, voxel size in mm) of each subject, repetitions in order, no factor."""
+    records = []
+    for subject, runs in maps.items():
+        for r, (data, mm) in enumerate(runs, start=1):
+            path = root / subject / f"run-{r}.nii.gz"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            nib.save(nib.Nifti1Image(data, np.diag([mm, mm, mm, 1.0])), path)
+            records.append(Record(subject, (), "-", r, path, None, None, None))
+    return build_design(records)
+
+
+def test_each_subject_is_measured_in_its_own_voxel_size(tmp_path: Path) -> None:
+    """The same two maps on a 1 mm grid (sub-01) and a 2 mm grid (sub-02): sub-02's distances are twice
+    sub-01's (distances in mm scale with an isotropic voxel size; the 1 mm values are
+    :func:`reprovip.metrics.pairwise_overlap`'s, checked against MONAI's conventions in tests/metrics)."""
+    pair = [_cube(), _cube(shift=1)]
+    design = _design(tmp_path, {"sub-01": [(m, 1.0) for m in pair], "sub-02": [(m, 2.0) for m in pair]})
+    one_mm = pairwise_overlap(np.stack(pair))[1]
+    seg = label_agreement(design, list(design.complete))
+    label = seg["labels"]["1"]
+    assert one_mm.hd95[0] > 0
+    assert label["hd95_within_max"] == pytest.approx(2 * one_mm.hd95[0], rel=1e-12)
+    assert label["hd95_within_mean"] == pytest.approx(1.5 * one_mm.hd95[0], rel=1e-12)
+    assert label["assd_within_max"] == pytest.approx(2 * one_mm.assd[0], rel=1e-12)
+    assert label["dice_within_min"] == pytest.approx(2 * 48 / 128, rel=1e-12)  # 48 of 64 voxels shared
+    assert seg["hd95_max_label"] == 1
+
+
+def test_label_maps_of_one_subject_on_two_grids_name_the_files(tmp_path: Path) -> None:
+    design = _design(tmp_path, {"sub-01": [(_cube(), 1.0), (_cube((9, 8, 8)), 1.0)]})
+    with pytest.raises(
+        ReaderError,
+        match=r"sub-01/run-2\.nii\.gz: label map of shape \(9, 8, 8\) \(subject sub-01, repetition 2\) where "
+        r"subject sub-01, repetition 1 has \(8, 8, 8\); write the label maps of every execution of a subject on "
+        r"the same grid$",
+    ):
+        label_agreement(design, list(design.complete))

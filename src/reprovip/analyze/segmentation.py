@@ -28,6 +28,21 @@ def _label_map(rec: Record, kind: str) -> tuple[np.ndarray, tuple[float, ...]]:
     return data, tuple(float(z) for z in zooms[: data.ndim])
 
 
+def _subject_maps(recs: list[Record], kind: str) -> tuple[np.ndarray, tuple[float, ...]]:
+    """One subject's label maps stacked ``(k, *grid)`` and their spacing, read from the first: each subject is
+    measured in its own voxel size (subjects may be written on different grids)."""
+    loaded = [_label_map(rec, kind) for rec in recs]
+    first = loaded[0][0].shape
+    for rec, (data, _) in zip(recs, loaded, strict=True):
+        if data.shape != first:
+            raise fail(
+                rec.path,  # type: ignore[arg-type]
+                f"label map of shape {data.shape} ({_execution(rec)}) where {_execution(recs[0])} has {first}",
+                "write the label maps of every execution of a subject on the same grid",
+            )
+    return np.stack([data for data, _ in loaded]), loaded[0][1]
+
+
 def _execution(rec: Record) -> str:
     cond = f", {rec.condition_key}" if rec.condition_key not in ("", "-") else ""
     return f"subject {rec.subject}{cond}, repetition {rec.repetition}"
@@ -37,7 +52,10 @@ def label_agreement(design: Design, subjects: list[str], kind: str = "labels") -
     """Pairwise agreement between the executions of each subject, per label.
 
     Pairs are split into ``within`` (same condition, different repetition) and ``between`` (different
-    conditions), so a factor's effect on the segmentation shows as a lower Dice between conditions.
+    conditions), so a factor's effect on the segmentation shows as a lower Dice between conditions. A label's
+    ``*_within_*`` keys exist only when some condition has two repetitions, its ``*_between_*`` keys only when
+    there are two conditions. Distances are in each subject's own voxel size (``spacing`` is the first
+    subject's). A label map with more than 3 axes, or one subject's maps on two grids, is a ReaderError.
     """
     per_label: dict[int, dict[str, list[float]]] = {}
     volumes: dict[int, dict[str, np.ndarray]] = {}
@@ -45,12 +63,11 @@ def label_agreement(design: Design, subjects: list[str], kind: str = "labels") -
     spacing = None
     for s in subjects:
         items = sorted(design.grid[s].items(), key=lambda kv: (cond_index[kv[0][0]], kv[0][1]))
-        loaded = [_label_map(rec, kind) for _, rec in items]
-        maps = np.stack([data for data, _ in loaded])
-        if spacing is None:
-            spacing = loaded[0][1]
+        recs = [rec for _, rec in items]
+        maps, sp = _subject_maps(recs, kind)
+        spacing = spacing or sp
         conds = [cond_index[pos[0]] for pos, _ in items]
-        for label, res in pairwise_overlap(maps, spacing=spacing).items():
+        for label, res in pairwise_overlap(maps, spacing=sp).items():
             d = per_label.setdefault(int(label), {})
             for (i, j), dice, hd95, assd in zip(res.pairs, res.dice, res.hd95, res.assd, strict=True):
                 group = "within" if conds[i] == conds[j] else "between"
