@@ -194,8 +194,9 @@ def _underflow(out: dict[str, Any]) -> list[dict[str, Any]]:
                 value=voxels or len(zero),
                 observation=zero[0] if zero else None,
                 message=f"{what} differ between executions while their within-subject SD computes as 0: values "
-                "below ~1e-146 in magnitude underflow when squared in float64, so no metric measures them; rescale "
-                "the output (e.g. write -log10 of a p-value)",
+                "below ~1e-146 in magnitude underflow when squared in float64 (or, for voxels, integers beyond "
+                "2**53 are equal once in float64), so no metric measures them; rescale the output (e.g. write "
+                "-log10 of a p-value)",
             )
         )
     inexact = out.get("inexact_differences") or {}
