@@ -320,3 +320,20 @@ def test_differences_outside_the_voxels_with_metrics_are_counted(tmp_path: Path)
     res, maps, _ = _run(tmp_path, x)
     assert maps["differ"][0] == 1 and res["summary"]["differ_without_metrics"] == 1
     assert res["summary"]["differ_fraction"] > 0
+
+
+def test_a_subject_on_its_own_grid_is_named_with_what_to_do(tmp_path: Path) -> None:
+    """Images in each subject's native space: the odd grid is reported with the fix (resample to a template,
+    or compare files only), not only as a file that could not be read."""
+    x = np.random.default_rng(6).uniform(50, 60, size=(*SPATIAL, 3, 2))
+    design = _design(tmp_path, x)
+    for rec in design.grid["sub-2"].values():  # a grid shifted by 2 mm
+        img = nib.load(rec.path)
+        nib.save(nib.Nifti1Image(np.asarray(img.dataobj), img.affine + np.pad([[2.0]], ((0, 3), (3, 0)))), rec.path)
+    _, _, errors = _maps_of(tmp_path / "maps", design)
+    (error,) = errors
+    assert error["subject"] == "sub-2" and error["error"].endswith(
+        "affine differs from the other executions' by more than 1e-05; voxelwise maps need every execution on one "
+        "grid: images in each subject's native space must be resampled to a common template first, or declare the "
+        "output `kind: bytes` to compare the files only"
+    )

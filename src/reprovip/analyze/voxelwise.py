@@ -39,6 +39,10 @@ from reprovip.readers import AFFINE_TOLERANCE, read_image
 from reprovip.readers.base import gzip_bytes
 from reprovip.readers.inflate import DecodeBuffers
 
+_ONE_GRID = (
+    "voxelwise maps need every execution on one grid: images in each subject's native space must be resampled "
+    "to a common template first, or declare the output `kind: bytes` to compare the files only"
+)
 _READERS = 2  # reader threads: with the main thread's accumulation, both cores of a laptop stay busy
 _AHEAD = 4  # volumes read but not yet consumed, at most (each holds a decoded volume in memory)
 
@@ -83,9 +87,11 @@ def _volume(path: Path, ref: tuple[tuple[int, ...], np.ndarray, Any], buffers: D
     """One volume as a flat array in memory order and stored dtype, checked against the reference geometry."""
     img = read_image(path, buffers)
     if img.data.shape != ref[0]:
-        raise ReaderError(f"{path}: shape {img.data.shape} differs from {ref[0]} of the other executions")
+        raise ReaderError(f"{path}: shape {img.data.shape} differs from {ref[0]} of the other executions; {_ONE_GRID}")
     if np.max(np.abs(img.affine - ref[1])) > AFFINE_TOLERANCE:
-        raise ReaderError(f"{path}: affine differs from the other executions' by more than {AFFINE_TOLERANCE}")
+        raise ReaderError(
+            f"{path}: affine differs from the other executions' by more than {AFFINE_TOLERANCE}; {_ONE_GRID}"
+        )
     return np.ravel(img.data, order="F")  # nibabel arrays are Fortran-ordered: a view, no copy
 
 
