@@ -19,6 +19,7 @@ from reprovip.cli.main import main
 from reprovip.errors import ReaderError
 from reprovip.metrics import pairwise_overlap
 from reprovip.study import Study
+from tests.conftest import ingested
 from tests.report.conftest import labels4d_study  # noqa: F401 (fixture)
 
 
@@ -86,3 +87,23 @@ def test_label_maps_of_one_subject_on_two_grids_name_the_files(tmp_path: Path) -
         r"the same grid$",
     ):
         label_agreement(design, list(design.complete))
+
+
+def test_label_agreement_leaves_out_the_subjects_whose_files_could_not_be_read(tmp_path: Path) -> None:
+    """Subject s3's second map is on another grid (and mirrored): the voxel pass names it unreadable, and the
+    Dice used to be computed on it all the same (0 here), contradicting `check`'s "computed on the files that
+    could be read"."""
+    seg = np.zeros((6, 6, 4), dtype=np.uint8)
+    seg[1:3, 1:5, 1:3], seg[3:5, 1:5, 1:3] = 1, 2
+
+    def labels(data: np.ndarray, shift: float = 0.0) -> bytes:
+        affine = np.eye(4)
+        affine[0, 3] = shift
+        return nib.Nifti1Image(data, affine).to_bytes()
+
+    files = {(s, r): {"seg.nii": labels(seg)} for s in ("s1", "s2", "s3") for r in (1, 2)}
+    files[("s3", 2)] = {"seg.nii": labels(seg[::-1], shift=5.0)}
+    doc = ingested(tmp_path, "  seg: {path: seg.nii, kind: labels}\n", files).analyze().document
+    (out,) = doc["outputs"]
+    assert [e["subject"] for e in out["errors"]] == ["s3"]
+    assert out["segmentation"]["dice_min"] == 1.0

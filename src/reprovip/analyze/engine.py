@@ -118,6 +118,8 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
             entry["voxelwise"] = voxelwise_maps(
                 design, subjects, out_dir, labels=kind == "labels", errors=entry["errors"]
             )
+            # Label agreement on the subjects whose every file the voxel pass could read (it names the others).
+            subjects = [s for s in subjects if s not in {e["subject"] for e in entry["errors"]}]
             if kind == "labels" and len(subjects) >= 1:
                 seg = label_agreement(design, subjects)
                 volumes = seg.pop("volumes")
