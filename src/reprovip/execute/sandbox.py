@@ -617,7 +617,8 @@ def _execute(task: Task) -> dict[str, Any]:
         return result
     result["outputs"] = _collect(outdir, task.outputs, task.return_bytes)
     if traced:
-        result["trace"] = trace.trace_execution(traced, workdir, skip=(PID_FILE, "input"), note=trace_note)
+        # The execution's TMPDIR is scratch, as /tmp is: its files are neither results nor their causes.
+        result["trace"] = trace.trace_execution(traced, workdir, skip=(PID_FILE, "input", "tmp"), note=trace_note)
     missing = {o["name"] for o in result["outputs"] if o["missing"]}
     result["ok"] = not missing
     result["error"] = missing_message(workdir, task.outputs, missing) if missing else None
