@@ -367,7 +367,7 @@ def missing_message(workdir: str, decls: list[OutputDecl], missing: set[str]) ->
     produced = _listing(os.path.join(workdir, "out"))
     if produced:
         return message + f"{{outdir}} holds: {produced}"
-    elsewhere = _listing(workdir, skip=("out", "tmp", "input", PID_FILE, *streams))
+    elsewhere = _listing(workdir, skip=("out", "input", PID_FILE, *streams))
     if elsewhere:
         return message + f"{{outdir}} is empty; the working folder holds: {elsewhere} (write results into {{outdir}})"
     return message + "the execution wrote no file"
@@ -454,28 +454,23 @@ def _keep(workdir: str, failed_root: str) -> str:
     return kept
 
 
-_EMPTIED = ("out", "tmp")  # the folders of a recycled working folder: {outdir} and the execution's TMPDIR
-
-
 def _spare(root: str) -> str:
     """Where this process (and thread) keeps an emptied working folder for its next execution."""
     return os.path.join(root, f".spare-{os.getpid()}-{threading.get_ident()}")
 
 
 def _recycle(workdir: str) -> bool:
-    """Keep a working folder whose outputs were moved away as the spare, if only empty ``out/`` and ``tmp/``
-    are left.
+    """Keep a working folder whose outputs were moved away as the spare, if only an empty ``out/`` is left.
 
     Renaming it back for the next execution replaces removing two folders and creating two, which are slow where
     the filesystem discards freed blocks. False, with the folder left in place, when anything else is in it.
     """
     try:
-        for name in _EMPTIED:
-            with os.scandir(os.path.join(workdir, name)) as entries:
-                if next(entries, None) is not None:
-                    return False
+        with os.scandir(os.path.join(workdir, "out")) as entries:
+            if next(entries, None) is not None:
+                return False
         with os.scandir(workdir) as entries:
-            if any(e.name not in (*_EMPTIED, PID_FILE) for e in entries):
+            if any(e.name not in ("out", PID_FILE) for e in entries):
                 return False
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(workdir, PID_FILE))
@@ -499,16 +494,15 @@ def _execute(task: Task) -> dict[str, Any]:
     workdir = os.path.join(root, task.execution_id)
     if os.path.lexists(workdir):  # left by an attempt on this host that did not finish
         shutil.rmtree(workdir, ignore_errors=True)
-    outdir, tmpdir = os.path.join(workdir, "out"), os.path.join(workdir, "tmp")
+    outdir = os.path.join(workdir, "out")
     try:
-        os.rename(_spare(root), workdir)  # the previous execution's emptied folder, with its empty out/ and tmp/
+        os.rename(_spare(root), workdir)  # the previous execution's emptied folder, with its empty out/
     except OSError:
         try:
             os.mkdir(workdir)
         except FileNotFoundError:
             os.makedirs(workdir)
         os.mkdir(outdir)
-        os.mkdir(tmpdir)
     values = dict(task.values, outdir=outdir, workdir=workdir)
     if "perturb" in task.extra:
         from reprovip.execute.perturb import perturb_file
@@ -560,66 +554,75 @@ def _execute(task: Task) -> dict[str, Any]:
         argv, traced, trace_note = trace.prepare(traced, argv, workdir, task.extra)  # argv as recorded: unwrapped
     t0 = time.perf_counter()
     env = {**(_frozen_environ or os.environb), **{os.fsencode(k): os.fsencode(v) for k, v in task.env.items()}}
+    tmpdir = None
     if not {"container", "os"} & set(task.extra) and "TMPDIR" not in task.env:
-        # Its own temporary folder, emptied with it: a cache an application keeps in /tmp must not carry one
-        # execution's result into the next (a review's app cached its first result there: "identical").
-        env.update({b"TMPDIR": os.fsencode(tmpdir), b"TMP": os.fsencode(tmpdir), b"TEMP": os.fsencode(tmpdir)})
-    sinks: dict[str, int] = {}
+        # Its own temporary folder, removed after it: a cache an application keeps in /tmp must not carry one
+        # execution's result into the next (a review's application did: "identical"). In the system's temporary
+        # folder, not the working folder: a short path for the sockets tools make there (108 bytes at most),
+        # and no scratch file among the files a trace follows.
+        tmpdir = tempfile.mkdtemp(prefix="reprovip-")
+        env.update(dict.fromkeys((b"TMPDIR", b"TMP", b"TEMP"), os.fsencode(tmpdir)))
     try:
-        for d in task.outputs:
-            if path := stream_file(workdir, d.pattern):
-                sinks[STREAM_OUTPUT.match(d.pattern)[1]] = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        started = _start(argv, env, workdir)
-    except OSError as exc:
-        for fd in sinks.values():
-            os.close(fd)
-        result.update(ok=False, error=f"could not start {argv[0]!r}: {exc.strerror or exc}", duration=0.0)
-        result["finished_at"] = time.time()
-        return result
-    pid = started.pid
-    with _lock:
-        _active_groups.add(pid)
-    fd = os.open(os.path.join(workdir, PID_FILE), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        os.write(fd, f"{pid} {_HOSTNAME}".encode())
-    finally:
-        os.close(fd)
-    try:
-        code, rss, killed, stdout, stderr = _wait(started, task.timeout, sinks)  # kills the group at exit
-    except BaseException:
-        kill_group(pid)  # interrupted while waiting: nothing of the execution outlives it
-        raise
-    finally:
+        sinks: dict[str, int] = {}
+        try:
+            for d in task.outputs:
+                if path := stream_file(workdir, d.pattern):
+                    sinks[STREAM_OUTPUT.match(d.pattern)[1]] = os.open(
+                        path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644
+                    )
+            started = _start(argv, env, workdir)
+        except OSError as exc:
+            for fd in sinks.values():
+                os.close(fd)
+            result.update(ok=False, error=f"could not start {argv[0]!r}: {exc.strerror or exc}", duration=0.0)
+            result["finished_at"] = time.time()
+            return result
+        pid = started.pid
         with _lock:
-            _active_groups.discard(pid)
-        for fd in sinks.values():
+            _active_groups.add(pid)
+        fd = os.open(os.path.join(workdir, PID_FILE), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            os.write(fd, f"{pid} {_HOSTNAME}".encode())
+        finally:
             os.close(fd)
-    result.update(
-        pid=pid,
-        exit_code=code,
-        peak_rss=rss,
-        timed_out=killed == "timeout",
-        stdout=stdout,
-        stderr=stderr,
-        duration=time.perf_counter() - t0,
-        finished_at=time.time(),
-    )
-    if killed == "timeout":
-        result.update(ok=False, error=f"timed out after {task.timeout:g} s (process group killed)")
+        try:
+            code, rss, killed, stdout, stderr = _wait(started, task.timeout, sinks)  # kills the group at exit
+        except BaseException:
+            kill_group(pid)  # interrupted while waiting: nothing of the execution outlives it
+            raise
+        finally:
+            with _lock:
+                _active_groups.discard(pid)
+            for fd in sinks.values():
+                os.close(fd)
+        result.update(
+            pid=pid,
+            exit_code=code,
+            peak_rss=rss,
+            timed_out=killed == "timeout",
+            stdout=stdout,
+            stderr=stderr,
+            duration=time.perf_counter() - t0,
+            finished_at=time.time(),
+        )
+        if killed == "timeout":
+            result.update(ok=False, error=f"timed out after {task.timeout:g} s (process group killed)")
+            return result
+        if killed == "interrupted":
+            result.update(ok=False, error=f"{INTERRUPTED} (process group killed)")
+            return result
+        if code != 0:
+            # The last line the application printed on stderr, without its colours: usually the reason.
+            tail = [line for line in strip_ansi(result["stderr"]).splitlines() if line.strip()][-1:] or [""]
+            result.update(ok=False, error=f"exit code {code}" + (f": {tail[0].strip()[:200]}" if tail[0] else ""))
+            return result
+        result["outputs"] = _collect(outdir, task.outputs, task.return_bytes)
+        if traced:
+            result["trace"] = trace.trace_execution(traced, workdir, skip=(PID_FILE, "input"), note=trace_note)
+        missing = {o["name"] for o in result["outputs"] if o["missing"]}
+        result["ok"] = not missing
+        result["error"] = missing_message(workdir, task.outputs, missing) if missing else None
         return result
-    if killed == "interrupted":
-        result.update(ok=False, error=f"{INTERRUPTED} (process group killed)")
-        return result
-    if code != 0:
-        # The last line the application printed on stderr, without its colours: usually the reason.
-        tail = [line for line in strip_ansi(result["stderr"]).splitlines() if line.strip()][-1:] or [""]
-        result.update(ok=False, error=f"exit code {code}" + (f": {tail[0].strip()[:200]}" if tail[0] else ""))
-        return result
-    result["outputs"] = _collect(outdir, task.outputs, task.return_bytes)
-    if traced:
-        # The execution's TMPDIR is scratch, as /tmp is: its files are neither results nor their causes.
-        result["trace"] = trace.trace_execution(traced, workdir, skip=(PID_FILE, "input", "tmp"), note=trace_note)
-    missing = {o["name"] for o in result["outputs"] if o["missing"]}
-    result["ok"] = not missing
-    result["error"] = missing_message(workdir, task.outputs, missing) if missing else None
-    return result
+    finally:
+        if tmpdir is not None:
+            shutil.rmtree(tmpdir, ignore_errors=True)
