@@ -142,3 +142,21 @@ def test_one_subject_with_an_extra_repetition_is_the_one_left_out(tmp_path: Path
     assert out["repetitions"] == 3 and out["complete_subjects"] == 3
     assert out["left_out"] == [dict(subject="s4", present=4, needed=3)]
     assert doc["verdict"]["status"] == "incomplete"
+
+
+def test_a_subject_with_the_right_count_but_the_wrong_conditions_is_left_out(tmp_path: Path) -> None:
+    """s3 has 4 executions of version a and 2 of b: as many as the design's 3 + 3, not the same ones (a count
+    alone took it for complete)."""
+    reps = {("s1", "a"): 3, ("s1", "b"): 3, ("s2", "a"): 3, ("s2", "b"): 3, ("s3", "a"): 4, ("s3", "b"): 2}
+    for (sub, version), n in reps.items():
+        for rep in range(1, n + 1):
+            d = tmp_path / "results" / version / sub / f"run-{rep}"
+            d.mkdir(parents=True)
+            (d / "r.json").write_text(json.dumps({"value": 10.0 * int(sub[1])}))
+    (tmp_path / "study.yaml").write_text("outputs:\n  r: {path: r.json, kind: scalars}\n")
+    study = Study.load(tmp_path / "study.yaml")
+    study.ingest("results/{version}/{subject}/run-{repetition}")
+    doc = study.analyze().document
+    (out,) = doc["outputs"]
+    assert out["left_out"] == [dict(subject="s3", present=6, needed=6)] and out["complete_subjects"] == 2
+    assert doc["verdict"]["status"] == "incomplete"

@@ -58,13 +58,21 @@ class Design:
         return list(itertools.product(*[lv for _, lv in self.factors]))
 
     @property
+    def positions(self) -> frozenset[tuple[tuple[str, ...], int]]:
+        """The grid positions a subject fills: every condition x ``k`` repetitions."""
+        return frozenset((c, i) for c in self.cells for i in range(self.k))
+
+    def balanced(self, subject: str) -> bool:
+        """Whether ``subject`` has exactly the design's executions: each condition ``k`` times, no more."""
+        return self.grid[subject].keys() == self.positions
+
+    @property
     def complete(self) -> tuple[str, ...]:
         """Subjects with every execution present and readable."""
-        need = len(self.cells) * self.k
         return tuple(
             s
             for s in self.subjects
-            if len(self.grid[s]) == need and all(r.path is not None and r.error is None for r in self.grid[s].values())
+            if self.balanced(s) and all(r.path is not None and r.error is None for r in self.grid[s].values())
         )
 
 

@@ -186,11 +186,9 @@ def _left_out(design: Design) -> list[dict[str, Any]]:
     """Subjects the metrics leave out (complete-case analysis) because they have fewer or more executions than
     the design (every condition x the repetition count most cells have): how many they have, how many it
     needs. Subjects left out for an unreadable or missing file are not listed: the reasons about those do."""
-    need = len(design.cells) * design.k
+    need = len(design.positions)
     return [
-        dict(subject=s, present=len(design.grid[s]), needed=need)
-        for s in design.subjects
-        if len(design.grid[s]) != need
+        dict(subject=s, present=len(design.grid[s]), needed=need) for s in design.subjects if not design.balanced(s)
     ]
 
 

@@ -109,9 +109,8 @@ def gather(design: Design, kind: str, *, key_columns: list[str] | None = None) -
                     loaded.setdefault(s, {})[pos] = flat
                 except ReaderError as exc:
                     errors.append(dict(where, error=str(exc)))
-    need = len(design.cells) * design.k
     bad = {e["subject"] for e in errors}
-    subjects = [s for s in design.subjects if s not in bad and len(loaded.get(s, {})) == need]
+    subjects = [s for s in design.subjects if s not in bad and loaded.get(s, {}).keys() == design.positions]
     names = sorted(loaded[subjects[0]][next(iter(loaded[subjects[0]]))]) if subjects else []
     values = np.full((len(names), len(subjects), *design.levels, design.k), np.nan)
     index = {c: i for i, c in enumerate(design.cells)}
