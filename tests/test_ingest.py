@@ -160,3 +160,5 @@ def test_a_subject_with_the_right_count_but_the_wrong_conditions_is_left_out(tmp
     (out,) = doc["outputs"]
     assert out["left_out"] == [dict(subject="s3", present=6, needed=6)] and out["complete_subjects"] == 2
     assert doc["verdict"]["status"] == "incomplete"
+    (left,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "every subject in the metrics"]
+    assert left["message"].endswith(": s3 (6 of 6, but more repetitions of a condition, fewer of another)")

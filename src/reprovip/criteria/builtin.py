@@ -38,6 +38,15 @@ def _where(e: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _executions_of(e: dict[str, Any]) -> str:
+    """A left-out subject with how many executions it has of how many the design needs."""
+    if e["present"] == e["needed"]:  # as many, not the same: a condition with more repetitions, another fewer
+        return (
+            f"{e['subject']} ({e['present']} of {e['needed']}, but more repetitions of a condition, fewer of another)"
+        )
+    return f"{e['subject']} ({e['present']} of {e['needed']})"
+
+
 def _by_problem(errors: list[dict[str, Any]]) -> list[str]:
     """Each distinct problem once, with the first execution and file it was met in, then where else: the same
     error in 15 files is one sentence, not 15 (the stored file's path, which differs, is not the problem)."""
@@ -78,7 +87,7 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 value=len(left),
                 message=f"{len(left)} of {out['n_subjects']} subject(s) do not have the design's executions of this "
                 "output and are left out of its metrics, whatever their values (the study is incomplete): "
-                + named([f"{e['subject']} ({e['present']} of {e['needed']})" for e in left]),
+                + named([_executions_of(e) for e in left]),
             )
         )
     unwritten = out.get("unwritten") or []
