@@ -494,3 +494,19 @@ def test_each_execution_has_its_own_temporary_folder(tmp_path: Path) -> None:
     rows = study.catalog.outputs(study.catalog.study_id(study.name))
     tmps = {blobs.path(o["blob"], o["suffix"] or "").read_text() for o in rows if o["name"] == "tmp"}
     assert len(tmps) == 9 and all(Path(t).name.startswith("reprovip-") and not Path(t).exists() for t in tmps)
+
+
+def test_an_output_linked_into_the_temporary_folder_is_stored(tmp_path: Path) -> None:
+    """An application that writes its result in $TMPDIR and links it into {outdir}: the temporary folder used to
+    be removed before the outputs were stored, and every execution failed (a review)."""
+    app = tmp_path / "app.py"
+    app.write_text(
+        "import json, os, pathlib, sys\n"
+        "real = pathlib.Path(os.environ['TMPDIR']) / 'r.json'\n"
+        "real.write_text(json.dumps({'value': float(pathlib.Path(sys.argv[1]).read_text().split()[-1])}))\n"
+        "(pathlib.Path(sys.argv[2]) / 'result.json').symlink_to(real)\n"
+    )
+    path = write_study(tmp_path, app=str(app))
+    study = Study.load(path)
+    assert study.run(jobs=2).done == 9
+    assert study.analyze().document["verdict"]["status"] == "identical"

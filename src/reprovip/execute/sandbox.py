@@ -408,7 +408,23 @@ def run_task(task: Task) -> dict[str, Any]:
     Doing this on the worker keeps the runner's single thread free for catalog writes. A blob moved in
     before the catalog commit is only an orphan if the runner dies in between, and the next run removes it.
     """
-    result = _execute(task)
+    tmpdir = None
+    if not {"container", "os"} & set(task.extra) and "TMPDIR" not in task.env:
+        # Its own temporary folder, removed once its outputs are stored (one may be a link into it): a cache an
+        # application keeps in /tmp must not carry one execution's result into the next (a review's application
+        # did: "identical"). In the system's temporary folder, not the working folder: a short path for the
+        # sockets tools make there (108 bytes at most), and no scratch file among the files a trace follows.
+        tmpdir = tempfile.mkdtemp(prefix="reprovip-")
+    try:
+        return _run_and_store(task, tmpdir)
+    finally:
+        if tmpdir is not None:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def _run_and_store(task: Task, tmpdir: str | None) -> dict[str, Any]:
+    """:func:`run_task` in the execution's temporary folder ``tmpdir`` (None: the environment's)."""
+    result = _execute(task, tmpdir)
     if (globs := task.extra.get("trace_keep")) and result.get("trace") and result.get("workdir"):
         from reprovip.execute import trace
 
@@ -480,7 +496,7 @@ def _recycle(workdir: str) -> bool:
     return True
 
 
-def _execute(task: Task) -> dict[str, Any]:
+def _execute(task: Task, tmpdir: str | None = None) -> dict[str, Any]:
     """Run one execution and return its result as a plain dict.
 
     Keys: ``ok``, ``exit_code``, ``timed_out``, ``duration``, ``peak_rss``, ``stdout``, ``stderr``, ``error``,
@@ -554,75 +570,63 @@ def _execute(task: Task) -> dict[str, Any]:
         argv, traced, trace_note = trace.prepare(traced, argv, workdir, task.extra)  # argv as recorded: unwrapped
     t0 = time.perf_counter()
     env = {**(_frozen_environ or os.environb), **{os.fsencode(k): os.fsencode(v) for k, v in task.env.items()}}
-    tmpdir = None
-    if not {"container", "os"} & set(task.extra) and "TMPDIR" not in task.env:
-        # Its own temporary folder, removed after it: a cache an application keeps in /tmp must not carry one
-        # execution's result into the next (a review's application did: "identical"). In the system's temporary
-        # folder, not the working folder: a short path for the sockets tools make there (108 bytes at most),
-        # and no scratch file among the files a trace follows.
-        tmpdir = tempfile.mkdtemp(prefix="reprovip-")
+    if tmpdir is not None:
         env.update(dict.fromkeys((b"TMPDIR", b"TMP", b"TEMP"), os.fsencode(tmpdir)))
+    sinks: dict[str, int] = {}
     try:
-        sinks: dict[str, int] = {}
-        try:
-            for d in task.outputs:
-                if path := stream_file(workdir, d.pattern):
-                    sinks[STREAM_OUTPUT.match(d.pattern)[1]] = os.open(
-                        path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644
-                    )
-            started = _start(argv, env, workdir)
-        except OSError as exc:
-            for fd in sinks.values():
-                os.close(fd)
-            result.update(ok=False, error=f"could not start {argv[0]!r}: {exc.strerror or exc}", duration=0.0)
-            result["finished_at"] = time.time()
-            return result
-        pid = started.pid
-        with _lock:
-            _active_groups.add(pid)
-        fd = os.open(os.path.join(workdir, PID_FILE), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            os.write(fd, f"{pid} {_HOSTNAME}".encode())
-        finally:
+        for d in task.outputs:
+            if path := stream_file(workdir, d.pattern):
+                sinks[STREAM_OUTPUT.match(d.pattern)[1]] = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        started = _start(argv, env, workdir)
+    except OSError as exc:
+        for fd in sinks.values():
             os.close(fd)
-        try:
-            code, rss, killed, stdout, stderr = _wait(started, task.timeout, sinks)  # kills the group at exit
-        except BaseException:
-            kill_group(pid)  # interrupted while waiting: nothing of the execution outlives it
-            raise
-        finally:
-            with _lock:
-                _active_groups.discard(pid)
-            for fd in sinks.values():
-                os.close(fd)
-        result.update(
-            pid=pid,
-            exit_code=code,
-            peak_rss=rss,
-            timed_out=killed == "timeout",
-            stdout=stdout,
-            stderr=stderr,
-            duration=time.perf_counter() - t0,
-            finished_at=time.time(),
-        )
-        if killed == "timeout":
-            result.update(ok=False, error=f"timed out after {task.timeout:g} s (process group killed)")
-            return result
-        if killed == "interrupted":
-            result.update(ok=False, error=f"{INTERRUPTED} (process group killed)")
-            return result
-        if code != 0:
-            # The last line the application printed on stderr, without its colours: usually the reason.
-            tail = [line for line in strip_ansi(result["stderr"]).splitlines() if line.strip()][-1:] or [""]
-            result.update(ok=False, error=f"exit code {code}" + (f": {tail[0].strip()[:200]}" if tail[0] else ""))
-            return result
-        result["outputs"] = _collect(outdir, task.outputs, task.return_bytes)
-        if traced:
-            result["trace"] = trace.trace_execution(traced, workdir, skip=(PID_FILE, "input"), note=trace_note)
-        missing = {o["name"] for o in result["outputs"] if o["missing"]}
-        result["ok"] = not missing
-        result["error"] = missing_message(workdir, task.outputs, missing) if missing else None
+        result.update(ok=False, error=f"could not start {argv[0]!r}: {exc.strerror or exc}", duration=0.0)
+        result["finished_at"] = time.time()
         return result
+    pid = started.pid
+    with _lock:
+        _active_groups.add(pid)
+    fd = os.open(os.path.join(workdir, PID_FILE), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        os.write(fd, f"{pid} {_HOSTNAME}".encode())
     finally:
-        if tmpdir is not None:
-            shutil.rmtree(tmpdir, ignore_errors=True)
+        os.close(fd)
+    try:
+        code, rss, killed, stdout, stderr = _wait(started, task.timeout, sinks)  # kills the group at exit
+    except BaseException:
+        kill_group(pid)  # interrupted while waiting: nothing of the execution outlives it
+        raise
+    finally:
+        with _lock:
+            _active_groups.discard(pid)
+        for fd in sinks.values():
+            os.close(fd)
+    result.update(
+        pid=pid,
+        exit_code=code,
+        peak_rss=rss,
+        timed_out=killed == "timeout",
+        stdout=stdout,
+        stderr=stderr,
+        duration=time.perf_counter() - t0,
+        finished_at=time.time(),
+    )
+    if killed == "timeout":
+        result.update(ok=False, error=f"timed out after {task.timeout:g} s (process group killed)")
+        return result
+    if killed == "interrupted":
+        result.update(ok=False, error=f"{INTERRUPTED} (process group killed)")
+        return result
+    if code != 0:
+        # The last line the application printed on stderr, without its colours: usually the reason.
+        tail = [line for line in strip_ansi(result["stderr"]).splitlines() if line.strip()][-1:] or [""]
+        result.update(ok=False, error=f"exit code {code}" + (f": {tail[0].strip()[:200]}" if tail[0] else ""))
+        return result
+    result["outputs"] = _collect(outdir, task.outputs, task.return_bytes)
+    if traced:
+        result["trace"] = trace.trace_execution(traced, workdir, skip=(PID_FILE, "input"), note=trace_note)
+    missing = {o["name"] for o in result["outputs"] if o["missing"]}
+    result["ok"] = not missing
+    result["error"] = missing_message(workdir, task.outputs, missing) if missing else None
+    return result
