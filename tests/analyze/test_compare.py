@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -168,3 +169,21 @@ def test_a_version_that_only_rewrites_the_header_is_not_a_silent_pass(tmp_path: 
         "voxel is identical: the difference is in the image header"
     )
     assert doc["verdict"]["status"] == "warn"
+
+
+def test_a_current_version_with_fewer_repetitions_is_incomplete_not_outside_the_envelope(tmp_path: Path) -> None:
+    """Baseline 3 repetitions, current 2 (the first two of the baseline's values): every subject is left out,
+    the envelope test is skipped. It read "not reproducible": within_envelope "Failed" for "run-to-run
+    nondeterminism", and "no number could be read" (a review). Now: not estimable, and the study incomplete."""
+    values = {"s1": [1.0, 1.1, 1.2], "s2": [5.0, 5.1, 5.2], "s3": [9.0, 9.1, 9.2]}
+
+    def version(name: str, reps: int) -> Study:
+        files = {(s, r): {"r.json": json.dumps({"v": v[r - 1]})} for s, v in values.items() for r in range(1, reps + 1)}
+        return ingested(tmp_path / name, "  r: {path: r.json, kind: scalars}\n", files)
+
+    doc = compare_check(version("base", 3), version("cur", 2)).document
+    (out,) = doc["outputs"]
+    reasons = {r["criterion"]: r for r in out["verdict"]["reasons"]}
+    assert not reasons["within_envelope"]["estimable"] and "skipped" in reasons["within_envelope"]["message"]
+    assert "numbers found" not in reasons
+    assert doc["verdict"]["status"] == "incomplete"

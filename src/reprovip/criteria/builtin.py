@@ -101,7 +101,14 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 + named([_where(e) for e in unwritten]),
             )
         )
-    if out["kind"] in NUMERIC_KINDS and not out.get("observations") and not unreadable and not out.get("error"):
+    read = out.get("complete_subjects") != 0  # 0: no subject had every execution, so none was read for numbers
+    if (
+        out["kind"] in NUMERIC_KINDS
+        and not out.get("observations")
+        and not unreadable
+        and not out.get("error")
+        and read
+    ):
         reasons.append(
             reason(
                 "numbers found",

@@ -97,6 +97,9 @@ def _judge(
     """The criterion at its worst over ``values``; a value that is null or infinite is not estimable."""
     extra = _extra(criterion)
     if criterion.op is None:
+        if values and values[0][1] is None:
+            why = values[0][2].get("reason", "not computed")
+            return reason(criterion.text, passed=False, estimable=False, message=f"{criterion.metric}: {why}", **extra)
         ok = bool(values and values[0][1])
         msg = f"{criterion.metric}: {'yes' if ok else 'no'}"
         if not ok:
