@@ -162,3 +162,32 @@ def test_a_subject_with_the_right_count_but_the_wrong_conditions_is_left_out(tmp
     assert doc["verdict"]["status"] == "incomplete"
     (left,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "every subject in the metrics"]
     assert left["message"].endswith(": s3 (6 of 6, but more repetitions of a condition, fewer of another)")
+
+
+def test_an_ingest_only_study_may_name_its_pattern_factors_in_output_paths(tmp_path: Path) -> None:
+    """`{version}` comes from the ingest pattern: validate refused it as an unknown placeholder (a review)."""
+    for version in ("1.0", "2.0"):
+        for sub in ("s1", "s2"):
+            for rep in (1, 2):
+                d = tmp_path / "results" / version / sub / f"run-{rep}"
+                d.mkdir(parents=True)
+                (d / f"{sub}_{version}_stats.json").write_text(json.dumps({"v": float(sub[1])}))
+    (tmp_path / "study.yaml").write_text('outputs:\n  stats: {path: "{subject}_{version}_stats.json", kind: scalars}\n')
+    study = Study.load(tmp_path / "study.yaml")
+    study.ingest("results/{version}/{subject}/run-{repetition}")
+    doc = study.analyze().document
+    (out,) = doc["outputs"]
+    assert (out["name"], out["factors"], doc["verdict"]["status"]) == (
+        "stats",
+        {"version": ["1.0", "2.0"]},
+        "identical",
+    )
+
+
+def test_a_subject_named_like_a_glob_names_its_file_literally(tmp_path: Path) -> None:
+    """Subject `s[1]` with `path: "{subject}_r.json"`: the filled path was matched as a glob, and the file was
+    "missing" (a review)."""
+    files = {(s, r): {f"{s}_r.json": json.dumps({"v": float(i)})} for i, s in enumerate(("s[1]", "s2")) for r in (1, 2)}
+    study = ingested(tmp_path, '  r: {path: "{subject}_r.json", kind: scalars}\n', files)
+    assert study.executions()["status"].tolist() == ["done"] * 4
+    assert study.analyze().document["verdict"]["status"] == "identical"

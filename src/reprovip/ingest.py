@@ -77,7 +77,9 @@ def _record_outputs(blobs: BlobStore, folder: Path, decls: list[OutputDecl]) -> 
         # A declared stream (`{stdout}`, `{stderr}.csv`) is looked for as the file a run keeps it in (stdout.txt).
         stream = stream_file(str(folder), d.pattern)
         pattern = os.path.basename(stream) if stream else d.pattern
-        paths = sorted(p for p in glob.glob(str(folder / pattern), recursive=True) if os.path.isfile(p))
+        paths = sorted(
+            p for p in glob.glob(os.path.join(glob.escape(str(folder)), pattern), recursive=True) if os.path.isfile(p)
+        )
         if not paths:
             rows.append(dict(name=d.name, relpath=d.template or pattern, kind=d.kind, missing=True, error="missing"))
         for p in paths:

@@ -63,14 +63,15 @@ class OutputDecl:
         a factor's value or ``{factor_level}``); a stream (``{stdout}``) is left as it is."""
         if STREAM_OUTPUT.match(self.pattern) or "{" not in self.pattern:
             return self
-        path = render(self.pattern, values)
+        # A value is a literal part of the path: `s[1]` as a subject names that file, it is no glob.
+        path = render(self.pattern, {k: glob.escape(str(v)) for k, v in values.items()})
         return self if path == self.pattern else OutputDecl(self.name, path, self.kind, self.pattern)
 
     def relpath(self, found: str) -> str:
         """The path the catalog names a file of this output by (``found`` relative to ``{outdir}``): the declared
         template when the path names the execution and is no glob, so that every execution's file is one
         output (``{subject}_brain.nii.gz``), else the file's own path (each file of a glob is its own output)."""
-        return self.template if self.template and not glob.has_magic(self.pattern) else found
+        return self.template if self.template and not glob.has_magic(self.template) else found
 
 
 @dataclass(frozen=True)

@@ -339,11 +339,12 @@ def _check_placeholders(spec: StudySpec, root: Any, file: str) -> list[SpecError
         if STREAM_OUTPUT.match(out.path):
             continue
         for ph in _PLACEHOLDER.findall(out.path):
-            message = (
-                f"{{{ph}}} cannot be used in an output path: {_NOT_IN_OUTPUT_PATHS[ph]}"
-                if ph in _NOT_IN_OUTPUT_PATHS
-                else _placeholder_problem(ph, in_paths, None)
-            )
+            if ph in _NOT_IN_OUTPUT_PATHS:
+                message = f"{{{ph}}} cannot be used in an output path: {_NOT_IN_OUTPUT_PATHS[ph]}"
+            elif app is None:  # ingest only: `ingest --pattern` names the factors and fills their placeholders
+                message = None
+            else:
+                message = _placeholder_problem(ph, in_paths, None)
             if message:
                 problems.append(_located(message, root, ("outputs", name, "path"), file))
     return problems
