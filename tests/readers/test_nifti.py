@@ -229,6 +229,26 @@ def test_semantic_hash_v3_detects_a_series_time_step_and_a_statistic_maps_intent
     assert _series(tmp_path / "same.nii.gz", intent=("t test", (10,)) if "intent" in change else None) == reference
 
 
+@pytest.mark.parametrize("change", ["sform_code", "qform_moved"])
+def test_semantic_hash_v3_detects_the_space_codes_and_the_qform(tmp_path, change):
+    """The sform (chosen) unchanged: an sform code MNI -> scanner, or a qform moved 10 mm (ITK places the image
+    by the qform), were "bit-for-bit identical" (a review)."""
+
+    def save(name, sform_code=4, shift=0.0):
+        img = nib.Nifti1Image(volume(), AFFINE)
+        qform = AFFINE.copy()
+        qform[0, 3] += shift
+        img.set_qform(qform, code=1)
+        img.set_sform(AFFINE, code=sform_code)
+        nib.save(img, tmp_path / name)
+        return semantic_hash(tmp_path / name)
+
+    reference = save("ref.nii.gz")
+    assert save("same.nii.gz") == reference
+    changed = save("c.nii.gz", sform_code=1) if change == "sform_code" else save("c.nii.gz", shift=10.0)
+    assert changed != reference
+
+
 def test_semantic_hash_treats_negative_zero_as_zero(tmp_path):
     reference = write_nifti(tmp_path / "ref.nii", volume())
     data, kwargs = _negative_zero_affine(volume())

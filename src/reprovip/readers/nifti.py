@@ -201,9 +201,9 @@ def _hasher(
     order) come next."""
     little = dtype.newbyteorder("<")
     # v2 hashes the spatial unit of the affine and zooms (xyzt_units): metres and millimetres are not the same
-    # geometry; v1 left it out. v3 adds a 4-D image's time step (TR) and time unit, and a statistic map's
-    # intent (code and parameters: a t-map's degrees of freedom set its p-values); v2 left them out, and
-    # called a series whose TR was dropped identical to the original (found by a review).
+    # geometry; v1 left it out. v3 adds a 4-D image's time step (TR) and time unit, the sform and qform codes
+    # and the qform, and a statistic map's intent (code and parameters: a t-map's degrees of freedom set its
+    # p-values); v2 left them out, and called a series whose TR was dropped identical to the original (reviews).
     h = new_hasher("nifti.v3")
     h.update(np.array([len(shape), *shape], dtype="<i8").tobytes())
     h.update(repr(little.descr).encode("ascii") + b"\0")
@@ -214,6 +214,14 @@ def _hasher(
     if len(shape) > 3:  # pixdim[4:]: the time step of a series (and the steps of higher axes)
         h.update(np.asarray(header.get_zooms()[3:], dtype="<f8").tobytes())
         h.update(str(units[1]).encode("ascii", "replace") + b"\0")
+    # The spaces the two affines name (scanner, aligned, MNI...), and the qform when set: tools that read the
+    # qform (ITK) place the image by it even when the sform is the affine chosen above (a review's moved qform).
+    sform, qform = int(header["sform_code"]), int(header["qform_code"])
+    h.update(np.array([sform, qform], dtype="<i8").tobytes())
+    if qform:  # its stored parameters (the matrix may not exist: a damaged quaternion): qfac and voxel sizes too
+        fields = ("quatern_b", "quatern_c", "quatern_d", "qoffset_x", "qoffset_y", "qoffset_z")
+        params = [float(header[f]) for f in fields] + [float(v) for v in header["pixdim"][:4]]
+        h.update((np.array(params, dtype="<f8") + 0.0).tobytes())
     code = int(header["intent_code"])
     if code:  # a statistic map: what its values mean, and the parameters of their distribution
         params = [float(header[f"intent_p{i}"]) for i in (1, 2, 3)]
