@@ -279,16 +279,30 @@ def test_identical_values_in_files_whose_bytes_differ_say_so(study_dir: Path) ->
     )
 
 
-@pytest.mark.parametrize(("name", "kind"), [("r.json", "scalars"), ("r.npy", "array")])
-def test_integers_beyond_2_53_that_differ_only_exactly_are_not_a_pass(tmp_path: Path, name: str, kind: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "kind", "expected"),
+    [
+        ("r.json", "scalars", "count"),
+        ("r.npy", "array", "data[0]"),
+        ("r.csv", "table", "a/count"),
+        ("r.log", "text", "line1:0"),
+    ],
+)
+def test_integers_beyond_2_53_that_differ_only_exactly_are_not_a_pass(
+    tmp_path: Path, name: str, kind: str, expected: str
+) -> None:
     """2**60 + 1, + 2, + 3 are one float64: the metrics read the executions as identical, and the study read
-    "sufficiently reproducible, with warnings" (a review's .npy and JSON cases). Numbers that float64 tells
+    "sufficiently reproducible, with warnings" (reviews' .npy, JSON, CSV and log cases). Numbers that float64 tells
     apart, and the integers that are the same in every execution (7), are not named."""
     import numpy as np
 
     def content(big: int) -> str | bytes:
         if kind == "scalars":
             return json.dumps({"count": big, "n": 7})
+        if kind == "table":
+            return f"k,count,n\na,{big},7\n"
+        if kind == "text":
+            return f"voxels {big} n 7\n"
         buf = io.BytesIO()
         np.save(buf, np.array([big, 7], dtype=np.int64))
         return buf.getvalue()
@@ -296,7 +310,6 @@ def test_integers_beyond_2_53_that_differ_only_exactly_are_not_a_pass(tmp_path: 
     files = {(s, r): {name: content(base + r)} for s, base in (("s1", 2**60), ("s2", 2**61)) for r in (1, 2, 3)}
     doc = ingested(tmp_path, f"  r: {{path: {name}, kind: {kind}}}\n", files).analyze().document
     (out,) = doc["outputs"]
-    expected = "data[0]" if kind == "array" else "count"
     assert out["inexact_differences"] == {"count": 1, "names": [expected]}
     (why,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "differences the metrics measure"]
     assert not why["estimable"] and why["message"].startswith(

@@ -24,7 +24,7 @@ def test_numbers_keyed_by_line_and_position(tmp_path):
         "line4:1": 7.0,
     }
     assert math.isnan(loaded.values["line4:2"])
-    assert loaded.meta == {"n_lines": 4, "n_numbers": 5, "n_overflow": 1, "encoding": "utf-8", "n_nonfinite": 1}
+    assert loaded.meta == {"exact": {}, "n_lines": 4, "n_numbers": 5, "n_overflow": 1, "encoding": "utf-8", "n_nonfinite": 1}
     assert semantic_hash(path) is None
 
 
@@ -81,7 +81,7 @@ def test_binary_file_declared_as_text(tmp_path):
 def test_overflowing_literal_is_an_identifier(literal):
     """Python's float() turns these into +-inf; written without `inf` they are digests, not infinities."""
     assert math.isinf(float(literal))
-    assert scan(f"digest {literal} ok 2") == ([2.0], 1)
+    assert scan(f"digest {literal} ok 2") == ([2.0], 1, {})
 
 
 def test_real_world_log_line(tmp_path):

@@ -295,3 +295,22 @@ def text_digest(value: Any) -> str:
 def new_hasher(tag: str) -> blake3.blake3:
     """A BLAKE3 hasher primed with ``reprovip.semantic.<tag>\\0`` so hashes of different formats never mix."""
     return blake3.blake3(f"reprovip.semantic.{tag}\0".encode("ascii"))
+
+
+def exact_integer(literal: str) -> str | None:
+    """``literal`` as an integer's canonical text when it is one that float64 cannot hold exactly (beyond 2**53),
+    else None: readers keep such integers in ``meta["exact"]``, since two that differ may be one float64.
+
+    Examples
+    --------
+    >>> exact_integer(str(2**60 + 1)), exact_integer(str(2**60)), exact_integer("12.5"), exact_integer("-7")
+    ('1152921504606846977', None, None, None)
+    """
+    text = literal.strip()
+    if len(text) < 16 or not text.lstrip("+-").isdigit():  # 2**53 has 16 digits
+        return None
+    value = int(text)
+    try:
+        return None if float(value) == value else str(value)
+    except OverflowError:  # beyond float64 altogether
+        return str(value)

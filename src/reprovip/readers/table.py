@@ -36,6 +36,7 @@ from reprovip.readers.base import (
     count_nonfinite,
     decode_text,
     describe,
+    exact_integer,
     fail,
     new_hasher,
     read_file_bytes,
@@ -251,6 +252,13 @@ def read_table(path: Path, *, key_columns: tuple[str, ...] | None = None) -> Loa
         "ignored_columns": [table.header[j] for j in text_cols if j not in used_idx] + ignored,
         # text columns whose cells look like numbers, and why they were not read as numbers (decimal commas)
         "number_like_text": {name: why for name, why in number_like.items() if name not in used},
+        # integers float64 cannot hold exactly, by '<rowkey>/<column>' (see readers.base.exact_integer)
+        "exact": {
+            f"{key}/{table.header[j]}": e
+            for i, key in enumerate(keys)
+            for j in columns
+            if j not in used_idx and (e := exact_integer(table.rows[i][j]))
+        },
         "n_rows": len(table.rows),
         "delimiter": table.delimiter,
         "encoding": table.encoding,

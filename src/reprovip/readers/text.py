@@ -21,7 +21,15 @@ from typing import Any
 
 import numpy as np
 
-from reprovip.readers.base import Loaded, Reader, count_nonfinite, decode_text, read_file_bytes, read_only
+from reprovip.readers.base import (
+    Loaded,
+    Reader,
+    count_nonfinite,
+    decode_text,
+    exact_integer,
+    read_file_bytes,
+    read_only,
+)
 
 #: A number that stands on its own: nothing glues it to a word, a version or a date on either side.
 NUMBER = re.compile(
@@ -35,21 +43,25 @@ NUMBER = re.compile(
 _INFINITE_WORDS = frozenset({"inf", "infinity"})
 
 
-def scan(line: str) -> tuple[list[float], int]:
-    """The numbers of one line, in order, and how many number-shaped tokens overflow float64.
+def scan(line: str) -> tuple[list[float], int, dict[int, str]]:
+    """The numbers of one line, in order, how many number-shaped tokens overflow float64, and by position the
+    integers float64 cannot hold exactly (:func:`~reprovip.readers.base.exact_integer`).
 
     A literal such as ``12e61109`` (a hexadecimal digest) parses to infinity without saying ``inf``: it is
     an identifier, not a number, so it is counted instead of becoming an infinite observation.
     """
     numbers: list[float] = []
+    exact: dict[int, str] = {}
     overflow = 0
     for literal in NUMBER.findall(line):
         value = float(literal)
         if math.isinf(value) and literal.lstrip("+-").lower() not in _INFINITE_WORDS:
             overflow += 1
-        else:
-            numbers.append(value)
-    return numbers, overflow
+            continue
+        if len(literal) > 15 and (e := exact_integer(literal)):
+            exact[len(numbers)] = e
+        numbers.append(value)
+    return numbers, overflow, exact
 
 
 def find_numbers(line: str) -> list[float]:
@@ -80,12 +92,15 @@ class TextReader(Reader):
         values: dict[str, np.ndarray] = {}
         overflow = 0
         lines = text.splitlines()
+        exact: dict[str, str] = {}
         for number, line in enumerate(lines, start=1):
-            found, skipped = scan(line)
+            found, skipped, big = scan(line)
             overflow += skipped
             for i, value in enumerate(found):
                 values[f"line{number}:{i}"] = read_only(np.array(value, dtype=np.float64))
+            exact.update((f"line{number}:{i}", e) for i, e in big.items())
         meta = {
+            "exact": exact,  # integers float64 cannot hold exactly, by observation (readers.base.exact_integer)
             "n_lines": len(lines),
             "n_numbers": len(values),
             "n_overflow": overflow,
