@@ -321,7 +321,8 @@ def test_integers_beyond_2_53_that_differ_only_exactly_are_not_a_pass(
 
 def test_text_cells_that_look_like_numbers_say_why_they_are_text(tmp_path: Path) -> None:
     """`1,234` in a `;` table may be a decimal comma or a thousands separator: the reader keeps it as text, and
-    the warning about differing text says so (it named the cells only)."""
+    the warning about differing text says so (it named the cells only). Such cells that differ are numbers no
+    metric measures: the output is not analysable (a review's 2,300 / 2,600 / 2,900 read "with warnings")."""
     files = {(s, r): {"r.csv": f"k;v;w\na;1,23{r};5\nb;12,500;6\n"} for s in ("s1", "s2") for r in (1, 2)}
     doc = ingested(tmp_path, "  r: {path: r.csv, kind: table}\n", files).analyze().document
     (out,) = doc["outputs"]
@@ -332,3 +333,6 @@ def test_text_cells_that_look_like_numbers_say_why_they_are_text(tmp_path: Path)
         r"separator\)$",
         warning["message"],
     )
+    (unmeasured,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "differences the metrics measure"]
+    assert unmeasured["message"].startswith("1 column(s) hold numbers read as text that differ between executions: v (")
+    assert not unmeasured["estimable"] and doc["verdict"]["status"] == "error"

@@ -215,6 +215,19 @@ def _underflow(out: dict[str, Any]) -> list[dict[str, Any]]:
                 "-log10 of a p-value)",
             )
         )
+    number_like = (out.get("text_differences") or {}).get("number_like") or {}
+    if number_like:  # numbers the table reader would not guess at (1,234): they differ, and nothing measures them
+        found.append(
+            reason(
+                UNDERFLOW,
+                passed=False,
+                estimable=False,
+                value=len(number_like),
+                message=f"{len(number_like)} column(s) hold numbers read as text that differ between executions: "
+                + named([f"{c} ({why})" for c, why in number_like.items()])
+                + "; no metric measures them: write the table with a decimal point, or name the key columns",
+            )
+        )
     inexact = out.get("inexact_differences") or {}
     if inexact:
         found.append(
