@@ -24,7 +24,14 @@ def test_numbers_keyed_by_line_and_position(tmp_path):
         "line4:1": 7.0,
     }
     assert math.isnan(loaded.values["line4:2"])
-    assert loaded.meta == {"exact": {}, "n_lines": 4, "n_numbers": 5, "n_overflow": 1, "encoding": "utf-8", "n_nonfinite": 1}
+    assert loaded.meta == {
+        "exact": {},
+        "n_lines": 4,
+        "n_numbers": 5,
+        "n_overflow": 1,
+        "encoding": "utf-8",
+        "n_nonfinite": 1,
+    }
     assert semantic_hash(path) is None
 
 
