@@ -175,8 +175,11 @@ def _finish_record(cache: Path, records: Path, out: Any, workdir: Path) -> Path 
         if not (records / name).exists():
             (records / name).write_text(text)
         record["summary"]["descriptor-doi"] = name
-    dest = records / found[0].name
-    tmp = dest.with_suffix(".part")
+    # Boutiques names a record by tool and microsecond: two executions finishing together got one name (and one
+    # lost its record, or failed to move it). The execution id makes it unique; the time keeps retries apart.
+    execution = info["reprovip"].get("execution_id") or os.getpid()
+    dest = records / f"{found[0].stem}_{execution}.json"
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
     tmp.write_text(json.dumps(record, indent=4))
     os.replace(tmp, dest)
     return dest
