@@ -124,7 +124,7 @@ def gather(design: Design, kind: str, *, key_columns: list[str] | None = None) -
     }
     text = _text_differs(raw)
     return Observations(
-        names, values, subjects, errors, nonfinite, text, _inexact_differs(raw, loaded), number_like_text(raw, text)
+        names, values, subjects, errors, nonfinite, text, _inexact_differs(raw, loaded), _number_like_text(raw, text)
     )
 
 
@@ -140,7 +140,7 @@ def _text_differs(raw: dict[str, dict[Any, tuple[Any, Any]]]) -> list[str]:
     return sorted(differs)
 
 
-def number_like_text(raw: dict[str, dict[Any, tuple[Any, Any]]], names: list[str]) -> dict[str, str]:
+def _number_like_text(raw: dict[str, dict[Any, tuple[Any, Any]]], names: list[str]) -> dict[str, str]:
     """Why the table columns of the text cells ``names`` (``row/column``) look like numbers yet were read as
     text (``meta["number_like_text"]`` of the table reader: decimal commas it would not guess), by column."""
     columns = {n.rsplit("/", 1)[-1] for n in names}
