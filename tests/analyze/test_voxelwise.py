@@ -124,6 +124,25 @@ def test_maps_equal_the_scalar_metrics_voxel_by_voxel(tmp_path: Path) -> None:
     assert res["summary"]["sigdigits_median"] == pytest.approx(float(np.median(oracle["sigdigits"])), rel=1e-7, abs=0)
 
 
+def test_shares_summarise_the_voxels_that_differ(tmp_path: Path) -> None:
+    """Executions differ (threads=1 noise) in 3 of 24 voxels: the summary's share of each source is its median
+    over those 3 voxels (the oracle: variance_components voxel by voxel). A median over the whole mask gave the
+    residual 0% of the variance, and the attribution said "run-to-run nondeterminism (0.0% of the variance)"."""
+    rng = np.random.default_rng(11)
+    n, levels, k = 5, 2, 3
+    x = rng.uniform(100, 120, size=(*SPATIAL, n, 1, 1)) + np.zeros((*SPATIAL, n, levels, k))
+    x[0, 0, :, :, 1] += rng.normal(0, 5, size=(2, n, k))  # voxels (0,0,0) and (0,0,1)
+    x[1, 2, 0, :, 1] += rng.normal(0, 5, size=(n, k))
+    res, maps, _ = _run(tmp_path, x)
+    oracle = _scalar_maps(x, ["threads"])
+    moving = maps["differ"] == 1
+    assert moving.sum() == 3
+    for src in ("subject", "threads", "subjectxthreads", "residual"):
+        expected = float(np.median(oracle[f"share_{src}"][moving]))
+        assert res["summary"][f"share_{src}_median"] == pytest.approx(expected, rel=1e-6, abs=1e-12), src
+    assert res["summary"]["share_residual_median"] > 0.1  # 0 over the whole mask (21 voxels of 24 agree)
+
+
 def test_extreme_magnitudes_keep_their_sd_in_the_map_file(tmp_path: Path) -> None:
     """float64 values around 1e-30 that differ by 1 ulp have an SD (~1e-46) below float32's smallest
     subnormal: the sd map is then written in float64 rather than flushed to 0 where differ is 1."""

@@ -407,7 +407,10 @@ def _finish(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor) -> dict[st
         v = values[finite]
         if not name.startswith("share_"):
             return _summary(name, v)
-        return {f"{name}_median": num(np.median(v))} if v.size else {}
+        # Over the voxels where executions differ: elsewhere the executions' shares are 0 by definition, so a
+        # median over the whole mask said "0% of the variance" of a difference confined to a region.
+        moving = values[finite & differ_at] if differ_at[finite].any() else v
+        return {f"{name}_median": num(np.median(moving))} if moving.size else {}
 
     def submit(fn, name: str, *args) -> None:
         if len(tasks) >= 2 * _READERS:  # a few full-grid float64 maps in memory at a time
@@ -422,6 +425,7 @@ def _finish(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor) -> dict[st
         submit(write, name, grid)
     if acc is not None:
         finite = ~stream.nonfinite[stream.index]  # the voxels with metrics
+        differ_at = stream.differ[stream.index]
         with_metrics = np.zeros(stream.mask.size, dtype=bool)
         with_metrics[stream.index] = finite
         summary["voxels_with_metrics"] = int(finite.sum())
