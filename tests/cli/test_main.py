@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -115,6 +116,7 @@ def test_internal_error_writes_bug_report(
     assert "internal error: RuntimeError: kaboom" in err
     report = err.split("written to ")[1].split(";")[0]
     assert "kaboom" in Path(report).read_text()
+    assert Path(report).stem.endswith(f"-{os.getpid()}")  # two crashes in one second: two reports
 
 
 @pytest.mark.parametrize(

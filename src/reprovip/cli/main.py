@@ -56,12 +56,14 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _bug_report(exc: BaseException) -> str:
+    import os
     import platform
     import tempfile
     import time
     import traceback
 
-    path = f"{tempfile.gettempdir()}/reprovip-crash-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    # The process id too: two commands crashing in the same second must not write one report.
+    path = f"{tempfile.gettempdir()}/reprovip-crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(f"reprovip {__version__}\npython {sys.version}\nplatform {platform.platform()}\n")
         fh.write(f"argv {sys.argv}\n\n")
