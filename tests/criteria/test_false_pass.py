@@ -319,6 +319,47 @@ def test_integers_beyond_2_53_that_differ_only_exactly_are_not_a_pass(
     assert doc["verdict"]["status"] == "error"
 
 
+@pytest.mark.parametrize(
+    ("name", "kind", "content", "field", "example"),
+    [
+        ("r.csv", "table", "k,vol\na,{v:.1f} mm3\n", "vol", "mm3"),
+        ("r.csv", "table", 'k,n\na,"2,{v:.1f}"\n', "n", "2,"),
+        # numbers among '<LOD' cells: the column is text, its numbers no observation
+        ("r.csv", "table", "k,conc\na,<LOD\nb,<LOD\nc,{v:.1f}\n", "conc", ""),
+        ("r.json", "scalars", '{{"volume_ml": "{v:.2f}", "n": 3}}', "volume_ml", ""),
+    ],
+    ids=["unit", "thousands", "below-detection", "json-string"],
+)
+def test_numbers_written_as_text_that_differ_are_not_analysable(
+    tmp_path: Path, name: str, kind: str, content: str, field: str, example: str
+) -> None:
+    """A review's headline values varied by 30% between repetitions and read "with warnings" (exit 0), kept as
+    text: '4231.7 mm3', '2,341.9', numbers among '<LOD' cells, a JSON "1234.56". Numbers written as text that
+    differ are numbers no metric measures: the output is not analysable, as for ambiguous decimal commas."""
+    files = {
+        (s, r): {name: content.format(v=base * (1 + 0.3 * r))}
+        for s, base in (("s1", 400.0), ("s2", 900.0), ("s3", 1500.0))
+        for r in (1, 2, 3)
+    }
+    doc = ingested(tmp_path, f"  r: {{path: {name}, kind: {kind}}}\n", files).analyze().document
+    (out,) = doc["outputs"]
+    (why,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "differences the metrics measure"]
+    assert not why["estimable"] and f": {field} (" in why["message"] and "is a number written as text" in why["message"]
+    assert example in why["message"] and doc["verdict"]["status"] == "error"
+
+
+def test_differing_words_and_dates_stay_a_warning(tmp_path: Path) -> None:
+    """Text that is no number (a status word, a timestamp) is no measurement lost: a warning, as before."""
+    files = {
+        (s, r): {"r.json": json.dumps({"v": 1.5, "status": f"ok{r}", "at": f"2026-11-29T10:0{r}:00"})}
+        for s in ("s1", "s2", "s3")
+        for r in (1, 2)
+    }
+    doc = ingested(tmp_path, "  r: {path: r.json, kind: scalars}\n", files).analyze().document
+    (out,) = doc["outputs"]
+    assert "number_like" not in out["text_differences"] and doc["verdict"]["status"] == "warn"
+
+
 def test_text_cells_that_look_like_numbers_say_why_they_are_text(tmp_path: Path) -> None:
     """`1,234` in a `;` table may be a decimal comma or a thousands separator: the reader keeps it as text, and
     the warning about differing text says so (it named the cells only). Such cells that differ are numbers no
@@ -334,5 +375,7 @@ def test_text_cells_that_look_like_numbers_say_why_they_are_text(tmp_path: Path)
         warning["message"],
     )
     (unmeasured,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "differences the metrics measure"]
-    assert unmeasured["message"].startswith("1 column(s) hold numbers read as text that differ between executions: v (")
+    assert unmeasured["message"].startswith(
+        "1 column(s) or field(s) hold numbers read as text that differ between executions: v ("
+    )
     assert not unmeasured["estimable"] and doc["verdict"]["status"] == "error"

@@ -141,13 +141,14 @@ def _text_differs(raw: dict[str, dict[Any, tuple[Any, Any]]]) -> list[str]:
 
 
 def _number_like_text(raw: dict[str, dict[Any, tuple[Any, Any]]], names: list[str]) -> dict[str, str]:
-    """Why the table columns of the text cells ``names`` (``row/column``) look like numbers yet were read as
-    text (``meta["number_like_text"]`` of the table reader: decimal commas it would not guess), by column."""
-    columns = {n.rsplit("/", 1)[-1] for n in names}
+    """Why the differing text fields ``names`` look like numbers yet were read as text (``meta
+    ["number_like_text"]`` of the readers: decimal commas the table reader would not guess, numbers with a
+    unit or thousands separators, quoted numbers in JSON), by table column or JSON path."""
+    fields = set(names) | {n.rsplit("/", 1)[-1] for n in names}
     why: dict[str, str] = {}
     for per in raw.values():
         for got, _ in per.values():
-            why.update((c, w) for c, w in (got.meta.get("number_like_text") or {}).items() if c in columns)
+            why.update((c, w) for c, w in (got.meta.get("number_like_text") or {}).items() if c in fields)
     return why
 
 

@@ -223,9 +223,11 @@ def _underflow(out: dict[str, Any]) -> list[dict[str, Any]]:
                 passed=False,
                 estimable=False,
                 value=len(number_like),
-                message=f"{len(number_like)} column(s) hold numbers read as text that differ between executions: "
+                message=f"{len(number_like)} column(s) or field(s) hold numbers read as text that differ between "
+                "executions: "
                 + named([f"{c} ({why})" for c, why in number_like.items()])
-                + "; no metric measures them: write the table with a decimal point, or name the key columns",
+                + "; no metric measures them: write plain numbers (a decimal point, no unit or thousands "
+                "separator, not quoted in JSON), or name the key columns",
             )
         )
     inexact = out.get("inexact_differences") or {}

@@ -7,6 +7,7 @@ subclass of :class:`Reader` and one instance of it to :data:`reprovip.readers.re
 from __future__ import annotations
 
 import os
+import re
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -283,6 +284,26 @@ def count_nonfinite(values: dict[str, np.ndarray]) -> int:
         if array.dtype.kind in "fc":
             total += int(array.size - np.count_nonzero(np.isfinite(array)))
     return total
+
+
+# A number written as text: thousands separators (2,341.9), a unit after it (4231.7 mm3, 3.2 s, 12 %), or
+# quoted in JSON ("1234.56"). Dates, times, versions (2026-11-29, 15:00, 1.2.3) and words (<LOD) are not.
+_NUMBER_TEXT = re.compile(
+    r"[-+]?(?:\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+    r"(?:\s*[A-Za-z\u00b5\u03bc\u00b0%][A-Za-z\u00b5\u03bc\u00b0%/^\u00b7*\d.-]*)?"
+)
+
+
+def number_text(value: str) -> bool:
+    """Whether the text ``value`` is a number a reader keeps as text (see ``_NUMBER_TEXT``): when it differs
+    between executions, no metric measures it.
+
+    Examples
+    --------
+    >>> [number_text(v) for v in ("2,341.9", "4231.7 mm3", " 1234.56", "3.2 s", "<LOD", "2026-11-29", "1.2.3")]
+    [True, True, True, True, False, False, False]
+    """
+    return _NUMBER_TEXT.fullmatch(value.strip()) is not None
 
 
 def text_digest(value: Any) -> str:

@@ -27,6 +27,7 @@ from reprovip.readers.base import (
     fail,
     head,
     new_hasher,
+    number_text,
     read_file_bytes,
     read_only,
     text_digest,
@@ -154,6 +155,12 @@ class JsonReader(Reader):
             "n_ignored": len(ignored),
             "ignored": list(ignored)[:100],
             "text": {k: text_digest(v) for k, v in ignored.items()},
+            # strings that are numbers ("1234.56", "4.2 ml"): when they differ, no metric measures them
+            "number_like_text": {
+                k: f"{v!r} is a number written as text"
+                for k, v in ignored.items()
+                if isinstance(v, str) and number_text(v)
+            },
             "n_nonfinite": count_nonfinite(values),
         }
         return Loaded("scalars", values, meta)

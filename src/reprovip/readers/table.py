@@ -39,6 +39,7 @@ from reprovip.readers.base import (
     exact_integer,
     fail,
     new_hasher,
+    number_text,
     read_file_bytes,
     read_only,
     suffix_of,
@@ -228,7 +229,8 @@ def read_table(path: Path, *, key_columns: tuple[str, ...] | None = None) -> Loa
             columns[j] = parsed
         elif n_text:
             text_cols.append(j)
-            if why:
+            cells = [row[j] for row in table.rows]
+            if why := why or next((f"{c!r} is a number written as text" for c in cells if number_text(c)), None):
                 number_like[name] = why
         else:
             ignored.append(name)  # no value at all
