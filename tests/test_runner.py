@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -495,27 +494,6 @@ def test_each_execution_has_its_own_temporary_folder(tmp_path: Path) -> None:
     rows = study.catalog.outputs(study.catalog.study_id(study.name))
     tmps = {blobs.path(o["blob"], o["suffix"] or "").read_text() for o in rows if o["name"] == "tmp"}
     assert len(tmps) == 9 and all(Path(t).name.startswith("reprovip-") and not Path(t).exists() for t in tmps)
-
-
-def test_an_empty_temporary_folder_serves_the_next_execution_and_is_removed(tmp_path: Path) -> None:
-    """A temporary folder the application left empty is kept for the worker's next execution (nothing in it to
-    carry over; making and removing one per execution was a sixth of a trivial execution's cost), and removed
-    when the worker ends: no folder is left behind."""
-    app = tmp_path / "app.py"
-    app.write_text(
-        "import json, os, pathlib, sys\n"
-        "tmp = os.environ['TMPDIR']\n"
-        "assert not os.listdir(tmp), 'an earlier execution left something'\n"
-        "(pathlib.Path(tmp) / 'scratch').write_text('x')\n"
-        "os.unlink(pathlib.Path(tmp) / 'scratch')\n"
-        "(pathlib.Path(sys.argv[2]) / 'result.json').write_text(json.dumps({'value': 1.0, 'tmp': tmp}))\n"
-    )
-    study = Study.load(write_study(tmp_path, app=str(app), extra="retries: 0\n"))
-    assert study.run(jobs=2).done == 9
-    blobs = BlobStore(study.store)
-    rows = study.catalog.outputs(study.catalog.study_id(study.name))
-    tmps = {json.loads(blobs.path(o["blob"], o["suffix"] or "").read_text())["tmp"] for o in rows}
-    assert 1 <= len(tmps) <= 2 and not any(Path(t).exists() for t in tmps)
 
 
 def test_an_output_linked_into_the_temporary_folder_is_stored(tmp_path: Path) -> None:

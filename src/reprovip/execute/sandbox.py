@@ -6,7 +6,6 @@ failing application: a crash, a timeout or a missing output is a result, recorde
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import errno
 import functools
@@ -416,37 +415,12 @@ def run_task(task: Task) -> dict[str, Any]:
         # application keeps in /tmp must not carry one execution's result into the next (a review's application
         # did: "identical"). In the system's temporary folder, not the working folder: a short path for the
         # sockets tools make there (108 bytes at most), and no scratch file among the files a trace follows.
-        tmpdir = _spare_tmps.pop(threading.get_ident(), None) or tempfile.mkdtemp(prefix="reprovip-")
+        tmpdir = tempfile.mkdtemp(prefix="reprovip-")
     try:
         return _run_and_store(task, tmpdir)
     finally:
         if tmpdir is not None:
-            _recycle_tmp(tmpdir)
-
-
-_spare_tmps: dict[int, str] = {}  # by thread: its last execution's temporary folder, left empty, for the next
-
-
-def _recycle_tmp(tmpdir: str) -> None:
-    """Keep an execution's temporary folder for the thread's next execution if the application left it empty
-    (an empty folder carries nothing over; making and removing one is a sixth of a trivial execution's cost);
-    else remove it."""
-    try:
-        with os.scandir(tmpdir) as entries:
-            if next(entries, None) is None:
-                _spare_tmps[threading.get_ident()] = tmpdir
-                return
-    except OSError:
-        pass
-    shutil.rmtree(tmpdir, ignore_errors=True)
-
-
-@atexit.register
-def remove_spare_tmps() -> None:
-    """Remove the kept empty temporary folders (at exit; a worker that ends with ``os._exit`` calls it)."""
-    while _spare_tmps:
-        with contextlib.suppress(OSError, KeyError):
-            os.rmdir(_spare_tmps.popitem()[1])
+            shutil.rmtree(tmpdir, ignore_errors=True)
 
 
 def _run_and_store(task: Task, tmpdir: str | None) -> dict[str, Any]:

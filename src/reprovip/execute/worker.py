@@ -26,13 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from reprovip.execute.provenance import machine_provenance
-from reprovip.execute.sandbox import (
-    control_hung_up,
-    freeze_environ,
-    remove_spare_tmps,
-    spawn_here,
-    watch_control,
-)
+from reprovip.execute.sandbox import control_hung_up, freeze_environ, spawn_here, watch_control
 
 Channel = tuple[int, int]  # (job pipe read end, result pipe write end)
 
@@ -157,7 +151,6 @@ def main(job_fd: int, result_fd: int, *, siblings: Sequence[Channel] = (), child
             for pid in children:
                 with contextlib.suppress(ChildProcessError):
                     os.waitpid(pid, 0)
-        remove_spare_tmps()  # os._exit runs no atexit hook
         # Skip the interpreter's teardown (tens of milliseconds with numpy loaded): the runner waits for it.
         os._exit(code)
 
