@@ -114,6 +114,25 @@ def test_a_duplicate_level_points_at_the_level() -> None:
         )
 
 
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("residual", r"it is the analysis' name for the repetitions' term"),
+        ("subject", r"it is the placeholder \{subject\} and the subjects' term"),
+        ("repetition", r"it is the placeholder \{repetition\}"),
+        ("2nd", r"use letters, digits, '_' and '-', starting with a letter or '_'"),
+    ],
+)
+def test_reserved_factor_names_are_refused_at_their_line(name: str, why: str) -> None:
+    """`residual` names the repetitions' term of the variance components: a factor of that name passed validate
+    and run, then every analysis failed with an internal message (review case c28-factor-named-residual)."""
+    spec = f"application: {{command: [echo]}}\nfactors:\n  {name}: [x, y]\noutputs: {{o: {{path: o, kind: text}}}}"
+    with pytest.raises(
+        SpecError, match=rf"^s\.yaml:3:3: factors\.{name}: factor name '{name}' is reserved or invalid: {why}"
+    ):
+        parse_spec(spec, file="s.yaml")
+
+
 def test_threads_have_an_upper_bound() -> None:
     spec = "application: {command: [echo]}\nfactors: {threads: [THREADS]}\noutputs: {o: {path: o, kind: text}}"
     assert parse_spec(spec.replace("THREADS", "4096")).factors["threads"] == [4096]

@@ -23,11 +23,21 @@ BUILTIN_PLACEHOLDERS = (
     "python",
 )
 NAME_RE = r"^[A-Za-z_][A-Za-z0-9_\-]*$"
+INVALID_NAME = "use letters, digits, '_' and '-', starting with a letter or '_'"
 CONTAINER_ENGINES = ("docker", "podman", "apptainer", "singularity", "udocker")
 # Factors that are not plain placeholders: they change the environment or the argv.
 # More threads than any machine has hardware threads for: a typo (1000000), never a condition to test.
 MAX_THREADS = 4096
 BUILTIN_FACTORS = ("threads", "seed", "env", "args", "environments", "blas", "perturb", "container", "os")
+# Names a factor cannot take, each with why: a placeholder filled by reprovip, or a term of the analysis.
+RESERVED_FACTOR_NAMES = {
+    "subject": "it is the placeholder {subject} and the subjects' term of the analysis",
+    "input": "it is the placeholder {input}",
+    "outdir": "it is the placeholder {outdir}",
+    "repetition": "it is the placeholder {repetition}",
+    "study_dir": "it is the placeholder {study_dir}",
+    "residual": "it is the analysis' name for the repetitions' term (the residual of the variance components)",
+}
 
 
 class _Strict(BaseModel):
@@ -254,8 +264,11 @@ def factor_problems(factors: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]
     """Every problem of the ``factors`` map, each with its location below ``factors``: (name[, level])."""
     out: list[tuple[tuple[Any, ...], str]] = []
     for name, levels in factors.items():
-        if not re.match(NAME_RE, name) or name in BUILTIN_PLACEHOLDERS[:3] + ("repetition", "study_dir"):
-            out.append(((name,), f"factor name {name!r} is reserved or invalid"))
+        if name in RESERVED_FACTOR_NAMES:
+            why = RESERVED_FACTOR_NAMES[name]
+            out.append(((name,), f"factor name {name!r} is reserved or invalid: {why}; rename the factor"))
+        elif not re.match(NAME_RE, name):
+            out.append(((name,), f"factor name {name!r} is reserved or invalid: {INVALID_NAME}"))
         elif len(levels) == 0:
             out.append(((name,), f"factor {name!r} needs at least one level"))
         else:
