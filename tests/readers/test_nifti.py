@@ -331,6 +331,37 @@ def test_bad_files_raise_reader_error(tmp_path, name, corrupt, function):
         function(path)
 
 
+@pytest.mark.parametrize(
+    ("dtype", "phrase"),
+    [
+        (
+            np.complex64,
+            "complex voxels (complex64, e.g. NIfTI-MRS) are not analysed voxelwise; declare the output `kind: bytes` "
+            "to check it bit for bit, or export real-valued results (fitted concentrations as a table",
+        ),
+        (np.complex128, "complex voxels (complex128, e.g. NIfTI-MRS) are not analysed voxelwise; declare the output"),
+        (
+            np.dtype([("R", "u1"), ("G", "u1"), ("B", "u1")]),
+            "colour voxels ([('R', 'u1'), ('G', 'u1'), ('B', 'u1')], RGB) are not analysed voxelwise; declare the "
+            "output `kind: bytes` to check it bit for bit, or write real-valued images",
+        ),
+    ],
+    ids=["complex64", "complex128", "rgb24"],
+)
+@pytest.mark.parametrize("function", [load, read_image], ids=["load", "read_image"])
+def test_complex_and_rgb_voxels_are_refused_with_what_to_do(tmp_path, dtype, phrase, function):
+    """A NIfTI-MRS spectrum is a complex64 (1, 1, 1, N) NIfTI-2: the advice "write real-valued images" was wrong
+    for it (review case 22-nifti-mrs-complex). The hash still reads the voxels: a changed one is not identical."""
+    data = np.zeros((1, 1, 1, 8), dtype=dtype)
+    path = write_nifti(tmp_path / "svs.nii.gz", data, nifti2=True)
+    with reader_error(path, phrase):
+        function(path)
+    changed = data.copy()
+    changed.view(np.uint8)[-1] = 1  # the last voxel's last byte: an imaginary part, or a blue channel
+    other = write_nifti(tmp_path / "other.nii.gz", changed, nifti2=True)
+    assert semantic_hash(other) != semantic_hash(path)
+
+
 def test_sniffed_without_suffix(tmp_path):
     """Blob-store files keep their suffix, but a suffix-less NIfTI is still recognised by its magic."""
     path = tmp_path / "blob"

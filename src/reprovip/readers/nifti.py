@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from reprovip.errors import ReaderError
 from reprovip.readers.base import (
     GZIP_MAGIC,
     Loaded,
@@ -173,10 +174,25 @@ def _float_type(dtype: np.dtype) -> np.dtype:
     return np.dtype(np.float32)
 
 
+def _unanalysable_voxels(path: Path, dtype: np.dtype) -> ReaderError:
+    """Complex (NIfTI-MRS spectra, k-space) or RGB voxels: stored and hashed, but no voxelwise analysis."""
+    bit_for_bit = "declare the output `kind: bytes` to check it bit for bit"
+    if dtype.kind == "c":
+        return fail(
+            path,
+            f"complex voxels ({dtype.name}, e.g. NIfTI-MRS) are not analysed voxelwise",
+            f"{bit_for_bit}, or export real-valued results (fitted concentrations as a table, magnitude and phase "
+            "images)",
+        )
+    return fail(
+        path, f"colour voxels ({dtype}, RGB) are not analysed voxelwise", f"{bit_for_bit}, or write real-valued images"
+    )
+
+
 def _image(path: Path, dec: _Decoded) -> Image:
     raw = dec.raw
     if raw.dtype.kind not in "biuf":
-        raise fail(path, f"unsupported voxel type {raw.dtype} (RGB or complex)", "write real-valued images")
+        raise _unanalysable_voxels(path, raw.dtype)
     if dec.slope is None:
         data = raw if raw.dtype.isnative else raw.astype(raw.dtype.newbyteorder("="), order="F")
     else:
