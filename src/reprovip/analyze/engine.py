@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,12 +74,23 @@ def _summary_of(observations: list[dict[str, Any]]) -> dict[str, Any]:
     return s
 
 
-def _version_envelope(entry: dict[str, Any], design: Design, values: Any, names: list[str]) -> None:
+def _version_envelope(
+    entry: dict[str, Any], design: Design, values: Any, names: list[str], subjects: list[str]
+) -> None:
     """A ``version`` (or ``environments``) factor gets the envelope test: is its effect beyond run-to-run noise?"""
     factor = next((f for f in VERSION_FACTORS if f in design.factor_names), None)
     if factor is not None:
         axis = design.factor_names.index(factor)
-        entry["envelope"] = dict(envelope(values, names, axis, design.factors[axis][1]), factor=factor)
+        others = [(f, lv) for i, (f, lv) in enumerate(design.factors) if i != axis]
+        conditions = [
+            ",".join(f"{f}={x}" for (f, _), x in zip(others, c, strict=True)) or "-"
+            for c in itertools.product(*(lv for _, lv in others))
+        ]
+        levels = tuple(f"{factor}={lv}" for lv in design.factors[axis][1])
+        env = envelope(values, names, axis, levels, subjects=subjects, conditions=conditions)
+        if "baseline" in env:  # the levels as the factor names them
+            env["baseline"], env["compared"] = design.factors[axis][1][0], list(design.factors[axis][1][1:])
+        entry["envelope"] = dict(env, factor=factor)
 
 
 def merge_errors(recorded: list[dict[str, Any]], found: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -127,7 +139,7 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
                 entry["segmentation"] = seg
                 for n, m in zip(names, scalar_metrics(volumes, design.factor_names, cond_keys), strict=True):
                     observations.append(dict(name=n, **m))
-                _version_envelope(entry, design, volumes, names)
+                _version_envelope(entry, design, volumes, names, subjects)
         else:
             obs = gather(design, kind, key_columns=decl.key_columns if decl else None)
             entry["errors"] = merge_errors(entry["errors"], obs.errors)
@@ -146,7 +158,7 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
             if obs.inexact_differs:  # integers beyond 2**53 that differ where their float64 values do not
                 entry["inexact_differences"] = dict(count=len(obs.inexact_differs), names=obs.inexact_differs[:20])
             entry["complete_subjects"] = len(obs.subjects)
-            _version_envelope(entry, design, obs.values[finite], names)
+            _version_envelope(entry, design, obs.values[finite], names, list(obs.subjects))
             entry["plot_values"] = save_plot_values(
                 out_dir, names, obs.values[finite], list(obs.subjects), design.factors
             )

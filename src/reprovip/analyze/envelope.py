@@ -1,13 +1,18 @@
 """Is a version difference larger than run-to-run noise? The envelope test of ``reprovip compare``.
 
-For each observation and subject, the mean over a version's executions is compared with the baseline
-version's mean, in units of the pooled within-(subject, version) SD of single executions:
+For each observation, subject and condition of the other factors (all of them when there are none), the mean
+over a version's repetitions is compared with the baseline version's mean, in units of the baseline's
+run-to-run SD: the SD of repetitions within a (subject, condition) of the baseline, pooled over subjects and
+conditions:
 
-    z = (mean_v - mean_base) / (s_w * sqrt(1/R_v + 1/R_base))
+    z = (mean_v - mean_base) / (s_base * sqrt(2 / k))
 
-An observation leaves the envelope when some subject's |z| exceeds the Bonferroni-corrected two-sided
-critical value at ``alpha`` (over subjects x observations x compared versions). With no run-to-run noise at
-all (s_w = 0), any difference leaves the envelope (z = inf).
+The spread is the baseline's alone and within one condition: pooling over versions let a noisier new version
+widen its own envelope, and pooling over conditions let a factor's fixed effect pass for noise (a review: a
+shift of 100 run-to-run SDs read |z| 0.8). An observation leaves the envelope when some |z| exceeds the
+Bonferroni-corrected two-sided critical value at ``alpha``, over the tests that can reject at all (Tarone):
+tests where the baseline has no run-to-run noise are decided without it (any difference leaves the envelope,
+z = inf; none stays inside), so identical rows no longer dilute the correction.
 """
 
 from __future__ import annotations
@@ -17,12 +22,34 @@ from typing import Any
 import numpy as np
 
 from reprovip.analyze.stats import num
+from reprovip.metrics._common import exact_mean
 
 ALPHA = 0.01
+_NEEDS = "needs at least two repetitions of each condition of the baseline (its run-to-run spread)"
+
+
+def z_critical(n_tests: int, alpha: float = ALPHA) -> float:
+    """The Bonferroni-corrected two-sided critical |z| for ``n_tests`` tests at family-wise ``alpha``."""
+    from scipy import special  # here, not at import: 0.15 s that commands and the voxel stream never need
+
+    return float(-special.ndtri(alpha / (2 * max(n_tests, 1))))  # scipy.stats.norm.isf, exactly
+
+
+def z_scores(diff: np.ndarray, se: np.ndarray) -> np.ndarray:
+    """``diff / se``; where ``se`` is 0 (no run-to-run noise): 0 for no difference, inf for any."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(se > 0, np.abs(diff) / np.where(se > 0, se, 1.0), np.where(diff == 0, 0.0, np.inf))
 
 
 def envelope(
-    values: np.ndarray, names: list[str], axis: int, levels: tuple[str, ...], *, alpha: float = ALPHA
+    values: np.ndarray,
+    names: list[str],
+    axis: int,
+    levels: tuple[str, ...],
+    *,
+    subjects: list[str] | None = None,
+    conditions: list[str] | None = None,
+    alpha: float = ALPHA,
 ) -> dict[str, Any]:
     """Envelope test of each level of factor ``axis`` (an index into the level axes) against its first level.
 
@@ -36,31 +63,28 @@ def envelope(
         Which level axis is the version factor.
     levels : tuple of str
         Its level labels; the first is the baseline.
+    subjects, conditions : list of str, optional
+        Subject names, and labels of the other factors' conditions (C order), for the sentence naming the worst.
     alpha : float
         Family-wise error rate of the test.
     """
-    n_obs, n_subj = values.shape[:2]
-    if n_obs == 0 or n_subj == 0:
-        return {"skipped": "needs at least two executions per subject and version"}
     v = np.moveaxis(values, 2 + axis, 2)
-    v = v.reshape(n_obs, n_subj, v.shape[2], -1)  # (obs, subj, version, R)
-    r = v.shape[-1]
-    if n_obs == 0 or n_subj == 0 or r < 2:
-        return {"skipped": "needs at least two executions per subject and version"}
-    means = v.mean(axis=-1)
-    s2 = v.var(axis=-1, ddof=1).mean(axis=(1, 2))  # pooled within-(subject, version) variance per obs
-    sw = np.sqrt(s2)
-    diff = means[:, :, 1:] - means[:, :, :1]  # (obs, subj, versions-1)
-    se = sw[:, None, None] * np.sqrt(2.0 / r)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(se > 0, diff / np.where(se > 0, se, 1.0), np.where(diff == 0, 0.0, np.inf))
-    n_tests = max(diff.size, 1)
-    from scipy import special  # here, not at import: 0.15 s that commands and the voxel stream never need
-
-    z_crit = float(-special.ndtri(alpha / (2 * n_tests)))  # scipy.stats.norm.isf, exactly
-    subj_means = means.mean(axis=2)
+    n_obs, n_subj, n_ver, k = v.shape[0], v.shape[1], v.shape[2], v.shape[-1]
+    if n_obs == 0 or n_subj == 0:
+        return {"skipped": "no subject has every execution of both versions"}
+    if k < 2:
+        return {"skipped": _NEEDS}
+    v = v.reshape(n_obs, n_subj, n_ver, -1, k)  # (obs, subject, version, condition, repetition)
+    means = exact_mean(v, -1)
+    base = v[:, :, 0]
+    spread = np.where((base == base[..., :1]).all(axis=-1), 0.0, base.var(axis=-1, ddof=1))
+    sw = np.sqrt(spread.mean(axis=(1, 2)))  # (obs,)
+    diff = means[:, :, 1:] - means[:, :, :1]  # (obs, subject, version - 1, condition)
+    z = z_scores(diff, sw[:, None, None, None] * np.sqrt(2.0 / k))
+    z_crit = z_critical(int((sw > 0).sum()) * int(np.prod(diff.shape[1:])), alpha)
+    absz = z.reshape(n_obs, -1).max(axis=1)
+    subj_means = means.mean(axis=(2, 3))
     bsd = subj_means.std(axis=1, ddof=1) if n_subj > 1 else np.zeros(n_obs)
-    absz = np.abs(z).reshape(n_obs, -1).max(axis=1)
     rel = np.abs(diff).reshape(n_obs, -1).max(axis=1) / np.where(bsd > 0, bsd, np.inf)
     worst = int(np.argmax(absz))
     per_obs = {
@@ -74,6 +98,12 @@ def envelope(
         for i, n in enumerate(names)
     }
     outside = [n for n, d in per_obs.items() if d["outside"]]
+    s, lv, c = np.unravel_index(int(np.argmax(z[worst])), z[worst].shape)
+    where = dict(
+        subject=subjects[s] if subjects else int(s),
+        level=levels[1 + lv],
+        condition=conditions[c] if conditions else None,
+    )
     return dict(
         baseline=levels[0],
         compared=list(levels[1:]),
@@ -82,6 +112,19 @@ def envelope(
         within_envelope=not outside,
         outside=outside,
         worst_observation=names[worst],
+        worst=where,
         max_abs_z=num(absz[worst]),
         observations=per_obs,
+        detail=_sentence(names[worst], where, absz[worst], diff[worst][s, lv, c], sw[worst], z_crit),
+    )
+
+
+def _sentence(name: str, where: dict[str, Any], z: float, diff: float, sw: float, z_crit: float) -> str:
+    """Where the largest departure from the baseline is, in words."""
+    cond = f", {where['condition']}" if where.get("condition") not in (None, "-") else ""
+    size = "with no run-to-run noise in the baseline" if sw == 0 else f"{abs(diff) / sw:.3g} run-to-run SDs"
+    verdict = "outside" if z > z_crit else "inside"
+    return (
+        f"largest change on {name}, subject {where['subject']}, {where['level']}{cond}: {diff:+.6g} "
+        f"({size}; |z| {z:.3g} {verdict} the critical {z_crit:.3g})"
     )

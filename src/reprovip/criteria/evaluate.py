@@ -102,8 +102,9 @@ def _judge(
             return reason(criterion.text, passed=False, estimable=False, message=f"{criterion.metric}: {why}", **extra)
         ok = bool(values and values[0][1])
         msg = f"{criterion.metric}: {'yes' if ok else 'no'}"
-        if not ok:
-            msg += f" ({output.get('attribution', {}).get('summary', '')})"
+        if not ok:  # where it fails (the envelope's worst change), then the output's attribution
+            detail = values[0][2].get("detail") if values else None
+            msg += f" ({'; '.join(x for x in (detail, output.get('attribution', {}).get('summary')) if x)})"
         return reason(criterion.text, passed=ok, value=ok, message=msg, **extra)
     usable, unusable = [], []  # unusable: (observation, why, value as the document stores it)
     for name, v, x in values:

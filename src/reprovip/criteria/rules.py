@@ -215,7 +215,7 @@ def metric_values(
         env = output.get("envelope", {})
         if "skipped" in env:  # no run-to-run noise to compare with: not estimable, never "outside"
             return [(None, None, {"reason": f"the envelope test was skipped: {env['skipped']}"})]
-        return [(env.get("worst_observation"), bool(env.get("within_envelope")), {})]
+        return [(env.get("worst_observation"), bool(env.get("within_envelope")), {"detail": env.get("detail")})]
     if metric in FLAGS:
         return [(None, bool(output.get("bitwise", {}).get(metric)), {})]
     if metric in STUDY_METRICS:

@@ -1,0 +1,82 @@
+"""The envelope test of a version factor: the baseline's run-to-run spread within one condition, and the
+Bonferroni correction over the tests that can reject (a review's false passes)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from reprovip.analyze.envelope import envelope
+
+VERSIONS = ("version=1.0", "version=2.0")
+
+
+def _values(rng: np.random.Generator, *, shift: float, noise: tuple[float, float], threads_effect: float = 0.0):
+    """(1 obs, 6 subjects, 2 versions, 2 threads, k=4): subjects 10 apart, threads=2 adds ``threads_effect`` in
+    both versions, version 2.0 adds ``shift``; run-to-run SD ``noise`` per version."""
+    n, k = 6, 4
+    x = 10.0 * np.arange(n)[:, None, None, None] + np.zeros((n, 2, 2, k))
+    x[:, :, 1] += threads_effect
+    x[:, 1] += shift
+    for v, sd in enumerate(noise):
+        x[:, v] += rng.normal(0, sd, size=(n, 2, k))
+    return x[None]
+
+
+def test_a_factor_effect_does_not_widen_the_envelope() -> None:
+    """threads=2 adds 30 in both versions; version 2.0 adds 10, 100 run-to-run SDs: pooled over conditions the
+    spread was ~15 and |z| 0.8 (inside); within a condition it is 0.1."""
+    rng = np.random.default_rng(0)
+    env = envelope(_values(rng, shift=10.0, noise=(0.1, 0.1), threads_effect=30.0), ["v"], 0, VERSIONS)
+    assert not env["within_envelope"] and env["outside"] == ["v"]
+    assert env["observations"]["v"]["within_sd"] == pytest.approx(0.1, rel=0.3)
+    assert env["max_abs_z"] > 100
+
+
+def test_a_noisier_version_does_not_widen_its_own_envelope() -> None:
+    """Version 2.0 with 10 times the baseline's noise and no shift: its means move by ~1/sqrt(k) = 0.5 new SDs, 5
+    baseline SDs, |z| ~7: outside (pooled with the new version's own noise, it read inside)."""
+    rng = np.random.default_rng(1)
+    env = envelope(_values(rng, shift=0.0, noise=(0.1, 1.0)), ["v"], 0, VERSIONS)
+    assert not env["within_envelope"]
+
+
+def test_the_same_noise_stays_inside() -> None:
+    rng = np.random.default_rng(2)
+    env = envelope(_values(rng, shift=0.0, noise=(0.1, 0.1), threads_effect=30.0), ["v"], 0, VERSIONS)
+    assert env["within_envelope"] and env["max_abs_z"] < env["z_critical"]
+
+
+def test_identical_rows_do_not_dilute_the_correction() -> None:
+    """The critical value counts only tests that can reject (Tarone): 300 rows identical everywhere (no noise,
+    no change) left it at 3.09 for 1 x 6 x 1 x 2 tests, not 4.5."""
+    rng = np.random.default_rng(3)
+    noisy = _values(rng, shift=0.0, noise=(0.1, 0.1))
+    flat = np.repeat(np.full_like(noisy, 5.0), 300, axis=0)
+    alone = envelope(noisy, ["v"], 0, VERSIONS)
+    padded = envelope(np.concatenate([noisy, flat]), ["v", *(f"c{i}" for i in range(300))], 0, VERSIONS)
+    expected = stats.norm.isf(0.01 / (2 * 6 * 2))  # 6 subjects x 1 compared version x 2 conditions
+    assert alone["z_critical"] == pytest.approx(expected, rel=1e-12) == padded["z_critical"]
+
+
+def test_the_worst_change_is_named() -> None:
+    """A failed envelope named nothing: now the observation, subject, version and condition."""
+    rng = np.random.default_rng(4)
+    x = _values(rng, shift=0.0, noise=(0.1, 0.1))
+    x[0, 3, 1, 1] += 5.0  # subject s3, version 2.0, threads=2 only
+    env = envelope(x, ["v"], 0, VERSIONS, subjects=[f"s{i}" for i in range(6)], conditions=["threads=1", "threads=2"])
+    assert env["worst"] == {"subject": "s3", "level": "version=2.0", "condition": "threads=2"}
+    assert re.fullmatch(
+        r"largest change on v, subject s3, version=2\.0, threads=2: \+(4\.9|5\.0)\d* \([\d.]+ run-to-run SDs; "
+        r"\|z\| [\d.]+ outside the critical 3\.34\)",
+        env["detail"],
+    )
+
+
+def test_a_baseline_without_repetitions_is_skipped() -> None:
+    """k = 1: there is no run-to-run spread to compare with (before, the other factors' levels served as one)."""
+    x = np.arange(24, dtype=float).reshape(1, 3, 2, 4, 1)
+    assert envelope(x, ["v"], 0, VERSIONS) == {"skipped": envelope.__globals__["_NEEDS"]}
