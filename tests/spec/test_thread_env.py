@@ -1,0 +1,46 @@
+"""An environment that sets a variable the `threads` factor sets is refused: the factor would compare nothing.
+
+Review case fp-hunt6/C/18: `threads: [1, 4]` with an `env` level pinning `OMP_NUM_THREADS: "1"` ran every
+execution with one thread, and the study read "bit-for-bit identical".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reprovip.cli.main import main
+from reprovip.errors import SpecError
+from reprovip.execute.render import THREAD_VARIABLES
+from reprovip.spec import parse_spec
+
+BASE = "application: {command: [echo]}\noutputs: {o: {path: o, kind: text}}\n"
+
+
+def test_an_env_level_setting_a_thread_variable_is_refused_at_its_key(tmp_path: Path, capsys) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "s1.txt").write_text("1\n")
+    path = tmp_path / "study.yaml"
+    path.write_text(
+        BASE + "subjects: {glob: 'data/{subject}.txt'}\n"
+        "factors:\n  threads: [1, 4]\n  env:\n    bound: {OMP_PROC_BIND: 'true', OMP_NUM_THREADS: '1'}\n"
+    )
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"reprovip: error: {path}:7:36: factors.env.bound.OMP_NUM_THREADS: remove OMP_NUM_THREADS from this `env`: "
+        "the `threads` factor sets it (to each of its levels)"
+    ]
+    # Without a threads factor the variable is the study's to set; other variables are free under one.
+    spec = parse_spec(BASE + "factors: {env: {a: {OMP_NUM_THREADS: '1'}}}\nenv: {MKL_NUM_THREADS: '2'}\n")
+    assert spec.env == {"MKL_NUM_THREADS": "2"}
+    spec = parse_spec(BASE + "factors: {threads: [1, 2], env: {a: {OMP_PROC_BIND: 'true'}}}\n")
+    assert spec.factors["env"] == {"a": {"OMP_PROC_BIND": "true"}}
+
+
+@pytest.mark.parametrize("variable", [THREAD_VARIABLES[0], THREAD_VARIABLES[-1], "MKL_NUM_THREADS"])
+def test_the_top_level_env_setting_a_thread_variable_is_refused(variable: str) -> None:
+    text = BASE + f"factors: {{threads: [1, 2]}}\nenv: {{{variable}: '8', OTHER: x}}\n"
+    with pytest.raises(SpecError, match=rf"env\.{variable}: remove {variable} from this `env`: the `threads` factor"):
+        parse_spec(text)
