@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 from collections.abc import Callable
+from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -57,14 +58,16 @@ def command_problems(
     args = spec.factors.get("args")
     if isinstance(args, dict):
         items += [(("factors", "args", level, i), str(a)) for level, argv in args.items() for i, a in enumerate(argv)]
+    renderings = _Renderings(spec, study_dir, known)
     for loc, arg in items[1:] if app.command is not None else items:
         value = arg.split("=", 1)[1] if arg.startswith("-") and "=" in arg else arg
-        # `./name` says "the working folder" on purpose: a file the application makes there.
-        relative = value and not os.path.isabs(value) and not value.startswith("./")
-        if relative and not placeholders(value) and (study_dir / value).is_file():
+        # A template (`data/{subject}.txt`) is judged by what it renders to, as the literal it becomes.
+        found = next((r for r in renderings(value) if renderings.names_study_file(r)), None)
+        if found is not None:
+            shown = repr(value) if found == value else f"{value!r} (rendered {found!r})"
             problems.append(
                 locate(
-                    f"{value!r} is a file of the study folder given by a relative path, but each execution runs in "
+                    f"{shown} is a file of the study folder given by a relative path, but each execution runs in "
                     f"a fresh working folder; write {{study_dir}}/{value}",
                     loc,
                 )
@@ -101,3 +104,53 @@ def _program_problems(
     else:
         message = None
     return [locate(message, where)] if message else []
+
+
+class _Renderings:
+    """What an argument renders to at validate time: one text per subject and factor level it names.
+
+    Placeholders known only when an execution starts (``{outdir}``, a drawn seed) stay as written; a rendering
+    still holding one is not judged. Subjects are found only when an argument names ``{subject}``.
+    """
+
+    def __init__(self, spec: StudySpec, study_dir: Path, known: dict[str, str]) -> None:
+        self.spec, self.study_dir, self.known = spec, study_dir, known
+        self._subjects: list[Any] | None = None
+
+    def subjects(self) -> list[Any]:
+        if self._subjects is None:
+            from reprovip.spec.subjects import resolve_subjects
+
+            try:
+                self._subjects = resolve_subjects(self.spec, self.study_dir)
+            except SpecError:  # reported by the subjects' own check
+                self._subjects = []
+        return self._subjects
+
+    def __call__(self, template: str) -> list[str]:
+        names = set(placeholders(template))
+        if not names:
+            return [template]
+        choices: dict[str, list[str]] = {k: [v] for k, v in self.known.items()}
+        for factor in self.spec.factor_list():
+            if factor.name in names or f"{factor.name}_level" in names:
+                # A level holding a map or list (env, args, container...) is named by its label.
+                choices[factor.name] = [k if isinstance(v, dict | list) else str(v) for k, v in factor.levels.items()]
+                choices[f"{factor.name}_level"] = list(factor.levels)
+        if "subject" in names:
+            choices["subject"] = [s.id for s in self.subjects()]
+        used = [n for n in names if n in choices]
+        texts = [
+            render(template, dict(zip(used, combo, strict=True))) for combo in product(*(choices[n] for n in used))
+        ]
+        return [t for t in texts if not placeholders(t)]
+
+    def names_study_file(self, value: str) -> bool:
+        """``value`` is a relative path naming a file of the study folder, or a subject's input folder."""
+        # `./name` says "the working folder" on purpose: a file the application makes there.
+        if not value or os.path.isabs(value) or value.startswith("./"):
+            return False
+        path = self.study_dir / value
+        if path.is_file():
+            return True
+        return path.is_dir() and str(path.resolve()) in {s.input for s in self.subjects()}

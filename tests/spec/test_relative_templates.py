@@ -1,0 +1,70 @@
+"""A template rendering to a relative path of a study file is refused like the literal path.
+
+Review case fp-hunt6/C/09: `data/sub-01.txt` in the command was refused, `data/{subject}.txt` was not; each
+execution runs in a fresh working folder, a tolerant application read nothing there and wrote its default, and
+the study read "bit-for-bit identical".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reprovip.cli.main import main
+
+TAIL = "a fresh working folder; write {study_dir}/"
+
+
+def _study(root: Path, argument: str, *, rest: str = "", glob: str = "data/{subject}.txt") -> Path:
+    for i in (1, 2):
+        (root / "data").mkdir(parents=True, exist_ok=True)
+        (root / "data" / f"s{i}.txt").write_text("1\n")
+        (root / "folders" / f"s{i}").mkdir(parents=True, exist_ok=True)
+    (root / "conf").mkdir()
+    (root / "conf" / "b.json").write_text("{}\n")
+    path = root / "study.yaml"
+    path.write_text(
+        f'application: {{command: [python3, "{{study_dir}}/tool.py", "{argument}", "{{outdir}}"]}}\n'
+        f"subjects: {{glob: '{glob}'}}\n{rest}outputs: {{o: {{path: o, kind: text}}}}\n"
+    )
+    (root / "tool.py").write_text("print(1)\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("argument", "rest", "glob", "message"),
+    [
+        ("data/{subject}.txt", "", "data/{subject}.txt", "'data/{subject}.txt' (rendered 'data/s1.txt') is a file"),
+        ("--in=data/{subject}.txt", "", "data/{subject}.txt", "'data/{subject}.txt' (rendered 'data/s1.txt')"),
+        ("conf/{cfg}.json", "factors: {cfg: [a, b]}\n", "data/{subject}.txt", "(rendered 'conf/b.json') is a file"),
+        ("conf/{cfg_level}.json", "factors: {cfg: {a: 1, b: 2}}\n", "data/{subject}.txt", "(rendered 'conf/b.json')"),
+        ("folders/{subject}", "", "folders/{subject}/", "'folders/{subject}' (rendered 'folders/s1') is a file"),
+    ],
+)
+def test_a_template_naming_a_study_file_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argument: str, rest: str, glob: str, message: str
+) -> None:
+    path = _study(tmp_path, argument, rest=rest, glob=glob)
+    assert main(["validate", str(path)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    template = argument.removeprefix("--in=")
+    assert len(lines) == 1 and message in lines[0] and lines[0].endswith(TAIL + template), lines
+    assert ":1:57: application.command.2: " in lines[0]
+
+
+def test_templates_of_the_working_folder_or_absolute_pass(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`./` names the working folder on purpose; a name no study file has is the application's to make."""
+    assert main(["validate", str(_study(tmp_path / "bad", "data/{subject}.txt"))]) == 2
+    capsys.readouterr()
+    for i, argument in enumerate(
+        ["./data/{subject}.txt", "{subject}.txt", "{outdir}/{subject}.txt", "{study_dir}/data/{subject}.txt"]
+    ):
+        assert main(["validate", str(_study(tmp_path / str(i), argument))]) == 0, capsys.readouterr().err
+
+
+def test_args_levels_render_subjects_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _study(tmp_path, "x", rest="factors: {args: {plain: [], mask: [--mask, 'data/{subject}.txt']}}\n")
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "factors.args.mask.1: 'data/{subject}.txt' (rendered 'data/s1.txt') is a file of the study folder" in err
