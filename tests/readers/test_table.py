@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import math
 
 import numpy as np
@@ -340,3 +341,112 @@ def test_a_csv_file_delimited_by_semicolons_is_read(tmp_path) -> None:
     comma = tmp_path / "c.csv"
     comma.write_text("region,note\nleft,a;b\n")  # a comma in the header: commas delimit, whatever the cells hold
     assert load(comma, kind="table").meta["delimiter"] == ","
+
+
+def test_a_savetxt_matrix_has_no_header_its_columns_are_numbered(tmp_path):
+    """np.savetxt writes no header: its first row was read as one ('could not be read ... missing
+    '0/29.937627'', review case 15-headerless-matrix). Every row is data, columns are named 1, 2, 3."""
+    matrix = np.array([[0.0, 29.937627, -3.5e-4], [29.937627, 0.0, 1.25], [np.nan, 1.25, 0.0]])
+    path = tmp_path / "connectome.csv"
+    np.savetxt(path, matrix, delimiter=",", fmt="%.6f")
+    loaded = load(path)
+    assert loaded.meta["header"] is False
+    assert loaded.meta["columns"] == loaded.meta["numeric_columns"] == ["1", "2", "3"]
+    assert loaded.meta["n_rows"] == 3 and loaded.meta["key_columns"] == []
+    values = _values(loaded)
+    assert set(values) == {f"{i}/{j}" for i in range(3) for j in (1, 2, 3)}
+    assert values["0/2"] == 29.937627 and values["0/3"] == -0.00035 and values["2/2"] == 1.25
+    assert math.isnan(values["2/1"]) and loaded.meta["n_nonfinite"] == 1
+    other = tmp_path / "default.txt"  # savetxt's defaults: space-delimited, %.18e
+    np.savetxt(other, matrix[:2])
+    assert _values(load(other, kind="table")) == {k: v for k, v in values.items() if not k.startswith("2/")}
+
+
+def test_an_fsl_mat_affine_with_double_spaces_is_four_numbered_columns(tmp_path):
+    """FSL (flirt -omat) writes a 4x4 affine as '%f  ' cells: two spaces between and after them. Its first row
+    read as a header gave "column '0.000000' appears twice; give the columns unique names"."""
+    affine = [[1.0, 0.0, 0.0, -2.5], [0.0, 0.999848, -0.017452, 3.0], [0.0, 0.017452, 0.999848, 0.0], [0, 0, 0, 1]]
+    path = tmp_path / "struct2mni.mat"
+    path.write_text("".join("".join(f"{x:f}  " for x in row) + "\n" for row in affine))
+    loaded = load(path, kind="table")
+    assert loaded.meta["header"] is False and loaded.meta["delimiter"] == " "
+    assert _values(loaded) == {f"{i}/{j + 1}": float(affine[i][j]) for i in range(4) for j in range(4)}
+
+
+@pytest.mark.parametrize(
+    ("content", "columns", "values"),
+    [
+        # numeric-looking names beside a word: a header (label ids as columns)
+        ("region,1,2\nA,0.5,0.25\nB,1.5,2.5\n", ["region", "1", "2"], {"A/1": 0.5, "A/2": 0.25, "B/1": 1.5}),
+        ("2019,2020,total\n1.5,2.5,4\n", ["2019", "2020", "total"], {"0/2019": 1.5, "0/2020": 2.5, "0/total": 4.0}),
+        # pandas above an index: an empty name is no number
+        (",0,1\n0,0.5,0.25\n1,1.5,2.5\n", ["Unnamed: 0", "0", "1"], {"0/0": 0.5, "1/1": 2.5}),
+    ],
+    ids=["key-and-ids", "years-and-word", "pandas-index"],
+)
+def test_a_header_with_a_word_or_an_empty_name_is_a_header(tmp_path, content, columns, values):
+    path = tmp_path / "t.csv"
+    path.write_text(content)
+    loaded = load(path)
+    assert loaded.meta["header"] is True and loaded.meta["columns"] == columns
+    assert _values(loaded).items() >= values.items()
+
+
+def test_a_headerless_table_trailing_delimiters_and_key_columns(tmp_path):
+    """Trailing delimiters are no columns; `key_columns` naming a column a headerless table does not have says
+    why the columns are 1, 2."""
+    path = tmp_path / "t.csv"
+    path.write_text("1.5,2,\n3,4e-1,\n")
+    assert _values(load(path)) == {"0/1": 1.5, "0/2": 2.0, "1/1": 3.0, "1/2": 0.4}
+    with reader_error(path, "missing key column 'id' (columns are: 1, 2; the first row is all numbers, so the table"):
+        load(path, key_columns=("id",))
+    path.write_text("1,2\n3,4,5\n")
+    with reader_error(path, "line 2 has 3 fields but the first row has 2 fields"):
+        load(path)
+
+
+def test_identical_headerless_matrices_are_identical_and_a_changed_cell_is_measured(tmp_path):
+    """End to end (ingest, analyse): identical savetxt matrices read "could not be read" and a real change "not
+    analysable" when their first row was the header. Cell (0, 1) + d in repetition 2 of subject s, d = 5 (s + 1):
+    each subject's variance of (x, x + d, x) is d**2 / 3, so the pooled within-subject SD is
+    sqrt((25 + 100 + 225) / 9) (hand-computed); ICC(A,1) is pingouin's on the same numbers; the 8 other cells are
+    identical."""
+    import io
+
+    import pingouin as pg
+
+    from tests.conftest import ingested
+
+    def matrix(s: int, r: int, delta: float) -> np.ndarray:
+        m = np.arange(9.0).reshape(3, 3) * (s + 1.5)
+        m[0, 1] += delta * (s + 1) if r == 2 else 0.0
+        return m
+
+    def study(root, delta):
+        root.mkdir()
+        files = {}
+        for s, r in itertools.product(range(3), (1, 2, 3)):
+            buf = io.StringIO()
+            np.savetxt(buf, matrix(s, r, delta), delimiter=",", fmt="%.6f")
+            files[(f"s{s}", r)] = {"c.csv": buf.getvalue()}
+        return ingested(root, "  c: {path: c.csv, kind: table}\n", files).analyze().document
+
+    same = study(tmp_path / "same", 0.0)
+    assert same["verdict"]["status"] == "identical"
+    (out,) = same["outputs"]
+    assert [r["criterion"] for r in out["verdict"]["reasons"]] == ["identical"]
+    assert len(out["observations"]) == 9 and all(o["identical"] for o in out["observations"])
+
+    changed = study(tmp_path / "changed", 5.0)
+    (out,) = changed["outputs"]
+    by_name = {o["name"]: o for o in out["observations"]}
+    assert sorted(by_name) == [f"{i}/{j}" for i in range(3) for j in (1, 2, 3)]
+    assert [n for n, o in by_name.items() if not o["identical"]] == ["0/2"]
+    assert by_name["0/2"]["wsd"] == pytest.approx(math.sqrt(350 / 9), rel=1e-12)
+    long = pd.DataFrame(
+        [(s, r, matrix(s, r, 5.0)[0, 1]) for s, r in itertools.product(range(3), (1, 2, 3))],
+        columns=["subject", "rep", "value"],
+    )
+    icc = pg.intraclass_corr(long, targets="subject", raters="rep", ratings="value").set_index("Type")
+    assert by_name["0/2"]["icc"]["ICC(A,1)"]["value"] == pytest.approx(icc.loc["ICC(A,1)", "ICC"], rel=1e-9)
+    assert changed["verdict"]["status"] == "fail"

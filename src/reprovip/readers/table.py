@@ -15,13 +15,17 @@ no type guessing happens behind our back. The rules (also in ``docs/readers.md``
 - a column is numeric when more than half of its non-missing cells are numbers; every other non-missing
   cell of a numeric column is then an error naming its line and column;
 - row keys: the ``key_columns`` given (joined with ``|``), else the first non-numeric column when its values
-  are unique and non-empty, else the 0-based data-row index.
+  are unique and non-empty, else the 0-based data-row index;
+- a first row whose every cell is a number (``np.savetxt``, connectome matrices, FSL ``.mat`` affines) is
+  data, not a header: the columns are named by their 1-based position (``"1"``, ``"2"``, ...) and
+  ``meta["header"]`` is False (see :func:`_is_data_row`).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import re
 from dataclasses import dataclass
@@ -57,13 +61,15 @@ _FIX_TABLE = "fix the program that writes the table, or declare the output as ki
 
 @dataclass
 class _Table:
-    """Parsed text cells: ``header`` and ``rows`` (stripped), ``lines`` (1-based line of each row)."""
+    """Parsed text cells: ``header`` and ``rows`` (stripped), ``lines`` (1-based line of each row);
+    ``has_header`` is False when the first row was data and ``header`` names the columns 1, 2, ..."""
 
     header: list[str]
     rows: list[list[str]]
     lines: list[int]
     delimiter: str
     encoding: str
+    has_header: bool = True
 
 
 def _fields(n: int) -> str:
@@ -100,6 +106,13 @@ def _records(path: Path, text: str, delimiter: str):
         raise fail(path, f"malformed table at line {reader.line_num} ({describe(exc)})", "check its quoting") from exc
 
 
+def _is_data_row(cells: list[str]) -> bool:
+    """Whether a first row is data: every cell a number by the cells' own rule (``_CELL``), a decimal comma,
+    or ``nan`` as numeric writers print it. A header names its columns with at least one word (or leaves one
+    empty, as pandas does above an index); a row of numbers only is the first row of a matrix."""
+    return bool(cells) and all(_CELL.fullmatch(c) or _COMMA.fullmatch(c) or c.lower() == "nan" for c in cells)
+
+
 def parse_table(path: Path) -> _Table:
     """Parse ``path`` into stripped text cells; raise :class:`ReaderError` on ragged or malformed rows."""
     text, encoding = decode_text(path, read_file_bytes(path))
@@ -108,7 +121,13 @@ def parse_table(path: Path) -> _Table:
     first = next(records, None)
     if first is None:
         raise fail(path, "the table has no header row (only blank lines)", _FIX_TABLE)
-    header = [name or f"Unnamed: {j}" for j, name in enumerate(first[1])]
+    width = 1 + max(j for j, cell in enumerate(first[1]) if cell)  # trailing delimiters are no columns
+    has_header = not _is_data_row(first[1][:width])
+    if has_header:
+        header = [name or f"Unnamed: {j}" for j, name in enumerate(first[1])]
+    else:  # no names to read: the columns are numbered, and the first row is data like the others
+        header = [str(j) for j in range(1, width + 1)]
+        records = itertools.chain([first], records)
     seen: dict[str, int] = {}
     for j, name in enumerate(header):
         if name in seen:
@@ -125,12 +144,13 @@ def parse_table(path: Path) -> _Table:
         if len(cells) != len(header):
             raise fail(
                 path,
-                f"line {line} has {_fields(len(cells))} but the header has {_fields(len(header))}",
+                f"line {line} has {_fields(len(cells))} but the {'header' if has_header else 'first row'} has "
+                f"{_fields(len(header))}",
                 "check the delimiter and the quoting",
             )
         rows.append(cells)
         lines.append(line)
-    return _Table(header, rows, lines, delimiter, encoding)
+    return _Table(header, rows, lines, delimiter, encoding, has_header)
 
 
 def _decimal_commas(cells: list[str], parsed: list[float | None], delimiter: str) -> str | None:
@@ -186,7 +206,9 @@ def _row_keys(path: Path, table: _Table, key_columns: tuple[str, ...] | None, te
         if missing:
             raise fail(
                 path,
-                f"missing key column {missing[0]!r} (columns are: {', '.join(table.header)})",
+                f"missing key column {missing[0]!r} (columns are: {', '.join(table.header)}"
+                + ("" if table.has_header else "; the first row is all numbers, so the table has no header")
+                + ")",
                 "fix `key_columns` in the output's declaration",
             )
         keys = ["|".join(row[index[k]] for k in key_columns) for row in table.rows]
@@ -247,6 +269,7 @@ def read_table(path: Path, *, key_columns: tuple[str, ...] | None = None) -> Loa
     text = [j for j in text_cols if j not in used_idx]
     meta: dict[str, Any] = {
         "columns": list(table.header),
+        "header": table.has_header,  # False: the first row was data, the columns are numbered 1, 2, ...
         "numeric_columns": numeric,
         # the text cells, no observation, by '<rowkey>/<column>': the analysis says when they differ
         "text": {f"{key}/{table.header[j]}": text_digest(table.rows[i][j]) for i, key in enumerate(keys) for j in text},
@@ -273,7 +296,9 @@ def table_semantic_hash(path: Path) -> str:
     """Hash of the parsed cells: header and rows as stripped text, blank rows dropped."""
     table = parse_table(path)
     h = new_hasher("table.v1")
-    h.update(json.dumps([table.header, *table.rows], ensure_ascii=True, separators=(",", ":")).encode())
+    # the numbered names of a table without a header are not content: its rows alone
+    rows = [table.header, *table.rows] if table.has_header else table.rows
+    h.update(json.dumps(rows, ensure_ascii=True, separators=(",", ":")).encode())
     return h.hexdigest()
 
 
