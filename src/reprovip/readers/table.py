@@ -110,7 +110,7 @@ def _is_data_row(cells: list[str]) -> bool:
     """Whether a first row is data: every cell a number by the cells' own rule (``_CELL``), a decimal comma,
     or ``nan`` as numeric writers print it. A header names its columns with at least one word (or leaves one
     empty, as pandas does above an index); a row of numbers only is the first row of a matrix."""
-    return bool(cells) and all(_CELL.fullmatch(c) or _COMMA.fullmatch(c) or c.lower() == "nan" for c in cells)
+    return all(_CELL.fullmatch(c) or _COMMA.fullmatch(c) or c.lower() == "nan" for c in cells)
 
 
 def parse_table(path: Path) -> _Table:
