@@ -19,7 +19,8 @@ from reprovip.errors import InputError, StoreError
 from reprovip.execute.backends import Backend, open_backend
 from reprovip.execute.failures import FAILED_DIR, KEEP_FAILED, FailureGroup, error_signature, group_failures
 from reprovip.execute.sandbox import PID_FILE, kill_group, run_task
-from reprovip.plan import execution_recipe, expand, recipe_hash
+from reprovip.plan import expand
+from reprovip.plan.expand import execution_recipes
 from reprovip.store import BlobStore, RunLock
 from reprovip.store.liveness import runner_alive
 from reprovip.tasks import argv_template, build_task
@@ -337,8 +338,7 @@ def _run(
     summary = RunSummary()
     planned = expand(spec, study.subjects)
     study_id = catalog.ensure_study(spec.name or "study", spec.model_dump(mode="json"), str(study.directory))
-    recipe = recipe_hash(spec, study.directory)
-    catalog.sync_plan(study_id, planned, {p.id: execution_recipe(recipe, p.condition) for p in planned}, force=force)
+    catalog.sync_plan(study_id, planned, execution_recipes(spec, study.directory, planned), force=force)
     _close_dead_runs(study, study_id)
     blobs.gc(catalog.referenced_blobs())
     by_id = {p.id: p for p in planned}

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reprovip.errors import ReprovipError
-from reprovip.plan.expand import execution_recipe, expand, recipe_hash
+from reprovip.plan.expand import execution_recipes, expand
 from reprovip.spec.subjects import Subject
 
 if TYPE_CHECKING:
@@ -18,11 +19,14 @@ def plan_check(study: Study, rows: list[dict[str, Any]]) -> dict[str, Any]:
     A study file edited after its run (a new subject, factor level or repetition; another command,
     environment, outputs or timeout) declares executions the catalog does not hold, or holds with an earlier
     recipe: their results are not in the analysis, so the verdict cannot be the study's (before, such an
-    analysis could read "reproducible (bit-for-bit identical)"). Returns ``checked``, and when True
+    analysis could read "reproducible (bit-for-bit identical)"). The recipe holds the bytes of the files the
+    command names in the study folder and of each subject's input, and its path: an edited script or input, or
+    a subject pointed at another file, is an earlier recipe too. Returns ``checked``, and when True
     ``declared``, ``not_run`` (declared, never run), ``earlier_recipe`` (done under another recipe: run again
     on the next ``run``) and ``not_declared`` (stored, no longer declared: still analysed); when False a
     ``reason`` (a study without an application, or ingested executions). Subjects whose inputs cannot be
-    listed any more (moved after the run) are taken as stored: ``subjects`` says ``"as stored"`` and why.
+    listed any more (moved after the run) are taken as stored: ``subjects`` says ``"as stored"`` and why, and
+    an execution whose input is gone is compared on the recipe of its condition only (the file's part).
     """
     if study.spec.application is None:
         return dict(checked=False, reason="the study declares no application: its executions are ingested")
@@ -36,17 +40,23 @@ def plan_check(study: Study, rows: list[dict[str, Any]]) -> dict[str, Any]:
         # over the subjects the catalog holds (skipping the check let an edited file read as the study's).
         subjects = sorted({Subject(r["subject"], r["input"]) for r in rows}, key=lambda s: s.id)
         listed = dict(subjects="as stored", subjects_reason=f"the subjects cannot be listed here ({exc})")
-    base = recipe_hash(study.spec, study.directory)
-    declared = {p.id: execution_recipe(base, p.condition) for p in expand(study.spec, subjects)}
+    planned = expand(study.spec, subjects)
+    declared = execution_recipes(study.spec, study.directory, planned)
     stored = {r["id"]: r for r in rows}
+    # Inputs gone (listed from the catalog): their bytes cannot be compared, the condition's part still is.
+    gone = {p.id for p in planned if listed and not Path(p.subject.input).exists()}
+
+    def earlier(eid: str, recipe: str) -> bool:
+        old = stored[eid].get("recipe") if eid in stored and stored[eid]["status"] == "done" else None
+        if old is None:
+            return False
+        return old[:16] != recipe[:16] if eid in gone else old != recipe
+
     return dict(
         **listed,
         checked=True,
         declared=len(declared),
         not_run=sum(eid not in stored for eid in declared),
-        earlier_recipe=sum(
-            eid in stored and stored[eid]["status"] == "done" and stored[eid].get("recipe") not in (None, recipe)
-            for eid, recipe in declared.items()
-        ),
+        earlier_recipe=sum(earlier(eid, recipe) for eid, recipe in declared.items()),
         not_declared=sum(eid not in declared for eid in stored),
     )

@@ -8,14 +8,22 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import blake3
 
+from reprovip.execute.render import render
 from reprovip.spec.models import StudySpec
 from reprovip.spec.subjects import Subject
+from reprovip.store.blobs import file_hash
+
+# (path, size, mtime_ns) -> BLAKE3 of the file: a run, then its analysis in the same process, read each input
+# once (100 inputs of 35 MB: about 0.7 s from the page cache). A touched file is hashed again, to the same digest.
+_DIGESTS: dict[tuple[str, int, int], str] = {}
 
 
 @dataclass(frozen=True)
@@ -82,11 +90,16 @@ def expand(spec: StudySpec, subjects: list[Subject]) -> list[PlannedExecution]:
     ]
 
 
-def execution_recipe(recipe: str, condition: Condition) -> str:
+def execution_recipe(
+    recipe: str, condition: Condition, subject: Subject | None = None, study_dir: Path | None = None
+) -> str:
     """``recipe`` for the executions of ``condition``: with the values of the levels whose label does not
     spell them (levels given by name, ``{fast: {OMP_PROC_BIND: "true"}}``), so that a level whose value is
     edited under the same name runs again; ``recipe`` itself when every label spells its value (``threads:
     [1, 2]``: a new value is a new label, hence new executions).
+
+    With ``subject``, 16 more hex digits for its input (see :func:`input_recipe`): the first 16 are the
+    condition's, so a check that cannot read the input any more still compares them.
 
     Examples
     --------
@@ -96,25 +109,107 @@ def execution_recipe(recipe: str, condition: Condition) -> str:
     ('r', 16)
     """
     hidden = {k: v for k, v in condition.values.items() if condition.labels[k] != str(v)}
-    if not hidden:
-        return recipe
-    payload = f"{recipe}\0{json.dumps(hidden, sort_keys=True, default=str)}"
+    if hidden:
+        payload = f"{recipe}\0{json.dumps(hidden, sort_keys=True, default=str)}"
+        recipe = blake3.blake3(payload.encode()).hexdigest()[:16]
+    return recipe if subject is None else recipe + input_recipe(subject, study_dir or Path.cwd())
+
+
+def input_recipe(subject: Subject, study_dir: Path) -> str:
+    """16 hex digits of a subject's input: its path (relative to the study folder when inside it, so a copied
+    folder keeps its recipes) and the BLAKE3 of its bytes (a folder: of its files, see :func:`content_digest`)."""
+    path = Path(study_dir, subject.input)
+    payload = f"{_study_relative(path, study_dir)}\0{content_digest(path)}"
     return blake3.blake3(payload.encode()).hexdigest()[:16]
+
+
+def execution_recipes(spec: StudySpec, study_dir: Path, planned: Iterable[PlannedExecution]) -> dict[str, str]:
+    """The recipe of each planned execution, by id: :func:`recipe_hash`, the condition's named level values and
+    the subject's input (each input hashed once)."""
+    base = recipe_hash(spec, study_dir)
+    by_condition: dict[str, str] = {}
+    by_subject: dict[str, str] = {}
+    out = {}
+    for p in planned:
+        if p.condition.key not in by_condition:
+            by_condition[p.condition.key] = execution_recipe(base, p.condition)
+        if p.subject.id not in by_subject:
+            by_subject[p.subject.id] = input_recipe(p.subject, study_dir)
+        out[p.id] = by_condition[p.condition.key] + by_subject[p.subject.id]
+    return out
 
 
 def recipe_hash(spec: StudySpec, study_dir: Path | None = None) -> str:
     """Hash of what decides an execution's result (application, environment, outputs, timeout), and with
     ``study_dir`` the bytes of a Boutiques descriptor the application names (its command line and defaults
-    live there: editing it changes the result as editing the command does).
+    live there: editing it changes the result as editing the command does) and of the files the command names
+    in the study folder (see :func:`command_files`).
 
     A completed execution whose recipe changed since is run again on resume.
     """
     recipe = spec.model_dump(include={"application", "env", "outputs", "timeout"})
-    if study_dir is not None and spec.application is not None and spec.application.boutiques:
-        path = Path(spec.application.boutiques)
-        path = path if path.is_absolute() else study_dir / path
-        try:
-            recipe["descriptor"] = blake3.blake3(path.read_bytes()).hexdigest()
-        except OSError as exc:  # `validate` reports an unreadable descriptor; the hash just says it was
-            recipe["descriptor"] = f"unreadable: {exc.strerror}"
+    if study_dir is not None and spec.application is not None:
+        if spec.application.boutiques:
+            path = Path(spec.application.boutiques)
+            # `validate` reports an unreadable descriptor; the hash just says it was
+            recipe["descriptor"] = content_digest(path if path.is_absolute() else study_dir / path)
+        recipe["files"] = command_files(spec, study_dir)
     return blake3.blake3(json.dumps(recipe, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def command_files(spec: StudySpec, study_dir: Path) -> dict[str, str]:
+    """BLAKE3 of each file the application's command names (in any condition) inside the study folder or through
+    ``{study_dir}``: its script, a configuration; keyed by the path relative to the study folder.
+
+    The command, the ``args`` levels and the Boutiques invocation's values are read, with ``{study_dir}`` and the
+    factors' placeholders filled in, whole or after a ``--name=``; what is left with another placeholder
+    (``{input}``, ``{outdir}``), a relative path (it names a file of the execution's own folder), a folder, or a
+    file outside the study folder not named through ``{study_dir}`` is not hashed.
+    """
+    app = spec.application
+    texts = list(app.command or [])
+    texts += [str(v) for v in (app.invocation or {}).values() if isinstance(v, str)]
+    found: dict[str, str] = {}
+    for c in conditions(spec):
+        values: dict[str, Any] = {"study_dir": str(study_dir)}
+        for name, value in c.values.items():
+            scalar = isinstance(value, str | int | float) and not isinstance(value, bool)
+            values[name], values[f"{name}_level"] = (value if scalar else c.labels[name]), c.labels[name]
+        args = c.values.get("args")
+        for text in texts + ([str(a) for a in args] if isinstance(args, list) else []):
+            for candidate in {text, text.split("=", 1)[-1]}:
+                rendered = render(candidate, values)
+                path = Path(rendered)
+                named = "{study_dir}" in candidate
+                if "{" in rendered or not (named or path.is_absolute()) or not path.is_file():
+                    continue
+                key = _study_relative(path, study_dir)
+                if named or not key.startswith(".."):
+                    found[key] = content_digest(path)
+    return found
+
+
+def content_digest(path: Path) -> str:
+    """BLAKE3 of a file's bytes (hashed once per process while its size and modification time stay), or of a
+    folder's files (each one's path relative to it and digest, in order; symbolic links to folders are not
+    followed); ``unreadable: <reason>`` when it cannot be read, which no digest equals."""
+    try:
+        if path.is_dir():
+            parts = [
+                f"{(Path(top) / f).relative_to(path).as_posix()}\0{content_digest(Path(top) / f)}"
+                for top, _, files in sorted(os.walk(path))
+                for f in sorted(files)
+            ]
+            return blake3.blake3("\n".join(parts).encode()).hexdigest()
+        st = path.stat()
+        key = (str(path.absolute()), st.st_size, st.st_mtime_ns)
+        if key not in _DIGESTS:
+            _DIGESTS[key] = file_hash(path)
+        return _DIGESTS[key]
+    except OSError as exc:
+        return f"unreadable: {exc.strerror}"
+
+
+def _study_relative(path: Path, study_dir: Path) -> str:
+    """``path`` relative to the study folder (``../x`` outside it), both made absolute without resolving links."""
+    return Path(os.path.relpath(os.path.abspath(path), os.path.abspath(study_dir))).as_posix()
