@@ -6,6 +6,7 @@ import base64
 import contextlib
 import io
 import json
+import math
 import os
 import shlex
 import sys
@@ -14,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from reprovip.errors import SpecError
+from reprovip.errors import InputError, SpecError
 from reprovip.execute.render import render
 
 # ``redirect_stdout`` swaps ``sys.stdout`` for the whole process: two worker threads doing it at once leave it
@@ -57,10 +58,89 @@ def validate_descriptor(path: Path, *, file: str = "study.yaml") -> dict[str, An
         ) from exc
 
 
-def _typed(template: Any, values: dict[str, Any]) -> Any:
+# The words a Flag input accepts from a placeholder: a factor level `true` renders as "True".
+FLAG_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+def cast_input(text: str, declared: dict[str, Any]) -> Any:
+    """The value of a rendered invocation ``text`` as the descriptor's input ``declared`` types it.
+
+    String and File inputs stay text (a subject ``001`` is not the number 1), Number inputs become an int
+    (written as one) or a float, Flag inputs a boolean from one of :data:`FLAG_WORDS`; the value must be one
+    of the input's ``value-choices`` when it has them.
+
+    Raises
+    ------
+    InputError
+        The text is not of the input's type or not among its choices; one line naming the input, the value
+        and what is allowed.
+
+    Examples
+    --------
+    >>> cast_input("001", {"id": "prefix", "type": "String"}), cast_input("True", {"id": "v", "type": "Flag"})
+    ('001', True)
+    >>> cast_input("2", {"id": "n", "type": "Number"}), cast_input("0.5", {"id": "n", "type": "Number"})
+    (2, 0.5)
+    """
+    kind, name = declared.get("type"), declared.get("id")
+    value: Any = text
+    if kind == "Flag":
+        value = FLAG_WORDS.get(text.strip().lower())
+        if value is None:
+            raise InputError(f"Boutiques input {name!r} is a Flag: {text!r} is not one of {', '.join(FLAG_WORDS)}")
+    elif kind == "Number":
+        value = _number(text, declared)
+    check_input(value, declared)
+    return value
+
+
+def _number(text: str, declared: dict[str, Any]) -> int | float:
+    integer = declared.get("integer", False)
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or integer:
+        what = "an integer" if integer else "a finite number"
+        raise InputError(f"Boutiques input {declared.get('id')!r} is a Number: {text!r} is not {what}")
+    return value
+
+
+def check_input(value: Any, declared: dict[str, Any]) -> None:
+    """Refuse a value (typed, as in the invocation) that the input ``declared`` cannot take, in one line.
+
+    Raises
+    ------
+    InputError
+        Wrong JSON type for the input's type (a YAML number given to a String input: quote it), or a value
+        outside its ``value-choices``.
+    """
+    kind, name = declared.get("type"), declared.get("id")
+    if declared.get("list"):
+        return  # an array: Boutiques checks its items
+    expected = {"String": str, "File": str, "Flag": bool, "Number": int | float}.get(kind)
+    if expected is not None and (not isinstance(value, expected) or (kind == "Number" and isinstance(value, bool))):
+        hint = f'; quote it: "{value}"' if expected is str else ""
+        raise InputError(f"Boutiques input {name!r} is a {kind}: {value!r} is not one{hint}")
+    choices = declared.get("value-choices")
+    if choices is not None and value not in choices:
+        raise InputError(f"Boutiques input {name!r}: {value!r} is not one of its value-choices {choices}")
+
+
+def _typed(template: Any, values: dict[str, Any], declared: dict[str, Any] | None = None) -> Any:
+    """Render ``template``; cast it as the descriptor's input ``declared`` types it (:func:`cast_input`).
+
+    Without a declared input (a VIP pipeline's parameter), text that renders to a number becomes one.
+    """
     if not isinstance(template, str):
         return template
     text = render(template, values)
+    if declared is not None:
+        return text if declared.get("list") else cast_input(text, declared)
     for cast in (int, float):
         if text != template:
             try:
@@ -70,19 +150,53 @@ def _typed(template: Any, values: dict[str, Any]) -> Any:
     return text
 
 
+def declared_inputs(descriptor: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The descriptor's inputs by id."""
+    return {i["id"]: i for i in descriptor.get("inputs") or [] if isinstance(i, dict) and "id" in i}
+
+
+def typed_invocation(descriptor: dict[str, Any], invocation: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """The invocation of one execution: each value rendered and typed by the descriptor (:func:`cast_input`)."""
+    inputs = declared_inputs(descriptor)
+    return {k: _typed(v, values, inputs.get(k)) for k, v in invocation.items()}
+
+
+def invocation_error(exc: BaseException) -> str:
+    """Boutiques' refusal of an invocation in one line: the input, the value and what is allowed.
+
+    Boutiques re-raises jsonschema's error as a multi-line schema dump; the original error it was raised from
+    carries the input's path and a one-line message.
+    """
+    cause = exc.__cause__ or exc.__context__
+    path = list(getattr(cause, "path", None) or [])
+    message = getattr(cause, "message", None)
+    if message is None:
+        return " ".join(str(exc).replace("[ ERROR ]", "").split())[:300] or exc.__class__.__name__
+    where = f"Boutiques input {'.'.join(map(str, path))!r}" if path else "Boutiques invocation"
+    return f"{where}: {' '.join(str(message).split())[:300]}"
+
+
 def boutiques_argv(descriptor: str, invocation: dict[str, Any], values: dict[str, Any], workdir: Path) -> list[str]:
     """Render the invocation with this execution's values and let Boutiques build the command line.
 
     Boutiques command lines are shell-quoted strings; they are split with :func:`shlex.split` and run as an
     argv list, never through a shell.
+
+    Raises
+    ------
+    InputError
+        A value the descriptor's input cannot take, or Boutiques refused the invocation (one line).
     """
     from boutiques import bosh
 
-    inv = {k: _typed(v, values) for k, v in invocation.items()}
+    inv = typed_invocation(json.loads(Path(descriptor).read_text()), invocation, values)
     inv_path = workdir / "invocation.json"
     inv_path.write_text(json.dumps(inv))
-    with _quiet():
-        out = bosh(["exec", "simulate", descriptor, "-i", str(inv_path)])
+    try:
+        with _quiet():
+            out = bosh(["exec", "simulate", descriptor, "-i", str(inv_path)])
+    except Exception as exc:  # boutiques' own error classes, with a schema dump
+        raise InputError(invocation_error(exc)) from exc
     return shlex.split(out.shell_command)
 
 
@@ -217,7 +331,11 @@ def launch_main(argv: list[str]) -> int:
         desc["command-line"] = f"{desc['command-line']} {shlex.join(extra)}"
         desc_path = str(workdir / "descriptor.json")
         Path(desc_path).write_text(json.dumps(desc))
-    inv = {k: _typed(v, values) for k, v in json.loads(base64.urlsafe_b64decode(args.invocation)).items()}
+    try:
+        inv = typed_invocation(desc, json.loads(base64.urlsafe_b64decode(args.invocation)), values)
+    except InputError as exc:
+        print(f"bosh exec launch refused the invocation: {exc}", file=sys.stderr)
+        return 2
     inv_path = workdir / "invocation.json"
     inv_path.write_text(json.dumps(inv))
     engine = container_engine(desc) if args.container == "auto" else None
@@ -252,7 +370,7 @@ def launch_main(argv: list[str]) -> int:
         with contextlib.redirect_stdout(io.StringIO()):
             out = bosh(["exec", "launch", desc_path, str(inv_path), *opts])
     except Exception as exc:  # Boutiques' own errors: an invalid invocation or descriptor
-        print(f"bosh exec launch refused the invocation: {str(exc).strip()[:500]}", file=sys.stderr)
+        print(f"bosh exec launch refused the invocation: {invocation_error(exc)}", file=sys.stderr)
         return 2
     sys.stdout.write(out.stdout or "")
     sys.stderr.write(out.stderr or "")

@@ -8,6 +8,7 @@ the study folder by a relative path (the fresh folder does not hold it). Program
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -16,10 +17,10 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
-from reprovip.errors import SpecError
+from reprovip.errors import InputError, SpecError
 from reprovip.execute.render import render
 from reprovip.spec.loader import placeholders
-from reprovip.spec.models import StudySpec
+from reprovip.spec.models import StudySpec, is_unseeded
 
 
 def command_problems(
@@ -72,6 +73,37 @@ def command_problems(
                     loc,
                 )
             )
+    if app.boutiques is not None and app.invocation is not None:
+        problems += _invocation_problems(spec, study_dir, locate, renderings)
+    return problems
+
+
+def _invocation_problems(
+    spec: StudySpec, study_dir: Path, locate: Callable[..., SpecError], renderings: _Renderings
+) -> list[SpecError]:
+    """Each invocation value, rendered for every subject and level it names, is one its input can take."""
+    from reprovip.spec.boutiques import cast_input, check_input, declared_inputs, descriptor_path
+
+    try:
+        inputs = declared_inputs(json.loads(descriptor_path(spec.application.boutiques, study_dir).read_text()))
+    except (OSError, ValueError):
+        return []  # reported by the descriptor's own check
+    problems = []
+    for key, template in spec.application.invocation.items():
+        declared = inputs.get(key)
+        loc = ("application", "invocation", key)
+        if declared is None:
+            known = ", ".join(sorted(inputs)) or "none"
+            problems.append(locate(f"{key!r} is not an input of the Boutiques descriptor; its inputs: {known}", loc))
+            continue
+        try:
+            if not isinstance(template, str):
+                check_input(template, declared)
+            elif not declared.get("list"):
+                for text in renderings(template):
+                    cast_input(text, declared)
+        except InputError as exc:
+            problems.append(locate(str(exc), loc))
     return problems
 
 
@@ -134,9 +166,12 @@ class _Renderings:
         choices: dict[str, list[str]] = {k: [v] for k, v in self.known.items()}
         for factor in self.spec.factor_list():
             if factor.name in names or f"{factor.name}_level" in names:
+                levels = factor.levels
+                if factor.name == "seed":  # a `random` seed is drawn when the execution starts
+                    levels = {k: v["unseeded"] if is_unseeded(v) else v for k, v in levels.items() if v != "random"}
                 # A level holding a map or list (env, args, container...) is named by its label.
-                choices[factor.name] = [k if isinstance(v, dict | list) else str(v) for k, v in factor.levels.items()]
-                choices[f"{factor.name}_level"] = list(factor.levels)
+                choices[factor.name] = [k if isinstance(v, dict | list) else str(v) for k, v in levels.items()]
+                choices[f"{factor.name}_level"] = list(levels)
         if "subject" in names:
             choices["subject"] = [s.id for s in self.subjects()]
         used = [n for n in names if n in choices]
