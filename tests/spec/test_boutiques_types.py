@@ -16,7 +16,7 @@ import pytest
 
 from reprovip.cli.main import main
 from reprovip.errors import InputError
-from reprovip.spec.boutiques import boutiques_argv, typed_invocation
+from reprovip.spec.boutiques import bosh_launch_template, boutiques_argv, launch_main, typed_invocation
 from reprovip.study import Study
 
 TOOL = {
@@ -167,3 +167,18 @@ def test_a_refused_invocation_is_one_line_naming_the_input(tmp_path: Path) -> No
         "count": 7,
         "verbose": False,
     }
+
+
+def test_the_bosh_launcher_refuses_in_one_line_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    desc = tmp_path / "tool.json"
+    desc.write_text(json.dumps(TOOL))
+    monkeypatch.chdir(tmp_path)
+    inv = bosh_launch_template(str(desc), {**BASE, "prefix": "{subject}", "verbose": "{v}"})[5]  # base64
+    argv = [str(desc), inv, f"--records={tmp_path}/r", "--value=subject=001", "--value=v=maybe", "--"]
+    assert launch_main(argv) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "bosh exec launch refused the invocation: Boutiques input 'verbose' is a Flag: 'maybe' is not one of "
+        "true, yes, 1, false, no, 0"
+    ]

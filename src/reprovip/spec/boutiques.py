@@ -167,13 +167,14 @@ def invocation_error(exc: BaseException) -> str:
     Boutiques re-raises jsonschema's error as a multi-line schema dump; the original error it was raised from
     carries the input's path and a one-line message.
     """
+    from jsonschema import ValidationError  # Boutiques' own dependency
+
     cause = exc.__cause__ or exc.__context__
-    path = list(getattr(cause, "path", None) or [])
-    message = getattr(cause, "message", None)
-    if message is None:
+    if not isinstance(cause, ValidationError):
         return " ".join(str(exc).replace("[ ERROR ]", "").split())[:300] or exc.__class__.__name__
-    where = f"Boutiques input {'.'.join(map(str, path))!r}" if path else "Boutiques invocation"
-    return f"{where}: {' '.join(str(message).split())[:300]}"
+    path = ".".join(map(str, cause.path))
+    where = f"Boutiques input {path!r}" if path else "Boutiques invocation"
+    return f"{where}: {' '.join(cause.message.split())[:300]}"
 
 
 def boutiques_argv(descriptor: str, invocation: dict[str, Any], values: dict[str, Any], workdir: Path) -> list[str]:
