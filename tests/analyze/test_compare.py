@@ -187,3 +187,77 @@ def test_a_current_version_with_fewer_repetitions_is_incomplete_not_outside_the_
     assert not reasons["within_envelope"]["estimable"] and "skipped" in reasons["within_envelope"]["message"]
     assert "numbers found" not in reasons
     assert doc["verdict"]["status"] == "incomplete"
+
+
+@pytest.mark.parametrize(("shift", "within"), [(0.0, True), (20.0, False)])
+def test_image_versions_get_the_envelope_test_voxel_by_voxel(tmp_path: Path, shift: float, within: bool) -> None:
+    """Images had no version test: +20 in every voxel (2000 run-to-run SDs) read "sufficiently reproducible"
+    (a review). Each voxel now gets the scalar envelope test: the image's largest |z| is the largest of the
+    scalar test applied to each voxel's values, and a rebuild with the same noise stays inside."""
+    import nibabel as nib
+    import numpy as np
+
+    from reprovip.analyze.envelope import envelope
+
+    rng = np.random.default_rng(5)
+    anatomy = {s: rng.uniform(50, 150, size=(4, 3, 2)) for s in ("s1", "s2", "s3", "s4")}
+    data: dict[str, dict[tuple[str, int], np.ndarray]] = {}
+
+    def version(name: str, offset: float) -> Study:
+        arrays = {(s, r): a + offset + rng.normal(0, 0.01, a.shape) for s, a in anatomy.items() for r in (1, 2, 3)}
+        data[name] = arrays
+        files = {key: {"img.nii": nib.Nifti1Image(v, np.eye(4)).to_bytes()} for key, v in arrays.items()}
+        return ingested(tmp_path / name, "  img: {path: img.nii, kind: image}\n", files)
+
+    doc = compare_check(version("base", 0.0), version("cur", shift)).document
+    (out,) = doc["outputs"]
+    env = out["envelope"]
+    assert env["within_envelope"] is within and env["factor"] == "version"
+    x = np.stack(
+        [[[data[v][(s, r)] for r in (1, 2, 3)] for v in ("base", "cur")] for s in sorted(anatomy)]
+    )  # (subject, version, k, *grid)
+    per_voxel = np.moveaxis(x.reshape(4, 2, 3, -1), -1, 0)  # (voxel, subject, version, k)
+    scalar = envelope(per_voxel, [str(i) for i in range(24)], 0, ("base", "cur"))
+    assert float(env["max_abs_z"]) == pytest.approx(float(scalar["max_abs_z"]), rel=1e-9)
+    assert env["outside_voxels"] == (0 if within else 24)
+    reasons = {r["criterion"]: r for r in out["verdict"]["reasons"]}
+    assert reasons["within_envelope"]["passed"] is within
+    if not within:
+        assert "24 of 24 voxel(s) outside the baseline's run-to-run envelope" in reasons["within_envelope"]["message"]
+        assert doc["verdict"]["status"] == "fail"
+
+
+@pytest.mark.parametrize(("move", "within"), [(0, True), (1, False)])
+def test_label_maps_compared_across_versions_test_their_overlap(tmp_path: Path, move: int, within: bool) -> None:
+    """A version moving every label by one voxel keeps the label volumes: compare read "within the baseline's
+    run-to-run envelope (max |z| 0)" (a review, Dice 0.75). The baseline is identical run to run, so any
+    change of a label is outside; an unchanged rebuild stays inside."""
+    import nibabel as nib
+    import numpy as np
+
+    def labels(shift: int) -> bytes:
+        x = np.zeros((8, 8, 8), np.int16)
+        x[2 + shift : 6 + shift, 2:6, 2:6] = 1
+        return nib.Nifti1Image(x, np.eye(4)).to_bytes()
+
+    def version(name: str, shift: int) -> Study:
+        files = {(s, r): {"seg.nii": labels(shift)} for s in ("s1", "s2", "s3") for r in (1, 2)}
+        return ingested(tmp_path / name, "  seg: {path: seg.nii, kind: labels}\n", files)
+
+    doc = compare_check(version("base", 0), version("cur", move)).document
+    (out,) = doc["outputs"]
+    env = out["envelope"]
+    assert env["within_envelope"] is within
+    assert env["dice"] == {
+        "tested": 3,
+        "outside": 0 if within else 3,
+        "within_envelope": within,
+        "detail": env["dice"]["detail"],
+    }
+    reasons = {r["criterion"]: r for r in out["verdict"]["reasons"]}
+    if within:  # the same files: identical, nothing else to test
+        assert doc["verdict"]["status"] == "identical"
+    else:
+        assert reasons["within_envelope"]["passed"] is False
+        assert "mean Dice 0.75 between versions against 1 within the baseline (outside)" in env["detail"]
+        assert doc["verdict"]["status"] == "fail"

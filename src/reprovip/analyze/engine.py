@@ -16,7 +16,7 @@ from reprovip.analyze.design import Design, build_design, records_by_output
 from reprovip.analyze.envelope import envelope
 from reprovip.analyze.executions import executions_summary, provenance_summary
 from reprovip.analyze.observations import gather
-from reprovip.analyze.segmentation import label_agreement
+from reprovip.analyze.segmentation import dice_envelope, label_agreement
 from reprovip.analyze.stats import num, scalar_metrics
 from reprovip.analyze.voxelwise import voxelwise_maps
 from reprovip.atomic import to_json, write_json_atomic
@@ -74,11 +74,27 @@ def _summary_of(observations: list[dict[str, Any]]) -> dict[str, Any]:
     return s
 
 
+def _add_dice_envelope(env: dict[str, Any], dice: dict[str, Any]) -> None:
+    """Label maps: their volumes' envelope and the Dice across versions must both hold (a label moved by one
+    voxel keeps its volume)."""
+    env["dice"] = dice
+    if dice["tested"]:
+        env.pop("skipped", None)  # the Dice test stands even when the volumes' was skipped
+        env["within_envelope"] = bool(env.get("within_envelope", True)) and dice["within_envelope"]
+        env["detail"] = "; ".join(x for x in (env.get("detail"), dice["detail"]) if x)
+        env.setdefault("worst_observation", "label overlap")
+
+
+def _version_factor(design: Design) -> str | None:
+    """The design's ``version`` (or ``environments``) factor, whose first level is the baseline; or None."""
+    return next((f for f in VERSION_FACTORS if f in design.factor_names), None)
+
+
 def _version_envelope(
     entry: dict[str, Any], design: Design, values: Any, names: list[str], subjects: list[str]
 ) -> None:
     """A ``version`` (or ``environments``) factor gets the envelope test: is its effect beyond run-to-run noise?"""
-    factor = next((f for f in VERSION_FACTORS if f in design.factor_names), None)
+    factor = _version_factor(design)
     if factor is not None:
         axis = design.factor_names.index(factor)
         others = [(f, lv) for i, (f, lv) in enumerate(design.factors) if i != axis]
@@ -127,19 +143,31 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
             pass  # compared by their bytes only: the bitwise summary above is the whole analysis
         elif kind in ("image", "labels"):
             subjects = list(design.complete)
+            factor = _version_factor(design)
             entry["voxelwise"] = voxelwise_maps(
-                design, subjects, out_dir, labels=kind == "labels", errors=entry["errors"]
+                design,
+                subjects,
+                out_dir,
+                labels=kind == "labels",
+                errors=entry["errors"],
+                version_axis=None if factor is None else design.factor_names.index(factor),
             )
+            if "envelope" in entry["voxelwise"]:
+                entry["envelope"] = dict(entry["voxelwise"].pop("envelope"), factor=factor)
             # Label agreement on the subjects whose every file the voxel pass could read (it names the others).
             subjects = [s for s in subjects if s not in {e["subject"] for e in entry["errors"]}]
             if kind == "labels" and len(subjects) >= 1:
-                seg = label_agreement(design, subjects)
+                axis = None if factor is None else design.factor_names.index(factor)
+                seg = label_agreement(design, subjects, version_axis=axis)
                 volumes = seg.pop("volumes")
                 names = seg.pop("volume_names")
+                version_dice = seg.pop("version_dice", None)
                 entry["segmentation"] = seg
                 for n, m in zip(names, scalar_metrics(volumes, design.factor_names, cond_keys), strict=True):
                     observations.append(dict(name=n, **m))
                 _version_envelope(entry, design, volumes, names, subjects)
+                if version_dice is not None and "envelope" in entry:
+                    _add_dice_envelope(entry["envelope"], dice_envelope(version_dice))
         else:
             obs = gather(design, kind, key_columns=decl.key_columns if decl else None)
             entry["errors"] = merge_errors(entry["errors"], obs.errors)

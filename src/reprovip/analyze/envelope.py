@@ -128,3 +128,38 @@ def _sentence(name: str, where: dict[str, Any], z: float, diff: float, sw: float
         f"largest change on {name}, subject {where['subject']}, {where['level']}{cond}: {diff:+.6g} "
         f"({size}; |z| {z:.3g} {verdict} the critical {z_crit:.3g})"
     )
+
+
+def voxel_envelope(
+    diff: np.ndarray, variance: np.ndarray, tests_per_voxel: int, k: int, levels: tuple[str, ...], *, alpha=ALPHA
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """The envelope test voxel by voxel, from the streaming statistics
+    (:meth:`~reprovip.metrics.streaming.FactorialAccumulator.envelope_stats`) at the voxels with metrics.
+
+    Returns the voxels outside the envelope (bool, like ``diff``) and the document's ``envelope`` (without
+    the voxel's grid position: ``worst_index`` is its position in ``diff``).
+    """
+    z = z_scores(diff, np.sqrt(variance * (2.0 / k)))
+    z_crit = z_critical(int(np.count_nonzero(variance > 0)) * tests_per_voxel, alpha)
+    outside = z > z_crit
+    worst = int(np.argmax(z)) if z.size else 0
+    count = int(np.count_nonzero(outside))
+    zmax = float(z[worst]) if z.size else 0.0
+    sw = float(np.sqrt(variance[worst])) if z.size else 0.0
+    change = float(diff[worst]) if z.size else 0.0
+    size = "with no run-to-run noise in the baseline" if sw == 0 else f"{change / sw:.3g} run-to-run SDs"
+    detail = (
+        f"{count} of {z.size} voxel(s) outside the baseline's run-to-run envelope; the largest change of a "
+        f"condition's mean, {change:.6g} ({size}; |z| {zmax:.3g}, critical {z_crit:.3g}), at voxel "
+    )
+    return outside, dict(
+        baseline=levels[0],
+        compared=list(levels[1:]),
+        alpha=alpha,
+        z_critical=z_crit,
+        within_envelope=count == 0,
+        outside_voxels=count,
+        max_abs_z=num(zmax),
+        worst_index=worst,
+        detail=detail,
+    )

@@ -48,7 +48,9 @@ def _execution(rec: Record) -> str:
     return f"subject {rec.subject}{cond}, repetition {rec.repetition}"
 
 
-def label_agreement(design: Design, subjects: list[str], kind: str = "labels") -> dict[str, Any]:
+def label_agreement(
+    design: Design, subjects: list[str], kind: str = "labels", *, version_axis: int | None = None
+) -> dict[str, Any]:
     """Pairwise agreement between the executions of each subject, per label.
 
     Pairs are split into ``within`` (same condition, different repetition) and ``between`` (different
@@ -56,11 +58,17 @@ def label_agreement(design: Design, subjects: list[str], kind: str = "labels") -
     ``*_within_*`` keys exist only when some condition has two repetitions, its ``*_between_*`` keys only when
     there are two conditions. Distances are in each subject's own voxel size (``spacing`` is the first
     subject's). A label map with more than 3 axes, or one subject's maps on two grids, is a ReaderError.
+
+    With ``version_axis`` (the factor whose first level is the baseline), ``version_dice`` holds, per subject
+    and label, the mean Dice between a baseline execution and another version's in the same condition of the
+    other factors, and the lowest Dice between two baseline repetitions of a condition (None with one):
+    :func:`dice_envelope` tests one against the other.
     """
     per_label: dict[int, dict[str, list[float]]] = {}
     volumes: dict[int, dict[str, np.ndarray]] = {}
     cond_index = {c: i for i, c in enumerate(design.cells)}
     spacing = None
+    version_dice: list[dict[str, Any]] = []
     for s in subjects:
         items = sorted(design.grid[s].items(), key=lambda kv: (cond_index[kv[0][0]], kv[0][1]))
         recs = [rec for _, rec in items]
@@ -75,6 +83,9 @@ def label_agreement(design: Design, subjects: list[str], kind: str = "labels") -
                 d.setdefault(f"hd95_{group}", []).append(float(hd95))
                 d.setdefault(f"assd_{group}", []).append(float(assd))
             volumes.setdefault(int(label), {})[s] = np.asarray(res.volumes).reshape(*design.levels, design.k)
+            if version_axis is not None:
+                cells = [design.cells[c] for c in conds]
+                version_dice.append(_version_pairs(s, int(label), cells, res.pairs, res.dice, version_axis))
     labels: dict[str, Any] = {}
     for label, d in sorted(per_label.items()):
         entry: dict[str, Any] = {}
@@ -101,7 +112,9 @@ def label_agreement(design: Design, subjects: list[str], kind: str = "labels") -
         if volumes
         else np.zeros((0, len(subjects), *design.levels, design.k))
     )
+    extra = {"version_dice": version_dice} if version_axis is not None else {}
     return {
+        **extra,
         "volume_names": names,
         "volumes": grid,
         "labels": labels,
@@ -111,3 +124,42 @@ def label_agreement(design: Design, subjects: list[str], kind: str = "labels") -
         "hd95_max_label": worst_hd95[1] if worst_hd95 else None,
         "spacing": list(spacing or ()),
     }
+
+
+def _version_pairs(subject: str, label: int, cells: list[tuple], pairs, dice, axis: int) -> dict[str, Any]:
+    """One subject's and label's Dice across versions (mean over pairs of a baseline execution and another
+    version's, in one condition of the other factors) and within the baseline (lowest over two repetitions
+    of one condition); None where there is no such pair (one repetition: no run-to-run spread to compare)."""
+    base = cells[0][axis] if cells else None
+    within, across = [], []
+    for (i, j), d in zip(pairs, dice, strict=True):
+        a, b = cells[i], cells[j]
+        others_equal = a[:axis] + a[axis + 1 :] == b[:axis] + b[axis + 1 :]
+        if a == b and a[axis] == base:
+            within.append(float(d))
+        elif others_equal and base in (a[axis], b[axis]) and a[axis] != b[axis]:
+            across.append(float(d))
+    return dict(
+        subject=subject,
+        label=label,
+        across=float(np.mean(across)) if across else None,
+        within=min(within) if within else None,
+    )
+
+
+def dice_envelope(version_dice: list[dict[str, Any]]) -> dict[str, Any]:
+    """Label maps across versions: a (subject, label) is outside when the mean Dice between the baseline and
+    another version is below the lowest Dice between two baseline repetitions (with a deterministic
+    baseline, any change of a label). Label volumes alone missed a label moved by one voxel (same volume)."""
+    tested = [d for d in version_dice if d["across"] is not None and d["within"] is not None]
+    outside = [d for d in tested if d["across"] < d["within"]]
+    worst = min(tested, key=lambda d: d["across"] - d["within"], default=None)
+    detail = None
+    if worst is not None:
+        verdict = "outside" if worst in outside else "inside"
+        detail = (
+            f"{len(outside)} of {len(tested)} (subject, label) pairs move more between versions than between "
+            f"baseline repetitions; the largest: subject {worst['subject']}, label {worst['label']}, mean Dice "
+            f"{worst['across']:.4g} between versions against {worst['within']:.4g} within the baseline ({verdict})"
+        )
+    return dict(tested=len(tested), outside=len(outside), within_envelope=not outside, detail=detail)

@@ -32,6 +32,7 @@ import nibabel as nib
 import numpy as np
 
 from reprovip.analyze.design import Design
+from reprovip.analyze.envelope import voxel_envelope
 from reprovip.analyze.stats import num
 from reprovip.errors import ReaderError
 from reprovip.metrics import FactorialAccumulator, components_from_mean_squares
@@ -185,8 +186,10 @@ class _Stream:
     serve every execution that shares it.
     """
 
-    def __init__(self, design: Design, ref: tuple[tuple[int, ...], np.ndarray, Any], *, metrics: bool) -> None:
-        self.design, self.ref, self.metrics = design, ref, metrics
+    def __init__(
+        self, design: Design, ref: tuple[tuple[int, ...], np.ndarray, Any], *, metrics: bool, version_axis: int | None
+    ) -> None:
+        self.design, self.ref, self.metrics, self.version_axis = design, ref, metrics, version_axis
         nv = int(np.prod(ref[0]))
         self.mask = np.zeros(nv, dtype=bool)
         self.differ = np.zeros(nv, dtype=bool)
@@ -256,7 +259,9 @@ class _Stream:
         if sub.rows is not None:
             design = self.design
             if self.acc is None:
-                self.acc = FactorialAccumulator((self.index.size,), design.levels, design.k, design.factor_names)
+                self.acc = FactorialAccumulator(
+                    (self.index.size,), design.levels, design.k, design.factor_names, envelope_axis=self.version_axis
+                )
             # (executions, voxels) seen as (voxels, *levels, k): a view the accumulator reads row by row
             self.acc.add_executions(sub.rows)
         self.n += 1
@@ -337,6 +342,7 @@ def voxelwise_maps(
     *,
     labels: bool = False,
     errors: list[dict[str, Any]] | None = None,
+    version_axis: int | None = None,
 ) -> dict[str, Any]:
     """Stream the volumes of ``subjects`` and write the maps into ``out_dir``.
 
@@ -350,14 +356,16 @@ def voxelwise_maps(
     summary always holds ``nonfinite_voxels`` (non-finite in at least one execution),
     ``nonfinite_differ_voxels`` and ``nonfinite_everywhere_voxels`` (non-finite in every execution). A
     subject with an unreadable volume, one whose shape or affine differs, or a label map with non-finite
-    voxels, is left out and the reason appended to ``errors``.
+    voxels, is left out and the reason appended to ``errors``. With ``version_axis`` (the factor whose first
+    level is the baseline), images also get the envelope test voxel by voxel (``envelope``, and the map
+    ``envelope_outside``: 1 where a version's condition mean leaves the baseline's run-to-run envelope).
     """
     if not design.factors and design.k < 2:
         return {"skipped": "one execution per subject: nothing to compare voxelwise"}
     ref = _reference(design, subjects)
     if ref is None:
         return {"skipped": "no readable volume"}
-    stream = _Stream(design, ref, metrics=not labels)
+    stream = _Stream(design, ref, metrics=not labels, version_axis=version_axis)
     with ThreadPoolExecutor(_READERS, thread_name_prefix="reprovip-read") as pool:
         started, adding = None, None
         for s, col, vol in _volumes(stream, subjects, pool):
@@ -420,7 +428,7 @@ def _finish(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor) -> dict[st
         files[name] = str(out_dir / f"{name}.nii.gz")
         tasks.append(pool.submit(fn, name, *args))
 
-    acc = stream.acc
+    acc, envelope = stream.acc, None
     if acc is not None:  # the variance components in a pool thread while this one computes the rater metrics
         components = pool.submit(lambda: components_from_mean_squares(acc.mean_squares()))
     for name, grid in (("differ", stream.differ), ("nonfinite_differ", stream.nonfinite_differ), ("mask", stream.mask)):
@@ -444,6 +452,29 @@ def _finish(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor) -> dict[st
         comps = components.result()
         for i, src in enumerate(comps.sources):
             submit(metric, f"share_{src.replace(':', 'x')}", np.asarray(comps.share)[..., i], finite)
+        if (stats := acc.envelope_stats()) is not None:
+            envelope = _envelope(stream, stats, finite)
+            submit(write, "envelope_outside", stream.full(envelope.pop("outside"), finite))
     for task in tasks:
         summary.update(task.result() or {})
-    return {"maps": files, "summary": summary, "subjects": stream.n, "spacing": [float(z) for z in stream.ref[2][:3]]}
+    out = {"maps": files, "summary": summary, "subjects": stream.n, "spacing": [float(z) for z in stream.ref[2][:3]]}
+    if envelope is not None:
+        out["envelope"] = envelope
+    return out
+
+
+def _envelope(stream: _Stream, stats: tuple[np.ndarray, np.ndarray, int], finite: np.ndarray) -> dict[str, Any]:
+    """The voxelwise envelope test at the voxels with metrics finite everywhere; ``outside`` as float 0/1 at
+    every voxel with metrics (for the map)."""
+    diff, variance, tests = stats
+    design = stream.design
+    levels = tuple(str(lv) for lv in design.factors[stream.version_axis][1])
+    outside, env = voxel_envelope(diff[finite], variance[finite], tests, design.k, levels)
+    at = stream.index[np.flatnonzero(finite)[env.pop("worst_index")]] if finite.any() else 0
+    voxel = tuple(int(i) for i in np.unravel_index(at, stream.ref[0], order="F"))
+    env["worst_observation"] = f"voxel {voxel}"
+    env["detail"] += str(voxel)
+    grid = np.zeros(finite.size)
+    grid[np.flatnonzero(finite)[outside]] = 1.0
+    env["outside"] = grid
+    return env

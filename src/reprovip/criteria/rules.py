@@ -157,7 +157,7 @@ def supports(kind: str, metric: str) -> bool:
     if metric in FLAGS or metric in STUDY_METRICS:
         return True
     if metric == "within_envelope":
-        return kind in OBSERVATION_KINDS
+        return kind in (*OBSERVATION_KINDS, "image")
     if metric == "voxel_differ_fraction":
         return kind in ("image", "labels")
     if metric.startswith("voxel_"):
@@ -178,8 +178,8 @@ def kind_hint(kind: str) -> str:
 
 def envelope_criteria(kind: str) -> list[Criterion]:
     """The version test of an output compared across versions: within the baseline's run-to-run envelope
-    (images have no envelope test: their maps carry the version factor's share)."""
-    return [] if kind == "image" else [Criterion("within_envelope", None, None)]
+    (images voxel by voxel, label maps by their label volumes)."""
+    return [Criterion("within_envelope", None, None)]
 
 
 def default_criteria(kind: str, *, compare: bool = False) -> list[Criterion]:
@@ -197,7 +197,11 @@ def default_criteria(kind: str, *, compare: bool = False) -> list[Criterion]:
     if kind == "image":
         # The median passes an image whose executions disagree in up to half of its voxels (a failed
         # registration's blank slab): a warning when a twentieth of the voxels have an ICC below 0.5.
-        return [Criterion("voxel_icc_a1_median", ">=", 0.9), Criterion("voxel_icc_a1_p05", ">=", 0.5, severity="warn")]
+        return [
+            *envelope,
+            Criterion("voxel_icc_a1_median", ">=", 0.9),
+            Criterion("voxel_icc_a1_p05", ">=", 0.5, severity="warn"),
+        ]
     rules = [*envelope, Criterion("ICC(A,1).ci_low", ">=", 0.9)]
     if kind == "labels":
         rules += [Criterion("dice_min", ">=", 0.5), Criterion("dice_min", ">=", 0.95, severity="warn")]

@@ -60,6 +60,9 @@ class FactorialAccumulator:
         Factor names, one per entry of ``levels``.
     ddof : int, optional
         Delta degrees of freedom of the SD in Parker significant digits.
+    envelope_axis : int, optional
+        The factor (index into ``levels``) whose first level is the baseline of an envelope test
+        (:meth:`envelope_stats`): a ``version`` factor.
 
     Notes
     -----
@@ -79,7 +82,7 @@ class FactorialAccumulator:
     (4,)
     """
 
-    def __init__(self, spatial_shape, levels, k, factors: Sequence[str], *, ddof=1) -> None:
+    def __init__(self, spatial_shape, levels, k, factors: Sequence[str], *, ddof=1, envelope_axis=None) -> None:
         try:
             self.spatial_shape = tuple(check_int(s, "spatial_shape", 1) for s in spatial_shape)
             self.levels = tuple(check_int(v, "levels", 2) for v in levels)
@@ -105,6 +108,12 @@ class FactorialAccumulator:
         self._differs = np.zeros(nv, dtype=bool)
         self._rows_same = np.ones(nv, dtype=bool)
         self._bits = np.full(nv, np.inf)
+        if envelope_axis is not None and not (isinstance(envelope_axis, int) and 0 <= envelope_axis < m):
+            raise MetricInputError(f"`envelope_axis` must be the index of a factor (0 to {m - 1}), got {envelope_axis}")
+        self._env_axis = envelope_axis if self.k >= 2 else None  # the baseline's run-to-run spread needs k >= 2
+        if self._env_axis is not None:
+            self._env_diff = np.zeros(nv)  # the largest |condition mean - baseline's| over subjects and levels
+            self._env_ss = np.zeros(nv)  # the baseline's within-condition sum of squares
         self._work: _Work | None = None
         self._raters: tuple[int, tuple[np.ndarray, ...]] | None = None
         self.n_subjects = 0
@@ -221,6 +230,8 @@ class FactorialAccumulator:
             np.subtract(cells, cm[:, None], out=dev)
             np.add.reduce(np.square(tmp, out=tmp), axis=0, out=ss)
             self._sse[sl] += ss
+            if self._env_axis is not None:
+                self._add_envelope(sl, cm, tmp)
         c += np.subtract(first, self._shift[sl], out=first)  # shifted by the first subject: accurate means
         if i == 1:
             self._mean[:, sl] = c
@@ -241,6 +252,30 @@ class FactorialAccumulator:
         dc = np.subtract(delta, dmean, out=delta)
         np.add.reduce(np.square(dc, out=dc), axis=0, out=ss)
         self._m2_cols[sl] += np.multiply(ss, w, out=ss)
+
+    def _add_envelope(self, sl: slice, cell_means: np.ndarray, squares: np.ndarray) -> None:
+        """Fold a subject's condition means (``(cells, n)``) and squared deviations from them (``(R, n)``)
+        into the envelope statistics."""
+        n, ax = sl.stop - sl.start, self._env_axis
+        means = np.moveaxis(cell_means.reshape(*self.levels, n), ax, 0)
+        largest = np.abs(means[1:] - means[:1]).reshape(-1, n).max(axis=0)
+        np.maximum(self._env_diff[sl], largest, out=self._env_diff[sl])
+        baseline = np.moveaxis(squares.reshape(*self.levels, self.k, n), ax, 0)[0]
+        self._env_ss[sl] += baseline.reshape(-1, n).sum(axis=0)
+
+    def envelope_stats(self) -> tuple[np.ndarray, np.ndarray, int] | None:
+        """The envelope test's statistics per voxel (:mod:`reprovip.analyze.envelope`), or None without an
+        ``envelope_axis`` or with k < 2: the largest ``|mean - baseline mean|`` of a condition over subjects,
+        compared levels and conditions of the other factors; the baseline's run-to-run variance (repetitions
+        within a subject and condition, pooled); and the number of such differences per voxel (the tests)."""
+        if self._env_axis is None:
+            return None
+        n = self._need(1)
+        versions = self.levels[self._env_axis]
+        conditions = int(np.prod(self.levels, dtype=np.int64)) // versions
+        variance = self._env_ss / (n * conditions * (self.k - 1))
+        shape = self.spatial_shape
+        return self._env_diff.reshape(shape), variance.reshape(shape), n * (versions - 1) * conditions
 
     def _need(self, minimum: int) -> int:
         if self.n_subjects < minimum:
