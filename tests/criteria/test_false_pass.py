@@ -379,3 +379,41 @@ def test_text_cells_that_look_like_numbers_say_why_they_are_text(tmp_path: Path)
         "1 column(s) or field(s) hold numbers read as text that differ between executions: v ("
     )
     assert not unmeasured["estimable"] and doc["verdict"]["status"] == "error"
+
+
+@pytest.mark.parametrize("broken", ["empty", "half", "first-empty", "none"])
+def test_an_execution_whose_image_lost_its_voxels_fails(tmp_path: Path, broken: str) -> None:
+    """8 subjects 40 units apart, 3 repetitions with 0.001 noise: one execution wrote an all-zero image (or lost
+    half of the brain) and the median voxel ICC (0.96) read "sufficiently reproducible" with nothing said (a
+    review). The odd execution is now named, whichever repetition it is, and the output fails."""
+    import nibabel as nib
+    import numpy as np
+
+    x, y, z = np.mgrid[:10, :10, :10]
+    ball = ((x - 4.5) ** 2 + (y - 4.5) ** 2 + (z - 4.5) ** 2) < 16
+    rng = np.random.default_rng(0)
+
+    def image(s: int, r: int) -> bytes:
+        v = np.where(ball, 100.0 + 40 * s + 5 * np.sin(x + s) + rng.normal(0, 1e-3, ball.shape), 0.0)
+        if s == 0 and (broken, r) in (("empty", 2), ("first-empty", 1)):
+            v[:] = 0
+        if s == 0 and broken == "half" and r == 2:
+            v[:, :, 5:] = 0
+        return nib.Nifti1Image(v.astype(np.float32), np.eye(4)).to_bytes()
+
+    files = {(f"sub-{s}", r): {"out.nii": image(s, r)} for s in range(8) for r in (1, 2, 3)}
+    doc = ingested(tmp_path, "  out: {path: out.nii, kind: image}\n", files).analyze().document
+    (out,) = doc["outputs"]
+    reasons = {r["criterion"]: r for r in out["verdict"]["reasons"]}
+    if broken == "none":
+        assert "images of every execution alike" not in reasons and doc["verdict"]["status"] == "pass"
+        return
+    check = reasons["images of every execution alike"]
+    repetition = 1 if broken == "first-empty" else 2
+    nonzero = 0 if broken != "half" else int(ball[:, :, :5].sum())
+    assert not check["passed"] and check["message"].endswith(
+        f"subject sub-0, repetition {repetition}: {nonzero} non-zero voxels where the subject's executions have "
+        f"{int(ball.sum())}"
+    )
+    assert out["voxelwise"]["summary"]["icc_a1_median"] > 0.9  # what passed before
+    assert doc["verdict"]["status"] == "fail"

@@ -46,6 +46,7 @@ _ONE_GRID = (
 )
 _READERS = 2  # reader threads: with the main thread's accumulation, both cores of a laptop stay busy
 _AHEAD = 4  # volumes read but not yet consumed, at most (each holds a decoded volume in memory)
+SUPPORT_CHANGE = 0.5  # an execution with half (or more) of its subject's non-zero voxels missing (or added) is named
 
 
 def _map_dtype(values: np.ndarray) -> np.dtype:
@@ -200,6 +201,7 @@ class _Stream:
         self.acc: FactorialAccumulator | None = None
         self.n = 0
         self.buffers = DecodeBuffers()  # the volumes in flight are inflated into a few reused buffers
+        self.support_outliers: list[dict[str, Any]] = []  # executions whose image lost most of its voxels
 
     def plan(self, subject: str) -> list[tuple[int, Path]]:
         """The subject's (block column, path) pairs in block order (cells in C order, then repetitions)."""
@@ -240,10 +242,37 @@ class _Stream:
                 cur.rows = [None] * self.columns  # type: ignore[list-item]  # each column is taken once
             cur.rows[col] = _gather(flat, vol.bad, self.index, self.buffers) if vol.row is None else vol.row
 
-    def end(self) -> _Subject:
+    def end(self, subject: str) -> _Subject:
         """The subject's contribution, once every column was taken."""
         cur, self.cur = self.cur, None
+        if cur.rows is not None:
+            self._support(subject, cur.rows)
         return _Subject(cur.data | cur.differ, cur.differ, cur.nf_any, cur.nf_all, cur.rows)
+
+    def _support(self, subject: str, rows: list[np.ndarray]) -> None:
+        """Name the executions whose image lost (or gained) half or more of the non-zero voxels the subject's
+        other executions have, among the voxels with metrics: an empty or truncated output, a silent failure
+        the median ICC cannot see when subjects differ much more than executions (a review's all-zero
+        image read "sufficiently reproducible"). Compared with the median over the subject's executions, so
+        the odd one is named whichever comes first."""
+        counted: dict[int, int] = {}
+        nonzero = [counted.setdefault(id(r), int(np.count_nonzero(r))) for r in rows]
+        typical = float(np.median(nonzero))
+        for col, count in enumerate(nonzero):
+            changed = abs(count - typical) / max(count, typical, 1)
+            if changed >= SUPPORT_CHANGE:
+                cell, rep = self.design.cells[col // self.design.k], col % self.design.k
+                rec = self.design.grid[subject][(cell, rep)]
+                self.support_outliers.append(
+                    dict(
+                        subject=subject,
+                        condition=rec.condition_key,
+                        repetition=rec.repetition,
+                        nonzero=count,
+                        typical=int(typical),
+                        changed_fraction=round(changed, 4),
+                    )
+                )
 
     def add(self, sub: _Subject) -> None:
         """Fold one subject's contribution in (only whole subjects change the state)."""
@@ -374,7 +403,7 @@ def voxelwise_maps(
                 stream.begin(len(design.grid[s]))
             if col is None:  # the subject is complete: accumulate it in a pool thread while the next is gathered
                 if stream.failed is None:
-                    sub = stream.end()
+                    sub = stream.end(s)
                     if adding is not None:
                         adding.result()  # subjects are added one after the other
                     adding = pool.submit(stream.add, sub)
@@ -446,6 +475,7 @@ def _finish(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor) -> dict[st
         sd = np.asarray(acc.within_sd())
         # Voxels that differ while their SD is 0: values so small (below ~1e-146) that squares underflow.
         summary["differ_sd_zero_voxels"] = int(np.count_nonzero(stream.differ[stream.index] & finite & (sd == 0)))
+        summary["support_outliers"] = len(stream.support_outliers)
         submit(metric, "sd", sd, finite)
         submit(metric, "sigdigits", np.asarray(acc.min_significant_digits(base=10)), finite)
         submit(metric, "icc_a1", np.asarray(acc.icc_a1()), finite)
@@ -458,6 +488,8 @@ def _finish(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor) -> dict[st
     for task in tasks:
         summary.update(task.result() or {})
     out = {"maps": files, "summary": summary, "subjects": stream.n, "spacing": [float(z) for z in stream.ref[2][:3]]}
+    if stream.support_outliers:
+        out["support_outliers"] = stream.support_outliers[:100]
     if envelope is not None:
         out["envelope"] = envelope
     return out

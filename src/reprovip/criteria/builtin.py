@@ -4,7 +4,7 @@ Outputs that could not be read or were not written by every execution, subjects 
 for lack of executions (they make the study incomplete), values too small for their SD to be computed, numeric
 outputs with no number,
 observations non-finite in some executions, files that differ where no observation does, voxels that differ
-where no voxel metric looks, voxels whose finiteness differs.
+where no voxel metric looks, voxels whose finiteness differs, images that lost most of their voxels.
 """
 
 from __future__ import annotations
@@ -134,6 +134,25 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
     reasons += _unseen_differences(out)
     reasons += _underflow(out)
     vox = (out.get("voxelwise") or {}).get("summary") or {}
+    if outliers := (out.get("voxelwise") or {}).get("support_outliers"):
+        count = int(vox.get("support_outliers") or len(outliers))
+        reasons.append(
+            reason(
+                "images of every execution alike",
+                passed=False,
+                value=count,
+                message=f"{count} execution(s) have lost or gained half or more of the non-zero voxels of their "
+                "subject's other executions (an empty or truncated image: a silent failure?), which a median "
+                "ICC hides when subjects differ much more than executions: "
+                + named(
+                    [
+                        f"{_where(e)}: {e['nonzero']} non-zero voxels where the subject's executions have "
+                        f"{e['typical']}"
+                        for e in outliers
+                    ]
+                ),
+            )
+        )
     differ, nonfinite = int(vox.get("nonfinite_differ_voxels") or 0), int(vox.get("nonfinite_voxels") or 0)
     if nonfinite:
         reasons.append(
