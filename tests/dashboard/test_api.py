@@ -71,8 +71,9 @@ def test_execution_page_counts_the_current_attempts_and_shows_history(tmp_path: 
     """A flaky run then `run --force`: the page's count (1) is the execution's ``attempts``; 2 attempts are history."""
     from reprovip.dashboard import create_app, open_sources
 
+    # The marker outside the study folder: a file the command names inside it is part of the recipe.
     path = write_study(
-        tmp_path,
+        tmp_path / "study",
         app="misbehaving_app.py",
         args=f'"flaky", "{{outdir}}", "{tmp_path}/marker"',
         repetitions=1,

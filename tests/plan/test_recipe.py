@@ -80,6 +80,9 @@ def test_a_subject_pointed_at_another_input_runs_again(tmp_path: Path) -> None:
     assert (summary.skipped, summary.done) == (4, 2)
     assert _values(edited)["sub-01"] == [154.0, 154.0]
     assert edited.analyze().document["executions"]["plan"]["earlier_recipe"] == 0
+    # The catalog names the file the executions now ran on (it kept the old path).
+    rows = edited.catalog.executions(edited.catalog.study_id(edited.name))
+    assert {r["input"] for r in rows if r["subject"] == "sub-01"} == {str(tmp_path / "data" / "other.txt")}
 
 
 def test_an_input_whose_bytes_change_runs_again(tmp_path: Path) -> None:

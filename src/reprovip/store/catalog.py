@@ -267,11 +267,12 @@ class Catalog(sql.Reads):
         def recipe_of(eid: str, current: str | None) -> str | None:
             return recipe if isinstance(recipe, str) else recipe.get(eid, current)
 
+        planned = list(planned)
         with self.engine.begin() as conn:
             known = {
                 r.id: r
                 for r in conn.execute(
-                    select(s.executions.c.id, s.executions.c.status, s.executions.c.recipe).where(
+                    select(s.executions.c.id, s.executions.c.status, s.executions.c.recipe, s.executions.c.input).where(
                         s.executions.c.study_id == study_id
                     )
                 )
@@ -312,6 +313,9 @@ class Catalog(sql.Reads):
                     conn.execute(update(s.attempts).where(s.attempts.c.execution_id.in_(chunk)).values(superseded=True))
             for chunk in _chunks(resumed, 500):
                 conn.execute(update(s.executions).where(s.executions.c.id.in_(chunk)).values(status="pending"))
+            for p in planned:  # a subject given another input file: the catalog names the one it now runs on
+                if p.id in resetting and known[p.id].input != p.subject.input:
+                    conn.execute(update(s.executions).where(s.executions.c.id == p.id).values(input=p.subject.input))
 
     def mark_running(self, ids: Iterable[str]) -> None:
         """Mark executions ``ids`` running: a backend that queues them reports when they start.
