@@ -7,6 +7,7 @@ failing application: a crash, a timeout or a missing output is a result, recorde
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import functools
 import glob
@@ -17,9 +18,11 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -46,6 +49,10 @@ _lock = threading.Lock()
 _control_fd: int | None = None
 _frozen_environ: dict[bytes, bytes] | None = None  # see freeze_environ
 _spawn_here = False  # see spawn_here
+# Set by become_subreaper: this process's children that are not an application's (a pool's other workers).
+_subreaper_spares: frozenset[int] | None = None
+_PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
+_SWEEP_PATIENCE = 10.0  # seconds to wait for killed leftovers to die (one stuck in the kernel may not)
 
 
 @dataclass(frozen=True)
@@ -155,6 +162,99 @@ def control_hung_up() -> bool:
     return bool(poller.poll(0))
 
 
+def become_subreaper(spare: Collection[int] = ()) -> bool:
+    """Adopt what the applications this process starts leave running, to kill it when they exit (Linux only).
+
+    With ``PR_SET_CHILD_SUBREAPER``, a process an application started and left behind, even in a session of
+    its own (``setsid``, a daemon), is re-parented to this process instead of init, so :func:`_wait` finds
+    and kills it (:func:`_sweep`) before the outputs are collected and the working folder is reused. Only for a
+    process running one execution at a time (a local worker): the leftovers of one execution could not be told
+    from another's. ``spare``: children of this process that are not applications (the workers it forked).
+
+    Returns
+    -------
+    bool
+        Whether this process is now a subreaper (False, quietly, elsewhere than on Linux).
+
+    Examples
+    --------
+    In a process of its own (a subreaper kills every child it has but ``spare`` after each execution):
+
+    >>> import subprocess, sys
+    >>> code = "from reprovip.execute.sandbox import become_subreaper; print(become_subreaper())"
+    >>> subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    'True'
+    """
+    global _subreaper_spares
+    if sys.platform != "linux":
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        return False
+    _subreaper_spares = frozenset(spare)
+    return True
+
+
+def _stat(pid: int) -> tuple[bytes, int] | None:
+    """Process ``pid``'s state letter and parent, from ``/proc/<pid>/stat``; None when it is gone."""
+    try:  # os.open: a third of the cost of open()
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
+        try:
+            stat = os.read(fd, 1024)
+        finally:
+            os.close(fd)
+    except OSError:
+        return None
+    state, ppid = stat[stat.rindex(b")") + 2 :].split(maxsplit=2)[:2]
+    return state, int(ppid)
+
+
+def _own_children() -> list[tuple[int, bool]]:
+    """This process's children, as (pid, is a zombie).
+
+    Candidates from ``/proc/self/task/*/children`` where the kernel has it (``CONFIG_PROC_CHILDREN``), else every
+    process (this development machine's kernel: about 1 ms for 80 processes); each checked in its ``stat``.
+    """
+    if os.path.exists(f"/proc/self/task/{threading.get_native_id()}/children"):
+        candidates = []
+        for tid in os.listdir("/proc/self/task"):
+            with contextlib.suppress(FileNotFoundError), open(f"/proc/self/task/{tid}/children", "rb") as fh:
+                candidates += map(int, fh.read().split())
+    else:
+        candidates = [int(name) for name in os.listdir("/proc") if name.isdigit()]
+    me = os.getpid()
+    return [(pid, st[0] == b"Z") for pid in candidates if (st := _stat(pid)) and st[1] == me]
+
+
+def _sweep() -> list[int]:
+    """Kill and reap every descendant of this subreaper but its spare children (see :func:`become_subreaper`).
+
+    Only this process's own children are killed, never a deeper descendant: a child's pid cannot be reused before
+    this process reaps it, so no unrelated process is hit. The children of a killed process are re-parented
+    here as it dies, and the next round kills them. Returns the pids killed (those still running).
+    """
+    try:
+        os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:  # no child at all (a lone worker, most of the time): no need to read /proc
+        return []
+    spare, killed = _subreaper_spares or frozenset(), []
+    give_up = time.monotonic() + _SWEEP_PATIENCE
+    while left := [c for c in _own_children() if c[0] not in spare]:
+        for pid, zombie in left:
+            if zombie:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)
+            else:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                if pid not in killed:
+                    killed.append(pid)
+        if time.monotonic() > give_up:
+            break
+        time.sleep(0.001)  # the killed ones die, and their children come here
+    return killed
+
+
 class _Started(NamedTuple):
     """A started application: its process id and the read ends of its stdout and stderr pipes."""
 
@@ -222,16 +322,27 @@ def _start(argv: list[str], env: dict[bytes, bytes], cwd: str) -> _Started:
     return _Started(pid, out_r, err_r)
 
 
-def _wait(
-    started: _Started, timeout: float, sinks: dict[str, int] | None = None
-) -> tuple[int, int, str | None, str, str]:
+class _Waited(NamedTuple):
+    """How a started application ended (see :func:`_wait`)."""
+
+    code: int
+    peak_rss: int  # bytes
+    killed: str | None  # "timeout", "interrupted" or None
+    stdout: str
+    stderr: str
+    leftovers: list[int]  # processes it left running, killed when it exited (a subreaper's sweep)
+    note: str | None  # what reprovip did about such processes, for the user
+
+
+def _wait(started: _Started, timeout: float, sinks: dict[str, int] | None = None) -> _Waited:
     """Drain the started application's pipes and wait for it in this thread, killing its group at ``timeout``.
 
     One ``poll`` loop over both pipes, a pidfd and the control pipe, if any: no helper threads per execution.
     ``sinks`` maps ``"stdout"``/``"stderr"`` to a file descriptor that receives the whole stream (a stream
-    declared as an output); the returned texts are capped either way.
-    Returns (exit code, peak RSS in bytes, why it was killed: ``"timeout"``, ``"interrupted"`` or None,
-    stdout, stderr). Closes the pipes and reaps the process.
+    declared as an output); the returned texts are capped either way. When the application exits, its process
+    group is killed, and in a subreaper (:func:`become_subreaper`) every process it left running, detached or
+    not; elsewhere a detached one keeping the pipes open is not waited for past ``timeout``: reading stops.
+    Closes the pipes and reaps the process.
     """
     pid = started.pid
     out, err = _Capped(), _Capped()
@@ -239,7 +350,7 @@ def _wait(
     tee = {started.stdout: (sinks or {}).get("stdout"), started.stderr: (sinks or {}).get("stderr")}
     pidfd = os.pidfd_open(pid)
     deadline = time.monotonic() + timeout
-    killed, exited = None, False
+    killed, status, usage, leftovers, note = None, None, None, [], None
     poller = select.poll()
     try:
         for fd in open_fds:
@@ -247,8 +358,15 @@ def _wait(
         poller.register(pidfd, select.POLLIN)
         if _control_fd is not None:
             poller.register(_control_fd, 0)  # hang-up only
-        while open_fds or not exited:
+        while open_fds or status is None:
             left = deadline - time.monotonic()
+            if left <= 0 and status is not None:
+                # Exited, but a process it started (not in its group) still holds a pipe: not a timeout.
+                note = (
+                    "a process the application started outlived it and kept its output open:"
+                    f" reading stopped at the timeout ({timeout:g} s)"
+                )
+                break
             if left <= 0 and not killed:
                 killed = "timeout"
                 kill_group(pid)
@@ -258,9 +376,11 @@ def _wait(
                     poller.unregister(fd)
                     kill_group(pid)
                 elif fd == pidfd:
-                    exited = True
                     poller.unregister(pidfd)
                     kill_group(pid)  # children the app left behind end with it (and close the pipes)
+                    _, status, usage = os.wait4(pid, 0)
+                    if _subreaper_spares is not None:
+                        leftovers = _sweep()  # detached ones too: re-parented here when it exited
                 elif chunk := os.read(fd, 65536):
                     open_fds[fd].feed(chunk)
                     if tee[fd] is not None:
@@ -272,17 +392,23 @@ def _wait(
         os.close(pidfd)
         os.close(started.stdout)
         os.close(started.stderr)
-    while True:
-        try:
-            _, status, usage = os.wait4(pid, 0)
-            break
-        except InterruptedError:
-            continue
     code = os.waitstatus_to_exitcode(status)
     if started.proc is not None:
         started.proc.returncode = code  # reaped here: Popen must not wait for it (its pid may be reused)
+    if leftovers:
+        pids = ", ".join(map(str, leftovers))
+        many = ("processes", "them", "were", "pids") if len(leftovers) > 1 else ("a process", "it", "was", "pid")
+        note = f"{many[0]} the application started outlived {many[1]} and {many[2]} killed ({many[3]} {pids})"
     # ru_maxrss is in KiB on Linux.
-    return code, int(usage.ru_maxrss) * 1024, killed, out.text(), err.text()
+    return _Waited(code, int(usage.ru_maxrss) * 1024, killed, out.text(), err.text(), leftovers, note)
+
+
+def _noted(stderr: str, note: str | None) -> str:
+    """``stderr`` with reprovip's ``note`` as its last line, if any."""
+    if not note:
+        return stderr
+    sep = "" if not stderr or stderr.endswith("\n") else "\n"
+    return f"{stderr}{sep}[reprovip] {note}\n"
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -445,9 +571,10 @@ def _run_and_store(task: Task, tmpdir: str | None) -> dict[str, Any]:
         if task.failed_root and not result["ok"] and not result["error"].startswith(INTERRUPTED):
             # Less its outputs found and its traced files kept (trace_keep): they are in the store.
             result["kept"] = _keep(workdir, task.failed_root)
-        elif not _recycle(workdir):
-            # A folder with more in it: renaming is cheap, deleting a tree is not, so the runner deletes the
-            # trash in the background.
+        elif _subreaper_spares is None or not _recycle(workdir):
+            # A folder with more in it, or one a process the application left running may still write to
+            # (only a subreaper kills them all; see become_subreaper): renaming is cheap, deleting a tree is
+            # not, so the runner deletes the trash in the background.
             trash = os.path.join(os.path.dirname(workdir), ".trash")
             with contextlib.suppress(FileExistsError):
                 os.mkdir(trash)
@@ -503,8 +630,9 @@ def _execute(task: Task, tmpdir: str | None = None) -> dict[str, Any]:
     Keys: ``ok``, ``exit_code``, ``timed_out``, ``duration``, ``peak_rss``, ``stdout``, ``stderr``, ``error``,
     ``argv``, ``env`` (what reprovip set), ``seed``, ``provenance`` and ``provenance_hash`` (a local worker sends
     the record once, then only its hash), ``hostname``, ``pid``, ``started_at``,
-    ``finished_at``, ``workdir`` and ``outputs`` (name, relpath, kind, path, blob, suffix, size,
-    semantic_hash, missing, error; ``data`` when ``task.return_bytes``).
+    ``finished_at``, ``workdir``, ``leftovers`` (the processes the application left running, killed when it
+    exited: in a subreaper only, see :func:`become_subreaper`) and ``outputs`` (name, relpath, kind, path, blob,
+    suffix, size, semantic_hash, missing, error; ``data`` when ``task.return_bytes``).
     """
     # os.path rather than pathlib: this runs once per execution, and short executions are common.
     root = task.work_root or os.path.join(tempfile.gettempdir(), "reprovip-work")
@@ -594,7 +722,7 @@ def _execute(task: Task, tmpdir: str | None = None) -> dict[str, Any]:
     finally:
         os.close(fd)
     try:
-        code, rss, killed, stdout, stderr = _wait(started, task.timeout, sinks)  # kills the group at exit
+        waited = _wait(started, task.timeout, sinks)  # kills the group at exit, and what it left running
     except BaseException:
         kill_group(pid)  # interrupted while waiting: nothing of the execution outlives it
         raise
@@ -603,13 +731,16 @@ def _execute(task: Task, tmpdir: str | None = None) -> dict[str, Any]:
             _active_groups.discard(pid)
         for fd in sinks.values():
             os.close(fd)
+    code, killed = waited.code, waited.killed
     result.update(
         pid=pid,
         exit_code=code,
-        peak_rss=rss,
+        peak_rss=waited.peak_rss,
         timed_out=killed == "timeout",
-        stdout=stdout,
-        stderr=stderr,
+        stdout=waited.stdout,
+        # The note ends the stored stderr (its tail is kept), not the `{stderr}` output, which is the stream.
+        stderr=_noted(waited.stderr, waited.note),
+        leftovers=waited.leftovers,
         duration=time.perf_counter() - t0,
         finished_at=time.time(),
     )
@@ -621,7 +752,7 @@ def _execute(task: Task, tmpdir: str | None = None) -> dict[str, Any]:
         return result
     if code != 0:
         # The last line the application printed on stderr, without its colours: usually the reason.
-        tail = [line for line in strip_ansi(result["stderr"]).splitlines() if line.strip()][-1:] or [""]
+        tail = [line for line in strip_ansi(waited.stderr).splitlines() if line.strip()][-1:] or [""]
         result.update(ok=False, error=f"exit code {code}" + (f": {tail[0].strip()[:200]}" if tail[0] else ""))
         return result
     result["outputs"] = _collect(outdir, task.outputs, task.return_bytes)

@@ -12,6 +12,10 @@ kwargs)`` and each reply is ``(True, value)`` or ``(False, exception)``, in orde
 job before the current one ends. The runner hanging up the job pipe means stop: a running application is killed
 first (:func:`~reprovip.execute.sandbox.watch_control`) and queued jobs are not started, so a runner that dies,
 even by SIGKILL, leaves nothing running.
+
+Each worker is a child subreaper (Linux; :func:`~reprovip.execute.sandbox.become_subreaper`): a process an
+application starts and leaves running, even detached in a session of its own, is re-parented to the worker, which
+kills and reaps it when the application exits, before its outputs are collected and its working folder reused.
 """
 
 from __future__ import annotations
@@ -26,7 +30,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from reprovip.execute.provenance import machine_provenance
-from reprovip.execute.sandbox import control_hung_up, freeze_environ, spawn_here, watch_control
+from reprovip.execute.sandbox import (
+    become_subreaper,
+    control_hung_up,
+    freeze_environ,
+    spawn_here,
+    watch_control,
+)
 
 Channel = tuple[int, int]  # (job pipe read end, result pipe write end)
 
@@ -136,6 +146,9 @@ def main(job_fd: int, result_fd: int, *, siblings: Sequence[Channel] = (), child
         for fd in {fd for channel in siblings if channel != (job_fd, result_fd) for fd in channel}:
             os.close(fd)
         _close_on_exec()
+        # Each worker for itself (fork does not pass it on): what an application leaves running comes here,
+        # to be killed when it exits; the workers forked from this one are not an application's.
+        become_subreaper(spare=children)
         _serve(job_fd, result_fd)
         code = 0
     except BrokenPipeError:

@@ -1,0 +1,171 @@
+"""What an application leaves running when it exits: killed at once, detached or not, in a local worker.
+
+Real processes throughout. A local worker is a child subreaper: a detached child (``setsid``, its own session)
+of the application is re-parented to the worker, which kills and reaps it when the application exits. The
+cases come from a review: a detached daemon holding stdout made a ``timeout: 3`` execution take 61 s and read
+"timed out" though the application exited 0 at once; a detached helper's late write landed in the next
+execution's ``{outdir}`` (its working folder, recycled by renaming, was the helper's current directory).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from reprovip.execute.local import LocalPool
+from reprovip.execute.sandbox import OutputDecl, Task, run_task
+from reprovip.study import Study
+
+LIFETIME = 30  # seconds a leftover child would live: far beyond every timeout below
+
+# The application: prints its result, starts `sleep` in a session of its own that inherits stdout (a daemon),
+# records its pid in the folder given, then exits 0 or hangs.
+APP = """\
+import os, subprocess, sys, time
+pids, mode = sys.argv[1], sys.argv[2]
+print("k,val\\na,1.0", flush=True)
+child = subprocess.Popen(["sleep", "{lifetime}"], start_new_session=True)
+open(os.path.join(pids, str(child.pid)), "w").close()
+if mode == "hangs":
+    time.sleep({lifetime})
+"""
+
+
+def _exists(pid: int) -> bool:
+    """Whether process ``pid`` exists, running or a zombie (its /proc entry stays until it is reaped)."""
+    return os.path.exists(f"/proc/{pid}")
+
+
+def _pids(folder: Path) -> list[int]:
+    return sorted(int(p.name) for p in folder.iterdir())
+
+
+def _task(tmp_path: Path, n: int, mode: str, timeout: float) -> Task:
+    return Task(
+        execution_id=f"e{n}",
+        argv=[sys.executable, str(tmp_path / "app.py"), str(tmp_path / "pids"), mode],
+        values={},
+        env={},
+        outputs=[OutputDecl("res", "{stdout}.csv", "table")],
+        timeout=timeout,
+        work_root=str(tmp_path / "work"),
+    )
+
+
+@pytest.fixture
+def app(tmp_path: Path):
+    (tmp_path / "app.py").write_text(APP.format(lifetime=LIFETIME))
+    (tmp_path / "pids").mkdir()
+    yield tmp_path
+    for pid in _pids(tmp_path / "pids"):  # the code before the fix left them running
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+
+
+@pytest.mark.parametrize("mode", ["exits", "hangs"])
+def test_a_detached_child_holding_stdout_is_killed_when_the_application_ends(app: Path, mode: str) -> None:
+    """Two workers (the first one forked the second: it must spare it), two executions each.
+
+    Before the fix each execution lasted the child's 30 s and read "timed out after 3 s" though the application
+    had exited 0; the children lived on.
+    """
+    timeout = 3
+    with LocalPool(2) as pool:
+        futures = [pool.submit(run_task, _task(app, n, mode, timeout)) for n in range(4)]
+        results = [f.result(timeout=120) for f in futures]
+        # Checked while the workers still run: a leftover they did not reap would be their zombie.
+        children = _pids(app / "pids")
+        assert len(children) == 4
+        assert [pid for pid in children if _exists(pid)] == []
+        assert sorted(pid for r in results for pid in r["leftovers"]) == children
+    assert len({r["pid"] for r in results}) == 4
+    for r in results:
+        assert r["duration"] < timeout + 5 < LIFETIME
+        (child,) = r["leftovers"]
+        assert r["stderr"] == f"[reprovip] a process the application started outlived it and was killed (pid {child})\n"
+        if mode == "exits":
+            assert (r["ok"], r["exit_code"], r["timed_out"], r["error"]) == (True, 0, False, None)
+            assert Path(r["outputs"][0]["path"]).read_text() == "k,val\na,1.0\n"
+        else:
+            assert (r["ok"], r["exit_code"], r["timed_out"]) == (False, -9, True)
+            assert r["error"] == "timed out after 3 s (process group killed)"
+
+
+def test_a_late_write_of_a_detached_helper_never_reaches_another_execution(tmp_path: Path) -> None:
+    """A helper in its own session writes `out/late.csv` relative to its current folder 0.8 s after it started.
+
+    Before the fix it outlived the application and wrote into the folder the worker had renamed for the next
+    execution: sub-02's outputs held a file with sub-01's data (`late-sub-01-...csv`), and the helpers lived on.
+    """
+    app = tmp_path / "app.py"
+    app.write_text(
+        "import os, subprocess, sys, time\n"
+        "out, tag, pids = sys.argv[1], sys.argv[2], sys.argv[3]\n"
+        "late = f\"import time; time.sleep(0.8); open('out/late-{tag}.csv', 'w').write('k,val\\\\na,2.0\\\\n');"
+        f' time.sleep({LIFETIME})"\n'
+        "helper = subprocess.Popen([sys.executable, '-c', late], start_new_session=True,\n"
+        "                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+        "open(os.path.join(pids, str(helper.pid)), 'w').close()\n"
+        "open(os.path.join(out, 'res.csv'), 'w').write('k,val\\na,1.0\\n')\n"
+        "time.sleep(0.5)\n"
+    )
+    (tmp_path / "pids").mkdir()
+    (tmp_path / "data").mkdir()
+    for s in ("sub-01", "sub-02", "sub-03"):
+        (tmp_path / "data" / f"{s}.txt").write_text(s)
+    path = tmp_path / "study.yaml"
+    path.write_text(
+        f"application:\n  command: ['{sys.executable}', '{app}', '{{outdir}}', '{{subject}}-{{repetition}}',"
+        f" '{tmp_path / 'pids'}']\n"
+        "subjects: {glob: 'data/{subject}.txt'}\nrepetitions: 2\n"
+        "outputs:\n  res: {path: '*.csv', kind: table, key_columns: [k]}\n"
+    )
+    try:
+        summary = Study.load(path).run(jobs=1, progress=False)
+        time.sleep(1.0)  # a helper still alive would have written by now
+        assert (summary.done, summary.failed) == (6, 0), summary.failures
+        catalog = Study.load(path).catalog
+        outputs = catalog.outputs(catalog.studies()[0]["id"])
+        assert sorted((o["subject"], o["repetition"], o["relpath"]) for o in outputs) == [
+            (s, r, "res.csv") for s in ("sub-01", "sub-02", "sub-03") for r in (1, 2)
+        ]
+        helpers = _pids(tmp_path / "pids")
+        assert len(helpers) == 6
+        assert [pid for pid in helpers if _exists(pid)] == []
+        assert not list((tmp_path / ".reprovip").rglob("late-*.csv"))
+    finally:
+        for pid in _pids(tmp_path / "pids"):
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+
+
+def test_elsewhere_reading_stops_at_the_timeout_and_the_folder_is_not_reused(app: Path) -> None:
+    """In a process that is no subreaper (a Dask worker's thread: here, the test's own process), the detached
+    child is not found; once the application has exited it is not waited for past the timeout, and the working
+    folder it may write into is thrown away, not renamed for the next execution.
+
+    Before the fix the execution lasted the child's 30 s and read "timed out after 2 s".
+    """
+    task = _task(app, 0, "exits", 2)
+    store = app / "store"
+    result = run_task(Task(**{**task.__dict__, "blob_root": str(store)}))
+    (child,) = _pids(app / "pids")
+    assert _exists(child)  # not this process's business: the fixture kills it
+    assert result["duration"] < task.timeout + 5 < LIFETIME
+    assert (result["ok"], result["exit_code"], result["timed_out"], result["leftovers"]) == (True, 0, False, [])
+    assert result["stderr"] == (
+        "[reprovip] a process the application started outlived it and kept its output open:"
+        " reading stopped at the timeout (2 s)\n"
+    )
+    work = app / "work"
+    assert [p.name for p in work.iterdir()] == [".trash"]
+    assert [re.sub(r"-\d+$", "", p.name) for p in (work / ".trash").iterdir()] == ["e0"]
