@@ -397,8 +397,8 @@ def _wait(started: _Started, timeout: float, sinks: dict[str, int] | None = None
         started.proc.returncode = code  # reaped here: Popen must not wait for it (its pid may be reused)
     if leftovers:
         pids = ", ".join(map(str, leftovers))
-        many = ("processes", "them", "were", "pids") if len(leftovers) > 1 else ("a process", "it", "was", "pid")
-        note = f"{many[0]} the application started outlived {many[1]} and {many[2]} killed ({many[3]} {pids})"
+        who, were, pid_s = ("processes", "were", "pids") if len(leftovers) > 1 else ("a process", "was", "pid")
+        note = f"{who} the application started outlived it and {were} killed ({pid_s} {pids})"
     # ru_maxrss is in KiB on Linux.
     return _Waited(code, int(usage.ru_maxrss) * 1024, killed, out.text(), err.text(), leftovers, note)
 
