@@ -510,3 +510,26 @@ def test_an_output_linked_into_the_temporary_folder_is_stored(tmp_path: Path) ->
     study = Study.load(path)
     assert study.run(jobs=2).done == 9
     assert study.analyze().document["verdict"]["status"] == "identical"
+
+
+def test_executions_the_study_file_no_longer_declares_are_left_out(tmp_path: Path) -> None:
+    """A phantom subject (value 1000) run, then removed from study.yaml: its executions still counted, so the
+    stored study read "sufficiently reproducible" while a fresh store of the same file read "not reproducible"
+    (a review). Undeclared executions are now left out of the verdict and the counts, with a warning."""
+    app = tmp_path / "noisy.py"
+    app.write_text(
+        "import json, pathlib, random, sys\n"
+        "v = float(pathlib.Path(sys.argv[1]).read_text().split()[-1])\n"
+        "(pathlib.Path(sys.argv[2]) / 'result.json').write_text(json.dumps({'value': v + random.gauss(0, 2.0)}))\n"
+    )
+    path = write_study(tmp_path, app=str(app), subjects=3, repetitions=3)
+    (tmp_path / "data" / "sub-99.txt").write_text("subject 1000.0\n")
+    study = Study.load(path)
+    assert study.run(jobs=2).done == 12
+    assert study.analyze().document["verdict"]["status"] == "pass"  # the phantom spreads the subjects out
+    (tmp_path / "data" / "sub-99.txt").unlink()  # removed from the study
+    doc = Study.load(path).analyze().document
+    assert doc["executions"]["plan"]["not_declared"] == 3 and doc["executions"]["total"] == 9
+    assert doc["outputs"][0]["n_subjects"] == 3
+    assert any("3 stored execution(s) are no longer declared" in a["message"] for a in doc["alerts"])
+    assert doc["verdict"]["status"] == "fail"  # noise 2 on 3 subjects 7.5 apart: CI low < 0.9, as a fresh store

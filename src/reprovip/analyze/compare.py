@@ -18,7 +18,7 @@ from reprovip.analyze.engine import (
     header,
     stored_study_id,
 )
-from reprovip.analyze.executions import executions_summary, provenance_summary
+from reprovip.analyze.executions import declared_outputs, executions_summary, provenance_summary
 from reprovip.errors import InputError
 from reprovip.store import BlobStore
 
@@ -29,7 +29,7 @@ LEVELS = ("baseline", "current")
 
 
 def _tagged(study: Study, study_id: int, tag: str) -> dict[tuple[str, str], tuple[str, list[Any]]]:
-    groups = records_by_output(study.catalog.outputs(study_id), BlobStore(study.store))
+    groups = records_by_output(declared_outputs(study, study_id)[0], BlobStore(study.store))
     out = {}
     for key, (kind, recs) in groups.items():
         out[key] = (
@@ -38,7 +38,9 @@ def _tagged(study: Study, study_id: int, tag: str) -> dict[tuple[str, str], tupl
                 dataclasses.replace(
                     r,
                     labels=(*r.labels, (VERSION_FACTOR, tag)),
-                    condition_key=f"{r.condition_key},{VERSION_FACTOR}={tag}",
+                    condition_key=",".join(
+                        c for c in (r.condition_key, f"{VERSION_FACTOR}={tag}") if c not in ("", "-")
+                    ),
                 )
                 for r in recs
             ],

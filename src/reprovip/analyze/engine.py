@@ -14,7 +14,7 @@ from reprovip.analyze.bitwise import bitwise_summary, record_key
 from reprovip.analyze.dataflow import add_dataflow
 from reprovip.analyze.design import Design, build_design, records_by_output
 from reprovip.analyze.envelope import envelope
-from reprovip.analyze.executions import executions_summary, provenance_summary
+from reprovip.analyze.executions import declared_outputs, executions_summary, provenance_summary
 from reprovip.analyze.observations import gather
 from reprovip.analyze.segmentation import dice_envelope, label_agreement
 from reprovip.analyze.stats import num, scalar_metrics
@@ -339,12 +339,9 @@ def analyze_study(study: Study, *, json_path: str | Path | None = None) -> dict[
     """
     study_id = stored_study_id(study)
     remove_partial_files(study.results)
-    groups = records_by_output(study.catalog.outputs(study_id), BlobStore(study.store))
+    outputs, done = declared_outputs(study, study_id)
+    groups = records_by_output(outputs, BlobStore(study.store))
     declared = {f.name: list(f.levels) for f in study.spec.factor_list()}
-    done = {
-        (r["subject"], r["condition_key"], int(r["repetition"]))
-        for r in study.catalog.executions(study_id, status="done")
-    }
     document = dict(
         header(study, declared),
         executions=executions_summary(study, study_id),

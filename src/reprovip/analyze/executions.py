@@ -7,10 +7,24 @@ from typing import TYPE_CHECKING, Any
 
 from reprovip.analyze.stats import num
 from reprovip.nested import flatten
-from reprovip.plan.check import plan_check
+from reprovip.plan.check import plan_status
 
 if TYPE_CHECKING:
     from reprovip.study import Study
+
+
+def declared_outputs(study: Study, study_id: int) -> tuple[list[dict[str, Any]], set[tuple[str, str, int]]]:
+    """The stored outputs of the executions the study file still declares, and those executions that succeeded
+    as (subject, condition, repetition): executions of a subject, level or repetition removed from the file
+    since they ran are left out (they counted in the verdict, unnamed: a review's removed subject passed)."""
+    rows = study.catalog.executions(study_id)
+    undeclared = plan_status(study, rows)[1]
+    done = {
+        (r["subject"], r["condition_key"], int(r["repetition"]))
+        for r in rows
+        if r["status"] == "done" and r["id"] not in undeclared
+    }
+    return [o for o in study.catalog.outputs(study_id) if o["execution_id"] not in undeclared], done
 
 
 def executions_summary(study: Study, study_id: int) -> dict[str, Any]:
@@ -24,7 +38,9 @@ def executions_summary(study: Study, study_id: int) -> dict[str, Any]:
     ``stale_failed_attempts``, never a finding.
     """
     rows = study.catalog.executions(study_id)
-    plan = plan_check(study, rows)
+    digest = executions_digest(rows)  # of every stored row, as `check --no-reanalyze` compares it
+    plan, undeclared = plan_status(study, rows)
+    rows = [r for r in rows if r["id"] not in undeclared]  # no longer declared: left out, counted in the plan
     counts: dict[str, int] = {}
     for r in rows:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
@@ -56,10 +72,10 @@ def executions_summary(study: Study, study_id: int) -> dict[str, Any]:
         counts=counts,
         failed=len(failed),
         # failed, never finished (pending, running), declared by the study file but never run, or run with an
-        # earlier recipe: the verdict is `incomplete` while any is left (see plan_check)
+        # earlier recipe: the verdict is `incomplete` while any is left (see plan_status)
         not_done=sum(r["status"] != "done" for r in rows) + plan.get("not_run", 0) + plan.get("earlier_recipe", 0),
         plan=plan,
-        digest=executions_digest(rows),
+        digest=digest,
         last_run=last_run(study.catalog.runs(study_id)),
         failure_rate=num(len(failed) / len(rows)) if rows else 0.0,
         attempts=attempts,

@@ -36,6 +36,15 @@ def execution_alerts(ex: dict[str, Any]) -> list[dict[str, Any]]:
                 "again",
             )
         )
+    if undeclared := int(plan.get("not_declared") or 0):
+        alerts.append(
+            dict(
+                output=None,
+                severity="warn",
+                message=f"{undeclared} stored execution(s) are no longer declared by the study file (a subject, level "
+                "or repetition removed since they ran): left out of the verdict and the counts",
+            )
+        )
     unfinished = int(ex.get("not_done", ex.get("failed") or 0)) - int(ex.get("failed") or 0) - not_run - earlier
     if unfinished > 0:
         alerts.append(
@@ -46,10 +55,11 @@ def execution_alerts(ex: dict[str, Any]) -> list[dict[str, Any]]:
                 "analysis was made): the verdict covers the finished ones only; run `reprovip run` again",
             )
         )
-    if alerts:
+    if any(a["severity"] == "fail" for a in alerts):
         return alerts
     if (as_float(ex.get("attempt_failure_rate")) or 0) > 0:
         return [
+            *alerts,
             dict(
                 output=None,
                 severity="warn",
@@ -58,9 +68,9 @@ def execution_alerts(ex: dict[str, Any]) -> list[dict[str, Any]]:
                     f"({100 * as_float(ex['attempt_failure_rate']):.1f}% of current attempts failed): "
                     "the application is flaky"
                 ),
-            )
+            ),
         ]
-    return []
+    return alerts
 
 
 def _which(plan: dict[str, Any]) -> str:

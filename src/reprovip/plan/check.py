@@ -14,7 +14,13 @@ if TYPE_CHECKING:
 
 
 def plan_check(study: Study, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """How the stored executions compare with what the study file declares now.
+    """:func:`plan_status`'s summary."""
+    return plan_status(study, rows)[0]
+
+
+def plan_status(study: Study, rows: list[dict[str, Any]]) -> tuple[dict[str, Any], frozenset[str]]:
+    """How the stored executions compare with what the study file declares now, and the ids of the stored
+    executions it no longer declares (a subject, level or repetition removed): the analysis leaves them out.
 
     A study file edited after its run (a new subject, factor level or repetition; another command,
     environment, outputs or timeout) declares executions the catalog does not hold, or holds with an earlier
@@ -23,15 +29,15 @@ def plan_check(study: Study, rows: list[dict[str, Any]]) -> dict[str, Any]:
     command names in the study folder and of each subject's input, and its path: an edited script or input, or
     a subject pointed at another file, is an earlier recipe too. Returns ``checked``, and when True
     ``declared``, ``not_run`` (declared, never run), ``earlier_recipe`` (done under another recipe: run again
-    on the next ``run``) and ``not_declared`` (stored, no longer declared: still analysed); when False a
+    on the next ``run``) and ``not_declared`` (stored, no longer declared: left out); when False a
     ``reason`` (a study without an application, or ingested executions). Subjects whose inputs cannot be
     listed any more (moved after the run) are taken as stored: ``subjects`` says ``"as stored"`` and why, and
     an execution whose input is gone is compared on the recipe of its condition only (the file's part).
     """
     if study.spec.application is None:
-        return dict(checked=False, reason="the study declares no application: its executions are ingested")
+        return dict(checked=False, reason="the study declares no application: its executions are ingested"), frozenset()
     if any(r.get("source") == "ingest" for r in rows):  # results made elsewhere: named by their files, not the plan
-        return dict(checked=False, reason="executions were ingested: they are analysed as they are")
+        return dict(checked=False, reason="executions were ingested: they are analysed as they are"), frozenset()
     listed: dict[str, Any] = {}
     try:
         subjects = study.subjects
@@ -52,11 +58,13 @@ def plan_check(study: Study, rows: list[dict[str, Any]]) -> dict[str, Any]:
             return False
         return old[:16] != recipe[:16] if eid in gone else old != recipe
 
-    return dict(
+    undeclared = frozenset(eid for eid in stored if eid not in declared)
+    summary = dict(
         **listed,
         checked=True,
         declared=len(declared),
         not_run=sum(eid not in stored for eid in declared),
         earlier_recipe=sum(earlier(eid, recipe) for eid, recipe in declared.items()),
-        not_declared=sum(eid not in declared for eid in stored),
+        not_declared=len(undeclared),
     )
+    return summary, undeclared
