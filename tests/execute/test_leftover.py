@@ -169,3 +169,30 @@ def test_elsewhere_reading_stops_at_the_timeout_and_the_folder_is_not_reused(app
     work = app / "work"
     assert [p.name for p in work.iterdir()] == [".trash"]
     assert [re.sub(r"-\d+$", "", p.name) for p in (work / ".trash").iterdir()] == ["e0"]
+
+
+def test_a_detached_child_and_its_own_child_are_both_killed(app: Path) -> None:
+    """The grandchild's parent is alive when the application exits: it comes to the worker once its parent is
+    killed, and is killed in the next round. Before the fix both lived on (30 s)."""
+    (app / "tree.py").write_text(
+        "import os, subprocess, sys\n"
+        "pids = sys.argv[1]\n"
+        'script = (\'import os, subprocess, sys; c = subprocess.Popen(["sleep", "%d"]);\'\n'
+        "          ' open(os.path.join(sys.argv[1], str(c.pid)), \"w\").close(); c.wait()')\n"
+        f"child = subprocess.Popen([sys.executable, '-c', script % {LIFETIME}, pids], start_new_session=True,\n"
+        "                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+        "open(os.path.join(pids, str(child.pid)), 'w').close()\n"
+        "while len(os.listdir(pids)) < 2: pass\n"  # the grandchild runs
+    )
+    task = _task(app, 0, "exits", 20)
+    task = Task(**{**task.__dict__, "argv": [sys.executable, str(app / "tree.py"), str(app / "pids")], "outputs": []})
+    with LocalPool(1) as pool:
+        result = pool.submit(run_task, task).result(timeout=120)
+        both = _pids(app / "pids")
+        assert [pid for pid in both if _exists(pid)] == []
+    assert len(both) == 2 and sorted(result["leftovers"]) == both
+    assert (result["ok"], result["exit_code"], result["timed_out"]) == (True, 0, False)
+    child, grandchild = result["leftovers"]  # the grandchild comes to the worker once its parent is killed
+    assert result["stderr"] == (
+        f"[reprovip] processes the application started outlived it and were killed (pids {child}, {grandchild})\n"
+    )
