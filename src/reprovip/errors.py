@@ -107,6 +107,9 @@ class SpecError(InputError):
         return f"{where}:{key} {self.message}"
 
 
+EMPTY_FILE = "file is empty (0 bytes)"  # the readers' words, which the verdict recognises (never identical data)
+
+
 class ReaderError(InputError):
     """An output file that cannot be turned into an array (truncated, corrupt, wrong shape)."""
 

@@ -417,3 +417,16 @@ def test_an_execution_whose_image_lost_its_voxels_fails(tmp_path: Path, broken: 
     )
     assert out["voxelwise"]["summary"]["icc_a1_median"] > 0.9  # what passed before
     assert doc["verdict"]["status"] == "fail"
+
+
+@pytest.mark.parametrize(("name", "kind"), [("r.csv", "table"), ("r.json", "scalars"), ("r.txt", "text")])
+def test_an_output_empty_in_every_execution_is_not_analysable(tmp_path: Path, name: str, kind: str) -> None:
+    """Every execution wrote a 0-byte file: identical bytes, and the study read "sufficiently reproducible, with
+    warnings" (exit 0; a review). An unreadable file the same everywhere stays a warning; an empty one is not
+    data: the output is not analysable."""
+    files = {(s, r): {name: b""} for s in ("s1", "s2") for r in (1, 2)}
+    doc = ingested(tmp_path, f"  r: {{path: {name}, kind: {kind}}}\n", files).analyze().document
+    (out,) = doc["outputs"]
+    (readable,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "outputs readable"]
+    assert readable["severity"] == "fail" and "file is empty (0 bytes)" in readable["message"]
+    assert doc["verdict"]["status"] == "error"

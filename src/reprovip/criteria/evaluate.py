@@ -26,6 +26,7 @@ from reprovip.criteria.rules import (
     supports,
 )
 from reprovip.criteria.verdict import EXIT_CODES, LABELS, OUTPUT_STATUSES, exit_code, worst
+from reprovip.errors import EMPTY_FILE
 
 # Why a metric is infinite (stored "Infinity"), by its field (rules.OBSERVATION_METRICS) or name: a criterion
 # on it is not estimable, never a pass, whichever side of the threshold the infinity falls.
@@ -212,9 +213,12 @@ def output_verdict(out: dict[str, Any], rules: list[Criterion], document: dict[s
         )
     elif bits.get("identical") and not any(c.metric == "bytes_identical" for c in rules):
         # Identical executions pass every threshold by definition; the built-in checks still apply, and an
-        # unreadable file that is the same in every execution is reproducible: a warning, not a failure.
+        # unreadable file that is the same in every execution is reproducible: a warning, not a failure. Not
+        # an empty one: every execution wrote nothing (a review's empty outputs read "reproducible").
         for r in reasons:
-            if r["criterion"] == "outputs readable" and "symbolic link" not in r["message"]:
+            if r["criterion"] == "outputs readable" and not any(
+                w in r["message"] for w in ("symbolic link", EMPTY_FILE)
+            ):
                 r["severity"] = "warn"
         sentence = evidence["sentence"]
         if bits.get("bytes_identical") is False:  # the same values, decoded: the files' formatting differs

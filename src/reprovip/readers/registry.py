@@ -12,6 +12,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from reprovip.errors import EMPTY_FILE
 from reprovip.readers.arrays import NumpyReader
 from reprovip.readers.base import KINDS, Loaded, Reader, describe, fail, suffix_of
 from reprovip.readers.nifti import NiftiReader
@@ -44,7 +45,7 @@ def check_file(path: str | os.PathLike[str]) -> Path:
     if path.is_dir():
         raise fail(path, "is a directory, not a file", "declare one output file per output")
     if st.st_size == 0:
-        raise fail(path, "file is empty (0 bytes)", "the execution probably failed before writing it; see its log")
+        raise fail(path, EMPTY_FILE, "the execution probably failed before writing it; see its log")
     return path
 
 
