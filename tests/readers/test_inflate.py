@@ -82,27 +82,7 @@ def test_volumes_read_into_shared_buffers_keep_their_values(tmp_path) -> None:
     del held
     again = read_image(paths[2], buffers).data  # a freed buffer is reused, with the new file's values
     np.testing.assert_array_equal(again, volumes[2])
-    assert sum(b.size >= volumes[0].nbytes for b in buffers._kept) == 4  # the rest held the compressed files
-
-
-def test_the_smallest_free_buffer_serves_a_request(tmp_path) -> None:
-    """Compressed files, decoded volumes and gathered voxels share one pool: a small request must not take
-    (and hold) a volume-sized buffer that the next volume then has to allocate again."""
-    buffers = DecodeBuffers()
-    big, small = buffers.take(1000), buffers.take(100)
-    big_at, small_at = (a.__array_interface__["data"][0] for a in (big, small))
-    del big, small
-    assert buffers.take(50).__array_interface__["data"][0] == small_at
-    assert buffers.array(200, np.float32).__array_interface__["data"][0] == big_at  # 800 bytes: only `big`
-
-
-def test_a_file_read_into_the_pool_is_the_file(tmp_path) -> None:
-    path = tmp_path / "f.bin"
-    path.write_bytes(bytes(range(256)) * 3)
-    buffers = DecodeBuffers()
-    assert buffers.read(path).tobytes() == path.read_bytes()
-    with pytest.raises(ReaderError, match=r"missing\.bin: cannot read the file .*; check its permissions"):
-        buffers.read(tmp_path / "missing.bin")
+    assert len(buffers._kept) == 4
 
 
 def test_a_damaged_volume_still_reports_what_gunzip_says(tmp_path) -> None:

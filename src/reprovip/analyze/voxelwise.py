@@ -148,11 +148,10 @@ class _Read(NamedTuple):
     row: np.ndarray | None  # the reference-mask voxels (non-finite ones 0); None: not gathered yet
 
 
-def _gather(flat: np.ndarray, bad: np.ndarray | None, index: np.ndarray, buffers: DecodeBuffers) -> np.ndarray:
+def _gather(flat: np.ndarray, bad: np.ndarray | None, index: np.ndarray) -> np.ndarray:
     """The voxels ``index`` of ``flat``, non-finite ones replaced by 0 (a placeholder: those voxels are
-    excluded from the metrics), in a pooled buffer: fresh memory for every volume cost more in page faults
-    than the gather itself."""
-    out = np.take(flat, index, out=buffers.array(index.size, flat.dtype), mode="wrap")  # "wrap": the fastest
+    excluded from the metrics)."""
+    out = np.take(flat, index, mode="wrap")  # valid indices; "wrap" is numpy's fastest take
     if bad is not None:
         out[bad[index]] = 0
     return out
@@ -166,12 +165,11 @@ def _read(path: Path, stream: _Stream, first: Future | None) -> _Read:
     if bad is not None and not stream.metrics:
         raise ReaderError(f"{path}: {int(bad.sum())} NaN or infinite voxels in a label map")
     index = stream.index  # set by the main thread from the first volume; until then it gathers
-    row = None if index is None else _gather(flat, bad, index, stream.buffers)
+    row = None if index is None else _gather(flat, bad, index)
     if first is None:
         return _Read(flat, bad, None, row)
     f = first.result()  # submitted earlier, so running or done: waiting cannot deadlock
-    # A voxel non-zero in another execution only differs, hence in mask.
-    d = np.not_equal(flat, f.flat, out=stream.buffers.array(flat.size, np.bool_))
+    d = flat != f.flat  # a voxel non-zero in another execution only differs, hence in mask
     if bad is not None and f.bad is not None:
         d &= ~_same_bits(flat, f.flat)  # NaN != NaN: non-finite pairs compare by bit pattern
     return _Read(flat, bad, d, row)
@@ -240,7 +238,7 @@ class _Stream:
             flat = vol.flat
             if cur.rows is None:
                 cur.rows = [None] * self.columns  # type: ignore[list-item]  # each column is taken once
-            cur.rows[col] = _gather(flat, vol.bad, self.index, self.buffers) if vol.row is None else vol.row
+            cur.rows[col] = _gather(flat, vol.bad, self.index) if vol.row is None else vol.row
 
     def end(self, subject: str) -> _Subject:
         """The subject's contribution, once every column was taken."""

@@ -132,12 +132,7 @@ def read_file_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise unreadable(path, exc) from exc
-
-
-def unreadable(path: Path, exc: OSError) -> ReaderError:
-    """The error for a file that cannot be read."""
-    return fail(path, f"cannot read the file ({describe(exc)})", "check its permissions")
+        raise fail(path, f"cannot read the file ({describe(exc)})", "check its permissions") from exc
 
 
 def head(path: Path, n: int = 512) -> bytes:

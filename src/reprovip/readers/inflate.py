@@ -15,14 +15,12 @@ and the caller decodes with :func:`~reprovip.readers.base.gunzip`, which also wo
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
-from pathlib import Path
 
 import numpy as np
 
-from reprovip.readers.base import _inflate, read_file_bytes, unreadable
+from reprovip.readers.base import _inflate
 
 _GzipReader = getattr(_inflate, "_GzipReader", None)  # python-isal's: inflates into the buffer it is given
 _MAX_RATIO = 1032  # deflate's largest expansion: a trailer declaring more is damaged, not trusted
@@ -52,47 +50,25 @@ class DecodeBuffers:
     True
     """
 
-    def __init__(self, keep: int = 64) -> None:
+    def __init__(self, keep: int = 16) -> None:
         self.keep = keep
         self._kept: list[np.ndarray] = []
         self._lock = threading.Lock()
 
     def take(self, size: int) -> np.ndarray:
-        """A writable ``uint8`` array of ``size`` bytes (uninitialised): the smallest free buffer that holds it
-        (buffers of several sizes share the pool: compressed files, decoded volumes, gathered voxels)."""
+        """A writable ``uint8`` array of ``size`` bytes (uninitialised)."""
         with self._lock:
-            best = None
             for buf in self._kept:  # a plain loop: `enumerate` would hold one more reference
                 # References: the list, `buf` and getrefcount's argument. Any more is an array still using it.
-                if buf.size >= size and sys.getrefcount(buf) == 3 and (best is None or buf.size < best.size):
-                    best = buf
-            if best is None:
-                best = np.empty(size, dtype=np.uint8)
-                if len(self._kept) < self.keep:
-                    self._kept.append(best)
-            return best[:size]
-
-    def array(self, shape: int, dtype: np.dtype) -> np.ndarray:
-        """A writable, uninitialised 1-D array of ``shape`` elements of ``dtype`` from the pool."""
-        dtype = np.dtype(dtype)
-        return self.take(shape * dtype.itemsize).view(dtype)
-
-    def read(self, path: Path) -> np.ndarray:
-        """The whole file ``path`` as a ``uint8`` array from the pool (:class:`OSError` as ReaderError)."""
-        try:
-            with open(path, "rb") as f:
-                out = self.take(os.fstat(f.fileno()).st_size)
-                view, filled = memoryview(out), 0
-                while filled < out.size and (n := f.readinto(view[filled:])):
-                    filled += n
-                if filled == out.size and f.read(1):  # grew while read: not a stored output
-                    return np.frombuffer(read_file_bytes(path), dtype=np.uint8)
-        except OSError as exc:
-            raise unreadable(path, exc) from exc
-        return out[:filled]
+                if buf.size >= size and sys.getrefcount(buf) == 3:
+                    return buf[:size]
+            buf = np.empty(size, dtype=np.uint8)
+            if len(self._kept) < self.keep:
+                self._kept.append(buf)
+            return buf[:size]
 
 
-def gunzip_into(data: bytes | np.ndarray, buffers: DecodeBuffers | None = None) -> np.ndarray | None:
+def gunzip_into(data: bytes, buffers: DecodeBuffers | None = None) -> np.ndarray | None:
     """Inflate the single-member gzip file ``data`` into a buffer of its decoded size, checking its CRC and length.
 
     Parameters
@@ -117,7 +93,7 @@ def gunzip_into(data: bytes | np.ndarray, buffers: DecodeBuffers | None = None) 
     """
     if _GzipReader is None or len(data) < 18:
         return None
-    size = int.from_bytes(bytes(data[-4:]), "little")  # ISIZE: the member's length modulo 2**32
+    size = int.from_bytes(data[-4:], "little")  # ISIZE: the member's length modulo 2**32
     if size > _MAX_RATIO * len(data):
         return None
     out = (buffers or DecodeBuffers(keep=0)).take(size)

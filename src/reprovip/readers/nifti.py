@@ -152,11 +152,11 @@ def _check_size(path: Path, h: _Header, size: int) -> None:
 
 
 def _decode(path: Path, buffers: DecodeBuffers | None = None) -> _Decoded:
-    data = read_file_bytes(path) if buffers is None else buffers.read(path)  # a pooled file: no page faults
-    gzipped = bytes(data[: len(GZIP_MAGIC)]) == GZIP_MAGIC
-    buf = gunzip_into(data, buffers) if gzipped else data
+    data = read_file_bytes(path)
+    gzipped = data.startswith(GZIP_MAGIC)
+    buf = gunzip_into(data, buffers) if gzipped else None
     if buf is None:
-        buf = gunzip(path, bytes(data))
+        buf = gunzip(path, data)
     del data
     h = _parse(path, bytes(buf[:_HEADER_BYTES]), gzipped, len(buf))
     count = math.prod(h.shape)
