@@ -98,7 +98,9 @@ def test_no_reanalyze_refuses_a_verdict_made_with_other_criteria_or_executions(
     assert main(["check", str(path)]) == 1
 
 
-def test_an_output_only_one_version_writes_fails_the_comparison(tmp_path: Path) -> None:
+def test_an_output_only_one_version_writes_fails_the_comparison(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Before, `only_in_baseline` was recorded and read by nothing: a version that stops writing an output passed."""
     result = "  result: {path: result.json, kind: scalars}\n"
     for name, outputs in (("base", result + "  copy: {path: result.json, kind: bytes}\n"), ("cur", result)):
@@ -109,6 +111,11 @@ def test_an_output_only_one_version_writes_fails_the_comparison(tmp_path: Path) 
     assert doc["outputs"][0]["verdict"]["status"] == "identical" and doc["verdict"]["status"] == "fail"
     message = "copy/result.json is written only by the baseline version"
     assert {"output": "copy/result.json", "severity": "fail", "message": message} in doc["alerts"]
+    # The console names it too: it read "not reproducible" under a list of checks that all passed (a review).
+    from reprovip.cli.check import print_lines
+
+    print_lines(doc, strict=False)
+    assert f"  - {message}\n" in capsys.readouterr().out
 
 
 def test_a_symlinked_blob_folder_is_never_read(study_dir: Path, tmp_path: Path) -> None:

@@ -30,8 +30,9 @@ def print_lines(document: dict, *, strict: bool) -> None:
     name = "executions"
     word = WORDS[not ex.get("not_done", ex["failed"])]  # failed, unfinished or not run: as the verdict counts them
     click.echo(f"{name}{'.' * (WIDTH - len(name) - len(word))}{word}")
+    shown = {out["name"] for out in document["outputs"]}
     for a in document["alerts"]:
-        if a["output"] is None:
+        if a["output"] is None or a["output"] not in shown:  # the study's, or an output only one version writes
             click.echo(f"  - {a['message']}")
     click.echo(document["verdict"]["summary"])
     click.echo(f"{document['study']['name']}: {document['verdict']['label']}")
