@@ -171,22 +171,27 @@ def test_a_version_that_only_rewrites_the_header_is_not_a_silent_pass(tmp_path: 
     assert doc["verdict"]["status"] == "warn"
 
 
-def test_a_current_version_with_fewer_repetitions_is_incomplete_not_outside_the_envelope(tmp_path: Path) -> None:
-    """Baseline 3 repetitions, current 2 (the first two of the baseline's values): every subject is left out,
-    the envelope test is skipped. It read "not reproducible": within_envelope "Failed" for "run-to-run
-    nondeterminism", and "no number could be read" (a review). Now: not estimable, and the study incomplete."""
+def test_versions_run_with_other_repetitions_or_levels_are_refused(tmp_path: Path) -> None:
+    """Baseline 3 repetitions, current 2: every subject was left out and the comparison read "incomplete:
+    executions failed or not run" with nothing failed (a review); other factor levels did the same. Refused,
+    naming both designs."""
     values = {"s1": [1.0, 1.1, 1.2], "s2": [5.0, 5.1, 5.2], "s3": [9.0, 9.1, 9.2]}
 
     def version(name: str, reps: int) -> Study:
         files = {(s, r): {"r.json": json.dumps({"v": v[r - 1]})} for s, v in values.items() for r in range(1, reps + 1)}
         return ingested(tmp_path / name, "  r: {path: r.json, kind: scalars}\n", files)
 
-    doc = compare_check(version("base", 3), version("cur", 2)).document
-    (out,) = doc["outputs"]
-    reasons = {r["criterion"]: r for r in out["verdict"]["reasons"]}
-    assert not reasons["within_envelope"]["estimable"] and "skipped" in reasons["within_envelope"]["message"]
-    assert "numbers found" not in reasons
-    assert doc["verdict"]["status"] == "incomplete"
+    with pytest.raises(
+        InputError, match=r"base/study.yaml runs 3 repetition\(s\) per condition and .*cur/study.yaml 2"
+    ):
+        compare_check(version("base", 3), version("cur", 2))
+    one, other = (
+        write_study(tmp_path / n, factors=f"  threads: [1, {t}]\n", repetitions=2) for n, t in (("a", 2), ("b", 4))
+    )
+    for path in (one, other):
+        Study.load(path).run(jobs=2)
+    with pytest.raises(InputError, match=r"runs the conditions threads=1, threads=2 and .* threads=1, threads=4"):
+        compare_check(Study.load(one), Study.load(other))
 
 
 @pytest.mark.parametrize(("shift", "within"), [(0.0, True), (20.0, False)])

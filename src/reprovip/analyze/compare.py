@@ -7,6 +7,7 @@ applies, and the envelope test says whether the version difference exceeds the b
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,29 @@ def _tagged(study: Study, study_id: int, tag: str) -> dict[tuple[str, str], tupl
     return out
 
 
+def _design_of(records: list[Any]) -> tuple[list[str], int]:
+    """The conditions (factor levels, without the version) and the repetitions most conditions have."""
+    reps = Counter((r.subject, tuple(x for x in r.labels if x[0] != VERSION_FACTOR)) for r in records)
+    conditions = sorted({",".join(f"{f}={v}" for f, v in c) or "-" for _, c in reps})
+    return conditions, Counter(reps.values()).most_common(1)[0][0] if reps else 0
+
+
+def _same_design(baseline: Study, current: Study, records: list[list[Any]]) -> None:
+    """Refuse two versions run with other conditions or repetition counts: every subject would be left out of
+    the metrics, and the study read "incomplete: executions failed or not run" with nothing failed (a review)."""
+    (c0, k0), (c1, k1) = (_design_of(r) for r in records)
+    if c0 != c1:
+        raise InputError(
+            f"{baseline.path} runs the conditions {_few(set(c0))} and {current.path} {_few(set(c1))}: a version "
+            "is compared under the same conditions; run both with the same factor levels"
+        )
+    if k0 != k1:
+        raise InputError(
+            f"{baseline.path} runs {k0} repetition(s) per condition and {current.path} {k1}: a version is compared "
+            "with the same number of repetitions; run both with the same `repetitions`"
+        )
+
+
 def _few(names: set[str]) -> str:
     shown = sorted(names)[:3]
     return ", ".join(shown) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
@@ -75,6 +99,7 @@ def compare_studies(baseline: Study, current: Study, *, json_path: str | Path | 
             f"{baseline.path} and {current.path} share no subject ({_few(subjects[0])} against "
             f"{_few(subjects[1])}): a version difference is measured on the same subjects; name them alike"
         )
+    _same_design(baseline, current, [t[common[0]][1] for t in tagged])  # one output's executions: the design
     groups = {k: (tagged[1][k][0], tagged[0][k][1] + tagged[1][k][1]) for k in common}
     declared = {f.name: list(f.levels) for f in current.spec.factor_list()}
     declared[VERSION_FACTOR] = list(LEVELS)
