@@ -138,3 +138,48 @@ def test_analyze_cli_writes_json_and_needs_stored_runs(study_dir: Path, capsys: 
     assert "\nstudy: reproducible (bit-for-bit identical)\n" in out
     doc = json.loads(target.read_text())
     assert doc["schema"] == "reprovip.analysis/2" and doc["executions"]["total"] == 6
+
+
+def _factor_study(root: Path, *, offset: float, noise: float, repetitions: int) -> Study:
+    app = root / "app.py"
+    root.mkdir(parents=True, exist_ok=True)
+    app.write_text(
+        "import json, pathlib, random, sys\n"
+        "v = float(pathlib.Path(sys.argv[1]).read_text().split()[-1])\n"
+        f"v += {offset} * (sys.argv[3] == 'b') + random.gauss(0, {noise})\n"
+        "(pathlib.Path(sys.argv[2]) / 'result.json').write_text(json.dumps({'value': v}))\n"
+    )
+    path = write_study(
+        root,
+        app=str(app),
+        factors="  solver: [a, b]\n",
+        repetitions=repetitions,
+        args='"{input}", "{outdir}", "{solver}"',
+    )
+    study = Study.load(path)
+    study.run(jobs=2)
+    return study
+
+
+def test_a_factor_effect_under_run_to_run_noise_is_named(tmp_path: Path) -> None:
+    """solver=b adds 3 to every value, and every execution has a little noise: no level is bit-for-bit quiet, so
+    the bitwise view saw only "run-to-run nondeterminism (0.0% of the variance)" (a review). The solver's
+    variance component, estimated beyond the noise, names it."""
+    doc = _factor_study(tmp_path, offset=3.0, noise=0.01, repetitions=3).analyze().document
+    att = doc["outputs"][0]["attribution"]
+    (solver,) = [e for e in att["factors"] if e["factor"] == "solver"]
+    assert solver["changes_result"] and solver["share"] > 0.05
+    assert "solver changes the result beyond run-to-run noise (" in att["summary"]
+
+
+def test_one_repetition_does_not_blame_a_factor_for_noise(tmp_path: Path) -> None:
+    """One repetition per condition and pure noise: "solver changes the result ... while repetitions within each
+    level agree" (vacuous) and "pin the ..." advice (a review). Now: cannot be told from run-to-run noise."""
+    doc = _factor_study(tmp_path, offset=0.0, noise=1.0, repetitions=1).analyze().document
+    out = doc["outputs"][0]
+    effect = out["bitwise"]["factors"]["solver"]
+    assert not effect["changes_result"]
+    assert effect["explanation"] == (
+        "3 of 3 comparisons between solver levels differ, but with one repetition per condition a solver effect "
+        "cannot be told from run-to-run noise: add repetitions"
+    )

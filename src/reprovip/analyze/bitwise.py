@@ -146,6 +146,18 @@ def _factor_effect(design: Design, j: int) -> dict[str, Any]:
                     between_diff += reps[a] != reps[b]
     noisy = [lv for lv, w in within.items() if w["identical_cells"] < w["cells"]]
     quiet = [lv for lv, w in within.items() if w["cells"] and w["identical_cells"] == w["cells"]]
+    if design.k == 1 and between_diff:
+        # One execution per condition: its "repetitions" agree vacuously, and run-to-run noise would make the
+        # levels differ just as well (a review: pure noise blamed on threads, "pin the thread count").
+        return dict(
+            levels=within,
+            nondeterministic_levels=[],
+            between_pairs=between_pairs,
+            between_differ=between_diff,
+            changes_result=False,
+            explanation=f"{between_diff} of {between_pairs} comparisons between {name} levels differ, but with one "
+            f"repetition per condition a {name} effect cannot be told from run-to-run noise: add repetitions",
+        )
     parts = []
     if noisy and quiet:
         hint = NONDETERMINISM_HINTS.get(name, f"nondeterminism that depends on {name}")
