@@ -379,8 +379,8 @@ def launch_main(argv: list[str]) -> int:
         dest = _finish_record(cache, Path(args.records), out, workdir)
     finally:
         shutil.rmtree(cache, ignore_errors=True)
-    if dest is not None:
-        print(f"reprovip: Boutiques record {dest}", file=sys.stderr)
+    if dest is not None:  # on stdout: a failure's reason is the tool's last stderr line, not this one
+        print(f"reprovip: Boutiques record {dest}")
     return int(out.exit_code or 0)
 
 
