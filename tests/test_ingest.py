@@ -54,6 +54,12 @@ def test_ingest_registers_executions_with_factors_from_the_pattern(
         ("results/{version}/run-{repetition}", r"needs a \{subject\} placeholder"),
         ("nothing/{subject}", r"no folder under .* matches 'nothing/\{subject\}'"),
         ("results/{version}/{subject}/{repetition}", r"no folder under .* matches"),  # repetition: digits only
+        # a factor the analysis cannot have: it failed only at analysis (a review)
+        (
+            "results/{residual}/{subject}/run-{repetition}",
+            r"\{residual\} cannot name a factor \(it is the analysis' name for the repetitions' term",
+        ),
+        ("results/{input}/{subject}/run-{repetition}", r"\{input\} cannot name a factor \(it is the placeholder"),
     ],
 )
 def test_bad_ingest_patterns(tmp_path: Path, pattern: str, match: str) -> None:

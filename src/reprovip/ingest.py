@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from reprovip.errors import InputError
 from reprovip.execute.sandbox import OutputDecl, stream_file
 from reprovip.plan.expand import execution_id
+from reprovip.spec.models import RESERVED_FACTOR_NAMES
 from reprovip.store import BlobStore, RunLock
 from reprovip.store.blobs import file_hash, suffix_of
 
@@ -46,6 +47,11 @@ def _pattern_regex(pattern: str) -> tuple[re.Pattern[str], list[str]]:
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
         raise InputError(f"ingest pattern {pattern!r} repeats {sorted(dupes)}; name each placeholder once")
+    for n in names:  # every other placeholder becomes a factor: not one of the names the analysis keeps
+        if n not in ("subject", "repetition") and n in RESERVED_FACTOR_NAMES:
+            raise InputError(
+                f"ingest pattern {pattern!r}: {{{n}}} cannot name a factor ({RESERVED_FACTOR_NAMES[n]}); rename it"
+            )
     rx, pos = "", 0
     for m in _PH.finditer(pattern):
         group = r"\d+" if m.group(1) == "repetition" else "[^/]+"
