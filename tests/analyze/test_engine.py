@@ -183,3 +183,30 @@ def test_one_repetition_does_not_blame_a_factor_for_noise(tmp_path: Path) -> Non
         "3 of 3 comparisons between solver levels differ, but with one repetition per condition a solver effect "
         "cannot be told from run-to-run noise: add repetitions"
     )
+
+
+def test_noise_under_one_combination_of_levels_is_named_as_such(tmp_path: Path) -> None:
+    """Noise only when threads=4 and mode=random: the attribution read as two separate effects ("identical for
+    mode=fixed, differs for mode=random"), though mode=random with threads=1 is identical (a review)."""
+    app = tmp_path / "app.py"
+    tmp_path.mkdir(exist_ok=True)
+    app.write_text(
+        "import json, pathlib, random, sys\n"
+        "v = float(pathlib.Path(sys.argv[1]).read_text().split()[-1])\n"
+        "v += random.gauss(0, 1) if sys.argv[3:5] == ['4', 'random'] else 0.0\n"
+        "(pathlib.Path(sys.argv[2]) / 'result.json').write_text(json.dumps({'value': v}))\n"
+    )
+    path = write_study(
+        tmp_path,
+        app=str(app),
+        factors="  threads: [1, 4]\n  mode: [fixed, random]\n",
+        repetitions=2,
+        args='"{input}", "{outdir}", "{threads}", "{mode}"',
+    )
+    study = Study.load(path)
+    study.run(jobs=2)
+    att = study.analyze().document["outputs"][0]["attribution"]
+    assert att["summary"].startswith(
+        "repetitions differ only under the combination threads=4,mode=random: each of its levels alone gives "
+        "identical repetitions (an interaction)"
+    )

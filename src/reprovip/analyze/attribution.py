@@ -51,6 +51,8 @@ def attribute(bitwise: dict[str, Any], shares: dict[str, float]) -> dict[str, An
         for eff in bitwise["factors"].values()
     )
     nd = bitwise.get("nondeterminism", {})
+    if nd.get("interaction"):  # said first: the factors' own sentences read as two separate effects
+        sentences.insert(0, nd["interaction"])
     if not marginal and nd.get("explanation"):
         # No single factor explains it on its own: name the conditions (an interaction, e.g. seed x threads).
         sentences.insert(0, nd["explanation"])

@@ -89,17 +89,19 @@ def _culprits(design: Design, quiet: list[tuple[str, ...]]) -> dict[str, Any]:
     """
     noisy = [c for c in design.cells if c not in quiet]
     blamed: dict[str, set[str]] = {}
-    unexplained = []
+    unexplained, combined = [], []
     for c in noisy:
-        found = False
+        found = set()
         for q in quiet:
             diff = [j for j, (a, b) in enumerate(zip(c, q, strict=True)) if a != b]
             if len(diff) == 1:
                 f, _ = design.factors[diff[0]]
                 blamed.setdefault(f, set()).add(c[diff[0]])
-                found = True
+                found.add(f)
         if not found:
             unexplained.append(_cond_key(design, c))
+        elif len(found) > 1:  # each of its levels alone is quiet: the combination is the cause
+            combined.append(_cond_key(design, c))
     parts = []
     for f, levels in blamed.items():
         hint = NONDETERMINISM_HINTS.get(f, f"nondeterminism that depends on {f}")
@@ -112,11 +114,19 @@ def _culprits(design: Design, quiet: list[tuple[str, ...]]) -> dict[str, Any]:
         )
         if parts:
             text += ": blamed on " + "; ".join(parts)
+    interaction = ""
+    if combined:
+        interaction = (
+            f"repetitions differ only under the combination {'; '.join(combined)}: each of its levels alone "
+            "gives identical repetitions (an interaction)"
+        )
     return dict(
         quiet=[_cond_key(design, q) for q in quiet],
         noisy=[_cond_key(design, c) for c in noisy],
         blamed={f: sorted(v) for f, v in blamed.items()},
         unexplained=unexplained,
+        combined=combined,
+        interaction=interaction,
         explanation=text,
     )
 
