@@ -49,8 +49,13 @@ def load_arrays(path: Path) -> dict[str, np.ndarray]:
                 raise ValueError("not a zip archive")
             return {name: archive[name] for name in archive.files}
     except Exception as exc:  # numpy, zipfile and zlib raise many types
-        problem = "holds pickled objects" if "allow_pickle" in str(exc) else f"cannot be read ({describe(exc)})"
-        raise fail(path, f"NumPy file {problem}", _RERUN) from exc
+        if "allow_pickle" in str(exc):  # not damaged: written with Python objects, which are never unpickled
+            raise fail(
+                path,
+                "NumPy file holds pickled Python objects, which reprovip never loads",
+                "save numeric arrays only (or declare the output `kind: bytes` to compare the files)",
+            ) from exc
+        raise fail(path, f"NumPy file cannot be read ({describe(exc)})", _RERUN) from exc
 
 
 def _numeric(name: str, array: np.ndarray) -> dict[str, np.ndarray]:

@@ -252,7 +252,7 @@ def decode_text(path: Path, data: bytes, *, strict: bool = False) -> tuple[str, 
         raise fail(
             path,
             f"binary content (NUL byte at offset {nul}) where text was expected",
-            "declare the output's kind, or check that the right file is declared",
+            "declare a binary output `kind: bytes` (or `image`, `array`), or check that the right file is declared",
         )
     try:
         return data.decode("utf-8-sig"), "utf-8"
