@@ -38,6 +38,7 @@ class IngestSummary:
     complete: int = 0
     incomplete: int = 0
     factors: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # folders at the pattern's depth that it does not match
 
 
 def _pattern_regex(pattern: str) -> tuple[re.Pattern[str], list[str]]:
@@ -61,18 +62,21 @@ def _pattern_regex(pattern: str) -> tuple[re.Pattern[str], list[str]]:
     return re.compile("^" + rx.rstrip("/") + "/?$"), names
 
 
-def find_execution_dirs(root: Path, pattern: str) -> list[tuple[Path, dict[str, str]]]:
-    """Folders under ``root`` matching ``pattern``, with the placeholder values of each."""
+def find_execution_dirs(root: Path, pattern: str) -> tuple[list[tuple[Path, dict[str, str]]], list[str]]:
+    """Folders under ``root`` matching ``pattern``, with the placeholder values of each; and the folders at the
+    pattern's depth it does not match (``run-x`` for ``run-{repetition}``), relative to ``root``, to be named."""
     regex, _ = _pattern_regex(pattern)
     wildcard = _PH.sub("*", pattern)
-    found = []
+    found, skipped = [], []
     for p in sorted(glob.glob(str(root / wildcard))):
         if not os.path.isdir(p):
             continue
-        m = regex.match(Path(p).relative_to(root).as_posix())
-        if m:
+        rel = Path(p).relative_to(root).as_posix()
+        if m := regex.match(rel):
             found.append((Path(p), m.groupdict()))
-    return found
+        else:
+            skipped.append(rel)
+    return found, skipped
 
 
 def _record_outputs(blobs: BlobStore, folder: Path, decls: list[OutputDecl]) -> list[dict[str, Any]]:
@@ -142,13 +146,13 @@ def ingest_outputs(study: Study, pattern: str, *, root: Path | None = None) -> I
         A pattern without ``{subject}``, no folder matched, or two folders name one execution.
     """
     root = Path(root) if root else study.directory
-    found = find_execution_dirs(root, pattern)
+    found, skipped = find_execution_dirs(root, pattern)
     if not found:
         raise InputError(f"no folder under {root} matches {pattern!r}; check the pattern against your results tree")
     _, names = _pattern_regex(pattern)
     factors = [n for n in names if n not in ("subject", "repetition")]
     decls = [OutputDecl(n, o.path, o.kind) for n, o in study.spec.outputs.items()]
-    summary = IngestSummary(factors=factors)
+    summary = IngestSummary(factors=factors, skipped=skipped)
     executions = _executions(found, factors, root)  # before anything is stored
     with RunLock(study.store):
         catalog, blobs = study.catalog, BlobStore(study.store)
