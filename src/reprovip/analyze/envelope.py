@@ -5,7 +5,8 @@ over a version's repetitions is compared with the baseline version's mean, in un
 run-to-run SD: the SD of repetitions within a (subject, condition) of the baseline, pooled over subjects and
 conditions:
 
-    z = (mean_v - mean_base) / (s_base * sqrt(2 / k))
+    z = (mean_v - mean_base) / (s_base * sqrt(2 / k)),  judged against Student's t with the spread's degrees of
+                                                      freedom, subjects x conditions x (k - 1)
 
 The spread is the baseline's alone and within one condition: pooling over versions let a noisier new version
 widen its own envelope, and pooling over conditions let a factor's fixed effect pass for noise (a review: a
@@ -28,11 +29,14 @@ ALPHA = 0.01
 _NEEDS = "needs at least two repetitions of each condition of the baseline (its run-to-run spread)"
 
 
-def z_critical(n_tests: int, alpha: float = ALPHA) -> float:
-    """The Bonferroni-corrected two-sided critical |z| for ``n_tests`` tests at family-wise ``alpha``."""
+def z_critical(n_tests: int, df: float, alpha: float = ALPHA) -> float:
+    """The Bonferroni-corrected two-sided critical |z| for ``n_tests`` tests at family-wise ``alpha``: Student's
+    t with the ``df`` degrees of freedom of the baseline's spread (a normal quantile failed two runs of one
+    code most of the time at k = 2, where the spread rests on a few degrees of freedom)."""
     from scipy import special  # here, not at import: 0.15 s that commands and the voxel stream never need
 
-    return float(-special.ndtri(alpha / (2 * max(n_tests, 1))))  # scipy.stats.norm.isf, exactly
+    q = alpha / (2 * max(n_tests, 1))
+    return float(-special.stdtrit(df, q)) if df > 0 else float("inf")  # scipy.stats.t.isf, exactly
 
 
 def z_scores(diff: np.ndarray, se: np.ndarray) -> np.ndarray:
@@ -81,7 +85,7 @@ def envelope(
     sw = np.sqrt(spread.mean(axis=(1, 2)))  # (obs,)
     diff = means[:, :, 1:] - means[:, :, :1]  # (obs, subject, version - 1, condition)
     z = z_scores(diff, sw[:, None, None, None] * np.sqrt(2.0 / k))
-    z_crit = z_critical(int((sw > 0).sum()) * int(np.prod(diff.shape[1:])), alpha)
+    z_crit = z_critical(int((sw > 0).sum()) * int(np.prod(diff.shape[1:])), n_subj * base.shape[2] * (k - 1), alpha)
     absz = z.reshape(n_obs, -1).max(axis=1)
     subj_means = means.mean(axis=(2, 3))
     bsd = subj_means.std(axis=1, ddof=1) if n_subj > 1 else np.zeros(n_obs)
@@ -131,7 +135,14 @@ def _sentence(name: str, where: dict[str, Any], z: float, diff: float, sw: float
 
 
 def voxel_envelope(
-    diff: np.ndarray, variance: np.ndarray, tests_per_voxel: int, k: int, levels: tuple[str, ...], *, alpha=ALPHA
+    diff: np.ndarray,
+    variance: np.ndarray,
+    tests_per_voxel: int,
+    k: int,
+    df: int,
+    levels: tuple[str, ...],
+    *,
+    alpha=ALPHA,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """The envelope test voxel by voxel, from the streaming statistics
     (:meth:`~reprovip.metrics.streaming.FactorialAccumulator.envelope_stats`) at the voxels with metrics.
@@ -140,7 +151,7 @@ def voxel_envelope(
     the voxel's grid position: ``worst_index`` is its position in ``diff``).
     """
     z = z_scores(diff, np.sqrt(variance * (2.0 / k)))
-    z_crit = z_critical(int(np.count_nonzero(variance > 0)) * tests_per_voxel, alpha)
+    z_crit = z_critical(int(np.count_nonzero(variance > 0)) * tests_per_voxel, df, alpha)
     outside = z > z_crit
     worst = int(np.argmax(z)) if z.size else 0
     count = int(np.count_nonzero(outside))

@@ -499,7 +499,9 @@ def _envelope(stream: _Stream, stats: tuple[np.ndarray, np.ndarray, int], finite
     diff, variance, tests = stats
     design = stream.design
     levels = tuple(str(lv) for lv in design.factors[stream.version_axis][1])
-    outside, env = voxel_envelope(diff[finite], variance[finite], tests, design.k, levels)
+    versions = len(levels)
+    df = stream.n * (int(np.prod(design.levels)) // versions) * (design.k - 1)  # the baseline's spread
+    outside, env = voxel_envelope(diff[finite], variance[finite], tests, design.k, df, levels)
     at = stream.index[np.flatnonzero(finite)[env.pop("worst_index")]] if finite.any() else 0
     voxel = tuple(int(i) for i in np.unravel_index(at, stream.ref[0], order="F"))
     env["worst_observation"] = f"voxel {voxel}"
