@@ -251,8 +251,7 @@ def read_table(path: Path, *, key_columns: tuple[str, ...] | None = None) -> Loa
             columns[j] = parsed
         elif n_text:
             text_cols.append(j)
-            cells = [row[j] for row in table.rows]
-            if why := why or next((f"{c!r} is a number written as text" for c in cells if number_text(c)), None):
+            if why:
                 number_like[name] = why
         else:
             ignored.append(name)  # no value at all
@@ -276,7 +275,17 @@ def read_table(path: Path, *, key_columns: tuple[str, ...] | None = None) -> Loa
         "key_columns": list(used),
         "ignored_columns": [table.header[j] for j in text_cols if j not in used_idx] + ignored,
         # text columns whose cells look like numbers, and why they were not read as numbers (decimal commas)
-        "number_like_text": {name: why for name, why in number_like.items() if name not in used},
+        "number_like_text": {
+            **{name: why for name, why in number_like.items() if name not in used},
+            # each cell that is a number written as text, by '<rowkey>/<column>': one that differs is no
+            # observation (a unit, a thousands separator, numbers among '<LOD' cells)
+            **{
+                f"{key}/{table.header[j]}": f"{table.rows[i][j]!r} is a number written as text"
+                for i, key in enumerate(keys)
+                for j in text
+                if table.header[j] not in number_like and number_text(table.rows[i][j])
+            },
+        },
         # integers float64 cannot hold exactly, by '<rowkey>/<column>' (see readers.base.exact_integer)
         "exact": {
             f"{key}/{table.header[j]}": e
