@@ -168,3 +168,22 @@ def test_each_file_is_hashed_once_while_unchanged(tmp_path: Path, monkeypatch: p
     (tmp_path / "data" / "sub-02.txt").write_text("subject 99.0 (longer)\n")
     execution_recipes(study.spec, study.directory, planned)
     assert read[4:] == ["sub-02.txt"]
+
+
+def test_a_tool_writing_into_its_input_folder_completes(tmp_path: Path) -> None:
+    """Inputs as folders (BIDS, FreeSurfer subjects) into which the tool appends a log: hashing the folder's
+    files changed the recipe at every run, and the study stayed `incomplete` for good (a review). A folder
+    input counts by its path."""
+    for s in ("sub-01", "sub-02"):
+        (tmp_path / "subjects" / s).mkdir(parents=True)
+        (tmp_path / "subjects" / s / "value.txt").write_text("subject 3.0\n")
+    study = _study(tmp_path, subjects='{glob: "subjects/{subject}"}')
+    (tmp_path / "app.py").write_text(
+        APP.replace("Path(sys.argv[1]).read_text()", '(Path(sys.argv[1]) / "value.txt").read_text()')
+        + 'open(Path(sys.argv[1]) / "tool.log", "a").write("ran\\n")\n'
+    )
+    study = Study.load(study.path)
+    assert study.run().done == 4
+    doc = study.analyze().document
+    assert doc["executions"]["plan"]["earlier_recipe"] == 0 and doc["verdict"]["status"] == "identical"
+    assert Study.load(study.path).run().skipped == 4

@@ -31,9 +31,9 @@ def execution_alerts(ex: dict[str, Any]) -> list[dict[str, Any]]:
                 output=None,
                 severity="fail",
                 message=f"the study file{_which(plan)} declares {not_run} execution(s) never run and {earlier} run "
-                "with an earlier recipe (it was edited after the run: subjects, levels, repetitions, command, "
-                "environment, outputs or timeout): the verdict covers what was run; run `reprovip run`, then analyse "
-                "again",
+                "with an earlier recipe (edited after the run: the study file's subjects, levels, repetitions, "
+                "command, environment, outputs or timeout, the application's script, or a subject's input file): the "
+                "verdict covers what was run; run `reprovip run`, then analyse again",
             )
         )
     if undeclared := int(plan.get("not_declared") or 0):

@@ -117,9 +117,12 @@ def execution_recipe(
 
 def input_recipe(subject: Subject, study_dir: Path) -> str:
     """16 hex digits of a subject's input: its path (relative to the study folder when inside it, so a copied
-    folder keeps its recipes) and the BLAKE3 of its bytes (a folder: of its files, see :func:`content_digest`)."""
+    folder keeps its recipes) and, for a file, the BLAKE3 of its bytes. A folder counts by its path only: tools
+    write into their subject's folder (FreeSurfer's, a log appended), which changed the recipe at every run, so
+    the study never completed (a review)."""
     path = Path(study_dir, subject.input)
-    payload = f"{_study_relative(path, study_dir)}\0{content_digest(path)}"
+    content = "folder" if path.is_dir() else content_digest(path)
+    payload = f"{_study_relative(path, study_dir)}\0{content}"
     return blake3.blake3(payload.encode()).hexdigest()[:16]
 
 
@@ -190,17 +193,9 @@ def command_files(spec: StudySpec, study_dir: Path) -> dict[str, str]:
 
 
 def content_digest(path: Path) -> str:
-    """BLAKE3 of a file's bytes (hashed once per process while its size and modification time stay), or of a
-    folder's files (each one's path relative to it and digest, in order; symbolic links to folders are not
-    followed); ``unreadable: <reason>`` when it cannot be read, which no digest equals."""
+    """BLAKE3 of a file's bytes (hashed once per process while its size and modification time stay);
+    ``unreadable: <reason>`` when it cannot be read, which no digest equals."""
     try:
-        if path.is_dir():
-            parts = [
-                f"{(Path(top) / f).relative_to(path).as_posix()}\0{content_digest(Path(top) / f)}"
-                for top, _, files in sorted(os.walk(path))
-                for f in sorted(files)
-            ]
-            return blake3.blake3("\n".join(parts).encode()).hexdigest()
         st = path.stat()
         key = (str(path.absolute()), st.st_size, st.st_mtime_ns)
         if key not in _DIGESTS:
