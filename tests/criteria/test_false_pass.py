@@ -454,3 +454,26 @@ def test_an_output_empty_in_every_execution_is_not_analysable(tmp_path: Path, na
     (readable,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "outputs readable"]
     assert readable["severity"] == "fail" and "file is empty (0 bytes)" in readable["message"]
     assert doc["verdict"]["status"] == "error"
+
+
+def test_a_sparse_map_losing_one_voxel_is_not_a_lost_image(tmp_path: Path) -> None:
+    """A healthy control's lesion map of 2 voxels, one repetition dropping one at the threshold: "images of every
+    execution alike" failed (50% of its voxels; a review). The change must also be 10 voxels and 1% of the voxels
+    with metrics."""
+    import nibabel as nib
+    import numpy as np
+
+    def image(s: int, r: int) -> bytes:
+        v = np.zeros((10, 10, 10), np.float32)
+        v[2:7, 2:7, 2:7] = 1.0 + s  # the other subjects' lesions
+        if s == 0:
+            v[:] = 0
+            v[5, 5, 5] = 1.0
+            v[5, 5, 6] = 1.0 if r != 2 else 0.0
+        return nib.Nifti1Image(v, np.eye(4)).to_bytes()
+
+    files = {(f"sub-{s}", r): {"lesion.nii": image(s, r)} for s in range(4) for r in (1, 2, 3)}
+    doc = ingested(tmp_path, "  lesion: {path: lesion.nii, kind: image}\n", files).analyze().document
+    (out,) = doc["outputs"]
+    assert "images of every execution alike" not in {r["criterion"] for r in out["verdict"]["reasons"]}
+    assert out["voxelwise"]["summary"]["support_outliers"] == 0

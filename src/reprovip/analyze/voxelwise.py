@@ -47,6 +47,7 @@ _ONE_GRID = (
 _READERS = 2  # reader threads: with the main thread's accumulation, both cores of a laptop stay busy
 _AHEAD = 4  # volumes read but not yet consumed, at most (each holds a decoded volume in memory)
 SUPPORT_CHANGE = 0.5  # an execution with half (or more) of its subject's non-zero voxels missing (or added) is named
+SUPPORT_FLOOR = 10  # ... when that is at least 10 voxels and 1% of the voxels with metrics (a lesion map's 2 -> 1)
 
 
 def _map_dtype(values: np.ndarray) -> np.dtype:
@@ -256,9 +257,10 @@ class _Stream:
         counted: dict[int, int] = {}
         nonzero = [counted.setdefault(id(r), int(np.count_nonzero(r))) for r in rows]
         typical = float(np.median(nonzero))
+        floor = max(SUPPORT_FLOOR, 0.01 * self.index.size)  # a sparse map's voxel or two is no failure
         for col, count in enumerate(nonzero):
             changed = abs(count - typical) / max(count, typical, 1)
-            if changed >= SUPPORT_CHANGE:
+            if changed >= SUPPORT_CHANGE and abs(count - typical) >= floor:
                 cell, rep = self.design.cells[col // self.design.k], col % self.design.k
                 rec = self.design.grid[subject][(cell, rep)]
                 self.support_outliers.append(
