@@ -179,6 +179,9 @@ def test_one_repetition_does_not_blame_a_factor_for_noise(tmp_path: Path) -> Non
     out = doc["outputs"][0]
     effect = out["bitwise"]["factors"]["solver"]
     assert not effect["changes_result"]
+    # nor by its variance share, with no repetitions' share to weigh it against (blamed a third of the time)
+    assert not any(e["changes_result"] for e in out["attribution"]["factors"])
+    assert "beyond run-to-run noise" not in out["attribution"]["summary"]
     assert effect["explanation"] == (
         "3 of 3 comparisons between solver levels differ, but with one repetition per condition a solver effect "
         "cannot be told from run-to-run noise: add repetitions"

@@ -66,9 +66,12 @@ def attribute(bitwise: dict[str, Any], shares: dict[str, float]) -> dict[str, An
     # the noise, ANOVA) is a sizeable share and larger than the repetitions' (a review: a solver's 14% was
     # reported as "run-to-run nondeterminism").
     rep = shares.get("repetition") or 0.0
+    # With one repetition there is no repetitions' share to weigh a factor's against: noise reads as the factor
+    # (a review: pure noise blamed on a factor in a third of the runs).
+    replicated = bitwise.get("repetitions", 2) >= 2
     for e in entries:
         share = e["share"] or 0.0
-        if not e["changes_result"] and share >= FACTOR_SHARE and share > rep:
+        if replicated and not e["changes_result"] and share >= FACTOR_SHARE and share > rep:
             e["changes_result"] = True
             sentences.append(
                 f"{e['factor']} changes the result beyond run-to-run noise ({100 * share:.3g}% of the variance, "

@@ -71,6 +71,7 @@ def bitwise_summary(design: Design) -> dict[str, Any]:
     ]
     return dict(
         nondeterminism=_culprits(design, quiet),
+        repetitions=design.k,
         identical=identical,
         bytes_identical=bytes_identical,
         repetitions_identical=all(c["identical"] for c in cells),
