@@ -44,3 +44,13 @@ def test_the_top_level_env_setting_a_thread_variable_is_refused(variable: str) -
     text = BASE + f"factors: {{threads: [1, 2]}}\nenv: {{{variable}: '8', OTHER: x}}\n"
     with pytest.raises(SpecError, match=rf"env\.{variable}: remove {variable} from this `env`: the `threads` factor"):
         parse_spec(text)
+
+
+@pytest.mark.parametrize(
+    ("factor", "variable"),
+    [("seed: [1, 2]", "REPROVIP_SEED"), ("blas: [Haswell, SkylakeX]", "OPENBLAS_CORETYPE")],
+)
+def test_other_factors_own_their_variables_too(factor: str, variable: str) -> None:
+    """An `env` setting REPROVIP_SEED under a `seed` factor was silently overridden (a review): refused too."""
+    with pytest.raises(SpecError, match=rf"env.{variable}: remove {variable} from this `env`: the `{factor[:4]}"):
+        parse_spec(BASE + f"factors: {{{factor}}}\nenv: {{{variable}: '7'}}\n")

@@ -23,6 +23,14 @@ THREAD_VARIABLES = (
     "JULIA_NUM_THREADS",
     "TF_NUM_INTRAOP_THREADS",
 )
+# What each built-in factor sets in the application's environment (see reprovip.tasks): an `env` setting one
+# of them would fight the factor, and whichever is applied last wins.
+FACTOR_VARIABLES = {
+    "threads": THREAD_VARIABLES,
+    "seed": ("REPROVIP_SEED",),
+    "blas": ("OPENBLAS_CORETYPE", "MKL_CBWR"),
+    "perturb": ("REPROVIP_PERTURB_ULPS", "REPROVIP_PERTURB_SEED"),
+}
 
 
 def render(template: str, values: Mapping[str, Any]) -> str:

@@ -14,7 +14,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from reprovip.errors import SpecError
-from reprovip.execute.render import THREAD_VARIABLES  # what the `threads` factor sets: one list
+from reprovip.execute.render import FACTOR_VARIABLES  # what the built-in factors set: one list
 from reprovip.spec.models import (
     BUILTIN_PLACEHOLDERS,
     Application,
@@ -109,7 +109,7 @@ def inspect_spec(text: str, *, file: str = "<study>") -> tuple[StudySpec | None,
         spec = StudySpec.model_validate(_plain(root, [_MAX_VALUES], file))
     except ValidationError as exc:
         return None, _to_spec_errors(exc, root, file)
-    problems = _check_placeholders(spec, root, file) + _check_thread_variables(spec, root, file)
+    problems = _check_placeholders(spec, root, file) + _check_factor_variables(spec, root, file)
     for i, c in enumerate(spec.criteria):
         bad = [(j, n) for j, n in enumerate(c.outputs) if n not in spec.outputs]
         problems += [
@@ -351,10 +351,12 @@ def _check_placeholders(spec: StudySpec, root: Any, file: str) -> list[SpecError
     return problems
 
 
-def _check_thread_variables(spec: StudySpec, root: Any, file: str) -> list[SpecError]:
-    """Under a `threads` factor, no environment may set a thread variable: whichever is applied last wins, so
-    every level could run with the same thread count and the study compare nothing (read as identical)."""
-    if "threads" not in spec.factors:
+def _check_factor_variables(spec: StudySpec, root: Any, file: str) -> list[SpecError]:
+    """Under a `threads` (`seed`, `blas`, `perturb`) factor, no environment may set a variable the factor sets:
+    whichever is applied last wins, so every level could run alike and the study compare nothing (a review:
+    an `env` level pinning OMP_NUM_THREADS under `threads: [1, 4]` read "bit-for-bit identical")."""
+    owned = {v: f for f, variables in FACTOR_VARIABLES.items() if f in spec.factors for v in variables}
+    if not owned:
         return []
     envs: list[tuple[tuple[Any, ...], dict[str, Any]]] = [(("env",), spec.env)]
     levels = spec.factors.get("env")
@@ -362,14 +364,14 @@ def _check_thread_variables(spec: StudySpec, root: Any, file: str) -> list[SpecE
         envs += [(("factors", "env", level), variables) for level, variables in levels.items()]
     return [
         _located(
-            f"remove {name} from this `env`: the `threads` factor sets it (to each of its levels)",
+            f"remove {name} from this `env`: the `{owned[name]}` factor sets it (to each of its levels)",
             root,
             (*loc, name),
             file,
         )
         for loc, variables in envs
         for name in variables
-        if name in THREAD_VARIABLES
+        if name in owned
     ]
 
 
