@@ -214,6 +214,17 @@ def test_burst_of_503_honours_retry_after(double: CarminDouble) -> None:
     assert [x[2] for x in double.log] == [503, 503, 200] and double.errors == []
 
 
+def test_parameters_are_typed_as_the_pipeline_declares_them(double: CarminDouble, tmp_path: Path) -> None:
+    """Subjects `001` and `002` in a String parameter: without the pipeline's types, text that rendered to a number
+    became one, the platform got 1 and every execution failed ("1 is not of type 'string'"; a review's note)."""
+    subjects = {"001": "subject 10.0\n", "002": "subject 17.5\n"}
+    invocation = {k: v for k, v in INVOCATION.items() if k != "factor"} | {"out_dir": "{subject}"}
+    study = _study(tmp_path, subjects=subjects, factors="", invocation=invocation)
+    assert main(["run", str(study), "--executor", _executor(double), "--no-progress"]) == 0
+    df = Study.load(study).executions()
+    assert len(df) == 4 and set(df["status"]) == {"done"}
+
+
 def test_study_survives_bursts_of_503_and_502(double: CarminDouble, tmp_path: Path) -> None:
     double.faults = [(503, "0"), (503, "0"), (502, None), (503, "0"), (504, None), (429, "0")]
     study = _study(tmp_path / "s", subjects={"sub-01": "subject 3\n"}, repetitions=1)

@@ -54,6 +54,16 @@ API_KEY_VARIABLES = ("VIP_API_KEY", "CARMIN_API_KEY")
 OPTIONS = ("pipeline", "root", "poll", "max_poll", "retries", "backoff", "max_wait", "timeout")
 
 
+# CARMIN parameter types as the Boutiques input types reprovip casts by (List and unknown ones: guessed).
+_CARMIN_TYPES: dict[str, dict[str, Any]] = {
+    "String": {"type": "String"},
+    "File": {"type": "File"},
+    "Boolean": {"type": "Flag"},
+    "Int64": {"type": "Number", "integer": True},
+    "Double": {"type": "Number"},
+}
+
+
 @dataclass
 class _Cache:
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -246,8 +256,12 @@ class CarminExecutor(Executor):
 
         values = dict(task.values, outdir=".", workdir=".")
         template = (task.extra.get("boutiques") or {}).get("invocation") or {}
-        rendered = {k: _typed(v, values) for k, v in template.items()}
         params = [p for p in pipeline.get("parameters") or [] if not p.get("isReturnedValue")]
+        # Typed as the pipeline declares its parameters: a String stays text (a subject `001` was sent as 1).
+        declared = {
+            p["name"]: dict(_CARMIN_TYPES[p["type"]], id=p["name"]) for p in params if p.get("type") in _CARMIN_TYPES
+        }
+        rendered = {k: _typed(v, values, declared.get(k)) for k, v in template.items()}
         unknown = sorted(set(rendered) - {p["name"] for p in params})
         if unknown:
             raise InputError(f"invocation keys {unknown} are not parameters of pipeline {pipeline['identifier']}")
