@@ -279,8 +279,19 @@ def analyze_groups(
             entry = dict(name=label, kind=kind, error=str(exc), observations=[], summary={})
         if done is not None:
             entry["unwritten"] = unwritten(recs, done)
+        _name_files_as_written(entry, recs, relpath)
         outputs.append(entry)
     return outputs
+
+
+def _name_files_as_written(entry: dict[str, Any], recs: list[Any], relpath: str) -> None:
+    """An unreadable file is named by the path the application wrote (``res.csv``), then by its copy in the
+    store, to open it (``.reprovip/blobs/af/af13...csv``); the execution is named beside it."""
+    stored = {str(r.path) for r in recs if r.path is not None}
+    for e in entry.get("errors") or []:
+        head, sep, rest = (e.get("error") or "").partition(": ")
+        if sep and head in stored:
+            e["error"] = f"{relpath} (stored as {head}): {rest}"
 
 
 def finish_document(study: Study, document: dict[str, Any], json_path: str | Path | None, name: str) -> dict[str, Any]:

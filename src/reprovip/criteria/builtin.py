@@ -53,7 +53,8 @@ def _by_problem(errors: list[dict[str, Any]]) -> list[str]:
     groups: dict[str, list[dict[str, Any]]] = {}
     for e in errors:
         path, sep, rest = e["error"].partition(": ")
-        groups.setdefault(rest if sep and path.startswith("/") else e["error"], []).append(e)
+        stored = path.startswith("/") or " (stored as /" in path  # the stored copy's name differs, not the problem
+        groups.setdefault(rest if sep and stored else e["error"], []).append(e)
     out = []
     for same in groups.values():
         text = f"{_where(same[0])}: {same[0]['error']}"
