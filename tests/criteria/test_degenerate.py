@@ -279,6 +279,12 @@ def test_observations_no_filtered_criterion_selects_are_named_when_they_differ()
     )
     unfiltered = output_verdict(out, [_criterion("ICC(A,1).ci_low >= 0.9")], {"executions": {}})
     assert not any(r["criterion"] == "every observation judged" for r in unfiltered["reasons"])
+    # A study-level criterion judges no observation: `failure_rate <= 0.1` beside the filtered one silenced the
+    # warning (a review); a non-finite observation is named too (its finite subjects are judged by nothing).
+    out["observations"].append(dict(name="x/nan", nonfinite={"pattern": "constant", "message": "x/nan: NaN"}))
+    study = output_verdict(out, [rule, _criterion("failure_rate <= 0.1")], {"executions": {"failure_rate": 0.0}})
+    (unjudged,) = [r for r in study["reasons"] if r["criterion"] == "every observation judged"]
+    assert unjudged["message"].startswith("2 observation(s) differ between executions and no criterion selects")
 
 
 def test_differences_too_small_for_their_sd_are_not_estimable() -> None:
@@ -327,3 +333,16 @@ def test_one_problem_in_many_files_is_said_once() -> None:
         "check it (the same in 5 other file(s): subject s1, repetition 1; subject s2, repetition 1; subject s3, "
         "repetition 1 and 2 more); subject s9, repetition 2: /store/blobs/x.csv: empty file; re-run"
     )
+
+
+def test_identical_outputs_keep_declared_study_level_criteria() -> None:
+    """Identical outputs meet every threshold on values, not `attempt_failure_rate <= 0.1` at 0.5: it was dropped,
+    and the study passed (a review)."""
+    out = _output(_obs("x/v", identical=True))
+    cells = [{"subject": s, "n": 3} for s in ("s1", "s2")]
+    out["bitwise"] = {"identical": True, "bytes_identical": True, "repetitions_identical": True, "cells": cells}
+    doc = {"executions": {"attempt_failure_rate": 0.5, "failure_rate": 0.0}}
+    verdict = output_verdict(out, [_criterion("attempt_failure_rate <= 0.1")], doc)
+    (rate,) = [r for r in verdict["reasons"] if r["criterion"] == "attempt_failure_rate <= 0.1"]
+    assert not rate["passed"] and verdict["status"] == "fail"
+    assert any(r["criterion"] == "identical" and r["passed"] for r in verdict["reasons"])

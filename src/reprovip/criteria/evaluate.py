@@ -163,13 +163,16 @@ def _unjudged(out: dict[str, Any], rules: list[Criterion]) -> list[dict[str, Any
     """A warning naming the observations that differ between executions while no criterion selects them: when
     every criterion on the output's observations filters them (``observations:``), the others go unjudged."""
     per_observation = [c for c in rules if c.metric in OBSERVATION_METRICS or c.metric.startswith("ICC(")]
-    if not per_observation or len(per_observation) < len(rules) or any(not c.observations for c in rules):
-        return []  # a flag, an output-level metric or an unfiltered criterion covers every observation
+    # A flag or an output-level metric covers every observation; a study-level one (failure_rate) none of them
+    # (a review: `failure_rate <= 0.1` beside a filtered ICC silenced this warning).
+    covering = [c for c in rules if c not in per_observation and c.metric not in STUDY_METRICS]
+    if not per_observation or covering or any(not c.observations for c in per_observation):
+        return []
     left = [
         o["name"]
         for o in out.get("observations") or []
-        if not (o.get("identical") or o.get("constant") or "nonfinite" in o)
-        and not any(c.selects(o["name"]) for c in per_observation)
+        # a non-finite observation stays listed: its finite subjects' differences are judged by nothing either
+        if not (o.get("identical") or o.get("constant")) and not any(c.selects(o["name"]) for c in per_observation)
     ]
     if not left:
         return []
@@ -224,6 +227,9 @@ def output_verdict(out: dict[str, Any], rules: list[Criterion], document: dict[s
         if bits.get("bytes_identical") is False:  # the same values, decoded: the files' formatting differs
             sentence += f"; {VALUES_ONLY}"
         reasons.append(reason("identical", passed=True, value=True, metric="identical", message=sentence))
+        # Identity meets every threshold on values, not one on the executions (a review: a declared
+        # `attempt_failure_rate <= 0.1` at 0.5 was dropped when the outputs were identical).
+        reasons += [_check(c, out, document) for c in rules if c.metric in STUDY_METRICS]
         status = _status(reasons)  # warnings stay alerts: the output is still bit-for-bit identical
         return dict(status="identical" if status in ("pass", "warn") else status, reasons=reasons, evidence=evidence)
     checked = [_check(c, out, document) for c in rules]
