@@ -477,3 +477,25 @@ def test_a_sparse_map_losing_one_voxel_is_not_a_lost_image(tmp_path: Path) -> No
     (out,) = doc["outputs"]
     assert "images of every execution alike" not in {r["criterion"] for r in out["verdict"]["reasons"]}
     assert out["voxelwise"]["summary"]["support_outliers"] == 0
+
+
+def test_declared_criteria_keep_the_label_and_image_safeguards(tmp_path: Path) -> None:
+    """A label mirrored left/right in one execution (Dice 0, same volume) failed the defaults through
+    `dice_min >= 0.5`; declaring only `ICC(A,1).ci_low >= 0.9` (meant for a table) dropped that check and the
+    study passed (a review). The safeguard stays unless a declared criterion names `dice_min`."""
+    import nibabel as nib
+    import numpy as np
+
+    def labels(s: int, r: int) -> bytes:
+        x = np.zeros((8, 8, 8), np.int16)
+        lo = 4 if (s == 1 and r == 2) else 1  # mirrored: the same volume elsewhere
+        x[lo : lo + 3, 2 : 4 + s % 3, 2:5] = 1
+        return nib.Nifti1Image(x, np.eye(4)).to_bytes()
+
+    files = {(f"s{s}", r): {"seg.nii": labels(s, r)} for s in range(4) for r in (1, 2)}
+    outputs = "  seg: {path: seg.nii, kind: labels}\ncriteria: ['ICC(A,1).ci_low >= 0.9']\n"
+    doc = ingested(tmp_path, outputs, files).analyze().document
+    (out,) = doc["outputs"]
+    reasons = {r["criterion"]: r for r in out["verdict"]["reasons"]}
+    assert reasons["ICC(A,1).ci_low >= 0.9"]["passed"]  # the label volumes agree
+    assert not reasons["dice_min >= 0.5"]["passed"] and doc["verdict"]["status"] == "fail"

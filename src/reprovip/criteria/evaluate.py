@@ -266,6 +266,16 @@ def criteria_fingerprint(criteria: list[Criterion] | None) -> list[str] | str:
     return [f"{c.text} ({c.severity}{': ' + ', '.join(c.outputs) if c.outputs else ''})" for c in criteria]
 
 
+def safeguards(kind: str, rules: list[Criterion]) -> list[Criterion]:
+    """The default rules that guard against what the median-style criteria cannot see, kept beside declared
+    criteria unless these name the same metric: a label mirrored in one execution (Dice 0, same volume) and an
+    image disagreeing in a twentieth of its voxels. A review's study declaring only `ICC(A,1).ci_low >= 0.9`
+    (for its table) silently dropped them from its label maps and images."""
+    declared = {c.metric for c in rules}
+    guards = {"labels": ("dice_min",), "image": ("voxel_icc_a1_p05",)}.get(kind, ())
+    return [c for c in default_criteria(kind) if c.metric in guards and c.metric not in declared]
+
+
 def evaluate(document: dict[str, Any], criteria: list[Criterion] | None) -> dict[str, Any]:
     """Add ``verdict`` to each output and ``verdict``/``alerts`` to the document; return the document.
 
@@ -286,8 +296,10 @@ def evaluate(document: dict[str, Any], criteria: list[Criterion] | None) -> dict
         ]
         if all(c.metric in STUDY_METRICS for c in rules):  # a failure rate says nothing about an output's values
             rules += defaults
-        elif "envelope" in out and not any(c.metric == "within_envelope" for c in rules):
-            rules = [*envelope_criteria(out["kind"]), *rules]  # declared criteria do not drop the version test
+        else:
+            if "envelope" in out and not any(c.metric == "within_envelope" for c in rules):
+                rules = [*envelope_criteria(out["kind"]), *rules]  # declared criteria do not drop the version test
+            rules += safeguards(out["kind"], rules)
         verdict = output_verdict(out, rules, document)
         out["verdict"] = verdict
         counts[verdict["status"]] += 1
