@@ -162,14 +162,20 @@ def _icc(ci_low: object) -> dict:
         ("wcv_log <= 0.05", _output(_obs("a", wcv_log="Infinity")), "Infinity", "a subject's mean is 0"),
         ("bcv <= 2", _output(_obs("a", bcv="Infinity")), "Infinity", "the mean over subjects is 0"),
         ("sd_ratio <= 0.1", _output(_obs("a", sd_ratio="Infinity")), "Infinity", "no variance between subjects"),
-        ("rc >= 0", _output(_obs("a", rc="Infinity")), "Infinity", "the values overflow"),
+        ("rc <= 1e300", _output(_obs("a", rc="Infinity")), "Infinity", "the values overflow"),
         ("ICC(A,k).ci_low >= 0.9", _output(_obs("a", icc=_icc("-Infinity"))), "-Infinity", "its 95% CI is unbounded"),
-        ("ICC(A,k).ci_low <= 0.9", _output(_obs("a", icc=_icc("-Infinity"))), "-Infinity", "its 95% CI is unbounded"),
+        (
+            "ICC(A,k).ci_low >= -1e300",
+            _output(_obs("a", icc=_icc("-Infinity"))),
+            "-Infinity",
+            "its 95% CI is unbounded",
+        ),
         ("hd95_max <= 2", dict(_output(hd95_max="Infinity"), kind="labels"), "Infinity", "a label is empty"),
     ],
 )
 def test_an_infinite_metric_is_not_estimable(rule: str, output: dict, stored: str, why: str) -> None:
-    """On either side of the threshold (``rc >= 0`` and ``ICC(A,k).ci_low <= 0.9`` were passes with inf):
+    """Whatever the threshold (``rc >= 0`` and ``ICC(A,k).ci_low <= 0.9`` were passes with inf; such criteria are
+    now refused as backwards, and the farthest thresholds stand in for them):
     never a pass, the reason names the metric and its value, and it stays valid JSON."""
     verdict = output_verdict(output, [_criterion(rule)], {"executions": {}})
     (reason,) = verdict["reasons"]
@@ -346,3 +352,26 @@ def test_identical_outputs_keep_declared_study_level_criteria() -> None:
     (rate,) = [r for r in verdict["reasons"] if r["criterion"] == "attempt_failure_rate <= 0.1"]
     assert not rate["passed"] and verdict["status"] == "fail"
     assert any(r["criterion"] == "identical" and r["passed"] for r in verdict["reasons"])
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        (
+            "ICC(A,1).ci_low <= 0.9",
+            "passes the less reproducible results: a higher ICC(A,1).ci_low is more "
+            "reproducible; write `ICC(A,1).ci_low >= 0.9`",
+        ),
+        ("wsd >= 0", "passes the less reproducible results: a lower wsd is more reproducible; write `wsd <= 0`"),
+        ("wcv > 0.001", "a lower wcv is more reproducible; write `wcv < 0.001`"),
+        ("sigdigits <= 3", "a higher sigdigits is more reproducible"),
+        ("bcv >= 0", "is met by every value of bcv: it checks nothing"),
+        ("attempt_failure_rate <= 2", "is met by every value of attempt_failure_rate"),
+        ("voxel_differ_fraction <= 1.5", "is met by every value of voxel_differ_fraction"),
+    ],
+)
+def test_backwards_or_vacuous_thresholds_are_refused(rule: str, message: str) -> None:
+    """Such criteria validated and turned a study with 67% run-to-run variance green (a review: a typo for the
+    other direction, or a bound every value meets)."""
+    with pytest.raises(ValueError, match=re.escape(f"criterion {rule!r} ") + ".*" + re.escape(message)):
+        parse_rule(rule)

@@ -109,6 +109,7 @@ def parse_rule(text: str) -> tuple[str, str | None, float | None]:
     if not math.isfinite(threshold):  # 1e999: no value could be judged against it, nor stored in JSON
         raise ValueError(f"criterion {text!r}: the threshold {m.group('value')} is not a finite number")
     _check_reachable(text, metric, m.group("op"), threshold)
+    _check_meaningful(text, metric, m.group("op"), threshold)
     return metric, m.group("op"), threshold
 
 
@@ -140,6 +141,48 @@ def _check_reachable(text: str, metric: str, op: str, threshold: float) -> None:
             f"criterion {text!r} can never be met: {metric} is {span}; fix the threshold "
             "(or require `identical` for bit-for-bit identity)"
         )
+
+
+_LOWER_IS_BETTER = (
+    "sd_ratio",
+    "wcv",
+    "wcv_rms",
+    "wcv_log",
+    "wsd",
+    "rc",
+    "execution_sd",
+    "ci95_halfwidth",
+    "hd95_max",
+    "voxel_differ_fraction",
+    *STUDY_METRICS,
+)
+
+
+def _more_reproducible(metric: str) -> str | None:
+    """``"higher"`` or ``"lower"``: which values of ``metric`` mean more reproducible results (None: neither,
+    as the between-subject CV)."""
+    if metric.startswith(("ICC(", "voxel_icc_a1", "dice_min")) or "sigdigits" in metric:
+        return "higher"
+    if metric in _LOWER_IS_BETTER or metric.startswith("voxel_sd_"):
+        return "lower"
+    return None
+
+
+def _check_meaningful(text: str, metric: str, op: str, threshold: float) -> None:
+    """Refuse a criterion that passes the less reproducible results (``ICC(A,1).ci_low <= 0.9``, ``wsd >= 0``:
+    a typo for the other direction) or that every value meets (``failure_rate <= 2``, ``bcv >= 0``): a review's
+    such criteria validated and turned a study with 67% run-to-run variance green."""
+    better = _more_reproducible(metric)
+    if (better == "higher" and op in ("<=", "<")) or (better == "lower" and op in (">=", ">")):
+        flip = {"<=": ">=", "<": ">", ">=": "<=", ">": "<"}[op]
+        raise ValueError(
+            f"criterion {text!r} passes the less reproducible results: a {better} {metric} is more "
+            f"reproducible; write `{metric} {flip} {threshold:g}`"
+        )
+    low, high = _bounds(metric)
+    always = {">=": threshold <= low, ">": threshold < low, "<=": threshold >= high, "<": threshold > high}[op]
+    if always:
+        raise ValueError(f"criterion {text!r} is met by every value of {metric}: it checks nothing; fix the threshold")
 
 
 OBSERVATION_KINDS = ("table", "scalars", "text", "array", "labels")
