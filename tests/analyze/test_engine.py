@@ -213,3 +213,13 @@ def test_noise_under_one_combination_of_levels_is_named_as_such(tmp_path: Path) 
         "repetitions differ only under the combination threads=4,mode=random: each of its levels alone gives "
         "identical repetitions (an interaction)"
     )
+
+
+def test_a_factor_effect_is_named_when_subjects_dominate_the_variance(tmp_path: Path) -> None:
+    """Subjects 7.5 apart, solver=b adds 1, noise 0.01: the solver's share of the total is small (subjects take
+    most) but 8000 times the repetitions'; a 5%-of-the-total rule never named it (a review)."""
+    doc = _factor_study(tmp_path, offset=1.0, noise=0.01, repetitions=3).analyze().document
+    att = doc["outputs"][0]["attribution"]
+    (solver,) = [e for e in att["factors"] if e["factor"] == "solver"]
+    assert solver["changes_result"] and solver["share"] < 0.05
+    assert "solver changes the result beyond run-to-run noise (" in att["summary"]

@@ -32,7 +32,7 @@ def mean_shares(observations: list[dict[str, Any]], factors: tuple[str, ...]) ->
     return {k: float(np.mean([p[k] for p in per])) for k in per[0]}
 
 
-FACTOR_SHARE = 0.05  # a factor's share of the variance that names it as a cause when the bitwise view cannot
+FACTOR_SHARE = 0.5  # a factor's part of the executions' variance (factors + repetitions) that names it as a cause
 
 
 def attribute(bitwise: dict[str, Any], shares: dict[str, float]) -> dict[str, Any]:
@@ -63,15 +63,17 @@ def attribute(bitwise: dict[str, Any], shares: dict[str, float]) -> dict[str, An
         extra = f" ({100 * rep:.3g}% of the variance)" if rep is not None else ""
         sentences.append(f"repetitions differ under every condition: run-to-run nondeterminism{extra}")
     # A factor whose effect the noise hides from the bitwise view: its variance component (estimated beyond
-    # the noise, ANOVA) is a sizeable share and larger than the repetitions' (a review: a solver's 14% was
-    # reported as "run-to-run nondeterminism").
+    # the noise, ANOVA) is at least half of what the executions vary by (factors and repetitions; subjects
+    # aside, whose share may dwarf both) and larger than the repetitions' (reviews: a solver's 14% and a
+    # version's 8000 times the repetitions' were reported as "run-to-run nondeterminism").
     rep = shares.get("repetition") or 0.0
+    executions = sum(shares.values())
     # With one repetition there is no repetitions' share to weigh a factor's against: noise reads as the factor
     # (a review: pure noise blamed on a factor in a third of the runs).
     replicated = bitwise.get("repetitions", 2) >= 2
     for e in entries:
         share = e["share"] or 0.0
-        if replicated and not e["changes_result"] and share >= FACTOR_SHARE and share > rep:
+        if replicated and not e["changes_result"] and share >= FACTOR_SHARE * executions and share > rep:
             e["changes_result"] = True
             sentences.append(
                 f"{e['factor']} changes the result beyond run-to-run noise ({100 * share:.3g}% of the variance, "
