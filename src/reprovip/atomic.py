@@ -11,7 +11,18 @@ from typing import Any
 def write_text_atomic(path: str | Path, text: str) -> Path:
     """Write ``text`` to a temporary file next to ``path``, flush it to disk, then rename it into place."""
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):  # a file where a folder is needed: the user's path to fix
+        from reprovip.errors import InputError
+
+        raise InputError(
+            f"{p}: cannot write it: a part of its folder, {p.parent}, is a file; give another path"
+        ) from None
+    if p.is_dir():
+        from reprovip.errors import InputError
+
+        raise InputError(f"{p}: cannot write it: it is a folder; give a file's path")
     tmp = p.with_name(f".{p.name}.{os.getpid()}.part")
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(text)

@@ -173,3 +173,21 @@ def test_observation_patterns_restrict_a_criterion(study_dir: Path) -> None:
     # A pattern that selects nothing cannot be checked: it fails and says so.
     assert not reasons["sd_ratio <= 1e-05 [nothing*]"]["passed"]
     assert "no observation matches nothing*" in reasons["sd_ratio <= 1e-05 [nothing*]"]["message"]
+
+
+@pytest.mark.parametrize("option", ["--junit", "--badge", "--markdown", "--json"])
+def test_an_artefact_path_under_a_file_is_a_one_line_error(
+    study_dir: Path, tmp_path: Path, option: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--junit report.txt/junit.xml` where report.txt is a file: FileExistsError, exit 4 and a crash log (a
+    review). Now exit 2 and one line naming the path."""
+    path = write_study(study_dir)
+    Study.load(path).run()
+    (tmp_path / "report.txt").write_text("x")
+    target = tmp_path / "report.txt" / "out"
+    capsys.readouterr()
+    assert main(["check", str(path), option, str(target)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"reprovip: error: {target}: cannot write it: a part of its folder, {target.parent}, is a file; give another path"
+    ]
