@@ -199,14 +199,14 @@ def test_a_subject_named_like_a_glob_names_its_file_literally(tmp_path: Path) ->
     assert study.analyze().document["verdict"]["status"] == "identical"
 
 
-def test_folders_the_pattern_does_not_match_are_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """`run-x` beside `run-1` was skipped without a word (a review): the command names it."""
+def test_folders_the_pattern_does_not_match_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`run-3b` beside `run-1` held another result: skipped, it was named by ingest's console only, and every
+    later view read "bit-for-bit identical" (reviews). Refused before anything is stored, naming it."""
     _results_tree(tmp_path)
-    (tmp_path / "results" / "1.8" / "sub-01" / "run-x").mkdir()
+    (tmp_path / "results" / "1.8" / "sub-01" / "run-3b").mkdir()
     (tmp_path / "study.yaml").write_text("outputs:\n  result: {path: result.json, kind: scalars}\n")
     code = main(["ingest", str(tmp_path / "study.yaml"), "--pattern", "results/{version}/{subject}/run-{repetition}"])
-    out = capsys.readouterr().out
-    assert code == 0
-    assert (
-        "  skipped 1 folder(s) the pattern does not match ({repetition} is digits): results/1.8/sub-01/run-x\n" in out
-    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "1 folder(s) under" in err and "do not match it ({repetition} is digits): results/1.8/sub-01/run-3b;" in err
+    assert not (tmp_path / ".reprovip").exists() or not Study.load(tmp_path / "study.yaml").executions().shape[0]

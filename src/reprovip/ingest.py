@@ -38,7 +38,6 @@ class IngestSummary:
     complete: int = 0
     incomplete: int = 0
     factors: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # folders at the pattern's depth that it does not match
 
 
 def _pattern_regex(pattern: str) -> tuple[re.Pattern[str], list[str]]:
@@ -149,10 +148,16 @@ def ingest_outputs(study: Study, pattern: str, *, root: Path | None = None) -> I
     found, skipped = find_execution_dirs(root, pattern)
     if not found:
         raise InputError(f"no folder under {root} matches {pattern!r}; check the pattern against your results tree")
+    if skipped:  # refused, not dropped: a run-3b beside run-1..3 held another result, and the verdict never saw it
+        shown = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+        raise InputError(
+            f"{len(skipped)} folder(s) under {root} sit where {pattern!r} looks but do not match it "
+            f"({{repetition}} is digits): {shown}; rename them or move them out of the results tree"
+        )
     _, names = _pattern_regex(pattern)
     factors = [n for n in names if n not in ("subject", "repetition")]
     decls = [OutputDecl(n, o.path, o.kind) for n, o in study.spec.outputs.items()]
-    summary = IngestSummary(factors=factors, skipped=skipped)
+    summary = IngestSummary(factors=factors)
     executions = _executions(found, factors, root)  # before anything is stored
     with RunLock(study.store):
         catalog, blobs = study.catalog, BlobStore(study.store)

@@ -16,10 +16,6 @@ def ingest_command(path: str, pattern: str, root: str | None) -> int:
         f"{study.name}: ingested {s.executions} executions, {s.complete} complete, "
         f"{s.incomplete} with missing outputs{factors}"
     )
-    if s.skipped:  # said, not silently dropped: a run-x folder is not an execution of run-{repetition}
-        shown = ", ".join(s.skipped[:5]) + (f" and {len(s.skipped) - 5} more" if len(s.skipped) > 5 else "")
-        why = "the pattern does not match ({repetition} is digits)"
-        click.echo(f"  skipped {len(s.skipped)} folder(s) {why}: {shown}")
     return 0
 
 
