@@ -227,3 +227,18 @@ def test_each_reason_reads_as_check_prints_it(scalar_study: Study) -> None:
         ("wsd &lt;= 5", "warn", "warning"),
         ("ICC(A,1).ci_low &gt;= 0.9", "pass", "passed"),
     ]
+
+
+def test_what_to_do_next_follows_the_study_alerts_when_every_output_is_identical(tmp_path: Path) -> None:
+    """Identical outputs, but executions the study file no longer declares (a warning alert): the report said
+    "Nothing to fix: every output is bit-for-bit identical and every execution succeeded" (a review)."""
+    path = write_study(tmp_path, subjects=3, repetitions=2)
+    study = Study.load(path)
+    assert study.run(jobs=2).done == 6
+    (tmp_path / "data" / "sub-03.txt").unlink()
+    study = Study.load(path)
+    doc = study.analyze().document
+    assert doc["verdict"]["status"] == "warn"
+    html = report_html(doc)
+    assert "Nothing to fix" not in html
+    assert "the study is not done with: 2 stored execution(s) are no longer declared by the study file" in html
