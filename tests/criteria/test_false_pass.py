@@ -115,7 +115,8 @@ def test_an_output_only_one_version_writes_fails_the_comparison(
     from reprovip.cli.check import print_lines
 
     print_lines(doc, strict=False)
-    assert f"  - {message}\n" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"  - {message}\n" in out and re.search(r"^study alerts\.+Failed$", out, re.MULTILINE)
 
 
 def test_a_symlinked_blob_folder_is_never_read(study_dir: Path, tmp_path: Path) -> None:

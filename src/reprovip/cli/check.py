@@ -27,15 +27,22 @@ def print_lines(document: dict, *, strict: bool) -> None:
             if r.get("evidence"):
                 click.echo(f"  - {r['evidence']['sentence']}")
     ex = document["executions"]
-    name = "executions"
-    word = WORDS[not ex.get("not_done", ex["failed"])]  # failed, unfinished or not run: as the verdict counts them
-    click.echo(f"{name}{'.' * (WIDTH - len(name) - len(word))}{word}")
+    done = not ex.get("not_done", ex["failed"])  # failed, unfinished or not run: as the verdict counts them
+    _line("executions", WORDS[done])
     shown = {out["name"] for out in document["outputs"]}
-    for a in document["alerts"]:
-        if a["output"] is None or a["output"] not in shown:  # the study's, or an output only one version writes
-            click.echo(f"  - {a['message']}")
+    # the study's alerts, and an output only one version writes
+    alerts = [a for a in document["alerts"] if a["output"] is None or a["output"] not in shown]
+    if done and alerts:  # not about executions that failed: their own line, so a failing exit names its cause
+        severe = any(a["severity"] == "fail" for a in alerts)
+        _line("study alerts", "Failed" if severe or strict else "Warning")
+    for a in alerts:
+        click.echo(f"  - {a['message']}")
     click.echo(document["verdict"]["summary"])
     click.echo(f"{document['study']['name']}: {document['verdict']['label']}")
+
+
+def _line(name: str, word: str) -> None:
+    click.echo(f"{name}{'.' * max(3, WIDTH - len(name) - len(word))}{word}")
 
 
 def emit(
