@@ -142,3 +142,17 @@ def test_progress_of_a_dead_run_is_interrupted_and_not_refreshed(tmp_path: Path)
     progress = client.get("/studies/0-1/progress.json").json()
     assert [r["id"] for r in progress["running_runs"]] == [live] and progress["refresh_seconds"] == 5
     assert "This page refreshes every 5 s." in client.get("/studies/0-1/progress").text
+
+
+def test_every_page_summarises_the_study_with_the_same_verdict(client: Client) -> None:
+    """The executions, progress and compare pages' `study` carried `verdict: null` and no alerts while the index
+    said "incomplete, 2 alerts" (a review): one verdict on every page."""
+    (index,) = [s for s in client.get("/index.json").json()["studies"] if s["key"] == SCALAR]
+    assert index["verdict"] is not None
+    for page in ("executions", "progress"):
+        study = client.get(f"/studies/{SCALAR}/{page}.json").json()["study"]
+        assert (study["verdict"], study["alerts"], study["analysis_id"]) == (
+            index["verdict"],
+            index["alerts"],
+            index["analysis_id"],
+        ), page

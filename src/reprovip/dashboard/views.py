@@ -134,6 +134,8 @@ class Dashboard:
     ) -> dict[str, Any]:
         key = f"{src.index}-{row['id']}"
         verdict, n_alerts, stale = None, 0, None
+        if latest is None and (ids := q.analysis_ids(src.engine, row["id"], limit=1)):
+            latest = (ids[-1], None)  # a page that did not look it up: every page's summary is the same verdict
         if latest is not None:
             doc = q.document(src.engine, row["id"], latest[0])
             if doc is not None:
