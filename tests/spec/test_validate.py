@@ -292,3 +292,14 @@ def test_gathered_errors_survive_a_copy_that_returns_the_same_object(monkeypatch
     monkeypatch.setitem(copy._copy_dispatch, SpecError, lambda x: x)  # type: ignore[attr-defined]
     err = SpecError.gather([SpecError("a", key="k1"), SpecError("b", key="k2"), SpecError("c", line=3)])
     assert [str(x) for x in err.all] == ["<study>: k1: a", "<study>: k2: b", "<study>:3: c"]
+
+
+_BASE = "application: {command: [echo]}\noutputs: {o: {path: o, kind: text}}\n"
+
+
+def test_subject_ids_that_yaml_reads_as_numbers_are_refused() -> None:
+    """`map: {01: a.txt, 0x1F: b.txt}` named the subjects 1 and 31, without a word (a review)."""
+    with pytest.raises(SpecError, match=r"3:18: subjects\.map\.1: the subject id written here reads as the number 1"):
+        parse_spec(_BASE + "subjects: {map: {01: a.txt, '02': b.txt}}\n")
+    spec = parse_spec(_BASE + "subjects: {map: {'01': a.txt, sub-02: b.txt}}\n")
+    assert list(spec.subjects.map) == ["01", "sub-02"]

@@ -109,7 +109,11 @@ def inspect_spec(text: str, *, file: str = "<study>") -> tuple[StudySpec | None,
         spec = StudySpec.model_validate(_plain(root, [_MAX_VALUES], file))
     except ValidationError as exc:
         return None, _to_spec_errors(exc, root, file)
-    problems = _check_placeholders(spec, root, file) + _check_factor_variables(spec, root, file)
+    problems = (
+        _check_placeholders(spec, root, file)
+        + _check_factor_variables(spec, root, file)
+        + _check_subject_ids(root, file)
+    )
     for i, c in enumerate(spec.criteria):
         bad = [(j, n) for j, n in enumerate(c.outputs) if n not in spec.outputs]
         problems += [
@@ -349,6 +353,26 @@ def _check_placeholders(spec: StudySpec, root: Any, file: str) -> list[SpecError
             if message:
                 problems.append(_located(message, root, ("outputs", name, "path"), file))
     return problems
+
+
+def _check_subject_ids(root: Any, file: str) -> list[SpecError]:
+    """Subject ids that YAML reads as numbers (``01: a.txt`` is the subject 1, ``1e3`` the subject 1000.0) are
+    refused: they would not be the ids written (a review's ids were renamed without a word)."""
+    subjects = root.get("subjects") if isinstance(root, dict) else None
+    ids = subjects.get("map") if isinstance(subjects, dict) else None
+    if not isinstance(ids, dict):
+        return []
+    return [
+        _located(
+            f"the subject id written here reads as the number {k!r} in YAML: quote it (`'01': ...`) so that it "
+            "stays as written",
+            root,
+            ("subjects", "map", k),
+            file,
+        )
+        for k in ids
+        if not isinstance(k, str)
+    ]
 
 
 def _check_factor_variables(spec: StudySpec, root: Any, file: str) -> list[SpecError]:
