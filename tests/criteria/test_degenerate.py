@@ -375,3 +375,10 @@ def test_backwards_or_vacuous_thresholds_are_refused(rule: str, message: str) ->
     other direction, or a bound every value meets)."""
     with pytest.raises(ValueError, match=re.escape(f"criterion {rule!r} ") + ".*" + re.escape(message)):
         parse_rule(rule)
+
+
+def test_significant_digits_at_the_threshold_are_compared_without_float_noise() -> None:
+    """Parker digits of exactly 3 compute as 2.9999999999999996 (through log10): `sigdigits >= 3` failed."""
+    out = _output(_obs("a/value", identical=False, sigdigits={"parker_min": 2.9999999999999996}))
+    (reason,) = output_verdict(out, [_criterion("sigdigits >= 3")], {"executions": {}})["reasons"]
+    assert reason["passed"] and reason["value"] == 2.9999999999999996

@@ -119,7 +119,10 @@ def _judge(
     better_high = criterion.op in (">=", ">")
     if usable:
         name, value, x = (min if better_high else max)(usable, key=lambda t: t[1])
-        ok = OPS[criterion.op](value, criterion.threshold)
+        # Significant digits come through a logarithm: 3 digits compute as 2.9999999999999996 and failed
+        # `sigdigits >= 3` (a review); compared at 12 decimals.
+        compared = round(value, 12) if "sigdigits" in criterion.metric else value
+        ok = OPS[criterion.op](compared, criterion.threshold)
         where = f" on {name}" if name else ""
         word = "meets" if ok else "fails"
         rule = f"{word} {criterion.op} {criterion.threshold:g}"
