@@ -86,8 +86,11 @@ def test_sd_ratio_without_between_subject_variance_is_not_estimable_even_as_a_wa
     criteria = 'criteria: [{require: "sd_ratio <= 0.1", severity: warn}]\n'
     doc, code, printed = _analysed(study_dir, "same-subjects", criteria, capsys)
     (out,) = doc["outputs"]
-    (reason,) = out["verdict"]["reasons"]
+    reason, computed = out["verdict"]["reasons"]
     assert (reason["passed"], reason["estimable"], reason["value"]) == (False, False, "Infinity")
+    # said as a failure too, so the alerts match the verdict (its only alert was the warn-only criterion's)
+    assert (computed["criterion"], computed["severity"]) == ("a criterion computed", "fail")
+    assert any(a["severity"] == "fail" for a in doc["alerts"])
     assert "value: sd_ratio = inf: no variance between subjects (between-subject SD 0)" in reason["message"]
     assert out["verdict"]["status"] == "error" and doc["verdict"]["label"] == LABELS["error"]
     assert code == 1 and "sd_ratio = inf" in printed

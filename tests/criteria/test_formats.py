@@ -126,7 +126,7 @@ def test_junit_errors_where_check_prints_error(study_dir: Path, tmp_path: Path) 
     props, cases = _junit(junit.read_text())
     assert props == {"verdict": "error", "verdict label": "not analysable"}
     errors = [c for c in cases if c.find("error") is not None]
-    assert [c.get("name") for c in errors] == ["ICC(A,1).ci_low >= 0.9"]
+    assert [c.get("name") for c in errors] == ["ICC(A,1).ci_low >= 0.9", "a criterion computed"]
     assert "needs at least 2 complete subjects" in errors[0].find("error").get("message")
 
 

@@ -239,7 +239,18 @@ def output_verdict(out: dict[str, Any], rules: list[Criterion], document: dict[s
     reasons += checked + _unjudged(out, rules)
     status = _status(reasons)
     if status in ("pass", "warn") and checked and not any(r["estimable"] for r in checked):
-        status = "error"  # no criterion could be computed (even warn-only ones): nothing supports a pass
+        # No criterion could be computed (even warn-only ones): nothing supports a pass. Said as a failure,
+        # so that the alerts match the verdict (a review's only alert was the warn-only criterion's).
+        reasons.append(
+            reason(
+                "a criterion computed",
+                passed=False,
+                estimable=False,
+                message=f"none of the {len(checked)} criteria could be computed for this output: nothing supports "
+                "a pass (see their reasons)",
+            )
+        )
+        status = "error"
     return dict(status=status, reasons=reasons, evidence=evidence)
 
 
