@@ -116,7 +116,8 @@ def _undeclared(study: Study, catalog: Catalog | None, document: dict[str, Any])
         return None
     return (
         f"the study file declares {plan['not_run']} execution(s) never run and {plan['earlier_recipe']} run with "
-        "an earlier recipe (it was edited after this analysis): run `reprovip run`, then `reprovip analyze`"
+        "an earlier recipe (the study file, the application's script or an input was edited after the run): run "
+        "`reprovip run`, then `reprovip analyze`"
     )
 
 
