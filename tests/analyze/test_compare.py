@@ -266,3 +266,15 @@ def test_label_maps_compared_across_versions_test_their_overlap(tmp_path: Path, 
         assert reasons["within_envelope"]["passed"] is False
         assert "mean Dice 0.75 between versions against 1 within the baseline (outside)" in env["detail"]
         assert doc["verdict"]["status"] == "fail"
+
+
+def test_a_comparison_made_after_the_runs_is_not_stale(versions: dict[str, Path]) -> None:
+    """The compare document stored `last_run: null`, so its report always read "stale: run #1 came after this
+    analysis" (a review). It records the current store's last run."""
+    from reprovip.report.context import staleness
+
+    current = Study.load(versions["v1.9"])
+    doc = compare_check(Study.load(versions["v1.8"]), current).document
+    newest = current.catalog.runs(current.catalog.study_id(current.name))[0]
+    assert doc["verdict"]["last_run"]["id"] == newest["id"]
+    assert staleness(doc, newest) is None

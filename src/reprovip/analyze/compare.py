@@ -112,6 +112,8 @@ def compare_studies(baseline: Study, current: Study, *, json_path: str | Path | 
         attempt_failure_rate=max(ex[0]["attempt_failure_rate"], ex[1]["attempt_failure_rate"]),
         **{k: ex[0][k] + ex[1][k] for k in ("flaky_executions", "stale_attempts", "stale_failed_attempts", "not_done")},
         digest=ex[0]["digest"] + ex[1]["digest"],
+        # the current store's last run, as its report checks staleness against it (None read as stale)
+        last_run=ex[1].get("last_run"),
         # what each study file declares but was not run: the alert names it as such, not as unfinished
         plan=dict(
             {k: sum(int(e["plan"].get(k) or 0) for e in ex) for k in ("not_run", "earlier_recipe")},
