@@ -303,3 +303,21 @@ def test_subject_ids_that_yaml_reads_as_numbers_are_refused() -> None:
         parse_spec(_BASE + "subjects: {map: {01: a.txt, '02': b.txt}}\n")
     spec = parse_spec(_BASE + "subjects: {map: {'01': a.txt, sub-02: b.txt}}\n")
     assert list(spec.subjects.map) == ["01", "sub-02"]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("data/*/{subject}_T1w.nii.gz", ["site1a", "site1b", "site2a"]),
+        ("data/site?/{subject}_T1w.nii.gz", ["site1a", "site1b", "site2a"]),
+        ("data/site[1]/{subject}_T1w.nii.gz", ["site1a", "site1b"]),
+        ("data/site1/{subject}_*.nii.gz", ["site1a", "site1b"]),
+    ],
+)
+def test_other_wildcards_in_a_subject_glob_match_as_in_a_glob(tmp_path: Path, pattern: str, expected: list) -> None:
+    """Wildcards beside {subject} were matched literally: "no file or folder matches" although the glob listed
+    the files (a review's `data/*/{subject}_T1w.nii.gz`)."""
+    for site, subject in (("site1", "a"), ("site1", "b"), ("site2", "a")):
+        (tmp_path / "data" / site).mkdir(parents=True, exist_ok=True)
+        (tmp_path / "data" / site / f"{site}{subject}_T1w.nii.gz").write_text("x")
+    assert [s.id for s in from_glob(pattern, tmp_path)] == expected
