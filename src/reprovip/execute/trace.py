@@ -173,10 +173,19 @@ def keep_matcher(globs: list[str]) -> re.Pattern[str]:
     >>> [bool(m.fullmatch(r)) for r in ("step2/a.json", "step2/x/a.json", "a.nii.gz", "x/y/a.nii.gz")]
     [True, False, True, True]
     """
-    return re.compile("|".join(f"(?:{_glob_regex(g)})" for g in globs) or "(?!)")
+    return re.compile("|".join(f"(?:{glob_regex(g)})" for g in globs) or "(?!)")
 
 
-def _glob_regex(glob: str) -> str:
+def glob_regex(glob: str) -> str:
+    """A regular expression for a glob (or a piece of one): ``*``, ``?`` and ``[...]`` within a path part,
+    ``**`` across parts, the rest literal.
+
+    Examples
+    --------
+    >>> import re
+    >>> bool(re.fullmatch(glob_regex("data/*/x_?.nii"), "data/site1/x_a.nii"))
+    True
+    """
     segments = glob.split("/")
     out = []
     for i, segment in enumerate(segments):

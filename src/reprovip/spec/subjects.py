@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reprovip.errors import SpecError
+from reprovip.execute.trace import glob_regex
 from reprovip.spec.loader import locator
 from reprovip.spec.models import StudySpec
 
@@ -97,31 +98,6 @@ def _wildcard(pattern: str) -> str:
     return before + "*" + after.replace("{subject}", "*")
 
 
-def _glob_regex(part: str) -> str:
-    """A regular expression for a piece of a glob: ``*`` and ``?`` within a path part, ``**`` across parts,
-    ``[...]`` a character class, the rest literal (other wildcards than ``{subject}`` were matched literally, so
-    `data/*/{subject}_T1w.nii.gz` found nothing although the glob listed its files: a review)."""
-    out, i = [], 0
-    while i < len(part):
-        c = part[i]
-        if part.startswith("**", i):
-            out.append(".*")
-            i += 2
-            continue
-        if c == "*":
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "[" and (end := part.find("]", i + 2)) != -1:
-            body = part[i + 1 : end]
-            out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
-            i = end
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return "".join(out)
-
-
 def from_glob(pattern: str, study_dir: Path) -> list[Subject]:
     """Files or folders (a pattern ending in ``/``, or matching folders) whose path fits the pattern.
 
@@ -131,9 +107,9 @@ def from_glob(pattern: str, study_dir: Path) -> list[Subject]:
     before, after = pattern.split("{subject}", 1)
     capture = re.compile(
         "^"
-        + _glob_regex(before)
+        + glob_regex(before)
         + "(?P<subject>[^/]+?)"
-        + _glob_regex(after).replace(r"\{subject\}", "(?P=subject)")
+        + glob_regex(after).replace(r"\{subject\}", "(?P=subject)")
         + "$"
     )
     found = []
