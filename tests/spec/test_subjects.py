@@ -9,7 +9,7 @@ import pytest
 
 from reprovip.errors import SpecError
 from reprovip.spec import parse_spec
-from reprovip.spec.subjects import resolve_subjects
+from reprovip.spec.subjects import from_glob, resolve_subjects
 
 HEAD = "application: {command: [x, '{input}']}\noutputs: {o: {path: o, kind: text}}\n"
 
@@ -58,3 +58,15 @@ def test_bids_dataset(tmp_path: Path) -> None:
 def test_bids_without_root_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match=r"`bids` needs a `root` folder"):
         resolve_subjects(_spec("{bids: {suffix: T1w}}"), tmp_path)
+
+
+def test_a_symlinked_input_keeps_its_name(tmp_path: Path) -> None:
+    """Inputs linked from a store (git-annex, DataLad) were resolved: the application got
+    `.git/annex/objects/MD5E-...` instead of `sub-01_T1w.nii.gz` and lost the BIDS name (a review)."""
+    store = tmp_path / ".git" / "annex" / "objects"
+    store.mkdir(parents=True)
+    (store / "MD5E-s1--abc.nii.gz").write_text("x")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "sub-01_T1w.nii.gz").symlink_to(store / "MD5E-s1--abc.nii.gz")
+    (got,) = from_glob("data/{subject}_T1w.nii.gz", tmp_path)
+    assert got.input == str(tmp_path / "data" / "sub-01_T1w.nii.gz")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob as globlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,7 +83,9 @@ def resolve_subjects(spec: StudySpec, study_dir: Path, *, file: str = "study.yam
 
 
 def _abs(p: str, study_dir: Path) -> str:
-    return str((study_dir / p).resolve()) if not Path(p).is_absolute() else p
+    """An absolute path, ``..`` removed, symbolic links kept: an input linked from a store (git-annex, DataLad)
+    keeps its BIDS name (resolved, the application got `.git/annex/objects/...`: a review)."""
+    return os.path.abspath(study_dir / p) if not Path(p).is_absolute() else p
 
 
 def _stem(p: str) -> str:
@@ -116,7 +119,7 @@ def from_glob(pattern: str, study_dir: Path) -> list[Subject]:
     for path in sorted(globlib.glob(_wildcard(pattern), root_dir=study_dir)):
         m = capture.match(path)
         if m:
-            found.append(Subject(m.group("subject"), str((study_dir / path).resolve())))
+            found.append(Subject(m.group("subject"), _abs(path, study_dir)))
     return found
 
 
