@@ -19,7 +19,13 @@ from reprovip.analyze.engine import (
     header,
     stored_study_id,
 )
-from reprovip.analyze.executions import declared_outputs, executions_summary, provenance_summary
+from reprovip.analyze.executions import (
+    Stored,
+    declared_outputs,
+    executions_summary,
+    provenance_summary,
+    stored_executions,
+)
 from reprovip.errors import InputError
 from reprovip.store import BlobStore
 
@@ -29,8 +35,8 @@ if TYPE_CHECKING:
 LEVELS = ("baseline", "current")
 
 
-def _tagged(study: Study, study_id: int, tag: str) -> dict[tuple[str, str], tuple[str, list[Any]]]:
-    groups = records_by_output(declared_outputs(study, study_id)[0], BlobStore(study.store))
+def _tagged(study: Study, stored: Stored, tag: str) -> dict[tuple[str, str], tuple[str, list[Any]]]:
+    groups = records_by_output(declared_outputs(study, stored)[0], BlobStore(study.store))
     out = {}
     for key, (kind, recs) in groups.items():
         out[key] = (
@@ -89,7 +95,9 @@ def compare_studies(baseline: Study, current: Study, *, json_path: str | Path | 
     for s in (baseline, current):
         if VERSION_FACTOR in s.spec.factors:
             raise InputError(f"{s.path}: already has a `version` factor; analyse it with `reprovip analyze`")
-    tagged = [_tagged(s, i, tag) for s, i, tag in zip((baseline, current), ids, LEVELS, strict=True)]
+    studies = (baseline, current)
+    stored = [stored_executions(s, i) for s, i in zip(studies, ids, strict=True)]
+    tagged = [_tagged(s, e, tag) for s, e, tag in zip(studies, stored, LEVELS, strict=True)]
     common = sorted(set(tagged[0]) & set(tagged[1]))
     if not common:
         raise InputError(f"{baseline.path} and {current.path} share no output; compare studies of the same application")
@@ -103,7 +111,7 @@ def compare_studies(baseline: Study, current: Study, *, json_path: str | Path | 
     groups = {k: (tagged[1][k][0], tagged[0][k][1] + tagged[1][k][1]) for k in common}
     declared = {f.name: list(f.levels) for f in current.spec.factor_list()}
     declared[VERSION_FACTOR] = list(LEVELS)
-    ex = [executions_summary(s, i) for s, i in zip((baseline, current), ids, strict=True)]
+    ex = [executions_summary(s, e) for s, e in zip(studies, stored, strict=True)]
     total, failed = ex[0]["total"] + ex[1]["total"], ex[0]["failed"] + ex[1]["failed"]
     executions = dict(
         total=total,
@@ -136,7 +144,7 @@ def compare_studies(baseline: Study, current: Study, *, json_path: str | Path | 
             only_in_current=sorted(f"{n}/{p}" for n, p in set(tagged[1]) - set(tagged[0])),
         ),
         executions=executions,
-        provenance=provenance_summary([baseline, current], ids),
+        provenance=provenance_summary(list(studies), stored),
         outputs=analyze_groups(current, groups, declared, current.results / "compare"),
     )
     return finish_document(current, document, json_path, "compare.json")

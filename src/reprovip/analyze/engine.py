@@ -14,7 +14,7 @@ from reprovip.analyze.bitwise import bitwise_summary, record_key
 from reprovip.analyze.dataflow import add_dataflow
 from reprovip.analyze.design import Design, build_design, records_by_output
 from reprovip.analyze.envelope import envelope
-from reprovip.analyze.executions import declared_outputs, executions_summary, provenance_summary
+from reprovip.analyze.executions import declared_outputs, executions_summary, provenance_summary, stored_executions
 from reprovip.analyze.observations import gather
 from reprovip.analyze.segmentation import dice_envelope, label_agreement
 from reprovip.analyze.stats import num, scalar_metrics
@@ -350,13 +350,14 @@ def analyze_study(study: Study, *, json_path: str | Path | None = None) -> dict[
     """
     study_id = stored_study_id(study)
     remove_partial_files(study.results)
-    outputs, done = declared_outputs(study, study_id)
+    stored = stored_executions(study, study_id)
+    outputs, done = declared_outputs(study, stored)
     groups = records_by_output(outputs, BlobStore(study.store))
     declared = {f.name: list(f.levels) for f in study.spec.factor_list()}
     document = dict(
         header(study, declared),
-        executions=executions_summary(study, study_id),
-        provenance=provenance_summary([study], [study_id]),
+        executions=executions_summary(study, stored),
+        provenance=provenance_summary([study], [stored]),
         outputs=analyze_groups(study, groups, declared, study.results / "analysis", done=done),
     )
     add_dataflow(document, study.catalog.traces(study_id), declared)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from reprovip.analyze.stats import num
@@ -13,21 +14,38 @@ if TYPE_CHECKING:
     from reprovip.study import Study
 
 
-def declared_outputs(study: Study, study_id: int) -> tuple[list[dict[str, Any]], set[tuple[str, str, int]]]:
+@dataclass(frozen=True)
+class Stored:
+    """A study's stored executions, read once, and how they compare with what its file declares now."""
+
+    study_id: int
+    rows: list[dict[str, Any]]  # every stored execution
+    plan: dict[str, Any]  # plan_status's summary
+    undeclared: frozenset[str]  # ids of the executions the file no longer declares
+
+
+def stored_executions(study: Study, study_id: int) -> Stored:
+    """Read the executions of ``study_id`` and check them against the study file once: checking hashes every
+    subject's input file, and an analysis needs the result three times (outputs, counts, provenance)."""
+    rows = study.catalog.executions(study_id)
+    plan, undeclared = plan_status(study, rows)
+    return Stored(study_id, rows, plan, undeclared)
+
+
+def declared_outputs(study: Study, stored: Stored) -> tuple[list[dict[str, Any]], set[tuple[str, str, int]]]:
     """The stored outputs of the executions the study file still declares, and those executions that succeeded
     as (subject, condition, repetition): executions of a subject, level or repetition removed from the file
     since they ran are left out (they counted in the verdict, unnamed: a review's removed subject passed)."""
-    rows = study.catalog.executions(study_id)
-    undeclared = plan_status(study, rows)[1]
     done = {
         (r["subject"], r["condition_key"], int(r["repetition"]))
-        for r in rows
-        if r["status"] == "done" and r["id"] not in undeclared
+        for r in stored.rows
+        if r["status"] == "done" and r["id"] not in stored.undeclared
     }
-    return [o for o in study.catalog.outputs(study_id) if o["execution_id"] not in undeclared], done
+    outputs = study.catalog.outputs(stored.study_id)
+    return [o for o in outputs if o["execution_id"] not in stored.undeclared], done
 
 
-def executions_summary(study: Study, study_id: int) -> dict[str, Any]:
+def executions_summary(study: Study, stored: Stored) -> dict[str, Any]:
     """Counts, failures and flakiness of the study's executions (the document's ``executions``).
 
     Flakiness looks only at each execution's current attempts: those of its current recipe since its last
@@ -37,10 +55,9 @@ def executions_summary(study: Study, study_id: int) -> dict[str, Any]:
     figure). Attempts made before a reset are history: counted in ``stale_attempts`` and
     ``stale_failed_attempts``, never a finding.
     """
-    rows = study.catalog.executions(study_id)
-    digest = executions_digest(rows)  # of every stored row, as `check --no-reanalyze` compares it
-    plan, undeclared = plan_status(study, rows)
-    rows = [r for r in rows if r["id"] not in undeclared]  # no longer declared: left out, counted in the plan
+    study_id, plan = stored.study_id, stored.plan
+    digest = executions_digest(stored.rows)  # of every stored row, as `check --no-reanalyze` compares it
+    rows = [r for r in stored.rows if r["id"] not in stored.undeclared]  # no longer declared: counted in the plan
     counts: dict[str, int] = {}
     for r in rows:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
@@ -111,11 +128,11 @@ def executions_digest(rows: list[dict[str, Any]]) -> str:
     return h.hexdigest()[:32]
 
 
-def provenance_summary(studies: list[Study], study_ids: list[int]) -> dict[str, Any]:
+def provenance_summary(studies: list[Study], stored: list[Stored]) -> dict[str, Any]:
     """Distinct machine records of the executions, and the fields that differ between them."""
     records = []
-    for study, study_id in zip(studies, study_ids, strict=True):
-        hashes = sorted({r["provenance"] for r in study.catalog.executions(study_id) if r["provenance"]})
+    for study, executions in zip(studies, stored, strict=True):
+        hashes = sorted({r["provenance"] for r in executions.rows if r["provenance"]})
         records += [study.catalog.provenance(h) or {} for h in hashes]
     flat = [flatten(r) for r in records]
     keys = sorted({k for f in flat for k in f})
