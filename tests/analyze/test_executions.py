@@ -65,10 +65,15 @@ def test_another_command_makes_the_executions_run_with_the_old_one_incomplete(st
     assert (plan["not_run"], plan["earlier_recipe"]) == (0, 4)
 
 
-def test_executions_no_longer_declared_are_counted(study: Study, tmp_path: Path) -> None:
+def test_executions_no_longer_declared_are_counted(study: Study, tmp_path: Path, capsys) -> None:
     (tmp_path / "data" / "sub-02.txt").unlink()  # a subject removed from the study
     plan = Study.load(study.path).analyze().document["executions"]["plan"]
     assert (plan["declared"], plan["not_run"], plan["not_declared"]) == (2, 0, 2)
+    # `status` (whose table still counts them) says they are left out; before, it said nothing of them.
+    assert main(["status", str(study.path)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "2 execution(s) in this table are no longer declared by the study file" in out, out
+    assert "not in this table" not in out
 
 
 def _ingested(root: Path, study_text: str) -> dict:

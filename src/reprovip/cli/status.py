@@ -96,7 +96,7 @@ def _run_lines(study: Study) -> list[str]:
 
 
 def _plan_lines(study: Study) -> list[str]:
-    """What the study file declares that the table (the catalog) does not hold yet: it was edited since its run."""
+    """Where the study file and the table (the catalog) disagree: it was edited since its run."""
     from reprovip.plan.check import plan_check
 
     sid = study.catalog.study_id(study.name)
@@ -104,12 +104,18 @@ def _plan_lines(study: Study) -> list[str]:
     if not rows:  # nothing run yet: the table says so
         return []
     plan = plan_check(study, rows)
-    if not (plan.get("not_run") or plan.get("earlier_recipe")):
-        return []
-    return [
-        f"the study file declares {plan['not_run']} execution(s) not in this table and {plan['earlier_recipe']} "
-        "done with an earlier recipe (it was edited since the run): `reprovip run` runs them"
-    ]
+    lines = []
+    if plan.get("not_run") or plan.get("earlier_recipe"):
+        lines.append(
+            f"the study file declares {plan['not_run']} execution(s) not in this table and {plan['earlier_recipe']} "
+            "done with an earlier recipe (it was edited since the run): `reprovip run` runs them"
+        )
+    if plan.get("not_declared"):
+        lines.append(
+            f"{plan['not_declared']} execution(s) in this table are no longer declared by the study file (a subject, "
+            "level or repetition removed since the run): the analysis leaves them out"
+        )
+    return lines
 
 
 def status_command(path: str, *, failed: bool = False) -> int:
