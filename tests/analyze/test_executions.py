@@ -92,7 +92,8 @@ def _ingested(root: Path, study_text: str) -> dict:
 def test_a_study_fed_by_ingest_only_is_not_checked_against_a_plan(tmp_path: Path) -> None:
     doc = _ingested(tmp_path, "")
     plan = doc["executions"]["plan"]
-    assert plan == dict(checked=False, reason="the study declares no application: its executions are ingested")
+    reason = "the study declares no application: its executions are ingested"
+    assert plan == dict(checked=False, ingested=True, reason=reason)
     assert doc["verdict"]["status"] == "identical"
 
 
@@ -105,7 +106,7 @@ def test_results_ingested_into_a_runnable_study_are_analysed_as_they_are(tmp_pat
     app = 'application:\n  command: [echo, "{input}"]\nsubjects: {glob: "data/{subject}.txt"}\nrepetitions: 2\n'
     doc = _ingested(tmp_path, app)
     assert doc["executions"]["plan"] == dict(
-        checked=False, reason="executions were ingested: they are analysed as they are"
+        checked=False, ingested=True, reason="executions were ingested: they are analysed as they are"
     )
     assert doc["verdict"]["status"] == "identical" and doc["executions"]["not_done"] == 0
 

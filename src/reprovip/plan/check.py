@@ -30,14 +30,16 @@ def plan_status(study: Study, rows: list[dict[str, Any]]) -> tuple[dict[str, Any
     a subject pointed at another file, is an earlier recipe too. Returns ``checked``, and when True
     ``declared``, ``not_run`` (declared, never run), ``earlier_recipe`` (done under another recipe: run again
     on the next ``run``) and ``not_declared`` (stored, no longer declared: left out); when False a
-    ``reason`` (a study without an application, or ingested executions). Subjects whose inputs cannot be
-    listed any more (moved after the run) are taken as stored: ``subjects`` says ``"as stored"`` and why, and
-    an execution whose input is gone is compared on the recipe of its condition only (the file's part).
+    ``reason`` (a study without an application, or ingested executions) and ``ingested``. Subjects whose inputs
+    cannot be listed any more (moved after the run) are taken as stored: ``subjects`` says ``"as stored"`` and
+    why, and an execution whose input is gone is compared on the recipe of its condition only (the file's part).
     """
     if study.spec.application is None:
-        return dict(checked=False, reason="the study declares no application: its executions are ingested"), frozenset()
+        reason = "the study declares no application: its executions are ingested"
+        return dict(checked=False, ingested=True, reason=reason), frozenset()
     if any(r.get("source") == "ingest" for r in rows):  # results made elsewhere: named by their files, not the plan
-        return dict(checked=False, reason="executions were ingested: they are analysed as they are"), frozenset()
+        reason = "executions were ingested: they are analysed as they are"
+        return dict(checked=False, ingested=True, reason=reason), frozenset()
     listed: dict[str, Any] = {}
     try:
         subjects = study.subjects

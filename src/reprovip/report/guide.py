@@ -132,7 +132,13 @@ def next_steps(document: dict[str, Any]) -> list[dict[str, Any]]:
                 culprit="failed executions",
                 action=f"{ex['failed']} of {ex.get('total')} executions failed"
                 + (f" (first error: {first['error']})" if first.get("error") else "")
-                + ": fix them and run again (`reprovip run` resumes); the verdict covers the others only",
+                + (
+                    # made elsewhere: `run` would not make them again (a study without an application cannot run)
+                    ": fix them where they were made and ingest them again (`reprovip ingest`)"
+                    if (ex.get("plan") or {}).get("ingested")
+                    else ": fix them and run again (`reprovip run` resumes)"
+                )
+                + "; the verdict covers the others only",
                 evidence=[],
             )
         )
