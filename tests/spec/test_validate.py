@@ -82,6 +82,27 @@ def test_spec_checks_needing_a_spec_are_all_reported() -> None:
     assert lines[2].startswith("s.yaml:2:7: env.A: unknown placeholder {sed} (known: input, outdir, python,")
 
 
+@pytest.mark.parametrize("metric", ["dice_min >= 0.9", "voxel_icc_a1_median >= 0.9", "identical", "failure_rate <= 0"])
+def test_observations_on_a_whole_output_metric_are_refused(metric: str) -> None:
+    """`observations:` on a metric with one value per output was ignored: the criterion read as covering only
+    those labels while it judged them all (found by review, left alone in session 8)."""
+    text = (
+        "application: {command: [echo, '{outdir}']}\noutputs: {o: {path: o.nii.gz, kind: labels}}\n"
+        f"criteria:\n  - {{require: '{metric}', observations: ['label 3']}}\n"
+    )
+    with pytest.raises(SpecError) as info:
+        parse_spec(text, file="s.yaml")
+    name = metric.split()[0]
+    assert str(info.value) == (
+        f"s.yaml:4:5: criteria.0: `observations` selects observations of a table, scalars or label-volume output; "
+        f"`{name}` is one value for the whole output (or study): remove `observations`, or use a per-observation "
+        "metric (docs/criteria.md)"
+    )
+    # A per-observation metric keeps its patterns.
+    ok = parse_spec(text.replace(metric, "ICC(A,1).ci_low >= 0.9"), file="s.yaml")
+    assert ok.criteria_list()[0].observations == ("label 3",)
+
+
 def test_output_paths_may_name_the_execution_and_nothing_else() -> None:
     """{subject}, {repetition} and factors name an execution's file; {outdir} and {input} cannot be in a path
     relative to {outdir}; a typo is named with its suggestion."""

@@ -210,6 +210,18 @@ def supports(kind: str, metric: str) -> bool:
     return kind in OBSERVATION_KINDS
 
 
+def per_observation(metric: str) -> bool:
+    """Whether ``metric`` has a value per observation, which a criterion's ``observations`` patterns select;
+    the others (flags, study figures, Dice/HD95 and voxel summaries) are one value per output or study.
+
+    Examples
+    --------
+    >>> per_observation("ICC(A,1).ci_low"), per_observation("wcv"), per_observation("dice_min")
+    (True, True, False)
+    """
+    return not (metric in FLAGS or metric in STUDY_METRICS or metric in OUTPUT_METRICS or metric.startswith("voxel_"))
+
+
 def kind_hint(kind: str) -> str:
     """What a criterion on an output of ``kind`` can use instead."""
     return {

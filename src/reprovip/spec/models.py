@@ -151,6 +151,20 @@ class CriterionSpec(_Strict):
         parse_rule(v)
         return v
 
+    @model_validator(mode="after")
+    def _selectable(self) -> CriterionSpec:
+        from reprovip.criteria.rules import parse_rule, per_observation
+
+        metric = parse_rule(self.require)[0]
+        if self.observations and not per_observation(metric):
+            # Ignored, it read as if the criterion covered only those observations.
+            raise ValueError(
+                f"`observations` selects observations of a table, scalars or label-volume output; `{metric}` is one "
+                "value for the whole output (or study): remove `observations`, or use a per-observation metric "
+                "(docs/criteria.md)"
+            )
+        return self
+
 
 class StudySpec(_Strict):
     """A whole study: application, subjects, factors, repetitions, outputs."""
