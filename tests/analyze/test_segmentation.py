@@ -78,6 +78,32 @@ def test_each_subject_is_measured_in_its_own_voxel_size(tmp_path: Path) -> None:
     assert seg["hd95_max_label"] == 1
 
 
+@pytest.mark.parametrize("header", ["metres", "sform_vs_pixdim"])
+def test_distances_and_volumes_are_in_mm_from_the_affine_and_the_unit(tmp_path: Path, header: str) -> None:
+    """A boundary moved one voxel of 4 mm along the first axis, written (a) in metres (``xyzt_units``, pixdim
+    0.004) or (b) with an sform of 4 mm and a pixdim of 1 mm: HD95 is 4 mm and the volumes are 64 voxels of
+    4 x 1 x 1 mm³ = 256 mm³. Before, (a) measured "0.004 mm" and (b) "1 mm", and `hd95_max <= 2` passed (review)."""
+    runs = [_cube(), _cube(shift=1)]
+    paths = []
+    for r, data in enumerate(runs, start=1):
+        if header == "metres":
+            img = nib.Nifti1Image(data, np.diag([0.004, 0.001, 0.001, 1.0]))
+            img.header.set_xyzt_units("meter")
+        else:
+            img = nib.Nifti1Image(data, None)
+            img.set_sform(np.diag([4.0, 1.0, 1.0, 1.0]), code=1)
+            img.header.set_zooms((1.0, 1.0, 1.0))
+        paths.append(tmp_path / f"run-{r}.nii.gz")
+        nib.save(img, paths[-1])
+    design = build_design([Record("sub-01", (), "-", r, p, None, None, None) for r, p in enumerate(paths, start=1)])
+    seg = label_agreement(design, ["sub-01"])
+    # (the header stores the affine in float32: 0.004 m reads 4.0000002 mm)
+    assert seg["spacing"] == pytest.approx([4.0, 1.0, 1.0], rel=1e-6)
+    assert seg["labels"]["1"]["hd95_within_max"] == pytest.approx(4.0, rel=1e-6)
+    assert seg["volume_names"] == ["volume_label_1"]
+    np.testing.assert_allclose(seg["volumes"], [[[256.0, 256.0]]], rtol=1e-6)  # (labels, subjects, k)
+
+
 def test_label_maps_of_one_subject_on_two_grids_name_the_files(tmp_path: Path) -> None:
     design = _design(tmp_path, {"sub-01": [(_cube(), 1.0), (_cube((9, 8, 8)), 1.0)]})
     with pytest.raises(

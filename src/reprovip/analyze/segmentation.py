@@ -24,8 +24,9 @@ def _label_map(rec: Record, kind: str) -> tuple[np.ndarray, tuple[float, ...]]:
             f"label maps must be 2-D or 3-D but this one ({_execution(rec)}) is {data.ndim}-D (shape {data.shape})",
             "write one volume per output (each volume a file declared as its own output)",
         )
-    zooms = loaded.meta.get("zooms") or (1.0,) * data.ndim
-    return data, tuple(float(z) for z in zooms[: data.ndim])
+    # In mm from the affine and the header's unit (readers.nifti.voxel_mm), not pixdim as stored.
+    size = loaded.meta.get("voxel_mm") or loaded.meta.get("zooms") or (1.0,) * data.ndim
+    return data, tuple(float(z) for z in size[: data.ndim])
 
 
 def _subject_maps(recs: list[Record], kind: str) -> tuple[np.ndarray, tuple[float, ...]]:

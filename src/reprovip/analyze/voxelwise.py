@@ -39,6 +39,7 @@ from reprovip.metrics import FactorialAccumulator, components_from_mean_squares
 from reprovip.readers import AFFINE_TOLERANCE, read_image
 from reprovip.readers.base import gzip_bytes
 from reprovip.readers.inflate import DecodeBuffers
+from reprovip.readers.nifti import voxel_mm
 
 _ONE_GRID = (
     "voxelwise maps need every execution on one grid: images in each subject's native space must be resampled "
@@ -82,7 +83,8 @@ def _reference(design: Design, subjects: list[str]) -> tuple[tuple[int, ...], np
                 continue
             key = (tuple(img.shape), tuple(np.round(img.affine, 4).ravel()))
             seen[key] += 1
-            found.setdefault(key, (tuple(img.shape), img.affine, tuple(img.header.get_zooms())))
+            mm = voxel_mm(img.affine, img.header.get_xyzt_units()[0], tuple(img.header.get_zooms()))
+            found.setdefault(key, (tuple(img.shape), img.affine, tuple(mm)))
     return found[seen.most_common(1)[0][0]] if seen else None
 
 

@@ -167,6 +167,33 @@ def _decode(path: Path, buffers: DecodeBuffers | None = None) -> _Decoded:
     return _Decoded(h.header, buf, h.offset, raw, h.affine, h.slope, h.inter, h.zooms, h.units, h.fmt)
 
 
+_TO_MM = {"meter": 1000.0, "mm": 1.0, "micron": 0.001}  # NIfTI's spatial units; "unknown" is read as mm
+
+
+def voxel_mm(affine: np.ndarray, space_unit: str, zooms: tuple[float, ...]) -> list[float]:
+    """Voxel sizes in mm along the three spatial axes: the lengths of the affine's columns (the sform or
+    qform nibabel chose, else the zooms), in the header's spatial unit converted to mm.
+
+    Not ``pixdim``: a header whose sform says 4 mm slices while ``pixdim`` says 1 mm is read by every viewer
+    and nibabel through its affine; and a map written in metres (``xyzt_units``) measured "0.003 mm" where
+    a boundary moved 3 mm (a review's false pass of ``hd95_max <= 2``). An axis whose column is zero or not
+    finite (a degenerate header) takes its zoom, else 1.
+
+    Examples
+    --------
+    >>> voxel_mm(np.diag([0.001, 0.001, 0.004, 1.0]), "meter", (0.001, 0.001, 0.001))
+    [1.0, 1.0, 4.0]
+    """
+    scale = _TO_MM.get(space_unit, 1.0)
+    lengths = np.sqrt((np.asarray(affine, dtype=np.float64)[:3, :3] ** 2).sum(axis=0))
+    out = []
+    for axis, length in enumerate(lengths):
+        zoom = zooms[axis] if axis < len(zooms) else 1.0
+        size = length if np.isfinite(length) and length > 0 else (zoom if zoom > 0 else 1.0)
+        out.append(float(size * scale))
+    return out
+
+
 def _float_type(dtype: np.dtype) -> np.dtype:
     """float32 unless float32 would lose integers or precision of the stored type."""
     if dtype.kind == "f" and dtype.itemsize >= 8 or dtype.kind in "iu" and dtype.itemsize >= 4:
@@ -427,6 +454,7 @@ class NiftiReader(Reader):
             "affine": dec.affine.tolist(),
             "zooms": list(image.zooms),
             "voxel_spacing": list(image.zooms[:3]),
+            "voxel_mm": voxel_mm(dec.affine, space, image.zooms),  # what distances and volumes are measured in
             "units": {"space": space, "time": time},
             "scl_slope": dec.slope,
             "scl_inter": dec.inter,
