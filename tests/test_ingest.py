@@ -210,3 +210,21 @@ def test_folders_the_pattern_does_not_match_are_refused(tmp_path: Path, capsys: 
     err = capsys.readouterr().err
     assert "1 folder(s) under" in err and "do not match it ({repetition} is digits): results/1.8/sub-01/run-3b;" in err
     assert not (tmp_path / ".reprovip").exists() or not Study.load(tmp_path / "study.yaml").executions().shape[0]
+
+
+def test_a_verdict_made_before_another_ingest_is_stale(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Identical results ingested and analysed, then other results ingested from another folder: `check
+    --no-reanalyze` accepted the stored "identical" verdict (exit 0, JUnit green) while `check` said "not
+    reproducible" (review: ingested rows have no recipe, and had no finish time, so the digest never moved)."""
+    files = {(s, r): {"r.json": '{"v": 1.0}'} for s in ("sub-01", "sub-02") for r in (1, 2)}
+    study = ingested(tmp_path, "  r: {path: r.json, kind: scalars}\n", files)
+    assert study.analyze().document["verdict"]["status"] == "identical"
+    for (s, r), _ in files.items():
+        folder = tmp_path / "other" / s / f"run-{r}"
+        folder.mkdir(parents=True)
+        (folder / "r.json").write_text(json.dumps({"v": 1.0 + r * (s == "sub-02")}))
+    study.ingest("other/{subject}/run-{repetition}")
+    capsys.readouterr()
+    assert main(["check", str(study.path), "--no-reanalyze"]) == 2
+    assert "executions changed since the stored analysis" in capsys.readouterr().err
+    assert main(["check", str(study.path)]) == 1

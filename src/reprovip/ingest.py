@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import socket
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -183,6 +184,9 @@ def ingest_outputs(study: Study, pattern: str, *, root: Path | None = None) -> I
                     status="failed" if missing else "done",
                     source="ingest",
                     attempts=1,
+                    # When it was recorded: part of the executions' digest, so a verdict made before another
+                    # ingest of other results is stale (`check --no-reanalyze` accepted it: a review).
+                    finished_at=time.time(),
                     error=f"missing outputs: {', '.join(missing)}" if missing else None,
                     outputs=outs,
                 )
