@@ -13,7 +13,7 @@ import pytest
 from reprovip.cli.main import main
 from reprovip.errors import InputError
 from reprovip.study import Study
-from tests.conftest import write_study
+from tests.conftest import ingested, write_study
 
 
 @pytest.fixture
@@ -143,3 +143,16 @@ def test_a_level_whose_value_changes_under_the_same_name_runs_again(tmp_path: Pa
     summary = edited.run()
     assert (summary.skipped, summary.done) == (4, 4)
     assert edited.analyze().document["executions"]["plan"]["earlier_recipe"] == 0
+
+
+def test_an_output_removed_from_the_study_file_is_left_out(tmp_path: Path) -> None:
+    """An ingest-only study with a noisy output and an identical one; the noisy one's declaration removed:
+    it was still analysed and kept the study "not reproducible" for good (review)."""
+    files = {(s, r): {"a.txt": "1\n", "b.txt": f"{r}\n"} for s in ("sub-01", "sub-02") for r in (1, 2)}
+    outputs = "  a: {path: a.txt, kind: text}\n  b: {path: b.txt, kind: text}\n"
+    study = ingested(tmp_path, outputs, files)
+    assert study.analyze().document["verdict"]["status"] == "fail"
+    edited = _edit(study, "  b: {path: b.txt, kind: text}\n", "")
+    doc = edited.analyze().document
+    assert [o["name"] for o in doc["outputs"]] == ["a"]
+    assert doc["verdict"]["status"] == "identical"

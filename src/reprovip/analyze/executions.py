@@ -33,16 +33,17 @@ def stored_executions(study: Study, study_id: int) -> Stored:
 
 
 def declared_outputs(study: Study, stored: Stored) -> tuple[list[dict[str, Any]], set[tuple[str, str, int]]]:
-    """The stored outputs of the executions the study file still declares, and those executions that succeeded
-    as (subject, condition, repetition): executions of a subject, level or repetition removed from the file
-    since they ran are left out (they counted in the verdict, unnamed: a review's removed subject passed)."""
+    """The stored outputs the study file still declares, of the executions it still declares, and those
+    executions that succeeded as (subject, condition, repetition): executions of a subject, level or repetition
+    removed from the file since they ran are left out (they counted in the verdict, unnamed: a review's removed
+    subject passed), and so are outputs whose declaration was removed (one kept failing an ingested study)."""
     done = {
         (r["subject"], r["condition_key"], int(r["repetition"]))
         for r in stored.rows
         if r["status"] == "done" and r["id"] not in stored.undeclared
     }
-    outputs = study.catalog.outputs(stored.study_id)
-    return [o for o in outputs if o["execution_id"] not in stored.undeclared], done
+    outputs, names = study.catalog.outputs(stored.study_id), set(study.spec.outputs)
+    return [o for o in outputs if o["execution_id"] not in stored.undeclared and o["name"] in names], done
 
 
 def executions_summary(study: Study, stored: Stored) -> dict[str, Any]:
