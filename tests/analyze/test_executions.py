@@ -156,3 +156,24 @@ def test_an_output_removed_from_the_study_file_is_left_out(tmp_path: Path) -> No
     doc = edited.analyze().document
     assert [o["name"] for o in doc["outputs"]] == ["a"]
     assert doc["verdict"]["status"] == "identical"
+
+
+def test_results_ingested_then_run_do_not_turn_the_plan_check_off(tmp_path: Path, capsys) -> None:
+    """Results made elsewhere ingested into a runnable study, then `run` (which runs them again under its
+    recipe), then a repetition added to the file: `check` read "identical", exit 0, for good (review: the
+    rows kept `source: ingest`, and one ingested row turned the plan check off)."""
+    path = write_study(tmp_path, subjects=2, repetitions=2)
+    for s in ("sub-01", "sub-02"):
+        for rep in (1, 2):
+            out = tmp_path / "elsewhere" / s / f"run-{rep}"
+            out.mkdir(parents=True)
+            (out / "result.json").write_text('{"value": 1.0}')
+    assert main(["ingest", str(path), "--pattern", "elsewhere/{subject}/run-{repetition}"]) == 0
+    study = Study.load(path)
+    assert study.run().done == 4
+    assert set(study.executions()["source"]) == {"run"}
+    assert study.analyze().document["executions"]["plan"]["checked"] is True
+    edited = _edit(study, "repetitions: 2", "repetitions: 3")
+    capsys.readouterr()
+    assert main(["check", str(edited.path)]) == 3
+    assert edited.analyze().document["executions"]["plan"]["not_run"] == 2

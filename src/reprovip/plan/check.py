@@ -30,14 +30,16 @@ def plan_status(study: Study, rows: list[dict[str, Any]]) -> tuple[dict[str, Any
     a subject pointed at another file, is an earlier recipe too. Returns ``checked``, and when True
     ``declared``, ``not_run`` (declared, never run), ``earlier_recipe`` (done under another recipe: run again
     on the next ``run``) and ``not_declared`` (stored, no longer declared: left out); when False a
-    ``reason`` (a study without an application, or ingested executions) and ``ingested``. Subjects whose inputs
+    ``reason`` (a study without an application, or only ingested executions) and ``ingested``; executions
+    ingested beside a run's are analysed as they are (never "no longer declared"). Subjects whose inputs
     cannot be listed any more (moved after the run) are taken as stored: ``subjects`` says ``"as stored"`` and
     why, and an execution whose input is gone is compared on the recipe of its condition only (the file's part).
     """
     if study.spec.application is None:
         reason = "the study declares no application: its executions are ingested"
         return dict(checked=False, ingested=True, reason=reason), frozenset()
-    if any(r.get("source") == "ingest" for r in rows):  # results made elsewhere: named by their files, not the plan
+    ingested = {r["id"] for r in rows if r.get("source") == "ingest"}
+    if rows and len(ingested) == len(rows):  # results made elsewhere: named by their files, not the plan
         reason = "executions were ingested: they are analysed as they are"
         return dict(checked=False, ingested=True, reason=reason), frozenset()
     listed: dict[str, Any] = {}
@@ -60,7 +62,9 @@ def plan_status(study: Study, rows: list[dict[str, Any]]) -> tuple[dict[str, Any
             return False
         return old[:16] != recipe[:16] if eid in gone else old != recipe
 
-    undeclared = frozenset(eid for eid in stored if eid not in declared)
+    # Ingested beside runs (a factor level made elsewhere): analysed as they are, never "no longer declared";
+    # the run's executions are still checked (an ingested row once turned the check off for good: a review).
+    undeclared = frozenset(eid for eid in stored if eid not in declared and eid not in ingested)
     summary = dict(
         **listed,
         checked=True,

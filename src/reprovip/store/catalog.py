@@ -308,7 +308,7 @@ class Catalog(sql.Reads):
                     conn.execute(
                         update(s.executions)
                         .where(s.executions.c.id.in_(chunk))
-                        .values(status="pending", recipe=new, attempts=0)
+                        .values(status="pending", recipe=new, attempts=0, source="run")  # an ingested one: run now
                     )
                     conn.execute(update(s.attempts).where(s.attempts.c.execution_id.in_(chunk)).values(superseded=True))
             for chunk in _chunks(resumed, 500):
