@@ -177,3 +177,17 @@ def test_results_ingested_then_run_do_not_turn_the_plan_check_off(tmp_path: Path
     capsys.readouterr()
     assert main(["check", str(edited.path)]) == 3
     assert edited.analyze().document["executions"]["plan"]["not_run"] == 2
+
+
+def test_the_report_of_a_verdict_made_with_other_criteria_is_stale(study: Study, capsys) -> None:
+    """Criteria edited after the analysis: `check --no-reanalyze` refused the stored verdict, but the report
+    still showed it green, unmarked (review)."""
+    study.path.write_text(study.path.read_text() + 'criteria: ["wsd <= 0.5"]\n')
+    edited = Study.load(study.path)
+    capsys.readouterr()
+    assert main(["check", str(edited.path), "--no-reanalyze"]) == 2
+    assert "the criteria changed since the stored analysis" in capsys.readouterr().err
+    html = edited.report().html
+    assert 'id="stale"' in html and "the criteria changed since this analysis" in html
+    edited.analyze()
+    assert 'id="stale"' not in edited.report().html

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import escape
 
+from reprovip.criteria.verdict import stored_verdict
 from reprovip.errors import InputError, NotFoundError, StoreError
 from reprovip.report.render import report_html
 from reprovip.store import Catalog
@@ -103,14 +104,19 @@ def _document(study: Study, catalog: Catalog | None, analysis: str | Path | None
     raise NotFoundError(f"{study.path}: no analysis yet; run `reprovip analyze {study.path}` first")
 
 
-def _undeclared(study: Study, catalog: Catalog | None, document: dict[str, Any]) -> str | None:
-    """Why the stored verdict is not the study's when its file declares executions that were never run, or run
-    with an earlier recipe (edited since its run): what ``check --no-reanalyze`` refuses."""
+def _file_changed(study: Study, catalog: Catalog | None, document: dict[str, Any]) -> str | None:
+    """Why the stored verdict is not the study's since its file was edited: other criteria, or executions it
+    declares that were never run or run with an earlier recipe (what ``check --no-reanalyze`` refuses)."""
+    from reprovip.criteria.evaluate import criteria_fingerprint
     from reprovip.plan.check import plan_check
 
     sid = catalog.study_id(study.name) if catalog is not None else None
     if sid is None or document.get("study", {}).get("name") != study.name:
         return None
+    verdict = stored_verdict(document) or {}
+    if "criteria" in verdict and verdict["criteria"] != criteria_fingerprint(study.spec.criteria_list() or None):
+        # the report showed the old criteria's green verdict while `check` failed the new ones (a review)
+        return "the criteria changed since this analysis (the study file was edited): run `reprovip analyze`"
     plan = plan_check(study, catalog.executions(sid))
     if not (plan.get("not_run") or plan.get("earlier_recipe")):
         return None
@@ -150,7 +156,7 @@ def report_view(
     catalog = _catalog(st)
     try:
         document = _document(st, catalog, analysis)
-        html = report_html(document, catalog, store=st.store, stale=_undeclared(st, catalog, document))
+        html = report_html(document, catalog, store=st.store, stale=_file_changed(st, catalog, document))
     finally:
         if catalog is not None:
             catalog.close()
