@@ -338,8 +338,26 @@ def test_integers_beyond_2_53_that_differ_only_exactly_are_not_a_pass(
         # a review's misses: superscript units, an uncertainty, a Unicode minus, a unit in brackets
         ("r.json", "scalars", '{{"vol": "{v:.1f} mm\u00b3"}}', "vol", "mm"),
         ("r.json", "scalars", '{{"vol": "\u2212{v:.1f} \u00b1 0.5 [ml]"}}', "vol", ""),
+        # session 9's review: LCModel's CRLB beside the value, a mean (SD), a flag, a CI, Fortran's exponent
+        ("r.tsv", "table", "k\tconc\na\t{v:.3f} (4%)\n", "conc", "(4%)"),
+        ("r.tsv", "table", "k\tm\na\t{v:.2f} (0.12)\n", "m", "(0.12)"),
+        ("r.json", "scalars", '{{"effect": "{v:.2f}*"}}', "effect", "*"),
+        ("r.tsv", "table", "k\tci\na\t[{v:.2f}, 9999.5]\n", "ci", ", 9999.5]"),
+        ("r.json", "scalars", '{{"c": "{v:.4f}D-01"}}', "c", "D-01"),
     ],
-    ids=["unit", "thousands", "below-detection", "json-string", "superscript-unit", "minus-uncertainty"],
+    ids=[
+        "unit",
+        "thousands",
+        "below-detection",
+        "json-string",
+        "superscript-unit",
+        "minus-uncertainty",
+        "crlb",
+        "mean-sd",
+        "flag",
+        "interval",
+        "fortran",
+    ],
 )
 def test_numbers_written_as_text_that_differ_are_not_analysable(
     tmp_path: Path, name: str, kind: str, content: str, field: str, example: str

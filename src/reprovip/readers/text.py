@@ -2,8 +2,9 @@
 
 ``L`` is the 1-based line number and ``i`` the 0-based position of the number on its line, so a report can
 point at the very number that changed (``line12:0`` is the first number on line 12). A number is a token that
-is a number on its own: an optional sign, digits with an optional decimal point and exponent, or
-``nan``/``inf``/``infinity`` (any case), glued to no letter, digit, ``_``, ``.``, ``+`` or ``-`` on either
+is a number on its own: an optional sign, digits with an optional decimal point and exponent (``e``, or
+Fortran's ``D``), or ``nan``/``inf``/``infinity`` (any case; ``Inf.`` abbreviates "inferior": not a number),
+glued to no letter, digit, ``_``, ``.``, ``+`` or ``-`` on either
 side (a final ``.`` may end a sentence). Identifiers therefore give nothing: ``T1w``, ``run_3``, ``sub-01``,
 ``v1.2.3-rc1``, ``2024-01-05``, ``5mm`` and the hexadecimal digest ``6c1fa9ea``. A number-shaped token too
 large for float64 (the digest ``12e61109``) is an identifier too, counted in ``meta["n_overflow"]``. See
@@ -35,7 +36,8 @@ from reprovip.readers.base import (
 NUMBER = re.compile(
     r"""
     (?<![\w.+-])                                      # left: not `v1`, `.3` of `1.2.3`, `01` of `sub-01`
-    [-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?|nan|inf(?:inity)?)
+    [-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[ed][-+]?\d+)?   # Fortran's 1.3D-01 too (it was skipped: a review)
+    |nan|infinity|inf(?!\.))                          # `Inf.` (inferior) is a word, not infinity
     (?!\w|\.\w|[-+][\w.])                             # right: not `6c1f`, `1.2` of `1.2.3`, `2024-01`
     """,
     re.IGNORECASE | re.VERBOSE,
@@ -54,7 +56,7 @@ def scan(line: str) -> tuple[list[float], int, dict[int, str]]:
     exact: dict[int, str] = {}
     overflow = 0
     for literal in NUMBER.findall(line):
-        value = float(literal)
+        value = float(literal.replace("d", "e").replace("D", "e"))
         if math.isinf(value) and literal.lstrip("+-").lower() not in _INFINITE_WORDS:
             overflow += 1
             continue
@@ -73,6 +75,8 @@ def find_numbers(line: str) -> list[float]:
     [1500.0, 0.93, nan]
     >>> find_numbers("x: -2 +.5 3. info")
     [-2.0, 0.5, 3.0]
+    >>> find_numbers("conc 1.3000D-01  Inf. temporal gyrus: 5")
+    [0.13, 5.0]
     >>> find_numbers("git 6c1fa9ea, sha256:12e61109, run_3, 2024-01-05 12:30, (2e-3) 1,234")
     [12.0, 30.0, 0.002, 1.0, 234.0]
     """
