@@ -133,3 +133,31 @@ def test_label_agreement_leaves_out_the_subjects_whose_files_could_not_be_read(t
     (out,) = doc["outputs"]
     assert [e["subject"] for e in out["errors"]] == ["s3"]
     assert out["segmentation"]["dice_min"] == 1.0
+
+
+def test_a_level_that_swaps_labels_is_named_beside_run_to_run_noise(tmp_path: Path) -> None:
+    """`threads=2` swaps the left and right labels (same volumes, Dice 0 between levels) and every execution
+    moves one voxel (run-to-run noise): `check`, the JSON and the report's "What to do next" blamed the
+    repetitions and said threads does not change the result (review)."""
+    rng = np.random.default_rng(3)
+    for threads in (1, 2):
+        for s in range(3):
+            for rep in (1, 2, 3):
+                a = np.zeros((10, 10, 10), np.int16)
+                a[:5, :, 2 + s :], a[5:, :, 2 + s :] = (2, 41) if threads == 1 else (41, 2)
+                x, y = rng.integers(0, 10, 2)
+                a[x, y, 0] = 2  # one stray voxel per execution
+                folder = tmp_path / "results" / f"threads-{threads}" / f"sub-{s}" / f"run-{rep}"
+                folder.mkdir(parents=True)
+                nib.save(nib.Nifti1Image(a, np.eye(4)), folder / "seg.nii.gz")
+    (tmp_path / "study.yaml").write_text("outputs:\n  seg: {path: seg.nii.gz, kind: labels}\n")
+    study = Study.load(tmp_path / "study.yaml")
+    study.ingest("results/threads-{threads}/{subject}/run-{repetition}")
+    (out,) = study.analyze().document["outputs"]
+    assert out["segmentation"]["pair_dice"]["threads"] == 0.0
+    assert out["segmentation"]["pair_dice"]["within"] > 0.99
+    (threads,) = [e for e in out["attribution"]["factors"] if e["factor"] == "threads"]
+    assert threads["changes_result"] is True
+    assert out["attribution"]["summary"].startswith("threads changes the label maps beyond run-to-run noise")
+    html = study.report().html
+    assert re.search(r"cause:\s*(<[^>]+>\s*)*threads", html), "the report's next step names threads"

@@ -35,8 +35,13 @@ def mean_shares(observations: list[dict[str, Any]], factors: tuple[str, ...]) ->
 FACTOR_SHARE = 0.5  # a factor's part of the executions' variance (factors + repetitions) that names it as a cause
 
 
-def attribute(bitwise: dict[str, Any], shares: dict[str, float]) -> dict[str, Any]:
-    """Explain a non-identical output: one entry per factor, sorted by share, and a summary sentence."""
+def attribute(
+    bitwise: dict[str, Any], shares: dict[str, float], effects: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Explain a non-identical output: one entry per factor, sorted by share, and a summary sentence.
+
+    ``effects`` names factors shown to change the result by other evidence than bits and shares (label maps:
+    :func:`reprovip.analyze.segmentation.factor_effects`), with the sentence that says so."""
     if bitwise["identical"]:
         return {"factors": [], "summary": "bit-for-bit identical across all executions"}
     entries = []
@@ -79,6 +84,10 @@ def attribute(bitwise: dict[str, Any], shares: dict[str, float]) -> dict[str, An
                 f"{e['factor']} changes the result beyond run-to-run noise ({100 * share:.3g}% of the variance, "
                 f"repetitions {100 * rep:.3g}%)"
             )
+    for e in entries:
+        if not e["changes_result"] and e["factor"] in (effects or {}):
+            e["changes_result"] = True
+            sentences.insert(0, effects[e["factor"]])  # type: ignore[index]  # first: the run-to-run noise is not it
     entries.sort(key=lambda e: (not e["changes_result"], -(e["share"] or 0.0)))
     if bitwise["repetitions_identical"] and not sentences:
         sentences.append("repetitions agree within each condition but conditions differ")

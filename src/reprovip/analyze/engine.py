@@ -16,7 +16,7 @@ from reprovip.analyze.design import Design, build_design, records_by_output
 from reprovip.analyze.envelope import envelope
 from reprovip.analyze.executions import declared_outputs, executions_summary, provenance_summary, stored_executions
 from reprovip.analyze.observations import gather
-from reprovip.analyze.segmentation import dice_envelope, label_agreement
+from reprovip.analyze.segmentation import dice_envelope, factor_effects, label_agreement
 from reprovip.analyze.stats import num, scalar_metrics
 from reprovip.analyze.voxelwise import voxelwise_maps
 from reprovip.atomic import to_json, write_json_atomic
@@ -217,7 +217,8 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
             if k.startswith("share_")
         }
         shares = factor_shares(variance, design.factor_names)
-    entry["attribution"] = attribute(bits, shares)
+    effects = factor_effects(entry["segmentation"].get("pair_dice") or {}) if "segmentation" in entry else None
+    entry["attribution"] = attribute(bits, shares, effects)
     entry["variance_shares"] = shares
     return entry
 

@@ -70,6 +70,8 @@ def label_agreement(
     cond_index = {c: i for i, c in enumerate(design.cells)}
     spacing = None
     version_dice: list[dict[str, Any]] = []
+    # Dice of the pairs within a condition, and of the pairs whose conditions differ in one factor only
+    pair_dice: dict[str | None, list[float]] = {}
     for s in subjects:
         items = sorted(design.grid[s].items(), key=lambda kv: (cond_index[kv[0][0]], kv[0][1]))
         recs = [rec for _, rec in items]
@@ -80,6 +82,8 @@ def label_agreement(
             d = per_label.setdefault(int(label), {})
             for (i, j), dice, hd95, assd in zip(res.pairs, res.dice, res.hd95, res.assd, strict=True):
                 group = "within" if conds[i] == conds[j] else "between"
+                if (factor := _one_factor_apart(design, conds[i], conds[j])) is not False:
+                    pair_dice.setdefault(factor, []).append(float(dice))
                 d.setdefault(f"dice_{group}", []).append(float(dice))
                 d.setdefault(f"hd95_{group}", []).append(float(hd95))
                 d.setdefault(f"assd_{group}", []).append(float(assd))
@@ -124,7 +128,49 @@ def label_agreement(
         "hd95_max": num(worst_hd95[0]) if worst_hd95 else None,
         "hd95_max_label": worst_hd95[1] if worst_hd95 else None,
         "spacing": list(spacing or ()),
+        "pair_dice": {("within" if f is None else f): num(np.mean(v)) for f, v in pair_dice.items()},
     }
+
+
+def _one_factor_apart(design: Design, a: int, b: int) -> str | None | bool:
+    """None when conditions ``a`` and ``b`` (indices into ``design.cells``) are one, the factor they differ in
+    when it is the only one, else False."""
+    apart = [f for f, x, y in zip(design.factor_names, design.cells[a], design.cells[b], strict=True) if x != y]
+    return None if not apart else apart[0] if len(apart) == 1 else False
+
+
+FACTOR_DISAGREEMENT = 2.0  # a factor's pairs disagree (1 - Dice) at least this many times more than repetitions'
+FACTOR_DISAGREEMENT_FLOOR = 0.01  # ... and by at least 0.01 of Dice
+
+
+def factor_effects(pair_dice: dict[str, float | None]) -> dict[str, str]:
+    """The factors whose levels change the label maps beyond run-to-run noise, with a sentence each: the mean
+    Dice between two executions one factor apart (same subject, every other factor equal) against two
+    repetitions of a condition. A level swapping two labels keeps their volumes, so the volumes' variance share
+    cannot see it, and with run-to-run noise the bitwise view blames the repetitions (a review's swapped
+    left/right labels under ``threads=2``). Needs repetitions (within-condition pairs).
+
+    Examples
+    --------
+    >>> effects = factor_effects({"within": 0.999, "threads": 0.0, "seed": 0.998})
+    >>> list(effects), effects["threads"][55:]
+    (['threads'], '(mean Dice 0 between its levels, 0.999 between repetitions)')
+    """
+    within = pair_dice.get("within")
+    if within is None:
+        return {}
+    noise = 1.0 - within
+    out = {}
+    for factor, dice in pair_dice.items():
+        if factor == "within" or dice is None:
+            continue
+        apart = 1.0 - dice
+        if apart > FACTOR_DISAGREEMENT * noise and apart - noise >= FACTOR_DISAGREEMENT_FLOOR:
+            out[factor] = (
+                f"{factor} changes the label maps beyond run-to-run noise (mean Dice {dice:.3g} between its "
+                f"levels, {within:.3g} between repetitions)"
+            )
+    return out
 
 
 def _version_pairs(subject: str, label: int, cells: list[tuple], pairs, dice, axis: int) -> dict[str, Any]:

@@ -154,14 +154,25 @@ def next_steps(document: dict[str, Any]) -> list[dict[str, Any]]:
             if isinstance(r.get("evidence"), dict) and r["evidence"].get("sentence") and not r.get("passed")
         ]
         factors = {f: e for f, e in (bits.get("factors") or {}).items() if isinstance(e, dict)}
+        # The attribution's culprits, as `check` names them (it adds factors the bits cannot show: a share of
+        # variance beyond the noise, label maps swapped between levels), then the bits' own.
+        attributed = {
+            e.get("factor"): e for e in (o.get("attribution") or {}).get("factors") or [] if isinstance(e, dict)
+        }
         shares = o.get("variance_shares") or {}
         blamed = sorted(
-            (f for f, e in factors.items() if e.get("changes_result")), key=lambda f: -(to_float(shares.get(f)) or 0)
+            (
+                f
+                for f in {*factors, *attributed}
+                if isinstance(f, str)
+                and ((factors.get(f) or {}).get("changes_result") or (attributed.get(f) or {}).get("changes_result"))
+            ),
+            key=lambda f: (-(to_float(shares.get(f)) or 0), f),
         )
         actions = []
         for f in blamed:
-            nd = [str(x) for x in factors[f].get("nondeterministic_levels") or []]
-            levels = [str(x) for x in (factors[f].get("levels") or {})]
+            nd = [str(x) for x in (factors.get(f) or {}).get("nondeterministic_levels") or []]
+            levels = [str(x) for x in ((factors.get(f) or {}).get("levels") or {})]
             quiet = [lv for lv in levels if lv not in nd]
             if nd and quiet:
                 actions.append(f"repetitions differ only at {f}={', '.join(nd)}: use {f}={quiet[0]}")
