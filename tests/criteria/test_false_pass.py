@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
 from pathlib import Path
 
@@ -518,3 +519,22 @@ def test_declared_criteria_keep_the_label_and_image_safeguards(tmp_path: Path) -
     reasons = {r["criterion"]: r for r in out["verdict"]["reasons"]}
     assert reasons["ICC(A,1).ci_low >= 0.9"]["passed"]  # the label volumes agree
     assert not reasons["dice_min >= 0.5"]["passed"] and doc["verdict"]["status"] == "fail"
+
+
+def test_a_spread_that_computes_as_zero_on_differing_values_is_not_estimable(tmp_path: Path) -> None:
+    """One repetition of one subject 1 ulp away: the logs of the values coincide, `wcv_log` computed 0 and
+    `wcv_log <= 0` passed although the executions differ (review); `wcv <= 0` and `wsd <= 0` failed."""
+    v = 1e12  # log(v) ~ 27.6, whose ulp is 30 times the relative step of 1 ulp of v
+    files = {
+        (s, r): {"r.json": json.dumps({"v": math.nextafter(v * i, math.inf) if (i, r) == (2, 2) else v * i})}
+        for i, s in enumerate(("s1", "s2", "s3"), start=1)
+        for r in (1, 2)
+    }
+    outputs = "  r: {path: r.json, kind: scalars}\ncriteria: ['wcv_log <= 0']\n"
+    doc = ingested(tmp_path, outputs, files).analyze().document
+    (out,) = doc["outputs"]
+    assert out["observations"][0]["identical"] is False and out["observations"][0]["wcv_log"] == 0.0
+    (why,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "wcv_log <= 0"]
+    assert not why["passed"] and not why["estimable"]
+    assert "the executions differ but wcv_log computes as 0" in why["message"]
+    assert doc["verdict"]["status"] == "error"

@@ -36,6 +36,7 @@ OBSERVATION_METRICS = {
     "sigdigits": "sigdigits.parker_min",
     "sigdigits_min": "sigdigits.parker_min",
 }
+SPREADS = ("sd_ratio", "wcv", "wcv_rms", "wcv_log", "wsd", "rc")  # 0 exactly when the executions agree
 OUTPUT_METRICS = ("dice_min", "hd95_max")
 VOXEL_METRICS = tuple(
     f"voxel_{m}_{s}" for m in ("sd", "sigdigits", "icc_a1") for s in ("mean", "median", "p05", "min", "max")
@@ -304,6 +305,12 @@ def metric_values(
             value: Any = obs
             for part in OBSERVATION_METRICS[metric].split("."):
                 value = value.get(part) if isinstance(value, dict) else None
+            if value == 0 and metric in SPREADS and obs.get("identical") is False:
+                # The executions differ, yet their spread computes as 0: below the metric's precision (the
+                # logs of values 1 ulp apart coincide), so `wcv_log <= 0` passed on differing values (a review).
+                why = f"the executions differ but {metric} computes as 0 (the difference is below its precision)"
+                out.append((obs["name"], None, {"reason": why}))
+                continue
             out.append((obs["name"], value, {} if value is not None else {"reason": _missing_reason(obs, None)}))
     return out
 
