@@ -12,6 +12,7 @@ import math
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import update
 
@@ -538,3 +539,31 @@ def test_a_spread_that_computes_as_zero_on_differing_values_is_not_estimable(tmp
     assert not why["passed"] and not why["estimable"]
     assert "the executions differ but wcv_log computes as 0" in why["message"]
     assert doc["verdict"]["status"] == "error"
+
+
+def test_an_execution_that_wrote_zero_is_named_even_when_the_icc_passes(tmp_path: Path) -> None:
+    """30 subjects with log-normal volumes, 3 repetitions with 0.5% noise; repetition 3 of one subject wrote 0.
+    The ICC's lower bound stays above 0.9 (subjects differ far more), and the study read "sufficiently
+    reproducible" with nothing said (review). Noise around 0 (another output) is not named."""
+    rng = np.random.default_rng(11)
+    files = {}
+    for i in range(30):
+        vol = float(np.exp(rng.normal(8, 1)))
+        for r in (1, 2, 3):
+            v = 0.0 if (i, r) == (7, 3) else vol * (1 + 0.005 * rng.normal())
+            files[(f"sub-{i:02d}", r)] = {
+                "r.json": json.dumps({"volume": v}),
+                "z.json": json.dumps({"offset": 1e-6 * rng.normal()}),  # relative changes mean nothing here
+            }
+    outputs = "  r: {path: r.json, kind: scalars}\n  z: {path: z.json, kind: scalars}\n"
+    volume, offset = ingested(tmp_path, outputs, files).analyze().document["outputs"]
+    (why,) = [r for r in volume["verdict"]["reasons"] if r["criterion"] == "every execution alike"]
+    assert why["severity"] == "warn" and not why["passed"] and why["value"] == 1
+    typical = volume["observations"][0]["odd_executions"]["typical"]
+    assert why["message"].endswith(
+        f"volume: subject sub-07, repetition 3 wrote 0 where the subject's executions have {typical:.6g}"
+    )
+    (icc,) = [r for r in volume["verdict"]["reasons"] if r["criterion"] == "ICC(A,1).ci_low >= 0.9"]
+    assert icc["passed"]  # what hid it
+    assert volume["verdict"]["status"] == "warn"
+    assert "every execution alike" not in [r["criterion"] for r in offset["verdict"]["reasons"]]

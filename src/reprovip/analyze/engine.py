@@ -17,7 +17,7 @@ from reprovip.analyze.envelope import envelope
 from reprovip.analyze.executions import declared_outputs, executions_summary, provenance_summary, stored_executions
 from reprovip.analyze.observations import gather
 from reprovip.analyze.segmentation import dice_envelope, factor_effects, label_agreement
-from reprovip.analyze.stats import num, scalar_metrics
+from reprovip.analyze.stats import num, odd_executions, scalar_metrics
 from reprovip.analyze.voxelwise import voxelwise_maps
 from reprovip.atomic import to_json, write_json_atomic
 from reprovip.criteria.evaluate import evaluate
@@ -174,6 +174,9 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
             finite = [i for i, n in enumerate(obs.names) if n not in obs.nonfinite]
             names = [obs.names[i] for i in finite]
             metrics = dict(zip(names, scalar_metrics(obs.values[finite], design.factor_names, cond_keys), strict=True))
+            for n, odd in zip(names, odd_executions(obs.values[finite], list(obs.subjects)), strict=True):
+                if odd is not None:
+                    metrics[n]["odd_executions"] = _placed(odd, design, cond_keys)
             for n in obs.names:
                 observations.append(
                     dict(name=n, nonfinite=obs.nonfinite[n]) if n in obs.nonfinite else dict(name=n, **metrics[n])
@@ -221,6 +224,14 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
     entry["attribution"] = attribute(bits, shares, effects)
     entry["variance_shares"] = shares
     return entry
+
+
+def _placed(odd: dict[str, Any], design: Design, cond_keys: list[str]) -> dict[str, Any]:
+    """An odd execution (:func:`~reprovip.analyze.stats.odd_executions`) named by its condition and repetition."""
+    column = odd.pop("column")
+    cell, rank = divmod(column, design.k)
+    rec = design.grid[odd["subject"]][(design.cells[cell], rank)]
+    return dict(odd, condition=cond_keys[cell], repetition=rec.repetition)
 
 
 def _left_out(design: Design) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 from typing import Any
 
 import numpy as np
@@ -158,3 +159,58 @@ def _per_condition(values: np.ndarray, cond_keys: list[str]) -> list[dict[str, A
                 identical=bool(same[i]),
             )
     return result
+
+
+ODD_CHANGE = 0.5  # an execution half (or more) away from its subject's median, relative to the larger of the two
+ODD_NOISE = 10.0  # ... and ten times farther than the executions of a typical subject spread (relative to its median)
+
+
+def odd_executions(values: np.ndarray, subjects: list[str]) -> list[dict[str, Any] | None]:
+    """Per observation of ``values`` (``(n_obs, n_subjects, *levels, k)``, finite), the executions whose value
+    is half or more away from their subject's median (``|x - m| >= 0.5 max(|x|, |m|)``): a silent failure
+    (an execution that wrote 0, or a third of its result) which an ICC hides when subjects differ much more
+    than executions (a review's zero among 30 subjects read ICC 0.98). Only an outlier among its subject's
+    executions: it must also be ten times farther from the median than a typical subject's executions spread,
+    relative to its median and in the output's unit (medians over subjects of their range), so that noise
+    around 0, or as large as the values, is not named. None where no execution is odd, else the count and the
+    farthest one: its subject, ``column`` (its position in C order of ``(*levels, k)``), value and its
+    subject's median (``typical``).
+
+    Examples
+    --------
+    >>> v = np.array([[[10.0, 10.1, 0.0], [20.0, 20.0, 20.1], [30.0, 30.1, 30.0], [40.0, 40.0, 40.1]]])
+    >>> odd_executions(v, ["s1", "s2", "s3", "s4"])  # one observation, 4 subjects, k = 3
+    [{'count': 1, 'subject': 's1', 'column': 2, 'value': 0.0, 'typical': 10.0}]
+    """
+    n_obs, n_subj = values.shape[:2]
+    if values.size == 0 or math.prod(values.shape[2:]) < 2:
+        return [None] * n_obs
+    flat = values.reshape(n_obs, n_subj, -1)
+    out: list[dict[str, Any] | None] = []
+    typical = np.median(flat, axis=-1, keepdims=True)
+    dev = np.abs(flat - typical)
+    scale = np.maximum(np.abs(flat), np.abs(typical))
+    ranges = np.ptp(flat, axis=-1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        spread = ranges / np.abs(typical)  # inf or nan where the median is 0
+    noise = np.median(np.where(np.isnan(spread), 0.0, spread), axis=(1, 2), keepdims=True)
+    far = (dev >= ODD_NOISE * noise * np.abs(typical)) & (
+        dev >= ODD_NOISE * np.median(ranges, axis=(1, 2), keepdims=True)
+    )
+    odd = (dev > 0) & (dev >= ODD_CHANGE * scale) & far
+    for i in range(n_obs):
+        count = int(odd[i].sum())
+        if not count:
+            out.append(None)
+            continue
+        s, j = np.unravel_index(int(np.argmax(np.where(odd[i], dev[i] / scale[i], -1.0))), odd[i].shape)
+        out.append(
+            dict(
+                count=count,
+                subject=subjects[s],
+                column=int(j),
+                value=num(flat[i, s, j]),
+                typical=num(typical[i, s, 0]),
+            )
+        )
+    return out

@@ -4,7 +4,8 @@ Outputs that could not be read or were not written by every execution, subjects 
 for lack of executions (they make the study incomplete), values too small for their SD to be computed, numeric
 outputs with no number,
 observations non-finite in some executions, files that differ where no observation does, voxels that differ
-where no voxel metric looks, voxels whose finiteness differs, images that lost most of their voxels.
+where no voxel metric looks, voxels whose finiteness differs, images that lost most of their voxels, and
+executions half or more away from their subject's others (a warning).
 """
 
 from __future__ import annotations
@@ -36,6 +37,12 @@ def _where(e: dict[str, Any]) -> str:
     if e.get("repetition") is not None:
         parts.append(f"repetition {e['repetition']}")
     return ", ".join(parts)
+
+
+def _odd(name: str, e: dict[str, Any]) -> str:
+    """An observation's odd execution (``odd_executions``), and how many its output has."""
+    more = f" ({e['count']} such executions)" if e["count"] > 1 else ""
+    return f"{name}: {_where(e)} wrote {e['value']:.6g} where the subject's executions have {e['typical']:.6g}{more}"
 
 
 def _executions_of(e: dict[str, Any]) -> str:
@@ -134,6 +141,20 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
             )
     reasons += _unseen_differences(out)
     reasons += _underflow(out)
+    if odd := [o for o in out.get("observations") or [] if o.get("odd_executions")]:
+        reasons.append(
+            reason(
+                "every execution alike",
+                passed=False,
+                severity="warn",
+                value=sum(int(o["odd_executions"]["count"]) for o in odd),
+                observation=odd[0]["name"],
+                message=f"{len(odd)} observation(s) have an execution half or more away from its subject's other "
+                "executions (a silent failure: an execution that wrote 0, or a fraction of its result?), which "
+                "an ICC hides when subjects differ much more than executions: "
+                + named([_odd(o["name"], o["odd_executions"]) for o in odd]),
+            )
+        )
     vox = (out.get("voxelwise") or {}).get("summary") or {}
     if outliers := (out.get("voxelwise") or {}).get("support_outliers"):
         count = int(vox.get("support_outliers") or len(outliers))
