@@ -52,14 +52,15 @@ def test_the_same_noise_stays_inside() -> None:
 
 def test_identical_rows_do_not_dilute_the_correction() -> None:
     """The critical value counts only tests that can reject (Tarone): 300 rows identical everywhere (no noise,
-    no change) left it at 3.09 for 1 x 6 x 1 x 2 tests, not 4.5."""
+    no change) left it at 3.70 for 1 x (6 + 1) x 1 x 2 tests, not 4.5."""
     rng = np.random.default_rng(3)
     noisy = _values(rng, shift=0.0, noise=(0.1, 0.1))
     flat = np.repeat(np.full_like(noisy, 5.0), 300, axis=0)
     alone = envelope(noisy, ["v"], 0, VERSIONS)
     padded = envelope(np.concatenate([noisy, flat]), ["v", *(f"c{i}" for i in range(300))], 0, VERSIONS)
-    # 6 subjects x 1 compared version x 2 conditions; Student's t on 6 x 2 x (4 - 1) degrees of freedom
-    expected = stats.t.isf(0.01 / (2 * 6 * 2), 36)
+    # (6 subjects + their mean) x 1 compared version x 2 conditions; Student's t on 6 x 2 x (4 - 1) degrees of
+    # freedom
+    expected = stats.t.isf(0.01 / (2 * 7 * 2), 36)
     assert alone["z_critical"] == pytest.approx(expected, rel=1e-12) == padded["z_critical"]
 
 
@@ -72,7 +73,7 @@ def test_the_worst_change_is_named() -> None:
     assert env["worst"] == {"subject": "s3", "level": "version=2.0", "condition": "threads=2"}
     assert re.fullmatch(
         r"largest change on v, subject s3, version=2\.0, threads=2: \+(4\.9|5\.0)\d* \([\d.]+ run-to-run SDs; "
-        r"\|z\| [\d.]+ outside the critical 3\.65\)",
+        r"\|z\| [\d.]+ outside the critical 3\.7\)",
         env["detail"],
     )
 
@@ -94,3 +95,35 @@ def test_two_runs_with_the_same_noise_stay_inside_at_the_nominal_rate(k: int) ->
         x = 10.0 * np.arange(5)[None, :, None, None] + rng.normal(0, 1.0, size=(1, 5, 2, k))
         outside += not envelope(x, ["v"], 0, VERSIONS)["within_envelope"]
     assert outside <= 6
+
+
+def _shifted(rng: np.random.Generator, sds: np.ndarray, shifts: np.ndarray, k: int = 3) -> np.ndarray:
+    """(1 obs, n subjects, 2 versions, k): subjects 10 apart, run-to-run SD ``sds`` per subject, version 2 adds
+    ``shifts`` per subject."""
+    n = len(sds)
+    x = 10.0 * np.arange(n)[:, None, None] + rng.normal(0, 1, (n, 2, k)) * sds[:, None, None]
+    x[:, 1] += shifts[:, None]
+    return x[None]
+
+
+@pytest.mark.parametrize(
+    ("case", "sds", "shifts"),
+    [
+        # one noisy subject widens the pooled SD: 9 subjects moved by 300 of their own SDs read |z| 3.4 < 3.8
+        ("noisy subject", np.r_[np.full(9, 0.001), 1.0], np.r_[np.full(9, 0.3), 0.0]),
+        # every subject moved by 2 run-to-run SDs: no single cell leaves its envelope (a paired t-test: p ~ 1e-14)
+        ("all shifted", np.full(20, 1.0), np.full(20, 2.0)),
+    ],
+)
+def test_a_shift_of_most_subjects_leaves_the_envelope_by_its_mean(case: str, sds, shifts) -> None:
+    """The review's false passes of `compare` ("within_envelope: yes"): the mean change over subjects is tested
+    too, against the same pooled spread over sqrt(n)."""
+    env = envelope(_shifted(np.random.default_rng(7), sds, shifts), ["v"], 0, VERSIONS)
+    observation = env["observations"]["v"]
+    assert not env["within_envelope"], case
+    assert observation["mean_abs_z"] > env["z_critical"]
+    n = len(sds)
+    assert env["worst"]["subject"] == f"the mean over {n} subjects"
+    assert env["detail"].startswith(f"largest change on v, the mean over {n} subjects, version=2.0: +")
+    # The same noise without a shift stays inside.
+    assert envelope(_shifted(np.random.default_rng(7), sds, 0 * shifts), ["v"], 0, VERSIONS)["within_envelope"]

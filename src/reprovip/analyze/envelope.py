@@ -13,7 +13,10 @@ widen its own envelope, and pooling over conditions let a factor's fixed effect 
 shift of 100 run-to-run SDs read |z| 0.8). An observation leaves the envelope when some |z| exceeds the
 Bonferroni-corrected two-sided critical value at ``alpha``, over the tests that can reject at all (Tarone):
 tests where the baseline has no run-to-run noise are decided without it (any difference leaves the envelope,
-z = inf; none stays inside), so identical rows no longer dilute the correction.
+z = inf; none stays inside), so identical rows no longer dilute the correction. Each condition also tests the
+mean change over the subjects against ``s_base * sqrt(2 / (k n))`` (the same pooled spread: it is the mean of
+the subjects' variances, so the test holds when subjects are not equally noisy): a shift of every subject by a
+few SDs, or one a single noisy subject hides by widening the pooled SD, stays inside each subject's envelope.
 """
 
 from __future__ import annotations
@@ -85,8 +88,14 @@ def envelope(
     sw = np.sqrt(spread.mean(axis=(1, 2)))  # (obs,)
     diff = means[:, :, 1:] - means[:, :, :1]  # (obs, subject, version - 1, condition)
     z = z_scores(diff, sw[:, None, None, None] * np.sqrt(2.0 / k))
-    z_crit = z_critical(int((sw > 0).sum()) * int(np.prod(diff.shape[1:])), n_subj * base.shape[2] * (k - 1), alpha)
-    absz = z.reshape(n_obs, -1).max(axis=1)
+    # The mean change over subjects, against the same spread over sqrt(n): a shift of every subject by 2 SDs,
+    # or one hidden by a single noisy subject that widens the pooled SD, stays inside each cell's envelope
+    # (a review: 9 subjects moved by 160-450 of their own SDs read "within the envelope").
+    shift = exact_mean(diff, 1)  # (obs, version - 1, condition)
+    z_mean = z_scores(shift, sw[:, None, None] * np.sqrt(2.0 / (k * n_subj)))
+    tests = int((sw > 0).sum()) * (int(np.prod(diff.shape[1:])) + int(np.prod(shift.shape[1:])))
+    z_crit = z_critical(tests, n_subj * base.shape[2] * (k - 1), alpha)
+    absz = np.maximum(z.reshape(n_obs, -1).max(axis=1), z_mean.reshape(n_obs, -1).max(axis=1))
     subj_means = means.mean(axis=(2, 3))
     bsd = subj_means.std(axis=1, ddof=1) if n_subj > 1 else np.zeros(n_obs)
     rel = np.abs(diff).reshape(n_obs, -1).max(axis=1) / np.where(bsd > 0, bsd, np.inf)
@@ -94,6 +103,7 @@ def envelope(
     per_obs = {
         n: dict(
             max_abs_z=num(absz[i]),
+            mean_abs_z=num(z_mean[i].max()),
             max_diff=num(np.abs(diff[i]).max()),
             within_sd=num(sw[i]),
             max_diff_over_bsd=num(rel[i]),
@@ -102,12 +112,16 @@ def envelope(
         for i, n in enumerate(names)
     }
     outside = [n for n, d in per_obs.items() if d["outside"]]
-    s, lv, c = np.unravel_index(int(np.argmax(z[worst])), z[worst].shape)
-    where = dict(
-        subject=subjects[s] if subjects else int(s),
-        level=levels[1 + lv],
-        condition=conditions[c] if conditions else None,
-    )
+    by_mean = z_mean[worst].max() > z[worst].max()  # the mean change over subjects is the larger departure
+    if by_mean:
+        lv, c = np.unravel_index(int(np.argmax(z_mean[worst])), z_mean[worst].shape)
+        change = float(shift[worst][lv, c])
+        who: Any = f"the mean over {n_subj} subjects"
+    else:
+        s, lv, c = np.unravel_index(int(np.argmax(z[worst])), z[worst].shape)
+        change = float(diff[worst][s, lv, c])
+        who = subjects[s] if subjects else int(s)
+    where = dict(subject=who, level=levels[1 + lv], condition=conditions[c] if conditions else None)
     return dict(
         baseline=levels[0],
         compared=list(levels[1:]),
@@ -119,7 +133,7 @@ def envelope(
         worst=where,
         max_abs_z=num(absz[worst]),
         observations=per_obs,
-        detail=_sentence(names[worst], where, absz[worst], diff[worst][s, lv, c], sw[worst], z_crit),
+        detail=_sentence(names[worst], where, absz[worst], change, sw[worst], z_crit),
     )
 
 
@@ -128,8 +142,9 @@ def _sentence(name: str, where: dict[str, Any], z: float, diff: float, sw: float
     cond = f", {where['condition']}" if where.get("condition") not in (None, "-") else ""
     size = "with no run-to-run noise in the baseline" if sw == 0 else f"{abs(diff) / sw:.3g} run-to-run SDs"
     verdict = "outside" if z > z_crit else "inside"
+    who = where["subject"] if str(where["subject"]).startswith("the mean") else f"subject {where['subject']}"
     return (
-        f"largest change on {name}, subject {where['subject']}, {where['level']}{cond}: {diff:+.6g} "
+        f"largest change on {name}, {who}, {where['level']}{cond}: {diff:+.6g} "
         f"({size}; |z| {z:.3g} {verdict} the critical {z_crit:.3g})"
     )
 
@@ -142,15 +157,21 @@ def voxel_envelope(
     df: int,
     levels: tuple[str, ...],
     *,
+    mean_shift: np.ndarray,
+    n_subjects: int,
     alpha=ALPHA,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """The envelope test voxel by voxel, from the streaming statistics
-    (:meth:`~reprovip.metrics.streaming.FactorialAccumulator.envelope_stats`) at the voxels with metrics.
+    (:meth:`~reprovip.metrics.streaming.FactorialAccumulator.envelope_stats`) at the voxels with metrics:
+    each subject's change and the mean change over the ``n_subjects`` subjects, as :func:`envelope` does.
 
     Returns the voxels outside the envelope (bool, like ``diff``) and the document's ``envelope`` (without
     the voxel's grid position: ``worst_index`` is its position in ``diff``).
     """
-    z = z_scores(diff, np.sqrt(variance * (2.0 / k)))
+    z = np.maximum(
+        z_scores(diff, np.sqrt(variance * (2.0 / k))),
+        z_scores(mean_shift, np.sqrt(variance * (2.0 / (k * n_subjects)))),
+    )
     z_crit = z_critical(int(np.count_nonzero(variance > 0)) * tests_per_voxel, df, alpha)
     outside = z > z_crit
     worst = int(np.argmax(z)) if z.size else 0

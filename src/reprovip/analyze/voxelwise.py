@@ -498,15 +498,19 @@ def _finish(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor) -> dict[st
     return out
 
 
-def _envelope(stream: _Stream, stats: tuple[np.ndarray, np.ndarray, int], finite: np.ndarray) -> dict[str, Any]:
+def _envelope(
+    stream: _Stream, stats: tuple[np.ndarray, np.ndarray, int, np.ndarray], finite: np.ndarray
+) -> dict[str, Any]:
     """The voxelwise envelope test at the voxels with metrics finite everywhere; ``outside`` as float 0/1 at
     every voxel with metrics (for the map)."""
-    diff, variance, tests = stats
+    diff, variance, tests, shift = stats
     design = stream.design
     levels = tuple(str(lv) for lv in design.factors[stream.version_axis][1])
     versions = len(levels)
     df = stream.n * (int(np.prod(design.levels)) // versions) * (design.k - 1)  # the baseline's spread
-    outside, env = voxel_envelope(diff[finite], variance[finite], tests, design.k, df, levels)
+    outside, env = voxel_envelope(
+        diff[finite], variance[finite], tests, design.k, df, levels, mean_shift=shift[finite], n_subjects=stream.n
+    )
     at = stream.index[np.flatnonzero(finite)[env.pop("worst_index")]] if finite.any() else 0
     voxel = tuple(int(i) for i in np.unravel_index(at, stream.ref[0], order="F"))
     env["worst_observation"] = f"voxel {voxel}"

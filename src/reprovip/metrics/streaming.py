@@ -114,6 +114,8 @@ class FactorialAccumulator:
         if self._env_axis is not None:
             self._env_diff = np.zeros(nv)  # the largest |condition mean - baseline's| over subjects and levels
             self._env_ss = np.zeros(nv)  # the baseline's within-condition sum of squares
+            compared = (self.levels[self._env_axis] - 1) * (r // self.k // self.levels[self._env_axis])
+            self._env_sum = np.zeros((compared, nv))  # per compared level and condition: the sum over subjects
         self._work: _Work | None = None
         self._raters: tuple[int, tuple[np.ndarray, ...]] | None = None
         self.n_subjects = 0
@@ -258,16 +260,18 @@ class FactorialAccumulator:
         into the envelope statistics."""
         n, ax = sl.stop - sl.start, self._env_axis
         means = np.moveaxis(cell_means.reshape(*self.levels, n), ax, 0)
-        largest = np.abs(means[1:] - means[:1]).reshape(-1, n).max(axis=0)
-        np.maximum(self._env_diff[sl], largest, out=self._env_diff[sl])
+        change = (means[1:] - means[:1]).reshape(-1, n)
+        np.maximum(self._env_diff[sl], np.abs(change).max(axis=0), out=self._env_diff[sl])
+        self._env_sum[:, sl] += change
         baseline = np.moveaxis(squares.reshape(*self.levels, self.k, n), ax, 0)[0]
         self._env_ss[sl] += baseline.reshape(-1, n).sum(axis=0)
 
-    def envelope_stats(self) -> tuple[np.ndarray, np.ndarray, int] | None:
+    def envelope_stats(self) -> tuple[np.ndarray, np.ndarray, int, np.ndarray] | None:
         """The envelope test's statistics per voxel (:mod:`reprovip.analyze.envelope`), or None without an
         ``envelope_axis`` or with k < 2: the largest ``|mean - baseline mean|`` of a condition over subjects,
         compared levels and conditions of the other factors; the baseline's run-to-run variance (repetitions
-        within a subject and condition, pooled); and the number of such differences per voxel (the tests)."""
+        within a subject and condition, pooled); the number of tests per voxel (each subject's differences,
+        and each mean over subjects); and the largest ``|mean over subjects of those differences|``."""
         if self._env_axis is None:
             return None
         n = self._need(1)
@@ -275,7 +279,9 @@ class FactorialAccumulator:
         conditions = int(np.prod(self.levels, dtype=np.int64)) // versions
         variance = self._env_ss / (n * conditions * (self.k - 1))
         shape = self.spatial_shape
-        return self._env_diff.reshape(shape), variance.reshape(shape), n * (versions - 1) * conditions
+        mean_shift = (np.abs(self._env_sum) / n).max(axis=0)
+        tests = (n + 1) * (versions - 1) * conditions
+        return self._env_diff.reshape(shape), variance.reshape(shape), tests, mean_shift.reshape(shape)
 
     def _need(self, minimum: int) -> int:
         if self.n_subjects < minimum:
