@@ -99,8 +99,20 @@ def check_study(study: Study, *, strict: bool = False, reanalyze: bool = True) -
         document = study.analyze().document
     else:
         document = stored_document(study)
+        _read_only(study)
         _refuse_stale(document, study)
     return gate(document, study, strict=strict)
+
+
+def _read_only(study: Study) -> None:
+    """Read a store that cannot be written from a copy of its catalog: the stored verdict needs no write (a
+    review's read-only store was refused as "check the folder's permissions")."""
+    from reprovip.store.snapshot import readable_folder
+
+    if study.catalog_url is None and readable_folder(study.store) != study.store:
+        from reprovip.store import Catalog
+
+        study.catalog = Catalog.for_store(study.store, read_only=True)
 
 
 def _refuse_stale(document: dict[str, Any], study: Study) -> None:

@@ -57,9 +57,17 @@ def test_full_disk_is_one_line_and_what_finished_is_kept(tmp_path: Path, mounted
     assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
 
 
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "reprovip", *args], capture_output=True, text=True, timeout=60)
+
+
 def test_read_only_store_is_one_line_and_status_still_reads_it(tmp_path: Path, mounted: list[Path]) -> None:
-    path = write_study(tmp_path, repetitions=1)
+    """`run` refuses in one line; `status`, `report` and `check --no-reanalyze` read it (the report crashed and
+    check said "check the folder's permissions": a review)."""
+    path = write_study(tmp_path, repetitions=2)
     assert _run(path).returncode == 0
+    assert _cli("analyze", str(path)).returncode == 0
+    gate = _cli("check", str(path), "--no-reanalyze")
     store = tmp_path / ".reprovip"
     _mount("--bind", str(store), str(store))
     mounted.append(store)
@@ -70,7 +78,10 @@ def test_read_only_store_is_one_line_and_status_still_reads_it(tmp_path: Path, m
         f"reprovip: error: {store / 'run.lock'}: cannot write there (Read-only file system); reprovip stores "
         "results in the study folder's .reprovip/: run it where you can write (or copy the folder)\n"
     )
-    status = subprocess.run(
-        [sys.executable, "-m", "reprovip", "status", str(path)], capture_output=True, text=True, timeout=60
-    )
-    assert status.returncode == 0 and "│ -         │    3 │      0 │       0 │       0 │     3 │" in status.stdout
+    status = _cli("status", str(path))
+    assert status.returncode == 0 and "│ -         │    6 │      0 │       0 │       0 │     6 │" in status.stdout
+    report = _cli("report", str(path), "-o", str(tmp_path / "r.html"))
+    assert report.returncode == 0, report.stderr
+    assert "reproducible (bit-for-bit identical)" in (tmp_path / "r.html").read_text()
+    again = _cli("check", str(path), "--no-reanalyze")
+    assert (again.returncode, again.stdout) == (gate.returncode, gate.stdout) == (0, gate.stdout), again.stderr

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shlex
-import shutil
-import tempfile
-from pathlib import Path
 
 import click
 
@@ -17,27 +13,22 @@ from reprovip.study import STATUSES, Study
 TAIL_LINES = 10  # lines of stdout and stderr shown per failure with --failed
 
 
-def _open_catalog(study: Study, tmp: str) -> None:
+def _open_catalog(study: Study) -> None:
     """Give ``study`` the catalog ``status`` reads, without SQLAlchemy when it can.
 
     The default SQLite catalog at this code's schema revision is read with :mod:`sqlite3`
     (:class:`~reprovip.store.reader.SQLiteReader`, the same queries); any other (a database URL, a catalog to
     migrate or to refuse) is left to :attr:`Study.catalog`, on first use, as every command opens it.
-    A store that cannot be written (a read-only disk, another user's study) is read from a copy of its catalog:
-    SQLite cannot open a WAL database where it cannot create its shared-memory file, and ``immutable=1`` would
-    ignore what a killed runner left in the WAL.
+    A store that cannot be written (a read-only disk, another user's study) is read from a copy of its catalog
+    (:func:`~reprovip.store.snapshot.readable_folder`).
     """
     if study.catalog_url is not None:
         return
-    folder = study.store
-    writable = not folder.is_dir() or os.access(folder, os.W_OK)
-    if not writable:
-        folder = Path(tmp)
-        for name in ("catalog.sqlite", "catalog.sqlite-wal"):
-            if (study.store / name).exists():
-                shutil.copyfile(study.store / name, folder / name)
     from reprovip.store.reader import SQLiteReader
+    from reprovip.store.snapshot import readable_folder
 
+    folder = readable_folder(study.store)
+    writable = folder == study.store
     reader = SQLiteReader.open(folder / "catalog.sqlite")
     if reader is not None:
         if writable:
@@ -121,9 +112,8 @@ def _plan_lines(study: Study) -> list[str]:
 def status_command(path: str, *, failed: bool = False) -> int:
     """Print the status table, the runs to know about and the failures grouped by error."""
     study = Study.load(path)
-    with tempfile.TemporaryDirectory(prefix="reprovip-status-") as tmp:
-        _open_catalog(study, tmp)
-        return _print_status(study, failed=failed)
+    _open_catalog(study)
+    return _print_status(study, failed=failed)
 
 
 def _print_status(study: Study, *, failed: bool) -> int:

@@ -24,6 +24,7 @@ from reprovip import __version__
 from reprovip.errors import StoreError
 from reprovip.store import schema as s
 from reprovip.store import sql
+from reprovip.store.snapshot import readable_folder
 
 _CAP = 64 * 1024
 _UPSERT = ("postgresql", "sqlite")  # dialects with INSERT ... ON CONFLICT DO NOTHING
@@ -138,10 +139,13 @@ class Catalog(sql.Reads):
 
     @classmethod
     def for_store(cls, root: Path, *, read_only: bool = False) -> Catalog:
-        """The default SQLite catalog of a study store folder."""
+        """The default SQLite catalog of a study store folder (read-only: from a copy when the folder cannot be
+        written, see :func:`readable_folder`)."""
         root = Path(root)
         if read_only and not (root / "catalog.sqlite").exists():
             raise StoreError(f"{root}: no catalog here; run `reprovip run` or `reprovip ingest` first")
+        if read_only:
+            root = readable_folder(root)
         root.mkdir(parents=True, exist_ok=True)
         return cls(sqlite_url(root / "catalog.sqlite", read_only=read_only), read_only=read_only)
 
