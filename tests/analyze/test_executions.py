@@ -191,3 +191,36 @@ def test_the_report_of_a_verdict_made_with_other_criteria_is_stale(study: Study,
     assert 'id="stale"' in html and "the criteria changed since this analysis" in html
     edited.analyze()
     assert 'id="stale"' not in edited.report().html
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "error"),
+    [
+        # a new output: it was never read, and "1 of 1 outputs identical" said nothing of it (review)
+        (
+            "  a: {path: a.txt, kind: text}\n",
+            "  a: {path: a.txt, kind: text}\n  b: {path: b.txt, kind: text}\n",
+            "declared in the study file but stored by no execution (declared after they ran); `reprovip run` "
+            "stores it as declared (results made elsewhere: ingest them again)",
+        ),
+        # another kind: the text analysis of the stored files was kept ("sufficiently reproducible") while
+        # their bytes differ (review)
+        (
+            "kind: text",
+            "kind: bytes",
+            "declared `kind: bytes` but stored as `text`; `reprovip run` stores it as declared (results made "
+            "elsewhere: ingest them again)",
+        ),
+    ],
+)
+def test_an_output_declared_otherwise_than_stored_is_not_analysable(
+    tmp_path: Path, old: str, new: str, error: str
+) -> None:
+    # the same number, other words: identical numbers, different bytes ("with warnings" as text)
+    files = {(s, r): {"a.txt": f"v 1\nhost {'ab'[r - 1]}\n"} for s in ("sub-01", "sub-02") for r in (1, 2)}
+    study = ingested(tmp_path, "  a: {path: a.txt, kind: text}\n", files)
+    assert study.analyze().document["verdict"]["status"] == "warn"
+    doc = _edit(study, old, new).analyze().document
+    (entry,) = [o for o in doc["outputs"] if o.get("error")]
+    assert entry["error"] == error
+    assert doc["verdict"]["status"] == "error"

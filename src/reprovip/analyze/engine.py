@@ -277,22 +277,32 @@ def analyze_groups(
 ) -> list[dict[str, Any]]:
     """Analyse each output group (name, relpath) -> (kind, records); maps go under ``out_root``. With ``done``
     (subject, condition, repetition of the executions that succeeded), files some of them did not write are
-    listed under ``unwritten``."""
+    listed under ``unwritten``. An output stored with another kind than the study file declares now, or declared
+    and stored by no execution (while others are), is not analysable: an error entry says to store it again."""
     names_per_output: dict[str, int] = {}
     for name, _ in groups:
         names_per_output[name] = names_per_output.get(name, 0) + 1
     outputs = []
+    again = "`reprovip run` stores it as declared (results made elsewhere: ingest them again)"
     for (name, relpath), (kind, recs) in sorted(groups.items()):
         label = name if names_per_output[name] == 1 else f"{name}/{relpath}"
         design = build_design(recs, declared)
+        declared_kind = study.spec.outputs[name].kind if name in study.spec.outputs else kind
         try:
+            if declared_kind != kind:  # read as it was stored, it would be judged as what the file no longer says
+                raise ReprovipError(f"declared `kind: {declared_kind}` but stored as `{kind}`; {again}")
             entry = _analyze_output(study, label, kind, design, out_root / label.replace("/", "__"))
         except ReprovipError as exc:
-            entry = dict(name=label, kind=kind, error=str(exc), observations=[], summary={})
+            entry = dict(name=label, kind=declared_kind, error=str(exc), observations=[], summary={})
         if done is not None:
             entry["unwritten"] = unwritten(recs, done)
         _name_files_as_written(entry, recs, relpath)
         outputs.append(entry)
+    stored = {name for name, _ in groups}
+    for name, decl in study.spec.outputs.items() if stored else ():
+        if name not in stored:  # declared after the executions stored theirs: it was left out, unsaid (a review)
+            error = f"declared in the study file but stored by no execution (declared after they ran); {again}"
+            outputs.append(dict(name=name, kind=decl.kind, error=error, observations=[], summary={}))
     return outputs
 
 

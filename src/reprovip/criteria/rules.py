@@ -277,7 +277,9 @@ def metric_values(
             return [(None, None, {"reason": f"the envelope test was skipped: {env['skipped']}"})]
         return [(env.get("worst_observation"), bool(env.get("within_envelope")), {"detail": env.get("detail")})]
     if metric in FLAGS:
-        return [(None, bool(output.get("bitwise", {}).get(metric)), {})]
+        if not output.get("bitwise"):  # never compared (an output that could not be analysed): not "differs"
+            return [(None, None, {"reason": output.get("error") or "the output was not compared"})]
+        return [(None, bool(output["bitwise"].get(metric)), {})]
     if metric in STUDY_METRICS:
         return [(None, document["executions"].get(metric), {})]
     if metric in OUTPUT_METRICS or metric.startswith("voxel_"):
