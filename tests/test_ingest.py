@@ -228,3 +228,18 @@ def test_a_verdict_made_before_another_ingest_is_stale(tmp_path: Path, capsys: p
     assert main(["check", str(study.path), "--no-reanalyze"]) == 2
     assert "executions changed since the stored analysis" in capsys.readouterr().err
     assert main(["check", str(study.path)]) == 1
+
+
+def test_a_second_ingest_says_it_replaced_executions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Another results folder ingested under the same subjects and repetitions replaced the first one's
+    executions without a word, and the verdict flipped from "not reproducible" to "identical" (review)."""
+    files = {(s, r): {"r.json": json.dumps({"v": float(r)})} for s in ("sub-01", "sub-02") for r in (1, 2)}
+    study = ingested(tmp_path, "  r: {path: r.json, kind: scalars}\n", files)
+    shutil.copytree(tmp_path / "results", tmp_path / "other")
+    capsys.readouterr()
+    assert main(["ingest", str(study.path), "--pattern", "other/{subject}/run-{repetition}"]) == 0
+    out = capsys.readouterr().out
+    assert "ingested 4 executions, 4 complete" in out
+    assert "  4 of them replaced executions stored before (the same subject, condition and repetition)" in out
+    assert main(["ingest", str(study.path), "--pattern", "other/{subject}/run-{repetition}"]) == 0
+    assert len(Study.load(study.path).executions()) == 4

@@ -570,7 +570,7 @@ def ingest_boutiques_records(
             )
             summary.complete += error is None
             summary.incomplete += error is not None
-        catalog.insert_ingested(study_id, rows)
+        summary.replaced = catalog.insert_ingested(study_id, rows)
         run_id = catalog.start_run(study_id, "ingest", len(rows), socket.gethostname(), os.getpid())
         catalog.finish_run(run_id, "finished", summary.complete, summary.incomplete)
         shutil.rmtree(blobs.tmp, ignore_errors=True)

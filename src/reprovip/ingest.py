@@ -38,6 +38,7 @@ class IngestSummary:
     executions: int = 0
     complete: int = 0
     incomplete: int = 0
+    replaced: int = 0  # executions stored before (same subject, condition, repetition), now the ingested ones
     factors: list[str] = field(default_factory=list)
 
 
@@ -193,7 +194,7 @@ def ingest_outputs(study: Study, pattern: str, *, root: Path | None = None) -> I
             )
             summary.complete += not missing
             summary.incomplete += bool(missing)
-        catalog.insert_ingested(study_id, rows)
+        summary.replaced = catalog.insert_ingested(study_id, rows)
         run_id = catalog.start_run(study_id, "ingest", len(rows), socket.gethostname(), os.getpid())
         catalog.finish_run(run_id, "finished", summary.complete, summary.incomplete)
         shutil.rmtree(blobs.tmp, ignore_errors=True)

@@ -16,7 +16,17 @@ def ingest_command(path: str, pattern: str, root: str | None) -> int:
         f"{study.name}: ingested {s.executions} executions, {s.complete} complete, "
         f"{s.incomplete} with missing outputs{factors}"
     )
+    _say_replaced(s.replaced)
     return 0
+
+
+def _say_replaced(replaced: int) -> None:
+    """Say that stored executions were replaced: a second ingest silently swapped a study's results (a review)."""
+    if replaced:
+        click.echo(
+            f"  {replaced} of them replaced executions stored before (the same subject, condition and repetition); "
+            "give the pattern a factor (`results/{version}/...`) to keep both"
+        )
 
 
 def ingest_records_command(
@@ -43,6 +53,7 @@ def ingest_records_command(
         f"Boutiques records ({len(s.subjects)} subjects{factors}), {s.complete} complete, "
         f"{s.incomplete} failed; outputs compared: {hashes}"
     )
+    _say_replaced(s.replaced)
     if s.superseded:
         click.echo(
             f"  {s.superseded} record(s) superseded by a later record of the same execution (subject, condition "

@@ -441,9 +441,16 @@ class Catalog(sql.Reads):
             self._known_provenance.add(digest)
         return digest
 
-    def insert_ingested(self, study_id: int, rows: list[dict[str, Any]]) -> None:
-        """Insert executions found on disk by ``ingest`` (rows carry their outputs under ``outputs``)."""
+    def insert_ingested(self, study_id: int, rows: list[dict[str, Any]]) -> int:
+        """Insert executions found on disk by ``ingest`` (rows carry their outputs under ``outputs``); return how
+        many replaced an execution stored before (same subject, condition and repetition: ingested or run)."""
+        e = s.executions
         with self.engine.begin() as conn:
+            ids = [row["id"] for row in rows]
+            replaced = sum(
+                len(conn.execute(select(e.c.id).where(e.c.study_id == study_id, e.c.id.in_(chunk))).all())
+                for chunk in _chunks(ids, 500)
+            )
             for row in rows:
                 outs = row.pop("outputs")
                 conn.execute(s.outputs.delete().where(s.outputs.c.execution_id == row["id"]))
@@ -453,6 +460,7 @@ class Catalog(sql.Reads):
                 conn.execute(insert(s.executions).values(study_id=study_id, **row))
                 if outs:
                     conn.execute(insert(s.outputs), [dict(o, execution_id=row["id"]) for o in outs])
+        return replaced
 
     def attempt_counts(self, study_id: int) -> dict[tuple[bool, str], int]:
         """Attempts of a study's executions counted by (superseded, status): ``{(False, "failed"): 3, ...}``."""
