@@ -90,6 +90,17 @@ def test_missing_cells_are_nan_and_counted(tmp_path):
     assert loaded.meta["ignored_columns"] == ["empty"]
 
 
+def test_true_false_columns_are_one_and_zero(tmp_path):
+    """A `converged` column flipping True -> False was a text cell (a warning), while the same flip in JSON
+    (read as 1/0) failed (review). Missing cells stay NaN; words beside booleans keep the column text."""
+    path = tmp_path / "t.tsv"
+    path.write_text("name\tconverged\tmixed\na\tTrue\ttrue\nb\tFALSE\tmaybe\nc\tn/a\tfalse\n")
+    loaded = load(path)
+    values = _values(loaded)
+    assert (values["a/converged"], values["b/converged"]) == (1.0, 0.0) and math.isnan(values["c/converged"])
+    assert not any(k.endswith("/mixed") for k in values)
+
+
 @pytest.mark.parametrize(
     "content",
     ["name\tvalue\nA\t1.5\nB\t2\n", "name;value\nA;1.5\nB;2\n", "name   value\n  A  1.5\nB 2\n"],

@@ -13,7 +13,8 @@ no type guessing happens behind our back. The rules (also in ``docs/readers.md``
   number with a comma, and not when every such cell could be a thousands separator (``1,234``); otherwise the
   cells stay text and ``meta["number_like_text"]`` says why (see :func:`_decimal_commas`);
 - a column is numeric when more than half of its non-missing cells are numbers; every other non-missing
-  cell of a numeric column is then an error naming its line and column;
+  cell of a numeric column is then an error naming its line and column; a column whose every non-missing
+  cell is ``true`` or ``false`` (any case) is numeric too, 1 and 0, as JSON's booleans are;
 - row keys: the ``key_columns`` given (joined with ``|``), else the first non-numeric column when its values
   are unique and non-empty, else the 0-based data-row index;
 - a first row whose every cell is a number (``np.savetxt``, connectome matrices, FSL ``.mat`` affines) is
@@ -27,6 +28,7 @@ import csv
 import io
 import itertools
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,6 +155,9 @@ def parse_table(path: Path) -> _Table:
     return _Table(header, rows, lines, delimiter, encoding, has_header)
 
 
+_BOOLEANS = {"true": 1.0, "false": 0.0}
+
+
 def _decimal_commas(cells: list[str], parsed: list[float | None], delimiter: str) -> str | None:
     """Read the decimal-comma cells of a column (in ``parsed``) when that is unambiguous; else say why not.
 
@@ -194,6 +199,11 @@ def _parse_column(cells: list[str], delimiter: str) -> tuple[list[float | None],
         else:
             parsed.append(None)
     why = _decimal_commas(cells, parsed, delimiter)
+    words = {cells[i].strip().lower() for i, v in enumerate(parsed) if v is None}
+    if words and words <= _BOOLEANS.keys() and all(v is None or math.isnan(v) for v in parsed):
+        # A column of true/false is read as 1/0, as JSON's booleans are: as text, a flip was only a warning
+        # while the same flip in JSON failed (a review's `converged` column)
+        parsed = [_BOOLEANS[c.strip().lower()] if v is None else v for c, v in zip(cells, parsed, strict=True)]
     n_text = parsed.count(None)
     return parsed, len(parsed) - n_text - n_missing, n_text, why
 
