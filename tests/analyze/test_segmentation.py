@@ -161,3 +161,14 @@ def test_a_level_that_swaps_labels_is_named_beside_run_to_run_noise(tmp_path: Pa
     assert out["attribution"]["summary"].startswith("threads changes the label maps beyond run-to-run noise")
     html = study.report().html
     assert re.search(r"cause:\s*(<[^>]+>\s*)*threads", html), "the report's next step names threads"
+
+
+def test_a_label_map_stored_with_a_fourth_axis_of_one_is_measured(tmp_path: Path) -> None:
+    """(x, y, z, 1), as many tools write one volume: refused with "write one volume per output" (review)."""
+    paths = []
+    for r, data in enumerate([_cube(), _cube(shift=1)], start=1):
+        paths.append(tmp_path / f"run-{r}.nii.gz")
+        nib.save(nib.Nifti1Image(data[..., None], np.eye(4)), paths[-1])
+    design = build_design([Record("sub-01", (), "-", r, p, None, None, None) for r, p in enumerate(paths, start=1)])
+    seg = label_agreement(design, ["sub-01"])
+    assert seg["labels"]["1"]["dice_within_min"] == pytest.approx(2 * 48 / 128, rel=1e-12)

@@ -15,9 +15,12 @@ from reprovip.readers.base import fail
 
 def _label_map(rec: Record, kind: str) -> tuple[np.ndarray, tuple[float, ...]]:
     """The voxels of one stored label map and their spacing (mm); a map the overlap metrics cannot take (more
-    than 3 axes, such as one volume per frame) is a :class:`ReaderError` naming the file and the fix."""
+    than 3 axes, such as one volume per frame) is a :class:`ReaderError` naming the file and the fix. Trailing
+    axes of length 1 (one volume stored as ``(x, y, z, 1)``) are dropped: it was refused (a review)."""
     loaded = load(rec.path, kind=kind)  # type: ignore[arg-type]
     data = np.asarray(loaded.values["data"])
+    while data.ndim > 3 and data.shape[-1] == 1:  # (x, y, z, 1), as many tools write a single volume
+        data = data[..., 0]
     if data.ndim > 3:
         raise fail(
             rec.path,  # type: ignore[arg-type]
