@@ -351,6 +351,8 @@ def test_a_subject_on_its_own_grid_is_named_with_what_to_do(tmp_path: Path) -> N
         nib.save(nib.Nifti1Image(np.asarray(img.dataobj), img.affine + np.pad([[2.0]], ((0, 3), (3, 0)))), rec.path)
     _, _, errors = _maps_of(tmp_path / "maps", design)
     (error,) = errors
+    # named by its execution, not only its subject (a review could not tell which file was on another grid)
+    assert (error["condition"], error["repetition"]) == ("-", 0)  # its first file (this design counts from 0)
     assert error["subject"] == "sub-2" and error["error"].endswith(
         "affine differs from the other executions' by more than 1e-05; voxelwise maps need every execution on one "
         "grid: images in each subject's native space must be resampled to a common template first, or declare the "

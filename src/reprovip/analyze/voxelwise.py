@@ -217,6 +217,14 @@ class _Stream:
         """Start a subject of ``n_columns`` executions."""
         self.columns, self.cur = n_columns, None
         self.failed: ReaderError | None = None
+        self.failed_at: dict[str, Any] = {}
+
+    def execution(self, subject: str, col: int) -> dict[str, Any]:
+        """The condition and repetition of a subject's block column (an error names the execution, not only its
+        subject: a review could not tell which of a subject's files was on another grid)."""
+        cell, rank = divmod(col, self.design.k)
+        rec = self.design.grid[subject][(self.design.cells[cell], rank)]
+        return dict(condition=rec.condition_key, repetition=rec.repetition)
 
     def take(self, col: int, vol: _Read | int) -> None:
         """Fold in one of the subject's volumes (in block order), or the column of an earlier one of the same
@@ -412,10 +420,11 @@ def voxelwise_maps(
                     adding = pool.submit(stream.add, sub)
                     del sub
                 elif errors is not None:
-                    errors.append(dict(subject=s, condition=None, repetition=None, error=str(stream.failed)))
+                    errors.append(dict(subject=s, **stream.failed_at, error=str(stream.failed)))
                 started = None
             elif isinstance(vol, ReaderError):
-                stream.failed = stream.failed or vol
+                if stream.failed is None:  # the first file that could not be read, named by its execution
+                    stream.failed, stream.failed_at = vol, stream.execution(s, col)
             elif stream.failed is None:
                 stream.take(col, vol)
         if adding is not None:
