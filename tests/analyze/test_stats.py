@@ -133,3 +133,19 @@ def test_constant_means_every_value_equal_bit_for_bit(table, constant):
     in every execution of every subject is reproducible without an ICC (whose 0/0 it then has)."""
     (obs,) = scalar_metrics(np.array([table]), (), [])
     assert obs["constant"] is constant
+
+
+def test_a_factor_is_tested_against_the_subjects_reactions_to_it_as_pingouin_does() -> None:
+    """`factor_tests` equals pingouin's repeated-measures ANOVA of the cell means (subjects x levels; the mean
+    squares of the means are those of the executions over k, so F is the same)."""
+    import pandas as pd
+    import pingouin as pg
+
+    from reprovip.analyze.stats import factor_tests
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(1, 5, 3, 2)) + np.array([0.0, 0.4, 0.1])[:, None]  # 5 subjects, 3 levels, k = 2
+    means = x[0].mean(axis=-1)
+    table = pd.DataFrame([dict(s=s, t=t, v=means[s, t]) for s in range(5) for t in range(3)])
+    aov = pg.rm_anova(table, dv="v", within="t", subject="s", correction=False)
+    assert factor_tests(x, ("threads",))[0]["threads"] == pytest.approx(float(aov["p_unc"].iloc[0]), rel=1e-9)

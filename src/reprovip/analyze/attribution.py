@@ -35,13 +35,29 @@ def mean_shares(observations: list[dict[str, Any]], factors: tuple[str, ...]) ->
 FACTOR_SHARE = 0.5  # a factor's part of the executions' variance (factors + repetitions) that names it as a cause
 
 
+def factor_evidence(observations: list[dict[str, Any]], factors: tuple[str, ...]) -> dict[str, float] | None:
+    """Per factor, the smallest p-value of its main effect over the observations (``factor_p``), Bonferroni-
+    corrected over them (a table of 1000 cells would otherwise find noise somewhere); None without tests."""
+    tested = [o["factor_p"] for o in observations if o.get("factor_p")]
+    if not tested:
+        return None
+    return {f: min(1.0, len(tested) * min(float(t.get(f, 1.0)) for t in tested)) for f in factors}
+
+
+FACTOR_P = 0.01  # and its main effect is significant (F test, Bonferroni over the observations)
+
+
 def attribute(
-    bitwise: dict[str, Any], shares: dict[str, float], effects: dict[str, str] | None = None
+    bitwise: dict[str, Any],
+    shares: dict[str, float],
+    effects: dict[str, str] | None = None,
+    evidence: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Explain a non-identical output: one entry per factor, sorted by share, and a summary sentence.
 
     ``effects`` names factors shown to change the result by other evidence than bits and shares (label maps:
-    :func:`reprovip.analyze.segmentation.factor_effects`), with the sentence that says so."""
+    :func:`reprovip.analyze.segmentation.factor_effects`), with the sentence that says so. ``evidence`` is
+    :func:`factor_evidence`: a factor is named from its share only when its main effect is significant too."""
     if bitwise["identical"]:
         return {"factors": [], "summary": "bit-for-bit identical across all executions"}
     entries = []
@@ -78,7 +94,14 @@ def attribute(
     replicated = bitwise.get("repetitions", 2) >= 2
     for e in entries:
         share = e["share"] or 0.0
-        if replicated and not e["changes_result"] and share >= FACTOR_SHARE * executions and share > rep:
+        significant = evidence is None or evidence.get(e["factor"], 1.0) < FACTOR_P
+        if (
+            replicated
+            and not e["changes_result"]
+            and share >= FACTOR_SHARE * executions
+            and share > rep
+            and significant
+        ):
             e["changes_result"] = True
             sentences.append(
                 f"{e['factor']} changes the result beyond run-to-run noise ({100 * share:.3g}% of the variance, "

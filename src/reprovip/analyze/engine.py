@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reprovip import __version__
-from reprovip.analyze.attribution import attribute, factor_shares, mean_shares
+from reprovip.analyze.attribution import attribute, factor_evidence, factor_shares, mean_shares
 from reprovip.analyze.bitwise import bitwise_summary, record_key
 from reprovip.analyze.dataflow import add_dataflow
 from reprovip.analyze.design import Design, build_design, records_by_output
@@ -221,7 +221,7 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
         }
         shares = factor_shares(variance, design.factor_names)
     effects = factor_effects(entry["segmentation"].get("pair_dice") or {}) if "segmentation" in entry else None
-    entry["attribution"] = attribute(bits, shares, effects)
+    entry["attribution"] = attribute(bits, shares, effects, factor_evidence(observations, design.factor_names))
     entry["variance_shares"] = shares
     return entry
 
