@@ -115,6 +115,18 @@ def test_label_maps_of_one_subject_on_two_grids_name_the_files(tmp_path: Path) -
         label_agreement(design, list(design.complete))
 
 
+def test_label_maps_of_one_subject_placed_by_two_affines_name_the_files(tmp_path: Path) -> None:
+    """Same shape, same voxels, the second map moved 2 mm in space: compared voxel by voxel it would read
+    identical; a subject's maps must share their affine too."""
+    design = _design(tmp_path, {"sub-01": [(_cube(), 1.0), (_cube(), 2.0)]})
+    with pytest.raises(
+        ReaderError,
+        match=r"sub-01/run-2\.nii\.gz: label map placed by another affine \(subject sub-01, repetition 2\) than "
+        r"subject sub-01, repetition 1's; write the label maps of every execution of a subject on the same grid$",
+    ):
+        label_agreement(design, list(design.complete))
+
+
 def test_label_agreement_leaves_out_the_subjects_whose_files_could_not_be_read(tmp_path: Path) -> None:
     """Subject s3's second map is on another grid (and mirrored): the voxel pass names it unreadable, and the
     Dice used to be computed on it all the same (0 here), contradicting `check`'s "computed on the files that
@@ -172,3 +184,25 @@ def test_a_label_map_stored_with_a_fourth_axis_of_one_is_measured(tmp_path: Path
     design = build_design([Record("sub-01", (), "-", r, p, None, None, None) for r, p in enumerate(paths, start=1)])
     seg = label_agreement(design, ["sub-01"])
     assert seg["labels"]["1"]["dice_within_min"] == pytest.approx(2 * 48 / 128, rel=1e-12)
+
+
+def test_label_maps_in_each_subjects_own_space_are_measured_on_it(tmp_path: Path) -> None:
+    """FreeSurfer-style maps: one shape, each subject's own origin; sub-2's repetition 2 moves the label by one
+    voxel. Every subject but the first read "affine differs from the other executions'" and was left out, so
+    the output was "not analysable" and Dice read over the others only (review). A subject whose executions
+    share a grid is measured on it; one whose executions do not (sub-3's repetition 2 moved in space, its voxels
+    unchanged) stays an error: compared voxel by voxel, the move would not show."""
+    files = {}
+    for s in range(4):
+        affine = np.eye(4)
+        affine[:3, 3] = (-10.0 * s, 3.0 * s, 7.0)  # each subject's own origin
+        for r in (1, 2):
+            moved = affine.copy()
+            if (s, r) == (3, 2):
+                moved[0, 3] += 2.0
+            data = _cube(shift=1 if (s, r) == (2, 2) else 0)
+            files[(f"sub-{s}", r)] = {"seg.nii": nib.Nifti1Image(data, moved).to_bytes()}
+    (out,) = ingested(tmp_path, "  seg: {path: seg.nii, kind: labels}\n", files).analyze().document["outputs"]
+    assert out["voxelwise"]["own_grid_subjects"] == ["sub-1", "sub-2"]
+    assert [e["subject"] for e in out["errors"]] == ["sub-3"]
+    assert out["segmentation"]["dice_min"] == pytest.approx(2 * 48 / 128, rel=1e-12)  # sub-2, measured

@@ -18,10 +18,11 @@ from reprovip.analyze.executions import declared_outputs, executions_summary, pr
 from reprovip.analyze.observations import gather
 from reprovip.analyze.segmentation import dice_envelope, factor_effects, label_agreement
 from reprovip.analyze.stats import num, odd_executions, scalar_metrics
-from reprovip.analyze.voxelwise import voxelwise_maps
+from reprovip.analyze.voxelwise import ONE_GRID, voxelwise_maps
 from reprovip.atomic import to_json, write_json_atomic
 from reprovip.criteria.evaluate import evaluate
 from reprovip.errors import NotFoundError, ReaderError, ReprovipError
+from reprovip.readers import AFFINE_TOLERANCE
 from reprovip.report.values import save_plot_values
 from reprovip.store import BlobStore
 
@@ -154,6 +155,8 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
             )
             if "envelope" in entry["voxelwise"]:
                 entry["envelope"] = dict(entry["voxelwise"].pop("envelope"), factor=factor)
+            if kind == "labels":
+                _own_grids(entry, design)
             # Label agreement on the subjects whose every file the voxel pass could read (it names the others).
             subjects = [s for s in subjects if s not in {e["subject"] for e in entry["errors"]}]
             if kind == "labels" and len(subjects) >= 1:
@@ -224,6 +227,29 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
     entry["attribution"] = attribute(bits, shares, effects, factor_evidence(observations, design.factor_names))
     entry["variance_shares"] = shares
     return entry
+
+
+def _own_grids(entry: dict[str, Any], design: Design) -> None:
+    """Label maps in each subject's own space (FreeSurfer's native asegs): the ``differ`` map needs one grid,
+    Dice and HD95 do not. A subject whose every execution is on one grid, other than the common one, is
+    measured on its own (named in ``voxelwise.own_grid_subjects``) instead of being left out as unreadable
+    (a review's native-space maps were "not analysable", and a label's Dice read 1 over the others)."""
+    import nibabel as nib
+    import numpy as np
+
+    on_grid = [e for e in entry["errors"] if e["error"].endswith(ONE_GRID)]
+    own = []
+    for subject in sorted({e["subject"] for e in on_grid}):
+        try:
+            grids = [nib.load(str(rec.path)) for rec in design.grid[subject].values()]
+        except Exception:  # noqa: BLE001 - an unreadable file stays the error it is
+            continue
+        first = grids[0]
+        if all(g.shape == first.shape and np.max(np.abs(g.affine - first.affine)) <= AFFINE_TOLERANCE for g in grids):
+            own.append(subject)
+    if own:
+        entry["errors"] = [e for e in entry["errors"] if not (e["subject"] in own and e in on_grid)]
+        entry["voxelwise"]["own_grid_subjects"] = own
 
 
 def _placed(odd: dict[str, Any], design: Design, cond_keys: list[str]) -> dict[str, Any]:

@@ -9,11 +9,11 @@ import numpy as np
 from reprovip.analyze.design import Design, Record
 from reprovip.analyze.stats import num
 from reprovip.metrics import pairwise_overlap
-from reprovip.readers import load
+from reprovip.readers import AFFINE_TOLERANCE, load
 from reprovip.readers.base import fail
 
 
-def _label_map(rec: Record, kind: str) -> tuple[np.ndarray, tuple[float, ...]]:
+def _label_map(rec: Record, kind: str) -> tuple[np.ndarray, tuple[float, ...], np.ndarray | None]:
     """The voxels of one stored label map and their spacing (mm); a map the overlap metrics cannot take (more
     than 3 axes, such as one volume per frame) is a :class:`ReaderError` naming the file and the fix. Trailing
     axes of length 1 (one volume stored as ``(x, y, z, 1)``) are dropped: it was refused (a review)."""
@@ -29,22 +29,30 @@ def _label_map(rec: Record, kind: str) -> tuple[np.ndarray, tuple[float, ...]]:
         )
     # In mm from the affine and the header's unit (readers.nifti.voxel_mm), not pixdim as stored.
     size = loaded.meta.get("voxel_mm") or loaded.meta.get("zooms") or (1.0,) * data.ndim
-    return data, tuple(float(z) for z in size[: data.ndim])
+    affine = np.asarray(loaded.meta["affine"], dtype=np.float64) if loaded.meta.get("affine") is not None else None
+    return data, tuple(float(z) for z in size[: data.ndim]), affine
 
 
 def _subject_maps(recs: list[Record], kind: str) -> tuple[np.ndarray, tuple[float, ...]]:
     """One subject's label maps stacked ``(k, *grid)`` and their spacing, read from the first: each subject is
     measured in its own voxel size (subjects may be written on different grids)."""
     loaded = [_label_map(rec, kind) for rec in recs]
-    first = loaded[0][0].shape
-    for rec, (data, _) in zip(recs, loaded, strict=True):
+    first, affine = loaded[0][0].shape, loaded[0][2]
+    for rec, (data, _, other) in zip(recs, loaded, strict=True):
         if data.shape != first:
             raise fail(
                 rec.path,  # type: ignore[arg-type]
                 f"label map of shape {data.shape} ({_execution(rec)}) where {_execution(recs[0])} has {first}",
                 "write the label maps of every execution of a subject on the same grid",
             )
-    return np.stack([data for data, _ in loaded]), loaded[0][1]
+        if affine is not None and other is not None and not np.max(np.abs(other - affine)) <= AFFINE_TOLERANCE:
+            # compared voxel by voxel, a map moved in space would read as unchanged
+            raise fail(
+                rec.path,  # type: ignore[arg-type]
+                f"label map placed by another affine ({_execution(rec)}) than {_execution(recs[0])}'s",
+                "write the label maps of every execution of a subject on the same grid",
+            )
+    return np.stack([data for data, _, _ in loaded]), loaded[0][1]
 
 
 def _execution(rec: Record) -> str:

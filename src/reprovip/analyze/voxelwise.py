@@ -41,7 +41,7 @@ from reprovip.readers.base import gzip_bytes
 from reprovip.readers.inflate import DecodeBuffers
 from reprovip.readers.nifti import voxel_mm
 
-_ONE_GRID = (
+ONE_GRID = (
     "voxelwise maps need every execution on one grid: images in each subject's native space must be resampled "
     "to a common template first, or declare the output `kind: bytes` to compare the files only"
 )
@@ -92,10 +92,10 @@ def _volume(path: Path, ref: tuple[tuple[int, ...], np.ndarray, Any], buffers: D
     """One volume as a flat array in memory order and stored dtype, checked against the reference geometry."""
     img = read_image(path, buffers)
     if img.data.shape != ref[0]:
-        raise ReaderError(f"{path}: shape {img.data.shape} differs from {ref[0]} of the other executions; {_ONE_GRID}")
+        raise ReaderError(f"{path}: shape {img.data.shape} differs from {ref[0]} of the other executions; {ONE_GRID}")
     if np.max(np.abs(img.affine - ref[1])) > AFFINE_TOLERANCE:
         raise ReaderError(
-            f"{path}: affine differs from the other executions' by more than {AFFINE_TOLERANCE}; {_ONE_GRID}"
+            f"{path}: affine differs from the other executions' by more than {AFFINE_TOLERANCE}; {ONE_GRID}"
         )
     return np.ravel(img.data, order="F")  # nibabel arrays are Fortran-ordered: a view, no copy
 
