@@ -567,3 +567,23 @@ def test_an_execution_that_wrote_zero_is_named_even_when_the_icc_passes(tmp_path
     assert icc["passed"]  # what hid it
     assert volume["verdict"]["status"] == "warn"
     assert "every execution alike" not in [r["criterion"] for r in offset["verdict"]["reasons"]]
+
+
+def test_an_icc_that_rests_on_one_subject_is_said(tmp_path: Path) -> None:
+    """Nine subjects whose executions vary as much as they do, and one 100 times larger: ICC(A,1) 0.999998, CI
+    low 0.999995, "sufficiently reproducible" with nothing said; the nine alone give 0.45 (review)."""
+    rng = np.random.default_rng(5)
+    files = {}
+    for i in range(10):
+        base = 1000.0 if i == 9 else 10.0 + 0.05 * rng.normal()
+        for r in (1, 2, 3):
+            files[(f"sub-{i}", r)] = {"r.json": json.dumps({"v": base + 0.05 * rng.normal()})}
+    (out,) = ingested(tmp_path, "  r: {path: r.json, kind: scalars}\n", files).analyze().document["outputs"]
+    lean = out["observations"][0]["icc_leans_on"]
+    assert lean["subject"] == "sub-9" and lean["with"] > 0.999 and lean["without"] < 0.5
+    (why,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "ICC on every subject"]
+    assert why["severity"] == "warn" and not why["passed"]
+    assert why["message"].endswith(
+        f"v: ICC(A,1) {lean['with']:.3g} with subject sub-9, {lean['without']:.3g} without it"
+    )
+    assert out["verdict"]["status"] == "warn"

@@ -17,7 +17,7 @@ from reprovip.analyze.envelope import envelope
 from reprovip.analyze.executions import declared_outputs, executions_summary, provenance_summary, stored_executions
 from reprovip.analyze.observations import gather
 from reprovip.analyze.segmentation import dice_envelope, factor_effects, label_agreement
-from reprovip.analyze.stats import num, odd_executions, scalar_metrics
+from reprovip.analyze.stats import leaning_subject, num, odd_executions, scalar_metrics
 from reprovip.analyze.voxelwise import ONE_GRID, voxelwise_maps
 from reprovip.atomic import to_json, write_json_atomic
 from reprovip.criteria.evaluate import evaluate
@@ -180,6 +180,9 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
             for n, odd in zip(names, odd_executions(obs.values[finite], list(obs.subjects)), strict=True):
                 if odd is not None:
                     metrics[n]["odd_executions"] = _placed(odd, design, cond_keys)
+            for n, lean in zip(names, leaning_subject(obs.values[finite], list(obs.subjects)), strict=True):
+                if lean is not None:
+                    metrics[n]["icc_leans_on"] = lean
             for n in obs.names:
                 observations.append(
                     dict(name=n, nonfinite=obs.nonfinite[n]) if n in obs.nonfinite else dict(name=n, **metrics[n])

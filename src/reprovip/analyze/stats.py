@@ -247,3 +247,46 @@ def factor_tests(values: np.ndarray, factors: tuple[str, ...]) -> list[dict[str,
         for i, v in enumerate(np.atleast_1d(p)):
             out[i][f] = float(v)
     return out
+
+
+LEAN_FULL, LEAN_WITHOUT = 0.75, 0.5  # an ICC in Koo & Li's good band or above that falls to poor without one subject
+
+
+def leaning_subject(values: np.ndarray, subjects: list[str]) -> list[dict[str, Any] | None]:
+    """Per observation of ``values`` (``(n_obs, n_subjects, *levels, k)``, finite), whether its ICC(A,1) rests
+    on one subject: the subject whose mean is farthest from the median subject's, when the ICC is at least
+    0.75 with it and below 0.5 without it (4 subjects or more). A subject 100 times larger than the others
+    made the ICC 0.999998 while the other nine gave 0.45: their executions vary as much as they do (a review).
+    None elsewhere, else the subject and both ICCs.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(10, 1, (1, 9, 3))  # 9 subjects whose executions vary as much as they do
+    >>> x = np.concatenate([x, np.full((1, 1, 3), 1000.0)], axis=1)  # and one 100 times larger
+    >>> (lean,) = leaning_subject(x, [f"s{i}" for i in range(10)])
+    >>> lean["subject"], lean["with"] > 0.99, lean["without"] < 0.5
+    ('s9', True, True)
+    """
+    from reprovip.metrics.icc import icc_a1_from_mean_squares, two_way_mean_squares
+
+    n_obs, n_subj = values.shape[:2]
+    if values.size == 0 or n_subj < 4 or math.prod(values.shape[2:]) < 2:
+        return [None] * n_obs
+    flat = values.reshape(n_obs, n_subj, -1)
+    r = flat.shape[-1]
+    means = flat.mean(axis=-1)
+    far = np.argmax(np.abs(means - np.median(means, axis=1, keepdims=True)), axis=1)  # (obs,)
+    keep = np.ones((n_obs, n_subj), dtype=bool)
+    keep[np.arange(n_obs), far] = False
+    rest = flat[keep].reshape(n_obs, n_subj - 1, r)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        full = icc_a1_from_mean_squares(*two_way_mean_squares(flat)[:3], n_subj, r)
+        without = icc_a1_from_mean_squares(*two_way_mean_squares(rest)[:3], n_subj - 1, r)
+    out: list[dict[str, Any] | None] = []
+    for i in range(n_obs):
+        leans = full[i] >= LEAN_FULL and not without[i] >= LEAN_WITHOUT  # NaN without it: nothing left to agree
+        out.append(
+            {"subject": subjects[int(far[i])], "with": num(full[i]), "without": num(without[i])} if leans else None
+        )
+    return out

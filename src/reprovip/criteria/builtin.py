@@ -155,6 +155,25 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 + named([_odd(o["name"], o["odd_executions"]) for o in odd]),
             )
         )
+    if leaning := [o for o in out.get("observations") or [] if o.get("icc_leans_on")]:
+        reasons.append(
+            reason(
+                "ICC on every subject",
+                passed=False,
+                severity="warn",
+                value=len(leaning),
+                observation=leaning[0]["name"],
+                message=f"{len(leaning)} observation(s) owe their ICC to one subject far from the others (without it, "
+                "the executions vary about as much as the other subjects do): "
+                + named(
+                    [
+                        f"{o['name']}: ICC(A,1) {o['icc_leans_on']['with']:.3g} with subject "
+                        f"{o['icc_leans_on']['subject']}, {o['icc_leans_on']['without']:.3g} without it"
+                        for o in leaning
+                    ]
+                ),
+            )
+        )
     vox = (out.get("voxelwise") or {}).get("summary") or {}
     if outliers := (out.get("voxelwise") or {}).get("support_outliers"):
         count = int(vox.get("support_outliers") or len(outliers))
