@@ -149,3 +149,13 @@ def test_a_factor_is_tested_against_the_subjects_reactions_to_it_as_pingouin_doe
     table = pd.DataFrame([dict(s=s, t=t, v=means[s, t]) for s in range(5) for t in range(3)])
     aov = pg.rm_anova(table, dv="v", within="t", subject="s", correction=False)
     assert factor_tests(x, ("threads",))[0]["threads"] == pytest.approx(float(aov["p_unc"].iloc[0]), rel=1e-9)
+
+
+def test_values_whose_squares_overflow_are_refused_as_such() -> None:
+    """Finite values around 1e300: the sums of squares overflow, and the metrics' own check blamed the data
+    ("`msr` contains NaN or infinite values; remove or impute them first", a review)."""
+    from reprovip.errors import MetricInputError
+
+    x = np.array([[[1e300, 1.1e300], [-1e300, -1.2e300], [5e299, 4e299]]])  # (1 obs, 3 subjects, k = 2)
+    with pytest.raises(MetricInputError, match=r"^1 observation\(s\) spread over 2\.3e\+300: their sums of squares"):
+        scalar_metrics(x, (), ["-"])

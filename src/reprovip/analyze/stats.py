@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from reprovip.errors import MetricInputError
 from reprovip.metrics import (
     CI_UNINFORMATIVE_NOTE,
     FORMS,
@@ -73,6 +74,19 @@ def _icc_entry(r: Any, i: int) -> dict[str, Any]:
     )
 
 
+def _check_squares(flat: np.ndarray) -> None:
+    """Refuse values whose spread overflows float64 once squared (sums of squares of ~1e300): the metrics'
+    own check said "`msr` contains NaN or infinite values; remove or impute them first", blaming finite data."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        spread = np.ptp(flat, axis=(1, 2)) if flat.size else np.zeros(0)
+        overflow = ~np.isfinite(spread * spread * flat.shape[1] * flat.shape[2])
+    if overflow.any():
+        raise MetricInputError(
+            f"{int(overflow.sum())} observation(s) spread over {float(spread[overflow].max()):.3g}: their sums of "
+            "squares overflow float64; rescale the output (write its logarithm, or in other units)"
+        )
+
+
 def scalar_metrics(values: np.ndarray, factors: tuple[str, ...], cond_keys: list[str]) -> list[dict[str, Any]]:
     """Metrics of each observation of ``values`` (``(n_obs, n_subjects, *levels, k)``).
 
@@ -91,6 +105,7 @@ def scalar_metrics(values: np.ndarray, factors: tuple[str, ...], cond_keys: list
     out: list[dict[str, Any]] = [dict(mean=num(m)) for m in flat.mean(axis=(1, 2))] if n_obs else []
     if n_obs == 0 or r_execs < 2:
         return out
+    _check_squares(flat)
     sd = significant_digits(flat, axis=-1, method="parker", base=10)
     sd = np.asarray(sd).reshape(n_obs, n_subj)
     # Bit for bit (a -0.0 among 0.0 is not constant): only then is an observation reproducible by identity.
