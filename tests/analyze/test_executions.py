@@ -224,3 +224,20 @@ def test_an_output_declared_otherwise_than_stored_is_not_analysable(
     (entry,) = [o for o in doc["outputs"] if o.get("error")]
     assert entry["error"] == error
     assert doc["verdict"]["status"] == "error"
+
+
+def test_an_ingested_study_is_described_by_its_folders_not_the_files_defaults(tmp_path: Path) -> None:
+    """Results ingested with 2 repetitions and a `cond` factor: the document (and the report's header) said
+    "3 repetitions" (the study file's default) and no factor (review)."""
+    for cond in ("a", "b"):
+        for s in ("sub-01", "sub-02"):
+            for rep in (1, 2):
+                folder = tmp_path / "results" / f"cond-{cond}" / s / f"run-{rep}"
+                folder.mkdir(parents=True)
+                (folder / "r.json").write_text('{"v": 1.0}')
+    (tmp_path / "study.yaml").write_text("outputs:\n  r: {path: r.json, kind: scalars}\n")
+    study = Study.load(tmp_path / "study.yaml")
+    study.ingest("results/cond-{cond}/{subject}/run-{repetition}")
+    doc = study.analyze().document
+    assert (doc["study"]["repetitions"], doc["study"]["factors"]) == (2, {"cond": ["a", "b"]})
+    assert "; cond: a, b; 2 repetitions." in study.report().html

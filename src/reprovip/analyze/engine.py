@@ -411,6 +411,11 @@ def analyze_study(study: Study, *, json_path: str | Path | None = None) -> dict[
         provenance=provenance_summary([study], [stored]),
         outputs=analyze_groups(study, groups, declared, study.results / "analysis", done=done),
     )
+    analysed = [o for o in document["outputs"] if "repetitions" in o]
+    if stored.plan.get("ingested") and analysed:
+        # The design is the ingested folders', not the file's defaults: the report read "3 repetitions" and no
+        # factor for results ingested with 2 and a `cond` factor (a review).
+        document["study"].update(repetitions=analysed[0]["repetitions"], factors=analysed[0]["factors"])
     add_dataflow(document, study.catalog.traces(study_id), declared)
     document = finish_document(study, document, json_path, "analysis.json")
     study.catalog.save_analysis(study_id, document)
