@@ -5,6 +5,7 @@ identical)", exit 0, with or without ``--no-reanalyze``)."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -241,3 +242,17 @@ def test_an_ingested_study_is_described_by_its_folders_not_the_files_defaults(tm
     doc = study.analyze().document
     assert (doc["study"]["repetitions"], doc["study"]["factors"]) == (2, {"cond": ["a", "b"]})
     assert "; cond: a, b; 2 repetitions." in study.report().html
+
+
+def test_files_named_after_their_subject_are_one_output(tmp_path: Path) -> None:
+    """A glob `*_r.json` over BIDS names (`sub-01_r.json`, `sub-02_r.json`): each subject's file was an output
+    of its own, with one subject, and no ICC (review). They are one output, the subject written `{subject}`."""
+    files = {
+        (s, r): {f"{s}_r.json": json.dumps({"v": 10.0 * i + 0.01 * r})}
+        for i, s in enumerate(("sub-01", "sub-02", "sub-03"), start=1)
+        for r in (1, 2)
+    }
+    doc = ingested(tmp_path, "  r: {path: '*_r.json', kind: scalars}\n", files).analyze().document
+    (out,) = doc["outputs"]
+    assert (out["name"], out["n_subjects"]) == ("r", 3)
+    assert out["observations"][0]["icc"]["ICC(A,1)"]["estimable"] is not False

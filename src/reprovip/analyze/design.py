@@ -111,6 +111,29 @@ def records_by_output(rows: list[dict[str, Any]], blobs: BlobStore) -> dict[tupl
             error,
         )
         out.setdefault(key, (r["kind"], []))[1].append(rec)
+    return _subject_named(out)
+
+
+def _subject_named(
+    groups: dict[tuple[str, str], tuple[str, list[Record]]],
+) -> dict[tuple[str, str], tuple[str, list[Record]]]:
+    """Join the files of one output that differ only by their subject's name (a glob ``*_dseg.nii.gz``
+    matching BIDS names ``sub-01_dseg.nii.gz``, ``sub-02_dseg.nii.gz``...) under one path, the subject written
+    ``{subject}``: each file of one subject was analysed as an output of its own, with one subject (a review).
+    Only when every such file holds one subject, whose name it contains."""
+    by_name: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for key in groups:
+        by_name[key[0]].append(key)
+    out = dict(groups)
+    for name, keys in by_name.items():
+        subjects = [{rec.subject for rec in groups[k][1]} for k in keys]
+        if len(keys) < 2 or any(len(s) != 1 or next(iter(s)) not in k[1] for s, k in zip(subjects, keys, strict=True)):
+            continue
+        joined: dict[tuple[str, str], tuple[str, list[Record]]] = {}
+        for (subject,), key in zip(subjects, keys, strict=True):
+            kind, recs = out.pop(key)
+            joined.setdefault((name, key[1].replace(subject, "{subject}")), (kind, []))[1].extend(recs)
+        out.update(joined)
     return out
 
 
