@@ -246,3 +246,30 @@ def test_noise_whose_share_looks_like_a_factor_is_not_blamed_without_a_significa
     assert out["observations"][0]["factor_p"]["threads"] == pytest.approx(0.847, abs=0.001)
     assert not any(e["changes_result"] for e in out["attribution"]["factors"])
     assert "beyond run-to-run noise" not in out["attribution"]["summary"]
+
+
+@pytest.mark.parametrize(("flaky", "blamed"), [([(4, 1), (7, 1)], False), ([(s, 2) for s in range(10)], True)])
+def test_a_few_flaky_runs_under_one_level_are_not_that_levels_doing(tmp_path: Path, flaky, blamed: bool) -> None:
+    """10 subjects x threads 1/2 x 3 repetitions. Two flaky executions that both fall under threads=1 (a coin
+    flip) read "identical for threads=2, differs for threads=1: nondeterminism under multithreading" and the
+    report said to pin the threads (review); noise under threads=2 for every subject still names it."""
+    rng = np.random.default_rng(3)
+    for s in range(10):
+        for t in (1, 2):
+            for r in (1, 2, 3):
+                v = 10.0 * s + (rng.normal() if (s, t) in flaky and r == 3 else 0.0)
+                folder = tmp_path / "results" / f"threads-{t}" / f"sub-{s}" / f"run-{r}"
+                folder.mkdir(parents=True)
+                (folder / "r.json").write_text(json.dumps({"v": v}))
+    (tmp_path / "study.yaml").write_text("outputs:\n  r: {path: r.json, kind: scalars}\n")
+    study = Study.load(tmp_path / "study.yaml")
+    study.ingest("results/threads-{threads}/{subject}/run-{repetition}")
+    (out,) = study.analyze().document["outputs"]
+    (threads,) = [e for e in out["attribution"]["factors"] if e["factor"] == "threads"]
+    assert threads["changes_result"] is blamed
+    if not blamed:
+        assert out["attribution"]["summary"].startswith(
+            "repetitions differ sporadically under threads=1 (for fewer than half of the subjects): run-to-run "
+            "flakiness, not tied to a level"
+        )
+        assert "pin the thread count" not in study.report().html
