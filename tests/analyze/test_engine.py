@@ -273,3 +273,23 @@ def test_a_few_flaky_runs_under_one_level_are_not_that_levels_doing(tmp_path: Pa
             "flakiness, not tied to a level"
         )
         assert "pin the thread count" not in study.report().html
+
+
+def test_a_table_whose_first_column_names_the_subject_is_read_by_row_with_empty_key_columns(tmp_path: Path) -> None:
+    """asegstats2table writes `Measure:volume<TAB>Left-Hippocampus...` then a row keyed by the subject: each
+    subject's observations had other names and the output was "not analysable" (review); `key_columns: []`
+    was accepted and ignored. Declared empty, the rows are keyed by their index."""
+    rng = np.random.default_rng(2)
+    for i, s in enumerate(("sub-01", "sub-02", "sub-03")):
+        for r in (1, 2):
+            folder = tmp_path / "results" / s / f"run-{r}"
+            folder.mkdir(parents=True)
+            row = f"{s}\t{4000 + 300 * i + rng.normal():.3f}\t{4100 + 250 * i + rng.normal():.3f}"
+            (folder / "aseg.tsv").write_text("Measure:volume\tLeft-Hippocampus\tRight-Hippocampus\n" + row + "\n")
+    (tmp_path / "study.yaml").write_text("outputs:\n  aseg: {path: aseg.tsv, kind: table, key_columns: []}\n")
+    study = Study.load(tmp_path / "study.yaml")
+    study.ingest("results/{subject}/run-{repetition}")
+    (out,) = study.analyze().document["outputs"]
+    assert "error" not in out
+    assert [o["name"] for o in out["observations"]] == ["0/Left-Hippocampus", "0/Right-Hippocampus"]
+    assert out["observations"][0]["icc"]["ICC(A,1)"]["value"] > 0.9

@@ -172,7 +172,9 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
                 if version_dice is not None and "envelope" in entry:
                     _add_dice_envelope(entry["envelope"], dice_envelope(version_dice))
         else:
-            obs = gather(design, kind, key_columns=decl.key_columns if decl else None)
+            # declared, even empty (`key_columns: []`: rows by their index, when a text column names the subject)
+            keys = decl.key_columns if decl is not None and "key_columns" in decl.model_fields_set else None
+            obs = gather(design, kind, key_columns=keys)
             entry["errors"] = merge_errors(entry["errors"], obs.errors)
             finite = [i for i, n in enumerate(obs.names) if n not in obs.nonfinite]
             names = [obs.names[i] for i in finite]

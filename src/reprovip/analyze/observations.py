@@ -88,7 +88,7 @@ def gather(design: Design, kind: str, *, key_columns: list[str] | None = None) -
                 errors.append(dict(where, error=rec.error or "missing"))
                 continue
             try:
-                raw.setdefault(s, {})[pos] = (load(rec.path, kind=kind, key_columns=key_columns or None), rec)
+                raw.setdefault(s, {})[pos] = (load(rec.path, kind=kind, key_columns=key_columns), rec)
             except ReaderError as exc:
                 errors.append(dict(where, error=str(exc)))
     signatures = Counter(_signature(got) for per in raw.values() for got, _ in per.values())

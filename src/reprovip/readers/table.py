@@ -209,7 +209,9 @@ def _parse_column(cells: list[str], delimiter: str) -> tuple[list[float | None],
 
 
 def _row_keys(path: Path, table: _Table, key_columns: tuple[str, ...] | None, text_cols: list[int]):
-    """The row keys and the key columns used."""
+    """The row keys and the key columns used; ``key_columns=()`` (declared empty): the row index."""
+    if key_columns == ():  # a first text column that names the subject (asegstats2table) is no row key
+        return [str(i) for i in range(len(table.rows))], ()
     if key_columns is not None:
         index = {name: j for j, name in enumerate(table.header)}
         missing = [k for k in key_columns if k not in index]
