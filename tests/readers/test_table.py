@@ -461,3 +461,12 @@ def test_identical_headerless_matrices_are_identical_and_a_changed_cell_is_measu
     icc = pg.intraclass_corr(long, targets="subject", raters="rep", ratings="value").set_index("Type")
     assert by_name["0/2"]["icc"]["ICC(A,1)"]["value"] == pytest.approx(icc.loc["ICC(A,1)", "ICC"], rel=1e-9)
     assert changed["verdict"]["status"] == "fail"
+
+
+def test_a_utf16_table_is_read(tmp_path):
+    """What Windows PowerShell 5's `>` writes: UTF-16 with a byte-order mark. It was "binary content (NUL byte
+    at offset 3)" (review)."""
+    path = tmp_path / "t.csv"
+    path.write_bytes("name,x\r\na,1.5\r\nb,2\r\n".encode("utf-16"))
+    loaded = load(path)
+    assert _values(loaded) == {"a/x": 1.5, "b/x": 2.0} and loaded.meta["encoding"] == "utf-16"

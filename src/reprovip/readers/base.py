@@ -241,12 +241,27 @@ def gunzip_pieces(path: Path, pieces: Iterable[bytes], max_piece: int = 0) -> It
 
 
 def decode_text(path: Path, data: bytes, *, strict: bool = False) -> tuple[str, str]:
-    """Decode (possibly gzip-compressed) text; return ``(text, encoding)``.
+    r"""Decode (possibly gzip-compressed) text; return ``(text, encoding)``.
 
+    UTF-16 with its byte-order mark (what Windows PowerShell 5's ``>`` writes) is decoded as such; otherwise
     UTF-8 (an optional BOM is dropped) is tried first; unless ``strict``, Latin-1 is the fallback. A NUL
     byte means the file is binary and raises :class:`ReaderError`.
+
+    Examples
+    --------
+    >>> decode_text(Path("r.csv"), "k,v\na,1\n".encode("utf-16"))
+    ('k,v\na,1\n', 'utf-16')
     """
     data = gunzip(path, data)
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # read as binary, its NUL bytes said nothing of UTF-16 (a review)
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise fail(
+                path,
+                f"not UTF-16 text although it starts with a UTF-16 byte-order mark ({exc.reason})",
+                "write the file as UTF-8",
+            ) from exc
     nul = data.find(b"\x00")
     if nul >= 0:
         raise fail(
