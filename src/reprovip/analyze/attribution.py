@@ -24,6 +24,17 @@ def factor_shares(variance: dict[str, dict[str, Any]] | None, factors: tuple[str
     return shares
 
 
+def source_shares(variances: list[dict[str, dict[str, Any]]]) -> dict[str, float]:
+    """Each source's share of variance averaged over ``variances`` (one per observation), the subjects' aside
+    and the residual named ``repetition``: what the summary lists, an interaction under its own name (the
+    factors' shares count it in each of its factors: a review's threads 87.9%, seed 87.9%)."""
+    per = [
+        {("repetition" if k == "residual" else k): float(v["share"] or 0.0) for k, v in x.items()} for x in variances
+    ]
+    keys = [k for k in (per[0] if per else {}) if k != "subject"]
+    return {k: float(np.mean([p.get(k, 0.0) for p in per])) for k in keys}
+
+
 def mean_shares(observations: list[dict[str, Any]], factors: tuple[str, ...]) -> dict[str, float]:
     """Average the factor shares over observations (each observation counts once)."""
     per = [factor_shares(o.get("variance"), factors) for o in observations if o.get("variance")]
@@ -52,12 +63,14 @@ def attribute(
     shares: dict[str, float],
     effects: dict[str, str] | None = None,
     evidence: dict[str, float] | None = None,
+    sources: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Explain a non-identical output: one entry per factor, sorted by share, and a summary sentence.
 
     ``effects`` names factors shown to change the result by other evidence than bits and shares (label maps:
     :func:`reprovip.analyze.segmentation.factor_effects`), with the sentence that says so. ``evidence`` is
-    :func:`factor_evidence`: a factor is named from its share only when its main effect is significant too."""
+    :func:`factor_evidence`: a factor is named from its share only when its main effect is significant too.
+    ``sources`` (:func:`source_shares`) are listed in the summary's shares when given, else ``shares``."""
     if bitwise["identical"]:
         return {"factors": [], "summary": "bit-for-bit identical across all executions"}
     entries = []
@@ -114,8 +127,9 @@ def attribute(
     entries.sort(key=lambda e: (not e["changes_result"], -(e["share"] or 0.0)))
     if bitwise["repetitions_identical"] and not sentences:
         sentences.append("repetitions agree within each condition but conditions differ")
-    if shares:
-        top = [f"{k} {100 * v:.3g}%" for k, v in sorted(shares.items(), key=lambda kv: -kv[1]) if v > 0]
+    listed = sources if sources else shares
+    if listed:
+        top = [f"{k} {100 * v:.3g}%" for k, v in sorted(listed.items(), key=lambda kv: -kv[1]) if v > 1e-12]
         if top:
             sentences.append("share of total variance: " + ", ".join(top))
     return {"factors": entries, "summary": "; ".join(sentences)}

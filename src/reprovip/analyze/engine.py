@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reprovip import __version__
-from reprovip.analyze.attribution import attribute, factor_evidence, factor_shares, mean_shares
+from reprovip.analyze.attribution import attribute, factor_evidence, factor_shares, mean_shares, source_shares
 from reprovip.analyze.bitwise import bitwise_summary, record_key
 from reprovip.analyze.dataflow import add_dataflow
 from reprovip.analyze.design import Design, build_design, records_by_output
@@ -220,6 +220,7 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
         seg = entry["segmentation"]
         entry["summary"].update({k: seg[k] for k in ("dice_min", "dice_min_label", "hd95_max", "hd95_max_label")})
     shares = mean_shares(observations, design.factor_names)
+    sources = source_shares([o["variance"] for o in observations if o.get("variance")])
     if not shares and entry.get("voxelwise", {}).get("summary"):
         vs = entry["voxelwise"]["summary"]
         variance = {
@@ -227,9 +228,10 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
             for k, v in vs.items()
             if k.startswith("share_")
         }
-        shares = factor_shares(variance, design.factor_names)
+        shares, sources = factor_shares(variance, design.factor_names), source_shares([variance])
     effects = factor_effects(entry["segmentation"].get("pair_dice") or {}) if "segmentation" in entry else None
-    entry["attribution"] = attribute(bits, shares, effects, factor_evidence(observations, design.factor_names))
+    evidence = factor_evidence(observations, design.factor_names)
+    entry["attribution"] = attribute(bits, shares, effects, evidence, sources)
     entry["variance_shares"] = shares
     return entry
 
