@@ -3,7 +3,8 @@
 ``L`` is the 1-based line number and ``i`` the 0-based position of the number on its line, so a report can
 point at the very number that changed (``line12:0`` is the first number on line 12). A number is a token that
 is a number on its own: an optional sign, digits with an optional decimal point and exponent (``e``, or
-Fortran's ``D``), or ``nan``/``inf``/``infinity`` (any case; ``Inf.`` abbreviates "inferior": not a number),
+Fortran's ``D``), or ``nan``/``inf``/``infinity`` (any case; ``Inf.`` before a lowercase word abbreviates
+"inferior": not a number; ``loss: inf.`` ending a sentence is infinity),
 glued to no letter, digit, ``_``, ``.``, ``+`` or ``-`` on either
 side (a final ``.`` may end a sentence). Identifiers therefore give nothing: ``T1w``, ``run_3``, ``sub-01``,
 ``v1.2.3-rc1``, ``2024-01-05``, ``5mm`` and the hexadecimal digest ``6c1fa9ea``. A number-shaped token too
@@ -37,7 +38,7 @@ NUMBER = re.compile(
     r"""
     (?<![\w.+-])                                      # left: not `v1`, `.3` of `1.2.3`, `01` of `sub-01`
     [-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[ed][-+]?\d+)?   # Fortran's 1.3D-01 too (it was skipped: a review)
-    |nan|infinity|inf(?!\.))                          # `Inf.` (inferior) is a word, not infinity
+    |nan|infinity|inf(?!\.\s*(?-i:[a-z])))            # `Inf. temporal` (inferior) is a word, not infinity
     (?!\w|\.\w|[-+][\w.])                             # right: not `6c1f`, `1.2` of `1.2.3`, `2024-01`
     """,
     re.IGNORECASE | re.VERBOSE,
@@ -77,6 +78,8 @@ def find_numbers(line: str) -> list[float]:
     [-2.0, 0.5, 3.0]
     >>> find_numbers("conc 1.3000D-01  Inf. temporal gyrus: 5")
     [0.13, 5.0]
+    >>> find_numbers("loss: inf. Stopped")
+    [inf]
     >>> find_numbers("git 6c1fa9ea, sha256:12e61109, run_3, 2024-01-05 12:30, (2e-3) 1,234")
     [12.0, 30.0, 0.002, 1.0, 234.0]
     """
