@@ -129,7 +129,7 @@ def attribute(
         sentences.append("repetitions agree within each condition but conditions differ")
     listed = sources if sources else shares
     if listed:
-        top = [f"{k} {100 * v:.3g}%" for k, v in sorted(listed.items(), key=lambda kv: -kv[1]) if v > 1e-12]
+        top = [f"{k} {100 * v:.3g}%" for k, v in sorted(listed.items(), key=lambda kv: -kv[1]) if v > 0]
         if top:
             sentences.append("share of total variance: " + ", ".join(top))
     return {"factors": entries, "summary": "; ".join(sentences)}
