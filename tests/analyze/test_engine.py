@@ -225,6 +225,18 @@ def test_a_factor_effect_is_named_when_subjects_dominate_the_variance(tmp_path: 
     assert "solver changes the result beyond run-to-run noise (" in att["summary"]
 
 
+def _ingested_values(root: Path, values: dict[str, float], pattern: str) -> Study:
+    """A study of one `scalars` output ``r``: each value written as ``{"v": value}`` in
+    ``results/<folder>/r.json``, ingested with ``results/<pattern>``."""
+    for folder, v in values.items():
+        (root / "results" / folder).mkdir(parents=True)
+        (root / "results" / folder / "r.json").write_text(json.dumps({"v": v}))
+    (root / "study.yaml").write_text("outputs:\n  r: {path: r.json, kind: scalars}\n")
+    study = Study.load(root / "study.yaml")
+    study.ingest(f"results/{pattern}")
+    return study
+
+
 def test_noise_whose_share_looks_like_a_factor_is_not_blamed_without_a_significant_effect(tmp_path: Path) -> None:
     """Pure noise, 4 subjects x 2 threads levels x 2 repetitions: the threads component came out above half of
     the executions' variance and above the repetitions' in about a tenth of such datasets, and "threads changes
@@ -232,15 +244,8 @@ def test_noise_whose_share_looks_like_a_factor_is_not_blamed_without_a_significa
     variance, repetitions 0.25%) is one of them; the threads F test gives p 0.85."""
     rng = np.random.default_rng(26)
     x = 10.0 * np.arange(4)[:, None, None] + rng.normal(0, 1, (4, 2, 2))  # (subject, threads, repetition)
-    for s in range(4):
-        for t in range(2):
-            for r in range(2):
-                folder = tmp_path / "results" / f"threads-{t + 1}" / f"sub-{s}" / f"run-{r + 1}"
-                folder.mkdir(parents=True)
-                (folder / "r.json").write_text(json.dumps({"v": float(x[s, t, r])}))
-    (tmp_path / "study.yaml").write_text("outputs:\n  r: {path: r.json, kind: scalars}\n")
-    study = Study.load(tmp_path / "study.yaml")
-    study.ingest("results/threads-{threads}/{subject}/run-{repetition}")
+    values = {f"threads-{t + 1}/sub-{s}/run-{r + 1}": float(x[s, t, r]) for s, t, r in np.ndindex(x.shape)}
+    study = _ingested_values(tmp_path, values, "threads-{threads}/{subject}/run-{repetition}")
     (out,) = study.analyze().document["outputs"]
     assert out["variance_shares"]["threads"] > 2 * out["variance_shares"]["repetition"]  # what the share rule saw
     assert out["observations"][0]["factor_p"]["threads"] == pytest.approx(0.847, abs=0.001)
@@ -254,16 +259,13 @@ def test_a_few_flaky_runs_under_one_level_are_not_that_levels_doing(tmp_path: Pa
     flip) read "identical for threads=2, differs for threads=1: nondeterminism under multithreading" and the
     report said to pin the threads (review); noise under threads=2 for every subject still names it."""
     rng = np.random.default_rng(3)
-    for s in range(10):
-        for t in (1, 2):
-            for r in (1, 2, 3):
-                v = 10.0 * s + (rng.normal() if (s, t) in flaky and r == 3 else 0.0)
-                folder = tmp_path / "results" / f"threads-{t}" / f"sub-{s}" / f"run-{r}"
-                folder.mkdir(parents=True)
-                (folder / "r.json").write_text(json.dumps({"v": v}))
-    (tmp_path / "study.yaml").write_text("outputs:\n  r: {path: r.json, kind: scalars}\n")
-    study = Study.load(tmp_path / "study.yaml")
-    study.ingest("results/threads-{threads}/{subject}/run-{repetition}")
+    values = {
+        f"threads-{t}/sub-{s}/run-{r}": 10.0 * s + (rng.normal() if (s, t) in flaky and r == 3 else 0.0)
+        for s in range(10)
+        for t in (1, 2)
+        for r in (1, 2, 3)
+    }
+    study = _ingested_values(tmp_path, values, "threads-{threads}/{subject}/run-{repetition}")
     (out,) = study.analyze().document["outputs"]
     (threads,) = [e for e in out["attribution"]["factors"] if e["factor"] == "threads"]
     assert threads["changes_result"] is blamed
@@ -298,17 +300,14 @@ def test_a_table_whose_first_column_names_the_subject_is_read_by_row_with_empty_
 def test_a_pure_interaction_is_listed_under_its_own_name(tmp_path: Path) -> None:
     """threads=2 with seed=b, or threads=1 with seed=a, add 1 (no main effect): the summary listed "threads
     87.9%, seed 87.9%", the interaction counted in both factors (review). It lists `threads:seed`."""
-    for s in range(4):
-        for t in (1, 2):
-            for seed in ("a", "b"):
-                for r in (1, 2):
-                    v = 10.0 * s + float((t == 2) == (seed == "b"))
-                    folder = tmp_path / "results" / f"t{t}" / seed / f"sub-{s}" / f"run-{r}"
-                    folder.mkdir(parents=True)
-                    (folder / "r.json").write_text(json.dumps({"v": v}))
-    (tmp_path / "study.yaml").write_text("outputs:\n  r: {path: r.json, kind: scalars}\n")
-    study = Study.load(tmp_path / "study.yaml")
-    study.ingest("results/t{threads}/{seed}/{subject}/run-{repetition}")
+    values = {
+        f"t{t}/{seed}/sub-{s}/run-{r}": 10.0 * s + float((t == 2) == (seed == "b"))
+        for s in range(4)
+        for t in (1, 2)
+        for seed in ("a", "b")
+        for r in (1, 2)
+    }
+    study = _ingested_values(tmp_path, values, "t{threads}/{seed}/{subject}/run-{repetition}")
     (out,) = study.analyze().document["outputs"]
     listed = out["attribution"]["summary"].split("share of total variance: ")[1]
     sources = [part.split()[0] for part in listed.split(", ")]
