@@ -312,3 +312,22 @@ def test_a_pure_interaction_is_listed_under_its_own_name(tmp_path: Path) -> None
     listed = out["attribution"]["summary"].split("share of total variance: ")[1]
     sources = [part.split()[0] for part in listed.split(", ")]
     assert sources[0] == "threads:seed" and "threads" not in sources and "seed" not in sources
+
+
+def test_an_image_factor_whose_name_holds_an_x_keeps_its_share(tmp_path: Path) -> None:
+    """The share maps write `threads:seed` as `threadsxseed`; reading them back turned every "x" into ":", so a
+    factor named `xfm` became ":fm" and its share of an image's variance read 0."""
+    rng = np.random.default_rng(4)
+    for s in range(3):
+        anatomy = rng.uniform(50, 150, size=(3, 3, 2))
+        for level, offset in (("a", 0.0), ("b", 5.0)):
+            for r in (1, 2):
+                folder = tmp_path / "results" / level / f"sub-{s}" / f"run-{r}"
+                folder.mkdir(parents=True)
+                img = anatomy + offset + rng.normal(0, 0.01, anatomy.shape)
+                nib.save(nib.Nifti1Image(img, np.eye(4)), folder / "img.nii")
+    (tmp_path / "study.yaml").write_text("outputs:\n  img: {path: img.nii, kind: image}\n")
+    study = Study.load(tmp_path / "study.yaml")
+    study.ingest("results/{xfm}/{subject}/run-{repetition}")
+    (out,) = study.analyze().document["outputs"]
+    assert out["variance_shares"]["xfm"] > 0.01

@@ -22,6 +22,7 @@ from reprovip.analyze.voxelwise import ONE_GRID, voxelwise_maps
 from reprovip.atomic import to_json, write_json_atomic
 from reprovip.criteria.evaluate import evaluate
 from reprovip.errors import NotFoundError, ReaderError, ReprovipError
+from reprovip.metrics.variance import factorial_terms
 from reprovip.readers import AFFINE_TOLERANCE
 from reprovip.report.values import save_plot_values
 from reprovip.store import BlobStore
@@ -223,8 +224,12 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
     sources = source_shares([o["variance"] for o in observations if o.get("variance")])
     if not shares and entry.get("voxelwise", {}).get("summary"):
         vs = entry["voxelwise"]["summary"]
+        # The maps name a source with its ":" written "x" (share_threadsxseed): read back by the design's terms,
+        # not by turning every "x" into ":" (a factor named `xfm` became ":fm", its share lost).
+        terms = [t for t, _ in factorial_terms(design.factor_names)] + ["residual"]
+        named = {t.replace(":", "x"): t for t in terms}
         variance = {
-            k[len("share_") : -len("_median")].replace("x", ":"): {"share": v}
+            named.get(k[len("share_") : -len("_median")], k[len("share_") : -len("_median")]): {"share": v}
             for k, v in vs.items()
             if k.startswith("share_")
         }
