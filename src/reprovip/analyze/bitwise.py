@@ -120,9 +120,10 @@ def _culprits(design: Design, quiet: list[tuple[str, ...]], sporadic: list[tuple
             text += ": blamed on " + "; ".join(parts)
     if sporadic:
         text += "; " if text else ""
+        under = f" under {', '.join(_cond_key(design, c) for c in sporadic)}" if design.factors else ""
         text += (
-            f"repetitions differ sporadically under {', '.join(_cond_key(design, c) for c in sporadic)} (for fewer "
-            "than half of the subjects): run-to-run flakiness, not tied to a level"
+            f"repetitions differ sporadically{under} (for fewer than half of the subjects): run-to-run flakiness"
+            + (", not tied to a level" if design.factors else "")
         )
     interaction = ""
     if combined:

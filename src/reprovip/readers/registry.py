@@ -15,6 +15,7 @@ from pathlib import Path
 from reprovip.errors import EMPTY_FILE
 from reprovip.readers.arrays import NumpyReader
 from reprovip.readers.base import KINDS, Loaded, Reader, describe, fail, suffix_of
+from reprovip.readers.freesurfer import FreeSurferStatsReader
 from reprovip.readers.nifti import NiftiReader
 from reprovip.readers.opaque import BytesReader
 from reprovip.readers.scalars import JsonReader
@@ -23,7 +24,15 @@ from reprovip.readers.text import TextReader
 
 #: The readers, in the order they are asked. Sniffing readers come before suffix-only ones; ``BytesReader``
 #: has no suffix, so it is used only when a study declares ``bytes``.
-READERS: list[Reader] = [NiftiReader(), NumpyReader(), JsonReader(), TableReader(), TextReader(), BytesReader()]
+READERS: list[Reader] = [
+    NiftiReader(),
+    NumpyReader(),
+    JsonReader(),
+    FreeSurferStatsReader(),
+    TableReader(),
+    TextReader(),
+    BytesReader(),
+]
 
 
 def check_kind(kind: str | None, path: str | os.PathLike[str]) -> None:

@@ -62,7 +62,7 @@ _FIX_TABLE = "fix the program that writes the table, or declare the output as ki
 
 
 @dataclass
-class _Table:
+class ParsedTable:
     """Parsed text cells: ``header`` and ``rows`` (stripped), ``lines`` (1-based line of each row);
     ``has_header`` is False when the first row was data and ``header`` names the columns 1, 2, ..."""
 
@@ -115,7 +115,7 @@ def _is_data_row(cells: list[str]) -> bool:
     return all(_CELL.fullmatch(c) or _COMMA.fullmatch(c) or c.lower() == "nan" for c in cells)
 
 
-def parse_table(path: Path) -> _Table:
+def parse_table(path: Path) -> ParsedTable:
     """Parse ``path`` into stripped text cells; raise :class:`ReaderError` on ragged or malformed rows."""
     text, encoding = decode_text(path, read_file_bytes(path))
     delimiter = _delimiter(path, text)
@@ -152,7 +152,7 @@ def parse_table(path: Path) -> _Table:
             )
         rows.append(cells)
         lines.append(line)
-    return _Table(header, rows, lines, delimiter, encoding, has_header)
+    return ParsedTable(header, rows, lines, delimiter, encoding, has_header)
 
 
 _BOOLEANS = {"true": 1.0, "false": 0.0}
@@ -208,7 +208,7 @@ def _parse_column(cells: list[str], delimiter: str) -> tuple[list[float | None],
     return parsed, len(parsed) - n_text - n_missing, n_text, why
 
 
-def _row_keys(path: Path, table: _Table, key_columns: tuple[str, ...] | None, text_cols: list[int]):
+def _row_keys(path: Path, table: ParsedTable, key_columns: tuple[str, ...] | None, text_cols: list[int]):
     """The row keys and the key columns used; ``key_columns=()`` (declared empty): the row index."""
     if key_columns == ():  # a first text column that names the subject (asegstats2table) is no row key
         return [str(i) for i in range(len(table.rows))], ()
@@ -245,7 +245,11 @@ def _row_keys(path: Path, table: _Table, key_columns: tuple[str, ...] | None, te
 
 def read_table(path: Path, *, key_columns: tuple[str, ...] | None = None) -> Loaded:
     """Read a CSV/TSV file as the ``table`` kind (see the module docstring for the rules)."""
-    table = parse_table(path)
+    return table_loaded(path, parse_table(path), key_columns)
+
+
+def table_loaded(path: Path, table: ParsedTable, key_columns: tuple[str, ...] | None) -> Loaded:
+    """The ``table`` observations of parsed cells (the rules of the module docstring); ``path`` for messages."""
     columns: dict[int, list[float | None]] = {}
     text_cols, ignored = [], []
     number_like: dict[str, str] = {}
