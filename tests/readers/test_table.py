@@ -90,6 +90,21 @@ def test_missing_cells_are_nan_and_counted(tmp_path):
     assert loaded.meta["ignored_columns"] == ["empty"]
 
 
+def test_nan_as_c_programs_print_it(tmp_path):
+    """glibc's printf writes a negative NaN `-nan`, MSVC `-nan(ind)`: a column of such results was an error ("not
+    a number, although 2 other cells of this column are"), now NaN, counted as non-finite; in a headerless
+    matrix too."""
+    path = tmp_path / "t.csv"
+    path.write_text("name,x\na,1\nb,-nan\nc,-nan(ind)\nd,+NaN\ne,2\n")
+    loaded = load(path)
+    values = _values(loaded)
+    assert [k for k, v in values.items() if math.isnan(v)] == ["b/x", "c/x", "d/x"]
+    assert loaded.meta["n_nonfinite"] == 3
+    path.write_text("-nan,1.5\n2,3\n")
+    loaded = load(path)
+    assert loaded.meta["header"] is False and math.isnan(_values(loaded)["0/1"])
+
+
 def test_true_false_columns_are_one_and_zero(tmp_path):
     """A `converged` column flipping True -> False was a text cell (a warning), while the same flip in JSON
     (read as 1/0) failed (review). Missing cells stay NaN; words beside booleans keep the column text."""

@@ -6,7 +6,7 @@ no type guessing happens behind our back. The rules (also in ``docs/readers.md``
 - delimiter: ``,`` for ``.csv``, tab for ``.tsv``/``.tab``; other suffixes (a ``.txt`` declared as
   ``table``): tab if the first line has one, else ``,``, else ``;``, else runs of whitespace;
 - cells are stripped of surrounding whitespace; blank rows are skipped; a missing cell is empty or one of
-  ``NA N/A NaN null None`` (any case) and becomes NaN;
+  ``NA N/A NaN null None`` (any case, and ``-nan`` as C prints it) and becomes NaN;
 - a number is written with a decimal point; followed by ``%`` (``95.1%``, ``95.1 %``) it is that number, in
   percent as written (95.1), as the text reader reads ``95%``;
 - a decimal comma (``10,1``) is read only in a ``;``-delimited table whose column writes every fractional
@@ -52,7 +52,9 @@ from reprovip.readers.base import (
     text_digest,
 )
 
-MISSING = frozenset({"", "na", "n/a", "nan", "null", "none"})
+# NaN as C's printf writes it for a negative NaN (glibc's `-nan`) and as MSVC does (`-nan(ind)`)
+_NAN = frozenset({"nan", "-nan", "+nan", "nan(ind)", "-nan(ind)"})
+MISSING = frozenset({"", "na", "n/a", "null", "none"}) | _NAN
 _NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity)", re.IGNORECASE)
 _CELL = re.compile(rf"({_NUMBER.pattern})(?:\s*%)?", re.IGNORECASE)  # a number, or a percentage as written
 _COMMA = re.compile(r"([+-]?\d+),(\d+(?:[eE][+-]?\d+)?)(?:\s*%)?")  # a decimal comma: 10,1  -2,5e3  95,1 %
@@ -112,7 +114,7 @@ def _is_data_row(cells: list[str]) -> bool:
     """Whether a first row is data: every cell a number by the cells' own rule (``_CELL``), a decimal comma,
     or ``nan`` as numeric writers print it. A header names its columns with at least one word (or leaves one
     empty, as pandas does above an index); a row of numbers only is the first row of a matrix."""
-    return all(_CELL.fullmatch(c) or _COMMA.fullmatch(c) or c.lower() == "nan" for c in cells)
+    return all(_CELL.fullmatch(c) or _COMMA.fullmatch(c) or c.lower() in _NAN for c in cells)
 
 
 def parse_table(path: Path) -> ParsedTable:
