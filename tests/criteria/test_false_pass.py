@@ -323,9 +323,39 @@ def test_integers_beyond_2_53_that_differ_only_exactly_are_not_a_pass(
     assert out["inexact_differences"] == {"count": 1, "names": [expected]}
     (why,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "differences the metrics measure"]
     assert not why["estimable"] and why["message"].startswith(
-        f"1 observation(s) hold integers beyond 2**53 that differ between executions of a subject while their float64 "
-        f"values are equal ({expected}): no metric measures the difference"
+        "1 observation(s) hold numbers float64 cannot hold exactly (integers beyond 2**53, decimals written with more "
+        f"digits than float64 keeps) that differ between executions of a subject while their float64 values are equal "
+        f"({expected}): no metric measures the difference"
     )
+    assert doc["verdict"]["status"] == "error"
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "expected"),
+    [("r.json", "scalars", "x"), ("r.csv", "table", "a/x"), ("r.log", "text", "line1:0")],
+)
+def test_decimals_longer_than_float64_that_differ_only_in_their_last_digits_are_not_a_pass(
+    tmp_path: Path, name: str, kind: str, expected: str
+) -> None:
+    """A long double printed in full: 0.1000000000000000055511151231257821, ...22, ...23 are one float64 (0.1).
+    The JSON's semantic hash and the metrics read the executions as identical: "bit-for-bit identical" (the
+    note of session 9). The same digits in every execution (y) are not named, nor is a float64 printed with 17
+    digits (z: its own shortest repr differs, but it is the same in every execution)."""
+
+    def content(digits: str, r: int) -> str:
+        x = f"{digits}2{r}"
+        if kind == "scalars":
+            return f'{{"x": {x}, "y": 0.33333333333333333333333, "z": 0.10000000000000001}}'
+        if kind == "table":
+            return f"k,x,y\na,{x},0.33333333333333333333333\n"
+        return f"x {x} y 0.33333333333333333333333\n"
+
+    subjects = {"s1": "0.10000000000000000555111512312578", "s2": "0.20000000000000001110223024625156"}
+    files = {(sub, r): {name: content(digits, r)} for sub, digits in subjects.items() for r in (1, 2, 3)}
+    doc = ingested(tmp_path, f"  r: {{path: {name}, kind: {kind}}}\n", files).analyze().document
+    (out,) = doc["outputs"]
+    assert out["inexact_differences"] == {"count": 1, "names": [expected]}
+    assert out["bitwise"]["identical"] is False
     assert doc["verdict"]["status"] == "error"
 
 

@@ -59,8 +59,9 @@ def test_gzip_json_and_declared_kind_on_other_suffix(tmp_path):
     [
         '{"b": [1, 2.50], "a": {"y": true, "x": null}}',
         '{\n  "a": {"x": null, "y": true},\n  "b": [1, 2.5e0]\n}',
+        '{"b": [1, 2.500000000000000000000], "a": {"y": true, "x": null}}',
     ],
-    ids=["key-order", "indent-and-number-spelling"],
+    ids=["key-order", "indent-and-number-spelling", "long-but-exact"],
 )
 def test_semantic_hash_ignores_order_and_formatting(tmp_path, variant):
     reference = tmp_path / "ref.json"
@@ -78,8 +79,9 @@ def test_semantic_hash_ignores_order_and_formatting(tmp_path, variant):
         '{"a":{"x":null,"y":1},"b":[1,2.5]}',
         '{"a":{"y":true},"b":[1,2.5]}',
         '{"a":{"x":null,"y":true},"b":[1.0,2.5]}',
+        '{"a":{"x":null,"y":true},"b":[1,2.5000000000000000000001]}',
     ],
-    ids=["list-order", "bool-vs-int", "dropped-key", "int-vs-float"],
+    ids=["list-order", "bool-vs-int", "dropped-key", "int-vs-float", "digits-beyond-float64"],
 )
 def test_semantic_hash_detects_changes(tmp_path, variant):
     reference = tmp_path / "ref.json"
@@ -87,6 +89,18 @@ def test_semantic_hash_detects_changes(tmp_path, variant):
     path = tmp_path / "v.json"
     path.write_text(variant)
     assert semantic_hash(path) != semantic_hash(reference)
+
+
+def test_digits_beyond_float64_are_kept_exact(tmp_path):
+    """A long double printed in full: its float64 value is the observation, its exact value is in meta["exact"]
+    (the analysis names executions that differ only there); a decimal with trailing zeros whose value is a
+    float64 is not, nor is 3; 1e-400 is (it underflows to 0)."""
+    path = tmp_path / "v.json"
+    path.write_text('{"a": 0.1000000000000000055511151231257827, "b": 2.50000000000000000, "c": [1e-400, 3]}')
+    loaded = load(path)
+    assert float(loaded.values["a"]) == 0.1 and float(loaded.values["b"]) == 2.5
+    # 1e-400 underflows to 0.0: another execution's 2e-400 would read the same
+    assert loaded.meta["exact"] == {"a": "0.1000000000000000055511151231257827", "c[0]": "1E-400"}
 
 
 @pytest.mark.parametrize(

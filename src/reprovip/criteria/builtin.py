@@ -299,9 +299,10 @@ def _underflow(out: dict[str, Any]) -> list[dict[str, Any]]:
                 estimable=False,
                 value=int(inexact["count"]),
                 observation=inexact["names"][0],
-                message=f"{inexact['count']} observation(s) hold integers beyond 2**53 that differ between executions "
-                f"of a subject while their float64 values are equal ({named(inexact['names'])}): no metric measures "
-                "the difference; declare the output `kind: bytes` to require identity, or write smaller numbers",
+                message=f"{inexact['count']} observation(s) hold numbers float64 cannot hold exactly (integers beyond "
+                "2**53, decimals written with more digits than float64 keeps) that differ between executions of a "
+                f"subject while their float64 values are equal ({named(inexact['names'])}): no metric measures the "
+                "difference; declare the output `kind: bytes` to require identity, or write float64-sized numbers",
             )
         )
     return found

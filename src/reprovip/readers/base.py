@@ -6,6 +6,8 @@ subclass of :class:`Reader` and one instance of it to :data:`reprovip.readers.re
 
 from __future__ import annotations
 
+import decimal
+import math
 import os
 import re
 import zlib
@@ -343,20 +345,38 @@ def new_hasher(tag: str) -> blake3.blake3:
     return blake3.blake3(f"reprovip.semantic.{tag}\0".encode("ascii"))
 
 
-def exact_integer(literal: str) -> str | None:
-    """``literal`` as an integer's canonical text when it is one that float64 cannot hold exactly (beyond 2**53),
-    else None: readers keep such integers in ``meta["exact"]``, since two that differ may be one float64.
+def exact_number(literal: str) -> str | None:
+    """``literal``'s exact value as canonical text when float64 cannot hold it, else None: an integer beyond
+    2**53, or a decimal written with more digits than float64 keeps (``0.1000000000000000055511``, a long
+    double or decimal printed in full). Readers keep them in ``meta["exact"]``: two that differ may be one
+    float64, and the analysis names them.
 
     Examples
     --------
-    >>> exact_integer(str(2**60 + 1)), exact_integer(str(2**60)), exact_integer("12.5"), exact_integer("-7")
+    >>> exact_number(str(2**60 + 1)), exact_number(str(2**60)), exact_number("12.5"), exact_number("-7")
     ('1152921504606846977', None, None, None)
+    >>> exact_number("0.10000000000000000555"), exact_number("0.1000000000000000"), exact_number("1e-5")
+    ('0.10000000000000000555', None, None)
+    >>> exact_number("1e-400")  # underflows to 0.0
+    '1E-400'
+
     """
     text = literal.strip()
-    if len(text) < 16 or not text.lstrip("+-").isdigit():  # 2**53 has 16 digits
+    if len(text) < 16 and "e" not in text.lower():  # 2**53 has 16 digits; 15 digits are a float64's own
         return None
-    value = int(text)
+    if text.lstrip("+-").isdigit():
+        value = int(text)
+        try:
+            return None if float(value) == value else str(value)
+        except OverflowError:  # beyond float64 altogether
+            return str(value)
     try:
-        return None if float(value) == value else str(value)
-    except OverflowError:  # beyond float64 altogether
-        return str(value)
+        exact = decimal.Decimal(text)
+        f = float(text)
+    except (decimal.InvalidOperation, ValueError):
+        return None
+    if not exact.is_finite() or not math.isfinite(f):
+        return None
+    # the float64's shortest repr, as a decimal: equal when the literal says no more than the float does
+    # normalised with every digit kept (the default context rounds to 28)
+    return None if decimal.Decimal(repr(f)) == exact else str(exact.normalize(decimal.Context(prec=len(text))))

@@ -24,6 +24,7 @@ from reprovip.readers.base import (
     count_nonfinite,
     decode_text,
     describe,
+    exact_number,
     fail,
     head,
     new_hasher,
@@ -38,10 +39,27 @@ _SPECIAL = frozenset('.[]"')
 _JSON_TYPES = {str: "a string", int: "a number", float: "a number", bool: "a boolean", type(None): "null"}
 
 
+class ExactFloat(float):
+    """A JSON number written with more digits than float64 keeps: its float64 value, and ``exact``, its value as
+    canonical text (:func:`~reprovip.readers.base.exact_number`)."""
+
+    exact: str
+
+
+def _parse_float(literal: str) -> float:
+    exact = exact_number(literal)
+    if exact is None:
+        return float(literal)
+    number = ExactFloat(literal)
+    number.exact = exact
+    return number
+
+
 def parse_json(path: Path) -> Any:
     """Parse ``path`` as JSON (UTF-8, optionally gzip-compressed); wrap every failure in ReaderError.
 
-    A key repeated in one object is an error (see :func:`_check_repeated`).
+    A key repeated in one object is an error (see :func:`_check_repeated`). A number written with more digits
+    than float64 keeps is an :class:`ExactFloat`.
     """
     text, _ = decode_text(path, read_file_bytes(path), strict=True)
     repeated: dict[int, tuple[str, int]] = {}  # id of an object that repeats a key -> (first such key, count)
@@ -55,7 +73,7 @@ def parse_json(path: Path) -> Any:
         return obj
 
     try:
-        document = json.loads(text, object_pairs_hook=pairs_hook)
+        document = json.loads(text, object_pairs_hook=pairs_hook, parse_float=_parse_float)
     except json.JSONDecodeError as exc:
         problem = f"invalid JSON at line {exc.lineno} column {exc.colno} ({exc.msg})"
         raise fail(path, problem, _FIX_JSON) from exc
@@ -97,8 +115,8 @@ def _key(prefix: str, key: str) -> str:
 
 
 def flatten(document: Any) -> tuple[dict[str, float | int], dict[str, Any]]:
-    """Numeric leaves by path (floats; an integer float64 cannot hold exactly stays an int), and the
-    non-numeric leaves (strings, nulls) by path.
+    """Numeric leaves by path (floats; an integer float64 cannot hold exactly stays an int, a longer decimal
+    an :class:`ExactFloat`), and the non-numeric leaves (strings, nulls) by path.
 
     Examples
     --------
@@ -118,7 +136,8 @@ def flatten(document: Any) -> tuple[dict[str, float | int], dict[str, Any]]:
             numbers[prefix] = float(node)
         elif isinstance(node, int | float):
             f = float(node)
-            numbers[prefix] = node if isinstance(node, int) and f != node else f  # kept exact: see JsonReader
+            kept = isinstance(node, ExactFloat) or (isinstance(node, int) and f != node)
+            numbers[prefix] = node if kept else f  # kept exact: see JsonReader
         else:
             ignored[prefix] = node
     return numbers, ignored
@@ -149,8 +168,9 @@ class JsonReader(Reader):
             raise fail(path, f"a number is too large for float64 ({describe(exc)})", _FIX_JSON) from exc
         values = {k: read_only(np.array(v, dtype=np.float64)) for k, v in numbers.items()}
         meta = {
-            # integers float64 cannot hold exactly (beyond 2**53): two that differ may read as one float
-            "exact": {k: str(v) for k, v in numbers.items() if isinstance(v, int)},
+            # numbers float64 cannot hold exactly (integers beyond 2**53, longer decimals): two that differ may
+            # read as one float
+            "exact": {k: _exact_text(v) for k, v in numbers.items() if isinstance(v, int | ExactFloat)},
             "n_values": len(values),
             "n_ignored": len(ignored),
             "ignored": list(ignored)[:100],
@@ -166,8 +186,16 @@ class JsonReader(Reader):
         return Loaded("scalars", values, meta)
 
     def semantic_hash(self, path: Path) -> str | None:
-        """Hash of the canonical dump: sorted keys, no whitespace, ASCII escapes, Python float repr."""
+        """Hash of the canonical dump: sorted keys, no whitespace, ASCII escapes, Python float repr; then the
+        exact values of the numbers written with more digits than float64 keeps (none: the hash is as before)."""
         document = parse_json(path)
         h = new_hasher("json.v1")
         h.update(json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode())
+        longer = {k: v.exact for k, v in flatten(document)[0].items() if isinstance(v, ExactFloat)}
+        if longer:
+            h.update(json.dumps(longer, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode())
         return h.hexdigest()
+
+
+def _exact_text(number: int | ExactFloat) -> str:
+    return number.exact if isinstance(number, ExactFloat) else str(number)

@@ -42,7 +42,7 @@ from reprovip.readers.base import (
     count_nonfinite,
     decode_text,
     describe,
-    exact_integer,
+    exact_number,
     fail,
     new_hasher,
     number_text,
@@ -304,12 +304,12 @@ def table_loaded(path: Path, table: ParsedTable, key_columns: tuple[str, ...] | 
                 if table.header[j] not in number_like and number_text(table.rows[i][j])
             },
         },
-        # integers float64 cannot hold exactly, by '<rowkey>/<column>' (see readers.base.exact_integer)
+        # numbers float64 cannot hold exactly, by '<rowkey>/<column>' (see readers.base.exact_number)
         "exact": {
             f"{key}/{table.header[j]}": e
             for i, key in enumerate(keys)
             for j in columns
-            if j not in used_idx and (e := exact_integer(table.rows[i][j]))
+            if j not in used_idx and (e := exact_number(table.rows[i][j]))
         },
         "n_rows": len(table.rows),
         "delimiter": table.delimiter,

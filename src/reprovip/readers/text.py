@@ -28,7 +28,7 @@ from reprovip.readers.base import (
     Reader,
     count_nonfinite,
     decode_text,
-    exact_integer,
+    exact_number,
     read_file_bytes,
     read_only,
 )
@@ -48,7 +48,7 @@ _INFINITE_WORDS = frozenset({"inf", "infinity"})
 
 def scan(line: str) -> tuple[list[float], int, dict[int, str]]:
     """The numbers of one line, in order, how many number-shaped tokens overflow float64, and by position the
-    integers float64 cannot hold exactly (:func:`~reprovip.readers.base.exact_integer`).
+    numbers float64 cannot hold exactly (:func:`~reprovip.readers.base.exact_number`).
 
     A literal such as ``12e61109`` (a hexadecimal digest) parses to infinity without saying ``inf``: it is
     an identifier, not a number, so it is counted instead of becoming an infinite observation.
@@ -61,7 +61,7 @@ def scan(line: str) -> tuple[list[float], int, dict[int, str]]:
         if math.isinf(value) and literal.lstrip("+-").lower() not in _INFINITE_WORDS:
             overflow += 1
             continue
-        if len(literal) > 15 and (e := exact_integer(literal)):
+        if e := exact_number(literal.replace("d", "e").replace("D", "e")):
             exact[len(numbers)] = e
         numbers.append(value)
     return numbers, overflow, exact
@@ -107,7 +107,7 @@ class TextReader(Reader):
                 values[f"line{number}:{i}"] = read_only(np.array(value, dtype=np.float64))
             exact.update((f"line{number}:{i}", e) for i, e in big.items())
         meta = {
-            "exact": exact,  # integers float64 cannot hold exactly, by observation (readers.base.exact_integer)
+            "exact": exact,  # numbers float64 cannot hold exactly, by observation (readers.base.exact_number)
             "n_lines": len(lines),
             "n_numbers": len(values),
             "n_overflow": overflow,
