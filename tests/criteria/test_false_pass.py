@@ -332,18 +332,33 @@ def test_integers_beyond_2_53_that_differ_only_exactly_are_not_a_pass(
 
 @pytest.mark.parametrize(
     ("name", "kind", "expected"),
-    [("r.json", "scalars", "x"), ("r.csv", "table", "a/x"), ("r.log", "text", "line1:0")],
+    [
+        ("r.json", "scalars", "x"),
+        ("r.csv", "table", "a/x"),
+        ("r.log", "text", "line1:0"),
+        ("r.npy", "array", "data[0]"),
+    ],
 )
 def test_decimals_longer_than_float64_that_differ_only_in_their_last_digits_are_not_a_pass(
     tmp_path: Path, name: str, kind: str, expected: str
 ) -> None:
-    """A long double printed in full: 0.1000000000000000055511151231257821, ...22, ...23 are one float64 (0.1).
+    """A long double printed in full: 0.1000000000000000055511151231257821, ...22, ...23 are one float64 (0.1);
+    so are long doubles 1 and 2 ulps apart in a `.npy`.
     The JSON's semantic hash and the metrics read the executions as identical: "bit-for-bit identical" (the
     note of session 9). The same digits in every execution (y) are not named, nor is a float64 printed with 17
     digits (z: its own shortest repr differs, but it is the same in every execution)."""
 
-    def content(digits: str, r: int) -> str:
+    def content(digits: str, r: int) -> str | bytes:
         x = f"{digits}2{r}"
+        if kind == "array":  # a long double array (float128 on disk), one more ulp per repetition
+            import numpy as np
+
+            x = np.longdouble(digits[:3])
+            for _ in range(r - 1):
+                x = np.nextafter(x, np.longdouble(1))
+            buf = io.BytesIO()
+            np.save(buf, np.array([x, 3], dtype=np.longdouble))
+            return buf.getvalue()
         if kind == "scalars":
             return f'{{"x": {x}, "y": 0.33333333333333333333333, "z": 0.10000000000000001}}'
         if kind == "table":

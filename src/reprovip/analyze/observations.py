@@ -44,13 +44,16 @@ def _flatten(values: dict[str, np.ndarray]) -> dict[str, float]:
 
 
 def _exact(got: Any) -> dict[str, str]:
-    """The integers of a loaded file that float64 cannot hold exactly (beyond 2**53), as text: the JSON
-    reader's ``meta["exact"]``, and the elements of integer arrays."""
+    """The numbers of a loaded file that float64 cannot hold exactly, as text: the readers' ``meta["exact"]``,
+    the elements of integer arrays beyond 2**53 and those of long double arrays (``float128``) that are no
+    float64."""
     exact = dict(got.meta.get("exact") or {})
     for name, arr in got.values.items():
         a = np.asarray(arr)
         if a.dtype.kind in "iu" and a.size and int(np.abs(a).max()) > 2**53:
             exact.update((n, str(int(v))) for n, v in _elements(name, a) if float(v) != int(v))
+        elif a.dtype.kind == "f" and a.dtype.itemsize > 8:
+            exact.update((n, repr(v)) for n, v in _elements(name, a) if np.float64(v) != v)
     return exact
 
 
