@@ -246,15 +246,16 @@ def _own_grids(entry: dict[str, Any], design: Design) -> None:
     Dice and HD95 do not. A subject whose every execution is on one grid, other than the common one, is
     measured on its own (named in ``voxelwise.own_grid_subjects``) instead of being left out as unreadable
     (a review's native-space maps were "not analysable", and a label's Dice read 1 over the others)."""
-    import nibabel as nib
     import numpy as np
+
+    from reprovip.readers.nifti import read_geometry
 
     on_grid = [e for e in entry["errors"] if e["error"].endswith(ONE_GRID)]
     own = []
     for subject in sorted({e["subject"] for e in on_grid}):
         try:
-            grids = [nib.load(str(rec.path)) for rec in design.grid[subject].values()]
-        except Exception:  # noqa: BLE001 - an unreadable file stays the error it is
+            grids = [read_geometry(rec.path) for rec in design.grid[subject].values()]
+        except ReaderError:  # an unreadable file stays the error it is
             continue
         first = grids[0]
         if all(g.shape == first.shape and np.max(np.abs(g.affine - first.affine)) <= AFFINE_TOLERANCE for g in grids):

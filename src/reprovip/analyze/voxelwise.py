@@ -39,7 +39,7 @@ from reprovip.metrics import FactorialAccumulator, components_from_mean_squares
 from reprovip.readers import AFFINE_TOLERANCE, read_image
 from reprovip.readers.base import gzip_bytes
 from reprovip.readers.inflate import DecodeBuffers
-from reprovip.readers.nifti import voxel_mm
+from reprovip.readers.nifti import read_geometry
 
 ONE_GRID = (
     "voxelwise maps need every execution on one grid: images in each subject's native space must be resampled "
@@ -78,13 +78,12 @@ def _reference(design: Design, subjects: list[str]) -> tuple[tuple[int, ...], np
     for s in subjects:
         for rec in design.grid[s].values():
             try:
-                img = nib.load(str(rec.path))
-            except Exception:  # unreadable: reported when the volume itself is read
+                grid = read_geometry(rec.path)
+            except ReaderError:  # unreadable: reported when the volume itself is read
                 continue
-            key = (tuple(img.shape), tuple(np.round(img.affine, 4).ravel()))
+            key = (grid.shape, tuple(np.round(grid.affine, 4).ravel()))
             seen[key] += 1
-            mm = voxel_mm(img.affine, img.header.get_xyzt_units()[0], tuple(img.header.get_zooms()))
-            found.setdefault(key, (tuple(img.shape), img.affine, tuple(mm)))
+            found.setdefault(key, (grid.shape, grid.affine, grid.voxel_mm))
     return found[seen.most_common(1)[0][0]] if seen else None
 
 

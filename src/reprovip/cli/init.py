@@ -47,7 +47,10 @@ _PYTHON = re.compile(r"^python[0-9.]*$")
 _KIND_BY_SUFFIX = {
     ".nii": "image",
     ".nii.gz": "image",
+    ".mgz": "image",
+    ".mgh": "image",
     ".csv": "table",
+    ".stats": "table",  # FreeSurfer's aseg.stats, lh.aparc.stats
     ".tsv": "table",
     ".json": "scalars",
     ".npy": "array",

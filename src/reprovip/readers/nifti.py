@@ -1,4 +1,5 @@
-"""NIfTI-1 and NIfTI-2 single-file images (``.nii``, ``.nii.gz``) as ``image`` or ``labels``.
+"""NIfTI-1 and NIfTI-2 single-file images (``.nii``, ``.nii.gz``), and FreeSurfer's MGH volumes (``.mgz``,
+``.mgh``), as ``image`` or ``labels``.
 
 The file is read in one go and gunzipped in one call (:func:`gzip.decompress`, which checks the CRC), the
 header is parsed by nibabel (so the affine is chosen exactly as ``nibabel.load`` chooses it: sform, else
@@ -60,26 +61,26 @@ class Image(NamedTuple):
 
 
 _HEADER_BYTES = 540  # the larger header, NIfTI-2's: all that the header parser reads
+_MGH_HEADER = 284  # FreeSurfer's MGH header: the voxels follow it, then the scan parameters and tags
+_MGH_TYPES = frozenset({0, 1, 3, 4})  # uchar, int32, float32, int16
 
 
-@dataclass(frozen=True, eq=False)
-class _Decoded:
-    header: Any
-    buffer: bytes | np.ndarray  # the decoded file (a uint8 array when inflated by gunzip_into)
-    offset: int
-    raw: np.ndarray  # stored values, stored dtype, Fortran-order view on ``buffer``
-    affine: np.ndarray
-    slope: float | None  # None when the file has no effective scaling
-    inter: float | None
-    zooms: tuple[float, ...]
-    units: tuple[str, str]
-    fmt: str
+def is_mgh(buf: bytes) -> bool:
+    """Whether decoded bytes start like an MGH volume: version 1, four positive dimensions, a known type."""
+    if len(buf) < 28:
+        return False
+    version, *dims, kind = (int.from_bytes(buf[i : i + 4], "big", signed=True) for i in range(0, 24, 4))
+    return version == 1 and all(d > 0 for d in dims) and kind in _MGH_TYPES
 
 
 def _header_class(path: Path, buf: bytes, gzipped: bool) -> tuple[type, str]:
     import nibabel as nib  # here: workers that never meet an image need not import it
 
     plain = "" if gzipped else ", not gzip-compressed"
+    if is_mgh(buf):
+        if len(buf) < _MGH_HEADER:
+            raise fail(path, f"too short to be an MGH volume ({len(buf)} bytes)", _RERUN)
+        return nib.freesurfer.mghformat.MGHHeader, "mgh"
     if len(buf) < 348:
         raise fail(path, f"too short to be a NIfTI file ({len(buf)} bytes{plain})", _RERUN)
     sizes = {int.from_bytes(buf[:4], "little"), int.from_bytes(buf[:4], "big")}
@@ -116,21 +117,29 @@ class _Header(NamedTuple):
         return math.prod(self.shape) * self.dtype.itemsize
 
 
+@dataclass(frozen=True, eq=False)
+class _Decoded:
+    parsed: _Header
+    buffer: bytes | np.ndarray  # the decoded file (a uint8 array when inflated by gunzip_into)
+    raw: np.ndarray  # stored values, stored dtype, Fortran-order view on ``buffer``
+
+
 def _parse(path: Path, buf: bytes, gzipped: bool, size: int | None) -> _Header:
     """The header from the first bytes ``buf`` of the decoded file, checked against the decoded file's
     ``size`` unless None (not known yet)."""
     klass, fmt = _header_class(path, buf, gzipped)
     try:
-        header = klass(binaryblock=buf[: klass.template_dtype.itemsize], check=True)
+        header = klass(binaryblock=buf[: _MGH_HEADER if fmt == "mgh" else klass.template_dtype.itemsize], check=True)
         shape = tuple(int(d) for d in header.get_data_shape())
         dtype = np.dtype(header.get_data_dtype())
         offset = int(header.get_data_offset())
         slope, inter = header.get_slope_inter()
         affine = np.array(header.get_best_affine(), dtype=np.float64)
         zooms = tuple(float(z) for z in header.get_zooms())
-        units = tuple(header.get_xyzt_units())
+        # MGH: millimetres, and a series' time step (TR) in milliseconds
+        units = ("mm", "msec") if fmt == "mgh" else tuple(header.get_xyzt_units())
     except Exception as exc:  # nibabel raises many types for a bad header
-        raise fail(path, f"invalid NIfTI header ({describe(exc)})", _RERUN) from exc
+        raise fail(path, f"invalid {'MGH' if fmt == 'mgh' else 'NIfTI'} header ({describe(exc)})", _RERUN) from exc
     if any(d < 0 for d in shape):
         raise fail(path, f"invalid NIfTI header (negative dimension in {shape})", _RERUN)
     if slope is not None and slope == 1.0 and inter == 0.0:
@@ -164,7 +173,7 @@ def _decode(path: Path, buffers: DecodeBuffers | None = None) -> _Decoded:
         raw = np.empty(h.shape, dtype=h.dtype, order="F")
     else:
         raw = np.frombuffer(buf, dtype=h.dtype, count=count, offset=h.offset).reshape(h.shape, order="F")
-    return _Decoded(h.header, buf, h.offset, raw, h.affine, h.slope, h.inter, h.zooms, h.units, h.fmt)
+    return _Decoded(h, buf, raw)
 
 
 _TO_MM = {"meter": 1000.0, "mm": 1.0, "micron": 0.001}  # NIfTI's spatial units; "unknown" is read as mm
@@ -220,29 +229,29 @@ def _image(path: Path, dec: _Decoded) -> Image:
     raw = dec.raw
     if raw.dtype.kind not in "biuf":
         raise _unanalysable_voxels(path, raw.dtype)
-    if dec.slope is None:
+    if dec.parsed.slope is None:
         data = raw if raw.dtype.isnative else raw.astype(raw.dtype.newbyteorder("="), order="F")
     else:
         data = raw.astype(_float_type(raw.dtype), order="F")
         with np.errstate(over="ignore", invalid="ignore"):  # overflow gives inf, counted as non-finite
-            data *= dec.slope
-            data += dec.inter
-    return Image(data, dec.affine, dec.zooms)
+            data *= dec.parsed.slope
+            data += dec.parsed.inter
+    return Image(data, dec.parsed.affine, dec.parsed.zooms)
 
 
-def _hasher(
-    shape: tuple[int, ...],
-    dtype: np.dtype,
-    affine: np.ndarray,
-    units: tuple[str, str],
-    slope: float | None,
-    inter: float | None,
-    header: Any,
-):
+def _hasher(h: _Header):
     """A hasher fed with shape, stored dtype (little-endian), affine, its spatial unit, the effective scaling,
     and what a series or a statistic map means beyond its voxels: the voxel bytes (little-endian, on-disk
     order) come next."""
+    shape, dtype, affine, units, slope, inter, header = h.shape, h.dtype, h.affine, h.units, h.slope, h.inter, h.header
     little = dtype.newbyteorder("<")
+    if h.fmt == "mgh":  # shape, type, vox2ras and voxel sizes (and a series' TR); not the tags after the voxels
+        m = new_hasher("mgh.v1")
+        m.update(np.array([len(shape), *shape], dtype="<i8").tobytes())
+        m.update(repr(little.descr).encode("ascii") + b"\0")
+        m.update((np.asarray(affine, dtype="<f8") + 0.0).tobytes())
+        m.update((np.asarray(h.zooms, dtype="<f8") + 0.0).tobytes())
+        return m
     # v2 hashes the spatial unit of the affine and zooms (xyzt_units): metres and millimetres are not the same
     # geometry; v1 left it out. v3 adds a 4-D image's time step (TR) and time unit, the sform and qform codes
     # and the qform, and a statistic map's intent (code and parameters: a t-map's degrees of freedom set its
@@ -275,9 +284,9 @@ def _hasher(
 def _semantic_hash(dec: _Decoded) -> str:
     """Hash shape, stored dtype (little-endian), affine, effective scaling and stored voxel bytes."""
     raw = dec.raw
-    h = _hasher(raw.shape, raw.dtype, dec.affine, dec.units, dec.slope, dec.inter, dec.header)
+    h = _hasher(dec.parsed)
     if _little(raw.dtype):
-        h.update(memoryview(dec.buffer)[dec.offset : dec.offset + raw.nbytes])
+        h.update(memoryview(dec.buffer)[dec.parsed.offset : dec.parsed.offset + raw.nbytes])
     else:  # big-endian file: hash the values, not their byte order
         h.update(np.ravel(raw.astype(raw.dtype.newbyteorder("<"), order="F"), order="F").view(np.uint8))
     return h.hexdigest()
@@ -327,7 +336,7 @@ def _streamed_hash(path: Path) -> str:
             if len(first) >= 540:  # enough for a NIfTI-1 or NIfTI-2 header
                 break
         h = _parse(path, first, gzipped, None)
-        hasher = _hasher(h.shape, h.dtype, h.affine, h.units, h.slope, h.inter, h.header)
+        hasher = _hasher(h)
         start, end = h.offset, h.offset + h.nbytes
         swap = None if _little(h.dtype) else h.dtype
         pos, carry = 0, b""
@@ -383,6 +392,36 @@ def read_image(path: str | os.PathLike[str], buffers: DecodeBuffers | None = Non
     """
     path = Path(path)
     return _image(path, _decode(path, buffers))
+
+
+class Geometry(NamedTuple):
+    """A volume's grid, from its header alone: ``shape``, ``affine``, ``zooms`` and ``voxel_mm`` (see
+    :func:`voxel_mm`)."""
+
+    shape: tuple[int, ...]
+    affine: np.ndarray
+    zooms: tuple[float, ...]
+    voxel_mm: tuple[float, ...]
+
+
+def read_geometry(path: str | os.PathLike[str]) -> Geometry:
+    """The grid of a NIfTI or MGH volume from its first bytes (no voxel is decoded), whatever its file name.
+
+    Raises
+    ------
+    ReaderError
+        Unreadable, or not a NIfTI or MGH volume.
+    """
+    path = Path(path)
+    start = head(path, 1 << 16)
+    gzipped = start.startswith(GZIP_MAGIC)
+    if gzipped:
+        try:
+            start = zlib.decompressobj(31).decompress(start, _HEADER_BYTES)
+        except zlib.error as exc:
+            raise fail(path, f"corrupt gzip data ({describe(exc)})", _RERUN) from exc
+    h = _parse(path, start, gzipped, None)
+    return Geometry(h.shape, h.affine, h.zooms, tuple(voxel_mm(h.affine, h.units[0], h.zooms)))
 
 
 def load_image_with_hash(path: str | os.PathLike[str]) -> tuple[Image, str]:
@@ -446,21 +485,41 @@ class NiftiReader(Reader):
             if data.dtype.kind != "f" or data.dtype.itemsize < 4:
                 data = data.astype(_float_type(data.dtype), order="F")
             n_nonfinite = int(data.size - np.count_nonzero(np.isfinite(data)))
-        space, time = dec.units
+        space, time = dec.parsed.units
         meta = {
-            "format": dec.fmt,
+            "format": dec.parsed.fmt,
             "shape": list(data.shape),
             "dtype": dec.raw.dtype.name,
-            "affine": dec.affine.tolist(),
+            "affine": dec.parsed.affine.tolist(),
             "zooms": list(image.zooms),
             "voxel_spacing": list(image.zooms[:3]),
-            "voxel_mm": voxel_mm(dec.affine, space, image.zooms),  # what distances and volumes are measured in
+            "voxel_mm": voxel_mm(dec.parsed.affine, space, image.zooms),  # what distances and volumes are measured in
             "units": {"space": space, "time": time},
-            "scl_slope": dec.slope,
-            "scl_inter": dec.inter,
+            "scl_slope": dec.parsed.slope,
+            "scl_inter": dec.parsed.inter,
             "n_nonfinite": n_nonfinite,
         }
         return Loaded(kind, {"data": read_only(data)}, meta)
 
     def semantic_hash(self, path: Path) -> str | None:
         return _streamed_hash(path)
+
+
+class MghReader(NiftiReader):
+    """FreeSurfer MGH volumes (``aseg.mgz``, ``brain.mgz``...), plain or gzip-compressed; sniffed by their header.
+
+    Read like NIfTI (voxels in the stored type, vox2ras as the affine, millimetres); the scan parameters and
+    tags that follow the voxels (command lines, file names) are not content.
+    """
+
+    name = "mgh"
+    suffixes = (".mgz", ".mgh")
+
+    def sniff(self, path: Path) -> bool:
+        start = head(path, 4096)
+        if start.startswith(GZIP_MAGIC):
+            try:
+                start = zlib.decompressobj(31).decompress(start, 64)
+            except Exception:
+                return False
+        return is_mgh(start)

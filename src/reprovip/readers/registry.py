@@ -16,7 +16,7 @@ from reprovip.errors import EMPTY_FILE
 from reprovip.readers.arrays import NumpyReader
 from reprovip.readers.base import KINDS, Loaded, Reader, describe, fail, suffix_of
 from reprovip.readers.freesurfer import FreeSurferStatsReader
-from reprovip.readers.nifti import NiftiReader
+from reprovip.readers.nifti import MghReader, NiftiReader
 from reprovip.readers.opaque import BytesReader
 from reprovip.readers.scalars import JsonReader
 from reprovip.readers.table import TableReader
@@ -26,6 +26,7 @@ from reprovip.readers.text import TextReader
 #: has no suffix, so it is used only when a study declares ``bytes``.
 READERS: list[Reader] = [
     NiftiReader(),
+    MghReader(),
     NumpyReader(),
     JsonReader(),
     FreeSurferStatsReader(),
