@@ -231,7 +231,7 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
         variance = {
             named.get(k[len("share_") : -len("_median")], k[len("share_") : -len("_median")]): {"share": v}
             for k, v in vs.items()
-            if k.startswith("share_")
+            if k.startswith("share_") and k.endswith("_median")
         }
         shares, sources = factor_shares(variance, design.factor_names), source_shares([variance])
     effects = factor_effects(entry["segmentation"].get("pair_dice") or {}) if "segmentation" in entry else None
