@@ -46,8 +46,8 @@ class Image(NamedTuple):
     Attributes
     ----------
     data : numpy.ndarray
-        Voxels in the stored dtype (native byte order) when the file has no scaling, else float32
-        (float64 for 32/64-bit integers and float64 storage) with ``scl_slope``/``scl_inter`` applied.
+        Voxels in the stored dtype (native byte order) when the file has no scaling, else float64 with
+        ``scl_slope``/``scl_inter`` applied.
         Spatial axes first, as nibabel. Possibly read-only.
     affine : numpy.ndarray
         4x4 float64 voxel-to-world matrix, as ``nibabel.load(path).affine``.
@@ -231,8 +231,8 @@ def _image(path: Path, dec: _Decoded) -> Image:
         raise _unanalysable_voxels(path, raw.dtype)
     if dec.parsed.slope is None:
         data = raw if raw.dtype.isnative else raw.astype(raw.dtype.newbyteorder("="), order="F")
-    else:
-        data = raw.astype(_float_type(raw.dtype), order="F")
+    else:  # in float64: float32 rounded a slope of 1e-5 beside an intercept of 273.15 away (a review)
+        data = raw.astype(np.float64, order="F")
         with np.errstate(over="ignore", invalid="ignore"):  # overflow gives inf, counted as non-finite
             data *= dec.parsed.slope
             data += dec.parsed.inter
