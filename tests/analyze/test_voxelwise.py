@@ -358,3 +358,39 @@ def test_a_subject_on_its_own_grid_is_named_with_what_to_do(tmp_path: Path) -> N
         "grid: images in each subject's native space must be resampled to a common template first, or declare the "
         "output `kind: bytes` to compare the files only"
     )
+
+
+def test_one_volume_written_as_x_y_z_1_is_the_same_grid(tmp_path: Path) -> None:
+    """Some executions write one volume as (x, y, z, 1), others as (x, y, z), as tools do: the same grid, the
+    maps those of the 3-D files (a review's study read "not analysable", advising to resample to a template)."""
+    rng = np.random.default_rng(8)
+    x = rng.uniform(50, 60, size=(*SPATIAL, 3, 1, 1)) + 1e-3 * rng.normal(size=(*SPATIAL, 3, 2, 2))
+    design = _design(tmp_path, x)
+    _, plain, _ = _maps_of(tmp_path / "plain", design)
+    for rec in [design.grid[s][(design.cells[1], r)] for s in design.subjects for r in (0, 1)]:
+        img = nib.load(rec.path)
+        nib.save(nib.Nifti1Image(np.asarray(img.dataobj)[..., None], img.affine), rec.path)
+    res, maps, errors = _maps_of(tmp_path / "maps", design)
+    assert errors == [] and res["subjects"] == 3
+    for name, values in plain.items():
+        np.testing.assert_array_equal(maps[name], values, err_msg=name)
+
+
+def test_an_execution_with_another_number_of_frames_is_named_as_such(tmp_path: Path) -> None:
+    """11 frames where the others have 12: the message says so, not "resample native-space images"."""
+    x = np.random.default_rng(9).uniform(50, 60, size=(*SPATIAL, 3, 2))
+    design = _design(tmp_path, x)
+    for rec in design.grid["sub-1"].values():
+        img = nib.load(rec.path)
+        frames = 11 if rec.repetition == 1 else 12
+        nib.save(nib.Nifti1Image(np.repeat(np.asarray(img.dataobj)[..., None], frames, axis=3), img.affine), rec.path)
+    for s in ("sub-0", "sub-2"):
+        for rec in design.grid[s].values():
+            img = nib.load(rec.path)
+            nib.save(nib.Nifti1Image(np.repeat(np.asarray(img.dataobj)[..., None], 12, axis=3), img.affine), rec.path)
+    _, _, errors = _maps_of(tmp_path / "maps", design)
+    (error,) = errors
+    assert error["subject"] == "sub-1" and error["error"].endswith(
+        "11 volumes (shape (4, 3, 2, 11)) where the other executions have 12 volumes (shape (4, 3, 2, 12)): this "
+        "execution wrote more or fewer volumes (frames) than the others; check its log"
+    )

@@ -18,7 +18,7 @@ from reprovip.analyze.executions import declared_outputs, executions_summary, pr
 from reprovip.analyze.observations import gather
 from reprovip.analyze.segmentation import dice_envelope, factor_effects, label_agreement
 from reprovip.analyze.stats import leaning_subject, num, odd_executions, scalar_metrics
-from reprovip.analyze.voxelwise import ONE_GRID, voxelwise_maps
+from reprovip.analyze.voxelwise import ONE_GRID, grid_shape, voxelwise_maps
 from reprovip.atomic import to_json, write_json_atomic
 from reprovip.criteria.evaluate import evaluate
 from reprovip.errors import NotFoundError, ReaderError, ReprovipError
@@ -257,8 +257,8 @@ def _own_grids(entry: dict[str, Any], design: Design) -> None:
             grids = [read_geometry(rec.path) for rec in design.grid[subject].values()]
         except ReaderError:  # an unreadable file stays the error it is
             continue
-        first = grids[0]
-        if all(g.shape == first.shape and np.max(np.abs(g.affine - first.affine)) <= AFFINE_TOLERANCE for g in grids):
+        shape, affine = grid_shape(grids[0].shape), grids[0].affine
+        if all(grid_shape(g.shape) == shape and np.max(np.abs(g.affine - affine)) <= AFFINE_TOLERANCE for g in grids):
             own.append(subject)
     if own:
         entry["errors"] = [e for e in entry["errors"] if not (e["subject"] in own and e in on_grid)]

@@ -20,6 +20,7 @@ when the executions of a subject disagree about them); the subject keeps its oth
 
 from __future__ import annotations
 
+import math
 import os
 from collections import Counter, deque
 from collections.abc import Iterator
@@ -81,16 +82,36 @@ def _reference(design: Design, subjects: list[str]) -> tuple[tuple[int, ...], np
                 grid = read_geometry(rec.path)
             except ReaderError:  # unreadable: reported when the volume itself is read
                 continue
-            key = (grid.shape, tuple(np.round(grid.affine, 4).ravel()))
+            key = (grid_shape(grid.shape), tuple(np.round(grid.affine, 4).ravel()))
             seen[key] += 1
-            found.setdefault(key, (grid.shape, grid.affine, grid.voxel_mm))
+            found.setdefault(key, (key[0], grid.affine, grid.voxel_mm))
     return found[seen.most_common(1)[0][0]] if seen else None
+
+
+def grid_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """``shape`` without trailing axes of length 1 beyond the third: ``(x, y, z, 1)``, as many tools write one
+    volume, is the grid ``(x, y, z)`` (a review's executions writing either read "not analysable")."""
+    shape = tuple(int(d) for d in shape)
+    while len(shape) > 3 and shape[-1] == 1:
+        shape = shape[:-1]
+    return shape
+
+
+def _volumes_in(shape: tuple[int, ...]) -> str:
+    n = math.prod(shape[3:])
+    return f"{n} volume{'s' if n != 1 else ''} (shape {shape})"
 
 
 def _volume(path: Path, ref: tuple[tuple[int, ...], np.ndarray, Any], buffers: DecodeBuffers) -> np.ndarray:
     """One volume as a flat array in memory order and stored dtype, checked against the reference geometry."""
     img = read_image(path, buffers)
-    if img.data.shape != ref[0]:
+    shape = grid_shape(img.data.shape)
+    if shape != ref[0] and shape[:3] == ref[0][:3]:
+        raise ReaderError(
+            f"{path}: {_volumes_in(shape)} where the other executions have {_volumes_in(ref[0])}: this execution "
+            "wrote more or fewer volumes (frames) than the others; check its log"
+        )
+    if shape != ref[0]:
         raise ReaderError(f"{path}: shape {img.data.shape} differs from {ref[0]} of the other executions; {ONE_GRID}")
     if np.max(np.abs(img.affine - ref[1])) > AFFINE_TOLERANCE:
         raise ReaderError(
