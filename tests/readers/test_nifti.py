@@ -401,3 +401,24 @@ def test_mutated_nifti_loads_or_raises_reader_error(tmp_path, suffix, data):
             function(path)
         except ReaderError as exc:
             assert str(path) in str(exc) and "\n" not in str(exc)
+
+
+def test_cifti_is_not_an_image_but_is_hashed(tmp_path):
+    """A CIFTI-2 dscalar (HCP's cortical thickness per vertex) declared `image`: analyse crashed with exit 4
+    ('Cifti2Image' object has no attribute 'affine'), then read as a 6-D grid; now a clear error, while the
+    semantic hash still tells identical files from different ones."""
+    from nibabel import cifti2
+
+    def dscalar(path, values):
+        axes = (cifti2.ScalarAxis(["thickness"]), cifti2.BrainModelAxis.from_surface(np.arange(5), 5, "CortexLeft"))
+        nib.save(cifti2.Cifti2Image(np.asarray([values], np.float32), header=axes), path)
+        return path
+
+    a = dscalar(tmp_path / "a.dscalar.nii", [2.1, 2.5, 3.0, 2.8, 2.2])
+    with reader_error(a, "a CIFTI-2 file (intent code 3000) is not an image: its values sit on brainordinates"):
+        read_image(a)
+    with reader_error(a, "declare the output `kind: bytes` to check it bit for bit, or export its values as text"):
+        load(a, kind="image")
+    b = dscalar(tmp_path / "b.dscalar.nii", [2.1, 2.5, 3.0, 2.8, 2.2])
+    c = dscalar(tmp_path / "c.dscalar.nii", [2.1, 2.5, 3.0, 2.8, 2.3])
+    assert semantic_hash(a) == semantic_hash(b) != semantic_hash(c)

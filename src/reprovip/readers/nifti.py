@@ -225,10 +225,22 @@ def _unanalysable_voxels(path: Path, dtype: np.dtype) -> ReaderError:
     )
 
 
+_CIFTI = range(3000, 3100)  # NIFTI_INTENT_CONNECTIVITY_*: a CIFTI-2 matrix (dscalar, dtseries, dlabel...)
+
+
 def _image(path: Path, dec: _Decoded) -> Image:
     raw = dec.raw
     if raw.dtype.kind not in "biuf":
         raise _unanalysable_voxels(path, raw.dtype)
+    if dec.parsed.fmt != "mgh" and int(dec.parsed.header["intent_code"]) in _CIFTI:
+        # Its axes are maps and brainordinates (surface vertices, subcortical voxels), not a grid of voxels
+        raise fail(
+            path,
+            f"a CIFTI-2 file (intent code {int(dec.parsed.header['intent_code'])}) is not an image: its values sit on "
+            "brainordinates, not on a voxel grid",
+            "declare the output `kind: bytes` to check it bit for bit, or export its values as text "
+            "(wb_command -cifti-convert -to-text) and declare that file `kind: table`",
+        )
     if dec.parsed.slope is None:
         data = raw if raw.dtype.isnative else raw.astype(raw.dtype.newbyteorder("="), order="F")
     else:  # in float64: float32 rounded a slope of 1e-5 beside an intercept of 273.15 away (a review)
