@@ -23,8 +23,8 @@ from reprovip.criteria.rules import (
     default_criteria,
     envelope_criteria,
     metric_values,
-    supports,
 )
+from reprovip.criteria.selection import said_unmatched, unjudged
 from reprovip.criteria.verdict import EXIT_CODES, LABELS, OUTPUT_STATUSES, exit_code, worst
 from reprovip.errors import EMPTY_FILE
 
@@ -40,7 +40,6 @@ INFINITE = {
 }
 INFINITE_ICC = "its 95% CI is unbounded (the single-measure lower bound is at or below -1/(k-1))"
 INFINITE_OTHER = "the values overflow"
-JUDGED = "every observation judged"
 VALUES_ONLY = (
     "the files' bytes differ where the decoded values do not (formatting, line endings, header fields the "
     "semantic hash ignores: docs/readers.md)"
@@ -60,9 +59,14 @@ def _infinite(metric: str, value: float) -> str:
 
 
 def _check(criterion: Criterion, output: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
-    """One criterion on one output. Observations whose every value is the same, bit for bit, in every execution
-    of every subject are reproducible by identity: they meet the criterion (though their ICC is 0/0) and are
-    named; when the criterion selects only such observations, it passes on them."""
+    """One criterion on one output; its ``observations`` patterns that match nothing are said (never a pass)."""
+    return said_unmatched(_check_values(criterion, output, document), criterion, output, document)
+
+
+def _check_values(criterion: Criterion, output: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
+    """One criterion on the observations it selects. Observations whose every value is the same, bit for bit,
+    in every execution of every subject are reproducible by identity: they meet the criterion (though their ICC
+    is 0/0) and are named; when the criterion selects only such observations, it passes on them."""
     values = metric_values(criterion.metric, output, document, criterion.selects)
     constant = {o["name"] for o in output.get("observations") or [] if o.get("constant")}
     same = [name for name, _, _ in values if name in constant] if criterion.op is not None else []
@@ -162,37 +166,6 @@ def _judge(
     )
 
 
-def _unjudged(out: dict[str, Any], rules: list[Criterion]) -> list[dict[str, Any]]:
-    """A warning naming the observations that differ between executions while no criterion selects them: when
-    every criterion on the output's observations filters them (``observations:``), the others go unjudged."""
-    per_observation = [c for c in rules if c.metric in OBSERVATION_METRICS or c.metric.startswith("ICC(")]
-    # A flag or an output-level metric covers every observation; a study-level one (failure_rate) none of them
-    # (a review: `failure_rate <= 0.1` beside a filtered ICC silenced this warning).
-    covering = [c for c in rules if c not in per_observation and c.metric not in STUDY_METRICS]
-    if not per_observation or covering or any(not c.observations for c in per_observation):
-        return []
-    left = [
-        o["name"]
-        for o in out.get("observations") or []
-        # a non-finite observation stays listed: its finite subjects' differences are judged by nothing either
-        if not (o.get("identical") or o.get("constant")) and not any(c.selects(o["name"]) for c in per_observation)
-    ]
-    if not left:
-        return []
-    patterns = sorted({p for c in per_observation for p in c.observations})
-    return [
-        reason(
-            JUDGED,
-            passed=False,
-            severity="warn",
-            value=len(left),
-            observation=left[0],
-            message=f"{len(left)} observation(s) differ between executions and no criterion selects them (the "
-            f"criteria select {', '.join(patterns)}): {named(left)}; the verdict does not vouch for them",
-        )
-    ]
-
-
 def _status(reasons: list[dict[str, Any]]) -> str:
     failed = [r for r in reasons if not r["passed"]]
     if any(r["severity"] == "fail" and r["estimable"] for r in failed):
@@ -236,7 +209,7 @@ def output_verdict(out: dict[str, Any], rules: list[Criterion], document: dict[s
         status = _status(reasons)  # warnings stay alerts: the output is still bit-for-bit identical
         return dict(status="identical" if status in ("pass", "warn") else status, reasons=reasons, evidence=evidence)
     checked = [_check(c, out, document) for c in rules]
-    reasons += checked + _unjudged(out, rules)
+    reasons += checked + unjudged(out, rules)
     status = _status(reasons)
     if status in ("pass", "warn") and checked and not any(r["estimable"] for r in checked):
         # No criterion could be computed (even warn-only ones): nothing supports a pass. Said as a failure,
@@ -305,9 +278,7 @@ def evaluate(document: dict[str, Any], criteria: list[Criterion] | None) -> dict
         defaults = default_criteria(out["kind"], compare="envelope" in out)
         # A criterion that names no output covers those whose kind can compute it; an output that no declared
         # criterion covers gets its kind's defaults, never none (which would read as a pass).
-        rules = [
-            c for c in criteria or [] if c.applies_to(out["name"]) and (c.outputs or supports(out["kind"], c.metric))
-        ]
+        rules = [c for c in criteria or [] if c.covers(out)]
         if all(c.metric in STUDY_METRICS for c in rules):  # a failure rate says nothing about an output's values
             rules += defaults
         else:

@@ -70,11 +70,33 @@ class Criterion:
 
     def selects(self, observation: str) -> bool:
         """Whether an observation is one this criterion looks at."""
-        return not self.observations or any(fnmatch.fnmatchcase(observation, p) for p in self.observations)
+        return not self.observations or any(matches(observation, p) for p in self.observations)
 
     def applies_to(self, output: str) -> bool:
         """Whether this criterion concerns ``output`` (all outputs when none is named)."""
         return not self.outputs or output in self.outputs or output.split("/")[0] in self.outputs
+
+    def covers(self, output: dict[str, Any]) -> bool:
+        """Whether this criterion judges ``output`` (an analysed output: ``name``, ``kind``): one that names no
+        output covers those whose kind can compute it (an ICC criterion covers the tables, not the images)."""
+        return self.applies_to(output["name"]) and (bool(self.outputs) or supports(output["kind"], self.metric))
+
+
+def matches(name: str, pattern: str) -> bool:
+    """Whether observation ``name`` matches a criterion's ``observations`` pattern.
+
+    A pattern equal to the name matches it; otherwise ``*`` matches any run of characters (``/`` too) and ``?``
+    one character, while ``[`` and ``]`` are literal: the readers' names carry them (JSON ``fits[1].amp``, a
+    column ``thickness [mm]``), and read as a character class they matched other names or none (a review).
+
+    Examples
+    --------
+    >>> matches("fits[1].amp", "fits[1].amp"), matches("fits[0].amp", "fits[*].amp")
+    (True, True)
+    >>> matches("fits1.amp", "fits[1].amp"), matches("hippo/thickness [mm]", "*/thickness [mm]")
+    (False, True)
+    """
+    return name == pattern or fnmatch.fnmatchcase(name, pattern.replace("[", "[[]"))
 
 
 def parse_rule(text: str) -> tuple[str, str | None, float | None]:

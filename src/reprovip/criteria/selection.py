@@ -1,0 +1,76 @@
+"""Which observations a criterion judges: its ``observations`` patterns, those that match nothing, and the
+observations that differ while no criterion judges them.
+
+A criterion's patterns match the readers' names as written (:func:`~reprovip.criteria.rules.matches`). A
+pattern that matches no observation of the outputs the criterion covers is said, never dropped: a review's
+``observations: ["volume", "fits[1].amp"]`` passed on ``volume`` alone while ``fits[1].amp`` varied by 7%.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from reprovip.criteria.reasons import named, reason
+from reprovip.criteria.rules import OBSERVATION_METRICS, STUDY_METRICS, Criterion, matches
+
+JUDGED = "every observation judged"
+
+
+def unmatched(criterion: Criterion, output: dict[str, Any], document: dict[str, Any]) -> list[str]:
+    """The patterns of ``criterion`` that match no observation of any output it covers (``output`` and the
+    document's others): a criterion naming no output may select ``volume`` in one output and ``amp`` in
+    another, but a pattern found nowhere is a typo or a renamed observation."""
+    outputs = [output, *(o for o in document.get("outputs") or [] if o is not output and criterion.covers(o))]
+    names = [str(o["name"]) for out in outputs for o in out.get("observations") or []]
+    return [p for p in criterion.observations if not any(matches(n, p) for n in names)]
+
+
+def said_unmatched(
+    judged: dict[str, Any], criterion: Criterion, output: dict[str, Any], document: dict[str, Any]
+) -> dict[str, Any]:
+    """``judged`` (the criterion's reason on ``output``) with its patterns that match nothing said: a computed
+    failure still decides, and says them; anything else (a pass, a pass by identity) becomes not estimable."""
+    missing = unmatched(criterion, output, document) if criterion.observations and not output.get("error") else []
+    if not missing:
+        return judged
+    names = [str(o["name"]) for o in output.get("observations") or []]
+    hints = []
+    for p in missing:
+        close = difflib.get_close_matches(p, names, n=1)
+        hints.append(f"{p} (did you mean `{close[0]}`?)" if close else p)
+    why = f"no observation matches {', '.join(hints)}"
+    if not judged["passed"] and judged["estimable"]:
+        return dict(judged, message=f"{judged['message']}; {why}")
+    return dict(judged, passed=False, estimable=False, value=None, message=f"{criterion.text}: not estimable: {why}")
+
+
+def unjudged(out: dict[str, Any], rules: list[Criterion]) -> list[dict[str, Any]]:
+    """A warning naming the observations that differ between executions while no criterion selects them: when
+    every criterion on the output's observations filters them (``observations:``), the others go unjudged."""
+    per_observation = [c for c in rules if c.metric in OBSERVATION_METRICS or c.metric.startswith("ICC(")]
+    # A flag or an output-level metric covers every observation; a study-level one (failure_rate) none of them
+    # (a review: `failure_rate <= 0.1` beside a filtered ICC silenced this warning).
+    covering = [c for c in rules if c not in per_observation and c.metric not in STUDY_METRICS]
+    if not per_observation or covering or any(not c.observations for c in per_observation):
+        return []
+    left = [
+        o["name"]
+        for o in out.get("observations") or []
+        # a non-finite observation stays listed: its finite subjects' differences are judged by nothing either
+        if not (o.get("identical") or o.get("constant")) and not any(c.selects(o["name"]) for c in per_observation)
+    ]
+    if not left:
+        return []
+    patterns = sorted({p for c in per_observation for p in c.observations})
+    return [
+        reason(
+            JUDGED,
+            passed=False,
+            severity="warn",
+            value=len(left),
+            observation=left[0],
+            message=f"{len(left)} observation(s) differ between executions and no criterion selects them (the "
+            f"criteria select {', '.join(patterns)}): {named(left)}; the verdict does not vouch for them",
+        )
+    ]
