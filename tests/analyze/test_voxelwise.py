@@ -394,3 +394,22 @@ def test_an_execution_with_another_number_of_frames_is_named_as_such(tmp_path: P
         "11 volumes (shape (4, 3, 2, 11)) where the other executions have 12 volumes (shape (4, 3, 2, 12)): this "
         "execution wrote more or fewer volumes (frames) than the others; check its log"
     )
+
+
+@pytest.mark.parametrize("case", ["first volume nearly empty", "gained voxels outside"])
+def test_an_execution_that_lost_or_gained_its_support_is_named_even_when_read_first(tmp_path: Path, case) -> None:
+    """Non-zero voxels counted on the whole grid: a nearly empty image read first (the reference region, so its
+    failure was counted among its own 8 voxels only) and an image that kept the whole head where the others are
+    skull-stripped (voxels gained outside the reference region were never counted) are named (reviews)."""
+    rng = np.random.default_rng(10)
+    x = np.zeros((10, 10, 10, 3, 1, 3))
+    x[2:8, 2:8, 2:8] = rng.uniform(50, 60, size=(6, 6, 6, 3, 1, 1)) + 1e-3 * rng.normal(size=(6, 6, 6, 3, 1, 3))
+    if case == "first volume nearly empty":
+        x[..., 0, 0, 0] = 0.0
+        x[4:6, 4:6, 4:6, 0, 0, 0] = 55.0
+    else:
+        x[..., 1, 0, 2] = np.where(x[..., 1, 0, 2] == 0, 20.0, x[..., 1, 0, 2])  # the whole head
+    res, _, _ = _maps_of(tmp_path / "maps", _design(tmp_path, x))
+    (odd,) = res["support_outliers"]
+    expected = ("sub-0", 0, 8, 216) if case == "first volume nearly empty" else ("sub-1", 2, 1000, 216)
+    assert (odd["subject"], odd["repetition"], odd["nonzero"], odd["typical"]) == expected

@@ -49,7 +49,7 @@ ONE_GRID = (
 _READERS = 2  # reader threads: with the main thread's accumulation, both cores of a laptop stay busy
 _AHEAD = 4  # volumes read but not yet consumed, at most (each holds a decoded volume in memory)
 SUPPORT_CHANGE = 0.5  # an execution with half (or more) of its subject's non-zero voxels missing (or added) is named
-SUPPORT_FLOOR = 10  # ... when that is at least 10 voxels and 1% of the voxels with metrics (a lesion map's 2 -> 1)
+SUPPORT_FLOOR = 10  # ... when that is at least 10 voxels and 1% of the subject's typical count (a lesion map's 2 -> 1)
 
 
 def _map_dtype(values: np.ndarray) -> np.dtype:
@@ -159,6 +159,7 @@ class _Partial:
     differ: np.ndarray
     nf_any: np.ndarray | None
     nf_all: np.ndarray | None
+    counts: list[int]  # per column: the volume's non-zero voxels on the whole grid
     rows: list[np.ndarray] | None = None
 
 
@@ -169,6 +170,7 @@ class _Read(NamedTuple):
     bad: np.ndarray | None  # non-finite voxels; None: all finite
     differ: np.ndarray | None  # differs from the subject's first volume; None for the first volume itself
     row: np.ndarray | None  # the reference-mask voxels (non-finite ones 0); None: not gathered yet
+    nonzero: int  # non-zero voxels on the whole grid (NaN counts: it is no zero)
 
 
 def _gather(flat: np.ndarray, bad: np.ndarray | None, index: np.ndarray) -> np.ndarray:
@@ -189,13 +191,15 @@ def _read(path: Path, stream: _Stream, first: Future | None) -> _Read:
         raise ReaderError(f"{path}: {int(bad.sum())} NaN or infinite voxels in a label map")
     index = stream.index  # set by the main thread from the first volume; until then it gathers
     row = None if index is None else _gather(flat, bad, index)
+    # size - count(== 0): a third of count_nonzero's time on floats (same count: NaN is non-zero in both)
+    nonzero = flat.size - int(np.count_nonzero(flat == 0))
     if first is None:
-        return _Read(flat, bad, None, row)
+        return _Read(flat, bad, None, row, nonzero)
     f = first.result()  # submitted earlier, so running or done: waiting cannot deadlock
     d = flat != f.flat  # a voxel non-zero in another execution only differs, hence in mask
     if bad is not None and f.bad is not None:
         d &= ~_same_bits(flat, f.flat)  # NaN != NaN: non-finite pairs compare by bit pattern
-    return _Read(flat, bad, d, row)
+    return _Read(flat, bad, d, row, nonzero)
 
 
 class _Stream:
@@ -251,15 +255,18 @@ class _Stream:
         file (byte-identical outputs share one blob): same values, nothing new to compare."""
         cur = self.cur
         if isinstance(vol, int):
-            if cur is not None and cur.rows is not None:
-                cur.rows[col] = cur.rows[vol]
+            if cur is not None:
+                cur.counts[col] = cur.counts[vol]
+                if cur.rows is not None:
+                    cur.rows[col] = cur.rows[vol]
             return
         if cur is None:
             data = vol.flat != 0 if vol.bad is None else (vol.flat != 0) & ~vol.bad
             if self.metrics and self.index is None:
                 nonzero = np.flatnonzero(data)
                 self.index = nonzero if nonzero.size else np.arange(data.size)
-            cur = self.cur = _Partial(data, np.zeros(data.size, dtype=bool), vol.bad, vol.bad)
+            cur = self.cur = _Partial(data, np.zeros(data.size, dtype=bool), vol.bad, vol.bad, [0] * self.columns)
+        cur.counts[col] = vol.nonzero
         if vol.differ is not None:
             cur.differ |= vol.differ
             if vol.bad is not None:
@@ -275,20 +282,18 @@ class _Stream:
         """The subject's contribution, once every column was taken."""
         cur, self.cur = self.cur, None
         if cur.rows is not None:
-            self._support(subject, cur.rows)
+            self._support(subject, cur.counts)
         return _Subject(cur.data | cur.differ, cur.differ, cur.nf_any, cur.nf_all, cur.rows)
 
-    def _support(self, subject: str, rows: list[np.ndarray]) -> None:
+    def _support(self, subject: str, nonzero: list[int]) -> None:
         """Name the executions whose image lost (or gained) half or more of the non-zero voxels the subject's
-        other executions have, among the voxels with metrics: an empty or truncated output, a silent failure
-        the median ICC cannot see when subjects differ much more than executions (a review's all-zero
-        image read "sufficiently reproducible"). Compared with the median over the subject's executions, so
-        the odd one is named whichever comes first."""
-        counted: dict[int, int] = {}
-        # size - count(== 0): a third of count_nonzero's time on floats (same count: NaN is non-zero in both)
-        nonzero = [counted.setdefault(id(r), r.size - int(np.count_nonzero(r == 0))) for r in rows]
+        other executions have, on the whole grid: an empty or truncated output, a failed skull strip that kept
+        the head, a silent failure the median ICC cannot see when subjects differ much more than executions (a
+        review's all-zero image read "sufficiently reproducible"). Compared with the median over the subject's
+        executions, so the odd one is named whichever comes first (counted among the voxels with metrics, the
+        reference region of a nearly empty first volume, a failure read first was never named: a review)."""
         typical = float(np.median(nonzero))
-        floor = max(SUPPORT_FLOOR, 0.01 * self.index.size)  # a sparse map's voxel or two is no failure
+        floor = max(SUPPORT_FLOOR, 0.01 * typical)  # a sparse map's voxel or two is no failure
         for col, count in enumerate(nonzero):
             changed = abs(count - typical) / max(count, typical, 1)
             if changed >= SUPPORT_CHANGE and abs(count - typical) >= floor:
