@@ -20,13 +20,14 @@ from typing import Any
 from reprovip.errors import InputError, SpecError
 from reprovip.execute.render import render
 from reprovip.spec.loader import placeholders
-from reprovip.spec.models import StudySpec, is_unseeded
+from reprovip.spec.models import BUILTIN_FACTORS, StudySpec, is_unseeded
 
 
 def command_problems(
     spec: StudySpec, study_dir: Path, locate: Callable[..., SpecError], *, programs: bool = True
 ) -> list[SpecError]:
-    """Every argument of the command (and of `args` levels, Boutiques inputs) that will certainly fail.
+    """Every argument of the command (and of `args` levels, Boutiques inputs) that will certainly fail, and
+    every factor that never reaches the application (:func:`unused_factor_problems`).
 
     Parameters
     ----------
@@ -48,9 +49,9 @@ def command_problems(
     app = spec.application
     if app is None:
         return []
+    problems = unused_factor_problems(spec, locate)
     known = {"study_dir": str(study_dir), "python": sys.executable}
     items: list[tuple[tuple[Any, ...], str]] = []
-    problems = []
     if app.command is not None:
         items = [(("application", "command", i), a) for i, a in enumerate(app.command)]
         problems += _program_problems(spec, app.command, known, study_dir, locate) if programs else []
@@ -76,6 +77,39 @@ def command_problems(
     if app.boutiques is not None and app.invocation is not None:
         problems += _invocation_problems(spec, study_dir, locate, renderings)
     return problems
+
+
+def unused_factor_problems(spec: StudySpec, locate: Callable[..., SpecError]) -> list[SpecError]:
+    """Each factor that never reaches the application: every level would run the same command.
+
+    A built-in factor reaches it by itself (environment variables, arguments, an image, a copy of the input); a
+    Python callable gets every factor as a keyword argument. Any other factor reaches it only through its
+    placeholder ``{name}`` or ``{name_level}`` in the command (or the Boutiques invocation), the top-level `env`,
+    or the levels of the `env` and `args` factors. Without one, each level ran the same command and the study
+    read "identical" while comparing nothing (a review).
+    """
+    app = spec.application
+    if app is None or app.python is not None:
+        return []
+    texts = [*(app.command or []), *(v for v in (app.invocation or {}).values() if isinstance(v, str))]
+    texts += spec.env.values()
+    for name in ("env", "args"):
+        levels = spec.factors.get(name)
+        for payload in levels.values() if isinstance(levels, dict) else ():
+            texts += map(str, payload.values() if isinstance(payload, dict) else payload)
+    used = {name for text in texts for name in placeholders(text)}
+    where = "Boutiques `invocation`" if app.boutiques is not None else "command"
+    example = '`invocation: {{{0}: "{{{0}}}"}}`' if app.boutiques is not None else '`"--{0}={{{0}}}"` in the command'
+    return [
+        locate(
+            f"factor {name!r} never reaches the application: no {{{name}}} (or {{{name}_level}}) in the {where}, "
+            "an `env` value or an `args` level, so every level would run the same command and the study compare "
+            f"nothing; pass it, e.g. {example.format(name)}, or remove the factor",
+            ("factors", name),
+        )
+        for name in spec.factors
+        if name not in BUILTIN_FACTORS and not {name, f"{name}_level"} & used
+    ]
 
 
 def _invocation_problems(
