@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from reprovip.cli.main import main
@@ -243,3 +244,29 @@ def test_a_second_ingest_says_it_replaced_executions(tmp_path: Path, capsys: pyt
     assert "  4 of them replaced executions stored before (the same subject, condition and repetition)" in out
     assert main(["ingest", str(study.path), "--pattern", "other/{subject}/run-{repetition}"]) == 0
     assert len(Study.load(study.path).executions()) == 4
+
+
+def test_ingested_version_folders_are_ordered_as_released_and_the_first_is_the_baseline(tmp_path: Path) -> None:
+    """results/1.9 and results/1.10: sorted as text (or read as the float 1.1), 1.10 was the baseline, and a new
+    version 20 times noisier and shifted by 15 of the old run-to-run SDs read "sufficiently reproducible"."""
+    rng = np.random.default_rng(8)
+    for version, sd, shift in (("1.9", 0.1, 0.0), ("1.10", 2.0, 1.5)):
+        for s in range(8):
+            for rep in range(1, 4):
+                d = tmp_path / "results" / version / f"sub-{s}" / f"run-{rep}"
+                d.mkdir(parents=True)
+                value = 1000 + 100 * s + shift + rng.normal(0, sd)
+                (d / "vol.csv").write_text(f"region,volume\nhippo,{value:.4f}\n")
+    (tmp_path / "study.yaml").write_text("outputs:\n  vol: {path: vol.csv, kind: table}\n")
+    study = Study.load(tmp_path / "study.yaml")
+    study.ingest("results/{version}/{subject}/run-{repetition}")
+    (out,) = study.analyze().document["outputs"]
+    assert out["factors"] == {"version": ["1.9", "1.10"]}
+    assert out["envelope"]["baseline"] == "1.9" and out["envelope"]["within_envelope"] is False
+    assert out["verdict"]["status"] == "fail"
+    # declared (quoted: YAML reads 1.10 as 1.1), the order is the study file's
+    (tmp_path / "study.yaml").write_text(
+        'outputs:\n  vol: {path: vol.csv, kind: table}\nfactors:\n  version: ["1.10", "1.9"]\n'
+    )
+    (out,) = Study.load(tmp_path / "study.yaml").analyze().document["outputs"]
+    assert out["factors"] == {"version": ["1.10", "1.9"]} and out["envelope"]["baseline"] == "1.10"

@@ -3,6 +3,7 @@ execution's file sits in the ``(n_subjects, *levels, k)`` grid."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,14 +77,36 @@ class Design:
         )
 
 
+_INTEGER = re.compile(r"[+-]?\d+")
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(level: str) -> tuple[Any, ...]:
+    """Sort key of a level found in data (a folder name): its runs of digits compared as numbers, the rest as
+    text, so that version strings order as released: ``1.9 < 1.10 < 2.0``, ``v2 < v10``, ``6.0.5 < 6.0.10``.
+
+    Read as text, ``1.10`` came before ``1.9`` and became the baseline of the version envelope (a review); read as
+    a decimal number, ``1.10`` is ``1.1``. A decimal level is therefore ordered by its parts too (``0.5`` before
+    ``0.25``): declare the order in the study file when it matters.
+
+    Examples
+    --------
+    >>> sorted(["1.10", "2.0", "1.9"], key=natural_key)
+    ['1.9', '1.10', '2.0']
+    >>> sorted(["v10", "v2", "v1.0"], key=natural_key)
+    ['v1.0', 'v2', 'v10']
+    """
+    parts = _DIGITS.split(level)  # text, number, text, number, ..., text: types align position by position
+    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts)), level
+
+
 def _order(levels: list[str], declared: list[str] | None) -> tuple[str, ...]:
-    if declared:
-        known = [lv for lv in declared if lv in levels]
-        return tuple(known + sorted(set(levels) - set(known)))
-    try:
-        return tuple(sorted(set(levels), key=float))
-    except ValueError:
-        return tuple(sorted(set(levels)))
+    """The declared levels first, in their order; the others naturally (integers by value, signs included)."""
+    known = [lv for lv in declared or [] if lv in levels]
+    rest = set(levels) - set(known)
+    if all(_INTEGER.fullmatch(lv) for lv in rest):
+        return tuple(known + sorted(rest, key=lambda lv: (int(lv), lv)))
+    return tuple(known + sorted(rest, key=natural_key))
 
 
 def records_by_output(rows: list[dict[str, Any]], blobs: BlobStore) -> dict[tuple[str, str], tuple[str, list[Record]]]:

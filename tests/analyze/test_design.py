@@ -1,0 +1,32 @@
+"""The design of stored outputs: the order of a factor's levels, whose first is the baseline."""
+
+from __future__ import annotations
+
+import pytest
+
+from reprovip.analyze.design import Record, build_design
+
+
+def _records(levels: list[str]) -> list[Record]:
+    return [Record("s1", (("version", lv),), f"version={lv}", 1, None, None, None, None) for lv in levels]
+
+
+@pytest.mark.parametrize(
+    ("found", "expected"),
+    [
+        (["1.10", "1.9", "2.0"], ("1.9", "1.10", "2.0")),  # as text 1.10 < 1.9; as a float 1.10 is 1.1
+        (["v10", "v2", "v1"], ("v1", "v2", "v10")),
+        (["6.0.10", "6.0.5", "6.0.5-1"], ("6.0.5", "6.0.5-1", "6.0.10")),
+        (["10", "-1", "2"], ("-1", "2", "10")),  # integers by value, signs included
+        (["node10", "node9", "cpu"], ("cpu", "node9", "node10")),
+    ],
+)
+def test_levels_found_in_the_data_are_ordered_naturally(found: list[str], expected: tuple[str, ...]) -> None:
+    """Expected orders are those of GNU ``sort -V`` (coreutils' version sort) on the same names."""
+    (factor,) = build_design(_records(found)).factors
+    assert factor == ("version", expected)
+
+
+def test_declared_levels_keep_their_order_and_undeclared_ones_follow_naturally() -> None:
+    design = build_design(_records(["1.9", "1.10", "v2", "v10"]), {"version": ["1.10", "1.9"]})
+    assert design.factors == (("version", ("1.10", "1.9", "v2", "v10")),)
