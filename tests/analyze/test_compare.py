@@ -278,3 +278,29 @@ def test_a_comparison_made_after_the_runs_is_not_stale(versions: dict[str, Path]
     newest = current.catalog.runs(current.catalog.study_id(current.name))[0]
     assert doc["verdict"]["last_run"]["id"] == newest["id"]
     assert staleness(doc, newest) is None
+
+
+def test_stores_with_their_own_version_factor_are_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Both stores ingested results/{version}/...: each execution carried two `version` labels, every subject
+    was left out ("12 of 24") and the comparison exited 3, "executions failed or not run", with none failed."""
+    paths = []
+    for name in ("base", "cur"):
+        for version in ("1.0", "2.0"):
+            for s in (1, 2, 3):
+                for rep in (1, 2):
+                    d = tmp_path / name / "results" / version / f"s{s}" / f"run-{rep}"
+                    d.mkdir(parents=True)
+                    (d / "r.json").write_text(json.dumps({"v": 10.0 * s + 0.1 * rep}))
+        (tmp_path / name / "study.yaml").write_text("outputs:\n  r: {path: r.json, kind: scalars}\n")
+        Study.load(tmp_path / name / "study.yaml").ingest("results/{version}/{subject}/run-{repetition}")
+        paths.append(str(tmp_path / name / "study.yaml"))
+    assert main(["compare", *paths]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == (
+        f"reprovip: error: {paths[0]}: its executions already have a `version` factor (1.0, 2.0), and `compare` "
+        "makes its two studies the levels of `version`; compare the versions of one study with `reprovip analyze`, "
+        "or two studies holding one version each (ingest into each a pattern without `{version}`, such as "
+        "`results/1.0/{subject}/run-{repetition}`)"
+    )

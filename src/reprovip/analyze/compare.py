@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reprovip.analyze.design import records_by_output
+from reprovip.analyze.design import natural_key, records_by_output
 from reprovip.analyze.engine import (
     VERSION_FACTOR,
     analyze_groups,
@@ -37,6 +37,7 @@ LEVELS = ("baseline", "current")
 
 def _tagged(study: Study, stored: Stored, tag: str) -> dict[tuple[str, str], tuple[str, list[Any]]]:
     groups = records_by_output(declared_outputs(study, stored)[0], BlobStore(study.store))
+    _refuse_own_version(study, [r for _, recs in groups.values() for r in recs])
     out = {}
     for key, (kind, recs) in groups.items():
         out[key] = (
@@ -53,6 +54,20 @@ def _tagged(study: Study, stored: Stored, tag: str) -> dict[tuple[str, str], tup
             ],
         )
     return out
+
+
+def _refuse_own_version(study: Study, records: list[Any]) -> None:
+    """Executions stored with a `version` factor of their own (ingested from ``results/{version}/...``) would
+    carry two `version` labels, one hiding the other: every subject was left out and the comparison read
+    "incomplete: executions failed or not run" with nothing failed (a review)."""
+    levels = {lv for r in records for f, lv in r.labels if f == VERSION_FACTOR}
+    if levels:
+        raise InputError(
+            f"{study.path}: its executions already have a `version` factor ({_few(levels)}), and `compare` makes "
+            "its two studies the levels of `version`; compare the versions of one study with `reprovip analyze`, "
+            "or two studies holding one version each (ingest into each a pattern without `{version}`, such as "
+            f"`results/{min(levels, key=natural_key)}/{{subject}}/run-{{repetition}}`)"
+        )
 
 
 def _design_of(records: list[Any]) -> tuple[list[str], int]:
@@ -79,7 +94,7 @@ def _same_design(baseline: Study, current: Study, records: list[list[Any]]) -> N
 
 
 def _few(names: set[str]) -> str:
-    shown = sorted(names)[:3]
+    shown = sorted(names, key=natural_key)[:3]
     return ", ".join(shown) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
 
@@ -89,7 +104,8 @@ def compare_studies(baseline: Study, current: Study, *, json_path: str | Path | 
     Raises
     ------
     InputError
-        The two studies share no output or no subject, or one of them declares its own ``version`` factor.
+        The two studies share no output or no subject, or one of them has its own ``version`` factor (declared,
+        or in the folders it ingested).
     """
     ids = [stored_study_id(baseline), stored_study_id(current)]
     for s in (baseline, current):
