@@ -134,13 +134,25 @@ def check_input(value: Any, declared: dict[str, Any]) -> None:
 def _typed(template: Any, values: dict[str, Any], declared: dict[str, Any] | None = None) -> Any:
     """Render ``template``; cast it as the descriptor's input ``declared`` types it (:func:`cast_input`).
 
-    Without a declared input (a VIP pipeline's parameter), text that renders to a number becomes one.
+    Without a declared input (a VIP pipeline's parameter), text that renders to a number becomes one. A list is
+    rendered item by item, each typed as one value of the input (a review: ``["{mode}", "{subject}"]`` reached
+    the tool as the literal ``{mode}`` and the factor changed nothing).
+
+    Raises
+    ------
+    InputError
+        A list input given one text (``"{sizes}"``): it cannot become a list of values.
     """
+    if isinstance(template, list):
+        item = None if declared is None else {**declared, "list": False}
+        return [_typed(t, values, item) for t in template]
     if not isinstance(template, str):
         return template
+    if declared is not None and declared.get("list"):
+        raise InputError(list_text_message(declared.get("id"), template))
     text = render(template, values)
     if declared is not None:
-        return text if declared.get("list") else cast_input(text, declared)
+        return cast_input(text, declared)
     for cast in (int, float):
         if text != template:
             try:
@@ -148,6 +160,14 @@ def _typed(template: Any, values: dict[str, Any], declared: dict[str, Any] | Non
             except ValueError:
                 continue
     return text
+
+
+def list_text_message(name: Any, template: str) -> str:
+    """Why a list input cannot take the text ``template``, and what to write instead."""
+    return (
+        f"Boutiques input {name!r} is a list: give a YAML list of values ([{json.dumps(template)}] for one value), "
+        f"not the text {template!r}"
+    )
 
 
 def declared_inputs(descriptor: dict[str, Any]) -> dict[str, dict[str, Any]]:
