@@ -16,7 +16,7 @@ import pytest
 
 from reprovip.cli.main import main
 from reprovip.errors import InputError
-from reprovip.spec.boutiques import bosh_launch_template, boutiques_argv, launch_main, typed_invocation
+from reprovip.spec.boutiques import bosh_launch_template, boutiques_command, launch_main, typed_invocation
 from reprovip.study import Study
 
 TOOL = {
@@ -154,11 +154,11 @@ def test_a_refused_invocation_is_one_line_naming_the_input(tmp_path: Path) -> No
     desc.write_text(json.dumps(TOOL))
     values = {"python": sys.executable, "study_dir": str(tmp_path), "input": "/x", "outdir": str(tmp_path)}
     with pytest.raises(InputError, match=r"^Boutiques invocation: 'prefix' is a required property$"):
-        boutiques_argv(str(desc), dict(BASE), values, tmp_path)
+        boutiques_command(str(desc), dict(BASE), values, tmp_path)
     with pytest.raises(
         InputError, match=r"^Boutiques input 'mode': 'slow' is not one of its value-choices \['fast', 'exact'\]$"
     ):
-        boutiques_argv(str(desc), {**BASE, "prefix": "p", "mode": "{m}"}, {**values, "m": "slow"}, tmp_path)
+        boutiques_command(str(desc), {**BASE, "prefix": "p", "mode": "{m}"}, {**values, "m": "slow"}, tmp_path)
     assert typed_invocation(
         TOOL, {"prefix": "{s}", "noise": "{s}", "count": "{s}", "verbose": "{f}"}, {"s": "007", "f": "No"}
     ) == {

@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -658,11 +658,14 @@ def _execute(task: Task, tmpdir: str | None = None) -> dict[str, Any]:
         values["input"] = str(perturb_file(Path(values["input"]), indir, ulps=p["ulps"], seed=p["seed"]))
     argv = render_argv(task.argv, values)
     if "boutiques" in task.extra and task.extra["boutiques"].get("launcher", "simulate") == "simulate":
-        from reprovip.spec.boutiques import boutiques_argv
+        from reprovip.spec.boutiques import boutiques_command
 
         b = task.extra["boutiques"]
         try:
-            argv = boutiques_argv(b["descriptor"], b["invocation"], values, Path(workdir)) + argv
+            command = boutiques_command(b["descriptor"], b["invocation"], values, Path(workdir))
+            argv = command.argv + argv
+            # The descriptor's environment-variables, applied over the study's as `bosh exec launch` does.
+            task = replace(task, env={**task.env, **command.env})
         except Exception as exc:  # an invalid invocation is this execution's failure, reported as such
             error = f"Boutiques could not build the command: {str(exc).strip()[:300]}"
             failed = new_result(task, [], workdir=workdir, ok=False, error=error, duration=0.0)

@@ -13,7 +13,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from reprovip.errors import InputError, SpecError
 from reprovip.execute.render import render
@@ -197,11 +197,53 @@ def invocation_error(exc: BaseException) -> str:
     return f"{where}: {' '.join(cause.message.split())[:300]}"
 
 
-def boutiques_argv(descriptor: str, invocation: dict[str, Any], values: dict[str, Any], workdir: Path) -> list[str]:
+class BoutiquesCommand(NamedTuple):
+    """What an execution of a Boutiques application runs: the argv and the descriptor's environment variables."""
+
+    argv: list[str]
+    env: dict[str, str]
+
+
+def descriptor_env(descriptor: dict[str, Any], invocation: dict[str, Any]) -> dict[str, str]:
+    """The descriptor's ``environment-variables`` for one (typed) ``invocation``, as ``bosh exec launch`` sets them.
+
+    A value that is exactly an input's value-key (``[SMOOTH]``) is that input's value; any other value is literal.
+
+    Raises
+    ------
+    InputError
+        The invocation leaves out the input a variable takes its value from (``bosh`` stops with a bare KeyError).
+
+    Examples
+    --------
+    >>> desc = {"inputs": [{"id": "s", "value-key": "[S]"}],
+    ...         "environment-variables": [{"name": "SMOOTH", "value": "[S]"}, {"name": "MODE", "value": "fast"}]}
+    >>> descriptor_env(desc, {"s": 2})
+    {'SMOOTH': '2', 'MODE': 'fast'}
+    """
+    keys = {i.get("value-key"): i["id"] for i in declared_inputs(descriptor).values()}
+    env = {}
+    for variable in descriptor.get("environment-variables") or []:
+        value = variable.get("value", "")
+        if value in keys:
+            if keys[value] not in invocation:
+                raise InputError(
+                    f"the descriptor's environment variable {variable['name']} takes the value of input "
+                    f"{keys[value]!r}: give it in the invocation"
+                )
+            value = invocation[keys[value]]
+        env[variable["name"]] = str(value)
+    return env
+
+
+def boutiques_command(
+    descriptor: str, invocation: dict[str, Any], values: dict[str, Any], workdir: Path
+) -> BoutiquesCommand:
     """Render the invocation with this execution's values and let Boutiques build the command line.
 
     Boutiques command lines are shell-quoted strings; they are split with :func:`shlex.split` and run as an
-    argv list, never through a shell.
+    argv list, never through a shell. The descriptor's ``environment-variables`` come with it
+    (:func:`descriptor_env`): ``bosh exec launch`` sets them, and a parameter passed that way must reach the tool.
 
     Raises
     ------
@@ -210,7 +252,8 @@ def boutiques_argv(descriptor: str, invocation: dict[str, Any], values: dict[str
     """
     from boutiques import bosh
 
-    inv = typed_invocation(json.loads(Path(descriptor).read_text()), invocation, values)
+    desc = json.loads(Path(descriptor).read_text())
+    inv = typed_invocation(desc, invocation, values)
     inv_path = workdir / "invocation.json"
     inv_path.write_text(json.dumps(inv))
     try:
@@ -218,7 +261,7 @@ def boutiques_argv(descriptor: str, invocation: dict[str, Any], values: dict[str
             out = bosh(["exec", "simulate", descriptor, "-i", str(inv_path)])
     except Exception as exc:  # boutiques' own error classes, with a schema dump
         raise InputError(invocation_error(exc)) from exc
-    return shlex.split(out.shell_command)
+    return BoutiquesCommand(shlex.split(out.shell_command), descriptor_env(desc, inv))
 
 
 # -- launching through `bosh exec launch` (``application.launcher: bosh``) -----------------------------------
@@ -354,6 +397,7 @@ def launch_main(argv: list[str]) -> int:
         Path(desc_path).write_text(json.dumps(desc))
     try:
         inv = typed_invocation(desc, json.loads(base64.urlsafe_b64decode(args.invocation)), values)
+        descriptor_env(desc, inv)  # bosh's own refusal is a bare KeyError
     except InputError as exc:
         print(f"bosh exec launch refused the invocation: {exc}", file=sys.stderr)
         return 2
