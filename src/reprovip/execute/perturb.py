@@ -5,6 +5,10 @@ by a few units in the last place, the application is numerically unstable there.
 ``x + u * ulps * spacing(x)`` with u uniform in [-1, 1], drawn from the execution's recorded seed. Integer
 data (label maps, counts) are left alone. Formats: NIfTI, NumPy ``.npy``, CSV/TSV and whitespace-separated
 numeric text.
+
+An input holding no floating-point value (a raw T1w image stored as int16, as scanners write them) is copied
+unchanged: every level would run on the same bytes and the study compare nothing (a review read "identical").
+:func:`unperturbable` says why, and ``validate`` (and ``run``) refuse such a study before anything runs.
 """
 
 from __future__ import annotations
@@ -37,10 +41,15 @@ def perturb_array(a: np.ndarray, *, ulps: float, rng: np.random.Generator) -> np
     return (a + (u * ulps * np.spacing(a)).astype(a.dtype)).astype(a.dtype)
 
 
+def _decimal(token: str) -> bool:
+    """A number written with a point or an exponent: a float; the others are integers and stay as written."""
+    return any(c in token for c in ".eE")
+
+
 def _text_numbers(text: str, *, ulps: float, rng: np.random.Generator) -> str:
     def sub(m: re.Match[str]) -> str:
         token = m.group(0)
-        if not any(c in token for c in ".eE"):
+        if not _decimal(token):
             return token  # integers stay integers
         v = perturb_array(np.array([float(token)]), ulps=ulps, rng=rng)[0]
         return repr(float(v))
@@ -89,6 +98,52 @@ def perturb_file(src: Path, dest_dir: Path, *, ulps: float, seed: int) -> Path:
     else:
         raise InputError(f"{src}: only file inputs can be perturbed")
     return dest
+
+
+def unperturbable(src: Path) -> str | None:
+    """Why :func:`perturb_file` would leave ``src`` unchanged or refuse it; None when it holds floating-point values.
+
+    Reads a NIfTI or ``.npy`` header only (a scaled integer image decodes to floats: perturbable), and a text
+    file up to its first decimal number.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "counts.txt").write_text("12 7 3\\n")
+    >>> _ = (folder / "values.txt").write_text("12 7.5 3\\n")
+    >>> unperturbable(folder / "counts.txt"), unperturbable(folder / "values.txt")
+    ('holds no decimal number (integers are left alone)', None)
+    """
+    name = src.name.lower()
+    if not src.is_file():
+        return "is not a file (only file inputs can be perturbed)"
+    try:
+        if name.endswith((".nii", ".nii.gz")):
+            return _nifti_reason(src)
+        if name.endswith(".npy"):
+            dtype = np.load(src, mmap_mode="r").dtype
+            return None if dtype.kind == "f" else f"holds {dtype} values, not floating-point ones"
+        text = src.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return "is a binary file of unknown format (use NIfTI, .npy, CSV/TSV or numeric text inputs)"
+    except (OSError, ValueError) as exc:
+        return f"cannot be read ({exc.__class__.__name__}: {exc})"
+    found = any(_decimal(m.group(0)) for m in _NUMBER.finditer(text))
+    return None if found else "holds no decimal number (integers are left alone)"
+
+
+def _nifti_reason(src: Path) -> str | None:
+    """:func:`unperturbable` for a NIfTI image, from its header: a scaled integer image decodes to floats."""
+    import nibabel as nib
+    from nibabel.filebasedimages import ImageFileError
+
+    try:
+        proxy = nib.load(str(src)).dataobj
+    except (ImageFileError, EOFError) as exc:
+        return f"cannot be read as NIfTI ({exc})"
+    scaled = (float(proxy.slope), float(proxy.inter)) != (1.0, 0.0)
+    return None if proxy.dtype.kind == "f" or scaled else f"holds {proxy.dtype} voxels, not floating-point ones"
 
 
 def describe(ulps: float, seed: int) -> dict[str, Any]:

@@ -76,7 +76,33 @@ def command_problems(
             )
     if app.boutiques is not None and app.invocation is not None:
         problems += _invocation_problems(spec, study_dir, locate, renderings)
-    return problems
+    return problems + _perturb_problems(spec, renderings.subjects, locate)
+
+
+def _perturb_problems(
+    spec: StudySpec, subjects: Callable[[], list[Any]], locate: Callable[..., SpecError]
+) -> list[SpecError]:
+    """A `perturb` level moving ULPs of inputs that hold no floating-point value would copy them unchanged:
+    every level would run alike and read identical (a review: raw int16 T1w images under `perturb: [0, 8]`)."""
+    from reprovip.execute.perturb import unperturbable
+
+    factor = next((f for f in spec.factor_list() if f.name == "perturb"), None)
+    if factor is None or not any(v != "verrou" and v > 0 for v in factor.levels.values()):
+        return []
+    bad = [(s, why) for s in subjects() if (why := unperturbable(Path(s.input))) is not None]
+    if not bad:
+        return []
+    (first, why), others = bad[0], len(bad) - 1
+    also = f" (and the inputs of {others} other subjects)" if others else ""
+    return [
+        locate(
+            f"the input of subject {first.id!r} ({first.input}) {why}{also}: `perturb` moves floating-point values "
+            "only, so it would be copied unchanged and every level run on the same input; perturb the computation "
+            "instead (`perturb: [verrou]`), give floating-point inputs (e.g. the image converted to float32), or "
+            "remove the factor",
+            ("factors", "perturb"),
+        )
+    ]
 
 
 def unused_factor_problems(spec: StudySpec, locate: Callable[..., SpecError]) -> list[SpecError]:

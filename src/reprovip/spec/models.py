@@ -354,9 +354,15 @@ _LEVEL_RULES: dict[str, tuple[Any, Any]] = {
             f"{{unseeded: WORD}} (the application's own word for unseeded, e.g. none or -1), got {x!r}"
         ),
     ),
+    # Below one ULP, rounding gives most values back (all of them at 0.5 or less): the input would not move.
     "perturb": (
-        lambda x: x == "verrou" or (isinstance(x, int | float) and not isinstance(x, bool) and 0 <= x <= 1e6),
-        lambda x: f"`perturb` levels must be numbers of ULPs >= 0 or 'verrou', got {x!r}",
+        lambda x: (
+            x == "verrou" or (isinstance(x, int | float) and not isinstance(x, bool) and (x == 0 or 1 <= x <= 1e6))
+        ),
+        lambda x: (
+            "`perturb` levels must be 0 (unperturbed), a number of ULPs from 1 to 1e6 (below 1, rounding gives most "
+            f"values back unchanged) or 'verrou', got {x!r}"
+        ),
     ),
     "os": (
         lambda x: isinstance(x, str) and re.match(r"^[a-z][a-z0-9-]*$", x) is not None,

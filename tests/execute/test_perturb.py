@@ -1,0 +1,76 @@
+"""``unperturbable`` says which inputs the ``perturb`` factor would copy unchanged, and agrees with ``perturb_file``.
+
+A review: raw T1w images stored as int16 (as scanners write them) under ``perturb: [0, 8]`` were copied unchanged,
+and the study read "bit-for-bit identical" with no warning.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from reprovip.execute.perturb import perturb_file, unperturbable
+
+
+def _nifti(path: Path, data: np.ndarray, *, slope: float | None = None) -> Path:
+    img = nib.Nifti1Image(data, np.eye(4))
+    img.header.set_data_dtype(data.dtype)
+    if slope is not None:
+        img.header.set_slope_inter(slope, 0.0)
+    nib.save(img, path)
+    return path
+
+
+def _cases(root: Path) -> dict[str, tuple[Path, str | None]]:
+    """Each input with the reason ``unperturbable`` must give (None: it holds floating-point values)."""
+    rng = np.random.default_rng(0)
+    raw = (rng.random((4, 4, 4)) * 1000).astype(np.int16)
+    (root / "folder").mkdir()
+    (root / "counts.txt").write_text("12 7 3\nsub-01 4\n")
+    (root / "values.tsv").write_text("region\tvolume\nleft\t1204.5\n")
+    (root / "blob.txt").write_bytes(b"\xff\xfe\x00\x81")
+    np.save(root / "labels.npy", np.arange(8, dtype=np.int32))
+    np.save(root / "field.npy", np.linspace(0, 1, 8))
+    return {
+        "int16 T1w": (_nifti(root / "t1w.nii.gz", raw), "holds int16 voxels, not floating-point ones"),
+        "float32 T1w": (_nifti(root / "t1w_f.nii.gz", raw.astype(np.float32)), None),
+        "scaled int16": (_nifti(root / "t1w_s.nii.gz", raw, slope=0.5), None),  # decodes to floats
+        "int32 npy": (root / "labels.npy", "holds int32 values, not floating-point ones"),
+        "float npy": (root / "field.npy", None),
+        "integer text": (root / "counts.txt", "holds no decimal number (integers are left alone)"),
+        "decimal tsv": (root / "values.tsv", None),
+    }
+
+
+def test_unperturbable_names_why_for_each_format(tmp_path: Path) -> None:
+    cases = _cases(tmp_path)
+    assert {k: unperturbable(p) for k, (p, _) in cases.items()} == {k: why for k, (_, why) in cases.items()}
+    assert unperturbable(tmp_path / "folder") == "is not a file (only file inputs can be perturbed)"
+    assert unperturbable(tmp_path / "blob.txt") == (
+        "is a binary file of unknown format (use NIfTI, .npy, CSV/TSV or numeric text inputs)"
+    )
+
+
+@pytest.mark.parametrize("ulps", [1, 8])
+def test_it_agrees_with_what_perturb_file_writes(tmp_path: Path, ulps: int) -> None:
+    """Where ``unperturbable`` gives a reason, the perturbed copy equals the input value for value; where it gives
+    None, at least one value moved (and by at most ``ulps`` spacings, the module's contract)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    for name, (path, why) in _cases(tmp_path).items():
+        copy = perturb_file(path, out, ulps=ulps, seed=3)
+        if path.name.endswith(".nii.gz"):
+            before, after = (np.asarray(nib.load(p).dataobj) for p in (path, copy))
+        elif path.suffix == ".npy":
+            before, after = np.load(path), np.load(copy)
+        else:
+            before, after = (
+                np.array([float(x) for x in p.read_text().split() if x[0].isdigit()]) for p in (path, copy)
+            )
+        unchanged = np.array_equal(before, after)
+        assert unchanged == (why is not None), name
+        if not unchanged:
+            assert np.all(np.abs(after - before) <= ulps * np.spacing(before.astype(after.dtype))), name
