@@ -385,3 +385,36 @@ def test_significant_digits_at_the_threshold_are_compared_without_float_noise() 
     out = _output(_obs("a/value", identical=False, sigdigits={"parker_min": 2.9999999999999996}))
     (reason,) = output_verdict(out, [_criterion("sigdigits >= 3")], {"executions": {}})["reasons"]
     assert reason["passed"] and reason["value"] == 2.9999999999999996
+
+
+def _icc_one(identical: bool) -> dict:
+    one = dict(value=1.0, ci_low=1.0, ci_high=1.0, estimable=True)
+    return _obs("v", identical=identical, wsd=3.5e-15, icc={"ICC(A,1)": one, "ICC(C,1)": one, "ICC(1,1)": one})
+
+
+@pytest.mark.parametrize("rule", ["ICC(A,1).ci_low >= 1", "ICC(C,1).ci_low >= 1", "ICC(1,1) >= 1"])
+def test_an_icc_threshold_at_1_passes_identical_executions_only(rule: str) -> None:
+    """Executions 1 ulp apart give ICC = 1 (95% CI 1 to 1) in float64, and `ICC(A,1).ci_low >= 1` passed them
+    while `wsd <= 0` failed (review 10, b06; docs/criteria.md says edge thresholds require identity)."""
+    (differ,) = output_verdict(_output(_icc_one(False)), [_criterion(rule)], {"executions": {}})["reasons"]
+    assert (differ["passed"], differ["estimable"], differ["value"], differ["observation"]) == (False, True, 1.0, "v")
+    form = rule.split(".")[0].split(" ")[0]
+    assert differ["message"] == (
+        f"{form} = 1 (95% CI 1 to 1) on v but the executions differ (wsd = 3.5e-15): the ICC rounds to 1; "
+        f"{rule} requires identical executions"
+    )
+    (same,) = output_verdict(_output(_icc_one(True)), [_criterion(rule)], {"executions": {}})["reasons"]
+    assert same["passed"] and same["value"] == 1.0
+    below = output_verdict(_output(_icc_one(False)), [_criterion(rule.replace(">= 1", ">= 0.999"))], {"executions": {}})
+    assert below["reasons"][0]["passed"]  # below the edge the ICC is read as computed
+
+
+def test_a_consistency_icc_at_1_passes_an_exact_offset_between_executions() -> None:
+    """ICC(C,1) ignores an execution's offset (McGraw & Wong 1996, consistency): executions shifted by a constant
+    have a residual mean square of 0 and an ICC(C,1) of exactly 1, not a rounded one; ICC(A,1) still fails."""
+    obs = dict(_icc_one(False), mean_squares=dict(msr=1800.0, msc=3.0, mse=0.0, n=8, k=3))
+    consistency, agreement = (
+        output_verdict(_output(obs), [_criterion(rule)], {"executions": {}})["reasons"][0]
+        for rule in ("ICC(C,1).ci_low >= 1", "ICC(A,1).ci_low >= 1")
+    )
+    assert consistency["passed"] and not agreement["passed"]

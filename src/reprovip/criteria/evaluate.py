@@ -60,7 +60,38 @@ def _infinite(metric: str, value: float) -> str:
 
 def _check(criterion: Criterion, output: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
     """One criterion on one output; its ``observations`` patterns that match nothing are said (never a pass)."""
-    return said_unmatched(_check_values(criterion, output, document), criterion, output, document)
+    judged = _at_icc_edge(_check_values(criterion, output, document), criterion, output)
+    return said_unmatched(judged, criterion, output, document)
+
+
+def _at_icc_edge(judged: dict[str, Any], criterion: Criterion, output: dict[str, Any]) -> dict[str, Any]:
+    """An ICC threshold at 1 (``ICC(A,1).ci_low >= 1``) passes only executions that are identical: executions
+    1 ulp apart give an ICC and a CI of exactly 1 in float64, and passed where ``wsd <= 0`` failed (a review).
+    A consistency form (``ICC(C,1)``) ignores an execution's offset: it is exactly 1 when its residual mean
+    square is 0."""
+    if not (judged["passed"] and criterion.metric.startswith("ICC(") and criterion.threshold >= 1):
+        return judged
+    form = criterion.metric.partition(".")[0]
+
+    def exact(o: dict[str, Any]) -> bool:
+        consistent = form.startswith("ICC(C") and (o.get("mean_squares") or {}).get("mse") == 0
+        return bool(o.get("identical") or o.get("constant") or consistent)
+
+    observations = output.get("observations") or []
+    differ = [o for o in observations if criterion.selects(o["name"]) and not exact(o)]
+    if not differ:
+        return judged
+    first = differ[0]
+    entry = (first.get("icc") or {}).get(form) or {}
+    estimate, low, high = (_fmt(as_float(entry.get(f))) for f in ("value", "ci_low", "ci_high"))
+    msg = (
+        f"{form} = {estimate} (95% CI {low} to {high}) on {named([o['name'] for o in differ])} but the executions "
+        f"differ (wsd = {_fmt(as_float(first.get('wsd')))}): the ICC rounds to 1; {criterion.text} requires "
+        "identical executions"
+    )
+    if output.get("attribution", {}).get("summary"):
+        msg += f": {output['attribution']['summary']}"
+    return dict(judged, passed=False, observation=first["name"], message=msg)
 
 
 def _check_values(criterion: Criterion, output: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
