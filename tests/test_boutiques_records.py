@@ -361,3 +361,53 @@ def test_launcher_bosh_merges_provenance_into_the_record(tmp_path: Path) -> None
         map(tuple, study.executions()[same].values.tolist())
     )
     assert _bitwise(again) == _bitwise(study)
+
+
+FOLDER_TOOL = {
+    "name": "stats",
+    "tool-version": "1.0",
+    "description": "writes its result into a folder",
+    "schema-version": "0.5",
+    "command-line": "PYTHON [SCRIPT] [INPUT] [OUTDIR]",
+    "inputs": [
+        {"id": "python", "name": "python", "type": "String", "value-key": "PYTHON"},
+        {"id": "script", "name": "script", "type": "File", "value-key": "[SCRIPT]"},
+        {"id": "input_file", "name": "input", "type": "File", "value-key": "[INPUT]"},
+        {"id": "out_dir", "name": "out", "type": "String", "value-key": "[OUTDIR]"},
+    ],
+    "output-files": [{"id": "stats", "name": "stats", "path-template": "[OUTDIR]/stats"}],
+}
+
+
+@pytest.mark.parametrize("path", ["stats", "stats/**"])
+def test_a_folder_output_is_refused_alike_by_run_and_ingest(tmp_path: Path, path: str) -> None:
+    """An output whose path is a folder: `run` found no file there while `ingest --boutiques-records` took the
+    folder's files (fp-hunt10/A f1-folder-output). Outputs are files (docs/study-format.md): both name the
+    folder and the glob to write; with that glob both take the folder's file."""
+    (tmp_path / "tool.json").write_text(json.dumps(FOLDER_TOOL))
+    (tmp_path / "tool.py").write_text(
+        "import os, sys\nos.makedirs(os.path.join(sys.argv[2], 'stats'))\n"
+        "open(os.path.join(sys.argv[2], 'stats', 'a.txt'), 'w').write(open(sys.argv[1]).read())\n"
+    )
+    inv = {"python": sys.executable, "script": "{study_dir}/tool.py", "input_file": "{input}", "out_dir": "{outdir}"}
+    rest = f'subjects: {{glob: "data/{{subject}}.txt"}}\nrepetitions: 1\noutputs:\n  stats: {{path: "{path}", kind: text}}\n'
+    _data(tmp_path)
+    (tmp_path / "study.yaml").write_text(
+        f"name: run\napplication:\n  boutiques: tool.json\n  launcher: bosh\n  invocation: {json.dumps(inv)}\n{rest}"
+    )
+    ran = Study.load(tmp_path / "study.yaml")
+    ran.run(keep_going=True)
+    _data(tmp_path / "again")
+    (tmp_path / "again" / "study.yaml").write_text(f"name: again\n{rest}")
+    again = Study.load(tmp_path / "again" / "study.yaml")
+    ingest_boutiques_records(again, ran.store / "boutiques-records")
+    for study in (ran, again):
+        df = study.executions()
+        if path == "stats":
+            assert set(df["status"]) == {"failed"} and len(df) == 2
+            hint = "stats is a folder, not a file: declare its files with a glob, stats/**"
+            assert all(f"stats ({hint})" in e for e in df["error"]), df["error"].tolist()
+        else:
+            assert set(df["status"]) == {"done"} and len(df) == 2
+            outs = study.catalog.outputs(study.catalog.study_id(study.name))
+            assert sorted(o["relpath"] for o in outs) == ["stats/a.txt", "stats/a.txt"]

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reprovip.errors import InputError, ReprovipError
+from reprovip.execute.sandbox import folder_output
 from reprovip.ingest import IngestSummary
 from reprovip.plan.expand import execution_id
 from reprovip.store import BlobStore, RunLock
@@ -434,14 +435,17 @@ def _output_rows(
     return rows
 
 
-def _error(r: BoutiquesRecord, outs: list[dict[str, Any]]) -> str | None:
+def _error(r: BoutiquesRecord, outs: list[dict[str, Any]], folders: dict[str, str]) -> str | None:
+    """The execution's error: its exit code's, or its missing outputs (``folders``: declared path of each output
+    the record gives as a folder, named as ``run`` names it)."""
     code = r.output.get("exit-code")
     if code != 0:
         why = (r.output.get("error-message") or "").strip()
         why = why or ((r.output.get("stderr") or "").strip().splitlines() or [""])[-1][:200]
         return f"exit code {code}" + (f": {why}" if why else "")
     missing = sorted({o["name"] for o in outs if o["missing"]})
-    return f"missing outputs: {', '.join(missing)}" if missing else None
+    named = [f"{n} ({folder_output(folders[n])})" if n in folders else n for n in missing]
+    return f"missing outputs: {', '.join(named)}" if missing else None
 
 
 def _found_files(
@@ -451,10 +455,12 @@ def _found_files(
     found: dict[str, list[list[tuple[str, str | None, Path | None]]]] = {n: [] for n in mapping}
     for r, _, _, _ in placed:
         for name, oid in mapping.items():
-            files = _files((r.output.get("output-files") or {}).get(oid))
+            entry = (r.output.get("output-files") or {}).get(oid)
+            files = _files(entry)
             pattern = study.spec.outputs[name].path
             chosen = [f for f in files if any(fnmatch.fnmatch(f[0], p) for p in (pattern, f"*/{pattern}"))]
-            chosen = chosen or files
+            # A folder is no output, as in `run`: its files are, when the declared path names them (`stats/**`).
+            chosen = chosen or ([] if isinstance(entry, dict) and "files" in entry else files)
             found[name].append([(inner, md5, _locate(r, oid, inner, md5, root)) for inner, md5 in chosen])
     return found
 
@@ -546,7 +552,13 @@ def ingest_boutiques_records(
                     blobs=blobs,
                 )
             ]
-            error = _error(r, outs)
+            given = r.output.get("output-files") or {}
+            folders = {
+                n: study.spec.outputs[n].path
+                for n, oid in mapping.items()
+                if isinstance(given.get(oid), dict) and "files" in given[oid]
+            }
+            error = _error(r, outs, folders)
             key = ",".join(f"{k}={v}" for k, v in lab.items()) or "-"
             when, seed, code = _parse_date(r.date), str(r.reprovip.get("seed")), r.output.get("exit-code")
             rows.append(

@@ -482,11 +482,20 @@ def _listing(folder: str, *, skip: tuple[str, ...] = ()) -> str:
     return ", ".join(files[:LISTED]) + more
 
 
+def folder_output(path: str) -> str:
+    """Why an output whose path is a folder is missing: outputs are files (docs/study-format.md)."""
+    return f"{path} is a folder, not a file: declare its files with a glob, {path.rstrip('/')}/**"
+
+
 def missing_message(workdir: str, decls: list[OutputDecl], missing: set[str]) -> str:
     """Name each missing output with its declared path, and what the execution wrote instead."""
     streams = tuple(os.path.basename(p) for d in decls if (p := stream_file(workdir, d.pattern)))
     wanted = ", ".join(
-        f"{d.name} ({d.pattern} printed nothing)" if STREAM_OUTPUT.match(d.pattern) else f"{d.name} ({d.pattern})"
+        f"{d.name} ({d.pattern} printed nothing)"
+        if STREAM_OUTPUT.match(d.pattern)
+        else f"{d.name} ({folder_output(d.pattern)})"
+        if os.path.isdir(os.path.join(workdir, "out", d.pattern))
+        else f"{d.name} ({d.pattern})"
         for d in decls
         if d.name in missing
     )
