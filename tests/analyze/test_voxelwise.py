@@ -410,6 +410,23 @@ def test_an_execution_that_lost_or_gained_its_support_is_named_even_when_read_fi
     else:
         x[..., 1, 0, 2] = np.where(x[..., 1, 0, 2] == 0, 20.0, x[..., 1, 0, 2])  # the whole head
     res, _, _ = _maps_of(tmp_path / "maps", _design(tmp_path, x))
-    (odd,) = res["support_outliers"]
+    odd = res["support_outliers"][0]
     expected = ("sub-0", 0, 8, 216) if case == "first volume nearly empty" else ("sub-1", 2, 1000, 216)
-    assert (odd["subject"], odd["repetition"], odd["nonzero"], odd["typical"]) == expected
+    assert (odd["subject"], odd["repetition"], odd["value"], odd["typical"]) == expected
+    assert odd["measure"] == "non-zero voxels"
+
+
+def test_an_execution_that_wrote_the_mask_instead_of_the_image_is_named(tmp_path: Path) -> None:
+    """One execution wrote the brain mask (1.0) instead of the image (800-2000) with the same non-zero voxels:
+    voxel ICC median 0.95, "sufficiently reproducible" (a review); its mean magnitude is 1/1000 of its subject's
+    other executions: named. Executions whose magnitude moves a little (1%) are not."""
+    rng = np.random.default_rng(11)
+    x = np.zeros((8, 8, 8, 10, 1, 3))
+    x[1:7, 1:7, 1:7] = rng.uniform(800, 2000, size=(6, 6, 6, 10, 1, 1)) * rng.uniform(
+        0.99, 1.01, size=(1, 1, 1, 10, 1, 3)
+    )
+    x[1:7, 1:7, 1:7, 4, 0, 1] = 1.0
+    res, _, _ = _maps_of(tmp_path / "maps", _design(tmp_path, x))
+    (odd,) = res["support_outliers"]
+    assert (odd["subject"], odd["repetition"], odd["measure"], odd["value"]) == ("sub-4", 1, "mean |value|", 1.0)
+    assert 1300 < odd["typical"] < 1500 and odd["changed_fraction"] > 0.999

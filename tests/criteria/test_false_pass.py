@@ -502,7 +502,7 @@ def test_an_execution_whose_image_lost_its_voxels_fails(tmp_path: Path, broken: 
     repetition = 1 if broken == "first-empty" else 2
     nonzero = 0 if broken != "half" else int(ball[:, :, :5].sum())
     assert not check["passed"] and check["message"].endswith(
-        f"subject sub-0, repetition {repetition}: {nonzero} non-zero voxels where the subject's executions have "
+        f"subject sub-0, repetition {repetition}: non-zero voxels {nonzero} where the subject's executions have "
         f"{int(ball.sum())}"
     )
     assert out["voxelwise"]["summary"]["icc_a1_median"] > 0.9  # what passed before

@@ -48,8 +48,11 @@ ONE_GRID = (
 )
 _READERS = 2  # reader threads: with the main thread's accumulation, both cores of a laptop stay busy
 _AHEAD = 4  # volumes read but not yet consumed, at most (each holds a decoded volume in memory)
-SUPPORT_CHANGE = 0.5  # an execution with half (or more) of its subject's non-zero voxels missing (or added) is named
+SUPPORT_CHANGE = (
+    0.5  # an execution with half (or more) of its subject's non-zero voxels (or magnitude) missing or added
+)
 SUPPORT_FLOOR = 10  # ... when that is at least 10 voxels and 1% of the subject's typical count (a lesion map's 2 -> 1)
+MAGNITUDE_VOXELS = 100  # the mean magnitude of an execution is compared when there are this many voxels with metrics
 
 
 def _map_dtype(values: np.ndarray) -> np.dtype:
@@ -282,21 +285,31 @@ class _Stream:
         """The subject's contribution, once every column was taken."""
         cur, self.cur = self.cur, None
         if cur.rows is not None:
-            self._support(subject, cur.counts)
+            named = self._outliers(subject, cur.counts, "non-zero voxels", floor=SUPPORT_FLOOR)
+            if self.index.size >= MAGNITUDE_VOXELS:  # a small map (a lesion's voxels) is judged by its count
+                magnitude: dict[int, float] = {}  # executions sharing a file share one array: computed once
+                means = [magnitude.setdefault(id(r), float(np.mean(np.abs(r), dtype=np.float64))) for r in cur.rows]
+                self._outliers(subject, means, "mean |value|", skip=named)
         return _Subject(cur.data | cur.differ, cur.differ, cur.nf_any, cur.nf_all, cur.rows)
 
-    def _support(self, subject: str, nonzero: list[int]) -> None:
-        """Name the executions whose image lost (or gained) half or more of the non-zero voxels the subject's
-        other executions have, on the whole grid: an empty or truncated output, a failed skull strip that kept
-        the head, a silent failure the median ICC cannot see when subjects differ much more than executions (a
-        review's all-zero image read "sufficiently reproducible"). Compared with the median over the subject's
-        executions, so the odd one is named whichever comes first (counted among the voxels with metrics, the
-        reference region of a nearly empty first volume, a failure read first was never named: a review)."""
-        typical = float(np.median(nonzero))
-        floor = max(SUPPORT_FLOOR, 0.01 * typical)  # a sparse map's voxel or two is no failure
-        for col, count in enumerate(nonzero):
-            changed = abs(count - typical) / max(count, typical, 1)
-            if changed >= SUPPORT_CHANGE and abs(count - typical) >= floor:
+    def _outliers(
+        self, subject: str, values: list[float], measure: str, floor: float = 0.0, skip: frozenset[int] = frozenset()
+    ) -> frozenset[int]:
+        """Name the executions whose ``measure`` is half or less, or twice or more, of the median over the
+        subject's executions (and differs by ``floor`` and 1% of that median): its non-zero voxels on the whole
+        grid (an empty or truncated image, a failed skull strip that kept the head) or the mean magnitude of its
+        voxels with metrics (one execution wrote the brain mask, 0/1, instead of the image). A median ICC does
+        not see them when subjects differ much more than executions (reviews' "sufficiently reproducible").
+        Compared with the median, the odd one is named whichever comes first (counted among the voxels with
+        metrics, the reference region of a nearly empty first volume, a failure read first was never named).
+        Columns in ``skip`` (already named) are not named again; returns the columns named."""
+        typical = float(np.median(values))
+        least = max(floor, 0.01 * abs(typical))  # a sparse map's voxel or two is no failure
+        named = set()
+        for col, value in enumerate(values):
+            changed = abs(value - typical) / max(abs(value), abs(typical), 1e-300)
+            if changed >= SUPPORT_CHANGE and abs(value - typical) >= least and col not in skip:
+                named.add(col)
                 cell, rep = self.design.cells[col // self.design.k], col % self.design.k
                 rec = self.design.grid[subject][(cell, rep)]
                 self.support_outliers.append(
@@ -304,11 +317,13 @@ class _Stream:
                         subject=subject,
                         condition=rec.condition_key,
                         repetition=rec.repetition,
-                        nonzero=count,
-                        typical=int(typical),
+                        measure=measure,
+                        value=num(value),
+                        typical=num(typical),
                         changed_fraction=round(changed, 4),
                     )
                 )
+        return frozenset(named)
 
     def add(self, sub: _Subject) -> None:
         """Fold one subject's contribution in (only whole subjects change the state)."""

@@ -182,13 +182,13 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 "images of every execution alike",
                 passed=False,
                 value=count,
-                message=f"{count} execution(s) have lost or gained half or more of the non-zero voxels of their "
-                "subject's other executions (an empty or truncated image: a silent failure?), which a median "
-                "ICC hides when subjects differ much more than executions: "
+                message=f"{count} execution(s) have lost or gained half or more of the non-zero voxels, or of the "
+                "mean magnitude, of their subject's other executions (an empty, truncated or wrong image: a silent "
+                "failure?), which a median ICC hides when subjects differ much more than executions: "
                 + named(
                     [
-                        f"{_where(e)}: {e['nonzero']} non-zero voxels where the subject's executions have "
-                        f"{e['typical']}"
+                        f"{_where(e)}: {e['measure']} {e['value']:.6g} where the subject's executions have "
+                        f"{e['typical']:.6g}"
                         for e in outliers
                     ]
                 ),
