@@ -8,6 +8,7 @@ b17: `within_envelope` in a study without a version factor failed as "within_env
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -39,3 +40,30 @@ def test_icc_thresholds_at_1_fail_executions_one_ulp_apart(tmp_path: Path) -> No
         assert (reason["passed"], reason["estimable"]) == (False, True), rule
     assert "the ICC rounds to 1" in _reason(out, "ICC(A,1).ci_low >= 1")["message"]
     assert doc["verdict"]["status"] == "fail"
+
+
+def test_repetitions_identical_does_not_silence_an_unjudged_factor_effect(tmp_path: Path) -> None:
+    """b20: factor threads (1, 2), 8 subjects x 3 repetitions, deterministic at each thread count; `tstat`
+    changes with the thread count and only `volume` is selected. Before: a clean "sufficiently reproducible"."""
+    from reprovip.study import Study
+
+    for s in range(8):
+        t1, t2 = 2.0 + s, (2.0 + s) * (0.5 + s / 8)
+        for threads in ("1", "2"):
+            for r in (1, 2, 3):
+                folder = tmp_path / "results" / threads / f"sub-{s}" / f"run-{r}"
+                folder.mkdir(parents=True)
+                tstat = t1 if threads == "1" else t2
+                (folder / "m.json").write_text(json.dumps({"volume": 1000.5 + 50 * s, "tstat": tstat}))
+    (tmp_path / "study.yaml").write_text(
+        "outputs:\n  stats: {path: m.json, kind: scalars}\ncriteria:\n"
+        "  - {require: 'ICC(A,1).ci_low >= 0.9', observations: [volume]}\n  - repetitions_identical\n"
+    )
+    study = Study.load(tmp_path / "study.yaml")
+    study.ingest("results/{threads}/{subject}/run-{repetition}")
+    doc = study.analyze().document
+    (out,) = doc["outputs"]
+    assert _reason(out, "repetitions_identical")["passed"]
+    unjudged = _reason(out, "every observation judged")
+    assert unjudged["severity"] == "warn" and unjudged["observation"] == "tstat"
+    assert doc["verdict"]["status"] == "warn"

@@ -418,3 +418,33 @@ def test_a_consistency_icc_at_1_passes_an_exact_offset_between_executions() -> N
         for rule in ("ICC(C,1).ci_low >= 1", "ICC(A,1).ci_low >= 1")
     )
     assert consistency["passed"] and not agreement["passed"]
+
+
+def test_repetitions_identical_does_not_judge_differences_between_factor_levels() -> None:
+    """`repetitions_identical` beside a filtered ICC silenced "every observation judged", though `tstat` changed
+    with the thread count (ICC 0.82) and no criterion judged it (review 10, b20): the flag sees differences
+    within a condition only. An observation whose repetitions differ is judged by it (the flag fails)."""
+    rule = Criterion(*parse_rule("ICC(A,1).ci_low >= 0.9"), observations=("volume",))
+    flag = _criterion("repetitions_identical")
+    volume = _obs("volume", identical=True, icc={"ICC(A,1)": dict(value=1.0, ci_low=1.0, ci_high=1.0, estimable=True)})
+    same = {"threads=1": dict(identical=True), "threads=2": dict(identical=True)}
+    tstat = _obs("tstat", identical=False, per_condition=same)
+    noisy = _obs("noisy", identical=False, per_condition=dict(same, **{"threads=2": dict(identical=False)}))
+    out = dict(_output(volume, tstat, noisy), factors={"threads": ["1", "2"]})
+    out["bitwise"] = dict(identical=False, repetitions_identical=False)
+    verdict = output_verdict(out, [rule, flag], {"executions": {}})
+    (unjudged,) = [r for r in verdict["reasons"] if r["criterion"] == "every observation judged"]
+    assert unjudged["message"] == (
+        "1 observation(s) differ between executions and no criterion selects them (the criteria select volume): "
+        "tstat; the verdict does not vouch for them"
+    )
+    # Without a factor, every difference is between repetitions: the flag judges them all.
+    plain = dict(_output(volume, _obs("tstat", identical=False)), bitwise=dict(identical=False))
+    plain["bitwise"]["repetitions_identical"] = False
+    assert not any(
+        r["criterion"] == "every observation judged" for r in output_verdict(plain, [rule, flag], {})["reasons"]
+    )
+    # `within_envelope` judges versions against run-to-run noise, not the noise itself.
+    envelope = dict(_output(volume, tstat), envelope=dict(within_envelope=True))
+    reasons = output_verdict(envelope, [rule, _criterion("within_envelope")], {"executions": {}})["reasons"]
+    assert [r["observation"] for r in reasons if r["criterion"] == "every observation judged"] == ["tstat"]

@@ -49,16 +49,23 @@ def unjudged(out: dict[str, Any], rules: list[Criterion]) -> list[dict[str, Any]
     """A warning naming the observations that differ between executions while no criterion selects them: when
     every criterion on the output's observations filters them (``observations:``), the others go unjudged."""
     per_observation = [c for c in rules if c.metric in OBSERVATION_METRICS or c.metric.startswith("ICC(")]
-    # A flag or an output-level metric covers every observation; a study-level one (failure_rate) none of them
-    # (a review: `failure_rate <= 0.1` beside a filtered ICC silenced this warning).
-    covering = [c for c in rules if c not in per_observation and c.metric not in STUDY_METRICS]
+    # Identity flags and output-level metrics (Dice, voxel summaries) cover every observation; a study-level one
+    # (failure_rate) none of them (a review: `failure_rate <= 0.1` beside a filtered ICC silenced this warning);
+    # `within_envelope` judges a version's change against run-to-run noise, not the noise itself; and
+    # `repetitions_identical` only the differences within a condition (a review: it silenced this warning while
+    # an unselected observation changed with the thread count).
+    partial = {"repetitions_identical", "within_envelope", *STUDY_METRICS}
+    covering = [c for c in rules if c not in per_observation and c.metric not in partial]
     if not per_observation or covering or any(not c.observations for c in per_observation):
         return []
+    repetitions = any(c.metric == "repetitions_identical" for c in rules)
     left = [
         o["name"]
         for o in out.get("observations") or []
         # a non-finite observation stays listed: its finite subjects' differences are judged by nothing either
-        if not (o.get("identical") or o.get("constant")) and not any(c.selects(o["name"]) for c in per_observation)
+        if not (o.get("identical") or o.get("constant"))
+        and not any(c.selects(o["name"]) for c in per_observation)
+        and not (repetitions and _repetitions_differ(o, out))
     ]
     if not left:
         return []
@@ -74,3 +81,11 @@ def unjudged(out: dict[str, Any], rules: list[Criterion]) -> list[dict[str, Any]
             f"criteria select {', '.join(patterns)}): {named(left)}; the verdict does not vouch for them",
         )
     ]
+
+
+def _repetitions_differ(observation: dict[str, Any], output: dict[str, Any]) -> bool:
+    """Whether some of ``observation``'s differences are between repetitions of one condition (which
+    ``repetitions_identical`` judges): all of them without factors; with factors, as each condition says."""
+    if not output.get("factors"):
+        return True
+    return any(c.get("identical") is False for c in (observation.get("per_condition") or {}).values())
