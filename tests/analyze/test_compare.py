@@ -304,3 +304,44 @@ def test_stores_with_their_own_version_factor_are_refused_in_one_line(
         "or two studies holding one version each (ingest into each a pattern without `{version}`, such as "
         "`results/1.0/{subject}/run-{repetition}`)"
     )
+
+
+def _json_versions(tmp_path: Path, baseline: dict[str, float], current: dict[str, float]) -> tuple[Study, Study]:
+    """Two ingested studies of `fit.json`: each field's value is 100 x subject x its factor, + 0.1 x repetition."""
+
+    def version(name: str, fields: dict[str, float]) -> Study:
+        files = {
+            (f"s{s}", r): {"fit.json": json.dumps({k: 100.0 * s * f + 0.1 * r for k, f in fields.items()})}
+            for s in range(1, 5)
+            for r in (1, 2, 3)
+        }
+        return ingested(tmp_path / name, "  fit: {path: fit.json, kind: scalars}\n", files)
+
+    return version("base", baseline), version("cur", current)
+
+
+def test_a_field_the_new_version_adds_is_named_and_the_shared_ones_are_compared(tmp_path: Path) -> None:
+    """The new version adds `n_iter` and moves `volume` by +30%: every one of its files was "unreadable" (its
+    observations differ), and the volume change was never measured (a review)."""
+    doc = compare_check(
+        *_json_versions(tmp_path, {"volume": 1.0, "snr": 0.2}, {"volume": 1.3, "snr": 0.2, "n_iter": 0.01})
+    ).document
+    (out,) = doc["outputs"]
+    assert out["errors"] == [] and out["complete_subjects"] == 4
+    assert [o["name"] for o in out["observations"]] == ["snr", "volume"]
+    assert out["envelope"]["within_envelope"] is False and out["envelope"]["outside"] == ["volume"]
+    assert out["version_layout"] == {"n_iter": {"current": "number"}}
+    assert (doc["compare"]["only_in_baseline"], doc["compare"]["only_in_current"]) == ([], ["fit: n_iter"])
+    assert "fit: n_iter is written only by the current version" in [a["message"] for a in doc["alerts"]]
+    assert doc["verdict"]["status"] == "fail"
+
+
+def test_a_field_the_new_version_drops_fails_the_comparison(tmp_path: Path) -> None:
+    """`snr` is no longer written; `volume` is unchanged: what is shared is within the envelope, and the field
+    nobody measures any more is not a pass."""
+    doc = compare_check(*_json_versions(tmp_path, {"volume": 1.0, "snr": 0.2}, {"volume": 1.0})).document
+    (out,) = doc["outputs"]
+    assert out["envelope"]["within_envelope"] is True and [o["name"] for o in out["observations"]] == ["volume"]
+    assert out["version_layout"] == {"snr": {"baseline": "number"}}
+    assert doc["compare"]["only_in_baseline"] == ["fit: snr"]
+    assert (doc["verdict"]["status"], doc["verdict"]["exit_code"]) == ("fail", 1)

@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reprovip.analyze.design import natural_key, records_by_output
+from reprovip.analyze.design import build_design, natural_key, records_by_output
 from reprovip.analyze.engine import (
     VERSION_FACTOR,
     analyze_groups,
@@ -26,6 +26,7 @@ from reprovip.analyze.executions import (
     provenance_summary,
     stored_executions,
 )
+from reprovip.analyze.observations import version_layout
 from reprovip.errors import InputError
 from reprovip.store import BlobStore
 
@@ -45,6 +46,7 @@ def _tagged(study: Study, stored: Stored, tag: str) -> dict[tuple[str, str], tup
             [
                 dataclasses.replace(
                     r,
+                    version=tag,
                     labels=(*r.labels, (VERSION_FACTOR, tag)),
                     condition_key=",".join(
                         c for c in (r.condition_key, f"{VERSION_FACTOR}={tag}") if c not in ("", "-")
@@ -151,16 +153,46 @@ def compare_studies(baseline: Study, current: Study, *, json_path: str | Path | 
         failure_by_condition={},
         failures=[dict(f, version=tag) for e, tag in zip(ex, LEVELS, strict=True) for f in e["failures"]],
     )
+    outputs = analyze_groups(current, groups, declared, current.results / "compare")
+    only = {tag: [f"{n}/{p}" for n, p in set(tagged[i]) - set(tagged[1 - i])] for i, tag in enumerate(LEVELS)}
+    for tag, names in _unshared_observations(current, groups, outputs, declared).items():
+        only[tag] += names
     document = dict(
         header(current, declared),
         compare=dict(
             baseline=dict(name=baseline.name, path=str(baseline.path)),
             current=dict(name=current.name, path=str(current.path)),
-            only_in_baseline=sorted(f"{n}/{p}" for n, p in set(tagged[0]) - set(tagged[1])),
-            only_in_current=sorted(f"{n}/{p}" for n, p in set(tagged[1]) - set(tagged[0])),
+            only_in_baseline=sorted(only["baseline"]),
+            only_in_current=sorted(only["current"]),
         ),
         executions=executions,
         provenance=provenance_summary(list(studies), stored),
-        outputs=analyze_groups(current, groups, declared, current.results / "compare"),
+        outputs=outputs,
     )
     return finish_document(current, document, json_path, "compare.json")
+
+
+def _unshared_observations(
+    current: Study,
+    groups: dict[tuple[str, str], tuple[str, list[Any]]],
+    outputs: list[dict[str, Any]],
+    declared: dict[str, list[str]],
+) -> dict[str, list[str]]:
+    """The observations one version writes and the other does not (or with another shape), per version, as
+    ``"<output>: <observation>"``: the shared ones are compared, these are named on each output
+    (``version_layout``) and judged like an output only one version writes. A new version's added field made
+    every one of its files unreadable, and a +30% change in a shared field went unmeasured (a review)."""
+    only: dict[str, list[str]] = {tag: [] for tag in LEVELS}
+    for key, entry in zip(sorted(groups), outputs, strict=False):  # analyze_groups keeps the sorted order
+        (name, _), (kind, recs) = key, groups[key]
+        if kind in ("bytes", "image", "labels"):  # compared by bytes or voxel grids, not by named observations
+            continue
+        decl = current.spec.outputs.get(name)
+        keys = decl.key_columns if decl is not None and "key_columns" in decl.model_fields_set else None
+        layout = version_layout(build_design(recs, declared), kind, key_columns=keys)
+        if layout:
+            entry["version_layout"] = layout
+        for obs, there in layout.items():
+            for tag, what in there.items():
+                only[tag].append(f"{entry['name']}: {obs}" + (f" ({what})" if len(there) > 1 else ""))
+    return only

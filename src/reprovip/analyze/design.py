@@ -24,6 +24,9 @@ class Record:
     blob: str | None
     semantic_hash: str | None
     error: str | None
+    # The compared version (`reprovip compare`'s baseline or current) whose layout the file is held to: a field
+    # the new version adds or drops is named, not a reason to read none of its files.
+    version: str | None = None
 
 
 @dataclass(frozen=True)

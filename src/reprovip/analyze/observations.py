@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from reprovip.analyze.design import Design
+from reprovip.analyze.design import Design, Record
 from reprovip.errors import ReaderError
 from reprovip.readers import check_compatible, load
 
@@ -28,6 +28,9 @@ class Observations:
     text_differs: list[str] = field(default_factory=list)  # text leaves or cells that differ within a subject
     inexact_differs: list[str] = field(default_factory=list)  # integers beyond 2**53 that differ, equal as floats
     number_like: dict[str, str] = field(default_factory=dict)  # column of a differing text cell -> why it is text
+    # Observations that not every compared version writes (a field added or removed), or writes with another
+    # shape: name -> {version: "number" | "text" | "shape 3x4"}, for the versions that write it. Not compared.
+    version_layout: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def _elements(name: str, arr: np.ndarray) -> Iterator[tuple[str, Any]]:
@@ -76,14 +79,17 @@ def _signature(got: Any) -> tuple[Any, ...]:
     return (got.kind, tuple(sorted((n, np.shape(v)) for n, v in got.values.items())))
 
 
-def gather(design: Design, kind: str, *, key_columns: list[str] | None = None) -> Observations:
-    """Load each record of ``design``; unreadable or incompatible files become errors, not crashes.
+def _described(arr: np.ndarray) -> str:
+    return "number" if arr.size == 1 else "shape " + "x".join(map(str, arr.shape))
 
-    Executions are compared with the most common layout (observation names and shapes), so one odd
-    execution is the one reported, whichever is read first.
-    """
+
+Raw = dict[str, dict[tuple[tuple[str, ...], int], tuple[Any, Record]]]
+
+
+def _load(design: Design, kind: str, key_columns: list[str] | None) -> tuple[Raw, list[dict[str, Any]]]:
+    """Every readable file of ``design`` as ``raw[subject][position] = (loaded, record)``; the others as errors."""
     errors: list[dict[str, Any]] = []
-    raw: dict[str, dict[tuple[tuple[str, ...], int], Any]] = {}
+    raw: Raw = {}
     for s in design.subjects:
         for pos, rec in design.grid[s].items():
             where = dict(subject=s, condition=rec.condition_key, repetition=rec.repetition)
@@ -94,24 +100,88 @@ def gather(design: Design, kind: str, *, key_columns: list[str] | None = None) -
                 raw.setdefault(s, {})[pos] = (load(rec.path, kind=kind, key_columns=key_columns), rec)
             except ReaderError as exc:
                 errors.append(dict(where, error=str(exc)))
-    signatures = Counter(_signature(got) for per in raw.values() for got, _ in per.values())
+    return raw, errors
+
+
+def _layouts(raw: Raw) -> dict[str, tuple[Any, Record]]:
+    """Each compared version's reference file (``""`` when the records carry none): the first file with the
+    layout most of that version's files have, so one odd execution is the one reported."""
+    by_version: dict[str, list[tuple[Any, Record]]] = {}
+    for per in raw.values():
+        for got, rec in per.values():
+            by_version.setdefault(rec.version or "", []).append((got, rec))
+    refs = {}
+    for version, pairs in by_version.items():
+        common = Counter(_signature(got) for got, _ in pairs).most_common(1)[0][0]
+        refs[version] = next(pair for pair in pairs if _signature(pair[0]) == common)
+    return refs
+
+
+def _version_layout(refs: dict[str, tuple[Any, Record]], raw: Raw) -> dict[str, dict[str, str]]:
+    """What compared versions do not share: numeric observations some version's reference file does not hold
+    (or holds with another shape), and text fields no file of some version writes; name -> {version: what it
+    writes}. A version that added a field made every one of its files unreadable, and a +30% change in a
+    shared field went unmeasured (a review)."""
+    if len(refs) < 2:
+        return {}
+    out: dict[str, dict[str, str]] = {}
+    for name in set().union(*(got.values.keys() for got, _ in refs.values())):
+        there = {v: np.asarray(got.values[name]) for v, (got, _) in sorted(refs.items()) if name in got.values}
+        if len(there) < len(refs) or len({a.shape for a in there.values()}) > 1:
+            out[name] = {v: _described(a) for v, a in there.items()}
+    texts: dict[str, set[str]] = {v: set() for v in refs}
+    for per in raw.values():
+        for got, rec in per.values():
+            texts[rec.version or ""].update(got.meta.get("text") or {})
+    for name in set().union(*texts.values()):
+        if name in out or any(name not in t for t in texts.values()):  # or a number in one, text in another
+            out.setdefault(name, {}).update((v, "text") for v, t in sorted(texts.items()) if name in t)
+    return dict(sorted(out.items()))
+
+
+def version_layout(design: Design, kind: str, *, key_columns: list[str] | None = None) -> dict[str, dict[str, str]]:
+    """The observations that not every compared version writes alike (:attr:`Observations.version_layout`):
+    name -> {version: ``"number"``, ``"text"`` or ``"shape 3x4"``} for the versions that write it.
+
+    Versions are those of the records (:attr:`Record.version`, set by ``reprovip compare``); with none, or one,
+    the result is empty.
+
+    Examples
+    --------
+    >>> from reprovip.analyze.design import build_design
+    >>> version_layout(build_design([]), "scalars")
+    {}
+    """
+    raw, _ = _load(design, kind, key_columns)
+    return _version_layout(_layouts(raw), raw)
+
+
+def gather(design: Design, kind: str, *, key_columns: list[str] | None = None) -> Observations:
+    """Load each record of ``design``; unreadable or incompatible files become errors, not crashes.
+
+    Executions are compared with the most common layout (observation names and shapes), so one odd
+    execution is the one reported, whichever is read first. Records of compared versions
+    (:attr:`Record.version`) are held to their own version's layout: the observations every version writes
+    are compared, the others named in ``version_layout``.
+    """
+    raw, errors = _load(design, kind, key_columns)
+    refs = _layouts(raw)
+    unshared = _version_layout(refs, raw)
     loaded: dict[str, dict[tuple[tuple[str, ...], int], dict[str, float]]] = {}
-    if signatures:
-        common = signatures.most_common(1)[0][0]
-        ref = next((got, rec) for per in raw.values() for got, rec in per.values() if _signature(got) == common)
-        for s, per in raw.items():
-            for pos, (got, rec) in per.items():
-                where = dict(subject=s, condition=rec.condition_key, repetition=rec.repetition)
-                try:
-                    check_compatible(ref[0], got, path_a=ref[1].path, path_b=rec.path)
-                    flat = _flatten(got.values)
-                    if len(flat) > MAX_OBSERVATIONS:
-                        raise ReaderError(
-                            f"{rec.path}: {len(flat)} values is too many for a table analysis; declare it `image`"
-                        )
-                    loaded.setdefault(s, {})[pos] = flat
-                except ReaderError as exc:
-                    errors.append(dict(where, error=str(exc)))
+    for s, per in raw.items():
+        for pos, (got, rec) in per.items():
+            where = dict(subject=s, condition=rec.condition_key, repetition=rec.repetition)
+            ref = refs[rec.version or ""]
+            try:
+                check_compatible(ref[0], got, path_a=ref[1].path, path_b=rec.path)
+                flat = _flatten({n: v for n, v in got.values.items() if n not in unshared})
+                if len(flat) > MAX_OBSERVATIONS:
+                    raise ReaderError(
+                        f"{rec.path}: {len(flat)} values is too many for a table analysis; declare it `image`"
+                    )
+                loaded.setdefault(s, {})[pos] = flat
+            except ReaderError as exc:
+                errors.append(dict(where, error=str(exc)))
     bad = {e["subject"] for e in errors}
     subjects = [s for s in design.subjects if s not in bad and loaded.get(s, {}).keys() == design.positions]
     names = sorted(loaded[subjects[0]][next(iter(loaded[subjects[0]]))]) if subjects else []
@@ -125,19 +195,28 @@ def gather(design: Design, kind: str, *, key_columns: list[str] | None = None) -
         names[i]: nonfinite_pattern(names[i], values[i], subjects, design)
         for i in np.flatnonzero(~np.isfinite(values.reshape(len(names), -1)).all(axis=1) if names else [])
     }
-    text = _text_differs(raw)
+    text = _text_differs(raw, set(unshared))
     return Observations(
-        names, values, subjects, errors, nonfinite, text, _inexact_differs(raw, loaded), _number_like_text(raw, text)
+        names,
+        values,
+        subjects,
+        errors,
+        nonfinite,
+        text,
+        _inexact_differs(raw, loaded),
+        _number_like_text(raw, text),
+        unshared,
     )
 
 
-def _text_differs(raw: dict[str, dict[Any, tuple[Any, Any]]]) -> list[str]:
+def _text_differs(raw: dict[str, dict[Any, tuple[Any, Any]]], unshared: set[str]) -> list[str]:
     """The non-numeric leaves or cells (``meta["text"]`` of the readers) whose value is not the same in every
-    execution of some subject: what no observation measures, which a flipping string would otherwise hide."""
+    execution of some subject: what no observation measures, which a flipping string would otherwise hide.
+    A field some version never writes (``unshared``) is named in ``version_layout`` instead."""
     differs: set[str] = set()
     for per in raw.values():
         texts = [got.meta.get("text") or {} for got, _ in per.values()]
-        for name in set().union(*texts):
+        for name in set().union(*texts) - unshared:
             if len({t.get(name) for t in texts}) > 1:
                 differs.add(name)
     return sorted(differs)
