@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob as globlib
 import os
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,17 @@ from reprovip.errors import SpecError
 from reprovip.execute.trace import glob_regex
 from reprovip.spec.loader import locator
 from reprovip.spec.models import StudySpec
+
+# A path part a glob matched rather than wrote: a capture or a wildcard.
+_MATCHED_PART = re.compile(r"\{subject\}|[*?\[]")
+
+
+_WARNED: set[tuple[str, str]] = set()
+
+
+class SubjectsLeftOut(UserWarning):
+    """A glob matched entries of a BIDS dataset that are not subjects (``derivatives``, ``code``...): they are
+    left out, and this warning names them (one line)."""
 
 
 @dataclass(frozen=True)
@@ -42,8 +54,13 @@ def resolve_subjects(spec: StudySpec, study_dir: Path, *, file: str = "study.yam
     s = spec.subjects
     if s is None:
         raise SpecError("no `subjects` declared; add them to run this study", file=file, key="subjects")
+    locate = locator(file)
     if s.glob is not None:
-        found = from_glob(s.glob, study_dir)
+        found, left_out = _glob_subjects(s.glob, study_dir)
+        if left_out:
+            _warn_once(locate(_left_out_message(s.glob, left_out), ("subjects", "glob")))
+        if left_out and not found:
+            raise locate(f"no subject found: {_left_out_message(s.glob, left_out)}", ("subjects", "glob"))
         where = {sub.id: ("subjects", "glob") for sub in found}
     elif s.list is not None:
         found = [Subject(_stem(p), _abs(p, study_dir)) for p in s.list]
@@ -54,7 +71,6 @@ def resolve_subjects(spec: StudySpec, study_dir: Path, *, file: str = "study.yam
     else:
         found = _from_bids(s.bids or {}, study_dir, file)
         where = {}
-    locate = locator(file)
     if not found:
         if s.glob is None:
             raise SpecError("no subject found; check the BIDS filters", file=file, key="subjects")
@@ -82,6 +98,15 @@ def resolve_subjects(spec: StudySpec, study_dir: Path, *, file: str = "study.yam
     return sorted(found, key=lambda x: x.id)
 
 
+def _warn_once(err: SpecError) -> None:
+    """Warn at the study file's line (Python shows it, and the line itself), once per process: ``validate`` and
+    ``run`` list the subjects more than once."""
+    key = (os.path.abspath(err.file or ""), err.message)
+    if key not in _WARNED:
+        _WARNED.add(key)
+        warnings.warn_explicit(f"{err.key}: {err.message}", SubjectsLeftOut, err.file or "study.yaml", err.line or 0)
+
+
 def _abs(p: str, study_dir: Path) -> str:
     """An absolute path, ``..`` removed, symbolic links kept: an input linked from a store (git-annex, DataLad)
     keeps its BIDS name (resolved, the application got `.git/annex/objects/...`: a review)."""
@@ -105,8 +130,44 @@ def from_glob(pattern: str, study_dir: Path) -> list[Subject]:
     """Files or folders (a pattern ending in ``/``, or matching folders) whose path fits the pattern.
 
     The pattern is relative to the study folder, may climb out of it (``../shared/{subject}.nii``) or be
-    absolute; the capture is matched against the path as the pattern writes it.
+    absolute; the capture is matched against the path as the pattern writes it. In a BIDS dataset, entries that
+    are not subjects are left out, with a :class:`SubjectsLeftOut` warning (see :func:`bids_non_subject`).
     """
+    found, left_out = _glob_subjects(pattern, study_dir)
+    if left_out:
+        warnings.warn(_left_out_message(pattern, left_out), SubjectsLeftOut, 2)
+    return found
+
+
+def bids_non_subject(folder: Path, name: str) -> bool:
+    """``name``, an entry of ``folder``, is not a subject because ``folder`` is a BIDS dataset's root (it holds
+    ``dataset_description.json``, or a ``sub-*`` folder) and ``name`` is not ``sub-<label>``: ``derivatives``,
+    ``code``, ``sourcedata``, ``stimuli``, ``phenotype``, a dot-folder, ``participants.tsv``...
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> for d in ("sub-01", "derivatives"):
+    ...     (root / d).mkdir()
+    >>> bids_non_subject(root, "derivatives"), bids_non_subject(root, "sub-01")
+    (True, False)
+    """
+    if name.startswith("sub-"):
+        return False
+    try:
+        return (folder / "dataset_description.json").is_file() or any(
+            e.name.startswith("sub-") and e.is_dir() for e in os.scandir(folder)
+        )
+    except OSError:  # unreadable: nothing says it is a BIDS root
+        return False
+
+
+def _glob_subjects(pattern: str, study_dir: Path) -> tuple[list[Subject], list[str]]:
+    """:func:`from_glob`'s subjects, and the paths it matched in a BIDS dataset that are not subjects.
+
+    Each path part the pattern matched by a wildcard or the capture (never one it writes, such as
+    ``derivatives/fmriprep/{subject}/``) is checked with :func:`bids_non_subject` against its parent folder."""
     before, after = pattern.split("{subject}", 1)
     capture = re.compile(
         "^"
@@ -115,12 +176,36 @@ def from_glob(pattern: str, study_dir: Path) -> list[Subject]:
         + glob_regex(after).replace(r"\{subject\}", "(?P=subject)")
         + "$"
     )
-    found = []
+    written = pattern.split("/")
+    roots: dict[tuple[str, str], bool] = {}  # (parent, entry) -> not a subject: one scan per parent folder
+    found, left_out = [], []
     for path in sorted(globlib.glob(_wildcard(pattern), root_dir=study_dir)):
         m = capture.match(path)
-        if m:
+        if not m:
+            continue
+        parts = path.split("/")  # the glob is not recursive: one part per part of the pattern
+        matched = [i for i, w in enumerate(written) if parts[i] and _MATCHED_PART.search(w)]
+        if any(_non_subject(study_dir, parts, i, roots) for i in matched):
+            left_out.append(path)
+        else:
             found.append(Subject(m.group("subject"), _abs(path, study_dir)))
-    return found
+    return found, left_out
+
+
+def _non_subject(study_dir: Path, parts: list[str], i: int, seen: dict[tuple[str, str], bool]) -> bool:
+    parent = "/".join(parts[:i]) or ("/" if i == 1 and not parts[0] else ".")
+    if (parent, parts[i]) not in seen:
+        seen[parent, parts[i]] = bids_non_subject(study_dir / parent, parts[i])
+    return seen[parent, parts[i]]
+
+
+def _left_out_message(pattern: str, left_out: list[str]) -> str:
+    shown = ", ".join(left_out[:5]) + (f" and {len(left_out) - 5} more" if len(left_out) > 5 else "")
+    return (
+        f"left out {len(left_out)} path(s) the glob {pattern!r} matches in a BIDS dataset that are not subjects "
+        f"({shown}): there only sub-<label> entries are subjects; write the glob with `sub-{{subject}}` to match "
+        "the subjects alone, or list other subjects under `map`"
+    )
 
 
 def _from_bids(opts: dict, study_dir: Path, file: str) -> list[Subject]:

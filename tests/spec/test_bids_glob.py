@@ -1,0 +1,100 @@
+"""A subjects glob over a BIDS dataset leaves out what BIDS says is not a subject, and says so.
+
+A review: ``subjects: {glob: "bids/{subject}/"}`` made subjects of ``derivatives``, ``code`` and ``sourcedata``
+(output 0), and the ICC passed though it failed on the 6 real subjects. BIDS 1.9 ("File name structure"): a
+dataset's subjects are its ``sub-<label>`` folders; ``code``, ``derivatives``, ``sourcedata``, ``stimuli`` and
+``phenotype`` are reserved for other things, and the files at its root describe the dataset.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from reprovip.cli.main import main
+from reprovip.errors import SpecError
+from reprovip.spec import parse_spec
+from reprovip.spec.subjects import SubjectsLeftOut, from_glob, resolve_subjects
+
+
+def _bids(root: Path, *, description: bool = True, extra: tuple[str, ...] = ("derivatives/x", "code")) -> Path:
+    if description:
+        root.mkdir(parents=True)
+        (root / "dataset_description.json").write_text(json.dumps({"Name": "x", "BIDSVersion": "1.9.0"}))
+    for s in ("sub-01", "sub-02", "sub-03"):
+        (root / s / "anat").mkdir(parents=True)
+        (root / s / "anat" / f"{s}_T1w.txt").write_text("1.5\n")
+    for e in extra:
+        (root / e).mkdir(parents=True)
+    return root
+
+
+def _spec(glob: str) -> object:
+    return parse_spec(
+        f'application: {{command: [t, "{{input}}"]}}\nsubjects: {{glob: "{glob}"}}\n'
+        "outputs: {o: {path: o, kind: text}}\n"
+    )
+
+
+def test_non_subject_folders_of_a_bids_root_are_left_out_with_a_warning_at_the_glob(tmp_path: Path) -> None:
+    _bids(tmp_path / "bids", extra=("derivatives/fmriprep", "code", "sourcedata", ".git"))
+    (tmp_path / "study.yaml").write_text('subjects: {glob: "bids/{subject}/"}\n')
+    with pytest.warns(SubjectsLeftOut) as caught:
+        got = resolve_subjects(_spec("bids/{subject}/"), tmp_path, file=str(tmp_path / "study.yaml"))
+    assert [s.id for s in got] == ["sub-01", "sub-02", "sub-03"]
+    (w,) = caught
+    assert (w.filename, w.lineno) == (str(tmp_path / "study.yaml"), 1)
+    assert str(w.message) == (
+        "subjects.glob: left out 3 path(s) the glob 'bids/{subject}/' matches in a BIDS dataset that are not "
+        "subjects (bids/code/, bids/derivatives/, bids/sourcedata/): there only sub-<label> entries are subjects; "
+        "write the glob with `sub-{subject}` to match the subjects alone, or list other subjects under `map`"
+    )
+
+
+def test_sub_folders_alone_make_a_bids_root_and_root_files_are_no_subjects(tmp_path: Path) -> None:
+    """Without dataset_description.json, ``sub-*`` folders say BIDS; without a trailing slash the glob also
+    matches files, and the dataset's own files (participants.tsv, README) are no subjects either."""
+    root = _bids(tmp_path / "bids", description=False, extra=("stimuli", "phenotype"))
+    (root / "participants.tsv").write_text("participant_id\nsub-01\n")
+    (root / "README").write_text("x\n")
+    with pytest.warns(SubjectsLeftOut, match=r"left out 4 path\(s\) .*\(bids/README, bids/participants.tsv, "):
+        got = from_glob("bids/{subject}", tmp_path)
+    assert [s.id for s in got] == ["sub-01", "sub-02", "sub-03"]
+
+
+def test_a_folder_the_glob_writes_is_kept_and_a_derivative_dataset_is_a_bids_root(tmp_path: Path) -> None:
+    """``derivatives`` written in the glob is the user's choice; fMRIPrep's ``logs`` beside its subjects is not one."""
+    _bids(tmp_path / "bids", extra=())
+    _bids(tmp_path / "bids" / "derivatives" / "fmriprep", extra=("logs",))
+    with pytest.warns(SubjectsLeftOut, match=r"\(bids/derivatives/fmriprep/logs/\)"):
+        got = from_glob("bids/derivatives/fmriprep/{subject}/", tmp_path)
+    assert [s.id for s in got] == ["sub-01", "sub-02", "sub-03"]
+    assert [s.id for s in from_glob("bids/sub-{subject}/", tmp_path)] == ["01", "02", "03"]
+
+
+def test_folders_outside_bids_are_all_subjects(tmp_path: Path, recwarn: pytest.WarningsRecorder) -> None:
+    for name in ("a", "b", "code"):
+        (tmp_path / "data" / name).mkdir(parents=True)
+    assert [s.id for s in from_glob("data/{subject}/", tmp_path)] == ["a", "b", "code"]
+    assert [w for w in recwarn if issubclass(w.category, SubjectsLeftOut)] == []
+
+
+def test_a_glob_matching_only_non_subjects_is_an_error_that_says_why(tmp_path: Path) -> None:
+    _bids(tmp_path / "bids", extra=("derivatives/fmriprep",))
+    with pytest.warns(SubjectsLeftOut), pytest.raises(SpecError, match=r"subjects.glob: no subject found: left out 1"):
+        resolve_subjects(_spec("bids/{subject}/fmriprep/"), tmp_path)
+
+
+def test_validate_shows_the_warning_once_at_its_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _bids(tmp_path / "bids")
+    path = tmp_path / "study.yaml"
+    path.write_text(
+        'application: {command: [echo, "{input}"]}\nsubjects: {glob: "bids/{subject}/"}\n'
+        "outputs: {o: {path: o, kind: text}}\n"
+    )
+    with pytest.warns(SubjectsLeftOut, match="bids/code/, bids/derivatives/") as caught:
+        assert main(["validate", str(path)]) == 0
+    assert len(caught) == 1 and caught[0].lineno == 2
+    assert "3 subjects x 1 conditions" in capsys.readouterr().out
