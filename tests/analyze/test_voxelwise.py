@@ -430,3 +430,17 @@ def test_an_execution_that_wrote_the_mask_instead_of_the_image_is_named(tmp_path
     (odd,) = res["support_outliers"]
     assert (odd["subject"], odd["repetition"], odd["measure"], odd["value"]) == ("sub-4", 1, "mean |value|", 1.0)
     assert 1300 < odd["typical"] < 1500 and odd["changed_fraction"] > 0.999
+
+
+def test_a_subject_on_another_intensity_scale_is_named(tmp_path: Path) -> None:
+    """One subject's images 100 times the others' (unnormalised scanner units) make every voxel's ICC near 1 whatever
+    the executions do (a review: 0.999999 with it, 0.47 without): named in ``far_subjects``; subjects within a
+    factor of 2 of each other are not."""
+    rng = np.random.default_rng(12)
+    x = rng.uniform(90, 110, size=(6, 6, 6, 6, 1, 1)) + rng.normal(0, 5, size=(6, 6, 6, 6, 1, 3))
+    res, _, _ = _maps_of(tmp_path / "plain", _design(tmp_path / "plain", x))
+    assert "far_subjects" not in res
+    x[..., 5, :, :] *= 100
+    res, _, _ = _maps_of(tmp_path / "maps", _design(tmp_path, x))
+    (far,) = res["far_subjects"]
+    assert far["subject"] == "sub-5" and 95 < far["ratio"] < 105 and res["summary"]["icc_a1_median"] > 0.99

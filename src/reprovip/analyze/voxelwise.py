@@ -230,6 +230,7 @@ class _Stream:
         self.n = 0
         self.buffers = DecodeBuffers()  # the volumes in flight are inflated into a few reused buffers
         self.support_outliers: list[dict[str, Any]] = []  # executions whose image lost most of its voxels
+        self.magnitudes: dict[str, float] = {}  # per subject: the median over its executions of the mean |value|
 
     def plan(self, subject: str) -> list[tuple[int, Path]]:
         """The subject's (block column, path) pairs in block order (cells in C order, then repetitions)."""
@@ -290,6 +291,7 @@ class _Stream:
                 magnitude: dict[int, float] = {}  # executions sharing a file share one array: computed once
                 means = [magnitude.setdefault(id(r), float(np.mean(np.abs(r), dtype=np.float64))) for r in cur.rows]
                 self._outliers(subject, means, "mean |value|", skip=named)
+                self.magnitudes[subject] = float(np.median(means))
         return _Subject(cur.data | cur.differ, cur.differ, cur.nf_any, cur.nf_all, cur.rows)
 
     def _outliers(
@@ -397,6 +399,31 @@ def _volumes(
         del vol
         if not queue or queue[0][0] != s:
             yield s, None, None
+
+
+FAR_RATIO = 10.0  # a subject whose images are 10 times (or a tenth of) the others' in magnitude
+
+
+def far_subjects(magnitudes: dict[str, float]) -> list[dict[str, Any]]:
+    """The subjects whose mean magnitude is :data:`FAR_RATIO` times (or a tenth of) the median of the others'
+    (3 subjects or more): images on another intensity scale (unnormalised scanner units) carry the between-subject
+    variance, so every voxel's ICC is near 1 whatever the executions do (a review: 0.999999 with such a subject,
+    0.47 without it; tables get "ICC on every subject" from their ICC without each subject).
+
+    Examples
+    --------
+    >>> far_subjects({"a": 100.0, "b": 110.0, "c": 95.0, "d": 9800.0})
+    [{'subject': 'd', 'magnitude': 9800.0, 'others': 100.0, 'ratio': 98.0}]
+    """
+    out = []
+    if len(magnitudes) < 3:
+        return out
+    for subject, value in magnitudes.items():
+        others = float(np.median([v for s, v in magnitudes.items() if s != subject]))
+        ratio = value / others if others > 0 else math.inf
+        if ratio >= FAR_RATIO or ratio <= 1 / FAR_RATIO:
+            out.append(dict(subject=subject, magnitude=num(value), others=num(others), ratio=num(ratio)))
+    return out
 
 
 def _summary(name: str, values: np.ndarray) -> dict[str, Any]:
@@ -551,6 +578,8 @@ def _finish(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor) -> dict[st
     out = {"maps": files, "summary": summary, "subjects": stream.n, "spacing": [float(z) for z in stream.ref[2][:3]]}
     if stream.support_outliers:
         out["support_outliers"] = stream.support_outliers[:100]
+    if far := far_subjects(stream.magnitudes):
+        out["far_subjects"] = far
     if envelope is not None:
         out["envelope"] = envelope
     return out

@@ -174,6 +174,24 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 ),
             )
         )
+    if far := (out.get("voxelwise") or {}).get("far_subjects"):
+        reasons.append(
+            reason(
+                "ICC on every subject",
+                passed=False,
+                severity="warn",
+                value=len(far),
+                message=f"{len(far)} subject(s) have images on another scale than the others (mean magnitude over the "
+                "voxels with metrics), so the between-subject variance, and every voxel's ICC, owe to them: "
+                + named(
+                    [
+                        f"{f['subject']}: {f['magnitude']:.4g}, {f['ratio']:.3g} times the others' {f['others']:.4g}"
+                        for f in far
+                    ]
+                )
+                + "; normalise the intensities, or judge the executions by sd or sigdigits",
+            )
+        )
     vox = (out.get("voxelwise") or {}).get("summary") or {}
     if outliers := (out.get("voxelwise") or {}).get("support_outliers"):
         count = int(vox.get("support_outliers") or len(outliers))
