@@ -345,3 +345,72 @@ def test_a_field_the_new_version_drops_fails_the_comparison(tmp_path: Path) -> N
     assert out["version_layout"] == {"snr": {"baseline": "number"}}
     assert doc["compare"]["only_in_baseline"] == ["fit: snr"]
     assert (doc["verdict"]["status"], doc["verdict"]["exit_code"]) == ("fail", 1)
+
+
+def _csv_version(root: Path, outputs: str, files: dict[str, float]) -> Study:
+    """An ingested study whose files ``name -> scale`` hold a hippocampus volume of 1000 + 100 x subject, times
+    the scale, + 0.5 x repetition."""
+    for s in range(1, 5):
+        for r in (1, 2, 3):
+            for name, scale in files.items():
+                path = root / "results" / f"s{s}" / f"run-{r}" / name
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(f"region,volume\nhippo,{(1000 + 100 * s) * scale + 0.5 * r:.4f}\n")
+    (root / "study.yaml").write_text(f"outputs:\n{outputs}")
+    study = Study.load(root / "study.yaml")
+    study.ingest("results/{subject}/run-{repetition}")
+    return study
+
+
+def test_an_output_that_keeps_its_name_at_a_new_path_is_compared(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The new version writes `volumes.csv` (x1.5) where the old wrote `vol.csv`, the output still `volumes`:
+    files were matched by path, so it was compared nowhere and said to be "declared after they ran" (a review)."""
+    base = _csv_version(tmp_path / "base", "  volumes: {path: vol.csv, kind: table}\n", {"vol.csv": 1.0})
+    cur = _csv_version(tmp_path / "cur", "  volumes: {path: volumes.csv, kind: table}\n", {"volumes.csv": 1.5})
+    assert main(["compare", str(base.path), str(cur.path)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(
+        "volumes: the current version writes it at another path, compared with the baseline's: "
+        "vol.csv -> volumes.csv\nvolumes: OUTSIDE the baseline's run-to-run envelope"
+    )
+    doc = json.loads((cur.results / "compare.json").read_text())
+    assert doc["compare"]["paths_changed"] == [dict(output="volumes", baseline="vol.csv", current="volumes.csv")]
+    assert doc["compare"]["only_in_baseline"] == doc["compare"]["only_in_current"] == []
+    (entry,) = doc["outputs"]
+    assert entry["envelope"]["within_envelope"] is False and entry["complete_subjects"] == 4
+
+
+def test_an_output_only_the_new_version_writes_is_not_said_to_be_declared_after_the_runs(tmp_path: Path) -> None:
+    """`vol.csv` renamed `volumes.csv` and the output renamed `vols`: the comparison said "declared in the study
+    file but stored by no execution (declared after they ran) ... ingest them again", wrong advice."""
+    base = _csv_version(
+        tmp_path / "base",
+        "  volumes: {path: vol.csv, kind: table}\n  qc: {path: qc.csv, kind: table}\n",
+        {"vol.csv": 1.0, "qc.csv": 1.0},
+    )
+    cur = _csv_version(
+        tmp_path / "cur",
+        "  vols: {path: volumes.csv, kind: table}\n  qc: {path: qc.csv, kind: table}\n",
+        {"volumes.csv": 1.0, "qc.csv": 1.0},
+    )
+    doc = compare_check(base, cur).document
+    (vols,) = [o for o in doc["outputs"] if o["name"] == "vols"]
+    assert vols["error"] == (
+        "written only by the current version: the baseline stored no output `vols` (its outputs: qc, volumes), so "
+        "there is nothing to compare it with; if it is one of them renamed, give it one name in both study files"
+    )
+    assert doc["compare"]["only_in_baseline"] == ["volumes/vol.csv"]
+    assert doc["compare"]["only_in_current"] == ["vols/volumes.csv"]
+
+
+def test_a_file_a_glob_adds_in_its_own_folder_is_named_once(tmp_path: Path) -> None:
+    """`stats: {path: "stats/*.csv"}` and a new stats/wmparc.csv: the alert read "stats/stats/wmparc.csv"."""
+    outputs = '  stats: {path: "stats/*.csv", kind: table}\n'
+    doc = compare_check(
+        _csv_version(tmp_path / "base", outputs, {"stats/aseg.csv": 1.0}),
+        _csv_version(tmp_path / "cur", outputs, {"stats/aseg.csv": 1.0, "stats/wmparc.csv": 3.0}),
+    ).document
+    assert doc["compare"]["only_in_current"] == ["stats/wmparc.csv"]
+    assert "stats/wmparc.csv is written only by the current version" in [a["message"] for a in doc["alerts"]]

@@ -100,6 +100,48 @@ def _few(names: set[str]) -> str:
     return ", ".join(shown) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
 
+def _follow_moved_outputs(tagged: list[dict[tuple[str, str], tuple[str, list[Any]]]]) -> list[dict[str, str]]:
+    """Compare an output that each version writes at one path, another in each (``vol.csv`` renamed
+    ``volumes.csv``, the study keeping the output's name), under the current path; return the moves. Files
+    are matched by path, so it was compared nowhere, and said to be "declared after the executions ran"."""
+    moved = []
+    for name in sorted({n for n, _ in tagged[0]} & {n for n, _ in tagged[1]}):
+        (old, *more_old), (new, *more_new) = ([k for k in sorted(t) if k[0] == name] for t in tagged)
+        if old != new and not more_old and not more_new:
+            tagged[0][new] = tagged[0].pop(old)
+            moved.append(dict(output=name, baseline=old[1], current=new[1]))
+    return moved
+
+
+def _named(name: str, relpath: str) -> str:
+    """An output's file as the comparison names it: ``name/relpath``, once when the path starts with the name
+    (a glob ``stats/*.csv`` named ``stats`` read ``stats/stats/wmparc.csv``)."""
+    return relpath if relpath.startswith(f"{name}/") else f"{name}/{relpath}"
+
+
+def _not_compared(name: str, tagged: list[dict[tuple[str, str], tuple[str, list[Any]]]]) -> str:
+    """Why an output the current study declares was compared nowhere. It read "declared after they ran ...
+    ingest them again" for an output the new version added or renamed (a review)."""
+    paths = [sorted(p for n, p in t if n == name) for t in tagged]
+    if not paths[1]:
+        return (
+            "declared in the current study file but stored by none of its executions (declared after they ran); "
+            "`reprovip run` stores it as declared (results made elsewhere: ingest them again)"
+        )
+    if not paths[0]:
+        others = _few({n for n, _ in tagged[0]}) or "none"
+        return (
+            f"written only by the current version: the baseline stored no output `{name}` (its outputs: {others}), "
+            "so there is nothing to compare it with; if it is one of them renamed, give it one name in both "
+            "study files"
+        )
+    return (
+        f"written at other paths by each version (baseline: {_few(set(paths[0]))}; current: "
+        f"{_few(set(paths[1]))}): files are compared path by path and none is shared; declare one path per "
+        "version in each study file, without a glob, to compare them across the move"
+    )
+
+
 def compare_studies(baseline: Study, current: Study, *, json_path: str | Path | None = None) -> dict[str, Any]:
     """Analyse ``baseline`` and ``current`` together; written to ``current``'s store as ``compare.json``.
 
@@ -116,6 +158,7 @@ def compare_studies(baseline: Study, current: Study, *, json_path: str | Path | 
     studies = (baseline, current)
     stored = [stored_executions(s, i) for s, i in zip(studies, ids, strict=True)]
     tagged = [_tagged(s, e, tag) for s, e, tag in zip(studies, stored, LEVELS, strict=True)]
+    moved = _follow_moved_outputs(tagged)
     common = sorted(set(tagged[0]) & set(tagged[1]))
     if not common:
         raise InputError(f"{baseline.path} and {current.path} share no output; compare studies of the same application")
@@ -154,7 +197,9 @@ def compare_studies(baseline: Study, current: Study, *, json_path: str | Path | 
         failures=[dict(f, version=tag) for e, tag in zip(ex, LEVELS, strict=True) for f in e["failures"]],
     )
     outputs = analyze_groups(current, groups, declared, current.results / "compare")
-    only = {tag: [f"{n}/{p}" for n, p in set(tagged[i]) - set(tagged[1 - i])] for i, tag in enumerate(LEVELS)}
+    for entry in outputs[len(groups) :]:  # declared by the current study, analysed nowhere: say why
+        entry["error"] = _not_compared(entry["name"], tagged)
+    only = {tag: [_named(*k) for k in set(tagged[i]) - set(tagged[1 - i])] for i, tag in enumerate(LEVELS)}
     for tag, names in _unshared_observations(current, groups, outputs, declared).items():
         only[tag] += names
     document = dict(
@@ -164,6 +209,7 @@ def compare_studies(baseline: Study, current: Study, *, json_path: str | Path | 
             current=dict(name=current.name, path=str(current.path)),
             only_in_baseline=sorted(only["baseline"]),
             only_in_current=sorted(only["current"]),
+            paths_changed=moved,
         ),
         executions=executions,
         provenance=provenance_summary(list(studies), stored),
