@@ -94,13 +94,16 @@ def test_semantic_hash_detects_changes(tmp_path, variant):
 def test_digits_beyond_float64_are_kept_exact(tmp_path):
     """A long double printed in full: its float64 value is the observation, its exact value is in meta["exact"]
     (the analysis names executions that differ only there); a decimal with trailing zeros whose value is a
-    float64 is not, nor is 3; 1e-400 is (it underflows to 0)."""
+    float64 is not, nor is 3; 1e-400 and 2e400 are (they underflow to 0, overflow to infinity)."""
     path = tmp_path / "v.json"
-    path.write_text('{"a": 0.1000000000000000055511151231257827, "b": 2.50000000000000000, "c": [1e-400, 3]}')
+    path.write_text('{"a": 0.1000000000000000055511151231257827, "b": 2.50000000000000000, "c": [1e-400, 3, 2e400]}')
     loaded = load(path)
     assert float(loaded.values["a"]) == 0.1 and float(loaded.values["b"]) == 2.5
-    # 1e-400 underflows to 0.0: another execution's 2e-400 would read the same
-    assert loaded.meta["exact"] == {"a": "0.1000000000000000055511151231257827", "c[0]": "1E-400"}
+    # 1e-400 underflows to 0.0, 2e400 overflows to infinity: another execution's 3e-400 or 1e400 would read the same
+    assert loaded.meta["exact"] == {"a": "0.1000000000000000055511151231257827", "c[0]": "1E-400", "c[2]": "2E+400"}
+    other = tmp_path / "w.json"
+    other.write_text('{"a": 0.1000000000000000055511151231257827, "b": 2.5, "c": [1e-400, 3, 1e400]}')
+    assert semantic_hash(other) != semantic_hash(path)
 
 
 @pytest.mark.parametrize(

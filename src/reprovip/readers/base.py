@@ -357,8 +357,8 @@ def exact_number(literal: str) -> str | None:
     ('1152921504606846977', None, None, None)
     >>> exact_number("0.10000000000000000555"), exact_number("0.1000000000000000"), exact_number("1e-5")
     ('0.10000000000000000555', None, None)
-    >>> exact_number("1e-400")  # underflows to 0.0
-    '1E-400'
+    >>> exact_number("1e-400"), exact_number("2e400")  # underflows to 0.0, overflows to infinity
+    ('1E-400', '2E+400')
 
     """
     text = literal.strip()
@@ -375,8 +375,10 @@ def exact_number(literal: str) -> str | None:
         f = float(text)
     except (decimal.InvalidOperation, ValueError):
         return None
-    if not exact.is_finite() or not math.isfinite(f):
+    if not exact.is_finite():  # nan, inf as written: their float64 is what they say
         return None
+    if not math.isfinite(f):  # 1e400 and 2e400 are one float64 (infinity): keep what was written
+        return str(exact.normalize(decimal.Context(prec=len(text))))
     # the float64's shortest repr, as a decimal: equal when the literal says no more than the float does
     # normalised with every digit kept (the default context rounds to 28)
     return None if decimal.Decimal(repr(f)) == exact else str(exact.normalize(decimal.Context(prec=len(text))))
