@@ -298,18 +298,26 @@ def count_nonfinite(values: dict[str, np.ndarray]) -> int:
     return total
 
 
-# A number written as text: thousands separators (2,341.9, 2 341.9), a unit after it (4231.7 mm3, mm³, [ml],
+# A number written as text: thousands separators (2,341.9, 2 341.9, German 1.349,0, French 1 349,0, Swiss
+# 1'349.0), a decimal comma (1349,0), in parentheses ((1349.0)), a unit after it (4231.7 mm3, mm³, [ml],
 # 3.2 s, 12 %), an uncertainty (4.2 ± 0.1, LCModel's 1.300 (4%), a mean's 2.45 (0.12)), a flag (1.300*), a
 # Fortran exponent (1.3000D-01), a Unicode minus, a bracketed list ([1.17, 1.43]), or quoted in JSON
 # ("1234.56"). Dates, times, versions, ids and digests (2026-11-29, 15:00, 1.2.3, 3f2a9c..., 20261129T160730)
 # and words (<LOD) are not: a unit is letters and symbols with at most one trailing digit (mm3), never letters
 # and digits mixed.
-_NUM = r"(?:\d{1,3}(?:[,\u00a0\u202f ]\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(?:[eEdD][-+]?\d+)?"
+_NUM = (
+    r"(?:\d{1,3}(?:[,\u00a0\u202f ]\d{3})+(?:\.\d+)?"  # 2,341.9  2 341.9
+    r"|\d{1,3}(?:[.\u00a0\u202f ]\d{3})+(?:,\d+)?"  # German 1.349,0, French 1 349,0
+    r"|\d{1,3}(?:['\u2019]\d{3})+(?:\.\d+)?"  # Swiss 1'349.0
+    r"|\d+,\d+"  # a decimal comma: 1349,0
+    r"|\d+(?:\.\d+)?|\.\d+)(?:[eEdD][-+]?\d+)?"
+)
 _SIGNED = rf"[-+\u2212]?{_NUM}"
 _UNIT = r"[\[(]?[A-Za-z\u00b5\u03bc\u00b0%][A-Za-z\u00b5\u03bc\u00b0%/^\u00b7*\u00b2\u00b3]*\d?[\])]?"
-_NOTE = rf"\s*(?:\(\s*{_SIGNED}\s*%?\s*\)|\*+)"
+_NOTE = rf"\s*(?:\(\s*(?:[A-Za-z]{{1,4}}\s*[:=]?\s*)?{_SIGNED}\s*%?\s*\)|\*+)"  # (4%)  (0.12)  (SD 0.2)  *
 _LIST = rf"\[\s*{_SIGNED}(?:\s*[,;]\s*{_SIGNED})*\s*\]"
-_NUMBER_TEXT = re.compile(rf"{_SIGNED}(?:\s*(?:\u00b1|\+/-)\s*{_NUM})?(?:\s*{_UNIT})?(?:{_NOTE})?|{_LIST}")
+_VALUE = rf"{_SIGNED}(?:\s*(?:\u00b1|\+/-)\s*{_NUM})?(?:\s*{_UNIT})?(?:{_NOTE})?"
+_NUMBER_TEXT = re.compile(rf"{_VALUE}|\(\s*{_VALUE}\s*\)|{_LIST}")  # (1349.0): in parentheses, as accounts write
 
 
 def number_text(value: str) -> bool:
@@ -322,6 +330,8 @@ def number_text(value: str) -> bool:
     [True, True, True, True, True, False]
     >>> [number_text(v) for v in ("1.300 (4%)", "2.45 (0.12)", "1.300*", "1.3000D-01", "[1.17, 1.43]", "(n/a)")]
     [True, True, True, True, True, False]
+    >>> [number_text(v) for v in ("1.349,0", "1 349,0", "1'349.0", "1349,0 mm3", "1349.0 (SD 0.2)", "(1349.0)")]
+    [True, True, True, True, True, True]
     >>> [number_text(v) for v in ("<LOD", "2026-11-29", "1.2.3", "3f2a9c1e", "20261129T160730", "node-a")]
     [False, False, False, False, False, False]
     """
