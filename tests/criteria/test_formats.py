@@ -152,3 +152,44 @@ def test_check_lines_and_junit_cases_use_one_word_per_reason(capsys: pytest.Capt
     _, cases = _junit(junit_xml(doc))
     kinds = [next((c.tag for c in case if c.tag in ("failure", "error")), "ok") for case in cases[:4]]
     assert kinds == ["failure", "error", "ok", "ok"]
+
+
+def _failed_comparison(alerts: list[dict]) -> dict:
+    """A `compare` whose shared output could not be computed (errors only) and whose verdict is "not
+    reproducible" for the alerts (an output only one version writes)."""
+    doc = _document("fail")
+    reason = dict(criterion="ICC(A,1).ci_low >= 0.9", message="not analysable", passed=False, estimable=False)
+    doc["outputs"] = [dict(name="vols", verdict=dict(status="error", reasons=[dict(reason, severity="fail")]))]
+    doc["alerts"] = alerts
+    return doc
+
+
+def test_a_not_reproducible_comparison_is_a_junit_failure_as_check_prints_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`check` printed "study alerts....Failed" and the verdict was "not reproducible", while JUnit showed 0
+    failures and the criteria's errors only (a review's renamed output)."""
+    from reprovip.cli.check import print_lines
+
+    messages = [
+        "volumes/vol.csv is written only by the baseline version",
+        "extra/extra.json is written only by the current version",
+    ]
+    doc = _failed_comparison([dict(output=m.split(" ")[0], severity="fail", message=m) for m in messages])
+    print_lines(doc, strict=False)
+    assert re.search(r"^study alerts\.+Failed$", capsys.readouterr().out, re.MULTILINE)
+    _, cases = _junit(junit_xml(doc))
+    failed = [c for c in cases if c.find("failure") is not None]
+    assert [(c.get("classname"), c.get("name")) for c in failed] == [("s.study", "study alerts")]
+    assert failed[0].find("failure").text == "\n".join(messages)
+
+
+def test_a_not_reproducible_verdict_with_errors_only_is_a_junit_failure() -> None:
+    """Whatever makes the verdict "not reproducible", JUnit has a failure, not only errors."""
+    _, cases = _junit(junit_xml(_failed_comparison([])))
+    kinds = [(c.get("name"), next((x.tag for x in c if x.tag in ("failure", "error")), "ok")) for c in cases]
+    assert kinds == [
+        ("ICC(A,1).ci_low >= 0.9", "error"),
+        ("all executions succeeded", "ok"),
+        ("study verdict", "failure"),
+    ]

@@ -42,9 +42,11 @@ def junit_xml(document: dict[str, Any], *, strict: bool = False) -> str:
 
     The layout is the one GitHub and GitLab parse: ``testsuites > testsuite > testcase`` with ``failure``,
     ``error`` or ``system-out`` children. The suite's properties carry the stored verdict (``status``,
-    ``label``); when the check exits non-zero and no case above fails (an output only one compared version
-    writes, outputs left out, no output), a ``study verdict`` case fails with the label: the test report is
-    never green when the job is red.
+    ``label``). The study's alerts that ``check`` prints under "study alerts" (an output only one compared
+    version writes) are a ``study alerts`` failure when one of them is at fail severity. When the check exits
+    non-zero and no case above fails (outputs left out, no output), or the verdict is ``fail`` with errors
+    only, a ``study verdict`` case fails with the label: the test report is never green when the job is red,
+    and "not reproducible" is a failure.
     """
     study = document["study"]["name"]
     verdict = document["verdict"]
@@ -74,6 +76,16 @@ def junit_xml(document: dict[str, Any], *, strict: bool = False) -> str:
         failures += 1
         message = f"{ex.get('not_done', ex['failed'])} of {ex['total']} executions did not succeed"
         ET.SubElement(case, "failure", message=message, type="executions")
+    shown = {out["name"] for out in document["outputs"]}
+    # What `check` prints under "study alerts" (an output only one compared version writes): Failed there, a
+    # failure here. JUnit read 0 failures while check said Failed and the verdict "not reproducible" (a review).
+    alerts = [a for a in document.get("alerts") or [] if a["output"] is None or a["output"] not in shown]
+    if not ex.get("not_done", ex.get("failed")) and any(a["severity"] == "fail" for a in alerts):
+        tests += 1
+        failures += 1
+        case = ET.SubElement(suite, "testcase", classname=f"{study}.study", name="study alerts", time="0")
+        text = "\n".join(a["message"] for a in alerts)
+        ET.SubElement(case, "failure", message=text[:500], type="fail").text = text
     for alert in document.get("alerts") or []:
         if alert["output"] is None and alert["severity"] == "warn":  # e.g. a flaky application: fails --strict
             tests += 1
@@ -83,7 +95,8 @@ def junit_xml(document: dict[str, Any], *, strict: bool = False) -> str:
                 ET.SubElement(case, "failure", message=alert["message"][:500], type="warn").text = alert["message"]
             else:
                 ET.SubElement(case, "system-out").text = f"WARNING: {alert['message']}"
-    if exit_code(verdict["status"], strict=strict) and not failures + errors:
+    # Red when the job is; and "not reproducible" is a failure, never errors alone (views must agree).
+    if exit_code(verdict["status"], strict=strict) and not failures and (verdict["status"] == "fail" or not errors):
         tests += 1
         failures += 1
         case = ET.SubElement(suite, "testcase", classname=f"{study}.study", name="study verdict", time="0")
