@@ -92,6 +92,8 @@ def test_a_boutiques_study_is_told_to_name_the_factor_in_its_invocation(tmp_path
         'the study compare nothing; pass it, e.g. `invocation: {mode: "{mode}"}`, or remove the factor'
     ]
     assert _problems(tmp_path, text.replace("out: '{outdir}'", "out: '{outdir}', mode: '{mode}'")) == []
+    # A list input's items are rendered one by one (spec.boutiques._typed).
+    assert _problems(tmp_path, text.replace("out: '{outdir}'", "out: '{outdir}', labels: ['{mode}', x]")) == []
 
 
 def test_built_in_factors_and_python_callables_reach_the_application_by_themselves(tmp_path: Path) -> None:

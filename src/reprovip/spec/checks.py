@@ -117,7 +117,9 @@ def unused_factor_problems(spec: StudySpec, locate: Callable[..., SpecError]) ->
     app = spec.application
     if app is None or app.python is not None:
         return []
-    texts = [*(app.command or []), *(v for v in (app.invocation or {}).values() if isinstance(v, str))]
+    texts = list(app.command or [])
+    for value in (app.invocation or {}).values():  # a list input's items are rendered one by one
+        texts += [t for t in (value if isinstance(value, list) else [value]) if isinstance(t, str)]
     texts += spec.env.values()
     for name in ("env", "args"):
         levels = spec.factors.get(name)
