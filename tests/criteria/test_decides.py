@@ -67,3 +67,39 @@ def test_repetitions_identical_does_not_silence_an_unjudged_factor_effect(tmp_pa
     unjudged = _reason(out, "every observation judged")
     assert unjudged["severity"] == "warn" and unjudged["observation"] == "tstat"
     assert doc["verdict"]["status"] == "warn"
+
+
+def _noisy_volumes(tmp_path: Path, criteria: str) -> dict:
+    """b26's data: 8 subjects x 3 repetitions whose executions vary about as much as the subjects."""
+    import random
+
+    rng = random.Random(12)
+    files = {
+        (f"sub-{s}", r): {"m.json": json.dumps({"volume": 1000 + 5 * s + rng.gauss(0, 30)})}
+        for s in range(8)
+        for r in (1, 2, 3)
+    }
+    return (
+        ingested(tmp_path, f"  stats: {{path: m.json, kind: scalars}}\ncriteria:\n{criteria}", files).analyze().document
+    )
+
+
+def test_warn_only_criteria_keep_the_default_gate(tmp_path: Path) -> None:
+    """b26: `{require: "sigdigits >= 4", severity: warn}` alone replaced the default ICC gate, and an ICC(A,1)
+    lower bound of 0.19 read "sufficiently reproducible, with warnings" (exit 0): no fail-severity criterion
+    supported that label. The defaults whose metric the declared criteria do not name now apply too."""
+    doc = _noisy_volumes(tmp_path, '  - {require: "sigdigits >= 4", severity: warn}\n')
+    (out,) = doc["outputs"]
+    assert _reason(out, "sigdigits >= 4")["severity"] == "warn"
+    gate = _reason(out, "ICC(A,1).ci_low >= 0.9")
+    assert (gate["severity"], gate["passed"], gate["estimable"]) == ("fail", False, True)
+    assert gate["value"] < 0.5
+    assert doc["verdict"]["status"] == "fail" and doc["verdict"]["exit_code"] == 1
+
+
+def test_a_gate_declared_as_a_warning_stays_a_warning(tmp_path: Path) -> None:
+    """Declaring the default's metric with `severity: warn` is a choice: the gate is then that warning."""
+    doc = _noisy_volumes(tmp_path, '  - {require: "ICC(A,1).ci_low >= 0.9", severity: warn}\n')
+    (out,) = doc["outputs"]
+    assert [r["severity"] for r in out["verdict"]["reasons"] if r["criterion"] == "ICC(A,1).ci_low >= 0.9"] == ["warn"]
+    assert doc["verdict"]["status"] == "warn"

@@ -307,11 +307,13 @@ def evaluate(document: dict[str, Any], criteria: list[Criterion] | None) -> dict
     counts = {s: 0 for s in OUTPUT_STATUSES}
     for out in document["outputs"]:
         defaults = default_criteria(out["kind"], compare="envelope" in out)
-        # A criterion that names no output covers those whose kind can compute it; an output that no declared
-        # criterion covers gets its kind's defaults, never none (which would read as a pass).
+        # A criterion that names no output covers those whose kind can compute it. An output that no declared
+        # fail-severity criterion judges (none covers it, a failure rate only, or warnings only) gets its kind's
+        # defaults but those whose metric is declared: a review's lone `sigdigits >= 4` warning dropped the ICC
+        # gate, and an ICC lower bound of 0.19 read "sufficiently reproducible, with warnings".
         rules = [c for c in criteria or [] if c.covers(out)]
-        if all(c.metric in STUDY_METRICS for c in rules):  # a failure rate says nothing about an output's values
-            rules += defaults
+        if not any(c.severity == "fail" and c.metric not in STUDY_METRICS for c in rules):
+            rules += [d for d in defaults if d.metric not in {c.metric for c in rules}]
         else:
             if "envelope" in out and not any(c.metric == "within_envelope" for c in rules):
                 rules = [*envelope_criteria(out["kind"]), *rules]  # declared criteria do not drop the version test
