@@ -137,9 +137,41 @@ def interaction_evidence(observations: list[dict[str, Any]], factors: tuple[str,
     return out
 
 
+def voxel_variance(
+    summary: dict[str, Any], factors: tuple[str, ...]
+) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
+    """An image's sources of variance read back from its voxelwise summary: each source's median share over the
+    differing voxels (``share_<source>_median``, as :func:`factor_shares` reads an observation's ``variance``)
+    and the fraction of the differing voxels it dominates (``share_<source>_major_fraction``, share >= 0.5).
+
+    The maps name a source with its ":" written "x" (``share_threadsxseed``): read back by the design's terms,
+    not by turning every "x" into ":" (a factor named ``xfm`` became ":fm", its share lost).
+
+    Examples
+    --------
+    >>> s = {"share_threads_median": 1e-7, "share_threads_major_fraction": 0.25, "share_residual_median": 1e-5}
+    >>> voxel_variance(s, ("threads",))
+    ({'threads': {'share': 1e-07}, 'residual': {'share': 1e-05}}, {'threads': 0.25})
+    """
+    from reprovip.metrics.variance import factorial_terms
+
+    named = {t.replace(":", "x"): t for t, _ in factorial_terms(factors)} | {"residual": "residual"}
+    variance: dict[str, dict[str, Any]] = {}
+    regions: dict[str, float] = {}
+    for key, v in summary.items():
+        for suffix, into in (("_median", variance), ("_major_fraction", regions)):
+            if key.startswith("share_") and key.endswith(suffix):
+                src = key[len("share_") : -len(suffix)]
+                into[named.get(src, src)] = {"share": v} if into is variance else float(v or 0.0)  # type: ignore[assignment]
+    return variance, regions
+
+
+REGION = 0.1  # a factor that dominates this fraction of the differing voxels changes the result there
+
+
 def _beyond_noise(e: dict[str, Any], shares: dict[str, float], sources: dict[str, float], significant: bool) -> str:
     """The sentence naming the factor of entry ``e`` as a cause beyond run-to-run noise, or "" (see
-    :func:`attribute`): by its share and main effect, or by its interaction with the subjects."""
+    :func:`attribute`): by its share and main effect, by its interaction with the subjects, or by a region."""
     f, share = e["factor"], e["share"] or 0.0
     rep = shares.get("repetition") or 0.0
     executions = sum(shares.values())
@@ -158,6 +190,11 @@ def _beyond_noise(e: dict[str, Any], shares: dict[str, float], sources: dict[str
             f"{f} changes the result of some subjects only ({who}, on {interaction['observation']}): its "
             f"interaction with the subjects is {100 * inter:.3g}% of the variance{times}"
         )
+    if e.get("region", 0.0) >= REGION:
+        return (
+            f"{f} changes the result in {100 * e['region']:.3g}% of the differing voxels, where it carries more "
+            f"than half of their variance (a regional effect: its median share over all of them is {100 * share:.3g}%)"
+        )
     return ""
 
 
@@ -169,6 +206,7 @@ def attribute(
     sources: dict[str, float] | None = None,
     *,
     interactions: dict[str, dict[str, Any]] | None = None,
+    regions: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Explain a non-identical output: one entry per factor, sorted by share, and a summary sentence.
 
@@ -176,7 +214,18 @@ def attribute(
     :func:`reprovip.analyze.segmentation.factor_effects`), with the sentence that says so. ``evidence`` is
     :func:`factor_evidence`: a factor is named from its share only when its main effect is significant too.
     ``sources`` (:func:`source_shares`) are listed in the summary's shares when given, else ``shares``.
-    ``interactions`` (:func:`interaction_evidence`) names a factor that acts on some subjects only."""
+    ``interactions`` (:func:`interaction_evidence`) names a factor that acts on some subjects only, and
+    ``regions`` (:func:`voxel_variance`) one that dominates a part of an image's differing voxels.
+
+    Examples
+    --------
+    >>> bits = dict(identical=False, repetitions_identical=False, repetitions=3, nondeterminism={},
+    ...             factors={"threads": dict(changes_result=False, explanation="", nondeterministic_levels=["1",
+    ...                      "2"], levels={"1": {}, "2": {}})})
+    >>> out = attribute(bits, {"threads": 1e-9, "repetition": 1e-5}, regions={"threads": 0.25})
+    >>> out["factors"][0]["changes_result"], out["summary"].split(",")[0]
+    (True, 'threads changes the result in 25% of the differing voxels')
+    """
     if bitwise["identical"]:
         return {"factors": [], "summary": "bit-for-bit identical across all executions"}
     entries = []
@@ -206,13 +255,15 @@ def attribute(
     # the noise, ANOVA) is at least half of what the executions vary by (factors and repetitions; subjects
     # aside, whose share may dwarf both) and larger than the repetitions' (reviews: a solver's 14% and a
     # version's 8000 times the repetitions' were reported as "run-to-run nondeterminism"); or its interaction
-    # with the subjects is significant and larger than the repetitions' (one subject moved). Said first: the
-    # run-to-run noise is there too, but it is not what changes the result.
+    # with the subjects is significant and larger than the repetitions' (one subject moved); or it dominates a
+    # region of an image. Said first: the run-to-run noise is there too, but it is not what changes the result.
     # With one repetition there is no repetitions' share to weigh a factor's against: noise reads as the factor
     # (a review: pure noise blamed on a factor in a third of the runs).
     beyond = []
     for e in entries:
         f = e["factor"]
+        if regions is not None:  # the main effect and the factors' interactions: the subjects' is no region
+            e["region"] = sum(v for k, v in regions.items() if f in k.split(":") and "subject" not in k.split(":"))
         if interactions and f in interactions:
             e["interaction"] = interactions[f]
         if e["changes_result"] or bitwise.get("repetitions", 2) < 2:
