@@ -263,3 +263,17 @@ def test_voxel_variance_reads_sources_by_the_designs_terms() -> None:
     variance, regions = voxel_variance(summary, ("xfm", "seed"))
     assert variance == {"xfm": {"share": 0.2}, "xfm:seed": {"share": 0.1}, "residual": {"share": 0.4}}
     assert regions == {"xfm": 0.3, "xfm:seed": 0.05, "residual": 0.0}
+
+
+def test_a_header_only_difference_is_not_a_changed_result() -> None:
+    """Reviewer C (case 12, `hdr`): the new version writes the same voxels as float64; every voxel is identical,
+    yet the attribution said "version changes the result ... (version effect)"."""
+    bits = _bits({"version": ("a", "b")}, 3, lambda s, c, r: f"{s}/{c}")
+    assert bits["factors"]["version"]["explanation"].startswith("version changes the result")
+    att = attribute(bits, {"version": 0.0, "repetition": 0.0}, unmeasured=True)
+    assert att["summary"] == (
+        "version changes the files but not the values read from them (8 of 8 comparisons between its levels "
+        "differ): the difference is in what no observation measures (an image header's data type or units, a "
+        "text field)"
+    )
+    assert "changes the result" not in att["summary"]

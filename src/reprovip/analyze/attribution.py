@@ -198,6 +198,22 @@ def _beyond_noise(e: dict[str, Any], shares: dict[str, float], sources: dict[str
     return ""
 
 
+def _unmeasured(factor: str, eff: dict[str, Any]) -> str:
+    """What a factor changes when the files differ while every value read from them is the same: the bitwise
+    sentence said "version changes the result" of an image whose header alone changed (a review)."""
+    how = (
+        [f"repetitions differ for {factor}={'/'.join(eff['nondeterministic_levels'])}"]
+        if eff.get("nondeterministic_levels")
+        else []
+    )
+    if eff.get("between_differ"):
+        how.append(f"{eff['between_differ']} of {eff['between_pairs']} comparisons between its levels differ")
+    return (
+        f"{factor} changes the files but not the values read from them ({'; '.join(how)}): the difference is in "
+        "what no observation measures (an image header's data type or units, a text field)"
+    )
+
+
 def attribute(
     bitwise: dict[str, Any],
     shares: dict[str, float],
@@ -207,6 +223,7 @@ def attribute(
     *,
     interactions: dict[str, dict[str, Any]] | None = None,
     regions: dict[str, float] | None = None,
+    unmeasured: bool = False,
 ) -> dict[str, Any]:
     """Explain a non-identical output: one entry per factor, sorted by share, and a summary sentence.
 
@@ -216,6 +233,7 @@ def attribute(
     ``sources`` (:func:`source_shares`) are listed in the summary's shares when given, else ``shares``.
     ``interactions`` (:func:`interaction_evidence`) names a factor that acts on some subjects only, and
     ``regions`` (:func:`voxel_variance`) one that dominates a part of an image's differing voxels.
+    ``unmeasured``: the files differ while every value read from them is the same (an image header).
 
     Examples
     --------
@@ -230,8 +248,9 @@ def attribute(
         return {"factors": [], "summary": "bit-for-bit identical across all executions"}
     entries = []
     for f, eff in bitwise["factors"].items():
+        explanation = _unmeasured(f, eff) if unmeasured and eff["changes_result"] else eff["explanation"]
         entries.append(
-            dict(factor=f, share=shares.get(f), changes_result=eff["changes_result"], explanation=eff["explanation"])
+            dict(factor=f, share=shares.get(f), changes_result=eff["changes_result"], explanation=explanation)
         )
     entries.sort(key=lambda e: (not e["changes_result"], -(e["share"] or 0.0)))
     sentences = [e["explanation"] for e in entries if e["explanation"]]
@@ -250,7 +269,8 @@ def attribute(
     elif not bitwise["repetitions_identical"] and not marginal:
         rep = shares.get("repetition")
         extra = f" ({100 * rep:.3g}% of the variance)" if rep is not None else ""
-        sentences.append(f"repetitions differ under every condition: run-to-run nondeterminism{extra}")
+        where = ", in what no value read from them measures" if unmeasured else ""
+        sentences.append(f"repetitions differ under every condition{where}: run-to-run nondeterminism{extra}")
     # A factor whose effect the noise hides from the bitwise view: its variance component (estimated beyond
     # the noise, ANOVA) is at least half of what the executions vary by (factors and repetitions; subjects
     # aside, whose share may dwarf both) and larger than the repetitions' (reviews: a solver's 14% and a
