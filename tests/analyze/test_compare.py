@@ -414,3 +414,20 @@ def test_a_file_a_glob_adds_in_its_own_folder_is_named_once(tmp_path: Path) -> N
     ).document
     assert doc["compare"]["only_in_current"] == ["stats/wmparc.csv"]
     assert "stats/wmparc.csv is written only by the current version" in [a["message"] for a in doc["alerts"]]
+
+
+def test_a_log_the_new_version_adds_a_line_to_is_not_compared_shifted(tmp_path: Path) -> None:
+    """A log's numbers are named by their line (`line2:0`): a line added at the top moves every name, so the
+    shared names would compare other numbers; such files stay unreadable against the other version's layout."""
+
+    def version(name: str, header: str) -> Study:
+        files = {
+            (f"s{s}", r): {"run.log": f"{header}volume {100.0 * s + 0.1 * r}\n"} for s in (1, 2, 3) for r in (1, 2)
+        }
+        return ingested(tmp_path / name, "  log: {path: run.log, kind: text}\n", files)
+
+    doc = compare_check(version("base", ""), version("cur", "iterations 12\n")).document
+    (out,) = doc["outputs"]
+    assert "version_layout" not in out and out["complete_subjects"] == 0
+    assert "its observations differ" in out["errors"][0]["error"]
+    assert doc["verdict"]["status"] in ("error", "fail")

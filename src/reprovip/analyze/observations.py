@@ -103,13 +103,23 @@ def _load(design: Design, kind: str, key_columns: list[str] | None) -> tuple[Raw
     return raw, errors
 
 
+def _named(got: Any) -> bool:
+    """Whether a file's observations are named by what they are (JSON paths, a table's row keys and header),
+    not by where they stand (a log's ``line9:0``, a table's row number): only then is a field one version adds
+    told apart from everything after it shifting."""
+    keyed = got.kind == "table" and got.meta.get("key_columns") and got.meta.get("header", True) is not False
+    return got.kind == "scalars" or bool(keyed)
+
+
 def _layouts(raw: Raw) -> dict[str, tuple[Any, Record]]:
-    """Each compared version's reference file (``""`` when the records carry none): the first file with the
-    layout most of that version's files have, so one odd execution is the one reported."""
+    """Each compared version's reference file (``""`` when the records carry none, or when observations are
+    named by position): the first file with the layout most of that version's files have, so one odd
+    execution is the one reported."""
+    split = all(_named(got) for per in raw.values() for got, _ in per.values())
     by_version: dict[str, list[tuple[Any, Record]]] = {}
     for per in raw.values():
         for got, rec in per.values():
-            by_version.setdefault(rec.version or "", []).append((got, rec))
+            by_version.setdefault((rec.version or "") if split else "", []).append((got, rec))
     refs = {}
     for version, pairs in by_version.items():
         common = Counter(_signature(got) for got, _ in pairs).most_common(1)[0][0]
@@ -171,7 +181,7 @@ def gather(design: Design, kind: str, *, key_columns: list[str] | None = None) -
     for s, per in raw.items():
         for pos, (got, rec) in per.items():
             where = dict(subject=s, condition=rec.condition_key, repetition=rec.repetition)
-            ref = refs[rec.version or ""]
+            ref = refs[rec.version or ""] if len(refs) > 1 else next(iter(refs.values()))
             try:
                 check_compatible(ref[0], got, path_a=ref[1].path, path_b=rec.path)
                 flat = _flatten({n: v for n, v in got.values.items() if n not in unshared})
