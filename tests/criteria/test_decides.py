@@ -103,3 +103,24 @@ def test_a_gate_declared_as_a_warning_stays_a_warning(tmp_path: Path) -> None:
     (out,) = doc["outputs"]
     assert [r["severity"] for r in out["verdict"]["reasons"] if r["criterion"] == "ICC(A,1).ci_low >= 0.9"] == ["warn"]
     assert doc["verdict"]["status"] == "warn"
+
+
+def test_within_envelope_without_a_version_factor_is_not_estimable(tmp_path: Path) -> None:
+    """b17: `within_envelope` in a study with no version factor failed as "within_envelope: no", a finding from
+    a test that never ran (a study without one cannot be refused at validate: `reprovip compare` gives it the
+    version factor)."""
+    files = {
+        (f"sub-{s}", r): {"m.json": json.dumps({"volume": 100.0 + 10 * s + 0.01 * r})} for s in range(6) for r in (1, 2)
+    }
+    outputs = "  stats: {path: m.json, kind: scalars}\ncriteria: [within_envelope, 'ICC(A,1).ci_low >= 0.5']\n"
+    doc = ingested(tmp_path, outputs, files).analyze().document
+    (out,) = doc["outputs"]
+    reason = _reason(out, "within_envelope")
+    assert (reason["passed"], reason["estimable"], reason["value"]) == (False, False, None)
+    assert reason["message"] == (
+        "within_envelope: the study has no version factor (`version` or `environments`): the envelope test "
+        "compares versions; declare one, or compare two stores with `reprovip compare`, which runs it without "
+        "declaring it"
+    )
+    assert _reason(out, "ICC(A,1).ci_low >= 0.5")["passed"]
+    assert out["verdict"]["status"] == doc["verdict"]["status"] == "error"

@@ -43,6 +43,7 @@ VOXEL_METRICS = tuple(
 ) + ("voxel_differ_fraction",)
 STUDY_METRICS = ("failure_rate", "attempt_failure_rate")
 FLAGS = ("identical", "bytes_identical", "repetitions_identical", "within_envelope")
+ENVELOPE_FACTORS = ("version", "environments")  # factors whose first level is the baseline of the envelope test
 
 
 def known_metrics() -> list[str]:
@@ -294,7 +295,9 @@ def metric_values(
     ``selects(name)`` keeps only some observations (the criterion's ``observations`` patterns).
     """
     if metric == "within_envelope":
-        env = output.get("envelope", {})
+        env = output.get("envelope")
+        if env is None:  # the test never ran: not estimable, never "outside" (a review read "within_envelope: no")
+            return [(None, None, {"reason": _no_envelope(output)})]
         if "skipped" in env:  # no run-to-run noise to compare with: not estimable, never "outside"
             return [(None, None, {"reason": f"the envelope test was skipped: {env['skipped']}"})]
         return [(env.get("worst_observation"), bool(env.get("within_envelope")), {"detail": env.get("detail")})]
@@ -337,6 +340,16 @@ def metric_values(
                 continue
             out.append((obs["name"], value, {} if value is not None else {"reason": _missing_reason(obs, None)}))
     return out
+
+
+def _no_envelope(output: dict[str, Any]) -> str:
+    """Why an output has no envelope test: no version factor (the usual case), or its analysis failed."""
+    if not set(output.get("factors") or {}) & set(ENVELOPE_FACTORS):
+        return (
+            "the study has no version factor (`version` or `environments`): the envelope test compares versions; "
+            "declare one, or compare two stores with `reprovip compare`, which runs it without declaring it"
+        )
+    return output.get("error") or "the envelope test was not computed for this output"
 
 
 def _missing_reason(obs: dict[str, Any], entry: dict[str, Any] | None) -> str:
