@@ -74,6 +74,10 @@ def command_problems(
                     loc,
                 )
             )
+    if app.boutiques is not None:
+        from reprovip.spec.boutiques import boutiques_problems
+
+        problems += boutiques_problems(spec, study_dir, locate)
     if app.boutiques is not None and app.invocation is not None:
         problems += _invocation_problems(spec, study_dir, locate, renderings)
     return problems + _perturb_problems(spec, renderings.subjects, locate)
@@ -84,11 +88,11 @@ def _perturb_problems(
 ) -> list[SpecError]:
     """A `perturb` level moving ULPs of inputs that hold no floating-point value would copy them unchanged:
     every level would run alike and read identical (a review: raw int16 T1w images under `perturb: [0, 8]`)."""
-    from reprovip.execute.perturb import unperturbable
-
     factor = next((f for f in spec.factor_list() if f.name == "perturb"), None)
     if factor is None or not any(v != "verrou" and v > 0 for v in factor.levels.values()):
         return []
+    from reprovip.execute.perturb import unperturbable  # numpy: only for a study that perturbs its inputs
+
     bad = [(s, why) for s in subjects() if (why := unperturbable(Path(s.input))) is not None]
     if not bad:
         return []
