@@ -118,7 +118,7 @@ def _read_only(study: Study) -> None:
 def _refuse_stale(document: dict[str, Any], study: Study) -> None:
     """A stored verdict made with other criteria, or before executions changed, is not the study's verdict."""
     from reprovip.analyze.engine import stored_study_id
-    from reprovip.analyze.executions import executions_digest
+    from reprovip.analyze.executions import executions_digest, spec_digest
     from reprovip.criteria.evaluate import criteria_fingerprint
     from reprovip.plan.check import plan_check
 
@@ -135,6 +135,10 @@ def _refuse_stale(document: dict[str, Any], study: Study) -> None:
             f"{study.path}: the study file declares {plan['not_run']} execution(s) never run and "
             f"{plan['earlier_recipe']} run with an earlier recipe (it was edited since the run); "
             "run `reprovip run`, then `reprovip analyze`"
+        )
+    if document.get("study", {}).get("spec_digest") != spec_digest(study.spec):
+        raise InputError(
+            f"{study.path}: the outputs, factors or repetitions changed since the stored analysis; {again}"
         )
 
 

@@ -195,6 +195,40 @@ def test_the_report_of_a_verdict_made_with_other_criteria_is_stale(study: Study,
 
 
 @pytest.mark.parametrize(
+    "edit",
+    [
+        "  n: {path: n.json, kind: scalars}\n",  # an output added
+        "factors: {version: [new, old]}\n",  # the baseline named (the first level)
+    ],
+)
+def test_an_ingested_verdict_made_for_other_outputs_or_factors_is_stale(tmp_path: Path, capsys, edit: str) -> None:
+    """An ingest-only study whose file gained an output, or named a version's baseline, after its analysis:
+    `check --no-reanalyze` kept the green verdict, and the report showed it unmarked (a review). Run-based
+    studies were refused through their plan; an ingested one has none."""
+    for version in ("new", "old"):
+        for s in (1, 2):
+            for r in (1, 2):
+                out = tmp_path / "results" / version / f"sub-{s}" / f"run-{r}"
+                out.mkdir(parents=True)
+                (out / "r.json").write_text(f'{{"v": {s}}}')
+                (out / "n.json").write_text(f'{{"v": {s + r}}}')
+    path = tmp_path / "study.yaml"
+    path.write_text("outputs:\n  r: {path: r.json, kind: scalars}\n")
+    assert main(["ingest", str(path), "--pattern", "results/{version}/{subject}/run-{repetition}"]) == 0
+    assert main(["check", str(path)]) == 0
+    text = path.read_text()
+    path.write_text(text + edit if edit.startswith("  ") else edit + text)
+    capsys.readouterr()
+    assert main(["check", str(path), "--no-reanalyze"]) == 2
+    assert "the outputs, factors or repetitions changed since the stored analysis" in capsys.readouterr().err
+    edited = Study.load(path)
+    html = edited.report().html
+    assert 'id="stale"' in html and "the outputs, factors or repetitions changed since this analysis" in html
+    edited.analyze()
+    assert 'id="stale"' not in edited.report().html
+
+
+@pytest.mark.parametrize(
     ("old", "new", "error"),
     [
         # a new output: it was never read, and "1 of 1 outputs identical" said nothing of it (review)

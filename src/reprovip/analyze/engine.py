@@ -14,7 +14,13 @@ from reprovip.analyze.bitwise import bitwise_summary, record_key
 from reprovip.analyze.dataflow import add_dataflow
 from reprovip.analyze.design import Design, build_design, records_by_output
 from reprovip.analyze.envelope import envelope
-from reprovip.analyze.executions import declared_outputs, executions_summary, provenance_summary, stored_executions
+from reprovip.analyze.executions import (
+    declared_outputs,
+    executions_summary,
+    provenance_summary,
+    spec_digest,
+    stored_executions,
+)
 from reprovip.analyze.observations import gather
 from reprovip.analyze.segmentation import dice_envelope, factor_effects, label_agreement
 from reprovip.analyze.stats import leaning_subject, num, odd_executions, scalar_metrics
@@ -393,6 +399,7 @@ def header(study: Study, declared: dict[str, list[str]]) -> dict[str, Any]:
             description=study.spec.description,
             factors=declared,
             repetitions=study.spec.repetitions,
+            spec_digest=spec_digest(study.spec),
         ),
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -127,6 +128,15 @@ def executions_digest(rows: list[dict[str, Any]]) -> str:
     for r in sorted(rows, key=lambda r: r["id"]):
         h.update(f"{r['id']}\0{r['status']}\0{r.get('recipe')}\0{r.get('finished_at')}\n".encode())
     return h.hexdigest()[:32]
+
+
+def spec_digest(spec: Any) -> str:
+    """A fingerprint of what the study file says the analysis reads: its outputs (paths, kinds, key columns),
+    factors (and the order of their levels: the first is a version's baseline) and repetitions. A stored verdict
+    whose digest differs was made for another file (``check --no-reanalyze`` refuses it): an ingest-only study
+    whose output was added, or whose kind changed, kept its green verdict (a review)."""
+    dumped = spec.model_dump(mode="json", include={"outputs", "factors", "repetitions"})
+    return hashlib.sha256(json.dumps(dumped, sort_keys=True).encode()).hexdigest()[:32]
 
 
 def provenance_summary(studies: list[Study], stored: list[Stored]) -> dict[str, Any]:

@@ -107,6 +107,7 @@ def _document(study: Study, catalog: Catalog | None, analysis: str | Path | None
 def _file_changed(study: Study, catalog: Catalog | None, document: dict[str, Any]) -> str | None:
     """Why the stored verdict is not the study's since its file was edited: other criteria, or executions it
     declares that were never run or run with an earlier recipe (what ``check --no-reanalyze`` refuses)."""
+    from reprovip.analyze.executions import spec_digest
     from reprovip.criteria.evaluate import criteria_fingerprint
     from reprovip.plan.check import plan_check
 
@@ -119,6 +120,11 @@ def _file_changed(study: Study, catalog: Catalog | None, document: dict[str, Any
         return "the criteria changed since this analysis (the study file was edited): run `reprovip analyze`"
     plan = plan_check(study, catalog.executions(sid))
     if not (plan.get("not_run") or plan.get("earlier_recipe")):
+        if document.get("study", {}).get("spec_digest") != spec_digest(study.spec):
+            return (
+                "the outputs, factors or repetitions changed since this analysis (the study file was edited): run "
+                "`reprovip analyze`"
+            )
         return None
     return (
         f"the study file declares {plan['not_run']} execution(s) never run and {plan['earlier_recipe']} run with "
