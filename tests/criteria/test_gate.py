@@ -191,3 +191,33 @@ def test_an_artefact_path_under_a_file_is_a_one_line_error(
     assert err == [
         f"reprovip: error: {target}: cannot write it: a part of its folder, {target.parent}, is a file; give another path"
     ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "hint"),
+    [
+        ("scalars", "a per-observation metric (ICC(A,1).ci_low, wcv, wsd, sigdigits...) or identical"),
+        ("image", "voxel_icc_a1_median, voxel_sd_max, voxel_sigdigits_min, voxel_differ_fraction or identical"),
+    ],
+)
+def test_a_criterion_no_output_can_compute_says_what_to_use(
+    study_dir: Path, capsys: pytest.CaptureFixture[str], kind: str, hint: str
+) -> None:
+    """Review 10 (b12): `dice_min` on a scalars output read "...; use see docs/criteria.md"."""
+    rule = "dice_min >= 0.9" if kind == "scalars" else "ICC(A,1).ci_low >= 0.9"
+    path = write_study(
+        study_dir,
+        outputs=f"  result: {{path: result.json, kind: {kind}}}\n",
+        extra=f'criteria:\n  - "{rule}"\n',
+    )
+    assert main(["validate", str(path)]) == 2
+    metric = rule.split()[0]
+    assert (
+        f"`{metric}` can never be computed for output 'result' (kind {kind}); use {hint}\n" in capsys.readouterr().err
+    )
+
+
+def test_a_threshold_that_is_not_a_number_says_how_a_criterion_reads() -> None:
+    """`ICC(A,1).ci_low >= 0.9.1` read "could not convert string to float: '0.9.1'" (review 10, b12)."""
+    with pytest.raises(ValueError, match=r"criterion 'ICC\(A,1\).ci_low >= 0.9.1' must read `METRIC OP NUMBER`"):
+        parse_rule("ICC(A,1).ci_low >= 0.9.1")

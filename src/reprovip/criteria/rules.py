@@ -18,7 +18,7 @@ from typing import Any
 
 OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 _RULE = re.compile(
-    r"^\s*(?P<metric>[A-Za-z_][\w().,]*?)\s*(?P<op>>=|<=|>|<)\s*(?P<value>[-+]?[\d.]+(?:[eE][-+]?\d+)?)\s*$"
+    r"^\s*(?P<metric>[A-Za-z_][\w().,]*?)\s*(?P<op>>=|<=|>|<)\s*(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
 )
 _ICC = re.compile(r"^ICC\((1|A|C),(1|k)\)(?:\.(value|ci_low|ci_high))?$")
 
@@ -252,7 +252,7 @@ def kind_hint(kind: str) -> str:
         "image": "voxel_icc_a1_median, voxel_sd_max, voxel_sigdigits_min, voxel_differ_fraction or identical",
         "bytes": "identical, bytes_identical or repetitions_identical",
         "labels": "dice_min, hd95_max, the ICC of label volumes or identical",
-    }.get(kind, "see docs/criteria.md")
+    }.get(kind, "a per-observation metric (ICC(A,1).ci_low, wcv, wsd, sigdigits...) or identical")
 
 
 def envelope_criteria(kind: str) -> list[Criterion]:
