@@ -9,7 +9,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reprovip import __version__
-from reprovip.analyze.attribution import attribute, factor_evidence, factor_shares, mean_shares, source_shares
+from reprovip.analyze.attribution import (
+    attribute,
+    factor_evidence,
+    factor_shares,
+    interaction_evidence,
+    interaction_tests,
+    mean_shares,
+    source_shares,
+    voxel_variance,
+)
 from reprovip.analyze.bitwise import bitwise_summary, record_key
 from reprovip.analyze.dataflow import add_dataflow
 from reprovip.analyze.design import Design, build_design, records_by_output
@@ -28,7 +37,6 @@ from reprovip.analyze.voxelwise import ONE_GRID, grid_shape, voxelwise_maps
 from reprovip.atomic import to_json, write_json_atomic
 from reprovip.criteria.evaluate import evaluate
 from reprovip.errors import NotFoundError, ReaderError, ReprovipError
-from reprovip.metrics.variance import factorial_terms
 from reprovip.readers import AFFINE_TOLERANCE
 from reprovip.report.values import save_plot_values
 from reprovip.store import BlobStore
@@ -192,6 +200,10 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
             for n, lean in zip(names, leaning_subject(obs.values[finite], list(obs.subjects)), strict=True):
                 if lean is not None:
                     metrics[n]["icc_leans_on"] = lean
+            tests = interaction_tests(obs.values[finite], design.factor_names, list(obs.subjects))
+            for n, t in zip(names, tests, strict=True):
+                if t:
+                    metrics[n]["interaction"] = t
             for n in obs.names:
                 observations.append(
                     dict(name=n, nonfinite=obs.nonfinite[n]) if n in obs.nonfinite else dict(name=n, **metrics[n])
@@ -228,21 +240,22 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
         entry["summary"].update({k: seg[k] for k in ("dice_min", "dice_min_label", "hd95_max", "hd95_max_label")})
     shares = mean_shares(observations, design.factor_names)
     sources = source_shares([o["variance"] for o in observations if o.get("variance")])
+    regions = None
     if not shares and entry.get("voxelwise", {}).get("summary"):
-        vs = entry["voxelwise"]["summary"]
-        # The maps name a source with its ":" written "x" (share_threadsxseed): read back by the design's terms,
-        # not by turning every "x" into ":" (a factor named `xfm` became ":fm", its share lost).
-        terms = [t for t, _ in factorial_terms(design.factor_names)] + ["residual"]
-        named = {t.replace(":", "x"): t for t in terms}
-        variance = {
-            named.get(k[len("share_") : -len("_median")], k[len("share_") : -len("_median")]): {"share": v}
-            for k, v in vs.items()
-            if k.startswith("share_") and k.endswith("_median")
-        }
+        variance, regions = voxel_variance(entry["voxelwise"]["summary"], design.factor_names)
         shares, sources = factor_shares(variance, design.factor_names), source_shares([variance])
     effects = factor_effects(entry["segmentation"].get("pair_dice") or {}) if "segmentation" in entry else None
     evidence = factor_evidence(observations, design.factor_names)
-    entry["attribution"] = attribute(bits, shares, effects, evidence, sources)
+    entry["attribution"] = attribute(
+        bits,
+        shares,
+        effects,
+        evidence,
+        sources,
+        interactions=interaction_evidence(observations, design.factor_names),
+        regions=regions,
+        unmeasured="unmeasured_differences" in entry,
+    )
     entry["variance_shares"] = shares
     return entry
 
