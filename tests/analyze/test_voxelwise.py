@@ -444,3 +444,11 @@ def test_a_subject_on_another_intensity_scale_is_named(tmp_path: Path) -> None:
     res, _, _ = _maps_of(tmp_path / "maps", _design(tmp_path, x))
     (far,) = res["far_subjects"]
     assert far["subject"] == "sub-5" and 95 < far["ratio"] < 105 and res["summary"]["icc_a1_median"] > 0.99
+
+
+def test_images_without_voxels_are_skipped_with_the_reason(tmp_path: Path) -> None:
+    """A zero-length axis: the accumulator's internal error ("`spatial_shape` must be an integer >= 1") was stored
+    as the output's error and identical files read "not analysable" (a review)."""
+    x = np.zeros((0, 3, 2, 2, 1, 2))
+    res, _, errors = _maps_of(tmp_path / "maps", _design(tmp_path, x))
+    assert res == {"skipped": "the images hold no voxel (shape (0, 3, 2))"} and errors == []

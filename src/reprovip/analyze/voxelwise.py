@@ -472,6 +472,8 @@ def voxelwise_maps(
     ref = _reference(design, subjects)
     if ref is None:
         return {"skipped": "no readable volume"}
+    if math.prod(ref[0]) == 0:  # a zero-length axis: nothing to compare voxel by voxel (the files still are)
+        return {"skipped": f"the images hold no voxel (shape {ref[0]})"}
     stream = _Stream(design, ref, metrics=not labels, version_axis=version_axis)
     with ThreadPoolExecutor(_READERS, thread_name_prefix="reprovip-read") as pool:
         started, adding = None, None
