@@ -450,5 +450,7 @@ def test_images_without_voxels_are_skipped_with_the_reason(tmp_path: Path) -> No
     """A zero-length axis: the accumulator's internal error ("`spatial_shape` must be an integer >= 1") was stored
     as the output's error and identical files read "not analysable" (a review)."""
     x = np.zeros((0, 3, 2, 2, 1, 2))
-    res, _, errors = _maps_of(tmp_path / "maps", _design(tmp_path, x))
+    design = _design(tmp_path, x)
+    errors: list[dict[str, Any]] = []
+    res = voxelwise_maps(design, list(design.complete), tmp_path / "maps", errors=errors)
     assert res == {"skipped": "the images hold no voxel (shape (0, 3, 2))"} and errors == []
