@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reprovip.report.guide import next_steps
+from reprovip.report.guide import judged, next_steps
 
 
 def _failed(plan: dict) -> dict:
@@ -26,3 +26,15 @@ def test_failed_executions_say_how_to_make_them_again(plan: dict, said: str, not
     assert step["action"].startswith("1 of 4 executions failed (first error: missing output r.json): ")
     assert said in step["action"] and not_said not in step["action"]
     assert step["action"].endswith("; the verdict covers the others only")
+
+
+def test_judged_matches_patterns_as_the_verdict_does() -> None:
+    """A pattern with brackets names the observation spelled so (JSON ``fits[1].amp``), as
+    :func:`reprovip.criteria.rules.matches` reads it for the verdict; fnmatch read ``[1]`` as a character class,
+    so the report listed the observation the verdict judged as not judged, and ``fits1.amp`` as judged."""
+    names = ["fits[0].amp", "fits[1].amp", "fits1.amp"]
+    reason = dict(threshold=0.9, observations=["fits[1].amp"])
+    output = dict(observations=[dict(name=n) for n in names], verdict=dict(reasons=[reason]))
+    assert judged(output) == {"fits[1].amp"}
+    reason["observations"] = ["fits[*].amp"]
+    assert judged(output) == {"fits[0].amp", "fits[1].amp"}

@@ -3,10 +3,10 @@ and what to do next, all read from the stored verdict and attribution (nothing h
 
 from __future__ import annotations
 
-import fnmatch
 import math
 from typing import Any
 
+from reprovip.criteria.rules import matches
 from reprovip.criteria.verdict import deciding_reason
 from reprovip.report.fmt import fmt, to_float
 
@@ -56,13 +56,14 @@ FIXES = (
 
 def judged(output: dict[str, Any]) -> set[str] | None:
     """Names of the observations some threshold criterion of the stored verdict looked at; None: all of them
-    (each reason stores the observation patterns of its criterion, empty for every observation)."""
+    (each reason stores the observation patterns of its criterion, empty for every observation), matched as the
+    verdict matches them (:func:`reprovip.criteria.rules.matches`: brackets are literal)."""
     names = [str(o.get("name")) for o in output.get("observations") or []]
     reasons = [r for r in ((output.get("verdict") or {}).get("reasons") or []) if r.get("threshold") is not None]
     if not reasons or any(not r.get("observations") for r in reasons):
         return None
     patterns = [p for r in reasons for p in r["observations"]]
-    return {n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)}
+    return {n for n in names if any(matches(n, p) for p in patterns)}
 
 
 def deciding(output: dict[str, Any]) -> str | None:
