@@ -36,6 +36,7 @@ from reprovip.analyze.stats import leaning_subject, num, odd_executions, scalar_
 from reprovip.analyze.voxelwise import ONE_GRID, grid_shape, voxelwise_maps
 from reprovip.atomic import to_json, write_json_atomic
 from reprovip.criteria.evaluate import evaluate
+from reprovip.criteria.rules import ENVELOPE_FACTORS
 from reprovip.errors import NotFoundError, ReaderError, ReprovipError
 from reprovip.readers import AFFINE_TOLERANCE
 from reprovip.report.values import save_plot_values
@@ -46,8 +47,6 @@ if TYPE_CHECKING:
 
 SCHEMA = "reprovip.analysis/2"
 VERSION_FACTOR = "version"
-# Factors whose levels are software versions: each gets the envelope test against its first level.
-VERSION_FACTORS = (VERSION_FACTOR, "environments")
 
 
 def _summary_of(observations: list[dict[str, Any]]) -> dict[str, Any]:
@@ -103,7 +102,7 @@ def _add_dice_envelope(env: dict[str, Any], dice: dict[str, Any]) -> None:
 
 def _version_factor(design: Design) -> str | None:
     """The design's ``version`` (or ``environments``) factor, whose first level is the baseline; or None."""
-    return next((f for f in VERSION_FACTORS if f in design.factor_names), None)
+    return next((f for f in ENVELOPE_FACTORS if f in design.factor_names), None)
 
 
 def _version_envelope(
