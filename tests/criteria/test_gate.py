@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -132,6 +133,28 @@ def test_on_fail_hook_receives_summary_on_stdin(study_dir: Path) -> None:
 def test_invalid_criteria_are_rejected(criterion: str, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         parse_rule(criterion)
+
+
+@pytest.mark.parametrize(
+    ("typed", "hint"),
+    [
+        ("icc(a,1).ci_low", "ICC(A,1).ci_low"),
+        ("ICC(a,1)", "ICC(A,1)"),
+        ("ICC(A,K).ci_low", "ICC(A,k).ci_low"),
+        ("ICC(A,2)", "ICC(A,1)"),
+        ("ICC(B,1).ci_low", "ICC(A,1).ci_low"),
+        ("ICC(A,1).ci_hi", "ICC(A,1).ci_low"),
+        ("ICC(C,1).ci_lo", "ICC(C,1).ci_low"),
+        ("voxel_icc_a1_medain", "voxel_icc_a1_median"),
+    ],
+)
+def test_a_mistyped_icc_is_offered_the_same_form_never_a_more_lenient_one(typed: str, hint: str) -> None:
+    """Review D/07: `icc(a,1).ci_low >= 0.9` was refused with "did you mean `ICC(C,1).ci_low`?" (closer by
+    letters), the consistency form that ignores an offset between conditions; following the hint turned a
+    study whose threads=2 adds 15% to every subject from "not reproducible" to exit 0. The name matching
+    ignoring case comes first; otherwise no form, count or bound more lenient than the one typed."""
+    with pytest.raises(ValueError, match=re.escape(f"unknown metric `{typed}`") + ".*" + re.escape(f"`{hint}`?")):
+        parse_rule(f"{typed} >= 0.9")
 
 
 def test_invalid_criteria_fail_validate_with_exit_2(study_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
