@@ -38,3 +38,46 @@ def test_judged_matches_patterns_as_the_verdict_does() -> None:
     assert judged(output) == {"fits[1].amp"}
     reason["observations"] = ["fits[*].amp"]
     assert judged(output) == {"fits[0].amp", "fits[1].amp"}
+
+
+def _output(status: str, factors: dict, *, repetitions_identical: bool = True, **extra) -> dict:
+    """A stored output whose verdict is ``status`` with no failed reason, and the bitwise ``factors``."""
+    bits = dict(identical=False, repetitions_identical=repetitions_identical, factors=factors)
+    return dict(name="vol", verdict=dict(status=status, reasons=[]), bitwise=bits, **extra)
+
+
+SEED = dict(changes_result=True, nondeterministic_levels=["random"], levels={"random": {}, "42": {}})
+THREADS = dict(changes_result=True, nondeterministic_levels=[], levels={"1": {}, "2": {}})
+
+
+@pytest.mark.parametrize(
+    ("factors", "repetitions_identical", "action"),
+    [
+        ({"seed": SEED}, True, "within the criteria: no change needed; to remove the drift: use seed=42"),
+        (
+            {"threads": THREADS},
+            True,
+            "within the criteria: no change needed; to remove the drift: pin the thread count (threads: 1)",
+        ),
+        (
+            {},
+            False,
+            "within the criteria: no change needed; to remove the drift: seed every random generator, run "
+            "single-threaded, then look for parallel reductions",
+        ),
+        ({}, True, "within the criteria: no change needed"),
+    ],
+    ids=["quiet-level", "factor", "run-to-run", "nothing-to-remove"],
+)
+def test_a_drift_within_the_criteria_says_what_would_remove_it_in_a_sentence(
+    factors: dict, repetitions_identical: bool, action: str
+) -> None:
+    """Before: "(use seed=42 would remove the drift)" and "(pin the thread count (threads: 1), or accept the
+    drift it causes would remove the drift)"."""
+    (step,) = next_steps(dict(outputs=[_output("pass", factors, repetitions_identical=repetitions_identical)]))
+    assert step["action"] == action
+
+
+def test_a_failing_output_says_what_was_found_then_the_fix() -> None:
+    (step,) = next_steps(dict(outputs=[_output("fail", {"seed": SEED})]))
+    assert step["action"] == "repetitions differ only at seed=random: use seed=42"

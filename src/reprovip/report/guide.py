@@ -46,11 +46,11 @@ GLOSSARY = {
 
 FIXES = (
     ("seed", "fix the seed of every random generator the application uses (a seed level such as 42)"),
-    ("thread", "pin the thread count (threads: 1), or accept the drift it causes"),
+    ("thread", "pin the thread count (threads: 1)"),
     ("version", "pin the application version (one release for the whole study)"),
     ("image", "pin the container image by digest"),
     ("env", "pin the environment variables that change the results"),
-    ("machine", "run on one machine type, or accept the difference between CPUs"),
+    ("machine", "run on one machine type"),
 )
 
 
@@ -170,33 +170,36 @@ def next_steps(document: dict[str, Any]) -> list[dict[str, Any]]:
             ),
             key=lambda f: (-(to_float(shares.get(f)) or 0), f),
         )
-        actions = []
+        actions: list[tuple[str, str]] = []  # (what was found, what removes it)
         for f in blamed:
             nd = [str(x) for x in (factors.get(f) or {}).get("nondeterministic_levels") or []]
             levels = [str(x) for x in ((factors.get(f) or {}).get("levels") or {})]
             quiet = [lv for lv in levels if lv not in nd]
             if nd and quiet:
-                actions.append(f"repetitions differ only at {f}={', '.join(nd)}: use {f}={quiet[0]}")
+                actions.append((f"repetitions differ only at {f}={', '.join(nd)}", f"use {f}={quiet[0]}"))
             else:
-                actions.append(_fix(f))
+                actions.append(("", _fix(f)))
         if not bits.get("repetitions_identical", True) and not blamed:
             actions.append(
-                "repetitions differ at fixed conditions (run-to-run nondeterminism): seed every random generator, "
-                "run single-threaded, then look for parallel reductions"
+                (
+                    "repetitions differ at fixed conditions (run-to-run nondeterminism)",
+                    "seed every random generator, run single-threaded, then look for parallel reductions",
+                )
             )
         if o.get("error"):
-            actions.append(f"the output could not be analysed: {o['error']}")
+            actions.append((f"the output could not be analysed: {o['error']}", ""))
         culprit = ", ".join(f"{f} ({fmt(100 * (to_float(shares.get(f)) or 0.0), 3)}% of the variance)" for f in blamed)
         if not culprit:
             rep = to_float(shares.get("repetition"))
             culprit = "repetitions" + (f" ({fmt(100 * rep, 3)}% of the variance)" if rep is not None else "")
         if status in ("pass", "warn") and not evidence:
-            drift = f" ({'; '.join(actions)} would remove the drift)" if actions else ""
-            actions = [f"within the criteria: no change needed{drift}"]
-        steps.append(
-            dict(
-                output=str(o.get("name")), status=status, culprit=culprit, action="; ".join(actions), evidence=evidence
+            # The drift is within the criteria: what would remove it is an option, not a finding to act on.
+            fixes = [fix for _, fix in actions if fix]
+            action = "within the criteria: no change needed" + (
+                f"; to remove the drift: {'; '.join(fixes)}" if fixes else ""
             )
-        )
+        else:
+            action = "; ".join(": ".join(part for part in a if part) for a in actions)
+        steps.append(dict(output=str(o.get("name")), status=status, culprit=culprit, action=action, evidence=evidence))
     rank = {"incomplete": 0, "fail": 0, "error": 1, "warn": 2, "pass": 3}
     return sorted(steps, key=lambda s: rank.get(s["status"], 4))
