@@ -21,7 +21,6 @@ when the executions of a subject disagree about them); the subject keeps its oth
 from __future__ import annotations
 
 import math
-import os
 from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,16 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import nibabel as nib
 import numpy as np
 
 from reprovip.analyze.design import Design
-from reprovip.analyze.envelope import voxel_envelope
 from reprovip.analyze.stats import num
+from reprovip.analyze.voxelmaps import finish_maps, map_dtype
 from reprovip.errors import ReaderError
-from reprovip.metrics import FactorialAccumulator, components_from_mean_squares
+from reprovip.metrics import FactorialAccumulator
 from reprovip.readers import AFFINE_TOLERANCE, read_image
-from reprovip.readers.base import gzip_bytes
 from reprovip.readers.inflate import DecodeBuffers
 from reprovip.readers.nifti import read_geometry
 
@@ -53,25 +50,6 @@ SUPPORT_CHANGE = (
 )
 SUPPORT_FLOOR = 10  # ... when that is at least 10 voxels and 1% of the subject's typical count (a lesion map's 2 -> 1)
 MAGNITUDE_VOXELS = 100  # the mean magnitude of an execution is compared when there are this many voxels with metrics
-
-
-def _map_dtype(values: np.ndarray) -> np.dtype:
-    """float32 unless it would turn a non-zero value into 0 or a finite one into inf (float64 data of
-    extreme magnitude): then ``values``' own dtype."""
-    with np.errstate(over="ignore"):
-        out = np.asarray(values, dtype=np.float32)
-    if values.dtype.kind == "f" and (np.any((out == 0) & (values != 0)) or np.any(np.isinf(out) & np.isfinite(values))):
-        return values.dtype
-    return np.dtype(np.float32)
-
-
-def _write_map(path: Path, data: np.ndarray, affine: np.ndarray) -> None:
-    """Write a map atomically (a killed analysis never leaves a half-written file), in :func:`_map_dtype`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    out = data if data.dtype == np.float32 else np.asarray(data, dtype=_map_dtype(data))
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part.nii.gz")
-    tmp.write_bytes(gzip_bytes(nib.Nifti1Image(out, affine).to_bytes()))
-    os.replace(tmp, path)
 
 
 def _reference(design: Design, subjects: list[str]) -> tuple[tuple[int, ...], np.ndarray, tuple[float, ...]] | None:
@@ -352,7 +330,7 @@ class _Stream:
         """A map on the whole grid from values at the reference-mask voxels (``finite`` where they are finite
         in every execution): 0 elsewhere, NaN where non-finite; built directly in :func:`_map_dtype` of the
         values it keeps (the same check as on the whole grid, on a quarter of the voxels)."""
-        out = np.zeros(self.mask.size, dtype=_map_dtype(values[finite]))
+        out = np.zeros(self.mask.size, dtype=map_dtype(values[finite]))
         with np.errstate(over="ignore"):
             out[self.index] = values
         out[self.nonfinite] = np.nan
@@ -399,47 +377,6 @@ def _volumes(
         del vol
         if not queue or queue[0][0] != s:
             yield s, None, None
-
-
-FAR_RATIO = 10.0  # a subject whose images are 10 times (or a tenth of) the others' in magnitude
-
-
-def far_subjects(magnitudes: dict[str, float]) -> list[dict[str, Any]]:
-    """The subjects whose mean magnitude is :data:`FAR_RATIO` times (or a tenth of) the median of the others'
-    (3 subjects or more): images on another intensity scale (unnormalised scanner units) carry the between-subject
-    variance, so every voxel's ICC is near 1 whatever the executions do (a review: 0.999999 with such a subject,
-    0.47 without it; tables get "ICC on every subject" from their ICC without each subject).
-
-    Examples
-    --------
-    >>> far_subjects({"a": 100.0, "b": 110.0, "c": 95.0, "d": 9800.0})
-    [{'subject': 'd', 'magnitude': 9800.0, 'others': 100.0, 'ratio': 98.0}]
-    """
-    out = []
-    if len(magnitudes) < 3:
-        return out
-    for subject, value in magnitudes.items():
-        others = float(np.median([v for s, v in magnitudes.items() if s != subject]))
-        ratio = value / others if others > 0 else math.inf
-        if ratio >= FAR_RATIO or ratio <= 1 / FAR_RATIO:
-            out.append(dict(subject=subject, magnitude=num(value), others=num(others), ratio=num(ratio)))
-    return out
-
-
-def _summary(name: str, values: np.ndarray) -> dict[str, Any]:
-    """Statistics over the voxels where the map is defined; the others (e.g. an ICC that is not estimable,
-    0/0, in a voxel equal in every execution of every subject) are counted, not hidden."""
-    v = values[np.isfinite(values)]
-    if v.size == 0:
-        return {f"{name}_undefined_voxels": int(values.size)}
-    return {
-        f"{name}_undefined_voxels": int(values.size - v.size),
-        f"{name}_mean": num(v.mean()),
-        f"{name}_median": num(np.median(v)),
-        f"{name}_p05": num(np.percentile(v, 5)),
-        f"{name}_min": num(v.min()),
-        f"{name}_max": num(v.max()),
-    }
 
 
 def voxelwise_maps(
@@ -501,110 +438,4 @@ def voxelwise_maps(
         del adding
         if stream.n < 2:
             return {"skipped": "fewer than two complete subjects"}
-        return _finish(stream, out_dir, pool)
-
-
-def _finish(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor) -> dict[str, Any]:
-    """The summary, and the maps, each expanded to the grid, written and summarised by ``pool`` (compression
-    and numpy's sorting release the GIL) while the next is computed."""
-    shape, affine = stream.ref[0], stream.ref[1]
-    summary: dict[str, Any] = {
-        "mask_voxels": int(stream.mask.sum()),
-        "voxels": int(stream.mask.size),
-        "differ_fraction": num(stream.differ[stream.mask].mean()) if stream.mask.any() else 0.0,
-        "nonfinite_voxels": int(stream.nonfinite.sum()),
-        "nonfinite_differ_voxels": int(stream.nonfinite_differ.sum()),
-        "nonfinite_everywhere_voxels": 0 if stream.everywhere is None else int(stream.everywhere.sum()),
-    }
-    files: dict[str, str] = {}  # in a fixed order, whichever map is written first
-    tasks: list[Future] = []
-
-    def write(name: str, grid: np.ndarray) -> None:
-        _write_map(Path(files[name]), grid.reshape(shape, order="F"), affine)
-
-    def metric(name: str, values: np.ndarray, finite: np.ndarray) -> dict[str, Any]:
-        write(name, stream.full(values, finite))
-        v = values[finite]
-        if not name.startswith("share_"):
-            return _summary(name, v)
-        # Over the voxels where executions differ: elsewhere the executions' shares are 0 by definition, so a
-        # median over the whole mask said "0% of the variance" of a difference confined to a region.
-        moving = values[finite & differ_at] if differ_at[finite].any() else v
-        if not moving.size:
-            return {}
-        # A source that carries a region only (a factor changing one structure while run-to-run noise is
-        # everywhere) has a median share near 0: its 95th percentile and the fraction of differing voxels it
-        # dominates (share >= 0.5) say where it matters.
-        return {
-            f"{name}_median": num(np.median(moving)),
-            f"{name}_p95": num(np.percentile(moving, 95)),
-            f"{name}_major_fraction": num(np.count_nonzero(moving >= 0.5) / moving.size),
-        }
-
-    def submit(fn, name: str, *args) -> None:
-        if len(tasks) >= 2 * _READERS:  # a few full-grid float64 maps in memory at a time
-            tasks[-2 * _READERS].result()
-        files[name] = str(out_dir / f"{name}.nii.gz")
-        tasks.append(pool.submit(fn, name, *args))
-
-    acc, envelope = stream.acc, None
-    if acc is not None:  # the variance components in a pool thread while this one computes the rater metrics
-        components = pool.submit(lambda: components_from_mean_squares(acc.mean_squares()))
-    for name, grid in (("differ", stream.differ), ("nonfinite_differ", stream.nonfinite_differ), ("mask", stream.mask)):
-        submit(write, name, grid)
-    if acc is not None:
-        finite = ~stream.nonfinite[stream.index]  # the voxels with metrics
-        differ_at = stream.differ[stream.index]
-        with_metrics = np.zeros(stream.mask.size, dtype=bool)
-        with_metrics[stream.index] = finite
-        summary["voxels_with_metrics"] = int(finite.sum())
-        summary["voxels_without_metrics"] = int(np.count_nonzero(stream.mask & ~with_metrics))
-        # Differences no voxel metric sees (outside the reference volume's non-zero region, or non-finite):
-        # the verdict warns about them, since a criterion on the metric maps cannot.
-        summary["differ_without_metrics"] = int(np.count_nonzero(stream.differ & stream.mask & ~with_metrics))
-        sd = np.asarray(acc.within_sd())
-        # Voxels that differ while their SD is 0: values so small (below ~1e-146) that squares underflow.
-        summary["differ_sd_zero_voxels"] = int(np.count_nonzero(stream.differ[stream.index] & finite & (sd == 0)))
-        summary["support_outliers"] = len(stream.support_outliers)
-        submit(metric, "sd", sd, finite)
-        submit(metric, "sigdigits", np.asarray(acc.min_significant_digits(base=10)), finite)
-        submit(metric, "icc_a1", np.asarray(acc.icc_a1()), finite)
-        comps = components.result()
-        for i, src in enumerate(comps.sources):
-            submit(metric, f"share_{src.replace(':', 'x')}", np.asarray(comps.share)[..., i], finite)
-        if (stats := acc.envelope_stats()) is not None:
-            envelope = _envelope(stream, stats, finite)
-            submit(write, "envelope_outside", stream.full(envelope.pop("outside"), finite))
-    for task in tasks:
-        summary.update(task.result() or {})
-    out = {"maps": files, "summary": summary, "subjects": stream.n, "spacing": [float(z) for z in stream.ref[2][:3]]}
-    if stream.support_outliers:
-        out["support_outliers"] = stream.support_outliers[:100]
-    if far := far_subjects(stream.magnitudes):
-        out["far_subjects"] = far
-    if envelope is not None:
-        out["envelope"] = envelope
-    return out
-
-
-def _envelope(
-    stream: _Stream, stats: tuple[np.ndarray, np.ndarray, int, np.ndarray], finite: np.ndarray
-) -> dict[str, Any]:
-    """The voxelwise envelope test at the voxels with metrics finite everywhere; ``outside`` as float 0/1 at
-    every voxel with metrics (for the map)."""
-    diff, variance, tests, shift = stats
-    design = stream.design
-    levels = tuple(str(lv) for lv in design.factors[stream.version_axis][1])
-    versions = len(levels)
-    df = stream.n * (int(np.prod(design.levels)) // versions) * (design.k - 1)  # the baseline's spread
-    outside, env = voxel_envelope(
-        diff[finite], variance[finite], tests, design.k, df, levels, mean_shift=shift[finite], n_subjects=stream.n
-    )
-    at = stream.index[np.flatnonzero(finite)[env.pop("worst_index")]] if finite.any() else 0
-    voxel = tuple(int(i) for i in np.unravel_index(at, stream.ref[0], order="F"))
-    env["worst_observation"] = f"voxel {voxel}"
-    env["detail"] += str(voxel)
-    grid = np.zeros(finite.size)
-    grid[np.flatnonzero(finite)[outside]] = 1.0
-    env["outside"] = grid
-    return env
+        return finish_maps(stream, out_dir, pool, 2 * _READERS)
