@@ -58,9 +58,9 @@ def test_identical_rows_do_not_dilute_the_correction() -> None:
     flat = np.repeat(np.full_like(noisy, 5.0), 300, axis=0)
     alone = envelope(noisy, ["v"], 0, VERSIONS)
     padded = envelope(np.concatenate([noisy, flat]), ["v", *(f"c{i}" for i in range(300))], 0, VERSIONS)
-    # (6 subjects + their mean) x 1 compared version x 2 conditions; Student's t on 6 x 2 x (4 - 1) degrees of
-    # freedom
-    expected = stats.t.isf(0.01 / (2 * 7 * 2), 36)
+    # (6 subjects + their mean) x 1 compared version x 2 conditions; Student's t on the 6 x (4 - 1) degrees of
+    # freedom of one condition's spread
+    expected = stats.t.isf(0.01 / (2 * 7 * 2), 18)
     assert alone["z_critical"] == pytest.approx(expected, rel=1e-12) == padded["z_critical"]
 
 
@@ -73,7 +73,7 @@ def test_the_worst_change_is_named() -> None:
     assert env["worst"] == {"subject": "s3", "level": "version=2.0", "condition": "threads=2"}
     assert re.fullmatch(
         r"largest change on v, subject s3, version=2\.0, threads=2: \+(4\.9|5\.0)\d* \([\d.]+ run-to-run SDs; "
-        r"\|z\| [\d.]+ outside the critical 3\.7\)",
+        r"\|z\| [\d.]+ outside the critical 4\.07\)",
         env["detail"],
     )
 
@@ -127,3 +127,51 @@ def test_a_shift_of_most_subjects_leaves_the_envelope_by_its_mean(case: str, sds
     assert env["detail"].startswith(f"largest change on v, the mean over {n} subjects, version=2.0: +")
     # The same noise without a shift stays inside.
     assert envelope(_shifted(np.random.default_rng(7), sds, 0 * shifts), ["v"], 0, VERSIONS)["within_envelope"]
+
+
+def _deterministic_threads1(rng: np.random.Generator) -> np.ndarray:
+    """(1 obs, 8 subjects, 2 versions, 2 threads, k=3): threads=1 bit-identical over repetitions, threads=2 with
+    run-to-run SD 50 (the review's D/02 case), both versions alike."""
+    x = 300.0 * np.arange(8)[:, None, None, None] + np.zeros((8, 2, 2, 3))
+    x[:, :, 1] += rng.normal(0, 50, size=(8, 2, 3))
+    return x[None]
+
+
+def test_a_noisy_condition_does_not_hide_a_change_of_a_deterministic_one() -> None:
+    """Every subject's threads=1 result moved by +25 (deterministically): against threads=2's SD of 50 pooled in,
+    it read "within the envelope" (max |z| 3.3 < 4.1). threads=1 has no run-to-run noise: any change is outside."""
+    x = _deterministic_threads1(np.random.default_rng(5))
+    x[0, :, 1, 0] += 25.0
+    conditions = ["threads=1", "threads=2"]
+    env = envelope(x, ["gm"], 0, VERSIONS, subjects=[f"s{i}" for i in range(8)], conditions=conditions)
+    assert not env["within_envelope"] and env["outside"] == ["gm"]
+    assert env["max_abs_z"] == "Infinity" or env["max_abs_z"] == float("inf")
+    assert env["worst"] == {"subject": "s0", "level": "version=2.0", "condition": "threads=1"}
+    assert env["observations"]["gm"]["within_sd"] == 0.0
+    assert "+25 (with no run-to-run noise in the baseline" in env["detail"]
+
+
+def test_noise_added_where_the_baseline_is_deterministic_is_outside() -> None:
+    """The new version adds run-to-run noise at threads=1 (bit-identical in the baseline) for 2 subjects, with a
+    mean change of exactly 0 (-0.5, 0, +0.5): it read "within the envelope". A repetition that departs from the
+    baseline's value is a change."""
+    x = _deterministic_threads1(np.random.default_rng(6))
+    x[0, [2, 5], 1, 0] += np.array([-0.5, 0.0, 0.5])
+    env = envelope(x, ["gm"], 0, VERSIONS, subjects=[f"s{i}" for i in range(8)], conditions=["t1", "t2"])
+    assert not env["within_envelope"]
+    assert env["worst"] == {"subject": "s2", "level": "version=2.0", "condition": "t1"}
+    assert "subject s2, version=2.0, t1: -0.5 (with no run-to-run noise in the baseline; |z| inf" in env["detail"]
+
+
+def test_each_condition_is_judged_against_its_own_spread() -> None:
+    """z of a noisy condition uses that condition's pooled SD alone: threads=2's spread (numpy's ddof=1 variance
+    of each subject's 3 repetitions, averaged over the 8 subjects), and the critical value Student's t on
+    8 x (3 - 1) degrees of freedom over (8 + 1) x 1 x 1 tests (threads=1, identical and unchanged, cannot reject)."""
+    x = _deterministic_threads1(np.random.default_rng(7))
+    x[0, 3, 1, 1] += 60.0  # subject 3, version 2.0, threads=2
+    env = envelope(x, ["gm"], 0, VERSIONS)
+    s_c = np.sqrt(np.var(x[0, :, 0, 1], axis=-1, ddof=1).mean())
+    expected = abs(x[0, 3, 1, 1].mean() - x[0, 3, 0, 1].mean()) / (s_c * np.sqrt(2 / 3))
+    assert env["max_abs_z"] == pytest.approx(expected, rel=1e-12)
+    assert env["observations"]["gm"]["within_sd"] == pytest.approx(s_c, rel=1e-12)
+    assert env["z_critical"] == pytest.approx(stats.t.isf(0.01 / (2 * 9), 16), rel=1e-12)

@@ -2,21 +2,24 @@
 
 For each observation, subject and condition of the other factors (all of them when there are none), the mean
 over a version's repetitions is compared with the baseline version's mean, in units of the baseline's
-run-to-run SD: the SD of repetitions within a (subject, condition) of the baseline, pooled over subjects and
-conditions:
+run-to-run SD **in that condition**: the SD of repetitions within a (subject, condition) of the baseline, pooled
+over the subjects of the condition:
 
-    z = (mean_v - mean_base) / (s_base * sqrt(2 / k)),  judged against Student's t with the spread's degrees of
-                                                      freedom, subjects x conditions x (k - 1)
+    z = (mean_v - mean_base) / (s_c * sqrt(2 / k)),  judged against Student's t with the spread's degrees of
+                                                   freedom, subjects x (k - 1)
 
 The spread is the baseline's alone and within one condition: pooling over versions let a noisier new version
-widen its own envelope, and pooling over conditions let a factor's fixed effect pass for noise (a review: a
-shift of 100 run-to-run SDs read |z| 0.8). An observation leaves the envelope when some |z| exceeds the
-Bonferroni-corrected two-sided critical value at ``alpha``, over the tests that can reject at all (Tarone):
-tests where the baseline has no run-to-run noise are decided without it (any difference leaves the envelope,
-z = inf; none stays inside), so identical rows no longer dilute the correction. Each condition also tests the
-mean change over the subjects against ``s_base * sqrt(2 / (k n))`` (the same pooled spread: it is the mean of
-the subjects' variances, so the test holds when subjects are not equally noisy): a shift of every subject by a
-few SDs, or one a single noisy subject hides by widening the pooled SD, stays inside each subject's envelope.
+widen its own envelope, pooling over conditions let a factor's fixed effect pass for noise (a review: a shift
+of 100 run-to-run SDs read |z| 0.8), and let a noisy condition (threads=2) hide a change of a deterministic
+one (threads=1 moved by +25 for every subject read "within the envelope" beside threads=2's SD of 50). An
+observation leaves the envelope when some |z| exceeds the Bonferroni-corrected two-sided critical value at
+``alpha``, over the tests that can reject at all (Tarone): a condition whose baseline has no run-to-run noise
+(every subject's repetitions identical) is decided without it: any change leaves the envelope (z = inf), a
+repetition of another version that departs from the baseline's value included (noise added where there was
+none), and no change stays inside, so identical rows do not dilute the correction. Each condition also tests
+the mean change over the subjects against ``s_c * sqrt(2 / (k n))`` (the same pooled spread: it is the mean
+of the subjects' variances, so the test holds when subjects are not equally noisy): a shift of every subject by
+a few SDs, or one a single noisy subject hides by widening the pooled SD, stays inside each subject's envelope.
 """
 
 from __future__ import annotations
@@ -85,17 +88,24 @@ def envelope(
     means = exact_mean(v, -1)
     base = v[:, :, 0]
     spread = np.where((base == base[..., :1]).all(axis=-1), 0.0, base.var(axis=-1, ddof=1))
-    sw = np.sqrt(spread.mean(axis=(1, 2)))  # (obs,)
-    diff = means[:, :, 1:] - means[:, :, :1]  # (obs, subject, version - 1, condition)
-    z = z_scores(diff, sw[:, None, None, None] * np.sqrt(2.0 / k))
+    sw = np.sqrt(spread.mean(axis=1))  # (obs, condition): each condition against its own noise
+    noisy = sw[:, None, None, :] > 0
+    # Where the baseline is deterministic, the change is a repetition's largest departure from its value: noise
+    # the new version adds there moves its repetitions while their mean may stay put.
+    dev = v[:, :, 1:] - base[:, :, None, :, :1]
+    far = np.take_along_axis(dev, np.abs(dev).argmax(axis=-1)[..., None], axis=-1)[..., 0]
+    diff = np.where(noisy, means[:, :, 1:] - means[:, :, :1], far)  # (obs, subject, version - 1, condition)
+    z = z_scores(diff, sw[:, None, None, :] * np.sqrt(2.0 / k))
     # The mean change over subjects, against the same spread over sqrt(n): a shift of every subject by 2 SDs,
     # or one hidden by a single noisy subject that widens the pooled SD, stays inside each cell's envelope
     # (a review: 9 subjects moved by 160-450 of their own SDs read "within the envelope").
     shift = exact_mean(diff, 1)  # (obs, version - 1, condition)
-    z_mean = z_scores(shift, sw[:, None, None] * np.sqrt(2.0 / (k * n_subj)))
-    tests = int((sw > 0).sum()) * (int(np.prod(diff.shape[1:])) + int(np.prod(shift.shape[1:])))
-    z_crit = z_critical(tests, n_subj * base.shape[2] * (k - 1), alpha)
-    absz = np.maximum(z.reshape(n_obs, -1).max(axis=1), z_mean.reshape(n_obs, -1).max(axis=1))
+    z_mean = z_scores(shift, sw[:, None, :] * np.sqrt(2.0 / (k * n_subj)))
+    tests = int((sw > 0).sum()) * (n_subj + 1) * (n_ver - 1)
+    z_crit = z_critical(tests, n_subj * (k - 1), alpha)
+    by_condition = np.maximum(z.max(axis=(1, 2)), z_mean.max(axis=1))  # (obs, condition)
+    absz = by_condition.max(axis=1)
+    sw_worst = np.take_along_axis(sw, by_condition.argmax(axis=1)[:, None], axis=1)[:, 0]  # the spread that judged
     subj_means = means.mean(axis=(2, 3))
     bsd = subj_means.std(axis=1, ddof=1) if n_subj > 1 else np.zeros(n_obs)
     rel = np.abs(diff).reshape(n_obs, -1).max(axis=1) / np.where(bsd > 0, bsd, np.inf)
@@ -105,7 +115,7 @@ def envelope(
             max_abs_z=num(absz[i]),
             mean_abs_z=num(z_mean[i].max()),
             max_diff=num(np.abs(diff[i]).max()),
-            within_sd=num(sw[i]),
+            within_sd=num(sw_worst[i]),
             max_diff_over_bsd=num(rel[i]),
             outside=bool(absz[i] > z_crit),
         )
@@ -133,7 +143,7 @@ def envelope(
         worst=where,
         max_abs_z=num(absz[worst]),
         observations=per_obs,
-        detail=_sentence(names[worst], where, absz[worst], change, sw[worst], z_crit),
+        detail=_sentence(names[worst], where, absz[worst], change, sw[worst, c], z_crit),
     )
 
 
