@@ -2,12 +2,18 @@
 
 Exit codes: 0 success, 1 criteria failed, 2 usage or input error, 3 executions failed, 4 internal error
 (a bug-report log is written), 130 interrupted.
+
+Warnings of reprovip's own classes are one line on stderr, ``reprovip: warning: <file>:<line>: <message>``, the
+place given when it is the user's file (a study file); other packages' warnings are shown as Python shows them.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
+import warnings
+from typing import Any, TextIO
 
 import click
 
@@ -71,9 +77,35 @@ def _bug_report(exc: BaseException) -> str:
     return path
 
 
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+    *,
+    default: Any,
+) -> None:
+    """Show a warning of reprovip as one line, ``reprovip: warning: <file>:<line>: <message>``; others as Python
+    does (``default``). Python's format repeated the study file's line under a ``file:line: Category:`` header,
+    as if a traceback. The place is named when it is the user's file (a study file), not reprovip's source."""
+    if not category.__module__.startswith("reprovip"):
+        default(message, category, filename, lineno, file, line)
+        return
+    where = "" if filename.endswith(".py") else f"{filename}:{lineno}: " if lineno else f"{filename}: "
+    click.echo(f"reprovip: warning: {where}{' '.join(str(message).split())}", err=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
     args = sys.argv[1:] if argv is None else argv
+    with warnings.catch_warnings():  # restored on return: main() may run inside another program
+        warnings.showwarning = functools.partial(_show_warning, default=warnings.showwarning)
+        return _main(args)
+
+
+def _main(args: list[str]) -> int:
     debug = "--debug" in args
     try:
         rv = cli.main(args=args, prog_name="reprovip", standalone_mode=False)
