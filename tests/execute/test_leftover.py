@@ -91,7 +91,12 @@ def test_a_detached_child_holding_stdout_is_killed_when_the_application_ends(app
         (child,) = r["leftovers"]
         assert r["stderr"] == f"[reprovip] a process the application started outlived it and was killed (pid {child})\n"
         if mode == "exits":
-            assert (r["ok"], r["exit_code"], r["timed_out"], r["error"]) == (True, 0, False, None)
+            # Done, with a note that its outputs may be incomplete (before: no trace of the kill but the stderr).
+            assert (r["ok"], r["exit_code"], r["timed_out"]) == (True, 0, False)
+            assert r["error"] == (
+                "left running: a process the application started was still running when it exited and killed:"
+                " its outputs may be incomplete"
+            )
             assert Path(r["outputs"][0]["path"]).read_text() == "k,val\na,1.0\n"
         else:
             assert (r["ok"], r["exit_code"], r["timed_out"]) == (False, -9, True)
@@ -196,3 +201,45 @@ def test_a_detached_child_and_its_own_child_are_both_killed(app: Path) -> None:
     assert result["stderr"] == (
         f"[reprovip] processes the application started outlived it and were killed (pids {child}, {grandchild})\n"
     )
+
+
+def test_a_background_writer_killed_at_exit_is_a_note_of_the_done_execution(tmp_path: Path) -> None:
+    """The application starts its writer in the background and exits without waiting for it (a missing
+    ``wait``): the worker kills the writer, and the CSV holds its header only (a review's case).
+
+    Before the fix every execution was done with no note but a line of its stored stderr, and the study read
+    "sufficiently reproducible, with warnings" (exit 0): the analysis document now counts the executions so
+    noted (``executions.notes``), and the runner records the note as the execution's ``error``.
+    """
+    app = tmp_path / "app.py"
+    app.write_text(
+        "import os, sys, time\n"
+        "out = sys.argv[1]\n"
+        "if os.fork() == 0:\n"
+        "    with open(os.path.join(out, 'res.csv'), 'w') as f:\n"
+        "        f.write('tissue,volume\\n'); f.flush(); time.sleep(LIFETIME); f.write('gm,1.0\\n')\n"
+        "    os._exit(0)\n"
+        "while not os.path.exists(os.path.join(out, 'res.csv')): time.sleep(0.01)\n".replace("LIFETIME", str(LIFETIME))
+    )
+    (tmp_path / "data").mkdir()
+    for s in ("sub-01", "sub-02"):
+        (tmp_path / "data" / f"{s}.txt").write_text(s)
+    path = tmp_path / "study.yaml"
+    path.write_text(
+        f"application:\n  command: ['{sys.executable}', '{app}', '{{outdir}}']\n"
+        "subjects: {glob: 'data/{subject}.txt'}\nrepetitions: 2\n"
+        "outputs:\n  res: {path: res.csv, kind: table, key_columns: [tissue]}\n"
+    )
+    study = Study.load(path)
+    summary = study.run(jobs=1, progress=False)
+    assert (summary.done, summary.failed) == (4, 0)
+    message = (
+        "a process the application started was still running when it exited and killed: its outputs may be incomplete"
+    )
+    rows = study.catalog.executions(study.catalog.studies()[0]["id"])
+    assert [(r["status"], r["error"]) for r in rows] == [("done", f"left running: {message}")] * 4
+    notes = study.analyze().document["executions"]["notes"]
+    assert list(notes) == ["left running"]
+    assert (notes["left running"]["count"], notes["left running"]["message"]) == (4, message)
+    where = [(e["subject"], e["repetition"]) for e in notes["left running"]["executions"]]
+    assert where == [("sub-01", 1), ("sub-01", 2), ("sub-02", 1), ("sub-02", 2)]

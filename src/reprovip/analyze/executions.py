@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from reprovip.analyze.stats import num
+from reprovip.execute.sandbox import NOTE_TAGS
 from reprovip.nested import flatten
 from reprovip.plan.check import plan_status
 
@@ -56,6 +57,10 @@ def executions_summary(study: Study, stored: Stored) -> dict[str, Any]:
     the share of current attempts that failed before a success of the same recipe (the criteria's flakiness
     figure). Attempts made before a reset are history: counted in ``stale_attempts`` and
     ``stale_failed_attempts``, never a finding.
+
+    ``notes``: the done executions whose last attempt ended with a note that its outputs may be wrong anyway,
+    by tag (:data:`~reprovip.execute.sandbox.NOTE_TAGS`: ``left running``, processes the application left
+    running were killed when it exited), each ``{"count", "message", "executions"}`` (the first 20).
     """
     study_id, plan = stored.study_id, stored.plan
     digest = executions_digest(stored.rows)  # of every stored row, as `check --no-reanalyze` compares it
@@ -105,7 +110,35 @@ def executions_summary(study: Study, stored: Stored) -> dict[str, Any]:
         stale_failed_attempts=history.get((True, "failed"), 0),
         failure_by_condition={k: num(v[1] / v[0]) for k, v in by_cond.items()},
         failures=failures,
+        notes=done_notes(rows),
     )
+
+
+def done_notes(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The notes of done executions (one ``"<tag>: <what>"`` line each in their ``error``), by tag.
+
+    Examples
+    --------
+    >>> row = dict(id="e1", subject="sub-01", condition_key="threads=1", repetition=1, status="done",
+    ...            error="left running: a process ... killed: its outputs may be incomplete")
+    >>> notes = done_notes([row, dict(row, id="e2", status="failed")])
+    >>> notes["left running"]["count"], notes["left running"]["executions"][0]["subject"]
+    (1, 'sub-01')
+    """
+    notes: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        if r["status"] != "done" or not r.get("error"):
+            continue
+        for line in r["error"].splitlines():
+            tag, _, message = line.partition(": ")
+            if tag not in NOTE_TAGS:
+                continue
+            note = notes.setdefault(tag, dict(count=0, message=message, executions=[]))
+            note["count"] += 1
+            if len(note["executions"]) < 20:
+                where = dict(subject=r["subject"], condition=r["condition_key"], repetition=r["repetition"])
+                note["executions"].append(dict(where, id=r["id"], message=message))
+    return notes
 
 
 def last_run(runs: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -53,6 +53,11 @@ _spawn_here = False  # see spawn_here
 _subreaper_spares: frozenset[int] | None = None
 _PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
 _SWEEP_PATIENCE = 10.0  # seconds to wait for killed leftovers to die (one stuck in the kernel may not)
+# What reprovip saw of an execution that succeeded and that may still make its outputs wrong: one line each in the
+# `error` of a done execution, "<tag>: <what>" (docs/running.md); the analysis counts them (reprovip.analyze
+# .executions). The pids are in the stderr's note, not here: one message per problem groups the executions.
+LEFT_RUNNING = "left running"
+NOTE_TAGS = (LEFT_RUNNING,)
 
 
 @dataclass(frozen=True)
@@ -771,6 +776,23 @@ def _execute(task: Task, tmpdir: str | None = None) -> dict[str, Any]:
     if traced:
         result["trace"] = trace.trace_execution(traced, workdir, skip=(PID_FILE, "input"), note=trace_note)
     missing = {o["name"] for o in result["outputs"] if o["missing"]}
+    notes = _notes(waited.leftovers)
     result["ok"] = not missing
-    result["error"] = missing_message(workdir, task.outputs, missing) if missing else None
+    if missing:  # a writer left running and killed is likely why: said after the missing outputs
+        result["error"] = "; ".join([missing_message(workdir, task.outputs, missing), *notes])
+    else:
+        result["error"] = "\n".join(notes) or None
     return result
+
+
+def _notes(leftovers: list[int]) -> list[str]:
+    """What may make a successful execution's outputs wrong, one ``"<tag>: <what>"`` line each (:data:`NOTE_TAGS`).
+
+    Processes the application left running were killed when it exited (a subreaper's sweep): a writer started in
+    the background without being waited for leaves its file half-written (a review's CSV held its header only).
+    """
+    if not leftovers:
+        return []
+    n = len(leftovers)
+    who = f"{n} processes the application started were" if n > 1 else "a process the application started was"
+    return [f"{LEFT_RUNNING}: {who} still running when it exited and killed: its outputs may be incomplete"]
