@@ -193,3 +193,23 @@ def test_a_not_reproducible_verdict_with_errors_only_is_a_junit_failure() -> Non
         ("all executions succeeded", "ok"),
         ("study verdict", "failure"),
     ]
+
+
+def test_junit_with_control_characters_in_names_is_well_formed_xml() -> None:
+    """Review D/11: a table key holding an ANSI colour code (ESC) or a vertical tab names the failing observation;
+    `check --junit` wrote it raw and the file was not well-formed XML (XML 1.0 forbids C0 controls but tab and
+    newlines: https://www.w3.org/TR/xml/#charsets), so a CI's test-report parser rejected it. Each forbidden
+    character is now written as its Python escape, in texts and attributes alike."""
+    name = "\x1b[1mgm\x1b[0m\x0b/volume"
+    doc = _document("fail")
+    message = f"ICC(A,1) = 0.2 (95% CI -0.1 to 0.6) on {name}: its lower bound fails >= 0.9"
+    bad = dict(criterion="ICC(A,1).ci_low >= 0.9", passed=False, estimable=True, severity="fail", message=message)
+    doc["outputs"] = [dict(name="vol\x1b", verdict=dict(status="fail", reasons=[bad]))]
+    doc["alerts"] = [dict(output=None, severity="warn", message=f"flaky on {name}")]
+    _, cases = _junit(junit_xml(doc))
+    (failed,) = [c for c in cases if c.get("classname") == "s.vol\\x1b"]
+    shown = "\\x1b[1mgm\\x1b[0m\\x0b/volume"
+    assert failed.find("failure").get("message") == message.replace(name, shown)
+    assert failed.find("failure").text == message.replace(name, shown)
+    (warned,) = [c for c in cases if c.get("name") == "no study warning"]
+    assert warned.find("system-out").text == f"WARNING: flaky on {shown}"

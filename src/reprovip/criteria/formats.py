@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -16,6 +17,21 @@ COLORS = {
     "error": "#6d4c41",
     "incomplete": "#c62828",
 }
+
+# Characters XML 1.0 forbids (C0 controls but tab and newlines, lone surrogates, U+FFFE/U+FFFF): a table key
+# holding an ANSI colour code (ESC) made the JUnit file unparseable (a review).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(text: str) -> str:
+    r"""``text`` with each character XML 1.0 forbids written as its Python escape (``\x1b``), visibly.
+
+    Examples
+    --------
+    >>> xml_safe("\x1b[1mgm\x1b[0m, wm\tcsf")
+    '\\x1b[1mgm\\x1b[0m, wm\tcsf'
+    """
+    return _NOT_XML.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 def reason_word(r: dict[str, Any], status: str | None, *, strict: bool) -> str:
@@ -108,6 +124,9 @@ def junit_xml(document: dict[str, Any], *, strict: bool = False) -> str:
     suite.set("skipped", "0")
     root = ET.Element("testsuites", name="reprovip", tests=str(tests), failures=str(failures), errors=str(errors))
     root.append(suite)
+    for element in root.iter():  # every text and attribute: names and messages carry the data's characters
+        element.text = None if element.text is None else xml_safe(element.text)
+        element.attrib = {xml_safe(k): xml_safe(v) for k, v in element.attrib.items()}
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
