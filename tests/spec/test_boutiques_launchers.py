@@ -6,7 +6,7 @@
 - b7: ``launcher: bosh`` printed ``reprovip: Boutiques record <path>`` on the tool's stdout: a deterministic
   ``{stdout}`` output differed between repetitions, and an empty one was never empty.
 - b2, b3, b5, b8, b13: a descriptor the study cannot use as asked passed ``validate`` (see
-  :func:`reprovip.spec.boutiques.boutiques_problems`).
+  :func:`reprovip.spec.boutiques_checks.boutiques_problems`).
 
 Real ``bosh`` (the boutiques package) builds and launches every command here.
 """
@@ -24,11 +24,11 @@ from reprovip.execute.render import render_argv
 from reprovip.spec.boutiques import (
     bosh_launch_template,
     boutiques_command,
-    boutiques_problems,
     descriptor_env,
     launch_main,
     typed_invocation,
 )
+from reprovip.spec.boutiques_checks import boutiques_problems
 from reprovip.spec.loader import locator
 from reprovip.store import BlobStore
 from reprovip.study import Study

@@ -75,7 +75,7 @@ def command_problems(
                 )
             )
     if app.boutiques is not None:
-        from reprovip.spec.boutiques import boutiques_problems
+        from reprovip.spec.boutiques_checks import boutiques_problems
 
         problems += boutiques_problems(spec, study_dir, locate)
     if app.boutiques is not None and app.invocation is not None:
