@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from reprovip.analyze.attribution import attribute
 from reprovip.report.guide import judged, next_steps
 
 
@@ -81,3 +82,86 @@ def test_a_drift_within_the_criteria_says_what_would_remove_it_in_a_sentence(
 def test_a_failing_output_says_what_was_found_then_the_fix() -> None:
     (step,) = next_steps(dict(outputs=[_output("fail", {"seed": SEED})]))
     assert step["action"] == "repetitions differ only at seed=random: use seed=42"
+
+
+def _noisy(factor: str, levels: list[str]) -> dict:
+    """The bitwise view of a factor whose every level has repetitions that differ: the bits blame nothing."""
+    return dict(changes_result=False, explanation="", nondeterministic_levels=levels, levels={lv: {} for lv in levels})
+
+
+def _attributed(factor: str, levels: list[str], shares: dict, *, observations: list[dict], **found) -> dict:
+    """A warn output whose attribution is :func:`reprovip.analyze.attribution.attribute`'s on ``found``."""
+    bits = dict(identical=False, repetitions_identical=False, repetitions=3, nondeterminism={})
+    bits["factors"] = {factor: _noisy(factor, levels)}
+    out = _output("warn", bits["factors"], repetitions_identical=False, observations=observations)
+    out.update(attribution=attribute(bits, shares, **found), variance_shares=shares)
+    return out
+
+
+VERSION = dict(p=1e-9, observation="gm", subject="sub-3", carried=0.87)
+VERSION_SOURCES = {"subject:version": 0.29, "version": 0.01, "repetition": 0.01}
+
+
+@pytest.mark.parametrize(
+    ("output", "culprit"),
+    [
+        # C/13: threads adds 150 to a quarter of the voxels; its median share over every differing voxel is tiny.
+        (
+            _attributed(
+                "threads",
+                ["1", "2"],
+                {"threads": 8.28e-8, "repetition": 9.45e-6},
+                observations=[],
+                regions={"threads": 0.25},
+            ),
+            "threads, in 25% of the differing voxels",
+        ),
+        # A version that moved one subject: its share counts its interaction with the subjects, not a main effect.
+        (
+            _attributed(
+                "version",
+                ["1.0", "2.0"],
+                {"version": 0.3, "repetition": 0.01},
+                observations=[dict(name="gm", factor_p={"version": 0.5})],
+                evidence={"version": 0.5},
+                sources=VERSION_SOURCES,
+                interactions={"version": VERSION},
+            ),
+            "version, on subject sub-3 (87% of its effect)",
+        ),
+        # The same share with a significant main effect: named by its share, as the attribution names it.
+        (
+            _attributed(
+                "version",
+                ["1.0", "2.0"],
+                {"version": 0.3, "repetition": 0.01},
+                observations=[dict(name="gm", factor_p={"version": 1e-6})],
+                evidence={"version": 1e-6},
+                sources=VERSION_SOURCES,
+                interactions={"version": VERSION},
+            ),
+            "version (30% of the variance)",
+        ),
+    ],
+    ids=["region", "one-subject", "main-effect"],
+)
+def test_the_culprit_says_where_the_factor_acts_as_the_attribution_found_it(output: dict, culprit: str) -> None:
+    """The attribution's entries carry ``region`` and ``interaction`` (reprovip.analyze.attribution.attribute);
+    before, the culprit read "threads (8.28e-06% of the variance)" and "version (30% of the variance)"."""
+    assert output["attribution"]["factors"][0]["changes_result"]
+    (step,) = next_steps(dict(outputs=[output]))
+    assert step["culprit"] == culprit
+
+
+def test_files_that_differ_only_where_nothing_is_measured_blame_no_drift() -> None:
+    """A version that rewrote an image header: the bits blame it, every voxel agrees. Before: "version (0% of the
+    variance)" and "within the criteria: no change needed; to remove the drift: pin the application version"."""
+    version = dict(changes_result=True, nondeterministic_levels=[], levels={"1.0": {}, "2.0": {}})
+    output = _output("warn", {"version": version}, unmeasured_differences=4, variance_shares={"version": 0.0})
+    (step,) = next_steps(dict(outputs=[output]))
+    assert step["culprit"] == "version: the files differ in what no observation measures"
+    assert step["action"] == (
+        "every value read from the files is the same in every execution of each subject, the files differ "
+        "elsewhere (an image header's data type or units, a text field): compare two of them to see whether what "
+        "differs matters"
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from reprovip.analyze.attribution import FACTOR_P, FACTOR_SHARE, INTERACTION_P, REGION, factor_evidence
 from reprovip.criteria.rules import matches
 from reprovip.criteria.verdict import deciding_reason
 from reprovip.report.fmt import fmt, to_float
@@ -119,6 +120,49 @@ def _fix(factor: str) -> str:
     return next((t for key, t in FIXES if key in f), f"pin {factor} to one level")
 
 
+def _culprit(factor: str, entry: dict[str, Any], shares: dict[str, Any], evidence: dict[str, float] | None) -> str:
+    """How the culprit names a factor the attribution blamed beyond the bits: by its share of the variance when
+    that named it (the share and main effect, the attribution's first test), else on the subject that carries
+    its interaction with the subjects, else in the part of an image's differing voxels it dominates (the
+    attribution's order and thresholds, :func:`reprovip.analyze.attribution.attribute`). A regional factor
+    read "threads (8.28e-06% of the variance)", its median share over every differing voxel."""
+    share = to_float(shares.get(factor)) or 0.0
+    rep = to_float(shares.get("repetition")) or 0.0
+    executions = sum(to_float(v) or 0.0 for v in shares.values())
+    main = share >= FACTOR_SHARE * executions and share > rep and (evidence or {}).get(factor, 0.0) < FACTOR_P
+    inter = entry.get("interaction") or {}
+    if not main and (to_float(inter.get("p")) or 1.0) < INTERACTION_P:
+        if inter.get("subject"):
+            carried = fmt(100 * (to_float(inter.get("carried")) or 0.0), 2)
+            return f"{factor}, on subject {inter['subject']} ({carried}% of its effect)"
+        return f"{factor}, on some subjects only"
+    region = to_float(entry.get("region")) or 0.0
+    if not main and region >= REGION:
+        return f"{factor}, in {fmt(100 * region, 3)}% of the differing voxels"
+    return f"{factor} ({fmt(100 * share, 3)}% of the variance)"
+
+
+def _fixes(bits: dict[str, Any], factors: dict[str, Any], blamed: list[str]) -> list[tuple[str, str]]:
+    """What was found and what removes it, per blamed factor, or for repetitions that differ at fixed conditions."""
+    actions = []
+    for f in blamed:
+        nd = [str(x) for x in (factors.get(f) or {}).get("nondeterministic_levels") or []]
+        levels = [str(x) for x in ((factors.get(f) or {}).get("levels") or {})]
+        quiet = [lv for lv in levels if lv not in nd]
+        if nd and quiet:
+            actions.append((f"repetitions differ only at {f}={', '.join(nd)}", f"use {f}={quiet[0]}"))
+        else:
+            actions.append(("", _fix(f)))
+    if not bits.get("repetitions_identical", True) and not blamed:
+        actions.append(
+            (
+                "repetitions differ at fixed conditions (run-to-run nondeterminism)",
+                "seed every random generator, run single-threaded, then look for parallel reductions",
+            )
+        )
+    return actions
+
+
 def next_steps(document: dict[str, Any]) -> list[dict[str, Any]]:
     """What to do next, one item per finding: failed executions, then each output that is not identical
     (its culprit factor and the fix it suggests, and the evidence the verdict stored), worst first."""
@@ -170,29 +214,31 @@ def next_steps(document: dict[str, Any]) -> list[dict[str, Any]]:
             ),
             key=lambda f: (-(to_float(shares.get(f)) or 0), f),
         )
-        actions: list[tuple[str, str]] = []  # (what was found, what removes it)
-        for f in blamed:
-            nd = [str(x) for x in (factors.get(f) or {}).get("nondeterministic_levels") or []]
-            levels = [str(x) for x in ((factors.get(f) or {}).get("levels") or {})]
-            quiet = [lv for lv in levels if lv not in nd]
-            if nd and quiet:
-                actions.append((f"repetitions differ only at {f}={', '.join(nd)}", f"use {f}={quiet[0]}"))
-            else:
-                actions.append(("", _fix(f)))
-        if not bits.get("repetitions_identical", True) and not blamed:
-            actions.append(
-                (
-                    "repetitions differ at fixed conditions (run-to-run nondeterminism)",
-                    "seed every random generator, run single-threaded, then look for parallel reductions",
-                )
-            )
-        if o.get("error"):
-            actions.append((f"the output could not be analysed: {o['error']}", ""))
-        culprit = ", ".join(f"{f} ({fmt(100 * (to_float(shares.get(f)) or 0.0), 3)}% of the variance)" for f in blamed)
+        tests = factor_evidence(o.get("observations") or [], tuple(blamed))
+        culprit = ", ".join(
+            f"{f} ({fmt(100 * (to_float(shares.get(f)) or 0.0), 3)}% of the variance)"
+            if (factors.get(f) or {}).get("changes_result")  # the bits show it: the attribution tested no further
+            else _culprit(f, attributed.get(f) or {}, shares, tests)
+            for f in blamed
+        )
         if not culprit:
             rep = to_float(shares.get("repetition"))
             culprit = "repetitions" + (f" ({fmt(100 * rep, 3)}% of the variance)" if rep is not None else "")
-        if status in ("pass", "warn") and not evidence:
+        if o.get("unmeasured_differences"):
+            # Every value read agrees: the files differ, not a measured result; no factor's fix applies.
+            culprit = f"{', '.join(blamed) or 'repetitions'}: the files differ in what no observation measures"
+            actions = [
+                (
+                    "every value read from the files is the same in every execution of each subject, the files "
+                    "differ elsewhere (an image header's data type or units, a text field)",
+                    "compare two of them to see whether what differs matters",
+                )
+            ]
+        else:
+            actions = _fixes(bits, factors, blamed)
+        if o.get("error"):
+            actions.append((f"the output could not be analysed: {o['error']}", ""))
+        if status in ("pass", "warn") and not evidence and not o.get("unmeasured_differences"):
             # The drift is within the criteria: what would remove it is an option, not a finding to act on.
             fixes = [fix for _, fix in actions if fix]
             action = "within the criteria: no change needed" + (
