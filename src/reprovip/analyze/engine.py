@@ -14,7 +14,6 @@ from reprovip.analyze.attribution import (
     factor_evidence,
     factor_shares,
     interaction_evidence,
-    interaction_tests,
     mean_shares,
     source_shares,
     voxel_variance,
@@ -30,6 +29,7 @@ from reprovip.analyze.executions import (
     spec_digest,
     stored_executions,
 )
+from reprovip.analyze.interaction import interaction_tests
 from reprovip.analyze.observations import gather
 from reprovip.analyze.segmentation import dice_envelope, factor_effects, label_agreement
 from reprovip.analyze.stats import leaning_subject, num, odd_executions, scalar_metrics
