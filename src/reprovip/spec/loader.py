@@ -113,6 +113,7 @@ def inspect_spec(text: str, *, file: str = "<study>") -> tuple[StudySpec | None,
         _check_placeholders(spec, root, file)
         + _check_factor_variables(spec, root, file)
         + _check_subject_ids(root, file)
+        + _check_level_numbers(root, text, file)
     )
     for i, c in enumerate(spec.criteria):
         bad = [(j, n) for j, n in enumerate(c.outputs) if n not in spec.outputs]
@@ -373,6 +374,45 @@ def _check_subject_ids(root: Any, file: str) -> list[SpecError]:
         for k in ids
         if not isinstance(k, str)
     ]
+
+
+# Factors whose levels are numbers to the application (a count of threads, a seed, ULPs): a number's name is
+# its value. The levels of any other factor are names, handed over as written ({version}).
+_NUMBER_LEVELS = ("threads", "seed", "perturb")
+_SCALAR = re.compile(r"[-+.\w]+")  # a YAML number as written: digits, sign, point, exponent, 0x, underscores
+
+
+def _check_level_numbers(root: Any, text: str, file: str) -> list[SpecError]:
+    """A level that YAML reads as a number other than written is refused at its line: ``version: [1.9, 1.10]``
+    named its second level ``1.1`` (``1.20`` is ``1.2``, ``01`` is ``1``), so ``{version}`` ran 1.1, and the
+    folders ``1.10`` that ingest finds were another level than the one declared (a review)."""
+    factors = root.get("factors")
+    lines = text.splitlines()
+    problems = []
+    for name, levels in factors.items() if isinstance(factors, dict) else ():
+        if name in _NUMBER_LEVELS:
+            continue
+        if isinstance(levels, CommentedSeq):
+            places = [(i, x, levels.lc.item(i)) for i, x in enumerate(levels)]
+        elif isinstance(levels, CommentedMap):  # map form: the keys are the levels' names
+            places = [(k, k, levels.lc.key(k)) for k in levels]
+        else:
+            continue
+        for where, value, (line, col) in places:
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                continue
+            written = _SCALAR.match(lines[line][col:]) if line < len(lines) else None
+            if written and written.group() != str(value):
+                problems.append(
+                    _located(
+                        f"`{written.group()}` reads as the number {value} in YAML, so this level would be named "
+                        f'{value}: quote it (`"{written.group()}"`) to keep the name written',
+                        root,
+                        ("factors", name, where),
+                        file,
+                    )
+                )
+    return problems
 
 
 def _check_factor_variables(spec: StudySpec, root: Any, file: str) -> list[SpecError]:
