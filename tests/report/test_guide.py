@@ -165,3 +165,38 @@ def test_files_that_differ_only_where_nothing_is_measured_blame_no_drift() -> No
         "elsewhere (an image header's data type or units, a text field): compare two of them to see whether what "
         "differs matters"
     )
+
+
+def test_sporadic_flakiness_gets_no_seed_advice() -> None:
+    """D/08: one corrupt file among identical tables; the bitwise view and the attribution's summary say
+    "sporadic ... not tied to a level". Before: "repetitions differ at fixed conditions (run-to-run
+    nondeterminism): seed every random generator, run single-threaded"."""
+    said = (
+        "repetitions differ sporadically under threads=2 (for fewer than half of the subjects): run-to-run "
+        "flakiness, not tied to a level"
+    )
+    nd = dict(quiet=["threads=1"], noisy=[], explanation=said)
+    readable = dict(criterion="outputs readable", severity="fail", passed=False, estimable=False)
+    output = _output("error", {"threads": _noisy("threads", [])}, repetitions_identical=False)
+    output["bitwise"]["nondeterminism"] = nd
+    output["verdict"].update(reasons=[readable], evidence=dict(trials=40, sentence=""))
+    output["variance_shares"] = {"threads": 0.0, "repetition": 0.0}
+    (step,) = next_steps(dict(outputs=[output]))
+    assert step["culprit"] == "repetitions, sporadically (0% of the variance)"
+    assert step["action"] == (
+        f"{said}: look at the few executions that differ (a corrupt or truncated file, an interrupted run); "
+        "not analysable: outputs readable (see the alerts)"
+    )
+
+
+def test_nothing_to_compare_says_so() -> None:
+    """D/08: one execution per subject; the verdict's evidence has no trial. Before: "cause: repetitions. ."."""
+    evidence = dict(trials=0, sentence="no two executions of one subject to compare")
+    output = _output("error", {})
+    output["bitwise"]["identical"] = True
+    output["verdict"]["evidence"] = evidence
+    (step,) = next_steps(dict(outputs=[output]))
+    assert step["culprit"] == "nothing to compare"
+    assert step["action"] == (
+        "no two executions of one subject to compare: add repetitions or factor levels, run and analyse again"
+    )

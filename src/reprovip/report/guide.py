@@ -154,13 +154,27 @@ def _fixes(bits: dict[str, Any], factors: dict[str, Any], blamed: list[str]) -> 
         else:
             actions.append(("", _fix(f)))
     if not bits.get("repetitions_identical", True) and not blamed:
-        actions.append(
-            (
-                "repetitions differ at fixed conditions (run-to-run nondeterminism)",
-                "seed every random generator, run single-threaded, then look for parallel reductions",
+        nd = bits.get("nondeterminism") or {}
+        if _sporadic(bits):  # a few executions, no condition: a seed would not change them (an unreadable file)
+            actions.append((str(nd["explanation"]), SPORADIC_FIX))
+        else:
+            actions.append(
+                (
+                    "repetitions differ at fixed conditions (run-to-run nondeterminism)",
+                    "seed every random generator, run single-threaded, then look for parallel reductions",
+                )
             )
-        )
     return actions
+
+
+SPORADIC_FIX = "look at the few executions that differ (a corrupt or truncated file, an interrupted run)"
+
+
+def _sporadic(bits: dict[str, Any]) -> bool:
+    """Whether repetitions differ for fewer than half of the subjects of each condition where they differ
+    (the bitwise ``nondeterminism`` has no ``noisy`` condition, only its sporadic sentence)."""
+    nd = bits.get("nondeterminism") or {}
+    return nd.get("noisy") == [] and bool(nd.get("explanation"))
 
 
 def next_steps(document: dict[str, Any]) -> list[dict[str, Any]]:
@@ -223,8 +237,15 @@ def next_steps(document: dict[str, Any]) -> list[dict[str, Any]]:
         )
         if not culprit:
             rep = to_float(shares.get("repetition"))
-            culprit = "repetitions" + (f" ({fmt(100 * rep, 3)}% of the variance)" if rep is not None else "")
-        if o.get("unmeasured_differences"):
+            culprit = ("repetitions, sporadically" if _sporadic(bits) else "repetitions") + (
+                f" ({fmt(100 * rep, 3)}% of the variance)" if rep is not None else ""
+            )
+        compared = (v.get("evidence") or {}).get("trials")
+        if compared == 0:  # one execution per subject: no culprit to name, and the bits' "identical" is vacuous
+            culprit = "nothing to compare"
+            sentence = (v.get("evidence") or {}).get("sentence") or "no two executions of one subject to compare"
+            actions = [(str(sentence), "add repetitions or factor levels, run and analyse again")]
+        elif o.get("unmeasured_differences"):
             # Every value read agrees: the files differ, not a measured result; no factor's fix applies.
             culprit = f"{', '.join(blamed) or 'repetitions'}: the files differ in what no observation measures"
             actions = [
@@ -238,6 +259,9 @@ def next_steps(document: dict[str, Any]) -> list[dict[str, Any]]:
             actions = _fixes(bits, factors, blamed)
         if o.get("error"):
             actions.append((f"the output could not be analysed: {o['error']}", ""))
+        elif status == "error" and compared != 0:  # what kept the verdict from being reached: an unreadable file
+            reason = deciding_reason(v) or {}
+            actions.append((f"not analysable: {reason.get('criterion')} (see the alerts)", ""))
         if status in ("pass", "warn") and not evidence and not o.get("unmeasured_differences"):
             # The drift is within the criteria: what would remove it is an option, not a finding to act on.
             fixes = [fix for _, fix in actions if fix]
