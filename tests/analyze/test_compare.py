@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -431,3 +432,22 @@ def test_a_log_the_new_version_adds_a_line_to_is_not_compared_shifted(tmp_path: 
     assert "version_layout" not in out and out["complete_subjects"] == 0
     assert "its observations differ" in out["errors"][0]["error"]
     assert doc["verdict"]["status"] in ("error", "fail")
+
+
+def test_a_study_compared_with_itself_or_a_copy_of_its_store_is_refused(
+    tmp_path: Path, versions: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`compare X X` read "within the envelope (max |z| 0)", exit 0, counting each stored execution twice (a
+    review: a CI gate whose baseline step restored the current study is green forever). Refused in one line,
+    exit 2: the same file, the same study by its folder, and a copy of its store (same executions, finished at
+    the same time)."""
+    path = versions["v1.8"]
+    for args in ([str(path), str(path)], [str(path.parent), str(path)]):
+        assert main(["compare", *args]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1, err
+        assert f"{path} and {path} are the same study (`" in err
+    copy = tmp_path / "copy" / path.parent.name  # the study's name is its folder's
+    shutil.copytree(path.parent, copy)
+    with pytest.raises(InputError, match=r"^16 of the 16 finished executions stored for .*copy/v1\.8/study.yaml are "):
+        compare_check(Study.load(path), Study.load(copy / "study.yaml"))

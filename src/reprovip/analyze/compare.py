@@ -58,6 +58,27 @@ def _tagged(study: Study, stored: Stored, tag: str) -> dict[tuple[str, str], tup
     return out
 
 
+def _refuse_same_executions(baseline: Study, current: Study, ids: list[int], stored: list[Stored]) -> None:
+    """Refuse a study compared with itself, or with a copy of its store: each execution would be both versions,
+    and `compare X X` read "within the envelope (max |z| 0)", exit 0, counting 96 executions of 48 stored (a
+    review: a CI gate whose baseline step restored the current study is green forever). A stored execution is
+    the same when its id and the time it finished are: a run or an ingest of another version finishes later."""
+    stores = [s.catalog_url or str(s.store.resolve()) for s in (baseline, current)]
+    if stores[0] == stores[1] and ids[0] == ids[1]:
+        raise InputError(
+            f"{baseline.path} and {current.path} are the same study (`{current.name}` in {stores[1]}): compare "
+            "the current version's results with another version's, restored into another folder"
+        )
+    runs = [{(r["id"], r["finished_at"]) for r in st.rows if r["finished_at"] is not None} for st in stored]
+    if shared := runs[0] & runs[1]:
+        raise InputError(
+            f"{len(shared)} of the {len(runs[1])} finished executions stored for {current.path} are "
+            f"{baseline.path}'s own (same execution, finished at the same time: a copy of its store): compare "
+            "the results the current version made, in a store of its own (`reprovip run --force`, or an ingest "
+            "into a new folder)"
+        )
+
+
 def _refuse_own_version(study: Study, records: list[Any]) -> None:
     """Executions stored with a `version` factor of their own (ingested from ``results/{version}/...``) would
     carry two `version` labels, one hiding the other: every subject was left out and the comparison read
@@ -148,8 +169,8 @@ def compare_studies(baseline: Study, current: Study, *, json_path: str | Path | 
     Raises
     ------
     InputError
-        The two studies share no output or no subject, or one of them has its own ``version`` factor (declared,
-        or in the folders it ingested).
+        The two studies share no output or no subject, one of them has its own ``version`` factor (declared,
+        or in the folders it ingested), or they are one study (or share stored executions: a copied store).
     """
     ids = [stored_study_id(baseline), stored_study_id(current)]
     for s in (baseline, current):
@@ -157,6 +178,7 @@ def compare_studies(baseline: Study, current: Study, *, json_path: str | Path | 
             raise InputError(f"{s.path}: already has a `version` factor; analyse it with `reprovip analyze`")
     studies = (baseline, current)
     stored = [stored_executions(s, i) for s, i in zip(studies, ids, strict=True)]
+    _refuse_same_executions(baseline, current, ids, stored)
     tagged = [_tagged(s, e, tag) for s, e, tag in zip(studies, stored, LEVELS, strict=True)]
     moved = _follow_moved_outputs(tagged)
     common = sorted(set(tagged[0]) & set(tagged[1]))
