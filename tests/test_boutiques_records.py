@@ -411,3 +411,28 @@ def test_a_folder_output_is_refused_alike_by_run_and_ingest(tmp_path: Path, path
             assert set(df["status"]) == {"done"} and len(df) == 2
             outs = study.catalog.outputs(study.catalog.study_id(study.name))
             assert sorted(o["relpath"] for o in outs) == ["stats/a.txt", "stats/a.txt"]
+
+
+def test_a_record_missing_one_output_of_two_is_a_failed_execution(tmp_path: Path) -> None:
+    """One record lists ``mask`` under ``missing-files`` while it gives ``result``'s MD5 (a tool that exited 0
+    without one of its files; a review's `bosh exec launch` run). Before the fix ingest crashed (exit 4:
+    "A value is required for bind parameter 'blob'"): the missing output's row lacked the keys of a found one,
+    and the catalog inserts an execution's outputs in one statement."""
+    d = tmp_path / "recs"
+    for i in range(2):
+        _record(d, f"r{i}", t1="a.nii", date=f"2024-01-01_00h00m0{i}s000000ms")
+        doc = json.loads((d / f"r{i}.json").read_text())
+        doc["public-output"]["output-files"]["mask"] = {"file-name": "mask.txt", "md5sum": "c" * 32}
+        if i == 1:
+            doc["public-output"]["missing-files"] = {"mask": doc["public-output"]["output-files"].pop("mask")}
+        (d / f"r{i}.json").write_text(json.dumps(doc))
+    study = _study(tmp_path / "s", "missing")
+    study.path.write_text(study.path.read_text() + "  mask: {path: mask.txt, kind: text}\n")
+    study = Study.load(study.path)
+    summary = ingest_boutiques_records(study, d)
+    assert (summary.complete, summary.incomplete) == (1, 1)
+    df = study.executions().sort_values("repetition")
+    assert df[["repetition", "status", "error"]].values.tolist() == [
+        [1, "done", None],
+        [2, "failed", "missing outputs: mask"],
+    ]

@@ -402,7 +402,20 @@ def _output_rows(
     from reprovip.readers import semantic_hash
 
     if not files:
-        return [dict(name=name, relpath=decl_path, kind=kind, missing=True, error="missing")]
+        # Every key of a found file's row: the catalog inserts an execution's rows in one statement.
+        return [
+            dict(
+                name=name,
+                relpath=decl_path,
+                kind=kind,
+                blob=None,
+                suffix=None,
+                size=None,
+                semantic_hash=None,
+                missing=True,
+                error="missing",
+            )
+        ]
     rows = []
     for inner, md5, path in files:
         rel = inner if "/" in inner or constant else f"{name}{suffix_of(inner)}"
