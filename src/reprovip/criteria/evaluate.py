@@ -179,13 +179,16 @@ def _judge(
             )
     if unusable:
         why_not = named([f"{n}: {why}" if n else why for n, why, _ in unusable])
+        # One value per output (a voxel summary, Dice): no observations to count.
+        single = len(values) == 1 and values[0][0] is None
+        on = "" if single else f" on {len(unusable)} of {len(values)} observation(s)"
         return reason(
             criterion.text,
             passed=False,
             estimable=False,
             observation=unusable[0][0],
             value=unusable[0][2],
-            message=f"{criterion.text}: not estimable on {len(unusable)} of {len(values)} observation(s) ({why_not})",
+            message=f"{criterion.text}: not estimable{on} ({why_not})",
             **extra,
         )
     if criterion.observations and not output.get("error"):

@@ -1,0 +1,92 @@
+"""Criteria on image outputs (the ``voxel_*`` summaries of docs/criteria.md): when the voxel maps cannot
+support a verdict, the criterion says why and what to do, never a pass.
+
+Review 10's C/25: 2 subjects, a median voxel ICC(A,1) of 0.95 read "sufficiently reproducible" (exit 0) while the
+same values as a table failed (ICC(A,1) 95% CI lower bound 0.69: with 2 subjects the between-subject variance has
+one degree of freedom, McGraw & Wong 1996, Table 7).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reprovip.criteria.evaluate import evaluate, output_verdict
+from reprovip.criteria.rules import VOXEL_METRICS, Criterion, parse_rule
+from tests.conftest import ingested
+
+VOXEL_ICC = [m for m in VOXEL_METRICS if m.startswith("voxel_icc_a1")]
+
+
+def _image(subjects: int, **summary: object) -> dict:
+    """An image output as the analysis document stores it: the voxelwise summary, copied into the output's
+    ``summary`` with the ``voxel_`` prefix (analyze/engine.py)."""
+    return dict(
+        name="img",
+        kind="image",
+        n_subjects=subjects,
+        bitwise=dict(identical=False, cells=[dict(subject=f"sub-{s}", n=3) for s in range(subjects)]),
+        voxelwise=dict(subjects=subjects, summary=summary),
+        summary={f"voxel_{k}": v for k, v in summary.items()},
+    )
+
+
+def _one(output: dict, rule: str) -> dict:
+    reasons = output_verdict(output, [Criterion(*parse_rule(rule))], {"executions": {}})["reasons"]
+    (found,) = [r for r in reasons if r["criterion"] == rule]
+    return found
+
+
+@pytest.mark.parametrize("metric", VOXEL_ICC)
+def test_voxel_iccs_over_two_subjects_are_not_estimable(metric: str) -> None:
+    stats = dict(icc_a1_mean=0.95, icc_a1_median=0.95, icc_a1_p05=0.9, icc_a1_min=0.8, icc_a1_max=0.99)
+    two = _one(_image(2, **stats), f"{metric} >= 0.5")
+    assert (two["passed"], two["estimable"], two["value"]) == (False, False, None)
+    assert two["message"] == (
+        f"{metric} >= 0.5: not estimable (the voxel ICCs rest on 2 subject(s): their between-subject variance has "
+        "1 degree(s) of freedom, too few to estimate a reliability (an ICC needs 3 subjects at least, 10 or more "
+        "for a stable one); add subjects, or judge the executions by voxel_sd_max, voxel_sigdigits_min or "
+        "voxel_differ_fraction)"
+    )
+    three = _one(_image(3, **stats), f"{metric} >= 0.5")
+    assert three["passed"] and three["value"] == stats[metric.removeprefix("voxel_")]
+
+
+def test_within_subject_voxel_metrics_need_no_third_subject() -> None:
+    """The SD and significant digits are within a subject: 2 subjects compute them (docs/criteria.md)."""
+    assert _one(_image(2, sd_max=0.5), "voxel_sd_max <= 1")["passed"]
+
+
+def test_the_default_image_gate_over_two_subjects_is_not_analysable() -> None:
+    """With the defaults (median >= 0.9, p05 >= 0.5 a warning) neither criterion computes: ``error``, exit 1."""
+    doc = dict(
+        study={"name": "s"},
+        executions={"total": 12, "failed": 0, "not_done": 0},
+        outputs=[_image(2, icc_a1_median=0.95, icc_a1_p05=0.89)],
+    )
+    evaluate(doc, None)
+    assert (doc["verdict"]["status"], doc["verdict"]["exit_code"]) == ("error", 1)
+    doc["outputs"] = [_image(3, icc_a1_median=0.95, icc_a1_p05=0.89)]  # the same maps over 3 subjects pass
+    assert evaluate(doc, None)["verdict"]["status"] == "pass"
+
+
+def test_two_subjects_images_end_to_end(tmp_path: Path) -> None:
+    """C/25's design, smaller: 2 subjects 60 apart, 3 repetitions with SD 10. Before: "sufficiently
+    reproducible" on a median voxel ICC above 0.9."""
+    import nibabel as nib
+    import numpy as np
+
+    rng = np.random.default_rng(25)
+    files = {}
+    for s in range(2):
+        x = 100 + 60 * s + rng.normal(0, 3, (8, 8, 8))
+        for r in (1, 2, 3):
+            y = (x + rng.normal(0, 10, x.shape)).astype(np.float32)
+            files[(f"sub-{s}", r)] = {"img.nii": nib.Nifti1Image(y, np.eye(4)).to_bytes()}
+    doc = ingested(tmp_path, "  img: {path: img.nii, kind: image}\n", files).analyze().document
+    (out,) = doc["outputs"]
+    assert out["voxelwise"]["summary"]["icc_a1_median"] > 0.9  # what passed
+    gate = next(r for r in out["verdict"]["reasons"] if r["criterion"] == "voxel_icc_a1_median >= 0.9")
+    assert not gate["estimable"] and "rest on 2 subject(s)" in gate["message"]
+    assert doc["verdict"]["status"] == "error"
