@@ -232,6 +232,50 @@ def test_the_analysis_is_exported_with_its_verdict_and_flagged_when_stale(
     assert said.startswith(f"verdict: {label}; STALE: the executions changed") and len(executions) == 12
 
 
+@pytest.fixture(scope="module")
+def analysed(tmp_path_factory: pytest.TempPathFactory) -> Study:
+    """A small study run and analysed (2 subjects x 2 repetitions), its file as it was then."""
+    study = Study.load(write_study(tmp_path_factory.mktemp("analysed") / "study", subjects=2, repetitions=2))
+    assert study.run(jobs=2).ok
+    study.analyze()
+    return study
+
+
+@pytest.mark.parametrize(
+    ("edit", "said"),
+    [
+        (
+            lambda text: text + 'criteria:\n  - "wsd <= 0.0001"\n',
+            "STALE: the criteria changed since this analysis (the study file was edited): run `reprovip analyze` "
+            "and export again",
+        ),
+        (
+            lambda text: text.replace("repetitions: 2", "repetitions: 3"),
+            "STALE: the study file declares 2 execution(s) never run and 0 run with an earlier recipe",
+        ),
+        (
+            lambda text: text + "  other: {path: other.json, kind: scalars}\n",
+            "STALE: the study file declares 0 execution(s) never run and 4 run with an earlier recipe",
+        ),
+    ],
+    ids=["criteria", "unrun-repetitions", "outputs"],
+)
+def test_an_analysis_made_before_the_study_file_was_edited_is_stale(
+    analysed: Study, tmp_path: Path, edit, said: str
+) -> None:
+    """D/04: the export shipped the edited study.yaml beside "verdict: ..." with no STALE mark, while the report
+    and ``check --no-reanalyze`` refused that verdict (:func:`reprovip.report.api.file_changed`)."""
+    copy = tmp_path / "study"
+    shutil.copytree(analysed.directory, copy)
+    (copy / "study.yaml").write_text(edit((copy / "study.yaml").read_text()))
+    path = Study.load(copy / "study.yaml").export_rocrate(tmp_path / "crate")
+    label = json.loads((path / "analysis.json").read_text())["verdict"]["label"]
+    description = ROCrate(path).get("#analysis")["description"]
+    assert description.startswith(f"verdict: {label}; {said}"), description
+    unedited = analysed.export_rocrate(tmp_path / "unedited")
+    assert ROCrate(unedited).get("#analysis")["description"] == f"verdict: {label}"
+
+
 def test_an_empty_folder_is_used_and_a_folder_with_something_in_it_is_refused(
     plain: tuple[Study, Path], tmp_path: Path
 ) -> None:

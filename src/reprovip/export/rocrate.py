@@ -233,7 +233,12 @@ def export_rocrate(
     _root(c, spec, name, every, executions, license)
     crate.root_dataset["mentions"] = [run, *executed]
     if analysis is not None:
-        _add_analysis(c, analysis, engine, every)
+        from reprovip.report.api import file_changed
+        from reprovip.study import Study
+
+        # The study file edited since (other criteria, outputs, factors, unrun repetitions): as the report says.
+        edited = file_changed(Study(Path(study_file), spec), catalog, analysis)
+        _add_analysis(c, analysis, engine, every, edited)
     _write(crate, out)
     return out
 
@@ -289,8 +294,12 @@ def _root(c: Crate, spec: StudySpec, name: str, every: list[Any], executions: li
     root["conformsTo"] = profiles
 
 
-def _add_analysis(c: Crate, document: dict[str, Any], engine: Entity, every: list[dict[str, Any]]) -> None:
-    """The analysis document, and the action of ``reprovip analyze`` that wrote it (its verdict as description)."""
+def _add_analysis(
+    c: Crate, document: dict[str, Any], engine: Entity, every: list[dict[str, Any]], edited: str | None
+) -> None:
+    """The analysis document, and the action of ``reprovip analyze`` that wrote it (its verdict as description),
+    marked STALE when the executions changed since, or the study file was (``edited``,
+    :func:`reprovip.report.api.file_changed`)."""
     from io import BytesIO
 
     from reprovip.analyze.executions import executions_digest
@@ -301,6 +310,8 @@ def _add_analysis(c: Crate, document: dict[str, Any], engine: Entity, every: lis
     if verdict.get("executions_digest") != executions_digest(every):
         # Exported as it is, but never passed off as the verdict on the executions this crate describes.
         said += "; STALE: the executions changed since this analysis, run `reprovip analyze` and export again"
+    elif edited:
+        said += f"; STALE: {edited} and export again"
     doc = c.crate.add_file(
         source=BytesIO(to_json(document).encode()),
         dest_path="analysis.json",

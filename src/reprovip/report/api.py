@@ -104,9 +104,10 @@ def _document(study: Study, catalog: Catalog | None, analysis: str | Path | None
     raise NotFoundError(f"{study.path}: no analysis yet; run `reprovip analyze {study.path}` first")
 
 
-def _file_changed(study: Study, catalog: Catalog | None, document: dict[str, Any]) -> str | None:
+def file_changed(study: Study, catalog: Catalog | None, document: dict[str, Any]) -> str | None:
     """Why the stored verdict is not the study's since its file was edited: other criteria, or executions it
-    declares that were never run or run with an earlier recipe (what ``check --no-reanalyze`` refuses)."""
+    declares that were never run or run with an earlier recipe (what ``check --no-reanalyze`` refuses); the
+    report's banner and the RO-Crate export say it."""
     from reprovip.analyze.executions import spec_digest
     from reprovip.criteria.evaluate import criteria_fingerprint
     from reprovip.plan.check import plan_check
@@ -162,7 +163,7 @@ def report_view(
     catalog = _catalog(st)
     try:
         document = _document(st, catalog, analysis)
-        html = report_html(document, catalog, store=st.store, stale=_file_changed(st, catalog, document))
+        html = report_html(document, catalog, store=st.store, stale=file_changed(st, catalog, document))
     finally:
         if catalog is not None:
             catalog.close()
