@@ -436,3 +436,22 @@ def test_a_record_missing_one_output_of_two_is_a_failed_execution(tmp_path: Path
         [1, "done", None],
         [2, "failed", "missing outputs: mask"],
     ]
+
+
+def test_an_output_recorded_with_the_md5_of_no_bytes_is_an_empty_file(tmp_path: Path) -> None:
+    """Subject b's ``result`` is recorded in both runs with ``d41d8cd98f00b204e9800998ecf8427e``, the MD5 of an
+    empty file (``hashlib.md5(b"")``): the tool wrote nothing for it. ``run`` finds the empty file unreadable
+    and the output not analysable; before the fix the records' MD5s were equal, so "sufficiently reproducible,
+    with warnings" (a review)."""
+    d = tmp_path / "recs"
+    for i, (subj, md5) in enumerate([("a.nii", "a" * 32)] * 2 + [("b.nii", "d41d8cd98f00b204e9800998ecf8427e")] * 2):
+        _record(d, f"r{i}", t1=subj, md5=md5, date=f"2024-01-01_00h00m0{i}s000000ms")
+    study = _study(tmp_path / "s", "empty")
+    ingest_boutiques_records(study, d)
+    errors = sorted({o["error"] for o in study.catalog.outputs(study.catalog.study_id(study.name))})
+    assert errors == [
+        MD5_ONLY,
+        "result.json: file is empty (0 bytes) (the record's MD5 is that of no bytes); the execution probably failed"
+        " before writing it; see its record's stderr",
+    ]
+    assert _verdicts(study) == {"result": "error"}

@@ -18,7 +18,8 @@ subject; inputs that only place outputs (their value-key appears in an output pa
 tool versions within one subject make a ``version`` factor. Records written by reprovip's launcher carry their
 subject, condition and repetition, which are used as they are. Outputs are compared by the records' MD5
 (``blob = "md5:<hex>"``) unless every file of that output is on disk with the recorded MD5: then they are
-hashed with BLAKE3 and stored like any other output.
+hashed with BLAKE3 and stored like any other output. A recorded MD5 that is the empty file's
+(``d41d8cd98f00b204e9800998ecf8427e``) is an empty file, unreadable as ``run`` finds one (never an identity).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reprovip.errors import InputError, ReprovipError
+from reprovip.errors import EMPTY_FILE, InputError, ReprovipError
 from reprovip.execute.sandbox import folder_output
 from reprovip.ingest import IngestSummary
 from reprovip.plan.expand import execution_id
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
 
 MD5_ONLY = "md5 only: the output file was not available to ingest (bitwise comparison only)"
 MD5_PREFIX = "md5:"
+EMPTY_MD5 = hashlib.md5(b"", usedforsecurity=False).hexdigest()  # d41d8cd98f00b204e9800998ecf8427e
+EMPTY_HINT = "the execution probably failed before writing it; see its record's stderr"
 
 
 @dataclass(frozen=True)
@@ -440,6 +443,11 @@ def _output_rows(
                 row["semantic_hash"] = semantic_hash(path, kind=kind)
             except Exception as exc:  # recorded on the output; the analysis reports it
                 row["error"] = f"{exc.__class__.__name__}: {exc}"
+        elif md5 == EMPTY_MD5:
+            # The file was written empty: unreadable, as `run` finds an empty file, not an MD5 to compare (a
+            # review's tool that wrote nothing for one subject in every run read "sufficiently reproducible").
+            error = f"{rel}: {EMPTY_FILE} (the record's MD5 is that of no bytes); {EMPTY_HINT}"
+            row.update(blob=f"{MD5_PREFIX}{md5}", size=0, error=error)
         elif md5:
             row.update(blob=f"{MD5_PREFIX}{md5}", error=MD5_ONLY)
         else:
