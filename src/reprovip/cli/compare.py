@@ -32,14 +32,12 @@ def compare(
 
     Exit codes as for check.
     """
+    from reprovip.criteria.alerts import moved_message
     from reprovip.gate import compare_check
 
     result = compare_check(_study(baseline), _study(current), strict=strict)
     for move in result.document["compare"].get("paths_changed") or []:  # compared, but not the same file: say so
-        click.echo(
-            f"{move['output']}: the current version writes it at another path, compared with the baseline's: "
-            f"{move['baseline']} -> {move['current']}"
-        )
+        click.echo(moved_message(move))
     for out in result.document["outputs"]:
         env = out.get("envelope")
         if env and "within_envelope" in env:

@@ -1,5 +1,5 @@
 """Study-level alerts: executions that failed, were not run or never finished, a flaky application, and
-outputs only one of two compared versions writes."""
+outputs or fields only one of two compared versions writes, or writes at another path."""
 
 from __future__ import annotations
 
@@ -80,9 +80,31 @@ def _which(plan: dict[str, Any]) -> str:
 
 
 def compare_alerts(compare: dict[str, Any]) -> list[dict[str, Any]]:
-    """An output that only one of two compared versions writes is a difference between them."""
-    return [
-        dict(output=name, severity="fail", message=f"{name} is written only by the {side} version")
-        for side in ("baseline", "current")
-        for name in compare.get(f"only_in_{side}") or []
+    """What differs between two compared versions besides their numbers (the document's ``compare``).
+
+    An output, file or field only the baseline writes fails: nothing measures it any more, and a field the new
+    version dropped is never a pass. One only the current version writes is a warning (it fails ``--strict``):
+    the shared ones are compared, the new one has nothing to be compared with. An output the current version
+    writes at another path is compared across the move, with a warning naming it. An added output or field
+    used to fail like a removed one.
+    """
+    removed = [
+        dict(output=name, severity="fail", message=f"{name} is written only by the baseline version")
+        for name in compare.get("only_in_baseline") or []
     ]
+    added = [
+        dict(output=name, severity="warn", message=f"{name} is written only by the current version")
+        for name in compare.get("only_in_current") or []
+    ]
+    moved = [
+        dict(output=m["output"], severity="warn", message=moved_message(m)) for m in compare.get("paths_changed") or []
+    ]
+    return removed + added + moved
+
+
+def moved_message(move: dict[str, str]) -> str:
+    """An entry of ``compare.paths_changed`` (``{output, baseline, current}``) in words."""
+    return (
+        f"{move['output']}: the current version writes it at another path, compared with the baseline's: "
+        f"{move['baseline']} -> {move['current']}"
+    )
