@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from reprovip.analyze.design import natural_key
 from reprovip.cli.main import main
 from reprovip.errors import InputError
 from reprovip.study import Study
@@ -152,17 +153,17 @@ def test_one_subject_with_an_extra_repetition_is_the_one_left_out(tmp_path: Path
 
 
 def test_a_subject_with_the_right_count_but_the_wrong_conditions_is_left_out(tmp_path: Path) -> None:
-    """s3 has 4 executions of version a and 2 of b: as many as the design's 3 + 3, not the same ones (a count
+    """s3 has 4 executions of build a and 2 of b: as many as the design's 3 + 3, not the same ones (a count
     alone took it for complete)."""
     reps = {("s1", "a"): 3, ("s1", "b"): 3, ("s2", "a"): 3, ("s2", "b"): 3, ("s3", "a"): 4, ("s3", "b"): 2}
-    for (sub, version), n in reps.items():
+    for (sub, build), n in reps.items():
         for rep in range(1, n + 1):
-            d = tmp_path / "results" / version / sub / f"run-{rep}"
+            d = tmp_path / "results" / build / sub / f"run-{rep}"
             d.mkdir(parents=True)
             (d / "r.json").write_text(json.dumps({"value": 10.0 * int(sub[1])}))
     (tmp_path / "study.yaml").write_text("outputs:\n  r: {path: r.json, kind: scalars}\n")
     study = Study.load(tmp_path / "study.yaml")
-    study.ingest("results/{version}/{subject}/run-{repetition}")
+    study.ingest("results/{build}/{subject}/run-{repetition}")
     doc = study.analyze().document
     (out,) = doc["outputs"]
     assert out["left_out"] == [dict(subject="s3", present=6, needed=6)] and out["complete_subjects"] == 2
@@ -270,3 +271,91 @@ def test_ingested_version_folders_are_ordered_as_released_and_the_first_is_the_b
     )
     (out,) = Study.load(tmp_path / "study.yaml").analyze().document["outputs"]
     assert out["factors"] == {"version": ["1.10", "1.9"]} and out["envelope"]["baseline"] == "1.10"
+
+
+def _versions(root: Path, levels: tuple[str, ...], *, subjects: int = 8) -> None:
+    """The D/00 review's data: the first level deterministic, the second with run-to-run noise (SD 1) and +0.5."""
+    rng = np.random.default_rng(5)
+    for i, level in enumerate(levels):
+        for s in range(subjects):
+            for rep in (1, 2, 3):
+                d = root / "results" / level / f"s{s}" / f"run-{rep}"
+                d.mkdir(parents=True)
+                value = 1000 + 300 * s + (rng.normal(0, 1.0) + 0.5 if i else 0.0)
+                (d / "vol.csv").write_text(f"tissue,volume\ngm,{value!r}\n")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "factor"),
+    [
+        ("old", "new", "version"),
+        ("before", "after", "version"),
+        ("stable", "dev", "version"),
+        ("release", "candidate", "version"),
+        ("2.0", "2.0rc1", "version"),  # naturally 2.0 < 2.0rc1: the release candidate after its release
+        ("old", "new", "environments"),
+    ],
+)
+def test_version_levels_without_numbers_to_order_them_are_refused_until_the_order_is_declared(
+    tmp_path: Path, old: str, new: str, factor: str
+) -> None:
+    """Review D/00: folders old/ and new/ sorted as text made `new` the envelope's baseline, and the old,
+    deterministic version "within the envelope" of the new, noisy one: `check` passed, where 1.9/1.10 failed."""
+    _versions(tmp_path, (old, new))
+    path = tmp_path / "study.yaml"
+    path.write_text("outputs:\n  vol: {path: vol.csv, kind: table, key_columns: [tissue]}\n")
+    first, second = sorted((old, new), key=natural_key)
+    example = f"[{first}, {second}]" if factor == "version" else f"{{{first}: [...], {second}: [...]}}"
+    pattern = "results/{" + factor + "}/{subject}/run-{repetition}"
+    with pytest.raises(InputError) as caught:
+        Study.load(path).ingest(pattern)
+    assert str(caught.value) == (
+        f"{path}: the `{factor}` levels {first}, {second} hold no version numbers to order them, so which one is "
+        "the baseline (the version the others are held to) is unknown: declare the order in the study file, the "
+        f"baseline first (`factors: {{{factor}: {example}}}` makes {first} the baseline)"
+    )
+    assert Study.load(path).executions().empty  # nothing stored
+    declared = f"[{old}, {new}]" if factor == "version" else f"{{{old}: [], {new}: []}}"
+    path.write_text(path.read_text() + f"factors:\n  {factor}: {declared}\n")
+    study = Study.load(path)
+    assert study.ingest(pattern).levels == {factor: (old, new)}
+    (out,) = study.analyze().document["outputs"]
+    assert out["envelope"]["baseline"] == old and out["verdict"]["status"] == "fail"
+
+
+def test_levels_stored_before_count_and_one_version_alone_is_accepted(tmp_path: Path) -> None:
+    """One version ingested, then the other: the analysis reads both, so the second ingest is the one refused."""
+    _versions(tmp_path / "made", ("old", "new"))
+    shutil.move(tmp_path / "made" / "results" / "old", tmp_path / "results" / "old")
+    path = tmp_path / "study.yaml"
+    path.write_text("outputs:\n  vol: {path: vol.csv, kind: table}\n")
+    pattern = "results/{version}/{subject}/run-{repetition}"
+    assert Study.load(path).ingest(pattern).levels == {"version": ("old",)}
+    shutil.move(tmp_path / "made" / "results" / "new", tmp_path / "results" / "new")
+    with pytest.raises(InputError, match=r"the `version` levels new, old hold no version numbers"):
+        Study.load(path).ingest(pattern)
+    assert len(Study.load(path).executions()) == 24  # the first ingest's, nothing more
+
+
+def test_ingest_prints_each_factors_levels_in_order_and_the_baseline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Nothing said which version was the baseline; `1.10` after `1.9` (numbers), a plain factor as found."""
+    _versions(tmp_path, ("1.10", "1.9"), subjects=2)
+    for level in ("1.10", "1.9"):
+        for s in (0, 1):
+            shutil.move(tmp_path / "results" / level / f"s{s}", tmp_path / "results" / level / f"s{s}-tmp")
+            for rep in (1, 2, 3):
+                for solver in ("lsq", "trust"):
+                    dest = tmp_path / "results" / level / f"s{s}" / solver / f"run-{rep}"
+                    shutil.copytree(tmp_path / "results" / level / f"s{s}-tmp" / f"run-{rep}", dest)
+            shutil.rmtree(tmp_path / "results" / level / f"s{s}-tmp")
+    path = tmp_path / "study.yaml"
+    path.write_text("outputs:\n  vol: {path: vol.csv, kind: table}\n")
+    pattern = "results/{version}/{subject}/{solver}/run-{repetition}"
+    assert main(["ingest", str(path), "--pattern", pattern]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "  version: 1.9, 1.10, in this order; the baseline, that the others are held to, is 1.9 (declare the order "
+        "under `factors: {version: ...}` in the study file to choose another)",
+        "  solver: lsq, trust, in this order",
+    ]

@@ -2,8 +2,10 @@
 
 A pattern such as ``results/{version}/{subject}/run-{repetition}`` names the folders holding one execution's
 outputs: ``{subject}`` is required, ``{repetition}`` optional (digits only, default 1) and every other
-placeholder becomes
-a factor whose levels are the folder names found.
+placeholder becomes a factor whose levels are the folder names found, ordered as the analysis orders them
+(declared in the study file first, the others naturally). A version factor (``version``, ``environments``)
+whose baseline, its first level, would be chosen by the text of names such as ``old`` and ``new`` is refused
+until the study file declares the order.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reprovip.analyze.design import order_levels, ordered_by_numbers
+from reprovip.criteria.rules import ENVELOPE_FACTORS
 from reprovip.errors import InputError
 from reprovip.execute.sandbox import OutputDecl, stream_file
 from reprovip.plan.expand import execution_id
@@ -40,6 +44,9 @@ class IngestSummary:
     incomplete: int = 0
     replaced: int = 0  # executions stored before (same subject, condition, repetition), now the ingested ones
     factors: list[str] = field(default_factory=list)
+    # Each factor's levels in the analysis' order, those stored before included; a version factor's first
+    # level is the baseline of the envelope test.
+    levels: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _pattern_regex(pattern: str) -> tuple[re.Pattern[str], list[str]]:
@@ -138,13 +145,45 @@ def _executions(
     return out
 
 
+def factor_levels(study: Study, found: dict[str, set[str]]) -> dict[str, tuple[str, ...]]:
+    """The levels of each factor found (name -> levels) with those of the executions stored before, which the
+    analysis reads with them, in its order: declared in the study file first, the others naturally.
+
+    Raises
+    ------
+    InputError
+        A version factor (``version``, ``environments``) whose baseline the study file does not declare and
+        whose levels hold no numbers to order them (``old`` and ``new``): the text order chose the new version as
+        the baseline, and a noisier, shifted new version passed as "within the envelope" of the old one.
+    """
+    levels = {f: set(lv) for f, lv in found.items()}
+    sid = study.catalog.study_id(study.name)
+    for row in study.catalog.executions(sid) if sid is not None else ():
+        for f, lv in (row["condition"] or {}).items():
+            if f in levels:
+                levels[f].add(str(lv))
+    declared = {f.name: list(f.levels) for f in study.spec.factor_list()}
+    out = {f: order_levels(sorted(lv), declared.get(f)) for f, lv in levels.items()}
+    for f, lv in out.items():
+        known = set(declared.get(f, ())) & set(lv)
+        if f in ENVELOPE_FACTORS and len(lv) > 1 and not known and not ordered_by_numbers(list(lv)):
+            example = f"[{', '.join(lv)}]" if f == "version" else "{" + ", ".join(f"{x}: [...]" for x in lv) + "}"
+            raise InputError(
+                f"{study.path}: the `{f}` levels {', '.join(lv)} hold no version numbers to order them, so which "
+                f"one is the baseline (the version the others are held to) is unknown: declare the order in the "
+                f"study file, the baseline first (`factors: {{{f}: {example}}}` makes {lv[0]} the baseline)"
+            )
+    return out
+
+
 def ingest_outputs(study: Study, pattern: str, *, root: Path | None = None) -> IngestSummary:
     """Ingest every execution folder matching ``pattern`` (relative to ``root``, default the study folder).
 
     Raises
     ------
     InputError
-        A pattern without ``{subject}``, no folder matched, or two folders name one execution.
+        A pattern without ``{subject}``, no folder matched, two folders name one execution, or a version
+        factor's baseline is unknown (:func:`factor_levels`).
     """
     root = Path(root) if root else study.directory
     found, skipped = find_execution_dirs(root, pattern)
@@ -161,6 +200,7 @@ def ingest_outputs(study: Study, pattern: str, *, root: Path | None = None) -> I
     decls = [OutputDecl(n, o.path, o.kind) for n, o in study.spec.outputs.items()]
     summary = IngestSummary(factors=factors)
     executions = _executions(found, factors, root)  # before anything is stored
+    summary.levels = factor_levels(study, {f: {labels[f] for *_, labels, _ in executions} for f in factors})
     with RunLock(study.store):
         catalog, blobs = study.catalog, BlobStore(study.store)
         study_id = catalog.ensure_study(study.name, study.spec.model_dump(mode="json"), str(study.directory))

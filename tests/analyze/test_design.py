@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reprovip.analyze.design import Record, build_design
+from reprovip.analyze.design import Record, build_design, ordered_by_numbers
 
 
 def _records(levels: list[str]) -> list[Record]:
@@ -30,3 +30,25 @@ def test_levels_found_in_the_data_are_ordered_naturally(found: list[str], expect
 def test_declared_levels_keep_their_order_and_undeclared_ones_follow_naturally() -> None:
     design = build_design(_records(["1.9", "1.10", "v2", "v10"]), {"version": ["1.10", "1.9"]})
     assert design.factors == (("version", ("1.10", "1.9", "v2", "v10")),)
+
+
+@pytest.mark.parametrize(
+    ("levels", "expected"),
+    [
+        (["1.10", "1.9", "2.0"], True),
+        (["v10", "v2", "v2.1"], True),  # v2 < v2.1: the longer goes on with a point and a number
+        (["6.0.5", "6.0.5-1", "6.0.10"], True),  # a Debian revision after its upstream version
+        (["10", "-1", "2"], True),  # integers by value
+        (["old", "new"], False),  # the review's folders: new < old as text
+        (["stable", "dev"], False),
+        (["2.0", "2.0rc1"], False),  # naturally 2.0 < 2.0rc1, a release candidate after its release
+        (["fsl6", "ants2"], False),  # two tools: their names, not their numbers, decide
+        (["1", "01"], False),  # one number spelled twice: the text decides
+        (["1.9", "1.9-patched"], False),
+    ],
+)
+def test_levels_are_ordered_by_numbers_only_when_a_number_decides_each_step(levels: list[str], expected: bool) -> None:
+    """The rule of docs/study-format.md ("The order of levels, and the baseline"): a version factor's natural
+    order stands for the order of versions only when numbers decide it; for the cases ordered, the order is the
+    one GNU ``sort -V`` gives (test above)."""
+    assert ordered_by_numbers(levels) is expected

@@ -103,8 +103,45 @@ def natural_key(level: str) -> tuple[Any, ...]:
     return tuple(int(p) if i % 2 else p for i, p in enumerate(parts)), level
 
 
-def _order(levels: list[str], declared: list[str] | None) -> tuple[str, ...]:
-    """The declared levels first, in their order; the others naturally (integers by value, signs included)."""
+def ordered_by_numbers(levels: list[str]) -> bool:
+    """Whether the natural order of ``levels`` (:func:`natural_key`) is decided by numbers they hold, so that it
+    can stand for the order of versions: between each level and the next, the first part that differs is a
+    number (``1.9 < 1.10``), or the next goes on where the level ends with ``.`` or ``-`` and a number
+    (``1 < 1.1``, ``6.0.5 < 6.0.5-1``).
+
+    Words are not ordered by their numbers: ``new < old``, ``after < before``, ``dev < stable`` by text made the
+    new version the baseline (a review); nor are ``2.0 < 2.0rc1`` (a release candidate after its release) and
+    ``1 < 01`` (two names of one number). All integers are ordered by value.
+
+    Examples
+    --------
+    >>> ordered_by_numbers(["1.10", "1.9", "2.0"]), ordered_by_numbers(["v2", "v10", "v2.1"])
+    (True, True)
+    >>> ordered_by_numbers(["old", "new"]), ordered_by_numbers(["2.0", "2.0rc1"]), ordered_by_numbers(["a1", "b1"])
+    (False, False, False)
+    """
+    if all(_INTEGER.fullmatch(lv) for lv in levels):
+        return len({int(lv) for lv in levels}) == len(set(levels))
+    keys = [natural_key(lv)[0] for lv in sorted(set(levels), key=natural_key)]
+    return all(_decided_by_number(a, b) for a, b in zip(keys, keys[1:], strict=False))
+
+
+def _decided_by_number(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    """Whether natural keys ``a < b`` (text, number, text, ..., text) are ordered by a number."""
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x != y:
+            return bool(i % 2) or (x == "" and i == len(a) - 1 and y in (".", "-") and len(b) > i + 1)
+    return False  # alike but for trailing text, or two spellings of one number
+
+
+def order_levels(levels: list[str], declared: list[str] | None) -> tuple[str, ...]:
+    """The declared levels first, in their order; the others naturally (integers by value, signs included).
+
+    Examples
+    --------
+    >>> order_levels(["1.10", "old", "1.9"], ["old"])
+    ('old', '1.9', '1.10')
+    """
     known = [lv for lv in declared or [] if lv in levels]
     rest = set(levels) - set(known)
     if all(_INTEGER.fullmatch(lv) for lv in rest):
@@ -170,7 +207,7 @@ def build_design(records: list[Record], declared: dict[str, list[str]] | None = 
         for f, lv in rec.labels:
             if lv not in seen[f]:
                 seen[f].append(lv)
-    factors = tuple((f, _order(lv, (declared or {}).get(f))) for f, lv in seen.items() if len(set(lv)) >= 2)
+    factors = tuple((f, order_levels(lv, (declared or {}).get(f))) for f, lv in seen.items() if len(set(lv)) >= 2)
     names = [f for f, _ in factors]
     by_cell: dict[tuple[str, tuple[str, ...]], list[Record]] = defaultdict(list)
     for rec in records:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from reprovip.criteria.rules import ENVELOPE_FACTORS
 from reprovip.study import Study
 
 
@@ -16,8 +17,24 @@ def ingest_command(path: str, pattern: str, root: str | None) -> int:
         f"{study.name}: ingested {s.executions} executions, {s.complete} complete, "
         f"{s.incomplete} with missing outputs{factors}"
     )
+    _say_levels(s.levels)
     _say_replaced(s.replaced)
     return 0
+
+
+def _say_levels(levels: dict[str, tuple[str, ...]]) -> None:
+    """Each factor's levels in the analysis' order, and a version factor's baseline: folders named old and new
+    made the new version the baseline, and nothing said so (a review)."""
+    for factor, lv in levels.items():
+        if len(lv) == 1:
+            click.echo(f"  {factor}: {lv[0]} (one level: nothing to compare)")
+        elif factor in ENVELOPE_FACTORS:
+            click.echo(
+                f"  {factor}: {', '.join(lv)}, in this order; the baseline, that the others are held to, is {lv[0]} "
+                f"(declare the order under `factors: {{{factor}: ...}}` in the study file to choose another)"
+            )
+        else:
+            click.echo(f"  {factor}: {', '.join(lv)}, in this order")
 
 
 def _say_replaced(replaced: int) -> None:
