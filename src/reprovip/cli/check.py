@@ -58,7 +58,12 @@ def emit(
     if markdown:
         write_text_atomic(markdown, markdown_summary(doc))
     if badge:
-        write_text_atomic(badge, badge_svg(doc["verdict"]))
+        try:
+            write_text_atomic(badge, badge_svg(doc["verdict"]))
+        except OSError as exc:  # /proc, a read-only folder (a file in the way is write_text_atomic's error)
+            from reprovip.errors import InputError
+
+            raise InputError(f"{badge}: cannot write it ({exc.strerror or exc}); give another path") from None
     if json_path:
         write_json_atomic(json_path, doc)
 

@@ -332,7 +332,12 @@ def _add_analysis(
 
 def _write(crate: ROCrate, out: Path) -> None:
     """Write the crate in a temporary folder beside ``out``, then rename it into place (whole or absent)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):  # `--ro-crate study.yaml/c`: was an internal error
+        raise InputError(
+            f"{out}: cannot write the crate: a part of its folder, {out.parent}, is a file; choose another folder"
+        ) from None
     tmp = out.parent / f".{out.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part"
     try:
         crate.write(tmp)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,12 +56,14 @@ class ReportView:
 
 
 def _write(path: Path, text: str) -> Path:
-    path = path.resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    """Write the page atomically; a path under a file or in a folder that takes no file is the user's to fix
+    (``report -o study.yaml/r.html`` was an internal error)."""
+    from reprovip.atomic import write_text_atomic
+
+    try:
+        return write_text_atomic(path.resolve(), text)
+    except OSError as exc:  # /proc, a read-only folder: write_text_atomic names a file in the way itself
+        raise InputError(f"{path}: cannot write it ({exc.strerror or exc}); give another path") from None
 
 
 def _study(study: Study | str | Path) -> Study:
