@@ -198,14 +198,14 @@ def test_the_report_of_a_verdict_made_with_other_criteria_is_stale(study: Study,
     "edit",
     [
         "  n: {path: n.json, kind: scalars}\n",  # an output added
-        "factors: {version: [new, old]}\n",  # the baseline named (the first level)
+        "factors: {version: ['2.0', '1.0']}\n",  # the baseline named (the first level)
     ],
 )
 def test_an_ingested_verdict_made_for_other_outputs_or_factors_is_stale(tmp_path: Path, capsys, edit: str) -> None:
     """An ingest-only study whose file gained an output, or named a version's baseline, after its analysis:
     `check --no-reanalyze` kept the green verdict, and the report showed it unmarked (a review). Run-based
     studies were refused through their plan; an ingested one has none."""
-    for version in ("new", "old"):
+    for version in ("1.0", "2.0"):
         for s in (1, 2):
             for r in (1, 2):
                 out = tmp_path / "results" / version / f"sub-{s}" / f"run-{r}"

@@ -395,7 +395,9 @@ def stored_study_id(study: Study) -> int:
     """The catalog id of ``study``; raises :class:`NotFoundError` when nothing was stored yet."""
     study_id = study.catalog.study_id(study.name)
     if study_id is None:
-        raise NotFoundError(f"{study.path}: nothing stored yet; run `reprovip run` or `reprovip ingest` first")
+        from reprovip.stored_names import nothing_stored, stored_names
+
+        raise NotFoundError(nothing_stored(study.path, study.name, stored_names(study.catalog, study.name)))
     return study_id
 
 
