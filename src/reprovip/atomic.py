@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
 from typing import Any
+
+# A path that cannot hold a file (/proc, a read-only or missing folder): the user's to change, said in one line
+_PATH_ERRORS = frozenset({errno.EACCES, errno.EPERM, errno.ENOENT, errno.ENOTDIR, errno.EROFS, errno.EISDIR})
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
@@ -24,7 +28,15 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
 
         raise InputError(f"{p}: cannot write it: it is a folder; give a file's path")
     tmp = p.with_name(f".{p.name}.{os.getpid()}.part")
-    with open(tmp, "w", encoding="utf-8") as fh:
+    try:
+        fh = open(tmp, "w", encoding="utf-8")  # noqa: SIM115 - closed by the with below
+    except OSError as exc:
+        if exc.errno not in _PATH_ERRORS:  # a full disk is not the path's fault: the caller reports it
+            raise
+        from reprovip.errors import InputError
+
+        raise InputError(f"{p}: cannot write it ({exc.strerror}); give another path") from None
+    with fh:
         fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())

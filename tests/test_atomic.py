@@ -1,0 +1,40 @@
+"""Atomic writes: the whole new file or the old one; a path that cannot hold a file is a one-line error."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from reprovip.atomic import write_json_atomic, write_text_atomic
+from reprovip.errors import InputError
+
+
+def test_a_write_replaces_the_file_whole_and_leaves_no_part(tmp_path: Path) -> None:
+    path = write_text_atomic(tmp_path / "sub" / "a.txt", "old")
+    write_json_atomic(path, {"x": 1})
+    assert path.read_text() == '{\n "x": 1\n}' and sorted(os.listdir(path.parent)) == ["a.txt"]
+
+
+def test_paths_that_cannot_hold_a_file_are_input_errors(tmp_path: Path) -> None:
+    """`check --junit /proc/x.xml` crashed with exit 4 (a review): the temporary file could not be opened."""
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputError, match=r"file/r\.html: cannot write it: a part of its folder, .*file, is a file"):
+        write_text_atomic(tmp_path / "file" / "r.html", "<html>")
+    with pytest.raises(InputError, match=r"cannot write it: it is a folder; give a file's path"):
+        write_text_atomic(tmp_path, "x")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.access(locked, os.W_OK):  # root writes anywhere: /proc refuses everyone
+            target = Path("/proc/reprovip-test.xml")
+            if not Path("/proc").is_dir():
+                pytest.skip("neither an unwritable folder (root) nor /proc here")
+        else:
+            target = locked / "x.xml"
+        with pytest.raises(InputError, match=r"x?\.xml: cannot write it \(.+\); give another path"):
+            write_text_atomic(target, "<x/>")
+    finally:
+        locked.chmod(0o700)
