@@ -229,3 +229,14 @@ def test_a_header_only_difference_is_not_a_changed_result() -> None:
         "text field)"
     )
     assert "changes the result" not in att["summary"]
+
+
+def test_nothing_to_compare_is_not_called_identical() -> None:
+    """No subject with two executions: the bitwise summary is vacuously "identical", and the attribution said
+    "bit-for-bit identical across all executions", which reads like a pass (a review)."""
+    two = _bits({"threads": ("1",)}, 2, lambda s, c, r: f"{s}")
+    assert two["identical"] is True and two["compared_subjects"] == 8
+    assert attribute(two, {})["summary"] == "bit-for-bit identical across all executions"
+    alone = _bits({"threads": ("1",)}, 1, lambda s, c, r: f"{s}")
+    assert alone["identical"] is True and alone["compared_subjects"] == 0
+    assert attribute(alone, {})["summary"].startswith("nothing to compare: no subject has two executions")

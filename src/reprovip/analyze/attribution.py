@@ -186,6 +186,8 @@ def attribute(
     >>> out["factors"][0]["changes_result"], out["summary"].split(",")[0]
     (True, 'threads changes the result in 25% of the differing voxels')
     """
+    if bitwise["identical"] and bitwise.get("compared_subjects") == 0:  # an empty "identical" read like a pass
+        return {"factors": [], "summary": "nothing to compare: no subject has two executions that wrote this output"}
     if bitwise["identical"]:
         return {"factors": [], "summary": "bit-for-bit identical across all executions"}
     entries = []

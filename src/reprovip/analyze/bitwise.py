@@ -41,8 +41,10 @@ def bitwise_summary(design: Design) -> dict[str, Any]:
     """
     cells, per_condition = [], {}
     identical = bytes_identical = True
+    compared = 0  # subjects with two stored executions or more: none, and "identical" is vacuous
     for s in design.subjects:
         every = [r for r in design.grid[s].values() if r.blob]
+        compared += len(every) >= 2
         identical &= len({record_key(r) for r in every}) <= 1
         bytes_identical &= len({r.blob for r in every}) <= 1
         for cell in design.cells:
@@ -76,6 +78,7 @@ def bitwise_summary(design: Design) -> dict[str, Any]:
         repetitions=design.k,
         identical=identical,
         bytes_identical=bytes_identical,
+        compared_subjects=compared,
         repetitions_identical=all(c["identical"] for c in cells),
         cells=cells,
         conditions=per_condition,
