@@ -90,3 +90,84 @@ def test_two_subjects_images_end_to_end(tmp_path: Path) -> None:
     gate = next(r for r in out["verdict"]["reasons"] if r["criterion"] == "voxel_icc_a1_median >= 0.9")
     assert not gate["estimable"] and "rest on 2 subject(s)" in gate["message"]
     assert doc["verdict"]["status"] == "error"
+
+
+# Review 10's C/06 (d300): float64 images near 1e300 read "not computed" with no reason and 0 significant digits.
+# The summary as analyze stored it: every SD and ICC undefined (their squares are inf), significant digits 0.
+D300 = dict(
+    mask_voxels=4096,
+    differ_fraction=1.0,
+    voxels_with_metrics=4096,
+    differ_without_metrics=0,
+    sd_undefined_voxels=4096,
+    sigdigits_min=-0.0,
+    sigdigits_median=0.0,
+    icc_a1_undefined_voxels=4096,
+)
+OVERFLOW = "4096 voxel(s) hold values whose differences exceed ~1e154: their squares overflow float64 (beyond ~1.8e308)"
+
+
+@pytest.mark.parametrize("rule", ["voxel_icc_a1_median >= 0.9", "voxel_sd_max <= 1000", "voxel_sigdigits_min >= 2"])
+def test_voxels_whose_squares_overflow_say_so(rule: str) -> None:
+    out = _image(6, **D300)
+    judged = _one(out, rule)
+    assert (judged["passed"], judged["estimable"], judged["value"]) == (False, False, None)
+    assert judged["message"] == (
+        f"{rule}: not estimable ({OVERFLOW}, so no SD, ICC or significant digits can be computed there; rescale "
+        "the images (divide them by a power of ten))"
+    )
+    (builtin,) = [r for r in output_verdict(out, [], {"executions": {}})["reasons"] if r["value"] == 4096]
+    assert (builtin["criterion"], builtin["estimable"]) == ("differences the metrics measure", False)
+    assert _one(_image(6, **D300), "voxel_differ_fraction <= 0.5")["value"] == 1.0  # no square: still judged
+
+
+def test_the_magnitude_stored_by_the_analysis_is_named() -> None:
+    """Read with a default: the analysis may store ``overflow_voxels`` and ``magnitude_max`` (analyze's count of
+    voxels with non-finite mean squares; the largest subject's mean magnitude)."""
+    out = _image(6, **dict(D300, overflow_voxels=4000, magnitude_max=4.03e300))
+    assert _one(out, "voxel_icc_a1_median >= 0.9")["message"].startswith(
+        "voxel_icc_a1_median >= 0.9: not estimable (4000 voxel(s) hold values near 4.03e+300: their squares"
+    )
+
+
+def test_a_region_whose_squares_overflow_does_not_pass_on_the_other_voxels() -> None:
+    """100 of 4096 voxels overflow; the median ICC of the others is 0.97 and passed, judging part of the image."""
+    out = _image(6, **dict(D300, sd_undefined_voxels=100, icc_a1_undefined_voxels=100, icc_a1_median=0.97))
+    judged = _one(out, "voxel_icc_a1_median >= 0.9")
+    assert not judged["estimable"] and "100 voxel(s) hold values" in judged["message"]
+
+
+def test_an_icc_whose_between_subject_squares_overflow_is_not_read_as_0_over_0() -> None:
+    """Values near 1e160 with a relative noise of 1e-10: the SD (1e150) computes, the subjects' differences
+    squared (1e320) do not; every voxel differs and has no ICC, which is not a voxel equal everywhere (0/0)."""
+    out = _image(6, **dict(D300, sd_undefined_voxels=0, sd_max=1.6e150, sigdigits_min=10.2))
+    judged = _one(out, "voxel_icc_a1_median >= 0.9")
+    assert OVERFLOW + ", so no ICC can be computed there" in judged["message"]
+    assert _one(out, "voxel_sigdigits_min >= 10")["passed"]  # within-subject squares are finite: judged
+
+
+def test_an_icc_undefined_where_nothing_differs_says_0_over_0() -> None:
+    out = _image(6, **dict(D300, sd_undefined_voxels=0, differ_fraction=0.0))
+    assert _one(out, "voxel_icc_a1_median >= 0.9")["message"] == (
+        "voxel_icc_a1_median >= 0.9: not estimable (the icc_a1 map is undefined in 4096 of the 4096 voxels with "
+        "metrics (0/0: the voxel is equal in every execution of every subject))"
+    )
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # numpy's overflow warnings, from the analysis' threads
+def test_images_near_1e300_end_to_end(tmp_path: Path) -> None:
+    import nibabel as nib
+    import numpy as np
+
+    rng = np.random.default_rng(6)
+    files = {}
+    for s in range(4):
+        z = rng.normal(4.0 + 0.2 * s, 0.2, (6, 6, 6))
+        for r in (1, 2, 3):
+            v = (z + rng.normal(0, 1e-4, z.shape)) * 1e300
+            files[(f"sub-{s}", r)] = {"img.nii": nib.Nifti1Image(v, np.eye(4)).to_bytes()}
+    doc = ingested(tmp_path, "  img: {path: img.nii, kind: image}\n", files).analyze().document
+    (out,) = doc["outputs"]
+    gate = next(r for r in out["verdict"]["reasons"] if r["criterion"] == "voxel_icc_a1_median >= 0.9")
+    assert not gate["estimable"] and "their squares overflow float64" in gate["message"]
+    assert doc["verdict"]["status"] == "error"

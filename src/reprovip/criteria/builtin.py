@@ -1,8 +1,8 @@
 """The checks every output gets, whatever its criteria: each failure means the data cannot support a pass.
 
 Outputs that could not be read or were not written by every execution, subjects left out of the metrics
-for lack of executions (they make the study incomplete), values too small for their SD to be computed, numeric
-outputs with no number,
+for lack of executions (they make the study incomplete), values too small for their SD to be computed, voxels
+too large for their squares to be, numeric outputs with no number,
 observations non-finite in some executions, files that differ where no observation does, voxels that differ
 where no voxel metric looks, voxels whose finiteness differs, images that lost most of their voxels, and
 executions half or more away from their subject's others (a warning).
@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from reprovip.criteria.reasons import as_float, named, reason
+from reprovip.criteria.voxels import overflow
 
 NUMERIC_KINDS = ("table", "scalars", "text", "array")
 OBSERVED = "differences covered by the observations"
@@ -270,7 +271,8 @@ def _unseen_differences(out: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _underflow(out: dict[str, Any]) -> list[dict[str, Any]]:
     """Values that differ between executions where every metric reads them as identical: magnitudes so small
-    (below ~1e-146) that their squares underflow (SD 0), and integers beyond 2**53 equal once in float64."""
+    (below ~1e-146) that their squares underflow (SD 0), and integers beyond 2**53 equal once in float64; and
+    voxels so large (differences beyond ~1e154) that their squares overflow, where no metric is computed."""
     zero = [
         o["name"]
         for o in out.get("observations") or []
@@ -293,6 +295,8 @@ def _underflow(out: dict[str, Any]) -> list[dict[str, Any]]:
                 "-log10 of a p-value)",
             )
         )
+    if over := overflow(out):
+        found.append(reason(UNDERFLOW, passed=False, estimable=False, value=over[0], message=over[1]))
     number_like = (out.get("text_differences") or {}).get("number_like") or {}
     if number_like:  # numbers the table reader would not guess at (1,234): they differ, and nothing measures them
         found.append(

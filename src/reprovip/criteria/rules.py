@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from reprovip.criteria.voxels import voxel_value
+
 OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 _RULE = re.compile(
     r"^\s*(?P<metric>[A-Za-z_][\w().,]*?)\s*(?P<op>>=|<=|>|<)\s*(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
@@ -345,9 +347,9 @@ def metric_values(
         return [(None, bool(output["bitwise"].get(metric)), {})]
     if metric in STUDY_METRICS:
         return [(None, document["executions"].get(metric), {})]
-    if metric in OUTPUT_METRICS or metric.startswith("voxel_"):
-        if metric.startswith("voxel_icc") and (few := _few_subjects(output)):
-            return [(None, None, {"reason": few})]
+    if metric.startswith("voxel_"):
+        return [voxel_value(metric, output)]
+    if metric in OUTPUT_METRICS:
         summary = output.get("summary", {})
         label = summary.get(f"{metric}_label")  # dice_min, hd95_max: the label they come from
         return [(None if label is None else f"label {label}", summary.get(metric), {})]
@@ -380,26 +382,6 @@ def metric_values(
                 continue
             out.append((obs["name"], value, {} if value is not None else {"reason": _missing_reason(obs, None)}))
     return out
-
-
-MIN_ICC_SUBJECTS = 3
-"""Subjects a voxel ICC needs to be judged: with 2, its between-subject variance has one degree of freedom."""
-
-
-def _few_subjects(output: dict[str, Any]) -> str | None:
-    """Why the voxel ICCs of an image output with fewer than :data:`MIN_ICC_SUBJECTS` subjects are not judged
-    (None when they have enough): a median of 0.95 over 2 subjects read "sufficiently reproducible" while the
-    same values as a table had an ICC(A,1) lower bound of 0.69 (a review); an image's ICC has no interval to
-    show it."""
-    n = (output.get("voxelwise") or {}).get("subjects", output.get("n_subjects"))
-    if n is None or int(n) >= MIN_ICC_SUBJECTS:
-        return None
-    return (
-        f"the voxel ICCs rest on {n} subject(s): their between-subject variance has {max(int(n) - 1, 0)} degree(s) "
-        f"of freedom, too few to estimate a reliability (an ICC needs {MIN_ICC_SUBJECTS} subjects at least, 10 or "
-        "more for a stable one); add subjects, or judge the executions by voxel_sd_max, voxel_sigdigits_min or "
-        "voxel_differ_fraction"
-    )
 
 
 def _no_envelope(output: dict[str, Any]) -> str:
