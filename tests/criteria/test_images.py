@@ -171,3 +171,38 @@ def test_images_near_1e300_end_to_end(tmp_path: Path) -> None:
     gate = next(r for r in out["verdict"]["reasons"] if r["criterion"] == "voxel_icc_a1_median >= 0.9")
     assert not gate["estimable"] and "their squares overflow float64" in gate["message"]
     assert doc["verdict"]["status"] == "error"
+
+
+@pytest.mark.parametrize("metric", VOXEL_ICC)
+def test_a_voxel_icc_threshold_at_1_passes_identical_executions_only(metric: str) -> None:
+    """As b06 for tables (review 10): executions 1 ulp apart give voxel ICCs of exactly 1 in float64, and
+    `voxel_icc_a1_min >= 1` passed them; docs/criteria.md says a threshold at 1 requires identity."""
+    stats = {m.removeprefix("voxel_"): 1.0 for m in VOXEL_ICC}
+    judged = _one(_image(6, differ_fraction=0.25, **stats), f"{metric} >= 1")
+    assert (judged["passed"], judged["estimable"], judged["value"]) == (False, True, 1.0)
+    assert judged["message"] == (
+        f"{metric} = 1 but the executions differ in 25% of the voxels (voxel_differ_fraction 0.25): the ICC rounds "
+        f"to 1; {metric} >= 1 requires identical executions"
+    )
+    assert _one(_image(6, differ_fraction=0.25, **stats), f"{metric} >= 0.999")["passed"]  # read as computed
+
+
+def test_voxel_iccs_of_executions_one_ulp_apart_end_to_end(tmp_path: Path) -> None:
+    """6 subjects x 3 repetitions, repetition 2 one ulp above the others in every voxel."""
+    import nibabel as nib
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    files = {}
+    for s in range(6):
+        v = 100.0 + 10 * s + rng.normal(0, 1, (6, 6, 6))
+        for r in (1, 2, 3):
+            x = np.nextafter(v, np.inf) if r == 2 else v
+            files[(f"sub-{s}", r)] = {"img.nii": nib.Nifti1Image(x, np.eye(4)).to_bytes()}
+    outputs = "  img: {path: img.nii, kind: image}\ncriteria: ['voxel_icc_a1_min >= 1']\n"
+    doc = ingested(tmp_path, outputs, files).analyze().document
+    (out,) = doc["outputs"]
+    assert out["voxelwise"]["summary"]["icc_a1_min"] == 1.0  # what the criterion reads
+    gate = next(r for r in out["verdict"]["reasons"] if r["criterion"] == "voxel_icc_a1_min >= 1")
+    assert (gate["passed"], gate["estimable"]) == (False, True) and "the ICC rounds to 1" in gate["message"]
+    assert doc["verdict"]["status"] == "fail"

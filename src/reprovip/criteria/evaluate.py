@@ -68,9 +68,38 @@ def _at_icc_edge(judged: dict[str, Any], criterion: Criterion, output: dict[str,
     """An ICC threshold at 1 (``ICC(A,1).ci_low >= 1``) passes only executions that are identical: executions
     1 ulp apart give an ICC and a CI of exactly 1 in float64, and passed where ``wsd <= 0`` failed (a review).
     A consistency form (``ICC(C,1)``) ignores an execution's offset: it is exactly 1 when its residual mean
-    square is 0."""
-    if not (judged["passed"] and criterion.metric.startswith("ICC(") and criterion.threshold >= 1):
+    square is 0. A voxel ICC (``voxel_icc_a1_min >= 1``) likewise passes only images whose voxels are the same
+    in every execution (the voxelwise ``differ_fraction`` is 0)."""
+    if not (judged["passed"] and criterion.metric.startswith(("ICC(", "voxel_icc")) and criterion.threshold >= 1):
         return judged
+    edge = _voxels_differ if criterion.metric.startswith("voxel_icc") else _observations_differ
+    found = edge(judged, criterion, output)
+    if found is None:
+        return judged
+    how, observation = found
+    msg = f"{how}: the ICC rounds to 1; {criterion.text} requires identical executions"
+    if output.get("attribution", {}).get("summary"):
+        msg += f": {output['attribution']['summary']}"
+    return dict(judged, passed=False, observation=observation, message=msg)
+
+
+def _voxels_differ(judged: dict[str, Any], criterion: Criterion, output: dict[str, Any]) -> tuple[str, None] | None:
+    """How a voxel ICC of 1 hides executions that differ (an unknown share when no fraction was stored)."""
+    differ = as_float(((output.get("voxelwise") or {}).get("summary") or {}).get("differ_fraction"))
+    if differ == 0:
+        return None
+    share = "an unknown share" if differ is None else f"{100 * differ:.3g}%"
+    how = (
+        f"{criterion.metric} = {_fmt(judged['value'])} but the executions differ in {share} of the voxels "
+        f"(voxel_differ_fraction {_fmt(differ)})"
+    )
+    return how, None
+
+
+def _observations_differ(
+    judged: dict[str, Any], criterion: Criterion, output: dict[str, Any]
+) -> tuple[str, str] | None:
+    """How an ICC of 1 hides selected observations whose executions differ, and the first of them."""
     form = criterion.metric.partition(".")[0]
 
     def exact(o: dict[str, Any]) -> bool:
@@ -80,18 +109,15 @@ def _at_icc_edge(judged: dict[str, Any], criterion: Criterion, output: dict[str,
     observations = output.get("observations") or []
     differ = [o for o in observations if criterion.selects(o["name"]) and not exact(o)]
     if not differ:
-        return judged
+        return None
     first = differ[0]
     entry = (first.get("icc") or {}).get(form) or {}
     estimate, low, high = (_fmt(as_float(entry.get(f))) for f in ("value", "ci_low", "ci_high"))
-    msg = (
+    how = (
         f"{form} = {estimate} (95% CI {low} to {high}) on {named([o['name'] for o in differ])} but the executions "
-        f"differ (wsd = {_fmt(as_float(first.get('wsd')))}): the ICC rounds to 1; {criterion.text} requires "
-        "identical executions"
+        f"differ (wsd = {_fmt(as_float(first.get('wsd')))})"
     )
-    if output.get("attribution", {}).get("summary"):
-        msg += f": {output['attribution']['summary']}"
-    return dict(judged, passed=False, observation=first["name"], message=msg)
+    return how, first["name"]
 
 
 def _check_values(criterion: Criterion, output: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
