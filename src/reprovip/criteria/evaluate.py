@@ -2,228 +2,29 @@
 
 Called once, by ``analyze`` (and ``compare``), which stores the result; every view renders what was stored.
 Besides the study's criteria (or the defaults), the built-in checks of :mod:`reprovip.criteria.builtin` run on
-every output, because they guard against a false pass; :mod:`reprovip.criteria.alerts` words the study-level
-alerts (failed, unfinished or unrun executions, a flaky application).
+every output, because they guard against a false pass; :mod:`reprovip.criteria.judge` judges one criterion on
+one output; :mod:`reprovip.criteria.alerts` words the study-level alerts (failed, unfinished or unrun
+executions, a flaky application).
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from reprovip.criteria.alerts import compare_alerts, execution_alerts
 from reprovip.criteria.builtin import builtin_reasons
-from reprovip.criteria.evidence import bitwise_evidence, icc_evidence, identity_sentence
-from reprovip.criteria.reasons import as_float, named, reason
-from reprovip.criteria.rules import (
-    OBSERVATION_METRICS,
-    OPS,
-    STUDY_METRICS,
-    Criterion,
-    default_criteria,
-    envelope_criteria,
-    metric_values,
-)
-from reprovip.criteria.selection import said_unmatched, unjudged
+from reprovip.criteria.evidence import bitwise_evidence, identity_sentence
+from reprovip.criteria.judge import check
+from reprovip.criteria.reasons import reason
+from reprovip.criteria.rules import STUDY_METRICS, Criterion, default_criteria, envelope_criteria
+from reprovip.criteria.selection import unjudged
 from reprovip.criteria.verdict import EXIT_CODES, LABELS, OUTPUT_STATUSES, exit_code, worst
 from reprovip.errors import EMPTY_FILE
 
-# Why a metric is infinite (stored "Infinity"), by its field (rules.OBSERVATION_METRICS) or name: a criterion
-# on it is not estimable, never a pass, whichever side of the threshold the infinity falls.
-INFINITE = {
-    "wcv_rms": "a subject's mean is 0 while its executions differ: a coefficient of variation is undefined (use wsd)",
-    "wcv_log": "a subject's mean is 0 while its executions differ: a coefficient of variation is undefined (use wsd)",
-    "bcv": "the mean over subjects is 0: a coefficient of variation is undefined",
-    "sd_ratio": "no variance between subjects (between-subject SD 0) while executions differ: "
-    "the ratio is undefined (use wsd or execution_sd)",
-    "hd95_max": "a label is empty in some execution and not in another (see dice_min)",
-}
-INFINITE_ICC = "its 95% CI is unbounded (the single-measure lower bound is at or below -1/(k-1))"
-INFINITE_OTHER = "the values overflow"
 VALUES_ONLY = (
     "the files' bytes differ where the decoded values do not (formatting, line endings, header fields the "
     "semantic hash ignores: docs/readers.md)"
 )
-
-
-def _fmt(v: float | None) -> str:
-    return "n/a" if v is None else f"{v:.6g}"
-
-
-def _infinite(metric: str, value: float) -> str:
-    """Why ``metric`` is ``value`` (an infinity): named with its value, for the criterion's message."""
-    why = INFINITE.get(OBSERVATION_METRICS.get(metric, metric))
-    if why is None:
-        why = INFINITE_ICC if metric.startswith("ICC(") else INFINITE_OTHER
-    return f"{metric} = {value:g}: {why}"
-
-
-def _check(criterion: Criterion, output: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
-    """One criterion on one output; its ``observations`` patterns that match nothing are said (never a pass)."""
-    judged = _at_icc_edge(_check_values(criterion, output, document), criterion, output)
-    return said_unmatched(judged, criterion, output, document)
-
-
-def _at_icc_edge(judged: dict[str, Any], criterion: Criterion, output: dict[str, Any]) -> dict[str, Any]:
-    """An ICC threshold at 1 (``ICC(A,1).ci_low >= 1``) passes only executions that are identical: executions
-    1 ulp apart give an ICC and a CI of exactly 1 in float64, and passed where ``wsd <= 0`` failed (a review).
-    A consistency form (``ICC(C,1)``) ignores an execution's offset: it is exactly 1 when its residual mean
-    square is 0. A voxel ICC (``voxel_icc_a1_min >= 1``) likewise passes only images whose voxels are the same
-    in every execution (the voxelwise ``differ_fraction`` is 0)."""
-    if not (judged["passed"] and criterion.metric.startswith(("ICC(", "voxel_icc")) and criterion.threshold >= 1):
-        return judged
-    edge = _voxels_differ if criterion.metric.startswith("voxel_icc") else _observations_differ
-    found = edge(judged, criterion, output)
-    if found is None:
-        return judged
-    how, observation = found
-    msg = f"{how}: the ICC rounds to 1; {criterion.text} requires identical executions"
-    if output.get("attribution", {}).get("summary"):
-        msg += f": {output['attribution']['summary']}"
-    return dict(judged, passed=False, observation=observation, message=msg)
-
-
-def _voxels_differ(judged: dict[str, Any], criterion: Criterion, output: dict[str, Any]) -> tuple[str, None] | None:
-    """How a voxel ICC of 1 hides executions that differ (an unknown share when no fraction was stored)."""
-    differ = as_float(((output.get("voxelwise") or {}).get("summary") or {}).get("differ_fraction"))
-    if differ == 0:
-        return None
-    share = "an unknown share" if differ is None else f"{100 * differ:.3g}%"
-    how = (
-        f"{criterion.metric} = {_fmt(judged['value'])} but the executions differ in {share} of the voxels "
-        f"(voxel_differ_fraction {_fmt(differ)})"
-    )
-    return how, None
-
-
-def _observations_differ(
-    judged: dict[str, Any], criterion: Criterion, output: dict[str, Any]
-) -> tuple[str, str] | None:
-    """How an ICC of 1 hides selected observations whose executions differ, and the first of them."""
-    form = criterion.metric.partition(".")[0]
-
-    def exact(o: dict[str, Any]) -> bool:
-        consistent = form.startswith("ICC(C") and (o.get("mean_squares") or {}).get("mse") == 0
-        return bool(o.get("identical") or o.get("constant") or consistent)
-
-    observations = output.get("observations") or []
-    differ = [o for o in observations if criterion.selects(o["name"]) and not exact(o)]
-    if not differ:
-        return None
-    first = differ[0]
-    entry = (first.get("icc") or {}).get(form) or {}
-    estimate, low, high = (_fmt(as_float(entry.get(f))) for f in ("value", "ci_low", "ci_high"))
-    how = (
-        f"{form} = {estimate} (95% CI {low} to {high}) on {named([o['name'] for o in differ])} but the executions "
-        f"differ (wsd = {_fmt(as_float(first.get('wsd')))})"
-    )
-    return how, first["name"]
-
-
-def _check_values(criterion: Criterion, output: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
-    """One criterion on the observations it selects. Observations whose every value is the same, bit for bit,
-    in every execution of every subject are reproducible by identity: they meet the criterion (though their ICC
-    is 0/0) and are named; when the criterion selects only such observations, it passes on them."""
-    values = metric_values(criterion.metric, output, document, criterion.selects)
-    constant = {o["name"] for o in output.get("observations") or [] if o.get("constant")}
-    same = [name for name, _, _ in values if name in constant] if criterion.op is not None else []
-    if not same:
-        return _judge(criterion, output, values)
-    identity = f"{named(same)} identical in every execution: nothing to compare between subjects"
-    rest = [t for t in values if t[0] not in constant]
-    if not rest:
-        return reason(
-            criterion.text,
-            passed=True,
-            observation=same[0],
-            message=f"{criterion.text}: {identity}",
-            **_extra(criterion),
-        )
-    judged = _judge(criterion, output, rest)
-    judged["message"] += f"; {identity}"
-    return judged
-
-
-def _extra(criterion: Criterion) -> dict[str, Any]:
-    return dict(
-        metric=criterion.metric,
-        severity=criterion.severity,
-        threshold=criterion.threshold,
-        observations=list(criterion.observations),  # the patterns it judges; empty: every observation
-    )
-
-
-def _judge(
-    criterion: Criterion, output: dict[str, Any], values: list[tuple[str | None, Any, dict[str, Any]]]
-) -> dict[str, Any]:
-    """The criterion at its worst over ``values``; a value that is null or infinite is not estimable."""
-    extra = _extra(criterion)
-    if criterion.op is None:
-        if values and values[0][1] is None:
-            why = values[0][2].get("reason", "not computed")
-            return reason(criterion.text, passed=False, estimable=False, message=f"{criterion.metric}: {why}", **extra)
-        ok = bool(values and values[0][1])
-        msg = f"{criterion.metric}: {'yes' if ok else 'no'}"
-        if not ok:  # where it fails (the envelope's worst change), then the output's attribution
-            detail = values[0][2].get("detail") if values else None
-            msg += f" ({'; '.join(x for x in (detail, output.get('attribution', {}).get('summary')) if x)})"
-        return reason(criterion.text, passed=ok, value=ok, message=msg, **extra)
-    usable, unusable = [], []  # unusable: (observation, why, value as the document stores it)
-    for name, v, x in values:
-        f = as_float(v)
-        if f is None:
-            unusable.append((name, x.get("reason") or "not computed", None))
-        elif math.isinf(f):
-            unusable.append((name, _infinite(criterion.metric, f), "Infinity" if f > 0 else "-Infinity"))
-        else:
-            usable.append((name, f, x))
-    better_high = criterion.op in (">=", ">")
-    if usable:
-        name, value, x = (min if better_high else max)(usable, key=lambda t: t[1])
-        # Significant digits come through a logarithm: 3 digits compute as 2.9999999999999996 and failed
-        # `sigdigits >= 3` (a review); compared at 12 decimals.
-        compared = round(value, 12) if "sigdigits" in criterion.metric else value
-        ok = OPS[criterion.op](compared, criterion.threshold)
-        where = f" on {name}" if name else ""
-        word = "meets" if ok else "fails"
-        rule = f"{word} {criterion.op} {criterion.threshold:g}"
-        ci = x.get("ci")
-        if ci:  # an ICC: its estimate and interval once, then which of them the rule reads
-            form, _, field = criterion.metric.partition(".")
-            estimate, low, high = (_fmt(as_float(v)) for v in (x.get("estimate"), ci[0], ci[1]))
-            head = f"{form} = {estimate} (95% CI {low} to {high})"
-            bound = {"ci_low": "its lower bound", "ci_high": "its upper bound"}.get(field, "it")
-            msg = f"{head}{where}: {bound} {rule}"
-        else:
-            msg = f"{criterion.metric} = {_fmt(value)}{where} {rule}"
-        if not ok and output.get("attribution", {}).get("summary"):
-            msg += f": {output['attribution']['summary']}"
-        if not ok or not unusable:
-            evidence = icc_evidence(criterion, x) if x.get("mean_squares") else None
-            return reason(
-                criterion.text, passed=ok, value=value, observation=name, message=msg, evidence=evidence, **extra
-            )
-    if unusable:
-        why_not = named([f"{n}: {why}" if n else why for n, why, _ in unusable])
-        # One value per output (a voxel summary, Dice): no observations to count.
-        single = len(values) == 1 and values[0][0] is None
-        on = "" if single else f" on {len(unusable)} of {len(values)} observation(s)"
-        return reason(
-            criterion.text,
-            passed=False,
-            estimable=False,
-            observation=unusable[0][0],
-            value=unusable[0][2],
-            message=f"{criterion.text}: not estimable{on} ({why_not})",
-            **extra,
-        )
-    if criterion.observations and not output.get("error"):
-        why = f"no observation matches {', '.join(criterion.observations)}"
-    else:
-        why = output.get("error") or "the metric was not computed for this output"
-    return reason(
-        criterion.text, passed=False, estimable=False, message=f"{criterion.text}: not analysable: {why}", **extra
-    )
 
 
 def _status(reasons: list[dict[str, Any]]) -> str:
@@ -265,10 +66,10 @@ def output_verdict(out: dict[str, Any], rules: list[Criterion], document: dict[s
         reasons.append(reason("identical", passed=True, value=True, metric="identical", message=sentence))
         # Identity meets every threshold on values, not one on the executions (a review: a declared
         # `attempt_failure_rate <= 0.1` at 0.5 was dropped when the outputs were identical).
-        reasons += [_check(c, out, document) for c in rules if c.metric in STUDY_METRICS]
+        reasons += [check(c, out, document) for c in rules if c.metric in STUDY_METRICS]
         status = _status(reasons)  # warnings stay alerts: the output is still bit-for-bit identical
         return dict(status="identical" if status in ("pass", "warn") else status, reasons=reasons, evidence=evidence)
-    checked = [_check(c, out, document) for c in rules]
+    checked = [check(c, out, document) for c in rules]
     reasons += checked + unjudged(out, rules)
     status = _status(reasons)
     if status in ("pass", "warn") and checked and not any(r["estimable"] for r in checked):

@@ -8,7 +8,6 @@ the output and is named.
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import math
 import operator
@@ -16,13 +15,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from reprovip.criteria.voxels import voxel_value
+from reprovip.criteria.hints import suggest_metric
 
 OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 _RULE = re.compile(
     r"^\s*(?P<metric>[A-Za-z_][\w().,]*?)\s*(?P<op>>=|<=|>|<)\s*(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
 )
-_ICC = re.compile(r"^ICC\((1|A|C),(1|k)\)(?:\.(value|ci_low|ci_high))?$")
+ICC_NAME = re.compile(r"^ICC\((1|A|C),(1|k)\)(?:\.(value|ci_low|ci_high))?$")
 
 # Metric name -> (where, key). "obs": per observation; "output": output summary; "study": executions.
 OBSERVATION_METRICS = {
@@ -127,8 +126,8 @@ def parse_rule(text: str) -> tuple[str, str | None, float | None]:
             f"criterion {text!r} must read `METRIC OP NUMBER` (OP one of >=, >, <=, <) or be one of {list(FLAGS)}"
         )
     metric = m.group("metric")
-    if metric not in known_metrics() and not _ICC.match(metric):
-        hint = suggest_metric(metric)
+    if metric not in known_metrics() and not ICC_NAME.match(metric):
+        hint = suggest_metric(metric, known_metrics())
         extra = f"; did you mean `{hint}`?" if hint else "; see docs/criteria.md for the list"
         raise ValueError(f"unknown metric `{metric}` in criterion {text!r}{extra}")
     threshold = float(m.group("value"))
@@ -137,44 +136,6 @@ def parse_rule(text: str) -> tuple[str, str | None, float | None]:
     _check_reachable(text, metric, m.group("op"), threshold)
     _check_meaningful(text, metric, m.group("op"), threshold)
     return metric, m.group("op"), threshold
-
-
-# How lenient each part of an ICC name is: consistency (C) ignores an execution's offset, which the one-way (1)
-# and absolute-agreement (A) forms count; an average over k measures and an upper bound read higher.
-_LENIENCY = ({"1": 1, "a": 1, "c": 2}, {"1": 0, "k": 1}, {"ci_low": 0, "value": 1, "": 1, "ci_high": 2})
-_ICC_LOOSE = re.compile(r"^icc\((\w*),(\w*)\)(?:\.(\w*))?$")
-
-
-def _leniency(metric: str) -> tuple[int, ...] | None:
-    """The leniency of each part of an ICC-like name (a part not recognised, ``ICC(A,2)``, reads as the
-    strictest), None if the name is not ICC-like."""
-    m = _ICC_LOOSE.match(metric.lower())
-    if m is None:
-        return None
-    return tuple(rank.get(part or "", min(rank.values())) for rank, part in zip(_LENIENCY, m.groups(), strict=True))
-
-
-def suggest_metric(metric: str) -> str | None:
-    """The known metric an unknown ``metric`` is likely a typo for: the one it matches ignoring case first, else
-    the closest name that is no more lenient than what was typed. ``icc(a,1).ci_low`` was offered
-    ``ICC(C,1).ci_low`` (closer by letters), the consistency form that ignores an offset between conditions,
-    and following that hint turned a failing study green (a review).
-
-    Examples
-    --------
-    >>> suggest_metric("icc(a,1).ci_low"), suggest_metric("ICC(A,2)"), suggest_metric("sigdigit")
-    ('ICC(A,1).ci_low', 'ICC(A,1)', 'sigdigits')
-    """
-    known = known_metrics()
-    same = [k for k in known if k.lower() == metric.lower()]
-    if same:
-        return same[0]
-    typed = _leniency(metric)
-    for close in difflib.get_close_matches(metric, known, n=len(known), cutoff=0.6):
-        offered = _leniency(close)
-        if typed is None or offered is None or all(o <= t for t, o in zip(typed, offered, strict=True)):
-            return close
-    return None
 
 
 def _bounds(metric: str) -> tuple[float, float]:
@@ -325,81 +286,3 @@ def default_criteria(kind: str, *, compare: bool = False) -> list[Criterion]:
     if kind == "labels":
         rules += [Criterion("dice_min", ">=", 0.5), Criterion("dice_min", ">=", 0.95, severity="warn")]
     return rules
-
-
-def metric_values(
-    metric: str, output: dict[str, Any], document: dict[str, Any], selects: Any = lambda name: True
-) -> list[tuple[str | None, Any, dict[str, Any]]]:
-    """Values of ``metric`` for one output: a list of (observation name or None, value, extra).
-
-    ``selects(name)`` keeps only some observations (the criterion's ``observations`` patterns).
-    """
-    if metric == "within_envelope":
-        env = output.get("envelope")
-        if env is None:  # the test never ran: not estimable, never "outside" (a review read "within_envelope: no")
-            return [(None, None, {"reason": _no_envelope(output)})]
-        if "skipped" in env:  # no run-to-run noise to compare with: not estimable, never "outside"
-            return [(None, None, {"reason": f"the envelope test was skipped: {env['skipped']}"})]
-        return [(env.get("worst_observation"), bool(env.get("within_envelope")), {"detail": env.get("detail")})]
-    if metric in FLAGS:
-        if not output.get("bitwise"):  # never compared (an output that could not be analysed): not "differs"
-            return [(None, None, {"reason": output.get("error") or "the output was not compared"})]
-        return [(None, bool(output["bitwise"].get(metric)), {})]
-    if metric in STUDY_METRICS:
-        return [(None, document["executions"].get(metric), {})]
-    if metric.startswith("voxel_"):
-        return [voxel_value(metric, output)]
-    if metric in OUTPUT_METRICS:
-        summary = output.get("summary", {})
-        label = summary.get(f"{metric}_label")  # dice_min, hd95_max: the label they come from
-        return [(None if label is None else f"label {label}", summary.get(metric), {})]
-    icc = _ICC.match(metric)
-    out = []
-    for obs in output.get("observations", []):
-        if not selects(obs["name"]):
-            continue
-        if icc:
-            entry = (obs.get("icc") or {}).get(f"ICC({icc.group(1)},{icc.group(2)})")
-            if entry is None or entry.get("estimable") is False:
-                out.append((obs["name"], None, {"reason": _missing_reason(obs, entry)}))
-                continue
-            field = icc.group(3) or "value"
-            extra = {
-                "ci": [entry.get("ci_low"), entry.get("ci_high")],
-                "estimate": entry.get("value"),
-                "mean_squares": obs.get("mean_squares"),
-            }
-            out.append((obs["name"], entry.get(field), extra))
-        else:
-            value: Any = obs
-            for part in OBSERVATION_METRICS[metric].split("."):
-                value = value.get(part) if isinstance(value, dict) else None
-            if value == 0 and metric in SPREADS and obs.get("identical") is False:
-                # The executions differ, yet their spread computes as 0: below the metric's precision (the
-                # logs of values 1 ulp apart coincide), so `wcv_log <= 0` passed on differing values (a review).
-                why = f"the executions differ but {metric} computes as 0 (the difference is below its precision)"
-                out.append((obs["name"], None, {"reason": why}))
-                continue
-            out.append((obs["name"], value, {} if value is not None else {"reason": _missing_reason(obs, None)}))
-    return out
-
-
-def _no_envelope(output: dict[str, Any]) -> str:
-    """Why an output has no envelope test: no version factor (the usual case), or its analysis failed."""
-    if not set(output.get("factors") or {}) & set(ENVELOPE_FACTORS):
-        return (
-            "the study has no version factor (`version` or `environments`): the envelope test compares versions; "
-            "declare one, or compare two stores with `reprovip compare`, which runs it without declaring it"
-        )
-    return output.get("error") or "the envelope test was not computed for this output"
-
-
-def _missing_reason(obs: dict[str, Any], entry: dict[str, Any] | None) -> str:
-    """Why an observation has no value for a metric (shown by the criterion that needed it)."""
-    if obs.get("nonfinite"):
-        return obs["nonfinite"]["message"]
-    if entry is not None and entry.get("reason"):
-        return str(entry["reason"])
-    if "icc" not in obs:
-        return "needs at least 2 complete subjects with 2 executions each"
-    return "undefined for these values (e.g. a mean of 0 for a coefficient of variation)"
