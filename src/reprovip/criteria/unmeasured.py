@@ -1,0 +1,114 @@
+"""Differences between executions that no criterion measures: a warning when the data may still be sound (text
+fields, files that differ where every number is identical, voxels outside the metrics), a failure when values
+differ and every metric reads them as equal or cannot compute (underflow, overflow, numbers read as text, numbers
+float64 cannot hold). Part of the built-in checks of :mod:`reprovip.criteria.builtin`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reprovip.criteria.reasons import as_float, named, reason
+from reprovip.criteria.voxels import overflow
+
+OBSERVED = "differences covered by the observations"
+UNDERFLOW = "differences the metrics measure"
+
+
+def unseen_differences(out: dict[str, Any]) -> list[dict[str, Any]]:
+    """Warnings about differences between executions that no criterion can see: text fields, files that differ
+    where every number (or voxel) is identical, voxels outside the reference volume."""
+    warn = dict(passed=False, severity="warn")
+    found = []
+    text = out.get("text_differences") or {}
+    unmeasured = int(out.get("unmeasured_differences") or 0)
+    if text:
+        message = (
+            f"{text['count']} text field(s) differ between executions of a subject, which no metric measures: "
+            f"{named(text['names'])}; the criteria cannot vouch for them: compare two files of one subject"
+        )
+        for column, why in (text.get("number_like") or {}).items():
+            message += f"; column {column} looks like numbers but was read as text ({why})"
+        found.append(reason(OBSERVED, value=int(text["count"]), observation=text["names"][0], message=message, **warn))
+    elif unmeasured:
+        what = (
+            "voxel is identical: the difference is in the image header (units, data type, ...)"
+            if out["kind"] in ("image", "labels")
+            else "number read from them is identical: the difference is in what no observation measures (a string, "
+            "a text column, a word, a number glued to its unit)"
+        )
+        message = (
+            f"the files of {unmeasured} subject(s) differ between executions (within a condition or across "
+            f"levels) while every {what}; "
+            "the criteria cannot vouch for it: compare two files of one subject"
+        )
+        found.append(reason(OBSERVED, value=unmeasured, message=message, **warn))
+    unseen = int(((out.get("voxelwise") or {}).get("summary") or {}).get("differ_without_metrics") or 0)
+    if unseen:
+        message = (
+            f"{unseen} voxel(s) differ between executions where no voxel metric is computed (zero in the reference "
+            "volume, or non-finite): criteria on the metric maps cannot see them; voxel_differ_fraction and the "
+            "differ map do"
+        )
+        found.append(reason("differences covered by the voxel metrics", value=unseen, message=message, **warn))
+    return found
+
+
+def unmeasurable(out: dict[str, Any]) -> list[dict[str, Any]]:
+    """Values that differ between executions where every metric reads them as identical: magnitudes so small
+    (below ~1e-146) that their squares underflow (SD 0), and integers beyond 2**53 equal once in float64; and
+    voxels so large (differences beyond ~1e154) that their squares overflow, where no metric is computed."""
+    zero = [
+        o["name"]
+        for o in out.get("observations") or []
+        if o.get("identical") is False and not o.get("constant") and as_float(o.get("wsd")) == 0.0
+    ]
+    voxels = int(((out.get("voxelwise") or {}).get("summary") or {}).get("differ_sd_zero_voxels") or 0)
+    found = []
+    if zero or voxels:
+        what = f"{voxels} voxel(s)" if voxels else f"{len(zero)} observation(s) ({named(zero)})"
+        found.append(
+            reason(
+                UNDERFLOW,
+                passed=False,
+                estimable=False,
+                value=voxels or len(zero),
+                observation=zero[0] if zero else None,
+                message=f"{what} differ between executions while their within-subject SD computes as 0: values "
+                "below ~1e-146 in magnitude underflow when squared in float64 (or, for voxels, integers beyond "
+                "2**53 are equal once in float64), so no metric measures them; rescale the output (e.g. write "
+                "-log10 of a p-value)",
+            )
+        )
+    if over := overflow(out):
+        found.append(reason(UNDERFLOW, passed=False, estimable=False, value=over[0], message=over[1]))
+    number_like = (out.get("text_differences") or {}).get("number_like") or {}
+    if number_like:  # numbers the table reader would not guess at (1,234): they differ, and nothing measures them
+        found.append(
+            reason(
+                UNDERFLOW,
+                passed=False,
+                estimable=False,
+                value=len(number_like),
+                message=f"{len(number_like)} column(s) or field(s) hold numbers read as text that differ between "
+                "executions: "
+                + named([f"{c} ({why})" for c, why in number_like.items()])
+                + "; no metric measures them: write plain numbers (a decimal point, no unit or thousands "
+                "separator, not quoted in JSON), or name the key columns",
+            )
+        )
+    inexact = out.get("inexact_differences") or {}
+    if inexact:
+        found.append(
+            reason(
+                UNDERFLOW,
+                passed=False,
+                estimable=False,
+                value=int(inexact["count"]),
+                observation=inexact["names"][0],
+                message=f"{inexact['count']} observation(s) hold numbers float64 cannot hold exactly (integers beyond "
+                "2**53, decimals written with more digits than float64 keeps) that differ between executions of a "
+                f"subject while their float64 values are equal ({named(inexact['names'])}): no metric measures the "
+                "difference; declare the output `kind: bytes` to require identity, or write float64-sized numbers",
+            )
+        )
+    return found
