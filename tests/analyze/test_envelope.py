@@ -175,3 +175,91 @@ def test_each_condition_is_judged_against_its_own_spread() -> None:
     assert env["max_abs_z"] == pytest.approx(expected, rel=1e-12)
     assert env["observations"]["gm"]["within_sd"] == pytest.approx(s_c, rel=1e-12)
     assert env["z_critical"] == pytest.approx(stats.t.isf(0.01 / (2 * 9), 16), rel=1e-12)
+
+
+def _voxel_stats(x: np.ndarray) -> tuple:
+    """The streaming statistics of ``x``, ``(n, voxels, versions, *other levels, k)``, version axis first."""
+    from reprovip.metrics import FactorialAccumulator
+
+    levels = x.shape[2:-1]
+    acc = FactorialAccumulator(
+        (x.shape[1],), levels, x.shape[-1], [f"f{i}" for i in range(len(levels))], envelope_axis=0
+    )
+    for block in x:
+        acc.add(block)
+    return acc.envelope_stats()
+
+
+def test_images_with_the_version_alone_keep_the_pooled_test_bit_for_bit() -> None:
+    """With no factor but the version there is one condition: the map, |z|, the critical value, the worst voxel
+    and the sentence are those of the test as it was before conditions were judged apart (its formulas on the
+    voxels' 1-D statistics, written out here), bit for bit; the critical value is Student's t (scipy) on
+    n (k - 1) = 12 degrees of freedom over the noisy voxels x (n + 1) tests."""
+    from reprovip.analyze.envelope import voxel_envelope, z_critical, z_scores
+    from reprovip.analyze.stats import num
+
+    rng = np.random.default_rng(11)
+    x = 50 + rng.normal(0, 0.1, size=(4, 40, 2, 4)) + rng.normal(0, 5, size=(4, 40, 1, 1))
+    x[:, :10] = x[:, :10, :1, :1]  # deterministic and unchanged
+    x[:, 20:23, 1] += 0.4  # 3 voxels moved by 4 run-to-run SDs
+    diff, variance, tests, shift = _voxel_stats(x)
+    assert diff.shape == (1, 40) and tests == 5
+    out, env = voxel_envelope(diff, variance, tests, 4, 12, ("1.0", "2.0"), mean_shift=shift, n_subjects=4)
+    d, var, s = diff[0], variance[0], shift[0]
+    z = np.maximum(z_scores(d, np.sqrt(var * (2.0 / 4))), z_scores(s, np.sqrt(var * (2.0 / 16))))
+    crit = z_critical(int(np.count_nonzero(var > 0)) * tests, 12)
+    assert crit == pytest.approx(stats.t.isf(0.01 / (2 * 30 * 5), 12), rel=1e-12)
+    np.testing.assert_array_equal(out, z > crit)
+    assert out[20:23].all() and out.sum() == env["outside_voxels"] == 3
+    w = int(np.argmax(z))
+    assert (env["z_critical"], env["max_abs_z"], env["worst_index"], env["worst_condition"]) == (crit, num(z[w]), w, 0)
+    assert env["detail"] == (
+        f"3 of 40 voxel(s) outside the baseline's run-to-run envelope; the largest change of a condition's mean, "
+        f"{d[w]:.6g} ({d[w] / np.sqrt(var[w]):.3g} run-to-run SDs; |z| {z[w]:.3g}, critical {crit:.3g}), at voxel "
+    )
+
+
+def test_a_noisy_condition_does_not_hide_a_voxel_change_of_a_deterministic_one() -> None:
+    """The review's case on images: threads=1 bit-identical in the baseline, threads=2 with run-to-run SD 50;
+    the new version moves every subject's threads=1 value by +25 at voxel 3. Pooled over the conditions, the
+    spread there was ~35 and |z| ~0.9: "within the envelope". Judged alone, threads=1 has no noise: voxel 3 is
+    outside (|z| inf) and named with its condition; the critical value counts the 8 (condition, voxel) pairs
+    with noise (threads=2) x (8 subjects + their mean), Student's t (scipy) on 8 x (3 - 1) degrees of freedom."""
+    from reprovip.analyze.envelope import voxel_envelope
+
+    rng = np.random.default_rng(5)
+    x = 300.0 * np.arange(8)[:, None, None, None, None] + np.zeros((8, 8, 2, 2, 3))  # (n, voxel, version, threads, k)
+    x[..., 1, :] += rng.normal(0, 50, size=(8, 8, 2, 3))
+    x[:, 3, 1, 0] += 25.0
+    diff, variance, tests, shift = _voxel_stats(x)
+    out, env = voxel_envelope(diff, variance, tests, 3, 16, VERSIONS, mean_shift=shift, n_subjects=8)
+    assert out.tolist() == [False, False, False, True, False, False, False, False]
+    assert not env["within_envelope"] and env["max_abs_z"] == "Infinity"
+    assert (env["worst_index"], env["worst_condition"]) == (3, 0)
+    assert env["z_critical"] == pytest.approx(stats.t.isf(0.01 / (2 * 8 * 9), 16), rel=1e-12)
+    assert env["detail"].startswith(
+        "1 of 8 voxel(s) outside the baseline's run-to-run envelope; the largest change of a repetition, 25 "
+        "(with no run-to-run noise in the baseline; |z| inf, critical "
+    )
+
+
+def test_images_judge_each_condition_as_the_scalar_test_does() -> None:
+    """The oracle is :func:`envelope` applied to each voxel's values (tested above): 3 conditions with run-to-run
+    SDs 0.1, 1 and 10, 3 versions, the last moving condition 0 by +0.5 at voxels 0-4 and condition 2 by +30 at
+    voxels 5-9. The image's critical value, largest |z| and voxels outside are the scalar test's; its worst voxel
+    and condition are where the scalar test's largest |z| is."""
+    from reprovip.analyze.envelope import voxel_envelope
+
+    rng = np.random.default_rng(8)
+    sds = np.array([0.1, 1.0, 10.0])[:, None]
+    x = 100 * rng.random(size=(6, 30, 1, 1, 1)) + rng.normal(size=(6, 30, 3, 3, 4)) * sds  # version, condition, k
+    x[:, :5, 2, 0] += 0.5
+    x[:, 5:10, 2, 2] += 30.0
+    levels = ("version=1", "version=2", "version=3")
+    diff, variance, tests, shift = _voxel_stats(x)
+    out, env = voxel_envelope(diff, variance, tests, 4, 6 * 3, levels, mean_shift=shift, n_subjects=6)
+    scalar = envelope(np.moveaxis(x, 1, 0), [str(i) for i in range(30)], 0, levels)
+    assert env["z_critical"] == pytest.approx(scalar["z_critical"], rel=1e-12)
+    assert float(env["max_abs_z"]) == pytest.approx(float(scalar["max_abs_z"]), rel=1e-9)
+    assert [str(i) for i in np.flatnonzero(out)] == scalar["outside"] == [str(i) for i in range(10)]
+    assert (str(env["worst_index"]), env["worst_condition"]) == (scalar["worst_observation"], 0)

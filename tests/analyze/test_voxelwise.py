@@ -454,3 +454,48 @@ def test_images_without_voxels_are_skipped_with_the_reason(tmp_path: Path) -> No
     errors: list[dict[str, Any]] = []
     res = voxelwise_maps(design, list(design.complete), tmp_path / "maps", errors=errors)
     assert res == {"skipped": "the images hold no voxel (shape (0, 3, 2))"} and errors == []
+
+
+@pytest.mark.parametrize(
+    ("change", "within"),
+    [("none", True), ("shift", False), ("noise", False)],
+)
+def test_a_noisy_condition_does_not_hide_a_change_of_a_deterministic_one(
+    tmp_path: Path, change: str, within: bool
+) -> None:
+    """The review's case on images: threads=1 bit-identical run to run in the baseline, threads=2 with run-to-run
+    SD 50. The new version moves every subject's threads=1 value at voxel (2, 1, 0) by +25 ("shift"), or adds
+    noise of mean 0 there (-0.5, 0, +0.5) for one subject ("noise"): pooled over the conditions, the spread
+    there was ~35 and the voxel read "within the envelope" (while threads=1's zero spread, pooled in, halved
+    threads=2's variance: the versions without a change read outside at voxel (2, 1, 1), |z| 4.95). threads=1 is
+    judged alone: any change is outside, and the voxel is named with its condition; threads=2 against its own
+    spread, so the same versions without a change stay inside."""
+    rng = np.random.default_rng(5)
+    n, k = 8, 3
+    x = 300.0 * (1 + np.arange(n))[:, None, None, None, None, None, None] + np.zeros((n, 2, 2, k, *SPATIAL))
+    x[:, 1] += rng.normal(0, 50, size=(n, 2, k, *SPATIAL))  # (subject, threads, version, k, *grid)
+    if change == "shift":
+        x[:, 0, 1, :, 2, 1, 0] += 25.0
+    elif change == "noise":
+        x[2, 0, 1, :, 2, 1, 0] += [-0.5, 0.0, 0.5]
+    records = []
+    for s, t, v, r in np.ndindex(n, 2, 2, k):
+        path = tmp_path / "in" / f"sub-{s}" / f"threads-{t + 1}" / f"version-{v + 1}.0" / f"run-{r}.nii.gz"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nib.save(nib.Nifti1Image(x[s, t, v, r], np.eye(4)), path)
+        labels = (("threads", str(t + 1)), ("version", f"{v + 1}.0"))
+        records.append(Record(f"sub-{s}", labels, f"threads={t + 1},version={v + 1}.0", r, path, None, None, None))
+    design = build_design(records)
+    res = voxelwise_maps(design, list(design.complete), tmp_path / "maps", errors=[], version_axis=1)
+    env = res["envelope"]
+    outside = np.asarray(nib.load(res["maps"]["envelope_outside"]).dataobj)
+    assert env["within_envelope"] is within and env["outside_voxels"] == int(outside.sum()) == (0 if within else 1)
+    if not within:
+        assert outside[2, 1, 0] == 1
+        assert env["worst_observation"] == "voxel (2, 1, 0), threads=1" and env["worst_condition"] == "threads=1"
+        assert env["max_abs_z"] == "Infinity"
+        departure = "25" if change == "shift" else "0.5"
+        assert f"the largest change of a repetition, {departure} (with no run-to-run noise" in env["detail"]
+        assert env["detail"].endswith("at voxel (2, 1, 0), threads=1")
+    else:
+        assert env["worst_condition"] == "threads=2" and float(env["max_abs_z"]) < env["z_critical"]

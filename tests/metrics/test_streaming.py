@@ -160,6 +160,51 @@ def test_degenerate_voxels_match_batch():
         assert (np.isnan(r.ci_low) == ~np.asarray(r.estimable)).all()
 
 
+def _envelope_data(rng) -> np.ndarray:
+    """(5 subjects, 6 voxels, threads 3 x version 2, k=3), the version axis second: threads=1 is bit-identical
+    run to run in the baseline at voxels 0-2; there the new version shifts voxel 0 by +0.25 and adds noise of
+    mean 0 (-0.5, 0, +0.5) at voxel 1 for subject 2; voxel 2 stays put; the rest is noisy."""
+    x = 100 + rng.normal(size=(5, 6, 3, 2, 3)) + 10 * rng.normal(size=(5, 1, 1, 1, 1))
+    x[:, :3, 0] = x[:, :3, 0, :1, :1]
+    x[:, 0, 0, 1] += 0.25
+    x[2, 1, 0, 1] += [-0.5, 0.0, 0.5]
+    return x
+
+
+def _envelope_stats(x: np.ndarray) -> tuple:
+    return _run(x, (6,), (3, 2), 3, ["threads", "version"], envelope_axis=1).envelope_stats()
+
+
+@pytest.mark.parametrize("chunk", [5, 1 << 16])  # 2 voxels per chunk (the least); one chunk
+def test_envelope_stats_equal_the_batch_computation_per_condition(rng, monkeypatch, chunk):
+    """Each condition of the other factors keeps its own statistics, equal to the batch computation on the
+    stacked data (numpy's mean and ddof=1 variance, with :func:`reprovip.analyze.envelope.envelope`'s
+    convention: 0 where a subject's repetitions are identical): the change is the largest |mean - baseline mean|
+    over subjects and compared levels, or where the condition's baseline has no run-to-run noise the largest
+    |repetition - baseline's value|; the variance is pooled over subjects on n (k - 1) degrees of freedom. The
+    chunk size changes no bit of them."""
+    x = _envelope_data(rng)
+    monkeypatch.setattr(streaming, "_CHUNK_ELEMENTS", 1 << 30)
+    whole = _envelope_stats(x)
+    monkeypatch.setattr(streaming, "_CHUNK_ELEMENTS", chunk)
+    diff, variance, tests, shift = _envelope_stats(x)
+    for walked, value in zip((diff, variance, tests, shift), whole, strict=True):
+        np.testing.assert_array_equal(walked, value)
+    v = np.moveaxis(x, 3, 2)  # (subject, voxel, version, threads, k)
+    base = v[:, :, 0]
+    spread = np.where((base == base[..., :1]).all(axis=-1), 0.0, base.var(axis=-1, ddof=1)).mean(axis=0).T
+    change = v[:, :, 1:].mean(axis=-1) - v[:, :, :1].mean(axis=-1)  # (subject, voxel, version - 1, threads)
+    far = np.abs(v[:, :, 1:] - base[:, :, None, :, :1]).max(axis=(0, 2, 4)).T
+    assert diff.shape == variance.shape == shift.shape == (3, 6) and tests == (5 + 1) * (2 - 1)
+    np.testing.assert_array_equal(variance > 0, spread > 0)
+    assert (variance[0, :3] == 0).all() and (variance[:, 3:] > 0).all()
+    np.testing.assert_allclose(variance, spread, rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(diff[variance == 0], far[variance == 0])  # the same float64 subtraction
+    assert diff[0, :3].tolist() == [0.25, 0.5, 0.0]
+    np.testing.assert_allclose(diff[variance > 0], np.abs(change).max(axis=(0, 2)).T[variance > 0], rtol=1e-12)
+    np.testing.assert_allclose(shift, np.abs(change.mean(axis=0)).max(axis=1).T, rtol=1e-9, atol=1e-13)
+
+
 # --- bad input --------------------------------------------------------------------------------------------
 
 

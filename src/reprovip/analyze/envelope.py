@@ -162,7 +162,7 @@ def _sentence(name: str, where: dict[str, Any], z: float, diff: float, sw: float
 def voxel_envelope(
     diff: np.ndarray,
     variance: np.ndarray,
-    tests_per_voxel: int,
+    tests: int,
     k: int,
     df: int,
     levels: tuple[str, ...],
@@ -173,26 +173,52 @@ def voxel_envelope(
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """The envelope test voxel by voxel, from the streaming statistics
     (:meth:`~reprovip.metrics.streaming.FactorialAccumulator.envelope_stats`) at the voxels with metrics:
-    each subject's change and the mean change over the ``n_subjects`` subjects, as :func:`envelope` does.
+    each subject's change and the mean change over the ``n_subjects`` subjects, as :func:`envelope` does, each
+    condition of the other factors against its own baseline spread.
 
-    Returns the voxels outside the envelope (bool, like ``diff``) and the document's ``envelope`` (without
-    the voxel's grid position: ``worst_index`` is its position in ``diff``).
+    Parameters
+    ----------
+    diff, variance, mean_shift : ndarray
+        ``(conditions, voxels)``: the largest change, the baseline's run-to-run variance (0: any change is
+        outside) and the largest mean change over subjects.
+    tests : int
+        Tests per (condition, voxel) with run-to-run noise; Bonferroni counts them over those pairs.
+    k, df : int
+        Repetitions, and the degrees of freedom of one condition's variance.
+
+    Returns the voxels outside the envelope (bool, ``(voxels,)``: any condition outside) and the document's
+    ``envelope`` (without the voxel's grid position: ``worst_index`` is its position along ``voxels``, and
+    ``worst_condition`` the condition's index).
+
+    Examples
+    --------
+    Two conditions at 2 voxels: the first bit-identical in the baseline and moved by a new version at voxel 1,
+    the second noisy and moved by less than its noise:
+
+    >>> out, env = voxel_envelope(np.array([[0.0, 0.1], [3.0, 3.0]]), np.array([[0.0, 0.0], [25.0, 25.0]]), 7, 3,
+    ...                           12, ("1.0", "2.0"), mean_shift=np.array([[0.0, 0.1], [1.0, 1.0]]), n_subjects=6)
+    >>> out, env["max_abs_z"], env["worst_index"], env["worst_condition"]
+    (array([False,  True]), 'Infinity', 1, 0)
     """
     z = np.maximum(
         z_scores(diff, np.sqrt(variance * (2.0 / k))),
         z_scores(mean_shift, np.sqrt(variance * (2.0 / (k * n_subjects)))),
     )
-    z_crit = z_critical(int(np.count_nonzero(variance > 0)) * tests_per_voxel, df, alpha)
-    outside = z > z_crit
-    worst = int(np.argmax(z)) if z.size else 0
+    z_crit = z_critical(int(np.count_nonzero(variance > 0)) * tests, df, alpha)
+    outside = (z > z_crit).any(axis=0)
+    n_vox = z.shape[1]
+    condition, worst = divmod(int(np.argmax(z)), n_vox) if z.size else (0, 0)
     count = int(np.count_nonzero(outside))
-    zmax = float(z[worst]) if z.size else 0.0
-    sw = float(np.sqrt(variance[worst])) if z.size else 0.0
-    change = float(diff[worst]) if z.size else 0.0
-    size = "with no run-to-run noise in the baseline" if sw == 0 else f"{change / sw:.3g} run-to-run SDs"
+    zmax = float(z[condition, worst]) if z.size else 0.0
+    sw = float(np.sqrt(variance[condition, worst])) if z.size else 0.0
+    change = float(diff[condition, worst]) if z.size else 0.0
+    if sw == 0:  # the change of a repetition (it may leave the mean put), decided without a threshold
+        what, size = "of a repetition", "with no run-to-run noise in the baseline"
+    else:
+        what, size = "of a condition's mean", f"{change / sw:.3g} run-to-run SDs"
     detail = (
-        f"{count} of {z.size} voxel(s) outside the baseline's run-to-run envelope; the largest change of a "
-        f"condition's mean, {change:.6g} ({size}; |z| {zmax:.3g}, critical {z_crit:.3g}), at voxel "
+        f"{count} of {n_vox} voxel(s) outside the baseline's run-to-run envelope; the largest change {what}, "
+        f"{change:.6g} ({size}; |z| {zmax:.3g}, critical {z_crit:.3g}), at voxel "
     )
     return outside, dict(
         baseline=levels[0],
@@ -203,5 +229,6 @@ def voxel_envelope(
         outside_voxels=count,
         max_abs_z=num(zmax),
         worst_index=worst,
+        worst_condition=condition,
         detail=detail,
     )

@@ -171,20 +171,30 @@ def finish_maps(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor, in_fli
 def _envelope(
     stream: _Stream, stats: tuple[np.ndarray, np.ndarray, int, np.ndarray], finite: np.ndarray
 ) -> dict[str, Any]:
-    """The voxelwise envelope test at the voxels with metrics finite everywhere; ``outside`` as float 0/1 at
-    every voxel with metrics (for the map)."""
-    diff, variance, tests, shift = stats
-    design = stream.design
-    levels = tuple(str(lv) for lv in design.factors[stream.version_axis][1])
-    versions = len(levels)
-    df = stream.n * (int(np.prod(design.levels)) // versions) * (design.k - 1)  # the baseline's spread
+    """The voxelwise envelope test at the voxels with metrics finite everywhere, each condition of the other
+    factors against its own baseline spread; ``outside`` as float 0/1 at every voxel with metrics (for the map)."""
+    diff, variance, tests, shift = stats  # (conditions, voxels)
+    design, axis = stream.design, stream.version_axis
+    levels = design.factors[axis][1]
     outside, env = voxel_envelope(
-        diff[finite], variance[finite], tests, design.k, df, levels, mean_shift=shift[finite], n_subjects=stream.n
+        diff[:, finite],
+        variance[:, finite],
+        tests,
+        design.k,
+        stream.n * (design.k - 1),  # one condition's baseline spread
+        tuple(str(lv) for lv in levels),
+        mean_shift=shift[:, finite],
+        n_subjects=stream.n,
     )
     at = stream.index[np.flatnonzero(finite)[env.pop("worst_index")]] if finite.any() else 0
     voxel = tuple(int(i) for i in np.unravel_index(at, stream.ref[0], order="F"))
-    env["worst_observation"] = f"voxel {voxel}"
-    env["detail"] += str(voxel)
+    # The conditions in the order of the statistics: the other factors' levels in C order.
+    others = [c[:axis] + c[axis + 1 :] for c in design.cells if c[axis] == levels[0]][env["worst_condition"]]
+    names = [f for f in design.factor_names if f != design.factor_names[axis]]
+    env["worst_condition"] = ",".join(f"{f}={lv}" for f, lv in zip(names, others, strict=True)) or None
+    where = f"voxel {voxel}" + (f", {env['worst_condition']}" if env["worst_condition"] else "")
+    env["worst_observation"] = where
+    env["detail"] += where.removeprefix("voxel ")
     grid = np.zeros(finite.size)
     grid[np.flatnonzero(finite)[outside]] = 1.0
     env["outside"] = grid

@@ -111,11 +111,13 @@ class FactorialAccumulator:
         if envelope_axis is not None and not (isinstance(envelope_axis, int) and 0 <= envelope_axis < m):
             raise MetricInputError(f"`envelope_axis` must be the index of a factor (0 to {m - 1}), got {envelope_axis}")
         self._env_axis = envelope_axis if self.k >= 2 else None  # the baseline's run-to-run spread needs k >= 2
-        if self._env_axis is not None:
-            self._env_diff = np.zeros(nv)  # the largest |condition mean - baseline's| over subjects and levels
-            self._env_ss = np.zeros(nv)  # the baseline's within-condition sum of squares
-            compared = (self.levels[self._env_axis] - 1) * (r // self.k // self.levels[self._env_axis])
-            self._env_sum = np.zeros((compared, nv))  # per compared level and condition: the sum over subjects
+        if self._env_axis is not None:  # per condition of the other factors: each is judged against its own noise
+            versions = self.levels[self._env_axis]
+            conditions = r // self.k // versions
+            self._env_diff = np.zeros((conditions, nv))  # the largest |condition mean - baseline's| (subjects, levels)
+            self._env_far = np.zeros((conditions, nv))  # the largest |repetition of a level - baseline's first one|
+            self._env_ss = np.zeros((conditions, nv))  # the baseline's within-subject sum of squares
+            self._env_sum = np.zeros((versions - 1, conditions, nv))  # per compared level: the sum over subjects
         self._work: _Work | None = None
         self._raters: tuple[int, tuple[np.ndarray, ...]] | None = None
         self.n_subjects = 0
@@ -203,6 +205,8 @@ class FactorialAccumulator:
             np.copyto(row, x, casting="unsafe")
         np.copyto(first, c[0])
         np.logical_and.reduce(np.equal(c, first, out=eq), axis=0, out=same)
+        if self._env_axis is not None:  # on the values as added: distinct values stay distinct
+            self._add_far(sl, c, tmp)
         if i == 1:
             self._shift[sl] = first
         # Within-subject sums are taken on deviations from this subject's own first execution: exact for
@@ -257,31 +261,55 @@ class FactorialAccumulator:
 
     def _add_envelope(self, sl: slice, cell_means: np.ndarray, squares: np.ndarray) -> None:
         """Fold a subject's condition means (``(cells, n)``) and squared deviations from them (``(R, n)``)
-        into the envelope statistics."""
-        n, ax = sl.stop - sl.start, self._env_axis
+        into the envelope statistics of each condition of the other factors."""
+        n, ax, k = sl.stop - sl.start, self._env_axis, self.k
         means = np.moveaxis(cell_means.reshape(*self.levels, n), ax, 0)
-        change = (means[1:] - means[:1]).reshape(-1, n)
-        np.maximum(self._env_diff[sl], np.abs(change).max(axis=0), out=self._env_diff[sl])
-        self._env_sum[:, sl] += change
-        baseline = np.moveaxis(squares.reshape(*self.levels, self.k, n), ax, 0)[0]
-        self._env_ss[sl] += baseline.reshape(-1, n).sum(axis=0)
+        change = (means[1:] - means[:1]).reshape(self._env_sum.shape[:2] + (n,))  # (level - 1, condition, n)
+        np.maximum(self._env_diff[:, sl], np.abs(change).max(axis=0), out=self._env_diff[:, sl])
+        self._env_sum[:, :, sl] += change
+        baseline = np.moveaxis(squares.reshape(*self.levels, k, n), ax, 0)[0]
+        self._env_ss[:, sl] += baseline.reshape(-1, k, n).sum(axis=1)
+
+    def _add_far(self, sl: slice, values: np.ndarray, scratch: np.ndarray) -> None:
+        """Fold a subject's executions (``(R, n)``) into the largest departure of a compared level's repetition
+        from the baseline's first one, per condition: the change where the baseline is deterministic (noise a
+        new version adds there moves its repetitions while their mean may stay put)."""
+        n, ax, k = sl.stop - sl.start, self._env_axis, self.k
+        x = np.moveaxis(values.reshape(*self.levels, k, n), ax, 0)  # (level, *other levels, k, n)
+        dev = scratch[: x[1:].size // n].reshape(x[1:].shape)
+        np.abs(np.subtract(x[1:], x[:1, ..., :1, :], out=dev), out=dev)
+        far = dev.reshape(len(x) - 1, -1, k, n).max(axis=(0, 2))
+        np.maximum(self._env_far[:, sl], far, out=self._env_far[:, sl])
 
     def envelope_stats(self) -> tuple[np.ndarray, np.ndarray, int, np.ndarray] | None:
-        """The envelope test's statistics per voxel (:mod:`reprovip.analyze.envelope`), or None without an
-        ``envelope_axis`` or with k < 2: the largest ``|mean - baseline mean|`` of a condition over subjects,
-        compared levels and conditions of the other factors; the baseline's run-to-run variance (repetitions
-        within a subject and condition, pooled); the number of tests per voxel (each subject's differences,
-        and each mean over subjects); and the largest ``|mean over subjects of those differences|``."""
+        """The envelope test's statistics per condition of the other factors and voxel, each of shape
+        ``(conditions, *spatial_shape)`` (:mod:`reprovip.analyze.envelope`), or None without an
+        ``envelope_axis`` or with k < 2: the change, the largest ``|mean - baseline mean|`` over subjects and
+        compared levels, or where the condition's baseline has no run-to-run noise the largest ``|repetition -
+        baseline's value|``; the baseline's run-to-run variance in the condition (repetitions within a subject,
+        pooled over subjects, on ``n (k - 1)`` degrees of freedom); the number of tests per condition and voxel
+        (each subject's changes, and each mean over subjects); and the largest ``|mean over subjects of the
+        condition's changes|``.
+
+        Examples
+        --------
+        >>> acc = FactorialAccumulator((1,), (2, 2), 2, ["version", "threads"], envelope_axis=0)
+        >>> acc.add(np.array([[[[1.0, 1.0], [5.0, 7.0]], [[1.5, 1.5], [6.0, 8.0]]]]))  # (voxel, version, threads, k)
+        >>> diff, variance, tests, shift = acc.envelope_stats()
+        >>> diff, variance, tests
+        (array([[0.5],
+               [1. ]]), array([[0.],
+               [2.]]), 2)
+        """
         if self._env_axis is None:
             return None
         n = self._need(1)
-        versions = self.levels[self._env_axis]
-        conditions = int(np.prod(self.levels, dtype=np.int64)) // versions
-        variance = self._env_ss / (n * conditions * (self.k - 1))
-        shape = self.spatial_shape
+        shape = (self._env_ss.shape[0], *self.spatial_shape)
+        variance = self._env_ss / (n * (self.k - 1))
+        diff = np.where(variance > 0, self._env_diff, self._env_far)
         mean_shift = (np.abs(self._env_sum) / n).max(axis=0)
-        tests = (n + 1) * (versions - 1) * conditions
-        return self._env_diff.reshape(shape), variance.reshape(shape), tests, mean_shift.reshape(shape)
+        tests = (n + 1) * (self.levels[self._env_axis] - 1)
+        return diff.reshape(shape), variance.reshape(shape), tests, mean_shift.reshape(shape)
 
     def _need(self, minimum: int) -> int:
         if self.n_subjects < minimum:
