@@ -339,10 +339,6 @@ def test_a_field_the_new_version_adds_is_named_and_the_shared_ones_are_compared(
     assert doc["verdict"]["status"] == "fail"  # for the +30% volume
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="criteria/evaluate.py fails the study on any compare alert (`if differences`), warnings included",
-)
 def test_a_field_the_new_version_adds_alone_is_a_warning(tmp_path: Path) -> None:
     """The new version adds `n_iter` and changes nothing else: a loud warning (it fails `--strict`), not the
     failure of a field the new version drops."""

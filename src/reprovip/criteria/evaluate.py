@@ -162,7 +162,7 @@ def evaluate(document: dict[str, Any], criteria: list[Criterion] | None) -> dict
         o.get("left_out") for o in document["outputs"]
     ):
         statuses.append("incomplete")  # executions failed, not run, or absent: a subject's values went unjudged
-    if differences:
+    if any(a["severity"] == "fail" for a in differences):  # an output only the new version adds: a warning
         statuses.append("fail")
     if any(a["severity"] == "warn" for a in alerts):
         statuses.append("warn")
