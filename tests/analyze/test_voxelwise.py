@@ -499,3 +499,14 @@ def test_a_noisy_condition_does_not_hide_a_change_of_a_deterministic_one(
         assert env["detail"].endswith("at voxel (2, 1, 0), threads=1")
     else:
         assert env["worst_condition"] == "threads=2" and float(env["max_abs_z"]) < env["z_critical"]
+
+
+def test_voxels_whose_squares_overflow_are_counted_with_the_magnitude(tmp_path: Path) -> None:
+    """Images near 1e300 (a review's float64 maps): every metric "not computed", no reason. The summary counts
+    the voxels whose sums of squares overflow and gives the largest subject magnitude, for the criteria's
+    message (rescale the images)."""
+    rng = np.random.default_rng(13)
+    x = rng.uniform(1, 5, size=(6, 6, 6, 3, 1, 1)) * 1e300 + np.zeros((6, 6, 6, 3, 1, 2))
+    x[..., 1] *= 1.5  # the second execution differs everywhere
+    res, _, _ = _maps_of(tmp_path / "maps", _design(tmp_path, x))
+    assert res["summary"]["overflow_voxels"] == 216 and 1e300 < res["summary"]["magnitude_max"] < 1e301

@@ -270,3 +270,14 @@ def test_add_executions_rejects_bad_rows(rows, match):
     with pytest.raises(MetricInputError, match=match):
         acc.add_executions(rows)
     assert acc.n_subjects == 0
+
+
+def test_overflowed_maps_the_voxels_whose_squares_leave_float64() -> None:
+    """Values near 1e300 differing between executions: their squares are infinite, so no SD or ICC there; values
+    of ordinary magnitude beside them are not flagged."""
+    acc = FactorialAccumulator((3,), (), 2, [])
+    with np.errstate(over="ignore", invalid="ignore"):  # what the voxelwise engine does: inf, then this map
+        for s in range(3):
+            acc.add(np.array([[1.0 + s, 1.5 + s], [1e300 * (s + 1), 2e300 * (s + 1)], [5.0, 5.0 + s]]))
+        assert np.asarray(acc.overflowed()).tolist() == [False, True, False]
+        assert np.isfinite(np.asarray(acc.within_sd())).tolist() == [True, False, True]

@@ -69,6 +69,12 @@ def far_subjects(magnitudes: dict[str, float]) -> list[dict[str, Any]]:
     return out
 
 
+def _quietly(fn, *args):
+    """``fn(*args)`` in a pool thread with the overflow warnings off (numpy's error state is per thread)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return fn(*args)
+
+
 def map_summary(name: str, values: np.ndarray) -> dict[str, Any]:
     """Statistics over the voxels where the map is defined; the others (e.g. an ICC that is not estimable,
     0/0, in a voxel equal in every execution of every subject) are counted, not hidden."""
@@ -86,6 +92,13 @@ def map_summary(name: str, values: np.ndarray) -> dict[str, Any]:
 
 
 def finish_maps(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor, in_flight: int) -> dict[str, Any]:
+    """The summary and the maps of :func:`_finish_maps`, without numpy's overflow warnings: squares beyond float64
+    (values near 1e154 or more) give inf or NaN, counted in ``overflow_voxels`` and explained by the criteria."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _finish_maps(stream, out_dir, pool, in_flight)
+
+
+def _finish_maps(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor, in_flight: int) -> dict[str, Any]:
     """The summary, and the maps, each expanded to the grid, written and summarised by ``pool`` (compression
     and numpy's sorting release the GIL) while the next is computed."""
     shape, affine = stream.ref[0], stream.ref[1]
@@ -126,11 +139,11 @@ def finish_maps(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor, in_fli
         if len(tasks) >= in_flight:  # a few full-grid float64 maps in memory at a time
             tasks[-in_flight].result()
         files[name] = str(out_dir / f"{name}.nii.gz")
-        tasks.append(pool.submit(fn, name, *args))
+        tasks.append(pool.submit(_quietly, fn, name, *args))
 
     acc, envelope = stream.acc, None
     if acc is not None:  # the variance components in a pool thread while this one computes the rater metrics
-        components = pool.submit(lambda: components_from_mean_squares(acc.mean_squares()))
+        components = pool.submit(_quietly, lambda: components_from_mean_squares(acc.mean_squares()))
     for name, grid in (("differ", stream.differ), ("nonfinite_differ", stream.nonfinite_differ), ("mask", stream.mask)):
         submit(write, name, grid)
     if acc is not None:
@@ -147,6 +160,11 @@ def finish_maps(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor, in_fli
         # Voxels that differ while their SD is 0: values so small (below ~1e-146) that squares underflow.
         summary["differ_sd_zero_voxels"] = int(np.count_nonzero(stream.differ[stream.index] & finite & (sd == 0)))
         summary["support_outliers"] = len(stream.support_outliers)
+        # Squares that overflow float64 (values near 1e154 or beyond): their metrics are undefined, and the
+        # criteria say why and to rescale (a review's maps near 1e300 read "not computed", no reason).
+        summary["overflow_voxels"] = int(np.count_nonzero(np.asarray(acc.overflowed()) & finite))
+        if stream.magnitudes:
+            summary["magnitude_max"] = num(max(stream.magnitudes.values()))
         submit(metric, "sd", sd, finite)
         submit(metric, "sigdigits", np.asarray(acc.min_significant_digits(base=10)), finite)
         submit(metric, "icc_a1", np.asarray(acc.icc_a1()), finite)

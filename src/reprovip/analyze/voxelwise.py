@@ -323,7 +323,10 @@ class _Stream:
                     (self.index.size,), design.levels, design.k, design.factor_names, envelope_axis=self.version_axis
                 )
             # (executions, voxels) seen as (voxels, *levels, k): a view the accumulator reads row by row
-            self.acc.add_executions(sub.rows)
+            # Squares beyond float64 (values near 1e154 or more) give inf: counted in the summary's
+            # `overflow_voxels` and explained by the criteria, not printed as numpy warnings
+            with np.errstate(over="ignore", invalid="ignore"):
+                self.acc.add_executions(sub.rows)
         self.n += 1
 
     def full(self, values: np.ndarray, finite: np.ndarray) -> np.ndarray:

@@ -378,6 +378,14 @@ class FactorialAccumulator:
         self._raters = (n, result)
         return result
 
+    def overflowed(self) -> np.ndarray:
+        """Boolean map: True where a rater mean square is not finite (values near 1e154 or beyond, whose squares
+        overflow float64), so the ICC, within-SD and significant digits there are not defined."""
+        out = np.zeros(self.spatial_shape, dtype=bool)
+        for ms in self._rater_mean_squares():
+            out |= ~np.isfinite(ms)
+        return output(out)
+
     def icc_a1(self) -> np.ndarray:
         """ICC(A,1) point estimates only: no F test or CI, a fraction of :meth:`icc_all`'s cost (maps)."""
         msr, msc, mse, _ = self._rater_mean_squares()
