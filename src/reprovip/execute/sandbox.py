@@ -57,7 +57,9 @@ _SWEEP_PATIENCE = 10.0  # seconds to wait for killed leftovers to die (one stuck
 # `error` of a done execution, "<tag>: <what>" (docs/running.md); the analysis counts them (reprovip.analyze
 # .executions). The pids are in the stderr's note, not here: one message per problem groups the executions.
 LEFT_RUNNING = "left running"
-NOTE_TAGS = (LEFT_RUNNING,)
+INPUT_CHANGED = "changed its input"
+NOTE_TAGS = (LEFT_RUNNING, INPUT_CHANGED)
+_INPUT_ENTRIES = 1000  # entries of a subject's input folder listed, two levels deep: a cheap check, not a scan
 
 
 @dataclass(frozen=True)
@@ -725,6 +727,10 @@ def _execute(task: Task, tmpdir: str | None = None) -> dict[str, Any]:
     env = {**(_frozen_environ or os.environb), **{os.fsencode(k): os.fsencode(v) for k, v in task.env.items()}}
     if tmpdir is not None:
         env.update(dict.fromkeys((b"TMPDIR", b"TMP", b"TEMP"), os.fsencode(tmpdir)))
+    # The subject's input as it was: an application that saves its result there and reuses it (a FreeSurfer-like
+    # resume) is deterministic in every later execution, and read "identical in 30 of 30" (a review).
+    watched_path = task.values.get("input")
+    watched = input_listing(watched_path) if isinstance(watched_path, str) else None
     sinks: dict[str, int] = {}
     try:
         for d in task.outputs:
@@ -783,7 +789,7 @@ def _execute(task: Task, tmpdir: str | None = None) -> dict[str, Any]:
     if traced:
         result["trace"] = trace.trace_execution(traced, workdir, skip=(PID_FILE, "input"), note=trace_note)
     missing = {o["name"] for o in result["outputs"] if o["missing"]}
-    notes = _notes(waited.leftovers)
+    notes = _notes(waited.leftovers, input_changes(watched, input_listing(watched_path)) if watched else [])
     result["ok"] = not missing
     if missing:  # a writer left running and killed is likely why: said after the missing outputs
         result["error"] = "; ".join([missing_message(workdir, task.outputs, missing), *notes])
@@ -792,14 +798,73 @@ def _execute(task: Task, tmpdir: str | None = None) -> dict[str, Any]:
     return result
 
 
-def _notes(leftovers: list[int]) -> list[str]:
+def _notes(leftovers: list[int], changed: list[str]) -> list[str]:
     """What may make a successful execution's outputs wrong, one ``"<tag>: <what>"`` line each (:data:`NOTE_TAGS`).
 
     Processes the application left running were killed when it exited (a subreaper's sweep): a writer started in
     the background without being waited for leaves its file half-written (a review's CSV held its header only).
+    ``changed``: the entries of the subject's input that changed while it ran (:func:`input_changes`).
     """
-    if not leftovers:
+    notes = []
+    if leftovers:
+        n = len(leftovers)
+        who = f"{n} processes the application started were" if n > 1 else "a process the application started was"
+        notes.append(f"{LEFT_RUNNING}: {who} still running when it exited and killed: its outputs may be incomplete")
+    if changed:
+        more = f" and {len(changed) - LISTED} more" if len(changed) > LISTED else ""
+        notes.append(
+            f"{INPUT_CHANGED}: the execution wrote into the subject's input ({', '.join(changed[:LISTED])}{more}):"
+            " a result it saved there may be reused by the next execution instead of computed again"
+        )
+    return notes
+
+
+def input_listing(path: str) -> dict[str, tuple[int, int]] | None:
+    """``{relative path: (size, mtime_ns)}`` of a subject's input: the file itself (``"."``), or a folder, its
+    entries and theirs (two levels; a folder's own time changes when an entry is added to it or removed),
+    :data:`_INPUT_ENTRIES` at most; None when it is not there (a worker on another machine).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "T1w.txt").write_text("0.5")
+    >>> before = input_listing(str(folder))
+    >>> (folder / "stats").mkdir(); _ = (folder / "stats" / "vol.txt").write_text("512")
+    >>> input_changes(before, input_listing(str(folder)))
+    ['stats added', 'stats/vol.txt added', 'the input itself modified']
+    """
+    try:
+        st = os.stat(path)
+    except (OSError, TypeError, ValueError):
+        return None
+    listing = {".": (st.st_size, st.st_mtime_ns)}
+    folders = [("", path)] if os.path.isdir(path) else []
+    for depth in (1, 2):
+        deeper = []
+        for rel, folder in folders:
+            with contextlib.suppress(OSError), os.scandir(folder) as entries:
+                for e in sorted(entries, key=lambda e: e.name):
+                    if len(listing) > _INPUT_ENTRIES:
+                        return listing
+                    with contextlib.suppress(OSError):
+                        est = e.stat(follow_symlinks=False)
+                        name = f"{rel}{e.name}"
+                        listing[name] = (est.st_size, est.st_mtime_ns)
+                        if depth == 1 and e.is_dir(follow_symlinks=False):
+                            deeper.append((f"{name}/", e.path))
+        folders = deeper
+    return listing
+
+
+def input_changes(before: dict[str, tuple[int, int]] | None, after: dict[str, tuple[int, int]] | None) -> list[str]:
+    """The entries of two :func:`input_listing` that differ, ``"<name> added|removed|modified"``, by name; the
+    input itself (``"."``: a file, or a folder an entry was added to or removed from) last."""
+    if before is None or after is None:
         return []
-    n = len(leftovers)
-    who = f"{n} processes the application started were" if n > 1 else "a process the application started was"
-    return [f"{LEFT_RUNNING}: {who} still running when it exited and killed: its outputs may be incomplete"]
+    changed = [
+        f"{name} {'added' if name not in before else 'removed' if name not in after else 'modified'}"
+        for name in sorted((before.keys() | after.keys()) - {"."})
+        if before.get(name) != after.get(name)
+    ]
+    return changed + (["the input itself modified"] if before.get(".") != after.get(".") else [])

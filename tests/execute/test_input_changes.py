@@ -1,0 +1,104 @@
+"""An execution that writes into its subject's input: a note of the done execution (``changed its input``).
+
+The case comes from a review: a FreeSurfer-like application saves its result in the subject's folder and reuses
+it when it is there (a resume); a nondeterministic tool then read "identical in 30 of 30", every execution after
+the first copying the first one's result. Real processes and files throughout.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from reprovip.execute.sandbox import input_changes, input_listing
+from reprovip.study import Study
+
+RESUMING = """\
+import os, random, shutil, sys
+subdir, out = sys.argv[1:3]
+cached = os.path.join(subdir, "stats", "vol.txt")
+if not os.path.exists(cached):
+    os.makedirs(os.path.dirname(cached), exist_ok=True)
+    open(cached, "w").write(f"{random.random()}\\n")
+shutil.copy(cached, os.path.join(out, "vol.txt"))
+"""
+
+
+def _study(tmp_path: Path, app: str, subjects: str) -> Study:
+    (tmp_path / "app.py").write_text(app)
+    path = tmp_path / "study.yaml"
+    path.write_text(
+        f"application:\n  command: ['{sys.executable}', '{tmp_path / 'app.py'}', '{{input}}', '{{outdir}}']\n"
+        f"subjects: {{glob: '{subjects}'}}\nrepetitions: 3\n"
+        "outputs:\n  vol: {path: vol.txt, kind: text}\n"
+    )
+    return Study.load(path)
+
+
+def test_a_result_saved_in_the_subjects_folder_and_reused_is_noted(tmp_path: Path) -> None:
+    """Before the fix the study read "reproducible (bit-for-bit identical)" with no note: each subject's first
+    execution wrote ``stats/vol.txt`` into its folder, and the next two copied it."""
+    for s in ("sub-01", "sub-02"):
+        (tmp_path / "subjects" / s).mkdir(parents=True)
+        (tmp_path / "subjects" / s / "T1w.txt").write_text(s)
+    study = _study(tmp_path, RESUMING, "subjects/{subject}/")
+    assert study.run(jobs=1, progress=False).done == 6
+    message = (
+        "the execution wrote into the subject's input (stats added, stats/vol.txt added, the input itself modified):"
+        " a result it saved there may be reused by the next execution instead of computed again"
+    )
+    rows = study.catalog.executions(study.catalog.studies()[0]["id"])
+    noted = [(r["subject"], r["repetition"]) for r in rows if r["error"] == f"changed its input: {message}"]
+    assert noted == [("sub-01", 1), ("sub-02", 1)]
+    assert [r["error"] for r in rows if r["repetition"] > 1] == [None] * 4
+    doc = study.analyze().document
+    notes = doc["executions"]["notes"]
+    assert list(notes) == ["changed its input"]
+    assert (notes["changed its input"]["count"], notes["changed its input"]["message"]) == (2, message)
+    assert doc["verdict"]["status"] == "identical"  # the reason the criteria give is theirs (criteria/builtin.py)
+
+
+def test_an_input_file_the_execution_appends_to_is_noted_and_one_it_reads_is_not(tmp_path: Path) -> None:
+    """A file input: only the file itself is listed. Reading it (its access time) changes nothing."""
+    (tmp_path / "data").mkdir()
+    for s in ("sub-01", "sub-02"):
+        (tmp_path / "data" / f"{s}.txt").write_text(s)
+    appends = (
+        "import sys, shutil\nopen(sys.argv[1], 'a').write('x')\nshutil.copy(sys.argv[1], sys.argv[2] + '/vol.txt')\n"
+    )
+    study = _study(tmp_path, appends, "data/{subject}.txt")
+    assert study.run(jobs=1, progress=False).done == 6
+    notes = study.analyze().document["executions"]["notes"]
+    assert notes["changed its input"]["count"] == 6
+    assert notes["changed its input"]["message"].startswith(
+        "the execution wrote into the subject's input (the input itself modified): "
+    )
+    reads = tmp_path / "reads"
+    (reads / "data").mkdir(parents=True)
+    (reads / "data" / "sub-01.txt").write_text("sub-01")
+    study = _study(
+        reads, "import sys, shutil\nshutil.copy(sys.argv[1], sys.argv[2] + '/vol.txt')\n", "data/{subject}.txt"
+    )
+    assert study.run(jobs=1, progress=False).done == 3
+    assert study.analyze().document["executions"]["notes"] == {}
+
+
+def test_the_listing_goes_two_levels_deep_and_stops_at_1000_entries(tmp_path: Path) -> None:
+    """Documented limits (docs/running.md): a file added three levels down is seen through its folder's time,
+    one four levels down or among entries past the first 1000 is not; a missing input (a worker on another
+    machine) is no change."""
+    (tmp_path / "a" / "b" / "c").mkdir(parents=True)
+    before = input_listing(str(tmp_path))
+    assert sorted(before) == [".", "a", "a/b"]
+    (tmp_path / "a" / "b" / "c" / "deeper.txt").write_text("1")
+    assert input_changes(before, input_listing(str(tmp_path))) == []
+    (tmp_path / "a" / "b" / "deep.txt").write_text("1")
+    assert input_changes(before, input_listing(str(tmp_path))) == ["a/b modified"]
+    many = tmp_path / "many"
+    many.mkdir()
+    for i in range(1500):
+        (many / f"f{i:04d}").touch()
+    listing = input_listing(str(many))
+    assert len(listing) == 1001 and "f0999" in listing and "f1000" not in listing
+    assert input_listing(str(tmp_path / "absent")) is None
+    assert input_changes(None, listing) == []
