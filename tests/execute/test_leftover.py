@@ -238,8 +238,12 @@ def test_a_background_writer_killed_at_exit_is_a_note_of_the_done_execution(tmp_
     )
     rows = study.catalog.executions(study.catalog.studies()[0]["id"])
     assert [(r["status"], r["error"]) for r in rows] == [("done", f"left running: {message}")] * 4
-    notes = study.analyze().document["executions"]["notes"]
+    document = study.analyze().document
+    notes = document["executions"]["notes"]
     assert list(notes) == ["left running"]
+    # the outputs may be half-written: no verdict on them (was "sufficiently reproducible, with warnings")
+    assert document["verdict"]["status"] == "error" and document["verdict"]["exit_code"] == 1
+    assert any(a.get("note") == "left running" and a["severity"] == "fail" for a in document["alerts"])
     assert (notes["left running"]["count"], notes["left running"]["message"]) == (4, message)
     where = [(e["subject"], e["repetition"]) for e in notes["left running"]["executions"]]
     assert where == [("sub-01", 1), ("sub-01", 2), ("sub-02", 1), ("sub-02", 2)]

@@ -55,6 +55,7 @@ def execution_alerts(ex: dict[str, Any]) -> list[dict[str, Any]]:
                 "analysis was made): the verdict covers the finished ones only; run `reprovip run` again",
             )
         )
+    alerts += _note_alerts(ex.get("notes") or {})
     if any(a["severity"] == "fail" for a in alerts):
         return alerts
     if (as_float(ex.get("attempt_failure_rate")) or 0) > 0:
@@ -70,6 +71,40 @@ def execution_alerts(ex: dict[str, Any]) -> list[dict[str, Any]]:
                 ),
             ),
         ]
+    return alerts
+
+
+# Notes on done executions (analysis.executions.notes, by tag): what may make their outputs wrong. A process left
+# running and killed at exit may have left a file half-written: the outputs cannot be judged (a review's CSVs
+# held their header only and read "sufficiently reproducible"). An execution that wrote into its input may have
+# let the next one reuse its result instead of computing it again.
+NOTE_ALERTS = {
+    "left running": (
+        "fail",
+        "done execution(s) left processes running, killed when the application exited: their outputs may be "
+        "incomplete (make the application wait for what it starts)",
+    ),
+    "changed its input": (
+        "warn",
+        "execution(s) wrote into their subject's input: later executions may reuse the first one's result instead "
+        "of computing it (write results to {outdir} only)",
+    ),
+}
+
+
+def _note_alerts(notes: dict[str, Any]) -> list[dict[str, Any]]:
+    alerts = []
+    for tag, (severity, what) in NOTE_ALERTS.items():
+        if note := notes.get(tag):
+            where = "; ".join(
+                f"subject {e['subject']}"
+                + (f", condition {e['condition']}" if e.get("condition") not in (None, "", "-") else "")
+                + f", repetition {e['repetition']}"
+                for e in note["executions"][:3]
+            )
+            more = f" and {note['count'] - 3} more" if note["count"] > 3 else ""
+            message = f"{note['count']} {what}: {where}{more}"
+            alerts.append(dict(output=None, severity=severity, message=message, note=tag))
     return alerts
 
 

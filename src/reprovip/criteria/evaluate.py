@@ -164,6 +164,8 @@ def evaluate(document: dict[str, Any], criteria: list[Criterion] | None) -> dict
         statuses.append("incomplete")  # executions failed, not run, or absent: a subject's values went unjudged
     if any(a["severity"] == "fail" for a in differences):  # an output only the new version adds: a warning
         statuses.append("fail")
+    if any(a.get("note") == "left running" for a in alerts):  # outputs possibly half-written: no verdict on them
+        statuses.append("error")
     if any(a["severity"] == "warn" for a in alerts):
         statuses.append("warn")
     if not document["outputs"]:
