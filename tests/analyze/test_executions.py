@@ -290,3 +290,38 @@ def test_files_named_after_their_subject_are_one_output(tmp_path: Path) -> None:
     (out,) = doc["outputs"]
     assert (out["name"], out["n_subjects"]) == ("r", 3)
     assert out["observations"][0]["icc"]["ICC(A,1)"]["estimable"] is not False
+
+
+def test_a_subject_that_never_writes_a_file_of_a_glob_output_is_left_out_of_it(tmp_path: Path) -> None:
+    """``stats/*.csv``: every execution of sub-02 writes ``lh.csv`` but never ``rh.csv``, which the other
+    subjects write; sub-01 also writes ``sub-01_extra.csv``, a file named after it (its own, asked of no other
+    subject). Before the fix sub-02 dropped out of ``rh.csv``'s metrics unsaid (2 of 3 subjects) and the study
+    read "reproducible (bit-for-bit identical)"; it is now a missing output for sub-02, as a missing plain
+    path is: left out (0 of its 2 executions), and the study incomplete."""
+    app = tmp_path / "app.py"
+    app.write_text(
+        "import os, sys\n"
+        "inp, out, subject = sys.argv[1:4]\n"
+        "os.makedirs(os.path.join(out, 'stats'))\n"
+        "names = ['lh'] + (['rh'] if subject != 'sub-02' else []) + (['sub-01_extra'] if subject == 'sub-01' else [])\n"
+        "for n in names:\n"
+        "    open(os.path.join(out, 'stats', n + '.csv'), 'w').write(f'region,vol\\n{n},{len(open(inp).read())}\\n')\n"
+    )
+    path = write_study(
+        tmp_path,
+        subjects=3,
+        repetitions=2,
+        app=str(app),  # absolute: tests/apps / app is app
+        args='"{input}", "{outdir}", "{subject}"',
+        outputs="  stats: {path: 'stats/*.csv', kind: table, key_columns: [region]}\n",
+    )
+    study = Study.load(path)
+    assert study.run(progress=False).done == 6
+    doc = study.analyze().document
+    outputs = {o["name"]: o for o in doc["outputs"]}
+    assert sorted(outputs) == ["stats/stats/lh.csv", "stats/stats/rh.csv", "stats/stats/sub-01_extra.csv"]
+    rh = outputs["stats/stats/rh.csv"]
+    assert (rh["n_subjects"], rh["left_out"]) == (3, [dict(subject="sub-02", present=0, needed=2)])
+    assert "left_out" not in outputs["stats/stats/lh.csv"]
+    assert "left_out" not in outputs["stats/stats/sub-01_extra.csv"]
+    assert doc["verdict"]["status"] == "incomplete"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -313,10 +314,30 @@ def _unmeasured(kind: str, entry: dict[str, Any], observations: list[dict[str, A
     return bool(measured) and len(measured) == len(observations) and all(o.get("identical") for o in measured)
 
 
+def never_written(recs: list[Any], done: set[tuple[str, str, int]], relpath: str) -> list[str]:
+    """Subjects with executions that succeeded none of which wrote this file of a glob output, which other
+    subjects' executions wrote: a missing output for them, as a missing plain path is. Not when the path
+    names a subject (``sub-03_extra.csv``): such a file is that subject's own. A subject that wrote no
+    ``stats/rh.csv`` dropped out of that output's metrics, unsaid, and the study read identical (a review).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as R
+    >>> done = {("sub-01", "-", 1), ("sub-02", "-", 1)}
+    >>> never_written([R(subject="sub-01")], done, "stats/rh.csv")
+    ['sub-02']
+    >>> never_written([R(subject="sub-01")], done, "sub-01_extra.csv")
+    []
+    """
+    subjects = {s for s, _, _ in done}
+    if any(s in relpath for s in subjects):
+        return []
+    return sorted(subjects - {r.subject for r in recs})
+
+
 def unwritten(recs: list[Any], done: set[tuple[str, str, int]]) -> list[dict[str, Any]]:
     """Executions that succeeded without writing a file that other executions of the same subject wrote (a file
-    a glob output matches in some runs only). Subjects that never wrote it are not asked to: file names may
-    carry the subject."""
+    a glob output matches in some runs only). Subjects that never wrote it are :func:`never_written`'s."""
     present = {(r.subject, r.condition_key, r.repetition) for r in recs}
     subjects = {s for s, _, _ in present}
     return [
@@ -353,6 +374,12 @@ def analyze_groups(
             entry = dict(name=label, kind=declared_kind, error=str(exc), observations=[], summary={})
         if done is not None:
             entry["unwritten"] = unwritten(recs, done)
+            if (never := never_written(recs, done, relpath)) and "repetitions" in entry:
+                # Left out of the metrics like a subject whose executions failed: 0 files of its executions.
+                ran = Counter(s for s, _, _ in done)
+                missing = [dict(subject=s, present=0, needed=ran[s]) for s in never]
+                entry["left_out"] = [*entry.get("left_out", []), *missing]
+                entry["n_subjects"] += len(never)
         _name_files_as_written(entry, recs, relpath)
         outputs.append(entry)
     stored = {name for name, _ in groups}
