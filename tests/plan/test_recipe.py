@@ -185,5 +185,7 @@ def test_a_tool_writing_into_its_input_folder_completes(tmp_path: Path) -> None:
     study = Study.load(study.path)
     assert study.run().done == 4
     doc = study.analyze().document
-    assert doc["executions"]["plan"]["earlier_recipe"] == 0 and doc["verdict"]["status"] == "identical"
+    # complete: no earlier recipe; the log it appends to its input is a warning (a result saved there may be reused)
+    assert doc["executions"]["plan"]["earlier_recipe"] == 0 and doc["verdict"]["status"] == "warn"
+    assert [a["note"] for a in doc["alerts"] if a.get("note")] == ["changed its input"]
     assert Study.load(study.path).run().skipped == 4
