@@ -468,6 +468,18 @@ def _labels(path: Path, image: Image) -> np.ndarray:
     return data.astype(target, order="F")
 
 
+def _decoded_head(path: Path, n: int) -> bytes:
+    """The first ``n`` decoded bytes of ``path`` (gunzipped when it starts with the gzip magic), or ``b""`` when
+    they cannot be read or decoded (for sniffing: never raises)."""
+    start = head(path, 4096)
+    if start.startswith(GZIP_MAGIC):
+        try:
+            return zlib.decompressobj(31).decompress(start, n)
+        except Exception:  # noqa: BLE001 - not gzip after all: no such format
+            return b""
+    return start[:n]
+
+
 class NiftiReader(Reader):
     """NIfTI-1/2 single-file images, plain or gzip-compressed; sniffed by their magic number."""
 
@@ -476,12 +488,7 @@ class NiftiReader(Reader):
     suffixes = (".nii", ".nii.gz")
 
     def sniff(self, path: Path) -> bool:
-        start = head(path, 4096)
-        if start.startswith(GZIP_MAGIC):
-            try:
-                start = zlib.decompressobj(31).decompress(start, 548)
-            except Exception:
-                return False
+        start = _decoded_head(path, 548)
         if len(start) >= 348 and start[344:348] == b"n+1\x00":
             return True
         return len(start) >= 8 and start[4:8] == b"n+2\x00"
@@ -528,10 +535,4 @@ class MghReader(NiftiReader):
     suffixes = (".mgz", ".mgh")
 
     def sniff(self, path: Path) -> bool:
-        start = head(path, 4096)
-        if start.startswith(GZIP_MAGIC):
-            try:
-                start = zlib.decompressobj(31).decompress(start, 64)
-            except Exception:
-                return False
-        return is_mgh(start)
+        return is_mgh(_decoded_head(path, 64))
