@@ -472,3 +472,17 @@ def test_a_study_compared_with_itself_or_a_copy_of_its_store_is_refused(
     shutil.copytree(path.parent, copy)
     with pytest.raises(InputError, match=r"^16 of the 16 finished executions stored for .*copy/v1\.8/study.yaml are "):
         compare_check(Study.load(path), Study.load(copy / "study.yaml"))
+
+
+def test_the_execution_notes_of_either_study_reach_the_comparison() -> None:
+    """A process left running in the new version's executions (its outputs may be half-written) was no alert of
+    the comparison: its executions summary had no notes."""
+    from reprovip.analyze.compare import _merged_notes
+
+    where = dict(subject="sub-01", condition="-", repetition=1, id="e1", message="m")
+    notes = {"left running": dict(count=1, message="m", executions=[where])}
+    merged = _merged_notes([{}, dict(notes=notes)])
+    assert merged == {"left running": dict(count=1, message="m", executions=[dict(where, version="current")])}
+    both = _merged_notes([dict(notes=notes), dict(notes=notes)])
+    assert both["left running"]["count"] == 2
+    assert [e["version"] for e in both["left running"]["executions"]] == ["baseline", "current"]

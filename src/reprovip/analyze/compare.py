@@ -163,6 +163,18 @@ def _not_compared(name: str, tagged: list[dict[tuple[str, str], tuple[str, list[
     )
 
 
+def _merged_notes(summaries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The two studies' execution notes (a process left running, an input written into), by tag, each execution
+    named with its version: a note in either study is an alert of the comparison."""
+    merged: dict[str, dict[str, Any]] = {}
+    for e, tag in zip(summaries, LEVELS, strict=True):
+        for name, note in (e.get("notes") or {}).items():
+            into = merged.setdefault(name, dict(count=0, message=note["message"], executions=[]))
+            into["count"] += note["count"]
+            into["executions"] += [dict(x, version=tag) for x in note["executions"]][: 20 - len(into["executions"])]
+    return merged
+
+
 def compare_studies(baseline: Study, current: Study, *, json_path: str | Path | None = None) -> dict[str, Any]:
     """Analyse ``baseline`` and ``current`` together; written to ``current``'s store as ``compare.json``.
 
@@ -217,6 +229,7 @@ def compare_studies(baseline: Study, current: Study, *, json_path: str | Path | 
         counts={},
         failure_by_condition={},
         failures=[dict(f, version=tag) for e, tag in zip(ex, LEVELS, strict=True) for f in e["failures"]],
+        notes=_merged_notes(ex),
     )
     outputs = analyze_groups(current, groups, declared, current.results / "compare")
     for entry in outputs[len(groups) :]:  # declared by the current study, analysed nowhere: say why
