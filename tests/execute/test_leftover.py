@@ -108,6 +108,7 @@ def test_a_late_write_of_a_detached_helper_never_reaches_another_execution(tmp_p
 
     Before the fix it outlived the application and wrote into the folder the worker had renamed for the next
     execution: sub-02's outputs held a file with sub-01's data (`late-sub-01-...csv`), and the helpers lived on.
+    Now its write, within the grace it gets, stays in its own execution's folder, and the execution is noted.
     """
     app = tmp_path / "app.py"
     app.write_text(
@@ -138,13 +139,17 @@ def test_a_late_write_of_a_detached_helper_never_reaches_another_execution(tmp_p
         assert (summary.done, summary.failed) == (6, 0), summary.failures
         catalog = Study.load(path).catalog
         outputs = catalog.outputs(catalog.studies()[0]["id"])
-        assert sorted((o["subject"], o["repetition"], o["relpath"]) for o in outputs) == [
-            (s, r, "res.csv") for s in ("sub-01", "sub-02", "sub-03") for r in (1, 2)
-        ]
+        # The late write lands within the grace the helper gets once the application exited (LEFTOVER_GRACE):
+        # in its own execution's folder, never in another's; then the helper is killed and the execution noted.
+        assert sorted((o["subject"], o["repetition"], o["relpath"]) for o in outputs) == sorted(
+            [(s, r, "res.csv") for s in ("sub-01", "sub-02", "sub-03") for r in (1, 2)]
+            + [(s, r, f"late-{s}-{r}.csv") for s in ("sub-01", "sub-02", "sub-03") for r in (1, 2)]
+        )
+        rows = catalog.executions(catalog.studies()[0]["id"])
+        assert all(r["error"].startswith("left running: ") for r in rows)
         helpers = _pids(tmp_path / "pids")
         assert len(helpers) == 6
         assert [pid for pid in helpers if _exists(pid)] == []
-        assert not list((tmp_path / ".reprovip").rglob("late-*.csv"))
     finally:
         for pid in _pids(tmp_path / "pids"):
             try:
@@ -247,3 +252,32 @@ def test_a_background_writer_killed_at_exit_is_a_note_of_the_done_execution(tmp_
     assert (notes["left running"]["count"], notes["left running"]["message"]) == (4, message)
     where = [(e["subject"], e["repetition"]) for e in notes["left running"]["executions"]]
     assert where == [("sub-01", 1), ("sub-01", 2), ("sub-02", 1), ("sub-02", 2)]
+
+
+def test_a_process_pools_helpers_ending_with_the_application_are_not_left_running(tmp_path: Path) -> None:
+    """multiprocessing's spawn and forkserver helpers (the resource tracker, the fork server) and joblib's loky
+    workers end by themselves once the tool has exited: killed at once, every execution of such a tool was noted
+    "left running" and a bit-for-bit identical study read "not analysable" (a review). They get a moment
+    (``LEFTOVER_GRACE``) to end; nothing is noted."""
+    app = tmp_path / "app.py"
+    app.write_text(
+        "import multiprocessing as mp, os, sys\n"
+        "def sq(x): return x * x\n"
+        "if __name__ == '__main__':\n"
+        "    with mp.get_context('forkserver').Pool(2) as pool: r = sum(pool.map(sq, [1.0, 2.0, 3.0]))\n"
+        "    open(os.path.join(sys.argv[1], 'o.csv'), 'w').write(f'k,v\\na,{r}\\n')\n"
+    )
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "sub-01.txt").write_text("x")
+    path = tmp_path / "study.yaml"
+    path.write_text(
+        f"application:\n  command: ['{sys.executable}', '{app}', '{{outdir}}']\n"
+        "subjects: {glob: 'data/{subject}.txt'}\nrepetitions: 2\n"
+        "outputs:\n  o: {path: o.csv, kind: table, key_columns: [k]}\n"
+    )
+    study = Study.load(path)
+    assert study.run(jobs=1, progress=False).done == 2
+    rows = study.catalog.executions(study.catalog.studies()[0]["id"])
+    assert [r["error"] for r in rows] == [None, None]
+    document = study.analyze().document
+    assert document["executions"]["notes"] == {} and document["verdict"]["status"] == "identical"

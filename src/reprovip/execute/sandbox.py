@@ -233,6 +233,26 @@ def _own_children() -> list[tuple[int, bool]]:
     return [(pid, st[0] == b"Z") for pid in candidates if (st := _stat(pid)) and st[1] == me]
 
 
+LEFTOVER_GRACE = 2.0  # seconds what an application started may take to end on its own once it has exited
+
+
+def _grace() -> None:
+    """Give what the application started a moment to end on its own before the sweep kills it and notes it
+    "left running": a process pool's helpers (joblib's loky workers, multiprocessing's resource tracker and
+    forkserver) exit as soon as their parent is gone; killed at once, every execution of a scikit-learn or
+    nilearn tool read "not analysable" (a review). What still runs after :data:`LEFTOVER_GRACE` is killed."""
+    try:
+        os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:  # no child at all (a lone worker, most of the time): nothing was left
+        return
+    spare = _subreaper_spares or frozenset()
+    until = time.monotonic() + LEFTOVER_GRACE
+    while any(not zombie and pid not in spare for pid, zombie in _own_children()):
+        if time.monotonic() > until:
+            return
+        time.sleep(0.01)
+
+
 def _sweep(*, group_killed: bool = False) -> list[int]:
     """Kill and reap every descendant of this subreaper but its spare children (see :func:`become_subreaper`).
 
@@ -390,8 +410,10 @@ def _wait(started: _Started, timeout: float, sinks: dict[str, int] | None = None
                     kill_group(pid)
                 elif fd == pidfd:
                     poller.unregister(pidfd)
+                    _, status, usage = os.wait4(pid, 0)  # reaped first: its group outlives it while a member runs
+                    if _subreaper_spares is not None and not killed:
+                        _grace()
                     kill_group(pid)  # children the app left behind end with it (and close the pipes)
-                    _, status, usage = os.wait4(pid, 0)
                     if _subreaper_spares is not None:
                         # Detached ones too: re-parented here when it exited.
                         leftovers = _sweep(group_killed=not killed)
