@@ -23,3 +23,5 @@ def test_far_subjects_by_the_median_of_the_others() -> None:
     assert far_subjects({"a": 1.0, "b": 1.1, "c": 0.9, "d": 9.9}) == []
     assert [f["subject"] for f in far_subjects({"a": 1.0, "b": 1.1, "c": 0.09})] == ["c"]
     assert far_subjects({"a": 1.0, "b": 100.0}) == []
+    # a control's empty lesion map is on no scale: identical maps read "ICC on every subject: 0 times" (a review)
+    assert far_subjects({"a": 0.0, "b": 1.0, "c": 1.1, "d": 0.9}) == []

@@ -7,7 +7,6 @@ module turns its state into files and the summary the criteria read.
 
 from __future__ import annotations
 
-import math
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -63,7 +62,9 @@ def far_subjects(magnitudes: dict[str, float]) -> list[dict[str, Any]]:
         return out
     for subject, value in magnitudes.items():
         others = float(np.median([v for s, v in magnitudes.items() if s != subject]))
-        ratio = value / others if others > 0 else math.inf
+        if value == 0 or others == 0:  # an empty map (a control without lesion) is on no scale at all
+            continue
+        ratio = value / others
         if ratio >= FAR_RATIO or ratio <= 1 / FAR_RATIO:
             out.append(dict(subject=subject, magnitude=num(value), others=num(others), ratio=num(ratio)))
     return out
