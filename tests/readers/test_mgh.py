@@ -106,3 +106,27 @@ def test_a_freesurfer_segmentation_study(tmp_path: Path) -> None:
     # label 17 lost one of its 96 voxels in one execution: Dice 2 * 95 / (96 + 95)
     assert out["summary"]["dice_min"] == pytest.approx(2 * 95 / 191) and out["summary"]["dice_min_label"] == 17
     assert out["segmentation"]["labels"]["53"]["dice_within_min"] == pytest.approx(2 * 96 / 193)
+
+
+def test_a_series_time_step_is_content(tmp_path: Path) -> None:
+    """A 4-D MGH series at TR 2000 ms and one at 1000 ms with the same voxels: the TR is the first field after
+    the voxels, and the hash left it out ("identical", a review); a 3-D volume's footer stays out."""
+    series = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)
+
+    def write(path: Path, tr: float, data: np.ndarray = series) -> Path:
+        img = nib.freesurfer.mghformat.MGHImage(data, VOX2RAS)
+        img.header["tr"] = tr
+        raw = img.to_bytes()
+        path.write_bytes(gzip.compress(raw, mtime=0) if path.suffix == ".mgz" else raw)
+        return path
+
+    slow, fast = write(tmp_path / "a.mgz", 2000.0), write(tmp_path / "b.mgz", 1000.0)
+    assert semantic_hash(slow) != semantic_hash(fast)
+    assert semantic_hash(slow) == semantic_hash(write(tmp_path / "c.mgh", 2000.0))  # streamed, uncompressed
+    volume = series[..., 0]
+    assert semantic_hash(write(tmp_path / "d.mgz", 2000.0, volume)) == semantic_hash(
+        write(tmp_path / "e.mgz", 1000.0, volume)
+    )
+    from reprovip.readers import load_image_with_hash
+
+    assert load_image_with_hash(slow)[1] == semantic_hash(slow)  # the one-pass hash agrees with the streamed one

@@ -301,7 +301,17 @@ def _semantic_hash(dec: _Decoded) -> str:
         h.update(memoryview(dec.buffer)[dec.parsed.offset : dec.parsed.offset + raw.nbytes])
     else:  # big-endian file: hash the values, not their byte order
         h.update(np.ravel(raw.astype(raw.dtype.newbyteorder("<"), order="F"), order="F").view(np.uint8))
+    end = dec.parsed.offset + raw.nbytes
+    _mgh_time_step(h, dec.parsed, bytes(memoryview(dec.buffer)[end : end + 4]))
     return h.hexdigest()
+
+
+def _mgh_time_step(hasher: Any, h: _Header, after: bytes) -> None:
+    """A 4-D MGH series' time step (TR, ms): the first field after its voxels (the header parsed holds none), as
+    a NIfTI series' pixdim[4] is hashed; a review's series at TR 2000 and 1000 ms read "identical"."""
+    if h.fmt == "mgh" and len(h.shape) > 3:
+        tr = float(np.frombuffer(after, ">f4")[0]) if len(after) == 4 else 0.0  # no footer: nibabel reads 0
+        hasher.update(np.array([tr], dtype="<f8").tobytes())
 
 
 def _little(dtype: np.dtype) -> bool:
@@ -351,9 +361,11 @@ def _streamed_hash(path: Path) -> str:
         hasher = _hasher(h)
         start, end = h.offset, h.offset + h.nbytes
         swap = None if _little(h.dtype) else h.dtype
-        pos, carry = 0, b""
+        pos, carry, after = 0, b"", b""
         for piece in itertools.chain([first], stream):
             lo, hi = max(start - pos, 0), min(end - pos, len(piece))
+            if len(after) < 4 and pos + len(piece) > end:  # the bytes after the voxels (an MGH series' TR)
+                after += piece[max(end - pos, 0) : max(end - pos, 0) + 4 - len(after)]
             pos += len(piece)
             if lo >= hi:
                 continue
@@ -367,6 +379,7 @@ def _streamed_hash(path: Path) -> str:
                 )
                 carry = data[whole:]
     _check_size(path, h, pos)
+    _mgh_time_step(hasher, h, after)
     return hasher.hexdigest()
 
 
