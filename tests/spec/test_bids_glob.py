@@ -101,3 +101,18 @@ def test_validate_shows_the_warning_once_at_its_line(tmp_path: Path, capsys: pyt
     (line,) = err.splitlines()
     assert line.startswith(f"reprovip: warning: {path}:2: subjects.glob: left out 2 path(s)")
     assert "(bids/code/, bids/derivatives/)" in line
+
+
+def test_one_sub_folder_among_other_subjects_is_no_bids_root(tmp_path) -> None:
+    """`plain/` holds alice/, bob/, carol/ and an empty sub-analysis/: one sub-* folder made it a BIDS root, the
+    three real subjects were left out and the study ran on `sub-analysis` alone ("identical", a review). Without
+    dataset_description.json, sub-* folders must be most of the folder."""
+    from reprovip.spec.subjects import bids_non_subject
+
+    for d in ("alice", "bob", "carol", "sub-analysis"):
+        (tmp_path / "plain" / d).mkdir(parents=True)
+    assert not bids_non_subject(tmp_path / "plain", "alice")
+    for d in ("sub-01", "sub-02", "sub-03", "sub-04", "code"):
+        (tmp_path / "bids" / d).mkdir(parents=True)
+    (tmp_path / "bids" / "participants.tsv").write_text("participant_id\n")
+    assert bids_non_subject(tmp_path / "bids", "code")  # a BIDS root without its description file

@@ -166,8 +166,8 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 "the executions vary about as much as the other subjects do): "
                 + named(
                     [
-                        f"{o['name']}: ICC(A,1) {o['icc_leans_on']['with']:.3g} with subject "
-                        f"{o['icc_leans_on']['subject']}, {o['icc_leans_on']['without']:.3g} without it"
+                        f"{o['name']}: ICC(A,1) {_icc(o['icc_leans_on']['with'])} with subject "
+                        f"{o['icc_leans_on']['subject']}, {_icc(o['icc_leans_on']['without'])} without it"
                         for o in leaning
                     ]
                 ),
@@ -226,3 +226,8 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
             )
         )
     return reasons
+
+
+def _icc(value: float | None) -> str:
+    """An ICC for a message: undefined (0/0, the other subjects' values all equal) is said, never a crash."""
+    return "undefined (0/0)" if value is None else f"{value:.3g}"

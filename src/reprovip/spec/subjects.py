@@ -141,26 +141,43 @@ def from_glob(pattern: str, study_dir: Path) -> list[Subject]:
 
 def bids_non_subject(folder: Path, name: str) -> bool:
     """``name``, an entry of ``folder``, is not a subject because ``folder`` is a BIDS dataset's root (it holds
-    ``dataset_description.json``, or a ``sub-*`` folder) and ``name`` is not ``sub-<label>``: ``derivatives``,
+    ``dataset_description.json``, or ``sub-*`` folders are most of its entries) and ``name`` is not
+    ``sub-<label>``: ``derivatives``,
     ``code``, ``sourcedata``, ``stimuli``, ``phenotype``, a dot-folder, ``participants.tsv``...
 
     Examples
     --------
     >>> import tempfile
     >>> root = Path(tempfile.mkdtemp())
-    >>> for d in ("sub-01", "derivatives"):
+    >>> for d in ("sub-01", "sub-02", "derivatives"):
     ...     (root / d).mkdir()
     >>> bids_non_subject(root, "derivatives"), bids_non_subject(root, "sub-01")
     (True, False)
+    >>> for d in ("alice", "bob"):
+    ...     (root / d).mkdir()
+    >>> bids_non_subject(root, "alice")  # sub-* folders are no longer most of it: no BIDS root
+    False
     """
     if name.startswith("sub-"):
         return False
     try:
-        return (folder / "dataset_description.json").is_file() or any(
-            e.name.startswith("sub-") and e.is_dir() for e in os.scandir(folder)
-        )
+        if (folder / "dataset_description.json").is_file():
+            return True
+        # Without it, sub-* folders must be most of the folder: one `sub-analysis` beside alice/, bob/ and
+        # carol/ left the three real subjects out and the study ran on that folder alone (a review).
+        subjects = others = 0
+        for e in os.scandir(folder):
+            if e.name.startswith("sub-") and e.is_dir():
+                subjects += 1
+            elif not e.name.startswith(".") and not _BIDS_ROOT_FILES.match(e.name):
+                others += 1
+        return subjects > others
     except OSError:  # unreadable: nothing says it is a BIDS root
         return False
+
+
+# What a BIDS root holds besides its subjects: not counted against them (sidecars inherited by every subject too)
+_BIDS_ROOT_FILES = re.compile(r"(?:participants|samples)\.(?:tsv|json)|README.*|CHANGES.*|LICENSE.*|.*\.json", re.I)
 
 
 def _glob_subjects(pattern: str, study_dir: Path) -> tuple[list[Subject], list[str]]:
