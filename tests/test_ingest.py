@@ -305,7 +305,7 @@ def test_version_levels_without_numbers_to_order_them_are_refused_until_the_orde
     path = tmp_path / "study.yaml"
     path.write_text("outputs:\n  vol: {path: vol.csv, kind: table, key_columns: [tissue]}\n")
     first, second = sorted((old, new), key=natural_key)
-    example = f"[{first}, {second}]" if factor == "version" else f"{{{first}: [...], {second}: [...]}}"
+    example = f'["{first}", "{second}"]' if factor == "version" else f'{{"{first}": [...], "{second}": [...]}}'
     pattern = "results/{" + factor + "}/{subject}/run-{repetition}"
     with pytest.raises(InputError) as caught:
         Study.load(path).ingest(pattern)

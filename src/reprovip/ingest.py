@@ -11,6 +11,7 @@ until the study file declares the order.
 from __future__ import annotations
 
 import glob
+import json
 import os
 import re
 import shutil
@@ -167,7 +168,11 @@ def factor_levels(study: Study, found: dict[str, set[str]]) -> dict[str, tuple[s
     for f, lv in out.items():
         known = set(declared.get(f, ())) & set(lv)
         if f in ENVELOPE_FACTORS and len(lv) > 1 and not known and not ordered_by_numbers(list(lv)):
-            example = f"[{', '.join(lv)}]" if f == "version" else "{" + ", ".join(f"{x}: [...]" for x in lv) + "}"
+            # quoted: `1.10` unquoted is the number 1.1, which the study file refuses
+            quoted = [json.dumps(x) for x in lv]
+            example = (
+                f"[{', '.join(quoted)}]" if f == "version" else "{" + ", ".join(f"{x}: [...]" for x in quoted) + "}"
+            )
             raise InputError(
                 f"{study.path}: the `{f}` levels {', '.join(lv)} hold no version numbers to order them, so which "
                 f"one is the baseline (the version the others are held to) is unknown: declare the order in the "
