@@ -25,3 +25,16 @@ def test_far_subjects_by_the_median_of_the_others() -> None:
     assert far_subjects({"a": 1.0, "b": 100.0}) == []
     # a control's empty lesion map is on no scale: identical maps read "ICC on every subject: 0 times" (a review)
     assert far_subjects({"a": 0.0, "b": 1.0, "c": 1.1, "d": 0.9}) == []
+
+
+def test_a_magnitude_change_negligible_at_the_studys_scale_is_no_failure() -> None:
+    """A subject's map of solver residue (1e-7) tripled in one run beside log-Jacobians of 0.1: "images of every
+    execution alike" failed a reproducible study (a review). Changes of a thousandth of the study's typical
+    magnitude are kept; counts of non-zero voxels are never dropped this way."""
+    from reprovip.analyze.voxelmaps import negligible
+
+    magnitudes = {"a": 0.1, "b": 0.12, "c": 0.09, "d": 1e-7}
+    residue = dict(measure="mean |value|", value=3e-7, typical=1e-7)
+    assert negligible(residue, magnitudes)
+    assert not negligible(dict(residue, value=3e-4), magnitudes)  # 3e-4 - 1e-7 > 1e-3 x 0.095
+    assert not negligible(dict(measure="non-zero voxels", value=0, typical=216), magnitudes)

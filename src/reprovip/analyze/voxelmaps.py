@@ -43,6 +43,26 @@ def write_map(path: Path, data: np.ndarray, affine: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
+NEGLIGIBLE = 1e-3  # a change of magnitude below this fraction of the study's typical magnitude is no failure
+
+
+def negligible(outlier: dict[str, Any], magnitudes: dict[str, float]) -> bool:
+    """Whether an execution named for its mean magnitude changed by less than :data:`NEGLIGIBLE` of the study's
+    typical magnitude (the median over subjects): a subject whose map is solver residue (1e-7 beside log-Jacobians
+    of 0.1) tripled in one run, and "images of every execution alike" failed a reproducible study (a review).
+
+    Examples
+    --------
+    >>> o = dict(measure="mean |value|", value=3e-7, typical=1e-7)
+    >>> negligible(o, {"a": 0.1, "b": 0.12, "c": 1e-7}), negligible(dict(o, value=0.3, typical=0.1), {"a": 0.1})
+    (True, False)
+    """
+    if outlier["measure"] != "mean |value|" or not magnitudes:
+        return False
+    scale = float(np.median(list(magnitudes.values())))
+    return abs(float(outlier["value"]) - float(outlier["typical"])) < NEGLIGIBLE * scale
+
+
 FAR_RATIO = 10.0  # a subject whose images are 10 times (or a tenth of) the others' in magnitude
 
 
@@ -160,6 +180,7 @@ def _finish_maps(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor, in_fl
         sd = np.asarray(acc.within_sd())
         # Voxels that differ while their SD is 0: values so small (below ~1e-146) that squares underflow.
         summary["differ_sd_zero_voxels"] = int(np.count_nonzero(stream.differ[stream.index] & finite & (sd == 0)))
+        stream.support_outliers = [o for o in stream.support_outliers if not negligible(o, stream.magnitudes)]
         summary["support_outliers"] = len(stream.support_outliers)
         # Squares that overflow float64 (values near 1e154 or beyond): their metrics are undefined, and the
         # criteria say why and to rescale (a review's maps near 1e300 read "not computed", no reason).
