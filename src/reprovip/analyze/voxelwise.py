@@ -49,6 +49,7 @@ SUPPORT_CHANGE = (
     0.5  # an execution with half (or more) of its subject's non-zero voxels (or magnitude) missing or added
 )
 SUPPORT_FLOOR = 10  # ... when that is at least 10 voxels and 1% of the subject's typical count (a lesion map's 2 -> 1)
+SAMPLED = 2000  # voxels kept with every execution's value, for the ICC without each subject (80 kB per execution)
 MAGNITUDE_VOXELS = 100  # the mean magnitude of an execution is compared when there are this many voxels with metrics
 
 
@@ -209,6 +210,8 @@ class _Stream:
         self.buffers = DecodeBuffers()  # the volumes in flight are inflated into a few reused buffers
         self.support_outliers: list[dict[str, Any]] = []  # executions whose image lost most of its voxels
         self.magnitudes: dict[str, float] = {}  # per subject: the median over its executions of the mean |value|
+        self.sample: np.ndarray | None = None  # positions in `index` of the voxels kept whole, every execution
+        self.sampled: dict[str, np.ndarray] = {}  # per subject: (executions, sampled voxels) in float64
 
     def plan(self, subject: str) -> list[tuple[int, Path]]:
         """The subject's (block column, path) pairs in block order (cells in C order, then repetitions)."""
@@ -270,6 +273,9 @@ class _Stream:
                 means = [magnitude.setdefault(id(r), float(np.mean(np.abs(r), dtype=np.float64))) for r in cur.rows]
                 self._outliers(subject, means, "mean |value|", skip=named)
                 self.magnitudes[subject] = float(np.median(means))
+            if self.sample is None:  # evenly spaced voxels with metrics, for the ICC without each subject
+                self.sample = np.unique(np.linspace(0, self.index.size - 1, min(SAMPLED, self.index.size)).astype(int))
+            self.sampled[subject] = np.array([r[self.sample] for r in cur.rows], dtype=np.float64)
         return _Subject(cur.data | cur.differ, cur.differ, cur.nf_any, cur.nf_all, cur.rows)
 
     def _outliers(

@@ -173,6 +173,19 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 ),
             )
         )
+    if lean := (out.get("voxelwise") or {}).get("icc_leans_on"):
+        reasons.append(
+            reason(
+                "ICC on every subject",
+                passed=False,
+                severity="warn",
+                value=lean["voxels"],
+                message=f"the voxels' ICC owes to one subject far from the others (without it, the executions vary "
+                f"about as much as the other subjects do): at {100 * lean['voxels']:.0f}% of the sampled voxels, "
+                f"ICC(A,1) {_icc(lean['with'])} with subject {lean['subject']} (median), {_icc(lean['without'])} "
+                "without it; normalise the intensities, or judge the executions by sd or sigdigits",
+            )
+        )
     if far := (out.get("voxelwise") or {}).get("far_subjects"):
         reasons.append(
             reason(
