@@ -143,6 +143,7 @@ class _Partial:
     nf_all: np.ndarray | None
     counts: list[int]  # per column: the volume's non-zero voxels on the whole grid
     rows: list[np.ndarray] | None = None
+    means: list[float] | None = None  # per column: the mean |value| of its row
 
 
 class _Read(NamedTuple):
@@ -152,6 +153,7 @@ class _Read(NamedTuple):
     bad: np.ndarray | None  # non-finite voxels; None: all finite
     differ: np.ndarray | None  # differs from the subject's first volume; None for the first volume itself
     row: np.ndarray | None  # the reference-mask voxels (non-finite ones 0); None: not gathered yet
+    mean: float | None  # the mean |value| of ``row``
     nonzero: int  # non-zero voxels on the whole grid (NaN counts: it is no zero)
 
 
@@ -164,6 +166,11 @@ def _gather(flat: np.ndarray, bad: np.ndarray | None, index: np.ndarray) -> np.n
     return out
 
 
+def _magnitude(row: np.ndarray) -> float:
+    """The mean |value| of a gathered row, in float64 (computed where the row was gathered: still in cache)."""
+    return float(np.mean(np.abs(row), dtype=np.float64))
+
+
 def _read(path: Path, stream: _Stream, first: Future | None) -> _Read:
     """Decompress and check one volume, compare it with its subject's first, and gather its reference-mask
     voxels once they are known (a reader-thread task: the volume is still in this core's cache)."""
@@ -173,15 +180,16 @@ def _read(path: Path, stream: _Stream, first: Future | None) -> _Read:
         raise ReaderError(f"{path}: {int(bad.sum())} NaN or infinite voxels in a label map")
     index = stream.index  # set by the main thread from the first volume; until then it gathers
     row = None if index is None else _gather(flat, bad, index)
+    mean = None if row is None else _magnitude(row)
     # size - count(== 0): a third of count_nonzero's time on floats (same count: NaN is non-zero in both)
     nonzero = flat.size - int(np.count_nonzero(flat == 0))
     if first is None:
-        return _Read(flat, bad, None, row, nonzero)
+        return _Read(flat, bad, None, row, mean, nonzero)
     f = first.result()  # submitted earlier, so running or done: waiting cannot deadlock
     d = flat != f.flat  # a voxel non-zero in another execution only differs, hence in mask
     if bad is not None and f.bad is not None:
         d &= ~_same_bits(flat, f.flat)  # NaN != NaN: non-finite pairs compare by bit pattern
-    return _Read(flat, bad, d, row, nonzero)
+    return _Read(flat, bad, d, row, mean, nonzero)
 
 
 class _Stream:
@@ -243,7 +251,7 @@ class _Stream:
             if cur is not None:
                 cur.counts[col] = cur.counts[vol]
                 if cur.rows is not None:
-                    cur.rows[col] = cur.rows[vol]
+                    cur.rows[col], cur.means[col] = cur.rows[vol], cur.means[vol]
             return
         if cur is None:
             data = vol.flat != 0 if vol.bad is None else (vol.flat != 0) & ~vol.bad
@@ -261,7 +269,10 @@ class _Stream:
             flat = vol.flat
             if cur.rows is None:
                 cur.rows = [None] * self.columns  # type: ignore[list-item]  # each column is taken once
-            cur.rows[col] = _gather(flat, vol.bad, self.index) if vol.row is None else vol.row
+                cur.means = [0.0] * self.columns
+            row = _gather(flat, vol.bad, self.index) if vol.row is None else vol.row
+            cur.rows[col] = row
+            cur.means[col] = _magnitude(row) if vol.mean is None else vol.mean
 
     def end(self, subject: str) -> _Subject:
         """The subject's contribution, once every column was taken."""
@@ -269,10 +280,8 @@ class _Stream:
         if cur.rows is not None:
             named = self._outliers(subject, cur.counts, "non-zero voxels", floor=SUPPORT_FLOOR)
             if self.index.size >= MAGNITUDE_VOXELS:  # a small map (a lesion's voxels) is judged by its count
-                magnitude: dict[int, float] = {}  # executions sharing a file share one array: computed once
-                means = [magnitude.setdefault(id(r), float(np.mean(np.abs(r), dtype=np.float64))) for r in cur.rows]
-                self._outliers(subject, means, "mean |value|", skip=named)
-                self.magnitudes[subject] = float(np.median(means))
+                self._outliers(subject, cur.means, "mean |value|", skip=named)
+                self.magnitudes[subject] = float(np.median(cur.means))
             if self.sample is None:  # evenly spaced voxels with metrics, for the ICC without each subject
                 self.sample = np.unique(np.linspace(0, self.index.size - 1, min(SAMPLED, self.index.size)).astype(int))
             self.sampled[subject] = np.array([r[self.sample] for r in cur.rows], dtype=np.float64)
