@@ -486,3 +486,24 @@ def test_the_execution_notes_of_either_study_reach_the_comparison() -> None:
     both = _merged_notes([dict(notes=notes), dict(notes=notes)])
     assert both["left running"]["count"] == 2
     assert [e["version"] for e in both["left running"]["executions"]] == ["baseline", "current"]
+
+
+def test_a_field_one_subject_writes_in_one_version_only_is_an_error(tmp_path: Path) -> None:
+    """s2 writes `snr` under the baseline and not under the current version, which the other subjects write in
+    both: a difference between that subject's executions, not a field the subject never writes (subjects
+    have a layout of their own since a review's FreeSurfer table): its files are named, the output not judged."""
+
+    def version(name: str, drop: bool) -> Study:
+        files = {}
+        for s in range(1, 5):
+            for r in (1, 2, 3):
+                doc = {"volume": 100.0 * s + 0.1 * r, "snr": 20.0 * s + 0.1 * r}
+                if drop and s == 2:
+                    del doc["snr"]
+                files[(f"s{s}", r)] = {"fit.json": json.dumps(doc)}
+        return ingested(tmp_path / name, "  fit: {path: fit.json, kind: scalars}\n", files)
+
+    (out,) = compare_check(version("base", False), version("cur", True)).document["outputs"]
+    assert {e["subject"] for e in out["errors"]} == {"s2"} and len(out["errors"]) == 3
+    assert all("differ from the subject's other executions'" in e["error"] for e in out["errors"])
+    assert "'snr'" in out["errors"][0]["error"] and out["verdict"]["status"] == "error"

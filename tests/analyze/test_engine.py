@@ -115,12 +115,12 @@ def test_unreadable_output_is_a_recorded_error_not_a_crash(study_dir: Path) -> N
     # Corrupt one stored blob behind the catalog's back: the analysis names it and goes on.
     outs = study.catalog.outputs(study.catalog.study_id(study.name))
     victim = next((study.store / "blobs").glob(f"*/{outs[0]['blob']}*"))
-    victim.write_text("region,volume\nleft,abc\nright,1\n")
+    victim.write_text("region,volume\nleft,1,2\nright\n")
     doc = study.analyze().document
     out = doc["outputs"][0]
     # The two repetitions of one subject share that blob: both are named, the other subjects analysed.
     assert [e["subject"] for e in out["errors"]] == ["sub-01", "sub-01"]
-    assert "its observations differ from" in out["errors"][0]["error"]
+    assert "line 2 has 3 fields but the header has 2 fields" in out["errors"][0]["error"]
     assert out["complete_subjects"] == 2 and out["observations"][0]["icc"]["ICC(A,1)"]["value"] == 1.0
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import json
 from collections import Counter
 from pathlib import Path
@@ -22,7 +21,6 @@ from reprovip.analyze.attribution import (
 from reprovip.analyze.bitwise import bitwise_summary, record_key
 from reprovip.analyze.dataflow import add_dataflow
 from reprovip.analyze.design import Design, build_design, records_by_output
-from reprovip.analyze.envelope import envelope
 from reprovip.analyze.executions import (
     declared_outputs,
     executions_summary,
@@ -30,14 +28,13 @@ from reprovip.analyze.executions import (
     spec_digest,
     stored_executions,
 )
-from reprovip.analyze.interaction import interaction_tests
 from reprovip.analyze.observations import gather
+from reprovip.analyze.scalars import observation_metrics, version_envelope, version_factor
 from reprovip.analyze.segmentation import dice_envelope, factor_effects, label_agreement
-from reprovip.analyze.stats import leaning_subject, num, odd_executions, scalar_metrics
+from reprovip.analyze.stats import num, scalar_metrics
 from reprovip.analyze.voxelwise import ONE_GRID, grid_shape, voxelwise_maps
 from reprovip.atomic import to_json, write_json_atomic
 from reprovip.criteria.evaluate import evaluate
-from reprovip.criteria.rules import ENVELOPE_FACTORS
 from reprovip.errors import NotFoundError, ReaderError, ReprovipError
 from reprovip.readers import AFFINE_TOLERANCE
 from reprovip.report.values import save_plot_values
@@ -101,30 +98,6 @@ def _add_dice_envelope(env: dict[str, Any], dice: dict[str, Any]) -> None:
         env.setdefault("worst_observation", "label overlap")
 
 
-def _version_factor(design: Design) -> str | None:
-    """The design's ``version`` (or ``environments``) factor, whose first level is the baseline; or None."""
-    return next((f for f in ENVELOPE_FACTORS if f in design.factor_names), None)
-
-
-def _version_envelope(
-    entry: dict[str, Any], design: Design, values: Any, names: list[str], subjects: list[str]
-) -> None:
-    """A ``version`` (or ``environments``) factor gets the envelope test: is its effect beyond run-to-run noise?"""
-    factor = _version_factor(design)
-    if factor is not None:
-        axis = design.factor_names.index(factor)
-        others = [(f, lv) for i, (f, lv) in enumerate(design.factors) if i != axis]
-        conditions = [
-            ",".join(f"{f}={x}" for (f, _), x in zip(others, c, strict=True)) or "-"
-            for c in itertools.product(*(lv for _, lv in others))
-        ]
-        levels = tuple(f"{factor}={lv}" for lv in design.factors[axis][1])
-        env = envelope(values, names, axis, levels, subjects=subjects, conditions=conditions)
-        if "baseline" in env:  # the levels as the factor names them
-            env["baseline"], env["compared"] = design.factors[axis][1][0], list(design.factors[axis][1][1:])
-        entry["envelope"] = dict(env, factor=factor)
-
-
 def merge_errors(recorded: list[dict[str, Any]], found: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One error per execution: what reading the stored file found replaces what the run recorded (whose
     message may name a working folder that no longer exists)."""
@@ -159,7 +132,7 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
             pass  # compared by their bytes only: the bitwise summary above is the whole analysis
         elif kind in ("image", "labels"):
             subjects = list(design.complete)
-            factor = _version_factor(design)
+            factor = version_factor(design)
             entry["voxelwise"] = voxelwise_maps(
                 design,
                 subjects,
@@ -183,7 +156,8 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
                 entry["segmentation"] = seg
                 for n, m in zip(names, scalar_metrics(volumes, design.factor_names, cond_keys), strict=True):
                     observations.append(dict(name=n, **m))
-                _version_envelope(entry, design, volumes, names, subjects)
+                if (env := version_envelope(design, volumes, names, subjects)) is not None:
+                    entry["envelope"] = env
                 if version_dice is not None and "envelope" in entry:
                     _add_dice_envelope(entry["envelope"], dice_envelope(version_dice))
         else:
@@ -191,23 +165,13 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
             keys = decl.key_columns if decl is not None and "key_columns" in decl.model_fields_set else None
             obs = gather(design, kind, key_columns=keys)
             entry["errors"] = merge_errors(entry["errors"], obs.errors)
-            finite = [i for i, n in enumerate(obs.names) if n not in obs.nonfinite]
-            names = [obs.names[i] for i in finite]
-            metrics = dict(zip(names, scalar_metrics(obs.values[finite], design.factor_names, cond_keys), strict=True))
-            for n, odd in zip(names, odd_executions(obs.values[finite], list(obs.subjects)), strict=True):
-                if odd is not None:
-                    metrics[n]["odd_executions"] = _placed(odd, design, cond_keys)
-            for n, lean in zip(names, leaning_subject(obs.values[finite], list(obs.subjects)), strict=True):
-                if lean is not None:
-                    metrics[n]["icc_leans_on"] = lean
-            tests = interaction_tests(obs.values[finite], design.factor_names, list(obs.subjects))
-            for n, t in zip(names, tests, strict=True):
-                if t:
-                    metrics[n]["interaction"] = t
+            metrics, env = observation_metrics(obs, design, cond_keys)
             for n in obs.names:
                 observations.append(
                     dict(name=n, nonfinite=obs.nonfinite[n]) if n in obs.nonfinite else dict(name=n, **metrics[n])
                 )
+            if env is not None:
+                entry["envelope"] = env
             entry["nonfinite_observations"] = len(obs.nonfinite)
             if obs.text_differs:  # strings or text cells that change between executions: no metric sees them
                 entry["text_differences"] = dict(count=len(obs.text_differs), names=obs.text_differs[:20])
@@ -216,9 +180,12 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
             if obs.inexact_differs:  # integers beyond 2**53 that differ where their float64 values do not
                 entry["inexact_differences"] = dict(count=len(obs.inexact_differs), names=obs.inexact_differs[:20])
             entry["complete_subjects"] = len(obs.subjects)
-            _version_envelope(entry, design, obs.values[finite], names, list(obs.subjects))
+            if obs.absent:  # rows or fields some subjects never write: measured over the others
+                entry["absent_observations"] = _absent(obs.absent)
+            # Plotted: the observations every subject writes, finite in every execution
+            idx = [i for i, n in enumerate(obs.names) if n not in obs.nonfinite and n not in obs.absent]
             entry["plot_values"] = save_plot_values(
-                out_dir, names, obs.values[finite], list(obs.subjects), design.factors
+                out_dir, [obs.names[i] for i in idx], obs.values[idx], list(obs.subjects), design.factors
             )
     except ReaderError as exc:
         entry["error"] = str(exc)
@@ -284,12 +251,17 @@ def _own_grids(entry: dict[str, Any], design: Design) -> None:
         entry["voxelwise"]["own_grid_subjects"] = own
 
 
-def _placed(odd: dict[str, Any], design: Design, cond_keys: list[str]) -> dict[str, Any]:
-    """An odd execution (:func:`~reprovip.analyze.stats.odd_executions`) named by its condition and repetition."""
-    column = odd.pop("column")
-    cell, rank = divmod(column, design.k)
-    rec = design.grid[odd["subject"]][(design.cells[cell], rank)]
-    return dict(odd, condition=cond_keys[cell], repetition=rec.repetition)
+def _absent(absent: dict[str, list[str]]) -> dict[str, Any]:
+    """What the document says of observations some subjects write in none of their executions: how many, and
+    per subject (the first 20 of each) which."""
+    by_subject: dict[str, list[str]] = {}
+    for name, subjects in absent.items():
+        for s in subjects:
+            by_subject.setdefault(s, []).append(name)
+    return dict(
+        count=len(absent),
+        subjects={s: dict(count=len(names), names=names[:20]) for s, names in sorted(by_subject.items())},
+    )
 
 
 def _left_out(design: Design) -> list[dict[str, Any]]:

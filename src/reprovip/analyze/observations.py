@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,6 +32,9 @@ class Observations:
     # Observations that not every compared version writes (a field added or removed), or writes with another
     # shape: name -> {version: "number" | "text" | "shape 3x4"}, for the versions that write it. Not compared.
     version_layout: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Observations some complete subjects write in none of their executions (a FreeSurfer table without a
+    # structure that subject lacks): name -> those subjects; their values are NaN there, and not measured.
+    absent: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _elements(name: str, arr: np.ndarray) -> Iterator[tuple[str, Any]]:
@@ -177,11 +181,16 @@ def gather(design: Design, kind: str, *, key_columns: list[str] | None = None) -
     raw, errors = _load(design, kind, key_columns)
     refs = _layouts(raw)
     unshared = _version_layout(refs, raw)
+    # Observations named by what they are: each subject's files are held to that subject's own layout, so a row
+    # or field one subject writes in none of its executions is absent there (said, measured over the others)
+    # rather than every file of that subject "unreadable" (a FreeSurfer aseg.stats without a structure).
+    named = all(_named(got) for per in raw.values() for got, _ in per.values())
     loaded: dict[str, dict[tuple[tuple[str, ...], int], dict[str, float]]] = {}
     for s, per in raw.items():
+        own = _layouts({s: per}) if named else refs
         for pos, (got, rec) in per.items():
             where = dict(subject=s, condition=rec.condition_key, repetition=rec.repetition)
-            ref = refs[rec.version or ""] if len(refs) > 1 else next(iter(refs.values()))
+            ref = own[rec.version or ""] if len(own) > 1 else next(iter(own.values()))
             try:
                 check_compatible(ref[0], got, path_a=ref[1].path, path_b=rec.path)
                 flat = _flatten({n: v for n, v in got.values.items() if n not in unshared})
@@ -192,19 +201,29 @@ def gather(design: Design, kind: str, *, key_columns: list[str] | None = None) -
                 loaded.setdefault(s, {})[pos] = flat
             except ReaderError as exc:
                 errors.append(dict(where, error=str(exc)))
+        if named:
+            errors.extend(_one_layout(per, loaded.get(s, {})))
     bad = {e["subject"] for e in errors}
     subjects = [s for s in design.subjects if s not in bad and loaded.get(s, {}).keys() == design.positions]
-    names = sorted(loaded[subjects[0]][next(iter(loaded[subjects[0]]))]) if subjects else []
+    written = {s: next(iter(loaded[s].values())).keys() for s in subjects}  # a subject's files: one layout
+    names = sorted(set().union(*written.values()))
+    absent = {n: [s for s in subjects if n not in written[s]] for n in names}
+    absent = {n: a for n, a in absent.items() if a}
     values = np.full((len(names), len(subjects), *design.levels, design.k), np.nan)
     index = {c: i for i, c in enumerate(design.cells)}
     for si, s in enumerate(subjects):
         for (cell, rep), flat in loaded[s].items():
             ci = np.unravel_index(index[cell], design.levels) if design.levels else ()
-            values[(slice(None), si, *ci, rep)] = [flat[n] for n in names]
-    nonfinite = {
-        names[i]: nonfinite_pattern(names[i], values[i], subjects, design)
-        for i in np.flatnonzero(~np.isfinite(values.reshape(len(names), -1)).all(axis=1) if names else [])
-    }
+            values[(slice(None), si, *ci, rep)] = [flat.get(n, np.nan) for n in names]
+    # (observation, subject): finite in every execution
+    finite = np.isfinite(values.reshape(len(names), len(subjects), math.prod(values.shape[2:]))).all(axis=2)
+    at = {n: i for i, n in enumerate(names)}
+    for n, gone in absent.items():
+        finite[at[n], [subjects.index(s) for s in gone]] = True  # absent, not NaN
+    nonfinite = {}
+    for i in np.flatnonzero(~finite.all(axis=1)):
+        there = [si for si, s in enumerate(subjects) if s not in absent.get(names[i], ())]
+        nonfinite[names[i]] = nonfinite_pattern(names[i], values[i, there], [subjects[si] for si in there], design)
     text = _text_differs(raw, set(unshared))
     return Observations(
         names,
@@ -216,7 +235,35 @@ def gather(design: Design, kind: str, *, key_columns: list[str] | None = None) -
         _inexact_differs(raw, loaded),
         _number_like_text(raw, text),
         unshared,
+        absent,
     )
+
+
+def _one_layout(per: dict[Any, tuple[Any, Record]], flats: dict[Any, dict[str, float]]) -> list[dict[str, Any]]:
+    """Errors for a subject's files whose observations (those every version writes) are not the ones most of
+    its files hold, each removed from ``flats``: executions of one subject, under any version, write one layout."""
+    layouts = Counter(frozenset(f) for f in flats.values())
+    if len(layouts) < 2:
+        return []
+    common = layouts.most_common(1)[0][0]
+    errors = []
+    for pos in [p for p, f in flats.items() if f.keys() != common]:
+        rec, got = per[pos][1], flats.pop(pos)
+        parts = [
+            f"{what} {', '.join(map(repr, names[:3]))}{', ...' if len(names) > 3 else ''}"
+            for what, names in (("missing", sorted(common - got.keys())), ("extra", sorted(got.keys() - common)))
+            if names
+        ]
+        errors.append(
+            dict(
+                subject=rec.subject,
+                condition=rec.condition_key,
+                repetition=rec.repetition,
+                error=f"{rec.path}: its observations differ from the subject's other executions': {'; '.join(parts)}; "
+                "the executions wrote different rows, fields or lines; compare their logs",
+            )
+        )
+    return errors
 
 
 def _text_differs(raw: dict[str, dict[Any, tuple[Any, Any]]], unshared: set[str]) -> list[str]:

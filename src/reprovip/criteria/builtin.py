@@ -1,7 +1,8 @@
 """The checks every output gets, whatever its criteria: each failure means the data cannot support a pass.
 
 Outputs that could not be read or were not written by every execution, subjects left out of the metrics
-for lack of executions (they make the study incomplete), values too small for their SD to be computed, voxels
+for lack of executions (they make the study incomplete), observations some subjects never write (a warning),
+values too small for their SD to be computed, voxels
 too large for their squares to be, numeric outputs with no number,
 observations non-finite in some executions, files that differ where no observation does, voxels that differ
 where no voxel metric looks, voxels whose finiteness differs, images that lost most of their voxels, and
@@ -95,6 +96,21 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 message=f"{len(left)} of {out['n_subjects']} subject(s) do not have the design's executions of this "
                 "output and are left out of its metrics, whatever their values (the study is incomplete): "
                 + named([_executions_of(e) for e in left]),
+            )
+        )
+    if absent := out.get("absent_observations"):
+        per = absent["subjects"]
+        reasons.append(
+            reason(
+                "every observation in every subject",
+                passed=False,
+                severity="warn",
+                value=absent["count"],
+                observation=next(iter(per.values()))["names"][0],
+                message=f"{absent['count']} observation(s) are absent from every execution of {len(per)} subject(s) "
+                "(a row, column or field the application did not write for them, or wrote as text): each is measured "
+                "over the subjects that write it; "
+                + named([f"{s} lacks {d['count']}: {', '.join(d['names'][:5])}" for s, d in per.items()]),
             )
         )
     unwritten = out.get("unwritten") or []

@@ -1,0 +1,109 @@
+"""Observations some subjects never write: measured over the subjects that write them, and said."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pingouin as pg
+import pytest
+
+from reprovip.cli.main import main
+from reprovip.study import Study
+
+SUBJECTS, K = 4, 3
+
+
+def _values(seed: int = 0) -> np.ndarray:
+    """(subject, repetition, observation a/b): subjects 10 apart, executions 0.5 apart."""
+    rng = np.random.default_rng(seed)
+    return 10.0 * np.arange(SUBJECTS)[:, None, None] + rng.normal(0, 0.5, (SUBJECTS, K, 2))
+
+
+def _study(root: Path, values: np.ndarray, *, lacks: dict[tuple[int, int], str], pattern: str) -> Study:
+    """A `scalars` output {"a", "b"} per subject x repetition (``values``); ``lacks[(subject, rep)]`` names the
+    field that execution does not write."""
+    for s, r in np.ndindex(values.shape[:2]):
+        doc = {"a": float(values[s, r, 0]), "b": float(values[s, r, 1])}
+        doc.pop(lacks.get((s, r), ""), None)
+        folder = root / "results" / f"sub-{s + 1}" / f"run-{r + 1}"
+        folder.mkdir(parents=True)
+        (folder / "r.json").write_text(json.dumps(doc))
+    (root / "study.yaml").write_text("outputs:\n  r: {path: r.json, kind: scalars}\n")
+    study = Study.load(root / "study.yaml")
+    study.ingest(f"results/{pattern}")
+    return study
+
+
+def test_a_field_one_subject_never_writes_is_measured_over_the_others(tmp_path: Path) -> None:
+    """sub-3 writes no `b` in any execution (a FreeSurfer table without a structure that subject lacks): every
+    file of sub-3 read "could not be read" and the output was not analysable (a review). `b` is now measured
+    over the 3 subjects that write it, ICC(A,1) equal to pingouin's on those subjects; `a` over all 4."""
+    x = _values()
+    study = _study(tmp_path, x, lacks={(2, r): "b" for r in range(K)}, pattern="{subject}/run-{repetition}")
+    doc = study.analyze().document
+    (out,) = doc["outputs"]
+    assert out["errors"] == [] and out["complete_subjects"] == SUBJECTS
+    assert out["absent_observations"] == {"count": 1, "subjects": {"sub-3": {"count": 1, "names": ["b"]}}}
+    obs = {o["name"]: o for o in out["observations"]}
+    assert obs["b"]["absent_subjects"] == ["sub-3"] and "absent_subjects" not in obs["a"]
+    assert obs["b"]["mean_squares"]["n"] == SUBJECTS - 1 and obs["a"]["mean_squares"]["n"] == SUBJECTS
+    for name, col, subjects in (("a", 0, [0, 1, 2, 3]), ("b", 1, [0, 1, 3])):
+        long = pd.DataFrame(
+            [(s, r, x[s, r, col]) for s in subjects for r in range(K)], columns=["subject", "rater", "value"]
+        )
+        icc2 = pg.intraclass_corr(long, targets="subject", raters="rater", ratings="value").set_index("Type")
+        assert obs[name]["icc"]["ICC(A,1)"]["value"] == pytest.approx(icc2.loc["ICC(A,1)", "ICC"], rel=1e-9)
+    (said,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "every observation in every subject"]
+    assert said["severity"] == "warn" and "sub-3 lacks 1: b" in said["message"]
+    assert out["verdict"]["status"] == "warn"
+
+
+def test_noise_in_a_subject_that_lacks_a_field_still_fails(tmp_path: Path) -> None:
+    """The subject without `b` is not left out of `a`: its executions 30% apart fail the study."""
+    x = _values()
+    x[2, :, 0] *= [0.7, 1.0, 1.3]
+    study = _study(tmp_path, x, lacks={(2, r): "b" for r in range(K)}, pattern="{subject}/run-{repetition}")
+    (out,) = study.analyze().document["outputs"]
+    assert out["verdict"]["status"] == "fail"
+    (failed,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "ICC(A,1).ci_low >= 0.9"]
+    assert failed["observation"] == "a" and not failed["passed"]
+    assert {o["name"]: o for o in out["observations"]}["a"]["mean_squares"]["n"] == SUBJECTS
+
+
+def test_one_execution_without_a_field_its_subject_writes_is_an_error(tmp_path: Path, capsys) -> None:
+    """A field missing from one execution only is a difference between executions: that file is named and the
+    output cannot be judged on the others (as before subjects had layouts of their own)."""
+    study = _study(tmp_path, _values(), lacks={(1, 2): "b"}, pattern="{subject}/run-{repetition}")
+    (out,) = study.analyze().document["outputs"]
+    (error,) = out["errors"]
+    assert (error["subject"], error["repetition"]) == ("sub-2", 3)
+    assert "its observations differ from" in error["error"] and "missing 'b'" in error["error"]
+    assert "absent_observations" not in out and out["verdict"]["status"] == "error"
+    assert main(["check", str(tmp_path / "study.yaml")]) == 1
+    assert "not analysable" in capsys.readouterr().out
+
+
+def test_a_version_that_moves_a_field_some_subject_lacks_is_outside_the_envelope(tmp_path: Path) -> None:
+    """version 2.0 shifts `b` by 20 run-to-run SDs in the 3 subjects that write it: its envelope test (on those
+    subjects) is merged into the output's, which is outside; `a` is unchanged and inside."""
+    x = _values(1)
+    both = np.stack([x, x + [0.0, 10.0]], axis=1)  # (subject, version, repetition, observation)
+    for v, version in enumerate(("1.0", "2.0")):
+        for s, r in np.ndindex(SUBJECTS, K):
+            doc = {"a": float(both[s, v, r, 0]), "b": float(both[s, v, r, 1])}
+            if s == 2:
+                del doc["b"]
+            folder = tmp_path / "results" / version / f"sub-{s + 1}" / f"run-{r + 1}"
+            folder.mkdir(parents=True)
+            (folder / "r.json").write_text(json.dumps(doc))
+    (tmp_path / "study.yaml").write_text("outputs:\n  r: {path: r.json, kind: scalars}\n")
+    study = Study.load(tmp_path / "study.yaml")
+    study.ingest("results/{version}/{subject}/run-{repetition}")
+    (out,) = study.analyze().document["outputs"]
+    env = out["envelope"]
+    assert env["within_envelope"] is False and env["outside"] == ["b"]
+    assert set(env["observations"]) == {"a", "b"} and env["worst_observation"] == "b"
+    assert out["verdict"]["status"] == "fail"
