@@ -416,6 +416,29 @@ def test_an_execution_that_lost_or_gained_its_support_is_named_even_when_read_fi
     assert odd["measure"] == "non-zero voxels"
 
 
+@pytest.mark.parametrize("case", ["denormals flushed", "exact zeros for residue", "residue only"])
+def test_residue_is_no_support_and_an_image_of_residue_is_no_image(tmp_path: Path, case) -> None:
+    """float32 images of 50-60 whose background holds denormals (1e-40) or 1e-12 of solver residue: one build
+    flushes them to zero (its non-zero count falls from 1000 to 216 and "images of every execution alike"
+    failed the study: reviews' false alarms). Counted above 1e-6 of the subject's typical largest value, it has
+    lost nothing. An execution that wrote residue only (1e-30 everywhere, a failed run) has lost its image."""
+    rng = np.random.default_rng(12)
+    x = np.zeros((10, 10, 10, 3, 1, 3), dtype=np.float32)
+    x[2:8, 2:8, 2:8] = rng.uniform(50, 60, size=(6, 6, 6, 3, 1, 1)) + 1e-3 * rng.normal(size=(6, 6, 6, 3, 1, 3))
+    residue = {"denormals flushed": 1e-40, "exact zeros for residue": 1e-12, "residue only": 0.0}[case]
+    x = np.where(x == 0, np.float32(residue) * rng.uniform(1, 2, size=x.shape), x).astype(np.float32)
+    if case == "residue only":
+        x[..., 1, 0, 2] = 1e-30
+    else:
+        x[..., 1, 0, 2] = np.where(x[..., 1, 0, 2] < 1, 0.0, x[..., 1, 0, 2])  # this build writes exact zeros
+    res, _, _ = _maps_of(tmp_path / "maps", _design(tmp_path, x))
+    if case == "residue only":
+        (odd,) = [o for o in res["support_outliers"] if o["measure"] == "non-zero voxels"]
+        assert (odd["subject"], odd["repetition"], odd["value"], odd["typical"]) == ("sub-1", 2, 0, 216)
+    else:
+        assert "support_outliers" not in res and res["summary"]["support_outliers"] == 0
+
+
 def test_an_execution_that_wrote_the_mask_instead_of_the_image_is_named(tmp_path: Path) -> None:
     """One execution wrote the brain mask (1.0) instead of the image (800-2000) with the same non-zero voxels:
     voxel ICC median 0.95, "sufficiently reproducible" (a review); its mean magnitude is 1/1000 of its subject's

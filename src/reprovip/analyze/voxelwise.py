@@ -50,6 +50,7 @@ SUPPORT_CHANGE = (
 )
 SUPPORT_FLOOR = 10  # ... when that is at least 10 voxels and 1% of the subject's typical count (a lesion map's 2 -> 1)
 SAMPLED = 2000  # voxels kept with every execution's value, for the ICC without each subject (80 kB per execution)
+RESIDUE = 1e-6  # of a subject's typical largest |value|: below it a voxel is residue, not image, in the support count
 MAGNITUDE_VOXELS = 100  # the mean magnitude of an execution is compared when there are this many voxels with metrics
 
 
@@ -166,6 +167,19 @@ def _gather(flat: np.ndarray, bad: np.ndarray | None, index: np.ndarray) -> np.n
     return out
 
 
+def _departures(values: list[float], floor: float) -> list[tuple[int, float]]:
+    """``(column, relative change)`` of the values half or less, or twice or more, of their median, and
+    ``floor`` and 1% of that median away from it (a sparse map's voxel or two is no failure)."""
+    typical = float(np.median(values))
+    least = max(floor, 0.01 * abs(typical))
+    out = []
+    for col, value in enumerate(values):
+        changed = abs(value - typical) / max(abs(value), abs(typical), 1e-300)
+        if changed >= SUPPORT_CHANGE and abs(value - typical) >= least:
+            out.append((col, changed))
+    return out
+
+
 def _magnitude(row: np.ndarray) -> float:
     """The mean |value| of a gathered row, in float64 (computed where the row was gathered: still in cache)."""
     return float(np.mean(np.abs(row), dtype=np.float64))
@@ -278,7 +292,7 @@ class _Stream:
         """The subject's contribution, once every column was taken."""
         cur, self.cur = self.cur, None
         if cur.rows is not None:
-            named = self._outliers(subject, cur.counts, "non-zero voxels", floor=SUPPORT_FLOOR)
+            named = self._outliers(subject, self.support(subject, cur.counts), "non-zero voxels", floor=SUPPORT_FLOOR)
             if self.index.size >= MAGNITUDE_VOXELS:  # a small map (a lesion's voxels) is judged by its count
                 self._outliers(subject, cur.means, "mean |value|", skip=named)
                 self.magnitudes[subject] = float(np.median(cur.means))
@@ -291,34 +305,53 @@ class _Stream:
         self, subject: str, values: list[float], measure: str, floor: float = 0.0, skip: frozenset[int] = frozenset()
     ) -> frozenset[int]:
         """Name the executions whose ``measure`` is half or less, or twice or more, of the median over the
-        subject's executions (and differs by ``floor`` and 1% of that median): its non-zero voxels on the whole
-        grid (an empty or truncated image, a failed skull strip that kept the head) or the mean magnitude of its
-        voxels with metrics (one execution wrote the brain mask, 0/1, instead of the image). A median ICC does
-        not see them when subjects differ much more than executions (reviews' "sufficiently reproducible").
-        Compared with the median, the odd one is named whichever comes first (counted among the voxels with
-        metrics, the reference region of a nearly empty first volume, a failure read first was never named).
-        Columns in ``skip`` (already named) are not named again; returns the columns named."""
+        subject's executions (:func:`_departures`): its non-zero voxels on the whole grid (an empty or truncated
+        image, a failed skull strip that kept the head) or the mean magnitude of its voxels with metrics (one
+        execution wrote the brain mask, 0/1, instead of the image). A median ICC does not see them when subjects
+        differ much more than executions (reviews' "sufficiently reproducible"). Compared with the median, the
+        odd one is named whichever comes first (counted among the voxels with metrics, the reference region of a
+        nearly empty first volume, a failure read first was never named). Columns in ``skip`` (already named)
+        are not named again; returns the columns named."""
         typical = float(np.median(values))
-        least = max(floor, 0.01 * abs(typical))  # a sparse map's voxel or two is no failure
         named = set()
-        for col, value in enumerate(values):
-            changed = abs(value - typical) / max(abs(value), abs(typical), 1e-300)
-            if changed >= SUPPORT_CHANGE and abs(value - typical) >= least and col not in skip:
-                named.add(col)
-                cell, rep = self.design.cells[col // self.design.k], col % self.design.k
-                rec = self.design.grid[subject][(cell, rep)]
-                self.support_outliers.append(
-                    dict(
-                        subject=subject,
-                        condition=rec.condition_key,
-                        repetition=rec.repetition,
-                        measure=measure,
-                        value=num(value),
-                        typical=num(typical),
-                        changed_fraction=round(changed, 4),
-                    )
+        for col, changed in _departures(values, floor):
+            if col in skip:
+                continue
+            named.add(col)
+            cell, rep = self.design.cells[col // self.design.k], col % self.design.k
+            rec = self.design.grid[subject][(cell, rep)]
+            self.support_outliers.append(
+                dict(
+                    subject=subject,
+                    condition=rec.condition_key,
+                    repetition=rec.repetition,
+                    measure=measure,
+                    value=num(values[col]),
+                    typical=num(typical),
+                    changed_fraction=round(changed, 4),
                 )
+            )
         return frozenset(named)
+
+    def support(self, subject: str, counts: list[int]) -> list[int]:
+        """The subject's non-zero voxel counts, or when they name an execution, the counts of voxels above
+        :data:`RESIDUE` x the subject's typical largest |value| (its volumes read again: rare): a build that
+        flushes denormals to zero, or writes exact zeros where the others leave 1e-12 of solver residue, has
+        not lost its image (reviews' false alarms)."""
+        if not _departures(counts, SUPPORT_FLOOR):
+            return counts
+        buffers, paths = DecodeBuffers(), [path for _, path in self.plan(subject)]
+        largest: dict[Path, float] = {}
+        for path in dict.fromkeys(paths):  # each file once
+            flat = _volume(path, self.ref, buffers)
+            finite = np.abs(flat[np.isfinite(flat)]) if flat.dtype.kind == "f" else np.abs(flat)
+            largest[path] = float(finite.max()) if finite.size else 0.0
+        threshold = RESIDUE * float(np.median([largest[p] for p in paths]))
+        above = {}
+        for path in largest:
+            flat = _volume(path, self.ref, buffers)
+            above[path] = int(np.count_nonzero(~(np.abs(flat) <= threshold)))  # NaN and inf are no zero
+        return [above[p] for p in paths]
 
     def add(self, sub: _Subject) -> None:
         """Fold one subject's contribution in (only whole subjects change the state)."""
