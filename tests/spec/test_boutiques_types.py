@@ -106,7 +106,7 @@ def test_string_inputs_stay_text_and_flags_follow_a_factor(tmp_path: Path) -> No
         argvs[(row.subject, row.condition_key)] = study.catalog.attempts(row.id)[0]["argv"][4:]
     assert len(argvs) == 4
     for (subject, condition), tail in argvs.items():
-        assert tail == ([subject, "-v"] if "True" in condition else [subject]), (condition, tail)
+        assert tail == ([subject, "-v"] if condition == "verbose=true" else [subject]), (condition, tail)
     assert {s for s, _ in argvs} == {"001", "002"}
 
 

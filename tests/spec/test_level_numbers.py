@@ -19,12 +19,18 @@ from reprovip.spec import parse_spec
         (
             "factors:\n  version: [1.9, 1.10]\n",
             r"^<study>:4:18: factors\.version\.1: `1\.10` reads as the number 1\.1 in YAML, so this level would be "
-            r'named 1\.1: quote it \(`"1\.10"`\) to keep the name written$',
+            r'named 1\.1: quote it \(`"1\.10"`\) to keep it as written$',
         ),
         ("factors:\n  version:\n    - 1.20\n", r"^<study>:5:7: factors\.version\.0: `1\.20` reads as the number 1\.2 "),
         ("factors:\n  alpha: [1e3]\n", r"^<study>:4:11: factors\.alpha\.0: `1e3` reads as the number 1000\.0 "),
         ("factors:\n  alpha: [01]\n", r"^<study>:4:11: factors\.alpha\.0: `01` reads as the number 1 "),
         ("factors:\n  env: {0.10: {A: b}}\n", r"^<study>:4:9: factors\.env\.0\.1: `0\.10` reads as the number 0\.1 "),
+        # A map's payload 1.10 reached the application as 1.1 (a review)
+        (
+            "factors:\n  tool: {new: 1.10, old: 1.9}\n",
+            r"^<study>:4:10: factors\.tool\.new: `1\.10` reads as the number 1\.1 in YAML, so the application would be "
+            r'given 1\.1: quote it \(`"1\.10"`\) to keep it as written$',
+        ),
     ],
 )
 def test_a_level_yaml_renames_is_refused_at_its_line(factors: str, match: str) -> None:
@@ -34,6 +40,19 @@ def test_a_level_yaml_renames_is_refused_at_its_line(factors: str, match: str) -
         parse_spec(
             f'application: {{command: [a, "{placeholder}"]}}\noutputs: {{o: {{path: o, kind: text}}}}\n' + factors
         )
+
+
+def test_booleans_are_named_and_given_as_yaml_writes_them() -> None:
+    """`flag: [true, false]` reached the application as `True`/`False` (a review); `true`/`false` now, as
+    level names and as values, in list form and in a map's payload."""
+    spec = parse_spec(
+        'application: {command: [a, "{flag}", "{mode}"]}\noutputs: {o: {path: o, kind: text}}\n'
+        "factors:\n  flag: [true, false]\n  mode: {fast: true, slow: false}\n"
+    )
+    assert {f.name: f.levels for f in spec.factor_list()} == {
+        "flag": {"true": "true", "false": "false"},
+        "mode": {"fast": "true", "slow": "false"},
+    }
 
 
 def test_levels_read_as_written_and_number_factors_are_kept() -> None:

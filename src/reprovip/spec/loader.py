@@ -382,10 +382,17 @@ _NUMBER_LEVELS = ("threads", "seed", "perturb")
 _SCALAR = re.compile(r"[-+.\w]+")  # a YAML number as written: digits, sign, point, exponent, 0x, underscores
 
 
+def _scalar(value: Any) -> bool:
+    """A number as YAML read it (a level or a map payload that may not be what was written); booleans are
+    named and given as YAML writes them (:func:`~reprovip.spec.models.as_written`)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _check_level_numbers(root: Any, text: str, file: str) -> list[SpecError]:
     """A level that YAML reads as a number other than written is refused at its line: ``version: [1.9, 1.10]``
     named its second level ``1.1`` (``1.20`` is ``1.2``, ``01`` is ``1``), so ``{version}`` ran 1.1, and the
-    folders ``1.10`` that ingest finds were another level than the one declared (a review)."""
+    folders ``1.10`` that ingest finds were another level than the one declared (a review). So is a number in
+    a map's payload (``{new: 1.10}`` gave the application ``1.1``)."""
     factors = root.get("factors")
     lines = text.splitlines()
     problems = []
@@ -393,22 +400,28 @@ def _check_level_numbers(root: Any, text: str, file: str) -> list[SpecError]:
         if name in _NUMBER_LEVELS:
             continue
         if isinstance(levels, CommentedSeq):
-            places = [(i, x, levels.lc.item(i)) for i, x in enumerate(levels)]
-        elif isinstance(levels, CommentedMap):  # map form: the keys are the levels' names
-            places = [(k, k, levels.lc.key(k)) for k in levels]
+            places = [((i,), x, levels.lc.item(i), "level") for i, x in enumerate(levels)]
+        elif isinstance(levels, CommentedMap):  # map form: the keys are the levels' names, a value its payload
+            places = [((k,), k, levels.lc.key(k), "level") for k in levels]
+            places += [((k,), v, levels.lc.value(k), "payload") for k, v in levels.items() if _scalar(v)]
         else:
             continue
-        for where, value, (line, col) in places:
-            if not isinstance(value, int | float) or isinstance(value, bool):
+        for where, value, (line, col), what in places:
+            if not _scalar(value):
                 continue
             written = _SCALAR.match(lines[line][col:]) if line < len(lines) else None
             if written and written.group() != str(value):
+                becomes = (
+                    f"this level would be named {value}"
+                    if what == "level"
+                    else f"the application would be given {value}"
+                )
                 problems.append(
                     _located(
-                        f"`{written.group()}` reads as the number {value} in YAML, so this level would be named "
-                        f'{value}: quote it (`"{written.group()}"`) to keep the name written',
+                        f"`{written.group()}` reads as the number {value} in YAML, so {becomes}: quote it "
+                        f'(`"{written.group()}"`) to keep it as written',
                         root,
-                        ("factors", name, where),
+                        ("factors", name, *where),
                         file,
                     )
                 )

@@ -244,10 +244,10 @@ class StudySpec(_Strict):
         out = []
         for name, levels in self.factors.items():
             if isinstance(levels, dict):
-                out.append(Factor(name=name, levels={str(k): v for k, v in levels.items()}))
+                out.append(Factor(name=name, levels={as_written(k): as_written(v) for k, v in levels.items()}))
             else:
                 labels = [level_label(name, x) for x in levels]  # distinct: checked by factor_problems
-                out.append(Factor(name=name, levels=dict(zip(labels, levels, strict=True))))
+                out.append(Factor(name=name, levels=dict(zip(labels, map(as_written, levels), strict=True))))
         return out
 
 
@@ -259,9 +259,22 @@ class FactorProblems(ValueError):
         super().__init__(problems[0][1])
 
 
+def as_written(value: Any) -> Any:
+    """A YAML boolean as YAML writes it, ``true`` or ``false`` (Python's ``True`` reached applications and
+    Boutiques flags); any other value as it is.
+
+    Examples
+    --------
+    >>> as_written(True), as_written(0), as_written({"A": "1"})
+    ('true', 0, {'A': '1'})
+    """
+    return ("true" if value else "false") if isinstance(value, bool) else value
+
+
 def level_label(factor: str, value: Any) -> str:
-    """The name of a level given in list form: its value, or ``unseeded`` for a seed's ``{unseeded: WORD}``."""
-    return "unseeded" if factor == "seed" and is_unseeded(value) else str(value)
+    """The name of a level given in list form: its value (a boolean as YAML writes it), or ``unseeded`` for a
+    seed's ``{unseeded: WORD}``."""
+    return "unseeded" if factor == "seed" and is_unseeded(value) else str(as_written(value))
 
 
 def is_unseeded(value: Any) -> bool:
