@@ -43,15 +43,15 @@ def test_a_level_yaml_renames_is_refused_at_its_line(factors: str, match: str) -
 
 
 def test_booleans_are_named_and_given_as_yaml_writes_them() -> None:
-    """`flag: [true, false]` reached the application as `True`/`False` (a review); `true`/`false` now, as
-    level names and as values, in list form and in a map's payload."""
+    """`flag: [true, false]` reached the application as `True`/`False`, `null` as `None` (a review);
+    `true`/`false`/`null` now, as level names and as values, in list form and in a map's payload."""
     spec = parse_spec(
         'application: {command: [a, "{flag}", "{mode}"]}\noutputs: {o: {path: o, kind: text}}\n'
-        "factors:\n  flag: [true, false]\n  mode: {fast: true, slow: false}\n"
+        "factors:\n  flag: [true, false, null]\n  mode: {fast: true, slow: null}\n"
     )
     assert {f.name: f.levels for f in spec.factor_list()} == {
-        "flag": {"true": "true", "false": "false"},
-        "mode": {"fast": "true", "slow": "false"},
+        "flag": {"true": "true", "false": "false", "null": "null"},
+        "mode": {"fast": "true", "slow": "null"},
     }
 
 

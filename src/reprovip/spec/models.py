@@ -260,14 +260,16 @@ class FactorProblems(ValueError):
 
 
 def as_written(value: Any) -> Any:
-    """A YAML boolean as YAML writes it, ``true`` or ``false`` (Python's ``True`` reached applications and
-    Boutiques flags); any other value as it is.
+    """A YAML boolean or null as YAML writes it, ``true``, ``false`` or ``null`` (Python's ``True`` and ``None``
+    reached applications and Boutiques flags); any other value as it is.
 
     Examples
     --------
-    >>> as_written(True), as_written(0), as_written({"A": "1"})
-    ('true', 0, {'A': '1'})
+    >>> as_written(True), as_written(None), as_written(0), as_written({"A": "1"})
+    ('true', 'null', 0, {'A': '1'})
     """
+    if value is None:
+        return "null"
     return ("true" if value else "false") if isinstance(value, bool) else value
 
 
