@@ -507,3 +507,24 @@ def test_a_field_one_subject_writes_in_one_version_only_is_an_error(tmp_path: Pa
     assert {e["subject"] for e in out["errors"]} == {"s2"} and len(out["errors"]) == 3
     assert all("differ from the subject's other executions'" in e["error"] for e in out["errors"])
     assert "'snr'" in out["errors"][0]["error"] and out["verdict"]["status"] == "error"
+
+
+def test_a_field_some_subjects_write_in_both_versions_is_compared(tmp_path: Path) -> None:
+    """Only s1 writes `lesion` in both versions, 10 then 100: the field was "written only by the current version"
+    (the baseline's most common file has none), dropped, and the comparison passed (a review)."""
+
+    def version(name: str, lesion: float) -> Study:
+        files = {}
+        for s in range(1, 5):
+            for r in (1, 2, 3):
+                doc = {"volume": 100.0 * s + 0.1 * r}
+                if s == 1:
+                    doc["lesion"] = lesion + 0.01 * r
+                files[(f"s{s}", r)] = {"fit.json": json.dumps(doc)}
+        return ingested(tmp_path / name, "  fit: {path: fit.json, kind: scalars}\n", files)
+
+    doc = compare_check(version("base", 10.0), version("cur", 100.0)).document
+    (out,) = doc["outputs"]
+    assert "version_layout" not in out and out["errors"] == []
+    assert out["envelope"]["within_envelope"] is False and out["envelope"]["outside"] == ["lesion"]
+    assert doc["verdict"]["status"] == "fail"

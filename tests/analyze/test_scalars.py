@@ -22,19 +22,26 @@ def _values(seed: int = 0) -> np.ndarray:
     return 10.0 * np.arange(SUBJECTS)[:, None, None] + rng.normal(0, 0.5, (SUBJECTS, K, 2))
 
 
-def _study(root: Path, values: np.ndarray, *, lacks: dict[tuple[int, int], str], pattern: str) -> Study:
-    """A `scalars` output {"a", "b"} per subject x repetition (``values``); ``lacks[(subject, rep)]`` names the
-    field that execution does not write."""
-    for s, r in np.ndindex(values.shape[:2]):
-        doc = {"a": float(values[s, r, 0]), "b": float(values[s, r, 1])}
-        doc.pop(lacks.get((s, r), ""), None)
-        folder = root / "results" / f"sub-{s + 1}" / f"run-{r + 1}"
-        folder.mkdir(parents=True)
-        (folder / "r.json").write_text(json.dumps(doc))
+def _ingest(root: Path, docs: dict[str, object], pattern: str = "{subject}/run-{repetition}") -> Study:
+    """A `scalars` output `r.json`: ``docs[folder]`` written in ``results/<folder>``, ingested with ``pattern``."""
+    for folder, doc in docs.items():
+        (root / "results" / folder).mkdir(parents=True)
+        (root / "results" / folder / "r.json").write_text(json.dumps(doc))
     (root / "study.yaml").write_text("outputs:\n  r: {path: r.json, kind: scalars}\n")
     study = Study.load(root / "study.yaml")
     study.ingest(f"results/{pattern}")
     return study
+
+
+def _study(root: Path, values: np.ndarray, *, lacks: dict[tuple[int, int], str], pattern: str) -> Study:
+    """A `scalars` output {"a", "b"} per subject x repetition (``values``); ``lacks[(subject, rep)]`` names the
+    field that execution does not write."""
+    docs = {}
+    for s, r in np.ndindex(values.shape[:2]):
+        doc = {"a": float(values[s, r, 0]), "b": float(values[s, r, 1])}
+        doc.pop(lacks.get((s, r), ""), None)
+        docs[f"sub-{s + 1}/run-{r + 1}"] = doc
+    return _ingest(root, docs, pattern)
 
 
 def test_a_field_one_subject_never_writes_is_measured_over_the_others(tmp_path: Path) -> None:
@@ -107,3 +114,59 @@ def test_a_version_that_moves_a_field_some_subject_lacks_is_outside_the_envelope
     assert env["within_envelope"] is False and env["outside"] == ["b"]
     assert set(env["observations"]) == {"a", "b"} and env["worst_observation"] == "b"
     assert out["verdict"]["status"] == "fail"
+
+
+def test_a_list_shorter_in_some_subjects_is_not_compared_by_position(tmp_path: Path) -> None:
+    """MRS fits as a list: sub-5 and sub-6 have no Cr, so their `fits[1]` is Cho. Measured by position,
+    `fits[1].amp` mixed Cr and Cho and its ICC read 0.998 where Cr's is near 0 (a review): list positions keep
+    one layout for the study, the subjects with another are errors."""
+    rng = np.random.default_rng(3)
+    docs = {}
+    for s in range(6):
+        for r in range(K):
+            fits = [("NAA", 10.0 + s), ("Cr", 8.0 + rng.normal(0, 1.0)), ("Cho", 2.0 + 0.1 * s)]
+            if s >= 4:
+                del fits[1]
+            docs[f"sub-{s + 1}/run-{r + 1}"] = {"fits": [{"name": n, "amp": a} for n, a in fits]}
+    (out,) = _ingest(tmp_path, docs).analyze().document["outputs"]
+    assert {e["subject"] for e in out["errors"]} == {"sub-5", "sub-6"} and "absent_observations" not in out
+    assert out["complete_subjects"] == 4 and out["verdict"]["status"] == "fail"  # Cr's ICC, and the files
+    assert any(r["criterion"] == "outputs readable" and not r["passed"] for r in out["verdict"]["reasons"])
+
+
+def test_a_subject_whose_every_execution_wrote_no_number_is_an_error(tmp_path: Path) -> None:
+    """sub-3 failed alike in every execution, writing {"status": "failed"}: it took part in no metric and the
+    study read "sufficiently reproducible, with warnings" (a review). Its files are errors: not analysable."""
+    x = _values()
+    docs = {f"sub-{s + 1}/run-{r + 1}": {"a": float(x[s, r, 0])} for s, r in np.ndindex(SUBJECTS, K)}
+    docs.update({f"sub-3/run-{r + 1}": {"status": "failed", "error": f"LinAlgError {r}"} for r in range(K)})
+    (out,) = _ingest(tmp_path, docs).analyze().document["outputs"]
+    assert [e["subject"] for e in out["errors"]] == ["sub-3"] * K and out["complete_subjects"] == SUBJECTS - 1
+    assert (
+        "no number was read from it where the other subjects' files hold 1 observation(s) ('a')"
+        in (out["errors"][0]["error"])
+    )
+    assert out["verdict"]["status"] == "error"
+
+
+def test_a_version_change_of_a_field_one_subject_writes_is_blamed_on_the_version(tmp_path: Path) -> None:
+    """`x` only sub-1 writes moves by 100 run-to-run SDs under version 2.0: the envelope fails on it, and the
+    attribution said "run-to-run nondeterminism" from the other field's noise (a review). The envelope names
+    the version; the ICC criterion says why it cannot judge `x`."""
+    rng = np.random.default_rng(4)
+    docs = {}
+    for v, version in enumerate(("1.0", "2.0")):
+        for s, r in np.ndindex(SUBJECTS, K):
+            doc = {"all": 10.0 * s + rng.normal(0, 0.1)}
+            if s == 0:
+                doc["x"] = 3.0 + 5.0 * v + rng.normal(0, 0.05)
+            docs[f"{version}/sub-{s + 1}/run-{r + 1}"] = doc
+    (out,) = _ingest(tmp_path, docs, "{version}/{subject}/run-{repetition}").analyze().document["outputs"]
+    assert out["envelope"]["within_envelope"] is False and out["envelope"]["outside"] == ["x"]
+    (version,) = out["attribution"]["factors"]
+    assert version["factor"] == "version" and version["changes_result"] is True
+    assert out["attribution"]["summary"].startswith(
+        "version changes the result beyond run-to-run noise: x leaves the baseline's run-to-run envelope"
+    )
+    (icc,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "ICC(A,1).ci_low >= 0.9"]
+    assert "x: written by 1 subject(s) only, absent from 3: needs 2 subjects that write it" in icc["message"]

@@ -211,7 +211,15 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
     if not shares and entry.get("voxelwise", {}).get("summary"):
         variance, regions = voxel_variance(entry["voxelwise"]["summary"], design.factor_names)
         shares, sources = factor_shares(variance, design.factor_names), source_shares([variance])
-    effects = factor_effects(entry["segmentation"].get("pair_dice") or {}) if "segmentation" in entry else None
+    effects = factor_effects(entry["segmentation"].get("pair_dice") or {}) if "segmentation" in entry else {}
+    if (env := entry.get("envelope") or {}).get("within_envelope") is False:
+        # The envelope test is evidence of its own: a field one subject writes has no variance components, and
+        # the other fields' run-to-run noise was named the culprit of a +93 SD version change (a review).
+        effects.setdefault(
+            env["factor"],
+            f"{env['factor']} changes the result beyond run-to-run noise: {env['worst_observation']} leaves the "
+            "baseline's run-to-run envelope",
+        )
     evidence = factor_evidence(observations, design.factor_names)
     entry["attribution"] = attribute(
         bits,

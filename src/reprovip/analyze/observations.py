@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -132,15 +133,26 @@ def _layouts(raw: Raw) -> dict[str, tuple[Any, Record]]:
 
 
 def _version_layout(refs: dict[str, tuple[Any, Record]], raw: Raw) -> dict[str, dict[str, str]]:
-    """What compared versions do not share: numeric observations some version's reference file does not hold
-    (or holds with another shape), and text fields no file of some version writes; name -> {version: what it
+    """What compared versions do not share: numeric observations no file of some version holds (or that
+    versions hold with other shapes), and text fields no file of some version writes; name -> {version: what it
     writes}. A version that added a field made every one of its files unreadable, and a +30% change in a
     shared field went unmeasured (a review)."""
     if len(refs) < 2:
         return {}
+    # What any file of each version writes, not only its reference file: a field some subjects write (a lesion
+    # volume) is written by both versions when the same subjects write it in both (a review's 10 -> 100 went
+    # unmeasured, "written only by the current version").
+    written: dict[str, dict[str, np.ndarray]] = {v: {} for v in refs}
+    for per in raw.values():
+        for got, rec in per.values():
+            seen = written[rec.version or ""]
+            for name, value in got.values.items():
+                seen.setdefault(name, np.asarray(value))
+    for v, (got, _) in refs.items():  # a shape as the reference file has it
+        written[v].update((n, np.asarray(a)) for n, a in got.values.items())
     out: dict[str, dict[str, str]] = {}
-    for name in set().union(*(got.values.keys() for got, _ in refs.values())):
-        there = {v: np.asarray(got.values[name]) for v, (got, _) in sorted(refs.items()) if name in got.values}
+    for name in set().union(*written.values()):
+        there = {v: w[name] for v, w in sorted(written.items()) if name in w}
         if len(there) < len(refs) or len({a.shape for a in there.values()}) > 1:
             out[name] = {v: _described(a) for v, a in there.items()}
     texts: dict[str, set[str]] = {v: set() for v in refs}
@@ -188,6 +200,8 @@ def gather(design: Design, kind: str, *, key_columns: list[str] | None = None) -
     loaded: dict[str, dict[tuple[tuple[str, ...], int], dict[str, float]]] = {}
     for s, per in raw.items():
         own = _layouts({s: per}) if named else refs
+        if not _relatable(own, refs):  # list positions: another element at the same place; held to the study's
+            own = refs
         for pos, (got, rec) in per.items():
             where = dict(subject=s, condition=rec.condition_key, repetition=rec.repetition)
             ref = own[rec.version or ""] if len(own) > 1 else next(iter(own.values()))
@@ -207,6 +221,10 @@ def gather(design: Design, kind: str, *, key_columns: list[str] | None = None) -
     subjects = [s for s in design.subjects if s not in bad and loaded.get(s, {}).keys() == design.positions]
     written = {s: next(iter(loaded[s].values())).keys() for s in subjects}  # a subject's files: one layout
     names = sorted(set().union(*written.values()))
+    if names and (empty := [s for s in subjects if not written[s]]):  # a failure written alike every time
+        for s in empty:
+            errors += [_no_number(rec, names) for _, rec in raw[s].values()]
+        subjects = [s for s in subjects if written[s]]
     absent = {n: [s for s in subjects if n not in written[s]] for n in names}
     absent = {n: a for n, a in absent.items() if a}
     values = np.full((len(names), len(subjects), *design.levels, design.k), np.nan)
@@ -236,6 +254,36 @@ def gather(design: Design, kind: str, *, key_columns: list[str] | None = None) -
         _number_like_text(raw, text),
         unshared,
         absent,
+    )
+
+
+_POSITION = re.compile(r"\[\d")  # a JSON list's element, or an array's: named by where it stands
+
+
+def _relatable(own: dict[str, tuple[Any, Record]], refs: dict[str, tuple[Any, Record]]) -> bool:
+    """Whether a subject's own layout may stand beside the study's: it differs only by observations named by
+    what they are, never by list positions (an MRS fit list without Cr put Cho at Cr's place: `fits[1].amp`
+    mixed both, ICC 0.998 where Cr alone had 0.02, a review), and holds the shared ones with the same shape."""
+    for version, (got, _) in own.items():
+        ref = (refs.get(version) or next(iter(refs.values())))[0]
+        if any(_POSITION.search(n) for n in got.values.keys() ^ ref.values.keys()):
+            return False
+        if any(np.shape(got.values[n]) != np.shape(ref.values[n]) for n in got.values.keys() & ref.values.keys()):
+            return False
+    return True
+
+
+def _no_number(rec: Record, names: list[str]) -> dict[str, Any]:
+    """The error of a file holding no number where the other subjects' hold ``names``: a subject whose every
+    execution failed alike (``{"status": "failed"}``) is no subject measured (a review's read "sufficiently
+    reproducible")."""
+    shown = ", ".join(repr(n) for n in names[:3]) + (", ..." if len(names) > 3 else "")
+    return dict(
+        subject=rec.subject,
+        condition=rec.condition_key,
+        repetition=rec.repetition,
+        error=f"{rec.path}: no number was read from it where the other subjects' files hold {len(names)} "
+        f"observation(s) ({shown}); did this execution fail? check its log",
     )
 
 

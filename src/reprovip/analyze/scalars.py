@@ -93,9 +93,9 @@ def merge_envelopes(envs: list[dict[str, Any]]) -> dict[str, Any]:
 def observation_metrics(
     obs: Observations, design: Design, cond_keys: list[str]
 ) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None]:
-    """The metrics of every finite observation of ``obs`` (name -> metrics, with ``absent_subjects`` where some
-    subjects write it in none of their executions), and the merged envelope test (None without a version
-    factor)."""
+    """The metrics of every finite observation of ``obs`` (name -> metrics, with ``absent_subjects`` and
+    ``written_by``, the number of subjects that write it, where some subjects write it in none of their
+    executions), and the merged envelope test (None without a version factor)."""
     finite = [i for i, n in enumerate(obs.names) if n not in obs.nonfinite]
     metrics: dict[str, dict[str, Any]] = {}
     envs = []
@@ -114,7 +114,7 @@ def observation_metrics(
                 metrics[n]["interaction"] = test
         for n in names:
             if n in obs.absent:
-                metrics[n]["absent_subjects"] = obs.absent[n]
+                metrics[n].update(absent_subjects=obs.absent[n], written_by=len(subjects))
         if (env := version_envelope(design, values, names, subjects)) is not None:
             envs.append(env)
     return metrics, (merge_envelopes(envs) if envs else None)

@@ -91,6 +91,11 @@ def _missing_reason(obs: dict[str, Any], entry: dict[str, Any] | None) -> str:
         return obs["nonfinite"]["message"]
     if entry is not None and entry.get("reason"):
         return str(entry["reason"])
+    if "icc" not in obs and obs.get("absent_subjects"):  # the output's subjects are complete; this field's are not
+        return (
+            f"written by {obs.get('written_by')} subject(s) only, absent from {len(obs['absent_subjects'])}: "
+            "needs 2 subjects that write it"
+        )
     if "icc" not in obs:
         return "needs at least 2 complete subjects with 2 executions each"
     return "undefined for these values (e.g. a mean of 0 for a coefficient of variation)"
