@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -12,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from reprovip.errors import SpecError, StoreError
@@ -535,3 +537,27 @@ def test_executions_the_study_file_no_longer_declares_are_left_out(tmp_path: Pat
     assert doc["outputs"][0]["n_subjects"] == 3
     assert any("3 stored execution(s) are no longer declared" in a["message"] for a in doc["alerts"])
     assert doc["verdict"]["status"] == "fail"  # noise 2 on 3 subjects 7.5 apart: CI low < 0.9, as a fresh store
+
+
+def test_force_keeps_ingested_executions_of_a_level_the_study_does_not_run(study_dir: Path) -> None:
+    """threads 1 and 2 run here, threads=8 ingested from a cluster (noisy): `run --force` reset the ingested
+    ones too, never ran them (the study does not declare threads=8) and then left them out as "no longer
+    declared": the noisy level vanished and the study passed (a review). `--force` reruns what it declares."""
+    path = write_study(study_dir, factors="  threads: [1, 2]\n", repetitions=2, subjects=3)
+    study = Study.load(path)
+    assert study.run(jobs=2).done == 12
+    rng = np.random.default_rng(8)
+    for s in range(3):
+        for r in (1, 2):
+            folder = study_dir / "results" / "8" / f"sub-{s + 1:02d}" / f"run-{r}"
+            folder.mkdir(parents=True)
+            value = 2 * (10.0 + 7.5 * s) + rng.normal(0, 30)
+            (folder / "result.json").write_text(json.dumps({"value": value, "nested": {"sq": (10.0 + 7.5 * s) ** 2}}))
+    study.ingest("results/{threads}/{subject}/run-{repetition}")
+    assert study.analyze().document["verdict"]["status"] == "fail"
+    assert Study.load(path).run(jobs=2, force=True).done == 12
+    study = Study.load(path)
+    counts = study.executions().groupby("condition_key")["status"].apply(list).to_dict()
+    assert counts["threads=8"] == ["done"] * 6
+    doc = study.analyze().document
+    assert doc["executions"]["total"] == 18 and doc["verdict"]["status"] == "fail"

@@ -260,7 +260,8 @@ class Catalog(sql.Reads):
     def sync_plan(
         self, study_id: int, planned: Iterable[Any], recipe: str | Mapping[str, str], *, force: bool = False
     ) -> None:
-        """Insert planned executions not yet known; reset those whose recipe changed (or all, with ``force``).
+        """Insert planned executions not yet known; reset those whose recipe changed (or every planned one, with
+        ``force``: the executions the study no longer declares, ingested ones included, are kept as they are).
 
         ``recipe`` is one for every execution, or one per execution id (the executions it does not name keep
         theirs). A reset execution is pending again under its recipe and its earlier attempts are history
@@ -301,9 +302,12 @@ class Catalog(sql.Reads):
             if new:
                 conn.execute(insert(s.executions), new)
             reset: dict[str | None, list[str]] = {}  # by the recipe they are reset to
+            declared = {p.id for p in planned}
             for eid, r in known.items():
                 new = recipe_of(eid, r.recipe)
-                if force or r.recipe != new:
+                # `force` runs again what the study declares: an execution it no longer declares (results
+                # ingested for a level run elsewhere) was reset, never run, then left out (a review's false pass)
+                if (force and eid in declared) or r.recipe != new:
                     reset.setdefault(new, []).append(eid)
             resetting = {eid for ids in reset.values() for eid in ids}
             resumed = [eid for eid, r in known.items() if r.status == "running" and eid not in resetting]
