@@ -288,8 +288,9 @@ def _alias_cell_zero(design: Design) -> Design:
 
 
 def test_a_file_shared_by_executions_is_read_once_with_the_same_maps(tmp_path: Path, monkeypatch) -> None:
-    """Byte-identical outputs (one blob, one path) are decompressed once per subject; the maps and summary are
-    bit for bit those of the same values read from separate files (the plain path)."""
+    """Byte-identical outputs (one blob, one path) are decompressed once per subject (the first subject's once
+    more, for the reference mask); the maps and summary are bit for bit those of the same values read from
+    separate files (the plain path)."""
     rng = np.random.default_rng(11)
     n, k = 4, 3
     x = rng.uniform(50, 60, size=(*SPATIAL, n, 1, 1)) + 1e-3 * rng.normal(size=(*SPATIAL, n, 2, k))
@@ -300,7 +301,7 @@ def test_a_file_shared_by_executions_is_read_once_with_the_same_maps(tmp_path: P
     real = voxelwise._volume
     monkeypatch.setattr(voxelwise, "_volume", lambda path, *rest: reads.append(path) or real(path, *rest))
     shared, shared_maps, errors = _maps_of(tmp_path / "shared", _alias_cell_zero(design))
-    assert errors == [] and len(reads) == n * (1 + k) == len(set(reads))  # not n * 2k
+    assert errors == [] and len(reads) == (n + 1) * (1 + k) and len(set(reads)) == n * (1 + k)  # not n * 2k
     assert shared["summary"] == plain["summary"] and shared_maps.keys() == plain_maps.keys()
     for name, values in plain_maps.items():
         np.testing.assert_array_equal(shared_maps[name], values, err_msg=name)
@@ -549,3 +550,40 @@ def test_a_voxel_icc_resting_on_one_subject_is_named_as_a_tables_is(tmp_path: Pa
     lean = res["icc_leans_on"]
     assert lean["subject"] == "sub-1" and lean["voxels"] > 0.8
     assert lean["with"] > 0.99 and lean["without"] < 0.2 and res["summary"]["icc_a1_median"] > 0.99
+
+
+@pytest.mark.parametrize("damaged", [0, 2])
+def test_the_voxels_with_metrics_do_not_depend_on_the_execution_read_first(tmp_path: Path, damaged: int) -> None:
+    """One execution of sub-0 zeroes 40% of the grid. Read first, it set the reference mask and the metric maps
+    never saw the damage (sd_max 1.7, `voxel_sd_max <= 5` passed); read third, they did (sd_max 84): a review.
+    The mask is the first subject's voxels non-zero in any execution: the same maps either way."""
+    rng = np.random.default_rng(13)
+    x = rng.uniform(50, 150, size=(10, 10, 10, 3, 1, 1)) + 1e-3 * rng.normal(size=(10, 10, 10, 3, 1, 3))
+    x[:4, ..., 0, 0, damaged] = 0.0
+    res, _, _ = _maps_of(tmp_path / "maps", _design(tmp_path, x))
+    assert res["summary"]["voxels_with_metrics"] == 1000 and res["summary"]["differ_without_metrics"] == 0
+    pooled = np.sqrt(np.var(x[..., 0, :], axis=-1, ddof=1).mean(axis=-1))  # sqrt(MSW), the `sd` map
+    assert res["summary"]["sd_max"] == pytest.approx(pooled.max(), rel=1e-9) and pooled.max() > 45
+
+
+def test_a_signal_a_new_version_writes_over_the_background_is_outside_the_envelope(tmp_path: Path) -> None:
+    """The baseline writes 0 outside a cube in every execution; version 2.0 writes 50 there. Only the first
+    volume read (the baseline's) made the voxels with metrics, so the envelope test never looked there and the
+    comparison passed; removing the signal instead failed (a review). Both directions are outside now."""
+    rng = np.random.default_rng(14)
+    n, k = 3, 3
+    x = np.zeros((n, 2, k, 8, 8, 8))  # (subject, version, repetition, *grid)
+    x[..., 2:6, 2:6, 2:6] = 100.0 * (1 + np.arange(n))[:, None, None, None, None, None]
+    x[..., 2:6, 2:6, 2:6] += rng.normal(0, 0.1, size=(n, 2, k, 4, 4, 4))
+    x[:, 1, :, :2] = 50.0  # the new version's signal where the baseline has nothing
+    for first, then in ((0, 1), (1, 0)):
+        records = []
+        for s, v, r in np.ndindex(n, 2, k):
+            path = tmp_path / f"{first}" / f"sub-{s}" / f"version-{v + 1}.0" / f"run-{r}.nii.gz"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            nib.save(nib.Nifti1Image(x[s, (first, then)[v], r], np.eye(4)), path)
+            records.append(Record(f"sub-{s}", (("version", f"{v + 1}.0"),), f"version={v + 1}.0", r, path, *[None] * 3))
+        design = build_design(records)
+        res = voxelwise_maps(design, list(design.complete), tmp_path / f"maps-{first}", errors=[], version_axis=0)
+        assert res["envelope"]["within_envelope"] is False, first
+        assert res["envelope"]["outside_voxels"] == 2 * 8 * 8

@@ -16,7 +16,7 @@ UNDERFLOW = "differences the metrics measure"
 
 def unseen_differences(out: dict[str, Any]) -> list[dict[str, Any]]:
     """Warnings about differences between executions that no criterion can see: text fields, files that differ
-    where every number (or voxel) is identical, voxels outside the reference volume."""
+    where every number (or voxel) is identical, voxels outside the reference mask."""
     warn = dict(passed=False, severity="warn")
     found = []
     text = out.get("text_differences") or {}
@@ -54,11 +54,12 @@ def unseen_differences(out: dict[str, Any]) -> list[dict[str, Any]]:
         # A minority stays a warning: native-space subjects of other sizes differ outside the first one's region.
         if unseen >= 10 and differing and 2 * unseen >= differing:
             # Most of the difference unjudged: a verdict on the metric maps would speak for the few voxels of the
-            # first volume read (a review's first subject had a 27-voxel map: 98% of the differing voxels unseen,
+            # first subject read (a review's first subject had a 27-voxel map: 98% of the differing voxels unseen,
             # "sufficiently reproducible"; the same data with that subject renamed failed).
             message = (
                 f"{unseen} of the {max(differing, unseen)} voxel(s) that differ between executions have no voxel "
-                "metric (zero in the first volume read, or non-finite): the metric maps judge the others only; "
+                "metric (zero in every execution of the first subject read, or non-finite): the metric maps judge "
+                "the others only; "
                 "the verdict cannot rest on them (a subject whose map covers the others' region read first, or "
                 "kind: bytes, or voxel_differ_fraction as the criterion)"
             )

@@ -106,7 +106,7 @@ def _missing(metric: str, output: dict[str, Any]) -> str:
     summary = vox["summary"]
     with_metrics = int(summary.get("voxels_with_metrics") or 0)
     if not with_metrics:
-        return "no voxel has metrics (every voxel is zero in the reference volume, or non-finite)"
+        return "no voxel has metrics (every voxel is zero in every execution of the first subject, or non-finite)"
     if summary.get("differ_sd_zero_voxels"):
         return "values below ~1e-146 in magnitude underflow when squared in float64: rescale the images"
     name = metric.removeprefix("voxel_").rpartition("_")[0]
