@@ -14,6 +14,7 @@ from reprovip.cli.main import main
 from reprovip.errors import SpecError
 from reprovip.execute.render import THREAD_VARIABLES
 from reprovip.spec import parse_spec
+from reprovip.study import Study
 
 BASE = "application: {command: [echo]}\noutputs: {o: {path: o, kind: text}}\n"
 
@@ -39,7 +40,7 @@ def test_an_env_level_setting_a_thread_variable_is_refused_at_its_key(tmp_path: 
     assert spec.factors["env"] == {"a": {"OMP_PROC_BIND": "true"}}
 
 
-@pytest.mark.parametrize("variable", [THREAD_VARIABLES[0], THREAD_VARIABLES[-1], "MKL_NUM_THREADS"])
+@pytest.mark.parametrize("variable", [THREAD_VARIABLES[0], THREAD_VARIABLES[-1], "MKL_NUM_THREADS", "OMP_THREAD_LIMIT"])
 def test_the_top_level_env_setting_a_thread_variable_is_refused(variable: str) -> None:
     text = BASE + f"factors: {{threads: [1, 2]}}\nenv: {{{variable}: '8', OTHER: x}}\n"
     with pytest.raises(SpecError, match=rf"env\.{variable}: remove {variable} from this `env`: the `threads` factor"):
@@ -54,3 +55,23 @@ def test_other_factors_own_their_variables_too(factor: str, variable: str) -> No
     """An `env` setting REPROVIP_SEED under a `seed` factor was silently overridden (a review): refused too."""
     with pytest.raises(SpecError, match=rf"env.{variable}: remove {variable} from this `env`: the `{factor[:4]}"):
         parse_spec(BASE + f"factors: {{{factor}}}\nenv: {{{variable}: '7'}}\n")
+
+
+def test_a_thread_limit_in_the_callers_environment_does_not_pin_every_level(tmp_path: Path, monkeypatch) -> None:
+    """`OMP_THREAD_LIMIT=1` in the caller's environment ran `threads: [1, 2]` on one thread every time, and an
+    OpenMP reduction read "bit-for-bit identical" (a review): the factor sets the limit to its level too."""
+    monkeypatch.setenv("OMP_THREAD_LIMIT", "1")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "s1.txt").write_text("1\n")
+    (tmp_path / "study.yaml").write_text(
+        "application: {command: ['{python}', '-c', 'import os, sys; open(sys.argv[1] + \"/o\", \"w\").write("
+        "os.environ[\"OMP_THREAD_LIMIT\"])', '{outdir}']}\nsubjects: {glob: 'data/{subject}.txt'}\n"
+        "factors: {threads: [1, 2]}\nrepetitions: 1\noutputs: {o: {path: o, kind: text}}\n"
+    )
+    study = Study.load(tmp_path / "study.yaml")
+    assert study.run(jobs=1).done == 2
+    written = {
+        row.condition_key: study.catalog.attempts(row.id)[0]["env"]["OMP_THREAD_LIMIT"]
+        for row in study.executions().itertuples()
+    }
+    assert written == {"threads=1": "1", "threads=2": "2"}

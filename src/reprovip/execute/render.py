@@ -8,9 +8,11 @@ from typing import Any
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_\-]*)\}")
 
-# Every variable a common numerical library reads for its thread count.
+# Every variable a common numerical library reads for its thread count, and OpenMP's cap on it (left at 1 by
+# the caller or a descriptor, it ran every `threads` level on one thread: a review's "bit-for-bit identical").
 THREAD_VARIABLES = (
     "OMP_NUM_THREADS",
+    "OMP_THREAD_LIMIT",
     "OPENBLAS_NUM_THREADS",
     "MKL_NUM_THREADS",
     "NUMEXPR_NUM_THREADS",
