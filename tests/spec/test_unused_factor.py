@@ -113,3 +113,19 @@ def test_built_in_factors_and_python_callables_reach_the_application_by_themselv
     # Named in an output path only: the application never sees it.
     unused = command + "factors: {solver: [lsq, trust]}\noutputs: {o: {path: '{solver}.txt', kind: text}}\n"
     assert [p.split(": ", 2)[1] for p in _problems(tmp_path, unused)] == ["factors.solver"]
+
+
+def test_a_perturb_factor_whose_input_the_command_never_takes_is_refused(tmp_path: Path) -> None:
+    """`perturb: [0, 4]` with a command reading `{study_dir}/data/{subject}.txt` instead of `{input}`: the
+    perturbed copy never reached the application and the study read "bit-for-bit identical" (a review)."""
+    text = (
+        "application: {command: [tool, '{study_dir}/data/{subject}.txt', '{outdir}']}\n"
+        "factors: {perturb: [0, 4]}\noutputs: {o: {path: o.txt, kind: text}}\n"
+    )
+    assert _problems(tmp_path, text) == [
+        "s.yaml:2:11: factors.perturb: factor 'perturb' never reaches the application: it perturbs a copy of the "
+        "subject's input, given as {input}, and the command never names {input}, so every level would read the "
+        "same file; pass {input} to the application, or perturb the computation instead (`perturb: [verrou]`)"
+    ]
+    assert _problems(tmp_path, text.replace("[0, 4]", "[verrou]")) == []  # valgrind reaches it by itself
+    assert _problems(tmp_path, text.replace("{study_dir}/data/{subject}.txt", "{input}")) == []

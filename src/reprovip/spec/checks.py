@@ -141,6 +141,24 @@ def unused_factor_problems(spec: StudySpec, locate: Callable[..., SpecError]) ->
         )
         for name in spec.factors
         if name not in BUILTIN_FACTORS and not {name, f"{name}_level"} & used
+    ] + _perturb_unused(spec, used, where, locate)
+
+
+def _perturb_unused(spec: StudySpec, used: set[str], where: str, locate: Callable[..., SpecError]) -> list[SpecError]:
+    """A `perturb` level moving ULPs perturbs a copy of the subject's input, handed over as ``{input}``: a
+    command that reads the input by another path (``{study_dir}/data/{subject}.txt``) never sees it, and every
+    level read identical (a review). Verrou levels reach the application by themselves."""
+    levels = spec.factors.get("perturb")
+    ulps = [v for v in (levels.values() if isinstance(levels, dict) else levels or []) if v != "verrou"]
+    if not ulps or "input" in used:
+        return []
+    return [
+        locate(
+            f"factor 'perturb' never reaches the application: it perturbs a copy of the subject's input, given as "
+            f"{{input}}, and the {where} never names {{input}}, so every level would read the same file; pass "
+            "{input} to the application, or perturb the computation instead (`perturb: [verrou]`)",
+            ("factors", "perturb"),
+        )
     ]
 
 
