@@ -127,6 +127,34 @@ def test_output_paths_may_name_the_execution_and_nothing_else() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("factors", "match"),
+    [
+        (
+            "perturb: [0, 0.0]",
+            r"^s\.yaml:3:16: factors\.perturb\.1: factor 'perturb' has duplicate levels \['0', '0\.0'\]$",
+        ),
+        ("perturb: [4, 4.0]", r"factors\.perturb\.1: factor 'perturb' has duplicate levels \['4', '4\.0'\]$"),
+        (
+            "env: {a: {X: '1'}, b: {X: '1'}}",
+            r"factors\.env\.b: levels 'a' and 'b' of factor 'env' give the application the same \{'X': '1'\}: they "
+            r"would run alike and compare nothing; make them differ, or remove one$",
+        ),
+        ("args: {a: [-v], b: [-v]}", r"factors\.args\.b: levels 'a' and 'b' of factor 'args' give the application"),
+        ("mode: {fast: '1', slow: '1'}", r"factors\.mode\.slow: levels 'fast' and 'slow' of factor 'mode'"),
+    ],
+)
+def test_two_levels_that_run_alike_are_refused(factors: str, match: str) -> None:
+    """`perturb: [0, 0.0]` (two unperturbed levels) and `env` levels setting the same variables read "bit-for-bit
+    identical" comparing nothing (a review): numbers compare by value, map levels by what they give."""
+    with pytest.raises(SpecError, match=match):
+        parse_spec(
+            f"application: {{command: [echo, '{{input}}', '{{mode}}']}}\nfactors:\n  {factors}\n"
+            "outputs: {o: {path: o, kind: text}}",
+            file="s.yaml",
+        )
+
+
 def test_a_duplicate_level_points_at_the_level() -> None:
     with pytest.raises(SpecError, match=r"^s\.yaml:3:24: factors\.solver\.2: factor 'solver' has duplicate levels"):
         parse_spec(

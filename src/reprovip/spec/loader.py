@@ -17,6 +17,7 @@ from reprovip.errors import SpecError
 from reprovip.execute.render import FACTOR_VARIABLES  # what the built-in factors set: one list
 from reprovip.spec.models import (
     BUILTIN_PLACEHOLDERS,
+    NUMBER_LEVELS,
     Application,
     CriterionSpec,
     FactorProblems,
@@ -376,9 +377,8 @@ def _check_subject_ids(root: Any, file: str) -> list[SpecError]:
     ]
 
 
-# Factors whose levels are numbers to the application (a count of threads, a seed, ULPs): a number's name is
-# its value. The levels of any other factor are names, handed over as written ({version}).
-_NUMBER_LEVELS = ("threads", "seed", "perturb")
+# The levels of NUMBER_LEVELS factors are numbers to the application (a count of threads, a seed, ULPs): a
+# number's name is its value. The levels of any other factor are names, handed over as written ({version}).
 _SCALAR = re.compile(r"[-+.\w]+")  # a YAML number as written: digits, sign, point, exponent, 0x, underscores
 
 
@@ -397,7 +397,7 @@ def _check_level_numbers(root: Any, text: str, file: str) -> list[SpecError]:
     lines = text.splitlines()
     problems = []
     for name, levels in factors.items() if isinstance(factors, dict) else ():
-        if name in _NUMBER_LEVELS:
+        if name in NUMBER_LEVELS:
             continue
         if isinstance(levels, CommentedSeq):
             places = [((i,), x, levels.lc.item(i), "level") for i, x in enumerate(levels)]
