@@ -104,3 +104,26 @@ def test_the_listing_goes_two_levels_deep_and_stops_at_1000_entries(tmp_path: Pa
     assert len(listing) == 1001 and "f0999" in listing and "f1000" not in listing
     assert input_listing(str(tmp_path / "absent")) is None
     assert input_changes(None, listing) == []
+
+
+def test_a_cache_written_beside_an_input_file_is_noted(tmp_path: Path) -> None:
+    """A review's application kept its result as `s0.txt.cache.csv` next to its input `s0.txt` and copied it in
+    every later execution: "identical in 55 of 55", no note (only the file itself was listed). Files named
+    after the input beside it are listed too; another subject's file beside it (`sub-012.txt`) is not."""
+    (tmp_path / "data").mkdir()
+    for s in ("sub-01", "sub-012"):
+        (tmp_path / "data" / f"{s}.txt").write_text(s)
+    caching = (
+        "import os, random, shutil, sys\ncache = sys.argv[1] + '.cache.csv'\n"
+        "if not os.path.exists(cache):\n    open(cache, 'w').write(f'{random.random()}')\n"
+        "shutil.copy(cache, sys.argv[2] + '/vol.txt')\n"
+    )
+    study = _study(tmp_path, caching, "data/{subject}.txt")
+    assert study.run(jobs=1, progress=False).done == 6
+    rows = study.catalog.executions(study.catalog.studies()[0]["id"])
+    noted = sorted((r["subject"], r["repetition"]) for r in rows if r["error"])
+    assert noted == [("sub-01", 1), ("sub-012", 1)]
+    assert "(sub-01.txt.cache.csv (beside it) added)" in next(r["error"] for r in rows if r["subject"] == "sub-01")
+    before = input_listing(str(tmp_path / "data" / "sub-01.txt"))
+    assert sorted(before) == [".", "sub-01.txt.cache.csv (beside it)"]
+    assert study.analyze().document["verdict"]["status"] == "warn"

@@ -842,9 +842,10 @@ def _notes(leftovers: list[int], changed: list[str]) -> list[str]:
 
 
 def input_listing(path: str) -> dict[str, tuple[int, int]] | None:
-    """``{relative path: (size, mtime_ns)}`` of a subject's input: the file itself (``"."``), or a folder, its
-    entries and theirs (two levels; a folder's own time changes when an entry is added to it or removed),
-    :data:`_INPUT_ENTRIES` at most; None when it is not there (a worker on another machine).
+    """``{relative path: (size, mtime_ns)}`` of a subject's input: the file itself (``"."``) and the files named
+    after it beside it (:func:`_beside`), or a folder, its entries and theirs (two levels; a folder's own time
+    changes when an entry is added to it or removed), :data:`_INPUT_ENTRIES` at most; None when it is not there
+    (a worker on another machine).
 
     Examples
     --------
@@ -862,6 +863,8 @@ def input_listing(path: str) -> dict[str, tuple[int, int]] | None:
         return None
     listing = {".": (st.st_size, st.st_mtime_ns)}
     folders = [("", path)] if os.path.isdir(path) else []
+    if not folders:  # a file: and the files named after it beside it (a cache kept as `s0.txt.cache.csv`)
+        listing.update(_beside(path))
     for depth in (1, 2):
         deeper = []
         for rel, folder in folders:
@@ -877,6 +880,23 @@ def input_listing(path: str) -> dict[str, tuple[int, int]] | None:
                             deeper.append((f"{name}/", e.path))
         folders = deeper
     return listing
+
+
+def _beside(path: str) -> dict[str, tuple[int, int]]:
+    """The entries next to the input file ``path`` whose names start with its name, or with its stem and a
+    separator (``s0.txt.cache.csv``, ``s0_cache.npy`` beside ``s0.txt``), as ``"<name> (beside it)"``: a review's
+    application cached its result there and every later execution copied it ("identical in 55 of 55")."""
+    folder, name = os.path.split(path)
+    stem = name.split(".", 1)[0]
+    prefixes = (name, *((stem + sep for sep in "._-") if stem else ()))
+    out: dict[str, tuple[int, int]] = {}
+    with contextlib.suppress(OSError), os.scandir(folder or ".") as entries:
+        for e in entries:
+            if e.name != name and e.name.startswith(prefixes) and len(out) < _INPUT_ENTRIES:
+                with contextlib.suppress(OSError):
+                    est = e.stat(follow_symlinks=False)
+                    out[f"{e.name} (beside it)"] = (est.st_size, est.st_mtime_ns)
+    return out
 
 
 def input_changes(before: dict[str, tuple[int, int]] | None, after: dict[str, tuple[int, int]] | None) -> list[str]:
