@@ -185,8 +185,8 @@ def test_a_factor_that_changes_one_region_of_an_image_is_the_culprit() -> None:
     (threads,) = att["factors"]
     assert threads["changes_result"] and threads["region"] == 0.25
     assert att["summary"].startswith(
-        "threads changes the result in 25% of the differing voxels, where it carries more than half of their "
-        "variance (a regional effect: its median share over all of them is 8.28e-06%)"
+        "threads changes the result in 25% of the differing voxels, where it carries half or more of what the "
+        "executions vary by (a regional effect: its median share of the variance over all of them is 8.28e-06%)"
     )
 
 

@@ -84,7 +84,8 @@ def voxel_variance(
 ) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
     """An image's sources of variance read back from its voxelwise summary: each source's median share over the
     differing voxels (``share_<source>_median``, as :func:`factor_shares` reads an observation's ``variance``)
-    and the fraction of the differing voxels it dominates (``share_<source>_major_fraction``, share >= 0.5).
+    and the fraction of the differing voxels it dominates (``share_<source>_major_fraction``: half or more of
+    the executions' variance, the voxel's less the subjects').
 
     The maps name a source with its ":" written "x" (``share_threadsxseed``): read back by the design's terms,
     not by turning every "x" into ":" (a factor named ``xfm`` became ":fm", its share lost).
@@ -134,8 +135,9 @@ def _beyond_noise(e: dict[str, Any], shares: dict[str, float], sources: dict[str
         )
     if e.get("region", 0.0) >= REGION:
         return (
-            f"{f} changes the result in {100 * e['region']:.3g}% of the differing voxels, where it carries more "
-            f"than half of their variance (a regional effect: its median share over all of them is {100 * share:.3g}%)"
+            f"{f} changes the result in {100 * e['region']:.3g}% of the differing voxels, where it carries half or "
+            "more of what the executions vary by (a regional effect: its median share of the variance over all of "
+            f"them is {100 * share:.3g}%)"
         )
     return ""
 

@@ -178,16 +178,20 @@ def _finish_maps(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor, in_fl
             return map_summary(name, v)
         # Over the voxels where executions differ: elsewhere the executions' shares are 0 by definition, so a
         # median over the whole mask said "0% of the variance" of a difference confined to a region.
-        moving = values[finite & differ_at] if differ_at[finite].any() else v
+        at = finite & differ_at if differ_at[finite].any() else finite
+        moving = values[at]
         if not moving.size:
             return {}
         # A source that carries a region only (a factor changing one structure while run-to-run noise is
         # everywhere) has a median share near 0: its 95th percentile and the fraction of differing voxels it
-        # dominates (share >= 0.5) say where it matters.
+        # dominates say where it matters. Dominates: half or more of what the executions vary by there (the
+        # voxel's variance less the subjects'), since subjects far apart made every factor's share of the total
+        # tiny (a review: +5 over a third of the grid, 100 run-to-run SDs, blamed on run-to-run noise).
+        whole = 1.0 if name == "share_subject" else executions[at]
         return {
             f"{name}_median": num(np.median(moving)),
             f"{name}_p95": num(np.percentile(moving, 95)),
-            f"{name}_major_fraction": num(np.count_nonzero(moving >= 0.5) / moving.size),
+            f"{name}_major_fraction": num(np.count_nonzero((moving >= 0.5 * whole) & (moving > 0)) / moving.size),
         }
 
     def submit(fn, name: str, *args) -> None:
@@ -225,8 +229,12 @@ def _finish_maps(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor, in_fl
         submit(metric, "sigdigits", np.asarray(acc.min_significant_digits(base=10)), finite)
         submit(metric, "icc_a1", np.asarray(acc.icc_a1()), finite)
         comps = components.result()
+        shares = np.asarray(comps.share)
+        # what the executions vary by, per voxel: the closure `metric` reads it for the share maps
+        subject = shares[..., comps.sources.index("subject")] if "subject" in comps.sources else 0.0
+        executions = 1.0 - np.broadcast_to(subject, shares.shape[:-1])
         for i, src in enumerate(comps.sources):
-            submit(metric, f"share_{src.replace(':', 'x')}", np.asarray(comps.share)[..., i], finite)
+            submit(metric, f"share_{src.replace(':', 'x')}", shares[..., i], finite)
         if (stats := acc.envelope_stats()) is not None:
             envelope = _envelope(stream, stats, finite)
             submit(write, "envelope_outside", stream.full(envelope.pop("outside"), finite))
