@@ -295,7 +295,8 @@ def test_failure_then_success_of_one_recipe_is_flaky(
         attempt_failure_rate=0.5, flaky_executions=2, flaky_attempts=2, stale_attempts=0, stale_failed_attempts=0
     )
     assert alerts == [
-        f"2 execution(s) failed then succeeded with the same recipe (50.0% of current attempts failed): {FLAKY_ALERT}"
+        "2 execution(s) failed then succeeded with the same recipe (50.0% of current attempts failed; failed "
+        f"attempts: exit code 1): {FLAKY_ALERT}"
     ]
 
 
@@ -561,3 +562,33 @@ def test_force_keeps_ingested_executions_of_a_level_the_study_does_not_run(study
     assert counts["threads=8"] == ["done"] * 6
     doc = study.analyze().document
     assert doc["executions"]["total"] == 18 and doc["verdict"]["status"] == "fail"
+
+
+def test_executions_that_time_out_once_under_one_level_are_named_with_it(study_dir: Path) -> None:
+    """Every threads=2 execution hangs on its first attempt (a deadlock), times out and succeeds on retry: the
+    alert said "the application is flaky", naming neither the condition nor the timeout (a review)."""
+    app = study_dir / "hangs.py"
+    app.write_text(
+        "import os, pathlib, sys, time\nmarker = pathlib.Path(sys.argv[2] + '.tried')\n"
+        "if os.environ['OMP_NUM_THREADS'] == '2' and not marker.exists():\n"
+        "    marker.touch()\n    time.sleep(30)\n"
+        "pathlib.Path(sys.argv[3], 'result.json').write_text('{\"value\": 1}')\n"
+    )
+    path = write_study(
+        study_dir,
+        app=str(app),
+        args=f'"{{input}}", "{study_dir}/{{subject}}-{{threads}}-{{repetition}}", "{{outdir}}"',
+        factors="  threads: [1, 2]\n",
+        repetitions=2,
+        subjects=2,
+        extra="retries: 1\ntimeout: 1\n",
+    )
+    study = Study.load(path)
+    assert study.run(jobs=2).done == 8
+    doc = study.analyze().document
+    assert doc["executions"]["flaky"] == {
+        "by_condition": {"threads=2": 4},
+        "errors": ["timed out after 1 s (process group killed)"],
+    }
+    (alert,) = [a["message"] for a in doc["alerts"] if FLAKY_ALERT in a["message"]]
+    assert "(33.3% of current attempts failed; 4 under threads=2; failed attempts: timed out after 1 s" in alert

@@ -106,12 +106,29 @@ def executions_summary(study: Study, stored: Stored) -> dict[str, Any]:
         attempt_failure_rate=num(sum(retried) / attempts) if attempts else 0.0,
         flaky_executions=len(retried),
         flaky_attempts=sum(retried),
+        flaky=_flaky(study, rows),
         stale_attempts=sum(n for (superseded, _), n in history.items() if superseded),
         stale_failed_attempts=history.get((True, "failed"), 0),
         failure_by_condition={k: num(v[1] / v[0]) for k, v in by_cond.items()},
         failures=failures,
         notes=done_notes(rows),
     )
+
+
+def _flaky(study: Study, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Where the flaky executions are (``by_condition``: how many under each condition) and why their failed
+    attempts failed (``errors``: the distinct reasons, the first 5, from the first 50 such executions): a review's
+    threads=2 executions all timed out once, and the alert named no condition and no timeout."""
+    flaky = [r for r in rows if r["status"] == "done" and (r["attempts"] or 0) > 1]
+    by_condition: dict[str, int] = {}
+    for r in flaky:
+        by_condition[r["condition_key"]] = by_condition.get(r["condition_key"], 0) + 1
+    errors: dict[str, None] = {}
+    for r in flaky[:50]:
+        for a in study.catalog.attempts(r["id"]):
+            if a.get("status") == "failed" and not a.get("superseded") and a.get("error") and len(errors) < 5:
+                errors.setdefault(str(a["error"])[:200])
+    return dict(by_condition=by_condition, errors=list(errors))
 
 
 def done_notes(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -66,12 +66,25 @@ def execution_alerts(ex: dict[str, Any]) -> list[dict[str, Any]]:
                 severity="warn",
                 message=(
                     f"{ex.get('flaky_executions', 'some')} execution(s) failed then succeeded with the same recipe "
-                    f"({100 * as_float(ex['attempt_failure_rate']):.1f}% of current attempts failed): "
-                    "the application is flaky"
+                    f"({100 * as_float(ex['attempt_failure_rate']):.1f}% of current attempts failed{_where_flaky(ex)}"
+                    "): the application is flaky"
                 ),
             ),
         ]
     return alerts
+
+
+def _where_flaky(ex: dict[str, Any]) -> str:
+    """Under which conditions the flaky executions are, and why their attempts failed (``executions.flaky``):
+    a review's threads=2 executions all timed out once, and the alert said neither."""
+    flaky = ex.get("flaky") or {}
+    by_condition = {c: n for c, n in (flaky.get("by_condition") or {}).items() if c != "-"}
+    said = ""
+    if by_condition:
+        said += "; " + ", ".join(f"{n} under {c}" for c, n in sorted(by_condition.items(), key=lambda kv: -kv[1]))
+    if flaky.get("errors"):
+        said += "; failed attempts: " + "; ".join(flaky["errors"][:3])
+    return said
 
 
 # Notes on done executions (analysis.executions.notes, by tag): what may make their outputs wrong. A process left
