@@ -213,6 +213,9 @@ def test_noise_under_one_combination_of_levels_is_named_as_such(tmp_path: Path) 
         "repetitions differ only under the combination threads=4,mode=random: each of its levels alone gives "
         "identical repetitions (an interaction)"
     )
+    # Not "while repetitions within each level agree": threads=4's do not, under mode=random (a review)
+    assert "comparisons between levels differ, each of two conditions whose repetitions agree" in att["summary"]
+    assert "within each level agree" not in att["summary"]
 
 
 def test_a_factor_effect_is_named_when_subjects_dominate_the_variance(tmp_path: Path) -> None:

@@ -202,8 +202,8 @@ def _factor_effect(design: Design, j: int) -> dict[str, Any]:
         parts.append(f"identical for {name}={'/'.join(quiet)}, differs for {name}={'/'.join(noisy)}: {hint}")
     if between_diff:
         parts.append(
-            f"{name} changes the result: {between_diff} of {between_pairs} comparisons between levels differ "
-            f"while repetitions within each level agree ({name} effect)"
+            f"{name} changes the result: {between_diff} of {between_pairs} comparisons between levels differ, "
+            f"each of two conditions whose repetitions agree ({name} effect)"
         )
     return dict(
         levels=within,
