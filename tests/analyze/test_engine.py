@@ -197,6 +197,7 @@ def test_noise_under_one_combination_of_levels_is_named_as_such(tmp_path: Path) 
         "import json, pathlib, random, sys\n"
         "v = float(pathlib.Path(sys.argv[1]).read_text().split()[-1])\n"
         "v += random.gauss(0, 1) if sys.argv[3:5] == ['4', 'random'] else 0.0\n"
+        "v += 0.5 if sys.argv[3] == '4' else 0.0\n"  # and threads moves the result
         "(pathlib.Path(sys.argv[2]) / 'result.json').write_text(json.dumps({'value': v}))\n"
     )
     path = write_study(
