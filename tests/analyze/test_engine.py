@@ -335,3 +335,25 @@ def test_an_image_factor_whose_name_holds_an_x_keeps_its_share(tmp_path: Path) -
     study.ingest("results/{xfm}/{subject}/run-{repetition}")
     (out,) = study.analyze().document["outputs"]
     assert out["variance_shares"]["xfm"] > 0.01
+
+
+def test_pure_noise_on_an_image_is_not_blamed_on_a_factor(tmp_path: Path) -> None:
+    """Run-to-run noise (SD 30) on a one-voxel image, 5 subjects x threads 1/2 x 2 repetitions, no factor
+    effect (a review's seed 3): "threads changes the result beyond run-to-run noise (57.9% of the variance)",
+    its share summing its interaction with the subjects. Images are judged by the voxels a factor dominates."""
+    for t in (1, 2):
+        for s in range(5):
+            for r in (1, 2):
+                rng = np.random.default_rng([3, t, s, r])
+                folder = tmp_path / "results" / str(t) / f"s{s}" / f"run-{r}"
+                folder.mkdir(parents=True)
+                voxel = (100 + 10 * s + rng.normal(0, 30, (1, 1, 1))).astype(np.float32)
+                nib.save(nib.Nifti1Image(voxel, np.eye(4)), folder / "img.nii.gz")
+    (tmp_path / "study.yaml").write_text("outputs:\n  img: {path: img.nii.gz, kind: image}\n")
+    study = Study.load(tmp_path / "study.yaml")
+    study.ingest("results/{threads}/{subject}/run-{repetition}")
+    (out,) = study.analyze().document["outputs"]
+    (threads,) = out["attribution"]["factors"]
+    assert threads["share"] > 0.5 and threads["region"] == 0.0  # what the share rule read as an effect
+    assert threads["changes_result"] is False
+    assert out["attribution"]["summary"].startswith("repetitions differ under every condition")

@@ -12,6 +12,8 @@ import pytest
 from reprovip.cli.main import main
 from reprovip.errors import SpecError
 from reprovip.spec import parse_spec
+from reprovip.spec.checks import command_problems, same_payload_problems
+from reprovip.spec.loader import locator
 from reprovip.spec.subjects import from_glob
 from reprovip.study import Study
 
@@ -135,24 +137,45 @@ def test_output_paths_may_name_the_execution_and_nothing_else() -> None:
             r"^s\.yaml:3:16: factors\.perturb\.1: factor 'perturb' has duplicate levels \['0', '0\.0'\]$",
         ),
         ("perturb: [4, 4.0]", r"factors\.perturb\.1: factor 'perturb' has duplicate levels \['4', '4\.0'\]$"),
-        (
-            "env: {a: {X: '1'}, b: {X: '1'}}",
-            r"factors\.env\.b: levels 'a' and 'b' of factor 'env' give the application the same \{'X': '1'\}: they "
-            r"would run alike and compare nothing; make them differ, or remove one$",
-        ),
-        ("args: {a: [-v], b: [-v]}", r"factors\.args\.b: levels 'a' and 'b' of factor 'args' give the application"),
-        ("mode: {fast: '1', slow: '1'}", r"factors\.mode\.slow: levels 'fast' and 'slow' of factor 'mode'"),
     ],
 )
-def test_two_levels_that_run_alike_are_refused(factors: str, match: str) -> None:
-    """`perturb: [0, 0.0]` (two unperturbed levels) and `env` levels setting the same variables read "bit-for-bit
-    identical" comparing nothing (a review): numbers compare by value, map levels by what they give."""
+def test_number_levels_equal_by_value_are_duplicates(factors: str, match: str) -> None:
+    """`perturb: [0, 0.0]`, two unperturbed levels, read "bit-for-bit identical" comparing nothing (a review)."""
+    text = (
+        f"application: {{command: [echo, '{{input}}']}}\nfactors:\n  {factors}\noutputs: {{o: {{path: o, kind: text}}}}"
+    )
     with pytest.raises(SpecError, match=match):
-        parse_spec(
-            f"application: {{command: [echo, '{{input}}', '{{mode}}']}}\nfactors:\n  {factors}\n"
-            "outputs: {o: {path: o, kind: text}}",
-            file="s.yaml",
-        )
+        parse_spec(text, file="s.yaml")
+
+
+@pytest.mark.parametrize(
+    ("factors", "message"),
+    [
+        (
+            "env: {a: {X: '1'}, b: {X: '1'}}",
+            "s.yaml:3:22: factors.env.b: levels 'a' and 'b' of factor 'env' give the application the same "
+            "{'X': '1'}: they would run alike and compare nothing; make them differ, or remove one",
+        ),
+        ("args: {a: [-v], b: [-v]}", "s.yaml:3:19: factors.args.b: levels 'a' and 'b' of factor 'args' give the"),
+        ("mode: {fast: '1', slow: '1'}", "s.yaml:3:21: factors.mode.slow: levels 'fast' and 'slow' of factor 'mode'"),
+    ],
+)
+def test_map_levels_with_one_payload_are_refused_when_an_application_runs(
+    tmp_path: Path, factors: str, message: str
+) -> None:
+    """Two `env` levels setting the same variables read "bit-for-bit identical" comparing nothing (a review). An
+    ingest-only study may declare `{old: [], new: []}` to order its levels: nothing runs, nothing is refused."""
+    path = tmp_path / "s.yaml"
+    mode = ", '{mode}'" if factors.startswith("mode") else ""
+    path.write_text(
+        f"application: {{command: [echo, '{{input}}'{mode}]}}\nfactors:\n  {factors}\n"
+        "outputs: {o: {path: o, kind: text}}\n"
+    )
+    spec = parse_spec(path.read_text(), file=str(path))
+    problems = [str(e).replace(f"{tmp_path}/", "") for e in same_payload_problems(spec, locator(path))]
+    assert len(problems) == 1 and problems[0].startswith(message), problems
+    path.write_text("factors: {environments: {old: [], new: []}}\noutputs: {o: {path: o, kind: text}}\n")
+    assert command_problems(parse_spec(path.read_text(), file=str(path)), tmp_path, locator(path)) == []
 
 
 def test_a_duplicate_level_points_at_the_level() -> None:

@@ -49,7 +49,7 @@ def command_problems(
     app = spec.application
     if app is None:
         return []
-    problems = unused_factor_problems(spec, locate)
+    problems = unused_factor_problems(spec, locate) + same_payload_problems(spec, locate)
     known = {"study_dir": str(study_dir), "python": sys.executable}
     items: list[tuple[tuple[Any, ...], str]] = []
     if app.command is not None:
@@ -107,6 +107,27 @@ def _perturb_problems(
             ("factors", "perturb"),
         )
     ]
+
+
+def same_payload_problems(spec: StudySpec, locate: Callable[..., SpecError]) -> list[SpecError]:
+    """Levels of a factor's map form that give the application one payload: each would run as the other (a
+    review's `env` levels both setting X=1 read identical). Only for a study that runs an application: an
+    ingest-only study declares `{old: [], new: []}` just to order its levels."""
+    problems = []
+    for name, levels in spec.factors.items():
+        first: dict[str, Any] = {}
+        for level, payload in levels.items() if isinstance(levels, dict) else ():
+            key = json.dumps(payload, sort_keys=True, default=str)
+            if key in first:
+                problems.append(
+                    locate(
+                        f"levels {first[key]!r} and {level!r} of factor {name!r} give the application the same "
+                        f"{payload!r}: they would run alike and compare nothing; make them differ, or remove one",
+                        ("factors", name, level),
+                    )
+                )
+            first.setdefault(key, level)
+    return problems
 
 
 def unused_factor_problems(spec: StudySpec, locate: Callable[..., SpecError]) -> list[SpecError]:

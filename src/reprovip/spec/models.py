@@ -6,7 +6,6 @@ them against the study folder.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Annotated, Any, List, Literal  # noqa: UP035 (a field is named `list`)
 
@@ -325,8 +324,7 @@ def _level_problems(name: str, levels: list[Any] | dict[str, Any]) -> list[tuple
         kind, message = _MAPS[name]
         if not isinstance(levels, dict):
             return [((), message)]
-        bad = [((k,), message) for k, d in items if not isinstance(d, kind) or (name == "env" and not _scalars(d))]
-        return bad or _same_payloads(name, items)
+        return [((k,), message) for k, d in items if not isinstance(d, kind) or (name == "env" and not _scalars(d))]
     rule = _LEVEL_RULES.get(name)
     out = [((k,), rule[1](x)) for k, x in items if not rule[0](x)] if rule else []
     if name == "container":
@@ -347,27 +345,6 @@ def _level_problems(name: str, levels: list[Any] | dict[str, Any]) -> list[tuple
                 labels = [level_label(name, y) for y in levels]
                 out.append(((i,), f"factor {name!r} has duplicate levels {labels}"))
             seen.add(same)
-    elif isinstance(levels, dict) and not out:
-        out = _same_payloads(name, items)
-    return out
-
-
-def _same_payloads(name: str, items: list[tuple[Any, Any]]) -> list[tuple[tuple[Any, ...], str]]:
-    """Levels of the map form that give the application one payload: each would run as the other (a review's
-    `env` levels both setting X=1 read identical)."""
-    out = []
-    first: dict[str, Any] = {}
-    for k, payload in items:
-        key = json.dumps(payload, sort_keys=True, default=str)
-        if key in first:
-            out.append(
-                (
-                    (k,),
-                    f"levels {first[key]!r} and {k!r} of factor {name!r} give the application the same {payload!r}: "
-                    "they would run alike and compare nothing; make them differ, or remove one",
-                )
-            )
-        first.setdefault(key, k)
     return out
 
 
