@@ -134,19 +134,28 @@ def test_a_list_shorter_in_some_subjects_is_not_compared_by_position(tmp_path: P
     assert any(r["criterion"] == "outputs readable" and not r["passed"] for r in out["verdict"]["reasons"])
 
 
-def test_a_subject_whose_every_execution_wrote_no_number_is_an_error(tmp_path: Path) -> None:
-    """sub-3 failed alike in every execution, writing {"status": "failed"}: it took part in no metric and the
-    study read "sufficiently reproducible, with warnings" (a review). Its files are errors: not analysable."""
+@pytest.mark.parametrize("failed", [{"status": "failed"}, {"runtime_s": 12.5}])
+def test_a_subject_whose_every_execution_failed_alike_is_an_error(tmp_path: Path, failed: dict) -> None:
+    """sub-3 failed alike in every execution, writing {"status": "failed"} (no number), or its run time and no
+    result: it took part in no metric, or in the run time's only, and the study read "sufficiently
+    reproducible, with warnings" (a review). A subject holding fewer than half of the observations is an error."""
     x = _values()
-    docs = {f"sub-{s + 1}/run-{r + 1}": {"a": float(x[s, r, 0])} for s, r in np.ndindex(SUBJECTS, K)}
-    docs.update({f"sub-3/run-{r + 1}": {"status": "failed", "error": f"LinAlgError {r}"} for r in range(K)})
+    docs = {
+        f"sub-{s + 1}/run-{r + 1}": {"a": float(x[s, r, 0]), "b": float(x[s, r, 1]), "runtime_s": 12.5}
+        for s, r in np.ndindex(SUBJECTS, K)
+    }
+    docs.update({f"sub-3/run-{r + 1}": dict(failed, error=f"LinAlgError {r}") for r in range(K)})
     (out,) = _ingest(tmp_path, docs).analyze().document["outputs"]
     assert [e["subject"] for e in out["errors"]] == ["sub-3"] * K and out["complete_subjects"] == SUBJECTS - 1
+    if "status" in failed:
+        held, gone = "no number was read from it", "'a', 'b', 'runtime_s'"
+    else:
+        held, gone = "it holds 1 of the observations", "'a', 'b'"
     assert (
-        "no number was read from it where the other subjects' files hold 1 observation(s) ('a')"
+        f"{held} where the subjects' files hold 3 ({gone} missing); did this execution fail?"
         in (out["errors"][0]["error"])
     )
-    assert out["verdict"]["status"] == "error"
+    assert "absent_observations" not in out and out["verdict"]["status"] == "error"
 
 
 def test_a_version_change_of_a_field_one_subject_writes_is_blamed_on_the_version(tmp_path: Path) -> None:

@@ -221,10 +221,12 @@ def gather(design: Design, kind: str, *, key_columns: list[str] | None = None) -
     subjects = [s for s in design.subjects if s not in bad and loaded.get(s, {}).keys() == design.positions]
     written = {s: next(iter(loaded[s].values())).keys() for s in subjects}  # a subject's files: one layout
     names = sorted(set().union(*written.values()))
-    if names and (empty := [s for s in subjects if not written[s]]):  # a failure written alike every time
-        for s in empty:
-            errors += [_no_number(rec, names) for _, rec in raw[s].values()]
-        subjects = [s for s in subjects if written[s]]
+    # A failure written alike every time ({"status": "failed"}, or a runtime and no result) is no subject measured
+    if names and (few := [s for s in subjects if 2 * len(written[s]) < len(names)]):
+        for s in few:
+            errors += [_few_numbers(rec, written[s], names) for _, rec in raw[s].values()]
+        subjects = [s for s in subjects if s not in few]
+        names = sorted(set().union(*(written[s] for s in subjects)))
     absent = {n: [s for s in subjects if n not in written[s]] for n in names}
     absent = {n: a for n, a in absent.items() if a}
     values = np.full((len(names), len(subjects), *design.levels, design.k), np.nan)
@@ -273,17 +275,19 @@ def _relatable(own: dict[str, tuple[Any, Record]], refs: dict[str, tuple[Any, Re
     return True
 
 
-def _no_number(rec: Record, names: list[str]) -> dict[str, Any]:
-    """The error of a file holding no number where the other subjects' hold ``names``: a subject whose every
-    execution failed alike (``{"status": "failed"}``) is no subject measured (a review's read "sufficiently
-    reproducible")."""
-    shown = ", ".join(repr(n) for n in names[:3]) + (", ..." if len(names) > 3 else "")
+def _few_numbers(rec: Record, written: Any, names: list[str]) -> dict[str, Any]:
+    """The error of a subject's file that holds fewer than half of the observations the subjects' files hold
+    (``names``): a subject whose every execution failed alike (``{"status": "failed"}``, or a run time and no
+    result) is no subject measured over the few fields it wrote (a review's read "sufficiently reproducible")."""
+    missing = [n for n in names if n not in written]
+    shown = ", ".join(repr(n) for n in missing[:3]) + (", ..." if len(missing) > 3 else "")
+    held = "no number was read from it" if not written else f"it holds {len(written)} of the observations"
     return dict(
         subject=rec.subject,
         condition=rec.condition_key,
         repetition=rec.repetition,
-        error=f"{rec.path}: no number was read from it where the other subjects' files hold {len(names)} "
-        f"observation(s) ({shown}); did this execution fail? check its log",
+        error=f"{rec.path}: {held} where the subjects' files hold {len(names)} ({shown} missing); did this "
+        "execution fail? check its log",
     )
 
 
