@@ -13,7 +13,7 @@ from reprovip.analyze.design import natural_key
 from reprovip.cli.main import main
 from reprovip.errors import InputError
 from reprovip.study import Study
-from tests.conftest import ingested
+from tests.conftest import ingested, write_study
 
 
 def _results_tree(root: Path) -> None:
@@ -359,3 +359,33 @@ def test_ingest_prints_each_factors_levels_in_order_and_the_baseline(
         "under `factors: {version: ...}` in the study file to choose another)",
         "  solver: lsq, trust, in this order",
     ]
+
+
+def test_a_pattern_naming_other_factors_than_the_study_is_refused(tmp_path: Path) -> None:
+    """A study run under `threads: [1, 2]`, then results of another machine ingested under `{host}`: the design
+    held `threads=1`, `threads=2` and `host=clusterB` conditions, every subject "6 of 4" executions (a review).
+    Refused before anything is stored: the study file's factors when it runs an application, else those of the
+    executions stored."""
+    path = write_study(tmp_path, factors="  threads: [1, 2]\n", repetitions=1, subjects=2)
+    study = Study.load(path)
+    assert study.run(jobs=2).done == 4
+    for s in ("sub-01", "sub-02"):
+        folder = tmp_path / "results" / "clusterB" / s / "run-1"
+        folder.mkdir(parents=True)
+        (folder / "result.json").write_text('{"value": 1.0, "nested": {"sq": 1.0}}')
+    with pytest.raises(InputError) as caught:
+        study.ingest("results/{host}/{subject}/run-{repetition}")
+    assert str(caught.value) == (
+        f"{path}: the pattern 'results/{{host}}/{{subject}}/run-{{repetition}}' names the factors host, where the "
+        "study file declares (its application runs with them) threads: every execution of a study varies the same "
+        "factors; name {threads} in the pattern and drop {host} from it, or ingest into another study"
+    )
+    assert len(study.executions()) == 4
+    # An ingest-only study: the executions stored set the factors
+    (tmp_path / "only").mkdir()
+    (tmp_path / "only" / "study.yaml").write_text("outputs:\n  result: {path: result.json, kind: scalars}\n")
+    shutil.copytree(tmp_path / "results", tmp_path / "only" / "results")
+    only = Study.load(tmp_path / "only" / "study.yaml")
+    assert only.ingest("results/{host}/{subject}/run-{repetition}").levels == {"host": ("clusterB",)}
+    with pytest.raises(InputError, match=r"names the factors none, where the executions stored already have host: "):
+        only.ingest("results/clusterB/{subject}/run-{repetition}")

@@ -181,6 +181,37 @@ def factor_levels(study: Study, found: dict[str, set[str]]) -> dict[str, tuple[s
     return out
 
 
+def _check_factor_set(study: Study, pattern: str, factors: list[str]) -> None:
+    """Every execution of a study varies the same factors: those the study file declares when it runs an
+    application, else those of the executions stored. A pattern naming others made a design of `threads=1`,
+    `threads=2` and `host=clusterB` conditions, each subject "6 of 4" executions (a review).
+
+    Raises
+    ------
+    InputError
+        The pattern's factors are not those.
+    """
+    if study.spec.application is not None:
+        expected, whose = set(study.spec.factors), "the study file declares (its application runs with them)"
+    else:
+        if not study.store.exists():  # nothing stored yet (and nothing created by this check)
+            return
+        sid = study.catalog.study_id(study.name)
+        stored = {frozenset((r["condition"] or {}).keys()) for r in study.catalog.executions(sid)} if sid else set()
+        if len(stored) != 1:
+            return
+        expected, whose = set(next(iter(stored))), "the executions stored already have"
+    if set(factors) != expected:
+        missing, extra = sorted(expected - set(factors)), sorted(set(factors) - expected)
+        fix = [f"name {', '.join('{' + f + '}' for f in missing)} in the pattern"] if missing else []
+        fix += [f"drop {', '.join('{' + f + '}' for f in extra)} from it"] if extra else []
+        raise InputError(
+            f"{study.path}: the pattern {pattern!r} names the factors {', '.join(factors) or 'none'}, where {whose} "
+            f"{', '.join(sorted(expected)) or 'none'}: every execution of a study varies the same factors; "
+            f"{' and '.join(fix)}, or ingest into another study"
+        )
+
+
 def ingest_outputs(study: Study, pattern: str, *, root: Path | None = None) -> IngestSummary:
     """Ingest every execution folder matching ``pattern`` (relative to ``root``, default the study folder).
 
@@ -202,6 +233,7 @@ def ingest_outputs(study: Study, pattern: str, *, root: Path | None = None) -> I
         )
     _, names = _pattern_regex(pattern)
     factors = [n for n in names if n not in ("subject", "repetition")]
+    _check_factor_set(study, pattern, factors)
     decls = [OutputDecl(n, o.path, o.kind) for n, o in study.spec.outputs.items()]
     summary = IngestSummary(factors=factors)
     executions = _executions(found, factors, root)  # before anything is stored
