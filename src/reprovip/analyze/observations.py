@@ -14,6 +14,7 @@ import numpy as np
 from reprovip.analyze.design import Design, Record
 from reprovip.errors import ReaderError
 from reprovip.readers import check_compatible, load
+from reprovip.readers.compat import examples
 
 MAX_OBSERVATIONS = 200_000
 
@@ -280,13 +281,12 @@ def _few_numbers(rec: Record, written: Any, names: list[str]) -> dict[str, Any]:
     (``names``): a subject whose every execution failed alike (``{"status": "failed"}``, or a run time and no
     result) is no subject measured over the few fields it wrote (a review's read "sufficiently reproducible")."""
     missing = [n for n in names if n not in written]
-    shown = ", ".join(repr(n) for n in missing[:3]) + (", ..." if len(missing) > 3 else "")
     held = "no number was read from it" if not written else f"it holds {len(written)} of the observations"
     return dict(
         subject=rec.subject,
         condition=rec.condition_key,
         repetition=rec.repetition,
-        error=f"{rec.path}: {held} where the subjects' files hold {len(names)} ({shown} missing); did this "
+        error=f"{rec.path}: {held} where the subjects' files hold {len(names)} ({examples(missing)} missing); did this "
         "execution fail? check its log",
     )
 
@@ -302,7 +302,7 @@ def _one_layout(per: dict[Any, tuple[Any, Record]], flats: dict[Any, dict[str, f
     for pos in [p for p, f in flats.items() if f.keys() != common]:
         rec, got = per[pos][1], flats.pop(pos)
         parts = [
-            f"{what} {', '.join(map(repr, names[:3]))}{', ...' if len(names) > 3 else ''}"
+            f"{what} {examples(names)}"
             for what, names in (("missing", sorted(common - got.keys())), ("extra", sorted(got.keys() - common)))
             if names
         ]

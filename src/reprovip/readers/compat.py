@@ -12,7 +12,14 @@ from reprovip.readers.base import Loaded, fail
 AFFINE_TOLERANCE = 1e-5
 
 
-def _examples(names: list[str]) -> str:
+def examples(names: list[str]) -> str:
+    """The first three ``names`` quoted, and ``...`` when there are more: what a message names of a list.
+
+    Examples
+    --------
+    >>> examples(["a", "b", "c", "d"])
+    "'a', 'b', 'c', ..."
+    """
     shown = ", ".join(repr(n) for n in names[:3])
     return shown + (", ..." if len(names) > 3 else "")
 
@@ -39,9 +46,7 @@ def check_compatible(a: Loaded, b: Loaded, *, path_a: str | os.PathLike[str], pa
         raise fail(path_b, f"was read as {b.kind!r} but {os.fspath(path_a)} as {a.kind!r}", "declare one kind")
     missing, extra = sorted(a.values.keys() - b.values.keys()), sorted(b.values.keys() - a.values.keys())
     if missing or extra:
-        parts = ([f"missing {_examples(missing)}"] if missing else []) + (
-            [f"extra {_examples(extra)}"] if extra else []
-        )
+        parts = ([f"missing {examples(missing)}"] if missing else []) + ([f"extra {examples(extra)}"] if extra else [])
         raise fail(
             path_b,
             f"its observations differ {where}: {'; '.join(parts)}",
