@@ -231,7 +231,10 @@ def _factor_resources(study: Study) -> tuple[Any, Any, Any]:
     return environments, rootfs, containers
 
 
-def _progress_bar(console: Console | None, enabled: bool) -> Progress:
+def _progress_bar(console: Console | None, enabled: bool) -> Progress | None:
+    """The run's progress bar on stderr, or None when it is not shown (rich is then not even imported)."""
+    if not enabled:
+        return None
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -251,7 +254,6 @@ def _progress_bar(console: Console | None, enabled: bool) -> Progress:
         TextColumn("ETA"),
         TimeRemainingColumn(),
         console=console or Console(stderr=True),
-        disable=not enabled,
     )
 
 
@@ -328,7 +330,7 @@ def run_study(
 
 
 def _run(
-    study: Study, backend: Backend, *, force: bool, bar: Progress, keep_going: bool, keep_failed: int, jobs: int
+    study: Study, backend: Backend, *, force: bool, bar: Progress | None, keep_going: bool, keep_failed: int, jobs: int
 ) -> RunSummary:
     """Plan, then execute what is not done on ``backend``, recording every attempt (see :func:`run_study`)."""
     spec, store, catalog = study.spec, study.store, study.catalog
@@ -375,10 +377,9 @@ def _run(
         fut.add_done_callback(finished.put)
 
     try:
-        # A disabled bar is never started: rich 13 writes a blank line to stderr when a started one stops.
-        shown = contextlib.nullcontext() if bar.disable else bar
+        shown = contextlib.nullcontext() if bar is None else bar
         with ThreadPoolExecutor(1, thread_name_prefix="reprovip-janitor") as janitor, shown:
-            ptask = bar.add_task(spec.name or "run", total=len(todo), done=0, failed=0)
+            ptask = None if bar is None else bar.add_task(spec.name or "run", total=len(todo), done=0, failed=0)
             for eid in todo:
                 submit(eid)
             while pending:
@@ -413,7 +414,8 @@ def _run(
                         summary.failures.append(failure)
                     else:
                         summary.done += 1
-                    bar.update(ptask, advance=1, done=summary.done, failed=summary.failed)
+                    if bar is not None and ptask is not None:
+                        bar.update(ptask, advance=1, done=summary.done, failed=summary.failed)
                 if early is not None and pending and early.stop():
                     # No success yet, so every execution with a failed attempt is failed in the catalog (those
                     # awaiting a retry too); the others, running or queued, are stopped and stay pending.

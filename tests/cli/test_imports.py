@@ -59,3 +59,8 @@ def test_status_reads_the_sqlite_catalog_without_sqlalchemy(run_study: Path) -> 
 def test_status_of_a_database_url_opens_the_catalog(run_study: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REPROVIP_CATALOG", f"sqlite:///{run_study.parent / '.reprovip' / 'catalog.sqlite'}")
     assert _imported("status", str(run_study)) == {"pydantic", "ruamel", "rich", "sqlalchemy"}
+
+
+def test_run_without_a_progress_bar_does_not_import_rich(tmp_path: Path) -> None:
+    path = write_study(tmp_path, repetitions=1, subjects=1)
+    assert _imported("run", str(path), "--no-progress") == {"pydantic", "ruamel", "sqlalchemy"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -148,6 +149,32 @@ def test_status_groups_failures_and_shows_their_output(study_dir: Path) -> None:
     assert f"    | ERROR: cannot read {study_dir / 'data' / 'sub-01.txt'}\n" in detailed
     assert "  command: " in detailed and "first_hour_app.py colour" in detailed
     assert f"  working folder kept in {study_dir / '.reprovip' / 'failed'}" in detailed
+
+
+def test_a_command_exits_with_its_catalog_closed_and_its_output_whole(
+    study_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command skips the interpreter's teardown (reprovip.cli.main.entry): its exit handlers still close the
+    catalog, so SQLite folds its WAL into catalog.sqlite (a copy of that file alone holds every result), and what
+    it printed is all there, with its exit code."""
+    import sqlite3
+
+    path = write_study(study_dir)
+    run = _cli("run", str(path), "--no-progress")
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == "study: 9 executions planned, 0 already done, 9 completed, 0 failed\n"
+    store = study_dir / ".reprovip"
+    assert not (store / "catalog.sqlite-wal").exists()
+    alone = tmp_path / "alone.sqlite"
+    alone.write_bytes((store / "catalog.sqlite").read_bytes())
+    with contextlib.closing(sqlite3.connect(alone)) as db:
+        assert db.execute("SELECT count(*) FROM executions WHERE status = 'done'").fetchone() == (9,)
+    status = _cli("status", str(path))
+    assert status.returncode == 0 and status.stdout.endswith("┘\n") and "│    9 │" in status.stdout, status.stdout
+    check = _cli("check", str(path))
+    capsys.readouterr()
+    code = main(["check", str(path)])
+    assert (check.returncode, check.stdout) == (code, capsys.readouterr().out)
 
 
 def test_serve_port_0_prints_the_port_it_bound_and_a_taken_port_is_one_line(study_dir: Path) -> None:

@@ -9,9 +9,13 @@ place given when it is the user's file (a study file); other packages' warnings 
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import functools
 import importlib
+import os
 import sys
+import threading
 import warnings
 from typing import Any, TextIO
 
@@ -142,5 +146,18 @@ def _main(args: list[str]) -> int:
 
 
 def entry() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
+    """Console-script entry point.
+
+    Once the command is done and nothing else runs, the process exits without the interpreter's teardown, which
+    frees every module one by one (SQLAlchemy, pydantic, numpy...: about 0.1 s of every command). Exit handlers
+    still run first (they close the catalogs, see :class:`~reprovip.store.catalog.Catalog`), then the output is
+    flushed. With other threads still running (a library's), Python's own exit waits for them.
+    """
+    code = main()
+    if threading.active_count() > 1:
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)

@@ -11,6 +11,7 @@ import json
 import math
 import sqlite3
 import time
+import weakref
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,9 @@ class Catalog(sql.Reads):
             self.engine = create_engine(url, **_engine_options(url))
         except (SQLAlchemyError, ImportError, ValueError) as exc:
             raise StoreError(f"cannot open catalog {_shown(url)!r}: {exc}; check the database URL") from exc
+        # Closed when the catalog is dropped or the program exits: SQLite folds its WAL file into the database
+        # when its last connection closes, so a copy of catalog.sqlite alone holds every result.
+        weakref.finalize(self, self.engine.dispose)
         if self.engine.dialect.name == "sqlite":
             _sqlite_pragmas(self.engine, read_only)
         if not read_only:
