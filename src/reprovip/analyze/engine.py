@@ -182,6 +182,8 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
             entry["complete_subjects"] = len(obs.subjects)
             if obs.absent:  # rows or fields some subjects never write: measured over the others
                 entry["absent_observations"] = _absent(obs.absent)
+            if obs.blank:  # cells no execution writes a value in (n/a): no observation, said
+                entry["empty_observations"] = dict(count=len(obs.blank), names=obs.blank[:20])
             # Plotted: the observations every subject writes, finite in every execution
             idx = [i for i, n in enumerate(obs.names) if n not in obs.nonfinite and n not in obs.absent]
             entry["plot_values"] = save_plot_values(

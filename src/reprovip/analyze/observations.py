@@ -37,6 +37,9 @@ class Observations:
     # Observations some complete subjects write in none of their executions (a FreeSurfer table without a
     # structure that subject lacks): name -> those subjects; their values are NaN there, and not measured.
     absent: dict[str, list[str]] = field(default_factory=dict)
+    # Table cells written empty (`n/a`, `NA`, blank) in every execution of every subject that writes them
+    # (fMRIPrep's first row of a derivative): no value anywhere, so no observation.
+    blank: list[str] = field(default_factory=list)
 
 
 def _elements(name: str, arr: np.ndarray) -> Iterator[tuple[str, Any]]:
@@ -115,6 +118,15 @@ def _named(got: Any) -> bool:
     told apart from everything after it shifting."""
     keyed = got.kind == "table" and got.meta.get("key_columns") and got.meta.get("header", True) is not False
     return got.kind == "scalars" or bool(keyed)
+
+
+def _numbered_rows(got: Any) -> set[str] | None:
+    """The row numbers of a table whose rows are numbered but whose columns are named by its header (a time
+    series: fMRIPrep's confounds), else None. A column one subject adds is told apart from the others then, as
+    long as the rows are the same: a row one subject adds would shift every row after it."""
+    if got.kind != "table" or got.meta.get("key_columns") or got.meta.get("header", True) is False:
+        return None
+    return {n.split("/", 1)[0] for n in got.values}
 
 
 def _layouts(raw: Raw) -> dict[str, tuple[Any, Record]]:
@@ -197,18 +209,21 @@ def gather(design: Design, kind: str, *, key_columns: list[str] | None = None) -
     # Observations named by what they are: each subject's files are held to that subject's own layout, so a row
     # or field one subject writes in none of its executions is absent there (said, measured over the others)
     # rather than every file of that subject "unreadable" (a FreeSurfer aseg.stats without a structure).
-    named = all(_named(got) for per in raw.values() for got, _ in per.values())
+    named = all(_named(got) or _numbered_rows(got) is not None for per in raw.values() for got, _ in per.values())
     loaded: dict[str, dict[tuple[tuple[str, ...], int], dict[str, float]]] = {}
+    empty: dict[str, set[str]] = {}
     for s, per in raw.items():
         own = _layouts({s: per}) if named else refs
         if not _relatable(own, refs):  # list positions: another element at the same place; held to the study's
             own = refs
+        # Cells every execution of the subject writes empty (`n/a`, `NA`, blank): no observation of that subject
+        empty[s] = set.intersection(*(set(got.meta.get("empty", ())) for got, _ in per.values()))
         for pos, (got, rec) in per.items():
             where = dict(subject=s, condition=rec.condition_key, repetition=rec.repetition)
             ref = own[rec.version or ""] if len(own) > 1 else next(iter(own.values()))
             try:
                 check_compatible(ref[0], got, path_a=ref[1].path, path_b=rec.path)
-                flat = _flatten({n: v for n, v in got.values.items() if n not in unshared})
+                flat = _flatten({n: v for n, v in got.values.items() if n not in unshared and n not in empty[s]})
                 if len(flat) > MAX_OBSERVATIONS:
                     raise ReaderError(
                         f"{rec.path}: {len(flat)} values is too many for a table analysis; declare it `image`"
@@ -228,6 +243,7 @@ def gather(design: Design, kind: str, *, key_columns: list[str] | None = None) -
             errors += [_few_numbers(rec, written[s], names) for _, rec in raw[s].values()]
         subjects = [s for s in subjects if s not in few]
         names = sorted(set().union(*(written[s] for s in subjects)))
+    blank = sorted(set().union(*(empty[s] for s in subjects)) - set(names))  # empty wherever written
     absent = {n: [s for s in subjects if n not in written[s]] for n in names}
     absent = {n: a for n, a in absent.items() if a}
     values = np.full((len(names), len(subjects), *design.levels, design.k), np.nan)
@@ -257,6 +273,7 @@ def gather(design: Design, kind: str, *, key_columns: list[str] | None = None) -
         _number_like_text(raw, text),
         unshared,
         absent,
+        blank,
     )
 
 
@@ -266,9 +283,12 @@ _POSITION = re.compile(r"\[\d")  # a JSON list's element, or an array's: named b
 def _relatable(own: dict[str, tuple[Any, Record]], refs: dict[str, tuple[Any, Record]]) -> bool:
     """Whether a subject's own layout may stand beside the study's: it differs only by observations named by
     what they are, never by list positions (an MRS fit list without Cr put Cho at Cr's place: `fits[1].amp`
-    mixed both, ICC 0.998 where Cr alone had 0.02, a review), and holds the shared ones with the same shape."""
+    mixed both, ICC 0.998 where Cr alone had 0.02, a review), nor by numbered rows, and holds the shared ones
+    with the same shape."""
     for version, (got, _) in own.items():
         ref = (refs.get(version) or next(iter(refs.values())))[0]
+        if _numbered_rows(got) != _numbered_rows(ref):
+            return False
         if any(_POSITION.search(n) for n in got.values.keys() ^ ref.values.keys()):
             return False
         if any(np.shape(got.values[n]) != np.shape(ref.values[n]) for n in got.values.keys() & ref.values.keys()):

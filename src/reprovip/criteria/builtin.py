@@ -108,9 +108,21 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 value=absent["count"],
                 observation=next(iter(per.values()))["names"][0],
                 message=f"{absent['count']} observation(s) are absent from every execution of {len(per)} subject(s) "
-                "(a row, column or field the application did not write for them, or wrote as text): each is measured "
-                "over the subjects that write it; "
+                "(a row, column or field the application did not write for them, wrote as text or left empty): each is "
+                "measured over the subjects that write it; "
                 + named([f"{s} lacks {d['count']}: {', '.join(d['names'][:5])}" for s, d in per.items()]),
+            )
+        )
+    if empty := out.get("empty_observations"):
+        reasons.append(
+            reason(
+                "a value in every cell",
+                passed=False,
+                severity="warn",
+                value=empty["count"],
+                observation=empty["names"][0],
+                message=f"{empty['count']} table cell(s) are empty (n/a, NA or blank) in every execution of every "
+                "subject that writes them: no value, so no observation to measure; " + named(empty["names"]),
             )
         )
     unwritten = out.get("unwritten") or []

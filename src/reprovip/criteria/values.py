@@ -94,7 +94,7 @@ def _missing_reason(obs: dict[str, Any], entry: dict[str, Any] | None) -> str:
     if "icc" not in obs and obs.get("absent_subjects"):  # the output's subjects are complete; this field's are not
         return (
             f"written by {obs.get('written_by')} subject(s) only, absent from {len(obs['absent_subjects'])}: "
-            "needs 2 subjects that write it"
+            "needs 2 subjects that write it (a criterion's `observations:` can leave such fields out)"
         )
     if "icc" not in obs:
         return "needs at least 2 complete subjects with 2 executions each"

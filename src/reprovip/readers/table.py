@@ -6,7 +6,9 @@ no type guessing happens behind our back. The rules (also in ``docs/readers.md``
 - delimiter: ``,`` for ``.csv``, tab for ``.tsv``/``.tab``; other suffixes (a ``.txt`` declared as
   ``table``): tab if the first line has one, else ``,``, else ``;``, else runs of whitespace;
 - cells are stripped of surrounding whitespace; blank rows are skipped; a missing cell is empty or one of
-  ``NA N/A NaN null None`` (any case, and ``-nan`` as C prints it) and becomes NaN;
+  ``NA N/A NaN null None`` (any case, and ``-nan`` as C prints it) and becomes NaN; the numeric cells written
+  with no value (blank, ``NA N/A null None``: R's ``NA``, fMRIPrep's ``n/a``), unlike a ``NaN`` computed, are
+  listed in ``meta["empty"]`` (a cell empty in every execution of a subject is no observation of it);
 - a number is written with a decimal point; followed by ``%`` (``95.1%``, ``95.1 %``) it is that number, in
   percent as written (95.1), as the text reader reads ``95%``;
 - a decimal comma (``10,1``) is read only in a ``;``-delimited table whose column writes every fractional
@@ -54,7 +56,8 @@ from reprovip.readers.base import (
 
 # NaN as C's printf writes it for a negative NaN (glibc's `-nan`) and as MSVC does (`-nan(ind)`)
 _NAN = frozenset({"nan", "-nan", "+nan", "nan(ind)", "-nan(ind)"})
-MISSING = frozenset({"", "na", "n/a", "null", "none"}) | _NAN
+EMPTY = frozenset({"", "na", "n/a", "null", "none"})  # no value written (R's NA, fMRIPrep's n/a), not a NaN computed
+MISSING = EMPTY | _NAN
 _NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity)", re.IGNORECASE)
 _CELL = re.compile(rf"({_NUMBER.pattern})(?:\s*%)?", re.IGNORECASE)  # a number, or a percentage as written
 _COMMA = re.compile(r"([+-]?\d+),(\d+(?:[eE][+-]?\d+)?)(?:\s*%)?")  # a decimal comma: 10,1  -2,5e3  95,1 %
@@ -288,6 +291,13 @@ def table_loaded(path: Path, table: ParsedTable, key_columns: tuple[str, ...] | 
         "columns": list(table.header),
         "header": table.has_header,  # False: the first row was data, the columns are numbered 1, 2, ...
         "numeric_columns": numeric,
+        # the numeric cells written empty (EMPTY), by '<rowkey>/<column>': no value, unlike a NaN computed
+        "empty": [
+            f"{key}/{table.header[j]}"
+            for i, key in enumerate(keys)
+            for j, parsed in columns.items()
+            if j not in used_idx and table.rows[i][j].lower() in EMPTY
+        ],
         # the text cells, no observation, by '<rowkey>/<column>': the analysis says when they differ
         "text": {f"{key}/{table.header[j]}": text_digest(table.rows[i][j]) for i, key in enumerate(keys) for j in text},
         "key_columns": list(used),

@@ -1,0 +1,136 @@
+"""Tables whose rows are numbered (time series) and cells written empty: fMRIPrep's confounds, as it writes them.
+
+An fMRIPrep ``desc-confounds_timeseries.tsv`` has one row per volume (no key column), a header, ``n/a`` in the
+first row of every derivative column, and as many ``a_comp_cor_*`` columns as each subject needs: the output
+was "not analysable" (every file of a subject with another column count "could not be read"; the first row's
+``n/a`` made every default criterion not estimable). A review found it; these tests pin what it is now.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pingouin as pg
+import pytest
+
+from reprovip.readers import load
+from reprovip.study import Study
+
+SUBJECTS, K, T = 5, 3, 12
+NCOMP = [2, 2, 3, 2, 3]  # a_comp_cor columns per subject: the third one only in sub-3 and sub-5
+
+
+def _confounds(root: Path, *, noise: float = 1e-6, first: str = "n/a", rows: list[int] | None = None) -> Study:
+    """fMRIPrep-like confounds per subject x repetition, ingested; ``rows``: volumes per subject (default T)."""
+    rng = np.random.default_rng(3)
+    for s in range(SUBJECTS):
+        t_s = (rows or [T] * SUBJECTS)[s]
+        base = rng.normal(0, 1, (t_s, 4 + NCOMP[s])) + 3 * s
+        cols = ["global_signal", "trans_x", "trans_x_derivative1", "framewise_displacement"]
+        cols += [f"a_comp_cor_{i:02d}" for i in range(NCOMP[s])]
+        for r in range(K):
+            table = base + rng.normal(0, noise, base.shape)
+            lines = ["\t".join(cols)]
+            for t in range(t_s):
+                cells = [f"{v:.9f}" for v in table[t]]
+                if t == 0:
+                    cells[2] = cells[3] = first
+                lines.append("\t".join(cells))
+            folder = root / "results" / f"sub-{s + 1}" / f"run-{r + 1}"
+            folder.mkdir(parents=True)
+            (folder / "confounds.tsv").write_text("\n".join(lines) + "\n")
+    (root / "study.yaml").write_text("outputs:\n  confounds: {path: confounds.tsv, kind: table}\n")
+    study = Study.load(root / "study.yaml")
+    study.ingest("results/{subject}/run-{repetition}")
+    return study
+
+
+@pytest.mark.parametrize(("cell", "empty"), [("n/a", True), ("NA", True), ("", True), ("null", True), ("nan", False)])
+def test_the_table_reader_lists_cells_written_empty_not_nans_computed(tmp_path: Path, cell: str, empty: bool) -> None:
+    path = tmp_path / "t.tsv"
+    path.write_text(f"a\tb\n1.5\t{cell}\n2.5\t3.5\n")
+    got = load(path, kind="table")
+    assert np.isnan(got.values["0/b"])
+    assert got.meta["empty"] == (["0/b"] if empty else [])
+
+
+def test_confounds_whose_columns_differ_by_subject_are_measured_and_the_first_row_is_said(tmp_path: Path) -> None:
+    study = _confounds(tmp_path)
+    (out,) = study.analyze().document["outputs"]
+    assert out["errors"] == [] and out["complete_subjects"] == SUBJECTS
+    # The column two subjects write is absent from the other three, each of its T cells measured over those two
+    absent = out["absent_observations"]
+    assert absent["count"] == T and set(absent["subjects"]) == {"sub-1", "sub-2", "sub-4"}
+    assert absent["subjects"]["sub-1"]["names"][:2] == ["0/a_comp_cor_02", "1/a_comp_cor_02"]
+    # The first row's n/a: no value anywhere, so no observation (not a non-finite one), and said
+    assert out["empty_observations"] == {"count": 2, "names": ["0/framewise_displacement", "0/trans_x_derivative1"]}
+    assert out["nonfinite_observations"] == 0
+    obs = {o["name"]: o for o in out["observations"]}
+    assert "0/framewise_displacement" not in obs and obs["1/framewise_displacement"]["mean_squares"]["n"] == SUBJECTS
+    assert obs["4/a_comp_cor_02"]["absent_subjects"] == ["sub-1", "sub-2", "sub-4"]
+    assert obs["4/a_comp_cor_02"]["mean_squares"]["n"] == 2
+    reasons = {r["criterion"]: r for r in out["verdict"]["reasons"]}
+    said = reasons["a value in every cell"]
+    assert said["severity"] == "warn" and not said["passed"]
+    assert "2 table cell(s) are empty (n/a, NA or blank) in every execution" in said["message"]
+    assert "0/framewise_displacement; 0/trans_x_derivative1" in said["message"]
+    assert reasons["every observation in every subject"]["severity"] == "warn"
+    assert out["verdict"]["status"] == "warn"  # sufficiently reproducible, with both said
+
+
+def test_a_column_measured_over_the_subjects_that_write_it_matches_pingouin(tmp_path: Path) -> None:
+    """Noise of 0.3 between executions: ICC(A,1) of a cell of a column three subjects write, against pingouin
+    on those three subjects' values read back from the files."""
+    study = _confounds(tmp_path, noise=0.3)
+    (out,) = study.analyze().document["outputs"]
+    obs = {o["name"]: o for o in out["observations"]}
+    for name, subjects in (("5/a_comp_cor_01", range(1, 6)), ("5/a_comp_cor_02", (3, 5))):
+        long = pd.DataFrame(
+            [
+                (s, r, pd.read_csv(tmp_path / f"results/sub-{s}/run-{r}/confounds.tsv", sep="\t")[name[2:]][5])
+                for s in subjects
+                for r in range(1, K + 1)
+            ],
+            columns=["subject", "rater", "value"],
+        )
+        icc = pg.intraclass_corr(long, targets="subject", raters="rater", ratings="value").set_index("Type")
+        assert obs[name]["icc"]["ICC(A,1)"]["value"] == pytest.approx(icc.loc["ICC(A,1)", "ICC"], rel=1e-6)
+
+
+def test_a_cell_empty_in_some_executions_only_is_still_non_finite(tmp_path: Path) -> None:
+    """n/a where the other executions of that subject write a number is a difference: loud, as before."""
+    study = _confounds(tmp_path)
+    path = tmp_path / "results/sub-2/run-2/confounds.tsv"
+    lines = path.read_text().splitlines()
+    cells = lines[3].split("\t")
+    cells[0] = "n/a"
+    lines[3] = "\t".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+    study.ingest("results/{subject}/run-{repetition}")  # the changed file, stored again
+    (out,) = Study.load(tmp_path / "study.yaml").analyze().document["outputs"]
+    assert out["nonfinite_observations"] == 1
+    (nonfinite,) = [o for o in out["observations"] if "nonfinite" in o]
+    assert nonfinite["name"] == "2/global_signal"
+    assert out["verdict"]["status"] == "fail"
+    (mixed,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "finite in every execution"]
+    assert not mixed["passed"] and mixed["severity"] == "fail"
+
+
+def test_a_nan_computed_in_every_execution_is_not_an_empty_cell(tmp_path: Path) -> None:
+    """`nan` written by the application is a value it computed: non-finite and loud, never an empty cell."""
+    study = _confounds(tmp_path, first="nan")
+    (out,) = study.analyze().document["outputs"]
+    assert "empty_observations" not in out and out["nonfinite_observations"] == 2
+    assert out["verdict"]["status"] == "error"
+
+
+def test_numbered_rows_that_differ_by_subject_keep_one_layout(tmp_path: Path) -> None:
+    """A subject with one more volume: a row added would shift every row after it in a table of regions, so
+    rows numbered by position are still held to one layout (that subject's files are errors, said)."""
+    study = _confounds(tmp_path, rows=[T, T, T + 1, T, T])
+    (out,) = study.analyze().document["outputs"]
+    assert {e["subject"] for e in out["errors"]} == {"sub-3"} and len(out["errors"]) == K
+    assert "its observations differ" in out["errors"][0]["error"]
+    assert out["verdict"]["status"] == "error"
