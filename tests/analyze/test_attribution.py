@@ -240,3 +240,21 @@ def test_nothing_to_compare_is_not_called_identical() -> None:
     alone = _bits({"threads": ("1",)}, 1, lambda s, c, r: f"{s}")
     assert alone["identical"] is True and alone["compared_subjects"] == 0
     assert attribute(alone, {})["summary"].startswith("nothing to compare: no subject has two executions")
+
+
+def test_repetitions_whose_values_agree_are_not_called_nondeterminism_of_0_percent() -> None:
+    """Review H (c22): a log whose only number is the thread count, written beside a per-execution temporary
+    path: repetitions differ in the files but in no value, and the summary read "run-to-run nondeterminism (0%
+    of the variance)". A share of exactly 0 (a mean over observations) says where the difference is instead;
+    a voxel median of 0 does not mean every voxel agrees, so images keep the share."""
+    bits = _noisy_bits()
+    att = attribute(bits, {"threads": 0.0, "repetition": 0.0})
+    assert att["summary"] == (
+        "repetitions differ under every condition, in what no value read from them measures: run-to-run nondeterminism"
+    )
+    noisy = attribute(bits, {"threads": 0.0, "repetition": 0.25})
+    assert noisy["summary"].startswith(
+        "repetitions differ under every condition: run-to-run nondeterminism (25% of the variance); "
+    )
+    image = attribute(bits, {"threads": 0.0, "repetition": 0.0}, regions={"threads": 0.0, "residual": 0.0})
+    assert image["summary"].startswith("repetitions differ under every condition: run-to-run nondeterminism (0% of")

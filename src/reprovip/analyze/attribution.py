@@ -214,8 +214,12 @@ def attribute(
             e["changes_result"] = e["changes_result"] or e["factor"] in nd["blamed"]
     elif not bitwise["repetitions_identical"] and not marginal:
         rep = shares.get("repetition")
-        extra = f" ({100 * rep:.3g}% of the variance)" if rep is not None else ""
-        where = ", in what no value read from them measures" if unmeasured else ""
+        # Shares are means over the observations: none of 0 means no value read differs between repetitions (a
+        # review's "run-to-run nondeterminism (0% of the variance)": a temporary path in a log); a voxel median
+        # of 0 does not.
+        unseen = unmeasured or (rep == 0.0 and regions is None)
+        extra = f" ({100 * rep:.3g}% of the variance)" if rep is not None and not unseen else ""
+        where = ", in what no value read from them measures" if unseen else ""
         sentences.append(f"repetitions differ under every condition{where}: run-to-run nondeterminism{extra}")
     # A factor whose effect the noise hides from the bitwise view: its variance component (estimated beyond
     # the noise, ANOVA) is at least half of what the executions vary by (factors and repetitions; subjects
