@@ -6,13 +6,14 @@ cd "$(dirname "$0")/.."
 
 # System packages: a browser for the dashboard tests, PostgreSQL for the team-catalog tests, the real
 # Colin27 brain for the segmentation case study, podman for the container tests (and gcc for the programs the
-# os and container tests build), Slurm and munge for a single-node batch cluster. Needs root; otherwise the
+# os and container tests build), Slurm and munge for a single-node batch cluster, valgrind (Debian's has no
+# Verrou tool: validate's check of a `perturb: verrou` level). Needs root; otherwise the
 # tests that need them skip with a stated reason (under CI=true they fail instead).
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
   apt-get install -y -qq --no-install-recommends chromium postgresql mricron-data debootstrap bubblewrap strace \
-    podman runc gcc libc6-dev slurm-wlm munge >/dev/null
+    podman runc gcc libc6-dev slurm-wlm munge valgrind >/dev/null
 fi
 
 # A real PostgreSQL server for the team-catalog tests (tests/store/test_postgres.py): start the installed

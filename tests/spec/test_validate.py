@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -16,6 +18,7 @@ from reprovip.spec.checks import command_problems, same_payload_problems
 from reprovip.spec.loader import locator
 from reprovip.spec.subjects import from_glob
 from reprovip.study import Study
+from tests.conftest import unavailable
 
 STUDY = """\
 application:
@@ -286,6 +289,14 @@ def test_every_missing_input_and_every_certain_failure_is_reported(
         ("'{study_dir}/tool.py'", "", "", "is not executable; chmod +x it or run it with its interpreter"),
         ("'{study_dir}/nope'", "", "", "does not exist"),
         ("no-such-program-xyz", "", "factors: {container: {a: {engine: docker, image: x}}}\n", None),
+        # Review H: `perturb: verrou` validated where Verrou is missing, then every execution of the level failed
+        (
+            sys.executable,
+            "",
+            "env: {PATH: /nonexistent}\nfactors: {perturb: [0, verrou]}\n",
+            "factors.perturb: level 'verrou' runs the application under valgrind's Verrou tool, and `valgrind` is "
+            "not found on PATH; install Verrou",
+        ),
     ],
 )
 def test_certain_failures_of_the_command(
@@ -297,6 +308,24 @@ def test_certain_failures_of_the_command(
         assert code == 0, lines
     else:
         assert code == 2 and len(lines) == 1 and problem in lines[0], lines
+
+
+def test_a_verrou_level_needs_valgrinds_verrou_tool(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Debian's valgrind has no Verrou tool (scripts/test.sh installs it): `validate` says so, where `run` failed
+    every execution of the level."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        unavailable("valgrind is not installed (scripts/test.sh installs Debian's)")
+    if subprocess.run([valgrind, "--tool=verrou", "--help"], capture_output=True).returncode == 0:
+        pytest.skip("Verrou is installed here: validate accepts the level")
+    path = _study(tmp_path, program=sys.executable, rest="factors: {perturb: [0, verrou]}\n")
+    code, lines = _validate(path, capsys)
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0].endswith(
+        f"factors.perturb: level 'verrou' runs the application under valgrind's Verrou tool, and {valgrind} has no "
+        "Verrou tool (`--tool=verrou` fails); install Verrou (https://github.com/edf-hpc/verrou; Debian does not "
+        "package it) or remove the level"
+    )
 
 
 def test_args_levels_are_checked_like_the_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

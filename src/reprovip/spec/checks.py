@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable
 from itertools import product
@@ -52,6 +53,7 @@ def command_problems(
     problems = unused_factor_problems(spec, locate) + same_payload_problems(spec, locate)
     known = {"study_dir": str(study_dir), "python": sys.executable}
     items: list[tuple[tuple[Any, ...], str]] = []
+    problems += _verrou_problems(spec, locate) if programs else []
     if app.command is not None:
         items = [(("application", "command", i), a) for i, a in enumerate(app.command)]
         problems += _program_problems(spec, app.command, known, study_dir, locate) if programs else []
@@ -212,14 +214,43 @@ def _invocation_problems(
     return problems
 
 
+def _elsewhere(spec: StudySpec) -> bool:
+    """Whether programs run inside an image, or with a built environment's bin/ first on PATH: then they cannot
+    be looked up on this machine."""
+    return bool({"container", "os", "environments"} & set(spec.factors)) or spec.application.container is not None
+
+
+def _verrou_problems(spec: StudySpec, locate: Callable[..., SpecError]) -> list[SpecError]:
+    """A `perturb: verrou` level runs the application under valgrind's Verrou tool: valgrind must be found."""
+    levels = spec.factors.get("perturb")
+    if "verrou" not in (levels.values() if isinstance(levels, dict) else levels or []) or _elsewhere(spec):
+        return []
+    valgrind = shutil.which("valgrind", path=spec.env.get("PATH", os.environ.get("PATH", os.defpath)))
+    if valgrind is None:
+        why = "`valgrind` is not found on PATH"
+    else:
+        try:  # a few milliseconds: valgrind looks the tool up and prints its options
+            found = subprocess.run([valgrind, "--tool=verrou", "--help"], capture_output=True, timeout=30)
+            why = None if found.returncode == 0 else f"{valgrind} has no Verrou tool (`--tool=verrou` fails)"
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            why = f"{valgrind} cannot be run ({exc})"
+    if why is None:
+        return []
+    return [
+        locate(
+            f"level 'verrou' runs the application under valgrind's Verrou tool, and {why}; install Verrou "
+            "(https://github.com/edf-hpc/verrou; Debian does not package it) or remove the level",
+            ("factors", "perturb"),
+        )
+    ]
+
+
 def _program_problems(
     spec: StudySpec, argv: list[str], known: dict[str, str], study_dir: Path, locate: Callable[..., SpecError]
 ) -> list[SpecError]:
     """The program (``argv[0]``) must be found."""
     program = render(argv[0], known)
-    # Inside an image, or with a built environment's bin/ first on PATH, the program cannot be looked up here.
-    elsewhere = {"container", "os", "environments"} & set(spec.factors) or spec.application.container is not None
-    if placeholders(program) or elsewhere:
+    if placeholders(program) or _elsewhere(spec):
         return []
     where = ("application", "command", 0)
     relative = not os.path.isabs(program)
