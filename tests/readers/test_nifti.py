@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reprovip.errors import ReaderError
-from reprovip.readers import byte_hash, load, load_image_with_hash, nifti, read_image, semantic_hash
+from reprovip.readers import byte_hash, image_hash, image_header, load, load_image_with_hash, read_image, semantic_hash
 
 from .conftest import AFFINE, reader_error, regzip, volume, write_nifti
 
@@ -168,12 +168,12 @@ def test_streamed_semantic_hash_equals_the_one_shot_hash(tmp_path, monkeypatch, 
     """semantic_hash decodes the file in pieces (bounded memory for files of gigabytes): whatever the piece
     size (7 bytes: the header, the data offset and big-endian items straddle pieces), it equals the hash
     of the whole decoded file that load_image_with_hash computes, here on a gzip stream of two members."""
-    monkeypatch.setattr(nifti, "_PIECE", piece)
+    monkeypatch.setattr(image_hash, "_PIECE", piece)
     path = write_nifti(tmp_path / f"img{suffix}", volume((9, 8, 7)).astype(np.int16), **variant)
     if suffix == ".nii.gz":
         raw = gzip.decompress(path.read_bytes())
         path.write_bytes(gzip.compress(raw[:500], mtime=0) + gzip.compress(raw[500:], mtime=0))
-    assert semantic_hash(path) == load_image_with_hash(path)[1] == nifti._semantic_hash(nifti._decode(path))
+    assert semantic_hash(path) == load_image_with_hash(path)[1] == image_hash.decoded_hash(image_header.decode(path))
 
 
 def _changed_voxel(data):

@@ -1,43 +1,26 @@
 """NIfTI-1 and NIfTI-2 single-file images (``.nii``, ``.nii.gz``), and FreeSurfer's MGH volumes (``.mgz``,
 ``.mgh``), as ``image`` or ``labels``.
 
-The file is read in one go and gunzipped in one call (:func:`gzip.decompress`, which checks the CRC), the
-header is parsed by nibabel (so the affine is chosen exactly as ``nibabel.load`` chooses it: sform, else
-qform, else the zooms), and the voxels are a zero-copy view on the decoded buffer. The same decoded buffer
-feeds the semantic hash, so :func:`load_image_with_hash` decodes once.
+:mod:`reprovip.readers.image_header` decodes a file (header parsed by nibabel, voxels a zero-copy view on the
+decoded buffer); this module turns that into the voxels the analysis reads (scaled, native byte order, labels
+as integers) and the readers; :mod:`reprovip.readers.image_hash` hashes it, so :func:`load_image_with_hash`
+decodes once.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
 import os
 import zlib
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from reprovip.errors import ReaderError
-from reprovip.readers.base import (
-    GZIP_MAGIC,
-    Loaded,
-    Reader,
-    describe,
-    fail,
-    gunzip,
-    gunzip_pieces,
-    head,
-    new_hasher,
-    read_file_bytes,
-    read_only,
-)
-from reprovip.readers.inflate import DecodeBuffers, gunzip_into
-
-_RERUN = "the file was cut or damaged while being written or copied; re-run the execution"
+from reprovip.readers.base import GZIP_MAGIC, Loaded, Reader, describe, fail, head, read_only
+from reprovip.readers.image_hash import decoded_hash, streamed_hash
+from reprovip.readers.image_header import HEADER_BYTES, RERUN, Decoded, decode, is_mgh, parse
+from reprovip.readers.inflate import DecodeBuffers
 
 
 class Image(NamedTuple):
@@ -58,122 +41,6 @@ class Image(NamedTuple):
     data: np.ndarray
     affine: np.ndarray
     zooms: tuple[float, ...]
-
-
-_HEADER_BYTES = 540  # the larger header, NIfTI-2's: all that the header parser reads
-_MGH_HEADER = 284  # FreeSurfer's MGH header: the voxels follow it, then the scan parameters and tags
-_MGH_TYPES = frozenset({0, 1, 3, 4})  # uchar, int32, float32, int16
-
-
-def is_mgh(buf: bytes) -> bool:
-    """Whether decoded bytes start like an MGH volume: version 1, four positive dimensions, a known type."""
-    if len(buf) < 28:
-        return False
-    version, *dims, kind = (int.from_bytes(buf[i : i + 4], "big", signed=True) for i in range(0, 24, 4))
-    return version == 1 and all(d > 0 for d in dims) and kind in _MGH_TYPES
-
-
-def _header_class(path: Path, buf: bytes, gzipped: bool) -> tuple[type, str]:
-    import nibabel as nib  # here: workers that never meet an image need not import it
-
-    plain = "" if gzipped else ", not gzip-compressed"
-    if is_mgh(buf):
-        if len(buf) < _MGH_HEADER:
-            raise fail(path, f"too short to be an MGH volume ({len(buf)} bytes)", _RERUN)
-        return nib.freesurfer.mghformat.MGHHeader, "mgh"
-    if len(buf) < 348:
-        raise fail(path, f"too short to be a NIfTI file ({len(buf)} bytes{plain})", _RERUN)
-    sizes = {int.from_bytes(buf[:4], "little"), int.from_bytes(buf[:4], "big")}
-    if 348 in sizes:
-        magic = buf[344:348]
-        if magic == b"ni1\x00":
-            raise fail(path, "is the header of a .hdr/.img pair", "write single-file .nii or .nii.gz images")
-        if magic == b"n+1\x00":
-            return nib.Nifti1Header, "nifti1"
-        raise fail(path, f"not a NIfTI file (magic {magic!r} instead of b'n+1\\x00'{plain})", _RERUN)
-    if 540 in sizes and len(buf) >= 540 and buf[4:8] == b"n+2\x00":
-        return nib.Nifti2Header, "nifti2"
-    raise fail(
-        path,
-        f"not a NIfTI file (sizeof_hdr is neither 348 nor 540{plain})",
-        "the file is damaged, or the declared output is not a NIfTI image",
-    )
-
-
-class _Header(NamedTuple):
-    header: Any
-    shape: tuple[int, ...]
-    dtype: np.dtype
-    offset: int
-    slope: float | None  # None when the file has no effective scaling
-    inter: float | None
-    affine: np.ndarray
-    zooms: tuple[float, ...]
-    units: tuple[str, str]
-    fmt: str
-
-    @property
-    def nbytes(self) -> int:
-        return math.prod(self.shape) * self.dtype.itemsize
-
-
-@dataclass(frozen=True, eq=False)
-class _Decoded:
-    parsed: _Header
-    buffer: bytes | np.ndarray  # the decoded file (a uint8 array when inflated by gunzip_into)
-    raw: np.ndarray  # stored values, stored dtype, Fortran-order view on ``buffer``
-
-
-def _parse(path: Path, buf: bytes, gzipped: bool, size: int | None) -> _Header:
-    """The header from the first bytes ``buf`` of the decoded file, checked against the decoded file's
-    ``size`` unless None (not known yet)."""
-    klass, fmt = _header_class(path, buf, gzipped)
-    try:
-        header = klass(binaryblock=buf[: _MGH_HEADER if fmt == "mgh" else klass.template_dtype.itemsize], check=True)
-        shape = tuple(int(d) for d in header.get_data_shape())
-        dtype = np.dtype(header.get_data_dtype())
-        offset = int(header.get_data_offset())
-        slope, inter = header.get_slope_inter()
-        affine = np.array(header.get_best_affine(), dtype=np.float64)
-        zooms = tuple(float(z) for z in header.get_zooms())
-        # MGH: millimetres, and a series' time step (TR) in milliseconds
-        units = ("mm", "msec") if fmt == "mgh" else tuple(header.get_xyzt_units())
-    except Exception as exc:  # nibabel raises many types for a bad header
-        raise fail(path, f"invalid {'MGH' if fmt == 'mgh' else 'NIfTI'} header ({describe(exc)})", _RERUN) from exc
-    if any(d < 0 for d in shape):
-        raise fail(path, f"invalid NIfTI header (negative dimension in {shape})", _RERUN)
-    if slope is not None and slope == 1.0 and inter == 0.0:
-        slope = inter = None
-    h = _Header(header, shape, dtype, offset, slope, inter, affine, zooms, units, fmt)
-    if size is not None:
-        _check_size(path, h, size)
-    return h
-
-
-def _check_size(path: Path, h: _Header, size: int) -> None:
-    if h.offset < 0 or h.offset + h.nbytes > size:
-        raise fail(
-            path,
-            f"truncated: the header declares {h.shape} {h.dtype.name} voxels ({h.nbytes} bytes from offset "
-            f"{h.offset}) but the decoded file holds {size} bytes",
-            _RERUN,
-        )
-
-
-def _decode(path: Path, buffers: DecodeBuffers | None = None) -> _Decoded:
-    data = read_file_bytes(path)
-    gzipped = data.startswith(GZIP_MAGIC)
-    buf = gunzip_into(data, buffers) if gzipped else None
-    if buf is None:
-        buf = gunzip(path, data)
-    del data
-    h = _parse(path, bytes(buf[:_HEADER_BYTES]), gzipped, len(buf))
-    count = math.prod(h.shape)
-    if count == 0:
-        raw = np.empty(h.shape, dtype=h.dtype, order="F")
-    else:
-        raw = np.frombuffer(buf, dtype=h.dtype, count=count, offset=h.offset).reshape(h.shape, order="F")
-    return _Decoded(h, buf, raw)
 
 
 _TO_MM = {"meter": 1000.0, "mm": 1.0, "micron": 0.001}  # NIfTI's spatial units; "unknown" is read as mm
@@ -228,7 +95,7 @@ def _unanalysable_voxels(path: Path, dtype: np.dtype) -> ReaderError:
 _CIFTI = range(3000, 3100)  # NIFTI_INTENT_CONNECTIVITY_*: a CIFTI-2 matrix (dscalar, dtseries, dlabel...)
 
 
-def _image(path: Path, dec: _Decoded) -> Image:
+def _image(path: Path, dec: Decoded) -> Image:
     raw = dec.raw
     if raw.dtype.kind not in "biuf":
         raise _unanalysable_voxels(path, raw.dtype)
@@ -249,138 +116,6 @@ def _image(path: Path, dec: _Decoded) -> Image:
             data *= dec.parsed.slope
             data += dec.parsed.inter
     return Image(data, dec.parsed.affine, dec.parsed.zooms)
-
-
-def _hasher(h: _Header):
-    """A hasher fed with shape, stored dtype (little-endian), affine, its spatial unit, the effective scaling,
-    and what a series or a statistic map means beyond its voxels: the voxel bytes (little-endian, on-disk
-    order) come next."""
-    shape, dtype, affine, units, slope, inter, header = h.shape, h.dtype, h.affine, h.units, h.slope, h.inter, h.header
-    little = dtype.newbyteorder("<")
-    if h.fmt == "mgh":  # shape, type, vox2ras and voxel sizes (and a series' TR); not the tags after the voxels
-        m = new_hasher("mgh.v1")
-        m.update(np.array([len(shape), *shape], dtype="<i8").tobytes())
-        m.update(repr(little.descr).encode("ascii") + b"\0")
-        m.update((np.asarray(affine, dtype="<f8") + 0.0).tobytes())
-        m.update((np.asarray(h.zooms, dtype="<f8") + 0.0).tobytes())
-        return m
-    # v2 hashes the spatial unit of the affine and zooms (xyzt_units): metres and millimetres are not the same
-    # geometry; v1 left it out. v3 adds a 4-D image's time step (TR) and time unit, the sform and qform codes
-    # and the qform, and a statistic map's intent (code and parameters: a t-map's degrees of freedom set its
-    # p-values); v2 left them out, and called a series whose TR was dropped identical to the original (reviews).
-    h = new_hasher("nifti.v3")
-    h.update(np.array([len(shape), *shape], dtype="<i8").tobytes())
-    h.update(repr(little.descr).encode("ascii") + b"\0")
-    h.update((np.asarray(affine, dtype="<f8") + 0.0).tobytes())  # + 0.0 turns -0.0 into 0.0
-    h.update(str(units[0]).encode("ascii", "replace") + b"\0")
-    scaling = (1.0, 0.0) if slope is None else (slope, inter)
-    h.update(np.array(scaling, dtype="<f8").tobytes())
-    if len(shape) > 3:  # pixdim[4:]: the time step of a series (and the steps of higher axes)
-        h.update(np.asarray(header.get_zooms()[3:], dtype="<f8").tobytes())
-        h.update(str(units[1]).encode("ascii", "replace") + b"\0")
-    # The spaces the two affines name (scanner, aligned, MNI...), and the qform when set: tools that read the
-    # qform (ITK) place the image by it even when the sform is the affine chosen above (a review's moved qform).
-    sform, qform = int(header["sform_code"]), int(header["qform_code"])
-    h.update(np.array([sform, qform], dtype="<i8").tobytes())
-    if qform:  # its stored parameters (the matrix may not exist: a damaged quaternion): qfac and voxel sizes too
-        fields = ("quatern_b", "quatern_c", "quatern_d", "qoffset_x", "qoffset_y", "qoffset_z")
-        params = [float(header[f]) for f in fields] + [float(v) for v in header["pixdim"][:4]]
-        h.update((np.array(params, dtype="<f8") + 0.0).tobytes())
-    code = int(header["intent_code"])
-    if code:  # a statistic map: what its values mean, and the parameters of their distribution
-        params = [float(header[f"intent_p{i}"]) for i in (1, 2, 3)]
-        h.update(np.array([code], dtype="<i8").tobytes() + np.array(params, dtype="<f8").tobytes())
-    return h
-
-
-def _semantic_hash(dec: _Decoded) -> str:
-    """Hash shape, stored dtype (little-endian), affine, effective scaling and stored voxel bytes."""
-    raw = dec.raw
-    h = _hasher(dec.parsed)
-    if _little(raw.dtype):
-        h.update(memoryview(dec.buffer)[dec.parsed.offset : dec.parsed.offset + raw.nbytes])
-    else:  # big-endian file: hash the values, not their byte order
-        h.update(np.ravel(raw.astype(raw.dtype.newbyteorder("<"), order="F"), order="F").view(np.uint8))
-    end = dec.parsed.offset + raw.nbytes
-    _mgh_time_step(h, dec.parsed, bytes(memoryview(dec.buffer)[end : end + 4]))
-    return h.hexdigest()
-
-
-def _mgh_time_step(hasher: Any, h: _Header, after: bytes) -> None:
-    """A 4-D MGH series' time step (TR, ms): the first field after its voxels (the header parsed holds none), as
-    a NIfTI series' pixdim[4] is hashed; a review's series at TR 2000 and 1000 ms read "identical"."""
-    if h.fmt == "mgh" and len(h.shape) > 3:
-        tr = float(np.frombuffer(after, ">f4")[0]) if len(after) == 4 else 0.0  # no footer: nibabel reads 0
-        hasher.update(np.array([tr], dtype="<f8").tobytes())
-
-
-def _little(dtype: np.dtype) -> bool:
-    return dtype == dtype.newbyteorder("<") or dtype.byteorder == "|"
-
-
-_PIECE = 1 << 22  # 4 MiB read and decoded at a time by the streamed hash
-
-
-def _file_pieces(path: Path) -> Iterator[bytes]:
-    """The decoded bytes of ``path`` (gunzipped when it starts with the gzip magic), in pieces of <= 4 MiB."""
-    try:
-        with open(path, "rb") as f:
-            pieces = iter(lambda: f.read(_PIECE), b"")
-            first = next(pieces, b"")
-            rest = itertools.chain([first], pieces)
-            if first.startswith(GZIP_MAGIC):
-                yield from gunzip_pieces(path, rest, _PIECE)
-            else:
-                yield from rest
-    except OSError as exc:
-        raise fail(path, f"cannot read the file ({describe(exc)})", "check its permissions") from exc
-
-
-def _streamed_hash(path: Path) -> str:
-    """The hash of :func:`_semantic_hash`, from the file decoded piece by piece: memory stays at a few pieces
-    whatever the file's size, and a thread decodes the next piece while this one is hashed (both release
-    the GIL). The whole stream is decoded, so its checksums are checked as :func:`_decode` checks them."""
-    gzipped = head(path, 2) == GZIP_MAGIC
-    with ThreadPoolExecutor(1, thread_name_prefix="reprovip-hash") as pool:
-        pieces = _file_pieces(path)
-        pending = pool.submit(next, pieces, b"")
-
-        def ahead() -> Iterator[bytes]:
-            nonlocal pending
-            while piece := pending.result():
-                pending = pool.submit(next, pieces, b"")
-                yield piece
-
-        stream = ahead()
-        first = b""
-        for piece in stream:
-            first += piece
-            if len(first) >= 540:  # enough for a NIfTI-1 or NIfTI-2 header
-                break
-        h = _parse(path, first, gzipped, None)
-        hasher = _hasher(h)
-        start, end = h.offset, h.offset + h.nbytes
-        swap = None if _little(h.dtype) else h.dtype
-        pos, carry, after = 0, b"", b""
-        for piece in itertools.chain([first], stream):
-            lo, hi = max(start - pos, 0), min(end - pos, len(piece))
-            if len(after) < 4 and pos + len(piece) > end:  # the bytes after the voxels (an MGH series' TR)
-                after += piece[max(end - pos, 0) : max(end - pos, 0) + 4 - len(after)]
-            pos += len(piece)
-            if lo >= hi:
-                continue
-            if swap is None:
-                hasher.update(memoryview(piece)[lo:hi])
-            else:  # big-endian file: hash the values little-endian, whole items at a time
-                data = carry + piece[lo:hi]
-                whole = len(data) - len(data) % swap.itemsize
-                hasher.update(
-                    np.frombuffer(data, swap, whole // swap.itemsize).astype(swap.newbyteorder("<")).view(np.uint8)
-                )
-                carry = data[whole:]
-    _check_size(path, h, pos)
-    _mgh_time_step(hasher, h, after)
-    return hasher.hexdigest()
 
 
 def read_image(path: str | os.PathLike[str], buffers: DecodeBuffers | None = None) -> Image:
@@ -416,7 +151,7 @@ def read_image(path: str | os.PathLike[str], buffers: DecodeBuffers | None = Non
     >>> tmp.cleanup()
     """
     path = Path(path)
-    return _image(path, _decode(path, buffers))
+    return _image(path, decode(path, buffers))
 
 
 class Geometry(NamedTuple):
@@ -442,18 +177,18 @@ def read_geometry(path: str | os.PathLike[str]) -> Geometry:
     gzipped = start.startswith(GZIP_MAGIC)
     if gzipped:
         try:
-            start = zlib.decompressobj(31).decompress(start, _HEADER_BYTES)
+            start = zlib.decompressobj(31).decompress(start, HEADER_BYTES)
         except zlib.error as exc:
-            raise fail(path, f"corrupt gzip data ({describe(exc)})", _RERUN) from exc
-    h = _parse(path, start, gzipped, None)
+            raise fail(path, f"corrupt gzip data ({describe(exc)})", RERUN) from exc
+    h = parse(path, start, gzipped, None)
     return Geometry(h.shape, h.affine, h.zooms, tuple(voxel_mm(h.affine, h.units[0], h.zooms)))
 
 
 def load_image_with_hash(path: str | os.PathLike[str]) -> tuple[Image, str]:
     """:func:`read_image` and the NIfTI semantic hash from a single decompression of the file."""
     path = Path(path)
-    dec = _decode(path)
-    return _image(path, dec), _semantic_hash(dec)
+    dec = decode(path)
+    return _image(path, dec), decoded_hash(dec)
 
 
 def _labels(path: Path, image: Image) -> np.ndarray:
@@ -507,7 +242,7 @@ class NiftiReader(Reader):
         return len(start) >= 8 and start[4:8] == b"n+2\x00"
 
     def read(self, path: Path, *, kind: str, **options: Any) -> Loaded:
-        dec = _decode(path)
+        dec = decode(path)
         image = _image(path, dec)
         if kind == "labels":
             data = _labels(path, image)
@@ -534,7 +269,7 @@ class NiftiReader(Reader):
         return Loaded(kind, {"data": read_only(data)}, meta)
 
     def semantic_hash(self, path: Path) -> str | None:
-        return _streamed_hash(path)
+        return streamed_hash(path)
 
 
 class MghReader(NiftiReader):

@@ -1,0 +1,152 @@
+"""The semantic hash of a NIfTI or MGH volume: its geometry, stored type, scaling and voxels, not its wrapper.
+
+What a hash covers (shape, stored dtype little-endian, affine and its spatial unit, effective scaling, a
+series' time step, sform/qform codes and the qform, a statistic map's intent, then the stored voxel bytes) is
+listed in ``docs/readers.md``. :func:`decoded_hash` hashes a file already decoded; :func:`streamed_hash`
+decodes it piece by piece, so that memory stays small whatever the file's size.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reprovip.readers.base import GZIP_MAGIC, describe, fail, gunzip_pieces, head, new_hasher
+from reprovip.readers.image_header import Decoded, Header, check_size, parse
+
+
+def _hasher(h: Header):
+    """A hasher fed with shape, stored dtype (little-endian), affine, its spatial unit, the effective scaling,
+    and what a series or a statistic map means beyond its voxels: the voxel bytes (little-endian, on-disk
+    order) come next."""
+    shape, dtype, affine, units, slope, inter, header = h.shape, h.dtype, h.affine, h.units, h.slope, h.inter, h.header
+    little = dtype.newbyteorder("<")
+    if h.fmt == "mgh":  # shape, type, vox2ras and voxel sizes (and a series' TR); not the tags after the voxels
+        m = new_hasher("mgh.v1")
+        m.update(np.array([len(shape), *shape], dtype="<i8").tobytes())
+        m.update(repr(little.descr).encode("ascii") + b"\0")
+        m.update((np.asarray(affine, dtype="<f8") + 0.0).tobytes())
+        m.update((np.asarray(h.zooms, dtype="<f8") + 0.0).tobytes())
+        return m
+    # v2 hashes the spatial unit of the affine and zooms (xyzt_units): metres and millimetres are not the same
+    # geometry; v1 left it out. v3 adds a 4-D image's time step (TR) and time unit, the sform and qform codes
+    # and the qform, and a statistic map's intent (code and parameters: a t-map's degrees of freedom set its
+    # p-values); v2 left them out, and called a series whose TR was dropped identical to the original (reviews).
+    h = new_hasher("nifti.v3")
+    h.update(np.array([len(shape), *shape], dtype="<i8").tobytes())
+    h.update(repr(little.descr).encode("ascii") + b"\0")
+    h.update((np.asarray(affine, dtype="<f8") + 0.0).tobytes())  # + 0.0 turns -0.0 into 0.0
+    h.update(str(units[0]).encode("ascii", "replace") + b"\0")
+    scaling = (1.0, 0.0) if slope is None else (slope, inter)
+    h.update(np.array(scaling, dtype="<f8").tobytes())
+    if len(shape) > 3:  # pixdim[4:]: the time step of a series (and the steps of higher axes)
+        h.update(np.asarray(header.get_zooms()[3:], dtype="<f8").tobytes())
+        h.update(str(units[1]).encode("ascii", "replace") + b"\0")
+    # The spaces the two affines name (scanner, aligned, MNI...), and the qform when set: tools that read the
+    # qform (ITK) place the image by it even when the sform is the affine chosen above (a review's moved qform).
+    sform, qform = int(header["sform_code"]), int(header["qform_code"])
+    h.update(np.array([sform, qform], dtype="<i8").tobytes())
+    if qform:  # its stored parameters (the matrix may not exist: a damaged quaternion): qfac and voxel sizes too
+        fields = ("quatern_b", "quatern_c", "quatern_d", "qoffset_x", "qoffset_y", "qoffset_z")
+        params = [float(header[f]) for f in fields] + [float(v) for v in header["pixdim"][:4]]
+        h.update((np.array(params, dtype="<f8") + 0.0).tobytes())
+    code = int(header["intent_code"])
+    if code:  # a statistic map: what its values mean, and the parameters of their distribution
+        params = [float(header[f"intent_p{i}"]) for i in (1, 2, 3)]
+        h.update(np.array([code], dtype="<i8").tobytes() + np.array(params, dtype="<f8").tobytes())
+    return h
+
+
+def decoded_hash(dec: Decoded) -> str:
+    """Hash shape, stored dtype (little-endian), affine, effective scaling and stored voxel bytes."""
+    raw = dec.raw
+    h = _hasher(dec.parsed)
+    if _little(raw.dtype):
+        h.update(memoryview(dec.buffer)[dec.parsed.offset : dec.parsed.offset + raw.nbytes])
+    else:  # big-endian file: hash the values, not their byte order
+        h.update(np.ravel(raw.astype(raw.dtype.newbyteorder("<"), order="F"), order="F").view(np.uint8))
+    end = dec.parsed.offset + raw.nbytes
+    _mgh_time_step(h, dec.parsed, bytes(memoryview(dec.buffer)[end : end + 4]))
+    return h.hexdigest()
+
+
+def _mgh_time_step(hasher: Any, h: Header, after: bytes) -> None:
+    """A 4-D MGH series' time step (TR, ms): the first field after its voxels (the header parsed holds none), as
+    a NIfTI series' pixdim[4] is hashed; a review's series at TR 2000 and 1000 ms read "identical"."""
+    if h.fmt == "mgh" and len(h.shape) > 3:
+        tr = float(np.frombuffer(after, ">f4")[0]) if len(after) == 4 else 0.0  # no footer: nibabel reads 0
+        hasher.update(np.array([tr], dtype="<f8").tobytes())
+
+
+def _little(dtype: np.dtype) -> bool:
+    return dtype == dtype.newbyteorder("<") or dtype.byteorder == "|"
+
+
+_PIECE = 1 << 22  # 4 MiB read and decoded at a time by the streamed hash
+
+
+def _file_pieces(path: Path) -> Iterator[bytes]:
+    """The decoded bytes of ``path`` (gunzipped when it starts with the gzip magic), in pieces of <= 4 MiB."""
+    try:
+        with open(path, "rb") as f:
+            pieces = iter(lambda: f.read(_PIECE), b"")
+            first = next(pieces, b"")
+            rest = itertools.chain([first], pieces)
+            if first.startswith(GZIP_MAGIC):
+                yield from gunzip_pieces(path, rest, _PIECE)
+            else:
+                yield from rest
+    except OSError as exc:
+        raise fail(path, f"cannot read the file ({describe(exc)})", "check its permissions") from exc
+
+
+def streamed_hash(path: Path) -> str:
+    """The hash of :func:`decoded_hash`, from the file decoded piece by piece: memory stays at a few pieces
+    whatever the file's size, and a thread decodes the next piece while this one is hashed (both release
+    the GIL). The whole stream is decoded, so its checksums are checked as :func:`_decode` checks them."""
+    gzipped = head(path, 2) == GZIP_MAGIC
+    with ThreadPoolExecutor(1, thread_name_prefix="reprovip-hash") as pool:
+        pieces = _file_pieces(path)
+        pending = pool.submit(next, pieces, b"")
+
+        def ahead() -> Iterator[bytes]:
+            nonlocal pending
+            while piece := pending.result():
+                pending = pool.submit(next, pieces, b"")
+                yield piece
+
+        stream = ahead()
+        first = b""
+        for piece in stream:
+            first += piece
+            if len(first) >= 540:  # enough for a NIfTI-1 or NIfTI-2 header
+                break
+        h = parse(path, first, gzipped, None)
+        hasher = _hasher(h)
+        start, end = h.offset, h.offset + h.nbytes
+        swap = None if _little(h.dtype) else h.dtype
+        pos, carry, after = 0, b"", b""
+        for piece in itertools.chain([first], stream):
+            lo, hi = max(start - pos, 0), min(end - pos, len(piece))
+            if len(after) < 4 and pos + len(piece) > end:  # the bytes after the voxels (an MGH series' TR)
+                after += piece[max(end - pos, 0) : max(end - pos, 0) + 4 - len(after)]
+            pos += len(piece)
+            if lo >= hi:
+                continue
+            if swap is None:
+                hasher.update(memoryview(piece)[lo:hi])
+            else:  # big-endian file: hash the values little-endian, whole items at a time
+                data = carry + piece[lo:hi]
+                whole = len(data) - len(data) % swap.itemsize
+                hasher.update(
+                    np.frombuffer(data, swap, whole // swap.itemsize).astype(swap.newbyteorder("<")).view(np.uint8)
+                )
+                carry = data[whole:]
+    check_size(path, h, pos)
+    _mgh_time_step(hasher, h, after)
+    return hasher.hexdigest()
