@@ -499,6 +499,40 @@ def test_each_execution_has_its_own_temporary_folder(tmp_path: Path) -> None:
     assert len(tmps) == 9 and all(Path(t).name.startswith("reprovip-") and not Path(t).exists() for t in tmps)
 
 
+def test_a_temporary_folder_left_empty_is_reused_and_none_is_left_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker keeps an execution's temporary folder for its next execution when the application left it empty
+    and private (creating and removing one cost a fifth of a trivial execution): every execution still finds its
+    TMPDIR empty and private, whatever the one before it wrote there or did to its mode, and the run leaves no
+    temporary folder behind."""
+    system_tmp = tmp_path / "system-tmp"
+    system_tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(system_tmp))  # where the workers make the executions' folders
+    app = tmp_path / "app.py"
+    app.write_text(
+        "import json, os, pathlib, random, stat, sys\n"
+        "tmp = pathlib.Path(os.environ['TMPDIR'])\n"
+        "seen = dict(tmp=str(tmp), entries=sorted(os.listdir(tmp)), mode=stat.S_IMODE(tmp.stat().st_mode))\n"
+        "(pathlib.Path(sys.argv[2]) / 'result.json').write_text(json.dumps({'value': 1.0}))\n"
+        "(pathlib.Path(sys.argv[2]) / 'seen.json').write_text(json.dumps(seen))\n"
+        "what = random.Random(sys.argv[2]).choice(['nothing', 'nothing', 'file', 'mode'])\n"
+        "if what == 'file':\n"
+        "    (tmp / 'cache').write_text('x')\n"
+        "elif what == 'mode':\n"
+        "    tmp.chmod(0o755)\n"
+    )
+    outputs = "  result: {path: result.json, kind: scalars}\n  seen: {path: seen.json, kind: bytes}\n"
+    study = Study.load(write_study(tmp_path, app=str(app), outputs=outputs, subjects=4, repetitions=5))
+    assert study.run(jobs=1, progress=False).done == 20
+    blobs = BlobStore(study.store)
+    rows = study.catalog.outputs(study.catalog.study_id(study.name))
+    seen = [json.loads(blobs.path(o["blob"], o["suffix"] or "").read_text()) for o in rows if o["name"] == "seen"]
+    assert len(seen) == 20 and all(s["entries"] == [] and s["mode"] == 0o700 for s in seen), seen
+    assert len({s["tmp"] for s in seen}) < 20  # reused after the executions that left it as it was
+    assert list(system_tmp.iterdir()) == []
+
+
 def test_an_output_linked_into_the_temporary_folder_is_stored(tmp_path: Path) -> None:
     """An application that writes its result in $TMPDIR and links it into {outdir}: the temporary folder used to
     be removed before the outputs were stored, and every execution failed (a review)."""

@@ -33,6 +33,7 @@ from reprovip.execute.provenance import machine_provenance
 from reprovip.execute.sandbox import (
     become_subreaper,
     control_hung_up,
+    drop_spare_tmps,
     freeze_environ,
     spawn_here,
     watch_control,
@@ -158,6 +159,7 @@ def main(job_fd: int, result_fd: int, *, siblings: Sequence[Channel] = (), child
     except BaseException:
         traceback.print_exc()
     finally:
+        drop_spare_tmps()
         sys.stdout.flush()
         sys.stderr.flush()
         if code == 0:
