@@ -453,3 +453,27 @@ def test_repetitions_identical_does_not_judge_differences_between_factor_levels(
     envelope = dict(_output(volume, tstat), envelope=dict(within_envelope=True))
     reasons = output_verdict(envelope, [rule, _criterion("within_envelope")], {"executions": {}})["reasons"]
     assert [r["observation"] for r in reasons if r["criterion"] == "every observation judged"] == ["tstat"]
+
+
+def test_repetitions_identical_with_one_repetition_is_not_estimable(tmp_path: Path) -> None:
+    """Review L (c40): `repetitions: 1` under a threads factor that moves the values by 30%, the only criterion
+    `repetitions_identical`: no two repetitions exist, yet the flag passed and the study read "sufficiently
+    reproducible", exit 0."""
+    from reprovip.study import Study
+
+    for s in range(4):
+        for threads, scale in (("1", 1.0), ("2", 1.3)):
+            folder = tmp_path / "results" / f"sub-{s}" / f"threads-{threads}"
+            folder.mkdir(parents=True)
+            (folder / "r.json").write_text(json.dumps({"value": (10.0 + 5 * s) * scale}))
+    (tmp_path / "study.yaml").write_text(
+        "outputs:\n  r: {path: r.json, kind: scalars}\ncriteria:\n  - {require: repetitions_identical}\n"
+    )
+    study = Study.load(tmp_path / "study.yaml")
+    study.ingest("results/{subject}/threads-{threads}")
+    (out,) = study.analyze().document["outputs"]
+    (flag,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "repetitions_identical"]
+    assert not flag["passed"] and not flag["estimable"]
+    assert "no repetitions to compare" in flag["message"]
+    assert out["verdict"]["status"] == "error"
+    assert main(["check", str(tmp_path / "study.yaml")]) != 0

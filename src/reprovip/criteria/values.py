@@ -35,6 +35,11 @@ def metric_values(
     if metric in FLAGS:
         if not output.get("bitwise"):  # never compared (an output that could not be analysed): not "differs"
             return [(None, None, {"reason": output.get("error") or "the output was not compared"})]
+        if metric == "repetitions_identical" and output.get("repetitions", 2) < 2:
+            # One execution per condition: no two repetitions to compare, so "identical" would be vacuous (a
+            # review's passed while threads moved the values by 30%)
+            reason = "one execution per subject and condition (repetitions: 1): no repetitions to compare; run more"
+            return [(None, None, {"reason": reason})]
         return [(None, bool(output["bitwise"].get(metric)), {})]
     if metric in STUDY_METRICS:
         return [(None, document["executions"].get(metric), {})]
