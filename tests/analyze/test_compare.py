@@ -528,3 +528,29 @@ def test_a_field_some_subjects_write_in_both_versions_is_compared(tmp_path: Path
     assert "version_layout" not in out and out["errors"] == []
     assert out["envelope"]["within_envelope"] is False and out["envelope"]["outside"] == ["lesion"]
     assert doc["verdict"]["status"] == "fail"
+
+
+@pytest.mark.parametrize("written", [None, "failed", "120.5"])
+def test_a_field_one_subject_writes_as_text_in_the_new_version_is_still_compared(
+    tmp_path: Path, written: str | None
+) -> None:
+    """Review J (c14): under the new version s2 writes `gm` as null (or as text, or a quoted number) and every
+    other subject's `gm` is 30% larger. `gm` was "written only by the current version" (the text counted as a
+    field the baseline lacks), dropped from the comparison, and the gate passed with a warning, exit 0."""
+
+    def version(name: str, scale: float, odd: bool) -> Study:
+        files = {}
+        for s in range(1, 5):
+            for r in (1, 2, 3):
+                doc: dict[str, object] = {"gm": scale * 100.0 * s + 0.1 * r, "wm": 50.0 * s + 0.1 * r}
+                if odd and s == 2:
+                    doc["gm"] = written
+                files[(f"s{s}", r)] = {"fit.json": json.dumps(doc)}
+        return ingested(tmp_path / name, "  fit: {path: fit.json, kind: scalars}\n", files)
+
+    doc = compare_check(version("base", 1.0, False), version("cur", 1.3, True)).document
+    (out,) = doc["outputs"]
+    assert "version_layout" not in out and doc["compare"]["only_in_current"] == []
+    assert {e["subject"] for e in out["errors"]} == {"s2"}  # its files differ between the versions
+    assert out["envelope"]["within_envelope"] is False and "gm" in out["envelope"]["outside"]
+    assert (doc["verdict"]["status"], doc["verdict"]["exit_code"]) == ("fail", 1)
