@@ -134,3 +134,52 @@ def test_numbered_rows_that_differ_by_subject_keep_one_layout(tmp_path: Path) ->
     assert {e["subject"] for e in out["errors"]} == {"sub-3"} and len(out["errors"]) == K
     assert "its observations differ" in out["errors"][0]["error"]
     assert out["verdict"]["status"] == "error"
+
+
+def test_one_subject_with_many_more_columns_leaves_the_others_measured(tmp_path: Path) -> None:
+    """Review K (conf-many-outliers): a high-motion subject writes 40 `motion_outlierXX` spike columns; every
+    other subject then held "fewer than half of the observations" (of the union), its files became errors, the
+    output "not analysable", and a real +50% change of sub-4's `7/global_signal` was never named. Subjects are
+    measured against the median subject's count: the spike columns are absent from the others."""
+    rng = np.random.default_rng(9)
+    for s in range(1, 6):
+        base = rng.normal(0, 1, (T, 2)) + 3 * s
+        spikes = 40 if s == 2 else 1
+        for r in range(1, K + 1):
+            table = base.copy()
+            if s == 4 and r == 2:
+                table[7, 0] *= 1.5
+            cols = ["global_signal", "csf"] + [f"motion_outlier{i:02d}" for i in range(spikes)]
+            lines = ["\t".join(cols)]
+            for t in range(T):
+                lines.append(
+                    "\t".join([f"{v:.6f}" for v in table[t]] + ["1.0" if t == i else "0.0" for i in range(spikes)])
+                )
+            folder = tmp_path / "results" / f"sub-{s}" / f"run-{r}"
+            folder.mkdir(parents=True)
+            (folder / "confounds.tsv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "study.yaml").write_text("outputs:\n  confounds: {path: confounds.tsv, kind: table}\n")
+    study = Study.load(tmp_path / "study.yaml")
+    study.ingest("results/{subject}/run-{repetition}")
+    (out,) = study.analyze().document["outputs"]
+    assert out["errors"] == [] and out["complete_subjects"] == 5
+    assert out["absent_observations"]["subjects"]["sub-1"]["count"] == 39 * T
+    assert out["verdict"]["status"] == "fail"
+    failed = [r for r in out["verdict"]["reasons"] if not r["passed"] and r["severity"] == "fail"]
+    assert "7/global_signal" in {r["observation"] for r in failed}
+    assert not any(r["criterion"] == "differences covered by the observations" for r in out["verdict"]["reasons"])
+
+
+def test_files_that_differ_where_a_file_could_not_be_read_are_not_said_to_differ_in_no_value(tmp_path: Path) -> None:
+    """Review K: one execution writes a whole column `n/a` (its file cannot be assembled with the others): the
+    output is an error, and "every number read from them is identical: the difference is in what no observation
+    measures" was said as well, though the difference is in the unread file."""
+    study = _confounds(tmp_path, noise=0.0)  # every other file of a subject: the same bytes
+    path = tmp_path / "results/sub-2/run-2/confounds.tsv"
+    rows = [line.split("\t") for line in path.read_text().splitlines()]
+    path.write_text("\n".join("\t".join([row[0] if i == 0 else "n/a", *row[1:]]) for i, row in enumerate(rows)) + "\n")
+    study.ingest("results/{subject}/run-{repetition}")
+    (out,) = Study.load(tmp_path / "study.yaml").analyze().document["outputs"]
+    assert [(e["subject"], e["repetition"]) for e in out["errors"]] == [("sub-2", 2)]
+    assert "unmeasured_differences" not in out
+    assert not any(r["criterion"] == "differences covered by the observations" for r in out["verdict"]["reasons"])

@@ -150,9 +150,9 @@ def test_a_subject_whose_every_execution_failed_alike_is_an_error(tmp_path: Path
     if "status" in failed:
         held, gone = "no number was read from it", "'a', 'b', 'runtime_s'"
     else:
-        held, gone = "it holds 1 of the observations", "'a', 'b'"
+        held, gone = "it holds 1 observation(s)", "'a', 'b'"
     assert (
-        f"{held} where the subjects' files hold 3 ({gone} missing); did this execution fail?"
+        f"{held} where the median subject's files hold 3 ({gone} missing); did this execution fail?"
         in (out["errors"][0]["error"])
     )
     assert "absent_observations" not in out and out["verdict"]["status"] == "error"

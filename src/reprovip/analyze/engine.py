@@ -193,7 +193,11 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
         entry["error"] = str(exc)
     # Complete subjects whose files differ between any two executions, within a condition or across levels (a
     # version that rewrote a header): what the observations would have to show.
-    differing = sum(len({record_key(r) for r in design.grid[s].values()}) > 1 for s in design.complete)
+    # (not those with a file that could not be read: the difference may be in it, and `errors` names them)
+    unread = {e["subject"] for e in entry.get("errors") or []}
+    differing = sum(
+        len({record_key(r) for r in design.grid[s].values()}) > 1 for s in design.complete if s not in unread
+    )
     if differing and _unmeasured(kind, entry, observations):
         # The files differ, the numbers read from them do not: the difference is in what no observation
         # measures (a string, a word, a number glued to a unit, an image header); the criteria cannot see it.
