@@ -118,8 +118,9 @@ def test_a_version_that_moves_a_field_some_subject_lacks_is_outside_the_envelope
 
 def test_a_list_shorter_in_some_subjects_is_not_compared_by_position(tmp_path: Path) -> None:
     """MRS fits as a list: sub-5 and sub-6 have no Cr, so their `fits[1]` is Cho. Measured by position,
-    `fits[1].amp` mixed Cr and Cho and its ICC read 0.998 where Cr's is near 0 (a review): list positions keep
-    one layout for the study, the subjects with another are errors."""
+    `fits[1].amp` mixed Cr and Cho and its ICC read 0.998 where Cr's is near 0 (a review). The names at each
+    position differ between subjects: the output is refused, saying how to key it (reprovip.analyze.identifiers;
+    without names, list positions keep one layout for the study and the subjects with another are errors)."""
     rng = np.random.default_rng(3)
     docs = {}
     for s in range(6):
@@ -129,9 +130,15 @@ def test_a_list_shorter_in_some_subjects_is_not_compared_by_position(tmp_path: P
                 del fits[1]
             docs[f"sub-{s + 1}/run-{r + 1}"] = {"fits": [{"name": n, "amp": a} for n, a in fits]}
     (out,) = _ingest(tmp_path, docs).analyze().document["outputs"]
+    assert out["verdict"]["status"] == "error"
+    assert out["error"].startswith("fits[*].name differs between subjects at list position [1] (sub-1 against sub-5)")
+    # Without the names, by position alone: sub-5 and sub-6 hold another layout, and are errors
+    for doc in docs.values():
+        for fit in doc["fits"]:
+            del fit["name"]
+    (out,) = _ingest(tmp_path / "unnamed", docs).analyze().document["outputs"]
     assert {e["subject"] for e in out["errors"]} == {"sub-5", "sub-6"} and "absent_observations" not in out
     assert out["complete_subjects"] == 4 and out["verdict"]["status"] == "fail"  # Cr's ICC, and the files
-    assert any(r["criterion"] == "outputs readable" and not r["passed"] for r in out["verdict"]["reasons"])
 
 
 @pytest.mark.parametrize("failed", [{"status": "failed"}, {"runtime_s": 12.5}])

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from reprovip.analyze.design import Design, Record
+from reprovip.analyze.identifiers import mixed_identifiers
 from reprovip.errors import ReaderError
 from reprovip.readers import check_compatible, load
 from reprovip.readers.compat import examples
@@ -209,6 +210,8 @@ def gather(design: Design, kind: str, *, key_columns: list[str] | None = None) -
     are compared, the others named in ``version_layout``.
     """
     raw, errors = _load(design, kind, key_columns)
+    if (mixed := mixed_identifiers({s: [got for got, _ in per.values()] for s, per in raw.items()})) is not None:
+        raise ReaderError(mixed)
     refs = _layouts(raw)
     unshared = _version_layout(refs, raw)
     # Observations named by what they are: each subject's files are held to that subject's own layout, so a row
