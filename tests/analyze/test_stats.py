@@ -151,6 +151,25 @@ def test_a_factor_is_tested_against_the_subjects_reactions_to_it_as_pingouin_doe
     assert factor_tests(x, ("threads",))[0]["threads"] == pytest.approx(float(aov["p_unc"].iloc[0]), rel=1e-9)
 
 
+def test_an_interaction_of_two_factors_is_tested_as_pingouin_does() -> None:
+    """Two crossed factors: each main effect and their interaction (`threads:lib`) equal pingouin's two-way
+    repeated-measures ANOVA of the cell means; a review's +2 under threads=4 with lib=b only had no test."""
+    import pandas as pd
+    import pingouin as pg
+
+    from reprovip.analyze.stats import factor_tests
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(1, 6, 2, 2, 3))  # 6 subjects, threads x lib, k = 3
+    x[0, :, 1, 1] += 1.5  # the interaction's cell
+    means = x[0].mean(axis=-1)
+    table = pd.DataFrame([dict(s=s, t=t, b=b, v=means[s, t, b]) for s in range(6) for t in range(2) for b in range(2)])
+    aov = pg.rm_anova(table, dv="v", within=["t", "b"], subject="s").set_index("Source")
+    (got,) = factor_tests(x, ("threads", "lib"))
+    for term, source in (("threads", "t"), ("lib", "b"), ("threads:lib", "t * b")):
+        assert got[term] == pytest.approx(float(aov.loc[source, "p_unc"]), rel=1e-9), term
+
+
 def test_values_whose_squares_overflow_are_refused_as_such() -> None:
     """Finite values around 1e300: the sums of squares overflow, and the metrics' own check blamed the data
     ("`msr` contains NaN or infinite values; remove or impute them first", a review)."""

@@ -47,12 +47,18 @@ FACTOR_SHARE = 0.5  # a factor's part of the executions' variance (factors + rep
 
 
 def factor_evidence(observations: list[dict[str, Any]], factors: tuple[str, ...]) -> dict[str, float] | None:
-    """Per factor, the smallest p-value of its main effect over the observations (``factor_p``), Bonferroni-
-    corrected over them (a table of 1000 cells would otherwise find noise somewhere); None without tests."""
+    """Per factor, the smallest p-value of its main effect or of its interactions with other factors over the
+    observations (``factor_p``), Bonferroni-corrected over them and those terms (a table of 1000 cells would
+    otherwise find noise somewhere); None without tests."""
     tested = [o["factor_p"] for o in observations if o.get("factor_p")]
     if not tested:
         return None
-    return {f: min(1.0, len(tested) * min(float(t.get(f, 1.0)) for t in tested)) for f in factors}
+    out = {}
+    for f in factors:
+        terms = [term for term in tested[0] if f in term.split(":")] or [f]
+        p = min(float(t.get(term, 1.0)) for t in tested for term in terms)
+        out[f] = min(1.0, len(tested) * len(terms) * p)
+    return out
 
 
 FACTOR_P = 0.01  # and its main effect is significant (F test, Bonferroni over the observations)
@@ -117,7 +123,9 @@ def _beyond_noise(e: dict[str, Any], shares: dict[str, float], sources: dict[str
     :func:`attribute`): by its share and main effect, by its interaction with the subjects, or by a region."""
     f, share = e["factor"], e["share"] or 0.0
     rep = shares.get("repetition") or 0.0
-    executions = sum(shares.values())
+    # Each source once: a factor's share counts its interactions, which the factors' shares would count once per
+    # factor (a three-way effect could never reach half of their sum: a review)
+    executions = sum(sources.values()) if sources else sum(shares.values())
     if share >= FACTOR_SHARE * executions and share > rep and significant:
         return (
             f"{f} changes the result beyond run-to-run noise ({100 * share:.3g}% of the variance, "

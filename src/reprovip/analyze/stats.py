@@ -236,8 +236,9 @@ def odd_executions(values: np.ndarray, subjects: list[str]) -> list[dict[str, An
 
 def factor_tests(values: np.ndarray, factors: tuple[str, ...]) -> list[dict[str, float]]:
     """Per observation of ``values`` (``(n_obs, n_subjects, *levels, k)``), the p-value of each factor's main
-    effect: ``F = MS_factor / MS_subject:factor`` on their degrees of freedom (subjects random, the factor
-    fixed: the subjects' own reactions to the factor are its noise). A variance share alone named pure
+    effect, and of each interaction between factors (key ``threads:lib``): ``F = MS_term / MS_subject:term`` on
+    their degrees of freedom (subjects random, the factors fixed: the subjects' own reactions to the term are its
+    noise). A variance share alone named pure
     run-to-run noise as a factor's effect in a tenth of the designs of 4 subjects x 2 repetitions (a review).
 
     Examples
@@ -253,7 +254,9 @@ def factor_tests(values: np.ndarray, factors: tuple[str, ...]) -> list[dict[str,
 
     ms = factorial_mean_squares(values, list(factors))
     out: list[dict[str, float]] = [{} for _ in range(values.shape[0])]
-    for f in factors:
+    # Every fixed term: the main effects and the factors' interactions with each other (threads:lib, whose
+    # effect no main effect shows: a review's +2 only under threads=4 with lib=b was "run-to-run nondeterminism")
+    for f in (t for t in ms.terms if t not in ("residual", "subject") and not t.startswith("subject:")):
         num_ms, den_ms = ms.term(f), ms.term(f"subject:{f}")
         d1, d2 = (float(ms.df[ms.terms.index(t)]) for t in (f, f"subject:{f}"))
         with np.errstate(divide="ignore", invalid="ignore"):
