@@ -14,6 +14,7 @@ from reprovip.analyze.attribution import (
     factor_evidence,
     factor_shares,
     interaction_evidence,
+    local_evidence,
     mean_shares,
     source_shares,
     voxel_variance,
@@ -239,6 +240,7 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
         evidence,
         sources,
         interactions=interaction_evidence(observations, design.factor_names),
+        local=local_evidence(observations, design.factor_names),
         regions=regions,
         unmeasured="unmeasured_differences" in entry,
     )
