@@ -92,6 +92,12 @@ def test_ingest_only_study_cannot_run(tmp_path: Path, capsys: pytest.CaptureFixt
     (tmp_path / "study.yaml").write_text("outputs:\n  result: {path: result.json, kind: scalars}\n")
     assert main(["run", str(tmp_path / "study.yaml")]) == 2
     assert "no `application` declared; add one to run this study, or use `reprovip ingest`" in capsys.readouterr().err
+    # ...and validates (review K: `validate` exited 2 on the study `ingest` and `check` accept)
+    assert main(["validate", str(tmp_path / "study.yaml")]) == 0
+    assert capsys.readouterr().out == (
+        f"{tmp_path / 'study.yaml'}: ok — ingest-only study (no `application`): 1 output(s) declared; store existing "
+        "results with `reprovip ingest`\n"
+    )
 
 
 def test_ingested_stream_outputs_are_read_from_the_file_a_run_keeps_them_in(tmp_path: Path) -> None:

@@ -20,6 +20,13 @@ def validate_study(path: str) -> int:
     from reprovip.spec.loader import inspect_file
 
     spec, problems = inspect_file(path)
+    if spec is not None and spec.application is None and not problems:
+        # An ingest-only study: its outputs are stored by `reprovip ingest`, nothing runs (a review read exit 2)
+        click.echo(
+            f"{path}: ok — ingest-only study (no `application`): {len(spec.outputs)} output(s) declared; store "
+            "existing results with `reprovip ingest`"
+        )
+        return 0
     study = Study(Path(path), spec) if spec is not None else None
     problems += study.problems(file=path, programs=True) if study is not None else []
     if problems or study is None:
