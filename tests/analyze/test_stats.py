@@ -178,3 +178,18 @@ def test_values_whose_squares_overflow_are_refused_as_such() -> None:
     x = np.array([[[1e300, 1.1e300], [-1e300, -1.2e300], [5e299, 4e299]]])  # (1 obs, 3 subjects, k = 2)
     with pytest.raises(MetricInputError, match=r"^1 observation\(s\) spread over 2\.3e\+300: their sums of squares"):
         scalar_metrics(x, (), ["-"])
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_zero_medians_and_huge_values_print_no_numpy_warning() -> None:
+    """Reviews J and K: a true/false field flipping (medians of 0) and values near 1e308 printed numpy's
+    "invalid value encountered in divide" and "overflow encountered in reduce" on `check`'s stderr."""
+    from reprovip.analyze.stats import odd_executions
+    from reprovip.errors import MetricInputError
+
+    flips = np.array([[[0.0, 0.0, 1.0], [0.0, 0.0, 0.0], [1.0, 1.0, 1.0], [0.0, 0.0, 0.0]]])
+    (odd,) = odd_executions(flips, ["s1", "s2", "s3", "s4"])
+    assert odd is not None and odd["subject"] == "s1" and odd["value"] == 1.0
+    huge = np.full((1, 3, 2), 1.5e308) * np.array([1.0, 0.9, 0.8])[None, :, None]
+    with pytest.raises(MetricInputError, match="rescale"):
+        scalar_metrics(huge, (), [])

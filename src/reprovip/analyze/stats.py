@@ -102,7 +102,9 @@ def scalar_metrics(values: np.ndarray, factors: tuple[str, ...], cond_keys: list
         return [{} for _ in range(n_obs)]
     flat = values.reshape(n_obs, n_subj, -1)
     r_execs = flat.shape[-1]
-    out: list[dict[str, Any]] = [dict(mean=num(m)) for m in flat.mean(axis=(1, 2))] if n_obs else []
+    with np.errstate(over="ignore"):  # values near 1e308: an infinite mean, and _check_squares says why
+        means = flat.mean(axis=(1, 2))
+    out: list[dict[str, Any]] = [dict(mean=num(m)) for m in means] if n_obs else []
     if n_obs == 0 or r_execs < 2:
         return out
     _check_squares(flat)
@@ -209,19 +211,21 @@ def odd_executions(values: np.ndarray, subjects: list[str]) -> list[dict[str, An
     dev = np.abs(flat - typical)
     scale = np.maximum(np.abs(flat), np.abs(typical))
     ranges = np.ptp(flat, axis=-1, keepdims=True)
+    # inf or nan where a median is 0 (a relative spread, then its product with that 0): compared as such, unsaid
     with np.errstate(divide="ignore", invalid="ignore"):
-        spread = ranges / np.abs(typical)  # inf or nan where the median is 0
-    noise = np.median(np.where(np.isnan(spread), 0.0, spread), axis=(1, 2), keepdims=True)
-    far = (dev >= ODD_NOISE * noise * np.abs(typical)) & (
-        dev >= ODD_NOISE * np.median(ranges, axis=(1, 2), keepdims=True)
-    )
-    odd = (dev > 0) & (dev >= ODD_CHANGE * scale) & far
+        spread = ranges / np.abs(typical)
+        noise = np.median(np.where(np.isnan(spread), 0.0, spread), axis=(1, 2), keepdims=True)
+        far = (dev >= ODD_NOISE * noise * np.abs(typical)) & (
+            dev >= ODD_NOISE * np.median(ranges, axis=(1, 2), keepdims=True)
+        )
+        odd = (dev > 0) & (dev >= ODD_CHANGE * scale) & far
+        relative = np.where(odd, dev / scale, -1.0)
     for i in range(n_obs):
         count = int(odd[i].sum())
         if not count:
             out.append(None)
             continue
-        s, j = np.unravel_index(int(np.argmax(np.where(odd[i], dev[i] / scale[i], -1.0))), odd[i].shape)
+        s, j = np.unravel_index(int(np.argmax(relative[i])), odd[i].shape)
         out.append(
             dict(
                 count=count,
