@@ -554,3 +554,24 @@ def test_a_field_one_subject_writes_as_text_in_the_new_version_is_still_compared
     assert {e["subject"] for e in out["errors"]} == {"s2"}  # its files differ between the versions
     assert out["envelope"]["within_envelope"] is False and "gm" in out["envelope"]["outside"]
     assert (doc["verdict"]["status"], doc["verdict"]["exit_code"]) == ("fail", 1)
+
+
+def test_a_field_one_subject_writes_na_is_still_tested_on_the_others(tmp_path: Path) -> None:
+    """Review J (c15): under the new version s2 writes `NA` for gm and every other subject's gm is 30% larger: the
+    non-finite observation left the envelope test, which read "within the baseline's run-to-run envelope" on
+    wm (the verdict failed on the non-finite value only). It is tested over the subjects finite in it."""
+
+    def version(name: str, scale: float, na: bool) -> Study:
+        files = {}
+        for s in range(1, 5):
+            for r in (1, 2, 3):
+                gm = "NA" if na and s == 2 else f"{scale * 100.0 * s + 0.1 * r:.4f}"
+                files[(f"s{s}", r)] = {"vol.csv": f"tissue,volume\ngm,{gm}\nwm,{50.0 * s + 0.1 * r:.4f}\n"}
+        return ingested(tmp_path / name, "  vol: {path: vol.csv, kind: table}\n", files)
+
+    doc = compare_check(version("base", 1.0, False), version("cur", 1.3, True)).document
+    (out,) = doc["outputs"]
+    assert out["nonfinite_observations"] == 1
+    assert out["envelope"]["within_envelope"] is False and out["envelope"]["outside"] == ["gm/volume"]
+    assert out["envelope"]["worst_observation"] == "gm/volume"
+    assert doc["verdict"]["status"] == "fail"
