@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from reprovip.analyze.attribution import attribute
+from reprovip.report.fmt import pct
 from reprovip.report.guide import judged, next_steps
 
 
@@ -200,3 +202,28 @@ def test_nothing_to_compare_says_so() -> None:
     assert step["action"] == (
         "no two executions of one subject to compare: add repetitions or factor levels, run and analyse again"
     )
+
+
+def test_a_wcv_near_a_zero_mean_is_shown_with_its_value(tmp_path) -> None:
+    """Review L (c03): the report read wCV "undefined" where the document and `check` said 475%: the same value in
+    every view, with the note saying why it means little."""
+    import json
+
+    from reprovip.study import Study
+
+    rng = np.random.default_rng(3)
+    for s in range(2):
+        for r in range(1, 4):
+            folder = tmp_path / "results" / f"sub-{s}" / f"run-{r}"
+            folder.mkdir(parents=True)
+            (folder / "out.json").write_text(json.dumps({"value": 1000.0 * s + rng.normal() * 0.001}))
+    (tmp_path / "study.yaml").write_text("outputs:\n  o: {path: out.json, kind: scalars}\n")
+    study = Study.load(tmp_path / "study.yaml")
+    study.ingest("results/{subject}/run-{repetition}")
+    (out,) = study.analyze().document["outputs"]
+    wcv = out["observations"][0]["wcv_rms"]
+    assert wcv > 1
+    html = study.report(tmp_path / "r.html").path.read_text()
+    assert "undefined" not in html
+    assert pct(wcv) in html
+    assert "meaningless: a mean ≈ 0 (within one wSD of 0) divides it; read wSD" in html

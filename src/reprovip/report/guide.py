@@ -77,18 +77,20 @@ def deciding(output: dict[str, Any]) -> str | None:
 
 
 def wcv_note(mean: Any, wsd: Any, wcv: Any) -> str | None:
-    """Why a wCV is not shown: the mean is zero or within one wSD of zero, or the wCV exceeds 100%.
+    """Why a wCV, shown as the analysis computed it (the value criteria judge), means little: the mean is zero or
+    within one wSD of zero, or the wCV exceeds 100% (it was shown "undefined" where the document and `check` said
+    475%: a review).
 
     Examples
     --------
     >>> wcv_note(-0.0028, 0.04, 14.77), wcv_note(100.0, 1.0, 0.01)
-    ('undefined: mean ≈ 0, use wSD', None)
+    ('meaningless: a mean ≈ 0 (within one wSD of 0) divides it; read wSD', None)
     """
     m, s, c = to_float(mean), to_float(wsd), to_float(wcv)
     if c is None:
         return None
     if m is None or m == 0 or (s is not None and abs(m) <= s) or not math.isfinite(c) or c > 1:
-        return "undefined: mean ≈ 0, use wSD"
+        return "meaningless: a mean ≈ 0 (within one wSD of 0) divides it; read wSD"
     return None
 
 
