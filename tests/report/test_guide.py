@@ -204,6 +204,17 @@ def test_nothing_to_compare_says_so() -> None:
     )
 
 
+def test_an_unreadable_output_whose_files_are_all_alike_blames_no_one() -> None:
+    """Review J (c09): every execution wrote an empty file: not analysable, and the card read "cause:
+    repetitions ." though no execution differs."""
+    output = _output("error", {})
+    output["bitwise"]["identical"] = True
+    output["verdict"]["reasons"] = [dict(criterion="outputs readable", passed=False, estimable=False, severity="fail")]
+    (step,) = next_steps(dict(outputs=[output]))
+    assert step["culprit"] == "none: every execution wrote the same bytes"
+    assert step["action"] == "not analysable: outputs readable (see the alerts)"
+
+
 def test_a_wcv_near_a_zero_mean_is_shown_with_its_value(tmp_path) -> None:
     """Review L (c03): the report read wCV "undefined" where the document and `check` said 475%: the same value in
     every view, with the note saying why it means little."""

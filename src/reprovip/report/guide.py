@@ -237,7 +237,11 @@ def next_steps(document: dict[str, Any]) -> list[dict[str, Any]]:
             else _culprit(f, attributed.get(f) or {}, shares, tests)
             for f in blamed
         )
-        if not culprit:
+        if not culprit and bits.get("identical"):
+            # Not analysable although every execution wrote the same bytes (empty files): nothing differs to blame
+            # (the card read "cause: repetitions .": a review)
+            culprit = "none: every execution wrote the same bytes"
+        elif not culprit:
             rep = to_float(shares.get("repetition"))
             culprit = ("repetitions, sporadically" if _sporadic(bits) else "repetitions") + (
                 f" ({fmt(100 * rep, 3)}% of the variance)" if rep is not None else ""
