@@ -56,6 +56,16 @@ def test_every_view_says_the_stored_label(status: str) -> None:
     assert props == {"verdict": status, "verdict label": label}
 
 
+def test_a_strict_gate_that_fails_on_warnings_says_so_in_markdown() -> None:
+    """Review J (c04): `check --strict` failed the job while the Markdown summary read "⚠️ ... with warnings"."""
+    doc = _document("warn")
+    assert markdown_summary(doc).splitlines()[0] == f"## ⚠️ s: {LABELS['warn']}"
+    assert markdown_summary(doc, strict=True).splitlines()[0] == (
+        f"## ❌ s: {LABELS['warn']} (fails `--strict`: warnings are failures)"
+    )
+    assert markdown_summary(_document("pass"), strict=True).splitlines()[0] == f"## ✅ s: {LABELS['pass']}"
+
+
 def test_a_warning_badge_keeps_the_warning() -> None:
     (right,) = _badge_texts(badge_svg(_document("warn")["verdict"]))[1:]
     assert right == "sufficiently reproducible, with warnings"

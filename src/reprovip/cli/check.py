@@ -56,7 +56,7 @@ def emit(
     if junit:
         write_text_atomic(junit, junit_xml(doc, strict=strict))
     if markdown:
-        write_text_atomic(markdown, markdown_summary(doc))
+        write_text_atomic(markdown, markdown_summary(doc, strict=strict))
     if badge:
         try:
             write_text_atomic(badge, badge_svg(doc["verdict"]))

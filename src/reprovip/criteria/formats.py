@@ -135,12 +135,15 @@ def _md(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def markdown_summary(document: dict[str, Any]) -> str:
-    """A summary for a CI step summary or a merge-request comment."""
+def markdown_summary(document: dict[str, Any], *, strict: bool = False) -> str:
+    """A summary for a CI step summary or a merge-request comment; with ``strict`` (``check --strict``), a verdict
+    with warnings says that it fails the gate (it read "⚠️ with warnings" beside a failed job: a review)."""
     v = document["verdict"]
+    failing = strict and v["status"] == "warn"
     icon = {"identical": "✅", "pass": "✅", "warn": "⚠️", "fail": "❌", "error": "❌", "incomplete": "❌"}[v["status"]]
+    gate = " (fails `--strict`: warnings are failures)" if failing else ""
     lines = [
-        f"## {icon} {_md(document['study']['name'])}: {v['label']}",
+        f"## {'❌' if failing else icon} {_md(document['study']['name'])}: {v['label']}{gate}",
         "",
         "| output | verdict | details |",
         "|---|---|---|",
