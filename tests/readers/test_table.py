@@ -485,3 +485,47 @@ def test_a_utf16_table_is_read(tmp_path):
     path.write_bytes("name,x\r\na,1.5\r\nb,2\r\n".encode("utf-16"))
     loaded = load(path)
     assert _values(loaded) == {"a/x": 1.5, "b/x": 2.0} and loaded.meta["encoding"] == "utf-16"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "columns", "first"),
+    [
+        # MRtrix3: dwi2response's response, tck2connectome's matrix, each under its `# command_history:` line
+        (
+            "r.txt",
+            "# command_history: dwi2response tournier /d/sub-01/dwi.mif r.txt\n3200 -1300 400\n2100 -1000 300\n",
+            ["1", "2", "3"],
+            {"0/1": 3200.0, "1/3": 300.0},
+        ),
+        (
+            "c.csv",
+            "# command_history: tck2connectome t.tck p.mif c.csv\n0,1.5,2.5\n1.5,0,3.5\n",
+            ["1", "2", "3"],
+            {"0/2": 1.5, "1/3": 3.5},
+        ),
+        # numpy's savetxt(header="x y z"), and a header written as a comment
+        ("s.txt", "# x y z\n1.5 2.5 3.5\n4.5 5.5 6.5\n", ["x", "y", "z"], {"0/x": 1.5, "1/z": 6.5}),
+        ("h.csv", "#id,value\na,1.5\nb,2.5\n", ["id", "value"], {"a/value": 1.5, "b/value": 2.5}),
+    ],
+)
+def test_leading_comment_lines_are_skipped_or_are_the_header(tmp_path, name, content, columns, first) -> None:
+    """Review K (mrtrix-comment): the `# command_history:` line was read as a header of one field, and every file
+    was "line 2 has 3 fields but the header has 1 field"; the output was not analysable."""
+    path = tmp_path / name
+    path.write_text(content)
+    got = load(path, kind="table")
+    assert got.meta["columns"] == columns
+    assert {n: float(got.values[n]) for n in first} == first
+
+
+def test_a_comment_is_no_content_and_line_numbers_stay_exact(tmp_path) -> None:
+    """Two executions whose command histories name their own working folders hold the same table; a ragged
+    row is still named by its line in the file."""
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("# command_history: tool /work/e1/out\n1.5 2.5\n3.5 4.5\n")
+    b.write_text("# command_history: tool /work/e2/out\n1.5 2.5\n3.5 4.5\n")
+    assert semantic_hash(a, kind="table") == semantic_hash(b, kind="table")
+    bad = tmp_path / "bad.txt"
+    bad.write_text("# note\n# more\n1.5 2.5\n3.5\n")
+    with pytest.raises(ReaderError, match="line 4 has 1 field but the first row has 2 fields"):
+        load(bad, kind="table")

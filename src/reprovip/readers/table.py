@@ -5,6 +5,8 @@ no type guessing happens behind our back. The rules (also in ``docs/readers.md``
 
 - delimiter: ``,`` for ``.csv``, tab for ``.tsv``/``.tab``; other suffixes (a ``.txt`` declared as
   ``table``): tab if the first line has one, else ``,``, else ``;``, else runs of whitespace;
+- leading ``#`` comment lines are skipped (MRtrix3's ``# command_history``); the last one is the header when it
+  names as many columns as the first row has (numpy's ``savetxt(header=...)``: ``# x y z``);
 - cells are stripped of surrounding whitespace; blank rows are skipped; a missing cell is empty or one of
   ``NA N/A NaN null None`` (any case, and ``-nan`` as C prints it) and becomes NaN; the numeric cells written
   with no value (blank, ``NA N/A null None``: R's ``NA``, fMRIPrep's ``n/a``), unlike a ``NaN`` computed, are
@@ -113,6 +115,41 @@ def _records(path: Path, text: str, delimiter: str):
         raise fail(path, f"malformed table at line {reader.line_num} ({describe(exc)})", "check its quoting") from exc
 
 
+def _blank_comments(text: str) -> tuple[str, tuple[int, str] | None]:
+    """``text`` with its leading comment lines (``#``: MRtrix's ``# command_history: ...``, numpy's ``savetxt``
+    header) blanked, so that line numbers stay exact; and the last one (its index, its text after ``#``)."""
+    lines = text.split("\n")
+    last = None
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith("#"):
+            last = (i, line.lstrip()[1:].strip())
+            lines[i] = ""
+        elif line.strip():
+            break
+    return ("\n".join(lines), last) if last is not None else (text, None)
+
+
+def _comment_header(text: str, comment: tuple[int, str] | None, delimiter: str) -> str:
+    """Put back the last leading comment, without its ``#``, when it is the header: it names (with a word) as
+    many columns as the first row has (``# x y z`` above numpy's columns, ``#id,value``)."""
+    if comment is None:
+        return text
+    index, names = comment
+    lines = text.split("\n")
+    first = next((line for line in lines[index + 1 :] if line.strip()), None)
+    if first is None:
+        return text
+
+    def cells(line: str) -> list[str]:
+        return line.split() if delimiter == " " else [c.strip() for c in next(csv.reader([line], delimiter=delimiter))]
+
+    header = cells(names)
+    if len(header) != len(cells(first)) or _is_data_row(header):
+        return text
+    lines[index] = names
+    return "\n".join(lines)
+
+
 def _is_data_row(cells: list[str]) -> bool:
     """Whether a first row is data: every cell a number by the cells' own rule (``_CELL``), a decimal comma,
     or ``nan`` as numeric writers print it. A header names its columns with at least one word (or leaves one
@@ -123,7 +160,9 @@ def _is_data_row(cells: list[str]) -> bool:
 def parse_table(path: Path) -> ParsedTable:
     """Parse ``path`` into stripped text cells; raise :class:`ReaderError` on ragged or malformed rows."""
     text, encoding = decode_text(path, read_file_bytes(path))
+    text, comment = _blank_comments(text)
     delimiter = _delimiter(path, text)
+    text = _comment_header(text, comment, delimiter)
     records = _records(path, text, delimiter)
     first = next(records, None)
     if first is None:
