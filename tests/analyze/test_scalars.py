@@ -159,7 +159,7 @@ def test_a_subject_whose_every_execution_failed_alike_is_an_error(tmp_path: Path
     else:
         held, gone = "it holds 1 observation(s)", "'a', 'b'"
     assert (
-        f"{held} where the median subject's files hold 3 ({gone} missing); did this execution fail?"
+        f"{held} where 3 are written by two subjects or more ({gone} missing); did this execution fail?"
         in (out["errors"][0]["error"])
     )
     assert "absent_observations" not in out and out["verdict"]["status"] == "error"
@@ -186,3 +186,20 @@ def test_a_version_change_of_a_field_one_subject_writes_is_blamed_on_the_version
     )
     (icc,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "ICC(A,1).ci_low >= 0.9"]
     assert "x: written by 1 subject(s) only, absent from 3: needs 2 subjects that write it" in icc["message"]
+
+
+def test_a_majority_of_subjects_that_failed_alike_is_not_measured_away(tmp_path: Path) -> None:
+    """Review N (c23): 4 of 6 subjects write `{"status": "failed", "runtime_s": ...}` every time; against the
+    median subject none of them held "fewer than half", the fit was measured on the 2 others, and the study read
+    "sufficiently reproducible". Against the observations two subjects or more write, the 4 are errors."""
+    rng = np.random.default_rng(23)
+    docs = {}
+    for s in range(6):
+        for r in range(K):
+            fit = {f"p{i}": 10.0 * s + i + rng.normal(0, 0.01) for i in range(11)}
+            doc = {"status": "failed", "runtime_s": 12.5} if s >= 2 else {**fit, "runtime_s": 12.5}
+            docs[f"sub-{s + 1}/run-{r + 1}"] = doc
+    (out,) = _ingest(tmp_path, docs).analyze().document["outputs"]
+    assert {e["subject"] for e in out["errors"]} == {"sub-3", "sub-4", "sub-5", "sub-6"}
+    assert "it holds 1 observation(s) where 12 are written by two subjects or more" in out["errors"][0]["error"]
+    assert out["verdict"]["status"] == "error"
