@@ -183,3 +183,17 @@ def test_files_that_differ_where_a_file_could_not_be_read_are_not_said_to_differ
     assert [(e["subject"], e["repetition"]) for e in out["errors"]] == [("sub-2", 2)]
     assert "unmeasured_differences" not in out
     assert not any(r["criterion"] == "differences covered by the observations" for r in out["verdict"]["reasons"])
+
+
+def test_a_column_empty_in_every_file_is_said(tmp_path: Path) -> None:
+    """Review N (c16): a `thickness` column written `n/a` in every row of every file was an ignored column, unsaid
+    (one `n/a` cell was warned, a whole column not)."""
+    study = _confounds(tmp_path, first="n/a")
+    for path in (tmp_path / "results").rglob("confounds.tsv"):
+        rows = [line.split("\t") for line in path.read_text().splitlines()]
+        path.write_text("\n".join("\t".join([*r, "thickness" if i == 0 else "n/a"]) for i, r in enumerate(rows)) + "\n")
+    study.ingest("results/{subject}/run-{repetition}")
+    (out,) = Study.load(tmp_path / "study.yaml").analyze().document["outputs"]
+    assert out["empty_observations"]["count"] == 2 + T
+    assert "0/thickness" in out["empty_observations"]["names"]
+    assert any(r["criterion"] == "a value in every cell" and not r["passed"] for r in out["verdict"]["reasons"])

@@ -506,6 +506,12 @@ def test_a_utf16_table_is_read(tmp_path):
         # numpy's savetxt(header="x y z"), and a header written as a comment
         ("s.txt", "# x y z\n1.5 2.5 3.5\n4.5 5.5 6.5\n", ["x", "y", "z"], {"0/x": 1.5, "1/z": 6.5}),
         ("h.csv", "#id,value\na,1.5\nb,2.5\n", ["id", "value"], {"a/value": 1.5, "b/value": 2.5}),
+        # review N: a note above the real header (c01), a history with as many tokens as columns (c02), and
+        # numpy's savetxt footer (c26)
+        ("n.csv", "# software,ANTs 2.5.0\nregion,volume\nhippo,3.5\n", ["region", "volume"], {"hippo/volume": 3.5}),
+        ("w.txt", "# eddy QC summary\nvolume snr cnr\n1.5 2.5 3.5\n", ["volume", "snr", "cnr"], {"0/cnr": 3.5}),
+        ("m.txt", "# command_history: a b\n1.5 2.5 3.5\n", ["1", "2", "3"], {"0/3": 3.5}),
+        ("f.txt", "# x y\n1.5 2.5\n3.5 4.5\n# the footer\n", ["x", "y"], {"1/y": 4.5}),
     ],
 )
 def test_leading_comment_lines_are_skipped_or_are_the_header(tmp_path, name, content, columns, first) -> None:
@@ -518,13 +524,15 @@ def test_leading_comment_lines_are_skipped_or_are_the_header(tmp_path, name, con
     assert {n: float(got.values[n]) for n in first} == first
 
 
-def test_a_comment_is_no_content_and_line_numbers_stay_exact(tmp_path) -> None:
-    """Two executions whose command histories name their own working folders hold the same table; a ragged
-    row is still named by its line in the file."""
+def test_a_comment_is_content_but_no_observation_and_line_numbers_stay_exact(tmp_path) -> None:
+    """Review N (c03): a result in a leading comment (`# eTIV = ...`) changing by 30% read "bit-for-bit
+    identical": comments are in the semantic hash (the files differ where no observation measures, said), not
+    observations; a ragged row is still named by its line in the file."""
     a, b = tmp_path / "a.txt", tmp_path / "b.txt"
-    a.write_text("# command_history: tool /work/e1/out\n1.5 2.5\n3.5 4.5\n")
-    b.write_text("# command_history: tool /work/e2/out\n1.5 2.5\n3.5 4.5\n")
-    assert semantic_hash(a, kind="table") == semantic_hash(b, kind="table")
+    a.write_text("# eTIV = 1500000\n1.5 2.5\n3.5 4.5\n")
+    b.write_text("# eTIV = 1950000\n1.5 2.5\n3.5 4.5\n")
+    assert semantic_hash(a, kind="table") != semantic_hash(b, kind="table")
+    assert load(a, kind="table").values == load(b, kind="table").values
     bad = tmp_path / "bad.txt"
     bad.write_text("# note\n# more\n1.5 2.5\n3.5\n")
     with pytest.raises(ReaderError, match="line 4 has 1 field but the first row has 2 fields"):

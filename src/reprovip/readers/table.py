@@ -5,8 +5,9 @@ no type guessing happens behind our back. The rules (also in ``docs/readers.md``
 
 - delimiter: ``,`` for ``.csv``, tab for ``.tsv``/``.tab``; other suffixes (a ``.txt`` declared as
   ``table``): tab if the first line has one, else ``,``, else ``;``, else runs of whitespace;
-- leading ``#`` comment lines are skipped (MRtrix3's ``# command_history``); the last one is the header when it
-  names as many columns as the first row has (numpy's ``savetxt(header=...)``: ``# x y z``);
+- ``#`` comment lines before and after the rows are skipped (MRtrix3's ``# command_history``, numpy's footer),
+  kept in ``ParsedTable.comments`` (hashed, no observation); the last leading one is the header of a first row
+  of data when it names as many columns (numpy's ``savetxt(header=...)``: ``# x y z``);
 - cells are stripped of surrounding whitespace; blank rows are skipped; a missing cell is empty or one of
   ``NA N/A NaN null None`` (any case, and ``-nan`` as C prints it) and becomes NaN; the numeric cells written
   with no value (blank, ``NA N/A null None``: R's ``NA``, fMRIPrep's ``n/a``), unlike a ``NaN`` computed, are
@@ -34,7 +35,7 @@ import itertools
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,8 @@ _FIX_TABLE = "fix the program that writes the table, or declare the output as ki
 @dataclass
 class ParsedTable:
     """Parsed text cells: ``header`` and ``rows`` (stripped), ``lines`` (1-based line of each row);
-    ``has_header`` is False when the first row was data and ``header`` names the columns 1, 2, ..."""
+    ``has_header`` is False when the first row was data and ``header`` names the columns 1, 2, ...;
+    ``comments``: the ``#`` lines before and after the rows, stripped (content, but no observation)."""
 
     header: list[str]
     rows: list[list[str]]
@@ -79,6 +81,7 @@ class ParsedTable:
     delimiter: str
     encoding: str
     has_header: bool = True
+    comments: list[str] = field(default_factory=list)
 
 
 def _fields(n: int) -> str:
@@ -115,39 +118,43 @@ def _records(path: Path, text: str, delimiter: str):
         raise fail(path, f"malformed table at line {reader.line_num} ({describe(exc)})", "check its quoting") from exc
 
 
-def _blank_comments(text: str) -> tuple[str, tuple[int, str] | None]:
-    """``text`` with its leading comment lines (``#``: MRtrix's ``# command_history: ...``, numpy's ``savetxt``
-    header) blanked, so that line numbers stay exact; and the last one (its index, its text after ``#``)."""
+def _blank_comments(text: str) -> tuple[str, list[tuple[int, str]]]:
+    """``text`` with its leading and trailing comment lines (``#``: MRtrix's ``# command_history: ...``, numpy's
+    ``savetxt`` header and footer) blanked, so that line numbers stay exact; and those lines (index, text after
+    ``#``), the leading ones first."""
     lines = text.split("\n")
-    last = None
-    for i, line in enumerate(lines):
-        if line.lstrip().startswith("#"):
-            last = (i, line.lstrip()[1:].strip())
-            lines[i] = ""
-        elif line.strip():
-            break
-    return ("\n".join(lines), last) if last is not None else (text, None)
+    comments: list[tuple[int, str]] = []
+    for order in (range(len(lines)), range(len(lines) - 1, -1, -1)):
+        for i in order:
+            if lines[i].lstrip().startswith("#"):
+                comments.append((i, lines[i].lstrip()[1:].strip()))
+                lines[i] = ""
+            elif lines[i].strip():
+                break
+    return ("\n".join(lines), sorted(comments)) if comments else (text, [])
 
 
-def _comment_header(text: str, comment: tuple[int, str] | None, delimiter: str) -> str:
-    """Put back the last leading comment, without its ``#``, when it is the header: it names (with a word) as
-    many columns as the first row has (``# x y z`` above numpy's columns, ``#id,value``)."""
-    if comment is None:
-        return text
-    index, names = comment
+def _comment_header(text: str, comments: list[tuple[int, str]], delimiter: str) -> tuple[str, int | None]:
+    """Put back the last leading comment, without its ``#``, when it is the header of a table whose first row is
+    data (it holds a number): it names (with a word) as many columns as that row has, and is no ``key: value``
+    note (``# x y z`` above numpy's columns, ``#id,value``; not ``# command_history: ...``, nor a note above a
+    real header: a review). The line put back, or None."""
     lines = text.split("\n")
-    first = next((line for line in lines[index + 1 :] if line.strip()), None)
-    if first is None:
-        return text
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    leading = [(i, c) for i, c in comments if first is None or i < first]
+    if not leading or first is None:
+        return text, None
+    index, names = leading[-1]
 
     def cells(line: str) -> list[str]:
         return line.split() if delimiter == " " else [c.strip() for c in next(csv.reader([line], delimiter=delimiter))]
 
-    header = cells(names)
-    if len(header) != len(cells(first)) or _is_data_row(header):
-        return text
+    header, row = cells(names), cells(lines[first])
+    note = bool(header) and header[0].endswith(":")
+    if note or len(header) != len(row) or _is_data_row(header) or not any(_CELL.fullmatch(c) for c in row):
+        return text, None
     lines[index] = names
-    return "\n".join(lines)
+    return "\n".join(lines), index
 
 
 def _is_data_row(cells: list[str]) -> bool:
@@ -160,9 +167,9 @@ def _is_data_row(cells: list[str]) -> bool:
 def parse_table(path: Path) -> ParsedTable:
     """Parse ``path`` into stripped text cells; raise :class:`ReaderError` on ragged or malformed rows."""
     text, encoding = decode_text(path, read_file_bytes(path))
-    text, comment = _blank_comments(text)
+    text, comments = _blank_comments(text)
     delimiter = _delimiter(path, text)
-    text = _comment_header(text, comment, delimiter)
+    text, restored = _comment_header(text, comments, delimiter)
     records = _records(path, text, delimiter)
     first = next(records, None)
     if first is None:
@@ -196,7 +203,8 @@ def parse_table(path: Path) -> ParsedTable:
             )
         rows.append(cells)
         lines.append(line)
-    return ParsedTable(header, rows, lines, delimiter, encoding, has_header)
+    notes = [c for i, c in comments if i != restored]  # the header put back is no comment
+    return ParsedTable(header, rows, lines, delimiter, encoding, has_header, notes)
 
 
 _BOOLEANS = {"true": 1.0, "false": 0.0}
@@ -295,7 +303,7 @@ def read_table(path: Path, *, key_columns: tuple[str, ...] | None = None) -> Loa
 def table_loaded(path: Path, table: ParsedTable, key_columns: tuple[str, ...] | None) -> Loaded:
     """The ``table`` observations of parsed cells (the rules of the module docstring); ``path`` for messages."""
     columns: dict[int, list[float | None]] = {}
-    text_cols, ignored = [], []
+    text_cols, ignored, unvalued = [], [], []
     number_like: dict[str, str] = {}
     for j, name in enumerate(table.header):
         parsed, n_num, n_text, why = _parse_column([row[j] for row in table.rows], table.delimiter)
@@ -315,6 +323,7 @@ def table_loaded(path: Path, table: ParsedTable, key_columns: tuple[str, ...] | 
                 number_like[name] = why
         else:
             ignored.append(name)  # no value at all
+            unvalued.append(j)
     keys, used = _row_keys(path, table, key_columns, text_cols)
     used_idx = {table.header.index(k) for k in used}
     values: dict[str, np.ndarray] = {}
@@ -331,10 +340,11 @@ def table_loaded(path: Path, table: ParsedTable, key_columns: tuple[str, ...] | 
         "header": table.has_header,  # False: the first row was data, the columns are numbered 1, 2, ...
         "numeric_columns": numeric,
         # the numeric cells written empty (EMPTY), by '<rowkey>/<column>': no value, unlike a NaN computed
+        # (a column with no value at all too: empty everywhere, it is said, not only ignored: a review)
         "empty": [
             f"{key}/{table.header[j]}"
             for i, key in enumerate(keys)
-            for j, parsed in columns.items()
+            for j in [*columns, *unvalued]
             if j not in used_idx and table.rows[i][j].lower() in EMPTY
         ],
         # the text cells, no observation, by '<rowkey>/<column>': the analysis says when they differ
@@ -375,6 +385,8 @@ def table_semantic_hash(path: Path) -> str:
     # the numbered names of a table without a header are not content: its rows alone
     rows = [table.header, *table.rows] if table.has_header else table.rows
     h.update(json.dumps(rows, ensure_ascii=True, separators=(",", ":")).encode())
+    if table.comments:  # a result in a comment (`# eTIV = ...`) is content, though no observation (a review)
+        h.update(json.dumps(table.comments, ensure_ascii=True).encode())
     return h.hexdigest()
 
 
