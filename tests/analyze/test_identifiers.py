@@ -95,7 +95,7 @@ def test_an_mrs_fit_list_whose_names_differ_by_subject_is_refused(tmp_path: Path
     (out,) = _write(tmp_path, "fit.json", text, "kind: scalars").analyze().document["outputs"]
     assert out["verdict"]["status"] == "error"
     assert out["error"].startswith(
-        "fits[*].name differs between subjects at list position [3] (sub-0 against sub-1) while other positions agree"
+        "fits[*].name differs between subjects at list position [3] (sub-0 against sub-1): the list holds different"
     )
 
 
@@ -123,6 +123,17 @@ def _loaded(folder: Path, name: str, content: str, kind: str) -> object:
         ),
         # names that repeat within a list (units) are no identifiers
         ("e.json", ['{"fits": [{"u": "mM"}, {"u": "mM"}]}', '{"fits": [{"u": "mM"}, {"u": "IU"}]}'], "scalars"),
+        # review N: lists of plain strings (dcm2niix ImageType, BIDS Sources): no number is mixed (c22, c11)
+        (
+            "f.json",
+            [
+                '{"ImageType": ["ORIGINAL", "PRIMARY", "M", "ND"], "TR": 2.0}',
+                '{"ImageType": ["ORIGINAL", "PRIMARY", "M", "NORM"], "TR": 2.0}',
+            ],
+            "scalars",
+        ),
+        # a whole-number count of an ROI is a measurement, not an id (c10)
+        ("g.csv", ["roi_nvox,mean\n12,1.5\n33,2.5\n", "roi_nvox,mean\n12,1.5\n40,2.5\n"], "table"),
     ],
 )
 def test_positions_holding_the_same_things_or_no_identifiers_pass(
@@ -140,3 +151,47 @@ def test_an_identifier_that_differs_between_executions_of_a_subject_is_not_judge
     b2 = _loaded(tmp_path / "b", "y.csv", "Label,V\n1,1.5\n2,2.5\n3,3.5\n", "table")
     assert mixed_identifiers({"a": [a], "b": [b1, b2]}) is None
     assert mixed_identifiers({"a": [a], "b": [b1]}) is not None
+
+
+@pytest.mark.parametrize(
+    ("name", "contents", "kind", "said"),
+    [
+        # c24: no single text column is unique, `hemi` and `structure` together are
+        (
+            "t.csv",
+            [
+                "hemi,structure,volume\nL,Thalamus,7000.5\nL,Amygdala,1500.5\nR,Thalamus,7100.5\nR,Amygdala,1550.5\n",
+                "hemi,structure,volume\nL,Thalamus,7000.5\nL,Amygdala,1500.5\nR,Amygdala,1550.5\nR,Thalamus,7100.5\n",
+            ],
+            "table",
+            "their text (hemi, structure) differs between s0's row 2 and s1's",
+        ),
+        # c19: a numeric label field of a JSON list
+        (
+            "r.json",
+            [
+                '{"regions": [{"label": 1, "v": 1.5}, {"label": 2, "v": 2.5}, {"label": 3, "v": 3.5}]}',
+                '{"regions": [{"label": 1, "v": 1.5}, {"label": 3, "v": 2.5}, {"label": 5, "v": 3.5}]}',
+            ],
+            "scalars",
+            "regions[*].label differs between subjects at list position [1]",
+        ),
+        # c04: `LabelID`; c06: labels shifted at every position (2..4 against 1..3: one id at two places)
+        ("l.csv", ["LabelID,v\n1,1.5\n2,2.5\n", "LabelID,v\n1,1.5\n3,2.5\n"], "table", "column 'LabelID'"),
+        ("s.csv", ["Label,v\n1,1.5\n2,2.5\n3,3.5\n", "Label,v\n2,1.5\n3,2.5\n4,3.5\n"], "table", "column 'Label'"),
+    ],
+)
+def test_identifiers_review_n_found_are_refused(tmp_path: Path, name: str, contents: list[str], kind: str, said: str):
+    files = {f"s{i}": [_loaded(tmp_path / f"s{i}", name, c, kind)] for i, c in enumerate(contents)}
+    assert said in (mixed_identifiers(files) or "")
+
+
+def test_every_pair_of_subjects_is_compared(tmp_path: Path) -> None:
+    """Review N (c05): the first subject was compared with each other only; unlike all of them at every position,
+    it hid the mix between the others."""
+    labels = {"s0": [7, 8, 9], "s1": [1, 2, 3], "s2": [1, 3, 4]}
+    files = {
+        s: [_loaded(tmp_path / s, "x.csv", "Label,v\n" + "".join(f"{lab},1.5\n" for lab in labs), "table")]
+        for s, labs in labels.items()
+    }
+    assert "holds 2 in s1's row 1 but 3 in s2's" in (mixed_identifiers(files) or "")

@@ -11,25 +11,46 @@ ids). :func:`mixed_identifiers` finds such a position; the analysis refuses the 
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 from typing import Any
 
 _INDEX = re.compile(r"\[(\d+)\]")
-# A numeric column named as an identifier: `Label`, `label_id`, `SegId`, `ROI`, `region_index`, `StructID`...
-_ID_NAME = re.compile(
-    r"(?:^|[^a-z])(?:label|id|ids|index|idx|roi|region|structure|struct|seg|segid|parcel|code|key)(?:$|[^a-z])|"
-    r"(?:label|segid|structid|roiid|regionid)$",
-    re.IGNORECASE,
+_LAST_INDEX = re.compile(r"^(.*)\[(\d+)\]\.([^.\[\]]+)$")  # `fits[3].name`: a field of a list's element
+# A name is an identifier's by its words (camelCase and snake_case split): its last word is one of _ID_WORDS
+# (`Label`, `LabelID`, `SegId`, `ROIs`, `region_index`), or its first is an entity and its last a way to number
+# it (`LabelValue`, `parcel_no`). Not a measurement of an entity (`roi_nvox`, `region_volume`).
+_ID_WORDS = frozenset(
+    "label id idx index roi region structure struct seg segid segment parcel node tract code key".split()
 )
+_ENTITIES = frozenset("label roi region structure struct seg segment parcel node tract".split())
+_NUMBERING = frozenset("id idx index value number no num code key label".split())
+
+
+def named_as_identifier(name: str) -> bool:
+    """Whether a column or field name names identifiers (its words: see the comment of ``_ID_WORDS``).
+
+    Examples
+    --------
+    >>> [named_as_identifier(n) for n in ("Label", "LabelID", "ROIs", "LabelValue", "roi_nvox", "volume")]
+    [True, True, True, True, False, False]
+    """
+    words = [w for w in re.split(r"[^a-z0-9]+", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()) if w]
+    words = [w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words]
+    if not words:
+        return False
+    return words[-1] in _ID_WORDS or (words[0] in _ENTITIES and words[-1] in _NUMBERING)
 
 
 def _sequences(got: Any) -> dict[str, dict[str, Any]]:
     """The identifier-like sequences of one loaded file: family -> {position: value}.
 
     Families: a numbered-row table's numeric column named as an identifier (``column 'Label'``, positions are
-    rows); the first row of a table without a header (``first row``, positions are columns); a JSON list's text
-    leaf (``fits[*].name``, positions are indices), each value its digest.
+    rows) and its text cells, row by row (``text columns``: `hemi` and `structure` together); the first row of a
+    table without a header (``first row``, positions are columns); a field of a JSON list's elements, text or a
+    number named as an identifier (``fits[*].name``, positions are indices), when numbers sit in those elements.
+    Text values are their digests.
     """
     out: dict[str, dict[str, Any]] = {}
     if got.kind == "table" and not got.meta.get("key_columns"):
@@ -37,15 +58,24 @@ def _sequences(got: Any) -> dict[str, dict[str, Any]]:
         named: dict[str, bool] = {}  # column -> named as an identifier (a table may have 10^5 cells)
         for name, value in got.values.items():
             row, _, column = name.partition("/")
-            if headed and named.setdefault(column, bool(_ID_NAME.search(column))):
+            if headed and named.setdefault(column, named_as_identifier(column)):
                 out.setdefault(f"column {column!r}", {})[row] = float(value)
             elif not headed and row == "0":
                 out.setdefault("first row", {})[column] = float(value)
+        texts: dict[str, list[tuple[str, str]]] = {}
+        for name, digest in sorted((got.meta.get("text") or {}).items()):
+            row, _, column = name.partition("/")
+            texts.setdefault(row, []).append((column, digest))
+        if headed and texts:
+            out["text columns"] = {row: tuple(cells) for row, cells in texts.items()}
     elif got.kind == "scalars":
-        for name, digest in (got.meta.get("text") or {}).items():
-            indices = _INDEX.findall(name)
-            if indices:
-                out.setdefault(_INDEX.sub("[*]", name), {})[",".join(indices)] = digest
+        numbered = {m[1] + f"[{m[2]}]" for n in got.values if (m := _LAST_INDEX.match(n))}
+        leaves = [(n, v) for n, v in (got.meta.get("text") or {}).items()]
+        leaves += [(n, float(v)) for n, v in got.values.items() if named_as_identifier(n.rsplit(".", 1)[-1])]
+        for name, value in leaves:
+            m = _LAST_INDEX.match(name)
+            if m and f"{m[1]}[{m[2]}]" in numbered:  # numbers sit in that element: they would be mixed
+                out.setdefault(_INDEX.sub("[*]", name), {})[",".join(_INDEX.findall(name))] = value
     return {k: v for k, v in out.items() if _identifiers(v.values())}
 
 
@@ -89,14 +119,17 @@ def mixed_identifiers(files: dict[str, list[Any]]) -> str | None:
             if not (counts and family == "first row"):
                 per.setdefault(family, {})[subject] = seq
     for family, by_subject in sorted(per.items()):
-        subjects = sorted(by_subject)
-        first = subjects[0]
-        for other in subjects[1:]:
-            a, b = by_subject[first], by_subject[other]
+        # Every pair of distinct sequences (the subjects grouped by theirs: few groups, however many subjects)
+        groups: dict[tuple[tuple[str, Any], ...], str] = {}
+        for subject in sorted(by_subject):
+            groups.setdefault(tuple(sorted(by_subject[subject].items())), subject)
+        for (a_key, first), (b_key, other) in itertools.combinations(groups.items(), 2):
+            a, b = dict(a_key), dict(b_key)
             shared = sorted(set(a) & set(b), key=_position_key)
-            agree = [p for p in shared if a[p] == b[p]]
             differ = [p for p in shared if a[p] != b[p]]
-            if agree and differ:
+            agree = len(differ) < len(shared)
+            moved = bool(set(a[p] for p in differ) & set(b[p] for p in differ))  # one id at two places
+            if differ and (agree or moved):
                 return _message(family, differ[0], a[differ[0]], b[differ[0]], first, other)
     return None
 
@@ -121,8 +154,15 @@ def _message(family: str, position: str, a: Any, b: Any, first: str, other: str)
             "(ids in place of a header?), so each observation would mix them; write column names that are not "
             "numbers (`label_2`), or one row per id with a key column"
         )
+    if family == "text columns":
+        columns = ", ".join(column for column, _ in a)
+        return (
+            f"the rows are numbered, and their text ({columns}) differs between {first}'s row {position} and "
+            f"{other}'s: rows of one number are different things in different subjects, so each observation would "
+            f"mix them; declare `key_columns: [{columns}]` in the output's declaration"
+        )
     return (
-        f"{family} differs between subjects at list position [{position}] ({first} against {other}) while other "
-        "positions agree: the list holds different things at one index in different subjects, so each observation "
-        'would mix them; write the list as an object keyed by that name ({"GSH": {...}})'
+        f"{family} differs between subjects at list position [{position}] ({first} against {other}): the list "
+        "holds different things at one index in different subjects, so each observation would mix them; write the "
+        'list as an object keyed by that name ({"GSH": {...}})'
     )
