@@ -394,3 +394,25 @@ def test_levels_equally_noisy_are_not_named() -> None:
         for seed in range(30)
     )
     assert named == 0
+
+
+def test_a_condition_never_run_is_neither_quiet_nor_blamed() -> None:
+    """Review L (c32): threads=4,lib=b was never ingested, yet the summary read "repetitions agree under
+    threads=4,lib=b" and blamed threads=1 and lib=a for the noise everywhere else."""
+    levels = {"threads": ("1", "4"), "lib": ("a", "b")}
+    factors = tuple(levels.items())
+    cells = Design(tuple(SUBJECTS), factors, 3, {}).cells
+    grid = {
+        s: {
+            (c, r): Record(s, tuple(zip(levels, c, strict=True)), ",".join(c), r + 1, None, f"{s}/{c}/{r}", None, None)
+            for c in cells
+            if c != ("4", "b")
+            for r in range(3)
+        }
+        for s in SUBJECTS
+    }
+    bits = bitwise_summary(Design(tuple(SUBJECTS), factors, 3, grid))
+    assert "4,b" not in bits["conditions"] and "threads=4,lib=b" not in bits["conditions"]
+    att = attribute(bits, {"threads": 0.0, "lib": 0.0, "repetition": 0.5})
+    assert not any(f["changes_result"] for f in att["factors"])
+    assert att["summary"].startswith("repetitions differ under every condition: run-to-run nondeterminism")

@@ -61,9 +61,10 @@ def bitwise_summary(design: Design) -> dict[str, Any]:
                     identical=n_sem <= 1,
                 )
             )
-            pc = per_condition.setdefault(ck, {"cells": 0, "identical_cells": 0})
-            pc["cells"] += 1
-            pc["identical_cells"] += n_sem <= 1
+            if len(recs) >= 2:  # one execution, or none (never ingested): the cell compares nothing (a review)
+                pc = per_condition.setdefault(ck, {"cells": 0, "identical_cells": 0})
+                pc["cells"] += 1
+                pc["identical_cells"] += n_sem <= 1
     factors = {f: _factor_effect(design, j) for j, (f, _) in enumerate(design.factors)}
     quiet, sporadic = [], []
     for c in design.cells:
