@@ -66,16 +66,23 @@ def write_study(
 def ingested(root: Path, outputs: str, files: dict[tuple[str, int], dict[str, str | bytes]]) -> Any:
     """A study whose ``outputs`` (YAML lines under ``outputs:``) are ingested from ``results/SUBJECT/run-REP``
     folders holding ``files[(subject, rep)]`` (name -> text or bytes); returns the loaded Study."""
+    folders = {f"{subject}/run-{rep}": content for (subject, rep), content in files.items()}
+    return ingested_folders(root, outputs, folders, "{subject}/run-{repetition}")
+
+
+def ingested_folders(root: Path, outputs: str, folders: dict[str, dict[str, str | bytes]], pattern: str) -> Any:
+    """A study whose ``outputs`` are ingested from ``results/<folder>`` folders holding ``folders[folder]`` (name ->
+    text or bytes), by the ingest pattern ``results/<pattern>``; returns the loaded Study."""
     from reprovip.study import Study
 
-    for (subject, rep), content in files.items():
-        folder = root / "results" / subject / f"run-{rep}"
-        folder.mkdir(parents=True)
+    for folder, content in folders.items():
+        where = root / "results" / folder
+        where.mkdir(parents=True)
         for name, data in content.items():
-            (folder / name).write_bytes(data if isinstance(data, bytes) else data.encode())
+            (where / name).write_bytes(data if isinstance(data, bytes) else data.encode())
     (root / "study.yaml").write_text(f"outputs:\n{outputs}")
     study = Study.load(root / "study.yaml")
-    study.ingest("results/{subject}/run-{repetition}")
+    study.ingest(f"results/{pattern}")
     return study
 
 

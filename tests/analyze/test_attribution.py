@@ -317,20 +317,18 @@ def test_a_factor_that_moves_one_field_of_twenty_is_named_on_it(tmp_path) -> Non
     (1.31%)", threads not changing the result, and the report's cause "repetitions"."""
     import json
 
-    from reprovip.study import Study
+    from tests.conftest import ingested_folders
 
     rng = np.random.default_rng(36)
+    folders = {}
     for s in range(6):
         for threads in ("1", "4"):
             for r in range(1, 4):
                 doc = {f"f{i:02d}": 10.0 * s + i + rng.normal(0, 3.0 if i else 0.001) for i in range(20)}
                 doc["f00"] += 8.0 if threads == "4" else 0.0
-                folder = tmp_path / "results" / threads / f"sub-{s}" / f"run-{r}"
-                folder.mkdir(parents=True)
-                (folder / "r.json").write_text(json.dumps(doc))
-    (tmp_path / "study.yaml").write_text("outputs:\n  r: {path: r.json, kind: scalars}\n")
-    study = Study.load(tmp_path / "study.yaml")
-    study.ingest("results/{threads}/{subject}/run-{repetition}")
+                folders[f"{threads}/sub-{s}/run-{r}"] = {"r.json": json.dumps(doc)}
+    outputs = "  r: {path: r.json, kind: scalars}\n"
+    study = ingested_folders(tmp_path, outputs, folders, "{threads}/{subject}/run-{repetition}")
     (out,) = study.analyze().document["outputs"]
     (threads,) = out["attribution"]["factors"]
     assert threads["changes_result"] and threads["local"]["observation"] == "f00"

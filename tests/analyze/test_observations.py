@@ -17,6 +17,7 @@ import pytest
 
 from reprovip.readers import load
 from reprovip.study import Study
+from tests.conftest import ingested
 
 SUBJECTS, K, T = 5, 3, 12
 NCOMP = [2, 2, 3, 2, 3]  # a_comp_cor columns per subject: the third one only in sub-3 and sub-5
@@ -25,6 +26,7 @@ NCOMP = [2, 2, 3, 2, 3]  # a_comp_cor columns per subject: the third one only in
 def _confounds(root: Path, *, noise: float = 1e-6, first: str = "n/a", rows: list[int] | None = None) -> Study:
     """fMRIPrep-like confounds per subject x repetition, ingested; ``rows``: volumes per subject (default T)."""
     rng = np.random.default_rng(3)
+    tables = {}
     for s in range(SUBJECTS):
         t_s = (rows or [T] * SUBJECTS)[s]
         base = rng.normal(0, 1, (t_s, 4 + NCOMP[s])) + 3 * s
@@ -38,13 +40,8 @@ def _confounds(root: Path, *, noise: float = 1e-6, first: str = "n/a", rows: lis
                 if t == 0:
                     cells[2] = cells[3] = first
                 lines.append("\t".join(cells))
-            folder = root / "results" / f"sub-{s + 1}" / f"run-{r + 1}"
-            folder.mkdir(parents=True)
-            (folder / "confounds.tsv").write_text("\n".join(lines) + "\n")
-    (root / "study.yaml").write_text("outputs:\n  confounds: {path: confounds.tsv, kind: table}\n")
-    study = Study.load(root / "study.yaml")
-    study.ingest("results/{subject}/run-{repetition}")
-    return study
+            tables[(f"sub-{s + 1}", r + 1)] = {"confounds.tsv": "\n".join(lines) + "\n"}
+    return ingested(root, "  confounds: {path: confounds.tsv, kind: table}\n", tables)
 
 
 @pytest.mark.parametrize(("cell", "empty"), [("n/a", True), ("NA", True), ("", True), ("null", True), ("nan", False)])
@@ -142,6 +139,7 @@ def test_one_subject_with_many_more_columns_leaves_the_others_measured(tmp_path:
     output "not analysable", and a real +50% change of sub-4's `7/global_signal` was never named. Subjects are
     measured against the median subject's count: the spike columns are absent from the others."""
     rng = np.random.default_rng(9)
+    tables = {}
     for s in range(1, 6):
         base = rng.normal(0, 1, (T, 2)) + 3 * s
         spikes = 40 if s == 2 else 1
@@ -155,12 +153,8 @@ def test_one_subject_with_many_more_columns_leaves_the_others_measured(tmp_path:
                 lines.append(
                     "\t".join([f"{v:.6f}" for v in table[t]] + ["1.0" if t == i else "0.0" for i in range(spikes)])
                 )
-            folder = tmp_path / "results" / f"sub-{s}" / f"run-{r}"
-            folder.mkdir(parents=True)
-            (folder / "confounds.tsv").write_text("\n".join(lines) + "\n")
-    (tmp_path / "study.yaml").write_text("outputs:\n  confounds: {path: confounds.tsv, kind: table}\n")
-    study = Study.load(tmp_path / "study.yaml")
-    study.ingest("results/{subject}/run-{repetition}")
+            tables[(f"sub-{s}", r)] = {"confounds.tsv": "\n".join(lines) + "\n"}
+    study = ingested(tmp_path, "  confounds: {path: confounds.tsv, kind: table}\n", tables)
     (out,) = study.analyze().document["outputs"]
     assert out["errors"] == [] and out["complete_subjects"] == 5
     assert out["absent_observations"]["subjects"]["sub-1"]["count"] == 39 * T
