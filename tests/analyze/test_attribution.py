@@ -350,50 +350,6 @@ def test_pure_noise_over_many_fields_names_no_factor() -> None:
     assert named == 0
 
 
-def _noise_observations(seed: int, sd: dict[str, float], n_obs: int = 1) -> list[dict]:
-    """8 subjects x threads 1/4 x 3 repetitions, run-to-run SD ``sd[level]``."""
-    rng = np.random.default_rng(seed)
-    values = 10.0 * np.arange(8)[None, :, None, None] + np.stack(
-        [rng.normal(0, sd[level], (n_obs, 8, 3)) for level in ("1", "4")], axis=2
-    )
-    metrics = scalar_metrics(values, ("threads",), ["threads=1", "threads=4"])
-    return [dict(name=f"f{i}", **m) for i, m in enumerate(metrics)]
-
-
-def test_a_level_that_makes_the_executions_noisier_is_named() -> None:
-    """Review L (c31, r02): threads=4 is 1000 times noisier than threads=1, both differ run to run, so the bits
-    cannot tell; the summary read "run-to-run nondeterminism". The two levels' pooled within-subject variances
-    are compared by an F test (as scipy's F distribution gives it)."""
-    from scipy import stats
-
-    from reprovip.analyze.attribution import noise_evidence
-
-    observations = _noise_observations(31, {"1": 0.002, "4": 2.0})
-    found = noise_evidence(observations, ("threads",))["threads"]
-    assert (found["noisy"]["level"], found["quiet"]["level"], found["observation"]) == ("4", "1", "f0")
-    per = observations[0]["per_condition"]
-    ratio = per["threads=4"]["wsd"] ** 2 / per["threads=1"]["wsd"] ** 2
-    assert found["noisy"]["wsd"] == pytest.approx(per["threads=4"]["wsd"])
-    assert found["p"] == pytest.approx(min(1.0, 2 * stats.f.sf(ratio, 16, 16)))
-    shares, sources = mean_shares(observations, ("threads",)), source_shares([o["variance"] for o in observations])
-    evidence = factor_evidence(observations, ("threads",))
-    bits = _bits({"threads": ("1", "4")}, 3, lambda s, c, r: f"{s}/{c}/{r}")  # every execution differs
-    att = attribute(bits, shares, None, evidence, sources, noise={"threads": found})
-    assert att["factors"][0]["changes_result"]
-    assert att["summary"].startswith("threads changes the run-to-run noise (on f0: within-subject SD ")
-
-
-def test_levels_equally_noisy_are_not_named() -> None:
-    """Pure noise, the same at both levels, over 20 observations: named in none of 30 designs."""
-    from reprovip.analyze.attribution import noise_evidence
-
-    named = sum(
-        "threads" in noise_evidence(_noise_observations(seed, {"1": 1.0, "4": 1.0}, 20), ("threads",))
-        for seed in range(30)
-    )
-    assert named == 0
-
-
 def test_a_condition_never_run_is_neither_quiet_nor_blamed() -> None:
     """Review L (c32): threads=4,lib=b was never ingested, yet the summary read "repetitions agree under
     threads=4,lib=b" and blamed threads=1 and lib=a for the noise everywhere else."""

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
-
-from reprovip.analyze.bitwise import SPORADIC
 
 
 def factor_shares(variance: dict[str, dict[str, Any]] | None, factors: tuple[str, ...]) -> dict[str, float]:
@@ -110,67 +107,6 @@ def local_evidence(observations: list[dict[str, Any]], factors: tuple[str, ...])
     return out
 
 
-def _finite(value: Any) -> float | None:
-    """A stored number that is finite, else None (the document writes inf and nan as strings)."""
-    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
-
-
-NOISE_RATIO = 4.0  # a level whose run-to-run variance is 4 times another's (SD twice) changes the noise
-
-
-def noise_evidence(observations: list[dict[str, Any]], factors: tuple[str, ...]) -> dict[str, dict[str, Any]]:
-    """Per factor, the observation where one of its levels makes the executions noisier than another: the
-    within-subject variances of the conditions of each level pooled, their ratio at least :data:`NOISE_RATIO`
-    and significant (F test of the two variances on their degrees of freedom, Bonferroni over the observations
-    and factors, p < :data:`FACTOR_P`). A review's threads=4, 1000 times noisier than threads=1 (within-SD 1.87
-    against 0.002), read "run-to-run nondeterminism": both levels differ run to run, so the bits cannot tell.
-    The observation with the smallest p: its ``observation``, the ``noisy`` and ``quiet`` levels with their
-    within-subject SDs, and ``p``; empty without per-condition spreads."""
-    from scipy import special  # here: only for a study with factors and repetitions
-
-    tested = [o for o in observations if o.get("per_condition") and (o.get("mean_squares") or {}).get("n")]
-    out: dict[str, dict[str, Any]] = {}
-    for o in tested:
-        cells = {
-            tuple(tuple(part.split("=", 1)) for part in key.split(",")): _finite(c.get("wsd"))
-            for key, c in o["per_condition"].items()
-        }
-        if any(v is None for v in cells.values()):
-            continue
-        n, k = int(o["mean_squares"]["n"]), int(o["mean_squares"]["k"]) // max(len(cells), 1)
-        for f in factors:
-            pooled: dict[str, list[float]] = {}
-            for key, wsd in cells.items():
-                level = dict(key).get(f)
-                if level is not None:
-                    pooled.setdefault(level, []).append(float(wsd) ** 2)
-            if len(pooled) < 2 or k < 2:
-                continue
-            var = {lv: float(np.mean(v)) for lv, v in pooled.items()}
-            noisy, quiet = max(var, key=var.__getitem__), min(var, key=var.__getitem__)
-            # A quiet level (bit-identical repetitions) is the bitwise view's to name, flaky runs aside
-            if var[quiet] == 0 or var[noisy] < NOISE_RATIO * var[quiet]:
-                continue
-            d1, d2 = n * (k - 1) * len(pooled[noisy]), n * (k - 1) * len(pooled[quiet])
-            p = 2.0 * float(special.fdtrc(d1, d2, var[noisy] / var[quiet]))
-            p = min(1.0, p * len(tested) * len(factors))
-            if p < FACTOR_P and (f not in out or p < out[f]["p"]):
-                out[f] = dict(
-                    observation=o["name"],
-                    noisy={"level": noisy, "wsd": math.sqrt(var[noisy])},
-                    quiet={"level": quiet, "wsd": math.sqrt(var[quiet])},
-                    p=p,
-                )
-    return out
-
-
-def _steady(bitwise: dict[str, Any], factor: str, level: str) -> bool:
-    """Whether every condition of ``factor=level`` differs run to run for half or more of its subjects: a few
-    flaky executions that fall under one level are no property of it (a coin flip, see the bitwise view)."""
-    conditions = [c for key, c in (bitwise.get("conditions") or {}).items() if f"{factor}={level}" in key.split(",")]
-    return bool(conditions) and all(c["cells"] - c["identical_cells"] >= SPORADIC * c["cells"] for c in conditions)
-
-
 def voxel_variance(
     summary: dict[str, Any], factors: tuple[str, ...]
 ) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
@@ -232,12 +168,6 @@ def _beyond_noise(e: dict[str, Any], shares: dict[str, float], sources: dict[str
             f"{f} changes the result on {local['observation']} ({100 * local['share']:.3g}% of its variance, "
             f"repetitions {100 * local['repetition']:.3g}%)"
         )
-    if noise := e.get("noise"):
-        noisy, quiet = noise["noisy"], noise["quiet"]
-        return (
-            f"{f} changes the run-to-run noise (on {noise['observation']}: within-subject SD {noisy['wsd']:.3g} "
-            f"under {f}={noisy['level']}, {quiet['wsd']:.3g} under {f}={quiet['level']})"
-        )
     if e.get("region", 0.0) >= REGION:
         return (
             f"{f} changes the result in {100 * e['region']:.3g}% of the differing voxels, where it carries half or "
@@ -272,7 +202,6 @@ def attribute(
     *,
     interactions: dict[str, dict[str, Any]] | None = None,
     local: dict[str, dict[str, Any]] | None = None,
-    noise: dict[str, dict[str, Any]] | None = None,
     regions: dict[str, float] | None = None,
     unmeasured: bool = False,
 ) -> dict[str, Any]:
@@ -283,8 +212,7 @@ def attribute(
     :func:`factor_evidence`: a factor is named from its share only when its main effect is significant too.
     ``sources`` (:func:`source_shares`) are listed in the summary's shares when given, else ``shares``.
     ``interactions`` (:func:`interaction_evidence`) names a factor that acts on some subjects only, ``local``
-    (:func:`local_evidence`) one that changes some observations only, ``noise`` (:func:`noise_evidence`) one of
-    whose levels makes the executions noisier, and ``regions``
+    (:func:`local_evidence`) one that changes some observations only, and ``regions``
     (:func:`voxel_variance`) one that dominates a part of an image's differing voxels.
     ``unmeasured``: the files differ while every value read from them is the same (an image header).
 
@@ -347,8 +275,6 @@ def attribute(
             e["interaction"] = interactions[f]
         if local and f in local:
             e["local"] = local[f]
-        if noise and f in noise and _steady(bitwise, f, noise[f]["noisy"]["level"]):
-            e["noise"] = noise[f]
         if e["changes_result"] or bitwise.get("repetitions", 2) < 2:
             continue
         significant = evidence is None or evidence.get(f, 1.0) < FACTOR_P

@@ -16,7 +16,6 @@ from reprovip.analyze.attribution import (
     interaction_evidence,
     local_evidence,
     mean_shares,
-    noise_evidence,
     source_shares,
     voxel_variance,
 )
@@ -242,7 +241,6 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
         sources,
         interactions=interaction_evidence(observations, design.factor_names),
         local=local_evidence(observations, design.factor_names),
-        noise=noise_evidence(observations, design.factor_names),
         regions=regions,
         unmeasured="unmeasured_differences" in entry,
     )
