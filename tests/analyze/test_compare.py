@@ -575,3 +575,31 @@ def test_a_field_one_subject_writes_na_is_still_tested_on_the_others(tmp_path: P
     assert out["envelope"]["within_envelope"] is False and out["envelope"]["outside"] == ["gm/volume"]
     assert out["envelope"]["worst_observation"] == "gm/volume"
     assert doc["verdict"]["status"] == "fail"
+
+
+def test_a_new_version_that_keeps_the_skull_names_no_baseline_execution(tmp_path: Path) -> None:
+    """Review P (compare_nan_bg): the new version keeps the skull (a non-zero background) in every execution;
+    `images of every execution alike` compared each execution with the median over both versions and named the
+    baseline's 12 executions as having lost their voxels. Executions are compared within their version."""
+    import nibabel as nib
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    grid = np.indices((12, 12, 8)).astype(float)
+    brain = ((grid[0] - 5.5) ** 2 + (grid[1] - 5.5) ** 2 + (grid[2] - 3.5) ** 2) < 9
+    anatomy = {s: np.where(brain, rng.uniform(50, 150, brain.shape), 0.0) for s in ("s1", "s2", "s3", "s4")}
+
+    def version(name: str, skull: bool) -> Study:
+        files = {}
+        for s, a in anatomy.items():
+            for r in (1, 2, 3):
+                v = a + np.where(brain, rng.normal(0, 0.01, a.shape), 0.0)
+                if skull:
+                    v = np.where(brain, v, 30.0)
+                files[(s, r)] = {"t1.nii": nib.Nifti1Image(v.astype(np.float32), np.eye(4)).to_bytes()}
+        return ingested(tmp_path / name, "  t1: {path: t1.nii, kind: image}\n", files)
+
+    doc = compare_check(version("base", False), version("cur", True)).document
+    (out,) = doc["outputs"]
+    assert out["voxelwise"].get("support_outliers", []) == []
+    assert out["envelope"]["within_envelope"] is False and doc["verdict"]["status"] == "fail"

@@ -313,9 +313,8 @@ class _Stream:
         odd one is named whichever comes first (counted among the voxels with metrics, the reference region of a
         nearly empty first volume, a failure read first was never named). Columns in ``skip`` (already named)
         are not named again; returns the columns named."""
-        typical = float(np.median(values))
         named = set()
-        for col, changed in _departures(values, floor):
+        for col, changed, typical in self._departures(values, floor):
             if col in skip:
                 continue
             named.add(col)
@@ -334,12 +333,27 @@ class _Stream:
             )
         return frozenset(named)
 
+    def _departures(self, values: list[float], floor: float) -> list[tuple[int, float, float]]:
+        """:func:`_departures` among the executions of each version (the version factor's level), each with the
+        median it departs from: with `compare`, a new version that kept the skull in every execution named the
+        baseline's as the ones that lost voxels, against a median over both (a review)."""
+        groups: dict[Any, list[int]] = {}
+        for col in range(len(values)):
+            cell = self.design.cells[col // self.design.k]
+            groups.setdefault(None if self.version_axis is None else cell[self.version_axis], []).append(col)
+        out = []
+        for cols in groups.values():
+            part = [values[c] for c in cols]
+            typical = float(np.median(part))
+            out += [(cols[i], changed, typical) for i, changed in _departures(part, floor)]
+        return out
+
     def support(self, subject: str, counts: list[int]) -> list[int]:
         """The subject's non-zero voxel counts, or when they name an execution, the counts of voxels above
         :data:`RESIDUE` x the subject's typical largest |value| (its volumes read again: rare): a build that
         flushes denormals to zero, or writes exact zeros where the others leave 1e-12 of solver residue, has
         not lost its image (reviews' false alarms)."""
-        if not _departures(counts, SUPPORT_FLOOR):
+        if not self._departures(counts, SUPPORT_FLOOR):
             return counts
         buffers, paths = DecodeBuffers(), [path for _, path in self.plan(subject)]
         largest: dict[Path, float] = {}
