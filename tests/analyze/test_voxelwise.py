@@ -355,7 +355,8 @@ def test_a_subject_on_its_own_grid_is_named_with_what_to_do(tmp_path: Path) -> N
     # named by its execution, not only its subject (a review could not tell which file was on another grid)
     assert (error["condition"], error["repetition"]) == ("-", 0)  # its first file (this design counts from 0)
     assert error["subject"] == "sub-2" and error["error"].endswith(
-        "affine differs from the other executions' by more than 1e-05; voxelwise maps need every execution on one "
+        "affine differs from the other executions' by 2 at row 0, column 3 (tolerance 1e-05 plus 4 float32 steps); "
+        "voxelwise maps need every execution on one "
         "grid: images in each subject's native space must be resampled to a common template first, or declare the "
         "output `kind: bytes` to compare the files only"
     )

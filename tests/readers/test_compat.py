@@ -24,8 +24,8 @@ def test_compatible_images(delta):
     [
         (_image(shape=(2, 2, 3)), "shape (2, 2, 3) of 'data' differs from a.nii's (2, 2, 2)"),
         (
-            _image(affine=AFFINE + np.pad([[2e-5]], ((2, 1), (3, 0)))),
-            "affine differs from a.nii's by 2e-05 at row 2, column 3",
+            _image(affine=AFFINE + np.pad([[1e-4]], ((2, 1), (3, 0)))),  # beyond 1e-5 + 4 float32 steps of 72
+            "affine differs from a.nii's by 0.0001 at row 2, column 3",
         ),
         (_image(affine=np.full((4, 4), np.nan)), "affine differs from a.nii's by nan"),
         (Loaded("labels", {"data": np.zeros((2, 2, 2))}), "was read as 'labels' but a.nii as 'image'"),
@@ -54,3 +54,18 @@ def test_real_images(tmp_path):
     b = load(write_nifti(tmp_path / "b.nii.gz", volume(seed=1), affine=AFFINE * 1.001))
     with reader_error(tmp_path / "b.nii.gz", "affine differs"):
         check_compatible(a, b, path_a=tmp_path / "a.nii.gz", path_b=tmp_path / "b.nii.gz")
+
+
+def test_one_float32_step_of_a_large_offset_is_the_same_affine() -> None:
+    """Review P (affine_f32ulp): images at -300 mm whose translation differed by one float32 step (3e-5 mm,
+    1/16000 of a voxel) read "not analysable: resample native-space images"; a real shift is still named, with
+    its size and place."""
+    from reprovip.readers import affine_mismatch
+
+    a = np.diag([1.0, 1.0, 1.0, 1.0])
+    a[:3, 3] = [-300.0, -280.0, 250.0]
+    b = a.copy()
+    b[0, 3] = float(np.nextafter(np.float32(-300.0), np.float32(0.0)))  # one float32 step
+    assert affine_mismatch(a, b) is None
+    b[2, 3] += 1.0
+    assert affine_mismatch(a, b) == (pytest.approx(1.0), 2, 3)

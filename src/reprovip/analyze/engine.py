@@ -37,7 +37,7 @@ from reprovip.analyze.voxelwise import ONE_GRID, grid_shape, voxelwise_maps
 from reprovip.atomic import to_json, write_json_atomic
 from reprovip.criteria.evaluate import evaluate
 from reprovip.errors import NotFoundError, ReaderError, ReprovipError
-from reprovip.readers import AFFINE_TOLERANCE
+from reprovip.readers import affine_mismatch
 from reprovip.report.values import save_plot_values
 from reprovip.store import BlobStore
 
@@ -253,7 +253,6 @@ def _own_grids(entry: dict[str, Any], design: Design) -> None:
     Dice and HD95 do not. A subject whose every execution is on one grid, other than the common one, is
     measured on its own (named in ``voxelwise.own_grid_subjects``) instead of being left out as unreadable
     (a review's native-space maps were "not analysable", and a label's Dice read 1 over the others)."""
-    import numpy as np
 
     from reprovip.readers.nifti import read_geometry
 
@@ -265,7 +264,7 @@ def _own_grids(entry: dict[str, Any], design: Design) -> None:
         except ReaderError:  # an unreadable file stays the error it is
             continue
         shape, affine = grid_shape(grids[0].shape), grids[0].affine
-        if all(grid_shape(g.shape) == shape and np.max(np.abs(g.affine - affine)) <= AFFINE_TOLERANCE for g in grids):
+        if all(grid_shape(g.shape) == shape and affine_mismatch(g.affine, affine) is None for g in grids):
             own.append(subject)
     if own:
         entry["errors"] = [e for e in entry["errors"] if not (e["subject"] in own and e in on_grid)]

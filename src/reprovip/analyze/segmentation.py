@@ -9,7 +9,7 @@ import numpy as np
 from reprovip.analyze.design import Design, Record
 from reprovip.analyze.stats import num
 from reprovip.metrics import pairwise_overlap
-from reprovip.readers import AFFINE_TOLERANCE, load
+from reprovip.readers import affine_mismatch, load
 from reprovip.readers.base import fail
 
 
@@ -45,7 +45,7 @@ def _subject_maps(recs: list[Record], kind: str) -> tuple[np.ndarray, tuple[floa
                 f"label map of shape {data.shape} ({_execution(rec)}) where {_execution(recs[0])} has {first}",
                 "write the label maps of every execution of a subject on the same grid",
             )
-        if affine is not None and other is not None and not np.max(np.abs(other - affine)) <= AFFINE_TOLERANCE:
+        if affine is not None and other is not None and affine_mismatch(other, affine) is not None:
             # compared voxel by voxel, a map moved in space would read as unchanged
             raise fail(
                 rec.path,  # type: ignore[arg-type]

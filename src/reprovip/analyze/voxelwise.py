@@ -36,7 +36,7 @@ from reprovip.analyze.stats import num
 from reprovip.analyze.voxelmaps import finish_maps, map_dtype
 from reprovip.errors import ReaderError
 from reprovip.metrics import FactorialAccumulator
-from reprovip.readers import AFFINE_TOLERANCE, read_image
+from reprovip.readers import AFFINE_TOLERANCE, affine_mismatch, read_image
 from reprovip.readers.inflate import DecodeBuffers
 from reprovip.readers.nifti import read_geometry
 
@@ -97,9 +97,11 @@ def _volume(path: Path, ref: tuple[tuple[int, ...], np.ndarray, Any], buffers: D
         )
     if shape != ref[0]:
         raise ReaderError(f"{path}: shape {img.data.shape} differs from {ref[0]} of the other executions; {ONE_GRID}")
-    if np.max(np.abs(img.affine - ref[1])) > AFFINE_TOLERANCE:
+    if (mismatch := affine_mismatch(img.affine, ref[1])) is not None:
+        diff, row, col = mismatch
         raise ReaderError(
-            f"{path}: affine differs from the other executions' by more than {AFFINE_TOLERANCE}; {ONE_GRID}"
+            f"{path}: affine differs from the other executions' by {diff:.3g} at row {row}, column {col} "
+            f"(tolerance {AFFINE_TOLERANCE:g} plus 4 float32 steps); {ONE_GRID}"
         )
     return np.ravel(img.data, order="F")  # nibabel arrays are Fortran-ordered: a view, no copy
 

@@ -8,7 +8,7 @@ the semantic hashes and the error messages.
 from __future__ import annotations
 
 from reprovip.readers.base import KINDS, Loaded, Reader
-from reprovip.readers.compat import AFFINE_TOLERANCE, check_compatible
+from reprovip.readers.compat import AFFINE_TOLERANCE, affine_mismatch, check_compatible
 from reprovip.readers.hashing import byte_hash, semantic_hash
 from reprovip.readers.nifti import Image, load_image_with_hash, read_image
 from reprovip.readers.registry import READERS, find_reader, load
@@ -17,6 +17,7 @@ __all__ = [
     "AFFINE_TOLERANCE",
     "KINDS",
     "READERS",
+    "affine_mismatch",
     "Image",
     "Loaded",
     "Reader",

@@ -8,8 +8,35 @@ import numpy as np
 
 from reprovip.readers.base import Loaded, fail
 
-#: Largest absolute difference tolerated between two affines (mm, or unitless for rotations).
+#: Largest absolute difference tolerated between two affines (mm, or unitless for rotations), plus 4 float32
+#: steps of the larger value: NIfTI-1 stores its sform in float32, whose step is 3e-5 mm at an offset of 300 mm
+#: (one such step read "not analysable, resample native-space images": a review).
 AFFINE_TOLERANCE = 1e-5
+_FLOAT32_STEPS = 4 * float(np.finfo(np.float32).eps)
+
+
+def affine_mismatch(a: np.ndarray, b: np.ndarray) -> tuple[float, int, int] | None:
+    """The largest difference between two affines and its row and column when some entry differs beyond the
+    tolerance (:data:`AFFINE_TOLERANCE` plus 4 float32 steps of the entry), else None.
+
+    Examples
+    --------
+    >>> a = np.eye(4); a[0, 3] = -300.0
+    >>> b = a.copy(); b[0, 3] = np.float32(-300.0) + np.float32(3.05e-5)  # one float32 step
+    >>> affine_mismatch(a, b) is None
+    True
+    >>> b[1, 3] = 0.5
+    >>> affine_mismatch(a, b)
+    (0.5, 1, 3)
+    """
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    diff = np.abs(a - b)
+    allowed = AFFINE_TOLERANCE + _FLOAT32_STEPS * np.maximum(np.abs(a), np.abs(b))
+    if (diff <= allowed).all():  # NaN is never within
+        return None
+    beyond = np.where(diff <= allowed, 0.0, np.where(np.isnan(diff), np.inf, diff))
+    row, col = np.unravel_index(int(np.argmax(beyond)), diff.shape)
+    return float(diff[row, col]), int(row), int(col)
 
 
 def examples(names: list[str]) -> str:
@@ -60,12 +87,12 @@ def check_compatible(a: Loaded, b: Loaded, *, path_a: str | os.PathLike[str], pa
                 "the executions produced arrays of different sizes",
             )
     if "affine" in a.meta and "affine" in b.meta:
-        diff = np.abs(np.asarray(a.meta["affine"], float) - np.asarray(b.meta["affine"], float))
-        if not diff.max() <= AFFINE_TOLERANCE:  # also catches NaN
-            row, col = np.unravel_index(int(np.nanargmax(diff)) if np.isfinite(diff).any() else 0, diff.shape)
+        mismatch = affine_mismatch(a.meta["affine"], b.meta["affine"])
+        if mismatch is not None:
+            diff, row, col = mismatch
             raise fail(
                 path_b,
-                f"affine differs {where} by {diff.max():.3g} at row {row}, column {col} "
-                f"(tolerance {AFFINE_TOLERANCE:g})",
+                f"affine differs {where} by {diff:.3g} at row {row}, column {col} "
+                f"(tolerance {AFFINE_TOLERANCE:g} plus 4 float32 steps)",
                 "the images are not in the same space; resample them or check the pipeline's output space",
             )
