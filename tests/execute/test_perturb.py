@@ -40,7 +40,7 @@ def _cases(root: Path) -> dict[str, tuple[Path, str | None]]:
         "scaled int16": (_nifti(root / "t1w_s.nii.gz", raw, slope=0.5), None),  # decodes to floats
         "int32 npy": (root / "labels.npy", "holds int32 values, not floating-point ones"),
         "float npy": (root / "field.npy", None),
-        "integer text": (root / "counts.txt", "holds no decimal number (integers are left alone)"),
+        "integer text": (root / "counts.txt", "holds no decimal number outside comments (integers are left alone)"),
         "decimal tsv": (root / "values.tsv", None),
     }
 
@@ -74,3 +74,26 @@ def test_it_agrees_with_what_perturb_file_writes(tmp_path: Path, ulps: int) -> N
         assert unchanged == (why is not None), name
         if not unchanged:
             assert np.all(np.abs(after - before) <= ulps * np.spacing(before.astype(after.dtype))), name
+
+
+def test_comments_versions_and_dates_are_no_decimal_numbers(tmp_path: Path) -> None:
+    """Review O (c07): a CSV of integers whose comment read `# written by counter 6.0` was accepted and only its
+    comment perturbed (the study read identical); a header cell `a_1.5` was renamed `a_1.4999999999999163`.
+    Numbers that stand on their own, outside comments, are the ones perturbed."""
+    counts = tmp_path / "counts.csv"
+    counts.write_text("# written by counter 6.0\na_1.5,b\n3,4\n5,6\n")
+    assert unperturbable(counts) == "holds no decimal number outside comments (integers are left alone)"
+    values = tmp_path / "values.csv"
+    values.write_text("# written by counter 6.0\na_1.5,v1.2.3,date\n2.5,7,30.11.2026\n")
+    (tmp_path / "out").mkdir()
+    out = perturb_file(values, tmp_path / "out", ulps=1000, seed=1)
+    first, header, row = out.read_text().splitlines()
+    assert (first, header) == ("# written by counter 6.0", "a_1.5,v1.2.3,date")
+    cells = row.split(",")
+    assert cells[0] != "2.5" and float(cells[0]) == pytest.approx(2.5, rel=1e-12) and cells[1:] == ["7", "30.11.2026"]
+    log = tmp_path / "log.txt"
+    log.write_text("# reprovip 6.0\nversion v1.2.3 on 30.11.2026: value 0.25\n")
+    (tmp_path / "out2").mkdir()
+    text = perturb_file(log, tmp_path / "out2", ulps=1000, seed=1).read_text().splitlines()
+    assert text[0] == "# reprovip 6.0" and text[1].startswith("version v1.2.3 on 30.11.2026: value 0.2")
+    assert text[1] != "version v1.2.3 on 30.11.2026: value 0.25"

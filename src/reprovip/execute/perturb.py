@@ -21,8 +21,7 @@ from typing import Any
 import numpy as np
 
 from reprovip.errors import InputError
-
-_NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
+from reprovip.readers.text import NUMBER
 
 
 def perturb_array(a: np.ndarray, *, ulps: float, rng: np.random.Generator) -> np.ndarray:
@@ -46,15 +45,24 @@ def _decimal(token: str) -> bool:
     return any(c in token for c in ".eE")
 
 
+def _data_lines(text: str) -> list[tuple[bool, str]]:
+    """The lines of ``text`` (line ends kept), each with whether it is data: a ``#`` comment is not (a version or
+    a date written there was the only thing perturbed, and the study read identical: a review)."""
+    return [(not line.lstrip().startswith("#"), line) for line in text.splitlines(keepends=True)]
+
+
 def _text_numbers(text: str, *, ulps: float, rng: np.random.Generator) -> str:
+    """``text`` with every decimal number that stands on its own (the text reader's :data:`NUMBER`: not `a_1.5`,
+    `v1.2.3` nor `30.11.2026`) moved by up to ``ulps`` units in the last place, comment lines left alone."""
+
     def sub(m: re.Match[str]) -> str:
         token = m.group(0)
         if not _decimal(token):
             return token  # integers stay integers
-        v = perturb_array(np.array([float(token)]), ulps=ulps, rng=rng)[0]
+        v = perturb_array(np.array([float(token.replace("d", "e").replace("D", "e"))]), ulps=ulps, rng=rng)[0]
         return repr(float(v))
 
-    return _NUMBER.sub(sub, text)
+    return "".join(NUMBER.sub(sub, line) if data else line for data, line in _data_lines(text))
 
 
 def perturb_file(src: Path, dest_dir: Path, *, ulps: float, seed: int) -> Path:
@@ -85,7 +93,8 @@ def perturb_file(src: Path, dest_dir: Path, *, ulps: float, seed: int) -> Path:
         with open(src, newline="", encoding="utf-8") as fin, open(dest, "w", newline="", encoding="utf-8") as fout:
             writer = csv.writer(fout, delimiter=delim)
             for row in csv.reader(fin, delimiter=delim):
-                writer.writerow([_text_numbers(c, ulps=ulps, rng=rng) for c in row])
+                comment = bool(row) and row[0].lstrip().startswith("#")
+                writer.writerow(row if comment else [_text_numbers(c, ulps=ulps, rng=rng) for c in row])
     elif src.is_file():
         try:
             text = src.read_text(encoding="utf-8")
@@ -113,7 +122,7 @@ def unperturbable(src: Path) -> str | None:
     >>> _ = (folder / "counts.txt").write_text("12 7 3\\n")
     >>> _ = (folder / "values.txt").write_text("12 7.5 3\\n")
     >>> unperturbable(folder / "counts.txt"), unperturbable(folder / "values.txt")
-    ('holds no decimal number (integers are left alone)', None)
+    ('holds no decimal number outside comments (integers are left alone)', None)
     """
     name = src.name.lower()
     if not src.is_file():
@@ -129,8 +138,8 @@ def unperturbable(src: Path) -> str | None:
         return "is a binary file of unknown format (use NIfTI, .npy, CSV/TSV or numeric text inputs)"
     except (OSError, ValueError) as exc:
         return f"cannot be read ({exc.__class__.__name__}: {exc})"
-    found = any(_decimal(m.group(0)) for m in _NUMBER.finditer(text))
-    return None if found else "holds no decimal number (integers are left alone)"
+    found = any(_decimal(m.group(0)) for data, line in _data_lines(text) if data for m in NUMBER.finditer(line))
+    return None if found else "holds no decimal number outside comments (integers are left alone)"
 
 
 def _nifti_reason(src: Path) -> str | None:
