@@ -151,18 +151,21 @@ def _gone(groups: list[int]) -> bool:
     return _eventually(lambda: not any(_alive(g) for g in groups))
 
 
-@pytest.mark.parametrize("target", ["process-group", "runner-only"])
+@pytest.mark.parametrize("target", ["process-group", "runner-only", "sigterm"])
 def test_ctrl_c_kills_the_running_applications_and_exits_130(tmp_path: Path, target: str) -> None:
+    """Ctrl-C, to the terminal's process group or to the runner alone; and SIGTERM (`timeout`, a cancelled CI
+    job), which left the run "running" and the results in SQLite's WAL only (review O)."""
     path = _hanging_study(tmp_path)
     proc, groups = _start(path)
     assert _eventually(lambda: all(len(_alive(g)) == 2 for g in groups))  # each app and the child it forked
     if target == "process-group":
         os.killpg(proc.pid, signal.SIGINT)
     else:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM if target == "sigterm" else signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
+    assert not (path.parent / ".reprovip" / "catalog.sqlite-wal").exists()  # folded in when the runner exited
     assert _gone(groups), "an application outlived the interrupted run"
     catalog = Study.load(path).catalog
     study_id = catalog.studies()[0]["id"]

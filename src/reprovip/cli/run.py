@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,10 @@ if TYPE_CHECKING:
     from reprovip.runner import RunSummary
 
 EXIT_EXECUTIONS_FAILED = 3
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def example_lines(group: FailureGroup, *, cwd: Path | None = None) -> list[str]:
@@ -92,9 +97,16 @@ def run(
     Prints a summary; exit 3 when executions failed or the run stopped early.
     """
     st = Study.load(study)
-    summary = st.run(
-        jobs=jobs, force=force, executor=executor, progress=progress, keep_going=keep_going, keep_failed=keep_failed
-    )
+    # SIGTERM (`timeout`, a CI job cancelled, systemd) stops the run as Ctrl-C does: the workers stopped, what
+    # finished recorded, the run marked interrupted and the catalog closed (it used to die with the run still
+    # "running" and the results in SQLite's WAL only: a review)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        summary = st.run(
+            jobs=jobs, force=force, executor=executor, progress=progress, keep_going=keep_going, keep_failed=keep_failed
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     for line in summary_lines(st.name, summary):
         click.echo(line, err=True)
     return 0 if summary.ok else EXIT_EXECUTIONS_FAILED
