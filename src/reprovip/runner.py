@@ -7,6 +7,7 @@ import dataclasses
 import errno
 import os
 import queue
+import random
 import shutil
 import socket
 import time
@@ -345,6 +346,10 @@ def _run(
     blobs.gc(catalog.referenced_blobs())
     by_id = {p.id: p for p in planned}
     todo = [e["id"] for e in catalog.executions(study_id) if e["status"] != "done" and e["id"] in by_id]
+    # In a shuffled order (seeded by the study: the same every time): run subject by subject, a drift over time (a
+    # timestamp, a filling disk, a warming machine) read as a difference between subjects, inflating the ICC, and
+    # levels run one after the other took the blame for it (a review's `finished_at` passed, and named threads)
+    random.Random(f"{spec.name or 'study'}:{study_id}").shuffle(todo)
     summary.planned, summary.skipped = len(planned), len(planned) - len(todo)
     template = argv_template(spec, study.directory)
     environments, rootfs, containers = _factor_resources(study)
