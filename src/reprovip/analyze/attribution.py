@@ -53,12 +53,15 @@ def factor_evidence(observations: list[dict[str, Any]], factors: tuple[str, ...]
     tested = [o["factor_p"] for o in observations if o.get("factor_p")]
     if not tested:
         return None
-    out = {}
-    for f in factors:
-        terms = [term for term in tested[0] if f in term.split(":")] or [f]
-        p = min(float(t.get(term, 1.0)) for t in tested for term in terms)
-        out[f] = min(1.0, len(tested) * len(terms) * p)
-    return out
+    return {f: _corrected_p(tested, f) for f in factors}
+
+
+def _corrected_p(tested: list[dict[str, float]], factor: str) -> float:
+    """The smallest p of ``factor``'s terms (its main effect and its interactions with other factors) over the
+    observations' ``factor_p`` in ``tested``, Bonferroni-corrected over those observations and terms."""
+    terms = [term for term in tested[0] if factor in term.split(":")] or [factor]
+    p = min(float(t.get(term, 1.0)) for t in tested for term in terms)
+    return min(1.0, len(tested) * len(terms) * p)
 
 
 FACTOR_P = 0.01  # and its main effect is significant (F test, Bonferroni over the observations)
@@ -94,13 +97,14 @@ def local_evidence(observations: list[dict[str, Any]], factors: tuple[str, ...])
     with its ``share`` and ``repetition`` share; empty without tests."""
     tested = [o for o in observations if o.get("variance") and o.get("factor_p")]
     out: dict[str, dict[str, Any]] = {}
-    for f in factors:
-        for o in tested:
-            shares = factor_shares(o["variance"], factors)
-            executions = sum(float(v["share"] or 0.0) for src, v in o["variance"].items() if src != "subject")
-            terms = [t for t in o["factor_p"] if f in t.split(":")] or [f]
-            p = min(1.0, len(tested) * len(terms) * min(float(o["factor_p"].get(t, 1.0)) for t in terms))
-            share, rep = shares[f], shares["repetition"]
+    for o in tested:
+        shares = factor_shares(o["variance"], factors)
+        executions = sum(float(v["share"] or 0.0) for src, v in o["variance"].items() if src != "subject")
+        rep = shares["repetition"]
+        for f in factors:
+            # Bonferroni over every tested observation, as if each had been tested alone
+            p = min(1.0, len(tested) * _corrected_p([o["factor_p"]], f))
+            share = shares[f]
             if executions > 0 and share >= FACTOR_SHARE * executions and share > rep and p < FACTOR_P:
                 if f not in out or p < out[f]["p"]:
                     out[f] = dict(observation=o["name"], share=share, repetition=rep, p=p)
