@@ -203,6 +203,9 @@ def components_from_mean_squares(ms: MeanSquares) -> VarianceComponents:
     sizes = (ms.n_subjects, *ms.levels)
     full = factorial[-1][1]
     index = {axes: i for i, (_, axes) in enumerate(factorial)}
+    # One contiguous array per term and per source: on voxel maps, operations along a last axis of a few
+    # terms cost several times more (the same additions, in the same order).
+    terms = [np.ascontiguousarray(ms.ms[..., i]) for i in range(ms.ms.shape[-1])]
     sources, est = [], []
     for name, axes in factorial:
         if ms.k == 1 and axes == full:
@@ -210,23 +213,23 @@ def components_from_mean_squares(ms: MeanSquares) -> VarianceComponents:
         total = np.zeros(ms.ms.shape[:-1])
         for u_axes, i in index.items():
             if set(axes) <= set(u_axes):
-                total = total + (-1.0) ** (len(u_axes) - len(axes)) * ms.ms[..., i]
+                total = total + (-1.0) ** (len(u_axes) - len(axes)) * terms[i]
         if axes == full:
-            total = total - ms.ms[..., -1]
+            total = total - terms[-1]
         per_cell = ms.k * int(np.prod([s for a, s in enumerate(sizes) if a not in axes]))
         sources.append(name)
         est.append(total / per_cell)
     sources.append("residual")
-    est.append(ms.ms[..., -1] if ms.k >= 2 else ms.ms[..., index[full]])
-    raw = np.empty((*ms.ms.shape[:-1], len(est)))
-    for i, values in enumerate(est):  # a source at a time, as in force_zeros
-        raw[..., i] = values
-    truncated = raw < 0
-    var = np.where(truncated, 0.0, raw)
-    tot = var.sum(axis=-1)
-    share = np.empty_like(var)
-    for i in range(var.shape[-1]):
-        share[..., i] = ratio(var[..., i], tot, zero_zero=0.0)
+    est.append(terms[-1] if ms.k >= 2 else terms[index[full]])
+    var = [np.where(values < 0, 0.0, values) for values in est]
+    tot = var[0].copy()
+    for values in var[1:]:  # left to right, as a sum along a short last axis is
+        tot += values
+    shape = (*ms.ms.shape[:-1], len(est))
+    truncated, out, share = np.empty(shape, dtype=bool), np.empty(shape), np.empty(shape)
+    for i, values in enumerate(est):
+        truncated[..., i], out[..., i], share[..., i] = values < 0, var[i], ratio(var[i], tot, zero_zero=0.0)
+    var = out
     return VarianceComponents(tuple(sources), output(var), output(share), output(truncated))
 
 
