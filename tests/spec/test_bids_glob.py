@@ -116,3 +116,40 @@ def test_one_sub_folder_among_other_subjects_is_no_bids_root(tmp_path) -> None:
         (tmp_path / "bids" / d).mkdir(parents=True)
     (tmp_path / "bids" / "participants.tsv").write_text("participant_id\n")
     assert bids_non_subject(tmp_path / "bids", "code")  # a BIDS root without its description file
+
+
+def test_reserved_folders_and_a_participants_table_make_a_bids_root_without_description(tmp_path: Path) -> None:
+    """A review: 3 sub-* folders beside code/, derivatives/, sourcedata/ and stimuli/, no
+    dataset_description.json: the 4 reserved folders outnumbered the subjects, became subjects (output 0) and
+    the study passed where its 3 real subjects fail. The reserved folders do not count against the subjects,
+    and participants.tsv alone says the folder is a BIDS root."""
+    from reprovip.spec.subjects import bids_non_subject
+
+    _bids(tmp_path / "bids", description=False, extra=("code", "derivatives", "sourcedata", "stimuli"))
+    with pytest.warns(SubjectsLeftOut, match=r"left out 4 path\(s\)"):
+        got = from_glob("bids/{subject}/", tmp_path)
+    assert [s.id for s in got] == ["sub-01", "sub-02", "sub-03"]
+    for d in ("alice", "bob", "carol", "dave"):
+        (tmp_path / "bids" / d).mkdir()
+    assert not bids_non_subject(tmp_path / "bids", "alice")  # now sub-* folders are not most of it
+    (tmp_path / "bids" / "participants.tsv").write_text("participant_id\nsub-01\n")
+    assert bids_non_subject(tmp_path / "bids", "alice")
+
+
+def test_pybids_files_without_a_subject_entity_are_no_subjects(tmp_path: Path) -> None:
+    """A review: an OpenNeuro layout's root-level ``task-rest_bold.json`` (inherited by every subject) made
+    ``subjects: {bids: {suffix: bold, task: rest}}`` an internal error (KeyError: 'subject')."""
+    pytest.importorskip("bids", reason="pybids is the `bids` extra")
+    root = tmp_path / "bids"
+    root.mkdir()
+    (root / "dataset_description.json").write_text(json.dumps({"Name": "t", "BIDSVersion": "1.8.0"}))
+    (root / "task-rest_bold.json").write_text(json.dumps({"RepetitionTime": 2.0, "TaskName": "rest"}))
+    for s in ("01", "02"):
+        func = root / f"sub-{s}" / "func"
+        func.mkdir(parents=True)
+        (func / f"sub-{s}_task-rest_bold.nii.gz").write_bytes(b"x")
+    spec = parse_spec(
+        "application: {command: [t, '{input}']}\nsubjects: {bids: {root: bids, suffix: bold, task: rest}}\n"
+        "outputs: {o: {path: o, kind: text}}\n"
+    )
+    assert [s.id for s in resolve_subjects(spec, tmp_path)] == ["sub-01", "sub-02"]

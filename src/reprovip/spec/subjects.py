@@ -141,8 +141,8 @@ def from_glob(pattern: str, study_dir: Path) -> list[Subject]:
 
 def bids_non_subject(folder: Path, name: str) -> bool:
     """``name``, an entry of ``folder``, is not a subject because ``folder`` is a BIDS dataset's root (it holds
-    ``dataset_description.json``, or ``sub-*`` folders are most of its entries) and ``name`` is not
-    ``sub-<label>``: ``derivatives``,
+    ``dataset_description.json`` or ``participants.tsv``, or ``sub-*`` folders are most of its entries besides
+    the folders BIDS reserves) and ``name`` is not ``sub-<label>``: ``derivatives``,
     ``code``, ``sourcedata``, ``stimuli``, ``phenotype``, a dot-folder, ``participants.tsv``...
 
     Examples
@@ -157,11 +157,16 @@ def bids_non_subject(folder: Path, name: str) -> bool:
     ...     (root / d).mkdir()
     >>> bids_non_subject(root, "alice")  # sub-* folders are no longer most of it: no BIDS root
     False
+    >>> _ = (root / "participants.tsv").write_text("participant_id")
+    >>> bids_non_subject(root, "alice")  # a participants table says it is one
+    True
     """
     if name.startswith("sub-"):
         return False
     try:
-        if (folder / "dataset_description.json").is_file():
+        # participants.tsv alone says it too: a dataset without its description, with code/, derivatives/,
+        # sourcedata/ and stimuli/ beside 3 subjects, made 7 subjects and a false pass (a review).
+        if (folder / "dataset_description.json").is_file() or (folder / "participants.tsv").is_file():
             return True
         # Without it, sub-* folders must be most of the folder: one `sub-analysis` beside alice/, bob/ and
         # carol/ left the three real subjects out and the study ran on that folder alone (a review).
@@ -169,7 +174,7 @@ def bids_non_subject(folder: Path, name: str) -> bool:
         for e in os.scandir(folder):
             if e.name.startswith("sub-") and e.is_dir():
                 subjects += 1
-            elif not e.name.startswith(".") and not _BIDS_ROOT_FILES.match(e.name):
+            elif not e.name.startswith(".") and not _BIDS_ROOT_FILES.match(e.name) and e.name not in _BIDS_FOLDERS:
                 others += 1
         return subjects > others
     except OSError:  # unreadable: nothing says it is a BIDS root
@@ -177,6 +182,7 @@ def bids_non_subject(folder: Path, name: str) -> bool:
 
 
 # What a BIDS root holds besides its subjects: not counted against them (sidecars inherited by every subject too)
+_BIDS_FOLDERS = frozenset(("code", "derivatives", "sourcedata", "stimuli", "phenotype"))  # reserved by BIDS
 _BIDS_ROOT_FILES = re.compile(r"(?:participants|samples)\.(?:tsv|json)|README.*|CHANGES.*|LICENSE.*|.*\.json", re.I)
 
 
@@ -244,6 +250,8 @@ def _from_bids(opts: dict, study_dir: Path, file: str) -> list[Subject]:
     out = []
     for f in files:
         ent = f.get_entities()
+        if "subject" not in ent:  # a sidecar or template at the root, inherited by every subject: none itself
+            continue
         sub = "sub-" + str(ent["subject"]) + "".join(f"_{k}-{ent[k]}" for k in ("session", "run") if k in ent)
         out.append(Subject(sub, f.path))
     return out
