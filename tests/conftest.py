@@ -79,6 +79,7 @@ def ingested_folders(root: Path, outputs: str, folders: dict[str, dict[str, str 
         where = root / "results" / folder
         where.mkdir(parents=True)
         for name, data in content.items():
+            (where / name).parent.mkdir(parents=True, exist_ok=True)
             (where / name).write_bytes(data if isinstance(data, bytes) else data.encode())
     (root / "study.yaml").write_text(f"outputs:\n{outputs}")
     study = Study.load(root / "study.yaml")

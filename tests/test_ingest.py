@@ -13,7 +13,7 @@ from reprovip.analyze.design import natural_key
 from reprovip.cli.main import main
 from reprovip.errors import InputError
 from reprovip.study import Study
-from tests.conftest import ingested, write_study
+from tests.conftest import ingested, ingested_folders, write_study
 
 
 def _results_tree(root: Path) -> None:
@@ -142,6 +142,23 @@ def test_an_output_named_after_the_subject_is_found_in_every_folder(tmp_path: Pa
     doc = study.analyze().document
     (out,) = doc["outputs"]
     assert (out["name"], out["n_subjects"], doc["verdict"]["status"]) == ("r", 2, "identical")
+
+
+def test_a_glob_joins_files_named_after_their_subject_by_its_bids_entity_alone(tmp_path: Path) -> None:
+    """Subject ``01`` in ``ses-01/anat/sub-01_ses-01_vol.csv``: every ``01`` was written ``{subject}``, sub-01's
+    ses-01 and sub-02's ses-02 were joined into a bogus output ``ses-{subject}/...`` and an identical study
+    read "incomplete" (a review). Only ``sub-<subject>`` is the subject's name."""
+    folders = {
+        f"{s}/run-{rep}": {f"ses-{ses}/sub-{s}_ses-{ses}_vol.csv": f"tissue,v\ngm,{s}{ses}.5\n" for ses in ("01", "02")}
+        for s in ("01", "02", "03")
+        for rep in (1, 2)
+    }
+    outputs = '  vol: {path: "ses-*/*_vol.csv", kind: table, key_columns: [tissue]}\n'
+    doc = ingested_folders(tmp_path, outputs, folders, "{subject}/run-{repetition}").analyze().document
+    names = sorted(o["name"] for o in doc["outputs"])
+    assert names == ["vol/ses-01/sub-{subject}_ses-01_vol.csv", "vol/ses-02/sub-{subject}_ses-02_vol.csv"]
+    assert [o["n_subjects"] for o in doc["outputs"]] == [3, 3]
+    assert doc["verdict"]["status"] == "identical"
 
 
 def test_one_subject_with_an_extra_repetition_is_the_one_left_out(tmp_path: Path) -> None:

@@ -183,21 +183,43 @@ def _subject_named(
     """Join the files of one output that differ only by their subject's name (a glob ``*_dseg.nii.gz``
     matching BIDS names ``sub-01_dseg.nii.gz``, ``sub-02_dseg.nii.gz``...) under one path, the subject written
     ``{subject}``: each file of one subject was analysed as an output of its own, with one subject (a review).
-    Only when every such file holds one subject, whose name it contains."""
+    Only when every such file holds one subject, whose name it contains (:func:`subject_placeholder`)."""
     by_name: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for key in groups:
         by_name[key[0]].append(key)
     out = dict(groups)
     for name, keys in by_name.items():
         subjects = [{rec.subject for rec in groups[k][1]} for k in keys]
-        if len(keys) < 2 or any(len(s) != 1 or next(iter(s)) not in k[1] for s, k in zip(subjects, keys, strict=True)):
+        if len(keys) < 2 or any(
+            len(s) != 1 or subject_placeholder(k[1], next(iter(s))) == k[1] for s, k in zip(subjects, keys, strict=True)
+        ):
             continue
         joined: dict[tuple[str, str], tuple[str, list[Record]]] = {}
         for (subject,), key in zip(subjects, keys, strict=True):
             kind, recs = out.pop(key)
-            joined.setdefault((name, key[1].replace(subject, "{subject}")), (kind, []))[1].extend(recs)
+            joined.setdefault((name, subject_placeholder(key[1], subject)), (kind, []))[1].extend(recs)
         out.update(joined)
     return out
+
+
+def subject_placeholder(path: str, subject: str) -> str:
+    """``path`` with its subject's name written ``{subject}``: the BIDS entity ``sub-<subject>`` when the path
+    has it, else the name standing as a word of its own. Not every occurrence: subject ``01`` in
+    ``ses-01/anat/sub-01_ses-01_vol.csv`` made ``ses-{subject}`` and joined sessions of other subjects into a
+    bogus output, and subject ``1`` split ``T1w`` (a review).
+
+    Examples
+    --------
+    >>> subject_placeholder("ses-01/anat/sub-01_ses-01_vol.csv", "01")
+    'ses-01/anat/sub-{subject}_ses-01_vol.csv'
+    >>> subject_placeholder("1_T1w.csv", "1"), subject_placeholder("sub-01_T1w.csv", "sub-01")
+    ('{subject}_T1w.csv', '{subject}_T1w.csv')
+    """
+    word = r"(?<![A-Za-z0-9])%s(?![A-Za-z0-9])"
+    entity = re.compile(word % ("sub-" + re.escape(subject)))
+    if entity.search(path):
+        return entity.sub("sub-{subject}", path)
+    return re.sub(word % re.escape(subject), "{subject}", path)
 
 
 def build_design(records: list[Record], declared: dict[str, list[str]] | None = None) -> Design:
