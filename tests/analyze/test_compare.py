@@ -83,6 +83,23 @@ def test_a_comparison_with_a_study_file_edited_since_its_run_is_incomplete(tmp_p
     assert alert.startswith(f"the study file {current} declares 4 execution(s) never run and 0 run with an earlier")
 
 
+def test_the_baseline_is_its_stored_runs_whatever_script_its_folder_holds_now(tmp_path: Path) -> None:
+    """A CI job restores the old store beside the new version's files (docs/ci.md): the baseline's 16 runs read
+    "run with an earlier recipe", the comparison of a refactor was incomplete, and its advice (`reprovip run`
+    the baseline) re-ran it with the new code, after which a regression passed (a review). The baseline's
+    stored runs are compared as they are; the current study's own edits still count."""
+    baseline, current = _version(tmp_path / "v1", 1.0), _version(tmp_path / "v2", 1.0)
+    baseline.write_text(baseline.read_text() + "env: {REFACTORED: '1'}\n")
+    doc = compare_check(Study.load(baseline), Study.load(current)).document
+    assert doc["executions"]["plan"] == {"not_run": 0, "earlier_recipe": 0, "edited": []}
+    assert doc["executions"]["not_done"] == 0
+    assert doc["verdict"]["status"] in ("pass", "identical"), doc["alerts"]
+    current.write_text(current.read_text() + "env: {EDITED: '1'}\n")
+    doc = compare_check(Study.load(baseline), Study.load(current)).document
+    assert doc["executions"]["plan"] == {"not_run": 0, "earlier_recipe": 16, "edited": [str(current)]}
+    assert doc["verdict"]["status"] == "incomplete"
+
+
 def _renamed_subjects(path: Path, prefix: str) -> Path:
     for f in (path.parent / "data").iterdir():
         f.rename(f.with_name(f.name.replace("sub-", prefix)))
