@@ -68,3 +68,34 @@ def test_args_levels_render_subjects_too(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err
     assert "factors.args.mask.1: 'data/{subject}.txt' (rendered 'data/s1.txt') is a file of the study folder" in err
+
+
+@pytest.mark.parametrize(
+    ("subjects", "factors", "path", "rendered"),
+    [
+        ("{map: {s1: d/a.txt, '../../keep/precious': d/b.txt}}", "", "'{subject}.csv'", "'../../keep/precious.csv'"),
+        ("{glob: 'd/{subject}.txt'}", "factors: {where: ['..', x]}\n", "'{where}/p.csv'", "'../p.csv'"),
+        ("{glob: 'd/{subject}.txt'}", "factors: {where: ['/tmp', x]}\n", "'{where}/{repetition}.csv'", "'/tmp/x.csv'"),
+    ],
+)
+def test_an_output_path_a_subject_or_level_takes_out_of_outdir_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], subjects: str, factors: str, path: str, rendered: str
+) -> None:
+    """A review: a `map` id ``../../../../keep/precious`` in ``{subject}.csv`` passed validate, and the run moved
+    the user's ``keep/precious.csv`` into the store: gone from disk. The rendered path is judged, at validate and
+    before anything runs."""
+    (tmp_path / "d").mkdir()
+    for name in ("a", "b"):
+        (tmp_path / "d" / f"{name}.txt").write_text("1\n")
+    (tmp_path / "keep").mkdir()
+    (tmp_path / "keep" / "precious.csv").write_text("roi,vol\nA,42\n")
+    study = tmp_path / "study.yaml"
+    study.write_text(
+        "application: {command: [python3, '-c', 'pass']}\n"
+        + f"subjects: {subjects}\n{factors}repetitions: 1\noutputs: {{o: {{path: {path}, kind: table}}}}\n"
+    )
+    for command in ("validate", "run"):
+        assert main([command, str(study)]) == 2
+        err = capsys.readouterr().err
+        assert f"outputs.o.path: renders to {rendered}, outside {{outdir}}" in err
+    assert (tmp_path / "keep" / "precious.csv").read_text() == "roi,vol\nA,42\n"

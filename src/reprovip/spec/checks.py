@@ -82,7 +82,34 @@ def command_problems(
         problems += boutiques_problems(spec, study_dir, locate)
     if app.boutiques is not None and app.invocation is not None:
         problems += _invocation_problems(spec, study_dir, locate, renderings)
+    problems += _output_path_problems(spec, renderings, locate)
     return problems + _perturb_problems(spec, renderings.subjects, locate)
+
+
+def _output_path_problems(
+    spec: StudySpec, renderings: _Renderings, locate: Callable[..., SpecError]
+) -> list[SpecError]:
+    """Output paths that a subject's id or a factor's value takes out of ``{outdir}``: a `map` id
+    ``../../keep/precious`` in ``{subject}.csv`` made a run move the user's file into the store, gone from disk
+    (a review); the path as written was checked, not what it renders to."""
+    out = []
+    for name, output in spec.outputs.items():
+        names = placeholders(output.path)
+        if not names:
+            continue
+        # Placeholders known only when an execution starts (`{repetition}`, a drawn seed) name no folder.
+        template = render(output.path, {n: "x" for n in names if n in ("repetition", "seed", "outdir", "execution")})
+        for path in renderings(template):
+            if path.startswith("/") or ".." in path.replace("\\", "/").split("/"):
+                out.append(
+                    locate(
+                        f"renders to {path!r}, outside {{outdir}}: a subject id or factor value climbs out with `..` "
+                        "or is absolute; rename it (an output path must stay inside the execution's folder)",
+                        ("outputs", name, "path"),
+                    )
+                )
+                break
+    return out
 
 
 def _perturb_problems(
