@@ -218,6 +218,7 @@ def _finish_maps(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor, in_fl
         sd = np.asarray(acc.within_sd())
         # Voxels that differ while their SD is 0: values so small (below ~1e-146) that squares underflow.
         summary["differ_sd_zero_voxels"] = int(np.count_nonzero(stream.differ[stream.index] & finite & (sd == 0)))
+        stream.distant_executions()
         stream.support_outliers = [o for o in stream.support_outliers if not negligible(o, stream.magnitudes)]
         summary["support_outliers"] = len(stream.support_outliers)
         # Squares that overflow float64 (values near 1e154 or beyond): their metrics are undefined, and the

@@ -53,6 +53,8 @@ SUPPORT_FLOOR = 10  # ... when that is at least 10 voxels and 1% of the subject'
 SAMPLED = 2000  # voxels kept with every execution's value, for the ICC without each subject (80 kB per execution)
 RESIDUE = 1e-6  # of a subject's typical largest |value|: below it a voxel is residue, not image, in the support count
 MAGNITUDE_VOXELS = 100  # the mean magnitude of an execution is compared when there are this many voxels with metrics
+DISTANT = 0.3  # an execution this many between-subject spreads from its condition's other repetitions...
+DISTANT_RATIO = 3.0  # ... and this many times farther than they are typically: another subject's data, a slab
 
 
 def _reference(design: Design, subjects: list[str]) -> tuple[tuple[int, ...], np.ndarray, tuple[float, ...]] | None:
@@ -181,6 +183,11 @@ def _departures(values: list[float], floor: float) -> list[tuple[int, float]]:
         if changed >= SUPPORT_CHANGE and abs(value - typical) >= least:
             out.append((col, changed))
     return out
+
+
+def _rms(deviations: np.ndarray) -> np.ndarray:
+    """The root mean square of each row of ``deviations``."""
+    return np.sqrt(np.mean(np.square(deviations), axis=-1))
 
 
 def _magnitude(row: np.ndarray) -> float:
@@ -349,6 +356,52 @@ class _Stream:
             typical = float(np.median(part))
             out += [(cols[i], changed, typical) for i, changed in _departures(part, floor)]
         return out
+
+    def distant_executions(self) -> None:
+        """Name the executions far from their condition's other repetitions (at least 3 of them) on the sampled
+        voxels, :data:`DISTANT` times the spread of subjects' images about the study's typical image and
+        :data:`DISTANT_RATIO` times the repetitions' typical distance: an execution that holds another subject's
+        image, or a slab of it, keeps its voxel count and magnitude, and one execution in 18 left the median voxel
+        ICC at 0.945 ("sufficiently reproducible", a review; its values as a table failed). Distances are RMS
+        over the sampled voxels finite everywhere, from the voxelwise median of the group (or of the subject's
+        executions, for its spread), so one far execution does not move the centre it is measured from."""
+        if len(self.sampled) < 3 or self.sample is None:
+            return
+        keep = ~self.nonfinite[self.index[self.sample]]
+        if int(keep.sum()) < SUPPORT_FLOOR:
+            return
+        scale = max(float(np.max(np.abs(v[:, keep]), initial=0.0)) for v in self.sampled.values())
+        if not (0 < scale < np.inf):
+            return
+        values = {s: v[:, keep] / scale for s, v in self.sampled.items()}  # squares stay finite near 1e300
+        centres = np.array([np.median(v, axis=0) for v in values.values()])
+        spread = float(np.median(_rms(centres - np.median(centres, axis=0))))
+        if not spread > 0:
+            return
+        named = {(o["subject"], o["condition"], o["repetition"]) for o in self.support_outliers}
+        design = self.design
+        for subject, v in values.items():
+            for start in range(0, v.shape[0], design.k):  # one condition's repetitions at a time
+                group = v[start : start + design.k]
+                if len(group) < 3:
+                    continue
+                far = _rms(group - np.median(group, axis=0))
+                typical = float(np.median(far))
+                for rank in np.flatnonzero((far >= DISTANT * spread) & (far >= DISTANT_RATIO * typical)):
+                    at = self.execution(subject, start + int(rank))
+                    if (subject, at["condition"], at["repetition"]) in named:
+                        continue
+                    self.support_outliers.append(
+                        dict(
+                            subject=subject,
+                            **at,
+                            measure="distance from the other repetitions",
+                            value=num(far[rank] * scale),
+                            typical=num(typical * scale),
+                            between_subjects=num(spread * scale),
+                            changed_fraction=num(far[rank] / spread),
+                        )
+                    )
 
     def support(self, subject: str, counts: list[int]) -> list[int]:
         """The subject's non-zero voxel counts, or when they name an execution, the counts of voxels above

@@ -39,6 +39,16 @@ def _where(e: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _unlike(e: dict[str, Any]) -> str:
+    """An execution unlike its subject's others (``voxelwise.support_outliers``), for a message."""
+    if "between_subjects" in e:
+        return (
+            f"{_where(e)}: RMS distance {e['value']:.4g} from its other repetitions, which lie {e['typical']:.4g} "
+            f"apart, where subjects' images lie {e['between_subjects']:.4g} from the typical image"
+        )
+    return f"{_where(e)}: {e['measure']} {e['value']:.6g} where the subject's executions have {e['typical']:.6g}"
+
+
 def _odd(name: str, e: dict[str, Any]) -> str:
     """An observation's odd execution (``odd_executions``), and how many its output has."""
     more = f" ({e['count']} such executions)" if e["count"] > 1 else ""
@@ -241,15 +251,9 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 passed=False,
                 value=count,
                 message=f"{count} execution(s) have lost or gained half or more of the non-zero voxels, or of the "
-                "mean magnitude, of their subject's other executions (an empty, truncated or wrong image: a silent "
-                "failure?), which a median ICC hides when subjects differ much more than executions: "
-                + named(
-                    [
-                        f"{_where(e)}: {e['measure']} {e['value']:.6g} where the subject's executions have "
-                        f"{e['typical']:.6g}"
-                        for e in outliers
-                    ]
-                ),
+                "mean magnitude, of their subject's other executions, or lie far from their other repetitions (an "
+                "empty, truncated or wrong image, another subject's data: a silent failure?), which a median ICC "
+                "hides when subjects differ much more than executions: " + named([_unlike(e) for e in outliers]),
             )
         )
     differ, nonfinite = int(vox.get("nonfinite_differ_voxels") or 0), int(vox.get("nonfinite_voxels") or 0)
