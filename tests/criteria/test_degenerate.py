@@ -313,7 +313,7 @@ def test_differences_too_small_for_their_sd_are_not_estimable() -> None:
     (under,) = [r for r in verdict["reasons"] if r["criterion"] == "differences the metrics measure"]
     assert verdict["status"] == "error" and not under["estimable"] and under["observation"] == "x/p"
     assert under["message"].startswith(
-        "1 observation(s) (x/p) differ between executions while their within-subject SD computes as 0: values below "
+        "1 observation(s) (x/p) differ between executions while their within-subject SD computes below 1e-153: values below "
         "~1e-146 in magnitude underflow when squared in float64"
     )
     image = dict(
@@ -330,6 +330,29 @@ def test_differences_too_small_for_their_sd_are_not_estimable() -> None:
         if r["criterion"] == "differences the metrics measure"
     ]
     assert under["message"].startswith("216 voxel(s) differ between executions while their within-subject SD")
+
+
+@pytest.mark.parametrize(("scale", "status"), [(1.0, "fail"), (1e-150, "fail"), (1e-161, "error"), (1e-162, "error")])
+def test_values_whose_squared_deviations_are_subnormal_are_not_judged(
+    tmp_path: Path, scale: float, status: str
+) -> None:
+    """The same 6 x 3 values (8% run-to-run noise) at four scales (a review): at 1e-161 the squared deviations
+    are partly subnormal, ICC(A,1) read 0.976 with a CI above 0.9 and the study passed where the values at 1 fail;
+    at 1e-162 the ICC's CI had no lower bound and `analyze` was an internal error. An SD below 1e-153 is not
+    measured; values at 1e-150 still are, exactly."""
+    import numpy as np
+
+    from tests.conftest import ingested
+
+    rng = np.random.default_rng(33)
+    x = np.arange(1, 7)[:, None] * (1 + rng.normal(0, 0.08, (6, 3)))
+    files = {
+        (f"s{i}", r + 1): {"r.json": json.dumps({"v": float(x[i, r] * scale)})} for i in range(6) for r in range(3)
+    }
+    doc = ingested(tmp_path, "  r: {path: r.json, kind: scalars}\n", files).analyze().document
+    assert doc["verdict"]["status"] == status
+    under = [r for r in doc["outputs"][0]["verdict"]["reasons"] if r["criterion"] == "differences the metrics measure"]
+    assert bool(under) == (status == "error")
 
 
 def test_one_problem_in_many_files_is_said_once() -> None:

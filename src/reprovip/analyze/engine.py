@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,7 @@ from reprovip.analyze.stats import num, scalar_metrics
 from reprovip.analyze.voxelwise import ONE_GRID, grid_shape, voxelwise_maps
 from reprovip.atomic import to_json, write_json_atomic
 from reprovip.criteria.evaluate import evaluate
+from reprovip.criteria.reasons import as_float
 from reprovip.errors import NotFoundError, ReaderError, ReprovipError
 from reprovip.readers import affine_mismatch
 from reprovip.report.values import save_plot_values
@@ -83,9 +85,14 @@ def _summary_of(observations: list[dict[str, Any]]) -> dict[str, Any]:
         s["icc_a1_not_estimable"] = len(unjudged)
         s["worst_observation"] = unjudged[0]
     elif judged:
-        w = min(judged, key=lambda o: float(o["icc"]["ICC(A,1)"]["ci_low"]))
+        # A CI with no lower bound (mean squares at the edge of float64, a review's crash) is the worst
+        w = min(judged, key=lambda o: _or_least(as_float(o["icc"]["ICC(A,1)"]["ci_low"])))
         s["worst_observation"] = w["name"]
     return s
+
+
+def _or_least(value: float | None) -> float:
+    return -math.inf if value is None else value
 
 
 def _add_dice_envelope(env: dict[str, Any], dice: dict[str, Any]) -> None:

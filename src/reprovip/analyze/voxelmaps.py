@@ -18,6 +18,7 @@ import numpy as np
 
 from reprovip.analyze.envelope import voxel_envelope
 from reprovip.analyze.stats import num
+from reprovip.criteria.unmeasured import SQUARES_EXACT
 from reprovip.metrics import components_from_mean_squares
 from reprovip.readers.base import gzip_bytes
 
@@ -216,8 +217,10 @@ def _finish_maps(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor, in_fl
         # the verdict warns about them, since a criterion on the metric maps cannot.
         summary["differ_without_metrics"] = int(np.count_nonzero(stream.differ & stream.mask & ~with_metrics))
         sd = np.asarray(acc.within_sd())
-        # Voxels that differ while their SD is 0: values so small (below ~1e-146) that squares underflow.
-        summary["differ_sd_zero_voxels"] = int(np.count_nonzero(stream.differ[stream.index] & finite & (sd == 0)))
+        # Voxels that differ while their SD is below SQUARES_EXACT: squares of their deviations are subnormal
+        # (inexact) or 0, so no metric measures them.
+        inexact = stream.differ[stream.index] & finite & (sd < SQUARES_EXACT)
+        summary["differ_sd_zero_voxels"] = int(np.count_nonzero(inexact))
         stream.distant_executions()
         stream.support_outliers = [o for o in stream.support_outliers if not negligible(o, stream.magnitudes)]
         summary["support_outliers"] = len(stream.support_outliers)

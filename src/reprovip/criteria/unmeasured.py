@@ -12,6 +12,7 @@ from reprovip.criteria.voxels import overflow
 
 OBSERVED = "differences covered by the observations"
 UNDERFLOW = "differences the metrics measure"
+SQUARES_EXACT = 1e-153  # a within-subject SD below it: squared deviations near or below float64's subnormal range
 
 
 def unseen_differences(out: dict[str, Any]) -> list[dict[str, Any]]:
@@ -77,14 +78,21 @@ def unseen_differences(out: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
+def _below(value: float | None, bound: float) -> bool:
+    return value is not None and value < bound
+
+
 def unmeasurable(out: dict[str, Any]) -> list[dict[str, Any]]:
-    """Values that differ between executions where every metric reads them as identical: magnitudes so small
-    (below ~1e-146) that their squares underflow (SD 0), and integers beyond 2**53 equal once in float64; and
-    voxels so large (differences beyond ~1e154) that their squares overflow, where no metric is computed."""
+    """Values that differ between executions where every metric reads them as identical or cannot measure them:
+    magnitudes so small (within-subject SD below :data:`SQUARES_EXACT`) that their squares underflow, and
+    integers beyond 2**53 equal once in float64; and voxels so large (differences beyond ~1e154) that their
+    squares overflow, where no metric is computed."""
     zero = [
         o["name"]
         for o in out.get("observations") or []
-        if o.get("identical") is False and not o.get("constant") and as_float(o.get("wsd")) == 0.0
+        # Not only an SD of 0: at 1e-161 the squares were partly subnormal, the ICC read 0.976 where the same
+        # values at 1 read 0.972 with a failing CI, and the study passed (a review).
+        if o.get("identical") is False and not o.get("constant") and _below(as_float(o.get("wsd")), SQUARES_EXACT)
     ]
     voxels = int(((out.get("voxelwise") or {}).get("summary") or {}).get("differ_sd_zero_voxels") or 0)
     found = []
@@ -97,7 +105,7 @@ def unmeasurable(out: dict[str, Any]) -> list[dict[str, Any]]:
                 estimable=False,
                 value=voxels or len(zero),
                 observation=zero[0] if zero else None,
-                message=f"{what} differ between executions while their within-subject SD computes as 0: values "
+                message=f"{what} differ between executions while their within-subject SD computes below 1e-153: values "
                 "below ~1e-146 in magnitude underflow when squared in float64 (or, for voxels, integers beyond "
                 "2**53 are equal once in float64), so no metric measures them; rescale the output (e.g. write "
                 "-log10 of a p-value)",
