@@ -30,7 +30,7 @@ def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "conf.json").write_text("{}\n")
     (tmp_path / "data").mkdir()
     for s in ("a", "b", "c"):
-        (tmp_path / "data" / f"{s}.txt").write_text("1\n")
+        (tmp_path / "data" / f"{s}.txt").write_text(f"{s}\n")
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

@@ -19,7 +19,7 @@ TAIL = "a fresh working folder; write {study_dir}/"
 def _study(root: Path, argument: str, *, rest: str = "", glob: str = "data/{subject}.txt") -> Path:
     for i in (1, 2):
         (root / "data").mkdir(parents=True, exist_ok=True)
-        (root / "data" / f"s{i}.txt").write_text("1\n")
+        (root / "data" / f"s{i}.txt").write_text(f"{i}\n")
         (root / "folders" / f"s{i}").mkdir(parents=True, exist_ok=True)
     (root / "conf").mkdir()
     (root / "conf" / "b.json").write_text("{}\n")
@@ -86,7 +86,7 @@ def test_an_output_path_a_subject_or_level_takes_out_of_outdir_is_refused(
     before anything runs."""
     (tmp_path / "d").mkdir()
     for name in ("a", "b"):
-        (tmp_path / "d" / f"{name}.txt").write_text("1\n")
+        (tmp_path / "d" / f"{name}.txt").write_text(f"{name}\n")
     (tmp_path / "keep").mkdir()
     (tmp_path / "keep" / "precious.csv").write_text("roi,vol\nA,42\n")
     study = tmp_path / "study.yaml"

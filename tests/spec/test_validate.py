@@ -32,7 +32,7 @@ subjects: {{glob: "data/{{subject}}.txt"}}
 def _study(root: Path, *, program: str = "python3", extra: str = "", rest: str = "", subjects: int = 2) -> Path:
     (root / "data").mkdir(parents=True, exist_ok=True)
     for i in range(subjects):
-        (root / "data" / f"s{i}.txt").write_text("1\n")
+        (root / "data" / f"s{i}.txt").write_text(f"{i}\n")
     (root / "tool.py").write_text("print(1)\n")
     path = root / "study.yaml"
     path.write_text(STUDY.format(program=program, extra=extra, rest=rest))
@@ -420,5 +420,38 @@ def test_other_wildcards_in_a_subject_glob_match_as_in_a_glob(tmp_path: Path, pa
     the files (a review's `data/*/{subject}_T1w.nii.gz`)."""
     for site, subject in (("site1", "a"), ("site1", "b"), ("site2", "a")):
         (tmp_path / "data" / site).mkdir(parents=True, exist_ok=True)
-        (tmp_path / "data" / site / f"{site}{subject}_T1w.nii.gz").write_text("x")
+        (tmp_path / "data" / site / f"{site}{subject}_T1w.nii.gz").write_text(f"{site}{subject}")
     assert [s.id for s in from_glob(pattern, tmp_path)] == expected
+
+
+@pytest.mark.parametrize(
+    ("inputs", "command", "refused"),
+    [
+        ({"s1": "a.txt", "s2": "b.txt", "s3": "a.txt"}, "['true', '{input}']", "s1, s3"),  # one file twice
+        ({"s1": "a.txt", "s2": "b.txt", "s3": "c.txt"}, "['true', '{input}']", "s1, s3"),  # c.txt: a.txt's bytes
+        ({"s1": "ds", "s2": "ds"}, "['true', '{input}']", "s1, s2"),  # one folder, nothing else tells them apart
+        ({"s1": "ds", "s2": "ds"}, "['true', '{input}', '--participant_label', '{subject}']", None),  # a BIDS app
+        ({"s1": "a.txt", "s2": "b.txt"}, "['true', '{input}']", None),
+    ],
+)
+def test_subjects_with_the_same_input_are_one_subject_counted_twice(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], inputs: dict[str, str], command: str, refused: str | None
+) -> None:
+    """A review: a `map` pointing 8 ids at 2 inputs (one file twice, byte-identical copies) narrowed the ICC's CI
+    and passed a study its 2 real subjects fail. A dataset folder shared by subjects the command names is not."""
+    (tmp_path / "a.txt").write_text("10\n")
+    (tmp_path / "b.txt").write_text("20\n")
+    (tmp_path / "c.txt").write_text("10\n")
+    (tmp_path / "ds").mkdir()
+    listed = ", ".join(f"{k}: {v}" for k, v in inputs.items())
+    study = tmp_path / "study.yaml"
+    study.write_text(
+        f"application: {{command: {command}}}\nsubjects: {{map: {{{listed}}}}}\noutputs: {{o: {{path: o, kind: text}}}}\n"
+    )
+    code = main(["validate", str(study)])
+    err = capsys.readouterr().err
+    if refused is None:
+        assert code == 0, err
+    else:
+        assert code == 2 and "subjects: subjects with the same input (one file, a byte-identical copy" in err
+        assert f"folder the command tells apart by nothing else): {refused}; one subject counted twice" in err

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable
 from itertools import product
 from pathlib import Path
@@ -83,7 +84,47 @@ def command_problems(
     if app.boutiques is not None and app.invocation is not None:
         problems += _invocation_problems(spec, study_dir, locate, renderings)
     problems += _output_path_problems(spec, renderings, locate)
+    problems += _shared_input_problems(spec, renderings.subjects(), locate)
     return problems + _perturb_problems(spec, renderings.subjects, locate)
+
+
+def _shared_input_problems(spec: StudySpec, subjects: list[Any], locate: Callable[..., SpecError]) -> list[SpecError]:
+    """Subjects that are one subject counted twice: the same input file (or byte-identical copies), or the same
+    folder while nothing but the input tells their executions apart (no ``{subject}`` in the command). A `map`
+    pointing 8 ids at 2 inputs narrowed the ICC's confidence interval and passed a study its 2 real subjects
+    fail (a review). A folder shared by subjects the command names (a BIDS app's dataset and
+    ``--participant_label {subject}``) is one input per subject."""
+    from reprovip.plan.expand import content_digest
+
+    named = "{subject}" in json.dumps(spec.model_dump(include={"application", "env"}), default=str)
+    keys: dict[str, str] = {}  # subject -> its input's real path, or its bytes' digest when another has its size
+    for s in subjects:
+        path = Path(s.input)
+        if path.is_file() or (path.is_dir() and not named):
+            keys[s.id] = os.path.realpath(path)
+    by_size: dict[int, set[str]] = {}
+    for path in set(keys.values()):
+        if Path(path).is_file():
+            by_size.setdefault(Path(path).stat().st_size, set()).add(path)
+    digests = {p: content_digest(Path(p)) for same in by_size.values() if len(same) > 1 for p in same}
+    by_key: dict[str, list[str]] = {}
+    for subject, path in keys.items():
+        by_key.setdefault(digests.get(path, path), []).append(subject)
+    groups = [ids for ids in by_key.values() if len(ids) > 1]
+    if not groups:
+        return []
+    shown = "; ".join(", ".join(ids) for ids in groups[:5]) + (
+        f" and {len(groups) - 5} more" if len(groups) > 5 else ""
+    )
+    return [
+        locate(
+            f"subjects with the same input (one file, a byte-identical copy, or one folder the command tells apart "
+            f"by nothing else): {shown}; one subject counted twice makes the between-subject statistics (the ICC "
+            "and its confidence interval) wrong: give each subject its own input, or name `{subject}` in the "
+            "command when the input is a dataset shared by all",
+            ("subjects",),
+        )
+    ]
 
 
 def _output_path_problems(
@@ -314,10 +355,12 @@ class _Renderings:
 
     def subjects(self) -> list[Any]:
         if self._subjects is None:
-            from reprovip.spec.subjects import resolve_subjects
+            from reprovip.spec.subjects import SubjectsLeftOut, resolve_subjects
 
             try:
-                self._subjects = resolve_subjects(self.spec, self.study_dir)
+                with warnings.catch_warnings():  # said by the subjects' own check, at the study file's line
+                    warnings.simplefilter("ignore", SubjectsLeftOut)
+                    self._subjects = resolve_subjects(self.spec, self.study_dir)
             except SpecError:  # reported by the subjects' own check
                 self._subjects = []
         return self._subjects
