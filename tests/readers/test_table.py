@@ -537,3 +537,88 @@ def test_a_comment_is_content_but_no_observation_and_line_numbers_stay_exact(tmp
     bad.write_text("# note\n# more\n1.5 2.5\n3.5\n")
     with pytest.raises(ReaderError, match="line 4 has 1 field but the first row has 2 fields"):
         load(bad, kind="table")
+
+
+# --- numbers written as text, hexadecimal floats, long cells (a review) ------------------------------------
+
+DECORATED = [
+    "1.2\u00d710\u207b\u00b3",
+    "~1.18",
+    "1.28-1.57",
+    "\u2248 12.5",
+    "n=12.5",
+    "12.5 (*)",
+    "12.5/13",
+    "n=12",
+    "12/13",
+    "p<0.05",
+]
+
+
+@pytest.mark.parametrize("cell", DECORATED)
+def test_a_decorated_number_is_a_number_written_as_text(tmp_path, cell):
+    """Read as plain text, such cells that varied by 30% between executions were only a warning (exit 0);
+    named here, the analysis calls the output not analysable when they differ."""
+    path = tmp_path / "r.csv"
+    path.write_text(f"roi,volume,result\nhippo,1.5,{cell}\n", encoding="utf-8")
+    loaded = load(path)
+    assert _values(loaded) == {"hippo/volume": 1.5}
+    assert loaded.meta["number_like_text"] == {"hippo/result": f"{cell!r} is a number written as text"}
+
+
+def test_identifiers_dates_and_words_are_no_numbers_written_as_text(tmp_path):
+    """Text with digits that names things (regions, subjects, files, versions, hosts, times) stays text: a
+    warning when it differs, not a false alarm."""
+    cells = [
+        "sub-01",
+        "Left-Cerebellum-Cortex",
+        "ctx-lh-G_and_S_frontomargin",
+        "3rd-Ventricle",
+        "sub-01_desc-1.5mm_T1w.nii.gz",
+        "run_1.5.csv",
+        "fsl-6.0.7",
+        "10.0.0.1",
+        "node-1a",
+        "run 3 of 5",
+        "2026-11-29T16:07:30.123Z",
+        "29/11/2026 16:07",
+        "0:01:23.45",
+        "20261129T160730",
+        "3f2a9c1e",
+        "<LOD",
+    ]
+    path = tmp_path / "r.tsv"
+    path.write_text("i\tvolume\tname\n" + "".join(f"{i}\t1.5\t{c}\n" for i, c in enumerate(cells)))
+    loaded = load(path, key_columns=("i",))
+    assert len(loaded.meta["text"]) == len(cells) and loaded.meta["number_like_text"] == {}
+
+
+def test_hexadecimal_floats_are_numbers(tmp_path):
+    """C's `%a` and Python's `float.hex` round-trip float64 exactly; as text, their 30% changes were a
+    warning. One float64 cannot hold is kept exactly, as a decimal with too many digits is."""
+    path = tmp_path / "r.csv"
+    path.write_text("roi,voxels,vol\nhippo,1000,0x1.4bp+1\namyg,2000,-0x1.8p-1\nthal,3000,0x1.00000000000001p+0\n")
+    loaded = load(path)
+    assert _values(loaded) == {
+        "hippo/voxels": 1000.0,
+        "hippo/vol": 2.5859375,
+        "amyg/voxels": 2000.0,
+        "amyg/vol": -0.75,
+        "thal/voxels": 3000.0,
+        "thal/vol": 1.0,
+    }
+    assert loaded.meta["numeric_columns"] == ["voxels", "vol"]
+    assert loaded.meta["exact"] == {"thal/vol": "0x100000000000001p-56"}
+    matrix = tmp_path / "m.txt"  # a headerless matrix written with %a: its first row is data
+    matrix.write_text("0x1p+0 0x1.8p+1\n0x1p-1 0x0p+0\n")
+    assert _values(load(matrix, kind="table")) == {"0/1": 1.0, "0/2": 3.0, "1/1": 0.5, "1/2": 0.0}
+
+
+def test_a_long_cell_of_a_well_formed_table_is_read(tmp_path):
+    """The csv module's 128 KiB field limit called a well-formed table with a 200 kB cell "malformed"."""
+    path = tmp_path / "r.csv"
+    history = "x" * 200_000
+    path.write_text(f'roi,vol,history\nA,1.5,{history}\nB,2.5,"{history},quoted"\n')
+    loaded = load(path)
+    assert _values(loaded) == {"A/vol": 1.5, "B/vol": 2.5}
+    assert set(loaded.meta["text"]) == {"A/history", "B/history"}

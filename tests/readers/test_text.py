@@ -112,3 +112,53 @@ def test_real_world_log_line(tmp_path):
         "line1:6": 12.5,
     }
     assert loaded.meta["n_nonfinite"] == 0 and loaded.meta["n_overflow"] == 0
+
+
+# --- signs and notations a typeset log writes (a review) ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        # U+2212 MINUS SIGN, as locale-aware formatters print it: read as a delimiter, -0.5 was 0.5
+        ("asymmetry \u22120.5, \u2212.25 \u2212inf", [-0.5, -0.25, -math.inf]),
+        # the figure, en and em dashes, the horizontal bar, the small and the fullwidth hyphen-minus
+        ("\u20121 \u20132 \u20143 \u20154 \ufe635 \uff0d6", [-1.0, -2.0, -3.0, -4.0, -5.0, -6.0]),
+        # between numbers a dash is a range, and a dash before a space no sign: as before, and as ASCII `5 - 3`
+        ("ci 1.28\u20131.57, 5 \u2212 3", [1.28, 1.57, 5.0, 3.0]),
+        # in an exponent: 1.5E\u22123 was read as 3
+        ("k = 1.5E\u22123 /s", [1.5e-3]),
+    ],
+)
+def test_a_unicode_minus_is_a_minus_sign(line, expected):
+    assert find_numbers(line) == expected
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("k = 1.52x10^-3 /s", [1.52e-3]),  # only -3 was read: a mantissa that varied by 30% went unseen
+        ("k = 1.52\u00d710\u207b\u00b3 /s", [1.52e-3]),  # only the 10 was read
+        ("\u22121.5 \u00d7 10\u00b3, 2 * 10**4, 3.1X10^(\u22122), 4\u00b710^{5}", [-1500.0, 2e4, 0.031, 4e5]),
+        ("grid 64 x 10, tol 10^-3", [64.0, 10.0, 10.0, -3.0]),  # no mantissa, or no exponent: two numbers
+    ],
+)
+def test_a_mantissa_times_a_power_of_ten_is_one_number(line, expected):
+    assert find_numbers(line) == expected
+
+
+def test_a_hexadecimal_float_is_a_number_and_its_exact_value_is_kept(tmp_path):
+    """C's `%a` and Python's `float.hex` write exact hexadecimal floats; `0x1F` (no exponent) stays an id."""
+    assert find_numbers("vol 0x1.4bp+1 -0X.8P-1 0x1F") == [2.5859375, -0.25]
+    assert scan("x 0x1.00000000000001p+0 0x1p+1") == ([1.0, 2.0], 0, {0: "0x100000000000001p-56"})
+    assert scan("big 0x1p+5000") == ([], 1, {})
+
+
+def test_a_sign_flip_written_with_unicode_minus_is_a_difference(tmp_path):
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("volume 10.000 asymmetry \u22120.100 rate 1.52\u00d710\u207b\u00b3\n", encoding="utf-8")
+    b.write_text("volume 10.000 asymmetry 0.100 rate 1.98\u00d710\u207b\u00b3\n", encoding="utf-8")
+    va = {k: float(v) for k, v in load(a).values.items()}
+    vb = {k: float(v) for k, v in load(b).values.items()}
+    assert va == {"line1:0": 10.0, "line1:1": -0.1, "line1:2": 1.52e-3}
+    assert vb == {"line1:0": 10.0, "line1:1": 0.1, "line1:2": 1.98e-3}

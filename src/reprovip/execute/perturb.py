@@ -40,9 +40,10 @@ def perturb_array(a: np.ndarray, *, ulps: float, rng: np.random.Generator) -> np
     return (a + (u * ulps * np.spacing(a)).astype(a.dtype)).astype(a.dtype)
 
 
-def _decimal(token: str) -> bool:
-    """A number written with a point or an exponent: a float; the others are integers and stay as written."""
-    return any(c in token for c in ".eE")
+def _decimal(m: re.Match[str]) -> bool:
+    """A number written with a point or an exponent: a float; the others are integers and stay as written, and so
+    do a mantissa times a power of ten (``1.5x10^-3``) and a hexadecimal float, kept in their own spelling."""
+    return not (m["mantissa"] or m["hex"]) and any(c in m.group(0) for c in ".eE")
 
 
 def _data_lines(text: str) -> list[tuple[bool, str]]:
@@ -57,7 +58,7 @@ def _text_numbers(text: str, *, ulps: float, rng: np.random.Generator) -> str:
 
     def sub(m: re.Match[str]) -> str:
         token = m.group(0)
-        if not _decimal(token):
+        if not _decimal(m):
             return token  # integers stay integers
         v = perturb_array(np.array([float(token.replace("d", "e").replace("D", "e"))]), ulps=ulps, rng=rng)[0]
         return repr(float(v))
@@ -138,7 +139,7 @@ def unperturbable(src: Path) -> str | None:
         return "is a binary file of unknown format (use NIfTI, .npy, CSV/TSV or numeric text inputs)"
     except (OSError, ValueError) as exc:
         return f"cannot be read ({exc.__class__.__name__}: {exc})"
-    found = any(_decimal(m.group(0)) for data, line in _data_lines(text) if data for m in NUMBER.finditer(line))
+    found = any(_decimal(m) for data, line in _data_lines(text) if data for m in NUMBER.finditer(line))
     return None if found else "holds no decimal number outside comments (integers are left alone)"
 
 

@@ -12,8 +12,12 @@ no type guessing happens behind our back. The rules (also in ``docs/readers.md``
   ``NA N/A NaN null None`` (any case, and ``-nan`` as C prints it) and becomes NaN; the numeric cells written
   with no value (blank, ``NA N/A null None``: R's ``NA``, fMRIPrep's ``n/a``), unlike a ``NaN`` computed, are
   listed in ``meta["empty"]`` (a cell empty in every execution of a subject is no observation of it);
-- a number is written with a decimal point; followed by ``%`` (``95.1%``, ``95.1 %``) it is that number, in
-  percent as written (95.1), as the text reader reads ``95%``;
+- a number is written with a decimal point, or as a hexadecimal float (``0x1.4bp+1``: ``float.hex``, C's
+  ``%a``); followed by ``%`` (``95.1%``, ``95.1 %``) it is that number, in percent as written (95.1), as the
+  text reader reads ``95%``;
+- a text cell that holds a number (``4231.7 mm3``, ``~1.18``, ``1.28-1.57``, ``n=12``; see
+  :func:`holds_number`) is named in ``meta["number_like_text"]``: when it differs, no metric measures it;
+- a cell may be longer than the :mod:`csv` module's default limit (128 KiB);
 - a decimal comma (``10,1``) is read only in a ``;``-delimited table whose column writes every fractional
   number with a comma, and not when every such cell could be a thousands separator (``1,234``); otherwise the
   cells stay text and ``meta["number_like_text"]`` says why (see :func:`_decimal_commas`);
@@ -56,6 +60,7 @@ from reprovip.readers.base import (
     suffix_of,
     text_digest,
 )
+from reprovip.readers.text import HEX_FLOAT, hex_number
 
 # NaN as C's printf writes it for a negative NaN (glibc's `-nan`) and as MSVC does (`-nan(ind)`)
 _NAN = frozenset({"nan", "-nan", "+nan", "nan(ind)", "-nan(ind)"})
@@ -65,7 +70,22 @@ _NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity
 _CELL = re.compile(rf"({_NUMBER.pattern})(?:\s*%)?", re.IGNORECASE)  # a number, or a percentage as written
 _COMMA = re.compile(r"([+-]?\d+),(\d+(?:[eE][+-]?\d+)?)(?:\s*%)?")  # a decimal comma: 10,1  -2,5e3  95,1 %
 _THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2},\d{3}(?:\s*%)?")  # 1,234: a decimal comma, or 1234?
+# A decimal number among other characters (`~1.18`, `1.28-1.57`, `n=12.5`, `12.5 (*)`, `12.5/13`, `1.2×10⁻³`,
+# `≈ 12.5`): digits with a point or an exponent, glued to no word, version or path (`v1.2`, `run_1.5`, `fwhm-1.5`,
+# `1.2.3`, `data.1.5.csv`, `/data/1.5/`). As text, such cells that varied by 30% were only a warning (a review).
+_DECIMAL = re.compile(
+    r"(?<![\w./\\])(?<![^\W\d_]-)"
+    r"(?:(?:\d+\.\d+|\.\d+)(?:[eE][-+]?\d+)?(?![\d_]|\.\w)|\d+[eE][-+]?\d+(?![\w.]))"
+)
+_INTEGER = re.compile(r"(?<![\w.])\d+(?![\w.])")  # a whole number, in a cell without letters: `12/13`, `~12`
+_RELATION = re.compile(r"[=<>~\u2248\u223c\u2264\u2265]\s*[-+\u2212]?\.?\d")  # n=12, p<0.05, ≈ 12, ≤3
+# dates and times are no numbers: 2026-11-29, 2026-11, 29/11/2026, 15:00, 16:07:30.123, 0:01:23.45
+_CLOCK = re.compile(r"\d{4}-\d{1,2}(?:-\d{1,2})?|\d{1,2}/\d{1,2}/\d{2,4}|\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?")
 _DELIMITERS = {",": "','", "\t": "tabs", ";": "';'", " ": "whitespace"}
+# The csv module refuses fields beyond 128 KiB; the whole text is in memory already, so the limit guards nothing
+# and a well-formed table with a long cell (a command history, a base64 thumbnail) read "malformed" (a review).
+# 2**31 - 1: the largest value a C long holds everywhere (Windows included).
+csv.field_size_limit(2**31 - 1)
 _FIX_TABLE = "fix the program that writes the table, or declare the output as kind 'text'"
 
 
@@ -151,17 +171,61 @@ def _comment_header(text: str, comments: list[tuple[int, str]], delimiter: str) 
 
     header, row = cells(names), cells(lines[first])
     note = bool(header) and header[0].endswith(":")
-    if note or len(header) != len(row) or _is_data_row(header) or not any(_CELL.fullmatch(c) for c in row):
+    if note or len(header) != len(row) or _is_data_row(header) or not any(_number(c) is not None for c in row):
         return text, None
     lines[index] = names
     return "\n".join(lines), index
+
+
+def _number(cell: str) -> float | None:
+    """The number a cell holds by the table's rules (a number, a percentage as written, a hexadecimal float),
+    or None (decimal commas and missing cells are decided by the column)."""
+    if m := _CELL.fullmatch(cell):
+        return float(m[1])
+    if HEX_FLOAT.fullmatch(cell):  # float.hex and C's %a round-trip exactly: a number, not text (a review)
+        return hex_number(cell)[0]
+    return None
+
+
+def _exact(cell: str) -> str | None:
+    """The exact value of a numeric cell as canonical text when float64 cannot hold it, else None."""
+    return hex_number(cell)[1] if HEX_FLOAT.fullmatch(cell) else exact_number(cell)
+
+
+def holds_number(cell: str) -> bool:
+    """Whether a text cell holds a number no observation measures: a number written as text
+    (:func:`~reprovip.readers.base.number_text`), a decimal number among other characters, a number after
+    ``=``, ``<`` or ``~``, or, in a cell without letters, a whole number. Dates, times, versions, paths and
+    identifiers are not.
+
+    Examples
+    --------
+    >>> [holds_number(c) for c in ("~1.18", "1.28-1.57", "n=12.5", "12.5 (*)", "12.5/13", "\u2248 12.5")]
+    [True, True, True, True, True, True]
+    >>> [holds_number(c) for c in ("1.2\u00d710\u207b\u00b3", "1\u00d710\u207b\u00b3", "(12)", "12*", "3-4")]
+    [True, True, True, True, True]
+    >>> [holds_number(c) for c in ("n=12", "12/13", "p<0.05", "0x1.4bp+1 s", "converged, loss 0.0123", "1.5mm")]
+    [True, True, True, True, True, True]
+    >>> [holds_number(c) for c in ("sub-01", "Left-Cerebellum-Cortex", "ctx-lh-G_and_S_frontomargin", "node-1a")]
+    [False, False, False, False]
+    >>> [holds_number(c) for c in ("sub-01_desc-1.5mm_T1w.nii.gz", "v1.2", "fsl-6.0.7", "10.0.0.1", "run 3 of 5")]
+    [False, False, False, False, False]
+    >>> [holds_number(c) for c in ("2026-11-29T16:07:30.123Z", "29/11/2026 16:07", "20261129T160730", "3f2a9c1e")]
+    [False, False, False, False]
+    """
+    if number_text(cell) or _RELATION.search(cell) or HEX_FLOAT.search(cell):
+        return True
+    plain = _CLOCK.sub(" ", cell)
+    if _DECIMAL.search(plain):
+        return True
+    return not any(c.isalpha() for c in cell) and _INTEGER.search(plain) is not None
 
 
 def _is_data_row(cells: list[str]) -> bool:
     """Whether a first row is data: every cell a number by the cells' own rule (``_CELL``), a decimal comma,
     or ``nan`` as numeric writers print it. A header names its columns with at least one word (or leaves one
     empty, as pandas does above an index); a row of numbers only is the first row of a matrix."""
-    return all(_CELL.fullmatch(c) or _COMMA.fullmatch(c) or c.lower() in _NAN for c in cells)
+    return all(_number(c) is not None or _COMMA.fullmatch(c) or c.lower() in _NAN for c in cells)
 
 
 def parse_table(path: Path) -> ParsedTable:
@@ -246,10 +310,8 @@ def _parse_column(cells: list[str], delimiter: str) -> tuple[list[float | None],
         if cell.lower() in MISSING:
             parsed.append(float("nan"))
             n_missing += 1
-        elif m := _CELL.fullmatch(cell):
-            parsed.append(float(m[1]))
         else:
-            parsed.append(None)
+            parsed.append(_number(cell))
     why = _decimal_commas(cells, parsed, delimiter)
     words = {cells[i].strip().lower() for i, v in enumerate(parsed) if v is None}
     if words and words <= _BOOLEANS.keys() and all(v is None or math.isnan(v) for v in parsed):
@@ -360,7 +422,7 @@ def table_loaded(path: Path, table: ParsedTable, key_columns: tuple[str, ...] | 
                 f"{key}/{table.header[j]}": f"{table.rows[i][j]!r} is a number written as text"
                 for i, key in enumerate(keys)
                 for j in text
-                if table.header[j] not in number_like and number_text(table.rows[i][j])
+                if table.header[j] not in number_like and holds_number(table.rows[i][j])
             },
         },
         # numbers float64 cannot hold exactly, by '<rowkey>/<column>' (see readers.base.exact_number)
@@ -368,7 +430,7 @@ def table_loaded(path: Path, table: ParsedTable, key_columns: tuple[str, ...] | 
             f"{key}/{table.header[j]}": e
             for i, key in enumerate(keys)
             for j in columns
-            if j not in used_idx and (e := exact_number(table.rows[i][j]))
+            if j not in used_idx and (e := _exact(table.rows[i][j]))
         },
         "n_rows": len(table.rows),
         "delimiter": table.delimiter,
