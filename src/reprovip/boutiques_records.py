@@ -14,12 +14,15 @@ run with ``launcher: bosh`` keep theirs in ``.reprovip/boutiques-records/``):
 Rules (docs/vip.md): records of one tool (``name``) are kept; executions of the same subject (the MD5s of its
 ``File`` inputs) with the same parameters are repetitions, numbered by date. A parameter becomes a factor when
 it takes two values or more within one subject; a parameter that only varies between subjects describes the
-subject; inputs that only place outputs (their value-key appears in an output path template) are ignored; two
-tool versions within one subject make a ``version`` factor. Records written by reprovip's launcher carry their
-subject, condition and repetition, which are used as they are. Outputs are compared by the records' MD5
-(``blob = "md5:<hex>"``) unless every file of that output is on disk with the recorded MD5: then they are
-hashed with BLAKE3 and stored like any other output. A recorded MD5 that is the empty file's
-(``d41d8cd98f00b204e9800998ecf8427e``) is an empty file, unreadable as ``run`` finds one (never an identity).
+subject; inputs that only place outputs (their value-key appears in an output path template, and no value is
+given to two subjects) are ignored; a ``File`` input one of whose files goes with several files of the others
+(a configuration file) is a parameter, not the subject's; two tool versions within one subject make a
+``version`` factor. Records written by reprovip's launcher carry their subject, condition and repetition, which
+are used as they are. Outputs are compared by the records' MD5 (``blob = "md5:<hex>"``) unless every file of
+that output is on disk with the recorded MD5: then they are hashed with BLAKE3 and stored like any other
+output; a file found for a record without an MD5 is refused when another execution is given it too. A recorded
+MD5 that is the empty file's (``d41d8cd98f00b204e9800998ecf8427e``) is an empty file, unreadable as ``run``
+finds one (never an identity).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import json
 import os
 import shutil
 import socket
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -77,6 +81,7 @@ class BoutiquesIngestSummary(IngestSummary):
     hashes: dict[str, str] = field(default_factory=dict)
     unmatched_outputs: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)  # what the design suggests to pass (also warned)
 
 
 def _load_descriptor(folders: list[Path], name: Any, cache: dict[Path, Any]) -> dict[str, Any] | None:
@@ -196,14 +201,91 @@ def _md5(path: Path) -> str:
     return h.hexdigest()
 
 
-def _placing_inputs(records: list[BoutiquesRecord]) -> set[str]:
-    """Inputs whose value-key appears in an output path template: they say where outputs go, not how."""
+def _placing_inputs(records: list[BoutiquesRecord], subjects: list[str]) -> set[str]:
+    """Inputs whose value-key appears in an output path template and whose values are each of one subject: they
+    say where outputs go (an output folder per execution), not how.
+
+    A value shared by subjects is a level, like a factor's, even when the output is named after it
+    (``vol_frac-[FRAC].csv``): dropped, its 2 levels became 4 repetitions and the verdict blamed run-to-run
+    nondeterminism (a review)."""
     out = set()
     for r in records:
         desc = r.descriptor or {}
         templates = " ".join(o.get("path-template", "") for o in desc.get("output-files", []))
         out |= {i["id"] for i in desc.get("inputs", []) if i.get("value-key") and i["value-key"] in templates}
+    return {i for i in out if not _shared_by_subjects(records, subjects, i)}
+
+
+def _shared_by_subjects(records: list[BoutiquesRecord], subjects: list[str], input_id: str) -> bool:
+    """One value of ``input_id`` is given to two subjects or more."""
+    owners: dict[str, set[str]] = {}
+    for r, s in zip(records, subjects, strict=True):
+        if input_id in r.invocation:
+            owners.setdefault(_identity(r.invocation[input_id]), set()).add(s)
+    return any(len(v) > 1 for v in owners.values())
+
+
+def _repeating_files(records: list[BoutiquesRecord], ids: list[str]) -> list[str]:
+    """The inputs of ``ids`` one of whose values goes with several values of the others: a configuration file
+    given to every subject, not a subject's own file.
+
+    Examples
+    --------
+    >>> def rec(t1, cfg):
+    ...     inv = {"t1": {"file-name": t1, "md5sum": t1}, "cfg": {"file-name": cfg, "md5sum": cfg}}
+    ...     return BoutiquesRecord(Path("r.json"), "t", "1", "", inv, {}, {}, None)
+    >>> _repeating_files([rec("a", "fast"), rec("b", "fast"), rec("a", "slow")], ["t1", "cfg"])
+    ['t1', 'cfg']
+    >>> _repeating_files([rec("a", "fast"), rec("b", "fast"), rec("c", "slow")], ["t1", "cfg"])
+    ['cfg']
+    """
+    out = []
+    for i in ids:
+        others: dict[str, set[str]] = {}
+        for r in records:
+            rest = json.dumps([_identity(r.invocation.get(j)) for j in ids if j != i])
+            others.setdefault(_identity(r.invocation.get(i)), set()).add(rest)
+        if any(len(v) > 1 for v in others.values()):
+            out.append(i)
     return out
+
+
+def _bids_named(records: list[BoutiquesRecord], input_id: str) -> bool:
+    """Every file of ``input_id`` is named after a BIDS subject (``sub-01_T1w.nii.gz``)."""
+    values = [r.invocation.get(input_id) for r in records]
+    files = [f for v in values for f in (v if isinstance(v, list) else [v]) if _is_file(f)]
+    return bool(files) and all(Path(str(f["file-name"])).name.startswith("sub-") for f in files)
+
+
+def subject_files(study: Study, records: list[BoutiquesRecord], ids: list[str], tool: str) -> list[str]:
+    """The ``File`` inputs of ``ids`` that identify a subject: not those one of whose files goes with several
+    files of the others (``slow.cnf`` given to every subject), which are then parameters, factors when they vary
+    within a subject. Without it, 3 subjects x 2 configuration files made 6 subjects and no factor (a review).
+
+    When every varying input is so (crossed), the subject's are those holding the study's subject inputs (by
+    MD5), else those whose files are all named ``sub-<label>...``.
+
+    Raises
+    ------
+    InputError
+        Crossed inputs and nothing to tell which names the subject.
+    """
+    varying = [i for i in ids if len({_identity(r.invocation.get(i)) for r in records}) > 1]
+    repeating = _repeating_files(records, varying) if len(varying) > 1 else []
+    if repeating and len(repeating) == len(varying):
+        md5s = _study_md5s(study)
+        known = [i for i in varying if all(_identity(r.invocation.get(i)) in md5s for r in records)]
+        named = [i for i in varying if _bids_named(records, i)]
+        chosen = known or named
+        if not chosen or len(chosen) == len(varying):
+            counts = ", ".join(f"{i} ({len({_identity(r.invocation.get(i)) for r in records})} files)" for i in varying)
+            raise InputError(
+                f"records of {tool!r} cross the File inputs {counts}: each file of one goes with several of the "
+                "others, so which one names the subject is unknown; pass it with --subject-input <id> (the others "
+                "become factors)"
+            )
+        repeating = [i for i in varying if i not in chosen]
+    return [i for i in ids if i not in repeating]
 
 
 def _input_order(records: list[BoutiquesRecord]) -> list[str]:
@@ -486,6 +568,86 @@ def _found_files(
     return found
 
 
+class RecordsHint(UserWarning):
+    """What the records' design suggests ``ingest --boutiques-records`` be given (one line)."""
+
+
+def design_hints(
+    tool: str, subjects: list[str], factors: list[str], labels: list[dict[str, str]], *, chosen: bool
+) -> list[str]:
+    """Hints on a design that cannot be analysed as the records read: one subject with factors (a BIDS app's
+    ``participant_label`` made a factor: "not analysable" and no hint, a review), or a factor whose every level
+    is one execution's (an output name or a seed the descriptor does not use in a path). ``factors``: those that
+    are inputs (not the tool's version); ``chosen``: the subject inputs were given.
+
+    Examples
+    --------
+    >>> labs = [{"participant_label": p, "n": n} for p in "123" for n in "12" for _ in "ab"]
+    >>> [hint] = design_hints("app", ["ds"] * 12, ["participant_label", "n"], labs, chosen=False)
+    >>> "participant_label (3 levels), n (2 levels)" in hint, "--subject-input participant_label " in hint
+    (True, True)
+    >>> [hint] = design_hints("app", ["a", "a", "b", "b"], ["seed"], [{"seed": s} for s in "1234"], chosen=True)
+    >>> "--ignore-input seed " in hint
+    True
+    """
+    out = []
+    if len(set(subjects)) == 1 and factors and not chosen:
+        counts = {f: len({lab.get(f) for lab in labels}) for f in factors}
+        named = [f for f in factors if any(w in f.lower() for w in ("participant", "subject"))]
+        best = named[0] if named else max(factors, key=lambda f: counts[f])
+        shown = ", ".join(f"{f} ({counts[f]} levels)" for f in factors)
+        out.append(
+            f"records of {tool!r} make 1 subject with factors {shown}: if {best} names the subject (a BIDS app's "
+            f"participant_label), ingest again with --subject-input {best} into a study with nothing stored yet"
+        )
+    for f in factors:
+        levels = [lab.get(f) for lab in labels]
+        if len(levels) > 1 and len(set(levels)) == len(levels):
+            out.append(
+                f"the factor {f} of the records of {tool!r} takes another value in each of the {len(levels)} "
+                f"executions: no two are repetitions; if it only names the execution (an output, a seed not used "
+                f"in a path), ingest again with --ignore-input {f} into a study with nothing stored yet"
+            )
+    return out
+
+
+def check_unverified_files(
+    placed: list[tuple[BoutiquesRecord, str, dict[str, str], int]],
+    found: dict[str, list[list[tuple[str, str | None, Path | None]]]],
+    root: Path,
+) -> None:
+    """Refuse a file on disk given to an execution whose record has no MD5 for it, when other executions are
+    given it too: nothing says whose output it is. One file left at the template's path was taken by the 6
+    executions of 3 subjects, whose records had no MD5, and read "bit-for-bit identical" (a review).
+
+    Raises
+    ------
+    InputError
+        Such a file: named, with two of the records.
+    """
+    claims: dict[tuple[int, int], list[tuple[BoutiquesRecord, str | None, Path, str]]] = {}
+    for name, per in found.items():
+        for (r, *_), files in zip(placed, per, strict=True):
+            for _, md5, path in files:
+                if path is not None:
+                    st = path.stat()
+                    claims.setdefault((st.st_dev, st.st_ino), []).append((r, md5, path, name))
+    for members in claims.values():
+        unverified = [m for m in members if m[1] is None]
+        others = [m for m in members if m[0] is not unverified[0][0]] if unverified else []
+        if others:
+            (r, _, path, name), (other, *_) = unverified[0], others[0]
+            try:
+                shown = path.relative_to(root).as_posix()
+            except ValueError:
+                shown = str(path)
+            raise InputError(
+                f"{r.path} has no MD5 for its output {name!r} and {other.path} is given the same file {shown}: "
+                "nothing says it is either's output (a file left by another run?); keep each execution's outputs "
+                "at its own path, or ingest records that carry the outputs' MD5s"
+            )
+
+
 def ingest_boutiques_records(
     study: Study,
     directory: str | Path,
@@ -520,7 +682,14 @@ def ingest_boutiques_records(
     Raises
     ------
     InputError
-        No record, several tools without ``tool``, no input to tell subjects apart, no declared output found.
+        No record, several tools without ``tool``, no input to tell subjects apart (or crossed ``File`` inputs,
+        :func:`subject_files`), no declared output found, or a file found for a record without its MD5 that another
+        execution is given too (:func:`check_unverified_files`).
+
+    Warns
+    -----
+    RecordsHint
+        One subject with factors, or a factor of a level per execution (:func:`design_hints`).
     """
     directory = Path(directory)
     records, skipped = read_records(directory)
@@ -536,12 +705,20 @@ def ingest_boutiques_records(
             f"records of {tool!r} have no input {unknown or 'of type File'} to tell subjects "
             "apart; name the inputs that identify a subject with --subject-input"
         )
+    if not subject_inputs:
+        ids = subject_files(study, records, ids, tool)
     subjects = _subjects(study, records, ids)
-    skip = set(ids) | set(ignore) | _placing_inputs(records)
+    skip = set(ids) | set(ignore) | _placing_inputs(records, subjects)
     labels, factors = _conditions(records, subjects, [p for p in _input_order(records) if p not in skip])
     placed, superseded = _number(records, subjects, labels)
     mapping, unmatched = _output_map(study, records)
-    found = _found_files(study, placed, mapping, Path(root) if root else study.directory)
+    root = Path(root) if root else study.directory
+    found = _found_files(study, placed, mapping, root)
+    check_unverified_files(placed, found, root)
+    inputs = [f for f in factors if any(f in r.invocation for r in records)]  # not the tool's version
+    hints = design_hints(tool, subjects, inputs, labels, chosen=bool(subject_inputs))
+    for hint in hints:
+        warnings.warn(hint, RecordsHint, 2)
     # One kind of hash per output for every execution, so the analysis compares like with like.
     use_file = {n: any(per) and all(p is not None for fs in per for *_, p in fs) for n, per in found.items()}
     constant = {n: len({f[0] for fs in per for f in fs if "/" not in f[0]}) <= 1 for n, per in found.items()}
@@ -554,6 +731,7 @@ def ingest_boutiques_records(
         versions=sorted({r.version for r in records}),
         unmatched_outputs=unmatched,
         hashes={n: "blake3" if u else "md5" for n, u in use_file.items()},
+        hints=hints,
     )
     with RunLock(study.store):
         catalog, blobs = study.catalog, BlobStore(study.store)

@@ -17,6 +17,7 @@ import re
 import shutil
 import socket
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ from reprovip.errors import InputError
 from reprovip.execute.sandbox import OutputDecl, stream_file
 from reprovip.plan.expand import execution_id
 from reprovip.spec.models import RESERVED_FACTOR_NAMES
+from reprovip.spec.subjects import SubjectsLeftOut, bids_non_subject
 from reprovip.store import BlobStore, RunLock
 from reprovip.store.blobs import file_hash, suffix_of
 
@@ -73,14 +75,17 @@ def _pattern_regex(pattern: str) -> tuple[re.Pattern[str], list[str]]:
 
 def find_execution_dirs(root: Path, pattern: str) -> tuple[list[tuple[Path, dict[str, str]]], list[str]]:
     """Folders under ``root`` matching ``pattern``, with the placeholder values of each; and the folders at the
-    pattern's depth it does not match (``run-x`` for ``run-{repetition}``), relative to ``root``, to be named."""
+    pattern's depth it does not match (``run-x`` for ``run-{repetition}``), relative to ``root``, to be named.
+
+    An absolute pattern is matched against the absolute paths it finds (it was an internal error: a review).
+    """
     regex, _ = _pattern_regex(pattern)
     wildcard = _PH.sub("*", pattern)
     found, skipped = [], []
     for p in sorted(glob.glob(str(root / wildcard))):
         if not os.path.isdir(p):
             continue
-        rel = Path(p).relative_to(root).as_posix()
+        rel = _as_written(Path(p), root, pattern)
         if m := regex.match(rel):
             found.append((Path(p), m.groupdict()))
         else:
@@ -88,10 +93,62 @@ def find_execution_dirs(root: Path, pattern: str) -> tuple[list[tuple[Path, dict
     return found, skipped
 
 
-def _record_outputs(blobs: BlobStore, folder: Path, decls: list[OutputDecl]) -> list[dict[str, Any]]:
-    from reprovip.readers import semantic_hash
+def _as_written(folder: Path, root: Path, pattern: str) -> str:
+    """``folder``'s path as ``pattern`` writes it: absolute, or relative to ``root``."""
+    return folder.as_posix() if Path(pattern).is_absolute() else folder.relative_to(root).as_posix()
 
-    rows = []
+
+def _shown(path: Path, root: Path) -> str:
+    """``path`` as the user wrote it: relative to ``root`` when under it (an absolute pattern's are not)."""
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _subject_part(pattern: str) -> int:
+    """The index of the path part of ``pattern`` that holds ``{subject}``.
+
+    Examples
+    --------
+    >>> _subject_part("deriv/{version}/{subject}/anat"), _subject_part("/data/sub-{subject}")
+    (2, 2)
+    """
+    return next(i for i, part in enumerate(pattern.split("/")) if "{subject}" in part)
+
+
+def bids_left_out(
+    found: list[tuple[Path, dict[str, str]]], pattern: str, root: Path
+) -> tuple[list[tuple[Path, dict[str, str]]], list[str]]:
+    """The folders whose ``{subject}`` part is a subject, and those left out: in a BIDS root (fMRIPrep's
+    derivatives hold ``dataset_description.json``) only ``sub-<label>`` entries are subjects, as for a
+    ``subjects.glob`` (:func:`reprovip.spec.subjects.bids_non_subject`). Its ``logs/`` folder made a subject
+    whose executions all "failed" (a review).
+    """
+    i = _subject_part(pattern)
+    kept, left_out = [], []
+    for folder, groups in found:
+        parts = Path(_as_written(folder, root, pattern)).parts
+        parent = Path(*parts[:i]) if i else Path(".")
+        if bids_non_subject(parent if parent.is_absolute() else root / parent, parts[i]):
+            left_out.append(_shown(folder, root))
+        else:
+            kept.append((folder, groups))
+    return kept, left_out
+
+
+def _left_out_message(pattern: str, left_out: list[str]) -> str:
+    shown = ", ".join(left_out[:5]) + (f" and {len(left_out) - 5} more" if len(left_out) > 5 else "")
+    return (
+        f"left out {len(left_out)} folder(s) the pattern {pattern!r} matches in a BIDS dataset that are not "
+        f"subjects ({shown}): there only sub-<label> entries are subjects; rename a folder sub-<label> if it "
+        "holds the results of a subject"
+    )
+
+
+def output_files(folder: Path, decls: list[OutputDecl]) -> list[tuple[OutputDecl, list[str]]]:
+    """Each declared output of the execution in ``folder`` with the files that are it (none: missing)."""
+    out = []
     for d in decls:
         # A declared stream (`{stdout}`, `{stderr}.csv`) is looked for as the file a run keeps it in (stdout.txt).
         stream = stream_file(str(folder), d.pattern)
@@ -99,7 +156,58 @@ def _record_outputs(blobs: BlobStore, folder: Path, decls: list[OutputDecl]) -> 
         paths = sorted(
             p for p in glob.glob(os.path.join(glob.escape(str(folder)), pattern), recursive=True) if os.path.isfile(p)
         )
+        out.append((d, paths))
+    return out
+
+
+def _file_identity(path: str) -> tuple[int, int] | None:
+    """The device and inode of the file ``path`` names, equal for symbolic and hard links to one file; None for a
+    file of a git-annex (DataLad) store, whose identical contents are one object by design, not a copy.
+
+    Examples
+    --------
+    >>> _file_identity("/data/.git/annex/objects/Xx/Yy/MD5E-s3--ab.csv/MD5E-s3--ab.csv") is None
+    True
+    """
+    if "/annex/objects/" in os.path.realpath(path).replace(os.sep, "/"):
+        return None
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
+
+
+def check_distinct_files(files: list[tuple[Path, list[tuple[OutputDecl, list[str]]]]], root: Path) -> None:
+    """Refuse executions that share an output file (a link to another's, or a folder linked to another's).
+
+    ``run-2`` and ``run-3`` linked to ``run-1`` (folders, files, hard links) read "bit-for-bit identical" from
+    one execution (a review): one file is the output of one execution, whichever subject it is said to be of.
+
+    Raises
+    ------
+    InputError
+        Two executions' output files are the same file (same device and inode, which a real path shares).
+    """
+    owner: dict[tuple[int, int], tuple[Path, str]] = {}
+    for folder, outs in files:
+        for _, paths in outs:
+            for p in paths:
+                ident = _file_identity(p)
+                first, path = owner.setdefault(ident, (folder, p)) if ident else (folder, p)
+                if first != folder:
+                    raise InputError(
+                        f"{_shown(Path(path), root)} and {_shown(Path(p), root)} are the same file (a link to one "
+                        "file): two executions cannot have written it; copy the real outputs of each execution "
+                        "into its own folder, or remove the links"
+                    )
+
+
+def _record_outputs(blobs: BlobStore, files: list[tuple[OutputDecl, list[str]]], folder: Path) -> list[dict[str, Any]]:
+    from reprovip.readers import semantic_hash
+
+    rows = []
+    for d, paths in files:
         if not paths:
+            stream = stream_file(str(folder), d.pattern)
+            pattern = os.path.basename(stream) if stream else d.pattern
             rows.append(dict(name=d.name, relpath=d.template or pattern, kind=d.kind, missing=True, error="missing"))
         for p in paths:
             digest, suffix = file_hash(p), suffix_of(p)
@@ -139,7 +247,7 @@ def _executions(
         other = seen.setdefault((groups["subject"], key, rep), folder)
         if other != folder:
             raise InputError(
-                f"{other.relative_to(root)} and {folder.relative_to(root)} are the same execution (subject "
+                f"{_shown(other, root)} and {_shown(folder, root)} are the same execution (subject "
                 f"{groups['subject']!r}, condition {key}, repetition {rep}); rename or remove one of them"
             )
         out.append((folder, groups, rep, labels, key))
@@ -218,11 +326,22 @@ def ingest_outputs(study: Study, pattern: str, *, root: Path | None = None) -> I
     Raises
     ------
     InputError
-        A pattern without ``{subject}``, no folder matched, two folders name one execution, or a version
-        factor's baseline is unknown (:func:`factor_levels`).
+        A pattern without ``{subject}``, no folder matched, two folders name one execution, two executions share
+        an output file (:func:`check_distinct_files`), or a version factor's baseline is unknown
+        (:func:`factor_levels`).
+
+    Warns
+    -----
+    SubjectsLeftOut
+        Folders the ``{subject}`` capture matched in a BIDS root that are not ``sub-<label>`` (left out).
     """
     root = Path(root) if root else study.directory
     found, skipped = find_execution_dirs(root, pattern)
+    found, left_out = bids_left_out(found, pattern, root)
+    if left_out and not found:
+        raise InputError(f"no subject under {root}: {_left_out_message(pattern, left_out)}")
+    if left_out:
+        warnings.warn(_left_out_message(pattern, left_out), SubjectsLeftOut, 2)
     if not found:
         raise InputError(f"no folder under {root} matches {pattern!r}; check the pattern against your results tree")
     if skipped:  # refused, not dropped: a run-3b beside run-1..3 held another result, and the verdict never saw it
@@ -237,19 +356,21 @@ def ingest_outputs(study: Study, pattern: str, *, root: Path | None = None) -> I
     decls = [OutputDecl(n, o.path, o.kind) for n, o in study.spec.outputs.items()]
     summary = IngestSummary(factors=factors)
     executions = _executions(found, factors, root)  # before anything is stored
+    values = [
+        {"subject": groups["subject"], "repetition": rep, **labels, **{f"{f}_level": v for f, v in labels.items()}}
+        for _, groups, rep, labels, _ in executions
+    ]
+    files = [
+        output_files(folder, [d.rendered(v) for d in decls]) for (folder, *_), v in zip(executions, values, strict=True)
+    ]
+    check_distinct_files([(e[0], f) for e, f in zip(executions, files, strict=True)], root)
     summary.levels = factor_levels(study, {f: {labels[f] for *_, labels, _ in executions} for f in factors})
     with RunLock(study.store):
         catalog, blobs = study.catalog, BlobStore(study.store)
         study_id = catalog.ensure_study(study.name, study.spec.model_dump(mode="json"), str(study.directory))
         rows = []
-        for folder, groups, rep, labels, key in executions:
-            values = {
-                "subject": groups["subject"],
-                "repetition": rep,
-                **labels,
-                **{f"{f}_level": v for f, v in labels.items()},
-            }
-            outs = _record_outputs(blobs, folder, [d.rendered(values) for d in decls])
+        for (folder, groups, rep, labels, key), found_files in zip(executions, files, strict=True):
+            outs = _record_outputs(blobs, found_files, folder)
             missing = [o["name"] for o in outs if o["missing"]]
             rows.append(
                 dict(
