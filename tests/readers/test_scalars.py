@@ -177,3 +177,19 @@ def test_strings_and_nulls_are_kept_as_digests_for_the_analysis(tmp_path):
     b.write_text(json.dumps({"volume": 1.0, "diagnosis": "healthy", "note": None}))
     ta, tb = load(a).meta["text"], load(b).meta["text"]
     assert set(ta) == {"diagnosis", "note"} and ta["note"] == tb["note"] and ta["diagnosis"] != tb["diagnosis"]
+
+
+def test_json_strings_holding_numbers_are_number_like_text_as_table_cells_are(tmp_path) -> None:
+    """A review: JSON strings "~1.18" and "1.2×10⁻³" varying by 30% were text fields, a warning; a table's cells
+    holding them are numbers written as text (no metric measures them). Identifiers and dates are neither."""
+    path = tmp_path / "fit.json"
+    strings = {
+        "a": "~1.18",
+        "b": "1.2\u00d710\u207b\u00b3",
+        "c": "1.28-1.57",
+        "d": "sub-01",
+        "e": "2026-11-29",
+        "f": "v1.2",
+    }
+    path.write_text(json.dumps(strings))
+    assert sorted(load(path).meta["number_like_text"]) == ["a", "b", "c"]

@@ -28,11 +28,11 @@ from reprovip.readers.base import (
     fail,
     head,
     new_hasher,
-    number_text,
     read_file_bytes,
     read_only,
     text_digest,
 )
+from reprovip.readers.table import holds_number
 
 _FIX_JSON = "fix the program that writes it, or declare the output as kind 'text'"
 _SPECIAL = frozenset('.[]"')
@@ -179,7 +179,7 @@ class JsonReader(Reader):
             "number_like_text": {
                 k: f"{v!r} is a number written as text"
                 for k, v in ignored.items()
-                if isinstance(v, str) and number_text(v)
+                if isinstance(v, str) and holds_number(v)  # "~1.18", "1.2×10⁻³": as a table's cells (a review)
             },
             "n_nonfinite": count_nonfinite(values),
         }
