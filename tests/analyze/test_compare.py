@@ -491,6 +491,26 @@ def test_a_study_compared_with_itself_or_a_copy_of_its_store_is_refused(
         compare_check(Study.load(path), Study.load(copy / "study.yaml"))
 
 
+def test_two_studies_that_ingested_the_same_results_folders_are_refused(tmp_path: Path) -> None:
+    """Both versions ingested ``../results``: another ingest time, so no "copy of its store", and `compare` read
+    "within the envelope (max |z| 0)", exit 0 (a review). The same folders are refused; each version's own pass."""
+    for s in ("s1", "s2", "s3"):
+        for r in (1, 2):
+            for version, shift in (("b", 0.0), ("same", 0.0)):
+                folder = tmp_path / "results" / version / s / f"run-{r}"
+                folder.mkdir(parents=True)
+                (folder / "r.json").write_text(json.dumps({"v": float(s[-1]) + shift + 0.01 * r}))
+    studies = {}
+    for name, source in (("base", "same"), ("cur", "same"), ("other", "b")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "study.yaml").write_text("outputs:\n  r: {path: r.json, kind: scalars}\n")
+        studies[name] = Study.load(tmp_path / name / "study.yaml")
+        studies[name].ingest(f"../results/{source}/{{subject}}/run-{{repetition}}")
+    with pytest.raises(InputError, match=r"ingested the same results folders \(6, such as .*results/same/s1/run-1\)"):
+        compare_check(studies["base"], studies["cur"])
+    assert compare_check(studies["base"], studies["other"]).document["verdict"]["status"] in ("identical", "pass")
+
+
 def test_the_execution_notes_of_either_study_reach_the_comparison() -> None:
     """A process left running in the new version's executions (its outputs may be half-written) was no alert of
     the comparison: its executions summary had no notes."""

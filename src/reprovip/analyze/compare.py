@@ -7,6 +7,7 @@ applies, and the envelope test says whether the version difference exceeds the b
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -76,6 +77,17 @@ def _refuse_same_executions(baseline: Study, current: Study, ids: list[int], sto
             f"{baseline.path}'s own (same execution, finished at the same time: a copy of its store): compare "
             "the results the current version made, in a store of its own (`reprovip run --force`, or an ingest "
             "into a new folder)"
+        )
+    # Two studies that ingested the same results folders: another ingest time, the same files (a review's
+    # `compare` read "within the envelope (max |z| 0)", exit 0).
+    folders = [
+        {os.path.realpath(r["input"]) for r in st.rows if r.get("source") == "ingest" and r.get("input")}
+        for st in stored
+    ]
+    if same := sorted(folders[0] & folders[1]):
+        raise InputError(
+            f"{baseline.path} and {current.path} ingested the same results folders ({len(same)}, such as "
+            f"{same[0]}): each execution would be both versions; ingest each version's own results"
         )
 
 
