@@ -620,3 +620,26 @@ def test_a_factor_dominates_the_voxels_where_it_carries_most_of_the_executions_v
     assert res["summary"]["share_threads_major_fraction"] == pytest.approx(1 / 3, abs=0.02)  # noise: a voxel or two
     assert res["summary"]["share_subject_major_fraction"] == 1.0
     assert res["summary"]["share_residual_major_fraction"] == pytest.approx(2 / 3, abs=0.05)
+
+
+def test_images_with_a_singular_affine_are_skipped_with_the_reason(tmp_path: Path) -> None:
+    """An sform with a zero column (voxel size 0) made `analyze` an internal error (nibabel cannot write a map on
+    it, a review): the voxel maps are skipped with the reason, and the criteria say it."""
+    from tests.conftest import ingested
+
+    rng = np.random.default_rng(5)
+
+    def image(s: int, r: int) -> bytes:
+        x = (100 * s + rng.normal(0, 1, size=(4, 4, 3))).astype(np.float32)
+        header = nib.Nifti1Image(x, np.eye(4)).header
+        header["srow_z"], header["pixdim"][3] = [0, 0, 0, 0], 0  # a broken writer's: nibabel would refuse it
+        header["qform_code"], header["sform_code"] = 0, 1
+        return nib.Nifti1Image(x, None, header).to_bytes()
+
+    files = {(f"s{s}", r): {"img.nii": image(s, r)} for s in range(1, 4) for r in (1, 2)}
+    doc = ingested(tmp_path, "  img: {path: img.nii, kind: image}\n", files).analyze().document
+    (out,) = doc["outputs"]
+    assert out["voxelwise"]["skipped"] == (
+        "the images' affine is singular (a voxel size or axis of 0: 1 0 0 0; 0 1 0 0; 0 0 0 0); fix the header"
+    )
+    assert doc["verdict"]["status"] == "error"

@@ -74,6 +74,10 @@ def _reference(design: Design, subjects: list[str]) -> tuple[tuple[int, ...], np
     return found[seen.most_common(1)[0][0]] if seen else None
 
 
+def _rows(affine: np.ndarray) -> str:
+    return "; ".join(" ".join(f"{v:g}" for v in row) for row in np.asarray(affine)[:3])
+
+
 def grid_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
     """``shape`` without trailing axes of length 1 beyond the third: ``(x, y, z, 1)``, as many tools write one
     volume, is the grid ``(x, y, z)`` (a review's executions writing either read "not analysable")."""
@@ -558,6 +562,10 @@ def voxelwise_maps(
         return {"skipped": "no readable volume"}
     if math.prod(ref[0]) == 0:  # a zero-length axis: nothing to compare voxel by voxel (the files still are)
         return {"skipped": f"the images hold no voxel (shape {ref[0]})"}
+    if not np.linalg.det(ref[1][:3, :3]):  # no map can be written on it (nibabel cannot decompose it): a review
+        return {
+            "skipped": f"the images' affine is singular (a voxel size or axis of 0: {_rows(ref[1])}); fix the header"
+        }
     stream = _Stream(design, ref, metrics=not labels, version_axis=version_axis)
     with ThreadPoolExecutor(_READERS, thread_name_prefix="reprovip-read") as pool:
         if stream.metrics:
