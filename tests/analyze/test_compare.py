@@ -538,6 +538,15 @@ def test_two_studies_that_ingested_the_same_results_folders_are_refused(tmp_path
     assert compare_check(studies["base"], studies["other"]).document["verdict"]["status"] in ("identical", "pass")
 
 
+def test_a_baseline_whose_executions_all_failed_is_said_as_such(tmp_path: Path, versions: dict[str, Path]) -> None:
+    """Every baseline run crashed: `compare` said "share no output; compare studies of the same application" (a
+    review). It says that version has no result, exit 2."""
+    crash = write_study(tmp_path / "crash", subjects=4, repetitions=4, interpreter="false")  # `false`: exit 1
+    Study.load(crash).run(jobs=2)
+    with pytest.raises(InputError, match=r"crash/study.yaml: none of its 16 executions succeeded \(16 failed\): that"):
+        compare_check(Study.load(crash), Study.load(versions["v1.8"]))
+
+
 def test_the_execution_notes_of_either_study_reach_the_comparison() -> None:
     """A process left running in the new version's executions (its outputs may be half-written) was no alert of
     the comparison: its executions summary had no notes."""

@@ -216,6 +216,13 @@ def compare_studies(baseline: Study, current: Study, *, json_path: str | Path | 
     tagged = [_tagged(s, e, tag) for s, e, tag in zip(studies, stored, LEVELS, strict=True)]
     moved = _follow_moved_outputs(tagged)
     common = sorted(set(tagged[0]) & set(tagged[1]))
+    for s, st in zip(studies, stored, strict=True):
+        if st.rows and not any(r["status"] == "done" for r in st.rows):  # said as such, not as "no output"
+            failed = sum(r["status"] == "failed" for r in st.rows)
+            raise InputError(
+                f"{s.path}: none of its {len(st.rows)} executions succeeded ({failed} failed): that version has "
+                f"no result to compare; see `reprovip status {s.path}`"
+            )
     if not common:
         raise InputError(f"{baseline.path} and {current.path} share no output; compare studies of the same application")
     subjects = [{r.subject for k in common for r in t[k][1]} for t in tagged]
