@@ -11,6 +11,21 @@ from reprovip.metrics.evidence import icc_sample_size, zero_failure_bound
 CONFIDENCE = 0.95
 
 
+def beside(value: float, threshold: float) -> str:
+    """``value`` with 3 significant digits, or as many more as keep it from reading as ``threshold`` (a CI's
+    lower bound of 0.899981 read "(0.9 to 0.996) straddles 0.9", a review).
+
+    Examples
+    --------
+    >>> beside(0.899981, 0.9), beside(0.85, 0.9), beside(0.9, 0.9)
+    ('0.89998', '0.85', '0.9')
+    """
+    digits = 3
+    while value != threshold and float(f"{value:.{digits}g}") == threshold and digits < 17:
+        digits += 1
+    return f"{value:.{digits}g}"
+
+
 def comparisons(bits: dict[str, Any]) -> int:
     """Executions compared with their subject's first one: the sum over subjects of (stored executions - 1)."""
     per_subject: dict[str, int] = {}
@@ -69,11 +84,15 @@ def icc_evidence(criterion: Criterion, extra: dict[str, Any]) -> dict[str, Any] 
         )
     if options:
         text = (
-            f"the 95% CI ({low:.3g} to {high:.3g}) straddles {threshold:g}; if today's variance components hold, "
+            f"the 95% CI ({beside(low, threshold)} to {beside(high, threshold)}) straddles {threshold:g}; if today's "
+            "variance components hold, "
             f"{' or '.join(options)} would put it {where} the threshold"
         )
     else:
-        text = f"the 95% CI ({low:.3g} to {high:.3g}) straddles {threshold:g}; no feasible design would settle it"
+        text = (
+            f"the 95% CI ({beside(low, threshold)} to {beside(high, threshold)}) straddles {threshold:g}; no feasible "
+            "design would settle it"
+        )
     return dict(
         side=size.side, subjects=size.subjects, executions_per_subject=size.raters, both=size.both, sentence=text
     )
