@@ -208,6 +208,7 @@ def attribute(
     local: dict[str, dict[str, Any]] | None = None,
     regions: dict[str, float] | None = None,
     unmeasured: bool = False,
+    averaged: int = 1,
 ) -> dict[str, Any]:
     """Explain a non-identical output: one entry per factor, sorted by share, and a summary sentence.
 
@@ -219,6 +220,7 @@ def attribute(
     (:func:`local_evidence`) one that changes some observations only, and ``regions``
     (:func:`voxel_variance`) one that dominates a part of an image's differing voxels.
     ``unmeasured``: the files differ while every value read from them is the same (an image header).
+    ``averaged``: how many observations a table's ``shares`` are the mean of (said beside them when more than 1).
 
     Examples
     --------
@@ -233,6 +235,9 @@ def attribute(
         return {"factors": [], "summary": "nothing to compare: no subject has two executions that wrote this output"}
     if bitwise["identical"]:
         return {"factors": [], "summary": "bit-for-bit identical across all executions"}
+    # Shares of a table's observations are their mean: said, since a message names one observation beside them
+    # (a review: "obs1 ... 10.5% of the variance" where obs1's own share is 20.9%)
+    over = f"mean over its {averaged} observations" if averaged > 1 and regions is None else ""
     entries = []
     for f, eff in bitwise["factors"].items():
         explanation = _unmeasured(f, eff) if unmeasured and eff["changes_result"] else eff["explanation"]
@@ -259,7 +264,11 @@ def attribute(
         # review's "run-to-run nondeterminism (0% of the variance)": a temporary path in a log); a voxel median
         # of 0 does not.
         unseen = unmeasured or (rep == 0.0 and regions is None)
-        extra = f" ({100 * rep:.3g}% of the variance)" if rep is not None and not unseen else ""
+        extra = (
+            f" ({100 * rep:.3g}% of the variance{', ' + over if over else ''})"
+            if rep is not None and not unseen
+            else ""
+        )
         where = ", in what no value read from them measures" if unseen else ""
         sentences.append(f"repetitions differ under every condition{where}: run-to-run nondeterminism{extra}")
     # A factor whose effect the noise hides from the bitwise view: its variance component (estimated beyond
@@ -298,7 +307,7 @@ def attribute(
     if listed:
         top = [f"{k} {100 * v:.3g}%" for k, v in sorted(listed.items(), key=lambda kv: -kv[1]) if v > 0]
         if top:
-            sentences.append("share of total variance: " + ", ".join(top))
+            sentences.append(f"share of total variance{f' ({over})' if over else ''}: " + ", ".join(top))
     return {"factors": entries, "summary": "; ".join(sentences)}
 
 

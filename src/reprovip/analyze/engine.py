@@ -250,6 +250,7 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
         local=local_evidence(observations, design.factor_names),
         regions=regions,
         unmeasured="unmeasured_differences" in entry,
+        averaged=sum(bool(o.get("variance")) for o in observations),
     )
     entry["variance_shares"] = shares
     return entry
