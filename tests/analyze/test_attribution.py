@@ -370,3 +370,22 @@ def test_a_condition_never_run_is_neither_quiet_nor_blamed() -> None:
     att = attribute(bits, {"threads": 0.0, "lib": 0.0, "repetition": 0.5})
     assert not any(f["changes_result"] for f in att["factors"])
     assert att["summary"].startswith("repetitions differ under every condition: run-to-run nondeterminism")
+
+
+def test_a_tables_shares_say_they_are_a_mean_over_its_observations() -> None:
+    """A criterion's message names one observation beside the output's shares: "obs1 ... 10.5% of the variance"
+    read as obs1's own share, 20.9% (a review). With more than one observation the mean is said; with one, not."""
+    from reprovip.analyze.attribution import attribute
+
+    bits = dict(identical=False, repetitions_identical=False, repetitions=3, nondeterminism={}, factors={})
+    shares = {"repetition": 0.105}
+    two = attribute(bits, shares, sources={"repetition": 0.105}, averaged=2)["summary"]
+    assert two == (
+        "repetitions differ under every condition: run-to-run nondeterminism (10.5% of the variance, mean over its "
+        "2 observations); share of total variance (mean over its 2 observations): repetition 10.5%"
+    )
+    one = attribute(bits, shares, sources={"repetition": 0.105})["summary"]
+    assert (
+        one == "repetitions differ under every condition: run-to-run nondeterminism (10.5% of the variance); "
+        "share of total variance: repetition 10.5%"
+    )
