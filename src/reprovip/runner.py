@@ -79,26 +79,33 @@ class _Stop(Exception):
 
 @dataclass
 class _EarlyFailures:
-    """The failures while no execution has succeeded: the run stops when ``threshold`` executions, their
-    retries spent, failed with one error."""
+    """The failures while no execution has succeeded: the run stops when ``threshold`` attempts failed with one
+    error. Attempts, not executions with their retries spent: every execution's first attempt is queued before
+    any retry, so with `retries: 1` (what `init` writes) no execution had spent its retries before all had run
+    once, and a broken study of a thousand executions ran them all (a review). The threshold counts each
+    execution's retries (:func:`_fail_fast_threshold`), so a flaky application is not stopped sooner."""
 
     threshold: int
     failures: dict[str, dict[str, Any]] = field(default_factory=dict)  # execution id -> its last failure
-    final: set[str] = field(default_factory=set)  # executions without retries left
+    attempts: int = 0  # failed attempts
     succeeded: bool = False
 
-    def add(self, failure: dict[str, Any] | None, *, final: bool) -> None:
+    def add(self, failure: dict[str, Any] | None) -> None:
         """Count one finished attempt (``None``: a success)."""
         self.succeeded = self.succeeded or failure is None
         if failure is not None:
             self.failures[failure["id"]] = failure
-            if final:
-                self.final.add(failure["id"])
+            self.attempts += 1
 
     def stop(self) -> bool:
         """True when the run should stop."""
-        signatures = {self.failures[eid]["signature"] for eid in self.final}
-        return not self.succeeded and len(self.final) >= self.threshold and len(signatures) == 1
+        signatures = {f["signature"] for f in self.failures.values()}
+        return not self.succeeded and self.attempts >= self.threshold and len(signatures) == 1
+
+
+def _fail_fast_threshold(jobs: int, retries: int) -> int:
+    """Failed attempts that stop a run before any success: ``max(4, 2 x jobs)`` executions' worth of attempts."""
+    return max(FAIL_FAST_MIN, 2 * jobs) * (retries + 1)
 
 
 def _cleanup_stale_work(work: Path) -> None:
@@ -359,7 +366,7 @@ def _run(
     shared = backend.shared_filesystem
     work_root, blob_root = (str(store / "work"), str(store)) if shared else (None, None)
     failed_root = str(store / FAILED_DIR) if shared and keep_failed else None
-    early = None if keep_going else _EarlyFailures(max(FAIL_FAST_MIN, 2 * jobs))
+    early = None if keep_going else _EarlyFailures(_fail_fast_threshold(jobs, spec.retries))
     pending: dict[Future[dict[str, Any]], str] = {}
     finished: queue.SimpleQueue[Future[dict[str, Any]]] = queue.SimpleQueue()
 
@@ -410,7 +417,7 @@ def _run(
                         shutil.rmtree(result["workdir"], ignore_errors=True)
                     failure = None if result["ok"] else _failure(by_id[eid], result)
                     if early is not None:
-                        early.add(failure, final=tries[eid] > spec.retries)
+                        early.add(failure)
                     if failure and tries[eid] <= spec.retries:
                         submit(eid)
                         continue

@@ -55,8 +55,8 @@ def summary_lines(name: str, summary: RunSummary) -> list[str]:
             f"stopped: the first {n} executions all failed with the same error, and none succeeded:",
             f"  {group.error}",
             *example_lines(group),
-            f"The {summary.not_run} other executions were not run (they stay pending). Fix the cause and run again, "
-            "or run them all anyway with `reprovip run --keep-going`.",
+            (f"The {summary.not_run} other executions were not run (they stay pending). " if summary.not_run else "")
+            + "Fix the cause and run again, or run them all anyway with `reprovip run --keep-going`.",
         ]
         return lines
     for group in groups:
