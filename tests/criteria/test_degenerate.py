@@ -500,3 +500,16 @@ def test_repetitions_identical_with_one_repetition_is_not_estimable(tmp_path: Pa
     assert "no repetitions to compare" in flag["message"]
     assert out["verdict"]["status"] == "error"
     assert main(["check", str(tmp_path / "study.yaml")]) != 0
+
+
+def test_label_maps_without_a_label_say_so_rather_than_not_computed() -> None:
+    """Label maps all 0 in every execution read "dice_min: not estimable (not computed)" (a review): the reason."""
+    out = dict(name="seg", kind="labels", observations=[], summary={}, bitwise={}, segmentation={"labels": {}})
+    verdict = output_verdict(
+        out, [_criterion("dice_min >= 0.5"), _criterion("ICC(A,1).ci_low >= 0.9")], {"executions": {}}
+    )
+    messages = [r["message"] for r in verdict["reasons"] if not r["passed"]]
+    assert (
+        "dice_min >= 0.5: not estimable (the label maps hold no label (every voxel 0) in any execution" in messages[0]
+    )
+    assert messages[1].startswith("ICC(A,1).ci_low >= 0.9: not analysable: the label maps hold no label")

@@ -15,7 +15,7 @@ from reprovip.criteria.evidence import icc_evidence
 from reprovip.criteria.reasons import as_float, named, reason
 from reprovip.criteria.rules import OBSERVATION_METRICS, OPS, Criterion
 from reprovip.criteria.selection import said_unmatched
-from reprovip.criteria.values import metric_values
+from reprovip.criteria.values import NO_LABEL, metric_values, no_label
 
 # Why a metric is infinite (stored "Infinity"), by its field (rules.OBSERVATION_METRICS) or name: a criterion
 # on it is not estimable, never a pass, whichever side of the threshold the infinity falls.
@@ -205,7 +205,7 @@ def _judge(
     if criterion.observations and not output.get("error"):
         why = f"no observation matches {', '.join(criterion.observations)}"
     else:
-        why = output.get("error") or "the metric was not computed for this output"
+        why = output.get("error") or (NO_LABEL if no_label(output) else "the metric was not computed for this output")
     return reason(
         criterion.text, passed=False, estimable=False, message=f"{criterion.text}: not analysable: {why}", **extra
     )

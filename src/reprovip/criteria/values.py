@@ -17,6 +17,14 @@ from reprovip.criteria.rules import (
 )
 from reprovip.criteria.voxels import voxel_value
 
+NO_LABEL = "the label maps hold no label (every voxel 0) in any execution: there is nothing to measure"
+
+
+def no_label(output: dict[str, Any]) -> bool:
+    """Whether ``output`` is label maps without a label in any execution (a review read "not computed")."""
+    seg = output.get("segmentation")
+    return output.get("kind") == "labels" and isinstance(seg, dict) and not seg.get("labels")
+
 
 def metric_values(
     metric: str, output: dict[str, Any], document: dict[str, Any], selects: Any = lambda name: True
@@ -48,7 +56,8 @@ def metric_values(
     if metric in OUTPUT_METRICS:
         summary = output.get("summary", {})
         label = summary.get(f"{metric}_label")  # dice_min, hd95_max: the label they come from
-        return [(None if label is None else f"label {label}", summary.get(metric), {})]
+        why = {"reason": NO_LABEL} if no_label(output) else {}
+        return [(None if label is None else f"label {label}", summary.get(metric), why)]
     icc = ICC_NAME.match(metric)
     out = []
     for obs in output.get("observations", []):
