@@ -28,7 +28,7 @@ from reprovip.errors import InputError
 from reprovip.execute.sandbox import OutputDecl, stream_file
 from reprovip.plan.expand import execution_id
 from reprovip.spec.models import RESERVED_FACTOR_NAMES
-from reprovip.spec.subjects import SubjectsLeftOut, bids_non_subject
+from reprovip.spec.subjects import SubjectsLeftOut, bids_non_subject, few
 from reprovip.store import BlobStore, RunLock
 from reprovip.store.blobs import file_hash, suffix_of
 
@@ -138,10 +138,9 @@ def bids_left_out(
 
 
 def _left_out_message(pattern: str, left_out: list[str]) -> str:
-    shown = ", ".join(left_out[:5]) + (f" and {len(left_out) - 5} more" if len(left_out) > 5 else "")
     return (
         f"left out {len(left_out)} folder(s) the pattern {pattern!r} matches in a BIDS dataset that are not "
-        f"subjects ({shown}): there only sub-<label> entries are subjects; rename a folder sub-<label> if it "
+        f"subjects ({few(left_out)}): there only sub-<label> entries are subjects; rename a folder sub-<label> if it "
         "holds the results of a subject"
     )
 
@@ -345,10 +344,9 @@ def ingest_outputs(study: Study, pattern: str, *, root: Path | None = None) -> I
     if not found:
         raise InputError(f"no folder under {root} matches {pattern!r}; check the pattern against your results tree")
     if skipped:  # refused, not dropped: a run-3b beside run-1..3 held another result, and the verdict never saw it
-        shown = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
         raise InputError(
             f"{len(skipped)} folder(s) under {root} sit where {pattern!r} looks but do not match it "
-            f"({{repetition}} is digits): {shown}; rename them or move them out of the results tree"
+            f"({{repetition}} is digits): {few(skipped)}; rename them or move them out of the results tree"
         )
     _, names = _pattern_regex(pattern)
     factors = [n for n in names if n not in ("subject", "repetition")]

@@ -222,8 +222,13 @@ def _non_subject(study_dir: Path, parts: list[str], i: int, seen: dict[tuple[str
     return seen[parent, parts[i]]
 
 
+def few(paths: list[str], most: int = 5) -> str:
+    """The first ``most`` of ``paths``, and how many more, for a one-line message."""
+    return ", ".join(paths[:most]) + (f" and {len(paths) - most} more" if len(paths) > most else "")
+
+
 def _left_out_message(pattern: str, left_out: list[str]) -> str:
-    shown = ", ".join(left_out[:5]) + (f" and {len(left_out) - 5} more" if len(left_out) > 5 else "")
+    shown = few(left_out)
     return (
         f"left out {len(left_out)} path(s) the glob {pattern!r} matches in a BIDS dataset that are not subjects "
         f"({shown}): there only sub-<label> entries are subjects; write the glob with `sub-{{subject}}` to match "
