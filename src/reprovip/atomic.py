@@ -36,11 +36,18 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
         from reprovip.errors import InputError
 
         raise InputError(f"{p}: cannot write it ({exc.strerror}); give another path") from None
-    with fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, p)
+    try:
+        with fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except BaseException as exc:
+        # a full disk, `ulimit -f`, an interrupt: no half-written file is left beside the old one
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename is None:  # write() says which error, not which file
+            raise OSError(exc.errno, exc.strerror, str(p)) from exc
+        raise
     return p
 
 

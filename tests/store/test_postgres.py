@@ -191,7 +191,8 @@ def test_processes_creating_one_catalog_at_once_all_succeed(catalog_url: str) ->
     assert [p.returncode for p in procs] == [0] * 6, errors
     assert _scalar(catalog_url, "SELECT count(*) FROM alembic_version") == 1
     assert _scalar(catalog_url, "SELECT version_num FROM alembic_version") == HEAD
-    assert _scalar(catalog_url, "SELECT count(*) FROM meta") == 1
+    assert _scalar(catalog_url, "SELECT count(*) FROM meta WHERE key = 'schema_version'") == 1
+    assert _scalar(catalog_url, "SELECT count(*) FROM meta WHERE key = 'catalog_id'") == 1  # one identity
 
 
 def test_unreachable_server_is_a_one_line_error_without_the_password() -> None:

@@ -101,6 +101,11 @@ def executions_summary(study: Study, stored: Stored) -> dict[str, Any]:
         plan=plan,
         digest=digest,
         last_run=last_run(study.catalog.runs(study_id)),
+        # what a page can compare cheaply to tell a stale verdict (see reprovip.report.context.staleness): the
+        # catalog this analysis read (one deleted and made again has another identity), and its executions by
+        # status, undeclared ones included (`run --force` resets them all to pending before it records its run)
+        catalog_id=study.catalog.catalog_id(),
+        catalog_counts=status_counts(stored.rows),
         failure_rate=num(len(failed) / len(rows)) if rows else 0.0,
         attempts=attempts,
         attempt_failure_rate=num(sum(retried) / attempts) if attempts else 0.0,
@@ -169,6 +174,18 @@ def last_run(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
         return None
     newest = max(runs, key=lambda r: int(r["id"]))
     return dict(id=int(newest["id"]), finished=newest.get("finished_at") is not None)
+
+
+def status_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """How many of ``rows`` have each status.
+
+    >>> status_counts([{"status": "done"}, {"status": "done"}, {"status": "pending"}])
+    {'done': 2, 'pending': 1}
+    """
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[str(r["status"])] = counts.get(str(r["status"]), 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def executions_digest(rows: list[dict[str, Any]]) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import errno
 import functools
 import importlib
 import os
@@ -101,6 +102,37 @@ def _show_warning(
     click.echo(f"reprovip: warning: {where}{' '.join(str(message).split())}", err=True)
 
 
+# What the machine, not reprovip, refused when writing a file, and what the user can do about it
+_FULL = "free some space (or move the study folder to a larger disk) and run the command again"
+_WRITE_ERRNOS = {
+    errno.ENOSPC: _FULL,
+    errno.EDQUOT: "free some space or ask for a larger quota, then run the command again",
+    errno.EFBIG: "raise the file size limit (`ulimit -f`, set by the shell or the batch system) and run the command "
+    "again",
+    errno.EROFS: "the disk is mounted read-only: run the command where you can write (or copy the study folder)",
+}
+
+
+def environment_error(exc: BaseException) -> str | None:
+    """One line for an error of the machine rather than of reprovip: a full disk, a quota, ``ulimit -f``, a
+    read-only mount met while writing a file (``analyze``, ``ingest`` and ``report`` under ``ulimit -f`` were
+    internal errors with a bug report: a review); None for anything else. The exit code is 2, as for other
+    errors the user can fix.
+
+    Examples
+    --------
+    >>> environment_error(OSError(27, "File too large", "/s/.reprovip/results/a.json"))[:61]
+    '/s/.reprovip/results/a.json: cannot write it (File too large)'
+    >>> environment_error(ValueError("no")) is None
+    True
+    """
+    for e in (exc, exc.__cause__, exc.__context__):
+        if isinstance(e, OSError) and e.errno in _WRITE_ERRNOS:
+            where = f"{e.filename}: " if e.filename else ""
+            return f"{where}cannot write it ({e.strerror or os.strerror(e.errno)}); {_WRITE_ERRNOS[e.errno]}"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
     args = sys.argv[1:] if argv is None else argv
@@ -139,6 +171,9 @@ def _main(args: list[str]) -> int:
             import traceback
 
             traceback.print_exc()
+        if (message := environment_error(exc)) is not None:
+            click.echo(f"reprovip: error: {message}", err=True)
+            return 2
         path = _bug_report(exc)
         click.echo(f"reprovip: internal error: {exc.__class__.__name__}: {exc}", err=True)
         click.echo(f"reprovip: a bug report was written to {path}; please attach it to an issue", err=True)

@@ -126,6 +126,15 @@ def newest_runs(engine: Engine) -> dict[int, dict[str, Any]]:
         return {int(x["study_id"]): dict(x) for x in conn.execute(select(r).where(r.c.id.in_(newest))).mappings()}
 
 
+@functools.lru_cache(maxsize=64)
+def catalog_identity(engine: Engine) -> str:
+    """The catalog's identity ("" when it has none), to tell an analysis of another catalog; cached per engine
+    (a catalog keeps its identity; one replaced on disk is opened anew: :class:`~reprovip.dashboard.sources.Source`)."""
+    from reprovip.store.catalog import catalog_id
+
+    return catalog_id(engine) or ""
+
+
 def latest_analyses(engine: Engine) -> dict[int, tuple[int, float | None]]:
     """Per study: id and time of its latest stored analysis."""
     a = s.analyses

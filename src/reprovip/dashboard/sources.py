@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,20 +27,71 @@ KEY = re.compile(r"^(\d{1,6})-(\d{1,12})$")
 STORE_DIR = ".reprovip"
 
 
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Which file ``path`` is (device, inode), or None when there is none."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 @dataclass
 class Source:
-    """One catalog and, for a study store, the folder holding its blobs and voxel maps."""
+    """One catalog and, for a study store, the folder holding its blobs and voxel maps.
+
+    A store's ``catalog.sqlite`` deleted and made again while the dashboard serves (``rm -rf .reprovip`` and
+    ``reprovip run``) is another file: SQLite would keep reading the deleted one through its open connections,
+    and the dashboard showed the old green verdict beside the new catalog's red one (a review). Every use of
+    :attr:`engine` checks which file the path names (one ``stat``) and opens the new one; :attr:`generation`
+    counts the reopenings, for caches keyed by analysis id (the new catalog numbers its analyses anew).
+    """
 
     index: int
     label: str
     catalog: Catalog
     store: Path | None = None
+    query_timeout: float = 2.0
+    generation: int = 0
     _stores: dict[int, Path | None] = field(default_factory=dict)
+    _file: tuple[int, int] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.store is not None:
+            self._file = _identity(self.store / "catalog.sqlite")
 
     @property
     def engine(self) -> Engine:
-        """The read-only engine."""
+        """The read-only engine (of the file the store's ``catalog.sqlite`` names now).
+
+        Raises
+        ------
+        StoreError
+            The catalog file was deleted, or what replaced it is not a readable catalog.
+        """
+        if self.store is not None:
+            now = _identity(self.store / "catalog.sqlite")
+            if now != self._file:
+                self._reopen(now)
         return self.catalog.engine
+
+    def _reopen(self, now: tuple[int, int] | None) -> None:
+        with self._lock:
+            if now == self._file:
+                return  # another request reopened it
+            if now is None:
+                raise StoreError(
+                    f"{self.label}: its catalog.sqlite was deleted while the dashboard served it; run "
+                    "`reprovip run` again, or restart `reprovip serve`"
+                )
+            catalog = Catalog.for_store(self.store, read_only=True)  # type: ignore[arg-type]
+            limit_queries(catalog.engine, self.query_timeout)
+            _check(catalog, self.label)
+            old, self.catalog = self.catalog, catalog
+            self._file, self.generation = now, self.generation + 1
+            self._stores.clear()
+            old.close()
 
     def store_for(self, study_id: int, study_dir: str | None) -> Path | None:
         """The store of a study: this source's folder, else ``<study_dir>/.reprovip`` when it exists."""
@@ -166,7 +218,7 @@ def open_sources(args: list[str], *, query_timeout: float = 2.0) -> list[Source]
             catalog = Catalog.for_store(root, read_only=True)
             limit_queries(catalog.engine, query_timeout)
             _check(catalog, str(root))
-            sources.append(Source(len(sources), str(root), catalog, root))
+            sources.append(Source(len(sources), str(root), catalog, root, query_timeout))
     return sources
 
 

@@ -88,7 +88,7 @@ class Dashboard:
 
     def __init__(self, sources: list[Source], *, cache_size: int = 32, progress_ttl: float = 2.0) -> None:
         self.sources = sources
-        self._cache: OrderedDict[tuple[int, int], dict[str, Any]] = OrderedDict()
+        self._cache: OrderedDict[tuple[int, int, int], dict[str, Any]] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self._progress: dict[tuple[int, int], tuple[float, dict[str, Any]]] = {}
@@ -107,7 +107,7 @@ class Dashboard:
 
     def analysis_view(self, src: Source, study: dict[str, Any], analysis_id: int) -> dict[str, Any] | None:
         """The report's view of a stored analysis (with the plot values ``analyze`` stored), cached."""
-        ck = (src.index, analysis_id)
+        ck = (src.index, src.generation, analysis_id)  # a catalog replaced under the dashboard numbers anew
         with self._lock:
             if ck in self._cache:
                 self._cache.move_to_end(ck)
@@ -136,12 +136,16 @@ class Dashboard:
         verdict, n_alerts, stale = None, 0, None
         if latest is None and (ids := q.analysis_ids(src.engine, row["id"], limit=1)):
             latest = (ids[-1], None)  # a page that did not look it up: every page's summary is the same verdict
+            if newest_run is None and (runs := q.runs(src.engine, row["id"], limit=1)):
+                newest_run = runs[0]  # and the same staleness
         if latest is not None:
             doc = q.document(src.engine, row["id"], latest[0])
             if doc is not None:
                 verdict = verdict_of(doc)
                 n_alerts = len(alerts_of(doc)[0])
-                stale = staleness(doc, newest_run)
+                # the statuses read now: a `run --force` stopped after it reset every execution to pending but
+                # before it recorded its run left the green verdict beside "pending: 48" (a review)
+                stale = staleness(doc, newest_run, counts=counts, catalog_id=q.catalog_identity(src.engine))
         return dict(
             key=key,
             name=str(row["name"]),

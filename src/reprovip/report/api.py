@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ from markupsafe import escape
 
 from reprovip.criteria.verdict import stored_verdict
 from reprovip.errors import InputError, NotFoundError, StoreError
+from reprovip.report.context import missing_catalog
 from reprovip.report.render import report_html
 from reprovip.store import Catalog
 
@@ -63,6 +65,8 @@ def _write(path: Path, text: str) -> Path:
     try:
         return write_text_atomic(path.resolve(), text)
     except OSError as exc:  # /proc, a read-only folder: write_text_atomic names a file in the way itself
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            raise  # not the path's fault: a full disk or `ulimit -f`, said by the CLI's error handler
         raise InputError(f"{path}: cannot write it ({exc.strerror or exc}); give another path") from None
 
 
@@ -164,7 +168,8 @@ def report_view(
     catalog = _catalog(st)
     try:
         document = _document(st, catalog, analysis)
-        html = report_html(document, catalog, store=st.store, stale=file_changed(st, catalog, document))
+        stale = file_changed(st, catalog, document) if catalog is not None else missing_catalog(document)
+        html = report_html(document, catalog, store=st.store, stale=stale)
     finally:
         if catalog is not None:
             catalog.close()

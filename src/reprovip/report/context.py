@@ -54,11 +54,21 @@ def _utc(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def staleness(document: dict[str, Any], newest_run: dict[str, Any] | None) -> str | None:
+def staleness(
+    document: dict[str, Any],
+    newest_run: dict[str, Any] | None,
+    *,
+    counts: dict[str, int] | None = None,
+    catalog_id: str | None = None,
+) -> str | None:
     """Why the verdict stored in ``document`` may no longer be the study's, or None.
 
     ``newest_run`` is the study's newest row of the runs table, read now. The verdict is stale when a
     ``run`` or ``ingest`` began after the analysis, or when the run the analysis saw was still recording.
+    When given, ``catalog_id`` (the catalog's identity, read now) and ``counts`` (the study's executions by
+    status, read now) are compared with what the analysis recorded: an analysis of another catalog (the
+    catalog was deleted and made again: its first run is #1 again) or of executions whose statuses have
+    changed since (``run --force`` resets them all to pending before it records its run) is stale too.
     ``check --no-reanalyze`` compares the executions' digest instead (exact, but it reads every execution);
     pages that must stay fast at a million executions read this one row, and say "may have changed" when a
     run changed nothing. A document made before the verdict kept its last run is judged by its time.
@@ -70,12 +80,40 @@ def staleness(document: dict[str, Any], newest_run: dict[str, Any] | None) -> st
     True
     >>> staleness(doc, {"id": 4, "command": "ingest", "started_at": 0.0})[:44]
     'ingest #4 (started 1970-01-01 00:00:00 UTC) '
+    >>> doc["executions"] = {"catalog_id": "a1", "catalog_counts": {"done": 4}}
+    >>> staleness(doc, {"id": 3, "command": "run", "started_at": 0.0}, catalog_id="b2")[:45]
+    'this analysis was made from another catalog ('
+    >>> staleness(doc, {"id": 3, "command": "run", "started_at": 0.0}, counts={"pending": 4})[:55]
+    'the executions changed since this analysis (4 done then'
     """
+    again = "run `reprovip analyze` for the current verdict"
+    ex = document.get("executions") if isinstance(document.get("executions"), dict) else {}
+    made_in = ex.get("catalog_id")
+    if made_in and catalog_id is not None and str(catalog_id) != str(made_in):
+        return (
+            "this analysis was made from another catalog (the catalog was deleted or replaced since, and its run "
+            f"numbers start again): {again}"
+        )
+    if (why := _newer_run(document, newest_run, again)) is not None:
+        return why  # names the run
+    then = ex.get("catalog_counts")
+    if counts is not None and isinstance(then, dict):
+        try:
+            was = {str(k): int(v) for k, v in then.items() if int(v or 0)}
+            now = {str(k): int(v) for k, v in counts.items() if int(v or 0)}
+        except (TypeError, ValueError):  # a document edited by hand: judged by its runs alone
+            return None
+        if was != now:
+            return f"the executions changed since this analysis ({_counted(was)} then, {_counted(now)} now): {again}"
+    return None
+
+
+def _newer_run(document: dict[str, Any], newest_run: dict[str, Any] | None, again: str) -> str | None:
+    """Why the verdict is stale judged by the study's newest run alone (see :func:`staleness`), or None."""
     if newest_run is None:
         return None
     verdict = stored_verdict(document) or {}
     run = f"{newest_run.get('command') or 'run'} #{newest_run['id']}"
-    again = "run `reprovip analyze` for the current verdict"
     if "last_run" in verdict:
         seen = verdict["last_run"]
         if seen is not None and int(newest_run["id"]) == int(seen["id"]):
@@ -95,6 +133,23 @@ def staleness(document: dict[str, Any], newest_run: dict[str, Any] | None) -> st
     started = newest_run.get("started_at")
     when = f" (started {_utc(float(started))})" if started is not None else ""
     return f"{run}{when} came after this analysis: executions may have changed; {again}"
+
+
+def _counted(counts: dict[str, int]) -> str:
+    """``{"done": 40, "pending": 8}`` as ``40 done, 8 pending`` (``none`` when empty)."""
+    return ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "none"
+
+
+def missing_catalog(document: dict[str, Any]) -> str | None:
+    """Why a verdict is stale when the catalog it was made from is gone (deleted, not made again), or None
+    when the document does not say which catalog it read."""
+    ex = document.get("executions") if isinstance(document.get("executions"), dict) else {}
+    if not ex.get("catalog_id"):
+        return None
+    return (
+        "the catalog this analysis was made from is gone (deleted or moved): nothing backs this verdict; run "
+        "`reprovip run`, then `reprovip analyze`"
+    )
 
 
 def alerts_of(document: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:

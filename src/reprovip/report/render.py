@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from reprovip import __version__
 from reprovip.criteria.formats import reason_word
@@ -136,9 +136,12 @@ def report_html(
     """
     store = Path(store) if store is not None else _store_of(document)
     runs: list[dict[str, Any]] = []
+    now: dict[str, Any] = {}
     if catalog is not None:
         study_id = catalog.study_id(str((document.get("study") or {}).get("name", "")))
+        now["catalog_id"] = catalog.catalog_id() or ""
         if study_id is not None:
+            e = s.executions
             with catalog.engine.connect() as conn:
                 runs = [
                     dict(r)
@@ -146,7 +149,12 @@ def report_html(
                         select(s.runs).where(s.runs.c.study_id == study_id).order_by(s.runs.c.id.desc()).limit(50)
                     ).mappings()
                 ]
-    a = dict(analysis_context(document, store=store), stale=stale or staleness(document, runs[0] if runs else None))
+                counted = select(e.c.status, func.count()).where(e.c.study_id == study_id).group_by(e.c.status)
+                now["counts"] = {str(st): int(n) for st, n in conn.execute(counted)}
+    a = dict(
+        analysis_context(document, store=store),
+        stale=stale or staleness(document, runs[0] if runs else None, **now),
+    )
     images = inline_map_images(store, str((document.get("study") or {}).get("name", "")) or None)
     images.raw_by_name.update({str(o.get("name")): o for o in document.get("outputs") or []})  # type: ignore[attr-defined]
     return (

@@ -7,7 +7,9 @@ import hashlib
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import blake3
 
@@ -110,22 +112,29 @@ class BlobStore:
         dest = self.path(digest, suffix)
         if not dest.exists():
             dest.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self._tmpname()
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, dest)
+            self._write(dest, lambda fh: fh.write(data))
         return digest, dest
 
     def put_bytes_from(self, src: Path, dest: Path) -> None:
         """Copy ``src`` to ``dest`` through a temporary file and an atomic rename."""
+        with open(src, "rb") as fin:
+            self._write(Path(dest), lambda fout: shutil.copyfileobj(fin, fout, _CHUNK))
+
+    def _write(self, dest: Path, write: Callable[[BinaryIO], object]) -> None:
+        """Write ``dest`` through a temporary file, flushed, then renamed. On failure (a full disk, ``ulimit -f``:
+        ingest left ``tmp/*.part`` behind, a review) the temporary file is removed and the error names ``dest``."""
         tmp = self._tmpname()
-        with open(src, "rb") as fin, open(tmp, "wb") as fout:
-            shutil.copyfileobj(fin, fout, _CHUNK)
-            fout.flush()
-            os.fsync(fout.fileno())
-        os.replace(tmp, dest)
+        try:
+            with open(tmp, "wb") as fh:
+                write(fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, dest)
+        except BaseException as exc:
+            _remove(tmp)
+            if isinstance(exc, OSError) and exc.filename is None:  # write() names no file
+                raise OSError(exc.errno, exc.strerror, str(dest)) from exc
+            raise
 
     def _tmpname(self) -> Path:
         self.tmp.mkdir(parents=True, exist_ok=True)

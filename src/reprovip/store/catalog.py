@@ -19,7 +19,7 @@ from typing import Any
 import blake3
 from sqlalchemy import JSON, Boolean, bindparam, create_engine, event, func, insert, select, text, update
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from reprovip import __version__
 from reprovip.errors import StoreError
@@ -71,6 +71,59 @@ def _sqlite_pragmas(engine: Engine, read_only: bool) -> None:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
+
+
+# SQLite's answers when the catalog's file, not the statement, is at fault, and what the user can do about each
+_FILE_FAULTS = (
+    (
+        ("database or disk is full",),
+        "no space left on the disk of the study's store; free some space (or move the study folder to a larger "
+        "disk) and run the command again: what was recorded before is kept (SQLite: {reason})",
+    ),
+    (
+        ("disk i/o error",),
+        "cannot read or write it ({reason}): its disk is full, or the file size limit (`ulimit -f`) is too small; "
+        "free some space or raise the limit, then run the command again: what was recorded before is kept",
+    ),
+    (
+        ("attempt to write a readonly database", "readonly database"),
+        "cannot write it ({reason}): the catalog file or its folder is read-only (permissions, `chattr +i`, a "
+        "read-only mount); make them writable, or copy the study folder where you can write",
+    ),
+    (
+        ("database disk image is malformed", "file is not a database"),
+        "not a readable catalog ({reason}): the file is damaged; restore it from a copy, or move it away and run "
+        "the study again",
+    ),
+)
+
+
+def _catalog_file(url: str) -> str:
+    """The file of a SQLite URL (``sqlite:///file:/p?mode=ro&uri=true`` -> ``/p``), else the URL to show."""
+    try:
+        database = make_url(url).database or ""
+    except (SQLAlchemyError, ValueError):
+        return _shown(url)
+    return database.removeprefix("file:") or _shown(url)
+
+
+def _file_faults(engine: Engine, url: str, read_only: bool) -> None:
+    r"""Turn SQLite's errors about the catalog's file (a full disk, ``ulimit -f``, a read-only or damaged file)
+    into one-line :class:`StoreError`\ s naming the file and what to do, wherever the statement ran: they were
+    internal errors (exit 4 and a bug report) in every command but ``run`` (a review). A catalog opened
+    read-only keeps SQLite's own error for a write: reprovip attempted it, not the user's file."""
+    faults = [f for f in _FILE_FAULTS if not (read_only and "readonly database" in f[0])]
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: Any) -> StoreError | None:
+        original = context.original_exception
+        if not isinstance(original, sqlite3.DatabaseError):
+            return None
+        reason = (str(original).strip().splitlines() or [""])[0]
+        for needles, advice in faults:
+            if any(n in reason.lower() for n in needles):
+                return StoreError(f"{_catalog_file(url)}: {advice.format(reason=reason)}")
+        return None
 
 
 def _shown(url: str) -> str:
@@ -138,6 +191,7 @@ class Catalog(sql.Reads):
         weakref.finalize(self, self.engine.dispose)
         if self.engine.dialect.name == "sqlite":
             _sqlite_pragmas(self.engine, read_only)
+            _file_faults(self.engine, url, read_only)
         if not read_only:
             self._create()
 
@@ -173,6 +227,18 @@ class Catalog(sql.Reads):
         except SQLAlchemyError as exc:
             reason = (str(exc).strip().splitlines() or [""])[0]
             raise StoreError(f"cannot create or migrate catalog {_shown(self.url)}: {reason}") from exc
+        if self.catalog_id() is None:  # a catalog created before catalogs had an identity: give it one now
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(insert(s.meta).values(key=s.CATALOG_ID_KEY, value=s.new_catalog_id()))
+            except IntegrityError:
+                pass  # another process gave it one first
+
+    def catalog_id(self) -> str | None:
+        """The catalog's identity (random, made when it was created), or None for a catalog created by an older
+        reprovip and not opened for writing since. An analysis records it: see
+        :func:`reprovip.report.context.staleness`."""
+        return catalog_id(self.engine)
 
     def close(self) -> None:
         """Release the database connections."""
@@ -551,6 +617,13 @@ class Catalog(sql.Reads):
             q = q.order_by(None).order_by(s.analyses.c.id.desc()).limit(1)
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def catalog_id(engine: Engine) -> str | None:
+    """The identity stored in the catalog behind ``engine`` (see :data:`~reprovip.store.schema.CATALOG_ID_KEY`)."""
+    with engine.connect() as conn:
+        value = conn.execute(select(s.meta.c.value).where(s.meta.c.key == s.CATALOG_ID_KEY)).scalar()
+    return str(value) if value else None
 
 
 def _replace_traces(conn: Any, ids: list[str], traces: list[tuple[str, dict[str, Any]]]) -> None:

@@ -24,6 +24,19 @@ metadata = MetaData()
 
 meta = Table("meta", metadata, Column("key", String(64), primary_key=True), Column("value", Text))
 
+CATALOG_ID_KEY = "catalog_id"
+"""The ``meta`` key of a catalog's identity: a random id written when the catalog is created (or first opened
+for writing by this reprovip). An analysis records it; a catalog deleted and made again (its first run is #1
+again, the id the old analysis saw) has another, so the old verdict is seen as stale (a review)."""
+
+
+def new_catalog_id() -> str:
+    """A fresh random catalog identity."""
+    import uuid
+
+    return uuid.uuid4().hex
+
+
 studies = Table(
     "studies",
     metadata,

@@ -93,6 +93,7 @@ def _create_at_head(conn: Connection) -> None:
 
     schema.metadata.create_all(conn)
     conn.execute(insert(schema.meta).values(key="schema_version", value=str(schema.SCHEMA_VERSION)))
+    conn.execute(insert(schema.meta).values(key=schema.CATALOG_ID_KEY, value=schema.new_catalog_id()))
     # Alembic's own version table, as `alembic stamp` would create it.
     version = Table(
         VERSION_TABLE,

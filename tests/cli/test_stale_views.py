@@ -1,0 +1,74 @@
+"""A verdict older than the data is shown as stale by the report (a review): ``run --force`` stopped after it
+reset every execution to pending but before it recorded its run; the catalog deleted (and the study run again
+into a new one, whose first run is #1 again, the id the old analysis recorded). The dashboard's side is in
+tests/dashboard/test_stale_dashboard.py."""
+
+from __future__ import annotations
+
+import html
+import shutil
+from pathlib import Path
+
+import pytest
+
+from reprovip.study import Study
+from tests.cli.stale_study import analysed_study, rp
+
+
+@pytest.fixture
+def analysed(tmp_path: Path) -> Path:
+    """A reproducible study, run and analysed: its folder."""
+    return analysed_study(tmp_path)
+
+
+def _report(folder: Path) -> str:
+    proc = rp(folder, "report", "study.yaml", "-o", "r.html")
+    assert proc.returncode == 0, proc.stderr
+    return html.unescape((folder / "r.html").read_text())
+
+
+def reset_like_run_force(folder: Path) -> None:
+    """What ``run --force`` does before it records its run (runner.run_study): the plan synced with ``force``,
+    every execution pending again. A SIGKILL or SIGTERM there leaves the catalog so."""
+    from reprovip.plan import expand
+    from reprovip.plan.expand import execution_recipes
+
+    study = Study.load(folder / "study.yaml")
+    spec, catalog = study.spec, study.catalog
+    planned = expand(spec, study.subjects)
+    sid = catalog.ensure_study(spec.name or "study", spec.model_dump(mode="json"), str(study.directory))
+    catalog.sync_plan(sid, planned, execution_recipes(spec, study.directory, planned), force=True)
+    assert {r["status"] for r in catalog.executions(sid)} == {"pending"}
+    catalog.close()
+
+
+def test_a_run_force_stopped_after_its_reset_makes_the_report_stale(analysed: Path) -> None:
+    assert "changed since this analysis" not in _report(analysed)
+    reset_like_run_force(analysed)
+    page = _report(analysed)
+    assert "the executions changed since this analysis (6 done then, 6 pending now)" in page
+    proc = rp(analysed, "check", "study.yaml", "--no-reanalyze")
+    assert proc.returncode == 2 and "executions changed since the stored analysis" in proc.stderr
+
+
+def test_a_catalog_made_again_and_run_again_makes_the_report_stale(analysed: Path) -> None:
+    for p in (analysed / ".reprovip").glob("catalog.sqlite*"):
+        p.unlink()
+    assert rp(analysed, "run", "study.yaml", "--no-progress", noise=50.0).returncode == 0  # run #1 again
+    page = _report(analysed)
+    assert "this analysis was made from another catalog" in page
+    assert rp(analysed, "check", "study.yaml").returncode == 1  # the current verdict: not reproducible
+
+
+def test_a_deleted_catalog_makes_the_report_stale(analysed: Path) -> None:
+    for p in (analysed / ".reprovip").glob("catalog.sqlite*"):
+        p.unlink()
+    page = _report(analysed)
+    assert "the catalog this analysis was made from is gone" in page
+    shutil.rmtree(analysed / ".reprovip" / "blobs")  # not needed to tell it: the document alone says so
+    assert "the catalog this analysis was made from is gone" in _report(analysed)
+
+
+def test_an_analysis_of_the_same_catalog_stays_current(analysed: Path) -> None:
+    page = _report(analysed)
+    assert "another catalog" not in page and "is gone" not in page and "changed since this analysis" not in page
