@@ -193,3 +193,15 @@ def test_json_strings_holding_numbers_are_number_like_text_as_table_cells_are(tm
     }
     path.write_text(json.dumps(strings))
     assert sorted(load(path).meta["number_like_text"]) == ["a", "b", "c"]
+
+
+def test_json_strings_grouped_with_underscores_or_coloured_are_number_like_text(tmp_path) -> None:
+    """A review: "1_734_567" (Python's f"{n:_}") was a plain string, and a +500000 change passed, where
+    "1,734,567" was a number written as text. A coloured string ("\\u001b[32m11.5\\u001b[0m") is too."""
+    path = tmp_path / "r.json"
+    path.write_text(
+        json.dumps(
+            {"n_voxels": "1_734_567", "volume": "6_234.5 mm3", "coloured": "\x1b[32m11.5\x1b[0m", "id": "sub_01"}
+        )
+    )
+    assert sorted(load(path).meta["number_like_text"]) == ["coloured", "n_voxels", "volume"]

@@ -622,3 +622,31 @@ def test_a_long_cell_of_a_well_formed_table_is_read(tmp_path):
     loaded = load(path)
     assert _values(loaded) == {"A/vol": 1.5, "B/vol": 2.5}
     assert set(loaded.meta["text"]) == {"A/history", "B/history"}
+
+
+def test_ansi_coloured_cells_are_the_numbers_a_terminal_shows(tmp_path):
+    """A review: a tool's coloured stdout declared `{stdout}.csv` had cells `\\x1b[32m11.5\\x1b[0m`, plain text, and
+    a +10 change passed. Without the escapes the cells are numbers; a colour change alone is no change of the
+    semantic hash."""
+    g, z = "\x1b[32m", "\x1b[0m"
+    coloured, plain, bold = tmp_path / "c.csv", tmp_path / "p.csv", tmp_path / "b.csv"
+    coloured.write_text(f"roi,vol,n\na,{g}11.5{z},1\n{g}b{z},\x1b[1;31m23.0\x1b[m,2\n")
+    plain.write_text("roi,vol,n\na,11.5,1\nb,23.0,2\n")
+    bold.write_text("roi,vol,n\na,\x1b[1m11.5\x1b[0m,1\nb,23.0,2\n")
+    loaded = load(coloured, key_columns=("roi",))
+    assert _values(loaded) == {"a/vol": 11.5, "a/n": 1.0, "b/vol": 23.0, "b/n": 2.0}
+    assert _values(loaded) == _values(load(plain, key_columns=("roi",)))
+    assert loaded.meta["text"] == {} and loaded.meta["number_like_text"] == {}
+    assert semantic_hash(coloured) == semantic_hash(plain) == semantic_hash(bold)
+    assert byte_hash(coloured) != byte_hash(plain)
+
+
+@pytest.mark.parametrize("cell", ["6_234.5", "1_734_567", "-1_234.5 mm3"])
+def test_python_underscore_grouping_is_a_number_written_as_text(tmp_path, cell):
+    """A review: `6_234.5` (Python's f"{v:_.1f}") was a plain text cell, and a +5000 change passed; grouped
+    with `,`, a space, an apostrophe or U+202F it was already a number written as text."""
+    path = tmp_path / "t.tsv"
+    path.write_text(f"roi\tvol\tn\na\t{cell}\t1\nb\t2_024_01\t2\n", encoding="utf-8")
+    loaded = load(path)
+    assert _values(loaded) == {"a/n": 1.0, "b/n": 2.0}
+    assert loaded.meta["number_like_text"] == {"a/vol": f"{cell!r} is a number written as text"}

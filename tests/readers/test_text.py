@@ -162,3 +162,118 @@ def test_a_sign_flip_written_with_unicode_minus_is_a_difference(tmp_path):
     vb = {k: float(v) for k, v in load(b).values.items()}
     assert va == {"line1:0": 10.0, "line1:1": -0.1, "line1:2": 1.52e-3}
     assert vb == {"line1:0": 10.0, "line1:1": 0.1, "line1:2": 1.98e-3}
+
+
+def _gifti(path, values):
+    """A real GIFTI metric, as nibabel writes it: gzip+base64 data inside XML."""
+    import nibabel as nib
+    import numpy as np
+
+    array = nib.gifti.GiftiDataArray(np.asarray(values, dtype=np.float32), intent="NIFTI_INTENT_SHAPE")
+    nib.save(nib.gifti.GiftiImage(darrays=[array]), path)
+
+
+def test_base64_data_of_a_gifti_file_declared_text_is_encoded_text(tmp_path):
+    """A review: a GIFTI surface declared `text` gave only its metadata numbers (Dim0, the transform), all
+    identical, and a thickness map that varied by 1 mm passed. Each base64 run is now a digest in `text` and named
+    in `number_like_text`: when it differs, the analysis calls the output not analysable."""
+    import numpy as np
+
+    thickness = 2.5 + np.random.default_rng(0).random(200)
+    a, b = tmp_path / "a.lh.thickness.func.gii", tmp_path / "b.lh.thickness.func.gii"
+    _gifti(a, thickness)
+    _gifti(b, thickness + 1.0)
+    got_a, got_b = load(a, kind="text"), load(b, kind="text")
+    assert {k: float(v) for k, v in got_a.values.items()} == {k: float(v) for k, v in got_b.values.items()}
+    (name,) = got_a.meta["text"]
+    assert name.endswith(":base64:0") and set(got_b.meta["text"]) == {name}
+    assert got_a.meta["text"][name] != got_b.meta["text"][name]
+    why = got_a.meta["number_like_text"][name]
+    assert why.startswith("encoded binary data (base64, ") and "no metric reads" in why
+    assert "GIFTI" in why and "nibabel" in why and "kind: bytes" in why
+    _gifti(b, thickness)  # the same data: the same digest
+    assert load(b, kind="text").meta["text"] == got_a.meta["text"]
+
+
+def test_base64_of_a_vtk_xml_file_is_encoded_text_and_no_number_is_read_inside_it(tmp_path):
+    """VTK XML writes `format="binary"` arrays as plain base64 (no gzip): numbers between its `/` were read as
+    observations; the run is one digest, the numbers around it stay."""
+    import base64
+
+    import numpy as np
+
+    points = (np.random.default_rng(1).random((10, 3)) * 80).astype("<f4").tobytes()
+    data = base64.b64encode(len(points).to_bytes(4, "little") + points).decode()
+    data = data[:70] + "/12/" + data[74:]  # digits between slashes, as random base64 holds them
+    path = tmp_path / "surf.vtp"
+    path.write_text(
+        '<VTKFile type="PolyData" version="0.1">\n<Piece NumberOfPoints="10">\n'
+        f'<DataArray type="Float32" NumberOfComponents="3" format="binary">\n{data}\n</DataArray>\n</Piece>\n'
+    )
+    loaded = load(path, kind="text")
+    assert {k: float(v) for k, v in loaded.values.items()} == {
+        "line1:0": 0.1,
+        "line2:0": 10.0,
+        "line3:0": 3.0,  # Float32 is a word
+    }
+    assert list(loaded.meta["text"]) == ["line4:base64:0"]
+    assert "a VTK file" in loaded.meta["number_like_text"]["line4:base64:0"]
+
+
+def test_base64_wrapped_on_several_lines_is_one_run(tmp_path):
+    """MIME and PEM wrap base64 at 76 or 64 characters: the short last line belongs to the run (its change is
+    seen), and a number on the next line is still a number."""
+    import base64
+
+    data = base64.b64encode(bytes(range(200))).decode()  # 268 characters
+    lines = [data[i : i + 76] for i in range(0, len(data), 76)]
+    path = tmp_path / "embedded.txt"
+    path.write_text("image:\n" + "\n".join(lines) + "\nvolume 1.5\n")
+    loaded = load(path)
+    assert {k: float(v) for k, v in loaded.values.items()} == {"line6:0": 1.5}
+    assert list(loaded.meta["text"]) == ["line2:base64:0"]
+    assert "268 characters on 4 lines" in loaded.meta["number_like_text"]["line2:base64:0"]
+    path.write_text("image:\n" + "\n".join([*lines[:-1], "A" + lines[-1][1:]]) + "\nvolume 1.5\n")
+    assert load(path).meta["text"] != loaded.meta["text"]
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
+        "b3sum " + "AF1349B9F5F9A1A6A0404DEA36DCC9499BCB25C9ADC112B7CC9A93CAE41F3262" * 2,
+        "md5 5d41402abc4b2a76b9719d911017c592 uuid 123e4567-e89b-12d3-a456-426614174000",
+        "input /home/researcher/projects/reproducibility/derivatives/freesurfer/sub01/surf/lhwhite",
+        "loaded from /Users/JaneDoe/Documents/Study2024/Derivatives/FreeSurfer/Sub01/Surf/LhWhite",
+        "data/sub-01/ses-01/anat/sub-01_ses-01_desc-preproc_T1w.nii.gz " + "x" * 40,
+        "count " + "12345678901234567890123456789012345678901234567890123456789012345",
+    ],
+)
+def test_digests_uuids_paths_and_short_tokens_are_no_encoded_data(tmp_path, token):
+    """A false alarm would call a study not analysable: hexadecimal digests (either case), UUIDs, paths and
+    long numbers are what they were."""
+    path = tmp_path / "run.log"
+    path.write_text(f"{token}\nresult 1.5\n")
+    assert "text" not in load(path).meta
+
+
+def test_ansi_colours_around_numbers_are_removed(tmp_path):
+    """A review: `\\x1b[32m11.5\\x1b[0m` glued 11.5 to `m`, an identifier, and a +10 change passed. The numbers are
+    those a terminal shows, under the same names as without colours."""
+    coloured, plain = tmp_path / "coloured.log", tmp_path / "plain.log"
+    g, z = "\x1b[32m", "\x1b[0m"
+    coloured.write_text(
+        f"INFO step 1 of 2\nINFO volume: {g}11.5{z} mm3 \x1b]0;title\x07\nINFO thickness: \x1b[1;31m{g}23.000{z}\x1b(B\n"
+    )
+    plain.write_text("INFO step 1 of 2\nINFO volume: 11.5 mm3 \nINFO thickness: 23.000\n")
+    got = {k: float(v) for k, v in load(coloured).values.items()}
+    assert got == {k: float(v) for k, v in load(plain).values.items()}
+    assert got == {"line1:0": 1.0, "line1:1": 2.0, "line2:0": 11.5, "line3:0": 23.0}
+
+
+def test_python_underscore_grouping_is_one_number():
+    """A review: `6_234.5` (Python's f"{v:_.1f}") was an identifier and a +5000 change passed. Groups of three
+    after a first group of one to three digits (what Python writes) are one number; dates, names and other
+    underscored digits stay identifiers."""
+    assert find_numbers("volume 6_234.5 mm3, voxels: 1_734_567, shift -1_234e-2") == [6234.5, 1734567.0, -12.34]
+    assert find_numbers("2024_01_05 run_1_234 12_34 1_2345 001_002 1__234 1_234_") == []

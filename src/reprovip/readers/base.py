@@ -298,15 +298,35 @@ def count_nonfinite(values: dict[str, np.ndarray]) -> int:
     return total
 
 
-# A number written as text: thousands separators (2,341.9, 2 341.9, German 1.349,0, French 1 349,0, Swiss
-# 1'349.0), a decimal comma (1349,0), in parentheses ((1349.0)), a unit after it (4231.7 mm3, mm³, [ml],
+#: Terminal escape sequences (ECMA-48): CSI (``ESC [ ... m`` colours, cursor moves), OSC with its terminator
+#: (``ESC ] ... BEL``: window titles, hyperlinks), DCS/SOS/PM/APC strings ended by ``ESC \\``, and the short
+#: escapes (``ESC`` with intermediate bytes and one final character: ``ESC (B``, ``ESC 7``, ``ESC =``). None spans
+#: a line break: an unterminated OSC removes its ``ESC ]`` only, never the rest of the file.
+ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b\n]*(?:\x07|\x1b\\)|[PX^_][^\x1b\n]*\x1b\\|[ -/]*[0-~])")
+
+
+def strip_escapes(text: str) -> str:
+    r"""``text`` without its terminal escape sequences (:data:`ANSI`): what a terminal shows. A coloured
+    ``\x1b[32m11.5\x1b[0m`` glued the number to ``m`` (an identifier in text, a text cell in a table), so that a
+    +10 change passed (a review). Line breaks and other characters are kept.
+
+    Examples
+    --------
+    >>> strip_escapes("vol: \x1b[1;32m11.5\x1b[0m mm3 \x1b]8;;http://x\x07link\x1b]8;;\x07 \x1b(B\x1b[m2")
+    'vol: 11.5 mm3 link 2'
+    """
+    return ANSI.sub("", text) if "\x1b" in text else text
+
+
+# A number written as text: thousands separators (2,341.9, 2 341.9, Python's 2_341.9, German 1.349,0, French
+# 1 349,0, Swiss 1'349.0), a decimal comma (1349,0), in parentheses ((1349.0)), a unit after it (4231.7 mm3, mm³, [ml],
 # 3.2 s, 12 %), an uncertainty (4.2 ± 0.1, LCModel's 1.300 (4%), a mean's 2.45 (0.12)), a flag (1.300*), a
 # Fortran exponent (1.3000D-01), a Unicode minus, a bracketed list ([1.17, 1.43]), or quoted in JSON
 # ("1234.56"). Dates, times, versions, ids and digests (2026-11-29, 15:00, 1.2.3, 3f2a9c..., 20261129T160730)
 # and words (<LOD) are not: a unit is letters and symbols with at most one trailing digit (mm3), never letters
 # and digits mixed.
 _NUM = (
-    r"(?:\d{1,3}(?:[,\u00a0\u202f ]\d{3})+(?:\.\d+)?"  # 2,341.9  2 341.9
+    r"(?:\d{1,3}(?:[,\u00a0\u202f _]\d{3})+(?:\.\d+)?"  # 2,341.9  2 341.9  Python's 2_341.9 (f"{v:_}")
     r"|\d{1,3}(?:[.\u00a0\u202f ]\d{3})+(?:,\d+)?"  # German 1.349,0, French 1 349,0
     r"|\d{1,3}(?:['\u2019]\d{3})+(?:\.\d+)?"  # Swiss 1'349.0
     r"|\d+,\d+"  # a decimal comma: 1349,0
@@ -332,6 +352,8 @@ def number_text(value: str) -> bool:
     [True, True, True, True, True, False]
     >>> [number_text(v) for v in ("1.349,0", "1 349,0", "1'349.0", "1349,0 mm3", "1349.0 (SD 0.2)", "(1349.0)")]
     [True, True, True, True, True, True]
+    >>> [number_text(v) for v in ("6_234.5", "1_734_567", "-1_234", "2024_01_05", "12_34", "run_1_234")]
+    [True, True, True, False, False, False]
     >>> [number_text(v) for v in ("<LOD", "2026-11-29", "1.2.3", "3f2a9c1e", "20261129T160730", "node-a")]
     [False, False, False, False, False, False]
     """

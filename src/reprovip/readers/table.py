@@ -8,6 +8,8 @@ no type guessing happens behind our back. The rules (also in ``docs/readers.md``
 - ``#`` comment lines before and after the rows are skipped (MRtrix3's ``# command_history``, numpy's footer),
   kept in ``ParsedTable.comments`` (hashed, no observation); the last leading one is the header of a first row
   of data when it names as many columns (numpy's ``savetxt(header=...)``: ``# x y z``);
+- terminal escape sequences (colours: ``\\x1b[32m11.5\\x1b[0m``) are removed first, from the cells and from the
+  semantic hash: a cell is what a terminal shows, and a colour change alone is no result change;
 - cells are stripped of surrounding whitespace; blank rows are skipped; a missing cell is empty or one of
   ``NA N/A NaN null None`` (any case, and ``-nan`` as C prints it) and becomes NaN; the numeric cells written
   with no value (blank, ``NA N/A null None``: R's ``NA``, fMRIPrep's ``n/a``), unlike a ``NaN`` computed, are
@@ -57,6 +59,7 @@ from reprovip.readers.base import (
     number_text,
     read_file_bytes,
     read_only,
+    strip_escapes,
     suffix_of,
     text_digest,
 )
@@ -206,6 +209,8 @@ def holds_number(cell: str) -> bool:
     [True, True, True, True, True]
     >>> [holds_number(c) for c in ("n=12", "12/13", "p<0.05", "0x1.4bp+1 s", "converged, loss 0.0123", "1.5mm")]
     [True, True, True, True, True, True]
+    >>> [holds_number(c) for c in ("6_234.5", "1_734_567", "\\x1b[32m11.5\\x1b[0m", "\\x1b[1mn=12\\x1b[0m")]
+    [True, True, True, True]
     >>> [holds_number(c) for c in ("sub-01", "Left-Cerebellum-Cortex", "ctx-lh-G_and_S_frontomargin", "node-1a")]
     [False, False, False, False]
     >>> [holds_number(c) for c in ("sub-01_desc-1.5mm_T1w.nii.gz", "v1.2", "fsl-6.0.7", "10.0.0.1", "run 3 of 5")]
@@ -213,6 +218,7 @@ def holds_number(cell: str) -> bool:
     >>> [holds_number(c) for c in ("2026-11-29T16:07:30.123Z", "29/11/2026 16:07", "20261129T160730", "3f2a9c1e")]
     [False, False, False, False]
     """
+    cell = strip_escapes(cell)  # a JSON string "\u001b[32m11.5\u001b[0m" is the number a terminal shows
     if number_text(cell) or _RELATION.search(cell) or HEX_FLOAT.search(cell):
         return True
     plain = _CLOCK.sub(" ", cell)
@@ -231,7 +237,8 @@ def _is_data_row(cells: list[str]) -> bool:
 def parse_table(path: Path) -> ParsedTable:
     """Parse ``path`` into stripped text cells; raise :class:`ReaderError` on ragged or malformed rows."""
     text, encoding = decode_text(path, read_file_bytes(path))
-    text, comments = _blank_comments(text)
+    # a coloured cell (`\x1b[32m11.5\x1b[0m`: a tool's stdout) is the number a terminal shows; as text, +10 passed
+    text, comments = _blank_comments(strip_escapes(text))
     delimiter = _delimiter(path, text)
     text, restored = _comment_header(text, comments, delimiter)
     records = _records(path, text, delimiter)

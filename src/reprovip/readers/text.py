@@ -11,9 +11,21 @@ side (a final ``.`` may end a sentence). Identifiers therefore give nothing: ``T
 large for float64 (the digest ``12e61109``) is an identifier too, counted in ``meta["n_overflow"]``. A minus
 written as U+2212 (``−0.5``) or another dash at a sign's place is a minus (:func:`ascii_signs`); a mantissa
 times a power of ten (``1.52x10^-3``, ``1.52×10⁻³``) is one number, and so is a hexadecimal float with its
-exponent (``0x1.4bp+1``, C's ``%a``). See :data:`NUMBER` and the examples of :func:`find_numbers`. Every
+exponent (``0x1.4bp+1``, C's ``%a``), and so is a number grouped as Python writes it (``6_234.5``,
+``1_734_567``: ``f"{v:_}"``, groups of three after one to three digits, the first not 0; ``2024_01_05`` and
+``run_1_234`` stay identifiers). See :data:`NUMBER` and the examples of :func:`find_numbers`. Every
 number counts, timestamps included: declare structured outputs (``table``, ``scalars``) when a log mixes
 results with run-specific values, or ``bytes`` when only bit-for-bit equality matters.
+
+Terminal escape sequences (colours: ``\\x1b[32m11.5\\x1b[0m``) are removed before reading: the numbers are those a
+terminal shows (:func:`~reprovip.readers.base.strip_escapes`). The file has no semantic hash, so a colour change
+alone still makes two files differ, with every number identical: a warning, not a failure.
+
+A run of 64 or more base64 characters (:data:`BASE64`, :func:`encoded`; not a hexadecimal digest, a number or a
+path) is binary data written as text, as GIFTI and VTK XML files hold their arrays: no number is read inside it,
+and each run is kept as a digest in ``meta["text"]`` and named in ``meta["number_like_text"]`` (by
+``"line<L>:base64:<j>"``), so that a run that differs between executions makes the output not analysable
+instead of passing on the metadata numbers around it (see :func:`encoded_runs`).
 """
 
 from __future__ import annotations
@@ -33,6 +45,9 @@ from reprovip.readers.base import (
     exact_number,
     read_file_bytes,
     read_only,
+    strip_escapes,
+    suffix_of,
+    text_digest,
 )
 
 #: A number that stands on its own: nothing glues it to a word, a version or a date on either side. A mantissa
@@ -45,7 +60,8 @@ NUMBER = re.compile(
        (?:\s*(?:\^|\*\*)\s*(?P<open>[({])?\s*(?P<power>[-+]?\d+)\s*(?(open)[)}])
          |(?P<superscript>[\u207a\u207b]?[\u2070\u00b9\u00b2\u00b3\u2074-\u2079]+))
     |(?P<hex>[-+]?0x(?:[0-9a-f]+(?:\.[0-9a-f]*)?|\.[0-9a-f]+)p[-+]?\d+)  # HEX_FLOAT: 0x1.4bp+1
-    |[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[ed][-+]?\d+)?   # Fortran's 1.3D-01 too (it was skipped: a review)
+    |[-+]?(?:(?:[1-9]\d{0,2}(?:_\d{3})+(?:\.\d*)?     # Python's grouping: 6_234.5, 1_734_567 (f"{v:_}")
+       |\d+(?:\.\d*)?|\.\d+)(?:[ed][-+]?\d+)?        # Fortran's 1.3D-01 too (it was skipped: a review)
     |nan|infinity|inf(?!\.\s*(?-i:[a-z]))))           # `Inf. temporal` (inferior) is a word, not infinity
     (?!\w|\.\w|[-+][\w.])                             # right: not `6c1f`, `1.2` of `1.2.3`, `2024-01`
     """,
@@ -64,6 +80,101 @@ _SUPERSCRIPTS = str.maketrans(
     "\u207a\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079", "+-0123456789"
 )
 _INFINITE_WORDS = frozenset({"inf", "infinity"})
+
+
+#: A run of at least 64 base64 characters (RFC 4648: letters, digits, ``+``, ``/``, then ``=`` padding) glued to no
+#: other: binary data written as text (GIFTI's ``GZipBase64Binary`` arrays, VTK XML's ``format="binary"``, an
+#: embedded image). No number of the file describes it; :func:`encoded` tells it from digests and paths.
+BASE64 = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{64,}={0,2}(?![A-Za-z0-9+/=])")
+_HEX = re.compile(r"[0-9a-f]+|[0-9A-F]+")  # one case: a digest; `AAAA...` (zeros in base64) has no digit
+_SWITCH = re.compile(r"(?<=[a-z])[A-Z]|(?<=[A-Za-z])[0-9]|(?<=[0-9])[A-Za-z]")  # aB, a1, 1a: random in base64
+_BASE64_LINE = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+# What a reader for the format would be; else: a reader of another kind, or bit-for-bit comparison.
+_FORMATS = {
+    ".gii": "a GIFTI file: nibabel reads its data arrays (nibabel.load(path).agg_data()), reprovip has no GIFTI reader "
+    "yet: save the arrays as .npy (kind: array) or declare the output `kind: bytes`",
+    **dict.fromkeys(
+        (".vtp", ".vtu", ".vti", ".vtr", ".vts", ".vtk"),
+        "a VTK file: save its arrays as .npy (kind: array; vtk or pyvista read them) or declare the output "
+        "`kind: bytes`",
+    ),
+}
+_ANY_FORMAT = (
+    "read it with a reader for its format (save the data as an image or an array: kind image, array) or declare the "
+    "output `kind: bytes`"
+)
+
+
+def encoded(run: str) -> bool:
+    """Whether a run of :data:`BASE64` is encoded data: not a number (digits only), not a hexadecimal digest
+    (one case, a digit among the letters: sha256, md5, blake3), not a path (a ``/`` at most every 24 characters,
+    no ``+``, no padding, words: at most one switch of case or between letters and digits every 5 characters:
+    ``/home/me/projects/study/derivatives/...``). Random base64 has a ``/`` every 64 characters, a ``+`` as often,
+    and a switch every 2 or 3 characters: a run of it read as a path is rare when short (about 1 in 10^5 at 64
+    characters), and vanishes when long.
+
+    Examples
+    --------
+    >>> import base64, hashlib
+    >>> encoded(base64.b64encode(bytes(range(64))).decode()), encoded("A" * 64)  # data, zeros
+    (True, True)
+    >>> encoded(hashlib.sha512(b"x").hexdigest()), encoded(hashlib.sha256(b"x").hexdigest().upper())
+    (False, False)
+    >>> encoded("1" * 70), encoded("/home/researcher/projects/reproducibility/derivatives/freesurfer/sub01")
+    (False, False)
+    """
+    body = run.rstrip("=")
+    if body.isdigit() or (body == run and _HEX.fullmatch(body) and any(c.isdigit() for c in body)):
+        return False
+    if body != run or "+" in body or 24 * body.count("/") < len(body):
+        return True
+    return 5 * len(_SWITCH.findall(body)) > len(body)  # words: few switches of case or of letters and digits
+
+
+def encoded_runs(lines: list[str], suffix: str = "") -> tuple[list[str], dict[str, str], dict[str, str]]:
+    """The lines with their base64 runs (:func:`encoded`) blanked, so that no number is read inside them; a
+    digest of each run, by ``"line<L>:base64:<j>"`` (``j``: the run's 0-based position on line ``L``); and why it
+    is no observation, by the same name. A run alone on its line continues on the next lines made only of base64
+    characters (MIME and PEM wrap lines at 64 or 76), up to a shorter line or padding: one run.
+
+    Examples
+    --------
+    >>> import base64
+    >>> data = base64.b64encode(bytes(range(150))).decode()  # 200 characters
+    >>> wrapped = [data[:76], data[76:152], data[152:]]
+    >>> lines, digests, why = encoded_runs([f"<Data n='150'>{data}</Data> 1.5", *wrapped, "2"], ".gii")
+    >>> lines
+    ["<Data n='150'> </Data> 1.5", ' ', '', '', '2']
+    >>> sorted(digests), why["line2:base64:0"]  # doctest: +ELLIPSIS
+    (['line1:base64:0', 'line2:base64:0'], 'encoded binary data (base64, 200 characters on 3 lines) ...GIFTI...')
+    """
+    masked = list(lines)
+    runs: dict[str, list[str]] = {}
+    block, width = "", 0  # the run alone on its line that the next lines may continue, and its line's length
+    for n, line in enumerate(lines, start=1):
+        part = line.strip()
+        if block and part and len(part) <= width and _BASE64_LINE.fullmatch(part) and not part.isdigit():
+            runs[block].append(part)
+            masked[n - 1] = ""
+            if len(part) < width or part.endswith("="):
+                block = ""
+            continue
+        block = ""
+        found = [m[0] for m in BASE64.finditer(line) if encoded(m[0])]
+        if not found:
+            continue
+        runs.update((f"line{n}:base64:{j}", [run]) for j, run in enumerate(found))
+        masked[n - 1] = BASE64.sub(lambda m: " " if encoded(m[0]) else m[0], line)
+        if found == [part] and not part.endswith("="):
+            block, width = f"line{n}:base64:0", len(part)
+    hint = _FORMATS.get(suffix.removesuffix(".gz"), _ANY_FORMAT)
+    why = {
+        name: f"encoded binary data (base64, {sum(map(len, parts))} characters"
+        + (f" on {len(parts)} lines" if len(parts) > 1 else "")
+        + f") that no metric reads; {hint}"
+        for name, parts in runs.items()
+    }
+    return masked, {name: text_digest("".join(parts)) for name, parts in runs.items()}, why
 
 
 def ascii_signs(line: str) -> str:
@@ -124,7 +235,7 @@ def _literal(match: re.Match[str]) -> tuple[float, str | None]:
         power = match["power"] or match["superscript"].translate(_SUPERSCRIPTS)
         literal = f"{match['mantissa']}e{power}"
     else:
-        literal = match[0].replace("d", "e").replace("D", "e")
+        literal = match[0].replace("d", "e").replace("D", "e").replace("_", "")
     return float(literal), exact_number(literal)
 
 
@@ -180,7 +291,8 @@ class TextReader(Reader):
         text, encoding = decode_text(path, read_file_bytes(path))
         values: dict[str, np.ndarray] = {}
         overflow = 0
-        lines = text.splitlines()
+        # colours glued `\x1b[32m11.5` to `m`: an identifier, and a +10 change passed (a review)
+        lines, digests, why = encoded_runs(strip_escapes(text).splitlines(), suffix_of(path))
         exact: dict[str, str] = {}
         for number, line in enumerate(lines, start=1):
             found, skipped, big = scan(line)
@@ -196,4 +308,7 @@ class TextReader(Reader):
             "encoding": encoding,
             "n_nonfinite": count_nonfinite(values),
         }
+        if digests:  # base64 data (GIFTI, VTK XML) declared text: only its metadata numbers were read (a review)
+            meta["text"] = digests  # when a run differs, the analysis says so
+            meta["number_like_text"] = why  # ... and that no metric measures it: not analysable
         return Loaded("text", values, meta)
