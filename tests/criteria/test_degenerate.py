@@ -513,3 +513,16 @@ def test_label_maps_without_a_label_say_so_rather_than_not_computed() -> None:
         "dice_min >= 0.5: not estimable (the label maps hold no label (every voxel 0) in any execution" in messages[0]
     )
     assert messages[1].startswith("ICC(A,1).ci_low >= 0.9: not analysable: the label maps hold no label")
+
+
+def test_encoded_binary_data_that_differs_is_said_as_such_not_as_numbers() -> None:
+    """The text reader names base64 runs (GIFTI, VTK XML) as number-like text; the criteria's advice to "write
+    plain numbers" did not fit them (a review's GIFTI read "looks like numbers but was read as text")."""
+    why = "encoded binary data (base64, 964 characters) that no metric reads; declare bytes"
+    out = dict(
+        _output(), text_differences={"count": 1, "names": ["line6:base64:0"], "number_like": {"line6:base64:0": why}}
+    )
+    verdict = output_verdict(out, [], {"executions": {}})
+    (under,) = [r for r in verdict["reasons"] if r["criterion"] == "differences the metrics measure"]
+    assert under["message"] == f"1 run(s) of encoded binary data differ between executions: line6:base64:0 ({why})"
+    assert verdict["status"] == "error"

@@ -28,7 +28,10 @@ def unseen_differences(out: dict[str, Any]) -> list[dict[str, Any]]:
             f"{named(text['names'])}; the criteria cannot vouch for them: compare two files of one subject"
         )
         for column, why in (text.get("number_like") or {}).items():
-            message += f"; column {column} looks like numbers but was read as text ({why})"
+            if ":base64:" in column:
+                message += f"; {column}: {why}"
+            else:
+                message += f"; column {column} looks like numbers but was read as text ({why})"
         found.append(reason(OBSERVED, value=int(text["count"]), observation=text["names"][0], message=message, **warn))
     elif unmeasured:
         what = (
@@ -114,18 +117,31 @@ def unmeasurable(out: dict[str, Any]) -> list[dict[str, Any]]:
     if over := overflow(out):
         found.append(reason(UNDERFLOW, passed=False, estimable=False, value=over[0], message=over[1]))
     number_like = (out.get("text_differences") or {}).get("number_like") or {}
-    if number_like:  # numbers the table reader would not guess at (1,234): they differ, and nothing measures them
+    encoded = {c: why for c, why in number_like.items() if ":base64:" in c}  # the text reader's (see readers.text)
+    numbers = {c: why for c, why in number_like.items() if c not in encoded}
+    if numbers:  # numbers the table reader would not guess at (1,234): they differ, and nothing measures them
         found.append(
             reason(
                 UNDERFLOW,
                 passed=False,
                 estimable=False,
-                value=len(number_like),
-                message=f"{len(number_like)} column(s) or field(s) hold numbers read as text that differ between "
+                value=len(numbers),
+                message=f"{len(numbers)} column(s) or field(s) hold numbers read as text that differ between "
                 "executions: "
-                + named([f"{c} ({why})" for c, why in number_like.items()])
+                + named([f"{c} ({why})" for c, why in numbers.items()])
                 + "; no metric measures them: write plain numbers (a decimal point, no unit or thousands "
                 "separator, not quoted in JSON), or name the key columns",
+            )
+        )
+    if encoded:  # base64 data in a text file (GIFTI, VTK XML): what the file holds, unread
+        found.append(
+            reason(
+                UNDERFLOW,
+                passed=False,
+                estimable=False,
+                value=len(encoded),
+                message=f"{len(encoded)} run(s) of encoded binary data differ between executions: "
+                + named([f"{c} ({why})" for c, why in encoded.items()]),
             )
         )
     inexact = out.get("inexact_differences") or {}
