@@ -53,8 +53,8 @@ SUPPORT_FLOOR = 10  # ... when that is at least 10 voxels and 1% of the subject'
 SAMPLED = 2000  # voxels kept with every execution's value, for the ICC without each subject (80 kB per execution)
 RESIDUE = 1e-6  # of a subject's typical largest |value|: below it a voxel is residue, not image, in the support count
 MAGNITUDE_VOXELS = 100  # the mean magnitude of an execution is compared when there are this many voxels with metrics
-DISTANT = 0.3  # an execution this many between-subject spreads from its condition's other repetitions...
-DISTANT_RATIO = 3.0  # ... and this many times farther than they are typically: another subject's data, a slab
+DISTANT = 0.5  # an execution this many between-subject spreads from its condition's other repetitions...
+DISTANT_RATIO = 3.0  # ... and this many times farther than the farthest of them: another subject's data, a slab
 
 
 def _reference(design: Design, subjects: list[str]) -> tuple[tuple[int, ...], np.ndarray, tuple[float, ...]] | None:
@@ -364,7 +364,7 @@ class _Stream:
     def distant_executions(self) -> None:
         """Name the executions far from their condition's other repetitions (at least 3 of them) on the sampled
         voxels, :data:`DISTANT` times the spread of subjects' images about the study's typical image and
-        :data:`DISTANT_RATIO` times the repetitions' typical distance: an execution that holds another subject's
+        :data:`DISTANT_RATIO` times the farthest of its other repetitions: an execution that holds another subject's
         image, or a slab of it, keeps its voxel count and magnitude, and one execution in 18 left the median voxel
         ICC at 0.945 ("sufficiently reproducible", a review; its values as a table failed). Distances are RMS
         over the sampled voxels finite everywhere, from the voxelwise median of the group (or of the subject's
@@ -390,8 +390,12 @@ class _Stream:
                 if len(group) < 3:
                     continue
                 far = _rms(group - np.median(group, axis=0))
-                typical = float(np.median(far))
-                for rank in np.flatnonzero((far >= DISTANT * spread) & (far >= DISTANT_RATIO * typical)):
+                for rank in np.flatnonzero(far >= DISTANT * spread):
+                    # Against the farthest of the others: a median of three distances let ordinary jitter
+                    # (a registration's random sub-voxel shift) reach 3 times it (a review's false alarm).
+                    typical = float(np.max(np.delete(far, rank)))
+                    if far[rank] < DISTANT_RATIO * typical:
+                        continue
                     at = self.execution(subject, start + int(rank))
                     if (subject, at["condition"], at["repetition"]) in named:
                         continue
