@@ -82,8 +82,15 @@ _DECIMAL = re.compile(
 )
 _INTEGER = re.compile(r"(?<![\w.])\d+(?![\w.])")  # a whole number, in a cell without letters: `12/13`, `~12`
 _RELATION = re.compile(r"[=<>~\u2248\u223c\u2264\u2265]\s*[-+\u2212]?\.?\d")  # n=12, p<0.05, ≈ 12, ≤3
-# dates and times are no numbers: 2026-11-29, 2026-11, 29/11/2026, 15:00, 16:07:30.123, 0:01:23.45
-_CLOCK = re.compile(r"\d{4}-\d{1,2}(?:-\d{1,2})?|\d{1,2}/\d{1,2}/\d{2,4}|\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?")
+# dates and times are no numbers: 2026-11-29, 2026/11/29, 2026-11, 29/11/2026, 15:00, 16:07:30.123, 0:01:23.45
+_CLOCK = re.compile(
+    r"\d{4}[-/]\d{1,2}(?:[-/]\d{1,2})?|\d{1,2}/\d{1,2}/\d{2,4}|\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?"
+    # ids are no numbers either: a UUID, a hex digest or id with letters and digits (`95e7` of a UUID read as
+    # 95e7, and a run's UUID made an identical study "not analysable": a review)
+    r"|(?<![\w.])[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}(?![\w.])"
+    r"|(?<![\w.])(?=[0-9a-f]*[a-f])(?=[0-9a-f]*\d)[0-9a-f]{6,}(?![\w.])",
+    re.IGNORECASE,
+)
 _DELIMITERS = {",": "','", "\t": "tabs", ";": "';'", " ": "whitespace"}
 # The csv module refuses fields beyond 128 KiB; the whole text is in memory already, so the limit guards nothing
 # and a well-formed table with a long cell (a command history, a base64 thumbnail) read "malformed" (a review).
@@ -217,12 +224,14 @@ def holds_number(cell: str) -> bool:
     [False, False, False, False, False]
     >>> [holds_number(c) for c in ("2026-11-29T16:07:30.123Z", "29/11/2026 16:07", "20261129T160730", "3f2a9c1e")]
     [False, False, False, False]
+    >>> [holds_number(c) for c in ("ec66a787-95e7-4b1c-9d2e-1f2a3b4c5d6e", "2026/11/30 06:09:34", "099950d8")]
+    [False, False, False]
     """
     cell = strip_escapes(cell)  # a JSON string "\u001b[32m11.5\u001b[0m" is the number a terminal shows
-    if number_text(cell) or _RELATION.search(cell) or HEX_FLOAT.search(cell):
+    if _RELATION.search(cell) or HEX_FLOAT.search(cell):
         return True
-    plain = _CLOCK.sub(" ", cell)
-    if _DECIMAL.search(plain):
+    plain = _CLOCK.sub(" ", cell)  # dates, times and ids first: `099950d8` is an id, not Fortran's 099950 x 10^8
+    if number_text(plain.strip()) or _DECIMAL.search(plain):
         return True
     return not any(c.isalpha() for c in cell) and _INTEGER.search(plain) is not None
 
