@@ -431,6 +431,7 @@ def test_other_wildcards_in_a_subject_glob_match_as_in_a_glob(tmp_path: Path, pa
         ({"s1": "a.txt", "s2": "b.txt", "s3": "c.txt"}, "['true', '{input}']", "s1, s3"),  # c.txt: a.txt's bytes
         ({"s1": "ds", "s2": "ds"}, "['true', '{input}']", "s1, s2"),  # one folder, nothing else tells them apart
         ({"s1": "ds", "s2": "ds"}, "['true', '{input}', '--participant_label', '{subject}']", None),  # a BIDS app
+        ({"s1": "a.txt", "s2": "c.txt"}, "['true', '{input}', '{subject}']", None),  # settings alike, data by id
         ({"s1": "a.txt", "s2": "b.txt"}, "['true', '{input}']", None),
     ],
 )
@@ -438,7 +439,8 @@ def test_subjects_with_the_same_input_are_one_subject_counted_twice(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], inputs: dict[str, str], command: str, refused: str | None
 ) -> None:
     """A review: a `map` pointing 8 ids at 2 inputs (one file twice, byte-identical copies) narrowed the ICC's CI
-    and passed a study its 2 real subjects fail. A dataset folder shared by subjects the command names is not."""
+    and passed a study its 2 real subjects fail. Inputs shared by subjects the command names are not (a dataset
+    folder, a settings file alike for all: another review's study was refused)."""
     (tmp_path / "a.txt").write_text("10\n")
     (tmp_path / "b.txt").write_text("20\n")
     (tmp_path / "c.txt").write_text("10\n")
@@ -454,4 +456,4 @@ def test_subjects_with_the_same_input_are_one_subject_counted_twice(
         assert code == 0, err
     else:
         assert code == 2 and "subjects: subjects with the same input (one file, a byte-identical copy" in err
-        assert f"folder the command tells apart by nothing else): {refused}; one subject counted twice" in err
+        assert f"or one folder) that the command tells apart by nothing else: {refused}; one subject counted" in err

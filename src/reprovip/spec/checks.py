@@ -89,18 +89,19 @@ def command_problems(
 
 
 def _shared_input_problems(spec: StudySpec, subjects: list[Any], locate: Callable[..., SpecError]) -> list[SpecError]:
-    """Subjects that are one subject counted twice: the same input file (or byte-identical copies), or the same
-    folder while nothing but the input tells their executions apart (no ``{subject}`` in the command). A `map`
-    pointing 8 ids at 2 inputs narrowed the ICC's confidence interval and passed a study its 2 real subjects
-    fail (a review). A folder shared by subjects the command names (a BIDS app's dataset and
-    ``--participant_label {subject}``) is one input per subject."""
+    """Subjects that are one subject counted twice: the same input (one file, a byte-identical copy, one folder)
+    while nothing but the input tells their executions apart (no ``{subject}`` in the command). A `map` pointing
+    8 ids at 2 inputs narrowed the ICC's confidence interval and passed a study its 2 real subjects fail (a
+    review). When the command names ``{subject}``, the subject chooses the data (a BIDS app's dataset and
+    ``--participant_label {subject}``, a settings file alike for all): not refused (another review)."""
     from reprovip.plan.expand import content_digest
 
-    named = "{subject}" in json.dumps(spec.model_dump(include={"application", "env"}), default=str)
+    if "{subject}" in json.dumps(spec.model_dump(include={"application", "env"}), default=str):
+        return []
     keys: dict[str, str] = {}  # subject -> its input's real path, or its bytes' digest when another has its size
     for s in subjects:
         path = Path(s.input)
-        if path.is_file() or (path.is_dir() and not named):
+        if path.is_file() or path.is_dir():
             keys[s.id] = os.path.realpath(path)
     by_size: dict[int, set[str]] = {}
     for path in set(keys.values()):
@@ -118,10 +119,10 @@ def _shared_input_problems(spec: StudySpec, subjects: list[Any], locate: Callabl
     )
     return [
         locate(
-            f"subjects with the same input (one file, a byte-identical copy, or one folder the command tells apart "
-            f"by nothing else): {shown}; one subject counted twice makes the between-subject statistics (the ICC "
-            "and its confidence interval) wrong: give each subject its own input, or name `{subject}` in the "
-            "command when the input is a dataset shared by all",
+            f"subjects with the same input (one file, a byte-identical copy, or one folder) that the command tells "
+            f"apart by nothing else: {shown}; one subject counted twice makes the between-subject statistics (the "
+            "ICC and its confidence interval) wrong: give each subject its own input, or name `{subject}` in the "
+            "command when the subject chooses the data",
             ("subjects",),
         )
     ]
