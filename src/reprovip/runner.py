@@ -104,8 +104,10 @@ class _EarlyFailures:
 
 
 def _fail_fast_threshold(jobs: int, retries: int) -> int:
-    """Failed attempts that stop a run before any success: ``max(4, 2 x jobs)`` executions' worth of attempts."""
-    return max(FAIL_FAST_MIN, 2 * jobs) * (retries + 1)
+    """Failed attempts that stop a run before any success: ``max(4, 2 x jobs)`` executions' worth of attempts,
+    twice over when retries are declared (they are there for a short outage: a licence server down for 9 s at
+    the start stopped a run its retries would have completed, a review). A stopped run resumes."""
+    return max(FAIL_FAST_MIN, 2 * jobs) * (retries + 1) * (2 if retries else 1)
 
 
 def _cleanup_stale_work(work: Path) -> None:
