@@ -140,11 +140,12 @@ def _culprits(
         return [j for j, (a, b) in enumerate(zip(c, q, strict=True)) if a != b]
 
     noisy = [c for c in design.cells if c not in quiet and c not in sporadic]
+    untied = []  # half or more of its subjects differ, too few beside its quiet neighbours' to tie to a level
     for c in list(noisy):
         neighbours = [q for q in quiet if len(apart(c, q)) == 1]
         if neighbours and not any(tied(*counts(c), counts(q)[1], len(design.factors)) for q in neighbours):
             noisy.remove(c)
-            sporadic = [*sporadic, c]
+            untied.append(c)
     blamed: dict[str, set[str]] = {}
     unexplained, combined = [], []
     for c in noisy:
@@ -177,6 +178,13 @@ def _culprits(
         text += (
             f"repetitions differ sporadically{under} (for fewer than half of the subjects): run-to-run flakiness"
             + (", not tied to a level" if design.factors else "")
+        )
+    if untied:
+        text += "; " if text else ""
+        shown = ", ".join(f"{_cond_key(design, c)} ({counts(c)[0]} of {counts(c)[1]} subjects)" for c in untied)
+        text += (
+            f"repetitions differ under {shown}: too few beside the conditions where they agree to tie them to a "
+            "level (one-sided Fisher test): run-to-run flakiness, or a level's effect that more subjects would show"
         )
     interaction = ""
     if combined:
