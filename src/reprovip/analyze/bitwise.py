@@ -74,13 +74,9 @@ def bitwise_summary(design: Design) -> dict[str, Any]:
             quiet.append(c)
         elif differing < SPORADIC * pc["cells"]:
             sporadic.append(c)  # a few flaky subjects: no property of the condition (see _factor_effect)
-    nondeterminism = _culprits(design, quiet, sporadic, per_condition)
-    factors = {
-        f: _factor_effect(design, j, set(nondeterminism["blamed"].get(f, ())))
-        for j, (f, _) in enumerate(design.factors)
-    }
+    factors = {f: _factor_effect(design, j) for j, (f, _) in enumerate(design.factors)}
     return dict(
-        nondeterminism=nondeterminism,
+        nondeterminism=_culprits(design, quiet, sporadic, per_condition),
         repetitions=design.k,
         identical=identical,
         bytes_identical=bytes_identical,
@@ -210,12 +206,7 @@ def _cond_key(design: Design, cell: tuple[str, ...]) -> str:
 SPORADIC = 0.5  # a level is named nondeterministic when at least half of its (subject, condition) cells differ
 
 
-def _factor_effect(design: Design, j: int, blamed: set[str]) -> dict[str, Any]:
-    """What factor ``j`` does to the bits: its levels whose repetitions differ where another level's agree, and
-    its effect between levels. A level is nondeterministic when half or more of its (subject, condition) cells
-    differ and, with 3 subjects or more, a condition under it was blamed beside a quiet neighbour (``blamed``,
-    :func:`_culprits`) or its differing cells are tied to it over all conditions (:func:`tied`); with 2 subjects
-    no test can tie them, and the half rule alone decides."""
+def _factor_effect(design: Design, j: int) -> dict[str, Any]:
     name, levels = design.factors[j]
     within: dict[str, dict[str, int]] = {lv: {"cells": 0, "identical_cells": 0} for lv in levels}
     between_pairs = between_diff = 0
@@ -250,16 +241,11 @@ def _factor_effect(design: Design, j: int, blamed: set[str]) -> dict[str, Any]:
         )
     parts = []
     differing = {lv: within[lv]["cells"] - within[lv]["identical_cells"] for lv in noisy}
-    runs, cells = sum(differing.values()), sum(within[lv]["cells"] for lv in noisy)
-    untied = (
-        len(design.subjects) >= 3
-        and not blamed & set(noisy)
-        and not tied(runs, cells, sum(within[lv]["cells"] for lv in quiet), len(design.factors))
-    )
-    if noisy and quiet and (max(differing[lv] / within[lv]["cells"] for lv in noisy) < SPORADIC or untied):
+    if noisy and quiet and max(differing[lv] / within[lv]["cells"] for lv in noisy) < SPORADIC:
         # A few flaky runs that happen to fall under one level are no property of that level (a review: one
-        # flaky execution of 120 named both threads=1 and seed=42 as causes, each "differs for" its level), nor
-        # are differing cells too few beside the quiet level's to be tied to it.
+        # flaky execution of 120 named both threads=1 and seed=42 as causes, each "differs for" its level).
+        runs = sum(differing.values())
+        cells = sum(within[lv]["cells"] for lv in noisy)
         parts.append(
             f"repetitions differ for {name}={'/'.join(noisy)} only, but in {runs} of its {cells} (subject, "
             f"condition) cells: sporadic, too few to tie to {name}"
