@@ -15,6 +15,8 @@ digest:        also writes ``digest.txt``, a log line with a hexadecimal digest 
 string-flips:  deterministic numbers, and a ``diagnosis`` string that flips from one repetition to the next.
 string-flips-noisy: as string-flips, ``value`` with the small unseeded noise too.
 formatting:    deterministic numbers, written with an indentation that changes with the repetition.
+unit-log:      also writes ``volume.log``, ``Hippocampus volume: <v>mm3 in 3.2s`` with ``v`` as in large-noise: a
+               measurement glued to its unit.
 """
 
 import json
@@ -29,7 +31,7 @@ subject = inp.stem
 result = {"value": value * 2.0, "ratio": value / 4.0}
 if mode in ("small-noise", "inf-always", "string-flips-noisy"):
     result["value"] += random.gauss(0.0, 1e-6)
-elif mode == "large-noise":
+elif mode in ("large-noise", "unit-log"):
     result["value"] += random.gauss(0.0, 20.0)
 elif mode == "medium-noise":
     result["value"] += random.Random(f"{subject}-{rep}").gauss(0.0, 4.0)
@@ -44,6 +46,8 @@ elif mode in ("string-flips", "string-flips-noisy"):
     result["diagnosis"] = "tumour" if rep % 2 else "healthy"
 elif mode == "digest":
     (out / "digest.txt").write_text(f"run 12e61109{uuid.uuid4().hex} finished: value {value * 2.0}\n")
+if mode == "unit-log":
+    (out / "volume.log").write_text(f"Hippocampus volume: {result['value']:.4f}mm3 in 3.2s\n")
 text = json.dumps(result, indent=rep if mode == "formatting" else None)  # inf as Infinity, as many tools write it
 if mode == "corrupt-some" and subject == "sub-02" and rep == 1:
     text = text[: len(text) // 2]

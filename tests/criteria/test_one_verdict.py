@@ -185,6 +185,18 @@ def test_digests_in_text_are_not_numbers_and_bytes_outputs_must_be_identical(tmp
     assert out["verdict"]["status"] == "fail" and doc["verdict"]["exit_code"] == 1
 
 
+def test_a_measurement_glued_to_its_unit_in_a_log_is_measured(study_dir: Path) -> None:
+    """`volume: 4231.7mm3` was an identifier: a volume varying as much as subjects differ passed with a warning
+    (a review). The number is read beside its unit, and its ICC fails."""
+    study = edge_study(study_dir, "unit-log", repetitions=3, outputs="  log: {path: volume.log, kind: text}\n")
+    doc, out = _verdict(study)
+    assert [o["name"] for o in out["observations"]] == ["line1:0", "line1:1"]  # the volume, then the 3.2 s
+    assert not out["observations"][0]["identical"] and out["observations"][1]["identical"]
+    failed = [r["criterion"] for r in out["verdict"]["reasons"] if not r["passed"]]
+    assert out["verdict"]["status"] == "fail" and any(c.startswith("ICC(A,1)") for c in failed), failed
+    assert doc["verdict"]["label"] == "not reproducible" and doc["verdict"]["exit_code"] == 1
+
+
 def test_one_execution_per_subject_has_nothing_to_compare(study_dir: Path) -> None:
     """K = 1 and no factor: every output is trivially "identical"; that is not evidence of anything."""
     doc, out = _verdict(edge_study(study_dir, "ok", repetitions=1))

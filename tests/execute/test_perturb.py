@@ -6,6 +6,7 @@ and the study read "bit-for-bit identical" with no warning.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nibabel as nib
@@ -97,3 +98,15 @@ def test_comments_versions_and_dates_are_no_decimal_numbers(tmp_path: Path) -> N
     text = perturb_file(log, tmp_path / "out2", ulps=1000, seed=1).read_text().splitlines()
     assert text[0] == "# reprovip 6.0" and text[1].startswith("version v1.2.3 on 30.11.2026: value 0.2")
     assert text[1] != "version v1.2.3 on 30.11.2026: value 0.25"
+
+
+def test_a_number_glued_to_its_unit_moves_and_keeps_its_unit(tmp_path: Path) -> None:
+    """The text reader reads `45.30ms` as 45.3 (a review); perturbed, it stays a number with its unit (float()
+    of the whole token would fail), and `5sec` (no point, though an `e`) stays an integer."""
+    params = tmp_path / "params.txt"
+    params.write_text("TE=45.30ms TR 5sec voxel 1.5mm3\n")
+    (tmp_path / "out").mkdir()
+    line = perturb_file(params, tmp_path / "out", ulps=1000, seed=1).read_text().strip()
+    te, voxel = re.fullmatch(r"TE=(\S+)ms TR 5sec voxel (\S+)mm3", line).groups()
+    assert te != "45.30" and float(te) == pytest.approx(45.3, rel=1e-12)
+    assert voxel != "1.5" and float(voxel) == pytest.approx(1.5, rel=1e-12)

@@ -50,13 +50,19 @@ def test_numbers_keyed_by_line_and_position(tmp_path):
         ("sha256:12e61109...", []),
         ("v1.2.3-rc1 1.2.3 2.0.1-beta", []),
         ("run_3 run-3 sub-01 x-1 C++11", []),
-        ("5mm 3.2s 0x1F 1e5x", []),
+        ("0x1F 0xFF 3fab 4abcdef9 5mm-thick 1.5mm_iso 1h30m", []),
         # Punctuation delimits: `=`, `,`, `;`, `:`, brackets, quotes, `%`, `#`, `/` (so `1,234` is two numbers:
         # thousands separators are not recognised); a final `.` or `...` ends a sentence. The old reader also
-        # read the 6 of `6mm`.
+        # read the 6 of `6mm` (now read: a number with its unit glued on, below).
         (
             "x=1.5, y=(2e-3); z:-4 '7' 95% #3 1/2 1,234 is 1.5. loading 50... 6mm",
-            [1.5, 2e-3, -4, 7, 95, 3, 1, 2, 1, 234, 1.5, 50],
+            [1.5, 2e-3, -4, 7, 95, 3, 1, 2, 1, 234, 1.5, 50, 6],
+        ),
+        # A unit glued on: the number is read (as identifiers, a volume and a T2* that varied by 10% passed, a
+        # review): letters with at most one trailing digit (`mm3`) or `²`/`³`, then what ends any number.
+        (
+            "volume: 4231.7mm3 T2*=45.30ms R2*=22.075Hz took 3.2s. 5mm, 12.5mm/s 4231.7mm\u00b3 1.5T -3.5mm .5ms",
+            [4231.7, 45.3, 22.075, 3.2, 5, 12.5, 4231.7, 1.5, -3.5, 0.5],
         ),
         # The words keep their meaning, a sentence may end after them (the old reader dropped `nan.`).
         ("nan. -inf, (Infinity) 1.2.3", [math.nan, -math.inf, math.inf]),
@@ -93,9 +99,9 @@ def test_overflowing_literal_is_an_identifier(literal):
 
 def test_real_world_log_line(tmp_path):
     """A Python `logging` line of an ANTs run: the time of day counts (`:` and `,` delimit), the hyphenated
-    date, the version, the digests and the labels do not, and `HD95=1.5mm` (a unit glued to its number) is a
-    word. The old reader found 15 numbers, among them
-    the date, the version, the commit, the subject, the `1.5` of `1.5mm` and the digest as infinity."""
+    date, the version, the digests and the labels do not; `HD95=1.5mm` (a unit glued to its number) is 1.5. The
+    old reader found 15 numbers, among them the date, the version, the commit, the subject and the digest as
+    infinity."""
     path = tmp_path / "run.log"
     path.write_text(
         "2024-05-03 14:02:11,532 INFO antspyx-0.4.2 (git 6c1fa9ea, sha256:12e61109a2b4) sub-01 run_3: "
@@ -108,8 +114,9 @@ def test_real_world_log_line(tmp_path):
         "line1:2": 11.0,
         "line1:3": 532.0,
         "line1:4": 0.9312,
-        "line1:5": 1500.0,
-        "line1:6": 12.5,
+        "line1:5": 1.5,
+        "line1:6": 1500.0,
+        "line1:7": 12.5,
     }
     assert loaded.meta["n_nonfinite"] == 0 and loaded.meta["n_overflow"] == 0
 

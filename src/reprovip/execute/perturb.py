@@ -43,7 +43,7 @@ def perturb_array(a: np.ndarray, *, ulps: float, rng: np.random.Generator) -> np
 def _decimal(m: re.Match[str]) -> bool:
     """A number written with a point or an exponent: a float; the others are integers and stay as written, and so
     do a mantissa times a power of ten (``1.5x10^-3``) and a hexadecimal float, kept in their own spelling."""
-    return not (m["mantissa"] or m["hex"]) and any(c in m.group(0) for c in ".eE")
+    return not (m["mantissa"] or m["hex"]) and any(c in (m["united"] or m.group(0)) for c in ".eE")
 
 
 def _data_lines(text: str) -> list[tuple[bool, str]]:
@@ -57,11 +57,11 @@ def _text_numbers(text: str, *, ulps: float, rng: np.random.Generator) -> str:
     `v1.2.3` nor `30.11.2026`) moved by up to ``ulps`` units in the last place, comment lines left alone."""
 
     def sub(m: re.Match[str]) -> str:
-        token = m.group(0)
         if not _decimal(m):
-            return token  # integers stay integers
+            return m.group(0)  # integers stay integers
+        token = m["united"] or m.group(0)  # `3.2ms`: the number moves, its unit stays glued on
         v = perturb_array(np.array([float(token.replace("d", "e").replace("D", "e"))]), ulps=ulps, rng=rng)[0]
-        return repr(float(v))
+        return repr(float(v)) + (m["unit"] or "")
 
     return "".join(NUMBER.sub(sub, line) if data else line for data, line in _data_lines(text))
 

@@ -1,21 +1,21 @@
 """Free text (``text``): every number in the file is one observation keyed ``"line<L>:<i>"``.
 
-``L`` is the 1-based line number and ``i`` the 0-based position of the number on its line, so a report can
-point at the very number that changed (``line12:0`` is the first number on line 12). A number is a token that
-is a number on its own: an optional sign, digits with an optional decimal point and exponent (``e``, or
-Fortran's ``D``), or ``nan``/``inf``/``infinity`` (any case; ``Inf.`` before a lowercase word abbreviates
-"inferior": not a number; ``loss: inf.`` ending a sentence is infinity),
-glued to no letter, digit, ``_``, ``.``, ``+`` or ``-`` on either
-side (a final ``.`` may end a sentence). Identifiers therefore give nothing: ``T1w``, ``run_3``, ``sub-01``,
-``v1.2.3-rc1``, ``2024-01-05``, ``5mm`` and the hexadecimal digest ``6c1fa9ea``. A number-shaped token too
+``L`` is the 1-based line number and ``i`` the 0-based position of the number on its line, so a report can point at
+the very number that changed (``line12:0`` is the first number on line 12). A number is a token that is a number on
+its own: an optional sign, digits with an optional decimal point and exponent (``e``, or Fortran's ``D``), or
+``nan``/``inf``/``infinity`` (any case; ``Inf.`` before a lowercase word abbreviates "inferior": not a number;
+``loss: inf.`` ending a sentence is infinity), glued to no letter, digit, ``_``, ``.``, ``+`` or ``-`` on either
+side (a final ``.`` may end a sentence), or glued to a unit (``4231.7mm3``, ``45.30ms``: letters and at most one
+digit, not three or more hexadecimal letters). Identifiers therefore give nothing: ``T1w``, ``run_3``, ``sub-01``,
+``v1.2.3-rc1``, ``2024-01-05``, ``5mm-thick`` and the hexadecimal digest ``6c1fa9ea``. A number-shaped token too
 large for float64 (the digest ``12e61109``) is an identifier too, counted in ``meta["n_overflow"]``. A minus
-written as U+2212 (``−0.5``) or another dash at a sign's place is a minus (:func:`ascii_signs`); a mantissa
-times a power of ten (``1.52x10^-3``, ``1.52×10⁻³``) is one number, and so is a hexadecimal float with its
-exponent (``0x1.4bp+1``, C's ``%a``), and so is a number grouped as Python writes it (``6_234.5``,
-``1_734_567``: ``f"{v:_}"``, groups of three after one to three digits, the first not 0; ``2024_01_05`` and
-``run_1_234`` stay identifiers). See :data:`NUMBER` and the examples of :func:`find_numbers`. Every
-number counts, timestamps included: declare structured outputs (``table``, ``scalars``) when a log mixes
-results with run-specific values, or ``bytes`` when only bit-for-bit equality matters.
+written as U+2212 (``−0.5``) or another dash at a sign's place is a minus (:func:`ascii_signs`); a mantissa times a
+power of ten (``1.52x10^-3``, ``1.52×10⁻³``) is one number, and so is a hexadecimal float with its exponent
+(``0x1.4bp+1``, C's ``%a``), and so is a number grouped as Python writes it (``6_234.5``, ``1_734_567``:
+``f"{v:_}"``, groups of three after one to three digits, the first not 0; ``2024_01_05`` and ``run_1_234`` stay
+identifiers). See :data:`NUMBER` and the examples of :func:`find_numbers`. Every number counts, timestamps
+included: declare structured outputs (``table``, ``scalars``) when a log mixes results with run-specific values, or
+``bytes`` when only bit-for-bit equality matters.
 
 Terminal escape sequences (colours: ``\\x1b[32m11.5\\x1b[0m``) are removed before reading: the numbers are those a
 terminal shows (:func:`~reprovip.readers.base.strip_escapes`). The file has no semantic hash, so a colour change
@@ -62,8 +62,10 @@ NUMBER = re.compile(
     |(?P<hex>[-+]?0x(?:[0-9a-f]+(?:\.[0-9a-f]*)?|\.[0-9a-f]+)p[-+]?\d+)  # HEX_FLOAT: 0x1.4bp+1
     |[-+]?(?:(?:[1-9]\d{0,2}(?:_\d{3})+(?:\.\d*)?     # Python's grouping: 6_234.5, 1_734_567 (f"{v:_}")
        |\d+(?:\.\d*)?|\.\d+)(?:[ed][-+]?\d+)?        # Fortran's 1.3D-01 too (it was skipped: a review)
-    |nan|infinity|inf(?!\.\s*(?-i:[a-z]))))           # `Inf. temporal` (inferior) is a word, not infinity
-    (?!\w|\.\w|[-+][\w.])                             # right: not `6c1f`, `1.2` of `1.2.3`, `2024-01`
+    |nan|infinity|inf(?!\.\s*(?-i:[a-z])))          # `Inf. temporal` (inferior) is a word, not infinity
+    |(?!0x)(?P<united>[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?)  # a unit glued on: 45.30ms, 4231.7mm3 (as
+       (?P<unit>(?![a-f]{3,}(?![^\W\d_]))[^\W\d_]+[23\u00b2\u00b3]?))  # identifiers, ±10% passed: a review); not
+    (?!\w|\.\w|[-+][\w.])                             # the digest `3fab`; right: not `6c1f`, `1.2` of `1.2.3`
     """,
     re.IGNORECASE | re.VERBOSE,
 )
@@ -231,7 +233,9 @@ def _literal(match: re.Match[str]) -> tuple[float, str | None]:
     """The value of one :data:`NUMBER` match and, when float64 cannot hold it, its exact value as text."""
     if match["hex"]:
         return hex_number(match["hex"])
-    if match["mantissa"]:  # 1.52x10^-3 is the literal 1.52e-3: rounded once, as written
+    if match["unit"]:
+        literal = match["united"]
+    elif match["mantissa"]:  # 1.52x10^-3 is the literal 1.52e-3: rounded once, as written
         power = match["power"] or match["superscript"].translate(_SUPERSCRIPTS)
         literal = f"{match['mantissa']}e{power}"
     else:
@@ -266,7 +270,7 @@ def find_numbers(line: str) -> list[float]:
     Examples
     --------
     >>> find_numbers("volume = 1.5e3 mm3, dice=0.93 (sub-01, T1w, v0.3.28, 5mm) NaN")
-    [1500.0, 0.93, nan]
+    [1500.0, 0.93, 5.0, nan]
     >>> find_numbers("x: -2 +.5 3. info")
     [-2.0, 0.5, 3.0]
     >>> find_numbers("conc 1.3000D-01  Inf. temporal gyrus: 5")
