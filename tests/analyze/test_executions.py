@@ -325,3 +325,45 @@ def test_a_subject_that_never_writes_a_file_of_a_glob_output_is_left_out_of_it(t
     assert "left_out" not in outputs["stats/stats/lh.csv"]
     assert "left_out" not in outputs["stats/stats/sub-01_extra.csv"]
     assert doc["verdict"]["status"] == "incomplete"
+
+
+def test_a_file_some_repetitions_write_counts_against_the_repetitions_that_ran(tmp_path: Path) -> None:
+    """Review B: ``stats/lesion.csv`` written by sub-01 in repetitions 2 and 3, by sub-03 and sub-04 in one, by
+    sub-02 in none, of 3. The design's k came from the files (1, the count most subjects had), so sub-01 read
+    "2 of 1" and sub-03, sub-04 were "complete"; and sub-02's 3 executions were unsaid beside the 5 missing."""
+    app = tmp_path / "app.py"
+    app.write_text(
+        "import os, sys\n"
+        "inp, out, subject, rep = sys.argv[1:5]\n"
+        "os.makedirs(os.path.join(out, 'stats'))\n"
+        "writes = {'sub-01': '23', 'sub-02': '', 'sub-03': '1', 'sub-04': '3'}\n"
+        "if rep in writes[subject]:\n"
+        "    open(os.path.join(out, 'stats', 'lesion.csv'), 'w').write(f'lesion,vol\\nL1,{len(inp)}\\n')\n"
+        "open(os.path.join(out, 'stats', 'tissue.csv'), 'w').write('tissue,vol\\ngm,700\\n')\n"
+    )
+    path = write_study(
+        tmp_path,
+        subjects=4,
+        repetitions=3,
+        app=str(app),
+        args='"{input}", "{outdir}", "{subject}", "{repetition}"',
+        outputs="  stats: {path: 'stats/*.csv', kind: table}\n",
+    )
+    study = Study.load(path)
+    assert study.run(progress=False).done == 12
+    doc = study.analyze().document
+    lesion = next(o for o in doc["outputs"] if o["name"] == "stats/stats/lesion.csv")
+    assert (lesion["repetitions"], lesion["complete_subjects"]) == (3, 0)
+    assert lesion["left_out"] == [
+        dict(subject="sub-01", present=2, needed=3),
+        dict(subject="sub-03", present=1, needed=3),
+        dict(subject="sub-04", present=1, needed=3),
+        dict(subject="sub-02", present=0, needed=3),
+    ]
+    assert len(lesion["unwritten"]) == 5  # sub-02's 3 are its `left_out` entry, and named beside them
+    reasons = {r["criterion"]: r for r in lesion["verdict"]["reasons"]}
+    message = reasons["written by every execution"]["message"]
+    assert message.startswith("5 execution(s) that succeeded did not write")
+    assert message.endswith("; besides, sub-02 wrote it in no execution (left out of the metrics)")
+    assert "sub-01 (2 of 3)" in reasons["every subject in the metrics"]["message"]
+    assert doc["verdict"]["status"] != "pass"

@@ -202,6 +202,17 @@ def _subject_named(
     return out
 
 
+def most_common_count(counts: Counter[int]) -> int:
+    """The count most cells have, the largest on a tie (0 when none).
+
+    Examples
+    --------
+    >>> most_common_count(Counter({3: 5, 2: 1})), most_common_count(Counter({1: 2, 2: 2})), most_common_count(Counter())
+    (3, 2, 0)
+    """
+    return max(counts, key=lambda n: (counts[n], n), default=0)
+
+
 def subject_placeholder(path: str, subject: str) -> str:
     """``path`` with its subject's name written ``{subject}``: the BIDS entity ``sub-<subject>`` when the path
     has it, else the name standing as a word of its own. Not every occurrence: subject ``01`` in
@@ -222,8 +233,13 @@ def subject_placeholder(path: str, subject: str) -> str:
     return re.sub(word % re.escape(subject), "{subject}", path)
 
 
-def build_design(records: list[Record], declared: dict[str, list[str]] | None = None) -> Design:
-    """Place records in the grid; factor levels ordered as declared in the study, else naturally."""
+def build_design(
+    records: list[Record], declared: dict[str, list[str]] | None = None, *, k: int | None = None
+) -> Design:
+    """Place records in the grid; factor levels ordered as declared in the study, else naturally. ``k``: the
+    repetitions per condition, when the executions that ran say so (a file a glob output matches in some of
+    them only: counted from its files, 1 of 3 repetitions made the design's k 1, and a subject with 2 read
+    "2 of 1", a review); else the count most cells have."""
     seen: dict[str, list[str]] = defaultdict(list)
     for rec in records:
         for f, lv in rec.labels:
@@ -237,8 +253,8 @@ def build_design(records: list[Record], declared: dict[str, list[str]] | None = 
         by_cell[(rec.subject, tuple(d.get(f, "") for f in names))].append(rec)
     # Repetitions per condition: the count most cells have (the largest on a tie), so that one subject with an
     # extra repetition is the one left out (and named), not every other subject.
-    counts = Counter(len(v) for v in by_cell.values())
-    k = max(counts, key=lambda n: (counts[n], n), default=0)
+    if k is None:
+        k = most_common_count(Counter(len(v) for v in by_cell.values()))
     grid: dict[str, dict[tuple[tuple[str, ...], int], Record]] = defaultdict(dict)
     for (subject, cell), recs in by_cell.items():
         # Repetitions are exchangeable: their rank in the cell is their position.

@@ -22,7 +22,7 @@ from reprovip.analyze.attribution import (
 )
 from reprovip.analyze.bitwise import bitwise_summary, record_key
 from reprovip.analyze.dataflow import add_dataflow
-from reprovip.analyze.design import Design, build_design, records_by_output
+from reprovip.analyze.design import Design, build_design, most_common_count, records_by_output
 from reprovip.analyze.executions import (
     declared_outputs,
     executions_summary,
@@ -345,6 +345,12 @@ def unwritten(recs: list[Any], done: set[tuple[str, str, int]]) -> list[dict[str
     ]
 
 
+def _repetitions(done: set[tuple[str, str, int]]) -> int:
+    """The repetitions per condition of the executions that succeeded: the count most (subject, condition)
+    cells have."""
+    return most_common_count(Counter(Counter((s, c) for s, c, _ in done).values()))
+
+
 def analyze_groups(
     study: Study,
     groups: dict[tuple[str, str], tuple[str, list[Any]]],
@@ -364,7 +370,7 @@ def analyze_groups(
     again = "`reprovip run` stores it as declared (results made elsewhere: ingest them again)"
     for (name, relpath), (kind, recs) in sorted(groups.items()):
         label = name if names_per_output[name] == 1 else f"{name}/{relpath}"
-        design = build_design(recs, declared)
+        design = build_design(recs, declared, k=None if not done else _repetitions(done))
         declared_kind = study.spec.outputs[name].kind if name in study.spec.outputs else kind
         try:
             if declared_kind != kind:  # read as it was stored, it would be judged as what the file no longer says

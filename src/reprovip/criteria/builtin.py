@@ -82,6 +82,15 @@ def _by_problem(errors: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def _never_written(out: dict[str, Any]) -> str:
+    """The subjects that wrote the file in none of their executions (left out, ``present`` 0), named beside the
+    executions that missed it: counted apart, 5 read where 8 were missing (a review)."""
+    never = [e["subject"] for e in out.get("left_out") or [] if e.get("present") == 0]
+    if not never:
+        return ""
+    return f"; besides, {named(never)} wrote it in no execution (left out of the metrics)"
+
+
 def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
     """Checks every output gets, whatever the criteria: each failure here means the data cannot support a pass."""
     reasons = []
@@ -143,7 +152,8 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 passed=False,
                 value=len(unwritten),
                 message=f"{len(unwritten)} execution(s) that succeeded did not write this file, which others wrote: "
-                + named([_where(e) for e in unwritten]),
+                + named([_where(e) for e in unwritten])
+                + _never_written(out),
             )
         )
     read = out.get("complete_subjects") != 0  # 0: no subject had every execution, so none was read for numbers
