@@ -189,19 +189,3 @@ def test_a_tool_writing_into_its_input_folder_completes(tmp_path: Path) -> None:
     assert doc["executions"]["plan"]["earlier_recipe"] == 0 and doc["verdict"]["status"] == "warn"
     assert [a["note"] for a in doc["alerts"] if a.get("note")] == ["changed its input"]
     assert Study.load(study.path).run().skipped == 4
-
-
-def test_how_a_table_is_keyed_is_no_part_of_the_recipe(tmp_path: Path) -> None:
-    """Review B: `key_columns: [metabolite]` where the column is `Metabolite` is a one-line error; fixing it made
-    every execution "run with an earlier recipe" (exit 3, run again). A new path or kind still is a new recipe."""
-    study = _study(tmp_path)
-    plan = expand(study.spec, study.subjects)
-    base = execution_recipes(study.spec, study.directory, plan)
-    result = study.spec.outputs["result"]
-
-    def with_result(**changes: object) -> dict[str, str]:
-        spec = study.spec.model_copy(update={"outputs": {"result": result.model_copy(update=changes)}})
-        return execution_recipes(spec, study.directory, plan)
-
-    assert with_result(key_columns=["Metabolite"]) == base
-    assert set(with_result(path="other.json").values()).isdisjoint(base.values())

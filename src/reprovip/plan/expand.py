@@ -143,8 +143,7 @@ def execution_recipes(spec: StudySpec, study_dir: Path, planned: Iterable[Planne
 
 
 def recipe_hash(spec: StudySpec, study_dir: Path | None = None) -> str:
-    """Hash of what decides an execution's result (application, environment, outputs but how a table is keyed,
-    timeout), and with
+    """Hash of what decides an execution's result (application, environment, outputs, timeout), and with
     ``study_dir`` the bytes of a Boutiques descriptor the application names (its command line and defaults
     live there: editing it changes the result as editing the command does) and of the files the command names
     in the study folder (see :func:`command_files`).
@@ -152,8 +151,6 @@ def recipe_hash(spec: StudySpec, study_dir: Path | None = None) -> str:
     A completed execution whose recipe changed since is run again on resume.
     """
     recipe = spec.model_dump(include={"application", "env", "outputs", "timeout"})
-    for output in recipe["outputs"].values():  # how a table is read, not what the application writes: fixing a
-        output["key_columns"] = []  # typo there made every execution stale (a review); [] keeps stored recipes
     if study_dir is not None and spec.application is not None:
         if spec.application.boutiques:
             path = Path(spec.application.boutiques)
