@@ -367,3 +367,40 @@ def test_a_file_some_repetitions_write_counts_against_the_repetitions_that_ran(t
     assert message.endswith("; besides, sub-02 wrote it in no execution (left out of the metrics)")
     assert "sub-01 (2 of 3)" in reasons["every subject in the metrics"]["message"]
     assert doc["verdict"]["status"] != "pass"
+
+
+def test_a_factor_that_decides_which_files_are_written_is_named(tmp_path: Path) -> None:
+    """Review A: `lesions/lesion_*.csv` where seed=3 writes a third file: "16 executions did not write it", no
+    factor named, its check line "identical ... Passed" and its explanation "bit-for-bit identical across all
+    executions". The factor is named, and identity is said of the executions that wrote it."""
+    app = tmp_path / "app.py"
+    app.write_text(
+        "import os, sys\n"
+        "inp, out, seed = sys.argv[1:4]\n"
+        "os.makedirs(os.path.join(out, 'lesions'))\n"
+        "for i in range(2 if seed == '2' else 3):\n"
+        "    open(os.path.join(out, 'lesions', f'lesion_{i}.csv'), 'w').write(f'feature,v\\nvol,{i}\\n')\n"
+    )
+    path = write_study(
+        tmp_path,
+        subjects=3,
+        repetitions=2,
+        app=str(app),
+        factors="  seed: [2, 3]\n  threads: [1, 2]\n",
+        args='"{input}", "{outdir}", "{seed}"',
+        outputs="  lesions: {path: 'lesions/lesion_*.csv', kind: table, key_columns: [feature]}\n",
+    )
+    study = Study.load(path)
+    assert study.run(progress=False).done == 24
+    doc = study.analyze().document
+    third = next(o for o in doc["outputs"] if o["name"].endswith("lesion_2.csv"))
+    assert third["unwritten_by"] == [dict(factor="seed", written=["3"], unwritten=["2"])]
+    assert third["attribution"]["summary"] == (
+        "bit-for-bit identical across the executions that wrote it; 12 did not write it, seed decides which"
+    )
+    reasons = {r["criterion"]: r for r in third["verdict"]["reasons"]}
+    assert reasons["written by every execution"]["message"].endswith(
+        "; seed decides it: written under seed=3 only, never under seed=2"
+    )
+    assert reasons["identical"]["message"].endswith("; among the executions that wrote it (12 did not)")
+    assert third["verdict"]["status"] == "fail"

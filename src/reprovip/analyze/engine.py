@@ -345,6 +345,37 @@ def unwritten(recs: list[Any], done: set[tuple[str, str, int]]) -> list[dict[str
     ]
 
 
+def unwritten_by(
+    recs: list[Any], missing: list[dict[str, Any]], labels: dict[str, dict[str, str]], declared: dict[str, list[str]]
+) -> list[dict[str, Any]]:
+    """The factors whose levels part the executions that wrote a file from those that did not (``missing``,
+    :func:`unwritten`): each with the levels of either side, in the declared order. A file written under
+    ``seed=3`` only read "16 executions did not write it", no factor named, and "bit-for-bit identical across
+    all executions" (a review). ``labels``: each condition key's levels.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as R
+    >>> recs = [R(labels=(("threads", "1"), ("seed", "3"))), R(labels=(("threads", "2"), ("seed", "3")))]
+    >>> labels = {"t1s2": {"threads": "1", "seed": "2"}, "t2s2": {"threads": "2", "seed": "2"}}
+    >>> unwritten_by(recs, [dict(condition="t1s2"), dict(condition="t2s2")], labels, {"seed": ["2", "3"]})
+    [{'factor': 'seed', 'written': ['3'], 'unwritten': ['2']}]
+    """
+    lost = [labels.get(e["condition"]) for e in missing]
+    if not lost or any(d is None for d in lost):
+        return []
+    written = [dict(r.labels) for r in recs]
+    out = []
+    for f in sorted({f for d in [*written, *lost] for f in d}):
+        w, u = {d.get(f) for d in written}, {d.get(f) for d in lost}
+        if None not in w | u and not w & u:
+            order = declared.get(f) or sorted(w | u)
+            out.append(
+                dict(factor=f, written=[lv for lv in order if lv in w], unwritten=[lv for lv in order if lv in u])
+            )
+    return out
+
+
 def _repetitions(done: set[tuple[str, str, int]]) -> int:
     """The repetitions per condition of the executions that succeeded: the count most (subject, condition)
     cells have."""
@@ -368,6 +399,7 @@ def analyze_groups(
         names_per_output[name] = names_per_output.get(name, 0) + 1
     outputs = []
     again = "`reprovip run` stores it as declared (results made elsewhere: ingest them again)"
+    labels = {r.condition_key: dict(r.labels) for _, recs in groups.values() for r in recs}
     for (name, relpath), (kind, recs) in sorted(groups.items()):
         label = name if names_per_output[name] == 1 else f"{name}/{relpath}"
         design = build_design(recs, declared, k=None if not done else _repetitions(done))
@@ -380,6 +412,14 @@ def analyze_groups(
             entry = dict(name=label, kind=declared_kind, error=str(exc), observations=[], summary={})
         if done is not None:
             entry["unwritten"] = unwritten(recs, done)
+            by = unwritten_by(recs, entry["unwritten"], labels, declared) if entry["unwritten"] else []
+            if by:
+                entry["unwritten_by"] = by
+            if entry["unwritten"] and entry.get("attribution", {}).get("summary", "").startswith("bit-for-bit"):
+                entry["attribution"]["summary"] = (
+                    f"bit-for-bit identical across the executions that wrote it; {len(entry['unwritten'])} did "
+                    "not write it" + "".join(f", {b['factor']} decides which" for b in by)
+                )
             if (never := never_written(recs, done, relpath)) and "repetitions" in entry:
                 # Left out of the metrics like a subject whose executions failed: 0 files of its executions.
                 ran = Counter(s for s, _, _ in done)

@@ -82,6 +82,11 @@ def _by_problem(errors: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def _levels(factor: str, levels: list[str]) -> str:
+    """``seed=2`` or ``seed=2 or 3``."""
+    return f"{factor}={' or '.join(levels)}"
+
+
 def _never_written(out: dict[str, Any]) -> str:
     """The subjects that wrote the file in none of their executions (left out, ``present`` 0), named beside the
     executions that missed it: counted apart, 5 read where 8 were missing (a review)."""
@@ -153,7 +158,12 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 value=len(unwritten),
                 message=f"{len(unwritten)} execution(s) that succeeded did not write this file, which others wrote: "
                 + named([_where(e) for e in unwritten])
-                + _never_written(out),
+                + _never_written(out)
+                + "".join(
+                    f"; {b['factor']} decides it: written under {_levels(b['factor'], b['written'])} only, never "
+                    f"under {_levels(b['factor'], b['unwritten'])}"
+                    for b in out.get("unwritten_by") or []
+                ),
             )
         )
     read = out.get("complete_subjects") != 0  # 0: no subject had every execution, so none was read for numbers

@@ -63,6 +63,8 @@ def output_verdict(out: dict[str, Any], rules: list[Criterion], document: dict[s
         sentence = evidence["sentence"]
         if bits.get("bytes_identical") is False:  # the same values, decoded: the files' formatting differs
             sentence += f"; {VALUES_ONLY}"
+        if missing := out.get("unwritten"):  # beside "written by every execution" failed, it read as all of them
+            sentence += f"; among the executions that wrote it ({len(missing)} did not)"
         reasons.append(reason("identical", passed=True, value=True, metric="identical", message=sentence))
         # Identity meets every threshold on values, not one on the executions (a review: a declared
         # `attempt_failure_rate <= 0.1` at 0.5 was dropped when the outputs were identical).
