@@ -404,3 +404,24 @@ def test_a_factor_that_decides_which_files_are_written_is_named(tmp_path: Path) 
     )
     assert reasons["identical"]["message"].endswith("; among the executions that wrote it (12 did not)")
     assert third["verdict"]["status"] == "fail"
+
+
+@pytest.mark.parametrize(("noise", "status"), [("0", "identical"), ("random.gauss(0, 50)", "fail")])
+def test_files_named_after_their_process_are_one_output(tmp_path: Path, noise: str, status: str) -> None:
+    """Review A: `qc_<pid>.json` under a glob `qc_*.json` made one output per execution (12), each "not written
+    by every execution" and with nothing to compare. Each execution's one file is the output, compared."""
+    app = tmp_path / "app.py"
+    app.write_text(
+        "import json, os, random, sys\n"
+        "inp, out = sys.argv[1:3]\n"
+        f"value = 100.0 * len(open(inp).read()) + {noise}\n"
+        "open(os.path.join(out, f'qc_{os.getpid()}.json'), 'w').write(json.dumps({'snr': value}))\n"
+    )
+    path = write_study(
+        tmp_path, subjects=3, repetitions=3, app=str(app), outputs="  qc: {path: 'qc_*.json', kind: scalars}\n"
+    )
+    study = Study.load(path)
+    assert study.run(progress=False).done == 9
+    (out,) = study.analyze().document["outputs"]
+    assert (out["name"], out["n_subjects"], out["complete_subjects"], out["unwritten"]) == ("qc", 3, 3, [])
+    assert out["verdict"]["status"] == status

@@ -3,6 +3,7 @@ execution's file sits in the ``(n_subjects, *levels, k)`` grid."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -174,7 +175,7 @@ def records_by_output(rows: list[dict[str, Any]], blobs: BlobStore) -> dict[tupl
             error,
         )
         out.setdefault(key, (r["kind"], []))[1].append(rec)
-    return _subject_named(out)
+    return _execution_named(_subject_named(out))
 
 
 def _subject_named(
@@ -199,6 +200,32 @@ def _subject_named(
             kind, recs = out.pop(key)
             joined.setdefault((name, subject_placeholder(key[1], subject)), (kind, []))[1].extend(recs)
         out.update(joined)
+    return out
+
+
+def _execution_named(
+    groups: dict[tuple[str, str], tuple[str, list[Record]]],
+) -> dict[tuple[str, str], tuple[str, list[Record]]]:
+    """Join the files of one output when each is one execution's and no execution wrote two (a name stamped with
+    a process id or a time, ``qc_4711.json``): each was an output of its own, "not written by every
+    execution", and 12 executions gave 12 failed outputs (a review). Joined under their common start and end
+    around a ``*`` (``qc_*.json``)."""
+    by_name: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for key in groups:
+        by_name[key[0]].append(key)
+    out = dict(groups)
+    for name, keys in by_name.items():
+        recs = [rec for k in keys for rec in groups[k][1]]
+        executions = {(r.subject, r.condition_key, r.repetition) for r in recs}
+        kinds = {groups[k][0] for k in keys}
+        if len(keys) < 2 or len(kinds) != 1 or any(len(groups[k][1]) != 1 for k in keys) or len(executions) < len(recs):
+            continue
+        paths = [k[1] for k in keys]
+        head = os.path.commonprefix(paths)
+        tail = os.path.commonprefix([p[len(head) :][::-1] for p in paths])[::-1]
+        for k in keys:
+            del out[k]
+        out[(name, f"{head}*{tail}")] = (kinds.pop(), recs)
     return out
 
 
