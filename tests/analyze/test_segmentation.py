@@ -147,6 +147,31 @@ def test_label_agreement_leaves_out_the_subjects_whose_files_could_not_be_read(t
     assert out["segmentation"]["dice_min"] == 1.0
 
 
+def test_a_label_map_holding_a_fraction_names_its_execution_and_leaves_its_subject_out(tmp_path: Path) -> None:
+    """Review A: one execution's float label map held 0.5 at one voxel; the whole output was "not analysable",
+    named by its copy in the store (`.reprovip/blobs/a5/a5ae...nii.gz`), no subject or repetition said. The file
+    is named as written, with its execution, and the other subjects are measured."""
+    seg = np.zeros((6, 6, 4), dtype=np.float32)
+    seg[1:3, 1:5, 1:3], seg[3:5, 1:5, 1:3] = 1, 2
+    odd = seg.copy()
+    odd[2, 2, 2] = 0.5
+    files = {
+        (s, r): {"seg.nii": nib.Nifti1Image(seg, np.eye(4)).to_bytes()} for s in ("s1", "s2", "s3") for r in (1, 2)
+    }
+    files[("s2", 2)] = {"seg.nii": nib.Nifti1Image(odd, np.eye(4)).to_bytes()}
+    doc = ingested(tmp_path, "  seg: {path: seg.nii, kind: labels}\n", files).analyze().document
+    (out,) = doc["outputs"]
+    assert "error" not in out
+    (error,) = out["errors"]
+    assert (error["subject"], error["repetition"]) == ("s2", 2)
+    assert re.fullmatch(
+        r"seg\.nii \(stored as \S+/blobs/\S+\.nii\): labels must be whole numbers but 1 voxels are not \(voxel "
+        r"\(2, 2, 2\) holds 0\.5\); declare the output as kind 'image', or write integer labels",
+        error["error"],
+    ), error["error"]
+    assert out["segmentation"]["dice_min"] == 1.0 and out["verdict"]["status"] == "error"
+
+
 def test_a_level_that_swaps_labels_is_named_beside_run_to_run_noise(tmp_path: Path) -> None:
     """`threads=2` swaps the left and right labels (same volumes, Dice 0 between levels) and every execution
     moves one voxel (run-to-run noise): `check`, the JSON and the report's "What to do next" blamed the

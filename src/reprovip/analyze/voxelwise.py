@@ -38,7 +38,7 @@ from reprovip.errors import ReaderError
 from reprovip.metrics import FactorialAccumulator
 from reprovip.readers import AFFINE_TOLERANCE, affine_mismatch, read_image
 from reprovip.readers.inflate import DecodeBuffers
-from reprovip.readers.nifti import read_geometry
+from reprovip.readers.nifti import not_whole, read_geometry
 
 ONE_GRID = (
     "voxelwise maps need every execution on one grid: images in each subject's native space must be resampled "
@@ -206,6 +206,10 @@ def _read(path: Path, stream: _Stream, first: Future | None) -> _Read:
     bad = _nonfinite(flat)
     if bad is not None and not stream.metrics:
         raise ReaderError(f"{path}: {int(bad.sum())} NaN or infinite voxels in a label map")
+    # Here, not when the labels are compared: there a fraction made the whole output "not analysable", named by
+    # its copy in the store, no execution said (a review); here it names the execution and leaves its subject out
+    if not stream.metrics and (error := not_whole(path, flat.reshape(stream.ref[0], order="F"))) is not None:
+        raise error
     index = stream.index  # set by the main thread from the first volume; until then it gathers
     row = None if index is None else _gather(flat, bad, index)
     mean = None if row is None else _magnitude(row)
