@@ -7,6 +7,10 @@ CLI's error handler (:mod:`reprovip.cli.main`).
 
 from __future__ import annotations
 
+#: How an attempt the executor lost begins (a worker that could not start or died): the application may never
+#: have run, so a retry that then succeeds says nothing of the application.
+BACKEND_ERROR = "backend error"
+
 
 class ReprovipError(Exception):
     """Base class of every error reprovip raises on purpose.

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reprovip.errors import InputError, StoreError
+from reprovip.errors import BACKEND_ERROR, InputError, StoreError
 from reprovip.execute.backends import Backend, open_backend
 from reprovip.execute.failures import FAILED_DIR, KEEP_FAILED, FailureGroup, error_signature, group_failures
 from reprovip.execute.sandbox import PID_FILE, kill_group, run_task
@@ -405,7 +405,7 @@ def _run(
                     except Exception as exc:  # the backend lost the task (worker died): retry like a failure
                         if (error := _storage_error(exc, store)) is not None:
                             raise error from exc  # the store's disk, not the execution: nothing can go on
-                        result = dict(ok=False, error=f"backend error: {exc.__class__.__name__}: {exc}")
+                        result = dict(ok=False, error=f"{BACKEND_ERROR}: {exc.__class__.__name__}: {exc}")
                         if work_root:  # what its worker left running must not write into the next attempt
                             _kill_recorded(Path(work_root, eid, PID_FILE))
                     batch.append((eid, result, _adopt_outputs(blobs, result)))

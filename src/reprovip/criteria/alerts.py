@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from reprovip.criteria.reasons import as_float
+from reprovip.errors import BACKEND_ERROR
 
 
 def execution_alerts(ex: dict[str, Any]) -> list[dict[str, Any]]:
@@ -67,11 +68,24 @@ def execution_alerts(ex: dict[str, Any]) -> list[dict[str, Any]]:
                 message=(
                     f"{ex.get('flaky_executions', 'some')} execution(s) failed then succeeded with the same recipe "
                     f"({100 * as_float(ex['attempt_failure_rate']):.1f}% of current attempts failed{_where_flaky(ex)}"
-                    "): the application is flaky"
+                    f"): {_flaky_culprit(ex)}"
                 ),
             ),
         ]
     return alerts
+
+
+def _flaky_culprit(ex: dict[str, Any]) -> str:
+    """Who failed: the application, or reprovip's executor when every failed attempt it lists was lost by the
+    backend (a worker that could not start: the application never ran, and a review's import error in a worker
+    read "the application is flaky")."""
+    errors = (ex.get("flaky") or {}).get("errors") or []
+    if errors and all(e.startswith(f"{BACKEND_ERROR}:") for e in errors):
+        return (
+            "reprovip's workers failed, not the application (a worker could not start or was lost): look at the "
+            "machine (memory, the Python environment), not the application"
+        )
+    return "the application is flaky"
 
 
 def _where_flaky(ex: dict[str, Any]) -> str:
