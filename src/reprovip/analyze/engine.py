@@ -203,6 +203,9 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
     # version that rewrote a header): what the observations would have to show.
     # (not those with a file that could not be read: the difference may be in it, and `errors` names them)
     unread = {e["subject"] for e in entry.get("errors") or []}
+    # nor those on their own grid (label maps in native space): no voxel of theirs is in the `differ` map, and
+    # their Dice measure them (a review's shifted labels on one read "every voxel is identical: the header")
+    unread |= set((entry.get("voxelwise") or {}).get("own_grid_subjects") or [])
     differing = sum(
         len({record_key(r) for r in design.grid[s].values()}) > 1 for s in design.complete if s not in unread
     )
