@@ -249,3 +249,17 @@ def test_labels_that_moved_on_a_subject_s_own_grid_are_no_header_difference(tmp_
     assert "unmeasured_differences" not in out
     assert all("image header" not in r["message"] for r in out["verdict"]["reasons"])
     assert [r["criterion"] for r in out["verdict"]["reasons"] if not r["passed"]] == ["dice_min >= 0.95"]
+
+
+def test_identical_label_maps_that_cannot_be_read_are_identical_with_a_warning(tmp_path: Path) -> None:
+    """Review A: 4-D label maps, the same bytes in every execution, read "reproducible (bit-for-bit identical)"
+    and nothing said that the labels could not be read, as docs/criteria.md promises for such outputs."""
+    data = np.stack([_cube(), _cube(shift=1)], axis=-1)
+    files = {(s, r): {"seg.nii": nib.Nifti1Image(data, np.eye(4)).to_bytes()} for s in ("s1", "s2") for r in (1, 2)}
+    doc = ingested(tmp_path, "  seg: {path: seg.nii, kind: labels}\n", files).analyze().document
+    (out,) = doc["outputs"]
+    assert out["verdict"]["status"] == "identical"
+    (warning,) = [r for r in out["verdict"]["reasons"] if not r["passed"]]
+    assert (warning["criterion"], warning["severity"]) == ("outputs readable", "warn")
+    assert "label maps must be 2-D or 3-D" in warning["message"]
+    assert doc["verdict"]["status"] == "warn"

@@ -60,6 +60,17 @@ def output_verdict(out: dict[str, Any], rules: list[Criterion], document: dict[s
                 w in r["message"] for w in ("symbolic link", EMPTY_FILE)
             ):
                 r["severity"] = "warn"
+        if out.get("error"):  # identical bytes need no reading; what could not be read is still said (a review)
+            reasons.append(
+                reason(
+                    "outputs readable",
+                    passed=False,
+                    severity="warn",
+                    estimable=False,
+                    message=f"the files could not be read for their values: {out['error']}; every execution wrote "
+                    "the same bytes, so they are identical all the same",
+                )
+            )
         sentence = evidence["sentence"]
         if bits.get("bytes_identical") is False:  # the same values, decoded: the files' formatting differs
             sentence += f"; {VALUES_ONLY}"
