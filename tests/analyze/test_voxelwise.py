@@ -481,6 +481,26 @@ def test_an_execution_holding_another_subjects_image_is_named(tmp_path: Path, sl
     assert odd["between_subjects"] == pytest.approx(100, rel=0.3)
 
 
+def test_with_two_repetitions_an_execution_far_from_its_subject_s_others_is_named(tmp_path: Path) -> None:
+    """Review C: threads [1, 2] x K = 2, one execution holding a slab of zeros (a quarter of the grid): its
+    condition has 2 repetitions, the test needed 3, and the study passed ("sufficiently reproducible"). With 2,
+    it is measured against all its subject's executions. A level that moves both its repetitions (by half the
+    subjects' spread) names none, and neither does K = 1, where an odd execution is a level's effect too."""
+    rng = np.random.default_rng(14)
+    x = 500 + rng.normal(0, 100, size=(8, 8, 8, 6, 1, 1)) + rng.normal(0, 2, size=(8, 8, 8, 6, 2, 2))
+    x[..., 3, 1, :] += rng.normal(0, 50, size=(8, 8, 8, 1))  # threads=2 changes sub-3's image, both repetitions
+    res, _, _ = _maps_of(tmp_path / "plain", _design(tmp_path / "plain", x))
+    assert "support_outliers" not in res
+    res, _, _ = _maps_of(tmp_path / "single", _design(tmp_path / "single", x[..., :1]))
+    assert "support_outliers" not in res
+    x[:, :, :2, 2, 1, 1] = 0.0
+    res, _, _ = _maps_of(tmp_path / "maps", _design(tmp_path, x))
+    (odd,) = res["support_outliers"]
+    assert (odd["subject"], odd["condition"], odd["repetition"]) == ("sub-2", "threads=1", 1)
+    assert odd["measure"] == "distance from the subject's other executions"
+    assert odd["value"] == pytest.approx(np.sqrt(500**2 + 100**2) / 2, rel=0.2) and odd["typical"] < 3
+
+
 def test_a_subject_on_another_intensity_scale_is_named(tmp_path: Path) -> None:
     """One subject's images 100 times the others' (unnormalised scanner units) make every voxel's ICC near 1 whatever
     the executions do (a review: 0.999999 with it, 0.47 without): named in ``far_subjects``; subjects within a

@@ -387,12 +387,9 @@ class _Stream:
         if not spread > 0:
             return
         named = {(o["subject"], o["condition"], o["repetition"]) for o in self.support_outliers}
-        design = self.design
         for subject, v in values.items():
-            for start in range(0, v.shape[0], design.k):  # one condition's repetitions at a time
-                group = v[start : start + design.k]
-                if len(group) < 3:
-                    continue
+            for start, stop, measure in self._groups(v.shape[0]):
+                group = v[start:stop]
                 far = _rms(group - np.median(group, axis=0))
                 for rank in np.flatnonzero(far >= DISTANT * spread):
                     # Against the farthest of the others: a median of three distances let ordinary jitter
@@ -407,13 +404,26 @@ class _Stream:
                         dict(
                             subject=subject,
                             **at,
-                            measure="distance from the other repetitions",
+                            measure=measure,
                             value=num(far[rank] * scale),
                             typical=num(typical * scale),
                             between_subjects=num(spread * scale),
                             changed_fraction=num(far[rank] / spread),
                         )
                     )
+
+    def _groups(self, n: int) -> list[tuple[int, int, str]]:
+        """The executions :meth:`distant_executions` compares with one another, as ``(start, stop, measure)``
+        column ranges of a subject's ``n``: each condition's repetitions, 3 or more of them; with 2, all the
+        subject's executions (with 2 conditions or more): an execution that lost a third of its image passed
+        with K = 2 (a review). A level that changes the result moves both its repetitions, so neither lies 3
+        times farther than the other; with K = 1 an odd execution cannot be told from a level's effect."""
+        k = self.design.k
+        if k >= 3:
+            return [(start, start + k, "distance from the other repetitions") for start in range(0, n, k)]
+        if k == 2 and n >= 4:
+            return [(0, n, "distance from the subject's other executions")]
+        return []
 
     def support(self, subject: str, counts: list[int]) -> list[int]:
         """The subject's non-zero voxel counts, or when they name an execution, the counts of voxels above

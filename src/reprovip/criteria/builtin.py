@@ -42,9 +42,10 @@ def _where(e: dict[str, Any]) -> str:
 def _unlike(e: dict[str, Any]) -> str:
     """An execution unlike its subject's others (``voxelwise.support_outliers``), for a message."""
     if "between_subjects" in e:
+        others = "its other repetitions" if e["measure"].endswith("repetitions") else "the subject's other executions"
         return (
-            f"{_where(e)}: RMS distance {e['value']:.4g} from its other repetitions, which lie {e['typical']:.4g} "
-            f"apart, where subjects' images lie {e['between_subjects']:.4g} from the typical image"
+            f"{_where(e)}: RMS distance {e['value']:.4g} from {others}, which lie {e['typical']:.4g} apart, where "
+            f"subjects' images lie {e['between_subjects']:.4g} from the typical image"
         )
     return f"{_where(e)}: {e['measure']} {e['value']:.6g} where the subject's executions have {e['typical']:.6g}"
 
