@@ -1,5 +1,6 @@
 """A study copied into a folder of another name: its store holds it under the old name (the default name is
-the folder's), and "nothing stored yet" read as if the results were lost (review D/12)."""
+the folder's), and "nothing stored yet" read as if the results were lost (review D/12). A file that declares no
+name takes its store's; one that declares another is told the names the store holds."""
 
 from __future__ import annotations
 
@@ -7,28 +8,35 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from reprovip.stored_names import nothing_stored, stored_names
-from reprovip.study import Study
+from reprovip.study import StoredNameUsed, Study
 from tests.conftest import ingested
 
 
-def test_a_copied_study_is_told_the_name_its_store_holds_and_that_name_analyses_it(tmp_path: Path) -> None:
+def test_a_copied_study_takes_the_name_its_store_holds_with_a_warning(tmp_path: Path) -> None:
+    """The copy's file declares no name: it takes the one its store knows it by, and says so (`status` of such a
+    copy printed an empty table, `report` "no analysis yet": review D). A file that names another study is told
+    the names the store holds."""
     files = {(s, r): {"r.json": json.dumps({"v": float(s[-1])})} for s in ("sub-1", "sub-2") for r in (1, 2)}
-    ingested(tmp_path / "orig", "  r: {path: r.json, kind: scalars}\n", files)
+    ingested(tmp_path / "orig", "  r: {path: r.json, kind: scalars}\n", files).analyze()
     shutil.copytree(tmp_path / "orig", tmp_path / "copy")
-    copy = Study.load(tmp_path / "copy" / "study.yaml")
-    assert copy.name == "copy" and copy.catalog.study_id("copy") is None
-    others = stored_names(copy.catalog, copy.name)
+    path = tmp_path / "copy" / "study.yaml"
+    with pytest.warns(StoredNameUsed, match=r"declares no `name:`, and its store knows this study as 'orig'"):
+        copy = Study.load(path)
+    doc = copy.analyze().document
+    assert doc["study"]["name"] == "orig" and doc["outputs"][0]["complete_subjects"] == 2
+    path.write_text("name: other\n" + path.read_text())  # declared: never replaced
+    other = Study.load(path)
+    assert other.name == "other" and other.catalog.study_id("other") is None
+    others = stored_names(other.catalog, other.name)
     assert others == ["orig"]
-    assert nothing_stored(copy.path, copy.name, others) == (
-        f"{copy.path}: nothing stored under the name 'copy' (a study's name is its folder's unless the study file "
+    assert nothing_stored(other.path, other.name, others) == (
+        f"{other.path}: nothing stored under the name 'other' (a study's name is its folder's unless the study file "
         "sets `name:`), but this store holds the study 'orig': add `name: orig` to the study file if it is that one "
         "(copied or renamed), or run `reprovip run` or `reprovip ingest`"
     )
-    # Following the message analyses the copy's stored results.
-    copy.path.write_text("name: orig\n" + copy.path.read_text())
-    doc = Study.load(copy.path).analyze().document
-    assert doc["study"]["name"] == "orig" and doc["outputs"][0]["complete_subjects"] == 2
 
 
 def test_studies_only_named_are_not_offered_and_several_are_listed(tmp_path: Path) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import os
+import re
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +24,34 @@ STATUSES = ("done", "failed", "pending", "running")
 """The statuses of an execution, as :meth:`Study.status` counts them."""
 OWNER_FILE = "study-file"
 """In ``.reprovip/results/<name>/``: the study file (relative to its folder) that owns the name."""
+
+
+_NAME_KEY = re.compile(r"^name\s*:", re.MULTILINE)  # a top-level `name:` key of the study file
+
+
+class StoredNameUsed(UserWarning):
+    """A study file that declares no name took the name its store knows it by (its folder was copied or renamed)."""
+
+
+def _stored_name(path: Path, name: str) -> str | None:
+    """The name the store of ``path``'s folder knows this study file by, when the file declares none and its
+    default ``name`` (the folder's) has no results there: the folder was copied or renamed since the study ran,
+    and a copy read "no analysis yet" (a plain folder must be copyable: the design's contract, and a review).
+    None when there is nothing to adopt (one results folder owned by this file, under another name)."""
+    results = path.parent / STORE_DIR / "results"
+    if not results.is_dir() or (results / name / "analysis.json").is_file():
+        return None
+    try:
+        if _NAME_KEY.search(path.read_text(encoding="utf-8")):
+            return None
+        owned = [
+            d.name
+            for d in results.iterdir()
+            if d.name != name and (d / OWNER_FILE).is_file() and (d / OWNER_FILE).read_text().strip() == path.name
+        ]
+    except OSError:
+        return None
+    return owned[0] if len(owned) == 1 else None
 
 
 def _declared_name(path: Path) -> str | None:
@@ -60,7 +90,16 @@ class Study:
         """Load and validate ``study.yaml`` (raises :class:`~reprovip.errors.SpecError`)."""
         from reprovip.spec import load_spec
 
-        return cls(Path(path), load_spec(path), catalog_url=catalog_url)
+        spec = load_spec(path)
+        if (stored := _stored_name(Path(path).resolve(), spec.name)) is not None:
+            warnings.warn(
+                f"{path}: declares no `name:`, and its store knows this study as {stored!r} (the folder was copied "
+                f"or renamed): using that name; write `name: {stored}` in the file to keep it",
+                StoredNameUsed,
+                stacklevel=2,
+            )
+            spec = spec.model_copy(update={"name": stored})
+        return cls(Path(path), spec, catalog_url=catalog_url)
 
     @property
     def name(self) -> str:
