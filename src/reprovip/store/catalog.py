@@ -167,6 +167,22 @@ def _engine_options(url: str) -> dict[str, Any]:
     return options
 
 
+def _refuse_emptied(root: Path) -> None:
+    """Refuse a catalog file of 0 bytes beside stored outputs: it was cut (a full disk, a copy that failed), and
+    opening it made a new empty catalog over it, so `status` showed nothing and `check` "nothing stored yet"
+    while the blobs were orphaned (a review)."""
+    path = root / "catalog.sqlite"
+    try:
+        emptied = path.stat().st_size == 0 and any((root / "blobs").iterdir())
+    except OSError:  # no catalog yet, or no blobs folder: a new store
+        return
+    if emptied:
+        raise StoreError(
+            f"{path}: the catalog is empty (0 bytes) while {root / 'blobs'} holds stored outputs: it was cut (a full "
+            "disk, a failed copy); restore it from a copy, or move it away and run the study again"
+        )
+
+
 class Catalog(sql.Reads):
     """Access to one catalog database.
 
@@ -202,6 +218,7 @@ class Catalog(sql.Reads):
         root = Path(root)
         if read_only and not (root / "catalog.sqlite").exists():
             raise StoreError(f"{root}: no catalog here; run `reprovip run` or `reprovip ingest` first")
+        _refuse_emptied(root)
         if read_only:
             root = readable_folder(root)
         root.mkdir(parents=True, exist_ok=True)
