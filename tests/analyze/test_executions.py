@@ -425,3 +425,34 @@ def test_files_named_after_their_process_are_one_output(tmp_path: Path, noise: s
     (out,) = study.analyze().document["outputs"]
     assert (out["name"], out["n_subjects"], out["complete_subjects"], out["unwritten"]) == ("qc", 3, 3, [])
     assert out["verdict"]["status"] == status
+
+
+def test_an_output_unreadable_when_run_is_named_as_written_and_stored(tmp_path: Path) -> None:
+    """Review C: a gzip NIfTI cut in half by one execution was named by its execution's working folder, deleted
+    since (`.reprovip/work/<id>/out/a.nii.gz`); it is named as written, then by its copy in the store."""
+    app = tmp_path / "app.py"
+    app.write_text(
+        "import os, sys\n"
+        "import nibabel as nib, numpy as np\n"
+        "inp, out, subject, rep = sys.argv[1:5]\n"
+        "path = os.path.join(out, 'a.nii.gz')\n"
+        "nib.save(nib.Nifti1Image(np.arange(512, dtype=np.float32).reshape(8, 8, 8) * len(inp), np.eye(4)), path)\n"
+        "if (subject, rep) == ('sub-02', '2'):\n"
+        "    data = open(path, 'rb').read()\n"
+        "    open(path, 'wb').write(data[: len(data) // 2])\n"
+    )
+    path = write_study(
+        tmp_path,
+        subjects=3,
+        repetitions=2,
+        app=str(app),
+        args='"{input}", "{outdir}", "{subject}", "{repetition}"',
+        outputs="  a: {path: a.nii.gz, kind: image}\n",
+    )
+    study = Study.load(path)
+    assert study.run(progress=False).done == 6
+    (out,) = study.analyze().document["outputs"]
+    (error,) = out["errors"]
+    assert (error["subject"], error["repetition"]) == ("sub-02", 2)
+    assert re.match(r"a\.nii\.gz \(stored as \S+/\.reprovip/blobs/\S+\.nii\.gz\): ", error["error"]), error["error"]
+    assert "/work/" not in error["error"]

@@ -443,10 +443,16 @@ def _name_files_as_written(entry: dict[str, Any], recs: list[Any], relpath: str)
     """An unreadable file is named by the path the application wrote (``res.csv``), then by its copy in the
     store, to open it (``.reprovip/blobs/af/af13...csv``); the execution is named beside it."""
     stored = {str(r.path) for r in recs if r.path is not None}
+    by_execution = {(r.subject, r.condition_key, r.repetition): r.path for r in recs}
     for e in entry.get("errors") or []:
         head, sep, rest = (e.get("error") or "").partition(": ")
+        if sep and head.isidentifier():  # "ReaderError: <path>: ...", as a run stores what hashing its file raised
+            head, sep, rest = rest.partition(": ")
         if sep and head in stored:
             e["error"] = f"{relpath} (stored as {head}): {rest}"
+        elif sep and head.endswith(f"/{relpath}"):  # its execution's working folder, gone since (a review)
+            copy = by_execution.get((e.get("subject"), e.get("condition"), e.get("repetition")))
+            e["error"] = f"{relpath}{'' if copy is None else f' (stored as {copy})'}: {rest}"
 
 
 def finish_document(study: Study, document: dict[str, Any], json_path: str | Path | None, name: str) -> dict[str, Any]:
