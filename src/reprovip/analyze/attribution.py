@@ -72,6 +72,13 @@ FACTOR_P = 0.01  # and its main effect is significant (F test, Bonferroni over t
 INTERACTION_P = 0.001
 
 
+def _interaction_p(test: dict[str, Any]) -> float:
+    """An interaction test's p-value, and when one subject carries it, the larger of it and that subject's own
+    test (``p_subject``, :func:`~reprovip.analyze.interaction.interaction_tests`): the effect must stand against
+    that subject's repetitions too."""
+    return max(float(test["p"]), float(test.get("p_subject", 0.0)))
+
+
 def interaction_evidence(observations: list[dict[str, Any]], factors: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     """Per factor, the strongest subject x factor interaction over the observations (their ``interaction``,
     :func:`interaction_tests`): its p-value Bonferroni-corrected over them, the observation and the subject
@@ -81,9 +88,9 @@ def interaction_evidence(observations: list[dict[str, Any]], factors: tuple[str,
     for f in factors:
         found = [o for o in tested if f in o["interaction"]]
         if found:
-            best = min(found, key=lambda o: o["interaction"][f]["p"])
+            best = min(found, key=lambda o: _interaction_p(o["interaction"][f]))
             t = best["interaction"][f]
-            p = min(1.0, len(tested) * float(t["p"]))
+            p = min(1.0, len(tested) * _interaction_p(t))
             out[f] = dict(p=p, observation=best["name"], subject=t["subject"], carried=t["carried"])
     return out
 
