@@ -71,6 +71,12 @@ def test_good_study_parses() -> None:
             "study.yaml:2:42: application.command.3: placeholder {seed} needs a `seed` factor",
         ),
         (GOOD.replace("  command: [echo", "  command: [echo]\n  python: 'm:f'\n  x: [echo"), "unknown key `x`"),
+        (  # a review: a command line as one string said what was wrong, not how to write it
+            GOOD.replace('[echo, "{input}", "{outdir}", "{threads}"]', '"echo {input} {outdir} {threads}"'),
+            "study.yaml:2:3: application.command: Input should be a valid list (got 'echo {input} {outdir} "
+            "{threads}'); write it as a list of arguments, never run through a shell: "
+            '["echo", "{input}", "{outdir}", "{threads}"]',
+        ),
     ],
 )
 def test_bad_study_gives_one_located_line(text: str, expected: str | None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -300,6 +301,9 @@ def _one_error(err: Any, loc: tuple[Any, ...], root: Any, file: str, suggested: 
     msg = err["msg"].removeprefix("Value error, ")
     if not isinstance(got, dict | list) and repr(got) not in msg:
         msg += f" (got {repr(got)[:60]})"
+    if err["type"] == "list_type" and isinstance(got, str) and " " in got.strip():
+        # A command line written as one string (a review): say how to write it, as the argv list it must be
+        msg += f"; write it as a list of arguments, never run through a shell: {json.dumps(got.split())}"
     return _located(msg, root, loc, file)
 
 
