@@ -219,6 +219,29 @@ def test_images_with_the_version_alone_keep_the_pooled_test_bit_for_bit() -> Non
     )
 
 
+def test_a_voxel_test_says_the_smallest_change_it_can_see() -> None:
+    """Review C: 294 voxels moved by 2.5 run-to-run SDs in every subject (4 subjects x 3 repetitions) read
+    "within the envelope": per voxel, a change of every subject's value is seen from z_crit x sqrt(2 / (k n))
+    SDs on, 6.5 there. The envelope says it, and `check` warns when that is over 3 SDs (4.2 here, 300 voxels,
+    for a 1.5-SD change unseen); 20 subjects x 5 repetitions see it (from 0.73 SDs), without a warning."""
+    from reprovip.analyze.envelope import voxel_envelope, z_critical
+    from reprovip.criteria.builtin import builtin_reasons
+
+    for n, k, warned in ((4, 3, True), (20, 5, False)):
+        rng = np.random.default_rng(n)
+        x = 50 + rng.normal(0, 2, size=(n, 300, 2, k)) + rng.normal(0, 5, size=(n, 300, 1, 1))
+        x[:, :30, 1] += 3.0  # 1.5 SDs in every subject
+        diff, variance, tests, shift = _voxel_stats(x)
+        _, env = voxel_envelope(diff, variance, tests, k, n * (k - 1), VERSIONS, mean_shift=shift, n_subjects=n)
+        crit = z_critical(300 * tests, n * (k - 1))
+        assert env["detectable_sds"] == pytest.approx(crit * np.sqrt(2 / (k * n)), rel=1e-12)
+        assert env["detectable_change"] == pytest.approx(env["detectable_sds"] * np.sqrt(np.median(variance)))
+        reasons = builtin_reasons(dict(kind="image", envelope=env))
+        assert env["within_envelope"] is warned
+        assert [r["criterion"] for r in reasons] == (["envelope sensitivity"] if warned else [])
+    assert reasons == [] and env["outside_voxels"] == 30  # 20 x 5: the 1.5-SD change is seen
+
+
 def test_a_noisy_condition_does_not_hide_a_voxel_change_of_a_deterministic_one() -> None:
     """The review's case on images: threads=1 bit-identical in the baseline, threads=2 with run-to-run SD 50;
     the new version moves every subject's threads=1 value by +25 at voxel 3. Pooled over the conditions, the
