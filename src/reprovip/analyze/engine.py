@@ -35,7 +35,7 @@ from reprovip.analyze.scalars import observation_metrics, version_envelope, vers
 from reprovip.analyze.segmentation import dice_envelope, factor_effects, label_agreement
 from reprovip.analyze.stats import num, scalar_metrics
 from reprovip.analyze.voxelwise import ONE_GRID, grid_shape, voxelwise_maps
-from reprovip.atomic import to_json, write_json_atomic
+from reprovip.atomic import to_json, write_text_atomic
 from reprovip.criteria.evaluate import evaluate
 from reprovip.criteria.reasons import as_float
 from reprovip.errors import NotFoundError, ReaderError, ReprovipError
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
 SCHEMA = "reprovip.analysis/2"
 VERSION_FACTOR = "version"
+INDENTED_MAX = 2_000_000  # characters of compact JSON above which an analysis document is written unindented
 
 
 def _summary_of(observations: list[dict[str, Any]]) -> dict[str, Any]:
@@ -459,10 +460,13 @@ def finish_document(study: Study, document: dict[str, Any], json_path: str | Pat
     """Evaluate the criteria (the study's, else the defaults) into the document's one verdict, normalise it to
     strict JSON and write it atomically to the store (``name``) and ``json_path``."""
     evaluate(document, study.spec.criteria_list() or None)
-    document = json.loads(to_json(document, indent=None))
-    write_json_atomic(study.results / name, document)
-    if json_path:
-        write_json_atomic(Path(json_path), document)
+    compact = to_json(document, indent=None)
+    document = json.loads(compact)
+    # Indented when it can be read by eye; a large one (a connectome's 40,000 observations, 150 MB) is written as
+    # the compact text already made: Python's indenting encoder took 5 s per copy where this one takes 0.5 s.
+    text = compact if len(compact) > INDENTED_MAX else to_json(document)
+    for path in (study.results / name, *([Path(json_path)] if json_path else [])):
+        write_text_atomic(path, text)
     return document
 
 

@@ -18,6 +18,7 @@ is ``+inf`` with ``p = 0``, and the CI of an estimable form is then its limit, `
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -421,6 +422,11 @@ def koo_li_band(value):
     >>> koo_li_band([0.2, 0.5, 0.95, float("nan"), float("-inf")]).tolist()
     ['poor', 'moderate', 'excellent', None, None]
     """
+    if isinstance(value, float | int):  # one value (every observation's band): no array to build
+        v = float(value)
+        if not (math.isfinite(v) and v <= 1.0):
+            return None
+        return "poor" if v < 0.5 else "moderate" if v < 0.75 else "good" if v <= 0.9 else "excellent"
     a = np.asarray(value, dtype=np.float64)
     with np.errstate(invalid="ignore"):
         banded = np.isfinite(a) & (a <= 1.0)
