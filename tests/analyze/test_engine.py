@@ -357,3 +357,24 @@ def test_pure_noise_on_an_image_is_not_blamed_on_a_factor(tmp_path: Path) -> Non
     assert threads["share"] > 0.5 and threads["region"] == 0.0  # what the share rule read as an effect
     assert threads["changes_result"] is False
     assert out["attribution"]["summary"].startswith("repetitions differ under every condition")
+
+
+def test_a_large_document_is_written_compact_and_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python's indenting JSON encoder took 5 s per copy of a 40,000-observation document: over
+    ``INDENTED_MAX`` characters the compact text is written, holding the same document."""
+    from reprovip.analyze import engine
+    from tests.conftest import ingested
+
+    files = {(s, r): {"r.json": json.dumps({"v": float(s[-1]) + 0.01 * r})} for s in ("s1", "s2", "s3") for r in (1, 2)}
+    study = ingested(tmp_path, "  r: {path: r.json, kind: scalars}\n", files)
+    indented = study.analyze(json_path=tmp_path / "a.json").document
+    text = (tmp_path / "a.json").read_text()
+    assert text.startswith('{\n "schema"') and json.loads(text) == indented
+    monkeypatch.setattr(engine, "INDENTED_MAX", 1000)
+    compact = study.analyze(json_path=tmp_path / "b.json").document
+    for path in (tmp_path / "b.json", study.results / "analysis.json"):
+        text = path.read_text()
+        assert "\n" not in text and json.loads(text) == compact
+    assert {k: v for k, v in compact.items() if k != "created_at"} == {
+        k: v for k, v in indented.items() if k != "created_at"
+    }
