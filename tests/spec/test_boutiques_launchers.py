@@ -225,6 +225,25 @@ IMAGE = {**TOOL, "container-image": {"type": "docker", "image": "python:3.10-sli
             ],
         ),
         (OMP, "", "factors: {seed: [1, 2]}\n", []),
+        (  # review F: the descriptor's FOO won over the env factor's levels: read bit-for-bit identical
+            {**TOOL, "environment-variables": [{"name": "FOO", "value": "0"}]},
+            "",
+            "factors: {env: {off: {FOO: '0'}, on: {FOO: '1'}}}\n",
+            [
+                "factors.env.on.FOO: tool.json: environment-variables sets FOO, which the `env` factor's levels set; "
+                "the descriptor's value would win and every level run alike: remove it from (a copy of) the "
+                "descriptor"
+            ],
+        ),
+        (  # and a seed the study passes through its env, pinned by the descriptor
+            {**TOOL, "environment-variables": [{"name": "TOOL_SEED", "value": "7"}]},
+            "",
+            "factors: {seed: [1, random]}\nenv: {TOOL_SEED: '{seed}'}\n",
+            [
+                "env.TOOL_SEED: tool.json: environment-variables sets TOOL_SEED, which the study's `env` sets too; "
+                "the descriptor's value would win: remove it from (a copy of) the descriptor, or from `env`"
+            ],
+        ),
         (
             IMAGE,
             "",
@@ -253,7 +272,8 @@ def test_validate_refuses_what_no_execution_would_do(
 ) -> None:
     """b2 (shell syntax run without a shell: every execution failed "could not start 'cd'"), b5 (`args` after a
     `;`: given to `echo`), b3 (the descriptor's OMP_NUM_THREADS won over the threads factor: read identical),
-    b13 (the image ignored: two images compared the host with itself), b8 (a list input given a text)."""
+    b13 (the image ignored: two images compared the host with itself), b8 (a list input given a text); review
+    F: the descriptor's value of a variable the `env` factor's levels (or the study's `env`) set won too."""
     inv = {**BASE, "sizes": "{sizes}"} if "sizes" in factors else BASE
     path = _study(tmp_path, f"{application}  invocation: {json.dumps(inv)}\n{factors}", RESULT, descriptor)
     study = Study.load(path)

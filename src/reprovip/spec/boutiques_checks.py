@@ -51,7 +51,8 @@ def boutiques_problems(spec: Any, study_dir: Path, locate: Callable[..., SpecErr
     - launcher ``simulate`` and a ``command-line`` using the shell (``cd ... &&``, ``>``, ``;``): the argv would
       start ``cd``; every execution failed;
     - ``environment-variables`` setting a variable a built-in factor sets (``OMP_NUM_THREADS`` under
-      ``threads``): the descriptor's value wins and every level runs alike (a review read "identical");
+      ``threads``), the ``env`` factor's levels or the study's ``env`` set: the descriptor's value wins and
+      every level runs alike (reviews read "identical");
     - the ``args`` factor and a command line using the shell: its arguments reach the last command, not the tool;
     - launcher ``simulate``, a ``container-image`` and no container of the study's own: the image is not used;
     - a list input given one text (``lst: "{sizes}"``).
@@ -82,6 +83,8 @@ def boutiques_problems(spec: Any, study_dir: Path, locate: Callable[..., SpecErr
     elif ops and "args" in spec.factors:
         problems.append(locate(f"{path.name}: {args_after_shell(ops)}", ("factors", "args")))
     owned = {v: f for f, variables in FACTOR_VARIABLES.items() if f in spec.factors for v in variables}
+    levels = spec.factors.get("env")
+    set_by_levels = {v: label for label, lv in levels.items() for v in lv or {}} if isinstance(levels, dict) else {}
     for variable in desc.get("environment-variables") or []:
         name = variable.get("name") if isinstance(variable, dict) else None
         if name in owned:
@@ -91,6 +94,23 @@ def boutiques_problems(spec: Any, study_dir: Path, locate: Callable[..., SpecErr
                     "of its levels); the descriptor's value would win and every level run alike: remove it from "
                     "(a copy of) the descriptor",
                     ("factors", owned[name]),
+                )
+            )
+        elif name in set_by_levels:  # a review: env: {off: {FOO: "0"}, on: {FOO: "1"}} read bit-for-bit identical
+            problems.append(
+                locate(
+                    f"{path.name}: environment-variables sets {name}, which the `env` factor's levels set; the "
+                    "descriptor's value would win and every level run alike: remove it from (a copy of) the "
+                    "descriptor",
+                    ("factors", "env", set_by_levels[name], name),
+                )
+            )
+        elif name in spec.env:  # `TOOL_SEED: "{seed}"` pinned by the descriptor: every seed run alike
+            problems.append(
+                locate(
+                    f"{path.name}: environment-variables sets {name}, which the study's `env` sets too; the "
+                    "descriptor's value would win: remove it from (a copy of) the descriptor, or from `env`",
+                    ("env", name),
                 )
             )
     image = (desc.get("container-image") or {}).get("image") if isinstance(desc.get("container-image"), dict) else None
