@@ -439,3 +439,19 @@ def test_flaky_repetitions_under_one_level_are_tied_to_it_only_when_chance_canno
     assert bool(nd["blamed"]) is named
     untied = f"repetitions differ under threads=2 ({flaky} of 4 subjects): too few beside the conditions where"
     assert (untied in nd["explanation"]) is not named
+
+
+def test_conditions_under_a_fresh_seed_do_not_tie_differences_to_another_factor() -> None:
+    """Review F: under seed=random each condition ran on its own seeds; where its two repetitions happened to
+    agree, two such conditions differing in threads differed by their seeds, and "threads changes the result"
+    was said. Under seed=42 threads does nothing: threads is not named; a real threads effect under seed=42 is."""
+
+    def key(s: str, c: tuple[str, ...], r: int) -> str:
+        threads, seed = c
+        return f"{s}/{threads}" if seed == "random" else s  # random: each condition its own (agreeing) draw
+
+    bits = _bits({"threads": ("1", "2"), "seed": ("42", "random")}, 2, key)
+    assert bits["factors"]["threads"]["between_pairs"] == 8  # the seed=42 pairs only (one per subject)
+    assert bits["factors"]["threads"]["changes_result"] is False
+    real = _bits({"threads": ("1", "2"), "seed": ("42", "random")}, 2, lambda s, c, r: f"{s}/{c[0]}")
+    assert real["factors"]["threads"]["changes_result"] is True

@@ -204,6 +204,12 @@ def _cond_key(design: Design, cell: tuple[str, ...]) -> str:
 
 
 SPORADIC = 0.5  # a level is named nondeterministic when at least half of its (subject, condition) cells differ
+FRESH_SEEDS = ("random", "unseeded")  # seed levels (list form) under which every execution has its own seed
+
+
+def _fresh_seeds(design: Design, cell: tuple[str, ...], j: int) -> bool:
+    """Whether ``cell`` holds a ``seed`` level that draws a fresh seed per execution, other than factor ``j``."""
+    return any(f == "seed" and cell[i] in FRESH_SEEDS for i, (f, _) in enumerate(design.factors) if i != j)
 
 
 def _factor_effect(design: Design, j: int) -> dict[str, Any]:
@@ -219,8 +225,12 @@ def _factor_effect(design: Design, j: int) -> dict[str, Any]:
             reps[cell] = keys
             within[cell[j]]["cells"] += 1
             within[cell[j]]["identical_cells"] += len(keys) == 1
-        # Pairs of conditions differing only in this factor, both internally identical.
+        # Pairs of conditions differing only in this factor, both internally identical; not under a seed level
+        # that draws a fresh seed per execution: two such conditions ran on other seeds whatever this factor
+        # does (a review: threads "changes the result", its 4 differing comparisons all under seed=random).
         for a, b in itertools.combinations(reps, 2):
+            if _fresh_seeds(design, a, j):
+                continue
             if all(x == y for i, (x, y) in enumerate(zip(a, b, strict=True)) if i != j) and a[j] != b[j]:
                 if len(reps[a]) == 1 and len(reps[b]) == 1:
                     between_pairs += 1
