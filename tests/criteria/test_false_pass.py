@@ -638,6 +638,17 @@ def test_an_icc_that_rests_on_one_subject_is_said(tmp_path: Path) -> None:
     assert out["verdict"]["status"] == "warn"
 
 
+def test_an_identical_observation_leaning_on_one_subject_is_no_warning(tmp_path: Path) -> None:
+    """Review E: a CSF mean that only sub-1 has (0 in the others), the same in every execution: "owe their ICC to
+    one subject ... the executions vary about as much as the other subjects do" warned in a bit-for-bit
+    identical study, and `check --strict` failed. Executions that agree have no variation to hide."""
+    files = {(f"sub-{i}", r): {"r.json": json.dumps({"csf": 5.0 if i == 1 else 0.0})} for i in range(4) for r in (1, 2)}
+    doc = ingested(tmp_path, "  r: {path: r.json, kind: scalars}\n", files).analyze().document
+    (out,) = doc["outputs"]
+    assert "icc_leans_on" not in out["observations"][0]
+    assert out["verdict"]["status"] == "identical" and doc["verdict"]["status"] == "identical"
+
+
 def test_most_differing_voxels_without_metrics_are_not_a_pass(tmp_path: Path) -> None:
     """The first subject read has a 27-voxel map, the others noisy maps over 1000 voxels: the voxel metrics,
     computed where the first volume is non-zero, judged 27 voxels and the study read "sufficiently reproducible,

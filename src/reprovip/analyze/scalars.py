@@ -107,7 +107,9 @@ def observation_metrics(
             if odd is not None:
                 metrics[n]["odd_executions"] = placed(odd, design, cond_keys)
         for n, lean in zip(names, leaning_subject(values, subjects), strict=True):
-            if lean is not None:
+            # Not where every subject's executions agree: there is no run-to-run variation for one subject to
+            # hide (a review's CSF mean, 0 in the subjects without CSF, warned in a bit-for-bit identical study)
+            if lean is not None and not metrics[n].get("identical"):
                 metrics[n]["icc_leans_on"] = lean
         for n, test in zip(names, interaction_tests(values, design.factor_names, subjects), strict=True):
             if test:
