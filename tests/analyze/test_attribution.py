@@ -399,7 +399,8 @@ def test_a_tables_shares_say_they_are_a_mean_over_its_observations() -> None:
     two = attribute(bits, shares, sources={"repetition": 0.105}, averaged=2)["summary"]
     assert two == (
         "repetitions differ under every condition: run-to-run nondeterminism (10.5% of the variance, mean over its "
-        "2 observations); share of total variance (mean over its 2 observations): repetition 10.5%"
+        "2 observations that differ); share of total variance (mean over its 2 observations that differ): "
+        "repetition 10.5%"
     )
     one = attribute(bits, shares, sources={"repetition": 0.105})["summary"]
     assert (

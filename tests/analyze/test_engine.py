@@ -378,3 +378,23 @@ def test_a_large_document_is_written_compact_and_the_same(tmp_path: Path, monkey
     assert {k: v for k, v in compact.items() if k != "created_at"} == {
         k: v for k, v in indented.items() if k != "created_at"
     }
+
+
+def test_shares_are_the_mean_over_the_observations_that_differ(tmp_path: Path) -> None:
+    """Review E: a log with one number that threads moves and one identical everywhere read "threads 50%":
+    the identical one's zeros halved the mean. The shares are those of the observations that differ."""
+    from tests.conftest import ingested_folders
+
+    rng = np.random.default_rng(3)
+    folders = {}
+    for i, s in enumerate(("s1", "s2", "s3", "s4")):
+        for threads in ("1", "2"):
+            for r in (1, 2):
+                value = 10.0 * i + (0.5 if threads == "2" else 0.0) + 1e-3 * rng.normal()
+                folders[f"{threads}/{s}/run-{r}"] = {"r.json": json.dumps({"moved": value, "fixed": 7.0})}
+    outputs = "  r: {path: r.json, kind: scalars}\n"
+    study = ingested_folders(tmp_path, outputs, folders, "{threads}/{subject}/run-{repetition}")
+    (out,) = study.analyze().document["outputs"]
+    moved = next(o for o in out["observations"] if o["name"] == "moved")
+    assert out["variance_shares"]["threads"] == pytest.approx(moved["variance"]["threads"]["share"], rel=1e-9)
+    assert "mean over" not in out["attribution"]["summary"]  # one observation differs: its own shares

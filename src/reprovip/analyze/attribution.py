@@ -227,7 +227,8 @@ def attribute(
     (:func:`local_evidence`) one that changes some observations only, and ``regions``
     (:func:`voxel_variance`) one that dominates a part of an image's differing voxels.
     ``unmeasured``: the files differ while every value read from them is the same (an image header).
-    ``averaged``: how many observations a table's ``shares`` are the mean of (said beside them when more than 1).
+    ``averaged``: how many observations (those that differ) a table's ``shares`` are the mean of (said beside
+    them when more than 1).
 
     Examples
     --------
@@ -244,7 +245,7 @@ def attribute(
         return {"factors": [], "summary": "bit-for-bit identical across all executions"}
     # Shares of a table's observations are their mean: said, since a message names one observation beside them
     # (a review: "obs1 ... 10.5% of the variance" where obs1's own share is 20.9%)
-    over = f"mean over its {averaged} observations" if averaged > 1 and regions is None else ""
+    over = f"mean over its {averaged} observations that differ" if averaged > 1 and regions is None else ""
     entries = []
     for f, eff in bitwise["factors"].items():
         explanation = _unmeasured(f, eff) if unmeasured and eff["changes_result"] else eff["explanation"]

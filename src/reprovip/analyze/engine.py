@@ -223,8 +223,12 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
     if "segmentation" in entry:
         seg = entry["segmentation"]
         entry["summary"].update({k: seg[k] for k in ("dice_min", "dice_min_label", "hd95_max", "hd95_max_label")})
-    shares = mean_shares(observations, design.factor_names)
-    sources = source_shares([o["variance"] for o in observations if o.get("variance")])
+    # The shares of the observations that differ between executions: averaged with identical ones (0 for every
+    # factor), a log whose one varying number was all threads read "threads 50%" (a review)
+    measured = [o for o in observations if o.get("variance")]
+    varying = [o for o in measured if o.get("identical") is False] or measured
+    shares = mean_shares(varying, design.factor_names)
+    sources = source_shares([o["variance"] for o in varying])
     regions = None
     if not shares and entry.get("voxelwise", {}).get("summary"):
         variance, regions = voxel_variance(entry["voxelwise"]["summary"], design.factor_names)
@@ -254,7 +258,7 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
         local=local_evidence(observations, design.factor_names),
         regions=regions,
         unmeasured="unmeasured_differences" in entry,
-        averaged=sum(bool(o.get("variance")) for o in observations),
+        averaged=len(varying),
     )
     entry["variance_shares"] = shares
     return entry
