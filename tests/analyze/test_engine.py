@@ -398,3 +398,29 @@ def test_shares_are_the_mean_over_the_observations_that_differ(tmp_path: Path) -
     moved = next(o for o in out["observations"] if o["name"] == "moved")
     assert out["variance_shares"]["threads"] == pytest.approx(moved["variance"]["threads"]["share"], rel=1e-9)
     assert "mean over" not in out["attribution"]["summary"]  # one observation differs: its own shares
+
+
+def test_an_observation_non_finite_in_some_executions_leaves_the_worst_cases_unknown(tmp_path: Path) -> None:
+    """Review E: one execution wrote `nan` for right/mean; the output failed, yet its summary read ICC 1, SD
+    ratio 0, 15.65 digits (the other observations'), the observations' DataFrame gave an empty row with no
+    reason, and the report's card "worst judged observation: left/mean, ICC 1"."""
+    from tests.conftest import ingested
+
+    files = {}
+    for i, s in enumerate(("s1", "s2", "s3")):
+        for r in (1, 2):
+            right = "NaN" if (s, r) == ("s2", 2) else 20.0 * i + 1.0
+            files[(s, r)] = {"r.json": f'{{"left": {10.0 * i}, "right": {right}}}'}
+    study = ingested(tmp_path, "  r: {path: r.json, kind: scalars}\n", files)
+    result = study.analyze()
+    (out,) = result.document["outputs"]
+    assert out["verdict"]["status"] == "fail"
+    assert {k: out["summary"].get(k) for k in ("icc_a1_min", "sd_ratio_max", "sigdigits_min")} == dict.fromkeys(
+        ("icc_a1_min", "sd_ratio_max", "sigdigits_min")
+    )
+    assert (out["summary"]["nonfinite_mixed"], out["summary"]["worst_observation"]) == (1, "right")
+    rows = result.observations.set_index("observation")
+    assert rows.loc["right", "nonfinite"] == "mixed" and rows.loc["left", "nonfinite"] is None
+    html = study.report().html
+    assert "worst finite observation: <b>left</b>" in html
+    assert "right: non-finite in some executions, no metric; the metrics below are of left" in html

@@ -68,6 +68,9 @@ def _summary_of(observations: list[dict[str, Any]]) -> dict[str, Any]:
         return out
 
     s: dict[str, Any] = {"n_observations": len(observations)}
+    # An observation finite in some executions only has no metric, and may be the worst: the worst cases are
+    # then unknown (null), not the best of the others (a review's failing output showed ICC 1, SD ratio 0)
+    mixed = [o["name"] for o in observations if (o.get("nonfinite") or {}).get("pattern") == "mixed"]
     for key, get, fn in [
         ("icc_a1_min", lambda o: o["icc"]["ICC(A,1)"]["value"], min),
         ("icc_a1_ci_low_min", lambda o: o["icc"]["ICC(A,1)"]["ci_low"], min),
@@ -77,7 +80,11 @@ def _summary_of(observations: list[dict[str, Any]]) -> dict[str, Any]:
     ]:
         v = vals(get)
         if v:
-            s[key] = num(fn(v))
+            s[key] = None if mixed else num(fn(v))
+    if mixed:
+        s["nonfinite_mixed"] = len(mixed)
+        s["worst_observation"] = mixed[0]
+        return s
     # Observations without an estimable ICC(A,1) are counted and named, never silently left out; one equal in
     # every execution of every subject is reproducible by identity (the criteria say so), not unjudged.
     judged = [o for o in observations if not o.get("constant")]

@@ -67,6 +67,7 @@ class AnalysisResult:
                         observation=obs["name"],
                         mean=obs.get("mean"),
                         identical=obs.get("identical"),
+                        nonfinite=(obs.get("nonfinite") or {}).get("pattern"),  # no metric: why its row is empty
                         icc_a1=icc.get("value"),
                         icc_a1_ci_low=icc.get("ci_low"),
                         icc_a1_ci_high=icc.get("ci_high"),

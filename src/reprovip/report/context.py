@@ -317,6 +317,9 @@ def output_context(o: dict[str, Any], index: int) -> dict[str, Any]:
     first = deciding(o)
     obs.sort(key=lambda x: str(x.get("name")) != first)  # stable: the deciding one, then the worst
     focus = next((x for x in obs if not x.get("nonfinite")), obs[0] if obs else None)
+    # Ranked before it: non-finite in some executions, no metric to show; named, so that the card does not read
+    # as the output's worst (a review: "worst judged observation: left/mean, ICC 1" where right/mean held a NaN)
+    passed_over = [str(x.get("name")) for x in obs[: obs.index(focus)]] if focus is not None else []
     rows = [_row(x) for x in obs[:MAX_ROWS]]
     with_var = [x for x in obs if x.get("variance")]
     sources = list(with_var[0]["variance"]) if with_var else []
@@ -338,6 +341,7 @@ def output_context(o: dict[str, Any], index: int) -> dict[str, Any]:
         bitwise=_bitwise(o.get("bitwise") or {}),
         summary=o.get("summary") or {},
         key=_row(focus) if focus else None,
+        passed_over=passed_over,
         deciding=first,
         icc_forms=[
             dict(focus["icc"][f], form=f, note=icc_note(focus["icc"][f]))
