@@ -44,6 +44,35 @@ def test_invalid_descriptor_is_a_spec_error(study_dir: Path) -> None:
         Study.load(_boutiques_study(study_dir, study_dir / "nope.json")).validate()
 
 
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (  # an anyOf over input kinds: its alternatives' allowed values, merged
+            lambda d: d["inputs"][0].update(type="Integer"),
+            "inputs[0].type: 'Integer' is not one of Flag, String, File, Number",
+        ),
+        (lambda d: d.pop("command-line"), "'command-line' is a required property"),
+        (lambda d: d["output-files"][0].update({"path-template": 5}), "output-files[0].path-template: 5 is not of"),
+        (  # boutiques' own validator crashed ("'NoneType' object is not iterable")
+            lambda d: d["inputs"][1].update({"value-key": d["inputs"][0]["value-key"]}),
+            "share the value-key",
+        ),
+    ],
+)
+def test_an_invalid_descriptor_says_where_and_what(study_dir: Path, change, reason: str) -> None:
+    """Review F: the last line of Boutiques' message was a fragment of the schema (`('command-line-flag',
+    '--seed')])`, `5`) or a crash inside it; the error names the place in the descriptor and what is wrong."""
+    desc = json.loads(DESC.read_text())
+    change(desc)
+    bad = study_dir / "bad.json"
+    bad.write_text(json.dumps(desc))
+    with pytest.raises(SpecError) as info:
+        Study.load(_boutiques_study(study_dir, bad)).validate()
+    message = str(info.value)
+    assert f"invalid Boutiques descriptor {bad}: " in message and reason in message, message
+    assert "\n" not in message
+
+
 def test_editing_the_descriptor_is_a_new_recipe(study_dir: Path) -> None:
     """The descriptor holds the command line and its defaults: editing it is editing the application, so the
     executions run before are run again, and until then the analysis is incomplete (second review: the

@@ -52,10 +52,50 @@ def validate_descriptor(path: Path, *, file: str = "study.yaml") -> dict[str, An
             bosh(["validate", str(path)])
         return json.loads(path.read_text())
     except Exception as exc:  # boutiques raises its own error classes and SystemExit-like ones
-        reason = str(exc).strip().splitlines()[-1:] or [exc.__class__.__name__]
+        reason = _shared_keys(path) or _descriptor_reason(exc)
         raise SpecError(
-            f"invalid Boutiques descriptor {path}: {reason[0][:200]}", file=file, key="application.boutiques"
+            f"invalid Boutiques descriptor {path}: {reason}", file=file, key="application.boutiques"
         ) from exc
+
+
+def _shared_keys(path: Path) -> str | None:
+    """Inputs that share an id or a value-key, which Boutiques' validator does not say (it crashed on them,
+    "'NoneType' object is not iterable": a review); None when there are none or the file is no descriptor."""
+    try:
+        inputs = json.loads(path.read_text()).get("inputs") or []
+    except (OSError, ValueError, AttributeError):
+        return None
+    for key in ("id", "value-key"):
+        seen: dict[str, str] = {}
+        for item in inputs:
+            value, name = (item.get(key), item.get("id")) if isinstance(item, dict) else (None, None)
+            if isinstance(value, str) and value in seen:
+                return f"inputs {seen[value]!r} and {name!r} share the {key} {value}: each input needs its own"
+            if isinstance(value, str):
+                seen[value] = name
+    return None
+
+
+def _descriptor_reason(exc: BaseException) -> str:
+    """What is wrong with a descriptor ``bosh validate`` refused, in one line: the schema's error it raised from
+    (where in the descriptor, and what), else the last line of its message with the error's class. The last line
+    of Boutiques' message was a fragment of the schema (``('command-line-flag', '--seed')])``, a review)."""
+    error = exc.__context__  # jsonschema's ValidationError, read by its attributes
+    if error is not None and hasattr(error, "absolute_path") and hasattr(error, "message"):
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
+        message = str(error.message)
+        if error.context:  # anyOf/oneOf: what each alternative wanted at the deepest place it looked
+            depth = max(len(c.absolute_path) for c in error.context)
+            deepest = [c for c in error.context if len(c.absolute_path) == depth]
+            where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in deepest[0].absolute_path).lstrip(".")
+            if all(c.validator == "enum" for c in deepest):
+                allowed = ", ".join(dict.fromkeys(str(v) for c in deepest for v in c.validator_value))
+                message = f"{deepest[0].instance!r} is not one of {allowed}"
+            else:
+                message = str(deepest[0].message)
+        return f"{where}: {message[:200]}" if where else message[:200]
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[-1][:200]}" if lines else type(exc).__name__
 
 
 # The words a Flag input accepts from a placeholder: a factor level `true` renders as "True".
