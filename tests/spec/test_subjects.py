@@ -55,6 +55,34 @@ def test_bids_dataset(tmp_path: Path) -> None:
     assert got[1].input.endswith("sub-02/anat/sub-02_T1w.nii.gz")
 
 
+def test_bids_sessions_counted_as_subjects_and_participants_left_out_are_said(tmp_path: Path) -> None:
+    """Review F: 4 participants with 2 sessions each read "8 subjects" unsaid (the ICC counted each participant
+    twice, as if independent); filters that keep 1 of the 4 participants listed in participants.tsv, unsaid."""
+    pytest.importorskip("bids", reason="pybids is the `bids` extra")
+    from reprovip.spec.subjects import SubjectsLeftOut
+
+    root = tmp_path / "bids"
+    root.mkdir()
+    (root / "dataset_description.json").write_text(json.dumps({"Name": "t", "BIDSVersion": "1.8.0"}))
+    (root / "participants.tsv").write_text("participant_id\tage\n" + "".join(f"sub-0{s}\t30\n" for s in range(1, 5)))
+    for s in range(1, 5):
+        for ses in ("01", "02"):
+            anat = root / f"sub-0{s}" / f"ses-{ses}" / "anat"
+            anat.mkdir(parents=True)
+            run = "_run-1" if s == 2 else ""
+            (anat / f"sub-0{s}_ses-{ses}{run}_T1w.nii.gz").write_bytes(b"x")
+    with pytest.warns(SubjectsLeftOut, match=r"8 inputs from 4 participants: each session or run is a subject"):
+        got = resolve_subjects(_spec("{bids: {root: bids, suffix: T1w, extension: .nii.gz}}"), tmp_path)
+    assert len(got) == 8
+    with pytest.warns(
+        SubjectsLeftOut,
+        match=r"participants.tsv lists 4 participants, and the BIDS filters give no "
+        r"input of 3: sub-01, sub-03, sub-04",
+    ):
+        got = resolve_subjects(_spec("{bids: {root: bids, suffix: T1w, session: '01', run: 1}}"), tmp_path)
+    assert [s.id for s in got] == ["sub-02_session-01_run-1"]
+
+
 def test_bids_without_root_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match=r"`bids` needs a `root` folder"):
         resolve_subjects(_spec("{bids: {suffix: T1w}}"), tmp_path)

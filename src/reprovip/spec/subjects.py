@@ -6,6 +6,7 @@ import glob as globlib
 import os
 import re
 import warnings
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +72,9 @@ def resolve_subjects(spec: StudySpec, study_dir: Path, *, file: str = "study.yam
     else:
         found = _from_bids(s.bids or {}, study_dir, file)
         where = {}
+        for message in (_participants_counted_twice(found), _participants_left_out(s.bids or {}, study_dir, found)):
+            if message:
+                _warn_once(locate(message, ("subjects", "bids")))
     if not found:
         if s.glob is None:
             raise SpecError("no subject found; check the BIDS filters", file=file, key="subjects")
@@ -233,6 +237,44 @@ def _left_out_message(pattern: str, left_out: list[str]) -> str:
         f"left out {len(left_out)} path(s) the glob {pattern!r} matches in a BIDS dataset that are not subjects "
         f"({shown}): there only sub-<label> entries are subjects; write the glob with `sub-{{subject}}` to match "
         "the subjects alone, or list other subjects under `map`"
+    )
+
+
+def _participants_counted_twice(found: list[Subject]) -> str | None:
+    """A notice when BIDS files of one participant (sessions, runs) are several subjects: the between-subject
+    variance then counts that participant once per file, as if independent (a review: 10 "subjects" from 4
+    participants, unsaid); None when each participant is one subject."""
+    participants = Counter(sub.id.split("_", 1)[0] for sub in found)
+    repeated = sorted(p for p, n in participants.items() if n > 1)
+    if not repeated:
+        return None
+    return (
+        f"{len(found)} inputs from {len(participants)} participants: each session or run is a subject of its own "
+        f"({few(repeated)} count several times), so the ICC's between-subject variance counts a participant once "
+        "per file, as if independent; filter one session and run (`session: '01'`, `run: 1`) to compare "
+        "participants"
+    )
+
+
+def _participants_left_out(opts: dict, study_dir: Path, found: list[Subject]) -> str | None:
+    """A notice when the dataset's ``participants.tsv`` lists participants the filters give no input of (a
+    review's `run: 1` kept 1 of 4, the others having no run entity, unsaid); None when all are there."""
+    try:
+        lines = (study_dir / str(opts.get("root") or "") / "participants.tsv").read_text().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    header = lines[0].split("\t") if lines else []
+    if "participant_id" not in header:
+        return None
+    column = header.index("participant_id")
+    listed = [cells[column] for cells in (line.split("\t") for line in lines[1:]) if len(cells) > column]
+    have = {sub.id.split("_", 1)[0] for sub in found}
+    gone = [p for p in listed if p and p not in have]
+    if not gone:
+        return None
+    return (
+        f"participants.tsv lists {len(listed)} participants, and the BIDS filters give no input of {len(gone)}: "
+        f"{few(gone)}; check the filters (an entity such as `run` that their files do not have leaves them out)"
     )
 
 
