@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -292,31 +293,38 @@ def test_files_named_after_their_subject_are_one_output(tmp_path: Path) -> None:
     assert out["observations"][0]["icc"]["ICC(A,1)"]["estimable"] is not False
 
 
+def _run_app(root: Path, source: str, *, done: int, **study: Any) -> Study:
+    """Write ``source`` as ``root/app.py``, a study running it (:func:`write_study`'s ``study`` keywords), run it:
+    ``done`` executions must succeed."""
+    app = root / "app.py"
+    app.write_text(source)
+    loaded = Study.load(write_study(root, app=str(app), **study))  # absolute: tests/apps / app is app
+    assert loaded.run(progress=False).done == done
+    return loaded
+
+
 def test_a_subject_that_never_writes_a_file_of_a_glob_output_is_left_out_of_it(tmp_path: Path) -> None:
     """``stats/*.csv``: every execution of sub-02 writes ``lh.csv`` but never ``rh.csv``, which the other
     subjects write; sub-01 also writes ``sub-01_extra.csv``, a file named after it (its own, asked of no other
     subject). Before the fix sub-02 dropped out of ``rh.csv``'s metrics unsaid (2 of 3 subjects) and the study
     read "reproducible (bit-for-bit identical)"; it is now a missing output for sub-02, as a missing plain
     path is: left out (0 of its 2 executions), and the study incomplete."""
-    app = tmp_path / "app.py"
-    app.write_text(
-        "import os, sys\n"
-        "inp, out, subject = sys.argv[1:4]\n"
-        "os.makedirs(os.path.join(out, 'stats'))\n"
-        "names = ['lh'] + (['rh'] if subject != 'sub-02' else []) + (['sub-01_extra'] if subject == 'sub-01' else [])\n"
-        "for n in names:\n"
-        "    open(os.path.join(out, 'stats', n + '.csv'), 'w').write(f'region,vol\\n{n},{len(open(inp).read())}\\n')\n"
-    )
-    path = write_study(
+    study = _run_app(
         tmp_path,
+        (
+            "import os, sys\n"
+            "inp, out, subject = sys.argv[1:4]\n"
+            "os.makedirs(os.path.join(out, 'stats'))\n"
+            "names = ['lh'] + (['rh'] if subject != 'sub-02' else []) + (['sub-01_extra'] if subject == 'sub-01' else [])\n"
+            "for n in names:\n"
+            "    open(os.path.join(out, 'stats', n + '.csv'), 'w').write(f'region,vol\\n{n},{len(open(inp).read())}\\n')\n"
+        ),
         subjects=3,
         repetitions=2,
-        app=str(app),  # absolute: tests/apps / app is app
         args='"{input}", "{outdir}", "{subject}"',
         outputs="  stats: {path: 'stats/*.csv', kind: table, key_columns: [region]}\n",
+        done=6,
     )
-    study = Study.load(path)
-    assert study.run(progress=False).done == 6
     doc = study.analyze().document
     outputs = {o["name"]: o for o in doc["outputs"]}
     assert sorted(outputs) == ["stats/stats/lh.csv", "stats/stats/rh.csv", "stats/stats/sub-01_extra.csv"]
@@ -331,26 +339,23 @@ def test_a_file_some_repetitions_write_counts_against_the_repetitions_that_ran(t
     """Review B: ``stats/lesion.csv`` written by sub-01 in repetitions 2 and 3, by sub-03 and sub-04 in one, by
     sub-02 in none, of 3. The design's k came from the files (1, the count most subjects had), so sub-01 read
     "2 of 1" and sub-03, sub-04 were "complete"; and sub-02's 3 executions were unsaid beside the 5 missing."""
-    app = tmp_path / "app.py"
-    app.write_text(
-        "import os, sys\n"
-        "inp, out, subject, rep = sys.argv[1:5]\n"
-        "os.makedirs(os.path.join(out, 'stats'))\n"
-        "writes = {'sub-01': '23', 'sub-02': '', 'sub-03': '1', 'sub-04': '3'}\n"
-        "if rep in writes[subject]:\n"
-        "    open(os.path.join(out, 'stats', 'lesion.csv'), 'w').write(f'lesion,vol\\nL1,{len(inp)}\\n')\n"
-        "open(os.path.join(out, 'stats', 'tissue.csv'), 'w').write('tissue,vol\\ngm,700\\n')\n"
-    )
-    path = write_study(
+    study = _run_app(
         tmp_path,
+        (
+            "import os, sys\n"
+            "inp, out, subject, rep = sys.argv[1:5]\n"
+            "os.makedirs(os.path.join(out, 'stats'))\n"
+            "writes = {'sub-01': '23', 'sub-02': '', 'sub-03': '1', 'sub-04': '3'}\n"
+            "if rep in writes[subject]:\n"
+            "    open(os.path.join(out, 'stats', 'lesion.csv'), 'w').write(f'lesion,vol\\nL1,{len(inp)}\\n')\n"
+            "open(os.path.join(out, 'stats', 'tissue.csv'), 'w').write('tissue,vol\\ngm,700\\n')\n"
+        ),
         subjects=4,
         repetitions=3,
-        app=str(app),
         args='"{input}", "{outdir}", "{subject}", "{repetition}"',
         outputs="  stats: {path: 'stats/*.csv', kind: table}\n",
+        done=12,
     )
-    study = Study.load(path)
-    assert study.run(progress=False).done == 12
     doc = study.analyze().document
     lesion = next(o for o in doc["outputs"] if o["name"] == "stats/stats/lesion.csv")
     assert (lesion["repetitions"], lesion["complete_subjects"]) == (3, 0)
@@ -373,25 +378,22 @@ def test_a_factor_that_decides_which_files_are_written_is_named(tmp_path: Path) 
     """Review A: `lesions/lesion_*.csv` where seed=3 writes a third file: "16 executions did not write it", no
     factor named, its check line "identical ... Passed" and its explanation "bit-for-bit identical across all
     executions". The factor is named, and identity is said of the executions that wrote it."""
-    app = tmp_path / "app.py"
-    app.write_text(
-        "import os, sys\n"
-        "inp, out, seed = sys.argv[1:4]\n"
-        "os.makedirs(os.path.join(out, 'lesions'))\n"
-        "for i in range(2 if seed == '2' else 3):\n"
-        "    open(os.path.join(out, 'lesions', f'lesion_{i}.csv'), 'w').write(f'feature,v\\nvol,{i}\\n')\n"
-    )
-    path = write_study(
+    study = _run_app(
         tmp_path,
+        (
+            "import os, sys\n"
+            "inp, out, seed = sys.argv[1:4]\n"
+            "os.makedirs(os.path.join(out, 'lesions'))\n"
+            "for i in range(2 if seed == '2' else 3):\n"
+            "    open(os.path.join(out, 'lesions', f'lesion_{i}.csv'), 'w').write(f'feature,v\\nvol,{i}\\n')\n"
+        ),
         subjects=3,
         repetitions=2,
-        app=str(app),
         factors="  seed: [2, 3]\n  threads: [1, 2]\n",
         args='"{input}", "{outdir}", "{seed}"',
         outputs="  lesions: {path: 'lesions/lesion_*.csv', kind: table, key_columns: [feature]}\n",
+        done=24,
     )
-    study = Study.load(path)
-    assert study.run(progress=False).done == 24
     doc = study.analyze().document
     third = next(o for o in doc["outputs"] if o["name"].endswith("lesion_2.csv"))
     assert third["unwritten_by"] == [dict(factor="seed", written=["3"], unwritten=["2"])]
@@ -410,18 +412,19 @@ def test_a_factor_that_decides_which_files_are_written_is_named(tmp_path: Path) 
 def test_files_named_after_their_process_are_one_output(tmp_path: Path, noise: str, status: str) -> None:
     """Review A: `qc_<pid>.json` under a glob `qc_*.json` made one output per execution (12), each "not written
     by every execution" and with nothing to compare. Each execution's one file is the output, compared."""
-    app = tmp_path / "app.py"
-    app.write_text(
-        "import json, os, random, sys\n"
-        "inp, out = sys.argv[1:3]\n"
-        f"value = 100.0 * len(open(inp).read()) + {noise}\n"
-        "open(os.path.join(out, f'qc_{os.getpid()}.json'), 'w').write(json.dumps({'snr': value}))\n"
+    study = _run_app(
+        tmp_path,
+        (
+            "import json, os, random, sys\n"
+            "inp, out = sys.argv[1:3]\n"
+            f"value = 100.0 * len(open(inp).read()) + {noise}\n"
+            "open(os.path.join(out, f'qc_{os.getpid()}.json'), 'w').write(json.dumps({'snr': value}))\n"
+        ),
+        subjects=3,
+        repetitions=3,
+        outputs="  qc: {path: 'qc_*.json', kind: scalars}\n",
+        done=9,
     )
-    path = write_study(
-        tmp_path, subjects=3, repetitions=3, app=str(app), outputs="  qc: {path: 'qc_*.json', kind: scalars}\n"
-    )
-    study = Study.load(path)
-    assert study.run(progress=False).done == 9
     (out,) = study.analyze().document["outputs"]
     assert (out["name"], out["n_subjects"], out["complete_subjects"], out["unwritten"]) == ("qc", 3, 3, [])
     assert out["verdict"]["status"] == status
@@ -430,27 +433,24 @@ def test_files_named_after_their_process_are_one_output(tmp_path: Path, noise: s
 def test_an_output_unreadable_when_run_is_named_as_written_and_stored(tmp_path: Path) -> None:
     """Review C: a gzip NIfTI cut in half by one execution was named by its execution's working folder, deleted
     since (`.reprovip/work/<id>/out/a.nii.gz`); it is named as written, then by its copy in the store."""
-    app = tmp_path / "app.py"
-    app.write_text(
-        "import os, sys\n"
-        "import nibabel as nib, numpy as np\n"
-        "inp, out, subject, rep = sys.argv[1:5]\n"
-        "path = os.path.join(out, 'a.nii.gz')\n"
-        "nib.save(nib.Nifti1Image(np.arange(512, dtype=np.float32).reshape(8, 8, 8) * len(inp), np.eye(4)), path)\n"
-        "if (subject, rep) == ('sub-02', '2'):\n"
-        "    data = open(path, 'rb').read()\n"
-        "    open(path, 'wb').write(data[: len(data) // 2])\n"
-    )
-    path = write_study(
+    study = _run_app(
         tmp_path,
+        (
+            "import os, sys\n"
+            "import nibabel as nib, numpy as np\n"
+            "inp, out, subject, rep = sys.argv[1:5]\n"
+            "path = os.path.join(out, 'a.nii.gz')\n"
+            "nib.save(nib.Nifti1Image(np.arange(512, dtype=np.float32).reshape(8, 8, 8) * len(inp), np.eye(4)), path)\n"
+            "if (subject, rep) == ('sub-02', '2'):\n"
+            "    data = open(path, 'rb').read()\n"
+            "    open(path, 'wb').write(data[: len(data) // 2])\n"
+        ),
         subjects=3,
         repetitions=2,
-        app=str(app),
         args='"{input}", "{outdir}", "{subject}", "{repetition}"',
         outputs="  a: {path: a.nii.gz, kind: image}\n",
+        done=6,
     )
-    study = Study.load(path)
-    assert study.run(progress=False).done == 6
     (out,) = study.analyze().document["outputs"]
     (error,) = out["errors"]
     assert (error["subject"], error["repetition"]) == ("sub-02", 2)
