@@ -83,6 +83,18 @@ def test_init_with_subjects_and_results_validates_and_runs_as_written(
     assert "3 subjects x 4 conditions x 3 repetitions = 36 executions" in capsys.readouterr().out
 
 
+def test_init_guesses_labels_for_a_segmentation_by_its_name(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review A: `--result seg=seg.nii.gz` was declared `kind: image` (no Dice, no HD95). A name that says
+    segmentation is `labels`; a BIDS `_probseg` (probabilities, with its `label-GM` entity) and a T1w stay images."""
+    results = ["seg=seg.nii.gz", "dseg=sub-01_dseg.nii.gz", "aseg=aparc+aseg.mgz", "mask=brain_mask.nii.gz"]
+    results += ["gm=sub-01_label-GM_probseg.nii.gz", "t1=T1w.nii.gz", "len=segment_length.nii"]
+    argv = ["init", *(x for r in results for x in ("--result", r)), "--", "true"]
+    assert main(argv) == 0
+    kinds = {n: o.kind for n, o in load_spec(here / "study.yaml").outputs.items()}
+    assert kinds == dict(seg="labels", dseg="labels", aseg="labels", mask="labels", gm="image", t1="image", len="image")
+    assert load_spec(here / "study.yaml").name == "true"  # named after the command, quoted: YAML read True
+
+
 def test_init_elsewhere_gives_files_outside_the_study_folder_absolute_paths(
     here: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

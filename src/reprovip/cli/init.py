@@ -43,7 +43,9 @@ def _yaml_list(items: list[str]) -> str:
 
 
 _PYTHON = re.compile(r"^python[0-9.]*$")
-# Output kinds guessed from the file name; `labels` (segmentations) cannot be told from `image` by name.
+# Words YAML reads as booleans or null: a study named after the command `true` read `name: True`, refused.
+_YAML_WORDS = frozenset({"true", "false", "yes", "no", "on", "off", "y", "n", "null"})
+# Output kinds guessed from the file name; an image is `labels` when its name says segmentation (below).
 _KIND_BY_SUFFIX = {
     ".nii": "image",
     ".nii.gz": "image",
@@ -58,6 +60,12 @@ _KIND_BY_SUFFIX = {
     ".txt": "text",
     ".log": "text",
 }
+
+
+# A segmentation's name (BIDS `_dseg`, FreeSurfer's `aseg`/`aparc+aseg`, `seg`, `labels`, `mask`, `atlas`, a
+# parcellation) as a word of its own; `segment_length` is none, nor a `_probseg` (probabilities, even with its
+# BIDS `label-GM`).
+_LABEL_NAME = re.compile(r"(?<![a-z])(?:d?seg|aseg|aparc|labels?|parc|parcellation|segmentation|atlas|mask)(?![a-z])")
 
 
 def portable_command(command: list[str], study_dir: Path) -> tuple[list[str], list[str]]:
@@ -110,6 +118,9 @@ def _outputs(specs: tuple[str, ...]) -> tuple[str, list[str]]:
         name, sep, rest = spec.partition("=")
         path, _, kind = rest.rpartition(":") if ":" in rest else (rest, "", "")
         kind = kind or next((k for suf, k in _KIND_BY_SUFFIX.items() if path.endswith(suf)), "bytes")
+        name_of = Path(path).name.lower()
+        if kind == "image" and _LABEL_NAME.search(name_of) and "probseg" not in name_of:
+            kind = "labels"  # a segmentation declared `image` got no Dice nor HD95 (a review)
         if not sep or not path or not re.match(NAME_RE, name) or kind not in OUTPUT_KINDS:
             raise InputError(
                 f"--result {spec!r}: expected NAME=PATH or NAME=PATH:KIND with NAME a word and KIND one of "
@@ -165,7 +176,7 @@ def init_study(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
         TEMPLATE.format(
-            name=name,
+            name=json.dumps(name) if name.lower() in _YAML_WORDS else name,  # `true` named the study True
             application=application,
             subjects=json.dumps(subjects or "data/{subject}.nii.gz") + ("" if subjects else "   # EDIT"),
             outputs=output_lines or '  result: {path: "result.nii.gz", kind: image}   # EDIT',
