@@ -635,6 +635,7 @@ def test_executions_that_time_out_once_under_one_level_are_named_with_it(study_d
     assert doc["executions"]["flaky"] == {
         "by_condition": {"threads=2": 4},
         "errors": ["timed out after 1 s (process group killed)"],
+        "lost_by_backend": False,
     }
     (alert,) = [a["message"] for a in doc["alerts"] if FLAKY_ALERT in a["message"]]
     assert "(33.3% of current attempts failed; 4 under threads=2; failed attempts: timed out after 1 s" in alert

@@ -39,6 +39,26 @@ def test_a_copied_study_takes_the_name_its_store_holds_with_a_warning(tmp_path: 
     )
 
 
+def test_a_name_with_results_of_its_own_or_declared_quoted_is_kept(tmp_path: Path) -> None:
+    """Code review: a folder whose own name has a results folder (its executions, no analysis yet) took another
+    name the same file owned; and `"name": x` (a quoted key) was read as no name declared."""
+    from reprovip.study import _stored_name
+
+    results = tmp_path / ".reprovip" / "results"
+    for name in ("proj", "old"):
+        (results / name).mkdir(parents=True)
+        (results / name / "study-file").write_text("study.yaml\n")
+    path = tmp_path / "study.yaml"
+    path.write_text("outputs: {r: {path: r.json, kind: scalars}}\n")
+    assert _stored_name(path, "proj") is None
+    assert _stored_name(path, "copy") is None  # two names owned by the file: which one is not guessed
+    (results / "proj" / "study-file").unlink()
+    (results / "proj").rmdir()
+    assert _stored_name(path, "proj") == "old"
+    path.write_text('"name": proj\noutputs: {r: {path: r.json, kind: scalars}}\n')
+    assert _stored_name(path, "proj") is None
+
+
 def test_studies_only_named_are_not_offered_and_several_are_listed(tmp_path: Path) -> None:
     class _Catalog:
         def studies(self) -> list[dict]:

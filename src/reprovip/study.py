@@ -26,7 +26,7 @@ OWNER_FILE = "study-file"
 """In ``.reprovip/results/<name>/``: the study file (relative to its folder) that owns the name."""
 
 
-_NAME_KEY = re.compile(r"^name\s*:", re.MULTILINE)  # a top-level `name:` key of the study file
+_NAME_KEY = re.compile(r"^[\"']?name[\"']?\s*:", re.MULTILINE)  # a top-level `name:` key, quoted or not
 
 
 class StoredNameUsed(UserWarning):
@@ -39,7 +39,7 @@ def _stored_name(path: Path, name: str) -> str | None:
     and a copy read "no analysis yet" (a plain folder must be copyable: the design's contract, and a review).
     None when there is nothing to adopt (one results folder owned by this file, under another name)."""
     results = path.parent / STORE_DIR / "results"
-    if not results.is_dir() or (results / name / "analysis.json").is_file():
+    if not results.is_dir() or (results / name).exists():  # the name has its results (or executions) here
         return None
     try:
         if _NAME_KEY.search(path.read_text(encoding="utf-8")):

@@ -449,10 +449,14 @@ def test_conditions_under_a_fresh_seed_do_not_tie_differences_to_another_factor(
 
     def key(s: str, c: tuple[str, ...], r: int) -> str:
         threads, seed = c
-        return f"{s}/{threads}" if seed == "random" else s  # random: each condition its own (agreeing) draw
+        if seed == "random":  # each condition its own draw; sub-0's repetitions show the seed moves the result
+            return f"{s}/{c}/{r}" if s == "sub-0" else f"{s}/{threads}"
+        return s
 
     bits = _bits({"threads": ("1", "2"), "seed": ("42", "random")}, 2, key)
     assert bits["factors"]["threads"]["between_pairs"] == 8  # the seed=42 pairs only (one per subject)
     assert bits["factors"]["threads"]["changes_result"] is False
     real = _bits({"threads": ("1", "2"), "seed": ("42", "random")}, 2, lambda s, c, r: f"{s}/{c[0]}")
     assert real["factors"]["threads"]["changes_result"] is True
+    # a seed that never moves the result (every seed=random repetition agrees): its pairs count (code review)
+    assert real["factors"]["threads"]["between_pairs"] == 16

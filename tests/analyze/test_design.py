@@ -52,3 +52,19 @@ def test_levels_are_ordered_by_numbers_only_when_a_number_decides_each_step(leve
     order stands for the order of versions only when numbers decide it; for the cases ordered, the order is the
     one GNU ``sort -V`` gives (test above)."""
     assert ordered_by_numbers(levels) is expected
+
+
+def test_files_each_written_by_one_execution_join_beside_a_file_all_write() -> None:
+    """Code review: `qc_4711.json`, `qc_4712.json` (one per execution) beside a `summary.json` every execution
+    writes stayed one output each (all or nothing); and their joined name was `qc_471*.json`, changing with the
+    pids. They join as `qc_*.json`; `summary.json` stays itself."""
+    from reprovip.analyze.design import _execution_named
+
+    def rec(subject: str, rep: int) -> Record:
+        return Record(subject, (), "-", rep, None, None, None, None)
+
+    groups = {("qc", f"qc_471{i}.json"): ("scalars", [rec(f"s{i // 2}", i % 2 + 1)]) for i in range(4)}
+    groups[("qc", "summary.json")] = ("scalars", [rec(f"s{i // 2}", i % 2 + 1) for i in range(4)])
+    joined = _execution_named(groups)
+    assert sorted(joined) == [("qc", "qc_*.json"), ("qc", "summary.json")]
+    assert len(joined[("qc", "qc_*.json")][1]) == 4

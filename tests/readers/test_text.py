@@ -51,6 +51,10 @@ def test_numbers_keyed_by_line_and_position(tmp_path):
         ("v1.2.3-rc1 1.2.3 2.0.1-beta", []),
         ("run_3 run-3 sub-01 x-1 C++11", []),
         ("0x1F 0xFF 3fab 4abcdef9 5mm-thick 1.5mm_iso 1h30m", []),
+        # digests of digits and hexadecimal letters (the code review of the unit rule): no unit in them
+        ("8412ce3 1234ab2 4e2fa 12e61a 0ac3 0b2 -0x2 93e8319002d3 2.0b3", []),
+        # a mantissa times a power of ten with its unit: one number (the exponent alone was read)
+        ("1.52x10^-3mm3 vol 1.2x10^3mm3 12dB 16B", [1.52e-3, 1200.0, 12.0, 16.0]),
         # Punctuation delimits: `=`, `,`, `;`, `:`, brackets, quotes, `%`, `#`, `/` (so `1,234` is two numbers:
         # thousands separators are not recognised); a final `.` or `...` ends a sentence. The old reader also
         # read the 6 of `6mm` (now read: a number with its unit glued on, below).

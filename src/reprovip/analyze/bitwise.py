@@ -208,7 +208,8 @@ FRESH_SEEDS = ("random", "unseeded")  # seed levels (list form) under which ever
 
 
 def _fresh_seeds(design: Design, cell: tuple[str, ...], j: int) -> bool:
-    """Whether ``cell`` holds a ``seed`` level that draws a fresh seed per execution, other than factor ``j``."""
+    """Whether ``cell`` holds a ``seed`` level that draws a fresh seed per execution, in a factor other than
+    ``j`` (-1: any)."""
     return any(f == "seed" and cell[i] in FRESH_SEEDS for i, (f, _) in enumerate(design.factors) if i != j)
 
 
@@ -216,6 +217,14 @@ def _factor_effect(design: Design, j: int) -> dict[str, Any]:
     name, levels = design.factors[j]
     within: dict[str, dict[str, int]] = {lv: {"cells": 0, "identical_cells": 0} for lv in levels}
     between_pairs = between_diff = 0
+    # Executions under a fresh seed that disagree somewhere: the seed moves the result, so two such conditions
+    # that differ may differ by their seeds alone. Where they never do, the seed is inert and they compare.
+    fresh_noisy = any(
+        len({record_key(r) for r in _cell_records(design, s, cell)}) > 1
+        for s in design.subjects
+        for cell in design.cells
+        if _fresh_seeds(design, cell, -1)
+    )
     for s in design.subjects:
         reps: dict[tuple[str, ...], set[str]] = {}
         for cell in design.cells:
@@ -226,10 +235,11 @@ def _factor_effect(design: Design, j: int) -> dict[str, Any]:
             within[cell[j]]["cells"] += 1
             within[cell[j]]["identical_cells"] += len(keys) == 1
         # Pairs of conditions differing only in this factor, both internally identical; not under a seed level
-        # that draws a fresh seed per execution: two such conditions ran on other seeds whatever this factor
-        # does (a review: threads "changes the result", its 4 differing comparisons all under seed=random).
+        # that draws a fresh seed per execution when that seed moves the result: two such conditions ran on
+        # other seeds whatever this factor does (a review: threads "changes the result", its 4 differing
+        # comparisons all under seed=random, where repetitions agreed by chance).
         for a, b in itertools.combinations(reps, 2):
-            if _fresh_seeds(design, a, j):
+            if fresh_noisy and _fresh_seeds(design, a, j):
                 continue
             if all(x == y for i, (x, y) in enumerate(zip(a, b, strict=True)) if i != j) and a[j] != b[j]:
                 if len(reps[a]) == 1 and len(reps[b]) == 1:

@@ -215,15 +215,18 @@ def _execution_named(
         by_name[key[0]].append(key)
     out = dict(groups)
     for name, keys in by_name.items():
-        recs = [rec for k in keys for rec in groups[k][1]]
+        single = [k for k in keys if len(groups[k][1]) == 1]  # the others (a summary.json) stay as they are
+        recs = [groups[k][1][0] for k in single]
         executions = {(r.subject, r.condition_key, r.repetition) for r in recs}
-        kinds = {groups[k][0] for k in keys}
-        if len(keys) < 2 or len(kinds) != 1 or any(len(groups[k][1]) != 1 for k in keys) or len(executions) < len(recs):
+        kinds = {groups[k][0] for k in single}
+        if len(single) < 2 or len(kinds) != 1 or len(executions) < len(recs):
             continue
-        paths = [k[1] for k in keys]
+        paths = [k[1] for k in single]
         head = os.path.commonprefix(paths)
         tail = os.path.commonprefix([p[len(head) :][::-1] for p in paths])[::-1]
-        for k in keys:
+        # cut at a word's edge: pids 4711 and 4712 gave `qc_471*.json`, a name that changed with the pids
+        head, tail = re.sub(r"[A-Za-z0-9]+$", "", head), re.sub(r"^[A-Za-z0-9]+", "", tail)
+        for k in single:
             del out[k]
         out[(name, f"{head}*{tail}")] = (kinds.pop(), recs)
     return out

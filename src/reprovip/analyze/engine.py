@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import json
 import math
 from collections import Counter
@@ -219,7 +220,7 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
     )
     if differing and _unmeasured(kind, entry, observations):
         # The files differ, the numbers read from them do not: the difference is in what no observation
-        # measures (a string, a word, a number glued to a unit, an image header); the criteria cannot see it.
+        # measures (a string, a word, a number glued to a word, an image header); the criteria cannot see it.
         entry["unmeasured_differences"] = differing
     if left_out := _left_out(design):
         entry["left_out"] = left_out
@@ -462,7 +463,7 @@ def _name_files_as_written(entry: dict[str, Any], recs: list[Any], relpath: str)
             head, sep, rest = rest.partition(": ")
         if sep and head in stored:
             e["error"] = f"{relpath} (stored as {head}): {rest}"
-        elif sep and head.endswith(f"/{relpath}"):  # its execution's working folder, gone since (a review)
+        elif sep and fnmatch.fnmatchcase(head, f"*/{relpath}"):  # its working folder, gone since (a review)
             copy = by_execution.get((e.get("subject"), e.get("condition"), e.get("repetition")))
             e["error"] = f"{relpath}{'' if copy is None else f' (stored as {copy})'}: {rest}"
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from reprovip.analyze.stats import num
+from reprovip.errors import BACKEND_ERROR
 from reprovip.execute.sandbox import NOTE_TAGS
 from reprovip.nested import flatten
 from reprovip.plan.check import plan_status
@@ -129,11 +130,17 @@ def _flaky(study: Study, rows: list[dict[str, Any]]) -> dict[str, Any]:
     for r in flaky:
         by_condition[r["condition_key"]] = by_condition.get(r["condition_key"], 0) + 1
     errors: dict[str, None] = {}
+    lost = True  # every failed attempt read was lost by the executor (a worker that could not start)
     for r in flaky[:50]:
         for a in study.catalog.attempts(r["id"]):
-            if a.get("status") == "failed" and not a.get("superseded") and a.get("error") and len(errors) < 5:
-                errors.setdefault(str(a["error"])[:200])
-    return dict(by_condition=by_condition, errors=list(errors))
+            if a.get("status") == "failed" and not a.get("superseded"):
+                lost = lost and str(a.get("error") or "").startswith(f"{BACKEND_ERROR}:")
+                if a.get("error") and len(errors) < 5:
+                    errors.setdefault(str(a["error"])[:200])
+    # said only when every flaky execution was read: the alert then names reprovip's workers, not the application
+    return dict(
+        by_condition=by_condition, errors=list(errors), lost_by_backend=bool(flaky) and lost and len(flaky) <= 50
+    )
 
 
 def done_notes(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -146,7 +146,7 @@ def scalar_metrics(values: np.ndarray, factors: tuple[str, ...], cond_keys: list
         o["icc"] = {form: _icc_entry(icc_columns[form], i) for form in FORMS}
         ms_r, ms_c, ms_e = (num(column[i]) for column in squares)
         o["mean_squares"] = dict(msr=ms_r, msc=ms_c, mse=ms_e, n=n_subj, k=r_execs)
-        o.update({field: num(values[i]) for field, values in rep_columns.items()})
+        o.update({field: num(column[i]) for field, column in rep_columns.items()})
         if comps is not None:
             var = np.asarray(comps.variance).reshape(n_obs, -1)[i]
             share = np.asarray(comps.share).reshape(n_obs, -1)[i]

@@ -366,7 +366,8 @@ class _Stream:
         return out
 
     def distant_executions(self) -> None:
-        """Name the executions far from their condition's other repetitions (at least 3 of them) on the sampled
+        """Name the executions far from their condition's other repetitions (3 or more; with 2, from all their
+        subject's executions: :meth:`_groups`) on the sampled
         voxels, :data:`DISTANT` times the spread of subjects' images about the study's typical image and
         :data:`DISTANT_RATIO` times the farthest of its other repetitions: an execution that holds another subject's
         image, or a slab of it, keeps its voxel count and magnitude, and one execution in 18 left the median voxel

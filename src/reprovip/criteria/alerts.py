@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from reprovip.criteria.reasons import as_float
-from reprovip.errors import BACKEND_ERROR
 
 
 def execution_alerts(ex: dict[str, Any]) -> list[dict[str, Any]]:
@@ -76,11 +75,10 @@ def execution_alerts(ex: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _flaky_culprit(ex: dict[str, Any]) -> str:
-    """Who failed: the application, or reprovip's executor when every failed attempt it lists was lost by the
-    backend (a worker that could not start: the application never ran, and a review's import error in a worker
-    read "the application is flaky")."""
-    errors = (ex.get("flaky") or {}).get("errors") or []
-    if errors and all(e.startswith(f"{BACKEND_ERROR}:") for e in errors):
+    """Who failed: the application, or reprovip's executor when every failed attempt of every flaky execution was
+    lost by the backend (``flaky.lost_by_backend``: a worker that could not start, the application never ran; a
+    review's import error in a worker read "the application is flaky")."""
+    if (ex.get("flaky") or {}).get("lost_by_backend"):
         return (
             "reprovip's workers failed, not the application (a worker could not start or was lost): look at the "
             "machine (memory, the Python environment), not the application"

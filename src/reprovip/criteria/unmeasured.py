@@ -38,7 +38,7 @@ def unseen_differences(out: dict[str, Any]) -> list[dict[str, Any]]:
             "voxel is identical: the difference is in the image header (units, data type, ...)"
             if out["kind"] in ("image", "labels")
             else "number read from them is identical: the difference is in what no observation measures (a string, "
-            "a text column, a word, a number glued to its unit)"
+            "a text column, a word, a number glued to a word)"
         )
         message = (
             f"the files of {unmeasured} subject(s) differ between executions (within a condition or across "

@@ -391,6 +391,8 @@ def exact_number(literal: str) -> str | None:
     ('0.10000000000000000555', None, None)
     >>> exact_number("1e-400"), exact_number("2e400")  # underflows to 0.0, overflows to infinity
     ('1E-400', '2E+400')
+    >>> exact_number("1e999999999")
+    '1E+999999999'
 
     """
     text = literal.strip()
@@ -409,8 +411,10 @@ def exact_number(literal: str) -> str | None:
         return None
     if not exact.is_finite():  # nan, inf as written: their float64 is what they say
         return None
+    # normalised with every digit kept (the default context rounds to 28), and any exponent: `1e999999999`
+    # overflowed the default context's (a decimal.Overflow, an internal error: a review)
+    context = decimal.Context(prec=len(text), Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
     if not math.isfinite(f):  # 1e400 and 2e400 are one float64 (infinity): keep what was written
-        return str(exact.normalize(decimal.Context(prec=len(text))))
+        return str(exact.normalize(context))
     # the float64's shortest repr, as a decimal: equal when the literal says no more than the float does
-    # normalised with every digit kept (the default context rounds to 28)
-    return None if decimal.Decimal(repr(f)) == exact else str(exact.normalize(decimal.Context(prec=len(text))))
+    return None if decimal.Decimal(repr(f)) == exact else str(exact.normalize(context))

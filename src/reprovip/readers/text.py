@@ -5,17 +5,17 @@ the very number that changed (``line12:0`` is the first number on line 12). A nu
 its own: an optional sign, digits with an optional decimal point and exponent (``e``, or Fortran's ``D``), or
 ``nan``/``inf``/``infinity`` (any case; ``Inf.`` before a lowercase word abbreviates "inferior": not a number;
 ``loss: inf.`` ending a sentence is infinity), glued to no letter, digit, ``_``, ``.``, ``+`` or ``-`` on either
-side (a final ``.`` may end a sentence), or glued to a unit (``4231.7mm3``, ``45.30ms``: letters and at most one
-digit, not three or more hexadecimal letters). Identifiers therefore give nothing: ``T1w``, ``run_3``, ``sub-01``,
-``v1.2.3-rc1``, ``2024-01-05``, ``5mm-thick`` and the hexadecimal digest ``6c1fa9ea``. A number-shaped token too
-large for float64 (the digest ``12e61109``) is an identifier too, counted in ``meta["n_overflow"]``. A minus
-written as U+2212 (``−0.5``) or another dash at a sign's place is a minus (:func:`ascii_signs`); a mantissa times a
-power of ten (``1.52x10^-3``, ``1.52×10⁻³``) is one number, and so is a hexadecimal float with its exponent
-(``0x1.4bp+1``, C's ``%a``), and so is a number grouped as Python writes it (``6_234.5``, ``1_734_567``:
-``f"{v:_}"``, groups of three after one to three digits, the first not 0; ``2024_01_05`` and ``run_1_234`` stay
-identifiers). See :data:`NUMBER` and the examples of :func:`find_numbers`. Every number counts, timestamps
-included: declare structured outputs (``table``, ``scalars``) when a log mixes results with run-specific values, or
-``bytes`` when only bit-for-bit equality matters.
+side (a final ``.`` may end a sentence), or glued to a unit (``4231.7mm3``, ``45.30ms``: :data:`UNIT`, letters with
+one that is no hexadecimal digit, then ``2``, ``3``, ``²`` or ``³`` at most). Identifiers therefore give nothing:
+``T1w``, ``run_3``, ``sub-01``, ``v1.2.3-rc1``, ``2024-01-05``, ``5mm-thick`` and the hexadecimal digest
+``6c1fa9ea``. A number-shaped token too large for float64 (the digest ``12e61109``) is an identifier too, counted
+in ``meta["n_overflow"]``. A minus written as U+2212 (``−0.5``) or another dash at a sign's place is a minus
+(:func:`ascii_signs`); a mantissa times a power of ten (``1.52x10^-3``, ``1.52×10⁻³``) is one number, and so is a
+hexadecimal float with its exponent (``0x1.4bp+1``, C's ``%a``), and so is a number grouped as Python writes it
+(``6_234.5``, ``1_734_567``: ``f"{v:_}"``, groups of three after one to three digits, the first not 0;
+``2024_01_05`` and ``run_1_234`` stay identifiers). See :data:`NUMBER` and the examples of :func:`find_numbers`.
+Every number counts, timestamps included: declare structured outputs (``table``, ``scalars``) when a log mixes
+results with run-specific values, or ``bytes`` when only bit-for-bit equality matters.
 
 Terminal escape sequences (colours: ``\\x1b[32m11.5\\x1b[0m``) are removed before reading: the numbers are those a
 terminal shows (:func:`~reprovip.readers.base.strip_escapes`). The file has no semantic hash, so a colour change
@@ -53,20 +53,24 @@ from reprovip.readers.base import (
 #: A number that stands on its own: nothing glues it to a word, a version or a date on either side. A mantissa
 #: times a power of ten, and a hexadecimal float, are one number: read piecewise, ``1.52x10^-3`` gave only -3 and
 #: a mantissa that varied by 30% went unseen (a review).
+#: A unit glued to a number (``mm3``, ``ms``, ``Hz``, ``mm³``): letters, one of them no hexadecimal digit, then
+#: ``2``, ``3``, ``²`` or ``³`` at most (``ce3`` of the digest ``8412ce3``, ``fab``, ``b2`` are none), or ``dB``,
+#: ``d``, ``B`` alone (decibels, days, bytes). No exponent before it: ``12e61a`` is a digest. As identifiers, a
+#: volume and a T2* that varied by 10% passed (a review).
+UNIT = r"(?:(?=[^\W\d_]*[g-z])[^\W\d_]+[23\u00b2\u00b3]?|db|d|b)"
 NUMBER = re.compile(
     r"""
     (?<![\w.+-])                                      # left: not `v1`, `.3` of `1.2.3`, `01` of `sub-01`
     (?:(?P<mantissa>[-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*[x\u00d7\u00b7\u22c5\u2219*]\s*10  # 1.52x10^-3  1.5 × 10⁻³
        (?:\s*(?:\^|\*\*)\s*(?P<open>[({])?\s*(?P<power>[-+]?\d+)\s*(?(open)[)}])
-         |(?P<superscript>[\u207a\u207b]?[\u2070\u00b9\u00b2\u00b3\u2074-\u2079]+))
+         |(?P<superscript>[\u207a\u207b]?[\u2070\u00b9\u00b2\u00b3\u2074-\u2079]+))(?:UNIT)?  # 1.2x10^3mm3
     |(?P<hex>[-+]?0x(?:[0-9a-f]+(?:\.[0-9a-f]*)?|\.[0-9a-f]+)p[-+]?\d+)  # HEX_FLOAT: 0x1.4bp+1
     |[-+]?(?:(?:[1-9]\d{0,2}(?:_\d{3})+(?:\.\d*)?     # Python's grouping: 6_234.5, 1_734_567 (f"{v:_}")
        |\d+(?:\.\d*)?|\.\d+)(?:[ed][-+]?\d+)?        # Fortran's 1.3D-01 too (it was skipped: a review)
     |nan|infinity|inf(?!\.\s*(?-i:[a-z])))          # `Inf. temporal` (inferior) is a word, not infinity
-    |(?!0x)(?P<united>[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?)  # a unit glued on: 45.30ms, 4231.7mm3 (as
-       (?P<unit>(?![a-f]{3,}(?![^\W\d_]))[^\W\d_]+[23\u00b2\u00b3]?))  # identifiers, ±10% passed: a review); not
-    (?!\w|\.\w|[-+][\w.])                             # the digest `3fab`; right: not `6c1f`, `1.2` of `1.2.3`
-    """,
+    |(?![-+]?0x)(?P<united>[-+]?(?:\d+(?:\.\d*)?|\.\d+))(?P<unit>UNIT))  # a unit glued on: 45.30ms, 4231.7mm3
+    (?!\w|\.\w|[-+][\w.])                             # right: not `6c1f`, `1.2` of `1.2.3`, `2024-01`
+    """.replace("UNIT", UNIT),
     re.IGNORECASE | re.VERBOSE,
 )
 #: A hexadecimal float with its exponent, as ``float.hex`` and C's ``%a`` write it (the ``hex`` branch of

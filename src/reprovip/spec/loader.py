@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -303,7 +304,11 @@ def _one_error(err: Any, loc: tuple[Any, ...], root: Any, file: str, suggested: 
         msg += f" (got {repr(got)[:60]})"
     if err["type"] == "list_type" and isinstance(got, str) and " " in got.strip():
         # A command line written as one string (a review): say how to write it, as the argv list it must be
-        msg += f"; write it as a list of arguments, never run through a shell: {json.dumps(got.split())}"
+        try:
+            words = shlex.split(got)
+        except ValueError:  # an unbalanced quote: the words as they are
+            words = got.split()
+        msg += f"; write it as a list of arguments, never run through a shell: {json.dumps(words)}"
     return _located(msg, root, loc, file)
 
 
