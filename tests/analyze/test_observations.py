@@ -8,6 +8,7 @@ was "not analysable" (every file of a subject with another column count "could n
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -129,7 +130,9 @@ def test_numbered_rows_that_differ_by_subject_keep_one_layout(tmp_path: Path) ->
     study = _confounds(tmp_path, rows=[T, T, T + 1, T, T])
     (out,) = study.analyze().document["outputs"]
     assert {e["subject"] for e in out["errors"]} == {"sub-3"} and len(out["errors"]) == K
-    assert "its observations differ" in out["errors"][0]["error"]
+    # its executions agree on their rows: the subject's layout, said as such (review G), not a failure's
+    assert "have other lengths than most subjects'" in out["errors"][0]["error"]
+    assert "the same in every execution of subject sub-3" in out["errors"][0]["error"]
     assert out["verdict"]["status"] == "error"
 
 
@@ -191,3 +194,20 @@ def test_a_column_empty_in_every_file_is_said(tmp_path: Path) -> None:
     assert out["empty_observations"]["count"] == 2 + T
     assert "0/thickness" in out["empty_observations"]["names"]
     assert any(r["criterion"] == "a value in every cell" and not r["passed"] for r in out["verdict"]["reasons"])
+
+
+def test_a_list_as_long_as_each_subject_has_lesions_is_said_as_such(tmp_path: Path) -> None:
+    """Review G: lesion lists of 2, 3, 0 and 5 elements, each subject's the same in every execution, read
+    "extra 'lesions[2].vol' ... the executions wrote different rows ...; compare their logs". A position names no
+    lesion across subjects, so they are not compared; the error says why and what to write instead."""
+    counts = {"a": 2, "b": 3, "c": 0, "d": 5}
+    files = {
+        (s, r): {"r.json": json.dumps({"lesions": [{"vol": 10.0 * i + 0.001 * r} for i in range(n)]})}
+        for s, n in counts.items()
+        for r in (1, 2)
+    }
+    (out,) = ingested(tmp_path, "  r: {path: r.json, kind: scalars}\n", files).analyze().document["outputs"]
+    messages = [e["error"] for e in out["errors"]]
+    assert messages and not any("compare their logs" in m for m in messages)
+    assert all("the same in every execution of subject" in m and "name or an id" in m for m in messages)
+    assert out["verdict"]["status"] == "error"

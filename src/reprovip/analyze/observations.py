@@ -221,7 +221,13 @@ def gather(design: Design, kind: str, *, key_columns: list[str] | None = None) -
     empty: dict[str, set[str]] = {}
     for s, per in raw.items():
         own = _layouts({s: per}) if named else refs
-        if not _relatable(own, refs):  # list positions: another element at the same place; held to the study's
+        agree = len({_signature(got) for got, _ in per.values()}) == 1
+        # List positions or array shapes of its own: another element at the same place, held to the study's;
+        # when its executions agree on them, that is the subject's layout, not a failure (a lesion list)
+        if not _relatable(own, refs) or (not named and agree and not _relatable(_layouts({s: per}), refs)):
+            if agree:
+                errors += [_positions_of_subject(rec, got, refs) for got, rec in per.values()]
+                continue
             own = refs
         # Cells every execution of the subject writes empty (`n/a`, `NA`, blank): no observation of that subject
         empty[s] = set.intersection(*(set(got.meta.get("empty", ())) for got, _ in per.values()))
@@ -306,6 +312,31 @@ def _relatable(own: dict[str, tuple[Any, Record]], refs: dict[str, tuple[Any, Re
         if any(np.shape(got.values[n]) != np.shape(ref.values[n]) for n in got.values.keys() & ref.values.keys()):
             return False
     return True
+
+
+def _positions_of_subject(rec: Record, got: Any, refs: dict[str, tuple[Any, Record]]) -> dict[str, Any]:
+    """The error of a subject's file whose list positions are not the other subjects' while every execution of
+    the subject writes the same (a lesion list as long as the subject has lesions): a position names no entity
+    across subjects, so it cannot be compared between them; "compare their logs" sent a review looking for a
+    failure that was not there."""
+    ref = (refs.get(rec.version or "") or next(iter(refs.values())))[0]
+    differ = sorted(n for n in got.values.keys() ^ ref.values.keys() if _POSITION.search(n))
+    differ += [
+        f"{n} of shape {np.shape(got.values[n])} where most have {np.shape(ref.values[n])}"
+        for n in sorted(got.values.keys() & ref.values.keys())
+        if np.shape(got.values[n]) != np.shape(ref.values[n])
+    ]
+    return dict(
+        subject=rec.subject,
+        condition=rec.condition_key,
+        repetition=rec.repetition,
+        error=f"{rec.path}: its lists, numbered rows or arrays have other lengths than most subjects' "
+        f"({examples(differ)}), the "
+        f"same in every "
+        f"execution of subject {rec.subject}: a list's positions name no entity across subjects (element 3 of one "
+        "subject is not element 3 of another), so they cannot be compared between them; write the elements with "
+        "a name or an id (a table keyed by an id column, or named fields) to measure them",
+    )
 
 
 def _few_numbers(rec: Record, written: Any, names: list[str], typical: int) -> dict[str, Any]:
