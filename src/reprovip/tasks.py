@@ -85,10 +85,13 @@ def build_task(
             values["perturb"] = label
             if value == "verrou":
                 extra["verrou"] = True
+                extra["perturb"] = {"ulps": 0.0, "seed": 0}  # its input as level 0 gets it (below)
             elif float(value) > 0:
                 pseed = secrets.randbelow(2**31 - 1)
                 extra["perturb"] = {"ulps": float(value), "seed": pseed}
                 env["REPROVIP_PERTURB_ULPS"], env["REPROVIP_PERTURB_SEED"] = str(value), str(pseed)
+            else:  # the same copy without noise: a scaled int16 image reached level 0 as int16, the others as
+                extra["perturb"] = {"ulps": 0.0, "seed": 0}  # float64, and that type change read "perturb" (a review)
         elif name == "os":
             root, facts = (rootfs or {})[label]
             extra["os"] = {"root": str(root), **facts}

@@ -145,3 +145,31 @@ def test_python_callable_application(study_dir: Path, monkeypatch: pytest.Monkey
     assert (summary.done, summary.failed) == (4, 0)
     att = study.catalog.attempts(study.executions()["id"][0])[0]
     assert att["argv"][:4] == [sys.executable, "-m", "reprovip.execute.pycall", "mytool:segment"]
+
+
+def test_every_perturb_level_gets_its_input_through_the_same_copy(tmp_path: Path) -> None:
+    """Review G: a scaled int16 input (scl_slope 0.37) reached level 0 as the original int16 file and level 4
+    as the float64 copy; a tool keeping its input's type truncated one and not the other, and the difference
+    read "perturb changes the result". Level 0 gets the same copy, without noise."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for s in range(3):
+        img = nib.Nifti1Image(np.arange(24, dtype=np.int16).reshape(2, 3, 4) + 10 * s, np.eye(4))
+        img.header.set_slope_inter(0.37, 1.5)
+        nib.save(img, data / f"sub-{s}.nii.gz")
+    app = tmp_path / "app.py"
+    app.write_text(
+        "import json, sys\nimport nibabel as nib\n"
+        "img = nib.load(sys.argv[1])\n"
+        "json.dump({'dtype': str(img.get_data_dtype()), 'scaled': float(img.dataobj.slope)}, "
+        "open(sys.argv[2] + '/r.json', 'w'))\n"
+    )
+    (tmp_path / "study.yaml").write_text(
+        f'application:\n  command: ["{sys.executable}", "{app}", "{{input}}", "{{outdir}}"]\n'
+        'subjects: {glob: "data/{subject}.nii.gz"}\nfactors:\n  perturb: [0, 4]\nrepetitions: 1\n'
+        "outputs:\n  r: {path: r.json, kind: scalars}\n"
+    )
+    study = Study.load(tmp_path / "study.yaml")
+    assert study.run(jobs=2).done == 6
+    seen = {_blob_json(study, row.id)["dtype"] for row in study.executions().itertuples()}
+    assert seen == {"float64"}  # level 0 as well, not the original int16

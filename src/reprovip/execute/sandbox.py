@@ -724,12 +724,15 @@ def _execute(task: Task, tmpdir: str | None = None) -> dict[str, Any]:
         os.mkdir(outdir)
     values = dict(task.values, outdir=outdir, workdir=workdir)
     if "perturb" in task.extra:
-        from reprovip.execute.perturb import perturb_file
+        from reprovip.execute.perturb import perturb_file, unperturbable
 
         p = task.extra["perturb"]
-        indir = Path(workdir, "input")
-        indir.mkdir()
-        values["input"] = str(perturb_file(Path(values["input"]), indir, ulps=p["ulps"], seed=p["seed"]))
+        # The unperturbed levels get the same copy without noise, where one can be made (not of a folder a
+        # `verrou`-only study runs on)
+        if p["ulps"] > 0 or unperturbable(Path(values["input"])) is None:
+            indir = Path(workdir, "input")
+            indir.mkdir()
+            values["input"] = str(perturb_file(Path(values["input"]), indir, ulps=p["ulps"], seed=p["seed"]))
     argv = render_argv(task.argv, values)
     if "boutiques" in task.extra and task.extra["boutiques"].get("launcher", "simulate") == "simulate":
         from reprovip.spec.boutiques import boutiques_command
