@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -288,3 +289,14 @@ def test_python_underscore_grouping_is_one_number():
     underscored digits stay identifiers."""
     assert find_numbers("volume 6_234.5 mm3, voxels: 1_734_567, shift -1_234e-2") == [6234.5, 1734567.0, -12.34]
     assert find_numbers("2024_01_05 run_1_234 12_34 1_2345 001_002 1__234 1_234_") == []
+
+
+def test_a_progress_bar_is_what_the_terminal_shows(tmp_path: Path) -> None:
+    """Review G: a tqdm-like bar drawn with `\\r` on one line made each update a line, so the result on line 3
+    (`grep -n`) was `line8:0`, and a bar updated more or fewer times gave the executions other observations."""
+    fast, slow = tmp_path / "fast.log", tmp_path / "slow.log"
+    fast.write_text("fit\n  0%\r 50%\r100%|done\nTotal volume: 5.25\n")
+    slow.write_text("fit\n  0%\r 10%\r 20%\r 60%\r100%|done\nTotal volume: 5.25\n")
+    a, b = load(fast, kind="text"), load(slow, kind="text")
+    assert {k: float(v) for k, v in a.values.items()} == {"line2:0": 100.0, "line3:0": 5.25}
+    assert a.values.keys() == b.values.keys() and a.meta["n_lines"] == 3

@@ -268,6 +268,23 @@ def scan(line: str) -> tuple[list[float], int, dict[int, str]]:
     return numbers, overflow, exact
 
 
+def terminal_lines(text: str) -> list[str]:
+    r"""The lines of ``text`` as a terminal shows them: split at ``\n`` only (numbered as ``grep -n`` numbers them),
+    each the last of its ``\r``-separated parts, what a progress bar leaves on screen. Split at every ``\r``, a
+    bar's updates were lines of their own: the result on line 8 was named ``line13:0``, and a bar updated more
+    or fewer times made the executions' observations differ (a review).
+
+    Examples
+    --------
+    >>> terminal_lines("fit\n 10%\r 50%\r100% done\nTotal volume: 5\r\n")
+    ['fit', '100% done', 'Total volume: 5']
+    """
+    lines = text.replace("\r\n", "\n").split("\n")
+    if lines and not lines[-1]:
+        lines.pop()  # the file's final newline ends its last line
+    return [line.rsplit("\r", 1)[-1] for line in lines]
+
+
 def find_numbers(line: str) -> list[float]:
     """The numbers of one line, in order (see :func:`scan`).
 
@@ -300,7 +317,7 @@ class TextReader(Reader):
         values: dict[str, np.ndarray] = {}
         overflow = 0
         # colours glued `\x1b[32m11.5` to `m`: an identifier, and a +10 change passed (a review)
-        lines, digests, why = encoded_runs(strip_escapes(text).splitlines(), suffix_of(path))
+        lines, digests, why = encoded_runs(terminal_lines(strip_escapes(text)), suffix_of(path))
         exact: dict[str, str] = {}
         for number, line in enumerate(lines, start=1):
             found, skipped, big = scan(line)
