@@ -57,7 +57,11 @@ def test_failing_one_attempt_in_three_is_retried_and_reported_as_flaky(study_dir
         "75: transient failure): the application is flaky" in a["message"]
         for a in doc["alerts"]
     )
-    assert doc["executions"]["flaky"] == {"by_condition": {"-": 4}, "errors": ["exit code 75: transient failure"]}
+    assert doc["executions"]["flaky"] == {
+        "by_condition": {"-": 4},
+        "errors": ["exit code 75: transient failure"],
+        "lost_by_backend": False,
+    }
     assert doc["verdict"]["status"] == "warn"
     # --strict fails on the warning, and the JUnit file says so (it showed no failure while the exit code was 1).
     junit = study_dir / "junit.xml"
