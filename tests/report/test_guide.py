@@ -238,3 +238,16 @@ def test_a_wcv_near_a_zero_mean_is_shown_with_its_value(tmp_path) -> None:
     assert "undefined" not in html
     assert pct(wcv) in html
     assert "meaningless: a mean ≈ 0 (within one wSD of 0) divides it; read wSD" in html
+
+
+def test_a_blamed_factor_without_a_share_of_its_own_is_said_so() -> None:
+    """Review E: threads blamed by the bits, its main effect truncated to 0 (its effect in the repetitions'
+    variance): the report and the dashboard read "cause: threads (0% of the variance)"."""
+    output = _output("fail", {"threads": THREADS}, variance_shares={"threads": 0.0, "repetition": 0.2})
+    (step,) = next_steps(dict(outputs=[output]))
+    assert step["culprit"] == (
+        "threads (no variance share of its own: its effect lies in its interactions or the repetitions' variance)"
+    )
+    output["variance_shares"]["threads"] = 0.25
+    (step,) = next_steps(dict(outputs=[output]))
+    assert step["culprit"] == "threads (25% of the variance)"

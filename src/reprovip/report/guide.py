@@ -141,7 +141,15 @@ def _culprit(factor: str, entry: dict[str, Any], shares: dict[str, Any], evidenc
     region = to_float(entry.get("region")) or 0.0
     if not main and region >= REGION:
         return f"{factor}, in {fmt(100 * region, 3)}% of the differing voxels"
-    return f"{factor} ({fmt(100 * share, 3)}% of the variance)"
+    return f"{factor} {_share_of(share)}"
+
+
+def _share_of(share: float) -> str:
+    """A blamed factor's share of the variance in words: none of its own (truncated to 0, its effect in its
+    interactions or the repetitions) is said so, not "0% of the variance" beside its name (a review)."""
+    if share > 0:
+        return f"({fmt(100 * share, 3)}% of the variance)"
+    return "(no variance share of its own: its effect lies in its interactions or the repetitions' variance)"
 
 
 def _fixes(bits: dict[str, Any], factors: dict[str, Any], blamed: list[str]) -> list[tuple[str, str]]:
@@ -232,7 +240,7 @@ def next_steps(document: dict[str, Any]) -> list[dict[str, Any]]:
         )
         tests = factor_evidence(o.get("observations") or [], tuple(blamed))
         culprit = ", ".join(
-            f"{f} ({fmt(100 * (to_float(shares.get(f)) or 0.0), 3)}% of the variance)"
+            f"{f} {_share_of(to_float(shares.get(f)) or 0.0)}"
             if (factors.get(f) or {}).get("changes_result")  # the bits show it: the attribution tested no further
             else _culprit(f, attributed.get(f) or {}, shares, tests)
             for f in blamed
