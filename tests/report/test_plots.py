@@ -54,3 +54,15 @@ def test_bland_altman_near_the_float_max() -> None:
     assert "3 line(s) of bias or agreement not drawn: not finite" in svg
     assert svg.count("<circle") == 1
     assert all(math.isfinite(v) for v in _coordinates(svg))
+
+
+def test_a_trend_marks_an_analysis_without_a_value_and_does_not_join_over_it() -> None:
+    """Code review: an analysis whose worst cases are unknown (null: an observation non-finite in some
+    executions) vanished from the trend, the line joining its neighbours as if it had not been made."""
+    from reprovip.report.plots import trend
+
+    series = [dict(value=0.9, label="a"), dict(value=None, label="b"), dict(value=0.95, label="c"), dict(value=0.96)]
+    svg = str(trend(series, title="ICC(A,1) CI low"))
+    assert svg.count("<polyline") == 1 and svg.count("<circle") == 3 and svg.count(">n/a<") == 1
+    joined = str(trend([dict(value=0.9), dict(value=0.95), dict(value=0.96)], title="t"))
+    assert joined.count("<polyline") == 1 and ">n/a<" not in joined

@@ -286,11 +286,22 @@ def trend(series: list[dict[str, Any]], *, title: str) -> Markup | None:
     out = [text(left, 11, title, fill="#333")] + y_axis(sy, left, count=3, grid_to=left + width)
     out.append(line(left, top + height, left + width, top + height, "#888"))
     coords = [(sx(i), sy(v)) for i, v in pts]
-    if len(coords) > 1:
-        d = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
-        out.append(f'<polyline points="{d}" fill="none" stroke="#4c72b0" stroke-width="1.5"/>')
+    # One line per run of analyses with a value: an analysis without one (an observation non-finite in some
+    # executions makes the worst cases unknown) is marked, not joined over as if it had not been made
+    runs: list[list[tuple[float, float]]] = []
+    for k, (i, _) in enumerate(pts):
+        if k == 0 or i != pts[k - 1][0] + 1:
+            runs.append([])
+        runs[-1].append(coords[k])
+    for run in runs:
+        if len(run) > 1:
+            d = " ".join(f"{x:.1f},{y:.1f}" for x, y in run)
+            out.append(f'<polyline points="{d}" fill="none" stroke="#4c72b0" stroke-width="1.5"/>')
     for (i, v), (x, y) in zip(pts, coords, strict=True):
         out.append(circle(x, y, 3, "#4c72b0", title=f"{series[i].get('label', i)}: {fmt(v)}"))
+    valued = {i for i, _ in pts}
+    for i in (i for i in range(len(series)) if i not in valued):
+        out.append(text(sx(i), top + height - 4, "n/a", anchor="middle", fill="#c44e52", size=9))
     for i in (0, len(series) - 1):
         out.append(
             text(
