@@ -331,11 +331,10 @@ def _positions_of_subject(rec: Record, got: Any, refs: dict[str, tuple[Any, Reco
         condition=rec.condition_key,
         repetition=rec.repetition,
         error=f"{rec.path}: its lists, numbered rows or arrays have other lengths than most subjects' "
-        f"({examples(differ)}), the "
-        f"same in every "
-        f"execution of subject {rec.subject}: a list's positions name no entity across subjects (element 3 of one "
-        "subject is not element 3 of another), so they cannot be compared between them; write the elements with "
-        "a name or an id (a table keyed by an id column, or named fields) to measure them",
+        f"({examples(differ)}), the same in every execution of subject {rec.subject}: a list's positions name no "
+        "entity across subjects (element 3 of one subject is not element 3 of another), so they cannot be "
+        "compared between them; write the elements with a name or an id (a table keyed by an id column, or named "
+        "fields) to measure them",
     )
 
 
