@@ -74,7 +74,8 @@ def bitwise_summary(design: Design) -> dict[str, Any]:
             quiet.append(c)
         elif differing < SPORADIC * pc["cells"]:
             sporadic.append(c)  # a few flaky subjects: no property of the condition (see _factor_effect)
-    factors = {f: _factor_effect(design, j) for j, (f, _) in enumerate(design.factors)}
+    fresh_noisy = _fresh_noisy(design)
+    factors = {f: _factor_effect(design, j, fresh_noisy) for j, (f, _) in enumerate(design.factors)}
     return dict(
         nondeterminism=_culprits(design, quiet, sporadic, per_condition),
         repetitions=design.k,
@@ -213,18 +214,21 @@ def _fresh_seeds(design: Design, cell: tuple[str, ...], j: int) -> bool:
     return any(f == "seed" and cell[i] in FRESH_SEEDS for i, (f, _) in enumerate(design.factors) if i != j)
 
 
-def _factor_effect(design: Design, j: int) -> dict[str, Any]:
-    name, levels = design.factors[j]
-    within: dict[str, dict[str, int]] = {lv: {"cells": 0, "identical_cells": 0} for lv in levels}
-    between_pairs = between_diff = 0
-    # Executions under a fresh seed that disagree somewhere: the seed moves the result, so two such conditions
-    # that differ may differ by their seeds alone. Where they never do, the seed is inert and they compare.
-    fresh_noisy = any(
+def _fresh_noisy(design: Design) -> bool:
+    """Whether executions under a fresh seed disagree somewhere: the seed moves the result, so two such
+    conditions that differ may differ by their seeds alone. Where they never do, the seed is inert."""
+    return any(
         len({record_key(r) for r in _cell_records(design, s, cell)}) > 1
         for s in design.subjects
         for cell in design.cells
         if _fresh_seeds(design, cell, -1)
     )
+
+
+def _factor_effect(design: Design, j: int, fresh_noisy: bool) -> dict[str, Any]:
+    name, levels = design.factors[j]
+    within: dict[str, dict[str, int]] = {lv: {"cells": 0, "identical_cells": 0} for lv in levels}
+    between_pairs = between_diff = 0
     for s in design.subjects:
         reps: dict[tuple[str, ...], set[str]] = {}
         for cell in design.cells:

@@ -416,9 +416,10 @@ def analyze_groups(
     outputs = []
     again = "`reprovip run` stores it as declared (results made elsewhere: ingest them again)"
     labels = {r.condition_key: dict(r.labels) for _, recs in groups.values() for r in recs}
+    k = _repetitions(done) if done else None  # the same executions ran for every output
     for (name, relpath), (kind, recs) in sorted(groups.items()):
         label = name if names_per_output[name] == 1 else f"{name}/{relpath}"
-        design = build_design(recs, declared, k=None if not done else _repetitions(done))
+        design = build_design(recs, declared, k=k)
         declared_kind = study.spec.outputs[name].kind if name in study.spec.outputs else kind
         try:
             if declared_kind != kind:  # read as it was stored, it would be judged as what the file no longer says
