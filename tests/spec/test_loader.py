@@ -77,6 +77,25 @@ def test_good_study_parses() -> None:
             "{threads}'); write it as a list of arguments, never run through a shell: "
             '["echo", "{input}", "{outdir}", "{threads}"]',
         ),
+        (  # a review: a list of subject ids or of output paths said "Input should be a valid dictionary"
+            GOOD.replace('{glob: "data/{subject}.txt"}', "[s1, s2]"),
+            "study.yaml:3:1: subjects: expected a mapping, got a list; write one of `glob: data/{subject}.nii.gz`",
+        ),
+        (
+            GOOD.replace("  out: {path: out.txt, kind: text}", "  - out.txt"),
+            "study.yaml:7:1: outputs: expected a mapping, got a list; name each output: "
+            "`volumes: {path: volumes.csv, kind: table}`",
+        ),
+        (
+            GOOD.replace("{path: out.txt, kind: text}", "out.txt"),
+            "study.yaml:8:3: outputs.out: expected a mapping, got str 'out.txt'; write `{path: volumes.csv, kind: table}`",
+        ),
+        (
+            GOOD.replace('  command: [echo, "{input}", "{outdir}", "{threads}"]\n', "").replace(
+                "application:", "application: echo {input}"
+            ),
+            "study.yaml:1:1: application: expected a mapping, got str 'echo {input}'; write `command: [...]`",
+        ),
     ],
 )
 def test_bad_study_gives_one_located_line(text: str, expected: str | None) -> None:

@@ -302,6 +302,9 @@ def _one_error(err: Any, loc: tuple[Any, ...], root: Any, file: str, suggested: 
     msg = err["msg"].removeprefix("Value error, ")
     if not isinstance(got, dict | list) and repr(got) not in msg:
         msg += f" (got {repr(got)[:60]})"
+    shape = _shape_hint(loc) if err["type"] in ("dict_type", "model_type", "model_attributes_type") else None
+    if shape:  # a mapping written as a list or a word (a review: `subjects: [s1, s2]`): say how to write it
+        msg = f"expected a mapping, got {_yaml_kind(got)}; {shape}"
     if err["type"] == "list_type" and isinstance(got, str) and " " in got.strip():
         # A command line written as one string (a review): say how to write it, as the argv list it must be
         try:
@@ -310,6 +313,35 @@ def _one_error(err: Any, loc: tuple[Any, ...], root: Any, file: str, suggested: 
             words = got.split()
         msg += f"; write it as a list of arguments, never run through a shell: {json.dumps(words)}"
     return _located(msg, root, loc, file)
+
+
+# How each mapping of the study is written, for an error that got something else (the docs' example, shortened).
+_SHAPES = {
+    ("application",): "write `command: [...]` (an argv list), `boutiques: tool.json` or `python: module:function`",
+    ("subjects",): (
+        "write one of `glob: data/{subject}.nii.gz`, `list: [data/a.nii.gz, ...]` (paths), "
+        "`map: {sub-01: data/a.nii.gz}` or `bids: {root: bids/}` under it"
+    ),
+    ("outputs",): "name each output: `volumes: {path: volumes.csv, kind: table}`",
+    ("outputs", "*"): (
+        "write `{path: volumes.csv, kind: table}` (kind: image, labels, table, scalars, text, array or bytes)"
+    ),
+    ("factors",): "name each factor with its levels: `threads: [1, 2]`, `seed: [42, random]`",
+    ("env",): 'write `NAME: value` pairs: `env: {MY_TOOL_SEED: "{seed}"}`',
+    ("criteria", "*"): 'write `{require: "ICC(A,1).ci_low >= 0.9"}`, optionally with severity, outputs, observations',
+}
+
+
+def _shape_hint(loc: tuple[Any, ...]) -> str | None:
+    return _SHAPES.get(loc) or _SHAPES.get((*loc[:-1], "*")) if loc else None
+
+
+def _yaml_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "nothing" if value is None else f"{type(value).__name__} {repr(value)[:60]}"
 
 
 # Placeholders known only when the execution starts, in its own folder: the environment is built before.
