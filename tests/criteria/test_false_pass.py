@@ -291,6 +291,8 @@ def test_identical_values_in_files_whose_bytes_differ_say_so(study_dir: Path) ->
     assert doc["verdict"]["summary"].startswith(
         "1 of 1 outputs bit-for-bit identical (1 in their decoded values only: the files' bytes differ); "
     )
+    # the output's own line said "bit-for-bit identical across all executions" (a review)
+    assert out["attribution"]["summary"].startswith("identical across all executions in its decoded values (the ")
 
 
 @pytest.mark.parametrize(

@@ -241,6 +241,12 @@ def attribute(
     """
     if bitwise["identical"] and bitwise.get("compared_subjects") == 0:  # an empty "identical" read like a pass
         return {"factors": [], "summary": "nothing to compare: no subject has two executions that wrote this output"}
+    if bitwise["identical"] and bitwise.get("bytes_identical") is False:  # equal once decoded: say so (a review)
+        return {
+            "factors": [],
+            "summary": "identical across all executions in its decoded values (the files' bytes differ: a header "
+            "field, a time stamp)",
+        }
     if bitwise["identical"]:
         return {"factors": [], "summary": "bit-for-bit identical across all executions"}
     # Shares of a table's observations are their mean: said, since a message names one observation beside them
