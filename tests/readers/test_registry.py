@@ -134,3 +134,13 @@ def test_reader_error_is_an_input_error(tmp_path):
     with pytest.raises(ValueError, match="file not found"):
         load(tmp_path / "nothing.json")
     assert issubclass(ReaderError, ValueError) and ReaderError.exit_code == 2
+
+
+def test_the_spec_knows_the_kinds_of_the_binary_formats() -> None:
+    """`validate` refuses a binary file declared another kind from its suffix alone (without importing the
+    readers): its table must be the binary readers' suffixes and kinds."""
+    from reprovip.readers.registry import READERS
+    from reprovip.spec.models import BINARY_SUFFIXES
+
+    expected = {suffix: reader.kinds for reader in READERS if reader.binary for suffix in reader.suffixes}
+    assert BINARY_SUFFIXES == expected

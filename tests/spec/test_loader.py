@@ -77,6 +77,16 @@ def test_good_study_parses() -> None:
             "{threads}'); write it as a list of arguments, never run through a shell: "
             '["echo", "{input}", "{outdir}", "{threads}"]',
         ),
+        (  # a review: a GIfTI declared `text` passed on its metadata numbers; refused at its line, with the kind
+            GOOD.replace("{path: out.txt, kind: text}", "{path: lh.thickness.gii, kind: text}"),
+            "study.yaml:8:3: outputs.out: a .gii file is read as kind array, not 'text': declare `kind: array` (or "
+            "`bytes` to compare the files bit for bit)",
+        ),
+        (
+            GOOD.replace("{path: out.txt, kind: text}", "{path: 'seg/*.nii.gz', kind: table}"),
+            "study.yaml:8:3: outputs.out: a .nii.gz file is read as kind image or labels, not 'table'",
+        ),
+        (GOOD.replace("{path: out.txt, kind: text}", "{path: seg.nii.gz, kind: bytes}"), None),
         (  # a review: a list of subject ids or of output paths said "Input should be a valid dictionary"
             GOOD.replace('{glob: "data/{subject}.txt"}', "[s1, s2]"),
             "study.yaml:3:1: subjects: expected a mapping, got a list; write one of `glob: data/{subject}.nii.gz`",

@@ -105,6 +105,7 @@ class NumpyReader(Reader):
     """NumPy ``.npy`` arrays and ``.npz`` archives; sniffed by their magic numbers."""
 
     name = "numpy"
+    binary = True
     kinds = ("array",)
     suffixes = (".npy", ".npz")
 

@@ -71,6 +71,8 @@ class Reader:
         suffix (text formats: an ``.out`` file declared as ``table``).
     options : frozenset of str
         Keyword options :meth:`read` accepts (``key_columns`` for tables).
+    binary : bool
+        A binary format (NIfTI, NumPy, GIfTI): a file it recognises is never read as another kind.
     """
 
     name: ClassVar[str] = "?"
@@ -78,6 +80,7 @@ class Reader:
     suffixes: ClassVar[tuple[str, ...]] = ()
     any_suffix: ClassVar[bool] = False
     options: ClassVar[frozenset[str]] = frozenset()
+    binary: ClassVar[bool] = False
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(kinds={self.kinds!r})"

@@ -241,6 +241,7 @@ class NiftiReader(Reader):
     """NIfTI-1/2 single-file images, plain or gzip-compressed; sniffed by their magic number."""
 
     name = "nifti"
+    binary = True
     kinds = ("image", "labels")
     suffixes = (".nii", ".nii.gz")
 

@@ -16,6 +16,7 @@ from reprovip.errors import EMPTY_FILE
 from reprovip.readers.arrays import NumpyReader
 from reprovip.readers.base import KINDS, Loaded, Reader, describe, fail, suffix_of
 from reprovip.readers.freesurfer import FreeSurferStatsReader
+from reprovip.readers.gifti import GiftiReader
 from reprovip.readers.nifti import MghReader, NiftiReader
 from reprovip.readers.opaque import BytesReader
 from reprovip.readers.scalars import JsonReader
@@ -28,6 +29,7 @@ READERS: list[Reader] = [
     NiftiReader(),
     MghReader(),
     NumpyReader(),
+    GiftiReader(),
     JsonReader(),
     FreeSurferStatsReader(),
     TableReader(),
@@ -79,6 +81,15 @@ def find_reader(path: Path, kind: str | None = None) -> tuple[Reader, str]:
     for reader in candidates:
         if reader.can_read(path):
             return reader, kind
+    for reader in READERS:
+        # A binary format declared as another kind: read as text, a GIfTI's short base64 arrays were invisible and
+        # a thickness map that varied passed (a review). Its kind is known: say it.
+        if reader.binary and kind != "bytes" and reader.can_read(path):
+            raise fail(
+                path,
+                f"a {reader.name} file declared `kind: {kind}`",
+                f"declare the output `kind: {reader.kinds[0]}` (or `bytes` to compare the files bit for bit)",
+            )
     for reader in candidates:
         if reader.any_suffix:
             return reader, kind

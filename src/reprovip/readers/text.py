@@ -22,7 +22,8 @@ terminal shows (:func:`~reprovip.readers.base.strip_escapes`). The file has no s
 alone still makes two files differ, with every number identical: a warning, not a failure.
 
 A run of 64 or more base64 characters (:data:`BASE64`, :func:`encoded`; not a hexadecimal digest, a number or a
-path) is binary data written as text, as GIFTI and VTK XML files hold their arrays: no number is read inside it,
+path), or the text of an XML element declared encoded (:data:`_ENCODED_TAG`, however short), is binary data
+written as text, as VTK XML files hold their arrays: no number is read inside it,
 and each run is kept as a digest in ``meta["text"]`` and named in ``meta["number_like_text"]`` (by
 ``"line<L>:base64:<j>"``), so that a run that differs between executions makes the output not analysable
 instead of passing on the metadata numbers around it (see :func:`encoded_runs`).
@@ -86,6 +87,17 @@ _SUPERSCRIPTS = str.maketrans(
     "\u207a\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079", "+-0123456789"
 )
 _INFINITE_WORDS = frozenset({"inf", "infinity"})
+#: Numbers in E (or D) notation written into each other, as Fortran's ``3E12.5`` writes a negative value into
+#: the previous field's last column: ``2.71307E+01-1.50000E+00-1.00000E+00``. After an exponent's digits a sign
+#: can only start the next number; read as one identifier, an amplitude that varied by 30% passed (a review).
+_TOUCHING = re.compile(
+    r"(?<![\w.+-])[-+]?(?:\d+\.?\d*|\.\d+)[ed][-+]?\d+(?:[-+](?:\d+\.?\d*|\.\d+)[ed][-+]?\d+)+(?![\w.])",
+    re.IGNORECASE,
+)
+_NEXT_SIGN = re.compile(r"(?<=\d)(?=[-+])")
+#: Microsoft C runtime's non-finite values (``printf("%f")`` before Visual Studio 2015): ``1.#INF00``,
+#: ``-1.#IND00`` (indeterminate), ``1.#QNAN0``, ``1.#SNAN0``. Read as ``1.``, an infinity was a finite 1 (a review).
+_MSVC_NONFINITE = re.compile(r"(?<![\w.+-])([-+]?)1\.#(INF|IND|QNAN|SNAN)\d*(?![\w.])", re.IGNORECASE)
 
 
 #: A run of at least 64 base64 characters (RFC 4648: letters, digits, ``+``, ``/``, then ``=`` padding) glued to no
@@ -95,10 +107,14 @@ BASE64 = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{64,}={0,2}(?![A-Za-z0-9+/
 _HEX = re.compile(r"[0-9a-f]+|[0-9A-F]+")  # one case: a digest; `AAAA...` (zeros in base64) has no digit
 _SWITCH = re.compile(r"(?<=[a-z])[A-Z]|(?<=[A-Za-z])[0-9]|(?<=[0-9])[A-Za-z]")  # aB, a1, 1a: random in base64
 _BASE64_LINE = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+#: An XML start tag that declares its content encoded: VTK's ``<DataArray ... format="binary">``, GIfTI's
+#: ``<DataArray ... Encoding="GZipBase64Binary">`` (its ``<Data>`` child holds the text). Such text is data
+#: whatever its length: under 64 characters, an array of a few points was read as no number at all (a review).
+_ENCODED_TAG = re.compile(r'<[\w:]+\s[^<>]*\b(?:format|encoding)\s*=\s*"(?:binary|[^"]*base64[^"]*)"[^<>]*>', re.I)
+#: The text of an element: base64 characters alone between two tags, or between a tag and the line's end.
+_ELEMENT_TEXT = re.compile(r"(?:^|(?<=>))\s*([A-Za-z0-9+/=]{4,})\s*(?=<|$)")
 # What a reader for the format would be; else: a reader of another kind, or bit-for-bit comparison.
 _FORMATS = {
-    ".gii": "a GIFTI file: nibabel reads its data arrays (nibabel.load(path).agg_data()), reprovip has no GIFTI reader "
-    "yet: save the arrays as .npy (kind: array) or declare the output `kind: bytes`",
     **dict.fromkeys(
         (".vtp", ".vtu", ".vti", ".vtr", ".vts", ".vtk"),
         "a VTK file: save its arrays as .npy (kind: array; vtk or pyvista read them) or declare the output "
@@ -148,15 +164,21 @@ def encoded_runs(lines: list[str], suffix: str = "") -> tuple[list[str], dict[st
     >>> import base64
     >>> data = base64.b64encode(bytes(range(150))).decode()  # 200 characters
     >>> wrapped = [data[:76], data[76:152], data[152:]]
-    >>> lines, digests, why = encoded_runs([f"<Data n='150'>{data}</Data> 1.5", *wrapped, "2"], ".gii")
+    >>> lines, digests, why = encoded_runs([f"<Data n='150'>{data}</Data> 1.5", *wrapped, "2"], ".vtp")
     >>> lines
     ["<Data n='150'> </Data> 1.5", ' ', '', '', '2']
     >>> sorted(digests), why["line2:base64:0"]  # doctest: +ELLIPSIS
-    (['line1:base64:0', 'line2:base64:0'], 'encoded binary data (base64, 200 characters on 3 lines) ...GIFTI...')
+    (['line1:base64:0', 'line2:base64:0'], 'encoded binary data (base64, 200 characters on 3 lines) ...VTK...')
+
+    The text of an element declared encoded is data however short (VTK's ``format="binary"``):
+
+    >>> encoded_runs(['<DataArray type="Float32" format="binary">', "  CAAAAJqZGUA=", "</DataArray>"])[0]
+    ['<DataArray type="Float32" format="binary">', '   ', '</DataArray>']
     """
     masked = list(lines)
     runs: dict[str, list[str]] = {}
     block, width = "", 0  # the run alone on its line that the next lines may continue, and its line's length
+    pending = False  # an element declared encoded (format="binary", Encoding="...Base64...") whose text is to come
     for n, line in enumerate(lines, start=1):
         part = line.strip()
         if block and part and len(part) <= width and _BASE64_LINE.fullmatch(part) and not part.isdigit():
@@ -166,7 +188,16 @@ def encoded_runs(lines: list[str], suffix: str = "") -> tuple[list[str], dict[st
                 block = ""
             continue
         block = ""
-        found = [m[0] for m in BASE64.finditer(line) if encoded(m[0])]
+        tag = _ENCODED_TAG.search(line)
+        declared: list[str] = []
+        if tag or pending:  # the text of an element declared encoded is its data, however short
+            start = tag.end() if tag else 0
+            texts = [m for m in _ELEMENT_TEXT.finditer(line, start) if not m[1].rstrip("=").isdigit()]
+            declared = [m[1] for m in texts]
+            for m in reversed(texts):
+                line = line[: m.start(1)] + " " + line[m.end(1) :]
+            pending = not declared and (bool(tag) or (pending and "</" not in line))
+        found = declared + [m[0] for m in BASE64.finditer(line) if encoded(m[0])]
         if not found:
             continue
         runs.update((f"line{n}:base64:{j}", [run]) for j, run in enumerate(found))
@@ -257,7 +288,9 @@ def scan(line: str) -> tuple[list[float], int, dict[int, str]]:
     numbers: list[float] = []
     exact: dict[int, str] = {}
     overflow = 0
-    for match in NUMBER.finditer(ascii_signs(line)):
+    line = _TOUCHING.sub(lambda m: _NEXT_SIGN.sub(" ", m[0]), ascii_signs(line))
+    line = _MSVC_NONFINITE.sub(lambda m: f"{m[1]}{'inf' if m[2].lower() == 'inf' else 'nan'}", line)
+    for match in NUMBER.finditer(line):
         value, e = _literal(match)
         if math.isinf(value) and match[0].lstrip("+-").lower() not in _INFINITE_WORDS:
             overflow += 1
@@ -300,6 +333,10 @@ def find_numbers(line: str) -> list[float]:
     [inf]
     >>> find_numbers("git 6c1fa9ea, sha256:12e61109, run_3, 2024-01-05 12:30, (2e-3) 1,234")
     [12.0, 30.0, 0.002, 1.0, 234.0]
+    >>> find_numbers("AMP 2.71307E+01-1.50000E+00-1.00000D+00")  # Fortran's touching E fields
+    [27.1307, -1.5, -1.0]
+    >>> find_numbers("fit 1.#INF00 -1.#IND00 1.#QNAN0 2.5")  # the Microsoft C runtime's inf and nan
+    [inf, nan, nan, 2.5]
     """
     return scan(line)[0]
 

@@ -102,6 +102,14 @@ class Subjects(_Strict):
         return self
 
 
+#: The binary formats' suffixes and the kinds their readers read (``reprovip.readers``, binary readers; a test keeps
+#: the two in step): a NIfTI declared ``table`` or a GIfTI declared ``text`` is refused at its line, not at analysis.
+BINARY_SUFFIXES = {
+    **dict.fromkeys((".nii", ".nii.gz", ".mgz", ".mgh"), ("image", "labels")),
+    **dict.fromkeys((".npy", ".npz", ".gii", ".gii.gz"), ("array",)),
+}
+
+
 class Output(_Strict):
     """A declared result of an execution: a path or glob relative to ``{outdir}``, or a stream it prints.
 
@@ -126,6 +134,18 @@ class Output(_Strict):
                 f"`{{stdout}}.csv`, got {v!r}"
             )
         return v
+
+    @model_validator(mode="after")
+    def _kind_of_suffix(self) -> Output:
+        name = self.path.rsplit("/", 1)[-1].lower()
+        suffix = next((s for s in sorted(BINARY_SUFFIXES, key=len, reverse=True) if name.endswith(s)), None)
+        kinds = BINARY_SUFFIXES.get(suffix or "", ())
+        if kinds and self.kind not in (*kinds, "bytes"):
+            raise ValueError(
+                f"a {suffix} file is read as kind {' or '.join(kinds)}, not {self.kind!r}: declare `kind: {kinds[0]}` "
+                "(or `bytes` to compare the files bit for bit)"
+            )
+        return self
 
 
 class Factor(_Strict):

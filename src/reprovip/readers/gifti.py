@@ -1,0 +1,96 @@
+"""GIfTI surface files (``.gii``: FreeSurfer/fMRIPrep/HCP thickness, curvature, surfaces, time series) as ``array``.
+
+Each data array of the file is one observation, named by its position and its intent: ``0/shape`` (a
+thickness or curvature map), ``0/pointset`` and ``1/triangle`` (a surface's vertices and faces),
+``0/time_series``... (nibabel's intent names, lower case, without ``NIFTI_INTENT_``). Values keep their stored
+type; a ``pointset`` is read as written, in the coordinates of its own coordinate system.
+
+GIfTI stores its arrays as base64 text inside XML (``Encoding="GZipBase64Binary"``): read as ``text``, no number
+of the data is visible, and a short run of base64 passed as identical metadata (a review), so a ``.gii`` declared
+``text`` is refused with this kind's name.
+
+Semantic hash: per data array in file order, its intent, data type, shape and C-order little-endian bytes, and
+a point set's coordinate transform. The XML layout, the encoding (ASCII, base64, gzip), the
+metadata (``Date``, ``UserName``, ``AnatomicalStructurePrimary``) and a label table's colours do not count: two
+runs that write equal arrays are identical.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reprovip.readers.base import (
+    Loaded,
+    Reader,
+    count_nonfinite,
+    describe,
+    fail,
+    gunzip,
+    head,
+    new_hasher,
+    read_file_bytes,
+    read_only,
+)
+
+_RERUN = "the file is damaged or not a GIfTI file; re-run the execution"
+
+
+def is_gifti(start: bytes) -> bool:
+    """Whether a file's first bytes are a GIfTI document (an XML declaration or DOCTYPE, then ``<GIFTI``)."""
+    return b"<GIFTI" in start[:2048]
+
+
+def load_gifti(path: Path) -> dict[str, np.ndarray]:
+    """Every data array of a GIfTI file, by ``"<position>/<intent>"``, and the coordinate transform of each
+    point set (``"<position>/pointset.xform"``, from the data space to the transformed space, 4 x 4)."""
+    import nibabel as nib
+    from nibabel.gifti import GiftiImage
+
+    try:
+        image = GiftiImage.from_bytes(gunzip(path, read_file_bytes(path)))
+    except Exception as exc:  # the XML parser, base64 and zlib raise many types
+        raise fail(path, f"GIfTI file cannot be read ({describe(exc)})", _RERUN) from exc
+    if not image.darrays:
+        raise fail(path, "the GIfTI file holds no data array", "check that the application wrote its data")
+    arrays: dict[str, np.ndarray] = {}
+    for i, darray in enumerate(image.darrays):
+        intent = nib.nifti1.intent_codes.label[darray.intent].lower().removeprefix("nifti_intent_")
+        name = f"{i}/{intent.replace(' ', '_')}"
+        arrays[name] = np.asarray(darray.data)
+        # a surface's vertices are in its coordinate system (nibabel gives every array an identity one)
+        if intent == "pointset" and darray.coordsys is not None:
+            arrays[f"{name}.xform"] = np.asarray(darray.coordsys.xform, dtype=np.float64)
+    return arrays
+
+
+class GiftiReader(Reader):
+    """GIfTI ``.gii`` files; sniffed by their ``<GIFTI`` root element."""
+
+    name = "gifti"
+    binary = True
+    kinds = ("array",)
+    suffixes = (".gii", ".gii.gz")
+
+    def sniff(self, path: Path) -> bool:
+        return is_gifti(head(path, 2048))
+
+    def read(self, path: Path, *, kind: str, **options: Any) -> Loaded:
+        # a point set's transform is geometry, as an image's affine: compared as an observation too
+        values = {name: read_only(a) for name, a in load_gifti(path).items()}
+        meta = {
+            "arrays": {name: {"shape": list(a.shape), "dtype": a.dtype.str} for name, a in values.items()},
+            "n_nonfinite": count_nonfinite(values),
+        }
+        return Loaded("array", values, meta)
+
+    def semantic_hash(self, path: Path) -> str | None:
+        h = new_hasher("gifti.v1")
+        for name, array in load_gifti(path).items():
+            little = array.dtype.newbyteorder("<")
+            h.update(name.encode("utf-8", "surrogatepass") + b"\0" + little.str.encode() + b"\0")
+            h.update(np.array([array.ndim, *array.shape], dtype="<i8").tobytes())
+            h.update(np.ascontiguousarray(array, dtype=little).tobytes())
+        return h.hexdigest()

@@ -1,0 +1,96 @@
+"""GIfTI reader: data arrays by position and intent, a semantic hash of the data, and no text reading of it."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from reprovip.readers import load, semantic_hash
+from reprovip.readers.registry import find_reader
+
+from .conftest import reader_error
+
+
+def _gifti(path: Path, *arrays: tuple[np.ndarray, str], encoding: str = "GIFTI_ENCODING_B64GZ") -> Path:
+    """A GIfTI file as nibabel writes it (FreeSurfer's and fMRIPrep's format), one data array per pair."""
+    darrays = [nib.gifti.GiftiDataArray(a, intent=i, encoding=encoding) for a, i in arrays]
+    nib.save(nib.gifti.GiftiImage(darrays=darrays), path)
+    return path
+
+
+def test_a_thickness_map_is_one_array_observation(tmp_path: Path) -> None:
+    thickness = (2.5 + np.random.default_rng(0).random(200)).astype(np.float32)
+    path = _gifti(tmp_path / "lh.thickness.shape.gii", (thickness, "NIFTI_INTENT_SHAPE"))
+    loaded = load(path)
+    assert loaded.kind == "array" and list(loaded.values) == ["0/shape"]
+    assert np.array_equal(loaded.values["0/shape"], thickness) and loaded.values["0/shape"].dtype == np.float32
+    assert not loaded.values["0/shape"].flags.writeable
+    assert loaded.meta == {"arrays": {"0/shape": {"shape": [200], "dtype": "<f4"}}, "n_nonfinite": 0}
+
+
+def test_a_surface_gives_vertices_faces_and_the_vertices_transform(tmp_path: Path) -> None:
+    vertices = np.random.default_rng(1).random((6, 3)).astype(np.float32) * 80
+    faces = np.array([[0, 1, 2], [2, 3, 4], [3, 4, 5]], dtype=np.int32)
+    path = _gifti(tmp_path / "lh.pial.surf.gii", (vertices, "NIFTI_INTENT_POINTSET"), (faces, "NIFTI_INTENT_TRIANGLE"))
+    values = load(path, kind="array").values
+    assert list(values) == ["0/pointset", "0/pointset.xform", "1/triangle"]
+    assert np.array_equal(values["0/pointset"], vertices) and np.array_equal(values["1/triangle"], faces)
+    assert np.array_equal(values["0/pointset.xform"], np.eye(4))
+
+
+def test_the_semantic_hash_is_the_data_not_the_encoding_or_metadata(tmp_path: Path) -> None:
+    """Equal arrays written as base64+gzip, as plain base64 or as ASCII, with another date in the metadata, hash
+    alike; one changed value does not; the gzip-compressed file reads the same."""
+    data = (1 + np.arange(50) / 4).astype(np.float32)  # exact in ASCII (nibabel writes 6 decimals)
+    a = _gifti(tmp_path / "a.gii", (data, "NIFTI_INTENT_SHAPE"))
+    b = _gifti(tmp_path / "b.gii", (data, "NIFTI_INTENT_SHAPE"), encoding="GIFTI_ENCODING_ASCII")
+    image = nib.load(b)
+    image.meta["Date"] = "Mon Nov 30 10:00:00 2026"
+    nib.save(image, tmp_path / "c.gii")
+    changed = data.copy()
+    changed[7] += 1e-3
+    d = _gifti(tmp_path / "d.gii", (changed, "NIFTI_INTENT_SHAPE"), encoding="GIFTI_ENCODING_B64BIN")
+    e = tmp_path / "e.gii.gz"
+    e.write_bytes(gzip.compress(a.read_bytes()))
+    hashes = {p.name: semantic_hash(p) for p in (a, b, tmp_path / "c.gii", d, e)}
+    assert a.read_bytes() != b.read_bytes()
+    assert hashes["a.gii"] == hashes["b.gii"] == hashes["c.gii"] == hashes["e.gii.gz"] != hashes["d.gii"]
+    assert np.array_equal(load(e).values["0/shape"], data)
+
+
+def test_a_short_gifti_declared_text_is_refused_with_the_kind_to_declare(tmp_path: Path) -> None:
+    """A review: 4 vertices are 24 characters of base64, no run of encoded data; read as text, only the identical
+    metadata numbers were compared, and a thickness that varied by 0.5 mm passed."""
+    path = _gifti(
+        tmp_path / "lh.thickness.gii",
+        (np.array([2.5, 2.6, 2.7, 2.8], np.float32), "NIFTI_INTENT_SHAPE"),
+        encoding="GIFTI_ENCODING_B64BIN",
+    )
+    for kind in ("text", "table", "scalars", "image"):
+        with reader_error(path, f"a gifti file declared `kind: {kind}`; declare the output `kind: array` (or "):
+            load(path, kind=kind)
+    assert find_reader(path, "bytes")[0].name == "bytes"
+
+
+def test_other_binary_formats_declared_another_kind_name_theirs(tmp_path: Path) -> None:
+    np.save(tmp_path / "fit.npy", np.arange(3.0))
+    with reader_error(tmp_path / "fit.npy", "a numpy file declared `kind: table`; declare the output `kind: array`"):
+        load(tmp_path / "fit.npy", kind="table")
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b'<?xml version="1.0"?>\n<GIFTI Version="1.0" NumberOfDataArrays="1">\n<DataArray', "GIfTI file cannot"),
+        (b'<?xml version="1.0"?>\n<GIFTI Version="1.0" NumberOfDataArrays="0"></GIFTI>\n', "holds no data array"),
+    ],
+)
+def test_a_damaged_or_empty_gifti_is_one_line_error(tmp_path: Path, content: bytes, problem: str) -> None:
+    path = tmp_path / "cut.gii"
+    path.write_bytes(content)
+    with reader_error(path, problem):
+        load(path)
