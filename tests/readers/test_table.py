@@ -105,6 +105,18 @@ def test_nan_as_c_programs_print_it(tmp_path):
     assert loaded.meta["header"] is False and math.isnan(_values(loaded)["0/1"])
 
 
+def test_a_column_of_nan_written_is_numeric_and_an_empty_one_is_ignored(tmp_path):
+    """A review: `name,value / vol,nan` in one execution made `vol/value` no observation, and the analysis said
+    the executions "wrote different rows" instead of naming the NaN."""
+    path = tmp_path / "t.csv"
+    path.write_text("name,value,blank\nvol,nan,\narea,NA,n/a\n")
+    loaded = load(path)
+    values = _values(loaded)
+    assert list(values) == ["vol/value", "area/value"] and all(math.isnan(v) for v in values.values())
+    assert loaded.meta["numeric_columns"] == ["value"] and loaded.meta["ignored_columns"] == ["blank"]
+    assert loaded.meta["empty"] == ["vol/blank", "area/value", "area/blank"]
+
+
 def test_true_false_columns_are_one_and_zero(tmp_path):
     """A `converged` column flipping True -> False was a text cell (a warning), while the same flip in JSON
     (read as 1/0) failed (review). Missing cells stay NaN; words beside booleans keep the column text."""

@@ -25,7 +25,8 @@ no type guessing happens behind our back. The rules (also in ``docs/readers.md``
   cells stay text and ``meta["number_like_text"]`` says why (see :func:`_decimal_commas`);
 - a column is numeric when more than half of its non-missing cells are numbers; every other non-missing
   cell of a numeric column is then an error naming its line and column; a column whose every non-missing
-  cell is ``true`` or ``false`` (any case) is numeric too, 1 and 0, as JSON's booleans are;
+  cell is ``true`` or ``false`` (any case) is numeric too, 1 and 0, as JSON's booleans are, and so is a column
+  whose only values are NaN as written (``nan``): a NaN computed is a value, unlike an empty cell;
 - row keys: the ``key_columns`` given (joined with ``|``), else the first non-numeric column when its values
   are unique and non-empty, else the 0-based data-row index;
 - a first row whose every cell is a number (``np.savetxt``, connectome matrices, FSL ``.mat`` affines) is
@@ -399,6 +400,8 @@ def table_loaded(path: Path, table: ParsedTable, key_columns: tuple[str, ...] | 
             text_cols.append(j)
             if why:
                 number_like[name] = why
+        elif any(row[j].lower() in _NAN for row in table.rows):
+            columns[j] = parsed  # a NaN the application wrote is a value, even alone (a review: a missing row)
         else:
             ignored.append(name)  # no value at all
             unvalued.append(j)
