@@ -27,6 +27,9 @@ class CheckResult:
     document: dict[str, Any]
     exit_code: int
     notified: bool = False
+    #: why the ``on_fail`` hook failed (it could not start, exited non-zero, timed out), or None: a failing
+    #: notification never changes the verdict's exit code nor stops the reports being written
+    hook_error: str | None = None
 
     @property
     def status(self) -> str:
@@ -39,16 +42,24 @@ class CheckResult:
         return self.document["verdict"]["label"]
 
 
-def notify(argv: list[str], summary: dict[str, Any], *, cwd: Path) -> None:
-    """Run the study's ``on_fail`` command (an argv list, no shell) with the summary JSON on stdin."""
+def notify(argv: list[str], summary: dict[str, Any], *, cwd: Path) -> str | None:
+    """Run the study's ``on_fail`` command (an argv list, no shell, ``{python}`` and ``{study_dir}`` filled in) in
+    the study's folder with the summary JSON on stdin; None when it succeeded, else why it failed, one line."""
+    import sys
+
+    from reprovip.execute.render import render_argv
+
+    argv = render_argv(argv, {"python": sys.executable, "study_dir": str(cwd)})
     try:
         proc = subprocess.run(
             argv, input=json.dumps(summary), text=True, cwd=cwd, timeout=120, capture_output=True, check=False
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise InputError(f"on_fail command {argv[0]!r} could not run: {exc}; fix `on_fail` in the study") from exc
+        return f"on_fail command {argv[0]!r} could not run ({exc}); fix `on_fail` in the study"
     if proc.returncode != 0:
-        raise InputError(f"on_fail command {argv[0]!r} exited with {proc.returncode}: {proc.stderr.strip()[:200]}")
+        said = " ".join(proc.stderr.split())[:200]
+        return f"on_fail command {argv[0]!r} exited with {proc.returncode}" + (f": {said}" if said else "")
+    return None
 
 
 def summary_of(document: dict[str, Any]) -> dict[str, Any]:
@@ -71,11 +82,12 @@ def gate(document: dict[str, Any], study: Study, *, strict: bool = False) -> Che
             "run `reprovip analyze` again"
         )
     code = exit_code(verdict["status"], strict=strict)
-    notified = False
-    if code != 0 and study.spec.on_fail:
-        notify(study.spec.on_fail, summary_of(document), cwd=study.directory)
-        notified = True
-    return CheckResult(document, code, notified)
+    if code == 0 or not study.spec.on_fail:
+        return CheckResult(document, code)
+    # A notification that fails (a webhook down) is said, never the verdict's exit code nor its reports (a review:
+    # exit 2, "bad input", and no JUnit file for a study that was simply not reproducible)
+    error = notify(study.spec.on_fail, summary_of(document), cwd=study.directory)
+    return CheckResult(document, code, notified=error is None, hook_error=error)
 
 
 def stored_document(study: Study, name: str = "analysis.json") -> dict[str, Any]:

@@ -194,6 +194,22 @@ def test_a_not_reproducible_comparison_is_a_junit_failure_as_check_prints_it(
     assert failed[0].find("failure").text == "\n".join(messages)
 
 
+def test_a_warning_alert_on_an_output_one_version_writes_fails_strict_junit(capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: `compare --strict` printed "study alerts....Failed - qc: cnr is written only by the current
+    version" and exited 1, while the JUnit file had no case naming it (only the generic `study verdict`)."""
+    from reprovip.cli.check import print_lines
+
+    message = "qc/cnr is written only by the current version"
+    doc = _document("warn")
+    doc["alerts"] = [dict(output="qc/cnr", severity="warn", message=message)]
+    print_lines(doc, strict=True)
+    assert re.search(r"^study alerts\.+Failed$", capsys.readouterr().out, re.MULTILINE)
+    for strict, child in ((True, "failure"), (False, "system-out")):
+        _, cases = _junit(junit_xml(doc, strict=strict))
+        (warned,) = [c for c in cases if c.get("name") == "no study warning"]
+        assert message in warned.find(child).text
+
+
 def test_a_not_reproducible_verdict_with_errors_only_is_a_junit_failure() -> None:
     """Whatever makes the verdict "not reproducible", JUnit has a failure, not only errors."""
     _, cases = _junit(junit_xml(_failed_comparison([])))

@@ -107,7 +107,8 @@ def test_failed_executions_exit_3_and_alert(study_dir: Path) -> None:
 
 def test_on_fail_hook_receives_summary_on_stdin(study_dir: Path) -> None:
     hook_out = study_dir / "hook.json"
-    hook = f'on_fail: ["{sys.executable}", "-c", "import sys; open(\'{hook_out}\', \'w\').write(sys.stdin.read())"]\n'
+    # {python} and {study_dir} are filled in (a review: "could not run '{python}'"), the hook runs in the study folder
+    hook = 'on_fail: ["{python}", "-c", "import sys; open(\'{study_dir}/hook.json\', \'w\').write(sys.stdin.read())"]\n'
     path = write_study(
         study_dir,
         app="nondet_app.py",
@@ -120,6 +121,39 @@ def test_on_fail_hook_receives_summary_on_stdin(study_dir: Path) -> None:
     assert result.exit_code == 1 and result.notified
     summary = json.loads(hook_out.read_text())
     assert summary["verdict"]["status"] == "fail" and summary["outputs"] == {"result": "fail"}
+
+
+def test_a_failing_hook_keeps_the_verdict_exit_code_and_the_reports(
+    study_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A review: a notification hook that exited 5 (a webhook down) made `check` exit 2, "bad input", and write
+    neither the JUnit file nor the Markdown summary of a study that was simply not reproducible."""
+    hook = 'on_fail: ["{python}", "-c", "import sys; sys.stderr.write(\'webhook down\\\\n\'); sys.exit(5)"]\n'
+    path = write_study(
+        study_dir,
+        app="nondet_app.py",
+        factors=THREADS,
+        repetitions=2,
+        extra='criteria: ["sd_ratio <= 0.00001"]\n' + hook,
+    )
+    Study.load(path).run(jobs=2)
+    junit, markdown = study_dir / "j.xml", study_dir / "s.md"
+    capsys.readouterr()
+    assert main(["check", str(path), "--junit", str(junit), "--markdown", str(markdown)]) == 1
+    err = capsys.readouterr().err
+    assert f"reprovip: warning: on_fail command {sys.executable!r} exited with 5: webhook down" in err
+    assert junit.exists() and markdown.exists()
+    assert any(c.find("failure") is not None for c in _junit_cases(junit))
+    result = Study.load(path).check()
+    assert result.exit_code == 1 and not result.notified and result.hook_error.endswith("exited with 5: webhook down")
+
+
+def test_an_unknown_hook_placeholder_is_refused_at_validate(study_dir: Path, capsys) -> None:
+    path = write_study(study_dir, extra='on_fail: ["{python}", "notify.py", "{subject}"]\n')
+    assert main(["validate", str(path)]) == 2
+    assert "on_fail.2: placeholder {subject} is no placeholder of `on_fail`, which knows {python}, {study_dir}" in (
+        capsys.readouterr().err
+    )
 
 
 @pytest.mark.parametrize(

@@ -119,4 +119,11 @@ def check(
 
     result = check_study(Study.load(study), strict=strict, reanalyze=reanalyze)
     emit(result.document, strict=strict, junit=junit, markdown=markdown, badge=badge, json_path=json_path)
+    warn_hook(result.hook_error)
     return result.exit_code
+
+
+def warn_hook(error: str | None) -> None:
+    """Say on stderr that the ``on_fail`` hook failed (the exit code stays the verdict's)."""
+    if error:
+        click.echo(f"reprovip: warning: {error}", err=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from reprovip.cli.check import emit, gate_options
+from reprovip.cli.check import emit, gate_options, warn_hook
 from reprovip.study import Study
 
 
@@ -47,4 +47,5 @@ def compare(
                 f"(max |z| {float(env['max_abs_z']):.3g} vs {env['z_critical']:.3g} on {env['worst_observation']})"
             )
     emit(result.document, strict=strict, junit=junit, markdown=markdown, badge=badge, json_path=json_path)
+    warn_hook(result.hook_error)
     return result.exit_code

@@ -19,6 +19,7 @@ from reprovip.errors import SpecError
 from reprovip.execute.render import FACTOR_VARIABLES  # what the built-in factors set: one list
 from reprovip.spec.models import (
     BUILTIN_PLACEHOLDERS,
+    HOOK_PLACEHOLDERS,
     NUMBER_LEVELS,
     Application,
     CriterionSpec,
@@ -379,6 +380,15 @@ def _check_placeholders(spec: StudySpec, root: Any, file: str) -> list[SpecError
             message = _placeholder_problem(name, known, spec if is_env else None)
             if message:
                 problems.append(_located(message, root, loc, file))
+    for i, arg in enumerate(spec.on_fail or []):  # run after the analysis, in the study's folder: no execution's
+        for name in _PLACEHOLDER.findall(arg):
+            if name not in HOOK_PLACEHOLDERS:
+                message = (
+                    f"placeholder {{{name}}} is no placeholder of `on_fail`, which knows "
+                    f"{', '.join(f'{{{p}}}' for p in HOOK_PLACEHOLDERS)} only (it runs once, after the analysis, "
+                    "in the study's folder, with the summary JSON on its standard input)"
+                )
+                problems.append(_located(message, root, ("on_fail", i), file))
     from reprovip.execute.sandbox import STREAM_OUTPUT  # as the models' validator: one spelling of a stream
 
     # An output path may name the execution ({subject}_brain.nii.gz); it is relative to {outdir}.

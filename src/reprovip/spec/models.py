@@ -102,6 +102,9 @@ class Subjects(_Strict):
         return self
 
 
+#: The placeholders of ``on_fail``: the interpreter running reprovip, and the study's folder (its working folder).
+HOOK_PLACEHOLDERS = ("python", "study_dir")
+
 #: The binary formats' suffixes and the kinds their readers read (``reprovip.readers``, binary readers; a test keeps
 #: the two in step): a NIfTI declared ``table`` or a GIfTI declared ``text`` is refused at its line, not at analysis.
 BINARY_SUFFIXES = {
