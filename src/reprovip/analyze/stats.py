@@ -190,14 +190,17 @@ def _per_condition(values: np.ndarray, cond_keys: list[str]) -> list[dict[str, A
 
 
 ODD_CHANGE = 0.5  # an execution half (or more) away from its subject's median, relative to the larger of the two
+ODD_SUBJECTS = 0.25  # ... or a quarter (or more) of the SD between subjects' medians away
 ODD_NOISE = 10.0  # ... and ten times farther than the executions of a typical subject spread (relative to its median)
 
 
 def odd_executions(values: np.ndarray, subjects: list[str]) -> list[dict[str, Any] | None]:
     """Per observation of ``values`` (``(n_obs, n_subjects, *levels, k)``, finite), the executions whose value
-    is half or more away from their subject's median (``|x - m| >= 0.5 max(|x|, |m|)``): a silent failure
-    (an execution that wrote 0, or a third of its result) which an ICC hides when subjects differ much more
-    than executions (a review's zero among 30 subjects read ICC 0.98). Only an outlier among its subject's
+    is half or more away from their subject's median (``|x - m| >= 0.5 max(|x|, |m|)``), or a quarter or more of
+    the SD between the subjects' medians away: a silent failure (an execution that wrote 0, or a third of its
+    result) or a run stuck in another local minimum (a registration 3 mm off where the others agree to 0.01 mm),
+    which an ICC hides when subjects differ much more than executions (a review's zero among 30 subjects read
+    ICC 0.98; a review's 300-SD outlier passed unnamed). Only an outlier among its subject's
     executions: it must also be ten times farther from the median than a typical subject's executions spread,
     relative to its median and in the output's unit (medians over subjects of their range), so that noise
     around 0, or as large as the values, is not named. None where no execution is odd, else the count and the
@@ -209,6 +212,12 @@ def odd_executions(values: np.ndarray, subjects: list[str]) -> list[dict[str, An
     >>> v = np.array([[[10.0, 10.1, 0.0], [20.0, 20.0, 20.1], [30.0, 30.1, 30.0], [40.0, 40.0, 40.1]]])
     >>> odd_executions(v, ["s1", "s2", "s3", "s4"])  # one observation, 4 subjects, k = 3
     [{'count': 1, 'subject': 's1', 'column': 2, 'value': 0.0, 'typical': 10.0}]
+    >>> v[0, 0, 2] = 14.0  # 28% off only, but 39 times a subject's spread (0.1) and 0.3 of the subjects' SD (13)
+    >>> odd_executions(v, ["s1", "s2", "s3", "s4"])[0]["value"]
+    14.0
+    >>> v[0, 0, 2] = 12.0  # 0.15 of the subjects' SD: one of the executions' spread, not a silent failure
+    >>> odd_executions(v, ["s1", "s2", "s3", "s4"])
+    [None]
     """
     n_obs, n_subj = values.shape[:2]
     if values.size == 0 or math.prod(values.shape[2:]) < 2:
@@ -226,8 +235,9 @@ def odd_executions(values: np.ndarray, subjects: list[str]) -> list[dict[str, An
         far = (dev >= ODD_NOISE * noise * np.abs(typical)) & (
             dev >= ODD_NOISE * np.median(ranges, axis=(1, 2), keepdims=True)
         )
-        odd = (dev > 0) & (dev >= ODD_CHANGE * scale) & far
-        relative = np.where(odd, dev / scale, -1.0)
+        between = np.std(typical, axis=1, ddof=1, keepdims=True) if n_subj > 1 else np.zeros((n_obs, 1, 1))
+        odd = (dev > 0) & ((dev >= ODD_CHANGE * scale) | (dev >= ODD_SUBJECTS * between)) & far
+        relative = np.where(odd, dev / np.where(scale > 0, scale, 1.0), -1.0)
     for i in range(n_obs):
         count = int(odd[i].sum())
         if not count:

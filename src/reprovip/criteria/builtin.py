@@ -6,7 +6,7 @@ values too small for their SD to be computed, voxels
 too large for their squares to be, numeric outputs with no number,
 observations non-finite in some executions, files that differ where no observation does, voxels that differ
 where no voxel metric looks, voxels whose finiteness differs, images that lost most of their voxels, and
-executions half or more away from their subject's others (a warning).
+executions far from their subject's others (a warning).
 """
 
 from __future__ import annotations
@@ -207,10 +207,11 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 severity="warn",
                 value=sum(int(o["odd_executions"]["count"]) for o in odd),
                 observation=odd[0]["name"],
-                message=f"{len(odd)} observation(s) have an execution half or more away from its subject's other "
-                "executions (a silent failure: an execution that wrote 0, or a fraction of its result?), which "
-                "an ICC hides when subjects differ much more than executions: "
-                + named([_odd(o["name"], o["odd_executions"]) for o in odd]),
+                message=f"{len(odd)} observation(s) have an execution far from its subject's other executions "
+                "(half its value or more, or a quarter of the spread between subjects, where a subject's "
+                "executions agree ten times closer: a silent failure, an execution that wrote 0 or a fraction of "
+                "its result, or a run stuck in another local minimum?), which an ICC hides when subjects differ "
+                "much more than executions: " + named([_odd(o["name"], o["odd_executions"]) for o in odd]),
             )
         )
     if leaning := [o for o in out.get("observations") or [] if o.get("icc_leans_on")]:
