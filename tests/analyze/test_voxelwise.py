@@ -501,6 +501,26 @@ def test_with_two_repetitions_an_execution_far_from_its_subject_s_others_is_name
     assert odd["value"] == pytest.approx(np.sqrt(500**2 + 100**2) / 2, rel=0.2) and odd["typical"] < 3
 
 
+def test_one_run_a_voxel_off_among_identical_runs_is_named(tmp_path: Path) -> None:
+    """Review K: a smooth image, 3 subjects x threads [1, 2] x K = 2, identical runs but one shifted by a voxel:
+    0.36 subjects' spreads from the others (the test wanted 0.5), median voxel ICC 0.99, "pass", nothing said.
+    When the others agree ten times closer, a quarter of a spread is enough; the same shift in every run of a
+    subject (its own image) names none."""
+    from scipy import ndimage
+
+    image = ndimage.gaussian_filter(np.random.default_rng(15).uniform(0, 100, size=(12, 12, 12)), 2) * 4
+    # subjects 14 apart (the spread); a voxel's shift moves the image by 5.1 RMS: 0.37 spreads
+    subjects = [image + 14.0 * i for i in range(3)]
+    x = np.stack([np.stack([np.stack([s, s], -1)] * 2, -2) for s in subjects], 3)  # (12,12,12, 3, 2, 2)
+    res, _, _ = _maps_of(tmp_path / "plain", _design(tmp_path / "plain", x))
+    assert "support_outliers" not in res
+    x[..., 1, 0, 1] = np.roll(x[..., 1, 0, 1], 1, axis=0)
+    res, _, _ = _maps_of(tmp_path / "maps", _design(tmp_path, x))
+    (odd,) = res["support_outliers"]
+    assert (odd["subject"], odd["condition"], odd["repetition"]) == ("sub-1", "threads=0", 1)
+    assert odd["typical"] == 0 and 0.25 <= odd["changed_fraction"] < 0.5
+
+
 def test_a_subject_on_another_intensity_scale_is_named(tmp_path: Path) -> None:
     """One subject's images 100 times the others' (unnormalised scanner units) make every voxel's ICC near 1 whatever
     the executions do (a review: 0.999999 with it, 0.47 without): named in ``far_subjects``; subjects within a

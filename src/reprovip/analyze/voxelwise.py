@@ -55,6 +55,9 @@ RESIDUE = 1e-6  # of a subject's typical largest |value|: below it a voxel is re
 MAGNITUDE_VOXELS = 100  # the mean magnitude of an execution is compared when there are this many voxels with metrics
 DISTANT = 0.5  # an execution this many between-subject spreads from its condition's other repetitions...
 DISTANT_RATIO = 3.0  # ... and this many times farther than the farthest of them: another subject's data, a slab
+# ... or a quarter of a spread when the others agree ten times closer: one run of a registration a voxel off among
+# identical ones (0.36 spreads, a review) passed unnamed, with a median voxel ICC of 0.99
+DISTANT_TIGHT, DISTANT_TIGHT_RATIO = 0.25, 10.0
 
 
 def _reference(design: Design, subjects: list[str]) -> tuple[tuple[int, ...], np.ndarray, tuple[float, ...]] | None:
@@ -369,9 +372,11 @@ class _Stream:
         """Name the executions far from their condition's other repetitions (3 or more; with 2, from all their
         subject's executions: :meth:`_groups`) on the sampled
         voxels, :data:`DISTANT` times the spread of subjects' images about the study's typical image and
-        :data:`DISTANT_RATIO` times the farthest of its other repetitions: an execution that holds another subject's
-        image, or a slab of it, keeps its voxel count and magnitude, and one execution in 18 left the median voxel
-        ICC at 0.945 ("sufficiently reproducible", a review; its values as a table failed). Distances are RMS
+        :data:`DISTANT_RATIO` times the farthest of its other repetitions (or :data:`DISTANT_TIGHT` spreads and
+        :data:`DISTANT_TIGHT_RATIO` times, when the others agree that closely): an execution that holds another
+        subject's image, or a slab of it, keeps its voxel count and magnitude, and one execution in 18 left the
+        median voxel ICC at 0.945 ("sufficiently reproducible", a review; its values as a table failed). Distances
+        are RMS
         over the sampled voxels finite everywhere, from the voxelwise median of the group (or of the subject's
         executions, for its spread), so one far execution does not move the centre it is measured from."""
         if len(self.sampled) < 3 or self.sample is None:
@@ -392,11 +397,12 @@ class _Stream:
             for start, stop, measure in self._groups(v.shape[0]):
                 group = v[start:stop]
                 far = _rms(group - np.median(group, axis=0))
-                for rank in np.flatnonzero(far >= DISTANT * spread):
+                for rank in np.flatnonzero(far >= DISTANT_TIGHT * spread):
                     # Against the farthest of the others: a median of three distances let ordinary jitter
                     # (a registration's random sub-voxel shift) reach 3 times it (a review's false alarm).
                     typical = float(np.max(np.delete(far, rank)))
-                    if far[rank] < DISTANT_RATIO * typical:
+                    ratio = far[rank] / typical if typical > 0 else np.inf
+                    if not (far[rank] >= DISTANT * spread and ratio >= DISTANT_RATIO) and ratio < DISTANT_TIGHT_RATIO:
                         continue
                     at = self.execution(subject, start + int(rank))
                     if (subject, at["condition"], at["repetition"]) in named:
