@@ -362,6 +362,29 @@ def test_a_subject_on_its_own_grid_is_named_with_what_to_do(tmp_path: Path) -> N
     )
 
 
+def test_an_execution_off_its_own_subject_s_grid_is_the_geometry_changing(tmp_path: Path) -> None:
+    """Review K: threads=2 moved the affine by 1e-3 mm in every subject; the message advised resampling
+    native-space images to a template, and the maps said "fewer than two complete subjects" although every
+    subject had all its executions."""
+    x = np.random.default_rng(6).uniform(50, 60, size=(*SPATIAL, 3, 2, 1))
+    design = _design(tmp_path, x)
+    shifted = np.pad([[1e-3]], ((0, 3), (3, 0)))
+    for s in design.subjects:
+        rec = design.grid[s][(design.cells[1], 0)]
+        img = nib.load(rec.path)
+        nib.save(nib.Nifti1Image(np.asarray(img.dataobj), img.affine + shifted), rec.path)
+    errors: list[dict] = []
+    res = voxelwise_maps(design, list(design.complete), tmp_path / "maps", errors=errors)
+    assert [e["subject"] for e in errors] == list(design.subjects)
+    assert errors[0]["error"].endswith(
+        "affine differs from the other executions' by 0.001 at row 0, column 3 (tolerance 1e-05 plus 4 float32 "
+        "steps); its subject's executions wrote their images on different grids: the application's output geometry "
+        "is not reproducible (the attribution names the factor, or run-to-run nondeterminism); voxelwise maps need "
+        "every execution on one grid, or declare the output `kind: bytes` to compare the files only"
+    )
+    assert res == {"skipped": "fewer than two subjects whose every execution could be read on one grid"}
+
+
 def test_one_volume_written_as_x_y_z_1_is_the_same_grid(tmp_path: Path) -> None:
     """Some executions write one volume as (x, y, z, 1), others as (x, y, z), as tools do: the same grid, the
     maps those of the 3-D files (a review's study read "not analysable", advising to resample to a template)."""

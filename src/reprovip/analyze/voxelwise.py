@@ -44,6 +44,11 @@ ONE_GRID = (
     "voxelwise maps need every execution on one grid: images in each subject's native space must be resampled "
     "to a common template first, or declare the output `kind: bytes` to compare the files only"
 )
+OWN_GRID = (
+    "its subject's executions wrote their images on different grids: the application's output geometry is not "
+    "reproducible (the attribution names the factor, or run-to-run nondeterminism); voxelwise maps need every "
+    "execution on one grid, or declare the output `kind: bytes` to compare the files only"
+)
 _READERS = 2  # reader threads: with the main thread's accumulation, both cores of a laptop stay busy
 _AHEAD = 4  # volumes read but not yet consumed, at most (each holds a decoded volume in memory)
 SUPPORT_CHANGE = (
@@ -60,12 +65,19 @@ DISTANT_RATIO = 3.0  # ... and this many times farther than the farthest of them
 DISTANT_TIGHT, DISTANT_TIGHT_RATIO = 0.25, 10.0
 
 
-def _reference(design: Design, subjects: list[str]) -> tuple[tuple[int, ...], np.ndarray, tuple[float, ...]] | None:
+#: The reference grid: shape, affine, voxel sizes, and the files whose subject wrote its executions on more than
+#: one grid (an execution off its own subject's grid is the application's geometry changing, not native space).
+Reference = tuple[tuple[int, ...], np.ndarray, tuple[float, ...], frozenset[Path]]
+
+
+def _reference(design: Design, subjects: list[str]) -> Reference | None:
     """The most common (shape, affine) among the volumes, from their headers alone (no decompression), so one
     odd volume is the one reported, whichever is read first."""
     seen: Counter[tuple[Any, ...]] = Counter()
     found = {}
+    mixed: set[Path] = set()
     for s in subjects:
+        grids = {}
         for rec in design.grid[s].values():
             try:
                 grid = read_geometry(rec.path)
@@ -74,7 +86,12 @@ def _reference(design: Design, subjects: list[str]) -> tuple[tuple[int, ...], np
             key = (grid_shape(grid.shape), tuple(np.round(grid.affine, 4).ravel()))
             seen[key] += 1
             found.setdefault(key, (key[0], grid.affine, grid.voxel_mm))
-    return found[seen.most_common(1)[0][0]] if seen else None
+            grids[Path(rec.path)] = key
+        if len(set(grids.values())) > 1:
+            mixed.update(grids)
+    if not seen:
+        return None
+    return (*found[seen.most_common(1)[0][0]], frozenset(mixed))
 
 
 def _rows(affine: np.ndarray) -> str:
@@ -95,8 +112,10 @@ def _volumes_in(shape: tuple[int, ...]) -> str:
     return f"{n} volume{'s' if n != 1 else ''} (shape {shape})"
 
 
-def _volume(path: Path, ref: tuple[tuple[int, ...], np.ndarray, Any], buffers: DecodeBuffers) -> np.ndarray:
+def _volume(path: Path, ref: Reference, buffers: DecodeBuffers) -> np.ndarray:
     """One volume as a flat array in memory order and stored dtype, checked against the reference geometry."""
+    # a review: a 1e-3 mm shift under threads=2 was told to resample native-space images to a template
+    hint = OWN_GRID if Path(path) in ref[3] else ONE_GRID
     img = read_image(path, buffers)
     shape = grid_shape(img.data.shape)
     if shape != ref[0] and shape[:3] == ref[0][:3]:
@@ -105,12 +124,12 @@ def _volume(path: Path, ref: tuple[tuple[int, ...], np.ndarray, Any], buffers: D
             "wrote more or fewer volumes (frames) than the others; check its log"
         )
     if shape != ref[0]:
-        raise ReaderError(f"{path}: shape {img.data.shape} differs from {ref[0]} of the other executions; {ONE_GRID}")
+        raise ReaderError(f"{path}: shape {img.data.shape} differs from {ref[0]} of the other executions; {hint}")
     if (mismatch := affine_mismatch(img.affine, ref[1])) is not None:
         diff, row, col = mismatch
         raise ReaderError(
             f"{path}: affine differs from the other executions' by {diff:.3g} at row {row}, column {col} "
-            f"(tolerance {AFFINE_TOLERANCE:g} plus 4 float32 steps); {ONE_GRID}"
+            f"(tolerance {AFFINE_TOLERANCE:g} plus 4 float32 steps); {hint}"
         )
     return np.ravel(img.data, order="F")  # nibabel arrays are Fortran-ordered: a view, no copy
 
@@ -237,9 +256,7 @@ class _Stream:
     serve every execution that shares it.
     """
 
-    def __init__(
-        self, design: Design, ref: tuple[tuple[int, ...], np.ndarray, Any], *, metrics: bool, version_axis: int | None
-    ) -> None:
+    def __init__(self, design: Design, ref: Reference, *, metrics: bool, version_axis: int | None) -> None:
         self.design, self.ref, self.metrics, self.version_axis = design, ref, metrics, version_axis
         nv = int(np.prod(ref[0]))
         self.mask = np.zeros(nv, dtype=bool)
@@ -619,5 +636,5 @@ def voxelwise_maps(
             adding.result()
         del adding
         if stream.n < 2:
-            return {"skipped": "fewer than two complete subjects"}
+            return {"skipped": "fewer than two subjects whose every execution could be read on one grid"}
         return finish_maps(stream, out_dir, pool, 2 * _READERS)
