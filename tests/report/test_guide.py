@@ -251,3 +251,15 @@ def test_a_blamed_factor_without_a_share_of_its_own_is_said_so() -> None:
     output["variance_shares"]["threads"] = 0.25
     (step,) = next_steps(dict(outputs=[output]))
     assert step["culprit"] == "threads (25% of the variance)"
+
+
+def test_a_factor_whose_repetitions_differ_under_some_levels_is_told_by_their_variance() -> None:
+    """Review J: only solver=b adds run-to-run noise; the report read "cause: solver (0.064% of the variance)",
+    its main effect's share, while the repetitions under solver=b carried 27% of it."""
+    solver = dict(changes_result=True, nondeterministic_levels=["b"], levels={"a": {}, "b": {}})
+    output = _output("fail", {"solver": solver}, variance_shares={"solver": 0.00064, "repetition": 0.266})
+    (step,) = next_steps(dict(outputs=[output]))
+    assert (
+        step["culprit"]
+        == "solver (the repetitions differ under solver=b only: 26.6% of the variance, in the repetitions)"
+    )

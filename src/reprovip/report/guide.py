@@ -144,6 +144,18 @@ def _culprit(factor: str, entry: dict[str, Any], shares: dict[str, Any], evidenc
     return f"{factor} {_share_of(share)}"
 
 
+def _bits_culprit(factor: str, entry: dict[str, Any], shares: dict[str, Any]) -> str:
+    """A factor the bits blame: where its repetitions differ under some of its levels only, its effect is those
+    repetitions' variance, said as such (a review: "cause: solver (0.064% of the variance)", its main effect's
+    share, while the repetitions under solver=b carried 27%); else its share of the variance."""
+    noisy = [str(x) for x in entry.get("nondeterministic_levels") or []]
+    if noisy and len(noisy) < len(entry.get("levels") or {}):
+        rep = to_float(shares.get("repetition"))
+        share = f": {fmt(100 * rep, 3)}% of the variance, in the repetitions" if rep is not None else ""
+        return f"{factor} (the repetitions differ under {', '.join(f'{factor}={x}' for x in noisy)} only{share})"
+    return f"{factor} {_share_of(to_float(shares.get(factor)) or 0.0)}"
+
+
 def _share_of(share: float) -> str:
     """A blamed factor's share of the variance in words: none of its own (truncated to 0, its effect in its
     interactions or the repetitions) is said so, not "0% of the variance" beside its name (a review)."""
@@ -240,7 +252,7 @@ def next_steps(document: dict[str, Any]) -> list[dict[str, Any]]:
         )
         tests = factor_evidence(o.get("observations") or [], tuple(blamed))
         culprit = ", ".join(
-            f"{f} {_share_of(to_float(shares.get(f)) or 0.0)}"
+            _bits_culprit(f, factors[f], shares)
             if (factors.get(f) or {}).get("changes_result")  # the bits show it: the attribution tested no further
             else _culprit(f, attributed.get(f) or {}, shares, tests)
             for f in blamed
