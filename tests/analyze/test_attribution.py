@@ -460,3 +460,12 @@ def test_conditions_under_a_fresh_seed_do_not_tie_differences_to_another_factor(
     assert real["factors"]["threads"]["changes_result"] is True
     # a seed that never moves the result (every seed=random repetition agrees): its pairs count (code review)
     assert real["factors"]["threads"]["between_pairs"] == 16
+
+
+def test_with_one_repetition_the_residual_is_not_called_repetition() -> None:
+    """Review I: threads [1, 2, 4] x K = 1 read "share of total variance: repetition 51.5%", repetitions that were
+    never made; it is the residual, the subjects' reactions to threads and run-to-run noise together."""
+    one = _bits({"threads": ("1", "2", "4")}, 1, lambda s, c, r: f"{s}/{c}")
+    summary = attribute(one, {"threads": 0.1, "repetition": 0.515})["summary"]
+    assert "share of total variance: residual (subjects x factors and run-to-run) 51.5%, threads 10%" in summary
+    assert "repetition 51.5%" in attribute(_noisy_bits(), {"threads": 0.1, "repetition": 0.515})["summary"]

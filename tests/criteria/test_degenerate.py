@@ -15,6 +15,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from reprovip.cli.main import main
@@ -526,3 +527,22 @@ def test_encoded_binary_data_that_differs_is_said_as_such_not_as_numbers() -> No
     (under,) = [r for r in verdict["reasons"] if r["criterion"] == "differences the metrics measure"]
     assert under["message"] == f"1 run(s) of encoded binary data differ between executions: line6:base64:0 ({why})"
     assert verdict["status"] == "error"
+
+
+def test_an_icc_pass_on_two_subjects_says_its_interval_is_uninformative(tmp_path) -> None:
+    """Review I: a two-subject study passed `ICC(A,1).ci_low >= 0.9` and `check` said nothing of the note the
+    document carries (one between-subject degree of freedom)."""
+    from tests.conftest import ingested
+
+    rng = np.random.default_rng(3)
+    files = {
+        (s, r): {"r.json": json.dumps({"vol": base + 1e-3 * rng.normal()})}
+        for s, base in (("a", 10), ("b", 90))
+        for r in (1, 2, 3)
+    }
+    (out,) = ingested(tmp_path, "  r: {path: r.json, kind: scalars}\n", files).analyze().document["outputs"]
+    (icc,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "ICC(A,1).ci_low >= 0.9"]
+    assert icc["passed"] and icc["message"].endswith(
+        "its lower bound meets >= 0.9 (fewer than 3 subjects: the F-based ICC interval rests on one between-subject "
+        "degree of freedom and is uninformative (e.g. the ICC(C,1) lower bound with k = 3 is above 0 only if F > 38.5))"
+    )

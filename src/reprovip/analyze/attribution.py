@@ -319,7 +319,10 @@ def attribute(
         sentences.append("repetitions agree within each condition but conditions differ")
     listed = sources if sources else shares
     if listed:
-        top = [f"{k} {100 * v:.3g}%" for k, v in sorted(listed.items(), key=lambda kv: -kv[1]) if v > 0]
+        # With one repetition the residual holds the subjects' reactions to the factors and the run-to-run noise,
+        # which nothing separates: "repetition 51.5%" named repetitions that were never made (a review)
+        name = {"repetition": "residual (subjects x factors and run-to-run)"} if bitwise.get("repetitions") == 1 else {}
+        top = [f"{name.get(k, k)} {100 * v:.3g}%" for k, v in sorted(listed.items(), key=lambda kv: -kv[1]) if v > 0]
         if top:
             sentences.append(f"share of total variance{f' ({over})' if over else ''}: " + ", ".join(top))
     return {"factors": entries, "summary": "; ".join(sentences)}

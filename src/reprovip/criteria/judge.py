@@ -179,6 +179,8 @@ def _judge(
             head = f"{form} = {estimate} (95% CI {low} to {high})"
             bound = {"ci_low": "its lower bound", "ci_high": "its upper bound"}.get(field, "it")
             msg = f"{head}{where}: {bound} {rule}"
+            if ok and x.get("note"):  # a pass on 2 subjects said nothing of its one degree of freedom (a review)
+                msg += f" ({x['note']})"
         else:
             msg = f"{criterion.metric} = {_fmt(value)}{where} {rule}"
         if not ok and output.get("attribution", {}).get("summary"):

@@ -73,6 +73,7 @@ def metric_values(
                 "ci": [entry.get("ci_low"), entry.get("ci_high")],
                 "estimate": entry.get("value"),
                 "mean_squares": obs.get("mean_squares"),
+                "note": entry.get("note"),  # fewer than 3 subjects: the interval is uninformative
             }
             out.append((obs["name"], entry.get(field), extra))
         else:
