@@ -469,3 +469,18 @@ def test_with_one_repetition_the_residual_is_not_called_repetition() -> None:
     summary = attribute(one, {"threads": 0.1, "repetition": 0.515})["summary"]
     assert "share of total variance: residual (subjects x factors and run-to-run) 51.5%, threads 10%" in summary
     assert "repetition 51.5%" in attribute(_noisy_bits(), {"threads": 0.1, "repetition": 0.515})["summary"]
+
+
+def test_a_combination_s_noise_is_not_called_sporadic_for_one_of_its_factors() -> None:
+    """Review I: noise under threads=2 with seed=2 only read "repetitions differ only under the combination
+    threads=2,seed=2 (an interaction)" then "repetitions differ for threads=2 only, but in 6 of its 18 cells:
+    sporadic, too few to tie to threads", which contradicts it."""
+    bits = _bits(
+        {"threads": ("1", "2"), "seed": ("1", "2", "3")},
+        2,
+        lambda s, c, r: f"{s}/{r}" if c == ("2", "2") else f"{s}",
+    )
+    assert bits["nondeterminism"]["combined"] == ["threads=2,seed=2"]
+    assert bits["nondeterminism"]["combined_factors"] == ["seed", "threads"]
+    summary = attribute(bits, {})["summary"]
+    assert "only under the combination threads=2,seed=2" in summary and "too few to tie" not in summary

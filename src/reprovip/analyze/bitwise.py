@@ -76,8 +76,14 @@ def bitwise_summary(design: Design) -> dict[str, Any]:
             sporadic.append(c)  # a few flaky subjects: no property of the condition (see _factor_effect)
     fresh_noisy = _fresh_noisy(design)
     factors = {f: _factor_effect(design, j, fresh_noisy) for j, (f, _) in enumerate(design.factors)}
+    nondeterminism = _culprits(design, quiet, sporadic, per_condition)
+    for f in nondeterminism["combined_factors"]:
+        # Its differing cells are the combination's: "sporadic, too few to tie to threads" beside "only under the
+        # combination threads=2,seed=2" contradicted it (a review)
+        said = factors[f]["explanation"].split("; ")
+        factors[f]["explanation"] = "; ".join(p for p in said if not p.endswith(f"too few to tie to {f}"))
     return dict(
-        nondeterminism=_culprits(design, quiet, sporadic, per_condition),
+        nondeterminism=nondeterminism,
         repetitions=design.k,
         identical=identical,
         bytes_identical=bytes_identical,
@@ -145,6 +151,7 @@ def _culprits(
             untied.append(c)
     blamed: dict[str, set[str]] = {}
     unexplained, combined = [], []
+    involved: set[str] = set()  # the factors of the combinations that alone are quiet
     for c in noisy:
         found = set()
         for q in quiet:
@@ -157,6 +164,7 @@ def _culprits(
             unexplained.append(_cond_key(design, c))
         elif len(found) > 1:  # each of its levels alone is quiet: the combination is the cause
             combined.append(_cond_key(design, c))
+            involved.update(found)
     parts = []
     for f, levels in blamed.items():
         hint = NONDETERMINISM_HINTS.get(f, f"nondeterminism that depends on {f}")
@@ -195,6 +203,7 @@ def _culprits(
         blamed={f: sorted(v) for f, v in blamed.items()},
         unexplained=unexplained,
         combined=combined,
+        combined_factors=sorted(involved),
         interaction=interaction,
         explanation=text,
     )
