@@ -193,3 +193,21 @@ def test_zero_medians_and_huge_values_print_no_numpy_warning() -> None:
     huge = np.full((1, 3, 2), 1.5e308) * np.array([1.0, 0.9, 0.8])[None, :, None]
     with pytest.raises(MetricInputError, match="rescale"):
         scalar_metrics(huge, (), [])
+
+
+def test_honest_counts_moving_by_one_name_no_odd_execution() -> None:
+    """Review O: iteration counts 15-24 that move by 1 in a few runs (most subjects' executions equal, so the
+    typical spread was 0) were named "far from its subject's other executions" in a third of the designs. A
+    deviation must be ten steps of the values' resolution too; a count stuck 12 away still is named."""
+    from reprovip.analyze.stats import odd_executions
+
+    subjects = [f"s{i}" for i in range(10)]
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        counts = np.round(rng.normal(20, 3, size=(1, 10, 1))) + rng.choice(
+            [-1, 0, 1], p=[0.05, 0.9, 0.05], size=(1, 10, 4)
+        )
+        assert odd_executions(counts, subjects) == [None], seed
+    counts[0, 3, 2] += 12
+    (odd,) = odd_executions(counts, subjects)
+    assert (odd["subject"], odd["column"]) == ("s3", 2)

@@ -29,7 +29,7 @@ def test_a_thickness_map_is_one_array_observation(tmp_path: Path) -> None:
     assert loaded.kind == "array" and list(loaded.values) == ["0/shape"]
     assert np.array_equal(loaded.values["0/shape"], thickness) and loaded.values["0/shape"].dtype == np.float32
     assert not loaded.values["0/shape"].flags.writeable
-    assert loaded.meta == {"arrays": {"0/shape": {"shape": [200], "dtype": "<f4"}}, "n_nonfinite": 0}
+    assert loaded.meta == {"arrays": {"0/shape": {"shape": [200], "dtype": "<f4"}}, "text": {}, "n_nonfinite": 0}
 
 
 def test_a_surface_gives_vertices_faces_and_the_vertices_transform(tmp_path: Path) -> None:
@@ -94,3 +94,33 @@ def test_a_damaged_or_empty_gifti_is_one_line_error(tmp_path: Path, content: byt
     path.write_bytes(content)
     with reader_error(path, problem):
         load(path)
+
+
+def _parcellation(path: Path, names: list[str], hemisphere: str = "CortexLeft", date: str = "today") -> Path:
+    table = nib.gifti.GiftiLabelTable()
+    for key, name in enumerate(names):
+        label = nib.gifti.GiftiLabel(key=key, red=key / 3, green=0.0, blue=0.0, alpha=1.0)
+        label.label = name
+        table.labels.append(label)
+    data = nib.gifti.GiftiDataArray(np.array([0, 1, 1, 2], np.int32), intent="NIFTI_INTENT_LABEL")
+    image = nib.gifti.GiftiImage(labeltable=table, darrays=[data])
+    image.meta["AnatomicalStructurePrimary"] = hemisphere
+    image.meta["Date"] = date
+    nib.save(image, path)
+    return path
+
+
+def test_a_label_table_or_a_hemisphere_that_differs_is_no_identical_file(tmp_path: Path) -> None:
+    """Review O: two label names swapped (every vertex's region renamed), or CortexLeft written CortexRight, read
+    "bit-for-bit identical": the hash had the arrays only. The run's metadata (Date) still does not count."""
+    names = ["unknown", "precentral", "postcentral"]
+    a = _parcellation(tmp_path / "a.label.gii", names)
+    dated = _parcellation(tmp_path / "b.label.gii", names, date="tomorrow")
+    swapped = _parcellation(tmp_path / "c.label.gii", ["unknown", "postcentral", "precentral"])
+    right = _parcellation(tmp_path / "d.label.gii", names, hemisphere="CortexRight")
+    hashes = [semantic_hash(p) for p in (a, dated, swapped, right)]
+    assert hashes[0] == hashes[1] and len(set(hashes)) == 3
+    texts = [load(p).meta["text"] for p in (a, dated, swapped, right)]
+    assert sorted(texts[0]) == ["labeltable", "meta/AnatomicalStructurePrimary"] and texts[0] == texts[1]
+    assert texts[2]["labeltable"] != texts[0]["labeltable"]
+    assert texts[3]["meta/AnatomicalStructurePrimary"] != texts[0]["meta/AnatomicalStructurePrimary"]

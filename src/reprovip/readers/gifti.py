@@ -9,14 +9,21 @@ GIfTI stores its arrays as base64 text inside XML (``Encoding="GZipBase64Binary"
 of the data is visible, and a short run of base64 passed as identical metadata (a review), so a ``.gii`` declared
 ``text`` is refused with this kind's name.
 
+The label table (key -> name: a parcellation's ``precentral``) and the metadata that describe the data
+(``AnatomicalStructurePrimary``: the hemisphere, ``Name``...) are text: each is kept as a digest in
+``meta["text"]`` (``labeltable``, ``meta/<key>``, ``<position>/<intent>/meta/<key>``), which the analysis names
+when it differs. Metadata that describe the run (:data:`RUN_METADATA`: ``Date``, ``UserName``, a time stamp, a
+library version) are neither.
+
 Semantic hash: per data array in file order, its intent, data type, shape and C-order little-endian bytes, and
-a point set's coordinate transform. The XML layout, the encoding (ASCII, base64, gzip), the
-metadata (``Date``, ``UserName``, ``AnatomicalStructurePrimary``) and a label table's colours do not count: two
-runs that write equal arrays are identical.
+a point set's coordinate transform; then those text digests. The XML layout, the encoding (ASCII, base64, gzip),
+the run's metadata and a label table's colours do not count: two runs that write equal arrays are identical; a
+swapped label name or another hemisphere is not (a review).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +40,12 @@ from reprovip.readers.base import (
     new_hasher,
     read_file_bytes,
     read_only,
+    text_digest,
 )
 
 _RERUN = "the file is damaged or not a GIfTI file; re-run the execution"
+#: Metadata that describe the run, not the data (FreeSurfer's, Connectome Workbench's, nibabel's).
+RUN_METADATA = frozenset({"Date", "UserName", "TimeStamp", "gifticlib-version", "ProgramProvenance", "Provenance"})
 
 
 def is_gifti(start: bytes) -> bool:
@@ -43,9 +53,10 @@ def is_gifti(start: bytes) -> bool:
     return b"<GIFTI" in start[:2048]
 
 
-def load_gifti(path: Path) -> dict[str, np.ndarray]:
+def load_gifti(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """Every data array of a GIfTI file, by ``"<position>/<intent>"``, and the coordinate transform of each
-    point set (``"<position>/pointset.xform"``, from the data space to the transformed space, 4 x 4)."""
+    point set (``"<position>/pointset.xform"``, from the data space to the transformed space, 4 x 4); and the
+    digests of its text (label table, metadata but the run's)."""
     import nibabel as nib
     from nibabel.gifti import GiftiImage
 
@@ -56,6 +67,9 @@ def load_gifti(path: Path) -> dict[str, np.ndarray]:
     if not image.darrays:
         raise fail(path, "the GIfTI file holds no data array", "check that the application wrote its data")
     arrays: dict[str, np.ndarray] = {}
+    text = _text(dict(image.meta), "meta/")
+    if image.labeltable is not None and image.labeltable.labels:
+        text["labeltable"] = text_digest(sorted(image.labeltable.get_labels_as_dict().items()))
     for i, darray in enumerate(image.darrays):
         intent = nib.nifti1.intent_codes.label[darray.intent].lower().removeprefix("nifti_intent_")
         name = f"{i}/{intent.replace(' ', '_')}"
@@ -63,7 +77,12 @@ def load_gifti(path: Path) -> dict[str, np.ndarray]:
         # a surface's vertices are in its coordinate system (nibabel gives every array an identity one)
         if intent == "pointset" and darray.coordsys is not None:
             arrays[f"{name}.xform"] = np.asarray(darray.coordsys.xform, dtype=np.float64)
-    return arrays
+        text.update(_text(dict(darray.meta), f"{name}/meta/"))
+    return arrays, text
+
+
+def _text(meta: dict[str, str], prefix: str) -> dict[str, str]:
+    return {f"{prefix}{k}": text_digest(v) for k, v in sorted(meta.items()) if k not in RUN_METADATA}
 
 
 class GiftiReader(Reader):
@@ -79,16 +98,20 @@ class GiftiReader(Reader):
 
     def read(self, path: Path, *, kind: str, **options: Any) -> Loaded:
         # a point set's transform is geometry, as an image's affine: compared as an observation too
-        values = {name: read_only(a) for name, a in load_gifti(path).items()}
+        arrays, text = load_gifti(path)
+        values = {name: read_only(a) for name, a in arrays.items()}
         meta = {
             "arrays": {name: {"shape": list(a.shape), "dtype": a.dtype.str} for name, a in values.items()},
+            "text": text,  # the analysis names a label table or a hemisphere that differs (no observation)
             "n_nonfinite": count_nonfinite(values),
         }
         return Loaded("array", values, meta)
 
     def semantic_hash(self, path: Path) -> str | None:
         h = new_hasher("gifti.v1")
-        for name, array in load_gifti(path).items():
+        arrays, text = load_gifti(path)
+        h.update(json.dumps(text, sort_keys=True).encode() + b"\0")
+        for name, array in arrays.items():
             little = array.dtype.newbyteorder("<")
             h.update(name.encode("utf-8", "surrogatepass") + b"\0" + little.str.encode() + b"\0")
             h.update(np.array([array.ndim, *array.shape], dtype="<i8").tobytes())
