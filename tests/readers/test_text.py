@@ -75,6 +75,7 @@ def test_numbers_keyed_by_line_and_position(tmp_path):
         # a number without exponent is still no new number (`2024-01`, `1e5-3`)
         (" AMP/SHIFT 2.71307E+01-1.50000E+00-1.00000E+00", [27.1307, -1.5, -1.0]),
         ("FIT 1.00000D+00+2.50000D-01 1e5-3 2024-01-05", [1.0, 0.25]),
+        ("range 1e-3-1e-2 run 2026-11-30T10:07:42", [7.0, 42.0]),  # a range (no point, 1-digit exponents): as before
         # the Microsoft C runtime's non-finite values (a review: `1.#INF00` was 1.0)
         ("amp 1.#INF00 -1.#IND00 1.#QNAN0 1.#SNAN 2.5", [math.inf, math.nan, math.nan, math.nan, 2.5]),
     ],

@@ -90,8 +90,9 @@ _INFINITE_WORDS = frozenset({"inf", "infinity"})
 #: Numbers in E (or D) notation written into each other, as Fortran's ``3E12.5`` writes a negative value into
 #: the previous field's last column: ``2.71307E+01-1.50000E+00-1.00000E+00``. After an exponent's digits a sign
 #: can only start the next number; read as one identifier, an amplitude that varied by 30% passed (a review).
+#: Fortran's fields have a decimal point and a signed exponent of 2 or 3 digits; ``1e-3-1e-2`` is a range.
 _TOUCHING = re.compile(
-    r"(?<![\w.+-])[-+]?(?:\d+\.?\d*|\.\d+)[ed][-+]?\d+(?:[-+](?:\d+\.?\d*|\.\d+)[ed][-+]?\d+)+(?![\w.])",
+    r"(?<![\w.+-])[-+]?\d*\.\d*[ed][-+]\d{2,3}(?:[-+]\d*\.\d*[ed][-+]\d{2,3})+(?![\w.])",
     re.IGNORECASE,
 )
 _NEXT_SIGN = re.compile(r"(?<=\d)(?=[-+])")
