@@ -54,7 +54,12 @@ def test_ingest_registers_executions_with_factors_from_the_pattern(
     ("pattern", "match"),
     [
         ("results/{version}/run-{repetition}", r"needs a \{subject\} placeholder"),
-        ("nothing/{subject}", r"no folder under .* matches 'nothing/\{subject\}'"),
+        # a review: the README's pattern, run from the results' parent, did not say where it starts
+        (
+            "nothing/{subject}",
+            r"no folder under .* \(the study's folder: the pattern starts there; --root sets another\) matches "
+            r"'nothing/\{subject\}'",
+        ),
         ("results/{version}/{subject}/{repetition}", r"no folder under .* matches"),  # repetition: digits only
         # a factor the analysis cannot have: it failed only at analysis (a review)
         (

@@ -342,7 +342,11 @@ def ingest_outputs(study: Study, pattern: str, *, root: Path | None = None) -> I
     if left_out:
         warnings.warn(_left_out_message(pattern, left_out), SubjectsLeftOut, 2)
     if not found:
-        raise InputError(f"no folder under {root} matches {pattern!r}; check the pattern against your results tree")
+        here = root == study.directory
+        where = " (the study's folder: the pattern starts there; --root sets another)" if here else ""
+        raise InputError(
+            f"no folder under {root}{where} matches {pattern!r}; check the pattern against your results tree"
+        )
     if skipped:  # refused, not dropped: a run-3b beside run-1..3 held another result, and the verdict never saw it
         raise InputError(
             f"{len(skipped)} folder(s) under {root} sit where {pattern!r} looks but do not match it "

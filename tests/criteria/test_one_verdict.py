@@ -279,3 +279,22 @@ def test_a_symlinked_blob_is_never_read(study_dir: Path, tmp_path: Path) -> None
     (err,) = [e for e in out["errors"] if "symbolic link" in e["error"]]
     assert str(target) in err["error"] and out["verdict"]["status"] in ("error", "fail")
     assert not next(r for r in out["verdict"]["reasons"] if r["criterion"] == "outputs readable")["passed"]
+
+
+def test_a_blob_deleted_or_changed_after_the_run_is_named_as_the_store_s_damage(study_dir: Path) -> None:
+    """Review Q: a deleted blob read "cannot read the file (FileNotFoundError...); check its permissions" and an
+    emptied one "the execution probably failed before writing it": the store was damaged, not the run."""
+    study = edge_study(study_dir, "large-noise")
+    outs = study.catalog.outputs(study.catalog.study_id(study.name))
+    gone, emptied = [BlobStore(study.store).path(*b) for b in sorted({(o["blob"], o["suffix"]) for o in outs})[:2]]
+    gone.unlink()
+    emptied.write_bytes(b"")
+    _, out = _verdict(study)
+    errors = {e["error"] for e in out["errors"]}
+    restore = "restore `.reprovip/blobs` from a backup, or run the execution again (`reprovip run --force`)"
+    assert any(
+        f"{gone}: the stored copy is missing from the store (deleted after the run); {restore}" in e for e in errors
+    )
+    assert any(f"{emptied}: the stored copy was changed after the run (0 bytes where " in e for e in errors)
+    assert not any("check its permissions" in e or "failed before writing" in e for e in errors)
+    assert out["verdict"]["status"] in ("error", "fail")

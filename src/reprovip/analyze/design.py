@@ -150,6 +150,22 @@ def order_levels(levels: list[str], declared: list[str] | None) -> tuple[str, ..
     return tuple(known + sorted(rest, key=natural_key))
 
 
+RESTORE = "restore `.reprovip/blobs` from a backup, or run the execution again (`reprovip run --force`)"
+
+
+def _damaged(path: Path, size: int | None) -> str | None:
+    """What happened to a stored blob since the run (gone, or another size than the catalog recorded), else None."""
+    try:
+        found = path.stat().st_size
+    except FileNotFoundError:
+        return "the stored copy is missing from the store (deleted after the run)"
+    except OSError:
+        return None  # unreadable: the reader says why
+    if size is not None and found != size:
+        return f"the stored copy was changed after the run ({found} bytes where {size} were stored)"
+    return None
+
+
 def records_by_output(rows: list[dict[str, Any]], blobs: BlobStore) -> dict[tuple[str, str], tuple[str, list[Record]]]:
     """Group catalog output rows by (output name, relative path) into records; value: (kind, records)."""
     out: dict[tuple[str, str], tuple[str, list[Record]]] = {}
@@ -164,6 +180,10 @@ def records_by_output(rows: list[dict[str, Any]], blobs: BlobStore) -> dict[tupl
             # The store writes blobs as regular files in its own shard folders: a link (of the file or of its
             # folder) was put there by hand, and may point anywhere.
             path, error = None, f"{path}: the stored blob is a symbolic link, not read; restore the store's file"
+        elif path is not None and (damage := _damaged(path, r.get("size"))):
+            # Deleted or changed after the run: "the execution probably failed before writing it" and "check its
+            # permissions" blamed the application and the user for the store's damage (a review)
+            path, error = None, f"{path}: {damage}; {RESTORE}"
         rec = Record(
             r["subject"],
             labels,
