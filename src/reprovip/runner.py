@@ -313,10 +313,10 @@ def run_study(
     """
     if jobs is not None and not 1 <= jobs <= MAX_JOBS:
         raise InputError(
-            f"--jobs must be between 1 and {MAX_JOBS}, got {jobs}; leave it out to run one execution per CPU"
+            f"jobs (--jobs) must be between 1 and {MAX_JOBS}, got {jobs}; leave it out to run one execution per CPU"
         )
     if keep_failed < 0:
-        raise InputError(f"--keep-failed must be 0 or more, got {keep_failed}")
+        raise InputError(f"keep_failed (--keep-failed) must be 0 or more, got {keep_failed}")
     jobs = jobs or os.cpu_count() or 1
     options = dict(force=force, keep_going=keep_going, keep_failed=keep_failed, jobs=jobs)
     try:

@@ -123,8 +123,8 @@ def test_internal_error_writes_bug_report(
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (("-j", "0"), "reprovip: error: --jobs must be between 1 and 4096, got 0; leave it out"),
-        (("--keep-failed", "-1"), "reprovip: error: --keep-failed must be 0 or more, got -1"),
+        (("-j", "0"), "reprovip: error: jobs (--jobs) must be between 1 and 4096, got 0; leave it out"),
+        (("--keep-failed", "-1"), "reprovip: error: keep_failed (--keep-failed) must be 0 or more, got -1"),
         (("--bogus",), "reprovip: error: No such option '--bogus'."),
     ],
 )
