@@ -86,7 +86,8 @@ def _icc_entry(c: dict[str, list[Any]], i: int) -> dict[str, Any]:
 
 def _check_squares(flat: np.ndarray) -> None:
     """Refuse values whose spread overflows float64 once squared (sums of squares of ~1e300): the metrics'
-    own check said "`msr` contains NaN or infinite values; remove or impute them first", blaming finite data."""
+    own check said "`msr` contains NaN or infinite values; remove or impute them first", blaming finite data;
+    and values that differ by so little (~1e-160) that their squares underflow to 0."""
     with np.errstate(over="ignore", invalid="ignore"):
         spread = np.ptp(flat, axis=(1, 2)) if flat.size else np.zeros(0)
         overflow = ~np.isfinite(spread * spread * flat.shape[1] * flat.shape[2])
@@ -94,6 +95,13 @@ def _check_squares(flat: np.ndarray) -> None:
         raise MetricInputError(
             f"{int(overflow.sum())} observation(s) spread over {float(spread[overflow].max()):.3g}: their sums of "
             "squares overflow float64; rescale the output (write its logarithm, or in other units)"
+        )
+    with np.errstate(under="ignore"):
+        underflow = (spread > 0) & (spread * spread < np.finfo(np.float64).tiny)
+    if underflow.any():  # values near 1e-170 that differ read "every value is equal (0/0)" (a review)
+        raise MetricInputError(
+            f"{int(underflow.sum())} observation(s) spread over only {float(spread[underflow].min()):.3g}: their "
+            "squares underflow float64 (no variance is left to compare); rescale the output (in other units)"
         )
 
 
