@@ -119,6 +119,21 @@ def test_inputs_gone_still_compare_the_script(tmp_path: Path) -> None:
     assert (plan["subjects"], plan["earlier_recipe"]) == ("as stored", 6)
 
 
+def test_a_copy_archived_without_its_data_is_not_an_earlier_recipe(tmp_path: Path) -> None:
+    """Review M: the study copied elsewhere without `data/`, the original still in place: its stored inputs
+    (the original's) were compared with their path relative to the copy, and 6 executions read "run with an
+    earlier recipe" (exit 3). They belong to another folder: gone for this one, the script still compared."""
+    study = _study(tmp_path / "a")
+    assert study.run().done == 6
+    shutil.copytree(tmp_path / "a", tmp_path / "archive")
+    shutil.rmtree(tmp_path / "archive" / "data")
+    plan = Study.load(tmp_path / "archive" / "study.yaml").analyze().document["executions"]["plan"]
+    assert (plan["subjects"], plan["earlier_recipe"]) == ("as stored", 0)
+    (tmp_path / "archive" / "app.py").write_text(RANDOM_APP)
+    plan = Study.load(tmp_path / "archive" / "study.yaml").analyze().document["executions"]["plan"]
+    assert (plan["subjects"], plan["earlier_recipe"]) == ("as stored", 6)
+
+
 def test_recipes_are_stable_and_survive_a_copy_of_the_folder(tmp_path: Path) -> None:
     """Pinned values: an unchanged study keeps its recipes within this version (a change here, such as a new
     field of the application's model, runs every stored study again: say so in the changes); paths are taken relative to the study folder, so a copied folder keeps them too."""

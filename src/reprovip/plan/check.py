@@ -53,8 +53,15 @@ def plan_status(study: Study, rows: list[dict[str, Any]]) -> tuple[dict[str, Any
     planned = expand(study.spec, subjects)
     declared = execution_recipes(study.spec, study.directory, planned)
     stored = {r["id"]: r for r in rows}
-    # Inputs gone (listed from the catalog): their bytes cannot be compared, the condition's part still is.
-    gone = {p.id for p in planned if listed and not Path(p.subject.input).exists()}
+    # Inputs gone (listed from the catalog): their bytes cannot be compared, the condition's part still is. So
+    # are the inputs of the folder the study was copied from: a copy archived without its data read "run with an
+    # earlier recipe" while the original folder was still there (its path, relative to the copy, differed: a review)
+    here = study.directory.resolve()
+    gone = {
+        p.id
+        for p in planned
+        if listed and (not Path(p.subject.input).exists() or not Path(p.subject.input).resolve().is_relative_to(here))
+    }
 
     def earlier(eid: str, recipe: str) -> bool:
         old = stored[eid].get("recipe") if eid in stored and stored[eid]["status"] == "done" else None
