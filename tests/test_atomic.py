@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reprovip.atomic import write_json_atomic, write_text_atomic
+from reprovip.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
 from reprovip.errors import InputError
 
 
@@ -38,3 +38,21 @@ def test_paths_that_cannot_hold_a_file_are_input_errors(tmp_path: Path) -> None:
             write_text_atomic(target, "<x/>")
     finally:
         locked.chmod(0o700)
+
+
+def test_a_write_the_disk_refuses_names_the_file_and_leaves_the_old_one(tmp_path: Path) -> None:
+    """Review M: a full disk while `check` saved the plots' values read "cannot write it (No space left on
+    device)" with no file named. The file size limit (`ulimit -f`; Python ignores SIGXFSZ, so the write fails
+    with EFBIG) stands for a full disk here."""
+    import resource
+
+    path = write_bytes_atomic(tmp_path / "values.npz", b"old")
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1024, hard))
+    try:
+        with pytest.raises(OSError) as info:
+            write_bytes_atomic(path, bytes(4096))
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert info.value.filename == str(path) and info.value.errno == 27  # EFBIG
+    assert path.read_bytes() == b"old" and sorted(os.listdir(tmp_path)) == ["values.npz"]

@@ -14,6 +14,12 @@ _PATH_ERRORS = frozenset({errno.EACCES, errno.EPERM, errno.ENOENT, errno.ENOTDIR
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
     """Write ``text`` to a temporary file next to ``path``, flush it to disk, then rename it into place."""
+    return write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to a temporary file next to ``path``, flush it to disk, then rename it into place; an error
+    of the disk names ``path`` (a full disk during `check` read "cannot write it", no file named: a review)."""
     p = Path(path)
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -29,7 +35,7 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
         raise InputError(f"{p}: cannot write it: it is a folder; give a file's path")
     tmp = p.with_name(f".{p.name}.{os.getpid()}.part")
     try:
-        fh = open(tmp, "w", encoding="utf-8")  # noqa: SIM115 - closed by the with below
+        fh = open(tmp, "wb")  # noqa: SIM115 - closed by the with below
     except OSError as exc:
         if exc.errno not in _PATH_ERRORS:  # a full disk is not the path's fault: the caller reports it
             raise
@@ -38,7 +44,7 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
         raise InputError(f"{p}: cannot write it ({exc.strerror}); give another path") from None
     try:
         with fh:
-            fh.write(text)
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, p)

@@ -25,6 +25,7 @@ from reprovip.metrics import (
     significant_digits,
     variance_components,
 )
+from reprovip.metrics.icc import REASONS as ICC_REASONS
 from reprovip.metrics.icc import two_way_mean_squares
 
 Z95 = 1.959963984540054
@@ -86,8 +87,7 @@ def _icc_entry(c: dict[str, list[Any]], i: int) -> dict[str, Any]:
 
 def _check_squares(flat: np.ndarray) -> None:
     """Refuse values whose spread overflows float64 once squared (sums of squares of ~1e300): the metrics'
-    own check said "`msr` contains NaN or infinite values; remove or impute them first", blaming finite data;
-    and values that differ by so little (~1e-160) that their squares underflow to 0."""
+    own check said "`msr` contains NaN or infinite values; remove or impute them first", blaming finite data."""
     with np.errstate(over="ignore", invalid="ignore"):
         spread = np.ptp(flat, axis=(1, 2)) if flat.size else np.zeros(0)
         overflow = ~np.isfinite(spread * spread * flat.shape[1] * flat.shape[2])
@@ -95,13 +95,6 @@ def _check_squares(flat: np.ndarray) -> None:
         raise MetricInputError(
             f"{int(overflow.sum())} observation(s) spread over {float(spread[overflow].max()):.3g}: their sums of "
             "squares overflow float64; rescale the output (write its logarithm, or in other units)"
-        )
-    with np.errstate(under="ignore"):
-        underflow = (spread > 0) & (spread * spread < np.finfo(np.float64).tiny)
-    if underflow.any():  # values near 1e-170 that differ read "every value is equal (0/0)" (a review)
-        raise MetricInputError(
-            f"{int(underflow.sum())} observation(s) spread over only {float(spread[underflow].min()):.3g}: their "
-            "squares underflow float64 (no variance is left to compare); rescale the output (in other units)"
         )
 
 
@@ -150,8 +143,18 @@ def scalar_metrics(values: np.ndarray, factors: tuple[str, ...], cond_keys: list
     icc_columns = {form: _columns(iccs[form], _ICC_FIELDS) for form in FORMS}
     rep_columns = _columns(rep, _REPEATABILITY)
     squares = [np.asarray(a).reshape(-1).tolist() for a in (msr, msc, mse)]
+    with np.errstate(under="ignore"):
+        spread = np.ptp(flat, axis=(1, 2))
+        underflow = (spread > 0) & (spread * spread < np.finfo(np.float64).tiny)
     for i, o in enumerate(out):
         o["icc"] = {form: _icc_entry(icc_columns[form], i) for form in FORMS}
+        if underflow[i]:  # values 1e-170 apart read "every value is equal (0/0)" (a review)
+            for entry in o["icc"].values():
+                if not entry["estimable"] and entry["reason"] == ICC_REASONS[1]:
+                    entry["reason"] = (
+                        f"the values differ, by {spread[i]:.3g} at most: their squares underflow float64 and no "
+                        "variance is left to compare (0/0); rescale the output (write it in other units)"
+                    )
         ms_r, ms_c, ms_e = (num(column[i]) for column in squares)
         o["mean_squares"] = dict(msr=ms_r, msc=ms_c, mse=ms_e, n=n_subj, k=r_execs)
         o.update({field: num(column[i]) for field, column in rep_columns.items()})

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from reprovip.atomic import write_bytes_atomic
+
 MAX_VALUES = 2**23
 """Largest number of values stored per output (64 MiB of float64); beyond it no plot data is kept."""
 FILE = re.compile(r"^values-[0-9a-f]{16}\.npz$")
@@ -97,9 +99,7 @@ def save_plot_values(
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
     if not path.is_file() or path.is_symlink():  # same content, same name: a re-analysis writes nothing new
-        tmp = folder / f".{name}.{os.getpid()}.part"
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        write_bytes_atomic(path, data)
     return dict(file=name, sha256=digest, observations=len(names), subjects=len(subjects))
 
 
