@@ -50,13 +50,20 @@ def error_signature(error: str, *, subject: str, input: str | None = None, execu
     'exit code 1: cannot read {input}'
     >>> error_signature("exit code 1: no brain in sub-02_T1w", subject="sub-02")
     'exit code 1: no brain in {subject}_T1w'
+    >>> error_signature("dirout is a folder, not a file: /data/a/dirout", subject="a")
+    'dirout is a folder, not a file: /data/{subject}/dirout'
     """
     for value, name in ((input, "{input}"), (execution_id, "{execution}")):
         if value:
             error = error.replace(value, name)
     if subject and not subject.isdigit():
-        # Whole names only: sub-1 is not inside sub-10, but is inside sub-1_T1w.nii.
-        error = re.sub(rf"(?<![A-Za-z0-9-]){re.escape(subject)}(?![A-Za-z0-9-])", "{subject}", error)
+        # Whole names only: sub-1 is not inside sub-10, but is inside sub-1_T1w.nii. A name of one or two
+        # characters only beside a path's separator: subject `a` replaced the article of the message's English
+        # ("d (dirout is {subject} folder, ...)", a review)
+        name = re.escape(subject)
+        alone = rf"(?<![A-Za-z0-9-]){name}(?![A-Za-z0-9-])"
+        in_path = rf"(?<=[/_]){name}(?![A-Za-z0-9-])|(?<![A-Za-z0-9-]){name}(?=[/_])"
+        error = re.sub(alone if len(subject) > 2 else in_path, "{subject}", error)
     return error
 
 
