@@ -85,3 +85,6 @@ def test_read_only_store_is_one_line_and_status_still_reads_it(tmp_path: Path, m
     assert "reproducible (bit-for-bit identical)" in (tmp_path / "r.html").read_text()
     again = _cli("check", str(path), "--no-reanalyze")
     assert (again.returncode, again.stdout) == (gate.returncode, gate.stdout) == (0, gate.stdout), again.stderr
+    analysed = _cli("check", str(path))  # it must write the analysis: it says which commands still read the store
+    assert analysed.returncode == 2 and analysed.stderr.count("\n") == 1, analysed.stderr
+    assert "is still read by `status`, `report` and `check --no-reanalyze`" in analysed.stderr

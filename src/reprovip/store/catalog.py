@@ -236,7 +236,9 @@ class Catalog(sql.Reads):
         except OperationalError as exc:
             reason = (str(exc.orig).strip().splitlines() or [""])[0]
             hint = (
-                "check the folder's permissions"
+                # a read-only store is still read by `status`, `report` and `check --no-reanalyze` (a review)
+                "check the folder's permissions (a store that cannot be written is still read by `status`, "
+                "`report` and `check --no-reanalyze`)"
                 if self.engine.dialect.name == "sqlite"
                 else "check that the server runs, the URL and the credentials"
             )
