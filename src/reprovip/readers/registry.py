@@ -17,6 +17,7 @@ from reprovip.readers.arrays import NumpyReader
 from reprovip.readers.base import KINDS, Loaded, Reader, describe, fail, suffix_of
 from reprovip.readers.freesurfer import FreeSurferStatsReader
 from reprovip.readers.gifti import GiftiReader
+from reprovip.readers.matlab import MatlabReader
 from reprovip.readers.nifti import MghReader, NiftiReader
 from reprovip.readers.opaque import BytesReader
 from reprovip.readers.scalars import JsonReader
@@ -30,6 +31,7 @@ READERS: list[Reader] = [
     MghReader(),
     NumpyReader(),
     GiftiReader(),
+    MatlabReader(),
     JsonReader(),
     FreeSurferStatsReader(),
     TableReader(),
