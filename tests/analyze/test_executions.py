@@ -408,6 +408,35 @@ def test_a_factor_that_decides_which_files_are_written_is_named(tmp_path: Path) 
     assert third["verdict"]["status"] == "fail"
 
 
+def test_a_folder_named_after_a_level_says_how_to_declare_it(tmp_path: Path) -> None:
+    """Review K: the tool writes `t{threads}/res.csv`, declared `*/res.csv`: two outputs, each "threads decides
+    it: written under threads=1 only", with nothing to say that one path with the placeholder is one output."""
+    study = _run_app(
+        tmp_path,
+        (
+            "import os, sys\n"
+            "inp, out, threads = sys.argv[1:4]\n"
+            "os.makedirs(os.path.join(out, f't{threads}'))\n"
+            "open(os.path.join(out, f't{threads}', 'res.csv'), 'w').write('feature,v\\nvol,1\\n')\n"
+        ),
+        subjects=3,
+        repetitions=2,
+        factors="  threads: [1, 2]\n",
+        args='"{input}", "{outdir}", "{threads}"',
+        outputs="  res: {path: '*/res.csv', kind: table, key_columns: [feature]}\n",
+        done=12,
+    )
+    first = next(o for o in study.analyze().document["outputs"] if o["name"].endswith("t1/res.csv"))
+    assert first["unwritten_by"] == [
+        dict(factor="threads", written=["1"], unwritten=["2"], declare="t{threads}/res.csv")
+    ]
+    message = next(r for r in first["verdict"]["reasons"] if r["criterion"] == "written by every execution")["message"]
+    assert message.endswith(
+        "; threads decides it: written under threads=1 only, never under threads=2 (if the application names the "
+        "file after the level, declare its path `t{threads}/res.csv`)"
+    )
+
+
 @pytest.mark.parametrize(("noise", "status"), [("0", "identical"), ("random.gauss(0, 50)", "fail")])
 def test_files_named_after_their_process_are_one_output(tmp_path: Path, noise: str, status: str) -> None:
     """Review A: `qc_<pid>.json` under a glob `qc_*.json` made one output per execution (12), each "not written

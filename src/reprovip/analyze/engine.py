@@ -430,6 +430,11 @@ def analyze_groups(
         if done is not None:
             entry["unwritten"] = unwritten(recs, done)
             by = unwritten_by(recs, entry["unwritten"], labels, declared) if entry["unwritten"] else []
+            for b in by:
+                # A folder named after the level (`t{threads}/res.nii.gz` matched by `*/res.nii.gz`): say how to
+                # declare it, one output whatever the level (a review read "written under threads=1 only")
+                if len(b["written"]) == 1 and len(level := b["written"][0]) and relpath.count(level) == 1:
+                    b["declare"] = relpath.replace(level, "{" + b["factor"] + "}")
             if by:
                 entry["unwritten_by"] = by
             if entry["unwritten"] and entry.get("attribution", {}).get("summary", "").startswith("bit-for-bit"):

@@ -163,6 +163,11 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 + "".join(
                     f"; {b['factor']} decides it: written under {_levels(b['factor'], b['written'])} only, never "
                     f"under {_levels(b['factor'], b['unwritten'])}"
+                    + (
+                        f" (if the application names the file after the level, declare its path `{b['declare']}`)"
+                        if b.get("declare")
+                        else ""
+                    )
                     for b in out.get("unwritten_by") or []
                 ),
             )
