@@ -14,6 +14,7 @@ the little-endian dtype, the shape and the C-order bytes: the archive's timestam
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,31 @@ def _digest(array: np.ndarray) -> str:
     h.update(f"{array.dtype.str}{array.shape}\0".encode())
     h.update(np.ascontiguousarray(array).tobytes())
     return h.hexdigest()[:16]
+
+
+def arrays_loaded(arrays: dict[str, np.ndarray], text: dict[str, str]) -> Loaded:
+    """The ``array`` observations of a format's numeric arrays (read-only), with its text as digests in
+    ``meta["text"]``, which the analysis names when they differ (GIfTI, MATLAB)."""
+    values = {name: read_only(a) for name, a in arrays.items()}
+    meta = {
+        "arrays": {name: {"shape": list(a.shape), "dtype": a.dtype.str} for name, a in values.items()},
+        "text": text,
+        "n_nonfinite": count_nonfinite(values),
+    }
+    return Loaded("array", values, meta)
+
+
+def arrays_hash(tag: str, arrays: dict[str, np.ndarray], text: dict[str, str]) -> str:
+    """The semantic hash of a format's arrays in their order (name, little-endian dtype, shape, C-order bytes)
+    and of its text digests: what the file holds, not how it is laid out (GIfTI, MATLAB)."""
+    h = new_hasher(tag)
+    h.update(json.dumps(text, sort_keys=True).encode() + b"\0")
+    for name, array in arrays.items():
+        little = array.dtype.newbyteorder("<")
+        h.update(name.encode("utf-8", "surrogatepass") + b"\0" + little.str.encode() + b"\0")
+        h.update(np.array([array.ndim, *array.shape], dtype="<i8").tobytes())
+        h.update(np.ascontiguousarray(array, dtype=little).tobytes())
+    return h.hexdigest()
 
 
 class NumpyReader(Reader):

@@ -23,23 +23,20 @@ swapped label name or another hemisphere is not (a review).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from reprovip.readers.arrays import arrays_hash, arrays_loaded
 from reprovip.readers.base import (
     Loaded,
     Reader,
-    count_nonfinite,
     describe,
     fail,
     gunzip,
     head,
-    new_hasher,
     read_file_bytes,
-    read_only,
     text_digest,
 )
 
@@ -98,22 +95,7 @@ class GiftiReader(Reader):
 
     def read(self, path: Path, *, kind: str, **options: Any) -> Loaded:
         # a point set's transform is geometry, as an image's affine: compared as an observation too
-        arrays, text = load_gifti(path)
-        values = {name: read_only(a) for name, a in arrays.items()}
-        meta = {
-            "arrays": {name: {"shape": list(a.shape), "dtype": a.dtype.str} for name, a in values.items()},
-            "text": text,  # the analysis names a label table or a hemisphere that differs (no observation)
-            "n_nonfinite": count_nonfinite(values),
-        }
-        return Loaded("array", values, meta)
+        return arrays_loaded(*load_gifti(path))
 
     def semantic_hash(self, path: Path) -> str | None:
-        h = new_hasher("gifti.v1")
-        arrays, text = load_gifti(path)
-        h.update(json.dumps(text, sort_keys=True).encode() + b"\0")
-        for name, array in arrays.items():
-            little = array.dtype.newbyteorder("<")
-            h.update(name.encode("utf-8", "surrogatepass") + b"\0" + little.str.encode() + b"\0")
-            h.update(np.array([array.ndim, *array.shape], dtype="<i8").tobytes())
-            h.update(np.ascontiguousarray(array, dtype=little).tobytes())
-        return h.hexdigest()
+        return arrays_hash("gifti.v1", *load_gifti(path))

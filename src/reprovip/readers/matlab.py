@@ -12,29 +12,26 @@ Recognised by its content, never by the ``.mat`` suffix alone: FSL writes its af
 header of five integers (type, rows, columns, imaginary flag, name length) then the variable's name. MATLAB 7.3
 files are HDF5: refused with what to do.
 
-Semantic hash: per variable's observations in name order, the name, the little-endian dtype, the shape and the
-bytes (Fortran order, as stored), then the text digests. The 116-byte header (its creation time: two runs that
-save equal variables have different bytes) and the file's compression do not count.
+Semantic hash: the text digests, then per variable's observations in name order, the name, the little-endian
+dtype, the shape and the bytes (:func:`~reprovip.readers.arrays.arrays_hash`). The 116-byte header (its
+creation time: two runs that save equal variables have different bytes) and the file's compression do not count.
 """
 
 from __future__ import annotations
 
-import json
 import struct
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from reprovip.readers.arrays import arrays_hash, arrays_loaded
 from reprovip.readers.base import (
     Loaded,
     Reader,
-    count_nonfinite,
     describe,
     fail,
     head,
-    new_hasher,
-    read_only,
     text_digest,
 )
 
@@ -150,23 +147,7 @@ class MatlabReader(Reader):
         return is_matlab(head(path, 128))
 
     def read(self, path: Path, *, kind: str, **options: Any) -> Loaded:
-        values, text = load_matlab(path)
-        values = {name: read_only(a) for name, a in values.items()}
-        meta = {
-            "arrays": {name: {"shape": list(a.shape), "dtype": a.dtype.str} for name, a in values.items()},
-            "text": text,  # the analysis names text that differs (no observation)
-            "n_nonfinite": count_nonfinite(values),
-        }
-        return Loaded("array", values, meta)
+        return arrays_loaded(*load_matlab(path))
 
     def semantic_hash(self, path: Path) -> str | None:
-        values, text = load_matlab(path)
-        h = new_hasher("matlab.v1")
-        h.update(json.dumps(text, sort_keys=True).encode() + b"\0")
-        for name in sorted(values):
-            array = values[name]
-            little = array.dtype.newbyteorder("<")
-            h.update(name.encode("utf-8", "surrogatepass") + b"\0" + little.str.encode() + b"\0")
-            h.update(np.array([array.ndim, *array.shape], dtype="<i8").tobytes())
-            h.update(np.asarray(array, dtype=little).tobytes(order="F"))
-        return h.hexdigest()
+        return arrays_hash("matlab.v1", *load_matlab(path))
