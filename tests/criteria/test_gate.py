@@ -105,18 +105,24 @@ def test_failed_executions_exit_3_and_alert(study_dir: Path) -> None:
     assert any("4 of 4 executions failed" in a["message"] for a in doc["alerts"])
 
 
-def test_on_fail_hook_receives_summary_on_stdin(study_dir: Path) -> None:
-    hook_out = study_dir / "hook.json"
-    # {python} and {study_dir} are filled in (a review: "could not run '{python}'"), the hook runs in the study folder
-    hook = 'on_fail: ["{python}", "-c", "import sys; open(\'{study_dir}/hook.json\', \'w\').write(sys.stdin.read())"]\n'
+def _failing_study_with_hook(study_dir: Path, code: str) -> Path:
+    """A study that fails its criterion, run, whose `on_fail` hook is `{python} -c CODE`."""
+    hook = json.dumps(["{python}", "-c", code])
     path = write_study(
         study_dir,
         app="nondet_app.py",
         factors=THREADS,
         repetitions=2,
-        extra='criteria: ["sd_ratio <= 0.00001"]\n' + hook,
+        extra=f'criteria: ["sd_ratio <= 0.00001"]\non_fail: {hook}\n',
     )
     Study.load(path).run(jobs=2)
+    return path
+
+
+def test_on_fail_hook_receives_summary_on_stdin(study_dir: Path) -> None:
+    hook_out = study_dir / "hook.json"
+    # {python} and {study_dir} are filled in (a review: "could not run '{python}'"), the hook runs in the study folder
+    path = _failing_study_with_hook(study_dir, "import sys; open('{study_dir}/hook.json', 'w').write(sys.stdin.read())")
     result = Study.load(path).check()
     assert result.exit_code == 1 and result.notified
     summary = json.loads(hook_out.read_text())
@@ -128,15 +134,7 @@ def test_a_failing_hook_keeps_the_verdict_exit_code_and_the_reports(
 ) -> None:
     """A review: a notification hook that exited 5 (a webhook down) made `check` exit 2, "bad input", and write
     neither the JUnit file nor the Markdown summary of a study that was simply not reproducible."""
-    hook = 'on_fail: ["{python}", "-c", "import sys; sys.stderr.write(\'webhook down\\\\n\'); sys.exit(5)"]\n'
-    path = write_study(
-        study_dir,
-        app="nondet_app.py",
-        factors=THREADS,
-        repetitions=2,
-        extra='criteria: ["sd_ratio <= 0.00001"]\n' + hook,
-    )
-    Study.load(path).run(jobs=2)
+    path = _failing_study_with_hook(study_dir, "import sys; sys.stderr.write('webhook down\\n'); sys.exit(5)")
     junit, markdown = study_dir / "j.xml", study_dir / "s.md"
     capsys.readouterr()
     assert main(["check", str(path), "--junit", str(junit), "--markdown", str(markdown)]) == 1
