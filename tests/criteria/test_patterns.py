@@ -77,6 +77,15 @@ def test_a_pattern_that_matches_nothing_is_not_estimable_beside_one_that_passes(
     assert verdict["status"] == "error"
 
 
+def test_a_pattern_that_matches_no_observation_at_all_suggests_one_in_any_case() -> None:
+    """Review J: `observations: ["SNR"]` on an output whose only observation is `snr` said "no observation matches
+    SNR" without the suggestion criteria.md promises (difflib compares case)."""
+    rule = Criterion(*parse_rule("wcv <= 0.001"), observations=("SNR",))
+    out = _output(_wcv("snr", 1e-5))
+    reason = _only(output_verdict(out, [rule], {"executions": {}, "outputs": [out]}), "wcv <= 0.001 [SNR]")
+    assert not reason["estimable"] and reason["message"].endswith("no observation matches SNR (did you mean `snr`?)")
+
+
 def test_a_pattern_that_matches_nothing_is_said_beside_a_failure() -> None:
     rule = Criterion(*parse_rule("wcv <= 0.001"), observations=("amp", "nothing*"))
     out = _output(_wcv("amp", 0.5))

@@ -14,7 +14,7 @@ from typing import Any
 from reprovip.criteria.evidence import icc_evidence
 from reprovip.criteria.reasons import as_float, named, reason
 from reprovip.criteria.rules import OBSERVATION_METRICS, OPS, Criterion
-from reprovip.criteria.selection import said_unmatched
+from reprovip.criteria.selection import no_match, said_unmatched
 from reprovip.criteria.values import NO_LABEL, metric_values, no_label
 
 # Why a metric is infinite (stored "Infinity"), by its field (rules.OBSERVATION_METRICS) or name: a criterion
@@ -205,7 +205,7 @@ def _judge(
             **extra,
         )
     if criterion.observations and not output.get("error"):
-        why = f"no observation matches {', '.join(criterion.observations)}"
+        why = no_match(list(criterion.observations), [str(o["name"]) for o in output.get("observations") or []])
     else:
         why = output.get("error") or (NO_LABEL if no_label(output) else "the metric was not computed for this output")
     return reason(

@@ -26,6 +26,23 @@ def unmatched(criterion: Criterion, output: dict[str, Any], document: dict[str, 
     return [p for p in criterion.observations if not any(matches(n, p) for n in names)]
 
 
+def no_match(patterns: list[str], names: list[str]) -> str:
+    """ "no observation matches P (did you mean `p`?)": the closest name to each pattern, in any case (`SNR`
+    for `snr` had no suggestion: a review).
+
+    Examples
+    --------
+    >>> no_match(["SNR", "Volume", "xyz"], ["snr", "volume_mm3", "cnr"])
+    'no observation matches SNR (did you mean `snr`?), Volume (did you mean `volume_mm3`?), xyz'
+    """
+    lower = {n.lower(): n for n in reversed(names)}  # the first name of each spelling
+    hints = []
+    for p in patterns:
+        close = difflib.get_close_matches(p.lower(), list(lower), n=1)
+        hints.append(f"{p} (did you mean `{lower[close[0]]}`?)" if close else p)
+    return f"no observation matches {', '.join(hints)}"
+
+
 def said_unmatched(
     judged: dict[str, Any], criterion: Criterion, output: dict[str, Any], document: dict[str, Any]
 ) -> dict[str, Any]:
@@ -34,12 +51,7 @@ def said_unmatched(
     missing = unmatched(criterion, output, document) if criterion.observations and not output.get("error") else []
     if not missing:
         return judged
-    names = [str(o["name"]) for o in output.get("observations") or []]
-    hints = []
-    for p in missing:
-        close = difflib.get_close_matches(p, names, n=1)
-        hints.append(f"{p} (did you mean `{close[0]}`?)" if close else p)
-    why = f"no observation matches {', '.join(hints)}"
+    why = no_match(missing, [str(o["name"]) for o in output.get("observations") or []])
     if not judged["passed"] and judged["estimable"]:
         return dict(judged, message=f"{judged['message']}; {why}")
     return dict(judged, passed=False, estimable=False, value=None, message=f"{criterion.text}: not estimable: {why}")
