@@ -101,6 +101,14 @@ class Reader:
         """BLAKE3 hex digest of the decoded content, or None when the byte hash is enough."""
         return None
 
+    def declared_as(self, path: Path, kind: str) -> ReaderError:
+        """The error for a file of this (binary) format that a study declares as another ``kind``."""
+        return fail(
+            path,
+            f"a {self.name} file declared `kind: {kind}`",
+            f"declare the output `kind: {self.kinds[0]}` (or `bytes` to compare the files bit for bit)",
+        )
+
 
 def suffix_of(path: str | os.PathLike[str]) -> str:
     """The lower-case suffix used to recognise a format; two parts when the last one is ``.gz``.

@@ -74,6 +74,8 @@ def load_gifti(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
         # a surface's vertices are in its coordinate system (nibabel gives every array an identity one)
         if intent == "pointset" and darray.coordsys is not None:
             arrays[f"{name}.xform"] = np.asarray(darray.coordsys.xform, dtype=np.float64)
+            # the spaces it maps between (scanner, MNI...), as the NIfTI hash keeps sform_code (a review)
+            text[f"{name}.xform:spaces"] = text_digest((darray.coordsys.dataspace, darray.coordsys.xformspace))
         text.update(_text(dict(darray.meta), f"{name}/meta/"))
     return arrays, text
 

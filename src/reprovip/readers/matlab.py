@@ -4,8 +4,10 @@
 Each variable is one observation or more, named as MATLAB writes them: a numeric matrix ``AffineTransform_double_3_3``,
 a struct's fields ``SPM.xX.X`` (an element of a struct array ``s(2).beta``, 1-based), a cell's items
 ``vols{3}`` (1-based, in MATLAB's column order); complex values give ``name.real`` and ``name.imag``, logical
-ones 1 and 0. Numbers keep their stored type. Text (a char array, a string in a cell) is no observation: it is kept
-as a digest in ``meta["text"]``, which the analysis names when it differs; an empty matrix is nothing.
+ones 1 and 0, a sparse matrix its non-zeros. Numbers keep their stored type. Text (a char array, a string in a
+cell) is no observation: it is kept as a digest in ``meta["text"]``, which the analysis names when it differs; so
+are what MATLAB code tells apart and numbers do not, each container's shape and class (``"<name>:class"``: a
+struct or cell array's shape, logical, sparse and where its non-zeros are, an empty matrix).
 
 Recognised by its content, never by the ``.mat`` suffix alone: FSL writes its affines as text in ``.mat`` files
 (read them as ``table``). A MATLAB 5 file starts with the text ``MATLAB 5.0 MAT-file``; a MATLAB 4 file with a
@@ -25,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from reprovip.errors import ReaderError
 from reprovip.readers.arrays import arrays_hash, arrays_loaded
 from reprovip.readers.base import (
     Loaded,
@@ -83,11 +86,7 @@ def is_matlab(start: bytes) -> bool:
 def load_matlab(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """The numeric observations of a MATLAB file by name, and the digests of its text, by name."""
     if head(path, len(_V73)) == _V73:
-        raise fail(
-            path,
-            "a MATLAB 7.3 file (HDF5), which reprovip does not read",
-            "save it in MATLAB's version 7 format (`save(..., '-v7')`) or declare the output `kind: bytes`",
-        )
+        raise _v73(path)
     from scipy.io import loadmat
 
     try:
@@ -98,32 +97,52 @@ def load_matlab(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     text: dict[str, str] = {}
     for name in sorted(k for k in variables if not k.startswith("__")):
         _flatten(name, variables[name], values, text)
-    if not values and not text:
+    if not variables.keys() - {"__header__", "__version__", "__globals__"}:
         raise fail(path, "the MATLAB file holds no variable", "check that the application saved its results")
     return values, text
 
 
+def _v73(path: Path) -> ReaderError:
+    return fail(
+        path,
+        "a MATLAB 7.3 file (HDF5), which reprovip does not read",
+        "save it in MATLAB's version 7 format (`save(..., '-v7')`) or declare the output `kind: bytes`",
+    )
+
+
 def _flatten(name: str, value: Any, values: dict[str, np.ndarray], text: dict[str, str]) -> None:
     """Put ``value`` (a variable, a field or a cell's item) under ``name``: numbers into ``values``, text into
-    ``text`` (as a digest); structs and cells by their MATLAB names, 1-based."""
-    if hasattr(value, "toarray"):  # a sparse matrix
-        value = value.toarray()
+    ``text`` (as a digest); structs and cells by their MATLAB names, 1-based. What MATLAB code tells apart and
+    numbers do not, a container's shape and class (struct, cell, logical, sparse, an empty matrix), is text too,
+    ``"<name>:class"``: a 2x1 struct array for a 1x2, a sparse matrix for a dense one, a logical for a uint8 or an
+    extra empty variable read "bit-for-bit identical" (a review)."""
+    if hasattr(value, "tocsc"):  # a sparse matrix: its non-zeros, and where they are (never made dense)
+        sparse = value.tocsc()
+        sparse.sort_indices()
+        text[f"{name}:class"] = text_digest(("sparse", sparse.shape, sparse.indptr.tolist(), sparse.indices.tolist()))
+        _flatten(name, sparse.data, values, text)
+        return
     array = np.asarray(value)
     if array.dtype.names is not None:  # a struct, or an array of them
+        text[f"{name}:class"] = text_digest(("struct", array.shape, array.dtype.names))
         for index, element in _elements(array):
             for field in array.dtype.names:
                 _flatten(f"{name}{index}.{field}", element[field], values, text)
     elif array.dtype == object:  # a cell array
+        text[f"{name}:class"] = text_digest(("cell", array.shape))
         for index, item in _elements(array, "{}"):
             _flatten(f"{name}{index}", item, values, text)
     elif array.dtype.kind in "US":
         text[name] = text_digest(array.tolist())
+    elif not array.size:
+        text[f"{name}:class"] = text_digest(("empty", array.dtype.str, array.shape))
     elif array.dtype.kind == "b":
+        text[f"{name}:class"] = text_digest(("logical", array.shape))
         values[name] = array.astype(np.uint8)
     elif array.dtype.kind == "c":
         values[f"{name}.real"] = np.ascontiguousarray(array.real)
         values[f"{name}.imag"] = np.ascontiguousarray(array.imag)
-    elif array.dtype.kind in "iuf" and array.size:
+    elif array.dtype.kind in "iuf":
         values[name] = array
 
 
@@ -148,6 +167,10 @@ class MatlabReader(Reader):
 
     def read(self, path: Path, *, kind: str, **options: Any) -> Loaded:
         return arrays_loaded(*load_matlab(path))
+
+    def declared_as(self, path: Path, kind: str) -> ReaderError:
+        # `kind: array` would refuse a 7.3 file too: say what does work (a review's advice went round in a circle)
+        return _v73(path) if head(path, len(_V73)) == _V73 else super().declared_as(path, kind)
 
     def semantic_hash(self, path: Path) -> str | None:
         return arrays_hash("matlab.v1", *load_matlab(path))

@@ -79,26 +79,24 @@ def find_reader(path: Path, kind: str | None = None) -> tuple[Reader, str]:
             f"unknown format (suffix {suffix_of(path) or 'none'!r})",
             f"declare the output's kind ({', '.join(KINDS)}) or use a known suffix ({_suffixes(READERS)})",
         )
+    for reader in READERS:
+        # A binary format declared as another kind, whatever its suffix (a NIfTI named `.dat`): read as text, a
+        # GIfTI's short base64 arrays were invisible and a thickness map that varied passed (a review)
+        if reader.binary and kind not in (*reader.kinds, "bytes") and reader.can_read(path):
+            raise reader.declared_as(path, kind)
     candidates = [r for r in READERS if kind in r.kinds]
     for reader in candidates:
         if reader.can_read(path):
             return reader, kind
-    for reader in READERS:
-        # A binary format declared as another kind: read as text, a GIfTI's short base64 arrays were invisible and
-        # a thickness map that varied passed (a review). Its kind is known: say it.
-        if reader.binary and kind != "bytes" and reader.can_read(path):
-            raise fail(
-                path,
-                f"a {reader.name} file declared `kind: {kind}`",
-                f"declare the output `kind: {reader.kinds[0]}` (or `bytes` to compare the files bit for bit)",
-            )
     for reader in candidates:
         if reader.any_suffix:
             return reader, kind
+    # a `.mat` that is no MATLAB file is most likely FSL's text matrix (a review's was told to end with .npy)
+    matlab = " or be a MATLAB 4 or 5 file (FSL's text .mat matrices are `kind: table`)" if kind == "array" else ""
     raise fail(
         path,
         f"no {kind!r} reader recognises this file (suffix {suffix_of(path) or 'none'!r})",
-        f"an output of kind {kind!r} must end with one of {_suffixes(candidates)}",
+        f"an output of kind {kind!r} must end with one of {_suffixes(candidates)}{matlab}",
     )
 
 
