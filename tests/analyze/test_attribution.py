@@ -484,3 +484,15 @@ def test_a_combination_s_noise_is_not_called_sporadic_for_one_of_its_factors() -
     assert bits["nondeterminism"]["combined_factors"] == ["seed", "threads"]
     summary = attribute(bits, {})["summary"]
     assert "only under the combination threads=2,seed=2" in summary and "too few to tie" not in summary
+
+
+def test_observations_identical_everywhere_do_not_dilute_a_factor_s_test() -> None:
+    """Review S: solver=b multiplies 5 amplitudes by 1.02 (run-to-run noise 0.1%) beside 20 fields identical in
+    every execution (CRLB, linewidth...): Bonferroni over all 25 took solver's main effect (p 0.0006) above the
+    threshold, and the summary said it "changes the result of some subjects only"."""
+    rng = np.random.default_rng(2)
+    subject = 100 + 80 * np.arange(8)[None, :, None, None] + 7 * np.arange(25)[:, None, None, None]
+    x = subject * np.array([1.0, 1.02])[None, None, :, None] * (1 + 1e-3 * rng.normal(size=(25, 8, 2, 3)))
+    x[5:] = subject[5:]  # identical in every execution
+    summary = _scalar_attribution(x, "solver")["summary"]
+    assert summary.startswith("solver changes the result") and "some subjects only" not in summary
