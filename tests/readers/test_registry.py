@@ -144,3 +144,13 @@ def test_the_spec_knows_the_kinds_of_the_binary_formats() -> None:
 
     expected = {suffix: reader.kinds for reader in READERS if reader.binary for suffix in reader.suffixes}
     assert BINARY_SUFFIXES == expected
+
+
+def test_a_suffix_decides_before_the_content(tmp_path) -> None:
+    """Review X: a `.log` starting with `[INFO]` was sniffed as JSON ("invalid JSON") although `.log` is text."""
+    from reprovip.readers import load
+
+    path = tmp_path / "run.log"
+    path.write_text("[INFO] iter 3 loss 0.5\n")
+    loaded = load(path)
+    assert loaded.kind == "text" and [float(v) for v in loaded.values.values()] == [3.0, 0.5]

@@ -21,7 +21,7 @@ from reprovip.analyze.attribution import (
     source_shares,
     voxel_variance,
 )
-from reprovip.analyze.bitwise import bitwise_summary, record_key
+from reprovip.analyze.bitwise import NONDETERMINISM_HINTS, bitwise_summary, record_key
 from reprovip.analyze.dataflow import add_dataflow
 from reprovip.analyze.design import Design, build_design, most_common_count, records_by_output
 from reprovip.analyze.executions import (
@@ -34,6 +34,7 @@ from reprovip.analyze.executions import (
 from reprovip.analyze.observations import gather
 from reprovip.analyze.scalars import observation_metrics, version_envelope, version_factor
 from reprovip.analyze.segmentation import dice_envelope, factor_effects, label_agreement
+from reprovip.analyze.spread import spread_effects
 from reprovip.analyze.stats import num, scalar_metrics
 from reprovip.analyze.voxelwise import ONE_GRID, grid_shape, voxelwise_maps
 from reprovip.atomic import to_json, write_text_atomic
@@ -250,6 +251,9 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
             f"{env['factor']} changes the result beyond run-to-run noise: {env['worst_observation']} leaves the "
             "baseline's run-to-run envelope",
         )
+    # a level under which the repetitions vary more (threads=2 adding noise to one field of a fit: a review)
+    for f, sentence in spread_effects(observations, dict(design.factors), NONDETERMINISM_HINTS).items():
+        effects.setdefault(f, sentence)
     evidence = factor_evidence(observations, design.factor_names)
     if regions is not None and evidence is None:
         # Images have no per-voxel F test: a factor is named by the voxels it dominates (its region), not by its

@@ -238,8 +238,11 @@ def gather(design: Design, kind: str, *, key_columns: list[str] | None = None) -
                 check_compatible(ref[0], got, path_a=ref[1].path, path_b=rec.path)
                 flat = _flatten({n: v for n, v in got.values.items() if n not in unshared and n not in empty[s]})
                 if len(flat) > MAX_OBSERVATIONS:
+                    # `kind: image` is NIfTI only: a .npy or a CSV told to declare it could not (a review)
                     raise ReaderError(
-                        f"{rec.path}: {len(flat)} values is too many for a table analysis; declare it `image`"
+                        f"{rec.path}: {len(flat)} values, more than the {MAX_OBSERVATIONS} a table, array or text "
+                        "output is analysed with; write a voxel map as NIfTI (`kind: image`: the voxelwise "
+                        "analysis), split the file, or declare the output `kind: bytes` to compare it bit for bit"
                     )
                 loaded.setdefault(s, {})[pos] = flat
             except ReaderError as exc:

@@ -18,6 +18,7 @@ from reprovip.analyze.design import Design
 from reprovip.analyze.envelope import envelope
 from reprovip.analyze.interaction import interaction_tests
 from reprovip.analyze.observations import Observations
+from reprovip.analyze.spread import spread_tests
 from reprovip.analyze.stats import leaning_subject, odd_executions, scalar_metrics
 from reprovip.criteria.rules import ENVELOPE_FACTORS
 
@@ -114,6 +115,9 @@ def observation_metrics(
         for n, test in zip(names, interaction_tests(values, design.factor_names, subjects), strict=True):
             if test:
                 metrics[n]["interaction"] = test
+        for n, test in zip(names, spread_tests(values, design.factor_names), strict=True):
+            if test:
+                metrics[n]["spread"] = test
         for n in names:
             if n in obs.absent:
                 metrics[n].update(absent_subjects=obs.absent[n], written_by=len(subjects))

@@ -12,6 +12,7 @@ alike: JSON parsers disagree on which value counts, and keeping one would hide a
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,9 @@ def flatten(document: Any) -> tuple[dict[str, float | int], dict[str, Any]]:
     return numbers, ignored
 
 
+_JSON_START = re.compile(rb'\{\s*(?:"|\}|$)|\[\s*(?:[-"{\[\]0-9]|true|false|null|$)')
+
+
 class JsonReader(Reader):
     """JSON objects or arrays of numbers, nested to any depth."""
 
@@ -152,7 +156,8 @@ class JsonReader(Reader):
     any_suffix = True
 
     def sniff(self, path: Path) -> bool:
-        return head(path, 64).lstrip()[:1] in (b"{", b"[")
+        # `{` then a key or `}`, `[` then a value or `]`: a log line `[INFO] iter 3` is no JSON (a review)
+        return _JSON_START.match(head(path, 64).lstrip()) is not None
 
     def read(self, path: Path, *, kind: str, **options: Any) -> Loaded:
         document = parse_json(path)
