@@ -50,7 +50,7 @@ def is_matlab(start: bytes) -> bool:
     --------
     >>> is_matlab(b"MATLAB 5.0 MAT-file, Platform: posix, Created on: ...")
     True
-    >>> v4 = struct.pack("<5i", 0, 12, 1, 0, 28) + b"AffineTransform_double_3_3\\0\\0"
+    >>> v4 = struct.pack("<5i", 0, 12, 1, 0, 27) + b"AffineTransform_double_3_3\\0"
     >>> is_matlab(v4), is_matlab(b"1 0 0 0\\n0 1 0 0\\n"), is_matlab(bytes(64))
     (True, False, False)
     """
