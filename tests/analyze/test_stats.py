@@ -223,3 +223,19 @@ def test_values_whose_squares_underflow_say_so_not_that_every_value_is_equal() -
     assert scalar_metrics(x * 1e160, (), ["-"])[0]["icc"]["ICC(A,1)"]["value"] > 0.99
     (same,) = scalar_metrics(np.full((1, 3, 3), 1e-170), (), ["-"])
     assert same["icc"]["ICC(A,1)"]["reason"].endswith("every value is equal (0/0)")
+
+
+def test_a_level_that_moves_one_subject_is_no_odd_execution() -> None:
+    """The MRS case study: the solver moves a few subjects' fits (a subject x solver interaction, repetitions
+    agreeing within each condition); the check named 72 such executions "far from the subject's others, a
+    silent failure?". An odd run must be away from its own condition's repetitions too; a stuck one still is."""
+    from reprovip.analyze.stats import odd_executions
+
+    rng = np.random.default_rng(6)
+    # solver a/b x threads 1/2, k = 3
+    x = 3 + rng.normal(0, 1, size=(1, 10, 1, 1, 1)) + rng.normal(0, 1e-4, size=(1, 10, 2, 2, 3))
+    x[0, 6, 1, 0] += 0.4  # solver=b, threads=1 moves sub-6, its three repetitions alike
+    assert odd_executions(x, [f"s{i}" for i in range(10)]) == [None]
+    x[0, 2, 0, 0, 1] += 0.6  # one run of sub-2 stuck elsewhere
+    (odd,) = odd_executions(x, [f"s{i}" for i in range(10)])
+    assert (odd["subject"], odd["column"], odd["count"]) == ("s2", 1, 1)

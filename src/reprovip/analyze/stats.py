@@ -249,6 +249,15 @@ def odd_executions(values: np.ndarray, subjects: list[str]) -> list[dict[str, An
         between = np.std(typical, axis=1, ddof=1, keepdims=True) if n_subj > 1 else np.zeros((n_obs, 1, 1))
         halved = (dev > 0) & (dev >= ODD_CHANGE * scale) & far
         moved = (dev > 0) & (dev >= ODD_SUBJECTS * between) & far & ~halved
+        # ... away from its own condition's repetitions too: a level that moves one subject (its repetitions
+        # agreeing) is that factor's effect, not an odd run (the MRS case study named 72 executions so); with one
+        # repetition per condition, and factors, an odd run cannot be told from a level's effect
+        k = values.shape[-1]
+        if k >= 2:
+            own = np.abs(values - np.median(values, axis=-1, keepdims=True)).reshape(flat.shape)
+            moved &= own >= 0.5 * dev
+        elif values.ndim > 3:
+            moved[:] = False
         relative = np.where(halved | moved, dev / np.where(scale > 0, scale, 1.0), -1.0)
     for i, s in zip(*np.nonzero(moved.any(axis=2)), strict=True):
         # ... and ten times the other subjects' own spread where they vary, and ten steps of the values' resolution:
