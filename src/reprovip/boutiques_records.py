@@ -354,7 +354,11 @@ def _conditions(
                 for p in factors
             }
         )
-    return out, [version_name if p == "\0version" else p for p in factors]
+    named = [version_name if p == "\0version" else p for p in factors]
+    # Records reprovip's launcher wrote carry their condition: its factors are the study's too (the summary said
+    # "no factor" beside stored seed and mflag conditions: a review).
+    named += [k for k in dict.fromkeys(k for lab in out for k in lab) if k not in named]
+    return out, named
 
 
 def _output_map(study: Study, records: list[BoutiquesRecord]) -> tuple[dict[str, str], list[str]]:
@@ -383,6 +387,30 @@ def _output_map(study: Study, records: list[BoutiquesRecord]) -> tuple[dict[str,
             f"({', '.join(sorted(names)) or 'none'}); name the study's outputs after these ids"
         )
     return mapping, unmatched
+
+
+def optional_hint(study: Study, records: list[BoutiquesRecord], mapping: dict[str, str]) -> str | None:
+    """A hint when the descriptor a record carries marks an output ``optional`` that the study file does not:
+    its executions without that file fail (a review's mask, written under bet's ``-m`` only); the study file
+    decides, so that ``run``, ``ingest`` and the analysis judge it alike.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as N
+    >>> study = N(spec=N(outputs={"mask": N(optional=False), "brain": N(optional=False)}))
+    >>> records = [N(descriptor={"output-files": [{"id": "mask_file", "optional": True}, {"id": "brain"}]})]
+    >>> optional_hint(study, records, {"mask": "mask_file", "brain": "brain"})[:60]
+    'the descriptor marks mask optional and the study file does n'
+    """
+    ids = {o.get("id") for r in records for o in (r.descriptor or {}).get("output-files", []) if o.get("optional")}
+    names = [n for n, oid in mapping.items() if oid in ids and not study.spec.outputs[n].optional]
+    if not names:
+        return None
+    return (
+        f"the descriptor marks {', '.join(names)} optional and the study file does not: an execution without it "
+        f"fails; declare `optional: true` under `outputs: {{{names[0]}: ...}}` and ingest again to judge only "
+        "whether repetitions agree on writing it"
+    )
 
 
 def _files(entry: Any, prefix: str = "") -> list[tuple[str, str | None]]:
@@ -482,10 +510,13 @@ def _output_rows(
     *,
     use_file: bool,
     constant: bool,
+    optional: bool,
     blobs: BlobStore,
 ) -> list[dict[str, Any]]:
     from reprovip.readers import semantic_hash
 
+    if not files and optional:
+        return []  # an optional output left unwritten: no missing output (the analysis says who wrote it)
     if not files:
         # Every key of a found file's row: the catalog inserts an execution's rows in one statement.
         return [
@@ -717,6 +748,7 @@ def ingest_boutiques_records(
     check_unverified_files(placed, found, root)
     inputs = [f for f in factors if any(f in r.invocation for r in records)]  # not the tool's version
     hints = design_hints(tool, subjects, inputs, labels, chosen=bool(subject_inputs))
+    hints += [hint] if (hint := optional_hint(study, records, mapping)) else []
     for hint in hints:
         warnings.warn(hint, RecordsHint, 2)
     # One kind of hash per output for every execution, so the analysis compares like with like.
@@ -748,6 +780,7 @@ def ingest_boutiques_records(
                     found[name][index],
                     use_file=use_file[name],
                     constant=constant[name],
+                    optional=study.spec.outputs[name].optional,
                     blobs=blobs,
                 )
             ]

@@ -204,6 +204,8 @@ def _record_outputs(blobs: BlobStore, files: list[tuple[OutputDecl, list[str]]],
 
     rows = []
     for d, paths in files:
+        if not paths and d.optional:
+            continue
         if not paths:
             stream = stream_file(str(folder), d.pattern)
             pattern = os.path.basename(stream) if stream else d.pattern
@@ -355,7 +357,7 @@ def ingest_outputs(study: Study, pattern: str, *, root: Path | None = None) -> I
     _, names = _pattern_regex(pattern)
     factors = [n for n in names if n not in ("subject", "repetition")]
     _check_factor_set(study, pattern, factors)
-    decls = [OutputDecl(n, o.path, o.kind) for n, o in study.spec.outputs.items()]
+    decls = [OutputDecl(n, o.path, o.kind, optional=o.optional) for n, o in study.spec.outputs.items()]
     summary = IngestSummary(factors=factors)
     executions = _executions(found, factors, root)  # before anything is stored
     values = [

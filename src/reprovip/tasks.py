@@ -136,7 +136,7 @@ def build_task(
         argv=argv,
         values=values,
         env=env,
-        outputs=[OutputDecl(n, o.path, o.kind).rendered(values) for n, o in spec.outputs.items()],
+        outputs=[OutputDecl(n, o.path, o.kind, optional=o.optional).rendered(values) for n, o in spec.outputs.items()],
         timeout=spec.timeout,
         seed=seed,
         work_root=work_root,

@@ -485,3 +485,116 @@ def test_an_output_unreadable_when_run_is_named_as_written_and_stored(tmp_path: 
     assert (error["subject"], error["repetition"]) == ("sub-02", 2)
     assert re.match(r"a\.nii\.gz \(stored as \S+/\.reprovip/blobs/\S+\.nii\.gz\): ", error["error"]), error["error"]
     assert "/work/" not in error["error"]
+
+
+_MASK_APP = (
+    "import os, sys\n"
+    "inp, out, subject, rep, flag = sys.argv[1:6]\n"
+    "open(os.path.join(out, 'brain.csv'), 'w').write(f'region,vol\\nbrain,{len(open(inp).read())}\\n')\n"
+    "if {when}:\n"
+    "    open(os.path.join(out, 'mask.csv'), 'w').write(f'region,vol\\nmask,{len(open(inp).read()) // 2}\\n')\n"
+)
+_MASK_OUTPUTS = (
+    "  brain: {path: brain.csv, kind: table, key_columns: [region]}\n"
+    "  mask: {path: mask.csv, kind: table, key_columns: [region], optional: true}\n"
+)
+
+
+def _optional_mask(root: Path, when: str) -> dict[str, Any]:
+    """Review U: bet's mask, a Boutiques `optional` output written under `-m` only, failed every execution
+    without it (32 of 64, their other outputs left out of the verdict). Run an app writing ``mask.csv`` when
+    ``when`` holds (a Python condition on subject, rep and flag), declared optional; return the document."""
+    study = _run_app(
+        root,
+        _MASK_APP.replace("{when}", when),
+        subjects=3,
+        repetitions=2,
+        factors="  flag: {on: '-m', off: ''}\n",
+        args='"{input}", "{outdir}", "{subject}", "{repetition}", "{flag}"',
+        outputs=_MASK_OUTPUTS,
+        done=12,  # no execution fails for the mask it did not write
+    )
+    return study.analyze().document
+
+
+def _written(doc: dict[str, Any]) -> dict[str, Any]:
+    mask = next(o for o in doc["outputs"] if o["name"] == "mask")
+    return next(r for r in mask["verdict"]["reasons"] if r["criterion"] == "written by every execution")
+
+
+def test_an_optional_output_a_factor_decides_is_a_warning(tmp_path: Path) -> None:
+    doc = _optional_mask(tmp_path, "flag == '-m'")
+    mask = next(o for o in doc["outputs"] if o["name"] == "mask")
+    # Identical where written: warnings stay alerts of an identical output
+    assert (mask["optional"], mask["unwritten_mixed"], mask["verdict"]["status"]) == (True, [], "identical")
+    reason = _written(doc)
+    assert (reason["severity"], reason["value"]) == ("warn", 6)
+    assert reason["message"].startswith("declared optional, and written by some executions only: 6 execution(s)")
+    assert "flag decides it: written under flag=on only, never under flag=off" in reason["message"]
+    assert doc["verdict"]["status"] == "warn"  # the brain identical, the mask identical where written
+    assert any("flag decides it" in a["message"] for a in doc["alerts"])
+
+
+def test_an_optional_output_repetitions_disagree_on_writing_fails(tmp_path: Path) -> None:
+    doc = _optional_mask(tmp_path, "rep == '1' or subject == 'sub-02'")
+    mask = next(o for o in doc["outputs"] if o["name"] == "mask")
+    assert [(c["subject"], c["condition"]) for c in mask["unwritten_mixed"]] == [
+        ("sub-01", "flag=off"),
+        ("sub-01", "flag=on"),
+        ("sub-03", "flag=off"),
+        ("sub-03", "flag=on"),
+    ]
+    reason = _written(doc)
+    assert (reason["severity"], reason["passed"], reason["value"]) == ("fail", False, 4)
+    assert "whether it is written is not reproducible" in reason["message"]
+    assert (mask["verdict"]["status"], doc["verdict"]["status"]) == ("fail", "fail")
+
+
+def test_an_optional_output_a_subject_never_writes_is_no_incomplete_study(tmp_path: Path) -> None:
+    doc = _optional_mask(tmp_path, "subject != 'sub-02'")
+    mask = next(o for o in doc["outputs"] if o["name"] == "mask")
+    assert (mask["never_written"], mask.get("left_out")) == (["sub-02"], None)
+    reason = _written(doc)
+    assert reason["severity"] == "warn"
+    assert "sub-02 wrote it in no execution (left out of its metrics)" in reason["message"]
+    assert doc["verdict"]["status"] == "warn"
+
+
+def test_an_optional_output_no_execution_writes_is_said(tmp_path: Path, capsys) -> None:
+    doc = _optional_mask(tmp_path, "False")
+    mask = next(o for o in doc["outputs"] if o["name"] == "mask")
+    assert (mask["written_by_none"], mask["verdict"]["status"]) == (True, "warn")
+    assert _written(doc)["message"] == "written by no execution (declared optional): nothing to judge"
+    assert main(["check", str(tmp_path / "study.yaml"), "--no-reanalyze"]) == 0
+    assert "written by no execution (declared optional)" in capsys.readouterr().out
+    assert main(["report", str(tmp_path / "study.yaml"), "-o", str(tmp_path / "report.html")]) == 0
+    assert "written by no execution (declared optional)" in (tmp_path / "report.html").read_text()
+
+
+def test_an_unwritten_output_not_declared_optional_still_fails_its_execution(tmp_path: Path) -> None:
+    app = tmp_path / "app.py"
+    app.write_text(_MASK_APP.replace("{when}", "flag == '-m'"))
+    outputs = _MASK_OUTPUTS.replace(", optional: true", "")
+    path = write_study(
+        tmp_path,
+        app=str(app),
+        factors="  flag: {on: '-m', off: ''}\n",
+        repetitions=2,
+        outputs=outputs,
+        args='"{input}", "{outdir}", "{subject}", "{repetition}", "{flag}"',
+    )
+    summary = Study.load(path).run(progress=False)
+    assert (summary.done, summary.failed) == (6, 6)
+
+
+def test_ingest_leaves_an_optional_output_unwritten(tmp_path: Path) -> None:
+    files = {
+        (s, r): {"brain.csv": f"region,vol\nbrain,{i}\n", **({"mask.csv": "region,vol\nmask,1\n"} if s == "alice" else {})}
+        for i, s in enumerate(["alice", "bob"])
+        for r in (1, 2)
+    }
+    study = ingested(tmp_path, _MASK_OUTPUTS, files)
+    status = study.status()
+    assert (int(status["done"].sum()), int(status["failed"].sum())) == (4, 0)
+    mask = next(o for o in study.analyze().document["outputs"] if o["name"] == "mask")
+    assert mask["never_written"] == ["bob"]

@@ -141,9 +141,9 @@ def test_recipes_are_stable_and_survive_a_copy_of_the_folder(tmp_path: Path) -> 
     recipes = execution_recipes(study.spec, study.directory, expand(study.spec, study.subjects))
     # The condition's 16 hex digits (the study's), then each subject's input's 16.
     assert sorted(set(recipes.values())) == [
-        "e3cf4b7411a6af6774039cc5adcf0c16",
-        "e3cf4b7411a6af67e4c91653b818fcea",
-        "e3cf4b7411a6af67ec571c695cc75633",
+        "9396ced7669d654a74039cc5adcf0c16",
+        "9396ced7669d654ae4c91653b818fcea",
+        "9396ced7669d654aec571c695cc75633",
     ]
     shutil.copytree(tmp_path / "a", tmp_path / "b")
     copy = Study.load(tmp_path / "b" / "study.yaml")
@@ -204,3 +204,23 @@ def test_a_tool_writing_into_its_input_folder_completes(tmp_path: Path) -> None:
     assert doc["executions"]["plan"]["earlier_recipe"] == 0 and doc["verdict"]["status"] == "warn"
     assert [a["note"] for a in doc["alerts"] if a.get("note")] == ["changed its input"]
     assert Study.load(study.path).run().skipped == 4
+
+
+def test_a_key_at_its_default_leaves_the_recipe_and_the_spec_digest_alone(tmp_path: Path) -> None:
+    """Review V: the recipe hashed every key with its default, so a reprovip adding a key (an output's
+    `optional`) made every stored execution "an earlier recipe" after the upgrade, and CI re-ran them all.
+    A key written at its default is the key left out; another value is another recipe."""
+    from reprovip.analyze.executions import spec_digest
+    from reprovip.plan.expand import recipe_hash
+
+    study = _study(tmp_path)
+    path = study.directory / "study.yaml"
+    text = path.read_text()
+    before = (recipe_hash(study.spec, study.directory), spec_digest(study.spec))
+    path.write_text(text.replace("kind: scalars}", "kind: scalars, optional: false, key_columns: []}"))
+    explicit = Study.load(path)
+    assert (recipe_hash(explicit.spec, explicit.directory), spec_digest(explicit.spec)) == before
+    path.write_text(text.replace("kind: scalars}", "kind: scalars, optional: true}"))
+    optional = Study.load(path)
+    assert recipe_hash(optional.spec, optional.directory) != before[0]
+    assert spec_digest(optional.spec) != before[1]

@@ -365,6 +365,23 @@ def unwritten(recs: list[Any], done: set[tuple[str, str, int]]) -> list[dict[str
     ]
 
 
+def mixed_cells(recs: list[Any], missing: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The (subject, condition) cells where some repetitions wrote the file and others did not (``missing``,
+    :func:`unwritten`): an optional output written at random, which no factor or subject decides.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as R
+    >>> recs = [R(subject="s1", condition_key="t1", repetition=1), R(subject="s1", condition_key="t2", repetition=1)]
+    >>> missing = [dict(subject="s1", condition="t1", repetition=2), dict(subject="s2", condition="t1", repetition=1)]
+    >>> mixed_cells(recs, missing)
+    [{'subject': 's1', 'condition': 't1'}]
+    """
+    wrote = {(r.subject, r.condition_key) for r in recs}
+    cells = dict.fromkeys((e["subject"], e["condition"]) for e in missing if (e["subject"], e["condition"]) in wrote)
+    return [dict(subject=s, condition=c) for s, c in cells]
+
+
 def unwritten_by(
     recs: list[Any], missing: list[dict[str, Any]], labels: dict[str, dict[str, str]], declared: dict[str, list[str]]
 ) -> list[dict[str, Any]]:
@@ -446,7 +463,14 @@ def analyze_groups(
                     f"bit-for-bit identical across the executions that wrote it; {len(entry['unwritten'])} did "
                     "not write it" + "".join(f", {b['factor']} decides which" for b in by)
                 )
-            if (never := never_written(recs, done, relpath)) and "repetitions" in entry:
+            optional = name in study.spec.outputs and study.spec.outputs[name].optional
+            if optional:
+                entry["optional"] = True
+                entry["unwritten_mixed"] = mixed_cells(recs, entry["unwritten"])
+            never = never_written(recs, done, relpath)
+            if never and optional:
+                entry["never_written"] = never  # the application wrote it for other subjects: none is incomplete
+            elif never and "repetitions" in entry:
                 # Left out of the metrics like a subject whose executions failed: 0 files of its executions.
                 ran = Counter(s for s, _, _ in done)
                 missing = [dict(subject=s, present=0, needed=ran[s]) for s in never]
@@ -456,7 +480,11 @@ def analyze_groups(
         outputs.append(entry)
     stored = {name for name, _ in groups}
     for name, decl in study.spec.outputs.items() if stored else ():
-        if name not in stored:  # declared after the executions stored theirs: it was left out, unsaid (a review)
+        if name not in stored and decl.optional and done:  # every execution agrees: it wrote no such file
+            outputs.append(
+                dict(name=name, kind=decl.kind, optional=True, written_by_none=True, observations=[], summary={})
+            )
+        elif name not in stored:  # declared after the executions stored theirs: it was left out, unsaid (a review)
             error = f"declared in the study file but stored by no execution (declared after they ran); {again}"
             outputs.append(dict(name=name, kind=decl.kind, error=error, observations=[], summary={}))
     return outputs

@@ -209,7 +209,7 @@ def spec_digest(spec: Any) -> str:
     factors (and the order of their levels: the first is a version's baseline) and repetitions. A stored verdict
     whose digest differs was made for another file (``check --no-reanalyze`` refuses it): an ingest-only study
     whose output was added, or whose kind changed, kept its green verdict (a review)."""
-    dumped = spec.model_dump(mode="json", include={"outputs", "factors", "repetitions"})
+    dumped = spec.model_dump(mode="json", include={"outputs", "factors", "repetitions"}, exclude_defaults=True)
     return hashlib.sha256(json.dumps(dumped, sort_keys=True).encode()).hexdigest()[:32]
 
 

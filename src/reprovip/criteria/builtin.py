@@ -18,6 +18,7 @@ from reprovip.criteria.unmeasured import unmeasurable, unseen_differences
 
 NUMERIC_KINDS = ("table", "scalars", "text", "array")
 LEFT_OUT = "every subject in the metrics"
+WRITTEN = "written by every execution"
 NONFINITE_OBSERVATIONS = (
     # (pattern, check, severity, what the observations are)
     (
@@ -97,8 +98,56 @@ def _never_written(out: dict[str, Any]) -> str:
     return f"; besides, {named(never)} wrote it in no execution (left out of the metrics)"
 
 
+def _deciding(out: dict[str, Any]) -> str:
+    """The factors whose levels decide whether the file is written, and how to declare a path named after one."""
+    return "".join(
+        f"; {b['factor']} decides it: written under {_levels(b['factor'], b['written'])} only, never "
+        f"under {_levels(b['factor'], b['unwritten'])}"
+        + (
+            f" (if the application names the file after the level, declare its path `{b['declare']}`)"
+            if b.get("declare")
+            else ""
+        )
+        for b in out.get("unwritten_by") or []
+    )
+
+
+def _optional_unwritten(out: dict[str, Any]) -> list[dict[str, Any]]:
+    """An optional output (``optional: true``) may be left unwritten, by a subject or under a factor's level (a
+    warning that says which); repetitions of one condition that disagree on writing it fail, as any other
+    difference between them does."""
+    if out.get("written_by_none"):
+        message = "written by no execution (declared optional): nothing to judge"
+        return [reason(WRITTEN, passed=False, severity="warn", estimable=False, value=0, message=message)]
+    unwritten, mixed = out.get("unwritten") or [], out.get("unwritten_mixed") or []
+    never = out.get("never_written") or []
+    if mixed:
+        message = (
+            f"repetitions of one condition disagree on writing this optional file in {len(mixed)} cell(s) (some "
+            f"wrote it, some did not): {named([_where(e) for e in mixed])}; whether it is written is not reproducible"
+        )
+        return [reason(WRITTEN, passed=False, value=len(mixed), message=message)]
+    if not unwritten and not never:
+        return []
+    parts = (
+        [f"{len(unwritten)} execution(s) did not write it, {named([_where(e) for e in unwritten])}"]
+        if unwritten
+        else []
+    )
+    parts += [f"{named(never)} wrote it in no execution (left out of its metrics)"] if never else []
+    message = (
+        "declared optional, and written by some executions only: "
+        + "; ".join(parts)
+        + _deciding(out)
+        + "; each condition's repetitions agree on writing it"
+    )
+    return [reason(WRITTEN, passed=False, severity="warn", value=len(unwritten) + len(never), message=message)]
+
+
 def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
     """Checks every output gets, whatever the criteria: each failure here means the data cannot support a pass."""
+    if out.get("written_by_none"):
+        return _optional_unwritten(out)
     reasons = []
     unreadable = [e for e in out.get("errors") or [] if e.get("error") != "missing"]
     if unreadable:
@@ -151,25 +200,18 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
             )
         )
     unwritten = out.get("unwritten") or []
-    if unwritten:
+    if out.get("optional"):
+        reasons += _optional_unwritten(out)
+    elif unwritten:
         reasons.append(
             reason(
-                "written by every execution",
+                WRITTEN,
                 passed=False,
                 value=len(unwritten),
                 message=f"{len(unwritten)} execution(s) that succeeded did not write this file, which others wrote: "
                 + named([_where(e) for e in unwritten])
                 + _never_written(out)
-                + "".join(
-                    f"; {b['factor']} decides it: written under {_levels(b['factor'], b['written'])} only, never "
-                    f"under {_levels(b['factor'], b['unwritten'])}"
-                    + (
-                        f" (if the application names the file after the level, declare its path `{b['declare']}`)"
-                        if b.get("declare")
-                        else ""
-                    )
-                    for b in out.get("unwritten_by") or []
-                ),
+                + _deciding(out),
             )
         )
     read = out.get("complete_subjects") != 0  # 0: no subject had every execution, so none was read for numbers

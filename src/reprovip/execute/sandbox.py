@@ -72,6 +72,7 @@ class OutputDecl:
     pattern: str
     kind: str
     template: str | None = None
+    optional: bool = False  # unwritten, it is no missing output (the analysis judges when it is written)
 
     def rendered(self, values: dict[str, Any]) -> OutputDecl:
         """This output for one execution: the placeholders of its path filled (``{subject}``, ``{repetition}``,
@@ -80,7 +81,7 @@ class OutputDecl:
             return self
         # A value is a literal part of the path: `s[1]` as a subject names that file, it is no glob.
         path = render(self.pattern, {k: glob.escape(str(v)) for k, v in values.items()})
-        return self if path == self.pattern else OutputDecl(self.name, path, self.kind, self.pattern)
+        return self if path == self.pattern else OutputDecl(self.name, path, self.kind, self.pattern, self.optional)
 
     def relpath(self, found: str) -> str:
         """The path the catalog names a file of this output by (``found`` relative to ``{outdir}``): the declared
@@ -481,7 +482,10 @@ def _collect(outdir: str | os.PathLike[str], decls: list[OutputDecl], return_byt
         else:
             paths = _files(outdir, d.pattern)
         if not paths:
-            found.append(dict(name=d.name, relpath=d.template or d.pattern, kind=d.kind, missing=True, error="missing"))
+            if not d.optional:
+                found.append(
+                    dict(name=d.name, relpath=d.template or d.pattern, kind=d.kind, missing=True, error="missing")
+                )
             continue
         for p in paths:
             rec: dict[str, Any] = dict(

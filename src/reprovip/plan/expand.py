@@ -150,7 +150,9 @@ def recipe_hash(spec: StudySpec, study_dir: Path | None = None) -> str:
 
     A completed execution whose recipe changed since is run again on resume.
     """
-    recipe = spec.model_dump(include={"application", "env", "outputs", "timeout"})
+    # Without defaults: a key a newer reprovip adds (an output's `optional`) leaves the recipes of studies run
+    # before the same, where upgrading re-ran every stored execution as "an earlier recipe" (a review).
+    recipe = spec.model_dump(include={"application", "env", "outputs", "timeout"}, exclude_defaults=True)
     if study_dir is not None and spec.application is not None:
         if spec.application.boutiques:
             path = Path(spec.application.boutiques)

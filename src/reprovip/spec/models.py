@@ -123,6 +123,10 @@ class Output(_Strict):
     path: str
     kind: Literal["image", "labels", "table", "scalars", "text", "array", "bytes"]
     key_columns: list[str] = []
+    # An output the application may leave unwritten (a Boutiques `optional` output: a mask written under a
+    # flag, a lesion map when there are lesions): its absence fails no execution; the analysis still fails it
+    # when repetitions of one condition disagree on writing it.
+    optional: bool = False
 
     @field_validator("path")
     @classmethod
