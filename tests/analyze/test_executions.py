@@ -589,7 +589,10 @@ def test_an_unwritten_output_not_declared_optional_still_fails_its_execution(tmp
 
 def test_ingest_leaves_an_optional_output_unwritten(tmp_path: Path) -> None:
     files = {
-        (s, r): {"brain.csv": f"region,vol\nbrain,{i}\n", **({"mask.csv": "region,vol\nmask,1\n"} if s == "alice" else {})}
+        (s, r): {
+            "brain.csv": f"region,vol\nbrain,{i}\n",
+            **({"mask.csv": "region,vol\nmask,1\n"} if s == "alice" else {}),
+        }
         for i, s in enumerate(["alice", "bob"])
         for r in (1, 2)
     }
