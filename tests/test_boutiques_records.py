@@ -355,7 +355,8 @@ def test_launcher_bosh_merges_provenance_into_the_record(tmp_path: Path) -> None
     # Printed nowhere: it changed a `{stdout}` output between repetitions (a review; see test_boutiques_launchers).
     assert "Boutiques record" not in attempt["stdout"] + attempt["stderr"]
     again = _study(tmp_path / "again", "again")
-    ingest_boutiques_records(again, study.store / "boutiques-records")
+    summary = ingest_boutiques_records(again, study.store / "boutiques-records")
+    assert summary.factors == ["factor"]  # the records' own conditions (review U: "no factor" was printed)
     same = ["subject", "condition_key", "repetition"]
     assert sorted(map(tuple, again.executions()[same].values.tolist())) == sorted(
         map(tuple, study.executions()[same].values.tolist())
