@@ -676,3 +676,35 @@ def test_a_new_version_that_keeps_the_skull_names_no_baseline_execution(tmp_path
     (out,) = doc["outputs"]
     assert out["voxelwise"].get("support_outliers", []) == []
     assert out["envelope"]["within_envelope"] is False and doc["verdict"]["status"] == "fail"
+
+
+def test_a_version_changing_what_only_the_larger_brains_cover_leaves_the_envelope(tmp_path: Path) -> None:
+    """Review V (d_shell): the first subject read, s1, has the smallest brain; the new version raises by 10% (20
+    run-to-run SDs) the shell of the others' brains, which s1 does not cover. The voxels with metrics were s1's
+    alone, the shell had none, and `compare` read "within the baseline's run-to-run envelope", exit 0. The
+    other subjects' first volumes join the reference mask."""
+    import nibabel as nib
+    import numpy as np
+
+    rng = np.random.default_rng(11)
+    grid = np.indices((14, 14, 10)).astype(float)
+    radius = np.sqrt((grid[0] - 6.5) ** 2 + (grid[1] - 6.5) ** 2 + (grid[2] - 4.5) ** 2)
+    sizes = {"s1": 3.0, "s2": 4.5, "s3": 4.5, "s4": 4.5}
+    anatomy = {s: np.where(radius < r, rng.uniform(80, 120, radius.shape), 0.0) for s, r in sizes.items()}
+
+    def version(name: str, shell: float) -> Study:
+        files = {}
+        for s, a in anatomy.items():
+            for r in (1, 2, 3):
+                v = np.where(a > 0, a * (1 + rng.normal(0, 0.005, a.shape)), 0.0)
+                v = np.where(radius >= 3.0, v * shell, v)
+                files[(s, r)] = {"t1.nii": nib.Nifti1Image(v.astype(np.float32), np.eye(4)).to_bytes()}
+        return ingested(tmp_path / name, "  t1: {path: t1.nii, kind: image}\n", files)
+
+    doc = compare_check(version("base", 1.0), version("cur", 1.1)).document
+    (out,) = doc["outputs"]
+    shell = int(((radius >= 3.0) & (radius < 4.5)).sum())
+    small = int((radius < 3.0).sum())
+    assert out["voxelwise"]["summary"]["voxels_with_metrics"] == small + shell
+    assert out["envelope"]["within_envelope"] is False
+    assert (doc["verdict"]["status"], doc["verdict"]["exit_code"]) == ("fail", 1)

@@ -288,8 +288,8 @@ def _alias_cell_zero(design: Design) -> Design:
 
 
 def test_a_file_shared_by_executions_is_read_once_with_the_same_maps(tmp_path: Path, monkeypatch) -> None:
-    """Byte-identical outputs (one blob, one path) are decompressed once per subject (the first subject's once
-    more, for the reference mask); the maps and summary are bit for bit those of the same values read from
+    """Byte-identical outputs (one blob, one path) are decompressed once per subject (the first subject's and
+    the others' first once more, for the reference mask); the maps and summary are bit for bit those of the same values read from
     separate files (the plain path)."""
     rng = np.random.default_rng(11)
     n, k = 4, 3
@@ -301,7 +301,8 @@ def test_a_file_shared_by_executions_is_read_once_with_the_same_maps(tmp_path: P
     real = voxelwise._volume
     monkeypatch.setattr(voxelwise, "_volume", lambda path, *rest: reads.append(path) or real(path, *rest))
     shared, shared_maps, errors = _maps_of(tmp_path / "shared", _alias_cell_zero(design))
-    assert errors == [] and len(reads) == (n + 1) * (1 + k) and len(set(reads)) == n * (1 + k)  # not n * 2k
+    reference = (1 + k) + (n - 1)  # the first subject's files, then each other subject's first
+    assert errors == [] and len(reads) == n * (1 + k) + reference and len(set(reads)) == n * (1 + k)  # not n * 2k
     assert shared["summary"] == plain["summary"] and shared_maps.keys() == plain_maps.keys()
     for name, values in plain_maps.items():
         np.testing.assert_array_equal(shared_maps[name], values, err_msg=name)
@@ -330,13 +331,16 @@ def test_unreadable_volumes_leave_their_subject_out_and_are_named(tmp_path: Path
 
 
 def test_differences_outside_the_voxels_with_metrics_are_counted(tmp_path: Path) -> None:
-    """Metrics cover the non-zero voxels of the first volume read: a voxel zero there but differing between the
-    executions of another subject is counted, so the verdict can warn that no metric criterion sees it."""
+    """Metrics cover the non-zero voxels of the first subject's volumes and of the others' first: a voxel zero
+    there but differing between the later executions of another subject is counted, so the verdict can warn that
+    no metric criterion sees it."""
     rng = np.random.default_rng(7)
     n, levels, k = 3, 2, 2
     x = rng.uniform(100, 120, size=(*SPATIAL, n, 1, 1)) + np.zeros((*SPATIAL, n, levels, k))
     x[0, 0, 0, 0] = 0.0  # zero in the first subject: outside the reference region
     x[0, 0, 0, 1] = rng.uniform(1, 2, size=(levels, k))  # differs between the executions of subject 2
+    x[0, 0, 0, 1, 0, 0] = 0.0  # but its first
+    x[0, 0, 0, 2] = 0.0  # and zero in the third subject
     res, maps, _ = _run(tmp_path, x)
     assert maps["differ"][0] == 1 and res["summary"]["differ_without_metrics"] == 1
     assert res["summary"]["differ_fraction"] > 0

@@ -62,10 +62,10 @@ def unseen_differences(out: dict[str, Any]) -> list[dict[str, Any]]:
             # "sufficiently reproducible"; the same data with that subject renamed failed).
             message = (
                 f"{unseen} of the {max(differing, unseen)} voxel(s) that differ between executions have no voxel "
-                "metric (zero in every execution of the first subject read, or non-finite): the metric maps judge "
-                "the others only; "
-                "the verdict cannot rest on them (a subject whose map covers the others' region read first, or "
-                "kind: bytes, or voxel_differ_fraction as the criterion)"
+                "metric (zero in every execution of the first subject read and in the others' first, or "
+                "non-finite): the metric maps judge the others only; the verdict cannot rest on them (a subject "
+                "whose map covers the others' region read first, or kind: bytes, or voxel_differ_fraction as the "
+                "criterion)"
             )
             found.append(
                 reason(
