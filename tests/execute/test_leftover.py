@@ -208,9 +208,11 @@ def test_a_detached_child_and_its_own_child_are_both_killed(app: Path) -> None:
     )
 
 
-def test_a_background_writer_killed_at_exit_is_a_note_of_the_done_execution(tmp_path: Path) -> None:
+@pytest.mark.parametrize("executor", ["local", "dask-local"])
+def test_a_background_writer_killed_at_exit_is_a_note_of_the_done_execution(tmp_path: Path, executor: str) -> None:
     """The application starts its writer in the background and exits without waiting for it (a missing
-    ``wait``): the worker kills the writer, and the CSV holds its header only (a review's case).
+    ``wait``): the worker kills the writer, and the CSV holds its header only (a review's case). A Dask worker,
+    no subreaper, killed the writer in the application's group unsaid, and the study passed (review W).
 
     Before the fix every execution was done with no note but a line of its stored stderr, and the study read
     "sufficiently reproducible, with warnings" (exit 0): the analysis document now counts the executions so
@@ -236,7 +238,7 @@ def test_a_background_writer_killed_at_exit_is_a_note_of_the_done_execution(tmp_
         "outputs:\n  res: {path: res.csv, kind: table, key_columns: [tissue]}\n"
     )
     study = Study.load(path)
-    summary = study.run(jobs=1, progress=False)
+    summary = study.run(jobs=1, progress=False, executor=executor)
     assert (summary.done, summary.failed) == (4, 0)
     message = (
         "a process the application started was still running when it exited and killed: its outputs may be incomplete"

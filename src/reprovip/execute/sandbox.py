@@ -204,8 +204,8 @@ def become_subreaper(spare: Collection[int] = ()) -> bool:
     return True
 
 
-def _stat(pid: int) -> tuple[bytes, int] | None:
-    """Process ``pid``'s state letter and parent, from ``/proc/<pid>/stat``; None when it is gone."""
+def _stat(pid: int) -> tuple[bytes, int, int] | None:
+    """Process ``pid``'s state letter, parent and process group, from ``/proc/<pid>/stat``; None when it is gone."""
     try:  # os.open: a third of the cost of open()
         fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
         try:
@@ -214,8 +214,36 @@ def _stat(pid: int) -> tuple[bytes, int] | None:
             os.close(fd)
     except OSError:
         return None
-    state, ppid = stat[stat.rindex(b")") + 2 :].split(maxsplit=2)[:2]
-    return state, int(ppid)
+    state, ppid, pgrp = stat[stat.rindex(b")") + 2 :].split(maxsplit=3)[:3]
+    return state, int(ppid), int(pgrp)
+
+
+def _group_members(pgid: int) -> list[int]:
+    """The live (not zombie) processes of group ``pgid``; one signal 0 when there is none (most executions)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return []
+    except PermissionError:
+        pass
+    return [
+        pid
+        for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
+        if (st := _stat(pid)) and st[2] == pgid and st[0] != b"Z"
+    ]
+
+
+def _group_grace(pgid: int) -> list[int]:
+    """Outside a subreaper (a Dask or Slurm worker), give what the application left in its process group
+    :data:`LEFTOVER_GRACE` to end, as :func:`_grace` does in a local worker; return those still running, which
+    the caller kills and notes. A background writer was killed at once and unsaid there, its CSV left with its
+    header only, and the study passed under `dask-local` where the local executor failed it (a review)."""
+    until = time.monotonic() + LEFTOVER_GRACE
+    while left := _group_members(pgid):
+        if time.monotonic() > until:
+            return left
+        time.sleep(0.01)
+    return []
 
 
 def _own_children() -> list[tuple[int, bool]]:
@@ -415,6 +443,8 @@ def _wait(started: _Started, timeout: float, sinks: dict[str, int] | None = None
                     _, status, usage = os.wait4(pid, 0)  # reaped first: its group outlives it while a member runs
                     if _subreaper_spares is not None and not killed:
                         _grace()
+                    elif not killed:
+                        leftovers = _group_grace(pid)
                     kill_group(pid)  # children the app left behind end with it (and close the pipes)
                     if _subreaper_spares is not None:
                         # Detached ones too: re-parented here when it exited.
