@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reprovip.errors import SpecError
+from reprovip.store import STORE_DIR
 
 if TYPE_CHECKING:
     # Imported where used: `reprovip status` and `validate` must not pay for pandas, nor `--help` for pydantic.
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
     from reprovip.spec.subjects import Subject
     from reprovip.store import Catalog
 
-STORE_DIR = ".reprovip"
 STATUSES = ("done", "failed", "pending", "running")
 """The statuses of an execution, as :meth:`Study.status` counts them."""
 OWNER_FILE = "study-file"

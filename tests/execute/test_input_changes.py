@@ -130,3 +130,27 @@ def test_a_cache_written_beside_an_input_file_is_noted(tmp_path: Path) -> None:
     before = input_listing(str(tmp_path / "data" / "sub-01.txt"))
     assert sorted(before) == [".", "sub-01.txt.cache.csv (beside it)"]
     assert study.analyze().document["verdict"]["status"] == "warn"
+
+
+def test_a_hidden_cache_folder_beside_an_input_file_is_noted_and_the_store_is_not(tmp_path: Path) -> None:
+    """Review W (incache): the application kept its result in `data/.mytool-cache/<input name>.csv`, a name
+    unrelated to the input's, and copied it in every later execution: "reproducible (bit-for-bit identical),
+    identical in 20 of 20", no note. Dot-entries beside the input are listed (a folder's time changes when a file
+    is added to it), but the study's own store, when the inputs lie in the study folder."""
+    for s in ("sub-01", "sub-02"):
+        (tmp_path / f"{s}.txt").write_text(s)
+    caching = (
+        "import os, random, shutil, sys\n"
+        "cache = os.path.join(os.path.dirname(sys.argv[1]), '.mytool-cache', os.path.basename(sys.argv[1]) + '.csv')\n"
+        "if not os.path.exists(cache):\n"
+        "    os.makedirs(os.path.dirname(cache), exist_ok=True)\n"
+        "    open(cache, 'w').write(f'{random.random()}')\n"
+        "shutil.copy(cache, sys.argv[2] + '/vol.txt')\n"
+    )
+    study = _study(tmp_path, caching, "{subject}.txt")
+    assert study.run(jobs=1, progress=False).done == 6
+    rows = study.catalog.executions(study.catalog.studies()[0]["id"])
+    noted = sorted(r["subject"] for r in rows if r["error"])  # each subject's first execution to run
+    assert noted == ["sub-01", "sub-02"]
+    assert all(".mytool-cache (beside it)" in r["error"] and ".reprovip" not in r["error"] for r in rows if r["error"])
+    assert study.analyze().document["verdict"]["status"] == "warn"

@@ -20,11 +20,10 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from reprovip.errors import NotFoundError, StoreError
-from reprovip.store import Catalog
+from reprovip.store import STORE_DIR, Catalog
 from reprovip.store import schema as s
 
 KEY = re.compile(r"^(\d{1,6})-(\d{1,12})$")
-STORE_DIR = ".reprovip"
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

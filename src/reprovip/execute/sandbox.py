@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 from reprovip.execute.failures import strip_ansi
 from reprovip.execute.provenance import machine_provenance, machine_provenance_hash
 from reprovip.execute.render import render, render_argv
+from reprovip.store import STORE_DIR
 from reprovip.store.blobs import BlobStore, file_hash, suffix_of
 
 _HEAD, _TAIL = 8 * 1024, 56 * 1024
@@ -950,15 +951,18 @@ def input_listing(path: str) -> dict[str, tuple[int, int]] | None:
 
 def _beside(path: str) -> dict[str, tuple[int, int]]:
     """The entries next to the input file ``path`` whose names start with its name, or with its stem and a
-    separator (``s0.txt.cache.csv``, ``s0_cache.npy`` beside ``s0.txt``), as ``"<name> (beside it)"``: a review's
-    application cached its result there and every later execution copied it ("identical in 55 of 55")."""
+    separator (``s0.txt.cache.csv``, ``s0_cache.npy`` beside ``s0.txt``), or with a dot (``.mytool-cache/``: a
+    folder's time changes when a file is added to it), but the study's store, as ``"<name> (beside it)"``:
+    reviews' applications cached their result there and every later execution copied it ("identical in 55 of
+    55", "identical in 20 of 20")."""
     folder, name = os.path.split(path)
     stem = name.split(".", 1)[0]
-    prefixes = (name, *((stem + sep for sep in "._-") if stem else ()))
+    prefixes = (name, ".", *((stem + sep for sep in "._-") if stem else ()))
     out: dict[str, tuple[int, int]] = {}
     with contextlib.suppress(OSError), os.scandir(folder or ".") as entries:
         for e in entries:
-            if e.name != name and e.name.startswith(prefixes) and len(out) < _INPUT_ENTRIES:
+            mine = e.name != name and e.name != STORE_DIR and e.name.startswith(prefixes)
+            if mine and len(out) < _INPUT_ENTRIES:
                 with contextlib.suppress(OSError):
                     est = e.stat(follow_symlinks=False)
                     out[f"{e.name} (beside it)"] = (est.st_size, est.st_mtime_ns)

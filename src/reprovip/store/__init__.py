@@ -10,7 +10,9 @@ if TYPE_CHECKING:
     from reprovip.store.catalog import Catalog
     from reprovip.store.lock import RunLock
 
-__all__ = ["BlobStore", "Catalog", "RunLock"]
+__all__ = ["STORE_DIR", "BlobStore", "Catalog", "RunLock"]
+
+STORE_DIR = ".reprovip"  # a study's store, beside its study file
 
 # Imported on first use: workers need the blob store only (not SQLAlchemy), `reprovip status` the catalog only.
 _MODULES = {"BlobStore": "blobs", "Catalog": "catalog", "RunLock": "lock"}
