@@ -708,3 +708,26 @@ def test_a_version_changing_what_only_the_larger_brains_cover_leaves_the_envelop
     assert out["voxelwise"]["summary"]["voxels_with_metrics"] == small + shell
     assert out["envelope"]["within_envelope"] is False
     assert (doc["verdict"]["status"], doc["verdict"]["exit_code"]) == ("fail", 1)
+
+
+def test_a_version_that_stops_writing_an_optional_output_is_said_so(tmp_path: Path) -> None:
+    """Review A2: v2 never writes the optional mask v1 wrote; the mask's reason read "declared in the current
+    study file but stored by none of its executions (declared after they ran); `reprovip run` stores it", whose
+    advice changes nothing. The comparison still fails: the baseline's file is written by it only."""
+    outputs = "  vol: {path: vol.csv, kind: table}\n  mask: {path: mask.csv, kind: table, optional: true}\n"
+
+    def version(name: str, mask: bool) -> Study:
+        files = {
+            (f"s{s}", r): {"vol.csv": f"t,v\ngm,{100 * s + 0.1 * r}\n", **({"mask.csv": "t,v\nm,1\n"} if mask else {})}
+            for s in range(1, 4)
+            for r in (1, 2)
+        }
+        return ingested(tmp_path / name, outputs, files)
+
+    doc = compare_check(version("base", True), version("cur", False)).document
+    mask = next(o for o in doc["outputs"] if o["name"] == "mask")
+    assert mask["error"] == (
+        "declared optional and written by no execution of the current version, where the baseline's wrote mask.csv: "
+        "nothing to compare"
+    )
+    assert doc["verdict"]["exit_code"] == 1

@@ -500,19 +500,23 @@ _MASK_OUTPUTS = (
 )
 
 
-def _optional_mask(root: Path, when: str) -> dict[str, Any]:
+def _optional_mask(
+    root: Path, when: str, factor: str = "flag: {on: '-m', off: ''}", repetitions: int = 2
+) -> dict[str, Any]:
     """Review U: bet's mask, a Boutiques `optional` output written under `-m` only, failed every execution
     without it (32 of 64, their other outputs left out of the verdict). Run an app writing ``mask.csv`` when
-    ``when`` holds (a Python condition on subject, rep and flag), declared optional; return the document."""
+    ``when`` holds (a Python condition on subject, rep and flag, the value of ``factor``), declared optional;
+    return the document."""
+    name = factor.split(":")[0]
     study = _run_app(
         root,
         _MASK_APP.replace("{when}", when),
         subjects=3,
-        repetitions=2,
-        factors="  flag: {on: '-m', off: ''}\n",
-        args='"{input}", "{outdir}", "{subject}", "{repetition}", "{flag}"',
+        repetitions=repetitions,
+        factors=f"  {factor}\n",
+        args='"{input}", "{outdir}", "{subject}", "{repetition}", "{' + name + '}"',
         outputs=_MASK_OUTPUTS,
-        done=12,  # no execution fails for the mask it did not write
+        done=6 * repetitions,  # no execution fails for the mask it did not write
     )
     return study.analyze().document
 
@@ -601,3 +605,29 @@ def test_ingest_leaves_an_optional_output_unwritten(tmp_path: Path) -> None:
     assert (int(status["done"].sum()), int(status["failed"].sum())) == (4, 0)
     mask = next(o for o in study.analyze().document["outputs"] if o["name"] == "mask")
     assert mask["never_written"] == ["bob"]
+
+
+def test_an_optional_output_the_thread_count_decides_fails(tmp_path: Path) -> None:
+    """Review A2: a mask written under threads=2 only read "sufficiently reproducible, with warnings": a factor
+    that should change nothing deciding whether a file is written is a difference like any other."""
+    doc = _optional_mask(tmp_path, "flag == '2'", factor="threads: [1, 2]")
+    reason = _written(doc)
+    assert (reason["severity"], reason["passed"], reason["estimable"]) == ("fail", False, True)
+    assert reason["message"].startswith("threads decides whether this optional file is written, which should change")
+    assert doc["verdict"]["status"] == "fail"
+
+
+def test_an_optional_output_with_one_repetition_says_what_it_cannot_tell(tmp_path: Path) -> None:
+    """Review A2: with one repetition, a mask written for some subject and level pairs only (no factor deciding
+    it) read "incomplete: executions failed or not run" (exit 3, none had failed) and "each condition's
+    repetitions agree on writing it". The subjects left out are said, and what one repetition cannot tell."""
+    doc = _optional_mask(tmp_path, "(subject == 'sub-02') == (flag == '-m')", repetitions=1)
+    mask = next(o for o in doc["outputs"] if o["name"] == "mask")
+    assert "left_out" not in mask and len(mask["left_out_unwritten"]) == 3
+    reason = _written(doc)
+    assert reason["severity"] == "warn"
+    assert "left out of its metrics (not written in every one of their executions)" in reason["message"]
+    assert reason["message"].endswith(
+        "with one repetition per condition, whether writing it is reproducible cannot be told"
+    )
+    assert doc["verdict"]["status"] != "incomplete"

@@ -546,3 +546,27 @@ def test_an_icc_pass_on_two_subjects_says_its_interval_is_uninformative(tmp_path
         "its lower bound meets >= 0.9 (fewer than 3 subjects: the F-based ICC interval rests on one between-subject "
         "degree of freedom and is uninformative (e.g. the ICC(C,1) lower bound with k = 3 is above 0 only if F > 38.5))"
     )
+
+
+def test_a_pattern_naming_no_output_judges_the_outputs_that_hold_its_observations() -> None:
+    """Review D2: criteria.md's `{require: "wcv <= 0.05", observations: ["*/amplitude"]}` made a study's label
+    map "not analysable: no observation matches */amplitude" (exit 1) beside the table holding `amplitude`. The
+    criterion judges the outputs whose observations it selects; an output left with no criterion at all says
+    so (nothing supports its pass); a pattern found in no output is still a typo, said on each."""
+    rule = Criterion(*parse_rule("ICC(A,1).ci_low >= 0.9"), observations=("*/amplitude",))
+    icc = {"ICC(A,1)": dict(value=0.99, ci_low=0.95, ci_high=1.0, estimable=True)}
+    fit = dict(_output(_obs("NAA/amplitude", identical=False, icc=icc)), name="fit")
+    seg = dict(_output(_obs("volume", identical=False, icc=icc)), name="seg")
+    document = {"executions": {}, "outputs": [fit, seg]}
+    assert output_verdict(fit, [rule], document)["status"] == "pass"
+    dice = _criterion("dice_min >= 0.5")
+    with_own = output_verdict(dict(seg, summary={"dice_min": 0.9}), [rule, dice], document)
+    assert with_own["status"] == "pass" and not any(r["criterion"] == rule.text for r in with_own["reasons"])
+    alone = output_verdict(seg, [rule], document)
+    (why,) = [r for r in alone["reasons"] if not r["passed"]]
+    assert (alone["status"], why["criterion"], why["estimable"]) == ("error", "a criterion computed", False)
+    assert why["message"].startswith("no criterion judges this output: the criteria's observations (*/amplitude)")
+    typo = Criterion(*parse_rule("ICC(A,1).ci_low >= 0.9"), observations=("*/amplitud",))
+    for out in (fit, seg):
+        (bad,) = [r for r in output_verdict(out, [typo], document)["reasons"] if r["criterion"] == typo.text]
+        assert not bad["estimable"] and "no observation matches */amplitud" in bad["message"]

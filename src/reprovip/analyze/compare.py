@@ -152,10 +152,17 @@ def _named(name: str, relpath: str) -> str:
     return relpath if relpath.startswith(f"{name}/") else f"{name}/{relpath}"
 
 
-def _not_compared(name: str, tagged: list[dict[tuple[str, str], tuple[str, list[Any]]]]) -> str:
+def _not_compared(name: str, tagged: list[dict[tuple[str, str], tuple[str, list[Any]]]], optional: bool) -> str:
     """Why an output the current study declares was compared nowhere. It read "declared after they ran ...
-    ingest them again" for an output the new version added or renamed (a review)."""
+    ingest them again" for an output the new version added or renamed, or an optional one it stopped writing
+    (reviews)."""
     paths = [sorted(p for n, p in t if n == name) for t in tagged]
+    if not paths[1] and optional:
+        return (
+            "declared optional and written by no execution of the current version"
+            + (f", where the baseline's wrote {_few(set(paths[0]))}" if paths[0] else "")
+            + ": nothing to compare"
+        )
     if not paths[1]:
         return (
             "declared in the current study file but stored by none of its executions (declared after they ran); "
@@ -263,7 +270,8 @@ def compare_studies(baseline: Study, current: Study, *, json_path: str | Path | 
     )
     outputs = analyze_groups(current, groups, declared, current.results / "compare")
     for entry in outputs[len(groups) :]:  # declared by the current study, analysed nowhere: say why
-        entry["error"] = _not_compared(entry["name"], tagged)
+        decl = current.spec.outputs.get(entry["name"])
+        entry["error"] = _not_compared(entry["name"], tagged, bool(decl and decl.optional))
     only = {tag: [_named(*k) for k in set(tagged[i]) - set(tagged[1 - i])] for i, tag in enumerate(LEVELS)}
     for tag, names in _unshared_observations(current, groups, outputs, declared).items():
         only[tag] += names

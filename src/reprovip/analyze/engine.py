@@ -467,6 +467,8 @@ def analyze_groups(
             if optional:
                 entry["optional"] = True
                 entry["unwritten_mixed"] = mixed_cells(recs, entry["unwritten"])
+                if left := entry.pop("left_out", None):  # no incomplete study: the executions ran, wrote no file
+                    entry["left_out_unwritten"] = left
             never = never_written(recs, done, relpath)
             if never and optional:
                 entry["never_written"] = never  # the application wrote it for other subjects: none is incomplete

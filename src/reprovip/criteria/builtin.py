@@ -112,21 +112,34 @@ def _deciding(out: dict[str, Any]) -> str:
     )
 
 
+# Factors that should change no result: one deciding whether an optional file is written fails (review A2: a mask
+# written under threads=2 only read "sufficiently reproducible"); a parameter (`args`, `env`, a factor of the
+# study's own: bet's `-m`) may decide it.
+NEUTRAL_FACTORS = ("threads", "seed", "blas", "perturb", "container", "os", "environments", "version")
+
+
 def _optional_unwritten(out: dict[str, Any]) -> list[dict[str, Any]]:
-    """An optional output (``optional: true``) may be left unwritten, by a subject or under a factor's level (a
-    warning that says which); repetitions of one condition that disagree on writing it fail, as any other
-    difference between them does."""
+    """An optional output (``optional: true``) may be left unwritten, by a subject or under the level of a factor
+    that is a parameter (a warning that says which); repetitions of one condition that disagree on writing it,
+    or a factor that should change nothing (:data:`NEUTRAL_FACTORS`) deciding it, fail, as any other difference
+    between them does."""
     if out.get("written_by_none"):
         message = "written by no execution (declared optional): nothing to judge"
         return [reason(WRITTEN, passed=False, severity="warn", estimable=False, value=0, message=message)]
     unwritten, mixed = out.get("unwritten") or [], out.get("unwritten_mixed") or []
-    never = out.get("never_written") or []
+    never, partial = out.get("never_written") or [], out.get("left_out_unwritten") or []
     if mixed:
         message = (
             f"repetitions of one condition disagree on writing this optional file in {len(mixed)} cell(s) (some "
             f"wrote it, some did not): {named([_where(e) for e in mixed])}; whether it is written is not reproducible"
         )
         return [reason(WRITTEN, passed=False, value=len(mixed), message=message)]
+    if neutral := [b["factor"] for b in out.get("unwritten_by") or [] if b["factor"] in NEUTRAL_FACTORS]:
+        message = (
+            f"{', '.join(neutral)} decides whether this optional file is written, which should change no result"
+            + _deciding(out)
+        )
+        return [reason(WRITTEN, passed=False, value=len(unwritten), message=message)]
     if not unwritten and not never:
         return []
     parts = (
@@ -135,11 +148,18 @@ def _optional_unwritten(out: dict[str, Any]) -> list[dict[str, Any]]:
         else []
     )
     parts += [f"{named(never)} wrote it in no execution (left out of its metrics)"] if never else []
+    if partial:
+        parts.append(
+            f"{named([_executions_of(e) for e in partial])} left out of its metrics (not written in every one of "
+            "their executions)"
+        )
+    agree = (
+        "each condition's repetitions agree on writing it"
+        if (out.get("repetitions") or 1) > 1
+        else "with one repetition per condition, whether writing it is reproducible cannot be told"
+    )
     message = (
-        "declared optional, and written by some executions only: "
-        + "; ".join(parts)
-        + _deciding(out)
-        + "; each condition's repetitions agree on writing it"
+        "declared optional, and written by some executions only: " + "; ".join(parts) + _deciding(out) + f"; {agree}"
     )
     return [reason(WRITTEN, passed=False, severity="warn", value=len(unwritten) + len(never), message=message)]
 

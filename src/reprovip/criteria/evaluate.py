@@ -17,7 +17,7 @@ from reprovip.criteria.evidence import bitwise_evidence, identity_sentence
 from reprovip.criteria.judge import check
 from reprovip.criteria.reasons import reason
 from reprovip.criteria.rules import STUDY_METRICS, Criterion, default_criteria, envelope_criteria
-from reprovip.criteria.selection import unjudged
+from reprovip.criteria.selection import judges, unjudged
 from reprovip.criteria.verdict import EXIT_CODES, LABELS, OUTPUT_STATUSES, exit_code, worst
 from reprovip.errors import EMPTY_FILE
 
@@ -84,6 +84,19 @@ def output_verdict(out: dict[str, Any], rules: list[Criterion], document: dict[s
         reasons += [check(c, out, document) for c in rules if c.metric in STUDY_METRICS]
         status = _status(reasons)  # warnings stay alerts: the output is still bit-for-bit identical
         return dict(status="identical" if status in ("pass", "warn") else status, reasons=reasons, evidence=evidence)
+    covering = [c for c in rules if judges(c, out, document)]
+    if rules and not covering:  # patterns selecting other outputs' observations only: nothing judges this one
+        patterns = sorted({p for c in rules for p in c.observations})
+        reasons.append(
+            reason(
+                "a criterion computed",
+                passed=False,
+                estimable=False,
+                message=f"no criterion judges this output: the criteria's observations ({', '.join(patterns)}) "
+                "select none of its own; give it a criterion (`outputs: [<name>]`) or a pattern that selects it",
+            )
+        )
+    rules = covering
     checked = [check(c, out, document) for c in rules]
     reasons += checked + unjudged(out, rules)
     status = _status(reasons)

@@ -26,6 +26,19 @@ def unmatched(criterion: Criterion, output: dict[str, Any], document: dict[str, 
     return [p for p in criterion.observations if not any(matches(n, p) for n in names)]
 
 
+def judges(criterion: Criterion, output: dict[str, Any], document: dict[str, Any]) -> bool:
+    """Whether ``criterion`` judges ``output``: a criterion that names no output but selects observations by
+    pattern judges the outputs holding them (criteria.md's `*/amplitude` example made a study's label map "not
+    analysable: no observation matches */amplitude", exit 1: a review); a pattern found in no covered output is
+    a typo or a renamed observation, said on every one of them (:func:`said_unmatched`)."""
+    if not criterion.observations or criterion.outputs or output.get("error"):
+        return True
+    names = [str(o["name"]) for o in output.get("observations") or []]
+    return any(matches(n, p) for n in names for p in criterion.observations) or bool(
+        unmatched(criterion, output, document)
+    )
+
+
 def no_match(patterns: list[str], names: list[str]) -> str:
     """ "no observation matches P (did you mean `p`?)": the closest name to each pattern, in any case (`SNR`
     for `snr` had no suggestion: a review).
