@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from markupsafe import escape
@@ -232,3 +233,50 @@ def test_a_run_after_the_analysis_marks_its_verdict_stale_in_every_view(tmp_path
     study.analyze()
     listed, shown, index, html, report = views()
     assert listed is None and shown is None and 'id="stale"' not in html and 'id="stale"' not in report
+
+
+def test_the_rate_of_a_young_run_is_taken_over_its_own_time(tmp_path: Path) -> None:
+    """Review P2: 6 executions done in a run's first 8 s read "0.4 per minute, about 35 min left" (counted over
+    5 minutes) where 30 s were; and the estimate stayed once the runner was gone. Over the live run's time now,
+    and no estimate without a live run."""
+    import socket
+    import time
+
+    from sqlalchemy import insert, update
+
+    from reprovip.store import Catalog
+    from reprovip.store import schema as s
+
+    store = tmp_path / ".reprovip"
+    cat = Catalog.for_store(store)
+    sid = cat.ensure_study("young", {"name": "young"}, str(tmp_path))
+    now = time.time()
+    rows = [
+        dict(
+            id=f"e{i}",
+            study_id=sid,
+            subject=f"s{i}",
+            condition_key="-",
+            condition={},
+            repetition=1,
+            status="done" if i < 6 else "pending",
+            attempts=int(i < 6),
+            finished_at=now - 1 if i < 6 else None,
+            duration=1.0 if i < 6 else None,
+        )
+        for i in range(20)
+    ]
+    with cat.engine.begin() as conn:
+        conn.execute(insert(s.executions), rows)
+    run = cat.start_run(sid, "run", 20, socket.gethostname(), 1)  # a live runner: init, started before the run
+    with cat.engine.begin() as conn:
+        conn.execute(update(s.runs).where(s.runs.c.id == run).values(started_at=now - 10))
+    client = Client(create_app(open_sources([str(store)])))
+    live = client.get("/studies/0-1/progress.json").json()
+    assert live["finished_last_5_min"] == 6
+    assert 30 <= live["rate_per_min"] <= 37  # 6 in about 10 s, not 6 in 5 minutes (1.2 per minute)
+    assert 15 <= live["eta_seconds"] <= 30  # 14 left at about 0.6 s each
+    cat.finish_run(run, "interrupted", 6, 0)
+    client = Client(create_app(open_sources([str(store)])))
+    assert client.get("/studies/0-1/progress.json").json()["eta_seconds"] is None
+    cat.close()

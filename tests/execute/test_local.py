@@ -7,6 +7,7 @@ SIGKILL while its applications run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -301,3 +302,25 @@ def test_every_execution_starts_in_an_empty_working_folder(tmp_path: Path) -> No
     summary = Study.load(path).run(jobs=1, progress=False)
     assert (summary.done, summary.failed) == (8, 0), summary.failures
     assert not (tmp_path / ".reprovip" / "work").exists()
+
+
+def test_the_executions_a_worker_runs_are_marked_running(tmp_path: Path) -> None:
+    """Review P2: the dashboard and `status` read "running 0" beside two busy workers (the local backend never
+    reported what it started). Each worker's current execution is marked running within about a second."""
+    import threading
+
+    app = tmp_path / "slow.py"
+    app.write_text(
+        "import sys, time, json\ntime.sleep(3)\nopen(sys.argv[2] + '/result.json', 'w').write('{\"v\": 1}')\n"
+    )
+    study = Study.load(write_study(tmp_path, app=str(app), subjects=2, repetitions=2))
+    done = threading.Event()
+    ran = threading.Thread(target=lambda: (study.run(jobs=2, progress=False), done.set()))
+    ran.start()
+    seen = 0
+    while not done.wait(0.2):
+        with contextlib.suppress(Exception):  # the catalog is being created
+            seen = max(seen, int(study.status()["running"].sum()))
+    ran.join()
+    assert seen == 2
+    assert int(study.status()["done"].sum()) == 4

@@ -26,6 +26,7 @@ import queue
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import BrokenExecutor, CancelledError, Executor, Future
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ from typing import Any, BinaryIO
 
 import reprovip
 from reprovip.execute.backends import Backend
+
+RUNNING_EVERY = 1.0  # seconds between two reports of the executions started (one catalog transaction each)
 
 # The folder reprovip is imported from: workers import the very same code, installed or not.
 _IMPORT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(reprovip.__file__)))
@@ -148,6 +151,8 @@ class LocalPool(Executor):
         self._closed = False
         self._stopping = False
         self._workers = start_workers(workers)
+        self._mark: Callable[[list[str]], None] | None = None
+        self._started: list[_Item] = []  # the items that began since the last report (list.append is atomic)
         self._threads = [
             threading.Thread(target=self._serve, args=(i,), name=f"reprovip-worker-{i}", daemon=True)
             for i in range(workers)
@@ -165,6 +170,28 @@ class LocalPool(Executor):
         else:
             self._queue.put(_Item(fut, fn, args, kwargs))
         return fut
+
+    def report_running(self, mark: Callable[[list[str]], None]) -> None:
+        """Call ``mark(execution ids)`` about every :data:`RUNNING_EVERY` seconds with the executions a worker
+        began since (those not finished yet; the runner gives ``Catalog.mark_running``): the dashboard and
+        ``status`` read "running 0" beside two busy workers (a review). A worker begins the first job in its
+        pipe, the others wait there."""
+        self._mark = mark
+        threading.Thread(target=self._report, name="reprovip-running", daemon=True).start()
+
+    def _report(self) -> None:
+        while not self._closed:
+            time.sleep(RUNNING_EVERY)
+            started, self._started = self._started, []
+            ids = [i for it in started if not it.future.done() and (i := getattr(it.args[0], "execution_id", None))]
+            if ids and self._mark is not None:
+                with contextlib.suppress(Exception):  # a busy catalog: what it shows waits for the next report
+                    self._mark(ids)
+
+    def _begun(self, inflight: collections.deque[_Item]) -> None:
+        """The head of a worker's pipe is the job it runs: noted for :meth:`report_running`."""
+        if self._mark is not None and inflight and inflight[0].args:
+            self._started.append(inflight[0])
 
     def _serve(self, i: int) -> None:
         """Feed worker ``i`` and hand its replies to their futures until shutdown."""
@@ -187,6 +214,8 @@ class LocalPool(Executor):
                         self._lost(i, inflight, exc)
                         continue
                     inflight.append(item)
+                    if len(inflight) == 1:
+                        self._begun(inflight)
             if inflight:
                 try:
                     ok, value = self._workers[i].receive()
@@ -194,6 +223,7 @@ class LocalPool(Executor):
                     self._lost(i, inflight, exc)
                     continue
                 fut = inflight.popleft().future
+                self._begun(inflight)
                 if ok:
                     fut.set_result(value)
                 else:
@@ -277,7 +307,7 @@ def local(address: str, jobs: int) -> Iterator[Backend]:
     """
     pool = LocalPool(jobs)
     try:
-        yield Backend(pool, shared_filesystem=True)
+        yield Backend(pool, shared_filesystem=True, report_running=pool.report_running)
     except BaseException:
         pool.interrupt()
         raise
