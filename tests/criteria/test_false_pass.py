@@ -696,3 +696,23 @@ def test_most_differing_voxels_without_metrics_are_not_a_pass(tmp_path: Path) ->
     assert not why["passed"] and not why["estimable"] and why["severity"] == "fail"
     assert why["message"].startswith("973 of the 1000 voxel(s) that differ between executions have no voxel metric")
     assert doc["verdict"]["status"] == "fail"  # the ICC on the 27 voxels fails here too; the reason stands alone
+
+
+@pytest.mark.parametrize("kind", ["text", "table"])
+def test_numbers_written_with_17_digits_are_float64_sized(tmp_path: Path, kind: str) -> None:
+    """Reviews V and B3: a tool writing `%.17g` (float64's round-trip form: `0.33333333333333331`) in some runs
+    and the shortest form (`0.3333333333333333`) in others read "12 observation(s) hold numbers float64 cannot
+    hold exactly ... write float64-sized numbers", not analysable, exit 1. The values are one float64 each: the
+    same values in other bytes: a warning that no observation sees the difference (the cells' text is hashed)."""
+    values = [1 / 3, 2 / 3, 0.1, 1e-7 / 3, 12345.678901234567]
+    files = {
+        (f"s{s}", r): {
+            "p.csv": "a,b,c,d,e\n" + ",".join(("%.17g" if r == 2 else "%r") % (v * s) for v in values) + "\n"
+        }
+        for s in (1, 2, 3)
+        for r in (1, 2)
+    }
+    doc = ingested(tmp_path, f"  p: {{path: p.csv, kind: {kind}}}\n", files).analyze().document
+    (out,) = doc["outputs"]
+    assert out["verdict"]["status"] == "warn" and out["bitwise"]["bytes_identical"] is False
+    assert not [r for r in out["verdict"]["reasons"] if r["criterion"] == "differences the metrics measure"]
