@@ -74,6 +74,18 @@ def test_validate_run_status_and_exit_3_on_failures(study_dir: Path, capsys: pyt
     assert "exit code 3: segmentation of nothing failed" in capsys.readouterr().err
 
 
+def test_validate_warns_of_a_design_with_nothing_to_compare(study_dir: Path, capsys) -> None:
+    """Reviews Y, P2 and M3: `validate` said "ok" for one execution per subject (and for one subject), and the
+    run's analysis said only then that nothing could be compared. Still valid (exit 0), with the warning."""
+    path = write_study(study_dir, repetitions=1, subjects=1)
+    assert main(["validate", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert f"{path}: warning: each subject runs once (1 condition x 1 repetition): nothing to compare" in err
+    assert f"{path}: warning: one subject: no ICC" in err
+    assert main(["validate", str(write_study(study_dir / "ok", repetitions=2))]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
 def test_unknown_executor_is_exit_2(study_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write_study(study_dir)
     assert main(["run", str(path), "--executor", "nope"]) == 2

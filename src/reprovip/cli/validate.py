@@ -37,7 +37,34 @@ def validate_study(path: str) -> int:
         f"{path}: ok — {len(study.subjects)} subjects x {n_cond} conditions x "
         f"{study.spec.repetitions} repetitions = {n} executions"
     )
+    for warning in design_warnings(len(study.subjects), n_cond, study.spec.repetitions):
+        click.echo(f"{path}: warning: {warning}", err=True)
     return 0
+
+
+def design_warnings(subjects: int, conditions: int, repetitions: int) -> list[str]:
+    """What a design cannot tell, said before it runs (three reviews ran one execution per subject and learnt
+    after the run that nothing could be compared).
+
+    Examples
+    --------
+    >>> design_warnings(4, 1, 1)[0][:60]
+    'each subject runs once (1 condition x 1 repetition): nothing'
+    >>> design_warnings(1, 2, 3)[0][:40], design_warnings(4, 2, 1)
+    ('one subject: no ICC (it compares subject', [])
+    """
+    out = []
+    if conditions == 1 and repetitions == 1:
+        out.append(
+            "each subject runs once (1 condition x 1 repetition): nothing to compare, and the analysis will say "
+            "so; add `repetitions: 3` or a factor with two levels"
+        )
+    if subjects == 1:
+        out.append(
+            "one subject: no ICC (it compares subjects' spread with the executions'), only identity and the "
+            "executions' spread; add subjects to judge whether the differences matter"
+        )
+    return out
 
 
 @click.command("validate")
