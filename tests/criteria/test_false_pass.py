@@ -716,3 +716,21 @@ def test_numbers_written_with_17_digits_are_float64_sized(tmp_path: Path, kind: 
     (out,) = doc["outputs"]
     assert out["verdict"]["status"] == "warn" and out["bitwise"]["bytes_identical"] is False
     assert not [r for r in out["verdict"]["reasons"] if r["criterion"] == "differences the metrics measure"]
+
+
+def test_zeros_differing_in_sign_only_are_no_quantity_to_judge(tmp_path: Path) -> None:
+    """Review Z: `-0.0` in even repetitions, `0.0` in odd ones (a tool printing `%.3f` of a value near zero):
+    the table read "ICC(A,1) not estimable: every value is equal (0/0)", not analysable, where the same data
+    as an image warned. One value everywhere: constant for the criteria, and the bytes' difference a warning."""
+    files = {
+        (f"s{s}", r): {"t.csv": f"k,offset,vol\na,{'-0.0' if r % 2 else '0.0'},{100 * s}\n"}
+        for s in (1, 2, 3)
+        for r in (1, 2, 3)
+    }
+    doc = ingested(tmp_path, "  t: {path: t.csv, kind: table, key_columns: [k]}\n", files).analyze().document
+    (out,) = doc["outputs"]
+    offset = next(o for o in out["observations"] if o["name"] == "a/offset")
+    assert (offset["constant"], offset["signed_zeros"], offset["identical"]) == (False, True, True)
+    assert out["verdict"]["status"] == "warn" and doc["verdict"]["exit_code"] == 0
+    (why,) = [r for r in out["verdict"]["reasons"] if not r["passed"]]
+    assert why["criterion"] == "differences covered by the observations"

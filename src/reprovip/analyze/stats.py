@@ -130,6 +130,10 @@ def scalar_metrics(values: np.ndarray, factors: tuple[str, ...], cond_keys: list
     for i, o in enumerate(out):
         o["identical"] = bool(np.all(flat[i] == flat[i, :, :1]))
         o["constant"] = bool(constant[i])
+        if not constant[i] and np.all(flat[i] == flat[i].flat[0]):
+            # One value everywhere whose zeros differ in sign only (-0.0 beside 0.0, `%.3f` of a value near
+            # zero): no quantity to judge; the criteria take it as constant, the bytes still differ (a warning)
+            o["signed_zeros"] = True
         o["sigdigits"] = dict(parker_min=num(sd[i].min()), parker_mean=num(sd[i].mean()), base=10)
     if n_subj < 2:
         return out

@@ -110,7 +110,7 @@ def _check_values(criterion: Criterion, output: dict[str, Any], document: dict[s
     in every execution of every subject are reproducible by identity: they meet the criterion (though their ICC
     is 0/0) and are named; when the criterion selects only such observations, it passes on them."""
     values = metric_values(criterion.metric, output, document, criterion.selects)
-    constant = {o["name"] for o in output.get("observations") or [] if o.get("constant")}
+    constant = {o["name"] for o in output.get("observations") or [] if o.get("constant") or o.get("signed_zeros")}
     same = [name for name, _, _ in values if name in constant] if criterion.op is not None else []
     if not same:
         return _judge(criterion, output, values)
