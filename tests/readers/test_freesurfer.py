@@ -102,7 +102,7 @@ def test_measures_and_the_table_are_observations_named_by_structure(tmp_path: Pa
     assert float(loaded.values["Left-Hippocampus/Volume_mm3"]) == 4102.3
     assert float(loaded.values["Right-Hippocampus/normStdDev"]) == 10.1003
     # 3 measures + 3 rows x 9 numeric columns (StructName is the row key)
-    assert len(loaded.values) == 3 + 3 * 9
+    assert len(loaded.values) == 3 + 3 * 8  # the Index column is a row counter, no observation
     assert loaded.meta["key_columns"] == ["StructName"]
     assert loaded.meta["format"] == "freesurfer-stats"
     assert loaded.meta["measures"]["eTIV"] == {
@@ -218,8 +218,29 @@ def test_a_freesurfer_study_identical_but_for_run_details_then_one_volume_change
     assert document["verdict"]["status"] != "identical"
     changed = [o["name"] for o in out["observations"] if not o["identical"]]
     assert changed == ["Left-Hippocampus/Volume_mm3"]
-    assert len(out["observations"]) == 30  # 3 measures + 3 structures x 9 columns
+    assert len(out["observations"]) == 27  # 3 measures + 3 structures x 8 columns (not Index, a row counter)
     # without factors, no "under -" (a condition key with no factor)
     assert out["attribution"]["summary"].startswith(
         "repetitions differ sporadically (for fewer than half of the subjects): run-to-run flakiness;"
     )
+
+
+def test_rows_in_another_order_renumbered_read_the_same_values(tmp_path: Path) -> None:
+    """Review F3: rows written in another order, `Index` renumbered 1..N as mri_segstats does: `Index` was an
+    observation, its ICC 0 "on Left-Amygdala/Index, threads changes the result" (exit 1) for identical
+    volumes. The row counter is no observation; the rows are keyed by StructName."""
+    rows = TABLE.format(nrows=3, hippo="4102.3").splitlines(keepends=True)[3:]
+    renumbered = [f"  {i + 1}" + line[3:] for i, line in enumerate(reversed(rows))]
+    first = load(aseg(tmp_path / "a.stats"), kind="table")
+    second = load(aseg(tmp_path / "b.stats", rows="".join(renumbered)), kind="table")
+    assert first.values == second.values and not any(n.endswith("/Index") for n in first.values)
+    assert first.values["Left-Hippocampus/SegId"] == 17
+
+
+def test_a_structure_named_twice_is_an_error_not_rows_by_number(tmp_path: Path) -> None:
+    """Review F3: a repeated StructName silently keyed the table by row number (`0/NVoxels`...), pairing runs'
+    rows by position."""
+    rows = TABLE.format(nrows=3, hippo="4102.3").splitlines(keepends=True)[3:]
+    twice = rows[:2] + [rows[2].replace("Right-Hippocampus", "Left-Hippocampus ")]
+    with pytest.raises(ReaderError, match="Left-Hippocampus"):
+        load(aseg(tmp_path / "a.stats", rows="".join(twice)), kind="table")

@@ -6,7 +6,7 @@ whitespace-delimited table. The results are in two places:
 - ``# Measure <name>, <short name>, <description>, <value>, <unit>`` lines: one observation each,
   ``"Measure/<short name>"`` (``Measure/eTIV``, ``Measure/BrainSegVol``, ``Measure/MeanThickness``);
 - the table under ``# ColHeaders <names...>``: read by the table rules (``reprovip.readers.table``), each numeric
-  cell an observation ``"<StructName>/<column>"`` (``Left-Hippocampus/Volume_mm3``).
+  cell an observation ``"<StructName>/<column>"`` (``Left-Hippocampus/Volume_mm3``), but ``Index``, a row counter.
 
 Every other comment line describes the run, not its results (``# CreationTime``, ``# hostname``, ``# cmdline``,
 ``# user``, ``# SUBJECTS_DIR``, file time stamps): it is neither an observation nor part of the semantic hash,
@@ -132,7 +132,21 @@ def read_stats(path: Path, *, key_columns: tuple[str, ...] | None = None) -> Loa
     """Read a FreeSurfer stats file as the ``table`` kind (see the module docstring)."""
     stats = parse_stats(path)
     if stats.table is not None:
-        loaded = table_loaded(path, stats.table, key_columns)
+        table = stats.table
+        if "Index" in table.header:
+            # mri_segstats' row counter, renumbered 1..N whatever the order: another row order read "ICC 0 on
+            # Left-Amygdala/Index, threads changes the result" (a review); the rows are keyed by StructName
+            at = table.header.index("Index")
+            table = ParsedTable(
+                table.header[:at] + table.header[at + 1 :],
+                [r[:at] + r[at + 1 :] for r in table.rows],
+                table.lines,
+                table.delimiter,
+                table.encoding,
+            )
+        if key_columns is None and "StructName" in table.header:
+            key_columns = ("StructName",)  # a name twice is an error, not a table keyed by row number (a review)
+        loaded = table_loaded(path, table, key_columns)
         values, meta = dict(loaded.values), dict(loaded.meta)
     else:
         values, meta = {}, {"columns": [], "numeric_columns": [], "n_rows": 0}
