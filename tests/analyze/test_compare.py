@@ -543,7 +543,7 @@ def test_a_baseline_whose_executions_all_failed_is_said_as_such(tmp_path: Path, 
     review). It says that version has no result, exit 2."""
     crash = write_study(tmp_path / "crash", subjects=4, repetitions=4, interpreter="false")  # `false`: exit 1
     Study.load(crash).run(jobs=2, keep_going=True)  # not stopped early: how many ran would depend on timing
-    with pytest.raises(InputError, match=r"crash/study.yaml: none of its 16 executions succeeded \(16 failed\): that"):
+    with pytest.raises(InputError, match=r"crash/study.yaml: none of its 16 executions succeeded \(16 failed\): the"):
         compare_check(Study.load(crash), Study.load(versions["v1.8"]))
 
 
@@ -731,3 +731,25 @@ def test_a_version_that_stops_writing_an_optional_output_is_said_so(tmp_path: Pa
         "nothing to compare"
     )
     assert doc["verdict"]["exit_code"] == 1
+
+
+def test_a_version_whose_every_execution_failed_is_a_verdict_with_its_report(tmp_path: Path) -> None:
+    """Review V: v2 stopped writing its declared output, so all its executions failed; `compare` exited 2 ("bad
+    input") and wrote no JUnit. It is a verdict: not reproducible, its failures and the outputs only the
+    baseline wrote said. A baseline with no result is still refused: nothing to compare with."""
+    outputs = "  vol: {path: vol.csv, kind: table}\n"
+
+    def version(name: str, writes: bool) -> Study:
+        files = {
+            (f"s{s}", r): ({"vol.csv": f"t,v\ngm,{100 * s + 0.1 * r}\n"} if writes else {"log.txt": "crashed\n"})
+            for s in range(1, 4)
+            for r in (1, 2)
+        }
+        return ingested(tmp_path / name, outputs, files)
+
+    base, broken = version("base", True), version("cur", False)
+    doc = compare_check(base, broken).document
+    assert (doc["verdict"]["status"], doc["verdict"]["exit_code"]) == ("fail", 1)
+    assert doc["compare"]["only_in_baseline"] == ["vol/vol.csv"] and doc["executions"]["failed"] == 6
+    with pytest.raises(InputError, match="the baseline has no result to compare with"):
+        compare_check(broken, base)

@@ -223,22 +223,27 @@ def compare_studies(baseline: Study, current: Study, *, json_path: str | Path | 
     tagged = [_tagged(s, e, tag) for s, e, tag in zip(studies, stored, LEVELS, strict=True)]
     moved = _follow_moved_outputs(tagged)
     common = sorted(set(tagged[0]) & set(tagged[1]))
-    for s, st in zip(studies, stored, strict=True):
-        if st.rows and not any(r["status"] == "done" for r in st.rows):  # said as such, not as "no output"
-            failed = sum(r["status"] == "failed" for r in st.rows)
-            raise InputError(
-                f"{s.path}: none of its {len(st.rows)} executions succeeded ({failed} failed): that version has "
-                f"no result to compare; see `reprovip status {s.path}`"
-            )
-    if not common:
-        raise InputError(f"{baseline.path} and {current.path} share no output; compare studies of the same application")
-    subjects = [{r.subject for k in common for r in t[k][1]} for t in tagged]
-    if not subjects[0] & subjects[1]:
+    broken = [bool(st.rows) and not any(r["status"] == "done" for r in st.rows) for st in stored]
+    if broken[0]:  # said as such, not as "no output"
+        failed = sum(r["status"] == "failed" for r in stored[0].rows)
         raise InputError(
-            f"{baseline.path} and {current.path} share no subject ({_few(subjects[0])} against "
-            f"{_few(subjects[1])}): a version difference is measured on the same subjects; name them alike"
+            f"{baseline.path}: none of its {len(stored[0].rows)} executions succeeded ({failed} failed): the baseline "
+            f"has no result to compare with; see `reprovip status {baseline.path}`"
         )
-    _same_design(baseline, current, [t[common[0]][1] for t in tagged])  # one output's executions: the design
+    if broken[1]:
+        # A release that broke every execution is a finding, not bad input: its failures and the outputs only the
+        # baseline wrote make the verdict, with the JUnit report (it exited 2 with none: a review)
+        common = []
+    elif not common:
+        raise InputError(f"{baseline.path} and {current.path} share no output; compare studies of the same application")
+    else:
+        subjects = [{r.subject for k in common for r in t[k][1]} for t in tagged]
+        if not subjects[0] & subjects[1]:
+            raise InputError(
+                f"{baseline.path} and {current.path} share no subject ({_few(subjects[0])} against "
+                f"{_few(subjects[1])}): a version difference is measured on the same subjects; name them alike"
+            )
+        _same_design(baseline, current, [t[common[0]][1] for t in tagged])  # one output's executions: the design
     groups = {k: (tagged[1][k][0], tagged[0][k][1] + tagged[1][k][1]) for k in common}
     declared = {f.name: list(f.levels) for f in current.spec.factor_list()}
     declared[VERSION_FACTOR] = list(LEVELS)
