@@ -734,3 +734,18 @@ def test_zeros_differing_in_sign_only_are_no_quantity_to_judge(tmp_path: Path) -
     assert out["verdict"]["status"] == "warn" and doc["verdict"]["exit_code"] == 0
     (why,) = [r for r in out["verdict"]["reasons"] if not r["passed"]]
     assert why["criterion"] == "differences covered by the observations"
+
+
+@pytest.mark.parametrize("kind", ["labels", "image"])
+def test_images_all_zero_in_every_execution_are_said(tmp_path: Path, kind: str) -> None:
+    """Review Y: a segmentation writing only background in every execution read "reproducible (bit-for-bit
+    identical)", `dice_min` null, no warning. Identical still, with a warning that nothing but zeros was compared."""
+    import nibabel as nib
+
+    image = nib.Nifti1Image(np.zeros((8, 8, 8), np.int16), np.eye(4)).to_bytes()
+    files = {(f"s{s}", r): {"seg.nii": image} for s in (1, 2, 3) for r in (1, 2)}
+    doc = ingested(tmp_path, f"  seg: {{path: seg.nii, kind: {kind}}}\n", files).analyze().document
+    (out,) = doc["outputs"]
+    (why,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "something in the images"]
+    assert why["severity"] == "warn" and why["message"].startswith("every voxel of every execution is zero")
+    assert (out["verdict"]["status"], doc["verdict"]["status"]) == ("identical", "warn")

@@ -234,6 +234,19 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 + _deciding(out),
             )
         )
+    vox = (out.get("voxelwise") or {}).get("summary") or {}
+    if out["kind"] in ("image", "labels") and vox.get("mask_voxels") == 0 and vox.get("voxels") and not unreadable:
+        what = "label" if out["kind"] == "labels" else "non-zero voxel"
+        reasons.append(
+            reason(
+                "something in the images",
+                passed=False,
+                severity="warn",
+                value=0,
+                message=f"every voxel of every execution is zero: no {what} in any image, so nothing but zeros was "
+                "compared (an application that failed silently, or an input without what it looks for?)",
+            )
+        )
     read = out.get("complete_subjects") != 0  # 0: no subject had every execution, so none was read for numbers
     if (
         out["kind"] in NUMERIC_KINDS
