@@ -404,6 +404,10 @@ def test_a_field_the_new_version_drops_fails_the_comparison(tmp_path: Path) -> N
         in (doc["alerts"])
     )
     assert (doc["verdict"]["status"], doc["verdict"]["exit_code"]) == ("fail", 1)
+    # the output's own verdict too (a renamed column read `volumes | pass` in the per-output table: review V)
+    (dropped,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "written by both versions"]
+    assert dropped["message"] == "1 field(s) the baseline writes are not written by the current version: snr"
+    assert out["verdict"]["status"] == "fail"
 
 
 def _csv_version(root: Path, outputs: str, files: dict[str, float]) -> Study:

@@ -15,7 +15,7 @@ from reprovip.criteria.alerts import compare_alerts, execution_alerts
 from reprovip.criteria.builtin import builtin_reasons
 from reprovip.criteria.evidence import bitwise_evidence, identity_sentence
 from reprovip.criteria.judge import check
-from reprovip.criteria.reasons import reason
+from reprovip.criteria.reasons import named, reason
 from reprovip.criteria.rules import STUDY_METRICS, Criterion, default_criteria, envelope_criteria
 from reprovip.criteria.selection import judges, unjudged
 from reprovip.criteria.verdict import EXIT_CODES, LABELS, OUTPUT_STATUSES, exit_code, worst
@@ -40,7 +40,7 @@ def output_verdict(out: dict[str, Any], rules: list[Criterion], document: dict[s
     """The verdict of one output: status, reasons (built-in checks first) and the evidence behind it."""
     bits = out.get("bitwise") or {}
     evidence = bitwise_evidence(bits)
-    reasons = builtin_reasons(out)
+    reasons = builtin_reasons(out) + _dropped(out, document)
     if out.get("written_by_none"):  # an optional output no execution wrote: no value to hold to a criterion
         return dict(status=_status(reasons), reasons=reasons, evidence=evidence)
     if bits and evidence["trials"] == 0:
@@ -114,6 +114,20 @@ def output_verdict(out: dict[str, Any], rules: list[Criterion], document: dict[s
         )
         status = "error"
     return dict(status=status, reasons=reasons, evidence=evidence)
+
+
+def _dropped(out: dict[str, Any], document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The fields of ``out`` only the baseline writes (``compare``): a failure of the output itself, not only a
+    study alert (a renamed column read `volumes | pass` in the per-output table while the study failed: a
+    review)."""
+    prefix = f"{out['name']}: "
+    gone = [
+        n[len(prefix) :] for n in (document.get("compare") or {}).get("only_in_baseline") or [] if n.startswith(prefix)
+    ]
+    if not gone:
+        return []
+    message = f"{len(gone)} field(s) the baseline writes are not written by the current version: {named(gone)}"
+    return [reason("written by both versions", passed=False, value=len(gone), observation=gone[0], message=message)]
 
 
 def _summary(document: dict[str, Any], status: str) -> str:
