@@ -90,3 +90,20 @@ def test_editing_the_descriptor_is_a_new_recipe(study_dir: Path) -> None:
     summary = study.run()
     assert (summary.skipped, summary.done) == (0, 4)
     assert study.analyze().document["verdict"]["status"] == "identical"
+
+
+def test_a_bracketed_key_no_input_declares_is_refused(study_dir: Path) -> None:
+    """Review U: `validate` said "ok" for a command line ending with `[UNDECLARED]`; the tool then received the
+    literal `'[UNDECLARED]'` (one that ignores extra arguments would have run and passed). Each such key is a
+    located error, the one declared without brackets with the fix."""
+    desc = json.loads(DESC.read_text())
+    desc["command-line"] += " [UNDECLARED]"
+    desc["inputs"][2]["value-key"] = "INPUT"  # used as [INPUT]: replaced inside the brackets
+    bad = study_dir / "bad.json"
+    bad.write_text(json.dumps(desc))
+    with pytest.raises(SpecError) as info:
+        Study.load(_boutiques_study(study_dir, bad)).validate()
+    message = str(info.value)
+    assert "bad.json: command-line uses [INPUT], which no input or output declares as its value-key (input" in message
+    assert 'declare it "[INPUT]"' in message
+    assert "bad.json: command-line uses [UNDECLARED], which no input or output declares" in message

@@ -52,13 +52,13 @@ def validate_descriptor(path: Path, *, file: str = "study.yaml") -> dict[str, An
             bosh(["validate", str(path)])
         return json.loads(path.read_text())
     except Exception as exc:  # boutiques raises its own error classes and SystemExit-like ones
-        reason = _shared_keys(path) or _descriptor_reason(exc)
+        reason = shared_keys(path) or _descriptor_reason(exc)
         raise SpecError(
             f"invalid Boutiques descriptor {path}: {reason}", file=file, key="application.boutiques"
         ) from exc
 
 
-def _shared_keys(path: Path) -> str | None:
+def shared_keys(path: Path) -> str | None:
     """Inputs that share an id or a value-key, which Boutiques' validator does not say (it crashed on them,
     "'NoneType' object is not iterable": a review); None when there are none or the file is no descriptor."""
     try:

@@ -5,13 +5,14 @@ input given one text."""
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from reprovip.errors import SpecError
-from reprovip.spec.boutiques import declared_inputs, descriptor_path, list_text_message
+from reprovip.spec.boutiques import declared_inputs, descriptor_path, list_text_message, shared_keys
 
 # A shell operator: `exec simulate`'s command line is split into an argv and run without a shell.
 _SHELL_CHARS = frozenset("();<>|&")
@@ -43,6 +44,49 @@ def args_after_shell(ops: list[str]) -> str:
         "end, where its last command, not the tool, gets them; pass them through an input of the descriptor "
         "(a factor in `invocation`) instead"
     )
+
+
+_BRACKETED = re.compile(r"\[[A-Za-z0-9_\-]+\]")
+
+
+def undeclared_keys(desc: dict[str, Any]) -> list[str]:
+    """``[KEY]`` tokens of the command line and the output path templates that no input or output declares as
+    its value-key: Boutiques leaves them in the argv, and the tool received ``'[UNDECLARED]'`` (a tool that
+    ignores extra arguments would have run and passed: a review). A value-key declared without its brackets
+    (``INPUT_FILE``) is replaced inside them (``'[/data/sub-01.nii]'``): said with the fix.
+
+    Examples
+    --------
+    >>> desc = {"command-line": "bet [INPUT_FILE] [OUT] [MASK]", "inputs": [{"id": "i", "value-key": "INPUT_FILE"},
+    ...     {"id": "o", "value-key": "[OUT]"}], "output-files": [{"id": "m", "path-template": "[OUT]_[SUFFIX].nii"}]}
+    >>> [m.split(",")[0] for m in undeclared_keys(desc)]
+    ['command-line uses [INPUT_FILE]', 'command-line uses [MASK]', "output-files 'm' path-template uses [SUFFIX]"]
+    >>> undeclared_keys(desc)[0].endswith('Boutiques replaces inside the brackets: declare it "[INPUT_FILE]")')
+    True
+    """
+    items = [i for i in [*(desc.get("inputs") or []), *(desc.get("output-files") or [])] if isinstance(i, dict)]
+    keys = {str(i["value-key"]): str(i.get("id")) for i in items if i.get("value-key")}
+    texts = [("command-line", desc.get("command-line"))]
+    texts += [
+        (f"output-files {o.get('id')!r} path-template", o.get("path-template"))
+        for o in desc.get("output-files") or []
+        if isinstance(o, dict)
+    ]
+    out = []
+    for where, text in texts:
+        for token in dict.fromkeys(_BRACKETED.findall(text if isinstance(text, str) else "")):
+            if token in keys:
+                continue
+            bare = token[1:-1]
+            if bare in keys:
+                fix = (
+                    f" (input {keys[bare]!r} declares {bare}, which Boutiques replaces inside the brackets: "
+                    f'declare it "{token}")'
+                )
+            else:
+                fix = "; declare it, or remove it"
+            out.append(f"{where} uses {token}, which no input or output declares as its value-key{fix}")
+    return out
 
 
 def boutiques_problems(spec: Any, study_dir: Path, locate: Callable[..., SpecError]) -> list[SpecError]:
@@ -113,6 +157,8 @@ def boutiques_problems(spec: Any, study_dir: Path, locate: Callable[..., SpecErr
                     ("env", name),
                 )
             )
+    if shared_keys(path) is None:  # two inputs sharing a key: that error comes first (validate_descriptor)
+        problems += [locate(f"{path.name}: {m}", where) for m in undeclared_keys(desc)]
     image = (desc.get("container-image") or {}).get("image") if isinstance(desc.get("container-image"), dict) else None
     if image and simulate and app.container is None and "container" not in spec.factors:
         problems.append(
