@@ -83,6 +83,29 @@ def test_bids_sessions_counted_as_subjects_and_participants_left_out_are_said(tm
     assert [s.id for s in got] == ["sub-02_session-01_run-1"]
 
 
+def test_bids_files_outside_the_subject_folders_or_bidsignored_are_left_out(tmp_path: Path) -> None:
+    """Review U: `extra/sub-99/anat/sub-99_T1w.nii.gz`, a folder the dataset's `.bidsignore` names, became a fifth
+    subject (not in participants.tsv) and joined the ICC. Only the root's sub-<label> folders hold subjects,
+    and a path the .bidsignore names is none: both left out with a warning that names them."""
+    pytest.importorskip("bids", reason="pybids is the `bids` extra")
+    from reprovip.spec.subjects import SubjectsLeftOut
+
+    root = tmp_path / "bids"
+    root.mkdir()
+    (root / "dataset_description.json").write_text(json.dumps({"Name": "t", "BIDSVersion": "1.8.0"}))
+    (root / ".bidsignore").write_text("# scratch\nscratch/\n")
+    for folder in ("sub-01", "sub-02", "extra/sub-99", "sub-03/scratch/sub-03"):
+        anat = root / folder / "anat"
+        anat.mkdir(parents=True)
+        name = folder.rsplit("/", 1)[-1]
+        (anat / f"{name}_T1w.nii.gz").write_bytes(b"x")
+    with pytest.warns(SubjectsLeftOut, match=r"left out 2 file\(s\) outside the dataset's sub-<label> folders") as info:
+        got = resolve_subjects(_spec("{bids: {root: bids, suffix: T1w, extension: .nii.gz}}"), tmp_path)
+    assert [s.id for s in got] == ["sub-01", "sub-02"]
+    message = str(next(w.message for w in info if "left out 2" in str(w.message)))
+    assert "extra/sub-99/anat/sub-99_T1w.nii.gz" in message and "sub-03/scratch/sub-03/anat" in message
+
+
 def test_bids_without_root_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match=r"`bids` needs a `root` folder"):
         resolve_subjects(_spec("{bids: {suffix: T1w}}"), tmp_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import glob as globlib
 import os
 import re
@@ -70,9 +71,19 @@ def resolve_subjects(spec: StudySpec, study_dir: Path, *, file: str = "study.yam
         found = [Subject(str(k), _abs(v, study_dir)) for k, v in s.map.items()]
         where = {sub.id: ("subjects", "map", sub.id) for sub in found}
     else:
-        found = _from_bids(s.bids or {}, study_dir, file)
+        found, left = _from_bids(s.bids or {}, study_dir, file)
         where = {}
-        for message in (_participants_counted_twice(found), _participants_left_out(s.bids or {}, study_dir, found)):
+        ignored = (
+            f"left out {len(left)} file(s) outside the dataset's sub-<label> folders or named by its .bidsignore: "
+            f"{few(left)}"
+            if left
+            else None
+        )
+        for message in (
+            ignored,
+            _participants_counted_twice(found),
+            _participants_left_out(s.bids or {}, study_dir, found),
+        ):
             if message:
                 _warn_once(locate(message, ("subjects", "bids")))
     if not found:
@@ -278,7 +289,9 @@ def _participants_left_out(opts: dict, study_dir: Path, found: list[Subject]) ->
     )
 
 
-def _from_bids(opts: dict, study_dir: Path, file: str) -> list[Subject]:
+def _from_bids(opts: dict, study_dir: Path, file: str) -> tuple[list[Subject], list[str]]:
+    """The subjects of a BIDS dataset (pybids), and the files its filters matched that are no subject's raw data
+    (outside the root's ``sub-<label>`` folders, or named by the dataset's ``.bidsignore``)."""
     try:
         from bids import BIDSLayout
     except ImportError as exc:
@@ -294,11 +307,54 @@ def _from_bids(opts: dict, study_dir: Path, file: str) -> list[Subject]:
         files = layout.get(return_type="object", **opts)
     except Exception as exc:  # pybids raises many kinds; all mean the dataset or filters are wrong
         raise SpecError(f"cannot read the BIDS dataset: {exc}", file=file, key="subjects.bids") from exc
-    out = []
+    out, left = [], []
+    base = Path(layout.root)
+    ignored = _bidsignore(base)
     for f in files:
         ent = f.get_entities()
         if "subject" not in ent:  # a sidecar or template at the root, inherited by every subject: none itself
             continue
+        rel = Path(f.path).relative_to(base).as_posix() if Path(f.path).is_relative_to(base) else f.path
+        if rel.split("/", 1)[0] != f"sub-{ent['subject']}" or _ignored(rel, ignored):
+            # Not a subject's raw data: a folder the dataset's .bidsignore names, or any other folder than the
+            # root's sub-<label> (a review's `extra/sub-99/` became a fifth subject and joined the ICC)
+            left.append(rel)
+            continue
         sub = "sub-" + str(ent["subject"]) + "".join(f"_{k}-{ent[k]}" for k in ("session", "run") if k in ent)
         out.append(Subject(sub, f.path))
-    return out
+    return out, left
+
+
+def _bidsignore(root: Path) -> list[str]:
+    """The patterns of the dataset's ``.bidsignore`` (the validator's, gitignore-like), comments left out."""
+    try:
+        lines = (root / ".bidsignore").read_text().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+    return [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+
+
+def _ignored(rel: str, patterns: list[str]) -> bool:
+    """Whether the dataset path ``rel`` is one a ``.bidsignore`` pattern names: a pattern with a ``/`` inside
+    matches from the root (``extra/``, ``/derivatives/tmp``), one without matches any path component
+    (``*_scratch``, ``tmp/``).
+
+    Examples
+    --------
+    >>> _ignored("extra/sub-99/anat/x.nii.gz", ["extra/"]), _ignored("sub-01/anat/x.nii.gz", ["extra/"])
+    (True, False)
+    >>> _ignored("sub-02/ses-01/tmp/x.nii.gz", ["tmp/"]), _ignored("sub-03/anat/sub-03_T1w.nii.gz", ["*_T1w.nii.gz"])
+    (True, True)
+    """
+    parts = rel.split("/")
+    for pattern in patterns:
+        body = pattern.strip("/")
+        if not body:
+            continue
+        if "/" in body or pattern.startswith("/"):
+            depth = body.count("/") + 1
+            if fnmatch.fnmatch("/".join(parts[:depth]), body):
+                return True
+        elif any(fnmatch.fnmatch(part, body) for part in parts):
+            return True
+    return False
