@@ -631,3 +631,25 @@ def test_an_optional_output_with_one_repetition_says_what_it_cannot_tell(tmp_pat
         "with one repetition per condition, whether writing it is reproducible cannot be told"
     )
     assert doc["verdict"]["status"] != "incomplete"
+
+
+def test_a_keyed_table_a_subject_writes_empty_every_time_is_absent_there(tmp_path: Path) -> None:
+    """Review H4: a cluster table keyed by `cluster_id`, header only (no cluster above threshold) in every run of
+    sub-03: "4 output file(s) could not be read ... did this execution fail?", not analysable. Its rows are
+    absent for that subject (a warning naming it); the others are measured. Unkeyed, it stays an error."""
+    files = {
+        (s, r): {"clusters.csv": "cluster_id,size\n" + ("" if s == "c" else f"1,{40 + i}\n2,{10 + i}\n")}
+        for i, s in enumerate(["alpha", "beta", "c", "delta"])
+        for r in (1, 2)
+    }
+    keyed = ingested(
+        tmp_path / "keyed", "  clusters: {path: clusters.csv, kind: table, key_columns: [cluster_id]}\n", files
+    )
+    doc = keyed.analyze().document
+    (out,) = doc["outputs"]
+    assert out["errors"] == [] and out["absent_observations"]["subjects"]["c"]["count"] == 2
+    assert any(r["criterion"] == "every observation in every subject" for r in out["verdict"]["reasons"])
+    assert (out["verdict"]["status"], doc["verdict"]["status"]) == ("identical", "warn")
+    plain = ingested(tmp_path / "plain", "  clusters: {path: clusters.csv, kind: table}\n", files)
+    (out,) = plain.analyze().document["outputs"]
+    assert {e["subject"] for e in out["errors"]} == {"c"}

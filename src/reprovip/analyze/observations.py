@@ -259,7 +259,13 @@ def gather(design: Design, kind: str, *, key_columns: list[str] | None = None) -
     # subject's (four failed subjects of six made the median, and the fit was measured on two: a review)
     shared = Counter(n for s in subjects for n in written[s])
     typical = sum(c >= 2 for c in shared.values()) if len(subjects) > 1 else len(names)
-    if names and (few := [s for s in subjects if 2 * len(written[s]) < typical]):
+    # A keyed table (its rows are entities: clusters, lesions) with no row in every execution of a subject is
+    # that subject's result, "nothing above threshold": its rows are absent there, said (a review's cluster table
+    # made the study "not analysable: did this execution fail?")
+    none_listed = {
+        s for s in subjects if key_columns and all(got.meta.get("n_rows") == 0 for got, _ in raw[s].values())
+    }
+    if names and (few := [s for s in subjects if 2 * len(written[s]) < typical and s not in none_listed]):
         for s in few:
             errors += [_few_numbers(rec, written[s], names, typical) for _, rec in raw[s].values()]
         subjects = [s for s in subjects if s not in few]
