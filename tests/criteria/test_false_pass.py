@@ -749,3 +749,28 @@ def test_images_all_zero_in_every_execution_are_said(tmp_path: Path, kind: str) 
     (why,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "something in the images"]
     assert why["severity"] == "warn" and why["message"].startswith("every voxel of every execution is zero")
     assert (out["verdict"]["status"], doc["verdict"]["status"]) == ("identical", "warn")
+
+
+def test_a_volume_of_a_4d_image_lost_in_one_run_fails_on_that_volume(tmp_path: Path) -> None:
+    """Review G4: one volume in 30 of an SH/tensor image destroyed in some runs is 3% of the voxels: the median
+    and 5th-percentile voxel ICCs over the whole image passed ("sufficiently reproducible", exit 0). An image of
+    several volumes is judged volume by volume: its worst volume's median ICC."""
+    import nibabel as nib
+
+    rng = np.random.default_rng(5)
+    anatomy = {s: rng.uniform(50, 150, (6, 6, 6, 20)) for s in ("s1", "s2", "s3", "s4")}
+
+    def image(s: str, r: int) -> bytes:
+        v = anatomy[s] * (1 + rng.normal(0, 1e-4, anatomy[s].shape))
+        if r == 2:
+            v[..., 7] = rng.uniform(50, 150, v.shape[:3])  # the volume another run's noise
+        return nib.Nifti1Image(v.astype(np.float32), np.eye(4)).to_bytes()
+
+    files = {(s, r): {"sh.nii": image(s, r)} for s in anatomy for r in (1, 2, 3)}
+    doc = ingested(tmp_path, "  sh: {path: sh.nii, kind: image}\n", files).analyze().document
+    (out,) = doc["outputs"]
+    assert out["summary"]["voxel_icc_a1_median"] > 0.9  # the whole image's median
+    assert (out["summary"]["voxel_icc_a1_worst_volume"], out["summary"]["voxel_volumes"]) == (7, 20)
+    (median,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "voxel_icc_a1_median >= 0.9"]
+    assert not median["passed"] and median["observation"] == "volume 7 of 20"
+    assert out["verdict"]["status"] == "fail"

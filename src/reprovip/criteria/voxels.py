@@ -81,7 +81,7 @@ def _icc_undefined_where_differ(summary: dict[str, Any]) -> int:
     return max(int(summary.get("icc_a1_undefined_voxels") or 0) - (with_metrics - differing_with_metrics), 0)
 
 
-def voxel_value(metric: str, output: dict[str, Any]) -> tuple[None, Any, dict[str, Any]]:
+def voxel_value(metric: str, output: dict[str, Any]) -> tuple[str | None, Any, dict[str, Any]]:
     """``metric`` (a ``voxel_*`` summary) of an image output as (None, value, extra): a value that the maps
     cannot support is None with the ``reason`` why."""
     if metric.startswith("voxel_icc") and (few := few_subjects(output)):
@@ -91,7 +91,14 @@ def voxel_value(metric: str, output: dict[str, Any]) -> tuple[None, Any, dict[st
     over = overflow(output, within=not metric.startswith("voxel_icc")) if metric != "voxel_differ_fraction" else None
     if over:
         return None, None, {"reason": over[1]}
-    value = (output.get("summary") or {}).get(metric)
+    summary = output.get("summary") or {}
+    value = summary.get(metric)
+    worst = as_float(summary.get("voxel_icc_a1_volume_median_min"))
+    if metric == "voxel_icc_a1_median" and value is not None and worst is not None and worst < float(value):
+        # An image of several volumes is judged volume by volume: its worst volume's median (a volume zeroed
+        # under threads=2 passed over the whole image: a review)
+        where = f"volume {summary['voxel_icc_a1_worst_volume']} of {summary['voxel_volumes']}"
+        return where, worst, {}
     return None, value, {} if value is not None else {"reason": _missing(metric, output)}
 
 
