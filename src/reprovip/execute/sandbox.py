@@ -559,18 +559,23 @@ def folder_output(path: str) -> str:
     return f"{path} is a folder, not a file: declare its files with a glob, {path.rstrip('/')}/**"
 
 
+def _why_missing(workdir: str, d: OutputDecl) -> str:
+    """What stands at a missing output's declared path: nothing, a folder, or a link to nothing (a review's
+    dangling link read "missing output: res (res.csv); {outdir} holds: res.csv")."""
+    at = os.path.join(workdir, "out", d.pattern)
+    if STREAM_OUTPUT.match(d.pattern):
+        return f"{d.pattern} printed nothing"
+    if os.path.isdir(at):
+        return folder_output(d.pattern)
+    if os.path.islink(at):
+        return f"{d.pattern} is a symbolic link to {os.readlink(at)}, which is no file"
+    return d.pattern
+
+
 def missing_message(workdir: str, decls: list[OutputDecl], missing: set[str]) -> str:
     """Name each missing output with its declared path, and what the execution wrote instead."""
     streams = tuple(os.path.basename(p) for d in decls if (p := stream_file(workdir, d.pattern)))
-    wanted = ", ".join(
-        f"{d.name} ({d.pattern} printed nothing)"
-        if STREAM_OUTPUT.match(d.pattern)
-        else f"{d.name} ({folder_output(d.pattern)})"
-        if os.path.isdir(os.path.join(workdir, "out", d.pattern))
-        else f"{d.name} ({d.pattern})"
-        for d in decls
-        if d.name in missing
-    )
+    wanted = ", ".join(f"{d.name} ({_why_missing(workdir, d)})" for d in decls if d.name in missing)
     message = f"missing output{'s' if len(missing) > 1 else ''}: {wanted}; "
     produced = _listing(os.path.join(workdir, "out"))
     if produced:
