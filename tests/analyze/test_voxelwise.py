@@ -355,9 +355,10 @@ def test_a_subject_on_its_own_grid_is_named_with_what_to_do(tmp_path: Path) -> N
         img = nib.load(rec.path)
         nib.save(nib.Nifti1Image(np.asarray(img.dataobj), img.affine + np.pad([[2.0]], ((0, 3), (3, 0)))), rec.path)
     _, _, errors = _maps_of(tmp_path / "maps", design)
-    (error,) = errors
-    # named by its execution, not only its subject (a review could not tell which file was on another grid)
-    assert (error["condition"], error["repetition"]) == ("-", 0)  # its first file (this design counts from 0)
+    # each execution named, not only its subject (a review could not tell which file was on another grid), and
+    # every one of them (reviews counted 4 of 8 files off the grid)
+    assert [(e["condition"], e["repetition"]) for e in errors] == [("-", 0), ("-", 1)]  # this design counts from 0
+    error = errors[0]
     assert error["subject"] == "sub-2" and error["error"].endswith(
         "affine differs from the other executions' by 2 at row 0, column 3 (tolerance 1e-05 plus 4 float32 steps); "
         "voxelwise maps need every execution on one "

@@ -774,3 +774,24 @@ def test_a_volume_of_a_4d_image_lost_in_one_run_fails_on_that_volume(tmp_path: P
     (median,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "voxel_icc_a1_median >= 0.9"]
     assert not median["passed"] and median["observation"] == "volume 7 of 20"
     assert out["verdict"]["status"] == "fail"
+
+
+def test_every_file_off_the_grid_is_counted_when_repetitions_share_one(tmp_path: Path) -> None:
+    """Reviews F3, H4, Y: under one condition both repetitions wrote the same bytes on another grid (one blob),
+    and "outputs readable" said 4 files where 8 were off the grid, naming repetition 1 only."""
+    import nibabel as nib
+
+    rng = np.random.default_rng(2)
+    anatomy = {s: rng.uniform(50, 150, (6, 6, 6)).astype(np.float32) for s in ("s1", "s2", "s3")}
+    shifted = np.eye(4)
+    shifted[0, 3] = 0.5
+    files = {
+        (s, r): {"t1.nii": nib.Nifti1Image(a, shifted if s == "s3" else np.eye(4)).to_bytes()}
+        for s, a in anatomy.items()
+        for r in (1, 2)
+    }
+    doc = ingested(tmp_path, "  t1: {path: t1.nii, kind: image}\n", files).analyze().document
+    (out,) = doc["outputs"]
+    assert sorted((e["subject"], e["repetition"]) for e in out["errors"]) == [("s3", 1), ("s3", 2)]
+    (why,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "outputs readable"]
+    assert why["message"].startswith("2 output file(s) could not be read")

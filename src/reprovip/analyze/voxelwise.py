@@ -288,6 +288,8 @@ class _Stream:
         self.columns, self.cur = n_columns, None
         self.failed: ReaderError | None = None
         self.failed_at: dict[str, Any] = {}
+        self.unread: list[tuple[dict[str, Any], ReaderError]] = []  # every execution whose file was unreadable
+        self.unread_columns: dict[int, ReaderError] = {}
 
     def execution(self, subject: str, col: int) -> dict[str, Any]:
         """The condition and repetition of a subject's block column (an error names the execution, not only its
@@ -632,11 +634,18 @@ def voxelwise_maps(
                     adding = pool.submit(stream.add, sub)
                     del sub
                 elif errors is not None:
-                    errors.append(dict(subject=s, **stream.failed_at, error=str(stream.failed)))
+                    errors += [dict(subject=s, **where, error=str(exc)) for where, exc in stream.unread]
                 started = None
-            elif isinstance(vol, ReaderError):
-                if stream.failed is None:  # the first file that could not be read, named by its execution
-                    stream.failed, stream.failed_at = vol, stream.execution(s, col)
+            elif isinstance(vol, ReaderError) or (isinstance(vol, int) and vol in stream.unread_columns):
+                # Every execution whose file could not be read is named, not only the first: a file shared by
+                # repetitions (one blob) counted once, "4 files" where 8 were off the grid (reviews)
+                exc = vol if isinstance(vol, ReaderError) else stream.unread_columns[vol]
+                stream.unread_columns[col] = exc
+                # not the later volumes compared with an unreadable first one: they raise its very error
+                if isinstance(vol, int) or not any(exc is e for _, e in stream.unread):
+                    stream.unread.append((stream.execution(s, col), exc))
+                if stream.failed is None:  # the first file that could not be read leaves the subject out
+                    stream.failed, stream.failed_at = exc, stream.execution(s, col)
             elif stream.failed is None:
                 stream.take(col, vol)
         if adding is not None:
