@@ -130,3 +130,39 @@ def test_init_over_a_folder_named_study_yaml_is_exit_2_even_with_force(
     assert capsys.readouterr().err.strip() == (
         "reprovip: error: study.yaml: is a folder; write the study file inside it with -o study.yaml/study.yaml"
     )
+
+
+def test_init_from_a_descriptor_proposes_its_output_files(tmp_path: Path, capsys) -> None:
+    """Review U: `init --boutiques` wrote `result: result.nii.gz  # EDIT` beside a descriptor naming four outputs,
+    and `extra_files: "<File>"` for a list input, which its own `validate` refused. The outputs come from the
+    descriptor's `output-files` (relative to the output folder, value-keys as `*`, optional kept), and a list
+    input's placeholder is a list; a printed result (`{stdout}`) is text."""
+    import json
+
+    desc = {
+        "name": "bet",
+        "command-line": "bet [IN] [OUT] [MASK_FLAG] [EXTRA]",
+        "inputs": [
+            {"id": "infile", "type": "File", "value-key": "[IN]"},
+            {"id": "prefix", "type": "String", "value-key": "[OUT]"},
+            {"id": "mask", "type": "Flag", "value-key": "[MASK_FLAG]", "command-line-flag": "-m", "optional": True},
+            {"id": "extra_files", "type": "File", "list": True, "value-key": "[EXTRA]", "optional": True},
+        ],
+        "output-files": [
+            {"id": "outfile", "path-template": "[OUT].nii.gz", "path-template-stripped-extensions": [".nii.gz"]},
+            {"id": "mask_file", "path-template": "[OUT]_mask.nii.gz", "optional": True},
+            {"id": "stats", "path-template": "[OUTDIR]/stats/volumes.csv"},
+        ],
+    }
+    (tmp_path / "bet.json").write_text(json.dumps(desc))
+    out = tmp_path / "study.yaml"
+    assert main(["init", "-o", str(out), "--boutiques", str(tmp_path / "bet.json")]) == 0
+    text = out.read_text()
+    assert '  outfile: {path: "*.nii.gz", kind: image}' in text
+    assert '  mask_file: {path: "*_mask.nii.gz", kind: labels, optional: true}' in text
+    assert '  stats: {path: "stats/volumes.csv", kind: table}' in text
+    assert 'extra_files: ["<File>"]' in text
+    assert "output: mask_file = *_mask.nii.gz (labels, optional)" in capsys.readouterr().out
+    printed = tmp_path / "printed.yaml"
+    assert main(["init", "-o", str(printed), "--result", "out={stdout}", "--", "tool", "{input}"]) == 0
+    assert '  out: {path: "{stdout}", kind: text}' in printed.read_text()

@@ -6,6 +6,7 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -115,9 +116,13 @@ def _outputs(specs: tuple[str, ...]) -> tuple[str, list[str]]:
 
     lines, said = [], []
     for spec in specs:
-        name, sep, rest = spec.partition("=")
+        optional = spec.endswith("?")
+        name, sep, rest = spec.removesuffix("?").partition("=")
         path, _, kind = rest.rpartition(":") if ":" in rest else (rest, "", "")
-        kind = kind or next((k for suf, k in _KIND_BY_SUFFIX.items() if path.endswith(suf)), "bytes")
+        # a printed result (`{stdout}`) is read as its suffix says, plain text without one (it was `bytes`: a review)
+        stream = re.fullmatch(r"\{std(?:out|err)\}(\.\w+)?", path)
+        typed = (stream[1] or ".txt") if stream else path
+        kind = kind or next((k for suf, k in _KIND_BY_SUFFIX.items() if typed.endswith(suf)), "bytes")
         name_of = Path(path).name.lower()
         if kind == "image" and _LABEL_NAME.search(name_of) and "probseg" not in name_of:
             kind = "labels"  # a segmentation declared `image` got no Dice nor HD95 (a review)
@@ -126,9 +131,33 @@ def _outputs(specs: tuple[str, ...]) -> tuple[str, list[str]]:
                 f"--result {spec!r}: expected NAME=PATH or NAME=PATH:KIND with NAME a word and KIND one of "
                 f"{', '.join(OUTPUT_KINDS)} (e.g. --result volumes=volumes.csv:table)"
             )
-        lines.append(f"  {name}: {{path: {json.dumps(path)}, kind: {kind}}}")
-        said.append(f"{name} = {path} ({kind})")
+        lines.append(f"  {name}: {{path: {json.dumps(path)}, kind: {kind}" + (", optional: true}" if optional else "}"))
+        said.append(f"{name} = {path} ({kind}{', optional' if optional else ''})")
     return "\n".join(lines), said
+
+
+def descriptor_outputs(desc: dict[str, Any]) -> tuple[str, ...]:
+    """``--result`` specs for a Boutiques descriptor's ``output-files``: each path template relative to the
+    output folder, its value-keys as ``*`` (the file a value names), a ``:labels`` kind for a mask or a
+    segmentation, ``?`` marking an optional output (``init --boutiques`` proposed one `result.nii.gz`: a review).
+
+    Examples
+    --------
+    >>> desc = {"output-files": [{"id": "outfile", "path-template": "[OUTDIR]/[PREFIX].nii.gz"},
+    ...     {"id": "mask", "path-template": "[OUTDIR]/[PREFIX]_mask.nii.gz", "optional": True}]}
+    >>> descriptor_outputs(desc)
+    ('outfile=*.nii.gz', 'mask=*_mask.nii.gz?')
+    """
+    specs = []
+    for o in desc.get("output-files") or []:
+        template = str(o.get("path-template") or "") if isinstance(o, dict) else ""
+        name = re.sub(r"\W", "_", str(o.get("id", ""))) if isinstance(o, dict) else ""
+        if not template or not name:
+            continue
+        relative = re.sub(r"^\[[^\]/]+\]/", "", template)  # the output folder's value-key: {outdir}
+        path = re.sub(r"\[[^\]/]+\]", "*", relative)
+        specs.append(f"{name}={path}" + ("?" if o.get("optional") else ""))
+    return tuple(specs)
 
 
 def init_study(
@@ -157,8 +186,14 @@ def init_study(
             desc = json.loads(desc_path.read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise InputError(f"{desc_path}: cannot read the Boutiques descriptor ({exc})") from exc
-        inputs = {i["id"]: f"<{i.get('type', 'value')}>" for i in desc.get("inputs", []) if isinstance(i, dict)}
+        inputs = {
+            i["id"]: [f"<{i.get('type', 'value')}>"] if i.get("list") else f"<{i.get('type', 'value')}>"
+            for i in desc.get("inputs", [])
+            if isinstance(i, dict)
+        }
         inv = "\n".join(f'    {k}: {json.dumps(v)}   # e.g. "{{input}}" or "{{outdir}}/..."' for k, v in inputs.items())
+        if not outputs:
+            outputs = descriptor_outputs(desc)
         application = f"  boutiques: {json.dumps(str(desc_path))}\n  invocation:\n{inv or '    {}'}"
         name = str(desc.get("name", "study")).replace(" ", "_")
     else:
