@@ -216,7 +216,8 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 value=empty["count"],
                 observation=empty["names"][0],
                 message=f"{empty['count']} table cell(s) are empty (n/a, NA or blank) in every execution of every "
-                "subject that writes them: no value, so no observation to measure; " + named(empty["names"]),
+                "subject that writes them: no value, so no observation to measure; "
+                + named(empty["names"], empty["count"]),
             )
         )
     unwritten = out.get("unwritten") or []

@@ -35,7 +35,13 @@ def reason(criterion: str, *, passed: bool, message: str, severity: str = "fail"
     return dict(base, **extra, message=message)
 
 
-def named(items: list[str]) -> str:
-    """The first :data:`MAX_NAMED` items, joined, and how many more there are."""
-    more = f" and {len(items) - MAX_NAMED} more" if len(items) > MAX_NAMED else ""
+def named(items: list[str], total: int | None = None) -> str:
+    """The first :data:`MAX_NAMED` items, joined, and how many more there are: of ``total`` when ``items`` is
+    itself a sample of them (the document keeps 20 names of 200 text fields, which read "and 15 more": a review).
+
+    >>> named([f"f{i}" for i in range(20)], total=200)
+    'f0; f1; f2; f3; f4 and 195 more'
+    """
+    total = len(items) if total is None else max(total, len(items))
+    more = f" and {total - MAX_NAMED} more" if total > MAX_NAMED else ""
     return "; ".join(items[:MAX_NAMED]) + more

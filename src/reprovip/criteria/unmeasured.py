@@ -25,7 +25,8 @@ def unseen_differences(out: dict[str, Any]) -> list[dict[str, Any]]:
     if text:
         message = (
             f"{text['count']} text field(s) differ between executions of a subject, which no metric measures: "
-            f"{named(text['names'])}; the criteria cannot vouch for them: compare two files of one subject"
+            f"{named(text['names'], text['count'])}; the criteria cannot vouch for them: compare two files of one "
+            "subject"
         )
         for column, why in (text.get("number_like") or {}).items():
             if ":base64:" in column:
@@ -155,8 +156,9 @@ def unmeasurable(out: dict[str, Any]) -> list[dict[str, Any]]:
                 observation=inexact["names"][0],
                 message=f"{inexact['count']} observation(s) hold numbers float64 cannot hold exactly (integers beyond "
                 "2**53, decimals written with more digits than float64 keeps) that differ between executions of a "
-                f"subject while their float64 values are equal ({named(inexact['names'])}): no metric measures the "
-                "difference; declare the output `kind: bytes` to require identity, or write float64-sized numbers",
+                "subject while their float64 values are equal "
+                f"({named(inexact['names'], inexact['count'])}): no metric measures the difference; declare the "
+                "output `kind: bytes` to require identity, or write float64-sized numbers",
             )
         )
     return found
