@@ -60,6 +60,15 @@ def _execution(rec: Record) -> str:
     return f"subject {rec.subject}{cond}, repetition {rec.repetition}"
 
 
+def _pair(a: Record, b: Record) -> str:
+    """``subject s1, threads=1 repetition 1 against threads=2 repetition 1``: two executions of one subject."""
+
+    def one(rec: Record) -> str:
+        return (f"{rec.condition_key} " if rec.condition_key not in ("", "-") else "") + f"repetition {rec.repetition}"
+
+    return f"subject {a.subject}, {one(a)} against {one(b)}"
+
+
 def label_agreement(
     design: Design, subjects: list[str], kind: str = "labels", *, version_axis: int | None = None
 ) -> dict[str, Any]:
@@ -83,6 +92,7 @@ def label_agreement(
     version_dice: list[dict[str, Any]] = []
     # Dice of the pairs within a condition, and of the pairs whose conditions differ in one factor only
     pair_dice: dict[str | None, list[float]] = {}
+    worst_pair: tuple[float, int, str] | None = None  # the lowest Dice, its label and its executions (a review)
     for s in subjects:
         items = sorted(design.grid[s].items(), key=lambda kv: (cond_index[kv[0][0]], kv[0][1]))
         recs = [rec for _, rec in items]
@@ -96,6 +106,8 @@ def label_agreement(
                 if (factor := _one_factor_apart(design, conds[i], conds[j])) is not False:
                     pair_dice.setdefault(factor, []).append(float(dice))
                 d.setdefault(f"dice_{group}", []).append(float(dice))
+                if worst_pair is None or float(dice) < worst_pair[0]:
+                    worst_pair = (float(dice), int(label), _pair(recs[i], recs[j]))
                 d.setdefault(f"hd95_{group}", []).append(float(hd95))
                 d.setdefault(f"assd_{group}", []).append(float(assd))
             volumes.setdefault(int(label), {})[s] = np.asarray(res.volumes).reshape(*design.levels, design.k)
@@ -112,9 +124,7 @@ def label_agreement(
             elif key != "volume":
                 entry[f"{key}_max"], entry[f"{key}_mean"] = num(a.max()), num(a.mean())
         labels[str(label)] = entry
-    dice_all = [(v, lab) for lab, d in per_label.items() for key in d if key.startswith("dice") for v in d[key]]
     hd95_all = [(v, lab) for lab, d in per_label.items() for key in d if key.startswith("hd95") for v in d[key]]
-    worst_dice = min(dice_all, key=lambda t: t[0], default=None)  # the label a criterion on dice_min names
     worst_hd95 = max(hd95_all, key=lambda t: t[0], default=None)
     # Volumes per label become scalar observations (n_labels, n_subjects, *levels, k) for ICC and CV.
     names = [f"volume_label_{lab}" for lab in sorted(volumes)]
@@ -134,8 +144,9 @@ def label_agreement(
         "volume_names": names,
         "volumes": grid,
         "labels": labels,
-        "dice_min": num(worst_dice[0]) if worst_dice else None,
-        "dice_min_label": worst_dice[1] if worst_dice else None,
+        "dice_min": num(worst_pair[0]) if worst_pair else None,
+        "dice_min_label": worst_pair[1] if worst_pair else None,
+        "dice_min_executions": worst_pair[2] if worst_pair else None,
         "hd95_max": num(worst_hd95[0]) if worst_hd95 else None,
         "hd95_max_label": worst_hd95[1] if worst_hd95 else None,
         "spacing": list(spacing or ()),

@@ -57,7 +57,10 @@ def metric_values(
         summary = output.get("summary", {})
         label = summary.get(f"{metric}_label")  # dice_min, hd95_max: the label they come from
         why = {"reason": NO_LABEL} if no_label(output) else {}
-        return [(None if label is None else f"label {label}", summary.get(metric), why)]
+        where = None if label is None else f"label {label}"
+        if where and summary.get(f"{metric}_executions"):  # and the executions whose maps disagree most
+            where += f" ({summary[f'{metric}_executions']})"
+        return [(where, summary.get(metric), why)]
     icc = ICC_NAME.match(metric)
     out = []
     for obs in output.get("observations", []):
