@@ -799,3 +799,20 @@ def test_every_file_off_the_grid_is_counted_when_repetitions_share_one(tmp_path:
     assert sorted((e["subject"], e["repetition"]) for e in out["errors"]) == [("s3", 1), ("s3", 2)]
     (why,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "outputs readable"]
     assert why["message"].startswith("2 output file(s) could not be read")
+
+
+def test_an_image_of_zeros_whose_signs_differ_is_no_failure(tmp_path: Path) -> None:
+    """Review A3: an all-zero image written `-0.0` in some runs read "not analysable" (voxel ICC not estimable,
+    0/0) where the same values in a table are constant for the criteria. Every voxel zero in every execution:
+    reproducible by identity, with the warnings that nothing but zeros was compared and that the files differ."""
+    import nibabel as nib
+
+    def image(r: int) -> bytes:
+        return nib.Nifti1Image(np.full((6, 6, 6), -0.0 if r % 2 else 0.0, np.float32), np.eye(4)).to_bytes()
+
+    files = {(s, r): {"m.nii": image(r)} for s in ("s1", "s2", "s3") for r in (1, 2)}
+    doc = ingested(tmp_path, "  m: {path: m.nii, kind: image}\n", files).analyze().document
+    (out,) = doc["outputs"]
+    assert (out["verdict"]["status"], doc["verdict"]["exit_code"]) == ("warn", 0)
+    failed = {r["criterion"] for r in out["verdict"]["reasons"] if not r["passed"]}
+    assert failed == {"something in the images", "differences covered by the observations"}

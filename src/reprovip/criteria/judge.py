@@ -109,6 +109,14 @@ def _check_values(criterion: Criterion, output: dict[str, Any], document: dict[s
     """One criterion on the observations it selects. Observations whose every value is the same, bit for bit,
     in every execution of every subject are reproducible by identity: they meet the criterion (though their ICC
     is 0/0) and are named; when the criterion selects only such observations, it passes on them."""
+    vox = (output.get("voxelwise") or {}).get("summary") or {}
+    if criterion.metric.startswith("voxel_") and vox.get("voxels") and vox.get("mask_voxels") == 0:
+        if vox.get("differ_fraction") == 0 and not output.get("errors"):
+            # Every voxel zero (or -0.0: its files then differ in the zeros' signs only) in every execution:
+            # reproducible by identity, as a constant observation is; it read "not estimable (0/0)", not
+            # analysable, where the same values in a table passed (a review). `something in the images` warns.
+            message = f"{criterion.text}: every voxel is zero in every execution: nothing to compare"
+            return reason(criterion.text, passed=True, message=message, **_extra(criterion))
     values = metric_values(criterion.metric, output, document, criterion.selects)
     constant = {o["name"] for o in output.get("observations") or [] if o.get("constant") or o.get("signed_zeros")}
     same = [name for name, _, _ in values if name in constant] if criterion.op is not None else []

@@ -403,6 +403,9 @@ def exact_number(literal: str) -> str | None:
     ('0.10000000000000000555', None, None)
     >>> exact_number("0.33333333333333331"), exact_number("3e-324")  # %.17g of 1/3; a subnormal rounded
     (None, '3E-324')
+    >>> exact_number("0.33333333333333332")  # 17 digits, the same float64, but not its %.17g
+    '0.33333333333333332'
+
     >>> exact_number("1e-400"), exact_number("2e400")  # underflows to 0.0, overflows to infinity
     ('1E-400', '2E+400')
     >>> exact_number("1e999999999")
@@ -430,9 +433,10 @@ def exact_number(literal: str) -> str | None:
     context = decimal.Context(prec=len(text), Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
     if not math.isfinite(f):  # 1e400 and 2e400 are one float64 (infinity): keep what was written
         return str(exact.normalize(context))
-    if len(exact.as_tuple().digits) <= 17 and abs(f) >= sys.float_info.min:
-        # 17 significant digits are float64's round-trip form (`%.17g`, `setprecision(17)`): the value a
-        # float64 tool printed, not one float64 cannot hold (two reviews' `%.17g` read "not analysable")
+    if abs(f) >= sys.float_info.min and exact == decimal.Decimal(f"{f:.17g}"):
+        # float64's 17-digit round-trip form (`%.17g`, `setprecision(17)`): the value a float64 tool printed,
+        # not one float64 cannot hold (two reviews' `%.17g` read "not analysable"); another 17-digit decimal
+        # of the same float64 (`0.33333333333333332`) carries what float64 lacks, and is kept
         return None
     # the float64's shortest repr, as a decimal: equal when the literal says no more than the float does
     return None if decimal.Decimal(repr(f)) == exact else str(exact.normalize(context))
