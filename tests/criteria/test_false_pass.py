@@ -816,3 +816,20 @@ def test_an_image_of_zeros_whose_signs_differ_is_no_failure(tmp_path: Path) -> N
     assert (out["verdict"]["status"], doc["verdict"]["exit_code"]) == ("warn", 0)
     failed = {r["criterion"] for r in out["verdict"]["reasons"] if not r["passed"]}
     assert failed == {"something in the images", "differences covered by the observations"}
+
+
+@pytest.mark.parametrize("keys", ["", ", key_columns: [k]"])
+def test_a_table_with_no_row_in_any_execution_is_no_pass(tmp_path: Path, keys: str) -> None:
+    """Reviews W and A3: every execution wrote `k,v` and no row (a writer killed before its rows): "identical",
+    `numbers found` a warning, exit 0. Nothing was written: not analysable, as an empty file. A table of text
+    rows keeps the warning."""
+    files = {(s, r): {"t.csv": "k,v\n"} for s in ("s1", "s2", "s3") for r in (1, 2)}
+    doc = ingested(tmp_path / "empty", f"  t: {{path: t.csv, kind: table{keys}}}\n", files).analyze().document
+    (out,) = doc["outputs"]
+    (why,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "numbers found"]
+    assert not why["estimable"] and why["message"].startswith("every file is a table with a header and no row")
+    assert (out["verdict"]["status"], doc["verdict"]["exit_code"]) == ("error", 1)
+    text = {(s, r): {"t.csv": "k,v\na,done\n"} for s in ("s1", "s2", "s3") for r in (1, 2)}
+    doc = ingested(tmp_path / "text", f"  t: {{path: t.csv, kind: table{keys}}}\n", text).analyze().document
+    (why,) = [r for r in doc["outputs"][0]["verdict"]["reasons"] if r["criterion"] == "numbers found"]
+    assert why["severity"] == "warn" and doc["verdict"]["exit_code"] == 0

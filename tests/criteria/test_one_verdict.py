@@ -239,7 +239,7 @@ def test_an_output_without_numbers_says_so(study_dir: Path) -> None:
     study = edge_study(study_dir, "large-noise", outputs="  result: {path: result.json, kind: table}\n")
     doc, out = _verdict(study)
     reasons = {r["criterion"]: r for r in out["verdict"]["reasons"]}
-    assert "no number could be read from this table output" in reasons["numbers found"]["message"]
+    assert "a one-line file that is no table: check a log and the output's kind" in reasons["numbers found"]["message"]
     assert not reasons["ICC(A,1).ci_low >= 0.9"]["passed"] and not reasons["ICC(A,1).ci_low >= 0.9"]["estimable"]
     assert out["verdict"]["status"] == "error" and doc["verdict"]["exit_code"] == 1
 

@@ -198,6 +198,8 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
             if obs.inexact_differs:  # integers beyond 2**53 that differ where their float64 values do not
                 entry["inexact_differences"] = dict(count=len(obs.inexact_differs), names=obs.inexact_differs[:20])
             entry["complete_subjects"] = len(obs.subjects)
+            if obs.no_rows:
+                entry["no_rows"] = True
             if obs.absent:  # rows or fields some subjects never write: measured over the others
                 entry["absent_observations"] = _absent(obs.absent)
             if obs.blank:  # cells no execution writes a value in (n/a): no observation, said

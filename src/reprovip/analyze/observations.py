@@ -41,6 +41,9 @@ class Observations:
     # Table cells written empty (`n/a`, `NA`, blank) in every execution of every subject that writes them
     # (fMRIPrep's first row of a derivative): no value anywhere, so no observation.
     blank: list[str] = field(default_factory=list)
+    # Every file read is a table with a header and no row: nothing written, as an empty file (a review's
+    # header-only CSVs in every execution read "identical", exit 0)
+    no_rows: bool = False
 
 
 def _elements(name: str, arr: np.ndarray) -> Iterator[tuple[str, Any]]:
@@ -301,6 +304,7 @@ def gather(design: Design, kind: str, *, key_columns: list[str] | None = None) -
         unshared,
         absent,
         blank,
+        no_rows=bool(raw) and all(got.meta.get("n_rows") == 0 for per in raw.values() for got, _ in per.values()),
     )
 
 

@@ -256,15 +256,24 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
         and not out.get("error")
         and read
     ):
-        reasons.append(
-            reason(
-                "numbers found",
-                passed=False,
-                severity="warn",
-                message=f"no number could be read from this {out['kind']} output: only its bytes were compared "
-                "(declare `kind: bytes` if that is what it is)",
+        if out.get("no_rows"):
+            # A header and no row in every file: nothing written, as an empty file, never a pass (reviews W and
+            # A3: header-only CSVs in every execution read "identical", exit 0)
+            message = (
+                "every file is a table with a header and no row: nothing was written to compare (a writer killed "
+                "before its rows, or a one-line file that is no table: check a log and the output's kind)"
             )
-        )
+            reasons.append(reason("numbers found", passed=False, estimable=False, message=message))
+        else:
+            reasons.append(
+                reason(
+                    "numbers found",
+                    passed=False,
+                    severity="warn",
+                    message=f"no number could be read from this {out['kind']} output: only its bytes were compared "
+                    "(declare `kind: bytes` if that is what it is)",
+                )
+            )
     for pattern, criterion, severity, what in NONFINITE_OBSERVATIONS:
         found = [o for o in out.get("observations") or [] if (o.get("nonfinite") or {}).get("pattern") == pattern]
         if found:
