@@ -211,3 +211,27 @@ def test_a_list_as_long_as_each_subject_has_lesions_is_said_as_such(tmp_path: Pa
     assert messages and not any("compare their logs" in m for m in messages)
     assert all("the same in every execution of subject" in m and "name or an id" in m for m in messages)
     assert out["verdict"]["status"] == "error"
+
+
+def test_a_json_region_one_subject_lacks_with_its_lists_is_absent_there_not_unreadable(tmp_path: Path) -> None:
+    """Review AA: sub-d has no thalamus, so no `regions.thalamus.ci` list either; its files were "not readable"
+    ("lists ... of other lengths": ci[0], ci[1]) and its putamen left out. The region is absent there; the
+    subject's other regions are measured, and an empty list beside a written one is still another length."""
+    rng = np.random.default_rng(5)
+    files = {}
+    for si, s in enumerate("abcd"):
+        for r in (1, 2, 3):
+            regions = {
+                name: {"suvr": v, "ci": [0.9 * v, 1.1 * v]}
+                for name, base in (("putamen", 1.5), ("thalamus", 1.2))
+                if not (s == "d" and name == "thalamus")
+                for v in [base + 0.2 * si + rng.normal(0, 1e-3)]
+            }
+            files[(s, r)] = {"r.json": json.dumps({"regions": regions})}
+    (out,) = ingested(tmp_path, "  r: {path: r.json, kind: scalars}\n", files).analyze().document["outputs"]
+    assert out["errors"] == [] and out["complete_subjects"] == 4
+    obs = {o["name"]: o for o in out["observations"]}
+    assert obs["regions.putamen.ci[0]"]["mean_squares"]["n"] == 4  # sub-d measured
+    for name in ("regions.thalamus.suvr", "regions.thalamus.ci[0]", "regions.thalamus.ci[1]"):
+        assert obs[name]["absent_subjects"] == ["d"] and obs[name]["mean_squares"]["n"] == 3
+    assert out["absent_observations"]["subjects"]["d"]["count"] == 3

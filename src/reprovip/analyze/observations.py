@@ -320,11 +320,28 @@ def _relatable(own: dict[str, tuple[Any, Record]], refs: dict[str, tuple[Any, Re
         ref = (refs.get(version) or next(iter(refs.values())))[0]
         if _numbered_rows(got) != _numbered_rows(ref):
             return False
-        if any(_POSITION.search(n) for n in got.values.keys() ^ ref.values.keys()):
+        if _resized(got, ref):
             return False
         if any(np.shape(got.values[n]) != np.shape(ref.values[n]) for n in got.values.keys() & ref.values.keys()):
             return False
     return True
+
+
+def _resized(got: Any, ref: Any) -> list[str]:
+    """The observations named by a list position that one of the files ``got`` and ``ref`` writes and the other
+    does not, because a list they both write has another length there. A JSON list the other file does not
+    write at all (its parent key is absent: a region a subject lacks, with its `ci[0]` and `ci[1]`) is absent
+    there, as a named field is (it made the subject's every file "not readable": a review); for files that
+    do not list their lists' lengths (`meta["lists"]`), any position written by one only counts."""
+    one_side = [n for n in got.values.keys() ^ ref.values.keys() if _POSITION.search(n)]
+    mine, theirs = got.meta.get("lists"), ref.meta.get("lists")
+    if mine is None or theirs is None:
+        return one_side
+    return [
+        n
+        for n in one_side
+        if any((p := n[: m.start()]) in mine and p in theirs and mine[p] != theirs[p] for m in _POSITION.finditer(n))
+    ]
 
 
 def _positions_of_subject(rec: Record, got: Any, refs: dict[str, tuple[Any, Record]]) -> dict[str, Any]:
@@ -333,7 +350,7 @@ def _positions_of_subject(rec: Record, got: Any, refs: dict[str, tuple[Any, Reco
     across subjects, so it cannot be compared between them; "compare their logs" sent a review looking for a
     failure that was not there."""
     ref = (refs.get(rec.version or "") or next(iter(refs.values())))[0]
-    differ = sorted(n for n in got.values.keys() ^ ref.values.keys() if _POSITION.search(n))
+    differ = sorted(_resized(got, ref))
     differ += [
         f"{n} of shape {np.shape(got.values[n])} where most have {np.shape(ref.values[n])}"
         for n in sorted(got.values.keys() & ref.values.keys())

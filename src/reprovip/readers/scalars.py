@@ -144,6 +144,27 @@ def flatten(document: Any) -> tuple[dict[str, float | int], dict[str, Any]]:
     return numbers, ignored
 
 
+def list_lengths(document: Any) -> dict[str, int]:
+    """The length of every list in ``document``, by its flattened path (an empty list writes no observation:
+    only here is it told apart from a list that is not written at all).
+
+    Examples
+    --------
+    >>> list_lengths({"a": {"b": [1, {"c": []}]}, "d": 2})
+    {'a.b': 2, 'a.b[1].c': 0}
+    """
+    lengths: dict[str, int] = {}
+    stack: list[tuple[str, Any]] = [("", document)]
+    while stack:
+        prefix, node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend((_key(prefix, str(k)), v) for k, v in reversed(node.items()))
+        elif isinstance(node, list):
+            lengths[prefix] = len(node)
+            stack.extend((f"{prefix}[{i}]", v) for i, v in reversed(list(enumerate(node))))
+    return lengths
+
+
 _JSON_START = re.compile(rb'\{\s*(?:"|\}|$)|\[\s*(?:[-"{\[\]0-9]|true|false|null|$)')
 
 
@@ -187,6 +208,8 @@ class JsonReader(Reader):
                 if isinstance(v, str) and holds_number(v)  # "~1.18", "1.2×10⁻³": as a table's cells (a review)
             },
             "n_nonfinite": count_nonfinite(values),
+            # a region one subject lacks is absent there; a list of another length is not (analyze.observations)
+            "lists": list_lengths(document),
         }
         return Loaded("scalars", values, meta)
 
