@@ -144,3 +144,23 @@ def test_folders_outside_a_bids_root_are_all_subjects(tmp_path: Path, recwarn: p
     _one_real_run(tmp_path, ("alice", "bob", "carol"))
     summary = Study.load(tmp_path / "study.yaml").ingest("results/{subject}/run-{repetition}")
     assert summary.executions == 3 and not [w for w in recwarn if issubclass(w.category, SubjectsLeftOut)]
+
+
+def test_an_ingested_glob_match_that_is_no_file_makes_its_execution_incomplete(tmp_path: Path) -> None:
+    """Review EE: a result folder's extra `stats/roi_5.csv`, a link to a deleted file, was skipped unsaid."""
+    for s in ("s1", "s2"):
+        for r in (1, 2):
+            d = tmp_path / "results" / s / f"run-{r}" / "stats"
+            d.mkdir(parents=True)
+            (d / "roi_0.csv").write_text("roi,vol\nA,1.5\n")
+    (tmp_path / "results/s2/run-2/stats/roi_5.csv").symlink_to(tmp_path / "deleted.csv")
+    (tmp_path / "study.yaml").write_text("outputs:\n  tab: {path: stats/*.csv, kind: table, key_columns: [roi]}\n")
+    study = Study.load(tmp_path / "study.yaml")
+    summary = study.ingest("results/{subject}/run-{repetition}")
+    assert (summary.complete, summary.incomplete) == (3, 1)
+    df = study.executions()
+    (error,) = df[df["status"] == "failed"]["error"]
+    assert (
+        error
+        == f"missing outputs: tab (stats/roi_5.csv is a symbolic link to {tmp_path}/deleted.csv, which is no file)"
+    )

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from reprovip.analyze.design import order_levels, ordered_by_numbers
 from reprovip.criteria.rules import ENVELOPE_FACTORS
 from reprovip.errors import InputError
-from reprovip.execute.sandbox import OutputDecl, stream_file
+from reprovip.execute.sandbox import OutputDecl, output_matches, stream_file
 from reprovip.plan.expand import execution_id
 from reprovip.spec.models import RESERVED_FACTOR_NAMES
 from reprovip.spec.subjects import SubjectsLeftOut, bids_non_subject, few
@@ -145,17 +145,15 @@ def _left_out_message(pattern: str, left_out: list[str]) -> str:
     )
 
 
-def output_files(folder: Path, decls: list[OutputDecl]) -> list[tuple[OutputDecl, list[str]]]:
-    """Each declared output of the execution in ``folder`` with the files that are it (none: missing)."""
+def output_files(folder: Path, decls: list[OutputDecl]) -> list[tuple[OutputDecl, list[str], list[str]]]:
+    """Each declared output of the execution in ``folder`` with the files that are it (none: missing), and what
+    else its glob matched (a link to no file, a folder: :func:`~reprovip.execute.sandbox.output_matches`)."""
     out = []
     for d in decls:
         # A declared stream (`{stdout}`, `{stderr}.csv`) is looked for as the file a run keeps it in (stdout.txt).
         stream = stream_file(str(folder), d.pattern)
         pattern = os.path.basename(stream) if stream else d.pattern
-        paths = sorted(
-            p for p in glob.glob(os.path.join(glob.escape(str(folder)), pattern), recursive=True) if os.path.isfile(p)
-        )
-        out.append((d, paths))
+        out.append((d, *output_matches(str(folder), pattern)))
     return out
 
 
@@ -174,7 +172,7 @@ def _file_identity(path: str) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
-def check_distinct_files(files: list[tuple[Path, list[tuple[OutputDecl, list[str]]]]], root: Path) -> None:
+def check_distinct_files(files: list[tuple[Path, list[tuple[OutputDecl, list[str], list[str]]]]], root: Path) -> None:
     """Refuse executions that share an output file (a link to another's, or a folder linked to another's).
 
     ``run-2`` and ``run-3`` linked to ``run-1`` (folders, files, hard links) read "bit-for-bit identical" from
@@ -187,7 +185,7 @@ def check_distinct_files(files: list[tuple[Path, list[tuple[OutputDecl, list[str
     """
     owner: dict[tuple[int, int], tuple[Path, str]] = {}
     for folder, outs in files:
-        for _, paths in outs:
+        for _, paths, _ in outs:
             for p in paths:
                 ident = _file_identity(p)
                 first, path = owner.setdefault(ident, (folder, p)) if ident else (folder, p)
@@ -199,14 +197,16 @@ def check_distinct_files(files: list[tuple[Path, list[tuple[OutputDecl, list[str
                     )
 
 
-def _record_outputs(blobs: BlobStore, files: list[tuple[OutputDecl, list[str]]], folder: Path) -> list[dict[str, Any]]:
+def _record_outputs(
+    blobs: BlobStore, files: list[tuple[OutputDecl, list[str], list[str]]], folder: Path
+) -> list[dict[str, Any]]:
     from reprovip.readers import semantic_hash
 
     rows = []
-    for d, paths in files:
-        if not paths and d.optional:
-            continue
-        if not paths:
+    for d, paths, odd in files:
+        if odd:  # a link to no file, a folder, where the glob looks for files: that execution is not complete
+            rows.append(dict(name=d.name, relpath=d.pattern, kind=d.kind, missing=True, error="; ".join(odd)))
+        elif not paths and not d.optional:
             stream = stream_file(str(folder), d.pattern)
             pattern = os.path.basename(stream) if stream else d.pattern
             rows.append(dict(name=d.name, relpath=d.template or pattern, kind=d.kind, missing=True, error="missing"))
@@ -375,7 +375,7 @@ def ingest_outputs(study: Study, pattern: str, *, root: Path | None = None) -> I
         rows = []
         for (folder, groups, rep, labels, key), found_files in zip(executions, files, strict=True):
             outs = _record_outputs(blobs, found_files, folder)
-            missing = [o["name"] for o in outs if o["missing"]]
+            missing = [f"{o['name']} ({o['error']})".replace(" (missing)", "") for o in outs if o["missing"]]
             rows.append(
                 dict(
                     id=execution_id(study.name, groups["subject"], key, rep),

@@ -486,12 +486,25 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _files(outdir: str, pattern: str) -> list[str]:
-    """The regular files an output pattern matches under ``outdir``, sorted (no globbing for a literal path)."""
-    full = os.path.join(outdir, pattern)
+def output_matches(base: str, pattern: str) -> tuple[list[str], list[str]]:
+    """The regular files an output pattern names under ``base``, sorted (no globbing for a literal path), and
+    what else a glob matched where files are looked for, each said: a link to no file, or a folder named as the
+    files are (``stats/roi_5.csv/`` for ``stats/*.csv``; not for a last part ``*`` or ``**``, which names
+    folders too). Skipped unsaid, one execution's extra link to a deleted file read "identical" (a review)."""
+    full = os.path.join(base, pattern)
     if not glob.has_magic(pattern):
-        return [full] if os.path.isfile(full) else []
-    return sorted(p for p in glob.glob(full, recursive=True) if os.path.isfile(p))
+        return ([full] if os.path.isfile(full) else []), []
+    files, odd = [], []
+    named = pattern.rsplit("/", 1)[-1] not in ("*", "**")
+    for p in sorted(glob.glob(os.path.join(glob.escape(base), pattern), recursive=True)):
+        rel = os.path.relpath(p, base).replace(os.sep, "/")
+        if os.path.isfile(p):
+            files.append(p)
+        elif os.path.islink(p) and not os.path.exists(p):
+            odd.append(f"{rel} is a symbolic link to {os.readlink(p)}, which is no file")
+        elif named and os.path.isdir(p):
+            odd.append(f"{rel} is a folder, not a file")
+    return files, odd
 
 
 def stream_file(workdir: str, pattern: str) -> str | None:
@@ -507,12 +520,15 @@ def _collect(outdir: str | os.PathLike[str], decls: list[OutputDecl], return_byt
     found: list[dict[str, Any]] = []
     for d in decls:
         stream = stream_file(os.path.dirname(outdir), d.pattern)
+        odd: list[str] = []
         if stream is not None:
             # An empty stream is no result (the application printed nothing), like a missing file.
             paths = [stream] if os.path.isfile(stream) and os.path.getsize(stream) else []
         else:
-            paths = _files(outdir, d.pattern)
-        if not paths:
+            paths, odd = output_matches(outdir, d.pattern)
+        if odd:  # a file looked for and not there: as a literal path's link to nothing, it fails the execution
+            found.append(dict(name=d.name, relpath=d.pattern, kind=d.kind, missing=True, error="; ".join(odd)))
+        elif not paths:
             if not d.optional:
                 found.append(
                     dict(name=d.name, relpath=d.template or d.pattern, kind=d.kind, missing=True, error="missing")
@@ -565,6 +581,8 @@ def _why_missing(workdir: str, d: OutputDecl) -> str:
     at = os.path.join(workdir, "out", d.pattern)
     if STREAM_OUTPUT.match(d.pattern):
         return f"{d.pattern} printed nothing"
+    if odd := output_matches(os.path.join(workdir, "out"), d.pattern)[1]:
+        return "; ".join(odd)
     if os.path.isdir(at):
         return folder_output(d.pattern)
     if os.path.islink(at):
