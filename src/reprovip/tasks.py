@@ -8,13 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from reprovip.execute.environments import Environment
-from reprovip.execute.render import render, thread_env
+from reprovip.execute.render import FACTOR_VARIABLES, render, thread_env
 from reprovip.execute.sandbox import OutputDecl, Task
 from reprovip.plan import PlannedExecution
-from reprovip.spec.models import StudySpec, is_unseeded
-
-# MKL's conditional numerical reproducibility settings, usable as `blas` levels besides OpenBLAS core types.
-MKL_CBWR = ("COMPATIBLE", "SSE2", "SSE4_2", "AVX", "AVX2", "AVX512")
+from reprovip.spec.models import MKL_CBWR, StudySpec, is_unseeded
 
 
 def argv_template(spec: StudySpec, study_dir: Path) -> list[str]:
@@ -122,6 +119,11 @@ def build_task(
     env["REPROVIP_EXECUTION_ID"] = planned.id
     if seed is not None:
         env["REPROVIP_SEED"] = str(seed)
+    # What another level sets and this one does not is not handed down from the caller's environment either: an
+    # `env` level `default: {}` ran with the caller's TOOL_MODE=fast, as its `fast` level, and read "identical"
+    levelled = {v for f, variables in FACTOR_VARIABLES.items() if f in spec.factors for v in variables}
+    if isinstance(levels := spec.factors.get("env"), dict):
+        levelled.update(str(k) for variables in levels.values() for k in variables)
     if spec.application.boutiques is not None:
         from reprovip.spec.boutiques import descriptor_path
 
@@ -136,6 +138,7 @@ def build_task(
         argv=argv,
         values=values,
         env=env,
+        unset=tuple(sorted(levelled - set(env))),
         outputs=[OutputDecl(n, o.path, o.kind, optional=o.optional).rendered(values) for n, o in spec.outputs.items()],
         timeout=spec.timeout,
         seed=seed,

@@ -75,3 +75,51 @@ def test_a_thread_limit_in_the_callers_environment_does_not_pin_every_level(tmp_
         for row in study.executions().itertuples()
     }
     assert written == {"threads=1": "1", "threads=2": "2"}
+
+
+def test_an_env_level_overriding_what_the_top_level_env_sets_from_a_factor_is_refused() -> None:
+    """Review CC: `env: {TOOL_MODE: "{mode}"}` beside an `env` factor whose levels set TOOL_MODE too: the level
+    won, `mode: [fast, exact]` ran `exact` every time, and the study read "bit-for-bit identical"."""
+    text = (
+        BASE + "factors:\n  mode: [fast, exact]\n  env: {a: {MYVAR: x, TOOL_MODE: exact}, b: {MYVAR: y}}\n"
+        "env: {TOOL_MODE: '{mode}', OTHER: '{mode_level}x'}\n"
+    )
+    with pytest.raises(SpecError) as err:
+        parse_spec(text)
+    assert str(err.value).endswith(
+        "factors.env.a.TOOL_MODE: remove TOOL_MODE from this `env`: the top-level `env` sets it from {mode}, to "
+        "each level of that factor"
+    )
+    # A top-level variable set without a factor's placeholder is the levels' default: they may override it.
+    spec = parse_spec(text.replace("TOOL_MODE: '{mode}'", "TOOL_MODE: fast"))
+    assert spec.factors["env"]["a"]["TOOL_MODE"] == "exact"
+
+
+@pytest.mark.parametrize(("level", "hint"), [("Sandybrige", "did you mean sandybridge?"), ("foo", "e.g. Haswell")])
+def test_a_blas_level_openblas_does_not_know_is_refused(level: str, hint: str) -> None:
+    """Review CC: OpenBLAS runs the machine's own kernel for a core type it does not know, unsaid: a misspelt
+    level compared the native kernel with itself and read "bit-for-bit identical"."""
+    with pytest.raises(SpecError, match=rf"`blas` levels are OpenBLAS core types or MKL_CBWR .*{level!r} \({hint}"):
+        parse_spec(BASE + f"factors: {{blas: [Haswell, {level}]}}\n")
+    assert parse_spec(BASE + "factors: {blas: [haswell, SkylakeX, AVX2, neoversen1]}\n").factors["blas"][0] == "haswell"
+
+
+def test_a_variable_other_env_levels_set_is_not_handed_down_from_the_callers_environment(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Review CC: `env: {default: {}, fast: {TOOL_MODE: fast}}` run from a shell with TOOL_MODE=fast ran both levels
+    in fast mode, "bit-for-bit identical"; a level that does not set it runs without it."""
+    monkeypatch.setenv("TOOL_MODE", "fast")
+    monkeypatch.setenv("UNRELATED", "kept")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "s1.txt").write_text("1\n")
+    (tmp_path / "study.yaml").write_text(
+        "application: {command: ['{python}', '-c', 'import os, sys; open(sys.argv[1], \"w\").write("
+        'os.environ.get("TOOL_MODE", "unset") + os.environ["UNRELATED"]); open(sys.argv[2] + "/o", '
+        "\"w\").write(\"x\")', '{study_dir}/seen-{env_level}.txt', '{outdir}']}\n"
+        "subjects: {glob: 'data/{subject}.txt'}\n"
+        "factors: {env: {default: {}, fast: {TOOL_MODE: fast}}}\nrepetitions: 1\noutputs: {o: {path: o, kind: text}}\n"
+    )
+    assert Study.load(tmp_path / "study.yaml").run(jobs=1).done == 2
+    seen = {level: (tmp_path / f"seen-{level}.txt").read_text() for level in ("default", "fast")}
+    assert seen == {"default": "unsetkept", "fast": "fastkept"}

@@ -107,6 +107,7 @@ class Task:
     blob_root: str | None = None  # shared store: the worker moves outputs into it and removes its workdir
     failed_root: str | None = None  # where the working folder of a failed execution is kept (None: removed)
     extra: dict[str, Any] = field(default_factory=dict)
+    unset: tuple[str, ...] = ()  # variables other conditions set: not handed down from the caller's environment
 
 
 class _Capped:
@@ -836,7 +837,9 @@ def _execute(task: Task, tmpdir: str | None = None) -> dict[str, Any]:
 
         argv, traced, trace_note = trace.prepare(traced, argv, workdir, task.extra)  # argv as recorded: unwrapped
     t0 = time.perf_counter()
-    env = {**(_frozen_environ or os.environb), **{os.fsencode(k): os.fsencode(v) for k, v in task.env.items()}}
+    unset = {os.fsencode(k) for k in task.unset}
+    inherited = {k: v for k, v in (_frozen_environ or os.environb).items() if k not in unset}
+    env = {**inherited, **{os.fsencode(k): os.fsencode(v) for k, v in task.env.items()}}
     if tmpdir is not None:
         env.update(dict.fromkeys((b"TMPDIR", b"TMP", b"TEMP"), os.fsencode(tmpdir)))
     # The subject's input as it was: an application that saves its result there and reuses it (a FreeSurfer-like

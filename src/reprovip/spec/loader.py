@@ -482,25 +482,37 @@ def _check_level_numbers(root: Any, text: str, file: str) -> list[SpecError]:
 def _check_factor_variables(spec: StudySpec, root: Any, file: str) -> list[SpecError]:
     """Under a `threads` (`seed`, `blas`, `perturb`) factor, no environment may set a variable the factor sets:
     whichever is applied last wins, so every level could run alike and the study compare nothing (a review:
-    an `env` level pinning OMP_NUM_THREADS under `threads: [1, 4]` read "bit-for-bit identical")."""
-    owned = {v: f for f, variables in FACTOR_VARIABLES.items() if f in spec.factors for v in variables}
-    if not owned:
-        return []
-    envs: list[tuple[tuple[Any, ...], dict[str, Any]]] = [(("env",), spec.env)]
+    an `env` level pinning OMP_NUM_THREADS under `threads: [1, 4]` read "bit-for-bit identical"). Nor may an
+    `env` level set what the top-level `env` sets from another factor's placeholder (`TOOL_MODE: "{mode}"`):
+    the level overrode it, `mode`'s levels all ran alike and read "bit-for-bit identical" (a review)."""
+    owned = {
+        v: f"the `{f}` factor sets it (to each of its levels)"
+        for f, vs in FACTOR_VARIABLES.items()
+        if f in spec.factors
+        for v in vs
+    }
+    envs: list[tuple[tuple[Any, ...], dict[str, Any], dict[str, str]]] = [(("env",), spec.env, dict(owned))]
     levels = spec.factors.get("env")
     if isinstance(levels, dict):
-        envs += [(("factors", "env", level), variables) for level, variables in levels.items()]
+        for name, value in spec.env.items():
+            if name not in owned and (used := _factors_named(str(value), spec)):
+                owned[name] = f"the top-level `env` sets it from {used}, to each level of that factor"
+        envs += [(("factors", "env", level), variables, owned) for level, variables in levels.items()]
     return [
-        _located(
-            f"remove {name} from this `env`: the `{owned[name]}` factor sets it (to each of its levels)",
-            root,
-            (*loc, name),
-            file,
-        )
-        for loc, variables in envs
+        _located(f"remove {name} from this `env`: {why[name]}", root, (*loc, name), file)
+        for loc, variables, why in envs
         for name in variables
-        if name in owned
+        if name in why
     ]
+
+
+def _factors_named(text: str, spec: StudySpec) -> str | None:
+    """The first placeholder of a declared factor (other than `env`) in ``text``: ``{mode}`` or ``{mode_level}``."""
+    for name in re.findall(r"\{(\w+)\}", text):
+        factor = name.removesuffix("_level")
+        if factor in spec.factors and factor != "env":
+            return f"{{{name}}}"
+    return None
 
 
 def _placeholder_problem(name: str, known: set[str], env_of: StudySpec | None) -> str | None:

@@ -375,6 +375,32 @@ def _level_problems(name: str, levels: list[Any] | dict[str, Any]) -> list[tuple
     return out
 
 
+#: MKL's conditional numerical reproducibility branches a `blas` level may name (it sets ``MKL_CBWR`` too).
+MKL_CBWR = ("COMPATIBLE", "SSE2", "SSE4_2", "AVX", "AVX2", "AVX512")
+#: The core types ``OPENBLAS_CORETYPE`` selects (OpenBLAS's ``driver/others/dynamic*.c``, compared ignoring case).
+OPENBLAS_CORES = frozenset(
+    name.lower()
+    for name in (
+        # x86-64
+        "Katmai Coppermine Northwood Prescott Banias Atom Core2 Penryn Dunnington Nehalem Athlon Opteron "
+        "Opteron_SSE3 Barcelona Nano Sandybridge Bobcat Bulldozer Piledriver Haswell Steamroller Excavator Zen "
+        "SkylakeX Cooperlake SapphireRapids "
+        # arm64, POWER, z
+        "armv8 cortexa53 cortexa55 cortexa57 cortexa72 cortexa73 cortexa76 cortexa510 cortexa710 cortexx1 cortexx2 "
+        "neoversen1 neoversen2 neoversev1 neoversev2 thunderx thunderx2t99 thunderx3t110 tsv110 emag8180 falkor "
+        "a64fx armv8sve armv9sme ampere1 power6 power8 power9 power10 z13 z14 zarch_generic"
+    ).split()
+)
+
+
+def _closest_core(level: Any) -> str:
+    import difflib
+
+    names = [*MKL_CBWR, *sorted(OPENBLAS_CORES)]
+    near = difflib.get_close_matches(str(level).lower(), [n.lower() for n in names], n=1, cutoff=0.7)
+    return f" (did you mean {near[0]}?)" if near else " (e.g. Haswell, Sandybridge, SkylakeX, Zen, AVX2)"
+
+
 NUMBER_LEVELS = ("threads", "seed", "perturb")  # factors whose levels are numbers to the application, by value
 
 
@@ -416,6 +442,12 @@ _LEVEL_RULES: dict[str, tuple[Any, Any]] = {
             "`perturb` levels must be 0 (unperturbed), a number of ULPs from 1 to 1e6 (below 1, rounding gives most "
             f"values back unchanged) or 'verrou', got {x!r}"
         ),
+    ),
+    # OpenBLAS falls back to the machine's own kernel for a name it does not know, unsaid: a misspelt level ran
+    # the native kernel, and the study read "bit-for-bit identical" (a review)
+    "blas": (
+        lambda x: isinstance(x, str) and (x.upper() in MKL_CBWR or x.lower() in OPENBLAS_CORES),
+        lambda x: f"`blas` levels are OpenBLAS core types or MKL_CBWR branches, got {x!r}{_closest_core(x)}",
     ),
     "os": (
         lambda x: isinstance(x, str) and re.match(r"^[a-z][a-z0-9-]*$", x) is not None,
