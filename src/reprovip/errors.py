@@ -112,6 +112,8 @@ class SpecError(InputError):
 
 
 EMPTY_FILE = "file is empty (0 bytes)"  # the readers' words, which the verdict recognises (never identical data)
+# ... and a pair's header: the same in every execution, its voxels (another file) may differ
+PAIR_HEADER = "is the header of a .hdr/.img pair"
 
 
 class ReaderError(InputError):

@@ -95,6 +95,21 @@ def test_init_guesses_labels_for_a_segmentation_by_its_name(here: Path, capsys: 
     assert load_spec(here / "study.yaml").name == "true"  # named after the command, quoted: YAML read True
 
 
+def test_init_declares_the_voxels_of_a_pair_header(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review BB: `--result a=pair.hdr` declared the header alone (`bytes`), and the study read "identical" while
+    `pair.img` differed. Its voxels are declared beside it, unless given."""
+    argv = ["init", "--result", "a=out/pair.hdr", "--result", "b=x.hdr.gz", "--result", "bv=x.img.gz", "--", "true"]
+    assert main(argv) == 0
+    outputs = {n: (o.path, o.kind) for n, o in load_spec(here / "study.yaml").outputs.items()}
+    assert outputs == {
+        "a": ("out/pair.hdr", "bytes"),
+        "a_voxels": ("out/pair.img", "bytes"),
+        "b": ("x.hdr.gz", "bytes"),
+        "bv": ("x.img.gz", "bytes"),
+    }
+    assert "a_voxels = out/pair.img (bytes: the voxels of a's .hdr/.img pair)" in capsys.readouterr().out
+
+
 def test_init_elsewhere_gives_files_outside_the_study_folder_absolute_paths(
     here: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

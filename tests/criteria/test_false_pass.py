@@ -833,3 +833,21 @@ def test_a_table_with_no_row_in_any_execution_is_no_pass(tmp_path: Path, keys: s
     doc = ingested(tmp_path / "text", f"  t: {{path: t.csv, kind: table{keys}}}\n", text).analyze().document
     (why,) = [r for r in doc["outputs"][0]["verdict"]["reasons"] if r["criterion"] == "numbers found"]
     assert why["severity"] == "warn" and doc["verdict"]["exit_code"] == 0
+
+
+def test_a_pair_header_the_same_in_every_execution_is_never_identical(tmp_path: Path) -> None:
+    """Review BB: the `.hdr` of a `.hdr/.img` pair, the same bytes in every execution, read "identical" while the
+    voxels (in the `.img`) differed. A `.hdr` is refused at its declaration; one under a `.nii` name is not
+    readable, and its identical bytes make it no pass."""
+    import nibabel as nib
+
+    header = tmp_path / "pair.hdr"
+    nib.save(nib.Nifti1Pair(np.zeros((4, 4, 4), np.float32), np.eye(4)), header)
+    data = header.read_bytes()
+    files = {(s, r): {"t1.nii": data} for s in ("a", "b", "c") for r in (1, 2)}
+    doc = ingested(tmp_path / "study", "  t1: {path: t1.nii, kind: image}\n", files).analyze().document
+    (out,) = doc["outputs"]
+    assert out["bitwise"]["identical"] is True
+    assert out["verdict"]["status"] == "error" and doc["verdict"]["status"] not in ("identical", "pass", "warn")
+    (readable,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "outputs readable" and not r["passed"]]
+    assert readable["severity"] == "fail" and "is the header of a .hdr/.img pair" in readable["message"]

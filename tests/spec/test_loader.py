@@ -87,6 +87,35 @@ def test_good_study_parses() -> None:
             "study.yaml:8:3: outputs.out: a .nii.gz file is read as kind image or labels, not 'table'",
         ),
         (GOOD.replace("{path: out.txt, kind: text}", "{path: seg.nii.gz, kind: bytes}"), None),
+        (  # review BB: a .hdr the same in every run read "identical" while its .img differed
+            GOOD.replace("{path: out.txt, kind: text}", "{path: pair.hdr, kind: image}"),
+            "study.yaml:8:3: outputs.out: a .hdr file is the header of an Analyze or NIfTI .hdr/.img pair: no reader "
+            "joins the header to its voxels; write single-file .nii or .nii.gz images, or declare both files "
+            "`kind: bytes`",
+        ),
+        (
+            GOOD.replace("{path: out.txt, kind: text}", "{path: pair.HDR, kind: bytes}"),
+            "study.yaml:7:1: outputs: output 'out' (pair.HDR) is the header of a .hdr/.img pair, and no output "
+            "declares its voxels: add `out_voxels: {path: pair.img, kind: bytes}`",
+        ),
+        (
+            GOOD.replace(
+                "{path: out.txt, kind: text}", "{path: pair.hdr, kind: bytes}\n  v: {path: pair.img, kind: bytes}"
+            ),
+            None,
+        ),
+        (
+            GOOD.replace("{path: out.txt, kind: text}", "{path: 'shots/*.png', kind: image}"),
+            "study.yaml:8:3: outputs.out: a .png file is in a format no reader decodes: write NIfTI (image)",
+        ),
+        (
+            GOOD.replace("{path: out.txt, kind: text}", "{path: tables.tar.gz, kind: table}"),
+            "study.yaml:8:3: outputs.out: a .tar.gz file is an archive: its files are not unpacked",
+        ),
+        (
+            GOOD.replace("{path: out.txt, kind: text}", "{path: scan.nhdr, kind: text}"),
+            "study.yaml:8:3: outputs.out: a .nhdr file is the header of a detached NRRD or MetaImage",
+        ),
         (  # a review: a list of subject ids or of output paths said "Input should be a valid dictionary"
             GOOD.replace('{glob: "data/{subject}.txt"}', "[s1, s2]"),
             "study.yaml:3:1: subjects: expected a mapping, got a list; write one of `glob: data/{subject}.nii.gz`",

@@ -112,9 +112,10 @@ def _study_path(path: Path, study_dir: Path) -> str:
 
 def _outputs(specs: tuple[str, ...]) -> tuple[str, list[str]]:
     """YAML lines for ``--result NAME=PATH[:KIND]`` options, and what was declared."""
-    from reprovip.spec.models import NAME_RE, OUTPUT_KINDS
+    from reprovip.spec.models import NAME_RE, OUTPUT_KINDS, PAIR_VOXELS, declared_suffix
 
     lines, said = [], []
+    paths = {spec.removesuffix("?").partition("=")[2].rsplit(":", 1)[0].lower() for spec in specs}
     for spec in specs:
         optional = spec.endswith("?")
         name, sep, rest = spec.removesuffix("?").partition("=")
@@ -133,6 +134,11 @@ def _outputs(specs: tuple[str, ...]) -> tuple[str, list[str]]:
             )
         lines.append(f"  {name}: {{path: {json.dumps(path)}, kind: {kind}" + (", optional: true}" if optional else "}"))
         said.append(f"{name} = {path} ({kind}{', optional' if optional else ''})")
+        if (suffix := declared_suffix(path, PAIR_VOXELS)) and (
+            voxels := path[: -len(suffix)] + PAIR_VOXELS[suffix]
+        ).lower() not in paths:  # a pair's header alone read "identical" while its voxels differed (a review)
+            lines.append(f"  {name}_voxels: {{path: {json.dumps(voxels)}, kind: bytes}}")
+            said.append(f"{name}_voxels = {voxels} (bytes: the voxels of {name}'s .hdr/.img pair)")
     return "\n".join(lines), said
 
 

@@ -19,7 +19,7 @@ from reprovip.criteria.reasons import named, reason
 from reprovip.criteria.rules import STUDY_METRICS, Criterion, default_criteria, envelope_criteria
 from reprovip.criteria.selection import judges, unjudged
 from reprovip.criteria.verdict import EXIT_CODES, LABELS, OUTPUT_STATUSES, exit_code, worst
-from reprovip.errors import EMPTY_FILE
+from reprovip.errors import EMPTY_FILE, PAIR_HEADER
 
 VALUES_ONLY = (
     "the files' bytes differ where the decoded values do not (formatting, line endings, header fields the "
@@ -59,7 +59,7 @@ def output_verdict(out: dict[str, Any], rules: list[Criterion], document: dict[s
         # an empty one: every execution wrote nothing (a review's empty outputs read "reproducible").
         for r in reasons:
             if r["criterion"] == "outputs readable" and not any(
-                w in r["message"] for w in ("symbolic link", EMPTY_FILE)
+                w in r["message"] for w in ("symbolic link", EMPTY_FILE, PAIR_HEADER)
             ):
                 r["severity"] = "warn"
         if out.get("error"):  # identical bytes need no reading; what could not be read is still said (a review)

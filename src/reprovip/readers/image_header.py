@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from reprovip.errors import PAIR_HEADER
 from reprovip.readers.base import GZIP_MAGIC, describe, fail, gunzip, read_file_bytes
 from reprovip.readers.inflate import DecodeBuffers, gunzip_into
 
@@ -46,7 +47,7 @@ def _header_class(path: Path, buf: bytes, gzipped: bool) -> tuple[type, str]:
     if 348 in sizes:
         magic = buf[344:348]
         if magic == b"ni1\x00":
-            raise fail(path, "is the header of a .hdr/.img pair", "write single-file .nii or .nii.gz images")
+            raise fail(path, PAIR_HEADER, "write single-file .nii or .nii.gz images")
         if magic == b"n+1\x00":
             return nib.Nifti1Header, "nifti1"
         raise fail(path, f"not a NIfTI file (magic {magic!r} instead of b'n+1\\x00'{plain})", RERUN)

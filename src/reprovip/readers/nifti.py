@@ -247,7 +247,7 @@ class NiftiReader(Reader):
 
     def sniff(self, path: Path) -> bool:
         start = _decoded_head(path, 548)
-        if len(start) >= 348 and start[344:348] == b"n+1\x00":
+        if len(start) >= 348 and start[344:348] in (b"n+1\x00", b"ni1\x00"):  # a pair's header: said as such
             return True
         return len(start) >= 8 and start[4:8] == b"n+2\x00"
 

@@ -113,6 +113,58 @@ BINARY_SUFFIXES = {
 }
 
 
+_PAIR = (
+    "the {half} of an Analyze or NIfTI .hdr/.img pair: no reader joins the header to its voxels; write single-file "
+    ".nii or .nii.gz images, or declare both files `kind: bytes` (compared bit for bit)"
+)
+#: Formats no reader decodes, by suffix: declared with a reader's kind, their files were found unreadable only at
+#: analysis, and a `.hdr` the same in every execution read "identical" while its `.img` differed (a review).
+UNREAD_SUFFIXES = {
+    ".hdr": _PAIR.format(half="header"),
+    ".hdr.gz": _PAIR.format(half="header"),
+    ".img": _PAIR.format(half="voxels"),
+    ".img.gz": _PAIR.format(half="voxels"),
+    **dict.fromkeys(
+        (".nhdr", ".mhd"),
+        "the header of a detached NRRD or MetaImage: its voxels are in the file it names; write NIfTI, or declare "
+        "both files `kind: bytes` (compared bit for bit)",
+    ),
+    **dict.fromkeys(
+        (
+            ".png",
+            ".jpg",
+            ".jpeg",
+            ".tif",
+            ".tiff",
+            ".bmp",
+            ".gif",
+            ".dcm",
+            ".ima",
+            ".nrrd",
+            ".mha",
+            ".h5",
+            ".hdf5",
+            ".mnc",
+        ),
+        "in a format no reader decodes: write NIfTI (image), .npy (array) or CSV (table), or declare `kind: bytes` "
+        "(compared bit for bit)",
+    ),
+    **dict.fromkeys(
+        (".zip", ".tar", ".tar.gz", ".tgz", ".7z"),
+        "an archive: its files are not unpacked; declare the files the application archives, or `kind: bytes` "
+        "(compared bit for bit; a gzip header's time stamp differs every run)",
+    ),
+}
+#: The voxel file a pair's header needs declared beside it.
+PAIR_VOXELS = {".hdr": ".img", ".hdr.gz": ".img.gz"}
+
+
+def declared_suffix(path: str, suffixes: Any) -> str | None:
+    """The longest of ``suffixes`` the file name of ``path`` ends with (any case), or None."""
+    name = path.rsplit("/", 1)[-1].lower()
+    return next((s for s in sorted(suffixes, key=len, reverse=True) if name.endswith(s)), None)
+
+
 class Output(_Strict):
     """A declared result of an execution: a path or glob relative to ``{outdir}``, or a stream it prints.
 
@@ -144,8 +196,10 @@ class Output(_Strict):
 
     @model_validator(mode="after")
     def _kind_of_suffix(self) -> Output:
-        name = self.path.rsplit("/", 1)[-1].lower()
-        suffix = next((s for s in sorted(BINARY_SUFFIXES, key=len, reverse=True) if name.endswith(s)), None)
+        unread = declared_suffix(self.path, UNREAD_SUFFIXES)
+        if unread and self.kind != "bytes":
+            raise ValueError(f"a {unread} file is {UNREAD_SUFFIXES[unread]}")
+        suffix = declared_suffix(self.path, BINARY_SUFFIXES)
         kinds = BINARY_SUFFIXES.get(suffix or "", ())
         if kinds and self.kind not in (*kinds, "bytes"):
             raise ValueError(
@@ -256,6 +310,16 @@ class StudySpec(_Strict):
         for name in v:
             if not re.match(NAME_RE, name):
                 raise ValueError(f"output name {name!r} must match {NAME_RE}")
+        paths = {o.path.lower() for o in v.values()}
+        for name, o in v.items():
+            if (suffix := declared_suffix(o.path, PAIR_VOXELS)) and (
+                voxels := o.path[: -len(suffix)] + PAIR_VOXELS[suffix]
+            ).lower() not in paths:
+                raise ValueError(
+                    f"output {name!r} ({o.path}) is the header of a .hdr/.img pair, and no output declares its voxels: "
+                    f"add `{name}_voxels: {{path: {voxels}, kind: bytes}}` (a header the same in every execution read "
+                    "identical while the voxels differed), or write single-file .nii or .nii.gz images"
+                )
         return v
 
     @field_validator("factors")
