@@ -716,3 +716,64 @@ def test_images_with_a_singular_affine_are_skipped_with_the_reason(tmp_path: Pat
         "the images' affine is singular (a voxel size or axis of 0: 1 0 0 0; 0 1 0 0; 0 0 0 0); fix the header"
     )
     assert doc["verdict"]["status"] == "error"
+
+
+def _maps_study(root: Path, fault: str) -> dict[str, Any]:
+    """5 subjects x 3 repetitions of a 16^3 T1-like map (subjects 100 apart, each with its own anatomy), tiny
+    noise in every run, and ``fault``; returns the output's document."""
+    from scipy.ndimage import shift
+
+    from tests.conftest import ingested
+
+    rng = np.random.default_rng(1)
+    shape = (16, 16, 16)
+    files = {}
+    for s in range(5):
+        anatomy = 1000 + 100 * s + rng.normal(0, 50, shape)
+        for r in range(1, 4):
+            img = anatomy + rng.normal(0, 1e-4, shape)
+            if fault == "failed fits":  # a fresh 0.3% of voxels per run written as 0 (a failed fit)
+                img[rng.random(shape) < 0.003] = 0.0
+            elif fault == "another minimum" and (s, r) == (2, 2):  # 1% of one run's voxels x 2.5
+                img[rng.random(shape) < 0.01] *= 2.5
+            elif fault == "noise":  # honest: every run differs, Gaussian
+                img = anatomy + rng.normal(0, 20, shape)
+            elif fault == "jitter":  # honest: a sub-voxel registration jitter in every run
+                img = shift(anatomy, rng.normal(0, 0.2, 3), order=1, mode="nearest")
+            files[(f"sub-{s}", r)] = {"t1.nii": nib.Nifti1Image(img.astype(np.float32), np.eye(4)).to_bytes()}
+    return ingested(root, "  t1: {path: t1.nii, kind: image}\n", files).analyze().document["outputs"][0]
+
+
+@pytest.mark.parametrize(("fault", "apart"), [("failed fits", 3 * 5 * 12), ("another minimum", 41)])
+def test_one_execution_apart_at_a_few_voxels_fails(tmp_path: Path, fault: str, apart: int) -> None:
+    """Review DD: fits that failed (0) in a fresh 0.3% of voxels per run, or one run in another local minimum
+    (x 2.5) at 1% of its voxels, read "sufficiently reproducible": the median and 5th-percentile ICC do not move.
+    The voxels where one execution lies apart from its subject's others are counted, mapped and named."""
+    out = _maps_study(tmp_path, fault)
+    vox = out["voxelwise"]
+    assert vox["summary"]["apart_voxels"] == pytest.approx(apart, rel=0.25)
+    assert vox["summary"]["icc_a1_median"] > 0.99  # what a median ICC says of them
+    (reason,) = [
+        r
+        for r in out["verdict"]["reasons"]
+        if r["criterion"] == "images of every execution alike" and "(map: apart)" in r["message"]
+    ]
+    assert reason["severity"] == "fail" and not reason["passed"] and out["verdict"]["status"] == "fail"
+    named = vox["executions_apart"]
+    assert sum(e["voxels"] for e in named) == vox["summary"]["apart_voxels"]
+    if fault == "another minimum":
+        assert [(e["subject"], e["repetition"]) for e in named] == [("sub-2", 2)]
+        assert named[0]["largest"] > 1000 and named[0]["between_subjects"] > 40
+    else:
+        assert len(named) == 15  # every run has its own failed voxels
+    apart_map = np.asarray(nib.load(vox["maps"]["apart"]).dataobj)
+    assert np.count_nonzero(apart_map) == vox["summary"]["apart_voxels"]
+
+
+@pytest.mark.parametrize("fault", ["noise", "jitter"])
+def test_honest_spread_sets_no_execution_apart(tmp_path: Path, fault: str) -> None:
+    """Gaussian noise in every run, or a sub-voxel jitter of every run's image, leaves no execution apart: among
+    thousands of voxels one execution lies alone by chance, never ten times its own typical departure."""
+    out = _maps_study(tmp_path, fault)
+    assert out["voxelwise"]["summary"]["apart_voxels"] == 0 and "executions_apart" not in out["voxelwise"]
+    assert "apart" not in out["voxelwise"]["maps"]

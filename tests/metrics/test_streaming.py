@@ -205,6 +205,37 @@ def test_envelope_stats_equal_the_batch_computation_per_condition(rng, monkeypat
     np.testing.assert_allclose(shift, np.abs(change.mean(axis=0)).max(axis=1).T, rtol=1e-9, atol=1e-13)
 
 
+@pytest.mark.parametrize("chunk", [5, 1 << 16])
+def test_executions_apart_equal_the_brute_force_over_subjects(rng, monkeypatch, chunk):
+    """Per voxel, the largest distance of one execution from its subject's others' mean where their SD is a
+    tenth of it or less (0 elsewhere), and which (subject, execution) it is, as a loop over subjects and
+    executions computes it; honest noise sets none apart."""
+    monkeypatch.setattr(streaming, "_CHUNK_ELEMENTS", chunk)
+    n, nv, levels, k = 5, 40, (2,), 3
+    r = 6
+    x = rng.normal(0, 1e-3, (n, nv, *levels, k)) + 10 * rng.normal(size=(n, nv, 1, 1))
+    x[1, 3, 1, 2] += 7.0  # one execution apart
+    x[2, 3, 0, 0] += 9.0  # ... farther, in another subject: it is the one kept
+    x[3, 8, 0, 1] -= 2.0
+    x[4, 9] += np.array([[0, 0, 0], [5.0, 5.0, 5.0]])  # a condition, not one execution: nothing apart
+    acc = _run(x, (nv,), levels, k, ["threads"])
+    gap, at = acc.executions_apart()
+    flat = x.reshape(n, nv, r)
+    best, where = np.zeros(nv), np.full(nv, -1)
+    for s in range(n):
+        for v in range(nv):
+            for e in range(r):
+                others = np.delete(flat[s, v], e)
+                d = abs(flat[s, v, e] - others.mean())
+                if others.std() <= d / 10 and d > best[v]:
+                    best[v], where[v] = d, s * r + e
+    assert where[[3, 8, 9]].tolist() == [2 * r + 0, 3 * r + 1, -1]
+    np.testing.assert_array_equal(at, where)
+    np.testing.assert_allclose(gap, best, rtol=1e-9, atol=0)
+    assert gap[3] == pytest.approx(9.0, rel=1e-3) and (gap[[0, 1, 2, 9]] == 0).all()
+    assert FactorialAccumulator((2,), (), 2, []).executions_apart() is None  # one other: no agreement
+
+
 # --- bad input --------------------------------------------------------------------------------------------
 
 

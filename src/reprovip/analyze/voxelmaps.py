@@ -267,6 +267,13 @@ def _finish_maps(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor, in_fl
         executions = 1.0 - np.broadcast_to(subject, shares.shape[:-1])
         for i, src in enumerate(comps.sources):
             submit(metric, f"share_{src.replace(':', 'x')}", shares[..., i], finite)
+        variance = np.asarray(comps.variance)
+        between = np.sqrt(variance[..., comps.sources.index("subject")]) if "subject" in comps.sources else 0 * sd
+        far, apart = stream.executions_apart(between, sd, finite)
+        summary["apart_voxels"] = int(far.sum())
+        if apart:  # where they are: the distance of the execution apart, 0 elsewhere
+            gap = stream.acc.executions_apart()[0]
+            submit(write, "apart", stream.full(np.where(far, gap, 0.0), finite))
         if (stats := acc.envelope_stats()) is not None:
             envelope = _envelope(stream, stats, finite)
             submit(write, "envelope_outside", stream.full(envelope.pop("outside"), finite))
@@ -275,6 +282,8 @@ def _finish_maps(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor, in_fl
     out = {"maps": files, "summary": summary, "subjects": stream.n, "spacing": [float(z) for z in stream.ref[2][:3]]}
     if stream.support_outliers:
         out["support_outliers"] = stream.support_outliers[:100]
+    if acc is not None and apart:
+        out["executions_apart"] = apart[:100]
     if far := far_subjects(stream.magnitudes):
         out["far_subjects"] = far
     if stream.acc is not None and (lean := leaning_voxels(stream)) is not None:

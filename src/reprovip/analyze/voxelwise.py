@@ -64,6 +64,10 @@ DISTANT_RATIO = 3.0  # ... and this many times farther than the farthest of them
 # ... or a quarter of a spread when the others agree ten times closer: one run of a registration a voxel off among
 # identical ones (0.36 spreads, a review) passed unnamed, with a median voxel ICC of 0.99
 DISTANT_TIGHT, DISTANT_TIGHT_RATIO = 0.25, 10.0
+# One execution apart from its subject's others at a voxel (they agree 10 times closer): a failure when it lies
+# half a between-subject SD away or more, and this many times the typical voxel's within-subject SD and the
+# execution's own typical departure: among millions of voxels, noise leaves one execution alone at thousands
+APART_BETWEEN, APART_NOISE = 0.5, 10.0
 
 
 #: The reference grid: shape, affine, voxel sizes, and the files whose subject wrote its executions on more than
@@ -164,6 +168,7 @@ class _Subject(NamedTuple):
     nonfinite_all: np.ndarray | None  # non-finite in every execution; None: nowhere
     rows: list[np.ndarray] | None  # per execution, in block order: the reference-mask voxels in the stored
     # dtype, non-finite values replaced by 0; executions sharing a file share one array
+    subject: str = ""
 
 
 @dataclass
@@ -273,6 +278,7 @@ class _Stream:
         self.magnitudes: dict[str, float] = {}  # per subject: the median over its executions of the mean |value|
         self.sample: np.ndarray | None = None  # positions in `index` of the voxels kept whole, every execution
         self.sampled: dict[str, np.ndarray] = {}  # per subject: (executions, sampled voxels) in float64
+        self.accumulated: list[str] = []  # the subjects in the accumulator, in the order added
 
     def plan(self, subject: str) -> list[tuple[int, Path]]:
         """The subject's (block column, path) pairs in block order (cells in C order, then repetitions)."""
@@ -343,7 +349,7 @@ class _Stream:
             if self.sample is None:  # evenly spaced voxels with metrics, for the ICC without each subject
                 self.sample = np.unique(np.linspace(0, self.index.size - 1, min(SAMPLED, self.index.size)).astype(int))
             self.sampled[subject] = np.array([r[self.sample] for r in cur.rows], dtype=np.float64)
-        return _Subject(cur.data | cur.differ, cur.differ, cur.nf_any, cur.nf_all, cur.rows)
+        return _Subject(cur.data | cur.differ, cur.differ, cur.nf_any, cur.nf_all, cur.rows, subject)
 
     def _outliers(
         self, subject: str, values: list[float], measure: str, floor: float = 0.0, skip: frozenset[int] = frozenset()
@@ -442,6 +448,53 @@ class _Stream:
                         )
                     )
 
+    def executions_apart(
+        self, between: np.ndarray, within: np.ndarray, finite: np.ndarray
+    ) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        """The voxels (with metrics) where one execution lies apart from its subject's others, which agree ten
+        times closer (:meth:`~reprovip.metrics.FactorialAccumulator.executions_apart`), by :data:`APART_BETWEEN`
+        between-subject SDs or more (``between``, per voxel; at least a tenth of its median, so that a voxel
+        where subjects happen to agree does not make rounding a failure), :data:`APART_NOISE` times the
+        typical voxel's within-subject SD (the median of ``within``: among millions of voxels, ordinary noise
+        leaves one execution alone at thousands) and as many times the execution's own median departure from
+        its subject's voxelwise median (a registration jitter moves a whole image); and those executions, most
+        voxels first. A fit that failed
+        in a few hundred voxels of each run (0, or clipped), or one run in another local minimum over 1% of
+        the brain, left the median and 5th-percentile ICC unmoved: "sufficiently reproducible" (a review; the
+        same values as an array failed)."""
+        found = self.acc.executions_apart() if self.acc is not None else None
+        if found is None or not finite.any():
+            return np.zeros(finite.shape, dtype=bool), []
+        gap, at = found
+        floor = 0.1 * float(np.median(between[finite]))
+        noise = APART_NOISE * float(np.median(within[finite]))
+        far = finite & (gap > noise) & (gap >= APART_BETWEEN * np.maximum(between, floor))
+        r = self.acc.n_executions
+        # ... and this many times the execution's own typical departure (over the sampled voxels): an image
+        # moved by a sub-voxel registration jitter departs everywhere, most at its edges, a failed fit at a few
+        typical = np.full(len(self.accumulated) * r, np.inf)
+        keep = ~self.nonfinite[self.index[self.sample]] if self.sample is not None else None
+        for i, subject in enumerate(self.accumulated):
+            if keep is not None and keep.any() and subject in self.sampled:
+                v = self.sampled[subject][:, keep]
+                typical[i * r : (i + 1) * r] = np.median(np.abs(v - np.median(v, axis=0)), axis=1)
+        far &= gap >= APART_NOISE * typical[np.maximum(at, 0)]
+        codes = Counter(at[far].tolist())
+        named = []
+        for code, count in codes.most_common():
+            subject = self.accumulated[code // r]
+            voxels = far & (at == code)
+            named.append(
+                dict(
+                    subject=subject,
+                    **self.execution(subject, code % r),
+                    voxels=count,
+                    largest=num(float(gap[voxels].max())),
+                    between_subjects=num(float(np.median(between[voxels]))),
+                )
+            )
+        return far, named
+
     def _groups(self, n: int) -> list[tuple[int, int, str]]:
         """The executions :meth:`distant_executions` compares with one another, as ``(start, stop, measure)``
         column ranges of a subject's ``n``: each condition's repetitions, 3 or more of them; with 2, all the
@@ -497,6 +550,7 @@ class _Stream:
             # `overflow_voxels` and explained by the criteria, not printed as numpy warnings
             with np.errstate(over="ignore", invalid="ignore"):
                 self.acc.add_executions(sub.rows)
+            self.accumulated.append(sub.subject)
         self.n += 1
 
     def full(self, values: np.ndarray, finite: np.ndarray) -> np.ndarray:

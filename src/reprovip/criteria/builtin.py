@@ -5,8 +5,9 @@ for lack of executions (they make the study incomplete), observations some subje
 values too small for their SD to be computed, voxels
 too large for their squares to be, numeric outputs with no number,
 observations non-finite in some executions, files that differ where no observation does, voxels that differ
-where no voxel metric looks, voxels whose finiteness differs, images that lost most of their voxels, and
-executions far from their subject's others (a warning).
+where no voxel metric looks, voxels whose finiteness differs, images that lost most of their voxels,
+voxels where one execution lies apart from its subject's others, and executions far from their subject's others
+(a warning).
 """
 
 from __future__ import annotations
@@ -115,6 +116,7 @@ def _deciding(out: dict[str, Any]) -> str:
 # Factors that should change no result: one deciding whether an optional file is written fails (review A2: a mask
 # written under threads=2 only read "sufficiently reproducible"); a parameter (`args`, `env`, a factor of the
 # study's own: bet's `-m`) may decide it.
+APART_VOXELS = 10  # voxels where one execution lies apart: a failure from here, a warning below (one stray voxel)
 NEUTRAL_FACTORS = ("threads", "seed", "blas", "perturb", "container", "os", "environments", "version")
 
 
@@ -366,6 +368,26 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 "mean magnitude, of their subject's other executions, or lie far from their other repetitions (an "
                 "empty, truncated or wrong image, another subject's data: a silent failure?), which a median ICC "
                 "hides when subjects differ much more than executions: " + named([_unlike(e) for e in outliers]),
+            )
+        )
+    if apart := (out.get("voxelwise") or {}).get("executions_apart"):
+        count = int(vox.get("apart_voxels") or sum(e["voxels"] for e in apart))
+        reasons.append(
+            reason(
+                "images of every execution alike",
+                passed=False,
+                severity="fail" if count >= APART_VOXELS else "warn",
+                value=count,
+                message=f"at {count} voxel(s) one execution lies apart from its subject's other executions, which "
+                "agree ten times closer, by half the between-subject SD or more (map: apart): a fit in "
+                "another local minimum, a failure written as 0 or clipped, which the median ICC hides: "
+                + named(
+                    [
+                        f"{_where(e)} at {e['voxels']} voxel(s) (up to {e['largest']:.4g} away, where subjects "
+                        f"differ by {e['between_subjects']:.4g})"
+                        for e in apart
+                    ]
+                ),
             )
         )
     differ, nonfinite = int(vox.get("nonfinite_differ_voxels") or 0), int(vox.get("nonfinite_voxels") or 0)

@@ -40,7 +40,7 @@ class _Work:
         cells = r // k
         self.c, self.tmp = np.empty((r, n)), np.empty((r, n))
         self.eq = np.empty((r, n), dtype=bool)
-        self.vec = np.empty((5, n))
+        self.vec = np.empty((7, n))
         self.flag = np.empty((2, n), dtype=bool)
         self.cell_mean, self.cell_same = np.empty((cells, n)), np.empty((cells, n), dtype=bool)
 
@@ -108,6 +108,10 @@ class FactorialAccumulator:
         self._differs = np.zeros(nv, dtype=bool)
         self._rows_same = np.ones(nv, dtype=bool)
         self._bits = np.full(nv, np.inf)
+        # One execution apart from its subject's others (3 or more executions): the largest such distance over
+        # subjects, and which (subject, execution) it is: (subject added - 1) * R + execution, -1 for none
+        self._apart = np.zeros(nv) if r >= 3 else None
+        self._apart_at = np.full(nv, -1, dtype=np.int64) if r >= 3 else None
         if envelope_axis is not None and not (isinstance(envelope_axis, int) and 0 <= envelope_axis < m):
             raise MetricInputError(f"`envelope_axis` must be the index of a factor (0 to {m - 1}), got {envelope_axis}")
         self._env_axis = envelope_axis if self.k >= 2 else None  # the baseline's run-to-run spread needs k >= 2
@@ -198,7 +202,7 @@ class FactorialAccumulator:
         n, m, k = sl.stop - sl.start, len(self.levels), self.k
         wk = self._work
         c, tmp, eq = wk.c[:, :n], wk.tmp[:, :n], wk.eq[:, :n]
-        first, mean_d, ref, ss, sd = (v[:n] for v in wk.vec)
+        first, mean_d, ref, ss, sd, hi, lo = (v[:n] for v in wk.vec)
         same, flag = wk.flag[0, :n], wk.flag[1, :n]
         r = c.shape[0]
         for row, x in zip(c, rows, strict=True):
@@ -219,7 +223,12 @@ class FactorialAccumulator:
         np.copyto(ref, first, where=same)  # the subject's mean, exact where its executions are identical
         np.abs(ref, out=ref)
         np.subtract(c, mean_d, out=tmp)
+        if self._apart is not None:
+            np.maximum.reduce(tmp, axis=0, out=hi)
+            np.minimum.reduce(tmp, axis=0, out=lo)
         np.add.reduce(np.square(tmp, out=tmp), axis=0, out=ss)
+        if self._apart is not None:
+            self._fold_apart(sl, c, mean_d, ss, hi, lo, i, sd, flag)
         self._ssw[sl] += ss
         self._differs[sl] |= np.logical_not(same, out=flag)
         np.divide(ss, r - self.ddof, out=sd)
@@ -258,6 +267,49 @@ class FactorialAccumulator:
         dc = np.subtract(delta, dmean, out=delta)
         np.add.reduce(np.square(dc, out=dc), axis=0, out=ss)
         self._m2_cols[sl] += np.multiply(ss, w, out=ss)
+
+    def _fold_apart(self, sl: slice, c, mean_d, ss, hi, lo, i: int, scratch: np.ndarray, flag: np.ndarray) -> None:
+        """Fold in the voxels where one of the subject's ``R`` executions lies apart from the others, which agree
+        ten times closer (their SD at most a tenth of its distance from their mean), given the largest and
+        smallest deviations from the subject's mean (``hi``, ``lo``) and their sum of squares ``ss``. With one
+        execution at ``d`` from the others' mean and their SD ``s``, the largest deviation is ``d (R-1)/R`` and
+        ``dev^2 / (ss / R) = (R-1) d^2 / (R s^2 + d^2)``: ``s <= d / 10`` is that ratio at ``(R-1) / (1 + R/100)``
+        or more. An execution in another local minimum at a few voxels leaves a median ICC unmoved (a review)."""
+        r = c.shape[0]
+        dev = np.maximum(hi, np.negative(lo, out=lo), out=hi)  # the largest |execution - subject mean|
+        ratio = np.multiply(dev, dev, out=lo)
+        ratio *= r * (1 + r / 100)
+        np.greater_equal(ratio, np.multiply(ss, r - 1, out=scratch), out=flag)
+        flag &= dev > 0
+        apart = np.flatnonzero(flag)
+        if not apart.size:
+            return
+        gap = dev[apart] * (r / (r - 1))  # its distance from the others' mean
+        held = self._apart[sl]
+        better = gap > held[apart]
+        at = apart[better]
+        if at.size:
+            held[at] = gap[better]
+            cols = np.argmax(np.abs(c[:, at] - mean_d[at]), axis=0)
+            self._apart_at[sl][at] = (i - 1) * r + cols
+
+    def executions_apart(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Per voxel, the largest distance of one execution from its subject's other executions' mean where
+        those agree ten times closer (0 where none does), and which it is: ``(subject - 1) * R + execution``
+        (subjects in the order added, executions in C order of ``(*levels, k)``), -1 for none. None with fewer
+        than 3 executions per subject (one other: no agreement to depart from).
+
+        Examples
+        --------
+        >>> acc = FactorialAccumulator((2,), (), 3, [])
+        >>> acc.add_executions([np.array([1.0, 1.0]), np.array([1.0, 1.1]), np.array([4.0, 1.2])])
+        >>> gap, at = acc.executions_apart()
+        >>> gap.round(6).tolist(), at.tolist()
+        ([3.0, 0.0], [2, -1])
+        """
+        if self._apart is None:
+            return None
+        return output(self._apart.reshape(self.spatial_shape).copy()), self._apart_at.reshape(self.spatial_shape)
 
     def _add_envelope(self, sl: slice, cell_means: np.ndarray, squares: np.ndarray) -> None:
         """Fold a subject's condition means (``(cells, n)``) and squared deviations from them (``(R, n)``)
