@@ -169,6 +169,7 @@ def voxel_envelope(
     *,
     mean_shift: np.ndarray,
     n_subjects: int,
+    signal: np.ndarray | None = None,
     alpha=ALPHA,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """The envelope test voxel by voxel, from the streaming statistics
@@ -185,6 +186,13 @@ def voxel_envelope(
         Tests per (condition, voxel) with run-to-run noise; Bonferroni counts them over those pairs.
     k, df : int
         Repetitions, and the degrees of freedom of one condition's variance.
+    signal : ndarray, optional
+        ``(conditions, voxels)``: the subjects the variance is pooled over there (those whose baseline is not 0
+        in every repetition, :meth:`~reprovip.metrics.streaming.FactorialAccumulator.envelope_signal`); the
+        degrees of freedom and the mean's SE are theirs, and a pair whose spread rests on 1 degree of freedom
+        (one subject, k = 2) is not tested (``untestable_voxels``): a voxel at the edge of the largest brain
+        only, its noise pooled with three background subjects' zeros on 8 degrees of freedom, failed two runs
+        of one code (a review). Default: every subject everywhere.
 
     Returns the voxels outside the envelope (bool, ``(voxels,)``: any condition outside) and the document's
     ``envelope`` (without the voxel's grid position: ``worst_index`` is its position along ``voxels``, and
@@ -200,16 +208,28 @@ def voxel_envelope(
     >>> out, env["max_abs_z"], env["worst_index"], env["worst_condition"]
     (array([False,  True]), 'Infinity', 1, 0)
     """
+    pooled = np.full(variance.shape, n_subjects) if signal is None else np.asarray(signal)
+    # the mean over the n subjects of changes, of which those with signal carry the noise
     z = np.maximum(
         z_scores(diff, np.sqrt(variance * (2.0 / k))),
-        z_scores(mean_shift, np.sqrt(variance * (2.0 / (k * n_subjects)))),
+        z_scores(mean_shift, np.sqrt(variance * (2.0 / k) * pooled) / n_subjects),
     )
-    z_crit = z_critical(int(np.count_nonzero(variance > 0)) * tests, df, alpha)
-    outside = (z > z_crit).any(axis=0)
+    untestable = (pooled >= 1) & (pooled * (k - 1) < 2)
+    z[untestable] = 0.0
+    noisy_pairs = (variance > 0) & ~untestable
+    z_crit = z_critical(int(np.count_nonzero(noisy_pairs)) * tests, df, alpha)
+    crit = np.full(z.shape, z_crit)
+    if signal is not None and noisy_pairs.any():  # each pair's own degrees of freedom
+        from scipy import special
+
+        q = alpha / (2 * max(int(np.count_nonzero(noisy_pairs)) * tests, 1))
+        crit[noisy_pairs] = -special.stdtrit(pooled[noisy_pairs] * (k - 1), q)
+    outside = (z > crit).any(axis=0)
     n_vox = z.shape[1]
     condition, worst = divmod(int(np.argmax(z)), n_vox) if z.size else (0, 0)
     count = int(np.count_nonzero(outside))
     zmax = float(z[condition, worst]) if z.size else 0.0
+    worst_crit = float(crit[condition, worst]) if z.size else z_crit
     sw = float(np.sqrt(variance[condition, worst])) if z.size else 0.0
     change = float(diff[condition, worst]) if z.size else 0.0
     if sw == 0:  # the change of a repetition (it may leave the mean put), decided without a threshold
@@ -218,7 +238,7 @@ def voxel_envelope(
         what, size = "of a condition's mean", f"{change / sw:.3g} run-to-run SDs"
     detail = (
         f"{count} of {n_vox} voxel(s) outside the baseline's run-to-run envelope; the largest change {what}, "
-        f"{change:.6g} ({size}; |z| {zmax:.3g}, critical {z_crit:.3g}), at voxel "
+        f"{change:.6g} ({size}; |z| {zmax:.3g}, critical {worst_crit:.3g}), at voxel "
     )
     noisy = variance[variance > 0]
     # The smallest change of every subject's value at a voxel the test sees, in run-to-run SDs, and in the
@@ -238,4 +258,5 @@ def voxel_envelope(
         detail=detail,
         detectable_sds=num(sds),
         detectable_change=num(sds * float(np.sqrt(np.median(noisy)))) if noisy.size else 0.0,
+        untestable_voxels=int(np.count_nonzero(untestable.all(axis=0))),
     )

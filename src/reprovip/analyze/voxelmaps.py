@@ -310,6 +310,7 @@ def _envelope(
         tuple(str(lv) for lv in levels),
         mean_shift=shift[:, finite],
         n_subjects=stream.n,
+        signal=stream.acc.envelope_signal()[:, finite],
     )
     at = stream.index[np.flatnonzero(finite)[env.pop("worst_index")]] if finite.any() else 0
     voxel = tuple(int(i) for i in np.unravel_index(at, stream.ref[0], order="F"))

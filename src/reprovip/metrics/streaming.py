@@ -122,6 +122,7 @@ class FactorialAccumulator:
             self._env_far = np.zeros((conditions, nv))  # the largest |repetition of a level - baseline's first one|
             self._env_ss = np.zeros((conditions, nv))  # the baseline's within-subject sum of squares
             self._env_sum = np.zeros((versions - 1, conditions, nv))  # per compared level: the sum over subjects
+            self._env_signal = np.zeros((conditions, nv), dtype=np.int64)  # subjects not all 0 in the baseline
         self._work: _Work | None = None
         self._raters: tuple[int, tuple[np.ndarray, ...]] | None = None
         self.n_subjects = 0
@@ -332,6 +333,7 @@ class FactorialAccumulator:
         np.abs(np.subtract(x[1:], x[:1, ..., :1, :], out=dev), out=dev)
         far = dev.reshape(len(x) - 1, -1, k, n).max(axis=(0, 2))
         np.maximum(self._env_far[:, sl], far, out=self._env_far[:, sl])
+        self._env_signal[:, sl] += (x[0] != 0).reshape(-1, k, n).any(axis=1)
 
     def envelope_stats(self) -> tuple[np.ndarray, np.ndarray, int, np.ndarray] | None:
         """The envelope test's statistics per condition of the other factors and voxel, each of shape
@@ -339,7 +341,9 @@ class FactorialAccumulator:
         ``envelope_axis`` or with k < 2: the change, the largest ``|mean - baseline mean|`` over subjects and
         compared levels, or where the condition's baseline has no run-to-run noise the largest ``|repetition -
         baseline's value|``; the baseline's run-to-run variance in the condition (repetitions within a subject,
-        pooled over subjects, on ``n (k - 1)`` degrees of freedom); the number of tests per condition and voxel
+        pooled over the subjects whose baseline is not 0 in every repetition there, :meth:`envelope_signal`, on
+        their number times ``k - 1`` degrees of freedom: a voxel only one brain covers has its noise, not a
+        quarter of it); the number of tests per condition and voxel
         (each subject's changes, and each mean over subjects); and the largest ``|mean over subjects of the
         condition's changes|``.
 
@@ -357,11 +361,19 @@ class FactorialAccumulator:
             return None
         n = self._need(1)
         shape = (self._env_ss.shape[0], *self.spatial_shape)
-        variance = self._env_ss / (n * (self.k - 1))
+        variance = self._env_ss / (np.maximum(self._env_signal, 1) * (self.k - 1))
         diff = np.where(variance > 0, self._env_diff, self._env_far)
         mean_shift = (np.abs(self._env_sum) / n).max(axis=0)
         tests = (n + 1) * (self.levels[self._env_axis] - 1)
         return diff.reshape(shape), variance.reshape(shape), tests, mean_shift.reshape(shape)
+
+    def envelope_signal(self) -> np.ndarray | None:
+        """Per condition of the other factors and voxel (``(conditions, *spatial_shape)``), the number of subjects
+        whose baseline repetitions are not all 0 there (background elsewhere): those the baseline's spread is
+        pooled over (:meth:`envelope_stats`). None without an envelope."""
+        if self._env_axis is None:
+            return None
+        return self._env_signal.reshape((self._env_ss.shape[0], *self.spatial_shape)).copy()
 
     def _need(self, minimum: int) -> int:
         if self.n_subjects < minimum:
