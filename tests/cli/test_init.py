@@ -110,6 +110,15 @@ def test_init_declares_the_voxels_of_a_pair_header(here: Path, capsys: pytest.Ca
     assert "a_voxels = out/pair.img (bytes: the voxels of a's .hdr/.img pair)" in capsys.readouterr().out
 
 
+def test_init_reads_text_reports_as_text(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review KK: `.dat`, `.yaml`, `.xml`, `.ini` reports were declared `bytes`, and a report written `0.10`
+    then `0.1` failed the study; the text reader reads their numbers by line."""
+    results = ["a=vol.dat", "b=qc.yaml", "c=report.xml", "d=fit.ini", "e=mc.par", "f=blob.bin"]
+    assert main(["init", *(x for r in results for x in ("--result", r)), "--", "true"]) == 0
+    kinds = {n: o.kind for n, o in load_spec(here / "study.yaml").outputs.items()}
+    assert kinds == dict(a="text", b="text", c="text", d="text", e="text", f="bytes")
+
+
 def test_init_elsewhere_gives_files_outside_the_study_folder_absolute_paths(
     here: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -112,6 +112,16 @@ def test_good_study_parses() -> None:
             GOOD.replace("{path: out.txt, kind: text}", "{path: tables.tar.gz, kind: table}"),
             "study.yaml:8:3: outputs.out: a .tar.gz file is an archive: its files are not unpacked",
         ),
+        (  # review KK: a YAML report declared scalars ran every execution, then "invalid JSON ...; fix the program"
+            GOOD.replace("{path: out.txt, kind: text}", "{path: report.yaml, kind: scalars}"),
+            "study.yaml:8:3: outputs.out: a .yaml file is read as kind text, not 'scalars': YAML, XML and INI are no "
+            "JSON; their numbers are read by line (declare `kind: text`",
+        ),
+        (
+            GOOD.replace("{path: out.txt, kind: text}", "{path: vol.csv, kind: image}"),
+            "study.yaml:8:3: outputs.out: a .csv file is read as kind table or text, not 'image'",
+        ),
+        (GOOD.replace("{path: out.txt, kind: text}", "{path: fit.json, kind: text}"), None),
         (
             GOOD.replace("{path: out.txt, kind: text}", "{path: scan.nhdr, kind: text}"),
             "study.yaml:8:3: outputs.out: a .nhdr file is the header of a detached NRRD or MetaImage",

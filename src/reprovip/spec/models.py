@@ -155,6 +155,15 @@ UNREAD_SUFFIXES = {
         "(compared bit for bit; a gzip header's time stamp differs every run)",
     ),
 }
+_TEXTUAL = ("text", "bytes")
+#: Text formats and the kinds that can read them: a YAML report declared `scalars` ran every execution before
+#: "invalid JSON ...; fix the program that writes it" (a review), a `.ini` declared `image` the same.
+TEXT_SUFFIXES = {
+    **dict.fromkeys((".yaml", ".yml", ".xml", ".ini", ".cfg", ".toml"), _TEXTUAL),
+    **dict.fromkeys((".csv", ".tsv"), ("table", *_TEXTUAL)),
+    **dict.fromkeys((".json", ".json.gz"), ("scalars", *_TEXTUAL)),
+    **dict.fromkeys((".txt", ".log", ".out", ".dat", ".stats", ".par"), ("text", "table", "scalars", "bytes")),
+}
 #: The voxel file a pair's header needs declared beside it.
 PAIR_VOXELS = {".hdr": ".img", ".hdr.gz": ".img.gz"}
 
@@ -199,6 +208,14 @@ class Output(_Strict):
         unread = declared_suffix(self.path, UNREAD_SUFFIXES)
         if unread and self.kind != "bytes":
             raise ValueError(f"a {unread} file is {UNREAD_SUFFIXES[unread]}")
+        textual = declared_suffix(self.path, TEXT_SUFFIXES)
+        if textual and self.kind not in TEXT_SUFFIXES[textual]:
+            kinds = TEXT_SUFFIXES[textual]
+            raise ValueError(
+                f"a {textual} file is read as kind {' or '.join(kinds[:-1])}, not {self.kind!r}"
+                + (": YAML, XML and INI are no JSON; their numbers are read by line" if kinds == _TEXTUAL else "")
+                + f" (declare `kind: {kinds[0]}`, or `bytes` to compare the files bit for bit)"
+            )
         suffix = declared_suffix(self.path, BINARY_SUFFIXES)
         kinds = BINARY_SUFFIXES.get(suffix or "", ())
         if kinds and self.kind not in (*kinds, "bytes"):
