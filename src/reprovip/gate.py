@@ -95,10 +95,38 @@ def stored_document(study: Study, name: str = "analysis.json") -> dict[str, Any]
     path = study.results / name
     if not path.exists():
         raise NotFoundError(f"{study.path}: no analysis yet; run `reprovip analyze {study.path}` first")
+    return read_document(path)
+
+
+_SHAPE = {"study": dict, "executions": dict, "outputs": list, "verdict": dict}
+
+
+def read_document(path: Path) -> dict[str, Any]:
+    """The analysis document in ``path``, checked to be one reprovip wrote: an object with its schema, study,
+    executions, outputs and verdict (:class:`InputError` naming what is wrong). A hand-written
+    ``{"verdict": {"status": "identical"}}`` was rendered as "reproducible" over a catalog of 30 executions, and
+    ``{"outputs": "x"}`` was an internal error (a review)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise InputError(f"{path}: not a readable analysis document ({exc}); run `reprovip analyze` again") from exc
+    if not isinstance(document, dict):
+        wrong = [f"a JSON {type(document).__name__}, not an object"]
+    else:
+        wrong = [k for k, kind in _SHAPE.items() if not isinstance(document.get(k), kind)]
+        if not str(document.get("schema", "")).startswith("reprovip.analysis/"):
+            wrong.insert(0, "schema")
+        outputs = document.get("outputs")
+        if isinstance(outputs, list) and not all(isinstance(o, dict) and "name" in o for o in outputs):
+            wrong.append("outputs (each an object with a name)")
+        if isinstance(document.get("verdict"), dict) and not isinstance(document["verdict"].get("status"), str):
+            wrong.append("verdict.status")
+    if wrong:
+        raise InputError(
+            f"{path}: not an analysis document reprovip wrote (missing or malformed: {', '.join(wrong)}); run "
+            "`reprovip analyze` again"
+        )
+    return document
 
 
 def check_study(study: Study, *, strict: bool = False, reanalyze: bool = True) -> CheckResult:

@@ -262,7 +262,7 @@ def test_a_criterion_no_output_can_compute_says_what_to_use(
     rule = "dice_min >= 0.9" if kind == "scalars" else "ICC(A,1).ci_low >= 0.9"
     path = write_study(
         study_dir,
-        outputs=f"  result: {{path: result.json, kind: {kind}}}\n",
+        outputs=f"  result: {{path: {'result.json' if kind == 'scalars' else 'result.nii.gz'}, kind: {kind}}}\n",
         extra=f'criteria:\n  - "{rule}"\n',
     )
     assert main(["validate", str(path)]) == 2

@@ -7,7 +7,7 @@ its own: an optional sign, digits with an optional decimal point and exponent (`
 ``loss: inf.`` ending a sentence is infinity), glued to no letter, digit, ``_``, ``.``, ``+`` or ``-`` on either
 side (a final ``.`` may end a sentence), or glued to a unit (``4231.7mm3``, ``45.30ms``: :data:`UNIT`, letters with
 one that is no hexadecimal digit, then ``2``, ``3``, ``²``, ``³`` or a power ``^3``, ``^-1`` at most; after
-a number in E notation with a point and a signed exponent too, ``1.07e-02s``). Identifiers therefore give nothing:
+a number in E notation too, ``1.07e-02s``, ``1.2e3Hz``). Identifiers therefore give nothing:
 ``T1w``, ``run_3``, ``sub-01``, ``v1.2.3-rc1``, ``2024-01-05``, ``5mm-thick`` and the hexadecimal digest
 ``6c1fa9ea``. A number-shaped token too large for float64 (the digest ``12e61109``) is an identifier too, counted
 in ``meta["n_overflow"]``. A minus written as U+2212 (``−0.5``) or another dash at a sign's place is a minus
@@ -70,7 +70,7 @@ NUMBER = re.compile(
     |[-+]?(?:(?:[1-9]\d{0,2}(?:_\d{3})+(?:\.\d*)?     # Python's grouping: 6_234.5, 1_734_567 (f"{v:_}")
        |\d+(?:\.\d*)?|\.\d+)(?:[ed][-+]?\d+)?        # Fortran's 1.3D-01 too (it was skipped: a review)
     |nan|infinity|inf(?!\.\s*(?-i:[a-z])))          # `Inf. temporal` (inferior) is a word, not infinity
-    |(?![-+]?0x)(?P<united>[-+]?(?:\d+\.\d*e[-+]\d+|\.\d+e[-+]\d+|\d+(?:\.\d*)?|\.\d+))(?P<unit>UNIT))  # 45.30ms
+    |(?![-+]?0x)(?P<united>[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?)(?P<unit>UNIT))  # 45.30ms, 1.2e3Hz
     (?!\w|\.\w|[-+][\w.])                             # right: not `6c1f`, `1.2` of `1.2.3`, `2024-01`
     """.replace("UNIT", UNIT),
     re.IGNORECASE | re.VERBOSE,
@@ -93,14 +93,21 @@ _INFINITE_WORDS = frozenset({"inf", "infinity"})
 #: can only start the next number; read as one identifier, an amplitude that varied by 30% passed (a review).
 #: Fortran's fields have a decimal point and a signed exponent of 2 or 3 digits; ``1e-3-1e-2`` is a range.
 _TOUCHING = re.compile(
-    r"(?<![\w.+-])[-+]?\d*\.\d*[ed][-+]\d{2,3}(?:[-+]\d*\.\d*[ed][-+]\d{2,3})+(?![\w.])",
+    r"(?<![\w.+-])[-+]?\d*\.\d*[ed][-+]\d{1,3}(?:[-+]\d*\.\d*[ed][-+]\d{1,3})+(?![\w.])",
     re.IGNORECASE,
 )
 #: Fixed-point fields written into each other, as Fortran's ``I4,6F8.4`` (and C's ``%8.4f%8.4f``) writes a value
 #: that fills its field: ``1.7280-17.2640``, ``12-1234.567-123.456``. Every number after the first has a decimal
 #: point with digits on both sides (``2024-01-05`` and ``1.2.3-4`` stay identifiers); read as one identifier, a
-#: motion parameter that varied by 30% passed (a review). ``1.28-1.57`` written as a range reads as 1.28 and -1.57.
-_TOUCHING_FIXED = re.compile(r"(?<![\w.+-])[-+]?\d+(?:\.\d+)?(?:[-+]\d+\.\d+)+(?![\w.])")
+#: motion parameter that varied by 30% passed (a review). ``1.28-1.57`` written as a range reads as 1.28 and -1.57,
+#: with a unit glued to the last too (``2.31-2.81mm``: a FWHM range that varied passed, a review), not a complex
+#: number's ``j`` or ``i`` (``1.2+3.4j`` stays an identifier).
+_TOUCHING_FIXED = re.compile(
+    r"(?<![\w.+-])(?:[-+]?\d+(?:[-+]\d+\.\d+)+|[-+]?\d+\.\d+(?:[-+]\d+(?:\.\d+)?)+)(?=(?![ij](?![\w.]))UNIT(?![\w.])|(?![\w.]))".replace(
+        "UNIT", UNIT
+    ),
+    re.IGNORECASE,
+)
 _NEXT_SIGN = re.compile(r"(?<=\d)(?=[-+])")
 #: Microsoft C runtime's non-finite values (``printf("%f")`` before Visual Studio 2015): ``1.#INF00``,
 #: ``-1.#IND00`` (indeterminate), ``1.#QNAN0``, ``1.#SNAN0``. Read as ``1.``, an infinity was a finite 1 (a review).
@@ -345,8 +352,10 @@ def find_numbers(line: str) -> list[float]:
     [27.1307, -1.5, -1.0]
     >>> find_numbers("   1  0.0012  1.7280-17.2640   12-1234.567")  # ... and touching fixed-point fields
     [1.0, 0.0012, 1.728, -17.264, 12.0, -1234.567]
-    >>> find_numbers("hippocampus: 4.176250e+02mm^3 T2*: 1.070e-02s rate 3.5s^-1")  # a unit after an exponent
-    [417.625, 0.0107, 3.5]
+    >>> find_numbers("hippocampus: 4.176250e+02mm^3 T2*: 1.070e-02s rate 3.5s^-1 1.2e3Hz")  # a unit after E
+    [417.625, 0.0107, 3.5, 1200.0]
+    >>> find_numbers("FWHM 2.31-2.81mm, 12.5-3, 1.5e-3-2.5e-3, v6.0.5-1 2024-01-05")  # ranges written as one
+    [2.31, -2.81, 12.5, -3.0, 0.0015, -0.0025]
     >>> find_numbers("fit 1.#INF00 -1.#IND00 1.#QNAN0 2.5")  # the Microsoft C runtime's inf and nan
     [inf, nan, nan, 2.5]
     """

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -95,10 +94,9 @@ def _catalog(study: Study) -> Catalog | None:
 def _document(study: Study, catalog: Catalog | None, analysis: str | Path | None) -> dict[str, Any]:
     path = Path(analysis) if analysis else study.results / "analysis.json"
     if path.exists():
-        try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{path}: not a readable analysis document ({exc}); run `reprovip analyze` again") from exc
+        from reprovip.gate import read_document
+
+        return read_document(path)
     if analysis:
         raise NotFoundError(f"{path}: no such analysis document")
     if catalog is not None:
