@@ -11,7 +11,13 @@ from reprovip.execute.environments import Environment
 from reprovip.execute.render import FACTOR_VARIABLES, render, thread_env
 from reprovip.execute.sandbox import OutputDecl, Task
 from reprovip.plan import PlannedExecution
-from reprovip.spec.models import MKL_CBWR, StudySpec, is_unseeded
+from reprovip.spec.models import MKL_CBWR, StudySpec, is_unseeded, mkl_branch
+
+#: What the caller's environment always hands down when a level does not set it: what finds programs and
+#: libraries, and the user's home, language and terminal.
+KEPT_VARIABLES = frozenset(
+    {"PATH", "LD_LIBRARY_PATH", "PYTHONPATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "TERM", "TMPDIR"}
+)
 
 
 def argv_template(spec: StudySpec, study_dir: Path) -> list[str]:
@@ -74,9 +80,12 @@ def build_task(
             argv += [str(a) for a in value]
             values["args"] = label
         elif name == "blas":
-            env["OPENBLAS_CORETYPE"] = str(value)
-            if str(value).upper() in MKL_CBWR:
+            if (branch := mkl_branch(value)) is None:
+                env["OPENBLAS_CORETYPE"] = str(value)
+            else:  # both libraries emulate that instruction set (OpenBLAS ignores MKL's words)
                 env["MKL_CBWR"] = str(value).upper()
+                if (core := MKL_CBWR[branch]) is not None:
+                    env["OPENBLAS_CORETYPE"] = core
             values["blas"] = label
         elif name == "perturb":
             values["perturb"] = label
@@ -124,6 +133,7 @@ def build_task(
     levelled = {v for f, variables in FACTOR_VARIABLES.items() if f in spec.factors for v in variables}
     if isinstance(levels := spec.factors.get("env"), dict):
         levelled.update(str(k) for variables in levels.values() for k in variables)
+    levelled -= KEPT_VARIABLES  # a level pointing PATH at a debug build left the others with no PATH (a review)
     if spec.application.boutiques is not None:
         from reprovip.spec.boutiques import descriptor_path
 

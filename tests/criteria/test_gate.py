@@ -276,3 +276,28 @@ def test_a_threshold_that_is_not_a_number_says_how_a_criterion_reads() -> None:
     """`ICC(A,1).ci_low >= 0.9.1` read "could not convert string to float: '0.9.1'" (review 10, b12)."""
     with pytest.raises(ValueError, match=r"criterion 'ICC\(A,1\).ci_low >= 0.9.1' must read `METRIC OP NUMBER`"):
         parse_rule("ICC(A,1).ci_low >= 0.9.1")
+
+
+@pytest.mark.parametrize(
+    ("document", "wrong"),
+    [
+        ("[]", "a JSON list, not an object"),
+        ('{"schema": "reprovip.analysis/2", "outputs": "x"}', "study, executions, outputs, verdict"),
+        (
+            '{"schema": "reprovip.analysis/2", "outputs": [], "verdict": {"status": "identical"}}',
+            "study, executions",
+        ),
+        ('{"study": {}, "executions": {}, "outputs": [{}], "verdict": {}}', "schema, outputs (each an object"),
+    ],
+)
+def test_a_document_reprovip_did_not_write_is_refused_in_one_line(tmp_path: Path, document: str, wrong: str) -> None:
+    """Review HH: `report --analysis` rendered a hand-written `{"verdict": {"status": "identical"}}` as
+    "reproducible" over a catalog of 30 executions, and `{"outputs": "x"}` was an internal error."""
+    from reprovip.errors import InputError
+    from reprovip.gate import read_document
+
+    path = tmp_path / "forged.json"
+    path.write_text(document)
+    with pytest.raises(InputError, match=re.escape(f"{path}: not an analysis document reprovip wrote")) as err:
+        read_document(path)
+    assert wrong in str(err.value) and str(err.value).endswith("run `reprovip analyze` again")

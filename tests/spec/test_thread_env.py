@@ -90,9 +90,12 @@ def test_an_env_level_overriding_what_the_top_level_env_sets_from_a_factor_is_re
         "factors.env.a.TOOL_MODE: remove TOOL_MODE from this `env`: the top-level `env` sets it from {mode}, to "
         "each level of that factor"
     )
-    # A top-level variable set without a factor's placeholder is the levels' default: they may override it.
+    # A top-level variable set without a factor's placeholder is the levels' default: they may override it, and
+    # so may a level whose own value names the factor (review FF2: `{mode}-fast` still differs by `mode`).
     spec = parse_spec(text.replace("TOOL_MODE: '{mode}'", "TOOL_MODE: fast"))
     assert spec.factors["env"]["a"]["TOOL_MODE"] == "exact"
+    spec = parse_spec(text.replace("TOOL_MODE: exact}", "TOOL_MODE: '{mode_level}-fast'}"))
+    assert spec.factors["env"]["a"]["TOOL_MODE"] == "{mode_level}-fast"
 
 
 @pytest.mark.parametrize(("level", "hint"), [("Sandybrige", "did you mean sandybridge?"), ("foo", "e.g. Haswell")])
@@ -101,7 +104,31 @@ def test_a_blas_level_openblas_does_not_know_is_refused(level: str, hint: str) -
     level compared the native kernel with itself and read "bit-for-bit identical"."""
     with pytest.raises(SpecError, match=rf"`blas` levels are OpenBLAS core types or MKL_CBWR .*{level!r} \({hint}"):
         parse_spec(BASE + f"factors: {{blas: [Haswell, {level}]}}\n")
-    assert parse_spec(BASE + "factors: {blas: [haswell, SkylakeX, AVX2, neoversen1]}\n").factors["blas"][0] == "haswell"
+    levels = "[haswell, SkylakeX, AVX2, neoversen1, AUTO, 'avx2,STRICT', AVX512_E1]"
+    assert parse_spec(BASE + f"factors: {{blas: {levels}}}\n").factors["blas"][0] == "haswell"
+
+
+@pytest.mark.parametrize(
+    ("level", "expected"),
+    [
+        ("Sandybridge", {"OPENBLAS_CORETYPE": "Sandybridge"}),
+        ("AVX2", {"OPENBLAS_CORETYPE": "Haswell", "MKL_CBWR": "AVX2"}),
+        ("compatible,strict", {"OPENBLAS_CORETYPE": "Prescott", "MKL_CBWR": "COMPATIBLE,STRICT"}),
+        ("AUTO", {"MKL_CBWR": "AUTO"}),
+    ],
+)
+def test_an_mkl_level_sets_the_openblas_core_of_its_instruction_set(tmp_path: Path, level: str, expected: dict) -> None:
+    """Review FF2: `blas: [COMPATIBLE, AVX2]` set OPENBLAS_CORETYPE to those words, which OpenBLAS ignores: an
+    OpenBLAS application ran its native kernel twice, "bit-for-bit identical". Both libraries get the level."""
+    from reprovip.plan import expand
+    from reprovip.spec.subjects import Subject
+    from reprovip.tasks import argv_template, build_task
+
+    spec = parse_spec(BASE + f"factors: {{blas: ['{level}']}}\nrepetitions: 1\n")
+    (planned,) = expand(spec, [Subject("s1", str(tmp_path / "s1.txt"))])
+    task = build_task(spec, tmp_path, planned, template=argv_template(spec, tmp_path), work_root=None)
+    assert {k: v for k, v in task.env.items() if k in ("OPENBLAS_CORETYPE", "MKL_CBWR")} == expected
+    assert ("OPENBLAS_CORETYPE" in task.unset) is (level == "AUTO")  # AUTO: the library's own choice
 
 
 def test_a_variable_other_env_levels_set_is_not_handed_down_from_the_callers_environment(
@@ -123,3 +150,11 @@ def test_a_variable_other_env_levels_set_is_not_handed_down_from_the_callers_env
     assert Study.load(tmp_path / "study.yaml").run(jobs=1).done == 2
     seen = {level: (tmp_path / f"seen-{level}.txt").read_text() for level in ("default", "fast")}
     assert seen == {"default": "unsetkept", "fast": "fastkept"}
+
+
+def test_a_level_setting_path_leaves_the_callers_path_to_the_others() -> None:
+    """Review FF2: a level pointing PATH (and LD_LIBRARY_PATH) at a debug build ran the other level with no PATH:
+    what finds programs and libraries is handed down where a level does not set it."""
+    from reprovip.tasks import KEPT_VARIABLES
+
+    assert {"PATH", "LD_LIBRARY_PATH", "HOME"} <= KEPT_VARIABLES

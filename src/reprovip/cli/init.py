@@ -125,7 +125,7 @@ def _outputs(specs: tuple[str, ...]) -> tuple[str, list[str]]:
         # a printed result (`{stdout}`) is read as its suffix says, plain text without one (it was `bytes`: a review)
         stream = re.fullmatch(r"\{std(?:out|err)\}(\.\w+)?", path)
         typed = (stream[1] or ".txt") if stream else path
-        kind = kind or next((k for suf, k in _KIND_BY_SUFFIX.items() if typed.endswith(suf)), "bytes")
+        kind = kind or next((k for suf, k in _KIND_BY_SUFFIX.items() if typed.lower().endswith(suf)), "bytes")
         name_of = Path(path).name.lower()
         if kind == "image" and _LABEL_NAME.search(name_of) and "probseg" not in name_of:
             kind = "labels"  # a segmentation declared `image` got no Dice nor HD95 (a review)

@@ -483,35 +483,40 @@ def _check_factor_variables(spec: StudySpec, root: Any, file: str) -> list[SpecE
     """Under a `threads` (`seed`, `blas`, `perturb`) factor, no environment may set a variable the factor sets:
     whichever is applied last wins, so every level could run alike and the study compare nothing (a review:
     an `env` level pinning OMP_NUM_THREADS under `threads: [1, 4]` read "bit-for-bit identical"). Nor may an
-    `env` level set what the top-level `env` sets from another factor's placeholder (`TOOL_MODE: "{mode}"`):
-    the level overrode it, `mode`'s levels all ran alike and read "bit-for-bit identical" (a review)."""
-    owned = {
-        v: f"the `{f}` factor sets it (to each of its levels)"
+    `env` level set what the top-level `env` sets from another factor's placeholder (`TOOL_MODE: "{mode}"`),
+    unless its own value names that factor too (`"{mode}-fast"`): the level overrode it, `mode`'s levels all
+    ran alike and read "bit-for-bit identical" (a review)."""
+    # variable -> (why it is not this env's to set, the factor whose placeholder a level may use instead)
+    owned: dict[str, tuple[str, str | None]] = {
+        v: (f"the `{f}` factor sets it (to each of its levels)", None)
         for f, vs in FACTOR_VARIABLES.items()
         if f in spec.factors
         for v in vs
     }
-    envs: list[tuple[tuple[Any, ...], dict[str, Any], dict[str, str]]] = [(("env",), spec.env, dict(owned))]
+    envs: list[tuple[tuple[Any, ...], dict[str, Any], dict[str, tuple[str, str | None]]]] = [
+        (("env",), spec.env, dict(owned))
+    ]
     levels = spec.factors.get("env")
     if isinstance(levels, dict):
         for name, value in spec.env.items():
-            if name not in owned and (used := _factors_named(str(value), spec)):
-                owned[name] = f"the top-level `env` sets it from {used}, to each level of that factor"
+            if name not in owned and (factor := _factor_named(str(value), spec)):
+                owned[name] = (f"the top-level `env` sets it from {{{factor}}}, to each level of that factor", factor)
         envs += [(("factors", "env", level), variables, owned) for level, variables in levels.items()]
     return [
-        _located(f"remove {name} from this `env`: {why[name]}", root, (*loc, name), file)
+        _located(f"remove {name} from this `env`: {why[name][0]}", root, (*loc, name), file)
         for loc, variables, why in envs
-        for name in variables
-        if name in why
+        for name, value in variables.items()
+        if name in why and not (why[name][1] and _factor_named(str(value), spec) == why[name][1])
     ]
 
 
-def _factors_named(text: str, spec: StudySpec) -> str | None:
-    """The first placeholder of a declared factor (other than `env`) in ``text``: ``{mode}`` or ``{mode_level}``."""
+def _factor_named(text: str, spec: StudySpec) -> str | None:
+    """The first declared factor (other than `env`) whose placeholder ``{name}`` or ``{name_level}`` is in
+    ``text``."""
     for name in re.findall(r"\{(\w+)\}", text):
         factor = name.removesuffix("_level")
         if factor in spec.factors and factor != "env":
-            return f"{{{name}}}"
+            return factor
     return None
 
 

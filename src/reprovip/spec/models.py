@@ -456,8 +456,31 @@ def _level_problems(name: str, levels: list[Any] | dict[str, Any]) -> list[tuple
     return out
 
 
-#: MKL's conditional numerical reproducibility branches a `blas` level may name (it sets ``MKL_CBWR`` too).
-MKL_CBWR = ("COMPATIBLE", "SSE2", "SSE4_2", "AVX", "AVX2", "AVX512")
+#: MKL's conditional numerical reproducibility branches a `blas` level may name (``MKL_CBWR``, optionally with
+#: ``,STRICT``), each with the OpenBLAS core type of the same instruction set, which the level sets too: OpenBLAS
+#: ignores a name it does not know, and `blas: [COMPATIBLE, AVX2]` compared its native kernel with itself,
+#: "bit-for-bit identical" (a review). ``AUTO`` is each library's own choice (no core type set).
+MKL_CBWR = {
+    "AUTO": None,
+    "COMPATIBLE": "Prescott",
+    "SSE2": "Prescott",
+    "SSSE3": "Core2",
+    "SSE4_1": "Penryn",
+    "SSE4_2": "Nehalem",
+    "AVX": "Sandybridge",
+    "AVX2": "Haswell",
+    "AVX512": "SkylakeX",
+    "AVX512_E1": "SkylakeX",
+    "AVX512_MIC": "SkylakeX",
+}
+
+
+def mkl_branch(level: Any) -> str | None:
+    """The MKL_CBWR branch a `blas` level names (``AVX2`` and ``avx2,strict`` name ``AVX2``), or None."""
+    word = str(level).upper().removesuffix(",STRICT")
+    return word if word in MKL_CBWR else None
+
+
 #: The core types ``OPENBLAS_CORETYPE`` selects (OpenBLAS's ``driver/others/dynamic*.c``, compared ignoring case).
 OPENBLAS_CORES = frozenset(
     name.lower()
@@ -479,7 +502,7 @@ def _closest_core(level: Any) -> str:
 
     names = [*MKL_CBWR, *sorted(OPENBLAS_CORES)]
     near = difflib.get_close_matches(str(level).lower(), [n.lower() for n in names], n=1, cutoff=0.7)
-    return f" (did you mean {near[0]}?)" if near else " (e.g. Haswell, Sandybridge, SkylakeX, Zen, AVX2)"
+    return f" (did you mean {near[0]}?)" if near else " (e.g. Haswell, Sandybridge, SkylakeX, Zen, AVX2, AUTO)"
 
 
 NUMBER_LEVELS = ("threads", "seed", "perturb")  # factors whose levels are numbers to the application, by value
@@ -527,7 +550,7 @@ _LEVEL_RULES: dict[str, tuple[Any, Any]] = {
     # OpenBLAS falls back to the machine's own kernel for a name it does not know, unsaid: a misspelt level ran
     # the native kernel, and the study read "bit-for-bit identical" (a review)
     "blas": (
-        lambda x: isinstance(x, str) and (x.upper() in MKL_CBWR or x.lower() in OPENBLAS_CORES),
+        lambda x: isinstance(x, str) and (mkl_branch(x) is not None or x.lower() in OPENBLAS_CORES),
         lambda x: f"`blas` levels are OpenBLAS core types or MKL_CBWR branches, got {x!r}{_closest_core(x)}",
     ),
     "os": (
