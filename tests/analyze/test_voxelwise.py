@@ -740,6 +740,11 @@ def _maps_study(root: Path, fault: str) -> dict[str, Any]:
                 img = anatomy + rng.normal(0, 20, shape)
             elif fault == "jitter":  # honest: a sub-voxel registration jitter in every run
                 img = shift(anatomy, rng.normal(0, 0.2, 3), order=1, mode="nearest")
+            elif fault == "outline jitter":  # ... of a smooth brain, the same outline in every subject, 0 outside
+                grid = np.indices(shape) - 7.5
+                inside = np.sqrt((grid**2).sum(axis=0)) < 6
+                brain = np.where(inside, 100 + 20 * s + 10 * np.sin(grid[0] / 3), 0.0)
+                img = shift(brain, rng.uniform(-0.4, 0.4, 3), order=1, mode="nearest")
             files[(f"sub-{s}", r)] = {"t1.nii": nib.Nifti1Image(img.astype(np.float32), np.eye(4)).to_bytes()}
     return ingested(root, "  t1: {path: t1.nii, kind: image}\n", files).analyze().document["outputs"][0]
 
@@ -770,10 +775,12 @@ def test_one_execution_apart_at_a_few_voxels_fails(tmp_path: Path, fault: str, a
     assert np.count_nonzero(apart_map) == vox["summary"]["apart_voxels"]
 
 
-@pytest.mark.parametrize("fault", ["noise", "jitter"])
+@pytest.mark.parametrize("fault", ["noise", "jitter", "outline jitter"])
 def test_honest_spread_sets_no_execution_apart(tmp_path: Path, fault: str) -> None:
     """Gaussian noise in every run, or a sub-voxel jitter of every run's image, leaves no execution apart: among
-    thousands of voxels one execution lies alone by chance, never ten times its own typical departure."""
+    thousands of voxels one execution lies alone by chance, never ten times its own typical departure; nor does
+    the edge of a brain whose outline every subject shares, where the run shifted most reaches voxels the others
+    leave at exactly 0 (review FF1: 1068 voxels "apart", "not reproducible" with a median voxel ICC of 0.99)."""
     out = _maps_study(tmp_path, fault)
     assert out["voxelwise"]["summary"]["apart_voxels"] == 0 and "executions_apart" not in out["voxelwise"]
     assert "apart" not in out["voxelwise"]["maps"]

@@ -219,19 +219,20 @@ def test_executions_apart_equal_the_brute_force_over_subjects(rng, monkeypatch, 
     x[3, 8, 0, 1] -= 2.0
     x[4, 9] += np.array([[0, 0, 0], [5.0, 5.0, 5.0]])  # a condition, not one execution: nothing apart
     acc = _run(x, (nv,), levels, k, ["threads"])
-    gap, at = acc.executions_apart()
+    gap, at, others_mean = acc.executions_apart()
     flat = x.reshape(n, nv, r)
-    best, where = np.zeros(nv), np.full(nv, -1)
+    best, where, centre = np.zeros(nv), np.full(nv, -1), np.zeros(nv)
     for s in range(n):
         for v in range(nv):
             for e in range(r):
                 others = np.delete(flat[s, v], e)
                 d = abs(flat[s, v, e] - others.mean())
                 if others.std() <= d / 10 and d > best[v]:
-                    best[v], where[v] = d, s * r + e
+                    best[v], where[v], centre[v] = d, s * r + e, others.mean()
     assert where[[3, 8, 9]].tolist() == [2 * r + 0, 3 * r + 1, -1]
     np.testing.assert_array_equal(at, where)
     np.testing.assert_allclose(gap, best, rtol=1e-9, atol=0)
+    np.testing.assert_allclose(others_mean, centre, rtol=1e-9, atol=1e-12)
     assert gap[3] == pytest.approx(9.0, rel=1e-3) and (gap[[0, 1, 2, 9]] == 0).all()
     assert FactorialAccumulator((2,), (), 2, []).executions_apart() is None  # one other: no agreement
 

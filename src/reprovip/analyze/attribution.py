@@ -121,11 +121,12 @@ def local_evidence(observations: list[dict[str, Any]], factors: tuple[str, ...])
 
 def voxel_variance(
     summary: dict[str, Any], factors: tuple[str, ...]
-) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
+) -> tuple[dict[str, dict[str, Any]], dict[str, float], dict[str, float]]:
     """An image's sources of variance read back from its voxelwise summary: each source's median share over the
     differing voxels (``share_<source>_median``, as :func:`factor_shares` reads an observation's ``variance``)
     and the fraction of the differing voxels it dominates (``share_<source>_major_fraction``: half or more of
-    the executions' variance, the voxel's less the subjects').
+    the executions' variance, the voxel's less the subjects'), and its share of the executions' variance summed
+    over those voxels (``share_<source>_summed``: a few voxels changed much weigh as much as they vary).
 
     The maps name a source with its ":" written "x" (``share_threadsxseed``): read back by the design's terms,
     not by turning every "x" into ":" (a factor named ``xfm`` became ":fm", its share lost).
@@ -133,20 +134,21 @@ def voxel_variance(
     Examples
     --------
     >>> s = {"share_threads_median": 1e-7, "share_threads_major_fraction": 0.25, "share_residual_median": 1e-5}
-    >>> voxel_variance(s, ("threads",))
-    ({'threads': {'share': 1e-07}, 'residual': {'share': 1e-05}}, {'threads': 0.25})
+    >>> voxel_variance(s | {"share_threads_summed": 0.9}, ("threads",))
+    ({'threads': {'share': 1e-07}, 'residual': {'share': 1e-05}}, {'threads': 0.25}, {'threads': 0.9})
     """
     from reprovip.metrics.variance import factorial_terms
 
     named = {t.replace(":", "x"): t for t, _ in factorial_terms(factors)} | {"residual": "residual"}
     variance: dict[str, dict[str, Any]] = {}
     regions: dict[str, float] = {}
+    summed: dict[str, float] = {}
     for key, v in summary.items():
-        for suffix, into in (("_median", variance), ("_major_fraction", regions)):
+        for suffix, into in (("_median", variance), ("_major_fraction", regions), ("_summed", summed)):
             if key.startswith("share_") and key.endswith(suffix):
                 src = key[len("share_") : -len(suffix)]
                 into[named.get(src, src)] = {"share": v} if into is variance else float(v or 0.0)  # type: ignore[assignment]
-    return variance, regions
+    return variance, regions, summed
 
 
 REGION = 0.1  # a factor that dominates this fraction of the differing voxels changes the result there
@@ -179,6 +181,12 @@ def _beyond_noise(e: dict[str, Any], shares: dict[str, float], sources: dict[str
         return (
             f"{f} changes the result on {local['observation']} ({100 * local['share']:.3g}% of its variance, "
             f"repetitions {100 * local['repetition']:.3g}%)"
+        )
+    if e.get("summed", 0.0) >= FACTOR_SHARE and e["summed"] > (e.get("summed_repetition") or 0.0):
+        return (
+            f"{f} changes the result: it carries {100 * e['summed']:.3g}% of what the executions vary by, summed over "
+            f"the differing voxels (where it changes the values much: its median share of the variance over them is "
+            f"{100 * share:.3g}%)"
         )
     if e.get("region", 0.0) >= REGION:
         return (
@@ -215,6 +223,7 @@ def attribute(
     interactions: dict[str, dict[str, Any]] | None = None,
     local: dict[str, dict[str, Any]] | None = None,
     regions: dict[str, float] | None = None,
+    summed: dict[str, float] | None = None,
     unmeasured: bool = False,
     averaged: int = 1,
 ) -> dict[str, Any]:
@@ -227,6 +236,8 @@ def attribute(
     ``interactions`` (:func:`interaction_evidence`) names a factor that acts on some subjects only, ``local``
     (:func:`local_evidence`) one that changes some observations only, and ``regions``
     (:func:`voxel_variance`) one that dominates a part of an image's differing voxels.
+    ``summed`` (:func:`voxel_variance`) the share of each source summed over an image's differing voxels: a
+    factor carrying half of it or more is named, and factors are ordered by it when it exceeds their median share.
     ``unmeasured``: the files differ while every value read from them is the same (an image header).
     ``averaged``: how many observations (those that differ) a table's ``shares`` are the mean of (said beside
     them when more than 1).
@@ -259,7 +270,10 @@ def attribute(
         entries.append(
             dict(factor=f, share=shares.get(f), changes_result=eff["changes_result"], explanation=explanation)
         )
-    entries.sort(key=lambda e: (not e["changes_result"], -(e["share"] or 0.0)))
+        if summed:  # an image: the factor's share summed over the voxels, its interactions (not the subjects') too
+            entries[-1]["summed"] = sum(v for k, v in summed.items() if f in k.split(":") and "subject" not in k)
+            entries[-1]["summed_repetition"] = summed.get("residual", 0.0) if bitwise.get("repetitions", 2) >= 2 else 0
+    entries.sort(key=lambda e: (not e["changes_result"], -max(e["share"] or 0.0, e.get("summed") or 0.0)))
     sentences = [e["explanation"] for e in entries if e["explanation"]]
     marginal = any(
         eff["nondeterministic_levels"] and len(eff["nondeterministic_levels"]) < len(eff["levels"])
@@ -315,7 +329,7 @@ def attribute(
         if not e["changes_result"] and e["factor"] in (effects or {}):
             e["changes_result"] = True
             sentences.insert(0, effects[e["factor"]])  # type: ignore[index]  # first: the run-to-run noise is not it
-    entries.sort(key=lambda e: (not e["changes_result"], -(e["share"] or 0.0)))
+    entries.sort(key=lambda e: (not e["changes_result"], -max(e["share"] or 0.0, e.get("summed") or 0.0)))
     if bitwise["repetitions_identical"] and not sentences:
         sentences.append("repetitions agree within each condition but conditions differ")
     listed = sources if sources else shares
@@ -326,6 +340,8 @@ def attribute(
         top = [f"{name.get(k, k)} {100 * v:.3g}%" for k, v in sorted(listed.items(), key=lambda kv: -kv[1]) if v > 0]
         if top:
             sentences.append(f"share of total variance{f' ({over})' if over else ''}: " + ", ".join(top))
+    if summed and (top := [f"{k} {100 * v:.3g}%" for k, v in sorted(summed.items(), key=lambda kv: -kv[1]) if v > 0]):
+        sentences.append("of what the executions vary by, summed over the differing voxels: " + ", ".join(top))
     return {"factors": entries, "summary": "; ".join(sentences)}
 
 

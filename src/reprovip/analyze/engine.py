@@ -241,9 +241,9 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
     varying = [o for o in measured if o.get("identical") is False] or measured
     shares = mean_shares(varying, design.factor_names)
     sources = source_shares([o["variance"] for o in varying])
-    regions = None
+    regions = summed = None
     if not shares and entry.get("voxelwise", {}).get("summary"):
-        variance, regions = voxel_variance(entry["voxelwise"]["summary"], design.factor_names)
+        variance, regions, summed = voxel_variance(entry["voxelwise"]["summary"], design.factor_names)
         shares, sources = factor_shares(variance, design.factor_names), source_shares([variance])
     effects = factor_effects(entry["segmentation"].get("pair_dice") or {}) if "segmentation" in entry else {}
     if (env := entry.get("envelope") or {}).get("within_envelope") is False:
@@ -272,6 +272,7 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
         interactions=interaction_evidence(observations, design.factor_names),
         local=local_evidence(observations, design.factor_names),
         regions=regions,
+        summed=summed,
         unmeasured="unmeasured_differences" in entry,
         averaged=len(varying),
     )

@@ -259,4 +259,5 @@ def voxel_envelope(
         detectable_sds=num(sds),
         detectable_change=num(sds * float(np.sqrt(np.median(noisy)))) if noisy.size else 0.0,
         untestable_voxels=int(np.count_nonzero(untestable.all(axis=0))),
+        worst_critical=num(worst_crit),  # the critical |z| where max_abs_z is: its own degrees of freedom
     )

@@ -22,6 +22,7 @@ non-finite in some execution get no metrics either (NaN in the metric maps; they
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter, deque
 from collections.abc import Iterator
@@ -68,6 +69,7 @@ DISTANT_TIGHT, DISTANT_TIGHT_RATIO = 0.25, 10.0
 # half a between-subject SD away or more, and this many times the typical voxel's within-subject SD and the
 # execution's own typical departure: among millions of voxels, noise leaves one execution alone at thousands
 APART_BETWEEN, APART_NOISE = 0.5, 10.0
+APART_EDGE = 2.0  # ... and more than this many times the voxel's largest difference with a neighbour (a shift)
 
 
 #: The reference grid: shape, affine, voxel sizes, and the files whose subject wrote its executions on more than
@@ -465,7 +467,7 @@ class _Stream:
         found = self.acc.executions_apart() if self.acc is not None else None
         if found is None or not finite.any():
             return np.zeros(finite.shape, dtype=bool), []
-        gap, at = found
+        gap, at, others = found
         floor = 0.1 * float(np.median(between[finite]))
         noise = APART_NOISE * float(np.median(within[finite]))
         far = finite & (gap > noise) & (gap >= APART_BETWEEN * np.maximum(between, floor))
@@ -479,6 +481,16 @@ class _Stream:
                 v = self.sampled[subject][:, keep]
                 typical[i * r : (i + 1) * r] = np.median(np.abs(v - np.median(v, axis=0)), axis=1)
         far &= gap >= APART_NOISE * typical[np.maximum(at, 0)]
+        # Not where the others hold exactly 0 (background the execution reaches: an image that moved a fraction of
+        # a voxel at a brain's edge, the same outline in every subject; a review's false alarm): what an image
+        # gains or loses at its edge is the support checks' and the differ map's
+        far &= others != 0
+        # ... nor by what a shift of up to a voxel explains: twice the largest difference between the voxel and its
+        # 26 neighbours in the study's mean image (a subject's edge may be sharper than the mean's; the edge of a
+        # smooth brain moved a fraction of a voxel in one run while the others agree: a review's false alarm),
+        # which a failed fit or another minimum inside the image exceeds
+        if far.any():
+            far[far] = gap[far] > APART_EDGE * self._edge(np.flatnonzero(far))
         codes = Counter(at[far].tolist())
         named = []
         for code, count in codes.most_common():
@@ -494,6 +506,26 @@ class _Stream:
                 )
             )
         return far, named
+
+    def _edge(self, at: np.ndarray) -> np.ndarray:
+        """For the voxels with metrics at positions ``at`` of the reference index: the largest |difference| with
+        one of their 26 neighbours in the study's mean image (0 beyond the voxels with metrics)."""
+        shape = self.ref[0][:3]
+        volume = math.prod(shape)
+        mean = np.zeros(self.mask.size)
+        mean[self.index] = self.acc.grand_mean()
+        where = self.index[at]
+        coords = np.array(np.unravel_index(where % volume, shape, order="F"))
+        base = where - where % volume  # the volume (4-D images) each voxel is in
+        largest = np.zeros(at.size)
+        for offset in itertools.product((-1, 0, 1), repeat=3):
+            if offset == (0, 0, 0):
+                continue
+            moved = coords + np.array(offset)[:, None]
+            inside = np.all((moved >= 0) & (moved < np.array(shape)[:, None]), axis=0)
+            flat = base[inside] + np.ravel_multi_index(moved[:, inside], shape, order="F")
+            np.maximum.at(largest, np.flatnonzero(inside), np.abs(mean[where[inside]] - mean[flat]))
+        return largest
 
     def _groups(self, n: int) -> list[tuple[int, int, str]]:
         """The executions :meth:`distant_executions` compares with one another, as ``(start, stop, measure)``

@@ -42,9 +42,10 @@ def compare(
         env = out.get("envelope")
         if env and "within_envelope" in env:
             where = "within" if env["within_envelope"] else "OUTSIDE"
+            critical = float(env.get("worst_critical", env["z_critical"]))  # where the largest |z| is: its own df
             click.echo(
                 f"{out['name']}: {where} the baseline's run-to-run envelope "
-                f"(max |z| {float(env['max_abs_z']):.3g} vs {env['z_critical']:.3g} on {env['worst_observation']})"
+                f"(max |z| {float(env['max_abs_z']):.3g} vs {critical:.3g} on {env['worst_observation']})"
             )
     emit(result.document, strict=strict, junit=junit, markdown=markdown, badge=badge, json_path=json_path)
     warn_hook(result.hook_error)

@@ -112,6 +112,7 @@ class FactorialAccumulator:
         # subjects, and which (subject, execution) it is: (subject added - 1) * R + execution, -1 for none
         self._apart = np.zeros(nv) if r >= 3 else None
         self._apart_at = np.full(nv, -1, dtype=np.int64) if r >= 3 else None
+        self._apart_others = np.zeros(nv) if r >= 3 else None  # the other executions' mean there
         if envelope_axis is not None and not (isinstance(envelope_axis, int) and 0 <= envelope_axis < m):
             raise MetricInputError(f"`envelope_axis` must be the index of a factor (0 to {m - 1}), got {envelope_axis}")
         self._env_axis = envelope_axis if self.k >= 2 else None  # the baseline's run-to-run spread needs k >= 2
@@ -229,7 +230,7 @@ class FactorialAccumulator:
             np.minimum.reduce(tmp, axis=0, out=lo)
         np.add.reduce(np.square(tmp, out=tmp), axis=0, out=ss)
         if self._apart is not None:
-            self._fold_apart(sl, c, mean_d, ss, hi, lo, i, sd, flag)
+            self._fold_apart(sl, c, mean_d, ss, hi, lo, i, sd, flag, first)
         self._ssw[sl] += ss
         self._differs[sl] |= np.logical_not(same, out=flag)
         np.divide(ss, r - self.ddof, out=sd)
@@ -269,7 +270,7 @@ class FactorialAccumulator:
         np.add.reduce(np.square(dc, out=dc), axis=0, out=ss)
         self._m2_cols[sl] += np.multiply(ss, w, out=ss)
 
-    def _fold_apart(self, sl: slice, c, mean_d, ss, hi, lo, i: int, scratch: np.ndarray, flag: np.ndarray) -> None:
+    def _fold_apart(self, sl: slice, c, mean_d, ss, hi, lo, i: int, scratch, flag, first: np.ndarray) -> None:
         """Fold in the voxels where one of the subject's ``R`` executions lies apart from the others, which agree
         ten times closer (their SD at most a tenth of its distance from their mean), given the largest and
         smallest deviations from the subject's mean (``hi``, ``lo``) and their sum of squares ``ss``. With one
@@ -293,24 +294,48 @@ class FactorialAccumulator:
             held[at] = gap[better]
             cols = np.argmax(np.abs(c[:, at] - mean_d[at]), axis=0)
             self._apart_at[sl][at] = (i - 1) * r + cols
+            # the others' mean, in the values' units: c holds each execution less the subject's first one
+            apart_dev = c[cols, at]
+            self._apart_others[sl][at] = (r * mean_d[at] - apart_dev) / (r - 1) + first[at]
 
-    def executions_apart(self) -> tuple[np.ndarray, np.ndarray] | None:
+    def grand_mean(self) -> np.ndarray:
+        """Per voxel, the mean over subjects and executions.
+
+        Examples
+        --------
+        >>> acc = FactorialAccumulator((2,), (), 2, [])
+        >>> acc.add_executions([np.array([1.0, 2.0]), np.array([3.0, 2.0])])
+        >>> acc.add_executions([np.array([5.0, 0.0]), np.array([7.0, 0.0])])
+        >>> acc.grand_mean().tolist()
+        [4.0, 1.0]
+        """
+        self._need(1)
+        return output(
+            (self._by_chunks(lambda sl: self._mean[:, sl].mean(axis=0)) + self._shift).reshape(self.spatial_shape)
+        )
+
+    def executions_apart(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """Per voxel, the largest distance of one execution from its subject's other executions' mean where
-        those agree ten times closer (0 where none does), and which it is: ``(subject - 1) * R + execution``
-        (subjects in the order added, executions in C order of ``(*levels, k)``), -1 for none. None with fewer
-        than 3 executions per subject (one other: no agreement to depart from).
+        those agree ten times closer (0 where none does), which it is: ``(subject - 1) * R + execution``
+        (subjects in the order added, executions in C order of ``(*levels, k)``), -1 for none, and the others'
+        mean there. None with fewer than 3 executions per subject (one other: no agreement to depart from).
 
         Examples
         --------
         >>> acc = FactorialAccumulator((2,), (), 3, [])
         >>> acc.add_executions([np.array([1.0, 1.0]), np.array([1.0, 1.1]), np.array([4.0, 1.2])])
-        >>> gap, at = acc.executions_apart()
-        >>> gap.round(6).tolist(), at.tolist()
-        ([3.0, 0.0], [2, -1])
+        >>> gap, at, others = acc.executions_apart()
+        >>> gap.round(6).tolist(), at.tolist(), others.tolist()
+        ([3.0, 0.0], [2, -1], [1.0, 0.0])
         """
         if self._apart is None:
             return None
-        return output(self._apart.reshape(self.spatial_shape).copy()), self._apart_at.reshape(self.spatial_shape)
+        shape = self.spatial_shape
+        return (
+            output(self._apart.reshape(shape).copy()),
+            self._apart_at.reshape(shape),
+            output(self._apart_others.reshape(shape).copy()),
+        )
 
     def _add_envelope(self, sl: slice, cell_means: np.ndarray, squares: np.ndarray) -> None:
         """Fold a subject's condition means (``(cells, n)``) and squared deviations from them (``(R, n)``)
