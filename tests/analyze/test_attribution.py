@@ -7,6 +7,8 @@ The interaction test itself is checked against pingouin and statsmodels in test_
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -524,7 +526,10 @@ def test_an_image_factor_changing_a_few_voxels_much_is_named_before_one_adding_n
                     data = nib.Nifti1Image(img.astype(np.float64), np.eye(4)).to_bytes()
                     folders[f"threads-{threads}/seed-{seed}/sub-{s}/run-{r}"] = {"t1.nii": data}
     study = ingested_folders(
-        tmp_path, "  t1: {path: t1.nii, kind: image}\n", folders, "threads-{threads}/seed-{seed}/{subject}/run-{repetition}"
+        tmp_path,
+        "  t1: {path: t1.nii, kind: image}\n",
+        folders,
+        "threads-{threads}/seed-{seed}/{subject}/run-{repetition}",
     )
     (out,) = study.analyze().document["outputs"]
     summary = out["voxelwise"]["summary"]

@@ -791,3 +791,30 @@ def test_a_rebuild_stays_inside_where_only_the_largest_brains_reach(tmp_path: Pa
     moved = compare_check(base, version("moved", shell=0.1)).document["outputs"][0]["envelope"]
     two = int(np.count_nonzero((radius >= 6) & (radius < 7)))  # the shell the two largest brains cover
     assert not moved["within_envelope"] and moved["outside_voxels"] == two + (0 if k == 2 else edge)
+
+
+def test_a_version_that_moves_the_grid_is_named_for_it(tmp_path: Path) -> None:
+    """Review II: a new version translating every image by 0.5 mm read "...different grids: the application's
+    output geometry is not reproducible (the attribution names the factor, or run-to-run nondeterminism)" and the
+    attribution said run-to-run nondeterminism; each version writes its own grid: the version is named."""
+    import nibabel as nib
+    import numpy as np
+
+    rng = np.random.default_rng(2)
+
+    def version(name: str, dx: float) -> Study:
+        affine = np.eye(4)
+        affine[0, 3] = dx
+        files = {
+            (s, r): {"img.nii": nib.Nifti1Image(rng.normal(100, 10, (4, 4, 4)), affine).to_bytes()}
+            for s in ("s1", "s2", "s3")
+            for r in (1, 2)
+        }
+        return ingested(tmp_path / name, "  img: {path: img.nii, kind: image}\n", files)
+
+    doc = compare_check(version("base", 0.0), version("cur", 0.5)).document
+    (out,) = doc["outputs"]
+    assert out["errors"] and all(
+        "not reproducible (version decides it: each of its levels writes its own grid)" in e["error"]
+        for e in out["errors"]
+    )

@@ -384,7 +384,7 @@ def test_an_execution_off_its_own_subject_s_grid_is_the_geometry_changing(tmp_pa
     assert errors[0]["error"].endswith(
         "affine differs from the other executions' by 0.001 at row 0, column 3 (tolerance 1e-05 plus 4 float32 "
         "steps); its subject's executions wrote their images on different grids: the application's output geometry "
-        "is not reproducible (the attribution names the factor, or run-to-run nondeterminism); voxelwise maps need "
+        "is not reproducible (threads decides it: each of its levels writes its own grid); voxelwise maps need "
         "every execution on one grid, or declare the output `kind: bytes` to compare the files only"
     )
     assert res == {"skipped": "fewer than two subjects whose every execution could be read on one grid"}

@@ -46,9 +46,10 @@ ONE_GRID = (
     "voxelwise maps need every execution on one grid: images in each subject's native space must be resampled "
     "to a common template first, or declare the output `kind: bytes` to compare the files only"
 )
+_ANY_FACTOR = "the attribution names the factor, or run-to-run nondeterminism"
 OWN_GRID = (
     "its subject's executions wrote their images on different grids: the application's output geometry is not "
-    "reproducible (the attribution names the factor, or run-to-run nondeterminism); voxelwise maps need every "
+    f"reproducible ({_ANY_FACTOR}); voxelwise maps need every "
     "execution on one grid, or declare the output `kind: bytes` to compare the files only"
 )
 _READERS = 2  # reader threads: with the main thread's accumulation, both cores of a laptop stay busy
@@ -74,7 +75,7 @@ APART_EDGE = 2.0  # ... and more than this many times the voxel's largest differ
 
 #: The reference grid: shape, affine, voxel sizes, and the files whose subject wrote its executions on more than
 #: one grid (an execution off its own subject's grid is the application's geometry changing, not native space).
-Reference = tuple[tuple[int, ...], np.ndarray, tuple[float, ...], frozenset[Path]]
+Reference = tuple[tuple[int, ...], np.ndarray, tuple[float, ...], frozenset[Path], str]
 
 
 def _reference(design: Design, subjects: list[str]) -> Reference | None:
@@ -83,8 +84,9 @@ def _reference(design: Design, subjects: list[str]) -> Reference | None:
     seen: Counter[tuple[Any, ...]] = Counter()
     found = {}
     mixed: set[Path] = set()
+    deciding: set[str] | None = None  # the factors whose levels each write one grid, in every mixed subject
     for s in subjects:
-        grids = {}
+        grids, by_label = {}, {}
         for rec in design.grid[s].values():
             try:
                 grid = read_geometry(rec.path)
@@ -94,11 +96,20 @@ def _reference(design: Design, subjects: list[str]) -> Reference | None:
             seen[key] += 1
             found.setdefault(key, (key[0], grid.affine, grid.voxel_mm))
             grids[Path(rec.path)] = key
+            by_label[key] = by_label.get(key, set()) | set(rec.labels)
         if len(set(grids.values())) > 1:
             mixed.update(grids)
+            # a factor decides when no level of it is found on two grids
+            here = {
+                name
+                for name, _ in design.factors
+                if all(len({lv for f, lv in labels if f == name}) == 1 for labels in by_label.values())
+                and len({next(lv for f, lv in labels if f == name) for labels in by_label.values()}) == len(by_label)
+            }
+            deciding = here if deciding is None else deciding & here
     if not seen:
         return None
-    return (*found[seen.most_common(1)[0][0]], frozenset(mixed))
+    return (*found[seen.most_common(1)[0][0]], frozenset(mixed), " or ".join(sorted(deciding or ())))
 
 
 def _rows(affine: np.ndarray) -> str:
@@ -122,7 +133,11 @@ def _volumes_in(shape: tuple[int, ...]) -> str:
 def _volume(path: Path, ref: Reference, buffers: DecodeBuffers) -> np.ndarray:
     """One volume as a flat array in memory order and stored dtype, checked against the reference geometry."""
     # a review: a 1e-3 mm shift under threads=2 was told to resample native-space images to a template
-    hint = OWN_GRID if Path(path) in ref[3] else ONE_GRID
+    hint = ONE_GRID
+    if Path(path) in ref[3]:
+        hint = OWN_GRID
+        if ref[4]:  # a review's 0.5 mm translation by a new version read "run-to-run nondeterminism"
+            hint = hint.replace(_ANY_FACTOR, f"{ref[4]} decides it: each of its levels writes its own grid")
     img = read_image(path, buffers)
     shape = grid_shape(img.data.shape)
     if shape != ref[0] and shape[:3] == ref[0][:3]:

@@ -291,9 +291,14 @@ def next_steps(document: dict[str, Any]) -> list[dict[str, Any]]:
         if status in ("pass", "warn") and not evidence and not o.get("unmeasured_differences"):
             # The drift is within the criteria: what would remove it is an option, not a finding to act on.
             fixes = [fix for _, fix in actions if fix]
-            action = "within the criteria: no change needed" + (
-                f"; to remove the drift: {'; '.join(fixes)}" if fixes else ""
-            )
+            warned = deciding_reason(v) if status == "warn" else None
+            if warned:  # "no change needed" beside a failed warn-severity criterion read as a contradiction
+                value = warned.get("value")
+                shown = f" = {fmt(value, 4)}" if isinstance(value, int | float) and not isinstance(value, bool) else ""
+                action = f"a warning, not a failure: {warned.get('criterion')}{shown} (see the alerts)"
+            else:
+                action = "within the criteria: no change needed"
+            action += f"; to remove the drift: {'; '.join(fixes)}" if fixes else ""
         else:
             action = "; ".join(": ".join(part for part in a if part) for a in actions)
         steps.append(dict(output=str(o.get("name")), status=status, culprit=culprit, action=action, evidence=evidence))
