@@ -33,6 +33,7 @@ def write_nifti(
     endianness: str | None = None,
     descrip: str | None = None,
     extension: bytes | None = None,
+    ecode: int = 6,
     units: tuple[str, str] = ("mm", "sec"),
 ) -> Path:
     """Write ``data`` (stored values) as NIfTI, gzip-compressed when ``path`` ends with .gz.
@@ -51,7 +52,7 @@ def write_nifti(
     if descrip is not None:
         hdr["descrip"] = descrip.encode()
     if extension is not None:
-        hdr.extensions.append(nib.nifti1.Nifti1Extension(6, extension))
+        hdr.extensions.append(nib.nifti1.Nifti1Extension(ecode, extension))
     offset = hdr.sizeof_hdr + 4 + hdr.extensions.get_sizeondisk()
     hdr.set_data_offset(offset + (-offset) % 16)
     out = io.BytesIO()

@@ -176,6 +176,30 @@ def test_streamed_semantic_hash_equals_the_one_shot_hash(tmp_path, monkeypatch, 
     assert semantic_hash(path) == load_image_with_hash(path)[1] == image_hash.decoded_hash(image_header.decode(path))
 
 
+@pytest.mark.parametrize("piece", [7, 1 << 22])
+@pytest.mark.parametrize("layout", [{}, {"nifti2": True}, {"endianness": ">"}], ids=["nifti1", "nifti2", "big-endian"])
+def test_a_nifti_mrs_extension_is_content_but_its_provenance_is_not(tmp_path, monkeypatch, piece, layout):
+    """Review BB: a NIfTI-MRS FID identical in every run while its extension's SpectrometerFrequency moved read
+    "identical in its decoded values". The extension (code 44) is hashed as sorted JSON without its provenance
+    keys (ConversionTime...): a conversion's time stamp changes nothing, the frequency does, streamed or not."""
+    import json
+
+    monkeypatch.setattr(image_hash, "_PIECE", piece)
+    fid = (np.exp(-np.arange(64) / 9) * np.exp(1j * np.arange(64) / 3)).astype(np.complex64).reshape(1, 1, 1, 64)
+
+    def mrs(name: str, **meta) -> Path:
+        text = json.dumps({"ResonantNucleus": ["1H"], "SpectrometerFrequency": [297.2], **meta}).encode()
+        return write_nifti(tmp_path / f"{name}.nii.gz", fid, extension=text, ecode=44, **layout)
+
+    base = semantic_hash(mrs("base", ConversionTime="2026-11-30T10:00:00"))
+    assert semantic_hash(mrs("later", ConversionTime="2026-12-01T09:00:00", OriginalFile=["x.dat"])) == base
+    moved = mrs("moved", SpectrometerFrequency=[297.7])
+    assert semantic_hash(moved) != base
+    assert semantic_hash(moved) == image_hash.decoded_hash(image_header.decode(moved))  # streamed = one-shot
+    plain = write_nifti(tmp_path / "plain.nii.gz", fid, **layout)
+    assert semantic_hash(plain) != base  # without its extension, another content
+
+
 def _changed_voxel(data):
     data = data.copy()
     data[4, 5, 3] += 1

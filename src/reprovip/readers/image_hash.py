@@ -9,6 +9,7 @@ decodes it piece by piece, so that memory stays small whatever the file's size.
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -62,6 +63,42 @@ def _hasher(h: Header):
     return h
 
 
+MRS_CODE = 44  # NIfTI-MRS's header extension: the JSON that says what the spectra mean
+#: Its keys that record where the file came from, not what it holds (the conversion's time stamp differs every run)
+MRS_PROVENANCE = frozenset({"ConversionMethod", "ConversionTime", "OriginalFile", "ProcessingApplied"})
+
+
+def _mrs_extension(hasher: Any, h: Header, head_bytes: bytes) -> None:
+    """Feed a NIfTI-MRS header extension (code 44) to ``hasher``, as sorted JSON without its provenance keys:
+    the spectrometer frequency, the nucleus and the higher dimensions' meaning set what the complex voxels are, and
+    an FID identical in every run while SpectrometerFrequency moved read "identical in its decoded values" (a
+    review). ``head_bytes``: the decoded file up to the voxels. Other extensions (comments, AFNI's history with
+    its time stamps) are no content; nothing is fed without this one, so every other hash is as before."""
+    if h.fmt not in ("nifti1", "nifti2") or h.offset <= 0:
+        return
+    pos = 352 if h.fmt == "nifti1" else 544
+    if len(head_bytes) < pos or head_bytes[pos - 4] == 0:  # the extender's first byte: extensions follow
+        return
+    order = "little" if h.header.endianness == "<" else "big"
+    end = min(h.offset, len(head_bytes))
+    while pos + 8 <= end:
+        size = int.from_bytes(head_bytes[pos : pos + 4], order, signed=True)
+        code = int.from_bytes(head_bytes[pos + 4 : pos + 8], order, signed=True)
+        if size < 8 or pos + size > end:
+            return
+        if code == MRS_CODE:
+            data = bytes(head_bytes[pos + 8 : pos + size]).rstrip(b"\0 ")
+            try:
+                meta = json.loads(data)
+                if isinstance(meta, dict):
+                    meta = {k: v for k, v in meta.items() if k not in MRS_PROVENANCE}
+                data = json.dumps(meta, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+            except ValueError:
+                pass  # not JSON: its bytes
+            hasher.update(b"nifti-mrs\0" + data)
+        pos += size
+
+
 def decoded_hash(dec: Decoded) -> str:
     """Hash shape, stored dtype (little-endian), affine, effective scaling and stored voxel bytes."""
     raw = dec.raw
@@ -72,6 +109,7 @@ def decoded_hash(dec: Decoded) -> str:
         h.update(np.ravel(raw.astype(raw.dtype.newbyteorder("<"), order="F"), order="F").view(np.uint8))
     end = dec.parsed.offset + raw.nbytes
     _mgh_time_step(h, dec.parsed, bytes(memoryview(dec.buffer)[end : end + 4]))
+    _mrs_extension(h, dec.parsed, memoryview(dec.buffer)[: max(dec.parsed.offset, 0)])
     return h.hexdigest()
 
 
@@ -130,8 +168,10 @@ def streamed_hash(path: Path) -> str:
         hasher = _hasher(h)
         start, end = h.offset, h.offset + h.nbytes
         swap = None if _little(h.dtype) else h.dtype
-        pos, carry, after = 0, b"", b""
+        pos, carry, after, head_bytes = 0, b"", b"", b""
         for piece in itertools.chain([first], stream):
+            if pos < start:  # the bytes before the voxels: the header's extensions
+                head_bytes += piece[: start - pos]
             lo, hi = max(start - pos, 0), min(end - pos, len(piece))
             if len(after) < 4 and pos + len(piece) > end:  # the bytes after the voxels (an MGH series' TR)
                 after += piece[max(end - pos, 0) : max(end - pos, 0) + 4 - len(after)]
@@ -149,4 +189,5 @@ def streamed_hash(path: Path) -> str:
                 carry = data[whole:]
     check_size(path, h, pos)
     _mgh_time_step(hasher, h, after)
+    _mrs_extension(hasher, h, head_bytes)
     return hasher.hexdigest()
