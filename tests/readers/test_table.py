@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import itertools
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -662,3 +663,14 @@ def test_python_underscore_grouping_is_a_number_written_as_text(tmp_path, cell):
     loaded = load(path)
     assert _values(loaded) == {"a/n": 1.0, "b/n": 2.0}
     assert loaded.meta["number_like_text"] == {"a/vol": f"{cell!r} is a number written as text"}
+
+
+def test_a_trailing_delimiter_on_every_line_header_included_is_no_column(tmp_path: Path) -> None:
+    """Review KK: `region\\tvol\\t` then `A\\t1.5\\t`: the header's empty last field became a column `Unnamed: 2`,
+    empty in every row, and the verdict warned of empty cells. A column with values under an empty name stays."""
+    path = tmp_path / "t.tsv"
+    path.write_text("region\tvol\t\nA\t1.5\t\nB\t2.5\t\n")
+    got = load(path, kind="table")
+    assert sorted(got.values) == ["A/vol", "B/vol"] and got.meta["empty"] == []
+    path.write_text("region\tvol\t\nA\t1.5\t7\nB\t2.5\t8\n")
+    assert sorted(load(path, kind="table").values) == ["A/Unnamed: 2", "A/vol", "B/Unnamed: 2", "B/vol"]

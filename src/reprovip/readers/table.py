@@ -284,6 +284,12 @@ def parse_table(path: Path) -> ParsedTable:
             )
         rows.append(cells)
         lines.append(line)
+    # A trailing delimiter on every line, the header's too (a tool's `printf("%s\t", ...)`), is no column: an
+    # "Unnamed" column empty everywhere read "3 table cells are empty" (a review)
+    while has_header and len(header) > width and all(not r[-1] for r in rows):
+        header.pop()
+        for r in rows:
+            r.pop()
     notes = [c for i, c in comments if i != restored]  # the header put back is no comment
     return ParsedTable(header, rows, lines, delimiter, encoding, has_header, notes)
 
