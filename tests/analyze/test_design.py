@@ -68,3 +68,11 @@ def test_files_each_written_by_one_execution_join_beside_a_file_all_write() -> N
     joined = _execution_named(groups)
     assert sorted(joined) == [("qc", "qc_*.json"), ("qc", "summary.json")]
     assert len(joined[("qc", "qc_*.json")][1]) == 4
+    # Review EE: a time stamp in seconds two executions shared joins too; a file one execution wrote twice does not
+    groups[("qc", "qc_1700000000.json")] = ("scalars", [rec("s2", 1), rec("s2", 2)])
+    joined = _execution_named(groups)
+    assert sorted(joined) == [("qc", "qc_*.json"), ("qc", "summary.json")]
+    assert len(joined[("qc", "qc_*.json")][1]) == 6
+    groups[("qc", "qc_1700000001.json")] = ("scalars", [rec("s2", 1)])  # s2 run 1 writes two stamped files
+    joined = _execution_named(groups)  # ... the shared stamp is not joined: it stays an output of its own
+    assert len(joined[("qc", "qc_*.json")][1]) == 5 and ("qc", "qc_1700000000.json") in joined

@@ -246,9 +246,23 @@ def _execution_named(
         tail = os.path.commonprefix([p[len(head) :][::-1] for p in paths])[::-1]
         # cut at a word's edge: pids 4711 and 4712 gave `qc_471*.json`, a name that changed with the pids
         head, tail = re.sub(r"[A-Za-z0-9]+$", "", head), re.sub(r"^[A-Za-z0-9]+", "", tail)
+        # A stamp two executions happened to share (a time in seconds: `qc_1700000000.json` written twice in one
+        # second) joins too, when no execution wrote two such files: it kept the others from joining, "written by
+        # every execution" failed and the study read "not reproducible" (a review)
+        kind = kinds.pop()
+        for k in keys:
+            if k in single or groups[k][0] != kind or not (k[1].startswith(head) and k[1].endswith(tail)):
+                continue
+            if len(k[1]) <= len(head) + len(tail):
+                continue
+            theirs = {(r.subject, r.condition_key, r.repetition) for r in groups[k][1]}
+            if len(theirs) == len(groups[k][1]) and not theirs & executions:
+                executions |= theirs
+                recs = recs + groups[k][1]
+                single.append(k)
         for k in single:
             del out[k]
-        out[(name, f"{head}*{tail}")] = (kinds.pop(), recs)
+        out[(name, f"{head}*{tail}")] = (kind, recs)
     return out
 
 
