@@ -818,3 +818,18 @@ def test_a_version_that_moves_the_grid_is_named_for_it(tmp_path: Path) -> None:
         "not reproducible (version decides it: each of its levels writes its own grid)" in e["error"]
         for e in out["errors"]
     )
+
+
+def test_a_baseline_with_nothing_stored_is_refused_and_left_untouched(
+    tmp_path: Path, versions: dict[str, Path]
+) -> None:
+    """Review II: `compare` against a baseline folder holding only its study file answered in one line, exit 2,
+    but left `.reprovip/catalog.sqlite` and a results folder in it (a restored CI artifact, written to)."""
+    from reprovip.errors import NotFoundError
+
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    shutil.copy(versions["v1.8"], bare / "study.yaml")
+    with pytest.raises(NotFoundError, match="nothing stored yet"):
+        compare_check(Study.load(bare / "study.yaml"), Study.load(versions["v1.9"]))
+    assert sorted(p.name for p in bare.iterdir()) == ["study.yaml"]

@@ -28,7 +28,7 @@ from reprovip.analyze.executions import (
     stored_executions,
 )
 from reprovip.analyze.observations import version_layout
-from reprovip.errors import InputError
+from reprovip.errors import InputError, NotFoundError
 from reprovip.store import BlobStore
 
 if TYPE_CHECKING:
@@ -213,6 +213,11 @@ def compare_studies(baseline: Study, current: Study, *, json_path: str | Path | 
         The two studies share no output or no subject, one of them has its own ``version`` factor (declared,
         or in the folders it ingested), or they are one study (or share stored executions: a copied store).
     """
+    for s in (baseline, current):  # not opened when absent: a refused baseline (a CI artifact) is left untouched
+        if not s.catalog_url and not (s.store / "catalog.sqlite").exists():
+            from reprovip.stored_names import nothing_stored
+
+            raise NotFoundError(nothing_stored(s.path, s.name, []))
     ids = [stored_study_id(baseline), stored_study_id(current)]
     for s in (baseline, current):
         if VERSION_FACTOR in s.spec.factors:
