@@ -365,10 +365,10 @@ def test_bad_files_raise_reader_error(tmp_path, name, corrupt, function):
     [
         (
             np.complex64,
-            "complex voxels (complex64, e.g. NIfTI-MRS) are not analysed voxelwise; declare the output `kind: bytes` "
-            "to check it bit for bit, or export real-valued results (fitted concentrations as a table",
+            "complex voxels (complex64, e.g. NIfTI-MRS) are not analysed voxelwise; keep `kind: image` (identity is "
+            "still judged on the decoded voxels and a NIfTI-MRS header, without its provenance) and export real-valued",
         ),
-        (np.complex128, "complex voxels (complex128, e.g. NIfTI-MRS) are not analysed voxelwise; declare the output"),
+        (np.complex128, "complex voxels (complex128, e.g. NIfTI-MRS) are not analysed voxelwise; keep `kind: image`"),
         (
             np.dtype([("R", "u1"), ("G", "u1"), ("B", "u1")]),
             "colour voxels ([('R', 'u1'), ('G', 'u1'), ('B', 'u1')], RGB) are not analysed voxelwise; declare the "

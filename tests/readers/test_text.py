@@ -45,7 +45,7 @@ def test_numbers_keyed_by_line_and_position(tmp_path):
         ("2024-01-05 12:30", [12.0, 30.0]),
         ("Inf -inf NaN infinity", [math.inf, -math.inf, math.nan, math.inf]),
         ("(1,2) [3] {4}", [1.0, 2.0, 3.0, 4.0]),
-        ("1.2+3.4j", []),
+        ("1.2+3.4j", [1.2, 3.4]),  # a complex number: its two parts (review GG)
         # Identifiers give nothing; the old reader read 6, inf, 1.2 and 2.0, 3 and 1, 5 out of these.
         ("git 6c1fa9ea", []),
         ("sha256:12e61109...", []),

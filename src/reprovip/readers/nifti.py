@@ -81,11 +81,13 @@ def _unanalysable_voxels(path: Path, dtype: np.dtype) -> ReaderError:
     """Complex (NIfTI-MRS spectra, k-space) or RGB voxels: stored and hashed, but no voxelwise analysis."""
     bit_for_bit = "declare the output `kind: bytes` to check it bit for bit"
     if dtype.kind == "c":
+        # `bytes` would fail a NIfTI-MRS file on its conversion time stamp, which `image` leaves out of its hash
         return fail(
             path,
             f"complex voxels ({dtype.name}, e.g. NIfTI-MRS) are not analysed voxelwise",
-            f"{bit_for_bit}, or export real-valued results (fitted concentrations as a table, magnitude and phase "
-            "images)",
+            "keep `kind: image` (identity is still judged on the decoded voxels and a NIfTI-MRS header, without its "
+            "provenance) and export real-valued results to measure them: fitted concentrations as a table, the "
+            "spectrum's real and imaginary parts as a .npy array",
         )
     return fail(
         path, f"colour voxels ({dtype}, RGB) are not analysed voxelwise", f"{bit_for_bit}, or write real-valued images"

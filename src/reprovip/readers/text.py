@@ -101,7 +101,7 @@ _TOUCHING = re.compile(
 #: point with digits on both sides (``2024-01-05`` and ``1.2.3-4`` stay identifiers); read as one identifier, a
 #: motion parameter that varied by 30% passed (a review). ``1.28-1.57`` written as a range reads as 1.28 and -1.57,
 #: with a unit glued to the last too (``2.31-2.81mm``: a FWHM range that varied passed, a review), not a complex
-#: number's ``j`` or ``i`` (``1.2+3.4j`` stays an identifier).
+#: number's ``j`` or ``i`` (:data:`_COMPLEX`).
 _TOUCHING_FIXED = re.compile(
     r"(?<![\w.+-])(?:[-+]?\d+(?:[-+]\d+\.\d+)+|[-+]?\d+\.\d+(?:[-+]\d+(?:\.\d+)?)+)(?=(?![ij](?![\w.]))UNIT(?![\w.])|(?![\w.]))".replace(
         "UNIT", UNIT
@@ -109,6 +109,12 @@ _TOUCHING_FIXED = re.compile(
     re.IGNORECASE,
 )
 _NEXT_SIGN = re.compile(r"(?<=\d)(?=[-+])")
+#: A complex number as Python and numpy print it, ``(9.5804-3.9907j)``, ``1.2+3.4J``: its real and imaginary parts,
+#: two numbers. Read as an identifier, a fitted amplitude whose real part moved by 13% and whose imaginary part
+#: changed sign passed (a review); tables and JSON call it a number written as text.
+_COMPLEX = re.compile(
+    r"(?<![\w.+-])([-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?)([-+](?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?)j(?![\w.])", re.I
+)
 #: Microsoft C runtime's non-finite values (``printf("%f")`` before Visual Studio 2015): ``1.#INF00``,
 #: ``-1.#IND00`` (indeterminate), ``1.#QNAN0``, ``1.#SNAN0``. Read as ``1.``, an infinity was a finite 1 (a review).
 _MSVC_NONFINITE = re.compile(r"(?<![\w.+-])([-+]?)1\.#(INF|IND|QNAN|SNAN)\d*(?![\w.])", re.IGNORECASE)
@@ -302,7 +308,8 @@ def scan(line: str) -> tuple[list[float], int, dict[int, str]]:
     numbers: list[float] = []
     exact: dict[int, str] = {}
     overflow = 0
-    line = _TOUCHING.sub(lambda m: _NEXT_SIGN.sub(" ", m[0]), ascii_signs(line))
+    line = _COMPLEX.sub(r"\1 \2", ascii_signs(line))
+    line = _TOUCHING.sub(lambda m: _NEXT_SIGN.sub(" ", m[0]), line)
     line = _TOUCHING_FIXED.sub(lambda m: _NEXT_SIGN.sub(" ", m[0]), line)
     line = _MSVC_NONFINITE.sub(lambda m: f"{m[1]}{'inf' if m[2].lower() == 'inf' else 'nan'}", line)
     for match in NUMBER.finditer(line):
@@ -356,6 +363,8 @@ def find_numbers(line: str) -> list[float]:
     [417.625, 0.0107, 3.5, 1200.0]
     >>> find_numbers("FWHM 2.31-2.81mm, 12.5-3, 1.5e-3-2.5e-3, v6.0.5-1 2024-01-05")  # ranges written as one
     [2.31, -2.81, 12.5, -3.0, 0.0015, -0.0025]
+    >>> find_numbers("NAA amplitude: (9.5804-3.9907j), 1.2+3.4J")  # complex: the real and imaginary parts
+    [9.5804, -3.9907, 1.2, 3.4]
     >>> find_numbers("fit 1.#INF00 -1.#IND00 1.#QNAN0 2.5")  # the Microsoft C runtime's inf and nan
     [inf, nan, nan, 2.5]
     """
