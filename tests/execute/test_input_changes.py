@@ -154,3 +154,18 @@ def test_a_hidden_cache_folder_beside_an_input_file_is_noted_and_the_store_is_no
     assert noted == ["sub-01", "sub-02"]
     assert all(".mytool-cache (beside it)" in r["error"] and ".reprovip" not in r["error"] for r in rows if r["error"])
     assert study.analyze().document["verdict"]["status"] == "warn"
+
+
+def test_a_bids_cache_with_the_inputs_entities_and_another_suffix_is_listed(tmp_path: Path) -> None:
+    """Review LL: a tool caching its result as `sub-01_ses-01_desc-cache_vol.txt` beside its input
+    `sub-01_ses-01_T1w.nii.gz` read "identical in 16 of 16": only names starting with the input's stem were
+    listed. A BIDS file's entities before its suffix name the subject's other files; another session's do not."""
+    anat = tmp_path / "sub-01" / "ses-01" / "anat"
+    anat.mkdir(parents=True)
+    t1 = anat / "sub-01_ses-01_T1w.nii.gz"
+    t1.write_bytes(b"x")
+    (anat / "sub-01_ses-02_T1w.nii.gz").write_bytes(b"y")
+    before = input_listing(str(t1))
+    (anat / "sub-01_ses-01_desc-cache_vol.txt").write_text("0.5")
+    (anat / "sub-01_ses-02_desc-cache_vol.txt").write_text("0.7")
+    assert input_changes(before, input_listing(str(t1))) == ["sub-01_ses-01_desc-cache_vol.txt (beside it) added"]

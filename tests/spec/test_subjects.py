@@ -121,3 +121,40 @@ def test_a_symlinked_input_keeps_its_name(tmp_path: Path) -> None:
     (tmp_path / "data" / "sub-01_T1w.nii.gz").symlink_to(store / "MD5E-s1--abc.nii.gz")
     (got,) = from_glob("data/{subject}_T1w.nii.gz", tmp_path)
     assert got.input == str(tmp_path / "data" / "sub-01_T1w.nii.gz")
+
+
+def test_sessions_counted_as_subjects_are_said_in_the_verdict(tmp_path) -> None:
+    """Review LL: 4 participants x 2 sessions as 8 subjects passed an ICC criterion one session failed; the
+    notice "8 inputs from 4 participants" was on stderr only (and not given at all for a glob). It is an alert of
+    the verdict, which then reads "with warnings", whatever declared the subjects."""
+    from tests.conftest import ingested
+
+    files = {
+        (f"sub-{p}_ses-{ses}", r): {"v.json": f'{{"vol": {100 * int(p) + int(ses)}}}'}
+        for p in ("01", "02", "03")
+        for ses in ("01", "02")
+        for r in (1, 2)
+    }
+    doc = ingested(tmp_path, "  v: {path: v.json, kind: scalars}\n", files).analyze().document
+    assert doc["executions"]["participants"] == {
+        "inputs": 6,
+        "participants": 3,
+        "repeated": ["sub-01", "sub-02", "sub-03"],
+    }
+    (alert,) = [a for a in doc["alerts"] if "participants" in a["message"]]
+    assert alert["severity"] == "warn" and alert["message"].startswith("6 inputs from 3 participants")
+    assert doc["verdict"]["status"] == "warn"
+
+
+def test_a_subject_id_too_long_for_a_file_name_is_no_crash(tmp_path) -> None:
+    """Review LL: a `map` id of 300 characters with `{subject}` in the command: "internal error: OSError: [Errno
+    36] File name too long" (exit 4) from the check of study files the command names."""
+    from reprovip.cli.main import main
+
+    (tmp_path / "in.txt").write_text("1")
+    long_id = "x" * 300
+    (tmp_path / "study.yaml").write_text(
+        'application: {command: [echo, "{subject}", "{outdir}"]}\n'
+        f"subjects: {{map: {{{long_id}: in.txt, b: in.txt}}}}\noutputs: {{o: {{path: o.txt, kind: text}}}}\n"
+    )
+    assert main(["validate", str(tmp_path / "study.yaml")]) == 0

@@ -12,6 +12,7 @@ from reprovip.errors import BACKEND_ERROR
 from reprovip.execute.sandbox import NOTE_TAGS
 from reprovip.nested import flatten
 from reprovip.plan.check import plan_status
+from reprovip.spec.subjects import repeated_participants
 
 if TYPE_CHECKING:
     from reprovip.study import Study
@@ -118,6 +119,9 @@ def executions_summary(study: Study, stored: Stored) -> dict[str, Any]:
         failure_by_condition={k: num(v[1] / v[0]) for k, v in by_cond.items()},
         failures=failures,
         notes=done_notes(rows),
+        # BIDS sessions or runs counted as subjects: the ICC's subjects are not independent (a review's study of 4
+        # participants x 2 sessions passed its ICC criterion, failed by one session; the notice was on stderr only)
+        participants=repeated_participants(sorted({r["subject"] for r in rows})),
     )
 
 

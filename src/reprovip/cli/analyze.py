@@ -44,6 +44,9 @@ def analyze_command(path: str, json_path: str | None) -> int:
         v = o["verdict"]
         bad = [r["message"] for r in v["reasons"] if not r["passed"]]
         why = "; ".join(bad) or o.get("attribution", {}).get("summary", "")
+        cause = (o.get("attribution") or {}).get("summary")
+        if bad and v["status"] == "error" and o.get("bitwise", {}).get("identical") is False and cause:
+            why += f"; what differs: {cause}"  # a complex image's factor was in the JSON only (a review)
         console.print(f"{o['name']} [{v['status']}]: {why}", markup=False, highlight=False, soft_wrap=True)
     for a in result.document["alerts"]:
         if a["output"] is None:

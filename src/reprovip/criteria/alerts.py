@@ -56,6 +56,10 @@ def execution_alerts(ex: dict[str, Any]) -> list[dict[str, Any]]:
             )
         )
     alerts += _note_alerts(ex.get("notes") or {})
+    if participants := ex.get("participants"):  # sessions or runs as subjects: said in the verdict, not on stderr
+        from reprovip.spec.subjects import participants_message
+
+        alerts.append(dict(output=None, severity="warn", message=participants_message(participants)))
     if any(a["severity"] == "fail" for a in alerts):
         return alerts
     if (as_float(ex.get("attempt_failure_rate")) or 0) > 0:

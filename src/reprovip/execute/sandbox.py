@@ -977,13 +977,17 @@ def input_listing(path: str) -> dict[str, tuple[int, int]] | None:
 
 def _beside(path: str) -> dict[str, tuple[int, int]]:
     """The entries next to the input file ``path`` whose names start with its name, or with its stem and a
-    separator (``s0.txt.cache.csv``, ``s0_cache.npy`` beside ``s0.txt``), or with a dot (``.mytool-cache/``: a
+    separator (``s0.txt.cache.csv``, ``s0_cache.npy`` beside ``s0.txt``), or with a BIDS file's entities before
+    its suffix (``sub-01_ses-01_desc-cache_vol.txt`` beside ``sub-01_ses-01_T1w.nii.gz``: missed, "identical in 16
+    of 16", a review), or with a dot (``.mytool-cache/``: a
     folder's time changes when a file is added to it), but the study's store, as ``"<name> (beside it)"``:
     reviews' applications cached their result there and every later execution copied it ("identical in 55 of
     55", "identical in 20 of 20")."""
     folder, name = os.path.split(path)
     stem = name.split(".", 1)[0]
     prefixes = (name, ".", *((stem + sep for sep in "._-") if stem else ()))
+    if stem.startswith("sub-") and "_" in stem:  # BIDS: the same entities, another suffix (`..._desc-cache_vol.txt`)
+        prefixes += (stem.rsplit("_", 1)[0] + "_",)
     out: dict[str, tuple[int, int]] = {}
     with contextlib.suppress(OSError), os.scandir(folder or ".") as entries:
         for e in entries:

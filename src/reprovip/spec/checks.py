@@ -393,6 +393,9 @@ class _Renderings:
         if not value or os.path.isabs(value) or value.startswith("./"):
             return False
         path = self.study_dir / value
-        if path.is_file():
-            return True
-        return path.is_dir() and str(path.resolve()) in {s.input for s in self.subjects()}
+        try:
+            if path.is_file():
+                return True
+            return path.is_dir() and str(path.resolve()) in {s.input for s in self.subjects()}
+        except OSError:  # a name too long for a file (a 300-character subject id): no study file (a review's crash)
+            return False

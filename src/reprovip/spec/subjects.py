@@ -10,6 +10,7 @@ import warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from reprovip.errors import SpecError
 from reprovip.execute.trace import glob_regex
@@ -251,20 +252,41 @@ def _left_out_message(pattern: str, left_out: list[str]) -> str:
     )
 
 
+def repeated_participants(ids: list[str]) -> dict[str, Any] | None:
+    """BIDS participants (``sub-<label>``) that several subject ids belong to (``sub-01_ses-01``, ``sub-01_ses-02``,
+    or ``sub-01_session-01``): their sessions or runs are subjects of their own; None when each is one.
+
+    Examples
+    --------
+    >>> repeated_participants(["sub-01_ses-01", "sub-01_ses-02", "sub-02_ses-01", "patient_1", "patient_2"])
+    {'inputs': 5, 'participants': 4, 'repeated': ['sub-01']}
+    >>> repeated_participants(["sub-01", "sub-02"]) is None
+    True
+    """
+    owner = {i: m[1] for i in ids if (m := re.match(r"(sub-[A-Za-z0-9]+)_", i))}
+    counts = Counter(owner.get(i, i) for i in ids)
+    repeated = sorted(p for p, n in counts.items() if n > 1 and p.startswith("sub-"))
+    if not repeated:
+        return None
+    return dict(inputs=len(ids), participants=len(counts), repeated=repeated)
+
+
+def participants_message(found: dict[str, Any]) -> str:
+    """The notice of :func:`repeated_participants`: the ICC's subjects are not independent."""
+    return (
+        f"{found['inputs']} inputs from {found['participants']} participants: each session or run is a subject of "
+        f"its own ({few(found['repeated'])} count several times), so the ICC's between-subject variance counts a "
+        "participant once per file, as if independent; filter one session and run (`session: '01'`, `run: 1`, or "
+        "a glob on one session) to compare participants"
+    )
+
+
 def _participants_counted_twice(found: list[Subject]) -> str | None:
     """A notice when BIDS files of one participant (sessions, runs) are several subjects: the between-subject
     variance then counts that participant once per file, as if independent (a review: 10 "subjects" from 4
     participants, unsaid); None when each participant is one subject."""
-    participants = Counter(sub.id.split("_", 1)[0] for sub in found)
-    repeated = sorted(p for p, n in participants.items() if n > 1)
-    if not repeated:
-        return None
-    return (
-        f"{len(found)} inputs from {len(participants)} participants: each session or run is a subject of its own "
-        f"({few(repeated)} count several times), so the ICC's between-subject variance counts a participant once "
-        "per file, as if independent; filter one session and run (`session: '01'`, `run: 1`) to compare "
-        "participants"
-    )
+    repeated = repeated_participants([sub.id for sub in found])
+    return participants_message(repeated) if repeated else None
 
 
 def _participants_left_out(opts: dict, study_dir: Path, found: list[Subject]) -> str | None:
