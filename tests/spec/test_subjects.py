@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,17 @@ def test_a_subject_id_too_long_for_a_file_name_is_no_crash(tmp_path) -> None:
         f"subjects: {{map: {{{long_id}: in.txt, b: in.txt}}}}\noutputs: {{o: {{path: o.txt, kind: text}}}}\n"
     )
     assert main(["validate", str(tmp_path / "study.yaml")]) == 0
+
+
+@pytest.mark.parametrize(
+    ("subjects", "message"),
+    [
+        ("{glob: 'bids/sub-*/**/{subject}_T1w.nii.gz'}", "`**` in a subjects glob matches one folder level"),
+        ("{map: {'': in.txt, b: in.txt}}", "`map` names a subject with an empty id"),
+    ],
+)
+def test_a_recursive_glob_and_an_empty_id_are_refused(subjects: str, message: str) -> None:
+    """Review LL: `bids/sub-*/**/{subject}_T1w.nii.gz` gave 1 subject of 8 (one level deep), unsaid; a `map` id
+    `""` was accepted and ran."""
+    with pytest.raises(SpecError, match=re.escape(message)):
+        parse_spec(f"application: {{command: [echo]}}\nsubjects: {subjects}\noutputs: {{o: {{path: o, kind: text}}}}\n")

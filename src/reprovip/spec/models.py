@@ -97,8 +97,15 @@ class Subjects(_Strict):
             raise ValueError(f"give exactly one of `glob`, `list`, `map` or `bids`, got {given or 'none'}")
         if self.glob is not None and "{subject}" not in self.glob:
             raise ValueError(f"`glob` must contain a {{subject}} capture, got {self.glob!r}")
+        if self.glob is not None and "**" in self.glob:  # matched one level, unsaid: 1 subject of 8 (a review)
+            raise ValueError(
+                f"`**` in a subjects glob matches one folder level, not any number: write each level, e.g. "
+                f"`bids/sub-*/ses-*/anat/{{subject}}_T1w.nii.gz`, got {self.glob!r}"
+            )
         if self.map is not None and not self.map:
             raise ValueError("`map` must name at least one subject")
+        if self.map is not None and any(not str(k).strip() for k in self.map):
+            raise ValueError("`map` names a subject with an empty id: give every subject a name")
         return self
 
 
