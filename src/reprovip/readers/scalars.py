@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -91,19 +92,31 @@ def _check_repeated(path: Path, document: Any, repeated: dict[int, tuple[str, in
     ``json`` keeps the last value of a repeated key, other parsers the first: the data is ambiguous, and a
     reader that kept one value would call two files that differ in the other identical.
     """
+    for prefix, node in walk(document):
+        if isinstance(node, dict) and id(node) in repeated:
+            key, count = repeated[id(node)]
+            raise fail(
+                path,
+                f"duplicated key {_key(prefix, key)!r} ({json.dumps(key)} appears {count} times in one object, "
+                "and JSON readers disagree on which value counts)",
+                "the application writes the key twice; fix it to write each key once, or declare the output "
+                "as kind 'bytes' to compare it bit for bit",
+            )
+
+
+def walk(document: Any) -> Iterator[tuple[str, Any]]:
+    """Every node of ``document`` (objects and lists too) with its flattened path, in document order.
+
+    Examples
+    --------
+    >>> [p for p, _ in walk({"a": [1, {"b": 2}]})]
+    ['', 'a', 'a[0]', 'a[1]', 'a[1].b']
+    """
     stack: list[tuple[str, Any]] = [("", document)]
     while stack:
         prefix, node = stack.pop()
+        yield prefix, node
         if isinstance(node, dict):
-            if id(node) in repeated:
-                key, count = repeated[id(node)]
-                raise fail(
-                    path,
-                    f"duplicated key {_key(prefix, key)!r} ({json.dumps(key)} appears {count} times in one object, "
-                    "and JSON readers disagree on which value counts)",
-                    "the application writes the key twice; fix it to write each key once, or declare the output "
-                    "as kind 'bytes' to compare it bit for bit",
-                )
             stack.extend((_key(prefix, str(k)), v) for k, v in reversed(node.items()))
         elif isinstance(node, list):
             stack.extend((f"{prefix}[{i}]", v) for i, v in reversed(list(enumerate(node))))
@@ -126,14 +139,10 @@ def flatten(document: Any) -> tuple[dict[str, float | int], dict[str, Any]]:
     """
     numbers: dict[str, float] = {}
     ignored: dict[str, Any] = {}
-    stack: list[tuple[str, Any]] = [("", document)]
-    while stack:
-        prefix, node = stack.pop()
-        if isinstance(node, dict):
-            stack.extend((_key(prefix, str(k)), v) for k, v in reversed(node.items()))
-        elif isinstance(node, list):
-            stack.extend((f"{prefix}[{i}]", v) for i, v in reversed(list(enumerate(node))))
-        elif isinstance(node, bool):
+    for prefix, node in walk(document):
+        if isinstance(node, dict | list):
+            continue
+        if isinstance(node, bool):
             numbers[prefix] = float(node)
         elif isinstance(node, int | float):
             f = float(node)
@@ -153,16 +162,7 @@ def list_lengths(document: Any) -> dict[str, int]:
     >>> list_lengths({"a": {"b": [1, {"c": []}]}, "d": 2})
     {'a.b': 2, 'a.b[1].c': 0}
     """
-    lengths: dict[str, int] = {}
-    stack: list[tuple[str, Any]] = [("", document)]
-    while stack:
-        prefix, node = stack.pop()
-        if isinstance(node, dict):
-            stack.extend((_key(prefix, str(k)), v) for k, v in reversed(node.items()))
-        elif isinstance(node, list):
-            lengths[prefix] = len(node)
-            stack.extend((f"{prefix}[{i}]", v) for i, v in reversed(list(enumerate(node))))
-    return lengths
+    return {prefix: len(node) for prefix, node in walk(document) if isinstance(node, list)}
 
 
 _JSON_START = re.compile(rb'\{\s*(?:"|\}|$)|\[\s*(?:[-"{\[\]0-9]|true|false|null|$)')
