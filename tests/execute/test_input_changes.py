@@ -169,3 +169,23 @@ def test_a_bids_cache_with_the_inputs_entities_and_another_suffix_is_listed(tmp_
     (anat / "sub-01_ses-01_desc-cache_vol.txt").write_text("0.5")
     (anat / "sub-01_ses-02_desc-cache_vol.txt").write_text("0.7")
     assert input_changes(before, input_listing(str(t1))) == ["sub-01_ses-01_desc-cache_vol.txt (beside it) added"]
+
+
+def test_a_cache_in_the_bids_datasets_derivatives_is_listed(tmp_path: Path) -> None:
+    """Review LL: a BIDS app caching its result in `<dataset>/derivatives/mytool/sub-01/` and reusing it read
+    "identical in 10 of 10": the dataset's derivatives/ (two levels) is listed with an input inside a dataset."""
+    anat = tmp_path / "bids" / "sub-01" / "anat"
+    anat.mkdir(parents=True)
+    (tmp_path / "bids" / "dataset_description.json").write_text('{"Name": "x", "BIDSVersion": "1.8.0"}')
+    t1 = anat / "sub-01_T1w.nii.gz"
+    t1.write_bytes(b"x")
+    before = input_listing(str(t1))
+    (tmp_path / "bids" / "derivatives" / "mytool" / "sub-01").mkdir(parents=True)
+    assert input_changes(before, input_listing(str(t1))) == [
+        "derivatives (in the dataset) added",
+        "derivatives/mytool added",
+        "derivatives/mytool/sub-01 added",
+    ]
+    outside = tmp_path / "plain.txt"  # not in a dataset: nothing more is listed
+    outside.write_text("1")
+    assert sorted(input_listing(str(outside))) == ["."]

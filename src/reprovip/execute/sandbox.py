@@ -955,16 +955,32 @@ def input_listing(path: str) -> dict[str, tuple[int, int]] | None:
     except (OSError, TypeError, ValueError):
         return None
     listing = {".": (st.st_size, st.st_mtime_ns)}
-    folders = [("", path)] if os.path.isdir(path) else []
-    if not folders:  # a file: and the files named after it beside it (a cache kept as `s0.txt.cache.csv`)
+    if not os.path.isdir(path):  # a file: and the files named after it beside it (a cache kept as `s0.txt.cache.csv`)
         listing.update(_beside(path))
+    else:
+        _list_two_levels(listing, path, "")
+    # A BIDS app's cache in the dataset's derivatives/ (`derivatives/mytool/sub-01/...`): an unseeded tool reusing
+    # it read "identical in 10 of 10" (a review)
+    if (root := _bids_root(path)) is not None and len(listing) <= _INPUT_ENTRIES:
+        derivatives = os.path.join(root, "derivatives")
+        with contextlib.suppress(OSError):
+            dst = os.stat(derivatives)
+            listing["derivatives (in the dataset)"] = (dst.st_size, dst.st_mtime_ns)
+            _list_two_levels(listing, derivatives, "derivatives/")
+    return listing
+
+
+def _list_two_levels(listing: dict[str, tuple[int, int]], folder: str, prefix: str) -> None:
+    """Add ``folder``'s entries and theirs to ``listing`` (``prefix`` before their relative names), up to
+    :data:`_INPUT_ENTRIES` entries in all."""
+    folders = [(prefix, folder)]
     for depth in (1, 2):
         deeper = []
-        for rel, folder in folders:
-            with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for rel, where in folders:
+            with contextlib.suppress(OSError), os.scandir(where) as entries:
                 for e in sorted(entries, key=lambda e: e.name):
                     if len(listing) > _INPUT_ENTRIES:
-                        return listing
+                        return
                     with contextlib.suppress(OSError):
                         est = e.stat(follow_symlinks=False)
                         name = f"{rel}{e.name}"
@@ -972,7 +988,18 @@ def input_listing(path: str) -> dict[str, tuple[int, int]] | None:
                         if depth == 1 and e.is_dir(follow_symlinks=False):
                             deeper.append((f"{name}/", e.path))
         folders = deeper
-    return listing
+
+
+def _bids_root(path: str) -> str | None:
+    """The BIDS dataset an input lies in (the nearest of its 4 parent folders holding ``dataset_description.json``
+    and a ``sub-*`` path below it), or None."""
+    parent = os.path.dirname(os.path.abspath(path))
+    for _ in range(4):
+        if os.path.isfile(os.path.join(parent, "dataset_description.json")):
+            below = os.path.relpath(os.path.abspath(path), parent)
+            return parent if below.split(os.sep, 1)[0].startswith("sub-") else None
+        parent = os.path.dirname(parent)
+    return None
 
 
 def _beside(path: str) -> dict[str, tuple[int, int]]:
