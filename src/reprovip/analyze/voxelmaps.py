@@ -292,11 +292,10 @@ def _finish_maps(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor, in_fl
         variance = np.asarray(comps.variance)
         summary.update(summed_shares(variance, comps.sources, finite & differ_at))
         between = np.sqrt(variance[..., comps.sources.index("subject")]) if "subject" in comps.sources else 0 * sd
-        far, apart = stream.executions_apart(between, sd, finite)
-        summary["apart_voxels"] = int(far.sum())
+        distance, apart = stream.executions_apart(between, sd, finite)
+        summary["apart_voxels"] = int(np.count_nonzero(distance))
         if apart:  # where they are: the distance of the execution apart, 0 elsewhere
-            gap = stream.acc.executions_apart()[0]
-            submit(write, "apart", stream.full(np.where(far, gap, 0.0), finite))
+            submit(write, "apart", stream.full(distance, finite))
         if (stats := acc.envelope_stats()) is not None:
             envelope = _envelope(stream, stats, finite)
             submit(write, "envelope_outside", stream.full(envelope.pop("outside"), finite))

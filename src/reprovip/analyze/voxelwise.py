@@ -468,9 +468,11 @@ class _Stream:
     def executions_apart(
         self, between: np.ndarray, within: np.ndarray, finite: np.ndarray
     ) -> tuple[np.ndarray, list[dict[str, Any]]]:
-        """The voxels (with metrics) where one execution lies apart from its subject's others, which agree ten
-        times closer (:meth:`~reprovip.metrics.FactorialAccumulator.executions_apart`), by :data:`APART_BETWEEN`
-        between-subject SDs or more (``between``, per voxel; at least a tenth of its median, so that a voxel
+        """The distance (0 elsewhere) at the voxels (with metrics) where one execution lies apart from its
+        subject's others, which agree ten times closer
+        (:meth:`~reprovip.metrics.FactorialAccumulator.executions_apart`), by :data:`APART_BETWEEN`
+        between-subject SDs or more
+        (``between``, per voxel; at least a tenth of its median, so that a voxel
         where subjects happen to agree does not make rounding a failure), :data:`APART_NOISE` times the
         typical voxel's within-subject SD (the median of ``within``: among millions of voxels, ordinary noise
         leaves one execution alone at thousands) and as many times the execution's own median departure from
@@ -481,7 +483,7 @@ class _Stream:
         same values as an array failed)."""
         found = self.acc.executions_apart() if self.acc is not None else None
         if found is None or not finite.any():
-            return np.zeros(finite.shape, dtype=bool), []
+            return np.zeros(finite.shape), []
         gap, at, others = found
         floor = 0.1 * float(np.median(between[finite]))
         noise = APART_NOISE * float(np.median(within[finite]))
@@ -520,7 +522,7 @@ class _Stream:
                     between_subjects=num(float(np.median(between[voxels]))),
                 )
             )
-        return far, named
+        return np.where(far, gap, 0.0), named
 
     def _edge(self, at: np.ndarray) -> np.ndarray:
         """For the voxels with metrics at positions ``at`` of the reference index: the largest |difference| with
