@@ -627,6 +627,29 @@ def test_hexadecimal_floats_are_numbers(tmp_path):
     assert _values(load(matrix, kind="table")) == {"0/1": 1.0, "0/2": 3.0, "1/1": 0.5, "1/2": 0.0}
 
 
+def test_fortran_exponents_and_msvc_non_finite_cells_are_numbers(tmp_path):
+    """Fortran's `6.8410D+02` and the Microsoft C runtime's `1.#INF00` were text in a table (numbers in a
+    log): a column of them that varied by 10% only warned, and an infinity passed as text (review KK)."""
+    path = tmp_path / "fit.csv"
+    path.write_text(
+        "metab,conc,crlb\nNAA,6.8410D+02,1.#INF00\nCr,.5d-1,-1.#INF00\nCho,1.25D0,-1.#IND00\nmI,2.0,1.#QNAN0\n"
+    )
+    loaded = load(path)
+    values = _values(loaded)
+    assert {k: v for k, v in values.items() if "conc" in k} == {
+        "NAA/conc": 684.1,
+        "Cr/conc": 0.05,
+        "Cho/conc": 1.25,
+        "mI/conc": 2.0,
+    }
+    assert values["NAA/crlb"] == np.inf and values["Cr/crlb"] == -np.inf
+    assert np.isnan(values["Cho/crlb"]) and np.isnan(values["mI/crlb"])
+    assert loaded.meta["numeric_columns"] == ["conc", "crlb"] and loaded.meta["number_like_text"] == {}
+    ids = tmp_path / "ids.csv"  # a hexadecimal id without a decimal point stays an id
+    ids.write_text("run,vol\n099950d8,1.5\n12d3,2.5\n")
+    assert load(ids).meta["key_columns"] == ["run"] and _values(load(ids)) == {"099950d8/vol": 1.5, "12d3/vol": 2.5}
+
+
 def test_a_long_cell_of_a_well_formed_table_is_read(tmp_path):
     """The csv module's 128 KiB field limit called a well-formed table with a 200 kB cell "malformed"."""
     path = tmp_path / "r.csv"

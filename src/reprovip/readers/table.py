@@ -70,7 +70,12 @@ from reprovip.readers.text import HEX_FLOAT, hex_number
 _NAN = frozenset({"nan", "-nan", "+nan", "nan(ind)", "-nan(ind)"})
 EMPTY = frozenset({"", "na", "n/a", "null", "none"})  # no value written (R's NA, fMRIPrep's n/a), not a NaN computed
 MISSING = EMPTY | _NAN
-_NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity)", re.IGNORECASE)
+# Fortran's D exponent (`6.8410D+02`, with its decimal point: `099950d8` is an id) and the Microsoft C runtime's
+# non-finite values (`1.#INF00`, `-1.#IND00`) are numbers too: as text, a column of them that varied only warned.
+_NUMBER = re.compile(
+    r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?|(?:\d+\.\d*|\.\d+)d[+-]?\d+|1\.#(?:inf|ind|qnan|snan)\d*|inf|infinity)",
+    re.IGNORECASE,
+)
 _CELL = re.compile(rf"({_NUMBER.pattern})(?:\s*%)?", re.IGNORECASE)  # a number, or a percentage as written
 _COMMA = re.compile(r"([+-]?\d+),(\d+(?:[eE][+-]?\d+)?)(?:\s*%)?")  # a decimal comma: 10,1  -2,5e3  95,1 %
 _THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2},\d{3}(?:\s*%)?")  # 1,234: a decimal comma, or 1234?
@@ -192,7 +197,10 @@ def _number(cell: str) -> float | None:
     """The number a cell holds by the table's rules (a number, a percentage as written, a hexadecimal float),
     or None (decimal commas and missing cells are decided by the column)."""
     if m := _CELL.fullmatch(cell):
-        return float(m[1])
+        literal = m[1].lower()
+        if "#" in literal:  # 1.#INF00 is an infinity; 1.#IND00, 1.#QNAN0, 1.#SNAN0 are NaNs
+            return float(literal.split("1.#")[0] + ("inf" if "#inf" in literal else "nan"))
+        return float(literal.replace("d", "e"))
     if HEX_FLOAT.fullmatch(cell):  # float.hex and C's %a round-trip exactly: a number, not text (a review)
         return hex_number(cell)[0]
     return None
