@@ -255,6 +255,31 @@ def test_analyze_reports_nonfinite_voxels_and_keeps_the_subject(tmp_path: Path) 
     assert out["summary"]["voxel_nonfinite_differ_voxels"] == 1 and out["summary"]["voxel_nonfinite_voxels"] == 1
 
 
+def test_a_subject_nan_everywhere_is_named_and_warned(tmp_path: Path) -> None:
+    """One subject's image NaN at every voxel of every execution (nothing computed for it) read "reproducible
+    (bit-for-bit identical)" with no word (review DD; the table twin warns): the summary names the subject and
+    the built-in check warns, in ``check`` and in the stored document alike."""
+    x = _finite_study()[..., :3, :2]
+    x[..., :] = x[..., :1]  # every repetition identical
+    x[..., 1, :] = np.nan
+    res, _, errors = _run(tmp_path / "direct", x)
+    assert errors == [] and res["summary"]["nonfinite_subjects"] == ["sub-1"]
+    for s in range(3):
+        for r in range(2):
+            out = tmp_path / "results" / f"sub-{s}" / f"run-{r + 1}"
+            out.mkdir(parents=True)
+            nib.save(nib.Nifti1Image(x[..., s, r], np.eye(4)), out / "img.nii.gz")
+    study = tmp_path / "study.yaml"
+    study.write_text("outputs:\n  img: {path: img.nii.gz, kind: image}\n")
+    assert main(["ingest", str(study), "--pattern", "results/{subject}/run-{repetition}"]) == 0
+    doc = Study.load(study).analyze().document
+    reasons = doc["outputs"][0]["verdict"]["reasons"]
+    (warned,) = [r for r in reasons if r["criterion"] == "something finite in every subject's images"]
+    assert warned["severity"] == "warn" and not warned["passed"]
+    assert "for 1 subject(s): sub-1;" in warned["message"]
+    assert doc["verdict"]["status"] == "warn"
+
+
 def test_voxels_where_the_icc_is_not_estimable_are_counted(tmp_path: Path) -> None:
     """A voxel equal in every execution of every subject has ICC 0/0 (not estimable, NaN in the map, as
     reprovip.metrics.icc_all says): the summary counts it instead of silently computing its median without it."""

@@ -296,6 +296,7 @@ class _Stream:
         self.sample: np.ndarray | None = None  # positions in `index` of the voxels kept whole, every execution
         self.sampled: dict[str, np.ndarray] = {}  # per subject: (executions, sampled voxels) in float64
         self.accumulated: list[str] = []  # the subjects in the accumulator, in the order added
+        self.blank: list[str] = []  # subjects whose every voxel is non-finite in every execution
 
     def plan(self, subject: str) -> list[tuple[int, Path]]:
         """The subject's (block column, path) pairs in block order (cells in C order, then repetitions)."""
@@ -584,6 +585,8 @@ class _Stream:
         if sub.nonfinite is not None:
             self.nonfinite |= sub.nonfinite
             self.nonfinite_differ |= sub.nonfinite & sub.differ
+        if sub.nonfinite_all is not None and sub.nonfinite_all.all():
+            self.blank.append(sub.subject)  # nothing computed for it: identical, and no measure of anything
         if self.n == 0:
             self.everywhere = sub.nonfinite_all
         elif self.everywhere is not None:

@@ -404,6 +404,19 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 "left out of the metrics",
             )
         )
+    if blank := vox.get("nonfinite_subjects"):
+        # identical, but nothing computed: the table twin warns the same way (review DD: no word at all)
+        reasons.append(
+            reason(
+                "something finite in every subject's images",
+                passed=False,
+                severity="warn",
+                value=len(blank),
+                message=f"every voxel of every execution is non-finite (NaN/inf) for {len(blank)} subject(s): "
+                f"{', '.join(blank[:5])}{', ...' if len(blank) > 5 else ''}; nothing of them was compared "
+                "(an application that failed silently for them?)",
+            )
+        )
     reasons += _blind_envelope(out.get("envelope") or {})
     return reasons
 
