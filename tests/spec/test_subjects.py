@@ -82,6 +82,15 @@ def test_bids_sessions_counted_as_subjects_and_participants_left_out_are_said(tm
     ):
         got = resolve_subjects(_spec("{bids: {root: bids, suffix: T1w, session: '01', run: 1}}"), tmp_path)
     assert [s.id for s in got] == ["sub-02_session-01_run-1"]
+    # Review LL: `session: 1` (a YAML number) matched no `ses-01` file: "no subject found; check the BIDS filters"
+    with pytest.raises(SpecError) as err:
+        resolve_subjects(_spec("{bids: {root: bids, suffix: T1w, session: 1}}"), tmp_path)
+    message = str(err.value)
+    assert message.startswith("study.yaml: subjects.bids: no subject found: the BIDS filters match no file: ")
+    assert message.endswith(
+        "; session: 1 (the dataset's values: '01', '02'); BIDS labels are text: quote them as the files write "
+        "them ('01', not 1)"
+    )
 
 
 def test_bids_files_outside_the_subject_folders_or_bidsignored_are_left_out(tmp_path: Path) -> None:

@@ -329,6 +329,8 @@ def _from_bids(opts: dict, study_dir: Path, file: str) -> tuple[list[Subject], l
         files = layout.get(return_type="object", **opts)
     except Exception as exc:  # pybids raises many kinds; all mean the dataset or filters are wrong
         raise SpecError(f"cannot read the BIDS dataset: {exc}", file=file, key="subjects.bids") from exc
+    if not files and opts:
+        raise SpecError(f"no subject found: {_unmatched(layout, opts)}", file=file, key="subjects.bids")
     out, left = [], []
     base = Path(layout.root)
     ignored = _bidsignore(base)
@@ -345,6 +347,25 @@ def _from_bids(opts: dict, study_dir: Path, file: str) -> tuple[list[Subject], l
         sub = "sub-" + str(ent["subject"]) + "".join(f"_{k}-{ent[k]}" for k in ("session", "run") if k in ent)
         out.append(Subject(sub, f.path))
     return out, left
+
+
+def _unmatched(layout: Any, opts: dict) -> str:
+    """What the dataset holds for each filter that matched no file: ``session: 1`` (a YAML number) is not the
+    label ``01`` the files are named with, and "check the BIDS filters" did not say so (a review)."""
+    parts = []
+    for key, wanted in opts.items():
+        try:
+            held = sorted(map(str, layout.get(return_type="id", target=key)))
+        except Exception:  # noqa: BLE001 -- not an entity pybids knows (its own error is the filter's)
+            held = []
+        shown = ", ".join(repr(v) for v in held[:8]) + (", ..." if len(held) > 8 else "") if held else "none"
+        parts.append(f"{key}: {wanted!r} (the dataset's values: {shown})")
+    quote = (
+        "; BIDS labels are text: quote them as the files write them ('01', not 1)"
+        if any(isinstance(x, int | float) for v in opts.values() for x in (v if isinstance(v, list) else [v]))
+        else ""
+    )
+    return "the BIDS filters match no file: " + "; ".join(parts) + quote
 
 
 def _bidsignore(root: Path) -> list[str]:
