@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from reprovip.analyze.stats import scalar_metrics
@@ -239,3 +240,29 @@ def test_a_level_that_moves_one_subject_is_no_odd_execution() -> None:
     x[0, 2, 0, 0, 1] += 0.6  # one run of sub-2 stuck elsewhere
     (odd,) = odd_executions(x, [f"s{i}" for i in range(10)])
     assert (odd["subject"], odd["column"], odd["count"]) == ("s2", 1, 1)
+
+
+def test_repetitions_that_are_copies_count_once_as_raters() -> None:
+    """Review NN: a seed sweep (3 seeds) of a deterministic tool, k = 3 bit-for-bit copies per seed: the ICC
+    counted 9 raters where there are 3 measurements (df2 8 -> 32), its lower bound rose from 0.52 to 0.91 and
+    the study passed. Copies count once: the entry equals k = 1's and pingouin's on the 3 seeds; an
+    observation whose repetitions differ somewhere keeps its 9 raters."""
+    import pingouin as pg
+
+    rng = np.random.default_rng(3)
+    cells = rng.normal(10.0, 1.0, size=(5, 1)) + rng.normal(0.0, 0.12, size=(5, 3))  # subjects x seeds
+    copies = np.repeat(cells[:, :, None], 3, axis=2)  # (subjects, seed levels, k)
+    noisy = copies + rng.normal(0.0, 0.05, size=copies.shape)
+    values = np.stack([copies, noisy])  # (observations, subjects, levels, k)
+    out = scalar_metrics(values, ("seed",), ["seed=1", "seed=2", "seed=3"])
+    once = scalar_metrics(copies[None, :, :, :1], ("seed",), ["seed=1", "seed=2", "seed=3"])[0]
+    assert out[0]["icc"] == once["icc"] and out[0]["raters"] == 3 and out[0]["mean_squares"]["k"] == 3
+    assert out[0]["wsd"] == pytest.approx(once["wsd"], rel=1e-12)
+    long = pd.DataFrame(
+        [(s, r, cells[s, r]) for s in range(5) for r in range(3)], columns=["subject", "rater", "value"]
+    )
+    row = pg.intraclass_corr(long, targets="subject", raters="rater", ratings="value").set_index("Type")
+    assert out[0]["icc"]["ICC(A,1)"]["value"] == pytest.approx(row.loc["ICC(A,1)", "ICC"], rel=1e-9)
+    assert out[0]["icc"]["ICC(A,1)"]["ci_low"] == pytest.approx(row.loc["ICC(A,1)", "CI95"][0], abs=0.005)
+    assert out[0]["icc"]["ICC(A,1)"]["df2"] == 8
+    assert "raters" not in out[1] and out[1]["icc"]["ICC(A,1)"]["df2"] == 32 and out[1]["mean_squares"]["k"] == 9

@@ -1,7 +1,8 @@
 """Reproducibility metrics of scalar observations, vectorised over observations.
 
 Conventions (docs/analysis.md): the ``prod(levels) * k`` executions of a subject are the raters of the ICC
-and the repeats of the within-subject statistics; variance components use the full factorial design;
+and the repeats of the within-subject statistics, except the copies (:func:`rater_columns`: the repetitions of
+a condition bit-for-bit equal in every subject count once); variance components use the full factorial design;
 significant digits are Parker's, in decimal digits, per subject across its executions, then the minimum
 and mean over subjects.
 """
@@ -137,21 +138,32 @@ def scalar_metrics(values: np.ndarray, factors: tuple[str, ...], cond_keys: list
         o["sigdigits"] = dict(parker_min=num(sd[i].min()), parker_mean=num(sd[i].mean()), base=10)
     if n_subj < 2:
         return out
-    iccs = icc_all(flat)
-    # Kept so that a verdict can say how many subjects or executions would settle a straddled threshold.
-    msr, msc, mse, _ = two_way_mean_squares(flat)
-    rep = repeatability(flat)
     comps = variance_components(values, list(factors)) if (factors or k >= 2) else None
     tests = factor_tests(values, factors) if factors and comps is not None else None
     per_cond = _per_condition(values, cond_keys) if factors and k >= 2 else [{} for _ in range(n_obs)]
-    icc_columns = {form: _columns(iccs[form], _ICC_FIELDS) for form in FORMS}
-    rep_columns = _columns(rep, _REPEATABILITY)
-    squares = [np.asarray(a).reshape(-1).tolist() for a in (msr, msc, mse)]
+    icc_columns: dict[str, dict[str, list[Any]]] = {form: {} for form in FORMS}
+    rep_columns: dict[str, list[Any]] = {}
+    squares: list[list[Any]] = [[None] * n_obs for _ in range(3)]
+    raters = [r_execs] * n_obs
+    for obs, columns in rater_columns(values, [bool(o["identical"]) for o in out]):
+        block = flat[np.ix_(obs, np.arange(n_subj), np.flatnonzero(columns))]
+        iccs = icc_all(block)
+        for form in FORMS:
+            _fill(icc_columns[form], obs, _columns(iccs[form], _ICC_FIELDS), n_obs)
+        _fill(rep_columns, obs, _columns(repeatability(block), _REPEATABILITY), n_obs)
+        # Kept so that a verdict can say how many subjects or executions would settle a straddled threshold.
+        for column, ms in zip(squares, two_way_mean_squares(block)[:3], strict=True):
+            for i, m in zip(obs, np.asarray(ms).reshape(-1).tolist(), strict=True):
+                column[i] = m
+        for i in obs:
+            raters[i] = int(columns.sum())
     with np.errstate(under="ignore"):
         spread = np.ptp(flat, axis=(1, 2))
         underflow = (spread > 0) & (spread * spread < np.finfo(np.float64).tiny)
     for i, o in enumerate(out):
         o["icc"] = {form: _icc_entry(icc_columns[form], i) for form in FORMS}
+        if raters[i] < r_execs:
+            o["raters"] = raters[i]  # the executions less the copies (the ICC's and within-SD's repeats)
         if underflow[i]:  # values 1e-170 apart read "every value is equal (0/0)" (a review)
             for entry in o["icc"].values():
                 if not entry["estimable"] and entry["reason"] == ICC_REASONS[1]:
@@ -160,7 +172,7 @@ def scalar_metrics(values: np.ndarray, factors: tuple[str, ...], cond_keys: list
                         "variance is left to compare (0/0); rescale the output (write it in other units)"
                     )
         ms_r, ms_c, ms_e = (num(column[i]) for column in squares)
-        o["mean_squares"] = dict(msr=ms_r, msc=ms_c, mse=ms_e, n=n_subj, k=r_execs)
+        o["mean_squares"] = dict(msr=ms_r, msc=ms_c, mse=ms_e, n=n_subj, k=raters[i])
         o.update({field: num(column[i]) for field, column in rep_columns.items()})
         if comps is not None:
             var = np.asarray(comps.variance).reshape(n_obs, -1)[i]
@@ -177,6 +189,46 @@ def scalar_metrics(values: np.ndarray, factors: tuple[str, ...], cond_keys: list
                 o["factor_p"] = tests[i]
         o["per_condition"] = per_cond[i]
     return out
+
+
+def rater_columns(values: np.ndarray, identical: list[bool]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The executions that count as raters of the ICC (and repeats of the within-subject SD), per group of
+    observations of ``values`` (``(n_obs, n_subjects, *levels, k)``) that share them: a list of (observation
+    indices, boolean mask over the ``prod(levels) * k`` executions in their flattened order).
+
+    The repetitions of a condition that are bit-for-bit equal in every subject are one measurement written k
+    times (a fixed seed, a deterministic tool): they count once. As k raters, they made the ICC's confidence
+    interval k times narrower than the data allow (df2 8 -> 32 with k = 3: a seed sweep whose three seeds read
+    ICC lower bound 0.52 at k = 1 read 0.91 at k = 3 and passed, a review) and shrank the within-subject SD.
+    Observations ``identical`` in every execution keep every execution (nothing varies), as do those that
+    would be left with one rater.
+
+    Examples
+    --------
+    >>> x = np.array([[[[1.0, 1.0], [2.0, 2.0]], [[3.0, 3.0], [5.0, 5.1]]]])  # 1 obs, 2 subjects, 2 levels, k=2
+    >>> [(obs.tolist(), cols.tolist()) for obs, cols in rater_columns(x, [False])]  # the first level's are copies
+    [([0], [True, False, True, True])]
+    >>> x[0, 1, 1, 1] = 5.0  # now every condition's repetitions are copies: one rater per condition
+    >>> [(obs.tolist(), cols.tolist()) for obs, cols in rater_columns(x, [False])]
+    [([0], [True, False, True, False])]
+    """
+    n_obs, n_subj, k = values.shape[0], values.shape[1], values.shape[-1]
+    cells = np.ascontiguousarray(values, dtype=np.float64).reshape(n_obs, n_subj, -1, k).view(np.uint64)
+    copies = np.all(cells == cells[..., :1], axis=(1, 3))  # (n_obs, conditions)
+    keep = np.ones((n_obs, copies.shape[1], k), dtype=bool)
+    keep[:, :, 1:] &= ~copies[:, :, None]
+    keep = keep.reshape(n_obs, -1)
+    keep[(keep.sum(axis=1) < 2) | np.asarray(identical, dtype=bool)] = True
+    patterns, inverse = np.unique(keep, axis=0, return_inverse=True)
+    return [(np.flatnonzero(inverse.reshape(-1) == g), patterns[g]) for g in range(len(patterns))]
+
+
+def _fill(into: dict[str, list[Any]], obs: np.ndarray, columns: dict[str, list[Any]], n_obs: int) -> None:
+    """Place one group's :func:`_columns` at its observations ``obs`` in per-observation lists."""
+    for field, values in columns.items():
+        target = into.setdefault(field, [None] * n_obs)
+        for i, v in zip(obs, values, strict=True):
+            target[i] = v
 
 
 def _per_condition(values: np.ndarray, cond_keys: list[str]) -> list[dict[str, Any]]:
