@@ -200,6 +200,39 @@ def test_a_nifti_mrs_extension_is_content_but_its_provenance_is_not(tmp_path, mo
     assert semantic_hash(plain) != base  # without its extension, another content
 
 
+@pytest.mark.parametrize("piece", [7, 1 << 22])
+def test_a_label_table_or_cifti_extension_is_content(tmp_path, monkeypatch, piece):
+    """Review OO: a TotalSegmentator-like label map whose Caret XML extension (code 0) swapped the names of
+    labels 1 and 2 under threads=2 read "bit-for-bit identical". The label tables are hashed (not the XML's
+    date), as a CIFTI-2 extension (code 32) is; a comment extension (code 6) is still no content."""
+    monkeypatch.setattr(image_hash, "_PIECE", piece)
+    labels = np.arange(24, dtype=np.uint8).reshape(2, 3, 4) % 3
+
+    def caret(name: str, first: str, second: str, date: str = "2013-07-14T05:45:09") -> Path:
+        xml = (
+            f'<?xml version="1.0"?>\n<CaretExtension><Date><![CDATA[{date}]]></Date><VolumeInformation Index="0">'
+            f'<LabelTable><Label Key="1">{first}</Label><Label Key="2">{second}</Label></LabelTable>'
+            "</VolumeInformation></CaretExtension>"
+        )
+        return write_nifti(tmp_path / f"{name}.nii.gz", labels, extension=xml.encode(), ecode=0)
+
+    base = semantic_hash(caret("base", "liver", "spleen"))
+    assert semantic_hash(caret("dated", "liver", "spleen", date="2026-11-30T18:00:00")) == base
+    swapped = caret("swapped", "spleen", "liver")
+    assert semantic_hash(swapped) != base
+    assert semantic_hash(swapped) == image_hash.decoded_hash(image_header.decode(swapped))  # streamed = one-shot
+    cifti = [
+        write_nifti(tmp_path / f"c{i}.nii", labels, extension=f"<CIFTI>{i}</CIFTI>".encode(), ecode=32) for i in (1, 2)
+    ]
+    assert semantic_hash(cifti[0]) != semantic_hash(cifti[1])
+    comments = [write_nifti(tmp_path / f"n{i}.nii", labels, extension=f"run {i}".encode(), ecode=6) for i in (1, 2)]
+    assert (
+        semantic_hash(comments[0])
+        == semantic_hash(comments[1])
+        == semantic_hash(write_nifti(tmp_path / "p.nii", labels))
+    )
+
+
 def _changed_voxel(data):
     data = data.copy()
     data[4, 5, 3] += 1

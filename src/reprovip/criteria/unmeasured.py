@@ -36,7 +36,8 @@ def unseen_differences(out: dict[str, Any]) -> list[dict[str, Any]]:
         found.append(reason(OBSERVED, value=int(text["count"]), observation=text["names"][0], message=message, **warn))
     elif unmeasured:
         what = (
-            "voxel is identical: the difference is in the image header (units, data type, ...)"
+            "voxel is identical: the difference is in the image header (units, data type, a label table or other "
+            "extension that says what the values mean, ...) or in the sign of zero voxels (-0.0 and 0.0, one number)"
             if out["kind"] in ("image", "labels")
             else "number read from them is identical: the difference is in what no observation measures (a string, "
             "a text column, a word, a number glued to a word)"

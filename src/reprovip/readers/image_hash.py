@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -68,12 +69,19 @@ MRS_CODE = 44  # NIfTI-MRS's header extension: the JSON that says what the spect
 MRS_PROVENANCE = frozenset({"ConversionMethod", "ConversionTime", "OriginalFile", "ProcessingApplied"})
 
 
-def _mrs_extension(hasher: Any, h: Header, head_bytes: bytes) -> None:
-    """Feed a NIfTI-MRS header extension (code 44) to ``hasher``, as sorted JSON without its provenance keys:
-    the spectrometer frequency, the nucleus and the higher dimensions' meaning set what the complex voxels are, and
-    an FID identical in every run while SpectrometerFrequency moved read "identical in its decoded values" (a
-    review). ``head_bytes``: the decoded file up to the voxels. Other extensions (comments, AFNI's history with
-    its time stamps) are no content; nothing is fed without this one, so every other hash is as before."""
+CIFTI_CODE = 32  # CIFTI-2's XML: which brain structure, map and label each value is
+_LABEL_TABLE = re.compile(rb"<LabelTable\b.*?</LabelTable>", re.DOTALL)
+
+
+def _meaning_extensions(hasher: Any, h: Header, head_bytes: bytes) -> None:
+    """Feed the header extensions that say what the voxels mean to ``hasher``: NIfTI-MRS's (code 44), as sorted
+    JSON without its provenance keys (the spectrometer frequency, the nucleus and the higher dimensions' meaning
+    set what the complex voxels are: an FID identical in every run while SpectrometerFrequency moved read
+    "identical in its decoded values", a review), CIFTI-2's XML (code 32), and the label tables (``<LabelTable>``
+    ... ``</LabelTable>``, Caret's XML as TotalSegmentator writes it, whatever the code: a label map whose names
+    of labels 1 and 2 swapped read "bit-for-bit identical", a review). ``head_bytes``: the decoded file up to the
+    voxels. Other extensions (comments, AFNI's history with its time stamps) are no content; nothing is fed
+    without these, so every other hash is as before."""
     if h.fmt not in ("nifti1", "nifti2") or h.offset <= 0:
         return
     pos = 352 if h.fmt == "nifti1" else 544
@@ -86,8 +94,8 @@ def _mrs_extension(hasher: Any, h: Header, head_bytes: bytes) -> None:
         code = int.from_bytes(head_bytes[pos + 4 : pos + 8], order, signed=True)
         if size < 8 or pos + size > end:
             return
+        data = bytes(head_bytes[pos + 8 : pos + size]).rstrip(b"\0 ")
         if code == MRS_CODE:
-            data = bytes(head_bytes[pos + 8 : pos + size]).rstrip(b"\0 ")
             try:
                 meta = json.loads(data)
                 if isinstance(meta, dict):
@@ -96,6 +104,10 @@ def _mrs_extension(hasher: Any, h: Header, head_bytes: bytes) -> None:
             except ValueError:
                 pass  # not JSON: its bytes
             hasher.update(b"nifti-mrs\0" + data)
+        elif code == CIFTI_CODE:
+            hasher.update(b"cifti\0" + data)
+        elif tables := _LABEL_TABLE.findall(data):  # only the tables: Caret's XML holds a date too
+            hasher.update(b"labels\0" + b"\0".join(tables))
         pos += size
 
 
@@ -109,7 +121,7 @@ def decoded_hash(dec: Decoded) -> str:
         h.update(np.ravel(raw.astype(raw.dtype.newbyteorder("<"), order="F"), order="F").view(np.uint8))
     end = dec.parsed.offset + raw.nbytes
     _mgh_time_step(h, dec.parsed, bytes(memoryview(dec.buffer)[end : end + 4]))
-    _mrs_extension(h, dec.parsed, memoryview(dec.buffer)[: max(dec.parsed.offset, 0)])
+    _meaning_extensions(h, dec.parsed, memoryview(dec.buffer)[: max(dec.parsed.offset, 0)])
     return h.hexdigest()
 
 
@@ -189,5 +201,5 @@ def streamed_hash(path: Path) -> str:
                 carry = data[whole:]
     check_size(path, h, pos)
     _mgh_time_step(hasher, h, after)
-    _mrs_extension(hasher, h, head_bytes)
+    _meaning_extensions(hasher, h, head_bytes)
     return hasher.hexdigest()
