@@ -144,3 +144,22 @@ def test_a_member_and_a_field_with_the_same_name_are_an_error(tmp_path):
     np.savez(path, **{"fits": np.zeros(1, dtype=[("a", "<f8")]), "fits/a": np.ones(1)})
     with reader_error(path, "two arrays map to the same name 'fits/a'; give the members distinct names"):
         load(path)
+
+
+def test_an_npz_member_that_is_no_array_is_named(tmp_path):
+    """Review OO: an `.npz` zipping `probs.npy` with a `meta.json` crashed check, analyze and report
+    ("internal error: AttributeError"); a member holding pickled objects was not named either."""
+    import zipfile
+
+    path = tmp_path / "bundle.npz"
+    np.savez(path, probs=np.ones(3))
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr("meta.json", '{"model": "x"}')
+    with reader_error(path, "member 'meta.json' is not a NumPy array (another file in the archive); save numeric"):
+        load(path)
+    with reader_error(path, "member 'meta.json' is not a NumPy array"):
+        semantic_hash(path)
+    mixed = tmp_path / "mixed.npz"
+    np.savez(mixed, probs=np.ones(3), meta=np.array([{"a": 1}], dtype=object))
+    with reader_error(mixed, "member 'meta' holds pickled Python objects, which reprovip never loads; save numeric"):
+        load(mixed)

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from reprovip.errors import ReaderError
 from reprovip.readers.base import (
     Loaded,
     Reader,
@@ -42,6 +43,25 @@ def _is_npz(path: Path) -> bool:
     return suffix_of(path) == ".npz" or head(path, 4) == _ZIP_MAGIC
 
 
+_ARRAYS_ONLY = "save numeric arrays only (or declare the output `kind: bytes` to compare the files)"
+
+
+def _member(path: Path, archive: Any, name: str) -> np.ndarray:
+    """One member of an ``.npz`` archive, or a one-line error naming it: numpy returns the bytes of a member that
+    is no ``.npy`` (a ``meta.json`` zipped with the arrays), which crashed every command (a review)."""
+    try:
+        value = archive[name]
+    except ValueError as exc:
+        if "allow_pickle" not in str(exc):
+            raise
+        raise fail(
+            path, f"member {name!r} holds pickled Python objects, which reprovip never loads", _ARRAYS_ONLY
+        ) from exc
+    if not isinstance(value, np.ndarray):
+        raise fail(path, f"member {name!r} is not a NumPy array (another file in the archive)", _ARRAYS_ONLY)
+    return value
+
+
 def load_arrays(path: Path) -> dict[str, np.ndarray]:
     """All arrays of an ``.npy`` (named ``"data"``) or ``.npz`` file, fully read, in file order."""
     try:
@@ -50,13 +70,13 @@ def load_arrays(path: Path) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as archive:
             if not isinstance(archive, np.lib.npyio.NpzFile):
                 raise ValueError("not a zip archive")
-            return {name: archive[name] for name in archive.files}
+            return {name: _member(path, archive, name) for name in archive.files}
+    except ReaderError:
+        raise
     except Exception as exc:  # numpy, zipfile and zlib raise many types
         if "allow_pickle" in str(exc):  # not damaged: written with Python objects, which are never unpickled
             raise fail(
-                path,
-                "NumPy file holds pickled Python objects, which reprovip never loads",
-                "save numeric arrays only (or declare the output `kind: bytes` to compare the files)",
+                path, "NumPy file holds pickled Python objects, which reprovip never loads", _ARRAYS_ONLY
             ) from exc
         raise fail(path, f"NumPy file cannot be read ({describe(exc)})", _RERUN) from exc
 
