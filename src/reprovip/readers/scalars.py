@@ -12,6 +12,7 @@ alike: JSON parsers disagree on which value counts, and keeping one would hide a
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -145,12 +146,21 @@ def flatten(document: Any) -> tuple[dict[str, float | int], dict[str, Any]]:
         if isinstance(node, bool):
             numbers[prefix] = float(node)
         elif isinstance(node, int | float):
-            f = float(node)
+            f = _float(node)
             kept = isinstance(node, ExactFloat) or (isinstance(node, int) and f != node)
             numbers[prefix] = node if kept else f  # kept exact: see JsonReader
         else:
             ignored[prefix] = node
     return numbers, ignored
+
+
+def _float(number: int | float) -> float:
+    """``number`` as float64: an integer beyond its range is infinite (kept exact in ``meta["exact"]``, as a
+    table's cell or a float literal such as ``1e400`` is), not an error that made the whole file unreadable."""
+    try:
+        return float(number)
+    except OverflowError:
+        return math.inf if number > 0 else -math.inf
 
 
 def list_lengths(document: Any) -> dict[str, int]:
@@ -188,11 +198,8 @@ class JsonReader(Reader):
                 f"the JSON document is {_JSON_TYPES[type(document)]}, not an object or an array",
                 'write the scalars as an object such as {"volume": 1.5}',
             )
-        try:
-            numbers, ignored = flatten(document)
-        except OverflowError as exc:
-            raise fail(path, f"a number is too large for float64 ({describe(exc)})", _FIX_JSON) from exc
-        values = {k: read_only(np.array(v, dtype=np.float64)) for k, v in numbers.items()}
+        numbers, ignored = flatten(document)
+        values = {k: read_only(np.array(_float(v), dtype=np.float64)) for k, v in numbers.items()}
         meta = {
             # numbers float64 cannot hold exactly (integers beyond 2**53, longer decimals): two that differ may
             # read as one float
