@@ -140,6 +140,13 @@ def test_output_paths_may_name_the_execution_and_nothing_else() -> None:
             r"^s\.yaml:3:16: factors\.perturb\.1: factor 'perturb' has duplicate levels \['0', '0\.0'\]$",
         ),
         ("perturb: [4, 4.0]", r"factors\.perturb\.1: factor 'perturb' has duplicate levels \['4', '4\.0'\]$"),
+        # review NN: the "unseeded" level gave the application 42 too and read identical
+        (
+            "seed: [42, {unseeded: 42}]",
+            r"^s\.yaml:3:\d+: factors\.seed\.1: the seed level \{unseeded: 42\} gives the application 42, as the "
+            r"level 42 does: the unseeded condition would run seeded",
+        ),
+        ("seed: {fixed: 7, off: {unseeded: '7'}}", r"factors\.seed\.off: the seed level \{unseeded: 7\} gives"),
     ],
 )
 def test_number_levels_equal_by_value_are_duplicates(factors: str, match: str) -> None:

@@ -460,6 +460,19 @@ def _level_problems(name: str, levels: list[Any] | dict[str, Any]) -> list[tuple
                 labels = [level_label(name, y) for y in levels]
                 out.append(((i,), f"factor {name!r} has duplicate levels {labels}"))
             seen.add(same)
+    if name == "seed" and not out:
+        given = {str(x) for _, x in items if _is_int(x)}
+        for k, x in items:
+            if is_unseeded(x) and str(x["unseeded"]) in given:
+                word = x["unseeded"]
+                out.append(
+                    (
+                        (k,),
+                        f"the seed level {{unseeded: {word}}} gives the application {word}, as the level {word} does: "
+                        "the unseeded condition would run seeded and read identical; write the application's own "
+                        "word for unseeded (none, -1, ...)",
+                    )
+                )
     return out
 
 
