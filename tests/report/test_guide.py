@@ -263,3 +263,22 @@ def test_a_factor_whose_repetitions_differ_under_some_levels_is_told_by_their_va
         step["culprit"]
         == "solver (the repetitions differ under solver=b only: 26.6% of the variance, in the repetitions)"
     )
+
+
+def test_repetitions_differing_under_a_fixed_seed_single_threaded_get_no_seed_advice() -> None:
+    """Review NN: a tool that ignores its seed (every condition noisy, threads=1,seed=42 too) was told "seed
+    every random generator, run single-threaded", which the study had done."""
+    factors = {"threads": _noisy("threads", ["1", "2"]), "seed": _noisy("seed", ["42", "unseeded"])}
+    output = _output("fail", factors, repetitions_identical=False)
+    output["bitwise"]["conditions"] = {
+        "threads=1,seed=42": dict(cells=5, identical_cells=0),
+        "threads=2,seed=42": dict(cells=5, identical_cells=0),
+    }
+    (step,) = next_steps(dict(outputs=[output]))
+    assert step["action"].startswith(
+        "repetitions differ even under threads=1,seed=42: the application does not use the seed it is given, or "
+        "another source of randomness moves the result (the time, the process id"
+    )
+    output["bitwise"]["conditions"]["threads=1,seed=42"]["identical_cells"] = 5  # quiet there: the usual advice
+    (step,) = next_steps(dict(outputs=[output]))
+    assert "seed every random generator, run single-threaded" in step["action"]

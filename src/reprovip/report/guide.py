@@ -179,6 +179,15 @@ def _fixes(bits: dict[str, Any], factors: dict[str, Any], blamed: list[str]) -> 
         nd = bits.get("nondeterminism") or {}
         if _sporadic(bits):  # a few executions, no condition: a seed would not change them (an unreadable file)
             actions.append((str(nd["explanation"]), SPORADIC_FIX))
+        elif seeded := _seeded_and_noisy(bits):
+            actions.append(
+                (
+                    f"repetitions differ even under {seeded}",
+                    "the application does not use the seed it is given, or another source of randomness moves the "
+                    "result (the time, the process id, an unseeded library, the order of a directory listing): "
+                    "find it and seed or remove it",
+                )
+            )
         else:
             actions.append(
                 (
@@ -187,6 +196,18 @@ def _fixes(bits: dict[str, Any], factors: dict[str, Any], blamed: list[str]) -> 
                 )
             )
     return actions
+
+
+def _seeded_and_noisy(bits: dict[str, Any]) -> str | None:
+    """The first condition with an integer seed (and one thread, where threads is a factor) whose repetitions
+    differ: there, "seed every random generator, run single-threaded" was done already (a review: a tool that
+    ignored its seed got that advice)."""
+    for key, cond in (bits.get("conditions") or {}).items():
+        levels = dict(part.split("=", 1) for part in key.split(",") if "=" in part)
+        seed = levels.get("seed", "")
+        if seed.lstrip("-").isdigit() and levels.get("threads", "1") == "1" and cond["identical_cells"] < cond["cells"]:
+            return key
+    return None
 
 
 SPORADIC_FIX = "look at the few executions that differ (a corrupt or truncated file, an interrupted run)"
