@@ -110,3 +110,23 @@ def test_a_number_glued_to_its_unit_moves_and_keeps_its_unit(tmp_path: Path) -> 
     te, voxel = re.fullmatch(r"TE=(\S+)ms TR 5sec voxel (\S+)mm3", line).groups()
     assert te != "45.30" and float(te) == pytest.approx(45.3, rel=1e-12)
     assert voxel != "1.5" and float(voxel) == pytest.approx(1.5, rel=1e-12)
+
+
+def test_zeros_stay_zeros_and_no_sign_changes(tmp_path: Path) -> None:
+    """Review NN: a zero background became +-1e-45 (half negative), and an application counting voxels > 0
+    read "numerically unstable". Zeros (and -0.0) stay as they are; the other voxels move, none changes sign."""
+    rng = np.random.default_rng(1)
+    data = rng.normal(0.0, 1e-30, size=(6, 6, 6)).astype(np.float32)  # tiny values: one ulp is their scale
+    data[:3] = 0.0
+    data[0, 0, 0] = -0.0
+    (tmp_path / "out").mkdir()
+    moved = np.asarray(
+        nib.load(perturb_file(_nifti(tmp_path / "a.nii", data), tmp_path / "out", ulps=8, seed=3)).dataobj
+    )
+    assert np.array_equal(moved[:3].view(np.uint32), data[:3].view(np.uint32))  # bit for bit, -0.0 kept
+    assert np.mean(moved[3:] != data[3:]) > 0.8 and np.all(np.sign(moved[3:]) == np.sign(data[3:]))
+    np.save(tmp_path / "v.npy", np.array([0.0, 1.0, -2.0]))
+    out = np.load(perturb_file(tmp_path / "v.npy", tmp_path / "out", ulps=4, seed=1))
+    assert out[0] == 0.0 and out[1] != 1.0 and out[2] != -2.0
+    (tmp_path / "t.txt").write_text("0.0 1.5\n")
+    assert perturb_file(tmp_path / "t.txt", tmp_path / "out", ulps=4, seed=1).read_text().startswith("0.0 ")

@@ -2,7 +2,8 @@
 
 A pip-only stand-in for Monte Carlo arithmetic: if an application's result moves a lot when its inputs move
 by a few units in the last place, the application is numerically unstable there. Each value x becomes
-``x + u * ulps * spacing(x)`` with u uniform in [-1, 1], drawn from the execution's recorded seed. Integer
+``x + u * ulps * spacing(x)`` with u uniform in [-1, 1], drawn from the execution's recorded seed; zeros stay
+zeros (exact, as random rounding leaves them). Integer
 data (label maps, counts) are left alone. Formats: NIfTI, NumPy ``.npy``, CSV/TSV and whitespace-separated
 numeric text.
 
@@ -27,17 +28,22 @@ from reprovip.readers.text import NUMBER
 def perturb_array(a: np.ndarray, *, ulps: float, rng: np.random.Generator) -> np.ndarray:
     """Return a copy of float array ``a`` moved by up to ``ulps`` units in the last place per element.
 
+    Zeros stay zeros, as random rounding leaves exact values exact: a zero background moved to the smallest
+    subnormals, half of them negative, and an application thresholding at 0 read "numerically unstable" (a
+    review); the sign of no other value can change.
+
     Examples
     --------
-    >>> x = np.array([1.0, 100.0])
+    >>> x = np.array([1.0, 100.0, 0.0])
     >>> y = perturb_array(x, ulps=2, rng=np.random.default_rng(0))
-    >>> bool(np.all(np.abs(y - x) <= 2 * np.spacing(x))) and not np.array_equal(x, y)
+    >>> bool(np.all(np.abs(y - x) <= 2 * np.spacing(x)) and not np.array_equal(x[:2], y[:2]) and y[2] == 0.0)
     True
     """
     if a.dtype.kind != "f":
         return a.copy()
     u = rng.uniform(-1.0, 1.0, size=a.shape)
-    return (a + (u * ulps * np.spacing(a)).astype(a.dtype)).astype(a.dtype)
+    moved = (a + (u * ulps * np.spacing(a)).astype(a.dtype)).astype(a.dtype)
+    return np.where(a == 0, a, moved)
 
 
 def _decimal(m: re.Match[str]) -> bool:
