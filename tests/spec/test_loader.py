@@ -108,6 +108,12 @@ def test_good_study_parses() -> None:
             GOOD.replace("{path: out.txt, kind: text}", "{path: 'shots/*.png', kind: image}"),
             "study.yaml:8:3: outputs.out: a .png file is in a format no reader decodes: write NIfTI (image)",
         ),
+        (  # review OO: a pickle declared scalars ran every execution before "binary content (NUL byte...)"
+            GOOD.replace("{path: out.txt, kind: text}", "{path: model.pkl, kind: scalars}"),
+            "study.yaml:8:3: outputs.out: a .pkl file is serialized Python objects or model weights, which reprovip "
+            "never loads",
+        ),
+        (GOOD.replace("{path: out.txt, kind: text}", "{path: weights.pt, kind: bytes}"), None),
         (
             GOOD.replace("{path: out.txt, kind: text}", "{path: tables.tar.gz, kind: table}"),
             "study.yaml:8:3: outputs.out: a .tar.gz file is an archive: its files are not unpacked",

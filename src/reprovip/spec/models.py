@@ -156,6 +156,12 @@ UNREAD_SUFFIXES = {
         "in a format no reader decodes: write NIfTI (image), .npy (array) or CSV (table), or declare `kind: bytes` "
         "(compared bit for bit)",
     ),
+    # model weights and Python objects: never unpickled (a review's `.pkl` declared `scalars` ran every execution)
+    **dict.fromkeys(
+        (".pkl", ".pickle", ".pt", ".pth", ".ckpt", ".safetensors", ".joblib", ".onnx"),
+        "serialized Python objects or model weights, which reprovip never loads: save the numbers as .npy (array), "
+        "JSON (scalars) or CSV (table), or declare `kind: bytes` (compared bit for bit)",
+    ),
     **dict.fromkeys(
         (".zip", ".tar", ".tar.gz", ".tgz", ".7z"),
         "an archive: its files are not unpacked; declare the files the application archives, or `kind: bytes` "
