@@ -54,3 +54,17 @@ def test_two_subjects_never_name_one_as_carrying_the_interaction() -> None:
     x = np.array([[[[0.0, 0.1], [5.0, 5.1]], [[10.0, 10.1], [10.0, 10.1]]]])
     (got,) = interaction_tests(x, ("threads",), ["a", "b"])
     assert got["threads"]["subject"] is None and got["threads"]["carried"] == pytest.approx(0.5)
+
+
+def test_a_one_ulp_difference_is_no_interaction_by_rounding() -> None:
+    """Review MM: one execution of one subject 1 ulp above its repetitions (values 100-400) read "threads changes
+    the result of some subjects only", p 1e-8: rounding of the values' magnitude in the sums of squares. The
+    exact F of that layout is 1 (the interaction and the residual mean squares are both u^2/24)."""
+    from scipy import stats
+
+    x = np.empty((1, 4, 2, 3))
+    for s in range(4):
+        x[0, s] = np.random.default_rng(s + 1).normal(100.0 * (s + 1), 10.0)
+    x[0, 1, 1, 1] = np.nextafter(x[0, 1, 1, 1], np.inf)
+    (test,) = interaction_tests(x, ("threads",), ["1", "2", "3", "4"])
+    assert test["threads"]["p"] == pytest.approx(stats.f.sf(1.0, 3, 16), rel=1e-9)
