@@ -166,6 +166,17 @@ def _optional_unwritten(out: dict[str, Any]) -> list[dict[str, Any]]:
     return [reason(WRITTEN, passed=False, severity="warn", value=len(unwritten) + len(never), message=message)]
 
 
+def _laid_out(errors: list[dict[str, Any]]) -> str:
+    """How many of the files "not read" were read but hold other rows, fields or lines than their subject's
+    other executions: "could not be read" alone sent a review looking for damaged files (an adaptive loop's
+    table, one row per iteration)."""
+    other = sum("its observations differ from" in str(e.get("error")) for e in errors)
+    if not other:
+        return ""
+    every = "all" if other == len(errors) else f"{other} of them"
+    return f" ({every} read, but with other rows, fields or lines than their subject's other executions)"
+
+
 def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
     """Checks every output gets, whatever the criteria: each failure here means the data cannot support a pass."""
     if out.get("written_by_none"):
@@ -178,7 +189,8 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 "outputs readable",
                 passed=False,
                 estimable=False,
-                message=f"{len(unreadable)} output file(s) could not be read: " + named(_by_problem(unreadable)),
+                message=f"{len(unreadable)} output file(s) could not be read{_laid_out(unreadable)}: "
+                + named(_by_problem(unreadable)),
             )
         )
     left = out.get("left_out") or []
