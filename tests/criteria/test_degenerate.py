@@ -589,6 +589,4 @@ def test_files_read_with_other_rows_are_said_read() -> None:
     (readable,) = [
         r for r in output_verdict(out, [], {"executions": {}})["reasons"] if r["criterion"] == "outputs readable"
     ]
-    assert readable["message"].startswith(
-        "3 output file(s) could not be read as their subject's other executions (2 of"
-    )
+    assert readable["message"].startswith("3 output file(s) could not be read (2 of them read, but with other rows")
