@@ -216,3 +216,19 @@ def test_bad_term_name(rng):
         ms.term("threads")
     with pytest.raises(MetricInputError, match="`name` must be one of"):
         components_from_mean_squares(ms).source("threads")
+
+
+def test_a_one_ulp_difference_is_the_repetitions_not_an_interaction():
+    """Review MM: one execution of one subject 1 ulp above its repetitions (values 100-400): the rounding of the
+    values' magnitude gave subject:threads (4.2e-32) and threads more variance than the repetitions (2.3e-33).
+    The exact components: the factor's and the interaction's mean squares equal the residual's (u^2/24), so
+    both are 0 and the repetitions carry it all."""
+    x = np.empty((4, 2, 3))
+    for s in range(4):
+        x[s] = np.random.default_rng(s + 1).normal(100.0 * (s + 1), 10.0)
+    u = np.spacing(x[1, 1, 1])
+    x[1, 1, 1] += u
+    vc = variance_components(x, ["threads"])
+    variance = dict(zip(vc.sources, np.asarray(vc.variance).tolist(), strict=True))
+    assert variance["threads"] == 0.0 and variance["subject:threads"] == 0.0
+    assert variance["residual"] == pytest.approx(u**2 / 24, rel=1e-6)  # SS 2u^2/3 over 16 df

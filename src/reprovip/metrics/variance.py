@@ -141,14 +141,18 @@ def factorial_mean_squares(x, factors: Sequence[str]) -> MeanSquares:
     flat = x.reshape(*x.shape[: x.ndim - m - 2], n, -1)
     within_same = np.all(flat == flat[..., :1], axis=(-2, -1))
     rows_same = np.all(flat == flat[..., :1, :], axis=(-2, -1))
-    x = x - flat[..., :1, :1].reshape(flat.shape[:-2] + (1,) * (m + 2))  # shift, see icc.two_way_mean_squares
-    cm = exact_mean(x, -1)  # (..., n, L...)
+    cm = exact_mean(x - flat[..., :1, :1].reshape(flat.shape[:-2] + (1,) * (m + 2)), -1)  # (..., n, L...)
+    # shifted as in icc.two_way_mean_squares; every term but `subject` is blind to a subject's offset: on each
+    # subject's values less its first (exact for neighbours), the rounding of the values' magnitude does not reach
+    # them (a 1-ulp difference of one execution gave subject:threads a larger share than the repetitions': a review)
+    x = x - flat[..., :1].reshape(flat.shape[:-1] + (1,) * (m + 1))
+    within = exact_mean(x, -1)
     cb = tuple(range(-(m + 1), 0))  # block axes of cm
     n_cells = int(np.prod(sizes))
     terms, ms, df = [], [], []
     for name, axes in factorial_terms(factors):
         keep = [cb[a] for a in axes]
-        eff = effect(cm, keep, [ax for ax in cb if ax not in keep])
+        eff = effect(cm if name == "subject" else within, keep, [ax for ax in cb if ax not in keep])
         per_cell = k * n_cells // int(np.prod([sizes[a] for a in axes]))
         d = int(np.prod([sizes[a] - 1 for a in axes]))
         terms.append(name)
@@ -156,7 +160,7 @@ def factorial_mean_squares(x, factors: Sequence[str]) -> MeanSquares:
         df.append(d)
     if k >= 2:
         cell_same = np.all(x == x[..., :1], axis=-1)
-        ss = np.where(cell_same, 0.0, np.sum((x - cm[..., None]) ** 2, axis=-1)).sum(axis=cb)
+        ss = np.where(cell_same, 0.0, np.sum((x - within[..., None]) ** 2, axis=-1)).sum(axis=cb)
         terms.append("residual")
         ms.append(ss / (n_cells * (k - 1)))
         df.append(n_cells * (k - 1))
