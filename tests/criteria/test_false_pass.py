@@ -738,6 +738,7 @@ def test_zeros_differing_in_sign_only_are_no_quantity_to_judge(tmp_path: Path) -
     assert out["verdict"]["status"] == "warn" and doc["verdict"]["exit_code"] == 0
     (why,) = [r for r in out["verdict"]["reasons"] if not r["passed"]]
     assert why["criterion"] == "differences covered by the observations"
+    assert "or in the sign of a zero (-0.0 and 0.0, one number)" in why["message"]  # review MM: it said not where
 
 
 @pytest.mark.parametrize("kind", ["labels", "image"])

@@ -40,7 +40,7 @@ def unseen_differences(out: dict[str, Any]) -> list[dict[str, Any]]:
             "extension that says what the values mean, ...) or in the sign of zero voxels (-0.0 and 0.0, one number)"
             if out["kind"] in ("image", "labels")
             else "number read from them is identical: the difference is in what no observation measures (a string, "
-            "a text column, a word, a number glued to a word)"
+            "a text column, a word, a number glued to a word) or in the sign of a zero (-0.0 and 0.0, one number)"
         )
         message = (
             f"the files of {unmeasured} subject(s) differ between executions (within a condition or across "
