@@ -257,6 +257,7 @@ def test_repetitions_that_are_copies_count_once_as_raters() -> None:
     out = scalar_metrics(values, ("seed",), ["seed=1", "seed=2", "seed=3"])
     once = scalar_metrics(copies[None, :, :, :1], ("seed",), ["seed=1", "seed=2", "seed=3"])[0]
     assert out[0]["icc"] == once["icc"] and out[0]["raters"] == 3 and out[0]["mean_squares"]["k"] == 3
+    assert out[0]["mean_squares"]["copies"] and not out[1]["mean_squares"]["copies"]
     assert out[0]["wsd"] == pytest.approx(once["wsd"], rel=1e-12)
     long = pd.DataFrame(
         [(s, r, cells[s, r]) for s in range(5) for r in range(3)], columns=["subject", "rater", "value"]

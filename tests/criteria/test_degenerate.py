@@ -590,3 +590,20 @@ def test_files_read_with_other_rows_are_said_read() -> None:
         r for r in output_verdict(out, [], {"executions": {}})["reasons"] if r["criterion"] == "outputs readable"
     ]
     assert readable["message"].startswith("3 output file(s) could not be read (2 of them read, but with other rows")
+
+
+@pytest.mark.parametrize("copies", [False, True])
+def test_the_executions_that_would_settle_an_icc_are_not_copies(copies: bool) -> None:
+    """Review NN: a seed sweep whose repetitions are copies was told "about 12 executions per subject (now 3)":
+    more copies would change nothing (they count once); distinct executions (other seeds) would."""
+    from reprovip.criteria.evidence import icc_evidence
+
+    ms = dict(msr=0.45065640757423453, msc=0.019263777222897717, mse=7.361227285116442e-05, n=5, k=3, copies=copies)
+    rule = Criterion(*parse_rule("ICC(A,1).ci_low >= 0.9"))
+    said = icc_evidence(rule, dict(mean_squares=ms, ci=[0.5152805156363309, 0.9975476420676173]))
+    what = "distinct executions (not copies of a repetition)" if copies else "executions"
+    assert said["executions_per_subject"] == 12
+    assert said["sentence"] == (
+        "the 95% CI (0.515 to 0.998) straddles 0.9; if today's variance components hold, "
+        f"about 12 {what} per subject (now 3) would put it above the threshold"
+    )

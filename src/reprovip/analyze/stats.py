@@ -172,7 +172,7 @@ def scalar_metrics(values: np.ndarray, factors: tuple[str, ...], cond_keys: list
                         "variance is left to compare (0/0); rescale the output (write it in other units)"
                     )
         ms_r, ms_c, ms_e = (num(column[i]) for column in squares)
-        o["mean_squares"] = dict(msr=ms_r, msc=ms_c, mse=ms_e, n=n_subj, k=raters[i])
+        o["mean_squares"] = dict(msr=ms_r, msc=ms_c, mse=ms_e, n=n_subj, k=raters[i], copies=raters[i] < r_execs)
         o.update({field: num(column[i]) for field, column in rep_columns.items()})
         if comps is not None:
             var = np.asarray(comps.variance).reshape(n_obs, -1)[i]

@@ -76,7 +76,9 @@ def icc_evidence(criterion: Criterion, extra: dict[str, Any]) -> dict[str, Any] 
     if size.subjects is not None:
         options.append(f"about {size.subjects} subjects (now {int(ms['n'])})")
     if size.raters is not None:
-        options.append(f"about {size.raters} executions per subject (now {int(ms['k'])})")
+        # repetitions that are copies count once: more of them would change nothing, other conditions would
+        what = "distinct executions (not copies of a repetition)" if ms.get("copies") else "executions"
+        options.append(f"about {size.raters} {what} per subject (now {int(ms['k'])})")
     if size.both is not None:
         options.append(
             f"about {size.both} subjects with {size.both} executions each (now {int(ms['n'])} x {int(ms['k'])}; "
