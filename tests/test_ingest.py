@@ -417,3 +417,19 @@ def test_a_pattern_naming_other_factors_than_the_study_is_refused(tmp_path: Path
     assert only.ingest("results/{host}/{subject}/run-{repetition}").levels == {"host": ("clusterB",)}
     with pytest.raises(InputError, match=r"names the factors none, where the executions stored already have host: "):
         only.ingest("results/clusterB/{subject}/run-{repetition}")
+
+
+def test_an_execution_missing_a_later_output_is_stored_as_such(tmp_path: Path) -> None:
+    """Review TT: a folder without the second declared output crashed the ingest ("internal error: A value is
+    required for bind parameter 'blob'"): the first output's keys were taken for every row of the statement."""
+    files = {
+        (f"sub-{s}", r): {"a.json": json.dumps({"v": s}), "b.json": json.dumps({"w": s})}
+        for s in (1, 2)
+        for r in (1, 2)
+    }
+    del files["sub-2", 2]["b.json"]
+    study = ingested(tmp_path, "  a: {path: a.json, kind: scalars}\n  b: {path: b.json, kind: scalars}\n", files)
+    df = study.executions().set_index(["subject", "repetition"])
+    assert df.loc[("sub-2", 2), "status"] == "failed" and "missing outputs: b" in df.loc[("sub-2", 2), "error"]
+    assert (df.drop(index=("sub-2", 2))["status"] == "done").all()
+    assert study.analyze().document["verdict"]["status"] == "incomplete"

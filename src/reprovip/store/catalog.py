@@ -552,7 +552,12 @@ class Catalog(sql.Reads):
                 conn.execute(s.executions.delete().where(s.executions.c.id == row["id"]))
                 conn.execute(insert(s.executions).values(study_id=study_id, **row))
                 if outs:
-                    conn.execute(insert(s.outputs), [dict(o, execution_id=row["id"]) for o in outs])
+                    # One statement for all: every row needs every column (a missing output has no blob, and the
+                    # first row's keys were taken for all: a second output missing crashed the ingest, a review)
+                    keys = sorted(set().union(*outs))
+                    conn.execute(
+                        insert(s.outputs), [dict({k: o.get(k) for k in keys}, execution_id=row["id"]) for o in outs]
+                    )
         return replaced
 
     def attempt_counts(self, study_id: int) -> dict[tuple[bool, str], int]:
