@@ -433,3 +433,27 @@ def test_an_execution_missing_a_later_output_is_stored_as_such(tmp_path: Path) -
     assert df.loc[("sub-2", 2), "status"] == "failed" and "missing outputs: b" in df.loc[("sub-2", 2), "error"]
     assert (df.drop(index=("sub-2", 2))["status"] == "done").all()
     assert study.analyze().document["verdict"]["status"] == "incomplete"
+
+
+def test_subjects_that_are_copies_of_one_another_are_not_analysable(tmp_path: Path) -> None:
+    """Review TT: a failing study passed once each subject's folder was copied beside it (`sub-01.bak`): 6
+    "subjects", the ICC's interval narrower. Subjects holding the same files in every execution, where those
+    differ between executions, are one subject counted twice: said in every view, not analysable. Two subjects
+    whose deterministic outputs happen to agree (a count) are no copies."""
+    rng = np.random.default_rng(0)
+    files: dict[tuple[str, int], dict[str, str]] = {}
+    for s in (1, 2, 3):
+        for r in (1, 2, 3):
+            text = json.dumps({"v": 10.0 * s + float(rng.normal(0, 0.05)), "count": 3})
+            files[f"sub-0{s}", r] = files[f"sub-0{s}.bak", r] = {"r.json": text}
+    study = ingested(tmp_path, "  r: {path: r.json, kind: scalars}\n", files)
+    doc = study.analyze().document
+    assert doc["executions"]["duplicate_subjects"] == [[f"sub-0{s}", f"sub-0{s}.bak"] for s in (1, 2, 3)]
+    assert doc["verdict"]["status"] == "error" and doc["verdict"]["exit_code"] != 0
+    (alert,) = [a for a in doc["alerts"] if a.get("duplicates")]
+    assert alert["message"].startswith("6 subjects are copies of one another (sub-01 = sub-01.bak; sub-02 = ")
+    deterministic = {
+        (f"s{s}", r): {"c.json": json.dumps({"count": 3 if s < 3 else 4})} for s in (1, 2, 3) for r in (1, 2)
+    }
+    doc = ingested(tmp_path / "counts", "  c: {path: c.json, kind: scalars}\n", deterministic).analyze().document
+    assert doc["executions"]["duplicate_subjects"] == [] and doc["verdict"]["status"] != "error"

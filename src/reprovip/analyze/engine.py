@@ -26,6 +26,7 @@ from reprovip.analyze.dataflow import add_dataflow
 from reprovip.analyze.design import Design, build_design, most_common_count, records_by_output
 from reprovip.analyze.executions import (
     declared_outputs,
+    duplicate_subjects,
     executions_summary,
     provenance_summary,
     spec_digest,
@@ -580,7 +581,7 @@ def analyze_study(study: Study, *, json_path: str | Path | None = None) -> dict[
     declared = {f.name: list(f.levels) for f in study.spec.factor_list()}
     document = dict(
         header(study, declared),
-        executions=executions_summary(study, stored),
+        executions=dict(executions_summary(study, stored), duplicate_subjects=duplicate_subjects(outputs)),
         provenance=provenance_summary([study], [stored]),
         outputs=analyze_groups(study, groups, declared, study.results / "analysis", done=done),
     )

@@ -125,6 +125,36 @@ def executions_summary(study: Study, stored: Stored) -> dict[str, Any]:
     )
 
 
+def duplicate_subjects(outputs: list[dict[str, Any]]) -> list[list[str]]:
+    """Groups of subjects whose stored outputs are the same files in every execution (output, condition and
+    repetition), where those files differ between the executions of the subject: one subject's results counted
+    several times (a backup copy `sub-01.bak` ingested beside `sub-01`, one folder ingested under two names),
+    which no chance makes (run-to-run differences repeated bit for bit). They made the between-subject variance
+    and the ICC's confidence interval look better: a review's failing study passed with its folders copied.
+
+    Examples
+    --------
+    >>> rows = [dict(subject=s, name="v", relpath="v", condition_key="-", repetition=r, blob=f"{s[:2]}{r}")
+    ...         for s in ("s1", "s1.bak", "s2") for r in (1, 2)]
+    >>> duplicate_subjects(rows)
+    [['s1', 's1.bak']]
+    """
+    files: dict[str, dict[tuple[str, str, str, int], str]] = {}
+    for o in outputs:
+        if o.get("blob"):
+            files.setdefault(o["subject"], {})[o["name"], o["relpath"], o["condition_key"], int(o["repetition"])] = o[
+                "blob"
+            ]
+    same: dict[tuple[Any, ...], list[str]] = {}
+    for subject, held in files.items():
+        by_output: dict[tuple[str, str], set[str]] = {}
+        for (name, relpath, _, _), blob in held.items():
+            by_output.setdefault((name, relpath), set()).add(blob)
+        if any(len(blobs) > 1 for blobs in by_output.values()):  # its executions differ: no chance copies them
+            same.setdefault(tuple(sorted(held.items())), []).append(subject)
+    return sorted(sorted(group) for group in same.values() if len(group) > 1)
+
+
 def _flaky(study: Study, rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Where the flaky executions are (``by_condition``: how many under each condition) and why their failed
     attempts failed (``errors``: the distinct reasons, the first 5, from the first 50 such executions): a review's

@@ -60,6 +60,19 @@ def execution_alerts(ex: dict[str, Any]) -> list[dict[str, Any]]:
         from reprovip.spec.subjects import participants_message
 
         alerts.append(dict(output=None, severity="warn", message=participants_message(participants)))
+    if copies := ex.get("duplicate_subjects"):
+        groups = "; ".join(" = ".join(g) for g in copies[:5]) + ("; ..." if len(copies) > 5 else "")
+        alerts.append(
+            dict(
+                output=None,
+                severity="fail",
+                duplicates=True,
+                message=f"{sum(len(g) for g in copies)} subjects are copies of one another ({groups}): the same "
+                "files in every execution, though those differ from run to run; one subject's results counted "
+                "several times make subjects look more distinct than executions (a backup folder ingested, one "
+                "folder under two names?): remove the copies, then ingest or analyse again",
+            )
+        )
     if any(a["severity"] == "fail" for a in alerts):
         return alerts
     if (as_float(ex.get("attempt_failure_rate")) or 0) > 0:

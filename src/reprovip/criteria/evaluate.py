@@ -208,6 +208,8 @@ def evaluate(document: dict[str, Any], criteria: list[Criterion] | None) -> dict
         statuses.append("fail")
     if any(a.get("note") == "left running" for a in alerts):  # outputs possibly half-written: no verdict on them
         statuses.append("error")
+    if any(a.get("duplicates") for a in alerts):  # one subject counted twice: no between-subject figure holds
+        statuses.append("error")
     if any(a["severity"] == "warn" for a in alerts):
         statuses.append("warn")
     if not document["outputs"]:
