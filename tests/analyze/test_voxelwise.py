@@ -809,33 +809,3 @@ def test_honest_spread_sets_no_execution_apart(tmp_path: Path, fault: str) -> No
     out = _maps_study(tmp_path, fault)
     assert out["voxelwise"]["summary"]["apart_voxels"] == 0 and "executions_apart" not in out["voxelwise"]
     assert "apart" not in out["voxelwise"]["maps"]
-
-
-def test_repetitions_that_are_copies_count_once_in_the_voxel_maps(tmp_path: Path) -> None:
-    """Review NN: a deterministic tool run k = 3 times per seed writes each seed's image three times; as nine
-    raters, the voxel ICC and within-SD counted copies as agreement. Copies count once: the maps equal those of
-    the same study ingested with one repetition (the scalar twin: tests/analyze/test_stats.py)."""
-    from tests.conftest import ingested_folders
-
-    rng = np.random.default_rng(5)
-    base = rng.normal(100.0, 10.0, size=(4, 1, *SPATIAL))
-    images = base + rng.normal(0.0, 2.0, size=(4, 3, *SPATIAL))  # 4 subjects x 3 seeds
-
-    def study(root: Path, k: int) -> dict[str, Any]:
-        folders = {}
-        for s in range(4):
-            for seed in range(3):
-                blob = nib.Nifti1Image(images[s, seed], np.eye(4)).to_bytes()
-                for r in range(1, k + 1):
-                    folders[f"{seed}/sub-{s}/run-{r}"] = {"img.nii": blob}
-        doc = ingested_folders(
-            root, "  img: {path: img.nii, kind: image}\n", folders, "{seed}/{subject}/run-{repetition}"
-        )
-        return doc.analyze().document["outputs"][0]["voxelwise"]
-
-    three, one = study(tmp_path / "k3", 3), study(tmp_path / "k1", 1)
-    for name in ("icc_a1", "sd", "share_seed"):
-        np.testing.assert_array_equal(
-            np.asarray(nib.load(three["maps"][name]).dataobj), np.asarray(nib.load(one["maps"][name]).dataobj)
-        )
-    assert three["summary"]["icc_a1_median"] == one["summary"]["icc_a1_median"]

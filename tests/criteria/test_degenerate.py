@@ -607,3 +607,23 @@ def test_the_executions_that_would_settle_an_icc_are_not_copies(copies: bool) ->
         "the 95% CI (0.515 to 0.998) straddles 0.9; if today's variance components hold, "
         f"about 12 {what} per subject (now 3) would put it above the threshold"
     )
+
+
+def test_an_identity_flag_alone_does_not_vouch_for_what_it_cannot_see() -> None:
+    """Review SS: `criteria: [repetitions_identical]` alone passed a volume 20% higher under threads=2 with no
+    word (repetitions identical), and `[within_envelope]` alone a tool varying 30% run to run."""
+    same = {"threads=1": dict(identical=True), "threads=2": dict(identical=True)}
+    volume = _obs("volume", identical=False, per_condition=same)
+    out = dict(_output(volume), factors={"threads": ["1", "2"]})
+    cells = [{"subject": s, "n": 4} for s in ("s1", "s2", "s3")]
+    out["bitwise"] = dict(identical=False, repetitions_identical=True, cells=cells)
+    verdict = output_verdict(out, [_criterion("repetitions_identical")], {"executions": {}})
+    (unjudged,) = [r for r in verdict["reasons"] if r["criterion"] == "every observation judged"]
+    assert unjudged["message"] == (
+        "1 observation(s) differ between executions and no criterion selects them (the criteria judge only "
+        "repetitions_identical): volume; the verdict does not vouch for them"
+    )
+    assert verdict["status"] == "warn"
+    envelope = dict(_output(_obs("volume", identical=False)), envelope=dict(within_envelope=True))
+    reasons = output_verdict(envelope, [_criterion("within_envelope")], {"executions": {}})["reasons"]
+    assert [r["observation"] for r in reasons if r["criterion"] == "every observation judged"] == ["volume"]

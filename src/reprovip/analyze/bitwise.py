@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import replace
 from typing import Any
 
 from reprovip.analyze.design import Design, Record
@@ -24,24 +23,6 @@ NONDETERMINISM_HINTS = {
 def record_key(r: Record) -> str:
     """What identity compares: the semantic hash, else the bytes' hash (a missing file equals nothing)."""
     return r.semantic_hash or r.blob or f"missing:{id(r)}"
-
-
-def copies_once(design: Design) -> Design:
-    """``design`` with one repetition per condition when the repetitions of every condition are copies (the
-    same semantic hash) in every subject, every subject complete, and a factor to compare; else ``design``.
-
-    A deterministic tool run k times writes one measurement k times: as k raters of the voxel ICC and k repeats
-    of the within-subject SD they shrank the run-to-run variance the maps measure (the scalars count such
-    repetitions once too, see :func:`reprovip.analyze.stats.rater_columns`).
-    """
-    if design.k < 2 or not design.factors or len(design.complete) != len(design.subjects):
-        return design
-    for grid in design.grid.values():
-        for cell in design.cells:
-            if len({record_key(grid[cell, i]) for i in range(design.k)}) != 1:
-                return design
-    grids = {s: {(cell, 0): grid[cell, 0] for cell in design.cells} for s, grid in design.grid.items()}
-    return replace(design, k=1, grid=grids)
 
 
 def _cell_records(design: Design, subject: str, cell: tuple[str, ...]) -> list[Record]:

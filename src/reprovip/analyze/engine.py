@@ -21,7 +21,7 @@ from reprovip.analyze.attribution import (
     source_shares,
     voxel_variance,
 )
-from reprovip.analyze.bitwise import NONDETERMINISM_HINTS, bitwise_summary, copies_once, record_key
+from reprovip.analyze.bitwise import NONDETERMINISM_HINTS, bitwise_summary, record_key
 from reprovip.analyze.dataflow import add_dataflow
 from reprovip.analyze.design import Design, build_design, most_common_count, records_by_output
 from reprovip.analyze.executions import (
@@ -153,7 +153,7 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
             subjects = list(design.complete)
             factor = version_factor(design)
             entry["voxelwise"] = voxelwise_maps(
-                design if factor is not None else copies_once(design),  # the envelope needs the run-to-run spread
+                design,
                 subjects,
                 out_dir,
                 labels=kind == "labels",

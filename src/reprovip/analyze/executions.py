@@ -152,7 +152,8 @@ def duplicate_subjects(outputs: list[dict[str, Any]]) -> list[list[str]]:
             by_output.setdefault((name, relpath), set()).add(blob)
         if any(len(blobs) > 1 for blobs in by_output.values()):  # its executions differ: no chance copies them
             same.setdefault(tuple(sorted(held.items())), []).append(subject)
-    return sorted(sorted(group) for group in same.values() if len(group) > 1)
+    # every subject alike: outputs that ignore the input (judged as such by the metrics), no copied folder
+    return sorted(sorted(group) for group in same.values() if 1 < len(group) < len(files))
 
 
 def _flaky(study: Study, rows: list[dict[str, Any]]) -> dict[str, Any]:

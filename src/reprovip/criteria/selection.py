@@ -81,7 +81,10 @@ def unjudged(out: dict[str, Any], rules: list[Criterion]) -> list[dict[str, Any]
     # an unselected observation changed with the thread count).
     partial = {"repetitions_identical", "within_envelope", *STUDY_METRICS}
     covering = [c for c in rules if c not in per_observation and c.metric not in partial]
-    if not per_observation or covering or any(not c.observations for c in per_observation):
+    # Alone, the identity flags judged nothing else either: `repetitions_identical` passed beside a 20% change with
+    # the thread count, "sufficiently reproducible" with no word (a review)
+    flags = sorted({c.metric for c in rules if c.metric in ("repetitions_identical", "within_envelope")})
+    if (not per_observation and not flags) or covering or any(not c.observations for c in per_observation):
         return []
     repetitions = any(c.metric == "repetitions_identical" for c in rules)
     left = [
@@ -95,6 +98,7 @@ def unjudged(out: dict[str, Any], rules: list[Criterion]) -> list[dict[str, Any]
     if not left:
         return []
     patterns = sorted({p for c in per_observation for p in c.observations})
+    what = f"the criteria select {', '.join(patterns)}" if patterns else f"the criteria judge only {', '.join(flags)}"
     return [
         reason(
             JUDGED,
@@ -102,8 +106,8 @@ def unjudged(out: dict[str, Any], rules: list[Criterion]) -> list[dict[str, Any]
             severity="warn",
             value=len(left),
             observation=left[0],
-            message=f"{len(left)} observation(s) differ between executions and no criterion selects them (the "
-            f"criteria select {', '.join(patterns)}): {named(left)}; the verdict does not vouch for them",
+            message=f"{len(left)} observation(s) differ between executions and no criterion selects them ({what}): "
+            f"{named(left)}; the verdict does not vouch for them",
         )
     ]
 
