@@ -147,6 +147,9 @@ def test_output_paths_may_name_the_execution_and_nothing_else() -> None:
             r"level 42 does: the unseeded condition would run seeded",
         ),
         ("seed: {fixed: 7, off: {unseeded: '7'}}", r"factors\.seed\.off: the seed level \{unseeded: 7\} gives"),
+        # review QQ: the same number in another spelling, as int(), strtol or a float parser reads it
+        ("seed: [42, {unseeded: '042'}]", r"factors\.seed\.1: the seed level \{unseeded: 042\} gives the application"),
+        ("seed: [42, {unseeded: '0x2a'}]", r"factors\.seed\.1: the seed level \{unseeded: 0x2a\}"),
     ],
 )
 def test_number_levels_equal_by_value_are_duplicates(factors: str, match: str) -> None:

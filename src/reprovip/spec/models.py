@@ -6,6 +6,7 @@ them against the study folder.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, List, Literal  # noqa: UP035 (a field is named `list`)
 
@@ -467,9 +468,9 @@ def _level_problems(name: str, levels: list[Any] | dict[str, Any]) -> list[tuple
                 out.append(((i,), f"factor {name!r} has duplicate levels {labels}"))
             seen.add(same)
     if name == "seed" and not out:
-        given = {str(x) for _, x in items if _is_int(x)}
+        given = {x for _, x in items if _is_int(x)}
         for k, x in items:
-            if is_unseeded(x) and str(x["unseeded"]) in given:
+            if is_unseeded(x) and _seed_number(x["unseeded"]) in given:
                 word = x["unseeded"]
                 out.append(
                     (
@@ -532,6 +533,27 @@ def _closest_core(level: Any) -> str:
 
 
 NUMBER_LEVELS = ("threads", "seed", "perturb")  # factors whose levels are numbers to the application, by value
+
+
+def _seed_number(word: str | int) -> int | None:
+    """The seed an application reading ``word`` as a number would take (Python's ``int``, C's ``strtol`` with base
+    0, a float parser): ``"042"``, ``" 42"``, ``"+42"``, ``"0x2a"`` and ``"42.0"`` are 42, so an "unseeded" level
+    giving them beside seed 42 ran seeded (a review); None for a word no parser reads as a whole number.
+
+    Examples
+    --------
+    >>> [_seed_number(w) for w in ("042", " +42", "0x2a", "42.0", "none", -1, "1e400")]
+    [42, 42, 42, 42, None, -1, None]
+    """
+    text = str(word).strip()
+    for parse in (int, lambda t: int(t, 0), float):
+        try:
+            value = parse(text)
+        except (ValueError, OverflowError):
+            continue
+        if math.isfinite(value) and value == int(value):
+            return int(value)
+    return None
 
 
 def _same_level(name: str, x: Any) -> Any:
