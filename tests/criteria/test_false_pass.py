@@ -852,3 +852,25 @@ def test_a_pair_header_the_same_in_every_execution_is_never_identical(tmp_path: 
     assert out["verdict"]["status"] == "error" and doc["verdict"]["status"] not in ("identical", "pass", "warn")
     (readable,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "outputs readable" and not r["passed"]]
     assert readable["severity"] == "fail" and "is the header of a .hdr/.img pair" in readable["message"]
+
+
+def test_outputs_non_finite_everywhere_are_not_analysable(tmp_path: Path) -> None:
+    """Review QQ: a table whose every cell is `nan` in every execution, and images NaN at every voxel of every
+    subject, read "sufficiently reproducible, with warnings", exit 0 (the images' warning said "zero"): nothing
+    but NaN was compared, as an empty file. One subject NaN everywhere still warns (tests/analyze)."""
+    import nibabel as nib
+
+    nan_image = nib.Nifti1Image(np.full((4, 4, 4), np.nan, np.float32), np.eye(4)).to_bytes()
+    files = {(f"s{s}", r): {"t.csv": "k,v\na,nan\nb,nan\n", "m.nii": nan_image} for s in (1, 2, 3) for r in (1, 2)}
+    outputs = "  t: {path: t.csv, kind: table, key_columns: [k]}\n  m: {path: m.nii, kind: image}\n"
+    doc = ingested(tmp_path, outputs, files).analyze().document
+    table, image = (next(o for o in doc["outputs"] if o["name"] == n) for n in ("t", "m"))
+    (why,) = [r for r in table["verdict"]["reasons"] if not r["passed"]]
+    assert (why["criterion"], why["estimable"], table["verdict"]["status"]) == ("finite values", False, "error")
+    assert why["message"].startswith("every observation (2) is non-finite in every execution of every subject")
+    failed = {r["criterion"]: r for r in image["verdict"]["reasons"] if not r["passed"]}
+    assert "something in the images" not in failed and image["verdict"]["status"] == "error"
+    assert failed["something finite in every subject's images"]["message"].startswith(
+        "every voxel of every execution is non-finite (NaN/inf) for 3 subject(s): s1, s2, s3;"
+    )
+    assert doc["verdict"]["status"] == "error" and doc["verdict"]["exit_code"] == 1

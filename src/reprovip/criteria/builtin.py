@@ -177,6 +177,11 @@ def _laid_out(errors: list[dict[str, Any]]) -> str:
     return f" ({every} read, but with other rows, fields or lines than their subject's other executions)"
 
 
+def _nowhere_finite(observation: dict[str, Any]) -> bool:
+    nonfinite = observation.get("nonfinite") or {}
+    return bool(nonfinite) and nonfinite.get("executions") == nonfinite.get("of")
+
+
 def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
     """Checks every output gets, whatever the criteria: each failure here means the data cannot support a pass."""
     if out.get("written_by_none"):
@@ -250,7 +255,14 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
             )
         )
     vox = (out.get("voxelwise") or {}).get("summary") or {}
-    if out["kind"] in ("image", "labels") and vox.get("mask_voxels") == 0 and vox.get("voxels") and not unreadable:
+    every_nan = bool(vox.get("voxels")) and vox.get("nonfinite_everywhere_voxels") == vox.get("voxels")
+    if (
+        out["kind"] in ("image", "labels")
+        and vox.get("mask_voxels") == 0
+        and vox.get("voxels")
+        and not unreadable
+        and not every_nan  # said below: non-finite, not zero (a review read "every voxel ... is zero")
+    ):
         what = "label" if out["kind"] == "labels" else "non-zero voxel"
         reasons.append(
             reason(
@@ -288,8 +300,22 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                     "(declare `kind: bytes` if that is what it is)",
                 )
             )
+    observations = out.get("observations") or []
+    nowhere = bool(observations) and all(_nowhere_finite(o) for o in observations)
+    if nowhere:
+        # identical, and nothing but NaN/inf compared: as an empty file, no pass (a review read "with warnings")
+        reasons.append(
+            reason(
+                "finite values",
+                passed=False,
+                estimable=False,
+                value=len(observations),
+                message=f"every observation ({len(observations)}) is non-finite in every execution of every "
+                "subject: no number was compared (an application that failed silently?)",
+            )
+        )
     for pattern, criterion, severity, what in NONFINITE_OBSERVATIONS:
-        found = [o for o in out.get("observations") or [] if (o.get("nonfinite") or {}).get("pattern") == pattern]
+        found = [o for o in observations if (o.get("nonfinite") or {}).get("pattern") == pattern and not nowhere]
         if found:
             reasons.append(
                 reason(
@@ -417,12 +443,15 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
             )
         )
     if blank := vox.get("nonfinite_subjects"):
-        # identical, but nothing computed: the table twin warns the same way (review DD: no word at all)
+        # identical, but nothing computed: the table twin warns the same way (review DD: no word at all); in every
+        # subject, nothing was compared at all: no pass (review QQ)
+        everyone = len(blank) >= int((out.get("voxelwise") or {}).get("subjects") or 0)
         reasons.append(
             reason(
                 "something finite in every subject's images",
                 passed=False,
-                severity="warn",
+                severity="fail" if everyone else "warn",
+                estimable=not everyone,
                 value=len(blank),
                 message=f"every voxel of every execution is non-finite (NaN/inf) for {len(blank)} subject(s): "
                 f"{', '.join(blank[:5])}{', ...' if len(blank) > 5 else ''}; nothing of them was compared "
