@@ -457,3 +457,33 @@ def test_subjects_that_are_copies_of_one_another_are_not_analysable(tmp_path: Pa
     }
     doc = ingested(tmp_path / "counts", "  c: {path: c.json, kind: scalars}\n", deterministic).analyze().document
     assert doc["executions"]["duplicate_subjects"] == [] and doc["verdict"]["status"] != "error"
+
+
+def test_results_trees_that_would_drop_or_replace_executions_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review TT, before anything is stored: run folders that are links to unmounted storage were skipped (3
+    repetitions read "identical" from 2); a pattern stopping above the run folders replaced complete executions
+    with "missing outputs", exit 0; a 20-digit repetition was an internal error; a second --pattern was ignored."""
+    _results_tree(tmp_path)
+    study_file = tmp_path / "study.yaml"
+    study_file.write_text("outputs:\n  result: {path: result.json, kind: scalars}\n")
+    study = Study.load(study_file)
+    study.ingest("results/{version}/{subject}/run-{repetition}")
+    link = tmp_path / "results/1.8/sub-01/run-3"
+    link.symlink_to("/mnt/unmounted/job3")
+    with pytest.raises(InputError, match=r"^1 folder\(s\) under .* are links to nothing: results/1.8/sub-01/run-3 -> "):
+        study.ingest("results/{version}/{subject}/run-{repetition}")
+    link.unlink()
+    with pytest.raises(
+        InputError,
+        match=r"none of the 4 folder\(s\) matching 'results/\{version\}/\{subject\}' holds a declared output "
+        r"\(result.json\); they hold folders \(run-1, run-2\): does the pattern stop a level too high\?",
+    ):
+        study.ingest("results/{version}/{subject}")
+    assert (Study.load(study_file).executions()["status"] == "done").sum() == 7  # nothing replaced
+    (tmp_path / "results/1.8/sub-01/run-99999999999999999999").mkdir()
+    with pytest.raises(InputError, match=r"run-99999999999999999999: repetition 99999999999999999999 is beyond"):
+        study.ingest("results/{version}/{subject}/run-{repetition}")
+    code = main(["ingest", str(study_file), "-p", "results/{version}/{subject}/run-{repetition}", "-p", "x/{subject}"])
+    assert code == 2 and "--pattern was given 2 times; give one" in capsys.readouterr().err

@@ -81,8 +81,11 @@ def find_execution_dirs(root: Path, pattern: str) -> tuple[list[tuple[Path, dict
     """
     regex, _ = _pattern_regex(pattern)
     wildcard = _PH.sub("*", pattern)
-    found, skipped = [], []
+    found, skipped, broken = [], [], []
     for p in sorted(glob.glob(str(root / wildcard))):
+        if os.path.islink(p) and not os.path.exists(p):
+            broken.append(f"{_as_written(Path(p), root, pattern)} -> {os.readlink(p)}")
+            continue
         if not os.path.isdir(p):
             continue
         rel = _as_written(Path(p), root, pattern)
@@ -90,6 +93,11 @@ def find_execution_dirs(root: Path, pattern: str) -> tuple[list[tuple[Path, dict
             found.append((Path(p), m.groupdict()))
         else:
             skipped.append(rel)
+    if broken:  # results on storage not mounted: skipped, a review's 3 repetitions read "identical" from 2
+        raise InputError(
+            f"{len(broken)} folder(s) under {root} matching {pattern!r} are links to nothing: {few(broken)}; "
+            "mount or restore what they point to, or remove the links"
+        )
     return found, skipped
 
 
@@ -235,6 +243,9 @@ def _record_outputs(
     return rows
 
 
+MAX_REPETITION = 2**31 - 1
+
+
 def _executions(
     found: list[tuple[Path, dict[str, str]]], factors: list[str], root: Path
 ) -> list[tuple[Path, dict[str, str], int, dict[str, str], str]]:
@@ -243,6 +254,11 @@ def _executions(
     out, seen = [], {}
     for folder, groups in found:
         rep = int(groups.get("repetition", "1"))
+        if rep > MAX_REPETITION:  # SQLite's integers: an internal error (a review)
+            raise InputError(
+                f"{_shown(folder, root)}: repetition {groups['repetition']} is beyond {MAX_REPETITION}; number the "
+                "repetition folders 1, 2, ..."
+            )
         labels = {f: groups[f.replace("-", "_")] for f in factors}
         key = ",".join(f"{k}={v}" for k, v in labels.items()) or "-"
         other = seen.setdefault((groups["subject"], key, rep), folder)
@@ -368,6 +384,15 @@ def ingest_outputs(study: Study, pattern: str, *, root: Path | None = None) -> I
         output_files(folder, [d.rendered(v) for d in decls]) for (folder, *_), v in zip(executions, values, strict=True)
     ]
     check_distinct_files([(e[0], f) for e, f in zip(executions, files, strict=True)], root)
+    if not any(matched for held in files for _, matched, _ in held):
+        # Every execution "missing outputs", replacing complete ones stored before (a review's `results/{subject}`
+        # stopped a level above its run folders): refused before anything is stored
+        inside = sorted({c.name for folder, *_ in executions[:20] for c in folder.iterdir() if c.is_dir()})[:5]
+        raise InputError(
+            f"none of the {len(executions)} folder(s) matching {pattern!r} holds a declared output "
+            f"({', '.join(d.pattern for d in decls)})"
+            + (f"; they hold folders ({', '.join(inside)}): does the pattern stop a level too high?" if inside else "")
+        )
     summary.levels = factor_levels(study, {f: {labels[f] for *_, labels, _ in executions} for f in factors})
     with RunLock(study.store):
         catalog, blobs = study.catalog, BlobStore(study.store)

@@ -88,7 +88,8 @@ def ingest_records_command(
 @click.option(
     "--pattern",
     "-p",
-    default=None,
+    "patterns",
+    multiple=True,
     help="Folders of one execution each, e.g. 'results/{version}/{subject}/run-{repetition}'.",
 )
 @click.option(
@@ -120,7 +121,7 @@ def ingest_records_command(
 )
 def ingest(
     study: str,
-    pattern: str | None,
+    patterns: tuple[str, ...],
     records: str | None,
     root: str | None,
     tool: str | None,
@@ -128,6 +129,12 @@ def ingest(
     subject_inputs: tuple[str, ...],
 ) -> int:
     """Register outputs already on disk (another cluster, OS, VIP downloads) as executions of STUDY."""
+    if len(patterns) > 1:  # click kept the last one: a review's first tree was never ingested, unsaid
+        raise click.UsageError(
+            f"--pattern was given {len(patterns)} times; give one (ingest once per results tree: each ingest "
+            "replaces only the executions it names)"
+        )
+    pattern = patterns[0] if patterns else None
     if (pattern is None) == (records is None):
         raise click.UsageError("give exactly one of --pattern or --boutiques-records")
     if records is None and (tool or ignore or subject_inputs):
