@@ -627,3 +627,15 @@ def test_an_identity_flag_alone_does_not_vouch_for_what_it_cannot_see() -> None:
     envelope = dict(_output(_obs("volume", identical=False)), envelope=dict(within_envelope=True))
     reasons = output_verdict(envelope, [_criterion("within_envelope")], {"executions": {}})["reasons"]
     assert [r["observation"] for r in reasons if r["criterion"] == "every observation judged"] == ["volume"]
+
+
+def test_a_pattern_matching_nothing_is_an_error_whatever_the_severity() -> None:
+    """Review SS: `{require: "wcv <= 0.01", severity: warn, observations: ["*/Volume"]}` beside `amyg/volume`
+    read "Warning ... not estimable", exit 0, a passing JUnit testcase: a mistake in the criteria, not a finding."""
+    volume = _obs("amyg/volume", identical=False, wcv=0.002)
+    out = dict(_output(volume), bitwise=dict(identical=False, cells=[{"subject": s, "n": 2} for s in ("a", "b")]))
+    rule = Criterion(*parse_rule("wcv <= 0.01"), observations=("*/Volume",), severity="warn")
+    verdict = output_verdict(out, [_criterion("wcv <= 0.5"), rule], {"executions": {}})
+    (typo,) = [r for r in verdict["reasons"] if r["criterion"] == rule.text]
+    assert (typo["severity"], typo["estimable"], verdict["status"]) == ("fail", False, "error")
+    assert "no observation matches */Volume (did you mean `amyg/volume`?)" in typo["message"]

@@ -214,6 +214,9 @@ def _judge(
         )
     if criterion.observations and not output.get("error"):
         why = no_match(list(criterion.observations), [str(o["name"]) for o in output.get("observations") or []])
+        # a pattern matching nothing is a mistake in the criteria, whatever their severity: a warn criterion
+        # with a misspelt pattern read green in check and JUnit (a review)
+        extra = dict(extra, severity="fail")
     else:
         why = output.get("error") or (NO_LABEL if no_label(output) else "the metric was not computed for this output")
     return reason(

@@ -67,7 +67,14 @@ def said_unmatched(
     why = no_match(missing, [str(o["name"]) for o in output.get("observations") or []])
     if not judged["passed"] and judged["estimable"]:
         return dict(judged, message=f"{judged['message']}; {why}")
-    return dict(judged, passed=False, estimable=False, value=None, message=f"{criterion.text}: not estimable: {why}")
+    return dict(
+        judged,
+        passed=False,
+        estimable=False,
+        value=None,
+        severity="fail",  # a mistake in the criteria, whatever their severity (see judge.check)
+        message=f"{criterion.text}: not estimable: {why}",
+    )
 
 
 def unjudged(out: dict[str, Any], rules: list[Criterion]) -> list[dict[str, Any]]:
