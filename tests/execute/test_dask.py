@@ -436,3 +436,32 @@ def test_dask_local_interrupted_kills_its_applications_and_starts_no_more(tmp_pa
     assert out.strip().endswith("reprovip: interrupted"), out
     time.sleep(1)  # an execution started after the interrupt would show up by now
     assert _with_marker(marker) == []
+
+
+def _listening(pid: int) -> list[str]:
+    """The TCP addresses process ``pid`` listens on (``/proc/net/tcp*``; ``ss`` is not on every machine)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            if (target := os.readlink(fd)).startswith("socket:["):
+                inodes.add(target[8:-1])
+    found = []
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                address, port = fields[1].split(":")
+                loopback = address in ("0100007F", "00000000000000000000000001000000")
+                found.append(f"{'loopback' if loopback else address}:{int(port, 16)}")
+    return found
+
+
+def test_dask_local_listens_on_loopback_only() -> None:
+    """Review PP: `dask-local` opened HTTP servers on every interface (the scheduler's on 8787, and "Port 8787
+    is already in use" beside another cluster), though docs/scaling.md says it runs no dashboard."""
+    from reprovip.execute.dask_backend import local_cluster
+
+    with local_cluster("dask-local", 2):
+        listening = _listening(os.getpid())
+    assert listening and all(a.startswith("loopback:") for a in listening), listening
+    assert "loopback:8787" not in listening

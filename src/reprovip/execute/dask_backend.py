@@ -125,7 +125,14 @@ def local_cluster(spec: str, jobs: int) -> Iterator[Backend]:
         # In-process workers talk to the scheduler without sockets; the executions still run as processes.
         with (
             distributed.LocalCluster(
-                n_workers=jobs, threads_per_worker=1, processes=False, dashboard_address=None
+                n_workers=jobs,
+                threads_per_worker=1,
+                processes=False,
+                dashboard_address=None,
+                # Their HTTP servers (health checks) on free loopback ports: they listened on every interface,
+                # the scheduler's on 8787 (a review; "Port 8787 is already in use" beside another cluster)
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                worker_dashboard_address="127.0.0.1:0",
             ) as cluster,
             _serve(distributed.Client(cluster), options["shared"], owned=True) as backend,
         ):
