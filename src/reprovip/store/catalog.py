@@ -318,13 +318,17 @@ class Catalog(sql.Reads):
             return int(res.inserted_primary_key[0])
 
     def finish_run(self, run_id: int, status: str, n_done: int, n_failed: int) -> None:
-        """Record the end of a run."""
+        """Record the end of a run; the executions it left marked running (interrupted, stopped) are pending
+        again: `status` showed one "running" after Ctrl-C, with no runner alive (a review)."""
+        e = s.executions
         with self.engine.begin() as conn:
             conn.execute(
                 update(s.runs)
                 .where(s.runs.c.id == run_id)
                 .values(status=status, finished_at=time.time(), n_done=n_done, n_failed=n_failed)
             )
+            study = select(s.runs.c.study_id).where(s.runs.c.id == run_id).scalar_subquery()
+            conn.execute(update(e).where(e.c.study_id == study, e.c.status == "running").values(status="pending"))
 
     def close_run(self, run_id: int) -> None:
         """Record a run whose runner died as ``interrupted``: its counts and end from the attempts it recorded."""
@@ -423,9 +427,16 @@ class Catalog(sql.Reads):
         success); ids the catalog does not know change nothing.
         """
         e = s.executions
+        # Only while their study's run is: a report arriving after an interrupted run's end marked one "running"
+        # for good, and `status` showed it with no runner alive (a review)
+        live = select(s.runs.c.study_id).where(s.runs.c.status == "running")
         with self.engine.begin() as conn:
             for chunk in _chunks(sorted(set(ids)), 500):
-                conn.execute(update(e).where(e.c.id.in_(chunk), e.c.status != "done").values(status="running"))
+                conn.execute(
+                    update(e)
+                    .where(e.c.id.in_(chunk), e.c.status != "done", e.c.study_id.in_(live))
+                    .values(status="running")
+                )
 
     def record_attempts(self, run_id: int, batch: list[tuple[str, dict[str, Any], list[dict[str, Any]]]]) -> None:
         """Record attempts (execution id, result, output rows) and, for successes, their outputs.
