@@ -384,14 +384,17 @@ def ingest_outputs(study: Study, pattern: str, *, root: Path | None = None) -> I
         output_files(folder, [d.rendered(v) for d in decls]) for (folder, *_), v in zip(executions, values, strict=True)
     ]
     check_distinct_files([(e[0], f) for e, f in zip(executions, files, strict=True)], root)
-    if not any(matched for held in files for _, matched, _ in held):
+    if not any(matched for held in files for _, matched, _ in held) and all(
+        any(c.is_dir() for c in folder.iterdir()) for folder, *_ in executions
+    ):
         # Every execution "missing outputs", replacing complete ones stored before (a review's `results/{subject}`
-        # stopped a level above its run folders): refused before anything is stored
+        # stopped a level above its run folders): refused before anything is stored. Folders of files (a version
+        # whose runs crashed, logs only) are failed executions, a finding.
         inside = sorted({c.name for folder, *_ in executions[:20] for c in folder.iterdir() if c.is_dir()})[:5]
         raise InputError(
             f"none of the {len(executions)} folder(s) matching {pattern!r} holds a declared output "
-            f"({', '.join(d.pattern for d in decls)})"
-            + (f"; they hold folders ({', '.join(inside)}): does the pattern stop a level too high?" if inside else "")
+            f"({', '.join(d.pattern for d in decls)}); they hold folders ({', '.join(inside)}): does the pattern "
+            "stop a level too high?"
         )
     summary.levels = factor_levels(study, {f: {labels[f] for *_, labels, _ in executions} for f in factors})
     with RunLock(study.store):

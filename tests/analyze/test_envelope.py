@@ -286,3 +286,14 @@ def test_images_judge_each_condition_as_the_scalar_test_does() -> None:
     assert float(env["max_abs_z"]) == pytest.approx(float(scalar["max_abs_z"]), rel=1e-9)
     assert [str(i) for i in np.flatnonzero(out)] == scalar["outside"] == [str(i) for i in range(10)]
     assert (str(env["worst_index"]), env["worst_condition"]) == (scalar["worst_observation"], 0)
+
+
+def test_the_largest_change_is_named_when_every_z_is_infinite() -> None:
+    """Review QQ: a deterministic baseline (no run-to-run noise) and a version changing a map by up to 150.8:
+    every changed voxel's |z| is infinite, and the console named voxel 0's change of 0.0006."""
+    from reprovip.analyze.envelope import voxel_envelope
+
+    diff = np.array([[0.000615, 0.0, 150.8, -3.0]])
+    out, env = voxel_envelope(diff, np.zeros((1, 4)), 7, 3, 4, ("1.0", "2.0"), mean_shift=diff, n_subjects=4)
+    assert out.tolist() == [True, False, True, True] and env["max_abs_z"] == "Infinity"
+    assert env["worst_index"] == 2 and "the largest change of a repetition, 150.8 (" in env["detail"]

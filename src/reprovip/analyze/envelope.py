@@ -226,7 +226,10 @@ def voxel_envelope(
         crit[noisy_pairs] = -special.stdtrit(pooled[noisy_pairs] * (k - 1), q)
     outside = (z > crit).any(axis=0)
     n_vox = z.shape[1]
-    condition, worst = divmod(int(np.argmax(z)), n_vox) if z.size else (0, 0)
+    condition, worst = (0, 0)
+    if z.size:  # ties (every |z| infinite where the baseline has no noise) go to the largest change, not voxel 0
+        top = np.where(z == z.max(), np.nan_to_num(np.abs(diff), nan=0.0, posinf=np.finfo(float).max), -1.0)
+        condition, worst = divmod(int(np.argmax(top)), n_vox)
     count = int(np.count_nonzero(outside))
     zmax = float(z[condition, worst]) if z.size else 0.0
     worst_crit = float(crit[condition, worst]) if z.size else z_crit
