@@ -267,3 +267,13 @@ def test_repetitions_that_are_copies_count_once_as_raters() -> None:
     assert out[0]["icc"]["ICC(A,1)"]["ci_low"] == pytest.approx(row.loc["ICC(A,1)", "CI95"][0], abs=0.005)
     assert out[0]["icc"]["ICC(A,1)"]["df2"] == 8
     assert "raters" not in out[1] and out[1]["icc"]["ICC(A,1)"]["df2"] == 32 and out[1]["mean_squares"]["k"] == 9
+
+
+def test_an_execution_sd_that_underflows_is_not_estimable() -> None:
+    """Review SS: p-values near 1e-170 varying by 30% between repetitions: `execution_sd` and `ci95_halfwidth`
+    were 0 (their squares underflow) and passed `execution_sd <= 1e-300`; null, not estimable, as the SD is."""
+    values = np.array([[[[1e-170, 1.3e-170], [1.1e-170, 1.2e-170]], [[2e-170, 2.6e-170], [2.1e-170, 2.5e-170]]]])
+    (o,) = scalar_metrics(values, ("threads",), ["threads=1", "threads=2"])
+    assert o["execution_sd"] is None and o["ci95_halfwidth"] is None
+    (fine,) = scalar_metrics(values * 1e170, ("threads",), ["threads=1", "threads=2"])
+    assert fine["execution_sd"] > 0.1 and fine["ci95_halfwidth"] > 0.2

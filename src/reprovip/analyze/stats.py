@@ -183,8 +183,11 @@ def scalar_metrics(values: np.ndarray, factors: tuple[str, ...], cond_keys: list
                 for src, v, sh, t in zip(comps.sources, var, share, trunc, strict=True)
             }
             exec_var = float(sum(v for src, v in zip(comps.sources, var, strict=True) if src != "subject"))
-            o["execution_sd"] = num(np.sqrt(exec_var))
-            o["ci95_halfwidth"] = num(Z95 * np.sqrt(exec_var))
+            # values that differ by less than float64's squares hold: 0 is no spread, and passed `execution_sd <=
+            # 1e-300` beside values varying by 30% (a review); null is not estimable
+            unknown = underflow[i] and exec_var == 0
+            o["execution_sd"] = None if unknown else num(np.sqrt(exec_var))
+            o["ci95_halfwidth"] = None if unknown else num(Z95 * np.sqrt(exec_var))
             if tests is not None:
                 o["factor_p"] = tests[i]
         o["per_condition"] = per_cond[i]
