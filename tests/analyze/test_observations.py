@@ -235,3 +235,30 @@ def test_a_json_region_one_subject_lacks_with_its_lists_is_absent_there_not_unre
     for name in ("regions.thalamus.suvr", "regions.thalamus.ci[0]", "regions.thalamus.ci[1]"):
         assert obs[name]["absent_subjects"] == ["d"] and obs[name]["mean_squares"]["n"] == 3
     assert out["absent_observations"]["subjects"]["d"]["count"] == 3
+
+
+def test_an_array_beyond_the_limit_is_refused_from_its_header(tmp_path, monkeypatch) -> None:
+    """More values than an array output is analysed with: refused, with what to do. Review PP: twelve 50 MB
+    `.npy` were each read whole (1.8 GB, 4 minutes) before the refusal; the header says their size."""
+    from reprovip.analyze import observations
+    from reprovip.analyze.observations import MAX_OBSERVATIONS
+
+    small = tmp_path / "small.npy"
+    np.save(small, np.arange(3.0))
+    files = {}
+    for s in (1, 2):
+        for r in (1, 2):
+            big = tmp_path / f"big{s}{r}.npy"
+            np.save(big, np.full(MAX_OBSERVATIONS + 1, float(s + 0.1 * r)))  # differs run to run
+            files[f"s{s}", r] = {"a.npy": big.read_bytes(), "b.npy": small.read_bytes()}
+    study = ingested(tmp_path / "study", "  a: {path: a.npy, kind: array}\n  b: {path: b.npy, kind: array}\n", files)
+    read = []
+    monkeypatch.setattr(observations, "load", lambda path, **kw: read.append(path) or load(path, **kw))
+    doc = study.analyze().document
+    out = {o["name"]: o for o in doc["outputs"]}
+    assert (
+        f"{MAX_OBSERVATIONS + 1} values, more than the {MAX_OBSERVATIONS} a table, array or text output"
+        in (out["a"]["errors"][0]["error"])
+    )
+    assert out["a"]["verdict"]["status"] == "error" and out["b"]["verdict"]["status"] == "identical"
+    assert read and all(Path(p).stat().st_size < 1000 for p in read)  # only the small files were read

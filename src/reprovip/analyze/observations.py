@@ -7,6 +7,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from reprovip.analyze.design import Design, Record
 from reprovip.analyze.identifiers import mixed_identifiers
 from reprovip.errors import ReaderError
 from reprovip.readers import check_compatible, load
+from reprovip.readers.arrays import npy_values
 from reprovip.readers.compat import examples
 
 MAX_OBSERVATIONS = 200_000
@@ -99,6 +101,16 @@ def _described(arr: np.ndarray) -> str:
 Raw = dict[str, dict[tuple[tuple[str, ...], int], tuple[Any, Record]]]
 
 
+def too_many(path: Path, n: int) -> str:
+    """The error of a file with more than :data:`MAX_OBSERVATIONS` values. `kind: image` is NIfTI only: a .npy
+    or a CSV told to declare it could not (a review)."""
+    return (
+        f"{path}: {n} values, more than the {MAX_OBSERVATIONS} a table, array or text output is analysed with; "
+        "write a voxel map as NIfTI (`kind: image`: the voxelwise analysis), split the file, or declare the output "
+        "`kind: bytes` to compare it bit for bit"
+    )
+
+
 def _load(design: Design, kind: str, key_columns: list[str] | None) -> tuple[Raw, list[dict[str, Any]]]:
     """Every readable file of ``design`` as ``raw[subject][position] = (loaded, record)``; the others as errors."""
     errors: list[dict[str, Any]] = []
@@ -110,6 +122,8 @@ def _load(design: Design, kind: str, key_columns: list[str] | None) -> tuple[Raw
                 errors.append(dict(where, error=rec.error or "missing"))
                 continue
             try:
+                if kind == "array" and (n := npy_values(rec.path)) is not None and n > MAX_OBSERVATIONS:
+                    raise ReaderError(too_many(rec.path, n))  # from its header, before reading it whole
                 raw.setdefault(s, {})[pos] = (load(rec.path, kind=kind, key_columns=key_columns), rec)
             except ReaderError as exc:
                 errors.append(dict(where, error=str(exc)))
@@ -241,12 +255,7 @@ def gather(design: Design, kind: str, *, key_columns: list[str] | None = None) -
                 check_compatible(ref[0], got, path_a=ref[1].path, path_b=rec.path)
                 flat = _flatten({n: v for n, v in got.values.items() if n not in unshared and n not in empty[s]})
                 if len(flat) > MAX_OBSERVATIONS:
-                    # `kind: image` is NIfTI only: a .npy or a CSV told to declare it could not (a review)
-                    raise ReaderError(
-                        f"{rec.path}: {len(flat)} values, more than the {MAX_OBSERVATIONS} a table, array or text "
-                        "output is analysed with; write a voxel map as NIfTI (`kind: image`: the voxelwise "
-                        "analysis), split the file, or declare the output `kind: bytes` to compare it bit for bit"
-                    )
+                    raise ReaderError(too_many(rec.path, len(flat)))
                 loaded.setdefault(s, {})[pos] = flat
             except ReaderError as exc:
                 errors.append(dict(where, error=str(exc)))

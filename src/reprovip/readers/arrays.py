@@ -62,6 +62,19 @@ def _member(path: Path, archive: Any, name: str) -> np.ndarray:
     return value
 
 
+def npy_values(path: Path) -> int | None:
+    """How many numbers an ``.npy`` file holds, from its header alone (None for another file, or one whose
+    header cannot be read: the reader says why): a limit can be checked before 50 MB are read (a review's
+    check held 1.8 GB to refuse twelve of them)."""
+    if _is_npz(path):
+        return None
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except Exception:  # noqa: BLE001 -- damaged or not NumPy: read, and refused, as usual
+        return None
+    return int(array.size) if array.dtype.kind in "biufc" else None
+
+
 def load_arrays(path: Path) -> dict[str, np.ndarray]:
     """All arrays of an ``.npy`` (named ``"data"``) or ``.npz`` file, fully read, in file order."""
     try:
