@@ -444,8 +444,9 @@ def test_subjects_that_are_copies_of_one_another_are_not_analysable(tmp_path: Pa
     files: dict[tuple[str, int], dict[str, str]] = {}
     for s in (1, 2, 3):
         for r in (1, 2, 3):
-            text = json.dumps({"v": 10.0 * s + float(rng.normal(0, 0.05)), "count": 3})
-            files[f"sub-0{s}", r] = files[f"sub-0{s}.bak", r] = {"r.json": text}
+            value = {"v": 10.0 * s + float(rng.normal(0, 0.05)), "count": 3}
+            files[f"sub-0{s}", r] = {"r.json": json.dumps(value)}
+            files[f"sub-0{s}.bak", r] = {"r.json": json.dumps(value, indent=2)}  # rewritten: other bytes (review UU)
     study = ingested(tmp_path, "  r: {path: r.json, kind: scalars}\n", files)
     doc = study.analyze().document
     assert doc["executions"]["duplicate_subjects"] == [[f"sub-0{s}", f"sub-0{s}.bak"] for s in (1, 2, 3)]

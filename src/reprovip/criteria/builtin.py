@@ -255,13 +255,12 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
             )
         )
     vox = (out.get("voxelwise") or {}).get("summary") or {}
-    every_nan = bool(vox.get("voxels")) and vox.get("nonfinite_everywhere_voxels") == vox.get("voxels")
     if (
         out["kind"] in ("image", "labels")
         and vox.get("mask_voxels") == 0
         and vox.get("voxels")
         and not unreadable
-        and not every_nan  # said below: non-finite, not zero (a review read "every voxel ... is zero")
+        and not vox.get("nonfinite_subjects")  # said below: non-finite, not zero (reviews read "... is zero")
     ):
         what = "label" if out["kind"] == "labels" else "non-zero voxel"
         reasons.append(
@@ -443,23 +442,27 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
             )
         )
     if blank := vox.get("nonfinite_subjects"):
-        # identical, but nothing computed: the table twin warns the same way (review DD: no word at all); in every
-        # subject, nothing was compared at all: no pass (review QQ)
-        everyone = len(blank) >= int((out.get("voxelwise") or {}).get("subjects") or 0)
-        reasons.append(
-            reason(
-                "something finite in every subject's images",
-                passed=False,
-                severity="fail" if everyone else "warn",
-                estimable=not everyone,
-                value=len(blank),
-                message=f"every voxel of every execution is non-finite (NaN/inf) for {len(blank)} subject(s): "
-                f"{', '.join(blank[:5])}{', ...' if len(blank) > 5 else ''}; nothing of them was compared "
-                "(an application that failed silently for them?)",
-            )
-        )
+        reasons.append(_blank_subjects(blank, vox, int((out.get("voxelwise") or {}).get("subjects") or 0)))
     reasons += _blind_envelope(out.get("envelope") or {})
     return reasons
+
+
+def _blank_subjects(blank: list[str], vox: dict[str, Any], subjects: int) -> dict[str, Any]:
+    """Subjects whose every voxel is non-finite in every execution: identical, but nothing computed (a warning, as
+    tables warn: review DD read no word); in every subject, or beside subjects of zeros only (no voxel finite and
+    non-zero anywhere), nothing was compared: not analysable (reviews QQ and UU read "with warnings")."""
+    zeros = vox.get("mask_voxels") == 0 and len(blank) < subjects
+    nothing = len(blank) >= subjects or zeros
+    return reason(
+        "something finite in every subject's images",
+        passed=False,
+        severity="fail" if nothing else "warn",
+        estimable=not nothing,
+        value=len(blank),
+        message=f"every voxel of every execution is non-finite (NaN/inf) for {len(blank)} subject(s): "
+        f"{', '.join(blank[:5])}{', ...' if len(blank) > 5 else ''}; nothing of them was compared (an application "
+        "that failed silently for them?)" + ("; the other subjects' voxels are all zero" if zeros else ""),
+    )
 
 
 DETECTABLE_SDS = 3.0  # a voxelwise version test that cannot see a change of every subject below this many SDs
