@@ -488,3 +488,14 @@ def test_results_trees_that_would_drop_or_replace_executions_are_refused(
         study.ingest("results/{version}/{subject}/run-{repetition}")
     code = main(["ingest", str(study_file), "-p", "results/{version}/{subject}/run-{repetition}", "-p", "x/{subject}"])
     assert code == 2 and "--pattern was given 2 times; give one" in capsys.readouterr().err
+
+
+def test_ingested_executions_are_said_to_have_no_machine_record(tmp_path: Path) -> None:
+    """Review TT: results ingested beside a run's read "1 distinct machine" with the run's host as common, though
+    where they ran is unknown (a difference they carry may be another machine's)."""
+    files = {(f"s{s}", r): {"r.json": json.dumps({"v": s + 0.1 * r})} for s in (1, 2) for r in (1, 2)}
+    study = ingested(tmp_path, "  r: {path: r.json, kind: scalars}\n", files)
+    doc = study.analyze().document
+    assert doc["provenance"]["unknown_executions"] == 4 and doc["provenance"]["distinct"] == 0
+    html = Path(study.report(tmp_path / "r.html").path).read_text()
+    assert "4 execution(s) have none</b> (ingested: where they ran is unknown" in html

@@ -259,14 +259,16 @@ def spec_digest(spec: Any) -> str:
 
 def provenance_summary(studies: list[Study], stored: list[Stored]) -> dict[str, Any]:
     """Distinct machine records of the executions, and the fields that differ between them."""
-    records = []
+    records, unknown = [], 0
     for study, executions in zip(studies, stored, strict=True):
         hashes = sorted({r["provenance"] for r in executions.rows if r["provenance"]})
         records += [study.catalog.provenance(h) or {} for h in hashes]
+        # ingested results carry no machine record: "1 machine" read as if they had run here too (a review)
+        unknown += sum(r["status"] == "done" and not r["provenance"] for r in executions.rows)
     flat = [flatten(r) for r in records]
     keys = sorted({k for f in flat for k in f})
     differing = {k: sorted({str(f.get(k)) for f in flat}) for k in keys if len({str(f.get(k)) for f in flat}) > 1}
     common = (
         {k: flat[0].get(k) for k in ("hostname", "os", "kernel", "cpu.model", "libc", "python.version")} if flat else {}
     )
-    return dict(distinct=len(records), differing=differing, common=common)
+    return dict(distinct=len(records), differing=differing, common=common, unknown_executions=unknown)

@@ -493,6 +493,7 @@ def analysis_context(document: dict[str, Any], *, store: Path | None = None) -> 
         ),
         provenance=dict(
             distinct=prov.get("distinct"),
+            unknown=prov.get("unknown_executions") or 0,
             common=[dict(field=k, value=v) for k, v in (prov.get("common") or {}).items()],
             differing=[dict(field=k, values=v) for k, v in (prov.get("differing") or {}).items()],
         ),
