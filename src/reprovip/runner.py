@@ -61,6 +61,7 @@ class RunSummary:
     failures: list[dict[str, Any]] = field(default_factory=list)
     stopped: bool = False  # the first executions all failed with one error: the rest was not run
     not_run: int = 0  # executions left pending by the stop
+    replaced_ingested: int = 0  # ingested executions run now (their results give way)
 
     @property
     def ok(self) -> bool:
@@ -350,7 +351,9 @@ def _run(
     summary = RunSummary()
     planned = expand(spec, study.subjects)
     study_id = catalog.ensure_study(spec.name or "study", spec.model_dump(mode="json"), str(study.directory))
-    catalog.sync_plan(study_id, planned, execution_recipes(spec, study.directory, planned), force=force)
+    summary.replaced_ingested = catalog.sync_plan(
+        study_id, planned, execution_recipes(spec, study.directory, planned), force=force
+    )
     _close_dead_runs(study, study_id)
     blobs.gc(catalog.referenced_blobs())
     by_id = {p.id: p for p in planned}

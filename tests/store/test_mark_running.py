@@ -43,3 +43,30 @@ def test_mark_running_marks_every_execution_not_done(catalog_url: str) -> None:
     status = {e["id"]: e["status"] for e in catalog.executions(sid)}
     catalog.close()
     assert Counter(status.values()) == {"done": 1, "pending": 1200}
+
+
+def test_sync_plan_counts_the_ingested_executions_it_resets(catalog_url: str) -> None:
+    """Review TT: `run` after `ingest` ran the ingested executions again (no recipe of this study file) and
+    their results gave way unsaid; sync_plan counts them, and `run` says so."""
+    from reprovip.cli.run import summary_lines
+    from reprovip.runner import RunSummary
+
+    catalog = Catalog(catalog_url)
+    sid = catalog.ensure_study("mixed", {}, "/study")
+    planned = [
+        SimpleNamespace(
+            id=f"e{i}",
+            subject=SimpleNamespace(id=f"sub-{i}", input=f"/in/{i}"),
+            condition=SimpleNamespace(key="-", labels={}),
+            repetition=1,
+        )
+        for i in range(3)
+    ]
+    assert catalog.sync_plan(sid, planned, "recipe") == 0
+    row = dict(id="e1", subject="sub-1", input="/elsewhere", condition_key="-", condition={}, repetition=1)
+    catalog.insert_ingested(sid, [dict(row, status="done", source="ingest", attempts=1, outputs=[])])
+    assert catalog.sync_plan(sid, planned, "recipe") == 1
+    assert catalog.sync_plan(sid, planned, "recipe") == 0  # run now: no longer ingested
+    catalog.close()
+    lines = summary_lines("mixed", RunSummary(planned=3, skipped=2, done=1, replaced_ingested=1))
+    assert lines[1].startswith("1 ingested execution(s) were run here: their ingested results gave way")

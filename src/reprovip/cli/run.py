@@ -47,6 +47,11 @@ def summary_lines(name: str, summary: RunSummary) -> list[str]:
         f"{summary.done} completed, {summary.failed} failed"
         + (f", {summary.not_run} not run" if summary.stopped else "")
     ]
+    if summary.replaced_ingested:  # their results were dropped unsaid (a review)
+        lines.append(
+            f"{summary.replaced_ingested} ingested execution(s) were run here: their ingested results gave way to "
+            "the runs' (ingest them into a study of their own, or as a level of a factor, to keep them)"
+        )
     groups = summary.groups
     if summary.stopped:
         group = groups[0]

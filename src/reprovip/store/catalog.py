@@ -352,9 +352,10 @@ class Catalog(sql.Reads):
     # -- executions -------------------------------------------------------------------------------
     def sync_plan(
         self, study_id: int, planned: Iterable[Any], recipe: str | Mapping[str, str], *, force: bool = False
-    ) -> None:
+    ) -> int:
         """Insert planned executions not yet known; reset those whose recipe changed (or every planned one, with
         ``force``: the executions the study no longer declares, ingested ones included, are kept as they are).
+        Returns how many of the reset executions were ingested: their results give way to runs (said by `run`).
 
         ``recipe`` is one for every execution, or one per execution id (the executions it does not name keep
         theirs). A reset execution is pending again under its recipe and its earlier attempts are history
@@ -370,9 +371,13 @@ class Catalog(sql.Reads):
             known = {
                 r.id: r
                 for r in conn.execute(
-                    select(s.executions.c.id, s.executions.c.status, s.executions.c.recipe, s.executions.c.input).where(
-                        s.executions.c.study_id == study_id
-                    )
+                    select(
+                        s.executions.c.id,
+                        s.executions.c.status,
+                        s.executions.c.recipe,
+                        s.executions.c.input,
+                        s.executions.c.source,
+                    ).where(s.executions.c.study_id == study_id)
                 )
             }
             new = [
@@ -417,6 +422,7 @@ class Catalog(sql.Reads):
             for p in planned:  # a subject given another input file: the catalog names the one it now runs on
                 if p.id in resetting and known[p.id].input != p.subject.input:
                     conn.execute(update(s.executions).where(s.executions.c.id == p.id).values(input=p.subject.input))
+        return sum(known[eid].source == "ingest" for eid in resetting)
 
     def mark_running(self, ids: Iterable[str]) -> None:
         """Mark executions ``ids`` running: a backend that queues them reports when they start.
