@@ -893,3 +893,22 @@ def test_images_nan_in_some_subjects_and_zero_in_the_others_are_not_analysable(t
         "s1, s2; nothing of them was compared (an application that failed silently for them?); the other subjects' "
         "voxels are all zero"
     )
+
+
+def test_a_table_keyed_by_each_subjects_own_value_says_how_to_key_it(tmp_path: Path) -> None:
+    """Review XX: pyradiomics' batch CSV keys its row by the `Image` path, another in every subject: every
+    feature "written by 1 subject(s) only", and the advice (`observations:`) would select nothing."""
+    files = {
+        (f"s{s}", r): {"f.csv": f"Image,Mean,Energy\n/data/s{s}.nii.gz,{10 * s + 0.01 * r},{5 * s}\n"}
+        for s in (1, 2, 3)
+        for r in (1, 2)
+    }
+    doc = ingested(tmp_path, "  f: {path: f.csv, kind: table}\n", files).analyze().document
+    (out,) = doc["outputs"]
+    (absent,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "every observation in every subject"]
+    assert absent["message"].endswith(
+        "; no observation is written by two subjects: the rows are keyed by something each subject writes its own "
+        "(its input's path, an id?): declare `key_columns` with a column the subjects share, or `key_columns: []` "
+        "to match the rows by their order"
+    )
+    assert doc["verdict"]["status"] != "pass" and doc["verdict"]["exit_code"] != 0

@@ -177,6 +177,20 @@ def _laid_out(errors: list[dict[str, Any]]) -> str:
     return f" ({every} read, but with other rows, fields or lines than their subject's other executions)"
 
 
+def _own_keys(out: dict[str, Any]) -> str:
+    """A hint when no observation of a table is written by two subjects: its rows are keyed by what each subject
+    writes differently (pyradiomics' `Image` path column: a review read "written by 1 subject(s) only" and an
+    `observations:` workaround that would select nothing)."""
+    observations = out.get("observations") or []
+    if out.get("kind") != "table" or not observations or any(o.get("written_by") != 1 for o in observations):
+        return ""
+    return (
+        "; no observation is written by two subjects: the rows are keyed by something each subject writes its own "
+        "(its input's path, an id?): declare `key_columns` with a column the subjects share, or `key_columns: []` "
+        "to match the rows by their order"
+    )
+
+
 def _nowhere_finite(observation: dict[str, Any]) -> bool:
     nonfinite = observation.get("nonfinite") or {}
     return bool(nonfinite) and nonfinite.get("executions") == nonfinite.get("of")
@@ -223,7 +237,8 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 message=f"{absent['count']} observation(s) are absent from every execution of {len(per)} subject(s) "
                 "(a row, column or field the application did not write for them, wrote as text or left empty): each is "
                 "measured over the subjects that write it; "
-                + named([f"{s} lacks {d['count']}: {', '.join(d['names'][:5])}" for s, d in per.items()]),
+                + named([f"{s} lacks {d['count']}: {', '.join(d['names'][:5])}" for s, d in per.items()])
+                + _own_keys(out),
             )
         )
     if empty := out.get("empty_observations"):
