@@ -277,6 +277,12 @@ def test_repetitions_whose_values_agree_are_not_called_nondeterminism_of_0_perce
     )
     image = attribute(bits, {"threads": 0.0, "repetition": 0.0}, regions={"threads": 0.0, "residual": 0.0})
     assert image["summary"].startswith("repetitions differ under every condition: run-to-run nondeterminism (0% of")
+    # Review XX: a time stamp in every file, numbers varying under threads=2 only: not "every condition" unsaid
+    stamped = attribute(bits, {"threads": 0.0, "repetition": 0.25}, quiet=["threads=1"])
+    assert stamped["summary"].startswith(
+        "repetitions differ under every condition (under threads=1 only in what no value read from them measures: "
+        "a time stamp, other text): run-to-run nondeterminism (25% of the variance)"
+    )
 
 
 def _crossed_study(root, cell_shift: dict[tuple[str, ...], float], factors: dict[str, tuple[str, ...]], seed: int):

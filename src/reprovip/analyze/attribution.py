@@ -226,6 +226,7 @@ def attribute(
     summed: dict[str, float] | None = None,
     unmeasured: bool = False,
     averaged: int = 1,
+    quiet: list[str] | None = None,
 ) -> dict[str, Any]:
     """Explain a non-identical output: one entry per factor, sorted by share, and a summary sentence.
 
@@ -239,6 +240,7 @@ def attribute(
     ``summed`` (:func:`voxel_variance`) the share of each source summed over an image's differing voxels: a
     factor carrying half of it or more is named, and factors are ordered by it when it exceeds their median share.
     ``unmeasured``: the files differ while every value read from them is the same (an image header).
+    ``quiet``: the conditions whose repetitions agree in every value read (their files differ in text only).
     ``averaged``: how many observations (those that differ) a table's ``shares`` are the mean of (said beside
     them when more than 1).
 
@@ -299,6 +301,10 @@ def attribute(
             else ""
         )
         where = ", in what no value read from them measures" if unseen else ""
+        if quiet and not unseen:  # a time stamp in every file: not numbers that vary there (a review)
+            where = (
+                f" (under {', '.join(quiet)} only in what no value read from them measures: a time stamp, other text)"
+            )
         sentences.append(f"repetitions differ under every condition{where}: run-to-run nondeterminism{extra}")
     # A factor whose effect the noise hides from the bitwise view: its variance component (estimated beyond
     # the noise, ANOVA) is at least half of what the executions vary by (factors and repetitions; subjects

@@ -276,9 +276,18 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
         summed=summed,
         unmeasured="unmeasured_differences" in entry,
         averaged=len(varying),
+        quiet=_quiet_conditions(observations),
     )
     entry["variance_shares"] = shares
     return entry
+
+
+def _quiet_conditions(observations: list[dict[str, Any]]) -> list[str]:
+    """The conditions whose repetitions agree in every observation (where the files differ, in text only)."""
+    conditions = [o["per_condition"] for o in observations if o.get("per_condition")]
+    if not conditions:
+        return []
+    return [k for k in conditions[0] if all((c.get(k) or {}).get("identical") for c in conditions)]
 
 
 def _own_grids(entry: dict[str, Any], design: Design) -> None:
