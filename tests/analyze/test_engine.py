@@ -39,6 +39,7 @@ def test_deterministic_app_is_identical_with_no_difference_attributed(study_dir:
     # Identical executions of different subjects: ICC is exactly 1, no within-subject spread.
     assert obs.loc[("table", "left/volume"), "icc_a1"] == 1.0
     assert obs.loc[("table", "left/volume"), "wsd"] == 0.0
+    assert obs.loc[("table", "left/volume"), "raters"] == 4  # identical everywhere: every execution a rater
     assert obs.loc[("result", "nested.sq"), "mean"] == pytest.approx(np.mean([10.0**2, 17.5**2, 25.0**2]))
 
 

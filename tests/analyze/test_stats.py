@@ -266,7 +266,7 @@ def test_repetitions_that_are_copies_count_once_as_raters() -> None:
     assert out[0]["icc"]["ICC(A,1)"]["value"] == pytest.approx(row.loc["ICC(A,1)", "ICC"], rel=1e-9)
     assert out[0]["icc"]["ICC(A,1)"]["ci_low"] == pytest.approx(row.loc["ICC(A,1)", "CI95"][0], abs=0.005)
     assert out[0]["icc"]["ICC(A,1)"]["df2"] == 8
-    assert "raters" not in out[1] and out[1]["icc"]["ICC(A,1)"]["df2"] == 32 and out[1]["mean_squares"]["k"] == 9
+    assert out[1]["raters"] == 9 and out[1]["icc"]["ICC(A,1)"]["df2"] == 32 and out[1]["mean_squares"]["k"] == 9
 
 
 def test_an_execution_sd_that_underflows_is_not_estimable() -> None:

@@ -72,6 +72,7 @@ class AnalysisResult:
                         icc_a1_ci_low=icc.get("ci_low"),
                         icc_a1_ci_high=icc.get("ci_high"),
                         band=icc.get("band"),
+                        raters=obs.get("raters"),  # the executions as raters, copies counted once
                         wsd=obs.get("wsd"),
                         wcv=obs.get("wcv_rms"),
                         rc=obs.get("rc"),

@@ -162,8 +162,7 @@ def scalar_metrics(values: np.ndarray, factors: tuple[str, ...], cond_keys: list
         underflow = (spread > 0) & (spread * spread < np.finfo(np.float64).tiny)
     for i, o in enumerate(out):
         o["icc"] = {form: _icc_entry(icc_columns[form], i) for form in FORMS}
-        if raters[i] < r_execs:
-            o["raters"] = raters[i]  # the executions less the copies (the ICC's and within-SD's repeats)
+        o["raters"] = raters[i]  # the executions less the copies (the ICC's and within-SD's repeats)
         if underflow[i]:  # values 1e-170 apart read "every value is equal (0/0)" (a review)
             for entry in o["icc"].values():
                 if not entry["estimable"] and entry["reason"] == ICC_REASONS[1]:
