@@ -239,3 +239,18 @@ def test_junit_with_control_characters_in_names_is_well_formed_xml() -> None:
     assert failed.find("failure").text == message.replace(name, shown)
     (warned,) = [c for c in cases if c.get("name") == "no study warning"]
     assert warned.find("system-out").text == f"WARNING: flaky on {shown}"
+
+
+def test_one_rule_at_two_severities_gives_two_junit_names() -> None:
+    """Review SS: `wcv <= 0.01` declared at warn and at fail made two test cases of one name, one passing and
+    one failing, which CI tools merging by name showed as one."""
+    doc = _document("fail")
+    reasons = [
+        dict(criterion="wcv <= 0.01", severity="warn", passed=False, estimable=True, message="wcv = 0.02"),
+        dict(criterion="wcv <= 0.01", severity="fail", passed=False, estimable=True, message="wcv = 0.02"),
+        dict(criterion="wcv <= 0.5", severity="fail", passed=True, estimable=True, message="wcv = 0.02"),
+    ]
+    doc["outputs"] = [dict(name="t", verdict=dict(status="fail", reasons=reasons))]
+    _, cases = _junit(junit_xml(doc))
+    names = [c.get("name") for c in cases if c.get("classname") == "s.t"]
+    assert names == ["wcv <= 0.01 [warn]", "wcv <= 0.01 [fail]", "wcv <= 0.5"]
