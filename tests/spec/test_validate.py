@@ -467,3 +467,14 @@ def test_subjects_with_the_same_input_are_one_subject_counted_twice(
     else:
         assert code == 2 and "subjects: subjects with the same input (one file, a byte-identical copy" in err
         assert f"or one folder) that the command tells apart by nothing else: {refused}; one subject counted" in err
+
+
+@pytest.mark.parametrize("key", ["outputs", "observations"])
+def test_an_empty_selection_of_a_criterion_is_refused(key: str) -> None:
+    """Review SS: `outputs: []` or `observations: []` validated and meant "all", as if the key were absent."""
+    text = (
+        "application: {command: [x, '{input}']}\noutputs: {o: {path: o.csv, kind: table}}\n"
+        f"criteria:\n  - {{require: 'wcv <= 0.5', {key}: []}}\n"
+    )
+    with pytest.raises(SpecError, match=rf"^s\.yaml:4:\d+: criteria\.0\.{key}: an empty list selects nothing; remove"):
+        parse_spec(text, file="s.yaml")

@@ -263,6 +263,14 @@ class CriterionSpec(_Strict):
         parse_rule(v)
         return v
 
+    @field_validator("outputs", "observations")
+    @classmethod
+    def _not_empty(cls, v: list[str]) -> list[str]:
+        # `[]` read as "all", as if the key were absent: a list emptied by mistake covered everything (a review)
+        if v == []:
+            raise ValueError("an empty list selects nothing; remove the key to cover everything, or name some")
+        return v
+
     @model_validator(mode="after")
     def _selectable(self) -> CriterionSpec:
         from reprovip.criteria.rules import parse_rule, per_observation
