@@ -639,3 +639,26 @@ def test_a_pattern_matching_nothing_is_an_error_whatever_the_severity() -> None:
     (typo,) = [r for r in verdict["reasons"] if r["criterion"] == rule.text]
     assert (typo["severity"], typo["estimable"], verdict["status"]) == ("fail", False, "error")
     assert "no observation matches */Volume (did you mean `amyg/volume`?)" in typo["message"]
+
+
+def test_a_deterministic_observation_is_not_told_its_repetitions_differ() -> None:
+    """Review UU: `det` (deterministic given the seed) beside `rnd` (unseeded) in one table: the ICC failure on
+    `det` quoted "repetitions differ under every condition: run-to-run nondeterminism", true of `rnd` only."""
+    same = {"seed=1": dict(identical=True), "seed=2": dict(identical=True)}
+    icc = {"ICC(A,1)": dict(value=0.8, ci_low=0.1, ci_high=0.97, estimable=True)}
+    det = _obs("det", identical=False, per_condition=same, icc=icc)
+    rnd = _obs("rnd", identical=False, per_condition={k: dict(identical=False) for k in same}, icc=icc)
+    out = dict(_output(det, rnd), factors={"seed": ["1", "2"]})
+    out["bitwise"] = dict(identical=False, repetitions_identical=False, cells=[{"subject": "a", "n": 4}])
+    out["attribution"] = dict(
+        summary="seed changes the result (9.6% of the variance); repetitions differ under every condition: "
+        "run-to-run nondeterminism (0.3% of the variance)"
+    )
+    rule = Criterion(*parse_rule("ICC(A,1).ci_low >= 0.5"), observations=("det",))
+    (failed,) = [r for r in output_verdict(out, [rule], {"executions": {}})["reasons"] if r["criterion"] == rule.text]
+    assert failed["message"].endswith("its lower bound fails >= 0.5: seed changes the result (9.6% of the variance)")
+    rule = Criterion(*parse_rule("ICC(A,1).ci_low >= 0.5"), observations=("rnd",))
+    (failed,) = [r for r in output_verdict(out, [rule], {"executions": {}})["reasons"] if r["criterion"] == rule.text]
+    assert failed["message"].endswith(
+        "repetitions differ under every condition: run-to-run nondeterminism (0.3% of the variance)"
+    )

@@ -43,6 +43,19 @@ def _infinite(metric: str, value: float) -> str:
     return f"{metric} = {value:g}: {why}"
 
 
+def _summary_for(output: dict[str, Any], name: str | None) -> str:
+    """The output's attribution summary, quoted by a failure on observation ``name``: without its run-to-run
+    sentence where that observation's repetitions agree under every condition (a deterministic field beside a
+    noisy one was told "repetitions differ under every condition": a review)."""
+    summary = str((output.get("attribution") or {}).get("summary") or "")
+    obs = next((o for o in output.get("observations") or [] if o.get("name") == name), None) if name else None
+    conditions = (obs or {}).get("per_condition") or {}
+    if conditions and all(c.get("identical") for c in conditions.values()):
+        kept = [p for p in summary.split("; ") if not p.startswith("repetitions differ under every condition")]
+        return "; ".join(kept)
+    return summary
+
+
 def check(criterion: Criterion, output: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
     """One criterion on one output; its ``observations`` patterns that match nothing are said (never a pass)."""
     judged = _at_icc_edge(_check_values(criterion, output, document), criterion, output)
@@ -191,8 +204,8 @@ def _judge(
                 msg += f" ({x['note']})"
         else:
             msg = f"{criterion.metric} = {_fmt(value)}{where} {rule}"
-        if not ok and output.get("attribution", {}).get("summary"):
-            msg += f": {output['attribution']['summary']}"
+        if not ok and (summary := _summary_for(output, name)):
+            msg += f": {summary}"
         if not ok or not unusable:
             evidence = icc_evidence(criterion, x) if x.get("mean_squares") else None
             return reason(
