@@ -236,21 +236,26 @@ def test_a_voxel_nan_everywhere_is_excluded_and_counted(tmp_path: Path) -> None:
     np.testing.assert_allclose(maps["icc_a1"][others], _scalar_maps(np.nan_to_num(x), [])["icc_a1"][others], rtol=1e-5)
 
 
+def _ingested(root: Path, x: np.ndarray) -> Study:
+    """A study ingested from ``x`` of shape ``(*SPATIAL, subjects, repetitions)``, one NIfTI per execution."""
+    for s in range(x.shape[3]):
+        for r in range(x.shape[4]):
+            out = root / "results" / f"sub-{s}" / f"run-{r + 1}"
+            out.mkdir(parents=True)
+            nib.save(nib.Nifti1Image(x[..., s, r], np.eye(4)), out / "img.nii.gz")
+    study = root / "study.yaml"
+    study.write_text("outputs:\n  img: {path: img.nii.gz, kind: image}\n")
+    assert main(["ingest", str(study), "--pattern", "results/{subject}/run-{repetition}"]) == 0
+    return Study.load(study)
+
+
 def test_analyze_reports_nonfinite_voxels_and_keeps_the_subject(tmp_path: Path) -> None:
     """End to end (ingested NIfTI files, ``reprovip analyze``): one NaN voxel in one execution of 3 subjects x
     2 repetitions reaches the document as ``summary.voxel_nonfinite_differ_voxels`` with no error and all 3
     subjects analysed."""
     x = _finite_study()[..., :3, :2]
     x[0, 0, 0, 1, 0] = np.nan
-    for s in range(3):
-        for r in range(2):
-            out = tmp_path / "results" / f"sub-{s}" / f"run-{r + 1}"
-            out.mkdir(parents=True)
-            nib.save(nib.Nifti1Image(x[..., s, r], np.eye(4)), out / "img.nii.gz")
-    study = tmp_path / "study.yaml"
-    study.write_text("outputs:\n  img: {path: img.nii.gz, kind: image}\n")
-    assert main(["ingest", str(study), "--pattern", "results/{subject}/run-{repetition}"]) == 0
-    out = Study.load(study).analyze().document["outputs"][0]
+    out = _ingested(tmp_path, x).analyze().document["outputs"][0]
     assert out["errors"] == [] and out["voxelwise"]["subjects"] == 3
     assert out["summary"]["voxel_nonfinite_differ_voxels"] == 1 and out["summary"]["voxel_nonfinite_voxels"] == 1
 
@@ -264,15 +269,7 @@ def test_a_subject_nan_everywhere_is_named_and_warned(tmp_path: Path) -> None:
     x[..., 1, :] = np.nan
     res, _, errors = _run(tmp_path / "direct", x)
     assert errors == [] and res["summary"]["nonfinite_subjects"] == ["sub-1"]
-    for s in range(3):
-        for r in range(2):
-            out = tmp_path / "results" / f"sub-{s}" / f"run-{r + 1}"
-            out.mkdir(parents=True)
-            nib.save(nib.Nifti1Image(x[..., s, r], np.eye(4)), out / "img.nii.gz")
-    study = tmp_path / "study.yaml"
-    study.write_text("outputs:\n  img: {path: img.nii.gz, kind: image}\n")
-    assert main(["ingest", str(study), "--pattern", "results/{subject}/run-{repetition}"]) == 0
-    doc = Study.load(study).analyze().document
+    doc = _ingested(tmp_path, x).analyze().document
     reasons = doc["outputs"][0]["verdict"]["reasons"]
     (warned,) = [r for r in reasons if r["criterion"] == "something finite in every subject's images"]
     assert warned["severity"] == "warn" and not warned["passed"]

@@ -8,20 +8,25 @@ from types import SimpleNamespace
 from reprovip.store import Catalog
 
 
+def _planned(ids: list[str]) -> list[SimpleNamespace]:
+    """Planned executions as the runner gives them to the catalog: one subject each, one condition."""
+    return [
+        SimpleNamespace(
+            id=eid,
+            subject=SimpleNamespace(id=f"sub-{eid}", input=f"/in/{eid}.txt"),
+            condition=SimpleNamespace(key="threads=1", labels={"threads": "1"}),
+            repetition=1,
+        )
+        for eid in ids
+    ]
+
+
 def test_mark_running_marks_every_execution_not_done(catalog_url: str) -> None:
     """1,201 executions (three chunks of 500): done stays done, failed and pending become running, an id the
     catalog does not know and a repeated id change nothing else."""
     catalog = Catalog(catalog_url)
     sid = catalog.ensure_study("marked", {}, "/study")
-    planned = [
-        SimpleNamespace(
-            id=f"e{i:05d}",
-            subject=SimpleNamespace(id=f"sub-{i:05d}", input=f"/in/sub-{i:05d}.txt"),
-            condition=SimpleNamespace(key="threads=1", labels={"threads": "1"}),
-            repetition=0,
-        )
-        for i in range(1201)
-    ]
+    planned = _planned([f"e{i:05d}" for i in range(1201)])
     catalog.sync_plan(sid, planned, "recipe")
     run_id = catalog.start_run(sid, "run", len(planned), "host", 1)
     catalog.record_attempts(
@@ -53,17 +58,9 @@ def test_sync_plan_counts_the_ingested_executions_it_resets(catalog_url: str) ->
 
     catalog = Catalog(catalog_url)
     sid = catalog.ensure_study("mixed", {}, "/study")
-    planned = [
-        SimpleNamespace(
-            id=f"e{i}",
-            subject=SimpleNamespace(id=f"sub-{i}", input=f"/in/{i}"),
-            condition=SimpleNamespace(key="-", labels={}),
-            repetition=1,
-        )
-        for i in range(3)
-    ]
+    planned = _planned([f"e{i}" for i in range(3)])
     assert catalog.sync_plan(sid, planned, "recipe") == 0
-    row = dict(id="e1", subject="sub-1", input="/elsewhere", condition_key="-", condition={}, repetition=1)
+    row = dict(id="e1", subject="sub-e1", input="/elsewhere", condition_key="threads=1", condition={}, repetition=1)
     catalog.insert_ingested(sid, [dict(row, status="done", source="ingest", attempts=1, outputs=[])])
     assert catalog.sync_plan(sid, planned, "recipe") == 1
     assert catalog.sync_plan(sid, planned, "recipe") == 0  # run now: no longer ingested
