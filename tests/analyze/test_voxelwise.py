@@ -277,6 +277,22 @@ def test_a_subject_nan_everywhere_is_named_and_warned(tmp_path: Path) -> None:
     assert doc["verdict"]["status"] == "warn"
 
 
+def test_a_subject_nan_everywhere_leaves_the_others_maps(tmp_path: Path) -> None:
+    """Review ZZ: one subject NaN at every voxel left no voxel finite in every subject: no voxel metric at all,
+    and "4096 of the 4096 voxels that differ have no voxel metric", not analysable. It is left out of the maps
+    (named, a warning) and the others are measured as without it."""
+    x = _finite_study()
+    x[..., 1, :] = np.nan
+    res, maps, errors = _run(tmp_path / "nan", x)
+    alone, alone_maps, _ = _run(tmp_path / "without", np.delete(_finite_study(), 1, axis=3))
+    assert errors == [] and res["summary"]["nonfinite_subjects"] == ["sub-1"] and res["subjects"] == 3
+    assert res["summary"]["voxels_with_metrics"] == alone["summary"]["voxels_with_metrics"] == 24
+    np.testing.assert_array_equal(maps["icc_a1"], alone_maps["icc_a1"])
+    doc = _ingested(tmp_path / "study", x[..., :2]).analyze().document
+    (warned,) = [r for r in doc["outputs"][0]["verdict"]["reasons"] if r["criterion"].startswith("something finite")]
+    assert warned["severity"] == "warn" and doc["outputs"][0]["verdict"]["status"] != "error"
+
+
 def test_voxels_where_the_icc_is_not_estimable_are_counted(tmp_path: Path) -> None:
     """A voxel equal in every execution of every subject has ICC 0/0 (not estimable, NaN in the map, as
     reprovip.metrics.icc_all says): the summary counts it instead of silently computing its median without it."""

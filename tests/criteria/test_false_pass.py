@@ -877,14 +877,14 @@ def test_outputs_non_finite_everywhere_are_not_analysable(tmp_path: Path) -> Non
 
 
 def test_images_nan_in_some_subjects_and_zero_in_the_others_are_not_analysable(tmp_path: Path) -> None:
-    """Review UU: two subjects NaN at every voxel, the third all zeros: "every voxel of every execution is zero"
+    """Review UU: two subjects NaN at every voxel, the others all zeros: "every voxel of every execution is zero"
     (false) and "with warnings", exit 0. No voxel is finite and non-zero anywhere: nothing was compared."""
     import nibabel as nib
 
     def image(fill: float) -> bytes:
         return nib.Nifti1Image(np.full((4, 4, 4), fill, np.float32), np.eye(4)).to_bytes()
 
-    files = {(f"s{s}", r): {"m.nii": image(np.nan if s < 3 else 0.0)} for s in (1, 2, 3) for r in (1, 2)}
+    files = {(f"s{s}", r): {"m.nii": image(np.nan if s < 3 else 0.0)} for s in (1, 2, 3, 4) for r in (1, 2)}
     doc = ingested(tmp_path, "  m: {path: m.nii, kind: image}\n", files).analyze().document
     (out,) = doc["outputs"]
     failed = {r["criterion"]: r for r in out["verdict"]["reasons"] if not r["passed"]}

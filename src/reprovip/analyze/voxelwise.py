@@ -353,9 +353,14 @@ class _Stream:
             cur.rows[col] = row
             cur.means[col] = _magnitude(row) if vol.mean is None else vol.mean
 
-    def end(self, subject: str) -> _Subject:
-        """The subject's contribution, once every column was taken."""
+    def end(self, subject: str) -> _Subject | None:
+        """The subject's contribution, once every column was taken; None for a subject whose every voxel is
+        non-finite in every execution (named in ``blank``, left out: its NaN everywhere left no voxel finite in
+        every subject, and the others' maps were never computed: a review's study read "not analysable")."""
         cur, self.cur = self.cur, None
+        if cur.nf_all is not None and cur.nf_all.all():
+            self.blank.append(subject)
+            return None
         if cur.rows is not None:
             named = self._outliers(subject, self.support(subject, cur.counts), "non-zero voxels", floor=SUPPORT_FLOOR)
             # A small map (a lesion's voxels) is judged by its count: the subject's own, since the voxels with
@@ -585,8 +590,6 @@ class _Stream:
         if sub.nonfinite is not None:
             self.nonfinite |= sub.nonfinite
             self.nonfinite_differ |= sub.nonfinite & sub.differ
-        if sub.nonfinite_all is not None and sub.nonfinite_all.all():
-            self.blank.append(sub.subject)  # nothing computed for it: identical, and no measure of anything
         if self.n == 0:
             self.everywhere = sub.nonfinite_all
         elif self.everywhere is not None:
@@ -734,10 +737,10 @@ def voxelwise_maps(
                 stream.begin(len(design.grid[s]))
             if col is None:  # the subject is complete: accumulate it in a pool thread while the next is gathered
                 if stream.failed is None:
-                    sub = stream.end(s)
-                    if adding is not None:
-                        adding.result()  # subjects are added one after the other
-                    adding = pool.submit(stream.add, sub)
+                    if (sub := stream.end(s)) is not None:  # None: NaN everywhere, named in `blank`
+                        if adding is not None:
+                            adding.result()  # subjects are added one after the other
+                        adding = pool.submit(stream.add, sub)
                     del sub
                 elif errors is not None:
                     errors += [dict(subject=s, **where, error=str(exc)) for where, exc in stream.unread]
@@ -758,5 +761,6 @@ def voxelwise_maps(
             adding.result()
         del adding
         if stream.n < 2:
-            return {"skipped": "fewer than two subjects whose every execution could be read on one grid"}
+            skipped = {"skipped": "fewer than two subjects whose every execution could be read on one grid"}
+            return dict(skipped, nonfinite_subjects=sorted(stream.blank)) if stream.blank else skipped
         return finish_maps(stream, out_dir, pool, 2 * _READERS)

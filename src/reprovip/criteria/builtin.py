@@ -456,18 +456,20 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 "left out of the metrics",
             )
         )
-    if blank := vox.get("nonfinite_subjects"):
-        reasons.append(_blank_subjects(blank, vox, int((out.get("voxelwise") or {}).get("subjects") or 0)))
+    voxelwise = out.get("voxelwise") or {}
+    if blank := vox.get("nonfinite_subjects") or voxelwise.get("nonfinite_subjects"):
+        reasons.append(_blank_subjects(blank, vox, compared="skipped" not in voxelwise))
     reasons += _blind_envelope(out.get("envelope") or {})
     return reasons
 
 
-def _blank_subjects(blank: list[str], vox: dict[str, Any], subjects: int) -> dict[str, Any]:
-    """Subjects whose every voxel is non-finite in every execution: identical, but nothing computed (a warning, as
-    tables warn: review DD read no word); in every subject, or beside subjects of zeros only (no voxel finite and
-    non-zero anywhere), nothing was compared: not analysable (reviews QQ and UU read "with warnings")."""
-    zeros = vox.get("mask_voxels") == 0 and len(blank) < subjects
-    nothing = len(blank) >= subjects or zeros
+def _blank_subjects(blank: list[str], vox: dict[str, Any], *, compared: bool) -> dict[str, Any]:
+    """Subjects whose every voxel is non-finite in every execution, left out of the voxel maps: identical, but
+    nothing computed (a warning, as tables warn: review DD read no word); where fewer than two other subjects were
+    compared, or the others hold zeros only (no voxel finite and non-zero anywhere), nothing was compared: not
+    analysable (reviews QQ and UU read "with warnings")."""
+    zeros = compared and vox.get("mask_voxels") == 0
+    nothing = not compared or zeros
     return reason(
         "something finite in every subject's images",
         passed=False,
