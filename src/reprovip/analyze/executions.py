@@ -127,42 +127,48 @@ def executions_summary(study: Study, stored: Stored) -> dict[str, Any]:
 
 def duplicate_subjects(outputs: list[dict[str, Any]]) -> list[list[str]]:
     """Groups of subjects whose stored outputs are the same files in every execution (output, condition and
-    repetition; the same content: a re-compressed copy counts), where the repetitions of a condition differ and
-    at least :data:`COPY_EVIDENCE` distinct files stand for the subject: one subject's results counted several
-    times (a backup copy `sub-01.bak` ingested beside `sub-01`, one folder ingested under two names), which no
-    chance makes. They made the between-subject variance and the ICC's confidence interval look better: a
-    review's failing study passed with its folders copied. A deterministic tool (repetitions alike: its files
-    differ between levels only) and a coarse output (`lesions: 2` or `3`) can agree by chance and are no copies.
+    repetition; the same content: a re-compressed copy counts), where the repetitions of a condition differ and no
+    other subject holds any of those files: one subject's results counted several times (a backup copy
+    `sub-01.bak` ingested beside `sub-01`, one folder ingested under two names), which no chance makes. They made
+    the between-subject variance and the ICC's confidence interval look better: a review's failing study passed
+    with its folders copied. A deterministic tool (repetitions alike: its files differ between levels only) and a
+    coarse output (`lesions: 2` or `3`, files other subjects hold too) can agree by chance and are no copies.
 
     Examples
     --------
     >>> rows = [dict(subject=s, name="v", relpath="v", condition_key="-", repetition=r, blob=f"{s[:2]}{r}")
-    ...         for s in ("s1", "s1.bak", "s2") for r in (1, 2, 3)]
+    ...         for s in ("s1", "s1.bak", "s2") for r in (1, 2)]
     >>> duplicate_subjects(rows)
     [['s1', 's1.bak']]
     >>> by_seed = [dict(subject=s, name="v", relpath="v", condition_key=f"seed={c}", repetition=r, blob=f"n{c}")
     ...            for s in ("s1", "s2", "s3") for c in (1, 2, 3) for r in (1, 2) if s != "s3" or c < 3]
     >>> duplicate_subjects(by_seed)  # a deterministic count of each seed: alike by design, no copies
     []
+    >>> coarse = [dict(subject=s, name="v", relpath="v", condition_key="-", repetition=r, blob=str(v))
+    ...           for s, vs in (("a", (2, 3)), ("b", (2, 3)), ("c", (3, 2))) for r, v in enumerate(vs)]
+    >>> duplicate_subjects(coarse)  # `lesions: 2|3`: files subject c holds too
+    []
     """
     files: dict[str, dict[tuple[str, str, str, int], str]] = {}
+    holders: dict[str, set[str]] = {}
     for o in outputs:
         if content := o.get("semantic_hash") or o.get("blob"):
             key = (o["name"], o["relpath"], o["condition_key"], int(o["repetition"]))
             files.setdefault(o["subject"], {})[key] = content
+            holders.setdefault(content, set()).add(o["subject"])
     same: dict[tuple[Any, ...], list[str]] = {}
     for subject, held in files.items():
         within: dict[tuple[str, str, str], set[str]] = {}
         for (name, relpath, condition, _), content in held.items():
             within.setdefault((name, relpath, condition), set()).add(content)
-        noisy = any(len(c) > 1 for c in within.values())  # its repetitions differ: run-to-run, not by design
-        if noisy and len(set(held.values())) >= COPY_EVIDENCE:
+        if any(len(c) > 1 for c in within.values()):  # its repetitions differ: run-to-run, not by design
             same.setdefault(tuple(sorted(held.items())), []).append(subject)
-    # every subject alike: outputs that ignore the input (judged as such by the metrics), no copied folder
-    return sorted(sorted(group) for group in same.values() if 1 < len(group) < len(files))
-
-
-COPY_EVIDENCE = 3  # distinct files a subject's copy must repeat: two values of a coarse output agree by chance
+    return sorted(
+        sorted(group)
+        for signature, group in same.items()
+        # every subject alike: outputs that ignore the input (judged as such by the metrics), no copied folder
+        if 1 < len(group) < len(files) and all(holders[content] <= set(group) for _, content in signature)
+    )
 
 
 def _flaky(study: Study, rows: list[dict[str, Any]]) -> dict[str, Any]:
