@@ -662,3 +662,17 @@ def test_a_deterministic_observation_is_not_told_its_repetitions_differ() -> Non
     assert failed["message"].endswith(
         "repetitions differ under every condition: run-to-run nondeterminism (0.3% of the variance)"
     )
+
+
+def test_a_failure_does_not_blame_a_factor_that_does_nothing_to_its_observation() -> None:
+    """Review YY: the ICC failure on `es_frame` (moved by the seed only; threads p = 1, no variance) quoted
+    "threads changes the result", true of `mass_g`: the user read threads as moving the ES frame."""
+    icc = {"ICC(A,1)": dict(value=0.43, ci_low=0.05, ci_high=0.92, estimable=True)}
+    variance = {"seed": dict(share=0.33), "threads": dict(share=0.0), "subject:threads": dict(share=0.0)}
+    es = _obs("es_frame", identical=False, icc=icc, factor_p={"seed": 0.001, "threads": 1.0}, variance=variance)
+    out = dict(_output(es), factors={"seed": ["42", "43"], "threads": ["1", "2"]})
+    out["bitwise"] = dict(identical=False, repetitions_identical=True, cells=[{"subject": "a", "n": 4}])
+    out["attribution"] = dict(summary="seed changes the result: 8 of 8; threads changes the result: 8 of 8")
+    rule = Criterion(*parse_rule("ICC(A,1).ci_low >= 0.9"))
+    (failed,) = [r for r in output_verdict(out, [rule], {"executions": {}})["reasons"] if r["criterion"] == rule.text]
+    assert failed["message"].endswith("its lower bound fails >= 0.9: seed changes the result: 8 of 8")

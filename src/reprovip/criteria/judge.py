@@ -49,11 +49,27 @@ def _summary_for(output: dict[str, Any], name: str | None) -> str:
     noisy one was told "repetitions differ under every condition": a review)."""
     summary = str((output.get("attribution") or {}).get("summary") or "")
     obs = next((o for o in output.get("observations") or [] if o.get("name") == name), None) if name else None
-    conditions = (obs or {}).get("per_condition") or {}
-    if conditions and all(c.get("identical") for c in conditions.values()):
-        kept = [p for p in summary.split("; ") if not p.startswith("repetitions differ under every condition")]
-        return "; ".join(kept)
-    return summary
+    if obs is None:
+        return summary
+    conditions = obs.get("per_condition") or {}
+    steady = bool(conditions) and all(c.get("identical") for c in conditions.values())
+    # ... nor a factor that does nothing to it (p >= 0.05, no variance of its own or with the subjects): `threads
+    # changes the result` beside an ES frame index only the seed moved (a review)
+    variance = obs.get("variance") or {}
+    idle = [
+        f
+        for f, p in (obs.get("factor_p") or {}).items()
+        if p is not None
+        and p >= 0.05
+        and not any((v or {}).get("share") for k, v in variance.items() if f in k.split(":") and k != "subject")
+    ]
+    kept = [
+        part
+        for part in summary.split("; ")
+        if not (steady and part.startswith("repetitions differ under every condition"))
+        and not any(part.startswith(f"{f} changes the result") for f in idle)
+    ]
+    return "; ".join(kept)
 
 
 def check(criterion: Criterion, output: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
