@@ -47,3 +47,20 @@ def test_attempts_the_backend_lost_are_not_the_application_s_flakiness() -> None
     )
     (alert,) = execution_alerts(_flaky([lost], False))  # some other failure, or more executions than were read
     assert alert["message"].endswith("): the application is flaky")
+
+
+def test_a_level_ingested_beside_levels_run_here_is_said() -> None:
+    """Review ZZ: a `threads=2` level ingested from another machine beside `threads=1` run here read
+    "nondeterminism under multithreading": where it ran is unknown, the difference may be the machine's."""
+    from reprovip.analyze.executions import ingested_conditions
+
+    rows = [
+        dict(condition_key=f"threads={t}", status="done", source="run" if t == 1 else "ingest") for t in (1, 2, 1, 2)
+    ]
+    (alert,) = execution_alerts(dict(total=4, failed=0, ingested_conditions=ingested_conditions(rows)))
+    assert alert["severity"] == "warn" and alert["message"] == (
+        "the executions of threads=2 were all ingested (where they ran is unknown) while the others ran here: a "
+        "difference between them may be the machine's, not the factor's"
+    )
+    rows[1]["source"] = "run"  # one threads=2 execution ran here too: compared on one machine at least
+    assert ingested_conditions(rows) == []

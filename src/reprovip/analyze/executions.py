@@ -122,7 +122,28 @@ def executions_summary(study: Study, stored: Stored) -> dict[str, Any]:
         # BIDS sessions or runs counted as subjects: the ICC's subjects are not independent (a review's study of 4
         # participants x 2 sessions passed its ICC criterion, failed by one session; the notice was on stderr only)
         participants=repeated_participants(sorted({r["subject"] for r in rows})),
+        ingested_conditions=ingested_conditions(rows),
     )
+
+
+def ingested_conditions(rows: list[dict[str, Any]]) -> list[str]:
+    """The conditions whose done executions were all ingested, beside conditions run here: a difference between
+    them may be the machine's (the results came from elsewhere), not the factor's; a review's level ingested from
+    another machine read "nondeterminism under multithreading".
+
+    Examples
+    --------
+    >>> rows = [dict(condition_key=c, status="done", source=s) for c, s in (("t=1", "run"), ("t=2", "ingest"))]
+    >>> ingested_conditions(rows), ingested_conditions(rows[1:])
+    (['t=2'], [])
+    """
+    sources: dict[str, set[str]] = {}
+    for r in rows:
+        if r["status"] == "done":
+            sources.setdefault(r["condition_key"], set()).add(r.get("source") or "run")
+    if not any("run" in found for found in sources.values()):
+        return []  # an ingest-only study: every result from elsewhere, alike
+    return sorted(c for c, found in sources.items() if found == {"ingest"})
 
 
 def duplicate_subjects(outputs: list[dict[str, Any]]) -> list[list[str]]:

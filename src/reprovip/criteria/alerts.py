@@ -60,6 +60,16 @@ def execution_alerts(ex: dict[str, Any]) -> list[dict[str, Any]]:
         from reprovip.spec.subjects import participants_message
 
         alerts.append(dict(output=None, severity="warn", message=participants_message(participants)))
+    if ingested := ex.get("ingested_conditions"):
+        alerts.append(
+            dict(
+                output=None,
+                severity="warn",
+                message=f"the executions of {', '.join(ingested[:5])}{', ...' if len(ingested) > 5 else ''} were all "
+                "ingested (where they ran is unknown) while the others ran here: a difference between them may be "
+                "the machine's, not the factor's",
+            )
+        )
     if copies := ex.get("duplicate_subjects"):
         groups = "; ".join(" = ".join(g) for g in copies[:5]) + ("; ..." if len(copies) > 5 else "")
         alerts.append(
