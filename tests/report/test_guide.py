@@ -282,3 +282,15 @@ def test_repetitions_differing_under_a_fixed_seed_single_threaded_get_no_seed_ad
     output["bitwise"]["conditions"]["threads=1,seed=42"]["identical_cells"] = 5  # quiet there: the usual advice
     (step,) = next_steps(dict(outputs=[output]))
     assert "seed every random generator, run single-threaded" in step["action"]
+
+
+def test_subjects_counted_twice_come_first() -> None:
+    """Review ZZ: a study not analysable for copied subjects listed its outputs "pass ... no change needed" in the
+    report's and dashboard's next steps, the copies only under the alerts."""
+    copies = dict(output=None, severity="fail", duplicates=True, message="2 subjects are copies of one another")
+    (first, _) = next_steps(dict(outputs=[_output("pass", {"threads": THREADS})], alerts=[copies]))
+    assert (first["culprit"], first["status"], first["action"]) == (
+        "subjects counted twice",
+        "error",
+        "2 subjects are copies of one another",
+    )

@@ -225,6 +225,13 @@ def next_steps(document: dict[str, Any]) -> list[dict[str, Any]]:
     (its culprit factor and the fix it suggests, and the evidence the verdict stored), worst first."""
     steps: list[dict[str, Any]] = []
     ex = document.get("executions") or {}
+    for alert in document.get("alerts") or []:
+        if alert.get("duplicates"):  # every output's figures count them: said first (a review read "no change")
+            steps.append(
+                dict(
+                    output=None, status="error", culprit="subjects counted twice", action=alert["message"], evidence=[]
+                )
+            )
     if ex.get("failed"):
         first = (ex.get("failures") or [{}])[0]
         steps.append(
