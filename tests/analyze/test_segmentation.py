@@ -33,8 +33,9 @@ def test_check_of_a_4d_label_map_names_the_file_the_shape_and_the_fix(
     line = next(x for x in out.splitlines() if "label maps" in x)
     assert re.search(
         r"not analysable: /\S+/blobs/\S+\.nii\.gz: label maps must be 2-D or 3-D but this one \(subject sub-01, "
-        r"repetition \d\) is 4-D \(shape \(8, 8, 8, 4\)\); write one volume per output \(each volume a file "
-        r"declared as its own output\)$",
+        r"repetition \d\) is 4-D \(shape \(8, 8, 8, 4\)\); write one volume per file \(`seg_t00.nii.gz`, "
+        r"`seg_t01.nii.gz`, ...\) and declare them with one glob \(`frames: \{path: 'seg_t\*.nii.gz', kind: labels\}`\): "
+        r"each volume is then measured by Dice and HD95$",
         line,
     ), line
     assert out.rstrip().endswith("not analysable")
@@ -262,4 +263,15 @@ def test_identical_label_maps_that_cannot_be_read_are_identical_with_a_warning(t
     (warning,) = [r for r in out["verdict"]["reasons"] if not r["passed"]]
     assert (warning["criterion"], warning["severity"]) == ("outputs readable", "warn")
     assert "label maps must be 2-D or 3-D" in warning["message"]
+    # review YY: a gzip time stamp is no "same bytes"; the same content decoded
+    assert warning["message"].endswith("every execution wrote the same bytes, so they are identical all the same")
     assert doc["verdict"]["status"] == "warn"
+    import gzip
+
+    raw = nib.Nifti1Image(data, np.eye(4)).to_bytes()
+    stamped = {(s, r): {"seg.nii.gz": gzip.compress(raw, mtime=r)} for s in ("s1", "s2") for r in (1, 2)}
+    doc = ingested(tmp_path / "gz", "  seg: {path: seg.nii.gz, kind: labels}\n", stamped).analyze().document
+    (warning,) = [r for r in doc["outputs"][0]["verdict"]["reasons"] if not r["passed"]]
+    assert warning["message"].endswith(
+        "every execution's file decodes to the same content, so they are identical all the same"
+    )

@@ -25,7 +25,8 @@ def _label_map(rec: Record, kind: str) -> tuple[np.ndarray, tuple[float, ...], n
         raise fail(
             rec.path,  # type: ignore[arg-type]
             f"label maps must be 2-D or 3-D but this one ({_execution(rec)}) is {data.ndim}-D (shape {data.shape})",
-            "write one volume per output (each volume a file declared as its own output)",
+            "write one volume per file (`seg_t00.nii.gz`, `seg_t01.nii.gz`, ...) and declare them with one glob "
+            "(`frames: {path: 'seg_t*.nii.gz', kind: labels}`): each volume is then measured by Dice and HD95",
         )
     # In mm from the affine and the header's unit (readers.nifti.voxel_mm), not pixdim as stored.
     size = loaded.meta.get("voxel_mm") or loaded.meta.get("zooms") or (1.0,) * data.ndim

@@ -69,8 +69,13 @@ def output_verdict(out: dict[str, Any], rules: list[Criterion], document: dict[s
                     passed=False,
                     severity="warn",
                     estimable=False,
-                    message=f"the files could not be read for their values: {out['error']}; every execution wrote "
-                    "the same bytes, so they are identical all the same",
+                    message=f"the files could not be read for their values: {out['error']}; "
+                    + (
+                        "every execution wrote the same bytes, so they are identical all the same"
+                        if bits.get("bytes_identical") is not False
+                        # a gzip time stamp: not the same bytes, the same decoded content (a review)
+                        else "every execution's file decodes to the same content, so they are identical all the same"
+                    ),
                 )
             )
         sentence = evidence["sentence"]
