@@ -912,3 +912,24 @@ def test_a_table_keyed_by_each_subjects_own_value_says_how_to_key_it(tmp_path: P
         "to match the rows by their order"
     )
     assert doc["verdict"]["status"] != "pass" and doc["verdict"]["exit_code"] != 0
+
+
+def test_a_header_difference_names_its_field(tmp_path: Path) -> None:
+    """Review YY: a cine whose frame duration moved from 40 to 50 ms under threads=2 read only "the difference is
+    in the image header (units, data type, ...)": the field and both values are named."""
+    import nibabel as nib
+
+    def cine(s: int, step: float) -> bytes:
+        img = nib.Nifti1Image(np.arange(96, dtype=np.float32).reshape(4, 4, 2, 3) * s, np.eye(4))
+        img.header.set_zooms((1.0, 1.0, 1.0, step))
+        return img.to_bytes()
+
+    files = {(f"s{s}", r): {"c.nii": cine(s, 0.04 if r == 1 else 0.05)} for s in (1, 2, 3) for r in (1, 2)}
+    doc = ingested(tmp_path, "  c: {path: c.nii, kind: image}\n", files).analyze().document
+    (out,) = doc["outputs"]
+    (why,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "differences covered by the observations"]
+    assert (
+        "the difference is in the image header (pixdim [1, 1, 1, 1, 0.04, 1, 1, 1] vs [1, 1, 1, 1, 0.05, 1, 1, 1]"
+        in (why["message"])
+    )
+    assert out["header_differences"] == ["pixdim [1, 1, 1, 1, 0.04, 1, 1, 1] vs [1, 1, 1, 1, 0.05, 1, 1, 1]"]

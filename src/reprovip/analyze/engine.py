@@ -23,7 +23,7 @@ from reprovip.analyze.attribution import (
 )
 from reprovip.analyze.bitwise import NONDETERMINISM_HINTS, bitwise_summary, record_key
 from reprovip.analyze.dataflow import add_dataflow
-from reprovip.analyze.design import Design, build_design, most_common_count, records_by_output
+from reprovip.analyze.design import Design, Record, build_design, most_common_count, records_by_output
 from reprovip.analyze.executions import (
     declared_outputs,
     duplicate_subjects,
@@ -43,6 +43,7 @@ from reprovip.criteria.evaluate import evaluate
 from reprovip.criteria.reasons import as_float
 from reprovip.errors import NotFoundError, ReaderError, ReprovipError
 from reprovip.readers import affine_mismatch
+from reprovip.readers.header_diff import header_differences
 from reprovip.report.values import save_plot_values
 from reprovip.store import BlobStore
 
@@ -226,6 +227,8 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
         # The files differ, the numbers read from them do not: the difference is in what no observation
         # measures (a string, a word, a number glued to a word, an image header); the criteria cannot see it.
         entry["unmeasured_differences"] = differing
+        if kind in ("image", "labels") and (pair := _differing_pair(design, unread)) is not None:
+            entry["header_differences"] = header_differences(*pair)  # where: the field and its two values
     if left_out := _left_out(design):
         entry["left_out"] = left_out
     entry["observations"] = observations
@@ -280,6 +283,20 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
     )
     entry["variance_shares"] = shares
     return entry
+
+
+def _differing_pair(design: Design, unread: set[str]) -> tuple[Path, Path] | None:
+    """Two files of one complete subject that differ (the first such subject's, by the records' keys)."""
+    for s in design.complete:
+        if s in unread:
+            continue
+        first: dict[str, Record] = {}
+        for r in design.grid[s].values():
+            first.setdefault(record_key(r), r)
+        if len(first) > 1 and all(r.path is not None for r in first.values()):
+            a, b = list(first.values())[:2]
+            return a.path, b.path  # type: ignore[return-value]
+    return None
 
 
 def _quiet_conditions(observations: list[dict[str, Any]]) -> list[str]:

@@ -35,9 +35,16 @@ def unseen_differences(out: dict[str, Any]) -> list[dict[str, Any]]:
                 message += f"; column {column} looks like numbers but was read as text ({why})"
         found.append(reason(OBSERVED, value=int(text["count"]), observation=text["names"][0], message=message, **warn))
     elif unmeasured:
+        fields = out.get("header_differences")
         what = (
-            "voxel is identical: the difference is in the image header (units, data type, a label table or other "
-            "extension that says what the values mean, ...) or in the sign of zero voxels (-0.0 and 0.0, one number)"
+            (
+                f"voxel is identical: the difference is in the image header ({'; '.join(fields)}, in two files of "
+                "one subject)"
+                if fields
+                else "voxel is identical: the difference is in the image header (units, data type, a label table or "
+                "other extension that says what the values mean, ...) or in the sign of zero voxels (-0.0 and 0.0, "
+                "one number)"
+            )
             if out["kind"] in ("image", "labels")
             else "number read from them is identical: the difference is in what no observation measures (a string, "
             "a text column, a word, a number glued to a word) or in the sign of a zero (-0.0 and 0.0, one number)"
