@@ -933,3 +933,27 @@ def test_a_header_difference_names_its_field(tmp_path: Path) -> None:
         in (why["message"])
     )
     assert out["header_differences"] == ["pixdim [1, 1, 1, 1, 0.04, 1, 1, 1] vs [1, 1, 1, 1, 0.05, 1, 1, 1]"]
+
+
+def test_a_label_map_whose_label_names_swap_fails(tmp_path: Path) -> None:
+    """Reviews OO and QQ: a TotalSegmentator-like label map whose Caret label table swapped liver and spleen under
+    threads=2 read "bit-for-bit identical", then only warned: the same voxels mean other structures."""
+    import nibabel as nib
+
+    def seg(s: int, first: str, second: str) -> bytes:
+        img = nib.Nifti1Image((np.arange(64, dtype=np.uint8).reshape(4, 4, 4) + s) % 3, np.eye(4))
+        xml = f'<CaretExtension><LabelTable><Label Key="1">{first}</Label><Label Key="2">{second}</Label></LabelTable>'
+        img.header.extensions.append(nib.nifti1.Nifti1Extension(0, (xml + "</CaretExtension>").encode()))
+        return img.to_bytes()
+
+    files = {
+        (f"s{s}", r): {"seg.nii": seg(s, *(("liver", "spleen") if r == 1 else ("spleen", "liver")))}
+        for s in (1, 2, 3)
+        for r in (1, 2)
+    }
+    doc = ingested(tmp_path, "  seg: {path: seg.nii, kind: labels}\n", files).analyze().document
+    (out,) = doc["outputs"]
+    (why,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "differences covered by the observations"]
+    assert why["severity"] == "fail" and not why["passed"] and out["header_differences"] == ["header extensions"]
+    assert why["message"].endswith("for a label map, the names of its labels: the same voxels mean other structures")
+    assert doc["verdict"]["status"] == "fail" and doc["verdict"]["exit_code"] == 1
