@@ -47,8 +47,9 @@ def interaction_tests(values: np.ndarray, factors: tuple[str, ...], subjects: li
     if not factors or n_subj < 2 or k < 2 or values.size == 0:
         return [{} for _ in range(n_obs)]
     # Each subject's values less its first: exact for neighbours (Sterbenz), and the tests are blind to a subject's
-    # own offset. Sums of squares of values 100-400 carried rounding of their magnitude, and a 1-ulp difference of
-    # one execution read as threads acting on some subjects, p 1e-8 (a review: the exact F is 1).
+    # own offset. The cell means and each subject's own test carried rounding of values 100-400 (the mean squares
+    # shift the same way), and a 1-ulp difference of one execution read as threads acting on some subjects, p 1e-8
+    # (a review: the exact F is 1).
     first = values.reshape(n_obs, n_subj, -1)[:, :, :1].reshape(n_obs, n_subj, *(1,) * (values.ndim - 2))
     values = values - first
     ms = factorial_mean_squares(values, list(factors))

@@ -328,8 +328,8 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 "subject: no number was compared (an application that failed silently?)",
             )
         )
-    for pattern, criterion, severity, what in NONFINITE_OBSERVATIONS:
-        found = [o for o in observations if (o.get("nonfinite") or {}).get("pattern") == pattern and not nowhere]
+    for pattern, criterion, severity, what in () if nowhere else NONFINITE_OBSERVATIONS:  # said once, above
+        found = [o for o in observations if (o.get("nonfinite") or {}).get("pattern") == pattern]
         if found:
             reasons.append(
                 reason(
