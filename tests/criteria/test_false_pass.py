@@ -928,11 +928,50 @@ def test_a_header_difference_names_its_field(tmp_path: Path) -> None:
     doc = ingested(tmp_path, "  c: {path: c.nii, kind: image}\n", files).analyze().document
     (out,) = doc["outputs"]
     (why,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "differences covered by the observations"]
-    assert (
-        "the difference is in the image header (pixdim [1, 1, 1, 1, 0.04, 1, 1, 1] vs [1, 1, 1, 1, 0.05, 1, 1, 1]"
-        in (why["message"])
-    )
-    assert out["header_differences"] == ["pixdim [1, 1, 1, 1, 0.04, 1, 1, 1] vs [1, 1, 1, 1, 0.05, 1, 1, 1]"]
+    pixdim = "pixdim [1, 1, 1, 1, 0.04, 1, 1, 1] vs [1, 1, 1, 1, 0.05, 1, 1, 1]"
+    assert f"the difference is in the image header (time step 0.04 vs 0.05; {pixdim}" in why["message"]
+    assert out["header_differences"] == ["time step 0.04 vs 0.05", pixdim]
+
+
+@pytest.mark.parametrize("suffix", [".nii", ".mgz"])
+def test_a_series_whose_time_step_changes_fails(tmp_path: Path, suffix: str) -> None:
+    """Review FM: a BOLD series whose repetition time moved from 2 to 2.5 s in one execution of each subject read
+    "sufficiently reproducible, with warnings", exit 0: the same values at other times fail, in NIfTI and MGH; a
+    3-D image's MGH `tr` (acquisition metadata, no time axis) is no difference at all."""
+    import nibabel as nib
+
+    def series(s: int, step: float, frames: int) -> bytes:
+        data = np.arange(32 * frames, dtype=np.float32).reshape(4, 4, 2, frames) * s
+        if frames == 1:
+            data = data[..., 0]
+        if suffix == ".mgz":
+            img = nib.MGHImage(data, np.eye(4))
+            img.header["tr"] = step
+        else:
+            img = nib.Nifti1Image(data, np.eye(4))
+            img.header.set_zooms((1.0, 1.0, 1.0, step)[: data.ndim])
+        path = tmp_path / f"one{suffix}"
+        nib.save(img, path)
+        return path.read_bytes()
+
+    for frames in (3, 1):
+        if frames == 1 and suffix == ".nii":
+            continue  # a 3-D NIfTI has no time step
+        files = {
+            (f"s{s}", r): {f"b{suffix}": series(s, 2.0 if r == 1 else 2.5, frames)} for s in (1, 2, 3) for r in (1, 2)
+        }
+        doc = ingested(tmp_path / str(frames), f"  b: {{path: b{suffix}, kind: image}}\n", files).analyze().document
+        (out,) = doc["outputs"]
+        if frames == 1:  # no time axis: the semantic hash leaves MGH's `tr` out, as acquisition metadata
+            assert doc["verdict"]["exit_code"] == 0 and "header_differences" not in out, out
+            continue
+        (why,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "differences covered by the observations"]
+        assert out["header_differences"][0] == "time step 2 vs 2.5"
+        assert why["severity"] == "fail" and not why["passed"]
+        assert why["message"].endswith(
+            "for a 4-D image, its time step: the same values at other times (the time axis changed)"
+        )
+        assert doc["verdict"]["status"] == "fail" and doc["verdict"]["exit_code"] == 1
 
 
 def test_a_label_map_whose_label_names_swap_fails(tmp_path: Path) -> None:

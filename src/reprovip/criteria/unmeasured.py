@@ -9,6 +9,7 @@ from typing import Any
 
 from reprovip.criteria.reasons import as_float, named, reason
 from reprovip.criteria.voxels import overflow
+from reprovip.readers.header_diff import TIME_STEP
 
 OBSERVED = "differences covered by the observations"
 UNDERFLOW = "differences the metrics measure"
@@ -58,6 +59,10 @@ def unseen_differences(out: dict[str, Any]) -> list[dict[str, Any]]:
             # voxels and header fields alike, a hashed extension not: a label table (what each value names), and
             # a map whose liver and spleen swapped names only warned (a review)
             message += "; for a label map, the names of its labels: the same voxels mean other structures"
+            found.append(reason(OBSERVED, value=unmeasured, message=message, passed=False))
+        elif out["kind"] == "image" and any(f.startswith(TIME_STEP) for f in fields or ()):
+            # the same values at other times: a series whose repetition time changed only warned (a review)
+            message += "; for a 4-D image, its time step: the same values at other times (the time axis changed)"
             found.append(reason(OBSERVED, value=unmeasured, message=message, passed=False))
         else:
             found.append(reason(OBSERVED, value=unmeasured, message=message, **warn))
