@@ -57,22 +57,25 @@ def test_other_factors_own_their_variables_too(factor: str, variable: str) -> No
         parse_spec(BASE + f"factors: {{{factor}}}\nenv: {{{variable}: '7'}}\n")
 
 
-def test_a_thread_limit_in_the_callers_environment_does_not_pin_every_level(tmp_path: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("variable", ["OMP_THREAD_LIMIT", "MRTRIX_NTHREADS"])
+def test_a_thread_limit_in_the_callers_environment_does_not_pin_every_level(
+    tmp_path: Path, monkeypatch, variable: str
+) -> None:
     """`OMP_THREAD_LIMIT=1` in the caller's environment ran `threads: [1, 2]` on one thread every time, and an
-    OpenMP reduction read "bit-for-bit identical" (a review): the factor sets the limit to its level too."""
-    monkeypatch.setenv("OMP_THREAD_LIMIT", "1")
+    OpenMP reduction read "bit-for-bit identical" (a review): the factor sets the limit to its level too. MRtrix3
+    reads its own variable, else takes every core: both levels ran on 2 threads, "identical" (review RR)."""
+    monkeypatch.setenv(variable, "1")
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "s1.txt").write_text("1\n")
     (tmp_path / "study.yaml").write_text(
         "application: {command: ['{python}', '-c', 'import os, sys; open(sys.argv[1] + \"/o\", \"w\").write("
-        "os.environ[\"OMP_THREAD_LIMIT\"])', '{outdir}']}\nsubjects: {glob: 'data/{subject}.txt'}\n"
+        f"os.environ[\"{variable}\"])', '{{outdir}}']}}\nsubjects: {{glob: 'data/{{subject}}.txt'}}\n"
         "factors: {threads: [1, 2]}\nrepetitions: 1\noutputs: {o: {path: o, kind: text}}\n"
     )
     study = Study.load(tmp_path / "study.yaml")
     assert study.run(jobs=1).done == 2
     written = {
-        row.condition_key: study.catalog.attempts(row.id)[0]["env"]["OMP_THREAD_LIMIT"]
-        for row in study.executions().itertuples()
+        row.condition_key: study.catalog.attempts(row.id)[0]["env"][variable] for row in study.executions().itertuples()
     }
     assert written == {"threads=1": "1", "threads=2": "2"}
 
