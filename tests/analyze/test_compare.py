@@ -164,7 +164,8 @@ def test_declared_criteria_keep_the_envelope_test(tmp_path: Path) -> None:
 def test_a_version_that_only_rewrites_the_header_is_not_a_silent_pass(tmp_path: Path) -> None:
     """Version 2 writes the same voxels with the series' TR dropped from 2 s to 1 s: every execution of a
     version is identical, the versions differ in the header only. The comparison read "sufficiently
-    reproducible" with nothing said (a review); now the semantic hash sees the TR and the verdict warns."""
+    reproducible" with nothing said (a review); now the semantic hash sees the TR, and the verdict fails: the same
+    values at other times (review FM: a warning let it pass)."""
 
     import nibabel as nib
     import numpy as np
@@ -182,12 +183,12 @@ def test_a_version_that_only_rewrites_the_header_is_not_a_silent_pass(tmp_path: 
     doc = compare_check(version("v1", 2.0), version("v2", 1.0)).document
     (out,) = doc["outputs"]
     assert out["unmeasured_differences"] == 3 and out["voxelwise"]["summary"]["differ_fraction"] == 0
-    (warning,) = [r for r in out["verdict"]["reasons"] if not r["passed"]]
-    assert warning["message"].startswith(
+    (failure,) = [r for r in out["verdict"]["reasons"] if not r["passed"]]
+    assert failure["message"].startswith(
         "the files of 3 subject(s) differ between executions (within a condition or across levels) while every "
-        "voxel is identical: the difference is in the image header"
+        "voxel is identical: the difference is in the image header (time step 2 vs 1; pixdim"
     )
-    assert doc["verdict"]["status"] == "warn"
+    assert failure["severity"] == "fail" and doc["verdict"]["status"] == "fail"
 
 
 def test_versions_run_with_other_repetitions_or_levels_are_refused(tmp_path: Path) -> None:

@@ -168,6 +168,7 @@ def test_voxel_differences_no_metric_covers_are_a_warning(unseen, differ_fractio
     summary = {
         "voxel_icc_a1_median": 0.99,
         "voxel_icc_a1_p05": 0.9,
+        "voxel_poor_fraction": 0.01,
         "differ_without_metrics": unseen,
         "mask_voxels": 1000,
         "differ_fraction": differ_fraction,
@@ -253,23 +254,28 @@ def test_labels_that_swap_sides_fail_though_their_volumes_do_not_change(study_di
 
 
 @pytest.mark.parametrize(
-    ("criteria", "status"),
-    [("", "warn"), ('criteria: ["voxel_icc_a1_median >= 0.9", "voxel_icc_a1_p05 >= 0.5"]\n', "fail")],
+    ("criteria", "failing"),
+    [
+        ("", ["voxel_poor_fraction <= 0.05", "voxel_icc_a1_p05 >= 0.5"]),
+        ('criteria: ["voxel_icc_a1_median >= 0.9", "voxel_icc_a1_p05 >= 0.5"]\n', None),
+    ],
     ids=["defaults", "declared"],
 )
 def test_an_image_garbled_in_40_percent_of_its_voxels_is_caught_by_the_5th_percentile(
-    study_dir: Path, criteria: str, status: str
+    study_dir: Path, criteria: str, failing: list[str] | None
 ) -> None:
     """Repetition 2 replaces 40% of each subject's ball with noise: the median voxel ICC(A,1) stays high; the
-    5th percentile falls in the poor band. The defaults warn on it (they passed it with nothing said, found by
-    two reviews), and a study that declares it fails."""
+    5th percentile falls in the poor band. The defaults warned on it (they passed it with nothing said, found by
+    two reviews); they fail it now, as does a study that declares the 5th percentile: 40% of the voxels spread
+    by more than a third of the subjects' typical SD (reviews FS, R2: a warning let it pass)."""
     img = "  img: {path: img.nii.gz, kind: image}\n"
     doc, out = _analysed_image_app(study_dir, "garbage_app.py", img, 4, extra=criteria)
     vox = out["voxelwise"]["summary"]
-    assert vox["icc_a1_median"] >= 0.9 and vox["icc_a1_p05"] < 0.5
+    assert vox["icc_a1_median"] >= 0.9 and vox["icc_a1_p05"] < 0.5 and vox["poor_fraction"] > 0.3
     failed = [r["criterion"] for r in out["verdict"]["reasons"] if not r["passed"]]
-    assert failed == ["voxel_icc_a1_p05 >= 0.5"]
-    assert doc["verdict"]["status"] == status
+    # the declared criteria keep the poor-fraction safeguard beside the declared p05
+    assert failed == (failing or ["voxel_icc_a1_p05 >= 0.5", "voxel_poor_fraction <= 0.05"])
+    assert doc["verdict"]["status"] == "fail"
 
 
 def test_images_that_differ_in_their_header_only_are_not_a_silent_pass(study_dir: Path) -> None:

@@ -59,16 +59,21 @@ def test_within_subject_voxel_metrics_need_no_third_subject() -> None:
 
 
 def test_the_default_image_gate_over_two_subjects_is_not_analysable() -> None:
-    """With the defaults (median >= 0.9, p05 >= 0.5 a warning) neither criterion computes: ``error``, exit 1."""
-    doc = dict(
-        study={"name": "s"},
-        executions={"total": 12, "failed": 0, "not_done": 0},
-        outputs=[_image(2, icc_a1_median=0.95, icc_a1_p05=0.89)],
-    )
+    """With the defaults (median >= 0.9, poor fraction <= 0.05, p05 >= 0.5 a warning) no criterion computes:
+    ``error``, exit 1."""
+    maps = dict(icc_a1_median=0.95, icc_a1_p05=0.89, poor_fraction=0.01)
+    doc = dict(study={"name": "s"}, executions={"total": 12, "failed": 0, "not_done": 0}, outputs=[_image(2, **maps)])
     evaluate(doc, None)
     assert (doc["verdict"]["status"], doc["verdict"]["exit_code"]) == ("error", 1)
-    doc["outputs"] = [_image(3, icc_a1_median=0.95, icc_a1_p05=0.89)]  # the same maps over 3 subjects pass
+    (poor,) = [r for r in doc["outputs"][0]["verdict"]["reasons"] if r["criterion"] == "voxel_poor_fraction <= 0.05"]
+    assert not poor["estimable"] and "rest on 2 subject(s)" in poor["message"]
+    doc["outputs"] = [_image(3, **maps)]  # the same maps over 3 subjects pass
     assert evaluate(doc, None)["verdict"]["status"] == "pass"
+    doc["outputs"] = [_image(3, icc_a1_median=0.95, icc_a1_p05=0.89, voxels_with_metrics=9)]  # no subject spread
+    evaluate(doc, None)
+    (poor,) = [r for r in doc["outputs"][0]["verdict"]["reasons"] if r["criterion"] == "voxel_poor_fraction <= 0.05"]
+    assert not poor["estimable"] and "no between-subject spread" in poor["message"]
+    assert doc["verdict"]["status"] == "error"
 
 
 def test_two_subjects_images_end_to_end(tmp_path: Path) -> None:
@@ -206,3 +211,57 @@ def test_voxel_iccs_of_executions_one_ulp_apart_end_to_end(tmp_path: Path) -> No
     gate = next(r for r in out["verdict"]["reasons"] if r["criterion"] == "voxel_icc_a1_min >= 1")
     assert (gate["passed"], gate["estimable"]) == (False, True) and "the ICC rounds to 1" in gate["message"]
     assert doc["verdict"]["status"] == "fail"
+
+
+def _threads_study(root: Path, gain: float, *, volumes: int = 1) -> dict:
+    """4 subjects (anatomy + a subject SD of 20 per voxel) x threads 1, 2 x 2 identical repetitions, where
+    threads=2 multiplies a cube, 12.5% of the grid, by ``gain`` in every subject (in the last volume only, for
+    several): the analysed document."""
+    import nibabel as nib
+    import numpy as np
+
+    from tests.conftest import ingested_folders
+
+    rng = np.random.default_rng(7)
+    anatomy = 90 + 20 * rng.random((16, 16, 16))
+    folders = {}
+    for s in range(4):
+        image = np.stack([anatomy + rng.normal(0, 20, anatomy.shape) for _ in range(volumes)], axis=-1)
+        for threads in (1, 2):
+            data = image.copy()
+            if threads == 2:
+                data[:8, :8, :8, -1] *= gain
+            for rep in (1, 2):
+                img = nib.Nifti1Image(np.squeeze(data, -1) if volumes == 1 else data, np.eye(4)).to_bytes()
+                folders[f"{threads}/sub-{s}/run-{rep}"] = {"brain.nii": img}
+    study = ingested_folders(
+        root, "  brain: {path: brain.nii, kind: image}\n", folders, "{threads}/{subject}/run-{repetition}"
+    )
+    return study.analyze().document
+
+
+@pytest.mark.parametrize("volumes", [1, 3])
+def test_a_factor_changing_an_eighth_of_the_image_fails(tmp_path: Path, volumes: int) -> None:
+    """Review FS: threads=2 multiplied an eighth of a brain by 1.25 in every subject; the median voxel ICC (the
+    unchanged voxels') and the 5th percentile (0.72: each changed voxel's subjects differ a lot) passed, exit 0.
+    Review R2: the same in one component of a 3-volume warp field. Against the image's typical subject spread,
+    those voxels spread by more than a third of it: `voxel_poor_fraction` fails."""
+    doc = _threads_study(tmp_path, 1.25, volumes=volumes)
+    (out,) = doc["outputs"]
+    vox = out["voxelwise"]["summary"]
+    assert vox["icc_a1_median"] >= 0.9 and vox["icc_a1_p05"] >= 0.5  # what passed
+    # the cube's share of the grid; for several volumes, of the last one's (a twelfth of the whole image's voxels)
+    assert vox["poor_fraction"] == pytest.approx(0.125, abs=0.01)
+    if volumes > 1:
+        assert vox["poor_worst_volume"] == 2
+    (poor,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "voxel_poor_fraction <= 0.05"]
+    assert not poor["passed"] and poor["severity"] == "fail"
+    assert (doc["verdict"]["status"], doc["verdict"]["exit_code"]) == ("fail", 1)
+
+
+def test_a_factor_changing_an_eighth_of_the_image_by_a_little_passes(tmp_path: Path) -> None:
+    """The control: a 1% change of the same cube spreads by a fortieth of the subjects' SD: no voxel is poor."""
+    doc = _threads_study(tmp_path, 1.01)
+    (out,) = doc["outputs"]
+    assert out["voxelwise"]["summary"]["poor_fraction"] == 0
+    assert doc["verdict"]["status"] == "pass"

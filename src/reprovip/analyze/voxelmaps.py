@@ -173,6 +173,55 @@ def volume_medians(icc: np.ndarray, finite: np.ndarray, index: np.ndarray, shape
     return {"icc_a1_volume_median_min": num(medians[worst]), "icc_a1_worst_volume": worst, "volumes": volumes}
 
 
+POOR_SPREAD = 1 / 3  # executions spread more than this of the subjects' typical SD: an ICC below 0.9 against it
+
+
+def poor_voxels(
+    sd: np.ndarray, between: np.ndarray, finite: np.ndarray, index: np.ndarray, shape: tuple[int, ...]
+) -> dict[str, Any]:
+    """The fraction of the voxels with metrics whose executions spread (within-subject SD) more than
+    :data:`POOR_SPREAD` of the image's typical between-subject SD (the median over its voxels where subjects
+    differ), volume by volume for an image of several: an ICC below 0.9, the seed's threshold, against how much
+    subjects typically differ in that image. The median voxel ICC passed a 25% change of an eighth of a brain
+    under threads=2, and the 5th percentile, judged over voxels whose own subjects differ a lot, passed it too
+    (reviews FS, R2); measured against the image's scale, voxels where neither subjects nor executions vary
+    (a saturated probability map, a background of 1e-6 noise) are not poor, as their own ICC would call them.
+
+    Returns ``poor_fraction`` (the largest of the whole image's and its volumes'), ``poor_voxels``,
+    ``subject_sd_median`` (the scale, the first volume's for several) and, when a volume is worse than the
+    whole, ``poor_worst_volume`` (0-based); empty when no voxel's subjects differ.
+
+    Examples
+    --------
+    Ten voxels whose subjects differ by an SD of 3; two of them spread by 2 between executions:
+
+    >>> sd = np.array([0.1] * 8 + [2.0, 2.0])
+    >>> poor_voxels(sd, np.full(10, 3.0), np.ones(10, bool), np.arange(10), (10, 1, 1))
+    {'poor_fraction': 0.2, 'poor_voxels': 2, 'subject_sd_median': 3.0}
+    """
+    ok = finite & np.isfinite(sd) & np.isfinite(between)
+    volume = index // math.prod(shape[:3])
+    poor = np.zeros(ok.shape, dtype=bool)
+    fractions, scale = {}, None
+    for v in np.unique(volume[ok]):
+        here = ok & (volume == v)
+        spread = between[here & (between > 0)]
+        if not spread.size:
+            continue
+        typical = float(np.median(spread))
+        scale = typical if scale is None else scale
+        poor[here] = sd[here] > POOR_SPREAD * typical
+        fractions[int(v)] = np.count_nonzero(poor[here]) / np.count_nonzero(here)
+    if scale is None:
+        return {}
+    whole = np.count_nonzero(poor) / np.count_nonzero(ok)
+    out = {"poor_fraction": num(whole), "poor_voxels": int(np.count_nonzero(poor)), "subject_sd_median": num(scale)}
+    worst = max(fractions, key=fractions.__getitem__)
+    if len(fractions) > 1 and fractions[worst] > whole:
+        out.update(poor_fraction=num(fractions[worst]), poor_worst_volume=worst)
+    return out
+
+
 def summed_shares(variance: np.ndarray, sources: tuple[str, ...], at: np.ndarray) -> dict[str, Any]:
     """Each source's share of what the executions vary by summed over the voxels ``at`` (where they differ):
     ``share_<source>_summed``, the sources other than the subjects', their variance components added over the
@@ -293,6 +342,7 @@ def _finish_maps(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor, in_fl
         variance = np.asarray(comps.variance)
         summary.update(summed_shares(variance, comps.sources, finite & differ_at))
         between = np.sqrt(variance[..., comps.sources.index("subject")]) if "subject" in comps.sources else 0 * sd
+        summary.update(poor_voxels(sd, between, finite, stream.index, stream.ref[0]))
         distance, apart = stream.executions_apart(between, sd, finite)
         summary["apart_voxels"] = int(np.count_nonzero(distance))
         if apart:  # where they are: the distance of the execution apart, 0 elsewhere

@@ -167,7 +167,7 @@ def safeguards(kind: str, rules: list[Criterion]) -> list[Criterion]:
     image disagreeing in a twentieth of its voxels. A review's study declaring only `ICC(A,1).ci_low >= 0.9`
     (for its table) silently dropped them from its label maps and images."""
     declared = {c.metric for c in rules}
-    guards = {"labels": ("dice_min",), "image": ("voxel_icc_a1_p05",)}.get(kind, ())
+    guards = {"labels": ("dice_min",), "image": ("voxel_icc_a1_p05", "voxel_poor_fraction")}.get(kind, ())
     return [c for c in default_criteria(kind) if c.metric in guards and c.metric not in declared]
 
 

@@ -41,7 +41,7 @@ SPREADS = ("sd_ratio", "wcv", "wcv_rms", "wcv_log", "wsd", "rc")  # 0 exactly wh
 OUTPUT_METRICS = ("dice_min", "hd95_max")
 VOXEL_METRICS = tuple(
     f"voxel_{m}_{s}" for m in ("sd", "sigdigits", "icc_a1") for s in ("mean", "median", "p05", "min", "max")
-) + ("voxel_differ_fraction",)
+) + ("voxel_differ_fraction", "voxel_poor_fraction")
 STUDY_METRICS = ("failure_rate", "attempt_failure_rate")
 FLAGS = ("identical", "bytes_identical", "repetitions_identical", "within_envelope")
 ENVELOPE_FACTORS = ("version", "environments")  # factors whose first level is the baseline of the envelope test
@@ -145,7 +145,7 @@ def _bounds(metric: str) -> tuple[float, float]:
         return -math.inf, 1.0
     if "sigdigits" in metric:
         return -math.inf, 17.0
-    if metric in ("dice_min", "voxel_differ_fraction", *STUDY_METRICS):
+    if metric in ("dice_min", "voxel_differ_fraction", "voxel_poor_fraction", *STUDY_METRICS):
         return 0.0, 1.0
     return 0.0, math.inf  # SDs, ratios, CVs, distances
 
@@ -179,6 +179,7 @@ _LOWER_IS_BETTER = (
     "ci95_halfwidth",
     "hd95_max",
     "voxel_differ_fraction",
+    "voxel_poor_fraction",
     *STUDY_METRICS,
 )
 
@@ -265,8 +266,10 @@ def envelope_criteria(kind: str) -> list[Criterion]:
 def default_criteria(kind: str, *, compare: bool = False) -> list[Criterion]:
     """The seed's rule when a study declares nothing: identical passes; otherwise inter-execution variability
     must be much smaller than inter-subject variability, read as the lower 95% CI bound of ICC(A,1) in Koo &
-    Li's "excellent" band (>= 0.9). Images use the median voxel ICC(A,1) in the non-zero mask, and warn when
-    its 5th percentile is below 0.5 (a region where the executions disagree). Label maps add
+    Li's "excellent" band (>= 0.9). Images use the median voxel ICC(A,1) in the non-zero mask, fail when more
+    than a twentieth of the voxels spread by more than a third of the subjects' typical SD
+    (``voxel_poor_fraction``), and warn when the ICC's 5th percentile is below 0.5 (a region where the
+    executions disagree). Label maps add
     a failure below a Dice of 0.5 between two executions of a subject (more of a label moved than stayed: a
     mirrored or swapped label keeps its volume, hence its volume ICC) and a warning below 0.95. A comparison
     of versions (``compare``) first requires every version to stay within the baseline's run-to-run
@@ -276,10 +279,13 @@ def default_criteria(kind: str, *, compare: bool = False) -> list[Criterion]:
         return [Criterion("identical", None, None)]
     if kind == "image":
         # The median passes an image whose executions disagree in up to half of its voxels (a failed
-        # registration's blank slab): a warning when a twentieth of the voxels have an ICC below 0.5.
+        # registration's blank slab): a warning when a twentieth of the voxels have an ICC below 0.5, and a
+        # failure when a twentieth of them spread by more than a third of the subjects' typical SD (a factor
+        # changing an eighth of a brain by 25% passed both: reviews FS, R2).
         return [
             *envelope,
             Criterion("voxel_icc_a1_median", ">=", 0.9),
+            Criterion("voxel_poor_fraction", "<=", 0.05),
             Criterion("voxel_icc_a1_p05", ">=", 0.5, severity="warn"),
         ]
     rules = [*envelope, Criterion("ICC(A,1).ci_low", ">=", 0.9)]

@@ -84,11 +84,12 @@ def _icc_undefined_where_differ(summary: dict[str, Any]) -> int:
 def voxel_value(metric: str, output: dict[str, Any]) -> tuple[str | None, Any, dict[str, Any]]:
     """``metric`` (a ``voxel_*`` summary) of an image output as (None, value, extra): a value that the maps
     cannot support is None with the ``reason`` why."""
-    if metric.startswith("voxel_icc") and (few := few_subjects(output)):
+    between = metric.startswith("voxel_icc") or metric == "voxel_poor_fraction"  # subjects' variance in it
+    if between and (few := few_subjects(output)):
         return None, None, {"reason": few}
     # Over the other voxels a summary would judge the output on part of it (and significant digits read 0
     # where the SD is infinite): not estimable. The SD's own squares are within subjects; an ICC's are not.
-    over = overflow(output, within=not metric.startswith("voxel_icc")) if metric != "voxel_differ_fraction" else None
+    over = overflow(output, within=not between) if metric != "voxel_differ_fraction" else None
     if over:
         return None, None, {"reason": over[1]}
     summary = output.get("summary") or {}
@@ -99,6 +100,8 @@ def voxel_value(metric: str, output: dict[str, Any]) -> tuple[str | None, Any, d
         # under threads=2 passed over the whole image: a review)
         where = f"volume {summary['voxel_icc_a1_worst_volume']} of {summary['voxel_volumes']}"
         return where, worst, {}
+    if metric == "voxel_poor_fraction" and summary.get("voxel_poor_worst_volume") is not None:
+        return f"volume {summary['voxel_poor_worst_volume']} of {summary.get('voxel_volumes')}", value, {}
     return None, value, {} if value is not None else {"reason": _missing(metric, output)}
 
 
@@ -114,6 +117,8 @@ def _missing(metric: str, output: dict[str, Any]) -> str:
     with_metrics = int(summary.get("voxels_with_metrics") or 0)
     if not with_metrics:
         return "no voxel has metrics (every voxel is zero in every execution of the first subject, or non-finite)"
+    if metric == "voxel_poor_fraction":
+        return "the subjects do not differ at any voxel with metrics: no between-subject spread to judge them by"
     if summary.get("differ_sd_zero_voxels"):
         return "values below ~1e-146 in magnitude underflow when squared in float64: rescale the images"
     name = metric.removeprefix("voxel_").rpartition("_")[0]
