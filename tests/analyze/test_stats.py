@@ -214,6 +214,20 @@ def test_honest_counts_moving_by_one_name_no_odd_execution() -> None:
     assert (odd["subject"], odd["column"]) == ("s3", 2)
 
 
+def test_a_run_in_another_local_minimum_among_identical_ones_is_named() -> None:
+    """Review R2: an affine's x translation, subjects 3 to 30 mm apart, one run of sub-03 10 mm off its other two
+    identical runs: the smallest gap between two subjects (3 mm) stood for the values' resolution, and 10 mm
+    was under ten of them: no word, "sufficiently reproducible" (ICC lower bound 0.94)."""
+    from reprovip.analyze.stats import odd_executions
+
+    medians = [-30.147229246226278, -22.894371570676306, -25.86347235740627, 9.191373779020118, 20.578021527943466]
+    x = np.repeat(np.array(medians)[None, :, None], 3, axis=2)
+    assert odd_executions(x, ["s1", "s2", "s3", "s4", "s5"]) == [None]
+    x[0, 2, 1] += 10.0
+    (odd,) = odd_executions(x, ["s1", "s2", "s3", "s4", "s5"])
+    assert (odd["subject"], odd["column"], odd["value"]) == ("s3", 1, medians[2] + 10.0)
+
+
 def test_values_whose_squares_underflow_say_so_not_that_every_value_is_equal() -> None:
     """Review I: values near 1e-170 with 0.1% noise read "no variance between subjects nor between executions:
     every value is equal (0/0)", untrue: their squares underflow float64."""
