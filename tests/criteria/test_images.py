@@ -265,3 +265,49 @@ def test_a_factor_changing_an_eighth_of_the_image_by_a_little_passes(tmp_path: P
     (out,) = doc["outputs"]
     assert out["voxelwise"]["summary"]["poor_fraction"] == 0
     assert doc["verdict"]["status"] == "pass"
+
+
+def _own_masks_study(root: Path, change: float) -> dict:
+    """6 subjects' FA-like maps on one grid, NaN outside each subject's own mask (odd subjects lose the plane
+    x = 1) x threads 1, 2 x 2 repetitions; threads=2 adds ``change`` to the even subjects' plane x = 1, which
+    has no voxel metric (non-finite in every execution of the odd subjects): the analysed document."""
+    import nibabel as nib
+    import numpy as np
+
+    from tests.conftest import ingested_folders
+
+    rng = np.random.default_rng(3)
+    folders = {}
+    for s in range(6):
+        fa = 0.5 + rng.normal(0, 0.1, (8, 8, 8))
+        if s % 2:
+            fa[1] = np.nan
+        for threads in (1, 2):
+            data = fa.copy()
+            if threads == 2 and s % 2 == 0:
+                data[1] += change
+            for rep in (1, 2):
+                folders[f"{threads}/sub-{s}/run-{rep}"] = {"fa.nii": nib.Nifti1Image(data, np.eye(4)).to_bytes()}
+    study = ingested_folders(
+        root, "  fa: {path: fa.nii, kind: image}\n", folders, "{threads}/{subject}/run-{repetition}"
+    )
+    return study.analyze().document
+
+
+@pytest.mark.parametrize(("change", "severity", "status"), [(0.2, "fail", "fail"), (1e-9, "warn", "warn")])
+def test_differences_where_some_subjects_are_nan_are_measured(
+    tmp_path: Path, change: float, severity: str, status: str
+) -> None:
+    """Review RR: FA +0.2 under threads=2 where other subjects' masks end (NaN there) had no voxel metric, and
+    only warned ("sufficiently reproducible, with warnings", exit 0); 1-ulp noise there, most of the differing
+    voxels, read "not analysable". The other subjects' executions measure those voxels: a spread poor by
+    voxel_poor_fraction's measure fails, a negligible one warns."""
+    doc = _own_masks_study(tmp_path, change)
+    (out,) = doc["outputs"]
+    vox = out["voxelwise"]["summary"]
+    assert vox["differ_without_metrics"] == vox["unjudged_measured_voxels"] == 64
+    assert vox["unjudged_poor_voxels"] == (64 if severity == "fail" else 0)
+    (why,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "differences covered by the voxel metrics"]
+    assert why["severity"] == severity and why["estimable"] and not why["passed"]
+    assert "64 of them are non-finite in every execution of some subjects" in why["message"]
+    assert doc["verdict"]["status"] == status

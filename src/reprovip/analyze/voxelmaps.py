@@ -177,7 +177,12 @@ POOR_SPREAD = 1 / 3  # executions spread more than this of the subjects' typical
 
 
 def poor_voxels(
-    sd: np.ndarray, between: np.ndarray, finite: np.ndarray, index: np.ndarray, shape: tuple[int, ...]
+    sd: np.ndarray,
+    between: np.ndarray,
+    finite: np.ndarray,
+    index: np.ndarray,
+    shape: tuple[int, ...],
+    blind: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """The fraction of the voxels with metrics whose executions spread (within-subject SD) more than
     :data:`POOR_SPREAD` of the image's typical between-subject SD (the median over its voxels where subjects
@@ -189,7 +194,10 @@ def poor_voxels(
 
     Returns ``poor_fraction`` (the largest of the whole image's and its volumes'), ``poor_voxels``,
     ``subject_sd_median`` (the scale, the first volume's for several) and, when a volume is worse than the
-    whole, ``poor_worst_volume`` (0-based); empty when no voxel's subjects differ.
+    whole, ``poor_worst_volume`` (0-based); empty when no voxel's subjects differ. With ``blind`` (voxels that
+    differ without metrics, non-finite in every execution of some subjects: a mask of each subject's own, as
+    FA maps are NaN outside it, whose ``sd`` the other subjects' executions give), ``unjudged_measured_voxels``
+    counts them and ``unjudged_poor_voxels`` those whose spread is poor by the same measure.
 
     Examples
     --------
@@ -202,7 +210,7 @@ def poor_voxels(
     ok = finite & np.isfinite(sd) & np.isfinite(between)
     volume = index // math.prod(shape[:3])
     poor = np.zeros(ok.shape, dtype=bool)
-    fractions, scale = {}, None
+    fractions, scale, unjudged = {}, None, 0
     for v in np.unique(volume[ok]):
         here = ok & (volume == v)
         spread = between[here & (between > 0)]
@@ -212,10 +220,14 @@ def poor_voxels(
         scale = typical if scale is None else scale
         poor[here] = sd[here] > POOR_SPREAD * typical
         fractions[int(v)] = np.count_nonzero(poor[here]) / np.count_nonzero(here)
+        if blind is not None:
+            unjudged += int(np.count_nonzero(blind & (volume == v) & (sd > POOR_SPREAD * typical)))
     if scale is None:
         return {}
     whole = np.count_nonzero(poor) / np.count_nonzero(ok)
     out = {"poor_fraction": num(whole), "poor_voxels": int(np.count_nonzero(poor)), "subject_sd_median": num(scale)}
+    if blind is not None:
+        out.update(unjudged_measured_voxels=int(np.count_nonzero(blind)), unjudged_poor_voxels=unjudged)
     worst = max(fractions, key=fractions.__getitem__)
     if len(fractions) > 1 and fractions[worst] > whole:
         out.update(poor_fraction=num(fractions[worst]), poor_worst_volume=worst)
@@ -342,7 +354,9 @@ def _finish_maps(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor, in_fl
         variance = np.asarray(comps.variance)
         summary.update(summed_shares(variance, comps.sources, finite & differ_at))
         between = np.sqrt(variance[..., comps.sources.index("subject")]) if "subject" in comps.sources else 0 * sd
-        summary.update(poor_voxels(sd, between, finite, stream.index, stream.ref[0]))
+        # voxels non-finite in every execution of some subjects, differing in others': measured over those
+        blind = ~finite & differ_at & np.isfinite(sd) & ~stream.nonfinite_differ[stream.index]
+        summary.update(poor_voxels(sd, between, finite, stream.index, stream.ref[0], blind))
         distance, apart = stream.executions_apart(between, sd, finite)
         summary["apart_voxels"] = int(np.count_nonzero(distance))
         if apart:  # where they are: the distance of the execution apart, 0 elsewhere

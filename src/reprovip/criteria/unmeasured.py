@@ -68,6 +68,11 @@ def unseen_differences(out: dict[str, Any]) -> list[dict[str, Any]]:
             found.append(reason(OBSERVED, value=unmeasured, message=message, **warn))
     summary = (out.get("voxelwise") or {}).get("summary") or {}
     unseen = int(summary.get("differ_without_metrics") or 0)
+    # Of them, those non-finite in every execution of some subjects (each subject's own mask) are measured over
+    # the others' executions: a 0.2 FA change there only warned, and 1-ulp noise there read "not analysable"
+    # (review RR)
+    measured = int(summary.get("unjudged_measured_voxels") or 0)
+    poor = int(summary.get("unjudged_poor_voxels") or 0)
     if unseen:
         message = (
             f"{unseen} voxel(s) differ between executions where no voxel metric is computed (zero in the reference "
@@ -75,8 +80,16 @@ def unseen_differences(out: dict[str, Any]) -> list[dict[str, Any]]:
             "differ map do"
         )
         differing = round((as_float(summary.get("differ_fraction")) or 0.0) * int(summary.get("mask_voxels") or 0))
+        if measured:
+            message += (
+                f"; {measured} of them are non-finite in every execution of some subjects (a mask of each subject's "
+                f"own) and measured over the others' executions: {poor} spread by more than a third of the "
+                "subjects' typical SD (voxel_poor_fraction's measure)"
+            )
+        if poor:
+            found.append(reason("differences covered by the voxel metrics", value=poor, message=message, passed=False))
         # A minority stays a warning: native-space subjects of other sizes differ outside the first one's region.
-        if unseen >= 10 and differing and 2 * unseen >= differing:
+        elif (unseen := unseen - measured) >= 10 and differing and 2 * unseen >= differing:
             # Most of the difference unjudged: a verdict on the metric maps would speak for the few voxels of the
             # first subject read (a review's first subject had a 27-voxel map: 98% of the differing voxels unseen,
             # "sufficiently reproducible"; the same data with that subject renamed failed).
