@@ -297,3 +297,35 @@ def test_the_largest_change_is_named_when_every_z_is_infinite() -> None:
     out, env = voxel_envelope(diff, np.zeros((1, 4)), 7, 3, 4, ("1.0", "2.0"), mean_shift=diff, n_subjects=4)
     assert out.tolist() == [True, False, True, True] and env["max_abs_z"] == "Infinity"
     assert env["worst_index"] == 2 and "the largest change of a repetition, 150.8 (" in env["detail"]
+
+
+def _printed(rng: np.random.Generator) -> np.ndarray:
+    """(2 obs, 4 subjects, 2 versions, k=3) written with 6 decimals: `rot_x` carries 1e-7 noise (its last digit
+    flips between runs), `rot_y` rounds alike in every baseline repetition."""
+    x = np.zeros((2, 4, 2, 3))
+    x[0] = 0.1 * np.arange(1, 5)[:, None, None] + 0.0000004 + rng.normal(0, 1e-7, (4, 2, 3))
+    x[1] = 0.05 * np.arange(1, 5)[:, None, None] + 0.0000002
+    return np.round(x, 6)
+
+
+@pytest.mark.parametrize(("flip", "inside"), [(1e-6, True), (3e-6, False)])
+def test_a_flip_of_the_last_printed_digit_is_rounding_where_the_output_is_noisy(flip: float, inside: bool) -> None:
+    """Review FM: confounds written with 6 decimals, 1e-7 run-to-run noise; one cell rounded alike in every
+    baseline repetition and flipped by 1e-06 in one repetition of the same code: |z| inf, "not reproducible" in
+    4 trials of 4. A one-step change of such a cell, in an output that varies from run to run, is rounding;
+    three steps are not."""
+    x = _printed(np.random.default_rng(9))
+    x[1, 2, 1, 0] = np.round(x[1, 2, 1, 0] + flip, 6)
+    env = envelope(x, ["rot_x", "rot_y"], 0, VERSIONS)
+    assert env["within_envelope"] is inside
+    assert env["observations"]["rot_y"]["max_diff"] == pytest.approx(flip)
+
+
+def test_a_flip_of_the_last_printed_digit_of_a_deterministic_output_is_a_change() -> None:
+    """The same flip where no observation of the output varies between runs: a deterministic tool whose new
+    version changes a printed digit changed its result."""
+    x = _printed(np.random.default_rng(9))
+    x[0] = x[0, :, :, :1]  # rot_x deterministic too
+    x[1, 2, 1, 0] = np.round(x[1, 2, 1, 0] + 1e-6, 6)
+    env = envelope(x, ["rot_x", "rot_y"], 0, VERSIONS)
+    assert not env["within_envelope"] and env["outside"] == ["rot_y"]
