@@ -783,7 +783,7 @@ def test_a_volume_of_a_4d_image_lost_in_one_run_fails_on_that_volume(tmp_path: P
     assert out["summary"]["voxel_icc_a1_median"] > 0.9  # the whole image's median
     assert (out["summary"]["voxel_icc_a1_worst_volume"], out["summary"]["voxel_volumes"]) == (7, 20)
     (median,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "voxel_icc_a1_median >= 0.9"]
-    assert not median["passed"] and median["observation"] == "volume 7 of 20"
+    assert not median["passed"] and median["observation"] == "volume 7 (0-based) of 20"
     assert out["verdict"]["status"] == "fail"
 
 

@@ -98,11 +98,23 @@ def voxel_value(metric: str, output: dict[str, Any]) -> tuple[str | None, Any, d
     if metric == "voxel_icc_a1_median" and value is not None and worst is not None and worst < float(value):
         # An image of several volumes is judged volume by volume: its worst volume's median (a volume zeroed
         # under threads=2 passed over the whole image: a review)
-        where = f"volume {summary['voxel_icc_a1_worst_volume']} of {summary['voxel_volumes']}"
+        where = _volume(summary["voxel_icc_a1_worst_volume"], summary.get("voxel_volumes"))
         return where, worst, {}
     if metric == "voxel_poor_fraction" and summary.get("voxel_poor_worst_volume") is not None:
-        return f"volume {summary['voxel_poor_worst_volume']} of {summary.get('voxel_volumes')}", value, {}
+        return _volume(summary["voxel_poor_worst_volume"], summary.get("voxel_volumes")), value, {}
     return None, value, {} if value is not None else {"reason": _missing(metric, output)}
+
+
+def _volume(index: int, volumes: int | None) -> str:
+    """A volume by its 0-based index, said so: "volume 1 of 6" read as the first (Dxx) where the analysis meant
+    the second (Dxy, review RR).
+
+    Examples
+    --------
+    >>> _volume(1, 6)
+    'volume 1 (0-based) of 6'
+    """
+    return f"volume {index} (0-based) of {volumes}"
 
 
 def _missing(metric: str, output: dict[str, Any]) -> str:
