@@ -311,3 +311,36 @@ def test_differences_where_some_subjects_are_nan_are_measured(
     assert why["severity"] == severity and why["estimable"] and not why["passed"]
     assert "64 of them are non-finite in every execution of some subjects" in why["message"]
     assert doc["verdict"]["status"] == status
+
+
+@pytest.mark.parametrize(("noise", "status"), [(1e-6, "pass"), (0.05, "fail")])
+def test_numerical_dust_in_a_background_is_not_judged_by_its_icc(tmp_path: Path, noise: float, status: str) -> None:
+    """Review R2: a warp field exactly 0 outside the brain under threads=1, 1e-6 there under threads=2, the
+    brain identical: the background's ICC is near 0 (no subject spread), and its median failed, "not
+    reproducible". Below 1e-5 of the image's typical magnitude in every execution, a voxel is dust: the ICC's
+    summaries leave it out. Noise of 0.05 mm there is no dust: it fails."""
+    import nibabel as nib
+    import numpy as np
+
+    from tests.conftest import ingested_folders
+
+    rng = np.random.default_rng(11)
+    folders = {}
+    for s in range(4):
+        warp = np.zeros((12, 12, 12, 3))
+        warp[3:7, 3:7, 3:7] = rng.normal(0, 2, (4, 4, 4, 3))  # a brain, 4% of the grid
+        for threads in (1, 2):
+            for rep in (1, 2):
+                data = warp.copy()
+                if threads == 2:
+                    background = np.ones(warp.shape, bool)
+                    background[3:7, 3:7, 3:7] = False
+                    data[background] = rng.normal(0, noise, int(background.sum()))
+                folders[f"{threads}/sub-{s}/run-{rep}"] = {"warp.nii": nib.Nifti1Image(data, np.eye(4)).to_bytes()}
+    study = ingested_folders(
+        tmp_path, "  warp: {path: warp.nii, kind: image}\n", folders, "{threads}/{subject}/run-{repetition}"
+    )
+    doc = study.analyze().document
+    vox = doc["outputs"][0]["voxelwise"]["summary"]
+    assert vox["icc_a1_dust_voxels"] == (3 * (12**3 - 4**3) if status == "pass" else 0)
+    assert doc["verdict"]["status"] == status

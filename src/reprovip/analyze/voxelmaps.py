@@ -173,6 +173,32 @@ def volume_medians(icc: np.ndarray, finite: np.ndarray, index: np.ndarray, shape
     return {"icc_a1_volume_median_min": num(medians[worst]), "icc_a1_worst_volume": worst, "volumes": volumes}
 
 
+DUST = 1e-5  # of the image's typical magnitude: a voxel every execution leaves below it is numerical dust
+
+
+def dust_voxels(mean: np.ndarray, sd: np.ndarray, between: np.ndarray, finite: np.ndarray) -> np.ndarray:
+    """The voxels with metrics whose values, in every subject and execution, stay below :data:`DUST` of the
+    image's magnitude (the 99.9th percentile of the voxels' |mean|: spikes in fewer voxels do not move it, and a
+    brain of a few percent of a grid of dust still sets it), by
+    their root mean square: a background exactly 0 under threads=1 and 1e-6 under threads=2, beside
+    displacements of millimetres, has no subject spread, so its ICC is near 0, and the median voxel ICC of a
+    warp field whose brain was identical read "not reproducible" (review R2). Their differences are below
+    2 DUST of the image's scale; the ICC's summaries leave them out (counted in ``icc_a1_dust_voxels``).
+
+    Examples
+    --------
+    >>> mean, sd = np.array([5.0, 3.0, 4.0, 0.0]), np.array([0.1, 0.1, 0.1, 7e-7])
+    >>> dust_voxels(mean, sd, np.array([1.0, 1.0, 1.0, 0.0]), np.ones(4, bool)).tolist()
+    [False, False, False, True]
+    """
+    if not finite.any():
+        return np.zeros(finite.shape, dtype=bool)
+    scale = float(np.percentile(np.abs(mean[finite]), 99.9))
+    with np.errstate(over="ignore", invalid="ignore"):
+        rms = np.sqrt(mean * mean + sd * sd + between * between)
+    return finite & (rms < DUST * scale)
+
+
 POOR_SPREAD = 1 / 3  # executions spread more than this of the subjects' typical SD: an ICC below 0.9 against it
 
 
@@ -282,11 +308,10 @@ def _finish_maps(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor, in_fl
     def write(name: str, grid: np.ndarray) -> None:
         write_map(Path(files[name]), grid.reshape(shape, order="F"), affine)
 
-    def metric(name: str, values: np.ndarray, finite: np.ndarray) -> dict[str, Any]:
+    def metric(name: str, values: np.ndarray, finite: np.ndarray, judged: np.ndarray | None = None) -> dict[str, Any]:
         write(name, stream.full(values, finite))
-        v = values[finite]
         if not name.startswith("share_"):
-            return map_summary(name, v)
+            return map_summary(name, values[finite if judged is None else judged])
         # Over the voxels where executions differ: elsewhere the executions' shares are 0 by definition, so a
         # median over the whole mask said "0% of the variance" of a difference confined to a region.
         at = finite & differ_at if differ_at[finite].any() else finite
@@ -342,8 +367,6 @@ def _finish_maps(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor, in_fl
         submit(metric, "sd", sd, finite)
         submit(metric, "sigdigits", np.asarray(acc.min_significant_digits(base=10)), finite)
         icc = np.asarray(acc.icc_a1())
-        submit(metric, "icc_a1", icc, finite)
-        summary.update(volume_medians(icc, finite, stream.index, stream.ref[0]))
         comps = components.result()
         shares = np.asarray(comps.share)
         # what the executions vary by, per voxel: the closure `metric` reads it for the share maps
@@ -354,6 +377,13 @@ def _finish_maps(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor, in_fl
         variance = np.asarray(comps.variance)
         summary.update(summed_shares(variance, comps.sources, finite & differ_at))
         between = np.sqrt(variance[..., comps.sources.index("subject")]) if "subject" in comps.sources else 0 * sd
+        dust = dust_voxels(np.asarray(acc.grand_mean()), sd, between, finite)
+        if not (finite & ~dust).any():  # dust everywhere: nothing else to judge by
+            dust[:] = False
+        summary["icc_a1_dust_voxels"] = int(np.count_nonzero(dust))
+        judged = finite & ~dust
+        submit(metric, "icc_a1", icc, finite, judged)
+        summary.update(volume_medians(icc, judged, stream.index, stream.ref[0]))
         # voxels non-finite in every execution of some subjects, differing in others': measured over those
         blind = ~finite & differ_at & np.isfinite(sd) & ~stream.nonfinite_differ[stream.index]
         summary.update(poor_voxels(sd, between, finite, stream.index, stream.ref[0], blind))
