@@ -72,7 +72,9 @@ def test_init_with_subjects_and_results_validates_and_runs_as_written(
     assert main([*argv, "--", "python3", "my_tool.py", "{input}", "{outdir}"]) == 0
     out = capsys.readouterr().out
     assert "  subjects: data/{subject}.txt (3 found)\n  output: count = n.json (scalars)\n" in out
-    assert "  output: log = run.log (bytes)\n" in out
+    assert (
+        "  output: log = run.log (bytes: compared bit for bit only, no number read; :text reads a text file's)\n" in out
+    )
     assert "next: review factors, repetitions and criteria, then run `reprovip validate study.yaml`" in out
     spec = load_spec(here / "study.yaml")
     assert {n: (o.path, o.kind) for n, o in spec.outputs.items()} == {
@@ -113,10 +115,13 @@ def test_init_declares_the_voxels_of_a_pair_header(here: Path, capsys: pytest.Ca
 def test_init_reads_text_reports_as_text(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Review KK: `.dat`, `.yaml`, `.xml`, `.ini` reports were declared `bytes`, and a report written `0.10`
     then `0.1` failed the study; the text reader reads their numbers by line."""
-    results = ["a=vol.dat", "b=qc.yaml", "c=report.xml", "d=fit.ini", "e=mc.par", "f=blob.bin"]
+    results = ["a=vol.dat", "b=qc.yaml", "c=report.xml", "d=fit.ini", "e=mc.par", "f=blob.bin", "g=fit.table"]
     assert main(["init", *(x for r in results for x in ("--result", r)), "--", "true"]) == 0
     kinds = {n: o.kind for n, o in load_spec(here / "study.yaml").outputs.items()}
-    assert kinds == dict(a="text", b="text", c="text", d="text", e="text", f="bytes")
+    assert kinds == dict(a="text", b="text", c="text", d="text", e="text", f="bytes", g="text")  # g: LCModel's
+    assert "f = blob.bin (bytes: compared bit for bit only, no number read; :text reads a text file's)" in (
+        capsys.readouterr().out
+    )
 
 
 def test_init_elsewhere_gives_files_outside_the_study_folder_absolute_paths(

@@ -62,6 +62,9 @@ _KIND_BY_SUFFIX = {
     ".log": "text",
     # text reports the text reader reads by line (`bytes` failed a YAML report written `0.10` then `0.1`: a review)
     **dict.fromkeys((".dat", ".out", ".text", ".yaml", ".yml", ".xml", ".ini", ".par"), "text"),
+    # LCModel's `.table`, `.coord` and `.print`, reports (`.rpt`): `bytes` failed a fit whose seed moved its
+    # concentrations by 2e-4 (review LC)
+    **dict.fromkeys((".table", ".coord", ".print", ".rpt", ".report"), "text"),
 }
 
 
@@ -135,7 +138,11 @@ def _outputs(specs: tuple[str, ...]) -> tuple[str, list[str]]:
                 f"{', '.join(OUTPUT_KINDS)} (e.g. --result volumes=volumes.csv:table)"
             )
         lines.append(f"  {name}: {{path: {json.dumps(path)}, kind: {kind}" + (", optional: true}" if optional else "}"))
-        said.append(f"{name} = {path} ({kind}{', optional' if optional else ''})")
+        # `bytes` reads no number: say so, with how to read a text report's (review LC: a user kept it unread)
+        what = (
+            f"{kind}: compared bit for bit only, no number read; :text reads a text file's" if kind == "bytes" else kind
+        )
+        said.append(f"{name} = {path} ({what}{', optional' if optional else ''})")
         if (suffix := declared_suffix(path, PAIR_VOXELS)) and (
             voxels := path[: -len(suffix)] + PAIR_VOXELS[suffix]
         ).lower() not in paths:  # a pair's header alone read "identical" while its voxels differed (a review)
