@@ -426,3 +426,20 @@ def test_an_observation_non_finite_in_some_executions_leaves_the_worst_cases_unk
     html = study.report().html
     assert "worst finite observation: <b>left</b>" in html
     assert "right: non-finite in some executions, no metric; the metrics below are of left" in html
+
+
+def test_a_text_observation_that_decides_is_quoted_with_its_line(tmp_path: Path) -> None:
+    """Review LC: a deterministic TARQUIN report whose `Analysis date/time` line moved failed "on line3:3", and
+    only the file in the blob store said that was the seconds of a time stamp; FS: a log's run time likewise."""
+    from tests.conftest import ingested
+
+    def report(subject: int, rep: int) -> str:
+        return f"TARQUIN\n\n  Analysis date/time : Mon Nov 30 21:22:{10 * rep + subject:02d} 2026\nNAA {subject}.5\n"
+
+    files = {(f"s{s}", r): {"r.txt": report(s, r)} for s in (1, 2, 3) for r in (1, 2)}
+    doc = ingested(tmp_path, "  r: {path: r.txt, kind: text}\n", files).analyze().document
+    (out,) = doc["outputs"]
+    quoted = {o["name"]: o["line"] for o in out["observations"] if "line" in o}
+    assert quoted == {"line3:3": "Analysis date/time : Mon Nov 30 21:22:11 2026"}  # the first subject's file
+    failed = [r for r in out["verdict"]["reasons"] if not r["passed"]]
+    assert ' on line3:3 (line 3: "Analysis date/time : Mon Nov 30 21:22:11 2026"): ' in failed[0]["message"]

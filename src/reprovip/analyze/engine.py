@@ -44,6 +44,7 @@ from reprovip.criteria.reasons import as_float
 from reprovip.errors import NotFoundError, ReaderError, ReprovipError
 from reprovip.readers import affine_mismatch
 from reprovip.readers.header_diff import header_differences
+from reprovip.readers.text import quoted_lines
 from reprovip.report.values import save_plot_values
 from reprovip.store import BlobStore
 
@@ -229,6 +230,8 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
         entry["unmeasured_differences"] = differing
         if kind in ("image", "labels") and (pair := _differing_pair(design, unread)) is not None:
             entry["header_differences"] = header_differences(*pair)  # where: the field and its two values
+    if kind == "text":
+        _quote_lines(observations, design, unread)
     if left_out := _left_out(design):
         entry["left_out"] = left_out
     entry["observations"] = observations
@@ -283,6 +286,24 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
     )
     entry["variance_shares"] = shares
     return entry
+
+
+def _quote_lines(observations: list[dict[str, Any]], design: Design, unread: set[str]) -> None:
+    """Give each text observation that differs between executions its line (``line``), as one file of the first
+    complete subject writes it: `line3:3` alone did not say it was a time stamp's seconds (review LC)."""
+    differ = [o["name"] for o in observations if o.get("identical") is False]
+    record = next(
+        (r for s in design.complete if s not in unread for r in design.grid[s].values() if r.path is not None), None
+    )
+    if not differ or record is None:
+        return
+    try:
+        quoted = quoted_lines(record.path, differ)
+    except (OSError, ReaderError):  # unreadable now: the names stay as they are
+        return
+    for o in observations:
+        if o["name"] in quoted:
+            o["line"] = quoted[o["name"]]
 
 
 def _differing_pair(design: Design, unread: set[str]) -> tuple[Path, Path] | None:

@@ -200,51 +200,64 @@ def dust_voxels(mean: np.ndarray, sd: np.ndarray, between: np.ndarray, finite: n
 
 
 POOR_SPREAD = 1 / 3  # executions spread more than this of the subjects' typical SD: an ICC below 0.9 against it
+POOR_ICC = 0.9  # ... where the voxel's own ICC(A,1) is below the seed's threshold too
+SIGNAL = 0.01  # the typical SD is taken where |mean| is at least this fraction of the image's magnitude
 
 
 def poor_voxels(
     sd: np.ndarray,
     between: np.ndarray,
-    finite: np.ndarray,
+    icc: np.ndarray,
+    mean: np.ndarray,
+    judged: np.ndarray,
     index: np.ndarray,
     shape: tuple[int, ...],
     blind: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """The fraction of the voxels with metrics whose executions spread (within-subject SD) more than
-    :data:`POOR_SPREAD` of the image's typical between-subject SD (the median over its voxels where subjects
-    differ), volume by volume for an image of several: an ICC below 0.9, the seed's threshold, against how much
-    subjects typically differ in that image. The median voxel ICC passed a 25% change of an eighth of a brain
-    under threads=2, and the 5th percentile, judged over voxels whose own subjects differ a lot, passed it too
-    (reviews FS, R2); measured against the image's scale, voxels where neither subjects nor executions vary
-    (a saturated probability map, a background of 1e-6 noise) are not poor, as their own ICC would call them.
+    """The fraction of the ``judged`` voxels that are **poor**: their own ICC(A,1) below :data:`POOR_ICC` (the
+    seed's threshold) and their executions' spread (within-subject SD) above :data:`POOR_SPREAD` of the image's
+    typical between-subject SD (the median over its voxels of signal, |mean| at least :data:`SIGNAL` of the
+    image's magnitude, where subjects differ), volume by volume for an image of several. The median voxel ICC
+    passed a 25% change of an eighth of a brain under threads=2, and the 5th percentile passed it too (reviews
+    FS, R2). Both conditions, since either alone cried wolf (review VV): a voxel's own ICC is near 0 where no
+    subject differs (a saturated probability map, a background of dust) with a negligible spread, and a
+    probability map's soft edges, its subjects far apart there, spread more than a third of the interior's
+    typical SD with an ICC of 0.98; a background of 1e-6 set the typical SD to ~0 until only voxels of signal
+    gave it.
 
     Returns ``poor_fraction`` (the largest of the whole image's and its volumes'), ``poor_voxels``,
     ``subject_sd_median`` (the scale, the first volume's for several) and, when a volume is worse than the
     whole, ``poor_worst_volume`` (0-based); empty when no voxel's subjects differ. With ``blind`` (voxels that
     differ without metrics, non-finite in every execution of some subjects: a mask of each subject's own, as
-    FA maps are NaN outside it, whose ``sd`` the other subjects' executions give), ``unjudged_measured_voxels``
-    counts them and ``unjudged_poor_voxels`` those whose spread is poor by the same measure.
+    FA maps are NaN outside it, whose ``sd`` the other subjects' executions give; their ICC, zeros standing for
+    the non-finite subjects, is not), ``unjudged_measured_voxels`` counts them and ``unjudged_poor_voxels``
+    those whose spread exceeds a third of the typical SD.
 
     Examples
     --------
-    Ten voxels whose subjects differ by an SD of 3; two of them spread by 2 between executions:
+    Ten voxels whose subjects differ by an SD of 3 (ICC 0.95 where executions spread by 0.1); two spread by 2
+    (ICC 0.7) and one by 2 with its own subjects far apart (ICC 0.96):
 
-    >>> sd = np.array([0.1] * 8 + [2.0, 2.0])
-    >>> poor_voxels(sd, np.full(10, 3.0), np.ones(10, bool), np.arange(10), (10, 1, 1))
+    >>> sd = np.array([0.1] * 7 + [2.0, 2.0, 2.0])
+    >>> icc = np.array([0.95] * 7 + [0.7, 0.7, 0.96])
+    >>> poor_voxels(sd, np.full(10, 3.0), icc, np.full(10, 50.0), np.ones(10, bool), np.arange(10), (10, 1, 1))
     {'poor_fraction': 0.2, 'poor_voxels': 2, 'subject_sd_median': 3.0}
     """
-    ok = finite & np.isfinite(sd) & np.isfinite(between)
+    ok = judged & np.isfinite(sd) & np.isfinite(between)
+    if not ok.any():
+        return {}
     volume = index // math.prod(shape[:3])
+    signal = np.abs(mean) >= SIGNAL * float(np.percentile(np.abs(mean[ok]), 99.9))
     poor = np.zeros(ok.shape, dtype=bool)
     fractions, scale, unjudged = {}, None, 0
     for v in np.unique(volume[ok]):
         here = ok & (volume == v)
-        spread = between[here & (between > 0)]
+        spread = between[here & signal & (between > 0)]
         if not spread.size:
             continue
         typical = float(np.median(spread))
         scale = typical if scale is None else scale
-        poor[here] = sd[here] > POOR_SPREAD * typical
+        poor[here] = (sd[here] > POOR_SPREAD * typical) & ~(icc[here] >= POOR_ICC)
         fractions[int(v)] = np.count_nonzero(poor[here]) / np.count_nonzero(here)
         if blind is not None:
             unjudged += int(np.count_nonzero(blind & (volume == v) & (sd > POOR_SPREAD * typical)))
@@ -377,7 +390,8 @@ def _finish_maps(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor, in_fl
         variance = np.asarray(comps.variance)
         summary.update(summed_shares(variance, comps.sources, finite & differ_at))
         between = np.sqrt(variance[..., comps.sources.index("subject")]) if "subject" in comps.sources else 0 * sd
-        dust = dust_voxels(np.asarray(acc.grand_mean()), sd, between, finite)
+        mean = np.asarray(acc.grand_mean())
+        dust = dust_voxels(mean, sd, between, finite)
         if not (finite & ~dust).any():  # dust everywhere: nothing else to judge by
             dust[:] = False
         summary["icc_a1_dust_voxels"] = int(np.count_nonzero(dust))
@@ -386,7 +400,7 @@ def _finish_maps(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor, in_fl
         summary.update(volume_medians(icc, judged, stream.index, stream.ref[0]))
         # voxels non-finite in every execution of some subjects, differing in others': measured over those
         blind = ~finite & differ_at & np.isfinite(sd) & ~stream.nonfinite_differ[stream.index]
-        summary.update(poor_voxels(sd, between, finite, stream.index, stream.ref[0], blind))
+        summary.update(poor_voxels(sd, between, icc, mean, judged, stream.index, stream.ref[0], blind))
         distance, apart = stream.executions_apart(between, sd, finite)
         summary["apart_voxels"] = int(np.count_nonzero(distance))
         if apart:  # where they are: the distance of the execution apart, 0 elsewhere

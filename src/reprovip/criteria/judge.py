@@ -43,6 +43,12 @@ def _infinite(metric: str, value: float) -> str:
     return f"{metric} = {value:g}: {why}"
 
 
+def _quoted(output: dict[str, Any], name: str) -> str:
+    """The line a text observation is read from, quoted (`` (line 3: "...")``), or nothing."""
+    line = next((o.get("line") for o in output.get("observations") or [] if o.get("name") == name), None)
+    return f' (line {name[4:].partition(":")[0]}: "{line}")' if line else ""
+
+
 def _summary_for(output: dict[str, Any], name: str | None) -> str:
     """The output's attribution summary, quoted by a failure on observation ``name``: without its run-to-run
     sentence where that observation's repetitions agree under every condition (a deterministic field beside a
@@ -206,7 +212,7 @@ def _judge(
         # `sigdigits >= 3` (a review); compared at 12 decimals.
         compared = round(value, 12) if "sigdigits" in criterion.metric else value
         ok = OPS[criterion.op](compared, criterion.threshold)
-        where = f" on {name}" if name else ""
+        where = f" on {name}{_quoted(output, name)}" if name else ""
         word = "meets" if ok else "fails"
         rule = f"{word} {criterion.op} {criterion.threshold:g}"
         ci = x.get("ci")

@@ -371,6 +371,42 @@ def find_numbers(line: str) -> list[float]:
     return scan(line)[0]
 
 
+def numbered_lines(path: Path) -> tuple[list[str], dict[str, str], dict[str, str], str]:
+    """The lines of a text file as :class:`TextReader` numbers them (line ``L`` is ``lines[L - 1]``: terminal
+    escapes and carriage-return overwrites applied, base64 runs blanked), with :func:`encoded_runs`' digests
+    and reasons, and the encoding."""
+    text, encoding = decode_text(path, read_file_bytes(path))
+    # colours glued `\x1b[32m11.5` to `m`: an identifier, and a +10 change passed (a review)
+    lines, digests, why = encoded_runs(terminal_lines(strip_escapes(text)), suffix_of(path))
+    return lines, digests, why, encoding
+
+
+LINE_SHOWN = 100  # characters of a line quoted beside its observation
+
+
+def quoted_lines(path: Path, names: list[str]) -> dict[str, str]:
+    """Each ``line<L>:<i>`` of ``names`` with the text of its line in ``path`` (stripped, at most
+    :data:`LINE_SHOWN` characters): a TARQUIN report's `line3:3` decided a verdict, and only the file in the
+    blob store said it was the seconds of `Analysis date/time` (review LC).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "r.txt"
+    >>> _ = p.write_text("TARQUIN\\n  Analysis date/time : Mon Nov 30 21:22:15 2026\\nNAA 10.5\\n")
+    >>> quoted_lines(p, ["line2:3", "line3:0", "fits[1]"])
+    {'line2:3': 'Analysis date/time : Mon Nov 30 21:22:15 2026', 'line3:0': 'NAA 10.5'}
+    """
+    lines = numbered_lines(path)[0]
+    out = {}
+    for name in names:
+        m = re.fullmatch(r"line(\d+):\d+", name)
+        if m and 0 < int(m[1]) <= len(lines):
+            line = lines[int(m[1]) - 1].strip()
+            out[name] = line if len(line) <= LINE_SHOWN else line[: LINE_SHOWN - 3] + "..."
+    return out
+
+
 class TextReader(Reader):
     """Plain-text logs and reports; any non-binary file declared ``text``."""
 
@@ -380,11 +416,9 @@ class TextReader(Reader):
     any_suffix = True
 
     def read(self, path: Path, *, kind: str, **options: Any) -> Loaded:
-        text, encoding = decode_text(path, read_file_bytes(path))
+        lines, digests, why, encoding = numbered_lines(path)
         values: dict[str, np.ndarray] = {}
         overflow = 0
-        # colours glued `\x1b[32m11.5` to `m`: an identifier, and a +10 change passed (a review)
-        lines, digests, why = encoded_runs(terminal_lines(strip_escapes(text)), suffix_of(path))
         exact: dict[str, str] = {}
         for number, line in enumerate(lines, start=1):
             found, skipped, big = scan(line)
