@@ -117,6 +117,7 @@ _COMPLEX = re.compile(
 )
 #: Microsoft C runtime's non-finite values (``printf("%f")`` before Visual Studio 2015): ``1.#INF00``,
 #: ``-1.#IND00`` (indeterminate), ``1.#QNAN0``, ``1.#SNAN0``. Read as ``1.``, an infinity was a finite 1 (a review).
+_PLUS_MINUS = re.compile(r"\+/-|±")  # `1.2+/-0.3`: an uncertainty, not -0.3 (review LC)
 _MSVC_NONFINITE = re.compile(r"(?<![\w.+-])([-+]?)1\.#(INF|IND|QNAN|SNAN)\d*(?![\w.])", re.IGNORECASE)
 
 
@@ -308,7 +309,7 @@ def scan(line: str) -> tuple[list[float], int, dict[int, str]]:
     numbers: list[float] = []
     exact: dict[int, str] = {}
     overflow = 0
-    line = _COMPLEX.sub(r"\1 \2", ascii_signs(line))
+    line = _COMPLEX.sub(r"\1 \2", ascii_signs(_PLUS_MINUS.sub(" ", line)))
     line = _TOUCHING.sub(lambda m: _NEXT_SIGN.sub(" ", m[0]), line)
     line = _TOUCHING_FIXED.sub(lambda m: _NEXT_SIGN.sub(" ", m[0]), line)
     line = _MSVC_NONFINITE.sub(lambda m: f"{m[1]}{'inf' if m[2].lower() == 'inf' else 'nan'}", line)
@@ -367,6 +368,8 @@ def find_numbers(line: str) -> list[float]:
     [9.5804, -3.9907, 1.2, 3.4]
     >>> find_numbers("fit 1.#INF00 -1.#IND00 1.#QNAN0 2.5")  # the Microsoft C runtime's inf and nan
     [inf, nan, nan, 2.5]
+    >>> find_numbers("GABA 1.2+/-0.3 mM, NAA 8.1 ± 0.4")  # an uncertainty is no negative number
+    [1.2, 0.3, 8.1, 0.4]
     """
     return scan(line)[0]
 
