@@ -226,6 +226,7 @@ def test_a_run_in_another_local_minimum_among_identical_ones_is_named() -> None:
     x[0, 2, 1] += 10.0
     (odd,) = odd_executions(x, ["s1", "s2", "s3", "s4", "s5"])
     assert (odd["subject"], odd["column"], odd["value"]) == ("s3", 1, medians[2] + 10.0)
+    assert odd["others_identical"]
 
 
 def test_values_whose_squares_underflow_say_so_not_that_every_value_is_equal() -> None:

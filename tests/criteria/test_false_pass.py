@@ -649,6 +649,27 @@ def test_a_run_stuck_in_another_local_minimum_is_named_though_the_icc_passes(tmp
     assert out["verdict"]["status"] == "warn"
 
 
+@pytest.mark.parametrize("noise", [0.0, 0.01])
+def test_a_run_leaving_identical_ones_in_another_local_minimum_fails(tmp_path: Path, noise: float) -> None:
+    """Review R2: an affine's x translation, subjects 3 to 30 mm apart, one run of sub-2 10 mm off its other two,
+    which are bit-for-bit identical: no word, "sufficiently reproducible". A deterministic result one run left
+    fails; among noisy runs (0.01 mm) the same run warns, as before."""
+    rng = np.random.default_rng(8)
+    centre = [-30.1, -22.9, -25.9, 9.2, 20.6]
+    files = {}
+    for i, c in enumerate(centre):
+        for r in (1, 2, 3):
+            tx = c + noise * rng.normal() + (10.0 if (i, r) == (2, 2) else 0.0)
+            files[(f"sub-{i}", r)] = {"t.json": json.dumps({"tx": tx})}
+    doc = ingested(tmp_path, "  t: {path: t.json, kind: scalars}\n", files).analyze().document
+    (out,) = doc["outputs"]
+    (why,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "every execution alike"]
+    assert not why["passed"] and why["observation"] == "tx"
+    assert why["severity"] == ("fail" if noise == 0 else "warn")
+    assert ("1 of them where the others are bit-for-bit identical" in why["message"]) is (noise == 0)
+    assert doc["verdict"]["status"] == ("fail" if noise == 0 else "warn")
+
+
 def test_an_icc_that_rests_on_one_subject_is_said(tmp_path: Path) -> None:
     """Nine subjects whose executions vary as much as they do, and one 100 times larger: ICC(A,1) 0.999998, CI
     low 0.999995, "sufficiently reproducible" with nothing said; the nine alone give 0.45 (review)."""

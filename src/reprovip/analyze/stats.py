@@ -293,14 +293,15 @@ def odd_executions(values: np.ndarray, subjects: list[str]) -> list[dict[str, An
     executions: it must also be ten times farther from the median than a typical subject's executions spread,
     relative to its median and in the output's unit (medians over subjects of their range), so that noise
     around 0, or as large as the values, is not named. None where no execution is odd, else the count and the
-    farthest one: its subject, ``column`` (its position in C order of ``(*levels, k)``), value and its
-    subject's median (``typical``).
+    farthest one: its subject, ``column`` (its position in C order of ``(*levels, k)``), value, its
+    subject's median (``typical``) and whether its subject's other executions (two or more) are bit-for-bit
+    equal (``others_identical``).
 
     Examples
     --------
     >>> v = np.array([[[10.0, 10.1, 0.0], [20.0, 20.0, 20.1], [30.0, 30.1, 30.0], [40.0, 40.0, 40.1]]])
     >>> odd_executions(v, ["s1", "s2", "s3", "s4"])  # one observation, 4 subjects, k = 3
-    [{'count': 1, 'subject': 's1', 'column': 2, 'value': 0.0, 'typical': 10.0}]
+    [{'count': 1, 'subject': 's1', 'column': 2, 'value': 0.0, 'typical': 10.0, 'others_identical': False}]
     >>> v[0, 0, 2] = 14.0  # 28% off only, but 39 times a subject's spread (0.1) and 0.3 of the subjects' SD (13)
     >>> odd_executions(v, ["s1", "s2", "s3", "s4"])[0]["value"]
     14.0
@@ -353,6 +354,7 @@ def odd_executions(values: np.ndarray, subjects: list[str]) -> list[dict[str, An
             out.append(None)
             continue
         s, j = np.unravel_index(int(np.argmax(relative[i])), odd[i].shape)
+        others = np.delete(flat[i, s], j)
         out.append(
             dict(
                 count=count,
@@ -360,6 +362,8 @@ def odd_executions(values: np.ndarray, subjects: list[str]) -> list[dict[str, An
                 column=int(j),
                 value=num(flat[i, s, j]),
                 typical=num(typical[i, s, 0]),
+                # two or more others, bit-for-bit equal: a deterministic result one run left (review R2)
+                others_identical=bool(others.size >= 2 and (others == others[0]).all()),
             )
         )
     return out

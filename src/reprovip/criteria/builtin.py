@@ -344,18 +344,24 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
     reasons += unseen_differences(out)
     reasons += unmeasurable(out)
     if odd := [o for o in out.get("observations") or [] if o.get("odd_executions")]:
+        # A failure where the subject's other executions are bit-for-bit equal: a deterministic result one run
+        # left (review R2: a registration 10 mm off in one run of 15 only warned); noise around it only warns.
+        alone = [o for o in odd if o["odd_executions"].get("others_identical")]
         reasons.append(
             reason(
                 "every execution alike",
                 passed=False,
-                severity="warn",
+                severity="fail" if alone else "warn",
                 value=sum(int(o["odd_executions"]["count"]) for o in odd),
-                observation=odd[0]["name"],
+                observation=(alone or odd)[0]["name"],
                 message=f"{len(odd)} observation(s) have an execution far from its subject's other executions "
                 "(half its value or more, or a quarter of the spread between subjects, where a subject's "
                 "executions agree ten times closer: a silent failure, an execution that wrote 0 or a fraction of "
                 "its result, or a run stuck in another local minimum?), which an ICC hides when subjects differ "
-                "much more than executions: " + named([_odd(o["name"], o["odd_executions"]) for o in odd]),
+                "much more than executions"
+                + (f", {len(alone)} of them where the others are bit-for-bit identical" if alone else "")
+                + ": "
+                + named([_odd(o["name"], o["odd_executions"]) for o in alone + [o for o in odd if o not in alone]]),
             )
         )
     if leaning := [o for o in out.get("observations") or [] if o.get("icc_leans_on")]:
