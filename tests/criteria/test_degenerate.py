@@ -574,7 +574,8 @@ def test_a_pattern_naming_no_output_judges_the_outputs_that_hold_its_observation
 
 def test_files_read_with_other_rows_are_said_read() -> None:
     """Review NN: an adaptive loop's table (one row per iteration) with other rows in some runs read "14 output
-    file(s) could not be read", and the user looked for damaged files."""
+    file(s) could not be read", and the user looked for damaged files; then "could not be read (all read, ...)",
+    which contradicted itself (review RR)."""
     layout = "/store/blobs/{}.csv: its observations differ from the subject's other executions': missing '3/x'"
     errors = [dict(subject="s1", condition="-", repetition=r, error=layout.format(r)) for r in (2, 3)]
     out = dict(_output(), errors=errors)
@@ -582,8 +583,8 @@ def test_files_read_with_other_rows_are_said_read() -> None:
         r for r in output_verdict(out, [], {"executions": {}})["reasons"] if r["criterion"] == "outputs readable"
     ]
     assert readable["message"].startswith(
-        "2 output file(s) could not be read (all read, but with other rows, fields or lines than their subject's "
-        "other executions): subject s1, repetition 2: "
+        "2 output file(s) were read, but with other rows, fields or lines than their subject's other executions: "
+        "subject s1, repetition 2: "
     )
     errors.append(dict(subject="s2", condition="-", repetition=1, error="/store/blobs/x.csv: empty file; re-run"))
     (readable,) = [

@@ -167,14 +167,15 @@ def _optional_unwritten(out: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _laid_out(errors: list[dict[str, Any]]) -> str:
-    """How many of the files "not read" were read but hold other rows, fields or lines than their subject's
-    other executions: "could not be read" alone sent a review looking for damaged files (an adaptive loop's
-    table, one row per iteration)."""
+    """What happened to the files no metric could use: not read, or read but holding other rows, fields or lines
+    than their subject's other executions ("could not be read" alone sent a review looking for damaged files: an
+    adaptive loop's table, one row per iteration; "could not be read (all read, ...)" contradicted itself:
+    review RR)."""
     other = sum("its observations differ from" in str(e.get("error")) for e in errors)
-    if not other:
-        return ""
-    every = "all" if other == len(errors) else f"{other} of them"
-    return f" ({every} read, but with other rows, fields or lines than their subject's other executions)"
+    laid = "read, but with other rows, fields or lines than their subject's other executions"
+    if other == len(errors):
+        return f"{len(errors)} output file(s) were {laid}"
+    return f"{len(errors)} output file(s) could not be read" + (f" ({other} of them {laid})" if other else "")
 
 
 def _own_keys(out: dict[str, Any]) -> str:
@@ -208,8 +209,7 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 "outputs readable",
                 passed=False,
                 estimable=False,
-                message=f"{len(unreadable)} output file(s) could not be read{_laid_out(unreadable)}: "
-                + named(_by_problem(unreadable)),
+                message=f"{_laid_out(unreadable)}: " + named(_by_problem(unreadable)),
             )
         )
     left = out.get("left_out") or []
