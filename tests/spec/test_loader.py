@@ -114,6 +114,16 @@ def test_good_study_parses() -> None:
             "never loads",
         ),
         (GOOD.replace("{path: out.txt, kind: text}", "{path: weights.pt, kind: bytes}"), None),
+        (  # review FS: a binary FreeSurfer surface declared array ran every execution, then could not be read
+            GOOD.replace("{path: out.txt, kind: text}", "{path: surf/lh.white, kind: array}"),
+            "study.yaml:8:3: outputs.out: a .white file is a FreeSurfer binary surface, curvature or annotation, "
+            "which no reader decodes: convert it to GIFTI (`mris_convert lh.white lh.white.gii`",
+        ),
+        (  # review RR: a tractogram declared image
+            GOOD.replace("{path: out.txt, kind: text}", "{path: tracks.tck, kind: image}"),
+            "study.yaml:8:3: outputs.out: a .tck file is a tractogram, whose streamlines no reader decodes",
+        ),
+        (GOOD.replace("{path: out.txt, kind: text}", "{path: tracks.tck, kind: bytes}"), None),
         (
             GOOD.replace("{path: out.txt, kind: text}", "{path: tables.tar.gz, kind: table}"),
             "study.yaml:8:3: outputs.out: a .tar.gz file is an archive: its files are not unpacked",

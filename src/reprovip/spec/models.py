@@ -163,6 +163,21 @@ UNREAD_SUFFIXES = {
         "serialized Python objects or model weights, which reprovip never loads: save the numbers as .npy (array), "
         "JSON (scalars) or CSV (table), or declare `kind: bytes` (compared bit for bit)",
     ),
+    # FreeSurfer's binary surfaces, curvatures and annotations (review FS: `lh.white` declared `array` passed
+    # validate, then every execution ran before "no 'array' reader recognises this file")
+    **dict.fromkeys(
+        (".white", ".pial", ".inflated", ".sphere", ".smoothwm", ".thickness", ".curv", ".sulc", ".annot"),
+        "a FreeSurfer binary surface, curvature or annotation, which no reader decodes: convert it to GIFTI "
+        "(`mris_convert lh.white lh.white.gii`; `mris_convert -c lh.thickness lh.white lh.thickness.gii`) and "
+        "declare the .gii `kind: array`, or declare `kind: bytes` (compared bit for bit; FreeSurfer stamps its "
+        "creation into it)",
+    ),
+    # tractograms (review RR: a .tck declared `image` ran every execution before the error)
+    **dict.fromkeys(
+        (".tck", ".trk", ".trx"),
+        "a tractogram, whose streamlines no reader decodes: declare the measures taken from it (tckstats, a "
+        "connectome: text or CSV), or `kind: bytes` (compared bit for bit; a .tck header holds a time stamp)",
+    ),
     **dict.fromkeys(
         (".zip", ".tar", ".tar.gz", ".tgz", ".7z"),
         "an archive: its files are not unpacked; declare the files the application archives, or `kind: bytes` "
