@@ -202,7 +202,11 @@ def test_semantic_hash_detects_changes(tmp_path, variant):
         ("name,vol\nA,1\n", {"key_columns": ("metabolite",)}, "missing key column 'metabolite'"),
         ("name,vol\nA,1\nA,2\n", {"key_columns": "name"}, "key 'A' appears on lines 2 and 3"),
         ("name,vol\n,1\n", {"key_columns": "name"}, "line 2 has an empty key"),
-        ("name,vol\nA,1,2,3\n", {}, "line 2 has 4 fields but the header has 2 fields"),
+        (
+            "name,vol\nA,1,2,3\n",
+            {},
+            "line 2 has 4 fields but the header has 2 fields; check the delimiter and the quoting, or declare the output `kind: text`",
+        ),
         ("name,vol,vol\nA,1,2\n", {}, "column 'vol' appears twice (columns 2 and 3)"),
         ('name,vol\n"A,1\n', {}, "malformed table at line 2"),
         ("\n\n,,\n", {}, "the table has no header row"),

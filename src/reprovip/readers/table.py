@@ -288,7 +288,9 @@ def parse_table(path: Path) -> ParsedTable:
                 path,
                 f"line {line} has {_fields(len(cells))} but the {'header' if has_header else 'first row'} has "
                 f"{_fields(len(header))}",
-                "check the delimiter and the quoting",
+                # a free-form report (LCModel's .table) declared `table` was told of delimiters only (review LC)
+                "check the delimiter and the quoting, or declare the output `kind: text` if it is a free-form "
+                "report (its numbers are then read by line)",
             )
         rows.append(cells)
         lines.append(line)
