@@ -183,10 +183,11 @@ def _beyond_noise(e: dict[str, Any], shares: dict[str, float], sources: dict[str
             f"repetitions {100 * local['repetition']:.3g}%)"
         )
     if e.get("summed", 0.0) >= FACTOR_SHARE and e["summed"] > (e.get("summed_repetition") or 0.0):
+        # "where it changes the values much: its median share ... is 0%" read as a contradiction (review VV)
         return (
             f"{f} changes the result: it carries {100 * e['summed']:.3g}% of what the executions vary by, summed over "
-            f"the differing voxels (where it changes the values much: its median share of the variance over them is "
-            f"{100 * share:.3g}%)"
+            f"the differing voxels: much at some of them, little at most (its median share of the variance over "
+            f"them is {100 * share:.3g}%)"
         )
     if e.get("region", 0.0) >= REGION:
         return (
