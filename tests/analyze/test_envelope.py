@@ -329,3 +329,19 @@ def test_a_flip_of_the_last_printed_digit_of_a_deterministic_output_is_a_change(
     x[1, 2, 1, 0] = np.round(x[1, 2, 1, 0] + 1e-6, 6)
     env = envelope(x, ["rot_x", "rot_y"], 0, VERSIONS)
     assert not env["within_envelope"] and env["outside"] == ["rot_y"]
+
+
+def test_the_voxel_named_is_the_worst_against_its_own_critical_value() -> None:
+    """Review VV: the detail named a voxel whose |z| of 880 was inside its critical 1.06e+04 (two subjects' spread,
+    2 degrees of freedom) as the reason, while other voxels were outside theirs. The voxel named is the one
+    farthest beyond its own critical value; `max_abs_z` stays the largest |z|."""
+    from reprovip.analyze.envelope import voxel_envelope
+
+    # k = 2: |z| = diff / sd; voxel 0's spread rests on 2 subjects (2 degrees of freedom), voxel 1's on 6
+    diff, variance = np.array([[30.0, 20.0]]), np.ones((1, 2))
+    out, env = voxel_envelope(
+        diff, variance, 7, 2, 12, VERSIONS, mean_shift=np.zeros((1, 2)), n_subjects=6, signal=np.array([[2, 6]])
+    )
+    assert out.tolist() == [False, True] and env["worst_index"] == 1  # 30 inside its critical, 20 outside its own
+    assert float(env["max_abs_z"]) == pytest.approx(30.0)
+    assert "|z| 20, critical" in env["detail"]

@@ -246,10 +246,14 @@ def voxel_envelope(
     n_vox = z.shape[1]
     condition, worst = (0, 0)
     if z.size:  # ties (every |z| infinite where the baseline has no noise) go to the largest change, not voxel 0
-        top = np.where(z == z.max(), np.nan_to_num(np.abs(diff), nan=0.0, posinf=np.finfo(float).max), -1.0)
+        # the worst against its own critical value: the largest |z| of a pair on few degrees of freedom may be
+        # inside while others are outside (review VV: "|z| 880, critical 1.06e+04" named as the reason)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(np.isinf(z), np.inf, z / crit)
+        top = np.where(ratio == ratio.max(), np.nan_to_num(np.abs(diff), nan=0.0, posinf=np.finfo(float).max), -1.0)
         condition, worst = divmod(int(np.argmax(top)), n_vox)
     count = int(np.count_nonzero(outside))
-    zmax = float(z[condition, worst]) if z.size else 0.0
+    zworst = float(z[condition, worst]) if z.size else 0.0
     worst_crit = float(crit[condition, worst]) if z.size else z_crit
     sw = float(np.sqrt(variance[condition, worst])) if z.size else 0.0
     change = float(diff[condition, worst]) if z.size else 0.0
@@ -259,7 +263,7 @@ def voxel_envelope(
         what, size = "of a condition's mean", f"{change / sw:.3g} run-to-run SDs"
     detail = (
         f"{count} of {n_vox} voxel(s) outside the baseline's run-to-run envelope; the largest change {what}, "
-        f"{change:.6g} ({size}; |z| {zmax:.3g}, critical {worst_crit:.3g}), at voxel "
+        f"{change:.6g} ({size}; |z| {zworst:.3g}, critical {worst_crit:.3g}), at voxel "
     )
     noisy = variance[variance > 0]
     # The smallest change of every subject's value at a voxel the test sees, in run-to-run SDs, and in the
@@ -273,12 +277,12 @@ def voxel_envelope(
         z_critical=z_crit,
         within_envelope=count == 0,
         outside_voxels=count,
-        max_abs_z=num(zmax),
+        max_abs_z=num(float(z.max()) if z.size else 0.0),
         worst_index=worst,
         worst_condition=condition,
         detail=detail,
         detectable_sds=num(sds),
         detectable_change=num(sds * float(np.sqrt(np.median(noisy)))) if noisy.size else 0.0,
         untestable_voxels=int(np.count_nonzero(untestable.all(axis=0))),
-        worst_critical=num(worst_crit),  # the critical |z| where max_abs_z is: its own degrees of freedom
+        worst_critical=num(worst_crit),  # the critical |z| of the worst voxel: its own degrees of freedom
     )
