@@ -386,3 +386,17 @@ def test_reproducible_images_are_not_poor(tmp_path: Path, case: str) -> None:
     vox = doc["outputs"][0]["voxelwise"]["summary"]
     assert vox["poor_fraction"] < 0.01 and vox["icc_a1_median"] > 0.9
     assert doc["verdict"]["exit_code"] == 0, doc["outputs"][0]["verdict"]["reasons"]
+
+
+def test_no_voxel_with_metrics_because_of_one_nan_execution_says_so() -> None:
+    """Review FM: one execution's z-map NaN at every voxel left no voxel with metrics, and the criteria said
+    "every voxel is zero in every execution of the first subject, or non-finite" beside finite maps."""
+    summary = dict(voxels_with_metrics=0, nonfinite_voxels=500, mask_voxels=500, icc_a1_undefined_voxels=0)
+    (why,) = [
+        r
+        for r in output_verdict(_image(3, **summary), [Criterion(*parse_rule("voxel_icc_a1_median >= 0.9"))], {})[
+            "reasons"
+        ]
+        if r["criterion"] == "voxel_icc_a1_median >= 0.9"
+    ]
+    assert "every voxel is non-finite in some execution (an execution that wrote NaN everywhere?" in why["message"]

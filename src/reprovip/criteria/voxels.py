@@ -128,6 +128,13 @@ def _missing(metric: str, output: dict[str, Any]) -> str:
     summary = vox["summary"]
     with_metrics = int(summary.get("voxels_with_metrics") or 0)
     if not with_metrics:
+        nonfinite = int(summary.get("nonfinite_voxels") or 0)
+        if nonfinite and nonfinite >= int(summary.get("mask_voxels") or 0):
+            # review FM: one execution's z-map NaN everywhere read as if every subject's map were empty
+            return (
+                "no voxel has metrics: every voxel is non-finite in some execution (an execution that wrote NaN "
+                "everywhere? `finite voxels in every execution` names where)"
+            )
         return "no voxel has metrics (every voxel is zero in every execution of the first subject, or non-finite)"
     if metric == "voxel_poor_fraction":
         return "the subjects do not differ at any voxel with metrics: no between-subject spread to judge them by"
