@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 
 SCHEMA = "reprovip.analysis/2"
 VERSION_FACTOR = "version"
+QUOTED = 2000  # text observations quoted with their line, at most (the document's size)
 INDENTED_MAX = 2_000_000  # characters of compact JSON above which an analysis document is written unindented
 
 
@@ -291,7 +292,8 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
 def _quote_lines(observations: list[dict[str, Any]], design: Design, unread: set[str]) -> None:
     """Give each text observation that differs between executions its line (``line``), as one file of the first
     complete subject writes it: `line3:3` alone did not say it was a time stamp's seconds (review LC)."""
-    differ = [o["name"] for o in observations if o.get("identical") is False]
+    # at most QUOTED of them: a log of 200,000 numbers that differ would carry 20 MB of quotes
+    differ = [o["name"] for o in observations if o.get("identical") is False][:QUOTED]
     record = next(
         (r for s in design.complete if s not in unread for r in design.grid[s].values() if r.path is not None), None
     )

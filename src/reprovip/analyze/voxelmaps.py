@@ -179,11 +179,11 @@ DUST = 1e-5  # of the image's typical magnitude: a voxel every execution leaves 
 def dust_voxels(mean: np.ndarray, sd: np.ndarray, between: np.ndarray, finite: np.ndarray) -> np.ndarray:
     """The voxels with metrics whose values, in every subject and execution, stay below :data:`DUST` of the
     image's magnitude (the 99.9th percentile of the voxels' |mean|: spikes in fewer voxels do not move it, and a
-    brain of a few percent of a grid of dust still sets it), by
-    their root mean square: a background exactly 0 under threads=1 and 1e-6 under threads=2, beside
-    displacements of millimetres, has no subject spread, so its ICC is near 0, and the median voxel ICC of a
-    warp field whose brain was identical read "not reproducible" (review R2). Their differences are below
-    2 DUST of the image's scale; the ICC's summaries leave them out (counted in ``icc_a1_dust_voxels``).
+    brain of a few percent of a grid of dust still sets it), by their root mean square. A background exactly 0
+    under threads=1 and 1e-6 under threads=2, beside displacements of millimetres, has no subject spread, so its
+    ICC is near 0, and the median voxel ICC of a warp field whose brain was identical read "not reproducible"
+    (review R2). Their differences are below 2 DUST of the image's scale; the ICC's summaries leave them out
+    (counted in ``icc_a1_dust_voxels``).
 
     Examples
     --------
