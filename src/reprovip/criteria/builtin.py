@@ -361,7 +361,13 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 "much more than executions"
                 + (f", {len(alone)} of them where the others are bit-for-bit identical" if alone else "")
                 + ": "
-                + named([_odd(o["name"], o["odd_executions"]) for o in alone + [o for o in odd if o not in alone]]),
+                # those beside identical runs first (a stable sort keeps the observations' order otherwise)
+                + named(
+                    [
+                        _odd(o["name"], o["odd_executions"])
+                        for o in sorted(odd, key=lambda o: not o["odd_executions"].get("others_identical"))
+                    ]
+                ),
             )
         )
     if leaning := [o for o in out.get("observations") or [] if o.get("icc_leans_on")]:
