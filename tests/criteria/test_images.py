@@ -400,3 +400,62 @@ def test_no_voxel_with_metrics_because_of_one_nan_execution_says_so() -> None:
         if r["criterion"] == "voxel_icc_a1_median >= 0.9"
     ]
     assert "every voxel is non-finite in some execution (an execution that wrote NaN everywhere?" in why["message"]
+
+
+def _series_study(root: Path, change: str) -> dict:
+    """4 subjects' fMRI-like series (8^3 voxels, 30 frames: mean intensities 600-900 per subject and voxel, a
+    temporal SD of 5 of each subject's own) x threads 1, 2 x 2 repetitions, where threads=2 ``change``s the
+    frames: ``shuffle`` (one permutation for all), ``shift`` (by one frame) or ``noise`` (1e-6 relative): the
+    analysed document."""
+    import nibabel as nib
+    import numpy as np
+
+    from tests.conftest import ingested_folders
+
+    rng = np.random.default_rng(11)
+    order = rng.permutation(30)
+    folders = {}
+    for s in range(4):
+        bold = rng.uniform(600, 900, (8, 8, 8, 1)) + rng.normal(0, 5, (8, 8, 8, 30))
+        for threads in (1, 2):
+            data = bold
+            if threads == 2:
+                data = {
+                    "shuffle": bold[..., order],
+                    "shift": np.roll(bold, 1, axis=-1),
+                    "noise": bold * (1 + rng.normal(0, 1e-6, bold.shape)),
+                }[change]
+            for rep in (1, 2):
+                img = nib.Nifti1Image(data.astype(np.float32), np.eye(4)).to_bytes()
+                folders[f"{threads}/sub-{s}/run-{rep}"] = {"bold.nii": img}
+    study = ingested_folders(
+        root, "  bold: {path: bold.nii, kind: image}\n", folders, "{threads}/{subject}/run-{repetition}"
+    )
+    return study.analyze().document
+
+
+@pytest.mark.parametrize("change", ["shuffle", "shift"])
+def test_a_series_whose_frames_moved_fails(tmp_path: Path, change: str) -> None:
+    """Review FM: frames shuffled (or shifted by one) under threads=2 read "sufficiently reproducible": each
+    (voxel, frame)'s subjects differ by their mean intensities (hundreds), its executions by the temporal SD
+    (5). About each voxel's own mean the subjects differ by their fluctuations, and nearly every value is poor."""
+    doc = _series_study(tmp_path, change)
+    (out,) = doc["outputs"]
+    vox = out["voxelwise"]["summary"]
+    assert vox["icc_a1_median"] >= 0.99  # what passed: the values themselves
+    assert vox["series_poor_fraction"] > 0.8 and vox["poor_fraction"] == vox["series_poor_fraction"]
+    assert vox["poor_measure"] == "series"
+    (poor,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "voxel_poor_fraction <= 0.05"]
+    assert not poor["passed"] and poor["severity"] == "fail"
+    assert poor["observation"].startswith("the series' fluctuations (each voxel's values less its mean over the")
+    assert (doc["verdict"]["status"], doc["verdict"]["exit_code"]) == ("fail", 1)
+    assert out["attribution"]["summary"].startswith("threads changes the result")
+
+
+def test_a_series_with_thread_noise_passes(tmp_path: Path) -> None:
+    """The control: 1e-6 relative noise under threads=2 leaves the series' fluctuations alike (ICC ~1)."""
+    doc = _series_study(tmp_path, "noise")
+    (out,) = doc["outputs"]
+    vox = out["voxelwise"]["summary"]
+    assert vox["series_poor_fraction"] == 0 and vox["poor_fraction"] == 0 and "poor_measure" not in vox
+    assert doc["verdict"]["status"] == "pass"

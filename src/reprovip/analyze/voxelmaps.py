@@ -24,6 +24,7 @@ from reprovip.metrics import components_from_mean_squares
 from reprovip.readers.base import gzip_bytes
 
 if TYPE_CHECKING:
+    from reprovip.analyze.series import Fluctuations
     from reprovip.analyze.voxelwise import _Stream
 
 
@@ -176,14 +177,17 @@ def volume_medians(icc: np.ndarray, finite: np.ndarray, index: np.ndarray, shape
 DUST = 1e-5  # of the image's typical magnitude: a voxel every execution leaves below it is numerical dust
 
 
-def dust_voxels(mean: np.ndarray, sd: np.ndarray, between: np.ndarray, finite: np.ndarray) -> np.ndarray:
+def dust_voxels(
+    mean: np.ndarray, sd: np.ndarray, between: np.ndarray, finite: np.ndarray, scale: float | None = None
+) -> np.ndarray:
     """The voxels with metrics whose values, in every subject and execution, stay below :data:`DUST` of the
     image's magnitude (the 99.9th percentile of the voxels' |mean|: spikes in fewer voxels do not move it, and a
     brain of a few percent of a grid of dust still sets it), by their root mean square. A background exactly 0
     under threads=1 and 1e-6 under threads=2, beside displacements of millimetres, has no subject spread, so its
     ICC is near 0, and the median voxel ICC of a warp field whose brain was identical read "not reproducible"
     (review R2). Their differences are below 2 DUST of the image's scale; the ICC's summaries leave them out
-    (counted in ``icc_a1_dust_voxels``).
+    (counted in ``icc_a1_dust_voxels``). ``scale``, when given, is the image's magnitude (a series' values
+    about their means are judged by the image's, not by their own).
 
     Examples
     --------
@@ -193,7 +197,8 @@ def dust_voxels(mean: np.ndarray, sd: np.ndarray, between: np.ndarray, finite: n
     """
     if not finite.any():
         return np.zeros(finite.shape, dtype=bool)
-    scale = float(np.percentile(np.abs(mean[finite]), 99.9))
+    if scale is None:
+        scale = float(np.percentile(np.abs(mean[finite]), 99.9))
     with np.errstate(over="ignore", invalid="ignore"):
         rms = np.sqrt(mean * mean + sd * sd + between * between)
     return finite & (rms < DUST * scale)
@@ -271,6 +276,70 @@ def poor_voxels(
     if len(fractions) > 1 and fractions[worst] > whole:
         out.update(poor_fraction=num(fractions[worst]), poor_worst_volume=worst)
     return out
+
+
+def series_poor(
+    fluctuations: Fluctuations,
+    judged: np.ndarray,
+    finite: np.ndarray,
+    mean: np.ndarray,
+    index: np.ndarray,
+    shape: tuple[int, ...],
+) -> dict[str, Any]:
+    """:func:`poor_voxels` of a 4-D image's values about each voxel's own mean over the volumes (its series'
+    fluctuations), keyed ``series_*``: the subjects' spread is then their fluctuations, not their mean
+    intensities, and frames shuffled or shifted by one under threads=2 make most values poor (review FM: the
+    values themselves read "sufficiently reproducible"). Judged at the ``judged`` values whose voxel is finite
+    in every volume (a non-finite value moves its voxel's mean), less the fluctuations below :data:`DUST` of
+    the image's magnitude (its ``mean`` sets it, as it sets the voxels of signal).
+
+    Examples
+    --------
+    Two voxels of 3 volumes, 3 subjects whose series differ; the last subject's volumes reversed in one of
+    its two executions (the first volume worst), then 1e-3 of noise instead:
+
+    >>> from reprovip.analyze.series import Fluctuations
+    >>> series = [np.array(v, float) for v in ([100, 200, 104, 206, 98, 197], [110, 210, 108, 205, 115, 212],
+    ...                                         [120, 220, 125, 214, 118, 226])]
+    >>> every, mean, shape = np.ones(6, bool), np.tile([110.0, 210.0], 3), (2, 1, 1, 3)
+    >>> for other in (lambda s, x: x if s < 2 else x.reshape(3, 2)[::-1].ravel(), lambda s, x: x + 1e-3):
+    ...     f = Fluctuations(np.arange(6), shape)
+    ...     for s, x in enumerate(series):
+    ...         f.add([x, other(s, x)])
+    ...     found = series_poor(f, every, every, mean, np.arange(6), shape)
+    ...     print(found["series_poor_voxels"], found["series_poor_fraction"], found.get("series_poor_worst_volume"))
+    3 1.0 0
+    0 0.0 None
+    """
+    acc = fluctuations.acc
+    sd, between, icc, centre = (np.asarray(f()) for f in (acc.within_sd, acc.between_sd, acc.icc1, acc.grand_mean))
+    ok = judged & fluctuations.whole_voxels(finite)
+    if not ok.any():
+        return {}
+    scale = float(np.percentile(np.abs(mean[finite]), 99.9))
+    ok &= ~dust_voxels(centre, sd, between, ok, scale=scale)
+    return {f"series_{k}": v for k, v in poor_voxels(sd, between, icc, mean, ok, index, shape).items()}
+
+
+def fold_series(summary: dict[str, Any]) -> None:
+    """Judge an image by the worse of its values' and its series' poor fractions (one criterion,
+    ``voxel_poor_fraction``): ``poor_measure`` is ``"series"`` when its series decides, with the series' count,
+    scale and worst volume.
+
+    Examples
+    --------
+    >>> s = {"poor_fraction": 0.01, "poor_voxels": 3, "series_poor_fraction": 0.4, "series_poor_voxels": 120}
+    >>> fold_series(s); s["poor_fraction"], s["poor_voxels"], s["poor_measure"]
+    (0.4, 120, 'series')
+    """
+    series = summary.get("series_poor_fraction")
+    if series is None or (summary.get("poor_fraction") is not None and not series > summary["poor_fraction"]):
+        return
+    for key in ("poor_fraction", "poor_voxels", "subject_sd_median", "poor_worst_volume"):
+        summary.pop(key, None)
+        if f"series_{key}" in summary:
+            summary[key] = summary[f"series_{key}"]
+    summary["poor_measure"] = "series"
 
 
 def summed_shares(variance: np.ndarray, sources: tuple[str, ...], at: np.ndarray) -> dict[str, Any]:
@@ -401,6 +470,9 @@ def _finish_maps(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor, in_fl
         # voxels non-finite in every execution of some subjects, differing in others': measured over those
         blind = ~finite & differ_at & np.isfinite(sd) & ~stream.nonfinite_differ[stream.index]
         summary.update(poor_voxels(sd, between, icc, mean, judged, stream.index, stream.ref[0], blind))
+        if stream.series is not None:
+            summary.update(series_poor(stream.series, judged, finite, mean, stream.index, stream.ref[0]))
+            fold_series(summary)
         distance, apart = stream.executions_apart(between, sd, finite)
         summary["apart_voxels"] = int(np.count_nonzero(distance))
         if apart:  # where they are: the distance of the execution apart, 0 elsewhere

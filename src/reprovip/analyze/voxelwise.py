@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from reprovip.analyze.design import Design
+from reprovip.analyze.series import Fluctuations
 from reprovip.analyze.stats import num
 from reprovip.analyze.voxelmaps import finish_maps, map_dtype
 from reprovip.errors import ReaderError
@@ -297,6 +298,7 @@ class _Stream:
         self.sampled: dict[str, np.ndarray] = {}  # per subject: (executions, sampled voxels) in float64
         self.accumulated: list[str] = []  # the subjects in the accumulator, in the order added
         self.blank: list[str] = []  # subjects whose every voxel is non-finite in every execution
+        self.series: Fluctuations | None = None  # a 4-D image's values about each voxel's mean over the volumes
 
     def plan(self, subject: str) -> list[tuple[int, Path]]:
         """The subject's (block column, path) pairs in block order (cells in C order, then repetitions)."""
@@ -605,6 +607,10 @@ class _Stream:
             # `overflow_voxels` and explained by the criteria, not printed as numpy warnings
             with np.errstate(over="ignore", invalid="ignore"):
                 self.acc.add_executions(sub.rows)
+                if math.prod(self.ref[0][3:]) >= 2:
+                    if self.series is None:
+                        self.series = Fluctuations(self.index, self.ref[0])
+                    self.series.add(sub.rows)
             self.accumulated.append(sub.subject)
         self.n += 1
 

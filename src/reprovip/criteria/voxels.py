@@ -100,9 +100,28 @@ def voxel_value(metric: str, output: dict[str, Any]) -> tuple[str | None, Any, d
         # under threads=2 passed over the whole image: a review)
         where = _volume(summary["voxel_icc_a1_worst_volume"], summary.get("voxel_volumes"))
         return where, worst, {}
-    if metric == "voxel_poor_fraction" and summary.get("voxel_poor_worst_volume") is not None:
-        return _volume(summary["voxel_poor_worst_volume"], summary.get("voxel_volumes")), value, {}
+    if metric == "voxel_poor_fraction" and value is not None:
+        return _poor_where(summary), value, {}
     return None, value, {} if value is not None else {"reason": _missing(metric, output)}
+
+
+def _poor_where(summary: dict[str, Any]) -> str | None:
+    """Where ``voxel_poor_fraction`` was found: the worst volume of an image of several, and for a series judged
+    by its values about each voxel's mean over the volumes (review FM's shuffled frames), said so.
+
+    Examples
+    --------
+    >>> _poor_where({"voxel_poor_measure": "series", "voxel_poor_worst_volume": 3, "voxel_volumes": 120})
+    "the series' fluctuations (each voxel's values less its mean over the volumes), volume 3 (0-based) of 120"
+    """
+    where = (
+        []
+        if summary.get("voxel_poor_measure") != "series"
+        else ["the series' fluctuations (each voxel's values less its mean over the volumes)"]
+    )
+    if summary.get("voxel_poor_worst_volume") is not None:
+        where.append(_volume(summary["voxel_poor_worst_volume"], summary.get("voxel_volumes")))
+    return ", ".join(where) or None
 
 
 def _volume(index: int, volumes: int | None) -> str:

@@ -1,0 +1,58 @@
+"""A 4-D image read as series: each voxel's values over the volumes about their own mean.
+
+The voxel metrics judge each (voxel, volume) against the subjects' spread there, which in an fMRI series is the
+subjects' mean intensities (hundreds) against a temporal SD of a few units: frames shuffled, or shifted by one,
+under threads=2 read "sufficiently reproducible" (review FM). About each voxel's own mean over the volumes, the
+subjects differ by their fluctuations, and a shuffle moves every value by as much as they do.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from reprovip.metrics.oneway import OneWayAccumulator
+
+
+class Fluctuations:
+    """The executions' values about each voxel's mean over the volumes, accumulated one subject at a time.
+
+    Parameters
+    ----------
+    index : numpy.ndarray
+        Flat (Fortran-order) positions on the 4-D grid of the values gathered for each execution.
+    shape : tuple of int
+        The grid, ``(x, y, z, volumes...)``.
+
+    Examples
+    --------
+    Two voxels of three volumes; a voxel's values about its mean:
+
+    >>> f = Fluctuations(np.arange(6), (2, 1, 1, 3))
+    >>> f.about_mean(np.array([1.0, 10.0, 2.0, 20.0, 3.0, 30.0])).tolist()
+    [-1.0, -10.0, 0.0, 0.0, 1.0, 10.0]
+    """
+
+    def __init__(self, index: np.ndarray, shape: tuple[int, ...]) -> None:
+        self.voxel = index % math.prod(shape[:3])  # the spatial voxel of each gathered value
+        self.counts = np.bincount(self.voxel)
+        self.acc = OneWayAccumulator(index.size)
+
+    def about_mean(self, row: np.ndarray) -> np.ndarray:
+        """``row`` less, at each value, its voxel's mean over the volumes gathered there (float64)."""
+        x = np.asarray(row, dtype=np.float64)
+        means = np.bincount(self.voxel, weights=x, minlength=self.counts.size)
+        means /= np.maximum(self.counts, 1)
+        return x - means[self.voxel]
+
+    def add(self, rows: Sequence[np.ndarray]) -> None:
+        """Add one subject's executions (gathered rows, non-finite values already replaced by 0)."""
+        self.acc.add(rows, transform=self.about_mean)
+
+    def whole_voxels(self, finite: np.ndarray) -> np.ndarray:
+        """Where a value's voxel is ``finite`` in every volume gathered (a non-finite value, replaced by 0,
+        moves its voxel's mean in that execution, so every volume of it would seem to differ)."""
+        bad = np.bincount(self.voxel, weights=~finite, minlength=self.counts.size)
+        return finite & (bad[self.voxel] == 0)
