@@ -211,3 +211,12 @@ def test_json_strings_grouped_with_underscores_or_coloured_are_number_like_text(
         )
     )
     assert sorted(load(path).meta["number_like_text"]) == ["coloured", "n_voxels", "volume"]
+
+
+def test_a_quoted_version_is_no_number_written_as_text(tmp_path) -> None:
+    """Review PT: BIDS sidecars quote `"SoftwareVersion": "1.1"`; under a version factor it differs, and as a
+    number written as text it made a numerically identical study "not analysable". A field naming a version
+    (its last segment) is an identifier; a quoted number beside it still is number-like text."""
+    path = tmp_path / "kinetic.json"
+    path.write_text(json.dumps({"SoftwareVersion": "1.1", "fit": {"model_release": "2"}, "Vt": "4.5", "k2": 0.1}))
+    assert sorted(load(path).meta["number_like_text"]) == ["Vt"]

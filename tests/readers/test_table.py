@@ -701,3 +701,11 @@ def test_a_trailing_delimiter_on_every_line_header_included_is_no_column(tmp_pat
     assert sorted(got.values) == ["A/vol", "B/vol"] and got.meta["empty"] == []
     path.write_text("region\tvol\t\nA\t1.5\t7\nB\t2.5\t8\n")
     assert sorted(load(path, kind="table").values) == ["A/Unnamed: 2", "A/vol", "B/Unnamed: 2", "B/vol"]
+
+
+def test_a_version_column_is_no_number_written_as_text(tmp_path: Path) -> None:
+    """Review PT: a column naming a software version holds identifiers, even "1.1" among "1.1-rc" cells."""
+    path = tmp_path / "fit.tsv"
+    path.write_text("region\tsoftware_version\tnote\nputamen\t1.1\t~2.5\ncaudate\t1.1-rc\tn/a\n")
+    loaded = load(path)
+    assert loaded.meta["number_like_text"] == {"putamen/note": "'~2.5' is a number written as text"}

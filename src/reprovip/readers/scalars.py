@@ -35,7 +35,7 @@ from reprovip.readers.base import (
     read_only,
     text_digest,
 )
-from reprovip.readers.table import holds_number
+from reprovip.readers.table import holds_number, names_a_version
 
 _FIX_JSON = "fix the program that writes it, or declare the output as kind 'text'"
 _SPECIAL = frozenset('.[]"')
@@ -212,7 +212,8 @@ class JsonReader(Reader):
             "number_like_text": {
                 k: f"{v!r} is a number written as text"
                 for k, v in ignored.items()
-                if isinstance(v, str) and holds_number(v)  # "~1.18", "1.2×10⁻³": as a table's cells (a review)
+                # "~1.18", "1.2×10⁻³": as a table's cells (a review); "SoftwareVersion": "1.1" is no number
+                if isinstance(v, str) and holds_number(v) and not names_a_version(k)
             },
             "n_nonfinite": count_nonfinite(values),
             # a region one subject lacks is absent there; a list of another length is not (analyze.observations)

@@ -211,6 +211,22 @@ def _exact(cell: str) -> str | None:
     return hex_number(cell)[1] if HEX_FLOAT.fullmatch(cell) else exact_number(cell)
 
 
+_VERSION_KEY = re.compile(r"version|release|revision|commit", re.IGNORECASE)
+
+
+def names_a_version(key: str) -> bool:
+    """Whether a field or column (its last ``/`` segment) names a software version: its text is an identifier
+    even when it reads as a number (BIDS writes ``"SoftwareVersion": "1.1"`` quoted, and a new version's
+    sidecar made a numerically identical study "not analysable" as a number written as text: review PT).
+
+    Examples
+    --------
+    >>> [names_a_version(k) for k in ("SoftwareVersion", "fit/software_versions", "Release", "volume", "subversion/x")]
+    [True, True, True, False, False]
+    """
+    return _VERSION_KEY.search(key.rpartition("/")[2]) is not None
+
+
 def holds_number(cell: str) -> bool:
     """Whether a text cell holds a number no observation measures: a number written as text
     (:func:`~reprovip.readers.base.number_text`), a decimal number among other characters, a number after
@@ -457,7 +473,9 @@ def table_loaded(path: Path, table: ParsedTable, key_columns: tuple[str, ...] | 
                 f"{key}/{table.header[j]}": f"{table.rows[i][j]!r} is a number written as text"
                 for i, key in enumerate(keys)
                 for j in text
-                if table.header[j] not in number_like and holds_number(table.rows[i][j])
+                if table.header[j] not in number_like
+                and not names_a_version(table.header[j])
+                and holds_number(table.rows[i][j])
             },
         },
         # numbers float64 cannot hold exactly, by '<rowkey>/<column>' (see readers.base.exact_number)
