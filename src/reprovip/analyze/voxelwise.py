@@ -5,7 +5,7 @@ give the reference mask). Two things happen to every volume:
 
 * on the whole grid, cheap comparisons: is the voxel NaN or infinite, is it non-zero and finite (the
   ``mask``), and does it differ from the subject's first execution (the exact ``differ`` map: finite values
-  compare by value, non-finite ones by bit pattern, so a NaN equals the same NaN and differs from an inf);
+  compare by value, non-finite ones alike when both are NaN, whatever their payload, or the same infinity);
 * the voxels of the **reference mask** (non-zero and finite in some execution of the first subject, or in the
   first execution of another) are
   gathered in their stored dtype, one array per volume, and a subject's ``prod(levels) x k`` arrays are added to a
@@ -169,12 +169,15 @@ def _nonfinite(flat: np.ndarray) -> np.ndarray | None:
     return None if finite.all() else ~finite
 
 
-def _same_bits(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Where ``a`` and ``b`` have the same bit pattern (compared as float64 when their dtypes differ)."""
+def _same_nonfinite(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Where ``a`` and ``b`` are both NaN (whatever its sign and payload: x86's default NaN from a SIMD 0/0 is
+    negative, numpy's positive, and no reader or statistic tells them apart: review PH's failed-fit voxels,
+    one mask, read "not reproducible") or have the same bit pattern (the same infinity; compared as float64
+    when their dtypes differ)."""
     if a.dtype != b.dtype or a.dtype.itemsize not in (2, 4, 8):
         a, b = a.astype(np.float64), b.astype(np.float64)
     u = np.dtype(f"u{a.dtype.itemsize}")
-    return a.view(u) == b.view(u)
+    return (a.view(u) == b.view(u)) | (np.isnan(a) & np.isnan(b))
 
 
 class _Subject(NamedTuple):
@@ -266,7 +269,7 @@ def _read(path: Path, stream: _Stream, first: Future | None) -> _Read:
     f = first.result()  # submitted earlier, so running or done: waiting cannot deadlock
     d = flat != f.flat  # a voxel non-zero in another execution only differs, hence in mask
     if bad is not None and f.bad is not None:
-        d &= ~_same_bits(flat, f.flat)  # NaN != NaN: non-finite pairs compare by bit pattern
+        d &= ~_same_nonfinite(flat, f.flat)  # NaN != NaN: a NaN is the same as any NaN
     return _Read(flat, bad, d, row, mean, nonzero)
 
 

@@ -43,8 +43,8 @@ def unseen_differences(out: dict[str, Any]) -> list[dict[str, Any]]:
                 "one subject)"
                 if fields
                 else "voxel is identical: the difference is in the image header (units, data type, a label table or "
-                "other extension that says what the values mean, ...) or in the sign of zero voxels (-0.0 and 0.0, "
-                "one number)"
+                "other extension that says what the values mean, ...), in the sign of zero voxels (-0.0 and 0.0, "
+                "one number) or in the sign or payload of NaN voxels (one NaN)"
             )
             if out["kind"] in ("image", "labels")
             else "number read from them is identical: the difference is in what no observation measures (a string, "
