@@ -271,8 +271,9 @@ def default_criteria(kind: str, *, compare: bool = False) -> list[Criterion]:
     (``voxel_poor_fraction``; a warning from a hundredth), and warn when the ICC's 5th percentile is below 0.5
     (a region where the executions disagree). Label maps add a failure below a Dice of 0.5 between two
     executions of a subject (more of a label moved than stayed: a mirrored or swapped label keeps its volume,
-    hence its volume ICC) and a warning below 0.95. A comparison of versions (``compare``) first requires every version to stay within the baseline's run-to-run
-    envelope. Outputs of kind ``bytes`` are compared by their bytes only: they must be identical."""
+    hence its volume ICC) and a warning below 0.95. A comparison of versions (``compare``) first requires
+    every version to stay within the baseline's run-to-run envelope. Outputs of kind ``bytes`` are compared by
+    their bytes only: they must be identical."""
     envelope = envelope_criteria(kind) if compare else []
     if kind == "bytes":
         return [Criterion("identical", None, None)]
