@@ -834,3 +834,33 @@ def test_a_baseline_with_nothing_stored_is_refused_and_left_untouched(
     with pytest.raises(NotFoundError, match="nothing stored yet"):
         compare_check(Study.load(bare / "study.yaml"), Study.load(versions["v1.9"]))
     assert sorted(p.name for p in bare.iterdir()) == ["study.yaml"]
+
+
+@pytest.mark.parametrize(("edge", "inside"), [(0.003, True), (5.0, False)])
+def test_a_voxel_agreeing_by_chance_in_a_noisy_image_is_judged_by_its_noise(
+    tmp_path: Path, edge: float, inside: bool
+) -> None:
+    """Review W1: one code run twice, an image noisy at every voxel (SD 0.1 on 60-110) but for a few edge
+    voxels the baseline's jitters left exactly 0 in every repetition: 0.003 there in the re-run read "outside
+    the envelope" (|z| inf), exit 1. Where nearly every voxel varies between runs, such a voxel is judged
+    against the condition's typical run-to-run noise: 0.003 is inside, 5 (50 SDs) is outside."""
+    import nibabel as nib
+    import numpy as np
+
+    rng = np.random.default_rng(8)
+    anatomy = {f"s{i}": rng.uniform(60, 110, (8, 8, 8)) for i in range(4)}
+
+    def version(name: str, value: float) -> Study:
+        files = {}
+        for s, brain in anatomy.items():
+            for r in range(1, 4):
+                img = brain + rng.normal(0, 0.1, brain.shape)
+                img[0, 0, :4] = value if r == 1 else 0.0  # the edge: 0 in every baseline repetition
+                files[(s, r)] = {"img.nii": nib.Nifti1Image(img.astype(np.float32), np.eye(4)).to_bytes()}
+        return ingested(tmp_path / name, "  img: {path: img.nii, kind: image}\n", files)
+
+    env = compare_check(version("base", 0.0), version("again", edge)).document["outputs"][0]["envelope"]
+    assert env["within_envelope"] is inside
+    if not inside:
+        assert env["outside_voxels"] == 4
+        assert "of the condition's typical run-to-run SDs: its baseline repetitions agree there" in env["detail"]
