@@ -256,7 +256,7 @@ def test_labels_that_swap_sides_fail_though_their_volumes_do_not_change(study_di
 @pytest.mark.parametrize(
     ("criteria", "failing"),
     [
-        ("", ["voxel_poor_fraction <= 0.05", "voxel_poor_fraction <= 0.01", "voxel_icc_a1_p05 >= 0.5"]),
+        ("", ["voxel_poor_fraction <= 0.01", "voxel_poor_fraction <= 0.002", "voxel_icc_a1_p05 >= 0.5"]),
         ('criteria: ["voxel_icc_a1_median >= 0.9", "voxel_icc_a1_p05 >= 0.5"]\n', None),
     ],
     ids=["defaults", "declared"],
@@ -275,7 +275,7 @@ def test_an_image_garbled_in_40_percent_of_its_voxels_is_caught_by_the_5th_perce
     failed = [r["criterion"] for r in out["verdict"]["reasons"] if not r["passed"]]
     # the declared criteria keep the poor-fraction safeguard beside the declared p05
     assert failed == (
-        failing or ["voxel_icc_a1_p05 >= 0.5", "voxel_poor_fraction <= 0.05", "voxel_poor_fraction <= 0.01"]
+        failing or ["voxel_icc_a1_p05 >= 0.5", "voxel_poor_fraction <= 0.01", "voxel_poor_fraction <= 0.002"]
     )
     assert doc["verdict"]["status"] == "fail"
 

@@ -164,7 +164,7 @@ def criteria_fingerprint(criteria: list[Criterion] | None) -> list[str] | str:
 def safeguards(kind: str, rules: list[Criterion]) -> list[Criterion]:
     """The default rules that guard against what the median-style criteria cannot see, kept beside declared
     criteria unless these name the same metric: a label mirrored in one execution (Dice 0, same volume) and an
-    image disagreeing in a twentieth of its voxels. A review's study declaring only `ICC(A,1).ci_low >= 0.9`
+    image disagreeing in a hundredth of its voxels. A review's study declaring only `ICC(A,1).ci_low >= 0.9`
     (for its table) silently dropped them from its label maps and images."""
     declared = {c.metric for c in rules}
     guards = {"labels": ("dice_min",), "image": ("voxel_icc_a1_p05", "voxel_poor_fraction")}.get(kind, ())
