@@ -4,6 +4,7 @@ Bonferroni correction over the tests that can reject (a review's false passes)."
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -345,3 +346,43 @@ def test_the_voxel_named_is_the_worst_against_its_own_critical_value() -> None:
     assert out.tolist() == [False, True] and env["worst_index"] == 1  # 30 inside its critical, 20 outside its own
     assert float(env["max_abs_z"]) == pytest.approx(30.0)
     assert "|z| 20, critical" in env["detail"]
+
+
+@pytest.mark.parametrize(
+    ("nan_in", "outside"),
+    [("v2", True), ("v1", True), ("both", False)],
+    ids=["new-version-nan", "baseline-nan", "nan-in-both"],
+)
+def test_a_version_changing_whether_a_value_is_a_number_leaves_the_envelope(
+    tmp_path: Path, nan_in: str, outside: bool
+) -> None:
+    """Review PH: version v2 wrote `NaN` for one subject's field: "finite in every execution" failed while
+    "within_envelope: yes" passed beside it (the NaN subject was left out of the test). A version that changes
+    whether a subject's value is a number, every baseline execution alike, is outside; a subject NaN in every
+    execution of both versions is no change."""
+    import json
+
+    from tests.conftest import ingested_folders
+
+    rng = np.random.default_rng(1)
+    folders = {}
+    for s in range(4):
+        for v in ("v1", "v2"):
+            for r in (1, 2, 3):
+                value = 800 + 50 * s + rng.normal(0, 1)
+                if s == 2 and nan_in in (v, "both"):
+                    value = float("nan")
+                folders[f"{v}/sub-{s}/run-{r}"] = {"fit.json": json.dumps({"t2s": value, "r2": 0.9 + 0.01 * s})}
+    study = ingested_folders(
+        tmp_path, "  fit: {path: fit.json, kind: scalars}\n", folders, "{version}/{subject}/run-{repetition}"
+    )
+    (out,) = study.analyze().document["outputs"]
+    env = out["envelope"]
+    assert env["within_envelope"] is not outside
+    if outside:
+        first, other = ("finite", "v2") if nan_in == "v2" else ("non-finite", "v2")
+        assert env["outside"] == ["t2s"] and env["worst_observation"] == "t2s"
+        assert env["observations"]["t2s"]["finiteness"] == (
+            f"t2s of sub-2 is {first} in every baseline execution and not under version={other}"
+        )
+        assert env["observations"]["t2s"]["max_abs_z"] < env["z_critical"]  # the finite subjects' test: inside

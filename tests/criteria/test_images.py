@@ -272,6 +272,10 @@ def test_a_factor_changing_a_nucleus_fails(tmp_path: Path, side: int, severity: 
         ("voxel_poor_fraction <= 0.002", "warn")
     ]
     assert (doc["verdict"]["status"], doc["verdict"]["exit_code"]) == (severity, int(severity == "fail"))
+    # review W1: an image's shares are medians over its voxels, said so beside the summed ones
+    summary = out["attribution"]["summary"]
+    assert "share of total variance (median over the differing voxels): " in summary
+    assert "of what the executions vary by, summed over the differing voxels: threads 9" in summary
 
 
 def test_a_factor_changing_an_eighth_of_the_image_by_a_little_passes(tmp_path: Path) -> None:

@@ -267,6 +267,8 @@ def attribute(
     # Shares of a table's observations are their mean: said, since a message names one observation beside them
     # (a review: "obs1 ... 10.5% of the variance" where obs1's own share is 20.9%)
     over = f"mean over its {averaged} observations that differ" if averaged > 1 and regions is None else ""
+    if regions is not None:  # an image's are medians over its differing voxels: 1e-9% read as the factor's weight
+        over = "median over the differing voxels"  # beside its summed shares (review W1)
     entries = []
     for f, eff in bitwise["factors"].items():
         explanation = _unmeasured(f, eff) if unmeasured and eff["changes_result"] else eff["explanation"]

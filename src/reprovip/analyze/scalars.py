@@ -19,7 +19,7 @@ from reprovip.analyze.envelope import envelope
 from reprovip.analyze.interaction import interaction_tests
 from reprovip.analyze.observations import Observations
 from reprovip.analyze.spread import spread_tests
-from reprovip.analyze.stats import leaning_subject, odd_executions, scalar_metrics
+from reprovip.analyze.stats import leaning_subject, num, odd_executions, scalar_metrics
 from reprovip.criteria.rules import ENVELOPE_FACTORS
 
 
@@ -82,7 +82,10 @@ def merge_envelopes(envs: list[dict[str, Any]]) -> dict[str, Any]:
     if len(tested) < 2:
         return tested[0] if tested else envs[0]
     worst = max(tested, key=_severity)
-    observations = {n: d for e in tested for n, d in e["observations"].items()}
+    observations: dict[str, dict[str, Any]] = {}
+    for e in tested:  # an observation tested in two groups (its finite subjects, its finiteness) keeps both
+        for n, d in e["observations"].items():
+            observations[n] = {**observations.get(n, {}), **d}
     return dict(
         worst,
         within_envelope=all(e["within_envelope"] for e in tested),
@@ -125,7 +128,52 @@ def observation_metrics(
             envs.append(env)
     if envs:
         envs += _partial_envelopes(obs, design)
+        critical = max((float(e["z_critical"]) for e in envs if "z_critical" in e), default=math.inf)
+        if (changed := _finiteness_changes(obs, design, critical)) is not None:
+            envs.append(changed)
     return metrics, (merge_envelopes(envs) if envs else None)
+
+
+def _finiteness_changes(obs: Observations, design: Design, critical: float) -> dict[str, Any] | None:
+    """The non-finite observations whose finiteness a compared version changes for some subject (every baseline
+    repetition finite and a compared level's not, or the converse) as an envelope test outside, the first
+    named (``critical``, the tests' critical |z|, is said beside its infinite one); None when there are none.
+    The subjects finite everywhere are tested by :func:`_partial_envelopes`;
+    a new version writing NaN for one subject read "within_envelope: yes" beside its failing finiteness check
+    (review PH)."""
+    factor = version_factor(design)
+    axis = design.factor_names.index(factor)
+    levels = design.factors[axis][1]
+    flat = obs.values.reshape(len(obs.names), len(obs.subjects), *design.levels, design.k)
+    found: dict[str, str] = {}
+    for i, n in enumerate(obs.names):
+        if n not in obs.nonfinite:
+            continue
+        for j, subject in enumerate(obs.subjects):
+            if subject in obs.absent.get(n, ()):
+                continue
+            finite = np.moveaxis(np.isfinite(flat[i, j]), axis, 0).reshape(len(levels), -1)
+            base = bool(finite[0].all())
+            changed = [lv for lv, f in zip(levels[1:], finite[1:], strict=True) if bool(f.all()) != base]
+            if changed and (finite[0].all() or not finite[0].any()):  # a baseline finite, or non-finite, throughout
+                what = "finite" if base else "non-finite"
+                found[n] = f"{n} of {subject} is {what} in every baseline execution and not under {factor}={changed[0]}"
+                break
+    if not found:
+        return None
+    first = next(iter(found))
+    return dict(
+        factor=factor,
+        baseline=levels[0],
+        compared=list(levels[1:]),
+        within_envelope=False,
+        outside=list(found),
+        worst_observation=first,
+        max_abs_z=num(math.inf),
+        z_critical=num(critical),
+        observations={n: {"outside": True, "finiteness": why} for n, why in found.items()},
+        detail=f"{found[first]}: a new version that changes whether a value is a number leaves the envelope",
+    )
 
 
 def _partial_envelopes(obs: Observations, design: Design) -> list[dict[str, Any]]:
