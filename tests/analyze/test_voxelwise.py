@@ -841,3 +841,28 @@ def test_honest_spread_sets_no_execution_apart(tmp_path: Path, fault: str) -> No
     out = _maps_study(tmp_path, fault)
     assert out["voxelwise"]["summary"]["apart_voxels"] == 0 and "executions_apart" not in out["voxelwise"]
     assert "apart" not in out["voxelwise"]["maps"]
+
+
+def test_an_execution_apart_by_whole_turns_is_named_a_phase_wrap(tmp_path: Path) -> None:
+    """Review PH: phase voxels at pi flipped to -pi in one run (2e-7 of noise) were named "a fit in another
+    local minimum, a failure written as 0 or clipped"; departures that are whole multiples of 2 pi are a wrap."""
+    from tests.conftest import ingested
+
+    rng = np.random.default_rng(4)
+    grid = np.indices((12, 12, 12)) / 4.0
+    edge = rng.random((12, 12, 12)) < 0.02  # voxels at the wrap, in every subject
+    files = {}
+    for s in range(5):
+        phase = 2.0 * np.sin(grid[0] + 0.3 * s) * np.cos(grid[1])
+        phase[edge] = np.pi - 1e-5
+        for r in range(1, 4):
+            img = phase + rng.normal(0, 1e-6, phase.shape)
+            if (s, r) == (2, 2):
+                img[edge] = -(np.pi - 1e-5)
+            files[(f"sub-{s}", r)] = {"phase.nii": nib.Nifti1Image(img.astype(np.float32), np.eye(4)).to_bytes()}
+    out = ingested(tmp_path, "  phase: {path: phase.nii, kind: image}\n", files).analyze().document["outputs"][0]
+    (named,) = out["voxelwise"]["executions_apart"]
+    assert (named["subject"], named["repetition"], named["wraps"]) == ("sub-2", 2, True)
+    (reason,) = [r for r in out["verdict"]["reasons"] if "(map: apart)" in r["message"]]
+    assert "each departure a whole multiple of 2 pi, a phase at +/- pi wrapped to the other side" in reason["message"]
+    assert not reason["passed"]

@@ -180,6 +180,20 @@ def _same_nonfinite(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a.view(u) == b.view(u)) | (np.isnan(a) & np.isnan(b))
 
 
+def phase_wraps(gaps: np.ndarray) -> bool:
+    """Whether nine in ten of ``gaps`` (an execution's departures) are within 1% of a whole multiple of 2 pi: a
+    phase at +/- pi wrapping to the other side in one run (review PH read it named "another local minimum").
+
+    Examples
+    --------
+    >>> phase_wraps(np.array([6.2831, 6.2830, 12.566])), phase_wraps(np.array([6.2831, 3.0, 3.1]))
+    (True, False)
+    """
+    turns = np.asarray(gaps, dtype=np.float64) / (2 * math.pi)
+    near = (np.round(turns) >= 1) & (np.abs(turns - np.round(turns)) < 0.01)
+    return bool(gaps.size and np.count_nonzero(near) >= 0.9 * gaps.size)
+
+
 class _Subject(NamedTuple):
     """One subject's contribution, on the whole grid except ``rows`` (reference-mask voxels only)."""
 
@@ -531,6 +545,7 @@ class _Stream:
                     voxels=count,
                     largest=num(float(gap[voxels].max())),
                     between_subjects=num(float(np.median(between[voxels]))),
+                    wraps=phase_wraps(gap[voxels]),
                 )
             )
         return np.where(far, gap, 0.0), named

@@ -443,8 +443,14 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 severity="fail" if count >= APART_VOXELS else "warn",
                 value=count,
                 message=f"at {count} voxel(s) one execution lies apart from its subject's other executions, which "
-                "agree ten times closer, by half the between-subject SD or more (map: apart): a fit in "
-                "another local minimum, a failure written as 0 or clipped, which the median ICC hides: "
+                "agree ten times closer, by half the between-subject SD or more (map: apart): "
+                + (
+                    "each departure a whole multiple of 2 pi, a phase at +/- pi wrapped to the other side (unwrap "
+                    "it, or compare its sine and cosine), which the median ICC hides: "
+                    if all(e.get("wraps") for e in apart)
+                    else "a fit in another local minimum, a failure written as 0 or clipped, which the median ICC "
+                    "hides: "
+                )
                 + named(
                     [
                         f"{_where(e)} at {e['voxels']} voxel(s) (up to {e['largest']:.4g} away, where subjects "
