@@ -424,8 +424,8 @@ def test_no_voxel_with_metrics_because_of_one_nan_execution_says_so() -> None:
 def _series_study(root: Path, change: str) -> dict:
     """4 subjects' fMRI-like series (8^3 voxels, 30 frames: mean intensities 600-900 per subject and voxel, a
     temporal SD of 5 of each subject's own) x threads 1, 2 x 2 repetitions, where threads=2 ``change``s the
-    frames: ``shuffle`` (one permutation for all), ``shift`` (by one frame) or ``noise`` (1e-6 relative): the
-    analysed document."""
+    frames: ``shuffle`` (one permutation for all), ``shift`` (by one frame), ``weaker`` (every fluctuation 20%
+    smaller) or ``noise`` (1e-6 relative): the analysed document."""
     import nibabel as nib
     import numpy as np
 
@@ -443,6 +443,7 @@ def _series_study(root: Path, change: str) -> dict:
                     "shuffle": bold[..., order],
                     "shift": np.roll(bold, 1, axis=-1),
                     "noise": bold * (1 + rng.normal(0, 1e-6, bold.shape)),
+                    "weaker": bold.mean(axis=-1, keepdims=True) + 0.8 * (bold - bold.mean(axis=-1, keepdims=True)),
                 }[change]
             for rep in (1, 2):
                 img = nib.Nifti1Image(data.astype(np.float32), np.eye(4)).to_bytes()
@@ -453,20 +454,29 @@ def _series_study(root: Path, change: str) -> dict:
     return study.analyze().document
 
 
-@pytest.mark.parametrize("change", ["shuffle", "shift"])
-def test_a_series_whose_frames_moved_fails(tmp_path: Path, change: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "measure", "where"),
+    [
+        ("shuffle", "series", "the series' fluctuations (each voxel's values less its mean over the volumes), volume"),
+        ("shift", "series", "the series' fluctuations (each voxel's values less its mean over the volumes), volume"),
+        ("weaker", "amplitude", "the series' amplitude (each voxel's SD over the volumes)"),
+    ],
+)
+def test_a_series_whose_frames_moved_fails(tmp_path: Path, change: str, measure: str, where: str) -> None:
     """Review FM: frames shuffled (or shifted by one) under threads=2 read "sufficiently reproducible": each
     (voxel, frame)'s subjects differ by their mean intensities (hundreds), its executions by the temporal SD
-    (5). About each voxel's own mean the subjects differ by their fluctuations, and nearly every value is poor."""
+    (5). About each voxel's own mean the subjects differ by their fluctuations, and nearly every value is poor.
+    Review F2: every fluctuation 20% weaker under threads=2 stayed within a third of the subjects' spread value
+    by value; each voxel's temporal SD, judged as an image, is poor."""
     doc = _series_study(tmp_path, change)
     (out,) = doc["outputs"]
     vox = out["voxelwise"]["summary"]
     assert vox["icc_a1_median"] >= 0.99  # what passed: the values themselves
-    assert vox["series_poor_fraction"] > 0.8 and vox["poor_fraction"] == vox["series_poor_fraction"]
-    assert vox["poor_measure"] == "series"
+    assert vox[f"{measure}_poor_fraction"] > 0.8 and vox["poor_fraction"] == vox[f"{measure}_poor_fraction"]
+    assert vox["poor_measure"] == measure
     (poor,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "voxel_poor_fraction <= 0.01"]
     assert not poor["passed"] and poor["severity"] == "fail"
-    assert poor["observation"].startswith("the series' fluctuations (each voxel's values less its mean over the")
+    assert poor["observation"].startswith(where)
     assert (doc["verdict"]["status"], doc["verdict"]["exit_code"]) == ("fail", 1)
     assert out["attribution"]["summary"].startswith("threads changes the result")
 
@@ -476,5 +486,6 @@ def test_a_series_with_thread_noise_passes(tmp_path: Path) -> None:
     doc = _series_study(tmp_path, "noise")
     (out,) = doc["outputs"]
     vox = out["voxelwise"]["summary"]
-    assert vox["series_poor_fraction"] == 0 and vox["poor_fraction"] == 0 and "poor_measure" not in vox
+    assert vox["series_poor_fraction"] == vox["amplitude_poor_fraction"] == vox["poor_fraction"] == 0
+    assert "poor_measure" not in vox
     assert doc["verdict"]["status"] == "pass"

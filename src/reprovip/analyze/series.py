@@ -39,6 +39,9 @@ class Fluctuations:
         self.voxel = index % math.prod(shape[:3])  # the spatial voxel of each gathered value
         self.counts = np.bincount(self.voxel)
         self.acc = OneWayAccumulator(index.size)
+        # each spatial voxel's temporal SD: fluctuations weakened by 20% under threads=2 stayed within a third
+        # of the subjects' spread value by value, and passed (review F2)
+        self.amplitude = OneWayAccumulator(self.counts.size)
 
     def about_mean(self, row: np.ndarray) -> np.ndarray:
         """``row`` less, at each value, its voxel's mean over the volumes gathered there (float64)."""
@@ -47,12 +50,34 @@ class Fluctuations:
         means /= np.maximum(self.counts, 1)
         return x - means[self.voxel]
 
+    def temporal_sd(self, row: np.ndarray) -> np.ndarray:
+        """Each spatial voxel's SD over the volumes gathered there (0 where fewer than 2 are).
+
+        Examples
+        --------
+        >>> Fluctuations(np.arange(6), (2, 1, 1, 3)).temporal_sd(np.array([1.0, 10.0, 2.0, 20.0, 3.0, 30.0])).tolist()
+        [1.0, 10.0]
+        """
+        d = self.about_mean(row)
+        squares = np.bincount(self.voxel, weights=d * d, minlength=self.counts.size)
+        return np.sqrt(squares / np.maximum(self.counts - 1, 1))
+
     def add(self, rows: Sequence[np.ndarray]) -> None:
         """Add one subject's executions (gathered rows, non-finite values already replaced by 0)."""
         self.acc.add(rows, transform=self.about_mean)
+        self.amplitude.add([self.temporal_sd(r) for r in rows])
 
     def whole_voxels(self, finite: np.ndarray) -> np.ndarray:
         """Where a value's voxel is ``finite`` in every volume gathered (a non-finite value, replaced by 0,
         moves its voxel's mean in that execution, so every volume of it would seem to differ)."""
+        return finite & self.whole_spatial(finite)[self.voxel]
+
+    def whole_spatial(self, finite: np.ndarray) -> np.ndarray:
+        """The spatial voxels of 2 or more volumes gathered, each value ``finite``: those whose temporal SD is
+        judged."""
         bad = np.bincount(self.voxel, weights=~finite, minlength=self.counts.size)
-        return finite & (bad[self.voxel] == 0)
+        return (bad == 0) & (self.counts >= 2)
+
+    def spatial_mean(self, values: np.ndarray) -> np.ndarray:
+        """``values`` (one per gathered value) averaged over each spatial voxel's volumes."""
+        return np.bincount(self.voxel, weights=values, minlength=self.counts.size) / np.maximum(self.counts, 1)

@@ -311,35 +311,49 @@ def series_poor(
     3 1.0 0
     0 0.0 None
     """
-    acc = fluctuations.acc
-    sd, between, icc, centre = (np.asarray(f()) for f in (acc.within_sd, acc.between_sd, acc.icc1, acc.grand_mean))
     ok = judged & fluctuations.whole_voxels(finite)
     if not ok.any():
         return {}
     scale = float(np.percentile(np.abs(mean[finite]), 99.9))
-    ok &= ~dust_voxels(centre, sd, between, ok, scale=scale)
-    return {f"series_{k}": v for k, v in poor_voxels(sd, between, icc, mean, ok, index, shape).items()}
+    out = {f"series_{k}": v for k, v in _poor_of(fluctuations.acc, ok, scale, mean, index, shape).items()}
+    # each voxel's temporal SD, a 3-D image: its voxels of signal are those of the series' mean
+    spatial = fluctuations.whole_spatial(finite)
+    centre, n = fluctuations.spatial_mean(mean), fluctuations.counts.size
+    amplitude = _poor_of(fluctuations.amplitude, spatial, scale, centre, np.arange(n), (n, 1, 1))
+    return out | {f"amplitude_{k}": v for k, v in amplitude.items() if k != "poor_worst_volume"}
+
+
+def _poor_of(
+    acc: Any, ok: np.ndarray, scale: float, mean: np.ndarray, index: np.ndarray, shape: tuple[int, ...]
+) -> dict[str, Any]:
+    """:func:`poor_voxels` of a :class:`~reprovip.metrics.oneway.OneWayAccumulator`'s values at ``ok``, less
+    those below :data:`DUST` of ``scale`` (the image's magnitude)."""
+    sd, between, icc, centre = (np.asarray(f()) for f in (acc.within_sd, acc.between_sd, acc.icc1, acc.grand_mean))
+    ok = ok & ~dust_voxels(centre, sd, between, ok, scale=scale)
+    return poor_voxels(sd, between, icc, mean, ok, index, shape)
 
 
 def fold_series(summary: dict[str, Any]) -> None:
-    """Judge an image by the worse of its values' and its series' poor fractions (one criterion,
-    ``voxel_poor_fraction``): ``poor_measure`` is ``"series"`` when its series decides, with the series' count,
-    scale and worst volume.
+    """Judge an image by the worst of its values', its series' and its series' amplitude's poor fractions (one
+    criterion, ``voxel_poor_fraction``): ``poor_measure`` is ``"series"`` or ``"amplitude"`` when that decides,
+    with its count, scale and worst volume.
 
     Examples
     --------
-    >>> s = {"poor_fraction": 0.01, "poor_voxels": 3, "series_poor_fraction": 0.4, "series_poor_voxels": 120}
+    >>> s = {"poor_fraction": 0.01, "poor_voxels": 3, "series_poor_fraction": 0.4, "series_poor_voxels": 120,
+    ...      "amplitude_poor_fraction": 0.2}
     >>> fold_series(s); s["poor_fraction"], s["poor_voxels"], s["poor_measure"]
     (0.4, 120, 'series')
     """
-    series = summary.get("series_poor_fraction")
-    if series is None or (summary.get("poor_fraction") is not None and not series > summary["poor_fraction"]):
-        return
-    for key in ("poor_fraction", "poor_voxels", "subject_sd_median", "poor_worst_volume"):
-        summary.pop(key, None)
-        if f"series_{key}" in summary:
-            summary[key] = summary[f"series_{key}"]
-    summary["poor_measure"] = "series"
+    for measure in ("series", "amplitude"):
+        found = summary.get(f"{measure}_poor_fraction")
+        if found is None or (summary.get("poor_fraction") is not None and not found > summary["poor_fraction"]):
+            continue
+        for key in ("poor_fraction", "poor_voxels", "subject_sd_median", "poor_worst_volume"):
+            summary.pop(key, None)
+            if f"{measure}_{key}" in summary:
+                summary[key] = summary[f"{measure}_{key}"]
+        summary["poor_measure"] = measure
 
 
 def summed_shares(variance: np.ndarray, sources: tuple[str, ...], at: np.ndarray) -> dict[str, Any]:

@@ -105,20 +105,25 @@ def voxel_value(metric: str, output: dict[str, Any]) -> tuple[str | None, Any, d
     return None, value, {} if value is not None else {"reason": _missing(metric, output)}
 
 
+_MEASURES = {
+    "series": "the series' fluctuations (each voxel's values less its mean over the volumes)",
+    "amplitude": "the series' amplitude (each voxel's SD over the volumes)",
+}
+
+
 def _poor_where(summary: dict[str, Any]) -> str | None:
     """Where ``voxel_poor_fraction`` was found: the worst volume of an image of several, and for a series judged
-    by its values about each voxel's mean over the volumes (review FM's shuffled frames), said so.
+    by its values about each voxel's mean over the volumes (review FM's shuffled frames) or by each voxel's SD
+    over them (review F2's weakened fluctuations), said so.
 
     Examples
     --------
     >>> _poor_where({"voxel_poor_measure": "series", "voxel_poor_worst_volume": 3, "voxel_volumes": 120})
     "the series' fluctuations (each voxel's values less its mean over the volumes), volume 3 (0-based) of 120"
+    >>> _poor_where({"voxel_poor_measure": "amplitude"})
+    "the series' amplitude (each voxel's SD over the volumes)"
     """
-    where = (
-        []
-        if summary.get("voxel_poor_measure") != "series"
-        else ["the series' fluctuations (each voxel's values less its mean over the volumes)"]
-    )
+    where = [_MEASURES[m]] if (m := summary.get("voxel_poor_measure")) in _MEASURES else []
     if summary.get("voxel_poor_worst_volume") is not None:
         where.append(_volume(summary["voxel_poor_worst_volume"], summary.get("voxel_volumes")))
     return ", ".join(where) or None
