@@ -318,7 +318,7 @@ def series_poor(
     out = {f"series_{k}": v for k, v in _poor_of(fluctuations.acc, ok, scale, mean, index, shape).items()}
     # each voxel's temporal SD, a 3-D image: its voxels of signal are those of the series' mean
     spatial = fluctuations.whole_spatial(finite)
-    centre, n = fluctuations.spatial_mean(mean), fluctuations.counts.size
+    centre, n = fluctuations.spatial_mean(mean), fluctuations.amplitude.size
     amplitude = _poor_of(fluctuations.amplitude, spatial, scale, centre, np.arange(n), (n, 1, 1))
     return out | {f"amplitude_{k}": v for k, v in amplitude.items() if k != "poor_worst_volume"}
 
