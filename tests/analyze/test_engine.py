@@ -443,3 +443,21 @@ def test_a_text_observation_that_decides_is_quoted_with_its_line(tmp_path: Path)
     assert quoted == {"line3:3": "Analysis date/time : Mon Nov 30 21:22:11 2026"}  # the first subject's file
     failed = [r for r in out["verdict"]["reasons"] if not r["passed"]]
     assert ' on line3:3 (line 3: "Analysis date/time : Mon Nov 30 21:22:11 2026"): ' in failed[0]["message"]
+
+
+def test_a_fresh_seed_agreeing_by_chance_is_no_seed_effect(tmp_path: Path) -> None:
+    """Review F2: seed [42, random], a seeded ICA whose fresh seeds sometimes agree; where one subject's two
+    seed=random runs agreed (with each other, not with seed=42), the summary said both "identical for seed=42,
+    differs for seed=random" and "seed changes the result: 1 of 1 comparisons between levels differ, each of
+    two conditions whose repetitions agree". A fresh seed's agreement is chance: no such comparison is made."""
+    values = {}
+    for s in range(4):
+        for seed in ("42", "random"):
+            for r in (1, 2):
+                drawn = 0.5 if s == 3 else 0.1 * r  # sub-3's fresh seeds happened to give one result
+                values[f"{seed}/sub-{s}/run-{r}"] = 10.0 * s + (0.0 if seed == "42" else drawn)
+    study = _ingested_values(tmp_path, values, "{seed}/{subject}/run-{repetition}")
+    (out,) = study.analyze().document["outputs"]
+    summary = out["attribution"]["summary"]
+    assert summary.startswith("identical for seed=42, differs for seed=random")
+    assert "comparisons between levels" not in summary

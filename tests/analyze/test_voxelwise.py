@@ -866,3 +866,19 @@ def test_an_execution_apart_by_whole_turns_is_named_a_phase_wrap(tmp_path: Path)
     (reason,) = [r for r in out["verdict"]["reasons"] if "(map: apart)" in r["message"]]
     assert "each departure a whole multiple of 2 pi, a phase at +/- pi wrapped to the other side" in reason["message"]
     assert not reason["passed"]
+
+
+def test_an_execution_nan_everywhere_is_said_so(tmp_path: Path) -> None:
+    """Review PT: an execution whose fit failed everywhere (NaN at every voxel) was named "mean |value| 0 where
+    the subject's executions have 16.59": it is said to be NaN or infinite at every voxel."""
+    rng = np.random.default_rng(5)
+    x = (rng.uniform(50, 60, (8, 8, 8, 4, 1)) + rng.normal(0, 0.1, (8, 8, 8, 4, 3))).astype(np.float32)
+    x[..., 1, 2] = np.nan
+    out = _ingested(tmp_path, x).analyze().document["outputs"][0]
+    (odd,) = out["voxelwise"]["support_outliers"]
+    assert (odd["subject"], odd["repetition"], odd["nonfinite_everywhere"]) == ("sub-1", 3, True)
+    (reason,) = [r for r in out["verdict"]["reasons"] if "lost or gained half" in r["message"]]
+    assert (
+        "sub-1, repetition 3: NaN or infinite at every voxel where the subject's executions have a mean |value| of"
+        in (reason["message"])
+    )

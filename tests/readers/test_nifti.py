@@ -398,10 +398,14 @@ def test_bad_files_raise_reader_error(tmp_path, name, corrupt, function):
     [
         (
             np.complex64,
-            "complex voxels (complex64, e.g. NIfTI-MRS) are not analysed voxelwise; keep `kind: image` (identity is "
+            "complex voxels (complex64: a fitted MR signal, k-space, NIfTI-MRS) are not analysed voxelwise; keep "
+            "`kind: image` (identity is "
             "still judged on the decoded voxels and a NIfTI-MRS header, without its provenance) and export real-valued",
         ),
-        (np.complex128, "complex voxels (complex128, e.g. NIfTI-MRS) are not analysed voxelwise; keep `kind: image`"),
+        (
+            np.complex128,
+            "complex voxels (complex128: a fitted MR signal, k-space, NIfTI-MRS) are not analysed voxelwise",
+        ),
         (
             np.dtype([("R", "u1"), ("G", "u1"), ("B", "u1")]),
             "colour voxels ([('R', 'u1'), ('G', 'u1'), ('B', 'u1')], RGB) are not analysed voxelwise; declare the "

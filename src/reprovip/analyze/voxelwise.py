@@ -27,7 +27,7 @@ import math
 from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -217,6 +217,7 @@ class _Partial:
     counts: list[int]  # per column: the volume's non-zero voxels on the whole grid
     rows: list[np.ndarray] | None = None
     means: list[float] | None = None  # per column: the mean |value| of its row
+    blank: set[int] = field(default_factory=set)  # the columns whose volume is non-finite at every voxel
 
 
 class _Read(NamedTuple):
@@ -348,6 +349,8 @@ class _Stream:
         if isinstance(vol, int):
             if cur is not None:
                 cur.counts[col] = cur.counts[vol]
+                if vol in cur.blank:
+                    cur.blank.add(col)
                 if cur.rows is not None:
                     cur.rows[col], cur.means[col] = cur.rows[vol], cur.means[vol]
             return
@@ -358,6 +361,8 @@ class _Stream:
                 self.index = nonzero if nonzero.size else np.arange(data.size)
             cur = self.cur = _Partial(data, np.zeros(data.size, dtype=bool), vol.bad, vol.bad, [0] * self.columns)
         cur.counts[col] = vol.nonzero
+        if vol.bad is not None and vol.bad.all():
+            cur.blank.add(col)
         if vol.differ is not None:
             cur.differ |= vol.differ
             if vol.bad is not None:
@@ -386,7 +391,7 @@ class _Stream:
             # metrics cover the other subjects' too (a 2-voxel map among 125-voxel ones lost 1 and read "lost half
             # of its mean magnitude")
             if np.median(cur.counts) >= MAGNITUDE_VOXELS:
-                self._outliers(subject, cur.means, "mean |value|", skip=named)
+                self._outliers(subject, cur.means, "mean |value|", skip=named, blank=cur.blank)
                 self.magnitudes[subject] = float(np.median(cur.means))
             if self.sample is None:  # evenly spaced voxels with metrics, for the ICC without each subject
                 self.sample = np.unique(np.linspace(0, self.index.size - 1, min(SAMPLED, self.index.size)).astype(int))
@@ -394,7 +399,13 @@ class _Stream:
         return _Subject(cur.data | cur.differ, cur.differ, cur.nf_any, cur.nf_all, cur.rows, subject)
 
     def _outliers(
-        self, subject: str, values: list[float], measure: str, floor: float = 0.0, skip: frozenset[int] = frozenset()
+        self,
+        subject: str,
+        values: list[float],
+        measure: str,
+        floor: float = 0.0,
+        skip: frozenset[int] = frozenset(),
+        blank: set[int] | frozenset[int] = frozenset(),
     ) -> frozenset[int]:
         """Name the executions whose ``measure`` is half or less, or twice or more, of the median over the
         subject's executions (:func:`_departures`): its non-zero voxels on the whole grid (an empty or truncated
@@ -403,7 +414,9 @@ class _Stream:
         differ much more than executions (reviews' "sufficiently reproducible"). Compared with the median, the
         odd one is named whichever comes first (counted among the voxels with metrics, the reference region of a
         nearly empty first volume, a failure read first was never named). Columns in ``skip`` (already named)
-        are not named again; returns the columns named."""
+        are not named again; those in ``blank`` are said to be non-finite at every voxel (their mean |value|
+        reads 0: review PT read "mean |value| 0" of an execution that wrote NaN everywhere); returns the columns
+        named."""
         named = set()
         for col, changed, typical in self._departures(values, floor):
             if col in skip:
@@ -420,6 +433,7 @@ class _Stream:
                     value=num(values[col]),
                     typical=num(typical),
                     changed_fraction=round(changed, 4),
+                    **({"nonfinite_everywhere": True} if col in blank else {}),
                 )
             )
         return frozenset(named)

@@ -49,6 +49,11 @@ def _unlike(e: dict[str, Any]) -> str:
             f"{_where(e)}: RMS distance {e['value']:.4g} from {others}, which lie {e['typical']:.4g} apart, where "
             f"subjects' images lie {e['between_subjects']:.4g} from the typical image"
         )
+    if e.get("nonfinite_everywhere"):
+        return (
+            f"{_where(e)}: NaN or infinite at every voxel where the subject's executions have a {e['measure']} of "
+            f"{e['typical']:.6g}"
+        )
     return f"{_where(e)}: {e['measure']} {e['value']:.6g} where the subject's executions have {e['typical']:.6g}"
 
 

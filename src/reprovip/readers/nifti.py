@@ -84,10 +84,10 @@ def _unanalysable_voxels(path: Path, dtype: np.dtype) -> ReaderError:
         # `bytes` would fail a NIfTI-MRS file on its conversion time stamp, which `image` leaves out of its hash
         return fail(
             path,
-            f"complex voxels ({dtype.name}, e.g. NIfTI-MRS) are not analysed voxelwise",
+            f"complex voxels ({dtype.name}: a fitted MR signal, k-space, NIfTI-MRS) are not analysed voxelwise",
             "keep `kind: image` (identity is still judged on the decoded voxels and a NIfTI-MRS header, without its "
-            "provenance) and export real-valued results to measure them: fitted concentrations as a table, the "
-            "spectrum's real and imaginary parts as a .npy array",
+            "provenance) and export real-valued results to measure them: the magnitude and phase (or the real and "
+            "imaginary parts) as two real images, a spectrum's as a .npy array, fitted concentrations as a table",
         )
     return fail(
         path, f"colour voxels ({dtype}, RGB) are not analysed voxelwise", f"{bit_for_bit}, or write real-valued images"
