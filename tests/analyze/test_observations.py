@@ -262,3 +262,24 @@ def test_an_array_beyond_the_limit_is_refused_from_its_header(tmp_path, monkeypa
     )
     assert out["a"]["verdict"]["status"] == "error" and out["b"]["verdict"]["status"] == "identical"
     assert read and all(Path(p).stat().st_size < 1000 for p in read)  # only the small files were read
+
+
+def test_row_keys_written_as_other_numbers_are_said_so(tmp_path) -> None:
+    """Review PT: a new version wrote the key column `frame_start` as `0.0` where the baseline wrote `0`: "the
+    executions wrote different rows, fields or lines; compare their logs". The message says the keys are the
+    same numbers written otherwise, and what to do."""
+    from tests.conftest import ingested_folders
+
+    folders = {}
+    for s in range(3):
+        for v in ("1.0", "1.1"):
+            for r in (1, 2):
+                starts = ("0", "60") if v == "1.0" else ("0.0", "60.0")
+                rows = "".join(f"{t}\t{100 + 10 * s + i}\n" for i, t in enumerate(starts))
+                folders[f"{v}/sub-{s}/run-{r}"] = {"tacs.tsv": "frame_start\tcaudate\n" + rows}
+    outputs = "  tacs: {path: tacs.tsv, kind: table, key_columns: [frame_start]}\n"
+    study = ingested_folders(tmp_path, outputs, folders, "{version}/{subject}/run-{repetition}")
+    (out,) = study.analyze().document["outputs"]
+    messages = " ".join(e["error"] for e in out["errors"])
+    assert "the row keys are the same numbers written otherwise ('0' and '0.0')" in messages
+    assert "compare their logs" not in messages

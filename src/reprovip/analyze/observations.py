@@ -17,7 +17,7 @@ from reprovip.analyze.identifiers import mixed_identifiers
 from reprovip.errors import ReaderError
 from reprovip.readers import check_compatible, load
 from reprovip.readers.arrays import npy_values
-from reprovip.readers.compat import examples
+from reprovip.readers.compat import different_rows, examples
 
 MAX_OBSERVATIONS = 200_000
 
@@ -402,18 +402,15 @@ def _one_layout(per: dict[Any, tuple[Any, Record]], flats: dict[Any, dict[str, f
     errors = []
     for pos in [p for p, f in flats.items() if f.keys() != common]:
         rec, got = per[pos][1], flats.pop(pos)
-        parts = [
-            f"{what} {examples(names)}"
-            for what, names in (("missing", sorted(common - got.keys())), ("extra", sorted(got.keys() - common)))
-            if names
-        ]
+        missing, extra = sorted(common - got.keys()), sorted(got.keys() - common)
+        parts = [f"{what} {examples(names)}" for what, names in (("missing", missing), ("extra", extra)) if names]
         errors.append(
             dict(
                 subject=rec.subject,
                 condition=rec.condition_key,
                 repetition=rec.repetition,
                 error=f"{rec.path}: its observations differ from the subject's other executions': {'; '.join(parts)}; "
-                "the executions wrote different rows, fields or lines; compare their logs",
+                + different_rows(missing, extra),
             )
         )
     return errors

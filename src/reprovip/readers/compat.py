@@ -51,6 +51,40 @@ def examples(names: list[str]) -> str:
     return shown + (", ..." if len(names) > 3 else "")
 
 
+DIFFERENT_ROWS = "the executions wrote different rows, fields or lines; compare their logs"
+
+
+def different_rows(missing: list[str], extra: list[str]) -> str:
+    """What to do when files hold other observations: where the missing and the extra ones are the same row
+    keys as numbers written otherwise (``0/caudate`` and ``0.0/caudate``: a new version writing a frame time
+    with a decimal), say so (review PT read "compare their logs"); else :data:`DIFFERENT_ROWS`.
+
+    Examples
+    --------
+    >>> different_rows(["0/caudate", "60/caudate"], ["0.0/caudate", "60.0/caudate"])[:78]
+    "the row keys are the same numbers written otherwise ('0' and '0.0'): write the"
+    >>> different_rows(["a/x"], ["b/x"]) == DIFFERENT_ROWS
+    True
+    """
+
+    def numeric(name: str) -> tuple[tuple[float, ...], str] | None:
+        key, _, column = name.rpartition("/")
+        try:
+            return tuple(float(part) for part in key.split("|")), column
+        except ValueError:
+            return None
+
+    gone, new = {numeric(n): n for n in missing}, {numeric(n): n for n in extra}
+    if not missing or None in gone or None in new or gone.keys() != new.keys():
+        return DIFFERENT_ROWS
+    first = next(iter(gone))
+    was, now = gone[first].rpartition("/")[0], new[first].rpartition("/")[0]
+    return (
+        f"the row keys are the same numbers written otherwise ({was!r} and {now!r}): write the key column alike "
+        "in every execution, or key the rows by another column, or by their position (no `key_columns`)"
+    )
+
+
 def check_compatible(a: Loaded, b: Loaded, *, path_a: str | os.PathLike[str], path_b: str | os.PathLike[str]) -> None:
     """Raise :class:`~reprovip.errors.ReaderError` unless ``a`` and ``b`` hold the same observations.
 
@@ -77,7 +111,7 @@ def check_compatible(a: Loaded, b: Loaded, *, path_a: str | os.PathLike[str], pa
         raise fail(
             path_b,
             f"its observations differ {where}: {'; '.join(parts)}",
-            "the executions wrote different rows, fields or lines; compare their logs",
+            different_rows(missing, extra),
         )
     for name, value in a.values.items():
         if value.shape != b.values[name].shape:
