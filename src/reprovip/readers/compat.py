@@ -81,7 +81,7 @@ def different_rows(missing: list[str], extra: list[str]) -> str:
     was, now = gone[first].rpartition("/")[0], new[first].rpartition("/")[0]
     return (
         f"the row keys are the same numbers written otherwise ({was!r} and {now!r}): write the key column alike "
-        "in every execution, or key the rows by another column, or by their position (no `key_columns`)"
+        "in every execution, or key the rows by another column, or by their position (`key_columns: []`)"
     )
 
 
