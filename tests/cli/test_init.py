@@ -195,3 +195,18 @@ def test_init_from_a_descriptor_proposes_its_output_files(tmp_path: Path, capsys
     printed = tmp_path / "printed.yaml"
     assert main(["init", "-o", str(printed), "--result", "out={stdout}", "--", "tool", "{input}"]) == 0
     assert '  out: {path: "{stdout}", kind: text}' in printed.read_text()
+
+
+@pytest.mark.parametrize(
+    ("result", "warned"), [("log=run.log", True), ("out=stdout.txt", True), ("r=report.txt", False)]
+)
+def test_init_warns_that_a_log_reads_as_results(
+    here: Path, capsys: pytest.CaptureFixture[str], result: str, warned: bool
+) -> None:
+    """Review NU: `--result log=run.log` was declared `text` without a word, and a deterministic tool read "not
+    reproducible" on its log's time stamp, run time and thread count. `init` says what a log's numbers are."""
+    assert main(["init", "--result", result, "--", "python3", "tool.py", "{outdir}"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "a log: its time stamps, run times and settings vary between runs and will read as results" in out
+    ) is warned

@@ -71,6 +71,7 @@ _KIND_BY_SUFFIX = {
 # A segmentation's name (BIDS `_dseg`, FreeSurfer's `aseg`/`aparc+aseg`, `seg`, `labels`, `mask`, `atlas`, a
 # parcellation) as a word of its own; `segment_length` is none, nor a `_probseg` (probabilities, even with its
 # BIDS `label-GM`).
+_LOG_NAME = re.compile(r"(?<![a-z])(?:log|logs|stdout|stderr)(?![a-z])|\.(?:log|out|err)$")
 _LABEL_NAME = re.compile(r"(?<![a-z])(?:d?seg|aseg|aparc|labels?|parc|parcellation|segmentation|atlas|mask)(?![a-z])")
 
 
@@ -142,6 +143,12 @@ def _outputs(specs: tuple[str, ...]) -> tuple[str, list[str]]:
         what = (
             f"{kind}: compared bit for bit only, no number read; :text reads a text file's" if kind == "bytes" else kind
         )
+        if kind == "text" and _LOG_NAME.search(name_of):
+            # a log's time stamps, run times and thread counts decide a verdict on a deterministic tool (review NU)
+            what += (
+                "; a log: its time stamps, run times and settings vary between runs and will read as results: "
+                "declare the files that hold results instead"
+            )
         said.append(f"{name} = {path} ({what}{', optional' if optional else ''})")
         if (suffix := declared_suffix(path, PAIR_VOXELS)) and (
             voxels := path[: -len(suffix)] + PAIR_VOXELS[suffix]
