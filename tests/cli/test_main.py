@@ -103,6 +103,11 @@ def test_init_scaffolds_a_study_that_validates_after_editing(
     assert "already exists; pass --force" in capsys.readouterr().err
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "s1.nii.gz").write_bytes(b"x")
+    # app.py is nowhere: each execution's fresh working folder would not have it either (review NU)
+    assert main(["validate", str(out)]) == 2
+    assert "script 'app.py' is no file of the study folder" in capsys.readouterr().err
+    (tmp_path / "app.py").write_text("print(1)\n")
+    out.write_text(out.read_text().replace('"app.py"', '"{study_dir}/app.py"'))
     assert main(["validate", str(out)]) == 0
 
 

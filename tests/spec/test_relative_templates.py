@@ -99,3 +99,31 @@ def test_an_output_path_a_subject_or_level_takes_out_of_outdir_is_refused(
         err = capsys.readouterr().err
         assert f"outputs.o.path: renders to {rendered}, outside {{outdir}}" in err
     assert (tmp_path / "keep" / "precious.csv").read_text() == "roi,vol\nA,42\n"
+
+
+@pytest.mark.parametrize(
+    ("command", "refused"),
+    [
+        ("[python3, measure.py, '{outdir}']", True),
+        ("['{python}', scripts/run.sh, '{outdir}']", True),
+        ("[bash, measure.sh, '{outdir}']", True),
+        ("[python3, -m, json.tool, '{outdir}']", False),  # a module, no script
+        ("[python3, '{study_dir}/tool.py', '{outdir}']", False),
+        ("[python3, -c, 'print(1)', '{outdir}']", False),
+    ],
+)
+def test_a_script_that_is_no_file_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, refused: bool
+) -> None:
+    """Review NU: `init` run from a folder without `measure.py` kept the bare name; `validate` said ok, and
+    every execution failed in its fresh working folder. An interpreter's script that names no study file is
+    refused, with where to find it."""
+    path = _study(tmp_path, "x")
+    text = path.read_text().splitlines()
+    text[0] = f"application: {{command: {command}}}"
+    path.write_text("\n".join(text) + "\n")
+    assert main(["validate", str(path)]) == (2 if refused else 0)
+    err = capsys.readouterr().err
+    assert ("is no file of the study folder" in err) is refused
+    if refused:
+        assert "application.command.1: script " in err and "give its path as {study_dir}/... or an absolute path" in err

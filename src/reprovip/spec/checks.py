@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -340,7 +341,35 @@ def _program_problems(
         message = f"program {program!r} is not executable; chmod +x it or run it with its interpreter"
     else:
         message = None
-    return [locate(message, where)] if message else []
+    return [locate(message, where)] if message else [*_script_problems(argv, program, study_dir, locate)]
+
+
+_INTERPRETER = re.compile(r"(?:python[\d.]*|bash|sh|zsh|Rscript|perl|julia|octave|node|ruby)$")
+_SCRIPT = re.compile(r"\.(?:py|sh|bash|R|r|pl|jl|m|js|rb)$")
+
+
+def _script_problems(
+    argv: list[str], program: str, study_dir: Path, locate: Callable[..., SpecError]
+) -> list[SpecError]:
+    """An interpreter's script (``argv[1]``) given by a relative path that names no file of the study folder:
+    each execution runs in a fresh working folder, where it is not either (review NU: `init` run from another
+    folder kept `measure.py`, `validate` said ok and every execution failed)."""
+    script = argv[1] if len(argv) > 1 else ""
+    if (
+        not (_INTERPRETER.search(os.path.basename(program)) or program == sys.executable)
+        or not _SCRIPT.search(script)
+        or placeholders(script)
+        or os.path.isabs(script)
+        or (study_dir / script).exists()
+    ):
+        return []
+    return [
+        locate(
+            f"script {script!r} is no file of the study folder ({study_dir}), and each execution runs in a fresh "
+            "working folder: give its path as {study_dir}/... or an absolute path",
+            ("application", "command", 1),
+        )
+    ]
 
 
 class _Renderings:
