@@ -283,3 +283,29 @@ def test_row_keys_written_as_other_numbers_are_said_so(tmp_path) -> None:
     messages = " ".join(e["error"] for e in out["errors"])
     assert "the row keys are the same numbers written otherwise ('0' and '0.0')" in messages
     assert "compare their logs" not in messages
+
+
+def test_a_keyed_table_with_fewer_whole_rows_is_no_failed_execution(tmp_path) -> None:
+    """Review RD: one to three lesions per subject (a radiomics table keyed by `lesion_id`); the subjects with
+    one lesion held 112 observations where 336 are written by two subjects or more, and read "did this
+    execution fail?" (not analysable). Their rows are whole: the lesions they lack are absent, said. A row cut
+    short (fewer columns) still reads as a failure."""
+    from tests.conftest import ingested
+
+    def table(lesions: int, r: int, cut: bool = False) -> str:
+        rows = [f"lesion_{i}\t{10 * i + 0.001 * r}\t{5 + i}" for i in range(1, lesions + 1)]
+        if cut:
+            rows = [f"lesion_1\t{10 + 0.001 * r}\t"]
+        return "lesion_id\tvolume\tcount\n" + "\n".join(rows) + "\n"
+
+    counts = {"s1": 3, "s2": 3, "s3": 1, "s4": 2}
+    files = {(s, r): {"f.tsv": table(n, r)} for s, n in counts.items() for r in (1, 2)}
+    outputs = "  f: {path: f.tsv, kind: table, key_columns: [lesion_id]}\n"
+    (out,) = ingested(tmp_path / "whole", outputs, files).analyze().document["outputs"]
+    assert out["errors"] == []
+    assert out["n_subjects"] == 4
+    files = {
+        (s, r): {"f.tsv": table(1, r, cut=s == "s3") if s == "s3" else table(3, r)} for s in counts for r in (1, 2)
+    }
+    (out,) = ingested(tmp_path / "cut", outputs, files).analyze().document["outputs"]
+    assert {e["subject"] for e in out["errors"]} == {"s3"}
