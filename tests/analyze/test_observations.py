@@ -309,3 +309,23 @@ def test_a_keyed_table_with_fewer_whole_rows_is_no_failed_execution(tmp_path) ->
     }
     (out,) = ingested(tmp_path / "cut", outputs, files).analyze().document["outputs"]
     assert {e["subject"] for e in out["errors"]} == {"s3"}
+
+
+@pytest.mark.parametrize(("cell", "status"), [("nan", "warn"), ("", "warn"), ("inf", "error")])
+def test_nan_in_every_execution_of_a_subject_is_no_value_there(tmp_path, cell: str, status: str) -> None:
+    """Review RD: PyRadiomics writes `nan` for an empty mask's features; `nan` in every execution of one
+    subject read "not analysable" where the same cell left empty read "with warnings". Both are that subject's
+    absence, measured over the others; an infinity stays a non-finite finding."""
+    from tests.conftest import ingested
+
+    def table(s: int, r: int) -> str:
+        value = cell if s == 2 else f"{10 * s + 0.001 * r}"
+        return f"lesion,volume,texture\nl1,{100 + s},{value}\n"
+
+    files = {(f"s{s}", r): {"f.csv": table(s, r)} for s in range(4) for r in (1, 2)}
+    doc = ingested(tmp_path, "  f: {path: f.csv, kind: table}\n", files).analyze().document
+    (out,) = doc["outputs"]
+    assert doc["verdict"]["status"] == status
+    if status == "warn":
+        (why,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "every observation in every subject"]
+        assert "s2 lacks 1: l1/texture" in why["message"]

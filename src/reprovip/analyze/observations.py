@@ -296,6 +296,7 @@ def gather(design: Design, kind: str, *, key_columns: list[str] | None = None) -
         for (cell, rep), flat in loaded[s].items():
             ci = np.unravel_index(index[cell], design.levels) if design.levels else ()
             values[(slice(None), si, *ci, rep)] = [flat.get(n, np.nan) for n in names]
+    _nan_as_absent(names, values, subjects, absent)
     # (observation, subject): finite in every execution
     finite = np.isfinite(values.reshape(len(names), len(subjects), math.prod(values.shape[2:]))).all(axis=2)
     at = {n: i for i, n in enumerate(names)}
@@ -320,6 +321,29 @@ def gather(design: Design, kind: str, *, key_columns: list[str] | None = None) -
         blank,
         no_rows=bool(raw) and all(got.meta.get("n_rows") == 0 for per in raw.values() for got, _ in per.values()),
     )
+
+
+def _nan_as_absent(names: list[str], values: np.ndarray, subjects: list[str], absent: dict[str, list[str]]) -> None:
+    """Add to ``absent`` the subjects whose every execution holds NaN for an observation every execution of the
+    others holds a number for: they have no value, as a cell left empty or a row they lack (PyRadiomics writes
+    `nan` for an empty mask: review RD's study read "not analysable" where the same cells left empty read
+    "with warnings"). NaN in some executions only, or an infinity, stays a finding.
+
+    Examples
+    --------
+    >>> v = np.array([[[1.0, 1.1], [np.nan, np.nan], [2.0, 2.1]], [[1.0, np.nan], [np.nan, np.nan], [2.0, 2.0]]])
+    >>> absent = {}
+    >>> _nan_as_absent(["a", "b"], v, ["s1", "s2", "s3"], absent); absent
+    {'a': ['s2']}
+    """
+    if not names or not subjects:
+        return
+    flat = values.reshape(len(names), len(subjects), -1)
+    nan_all, finite_all = np.isnan(flat).all(axis=2), np.isfinite(flat).all(axis=2)
+    for i in np.flatnonzero((nan_all | finite_all).all(axis=1) & finite_all.any(axis=1) & nan_all.any(axis=1)):
+        gone = set(absent.get(names[i], ()))
+        if add := [s for si, s in enumerate(subjects) if nan_all[i, si] and s not in gone]:
+            absent[names[i]] = [s for s in subjects if s in gone or s in add]
 
 
 def _keyed(raw: Raw) -> bool:

@@ -240,7 +240,8 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 value=absent["count"],
                 observation=next(iter(per.values()))["names"][0],
                 message=f"{absent['count']} observation(s) are absent from every execution of {len(per)} subject(s) "
-                "(a row, column or field the application did not write for them, wrote as text or left empty): each is "
+                "(a row, column or field the application did not write for them, wrote as text, left empty or wrote as "
+                "NaN in every execution): each is "
                 "measured over the subjects that write it; "
                 + named([f"{s} lacks {d['count']}: {', '.join(d['names'][:5])}" for s, d in per.items()])
                 + _own_keys(out),
