@@ -709,3 +709,20 @@ def test_a_version_column_is_no_number_written_as_text(tmp_path: Path) -> None:
     path.write_text("region\tsoftware_version\tnote\nputamen\t1.1\t~2.5\ncaudate\t1.1-rc\tn/a\n")
     loaded = load(path)
     assert loaded.meta["number_like_text"] == {"putamen/note": "'~2.5' is a number written as text"}
+
+
+def test_a_column_of_number_tuples_is_read_element_by_element(tmp_path: Path) -> None:
+    """Review RD: PyRadiomics writes spacing, size and centre of mass as tuples, `(12.000000000001, 34.5, 6.0)`;
+    as numbers written as text, 1e-13 of thread noise there made a study not analysable. Each element is an
+    observation `<rowkey>/<column>[i]`; a column mixing tuples and words stays text."""
+    path = tmp_path / "r.csv"
+    path.write_text(
+        "lesion,com,spacing,note\n"
+        'l1,"(12.000000000001, 34.5, 6.0)","(1.0, 1.0, 1.2)",(a)\n'
+        'l2,"(1, 2, 3)","(1.0, 1.0, 1.2)",(2.5)\n'
+    )
+    loaded = load(path)
+    values = _values(loaded)
+    assert values["l1/com[0]"] == 12.000000000001 and values["l2/com[2]"] == 3.0 and values["l1/spacing[2]"] == 1.2
+    assert loaded.meta["tuple_columns"] == ["com", "spacing"]
+    assert loaded.meta["ignored_columns"] == ["note"] and "l1/com" not in loaded.meta["text"]

@@ -206,6 +206,22 @@ def _number(cell: str) -> float | None:
     return None
 
 
+def number_tuple(cell: str) -> list[float] | None:
+    """The numbers of a cell written as a tuple or list of two or more numbers, ``(1.0, 1.0, 1.2)`` or
+    ``[12, 40, 7]`` (PyRadiomics' spacing, size, bounding box and centre of mass), or None.
+
+    Examples
+    --------
+    >>> number_tuple("(12.000000000001, 34.5, -6)"), number_tuple("[1, 2]"), number_tuple("(3)"), number_tuple("(a, 1)")
+    ([12.000000000001, 34.5, -6.0], [1.0, 2.0], None, None)
+    """
+    if len(cell) < 5 or (cell[0], cell[-1]) not in (("(", ")"), ("[", "]")):
+        return None
+    parts = [p.strip() for p in cell[1:-1].split(",")]
+    numbers = [_number(p) for p in parts]
+    return [float(x) for x in numbers] if len(parts) >= 2 and None not in numbers else None
+
+
 def _exact(cell: str) -> str | None:
     """The exact value of a numeric cell as canonical text when float64 cannot hold it, else None."""
     return hex_number(cell)[1] if HEX_FLOAT.fullmatch(cell) else exact_number(cell)
@@ -447,7 +463,20 @@ def table_loaded(path: Path, table: ParsedTable, key_columns: tuple[str, ...] | 
     numeric = [table.header[j] for j in columns if j not in used_idx]
     if len(values) != len(keys) * len(numeric):
         raise fail(path, "two cells map to the same '<rowkey>/<column>' name", "pass explicit key_columns")
-    text = [j for j in text_cols if j not in used_idx]
+    # A text column of number tuples, `(1.0, 1.0, 1.2)`: one observation per element, `<rowkey>/<column>[i]`
+    # (PyRadiomics' centre of mass moved by 1e-13 under threads=2 was numbers written as text: review RD)
+    tuples = {
+        j: found
+        for j in text_cols
+        if j not in used_idx
+        and None not in (found := [number_tuple(row[j]) if row[j] else [] for row in table.rows])
+        and any(found)
+    }
+    for j, found in tuples.items():
+        for key, numbers in zip(keys, found, strict=True):
+            for e, x in enumerate(numbers):
+                values[f"{key}/{table.header[j]}[{e}]"] = read_only(np.array(x, dtype=np.float64))
+    text = [j for j in text_cols if j not in used_idx and j not in tuples]
     meta: dict[str, Any] = {
         "columns": list(table.header),
         "header": table.has_header,  # False: the first row was data, the columns are numbered 1, 2, ...
@@ -463,7 +492,8 @@ def table_loaded(path: Path, table: ParsedTable, key_columns: tuple[str, ...] | 
         # the text cells, no observation, by '<rowkey>/<column>': the analysis says when they differ
         "text": {f"{key}/{table.header[j]}": text_digest(table.rows[i][j]) for i, key in enumerate(keys) for j in text},
         "key_columns": list(used),
-        "ignored_columns": [table.header[j] for j in text_cols if j not in used_idx] + ignored,
+        "ignored_columns": [table.header[j] for j in text] + ignored,
+        "tuple_columns": [table.header[j] for j in tuples],
         # text columns whose cells look like numbers, and why they were not read as numbers (decimal commas)
         "number_like_text": {
             **{name: why for name, why in number_like.items() if name not in used},
