@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from reprovip.criteria.reasons import named, reason
+from reprovip.criteria.reasons import as_float, named, reason
 from reprovip.criteria.rules import OBSERVATION_METRICS, STUDY_METRICS, Criterion, matches
 
 JUDGED = "every observation judged"
@@ -106,6 +106,17 @@ def unjudged(out: dict[str, Any], rules: list[Criterion]) -> list[dict[str, Any]
         return []
     patterns = sorted({p for c in per_observation for p in c.observations})
     what = f"the criteria select {', '.join(patterns)}" if patterns else f"the criteria judge only {', '.join(flags)}"
+    # how far apart the worst of them is: 1e-12 of noise and a 50% change read alike (review RD)
+    digits = {
+        o["name"]: d
+        for o in out.get("observations") or []
+        if o["name"] in left and (d := as_float((o.get("sigdigits") or {}).get("parker_min"))) is not None
+    }
+    worst = (
+        f"; the least alike, {min(digits, key=digits.get)}, agrees to {min(digits.values()):.2g} significant digits"
+        if digits
+        else ""
+    )
     return [
         reason(
             JUDGED,
@@ -114,7 +125,7 @@ def unjudged(out: dict[str, Any], rules: list[Criterion]) -> list[dict[str, Any]
             value=len(left),
             observation=left[0],
             message=f"{len(left)} observation(s) differ between executions and no criterion selects them ({what}): "
-            f"{named(left)}; the verdict does not vouch for them",
+            f"{named(left)}{worst}; the verdict does not vouch for them",
         )
     ]
 
