@@ -295,13 +295,17 @@ def test_observations_no_filtered_criterion_selects_are_named_when_they_differ()
     unfiltered = output_verdict(out, [_criterion("ICC(A,1).ci_low >= 0.9")], {"executions": {}})
     assert not any(r["criterion"] == "every observation judged" for r in unfiltered["reasons"])
     # review RD: 1e-12 of noise and a 50% change read alike; the least alike is named with its digits
-    out["observations"] += [
-        dict(_obs("x/noise", identical=False), sigdigits=dict(parker_min=12.1)),
-        dict(_obs("x/moved", identical=False), sigdigits=dict(parker_min=0.64)),
-    ]
+    more = dict(
+        out,
+        observations=[
+            *out["observations"],
+            dict(_obs("x/noise", identical=False), sigdigits=dict(parker_min=12.1)),
+            dict(_obs("x/moved", identical=False), sigdigits=dict(parker_min=0.64)),
+        ],
+    )
     (unjudged,) = [
         r
-        for r in output_verdict(out, [rule], {"executions": {}})["reasons"]
+        for r in output_verdict(more, [rule], {"executions": {}})["reasons"]
         if r["criterion"] == "every observation judged"
     ]
     assert unjudged["message"].endswith(
