@@ -726,3 +726,14 @@ def test_a_column_of_number_tuples_is_read_element_by_element(tmp_path: Path) ->
     assert values["l1/com[0]"] == 12.000000000001 and values["l2/com[2]"] == 3.0 and values["l1/spacing[2]"] == 1.2
     assert loaded.meta["tuple_columns"] == ["com", "spacing"]
     assert loaded.meta["ignored_columns"] == ["note"] and "l1/com" not in loaded.meta["text"]
+
+
+def test_comment_lines_are_text_named_by_their_order(tmp_path: Path) -> None:
+    """Review RD: `# FIRST volumes; estimated ICV = 1543210.0 mm3` above the table changed by 10% under
+    threads=2 and the warning said only "a string, a text column, a word": each comment line is a text field,
+    `comment <n>`, named when it differs (no observation: comments hold run times and commands too)."""
+    path = tmp_path / "v.csv"
+    path.write_text("# FIRST volumes; estimated ICV = 1543210.0 mm3\nstructure,volume\nhippo,4000\n# done\n")
+    loaded = load(path)
+    assert _values(loaded) == {"hippo/volume": 4000.0}
+    assert sorted(k for k in loaded.meta["text"] if k.startswith("comment")) == ["comment 1", "comment 2"]
