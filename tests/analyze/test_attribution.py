@@ -544,3 +544,19 @@ def test_an_image_factor_changing_a_few_voxels_much_is_named_before_one_adding_n
     assert [e["factor"] for e in attribution["factors"]] == ["threads", "seed"]
     assert attribution["summary"].startswith("threads changes the result")
     assert "of what the executions vary by, summed over the differing voxels: threads 9" in attribution["summary"]
+
+
+def test_an_interaction_no_subject_carries_reads_as_each_subject_by_its_own_amount() -> None:
+    """Review RD: a texture feature x 1.3 under threads=2 in every subject (each by its own amount) read
+    "threads changes the result of some subjects only (several subjects, ...)"."""
+    from reprovip.analyze.attribution import _beyond_noise
+
+    entry = dict(factor="threads", share=0.0017, interaction=dict(p=1e-9, subject=None, observation="l1/coarseness"))
+    sources = {"subject": 0.9, "threads": 0.0017, "subject:threads": 0.02, "repetition": 0.0003}
+    said = _beyond_noise(entry, {"repetition": 0.0003}, sources, significant=False)
+    assert said.startswith("threads changes the result differently in each subject (on l1/coarseness): its interaction")
+    entry["interaction"].update(subject="sub-3", carried=0.87)
+    said = _beyond_noise(entry, {"repetition": 0.0003}, sources, significant=False)
+    assert said.startswith(
+        "threads changes the result of some subjects only (sub-3 carries 87% of it, on l1/coarseness)"
+    )

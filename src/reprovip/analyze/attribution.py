@@ -171,11 +171,17 @@ def _beyond_noise(e: dict[str, Any], shares: dict[str, float], sources: dict[str
     interaction = e.get("interaction")
     if interaction and interaction["p"] < INTERACTION_P and inter > rep:
         carrier = interaction["subject"]
-        who = f"{carrier} carries {100 * interaction['carried']:.0f}% of it" if carrier else "several subjects"
         times = f", {inter / rep:.3g} times the repetitions' ({100 * rep:.3g}%)" if rep > 0 else ""
+        # Carried by no one subject: a change of every subject by its own amount (x 1.3 of values that differ
+        # between subjects) read "some subjects only (several subjects ...)" (review RD)
+        how = (
+            f"of some subjects only ({carrier} carries {100 * interaction['carried']:.0f}% of it, on "
+            if carrier
+            else "differently in each subject (on "
+        )
         return (
-            f"{f} changes the result of some subjects only ({who}, on {interaction['observation']}): its "
-            f"interaction with the subjects is {100 * inter:.3g}% of the variance{times}"
+            f"{f} changes the result {how}{interaction['observation']}): its interaction with the subjects is "
+            f"{100 * inter:.3g}% of the variance{times}"
         )
     if local := e.get("local"):
         return (
