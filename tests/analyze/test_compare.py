@@ -864,3 +864,36 @@ def test_a_voxel_agreeing_by_chance_in_a_noisy_image_is_judged_by_its_noise(
     if not inside:
         assert env["outside_voxels"] == 4
         assert "of the condition's typical run-to-run SDs: its baseline repetitions agree there" in env["detail"]
+
+
+def test_a_softmax_voxel_agreeing_by_chance_borrows_the_noise_of_its_magnitude(tmp_path: Path) -> None:
+    """Review DL: a softmax map compared with a re-run of itself; at voxels near 1 one subject's three baseline
+    runs held the same float32 by chance and the re-run moved by 2.9e-6, judged against the condition's median
+    noise, that of the near-zero channels (1e-20): "outside", exit 1. Such a voxel borrows the noise of the
+    voxels of its order of magnitude. A region deterministic in both versions (review RG) keeps "any change"."""
+    import nibabel as nib
+    import numpy as np
+
+    rng = np.random.default_rng(12)
+    anatomy = {f"s{i}": rng.uniform(0.9, 0.999, (10, 10, 10)) for i in range(4)}
+    tiny = np.zeros((10, 10, 10), bool)
+    tiny[:6] = True  # most voxels: a near-zero channel
+
+    def version(name: str, chance: bool, region: float = 1.0) -> Study:
+        files = {}
+        for s, brain in anatomy.items():
+            for r in range(1, 4):
+                img = np.where(
+                    tiny, 1e-20 * (1 + rng.normal(0, 1e-3, brain.shape)), brain + rng.normal(0, 1e-6, brain.shape)
+                )
+                if chance and s == "s1":
+                    img[8, 0, :3] = brain[8, 0, :3]  # the baseline's runs agree there
+                img[9, 9, :] = brain[9, 9, :] * region  # deterministic in every version
+                files[(s, r)] = {"p.nii": nib.Nifti1Image(img.astype(np.float64), np.eye(4)).to_bytes()}
+        return ingested(tmp_path / name, "  p: {path: p.nii, kind: image}\n", files)
+
+    base = version("base", chance=True)
+    env = compare_check(base, version("again", chance=False)).document["outputs"][0]["envelope"]
+    assert env["within_envelope"], env["detail"]
+    moved = compare_check(base, version("moved", chance=False, region=1.0 + 1e-9)).document["outputs"][0]["envelope"]
+    assert not moved["within_envelope"] and "with no run-to-run noise in the baseline" in moved["detail"]

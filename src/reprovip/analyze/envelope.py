@@ -178,15 +178,21 @@ def _sentence(name: str, where: dict[str, Any], z: float, diff: float, sw: float
     )
 
 
-def borrowed_noise(variance: np.ndarray, signal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def borrowed_noise(
+    variance: np.ndarray, signal: np.ndarray, new_varies: np.ndarray | None = None, magnitude: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """``variance`` (``(conditions, voxels)``) where a condition's baseline is noisy as a whole (run-to-run
-    variance at :data:`NOISY_AS_A_WHOLE` or more of its voxels with signal, ``signal >= 1``), with that
-    condition's median variance at its other voxels, and where that was done. A voxel whose baseline
-    repetitions agree in an image that varies between runs agrees by chance: a smoothing tail of 1e-12
-    rounding alike in both repetitions of float32, an edge voxel left exactly 0 by three jitters that went the
-    same way; "any change leaves the envelope" failed two runs of one code on a change of 5e-18, and of 0.003
-    on an image of 60-110 (review W1). A condition whose baseline is deterministic, or deterministic at more
-    than a tenth of its voxels with signal, keeps "any change" at those voxels.
+    variance at :data:`NOISY_AS_A_WHOLE` or more of its voxels with signal, ``signal >= 1``) and a voxel's
+    baseline repetitions agree while a compared level's differ there (``new_varies``; default everywhere):
+    that voxel's agreement is chance (a smoothing tail of 1e-12 rounding alike in both float32 repetitions, an
+    edge voxel three jitters left exactly 0, a softmax near 1 equal to float32's resolution in three runs)
+    and it gets the median variance of the condition's noisy voxels of its order of magnitude (``magnitude``,
+    per voxel: decades of at least 10 noisy voxels; else the condition's median). "Any change leaves the
+    envelope" failed two runs of one code on a change of 5e-18, and of 0.003 on an image of 60-110 (review
+    W1), and a softmax map's 2.9e-6 near 1 (review DL: its condition's median noise was the near-zero
+    channels'). Returns the variances and where they were borrowed. A region deterministic in every version
+    (a closed-form estimate inside a fitted map: review RG), or a condition deterministic at more than a
+    tenth of its voxels with signal, keeps "any change".
 
     Examples
     --------
@@ -199,13 +205,25 @@ def borrowed_noise(variance: np.ndarray, signal: np.ndarray) -> tuple[np.ndarray
     """
     variance = np.asarray(variance, dtype=np.float64)
     borrowed = np.zeros(variance.shape, dtype=bool)
-    floors = np.zeros(variance.shape[0])
+    floors = np.zeros(variance.shape)
+    decade = None
+    if magnitude is not None:
+        mag = np.abs(np.asarray(magnitude, dtype=np.float64))
+        with np.errstate(divide="ignore"):
+            decade = np.where(mag > 0, np.floor(np.log10(np.where(mag > 0, mag, 1.0))), -1000.0)
     for c, row in enumerate(variance):
         noisy = row > 0
         with_signal = np.count_nonzero(np.asarray(signal[c]) >= 1)
-        if noisy.any() and np.count_nonzero(noisy) >= NOISY_AS_A_WHOLE * with_signal:
-            borrowed[c], floors[c] = ~noisy, float(np.median(row[noisy]))
-    return np.where(borrowed, floors[:, None], variance), borrowed
+        if not noisy.any() or np.count_nonzero(noisy) < NOISY_AS_A_WHOLE * with_signal:
+            continue
+        borrowed[c] = ~noisy if new_varies is None else ~noisy & np.asarray(new_varies[c], dtype=bool)
+        floors[c] = float(np.median(row[noisy]))
+        if decade is not None:
+            for d in np.unique(decade[borrowed[c]]):
+                alike = noisy & (decade == d)
+                if d > -1000 and np.count_nonzero(alike) >= 10:
+                    floors[c, borrowed[c] & (decade == d)] = float(np.median(row[alike]))
+    return np.where(borrowed, floors, variance), borrowed
 
 
 def voxel_envelope(
@@ -219,6 +237,8 @@ def voxel_envelope(
     mean_shift: np.ndarray,
     n_subjects: int,
     signal: np.ndarray | None = None,
+    new_varies: np.ndarray | None = None,
+    magnitude: np.ndarray | None = None,
     alpha=ALPHA,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """The envelope test voxel by voxel, from the streaming statistics
@@ -242,6 +262,9 @@ def voxel_envelope(
         (one subject, k = 2) is not tested (``untestable_voxels``): a voxel at the edge of the largest brain
         only, its noise pooled with three background subjects' zeros on 8 degrees of freedom, failed two runs
         of one code (a review). Default: every subject everywhere.
+    new_varies, magnitude : ndarray, optional
+        ``(conditions, voxels)`` and ``(voxels,)``: where a compared level's repetitions differ, and each voxel's
+        order of magnitude, for :func:`borrowed_noise`.
 
     Returns the voxels outside the envelope (bool, ``(voxels,)``: any condition outside) and the document's
     ``envelope`` (without the voxel's grid position: ``worst_index`` is its position along ``voxels``, and
@@ -260,7 +283,7 @@ def voxel_envelope(
     pooled = np.full(variance.shape, n_subjects) if signal is None else np.asarray(signal)
     own = variance
     untestable = (pooled >= 1) & (pooled * (k - 1) < 2)
-    variance, borrowed = borrowed_noise(variance, pooled)
+    variance, borrowed = borrowed_noise(variance, pooled, new_varies, magnitude)
     pooled = np.where(borrowed, n_subjects, pooled)  # the borrowed spread is every subject's
     # the mean over the n subjects of changes, of which those with signal carry the noise
     z = np.maximum(

@@ -492,7 +492,7 @@ def _finish_maps(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor, in_fl
         if apart:  # where they are: the distance of the execution apart, 0 elsewhere
             submit(write, "apart", stream.full(distance, finite))
         if (stats := acc.envelope_stats()) is not None:
-            envelope = _envelope(stream, stats, finite)
+            envelope = _envelope(stream, stats, finite, mean)
             submit(write, "envelope_outside", stream.full(envelope.pop("outside"), finite))
     for task in tasks:
         summary.update(task.result() or {})
@@ -511,10 +511,11 @@ def _finish_maps(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor, in_fl
 
 
 def _envelope(
-    stream: _Stream, stats: tuple[np.ndarray, np.ndarray, int, np.ndarray], finite: np.ndarray
+    stream: _Stream, stats: tuple[np.ndarray, np.ndarray, int, np.ndarray], finite: np.ndarray, magnitude: np.ndarray
 ) -> dict[str, Any]:
     """The voxelwise envelope test at the voxels with metrics finite everywhere, each condition of the other
-    factors against its own baseline spread; ``outside`` as float 0/1 at every voxel with metrics (for the map)."""
+    factors against its own baseline spread (``magnitude``, the voxels' grand mean, orders the noise a voxel
+    agreeing by chance borrows); ``outside`` as float 0/1 at every voxel with metrics (for the map)."""
     diff, variance, tests, shift = stats  # (conditions, voxels)
     design, axis = stream.design, stream.version_axis
     levels = design.factors[axis][1]
@@ -528,6 +529,8 @@ def _envelope(
         mean_shift=shift[:, finite],
         n_subjects=stream.n,
         signal=stream.acc.envelope_signal()[:, finite],
+        new_varies=stream.acc.envelope_new_varies()[:, finite],
+        magnitude=magnitude[finite],
     )
     at = stream.index[np.flatnonzero(finite)[env.pop("worst_index")]] if finite.any() else 0
     voxel = tuple(int(i) for i in np.unravel_index(at, stream.ref[0], order="F"))

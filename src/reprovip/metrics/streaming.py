@@ -124,6 +124,7 @@ class FactorialAccumulator:
             self._env_ss = np.zeros((conditions, nv))  # the baseline's within-subject sum of squares
             self._env_sum = np.zeros((versions - 1, conditions, nv))  # per compared level: the sum over subjects
             self._env_signal = np.zeros((conditions, nv), dtype=np.int64)  # subjects not all 0 in the baseline
+            self._env_new_varies = np.zeros((conditions, nv), dtype=bool)  # a compared level's repetitions differ
         self._work: _Work | None = None
         self._raters: tuple[int, tuple[np.ndarray, ...]] | None = None
         self.n_subjects = 0
@@ -359,6 +360,8 @@ class FactorialAccumulator:
         far = dev.reshape(len(x) - 1, -1, k, n).max(axis=(0, 2))
         np.maximum(self._env_far[:, sl], far, out=self._env_far[:, sl])
         self._env_signal[:, sl] += (x[0] != 0).reshape(-1, k, n).any(axis=1)
+        varies = (x[1:] != x[1:, ..., :1, :]).reshape(len(x) - 1, -1, k, n).any(axis=(0, 2))
+        np.logical_or(self._env_new_varies[:, sl], varies, out=self._env_new_varies[:, sl])
 
     def envelope_stats(self) -> tuple[np.ndarray, np.ndarray, int, np.ndarray] | None:
         """The envelope test's statistics per condition of the other factors and voxel, each of shape
@@ -391,6 +394,23 @@ class FactorialAccumulator:
         mean_shift = (np.abs(self._env_sum) / n).max(axis=0)
         tests = (n + 1) * (self.levels[self._env_axis] - 1)
         return diff.reshape(shape), variance.reshape(shape), tests, mean_shift.reshape(shape)
+
+    def envelope_new_varies(self) -> np.ndarray | None:
+        """Per condition of the other factors and voxel (``(conditions, *spatial_shape)``), whether the
+        repetitions of some compared level differ for some subject there: where the baseline's agree, the
+        agreement is chance when the code is the same. None without an envelope.
+
+        Examples
+        --------
+        >>> acc = FactorialAccumulator((2,), (2,), 2, ["version"], envelope_axis=0)
+        >>> acc.add(np.array([[[1.0, 1.0], [1.0, 1.5]], [[5.0, 5.0], [6.0, 6.0]]]))  # (voxel, version, k)
+        >>> acc.add(np.array([[[3.0, 3.0], [3.0, 3.0]], [[7.0, 7.0], [8.0, 8.0]]]))
+        >>> acc.envelope_new_varies().tolist()
+        [[True, False]]
+        """
+        if self._env_axis is None:
+            return None
+        return self._env_new_varies.reshape((self._env_ss.shape[0], *self.spatial_shape)).copy()
 
     def envelope_signal(self) -> np.ndarray | None:
         """Per condition of the other factors and voxel (``(conditions, *spatial_shape)``), the number of subjects
