@@ -319,17 +319,29 @@ def series_poor(
     # each voxel's temporal SD, a 3-D image: its voxels of signal are those of the series' mean
     spatial = fluctuations.whole_spatial(finite)
     centre, n = fluctuations.spatial_mean(mean), fluctuations.amplitude.size
-    amplitude = _poor_of(fluctuations.amplitude, spatial, scale, centre, np.arange(n), (n, 1, 1))
+    amplitude = _poor_of(fluctuations.amplitude, spatial, scale, centre, np.arange(n), (n, 1, 1), relative=True)
     return out | {f"amplitude_{k}": v for k, v in amplitude.items() if k != "poor_worst_volume"}
 
 
 def _poor_of(
-    acc: Any, ok: np.ndarray, scale: float, mean: np.ndarray, index: np.ndarray, shape: tuple[int, ...]
+    acc: Any,
+    ok: np.ndarray,
+    scale: float,
+    mean: np.ndarray,
+    index: np.ndarray,
+    shape: tuple[int, ...],
+    *,
+    relative: bool = False,
 ) -> dict[str, Any]:
     """:func:`poor_voxels` of a :class:`~reprovip.metrics.oneway.OneWayAccumulator`'s values at ``ok``, less
-    those below :data:`DUST` of ``scale`` (the image's magnitude)."""
+    those below :data:`DUST` of ``scale`` (the image's magnitude) and, ``relative``, those whose executions and
+    subjects both differ by less than :data:`DUST` of their own value: a z-scored series has a temporal SD of 1
+    in every subject, its subjects' spread is rounding, and float32 rounding under threads=2 read "not
+    reproducible" (review RG)."""
     sd, between, icc, centre = (np.asarray(f()) for f in (acc.within_sd, acc.between_sd, acc.icc1, acc.grand_mean))
     ok = ok & ~dust_voxels(centre, sd, between, ok, scale=scale)
+    if relative:
+        ok &= ~(np.maximum(sd, between) < DUST * np.abs(centre))
     return poor_voxels(sd, between, icc, mean, ok, index, shape)
 
 
