@@ -329,3 +329,22 @@ def test_nan_in_every_execution_of_a_subject_is_no_value_there(tmp_path, cell: s
     if status == "warn":
         (why,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "every observation in every subject"]
         assert "s2 lacks 1: l1/texture" in why["message"]
+
+
+def test_a_subject_nan_for_everything_in_every_execution_is_no_pass(tmp_path) -> None:
+    """Review RG: a T1 fit that failed for sub-02 in every execution (`{"T1_ms": NaN, "M0": NaN}`) read
+    "sufficiently reproducible, with warnings" once a NaN in every execution of a subject was that subject's
+    absence: most of what it writes is NaN, a failure written alike, not a subject with no value for a field."""
+    from tests.conftest import ingested
+
+    files = {
+        (f"sub-0{s}", r): {
+            "fit.json": json.dumps(
+                {"T1_ms": float("nan"), "M0": float("nan")} if s == 2 else {"T1_ms": 800.0 + 50 * s + r, "M0": 1.0 + s}
+            )
+        }
+        for s in range(1, 5)
+        for r in (1, 2)
+    }
+    doc = ingested(tmp_path, "  fit: {path: fit.json, kind: scalars}\n", files).analyze().document
+    assert doc["verdict"]["status"] in ("fail", "error") and doc["verdict"]["exit_code"] == 1

@@ -327,22 +327,36 @@ def _nan_as_absent(names: list[str], values: np.ndarray, subjects: list[str], ab
     """Add to ``absent`` the subjects whose every execution holds NaN for an observation every execution of the
     others holds a number for: they have no value, as a cell left empty or a row they lack (PyRadiomics writes
     `nan` for an empty mask: review RD's study read "not analysable" where the same cells left empty read
-    "with warnings"). NaN in some executions only, or an infinity, stays a finding.
+    "with warnings"), unless most of what the subject writes is NaN in every execution: a failure written
+    alike. NaN in some executions only, or an infinity, stays a finding.
 
     Examples
     --------
-    >>> v = np.array([[[1.0, 1.1], [np.nan, np.nan], [2.0, 2.1]], [[1.0, np.nan], [np.nan, np.nan], [2.0, 2.0]]])
+    Three subjects of two executions: s2 has no `a` (NaN in both), `b` is NaN in one execution of s1 (a
+    finding), `c` has numbers everywhere; then s2 NaN for everything (a failure written alike):
+
+    >>> v = np.array([[[1.0, 1.1], [np.nan, np.nan], [2.0, 2.1]], [[1.0, np.nan], [3.0, 3.0], [2.0, 2.0]],
+    ...               [[5.0, 5.0], [6.0, 6.1], [7.0, 7.0]]])
     >>> absent = {}
-    >>> _nan_as_absent(["a", "b"], v, ["s1", "s2", "s3"], absent); absent
+    >>> _nan_as_absent(["a", "b", "c"], v, ["s1", "s2", "s3"], absent); absent
     {'a': ['s2']}
+    >>> v[:, 1] = np.nan
+    >>> absent = {}
+    >>> _nan_as_absent(["a", "b", "c"], v, ["s1", "s2", "s3"], absent); absent
+    {}
     """
     if not names or not subjects:
         return
     flat = values.reshape(len(names), len(subjects), -1)
     nan_all, finite_all = np.isnan(flat).all(axis=2), np.isfinite(flat).all(axis=2)
+    # ... as long as the subject writes numbers for most of what it writes: a subject whose every field is NaN
+    # in every execution is a failure written alike, as `{"status": "failed"}` is (review RG), not a subject
+    # measured over nothing
+    written = np.array([[s not in absent.get(n, ()) for s in subjects] for n in names], dtype=bool)
+    failed = 2 * (nan_all & written).sum(axis=0) > written.sum(axis=0)
     for i in np.flatnonzero((nan_all | finite_all).all(axis=1) & finite_all.any(axis=1) & nan_all.any(axis=1)):
         gone = set(absent.get(names[i], ()))
-        if add := [s for si, s in enumerate(subjects) if nan_all[i, si] and s not in gone]:
+        if add := [s for si, s in enumerate(subjects) if nan_all[i, si] and s not in gone and not failed[si]]:
             absent[names[i]] = [s for s in subjects if s in gone or s in add]
 
 
