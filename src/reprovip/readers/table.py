@@ -214,11 +214,13 @@ def number_tuple(cell: str) -> list[float] | None:
     --------
     >>> number_tuple("(12.000000000001, 34.5, -6)"), number_tuple("[1, 2]"), number_tuple("(3)"), number_tuple("(a, 1)")
     ([12.000000000001, 34.5, -6.0], [1.0, 2.0], None, None)
+    >>> number_tuple("(1.0, nan, 1.2)")
+    [1.0, nan, 1.2]
     """
     if len(cell) < 5 or (cell[0], cell[-1]) not in (("(", ")"), ("[", "]")):
         return None
     parts = [p.strip() for p in cell[1:-1].split(",")]
-    numbers = [_number(p) for p in parts]
+    numbers = [math.nan if p.lower() in _NAN else _number(p) for p in parts]  # `(1.0, nan, 1.2)`: a NaN element
     return [float(x) for x in numbers] if len(parts) >= 2 and None not in numbers else None
 
 
