@@ -882,3 +882,25 @@ def test_an_execution_nan_everywhere_is_said_so(tmp_path: Path) -> None:
         "sub-1, repetition 3: NaN or infinite at every voxel where the subject's executions have a mean |value| of"
         in (reason["message"])
     )
+
+
+def test_a_readable_file_shared_with_one_compared_with_an_unreadable_first_is_not_named(tmp_path: Path) -> None:
+    """Review DL: every repetition 1 wrote float probabilities where labels were expected (unreadable as
+    labels); repetition 2 of both conditions wrote the same valid label map (one blob). The second condition's
+    repetition 2 was named unreadable with the first file's error: 9 files where 8 could not be read."""
+    from tests.conftest import ingested_folders
+
+    rng = np.random.default_rng(6)
+    folders = {}
+    for s in range(4):
+        labels = rng.integers(0, 3, (6, 6, 6)).astype(np.uint8)
+        for cond in ("det", "nondet"):
+            for r in (1, 2):
+                data = rng.random((6, 6, 6)).astype(np.float32) if r == 1 else labels
+                folders[f"{cond}/sub-{s}/run-{r}"] = {"seg.nii": nib.Nifti1Image(data, np.eye(4)).to_bytes()}
+    study = ingested_folders(
+        tmp_path, "  seg: {path: seg.nii, kind: labels}\n", folders, "{cudnn}/{subject}/run-{repetition}"
+    )
+    (out,) = study.analyze().document["outputs"]
+    named = sorted((e["subject"], e["condition"], e["repetition"]) for e in out["errors"])
+    assert named == sorted((f"sub-{s}", f"cudnn={c}", 1) for s in range(4) for c in ("det", "nondet"))

@@ -787,9 +787,11 @@ def voxelwise_maps(
                 # Every execution whose file could not be read is named, not only the first: a file shared by
                 # repetitions (one blob) counted once, "4 files" where 8 were off the grid (reviews)
                 exc = vol if isinstance(vol, ReaderError) else stream.unread_columns[vol]
-                stream.unread_columns[col] = exc
-                # not the later volumes compared with an unreadable first one: they raise its very error
+                # not the later volumes compared with an unreadable first one: they raise its very error, and a
+                # column sharing their file is no unreadable one either (review DL: a readable label map was
+                # named with the first's float file)
                 if isinstance(vol, int) or not any(exc is e for _, e in stream.unread):
+                    stream.unread_columns[col] = exc
                     stream.unread.append((stream.execution(s, col), exc))
                 if stream.failed is None:  # the first file that could not be read leaves the subject out
                     stream.failed, stream.failed_at = exc, stream.execution(s, col)
