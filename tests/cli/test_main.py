@@ -221,3 +221,9 @@ def test_serve_port_0_prints_the_port_it_bound_and_a_taken_port_is_one_line(stud
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_analyse_is_analyze(study_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review NU: reprovip's messages say "analyse again", and `reprovip analyse` read "No such command"."""
+    assert main(["analyse", str(study_dir / "study.yaml"), "--help"]) == 0
+    assert "Usage: reprovip analyse [OPTIONS] [STUDY]" in capsys.readouterr().out

@@ -45,6 +45,11 @@ adding its module and its name here. A command's module is imported only when it
 it), so each command pays only for its own imports."""
 
 
+ALIASES = {"analyse": "analyze"}
+"""Other spellings of a command: reprovip's own messages say "analyse again" (review NU: `reprovip analyse`
+read "No such command")."""
+
+
 class _LazyGroup(click.Group):
     """A group that imports a command of :data:`COMMANDS` when it is looked up."""
 
@@ -52,6 +57,7 @@ class _LazyGroup(click.Group):
         return sorted({*COMMANDS, *self.commands})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        cmd_name = ALIASES.get(cmd_name, cmd_name)
         if cmd_name in COMMANDS and cmd_name not in self.commands:
             self.add_command(getattr(importlib.import_module(f"reprovip.cli.{cmd_name}"), cmd_name))
         return super().get_command(ctx, cmd_name)
