@@ -560,3 +560,15 @@ def test_an_interaction_no_subject_carries_reads_as_each_subject_by_its_own_amou
     assert said.startswith(
         "threads changes the result of some subjects only (sub-3 carries 87% of it, on l1/coarseness)"
     )
+
+
+def test_shares_below_a_millionth_of_the_largest_are_counted_not_listed() -> None:
+    """Review NU: ten sources like "threads 6.27e-28%" listed before the one that mattered (version 0.313%)."""
+    from reprovip.analyze.attribution import attribute
+
+    bits = dict(identical=False, repetitions_identical=False, repetitions=3, nondeterminism={}, factors={})
+    sources = {"version": 3.13e-3, "repetition": 2e-4, "threads": 6.27e-30, "seed": 1e-12}
+    summary = attribute(bits, {"repetition": 2e-4}, sources=sources)["summary"]
+    assert summary.endswith(
+        "share of total variance: version 0.313%, repetition 0.02%, 2 more below a millionth of the largest"
+    )

@@ -352,7 +352,13 @@ def attribute(
         # With one repetition the residual holds the subjects' reactions to the factors and the run-to-run noise,
         # which nothing separates: "repetition 51.5%" named repetitions that were never made (a review)
         name = {"repetition": "residual (subjects x factors and run-to-run)"} if bitwise.get("repetitions") == 1 else {}
-        top = [f"{name.get(k, k)} {100 * v:.3g}%" for k, v in sorted(listed.items(), key=lambda kv: -kv[1]) if v > 0]
+        ranked = sorted(listed.items(), key=lambda kv: -kv[1])
+        # sources below a millionth of the largest are rounding beside it: listed, ten of them buried the one
+        # that mattered ("threads 6.27e-28%" before "version 0.313%": review NU); counted instead
+        floor = 1e-6 * max((v for _, v in ranked), default=0.0)
+        top = [f"{name.get(k, k)} {100 * v:.3g}%" for k, v in ranked if v > floor]
+        if (tiny := sum(1 for _, v in ranked if 0 < v <= floor)) and top:
+            top.append(f"{tiny} more below a millionth of the largest")
         if top:
             sentences.append(f"share of total variance{f' ({over})' if over else ''}: " + ", ".join(top))
     if summed and (top := [f"{k} {100 * v:.3g}%" for k, v in sorted(summed.items(), key=lambda kv: -kv[1]) if v > 0]):
