@@ -7,6 +7,7 @@ the study read "bit-for-bit identical".
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -108,6 +109,8 @@ def test_an_output_path_a_subject_or_level_takes_out_of_outdir_is_refused(
         ("['{python}', scripts/run.sh, '{outdir}']", True),
         ("[bash, measure.sh, '{outdir}']", True),
         ("[python3, -m, json.tool, '{outdir}']", False),  # a module, no script
+        ("[python3, '{study_dir}/mesure.py', '{outdir}']", True),  # a typo (review R3)
+        ("[python3, -m, mytool, '{outdir}']", True),  # a package of the study folder (review R3)
         ("[python3, '{study_dir}/tool.py', '{outdir}']", False),
         ("[python3, -c, 'print(1)', '{outdir}']", False),
     ],
@@ -119,11 +122,20 @@ def test_a_script_that_is_no_file_is_refused(
     every execution failed in its fresh working folder. An interpreter's script that names no study file is
     refused, with where to find it."""
     path = _study(tmp_path, "x")
+    (tmp_path / "mytool").mkdir()
+    (tmp_path / "mytool" / "__main__.py").write_text("print(1)\n")
     text = path.read_text().splitlines()
     text[0] = f"application: {{command: {command}}}"
     path.write_text("\n".join(text) + "\n")
     assert main(["validate", str(path)]) == (2 if refused else 0)
     err = capsys.readouterr().err
-    assert ("is no file of the study folder" in err) is refused
-    if refused:
+    assert (
+        bool(re.search("is no file of the study folder|does not exist|which no execution's Python path", err))
+        is refused
+    )
+    if "mesure" in command:
+        assert "application.command.1: script '{study_dir}/mesure.py' does not exist" in err
+    elif "mytool" in command:
+        assert "module 'mytool' is in the study folder" in err and 'PYTHONPATH: "{study_dir}"' in err
+    elif refused:
         assert "application.command.1: script " in err and "give its path as {study_dir}/... or an absolute path" in err

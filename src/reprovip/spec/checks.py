@@ -341,7 +341,7 @@ def _program_problems(
         message = f"program {program!r} is not executable; chmod +x it or run it with its interpreter"
     else:
         message = None
-    return [locate(message, where)] if message else [*_script_problems(argv, program, study_dir, locate)]
+    return [locate(message, where)] if message else _script_problems(argv, program, study_dir, spec.env, locate)
 
 
 _INTERPRETER = re.compile(r"(?:python[\d.]*|bash|sh|zsh|Rscript|perl|julia|octave|node|ruby)$")
@@ -349,25 +349,39 @@ _SCRIPT = re.compile(r"\.(?:py|sh|bash|R|r|pl|jl|m|js|rb)$")
 
 
 def _script_problems(
-    argv: list[str], program: str, study_dir: Path, locate: Callable[..., SpecError]
+    argv: list[str], program: str, study_dir: Path, env: dict[str, str], locate: Callable[..., SpecError]
 ) -> list[SpecError]:
-    """An interpreter's script (``argv[1]``) given by a relative path that names no file of the study folder:
-    each execution runs in a fresh working folder, where it is not either (review NU: `init` run from another
-    folder kept `measure.py`, `validate` said ok and every execution failed)."""
-    script = argv[1] if len(argv) > 1 else ""
-    if (
-        not (_INTERPRETER.search(os.path.basename(program)) or program == sys.executable)
-        or not _SCRIPT.search(script)
-        or placeholders(script)
-        or os.path.isabs(script)
-        or (study_dir / script).exists()
-    ):
+    """An interpreter's script (``argv[1]``) that names no file: by a relative path, no file of the study folder
+    (each execution runs in a fresh working folder, where it is not either: review NU's `init` run from another
+    folder kept `measure.py`, `validate` said ok and every execution failed), or through ``{study_dir}`` or an
+    absolute path, none at all (a typo, review R3); and ``python -m`` of a package of the study folder, which no
+    execution's path holds without ``PYTHONPATH`` (review R3)."""
+    if not (_INTERPRETER.search(os.path.basename(program)) or program == sys.executable) or len(argv) < 2:
+        return []
+    where = ("application", "command", 1)
+    if argv[1] == "-m" and len(argv) > 2 and not placeholders(argv[2]) and "PYTHONPATH" not in env:
+        top = argv[2].split(".")[0]
+        if (study_dir / top).is_dir() or (study_dir / f"{top}.py").is_file():
+            return [
+                locate(
+                    f"module {argv[2]!r} is in the study folder, which no execution's Python path holds (each runs "
+                    'in a fresh working folder): set `env: {PYTHONPATH: "{study_dir}"}`',
+                    ("application", "command", 2),
+                )
+            ]
+        return []
+    script = render(argv[1], {"study_dir": str(study_dir)})
+    if not _SCRIPT.search(script) or placeholders(script):
+        return []
+    if os.path.isabs(script):
+        return [] if os.path.exists(script) else [locate(f"script {argv[1]!r} does not exist ({script})", where)]
+    if (study_dir / script).exists():
         return []
     return [
         locate(
             f"script {script!r} is no file of the study folder ({study_dir}), and each execution runs in a fresh "
             "working folder: give its path as {study_dir}/... or an absolute path",
-            ("application", "command", 1),
+            where,
         )
     ]
 
