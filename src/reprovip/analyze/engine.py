@@ -241,7 +241,7 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
         entry["summary"].update({f"voxel_{k}": v for k, v in entry["voxelwise"]["summary"].items()})
     if "segmentation" in entry:
         seg = entry["segmentation"]
-        keys = ("dice_min", "dice_min_label", "dice_min_executions", "hd95_max", "hd95_max_label")
+        keys = ("dice_min", "dice_min_label", "dice_min_executions", "dice_min_became", "hd95_max", "hd95_max_label")
         entry["summary"].update({k: seg[k] for k in keys})
     # The shares of the observations that differ between executions: averaged with identical ones (0 for every
     # factor), a log whose one varying number was all threads read "threads 50%" (a review)

@@ -70,6 +70,24 @@ def _pair(a: Record, b: Record) -> str:
     return f"subject {a.subject}, {one(a)} against {one(b)}"
 
 
+def became(a: np.ndarray, b: np.ndarray, label: int) -> int | None:
+    """The other label most of ``label``'s voxels in ``a`` carry in ``b`` (half or more), or None: labels 3 and 4
+    exchanged by a version read "Dice 0 on label 3" with label 4 never named (review DL).
+
+    Examples
+    --------
+    >>> a, b = np.array([0, 3, 3, 4, 4]), np.array([0, 4, 4, 3, 3])
+    >>> became(a, b, 3), became(a, a, 3), became(a, np.zeros(5, int), 3)
+    (4, None, 0)
+    """
+    there = b[a == label]
+    if not there.size:
+        return None
+    values, counts = np.unique(there, return_counts=True)
+    top = int(np.argmax(counts))
+    return int(values[top]) if values[top] != label and 2 * counts[top] >= there.size else None
+
+
 def label_agreement(
     design: Design, subjects: list[str], kind: str = "labels", *, version_axis: int | None = None
 ) -> dict[str, Any]:
@@ -94,6 +112,7 @@ def label_agreement(
     # Dice of the pairs within a condition, and of the pairs whose conditions differ in one factor only
     pair_dice: dict[str | None, list[float]] = {}
     worst_pair: tuple[float, int, str] | None = None  # the lowest Dice, its label and its executions (a review)
+    worst_maps: tuple[np.ndarray, np.ndarray] = (np.zeros(0), np.zeros(0))  # ... and their two label maps
     for s in subjects:
         items = sorted(design.grid[s].items(), key=lambda kv: (cond_index[kv[0][0]], kv[0][1]))
         recs = [rec for _, rec in items]
@@ -109,6 +128,7 @@ def label_agreement(
                 d.setdefault(f"dice_{group}", []).append(float(dice))
                 if worst_pair is None or float(dice) < worst_pair[0]:
                     worst_pair = (float(dice), int(label), _pair(recs[i], recs[j]))
+                    worst_maps = (maps[i], maps[j])
                 d.setdefault(f"hd95_{group}", []).append(float(hd95))
                 d.setdefault(f"assd_{group}", []).append(float(assd))
             volumes.setdefault(int(label), {})[s] = np.asarray(res.volumes).reshape(*design.levels, design.k)
@@ -148,6 +168,7 @@ def label_agreement(
         "dice_min": num(worst_pair[0]) if worst_pair else None,
         "dice_min_label": worst_pair[1] if worst_pair else None,
         "dice_min_executions": worst_pair[2] if worst_pair else None,
+        "dice_min_became": became(*worst_maps, worst_pair[1]) if worst_pair else None,
         "hd95_max": num(worst_hd95[0]) if worst_hd95 else None,
         "hd95_max_label": worst_hd95[1] if worst_hd95 else None,
         "spacing": list(spacing or ()),

@@ -60,6 +60,8 @@ def metric_values(
         where = None if label is None else f"label {label}"
         if where and summary.get(f"{metric}_executions"):  # and the executions whose maps disagree most
             where += f" ({summary[f'{metric}_executions']})"
+        if where and (other := summary.get(f"{metric}_became")) is not None:  # review DL: a swap named as one
+            where += f", whose voxels carry label {other} in the other execution"
         return [(where, summary.get(metric), why)]
     icc = ICC_NAME.match(metric)
     out = []
