@@ -102,26 +102,6 @@ def _check_squares(flat: np.ndarray) -> None:
 _REPEATABILITY = ("wsd", "wcv_rms", "wcv_log", "rc", "bsd", "bcv", "sd_ratio")  # in the document's order
 
 
-ROUNDING = 1e-9  # of an observation's magnitude: every value of every subject this close is one value
-
-
-def _alike_to_rounding(values: np.ndarray) -> bool:
-    """Whether every value (every execution of every subject) lies within :data:`ROUNDING` of the largest
-    |value|: one value to nine digits, subjects alike, its ICC noise against noise (review RD: a feature the
-    same in every subject, 1e-12 of thread noise, read "not reproducible" on an ICC of -0.18).
-
-    Examples
-    --------
-    >>> _alike_to_rounding(np.array([0.5, 0.5 * (1 + 1e-12), 0.5])), _alike_to_rounding(np.array([0.5, 0.51]))
-    (True, False)
-    """
-    finite = values[np.isfinite(values)]
-    if finite.size != values.size or not finite.size:
-        return False
-    top = float(np.max(np.abs(finite)))
-    return top > 0 and float(np.ptp(finite)) <= ROUNDING * top
-
-
 def scalar_metrics(values: np.ndarray, factors: tuple[str, ...], cond_keys: list[str]) -> list[dict[str, Any]]:
     """Metrics of each observation of ``values`` (``(n_obs, n_subjects, *levels, k)``).
 
@@ -155,8 +135,6 @@ def scalar_metrics(values: np.ndarray, factors: tuple[str, ...], cond_keys: list
             # One value everywhere whose zeros differ in sign only (-0.0 beside 0.0, `%.3f` of a value near
             # zero): no quantity to judge; the criteria take it as constant, the bytes still differ (a warning)
             o["signed_zeros"] = True
-        elif not constant[i] and _alike_to_rounding(flat[i]):
-            o["rounding"] = True
         o["sigdigits"] = dict(parker_min=num(sd[i].min()), parker_mean=num(sd[i].mean()), base=10)
     if n_subj < 2:
         return out

@@ -153,23 +153,11 @@ def _check_values(criterion: Criterion, output: dict[str, Any], document: dict[s
             message = f"{criterion.text}: every voxel is zero in every execution: nothing to compare"
             return reason(criterion.text, passed=True, message=message, **_extra(criterion))
     values = metric_values(criterion.metric, output, document, criterion.selects)
-    observations = output.get("observations") or []
-    # One value to nine digits in every subject makes an ICC noise against noise; the spreads keep judging it
-    # (`wsd <= 0` asks for identity)
-    rounded = {o["name"] for o in observations if o.get("rounding")} if criterion.metric.startswith("ICC(") else set()
-    constant = {o["name"] for o in observations if o.get("constant") or o.get("signed_zeros")} | rounded
+    constant = {o["name"] for o in output.get("observations") or [] if o.get("constant") or o.get("signed_zeros")}
     same = [name for name, _, _ in values if name in constant] if criterion.op is not None else []
     if not same:
         return _judge(criterion, output, values)
-    exact, close = [n for n in same if n not in rounded], [n for n in same if n in rounded]
-    identity = "; ".join(
-        [f"{named(exact)} identical in every execution: nothing to compare between subjects"] * bool(exact)
-        + [
-            f"{named(close)} one value to nine significant digits in every execution of every subject: nothing "
-            "to compare between subjects, and the executions agree to rounding"
-        ]
-        * bool(close)
-    )
+    identity = f"{named(same)} identical in every execution: nothing to compare between subjects"
     rest = [t for t in values if t[0] not in constant]
     if not rest:
         return reason(
