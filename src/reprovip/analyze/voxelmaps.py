@@ -291,7 +291,8 @@ def series_poor(
     intensities, and frames shuffled or shifted by one under threads=2 make most values poor (review FM: the
     values themselves read "sufficiently reproducible"). Judged at the ``judged`` values whose voxel is finite
     in every volume (a non-finite value moves its voxel's mean), less the fluctuations below :data:`DUST` of
-    the image's magnitude (its ``mean`` sets it, as it sets the voxels of signal).
+    the image's magnitude (its ``mean`` sets it, as it sets the voxels of signal). The same of each voxel's SD
+    over the volumes, a 3-D image, is keyed ``amplitude_*`` (review F2: fluctuations 20% weaker passed).
 
     Examples
     --------
