@@ -1,0 +1,1 @@
+print("the corpus case names a script: validate checks that it exists")
