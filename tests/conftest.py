@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 APPS = Path(__file__).parent / "apps"
-# The applications are scripts that the tests run as subprocesses, not test modules to import.
-collect_ignore = ["apps"]
+# The applications are scripts that the tests run as subprocesses, and the corpus cases hold scripts that are
+# data: neither are test modules to import.
+collect_ignore = ["apps", "corpus"]
 
 
 # The invocation of tests/apps/bosh_scale.json (a Boutiques descriptor) with reprovip's placeholders.
