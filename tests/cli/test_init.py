@@ -198,7 +198,8 @@ def test_init_from_a_descriptor_proposes_its_output_files(tmp_path: Path, capsys
 
 
 @pytest.mark.parametrize(
-    ("result", "warned"), [("log=run.log", True), ("out=stdout.txt", True), ("r=report.txt", False)]
+    ("result", "warned"),
+    [("log=run.log", True), ("out=stdout.txt", True), ("r=report.txt", False), ("p={stdout}", False)],
 )
 def test_init_warns_that_a_log_reads_as_results(
     here: Path, capsys: pytest.CaptureFixture[str], result: str, warned: bool

@@ -143,7 +143,7 @@ def _outputs(specs: tuple[str, ...]) -> tuple[str, list[str]]:
         what = (
             f"{kind}: compared bit for bit only, no number read; :text reads a text file's" if kind == "bytes" else kind
         )
-        if kind == "text" and _LOG_NAME.search(name_of):
+        if kind == "text" and not stream and _LOG_NAME.search(name_of):  # a printed result is what it prints
             # a log's time stamps, run times and thread counts decide a verdict on a deterministic tool (review NU)
             what += (
                 "; a log: its time stamps, run times and settings vary between runs and will read as results: "
