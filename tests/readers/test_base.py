@@ -99,7 +99,11 @@ def test_gunzip_errors_read_the_same_with_either_backend(tmp_path, monkeypatch, 
 
 @pytest.mark.parametrize(
     ("data", "strict", "expected"),
-    [(b"\xef\xbb\xbfa", False, ("a", "utf-8")), (b"\xb5", False, ("\xb5", "latin-1"))],
+    [
+        (b"\xef\xbb\xbfa", False, ("a", "utf-8")),
+        (b"\xb5", False, ("\xb5", "cp1252")),
+        (b"\x81", False, ("\x81", "latin-1")),
+    ],
 )
 def test_decode_text(tmp_path, data, strict, expected):
     assert decode_text(tmp_path / "t.txt", data, strict=strict) == expected

@@ -152,7 +152,7 @@ def test_latin1_header_falls_back(tmp_path):
     path = tmp_path / "t.csv"
     path.write_bytes("name,vol_µl\nA,1\n".encode("latin-1"))
     loaded = load(path)
-    assert _values(loaded) == {"A/vol_µl": 1.0} and loaded.meta["encoding"] == "latin-1"
+    assert _values(loaded) == {"A/vol_µl": 1.0} and loaded.meta["encoding"] == "cp1252"
 
 
 # --- semantic hash --------------------------------------------------------------------------------------

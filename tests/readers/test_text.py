@@ -92,7 +92,7 @@ def test_any_suffix_when_declared_and_latin1(tmp_path):
     path = tmp_path / "report.rpt"
     path.write_bytes("volume 12 µl\n".encode("latin-1"))
     loaded = load(path, kind="text")
-    assert float(loaded.values["line1:0"]) == 12.0 and loaded.meta["encoding"] == "latin-1"
+    assert float(loaded.values["line1:0"]) == 12.0 and loaded.meta["encoding"] == "cp1252"
 
 
 def test_binary_file_declared_as_text(tmp_path):
@@ -299,3 +299,43 @@ def test_a_progress_bar_is_what_the_terminal_shows(tmp_path: Path) -> None:
     a, b = load(fast, kind="text"), load(slow, kind="text")
     assert {k: float(v) for k, v in a.values.items()} == {"line2:0": 100.0, "line3:0": 5.25}
     assert a.values.keys() == b.values.keys() and a.meta["n_lines"] == 3
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        # classic Mac OS line ends (a CR alone): only the last line was read, and a changed FA passed (review TX)
+        (b"Subject result\rmean FA: 0.9731\rvoxels: 1234", {"line2:0": 0.9731, "line3:0": 1234.0}),
+        (b"mean FA: 0.9731\rvoxels: 1234\r", {"line1:0": 0.9731, "line2:0": 1234.0}),
+        # MATLAB's fprintf('...\r\n') into a file opened 'wt' writes `\r\r\n`: the result lines were blank
+        (
+            b"TE = 30 ms\r\nNAA/Cr = 0.9731\r\r\nCho/Cr = 0.21\r\r\n",
+            {"line1:0": 30.0, "line2:0": 0.9731, "line3:0": 0.21},
+        ),
+    ],
+)
+def test_carriage_returns_ending_lines_keep_their_numbers(tmp_path: Path, data: bytes, expected: dict) -> None:
+    path = tmp_path / "report.txt"
+    path.write_bytes(data)
+    assert {k: float(v) for k, v in load(path, kind="text").values.items()} == expected
+
+
+def test_decimals_after_a_comma_keep_their_leading_zeros(tmp_path: Path) -> None:
+    """Review TX: `0,0123` and `0,123` (R's OutDec=",") were both 0 and 123: a tenfold change of a cost passed."""
+    values = []
+    for cost in ("0,0123", "0,123", "0,05", "0,005", "1,05E-03", "1,5E-03"):
+        path = tmp_path / "fit.log"
+        path.write_text(f"Endkosten: {cost} nach 57 Iterationen\n")
+        values.append(tuple(float(v) for v in load(path, kind="text").values.values()))
+    assert len(set(values)) == len(values)
+    assert values[0] == (0.0, 0.0123, 57.0) and values[1] == (0.0, 123.0, 57.0)
+    assert find_numbers("1,234 and 3,10,20") == [1.0, 234.0, 3.0, 10.0, 20.0]  # no leading zero: as before
+
+
+def test_a_windows_en_dash_minus_is_a_minus(tmp_path: Path) -> None:
+    """Review TX: cp1252's 0x96 (an en dash written for a minus) read as Latin-1 was a control character, and a
+    sign flip passed."""
+    path = tmp_path / "phase.txt"
+    path.write_bytes("Zero-order phase: –0.321 rad, µ 1\n".encode("cp1252"))
+    loaded = load(path, kind="text")
+    assert [float(v) for v in loaded.values.values()] == [-0.321, 1.0] and loaded.meta["encoding"] == "cp1252"

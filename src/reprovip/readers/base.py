@@ -258,7 +258,8 @@ def decode_text(path: Path, data: bytes, *, strict: bool = False) -> tuple[str, 
     r"""Decode (possibly gzip-compressed) text; return ``(text, encoding)``.
 
     UTF-16 with its byte-order mark (what Windows PowerShell 5's ``>`` writes) is decoded as such; otherwise
-    UTF-8 (an optional BOM is dropped) is tried first; unless ``strict``, Latin-1 is the fallback. A NUL
+    UTF-8 (an optional BOM is dropped) is tried first; unless ``strict``, Windows-1252 (cp1252), then Latin-1 is
+    the fallback. A NUL
     byte means the file is binary and raises :class:`ReaderError`.
 
     Examples
@@ -292,7 +293,10 @@ def decode_text(path: Path, data: bytes, *, strict: bool = False) -> tuple[str, 
                 f"not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start})",
                 "write the file as UTF-8",
             ) from exc
-        return data.decode("latin-1"), "latin-1"
+        try:  # Windows' code page: its 0x80-0x9f are characters (0x96, an en dash written for a minus, a review)
+            return data.decode("cp1252"), "cp1252"
+        except UnicodeDecodeError:  # a byte cp1252 leaves undefined: every byte is a Latin-1 character
+            return data.decode("latin-1"), "latin-1"
 
 
 def read_only(array: np.ndarray) -> np.ndarray:

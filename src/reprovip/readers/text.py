@@ -285,8 +285,24 @@ def _odd(mantissa: int, power: int) -> tuple[int, int]:
     return mantissa >> zeros, power + zeros
 
 
-def _literal(match: re.Match[str]) -> tuple[float, str | None]:
-    """The value of one :data:`NUMBER` match and, when float64 cannot hold it, its exact value as text."""
+def _after_comma(line: str, match: re.Match[str]) -> bool:
+    """Whether ``match`` is digits with a leading zero glued by a comma to digits before it (``0,0123``): the
+    decimals of a number written with a decimal comma, which only a fraction keeps (read as 123, ``0,0123`` and
+    ``0,123`` were one value, and a tenfold change of a cost passed: a review)."""
+    start = match.start()
+    return (
+        start >= 2
+        and line[start - 1] == ","
+        and line[start - 2].isdigit()
+        and re.match(r"0\d", match[0]) is not None
+        and not (match["hex"] or match["mantissa"])
+        and "." not in match[0]
+    )
+
+
+def _literal(match: re.Match[str], fraction: bool = False) -> tuple[float, str | None]:
+    """The value of one :data:`NUMBER` match and, when float64 cannot hold it, its exact value as text
+    (``fraction``: the match is the decimals after a decimal comma, :func:`_after_comma`, read as ``0.<digits>``)."""
     if match["hex"]:
         return hex_number(match["hex"])
     if match["unit"]:
@@ -296,6 +312,8 @@ def _literal(match: re.Match[str]) -> tuple[float, str | None]:
         literal = f"{match['mantissa']}e{power}"
     else:
         literal = match[0].replace("d", "e").replace("D", "e").replace("_", "")
+    if fraction:
+        literal = "0." + literal
     return float(literal), exact_number(literal)
 
 
@@ -314,7 +332,7 @@ def scan(line: str) -> tuple[list[float], int, dict[int, str]]:
     line = _TOUCHING_FIXED.sub(lambda m: _NEXT_SIGN.sub(" ", m[0]), line)
     line = _MSVC_NONFINITE.sub(lambda m: f"{m[1]}{'inf' if m[2].lower() == 'inf' else 'nan'}", line)
     for match in NUMBER.finditer(line):
-        value, e = _literal(match)
+        value, e = _literal(match, _after_comma(line, match))
         if math.isinf(value) and match[0].lstrip("+-").lower() not in _INFINITE_WORDS:
             overflow += 1
             continue
@@ -326,19 +344,26 @@ def scan(line: str) -> tuple[list[float], int, dict[int, str]]:
 
 def terminal_lines(text: str) -> list[str]:
     r"""The lines of ``text`` as a terminal shows them: split at ``\n`` only (numbered as ``grep -n`` numbers them),
-    each the last of its ``\r``-separated parts, what a progress bar leaves on screen. Split at every ``\r``, a
-    bar's updates were lines of their own: the result on line 8 was named ``line13:0``, and a bar updated more
-    or fewer times made the executions' observations differ (a review).
+    each the last of its ``\r``-separated parts, what a progress bar leaves on screen (a ``\r`` ending a line
+    overwrites nothing; a text with no ``\n`` at all has classic Mac OS line ends, and is split at ``\r``).
+    Split at every ``\r``, a bar's updates were lines of their own: the result on line 8 was named ``line13:0``,
+    and a bar updated more or fewer times made the executions' observations differ (a review).
 
     Examples
     --------
     >>> terminal_lines("fit\n 10%\r 50%\r100% done\nTotal volume: 5\r\n")
     ['fit', '100% done', 'Total volume: 5']
+    >>> terminal_lines("TE = 30 ms\r\nNAA/Cr = 0.97\r\r\n"), terminal_lines("mean FA: 0.97\rvoxels: 1234")
+    (['TE = 30 ms', 'NAA/Cr = 0.97'], ['mean FA: 0.97', 'voxels: 1234'])
     """
+    if "\n" not in text:  # classic Mac OS line ends (a CR alone): read as bar updates, only the last line was read
+        text = text.replace("\r", "\n")
     lines = text.replace("\r\n", "\n").split("\n")
     if lines and not lines[-1]:
         lines.pop()  # the file's final newline ends its last line
-    return [line.rsplit("\r", 1)[-1] for line in lines]
+    # a CR before the line end (MATLAB's `\r\n` into a file opened 'wt' writes `\r\r\n`) overwrites nothing: read as
+    # a bar's update, the line was blank and a result written so changed unseen (a review)
+    return [line.rstrip("\r").rsplit("\r", 1)[-1] for line in lines]
 
 
 def find_numbers(line: str) -> list[float]:
@@ -370,6 +395,8 @@ def find_numbers(line: str) -> list[float]:
     [inf, nan, nan, 2.5]
     >>> find_numbers("GABA 1.2+/-0.3 mM, NAA 8.1 ± 0.4")  # an uncertainty is no negative number
     [1.2, 0.3, 8.1, 0.4]
+    >>> find_numbers("Endkosten: 0,0123 / 0,123 / 1,05E-03 / 1,5E-03")  # decimals after a comma keep their zeros
+    [0.0, 0.0123, 0.0, 123.0, 1.0, 5e-05, 1.0, 0.005]
     """
     return scan(line)[0]
 
