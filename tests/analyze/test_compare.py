@@ -540,7 +540,9 @@ def test_two_studies_that_ingested_the_same_results_folders_are_refused(tmp_path
         studies[name].ingest(f"../results/{source}/{{subject}}/run-{{repetition}}")
     with pytest.raises(InputError, match=r"ingested the same results folders \(6, such as .*results/same/s1/run-1\)"):
         compare_check(studies["base"], studies["cur"])
-    assert compare_check(studies["base"], studies["other"]).document["verdict"]["status"] in ("identical", "pass")
+    other = compare_check(studies["base"], studies["other"])
+    # 3 subjects x 2 repetitions see only a large change: a pass, with the envelope's sensitivity said (review VC)
+    assert other.document["verdict"]["status"] == "warn" and other.exit_code == 0
 
 
 def test_a_baseline_whose_executions_all_failed_is_said_as_such(tmp_path: Path, versions: dict[str, Path]) -> None:

@@ -243,6 +243,27 @@ def test_a_voxel_test_says_the_smallest_change_it_can_see() -> None:
     assert reasons == [] and env["outside_voxels"] == 30  # 20 x 5: the 1.5-SD change is seen
 
 
+def test_an_observation_test_says_the_smallest_change_it_can_see() -> None:
+    """Review VC: a 3-SD shift of every subject (4 subjects x 3 repetitions) passed, |z| 6.22 inside 6.23, and
+    nothing said what a table's test sees (images said it). The detail says it, and `check` warns over 3 SDs."""
+    from reprovip.analyze.envelope import z_critical
+    from reprovip.criteria.builtin import builtin_reasons
+
+    for n, k, warned in ((3, 2, True), (4, 3, False)):
+        rng = np.random.default_rng(n)
+        x = 50 + rng.normal(0, 1, size=(2, n, 2, k)) + rng.normal(0, 5, size=(2, n, 1, 1))
+        env = envelope(x, ["a", "b"], 0, VERSIONS)
+        sds = z_critical(2 * (n + 1), n * (k - 1)) * np.sqrt(2 / (k * n))
+        assert env["within_envelope"] and env["detectable_sds"] == pytest.approx(sds, rel=1e-12)
+        assert env["detail"].endswith(f"; a change of every subject below {sds:.3g} run-to-run SDs passes unseen")
+        reasons = [r for r in builtin_reasons(dict(kind="table", envelope=env)) if r["criterion"].startswith("env")]
+        assert [r["criterion"] for r in reasons] == (["envelope sensitivity"] if warned else [])
+        if warned:
+            assert reasons[0]["message"].startswith("every observation is within the baseline's run-to-run envelope")
+    x[0, :, 1] += 10.0  # far outside: no sentence on what passes unseen
+    assert "unseen" not in envelope(x, ["a", "b"], 0, VERSIONS)["detail"]
+
+
 def test_a_noisy_condition_does_not_hide_a_voxel_change_of_a_deterministic_one() -> None:
     """The review's case on images: threads=1 bit-identical in the baseline, threads=2 with run-to-run SD 50;
     the new version moves every subject's threads=1 value by +25 at voxel 3. Pooled over the conditions, the
@@ -320,6 +341,18 @@ def test_a_flip_of_the_last_printed_digit_is_rounding_where_the_output_is_noisy(
     env = envelope(x, ["rot_x", "rot_y"], 0, VERSIONS)
     assert env["within_envelope"] is inside
     assert env["observations"]["rot_y"]["max_diff"] == pytest.approx(flip)
+
+
+@pytest.mark.parametrize(("moved", "inside"), [(1, True), (3, True), (4, False)])
+def test_every_subject_moved_one_printed_step_the_same_way_is_a_change(moved: int, inside: bool) -> None:
+    """Review VC: a release adding 0.1 mm to a thickness written with one decimal, in every subject and every
+    repetition, read "within the envelope" (one step of the written resolution is rounding). Three subjects of
+    four flipped one way may be rounding; all four moved alike are not."""
+    x = _printed(np.random.default_rng(9))
+    x[1, :moved, 1] = np.round(x[1, :moved, 1] + 1e-6, 6)
+    env = envelope(x, ["rot_x", "rot_y"], 0, VERSIONS)
+    assert env["within_envelope"] is inside
+    assert env["observations"]["rot_y"]["outside"] is not inside
 
 
 def test_a_flip_of_the_last_printed_digit_of_a_deterministic_output_is_a_change() -> None:

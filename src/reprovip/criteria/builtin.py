@@ -510,26 +510,28 @@ DETECTABLE_SDS = 3.0  # a voxelwise version test that cannot see a change of eve
 
 
 def _blind_envelope(env: dict[str, Any]) -> list[dict[str, Any]]:
-    """A warning when an image's version test found every voxel within the envelope but could only have seen a
-    change of :data:`DETECTABLE_SDS` baseline run-to-run SDs or more, in every subject, at a voxel (Bonferroni
+    """A warning when a version test found every voxel (every observation) within the envelope but could only have
+    seen a change of more than :data:`DETECTABLE_SDS` baseline run-to-run SDs, in every subject, at a voxel (Bonferroni
     over the voxels, few subjects and repetitions): 294 voxels moved by 2.5 SDs in every subject read "within
     the envelope" and nothing said the test could not see them (a review)."""
     sds = env.get("detectable_sds")
     if not env.get("within_envelope") or not isinstance(sds, int | float) or sds <= DETECTABLE_SDS:
         return []
-    return [
-        reason(
-            "envelope sensitivity",
-            passed=False,
-            severity="warn",
-            value=sds,
-            message=f"every voxel is within the baseline's run-to-run envelope, but voxel by voxel this comparison "
+    if "outside_voxels" not in env:  # a table's, a JSON's: its observations (review VC)
+        message = (
+            f"every observation is within the baseline's run-to-run envelope, but this comparison only sees a "
+            f"change of every subject's value of {sds:.3g} run-to-run SDs or more (critical |z| "
+            f"{float(env['z_critical']):.3g}): a smaller change passes unseen; add subjects or repetitions"
+        )
+    else:
+        message = (
+            f"every voxel is within the baseline's run-to-run envelope, but voxel by voxel this comparison "
             f"only sees a change of every subject's value of {sds:.3g} run-to-run SDs or more "
             f"({float(env.get('detectable_change') or 0):.4g} at the median voxel; critical |z| "
             f"{float(env['z_critical']):.3g}): a smaller change of a region passes unseen; add subjects or "
-            "repetitions, or declare the region's values as a table output",
+            "repetitions, or declare the region's values as a table output"
         )
-    ]
+    return [reason("envelope sensitivity", passed=False, severity="warn", value=sds, message=message)]
 
 
 def _icc(value: float | None) -> str:
