@@ -268,6 +268,17 @@ def test_a_threshold_no_value_can_meet_is_refused(rule: str, bound: str) -> None
         parse_rule(rule)
 
 
+@pytest.mark.parametrize("rule", ["wcv <= 5", "wcv_log < 10", "wcv_rms <= 1.5"])
+def test_a_cv_bounded_by_a_percentage_is_refused(rule: str) -> None:
+    """Review MC: `wcv <= 5`, meant as 5%, passed executions whose ICC was -0.06."""
+    metric, op, value = rule.split()
+    with pytest.raises(
+        ValueError, match=rf"{metric} is a fraction .* write `{re.escape(f'{metric} {op} {float(value) / 100:g}')}`"
+    ):
+        parse_rule(rule)
+    assert parse_rule(f"{metric} {op} 1")[2] == 1.0
+
+
 @pytest.mark.parametrize(
     "rule", ["ICC(A,1).ci_low >= 1", "wsd <= 0", "failure_rate <= 0", "sigdigits >= 16", "dice_min >= 1"]
 )

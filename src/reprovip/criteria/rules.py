@@ -135,6 +135,7 @@ def parse_rule(text: str) -> tuple[str, str | None, float | None]:
         raise ValueError(f"criterion {text!r}: the threshold {m.group('value')} is not a finite number")
     _check_reachable(text, metric, m.group("op"), threshold)
     _check_meaningful(text, metric, m.group("op"), threshold)
+    _check_fraction(text, metric, m.group("op"), threshold)
     return metric, m.group("op"), threshold
 
 
@@ -182,6 +183,20 @@ _LOWER_IS_BETTER = (
     "voxel_poor_fraction",
     *STUDY_METRICS,
 )
+
+
+_CVS = ("wcv", "wcv_rms", "wcv_log")  # coefficients of variation: fractions, 0.05 for 5%
+
+
+def _check_fraction(text: str, metric: str, op: str, threshold: float) -> None:
+    """Refuse a coefficient of variation bounded above 1 (``wcv <= 5``): a percentage written for a fraction,
+    which let executions varying by 10% pass (review MC); a run-to-run CV of 100% judges nothing."""
+    if metric in _CVS and op in ("<=", "<") and threshold > 1:
+        raise ValueError(
+            f"criterion {text!r}: {metric} is a fraction (a CV of 5% is 0.05), and {threshold:g} would pass "
+            f"executions varying by {100 * threshold:g}%; write `{metric} {op} {threshold / 100:g}` for "
+            f"{threshold:g}%"
+        )
 
 
 def _more_reproducible(metric: str) -> str | None:
