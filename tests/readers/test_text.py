@@ -339,3 +339,14 @@ def test_a_windows_en_dash_minus_is_a_minus(tmp_path: Path) -> None:
     path.write_bytes("Zero-order phase: –0.321 rad, µ 1\n".encode("cp1252"))
     loaded = load(path, kind="text")
     assert [float(v) for v in loaded.values.values()] == [-0.321, 1.0] and loaded.meta["encoding"] == "cp1252"
+
+
+def test_a_printed_number_beyond_float64_is_infinite_with_its_exact_text(tmp_path: Path) -> None:
+    """Review DG: `likelihood ratio = 1.5e+414` under threads=1 and `2.5e+414` under threads=2 were skipped as
+    identifiers (the digest `12e61109` is one) and the study passed. A decimal point or a signed exponent makes it
+    a number: infinite, its exact text kept, so that the analysis names the change."""
+    path = tmp_path / "fit.log"
+    path.write_text("likelihood ratio = 1.5e+414, digest 12e61109 or 1e400, 2.5D+999\n")
+    loaded = load(path, kind="text")
+    assert [float(v) for v in loaded.values.values()] == [math.inf, math.inf]
+    assert loaded.meta["exact"] == {"line1:0": "1.5E+414", "line1:1": "2.5E+999"} and loaded.meta["n_overflow"] == 2

@@ -317,12 +317,21 @@ def _literal(match: re.Match[str], fraction: bool = False) -> tuple[float, str |
     return float(literal), exact_number(literal)
 
 
+def _printed(token: str) -> bool:
+    """Whether a number-shaped token too large for float64 is a number as ``printf`` writes one (a decimal point,
+    or a signed exponent: ``1.5e+414``), not an identifier (the digest ``12e61109``): skipped, a likelihood ratio
+    that changed from 1.5e+414 to 2.5e+414 passed (review DG); kept, it is infinite and its exact text differs."""
+    mantissa, _, exponent = token.lower().replace("d", "e").partition("e")
+    return "." in mantissa or exponent[:1] in ("+", "-")
+
+
 def scan(line: str) -> tuple[list[float], int, dict[int, str]]:
     """The numbers of one line, in order, how many number-shaped tokens overflow float64, and by position the
     numbers float64 cannot hold exactly (:func:`~reprovip.readers.base.exact_number`).
 
     A literal such as ``12e61109`` (a hexadecimal digest) parses to infinity without saying ``inf``: it is
-    an identifier, not a number, so it is counted instead of becoming an infinite observation.
+    an identifier, not a number, so it is counted instead of becoming an infinite observation; ``1.5e+414``
+    (:func:`_printed`) is a number: infinite, with its exact text.
     """
     numbers: list[float] = []
     exact: dict[int, str] = {}
@@ -333,7 +342,7 @@ def scan(line: str) -> tuple[list[float], int, dict[int, str]]:
     line = _MSVC_NONFINITE.sub(lambda m: f"{m[1]}{'inf' if m[2].lower() == 'inf' else 'nan'}", line)
     for match in NUMBER.finditer(line):
         value, e = _literal(match, _after_comma(line, match))
-        if math.isinf(value) and match[0].lstrip("+-").lower() not in _INFINITE_WORDS:
+        if math.isinf(value) and match[0].lstrip("+-").lower() not in _INFINITE_WORDS and not _printed(match[0]):
             overflow += 1
             continue
         if e:
