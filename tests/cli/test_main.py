@@ -86,6 +86,30 @@ def test_validate_warns_of_a_design_with_nothing_to_compare(study_dir: Path, cap
     assert "warning" not in capsys.readouterr().err
 
 
+def test_validate_warns_of_two_subjects_and_of_factors_the_command_does_not_pass(study_dir: Path, capsys) -> None:
+    """Reviews DG and MC: two subjects passed with uninformative CIs said only in the JSON and the report; a
+    `seed` factor named nowhere (a literal `--seed 42`) and a literal `--threads 1` beside a `threads` factor
+    ran every level alike and read "bit-for-bit identical". Still valid (exit 0), with the warnings."""
+    path = write_study(
+        study_dir,
+        subjects=2,
+        factors="  threads: [1, 2]\n  seed: [42, random]\n",
+        args='"{input}", "{outdir}", "--threads", "1"',
+    )
+    assert main(["validate", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert f"{path}: warning: two subjects: the subjects' spread rests on one degree of freedom" in err
+    assert f"{path}: warning: factor 'seed' is named nowhere in the command" in err
+    assert "factor 'threads' has its levels but the command sets a literal thread count (--threads 1)" in err
+    fixed = write_study(
+        study_dir / "ok",
+        factors="  threads: [1, 2]\n  seed: [42, random]\n",
+        args='"{input}", "{outdir}", "--seed={seed}"',
+    )
+    assert main(["validate", str(fixed)]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
 def test_unknown_executor_is_exit_2(study_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write_study(study_dir)
     assert main(["run", str(path), "--executor", "nope"]) == 2

@@ -22,6 +22,7 @@ def _study(root: Path, argument: str, *, rest: str = "", glob: str = "data/{subj
         (root / "data").mkdir(parents=True, exist_ok=True)
         (root / "data" / f"s{i}.txt").write_text(f"{i}\n")
         (root / "folders" / f"s{i}").mkdir(parents=True, exist_ok=True)
+        (root / "folders" / f"s{i}" / "t1.txt").write_text(f"{i}\n")  # a subject's folder holds its data
     (root / "conf").mkdir()
     (root / "conf" / "b.json").write_text("{}\n")
     path = root / "study.yaml"

@@ -182,3 +182,20 @@ def test_a_recursive_glob_and_an_empty_id_are_refused(subjects: str, message: st
     `""` was accepted and ran."""
     with pytest.raises(SpecError, match=re.escape(message)):
         parse_spec(f"application: {{command: [echo]}}\nsubjects: {subjects}\noutputs: {{o: {{path: o, kind: text}}}}\n")
+
+
+def test_a_subject_folder_that_holds_no_file_is_refused(tmp_path: Path) -> None:
+    """Review MC: `glob: "bids/{subject}/"` took sub-07, whose `anat/` was empty; its tool wrote zeros and the
+    study's ICC leant on them (0.996, 0.434 without), "sufficiently reproducible"."""
+    for s in ("sub-01", "sub-02"):
+        (tmp_path / "bids" / s / "anat").mkdir(parents=True)
+        (tmp_path / "bids" / s / "anat" / "T1w.nii.gz").write_bytes(b"x")
+    (tmp_path / "bids" / "sub-07" / "anat").mkdir(parents=True)
+    with pytest.raises(SpecError, match=r"input of subject 'sub-07' is a folder that holds no file: .*bids/sub-07"):
+        resolve_subjects(_spec('{glob: "bids/{subject}/"}'), tmp_path)
+    (tmp_path / "bids" / "sub-07" / "anat" / "T1w.nii.gz").write_bytes(b"x")
+    assert [s.id for s in resolve_subjects(_spec('{glob: "bids/{subject}/"}'), tmp_path)] == [
+        "sub-01",
+        "sub-02",
+        "sub-07",
+    ]

@@ -455,6 +455,7 @@ def test_subjects_with_the_same_input_are_one_subject_counted_twice(
     (tmp_path / "b.txt").write_text("20\n")
     (tmp_path / "c.txt").write_text("10\n")
     (tmp_path / "ds").mkdir()
+    (tmp_path / "ds" / "participants.tsv").write_text("participant_id\ns1\ns2\n")
     listed = ", ".join(f"{k}: {v}" for k, v in inputs.items())
     study = tmp_path / "study.yaml"
     study.write_text(

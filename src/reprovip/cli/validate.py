@@ -37,7 +37,9 @@ def validate_study(path: str) -> int:
         f"{path}: ok — {len(study.subjects)} subjects x {n_cond} conditions x "
         f"{study.spec.repetitions} repetitions = {n} executions"
     )
-    for warning in design_warnings(len(study.subjects), n_cond, study.spec.repetitions):
+    from reprovip.spec.checks import factor_warnings
+
+    for warning in design_warnings(len(study.subjects), n_cond, study.spec.repetitions) + factor_warnings(spec):
         click.echo(f"{path}: warning: {warning}", err=True)
     return 0
 
@@ -63,6 +65,11 @@ def design_warnings(subjects: int, conditions: int, repetitions: int) -> list[st
         out.append(
             "one subject: no ICC (it compares subjects' spread with the executions'), only identity and the "
             "executions' spread; add subjects to judge whether the differences matter"
+        )
+    elif subjects == 2:  # review DG: the analysis flagged its CIs uninformative, nothing said so before the run
+        out.append(
+            "two subjects: the subjects' spread rests on one degree of freedom, so an ICC's confidence interval "
+            "says little and voxel ICCs are not computed; add subjects (5 or more)"
         )
     return out
 

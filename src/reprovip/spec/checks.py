@@ -237,6 +237,57 @@ def unused_factor_problems(spec: StudySpec, locate: Callable[..., SpecError]) ->
     ] + _perturb_unused(spec, used, where, locate)
 
 
+#: An option that sets a thread count (``--threads 1``, ``-nthreads``, ``--n_jobs``, ``--cpus``, ``--omp``).
+_THREAD_OPTION = re.compile(r"-{1,2}(?:n[-_]?)?(?:threads?|jobs|cpus|procs|omp|nproc)(?:=(\d+))?", re.IGNORECASE)
+
+
+def factor_warnings(spec: StudySpec) -> list[str]:
+    r"""What may keep a built-in factor from reaching the application, said by ``validate`` (review MC): a `seed`
+    factor named nowhere reaches it only as ``REPROVIP_SEED``, which few tools read (a literal ``--seed 42``
+    made every level run seeded alike: "bit-for-bit identical"); a literal thread count in the command
+    (``--threads 1``) overrides the variables the `threads` factor sets.
+
+    Examples
+    --------
+    >>> from reprovip.spec import parse_spec
+    >>> head = "outputs: {o: {path: o, kind: text}}\nfactors: {threads: [1, 4], seed: [42, random]}\n"
+    >>> found = factor_warnings(parse_spec(head + "application: {command: [t, --seed, '42', --threads, '1']}"))
+    >>> [w[:30] for w in found]
+    ["factor 'seed' is named nowhere", "factor 'threads' has its level"]
+    >>> factor_warnings(parse_spec(head + "application: {command: [t, '--seed={seed}', -n, '{threads}']}"))
+    []
+    """
+    app = spec.application
+    if app is None or app.python is not None:
+        return []
+    texts = [*(app.command or []), *map(str, (app.invocation or {}).values()), *spec.env.values()]
+    for name in ("env", "args"):
+        levels = spec.factors.get(name)
+        for payload in levels.values() if isinstance(levels, dict) else ():
+            texts += map(str, payload.values() if isinstance(payload, dict) else payload)
+    used = {name for text in texts for name in placeholders(text)}
+    out = []
+    if "seed" in spec.factors and not {"seed", "seed_level"} & used:
+        out.append(
+            "factor 'seed' is named nowhere in the command, the Boutiques `invocation` or an `env` value: the "
+            "application gets it only as the environment variable REPROVIP_SEED, and a tool that does not read it "
+            'runs every level alike (read "identical"); pass it, e.g. `"--seed={seed}"` or `env: {MY_TOOL_SEED: '
+            '"{seed}"}`'
+        )
+    command = [str(a) for a in app.command or []]
+    for i, arg in enumerate(command):
+        m = _THREAD_OPTION.fullmatch(arg)
+        literal = m and (m[1] or (i + 1 < len(command) and command[i + 1].isdigit()))
+        if "threads" in spec.factors and literal:
+            out.append(
+                "factor 'threads' has its levels but the command sets a literal thread count "
+                f"({' '.join(command[i : i + 2])}), which overrides the variables the factor sets; write "
+                "`{threads}` there"
+            )
+            break
+    return out
+
+
 def _perturb_unused(spec: StudySpec, used: set[str], where: str, locate: Callable[..., SpecError]) -> list[SpecError]:
     """A `perturb` level moving ULPs perturbs a copy of the subject's input, handed over as ``{input}``: a
     command that reads the input by another path (``{study_dir}/data/{subject}.txt``) never sees it, and every

@@ -109,9 +109,26 @@ def resolve_subjects(spec: StudySpec, study_dir: Path, *, file: str = "study.yam
         for sub in found
         if not Path(sub.input).exists()
     ]
-    if missing:
-        raise SpecError.gather(missing)
+    empty = [
+        locate(
+            f"input of subject {sub.id!r} is a folder that holds no file: {sub.input}; add the subject's data or "
+            "remove the subject",
+            where.get(sub.id, ("subjects",)),
+        )
+        for sub in found
+        if _holds_no_file(Path(sub.input))
+    ]
+    if missing or empty:
+        raise SpecError.gather(missing + empty)
     return sorted(found, key=lambda x: x.id)
+
+
+def _holds_no_file(path: Path) -> bool:
+    """Whether ``path`` is a folder with no file in it or below (stopping at the first file): an empty BIDS subject
+    folder ran, its tool wrote zeros for it, and the study's ICC leant on them (review MC: 0.996, 0.434 without)."""
+    if not path.is_dir():
+        return False
+    return not any(files for _, _, files in os.walk(path))
 
 
 def _warn_once(err: SpecError) -> None:
