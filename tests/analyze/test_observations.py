@@ -348,3 +348,24 @@ def test_a_subject_nan_for_everything_in_every_execution_is_no_pass(tmp_path) ->
     }
     doc = ingested(tmp_path, "  fit: {path: fit.json, kind: scalars}\n", files).analyze().document
     assert doc["verdict"]["status"] in ("fail", "error") and doc["verdict"]["exit_code"] == 1
+
+
+def test_a_value_a_few_subjects_write_as_0_in_every_execution_is_left_out(tmp_path) -> None:
+    """Review DG: one subject of six wrote its volume as 0 in every execution (a silent failure) while the others'
+    executions varied: its exact agreement and its distance from the others lifted the ICC's CI over 0.9, and a
+    study whose other subjects fail read "sufficiently reproducible". It is left out of that observation, said."""
+    from tests.conftest import ingested
+
+    rng = np.random.default_rng(2)
+
+    def table(s: int) -> str:
+        return f"region,volume,fraction\nlh,{0.0 if s == 3 else 1000 * s + rng.normal(0, 300)},{s / 10}\n"
+
+    files = {(f"s{s}", r): {"r.csv": table(s)} for s in range(1, 7) for r in (1, 2, 3)}
+    doc = ingested(tmp_path, "  r: {path: r.csv, kind: table, key_columns: [region]}\n", files).analyze().document
+    (out,) = doc["outputs"]
+    assert doc["verdict"]["status"] == "fail"
+    (volume,) = [o for o in out["observations"] if o["name"] == "lh/volume"]
+    assert volume["zero_subjects"] == ["s3"] and volume["icc"]["ICC(A,1)"]["ci_low"] < 0.9
+    (why,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "something in every subject's outputs"]
+    assert why["severity"] == "warn" and "s3 writes 0 for 1: lh/volume" in why["message"]

@@ -312,6 +312,27 @@ def test_a_subject_nan_everywhere_leaves_the_others_maps(tmp_path: Path) -> None
     assert warned["severity"] == "warn" and doc["outputs"][0]["verdict"]["status"] != "error"
 
 
+def test_a_subject_zero_everywhere_is_left_out_of_the_maps_and_warned(tmp_path: Path) -> None:
+    """Review DG: one subject's image 0 at every voxel of every execution (a silent failure), kept, lifted a
+    failing study's median voxel ICC from 0.718 to a pass. Beside subjects with a signal, it is left out of the
+    maps as a subject NaN everywhere is, and named in a warning; the others are measured as without it."""
+    x = _finite_study()
+    x[..., 1, :] = 0.0
+    res, maps, errors = _run(tmp_path / "zero", x)
+    alone, alone_maps, _ = _run(tmp_path / "without", np.delete(_finite_study(), 1, axis=3))
+    assert errors == [] and res["summary"]["zero_subjects"] == ["sub-1"] and res["subjects"] == 3
+    np.testing.assert_array_equal(maps["icc_a1"], alone_maps["icc_a1"])
+    doc = _ingested(tmp_path / "study", x).analyze().document
+    (warned,) = [r for r in doc["outputs"][0]["verdict"]["reasons"] if r["criterion"].startswith("something in every")]
+    assert (
+        warned["severity"] == "warn"
+        and "every voxel of every execution is 0 for 1 subject(s): sub-1;" in warned["message"]
+    )
+    half = _finite_study()
+    half[..., :2, :] = 0.0  # half the subjects without a signal: kept (not "a few among others")
+    assert _run(tmp_path / "half", half)[0]["summary"]["zero_subjects"] == []
+
+
 def test_voxels_where_the_icc_is_not_estimable_are_counted(tmp_path: Path) -> None:
     """A voxel equal in every execution of every subject has ICC 0/0 (not estimable, NaN in the map, as
     reprovip.metrics.icc_all says): the summary counts it instead of silently computing its median without it."""

@@ -20,8 +20,10 @@ from reprovip.cli.main import _show_warning, main
 def _bids_study(root: Path) -> Path:
     (root / "bids").mkdir(parents=True)
     (root / "bids" / "dataset_description.json").write_text(json.dumps({"Name": "x", "BIDSVersion": "1.9.0"}))
-    for name in ("sub-01", "sub-02", "derivatives"):
+    for name in ("sub-01", "sub-02", "sub-03", "derivatives"):
         (root / "bids" / name).mkdir()
+        if name.startswith("sub-"):  # a subject's folder holds its data (an empty one is refused)
+            (root / "bids" / name / f"{name}_T1w.nii.gz").write_bytes(b"x")
     path = root / "study.yaml"
     path.write_text(
         'application: {command: [echo, "{input}"]}\nsubjects: {glob: "bids/{subject}/"}\n'

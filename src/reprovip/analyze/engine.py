@@ -206,6 +206,8 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
                 entry["no_rows"] = True
             if obs.absent:  # rows or fields some subjects never write: measured over the others
                 entry["absent_observations"] = _absent(obs.absent)
+            if obs.zero:  # 0 in every execution of a few subjects where the others vary: left out, said
+                entry["zero_observations"] = _absent(obs.zero)
             if obs.blank:  # cells no execution writes a value in (n/a): no observation, said
                 entry["empty_observations"] = dict(count=len(obs.blank), names=obs.blank[:20])
             # Plotted: the observations every subject writes, finite in every execution

@@ -46,6 +46,9 @@ class Observations:
     # Every file read is a table with a header and no row: nothing written, as an empty file (a review's
     # header-only CSVs in every execution read "identical", exit 0)
     no_rows: bool = False
+    # Observations a few subjects write as 0 in every execution, beside others' non-zero values that vary: name
+    # -> those subjects, left out of its metrics (:func:`zero_as_absent`)
+    zero: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _elements(name: str, arr: np.ndarray) -> Iterator[tuple[str, Any]]:
@@ -297,6 +300,7 @@ def gather(design: Design, kind: str, *, key_columns: list[str] | None = None) -
             ci = np.unravel_index(index[cell], design.levels) if design.levels else ()
             values[(slice(None), si, *ci, rep)] = [flat.get(n, np.nan) for n in names]
     _nan_as_absent(names, values, subjects, absent)
+    zero = zero_as_absent(names, values, subjects, absent)
     # (observation, subject): finite in every execution
     finite = np.isfinite(values.reshape(len(names), len(subjects), math.prod(values.shape[2:]))).all(axis=2)
     at = {n: i for i, n in enumerate(names)}
@@ -319,8 +323,46 @@ def gather(design: Design, kind: str, *, key_columns: list[str] | None = None) -
         unshared,
         absent,
         blank,
+        zero=zero,
         no_rows=bool(raw) and all(got.meta.get("n_rows") == 0 for per in raw.values() for got, _ in per.values()),
     )
+
+
+def zero_as_absent(
+    names: list[str], values: np.ndarray, subjects: list[str], absent: dict[str, list[str]]
+) -> dict[str, list[str]]:
+    """The subjects to leave out of each observation's metrics for writing it as 0 in every execution, where
+    every other subject writes a non-zero number in every execution and some of them vary between executions:
+    fewer than half of the subjects, at least two others left. A value an application failed to compute, written
+    as 0: kept, its exact agreement and its distance from the others made a study whose other subjects fail
+    read "sufficiently reproducible" (review DG: ICC(A,1) 0.99 with one such subject of six, a failing 0.954
+    without it). Where no other subject varies, it changes no verdict and is kept.
+
+    Examples
+    --------
+    Four subjects of two executions: s2 writes `a` as 0, the others vary; `b` is 0 for s2 and s3 (half: kept);
+    `c` varies nowhere:
+
+    >>> v = np.array([[[5.0, 5.1], [0.0, 0.0], [7.0, 7.2], [6.0, 6.0]],
+    ...               [[5.0, 5.1], [0.0, 0.0], [0.0, 0.0], [6.0, 6.1]],
+    ...               [[5.0, 5.0], [0.0, 0.0], [7.0, 7.0], [6.0, 6.0]]])
+    >>> zero_as_absent(["a", "b", "c"], v, ["s1", "s2", "s3", "s4"], {})
+    {'a': ['s2']}
+    """
+    if not names or not subjects:
+        return {}
+    flat = values.reshape(len(names), len(subjects), -1)
+    zero_all = (flat == 0).all(axis=2)
+    number_all = ((flat != 0) & np.isfinite(flat)).all(axis=2)
+    varies = np.ptp(flat, axis=2) > 0
+    out = {}
+    for i in np.flatnonzero(zero_all.any(axis=1)):
+        here = [j for j, s in enumerate(subjects) if s not in absent.get(names[i], ())]
+        zero = [j for j in here if zero_all[i, j]]
+        rest = [j for j in here if not zero_all[i, j]]
+        if 2 * len(zero) < len(here) and len(rest) >= 2 and number_all[i, rest].all() and varies[i, rest].any():
+            out[names[i]] = [subjects[j] for j in zero]
+    return out
 
 
 def _nan_as_absent(names: list[str], values: np.ndarray, subjects: list[str], absent: dict[str, list[str]]) -> None:

@@ -52,7 +52,9 @@ def by_subjects(obs: Observations, indices: list[int]) -> list[tuple[list[int], 
     lists, the group every subject writes first."""
     groups: dict[tuple[str, ...], list[int]] = {}
     for i in indices:
-        groups.setdefault(tuple(obs.absent.get(obs.names[i], ())), []).append(i)
+        n = obs.names[i]
+        gone = set(obs.absent.get(n, ())) | set(obs.zero.get(n, ()))  # written as 0 by a few: left out too
+        groups.setdefault(tuple(s for s in obs.subjects if s in gone), []).append(i)
     return [
         (idx, [j for j, s in enumerate(obs.subjects) if s not in gone])
         for gone, idx in sorted(groups.items(), key=lambda g: (len(g[0]), g[0]))
@@ -124,6 +126,8 @@ def observation_metrics(
         for n in names:
             if n in obs.absent:
                 metrics[n].update(absent_subjects=obs.absent[n], written_by=len(subjects))
+            if n in obs.zero:
+                metrics[n]["zero_subjects"] = obs.zero[n]
         if (env := version_envelope(design, values, names, subjects)) is not None:
             envs.append(env)
     if envs:

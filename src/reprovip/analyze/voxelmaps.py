@@ -410,6 +410,7 @@ def _finish_maps(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor, in_fl
         "nonfinite_differ_voxels": int(stream.nonfinite_differ.sum()),
         "nonfinite_everywhere_voxels": 0 if stream.everywhere is None else int(stream.everywhere.sum()),
         "nonfinite_subjects": sorted(stream.blank),
+        "zero_subjects": sorted(stream.zero),
     }
     files: dict[str, str] = {}  # in a fixed order, whichever map is written first
     tasks: list[Future] = []

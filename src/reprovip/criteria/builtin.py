@@ -247,6 +247,22 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 + _own_keys(out),
             )
         )
+    if zero := out.get("zero_observations"):
+        per = zero["subjects"]
+        reasons.append(
+            reason(
+                "something in every subject's outputs",
+                passed=False,
+                severity="warn",
+                value=zero["count"],
+                observation=next(iter(per.values()))["names"][0],
+                message=f"{zero['count']} observation(s) are 0 in every execution of {len(per)} subject(s) where every "
+                "other subject writes a non-zero number that varies between executions: left out of those "
+                "observations' metrics, which judge the others (did the application fail silently for them, or skip "
+                "an empty input?); "
+                + named([f"{s} writes 0 for {d['count']}: {', '.join(d['names'][:5])}" for s, d in per.items()]),
+            )
+        )
     if empty := out.get("empty_observations"):
         reasons.append(
             reason(
@@ -483,6 +499,8 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
     voxelwise = out.get("voxelwise") or {}
     if blank := vox.get("nonfinite_subjects") or voxelwise.get("nonfinite_subjects"):
         reasons.append(_blank_subjects(blank, vox, compared="skipped" not in voxelwise))
+    if zero := vox.get("zero_subjects") or voxelwise.get("zero_subjects"):
+        reasons.append(_zero_subjects(zero))
     reasons += _blind_envelope(out.get("envelope") or {})
     return reasons
 
@@ -503,6 +521,21 @@ def _blank_subjects(blank: list[str], vox: dict[str, Any], *, compared: bool) ->
         message=f"every voxel of every execution is non-finite (NaN/inf) for {len(blank)} subject(s): "
         f"{', '.join(blank[:5])}{', ...' if len(blank) > 5 else ''}; nothing of them was compared (an application "
         "that failed silently for them?)" + ("; the other subjects' voxels are all zero" if zeros else ""),
+    )
+
+
+def _zero_subjects(zero: list[str]) -> dict[str, Any]:
+    """A warning naming the subjects left out of the voxel metrics for being 0 everywhere in every execution,
+    beside subjects with a signal (review DG: one such subject, kept, made a failing study "sufficiently
+    reproducible")."""
+    return reason(
+        "something in every subject's outputs",
+        passed=False,
+        severity="warn",
+        value=len(zero),
+        message=f"every voxel of every execution is 0 for {len(zero)} subject(s): {', '.join(zero[:5])}"
+        f"{', ...' if len(zero) > 5 else ''}; left out of the metrics, which judge the other subjects (did the "
+        "application fail silently for them, or skip an empty input?)",
     )
 
 
