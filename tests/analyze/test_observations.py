@@ -9,6 +9,7 @@ was "not analysable" (every file of a subject with another column count "could n
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -369,3 +370,43 @@ def test_a_value_a_few_subjects_write_as_0_in_every_execution_is_left_out(tmp_pa
     assert volume["zero_subjects"] == ["s3"] and volume["icc"]["ICC(A,1)"]["ci_low"] < 0.9
     (why,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "something in every subject's outputs"]
     assert why["severity"] == "warn" and "s3 writes 0 for 1: lh/volume" in why["message"]
+
+
+def test_observations_a_study_ignores_are_left_out_and_said(tmp_path) -> None:
+    """Review VC: a tool writing `start_epoch` (time.time()) in its JSON failed every comparison of a release,
+    and only the whole output could be left out. `ignore` leaves out the observations it names (shell-style
+    patterns), says which, and warns of a pattern that matches nothing (a misspelt name judges the value)."""
+    from tests.conftest import ingested
+
+    files = {
+        (f"s{s}", r): {
+            "m.json": json.dumps({"snr": 10.0 * s + 0.001 * r, "start_epoch": 1.7e9 + 3600 * r + s, "host": f"n{r}"})
+        }
+        for s in range(1, 5)
+        for r in (1, 2, 3)
+    }
+    judged = ingested(tmp_path / "all", "  m: {path: m.json, kind: scalars}\n", files).analyze().document
+    assert judged["verdict"]["status"] == "fail"  # the time stamps vary as much as the subjects do
+    doc = ingested(tmp_path / "ignored", "  m: {path: m.json, kind: scalars, ignore: [start_*, host, tyop]}\n", files)
+    (out,) = doc.analyze().document["outputs"]
+    assert [o["name"] for o in out["observations"]] == ["snr"]
+    assert out["ignored_observations"] == dict(
+        count=2, names=["host", "start_epoch"], patterns=["start_*", "host", "tyop"], unmatched=["tyop"]
+    )
+    (typo,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "ignore patterns match"]
+    assert typo["severity"] == "warn" and "'tyop' match no observation" in typo["message"]
+    assert out["verdict"]["status"] == "warn"
+
+
+@pytest.mark.parametrize(
+    ("declaration", "message"),
+    [
+        ("{path: m.nii.gz, kind: image, ignore: [x]}", "a image output has none by name: remove `ignore`"),
+        ("{path: m.json, kind: scalars, ignore: ['']}", "`ignore` holds an empty pattern"),
+    ],
+)
+def test_an_ignore_that_cannot_name_observations_is_refused(declaration: str, message: str) -> None:
+    from reprovip.spec import parse_spec
+
+    with pytest.raises(Exception, match=re.escape(message)):
+        parse_spec(f"outputs:\n  m: {declaration}\n")

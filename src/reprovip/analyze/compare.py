@@ -318,7 +318,8 @@ def _unshared_observations(
             continue
         decl = current.spec.outputs.get(name)
         keys = decl.key_columns if decl is not None and "key_columns" in decl.model_fields_set else None
-        layout = version_layout(build_design(recs, declared), kind, key_columns=keys)
+        ignore = decl.ignore if decl is not None else []
+        layout = version_layout(build_design(recs, declared), kind, key_columns=keys, ignore=ignore)
         if layout:
             entry["version_layout"] = layout
         for obs, there in layout.items():

@@ -185,7 +185,13 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
         else:
             # declared, even empty (`key_columns: []`: rows by their index, when a text column names the subject)
             keys = decl.key_columns if decl is not None and "key_columns" in decl.model_fields_set else None
-            obs = gather(design, kind, key_columns=keys)
+            ignore = decl.ignore if decl is not None else []
+            obs = gather(design, kind, key_columns=keys, ignore=ignore)
+            if ignore:  # what the study declared not to judge, said; a pattern that matched nothing may be a typo
+                unmatched = [p for p in ignore if not any(fnmatch.fnmatchcase(n, p) for n in obs.ignored)]
+                entry["ignored_observations"] = dict(
+                    count=len(obs.ignored), names=obs.ignored[:20], patterns=ignore, unmatched=unmatched
+                )
             entry["errors"] = merge_errors(entry["errors"], obs.errors)
             metrics, env = observation_metrics(obs, design, cond_keys)
             for n in obs.names:

@@ -7,6 +7,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from reprovip.analyze.identifiers import mixed_identifiers
 from reprovip.errors import ReaderError
 from reprovip.readers import check_compatible, load
 from reprovip.readers.arrays import npy_values
+from reprovip.readers.base import Loaded, count_nonfinite
 from reprovip.readers.compat import different_rows, examples
 
 MAX_OBSERVATIONS = 200_000
@@ -49,6 +51,8 @@ class Observations:
     # Observations a few subjects write as 0 in every execution, beside others' non-zero values that vary: name
     # -> those subjects, left out of its metrics (:func:`zero_as_absent`)
     zero: dict[str, list[str]] = field(default_factory=dict)
+    # Observations and text fields the study's `ignore` patterns left out, by name
+    ignored: list[str] = field(default_factory=list)
 
 
 def _elements(name: str, arr: np.ndarray) -> Iterator[tuple[str, Any]]:
@@ -114,8 +118,39 @@ def too_many(path: Path, n: int) -> str:
     )
 
 
-def _load(design: Design, kind: str, key_columns: list[str] | None) -> tuple[Raw, list[dict[str, Any]]]:
-    """Every readable file of ``design`` as ``raw[subject][position] = (loaded, record)``; the others as errors."""
+def ignoring(got: Loaded, patterns: list[str], matched: set[str]) -> Loaded:
+    """``got`` without the observations (and text fields, exact numbers) whose names match one of ``patterns``
+    (shell-style, ``fnmatch``: ``start_epoch``, ``timing.*``, ``*/elapsed_s``), the names taken added to
+    ``matched``: run-time values a study declares not to judge (review VC: an epoch time stamp in a JSON failed
+    every comparison of a release, and only the whole output could be left out).
+
+    Examples
+    --------
+    >>> got = Loaded("scalars", {"snr": np.array(20.0), "start_epoch": np.array(1.7e9)}, {"text": {"host": "a1"}})
+    >>> seen = set()
+    >>> sorted(ignoring(got, ["start_*", "host"], seen).values), sorted(seen)
+    (['snr'], ['host', 'start_epoch'])
+    """
+    if not patterns:
+        return got
+    hit = [n for n in [*got.values, *(got.meta.get("text") or {})] if any(fnmatchcase(n, p) for p in patterns)]
+    if not hit:
+        return got
+    matched.update(hit)
+    drop = set(hit)
+    values = {n: v for n, v in got.values.items() if n not in drop}
+    meta = dict(got.meta, n_nonfinite=count_nonfinite(values))
+    for key in ("text", "exact", "number_like_text"):
+        if isinstance(meta.get(key), dict):
+            meta[key] = {n: v for n, v in meta[key].items() if n not in drop}
+    return Loaded(got.kind, values, meta)
+
+
+def _load(
+    design: Design, kind: str, key_columns: list[str] | None, ignore: list[str], matched: set[str]
+) -> tuple[Raw, list[dict[str, Any]]]:
+    """Every readable file of ``design`` as ``raw[subject][position] = (loaded, record)``, without the
+    observations ``ignore`` names (:func:`ignoring`); the others as errors."""
     errors: list[dict[str, Any]] = []
     raw: Raw = {}
     for s in design.subjects:
@@ -127,7 +162,8 @@ def _load(design: Design, kind: str, key_columns: list[str] | None) -> tuple[Raw
             try:
                 if kind == "array" and (n := npy_values(rec.path)) is not None and n > MAX_OBSERVATIONS:
                     raise ReaderError(too_many(rec.path, n))  # from its header, before reading it whole
-                raw.setdefault(s, {})[pos] = (load(rec.path, kind=kind, key_columns=key_columns), rec)
+                got = ignoring(load(rec.path, kind=kind, key_columns=key_columns), ignore, matched)
+                raw.setdefault(s, {})[pos] = (got, rec)
             except ReaderError as exc:
                 errors.append(dict(where, error=str(exc)))
     return raw, errors
@@ -203,7 +239,9 @@ def _version_layout(refs: dict[str, tuple[Any, Record]], raw: Raw) -> dict[str, 
     return dict(sorted(out.items()))
 
 
-def version_layout(design: Design, kind: str, *, key_columns: list[str] | None = None) -> dict[str, dict[str, str]]:
+def version_layout(
+    design: Design, kind: str, *, key_columns: list[str] | None = None, ignore: list[str] | None = None
+) -> dict[str, dict[str, str]]:
     """The observations that not every compared version writes alike (:attr:`Observations.version_layout`):
     name -> {version: ``"number"``, ``"text"`` or ``"shape 3x4"``} for the versions that write it.
 
@@ -216,19 +254,23 @@ def version_layout(design: Design, kind: str, *, key_columns: list[str] | None =
     >>> version_layout(build_design([]), "scalars")
     {}
     """
-    raw, _ = _load(design, kind, key_columns)
+    raw, _ = _load(design, kind, key_columns, list(ignore or ()), set())
     return _version_layout(_layouts(raw), raw)
 
 
-def gather(design: Design, kind: str, *, key_columns: list[str] | None = None) -> Observations:
+def gather(
+    design: Design, kind: str, *, key_columns: list[str] | None = None, ignore: list[str] | None = None
+) -> Observations:
     """Load each record of ``design``; unreadable or incompatible files become errors, not crashes.
 
     Executions are compared with the most common layout (observation names and shapes), so one odd
     execution is the one reported, whichever is read first. Records of compared versions
     (:attr:`Record.version`) are held to their own version's layout: the observations every version writes
-    are compared, the others named in ``version_layout``.
+    are compared, the others named in ``version_layout``. The observations ``ignore`` names are left out
+    (:func:`ignoring`), said in ``ignored``.
     """
-    raw, errors = _load(design, kind, key_columns)
+    matched: set[str] = set()
+    raw, errors = _load(design, kind, key_columns, list(ignore or ()), matched)
     if (mixed := mixed_identifiers({s: [got for got, _ in per.values()] for s, per in raw.items()})) is not None:
         raise ReaderError(mixed)
     refs = _layouts(raw)
@@ -324,6 +366,7 @@ def gather(design: Design, kind: str, *, key_columns: list[str] | None = None) -
         absent,
         blank,
         zero=zero,
+        ignored=sorted(matched),
         no_rows=bool(raw) and all(got.meta.get("n_rows") == 0 for per in raw.values() for got, _ in per.values()),
     )
 

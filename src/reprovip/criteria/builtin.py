@@ -247,6 +247,18 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 + _own_keys(out),
             )
         )
+    if (ignored := out.get("ignored_observations")) and ignored.get("unmatched"):
+        reasons.append(
+            reason(
+                "ignore patterns match",
+                passed=False,
+                severity="warn",
+                value=len(ignored["unmatched"]),
+                message=f"the output's `ignore` pattern(s) {', '.join(map(repr, ignored['unmatched']))} match no "
+                "observation (a misspelt name judges the value it meant to leave out); the observations are named "
+                "as `reprovip analyze --json` lists them",
+            )
+        )
     if zero := out.get("zero_observations"):
         per = zero["subjects"]
         reasons.append(

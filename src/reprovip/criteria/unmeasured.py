@@ -55,6 +55,8 @@ def unseen_differences(out: dict[str, Any]) -> list[dict[str, Any]]:
             f"levels) while every {what}; "
             "the criteria cannot vouch for it: compare two files of one subject"
         )
+        if ignored := out.get("ignored_observations"):  # the study's own choice, said beside it
+            message += f"; the study ignores {named(ignored['names'], ignored['count'])}"
         if out["kind"] == "labels" and fields == ["header extensions"]:
             # voxels and header fields alike, a hashed extension not: a label table (what each value names), and
             # a map whose liver and spleen swapped names only warned (a review)

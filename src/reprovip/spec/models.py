@@ -217,6 +217,10 @@ class Output(_Strict):
     # flag, a lesion map when there are lesions): its absence fails no execution; the analysis still fails it
     # when repetitions of one condition disagree on writing it.
     optional: bool = False
+    # Observations not to judge (shell-style patterns over their names: `start_epoch`, `timing.*`,
+    # `*/elapsed_s`): run-time values a tool writes beside its results (review VC: an epoch time stamp failed
+    # every comparison of a release, and only the whole output could be left out)
+    ignore: list[str] = []
 
     @field_validator("path")
     @classmethod
@@ -231,6 +235,17 @@ class Output(_Strict):
                 f"`{{stdout}}.csv`, got {v!r}"
             )
         return v
+
+    @model_validator(mode="after")
+    def _ignore_observations(self) -> Output:
+        if self.ignore and self.kind in ("image", "labels", "bytes"):
+            raise ValueError(
+                f"`ignore` names observations of a table, JSON, text or array output; a {self.kind} output has none "
+                "by name: remove `ignore`"
+            )
+        if any(not p.strip() for p in self.ignore):
+            raise ValueError("`ignore` holds an empty pattern: name observations, e.g. `ignore: [start_epoch]`")
+        return self
 
     @model_validator(mode="after")
     def _kind_of_suffix(self) -> Output:
