@@ -737,3 +737,18 @@ def test_comment_lines_are_text_named_by_their_order(tmp_path: Path) -> None:
     loaded = load(path)
     assert _values(loaded) == {"hippo/volume": 4000.0}
     assert sorted(k for k in loaded.meta["text"] if k.startswith("comment")) == ["comment 1", "comment 2"]
+
+
+def test_r_write_table_row_names_and_quotes(tmp_path) -> None:
+    """Review TX: R's `write.table` (space-separated, strings quoted, row names without a header cell) read "line 2
+    has 4 fields but the header has 3": its default row names (1..n) are the rows' order and are dropped, named
+    ones are a column; quoted strings are cells, spaces kept."""
+    path = tmp_path / "vols.txt"
+    path.write_text('"tissue" "fa" "vol"\n"1" "GM" 1.0218 612.25\n"2" "left WM" 0.8817 498.5\n')
+    loaded = load(path, kind="table")
+    assert _values(loaded) == {"GM/fa": 1.0218, "GM/vol": 612.25, "left WM/fa": 0.8817, "left WM/vol": 498.5}
+    path.write_text('"fa" "vol"\n"GM" 1.0218 612.25\n"WM" 0.8817 498.5\n')
+    assert _values(load(path, kind="table")) == {"GM/fa": 1.0218, "GM/vol": 612.25, "WM/fa": 0.8817, "WM/vol": 498.5}
+    path.write_text('"fa" "vol"\n1.0218 612.25\n0.8817 498.5 7\n')  # one row longer: ragged, refused
+    with pytest.raises(ReaderError, match="line 3 has 3 fields but the header has 2 fields"):
+        load(path, kind="table")

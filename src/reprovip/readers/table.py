@@ -137,12 +137,15 @@ def _delimiter(path: Path, text: str) -> str:
     return next((d for d in ("\t", ",", ";") if d in first), " ")
 
 
+_SPACED = re.compile(r'"[^"]*"(?=\s|$)|\S+')  # a whitespace-delimited cell: a quoted string (spaces kept), or a word
+
+
 def _records(path: Path, text: str, delimiter: str):
     """Yield ``(line_number, cells)`` for every non-blank row."""
     if delimiter == " ":
         for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                yield number, line.split()
+            if line.strip():  # R's write.table quotes its strings ("GM", "left hippocampus"): cells, unquoted
+                yield number, [c[1:-1] if c[:1] == c[-1:] == '"' and len(c) > 1 else c for c in _SPACED.findall(line)]
         return
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
@@ -286,6 +289,9 @@ def _is_data_row(cells: list[str]) -> bool:
     return all(_number(c) is not None or _COMMA.fullmatch(c) or c.lower() in _NAN for c in cells)
 
 
+ROW_NAMES = "row.names"  # the column of R's row names, written without a header cell by `write.table`
+
+
 def parse_table(path: Path) -> ParsedTable:
     """Parse ``path`` into stripped text cells; raise :class:`ReaderError` on ragged or malformed rows."""
     text, encoding = decode_text(path, read_file_bytes(path))
@@ -314,9 +320,16 @@ def parse_table(path: Path) -> ParsedTable:
             )
         seen[name] = j
     rows, lines = [], []
-    for line, cells in records:
+    records = list(records)
+    for _, cells in records:
         while len(cells) > len(header) and not cells[-1]:
             cells.pop()  # trailing delimiters
+    row_names = has_header and bool(records) and all(len(cells) == len(header) + 1 for _, cells in records)
+    if row_names:
+        # R's write.table: row names first, a header without their cell (it read "line 2 has 4 fields but the
+        # header has 3", review TX); pandas reads them as its index
+        header.insert(0, ROW_NAMES)
+    for line, cells in records:
         if len(cells) != len(header):
             raise fail(
                 path,
@@ -328,6 +341,10 @@ def parse_table(path: Path) -> ParsedTable:
             )
         rows.append(cells)
         lines.append(line)
+    if row_names and all(r[0].isdigit() for r in rows):  # R's default names, 1..n: the rows' order, no value
+        header.pop(0)
+        for r in rows:
+            r.pop(0)
     # A trailing delimiter on every line, the header's too (a tool's `printf("%s\t", ...)`), is no column: an
     # "Unnamed" column empty everywhere read "3 table cells are empty" (a review)
     while has_header and len(header) > width and all(not r[-1] for r in rows):
