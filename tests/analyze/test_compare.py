@@ -52,6 +52,19 @@ def test_changed_constant_is_outside_the_envelope(
     assert share > 0
 
 
+def test_check_after_a_compare_says_a_comparison_is_stored(
+    versions: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review VC: after a failing `compare`, `check` of the new version read "sufficiently reproducible" with no
+    word of the comparison (it judges the study's own runs). It says one is stored, its verdict, and how to see it."""
+    assert main(["compare", str(versions["v1.8"]), str(versions["v1.9"])]) == 1
+    capsys.readouterr()
+    main(["check", str(versions["v1.9"])])
+    err = capsys.readouterr().err
+    assert "reprovip: note: this checks the study's own runs; a comparison with a baseline is stored (" in err
+    assert "compare.json: not reproducible): `reprovip report" in err
+
+
 def test_noisy_rebuild_stays_within_the_envelope(versions: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["compare", str(versions["v1.8"]), str(versions["v1.8-rebuild"])])
     out = capsys.readouterr().out

@@ -117,10 +117,31 @@ def check(
     """Apply STUDY's criteria to its results: the CI gate."""
     from reprovip.gate import check_study
 
-    result = check_study(Study.load(study), strict=strict, reanalyze=reanalyze)
+    loaded = Study.load(study)
+    result = check_study(loaded, strict=strict, reanalyze=reanalyze)
     emit(result.document, strict=strict, junit=junit, markdown=markdown, badge=badge, json_path=json_path)
     warn_hook(result.hook_error)
+    note_comparison(loaded)
     return result.exit_code
+
+
+def note_comparison(study: Study) -> None:
+    """Say on stderr that a comparison with a baseline is stored, and its verdict: `check` judges the study's own
+    runs, and after a failing `compare` it read "sufficiently reproducible" with no word of it (review VC)."""
+    path = study.results / "compare.json"
+    if not path.exists():
+        return
+    from reprovip.gate import read_document
+
+    try:
+        label = read_document(path)["verdict"]["label"]
+    except Exception:  # an unreadable comparison is `compare`'s to say; this is a hint only
+        return
+    click.echo(
+        f"reprovip: note: this checks the study's own runs; a comparison with a baseline is stored ({path}: "
+        f"{label}): `reprovip report {study.path} --analysis {path}` shows it",
+        err=True,
+    )
 
 
 def warn_hook(error: str | None) -> None:

@@ -104,7 +104,9 @@ def _document(study: Study, catalog: Catalog | None, analysis: str | Path | None
         docs = catalog.analyses(sid, latest_only=True) if sid is not None else []
         if docs:
             return docs[0]["document"]
-    raise NotFoundError(f"{study.path}: no analysis yet; run `reprovip analyze {study.path}` first")
+    compared = study.results / "compare.json"
+    hint = f", or `--analysis {compared}` for the comparison stored there" if compared.exists() else ""
+    raise NotFoundError(f"{study.path}: no analysis yet; run `reprovip analyze {study.path}` first{hint}")
 
 
 def file_changed(study: Study, catalog: Catalog | None, document: dict[str, Any]) -> str | None:
