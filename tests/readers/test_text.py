@@ -106,7 +106,7 @@ def test_binary_file_declared_as_text(tmp_path):
 def test_overflowing_literal_is_an_identifier(literal):
     """Python's float() turns these into +-inf; written without `inf` they are digests, not infinities."""
     assert math.isinf(float(literal))
-    assert scan(f"digest {literal} ok 2") == ([2.0], 1, {})
+    assert scan(f"digest {literal} ok 2") == ([2.0], 1, {}, [])
 
 
 def test_real_world_log_line(tmp_path):
@@ -169,8 +169,8 @@ def test_a_mantissa_times_a_power_of_ten_is_one_number(line, expected):
 def test_a_hexadecimal_float_is_a_number_and_its_exact_value_is_kept(tmp_path):
     """C's `%a` and Python's `float.hex` write exact hexadecimal floats; `0x1F` (no exponent) stays an id."""
     assert find_numbers("vol 0x1.4bp+1 -0X.8P-1 0x1F") == [2.5859375, -0.25]
-    assert scan("x 0x1.00000000000001p+0 0x1p+1") == ([1.0, 2.0], 0, {0: "0x100000000000001p-56"})
-    assert scan("big 0x1p+5000") == ([], 1, {})
+    assert scan("x 0x1.00000000000001p+0 0x1p+1") == ([1.0, 2.0], 0, {0: "0x100000000000001p-56"}, [])
+    assert scan("big 0x1p+5000") == ([], 1, {}, [])
 
 
 def test_a_sign_flip_written_with_unicode_minus_is_a_difference(tmp_path):
@@ -341,12 +341,14 @@ def test_a_windows_en_dash_minus_is_a_minus(tmp_path: Path) -> None:
     assert [float(v) for v in loaded.values.values()] == [-0.321, 1.0] and loaded.meta["encoding"] == "cp1252"
 
 
-def test_a_printed_number_beyond_float64_is_infinite_with_its_exact_text(tmp_path: Path) -> None:
+def test_a_printed_number_beyond_float64_keeps_its_exact_text(tmp_path: Path) -> None:
     """Review DG: `likelihood ratio = 1.5e+414` under threads=1 and `2.5e+414` under threads=2 were skipped as
-    identifiers (the digest `12e61109` is one) and the study passed. A decimal point or a signed exponent makes it
-    a number: infinite, its exact text kept, so that the analysis names the change."""
+    identifiers (the digest `12e61109` is one) and the study passed; read as infinity (review R4), one printed
+    alike in every run made a reproducible tool "not analysable". A decimal point or a signed exponent makes it a
+    number beyond float64: no value, its exact text kept (the analysis compares it between executions)."""
     path = tmp_path / "fit.log"
-    path.write_text("likelihood ratio = 1.5e+414, digest 12e61109 or 1e400, 2.5D+999\n")
+    path.write_text("likelihood ratio = 1.5e+414, digest 12e61109 or 1e400, 2.5D+999, p 0.5\n")
     loaded = load(path, kind="text")
-    assert [float(v) for v in loaded.values.values()] == [math.inf, math.inf]
-    assert loaded.meta["exact"] == {"line1:0": "1.5E+414", "line1:1": "2.5E+999"} and loaded.meta["n_overflow"] == 2
+    assert {k: float(v) for k, v in loaded.values.items()} == {"line1:0": 0.5}
+    assert loaded.meta["exact"] == {"line1:beyond0": "1.5E+414", "line1:beyond1": "2.5E+999"}
+    assert loaded.meta["n_overflow"] == 4

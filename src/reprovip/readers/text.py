@@ -319,22 +319,26 @@ def _literal(match: re.Match[str], fraction: bool = False) -> tuple[float, str |
 
 def _printed(token: str) -> bool:
     """Whether a number-shaped token too large for float64 is a number as ``printf`` writes one (a decimal point,
-    or a signed exponent: ``1.5e+414``), not an identifier (the digest ``12e61109``): skipped, a likelihood ratio
-    that changed from 1.5e+414 to 2.5e+414 passed (review DG); kept, it is infinite and its exact text differs."""
+    or a signed exponent: ``1.5e+414``), not an identifier (the digest ``12e61109``). Skipped unsaid, a likelihood
+    ratio that changed from 1.5e+414 to 2.5e+414 passed (review DG); read as infinity, one printed alike in every
+    run made a reproducible tool "not analysable" (review R4): its exact text is kept, compared between executions
+    (:func:`scan`)."""
     mantissa, _, exponent = token.lower().replace("d", "e").partition("e")
     return "." in mantissa or exponent[:1] in ("+", "-")
 
 
-def scan(line: str) -> tuple[list[float], int, dict[int, str]]:
-    """The numbers of one line, in order, how many number-shaped tokens overflow float64, and by position the
-    numbers float64 cannot hold exactly (:func:`~reprovip.readers.base.exact_number`).
+def scan(line: str) -> tuple[list[float], int, dict[int, str], list[str]]:
+    """The numbers of one line, in order, how many number-shaped tokens overflow float64, by position the
+    numbers float64 cannot hold exactly (:func:`~reprovip.readers.base.exact_number`), and the exact text of the
+    numbers printed beyond float64 (:func:`_printed`), in order.
 
     A literal such as ``12e61109`` (a hexadecimal digest) parses to infinity without saying ``inf``: it is
     an identifier, not a number, so it is counted instead of becoming an infinite observation; ``1.5e+414``
-    (:func:`_printed`) is a number: infinite, with its exact text.
+    is counted too, and its exact text kept: no metric measures it, and a change of it is said.
     """
     numbers: list[float] = []
     exact: dict[int, str] = {}
+    beyond: list[str] = []
     overflow = 0
     line = _COMPLEX.sub(r"\1 \2", ascii_signs(_PLUS_MINUS.sub(" ", line)))
     line = _TOUCHING.sub(lambda m: _NEXT_SIGN.sub(" ", m[0]), line)
@@ -342,13 +346,15 @@ def scan(line: str) -> tuple[list[float], int, dict[int, str]]:
     line = _MSVC_NONFINITE.sub(lambda m: f"{m[1]}{'inf' if m[2].lower() == 'inf' else 'nan'}", line)
     for match in NUMBER.finditer(line):
         value, e = _literal(match, _after_comma(line, match))
-        if math.isinf(value) and match[0].lstrip("+-").lower() not in _INFINITE_WORDS and not _printed(match[0]):
+        if math.isinf(value) and match[0].lstrip("+-").lower() not in _INFINITE_WORDS:
             overflow += 1
+            if _printed(match[0]) and e:
+                beyond.append(e)
             continue
         if e:
             exact[len(numbers)] = e
         numbers.append(value)
-    return numbers, overflow, exact
+    return numbers, overflow, exact, beyond
 
 
 def terminal_lines(text: str) -> list[str]:
@@ -460,8 +466,11 @@ class TextReader(Reader):
         overflow = 0
         exact: dict[str, str] = {}
         for number, line in enumerate(lines, start=1):
-            found, skipped, big = scan(line)
+            found, skipped, big, beyond = scan(line)
             overflow += skipped
+            # no value, but compared as exact text: a change is "not analysable", the same text in every run is no
+            # difference (analyze.observations._inexact_differs)
+            exact.update((f"line{number}:beyond{j}", text) for j, text in enumerate(beyond))
             for i, value in enumerate(found):
                 values[f"line{number}:{i}"] = read_only(np.array(value, dtype=np.float64))
             exact.update((f"line{number}:{i}", e) for i, e in big.items())
