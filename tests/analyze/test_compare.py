@@ -912,3 +912,31 @@ def test_a_softmax_voxel_agreeing_by_chance_borrows_the_noise_of_its_magnitude(t
     assert env["within_envelope"], env["detail"]
     moved = compare_check(base, version("moved", chance=False, region=1.0 + 1e-9)).document["outputs"][0]["envelope"]
     assert not moved["within_envelope"] and "with no run-to-run noise in the baseline" in moved["detail"]
+
+
+def test_studies_that_ignore_different_observations_are_refused(tmp_path: Path) -> None:
+    """Review R4: the current study's `ignore: [start_time, "tim*"]` also matched `time_to_peak`, which the
+    baseline judged; the release moved it by 20% and `compare` passed. Different `ignore` lists are refused; the
+    same ones, added after the runs, compare without running anything again (the recipe does not hold them)."""
+    for version, scale in (("v1", 1.0), ("v2", 1.2)):
+        for s in ("s1", "s2", "s3"):
+            for r in (1, 2):
+                folder = tmp_path / "results" / version / s / f"run-{r}"
+                folder.mkdir(parents=True)
+                ttp = scale * (5.0 + int(s[-1])) + 0.001 * r
+                (folder / "p.json").write_text(json.dumps({"time_to_peak": ttp, "timing_s": 3.0 * r + int(s[-1])}))
+    studies = {}
+    for version, ignore in (("v1", "[timing_s]"), ("v2", '["tim*"]')):
+        (tmp_path / version).mkdir()
+        (tmp_path / version / "study.yaml").write_text(
+            f"outputs:\n  p: {{path: p.json, kind: scalars, ignore: {ignore}}}\n"
+        )
+        studies[version] = Study.load(tmp_path / version / "study.yaml")
+        studies[version].ingest(f"../results/{version}/{{subject}}/run-{{repetition}}")
+    with pytest.raises(
+        InputError, match=r"output 'p' ignores \['tim\*'\] where .*v1/study.yaml ignores \['timing_s'\]"
+    ):
+        compare_check(studies["v1"], studies["v2"])
+    (tmp_path / "v2" / "study.yaml").write_text("outputs:\n  p: {path: p.json, kind: scalars, ignore: [timing_s]}\n")
+    result = compare_check(studies["v1"], Study.load(tmp_path / "v2" / "study.yaml"))
+    assert result.exit_code == 1 and result.document["outputs"][0]["envelope"]["outside"] == ["time_to_peak"]

@@ -224,3 +224,16 @@ def test_a_key_at_its_default_leaves_the_recipe_and_the_spec_digest_alone(tmp_pa
     optional = Study.load(path)
     assert recipe_hash(optional.spec, optional.directory) != before[0]
     assert spec_digest(optional.spec) != before[1]
+
+
+def test_an_outputs_ignore_list_is_no_part_of_the_recipe() -> None:
+    """Review R4: `compare` asks both study files to declare the same `ignore`; adding it to a baseline already run
+    must run nothing again. Its path still is part of the recipe."""
+    from reprovip.spec import parse_spec
+
+    def spec(output: str):
+        return parse_spec(f"application: {{command: [x]}}\noutputs: {{m: {output}}}\n")
+
+    plain = expand_module.recipe_hash(spec("{path: m.json, kind: scalars}"))
+    assert expand_module.recipe_hash(spec("{path: m.json, kind: scalars, ignore: [start_time]}")) == plain
+    assert expand_module.recipe_hash(spec("{path: n.json, kind: scalars}")) != plain

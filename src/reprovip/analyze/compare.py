@@ -204,6 +204,20 @@ def _baseline_as_stored(summary: dict[str, Any]) -> None:
     summary["plan"] = dict(summary["plan"], earlier_recipe=0)
 
 
+def _same_ignore(baseline: Study, current: Study, names: list[str]) -> None:
+    """Refuse outputs whose `ignore` lists differ between the two studies: the comparison reads the current
+    study's declarations, and a release whose `tim*` also matched a result the baseline judged (+20% on it)
+    passed `compare` (review R4)."""
+    for name in names:
+        old, new = (s.spec.outputs[name].ignore if name in s.spec.outputs else [] for s in (baseline, current))
+        if sorted(old) != sorted(new):
+            raise InputError(
+                f"{current.path}: output {name!r} ignores {new or 'nothing'} where {baseline.path} ignores "
+                f"{old or 'nothing'}: a comparison judges both versions alike; declare the same `ignore` in both "
+                "study files (it is read at analysis: nothing runs again)"
+            )
+
+
 def compare_studies(baseline: Study, current: Study, *, json_path: str | Path | None = None) -> dict[str, Any]:
     """Analyse ``baseline`` and ``current`` together; written to ``current``'s store as ``compare.json``.
 
@@ -249,6 +263,7 @@ def compare_studies(baseline: Study, current: Study, *, json_path: str | Path | 
                 f"{_few(subjects[1])}): a version difference is measured on the same subjects; name them alike"
             )
         _same_design(baseline, current, [t[common[0]][1] for t in tagged])  # one output's executions: the design
+    _same_ignore(baseline, current, sorted({name for name, _ in common}))
     groups = {k: (tagged[1][k][0], tagged[0][k][1] + tagged[1][k][1]) for k in common}
     declared = {f.name: list(f.levels) for f in current.spec.factor_list()}
     declared[VERSION_FACTOR] = list(LEVELS)

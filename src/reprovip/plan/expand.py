@@ -152,7 +152,13 @@ def recipe_hash(spec: StudySpec, study_dir: Path | None = None) -> str:
     """
     # Without defaults: a key a newer reprovip adds (an output's `optional`) leaves the recipes of studies run
     # before the same, where upgrading re-ran every stored execution as "an earlier recipe" (a review).
-    recipe = spec.model_dump(include={"application", "env", "outputs", "timeout"}, exclude_defaults=True)
+    # An output's `ignore` is the analysis' choice, not the execution's: adding one re-ran nothing (no re-run of a
+    # study to leave a time stamp out)
+    recipe = spec.model_dump(
+        include={"application", "env", "outputs", "timeout"},
+        exclude={"outputs": {"__all__": {"ignore"}}},
+        exclude_defaults=True,
+    )
     if study_dir is not None and spec.application is not None:
         if spec.application.boutiques:
             path = Path(spec.application.boutiques)
