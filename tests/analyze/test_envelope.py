@@ -355,6 +355,22 @@ def test_every_subject_moved_one_printed_step_the_same_way_is_a_change(moved: in
     assert env["observations"]["rot_y"]["outside"] is not inside
 
 
+@pytest.mark.parametrize(("signs", "inside"), [((1, 1), False), ((1, -1), True)])
+def test_one_step_moves_that_go_one_way_are_a_change(signs: tuple[int, int], inside: bool) -> None:
+    """Review R4: a release adding 0.06 mm to thicknesses written with one decimal moved 17 subject-values of 30 up
+    one step and none down: each a step, not every subject, "within the envelope". One-step moves of a level and
+    condition that go one way beyond chance (a sign test) are a change; as many up as down are rounding."""
+    rng = np.random.default_rng(4)
+    x = np.zeros((4, 10, 2, 3))
+    x[0] = np.round(rng.uniform(1, 2, (10, 1, 1)) + rng.normal(0, 1e-3, (10, 2, 3)), 4)  # a noisy observation
+    x[1:] = np.round(rng.uniform(2, 3, (3, 10, 1, 1)) + np.zeros((3, 10, 2, 3)), 1)  # rounding alike
+    for o in (1, 2, 3):  # 6 of 10 subjects moved one step in each observation: 18 moves
+        x[o, :3, 1] += signs[0] * 0.1
+        x[o, 3:6, 1] += signs[1] * 0.1
+    env = envelope(np.round(x, 4), ["area", "a", "b", "c"], 0, VERSIONS)
+    assert env["within_envelope"] is inside
+
+
 def test_a_flip_of_the_last_printed_digit_of_a_deterministic_output_is_a_change() -> None:
     """The same flip where no observation of the output varies between runs: a deterministic tool whose new
     version changes a printed digit changed its result."""

@@ -162,20 +162,58 @@ def _rounding(
     the baseline's repetitions round alike in every subject while other observations of the output vary in that
     condition: noise below the printed precision, not determinism. fMRIPrep-like confounds written with 6
     decimals, 1e-7 noise, failed every comparison of a version with itself (review FM: one cell in 135 rounded
-    alike in the baseline and flipped by 1e-06 in the new version, |z| inf). Every subject moved one step the same
-    way is no rounding flip but a change: the mean over two or more subjects is spared below that only (review
-    VC: a release adding 0.1 mm to a thickness written with one decimal, in every subject, was "within")."""
+    alike in the baseline and flipped by 1e-06 in the new version, |z| inf). Rounding flips go either way: where a
+    level's one-step moves in a condition go one way beyond chance (a two-sided sign test at :data:`ALPHA` over
+    the (level, condition) pairs), none is spared (review R4: a release adding 0.06 mm to a thickness written with
+    one decimal moved 17 subject-values up one step and none down, "within"); and every subject moved one step the
+    same way is no rounding flip either: the mean over two or more subjects is spared below that only (review VC:
+    0.1 mm added to every subject's thickness was "within")."""
     noisy = (sw > 0).any(axis=0)  # (condition,): the output varies from run to run there
-    n = diff.shape[1]
-    for i, c in zip(*np.nonzero((sw == 0) & noisy[None, :]), strict=True):
-        if not np.any(diff[i, :, :, c]):
-            continue
-        resolution = decimal_resolution(v[i, :, :, c])
-        step = 1.5 * resolution  # one step, whatever the binary rounding of its difference
-        z[i, :, :, c][np.abs(diff[i, :, :, c]) <= step] = 0.0
-        # n - 1 subjects flipped one way move the mean by (n - 1) / n steps; all of them, by a whole step
-        spared = step if n == 1 else resolution * (n - 0.5) / n
-        z_mean[i, :, c][np.abs(shift[i, :, c]) <= spared] = 0.0
+    n, levels = diff.shape[1], diff.shape[2]
+    resolution = {
+        (i, c): decimal_resolution(v[i, :, :, c])
+        for i, c in zip(*np.nonzero((sw == 0) & noisy[None, :]), strict=True)
+        if np.any(diff[i, :, :, c])
+    }
+    conditions = sorted({c for _, c in resolution})
+    biased = {
+        (lv, c)
+        for lv in range(levels)
+        for c in conditions
+        if _one_way(
+            np.concatenate(
+                [
+                    diff[i, :, lv, c][np.abs(diff[i, :, lv, c]) <= 1.5 * r]
+                    for (i, cc), r in resolution.items()
+                    if cc == c
+                ]
+            ),
+            ALPHA / max(levels * len(conditions), 1),
+        )
+    }
+    for (i, c), r in resolution.items():
+        step = 1.5 * r  # one step, whatever the binary rounding of its difference
+        spared = step if n == 1 else r * (n - 0.5) / n  # n - 1 subjects flipped one way: (n - 1) / n steps
+        for lv in range(levels):
+            if (lv, c) not in biased:
+                z[i, :, lv, c][np.abs(diff[i, :, lv, c]) <= step] = 0.0
+                if abs(shift[i, lv, c]) <= spared:
+                    z_mean[i, lv, c] = 0.0
+
+
+def _one_way(moves: np.ndarray, alpha: float) -> bool:
+    """Whether the signs of the non-zero ``moves`` are one-sided beyond chance (two-sided exact sign test).
+
+    Examples
+    --------
+    >>> _one_way(np.array([1.0] * 17), 0.01), _one_way(np.array([1.0, -1.0, 1.0, 0.0]), 0.01)
+    (True, False)
+    """
+    from math import comb
+
+    up, down = int((moves > 0).sum()), int((moves < 0).sum())
+    m, k = up + down, min(up, down)
+    return m > 0 and min(1.0, 2 * sum(comb(m, j) for j in range(k + 1)) / 2**m) < alpha
 
 
 def _sentence(name: str, where: dict[str, Any], z: float, diff: float, sw: float, z_crit: float) -> str:
