@@ -199,3 +199,15 @@ def test_a_subject_folder_that_holds_no_file_is_refused(tmp_path: Path) -> None:
         "sub-02",
         "sub-07",
     ]
+
+
+def test_a_subject_folder_of_links_to_missing_files_is_refused(tmp_path: Path) -> None:
+    """Review R4: a DataLad subject whose only file was an unfetched annex link passed `validate` (a folder glob)
+    and failed at run time, while a file glob refused it."""
+    for s in ("sub-01", "sub-02"):
+        (tmp_path / "ds" / s / "anat").mkdir(parents=True)
+        (tmp_path / "ds" / s / "anat" / "T1w.nii").write_bytes(b"x")
+    (tmp_path / "ds" / "sub-03" / "anat").mkdir(parents=True)
+    (tmp_path / "ds" / "sub-03" / "anat" / "T1w.nii").symlink_to(tmp_path / ".git" / "annex" / "objects" / "x")
+    with pytest.raises(SpecError, match=r"'sub-03' is a folder that holds no file: .*its 1 link\(s\) point to missing"):
+        resolve_subjects(_spec('{glob: "ds/{subject}"}'), tmp_path)

@@ -50,13 +50,17 @@ def unseen_differences(out: dict[str, Any]) -> list[dict[str, Any]]:
             else "number read from them is identical: the difference is in what no observation measures (a string, "
             "a text column, a word, a number glued to a word) or in the sign of a zero (-0.0 and 0.0, one number)"
         )
+        if ignored := out.get("ignored_observations"):  # the study's own choice: their values are not read at all
+            what = what.replace(
+                "number read from them is identical: the difference is in ",
+                f"number judged is identical: the difference is in what the study ignores "
+                f"({named(ignored['names'], ignored['count'])}: not compared), ",
+            )
         message = (
             f"the files of {unmeasured} subject(s) differ between executions (within a condition or across "
             f"levels) while every {what}; "
             "the criteria cannot vouch for it: compare two files of one subject"
         )
-        if ignored := out.get("ignored_observations"):  # the study's own choice, said beside it
-            message += f"; the study ignores {named(ignored['names'], ignored['count'])}"
         if out["kind"] == "labels" and fields == ["header extensions"]:
             # voxels and header fields alike, a hashed extension not: a label table (what each value names), and
             # a map whose liver and spleen swapped names only warned (a review)

@@ -111,24 +111,37 @@ def resolve_subjects(spec: StudySpec, study_dir: Path, *, file: str = "study.yam
     ]
     empty = [
         locate(
-            f"input of subject {sub.id!r} is a folder that holds no file: {sub.input}; add the subject's data or "
-            "remove the subject",
+            f"input of subject {sub.id!r} is a folder that holds no file: {sub.input}; "
+            + (
+                f"its {dangling} link(s) point to missing files (an unfetched git-annex or DataLad dataset? "
+                "`datalad get` them)"
+                if dangling
+                else "add the subject's data or remove the subject"
+            ),
             where.get(sub.id, ("subjects",)),
         )
         for sub in found
-        if _holds_no_file(Path(sub.input))
+        if (dangling := _holds_no_file(Path(sub.input))) is not None
     ]
     if missing or empty:
         raise SpecError.gather(missing + empty)
     return sorted(found, key=lambda x: x.id)
 
 
-def _holds_no_file(path: Path) -> bool:
-    """Whether ``path`` is a folder with no file in it or below (stopping at the first file): an empty BIDS subject
-    folder ran, its tool wrote zeros for it, and the study's ICC leant on them (review MC: 0.996, 0.434 without)."""
+def _holds_no_file(path: Path) -> int | None:
+    """For a folder with no file in it or below (stopping at the first file), how many links to missing files it
+    holds (an unfetched git-annex dataset: review R4); None for a file, or a folder holding a file. An empty BIDS
+    subject folder ran, its tool wrote zeros for it, and the study's ICC leant on them (review MC: 0.996 with it,
+    0.434 without)."""
     if not path.is_dir():
-        return False
-    return not any(files for _, _, files in os.walk(path))
+        return None
+    dangling = 0
+    for parent, _, files in os.walk(path):
+        for name in files:
+            if os.path.exists(os.path.join(parent, name)):
+                return None
+            dangling += 1
+    return dangling
 
 
 def _warn_once(err: SpecError) -> None:
