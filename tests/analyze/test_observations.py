@@ -410,3 +410,26 @@ def test_an_ignore_that_cannot_name_observations_is_refused(declaration: str, me
 
     with pytest.raises(Exception, match=re.escape(message)):
         parse_spec(f"outputs:\n  m: {declaration}\n")
+
+
+def test_a_word_that_differs_between_repetitions_of_one_condition_is_categorical() -> None:
+    """Review QC: `qc_decision` include/exclude flipping between repetitions under threads=2 only warned. A word
+    differing within a condition is categorical; across a factor's levels (a BLAS name) or not a word in every
+    repetition (a time stamp, a host with a number) it stays a text difference."""
+    from types import SimpleNamespace
+
+    from reprovip.analyze.observations import _words_differ
+
+    def got(condition: str, **fields: str):
+        meta = dict(text={k: k + v for k, v in fields.items()}, words={k: v for k, v in fields.items() if v.isalpha()})
+        return SimpleNamespace(meta=meta), SimpleNamespace(condition_key=condition)
+
+    raw = {
+        "s1": {
+            0: got("threads=1", qc="include", blas="openblas", host="n1"),
+            1: got("threads=1", qc="include", blas="openblas", host="n2"),
+            2: got("threads=2", qc="include", blas="mkl", host="n1"),
+            3: got("threads=2", qc="exclude", blas="mkl", host="n1"),
+        }
+    }
+    assert _words_differ(raw, set()) == {"qc": dict(words=["exclude", "include"], subject="s1", condition="threads=2")}

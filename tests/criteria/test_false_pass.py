@@ -200,19 +200,18 @@ def test_a_string_that_flips_between_runs_is_not_a_silent_pass(study_dir: Path, 
     """A JSON string that changes between runs (a diagnosis that flips), next to deterministic numbers or to a
     number with run-to-run noise far below the spread between subjects. Before: "sufficiently reproducible",
     nothing said (first review for the first, second review for the second: the files differed, and a number
-    did too, so no warning was given)."""
+    did too, so no warning was given); then a warning only, exit 0 (review QC's `qc_decision`): a word that
+    differs between repetitions of one condition is a categorical result that is not reproducible, a failure."""
     study = edge_study(study_dir, mode, repetitions=4)
     doc = study.analyze().document
     (out,) = doc["outputs"]
-    assert not out["bitwise"]["identical"]
-    assert out["text_differences"] == {"count": 1, "names": ["diagnosis"]}
-    reason = next(r for r in out["verdict"]["reasons"] if r["criterion"] == "differences covered by the observations")
-    assert (reason["severity"], reason["passed"], reason["observation"]) == ("warn", False, "diagnosis")
-    assert (
-        "1 text field(s) differ between executions of a subject, which no metric measures: diagnosis"
-        in (reason["message"])
-    )
-    assert doc["verdict"]["status"] == "warn" and study.check(strict=True, reanalyze=False).exit_code == 1
+    assert not out["bitwise"]["identical"] and "text_differences" not in out
+    fields = out["categorical_differences"]["fields"]
+    assert list(fields) == ["diagnosis"] and fields["diagnosis"]["words"] == ["healthy", "tumour"]
+    reason = next(r for r in out["verdict"]["reasons"] if r["criterion"] == "categorical values alike")
+    assert (reason["severity"], reason["passed"], reason["observation"]) == ("fail", False, "diagnosis")
+    assert "diagnosis: 'healthy' / 'tumour' (sub-01); if a field is no result" in reason["message"]
+    assert doc["verdict"]["status"] == "fail" and study.check(reanalyze=False).exit_code == 1
 
 
 def _analysed_image_app(study_dir: Path, app: str, outputs: str, subjects: int, extra: str = "") -> tuple[dict, dict]:

@@ -53,6 +53,8 @@ class Observations:
     zero: dict[str, list[str]] = field(default_factory=dict)
     # Observations and text fields the study's `ignore` patterns left out, by name
     ignored: list[str] = field(default_factory=list)
+    # Categorical text fields whose repetitions of one condition wrote other words (:func:`_words_differ`)
+    categorical: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _elements(name: str, arr: np.ndarray) -> Iterator[tuple[str, Any]]:
@@ -140,7 +142,7 @@ def ignoring(got: Loaded, patterns: list[str], matched: set[str]) -> Loaded:
     drop = set(hit)
     values = {n: v for n, v in got.values.items() if n not in drop}
     meta = dict(got.meta, n_nonfinite=count_nonfinite(values))
-    for key in ("text", "exact", "number_like_text"):
+    for key in ("text", "exact", "number_like_text", "words"):
         if isinstance(meta.get(key), dict):
             meta[key] = {n: v for n, v in meta[key].items() if n not in drop}
     return Loaded(got.kind, values, meta)
@@ -352,7 +354,8 @@ def gather(
     for i in np.flatnonzero(~finite.all(axis=1)):
         there = [si for si, s in enumerate(subjects) if s not in absent.get(names[i], ())]
         nonfinite[names[i]] = nonfinite_pattern(names[i], values[i, there], [subjects[si] for si in there], design)
-    text = _text_differs(raw, set(unshared))
+    categorical = _words_differ(raw, set(unshared))
+    text = [n for n in _text_differs(raw, set(unshared)) if n not in categorical]  # said as such, not twice
     return Observations(
         names,
         values,
@@ -367,6 +370,7 @@ def gather(
         blank,
         zero=zero,
         ignored=sorted(matched),
+        categorical=categorical,
         no_rows=bool(raw) and all(got.meta.get("n_rows") == 0 for per in raw.values() for got, _ in per.values()),
     )
 
@@ -567,6 +571,28 @@ def _one_layout(per: dict[Any, tuple[Any, Record]], flats: dict[Any, dict[str, f
             )
         )
     return errors
+
+
+def _words_differ(raw: dict[str, dict[Any, tuple[Any, Any]]], unshared: set[str]) -> dict[str, dict[str, Any]]:
+    """The categorical text fields (``meta["words"]``: ``include``, ``converged``) whose repetitions of one
+    condition wrote other words: name -> the words, the first subject and condition where they differ. A
+    categorical result that is not reproducible (review QC: `qc_decision` flipping from include to exclude between
+    repetitions under threads=2 only warned, as a time stamp does). Across levels of a factor a word may change
+    with what the factor sets (a BLAS name): that stays a text difference."""
+    found: dict[str, dict[str, Any]] = {}
+    for s, per in raw.items():
+        cells: dict[str, list[Any]] = {}
+        for got, rec in per.values():
+            cells.setdefault(rec.condition_key, []).append(got.meta)
+        for condition, metas in cells.items():
+            written = [m.get("words") or {} for m in metas]
+            texts = [m.get("text") or {} for m in metas]
+            for name in sorted(set().union(*written) - unshared - set(found)):
+                values = {w.get(name) for w in written}
+                # a word in every repetition of the cell, and not the same one
+                if None not in values and len(values) > 1 and all(name in t for t in texts):
+                    found[name] = dict(words=sorted(values), subject=s, condition=condition)
+    return found
 
 
 def _text_differs(raw: dict[str, dict[Any, tuple[Any, Any]]], unshared: set[str]) -> list[str]:

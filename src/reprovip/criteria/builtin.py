@@ -247,6 +247,26 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 + _own_keys(out),
             )
         )
+    if categorical := out.get("categorical_differences"):
+        fields = categorical["fields"]
+        reasons.append(
+            reason(
+                "categorical values alike",
+                passed=False,
+                value=categorical["count"],
+                observation=next(iter(fields)),
+                message=f"{categorical['count']} text field(s) hold a word that differs between repetitions of one "
+                "condition (a categorical result that is not reproducible): "
+                + named(
+                    [
+                        f"{name}: {' / '.join(map(repr, d['words']))} ({d['subject']}"
+                        + (f", {d['condition']})" if d["condition"] not in (None, "-") else ")")
+                        for name, d in fields.items()
+                    ]
+                )
+                + "; if a field is no result (a host name, a status of the run), declare it in the output's `ignore`",
+            )
+        )
     if (ignored := out.get("ignored_observations")) and ignored.get("unmatched"):
         reasons.append(
             reason(

@@ -376,6 +376,24 @@ def number_text(value: str) -> bool:
     return _NUMBER_TEXT.fullmatch(value.strip()) is not None
 
 
+_WORD = re.compile(r"[^\W\d_][^\d/\\]{0,63}")  # a letter first, no digit nor path separator, 64 characters at most
+
+
+def word_values(texts: dict[str, Any]) -> dict[str, str]:
+    """The text values of ``texts`` that are words (a categorical result: ``include``, ``converged``, ``left
+    hemisphere``): a letter first, no digit nor path separator, 64 characters at most; not time stamps, host
+    names with numbers, paths or digests. Kept as written in ``meta["words"]``, so that the analysis can fail a
+    word that differs between repetitions of one condition (review QC: an MRIQC-like `qc_decision` flipping from
+    include to exclude only warned).
+
+    Examples
+    --------
+    >>> word_values({"qc": "include", "t": "2026-12-01T02:50", "p": "/data/sub-01", "n": None, "h": "node12"})
+    {'qc': 'include'}
+    """
+    return {k: v for k, v in texts.items() if isinstance(v, str) and _WORD.fullmatch(v.strip())}
+
+
 def text_digest(value: Any) -> str:
     """A short digest of a non-numeric value a reader does not turn into an observation (a JSON string, a text
     cell): enough to tell whether it differs between executions without keeping it.

@@ -34,6 +34,7 @@ from reprovip.readers.base import (
     read_file_bytes,
     read_only,
     text_digest,
+    word_values,
 )
 from reprovip.readers.table import holds_number, names_a_version
 
@@ -208,6 +209,7 @@ class JsonReader(Reader):
             "n_ignored": len(ignored),
             "ignored": list(ignored)[:100],
             "text": {k: text_digest(v) for k, v in ignored.items()},
+            "words": word_values(ignored),  # categorical results, as written: the analysis fails one that flips
             # strings that are numbers ("1234.56", "4.2 ml"): when they differ, no metric measures them
             "number_like_text": {
                 k: f"{v!r} is a number written as text"

@@ -63,6 +63,7 @@ from reprovip.readers.base import (
     strip_escapes,
     suffix_of,
     text_digest,
+    word_values,
 )
 from reprovip.readers.text import HEX_FLOAT, hex_number
 
@@ -513,6 +514,10 @@ def table_loaded(path: Path, table: ParsedTable, key_columns: tuple[str, ...] | 
         # (a review's 10% change there under threads=2 read "a string, a text column, a word" with no line named)
         "text": {f"{key}/{table.header[j]}": text_digest(table.rows[i][j]) for i, key in enumerate(keys) for j in text}
         | {f"comment {n}": text_digest(c) for n, c in enumerate(table.comments, start=1)},
+        # categorical cells as written (`include`, `converged`): the analysis fails one that flips between runs
+        "words": word_values(
+            {f"{key}/{table.header[j]}": table.rows[i][j] for i, key in enumerate(keys) for j in text}
+        ),
         "key_columns": list(used),
         "ignored_columns": [table.header[j] for j in text] + ignored,
         "tuple_columns": [table.header[j] for j in tuples],
