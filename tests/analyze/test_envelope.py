@@ -371,6 +371,18 @@ def test_one_step_moves_that_go_one_way_are_a_change(signs: tuple[int, int], ins
     assert env["within_envelope"] is inside
 
 
+@pytest.mark.parametrize(("step", "inside"), [(1, True), (4, True), (1000, False)])
+def test_a_deterministic_result_moved_by_a_few_ulps_is_inside(step: int, inside: bool) -> None:
+    """Review QC: a new version (another NumPy summation order) moved deterministic IQMs by 1 ulp and `compare`
+    failed "with no run-to-run noise in the baseline". Up to 4 ulps of the value is float64's dust; 1000 ulps
+    (2e-13 relative) still is a change of a deterministic result."""
+    rng = np.random.default_rng(6)
+    x = np.repeat(rng.uniform(1, 100, (2, 5, 1, 1)), 2, axis=2).repeat(3, axis=3)  # no run-to-run noise
+    x[:, :, 1] = x[:, :, 1] + step * np.spacing(x[:, :, 1])
+    env = envelope(x, ["cjv", "snr"], 0, VERSIONS)
+    assert env["within_envelope"] is inside
+
+
 def test_a_flip_of_the_last_printed_digit_of_a_deterministic_output_is_a_change() -> None:
     """The same flip where no observation of the output varies between runs: a deterministic tool whose new
     version changes a printed digit changed its result."""
