@@ -433,3 +433,20 @@ def test_a_word_that_differs_between_repetitions_of_one_condition_is_categorical
         }
     }
     assert _words_differ(raw, set()) == {"qc": dict(words=["exclude", "include"], subject="s1", condition="threads=2")}
+
+
+def test_one_value_everywhere_to_a_few_ulps_is_constant_for_the_criteria(tmp_path) -> None:
+    """Reviews QC, DG, RD: `spacing_x` 1.0 in every subject, 1.0000000000000002 in some runs: ICC(A,1) 7e-17 and
+    "threads changes the result differently in each subject", not reproducible, for 16 significant digits. One
+    value to 4 ulps is constant for the criteria; 1e-12 apart it still is judged (and fails)."""
+    from tests.conftest import ingested
+
+    for apart, status in ((np.spacing(1.0), "pass"), (1e-12, "fail")):
+        files = {
+            (f"s{s}", r): {"q.json": json.dumps({"snr": 10.0 * s + 0.001 * r, "spacing_x": 1.0 + (r == 2) * apart})}
+            for s in range(1, 5)
+            for r in (1, 2, 3)
+        }
+        doc = ingested(tmp_path / str(apart), "  q: {path: q.json, kind: scalars}\n", files).analyze().document
+        (spacing,) = [o for o in doc["outputs"][0]["observations"] if o["name"] == "spacing_x"]
+        assert spacing.get("float_dust", False) is (status == "pass") and doc["verdict"]["status"] == status

@@ -102,6 +102,9 @@ def _check_squares(flat: np.ndarray) -> None:
 _REPEATABILITY = ("wsd", "wcv_rms", "wcv_log", "rc", "bsd", "bcv", "sd_ratio")  # in the document's order
 
 
+DUST_ULPS = 4  # values within this many units in the last place of float64 are one value
+
+
 def scalar_metrics(values: np.ndarray, factors: tuple[str, ...], cond_keys: list[str]) -> list[dict[str, Any]]:
     """Metrics of each observation of ``values`` (``(n_obs, n_subjects, *levels, k)``).
 
@@ -135,6 +138,13 @@ def scalar_metrics(values: np.ndarray, factors: tuple[str, ...], cond_keys: list
             # One value everywhere whose zeros differ in sign only (-0.0 beside 0.0, `%.3f` of a value near
             # zero): no quantity to judge; the criteria take it as constant, the bytes still differ (a warning)
             o["signed_zeros"] = True
+        elif not constant[i] and np.all(
+            np.abs(flat[i] - flat[i].flat[0]) <= DUST_ULPS * np.spacing(abs(flat[i].flat[0]))
+        ):
+            # One value everywhere to a few ulps (a pixel spacing of 1.0 written 1.0000000000000002 under
+            # threads=2): its ICC is 0 over float64's dust, and "threads changes the result differently in each
+            # subject" failed a field of 16 significant digits (reviews QC, DG, RD); the criteria take it as constant
+            o["float_dust"] = True
         o["sigdigits"] = dict(parker_min=num(sd[i].min()), parker_mean=num(sd[i].mean()), base=10)
     if n_subj < 2:
         return out

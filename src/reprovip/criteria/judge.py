@@ -124,7 +124,7 @@ def _observations_differ(
 
     def exact(o: dict[str, Any]) -> bool:
         consistent = form.startswith("ICC(C") and (o.get("mean_squares") or {}).get("mse") == 0
-        return bool(o.get("identical") or o.get("constant") or consistent)
+        return bool(o.get("identical") or o.get("constant") or o.get("float_dust") or consistent)
 
     observations = output.get("observations") or []
     differ = [o for o in observations if criterion.selects(o["name"]) and not exact(o)]
@@ -153,11 +153,13 @@ def _check_values(criterion: Criterion, output: dict[str, Any], document: dict[s
             message = f"{criterion.text}: every voxel is zero in every execution: nothing to compare"
             return reason(criterion.text, passed=True, message=message, **_extra(criterion))
     values = metric_values(criterion.metric, output, document, criterion.selects)
-    constant = {o["name"] for o in output.get("observations") or [] if o.get("constant") or o.get("signed_zeros")}
+    observations = output.get("observations") or []
+    constant = {o["name"] for o in observations if o.get("constant") or o.get("signed_zeros") or o.get("float_dust")}
     same = [name for name, _, _ in values if name in constant] if criterion.op is not None else []
     if not same:
         return _judge(criterion, output, values)
-    identity = f"{named(same)} identical in every execution: nothing to compare between subjects"
+    dust = " (to 4 units in the last place of float64)" if any(o.get("float_dust") for o in observations) else ""
+    identity = f"{named(same)} identical in every execution{dust}: nothing to compare between subjects"
     rest = [t for t in values if t[0] not in constant]
     if not rest:
         return reason(

@@ -98,7 +98,7 @@ def unjudged(out: dict[str, Any], rules: list[Criterion]) -> list[dict[str, Any]
         o["name"]
         for o in out.get("observations") or []
         # a non-finite observation stays listed: its finite subjects' differences are judged by nothing either
-        if not (o.get("identical") or o.get("constant"))
+        if not (o.get("identical") or o.get("constant") or o.get("float_dust"))
         and not any(c.selects(o["name"]) for c in per_observation)
         and not (repetitions and _repetitions_differ(o, out))
     ]
