@@ -391,7 +391,11 @@ def test_observations_a_study_ignores_are_left_out_and_said(tmp_path) -> None:
     (out,) = doc.analyze().document["outputs"]
     assert [o["name"] for o in out["observations"]] == ["snr"]
     assert out["ignored_observations"] == dict(
-        count=2, names=["host", "start_epoch"], patterns=["start_*", "host", "tyop"], unmatched=["tyop"]
+        count=2,
+        names=["host", "start_epoch"],
+        patterns=["start_*", "host", "tyop"],
+        unmatched=["tyop"],
+        differ=["host", "start_epoch"],
     )
     (typo,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "ignore patterns match"]
     assert typo["severity"] == "warn" and "'tyop' match no observation" in typo["message"]

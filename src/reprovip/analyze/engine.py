@@ -190,7 +190,11 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
             if ignore:  # what the study declared not to judge, said; a pattern that matched nothing may be a typo
                 unmatched = [p for p in ignore if not any(fnmatch.fnmatchcase(n, p) for n in obs.ignored)]
                 entry["ignored_observations"] = dict(
-                    count=len(obs.ignored), names=obs.ignored[:20], patterns=ignore, unmatched=unmatched
+                    count=len(obs.ignored),
+                    names=obs.ignored[:20],
+                    patterns=ignore,
+                    unmatched=unmatched,
+                    differ=obs.ignored_differ[:20],  # those whose values differ within a subject
                 )
             entry["errors"] = merge_errors(entry["errors"], obs.errors)
             metrics, env = observation_metrics(obs, design, cond_keys)

@@ -18,7 +18,7 @@ from reprovip.analyze.identifiers import mixed_identifiers
 from reprovip.errors import ReaderError
 from reprovip.readers import check_compatible, load
 from reprovip.readers.arrays import npy_values
-from reprovip.readers.base import Loaded, count_nonfinite
+from reprovip.readers.base import Loaded, count_nonfinite, text_digest
 from reprovip.readers.compat import different_rows, examples
 
 MAX_OBSERVATIONS = 200_000
@@ -53,6 +53,8 @@ class Observations:
     zero: dict[str, list[str]] = field(default_factory=dict)
     # Observations and text fields the study's `ignore` patterns left out, by name
     ignored: list[str] = field(default_factory=list)
+    # Ignored observations whose values differ between executions of a subject
+    ignored_differ: list[str] = field(default_factory=list)
     # Categorical text fields whose repetitions of one condition wrote other words (:func:`_words_differ`)
     categorical: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -141,7 +143,11 @@ def ignoring(got: Loaded, patterns: list[str], matched: set[str]) -> Loaded:
     matched.update(hit)
     drop = set(hit)
     values = {n: v for n, v in got.values.items() if n not in drop}
-    meta = dict(got.meta, n_nonfinite=count_nonfinite(values))
+    # what each left-out value was, as a digest: the analysis names those that differ (review QC: a 1000-fold
+    # change of an ignored `EchoTime` was listed beside ignored values that never changed)
+    texts = got.meta.get("text") or {}
+    left = {n: text_digest(got.values[n].tobytes()) if n in got.values else texts[n] for n in hit}
+    meta = dict(got.meta, n_nonfinite=count_nonfinite(values), ignored_values=left)
     for key in ("text", "exact", "number_like_text", "words"):
         if isinstance(meta.get(key), dict):
             meta[key] = {n: v for n, v in meta[key].items() if n not in drop}
@@ -355,6 +361,7 @@ def gather(
         there = [si for si, s in enumerate(subjects) if s not in absent.get(names[i], ())]
         nonfinite[names[i]] = nonfinite_pattern(names[i], values[i, there], [subjects[si] for si in there], design)
     categorical = _words_differ(raw, set(unshared))
+    ignored_differ = _differing(raw, "ignored_values", set())
     text = [n for n in _text_differs(raw, set(unshared)) if n not in categorical]  # said as such, not twice
     return Observations(
         names,
@@ -371,6 +378,7 @@ def gather(
         zero=zero,
         ignored=sorted(matched),
         categorical=categorical,
+        ignored_differ=ignored_differ,
         no_rows=bool(raw) and all(got.meta.get("n_rows") == 0 for per in raw.values() for got, _ in per.values()),
     )
 
@@ -599,9 +607,15 @@ def _text_differs(raw: dict[str, dict[Any, tuple[Any, Any]]], unshared: set[str]
     """The non-numeric leaves or cells (``meta["text"]`` of the readers) whose value is not the same in every
     execution of some subject: what no observation measures, which a flipping string would otherwise hide.
     A field some version never writes (``unshared``) is named in ``version_layout`` instead."""
+    return _differing(raw, "text", unshared)
+
+
+def _differing(raw: dict[str, dict[Any, tuple[Any, Any]]], key: str, unshared: set[str]) -> list[str]:
+    """The names of ``meta[key]`` (digests by name) whose digest is not the same in every execution of some
+    subject, but those of ``unshared``."""
     differs: set[str] = set()
     for per in raw.values():
-        texts = [got.meta.get("text") or {} for got, _ in per.values()]
+        texts = [got.meta.get(key) or {} for got, _ in per.values()]
         for name in set().union(*texts) - unshared:
             if len({t.get(name) for t in texts}) > 1:
                 differs.add(name)

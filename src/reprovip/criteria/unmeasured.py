@@ -53,8 +53,13 @@ def unseen_differences(out: dict[str, Any]) -> list[dict[str, Any]]:
         if ignored := out.get("ignored_observations"):  # the study's own choice: their values are not read at all
             what = what.replace(
                 "number read from them is identical: the difference is in ",
-                f"number judged is identical: the difference is in what the study ignores "
-                f"({named(ignored['names'], ignored['count'])}: not compared), ",
+                "number judged is identical: the difference is in what the study ignores ("
+                + (
+                    f"differing: {named(ignored['differ'])}"
+                    if ignored.get("differ")
+                    else f"{named(ignored['names'], ignored['count'])}"
+                )
+                + ": not compared), ",
             )
         message = (
             f"the files of {unmeasured} subject(s) differ between executions (within a condition or across "
