@@ -25,3 +25,11 @@ def test_files_that_differ_where_the_study_ignores_say_so() -> None:
         in (why["message"])
     )
     assert "number read from them is identical" not in why["message"] and why["severity"] == "warn"
+
+
+def test_the_ignored_values_that_differ_are_named() -> None:
+    """Review QC: a 1000-fold change of an ignored `EchoTime` was listed among ignored values that never changed."""
+    ignored = dict(count=3, names=["a", "echo", "z"], patterns=["*"], unmatched=[], differ=["echo"])
+    out = dict(name="o", kind="scalars", observations=[], unmeasured_differences=2, ignored_observations=ignored)
+    (why,) = [r for r in builtin_reasons(out) if "differ between executions" in r["message"]]
+    assert "what the study ignores (differing: echo: not compared)" in why["message"]
