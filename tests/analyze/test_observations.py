@@ -454,3 +454,16 @@ def test_one_value_everywhere_to_a_few_ulps_is_constant_for_the_criteria(tmp_pat
         doc = ingested(tmp_path / str(apart), "  q: {path: q.json, kind: scalars}\n", files).analyze().document
         (spacing,) = [o for o in doc["outputs"][0]["observations"] if o["name"] == "spacing_x"]
         assert spacing.get("float_dust", False) is (status == "pass") and doc["verdict"]["status"] == status
+
+
+def test_an_infinite_subject_warns_nothing_on_stderr() -> None:
+    """Review QC: `fber` infinite in every execution of one subject printed numpy's "invalid value encountered in
+    subtract" on stderr (the zero rule's range of inf - inf)."""
+    import warnings
+
+    from reprovip.analyze.observations import zero_as_absent
+
+    v = np.array([[[5.0, 5.1], [np.inf, np.inf], [0.0, 0.0], [6.0, 6.2], [7.0, 7.1]]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        assert zero_as_absent(["fber"], v, ["s1", "s2", "s3", "s4", "s5"], {}) == {}

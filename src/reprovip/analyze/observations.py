@@ -409,7 +409,8 @@ def zero_as_absent(
     flat = values.reshape(len(names), len(subjects), -1)
     zero_all = (flat == 0).all(axis=2)
     number_all = ((flat != 0) & np.isfinite(flat)).all(axis=2)
-    varies = np.ptp(flat, axis=2) > 0
+    with np.errstate(invalid="ignore"):  # inf - inf: no variation said (the subject is no number there anyway)
+        varies = np.ptp(flat, axis=2) > 0
     out = {}
     for i in np.flatnonzero(zero_all.any(axis=1)):
         here = [j for j, s in enumerate(subjects) if s not in absent.get(names[i], ())]
