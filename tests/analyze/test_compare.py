@@ -142,11 +142,12 @@ def test_subjects_run_in_one_version_only_make_the_comparison_incomplete(tmp_pat
     doc = compare_check(Study.load(baseline), Study.load(current)).document
     assert (doc["verdict"]["status"], doc["verdict"]["exit_code"]) == ("incomplete", 3)
     (out,) = doc["outputs"]
-    assert out["left_out"] == [dict(subject=s, present=3, needed=6) for s in ("sub-03", "sub-04")]
+    assert out["left_out"] == [dict(subject=s, present=3, needed=6, only_in="current") for s in ("sub-03", "sub-04")]
     (left,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "every subject in the metrics"]
+    # which version stored them (review VC: "sub-04 (3 of 6)" did not say it was the baseline's)
     assert left["message"] == (
         "2 of 4 subject(s) do not have the design's executions of this output and are left out of its metrics, whatever their values "
-        "(the study is incomplete): sub-03 (3 of 6); sub-04 (3 of 6)"
+        "(the study is incomplete): sub-03 (3 of 6, stored by the current only); sub-04 (3 of 6, stored by the current only)"
     )
 
 

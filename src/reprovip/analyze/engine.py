@@ -385,9 +385,15 @@ def _left_out(design: Design) -> list[dict[str, Any]]:
     the design (every condition x the repetition count most cells have): how many they have, how many it
     needs. Subjects left out for an unreadable or missing file are not listed: the reasons about those do."""
     need = len(design.positions)
-    return [
-        dict(subject=s, present=len(design.grid[s]), needed=need) for s in design.subjects if not design.balanced(s)
-    ]
+    out = []
+    for s in design.subjects:
+        if not design.balanced(s):
+            entry = dict(subject=s, present=len(design.grid[s]), needed=need)
+            # compared versions: which of them ran it (review VC: "sub-04 (3 of 6)" did not say it was the baseline)
+            if len(versions := sorted({r.version for r in design.grid[s].values() if r.version})) == 1:
+                entry["only_in"] = versions[0]
+            out.append(entry)
+    return out
 
 
 def _unmeasured(kind: str, entry: dict[str, Any], observations: list[dict[str, Any]]) -> bool:

@@ -69,7 +69,8 @@ def _executions_of(e: dict[str, Any]) -> str:
         return (
             f"{e['subject']} ({e['present']} of {e['needed']}, but more repetitions of a condition, fewer of another)"
         )
-    return f"{e['subject']} ({e['present']} of {e['needed']})"
+    only = f", stored by the {e['only_in']} only" if e.get("only_in") else ""
+    return f"{e['subject']} ({e['present']} of {e['needed']}{only})"
 
 
 def _by_problem(errors: list[dict[str, Any]]) -> list[str]:
