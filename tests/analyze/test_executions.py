@@ -653,3 +653,34 @@ def test_a_keyed_table_a_subject_writes_empty_every_time_is_absent_there(tmp_pat
     plain = ingested(tmp_path / "plain", "  clusters: {path: clusters.csv, kind: table}\n", files)
     (out,) = plain.analyze().document["outputs"]
     assert {e["subject"] for e in out["errors"]} == {"c"}
+
+
+def test_an_optional_output_whose_path_is_misspelt_is_not_analysable(tmp_path: Path) -> None:
+    """Review MC: `volumes: {path: volume.csv, optional: true}` while the tool writes `volumes.csv` (varying 20%
+    under threads=2): "written by no execution (declared optional): nothing to judge", a warning, and the study
+    passed on its other output. Each execution notes the close name written instead; the output is not analysable
+    and its message names the file. A name no file is close to stays a warning."""
+    app = tmp_path / "app.py"
+    app.write_text(
+        "import sys, pathlib\nout = pathlib.Path(sys.argv[2])\n"
+        "(out / 'volumes.csv').write_text('tissue,v\\ngm,1\\n')\n(out / 'summary.json').write_text('{\"n\": 1}')\n"
+    )
+    for declared, status in (("volume.csv", "error"), ("lesions.csv", "warn")):
+        path = write_study(
+            tmp_path / declared,
+            app=str(app),  # absolute: tests/apps / app is app
+            outputs=f"  volumes: {{path: {declared}, kind: table, optional: true}}\n"
+            "  summary: {path: summary.json, kind: scalars}\n",
+            repetitions=2,
+        )
+        study = Study.load(path)
+        study.run(jobs=2)
+        doc = study.analyze().document
+        (volumes,) = [o for o in doc["outputs"] if o["name"] == "volumes"]
+        (why,) = volumes["verdict"]["reasons"]
+        assert doc["verdict"]["status"] == status
+        if status == "error":
+            assert volumes["misnamed"]["count"] == 6 and not why["estimable"]
+            assert "{outdir} holds volumes.csv, which no output declares): fix the output's path" in why["message"]
+        else:
+            assert "misnamed" not in volumes and why["message"].startswith("written by no execution")

@@ -42,6 +42,7 @@ from reprovip.atomic import to_json, write_text_atomic
 from reprovip.criteria.evaluate import evaluate
 from reprovip.criteria.reasons import as_float
 from reprovip.errors import NotFoundError, ReaderError, ReprovipError
+from reprovip.execute.sandbox import MISNAMED
 from reprovip.readers import affine_mismatch
 from reprovip.readers.header_diff import header_differences
 from reprovip.readers.text import quoted_lines
@@ -630,6 +631,17 @@ def header(study: Study, declared: dict[str, list[str]]) -> dict[str, Any]:
     )
 
 
+def misnamed_outputs(document: dict[str, Any]) -> None:
+    """Give each optional output written by no execution the executions' notes that a file of a close name was
+    written instead (:func:`~reprovip.execute.sandbox.misnamed_optional`), as ``misnamed``: count and first."""
+    note = (document["executions"].get("notes") or {}).get(MISNAMED)
+    for out in document["outputs"] if note else ():
+        if out.get("written_by_none"):
+            mine = [e for e in note["executions"] if e["message"].startswith(f"{out['name']!r} (")]
+            if mine:
+                out["misnamed"] = dict(count=len(mine), first=mine[0]["message"])
+
+
 def analyze_study(study: Study, *, json_path: str | Path | None = None) -> dict[str, Any]:
     """Analyse every output of ``study`` and return the analysis document.
 
@@ -654,6 +666,7 @@ def analyze_study(study: Study, *, json_path: str | Path | None = None) -> dict[
         provenance=provenance_summary([study], [stored]),
         outputs=analyze_groups(study, groups, declared, study.results / "analysis", done=done),
     )
+    misnamed_outputs(document)
     analysed = [o for o in document["outputs"] if "repetitions" in o]
     if stored.plan.get("ingested") and analysed:
         # The design is the ingested folders', not the file's defaults: the report read "3 repetitions" and no

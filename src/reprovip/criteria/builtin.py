@@ -131,6 +131,12 @@ def _optional_unwritten(out: dict[str, Any]) -> list[dict[str, Any]]:
     that is a parameter (a warning that says which); repetitions of one condition that disagree on writing it,
     or a factor that should change nothing (:data:`NEUTRAL_FACTORS`) deciding it, fail, as any other difference
     between them does."""
+    if misnamed := out.get("misnamed"):  # a close name written instead: a misspelt path (review MC)
+        message = (
+            f"written by no execution (declared optional), while {misnamed['count']} execution(s) wrote a file of a "
+            f"close name that no output declares ({misnamed['first']}): fix the output's path"
+        )
+        return [reason(WRITTEN, passed=False, estimable=False, value=0, message=message)]
     if out.get("written_by_none"):
         message = "written by no execution (declared optional): nothing to judge"
         return [reason(WRITTEN, passed=False, severity="warn", estimable=False, value=0, message=message)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import difflib
 import errno
 import functools
 import glob
@@ -60,7 +61,8 @@ _SWEEP_PATIENCE = 10.0  # seconds to wait for killed leftovers to die (one stuck
 # .executions). The pids are in the stderr's note, not here: one message per problem groups the executions.
 LEFT_RUNNING = "left running"
 INPUT_CHANGED = "changed its input"
-NOTE_TAGS = (LEFT_RUNNING, INPUT_CHANGED)
+MISNAMED = "optional output misnamed"
+NOTE_TAGS = (LEFT_RUNNING, INPUT_CHANGED, MISNAMED)
 _INPUT_ENTRIES = 1000  # entries of a subject's input folder listed, two levels deep: a cheap check, not a scan
 
 
@@ -905,12 +907,50 @@ def _execute(task: Task, tmpdir: str | None = None) -> dict[str, Any]:
         result["trace"] = trace.trace_execution(traced, workdir, skip=(PID_FILE, "input"), note=trace_note)
     missing = {o["name"] for o in result["outputs"] if o["missing"]}
     notes = _notes(waited.leftovers, input_changes(watched, input_listing(watched_path)) if watched else [])
+    notes += misnamed_optional(outdir, task.outputs, result["outputs"])
     result["ok"] = not missing
     if missing:  # a writer left running and killed is likely why: said after the missing outputs
         result["error"] = "; ".join([missing_message(workdir, task.outputs, missing), *notes])
     else:
         result["error"] = "\n".join(notes) or None
     return result
+
+
+def misnamed_optional(
+    outdir: str | os.PathLike[str], decls: list[OutputDecl], found: list[dict[str, Any]]
+) -> list[str]:
+    """A note for each optional output not written whose name is close to a file of ``{outdir}`` that no output
+    declares (``volume.csv`` declared, ``volumes.csv`` written): a misspelt path read "written by no execution
+    (declared optional)", a warning, and the study passed on its other outputs (review MC).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> out = tempfile.mkdtemp()
+    >>> _ = open(os.path.join(out, "volumes.csv"), "w").close()
+    >>> misnamed_optional(out, [OutputDecl("v", "volume.csv", "table", optional=True)], [])[0][:69]
+    "optional output misnamed: 'v' (volume.csv) was not written, and {outd"
+    """
+    written = {os.path.basename(o["path"]) for o in found if o.get("path")}
+    unwritten = [
+        d
+        for d in decls
+        if d.optional and d.name not in {o["name"] for o in found} and not STREAM_OUTPUT.match(d.pattern)
+    ]
+    if not unwritten:
+        return []
+    names = [n for n in os.listdir(outdir) if n not in written and os.path.isfile(os.path.join(outdir, n))]
+    notes = []
+    for d in unwritten:
+        if any(c in d.pattern for c in "*?[{"):  # a glob or a template: no one name to be close to
+            continue
+        close = difflib.get_close_matches(os.path.basename(d.pattern), names, n=1, cutoff=0.8)
+        if close:
+            notes.append(
+                f"{MISNAMED}: {d.name!r} ({d.pattern}) was not written, and {{outdir}} holds {close[0]}, which no "
+                "output declares"
+            )
+    return notes
 
 
 def _notes(leftovers: list[int], changed: list[str]) -> list[str]:
