@@ -467,3 +467,22 @@ def test_an_infinite_subject_warns_nothing_on_stderr() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         assert zero_as_absent(["fber"], v, ["s1", "s2", "s3", "s4", "s5"], {}) == {}
+
+
+def test_text_lines_printed_in_another_order_are_said(tmp_path) -> None:
+    """Review TX: per-region lines printed by threads as they finish, in another order in each run: "threads
+    changes the result" on a region whose value never changed. Still different files, read by line; a warning says
+    the lines are the same, moved."""
+    from tests.conftest import ingested
+
+    regions = [f"region_{c}: mean = {10 * s + i}.5 (n = 42{i} voxels)" for i, c in enumerate("abc") for s in [0]]
+    files = {}
+    for s in range(1, 4):
+        lines = [line.replace("mean = ", f"mean = {s}") for line in regions]
+        for r in (1, 2):
+            files[(f"s{s}", r)] = {"r.log": "\n".join(lines if r == 1 else lines[::-1]) + "\n"}
+    doc = ingested(tmp_path, "  r: {path: r.log, kind: text}\n", files).analyze().document
+    (out,) = doc["outputs"]
+    assert out["reordered_lines"] == ["s1", "s2", "s3"]
+    (why,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "lines in one order"]
+    assert why["severity"] == "warn" and "wrote the same lines in another order" in why["message"]

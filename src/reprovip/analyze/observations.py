@@ -53,6 +53,8 @@ class Observations:
     zero: dict[str, list[str]] = field(default_factory=dict)
     # Observations and text fields the study's `ignore` patterns left out, by name
     ignored: list[str] = field(default_factory=list)
+    # Subjects whose text files hold the same lines in another order in some executions (:func:`_reordered`)
+    reordered: list[str] = field(default_factory=list)
     # Ignored observations whose values differ between executions of a subject
     ignored_differ: list[str] = field(default_factory=list)
     # Categorical text fields whose repetitions of one condition wrote other words (:func:`_words_differ`)
@@ -362,6 +364,7 @@ def gather(
         nonfinite[names[i]] = nonfinite_pattern(names[i], values[i, there], [subjects[si] for si in there], design)
     categorical = _words_differ(raw, set(unshared))
     ignored_differ = _differing(raw, "ignored_values", set())
+    reordered = _reordered(raw, loaded)
     text = [n for n in _text_differs(raw, set(unshared)) if n not in categorical]  # said as such, not twice
     return Observations(
         names,
@@ -379,6 +382,7 @@ def gather(
         ignored=sorted(matched),
         categorical=categorical,
         ignored_differ=ignored_differ,
+        reordered=reordered,
         no_rows=bool(raw) and all(got.meta.get("n_rows") == 0 for per in raw.values() for got, _ in per.values()),
     )
 
@@ -601,6 +605,20 @@ def _words_differ(raw: dict[str, dict[Any, tuple[Any, Any]]], unshared: set[str]
                 # a word in every repetition of the cell, and not the same one
                 if None not in values and len(values) > 1 and all(name in t for t in texts):
                     found[name] = dict(words=sorted(values), subject=s, condition=condition)
+    return found
+
+
+def _reordered(raw: dict[str, dict[Any, tuple[Any, Any]]], loaded: dict[str, dict[Any, dict[str, float]]]) -> list[str]:
+    """The subjects whose text files (``meta["lines_digest"]``, the lines whatever their order) hold the same
+    lines in every execution while the numbers read by position differ: lines printed in another order (review
+    TX: per-region lines printed by threads as they finished read "threads changes the result" on a region whose
+    value never changed)."""
+    found = []
+    for s, per in raw.items():
+        digests = {got.meta.get("lines_digest") for got, _ in per.values()}
+        flats = [loaded.get(s, {}).get(pos) for pos in per]
+        if len(digests) == 1 and None not in digests and len({tuple(sorted((f or {}).items())) for f in flats}) > 1:
+            found.append(s)
     return found
 
 

@@ -254,6 +254,19 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 + _own_keys(out),
             )
         )
+    if reordered := out.get("reordered_lines"):
+        reasons.append(
+            reason(
+                "lines in one order",
+                passed=False,
+                severity="warn",
+                value=len(reordered),
+                message=f"the executions of {len(reordered)} subject(s) ({named(reordered)}) wrote the same lines in "
+                "another order (a tool printing results as its threads finish?): numbers are read by line "
+                "(`line<L>:<i>`), so every moved line reads as changed, whatever its value; make the tool sort its "
+                "lines, or write the results as a table keyed by their label",
+            )
+        )
     if categorical := out.get("categorical_differences"):
         fields = categorical["fields"]
         reasons.append(

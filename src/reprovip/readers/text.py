@@ -481,6 +481,9 @@ class TextReader(Reader):
             "n_overflow": overflow,
             "encoding": encoding,
             "n_nonfinite": count_nonfinite(values),
+            # the lines whatever their order: two files of the same lines in another order (results printed by
+            # threads as they finish) read every moved number as changed, and the analysis says why (review TX)
+            "lines_digest": text_digest(sorted(line.strip() for line in lines if line.strip())),
         }
         if digests:  # base64 data (GIFTI, VTK XML) declared text: only its metadata numbers were read (a review)
             meta["text"] = digests  # when a run differs, the analysis says so
