@@ -236,8 +236,9 @@ def test_label_maps_in_each_subjects_own_space_are_measured_on_it(tmp_path: Path
 
 def test_labels_that_moved_on_a_subject_s_own_grid_are_no_header_difference(tmp_path: Path) -> None:
     """Review A: sub-4 on its own grid (another shape), its repetition 2 moved by a voxel; the others identical.
-    Dice measured it (0.75: a warning), and another warning beside said its files differ "while every voxel is identical: the
-    difference is in the image header": its voxels are in no `differ` map, so that warning cannot speak of it."""
+    Dice measured it (0.75: a failure since review CT, a warning before), and another warning beside said its files differ
+    "while every voxel is identical: the difference is in the image header": its voxels are in no `differ` map, so
+    that warning cannot speak of it."""
     files = {}
     for s in range(5):
         shape = (10, 8, 8) if s == 4 else (8, 8, 8)
@@ -249,7 +250,10 @@ def test_labels_that_moved_on_a_subject_s_own_grid_are_no_header_difference(tmp_
     assert out["segmentation"]["dice_min"] == pytest.approx(2 * 48 / 128, rel=1e-12)
     assert "unmeasured_differences" not in out
     assert all("image header" not in r["message"] for r in out["verdict"]["reasons"])
-    assert [r["criterion"] for r in out["verdict"]["reasons"] if not r["passed"]] == ["dice_min >= 0.95"]
+    assert [r["criterion"] for r in out["verdict"]["reasons"] if not r["passed"]] == [
+        "dice_min >= 0.8",
+        "dice_min >= 0.95",
+    ]
 
 
 def test_identical_label_maps_that_cannot_be_read_are_identical_with_a_warning(tmp_path: Path) -> None:

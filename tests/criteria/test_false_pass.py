@@ -245,7 +245,7 @@ def test_labels_that_swap_sides_fail_though_their_volumes_do_not_change(study_di
         "label 1 (subject sub-01, repetition 1 against repetition 2), whose voxels carry label 2 in the other execution"
     )
     assert [(r["criterion"], r["severity"], r["observation"]) for r in failed] == [
-        ("dice_min >= 0.5", "fail", where),
+        ("dice_min >= 0.8", "fail", where),
         ("dice_min >= 0.95", "warn", where),
     ]
     assert "label 1" in failed[0]["message"]
@@ -576,7 +576,7 @@ def test_a_sparse_map_losing_one_voxel_is_not_a_lost_image(tmp_path: Path) -> No
 
 def test_declared_criteria_keep_the_label_and_image_safeguards(tmp_path: Path) -> None:
     """A label mirrored left/right in one execution (Dice 0, same volume) failed the defaults through
-    `dice_min >= 0.5`; declaring only `ICC(A,1).ci_low >= 0.9` (meant for a table) dropped that check and the
+    `dice_min >= 0.8`; declaring only `ICC(A,1).ci_low >= 0.9` (meant for a table) dropped that check and the
     study passed (a review). The safeguard stays unless a declared criterion names `dice_min`."""
     import nibabel as nib
     import numpy as np
@@ -593,7 +593,7 @@ def test_declared_criteria_keep_the_label_and_image_safeguards(tmp_path: Path) -
     (out,) = doc["outputs"]
     reasons = {r["criterion"]: r for r in out["verdict"]["reasons"]}
     assert reasons["ICC(A,1).ci_low >= 0.9"]["passed"]  # the label volumes agree
-    assert not reasons["dice_min >= 0.5"]["passed"] and doc["verdict"]["status"] == "fail"
+    assert not reasons["dice_min >= 0.8"]["passed"] and doc["verdict"]["status"] == "fail"
 
 
 def test_a_spread_that_computes_as_zero_on_differing_values_is_not_estimable(tmp_path: Path) -> None:
