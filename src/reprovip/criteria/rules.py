@@ -290,9 +290,9 @@ def default_criteria(kind: str, *, compare: bool = False) -> list[Criterion]:
     (a region where the executions disagree). Label maps add a failure below a Dice of 0.8 between two
     executions of a subject (a fifth of a label disagrees: a mirrored or swapped label keeps its volume, hence
     its volume ICC; a tumour moved by a slice in every patient, Dice 0.6, and one that lost a third of its
-    voxels in one patient, 0.78, passed a failure at 0.5: review CT) and a warning below 0.95. A comparison of versions (``compare``) first requires
-    every version to stay within the baseline's run-to-run envelope. Outputs of kind ``bytes`` are compared by
-    their bytes only: they must be identical."""
+    voxels in one patient, 0.78, passed a failure at 0.5: review CT) and a warning below 0.95. A comparison of
+    versions (``compare``) first requires every version to stay within the baseline's run-to-run envelope.
+    Outputs of kind ``bytes`` are compared by their bytes only: they must be identical."""
     envelope = envelope_criteria(kind) if compare else []
     if kind == "bytes":
         return [Criterion("identical", None, None)]
