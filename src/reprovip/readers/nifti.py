@@ -257,6 +257,13 @@ class NiftiReader(Reader):
         dec = decode(path)
         image = _image(path, dec)
         if kind == "labels":
+            if dec.parsed.inter:  # a CT in Hounsfield units (scl_inter -1024) declared labels: ~1,900 "labels"
+                raise fail(  # and 4.5 min of Dice (review CT); a slope alone is still read, labels x slope
+                    path,
+                    f"an image with an intercept (scl_slope {dec.parsed.slope:g}, scl_inter {dec.parsed.inter:g}) "
+                    "declared `kind: labels`: label maps store their labels with no offset",
+                    "declare the output as kind 'image' (a CT in Hounsfield units, a scaled map)",
+                )
             data = _labels(path, image)
             n_nonfinite = 0
         else:
