@@ -548,6 +548,7 @@ def _envelope(
         signal=stream.acc.envelope_signal()[:, finite],
         new_varies=stream.acc.envelope_new_varies()[:, finite],
         magnitude=magnitude[finite],
+        shift_sign=stream.acc.envelope_shift_sign()[:, finite],
     )
     at = stream.index[np.flatnonzero(finite)[env.pop("worst_index")]] if finite.any() else 0
     voxel = tuple(int(i) for i in np.unravel_index(at, stream.ref[0], order="F"))

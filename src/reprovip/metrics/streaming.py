@@ -395,6 +395,25 @@ class FactorialAccumulator:
         tests = (n + 1) * (self.levels[self._env_axis] - 1)
         return diff.reshape(shape), variance.reshape(shape), tests, mean_shift.reshape(shape)
 
+    def envelope_shift_sign(self) -> np.ndarray | None:
+        """Per condition of the other factors and voxel (``(conditions, *spatial_shape)``), the sign of the mean
+        change over subjects of the compared level whose change is the largest (:meth:`envelope_stats` gives its
+        size): rounding noise moves as many voxels up as down, a version's bias one way. None without an envelope.
+
+        Examples
+        --------
+        >>> acc = FactorialAccumulator((2,), (2,), 2, ["version"], envelope_axis=0)
+        >>> acc.add(np.array([[[1.0, 1.0], [2.0, 2.0]], [[5.0, 5.0], [4.0, 4.0]]]))  # (voxel, version, k)
+        >>> acc.add(np.array([[[3.0, 3.0], [3.0, 3.0]], [[7.0, 7.0], [7.0, 7.0]]]))
+        >>> acc.envelope_shift_sign().tolist()
+        [[1.0, -1.0]]
+        """
+        if self._env_axis is None:
+            return None
+        worst = np.abs(self._env_sum).argmax(axis=0)[None]
+        signed = np.take_along_axis(self._env_sum, worst, axis=0)[0]
+        return np.sign(signed).reshape((self._env_ss.shape[0], *self.spatial_shape))
+
     def envelope_new_varies(self) -> np.ndarray | None:
         """Per condition of the other factors and voxel (``(conditions, *spatial_shape)``), whether the
         repetitions of some compared level differ for some subject there: where the baseline's agree, the
