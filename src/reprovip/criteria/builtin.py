@@ -238,22 +238,12 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
             )
         )
     if absent := out.get("absent_observations"):
-        per = absent["subjects"]
-        reasons.append(
-            reason(
-                "every observation in every subject",
-                passed=False,
-                severity="warn",
-                value=absent["count"],
-                observation=next(iter(per.values()))["names"][0],
-                message=f"{absent['count']} observation(s) are absent from every execution of {len(per)} subject(s) "
-                "(a row, column or field the application did not write for them, wrote as text, left empty or wrote as "
-                "NaN in every execution): each is "
-                "measured over the subjects that write it; "
-                + named([f"{s} lacks {d['count']}: {', '.join(d['names'][:5])}" for s, d in per.items()])
-                + _own_keys(out),
-            )
+        what = (
+            "are absent from every execution of {n} subject(s) (a row, column or field the application did not write "
+            "for them, wrote as text, left empty or wrote as NaN in every execution): each is measured over the "
+            "subjects that write it"
         )
+        reasons.append(_by_subject("every observation in every subject", absent, what, "lacks", _own_keys(out)))
     if reordered := out.get("reordered_lines"):
         reasons.append(
             reason(
@@ -300,21 +290,12 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
             )
         )
     if zero := out.get("zero_observations"):
-        per = zero["subjects"]
-        reasons.append(
-            reason(
-                "something in every subject's outputs",
-                passed=False,
-                severity="warn",
-                value=zero["count"],
-                observation=next(iter(per.values()))["names"][0],
-                message=f"{zero['count']} observation(s) are 0 in every execution of {len(per)} subject(s) where every "
-                "other subject writes a non-zero number that varies between executions: left out of those "
-                "observations' metrics, which judge the others (did the application fail silently for them, or skip "
-                "an empty input?); "
-                + named([f"{s} writes 0 for {d['count']}: {', '.join(d['names'][:5])}" for s, d in per.items()]),
-            )
+        what = (
+            "are 0 in every execution of {n} subject(s) where every other subject writes a non-zero number that "
+            "varies between executions: left out of those observations' metrics, which judge the others (did the "
+            "application fail silently for them, or skip an empty input?)"
         )
+        reasons.append(_by_subject("something in every subject's outputs", zero, what, "writes 0 for"))
     if empty := out.get("empty_observations"):
         reasons.append(
             reason(
@@ -573,6 +554,22 @@ def _blank_subjects(blank: list[str], vox: dict[str, Any], *, compared: bool) ->
         message=f"every voxel of every execution is non-finite (NaN/inf) for {len(blank)} subject(s): "
         f"{', '.join(blank[:5])}{', ...' if len(blank) > 5 else ''}; nothing of them was compared (an application "
         "that failed silently for them?)" + ("; the other subjects' voxels are all zero" if zeros else ""),
+    )
+
+
+def _by_subject(criterion: str, found: dict[str, Any], what: str, verb: str, tail: str = "") -> dict[str, Any]:
+    """A warning on observations that some subjects treat apart (``found``: ``count`` and, by subject, ``count``
+    and ``names``), ``what`` saying how (``{n}``: the number of subjects), each subject named with ``verb``."""
+    per = found["subjects"]
+    return reason(
+        criterion,
+        passed=False,
+        severity="warn",
+        value=found["count"],
+        observation=next(iter(per.values()))["names"][0],
+        message=f"{found['count']} observation(s) {what.format(n=len(per))}; "
+        + named([f"{s} {verb} {d['count']}: {', '.join(d['names'][:5])}" for s, d in per.items()])
+        + tail,
     )
 
 
