@@ -191,13 +191,16 @@ def _voxel_stats(x: np.ndarray) -> tuple:
     return acc.envelope_stats()
 
 
-@pytest.mark.parametrize(("change", "inside"), [("none", True), ("bias", False), ("local", False)])
+@pytest.mark.parametrize(
+    ("change", "inside"), [("none", True), ("bias", False), ("local", False), ("exact region", False)]
+)
 def test_an_integer_image_agreeing_by_chance_is_rounding_noise(change: str, inside: bool) -> None:
     """Review CT: an int16 denoiser (noise SD ~0.45 HU, rounded) compared with itself failed at 57,000 voxels: where
     both baseline repetitions round alike, and the new version's alike at the next integer, "any change" was
-    outside. Such changes, up to what two roundings differ by chance, are spared; not a version adding 1 HU
-    everywhere (a sign test), nor a 6 HU change of a region."""
-    from reprovip.analyze.envelope import voxel_envelope
+    outside. Such changes, up to what two roundings differ by chance, are spared where that agreement is scattered;
+    not a version adding 1 HU everywhere (a sign test), nor a 6 HU change of a region, nor +1 HU on a region the
+    baseline computes exactly (review R5)."""
+    from reprovip.analyze.envelope import isolated_voxels, voxel_envelope
     from reprovip.metrics import FactorialAccumulator
 
     rng = np.random.default_rng(3)
@@ -207,6 +210,9 @@ def test_an_integer_image_agreeing_by_chance_is_rounding_noise(change: str, insi
         x[:, :, 1] += 1.0
     elif change == "local":
         x[:, :40, 1] += 6.0
+    elif change == "exact region":  # computed exactly in both versions, +1 in the new one
+        x[:, 100:164, 0] = np.round(truth[:, 100:164, 0])
+        x[:, 100:164, 1] = np.round(truth[:, 100:164, 0]) + 1
     acc = FactorialAccumulator((2000,), (2,), 2, ["version"], envelope_axis=0)
     for block in x:
         acc.add(block)
@@ -223,6 +229,7 @@ def test_an_integer_image_agreeing_by_chance_is_rounding_noise(change: str, insi
         signal=acc.envelope_signal(),
         new_varies=acc.envelope_new_varies(),
         shift_sign=acc.envelope_shift_sign(),
+        isolated=isolated_voxels(variance == 0, np.arange(2000), (2000, 1, 1)),
     )
     assert env["within_envelope"] is inside, env["detail"]
 

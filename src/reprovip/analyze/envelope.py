@@ -321,6 +321,42 @@ def borrowed_noise(
     return np.where(borrowed, floors, variance), borrowed
 
 
+def isolated_voxels(deterministic: np.ndarray, index: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Per condition and voxel (``deterministic``: ``(conditions, voxels)``, at the grid positions ``index``, F
+    order), whether the voxel is deterministic and fewer than half of its face neighbours with metrics are: chance
+    agreement is scattered, a deterministic region is not (review R5: a region exact in the baseline that a new
+    version moved by +1 HU passed as rounding).
+
+    Examples
+    --------
+    A 1-D grid of 6: voxels 1-3 deterministic side by side, voxel 5 alone:
+
+    >>> isolated_voxels(np.array([[0, 1, 1, 1, 0, 1]], bool), np.arange(6), (6, 1, 1)).tolist()
+    [[False, False, False, False, False, True]]
+    """
+    spatial = tuple(shape[:3])
+    out = np.zeros(deterministic.shape, dtype=bool)
+    inside = np.zeros(int(np.prod(spatial)), dtype=bool)
+    inside[index % inside.size] = True
+    inside = inside.reshape(spatial, order="F")
+    for c, row in enumerate(deterministic):
+        grid = np.zeros(inside.size, dtype=bool)
+        grid[index % inside.size] = row
+        grid = grid.reshape(spatial, order="F")
+        alike = np.zeros(spatial, dtype=np.int8)
+        around = np.zeros(spatial, dtype=np.int8)
+        for axis in range(3):
+            for step in (1, -1):
+                take = [slice(None)] * 3
+                put = [slice(None)] * 3
+                take[axis] = slice(1, None) if step == 1 else slice(None, -1)
+                put[axis] = slice(None, -1) if step == 1 else slice(1, None)
+                alike[tuple(put)] += grid[tuple(take)]
+                around[tuple(put)] += inside[tuple(take)]
+        out[c] = row & (2 * alike < around).reshape(-1, order="F")[index % inside.size]
+    return out
+
+
 QUANTISED_NOISY = 0.5  # of a quantised image's voxels with signal varying: the others may agree by chance
 CHANCE_SDS = 3.0  # at least: a quantised voxel agreeing by chance may move this many SDs of two roundings apart
 
@@ -333,6 +369,7 @@ def quantum_flips(
     whole: np.ndarray,
     n_subjects: int,
     sign: np.ndarray | None = None,
+    isolated: np.ndarray | None = None,
     alpha: float = ALPHA,
 ) -> np.ndarray:
     """Where a quantised image (its values' changes all multiples of one step: integers, or a scaled int16's
@@ -344,7 +381,9 @@ def quantum_flips(
     round alike, the new version's too at another value, and a comparison of an int16 CT denoiser with itself
     failed at 57,000 voxels (review CT). Not where the condition's spared changes go one way beyond chance (a sign
     test on ``sign``, the mean changes' signs: a version adding 1 HU; without it nothing is spared), nor where the
-    mean change over the subjects reaches the allowance (every subject moved alike). ``(conditions, voxels)``.
+    mean change over the subjects reaches the allowance (every subject moved alike), nor in a deterministic region
+    (only voxels ``isolated``, :func:`isolated_voxels`, agree by chance; without it nothing is spared: review R5).
+    ``(conditions, voxels)``.
 
     Examples
     --------
@@ -353,16 +392,17 @@ def quantum_flips(
 
     >>> d, own = np.array([[1.0, 1.0, 3.0, 2.0, 0.0]]), np.array([[0.0, 0.0, 0.0, 0.0, 0.25]])
     >>> sign = np.array([[1.0, -1.0, 1.0, -1.0, 0.0]])
-    >>> quantum_flips(d, d / 4, own, np.zeros((1, 5), bool), np.array([True]), 4, sign).tolist()
+    >>> alone = np.ones((1, 5), bool)
+    >>> quantum_flips(d, d / 4, own, np.zeros((1, 5), bool), np.array([True]), 4, sign, alone).tolist()
     [[True, True, False, True, False]]
     """
     from scipy import special
 
     flips = np.zeros(diff.shape, dtype=bool)
-    if sign is None:
+    if sign is None or isolated is None:
         return flips
     for c in np.flatnonzero(whole):
-        candidate = (own[c] == 0) & ~borrowed[c] & (diff[c] != 0) & np.isfinite(diff[c])
+        candidate = (own[c] == 0) & ~borrowed[c] & (diff[c] != 0) & np.isfinite(diff[c]) & isolated[c]
         if not candidate.any() or not (own[c] > 0).any():
             continue
         changes = np.abs(diff[c, candidate])
@@ -399,6 +439,7 @@ def voxel_envelope(
     new_varies: np.ndarray | None = None,
     magnitude: np.ndarray | None = None,
     shift_sign: np.ndarray | None = None,
+    isolated: np.ndarray | None = None,
     alpha=ALPHA,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """The envelope test voxel by voxel, from the streaming statistics
@@ -425,9 +466,10 @@ def voxel_envelope(
     new_varies, magnitude : ndarray, optional
         ``(conditions, voxels)`` and ``(voxels,)``: where a compared level's repetitions differ, and each voxel's
         order of magnitude, for :func:`borrowed_noise`.
-    shift_sign : ndarray, optional
-        ``(conditions, voxels)``: the sign of the largest mean change, for :func:`quantum_flips`' sign test
-        (without it, no change of a quantised image is spared).
+    shift_sign, isolated : ndarray, optional
+        ``(conditions, voxels)``: the sign of the largest mean change, and where the baseline's agreement is
+        scattered (:func:`isolated_voxels`), for :func:`quantum_flips` (without them, no change of a quantised
+        image is spared).
 
     Returns the voxels outside the envelope (bool, ``(voxels,)``: any condition outside) and the document's
     ``envelope`` (without the voxel's grid position: ``worst_index`` is its position along ``voxels``, and
@@ -450,7 +492,7 @@ def voxel_envelope(
     variance, borrowed = borrowed_noise(variance, pooled, new_varies, magnitude, unchanged)
     # integer noise makes repetitions agree by chance often: a quantised image is noisy as a whole from half its voxels
     whole = noisy_as_a_whole(own, pooled, unchanged, QUANTISED_NOISY)
-    flips = quantum_flips(diff, mean_shift, own, borrowed, whole, n_subjects, shift_sign, alpha)
+    flips = quantum_flips(diff, mean_shift, own, borrowed, whole, n_subjects, shift_sign, isolated, alpha)
     pooled = np.where(borrowed, n_subjects, pooled)  # the borrowed spread is every subject's
     # the mean over the n subjects of changes, of which those with signal carry the noise
     z = np.maximum(

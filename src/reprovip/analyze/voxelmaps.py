@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import nibabel as nib
 import numpy as np
 
-from reprovip.analyze.envelope import voxel_envelope
+from reprovip.analyze.envelope import isolated_voxels, voxel_envelope
 from reprovip.analyze.stats import num
 from reprovip.criteria.unmeasured import SQUARES_EXACT
 from reprovip.metrics import components_from_mean_squares
@@ -549,6 +549,7 @@ def _envelope(
         new_varies=stream.acc.envelope_new_varies()[:, finite],
         magnitude=magnitude[finite],
         shift_sign=stream.acc.envelope_shift_sign()[:, finite],
+        isolated=isolated_voxels(variance[:, finite] == 0, stream.index[finite], stream.ref[0]),
     )
     at = stream.index[np.flatnonzero(finite)[env.pop("worst_index")]] if finite.any() else 0
     voxel = tuple(int(i) for i in np.unravel_index(at, stream.ref[0], order="F"))
