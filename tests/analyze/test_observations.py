@@ -486,3 +486,28 @@ def test_text_lines_printed_in_another_order_are_said(tmp_path) -> None:
     assert out["reordered_lines"] == ["s1", "s2", "s3"]
     (why,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "lines in one order"]
     assert why["severity"] == "warn" and "wrote the same lines in another order" in why["message"]
+
+
+def test_an_ignored_value_that_behaves_as_a_result_is_said(tmp_path) -> None:
+    """Review R5: `ignore: ["*time*"]` meant for a run time also took `time_to_peak_s`, which a release moved by 20%:
+    nothing said so. An ignored value the same in every repetition of each condition, changing between conditions,
+    is named in a warning; a run time that changes every run is not."""
+    from tests.conftest import ingested_folders
+
+    rng = np.random.default_rng(1)
+    folders = {
+        f"{v}/s{s}/run-{r}": {
+            "p.json": json.dumps(
+                {"cbf": 50.0 + 3 * s + 0.001 * r, "time_to_peak_s": (8.0 + s) * v, "runtime_s": rng.uniform(10, 20)}
+            )
+        }
+        for v in (1, 1.2)
+        for s in range(1, 5)
+        for r in (1, 2)
+    }
+    outputs = '  p: {path: p.json, kind: scalars, ignore: ["*time*"]}\n'
+    doc = ingested_folders(tmp_path, outputs, folders, "{version}/{subject}/run-{repetition}").analyze().document
+    (out,) = doc["outputs"]
+    assert out["ignored_observations"]["result_like"] == ["time_to_peak_s"]
+    (why,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "ignored values are no results"]
+    assert why["severity"] == "warn" and "as results do, not as time stamps: time_to_peak_s;" in why["message"]

@@ -196,6 +196,7 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
                     patterns=ignore,
                     unmatched=unmatched,
                     differ=obs.ignored_differ[:20],  # those whose values differ within a subject
+                    result_like=obs.ignored_result_like[:20],  # ... repeating in each condition, changing across
                 )
             entry["errors"] = merge_errors(entry["errors"], obs.errors)
             metrics, env = observation_metrics(obs, design, cond_keys)

@@ -55,8 +55,10 @@ class Observations:
     ignored: list[str] = field(default_factory=list)
     # Subjects whose text files hold the same lines in another order in some executions (:func:`_reordered`)
     reordered: list[str] = field(default_factory=list)
-    # Ignored observations whose values differ between executions of a subject
+    # Ignored observations whose values differ between executions of a subject; of them, those that repeat within
+    # each condition and change between conditions, as results do (:func:`_result_like`)
     ignored_differ: list[str] = field(default_factory=list)
+    ignored_result_like: list[str] = field(default_factory=list)
     # Categorical text fields whose repetitions of one condition wrote other words (:func:`_words_differ`)
     categorical: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -364,6 +366,7 @@ def gather(
         nonfinite[names[i]] = nonfinite_pattern(names[i], values[i, there], [subjects[si] for si in there], design)
     categorical = _words_differ(raw, set(unshared))
     ignored_differ = _differing(raw, "ignored_values", set())
+    result_like = _result_like(raw, ignored_differ)
     reordered = _reordered(raw, loaded)
     text = [n for n in _text_differs(raw, set(unshared)) if n not in categorical]  # said as such, not twice
     return Observations(
@@ -382,6 +385,7 @@ def gather(
         ignored=sorted(matched),
         categorical=categorical,
         ignored_differ=ignored_differ,
+        ignored_result_like=result_like,
         reordered=reordered,
         no_rows=bool(raw) and all(got.meta.get("n_rows") == 0 for per in raw.values() for got, _ in per.values()),
     )
@@ -627,6 +631,25 @@ def _text_differs(raw: dict[str, dict[Any, tuple[Any, Any]]], unshared: set[str]
     execution of some subject: what no observation measures, which a flipping string would otherwise hide.
     A field some version never writes (``unshared``) is named in ``version_layout`` instead."""
     return _differing(raw, "text", unshared)
+
+
+def _result_like(raw: dict[str, dict[Any, tuple[Any, Any]]], names: list[str]) -> list[str]:
+    """Of the ignored ``names`` that differ, those whose value is the same in every repetition of each condition
+    and differs between conditions (a version's): a result, not a time stamp that changes every run (review R5:
+    `ignore: ["*time*"]` meant for a run time also took `time_to_peak_s`, which a release moved by 20%)."""
+    found = []
+    for name in names:
+        repeat, changes = True, False
+        for per in raw.values():
+            by_cell: dict[tuple[str, str | None], set[Any]] = {}
+            for got, rec in per.values():  # a compared version (`compare`) is a condition of its own
+                cell = by_cell.setdefault((rec.condition_key, rec.version), set())
+                cell.add((got.meta.get("ignored_values") or {}).get(name))
+            repeat &= all(len(v) == 1 for v in by_cell.values())
+            changes |= len(set().union(*by_cell.values())) > 1
+        if repeat and changes:
+            found.append(name)
+    return found
 
 
 def _differing(raw: dict[str, dict[Any, tuple[Any, Any]]], key: str, unshared: set[str]) -> list[str]:

@@ -277,6 +277,18 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 + "; if a field is no result (a host name, a status of the run), declare it in the output's `ignore`",
             )
         )
+    if (ignored := out.get("ignored_observations")) and ignored.get("result_like"):
+        reasons.append(
+            reason(
+                "ignored values are no results",
+                passed=False,
+                severity="warn",
+                value=len(ignored["result_like"]),
+                message="the output's `ignore` leaves out value(s) that repeat in every repetition of a condition and "
+                f"change between conditions, as results do, not as time stamps: {named(ignored['result_like'])}; "
+                "check that the patterns take only what is no result",
+            )
+        )
     if (ignored := out.get("ignored_observations")) and ignored.get("unmatched"):
         reasons.append(
             reason(
