@@ -322,10 +322,11 @@ def borrowed_noise(
 
 
 def isolated_voxels(deterministic: np.ndarray, index: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Per condition and voxel (``deterministic``: ``(conditions, voxels)``, at the grid positions ``index``, F
-    order), whether the voxel is deterministic and fewer than half of its face neighbours with metrics are: chance
-    agreement is scattered, a deterministic region is not (review R5: a region exact in the baseline that a new
-    version moved by +1 HU passed as rounding).
+    """Per condition and voxel (``deterministic``: ``(conditions, voxels)``, the voxels whose baseline agrees and
+    that a version changes, at the grid positions ``index``, F order), whether the voxel is one and fewer than half
+    of its face neighbours with metrics are: chance agreement is scattered, a deterministic region is not (review
+    R5: a region exact in the baseline that a new version moved by +1 HU passed as rounding; a CT's unchanged air
+    beside the body is no such region).
 
     Examples
     --------

@@ -549,7 +549,10 @@ def _envelope(
         new_varies=stream.acc.envelope_new_varies()[:, finite],
         magnitude=magnitude[finite],
         shift_sign=stream.acc.envelope_shift_sign()[:, finite],
-        isolated=isolated_voxels(variance[:, finite] == 0, stream.index[finite], stream.ref[0]),
+        # a changed voxel whose baseline agrees, among others alike: a region, not chance (unchanged air is none)
+        isolated=isolated_voxels(
+            (variance[:, finite] == 0) & (diff[:, finite] != 0), stream.index[finite], stream.ref[0]
+        ),
     )
     at = stream.index[np.flatnonzero(finite)[env.pop("worst_index")]] if finite.any() else 0
     voxel = tuple(int(i) for i in np.unravel_index(at, stream.ref[0], order="F"))
