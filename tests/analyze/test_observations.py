@@ -396,6 +396,7 @@ def test_observations_a_study_ignores_are_left_out_and_said(tmp_path) -> None:
         patterns=["start_*", "host", "tyop"],
         unmatched=["tyop"],
         differ=["host", "start_epoch"],
+        result_like=[],
     )
     (typo,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "ignore patterns match"]
     assert typo["severity"] == "warn" and "'tyop' match no observation" in typo["message"]
