@@ -425,9 +425,9 @@ def test_a_word_that_differs_between_repetitions_of_one_condition_is_categorical
 
     from reprovip.analyze.observations import _words_differ
 
-    def got(condition: str, **fields: str):
+    def got(condition: str, version: str | None = None, **fields: str):
         meta = dict(text={k: k + v for k, v in fields.items()}, words={k: v for k, v in fields.items() if v.isalpha()})
-        return SimpleNamespace(meta=meta), SimpleNamespace(condition_key=condition)
+        return SimpleNamespace(meta=meta), SimpleNamespace(condition_key=condition, version=version)
 
     raw = {
         "s1": {
@@ -438,6 +438,9 @@ def test_a_word_that_differs_between_repetitions_of_one_condition_is_categorical
         }
     }
     assert _words_differ(raw, set()) == {"qc": dict(words=["exclude", "include"], subject="s1", condition="threads=2")}
+    # `compare`: the baseline's and the current version's records share a condition key, not a version
+    compared = {"s1": {0: got("-", "baseline", os="bookworm"), 1: got("-", "current", os="trixie")}}
+    assert _words_differ(compared, set()) == {}
 
 
 def test_one_value_everywhere_to_a_few_ulps_is_constant_for_the_criteria(tmp_path) -> None:

@@ -598,10 +598,10 @@ def _words_differ(raw: dict[str, dict[Any, tuple[Any, Any]]], unshared: set[str]
     with what the factor sets (a BLAS name): that stays a text difference."""
     found: dict[str, dict[str, Any]] = {}
     for s, per in raw.items():
-        cells: dict[str, list[Any]] = {}
-        for got, rec in per.values():
-            cells.setdefault(rec.condition_key, []).append(got.meta)
-        for condition, metas in cells.items():
+        cells: dict[tuple[str, str | None], list[Any]] = {}
+        for got, rec in per.values():  # a compared version (`compare`) is a condition of its own
+            cells.setdefault((rec.condition_key, rec.version), []).append(got.meta)
+        for (condition, _), metas in cells.items():
             written = [m.get("words") or {} for m in metas]
             texts = [m.get("text") or {} for m in metas]
             for name in sorted(set().union(*written) - unshared - set(found)):
