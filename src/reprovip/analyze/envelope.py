@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from reprovip.analyze.stats import decimal_resolution, num
+from reprovip.analyze.stats import DUST_ULPS, decimal_resolution, num
 from reprovip.metrics._common import exact_mean
 
 ALPHA = 0.01
@@ -202,21 +202,19 @@ def _rounding(
                     z_mean[i, lv, c] = 0.0
 
 
-ULPS = 4  # a change of a few units in the last place of float64: no result changed
-
-
 def _float_dust(
     value: np.ndarray, sw: np.ndarray, diff: np.ndarray, shift: np.ndarray, z: np.ndarray, z_mean: np.ndarray
 ) -> None:
-    """Zero, in place, the |z| of a change of at most :data:`ULPS` units in the last place of the baseline's
+    """Zero, in place, the |z| of a change of at most :data:`~reprovip.analyze.stats.DUST_ULPS` units in the last
+    place of the baseline's
     ``value`` (``(obs, subject, condition)``) where the baseline has no run-to-run noise: a new NumPy summing in
     another order moves a deterministic result by an ulp, and `compare` failed it "with no run-to-run noise in the
     baseline" while the study's threads=2 varied by 1e-6 (review QC). A float32 result's ulp is 2**29 of these:
     still a change."""
     deterministic = (sw == 0)[:, None, None, :]  # (obs, 1, 1, condition)
-    ulp = ULPS * np.spacing(np.abs(value))[:, :, None, :]  # (obs, subject, 1, condition)
+    ulp = DUST_ULPS * np.spacing(np.abs(value))[:, :, None, :]  # (obs, subject, 1, condition)
     z[deterministic & (np.abs(diff) <= ulp)] = 0.0
-    mean_ulp = ULPS * np.spacing(np.abs(value).max(axis=1))[:, None, :]  # (obs, 1, condition)
+    mean_ulp = DUST_ULPS * np.spacing(np.abs(value).max(axis=1))[:, None, :]  # (obs, 1, condition)
     z_mean[(sw == 0)[:, None, :] & (np.abs(shift) <= mean_ulp)] = 0.0
 
 
