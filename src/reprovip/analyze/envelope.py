@@ -319,40 +319,64 @@ def borrowed_noise(
     return np.where(borrowed, floors, variance), borrowed
 
 
-def isolated_voxels(deterministic: np.ndarray, index: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+def isolated_voxels(
+    deterministic: np.ndarray,
+    index: np.ndarray,
+    shape: tuple[int, ...],
+    sign: np.ndarray,
+    new_varies: np.ndarray,
+    alpha: float = ALPHA,
+) -> np.ndarray:
     """Per condition and voxel (``deterministic``: ``(conditions, voxels)``, the voxels whose baseline agrees and
-    that a version changes, at the grid positions ``index``, F order), whether the voxel is one and fewer than half
-    of its face neighbours with metrics are: chance agreement is scattered, a deterministic region is not (review
-    R5: a region exact in the baseline that a new version moved by +1 HU passed as rounding; a CT's unchanged air
-    beside the body is no such region).
+    that a version changes, at the grid positions ``index``, F order), whether the voxel is one and its patch of
+    such voxels (face-connected on the spatial grid) is no deterministic region: neither do its mean changes
+    (``sign``) go one way beyond chance (an exact sign test), nor does the new version vary (``new_varies``) at
+    fewer of its voxels than half the rate it varies at over all such voxels of the condition (a binomial test);
+    Bonferroni over the patches of two voxels or more at ``alpha``. Agreement by chance is no region: the new
+    version's repetitions round apart there as often as elsewhere, and its changes go both ways; a region the
+    baseline computes exactly and a new version moves by +1 HU, or computes exactly at other values, is one
+    (review R5). Not the patches' size: rounding a smooth image agrees by chance in patches where the true value is
+    near an integer in every subject (review CT's int16 denoiser compared with itself: patches of up to 131 voxels,
+    against 66 for the same number placed at random; a face-neighbour majority rule failed it at 5,866 voxels).
 
     Examples
     --------
-    A 1-D grid of 6: voxels 1-3 deterministic side by side, voxel 5 alone:
+    A 1-D grid of 40: voxels 10-29 moved up, deterministic in the new version too; voxels 3 and 35 alone:
 
-    >>> isolated_voxels(np.array([[0, 1, 1, 1, 0, 1]], bool), np.arange(6), (6, 1, 1)).tolist()
-    [[False, False, False, False, False, True]]
+    >>> row, varies = np.zeros(40, bool), np.ones(40, bool)
+    >>> row[[3, 35]] = row[10:30] = True
+    >>> varies[10:30] = False
+    >>> alone = isolated_voxels(row[None], np.arange(40), (40, 1, 1), np.ones((1, 40)), varies[None])
+    >>> np.flatnonzero(alone[0]).tolist()
+    [3, 35]
     """
+    from scipy import ndimage, special
+
     spatial = tuple(shape[:3])
+    size = int(np.prod(spatial))
+    at = index % size
     out = np.zeros(deterministic.shape, dtype=bool)
-    inside = np.zeros(int(np.prod(spatial)), dtype=bool)
-    inside[index % inside.size] = True
-    inside = inside.reshape(spatial, order="F")
     for c, row in enumerate(deterministic):
-        grid = np.zeros(inside.size, dtype=bool)
-        grid[index % inside.size] = row
-        grid = grid.reshape(spatial, order="F")
-        alike = np.zeros(spatial, dtype=np.int8)
-        around = np.zeros(spatial, dtype=np.int8)
-        for axis in range(3):
-            for step in (1, -1):
-                take = [slice(None)] * 3
-                put = [slice(None)] * 3
-                take[axis] = slice(1, None) if step == 1 else slice(None, -1)
-                put[axis] = slice(None, -1) if step == 1 else slice(1, None)
-                alike[tuple(put)] += grid[tuple(take)]
-                around[tuple(put)] += inside[tuple(take)]
-        out[c] = row & (2 * alike < around).reshape(-1, order="F")[index % inside.size]
+        if not row.any():
+            continue
+        grid = np.zeros(size, dtype=bool)
+        grid[at[row]] = True
+        labels, _ = ndimage.label(grid.reshape(spatial, order="F"))
+        label = labels.reshape(-1, order="F")[at]  # each voxel's patch (a 4-D image's volumes share one)
+        label = np.where(row, label, 0)
+        count = np.bincount(label, minlength=2)
+        varies, up, down = (
+            np.bincount(label, weights=w, minlength=count.size).astype(np.int64)
+            for w in (np.asarray(new_varies[c], dtype=bool), sign[c] > 0, sign[c] < 0)
+        )
+        rate = float(varies[1:].sum() / count[1:].sum())
+        tested = count >= 2
+        tested[0] = False
+        level = alpha / max(int(tested.sum()), 1)
+        one_way = 2 * special.bdtr(np.minimum(up, down), up + down, 0.5) < level
+        still = special.bdtr(varies, count, rate / 2) < level
+        region = tested & (one_way | still)
+        out[c] = row & ~region[label]
     return out
 
 

@@ -536,6 +536,7 @@ def _envelope(
     diff, variance, tests, shift = stats  # (conditions, voxels)
     design, axis = stream.design, stream.version_axis
     levels = design.factors[axis][1]
+    sign, new_varies = stream.acc.envelope_shift_sign()[:, finite], stream.acc.envelope_new_varies()[:, finite]
     outside, env = voxel_envelope(
         diff[:, finite],
         variance[:, finite],
@@ -546,12 +547,12 @@ def _envelope(
         mean_shift=shift[:, finite],
         n_subjects=stream.n,
         signal=stream.acc.envelope_signal()[:, finite],
-        new_varies=stream.acc.envelope_new_varies()[:, finite],
+        new_varies=new_varies,
         magnitude=magnitude[finite],
-        shift_sign=stream.acc.envelope_shift_sign()[:, finite],
-        # a changed voxel whose baseline agrees, among others alike: a region, not chance (unchanged air is none)
+        shift_sign=sign,
+        # a patch of changed voxels whose baseline agrees, moved one way or exact in the new version: a region
         isolated=isolated_voxels(
-            (variance[:, finite] == 0) & (diff[:, finite] != 0), stream.index[finite], stream.ref[0]
+            (variance[:, finite] == 0) & (diff[:, finite] != 0), stream.index[finite], stream.ref[0], sign, new_varies
         ),
     )
     at = stream.index[np.flatnonzero(finite)[env.pop("worst_index")]] if finite.any() else 0
