@@ -170,7 +170,7 @@ def _refuse_stale(document: dict[str, Any], study: Study) -> None:
     if verdict.get("executions_digest") != executions_digest(rows):
         raise InputError(f"{study.path}: executions changed since the stored analysis; {again}")
     plan = plan_check(study, rows)
-    if plan.get("not_run") or plan.get("earlier_recipe"):
+    if not plan.get("ingested") and (plan.get("not_run") or plan.get("earlier_recipe")):
         raise InputError(
             f"{study.path}: the study file declares {plan['not_run']} execution(s) never run and "
             f"{plan['earlier_recipe']} run with an earlier recipe (it was edited since the run); "

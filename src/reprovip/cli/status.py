@@ -96,7 +96,11 @@ def _plan_lines(study: Study) -> list[str]:
         return []
     plan = plan_check(study, rows)
     lines = []
-    if plan.get("not_run") or plan.get("earlier_recipe"):
+    if plan.get("ingested") and plan.get("not_run"):
+        lines.append(
+            f"the study file declares {plan['not_run']} execution(s) neither run nor ingested: ingest or run them"
+        )
+    elif plan.get("not_run") or plan.get("earlier_recipe"):
         lines.append(
             f"the study file declares {plan['not_run']} execution(s) not in this table and {plan['earlier_recipe']} "
             "done with an earlier recipe (it was edited since the run): `reprovip run` runs them"

@@ -25,7 +25,17 @@ def execution_alerts(ex: dict[str, Any]) -> list[dict[str, Any]]:
         )
     plan = ex.get("plan") or {}
     not_run, earlier = int(plan.get("not_run") or 0), int(plan.get("earlier_recipe") or 0)
-    if not_run or earlier:
+    if not_run and plan.get("ingested"):
+        alerts.append(
+            dict(
+                output=None,
+                severity="fail",
+                message=f"the study file declares {not_run} execution(s) neither run nor ingested (a subject, factor "
+                "level or repetition missing from the results folders): the verdict covers what was ingested; ingest "
+                "the missing results (or run them), or declare only the design the results hold",
+            )
+        )
+    elif not_run or earlier:
         alerts.append(
             dict(
                 output=None,

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reprovip.errors import ReprovipError
-from reprovip.plan.expand import execution_recipes, expand
+from reprovip.plan.expand import conditions, execution_recipes, expand
 from reprovip.spec.subjects import Subject
 
 if TYPE_CHECKING:
@@ -35,13 +35,9 @@ def plan_status(study: Study, rows: list[dict[str, Any]]) -> tuple[dict[str, Any
     cannot be listed any more (moved after the run) are taken as stored: ``subjects`` says ``"as stored"`` and
     why, and an execution whose input is gone is compared on the recipe of its condition only (the file's part).
     """
-    if study.spec.application is None:
-        reason = "the study declares no application: its executions are ingested"
-        return dict(checked=False, ingested=True, reason=reason), frozenset()
     ingested = {r["id"] for r in rows if r.get("source") == "ingest"}
-    if rows and len(ingested) == len(rows):  # results made elsewhere: named by their files, not the plan
-        reason = "executions were ingested: they are analysed as they are"
-        return dict(checked=False, ingested=True, reason=reason), frozenset()
+    if study.spec.application is None or (rows and len(ingested) == len(rows)):
+        return ingested_plan(study, rows), frozenset()
     listed: dict[str, Any] = {}
     try:
         subjects = study.subjects
@@ -81,3 +77,47 @@ def plan_status(study: Study, rows: list[dict[str, Any]]) -> tuple[dict[str, Any
         not_declared=len(undeclared),
     )
     return summary, undeclared
+
+
+def ingested_plan(study: Study, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The plan check of a study whose executions were all ingested: results made elsewhere are analysed as they
+    are, but a design the study file declares (its subjects when it runs an application, else the ingested ones;
+    its conditions; its repetitions when it runs an application or writes them, else the most any condition has)
+    and the ingested executions follow (some subject and condition are the declared ones) must be whole: ingesting
+    the threads=4 half of a declared threads: [1, 4] study read "sufficiently reproducible" (review IN).
+    ``not_run`` counts the declared executions neither run nor ingested (repetitions counted, not numbered: results
+    folders may number them from 0).
+    """
+    spec = study.spec
+    reason = (
+        "the study declares no application: its executions are ingested"
+        if spec.application is None
+        else "executions were ingested: they are analysed as they are"
+    )
+    unchecked = dict(checked=False, ingested=True, reason=reason)
+    if not rows or (spec.application is None and not spec.factors and "repetitions" not in spec.model_fields_set):
+        return unchecked
+    subjects: list[str] = []
+    if spec.application is not None:
+        try:
+            subjects = [s.id for s in study.subjects]
+        except ReprovipError:  # inputs moved: the ingested subjects
+            subjects = []
+    subjects = subjects or sorted({r["subject"] for r in rows})
+    have: dict[tuple[str, str], set[int]] = {}
+    for r in rows:
+        have.setdefault((r["subject"], r["condition_key"]), set()).add(int(r["repetition"]))
+    keys = [c.key for c in conditions(spec)]
+    declared = [(s, k) for s in subjects for k in keys]
+    if not any(pair in have for pair in declared):  # another design (a factor the file does not declare)
+        return unchecked
+    explicit = spec.application is not None or "repetitions" in spec.model_fields_set
+    reps = spec.repetitions if explicit else max(len(v) for v in have.values())
+    return dict(
+        checked=True,
+        ingested=True,
+        declared=len(declared) * reps,
+        not_run=sum(max(0, reps - len(have.get(pair, ()))) for pair in declared),
+        earlier_recipe=0,
+        not_declared=0,
+    )

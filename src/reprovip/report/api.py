@@ -125,7 +125,8 @@ def file_changed(study: Study, catalog: Catalog | None, document: dict[str, Any]
         # the report showed the old criteria's green verdict while `check` failed the new ones (a review)
         return "the criteria changed since this analysis (the study file was edited): run `reprovip analyze`"
     plan = plan_check(study, catalog.executions(sid))
-    if not (plan.get("not_run") or plan.get("earlier_recipe")):
+    # ingested results missing part of the design: the analysis said so (incomplete), it is not stale
+    if plan.get("ingested") or not (plan.get("not_run") or plan.get("earlier_recipe")):
         if document.get("study", {}).get("spec_digest") != spec_digest(study.spec):
             return (
                 "the outputs, factors or repetitions changed since this analysis (the study file was edited): run "
