@@ -229,6 +229,23 @@ def test_a_criterion_on_constant_observations_only_passes_by_identity() -> None:
     assert verdict["status"] == "pass"
 
 
+@pytest.mark.parametrize(("subjects", "status"), [(1, "error"), (3, "pass")])
+def test_one_subject_whose_outputs_differ_is_no_icc_by_identity(subjects: int, status: str) -> None:
+    """Review IN: one subject's label volumes identical in every execution while its label maps differ read "ICC
+    passed" (the volumes by identity) and the study "sufficiently reproducible": an ICC needs 2 subjects."""
+    output = dict(
+        _output(dict(_obs("volume_label_1", icc=_NOT_ESTIMABLE), constant=True)),
+        n_subjects=subjects,
+        bitwise={"identical": False, "cells": [{"subject": f"s{i}", "n": 3} for i in range(subjects)]},
+    )
+    verdict = output_verdict(output, [_criterion("ICC(A,1).ci_low >= 0.9")], {"executions": {}})
+    assert verdict["status"] == status
+    if status == "error":
+        assert verdict["reasons"][0]["message"].endswith(
+            "but there is one subject and its outputs differ: an ICC needs at least 2 complete subjects"
+        )
+
+
 def test_a_constant_observation_does_not_hide_a_failing_or_unestimable_one() -> None:
     constant = dict(_obs("n_iter", icc=_NOT_ESTIMABLE), constant=True)
     failing = _obs("a", icc={"ICC(A,1)": dict(value=0.2, ci_low=0.1, ci_high=0.4, estimable=True)})

@@ -161,6 +161,14 @@ def _check_values(criterion: Criterion, output: dict[str, Any], document: dict[s
     dust = " (to 4 units in the last place of float64)" if any(o.get("float_dust") for o in observations) else ""
     identity = f"{named(same)} identical in every execution{dust}: nothing to compare between subjects"
     rest = [t for t in values if t[0] not in constant]
+    if not rest and criterion.metric.upper().startswith("ICC") and _one_subject_differs(output):
+        # one subject's label volumes identical while its label maps differ read "ICC passed" (review IN): an ICC
+        # needs subjects to compare, as where the numbers differ
+        message = (
+            f"{criterion.text}: {identity}, but there is one subject and its outputs differ: an ICC needs at least "
+            "2 complete subjects"
+        )
+        return reason(criterion.text, passed=False, estimable=False, message=message, **_extra(criterion))
     if not rest:
         return reason(
             criterion.text,
@@ -172,6 +180,11 @@ def _check_values(criterion: Criterion, output: dict[str, Any], document: dict[s
     judged = _judge(criterion, output, rest)
     judged["message"] += f"; {identity}"
     return judged
+
+
+def _one_subject_differs(output: dict[str, Any]) -> bool:
+    """Whether the output has one subject (or none) and its files differ between executions."""
+    return int(output.get("n_subjects") or 0) < 2 and not (output.get("bitwise") or {}).get("identical", True)
 
 
 def _extra(criterion: Criterion) -> dict[str, Any]:
