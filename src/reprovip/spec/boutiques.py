@@ -156,8 +156,9 @@ def check_input(value: Any, declared: dict[str, Any]) -> None:
     Raises
     ------
     InputError
-        Wrong JSON type for the input's type (a YAML number given to a String input: quote it), or a value
-        outside its ``value-choices``.
+        Wrong JSON type for the input's type (a YAML number given to a String input: quote it), a value
+        outside its ``value-choices``, or a Number that is not an integer (``"integer": true``) or lies outside
+        its ``minimum``/``maximum`` (:func:`number_bound_error`).
     """
     kind, name = declared.get("type"), declared.get("id")
     if declared.get("list"):
@@ -169,6 +170,43 @@ def check_input(value: Any, declared: dict[str, Any]) -> None:
     choices = declared.get("value-choices")
     if choices is not None and value not in choices:
         raise InputError(f"Boutiques input {name!r}: {value!r} is not one of its value-choices {choices}")
+    if kind == "Number" and (error := number_bound_error(value, declared)) is not None:
+        raise InputError(error)
+
+
+def number_bound_error(value: int | float, declared: dict[str, Any]) -> str | None:
+    """Why the Number input ``declared`` cannot take ``value``: not an integer (``"integer": true``), or outside
+    its ``minimum``/``maximum`` (strictly, with ``exclusive-minimum``/``exclusive-maximum``); None when it can.
+
+    Boutiques refuses such a value when the execution starts: a level ``threads: [1, 16]`` on an input of maximum
+    8 passed ``validate`` and failed half the executions (review BQ).
+
+    Examples
+    --------
+    >>> number_bound_error(16, {"id": "n", "type": "Number", "maximum": 8})
+    "Boutiques input 'n': 16 is above its maximum 8"
+    >>> number_bound_error(0, {"id": "n", "type": "Number", "minimum": 0, "exclusive-minimum": True})
+    "Boutiques input 'n': 0 is not above its exclusive minimum 0"
+    >>> number_bound_error(2.5, {"id": "n", "type": "Number", "integer": True})
+    "Boutiques input 'n' is an integer Number: 2.5 is not an integer"
+    >>> number_bound_error(3, {"id": "n", "type": "Number", "minimum": 1, "maximum": 8, "integer": True}) is None
+    True
+    """
+    name = declared.get("id")
+    if declared.get("integer") and not isinstance(value, int):  # Boutiques refuses 2.0 too ("not of type 'integer'")
+        return f"Boutiques input {name!r} is an integer Number: {value!r} is not an integer"
+    low, high = declared.get("minimum"), declared.get("maximum")
+    if isinstance(low, int | float) and not isinstance(low, bool):
+        if declared.get("exclusive-minimum") and value <= low:
+            return f"Boutiques input {name!r}: {value!r} is not above its exclusive minimum {low}"
+        if value < low:
+            return f"Boutiques input {name!r}: {value!r} is below its minimum {low}"
+    if isinstance(high, int | float) and not isinstance(high, bool):
+        if declared.get("exclusive-maximum") and value >= high:
+            return f"Boutiques input {name!r}: {value!r} is not below its exclusive maximum {high}"
+        if value > high:
+            return f"Boutiques input {name!r}: {value!r} is above its maximum {high}"
+    return None
 
 
 def _typed(template: Any, values: dict[str, Any], declared: dict[str, Any] | None = None) -> Any:

@@ -52,7 +52,7 @@ def command_problems(
     app = spec.application
     if app is None:
         return []
-    problems = unused_factor_problems(spec, locate) + same_payload_problems(spec, locate)
+    problems = unused_factor_problems(spec, locate, study_dir) + same_payload_problems(spec, locate)
     known = {"study_dir": str(study_dir), "python": sys.executable}
     items: list[tuple[tuple[Any, ...], str]] = []
     problems += _verrou_problems(spec, locate) if programs else []
@@ -86,6 +86,7 @@ def command_problems(
         problems += _invocation_problems(spec, study_dir, locate, renderings)
     problems += _output_path_problems(spec, renderings, locate)
     problems += _shared_input_problems(spec, renderings.subjects(), locate)
+    problems += one_input_problems(spec, reaching_placeholders(spec, study_dir)[0], renderings.subjects, locate)
     return problems + _perturb_problems(spec, renderings.subjects, locate)
 
 
@@ -202,39 +203,104 @@ def same_payload_problems(spec: StudySpec, locate: Callable[..., SpecError]) -> 
     return problems
 
 
-def unused_factor_problems(spec: StudySpec, locate: Callable[..., SpecError]) -> list[SpecError]:
+def unused_factor_problems(
+    spec: StudySpec, locate: Callable[..., SpecError], study_dir: Path | None = None
+) -> list[SpecError]:
     """Each factor that never reaches the application: every level would run the same command.
 
     A built-in factor reaches it by itself (environment variables, arguments, an image, a copy of the input); a
     Python callable gets every factor as a keyword argument. Any other factor reaches it only through its
     placeholder ``{name}`` or ``{name_level}`` in the command (or the Boutiques invocation), the top-level `env`,
     or the levels of the `env` and `args` factors. Without one, each level ran the same command and the study
-    read "identical" while comparing nothing (a review).
+    read "identical" while comparing nothing (a review). Given ``study_dir``, a Boutiques input whose value never
+    reaches the tool (:func:`reprovip.spec.boutiques_checks.inert_inputs`) does not count (review BQ: a factor
+    bound to an input with no value-key read "bit-for-bit identical").
     """
     app = spec.application
     if app is None or app.python is not None:
         return []
-    texts = list(app.command or [])
-    for value in (app.invocation or {}).values():  # a list input's items are rendered one by one
-        texts += [t for t in (value if isinstance(value, list) else [value]) if isinstance(t, str)]
+    used, inert = reaching_placeholders(spec, study_dir)
+    where = "Boutiques `invocation`" if app.boutiques is not None else "command"
+    example = '`invocation: {{{0}: "{{{0}}}"}}`' if app.boutiques is not None else '`"--{0}={{{0}}}"` in the command'
+    problems = []
+    for name in spec.factors:
+        if name in BUILTIN_FACTORS or {name, f"{name}_level"} & used:
+            continue
+        through = [(key, why) for key, (names, why) in inert.items() if {name, f"{name}_level"} & names]
+        if through:
+            key, why = through[0]
+            message = (
+                f"factor {name!r} never reaches the application: it is given only to Boutiques input {key!r}, "
+                f"which never reaches the tool ({why}), so every level would run the same command and the study "
+                "compare nothing; pass it through an input whose value-key is in the descriptor's command-line, or "
+                "remove the factor"
+            )
+        else:
+            message = (
+                f"factor {name!r} never reaches the application: no {{{name}}} (or {{{name}_level}}) in the {where}, "
+                "an `env` value or an `args` level, so every level would run the same command and the study compare "
+                f"nothing; pass it, e.g. {example.format(name)}, or remove the factor"
+            )
+        problems.append(locate(message, ("factors", name)))
+    return problems + _perturb_unused(spec, used, where, locate)
+
+
+def reaching_placeholders(
+    spec: StudySpec, study_dir: Path | None = None
+) -> tuple[set[str], dict[str, tuple[set[str], str]]]:
+    """The placeholders that reach the application (command, Boutiques invocation, `env`, `env` and `args`
+    levels), and, given ``study_dir``, those of each Boutiques input whose value never reaches the tool, with why
+    (input id -> (placeholders, why)); those are left out of the first set."""
+    app = spec.application
+    inert_why: dict[str, str] = {}
+    if app is not None and app.boutiques is not None and study_dir is not None:
+        from reprovip.spec.boutiques import descriptor_path
+        from reprovip.spec.boutiques_checks import inert_inputs
+
+        try:
+            desc = json.loads(descriptor_path(app.boutiques, study_dir).read_text())
+            inert_why = inert_inputs(desc) if isinstance(desc, dict) else {}
+        except (OSError, ValueError):
+            pass  # reported by the descriptor's own check
+    texts = list(app.command or []) if app is not None else []
+    inert: dict[str, tuple[set[str], str]] = {}
+    for key, value in ((app.invocation or {}) if app is not None else {}).items():
+        items = [t for t in (value if isinstance(value, list) else [value]) if isinstance(t, str)]
+        if key in inert_why:  # a list input's items are rendered one by one
+            inert[key] = ({n for t in items for n in placeholders(t)}, inert_why[key])
+        else:
+            texts += items
     texts += spec.env.values()
     for name in ("env", "args"):
         levels = spec.factors.get(name)
         for payload in levels.values() if isinstance(levels, dict) else ():
             texts += map(str, payload.values() if isinstance(payload, dict) else payload)
-    used = {name for text in texts for name in placeholders(text)}
-    where = "Boutiques `invocation`" if app.boutiques is not None else "command"
-    example = '`invocation: {{{0}: "{{{0}}}"}}`' if app.boutiques is not None else '`"--{0}={{{0}}}"` in the command'
+    return {name for text in texts for name in placeholders(text)}, inert
+
+
+def one_input_problems(
+    spec: StudySpec, used: set[str], subjects: Callable[[], list[Any]], locate: Callable[..., SpecError]
+) -> list[SpecError]:
+    """A Boutiques invocation that names neither ``{input}`` nor ``{subject}`` (``used``: the placeholders that
+    reach the tool, with `env` and the `env` and `args` levels) runs every subject on the same data: a literal input
+    path ran one image 4 times and passed over "4 subjects" (review BQ), their agreement read as between-subject
+    reliability. A plain `command` naming neither is not refused here (yet): many studies' commands do so."""
+    app = spec.application
+    if app is None or app.invocation is None or {"input", "subject"} & used:
+        return []
+    count = len(subjects())
+    if count < 2:
+        return []
     return [
         locate(
-            f"factor {name!r} never reaches the application: no {{{name}}} (or {{{name}_level}}) in the {where}, "
-            "an `env` value or an `args` level, so every level would run the same command and the study compare "
-            f"nothing; pass it, e.g. {example.format(name)}, or remove the factor",
-            ("factors", name),
+            f"the Boutiques invocation (with `env` and the `env` and `args` levels) names neither {{input}} nor "
+            f"{{subject}} in an input that reaches the tool, so each of the {count} subjects would run the same "
+            f"command on the same data and the between-subject statistics count one subject {count} times; give "
+            'the subject\'s input to the tool (e.g. `input_file: "{input}"`), or name {subject} where the subject '
+            "chooses the data",
+            ("application", "invocation"),
         )
-        for name in spec.factors
-        if name not in BUILTIN_FACTORS and not {name, f"{name}_level"} & used
-    ] + _perturb_unused(spec, used, where, locate)
+    ]
 
 
 #: An option that sets a thread count (``--threads 1``, ``-nthreads``, ``--n_jobs``, ``--cpus``, ``--omp``).
