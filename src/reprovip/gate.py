@@ -160,7 +160,7 @@ def _refuse_stale(document: dict[str, Any], study: Study) -> None:
     from reprovip.analyze.engine import stored_study_id
     from reprovip.analyze.executions import executions_digest, spec_digest
     from reprovip.criteria.evaluate import criteria_fingerprint
-    from reprovip.plan.check import plan_check
+    from reprovip.plan.check import plan_changed, plan_check
 
     verdict = stored_verdict(document) or {}
     again = "run `reprovip analyze` (or `reprovip check` without --no-reanalyze)"
@@ -175,6 +175,10 @@ def _refuse_stale(document: dict[str, Any], study: Study) -> None:
             f"{study.path}: the study file declares {plan['not_run']} execution(s) never run and "
             f"{plan['earlier_recipe']} run with an earlier recipe (it was edited since the run); "
             "run `reprovip run`, then `reprovip analyze`"
+        )
+    if plan_changed((document.get("executions") or {}).get("plan") or {}, plan):
+        raise InputError(
+            f"{study.path}: the study file declares other subjects or executions since the stored analysis; {again}"
         )
     if document.get("study", {}).get("spec_digest") != spec_digest(study.spec):
         raise InputError(

@@ -72,3 +72,17 @@ def test_a_deleted_catalog_makes_the_report_stale(analysed: Path) -> None:
 def test_an_analysis_of_the_same_catalog_stays_current(analysed: Path) -> None:
     page = _report(analysed)
     assert "another catalog" not in page and "is gone" not in page and "changed since this analysis" not in page
+
+
+def test_subjects_removed_from_the_study_file_make_the_stored_verdict_stale(analysed: Path) -> None:
+    """Review CA: two of three subjects removed from the study file left the stored "bit-for-bit identical" standing
+    in `check --no-reanalyze` and the report, where the analysis now reads otherwise (one subject)."""
+    study = analysed / "study.yaml"
+    study.write_text(
+        study.read_text().replace('subjects: {glob: "data/{subject}.txt"}', "subjects: {list: [data/sub-01.txt]}")
+    )
+    assert "declares other subjects or executions since this analysis" in _report(analysed)
+    proc = rp(analysed, "check", "study.yaml", "--no-reanalyze")
+    assert proc.returncode == 2 and "declares other subjects or executions since the stored analysis" in proc.stderr
+    current = rp(analysed, "check", "study.yaml")  # the current verdict: one subject is warned of
+    assert current.returncode == 0 and "sufficiently reproducible, with warnings" in current.stdout

@@ -121,3 +121,19 @@ def ingested_plan(study: Study, rows: list[dict[str, Any]]) -> dict[str, Any]:
         earlier_recipe=0,
         not_declared=0,
     )
+
+
+PLAN_COUNTS = ("checked", "declared", "not_run", "earlier_recipe", "not_declared")
+
+
+def plan_changed(stored: dict[str, Any], current: dict[str, Any]) -> bool:
+    """Whether the plan check a stored analysis made differs from the current one in its counts: the study file
+    declares other executions now (two of three subjects removed left a stored "sufficiently reproducible" standing
+    where the analysis now reads "not analysable", review CA).
+
+    Examples
+    --------
+    >>> plan_changed(dict(checked=True, declared=12, not_declared=0), dict(checked=True, declared=4, not_declared=8))
+    True
+    """
+    return any(stored.get(k) != current.get(k) for k in PLAN_COUNTS)

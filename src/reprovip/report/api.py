@@ -115,7 +115,7 @@ def file_changed(study: Study, catalog: Catalog | None, document: dict[str, Any]
     report's banner and the RO-Crate export say it."""
     from reprovip.analyze.executions import spec_digest
     from reprovip.criteria.evaluate import criteria_fingerprint
-    from reprovip.plan.check import plan_check
+    from reprovip.plan.check import plan_changed, plan_check
 
     sid = catalog.study_id(study.name) if catalog is not None else None
     if sid is None or document.get("study", {}).get("name") != study.name:
@@ -131,6 +131,11 @@ def file_changed(study: Study, catalog: Catalog | None, document: dict[str, Any]
             return (
                 "the outputs, factors or repetitions changed since this analysis (the study file was edited): run "
                 "`reprovip analyze`"
+            )
+        if plan_changed((document.get("executions") or {}).get("plan") or {}, plan):
+            return (
+                "the study file declares other subjects or executions since this analysis (it was edited, or inputs "
+                "moved): run `reprovip analyze`"
             )
         return None
     return (
