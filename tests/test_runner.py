@@ -658,3 +658,34 @@ def test_executions_run_in_a_shuffled_order_so_a_drift_is_no_subject_difference(
     assert order != sorted(order)  # not subject by subject
     doc = study.analyze().document
     assert doc["verdict"]["status"] == "fail", doc["outputs"][0]["verdict"]["reasons"]
+
+
+def test_a_script_edited_during_the_run_leaves_its_executions_pending(tmp_path: Path) -> None:
+    """Review CA: a script replaced while `run` ran (then restored) left executions of two codes recorded under the
+    recipe hashed when the run started, and the difference was blamed on threads. The executions that ran while the
+    files changed are pending again, said by `run`, and the next run runs them under the files as they are."""
+    from reprovip.cli.main import main
+
+    (tmp_path / "data").mkdir()
+    for i in (1, 2, 3):
+        (tmp_path / "data" / f"sub-0{i}.txt").write_text(f"{i}\n")
+    # The tool edits itself once (what a user's editor does in the middle of a run).
+    (tmp_path / "tool.py").write_text(
+        "import pathlib, sys\n"
+        "me = pathlib.Path(__file__)\n"
+        "if not me.read_text().endswith('#x\\n'):\n"
+        "    me.write_text(me.read_text() + '#x\\n')\n"
+        "pathlib.Path(sys.argv[2], 'r.json').write_text('{\"v\": %s}' % open(sys.argv[1]).read().strip())\n"
+    )
+    (tmp_path / "study.yaml").write_text(
+        'application:\n  command: ["{python}", "{study_dir}/tool.py", "{input}", "{outdir}"]\n'
+        'subjects: {glob: "data/{subject}.txt"}\nrepetitions: 2\n'
+        "outputs:\n  r: {path: r.json, kind: scalars}\n"
+    )
+    study = Study.load(tmp_path / "study.yaml")
+    summary = study.run(progress=False)
+    assert summary.changed_during == 6 and summary.done == 6
+    assert {e["status"] for e in study.catalog.executions(study.catalog.study_id(study.name))} == {"pending"}
+    again = study.run(progress=False)  # the file is stable now: every execution runs under it
+    assert (again.changed_during, again.done, again.skipped) == (0, 6, 0)
+    assert main(["check", str(tmp_path / "study.yaml")]) == 0

@@ -176,13 +176,13 @@ def _refuse_stale(document: dict[str, Any], study: Study) -> None:
             f"{plan['earlier_recipe']} run with an earlier recipe (it was edited since the run); "
             "run `reprovip run`, then `reprovip analyze`"
         )
-    if plan_changed((document.get("executions") or {}).get("plan") or {}, plan):
-        raise InputError(
-            f"{study.path}: the study file declares other subjects or executions since the stored analysis; {again}"
-        )
     if document.get("study", {}).get("spec_digest") != spec_digest(study.spec):
         raise InputError(
             f"{study.path}: the outputs, factors or repetitions changed since the stored analysis; {again}"
+        )
+    if plan_changed((document.get("executions") or {}).get("plan") or {}, plan):
+        raise InputError(
+            f"{study.path}: the study file declares other subjects or executions since the stored analysis; {again}"
         )
 
 

@@ -21,7 +21,7 @@ from reprovip.execute.backends import Backend, open_backend
 from reprovip.execute.failures import FAILED_DIR, KEEP_FAILED, FailureGroup, error_signature, group_failures
 from reprovip.execute.sandbox import PID_FILE, kill_group, run_task
 from reprovip.plan import expand
-from reprovip.plan.expand import execution_recipes
+from reprovip.plan.expand import execution_recipes, recipe_hash
 from reprovip.store import BlobStore, RunLock
 from reprovip.store.liveness import runner_alive
 from reprovip.tasks import argv_template, build_task
@@ -62,6 +62,7 @@ class RunSummary:
     stopped: bool = False  # the first executions all failed with one error: the rest was not run
     not_run: int = 0  # executions left pending by the stop
     replaced_ingested: int = 0  # ingested executions run now (their results give way)
+    changed_during: int = 0  # executions run while the application's files changed: pending again
 
     @property
     def ok(self) -> bool:
@@ -340,6 +341,17 @@ def run_study(
         raise error from exc
 
 
+def _changed_during(study: Study, study_id: int, started_as: str, ran: list[Any]) -> int:
+    """When the application's files (its script, descriptor, the files its command names) changed while ``ran``
+    ran, those executions are pending again under the files' recipe now, and their count is returned: a script
+    edited during a run, then restored, left executions of two codes recorded as one and blamed on threads (review
+    CA). Their attempts stay as history."""
+    if not ran or recipe_hash(study.spec, study.directory) == started_as:
+        return 0
+    study.catalog.sync_plan(study_id, ran, execution_recipes(study.spec, study.directory, ran))
+    return len(ran)
+
+
 def _run(
     study: Study, backend: Backend, *, force: bool, bar: Progress | None, keep_going: bool, keep_failed: int, jobs: int
 ) -> RunSummary:
@@ -363,6 +375,7 @@ def _run(
     # levels run one after the other took the blame for it (a review's `finished_at` passed, and named threads)
     random.Random(f"{spec.name or 'study'}:{study_id}").shuffle(todo)
     summary.planned, summary.skipped = len(planned), len(planned) - len(todo)
+    started_as = recipe_hash(spec, study.directory)
     template = argv_template(spec, study.directory)
     environments, rootfs, containers = _factor_resources(study)
     run_id = catalog.start_run(study_id, "run", len(planned), socket.gethostname(), os.getpid())
@@ -442,6 +455,7 @@ def _run(
                     summary.not_run = len(todo) - summary.failed
                     raise _Stop(summary)
         status = "finished"
+        summary.changed_during = _changed_during(study, study_id, started_as, [by_id[e] for e in tries])
     finally:
         try:
             catalog.finish_run(run_id, status, summary.done, summary.failed)

@@ -101,14 +101,15 @@ def test_a_study_fed_by_ingest_only_is_not_checked_against_a_plan(tmp_path: Path
 
 def test_results_ingested_into_a_runnable_study_are_analysed_as_they_are(tmp_path: Path) -> None:
     """A study that declares an application, whose results were made elsewhere and ingested: their ids follow
-    the files, not the plan, so they are not "declared but never run"."""
+    the files, not the plan, so they are not "declared but never run"; the design the file declares is whole here
+    (review IN: half of it ingested read "sufficiently reproducible")."""
     (tmp_path / "data").mkdir()
     for s in ("sub-01", "sub-02"):
         (tmp_path / "data" / f"{s}.txt").write_text("1\n")
     app = 'application:\n  command: [echo, "{input}"]\nsubjects: {glob: "data/{subject}.txt"}\nrepetitions: 2\n'
     doc = _ingested(tmp_path, app)
     assert doc["executions"]["plan"] == dict(
-        checked=False, ingested=True, reason="executions were ingested: they are analysed as they are"
+        checked=True, ingested=True, declared=4, not_run=0, earlier_recipe=0, not_declared=0
     )
     assert doc["verdict"]["status"] == "identical" and doc["executions"]["not_done"] == 0
 

@@ -52,6 +52,12 @@ def summary_lines(name: str, summary: RunSummary) -> list[str]:
             f"{summary.replaced_ingested} ingested execution(s) were run here: their ingested results gave way to "
             "the runs' (ingest them into a study of their own, or as a level of a factor, to keep them)"
         )
+    if summary.changed_during:
+        lines.append(
+            f"the application's files (its script, descriptor or the files its command names) changed during the "
+            f"run: its {summary.changed_during} execution(s) ran one code or the other, so they are pending again; "
+            "run `reprovip run` again once the files are as they should be"
+        )
     groups = summary.groups
     if summary.stopped:
         group = groups[0]
