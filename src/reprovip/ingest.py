@@ -10,6 +10,8 @@ until the study file declares the order.
 
 from __future__ import annotations
 
+import filecmp
+import fnmatch
 import glob
 import json
 import os
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reprovip.analyze.design import order_levels, ordered_by_numbers
+from reprovip.analyze.design import natural_key, order_levels, ordered_by_numbers
 from reprovip.criteria.rules import ENVELOPE_FACTORS
 from reprovip.errors import InputError
 from reprovip.execute.sandbox import OutputDecl, output_matches, stream_file
@@ -50,6 +52,8 @@ class IngestSummary:
     # Each factor's levels in the analysis' order, those stored before included; a version factor's first
     # level is the baseline of the envelope test.
     levels: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Warnings for the console, one line each: a factor named like the repetitions, executions that are copies
+    cautions: list[str] = field(default_factory=list)
 
 
 def _pattern_regex(pattern: str) -> tuple[re.Pattern[str], list[str]]:
@@ -112,6 +116,134 @@ def _shown(path: Path, root: Path) -> str:
         return path.relative_to(root).as_posix()
     except ValueError:
         return path.as_posix()
+
+
+# Archives a results tree is shipped in (a download, a cluster's transfer): folders to extract first (review IN)
+_ARCHIVE = re.compile(r".+\.(?:tar|tgz|tar\.gz|tbz2?|tar\.bz2|txz|tar\.xz|tar\.zst|zip|7z|rar)$", re.I)
+
+
+def is_archive(path: Path) -> bool:
+    """Whether ``path`` is a file named as an archive (``results.tar.gz``, ``run.zip``).
+
+    Examples
+    --------
+    >>> is_archive(Path("/nonexistent/results.tar.gz")), is_archive(Path("/"))
+    (False, False)
+    """
+    return bool(_ARCHIVE.fullmatch(path.name)) and path.is_file()
+
+
+def _extract_first(archives: list[Path], root: Path) -> str:
+    names = [_shown(a, root) for a in archives]
+    return f"{few(names)} {'is an archive: extract it' if len(names) == 1 else 'are archives: extract them'} first"
+
+
+def check_root(root: Path) -> None:
+    """Refuse a ``--root`` that is no folder, saying so of an archive (review IN: "is a file", nothing more).
+
+    Raises
+    ------
+    InputError
+        ``root`` is a file.
+    """
+    if is_archive(root):
+        raise InputError(f"--root {root} is an archive: extract it first, and give the folder it holds as --root")
+    if root.is_file():
+        raise InputError(f"--root {root} is a file: give the folder the results are in")
+
+
+def _prefix(root: Path, pattern: str, k: int) -> str:
+    """The glob of the first ``k`` path parts of ``pattern`` (its placeholders as ``*``) under ``root``."""
+    head = "/".join(_PH.sub("*", part) for part in pattern.rstrip("/").split("/")[:k])
+    return str(root / head) if head else ("/" if k else str(root))
+
+
+def _folders(glob_text: str) -> list[Path]:
+    return [Path(p) for p in sorted(glob.glob(glob_text)) if os.path.isdir(p)]
+
+
+def archives_on_the_way(root: Path, pattern: str) -> list[Path]:
+    """The archives in the deepest folders an upper part of ``pattern`` reaches, where its next part found no
+    folder (``results.tar.gz`` for ``results/{version}/...``): read "no folder matches" (review IN)."""
+    reached = [root]
+    for k in range(1, len(pattern.rstrip("/").split("/"))):
+        deeper = _folders(_prefix(root, pattern, k))
+        if not deeper:
+            break
+        reached = deeper
+    return [c for d in reached for c in _entries(d) or () if is_archive(c)]
+
+
+def _entries(folder: Path) -> list[Path] | None:
+    """What ``folder`` holds but hidden entries (``.snakemake/``, ``.DS_Store``), sorted; None if unreadable."""
+    try:
+        return sorted(c for c in folder.iterdir() if not c.name.startswith("."))
+    except OSError:
+        return None
+
+
+def _holds_results(folder: Path, outputs: list[str]) -> bool:
+    """Whether ``folder`` holds what executions may have written: a folder (but a hidden one), an archive, or a
+    file named as a declared output. An empty folder, or one of files alone (``logs/``), holds none."""
+    entries = _entries(folder)
+    if entries is None:
+        return True  # unreadable: what it holds is unknown, and the pattern could not look there either
+    for c in entries:
+        if c.is_dir() or is_archive(c) or any(fnmatch.fnmatch(c.name, o) for o in outputs):
+            return True
+    return False
+
+
+def _inside(folder: Path, depth: int) -> str:
+    """What ``folder`` holds, as a path ``depth`` folders down (``segtool-2.0_download/sub-01/rep-1``), an archive
+    it holds, or its first file."""
+    entries = _entries(folder)
+    if entries is None:
+        return "it cannot be read: check its permissions"
+    if archives := [c for c in entries if is_archive(c)]:
+        return _extract_first(archives, folder)
+    path, here = [], folder
+    while len(path) < depth and (subs := [c for c in _entries(here) or () if c.is_dir()]):
+        here = subs[0]
+        path.append(here.name)
+    return f"it holds {'/'.join(path or [entries[0].name])}"
+
+
+def check_dropped_folders(
+    root: Path, pattern: str, found: list[tuple[Path, dict[str, str]]], outputs: list[str]
+) -> None:
+    """Refuse folders that match an upper level of ``pattern`` and lead to no execution folder, while the folders
+    beside them do: their executions sit at another depth (``results/2.0/segtool-2.0_download/sub-01/rep-1``,
+    ``sub-01/ses-01/rep-1``) or in an archive, and were left out unsaid, a whole version or condition among them
+    (review IN: "bit-for-bit identical" on the one level left). Hidden folders, folders of files alone (``logs/``)
+    or of nothing, and the entries of a BIDS dataset that are not subjects (:func:`bids_left_out`) are ignored.
+
+    Raises
+    ------
+    InputError
+        Such folders, each named with the pattern's level it matches and what it holds.
+    """
+    parts = pattern.rstrip("/").split("/")
+    holders = {str(a) for folder, _ in found for a in folder.parents}
+    subject, dropped = _subject_part(pattern), []
+    for k in range(1, len(parts)):  # the upper levels (the last one is the execution folders', checked by regex)
+        if not _PH.search(parts[k - 1]):
+            continue  # a folder named in the pattern has no siblings it matches
+        level = [f for f in _folders(_prefix(root, pattern, k)) if not any(d in f.parents for d, _ in dropped)]
+        full = {str(f.parent) for f in level if str(f) in holders}
+        for f in level:
+            if str(f) in holders or str(f.parent) not in full or not _holds_results(f, outputs):
+                continue
+            if k - 1 == subject and bids_non_subject(f.parent, f.name):
+                continue  # left out with a warning when it holds matches; else nothing of it is read
+            dropped.append((f, f"{_shown(f, root)} ({parts[k - 1]}; {_inside(f, len(parts) - k + 1)})"))
+    if dropped:
+        raise InputError(
+            f"{few([d for _, d in dropped])}: {len(dropped)} folder(s) under {root} match an upper level of "
+            f"{pattern!r} but hold no folder matching the rest of it, where the folders beside them do: their "
+            "executions would be left out unsaid; move each execution folder to the pattern's depth (or ingest "
+            "that tree with its own pattern), or move the folder out of the results tree"
+        )
 
 
 def _subject_part(pattern: str) -> int:
@@ -205,6 +337,17 @@ def check_distinct_files(files: list[tuple[Path, list[tuple[OutputDecl, list[str
                     )
 
 
+def _output_names(decls: list[OutputDecl]) -> list[str]:
+    """File-name globs of the declared outputs (``{stdout}`` as ``stdout.txt``), but those any file matches."""
+    names = []
+    for d in decls:
+        stream = stream_file("", d.pattern)
+        name = os.path.basename(stream) if stream else _PH.sub("*", os.path.basename(d.pattern))
+        if name.strip("*"):
+            names.append(name)
+    return names
+
+
 def _record_outputs(
     blobs: BlobStore, files: list[tuple[OutputDecl, list[str], list[str]]], folder: Path
 ) -> list[dict[str, Any]]:
@@ -269,6 +412,100 @@ def _executions(
             )
         out.append((folder, groups, rep, labels, key))
     return out
+
+
+def check_same_number_levels(levels: dict[str, tuple[str, ...]], where: dict[str, dict[str, str]]) -> None:
+    """Refuse two levels of a factor that read as the same number (``01`` and ``1``): one level written two ways
+    made two conditions, ``threads: 01, 1, 4``, and every subject "6 of 9" executions (review IN), as two folders
+    naming one repetition are refused.
+
+    Raises
+    ------
+    InputError
+        Such levels, each named with a folder of it (``where[factor][level]``) or as stored before.
+    """
+    for f, lv in levels.items():
+        seen: dict[tuple[Any, ...], str] = {}
+        for x in lv:
+            other = seen.setdefault(natural_key(x)[0], x)
+            if other != x:
+                shown = [where.get(f, {}).get(y, "stored before") for y in (other, x)]
+                raise InputError(
+                    f"the `{f}` levels {other} and {x} read as the same number ({shown[0]}; {shown[1]}): one level "
+                    "written two ways splits its executions into two conditions; rename the folders so that each "
+                    "level is written one way"
+                )
+
+
+# Placeholders a user may mean as the repetitions: without {repetition}, they are a factor (review IN)
+_REPETITION_LIKE = ("run", "rep", "reps", "repeat", "repetitions", "trial", "iteration", "iter")
+
+
+def repetition_hint(factors: list[str], levels: dict[str, tuple[str, ...]]) -> str | None:
+    """A warning when the pattern has no ``{repetition}`` and a factor named like it (``rep-{run}``): its levels
+    were compared as conditions, the repetitions being one (review IN); None otherwise.
+
+    Examples
+    --------
+    >>> repetition_hint(["threads", "run"], {"run": ("1", "2")})[:44]
+    'the pattern names no {repetition}, and {run}'
+    >>> repetition_hint(["threads"], {}) is None
+    True
+    """
+    named = [f for f in factors if f.lower() in _REPETITION_LIKE]
+    if not named or "repetition" in factors:
+        return None
+    f = named[0]
+    return (
+        f"the pattern names no {{repetition}}, and {{{f}}} is a factor: its levels {', '.join(levels.get(f, ()))} "
+        f"are compared as conditions, each execution read as the only repetition of its own; did you mean "
+        "{repetition}?"
+    )
+
+
+def copied_executions(
+    files: list[tuple[Path, list[tuple[OutputDecl, list[str], list[str]]]]],
+) -> list[tuple[Path, Path]]:
+    """``(copy, original)`` for each execution folder whose output files are all files of one other execution,
+    content and modification time to the nanosecond alike: ``cp -a rep-1 rep-2`` read "bit-for-bit identical"
+    (review IN), and files that executions write never share a nanosecond time. Times with no sub-second part (an
+    archive's, a coarse file system's) say nothing and are left out; so do files written in one tick of the
+    kernel's clock (a few milliseconds), which share a time: one of the two folders' files must have had their
+    time set (``cp -a``, ``rsync -a``: a change time other than the modification time).
+    """
+    stamps: dict[tuple[int, int], list[tuple[Path, str]]] = {}
+    mine: dict[Path, list[tuple[tuple[int, int], str]]] = {}
+    time_set: dict[Path, bool] = {}  # every file's time was set after it was written (a copy keeping times)
+    for folder, outs in files:
+        for _, paths, _ in outs:
+            for p in paths:
+                st = os.stat(p)
+                key = (st.st_mtime_ns, st.st_size)
+                stamps.setdefault(key, []).append((folder, p))
+                mine.setdefault(folder, []).append((key, p))
+                time_set[folder] = time_set.get(folder, True) and st.st_ctime_ns != st.st_mtime_ns
+    copies = []
+    for folder, _ in files:
+        held = mine.get(folder, [])
+        if not held or any(key[0] % 1_000_000_000 == 0 for key, _ in held):
+            continue
+        twins: set[Path] | None = None
+        for key, p in held:
+            same = {f for f, q in stamps[key] if f != folder and filecmp.cmp(p, q, shallow=False)}
+            twins = same if twins is None else twins & same
+        earlier = sorted(t for t in twins or () if t < folder and (time_set[folder] or time_set[t]))
+        if earlier:
+            copies.append((folder, earlier[0]))
+    return copies
+
+
+def _copies_message(copies: list[tuple[Path, Path]], root: Path) -> str:
+    pairs = [f"{_shown(c, root)} = {_shown(o, root)}" for c, o in copies]
+    return (
+        f"{len(copies)} execution folder(s) hold the same files as another's, modification times to the nanosecond "
+        f"included ({few(pairs)}): copies of one another? `cp -a` keeps times; ingest the folders the executions "
+        "wrote"
+    )
 
 
 def factor_levels(study: Study, found: dict[str, set[str]]) -> dict[str, tuple[str, ...]]:
@@ -353,8 +590,9 @@ def ingest_outputs(study: Study, pattern: str, *, root: Path | None = None) -> I
         Folders the ``{subject}`` capture matched in a BIDS root that are not ``sub-<label>`` (left out).
     """
     root = Path(root) if root else study.directory
-    found, skipped = find_execution_dirs(root, pattern)
-    found, left_out = bids_left_out(found, pattern, root)
+    check_root(root)
+    every, skipped = find_execution_dirs(root, pattern)
+    found, left_out = bids_left_out(every, pattern, root)
     if left_out and not found:
         raise InputError(f"no subject under {root}: {_left_out_message(pattern, left_out)}")
     if left_out:
@@ -362,9 +600,9 @@ def ingest_outputs(study: Study, pattern: str, *, root: Path | None = None) -> I
     if not found:
         here = root == study.directory
         where = " (the study's folder: the pattern starts there; --root sets another)" if here else ""
-        raise InputError(
-            f"no folder under {root}{where} matches {pattern!r}; check the pattern against your results tree"
-        )
+        archives = archives_on_the_way(root, pattern)
+        fix = _extract_first(archives, root) if archives else "check the pattern against your results tree"
+        raise InputError(f"no folder under {root}{where} matches {pattern!r}; {fix}")
     if skipped:  # refused, not dropped: a run-3b beside run-1..3 held another result, and the verdict never saw it
         raise InputError(
             f"{len(skipped)} folder(s) under {root} sit where {pattern!r} looks but do not match it "
@@ -374,6 +612,7 @@ def ingest_outputs(study: Study, pattern: str, *, root: Path | None = None) -> I
     factors = [n for n in names if n not in ("subject", "repetition")]
     _check_factor_set(study, pattern, factors)
     decls = [OutputDecl(n, o.path, o.kind, optional=o.optional) for n, o in study.spec.outputs.items()]
+    check_dropped_folders(root, pattern, every, _output_names(decls))
     summary = IngestSummary(factors=factors)
     executions = _executions(found, factors, root)  # before anything is stored
     values = [
@@ -384,6 +623,8 @@ def ingest_outputs(study: Study, pattern: str, *, root: Path | None = None) -> I
         output_files(folder, [d.rendered(v) for d in decls]) for (folder, *_), v in zip(executions, values, strict=True)
     ]
     check_distinct_files([(e[0], f) for e, f in zip(executions, files, strict=True)], root)
+    if copies := copied_executions([(e[0], f) for e, f in zip(executions, files, strict=True)]):
+        summary.cautions.append(_copies_message(copies, root))
     if not any(matched for held in files for _, matched, _ in held) and all(
         any(c.is_dir() for c in folder.iterdir()) for folder, *_ in executions
     ):
@@ -397,6 +638,13 @@ def ingest_outputs(study: Study, pattern: str, *, root: Path | None = None) -> I
             "stop a level too high?"
         )
     summary.levels = factor_levels(study, {f: {labels[f] for *_, labels, _ in executions} for f in factors})
+    where: dict[str, dict[str, str]] = {}
+    for folder, _, _, labels, _ in executions:
+        for f, lv in labels.items():
+            where.setdefault(f, {}).setdefault(lv, _shown(folder, root))
+    check_same_number_levels(summary.levels, where)
+    if hint := repetition_hint(factors, summary.levels):
+        summary.cautions.insert(0, hint)
     with RunLock(study.store):
         catalog, blobs = study.catalog, BlobStore(study.store)
         study_id = catalog.ensure_study(study.name, study.spec.model_dump(mode="json"), str(study.directory))

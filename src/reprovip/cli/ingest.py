@@ -19,6 +19,9 @@ def ingest_command(path: str, pattern: str, root: str | None) -> int:
     )
     _say_levels(s.levels)
     _say_replaced(s.replaced)
+    # One line each, as reprovip's warnings: a `{run}` factor, repetitions that are copies (review IN)
+    for caution in s.cautions:
+        click.echo(f"reprovip: warning: {caution}", err=True)
     return 0
 
 
@@ -102,7 +105,7 @@ def ingest_records_command(
 )
 @click.option(
     "--root",
-    type=click.Path(file_okay=False, exists=True),
+    type=click.Path(exists=True),
     help="Where the pattern starts, or where relative output paths of records are looked for "
     "(default: the study folder).",
 )
@@ -139,6 +142,12 @@ def ingest(
         raise click.UsageError("give exactly one of --pattern or --boutiques-records")
     if records is None and (tool or ignore or subject_inputs):
         raise click.UsageError("--tool, --ignore-input and --subject-input go with --boutiques-records")
+    if root is not None:  # an archive given as --root says so (review IN: "Directory ... is a file")
+        from pathlib import Path
+
+        from reprovip.ingest import check_root  # here: `--help` imports no heavy library
+
+        check_root(Path(root))
     if records is not None:
         return ingest_records_command(
             study, records, root=root, tool=tool, ignore=ignore, subject_inputs=subject_inputs
