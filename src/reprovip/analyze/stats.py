@@ -293,6 +293,9 @@ ODD_SUBJECTS = 0.25  # ... or a quarter (or more) of the SD between subjects' me
 ODD_NOISE = 10.0  # ... and ten times farther than the executions of a typical subject spread (relative to its median)
 
 
+ODD_AGREE = 1e-6  # a subject's other executions this close, relative to an odd one's departure, agree
+
+
 def odd_executions(values: np.ndarray, subjects: list[str]) -> list[dict[str, Any] | None]:
     """Per observation of ``values`` (``(n_obs, n_subjects, *levels, k)``, finite), the executions whose value
     is half or more away from their subject's median (``|x - m| >= 0.5 max(|x|, |m|)``), or a quarter or more of
@@ -305,13 +308,15 @@ def odd_executions(values: np.ndarray, subjects: list[str]) -> list[dict[str, An
     around 0, or as large as the values, is not named. None where no execution is odd, else the count and the
     farthest one: its subject, ``column`` (its position in C order of ``(*levels, k)``), value, its
     subject's median (``typical``) and whether its subject's other executions (two or more) are bit-for-bit
-    equal (``others_identical``).
+    equal (``others_identical``), or agree to :data:`ODD_AGREE` of the departure (``others_agree``).
 
     Examples
     --------
     >>> v = np.array([[[10.0, 10.1, 0.0], [20.0, 20.0, 20.1], [30.0, 30.1, 30.0], [40.0, 40.0, 40.1]]])
-    >>> odd_executions(v, ["s1", "s2", "s3", "s4"])  # one observation, 4 subjects, k = 3
-    [{'count': 1, 'subject': 's1', 'column': 2, 'value': 0.0, 'typical': 10.0, 'others_identical': False}]
+    >>> odd = odd_executions(v, ["s1", "s2", "s3", "s4"])  # one observation, 4 subjects, k = 3
+    >>> {k: odd[0][k] for k in ("count", "subject", "column", "value", "typical", "others_identical", "others_agree")}
+    {'count': 1, 'subject': 's1', 'column': 2, 'value': 0.0, 'typical': 10.0, 'others_identical': False, \
+'others_agree': False}
     >>> v[0, 0, 2] = 14.0  # 28% off only, but 39 times a subject's spread (0.1) and 0.3 of the subjects' SD (13)
     >>> odd_executions(v, ["s1", "s2", "s3", "s4"])[0]["value"]
     14.0
@@ -374,6 +379,11 @@ def odd_executions(values: np.ndarray, subjects: list[str]) -> list[dict[str, An
                 typical=num(typical[i, s, 0]),
                 # two or more others, bit-for-bit equal: a deterministic result one run left (review R2)
                 others_identical=bool(others.size >= 2 and (others == others[0]).all()),
+                # ... or agreeing to a millionth of the departure: Monte Carlo arithmetic's last-bit noise in the
+                # others turned a sign flip beside them into a warning (review SD)
+                others_agree=bool(
+                    others.size >= 2 and np.ptp(others) <= ODD_AGREE * abs(float(flat[i, s, j] - typical[i, s, 0]))
+                ),
             )
         )
     return out

@@ -413,7 +413,9 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
     if odd := [o for o in out.get("observations") or [] if o.get("odd_executions")]:
         # A failure where the subject's other executions are bit-for-bit equal: a deterministic result one run
         # left (review R2: a registration 10 mm off in one run of 15 only warned); noise around it only warns.
-        alone = [o for o in odd if o["odd_executions"].get("others_identical")]
+        alone = [
+            o for o in odd if o["odd_executions"].get("others_identical") or o["odd_executions"].get("others_agree")
+        ]
         reasons.append(
             reason(
                 "every execution alike",
@@ -426,15 +428,14 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 "executions agree ten times closer: a silent failure, an execution that wrote 0 or a fraction of "
                 "its result, or a run stuck in another local minimum?), which an ICC hides when subjects differ "
                 "much more than executions"
-                + (f", {len(alone)} of them where the others are bit-for-bit identical" if alone else "")
+                + (
+                    f", {len(alone)} of them where the others agree (bit for bit, or to a millionth of the departure)"
+                    if alone
+                    else ""
+                )
                 + ": "
                 # those beside identical runs first (a stable sort keeps the observations' order otherwise)
-                + named(
-                    [
-                        _odd(o["name"], o["odd_executions"])
-                        for o in sorted(odd, key=lambda o: not o["odd_executions"].get("others_identical"))
-                    ]
-                ),
+                + named([_odd(o["name"], o["odd_executions"]) for o in sorted(odd, key=lambda o: o not in alone)]),
             )
         )
     if leaning := [o for o in out.get("observations") or [] if o.get("icc_leans_on")]:
