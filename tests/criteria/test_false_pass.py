@@ -1054,3 +1054,27 @@ def test_a_sign_flip_beside_last_bit_noise_fails_as_beside_identical_runs(
     doc = ingested(tmp_path, "  t: {path: t.json, kind: scalars}\n", files).analyze().document
     (why,) = [r for r in doc["outputs"][0]["verdict"]["reasons"] if r["criterion"] == "every execution alike"]
     assert not why["passed"] and why["severity"] == severity
+
+
+@pytest.mark.parametrize("every", [False, True])
+def test_a_table_cut_short_is_not_analysable(tmp_path: Path, every: bool) -> None:
+    """Review IN: one CSV of a deterministic condition lost its last 12 bytes (an interrupted download): it ended
+    `wm,3730.0,99.175` with no line break and the study read "sufficiently reproducible: run-to-run flakiness". A
+    tool that never ends its last line does so in every file: nothing is said."""
+    files = {}
+    for i in range(4):
+        for r in (1, 2, 3):
+            text = f"tissue,vol,pct\ngm,{1000.0 * (i + 1)},{40.0 + i}.12523\nwm,{800.0 * (i + 1)},{30.0 + i}.17523\n"
+            if every:
+                text = text.rstrip("\n")
+            elif (i, r) == (2, 3):
+                text = text[:-3]  # the last line's line break and two digits lost
+            files[(f"sub-{i}", r)] = {"v.csv": text}
+    doc = ingested(tmp_path, "  v: {path: v.csv, kind: table, key_columns: [tissue]}\n", files).analyze().document
+    reasons = [r for r in doc["outputs"][0]["verdict"]["reasons"] if r["criterion"] == "files whole"]
+    if every:
+        assert not reasons and doc["verdict"]["status"] == "identical"
+    else:
+        (why,) = reasons
+        assert not why["passed"] and not why["estimable"] and "sub-2 (-, repetition 3)" in why["message"]
+        assert doc["verdict"]["status"] == "error"

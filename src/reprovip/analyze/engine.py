@@ -213,6 +213,8 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
                     entry["text_differences"]["number_like"] = obs.number_like
             if obs.reordered:  # the same lines in another order: the numbers by position moved, not changed
                 entry["reordered_lines"] = obs.reordered
+            if obs.cut:  # files whose last line lost its line break where the others have one: cut short
+                entry["cut_short"] = obs.cut
             if obs.categorical:  # words (include/exclude) that differ between repetitions: a result, not a stamp
                 entry["categorical_differences"] = dict(count=len(obs.categorical), fields=obs.categorical)
             if obs.inexact_differs:  # integers beyond 2**53 that differ where their float64 values do not

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -61,6 +62,9 @@ class Observations:
     ignored_result_like: list[str] = field(default_factory=list)
     # Categorical text fields whose repetitions of one condition wrote other words (:func:`_words_differ`)
     categorical: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Executions whose text file ends without a line break where the output's other files end with one
+    # (:func:`cut_short`)
+    cut: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _elements(name: str, arr: np.ndarray) -> Iterator[tuple[str, Any]]:
@@ -368,6 +372,7 @@ def gather(
     ignored_differ = _differing(raw, "ignored_values", set())
     result_like = _result_like(raw, ignored_differ)
     reordered = _reordered(raw, loaded)
+    cut = cut_short(raw) if kind in ("table", "text") else []
     text = [n for n in _text_differs(raw, set(unshared)) if n not in categorical]  # said as such, not twice
     return Observations(
         names,
@@ -387,6 +392,7 @@ def gather(
         ignored_differ=ignored_differ,
         ignored_result_like=result_like,
         reordered=reordered,
+        cut=cut,
         no_rows=bool(raw) and all(got.meta.get("n_rows") == 0 for per in raw.values() for got, _ in per.values()),
     )
 
@@ -624,6 +630,44 @@ def _reordered(raw: dict[str, dict[Any, tuple[Any, Any]]], loaded: dict[str, dic
         if len(digests) == 1 and None not in digests and len({tuple(sorted((f or {}).items())) for f in flats}) > 1:
             found.append(s)
     return found
+
+
+def _ends_a_line(path: Path) -> bool | None:
+    """Whether a text file's last byte ends a line (``\\n`` or ``\\r``, in UTF-16 too); None when it is empty,
+    compressed or unreadable (nothing to tell)."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(2) == b"\x1f\x8b":
+                return None
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            if size == 0:
+                return None
+            f.seek(max(0, size - 2))
+            tail = f.read()
+    except OSError:
+        return None
+    return tail.rstrip(b"\x00")[-1:] in (b"\n", b"\r") if tail.rstrip(b"\x00") else None
+
+
+def cut_short(raw: dict[str, dict[Any, tuple[Any, Any]]]) -> list[dict[str, Any]]:
+    """The executions whose text file ends without a line break where the output's other files end with one:
+    cut short (an interrupted copy or download, a full disk). A CSV whose last number lost its last digits
+    (`99.175` for `99.17523`) read "sufficiently reproducible: run-to-run flakiness" (review IN); a tool that never
+    ends its last line does so in every file, and nothing is said."""
+    ends = [
+        (rec, end)
+        for per in raw.values()
+        for _, rec in per.values()
+        if (end := _ends_a_line(Path(rec.path))) is not None
+    ]
+    if not any(end for _, end in ends):
+        return []
+    return [
+        dict(subject=rec.subject, condition=rec.condition_key, repetition=rec.repetition)
+        for rec, end in ends
+        if not end
+    ]
 
 
 def _text_differs(raw: dict[str, dict[Any, tuple[Any, Any]]], unshared: set[str]) -> list[str]:

@@ -244,6 +244,19 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
             "subjects that write it"
         )
         reasons.append(_by_subject("every observation in every subject", absent, what, "lacks", _own_keys(out)))
+    if cut := out.get("cut_short"):
+        shown = [f"{c['subject']} ({c['condition']}, repetition {c['repetition']})" for c in cut]
+        reasons.append(
+            reason(
+                "files whole",
+                passed=False,
+                estimable=False,
+                value=len(cut),
+                message=f"{len(cut)} file(s) of this output end without a line break where its other files end with "
+                f"one: cut short (an interrupted copy or download, a full disk?), their last values cannot be "
+                f"trusted: {named(shown)}; copy them again, or run those executions again",
+            )
+        )
     if reordered := out.get("reordered_lines"):
         reasons.append(
             reason(
