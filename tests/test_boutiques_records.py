@@ -456,3 +456,25 @@ def test_an_output_recorded_with_the_md5_of_no_bytes_is_an_empty_file(tmp_path: 
         " before writing it; see its record's stderr",
     ]
     assert _verdicts(study) == {"result": "error"}
+
+
+def test_two_versions_ingested_from_their_records_are_compared_not_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review BQ: records of v1 and v2 runs of the same inputs, each version in a study of its own, were refused by
+    `compare` as "ingested the same results folders": a record's execution names its input files, which both
+    versions share; the results folders check is for folders."""
+    for version, md5 in (("1", "a"), ("2", "c")):
+        for i, subject in enumerate(("a.nii", "b.nii", "c.nii")):
+            for rep in (1, 2):
+                _record(
+                    tmp_path / f"recs{version}",
+                    f"r{i}{rep}",
+                    t1=subject,
+                    md5=f"{md5}{i}" * 16,
+                    date=f"2024-01-0{version}_00h00m0{rep}s00000{i}ms",
+                )
+        ingest_boutiques_records(_study(tmp_path / f"s{version}", f"v{version}"), tmp_path / f"recs{version}")
+    code = main(["compare", str(tmp_path / "s1/study.yaml"), str(tmp_path / "s2/study.yaml")])
+    err = capsys.readouterr().err
+    assert "ingested the same results folders" not in err and code != 2, err

@@ -79,9 +79,14 @@ def _refuse_same_executions(baseline: Study, current: Study, ids: list[int], sto
             "into a new folder)"
         )
     # Two studies that ingested the same results folders: another ingest time, the same files (a review's
-    # `compare` read "within the envelope (max |z| 0)", exit 0).
+    # `compare` read "within the envelope (max |z| 0)", exit 0). Folders only: an execution ingested from a
+    # Boutiques record names its input files there, which two versions' runs share (review BQ: refused)
     folders = [
-        {os.path.realpath(r["input"]) for r in st.rows if r.get("source") == "ingest" and r.get("input")}
+        {
+            os.path.realpath(r["input"])
+            for r in st.rows
+            if r.get("source") == "ingest" and r.get("input") and os.path.isdir(r["input"])
+        }
         for st in stored
     ]
     if same := sorted(folders[0] & folders[1]):
