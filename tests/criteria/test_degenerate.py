@@ -246,6 +246,19 @@ def test_one_subject_whose_outputs_differ_is_no_icc_by_identity(subjects: int, s
         )
 
 
+@pytest.mark.parametrize(("estimate", "digits", "said"), [(-0.44, 10.2, True), (-0.44, 3.0, False), (0.5, 10.2, False)])
+def test_an_icc_failing_on_a_value_the_subjects_share_says_so(estimate: float, digits: float, said: bool) -> None:
+    """Review SD: `atlas_scale`, the same in every subject to 10 significant digits under Monte Carlo arithmetic,
+    failed its ICC (-0.44) as "run-to-run nondeterminism", with no word that the subjects do not differ."""
+    icc = {"ICC(A,1)": dict(value=estimate, ci_low=estimate - 0.3, ci_high=estimate + 0.2, estimable=True)}
+    output = _output(_obs("atlas_scale", icc=icc, sigdigits={"parker_min": digits, "base": 10}))
+    verdict = output_verdict(output, [_criterion("ICC(A,1).ci_low >= 0.9")], {"executions": {}})
+    message = verdict["reasons"][0]["message"]
+    assert verdict["status"] == "fail"
+    assert ("its subjects do not differ beyond its executions" in message) is said
+    assert ("agree to 10.2 significant digits" in message) is said
+
+
 def test_a_constant_observation_does_not_hide_a_failing_or_unestimable_one() -> None:
     constant = dict(_obs("n_iter", icc=_NOT_ESTIMABLE), constant=True)
     failing = _obs("a", icc={"ICC(A,1)": dict(value=0.2, ci_low=0.1, ci_high=0.4, estimable=True)})

@@ -182,6 +182,27 @@ def _check_values(criterion: Criterion, output: dict[str, Any], document: dict[s
     return judged
 
 
+STABLE_DIGITS = 6  # significant digits from which a value the subjects share reads as computed stably
+
+
+def _subjects_alike(output: dict[str, Any], name: str | None, estimate: float | None) -> str | None:
+    """Why an ICC of 0 or less fails on an observation whose values agree to :data:`STABLE_DIGITS` significant
+    digits or more: its subjects do not differ beyond the executions (a quantity that does not depend on the
+    subject, an atlas' scale), so the ICC has nothing to measure; review SD's `atlas_scale`, stable to 10 digits,
+    read "not reproducible: run-to-run nondeterminism" with no word of it."""
+    if estimate is None or estimate > 0:
+        return None
+    obs = next((o for o in output.get("observations") or [] if o.get("name") == name), {})
+    digits = as_float((obs.get("sigdigits") or {}).get("parker_min"))
+    if digits is None or digits < STABLE_DIGITS:
+        return None
+    return (
+        f"its subjects do not differ beyond its executions (an ICC of 0 or less), while its values agree to "
+        f"{digits:.3g} significant digits: a value that does not depend on the subject has no between-subject "
+        f"spread for an ICC to measure; if so, judge it with a `sigdigits >= N` criterion on it (`observations:`)"
+    )
+
+
 def _one_subject_differs(output: dict[str, Any]) -> bool:
     """Whether the output has one subject (or none) and its files differ between executions."""
     return int(output.get("n_subjects") or 0) < 2 and not (output.get("bitwise") or {}).get("identical", True)
@@ -241,6 +262,8 @@ def _judge(
                 msg += f" ({x['note']})"
         else:
             msg = f"{criterion.metric} = {_fmt(value)}{where} {rule}"
+        if not ok and ci and (alike := _subjects_alike(output, name, as_float(x.get("estimate")))):
+            msg += f"; {alike}"
         if not ok and (summary := _summary_for(output, name)):
             msg += f": {summary}"
         if not ok or not unusable:
