@@ -237,3 +237,26 @@ def test_an_outputs_ignore_list_is_no_part_of_the_recipe() -> None:
     plain = expand_module.recipe_hash(spec("{path: m.json, kind: scalars}"))
     assert expand_module.recipe_hash(spec("{path: m.json, kind: scalars, ignore: [start_time]}")) == plain
     assert expand_module.recipe_hash(spec("{path: n.json, kind: scalars}")) != plain
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        'env: {SEG_CONFIG: "{study_dir}/cfg.json"}\n',
+        'factors:\n  env: {a: {SEG_CONFIG: "{study_dir}/cfg.json"}, b: {SEG_CONFIG: "{study_dir}/cfg.json", X: "1"}}\n',
+    ],
+)
+def test_a_file_an_env_value_names_is_in_the_recipe(tmp_path: Path, env: str) -> None:
+    """Review CA: a configuration named through the study's `env` (`SEG_CONFIG: "{study_dir}/cfg.json"`), edited,
+    ran nothing again ("12 already done"), where the same file named on the command line would have."""
+    root = tmp_path / "study"
+    study = _study(root)
+    (root / "cfg.json").write_text("a")
+    path = root / "study.yaml"
+    path.write_text(path.read_text() + env)
+    study = Study.load(path)
+    planned = expand(study.spec, study.subjects)
+    before = execution_recipes(study.spec, study.directory, planned)
+    (root / "cfg.json").write_text("b")
+    after = execution_recipes(study.spec, study.directory, planned)
+    assert all(before[eid] != after[eid] for eid in before)

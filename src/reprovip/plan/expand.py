@@ -172,7 +172,8 @@ def command_files(spec: StudySpec, study_dir: Path) -> dict[str, str]:
     """BLAKE3 of each file the application's command names (in any condition) inside the study folder or through
     ``{study_dir}``: its script, a configuration; keyed by the path relative to the study folder.
 
-    The command, the ``args`` levels and the Boutiques invocation's values are read, with ``{study_dir}`` and the
+    The command, the ``args`` levels, the Boutiques invocation's values and the ``env`` values (top level and
+    the ``env`` factor's levels) are read, with ``{study_dir}`` and the
     factors' placeholders filled in, whole or after a ``--name=``; what is left with another placeholder
     (``{input}``, ``{outdir}``), a relative path (it names a file of the execution's own folder), a folder, or a
     file outside the study folder not named through ``{study_dir}`` is not hashed.
@@ -180,6 +181,12 @@ def command_files(spec: StudySpec, study_dir: Path) -> dict[str, str]:
     app = spec.application
     texts = list(app.command or [])
     texts += [str(v) for v in (app.invocation or {}).values() if isinstance(v, str)]
+    # ... and the `env` values: a configuration named `SEG_CONFIG: "{study_dir}/cfg.json"` was edited and nothing
+    # ran again, where `--config={study_dir}/cfg.json` would have (review CA)
+    texts += [str(v) for v in spec.env.values()]
+    levels = spec.factors.get("env")
+    for payload in levels.values() if isinstance(levels, dict) else ():
+        texts += [str(v) for v in (payload.values() if isinstance(payload, dict) else payload)]
     found: dict[str, str] = {}
     for c in conditions(spec):
         values: dict[str, Any] = {"study_dir": str(study_dir)}
