@@ -64,3 +64,19 @@ def test_a_level_ingested_beside_levels_run_here_is_said() -> None:
     )
     rows[1]["source"] = "run"  # one threads=2 execution ran here too: compared on one machine at least
     assert ingested_conditions(rows) == []
+
+
+def test_a_condition_mixing_runs_and_ingested_results_is_said() -> None:
+    """Review IN: two subjects' threads=4 results made elsewhere replaced the ones run here, the others stayed:
+    the subject:threads effect read "nondeterminism under multithreading", and nothing said the condition mixed
+    results of two machines."""
+    from reprovip.analyze.executions import ingested_conditions, mixed_conditions
+
+    rows = [dict(condition_key="threads=1", status="done", source="run") for _ in range(4)]
+    rows += [dict(condition_key="threads=4", status="done", source=s) for s in ("run", "run", "ingest", "ingest")]
+    ex = dict(total=8, failed=0, ingested_conditions=ingested_conditions(rows), mixed_conditions=mixed_conditions(rows))
+    (alert,) = execution_alerts(ex)
+    assert alert["severity"] == "warn" and alert["message"].startswith(
+        "the executions of threads=4 were some run here and some ingested"
+    )
+    assert execution_alerts(dict(total=4, failed=0, mixed_conditions=mixed_conditions(rows[:4]))) == []

@@ -123,7 +123,26 @@ def executions_summary(study: Study, stored: Stored) -> dict[str, Any]:
         # participants x 2 sessions passed its ICC criterion, failed by one session; the notice was on stderr only)
         participants=repeated_participants(sorted({r["subject"] for r in rows})),
         ingested_conditions=ingested_conditions(rows),
+        mixed_conditions=mixed_conditions(rows),
     )
+
+
+def mixed_conditions(rows: list[dict[str, Any]]) -> list[str]:
+    """The conditions whose done executions were some run here and some ingested: a subject:condition effect may be
+    where the results were made, not the factor (review IN: two subjects' threads=4 results from another machine
+    replaced the local ones, and "nondeterminism under multithreading" took the blame).
+
+    Examples
+    --------
+    >>> rows = [dict(condition_key="t=4", status="done", source=s) for s in ("run", "ingest")]
+    >>> mixed_conditions(rows), mixed_conditions(rows[:1])
+    (['t=4'], [])
+    """
+    sources: dict[str, set[str]] = {}
+    for r in rows:
+        if r["status"] == "done":
+            sources.setdefault(r["condition_key"], set()).add(r.get("source") or "run")
+    return sorted(c for c, found in sources.items() if len(found) > 1)
 
 
 def ingested_conditions(rows: list[dict[str, Any]]) -> list[str]:

@@ -80,6 +80,16 @@ def execution_alerts(ex: dict[str, Any]) -> list[dict[str, Any]]:
                 "the machine's, not the factor's",
             )
         )
+    if mixed := ex.get("mixed_conditions"):
+        alerts.append(
+            dict(
+                output=None,
+                severity="warn",
+                message=f"the executions of {', '.join(mixed[:5])}{', ...' if len(mixed) > 5 else ''} were some run "
+                "here and some ingested (where those ran is unknown): a difference between subjects or executions "
+                "there may be where the results were made, not the factor's",
+            )
+        )
     if copies := ex.get("duplicate_subjects"):
         groups = "; ".join(" = ".join(g) for g in copies[:5]) + ("; ..." if len(copies) > 5 else "")
         alerts.append(
