@@ -478,3 +478,21 @@ def test_two_versions_ingested_from_their_records_are_compared_not_refused(
     code = main(["compare", str(tmp_path / "s1/study.yaml"), str(tmp_path / "s2/study.yaml")])
     err = capsys.readouterr().err
     assert "ingested the same results folders" not in err and code != 2, err
+
+
+def test_launcher_bosh_fails_an_execution_missing_a_required_output(tmp_path: Path) -> None:
+    """Review BQ: a descriptor whose required output's path-template names a file the tool never writes passed
+    under `launcher: bosh` (Boutiques lists it in the record's `missing-files` and exits 0), where VIP fails the
+    job and `ingest --boutiques-records` reads the same record as a failed execution."""
+    desc = json.loads(SCALE.read_text())
+    desc["output-files"].append({"id": "qc", "name": "qc", "path-template": "[OUTDIR]/qc.json"})
+    (tmp_path / "scale.json").write_text(json.dumps(desc))
+    _data(tmp_path)
+    (tmp_path / "study.yaml").write_text(
+        f"application:\n  boutiques: scale.json\n  launcher: bosh\n  invocation: {json.dumps(BOSH_SCALE_INVOCATION)}\n"
+        + STUDY.format(name="missing").split("\n", 1)[1]
+        + "factors: {factor: [1, 2]}\nrepetitions: 1\n"
+    )
+    summary = Study.load(tmp_path / "study.yaml").run(keep_going=True)
+    assert summary.done == 0 and summary.failed == 4
+    assert "the descriptor's required output(s) qc (qc.json) were not written" in summary.failures[0]["error"]

@@ -537,6 +537,16 @@ def launch_main(argv: list[str]) -> int:
         shutil.rmtree(cache, ignore_errors=True)
     # The record's path is printed nowhere: on stdout or stderr it would change a `{stdout}` or `{stderr}` output
     # from one execution to the next (a review: "0 of 1 identical"); its name ends with the execution id.
+    missing = [f"{f.boutiques_name} ({Path(f.file_name).name})" for f in out.missing_files or ()]
+    if not out.exit_code and missing:
+        # Boutiques lists them and exits 0; VIP fails such a job and `ingest --boutiques-records` reads the same
+        # record as a failed execution, where `run` passed it (review BQ): one answer, a failure
+        print(
+            f"bosh exec launch: the descriptor's required output(s) {', '.join(missing)} were not written "
+            "(`missing-files` in its record): fix their `path-template`, or mark them `optional`",
+            file=sys.stderr,
+        )
+        return 1
     return int(out.exit_code or 0)
 
 
