@@ -78,10 +78,14 @@ def test_subjects_removed_from_the_study_file_make_the_stored_verdict_stale(anal
     """Review CA: two of three subjects removed from the study file left the stored "bit-for-bit identical" standing
     in `check --no-reanalyze` and the report, where the analysis now reads otherwise (one subject)."""
     study = analysed / "study.yaml"
+    assert "Nothing to fix" in _report(analysed)  # current: an identical study
     study.write_text(
         study.read_text().replace('subjects: {glob: "data/{subject}.txt"}', "subjects: {list: [data/sub-01.txt]}")
     )
-    assert "declares other subjects or executions since this analysis" in _report(analysed)
+    page = _report(analysed)
+    assert "declares other subjects or executions since this analysis" in page
+    # review CA: "Nothing to fix" under the stale banner
+    assert "Nothing to fix" not in page and "This verdict is stale" in page
     proc = rp(analysed, "check", "study.yaml", "--no-reanalyze")
     assert proc.returncode == 2 and "declares other subjects or executions since the stored analysis" in proc.stderr
     current = rp(analysed, "check", "study.yaml")  # the current verdict: one subject is warned of
