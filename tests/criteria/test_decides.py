@@ -12,6 +12,8 @@ import json
 import math
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ingested
 
 
@@ -124,3 +126,28 @@ def test_within_envelope_without_a_version_factor_is_not_estimable(tmp_path: Pat
     )
     assert _reason(out, "ICC(A,1).ci_low >= 0.5")["passed"]
     assert out["verdict"]["status"] == doc["verdict"]["status"] == "error"
+
+
+@pytest.mark.parametrize(
+    ("declared", "kept"),
+    [
+        ([("dice_min >= 0.95", "warn")], True),  # the README's warning: a band above the failure
+        ([("dice_min >= 0.8", "warn")], False),  # the default's gate made a warning: a choice
+        ([("dice_min >= 0.5", "warn")], False),
+        ([("dice_min >= 0.5", "fail")], False),  # the user's own gate
+        ([("dice_min >= 0.9", "fail")], False),
+    ],
+)
+def test_a_declared_dice_warning_stricter_than_the_default_failure_keeps_it(
+    declared: list[tuple[str, str]], kept: bool
+) -> None:
+    """Review NU2: the README's `{require: "dice_min >= 0.95", severity: warn}` beside an ICC criterion dropped the
+    default `dice_min >= 0.8` failure, and label maps whose left and right labels swapped under threads=2 read
+    "sufficiently reproducible, with warnings", exit 0."""
+    from reprovip.criteria.evaluate import safeguards
+    from reprovip.criteria.rules import Criterion, parse_rule
+
+    rules = [Criterion(*parse_rule("ICC(A,1).ci_low >= 0.9"))]
+    rules += [Criterion(*parse_rule(text), severity=severity) for text, severity in declared]
+    guards = [(c.text, c.severity) for c in safeguards("labels", rules)]
+    assert (("dice_min >= 0.8", "fail") in guards) is kept

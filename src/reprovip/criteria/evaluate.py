@@ -166,9 +166,27 @@ def safeguards(kind: str, rules: list[Criterion]) -> list[Criterion]:
     criteria unless these name the same metric: a label mirrored in one execution (Dice 0, same volume) and an
     image disagreeing in a hundredth of its voxels. A review's study declaring only `ICC(A,1).ci_low >= 0.9`
     (for its table) silently dropped them from its label maps and images."""
-    declared = {c.metric for c in rules}
     guards = {"labels": ("dice_min",), "image": ("voxel_icc_a1_p05", "voxel_poor_fraction")}.get(kind, ())
-    return [c for c in default_criteria(kind) if c.metric in guards and c.metric not in declared]
+    return [c for c in default_criteria(kind) if c.metric in guards and not replaced(c, rules)]
+
+
+def replaced(default: Criterion, rules: list[Criterion]) -> bool:
+    """Whether a declared criterion takes the place of a default one: it names the same metric at the same
+    severity or a stricter one (a declared failure, at any threshold, is the user's gate), or as a warning no
+    stricter than the default (the default's gate made a warning: a choice). A warning stricter than a default
+    failure is a band above it, and leaves it in place: the README's own `dice_min >= 0.95` warning dropped the
+    `dice_min >= 0.8` failure, and label maps whose labels swapped in one run read "sufficiently reproducible,
+    with warnings" (review NU2)."""
+    rank = {"warn": 0, "fail": 1}
+
+    def stricter(c: Criterion) -> bool:
+        if c.op != default.op or c.threshold is None or default.threshold is None:
+            return False
+        return c.threshold > default.threshold if default.op in (">=", ">") else c.threshold < default.threshold
+
+    return any(
+        c.metric == default.metric and (rank[c.severity] >= rank[default.severity] or not stricter(c)) for c in rules
+    )
 
 
 def evaluate(document: dict[str, Any], criteria: list[Criterion] | None) -> dict[str, Any]:
@@ -190,7 +208,7 @@ def evaluate(document: dict[str, Any], criteria: list[Criterion] | None) -> dict
         # gate, and an ICC lower bound of 0.19 read "sufficiently reproducible, with warnings".
         rules = [c for c in criteria or [] if c.covers(out)]
         if not any(c.severity == "fail" and c.metric not in STUDY_METRICS for c in rules):
-            rules += [d for d in defaults if d.metric not in {c.metric for c in rules}]
+            rules += [d for d in defaults if not replaced(d, rules)]
         else:
             if "envelope" in out and not any(c.metric == "within_envelope" for c in rules):
                 rules = [*envelope_criteria(out["kind"]), *rules]  # declared criteria do not drop the version test
