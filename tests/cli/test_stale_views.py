@@ -90,3 +90,16 @@ def test_subjects_removed_from_the_study_file_make_the_stored_verdict_stale(anal
     assert proc.returncode == 2 and "declares other subjects or executions since the stored analysis" in proc.stderr
     current = rp(analysed, "check", "study.yaml")  # the current verdict: one subject is warned of
     assert current.returncode == 0 and "sufficiently reproducible, with warnings" in current.stdout
+
+
+def test_a_fresh_comparison_is_not_stale_in_the_report(tmp_path: Path) -> None:
+    """Review VW: the report of a `compare` document just made read "stale: the study file declares other subjects
+    or executions": its plan counts both versions' executions, the current study's only its own."""
+    base, cur = analysed_study(tmp_path / "base"), analysed_study(tmp_path / "cur")
+    assert rp(tmp_path, "compare", "base/study.yaml", "cur/study.yaml").returncode == 0
+    (document,) = (cur / ".reprovip" / "results").glob("*/compare.json")
+    proc = rp(cur, "report", "study.yaml", "--analysis", str(document), "-o", "c.html")
+    assert proc.returncode == 0, proc.stderr
+    page = html.unescape((cur / "c.html").read_text())
+    assert "declares other subjects or executions" not in page and "This verdict is stale" not in page
+    assert base.exists()

@@ -132,7 +132,8 @@ def file_changed(study: Study, catalog: Catalog | None, document: dict[str, Any]
                 "the outputs, factors or repetitions changed since this analysis (the study file was edited): run "
                 "`reprovip analyze`"
             )
-        if plan_changed((document.get("executions") or {}).get("plan") or {}, plan):
+        # a comparison's plan counts both versions' executions: it is judged by its own stores, not this one's
+        if "compare" not in document and plan_changed((document.get("executions") or {}).get("plan") or {}, plan):
             return (
                 "the study file declares other subjects or executions since this analysis (it was edited, or inputs "
                 "moved): run `reprovip analyze`"
