@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -63,6 +64,13 @@ def test_check_after_a_compare_says_a_comparison_is_stored(
     err = capsys.readouterr().err
     assert "reprovip: note: this checks the study's own runs; a comparison with a baseline is stored (" in err
     assert "compare.json: not reproducible): `reprovip report" in err
+    # review VW: executions that finished after the comparison (a new run of the current version) make it stale
+    (stored,) = versions["v1.9"].parent.glob(".reprovip/results/*/compare.json")
+    os.utime(stored, (1e9, 1e9))
+    main(["check", str(versions["v1.9"])])
+    assert "not reproducible) but is stale: executions finished after it; run `reprovip compare` again" in (
+        capsys.readouterr().err
+    )
 
 
 def test_noisy_rebuild_stays_within_the_envelope(versions: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:

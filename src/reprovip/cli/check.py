@@ -135,7 +135,16 @@ def note_comparison(study: Study) -> None:
 
     try:
         label = read_document(path)["verdict"]["label"]
+        sid = study.catalog.study_id(study.name)
+        finished = [float(r["finished_at"]) for r in study.catalog.executions(sid) if r.get("finished_at")]
     except Exception:  # an unreadable comparison is `compare`'s to say; this is a hint only
+        return
+    if finished and max(finished) > path.stat().st_mtime:  # review VW: an old comparison quoted as current
+        click.echo(
+            f"reprovip: note: this checks the study's own runs; a comparison with a baseline is stored ({path}: "
+            f"{label}) but is stale: executions finished after it; run `reprovip compare` again",
+            err=True,
+        )
         return
     click.echo(
         f"reprovip: note: this checks the study's own runs; a comparison with a baseline is stored ({path}: "
