@@ -23,7 +23,7 @@ from reprovip.criteria.verdict import deciding_reason
 from reprovip.store import BlobStore
 from reprovip.store import schema as s
 from reprovip.study import Study
-from tests.conftest import ingested, write_study
+from tests.conftest import ingested, ingested_folders, write_study
 from tests.criteria.test_one_verdict import edge_study
 
 
@@ -1056,25 +1056,28 @@ def test_a_sign_flip_beside_last_bit_noise_fails_as_beside_identical_runs(
     assert not why["passed"] and why["severity"] == severity
 
 
-@pytest.mark.parametrize("every", [False, True])
-def test_a_table_cut_short_is_not_analysable(tmp_path: Path, every: bool) -> None:
+@pytest.mark.parametrize("every", [False, True, "level"])
+def test_a_table_cut_short_is_not_analysable(tmp_path: Path, every: bool | str) -> None:
     """Review IN: one CSV of a deterministic condition lost its last 12 bytes (an interrupted download): it ended
     `wm,3730.0,99.175` with no line break and the study read "sufficiently reproducible: run-to-run flakiness". A
-    tool that never ends its last line does so in every file: nothing is said."""
-    files = {}
+    tool that never ends its last line does so in every file, or in every file of a level (review R6: a version
+    that stopped writing it read "not analysable"): nothing is said."""
+    folders = {}
     for i in range(4):
         for r in (1, 2, 3):
-            text = f"tissue,vol,pct\ngm,{1000.0 * (i + 1)},{40.0 + i}.12523\nwm,{800.0 * (i + 1)},{30.0 + i}.17523\n"
-            if every:
-                text = text.rstrip("\n")
-            elif (i, r) == (2, 3):
-                text = text[:-3]  # the last line's line break and two digits lost
-            files[(f"sub-{i}", r)] = {"v.csv": text}
-    doc = ingested(tmp_path, "  v: {path: v.csv, kind: table, key_columns: [tissue]}\n", files).analyze().document
+            for level in ("a", "b"):
+                text = f"tissue,vol,pct\ngm,{1000.0 * (i + 1)},{40.0 + i}.12523\nwm,{800.0 * (i + 1)},{30.0 + i}.175\n"
+                if every is True or (every == "level" and level == "b"):
+                    text = text.rstrip("\n")
+                elif not every and (i, r, level) == (2, 3, "a"):
+                    text = text[:-3]  # the last line's line break and two digits lost
+                folders[f"{level}/sub-{i}/run-{r}"] = {"v.csv": text}
+    outputs = "  v: {path: v.csv, kind: table, key_columns: [tissue]}\n"
+    doc = ingested_folders(tmp_path, outputs, folders, "{tool}/{subject}/run-{repetition}").analyze().document
     reasons = [r for r in doc["outputs"][0]["verdict"]["reasons"] if r["criterion"] == "files whole"]
     if every:
         assert not reasons and doc["verdict"]["status"] == "identical"
     else:
         (why,) = reasons
-        assert not why["passed"] and not why["estimable"] and "sub-2 (-, repetition 3)" in why["message"]
+        assert not why["passed"] and not why["estimable"] and "sub-2 (tool=a, repetition 3)" in why["message"]
         assert doc["verdict"]["status"] == "error"

@@ -651,20 +651,20 @@ def _ends_a_line(path: Path) -> bool | None:
 
 
 def cut_short(raw: dict[str, dict[Any, tuple[Any, Any]]]) -> list[dict[str, Any]]:
-    """The executions whose text file ends without a line break where the output's other files end with one:
-    cut short (an interrupted copy or download, a full disk). A CSV whose last number lost its last digits
-    (`99.175` for `99.17523`) read "sufficiently reproducible: run-to-run flakiness" (review IN); a tool that never
-    ends its last line does so in every file, and nothing is said."""
-    ends = [
-        (rec, end)
-        for per in raw.values()
-        for _, rec in per.values()
-        if (end := _ends_a_line(Path(rec.path))) is not None
-    ]
-    if not any(end for _, end in ends):
-        return []
+    """The executions whose text file ends without a line break where the output's other files of the same
+    condition (and version) end with one: cut short (an interrupted copy or download, a full disk). A CSV whose
+    last number lost its last digits (`99.175` for `99.17523`) read "sufficiently reproducible: run-to-run
+    flakiness" (review IN). A tool that never ends its last line does so in every file of a condition, and nothing
+    is said: a version that stopped writing it is a format, not a cut (review R6)."""
+    cells: dict[tuple[str, str | None], list[tuple[Any, bool]]] = {}
+    for per in raw.values():
+        for _, rec in per.values():
+            if (end := _ends_a_line(Path(rec.path))) is not None:
+                cells.setdefault((rec.condition_key, rec.version), []).append((rec, end))
     return [
         dict(subject=rec.subject, condition=rec.condition_key, repetition=rec.repetition)
+        for ends in cells.values()
+        if any(end for _, end in ends)
         for rec, end in ends
         if not end
     ]
