@@ -246,7 +246,7 @@ def test_a_verdict_made_before_another_ingest_is_stale(tmp_path: Path, capsys: p
     """Identical results ingested and analysed, then other results ingested from another folder: `check
     --no-reanalyze` accepted the stored "identical" verdict (exit 0, JUnit green) while `check` said "not
     reproducible" (review: ingested rows have no recipe, and had no finish time, so the digest never moved)."""
-    files = {(s, r): {"r.json": '{"v": 1.0}'} for s in ("sub-01", "sub-02") for r in (1, 2)}
+    files = {(s, r): {"r.json": json.dumps({"v": float(s[-1])})} for s in ("sub-01", "sub-02") for r in (1, 2)}
     study = ingested(tmp_path, "  r: {path: r.json, kind: scalars}\n", files)
     assert study.analyze().document["verdict"]["status"] == "identical"
     for (s, r), _ in files.items():

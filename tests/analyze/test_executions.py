@@ -151,7 +151,7 @@ def test_a_level_whose_value_changes_under_the_same_name_runs_again(tmp_path: Pa
 def test_an_output_removed_from_the_study_file_is_left_out(tmp_path: Path) -> None:
     """An ingest-only study with a noisy output and an identical one; the noisy one's declaration removed:
     it was still analysed and kept the study "not reproducible" for good (review)."""
-    files = {(s, r): {"a.txt": "1\n", "b.txt": f"{r}\n"} for s in ("sub-01", "sub-02") for r in (1, 2)}
+    files = {(s, r): {"a.txt": f"{s[-1]}\n", "b.txt": f"{r}\n"} for s in ("sub-01", "sub-02") for r in (1, 2)}
     outputs = "  a: {path: a.txt, kind: text}\n  b: {path: b.txt, kind: text}\n"
     study = ingested(tmp_path, outputs, files)
     assert study.analyze().document["verdict"]["status"] == "fail"

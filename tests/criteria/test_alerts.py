@@ -80,3 +80,17 @@ def test_a_condition_mixing_runs_and_ingested_results_is_said() -> None:
         "the executions of threads=4 were some run here and some ingested"
     )
     assert execution_alerts(dict(total=4, failed=0, mixed_conditions=mixed_conditions(rows[:4]))) == []
+
+
+def test_every_subject_writing_the_same_files_is_said(tmp_path) -> None:
+    """Review NU2: a tool that cached its result under a name no subject changed wrote one subject's CSV for all
+    four; the study read "bit-for-bit identical" in 20 comparisons, with nothing said."""
+    import json
+
+    from tests.conftest import ingested
+
+    files = {(f"sub-{s}", r): {"v.json": json.dumps({"volume": 1234.5})} for s in range(4) for r in (1, 2)}
+    doc = ingested(tmp_path, "  v: {path: v.json, kind: scalars}\n", files).analyze().document
+    assert doc["executions"]["same_for_every_subject"] is True
+    assert any(a["message"].startswith("every subject wrote the same files") for a in doc["alerts"])
+    assert doc["verdict"]["status"] == "warn"

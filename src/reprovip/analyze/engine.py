@@ -29,6 +29,7 @@ from reprovip.analyze.executions import (
     duplicate_subjects,
     executions_summary,
     provenance_summary,
+    same_for_every_subject,
     spec_digest,
     stored_executions,
 )
@@ -667,7 +668,11 @@ def analyze_study(study: Study, *, json_path: str | Path | None = None) -> dict[
     declared = {f.name: list(f.levels) for f in study.spec.factor_list()}
     document = dict(
         header(study, declared),
-        executions=dict(executions_summary(study, stored), duplicate_subjects=duplicate_subjects(outputs)),
+        executions=dict(
+            executions_summary(study, stored),
+            duplicate_subjects=duplicate_subjects(outputs),
+            same_for_every_subject=same_for_every_subject(outputs),
+        ),
         provenance=provenance_summary([study], [stored]),
         outputs=analyze_groups(study, groups, declared, study.results / "analysis", done=done),
     )

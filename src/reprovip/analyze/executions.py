@@ -165,6 +165,29 @@ def ingested_conditions(rows: list[dict[str, Any]]) -> list[str]:
     return sorted(c for c, found in sources.items() if found == {"ingest"})
 
 
+def same_for_every_subject(outputs: list[dict[str, Any]]) -> bool:
+    """Whether every subject (two or more) wrote the same content for every output in every execution: an
+    application that never read its input (a cache keyed by nothing, a literal input path), whose "bit-for-bit
+    identical" rested on one subject's worth of evidence (review NU2: four subjects read identical in 20
+    comparisons).
+
+    Examples
+    --------
+    >>> rows = [dict(subject=s, name="v", relpath="v", blob="b0") for s in ("a", "b")]
+    >>> same_for_every_subject(rows), same_for_every_subject(rows + [dict(subject="c", name="v", relpath="v", blob="b1")])
+    (True, False)
+    """
+    contents: dict[str, set[str]] = {}  # by output: a file named after its subject is the same output
+    subjects = set()
+    for o in outputs:
+        content = o.get("semantic_hash") or o.get("blob")
+        if not content:
+            return False
+        contents.setdefault(o["name"], set()).add(content)
+        subjects.add(o["subject"])
+    return len(subjects) > 1 and bool(contents) and all(len(c) == 1 for c in contents.values())
+
+
 def duplicate_subjects(outputs: list[dict[str, Any]]) -> list[list[str]]:
     """Groups of subjects whose stored outputs are the same files in every execution (output, condition and
     repetition; the same content: a re-compressed copy counts), where the repetitions of a condition differ and no

@@ -80,6 +80,16 @@ def execution_alerts(ex: dict[str, Any]) -> list[dict[str, Any]]:
                 "the machine's, not the factor's",
             )
         )
+    if ex.get("same_for_every_subject"):
+        alerts.append(
+            dict(
+                output=None,
+                severity="warn",
+                message="every subject wrote the same files in every execution (outputs that do not depend on the "
+                "input: a result cached under a name no subject changes, a literal input path?): the identity rests on "
+                "one subject's worth of evidence; check that the application reads each subject's input",
+            )
+        )
     if mixed := ex.get("mixed_conditions"):
         alerts.append(
             dict(
