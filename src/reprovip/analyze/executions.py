@@ -174,7 +174,8 @@ def same_for_every_subject(outputs: list[dict[str, Any]]) -> bool:
     Examples
     --------
     >>> rows = [dict(subject=s, name="v", relpath="v", blob="b0") for s in ("a", "b")]
-    >>> same_for_every_subject(rows), same_for_every_subject(rows + [dict(subject="c", name="v", relpath="v", blob="b1")])
+    >>> other = dict(subject="c", name="v", relpath="v", blob="b1")
+    >>> same_for_every_subject(rows), same_for_every_subject([*rows, other])
     (True, False)
     """
     contents: dict[str, set[str]] = {}  # by output: a file named after its subject is the same output
