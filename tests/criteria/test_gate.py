@@ -301,3 +301,13 @@ def test_a_document_reprovip_did_not_write_is_refused_in_one_line(tmp_path: Path
     with pytest.raises(InputError, match=re.escape(f"{path}: not an analysis document reprovip wrote")) as err:
         read_document(path)
     assert wrong in str(err.value) and str(err.value).endswith("run `reprovip analyze` again")
+
+
+def test_a_missing_hook_script_is_refused_at_validate(study_dir: Path, capsys) -> None:
+    """Review NU2: the docs' `on_fail: ["{python}", "{study_dir}/notify.py"]` without notify.py validated "ok",
+    and only `check` said the hook could not open it."""
+    path = write_study(study_dir, extra='on_fail: ["{python}", "{study_dir}/notify.py"]\n')
+    assert main(["validate", str(path)]) == 2
+    assert "on_fail.1: on_fail names '{study_dir}/notify.py', which does not exist" in capsys.readouterr().err
+    (study_dir / "notify.py").write_text("import sys; sys.stdin.read()\n")
+    assert main(["validate", str(path)]) == 0

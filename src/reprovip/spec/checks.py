@@ -56,6 +56,7 @@ def command_problems(
     known = {"study_dir": str(study_dir), "python": sys.executable}
     items: list[tuple[tuple[Any, ...], str]] = []
     problems += _verrou_problems(spec, locate) if programs else []
+    problems += _hook_problems(spec, study_dir, locate) if programs else []
     if app.command is not None:
         items = [(("application", "command", i), a) for i, a in enumerate(app.command)]
         problems += _program_problems(spec, app.command, known, study_dir, locate) if programs else []
@@ -459,6 +460,24 @@ def _program_problems(
     else:
         message = None
     return [locate(message, where)] if message else _script_problems(argv, program, study_dir, spec.env, locate)
+
+
+def _hook_problems(spec: StudySpec, study_dir: Path, locate: Callable[..., SpecError]) -> list[SpecError]:
+    """An `on_fail` program not on PATH, or a script it names that does not exist (it runs in the study's folder):
+    `validate` said ok, and only `check` said "can't open file .../notify.py" (review NU2)."""
+    argv = [render(a, {"study_dir": str(study_dir), "python": sys.executable}) for a in spec.on_fail or []]
+    problems = []
+    if argv and "/" not in argv[0] and not shutil.which(argv[0], path=spec.env.get("PATH", os.environ.get("PATH"))):
+        problems.append(
+            locate(f"on_fail program {argv[0]!r} is not found on PATH; install it or give its path", ("on_fail", 0))
+        )
+    for i, arg in enumerate(argv):
+        named = Path(arg) if os.path.isabs(arg) else study_dir / arg
+        if (i == 0 and "/" in arg or _SCRIPT.search(arg)) and not placeholders(arg) and not named.exists():
+            problems.append(
+                locate(f"on_fail names {spec.on_fail[i]!r}, which does not exist ({named})", ("on_fail", i))
+            )
+    return problems
 
 
 _INTERPRETER = re.compile(r"(?:python[\d.]*|bash|sh|zsh|Rscript|perl|julia|octave|node|ruby)$")
