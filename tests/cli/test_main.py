@@ -251,3 +251,10 @@ def test_analyse_is_analyze(study_dir: Path, capsys: pytest.CaptureFixture[str])
     """Review NU: reprovip's messages say "analyse again", and `reprovip analyse` read "No such command"."""
     assert main(["analyse", str(study_dir / "study.yaml"), "--help"]) == 0
     assert "Usage: reprovip analyse [OPTIONS] [STUDY]" in capsys.readouterr().out
+
+
+def test_status_before_any_run_says_what_to_do(study_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review NU2: `status` before any `run` printed an empty table and nothing else."""
+    path = write_study(study_dir, subjects=2, repetitions=2)
+    assert main(["status", str(path)]) == 0
+    assert "nothing stored yet: `reprovip run` runs the 4 executions the study file declares" in capsys.readouterr().out

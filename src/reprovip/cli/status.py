@@ -86,14 +86,28 @@ def _run_lines(study: Study) -> list[str]:
     return out
 
 
+def _nothing_yet(study: Study) -> str:
+    """What a study with no stored execution is to do."""
+    if study.spec.application is None:
+        return "nothing stored yet: `reprovip ingest` stores the results made elsewhere"
+    from reprovip.errors import ReprovipError
+    from reprovip.plan import expand
+
+    try:
+        count = f"the {len(expand(study.spec, study.subjects))} executions the study file declares"
+    except ReprovipError:
+        count = "the executions the study file declares"
+    return f"nothing stored yet: `reprovip run` runs {count} (or `reprovip ingest` stores results made elsewhere)"
+
+
 def _plan_lines(study: Study) -> list[str]:
     """Where the study file and the table (the catalog) disagree: it was edited since its run."""
     from reprovip.plan.check import plan_check
 
     sid = study.catalog.study_id(study.name)
     rows = study.catalog.executions(sid) if sid is not None else []
-    if not rows:  # nothing run yet: the table says so
-        return []
+    if not rows:  # nothing run yet: an empty table said nothing (review NU2)
+        return [_nothing_yet(study)]
     plan = plan_check(study, rows)
     lines = []
     if plan.get("ingested") and plan.get("not_run"):
