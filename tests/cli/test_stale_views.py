@@ -103,3 +103,21 @@ def test_a_fresh_comparison_is_not_stale_in_the_report(tmp_path: Path) -> None:
     page = html.unescape((cur / "c.html").read_text())
     assert "declares other subjects or executions" not in page and "This verdict is stale" not in page
     assert base.exists()
+
+
+def test_an_analysis_after_a_killed_run_is_not_stale(analysed: Path) -> None:
+    """Review VW: after `kill -9` of a run, every new analysis read "run #2 was still running when this analysis
+    was made ... run `reprovip analyze`", which no analysis could clear: a run whose runner is gone changes
+    nothing until a new run, which has a new number."""
+    import socket
+    import subprocess
+    import sys
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    study = Study.load(analysed / "study.yaml")
+    sid = study.catalog.study_id(study.name)
+    study.catalog.start_run(sid, "run", 6, socket.gethostname(), dead.pid)  # left "running" by a kill -9
+    study.catalog.close()
+    assert rp(analysed, "analyze", "study.yaml").returncode == 0
+    assert "was still running when this analysis was made" not in _report(analysed)

@@ -119,6 +119,11 @@ def _newer_run(document: dict[str, Any], newest_run: dict[str, Any] | None, agai
         if seen is not None and int(newest_run["id"]) == int(seen["id"]):
             if seen.get("finished"):
                 return None
+            from reprovip.store.liveness import runner_alive
+
+            gone = runner_alive(newest_run.get("hostname"), newest_run.get("pid"), newest_run.get("started_at"))
+            if gone is False:  # killed: nothing can change until a new run (with a new id); counts judge the rest
+                return None  # review VW: every analysis after a kill -9 read stale, and `analyze` never cleared it
             return f"{run} was still running when this analysis was made: executions may have changed; {again}"
         if seen is not None and int(newest_run["id"]) < int(seen["id"]):
             return None  # runs were deleted: nothing newer than what the analysis saw
