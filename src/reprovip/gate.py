@@ -173,7 +173,8 @@ def _refuse_stale(document: dict[str, Any], study: Study) -> None:
     if not plan.get("ingested") and (plan.get("not_run") or plan.get("earlier_recipe")):
         raise InputError(
             f"{study.path}: the study file declares {plan['not_run']} execution(s) never run and "
-            f"{plan['earlier_recipe']} run with an earlier recipe (it was edited since the run); "
+            f"{plan['earlier_recipe']} run with an earlier recipe (the study file, the application's script or an "
+            "input was edited since the run); "
             "run `reprovip run`, then `reprovip analyze`"
         )
     if document.get("study", {}).get("spec_digest") != spec_digest(study.spec):

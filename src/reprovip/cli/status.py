@@ -117,7 +117,8 @@ def _plan_lines(study: Study) -> list[str]:
     elif plan.get("not_run") or plan.get("earlier_recipe"):
         lines.append(
             f"the study file declares {plan['not_run']} execution(s) not in this table and {plan['earlier_recipe']} "
-            "done with an earlier recipe (it was edited since the run): `reprovip run` runs them"
+            "done with an earlier recipe (the study file, the application's script or an input was edited since "
+            "the run): `reprovip run` runs them"
         )
     if plan.get("not_declared"):
         lines.append(
