@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -109,6 +110,21 @@ def _store_of(document: dict[str, Any]) -> Path | None:
     return store if store.is_dir() else None
 
 
+def _stored_comparison(document: dict[str, Any], store: Path | None) -> str | None:
+    """A line saying that a comparison with a baseline is stored beside this study's own analysis, and its
+    verdict, as `check` says: after a failing `compare`, the study's report read "sufficiently reproducible" with
+    no word of it (review VW). None for a comparison's own report, or without one."""
+    name = str((document.get("study") or {}).get("name", ""))
+    if store is None or "compare" in document or not name:
+        return None
+    path = store / "results" / name / "compare.json"
+    try:
+        label = json.loads(path.read_text())["verdict"]["label"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return f"a comparison with a baseline is stored ({path}: {label}); `reprovip report --analysis {path}` shows it"
+
+
 def report_html(
     document: dict[str, Any], catalog: Catalog | None = None, *, store: Path | None = None, stale: str | None = None
 ) -> str:
@@ -154,6 +170,7 @@ def report_html(
     a = dict(
         analysis_context(document, store=store),
         stale=stale or staleness(document, runs[0] if runs else None, **now),
+        comparison=_stored_comparison(document, store),
     )
     images = inline_map_images(store, str((document.get("study") or {}).get("name", "")) or None)
     images.raw_by_name.update({str(o.get("name")): o for o in document.get("outputs") or []})  # type: ignore[attr-defined]
