@@ -191,6 +191,35 @@ def _voxel_stats(x: np.ndarray) -> tuple:
     return acc.envelope_stats()
 
 
+def _quantised_envelope(x: np.ndarray, shape: tuple[int, ...], magnitude: np.ndarray | None = None) -> tuple:
+    """The voxel envelope of ``x`` (``(subjects, voxels, versions, k)``, voxels of ``shape`` in F order), with the
+    isolated chance agreement the analysis feeds it (:func:`~reprovip.analyze.envelope.isolated_voxels`)."""
+    from reprovip.analyze.envelope import isolated_voxels, voxel_envelope
+    from reprovip.metrics import FactorialAccumulator
+
+    n, k = x.shape[1], x.shape[-1]
+    acc = FactorialAccumulator((n,), (x.shape[2],), k, ["version"], envelope_axis=0)
+    for block in x:
+        acc.add(block)
+    diff, variance, tests, shift = acc.envelope_stats()
+    sign, varies = acc.envelope_shift_sign(), acc.envelope_new_varies()
+    return voxel_envelope(
+        diff,
+        variance,
+        tests,
+        k,
+        x.shape[0] * (k - 1),
+        ("1.0", "2.0"),
+        mean_shift=shift,
+        n_subjects=x.shape[0],
+        signal=acc.envelope_signal(),
+        new_varies=varies,
+        magnitude=magnitude,
+        shift_sign=sign,
+        isolated=isolated_voxels((variance == 0) & (diff != 0), np.arange(n), shape, sign, varies),
+    )
+
+
 @pytest.mark.parametrize(
     ("change", "inside"), [("none", True), ("bias", False), ("local", False), ("exact region", False)]
 )
@@ -200,8 +229,6 @@ def test_an_integer_image_agreeing_by_chance_is_rounding_noise(change: str, insi
     outside. Such changes, up to what two roundings differ by chance, are spared where that agreement is scattered;
     not a version adding 1 HU everywhere (a sign test), nor a 6 HU change of a region, nor +1 HU on a region the
     baseline computes exactly (review R5)."""
-    from reprovip.analyze.envelope import isolated_voxels, voxel_envelope
-    from reprovip.metrics import FactorialAccumulator
 
     rng = np.random.default_rng(3)
     truth = rng.uniform(-100, 100, size=(5, 2000, 1, 1)) + rng.normal(0, 20, size=(5, 1, 1, 1))
@@ -213,30 +240,7 @@ def test_an_integer_image_agreeing_by_chance_is_rounding_noise(change: str, insi
     elif change == "exact region":  # computed exactly in both versions, +1 in the new one
         x[:, 100:164, 0] = np.round(truth[:, 100:164, 0])
         x[:, 100:164, 1] = np.round(truth[:, 100:164, 0]) + 1
-    acc = FactorialAccumulator((2000,), (2,), 2, ["version"], envelope_axis=0)
-    for block in x:
-        acc.add(block)
-    diff, variance, tests, shift = acc.envelope_stats()
-    out, env = voxel_envelope(
-        diff,
-        variance,
-        tests,
-        2,
-        5,
-        ("1.0", "2.0"),
-        mean_shift=shift,
-        n_subjects=5,
-        signal=acc.envelope_signal(),
-        new_varies=acc.envelope_new_varies(),
-        shift_sign=acc.envelope_shift_sign(),
-        isolated=isolated_voxels(
-            (variance == 0) & (diff != 0),
-            np.arange(2000),
-            (2000, 1, 1),
-            acc.envelope_shift_sign(),
-            acc.envelope_new_varies(),
-        ),
-    )
+    _, env = _quantised_envelope(x, (2000, 1, 1))
     assert env["within_envelope"] is inside, env["detail"]
 
 
@@ -506,9 +510,6 @@ def test_rounding_a_smooth_image_agrees_by_chance_in_patches(change: str, inside
     exactly at other values (a texture of +-2, or +1), stays outside (review R5)."""
     from scipy import ndimage
 
-    from reprovip.analyze.envelope import isolated_voxels, voxel_envelope
-    from reprovip.metrics import FactorialAccumulator
-
     rng = np.random.default_rng(5)
     shape = (40, 40, 12)
     truth = np.stack([ndimage.gaussian_filter(rng.normal(0, 40, shape), 2.0) for _ in range(5)])
@@ -520,26 +521,7 @@ def test_rounding_a_smooth_image_agrees_by_chance_in_patches(change: str, inside
         x[:, region, 0] = exact[..., None]
         step = np.where(np.arange(region.sum()) % 2 == 0, 2.0, -2.0) if change == "exact texture" else 1.0
         x[:, region, 1] = (exact + step)[..., None]
-    x = x.reshape(5, -1, 2, 2, order="F")
-    acc = FactorialAccumulator((x.shape[1],), (2,), 2, ["version"], envelope_axis=0)
-    for block in x:
-        acc.add(block)
-    diff, variance, tests, shift = acc.envelope_stats()
-    sign, varies = acc.envelope_shift_sign(), acc.envelope_new_varies()
-    out, env = voxel_envelope(
-        diff,
-        variance,
-        tests,
-        2,
-        5,
-        ("1.0", "2.0"),
-        mean_shift=shift,
-        n_subjects=5,
-        signal=acc.envelope_signal(),
-        new_varies=varies,
-        shift_sign=sign,
-        isolated=isolated_voxels((variance == 0) & (diff != 0), np.arange(x.shape[1]), shape, sign, varies),
-    )
+    out, env = _quantised_envelope(x.reshape(5, -1, 2, 2, order="F"), shape)
     assert env["within_envelope"] is inside, env["detail"]
     if not inside:  # the region is named
         assert out.reshape(shape, order="F")[region].mean() > 0.5
@@ -551,8 +533,6 @@ def test_a_region_borrowing_noise_moved_one_way_is_outside(shift: float, inside:
     a new version denoises bone too, +1 HU and noisy (SD 1): bone borrows soft tissue's noise, and one voxel at a
     time, Bonferroni over the image, the +1 passed. Its mean changes going one way over the borrowing voxels, by
     half a borrowed SD or more, move it out; the same region made noisy without a shift stays a documented limit."""
-    from reprovip.analyze.envelope import isolated_voxels, voxel_envelope
-    from reprovip.metrics import FactorialAccumulator
 
     rng = np.random.default_rng(11)
     n = 2000
@@ -561,26 +541,7 @@ def test_a_region_borrowing_noise_moved_one_way_is_outside(shift: float, inside:
     bone = np.arange(n) >= n - 100
     x[:, bone, 0] = np.round(truth[:, bone, 0])
     x[:, bone, 1] = np.round(truth[:, bone, 0] + shift + rng.normal(0, 1.0, size=(5, 100, 3)))
-    acc = FactorialAccumulator((n,), (2,), 3, ["version"], envelope_axis=0)
-    for block in x:
-        acc.add(block)
-    diff, variance, tests, shift_sizes = acc.envelope_stats()
-    sign, varies = acc.envelope_shift_sign(), acc.envelope_new_varies()
-    out, env = voxel_envelope(
-        diff,
-        variance,
-        tests,
-        3,
-        10,
-        ("1.0", "2.0"),
-        mean_shift=shift_sizes,
-        n_subjects=5,
-        signal=acc.envelope_signal(),
-        new_varies=varies,
-        magnitude=truth.mean(axis=0)[:, 0, 0],
-        shift_sign=sign,
-        isolated=isolated_voxels((variance == 0) & (diff != 0), np.arange(n), (n, 1, 1), sign, varies),
-    )
+    out, env = _quantised_envelope(x, (n, 1, 1), magnitude=truth.mean(axis=0)[:, 0, 0])
     assert env["within_envelope"] is inside, env["detail"]
     if not inside:
         assert out[bone].mean() > 0.5 and out[~bone].sum() == 0

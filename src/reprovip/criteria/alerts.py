@@ -72,32 +72,24 @@ def execution_alerts(ex: dict[str, Any]) -> list[dict[str, Any]]:
         alerts.append(dict(output=None, severity="warn", message=participants_message(participants)))
     if ingested := ex.get("ingested_conditions"):
         alerts.append(
-            dict(
-                output=None,
-                severity="warn",
-                message=f"the executions of {', '.join(ingested[:5])}{', ...' if len(ingested) > 5 else ''} were all "
-                "ingested (where they ran is unknown) while the others ran here: a difference between them may be "
-                "the machine's, not the factor's",
+            _study_warning(
+                f"the executions of {_few(ingested)} were all ingested (where they ran is unknown) while the others "
+                "ran here: a difference between them may be the machine's, not the factor's"
             )
         )
     if ex.get("same_for_every_subject"):
         alerts.append(
-            dict(
-                output=None,
-                severity="warn",
-                message="every subject wrote the same files in every execution (outputs that do not depend on the "
-                "input: a result cached under a name no subject changes, a literal input path?): the identity rests on "
-                "one subject's worth of evidence; check that the application reads each subject's input",
+            _study_warning(
+                "every subject wrote the same files in every execution (outputs that do not depend on the input: a "
+                "result cached under a name no subject changes, a literal input path?): the identity rests on one "
+                "subject's worth of evidence; check that the application reads each subject's input"
             )
         )
     if mixed := ex.get("mixed_conditions"):
         alerts.append(
-            dict(
-                output=None,
-                severity="warn",
-                message=f"the executions of {', '.join(mixed[:5])}{', ...' if len(mixed) > 5 else ''} were some run "
-                "here and some ingested (where those ran is unknown): a difference between subjects or executions "
-                "there may be where the results were made, not the factor's",
+            _study_warning(
+                f"the executions of {_few(mixed)} were some run here and some ingested (where those ran is unknown): a "
+                "difference between subjects or executions there may be where the results were made, not the factor's"
             )
         )
     if copies := ex.get("duplicate_subjects"):
@@ -188,6 +180,16 @@ def _note_alerts(notes: dict[str, Any]) -> list[dict[str, Any]]:
             message = f"{note['count']} {what}: {where}{more}"
             alerts.append(dict(output=None, severity=severity, message=message, note=tag))
     return alerts
+
+
+def _study_warning(message: str) -> dict[str, Any]:
+    """A warning about the study's executions as a whole (no output)."""
+    return dict(output=None, severity="warn", message=message)
+
+
+def _few(names: list[str]) -> str:
+    """The first five of ``names``, and ``...`` when there are more."""
+    return ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
 
 
 def _which(plan: dict[str, Any]) -> str:
