@@ -9,6 +9,7 @@ executions, a flaky application).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from reprovip.criteria.alerts import compare_alerts, execution_alerts
@@ -161,22 +162,28 @@ def criteria_fingerprint(criteria: list[Criterion] | None) -> list[str] | str:
     return [f"{c.text} ({c.severity}{': ' + ', '.join(c.outputs) if c.outputs else ''})" for c in criteria]
 
 
-def safeguards(kind: str, rules: list[Criterion]) -> list[Criterion]:
+def safeguards(kind: str, rules: list[Criterion], names: list[str] | None = None) -> list[Criterion]:
     """The default rules that guard against what the median-style criteria cannot see, kept beside declared
-    criteria unless these name the same metric: a label mirrored in one execution (Dice 0, same volume) and an
-    image disagreeing in a hundredth of its voxels. A review's study declaring only `ICC(A,1).ci_low >= 0.9`
-    (for its table) silently dropped them from its label maps and images."""
+    criteria unless these take their place (:func:`kept`): a label mirrored in one execution (Dice 0, same
+    volume) and an image disagreeing in a hundredth of its voxels. A review's study declaring only
+    `ICC(A,1).ci_low >= 0.9` (for its table) silently dropped them from its label maps and images."""
     guards = {"labels": ("dice_min",), "image": ("voxel_icc_a1_p05", "voxel_poor_fraction")}.get(kind, ())
-    return [c for c in default_criteria(kind) if c.metric in guards and not replaced(c, rules)]
+    return [k for c in default_criteria(kind) if c.metric in guards and (k := kept(c, rules, names)) is not None]
 
 
-def replaced(default: Criterion, rules: list[Criterion]) -> bool:
-    """Whether a declared criterion takes the place of a default one: it names the same metric at the same
-    severity or a stricter one (a declared failure, at any threshold, is the user's gate), or as a warning no
-    stricter than the default (the default's gate made a warning: a choice). A warning stricter than a default
-    failure is a band above it, and leaves it in place: the README's own `dice_min >= 0.95` warning dropped the
-    `dice_min >= 0.8` failure, and label maps whose labels swapped in one run read "sufficiently reproducible,
-    with warnings" (review NU2)."""
+def kept(default: Criterion, rules: list[Criterion], names: list[str] | None = None) -> Criterion | None:
+    """The default criterion as it stays beside the declared ``rules``: left out when one takes its place, whole
+    (no ``observations``), for the output's observation ``names``; restricted to the observations they leave
+    (``excluded``) when those take its place for some only; as it is otherwise.
+
+    A declared criterion takes the place of a default when it names the same metric at the same severity or a
+    stricter one (a declared failure, at any threshold, is the user's gate), or as a warning no stricter than the
+    default (the default's gate made a warning: a choice). A warning stricter than a default failure is a band
+    above it, and leaves it: the README's own `dice_min >= 0.95` warning dropped the `dice_min >= 0.8` failure,
+    and label maps whose labels swapped in one run read "sufficiently reproducible, with warnings" (review NU2).
+    A warning for `gm/*` only dropped the ICC gate of `wm` too, which a 15% change under threads=2 passed
+    (review R7).
+    """
     rank = {"warn": 0, "fail": 1}
 
     def stricter(c: Criterion) -> bool:
@@ -184,9 +191,17 @@ def replaced(default: Criterion, rules: list[Criterion]) -> bool:
             return False
         return c.threshold > default.threshold if default.op in (">=", ">") else c.threshold < default.threshold
 
-    return any(
-        c.metric == default.metric and (rank[c.severity] >= rank[default.severity] or not stricter(c)) for c in rules
-    )
+    takers = [
+        c
+        for c in rules
+        if c.metric == default.metric and (rank[c.severity] >= rank[default.severity] or not stricter(c))
+    ]
+    if not takers:
+        return default
+    if any(not c.observations for c in takers) or not names:
+        return None
+    restricted = dataclasses.replace(default, excluded=tuple(dict.fromkeys(p for c in takers for p in c.observations)))
+    return restricted if any(restricted.selects(n) for n in names) else None
 
 
 def evaluate(document: dict[str, Any], criteria: list[Criterion] | None) -> dict[str, Any]:
@@ -207,12 +222,13 @@ def evaluate(document: dict[str, Any], criteria: list[Criterion] | None) -> dict
         # defaults but those whose metric is declared: a review's lone `sigdigits >= 4` warning dropped the ICC
         # gate, and an ICC lower bound of 0.19 read "sufficiently reproducible, with warnings".
         rules = [c for c in criteria or [] if c.covers(out)]
+        names = [str(o["name"]) for o in out.get("observations") or []]
         if not any(c.severity == "fail" and c.metric not in STUDY_METRICS for c in rules):
-            rules += [d for d in defaults if not replaced(d, rules)]
+            rules += [k for d in defaults if (k := kept(d, rules, names)) is not None]
         else:
             if "envelope" in out and not any(c.metric == "within_envelope" for c in rules):
                 rules = [*envelope_criteria(out["kind"]), *rules]  # declared criteria do not drop the version test
-            rules += safeguards(out["kind"], rules)
+            rules += safeguards(out["kind"], rules, names)
         verdict = output_verdict(out, rules, document)
         out["verdict"] = verdict
         counts[verdict["status"]] += 1

@@ -63,15 +63,22 @@ class Criterion:
     severity: str = "fail"
     outputs: tuple[str, ...] = ()
     observations: tuple[str, ...] = ()  # glob patterns; empty: every observation
+    # glob patterns of observations left out: a default whose place declared criteria took for those only
+    excluded: tuple[str, ...] = ()
 
     @property
     def text(self) -> str:
-        """How the criterion reads in reports: ``ICC(A,1).ci_low >= 0.9`` (``[*/amplitude]`` when filtered)."""
+        """How the criterion reads in reports: ``ICC(A,1).ci_low >= 0.9`` (``[*/amplitude]`` when filtered,
+        ``[all but gm/*]`` when observations are left out)."""
         rule = self.metric if self.op is None else f"{self.metric} {self.op} {self.threshold:g}"
+        if self.excluded:
+            return f"{rule} [all but {', '.join(self.excluded)}]"
         return f"{rule} [{', '.join(self.observations)}]" if self.observations else rule
 
     def selects(self, observation: str) -> bool:
         """Whether an observation is one this criterion looks at."""
+        if any(matches(observation, p) for p in self.excluded):
+            return False
         return not self.observations or any(matches(observation, p) for p in self.observations)
 
     def applies_to(self, output: str) -> bool:
