@@ -72,7 +72,7 @@ def test_check_after_a_compare_says_a_comparison_is_stored(
     (stored,) = versions["v1.9"].parent.glob(".reprovip/results/*/compare.json")
     os.utime(stored, (1e9, 1e9))
     main(["check", str(versions["v1.9"])])
-    assert "not reproducible) but is stale: executions finished after it; run `reprovip compare` again" in (
+    assert "not reproducible) but is stale: executions of this study or of its baseline finished after it" in (
         capsys.readouterr().err
     )
 
