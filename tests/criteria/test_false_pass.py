@@ -1056,28 +1056,32 @@ def test_a_sign_flip_beside_last_bit_noise_fails_as_beside_identical_runs(
     assert not why["passed"] and why["severity"] == severity
 
 
-@pytest.mark.parametrize("every", [False, True, "level"])
+@pytest.mark.parametrize("every", [False, True, "level", "boundary"])
 def test_a_table_cut_short_is_not_analysable(tmp_path: Path, every: bool | str) -> None:
     """Review IN: one CSV of a deterministic condition lost its last 12 bytes (an interrupted download): it ended
     `wm,3730.0,99.175` with no line break and the study read "sufficiently reproducible: run-to-run flakiness". A
     tool that never ends its last line does so in every file, or in every file of a level (review R6: a version
-    that stopped writing it read "not analysable"): nothing is said."""
+    that stopped writing it read "not analysable"): nothing is said; among such files, one cut at a line boundary
+    is the one with a line break (review R7)."""
     folders = {}
     for i in range(4):
         for r in (1, 2, 3):
             for level in ("a", "b"):
                 text = f"tissue,vol,pct\ngm,{1000.0 * (i + 1)},{40.0 + i}.12523\nwm,{800.0 * (i + 1)},{30.0 + i}.175\n"
-                if every is True or (every == "level" and level == "b"):
+                if every is True or (every in ("level", "boundary") and level == "b"):
                     text = text.rstrip("\n")
+                if every == "boundary" and (i, r, level) == (2, 3, "b"):  # cut at a line boundary: one row lost
+                    text = text.split("\n", 2)[0] + "\n" + text.split("\n", 2)[1] + "\n"
                 elif not every and (i, r, level) == (2, 3, "a"):
                     text = text[:-3]  # the last line's line break and two digits lost
                 folders[f"{level}/sub-{i}/run-{r}"] = {"v.csv": text}
     outputs = "  v: {path: v.csv, kind: table, key_columns: [tissue]}\n"
     doc = ingested_folders(tmp_path, outputs, folders, "{tool}/{subject}/run-{repetition}").analyze().document
     reasons = [r for r in doc["outputs"][0]["verdict"]["reasons"] if r["criterion"] == "files whole"]
-    if every:
+    if every in (True, "level"):
         assert not reasons and doc["verdict"]["status"] == "identical"
     else:
         (why,) = reasons
-        assert not why["passed"] and not why["estimable"] and "sub-2 (tool=a, repetition 3)" in why["message"]
-        assert doc["verdict"]["status"] == "error"
+        named = "sub-2 (tool=b, repetition 3)" if every == "boundary" else "sub-2 (tool=a, repetition 3)"
+        assert not why["passed"] and not why["estimable"] and named in why["message"] and why["value"] == 1
+        assert doc["verdict"]["status"] == "error" and doc["outputs"][0]["complete_subjects"] == 3

@@ -287,6 +287,10 @@ def gather(
     """
     matched: set[str] = set()
     raw, errors = _load(design, kind, key_columns, list(ignore or ()), matched)
+    # a file cut short is no value to judge (review R7: its lost digits counted in the ICC, and the study read
+    # "not reproducible: run-to-run flakiness"): its subject is left out, as for an unreadable file
+    cut = cut_short(raw) if kind in ("table", "text") else []
+    errors += [dict(c, error="the file is cut short (it ends unlike its condition's other files)") for c in cut]
     if (mixed := mixed_identifiers({s: [got for got, _ in per.values()] for s, per in raw.items()})) is not None:
         raise ReaderError(mixed)
     refs = _layouts(raw)
@@ -372,7 +376,6 @@ def gather(
     ignored_differ = _differing(raw, "ignored_values", set())
     result_like = _result_like(raw, ignored_differ)
     reordered = _reordered(raw, loaded)
-    cut = cut_short(raw) if kind in ("table", "text") else []
     text = [n for n in _text_differs(raw, set(unshared)) if n not in categorical]  # said as such, not twice
     return Observations(
         names,
@@ -651,23 +654,28 @@ def _ends_a_line(path: Path) -> bool | None:
 
 
 def cut_short(raw: dict[str, dict[Any, tuple[Any, Any]]]) -> list[dict[str, Any]]:
-    """The executions whose text file ends without a line break where the output's other files of the same
-    condition (and version) end with one: cut short (an interrupted copy or download, a full disk). A CSV whose
-    last number lost its last digits (`99.175` for `99.17523`) read "sufficiently reproducible: run-to-run
-    flakiness" (review IN). A tool that never ends its last line does so in every file of a condition, and nothing
-    is said: a version that stopped writing it is a format, not a cut (review R6)."""
+    """The executions whose text file is cut short (an interrupted copy or download, a full disk): in a condition
+    (and version) whose files end some with a line break and some without, the fewer kind (those without, on a
+    tie). A CSV whose last number lost its last digits (`99.175` for `99.17523`) read "sufficiently reproducible:
+    run-to-run flakiness" (review IN); a file cut at a line boundary among files a tool never ends ends with one
+    (review R7). A tool that never ends its last line does so in every file of a condition, and nothing is said:
+    a version that stopped writing it is a format, not a cut (review R6)."""
     cells: dict[tuple[str, str | None], list[tuple[Any, bool]]] = {}
     for per in raw.values():
         for _, rec in per.values():
             if (end := _ends_a_line(Path(rec.path))) is not None:
                 cells.setdefault((rec.condition_key, rec.version), []).append((rec, end))
-    return [
-        dict(subject=rec.subject, condition=rec.condition_key, repetition=rec.repetition)
-        for ends in cells.values()
-        if any(end for _, end in ends)
-        for rec, end in ends
-        if not end
-    ]
+    out = []
+    for ends in cells.values():
+        with_break = sum(end for _, end in ends)
+        if 0 < with_break < len(ends):
+            odd = 2 * with_break < len(ends)  # the kind to name: with a line break when fewer files have one
+            out += [
+                dict(subject=rec.subject, condition=rec.condition_key, repetition=rec.repetition)
+                for rec, end in ends
+                if end is odd
+            ]
+    return out
 
 
 def _text_differs(raw: dict[str, dict[Any, tuple[Any, Any]]], unshared: set[str]) -> list[str]:

@@ -252,9 +252,10 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 passed=False,
                 estimable=False,
                 value=len(cut),
-                message=f"{len(cut)} file(s) of this output end without a line break where its other files end with "
-                f"one: cut short (an interrupted copy or download, a full disk?), their last values cannot be "
-                f"trusted: {named(shown)}; copy them again, or run those executions again",
+                message=f"{len(cut)} file(s) of this output end unlike the other files of their condition (without "
+                "the final line break they have, or with one they lack): cut short (an interrupted copy or download, "
+                f"a full disk?), their last values cannot be trusted and their subjects are left out: {named(shown)}; "
+                "copy them again, or run those executions again",
             )
         )
     if reordered := out.get("reordered_lines"):
