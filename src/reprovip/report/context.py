@@ -85,8 +85,11 @@ def staleness(
     'this analysis was made from another catalog ('
     >>> staleness(doc, {"id": 3, "command": "run", "started_at": 0.0}, counts={"pending": 4})[:55]
     'the executions changed since this analysis (4 done then'
+    >>> staleness(dict(doc, compare={}), {"id": 4, "command": "run", "started_at": 0.0})[-46:]
+    'run `reprovip compare` for the current verdict'
     """
-    again = "run `reprovip analyze` for the current verdict"
+    # a comparison is made again by `compare`, not `analyze` (review R7)
+    again = f"run `reprovip {'compare' if 'compare' in document else 'analyze'}` for the current verdict"
     ex = document.get("executions") if isinstance(document.get("executions"), dict) else {}
     made_in = ex.get("catalog_id")
     if made_in and catalog_id is not None and str(catalog_id) != str(made_in):
