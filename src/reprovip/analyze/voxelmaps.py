@@ -550,6 +550,7 @@ def _envelope(
         new_varies=new_varies,
         magnitude=magnitude[finite],
         shift_sign=sign,
+        resolution=np.float32 if stream.single is True else np.float64,
         # a patch of changed voxels whose baseline agrees, moved one way or exact in the new version: a region
         isolated=isolated_voxels(
             (variance[:, finite] == 0) & (diff[:, finite] != 0), stream.index[finite], stream.ref[0], sign, new_varies

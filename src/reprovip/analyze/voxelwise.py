@@ -309,6 +309,7 @@ class _Stream:
         self.index: np.ndarray | None = None  # voxels with metrics (the reference mask)
         self.acc: FactorialAccumulator | None = None
         self.n = 0
+        self.single: bool | None = None  # every reference volume read is stored as float32 (_reference_index)
         self.buffers = DecodeBuffers()  # the volumes in flight are inflated into a few reused buffers
         self.support_outliers: list[dict[str, Any]] = []  # executions whose image lost most of its voxels
         self.magnitudes: dict[str, float] = {}  # per subject: the median over its executions of the mean |value|
@@ -683,6 +684,8 @@ def _reference_index(stream: _Stream, subjects: list[str], pool: ThreadPoolExecu
             flat = _volume(path, stream.ref, stream.buffers)
         except ReaderError:  # named when the stream reads it
             return None
+        # the images' float type, for the envelope's last-place changes: float32 when every one read is
+        stream.single = flat.dtype == np.float32 and stream.single is not False
         return (flat != 0) & np.isfinite(flat) if flat.dtype.kind == "f" else flat != 0
 
     paths = [path for _, path in stream.plan(subjects[0])] + [stream.plan(s)[0][1] for s in subjects[1:]]
