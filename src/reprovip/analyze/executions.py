@@ -127,6 +127,15 @@ def executions_summary(study: Study, stored: Stored) -> dict[str, Any]:
     )
 
 
+def _done_sources(rows: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """Per condition, where its done executions came from (``run``, ``ingest``)."""
+    sources: dict[str, set[str]] = {}
+    for r in rows:
+        if r["status"] == "done":
+            sources.setdefault(r["condition_key"], set()).add(r.get("source") or "run")
+    return sources
+
+
 def mixed_conditions(rows: list[dict[str, Any]]) -> list[str]:
     """The conditions whose done executions were some run here and some ingested: a subject:condition effect may be
     where the results were made, not the factor (review IN: two subjects' threads=4 results from another machine
@@ -138,10 +147,7 @@ def mixed_conditions(rows: list[dict[str, Any]]) -> list[str]:
     >>> mixed_conditions(rows), mixed_conditions(rows[:1])
     (['t=4'], [])
     """
-    sources: dict[str, set[str]] = {}
-    for r in rows:
-        if r["status"] == "done":
-            sources.setdefault(r["condition_key"], set()).add(r.get("source") or "run")
+    sources = _done_sources(rows)
     return sorted(c for c, found in sources.items() if len(found) > 1)
 
 
@@ -156,10 +162,7 @@ def ingested_conditions(rows: list[dict[str, Any]]) -> list[str]:
     >>> ingested_conditions(rows), ingested_conditions(rows[1:])
     (['t=2'], [])
     """
-    sources: dict[str, set[str]] = {}
-    for r in rows:
-        if r["status"] == "done":
-            sources.setdefault(r["condition_key"], set()).add(r.get("source") or "run")
+    sources = _done_sources(rows)
     if not any("run" in found for found in sources.values()):
         return []  # an ingest-only study: every result from elsewhere, alike
     return sorted(c for c, found in sources.items() if found == {"ingest"})
