@@ -141,7 +141,7 @@ class Study:
                     key="name",
                 )
         if record and owner != self.path.name:
-            from reprovip.atomic import write_text_atomic
+            from reprovip.store.atomic import write_text_atomic
 
             write_text_atomic(owner_file, self.path.name + "\n")
 
@@ -221,11 +221,11 @@ class Study:
         keep_going: bool = False,
         keep_failed: int | None = None,
     ):
-        """Run every execution not done yet; see :func:`reprovip.runner.run_study` (``keep_going``: do not stop
+        """Run every execution not done yet; see :func:`reprovip.execute.runner.run_study` (``keep_going``: do not stop
         when the first executions all fail the same way; ``keep_failed``: working folders of failed executions
         kept, default 10)."""
         from reprovip.execute.failures import KEEP_FAILED
-        from reprovip.runner import run_study
+        from reprovip.execute.runner import run_study
 
         self.validate()
         return run_study(
@@ -239,8 +239,8 @@ class Study:
         )
 
     def ingest(self, pattern: str, *, root: str | Path | None = None):
-        """Register existing output folders as executions; see :func:`reprovip.ingest.ingest_outputs`."""
-        from reprovip.ingest import ingest_outputs
+        """Register existing output folders as executions; see :func:`reprovip.ingest.folders.ingest_outputs`."""
+        from reprovip.ingest.folders import ingest_outputs
 
         return ingest_outputs(self, pattern, root=Path(root) if root else None)
 
@@ -252,8 +252,8 @@ class Study:
         return AnalysisResult(analyze_study(self, json_path=json_path))
 
     def check(self, *, strict: bool = False, reanalyze: bool = True):
-        """Apply the criteria; returns a :class:`~reprovip.gate.CheckResult` (verdicts, exit code)."""
-        from reprovip.gate import check_study
+        """Apply the criteria; returns a :class:`~reprovip.criteria.gate.CheckResult` (verdicts, exit code)."""
+        from reprovip.criteria.gate import check_study
 
         return check_study(self, strict=strict, reanalyze=reanalyze)
 

@@ -11,8 +11,8 @@ import pytest
 
 from reprovip.cli.main import main
 from reprovip.criteria.formats import markdown_summary
+from reprovip.criteria.gate import compare_check
 from reprovip.errors import InputError
-from reprovip.gate import compare_check
 from reprovip.study import Study
 from tests.conftest import ingested, write_study
 

@@ -293,8 +293,8 @@ def test_a_threshold_that_is_not_a_number_says_how_a_criterion_reads() -> None:
 def test_a_document_reprovip_did_not_write_is_refused_in_one_line(tmp_path: Path, document: str, wrong: str) -> None:
     """Review HH: `report --analysis` rendered a hand-written `{"verdict": {"status": "identical"}}` as
     "reproducible" over a catalog of 30 executions, and `{"outputs": "x"}` was an internal error."""
+    from reprovip.criteria.gate import read_document
     from reprovip.errors import InputError
-    from reprovip.gate import read_document
 
     path = tmp_path / "forged.json"
     path.write_text(document)

@@ -123,9 +123,9 @@ def test_a_blas_level_openblas_does_not_know_is_refused(level: str, hint: str) -
 def test_an_mkl_level_sets_the_openblas_core_of_its_instruction_set(tmp_path: Path, level: str, expected: dict) -> None:
     """Review FF2: `blas: [COMPATIBLE, AVX2]` set OPENBLAS_CORETYPE to those words, which OpenBLAS ignores: an
     OpenBLAS application ran its native kernel twice, "bit-for-bit identical". Both libraries get the level."""
+    from reprovip.execute.tasks import argv_template, build_task
     from reprovip.plan import expand
     from reprovip.spec.subjects import Subject
-    from reprovip.tasks import argv_template, build_task
 
     spec = parse_spec(BASE + f"factors: {{blas: ['{level}']}}\nrepetitions: 1\n")
     (planned,) = expand(spec, [Subject("s1", str(tmp_path / "s1.txt"))])
@@ -158,6 +158,6 @@ def test_a_variable_other_env_levels_set_is_not_handed_down_from_the_callers_env
 def test_a_level_setting_path_leaves_the_callers_path_to_the_others() -> None:
     """Review FF2: a level pointing PATH (and LD_LIBRARY_PATH) at a debug build ran the other level with no PATH:
     what finds programs and libraries is handed down where a level does not set it."""
-    from reprovip.tasks import KEPT_VARIABLES
+    from reprovip.execute.tasks import KEPT_VARIABLES
 
     assert {"PATH", "LD_LIBRARY_PATH", "HOME"} <= KEPT_VARIABLES

@@ -54,7 +54,7 @@ def test_sync_plan_counts_the_ingested_executions_it_resets(catalog_url: str) ->
     """Review TT: `run` after `ingest` ran the ingested executions again (no recipe of this study file) and
     their results gave way unsaid; sync_plan counts them, and `run` says so."""
     from reprovip.cli.run import summary_lines
-    from reprovip.runner import RunSummary
+    from reprovip.execute.runner import RunSummary
 
     catalog = Catalog(catalog_url)
     sid = catalog.ensure_study("mixed", {}, "/study")

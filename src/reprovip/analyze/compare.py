@@ -234,7 +234,7 @@ def compare_studies(baseline: Study, current: Study, *, json_path: str | Path | 
     """
     for s in (baseline, current):  # not opened when absent: a refused baseline (a CI artifact) is left untouched
         if not s.catalog_url and not (s.store / "catalog.sqlite").exists():
-            from reprovip.stored_names import nothing_stored
+            from reprovip.store.names import nothing_stored
 
             raise NotFoundError(nothing_stored(s.path, s.name, []))
     ids = [stored_study_id(baseline), stored_study_id(current)]

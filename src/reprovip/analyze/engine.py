@@ -39,7 +39,6 @@ from reprovip.analyze.segmentation import dice_envelope, factor_effects, label_a
 from reprovip.analyze.spread import spread_effects
 from reprovip.analyze.stats import num, scalar_metrics
 from reprovip.analyze.voxelwise import ONE_GRID, grid_shape, voxelwise_maps
-from reprovip.atomic import to_json, write_text_atomic
 from reprovip.criteria.evaluate import evaluate
 from reprovip.criteria.reasons import as_float
 from reprovip.errors import NotFoundError, ReaderError, ReprovipError
@@ -49,6 +48,7 @@ from reprovip.readers.header_diff import header_differences
 from reprovip.readers.text import quoted_lines
 from reprovip.report.values import save_plot_values
 from reprovip.store import BlobStore
+from reprovip.store.atomic import to_json, write_text_atomic
 
 if TYPE_CHECKING:
     from reprovip.study import Study
@@ -614,7 +614,7 @@ def stored_study_id(study: Study) -> int:
     """The catalog id of ``study``; raises :class:`NotFoundError` when nothing was stored yet."""
     study_id = study.catalog.study_id(study.name)
     if study_id is None:
-        from reprovip.stored_names import nothing_stored, stored_names
+        from reprovip.store.names import nothing_stored, stored_names
 
         raise NotFoundError(nothing_stored(study.path, study.name, stored_names(study.catalog, study.name)))
     return study_id

@@ -51,8 +51,8 @@ def emit(
     doc: dict, *, strict: bool, junit: str | None, markdown: str | None, badge: str | None, json_path: str | None
 ) -> None:
     """Print the verdict lines and write the CI artefacts asked for."""
-    from reprovip.atomic import write_json_atomic, write_text_atomic
     from reprovip.criteria.formats import badge_svg, junit_xml, markdown_summary
+    from reprovip.store.atomic import write_json_atomic, write_text_atomic
 
     print_lines(doc, strict=strict)
     if junit:
@@ -117,7 +117,7 @@ def check(
     json_path: str | None,
 ) -> int:
     """Apply STUDY's criteria to its results: the CI gate."""
-    from reprovip.gate import check_study
+    from reprovip.criteria.gate import check_study
 
     loaded = Study.load(study)
     result = check_study(loaded, strict=strict, reanalyze=reanalyze)
@@ -139,7 +139,7 @@ def note_comparison(study: Study) -> None:
     path = study.results / "compare.json"
     if not path.exists():
         return
-    from reprovip.gate import read_document
+    from reprovip.criteria.gate import read_document
 
     try:
         document = read_document(path)

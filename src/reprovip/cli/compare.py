@@ -33,7 +33,7 @@ def compare(
     Exit codes as for check.
     """
     from reprovip.criteria.alerts import moved_message
-    from reprovip.gate import compare_check
+    from reprovip.criteria.gate import compare_check
 
     result = compare_check(_study(baseline), _study(current), strict=strict)
     for move in result.document["compare"].get("paths_changed") or []:  # compared, but not the same file: say so

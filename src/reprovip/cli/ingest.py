@@ -59,7 +59,7 @@ def ingest_records_command(
     subject_inputs: tuple[str, ...],
 ) -> int:
     """Ingest the Boutiques execution records under ``records`` and print what was found."""
-    from reprovip.boutiques_records import ingest_boutiques_records
+    from reprovip.ingest.boutiques_records import ingest_boutiques_records
 
     study = Study.load(path)
     s = ingest_boutiques_records(
@@ -145,7 +145,7 @@ def ingest(
     if root is not None:  # an archive given as --root says so (review IN: "Directory ... is a file")
         from pathlib import Path
 
-        from reprovip.ingest import check_root  # here: `--help` imports no heavy library
+        from reprovip.ingest.folders import check_root  # here: `--help` imports no heavy library
 
         check_root(Path(root))
     if records is not None:

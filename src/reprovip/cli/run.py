@@ -14,7 +14,7 @@ from reprovip.execute.failures import KEEP_FAILED, FailureGroup
 from reprovip.study import Study
 
 if TYPE_CHECKING:
-    from reprovip.runner import RunSummary
+    from reprovip.execute.runner import RunSummary
 
 EXIT_EXECUTIONS_FAILED = 3
 

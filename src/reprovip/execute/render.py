@@ -26,7 +26,7 @@ THREAD_VARIABLES = (
     "TF_NUM_INTRAOP_THREADS",
     "MRTRIX_NTHREADS",  # MRtrix3 takes every core otherwise: `threads: [1, 2]` read "identical" (a review)
 )
-# What each built-in factor sets in the application's environment (see reprovip.tasks): an `env` setting one
+# What each built-in factor sets in the application's environment (see reprovip.execute.tasks): an `env` setting one
 # of them would fight the factor, and whichever is applied last wins.
 FACTOR_VARIABLES = {
     "threads": THREAD_VARIABLES,

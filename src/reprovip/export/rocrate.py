@@ -303,7 +303,7 @@ def _add_analysis(
     from io import BytesIO
 
     from reprovip.analyze.executions import executions_digest
-    from reprovip.atomic import to_json
+    from reprovip.store.atomic import to_json
 
     verdict = document.get("verdict") or {}
     said = f"verdict: {verdict.get('label') or verdict.get('status')}" if verdict else "no verdict in the document"

@@ -59,7 +59,7 @@ class ReportView:
 def _write(path: Path, text: str) -> Path:
     """Write the page atomically; a path under a file or in a folder that takes no file is the user's to fix
     (``report -o study.yaml/r.html`` was an internal error)."""
-    from reprovip.atomic import write_text_atomic
+    from reprovip.store.atomic import write_text_atomic
 
     try:
         return write_text_atomic(path.resolve(), text)
@@ -94,7 +94,7 @@ def _catalog(study: Study) -> Catalog | None:
 def _document(study: Study, catalog: Catalog | None, analysis: str | Path | None) -> dict[str, Any]:
     path = Path(analysis) if analysis else study.results / "analysis.json"
     if path.exists():
-        from reprovip.gate import read_document
+        from reprovip.criteria.gate import read_document
 
         return read_document(path)
     if analysis:

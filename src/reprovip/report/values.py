@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from reprovip.atomic import write_bytes_atomic
+from reprovip.store.atomic import write_bytes_atomic
 
 MAX_VALUES = 2**23
 """Largest number of values stored per output (64 MiB of float64); beyond it no plot data is kept."""

@@ -18,14 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from reprovip.boutiques_records import MD5_ONLY, ingest_boutiques_records, read_records
 from reprovip.cli.main import main
 from reprovip.errors import InputError
+from reprovip.ingest.boutiques_records import MD5_ONLY, ingest_boutiques_records, read_records
 from reprovip.spec.boutiques import bosh_launch_template
 from reprovip.study import Study
 from tests.conftest import BOSH_SCALE_INVOCATION
 
-APPS = Path(__file__).parent / "apps"
+APPS = Path(__file__).parents[1] / "apps"
 SCALE, NOISY = APPS / "bosh_scale.json", APPS / "bosh_noisy.json"
 SUBJECTS = {"sub-01": "subject 10.0\n", "sub-02": "subject 17.5\n"}
 STUDY = (

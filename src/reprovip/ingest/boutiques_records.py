@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from reprovip.errors import EMPTY_FILE, InputError, ReprovipError
 from reprovip.execute.sandbox import folder_output
-from reprovip.ingest import IngestSummary
+from reprovip.ingest.folders import IngestSummary
 from reprovip.plan.expand import execution_id
 from reprovip.store import BlobStore, RunLock
 from reprovip.store.blobs import file_hash, suffix_of

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from reprovip.stored_names import nothing_stored, stored_names
+from reprovip.store.names import nothing_stored, stored_names
 from reprovip.study import StoredNameUsed, Study
 from tests.conftest import ingested
 

@@ -79,7 +79,7 @@ def test_environment_and_threads_reach_the_application(study_dir: Path) -> None:
     path = write_study(
         study_dir, factors="  threads: [2]\n  seed: [7]\n  env: {flag: {MY_FLAG: '5'}}\n", repetitions=1, subjects=1
     )
-    path.write_text(path.read_text().replace(str(Path(__file__).parent / "apps" / "det_app.py"), str(app)))
+    path.write_text(path.read_text().replace(str(Path(__file__).parents[1] / "apps" / "det_app.py"), str(app)))
     study = Study.load(path)
     study.run()
     out = study.catalog.outputs(study.catalog.study_id(study.name))[0]
@@ -361,7 +361,7 @@ def _first_hour(study_dir: Path, mode: str, *, extra_args: str = "", **kw: Any) 
 
 def test_first_failures_with_one_error_stop_the_run_and_a_rerun_resumes(study_dir: Path) -> None:
     """18 executions failing alike with 2 jobs: the run stops after max(4, 2 x 2) = 4, the rest stays pending."""
-    from reprovip.runner import run_study
+    from reprovip.execute.runner import run_study
 
     study = Study.load(_first_hour(study_dir, "colour", factors=THREADS))
     summary = run_study(study, jobs=2, progress=False)
@@ -386,7 +386,7 @@ def test_first_failures_with_one_error_stop_the_run_and_a_rerun_resumes(study_di
 def test_first_failures_stop_the_run_with_retries_too(study_dir: Path) -> None:
     """With `retries: 1` (what `init` writes) every first attempt is queued before any retry, so no execution had
     spent its retries before all had run: the stop never came (a review). 2 x 2 x 4 failed attempts stop it."""
-    from reprovip.runner import run_study
+    from reprovip.execute.runner import run_study
 
     study = Study.load(_first_hour(study_dir, "colour", factors=THREADS, repetitions=6, extra="retries: 1\n"))
     summary = run_study(study, jobs=2, progress=False)
@@ -397,7 +397,7 @@ def test_first_failures_stop_the_run_with_retries_too(study_dir: Path) -> None:
 
 def test_no_early_stop_once_an_execution_succeeded(study_dir: Path) -> None:
     """sub-01 succeeds first; the 6 failures of sub-02 afterwards do not stop the run (one job, so in order)."""
-    from reprovip.runner import run_study
+    from reprovip.execute.runner import run_study
 
     study = Study.load(_first_hour(study_dir, "fail-on", extra_args=', "sub-02"', factors=THREADS))
     summary = run_study(study, jobs=1, progress=False)
@@ -408,7 +408,7 @@ def test_no_early_stop_once_an_execution_succeeded(study_dir: Path) -> None:
 
 def test_missing_output_names_its_path_lists_what_was_written_and_keeps_the_folder(study_dir: Path) -> None:
     """The result written into the current folder instead of {outdir}: said so; the newest 2 folders are kept."""
-    from reprovip.runner import run_study
+    from reprovip.execute.runner import run_study
 
     study = Study.load(_first_hour(study_dir, "cwd", repetitions=4, subjects=1))
     summary = run_study(study, jobs=1, progress=False, keep_going=True, keep_failed=2)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from reprovip.boutiques_records import RecordsHint, ingest_boutiques_records
 from reprovip.cli.main import main
 from reprovip.errors import InputError
+from reprovip.ingest.boutiques_records import RecordsHint, ingest_boutiques_records
 from reprovip.study import Study
 
 STUDY = "name: recs\noutputs:\n  volumes: {{path: {path}, kind: table, key_columns: [tissue]}}\n"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from reprovip.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
 from reprovip.errors import InputError
+from reprovip.store.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
 
 
 def test_a_write_replaces_the_file_whole_and_leaves_no_part(tmp_path: Path) -> None:

@@ -20,11 +20,11 @@ from reprovip.errors import BACKEND_ERROR, InputError, StoreError
 from reprovip.execute.backends import Backend, open_backend
 from reprovip.execute.failures import FAILED_DIR, KEEP_FAILED, FailureGroup, error_signature, group_failures
 from reprovip.execute.sandbox import PID_FILE, kill_group, run_task
+from reprovip.execute.tasks import argv_template, build_task
 from reprovip.plan import expand
 from reprovip.plan.expand import execution_recipes, recipe_hash
 from reprovip.store import BlobStore, RunLock
 from reprovip.store.liveness import runner_alive
-from reprovip.tasks import argv_template, build_task
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -1,0 +1,1 @@
+"""Ingest: register outputs already on disk (result folders, Boutiques/bosh records) as executions."""
