@@ -292,3 +292,60 @@ def test_an_execution_sd_that_underflows_is_not_estimable() -> None:
     assert o["execution_sd"] is None and o["ci95_halfwidth"] is None
     (fine,) = scalar_metrics(values * 1e170, ("threads",), ["threads=1", "threads=2"])
     assert fine["execution_sd"] > 0.1 and fine["ci95_halfwidth"] > 0.2
+
+
+def test_a_condition_that_copies_another_counts_once_as_raters() -> None:
+    """Review EX (c19): seed 1/2/3 x threads 1/2 of a deterministic tool, 5 subjects x 3 repetitions, where
+    threads changes nothing: the three seeds are the only distinct measurements, yet as six raters the ICC(A,1)
+    lower bound read 0.926 and passed `ci_low >= 0.9`. A condition equal to an earlier one repetition by
+    repetition counts once: the entry is the seed sweep's (0.877), equal to pingouin's on the three seeds."""
+    import pingouin as pg
+
+    seeds = np.array(
+        [
+            [20.515257, 19.703282, 20.507906],
+            [20.843955, 22.72865, 21.334904],
+            [23.966746, 23.99885, 23.824809],
+            [25.354851, 25.653809, 26.046545],
+            [27.756856, 28.295197, 27.774294],
+        ]
+    )  # subjects x seeds, the review's data
+    values = np.broadcast_to(seeds[None, :, :, None, None], (1, 5, 3, 2, 3))  # (obs, subj, seed, threads, k)
+    cond = [f"seed={s},threads={t}" for s in (1, 2, 3) for t in (1, 2)]
+    (o,) = scalar_metrics(np.array(values), ("seed", "threads"), cond)
+    (sweep,) = scalar_metrics(seeds[None, :, :, None], ("seed",), ["seed=1", "seed=2", "seed=3"])
+    assert o["raters"] == 3 and o["icc"] == sweep["icc"]
+    assert o["icc"]["ICC(A,1)"]["ci_low"] == pytest.approx(0.877, abs=5e-4)
+    long = pd.DataFrame(
+        [(s, r, seeds[s, r]) for s in range(5) for r in range(3)], columns=["subject", "rater", "value"]
+    )
+    row = pg.intraclass_corr(long, targets="subject", raters="rater", ratings="value").set_index("Type")
+    assert o["icc"]["ICC(A,1)"]["value"] == pytest.approx(row.loc["ICC(A,1)", "ICC"], rel=1e-9)
+    # one threads level that does change a single value makes its condition a measurement again
+    changed = np.array(values)
+    changed[0, 0, 1, 1, :] += 0.25
+    (o2,) = scalar_metrics(changed, ("seed", "threads"), cond)
+    assert o2["raters"] == 4
+
+
+def test_significant_digits_count_a_repeated_measurement_once() -> None:
+    """Review EX (c09): mode=fixed writes one value 5 times, mode=random varies; Parker's digits over the 10
+    executions read a minimum of 3.009 (the fixed copies shrink the SD) and passed `sigdigits >= 3`. Over the distinct
+    executions (one fixed, five random) the minimum is 2.890: Parker's -log10(s / |mean|) on those 6 values."""
+    random = np.array(
+        [
+            [99.919716, 100.024285, 99.834365, 100.06561, 100.114345],
+            [109.954739, 110.043049, 110.025093, 109.960565, 109.91376],
+            [119.796745, 120.141042, 119.995237, 120.252233, 120.082622],
+            [130.027778, 129.934257, 130.139247, 129.949371, 130.156995],
+            [139.960164, 140.018595, 139.847733, 140.234323, 139.990597],
+        ]
+    )
+    fixed = np.repeat(np.arange(100.0, 150.0, 10.0)[:, None], 5, axis=1)
+    values = np.stack([fixed, random], axis=1)[None]  # (obs, subj, mode, k)
+    (o,) = scalar_metrics(values, ("mode",), ["mode=fixed", "mode=random"])
+    distinct = np.concatenate([fixed[:, :1], random], axis=1)  # (subj, 6)
+    parker = -np.log10(distinct.std(axis=1, ddof=1) / np.abs(distinct.mean(axis=1)))
+    assert o["sigdigits"]["parker_mean"] == pytest.approx(parker.mean(), rel=1e-12)
+    assert o["sigdigits"]["parker_min"] == pytest.approx(parker.min(), rel=1e-12)
+    assert o["sigdigits"]["parker_min"] == pytest.approx(2.890, abs=5e-4)  # was 3.009 over the 10 executions

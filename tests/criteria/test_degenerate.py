@@ -661,7 +661,7 @@ def test_the_executions_that_would_settle_an_icc_are_not_copies(copies: bool) ->
     ms = dict(msr=0.45065640757423453, msc=0.019263777222897717, mse=7.361227285116442e-05, n=5, k=3, copies=copies)
     rule = Criterion(*parse_rule("ICC(A,1).ci_low >= 0.9"))
     said = icc_evidence(rule, dict(mean_squares=ms, ci=[0.5152805156363309, 0.9975476420676173]))
-    what = "distinct executions (not copies of a repetition)" if copies else "executions"
+    what = "distinct executions (not copies of a repetition or a condition)" if copies else "executions"
     assert said["executions_per_subject"] == 12
     assert said["sentence"] == (
         "the 95% CI (0.515 to 0.998) straddles 0.9; if today's variance components hold, "

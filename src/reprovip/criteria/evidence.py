@@ -77,7 +77,7 @@ def icc_evidence(criterion: Criterion, extra: dict[str, Any]) -> dict[str, Any] 
         options.append(f"about {size.subjects} subjects (now {int(ms['n'])})")
     if size.raters is not None:
         # repetitions that are copies count once: more of them would change nothing, other conditions would
-        what = "distinct executions (not copies of a repetition)" if ms.get("copies") else "executions"
+        what = "distinct executions (not copies of a repetition or a condition)" if ms.get("copies") else "executions"
         options.append(f"about {size.raters} {what} per subject (now {int(ms['k'])})")
     if size.both is not None:
         options.append(
