@@ -257,8 +257,8 @@ def test_nothing_to_compare_is_not_called_identical() -> None:
     assert two["identical"] is True and two["compared_subjects"] == 8
     assert attribute(two, {})["summary"] == "bit-for-bit identical across all executions"
     alone = _bits({"threads": ("1",)}, 1, lambda s, c, r: f"{s}")
-    assert alone["identical"] is True and alone["compared_subjects"] == 0
-    assert attribute(alone, {})["summary"].startswith("nothing to compare: no subject has two executions")
+    assert alone["identical"] is None and alone["compared_subjects"] == 0  # not established, never True
+    assert attribute(alone, {})["summary"] == "nothing to compare: no subject has two stored executions of this output"
 
 
 def test_repetitions_whose_values_agree_are_not_called_nondeterminism_of_0_percent() -> None:

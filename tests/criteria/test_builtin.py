@@ -33,3 +33,24 @@ def test_the_ignored_values_that_differ_are_named() -> None:
     out = dict(name="o", kind="scalars", observations=[], unmeasured_differences=2, ignored_observations=ignored)
     (why,) = [r for r in builtin_reasons(out) if "differ between executions" in r["message"]]
     assert "what the study ignores (differing: echo: not compared)" in why["message"]
+
+
+def test_label_maps_with_no_label_are_not_analysable_and_zero_images_warn() -> None:
+    """LB5: all-zero label maps have no region to compare (not analysable, as a header-only table); an all-zero
+    image is still compared voxel by voxel (a warning)."""
+    vox = dict(summary=dict(mask_voxels=0, voxels=216, nonfinite_subjects=[]))
+    for kind, severity, estimable in (("labels", "fail", False), ("image", "warn", True)):
+        out = dict(name="o", kind=kind, observations=[], voxelwise=vox, bitwise={})
+        (why,) = [r for r in builtin_reasons(out) if r["criterion"] == "something in the images"]
+        assert (why["severity"], why["estimable"]) == (severity, estimable)
+
+
+def test_a_file_readable_in_some_executions_only_is_a_failure_not_an_error() -> None:
+    """NH F2: a file that opens in one run and not in another of the same subject is a reproducibility failure
+    (estimable); files that open nowhere are not analysable."""
+    errors = [dict(subject="s1", condition="-", repetition=2, error="/b/x.nii.gz: its name says .nii.gz but ...")]
+    for some, estimable in ((["s1"], True), ([], False)):
+        out = dict(name="o", kind="image", observations=[], errors=errors, bitwise=dict(decoded_in_some=some))
+        (why,) = [r for r in builtin_reasons(out) if r["criterion"] == "outputs readable"]
+        assert (why["severity"], why["estimable"]) == ("fail", estimable)
+        assert why["message"].startswith("the files of 1 subject(s) (s1) can be read") is estimable

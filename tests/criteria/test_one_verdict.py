@@ -31,7 +31,8 @@ SCENARIOS = {
     "sufficient": ("small-noise", 3, "pass"),
     "failing": ("large-noise", 3, "fail"),
     "failed-executions": ("fail-some", 3, "incomplete"),
-    "unreadable": ("corrupt-some", 2, "error"),
+    # one execution's file unreadable, the others' not: the output is not reproducible (a review: was "error")
+    "unreadable": ("corrupt-some", 2, "fail"),
 }
 
 
@@ -139,7 +140,8 @@ def test_unreadable_output_is_reported_once_per_execution(study_dir: Path, capsy
     capsys.readouterr()
     assert main(["analyze", str(study.path)]) == 0
     line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("result ["))
-    assert line.startswith("result [error]: 1 output file(s) could not be read: subject sub-02, repetition 1: ")
+    assert line.startswith("result [fail]: the files of 1 subject(s) (sub-02) can be read in some of their execut")
+    assert "; 1 output file(s) could not be read: subject sub-02, repetition 1: " in line
     out = json.loads((study.results / "analysis.json").read_text())["outputs"][0]
     assert [(e["subject"], e["repetition"]) for e in out["errors"]] == [("sub-02", 1)]
     assert ".reprovip/blobs" in out["errors"][0]["error"] and "nondeterminism" not in line
@@ -157,14 +159,18 @@ def test_bitwise_criteria_need_only_hashes(study_dir: Path) -> None:
     assert out["verdict"]["status"] == "fail" and doc["verdict"]["label"] == "not reproducible"
 
 
-def test_identical_but_unreadable_everywhere_is_identical_with_a_warning(study_dir: Path) -> None:
-    """A JSON file declared as a NumPy array cannot be read anywhere, but every execution wrote the same bytes."""
+def test_identical_bytes_unreadable_everywhere_are_not_analysable(study_dir: Path) -> None:
+    """A JSON file declared as a NumPy array cannot be read anywhere, but every execution wrote the same bytes.
+    Before: "identical" with a warning, exit 0; equal bytes nothing was read from prove no identity (review EX4:
+    truncated images in every execution read "bit-for-bit identical")."""
     study = edge_study(study_dir, "ok", outputs="  result: {path: 'result.js*', kind: array}\n")
     doc, out = _verdict(study)
-    assert out["verdict"]["status"] == "identical"
-    assert [r["severity"] for r in out["verdict"]["reasons"] if not r["passed"]] == ["warn"]
-    assert doc["verdict"]["status"] == "warn" and study.check(reanalyze=False).exit_code == 0
-    assert study.check(reanalyze=False, strict=True).exit_code == 1
+    assert out["bitwise"]["identical"] is None and out["bitwise"]["undecodable"] == 6
+    assert out["bitwise"]["not_compared"].startswith("6 stored file(s) could not be decoded as the output's kind")
+    assert out["verdict"]["status"] == "error" and doc["verdict"]["status"] == "error"
+    (readable,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "outputs readable"]
+    assert not readable["passed"] and not readable["estimable"]
+    assert study.check(reanalyze=False).exit_code == 1
 
 
 def test_digests_in_text_are_not_numbers_and_bytes_outputs_must_be_identical(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from decimal import Decimal, localcontext
 
 import numpy as np
 import pytest
@@ -41,6 +42,35 @@ def test_log_method(rng):
     s2log = np.var(np.log(x), axis=1, ddof=1).mean()
     assert repeatability(x).wcv_log == pytest.approx(np.sqrt(np.exp(s2log) - 1), rel=1e-12)
     assert repeatability(x).wcv_log == pytest.approx(repeatability(x).wcv_rms, rel=0.1)
+
+
+def _exact_wcv_log(x: np.ndarray) -> float:
+    """Log-method wCV in 60-digit decimal arithmetic: the logs of the binary values taken exactly."""
+    with localcontext() as ctx:
+        ctx.prec = 60
+        s2 = []
+        for row in x:
+            logs = [Decimal(float(v)).ln() for v in row]
+            m = sum(logs) / len(logs)
+            s2.append(sum((v - m) ** 2 for v in logs) / (len(logs) - 1))
+        return float(((sum(s2) / len(s2)).exp() - 1).sqrt())
+
+
+@pytest.mark.parametrize("offset", [1e9, 1e13, 1e14])
+def test_log_method_large_offset(rng, offset):
+    """Values near a large offset varying in their last digits: log x - mean(log x) must not cancel (a review:
+    32% error at 1e13)."""
+    x = offset + np.arange(5)[:, None] * offset * 1e-14 + rng.normal(0, offset * 1e-15, (5, 3))
+    assert repeatability(x).wcv_log == pytest.approx(_exact_wcv_log(x), rel=1e-12, abs=0)
+
+
+@pytest.mark.parametrize(
+    "x",
+    [[[1e-10, 1.0, 1e10], [3.0, 2.0, 7.0]], [[1e-150, 1e150], [0.5, 0.25]], [[5.0, 2.6, 9.9], [1.0, 0.51, 1.99]]],
+)
+def test_log_method_spread_values(x):
+    """Values far apart (beyond a factor 2 of the subject's first value) keep full accuracy too."""
+    assert repeatability(x).wcv_log == pytest.approx(_exact_wcv_log(np.array(x)), rel=1e-12, abs=0)
 
 
 def test_wsd_is_sqrt_msw(rng):

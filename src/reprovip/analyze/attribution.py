@@ -260,8 +260,9 @@ def attribute(
     >>> out["factors"][0]["changes_result"], out["summary"].split(",")[0]
     (True, 'threads changes the result in 25% of the differing voxels')
     """
-    if bitwise["identical"] and bitwise.get("compared_subjects") == 0:  # an empty "identical" read like a pass
-        return {"factors": [], "summary": "nothing to compare: no subject has two executions that wrote this output"}
+    if bitwise["identical"] is None:  # not established: an empty or undecodable "identical" read like a pass
+        why = bitwise.get("not_compared") or "no subject has two executions that wrote this output"
+        return {"factors": [], "summary": f"nothing to compare: {why}"}
     if bitwise["identical"] and bitwise.get("bytes_identical") is False:  # equal once decoded: say so (a review)
         return {
             "factors": [],

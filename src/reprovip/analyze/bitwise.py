@@ -25,47 +25,98 @@ def record_key(r: Record) -> str:
     return r.semantic_hash or r.blob or f"missing:{id(r)}"
 
 
+def decoded(r: Record) -> bool:
+    """Whether the stored file of ``r`` could be decoded as its declared kind when it was hashed.
+
+    A file whose reader failed (cut, header only, garbage, a ``.nii.gz`` that is no gzip) has an ``error`` and
+    only its bytes' hash: equal bytes in every execution support no identity, since nothing was read from them
+    (a review's truncated images in every execution read "1 of 1 outputs bit-for-bit identical").
+    """
+    return r.error is None
+
+
 def _cell_records(design: Design, subject: str, cell: tuple[str, ...]) -> list[Record]:
     return [r for (c, _), r in design.grid[subject].items() if c == cell and r.blob]
+
+
+def _agree(records: list[Record]) -> bool | None:
+    """Whether ``records`` are identical: None when that is not established (fewer than two, or files no reader
+    could decode, the same in each), False when they differ or only some of them decode (a file that opens in
+    one execution and not in another is not reproducible)."""
+    broken = sum(not decoded(r) for r in records)
+    if len({record_key(r) for r in records}) > 1 or 0 < broken < len(records):
+        return False
+    return None if len(records) < 2 or broken else True
+
+
+def _overall(flags: list[bool | None]) -> bool | None:
+    """False if any flag is False, else None if there is no flag or one is None (undecodable files), else True."""
+    if False in flags:
+        return False
+    return True if flags and None not in flags else None
 
 
 def bitwise_summary(design: Design) -> dict[str, Any]:
     """Per cell and per factor identity, with a sentence for each factor that changes the result.
 
+    Identity is a tri-state: True (every compared execution agrees), False (some differ, or a file decodes in
+    some executions of a subject and not in others), None (not established: no subject has two stored
+    executions, or some stored files could not be decoded as the output's kind). None is never to be shown
+    as identical; ``not_compared`` says why.
+
     Returns
     -------
     dict
         ``identical`` (every execution of each subject agrees, semantically), ``bytes_identical``,
-        ``repetitions_identical`` (within every subject x condition), ``cells`` (one entry per subject x
-        condition), ``conditions`` (identical cells per condition) and ``factors`` (per factor: within-level
-        identity per level, between-level differences, ``changes_result`` and ``explanation``).
+        ``repetitions_identical`` (within every subject x condition), ``not_compared`` (why identity is None, or
+        None), ``undecodable`` (stored files no reader could decode), ``decoded_in_some`` (subjects whose file
+        decodes in some executions only), ``compared_subjects``, ``cells`` (one entry per subject x condition),
+        ``conditions`` (identical cells per condition) and ``factors`` (per factor: within-level identity per
+        level, between-level differences, ``changes_result`` and ``explanation``).
     """
     cells, per_condition = [], {}
-    identical = bytes_identical = True
+    subject_flags, byte_flags, cell_flags = [], [], []
+    undecodable, decoded_in_some = 0, []
     compared = 0  # subjects with two stored executions or more: none, and "identical" is vacuous
     for s in design.subjects:
         every = [r for r in design.grid[s].values() if r.blob]
         compared += len(every) >= 2
-        identical &= len({record_key(r) for r in every}) <= 1
-        bytes_identical &= len({r.blob for r in every}) <= 1
+        broken = sum(not decoded(r) for r in every)
+        undecodable += broken
+        if 0 < broken < len(every):
+            decoded_in_some.append(s)
+        if len(every) >= 2:  # a subject with one execution compares nothing, and says nothing of the others
+            subject_flags.append(_agree(every))
+            byte_flags.append(len({r.blob for r in every}) <= 1)
         for cell in design.cells:
             recs = _cell_records(design, s, cell)
             ck = _cond_key(design, cell)
-            n_sem, n_bytes = len({record_key(r) for r in recs}), len({r.blob for r in recs})
+            agree = _agree(recs)
             cells.append(
                 dict(
                     subject=s,
                     condition=ck,
                     n=len(recs),
-                    distinct_bytes=n_bytes,
-                    distinct_semantic=n_sem,
-                    identical=n_sem <= 1,
+                    distinct_bytes=len({r.blob for r in recs}),
+                    distinct_semantic=len({record_key(r) for r in recs}),
+                    identical=agree,
                 )
             )
-            if len(recs) >= 2:  # one execution, or none (never ingested): the cell compares nothing (a review)
+            if agree is not None:  # one execution, none, or undecodable files: the cell compares nothing (a review)
+                cell_flags.append(agree)
                 pc = per_condition.setdefault(ck, {"cells": 0, "identical_cells": 0})
                 pc["cells"] += 1
-                pc["identical_cells"] += n_sem <= 1
+                pc["identical_cells"] += agree
+    # a subject's undecodable lone file, or none compared: no identity stands on files that were not read
+    identical = None if undecodable and _overall(subject_flags) else _overall(subject_flags)
+    not_compared = None
+    if identical is None:
+        not_compared = (
+            f"{undecodable} stored file(s) could not be decoded as the output's kind: equal bytes of files nothing "
+            "was read from prove no identity"
+            if undecodable
+            else "no subject has two stored executions of this output"
+        )
     quiet, sporadic = [], []
     for c in design.cells:
         pc = per_condition.get(_cond_key(design, c), {"cells": 0, "identical_cells": 0})
@@ -86,9 +137,13 @@ def bitwise_summary(design: Design) -> dict[str, Any]:
         nondeterminism=nondeterminism,
         repetitions=design.k,
         identical=identical,
-        bytes_identical=bytes_identical,
+        # not established either where identity is not: equal bytes nothing was read from read "identical (bytes)"
+        bytes_identical=False if False in byte_flags else None if identical is None else True,
+        repetitions_identical=None if identical is None else _overall(cell_flags),
+        not_compared=not_compared,
+        undecodable=undecodable,
+        decoded_in_some=decoded_in_some,
         compared_subjects=compared,
-        repetitions_identical=all(c["identical"] for c in cells),
         cells=cells,
         conditions=per_condition,
         factors=factors,
@@ -241,9 +296,10 @@ def _factor_effect(design: Design, j: int, fresh_noisy: bool) -> dict[str, Any]:
     for s in design.subjects:
         reps: dict[tuple[str, ...], set[str]] = {}
         for cell in design.cells:
-            keys = {record_key(r) for r in _cell_records(design, s, cell)}
-            if not keys:
+            recs = _cell_records(design, s, cell)
+            if not any(decoded(r) for r in recs):  # none stored, or none decodable: nothing to compare
                 continue
+            keys = {record_key(r) for r in recs}
             reps[cell] = keys
             within[cell[j]]["cells"] += 1
             within[cell[j]]["identical_cells"] += len(keys) == 1

@@ -33,7 +33,7 @@ def analyze_command(path: str, json_path: str | None) -> int:
         table.add_row(
             o["name"],
             o["kind"],
-            "yes" if identical else "no",
+            "not established" if identical is None else "yes" if identical else "no",
             o["verdict"]["status"],
             r["criterion"],
             _fmt(r["value"]) if r["estimable"] else "not estimable",

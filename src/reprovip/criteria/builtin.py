@@ -2,7 +2,7 @@
 
 Outputs that could not be read or were not written by every execution, subjects left out of the metrics
 for lack of executions (they make the study incomplete), observations some subjects never write (a warning),
-values too small for their SD to be computed, voxels
+values too small for their SD to be computed, label maps holding no label (not analysable), voxels
 too large for their squares to be, numeric outputs with no number,
 observations non-finite in some executions, files that differ where no observation does, voxels that differ
 where no voxel metric looks, voxels whose finiteness differs, images that lost most of their voxels,
@@ -216,12 +216,21 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
     reasons = []
     unreadable = [e for e in out.get("errors") or [] if e.get("error") != "missing"]
     if unreadable:
+        # A file that opens in some executions of a subject and not in others is a result that is not reproducible
+        # (a .nii.gz written uncompressed in one repetition: nibabel opens the others only); none opening is no data
+        some = (out.get("bitwise") or {}).get("decoded_in_some") or []
+        opens = (
+            f"the files of {len(some)} subject(s) ({named(some)}) can be read in some of their executions and not "
+            "in others, which is not reproducible; "
+            if some
+            else ""
+        )
         reasons.append(
             reason(
                 "outputs readable",
                 passed=False,
-                estimable=False,
-                message=f"{_laid_out(unreadable)}: " + named(_by_problem(unreadable)),
+                estimable=bool(some),
+                message=f"{opens}{_laid_out(unreadable)}: " + named(_by_problem(unreadable)),
             )
         )
     left = out.get("left_out") or []
@@ -358,15 +367,23 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
         and not unreadable
         and not vox.get("nonfinite_subjects")  # said below: non-finite, not zero (reviews read "... is zero")
     ):
-        what = "label" if out["kind"] == "labels" else "non-zero voxel"
+        labels = out["kind"] == "labels"
+        # Label maps without a label have no region to compare, whatever their bytes: not analysable, as a header-
+        # only table (review LB5: byte-identical empty maps warned while one stored as int16 was not analysable)
         reasons.append(
             reason(
                 "something in the images",
                 passed=False,
-                severity="warn",
+                severity="fail" if labels else "warn",
+                estimable=not labels,
                 value=0,
-                message=f"every voxel of every execution is zero: no {what} in any image, so nothing but zeros was "
-                "compared (an application that failed silently, or an input without what it looks for?)",
+                message="every voxel of every execution is zero: "
+                + (
+                    "no label in any map, so there is nothing to compare"
+                    if labels
+                    else "no non-zero voxel in any image, so nothing but zeros was compared"
+                )
+                + " (an application that failed silently, or an input without what it looks for?)",
             )
         )
     read = out.get("complete_subjects") != 0  # 0: no subject had every execution, so none was read for numbers

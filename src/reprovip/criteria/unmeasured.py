@@ -1,7 +1,8 @@
 """Differences between executions that no criterion measures: a warning when the data may still be sound (text
-fields, files that differ where every number is identical, voxels outside the metrics), a failure when values
-differ and every metric reads them as equal or cannot compute (underflow, overflow, numbers read as text, numbers
-float64 cannot hold). Part of the built-in checks of :mod:`reprovip.criteria.builtin`."""
+fields, files that differ where every number is identical, voxels outside the metrics), a failure when an image
+header says the identical voxels are elsewhere or mean something else, or when values differ and every metric
+reads them as equal or cannot compute (underflow, overflow, numbers read as text, numbers float64 cannot hold).
+Part of the built-in checks of :mod:`reprovip.criteria.builtin`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from reprovip.criteria.reasons import as_float, named, reason
 from reprovip.criteria.voxels import overflow
-from reprovip.readers.header_diff import TIME_STEP
+from reprovip.readers.header_diff import EXTENSIONS, TIME_STEP, changes_meaning
 
 OBSERVED = "differences covered by the observations"
 UNDERFLOW = "differences the metrics measure"
@@ -18,7 +19,9 @@ SQUARES_EXACT = 1e-153  # a within-subject SD below it: squared deviations near 
 
 def unseen_differences(out: dict[str, Any]) -> list[dict[str, Any]]:
     """Warnings about differences between executions that no criterion can see: text fields, files that differ
-    where every number (or voxel) is identical, voxels outside the reference mask."""
+    where every number (or voxel) is identical, voxels outside the reference mask; failures when the header of
+    identical voxels changes where they are or what they mean
+    (:func:`~reprovip.readers.header_diff.changes_meaning`)."""
     warn = dict(passed=False, severity="warn")
     found = []
     text = out.get("text_differences") or {}
@@ -66,17 +69,22 @@ def unseen_differences(out: dict[str, Any]) -> list[dict[str, Any]]:
             f"levels) while every {what}; "
             "the criteria cannot vouch for it: compare two files of one subject"
         )
-        if out["kind"] == "labels" and fields == ["header extensions"]:
+        meaning = [f for f in fields or () if changes_meaning(f)]
+        if any(f.startswith(TIME_STEP) for f in meaning):
+            # the same values at other times: a series whose repetition time (or its unit) changed only warned
+            message += "; for a 4-D image, its time step: the same values at other times (the time axis changed)"
+        elif out["kind"] == "labels" and meaning and all(f.startswith(EXTENSIONS) for f in meaning):
             # voxels and header fields alike, a hashed extension not: a label table (what each value names), and
             # a map whose liver and spleen swapped names only warned (a review)
             message += "; for a label map, the names of its labels: the same voxels mean other structures"
-            found.append(reason(OBSERVED, value=unmeasured, message=message, passed=False))
-        elif out["kind"] == "image" and any(f.startswith(TIME_STEP) for f in fields or ()):
-            # the same values at other times: a series whose repetition time changed only warned (a review)
-            message += "; for a 4-D image, its time step: the same values at other times (the time axis changed)"
-            found.append(reason(OBSERVED, value=unmeasured, message=message, passed=False))
-        else:
-            found.append(reason(OBSERVED, value=unmeasured, message=message, **warn))
+        elif meaning:
+            # voxel sizes, affines, units, space codes, an intent: where the voxels are or what they measure
+            # (a review's pixdim 2x2x2 vs 1x1x3 mm, qform moved 10 mm, mm vs m, t- vs z-map only warned)
+            message += (
+                "; the header says where the voxels are or what they mean (voxel sizes, affines, units, space codes, "
+                "intent, label tables): the same values are another image"
+            )
+        found.append(reason(OBSERVED, value=unmeasured, message=message, **({"passed": False} if meaning else warn)))
     summary = (out.get("voxelwise") or {}).get("summary") or {}
     unseen = int(summary.get("differ_without_metrics") or 0)
     # Of them, those non-finite in every execution of some subjects (each subject's own mask) are measured over

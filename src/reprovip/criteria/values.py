@@ -48,7 +48,10 @@ def metric_values(
             # review's passed while threads moved the values by 30%)
             reason = "one execution per subject and condition (repetitions: 1): no repetitions to compare; run more"
             return [(None, None, {"reason": reason})]
-        return [(None, bool(output["bitwise"].get(metric)), {})]
+        flag = output["bitwise"].get(metric)
+        if flag is None:  # not established (undecodable files, nothing compared): neither identical nor differing
+            return [(None, None, {"reason": output["bitwise"].get("not_compared") or "identity was not established"})]
+        return [(None, bool(flag), {})]
     if metric in STUDY_METRICS:
         return [(None, document["executions"].get(metric), {})]
     if metric.startswith("voxel_"):

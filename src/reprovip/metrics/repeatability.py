@@ -55,6 +55,19 @@ def _within_var(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return m, np.sum((x - m[..., None]) ** 2, axis=-1) / (x.shape[-1] - 1)
 
 
+def _log_deviations(x: np.ndarray) -> np.ndarray:
+    """``log(x / r)`` with ``r`` each subject's first value, for ``x > 0``, without cancellation.
+
+    ``log(x) - log(r)`` cancels at large offsets (values near 1e13 differing in their last digits lose most
+    of their digits). Where ``r/2 <= x <= 2r``, ``x - r`` is exact (Sterbenz) and ``log1p`` keeps full
+    relative accuracy; farther apart, the logs differ by more than log 2 so their difference does not cancel
+    (and ``(x - r) / r`` could overflow or lose the digits of a tiny ``x``).
+    """
+    r = x[..., :1]
+    near = (x >= r / 2) & (x <= 2 * r)
+    return np.where(near, np.log1p(np.where(near, x - r, 0.0) / r), np.log(x) - np.log(r))
+
+
 def repeatability(x) -> Repeatability:
     """Within- and between-subject variability of ``x`` with shape ``(..., n_subjects, k)``.
 
@@ -91,8 +104,7 @@ def repeatability(x) -> Repeatability:
     cv2 = ratio(s2, m**2, zero_zero=0.0)
     wcv_rms = np.sqrt(cv2.mean(axis=-1))
     positive = np.all(x > 0, axis=(-2, -1))
-    logx = np.log(np.where(positive[..., None, None], x, 1.0))
-    _, s2log = _within_var(logx)
+    _, s2log = _within_var(_log_deviations(np.where(positive[..., None, None], x, 1.0)))
     with np.errstate(over="ignore"):
         wcv_log = np.sqrt(np.expm1(s2log.mean(axis=-1)))
     wcv_log = np.where(positive, wcv_log, wcv_rms)

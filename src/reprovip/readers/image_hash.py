@@ -1,9 +1,10 @@
 """The semantic hash of a NIfTI or MGH volume: its geometry, stored type, scaling and voxels, not its wrapper.
 
-What a hash covers (shape, stored dtype little-endian, affine and its spatial unit, effective scaling, a
-series' time step, sform/qform codes and the qform, a statistic map's intent, then the stored voxel bytes) is
-listed in ``docs/readers.md``. :func:`decoded_hash` hashes a file already decoded; :func:`streamed_hash`
-decodes it piece by piece, so that memory stays small whatever the file's size.
+What a hash covers (shape, stored dtype little-endian, affine and its spatial unit, effective scaling, the
+voxel sizes and a series' time step, sform/qform codes and the qform, a statistic map's intent, the stored voxel
+bytes, then the extensions that say what the voxels mean) is listed in ``docs/readers.md``. :func:`decoded_hash`
+hashes a file already decoded; :func:`streamed_hash` decodes it piece by piece, so that memory stays small
+whatever the file's size.
 """
 
 from __future__ import annotations
@@ -26,36 +27,40 @@ def _hasher(h: Header):
     """A hasher fed with shape, stored dtype (little-endian), affine, its spatial unit, the effective scaling,
     and what a series or a statistic map means beyond its voxels: the voxel bytes (little-endian, on-disk
     order) come next."""
-    shape, dtype, affine, units, slope, inter, header = h.shape, h.dtype, h.affine, h.units, h.slope, h.inter, h.header
+    shape, dtype, affine, zooms, units, header = h.shape, h.dtype, h.affine, h.zooms, h.units, h.header
+    slope, inter = h.slope, h.inter
     little = dtype.newbyteorder("<")
     if h.fmt == "mgh":  # shape, type, vox2ras and voxel sizes (and a series' TR); not the tags after the voxels
         m = new_hasher("mgh.v1")
         m.update(np.array([len(shape), *shape], dtype="<i8").tobytes())
         m.update(repr(little.descr).encode("ascii") + b"\0")
         m.update((np.asarray(affine, dtype="<f8") + 0.0).tobytes())
-        m.update((np.asarray(h.zooms, dtype="<f8") + 0.0).tobytes())
+        m.update((np.asarray(zooms, dtype="<f8") + 0.0).tobytes())
         return m
     # v2 hashes the spatial unit of the affine and zooms (xyzt_units): metres and millimetres are not the same
     # geometry; v1 left it out. v3 adds a 4-D image's time step (TR) and time unit, the sform and qform codes
     # and the qform, and a statistic map's intent (code and parameters: a t-map's degrees of freedom set its
     # p-values); v2 left them out, and called a series whose TR was dropped identical to the original (reviews).
-    h = new_hasher("nifti.v3")
+    # v4 adds the voxel sizes whatever the qform code (FSL reads pixdim, not the sform: 2x2x2 vs 1x1x3 mm with
+    # one sform read "bit-for-bit identical", a review) and the AFNI attributes that say what values mean.
+    h = new_hasher("nifti.v4")
     h.update(np.array([len(shape), *shape], dtype="<i8").tobytes())
     h.update(repr(little.descr).encode("ascii") + b"\0")
     h.update((np.asarray(affine, dtype="<f8") + 0.0).tobytes())  # + 0.0 turns -0.0 into 0.0
     h.update(str(units[0]).encode("ascii", "replace") + b"\0")
     scaling = (1.0, 0.0) if slope is None else (slope, inter)
     h.update(np.array(scaling, dtype="<f8").tobytes())
-    if len(shape) > 3:  # pixdim[4:]: the time step of a series (and the steps of higher axes)
-        h.update(np.asarray(header.get_zooms()[3:], dtype="<f8").tobytes())
+    # pixdim[1:ndim+1]: the voxel sizes, and for a series the time step (and the steps of higher axes)
+    h.update((np.asarray(zooms, dtype="<f8") + 0.0).tobytes())
+    if len(shape) > 3:
         h.update(str(units[1]).encode("ascii", "replace") + b"\0")
     # The spaces the two affines name (scanner, aligned, MNI...), and the qform when set: tools that read the
     # qform (ITK) place the image by it even when the sform is the affine chosen above (a review's moved qform).
     sform, qform = int(header["sform_code"]), int(header["qform_code"])
     h.update(np.array([sform, qform], dtype="<i8").tobytes())
-    if qform:  # its stored parameters (the matrix may not exist: a damaged quaternion): qfac and voxel sizes too
+    if qform:  # its stored parameters (the matrix may not exist: a damaged quaternion) and qfac
         fields = ("quatern_b", "quatern_c", "quatern_d", "qoffset_x", "qoffset_y", "qoffset_z")
-        params = [float(header[f]) for f in fields] + [float(v) for v in header["pixdim"][:4]]
+        params = [float(header[f]) for f in fields] + [float(header["pixdim"][0])]
         h.update((np.array(params, dtype="<f8") + 0.0).tobytes())
     code = int(header["intent_code"])
     if code:  # a statistic map: what its values mean, and the parameters of their distribution
@@ -71,29 +76,52 @@ MRS_PROVENANCE = frozenset({"ConversionMethod", "ConversionTime", "OriginalFile"
 
 CIFTI_CODE = 32  # CIFTI-2's XML: which brain structure, map and label each value is
 _LABEL_TABLE = re.compile(rb"<LabelTable\b.*?</LabelTable>", re.DOTALL)
+AFNI_CODE = 4  # AFNI's XML of dataset attributes (<AFNI_atr atr_name="..."> ... </AFNI_atr>)
+#: The AFNI attributes that say what the values mean (label tables, sub-brick labels and statistics, the
+#: template space); the others (HISTORY_NOTE, IDCODE_STRING, IDCODE_DATE...) hold time stamps and ids of the run.
+AFNI_MEANING = frozenset(
+    {"VALUE_LABEL_DTABLE", "ATLAS_LABEL_TABLE", "BRICK_LABS", "BRICK_STATAUX", "BRICK_STATSYM", "TEMPLATE_SPACE"}
+)
+_AFNI_ATTRIBUTE = re.compile(rb"<AFNI_atr\b[^>]*?\batr_name\s*=\s*\"([^\"]*)\"[^>]*>(.*?)</AFNI_atr>", re.DOTALL)
 
 
-def _meaning_extensions(hasher: Any, h: Header, head_bytes: bytes) -> None:
-    """Feed the header extensions that say what the voxels mean to ``hasher``: NIfTI-MRS's (code 44), as sorted
-    JSON without its provenance keys (the spectrometer frequency, the nucleus and the higher dimensions' meaning
-    set what the complex voxels are: an FID identical in every run while SpectrometerFrequency moved read
-    "identical in its decoded values", a review), CIFTI-2's XML (code 32), and the label tables (``<LabelTable>``
-    ... ``</LabelTable>``, Caret's XML as TotalSegmentator writes it, whatever the code: a label map whose names
-    of labels 1 and 2 swapped read "bit-for-bit identical", a review). ``head_bytes``: the decoded file up to the
-    voxels. Other extensions (comments, AFNI's history with its time stamps) are no content; nothing is fed
-    without these, so every other hash is as before."""
+def meaning_extensions(h: Header, head_bytes: bytes) -> list[tuple[str, bytes]]:
+    """The parts of the header extensions that say what the voxels mean, each ``(name, content)`` in file order.
+
+    NIfTI-MRS's JSON (code 44) as sorted JSON without its provenance keys (the spectrometer frequency, the
+    nucleus and the higher dimensions' meaning set what the complex voxels are: an FID identical in every run
+    while SpectrometerFrequency moved read "identical in its decoded values", a review); CIFTI-2's XML (code 32);
+    the AFNI attributes of :data:`AFNI_MEANING` (code 4), each named ``AFNI <attribute>`` (a label map whose
+    VALUE_LABEL_DTABLE swapped two names read "bit-for-bit identical": the whole extension was left out for its
+    HISTORY_NOTE's time stamp, a review); and the label tables (``<LabelTable>`` ... ``</LabelTable>``, Caret's
+    XML as TotalSegmentator writes it, whatever the code: a label map whose names of labels 1 and 2 swapped read
+    "bit-for-bit identical", a review). Other extensions (comments, AFNI's history) are no content.
+
+    Parameters
+    ----------
+    h
+        The parsed header.
+    head_bytes
+        The decoded file up to the voxels.
+
+    Returns
+    -------
+    list of (str, bytes)
+        Empty for a file without such extensions (an MGH volume, a NIfTI file without extensions).
+    """
+    found: list[tuple[str, bytes]] = []
     if h.fmt not in ("nifti1", "nifti2") or h.offset <= 0:
-        return
+        return found
     pos = 352 if h.fmt == "nifti1" else 544
     if len(head_bytes) < pos or head_bytes[pos - 4] == 0:  # the extender's first byte: extensions follow
-        return
+        return found
     order = "little" if h.header.endianness == "<" else "big"
     end = min(h.offset, len(head_bytes))
     while pos + 8 <= end:
         size = int.from_bytes(head_bytes[pos : pos + 4], order, signed=True)
         code = int.from_bytes(head_bytes[pos + 4 : pos + 8], order, signed=True)
         if size < 8 or pos + size > end:
-            return
+            break
         data = bytes(head_bytes[pos + 8 : pos + size]).rstrip(b"\0 ")
         if code == MRS_CODE:
             try:
@@ -103,12 +131,45 @@ def _meaning_extensions(hasher: Any, h: Header, head_bytes: bytes) -> None:
                 data = json.dumps(meta, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
             except ValueError:
                 pass  # not JSON: its bytes
-            hasher.update(b"nifti-mrs\0" + data)
+            found.append(("nifti-mrs", data))
         elif code == CIFTI_CODE:
-            hasher.update(b"cifti\0" + data)
+            found.append(("cifti", data))
+        elif code == AFNI_CODE and (attributes := _afni_attributes(data)):
+            found.extend(attributes)
         elif tables := _LABEL_TABLE.findall(data):  # only the tables: Caret's XML holds a date too
-            hasher.update(b"labels\0" + b"\0".join(tables))
+            found.append(("labels", b"\0".join(tables)))
         pos += size
+    return found
+
+
+def _afni_attributes(data: bytes) -> list[tuple[str, bytes]]:
+    """The attributes of :data:`AFNI_MEANING` in AFNI's extension ``data``, named ``AFNI <attribute>``."""
+    named = ((name.decode("ascii", "replace"), value) for name, value in _AFNI_ATTRIBUTE.findall(data))
+    return [(f"AFNI {name}", value.strip()) for name, value in named if name in AFNI_MEANING]
+
+
+def read_meaning_extensions(path: Path) -> list[tuple[str, bytes]]:
+    """:func:`meaning_extensions` of the NIfTI or MGH file ``path``, decoding only the bytes before its voxels.
+
+    Raises
+    ------
+    ReaderError
+        When ``path`` cannot be read or is no NIfTI or MGH file.
+    """
+    gzipped = head(path, 2) == GZIP_MAGIC
+    head_bytes, pieces = b"", _file_pieces(path)
+    for piece in pieces:  # a header and its extensions: one piece, unless the extensions are megabytes
+        head_bytes += piece
+        if len(head_bytes) >= 540 and len(head_bytes) >= parse(path, head_bytes, gzipped, None).offset:
+            break
+    pieces.close()  # the voxels are not needed
+    return meaning_extensions(parse(path, head_bytes, gzipped, None), head_bytes)
+
+
+def _meaning_extensions(hasher: Any, h: Header, head_bytes: bytes) -> None:
+    """Feed :func:`meaning_extensions` to ``hasher``: nothing without them, so every other hash is as before."""
+    for name, data in meaning_extensions(h, head_bytes):
+        hasher.update(name.encode() + b"\0" + data)
 
 
 def decoded_hash(dec: Decoded) -> str:

@@ -9,6 +9,7 @@ decodes once.
 
 from __future__ import annotations
 
+import math
 import os
 import zlib
 from pathlib import Path
@@ -17,9 +18,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from reprovip.errors import ReaderError
-from reprovip.readers.base import GZIP_MAGIC, Loaded, Reader, describe, fail, head, read_only
+from reprovip.readers.base import GZIP_MAGIC, Loaded, Reader, fail, gunzip_pieces, head, read_only
 from reprovip.readers.image_hash import decoded_hash, streamed_hash
-from reprovip.readers.image_header import HEADER_BYTES, RERUN, Decoded, decode, is_mgh, parse
+from reprovip.readers.image_header import HEADER_BYTES, Decoded, decode, is_mgh, parse
 from reprovip.readers.inflate import DecodeBuffers
 
 
@@ -94,11 +95,68 @@ def _unanalysable_voxels(path: Path, dtype: np.dtype) -> ReaderError:
     )
 
 
+_GZIPPED_NAMES = (".nii.gz", ".mgz")  # nibabel opens these through gzip, whatever their bytes
+_PLAIN_NAMES = (".nii", ".mgh")  # ... and these as they are
+
+
+def compression_error(path: Path, start: bytes) -> ReaderError | None:
+    """The error of a file whose name and compression disagree (``start``: its first bytes), or None.
+
+    nibabel, and every tool that trusts the suffix, chooses gzip from the name: a ``.nii.gz`` holding plain bytes
+    or a ``.nii`` holding gzip bytes does not open for them, although its content could be decoded here (a
+    review: such a file in one repetition read "reproducible (bit-for-bit identical)"). Other names (a NIfTI
+    declared under ``.dat``) are not held to a suffix.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> compression_error(Path("a.nii.gz"), GZIP_MAGIC + b"..."), compression_error(Path("a.nii"), b"\\x01...")
+    (None, None)
+    >>> str(compression_error(Path("a.nii.gz"), b"\\x01...")).split(" (")[0]
+    'a.nii.gz: its name says .nii.gz but it is not gzip-compressed'
+    """
+    gzipped = start.startswith(GZIP_MAGIC)
+    name = path.name.lower()
+    if not gzipped and name.endswith(_GZIPPED_NAMES):
+        said = next(x for x in _GZIPPED_NAMES if name.endswith(x))
+        problem = f"its name says {said} but it is not gzip-compressed"
+    elif gzipped and name.endswith(_PLAIN_NAMES):
+        said = next(x for x in _PLAIN_NAMES if name.endswith(x))
+        problem = f"its name says {said} but it holds gzip-compressed bytes"
+    else:
+        return None
+    return fail(
+        path,
+        f"{problem} (nibabel and the tools that trust the suffix cannot open it)",
+        "make the application write it with the suffix of its compression (nibabel compresses a .nii.gz name only)",
+    )
+
+
+def _decode(path: Path, buffers: DecodeBuffers | None = None) -> Decoded:
+    """:func:`~reprovip.readers.image_header.decode`, and an error if the file's name and compression disagree
+    (after decoding: random bytes named .nii.gz are "not a NIfTI file", not a compression mismatch)."""
+    dec = decode(path, buffers)
+    if (error := compression_error(path, head(path, len(GZIP_MAGIC)))) is not None:
+        raise error
+    return dec
+
+
 _CIFTI = range(3000, 3100)  # NIFTI_INTENT_CONNECTIVITY_*: a CIFTI-2 matrix (dscalar, dtseries, dlabel...)
+
+
+def _no_voxel(path: Path, shape: tuple[int, ...]) -> ReaderError:
+    """A volume with an axis of length 0: no voxel to compare (review LB5 read "bit-for-bit identical")."""
+    return fail(
+        path,
+        f"the image holds no voxel (shape {tuple(shape)}): there is nothing to compare",
+        "check the application's log: it wrote an empty volume",
+    )
 
 
 def _image(path: Path, dec: Decoded) -> Image:
     raw = dec.raw
+    if not raw.size:
+        raise _no_voxel(path, raw.shape)
     if raw.dtype.kind not in "biuf":
         raise _unanalysable_voxels(path, raw.dtype)
     if dec.parsed.fmt != "mgh" and int(dec.parsed.header["intent_code"]) in _CIFTI:
@@ -153,7 +211,7 @@ def read_image(path: str | os.PathLike[str], buffers: DecodeBuffers | None = Non
     >>> tmp.cleanup()
     """
     path = Path(path)
-    return _image(path, decode(path, buffers))
+    return _image(path, _decode(path, buffers))
 
 
 class Geometry(NamedTuple):
@@ -177,19 +235,27 @@ def read_geometry(path: str | os.PathLike[str]) -> Geometry:
     path = Path(path)
     start = head(path, 1 << 16)
     gzipped = start.startswith(GZIP_MAGIC)
-    if gzipped:
-        try:
-            start = zlib.decompressobj(31).decompress(start, HEADER_BYTES)
-        except zlib.error as exc:
-            raise fail(path, f"corrupt gzip data ({describe(exc)})", RERUN) from exc
-    h = parse(path, start, gzipped, None)
+    h = parse(path, _gunzipped_header(path, start) if gzipped else start, gzipped, None)
+    if (error := compression_error(path, start)) is not None:
+        raise error
     return Geometry(h.shape, h.affine, h.zooms, tuple(voxel_mm(h.affine, h.units[0], h.zooms)))
+
+
+def _gunzipped_header(path: Path, start: bytes) -> bytes:
+    """The first :data:`HEADER_BYTES` decoded bytes of the gzip stream that begins with ``start``, across its
+    members (one member of 500 bytes held a NIfTI-2 header's first 500 only)."""
+    out = b""
+    for piece in gunzip_pieces(path, [start], HEADER_BYTES):
+        out += piece
+        if len(out) >= HEADER_BYTES:
+            break
+    return out[:HEADER_BYTES]
 
 
 def load_image_with_hash(path: str | os.PathLike[str]) -> tuple[Image, str]:
     """:func:`read_image` and the NIfTI semantic hash from a single decompression of the file."""
     path = Path(path)
-    dec = decode(path)
+    dec = _decode(path)
     return _image(path, dec), decoded_hash(dec)
 
 
@@ -254,7 +320,7 @@ class NiftiReader(Reader):
         return len(start) >= 8 and start[4:8] == b"n+2\x00"
 
     def read(self, path: Path, *, kind: str, **options: Any) -> Loaded:
-        dec = decode(path)
+        dec = _decode(path)
         image = _image(path, dec)
         if kind == "labels":
             if dec.parsed.inter:  # a CT in Hounsfield units (scl_inter -1024) declared labels: ~1,900 "labels"
@@ -288,6 +354,10 @@ class NiftiReader(Reader):
         return Loaded(kind, {"data": read_only(data)}, meta)
 
     def semantic_hash(self, path: Path) -> str | None:
+        """The decoded image's hash; ReaderError when nibabel could not open the file or it holds no voxel."""
+        geometry = read_geometry(path)  # the header alone: a file that fails here is never hashed as identical
+        if not math.prod(geometry.shape):
+            raise _no_voxel(path, geometry.shape)
         return streamed_hash(path)
 
 

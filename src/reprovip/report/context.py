@@ -236,6 +236,8 @@ def _bitwise(bw: dict[str, Any]) -> dict[str, Any]:
         status, txt = "identical", "bit-for-bit identical (bytes)"
     elif bw.get("identical"):
         status, txt = "identical", "identical content (semantic hash); bytes differ, e.g. a gzip timestamp"
+    elif bw.get("identical", False) is None:  # not established: never shown as identical, nor as differing
+        status, txt = "unknown", f"not compared: {bw.get('not_compared') or 'identity was not established'}"
     elif bw.get("repetitions_identical"):
         status, txt = "differs", "repetitions agree within each condition; conditions differ"
     else:
