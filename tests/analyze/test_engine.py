@@ -461,3 +461,41 @@ def test_a_fresh_seed_agreeing_by_chance_is_no_seed_effect(tmp_path: Path) -> No
     summary = out["attribution"]["summary"]
     assert summary.startswith("identical for seed=42, differs for seed=random")
     assert "comparisons between levels" not in summary
+
+
+FAIL_SOME_CELLS = """import json, pathlib, sys
+inp, out, threads, rep = sys.argv[1:]
+subject = pathlib.Path(inp).stem
+# sub-01 fails repetition 2 of both conditions, sub-02 repetition 1 of threads=1, sub-03 of threads=2
+if (subject, threads, rep) in {("sub-01", "1", "2"), ("sub-01", "2", "2"), ("sub-02", "1", "1"), ("sub-03", "2", "1")}:
+    sys.exit(1)
+value = float(pathlib.Path(inp).read_text().split()[1]) + 0.01 * int(rep)
+pathlib.Path(out, "result.json").write_text(json.dumps({"v": value}))
+"""
+
+
+def test_failures_spread_over_the_cells_leave_no_subject_complete(tmp_path: Path) -> None:
+    """Review DK4: 2 conditions x 2 repetitions, one or two failed executions per subject in different cells.
+    Counted over the successes, most cells held one execution: the design's k read 1, sub-01 (one execution per
+    condition) was kept as complete and the others were left out as "3 of 2". k counts every execution that ran."""
+    app = tmp_path / "fail_cells.py"
+    app.write_text(FAIL_SOME_CELLS)
+    path = write_study(
+        tmp_path,
+        app=str(app),  # absolute: APPS / app is app
+        factors="  threads: [1, 2]\n",
+        repetitions=2,
+        args='"{input}", "{outdir}", "{threads}", "{repetition}"',
+        extra="retries: 0\n",
+    )
+    study = Study.load(path)
+    study.run(jobs=2)
+    doc = study.analyze().document
+    (out,) = doc["outputs"]
+    assert out["repetitions"] == 2 and out["complete_subjects"] == 0
+    assert sorted((e["subject"], e["present"], e["needed"]) for e in out["left_out"]) == [
+        ("sub-01", 2, 4),
+        ("sub-02", 3, 4),
+        ("sub-03", 3, 4),
+    ]
+    assert doc["verdict"]["status"] == "incomplete"

@@ -279,3 +279,71 @@ def test_identical_label_maps_that_cannot_be_read_are_identical_with_a_warning(t
     assert warning["message"].endswith(
         "every execution's file decodes to the same content, so they are identical all the same"
     )
+
+
+def _filled(volumes: dict[int, int], shape: tuple[int, int, int] = (20, 20, 20)) -> np.ndarray:
+    """A label map whose label ``lab`` fills the first ``volumes[lab]`` voxels (C order) of its own slab of 10
+    slices along the first axis: each label's volume in 1 mm voxels is exactly the number asked for, and two
+    maps of one label share the smaller one (Dice 2 min / sum)."""
+    a = np.zeros(shape, np.int16)
+    for lab, n in volumes.items():
+        slab = a[10 * (lab - 1) : 10 * lab].reshape(-1)  # a view: filling it fills ``a``
+        slab[:n] = lab
+    return a
+
+
+def test_a_subject_without_a_label_in_any_execution_is_left_out_of_that_volume_s_icc(tmp_path: Path) -> None:
+    """Review LB1: s1 holds no voxel of label 2 in any of its three executions; the other five subjects' label-2
+    volumes (mm³, 1 mm voxels) vary by up to 20 voxels of about 500. Kept at volume 0, s1 lifted the lower 95%
+    bound of ICC(A,1) to 0.992 and the output passed; over the five subjects that hold the label it is 0.609
+    (pingouin 0.7's ICC(A,1) on these 15 values: 0.903278, CI [0.61, 0.99]), below the default 0.9: a failure,
+    s1 named."""
+    label2 = {
+        "s2": (500, 512, 491),
+        "s3": (509, 524, 530),
+        "s4": (488, 468, 483),
+        "s5": (535, 551, 533),
+        "s6": (470, 452, 457),
+    }
+    files = {}
+    for s in ("s1", *label2):
+        for r in (1, 2, 3):
+            vols = {1: 300 + 10 * int(s[1])} | ({2: label2[s][r - 1]} if s in label2 else {})
+            files[(s, r)] = {"seg.nii": nib.Nifti1Image(_filled(vols), np.eye(4)).to_bytes()}
+    (out,) = ingested(tmp_path, "  seg: {path: seg.nii, kind: labels}\n", files).analyze().document["outputs"]
+    obs = {o["name"]: o for o in out["observations"]}
+    assert obs["volume_label_2"]["zero_subjects"] == ["s1"]
+    assert "zero_subjects" not in obs["volume_label_1"]  # identical in every subject: nothing to leave out
+    icc = obs["volume_label_2"]["icc"]["ICC(A,1)"]
+    assert icc["value"] == pytest.approx(0.90328, abs=5e-5)
+    assert icc["ci_low"] == pytest.approx(0.60881, abs=5e-5)
+    assert obs["volume_label_2"]["mean"] == pytest.approx(np.mean(list(label2.values())), rel=1e-12)
+    assert out["zero_observations"] == {"count": 1, "subjects": {"s1": {"count": 1, "names": ["volume_label_2"]}}}
+    assert "volume_zero" not in out["segmentation"]
+    assert out["segmentation"]["dice_min"] == pytest.approx(2 * 491 / (491 + 512), rel=1e-12)  # s2: above 0.95
+    failed = {r["criterion"]: r for r in out["verdict"]["reasons"] if not r["passed"]}
+    assert failed["ICC(A,1).ci_low >= 0.9"]["observation"] == "volume_label_2"
+    assert "s1 writes 0 for 1: volume_label_2" in failed["something in every subject's outputs"]["message"]
+    assert out["verdict"]["status"] == "fail"
+
+
+def test_an_execution_writing_its_label_map_in_metres_is_measured_in_its_own_voxel_size(tmp_path: Path) -> None:
+    """Review LB4: repetition 2 writes the same voxels and affine numbers with the unit metres (1000 mm voxels).
+    Measured in repetition 1's voxel size it read identical (HD95 0, volumes 64 and 64 mm³); in its own, its
+    volume is 64e9 mm³ and its surface lies where voxel (i, j, k) is at 1000 (i, j, k) mm: HD95 as
+    :func:`reprovip.metrics.pairwise_overlap` gives on the two voxel sizes (checked by hand in tests/metrics),
+    above 2 km (its nearest 1 mm surface point is at most 5 sqrt 3 mm from the origin)."""
+    paths = []
+    for r, unit in enumerate(("mm", "meter"), start=1):
+        img = nib.Nifti1Image(_cube(), np.eye(4))
+        img.header.set_xyzt_units(unit)
+        paths.append(tmp_path / f"run-{r}.nii.gz")
+        nib.save(img, paths[-1])
+    design = build_design([Record("sub-01", (), "-", r, p, None, None, None) for r, p in enumerate(paths, start=1)])
+    seg = label_agreement(design, ["sub-01"])
+    np.testing.assert_allclose(seg["volumes"], [[[64.0, 64e9]]], rtol=1e-12)
+    assert seg["spacing"] == [1.0, 1.0, 1.0]  # the first execution's
+    mixed = pairwise_overlap(np.stack([_cube(), _cube()]), spacing=[(1.0,) * 3, (1000.0,) * 3])[1]
+    assert seg["labels"]["1"]["hd95_within_max"] == pytest.approx(mixed.hd95[0], rel=1e-12)
+    assert seg["labels"]["1"]["hd95_within_max"] > 2000 * np.sqrt(3) - 5 * np.sqrt(3)
+    assert seg["labels"]["1"]["dice_within_min"] == 1.0  # the same voxels: only the distances and volumes see it

@@ -22,9 +22,11 @@ pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 FIELDS = ("dice", "jaccard", "hd", "hd95", "assd", "volume_a", "volume_b")
 
 
-def brute_force(a, b, spacing):
+def brute_force(a, b, spacing, spacing_b=None):
     """Independent oracle: surface = mask minus its 6-connected interior (explicit neighbour test, outside
-    = background), then all pairwise Euclidean distances between surface voxel centres in mm."""
+    = background), then all pairwise Euclidean distances between surface voxel centres in mm (``b``'s placed
+    with ``spacing_b`` when given)."""
+    spacing_b = spacing if spacing_b is None else spacing_b
 
     def surf(m):
         padded = np.pad(m, 1)
@@ -33,19 +35,18 @@ def brute_force(a, b, spacing):
             interior &= np.roll(padded, 1, ax) & np.roll(padded, -1, ax)
         return (padded & ~interior)[tuple(slice(1, -1) for _ in range(m.ndim))]
 
-    pa, pb = np.argwhere(surf(a)) * spacing, np.argwhere(surf(b)) * spacing
+    pa, pb = np.argwhere(surf(a)) * spacing, np.argwhere(surf(b)) * spacing_b
     d = cdist(pa, pb)
     dab, dba = d.min(axis=1), d.min(axis=0)
     inter, na, nb = (a & b).sum(), a.sum(), b.sum()
-    vox = np.prod(spacing)
     return Overlap(
         dice=2 * inter / (na + nb),
         jaccard=inter / (na + nb - inter),
         hd=max(dab.max(), dba.max()),
         hd95=max(np.percentile(dab, 95), np.percentile(dba, 95)),
         assd=(dab.sum() + dba.sum()) / (dab.size + dba.size),
-        volume_a=na * vox,
-        volume_b=nb * vox,
+        volume_a=na * np.prod(spacing),
+        volume_b=nb * np.prod(spacing_b),
     )
 
 
@@ -124,6 +125,104 @@ def test_identical_masks():
     m = _ball((9, 9, 9), (4, 4, 4), 3, (1, 1, 1))
     o = overlap(m, m)
     assert (o.dice, o.jaccard, o.hd, o.hd95, o.assd) == (1.0, 1.0, 0.0, 0.0, 0.0)
+
+
+def _disks(shift: int) -> np.ndarray:
+    """Two 128 x 128 disks of radius 38 px, the second shifted by ``shift`` px along x (review LB2)."""
+    yy, xx = np.mgrid[:128, :128]
+    return np.stack([((xx - 64 - d) ** 2 + (yy - 64) ** 2) <= 38**2 for d in (0, shift)]).astype(np.uint8)
+
+
+@pytest.mark.parametrize(
+    ("layout", "spacing"),
+    [((128, 128, 1), (1.0, 1.0, 2.0)), ((128, 1, 128), (1.0, 2.0, 1.0)), ((1, 128, 128), (2.0, 1.0, 1.0))],
+)
+def test_a_single_slice_stored_with_an_axis_of_length_1_is_measured_as_its_2d_contour(layout, spacing):
+    """A slice stored (X, Y, 1) has the contour distances of (X, Y): HD95 3 mm for a disk shifted by 3 px (hand:
+    scipy distance transform of the 2-D contours, and the point-set oracle), not 1 mm as when its every voxel
+    was surface; its volume keeps the slice's thickness (2 mm)."""
+    maps = _disks(3)
+    flat = pairwise_overlap(maps.reshape(2, *layout), spacing=spacing)[1]
+    plane = pairwise_overlap(maps, spacing=(1.0, 1.0))[1]
+    ref = brute_force(maps[0].astype(bool), maps[1].astype(bool), np.ones(2))
+    assert flat.hd95[0] == plane.hd95[0] == ref.hd95 == 3.0
+    for f in ("dice", "jaccard", "hd", "assd"):
+        assert getattr(flat, f)[0] == pytest.approx(getattr(ref, f), rel=1e-12), f
+    assert flat.assd[0] == pytest.approx(1.82051533, rel=1e-8)
+    assert flat.volumes.tolist() == [2.0 * 4513, 2.0 * 4513]
+
+
+def test_maps_on_their_own_voxel_sizes_have_their_own_volumes_and_distances_in_mm():
+    """One spacing per map: each volume in its own voxel size, and a pair on two voxel sizes measured between
+    its surface points in mm (the point-set oracle); a map written in metres (1000 mm voxels) beside one in mm
+    is not identical (review LB4). Pairs on one voxel size keep the one-spacing values."""
+    rng = np.random.default_rng(7)
+    a = blob(rng, (12, 10, 8))
+    maps = np.stack([a, a, a]).astype(np.uint8)
+    spacing = [(1.0, 1.0, 1.0), (1.0, 1.0, 1.0), (1.0, 1.5, 2.0)]
+    res = pairwise_overlap(maps, spacing=spacing)[1]
+    n = int(a.sum())
+    assert res.volumes.tolist() == [n, n, 3.0 * n]
+    ref = brute_force(a, a, np.ones(3), np.array(spacing[2]))
+    for p in (1, 2):  # (0, 2) and (1, 2)
+        for f in ("hd", "hd95", "assd"):
+            assert getattr(res, f)[p] == pytest.approx(getattr(ref, f), rel=1e-12), f
+    assert res.hd[1] > 0
+    assert (res.dice[0], res.hd[0], res.hd95[0], res.assd[0]) == (1.0, 0.0, 0.0, 0.0)
+    metres = pairwise_overlap(maps[:2], spacing=[(1.0, 1.0, 1.0), (1000.0, 1000.0, 1000.0)])[1]
+    assert metres.volumes.tolist() == [n, 1e9 * n]
+    assert metres.hd95[0] == pytest.approx(brute_force(a, a, np.ones(3), np.full(3, 1000.0)).hd95, rel=1e-12)
+
+
+def test_a_square_slice_stored_with_an_axis_of_length_1_has_its_hand_counted_contour_distances():
+    """By hand: squares of 3 x 3 px at rows 1-3 and 2-4 of a 5 x 5 slice stored (5, 5, 1), 2 mm thick. As 2-D,
+    each contour is the 8 px around the centre; 4 of A's are 1 px from B's contour (row 1 and (3, 2)), the
+    others on it, and alike for B: HD = HD95 = 1, ASSD = 8 / 16 = 0.5. Measured as 3-D (every voxel surface,
+    review LB2) ASSD read 6 / 18 = 1/3 (A's centre lies on B's). Dice 2 x 6 / 18, volumes 9 x 2 mm^3."""
+    maps = np.zeros((2, 5, 5, 1), np.uint8)
+    maps[0, 1:4, 1:4], maps[1, 2:5, 1:4] = 1, 1
+    res = pairwise_overlap(maps, spacing=(1.0, 1.0, 2.0))[1]
+    assert (res.hd[0], res.hd95[0], res.assd[0]) == (1.0, 1.0, 0.5)
+    assert res.dice[0] == pytest.approx(2 / 3, rel=1e-15) and res.volumes.tolist() == [18.0, 18.0]
+    got = overlap(maps[0], maps[1], spacing=(1.0, 1.0, 2.0))
+    assert (got.hd95, got.assd) == (1.0, 0.5)
+    # every spatial axis of length 1: one voxel, measured as one point (0 apart), its volume of every axis
+    one = pairwise_overlap(np.ones((2, 1, 1, 1), np.uint8), spacing=(2.0, 3.0, 4.0))[1]
+    assert (one.dice[0], one.hd[0], one.hd95[0], one.assd[0]) == (1.0, 0.0, 0.0, 0.0)
+    assert one.volumes.tolist() == [24.0, 24.0]
+    lone = pairwise_overlap(np.array([1, 0]).reshape(2, 1, 1, 1), spacing=(2.0, 3.0, 4.0))[1]
+    assert (lone.dice[0], lone.hd[0]) == (0.0, np.inf)
+
+
+def test_two_voxel_sizes_place_each_map_s_voxels_at_their_index_times_its_own_size():
+    """By hand: voxels (5, 5, 5) and (6, 5, 5) in both maps, one in 1 mm voxels, the other in 2 mm: A's points
+    (5, 5, 5) and (6, 5, 5) mm, B's (10, 10, 10) and (12, 10, 10) mm. A to B: sqrt 75, sqrt 66; B to A: sqrt 66,
+    sqrt 86. HD sqrt 86, HD95 the larger directed 95th percentile (linear), ASSD the mean of the four. Placed in
+    the bounding box the computation crops to (from voxel 4) instead, B's points were (2, 2, 2) and (4, 2, 2)."""
+    maps = np.zeros((2, 9, 9, 9), np.uint8)
+    maps[:, 5:7, 5, 5] = 1
+    res = pairwise_overlap(maps, spacing=[(1.0, 1.0, 1.0), (2.0, 2.0, 2.0)])[1]
+    r66, r75, r86 = np.sqrt([66.0, 75.0, 86.0])
+    assert res.dice[0] == 1.0 and res.volumes.tolist() == [2.0, 16.0]
+    assert res.hd[0] == pytest.approx(r86, rel=1e-12)
+    assert res.hd95[0] == pytest.approx(r66 + 0.95 * (r86 - r66), rel=1e-12)
+    assert res.assd[0] == pytest.approx((r75 + 2 * r66 + r86) / 4, rel=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_distances_between_point_sets_equal_the_distance_transform_s_on_one_voxel_size(seed):
+    """Two voxel sizes take distances between surface points (cKDTree); one takes them from the distance
+    transform. Two sizes 1e-12 apart must give the one-size values (to 1e-9), blobs away from the grid's
+    corner so that the crop box starts inside it."""
+    rng = np.random.default_rng(seed)
+    maps = np.zeros((2, 20, 18, 16), np.uint8)
+    maps[0, 3:17, 4:16, 2:12], maps[1, 3:17, 4:16, 2:12] = blob(rng, (14, 12, 10)), blob(rng, (14, 12, 10))
+    sp = np.array([0.8, 1.2, 2.5])
+    one = pairwise_overlap(maps, spacing=sp)[1]
+    two = pairwise_overlap(maps, spacing=[sp, sp * (1 + 1e-12)])[1]
+    for f in ("dice", "jaccard", "hd", "hd95", "assd"):
+        assert getattr(two, f)[0] == pytest.approx(getattr(one, f)[0], rel=1e-9), f
+    assert one.hd[0] > 0
 
 
 # --- degenerate cases ------------------------------------------------------------------------------------
@@ -217,6 +316,17 @@ def test_pairwise_bad_input():
         pairwise_overlap(np.zeros((1, 3, 3, 3), int))
     with pytest.raises(MetricInputError, match="`maps` must be an integer label map"):
         pairwise_overlap(np.zeros((2, 3, 3, 3)))
+    with pytest.raises(MetricInputError, match=r"`spacing` must be one voxel size, or one per map \(2\), got 3 rows"):
+        pairwise_overlap(np.zeros((2, 3, 3, 3), int), spacing=np.ones((3, 3)))
+    with pytest.raises(MetricInputError, match="`spacing` must be 3 positive finite numbers"):
+        pairwise_overlap(np.zeros((2, 3, 3, 3), int), spacing=[(1, 1, 1), (1, 0, 1)])
+    with pytest.raises(MetricInputError, match=r"`spacing` must be 3 positive finite numbers \(mm\), got \(1, 1\)"):
+        pairwise_overlap(np.zeros((2, 3, 3, 3), int), spacing=[(1, 1), (1, 1)])
+    with pytest.raises(
+        MetricInputError,
+        match=r"`spacing` must be one voxel size \(3 numbers\), or one per map \(2 rows of 3\), got \[\(1, 1, 1\), \(1, 1\)\]$",
+    ):
+        pairwise_overlap(np.zeros((2, 3, 3, 3), int), spacing=[(1, 1, 1), (1, 1)])
     with pytest.raises(MetricInputError, match="`labels` must not be empty"):
         pairwise_overlap(np.zeros((2, 3, 3, 3), int), labels=[])
     with pytest.raises(MetricInputError, match="`a` must be an integer label map"):

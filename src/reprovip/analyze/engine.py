@@ -25,6 +25,7 @@ from reprovip.analyze.bitwise import NONDETERMINISM_HINTS, bitwise_summary, reco
 from reprovip.analyze.dataflow import add_dataflow
 from reprovip.analyze.design import Design, Record, build_design, most_common_count, records_by_output
 from reprovip.analyze.executions import (
+    Stored,
     declared_outputs,
     duplicate_subjects,
     executions_summary,
@@ -34,10 +35,10 @@ from reprovip.analyze.executions import (
     stored_executions,
 )
 from reprovip.analyze.observations import gather
-from reprovip.analyze.scalars import observation_metrics, version_envelope, version_factor
-from reprovip.analyze.segmentation import dice_envelope, factor_effects, label_agreement
+from reprovip.analyze.scalars import observation_metrics, version_factor
+from reprovip.analyze.segmentation import dice_envelope, factor_effects, label_agreement, volume_metrics
 from reprovip.analyze.spread import spread_effects
-from reprovip.analyze.stats import num, scalar_metrics
+from reprovip.analyze.stats import num
 from reprovip.analyze.voxelwise import ONE_GRID, grid_shape, voxelwise_maps
 from reprovip.criteria.evaluate import evaluate
 from reprovip.criteria.reasons import as_float
@@ -176,11 +177,15 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
                 seg = label_agreement(design, subjects, version_axis=axis)
                 volumes = seg.pop("volumes")
                 names = seg.pop("volume_names")
+                zero = seg.pop("volume_zero")
                 version_dice = seg.pop("version_dice", None)
                 entry["segmentation"] = seg
-                for n, m in zip(names, scalar_metrics(volumes, design.factor_names, cond_keys), strict=True):
-                    observations.append(dict(name=n, **m))
-                if (env := version_envelope(design, volumes, names, subjects)) is not None:
+                # each volume over the subjects that hold its label (review LB1), as a table's cells
+                found, env = volume_metrics(design, volumes, names, subjects, zero, cond_keys)
+                observations += found
+                if zero:  # a label none of a few subjects' executions holds, where the others' volumes vary: said
+                    entry["zero_observations"] = _absent(zero)
+                if env is not None:
                     entry["envelope"] = env
                 if version_dice is not None and "envelope" in entry:
                     _add_dice_envelope(entry["envelope"], dice_envelope(version_dice))
@@ -494,10 +499,13 @@ def unwritten_by(
     return out
 
 
-def _repetitions(done: set[tuple[str, str, int]]) -> int:
-    """The repetitions per condition of the executions that succeeded: the count most (subject, condition)
-    cells have."""
-    return most_common_count(Counter(Counter((s, c) for s, c, _ in done).values()))
+def _repetitions(stored: Stored) -> int:
+    """The repetitions per condition of the executions the study file declares and that ran, failed or not: the
+    count most (subject, condition) cells have. Counted over the successes only, failures spread over the cells
+    (one per subject, 2 repetitions of 2 conditions) made the design's k 1: the subject with one execution per
+    condition was kept as complete and the others left out as "3 of 2" (a review)."""
+    cells = Counter((r["subject"], r["condition_key"]) for r in stored.rows if r["id"] not in stored.undeclared)
+    return most_common_count(Counter(cells.values()))
 
 
 def analyze_groups(
@@ -507,10 +515,12 @@ def analyze_groups(
     out_root: Path,
     *,
     done: set[tuple[str, str, int]] | None = None,
+    k: int | None = None,
 ) -> list[dict[str, Any]]:
     """Analyse each output group (name, relpath) -> (kind, records); maps go under ``out_root``. With ``done``
     (subject, condition, repetition of the executions that succeeded), files some of them did not write are
-    listed under ``unwritten``. An output stored with another kind than the study file declares now, or declared
+    listed under ``unwritten``; ``k``, the repetitions per condition of the executions that ran (else counted from
+    each output's files). An output stored with another kind than the study file declares now, or declared
     and stored by no execution (while others are), is not analysable: an error entry says to store it again."""
     names_per_output: dict[str, int] = {}
     for name, _ in groups:
@@ -518,7 +528,6 @@ def analyze_groups(
     outputs = []
     again = "`reprovip run` stores it as declared (results made elsewhere: ingest them again)"
     labels = {r.condition_key: dict(r.labels) for _, recs in groups.values() for r in recs}
-    k = _repetitions(done) if done else None  # the same executions ran for every output
     for (name, relpath), (kind, recs) in sorted(groups.items()):
         label = name if names_per_output[name] == 1 else f"{name}/{relpath}"
         design = build_design(recs, declared, k=k)
@@ -674,7 +683,9 @@ def analyze_study(study: Study, *, json_path: str | Path | None = None) -> dict[
             same_for_every_subject=same_for_every_subject(outputs),
         ),
         provenance=provenance_summary([study], [stored]),
-        outputs=analyze_groups(study, groups, declared, study.results / "analysis", done=done),
+        outputs=analyze_groups(
+            study, groups, declared, study.results / "analysis", done=done, k=_repetitions(stored) or None
+        ),
     )
     misnamed_outputs(document)
     analysed = [o for o in document["outputs"] if "repetitions" in o]

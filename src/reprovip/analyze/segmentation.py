@@ -7,7 +7,9 @@ from typing import Any
 import numpy as np
 
 from reprovip.analyze.design import Design, Record
-from reprovip.analyze.stats import num
+from reprovip.analyze.observations import zero_as_absent
+from reprovip.analyze.scalars import merge_envelopes, version_envelope
+from reprovip.analyze.stats import num, scalar_metrics
 from reprovip.metrics import pairwise_overlap
 from reprovip.readers import affine_mismatch, load
 from reprovip.readers.base import fail
@@ -34,9 +36,10 @@ def _label_map(rec: Record, kind: str) -> tuple[np.ndarray, tuple[float, ...], n
     return data, tuple(float(z) for z in size[: data.ndim]), affine
 
 
-def _subject_maps(recs: list[Record], kind: str) -> tuple[np.ndarray, tuple[float, ...]]:
-    """One subject's label maps stacked ``(k, *grid)`` and their spacing, read from the first: each subject is
-    measured in its own voxel size (subjects may be written on different grids)."""
+def _subject_maps(recs: list[Record], kind: str) -> tuple[np.ndarray, list[tuple[float, ...]]]:
+    """One subject's label maps stacked ``(k, *grid)`` and each one's voxel size (mm): subjects may be written on
+    different grids, and an execution may write another spatial unit than the others (metres: 1000 mm voxels),
+    which the first execution's size alone called identical (review LB4)."""
     loaded = [_label_map(rec, kind) for rec in recs]
     first, affine = loaded[0][0].shape, loaded[0][2]
     for rec, (data, _, other) in zip(recs, loaded, strict=True):
@@ -53,7 +56,7 @@ def _subject_maps(recs: list[Record], kind: str) -> tuple[np.ndarray, tuple[floa
                 f"label map placed by another affine ({_execution(rec)}) than {_execution(recs[0])}'s",
                 "write the label maps of every execution of a subject on the same grid",
             )
-    return np.stack([data for data, _, _ in loaded]), loaded[0][1]
+    return np.stack([data for data, _, _ in loaded]), [size for _, size, _ in loaded]
 
 
 def _execution(rec: Record) -> str:
@@ -96,8 +99,13 @@ def label_agreement(
     Pairs are split into ``within`` (same condition, different repetition) and ``between`` (different
     conditions), so a factor's effect on the segmentation shows as a lower Dice between conditions. A label's
     ``*_within_*`` keys exist only when some condition has two repetitions, its ``*_between_*`` keys only when
-    there are two conditions. Distances are in each subject's own voxel size (``spacing`` is the first
-    subject's). A label map with more than 3 axes, or one subject's maps on two grids, is a ReaderError.
+    there are two conditions. Volumes and distances are in each execution's own voxel size (``spacing`` is the
+    first execution's): two voxel sizes in a pair are measured between their surface points in mm. A label map
+    with more than 3 axes, or one subject's maps of two shapes or affines, is a ReaderError.
+
+    ``volume_zero`` names, per volume, the subjects whose every execution holds none of that label while the
+    others' volumes vary (:func:`~reprovip.analyze.observations.zero_as_absent`, as for a table's cells):
+    left out of that volume's metrics (review LB1: an all-background subject lifted a failing ICC to a pass).
 
     With ``version_axis`` (the factor whose first level is the baseline), ``version_dice`` holds, per subject
     and label, the mean Dice between a baseline execution and another version's in the same condition of the
@@ -117,7 +125,7 @@ def label_agreement(
         items = sorted(design.grid[s].items(), key=lambda kv: (cond_index[kv[0][0]], kv[0][1]))
         recs = [rec for _, rec in items]
         maps, sp = _subject_maps(recs, kind)
-        spacing = spacing or sp
+        spacing = spacing or sp[0]
         conds = [cond_index[pos[0]] for pos, _ in items]
         for label, res in pairwise_overlap(maps, spacing=sp).items():
             d = per_label.setdefault(int(label), {})
@@ -164,6 +172,7 @@ def label_agreement(
         **extra,
         "volume_names": names,
         "volumes": grid,
+        "volume_zero": zero_as_absent(names, grid, subjects, {}),
         "labels": labels,
         "dice_min": num(worst_pair[0]) if worst_pair else None,
         "dice_min_label": worst_pair[1] if worst_pair else None,
@@ -174,6 +183,62 @@ def label_agreement(
         "spacing": list(spacing or ()),
         "pair_dice": {("within" if f is None else f): num(np.mean(v)) for f, v in pair_dice.items()},
     }
+
+
+def volume_metrics(
+    design: Design,
+    volumes: np.ndarray,
+    names: list[str],
+    subjects: list[str],
+    zero: dict[str, list[str]],
+    cond_keys: list[str],
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """The metrics of each label volume over the subjects that hold the label, and the merged envelope test.
+
+    Parameters
+    ----------
+    design : Design
+        The output's design (its factors name the metrics' variance sources).
+    volumes : numpy.ndarray
+        ``(n_volumes, n_subjects, *levels, k)`` in mm^3, as :func:`label_agreement` returns them.
+    names : list of str
+        One name per volume (``volume_label_<label>``).
+    subjects : list of str
+        The subjects along ``volumes``' second axis.
+    zero : dict of str to list of str
+        Per volume name, the subjects to leave out (``volume_zero`` of :func:`label_agreement`).
+    cond_keys : list of str
+        One key per condition (``threads=1``), as the scalar metrics name them.
+
+    Returns
+    -------
+    observations : list of dict
+        One per volume, in ``names``' order: ``name``, the metrics and, where subjects were left out,
+        ``zero_subjects``.
+    envelope : dict or None
+        The version test over each volume's subjects (None without a version factor).
+
+    Notes
+    -----
+    The volumes are grouped by the subjects they leave out, as a table's cells are
+    (:func:`~reprovip.analyze.scalars.by_subjects`): a subject without the label in any execution, kept at
+    volume 0, lifted a failing ICC to a pass (review LB1).
+    """
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i, n in enumerate(names):
+        gone = set(zero.get(n, ()))
+        groups.setdefault(tuple(s for s in subjects if s in gone), []).append(i)
+    metrics: dict[str, dict[str, Any]] = {}
+    envs = []
+    for gone, idx in sorted(groups.items(), key=lambda g: (len(g[0]), g[0])):
+        keep = [j for j, s in enumerate(subjects) if s not in gone]
+        values = volumes[np.ix_(idx, keep)]
+        group = [names[i] for i in idx]
+        for n, m in zip(group, scalar_metrics(values, design.factor_names, cond_keys), strict=True):
+            metrics[n] = dict(name=n, **m, **({"zero_subjects": list(gone)} if gone else {}))
+        if (env := version_envelope(design, values, group, [subjects[j] for j in keep])) is not None:
+            envs.append(env)
+    return [metrics[n] for n in names], (merge_envelopes(envs) if envs else None)
 
 
 def _one_factor_apart(design: Design, a: int, b: int) -> str | None | bool:

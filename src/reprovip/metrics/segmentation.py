@@ -7,6 +7,12 @@
 * HD: max of both directed maxima; HD95: max of both directed 95th percentiles (linear interpolation);
   ASSD: pooled mean of both directed distance sets (sum of both / total count).
 * Both masks empty: Dice = Jaccard = 1, distances 0. Exactly one empty: Dice = Jaccard = 0, distances inf.
+* Spatial axes of length 1 are dropped (with their spacing) before surfaces and distances: one slice stored
+  ``(X, Y, 1)`` is the 2-D image ``(X, Y)``. As 3-D, background beyond its only slice made every voxel surface
+  (HD95 1 where the contour's is 3: review LB2). Volumes keep every axis's spacing (mm^3).
+* Maps of one subject may carry their own voxel sizes (:func:`pairwise_overlap`): each volume uses its own, and
+  a pair on two voxel sizes is measured between its surface voxels placed at index x each map's own spacing
+  (a map written in metres beside one in mm is not called identical: review LB4).
 
 Computations are cropped to the bounding box of the masks' union (plus one voxel), which leaves every value
 unchanged.
@@ -66,6 +72,20 @@ def _check_spacing(spacing, ndim: int) -> tuple[float, ...]:
     return sp
 
 
+def _check_spacings(spacing, k: int, ndim: int) -> np.ndarray:
+    """One voxel size for all ``k`` maps, or one row per map: ``(k, ndim)`` positive finite numbers."""
+    rows = np.asarray(spacing, dtype=object)
+    if rows.ndim == 1 and any(np.ndim(r) for r in rows):  # rows of different lengths
+        raise MetricInputError(
+            f"`spacing` must be one voxel size ({ndim} numbers), or one per map ({k} rows of {ndim}), got {spacing!r}"
+        )
+    if rows.ndim != 2:
+        return np.tile(_check_spacing(spacing, ndim), (k, 1))
+    if rows.shape[0] != k:
+        raise MetricInputError(f"`spacing` must be one voxel size, or one per map ({k}), got {rows.shape[0]} rows")
+    return np.array([_check_spacing(tuple(row), ndim) for row in rows.tolist()])
+
+
 def _as_mask(a, name: str) -> np.ndarray:
     arr = np.asarray(a)
     if arr.dtype == bool:
@@ -101,12 +121,12 @@ def surface(mask: np.ndarray) -> np.ndarray:
     return mask ^ ndimage.binary_erosion(mask, structure=structure, border_value=0)
 
 
-def _pairwise(masks: np.ndarray, spacing: tuple[float, ...]) -> PairwiseOverlap:
-    """Core: ``masks`` is ``(k, *spatial)`` boolean."""
+def _pairwise(masks: np.ndarray, spacing: np.ndarray) -> PairwiseOverlap:
+    """Core: ``masks`` is ``(k, *spatial)`` boolean, ``spacing`` ``(k, len(spatial))`` in mm."""
     k = masks.shape[0]
     pairs = np.array(list(itertools.combinations(range(k), 2)), dtype=np.int64).reshape(-1, 2)
     counts = masks.reshape(k, -1).sum(axis=1)
-    volumes = counts * float(np.prod(spacing))
+    volumes = counts * np.prod(spacing, axis=1)
     res = {f: np.empty(len(pairs)) for f in _FIELDS}
     union = masks.any(axis=0)
     if not union.any():
@@ -114,13 +134,22 @@ def _pairwise(masks: np.ndarray, spacing: tuple[float, ...]) -> PairwiseOverlap:
             res[f][:] = v
         return PairwiseOverlap(output(pairs), *(output(res[f]) for f in _FIELDS), output(volumes))
     from scipy import ndimage
+    from scipy.spatial import cKDTree
 
+    # (X, Y, 1) is the slice (X, Y): see the module's conventions
+    keep = [ax for ax, n in enumerate(masks.shape[1:]) if n > 1] or [0]
+    masks, spacing = masks.reshape(k, *(masks.shape[1 + ax] for ax in keep)), spacing[:, keep]
+    union = union.reshape(masks.shape[1:])
     box = _box(union)
     crop = masks[(slice(None), *box)]
     surfs = [surface(m) for m in crop]
     on_any = np.logical_or.reduce(surfs)
     sel = [s[on_any] for s in surfs]  # each mask's surface points among all surface points
-    dist = [ndimage.distance_transform_edt(~s, sampling=spacing)[on_any] if s.any() else None for s in surfs]
+    dist = [
+        ndimage.distance_transform_edt(~s, sampling=sp)[on_any] if s.any() else None
+        for s, sp in zip(surfs, spacing, strict=True)
+    ]
+    start = np.array([b.start for b in box])
     for p, (i, j) in enumerate(pairs):
         inter = np.count_nonzero(crop[i] & crop[j])
         tot = counts[i] + counts[j]
@@ -131,7 +160,11 @@ def _pairwise(masks: np.ndarray, spacing: tuple[float, ...]) -> PairwiseOverlap:
         elif counts[i] == 0 or counts[j] == 0:
             res["hd"][p] = res["hd95"][p] = res["assd"][p] = np.inf
         else:
-            dij, dji = dist[j][sel[i]], dist[i][sel[j]]
+            if np.array_equal(spacing[i], spacing[j]):
+                dij, dji = dist[j][sel[i]], dist[i][sel[j]]
+            else:  # two voxel sizes: no one grid to take distances on, so between the two point sets in mm
+                pi, pj = ((np.argwhere(surfs[m]) + start) * spacing[m] for m in (i, j))
+                dij, dji = cKDTree(pj).query(pi)[0], cKDTree(pi).query(pj)[0]
             res["hd"][p] = max(dij.max(), dji.max())
             res["hd95"][p] = max(np.percentile(dij, 95), np.percentile(dji, 95))
             res["assd"][p] = (dij.sum() + dji.sum()) / (dij.size + dji.size)
@@ -173,7 +206,7 @@ def overlap(a, b, *, spacing=(1.0, 1.0, 1.0)) -> Overlap:
         raise MetricInputError(f"`a` and `b` must have the same shape, got {a.shape} and {b.shape}")
     if a.ndim == 0:
         raise MetricInputError("`a` must have at least 1 dimension, got a scalar")
-    pw = _pairwise(np.stack([a, b]), _check_spacing(spacing, a.ndim))
+    pw = _pairwise(np.stack([a, b]), _check_spacings(spacing, 2, a.ndim))
     return Overlap(*(float(getattr(pw, f)[0]) for f in _FIELDS), float(pw.volumes[0]), float(pw.volumes[1]))
 
 
@@ -217,6 +250,21 @@ def pairwise_overlap(maps, *, labels=None, spacing=(1.0, 1.0, 1.0)) -> dict[int,
     Each execution's surface and distance map is computed once per label, so the cost grows with ``k``
     rather than with the ``k(k-1)/2`` pairs.
 
+    Parameters
+    ----------
+    maps : array_like of int
+        ``(k, *spatial)`` label maps, ``k >= 2``, on one voxel grid; spatial axes of length 1 are dropped for
+        surfaces and distances (a slice ``(X, Y, 1)`` is measured as ``(X, Y)``).
+    labels : sequence of int, optional
+        The labels to measure; by default every non-zero label of ``maps``.
+    spacing : array_like of float, optional
+        Voxel size in mm, one entry per spatial axis; or ``(k, n_spatial)``, each map's own (its own header's),
+        for its volume and its distances.
+
+    Returns
+    -------
+    dict of int to PairwiseOverlap
+
     References
     ----------
     Maier-Hein, L., et al. (2024). Metrics reloaded. Nature Methods, 21, 195-212.
@@ -228,9 +276,11 @@ def pairwise_overlap(maps, *, labels=None, spacing=(1.0, 1.0, 1.0)) -> dict[int,
     >>> res = pairwise_overlap(maps)[1]
     >>> res.pairs.tolist(), np.round(res.dice, 3).tolist()
     ([[0, 1], [0, 2], [1, 2]], [1.0, 0.941, 0.941])
+    >>> pairwise_overlap(maps[:2], spacing=[(1, 1, 1), (2, 1, 1)])[1].volumes.tolist()
+    [8.0, 16.0]
     """
     maps = _as_labels(maps, "maps", 2)
     if maps.shape[0] < 2:
         raise MetricInputError(f"`maps` needs at least 2 label maps along axis 0, got {maps.shape[0]}")
-    sp = _check_spacing(spacing, maps.ndim - 1)
+    sp = _check_spacings(spacing, maps.shape[0], maps.ndim - 1)
     return {lab: _pairwise(maps == lab, sp) for lab in _labels(maps, labels)}
