@@ -4,6 +4,9 @@ that could not be computed read "Warning" while its output was not analysable)."
 
 from __future__ import annotations
 
+import json
+
+import numpy as np
 import pytest
 
 from reprovip.cli.check import print_lines
@@ -52,3 +55,28 @@ def test_a_criterion_computed_beside_unreadable_files_says_so(capsys: pytest.Cap
 def test_each_line_reads_as_its_output_status(capsys, status, severity, estimable, strict, word) -> None:
     doc = _document(status, [_reason("sd_ratio <= 0.1", passed=False, severity=severity, estimable=estimable)])
     assert _lines(doc, capsys, strict=strict)[0].endswith(f"...{word}")
+
+
+def test_a_pass_with_a_note_prints_it_as_a_warning(capsys: pytest.CaptureFixture[str]) -> None:
+    """Review EX6: a pass whose stored reason carries a note (an ICC interval on 2 subjects) printed nothing."""
+    doc = _document("pass", [dict(_reason("ICC(A,1).ci_low >= 0.9", passed=True), note="fewer than 3 subjects")])
+    lines = _lines(doc, capsys)
+    assert lines[0].endswith("Passed") and lines[1] == "  - warning: fewer than 3 subjects"
+
+
+def test_check_on_two_subjects_warns_that_the_icc_interval_is_uninformative(tmp_path, capsys) -> None:
+    """The note the analysis stores on the ICC entry reaches `check` through the criterion's reason."""
+    from reprovip.metrics.icc import CI_UNINFORMATIVE_NOTE
+    from tests.conftest import ingested
+
+    rng = np.random.default_rng(3)
+    files = {
+        (s, r): {"r.json": json.dumps({"vol": base + 1e-3 * rng.normal()})}
+        for s, base in (("a", 10), ("b", 90))
+        for r in (1, 2, 3)
+    }
+    document = ingested(tmp_path, "  r: {path: r.json, kind: scalars}\n", files).analyze().document
+    assert document["outputs"][0]["verdict"]["status"] == "pass"
+    lines = _lines(document, capsys)
+    at = next(i for i, line in enumerate(lines) if line.startswith("r: ICC(A,1).ci_low >= 0.9."))
+    assert lines[at].endswith("Passed") and lines[at + 1] == f"  - warning: {CI_UNINFORMATIVE_NOTE}"

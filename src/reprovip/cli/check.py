@@ -26,6 +26,8 @@ def print_lines(document: dict, *, strict: bool) -> None:
                 click.echo(f"  - {r['message']}")
             elif unreadable and r["estimable"] and r["criterion"] != "identical":
                 click.echo("  - computed on the files that could be read only (see `outputs readable`)")
+            if r["passed"] and r.get("note"):  # a pass the data barely support (an ICC CI on 2 subjects)
+                click.echo(f"  - warning: {r['note']}")
             if r.get("evidence"):
                 click.echo(f"  - {r['evidence']['sentence']}")
     ex = document["executions"]

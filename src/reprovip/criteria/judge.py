@@ -251,15 +251,16 @@ def _judge(
         where = f" on {name}{_quoted(output, name)}" if name else ""
         word = "meets" if ok else "fails"
         rule = f"{word} {criterion.op} {criterion.threshold:g}"
+        # a pass on 2 subjects said nothing of its one degree of freedom (a review): said in the message, and kept
+        # as the reason's `note`, which `check` prints under its "Passed" line (review EX6: it printed nothing)
+        note = {"note": x["note"]} if ok and x.get("note") else {}
         ci = x.get("ci")
         if ci:  # an ICC: its estimate and interval once, then which of them the rule reads
             form, _, field = criterion.metric.partition(".")
             estimate, low, high = (_fmt(as_float(v)) for v in (x.get("estimate"), ci[0], ci[1]))
             head = f"{form} = {estimate} (95% CI {low} to {high})"
             bound = {"ci_low": "its lower bound", "ci_high": "its upper bound"}.get(field, "it")
-            msg = f"{head}{where}: {bound} {rule}"
-            if ok and x.get("note"):  # a pass on 2 subjects said nothing of its one degree of freedom (a review)
-                msg += f" ({x['note']})"
+            msg = f"{head}{where}: {bound} {rule}" + (f" ({note['note']})" if note else "")
         else:
             msg = f"{criterion.metric} = {_fmt(value)}{where} {rule}"
         if not ok and ci and (alike := _subjects_alike(output, name, as_float(x.get("estimate")))):
@@ -269,7 +270,14 @@ def _judge(
         if not ok or not unusable:
             evidence = icc_evidence(criterion, x) if x.get("mean_squares") else None
             return reason(
-                criterion.text, passed=ok, value=value, observation=name, message=msg, evidence=evidence, **extra
+                criterion.text,
+                passed=ok,
+                value=value,
+                observation=name,
+                message=msg,
+                evidence=evidence,
+                **note,
+                **extra,
             )
     if unusable:
         why_not = named([f"{n}: {why}" if n else why for n, why, _ in unusable])
