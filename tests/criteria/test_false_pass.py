@@ -301,8 +301,10 @@ def test_identical_values_in_files_whose_bytes_differ_say_so(study_dir: Path) ->
     assert out["bitwise"]["bytes_identical"] is False and out["verdict"]["status"] == "identical"
     assert out["verdict"]["reasons"][-1]["message"].endswith(f"; {VALUES_ONLY}")
     assert doc["verdict"]["summary"].startswith(
-        "1 of 1 outputs bit-for-bit identical (1 in their decoded values only: the files' bytes differ); "
+        "1 of 1 outputs identical (1 in their decoded values only: the files' bytes differ); "
     )
+    # nor "bit-for-bit" in the label every view shows (review NH F6: a checksum of the files contradicts it)
+    assert doc["verdict"]["label"] == "reproducible (identical in decoded values; the files' bytes differ)"
     # the output's own line said "bit-for-bit identical across all executions" (a review)
     assert out["attribution"]["summary"].startswith("identical across all executions in its decoded values (the ")
 

@@ -19,7 +19,7 @@ from reprovip.criteria.judge import check
 from reprovip.criteria.reasons import named, reason
 from reprovip.criteria.rules import STUDY_METRICS, Criterion, default_criteria, envelope_criteria
 from reprovip.criteria.selection import judges, unjudged
-from reprovip.criteria.verdict import EXIT_CODES, LABELS, OUTPUT_STATUSES, exit_code, worst
+from reprovip.criteria.verdict import EXIT_CODES, LABELS, OUTPUT_STATUSES, VALUES_ONLY_LABEL, exit_code, worst
 from reprovip.errors import EMPTY_FILE, PAIR_HEADER
 
 VALUES_ONLY = (
@@ -136,17 +136,22 @@ def _dropped(out: dict[str, Any], document: dict[str, Any]) -> list[dict[str, An
     return [reason("written by both versions", passed=False, value=len(gone), observation=gone[0], message=message)]
 
 
+def _values_only(outputs: list[dict[str, Any]]) -> int:
+    """How many of ``outputs`` are identical in their decoded values while their files' bytes differ."""
+    return sum(
+        o["verdict"]["status"] == "identical" and (o.get("bitwise") or {}).get("bytes_identical") is False
+        for o in outputs
+    )
+
+
 def _summary(document: dict[str, Any], status: str) -> str:
     outputs = document["outputs"]
     n_identical = sum(o["verdict"]["status"] == "identical" for o in outputs)
     ex = document["executions"]
-    n_values = sum(
-        o["verdict"]["status"] == "identical" and (o.get("bitwise") or {}).get("bytes_identical") is False
-        for o in outputs
-    )
+    n_values = _values_only(outputs)
     values_only = f" ({n_values} in their decoded values only: the files' bytes differ)" if n_values else ""
     text = (
-        f"{n_identical} of {len(outputs)} outputs bit-for-bit identical{values_only}; "
+        f"{n_identical} of {len(outputs)} outputs {'identical' if n_values else 'bit-for-bit identical'}{values_only}; "
         f"{ex['failed']} of {ex['total']} executions failed"
     )
     if status == "identical":
@@ -256,7 +261,7 @@ def evaluate(document: dict[str, Any], criteria: list[Criterion] | None) -> dict
     status = worst(statuses)
     document["verdict"] = dict(
         status=status,
-        label=LABELS[status],
+        label=VALUES_ONLY_LABEL if status == "identical" and _values_only(document["outputs"]) else LABELS[status],
         exit_code=EXIT_CODES[status],
         exit_code_strict=exit_code(status, strict=True),
         counts=counts,

@@ -23,6 +23,10 @@ LABELS = {
     "fail": "not reproducible",
 }
 
+VALUES_ONLY_LABEL = "reproducible (identical in decoded values; the files' bytes differ)"
+"""The label of an ``identical`` study some of whose outputs are identical once decoded only (a gzip time stamp, a
+header's padding): "bit-for-bit" would claim what a checksum of the files contradicts (review NH F6)."""
+
 EXIT_CODES = {"identical": 0, "pass": 0, "warn": 0, "error": 1, "incomplete": 3, "fail": 1}
 """``reprovip check``'s exit code per study status (``--strict`` turns ``warn`` into 1)."""
 
