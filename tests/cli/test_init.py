@@ -90,10 +90,13 @@ def test_init_guesses_labels_for_a_segmentation_by_its_name(here: Path, capsys: 
     segmentation is `labels`; a BIDS `_probseg` (probabilities, with its `label-GM` entity) and a T1w stay images."""
     results = ["seg=seg.nii.gz", "dseg=sub-01_dseg.nii.gz", "aseg=aparc+aseg.mgz", "mask=brain_mask.nii.gz"]
     results += ["gm=sub-01_label-GM_probseg.nii.gz", "t1=T1w.nii.gz", "len=segment_length.nii"]
+    # FreeSurfer's label volumes without a segmentation word (review LB7), and its skull-stripped intensities
+    results += ["wm=wmparc.mgz", "ribbon=ribbon.mgz", "synth=t1_synthseg.nii.gz", "bm=brainmask.mgz"]
     argv = ["init", *(x for r in results for x in ("--result", r)), "--", "true"]
     assert main(argv) == 0
     kinds = {n: o.kind for n, o in load_spec(here / "study.yaml").outputs.items()}
-    assert kinds == dict(seg="labels", dseg="labels", aseg="labels", mask="labels", gm="image", t1="image", len="image")
+    labels = dict.fromkeys(("seg", "dseg", "aseg", "mask", "wm", "ribbon", "synth"), "labels")
+    assert kinds == dict(labels, gm="image", t1="image", len="image", bm="image")
     assert load_spec(here / "study.yaml").name == "true"  # named after the command, quoted: YAML read True
 
 

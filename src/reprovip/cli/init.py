@@ -72,7 +72,12 @@ _KIND_BY_SUFFIX = {
 # parcellation) as a word of its own; `segment_length` is none, nor a `_probseg` (probabilities, even with its
 # BIDS `label-GM`).
 _LOG_NAME = re.compile(r"(?<![a-z])(?:log|logs|stdout|stderr)(?![a-z])|\.(?:log|out|err)$")
-_LABEL_NAME = re.compile(r"(?<![a-z])(?:d?seg|aseg|aparc|labels?|parc|parcellation|segmentation|atlas|mask)(?![a-z])")
+# FreeSurfer's own label volumes whose names hold no such word: `wmparc`, `ribbon`, `filled`, and SynthSeg's output
+# (review LB7: `wmparc.mgz` was declared an image); `brainmask.mgz`, FreeSurfer's skull-stripped intensities, is none
+_LABEL_NAME = re.compile(
+    r"(?<![a-z])(?:d?seg|aseg|aparc|labels?|parc|parcellation|segmentation|atlas|mask|wmparc|ribbon|filled|synthseg)"
+    r"(?![a-z])"
+)
 
 
 def portable_command(command: list[str], study_dir: Path) -> tuple[list[str], list[str]]:
