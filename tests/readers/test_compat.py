@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from reprovip.errors import ReaderError
 from reprovip.readers import AFFINE_TOLERANCE, Loaded, check_compatible, load
 
 from .conftest import AFFINE, reader_error, volume, write_nifti
@@ -69,3 +70,19 @@ def test_one_float32_step_of_a_large_offset_is_the_same_affine() -> None:
     assert affine_mismatch(a, b) is None
     b[2, 3] += 1.0
     assert affine_mismatch(a, b) == (pytest.approx(1.0), 2, 3)
+
+
+def test_an_image_written_flipped_is_named_as_such(tmp_path) -> None:
+    """Review LB6: the same label map stored with its first axis flipped (RAS beside LAS, the voxels reversed)
+    read "affine differs by 2 at row 0, column 0" with no word that the image was only flipped."""
+    data = volume()
+    flipped = AFFINE @ np.array([[-1, 0, 0, data.shape[0] - 1], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]])
+    a = load(write_nifti(tmp_path / "a.nii.gz", data))
+    b = load(write_nifti(tmp_path / "b.nii.gz", data[::-1].copy(), affine=flipped))
+    with reader_error(tmp_path / "b.nii.gz", "its axes run RAS where the other's run LAS: the image is stored flipped"):
+        check_compatible(a, b, path_a=tmp_path / "a.nii.gz", path_b=tmp_path / "b.nii.gz")
+    # an affine that moves the image without turning it names no axes
+    moved = load(write_nifti(tmp_path / "c.nii.gz", data, affine=AFFINE + np.pad([[1.0]], ((0, 3), (3, 0)))))
+    with pytest.raises(ReaderError) as err:
+        check_compatible(a, moved, path_a=tmp_path / "a.nii.gz", path_b=tmp_path / "c.nii.gz")
+    assert "affine differs" in str(err.value) and "axes run" not in str(err.value)

@@ -13,6 +13,7 @@ from reprovip.analyze.stats import num, scalar_metrics
 from reprovip.metrics import pairwise_overlap
 from reprovip.readers import affine_mismatch, load
 from reprovip.readers.base import fail
+from reprovip.readers.compat import axes_note
 
 
 def _label_map(rec: Record, kind: str) -> tuple[np.ndarray, tuple[float, ...], np.ndarray | None]:
@@ -53,7 +54,8 @@ def _subject_maps(recs: list[Record], kind: str) -> tuple[np.ndarray, list[tuple
             # compared voxel by voxel, a map moved in space would read as unchanged
             raise fail(
                 rec.path,  # type: ignore[arg-type]
-                f"label map placed by another affine ({_execution(rec)}) than {_execution(recs[0])}'s",
+                f"label map placed by another affine ({_execution(rec)}) than {_execution(recs[0])}'s"
+                + axes_note(other, affine),
                 "write the label maps of every execution of a subject on the same grid",
             )
     return np.stack([data for data, _, _ in loaded]), [size for _, size, _ in loaded]

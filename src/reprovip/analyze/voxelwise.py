@@ -40,6 +40,7 @@ from reprovip.analyze.voxelmaps import finish_maps, map_dtype
 from reprovip.errors import ReaderError
 from reprovip.metrics import FactorialAccumulator
 from reprovip.readers import AFFINE_TOLERANCE, affine_mismatch, read_image
+from reprovip.readers.compat import axes_note
 from reprovip.readers.inflate import DecodeBuffers
 from reprovip.readers.nifti import not_whole, read_geometry
 
@@ -152,7 +153,7 @@ def _volume(path: Path, ref: Reference, buffers: DecodeBuffers) -> np.ndarray:
         diff, row, col = mismatch
         raise ReaderError(
             f"{path}: affine differs from the other executions' by {diff:.3g} at row {row}, column {col} "
-            f"(tolerance {AFFINE_TOLERANCE:g} plus 4 float32 steps); {hint}"
+            f"(tolerance {AFFINE_TOLERANCE:g} plus 4 float32 steps){axes_note(img.affine, ref[1])}; {hint}"
         )
     return np.ravel(img.data, order="F")  # nibabel arrays are Fortran-ordered: a view, no copy
 

@@ -39,6 +39,33 @@ def affine_mismatch(a: np.ndarray, b: np.ndarray) -> tuple[float, int, int] | No
     return float(diff[row, col]), int(row), int(col)
 
 
+def axes_note(a: np.ndarray, b: np.ndarray) -> str:
+    """``"; ..."`` naming the axes' orientations when affines ``a`` and ``b`` orient the voxel axes otherwise (an
+    image stored flipped or permuted, such as LPS beside RAS), else ``""``: "affine differs by 180 at row 0,
+    column 0" did not say that the same image was written flipped (review LB6).
+
+    Examples
+    --------
+    >>> flipped = np.diag([-1.0, 1.0, 1.0, 1.0]); flipped[0, 3] = 90.0
+    >>> axes_note(flipped, np.eye(4)).split(":")[0]
+    "; its axes run LAS where the other's run RAS"
+    >>> axes_note(np.eye(4), np.eye(4))
+    ''
+    """
+    from nibabel.orientations import aff2axcodes
+
+    try:
+        codes = ["".join(str(c) for c in aff2axcodes(np.asarray(m, float))) for m in (a, b)]
+    except (ValueError, np.linalg.LinAlgError):  # NaN or a singular affine: no orientation to name
+        return ""
+    if codes[0] == codes[1] or "None" in "".join(codes):
+        return ""
+    return (
+        f"; its axes run {codes[0]} where the other's run {codes[1]}: the image is stored flipped or permuted "
+        "(reorient it as the others, e.g. with nibabel's as_closest_canonical or FSL's fslreorient2std)"
+    )
+
+
 def examples(names: list[str]) -> str:
     """The first three ``names`` quoted, and ``...`` when there are more: what a message names of a list.
 
@@ -127,6 +154,7 @@ def check_compatible(a: Loaded, b: Loaded, *, path_a: str | os.PathLike[str], pa
             raise fail(
                 path_b,
                 f"affine differs {where} by {diff:.3g} at row {row}, column {col} "
-                f"(tolerance {AFFINE_TOLERANCE:g} plus 4 float32 steps)",
+                f"(tolerance {AFFINE_TOLERANCE:g} plus 4 float32 steps)"
+                + axes_note(b.meta["affine"], a.meta["affine"]),
                 "the images are not in the same space; resample them or check the pipeline's output space",
             )
