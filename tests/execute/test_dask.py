@@ -366,6 +366,72 @@ def test_killed_worker_executions_are_run_again_on_the_other_worker(tmp_path: Pa
     assert lost and all(produced_by[by_name[name]] == survivor for name in lost)
 
 
+ORPHAN_APP = """\
+import os, sys, time
+from pathlib import Path
+out, markers = Path(sys.argv[1]), Path(sys.argv[2])
+try:  # the first attempt: its worker is killed; it writes 4 s later, then lives on
+    fd = os.open(markers / "first", os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+except FileExistsError:  # the attempt Dask runs again on the other worker: slower, and writes nothing
+    time.sleep(6.0)
+    sys.exit(0)
+os.write(fd, f"{os.getppid()} {os.getpid()}".encode()); os.close(fd)
+time.sleep(4.0)
+try:
+    (out / "result.json").write_text('{"value": 1000.0}')
+except OSError:  # its folder removed
+    pass
+(markers / "orphan-wrote").write_text("")
+time.sleep(60)
+"""
+
+
+def test_a_killed_workers_orphan_never_writes_into_the_attempt_run_again(tmp_path: Path) -> None:
+    """The application of a killed worker lives on and would write its output 4 s later; Dask runs the execution
+    again on the other worker, which writes nothing: that attempt is failed for its missing output, and the orphan
+    is killed when it starts (the same machine), before it writes anything.
+
+    Before the fix every attempt of an execution had the same {outdir}, `.reprovip/work/<id>/out`: the orphan's
+    file landed in the second attempt's, which was recorded done with a value it never computed (review DK).
+    Now each attempt has a folder of its own, and an attempt kills what an earlier one left running here.
+    """
+    app, markers = tmp_path / "orphan.py", tmp_path / "markers"
+    app.write_text(ORPHAN_APP)
+    markers.mkdir()
+    path = write_study(tmp_path / "study", subjects=1, repetitions=1, args=f'"{{outdir}}", "{markers}"')
+    path.write_text(path.read_text().replace(str(APPS / "det_app.py"), str(app)))
+    orphan = None
+    try:
+        with cluster(tmp_path / "dask", 2) as c, ThreadPoolExecutor(1) as pool:
+            run = pool.submit(Study.load(path).run, jobs=2, executor=c.executor + "?shared=1")
+            deadline = time.monotonic() + 30
+            while not (markers / "first").exists() or len((markers / "first").read_text().split()) < 2:
+                assert time.monotonic() < deadline and not run.done(), "the first attempt did not start"
+                time.sleep(0.05)
+            worker, orphan = map(int, (markers / "first").read_text().split())
+            next(w for w in c.workers if w.pid == worker).send_signal(signal.SIGKILL)  # its application lives on
+            summary = run.result(timeout=60)  # after the 6 s of the attempt run again: the orphan's 4 s are past
+        assert (summary.done, summary.failed) == (0, 1)
+        assert summary.failures[0]["error"] == "missing output: result (result.json); the execution wrote no file"
+        study = Study.load(path)
+        assert study.catalog.outputs(study.catalog.study_id(study.name)) == []
+        assert not (markers / "orphan-wrote").exists()  # killed by the attempt run again, on the same machine
+        assert not _alive(orphan)
+    finally:
+        if orphan is not None and _alive(orphan):  # the code before the fix left it running
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(orphan, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (not a zombie: one killed that init has not reaped yet)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def test_dask_local_run_leaves_no_process_of_its_group_behind(tmp_path: Path) -> None:
     """`reprovip run --executor dask-local` returns with its process group empty, zombies included.
 

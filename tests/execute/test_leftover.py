@@ -9,8 +9,11 @@ execution's ``{outdir}`` (its working folder, recycled by renaming, was the help
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from reprovip.execute.local import LocalPool
-from reprovip.execute.sandbox import OutputDecl, Task, run_task
+from reprovip.execute.runner import _cleanup_stale_work
+from reprovip.execute.sandbox import PID_FILE, OutputDecl, Task, run_task
 from reprovip.study import Study
 
 LIFETIME = 30  # seconds a leftover child would live: far beyond every timeout below
@@ -39,6 +43,14 @@ if mode == "hangs":
 def _exists(pid: int) -> bool:
     """Whether process ``pid`` exists, running or a zombie (its /proc entry stays until it is reaped)."""
     return os.path.exists(f"/proc/{pid}")
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists and is no zombie (one killed whose parent, here init, has not reaped it yet)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def _pids(folder: Path) -> list[int]:
@@ -158,27 +170,46 @@ def test_a_late_write_of_a_detached_helper_never_reaches_another_execution(tmp_p
                 pass
 
 
-def test_elsewhere_reading_stops_at_the_timeout_and_the_folder_is_not_reused(app: Path) -> None:
+def test_elsewhere_a_detached_child_is_found_by_its_attempt_and_killed(app: Path) -> None:
     """In a process that is no subreaper (a Dask worker's thread: here, the test's own process), the detached
-    child is not found; once the application has exited it is not waited for past the timeout, and the working
-    folder it may write into is thrown away, not renamed for the next execution.
+    child is found by the attempt its environment names (``REPROVIP_ATTEMPT``), killed and noted, as in a local
+    worker; the working folder it may write into is thrown away, not renamed for the next execution.
 
-    Before the fix the execution lasted the child's 30 s and read "timed out after 2 s".
+    Before the fix it was not found: the execution read done with no note (review DK: a Dask study passed where
+    the local executor said "not analysable"), reading its output until the timeout.
     """
-    task = _task(app, 0, "exits", 2)
-    store = app / "store"
-    result = run_task(Task(**{**task.__dict__, "blob_root": str(store)}))
+    task = _task(app, 0, "exits", 20)
+    result = run_task(Task(**{**task.__dict__, "blob_root": str(app / "store")}))
     (child,) = _pids(app / "pids")
-    assert _exists(child)  # not this process's business: the fixture kills it
+    assert result["leftovers"] == [child] and not _running(child)
+    assert (result["ok"], result["exit_code"], result["timed_out"]) == (True, 0, False)
+    assert result["error"].startswith("left running: a process the application started was still running")
+    assert (
+        result["stderr"] == f"[reprovip] a process the application started outlived it and was killed (pid {child})\n"
+    )
+    assert result["duration"] < 10 < task.timeout
+    work = app / "work"
+    assert [p.name for p in work.iterdir()] == [".trash"]
+    assert [re.sub(r"-\d+$", "", p.name) for p in (work / ".trash").iterdir()] == ["e0"]
+
+
+def test_elsewhere_a_detached_child_that_clears_its_environment_stops_reading_at_the_timeout(app: Path) -> None:
+    """A detached child that names no attempt escapes a process that is no subreaper (docs/running.md): once the
+    application has exited it is not waited for past the timeout (before, the execution lasted the child's 30 s
+    and read "timed out after 2 s")."""
+    (app / "app.py").write_text(
+        APP.format(lifetime=LIFETIME).replace("start_new_session=True", "start_new_session=True, env={}")
+    )
+    task = _task(app, 0, "exits", 2)
+    result = run_task(Task(**{**task.__dict__, "blob_root": str(app / "store")}))
+    (child,) = _pids(app / "pids")
+    assert _running(child)  # not this process's business: the fixture kills it
     assert result["duration"] < task.timeout + 5 < LIFETIME
     assert (result["ok"], result["exit_code"], result["timed_out"], result["leftovers"]) == (True, 0, False, [])
     assert result["stderr"] == (
         "[reprovip] a process the application started outlived it and kept its output open:"
         " reading stopped at the timeout (2 s)\n"
     )
-    work = app / "work"
-    assert [p.name for p in work.iterdir()] == [".trash"]
-    assert [re.sub(r"-\d+$", "", p.name) for p in (work / ".trash").iterdir()] == ["e0"]
 
 
 def test_a_detached_child_and_its_own_child_are_both_killed(app: Path) -> None:
@@ -208,8 +239,11 @@ def test_a_detached_child_and_its_own_child_are_both_killed(app: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("detach", ["", "os.setpgid(0, 0)", "os.setsid()"])
 @pytest.mark.parametrize("executor", ["local", "dask-local"])
-def test_a_background_writer_killed_at_exit_is_a_note_of_the_done_execution(tmp_path: Path, executor: str) -> None:
+def test_a_background_writer_killed_at_exit_is_a_note_of_the_done_execution(
+    tmp_path: Path, executor: str, detach: str
+) -> None:
     """The application starts its writer in the background and exits without waiting for it (a missing
     ``wait``): the worker kills the writer, and the CSV holds its header only (a review's case). A Dask worker,
     no subreaper, killed the writer in the application's group unsaid, and the study passed (review W).
@@ -217,12 +251,17 @@ def test_a_background_writer_killed_at_exit_is_a_note_of_the_done_execution(tmp_
     Before the fix every execution was done with no note but a line of its stored stderr, and the study read
     "sufficiently reproducible, with warnings" (exit 0): the analysis document now counts the executions so
     noted (``executions.notes``), and the runner records the note as the execution's ``error``.
+
+    ``detach``: the writer in a process group of its own (``setpgid``), or a session of its own. Under `dask-local`
+    only the application's group was looked at: both were missed, and the study read "bit-for-bit identical",
+    each CSV lacking its last row, where the local executor said "not analysable" (review DK).
     """
     app = tmp_path / "app.py"
     app.write_text(
         "import os, sys, time\n"
         "out = sys.argv[1]\n"
         "if os.fork() == 0:\n"
+        f"    {detach or 'pass'}\n"
         "    with open(os.path.join(out, 'res.csv'), 'w') as f:\n"
         "        f.write('tissue,volume\\n'); f.flush(); time.sleep(LIFETIME); f.write('gm,1.0\\n')\n"
         "    os._exit(0)\n"
@@ -283,3 +322,202 @@ def test_a_process_pools_helpers_ending_with_the_application_are_not_left_runnin
     assert [r["error"] for r in rows] == [None, None]
     document = study.analyze().document
     assert document["executions"]["notes"] == {} and document["verdict"]["status"] == "identical"
+
+
+@pytest.mark.parametrize("named", ["e9/0a1b2c3d", None])
+def test_an_orphan_of_another_attempt_adopted_by_the_worker_is_killed_and_not_blamed(
+    tmp_path: Path, named: str | None
+) -> None:
+    """A worker that dies leaves its application running; it is re-parented to the surviving worker (a subreaper),
+    whose next execution's sweep killed it and noted that innocent execution "left running": the study read "not
+    analysable" forever, though the execution it belonged to was run again (review DK). Here the orphan is made by
+    a command the worker runs, which starts `sleep` naming another attempt (``REPROVIP_ATTEMPT``) and exits.
+
+    Now it is killed and logged in the stderr, not blamed; one naming no attempt (its environment cleared) still
+    is: it could be the execution's own, and a pass must not rest on that guess.
+    """
+    env = {"REPROVIP_ATTEMPT": named} if named else {}
+    spawn = f"import subprocess as s; print(s.Popen(['sleep', '{LIFETIME}'], env={env!r}, stdout=s.DEVNULL, stderr=s.DEVNULL).pid)"
+    task = Task(
+        execution_id="e1",
+        argv=[sys.executable, "-c", "print('k,val\\na,1.0')"],
+        values={},
+        env={},
+        outputs=[OutputDecl("res", "{stdout}.csv", "table")],
+        timeout=20,
+        work_root=str(tmp_path / "work"),
+    )
+    with LocalPool(1) as pool:
+        orphan = int(pool.submit(subprocess.run, [sys.executable, "-c", spawn], capture_output=True).result().stdout)
+        try:
+            assert _running(orphan) and Path(f"/proc/{orphan}/stat").read_text().split()[3] == str(pool_pid(pool))
+            result = pool.submit(run_task, task).result(timeout=60)
+            assert not _running(orphan)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(orphan, 9)
+    assert (result["ok"], result["exit_code"]) == (True, 0)
+    if named:
+        assert (result["leftovers"], result["error"]) == ([], None)
+        assert (
+            result["stderr"]
+            == f"[reprovip] a process another execution left running was killed, not this execution's (pid {orphan})\n"
+        )
+    else:
+        assert result["leftovers"] == [orphan] and result["error"].startswith("left running: ")
+        assert (
+            result["stderr"]
+            == f"[reprovip] a process the application started outlived it and was killed (pid {orphan})\n"
+        )
+
+
+def pool_pid(pool: LocalPool) -> int:
+    """The process id of a one-worker pool's worker."""
+    return pool._workers[0].pid
+
+
+def test_an_attempt_kills_what_an_earlier_attempt_of_its_execution_left_running(tmp_path: Path) -> None:
+    """An earlier attempt of `e0` whose worker died left its folder and its application, which would write its
+    result in 3 s (review DK); a process of another execution, `e01`, runs too. The attempt run again kills the
+    first (found by the attempt its environment names), removes its folder and runs in a folder of its own; the
+    other execution's process is left alone.
+
+    Before the fix nothing was killed: the attempt run again removed the folder and ran at the same path, the
+    orphan's later write landing in its {outdir}.
+    """
+    work = tmp_path / "work"
+    earlier = work / "e0" / "0badc0de"
+    (earlier / "out").mkdir(parents=True)
+    late = f"import time; time.sleep(3); open('out/result.json', 'w').write('1000'); time.sleep({LIFETIME})"
+    procs = {
+        name: subprocess.Popen(
+            [sys.executable, "-c", late],
+            cwd=earlier,
+            env={**os.environ, "REPROVIP_ATTEMPT": f"{name}/0badc0de"},
+            start_new_session=True,  # detached, as an application is: in no group of this process's
+        )
+        for name in ("e0", "e01")
+    }
+    try:
+        task = Task(
+            execution_id="e0",
+            argv=[sys.executable, "-c", "import os; print(os.environ['REPROVIP_ATTEMPT'])"],
+            values={},
+            env={},
+            outputs=[OutputDecl("res", "{stdout}", "text")],
+            timeout=20,
+            work_root=str(work),
+        )
+        result = run_task(task)
+        assert procs["e0"].wait(timeout=5) == -9  # killed, not ended on its own
+        assert procs["e01"].poll() is None
+        attempt = Path(result["workdir"])
+        assert attempt.parent == work / "e0" and attempt.name != earlier.name
+        assert [p.name for p in (work / "e0").iterdir()] == [attempt.name]  # the earlier folder went
+        assert result["stdout"] == f"e0/{attempt.name}\n" and re.fullmatch(r"[0-9a-f]{8}", attempt.name)
+        assert (result["ok"], result["leftovers"], result["error"]) == (True, [], None)
+    finally:
+        for proc in procs.values():
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.parametrize("env", ["inherited", "cleared"])
+def test_elsewhere_a_writer_in_a_process_group_of_its_own_is_killed_and_noted(tmp_path: Path, env: str) -> None:
+    """In a process that is no subreaper (a Dask or Slurm worker; here, the test's own process), the application
+    starts its writer in a process group of its own (``setpgid``) and exits without waiting for it.
+
+    Before the fix only the application's process group was looked at: the writer was missed, the execution was
+    done with no note and its CSV lacked its last row (review DK). Now it is found in the application's session
+    (its environment cleared too, naming no attempt) or by the attempt it names, killed and noted.
+    """
+    app = tmp_path / "app.py"
+    app.write_text(
+        "import os, subprocess, sys, time\n"
+        "out, pids = sys.argv[1], sys.argv[2]\n"
+        f"write = \"import time; f = open('res.csv', 'w'); f.write('k,val\\\\n'); f.flush(); time.sleep({LIFETIME});"
+        " f.write('a,1.0\\\\n')\"\n"
+        "writer = subprocess.Popen([sys.executable, '-c', write], cwd=out, process_group=0,"
+        f" env={{}} if {env == 'cleared'} else None)\n"
+        "open(os.path.join(pids, str(writer.pid)), 'w').close()\n"
+        "while not os.path.exists(os.path.join(out, 'res.csv')): time.sleep(0.01)\n"
+    )
+    (tmp_path / "pids").mkdir()
+    task = Task(
+        execution_id="e0",
+        argv=[sys.executable, str(app), "{outdir}", str(tmp_path / "pids")],
+        values={},
+        env={},
+        outputs=[OutputDecl("res", "res.csv", "table")],
+        timeout=20,
+        work_root=str(tmp_path / "work"),
+    )
+    try:
+        result = run_task(task)
+        (writer,) = _pids(tmp_path / "pids")
+        assert not _running(writer)
+        assert (result["ok"], result["exit_code"], result["leftovers"]) == (True, 0, [writer])
+        assert result["error"] == (
+            "left running: a process the application started was still running when it exited and killed:"
+            " its outputs may be incomplete"
+        )
+        assert result["stderr"] == (
+            f"[reprovip] a process the application started outlived it and was killed (pid {writer})\n"
+        )
+        assert Path(result["outputs"][0]["path"]).read_text() == "k,val\n"
+        assert 2 <= result["duration"] < 10  # the grace it gets to end on its own (LEFTOVER_GRACE), then killed
+    finally:
+        for pid in _pids(tmp_path / "pids"):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, 9)
+
+
+def test_the_next_run_kills_what_a_killed_runners_attempts_left_running(tmp_path: Path) -> None:
+    """A killed runner left an attempt's folder `work/e0/<attempt>/` recording its application's process group;
+    the application's child had moved to a session of its own. The next run's cleanup kills the group and the
+    child (found by the attempt its environment names), leaves another execution's process alone and removes the
+    folders.
+
+    Before the fix the folders were looked for one level up, `work/<id>/.reprovip-pid`: nothing was killed.
+    """
+    work, attempt = tmp_path / "work", "e0/0badc0de"
+    (work / attempt).mkdir(parents=True)
+    pids = tmp_path / "pids"
+    for name in ("e0", "e1"):
+        (pids / name).mkdir(parents=True)
+    spawn = (
+        "import subprocess, sys; c = subprocess.Popen(['sleep', sys.argv[2]], start_new_session=True);"
+        " open(sys.argv[1] + '/' + str(c.pid), 'w').close(); subprocess.run(['sleep', sys.argv[2]])"
+    )
+    procs = {
+        name: subprocess.Popen(
+            [sys.executable, "-c", spawn, str(pids / name), str(LIFETIME)],
+            env={**os.environ, "REPROVIP_ATTEMPT": f"{name}/0badc0de"},
+            start_new_session=True,
+        )
+        for name in ("e0", "e1")
+    }
+    try:
+        for _ in range(200):
+            if all(list((pids / name).iterdir()) for name in procs):
+                break
+            time.sleep(0.05)
+        (child,), (other,) = _pids(pids / "e0"), _pids(pids / "e1")
+        (work / attempt / PID_FILE).write_text(f"{procs['e0'].pid} {socket.gethostname()}")
+        _cleanup_stale_work(work)
+        assert procs["e0"].wait(timeout=5) == -9
+        for _ in range(100):  # the detached child: killed, then reaped by init
+            if not _running(child):
+                break
+            time.sleep(0.05)
+        assert not _running(child) and _running(other) and procs["e1"].poll() is None
+        assert not work.exists()
+    finally:
+        for proc in procs.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, 9)  # its group: the leader and its `sleep`
+            proc.wait()
+        for name in procs:
+            for pid in _pids(pids / name):
+                if _running(pid):  # the code before the fix left it running
+                    os.kill(pid, 9)

@@ -118,7 +118,7 @@ def _start(path: Path) -> tuple[subprocess.Popen[str], list[int]]:
     )
     work = path.parent / ".reprovip" / "work"
     for _ in range(600):
-        groups = [int(p.read_text().split()[0]) for p in work.glob(f"*/{PID_FILE}") if p.read_text().strip()]
+        groups = [int(p.read_text().split()[0]) for p in work.glob(f"*/*/{PID_FILE}") if p.read_text().strip()]
         if len(groups) == 2:
             return proc, groups
         time.sleep(0.05)

@@ -11,6 +11,7 @@ import random
 import shutil
 import socket
 import time
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from reprovip.errors import BACKEND_ERROR, InputError, StoreError
 from reprovip.execute.backends import Backend, open_backend
 from reprovip.execute.failures import FAILED_DIR, KEEP_FAILED, FailureGroup, error_signature, group_failures
-from reprovip.execute.sandbox import PID_FILE, kill_group, run_task
+from reprovip.execute.sandbox import PID_FILE, end_attempts, kill_group, run_task
 from reprovip.execute.tasks import argv_template, build_task
 from reprovip.plan import expand
 from reprovip.plan.expand import execution_recipes, recipe_hash
@@ -116,9 +117,21 @@ def _cleanup_stale_work(work: Path) -> None:
     """Kill what a killed runner left running, then clear its working folders (we hold the lock)."""
     if not work.exists():
         return
-    for pid_file in work.glob(f"*/{PID_FILE}"):
-        _kill_recorded(pid_file)
+    _end_attempts(work, work.glob(f"*/*/{PID_FILE}"))  # <execution id>/<attempt>/
     shutil.rmtree(work, ignore_errors=True)
+
+
+def _end_attempts(work: Path, pid_files: Iterable[Path]) -> None:
+    """Kill what attempts that are over left running on this host: the process group each ``<execution
+    id>/<attempt>/`` folder's pid file records, and every process naming one of those attempts in its environment
+    (a child of the application's in a group or session of its own too; see ``sandbox.ATTEMPT_VAR``)."""
+    attempts = []
+    for pid_file in pid_files:
+        folder = pid_file.parent
+        if not folder.parent.name.startswith("."):  # an attempt's folder, not in the trash or a Slurm array's
+            _kill_recorded(pid_file)
+            attempts.append(folder.relative_to(work).as_posix())
+    end_attempts(attempts)
 
 
 def _kill_recorded(pid_file: Path) -> None:
@@ -422,8 +435,8 @@ def _run(
                         if (error := _storage_error(exc, store)) is not None:
                             raise error from exc  # the store's disk, not the execution: nothing can go on
                         result = dict(ok=False, error=f"{BACKEND_ERROR}: {exc.__class__.__name__}: {exc}")
-                        if work_root:  # what its worker left running must not write into the next attempt
-                            _kill_recorded(Path(work_root, eid, PID_FILE))
+                        if work_root:  # what its worker left running on this host is killed
+                            _end_attempts(Path(work_root), Path(work_root, eid).glob(f"*/{PID_FILE}"))
                     batch.append((eid, result, _adopt_outputs(blobs, result)))
                 # One transaction for everything that finished together: whole executions or none.
                 catalog.record_attempts(run_id, batch)

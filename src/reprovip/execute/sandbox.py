@@ -15,6 +15,7 @@ import functools
 import glob
 import os
 import re
+import secrets
 import select
 import shutil
 import signal
@@ -24,7 +25,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -56,6 +57,10 @@ _spawn_here = False  # see spawn_here
 _subreaper_spares: frozenset[int] | None = None
 _PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
 _SWEEP_PATIENCE = 10.0  # seconds to wait for killed leftovers to die (one stuck in the kernel may not)
+# In every application's environment: the attempt it belongs to, `<execution id>/<attempt folder>`. A process
+# naming it is that attempt's wherever it is, detached in a session of its own too (see _belongs).
+ATTEMPT_VAR = "REPROVIP_ATTEMPT"
+_ATTEMPT_KEY = f"\0{ATTEMPT_VAR}=".encode()
 # What reprovip saw of an execution that succeeded and that may still make its outputs wrong: one line each in the
 # `error` of a done execution, "<tag>: <what>" (docs/running.md); the analysis counts them (reprovip.analyze
 # .executions). The pids are in the stderr's note, not here: one message per problem groups the executions.
@@ -208,8 +213,17 @@ def become_subreaper(spare: Collection[int] = ()) -> bool:
     return True
 
 
-def _stat(pid: int) -> tuple[bytes, int, int] | None:
-    """Process ``pid``'s state letter, parent and process group, from ``/proc/<pid>/stat``; None when it is gone."""
+class _Proc(NamedTuple):
+    """What ``/proc/<pid>/stat`` says of a process that :func:`_stat` needs."""
+
+    state: bytes  # b"Z": a zombie
+    ppid: int
+    pgrp: int
+    session: int
+
+
+def _stat(pid: int) -> _Proc | None:
+    """Process ``pid``'s state letter, parent, process group and session from ``/proc/<pid>/stat``; None when gone."""
     try:  # os.open: a third of the cost of open()
         fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
         try:
@@ -218,40 +232,120 @@ def _stat(pid: int) -> tuple[bytes, int, int] | None:
             os.close(fd)
     except OSError:
         return None
-    state, ppid, pgrp = stat[stat.rindex(b")") + 2 :].split(maxsplit=3)[:3]
-    return state, int(ppid), int(pgrp)
+    state, ppid, pgrp, session = stat[stat.rindex(b")") + 2 :].split(maxsplit=4)[:4]
+    return _Proc(state, int(ppid), int(pgrp), int(session))
 
 
-def _group_members(pgid: int) -> list[int]:
-    """The live (not zombie) processes of group ``pgid``; one signal 0 when there is none (most executions)."""
+def _attempt_of(pid: int) -> bytes | None:
+    """The attempt process ``pid``'s environment names (:data:`ATTEMPT_VAR`); None when it names none or cannot be
+    read (gone, another user's)."""
+    chunks = []
     try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return []
-    except PermissionError:
-        pass
+        fd = os.open(f"/proc/{pid}/environ", os.O_RDONLY)
+        try:
+            while chunk := os.read(fd, 65536):
+                chunks.append(chunk)
+        finally:
+            os.close(fd)
+    except OSError:
+        return None
+    environ = b"\0" + b"".join(chunks)
+    at = environ.find(_ATTEMPT_KEY)
+    if at < 0:
+        return None
+    at += len(_ATTEMPT_KEY)
+    end = environ.find(b"\0", at)
+    return environ[at:] if end < 0 else environ[at:end]
+
+
+def _belongs(pid: int, proc: _Proc, session: int, mine: Callable[[bytes], bool]) -> bool | None:
+    """Whether process ``pid`` is the attempt's: naming an attempt in its environment (:data:`ATTEMPT_VAR`), as
+    ``mine`` of that name says (a detached one too); naming none (its environment cleared or unreadable), True in
+    the application's ``session``, else None (no application's at all, or one that hides whose it is).
+
+    The name first: a process naming another attempt is never this one's, even in a session whose id is this
+    application's pid, reused once every process of its session had ended.
+    """
+    named = _attempt_of(pid)
+    if named is not None:
+        return mine(named)
+    return True if proc.session == session else None
+
+
+def _left_behind(session: int, mine: Callable[[bytes], bool]) -> list[int]:
+    """The live processes of this machine that are the attempt's (:func:`_belongs`): 1.5 ms for 80 processes."""
+    me = os.getpid()
     return [
         pid
         for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
-        if (st := _stat(pid)) and st[2] == pgid and st[0] != b"Z"
+        if pid != me and (st := _stat(pid)) and st.state != b"Z" and _belongs(pid, st, session, mine)
     ]
 
 
-def _group_grace(pgid: int) -> list[int]:
-    """Outside a subreaper (a Dask or Slurm worker), give what the application left in its process group
-    :data:`LEFTOVER_GRACE` to end, as :func:`_grace` does in a local worker; return those still running, which
-    the caller kills and notes. A background writer was killed at once and unsaid there, its CSV left with its
-    header only, and the study passed under `dask-local` where the local executor failed it (a review)."""
-    until = time.monotonic() + LEFTOVER_GRACE
-    while left := _group_members(pgid):
-        if time.monotonic() > until:
-            return left
+def _kill_if_belongs(pid: int, session: int, mine: Callable[[bytes], bool]) -> bool:
+    """SIGKILL process ``pid`` if it is the attempt's; through a pidfd, so that a pid reused meanwhile is not hit."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        return False
+    try:  # checked after the pidfd is open: if the pid was reused since, the check sees the process the pidfd holds
+        st = _stat(pid)
+        if st is None or st.state == b"Z" or not _belongs(pid, st, session, mine):
+            return False
+        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(pidfd)
+
+
+def _end_left_behind(session: int, mine: Callable[[bytes], bool], *, grace: float) -> list[int]:
+    """Outside a subreaper (a Dask or Slurm worker, which may run several executions at once), give what the
+    application left running, in its session or naming its attempt (:func:`_belongs`), ``grace`` seconds to end,
+    as :func:`_grace` does in a local worker; kill what still runs and return its pids, which the caller notes.
+
+    A background writer in a process group of its own (``setpgid``) was missed there, only the application's group
+    being looked at: its CSV lacked its last row and the study read "bit-for-bit identical" under `dask-local`
+    where the local executor said "not analysable" (review DK).
+    """
+    until = time.monotonic() + grace
+    while (left := _left_behind(session, mine)) and time.monotonic() < until:
         time.sleep(0.01)
-    return []
+    killed: list[int] = []
+    give_up = time.monotonic() + _SWEEP_PATIENCE
+    while left and time.monotonic() < give_up:
+        killed += [pid for pid in left if _kill_if_belongs(pid, session, mine) and pid not in killed]
+        time.sleep(0.001)  # the killed ones die; what they started is found in the next round
+        left = _left_behind(session, mine)
+    return killed
 
 
-def _own_children() -> list[tuple[int, bool]]:
-    """This process's children, as (pid, is a zombie).
+def end_attempts(attempts: Collection[str]) -> list[int]:
+    """Kill every process of this machine whose environment names one of ``attempts`` (``<execution id>/<attempt
+    folder>``, :data:`ATTEMPT_VAR`); return their pids.
+
+    For attempts that are over but whose processes may not be: their worker died (a Dask worker killed), or the
+    runner did. A recorded process group misses a child that moved to a group or session of its own.
+
+    Parameters
+    ----------
+    attempts : Collection[str]
+        The attempts whose processes are killed; none: nothing is looked at.
+
+    Returns
+    -------
+    list[int]
+        The pids killed.
+    """
+    if not attempts:
+        return []
+    names = {a.encode() for a in attempts}
+    return _end_left_behind(-1, names.__contains__, grace=0.0)  # no session: its leader's pid may be reused
+
+
+def _own_children() -> list[tuple[int, _Proc]]:
+    """This process's children, with their :func:`_stat`.
 
     Candidates from ``/proc/self/task/*/children`` where the kernel has it (``CONFIG_PROC_CHILDREN``), else every
     process (this development machine's kernel: about 1 ms for 80 processes); each checked in its ``stat``.
@@ -264,62 +358,71 @@ def _own_children() -> list[tuple[int, bool]]:
     else:
         candidates = [int(name) for name in os.listdir("/proc") if name.isdigit()]
     me = os.getpid()
-    return [(pid, st[0] == b"Z") for pid in candidates if (st := _stat(pid)) and st[1] == me]
+    return [(pid, st) for pid in candidates if (st := _stat(pid)) and st.ppid == me]
 
 
 LEFTOVER_GRACE = 2.0  # seconds what an application started may take to end on its own once it has exited
 
 
-def _grace() -> None:
+def _grace(session: int, mine: Callable[[bytes], bool]) -> None:
     """Give what the application started a moment to end on its own before the sweep kills it and notes it
     "left running": a process pool's helpers (joblib's loky workers, multiprocessing's resource tracker and
     forkserver) exit as soon as their parent is gone; killed at once, every execution of a scikit-learn or
-    nilearn tool read "not analysable" (a review). What still runs after :data:`LEFTOVER_GRACE` is killed."""
+    nilearn tool read "not analysable" (a review). What still runs after :data:`LEFTOVER_GRACE` is killed.
+    Another attempt's orphans adopted here (see :func:`_sweep`) are not waited for."""
     try:
         os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
     except ChildProcessError:  # no child at all (a lone worker, most of the time): nothing was left
         return
     spare = _subreaper_spares or frozenset()
     until = time.monotonic() + LEFTOVER_GRACE
-    while any(not zombie and pid not in spare for pid, zombie in _own_children()):
+    while any(
+        st.state != b"Z" and pid not in spare and _belongs(pid, st, session, mine) is not False
+        for pid, st in _own_children()
+    ):
         if time.monotonic() > until:
             return
         time.sleep(0.01)
 
 
-def _sweep(*, group_killed: bool = False) -> list[int]:
+def _sweep(session: int, mine: Callable[[bytes], bool], *, group_killed: bool = False) -> tuple[list[int], list[int]]:
     """Kill and reap every descendant of this subreaper but its spare children (see :func:`become_subreaper`).
 
     Only this process's own children are killed, never a deeper descendant: a child's pid cannot be reused before
     this process reaps it, so no unrelated process is hit. The children of a killed process are re-parented
     here as it dies, and the next round kills them. Returns the pids killed (those still running), and with
-    ``group_killed`` (the application's group was just killed as it exited) those found dead of that SIGKILL:
-    a child left running in the application's group (a writer forked in the background) was counted only when
-    the sweep came before the group's kill landed (a review's runs noted 12 of 15 such executions).
+    ``group_killed`` (the application's group was just killed as it exited) those of its session found dead of
+    that SIGKILL: a child left running in the application's group (a writer forked in the background) was counted
+    only when the sweep came before the group's kill landed (a review's runs noted 12 of 15 such executions).
+
+    They come in two lists: the attempt's, and those naming another attempt in their environment
+    (:func:`_belongs`): a dead sibling worker's application, re-parented here, was noted "left running" by the
+    execution this worker ran next, and an innocent execution made the study "not analysable" (review DK). A
+    process naming no attempt (its environment cleared) is counted as the attempt's: never a pass unsaid.
     """
     try:
         os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
     except ChildProcessError:  # no child at all (a lone worker, most of the time): no need to read /proc
-        return []
-    spare, killed = _subreaper_spares or frozenset(), []
+        return [], []
+    spare, killed, foreign = _subreaper_spares or frozenset(), [], []
     give_up = time.monotonic() + _SWEEP_PATIENCE
     while left := [c for c in _own_children() if c[0] not in spare]:
-        for pid, zombie in left:
-            if zombie:
+        for pid, st in left:
+            if st.state == b"Z":
                 with contextlib.suppress(ChildProcessError):
                     _, status = os.waitpid(pid, os.WNOHANG)
                     by_kill = status and os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
-                    if group_killed and by_kill and pid not in killed:
+                    if group_killed and by_kill and st.session == session and pid not in killed:
                         killed.append(pid)
-            else:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-                if pid not in killed:
-                    killed.append(pid)
+                continue
+            if pid not in killed and pid not in foreign:  # read before the kill: a dead process has no environ
+                (killed if _belongs(pid, st, session, mine) is not False else foreign).append(pid)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         if time.monotonic() > give_up:
             break
         time.sleep(0.001)  # the killed ones die, and their children come here
-    return killed
+    return killed, foreign
 
 
 class _Started(NamedTuple):
@@ -397,19 +500,20 @@ class _Waited(NamedTuple):
     killed: str | None  # "timeout", "interrupted" or None
     stdout: str
     stderr: str
-    leftovers: list[int]  # processes it left running, killed when it exited (a subreaper's sweep)
-    note: str | None  # what reprovip did about such processes, for the user
+    leftovers: list[int]  # processes it left running, killed when it exited
+    notes: list[str]  # what reprovip did about such processes (and another attempt's), for the user
 
 
-def _wait(started: _Started, timeout: float, sinks: dict[str, int] | None = None) -> _Waited:
+def _wait(started: _Started, timeout: float, attempt: bytes, sinks: dict[str, int] | None = None) -> _Waited:
     """Drain the started application's pipes and wait for it in this thread, killing its group at ``timeout``.
 
     One ``poll`` loop over both pipes, a pidfd and the control pipe, if any: no helper threads per execution.
     ``sinks`` maps ``"stdout"``/``"stderr"`` to a file descriptor that receives the whole stream (a stream
-    declared as an output); the returned texts are capped either way. When the application exits, its process
-    group is killed, and in a subreaper (:func:`become_subreaper`) every process it left running, detached or
-    not; elsewhere a detached one keeping the pipes open is not waited for past ``timeout``: reading stops.
-    Closes the pipes and reaps the process.
+    declared as an output); the returned texts are capped either way. When the application exits, what it left
+    running is killed: in a subreaper (:func:`become_subreaper`) every process re-parented here but another
+    attempt's, detached or not; elsewhere every process in its session or naming ``attempt`` (:data:`ATTEMPT_VAR`)
+    in its environment. One that escapes both (detached, its environment cleared) and keeps the pipes open is not
+    waited for past ``timeout``: reading stops. Closes the pipes and reaps the process.
     """
     pid = started.pid
     out, err = _Capped(), _Capped()
@@ -417,7 +521,9 @@ def _wait(started: _Started, timeout: float, sinks: dict[str, int] | None = None
     tee = {started.stdout: (sinks or {}).get("stdout"), started.stderr: (sinks or {}).get("stderr")}
     pidfd = os.pidfd_open(pid)
     deadline = time.monotonic() + timeout
-    killed, status, usage, leftovers, note = None, None, None, [], None
+    killed, status, usage, leftovers, foreign, notes = None, None, None, [], [], []
+    mine: Callable[[bytes], bool] = attempt.__eq__  # the attempt a process's environment names is this one
+    stopped_reading = False
     poller = select.poll()
     try:
         for fd in open_fds:
@@ -428,11 +534,7 @@ def _wait(started: _Started, timeout: float, sinks: dict[str, int] | None = None
         while open_fds or status is None:
             left = deadline - time.monotonic()
             if left <= 0 and status is not None:
-                # Exited, but a process it started (not in its group) still holds a pipe: not a timeout.
-                note = (
-                    "a process the application started outlived it and kept its output open:"
-                    f" reading stopped at the timeout ({timeout:g} s)"
-                )
+                stopped_reading = True  # exited, but a process it started still holds a pipe: not a timeout
                 break
             if left <= 0 and not killed:
                 killed = "timeout"
@@ -444,15 +546,18 @@ def _wait(started: _Started, timeout: float, sinks: dict[str, int] | None = None
                     kill_group(pid)
                 elif fd == pidfd:
                     poller.unregister(pidfd)
-                    _, status, usage = os.wait4(pid, 0)  # reaped first: its group outlives it while a member runs
-                    if _subreaper_spares is not None and not killed:
-                        _grace()
-                    elif not killed:
-                        leftovers = _group_grace(pid)
-                    kill_group(pid)  # children the app left behind end with it (and close the pipes)
-                    if _subreaper_spares is not None:
+                    _, status, usage = os.wait4(pid, 0)  # reaped first: its session outlives it while a member runs
+                    if _subreaper_spares is None:
+                        # Its session (it leads it: its group, and a child in a group of its own, are in it) and
+                        # its attempt's name find them wherever they are. No group kill after: every member of
+                        # its group is in its session, and once they are gone its pid may be another's group.
+                        leftovers = _end_left_behind(pid, mine, grace=0.0 if killed else LEFTOVER_GRACE)
+                    else:
+                        if not killed:
+                            _grace(pid, mine)
+                        kill_group(pid)  # children the app left behind end with it (and close the pipes)
                         # Detached ones too: re-parented here when it exited.
-                        leftovers = _sweep(group_killed=not killed)
+                        leftovers, foreign = _sweep(pid, mine, group_killed=not killed)
                 elif chunk := os.read(fd, 65536):
                     open_fds[fd].feed(chunk)
                     if tee[fd] is not None:
@@ -467,20 +572,32 @@ def _wait(started: _Started, timeout: float, sinks: dict[str, int] | None = None
     code = os.waitstatus_to_exitcode(status)
     if started.proc is not None:
         started.proc.returncode = code  # reaped here: Popen must not wait for it (its pid may be reused)
-    if leftovers:
-        pids = ", ".join(map(str, leftovers))
-        who, were, pid_s = ("processes", "were", "pids") if len(leftovers) > 1 else ("a process", "was", "pid")
-        note = f"{who} the application started outlived it and {were} killed ({pid_s} {pids})"
+    if leftovers:  # the one that held a pipe among them
+        notes.append(_killed(leftovers, "{who} the application started outlived it and {were} killed"))
+    elif stopped_reading:
+        notes.append(
+            "a process the application started outlived it and kept its output open:"
+            f" reading stopped at the timeout ({timeout:g} s)"
+        )
+    if foreign:  # logged, not blamed: the execution it belongs to failed (its worker died), and is run again
+        notes.append(_killed(foreign, "{who} another execution left running {were} killed, not this execution's"))
     # ru_maxrss is in KiB on Linux.
-    return _Waited(code, int(usage.ru_maxrss) * 1024, killed, out.text(), err.text(), leftovers, note)
+    return _Waited(code, int(usage.ru_maxrss) * 1024, killed, out.text(), err.text(), leftovers, notes)
 
 
-def _noted(stderr: str, note: str | None) -> str:
-    """``stderr`` with reprovip's ``note`` as its last line, if any."""
-    if not note:
+def _killed(pids: list[int], template: str) -> str:
+    """A note on the processes ``pids`` killed: ``template`` with its ``{who}`` and ``{were}``, then the pids."""
+    many = len(pids) > 1
+    said = template.format(who="processes" if many else "a process", were="were" if many else "was")
+    return f"{said} ({'pids' if many else 'pid'} {', '.join(map(str, pids))})"
+
+
+def _noted(stderr: str, notes: list[str]) -> str:
+    """``stderr`` with reprovip's ``notes`` as its last lines, if any."""
+    if not notes:
         return stderr
     sep = "" if not stderr or stderr.endswith("\n") else "\n"
-    return f"{stderr}{sep}[reprovip] {note}\n"
+    return stderr + sep + "".join(f"[reprovip] {note}\n" for note in notes)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -695,7 +812,9 @@ def _run_and_store(task: Task, tmpdir: str | None) -> dict[str, Any]:
         trace.keep(result["trace"], result["workdir"], globs, store)
     if not task.blob_root and task.return_bytes and result.get("workdir"):
         # A remote worker: the outputs travel back as bytes; nothing is left on the worker.
-        shutil.rmtree(result.pop("workdir"), ignore_errors=True)
+        workdir = result.pop("workdir")
+        shutil.rmtree(workdir, ignore_errors=True)
+        _leave(workdir)
     if task.blob_root and result.get("workdir"):
         blobs = _blob_store(task.blob_root)
         for o in result.get("outputs", []):
@@ -705,25 +824,47 @@ def _run_and_store(task: Task, tmpdir: str | None) -> dict[str, Any]:
         workdir = result.pop("workdir")
         if task.failed_root and not result["ok"] and not result["error"].startswith(INTERRUPTED):
             # Less its outputs found and its traced files kept (trace_keep): they are in the store.
-            result["kept"] = _keep(workdir, task.failed_root)
-        elif _subreaper_spares is None or not _recycle(workdir):
+            result["kept"] = _keep(workdir, task.failed_root, task.execution_id)
+        elif _subreaper_spares is None or not _recycle(workdir, _work_root(task)):
             # A folder with more in it, or one a process the application left running may still write to
             # (only a subreaper kills them all; see become_subreaper): renaming is cheap, deleting a tree is
             # not, so the runner deletes the trash in the background.
-            trash = os.path.join(os.path.dirname(workdir), ".trash")
+            trash = os.path.join(_work_root(task), ".trash")
             with contextlib.suppress(FileExistsError):
                 os.mkdir(trash)
-            os.replace(workdir, os.path.join(trash, f"{os.path.basename(workdir)}-{time.time_ns()}"))
+            os.replace(workdir, os.path.join(trash, f"{task.execution_id}-{time.time_ns()}"))
+        _leave(workdir)
     return result
 
 
-def _keep(workdir: str, failed_root: str) -> str:
-    """Move a failed execution's working folder to ``failed_root`` for inspection; return its new path.
+def _work_root(task: Task) -> str:
+    """The folder of the executions' working folders, ``<work_root>/<execution id>/<attempt>``."""
+    return task.work_root or os.path.join(tempfile.gettempdir(), "reprovip-work")
+
+
+def _leave(workdir: str) -> None:
+    """Remove the folder of an execution's attempts once its last attempt's folder has gone."""
+    with contextlib.suppress(OSError):
+        os.rmdir(os.path.dirname(workdir))
+
+
+def _end_earlier(execution_id: str, attempts: str) -> None:
+    """Kill what earlier attempts of an execution left running on this machine, found by the attempt their
+    environment names (its folder gone too), and remove the folders in ``attempts``: an attempt whose worker died
+    (a Dask worker killed) leaves its application running, and its folder behind (review DK)."""
+    prefix = f"{execution_id}/".encode()
+    _end_left_behind(-1, lambda named: named.startswith(prefix), grace=0.0)  # no session: its leader's pid is stale
+    for name in os.listdir(attempts):
+        shutil.rmtree(os.path.join(attempts, name), ignore_errors=True)
+
+
+def _keep(workdir: str, failed_root: str, execution_id: str) -> str:
+    """Move a failed execution's working folder to ``failed_root/<execution_id>`` for inspection; return that path.
 
     Its modification time is set to now: the runner keeps the newest folders (see ``run --keep-failed``).
     """
     os.makedirs(failed_root, exist_ok=True)
-    kept = os.path.join(failed_root, os.path.basename(workdir))
+    kept = os.path.join(failed_root, execution_id)
     if os.path.lexists(kept):  # an earlier failure of the same execution
         shutil.rmtree(kept, ignore_errors=True)
     with contextlib.suppress(FileNotFoundError):
@@ -738,7 +879,7 @@ def _spare(root: str) -> str:
     return os.path.join(root, f".spare-{os.getpid()}-{threading.get_ident()}")
 
 
-def _recycle(workdir: str) -> bool:
+def _recycle(workdir: str, root: str) -> bool:
     """Keep a working folder whose outputs were moved away as the spare, if only an empty ``out/`` is left.
 
     Renaming it back for the next execution replaces removing two folders and creating two, which are slow where
@@ -753,7 +894,7 @@ def _recycle(workdir: str) -> bool:
                 return False
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(workdir, PID_FILE))
-        os.rename(workdir, _spare(os.path.dirname(workdir)))
+        os.rename(workdir, _spare(root))
     except OSError:
         return False
     return True
@@ -766,21 +907,30 @@ def _execute(task: Task, tmpdir: str | None = None) -> dict[str, Any]:
     ``argv``, ``env`` (what reprovip set), ``seed``, ``provenance`` and ``provenance_hash`` (a local worker sends
     the record once, then only its hash), ``hostname``, ``pid``, ``started_at``,
     ``finished_at``, ``workdir``, ``leftovers`` (the processes the application left running, killed when it
-    exited: in a subreaper only, see :func:`become_subreaper`) and ``outputs`` (name, relpath, kind, path, blob,
+    exited: see :func:`_wait`) and ``outputs`` (name, relpath, kind, path, blob,
     suffix, size, semantic_hash, missing, error; ``data`` when ``task.return_bytes``).
     """
     # os.path rather than pathlib: this runs once per execution, and short executions are common.
-    root = task.work_root or os.path.join(tempfile.gettempdir(), "reprovip-work")
-    workdir = os.path.join(root, task.execution_id)
-    if os.path.lexists(workdir):  # left by an attempt on this host that did not finish
-        shutil.rmtree(workdir, ignore_errors=True)
+    root = _work_root(task)
+    attempts = os.path.join(root, task.execution_id)
+    try:
+        os.mkdir(attempts)
+    except FileExistsError:
+        _end_earlier(task.execution_id, attempts)
+    except FileNotFoundError:
+        os.makedirs(attempts)
+    # A folder of its own per attempt: the application of an attempt whose worker died, still running, wrote
+    # into the next attempt's {outdir}, the same path then, and that attempt was done with a file it never wrote
+    # (review DK). Random: attempts on several machines sharing the study's folder need no counter in common.
+    attempt = secrets.token_hex(4)
+    workdir = os.path.join(attempts, attempt)
     outdir = os.path.join(workdir, "out")
     try:
         os.rename(_spare(root), workdir)  # the previous execution's emptied folder, with its empty out/
     except OSError:
         try:
             os.mkdir(workdir)
-        except FileNotFoundError:
+        except FileNotFoundError:  # `attempts` removed meanwhile by an attempt of the execution that just ended
             os.makedirs(workdir)
         os.mkdir(outdir)
     values = dict(task.values, outdir=outdir, workdir=workdir)
@@ -842,6 +992,8 @@ def _execute(task: Task, tmpdir: str | None = None) -> dict[str, Any]:
     unset = {os.fsencode(k) for k in task.unset}
     inherited = {k: v for k, v in (_frozen_environ or os.environb).items() if k not in unset}
     env = {**inherited, **{os.fsencode(k): os.fsencode(v) for k, v in task.env.items()}}
+    marker = f"{task.execution_id}/{attempt}".encode()
+    env[ATTEMPT_VAR.encode()] = marker  # last: an application run by reprovip names its own attempt, not its parent's
     if tmpdir is not None:
         env.update(dict.fromkeys((b"TMPDIR", b"TMP", b"TEMP"), os.fsencode(tmpdir)))
     # The subject's input as it was: an application that saves its result there and reuses it (a FreeSurfer-like
@@ -869,7 +1021,7 @@ def _execute(task: Task, tmpdir: str | None = None) -> dict[str, Any]:
     finally:
         os.close(fd)
     try:
-        waited = _wait(started, task.timeout, sinks)  # kills the group at exit, and what it left running
+        waited = _wait(started, task.timeout, marker, sinks)  # kills what it left running when it exits
     except BaseException:
         kill_group(pid)  # interrupted while waiting: nothing of the execution outlives it
         raise
@@ -886,7 +1038,7 @@ def _execute(task: Task, tmpdir: str | None = None) -> dict[str, Any]:
         timed_out=killed == "timeout",
         stdout=waited.stdout,
         # The note ends the stored stderr (its tail is kept), not the `{stderr}` output, which is the stream.
-        stderr=_noted(waited.stderr, waited.note),
+        stderr=_noted(waited.stderr, waited.notes),
         leftovers=waited.leftovers,
         duration=time.perf_counter() - t0,
         finished_at=time.time(),
