@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from reprovip.analyze.stats import num
 from reprovip.errors import BACKEND_ERROR
+from reprovip.execute.provenance import flatten
 from reprovip.execute.sandbox import NOTE_TAGS
-from reprovip.nested import flatten
 from reprovip.plan.check import plan_status
 from reprovip.spec.subjects import repeated_participants
 

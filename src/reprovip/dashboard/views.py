@@ -16,7 +16,7 @@ from reprovip.dashboard import queries as q
 from reprovip.dashboard.compare import compare_views
 from reprovip.dashboard.sources import Source, parse_key
 from reprovip.errors import NotFoundError
-from reprovip.nested import flatten
+from reprovip.execute.provenance import flatten
 from reprovip.report.context import alerts_of, analysis_context, staleness, verdict_of
 from reprovip.report.maps import AXES, MAP_NAME, draw_output_map
 from reprovip.store.liveness import runner_alive

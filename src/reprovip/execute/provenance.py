@@ -104,3 +104,19 @@ def machine_provenance() -> dict[str, Any]:
 def machine_provenance_hash() -> str:
     """A digest of :func:`machine_provenance`, so the catalog stores each distinct record once."""
     return blake3.blake3(json.dumps(machine_provenance(), sort_keys=True).encode()).hexdigest()[:32]
+
+
+def flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    """Flatten a record's nested dicts into dotted keys; other values (lists included) are leaves.
+
+    Examples
+    --------
+    >>> flatten({"cpu": {"model": "x", "count": 2}, "os": "Linux"})
+    {'cpu.model': 'x', 'cpu.count': 2, 'os': 'Linux'}
+    """
+    if isinstance(d, dict):
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: d}
