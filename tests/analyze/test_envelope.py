@@ -396,6 +396,21 @@ def test_a_flip_of_the_last_printed_digit_is_rounding_where_the_output_is_noisy(
     assert env["observations"]["rot_y"]["max_diff"] == pytest.approx(flip)
 
 
+@pytest.mark.parametrize(("change", "inside"), [(0, True), (1, False), (-1, False)])
+def test_a_count_moved_by_one_is_a_change_not_rounding(change: int, inside: bool) -> None:
+    """Review AR: a lesion count identical in every baseline run, beside a volume that varies from run to run, went
+    3 -> 4 in one subject of a new version: spared as one step of the written resolution, |z| 0, "within the
+    envelope", exit 0. Whole numbers are counts, not rounded decimals."""
+    rng = np.random.default_rng(5)
+    x = np.zeros((2, 4, 2, 3))
+    x[0] = 1000.0 * np.arange(1, 5)[:, None, None] + rng.normal(0, 0.5, (4, 2, 3))  # a volume, noisy
+    x[1] = np.array([3.0, 5.0, 2.0, 7.0])[:, None, None]  # a count, the same in every run
+    x[1, 1, 1] += change  # the new version, every repetition of one subject
+    env = envelope(x, ["vol", "n_lesions"], 0, VERSIONS)
+    assert env["within_envelope"] is inside and env["observations"]["n_lesions"]["outside"] is not inside
+    assert env["observations"]["n_lesions"]["max_diff"] == abs(change)
+
+
 @pytest.mark.parametrize(("moved", "inside"), [(1, True), (3, True), (4, False)])
 def test_every_subject_moved_one_printed_step_the_same_way_is_a_change(moved: int, inside: bool) -> None:
     """Review VC: a release adding 0.1 mm to a thickness written with one decimal, in every subject and every

@@ -168,7 +168,7 @@ def _rounding(
     the (level, condition) pairs), none is spared (review R4: a release adding 0.06 mm to a thickness written with
     one decimal moved 17 subject-values up one step and none down, "within"); and every subject moved one step the
     same way is no rounding flip either: the mean over two or more subjects is spared below that only (review VC:
-    0.1 mm added to every subject's thickness was "within")."""
+    0.1 mm added to every subject's thickness was "within"). Values written as whole numbers are never spared."""
     noisy = (sw > 0).any(axis=0)  # (condition,): the output varies from run to run there
     n, levels = diff.shape[1], diff.shape[2]
     resolution = {
@@ -176,6 +176,10 @@ def _rounding(
         for i, c in zip(*np.nonzero((sw == 0) & noisy[None, :]), strict=True)
         if np.any(diff[i, :, :, c])
     }
+    # Whole numbers are counts (lesions, vertices, iterations), not decimals rounded: a count the baseline writes
+    # alike in every run and a new version moves by 1 changed (review AR: n_lesions 3 -> 4 beside a varying
+    # volume read "within the envelope", |z| 0)
+    resolution = {key: r for key, r in resolution.items() if r < 1}
     conditions = sorted({c for _, c in resolution})
     biased = {
         (lv, c)
