@@ -572,3 +572,13 @@ def test_shares_below_a_millionth_of_the_largest_are_counted_not_listed() -> Non
     assert summary.endswith(
         "share of total variance: version 0.313%, repetition 0.02%, 2 more below a millionth of the largest"
     )
+
+
+def test_one_execution_per_condition_names_no_repetitions() -> None:
+    """Review AR: with one execution per condition (K = 1) and a version that moves every result, the summary said
+    "repetitions differ under every condition: run-to-run nondeterminism", of repetitions never made."""
+    bits = _bits({"version": ("1", "2")}, 1, lambda s, c, r: f"{s}/{c}")
+    assert (bits["identical"], bits["repetitions_identical"]) == (False, None)
+    summary = attribute(bits, {"version": 0.9})["summary"]
+    assert "run-to-run nondeterminism" not in summary and "repetitions differ" not in summary
+    assert summary.startswith("8 of 8 comparisons between version levels differ, but with one repetition per")

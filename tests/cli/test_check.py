@@ -80,3 +80,14 @@ def test_check_on_two_subjects_warns_that_the_icc_interval_is_uninformative(tmp_
     lines = _lines(document, capsys)
     at = next(i for i, line in enumerate(lines) if line.startswith("r: ICC(A,1).ci_low >= 0.9."))
     assert lines[at].endswith("Passed") and lines[at + 1] == f"  - warning: {CI_UNINFORMATIVE_NOTE}"
+
+
+@pytest.mark.parametrize(
+    ("strict", "end"), [(False, "s: with warnings"), (True, "s: with warnings (fails --strict: warnings are failures)")]
+)
+def test_the_closing_line_says_when_strict_fails_the_warnings(capsys, strict: bool, end: str) -> None:
+    """Review AR: `check --strict` exited 1 on a study whose closing line read "sufficiently reproducible, with
+    warnings"; the markdown summary said it fails --strict."""
+    doc = _document("warn", [_reason("sd_ratio <= 0.1", passed=False, severity="warn")])
+    doc["verdict"].update(status="warn", label="with warnings")
+    assert _lines(doc, capsys, strict=strict)[-1] == end

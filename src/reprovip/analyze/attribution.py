@@ -299,7 +299,7 @@ def attribute(
         sentences.insert(0, nd["explanation"])
         for e in entries:
             e["changes_result"] = e["changes_result"] or e["factor"] in nd["blamed"]
-    elif not bitwise["repetitions_identical"] and not marginal:
+    elif bitwise["repetitions_identical"] is False and not marginal:  # None: no two repetitions were compared
         rep = shares.get("repetition")
         # Shares are means over the observations: none of 0 means no value read differs between repetitions (a
         # review's "run-to-run nondeterminism (0% of the variance)": a temporary path in a log); a voxel median
@@ -346,8 +346,13 @@ def attribute(
             e["changes_result"] = True
             sentences.insert(0, effects[e["factor"]])  # type: ignore[index]  # first: the run-to-run noise is not it
     entries.sort(key=lambda e: (not e["changes_result"], -max(e["share"] or 0.0, e.get("summed") or 0.0)))
-    if bitwise["repetitions_identical"] and not sentences:
-        sentences.append("repetitions agree within each condition but conditions differ")
+    if bitwise["repetitions_identical"] is not False and not sentences:
+        sentences.append(
+            "repetitions agree within each condition but conditions differ"
+            if bitwise["repetitions_identical"]
+            # K = 1: "repetitions differ ... run-to-run nondeterminism" named repetitions never made (review AR)
+            else "conditions differ (one execution per condition: no repetitions to tell run-to-run noise apart)"
+        )
     listed = sources if sources else shares
     if listed:
         # With one repetition the residual holds the subjects' reactions to the factors and the run-to-run noise,

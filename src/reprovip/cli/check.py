@@ -42,7 +42,9 @@ def print_lines(document: dict, *, strict: bool) -> None:
     for a in alerts:
         click.echo(f"  - {a['message']}")
     click.echo(document["verdict"]["summary"])
-    click.echo(f"{document['study']['name']}: {document['verdict']['label']}")
+    # as the markdown summary says it: "with warnings" read like a pass beside exit 1 (review AR)
+    gate = " (fails --strict: warnings are failures)" if strict and document["verdict"].get("status") == "warn" else ""
+    click.echo(f"{document['study']['name']}: {document['verdict']['label']}{gate}")
 
 
 def _line(name: str, word: str) -> None:

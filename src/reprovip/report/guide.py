@@ -175,7 +175,7 @@ def _fixes(bits: dict[str, Any], factors: dict[str, Any], blamed: list[str]) -> 
             actions.append((f"repetitions differ only at {f}={', '.join(nd)}", f"use {f}={quiet[0]}"))
         else:
             actions.append(("", _fix(f)))
-    if not bits.get("repetitions_identical", True) and not blamed:
+    if bits.get("repetitions_identical") is False and not blamed:  # None: no repetitions were compared
         nd = bits.get("nondeterminism") or {}
         if _sporadic(bits):  # a few executions, no condition: a seed would not change them (an unreadable file)
             actions.append((str(nd["explanation"]), SPORADIC_FIX))
