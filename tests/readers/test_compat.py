@@ -25,6 +25,10 @@ def test_compatible_images(delta):
     [
         (_image(shape=(2, 2, 3)), "shape (2, 2, 3) of 'data' differs from a.nii's (2, 2, 2)"),
         (
+            _image(shape=(4, 2, 1)),
+            "(4, 2, 1) of 'data' differs from a.nii's (2, 2, 2); the executions arranged the same",
+        ),
+        (
             _image(affine=AFFINE + np.pad([[1e-4]], ((2, 1), (3, 0)))),  # beyond 1e-5 + 4 float32 steps of 72
             "affine differs from a.nii's by 0.0001 at row 2, column 3",
         ),
@@ -35,7 +39,7 @@ def test_compatible_images(delta):
             "observations differ from a.nii's: extra 'x'",
         ),
     ],
-    ids=["shape", "affine", "affine-nan", "kind", "keys"],
+    ids=["shape", "reshape", "affine", "affine-nan", "kind", "keys"],
 )
 def test_incompatible(b, phrase):
     with reader_error("b.nii", phrase):
