@@ -111,6 +111,8 @@ class SpecError(InputError):
         return f"{where}:{key} {self.message}"
 
 
+MD5_ONLY = "md5 only: the output file was not available to ingest (bitwise comparison only)"
+"""The error of an output known by its record's MD5 alone (Boutiques records): its bytes compare, nothing decodes."""
 EMPTY_FILE = "file is empty (0 bytes)"  # the readers' words, which the verdict recognises (never identical data)
 # ... and a pair's header: the same in every execution, its voxels (another file) may differ
 PAIR_HEADER = "is the header of a .hdr/.img pair"

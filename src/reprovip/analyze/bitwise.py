@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from reprovip.analyze.design import Design, Record
+from reprovip.errors import MD5_ONLY
 
 NONDETERMINISM_HINTS = {
     "threads": "nondeterminism under multithreading",
@@ -30,9 +31,11 @@ def decoded(r: Record) -> bool:
 
     A file whose reader failed (cut, header only, garbage, a ``.nii.gz`` that is no gzip) has an ``error`` and
     only its bytes' hash: equal bytes in every execution support no identity, since nothing was read from them
-    (a review's truncated images in every execution read "1 of 1 outputs bit-for-bit identical").
+    (a review's truncated images in every execution read "1 of 1 outputs bit-for-bit identical"). A file known by
+    its record's MD5 alone (:data:`~reprovip.errors.MD5_ONLY`) was never there to decode: its bytes are what
+    compares, as the record ingested them.
     """
-    return r.error is None
+    return r.error is None or r.error == MD5_ONLY
 
 
 def _cell_records(design: Design, subject: str, cell: tuple[str, ...]) -> list[Record]:

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reprovip.errors import EMPTY_FILE, InputError, ReprovipError
+from reprovip.errors import EMPTY_FILE, MD5_ONLY, InputError, ReprovipError
 from reprovip.execute.sandbox import folder_output
 from reprovip.ingest.folders import IngestSummary
 from reprovip.plan.expand import execution_id
@@ -49,7 +49,6 @@ from reprovip.store.blobs import file_hash, suffix_of
 if TYPE_CHECKING:
     from reprovip.study import Study
 
-MD5_ONLY = "md5 only: the output file was not available to ingest (bitwise comparison only)"
 MD5_PREFIX = "md5:"
 EMPTY_MD5 = hashlib.md5(b"", usedforsecurity=False).hexdigest()  # d41d8cd98f00b204e9800998ecf8427e
 EMPTY_HINT = "the execution probably failed before writing it; see its record's stderr"
