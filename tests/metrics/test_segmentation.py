@@ -331,3 +331,19 @@ def test_pairwise_bad_input():
         pairwise_overlap(np.zeros((2, 3, 3, 3), int), labels=[])
     with pytest.raises(MetricInputError, match="`a` must be an integer label map"):
         label_overlap(np.zeros((3, 3, 3)), np.zeros((3, 3, 3)))
+
+
+def test_maps_without_a_geometry_get_dice_and_counts_and_no_distance() -> None:
+    """Review AR: vertices of a surface or elements of an array have no voxel grid, so no surface distance:
+    Dice and Jaccard by hand (label 1: 40 vs 38 elements sharing 38; label 2: 30 vs 32 sharing 30), HD, HD95 and
+    ASSD NaN rather than distances along the array's index."""
+    a = np.array([1] * 40 + [2] * 30 + [3] * 30)
+    b = a.copy()
+    b[38:40] = 2
+    res = pairwise_overlap(np.stack([a, b]), spacing=(1.0,), distances=False)
+    assert res[1].dice.tolist() == [2 * 38 / 78] and res[1].jaccard.tolist() == [38 / 40]
+    assert res[2].dice.tolist() == [2 * 30 / 62] and res[3].dice.tolist() == [1.0]
+    assert res[1].volumes.tolist() == [40.0, 38.0] and res[2].volumes.tolist() == [30.0, 32.0]
+    assert all(np.isnan(getattr(res[lab], f)).all() for lab in (1, 2, 3) for f in ("hd", "hd95", "assd"))
+    with pytest.raises(MetricInputError, match=r"`distances` must be True or False, got 'no'"):
+        pairwise_overlap(np.stack([a, b]), distances="no")

@@ -163,3 +163,48 @@ def test_an_npz_member_that_is_no_array_is_named(tmp_path):
     np.savez(mixed, probs=np.ones(3), meta=np.array([{"a": 1}], dtype=object))
     with reader_error(mixed, "member 'meta' holds pickled Python objects, which reprovip never loads; save numeric"):
         load(mixed)
+
+
+@pytest.mark.parametrize(
+    ("array", "dtype"),
+    [
+        (np.array([[0, 10, 11], [11, 10, 0]], np.int16), np.int16),  # integers as stored
+        (np.array([[0, 10, 11], [11, 10, 0]], np.float32), np.int32),  # whole floats are ids
+        (np.array([True, False]), np.uint8),
+    ],
+)
+def test_an_npy_declared_labels_is_its_integer_ids(tmp_path, array, dtype):
+    """Review AR: label ids saved with NumPy could not be declared labels, and a swap of two ids passed an ICC."""
+    np.save(tmp_path / "parcels.npy", array)
+    loaded = load(tmp_path / "parcels.npy", kind="labels")
+    assert loaded.kind == "labels" and list(loaded.values) == ["data"]
+    assert loaded.values["data"].dtype == dtype and loaded.values["data"].tolist() == array.astype(int).tolist()
+    assert loaded.meta["elements"] == "elements" and "voxel_mm" not in loaded.meta and "zooms" not in loaded.meta
+    # a one-member .npz is the same map
+    np.savez(tmp_path / "parcels.npz", seg=array)
+    assert load(tmp_path / "parcels.npz", kind="labels").values["data"].tolist() == array.astype(int).tolist()
+
+
+@pytest.mark.parametrize(
+    ("save", "problem"),
+    [
+        (
+            lambda p: np.save(p / "a.npy", np.array([1.0, 2.0, 10.5, np.nan], np.float32)),
+            "labels must be whole numbers but 2 elements are not (element 2 holds 10.5); save the label ids as "
+            "integers, or declare the output `kind: array` if its values are numbers",
+        ),
+        (
+            lambda p: np.save(p / "a.npy", np.array([1 + 2j])),
+            "declared `kind: labels` but array 'data' has dtype complex128",
+        ),
+        (
+            lambda p: np.savez(p / "a.npy", seg=np.zeros(3, int), prob=np.zeros(3)),
+            "declared `kind: labels` but holds 2 arrays (seg, prob); save one label map per file",
+        ),
+    ],
+)
+def test_bad_numpy_label_maps_are_one_line_errors(tmp_path, save, problem):
+    save(tmp_path)
+    path = next(tmp_path.iterdir())
+    with reader_error(path, problem):
+        load(path, kind="labels")

@@ -120,7 +120,80 @@ def test_a_label_table_or_a_hemisphere_that_differs_is_no_identical_file(tmp_pat
     right = _parcellation(tmp_path / "d.label.gii", names, hemisphere="CortexRight")
     hashes = [semantic_hash(p) for p in (a, dated, swapped, right)]
     assert hashes[0] == hashes[1] and len(set(hashes)) == 3
-    texts = [load(p).meta["text"] for p in (a, dated, swapped, right)]
+    texts = [load(p, kind="labels").meta["text"] for p in (a, dated, swapped, right)]
     assert sorted(texts[0]) == ["labeltable", "meta/AnatomicalStructurePrimary"] and texts[0] == texts[1]
     assert texts[2]["labeltable"] != texts[0]["labeltable"]
     assert texts[3]["meta/AnatomicalStructurePrimary"] != texts[0]["meta/AnatomicalStructurePrimary"]
+
+
+def _labels(path: Path, ids: np.ndarray, *more: tuple[np.ndarray, str]) -> Path:
+    """A ``.label.gii`` as FreeSurfer's ``mris_convert --annot`` writes one: a label table and one data array of
+    intent NIFTI_INTENT_LABEL (aparc ids), then any ``more`` arrays."""
+    table = nib.gifti.GiftiLabelTable()
+    for key in sorted({0, *(int(i) for i in ids.tolist())}):
+        label = nib.gifti.GiftiLabel(key=key)
+        label.label = f"region{key}"
+        table.labels.append(label)
+    darrays = [nib.gifti.GiftiDataArray(ids, intent="NIFTI_INTENT_LABEL")]
+    darrays += [nib.gifti.GiftiDataArray(a, intent=i) for a, i in more]
+    nib.save(nib.gifti.GiftiImage(labeltable=table, darrays=darrays), path)
+    return path
+
+
+def test_a_label_array_declared_labels_is_its_integer_ids_per_vertex(tmp_path: Path) -> None:
+    """Review AR: aparc ids 1001-1035 were read as numbers (`0/label`) and judged by a per-vertex ICC."""
+    ids = np.array([1001, 1001, 1035, 0, 1002], np.int32)
+    path = _labels(tmp_path / "lh.aparc.label.gii", ids)
+    loaded = load(path, kind="labels")
+    assert loaded.kind == "labels" and list(loaded.values) == ["data"]
+    assert loaded.values["data"].tolist() == [1001, 1001, 1035, 0, 1002] and loaded.values["data"].dtype == np.int32
+    assert loaded.meta["elements"] == "vertices" and "voxel_mm" not in loaded.meta and "affine" not in loaded.meta
+    assert sorted(loaded.meta["text"]) == ["labeltable"]
+    # whole-number floats are ids too (some tools store label arrays as float32)
+    floats = _labels(tmp_path / "f.label.gii", ids.astype(np.float32))
+    assert load(floats, kind="labels").values["data"].tolist() == ids.tolist()
+
+
+def test_a_label_array_declared_array_is_refused_with_the_kind_to_declare(tmp_path: Path) -> None:
+    """Review AR: the ids read as numbers, a parcellation renumbered by one in one execution passed."""
+    path = _labels(tmp_path / "lh.aparc.gii", np.array([1001, 1002], np.int32))
+    with reader_error(
+        path,
+        "data array 0/label has intent NIFTI_INTENT_LABEL: its values are label ids, which `kind: array` would "
+        "judge as numbers; declare the output `kind: labels` (compared by Dice per label)",
+    ):
+        load(path, kind="array")
+    with reader_error(path, "declare the output `kind: labels`"):
+        load(path)  # inferred `array`: the same
+
+
+@pytest.mark.parametrize(
+    ("arrays", "problem"),
+    [
+        (
+            [],
+            "declared `kind: labels` but holds no data array of intent NIFTI_INTENT_LABEL (found 0/shape); write the "
+            "label ids as the file's one data array of intent NIFTI_INTENT_LABEL (a .label.gii), or declare the "
+            "output `kind: array` if its values are numbers",
+        ),
+        (
+            [(np.ones(3, np.float32), "NIFTI_INTENT_SHAPE")],
+            "declared `kind: labels` but holds 2 data arrays (0/label, 1/shape), not one label array",
+        ),
+    ],
+)
+def test_a_gifti_declared_labels_without_one_label_array_is_refused(tmp_path: Path, arrays, problem) -> None:
+    """A thickness map declared labels would have its values taken as ids; a label array beside another array
+    would leave that one unread: both refused, with what to write or declare."""
+    if arrays:
+        path = _labels(tmp_path / "both.gii", np.array([1, 2, 2], np.int32), *arrays)
+    else:
+        path = _gifti(tmp_path / "lh.thickness.gii", (np.array([1.0, 2.0, 2.0], np.float32), "NIFTI_INTENT_SHAPE"))
+    with reader_error(path, problem):
+        load(path, kind="labels")
+
+
+def test_a_label_array_holding_a_fraction_is_a_one_line_error(tmp_path: Path) -> None:
+    path = _labels(tmp_path / "lh.label.gii", np.array([1.0, 2.5, 2.0, 0.5], np.float32))
+    with reader_error(path, "labels must be whole numbers but 2 vertices are not (vertex 1 holds 2.5)"):
+        load(path, kind="labels")

@@ -79,9 +79,17 @@ def test_good_study_parses() -> None:
         ),
         (  # a review: a GIfTI declared `text` passed on its metadata numbers; refused at its line, with the kind
             GOOD.replace("{path: out.txt, kind: text}", "{path: lh.thickness.gii, kind: text}"),
-            "study.yaml:8:3: outputs.out: a .gii file is read as kind array, not 'text': declare `kind: array` (or "
-            "`bytes` to compare the files bit for bit)",
+            "study.yaml:8:3: outputs.out: a .gii file is read as kind array or labels, not 'text': declare `kind: "
+            "array` (or `bytes` to compare the files bit for bit)",
         ),
+        (  # review AR: a parcellation declared `array` had its label ids judged as numbers by ICC, and passed
+            GOOD.replace("{path: out.txt, kind: text}", "{path: lh.aparc.label.gii, kind: array}"),
+            "study.yaml:8:3: outputs.out: a .label.gii file holds label ids, not 'array' values: declare `kind: "
+            "labels` (compared by Dice per label; or `bytes` to compare the files bit for bit)",
+        ),
+        (GOOD.replace("{path: out.txt, kind: text}", "{path: lh.aparc.label.gii, kind: labels}"), None),
+        # review AR: label ids saved with NumPy had no kind to say so ("a .npy file is read as kind array")
+        (GOOD.replace("{path: out.txt, kind: text}", "{path: parcels.npy, kind: labels}"), None),
         (
             GOOD.replace("{path: out.txt, kind: text}", "{path: 'seg/*.nii.gz', kind: table}"),
             "study.yaml:8:3: outputs.out: a .nii.gz file is read as kind image or labels, not 'table'",

@@ -36,7 +36,15 @@ from reprovip.analyze.executions import (
 )
 from reprovip.analyze.observations import gather
 from reprovip.analyze.scalars import observation_metrics, version_factor
-from reprovip.analyze.segmentation import dice_envelope, factor_effects, label_agreement, volume_metrics
+from reprovip.analyze.segmentation import (
+    dice_envelope,
+    factor_effects,
+    gridless,
+    label_agreement,
+    meaning_differences,
+    unreadable,
+    volume_metrics,
+)
 from reprovip.analyze.spread import spread_effects
 from reprovip.analyze.stats import num
 from reprovip.analyze.voxelwise import ONE_GRID, grid_shape, voxelwise_maps
@@ -158,17 +166,22 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
         elif kind in ("image", "labels"):
             subjects = list(design.complete)
             factor = version_factor(design)
-            entry["voxelwise"] = voxelwise_maps(
-                design,
-                subjects,
-                out_dir,
-                labels=kind == "labels",
-                errors=entry["errors"],
-                version_axis=None if factor is None else design.factor_names.index(factor),
-            )
+            if kind == "labels" and (elements := gridless(design, subjects)):
+                # label ids per vertex or element (GIfTI, NumPy): Dice per label, no voxel map (review AR)
+                entry["voxelwise"] = dict(skipped=f"label ids on {elements}, not on a voxel grid", gridless=elements)
+                entry["errors"] += unreadable(design, subjects)
+            else:
+                entry["voxelwise"] = voxelwise_maps(
+                    design,
+                    subjects,
+                    out_dir,
+                    labels=kind == "labels",
+                    errors=entry["errors"],
+                    version_axis=None if factor is None else design.factor_names.index(factor),
+                )
             if "envelope" in entry["voxelwise"]:
                 entry["envelope"] = dict(entry["voxelwise"].pop("envelope"), factor=factor)
-            if kind == "labels":
+            if kind == "labels" and not entry["voxelwise"].get("gridless"):
                 _own_grids(entry, design)
             # Label agreement on the subjects whose every file the voxel pass could read (it names the others).
             subjects = [s for s in subjects if s not in {e["subject"] for e in entry["errors"]}]
@@ -179,7 +192,7 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
                 names = seg.pop("volume_names")
                 zero = seg.pop("volume_zero")
                 version_dice = seg.pop("version_dice", None)
-                entry["segmentation"] = seg
+                entry["segmentation"] = dict(seg, elements=entry["voxelwise"].get("gridless") or "voxels")
                 # each volume over the subjects that hold its label (review LB1), as a table's cells
                 found, env = volume_metrics(design, volumes, names, subjects, zero, cond_keys)
                 observations += found
@@ -256,7 +269,9 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
         # measures (a string, a word, a number glued to a word, an image header); the criteria cannot see it.
         entry["unmeasured_differences"] = differing
         if kind in ("image", "labels") and (pair := _differing_pair(design, unread)) is not None:
-            entry["header_differences"] = header_differences(*pair)  # where: the field and its two values
+            no_grid = (entry.get("voxelwise") or {}).get("gridless")
+            # where: the field and its two values (a GIfTI's label table or metadata)
+            entry["header_differences"] = (meaning_differences if no_grid else header_differences)(*pair)
     if kind == "text":
         _quote_lines(observations, design, unread)
     if left_out := _left_out(design):
@@ -413,6 +428,10 @@ def _unmeasured(kind: str, entry: dict[str, Any], observations: list[dict[str, A
     there are and each is identical, or (images, label maps) no voxel differs."""
     if kind == "bytes":
         return False
+    if kind == "labels" and (entry.get("voxelwise") or {}).get("gridless"):
+        # every label's Dice 1 in every pair: the ids are equal at every vertex or element
+        seg = entry.get("segmentation")
+        return seg is not None and seg.get("dice_min") in (None, 1.0) and not entry["errors"]
     if kind in ("image", "labels"):
         vox = (entry.get("voxelwise") or {}).get("summary") or {}
         return "differ_fraction" in vox and not vox["differ_fraction"] and not entry["errors"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,16 +11,26 @@ from reprovip.analyze.design import Design, Record
 from reprovip.analyze.observations import zero_as_absent
 from reprovip.analyze.scalars import merge_envelopes, version_envelope
 from reprovip.analyze.stats import num, scalar_metrics
+from reprovip.errors import ReaderError
 from reprovip.metrics import pairwise_overlap
 from reprovip.readers import affine_mismatch, load
 from reprovip.readers.base import fail
 from reprovip.readers.compat import axes_note
 
+#: Why label maps without a voxel grid get no surface distance.
+NO_GRID = (
+    "HD95 and ASSD are not computed: the label maps have no voxel grid (a GIfTI's vertices need its surface mesh, a "
+    "NumPy array has no voxel size); they are compared by Dice per label, and their label volumes are counts of "
+    "vertices or elements"
+)
 
-def _label_map(rec: Record, kind: str) -> tuple[np.ndarray, tuple[float, ...], np.ndarray | None]:
-    """The voxels of one stored label map and their spacing (mm); a map the overlap metrics cannot take (more
-    than 3 axes, such as one volume per frame) is a :class:`ReaderError` naming the file and the fix. Trailing
-    axes of length 1 (one volume stored as ``(x, y, z, 1)``) are dropped: it was refused (a review)."""
+
+def _label_map(rec: Record, kind: str) -> tuple[np.ndarray, tuple[float, ...] | None, np.ndarray | None]:
+    """The voxels of one stored label map and their spacing (mm), None for elements with no voxel grid (a
+    GIfTI's vertices, a NumPy array: no distance is measured, never 1 mm assumed); a map the overlap metrics
+    cannot take (more than 3 axes, such as one volume per frame) is a :class:`ReaderError` naming the file and
+    the fix. Trailing axes of length 1 (one volume stored as ``(x, y, z, 1)``) are dropped: it was refused (a
+    review)."""
     loaded = load(rec.path, kind=kind)  # type: ignore[arg-type]
     data = np.asarray(loaded.values["data"])
     while data.ndim > 3 and data.shape[-1] == 1:  # (x, y, z, 1), as many tools write a single volume
@@ -32,12 +43,12 @@ def _label_map(rec: Record, kind: str) -> tuple[np.ndarray, tuple[float, ...], n
             "(`frames: {path: 'seg_t*.nii.gz', kind: labels}`): each volume is then measured by Dice and HD95",
         )
     # In mm from the affine and the header's unit (readers.nifti.voxel_mm), not pixdim as stored.
-    size = loaded.meta.get("voxel_mm") or loaded.meta.get("zooms") or (1.0,) * data.ndim
+    size = loaded.meta.get("voxel_mm") or loaded.meta.get("zooms")
     affine = np.asarray(loaded.meta["affine"], dtype=np.float64) if loaded.meta.get("affine") is not None else None
-    return data, tuple(float(z) for z in size[: data.ndim]), affine
+    return data, None if size is None else tuple(float(z) for z in size[: data.ndim]), affine
 
 
-def _subject_maps(recs: list[Record], kind: str) -> tuple[np.ndarray, list[tuple[float, ...]]]:
+def _subject_maps(recs: list[Record], kind: str) -> tuple[np.ndarray, list[tuple[float, ...] | None]]:
     """One subject's label maps stacked ``(k, *grid)`` and each one's voxel size (mm): subjects may be written on
     different grids, and an execution may write another spatial unit than the others (metres: 1000 mm voxels),
     which the first execution's size alone called identical (review LB4)."""
@@ -59,6 +70,50 @@ def _subject_maps(recs: list[Record], kind: str) -> tuple[np.ndarray, list[tuple
                 "write the label maps of every execution of a subject on the same grid",
             )
     return np.stack([data for data, _, _ in loaded]), [size for _, size, _ in loaded]
+
+
+#: The label maps with no voxel grid, by reader, and what their elements are called.
+GRIDLESS = {"gifti": "vertices", "numpy": "elements"}
+
+
+def gridless(design: Design, subjects: list[str]) -> str | None:
+    """What the label maps' elements are called when they have no voxel grid (``vertices`` of a GIfTI,
+    ``elements`` of a NumPy array), which voxelwise maps and distances need, by the first stored file's
+    format; None for images on a grid (NIfTI, MGH). Review AR."""
+    from reprovip.readers.registry import find_reader
+
+    for rec in (r for s in subjects for r in design.grid[s].values() if r.path is not None):
+        try:
+            return GRIDLESS.get(find_reader(rec.path, "labels")[0].name)  # type: ignore[arg-type]
+        except ReaderError:
+            continue
+    return None
+
+
+def unreadable(design: Design, subjects: list[str], kind: str = "labels") -> list[dict[str, Any]]:
+    """Each execution of ``subjects`` whose label map cannot be read (a fraction among the ids, no label array),
+    named as the voxel pass names an image's: its subject is then left out, the others measured."""
+    out = []
+    for s in subjects:
+        for rec in design.grid[s].values():
+            try:
+                _label_map(rec, kind)
+            except ReaderError as exc:
+                out.append(dict(subject=s, condition=rec.condition_key, repetition=rec.repetition, error=str(exc)))
+    return out
+
+
+def meaning_differences(a: Path, b: Path, kind: str = "labels") -> list[str]:
+    """What differs, besides the ids, between two label maps without a voxel grid whose ids are equal: a GIfTI's
+    label table (the same ids name other structures) and metadata (the hemisphere), named as header fields."""
+    from reprovip.readers.header_diff import EXTENSIONS
+
+    try:
+        ta, tb = (load(p, kind=kind).meta.get("text") or {} for p in (a, b))  # type: ignore[arg-type]
+    except ReaderError:
+        return []
+    keys = sorted(k for k in {*ta, *tb} if ta.get(k) != tb.get(k))
+    return [f"{EXTENSIONS}: GIfTI label table" if k == "labeltable" else f"GIfTI {k}" for k in keys]
 
 
 def _execution(rec: Record) -> str:
@@ -103,7 +158,9 @@ def label_agreement(
     ``*_within_*`` keys exist only when some condition has two repetitions, its ``*_between_*`` keys only when
     there are two conditions. Volumes and distances are in each execution's own voxel size (``spacing`` is the
     first execution's): two voxel sizes in a pair are measured between their surface points in mm. A label map
-    with more than 3 axes, or one subject's maps of two shapes or affines, is a ReaderError.
+    with more than 3 axes, or one subject's maps of two shapes or affines, is a ReaderError. Maps with no voxel
+    grid (a GIfTI's vertices, a NumPy array) get Dice and element counts only: no HD95 or ASSD, and
+    ``distances_not_computed`` says why (review AR).
 
     ``volume_zero`` names, per volume, the subjects whose every execution holds none of that label while the
     others' volumes vary (:func:`~reprovip.analyze.observations.zero_as_absent`, as for a table's cells):
@@ -123,13 +180,18 @@ def label_agreement(
     pair_dice: dict[str | None, list[float]] = {}
     worst_pair: tuple[float, int, str] | None = None  # the lowest Dice, its label and its executions (a review)
     worst_maps: tuple[np.ndarray, np.ndarray] = (np.zeros(0), np.zeros(0))  # ... and their two label maps
+    gridless = False  # some subject's maps have no voxel grid (GIfTI vertices, a NumPy array): no distance
     for s in subjects:
         items = sorted(design.grid[s].items(), key=lambda kv: (cond_index[kv[0][0]], kv[0][1]))
         recs = [rec for _, rec in items]
         maps, sp = _subject_maps(recs, kind)
-        spacing = spacing or sp[0]
+        on_grid = all(x is not None for x in sp)
+        gridless = gridless or not on_grid
+        spacing = spacing or (sp[0] if on_grid else None)
         conds = [cond_index[pos[0]] for pos, _ in items]
-        for label, res in pairwise_overlap(maps, spacing=sp).items():
+        # no voxel grid: element counts and Dice, no distance (an index is no place on a surface)
+        overlaps = pairwise_overlap(maps, spacing=sp if on_grid else (1.0,) * (maps.ndim - 1), distances=on_grid)
+        for label, res in overlaps.items():
             d = per_label.setdefault(int(label), {})
             for (i, j), dice, hd95, assd in zip(res.pairs, res.dice, res.hd95, res.assd, strict=True):
                 group = "within" if conds[i] == conds[j] else "between"
@@ -139,8 +201,9 @@ def label_agreement(
                 if worst_pair is None or float(dice) < worst_pair[0]:
                     worst_pair = (float(dice), int(label), _pair(recs[i], recs[j]))
                     worst_maps = (maps[i], maps[j])
-                d.setdefault(f"hd95_{group}", []).append(float(hd95))
-                d.setdefault(f"assd_{group}", []).append(float(assd))
+                if on_grid:
+                    d.setdefault(f"hd95_{group}", []).append(float(hd95))
+                    d.setdefault(f"assd_{group}", []).append(float(assd))
             volumes.setdefault(int(label), {})[s] = np.asarray(res.volumes).reshape(*design.levels, design.k)
             if version_axis is not None:
                 cells = [design.cells[c] for c in conds]
@@ -170,6 +233,8 @@ def label_agreement(
         else np.zeros((0, len(subjects), *design.levels, design.k))
     )
     extra = {"version_dice": version_dice} if version_axis is not None else {}
+    if gridless:  # said, not measured on a made-up 1 mm grid (review AR)
+        extra["distances_not_computed"] = NO_GRID
     return {
         **extra,
         "volume_names": names,
@@ -183,6 +248,7 @@ def label_agreement(
         "hd95_max": num(worst_hd95[0]) if worst_hd95 else None,
         "hd95_max_label": worst_hd95[1] if worst_hd95 else None,
         "spacing": list(spacing or ()),
+        "volume_unit": "elements" if gridless else "mm3",
         "pair_dice": {("within" if f is None else f): num(np.mean(v)) for f, v in pair_dice.items()},
     }
 

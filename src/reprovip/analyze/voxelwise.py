@@ -40,9 +40,10 @@ from reprovip.analyze.voxelmaps import finish_maps, map_dtype
 from reprovip.errors import ReaderError
 from reprovip.metrics import FactorialAccumulator
 from reprovip.readers import AFFINE_TOLERANCE, affine_mismatch, read_image
+from reprovip.readers.base import not_whole
 from reprovip.readers.compat import axes_note
 from reprovip.readers.inflate import DecodeBuffers
-from reprovip.readers.nifti import not_whole, read_geometry
+from reprovip.readers.nifti import read_geometry
 
 ONE_GRID = (
     "voxelwise maps need every execution on one grid: images in each subject's native space must be resampled "

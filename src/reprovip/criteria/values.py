@@ -60,11 +60,14 @@ def metric_values(
         summary = output.get("summary", {})
         label = summary.get(f"{metric}_label")  # dice_min, hd95_max: the label they come from
         why = {"reason": NO_LABEL} if no_label(output) else {}
+        if metric == "hd95_max" and (no_grid := (output.get("segmentation") or {}).get("distances_not_computed")):
+            why = {"reason": no_grid}  # vertices or array elements: no distance, never a made-up 1 mm (review AR)
         where = None if label is None else f"label {label}"
         if where and summary.get(f"{metric}_executions"):  # and the executions whose maps disagree most
             where += f" ({summary[f'{metric}_executions']})"
         if where and (other := summary.get(f"{metric}_became")) is not None:  # review DL: a swap named as one
-            where += f", whose voxels carry label {other} in the other execution"
+            elements = (output.get("segmentation") or {}).get("elements") or "voxels"  # or a GIfTI's vertices
+            where += f", whose {elements} carry label {other} in the other execution"
         return [(where, summary.get(metric), why)]
     icc = ICC_NAME.match(metric)
     out = []

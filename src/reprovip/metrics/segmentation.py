@@ -121,13 +121,23 @@ def surface(mask: np.ndarray) -> np.ndarray:
     return mask ^ ndimage.binary_erosion(mask, structure=structure, border_value=0)
 
 
-def _pairwise(masks: np.ndarray, spacing: np.ndarray) -> PairwiseOverlap:
-    """Core: ``masks`` is ``(k, *spatial)`` boolean, ``spacing`` ``(k, len(spatial))`` in mm."""
+def _pairwise(masks: np.ndarray, spacing: np.ndarray, distances: bool = True) -> PairwiseOverlap:
+    """Core: ``masks`` is ``(k, *spatial)`` boolean, ``spacing`` ``(k, len(spatial))`` in mm; without
+    ``distances``, HD, HD95 and ASSD are NaN (not computed)."""
     k = masks.shape[0]
     pairs = np.array(list(itertools.combinations(range(k), 2)), dtype=np.int64).reshape(-1, 2)
     counts = masks.reshape(k, -1).sum(axis=1)
     volumes = counts * np.prod(spacing, axis=1)
     res = {f: np.empty(len(pairs)) for f in _FIELDS}
+    if not distances:  # elements with no geometry (a surface's vertices, an array): overlap only
+        flat = masks.reshape(k, -1)
+        for p, (i, j) in enumerate(pairs):
+            inter, tot = np.count_nonzero(flat[i] & flat[j]), counts[i] + counts[j]
+            res["dice"][p] = 1.0 if tot == 0 else 2.0 * inter / tot
+            res["jaccard"][p] = 1.0 if tot == 0 else inter / (tot - inter)
+        for f in ("hd", "hd95", "assd"):
+            res[f][:] = np.nan
+        return PairwiseOverlap(output(pairs), *(output(res[f]) for f in _FIELDS), output(volumes))
     union = masks.any(axis=0)
     if not union.any():
         for f, v in zip(_FIELDS, (1.0, 1.0, 0.0, 0.0, 0.0), strict=True):
@@ -244,7 +254,9 @@ def label_overlap(a, b, *, labels=None, spacing=(1.0, 1.0, 1.0)) -> dict[int, Ov
     return {lab: overlap(a == lab, b == lab, spacing=spacing) for lab in _labels(np.stack([a, b]), labels)}
 
 
-def pairwise_overlap(maps, *, labels=None, spacing=(1.0, 1.0, 1.0)) -> dict[int, PairwiseOverlap]:
+def pairwise_overlap(
+    maps, *, labels=None, spacing=(1.0, 1.0, 1.0), distances: bool = True
+) -> dict[int, PairwiseOverlap]:
     """Agreement of every pair among ``k`` label maps ``(k, X, Y, Z)`` of one subject, per label.
 
     Each execution's surface and distance map is computed once per label, so the cost grows with ``k``
@@ -260,6 +272,9 @@ def pairwise_overlap(maps, *, labels=None, spacing=(1.0, 1.0, 1.0)) -> dict[int,
     spacing : array_like of float, optional
         Voxel size in mm, one entry per spatial axis; or ``(k, n_spatial)``, each map's own (its own header's),
         for its volume and its distances.
+    distances : bool, optional
+        False for maps whose elements have no place in space (a surface's vertices without its mesh, an array):
+        Dice, Jaccard and volumes (element counts x ``spacing``) only; HD, HD95 and ASSD are NaN. Default True.
 
     Returns
     -------
@@ -278,9 +293,15 @@ def pairwise_overlap(maps, *, labels=None, spacing=(1.0, 1.0, 1.0)) -> dict[int,
     ([[0, 1], [0, 2], [1, 2]], [1.0, 0.941, 0.941])
     >>> pairwise_overlap(maps[:2], spacing=[(1, 1, 1), (2, 1, 1)])[1].volumes.tolist()
     [8.0, 16.0]
+    >>> vertices = np.array([[1, 1, 2, 2], [1, 2, 2, 2]])  # one vertex of label 1 became 2
+    >>> res = pairwise_overlap(vertices, spacing=(1,), distances=False)
+    >>> res[1].dice.tolist(), res[2].dice.tolist(), res[2].hd95.tolist()
+    ([0.6666666666666666], [0.8], [nan])
     """
     maps = _as_labels(maps, "maps", 2)
     if maps.shape[0] < 2:
         raise MetricInputError(f"`maps` needs at least 2 label maps along axis 0, got {maps.shape[0]}")
+    if not isinstance(distances, bool):
+        raise MetricInputError(f"`distances` must be True or False, got {distances!r}")
     sp = _check_spacings(spacing, maps.shape[0], maps.ndim - 1)
-    return {lab: _pairwise(maps == lab, sp) for lab in _labels(maps, labels)}
+    return {lab: _pairwise(maps == lab, sp, distances) for lab in _labels(maps, labels)}

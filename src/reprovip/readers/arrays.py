@@ -1,5 +1,10 @@
 """NumPy files (``array``): ``.npy`` gives ``"data"``, ``.npz`` gives one entry per member.
 
+Declared ``labels``, an ``.npy`` (or an ``.npz`` of one member) is a label map: its integer ids as ``"data"``
+(whole-number floats are read as integers, a fraction is an error), compared by Dice per label. It has no voxel
+grid, hence no voxel size: no surface distance (HD95) is computed, and label volumes are element counts.
+Read as numbers, label ids swapped in one execution passed a per-element ICC (review AR).
+
 Numbers keep their dtype (booleans become uint8); a complex array ``k`` becomes ``k.real`` and ``k.imag``; a
 structured (record) array ``fits`` gives one entry per field, ``fits/amplitude``, read by the same rules.
 Pickled object arrays are never loaded (``allow_pickle=False``). Members and fields that are not numeric
@@ -29,6 +34,7 @@ from reprovip.readers.base import (
     describe,
     fail,
     head,
+    label_ids,
     new_hasher,
     read_only,
     suffix_of,
@@ -37,6 +43,7 @@ from reprovip.readers.base import (
 _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = b"PK\x03\x04"
 _RERUN = "the file is damaged or not a NumPy file; re-run the execution"
+_LABELS_FIX = "save the label ids as integers, or declare the output `kind: array` if its values are numbers"
 
 
 def _is_npz(path: Path) -> bool:
@@ -165,7 +172,7 @@ class NumpyReader(Reader):
 
     name = "numpy"
     binary = True
-    kinds = ("array",)
+    kinds = ("array", "labels")
     suffixes = (".npy", ".npz")
 
     def sniff(self, path: Path) -> bool:
@@ -183,6 +190,8 @@ class NumpyReader(Reader):
 
     def read(self, path: Path, *, kind: str, **options: Any) -> Loaded:
         arrays = load_arrays(path)
+        if kind == "labels":
+            return _label_map(path, arrays)
         values: dict[str, np.ndarray] = {}
         ignored: list[str] = []
         text: dict[str, str] = {}
@@ -216,3 +225,19 @@ class NumpyReader(Reader):
             h.update(np.array([array.ndim, *array.shape], dtype="<i8").tobytes())
             h.update(np.ascontiguousarray(array, dtype=little).tobytes())
         return h.hexdigest()
+
+
+def _label_map(path: Path, arrays: dict[str, np.ndarray]) -> Loaded:
+    """The one array of an ``.npy`` (or one-member ``.npz``) declared ``labels``, as integer ids ``"data"``."""
+    if len(arrays) != 1:
+        raise fail(
+            path,
+            f"declared `kind: labels` but holds {len(arrays)} arrays ({', '.join(arrays) or 'none'})",
+            "save one label map per file (an .npy), or declare the output `kind: array`",
+        )
+    ((name, array),) = arrays.items()
+    if array.dtype.names is not None or array.dtype.kind not in "biuf":
+        raise fail(path, f"declared `kind: labels` but array {name!r} has dtype {array.dtype}", _LABELS_FIX)
+    data = label_ids(path, array, element="element", fix=_LABELS_FIX)
+    meta = {"shape": list(data.shape), "dtype": array.dtype.str, "elements": "elements", "text": {}}
+    return Loaded("labels", {"data": read_only(data)}, {**meta, "n_nonfinite": 0})

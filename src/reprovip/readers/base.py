@@ -135,6 +135,45 @@ def fail(path: str | os.PathLike[str], problem: str, hint: str) -> ReaderError:
     return ReaderError(one_line(f"{os.fspath(path)}: {problem}; {hint}"))
 
 
+LABELS_FIX = "declare the output as kind 'image', or write integer labels"
+
+
+def not_whole(path: Path, data: np.ndarray, *, element: str = "voxel", fix: str = LABELS_FIX) -> ReaderError | None:
+    """The error of a label map ``data`` holding an ``element`` (voxel, vertex) that is no whole number (a
+    fraction, NaN, inf), or None."""
+    if data.dtype.kind in "biu":
+        return None
+    whole = np.isfinite(data) & (data == np.round(data))
+    if whole.all():
+        return None
+    bad = tuple(int(i) for i in np.argwhere(~whole)[0])
+    n_bad = int(whole.size - np.count_nonzero(whole))
+    where = f"{element} {bad if len(bad) > 1 else bad[0]} holds {float(data[bad])!r}"
+    plural = "vertices" if element == "vertex" else f"{element}s"
+    problem = f"labels must be whole numbers but {n_bad} {plural} are not ({where})"
+    return fail(path, problem, fix)
+
+
+def label_ids(path: Path, data: np.ndarray, *, element: str = "voxel", fix: str = LABELS_FIX) -> np.ndarray:
+    """``data`` as integer label ids: integers as stored, booleans as uint8, whole floats as int32 (int64 beyond
+    it); a fraction, NaN or inf, or a value beyond 64-bit integers, is a ReaderError naming the file and ``fix``.
+    Label ids are categories: read as numbers, a label renumbered by one passed an ICC (review AR)."""
+    if data.dtype.kind == "b":
+        return data.astype(np.uint8)
+    if data.dtype.kind in "iu":
+        return data
+    if data.dtype.kind != "f":
+        raise fail(path, f"labels must be whole numbers but the array has dtype {data.dtype}", fix)
+    if (error := not_whole(path, data, element=element, fix=fix)) is not None:
+        raise error
+    low, high = (float(data.min()), float(data.max())) if data.size else (0.0, 0.0)
+    if not -(2.0**63) <= low <= high < 2.0**63:
+        raise fail(path, f"label values range over [{low:g}, {high:g}], beyond 64-bit integers", fix)
+    info = np.iinfo(np.int32)
+    target = np.int32 if info.min <= low and high <= info.max else np.int64
+    return data.astype(target, order="K")  # nibabel's Fortran order kept
+
+
 def describe(exc: BaseException, limit: int = 160) -> str:
     """``"ExcType: message"`` of a wrapped library exception, shortened for a one-line message."""
     text = one_line(f"{type(exc).__name__}: {exc}")

@@ -1,4 +1,5 @@
-"""GIfTI surface files (``.gii``: FreeSurfer/fMRIPrep/HCP thickness, curvature, surfaces, time series) as ``array``.
+"""GIfTI surface files (``.gii``: FreeSurfer/fMRIPrep/HCP thickness, curvature, surfaces, time series) as ``array``,
+and GIfTI label files (``.label.gii``: a parcellation per vertex) as ``labels``.
 
 Each data array of the file is one observation, named by its position and its intent: ``0/shape`` (a
 thickness or curvature map), ``0/pointset`` and ``1/triangle`` (a surface's vertices and faces),
@@ -19,6 +20,12 @@ Semantic hash: per data array in file order, its intent, data type, shape and C-
 a point set's coordinate transform; then those text digests. The XML layout, the encoding (ASCII, base64, gzip),
 the run's metadata and a label table's colours do not count: two runs that write equal arrays are identical; a
 swapped label name or another hemisphere is not (a review).
+
+Label ids are categories, not quantities (review AR: an aparc parcellation, ids 1001-1035, renumbered by one in
+one execution passed a per-vertex ICC). A data array of intent ``NIFTI_INTENT_LABEL`` is read only as
+``labels``: its integer ids as ``"data"`` (one value per vertex, no voxel grid: Dice per label, no surface
+distance), the label table and metadata as ``meta["text"]``; a file declared ``labels`` must hold exactly one
+data array, of that intent. Declared ``array``, a file holding one is refused with the kind to declare.
 """
 
 from __future__ import annotations
@@ -36,11 +43,18 @@ from reprovip.readers.base import (
     fail,
     gunzip,
     head,
+    label_ids,
     read_file_bytes,
+    read_only,
     text_digest,
 )
 
 _RERUN = "the file is damaged or not a GIfTI file; re-run the execution"
+LABEL = "label"  # nibabel's NIFTI_INTENT_LABEL, as named in load_gifti
+_ONE_LABEL_ARRAY = (
+    "write the label ids as the file's one data array of intent NIFTI_INTENT_LABEL (a .label.gii), or declare "
+    "the output `kind: array` if its values are numbers"
+)
 #: Metadata that describe the run, not the data (FreeSurfer's, Connectome Workbench's, nibabel's).
 RUN_METADATA = frozenset({"Date", "UserName", "TimeStamp", "gifticlib-version", "ProgramProvenance", "Provenance"})
 
@@ -89,15 +103,41 @@ class GiftiReader(Reader):
 
     name = "gifti"
     binary = True
-    kinds = ("array",)
+    kinds = ("array", "labels")
     suffixes = (".gii", ".gii.gz")
 
     def sniff(self, path: Path) -> bool:
         return is_gifti(head(path, 2048))
 
     def read(self, path: Path, *, kind: str, **options: Any) -> Loaded:
+        arrays, text = load_gifti(path)
+        labels = [name for name in arrays if name.split("/")[1] == LABEL]
+        if kind == "labels":
+            return _label_map(path, arrays, labels, text)
+        if labels:  # ids read as numbers: a parcellation renumbered by one passed a per-vertex ICC (review AR)
+            raise fail(
+                path,
+                f"data array {labels[0]} has intent NIFTI_INTENT_LABEL: its values are label ids, which `kind: "
+                "array` would judge as numbers",
+                "declare the output `kind: labels` (compared by Dice per label)",
+            )
         # a point set's transform is geometry, as an image's affine: compared as an observation too
-        return arrays_loaded(*load_gifti(path))
+        return arrays_loaded(arrays, text)
 
     def semantic_hash(self, path: Path) -> str | None:
         return arrays_hash("gifti.v1", *load_gifti(path))
+
+
+def _label_map(path: Path, arrays: dict[str, np.ndarray], labels: list[str], text: dict[str, str]) -> Loaded:
+    """The one label array of a GIfTI file as a ``labels`` observation ``"data"`` (integer ids per vertex)."""
+    if len(arrays) != 1 or not labels:
+        found = ", ".join(arrays)
+        problem = (
+            f"declared `kind: labels` but holds no data array of intent NIFTI_INTENT_LABEL (found {found})"
+            if not labels
+            else f"declared `kind: labels` but holds {len(arrays)} data arrays ({found}), not one label array"
+        )
+        raise fail(path, problem, _ONE_LABEL_ARRAY)
+    data = label_ids(path, np.asarray(arrays[labels[0]]), element="vertex", fix="write integer label ids")
+    meta = {"shape": list(data.shape), "dtype": data.dtype.str, "elements": "vertices", "text": text}
+    return Loaded("labels", {"data": read_only(data)}, {**meta, "n_nonfinite": 0})

@@ -18,7 +18,16 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from reprovip.errors import ReaderError
-from reprovip.readers.base import GZIP_MAGIC, Loaded, Reader, fail, gunzip_pieces, head, read_only
+from reprovip.readers.base import (
+    GZIP_MAGIC,
+    Loaded,
+    Reader,
+    fail,
+    gunzip_pieces,
+    head,
+    label_ids,
+    read_only,
+)
 from reprovip.readers.image_hash import decoded_hash, streamed_hash
 from reprovip.readers.image_header import HEADER_BYTES, Decoded, decode, is_mgh, parse
 from reprovip.readers.inflate import DecodeBuffers
@@ -259,38 +268,8 @@ def load_image_with_hash(path: str | os.PathLike[str]) -> tuple[Image, str]:
     return _image(path, dec), decoded_hash(dec)
 
 
-LABELS_FIX = "declare the output as kind 'image', or write integer labels"
-
-
-def not_whole(path: Path, data: np.ndarray) -> ReaderError | None:
-    """The error of a label map ``data`` holding a voxel that is no whole number (a fraction, NaN, inf), or None."""
-    if data.dtype.kind in "biu":
-        return None
-    whole = np.isfinite(data) & (data == np.round(data))
-    if whole.all():
-        return None
-    bad = tuple(int(i) for i in np.argwhere(~whole)[0])
-    n_bad = int(whole.size - np.count_nonzero(whole))
-    problem = f"labels must be whole numbers but {n_bad} voxels are not (voxel {bad} holds {float(data[bad])!r})"
-    return fail(path, problem, LABELS_FIX)
-
-
 def _labels(path: Path, image: Image) -> np.ndarray:
-    data = image.data
-    if data.dtype.kind in "biu":
-        return data
-    if (error := not_whole(path, data)) is not None:
-        raise error
-    low, high = (float(data.min()), float(data.max())) if data.size else (0.0, 0.0)
-    if not -(2.0**63) <= low <= high < 2.0**63:
-        raise fail(
-            path,
-            f"label values range over [{low:g}, {high:g}], beyond 64-bit integers",
-            LABELS_FIX,
-        )
-    info = np.iinfo(np.int32)
-    target = np.int32 if info.min <= low and high <= info.max else np.int64
-    return data.astype(target, order="F")
+    return label_ids(path, image.data)
 
 
 def _decoded_head(path: Path, n: int) -> bytes:

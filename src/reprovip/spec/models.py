@@ -117,8 +117,11 @@ HOOK_PLACEHOLDERS = ("python", "study_dir")
 #: the two in step): a NIfTI declared ``table`` or a GIfTI declared ``text`` is refused at its line, not at analysis.
 BINARY_SUFFIXES = {
     **dict.fromkeys((".nii", ".nii.gz", ".mgz", ".mgh"), ("image", "labels")),
-    **dict.fromkeys((".npy", ".npz", ".gii", ".gii.gz"), ("array",)),
+    **dict.fromkeys((".npy", ".npz", ".gii", ".gii.gz"), ("array", "labels")),
 }
+#: GIfTI's name for a file of label ids (a parcellation): read as numbers, a parcellation renumbered by one passed
+#: a per-vertex ICC (review AR); the reader refuses its label arrays as `array`, this says so at the study's line.
+LABEL_SUFFIXES = (".label.gii", ".label.gii.gz")
 
 
 _PAIR = (
@@ -259,6 +262,11 @@ class Output(_Strict):
                 f"a {textual} file is read as kind {' or '.join(kinds[:-1])}, not {self.kind!r}"
                 + (": YAML, XML and INI are no JSON; their numbers are read by line" if kinds == _TEXTUAL else "")
                 + f" (declare `kind: {kinds[0]}`, or `bytes` to compare the files bit for bit)"
+            )
+        if (labels := declared_suffix(self.path, LABEL_SUFFIXES)) and self.kind not in ("labels", "bytes"):
+            raise ValueError(
+                f"a {labels} file holds label ids, not {self.kind!r} values: declare `kind: labels` (compared by "
+                "Dice per label; or `bytes` to compare the files bit for bit)"
             )
         suffix = declared_suffix(self.path, BINARY_SUFFIXES)
         kinds = BINARY_SUFFIXES.get(suffix or "", ())
