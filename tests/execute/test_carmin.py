@@ -270,7 +270,10 @@ def test_api_key_is_required_and_checked(
     ("spec", "match"),
     [
         ("carmin+ftp://host/rest", r"must look like carmin\+https://HOST/rest"),
-        ("carmin+https://host/rest?speed=2", r"unknown CARMIN executor option\(s\) \['speed'\]"),
+        (
+            "carmin+https://host/rest?speed=2",
+            r"unknown option 'speed'; the `carmin\+https` executor accepts `pipeline`, `root`",
+        ),
     ],
 )
 def test_bad_executor_strings(spec: str, match: str) -> None:

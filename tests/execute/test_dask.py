@@ -196,10 +196,10 @@ def test_dask_local_gives_the_catalog_of_the_local_executor(local_reference: tup
     [
         ("dask://127.0.0.1", r"give the scheduler's address as dask://HOST:PORT"),
         ("dask://127.0.0.1:1?shared=maybe", r"`shared` must be one of \{'0', '1'\}, got 'maybe'"),
-        ("dask://127.0.0.1:1?workers=3", r"unknown option 'workers'; valid options: `shared`$"),
-        ("dask://127.0.0.1:1?processes=1", r"unknown option 'processes'; valid options: `shared`$"),
+        ("dask://127.0.0.1:1?workers=3", r"unknown option 'workers'; the `dask` executor accepts `shared`$"),
+        ("dask://127.0.0.1:1?processes=1", r"unknown option 'processes'; the `dask` executor accepts `shared`$"),
         ("dask-local?processes=maybe", r"`processes` must be one of \{'0', '1'\}, got 'maybe'"),
-        ("dask-local?cores=2", r"unknown option 'cores'; valid options: `shared`, `processes`$"),
+        ("dask-local?cores=2", r"unknown option 'cores'; the `dask-local` executor accepts `shared`, `processes`$"),
         ("dask://127.0.0.1:1", r"cannot reach the Dask scheduler at tcp://127.0.0.1:1"),
     ],
 )
@@ -531,3 +531,139 @@ def test_dask_local_listens_on_loopback_only() -> None:
         listening = _listening(os.getpid())
     assert listening and all(a.startswith("loopback:") for a in listening), listening
     assert "loopback:8787" not in listening
+
+
+# The first execution to claim `victim` stops its own Dask worker (SIGSTOP) while it runs: that worker can begin
+# nothing more, however late the test looks (under load, a 2 s execution ended and the next began before the test
+# killed its worker), and the test kills it.
+VICTIM_APP = """\
+import json, os, signal, sys, time
+from pathlib import Path
+inp, out, markers, name = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
+worker = os.getppid()  # the dask worker process that runs this execution
+(markers / f"{name}.{worker}").write_text(str(os.getpid()))  # it began, there
+try:
+    os.close(os.open(markers / "claim", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+except FileExistsError:
+    time.sleep(0.5)
+else:
+    (markers / "victim.tmp").write_text(f"{name} {worker} {os.getpid()}")
+    (markers / "victim.tmp").rename(markers / "victim")
+    os.kill(worker, signal.SIGSTOP)
+    time.sleep(60)
+(out / "result.json").write_text(json.dumps({"value": float(inp.read_text().split()[-1]), "worker": worker}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("shared", "retries"), [("", 0), ("?shared=1", 1)], ids=["bytes-retries-0", "shared-retries-1"]
+)
+def test_an_execution_whose_worker_died_before_it_began_is_not_a_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared: str, retries: int
+) -> None:
+    """A worker is killed (SIGKILL) while it runs one execution and holds another queued; with
+    `distributed.scheduler.allowed-failures` 0, Dask fails both with `KilledWorker` at once.
+
+    The one that began is a failed attempt blaming the backend, as before; the one that never began is no attempt:
+    submitted again within the study's `retries` (then done, one attempt), else left pending and reported "not run:
+    its Dask worker died before it started (KilledWorker)", the run's exit 3; the next run runs it.
+    Before the fix both were failed attempts "backend error: KilledWorker ..." (review DK5).
+    """
+    from reprovip.cli.run import summary_lines
+
+    app, markers = tmp_path / "victim.py", tmp_path / "markers"
+    app.write_text(VICTIM_APP)
+    markers.mkdir()
+    path = write_study(
+        tmp_path / "study",
+        subjects=2,
+        repetitions=3,
+        extra=f"retries: {retries}\n",
+        args=f'"{{input}}", "{{outdir}}", "{markers}", "{{subject}}-{{repetition}}"',
+    )
+    path.write_text(path.read_text().replace(str(APPS / "det_app.py"), str(app)))
+    monkeypatch.setenv("DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES", "0")  # read by the scheduler process
+    with cluster(tmp_path / "dask", 2) as c, ThreadPoolExecutor(1) as pool:
+        run = pool.submit(Study.load(path).run, jobs=2, executor=c.executor + shared, progress=False)
+        deadline = time.monotonic() + 30
+        while not (markers / "victim").exists():  # the victim runs an execution, stopped, and holds the next
+            assert time.monotonic() < deadline and not run.done(), "no execution started on a worker"
+            time.sleep(0.05)
+        began, worker, application = (markers / "victim").read_text().split()
+        (victim,) = [w for w in c.workers if w.pid == int(worker)]
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        with contextlib.suppress(ProcessLookupError):  # the machine died: its application with it
+            os.killpg(int(application), signal.SIGKILL)
+        summary = run.result(timeout=120)
+        study = Study.load(path)
+        sid = study.catalog.study_id(study.name)
+        by_name = {f"{e['subject']}-{e['repetition']}": e for e in study.catalog.executions(sid)}
+        attempts = {name: [a["status"] for a in study.catalog.attempts(e["id"])] for name, e in by_name.items()}
+        errors = {n: [a["error"] for a in study.catalog.attempts(e["id"])] for n, e in by_name.items()}
+        # Failed attempts, blaming the backend, only of executions that began on the victim: the one it ran, and
+        # one whose result it had not sent yet (under load it ran one before the one that stopped it)
+        on_victim = {p.name.rsplit(".", 1)[0] for p in markers.glob(f"*.{worker}")}
+        failed = {n for n, a in attempts.items() if "failed" in a}
+        assert began in failed and failed <= on_victim, (attempts, errors, sorted(p.name for p in markers.iterdir()))
+        assert all(errors[n][0].startswith("backend error: KilledWorker") for n in failed), errors
+        if retries:
+            assert (summary.done, summary.failed, summary.not_run, summary.not_started) == (6, 0, 0, [])
+            assert all(attempts[n] == ["failed", "done"] for n in failed), attempts
+            assert all(a == ["done"] for n, a in attempts.items() if n not in failed)  # one attempt each
+            return
+        lost = [n for n, e in by_name.items() if e["status"] == "pending"]
+        # what was queued on the victim (Dask gives a one-thread worker 2 tasks) never began: never an attempt
+        assert lost and all(attempts[n] == [] and n not in on_victim for n in lost), (attempts, on_victim)
+        done = 6 - len(failed) - len(lost)
+        assert (summary.done, summary.failed, summary.not_run) == (done, len(failed), len(lost))
+        assert [e["reason"] for e in summary.not_started] == [
+            "not run: its Dask worker died before it started (KilledWorker)"
+        ] * len(lost)
+        assert not summary.ok
+        lines = summary_lines(study.name, summary)
+        assert lines[0].endswith(f"{done} completed, {len(failed)} failed, {len(lost)} not run")
+        assert lines[1].startswith(
+            f"{len(lost)} execution(s) not run: its Dask worker died before it started (KilledWorker), e.g. "
+        )
+        # The next run (the survivor still there) runs what was not run, and the failed ones
+        code = main(["run", str(path), "--executor", c.executor + shared, "--no-progress"])
+        again = {n: [(a["status"], a["error"]) for a in study.catalog.attempts(e["id"])] for n, e in by_name.items()}
+        assert code == 0, again
+    study = Study.load(path)
+    execs = study.catalog.executions(sid)
+    assert {e["status"] for e in execs} == {"done"}
+    assert all(len(study.catalog.attempts(by_name[n]["id"])) == 1 for n in lost)
+
+
+def test_status_shows_the_executions_a_dask_local_run_is_running(tmp_path: Path) -> None:
+    """During a `dask-local` run of 2 workers, the catalog (what `reprovip status` and the dashboard read) shows 2
+    executions running, never more (one queued on a worker has not begun), then all done.
+
+    Before the fix it read "running 0" throughout: only the local executor and Slurm arrays reported starts
+    (review DK6).
+    """
+    app, markers = tmp_path / "sleepy.py", tmp_path / "markers"
+    app.write_text(SLEEPY_APP)
+    markers.mkdir()
+    path = write_study(
+        tmp_path / "study",
+        subjects=2,
+        repetitions=3,
+        args=f'"{{input}}", "{{outdir}}", "{markers}", "{{subject}}-{{repetition}}"',
+    )
+    path.write_text(path.read_text().replace(str(APPS / "det_app.py"), str(app)))
+    seen = set()
+    with ThreadPoolExecutor(1) as pool:
+        run = pool.submit(Study.load(path).run, jobs=2, executor="dask-local", progress=False)
+        reader = Study.load(path)
+        while not run.done():
+            rows = reader.status_rows()
+            seen.add(sum(r["running"] for r in rows))
+            time.sleep(0.1)
+        summary = run.result()
+    assert (summary.done, summary.failed) == (6, 0)
+    # some shown running; never the 6 submitted at once to 2 workers of one thread (one queued has not begun: a
+    # finished one whose end the runner has not recorded yet may still show beside the next)
+    assert 1 <= max(seen) < 6, seen
+    assert sum(r["running"] for r in Study.load(path).status_rows()) == 0

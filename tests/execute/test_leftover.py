@@ -24,6 +24,7 @@ from reprovip.execute.local import LocalPool
 from reprovip.execute.runner import _cleanup_stale_work
 from reprovip.execute.sandbox import PID_FILE, OutputDecl, Task, run_task
 from reprovip.study import Study
+from tests.conftest import write_study
 
 LIFETIME = 30  # seconds a leftover child would live: far beyond every timeout below
 
@@ -521,3 +522,26 @@ def test_the_next_run_kills_what_a_killed_runners_attempts_left_running(tmp_path
             for pid in _pids(pids / name):
                 if _running(pid):  # the code before the fix left it running
                     os.kill(pid, 9)
+
+
+def test_the_next_run_kills_what_a_runner_of_the_layout_before_attempt_folders_left_running(tmp_path: Path) -> None:
+    """After an upgrade, a runner killed on the version before attempt folders left `work/<id>/.reprovip-pid`, one
+    level up (review DK): the next run kills the process group it records and runs the study.
+
+    Before the fix only `work/<id>/<attempt>/.reprovip-pid` was looked for: the application ran on.
+    """
+    path = write_study(tmp_path / "study", subjects=1, repetitions=1)
+    study = Study.load(path)
+    old = study.store / "work" / "0123456789abcdef"
+    old.mkdir(parents=True)
+    leftover = subprocess.Popen(["sleep", str(LIFETIME)], start_new_session=True)
+    try:
+        (old / PID_FILE).write_text(f"{leftover.pid} {socket.gethostname()}")
+        summary = study.run(jobs=1, progress=False)
+        assert leftover.wait(timeout=5) == -9
+        assert (summary.done, summary.failed) == (1, 0)
+        assert not old.exists()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(leftover.pid, 9)  # the code before the fix left it running
+        leftover.wait()

@@ -534,7 +534,10 @@ def test_invalid_partition_is_a_one_line_error(study_dir: Path) -> None:
 @pytest.mark.parametrize(
     ("spec", "match"),
     [
-        ("slurm-array?queue=short", r"unknown option 'queue'; choose among: partition, account"),
+        (
+            "slurm-array?queue=short",
+            r"unknown option 'queue'; the `slurm-array` executor accepts `partition`, `account`",
+        ),
         ("slurm-array?time", r"option 'time' needs a value, as in time=VALUE"),
     ],
 )

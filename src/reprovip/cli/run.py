@@ -45,7 +45,7 @@ def summary_lines(name: str, summary: RunSummary) -> list[str]:
     lines = [
         f"{name}: {summary.planned} executions planned, {summary.skipped} already done, "
         f"{summary.done} completed, {summary.failed} failed"
-        + (f", {summary.not_run} not run" if summary.stopped else "")
+        + (f", {summary.not_run} not run" if summary.stopped or summary.not_run else "")
     ]
     if summary.replaced_ingested:  # their results were dropped unsaid (a review)
         lines.append(
@@ -57,6 +57,14 @@ def summary_lines(name: str, summary: RunSummary) -> list[str]:
             f"the application's files (its script, descriptor or the files its command names) changed during the "
             f"run: its {summary.changed_during} execution(s) ran one code or the other, so they are pending again; "
             "run `reprovip run` again once the files are as they should be"
+        )
+    for reason in dict.fromkeys(e["reason"] for e in summary.not_started):
+        lost = [e for e in summary.not_started if e["reason"] == reason]
+        first = lost[0]
+        # Not failed: the application never ran; they stay pending, the study incomplete (review DK5)
+        lines.append(
+            f"{len(lost)} execution(s) {reason}, e.g. {first['subject']} [{first['condition']}] rep "
+            f"{first['repetition']}; they stay pending: `reprovip run` runs them"
         )
     groups = summary.groups
     if summary.stopped:

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from reprovip.errors import InputError
+from reprovip.execute import backends
 from reprovip.execute.backends import Backend
 from reprovip.execute.carmin_client import TERMINAL, CarminClient, CarminError, RetryPolicy
 from reprovip.execute.sandbox import Task, new_result
@@ -349,10 +350,7 @@ def executor_options(spec: str) -> tuple[str, dict[str, str]]:
     parts = urllib.parse.urlsplit(rest)
     if scheme != "carmin" or parts.scheme not in ("http", "https") or not parts.netloc:
         raise InputError(f"CARMIN executor must look like carmin+https://HOST/rest, got {spec!r}")
-    options = dict(urllib.parse.parse_qsl(parts.query))
-    unknown = sorted(set(options) - set(OPTIONS))
-    if unknown:
-        raise InputError(f"unknown CARMIN executor option(s) {unknown}; valid: {', '.join(OPTIONS)}")
+    options = backends.executor_options(spec, OPTIONS)
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")), options
 
 

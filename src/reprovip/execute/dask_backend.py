@@ -30,13 +30,16 @@ from __future__ import annotations
 import contextlib
 import importlib
 import shutil
+import threading
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from reprovip.errors import InputError
-from reprovip.execute.backends import Backend
+from reprovip.execute.backends import Backend, executor_options
 
 JOBQUEUE = {
     "slurm": "SLURMCluster",
@@ -48,6 +51,7 @@ JOBQUEUE = {
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 CONNECT_TIMEOUT = "10s"
 SUBMIT_TIMEOUT = 60.0  # seconds for the batch system to accept the first worker job
+RUNNING_EVERY = 1.0  # seconds between two reports of the executions begun (one catalog transaction each)
 
 
 def _distributed() -> Any:
@@ -59,29 +63,111 @@ def _distributed() -> Any:
 
 def _options(spec: str, defaults: dict[str, bool]) -> dict[str, bool]:
     """The boolean query options of ``spec`` (``dask://host:port?shared=1``), those absent at their default."""
-    query = parse_qs(urlsplit(spec).query) if "?" in spec else {}
-    unknown = set(query) - set(defaults)
-    if unknown:
-        first = sorted(unknown)[0]
-        valid = ", ".join(f"`{name}`" for name in defaults)
-        raise InputError(f"executor {spec!r}: unknown option {first!r}; valid options: {valid}")
     options = dict(defaults)
-    for name in defaults:
-        value = query.get(name, [""])[-1].lower()
-        if not value:
-            continue
-        if value not in _TRUE | _FALSE:
+    for name, value in executor_options(spec, list(defaults)).items():
+        if value.lower() not in _TRUE | _FALSE:
             raise InputError(f"executor {spec!r}: `{name}` must be one of {{'0', '1'}}, got {value!r}")
-        options[name] = value in _TRUE
+        options[name] = value.lower() in _TRUE
     return options
+
+
+def _announced(topic: str, token: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """On a Dask worker: tell the runner that task ``token`` begins (a Dask event under ``topic``), then run it."""
+    from distributed import get_worker
+
+    get_worker().log_event(topic, token)
+    return fn(*args, **kwargs)
+
+
+class _Announcing(Executor):
+    """``client.get_executor(pure=False)`` whose tasks announce their start to the runner.
+
+    The scheduler cannot tell a task a worker runs from one queued on it: both are "processing" there, and a
+    worker's death counts against both; after ``distributed.scheduler.allowed-failures`` deaths it fails both with
+    ``KilledWorker``, one that never began included (review DK5). Each task logs a Dask event as it begins, which
+    this client hears: :meth:`began` answers for a failed task, and :meth:`report_running` marks the executions
+    begun running in the catalog (``status`` read "running 0" during a ``dask-local`` run, review DK6).
+    """
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._inner = client.get_executor(pure=False)
+        self._topic = f"reprovip-began-{uuid.uuid4().hex}"  # a scheduler may serve other runners
+        self._tokens: dict[Future[Any], str] = {}  # a failed task's token, until asked about
+        self._ids: dict[str, str] = {}  # token -> execution id, while its task is not over
+        self._futures: dict[str, Future[Any]] = {}
+        self._began: set[str] = set()
+        self._started: list[str] = []  # tokens begun since the last report (list.append is atomic)
+        self._closed = False
+        client.subscribe_topic(self._topic, self._heard)
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        """Queue ``fn(*args, **kwargs)`` on the cluster; it logs its start first."""
+        token = uuid.uuid4().hex
+        fut = self._inner.submit(_announced, self._topic, token, fn, args, kwargs)
+        self._tokens[fut] = token
+        self._futures[token] = fut
+        if (eid := getattr(args[0] if args else None, "execution_id", None)) is not None:
+            self._ids[token] = eid
+        fut.add_done_callback(self._over)
+        return fut
+
+    def _over(self, fut: Future[Any]) -> None:
+        token = self._tokens[fut]
+        self._ids.pop(token, None)
+        self._futures.pop(token, None)
+        if fut.cancelled() or fut.exception() is None:  # only a failed task is asked about
+            self._tokens.pop(fut, None)
+            self._began.discard(token)
+
+    def _heard(self, event: tuple[float, Any]) -> None:
+        """A task began (called in the client's event loop)."""
+        self._began.add(event[1])
+        self._started.append(event[1])
+
+    def began(self, fut: Future[Any]) -> bool | None:
+        """Whether the task of ``fut``, which failed, began on a worker (None: not a task of this executor)."""
+        token = self._tokens.pop(fut, None)
+        if token is None:
+            return None
+        began = token in self._began
+        self._began.discard(token)
+        return began
+
+    def report_running(self, mark: Callable[[list[str]], None]) -> None:
+        """Call ``mark(execution ids)`` about every :data:`RUNNING_EVERY` seconds with the executions that began
+        since and are not over (the runner gives ``Catalog.mark_running``)."""
+
+        def report() -> None:
+            while not self._closed:
+                time.sleep(RUNNING_EVERY)
+                started, self._started = self._started, []
+                ids = [eid for token in started if (eid := self._ids.get(token))]
+                if ids:
+                    with contextlib.suppress(Exception):  # a busy catalog: what it shows waits for the next report
+                        mark(ids)
+
+        threading.Thread(target=report, name="reprovip-dask-running", daemon=True).start()
+
+    def stop_reporting(self) -> None:
+        """Stop the reports of :meth:`report_running` and the events' subscription."""
+        self._closed = True
+        with contextlib.suppress(Exception):
+            self._client.unsubscribe_topic(self._topic)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Shut Dask's executor down (``wait=False`` cancels what has not run), then stop reporting: cancelled
+        first, before anything (a worker freed by the interrupt's kill) can start what is queued."""
+        self._inner.shutdown(wait=wait)
+        self.stop_reporting()
 
 
 @contextlib.contextmanager
 def _serve(client: Any, shared: bool, *, owned: bool) -> Iterator[Backend]:
     """Yield the backend; on an interrupt, kill the applications still running on workers we own."""
-    executor = client.get_executor(pure=False)
+    executor = _Announcing(client)
     try:
-        yield Backend(executor, shared_filesystem=shared)
+        yield Backend(executor, shared_filesystem=shared, report_running=executor.report_running, began=executor.began)
     except BaseException:
         # Cancel what has not started first: a worker freed by the kill would otherwise start the next one.
         with contextlib.suppress(Exception):
@@ -93,6 +179,7 @@ def _serve(client: Any, shared: bool, *, owned: bool) -> Iterator[Backend]:
                 client.run(kill_active)
         raise
     finally:
+        executor.stop_reporting()
         client.close()
 
 

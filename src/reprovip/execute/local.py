@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import reprovip
-from reprovip.execute.backends import Backend
+from reprovip.execute.backends import Backend, executor_options
 
 RUNNING_EVERY = 1.0  # seconds between two reports of the executions started (one catalog transaction each)
 
@@ -304,7 +304,13 @@ def local(address: str, jobs: int) -> Iterator[Backend]:
         ``local`` (no options).
     jobs : int
         Worker processes, hence executions at once.
+
+    Raises
+    ------
+    InputError
+        An option given (``local?x=1`` was accepted silently, review DK6).
     """
+    executor_options(address, ())
     pool = LocalPool(jobs)
     try:
         yield Backend(pool, shared_filesystem=True, report_running=pool.report_running)

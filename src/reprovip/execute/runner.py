@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import blake3
+
 from reprovip.errors import BACKEND_ERROR, InputError, StoreError
 from reprovip.execute.backends import Backend, open_backend
 from reprovip.execute.failures import FAILED_DIR, KEEP_FAILED, FailureGroup, error_signature, group_failures
@@ -61,14 +63,15 @@ class RunSummary:
     failed: int = 0
     failures: list[dict[str, Any]] = field(default_factory=list)
     stopped: bool = False  # the first executions all failed with one error: the rest was not run
-    not_run: int = 0  # executions left pending by the stop
+    not_run: int = 0  # executions left pending by the stop, or whose worker died before they began
+    not_started: list[dict[str, Any]] = field(default_factory=list)  # the latter (see _not_started)
     replaced_ingested: int = 0  # ingested executions run now (their results give way)
     changed_during: int = 0  # executions run while the application's files changed: pending again
 
     @property
     def ok(self) -> bool:
         """True when no execution is left failed and none was left out."""
-        return self.failed == 0 and not self.stopped
+        return self.failed == 0 and not self.stopped and not self.not_started
 
     @property
     def groups(self) -> list[FailureGroup]:
@@ -118,6 +121,11 @@ def _cleanup_stale_work(work: Path) -> None:
     if not work.exists():
         return
     _end_attempts(work, work.glob(f"*/*/{PID_FILE}"))  # <execution id>/<attempt>/
+    # The layout before attempts had folders, `<execution id>/`: a runner killed on that version left its pid file
+    # there after an upgrade, and nothing was killed (review DK). Those attempts named none in their environment.
+    for pid_file in work.glob(f"*/{PID_FILE}"):
+        if not pid_file.parent.name.startswith("."):
+            _kill_recorded(pid_file)
     shutil.rmtree(work, ignore_errors=True)
 
 
@@ -396,6 +404,8 @@ def _run(
     status = "interrupted"
     shared = backend.shared_filesystem
     work_root, blob_root = (str(store / "work"), str(store)) if shared else (None, None)
+    # no shared folder: this runner's own folder under each worker's temporary one (sandbox.Task.scratch)
+    scratch = "" if shared else blake3.blake3(f"{socket.gethostname()}:{store.resolve()}".encode()).hexdigest()[:16]
     failed_root = str(store / FAILED_DIR) if shared and keep_failed else None
     early = None if keep_going else _EarlyFailures(_fail_fast_threshold(jobs, spec.retries))
     pending: dict[Future[dict[str, Any]], str] = {}
@@ -409,6 +419,7 @@ def _run(
             by_id[eid],
             template=template,
             work_root=work_root,
+            scratch=scratch,
             environments=environments,
             rootfs=rootfs,
             containers=containers,
@@ -434,9 +445,22 @@ def _run(
                     except Exception as exc:  # the backend lost the task (worker died): retry like a failure
                         if (error := _storage_error(exc, store)) is not None:
                             raise error from exc  # the store's disk, not the execution: nothing can go on
-                        result = dict(ok=False, error=f"{BACKEND_ERROR}: {exc.__class__.__name__}: {exc}")
+                        began = _began(backend, fut, work_root, eid)
                         if work_root:  # what its worker left running on this host is killed
                             _end_attempts(Path(work_root), Path(work_root, eid).glob(f"*/{PID_FILE}"))
+                            # Its folders too: the next submission's are then the evidence that it began
+                            shutil.rmtree(Path(work_root, eid), ignore_errors=True)
+                        if not began:  # no attempt of the application: submitted again, or left pending
+                            lost = _not_started(by_id[eid], exc)
+                            if tries[eid] <= spec.retries:
+                                submit(eid)
+                            else:
+                                summary.not_started.append(lost)
+                                summary.not_run += 1
+                                if bar is not None and ptask is not None:
+                                    bar.update(ptask, advance=1)
+                            continue
+                        result = dict(ok=False, error=f"{BACKEND_ERROR}: {exc.__class__.__name__}: {exc}")
                     batch.append((eid, result, _adopt_outputs(blobs, result)))
                 # One transaction for everything that finished together: whole executions or none.
                 catalog.record_attempts(run_id, batch)
@@ -476,6 +500,28 @@ def _run(
             if status == "finished":  # else the error that stopped the run is the one to report
                 raise
     return summary
+
+
+def _began(backend: Backend, fut: Future[Any], work_root: str | None, eid: str) -> bool:
+    """Whether the task of ``fut``, lost by the backend, began: its attempt's folder exists (a shared filesystem), or
+    the backend says so. Unknown counts as begun, an attempt (as before review DK5)."""
+    said = backend.began(fut) if backend.began is not None else None
+    if work_root and Path(work_root, eid).exists():
+        return True
+    return said is not False
+
+
+def _not_started(p: Any, exc: BaseException) -> dict[str, Any]:
+    """What the summary says of planned execution ``p`` whose worker died before it began (``exc``, the backend's
+    error): not run, never a failure of the application (review DK5)."""
+    dask = type(exc).__module__.split(".")[0] == "distributed"
+    return dict(
+        id=p.id,
+        subject=p.subject.id,
+        condition=p.condition.key,
+        repetition=p.repetition,
+        reason=f"not run: its {'Dask ' if dask else ''}worker died before it started ({exc.__class__.__name__})",
+    )
 
 
 def _failure(p: Any, result: dict[str, Any]) -> dict[str, Any]:

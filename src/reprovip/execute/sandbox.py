@@ -110,6 +110,10 @@ class Task:
     timeout: float
     seed: int | None = None
     work_root: str | None = None
+    # Without a work_root (no shared folder), the runner's own folder under the worker's temporary folder: two runs
+    # of copies of one study share execution ids, and one's attempt took the other's running ones for its earlier
+    # attempts, killed them and removed their folders
+    scratch: str = ""
     return_bytes: bool = False
     blob_root: str | None = None  # shared store: the worker moves outputs into it and removes its workdir
     failed_root: str | None = None  # where the working folder of a failed execution is kept (None: removed)
@@ -839,7 +843,7 @@ def _run_and_store(task: Task, tmpdir: str | None) -> dict[str, Any]:
 
 def _work_root(task: Task) -> str:
     """The folder of the executions' working folders, ``<work_root>/<execution id>/<attempt>``."""
-    return task.work_root or os.path.join(tempfile.gettempdir(), "reprovip-work")
+    return task.work_root or os.path.join(tempfile.gettempdir(), "reprovip-work", *filter(None, [task.scratch]))
 
 
 def _leave(workdir: str) -> None:
@@ -849,12 +853,17 @@ def _leave(workdir: str) -> None:
 
 
 def _end_earlier(execution_id: str, attempts: str) -> None:
-    """Kill what earlier attempts of an execution left running on this machine, found by the attempt their
-    environment names (its folder gone too), and remove the folders in ``attempts``: an attempt whose worker died
-    (a Dask worker killed) leaves its application running, and its folder behind (review DK)."""
-    prefix = f"{execution_id}/".encode()
-    _end_left_behind(-1, lambda named: named.startswith(prefix), grace=0.0)  # no session: its leader's pid is stale
-    for name in os.listdir(attempts):
+    """Kill what earlier attempts of an execution left running on this machine, the attempts whose folders
+    ``attempts`` holds, found by the attempt their environment names, and remove those folders: an attempt whose
+    worker died (a Dask worker killed) leaves its application running, and its folder behind (review DK). Only
+    those: another runner's attempts of the same execution id (a copy of the study) are in its own folder."""
+    try:
+        names = os.listdir(attempts)
+    except FileNotFoundError:  # removed meanwhile by the attempt that just ended
+        return
+    earlier = {f"{execution_id}/{name}".encode() for name in names}  # this runner's: see Task.scratch
+    _end_left_behind(-1, earlier.__contains__, grace=0.0)  # no session: its leader's pid is stale
+    for name in names:
         shutil.rmtree(os.path.join(attempts, name), ignore_errors=True)
 
 

@@ -12,9 +12,9 @@ import math
 import shutil
 import subprocess
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlsplit
 
 from reprovip.errors import InputError
+from reprovip.execute.backends import executor_options
 
 SBATCH_OPTIONS = ("partition", "account", "qos", "time", "mem", "mem-per-cpu", "cpus-per-task", "constraint", "gres")
 OPTIONS = (*SBATCH_OPTIONS, "grace")  # ``grace`` is the executor's own, not an sbatch option
@@ -46,13 +46,8 @@ def parse_options(spec: str) -> Options:
     >>> parse_options("slurm-array?grace=5")
     Options(sbatch=[], grace=5.0)
     """
-    query = urlsplit(spec).query if "?" in spec else ""
     args, grace = [], GRACE
-    for key, value in parse_qsl(query, keep_blank_values=True):
-        if key not in OPTIONS:
-            raise InputError(f"executor {spec!r}: unknown option {key!r}; choose among: {', '.join(OPTIONS)}")
-        if not value:
-            raise InputError(f"executor {spec!r}: option {key!r} needs a value, as in {key}=VALUE")
+    for key, value in executor_options(spec, OPTIONS).items():
         if key == "grace":
             grace = _seconds(spec, key, value)
         else:

@@ -43,6 +43,7 @@ def build_task(
     *,
     template: list[str],
     work_root: str | None,
+    scratch: str = "",
     environments: dict[str, Environment] | None = None,
     rootfs: dict[str, tuple[Path, dict[str, str]]] | None = None,
     containers: dict[tuple[str, str], dict[str, str]] | None = None,
@@ -153,6 +154,7 @@ def build_task(
         timeout=spec.timeout,
         seed=seed,
         work_root=work_root,
+        scratch=scratch,
         extra=extra,
     )
 
