@@ -321,18 +321,26 @@ time.sleep(2.0)
 """
 
 
-def test_killed_worker_executions_are_run_again_on_the_other_worker(tmp_path: Path) -> None:
-    app, markers = tmp_path / "sleepy.py", tmp_path / "markers"
-    app.write_text(SLEEPY_APP)
+def _marker_study(tmp_path: Path, app_text: str, repetitions: int, extra: str = "") -> tuple[Path, Path]:
+    """A study of 2 subjects running ``app_text`` (it leaves markers of where each execution ran in the returned
+    folder), with ``repetitions`` and ``extra`` study keys; returns (study path, markers folder). An absolute
+    ``app`` path makes ``APPS / app`` that path."""
+    app, markers = tmp_path / "app.py", tmp_path / "markers"
+    app.write_text(app_text)
     markers.mkdir()
     path = write_study(
         tmp_path / "study",
+        app=str(app),
         subjects=2,
-        repetitions=2,
-        extra="retries: 2\n",
+        repetitions=repetitions,
+        extra=extra,
         args=f'"{{input}}", "{{outdir}}", "{markers}", "{{subject}}-{{repetition}}"',
     )
-    path.write_text(path.read_text().replace(str(APPS / "det_app.py"), str(app)))
+    return path, markers
+
+
+def test_killed_worker_executions_are_run_again_on_the_other_worker(tmp_path: Path) -> None:
+    path, markers = _marker_study(tmp_path, SLEEPY_APP, 2, "retries: 2\n")
     with cluster(tmp_path / "dask", 2) as c, ThreadPoolExecutor(1) as pool:
         run = pool.submit(Study.load(path).run, jobs=2, executor=c.executor)
         victim = c.workers[0]
@@ -571,17 +579,7 @@ def test_an_execution_whose_worker_died_before_it_began_is_not_a_failure(
     """
     from reprovip.cli.run import summary_lines
 
-    app, markers = tmp_path / "victim.py", tmp_path / "markers"
-    app.write_text(VICTIM_APP)
-    markers.mkdir()
-    path = write_study(
-        tmp_path / "study",
-        subjects=2,
-        repetitions=3,
-        extra=f"retries: {retries}\n",
-        args=f'"{{input}}", "{{outdir}}", "{markers}", "{{subject}}-{{repetition}}"',
-    )
-    path.write_text(path.read_text().replace(str(APPS / "det_app.py"), str(app)))
+    path, markers = _marker_study(tmp_path, VICTIM_APP, 3, f"retries: {retries}\n")
     monkeypatch.setenv("DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES", "0")  # read by the scheduler process
     with cluster(tmp_path / "dask", 2) as c, ThreadPoolExecutor(1) as pool:
         run = pool.submit(Study.load(path).run, jobs=2, executor=c.executor + shared, progress=False)
@@ -637,22 +635,13 @@ def test_an_execution_whose_worker_died_before_it_began_is_not_a_failure(
 
 
 def test_status_shows_the_executions_a_dask_local_run_is_running(tmp_path: Path) -> None:
-    """During a `dask-local` run of 2 workers, the catalog (what `reprovip status` and the dashboard read) shows 2
-    executions running, never more (one queued on a worker has not begun), then all done.
+    """During a `dask-local` run of 2 workers, the catalog (what `reprovip status` and the dashboard read) shows
+    executions running, never the 6 submitted at once (one queued on a worker has not begun), then none.
 
     Before the fix it read "running 0" throughout: only the local executor and Slurm arrays reported starts
     (review DK6).
     """
-    app, markers = tmp_path / "sleepy.py", tmp_path / "markers"
-    app.write_text(SLEEPY_APP)
-    markers.mkdir()
-    path = write_study(
-        tmp_path / "study",
-        subjects=2,
-        repetitions=3,
-        args=f'"{{input}}", "{{outdir}}", "{markers}", "{{subject}}-{{repetition}}"',
-    )
-    path.write_text(path.read_text().replace(str(APPS / "det_app.py"), str(app)))
+    path, _ = _marker_study(tmp_path, SLEEPY_APP, 3)
     seen = set()
     with ThreadPoolExecutor(1) as pool:
         run = pool.submit(Study.load(path).run, jobs=2, executor="dask-local", progress=False)
