@@ -72,3 +72,40 @@ def test_storage_text_and_unused_fields_stay_warnings(fields: list[str] | None) 
     """The decoded values equal, the file says the same image: the criteria cannot vouch for it, nothing more."""
     why = _verdict("image", fields)
     assert why["severity"] == "warn" and "the same values are another image" not in why["message"]
+
+
+def _npy(values) -> bytes:
+    import io
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.save(buffer, values)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("stored", ["float32", "int16"])
+def test_an_array_one_execution_stores_with_another_type_is_said(tmp_path, stored: str) -> None:
+    """Review AR: one execution wrote its float64 result as float32 and the study read "sufficiently reproducible"
+    with nothing said; int16 beside float64 of equal values was blamed on "a string, a word"."""
+    import numpy as np
+
+    from tests.conftest import ingested
+
+    rng = np.random.default_rng(2)
+    base = {s: np.round(rng.uniform(10, 100, 6), 0 if stored == "int16" else 12) for s in ("s1", "s2", "s3")}
+    files = {
+        (s, r): {"a.npy": _npy(v.astype(stored) if (s, r) == ("s2", 2) else v)} for s, v in base.items() for r in (1, 2)
+    }
+    doc = ingested(tmp_path, "  a: {path: a.npy, kind: array}\n", files).analyze().document
+    (out,) = doc["outputs"]
+    assert out["stored_type_differences"] == [
+        dict(name="data", subject="s2", types={"float64": [["-", 1]], stored: [["-", 2]]})
+    ]
+    (why,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "numbers stored alike"]
+    assert why["severity"] == "warn" and not why["passed"]
+    assert why["message"].startswith(
+        f"1 array(s) stored with another number type in some executions of a subject ('data' of subject s2: "
+        f"float64 in repetition 1, {stored} in repetition 2)"
+    )
+    assert doc["verdict"]["status"] in ("warn", "fail") and doc["verdict"]["exit_code_strict"] == 1

@@ -236,6 +236,8 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
                 entry["cut_short"] = obs.cut
             if obs.categorical:  # words (include/exclude) that differ between repetitions: a result, not a stamp
                 entry["categorical_differences"] = dict(count=len(obs.categorical), fields=obs.categorical)
+            if obs.stored_types:  # one execution's float32 among float64: compared as stored, said
+                entry["stored_type_differences"] = obs.stored_types
             if obs.inexact_differs:  # integers beyond 2**53 that differ where their float64 values do not
                 entry["inexact_differences"] = dict(count=len(obs.inexact_differs), names=obs.inexact_differs[:20])
             entry["complete_subjects"] = len(obs.subjects)

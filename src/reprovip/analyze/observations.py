@@ -65,6 +65,8 @@ class Observations:
     # Executions whose text file ends without a line break where the output's other files end with one
     # (:func:`cut_short`)
     cut: list[dict[str, Any]] = field(default_factory=list)
+    # Arrays a subject's executions store with other number types (:func:`stored_types`)
+    stored_types: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _elements(name: str, arr: np.ndarray) -> Iterator[tuple[str, Any]]:
@@ -107,6 +109,36 @@ def _inexact_differs(
             if len({e.get(name) for e in exact}) > 1 and len({f.get(name) for f in floats}) == 1:
                 differs.add(name)
     return sorted(differs)
+
+
+def stored_types(raw: Raw, limit: int = 20) -> list[dict[str, Any]]:
+    """The arrays (NumPy, MATLAB, GIfTI) that executions of one subject store with other number types, each
+    ``{name, subject, types: {type: [(condition, repetition), ...]}}``, at most ``limit``.
+
+    Values are compared as stored: a float64 result one execution wrote as float32 differs only by its
+    rounding, which an ICC reads as agreement, and an int16 beside a float64 of equal values read as "a string
+    or a word" differed (review AR). Byte order is no type: big- and little-endian arrays of equal values agree.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as NS
+    >>> got = lambda dtype: NS(values={"data": np.zeros(2, dtype)})
+    >>> rec = lambda r: NS(condition_key="-", repetition=r)
+    >>> raw = {"s1": {(("-",), 0): (got("<f8"), rec(1)), (("-",), 1): (got(">f8"), rec(2))},
+    ...        "s2": {(("-",), 0): (got("f8"), rec(1)), (("-",), 1): (got("f4"), rec(2))}}
+    >>> stored_types(raw)
+    [{'name': 'data', 'subject': 's2', 'types': {'float64': [('-', 1)], 'float32': [('-', 2)]}}]
+    """
+    found: list[dict[str, Any]] = []
+    for s, per in raw.items():
+        types: dict[str, dict[str, list[tuple[str, int]]]] = {}
+        for got, rec in per.values():
+            for name, value in got.values.items():
+                if isinstance(value, np.ndarray):
+                    where = (rec.condition_key, rec.repetition)
+                    types.setdefault(name, {}).setdefault(value.dtype.name, []).append(where)
+        found += [dict(name=n, subject=s, types=t) for n, t in sorted(types.items()) if len(t) > 1]
+    return found[:limit]
 
 
 def _signature(got: Any) -> tuple[Any, ...]:
@@ -396,6 +428,7 @@ def gather(
         ignored_result_like=result_like,
         reordered=reordered,
         cut=cut,
+        stored_types=stored_types(raw),
         no_rows=bool(raw) and all(got.meta.get("n_rows") == 0 for per in raw.values() for got, _ in per.values()),
     )
 

@@ -13,6 +13,7 @@ from reprovip.criteria.voxels import overflow
 from reprovip.readers.header_diff import EXTENSIONS, TIME_STEP, changes_meaning
 
 OBSERVED = "differences covered by the observations"
+STORED = "numbers stored alike"
 UNDERFLOW = "differences the metrics measure"
 SQUARES_EXACT = 1e-153  # a within-subject SD below it: squared deviations near or below float64's subnormal range
 
@@ -196,6 +197,21 @@ def unmeasurable(out: dict[str, Any]) -> list[dict[str, Any]]:
                 + named([f"{c} ({why})" for c, why in encoded.items()]),
             )
         )
+    if stored := out.get("stored_type_differences"):
+        found.append(
+            reason(
+                STORED,
+                passed=False,
+                severity="warn",
+                value=len(stored),
+                observation=stored[0]["name"],
+                message=f"{len(stored)} array(s) stored with another number type in some executions of a subject ("
+                + named([_types(d) for d in stored])
+                + "): their values are compared as stored, so a precision one execution lost (float64 written as "
+                "float32) shows only as its rounding, which the metrics read as agreement; write every execution's "
+                "arrays with one type",
+            )
+        )
     inexact = out.get("inexact_differences") or {}
     if inexact:
         found.append(
@@ -213,3 +229,16 @@ def unmeasurable(out: dict[str, Any]) -> list[dict[str, Any]]:
             )
         )
     return found
+
+
+def _types(d: dict[str, Any]) -> str:
+    """``'data' float64 in 2 executions, float32 in repetition 2 of subject s2`` from a stored type difference."""
+    parts = []
+    for dtype, where in d["types"].items():
+        if len(where) == 1:
+            condition, repetition = where[0]
+            place = f"repetition {repetition}" + (f" of {condition}" if condition not in ("", "-") else "")
+        else:
+            place = f"{len(where)} executions"
+        parts.append(f"{dtype} in {place}")
+    return f"{d['name']!r} of subject {d['subject']}: " + ", ".join(parts)
