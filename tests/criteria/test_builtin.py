@@ -54,3 +54,15 @@ def test_a_file_readable_in_some_executions_only_is_a_failure_not_an_error() -> 
         (why,) = [r for r in builtin_reasons(out) if r["criterion"] == "outputs readable"]
         assert (why["severity"], why["estimable"]) == ("fail", estimable)
         assert why["message"].startswith("the files of 1 subject(s) (s1) can be read") is estimable
+
+
+def test_versions_sharing_no_observation_say_so_not_that_no_number_was_read() -> None:
+    """Review AR: a new version renamed its column `volume` to `volume_mm3`; the output read "no number could be
+    read from this table output ... declare `kind: bytes`", though both versions' numbers were read."""
+    layout = {"r1/volume": {"baseline": "number"}, "r1/volume_mm3": {"current": "number"}}
+    out = dict(name="o", kind="table", observations=[], version_layout=layout, bitwise={})
+    (why,) = [r for r in builtin_reasons(out) if r["criterion"] == "numbers found"]
+    assert why["message"] == (
+        "no observation is written by every compared version, so no number was compared: r1/volume (baseline only); "
+        "r1/volume_mm3 (current only)"
+    )

@@ -402,6 +402,12 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 "before its rows, or a one-line file that is no table: check a log and the output's kind)"
             )
             reasons.append(reason("numbers found", passed=False, estimable=False, message=message))
+        elif layout := out.get("version_layout"):
+            # numbers were read, under names no version shares (a renamed column): "no number could be read"
+            # sent the user to `kind: bytes` (review AR)
+            only = [f"{n} ({', '.join(sorted(v))} only)" for n, v in sorted(layout.items())]
+            message = "no observation is written by every compared version, so no number was compared: " + named(only)
+            reasons.append(reason("numbers found", passed=False, severity="warn", message=message))
         else:
             reasons.append(
                 reason(
