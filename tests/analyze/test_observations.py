@@ -492,6 +492,61 @@ def test_text_lines_printed_in_another_order_are_said(tmp_path) -> None:
     assert why["severity"] == "warn" and "wrote the same lines in another order" in why["message"]
 
 
+def _reordered_tables(tmp_path, header: str, rows: list[tuple], change: bool = False) -> dict:
+    """The analysed output of 3 subjects' tables written with their rows reversed in the second repetition (and,
+    with ``change``, one value of s2's second repetition moved by 150: more than the subjects differ by)."""
+    from tests.conftest import ingested
+
+    files = {}
+    for s in range(1, 4):
+        mine = [(name, value + 100 * s) for name, value in rows]
+        for r in (1, 2):
+            written = mine if r == 1 else mine[::-1]
+            if change and (s, r) == (2, 2):
+                written = [(written[0][0], written[0][1] + 150), *written[1:]]
+            files[(f"s{s}", r)] = {"r.csv": header + "".join(f"{n},{v}\n" for n, v in written)}
+    doc = ingested(tmp_path, "  r: {path: r.csv, kind: table}\n", files).analyze().document
+    (out,) = doc["outputs"]
+    return out
+
+
+def test_a_keyed_table_written_in_another_order_is_said(tmp_path) -> None:
+    """Review EX3: a table keyed by its region names, its rows in another order in each repetition, warned "the
+    difference is in what no observation measures (a string, a text column...)". Every value read by its key is
+    the same: a passing reason says the rows moved, and nothing warns."""
+    out = _reordered_tables(tmp_path, "region,volume\n", [("hippocampus", 4000), ("amygdala", 1500), ("thalamus", 7)])
+    assert out["reordered_rows"] == {"keyed": ["s1", "s2", "s3"]}
+    assert "unmeasured_differences" not in out
+    assert out["verdict"]["status"] == "pass"
+    (why,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "rows in one order"]
+    assert why["passed"] and "every value read by its key is the same" in why["message"]
+    assert not [r for r in out["verdict"]["reasons"] if r.get("severity") == "warn" and not r["passed"]]
+    from reprovip.report.guide import next_steps
+
+    (step,) = next_steps(dict(outputs=[out]))
+    assert step["culprit"] == "repetitions: the rows come in another order"
+
+
+def test_a_table_without_key_written_in_another_order_warns(tmp_path) -> None:
+    """With no text column, numbers are read by row number: moved rows read as changed values; a warning says the
+    rows are the same, moved, and how to key them."""
+    out = _reordered_tables(tmp_path, "label,volume\n", [(1, 4000), (2, 1500), (3, 7000)])
+    assert out["reordered_rows"] == {"by_position": ["s1", "s2", "s3"]}
+    (why,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "rows in one order"]
+    assert why["severity"] == "warn" and not why["passed"] and "declare `key_columns`" in why["message"]
+
+
+def test_a_moved_row_whose_value_changed_is_no_reordering(tmp_path) -> None:
+    """Rows in another order and one value changed: not the same rows, so the change is judged as a change."""
+    out = _reordered_tables(
+        tmp_path, "region,volume\n", [("hippocampus", 4000), ("amygdala", 1500), ("thalamus", 7000)], change=True
+    )
+    assert out["reordered_rows"] == {"keyed": ["s1", "s3"]}
+    (moved,) = [o for o in out["observations"] if not o.get("identical")]
+    assert moved["name"] == "thalamus/volume"
+    assert out["verdict"]["status"] == "fail"
+
+
 def test_an_ignored_value_that_behaves_as_a_result_is_said(tmp_path) -> None:
     """Review R5: `ignore: ["*time*"]` meant for a run time also took `time_to_peak_s`, which a release moved by 20%:
     nothing said so. An ignored value the same in every repetition of each condition, changing between conditions,

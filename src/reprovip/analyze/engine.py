@@ -232,6 +232,8 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
                     entry["text_differences"]["number_like"] = obs.number_like
             if obs.reordered:  # the same lines in another order: the numbers by position moved, not changed
                 entry["reordered_lines"] = obs.reordered
+            if obs.reordered_rows:  # the same rows in another order: keyed, no value changed; else moved by position
+                entry["reordered_rows"] = obs.reordered_rows
             if obs.cut:  # files whose last line lost its line break where the others have one: cut short
                 entry["cut_short"] = obs.cut
             if obs.categorical:  # words (include/exclude) that differ between repetitions: a result, not a stamp
@@ -263,8 +265,12 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
     # nor those on their own grid (label maps in native space): no voxel of theirs is in the `differ` map, and
     # their Dice measure them (a review's shifted labels on one read "every voxel is identical: the header")
     unread |= set((entry.get("voxelwise") or {}).get("own_grid_subjects") or [])
+    # nor those whose keyed tables differ in their rows' order alone: said as such (`reordered_rows`)
+    moved = set((entry.get("reordered_rows") or {}).get("keyed") or [])
     differing = sum(
-        len({record_key(r) for r in design.grid[s].values()}) > 1 for s in design.complete if s not in unread
+        len({record_key(r) for r in design.grid[s].values()}) > 1
+        for s in design.complete
+        if s not in unread and s not in moved
     )
     if differing and _unmeasured(kind, entry, observations):
         # The files differ, the numbers read from them do not: the difference is in what no observation

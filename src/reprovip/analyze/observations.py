@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from reprovip.analyze.bitwise import record_key
 from reprovip.analyze.design import Design, Record
 from reprovip.analyze.identifiers import mixed_identifiers
 from reprovip.errors import ReaderError
@@ -56,6 +57,8 @@ class Observations:
     ignored: list[str] = field(default_factory=list)
     # Subjects whose text files hold the same lines in another order in some executions (:func:`_reordered`)
     reordered: list[str] = field(default_factory=list)
+    # Subjects whose tables hold the same rows in another order, by how their numbers are read (:func:`_reordered_rows`)
+    reordered_rows: dict[str, list[str]] = field(default_factory=dict)
     # Ignored observations whose values differ between executions of a subject; of them, those that repeat within
     # each condition and change between conditions, as results do (:func:`_result_like`)
     ignored_differ: list[str] = field(default_factory=list)
@@ -427,6 +430,7 @@ def gather(
         ignored_differ=ignored_differ,
         ignored_result_like=result_like,
         reordered=reordered,
+        reordered_rows=_reordered_rows(raw),
         cut=cut,
         stored_types=stored_types(raw),
         no_rows=bool(raw) and all(got.meta.get("n_rows") == 0 for per in raw.values() for got, _ in per.values()),
@@ -665,6 +669,21 @@ def _reordered(raw: dict[str, dict[Any, tuple[Any, Any]]], loaded: dict[str, dic
         flats = [loaded.get(s, {}).get(pos) for pos in per]
         if len(digests) == 1 and None not in digests and len({tuple(sorted((f or {}).items())) for f in flats}) > 1:
             found.append(s)
+    return found
+
+
+def _reordered_rows(raw: dict[str, dict[Any, tuple[Any, Any]]]) -> dict[str, list[str]]:
+    """The subjects whose tables (``meta["rows_digest"]``, the rows whatever their order) hold the same rows in
+    every execution while the files differ: rows written in another order, by how their numbers are read —
+    ``keyed`` (by a key column: every value is the same) or ``by_position`` (no key column: numbers read by row
+    number moved). A keyed table written in another order warned "the difference is in what no observation
+    measures" (review EX3)."""
+    found: dict[str, list[str]] = {}
+    for s, per in raw.items():
+        digests = {got.meta.get("rows_digest") for got, _ in per.values()}
+        if len(digests) == 1 and None not in digests and len({record_key(rec) for _, rec in per.values()}) > 1:
+            keyed = all(got.meta.get("key_columns") for got, _ in per.values())
+            found.setdefault("keyed" if keyed else "by_position", []).append(s)
     return found
 
 

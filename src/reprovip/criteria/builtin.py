@@ -280,6 +280,30 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 "lines, or write the results as a table keyed by their label",
             )
         )
+    rows = out.get("reordered_rows") or {}
+    if moved := rows.get("by_position"):
+        reasons.append(
+            reason(
+                "rows in one order",
+                passed=False,
+                severity="warn",
+                value=len(moved),
+                message=f"the executions of {len(moved)} subject(s) ({named(moved)}) wrote the same rows in another "
+                "order (a tool writing rows as its threads finish?): the table has no key column (no text column of "
+                "unique values), so numbers are read by row number and every moved row reads as changed, whatever "
+                "its value; declare `key_columns` for this output, or make the tool sort its rows",
+            )
+        )
+    if moved := rows.get("keyed"):
+        reasons.append(
+            reason(
+                "rows in one order",
+                passed=True,
+                value=len(moved),
+                message=f"the executions of {len(moved)} subject(s) ({named(moved)}) wrote the same rows in another "
+                "order: every value read by its key is the same; the files differ in their rows' order alone",
+            )
+        )
     if categorical := out.get("categorical_differences"):
         fields = categorical["fields"]
         reasons.append(
