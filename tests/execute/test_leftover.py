@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -58,10 +59,11 @@ def _pids(folder: Path) -> list[int]:
     return sorted(int(p.name) for p in folder.iterdir())
 
 
-def _task(tmp_path: Path, n: int, mode: str, timeout: float) -> Task:
+def _task(tmp_path: Path, n: int, mode: str, timeout: float, argv: list[str] | None = None) -> Task:
+    """Execution ``e<n>`` of the test application in ``mode`` (or of ``argv``), its stdout a table output."""
     return Task(
         execution_id=f"e{n}",
-        argv=[sys.executable, str(tmp_path / "app.py"), str(tmp_path / "pids"), mode],
+        argv=argv or [sys.executable, str(tmp_path / "app.py"), str(tmp_path / "pids"), mode],
         values={},
         env={},
         outputs=[OutputDecl("res", "{stdout}.csv", "table")],
@@ -180,7 +182,7 @@ def test_elsewhere_a_detached_child_is_found_by_its_attempt_and_killed(app: Path
     the local executor said "not analysable"), reading its output until the timeout.
     """
     task = _task(app, 0, "exits", 20)
-    result = run_task(Task(**{**task.__dict__, "blob_root": str(app / "store")}))
+    result = run_task(replace(task, blob_root=str(app / "store")))
     (child,) = _pids(app / "pids")
     assert result["leftovers"] == [child] and not _running(child)
     assert (result["ok"], result["exit_code"], result["timed_out"]) == (True, 0, False)
@@ -202,7 +204,7 @@ def test_elsewhere_a_detached_child_that_clears_its_environment_stops_reading_at
         APP.format(lifetime=LIFETIME).replace("start_new_session=True", "start_new_session=True, env={}")
     )
     task = _task(app, 0, "exits", 2)
-    result = run_task(Task(**{**task.__dict__, "blob_root": str(app / "store")}))
+    result = run_task(replace(task, blob_root=str(app / "store")))
     (child,) = _pids(app / "pids")
     assert _running(child)  # not this process's business: the fixture kills it
     assert result["duration"] < task.timeout + 5 < LIFETIME
@@ -227,7 +229,7 @@ def test_a_detached_child_and_its_own_child_are_both_killed(app: Path) -> None:
         "while len(os.listdir(pids)) < 2: pass\n"  # the grandchild runs
     )
     task = _task(app, 0, "exits", 20)
-    task = Task(**{**task.__dict__, "argv": [sys.executable, str(app / "tree.py"), str(app / "pids")], "outputs": []})
+    task = replace(task, argv=[sys.executable, str(app / "tree.py"), str(app / "pids")], outputs=[])
     with LocalPool(1) as pool:
         result = pool.submit(run_task, task).result(timeout=120)
         both = _pids(app / "pids")
@@ -339,15 +341,7 @@ def test_an_orphan_of_another_attempt_adopted_by_the_worker_is_killed_and_not_bl
     """
     env = {"REPROVIP_ATTEMPT": named} if named else {}
     spawn = f"import subprocess as s; print(s.Popen(['sleep', '{LIFETIME}'], env={env!r}, stdout=s.DEVNULL, stderr=s.DEVNULL).pid)"
-    task = Task(
-        execution_id="e1",
-        argv=[sys.executable, "-c", "print('k,val\\na,1.0')"],
-        values={},
-        env={},
-        outputs=[OutputDecl("res", "{stdout}.csv", "table")],
-        timeout=20,
-        work_root=str(tmp_path / "work"),
-    )
+    task = _task(tmp_path, 1, "", 20, argv=[sys.executable, "-c", "print('k,val\\na,1.0')"])
     with LocalPool(1) as pool:
         orphan = int(pool.submit(subprocess.run, [sys.executable, "-c", spawn], capture_output=True).result().stdout)
         try:
