@@ -9,8 +9,8 @@ import nibabel as nib
 import numpy as np
 
 from reprovip.analyze.bitwise import bitwise_summary
-from reprovip.analyze.design import Design, Record
-from tests.conftest import ingested
+from reprovip.analyze.design import RESTORE, Design, Record
+from tests.conftest import ingested, ingested_folders
 
 SUBJECTS = ("s1", "s2")
 CELL = ()
@@ -52,6 +52,38 @@ def test_one_execution_per_subject_is_not_called_identical() -> None:
     same = _bits(2, lambda s, r: (f"b-{s}", None))
     assert (same["identical"], same["bytes_identical"], same["repetitions_identical"]) == (True, True, True)
     assert same["not_compared"] is None
+
+
+def test_a_file_the_store_lost_is_no_difference_and_no_identity() -> None:
+    """Review A: one deleted blob read "can be read in some of their executions and not in others, which is not
+    reproducible": the store's damage, not the application's. Its execution is left out of the comparison, and
+    the others' agreement is no identity."""
+    lost = f"/s/.reprovip/blobs/ab/ab.csv: the stored copy is missing from the store (deleted after the run); {RESTORE}"
+    bits = _bits(3, lambda s, r: ("same", lost if (s, r) == ("s1", 1) else None))
+    assert bits["decoded_in_some"] == [] and bits["undecodable"] == 0
+    assert (bits["identical"], bits["repetitions_identical"]) == (None, None)
+    assert bits["not_compared"].startswith("1 stored file(s) are missing or changed in the store since the run")
+    differ = _bits(3, lambda s, r: (f"b{r}", lost if (s, r) == ("s1", 1) else None))
+    assert differ["identical"] is False and differ["decoded_in_some"] == []
+
+
+def test_a_level_with_one_execution_per_subject_is_not_called_identical(tmp_path: Path) -> None:
+    """Review A: threads=1 run three times per subject (noisy), threads=2 once: "identical for threads=2, differs
+    for threads=1", and the report advised "use threads=2", a level never repeated."""
+    files = {}
+    for s in range(1, 4):
+        for t, reps in ((1, 3), (2, 1)):
+            for r in range(1, reps + 1):
+                files[f"threads-{t}/s{s}/run-{r}"] = {"v.json": f'{{"v": {10 * s + 0.01 * r + 0.001 * t}}}'}
+    out = ingested_folders(
+        tmp_path, "  v: {path: v.json, kind: scalars}\n", files, "threads-{threads}/{subject}/run-{repetition}"
+    )
+    bits = out.analyze().document["outputs"][0]["bitwise"]
+    threads = bits["factors"]["threads"]
+    assert threads["levels"]["2"] == {"cells": 0, "identical_cells": 0}
+    assert "identical for threads=2" not in threads["explanation"]
+    nd = bits["nondeterminism"]
+    assert nd["noisy"] == ["threads=1"] and "0 of 0" not in nd["explanation"]
 
 
 def _nifti(data: np.ndarray) -> bytes:

@@ -10,7 +10,7 @@ import itertools
 import math
 from typing import Any
 
-from reprovip.analyze.design import Design, Record
+from reprovip.analyze.design import Design, Record, damaged
 from reprovip.errors import MD5_ONLY
 
 NONDETERMINISM_HINTS = {
@@ -38,8 +38,14 @@ def decoded(r: Record) -> bool:
     return r.error is None or r.error == MD5_ONLY
 
 
+def _stored(r: Record) -> bool:
+    """Whether ``r`` has a stored file to compare: written, and not lost or changed in the store since (the
+    store's damage is no finding of the application's: the output is not analysable, `outputs readable`)."""
+    return bool(r.blob) and not damaged(r)
+
+
 def _cell_records(design: Design, subject: str, cell: tuple[str, ...]) -> list[Record]:
-    return [r for (c, _), r in design.grid[subject].items() if c == cell and r.blob]
+    return [r for (c, _), r in design.grid[subject].items() if c == cell and _stored(r)]
 
 
 def _agree(records: list[Record]) -> bool | None:
@@ -80,9 +86,11 @@ def bitwise_summary(design: Design) -> dict[str, Any]:
     cells, per_condition = [], {}
     subject_flags, byte_flags, cell_flags = [], [], []
     undecodable, decoded_in_some = 0, []
+    lost = 0  # stored files the store lost or changed since the run: no identity stands without them
     compared = 0  # subjects with two stored executions or more: none, and "identical" is vacuous
     for s in design.subjects:
-        every = [r for r in design.grid[s].values() if r.blob]
+        every = [r for r in design.grid[s].values() if _stored(r)]
+        lost += sum(r.blob is not None and damaged(r) for r in design.grid[s].values())
         compared += len(every) >= 2
         broken = sum(not decoded(r) for r in every)
         undecodable += broken
@@ -111,13 +119,16 @@ def bitwise_summary(design: Design) -> dict[str, Any]:
                 pc["cells"] += 1
                 pc["identical_cells"] += agree
     # a subject's undecodable lone file, or none compared: no identity stands on files that were not read
-    identical = None if undecodable and _overall(subject_flags) else _overall(subject_flags)
+    identical = None if (undecodable or lost) and _overall(subject_flags) else _overall(subject_flags)
     not_compared = None
     if identical is None:
         not_compared = (
             f"{undecodable} stored file(s) could not be decoded as the output's kind: equal bytes of files nothing "
             "was read from prove no identity"
             if undecodable
+            else f"{lost} stored file(s) are missing or changed in the store since the run: the others' agreement "
+            "proves no identity"
+            if lost
             else "no subject has two stored executions of this output"
         )
     quiet, sporadic = [], []
@@ -200,7 +211,10 @@ def _culprits(
     def apart(c: tuple[str, ...], q: tuple[str, ...]) -> list[int]:
         return [j for j, (a, b) in enumerate(zip(c, q, strict=True)) if a != b]
 
-    noisy = [c for c in design.cells if c not in quiet and c not in sporadic]
+    # a condition with no subject's two executions compared is neither (review A: one execution per subject under
+    # threads=2 read "repetitions differ under threads=2 (0 of 0 subjects)")
+    uncompared = [c for c in design.cells if not counts(c)[1]]
+    noisy = [c for c in design.cells if c not in quiet and c not in sporadic and c not in uncompared]
     untied = []  # half or more of its subjects differ, too few beside its quiet neighbours' to tie to a level
     for c in list(noisy):
         neighbours = [q for q in quiet if len(apart(c, q)) == 1]
@@ -248,6 +262,11 @@ def _culprits(
         text += (
             f"repetitions differ under {shown}: too few beside the conditions where they agree to tie them to a "
             "level (one-sided Fisher test): run-to-run flakiness, or a level's effect that more subjects would show"
+        )
+    if uncompared and text:  # beside what the others show (alone, "every condition" is said downstream)
+        text += "; " if text else ""
+        text += (
+            f"no subject has two executions under {', '.join(_cond_key(design, c) for c in uncompared)}: not compared"
         )
     interaction = ""
     if combined:
@@ -304,8 +323,9 @@ def _factor_effect(design: Design, j: int, fresh_noisy: bool) -> dict[str, Any]:
                 continue
             keys = {record_key(r) for r in recs}
             reps[cell] = keys
-            within[cell[j]]["cells"] += 1
-            within[cell[j]]["identical_cells"] += len(keys) == 1
+            if len(recs) >= 2:  # one execution compares nothing: "identical for threads=2", never repeated (review A)
+                within[cell[j]]["cells"] += 1
+                within[cell[j]]["identical_cells"] += len(keys) == 1
         # Pairs of conditions differing only in this factor, both internally identical; not under a seed level
         # that draws a fresh seed per execution when that seed moves the result: two such conditions ran on
         # other seeds whatever this factor does (a review: threads "changes the result", its 4 differing

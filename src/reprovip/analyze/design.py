@@ -166,6 +166,13 @@ def _damaged(path: Path, size: int | None) -> str | None:
     return None
 
 
+def damaged(record: Record) -> bool:
+    """Whether the store lost, changed or replaced ``record``'s file since the run (:func:`records_by_output`):
+    nothing of the application's to compare. A deleted blob of one execution read "can be read in some of their
+    executions and not in others, which is not reproducible" (review A)."""
+    return record.error is not None and record.error.endswith(RESTORE)
+
+
 def records_by_output(rows: list[dict[str, Any]], blobs: BlobStore) -> dict[tuple[str, str], tuple[str, list[Record]]]:
     """Group catalog output rows by (output name, relative path) into records; value: (kind, records)."""
     out: dict[tuple[str, str], tuple[str, list[Record]]] = {}
@@ -179,7 +186,7 @@ def records_by_output(rows: list[dict[str, Any]], blobs: BlobStore) -> dict[tupl
         if path is not None and (path.is_symlink() or path.resolve().parent.parent != real_blobs):
             # The store writes blobs as regular files in its own shard folders: a link (of the file or of its
             # folder) was put there by hand, and may point anywhere.
-            path, error = None, f"{path}: the stored blob is a symbolic link, not read; restore the store's file"
+            path, error = None, f"{path}: the stored blob is a symbolic link, not read; {RESTORE}"
         elif path is not None and (damage := _damaged(path, r.get("size"))):
             # Deleted or changed after the run: "the execution probably failed before writing it" and "check its
             # permissions" blamed the application and the user for the store's damage (a review)
