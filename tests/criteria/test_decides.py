@@ -136,6 +136,9 @@ def test_within_envelope_without_a_version_factor_is_not_estimable(tmp_path: Pat
         ([("dice_min >= 0.5", "warn")], False),
         ([("dice_min >= 0.5", "fail")], False),  # the user's own gate
         ([("dice_min >= 0.9", "fail")], False),
+        ([("dice_min > 0.95", "warn")], True),  # review B: the operator alone dropped the band's failure
+        ([("dice_min > 0.8", "warn")], True),  # above 0.8 by the value itself: a band too
+        ([("dice_min > 0.5", "warn")], False),
     ],
 )
 def test_a_declared_dice_warning_stricter_than_the_default_failure_keeps_it(
@@ -176,3 +179,35 @@ def test_a_warning_for_some_observations_keeps_the_default_gate_for_the_others(
     assert (stays.text if stays else None) == kept_text
     if stays:
         assert not stays.selects("gm/volume_mm3") and stays.selects("wm/volume_mm3")
+
+
+@pytest.mark.parametrize(
+    ("require", "kept_text"),
+    [
+        ("ICC(A,1).ci_low >= 0.9", "ICC(A,1).ci_low >= 0.9 [all but A/*]"),
+        ("wcv <= 0.01", "ICC(A,1).ci_low >= 0.9 [all but A/*]"),  # the user's gate for A, of another metric
+    ],
+)
+def test_a_failure_for_some_observations_keeps_the_defaults_for_the_others(tmp_path: Path, require, kept_text) -> None:
+    """Review B: a fail-severity criterion limited to `A/*` dropped every default, where the same criterion as a
+    warning kept `ICC(A,1).ci_low >= 0.9 [all but A/*]`: making it stricter turned B's 30% change under threads=2
+    into "sufficiently reproducible, with warnings" (exit 0)."""
+    from reprovip.criteria.evaluate import evaluate
+    from reprovip.criteria.rules import Criterion, parse_rule
+    from tests.conftest import ingested_folders
+
+    folders = {}
+    for t in (1, 2):
+        for s in range(1, 5):
+            for r in (1, 2):
+                b = 30.0 * s * (1.3 if t == 2 else 1.0)
+                folders[f"threads-{t}/s{s}/run-{r}"] = {"t.csv": f"region,val\nA,{10.0 * s}\nB,{b}\n"}
+    study = ingested_folders(
+        tmp_path, "  tab: {path: t.csv, kind: table}\n", folders, "threads-{threads}/{subject}/run-{repetition}"
+    )
+    doc = study.analyze().document
+    declared = [Criterion(*parse_rule(require), observations=("A/*",))]
+    (out,) = evaluate(doc, declared)["outputs"]
+    reasons = {r["criterion"]: r for r in out["verdict"]["reasons"]}
+    assert not reasons[kept_text]["passed"] and reasons[kept_text]["severity"] == "fail"
+    assert out["verdict"]["status"] == "fail"

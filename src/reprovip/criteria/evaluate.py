@@ -176,7 +176,9 @@ def safeguards(kind: str, rules: list[Criterion], names: list[str] | None = None
     return [k for c in default_criteria(kind) if c.metric in guards and (k := kept(c, rules, names)) is not None]
 
 
-def kept(default: Criterion, rules: list[Criterion], names: list[str] | None = None) -> Criterion | None:
+def kept(
+    default: Criterion, rules: list[Criterion], names: list[str] | None = None, gates: list[Criterion] | None = None
+) -> Criterion | None:
     """The default criterion as it stays beside the declared ``rules``: left out when one takes its place, whole
     (no ``observations``), for the output's observation ``names``; restricted to the observations they leave
     (``excluded``) when those take its place for some only; as it is otherwise.
@@ -187,20 +189,28 @@ def kept(default: Criterion, rules: list[Criterion], names: list[str] | None = N
     above it, and leaves it: the README's own `dice_min >= 0.95` warning dropped the `dice_min >= 0.8` failure,
     and label maps whose labels swapped in one run read "sufficiently reproducible, with warnings" (review NU2).
     A warning for `gm/*` only dropped the ICC gate of `wm` too, which a 15% change under threads=2 passed
-    (review R7).
+    (review R7). ``gates``: declared failures limited to some observations, of any metric: the study's gate for
+    those, so the default is left out there too and stays for the others (review B: such a failure for `A/*`
+    dropped every default, and `B`'s 30% change under threads=2 passed).
     """
     rank = {"warn": 0, "fail": 1}
 
     def stricter(c: Criterion) -> bool:
-        if c.op != default.op or c.threshold is None or default.threshold is None:
+        lower = default.op in (">=", ">")
+        if (c.op in (">=", ">")) != lower or c.threshold is None or default.threshold is None:
             return False
-        return c.threshold > default.threshold if default.op in (">=", ">") else c.threshold < default.threshold
+        if c.threshold != default.threshold:
+            return c.threshold > default.threshold if lower else c.threshold < default.threshold
+        # `> 0.9` beside `>= 0.9`: stricter by the value itself (a warning `ICC(A,1).ci_low > 0.95` dropped the
+        # `>= 0.9` failure, the operator alone told them apart: review B)
+        return c.op in (">", "<") and default.op in (">=", "<=")
 
     takers = [
         c
         for c in rules
         if c.metric == default.metric and (rank[c.severity] >= rank[default.severity] or not stricter(c))
     ]
+    takers += [g for g in gates or () if g not in takers]
     if not takers:
         return default
     if any(not c.observations for c in takers) or not names:
@@ -228,8 +238,9 @@ def evaluate(document: dict[str, Any], criteria: list[Criterion] | None) -> dict
         # gate, and an ICC lower bound of 0.19 read "sufficiently reproducible, with warnings".
         rules = [c for c in criteria or [] if c.covers(out)]
         names = [str(o["name"]) for o in out.get("observations") or []]
-        if not any(c.severity == "fail" and c.metric not in STUDY_METRICS for c in rules):
-            rules += [k for d in defaults if (k := kept(d, rules, names)) is not None]
+        gates = [c for c in rules if c.severity == "fail" and c.metric not in STUDY_METRICS]
+        if not any(not c.observations for c in gates):  # none, or each for some observations only (`gates`)
+            rules += [k for d in defaults if (k := kept(d, rules, names, gates)) is not None]
         else:
             if "envelope" in out and not any(c.metric == "within_envelope" for c in rules):
                 rules = [*envelope_criteria(out["kind"]), *rules]  # declared criteria do not drop the version test
