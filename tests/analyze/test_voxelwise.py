@@ -376,8 +376,8 @@ def test_a_file_shared_by_executions_is_read_once_with_the_same_maps(tmp_path: P
     design = _design(tmp_path, x)
     plain, plain_maps, _ = _maps_of(tmp_path / "plain", design)
     reads: list[Path] = []
-    real = voxelwise._volume
-    monkeypatch.setattr(voxelwise, "_volume", lambda path, *rest: reads.append(path) or real(path, *rest))
+    real = voxelwise._image_read  # every read of a volume, for its voxels alone (_volume) or its header too
+    monkeypatch.setattr(voxelwise, "_image_read", lambda path, *rest: reads.append(path) or real(path, *rest))
     shared, shared_maps, errors = _maps_of(tmp_path / "shared", _alias_cell_zero(design))
     reference = (1 + k) + (n - 1)  # the first subject's files, then each other subject's first
     assert errors == [] and len(reads) == n * (1 + k) + reference and len(set(reads)) == n * (1 + k)  # not n * 2k
@@ -925,3 +925,45 @@ def test_a_readable_file_shared_with_one_compared_with_an_unreadable_first_is_no
     (out,) = study.analyze().document["outputs"]
     named = sorted((e["subject"], e["condition"], e["repetition"]) for e in out["errors"])
     assert named == sorted((f"sub-{s}", f"cudnn={c}", 1) for s in range(4) for c in ("det", "nondet"))
+
+
+def _headed_images(root: Path, units: str, dtype: str) -> dict:
+    """The analysed image output of 4 subjects x 2 repetitions x threads 1/2, a few voxels moved by chance in
+    every execution; threads=2 writes its images with spatial unit ``units`` and stored type ``dtype``."""
+    import gzip
+
+    from tests.conftest import ingested_folders
+
+    rng = np.random.default_rng(3)
+    folders = {}
+    for s in range(1, 5):
+        base = rng.normal(100 + 15 * s, 30, (8, 8, 8))
+        for t in (1, 2):
+            for r in (1, 2):
+                data = base.copy()
+                data.flat[rng.choice(data.size, 5, replace=False)] += 1  # unseeded noise: voxels differ in every run
+                img = nib.Nifti1Image(data.astype(np.float32 if t == 1 else dtype), np.eye(4))
+                img.header.set_xyzt_units("mm" if t == 1 else units, "sec")
+                folders[f"threads-{t}/s{s}/run-{r}"] = {"out.nii.gz": gzip.compress(img.to_bytes(), mtime=0)}
+    study = ingested_folders(
+        root, "  out: {path: out.nii.gz, kind: image}\n", folders, "threads-{threads}/{subject}/run-{repetition}"
+    )
+    (out,) = study.analyze().document["outputs"]
+    return out
+
+
+def test_a_header_change_is_said_whatever_the_voxels_do(tmp_path: Path) -> None:
+    """Review C: threads=2 wrote its images in microns instead of mm: "not reproducible" while no voxel varied,
+    and "sufficiently reproducible", no word of the header, once 5 voxels varied by chance in every run."""
+    out = _headed_images(tmp_path, "micron", "float32")
+    assert out["header_meaning_differences"] == ["xyzt_units 10 vs 11"]
+    (why,) = [r for r in out["verdict"]["reasons"] if "the image header differs" in r["message"]]
+    assert not why["passed"] and why["severity"] == "fail"
+    assert out["verdict"]["status"] == "fail"
+
+
+def test_a_stored_type_change_is_no_header_meaning_change(tmp_path: Path) -> None:
+    """float64 where float32 was stored says nothing new of where the voxels are: no such failure."""
+    out = _headed_images(tmp_path, "mm", "float64")
+    assert "header_meaning_differences" not in out
+    assert not [r for r in out["verdict"]["reasons"] if "the image header differs" in r["message"]]

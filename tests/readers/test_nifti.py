@@ -56,7 +56,7 @@ def test_nibabel_saved_file(tmp_path):
 @pytest.mark.parametrize("dtype", [np.int16, np.uint8, np.float32])
 def test_read_image_keeps_stored_dtype_without_scaling(tmp_path, dtype):
     path = write_nifti(tmp_path / "img.nii.gz", volume(dtype=dtype))
-    data, affine, zooms = read_image(path)
+    data, affine, zooms, _ = read_image(path)
     assert data.dtype == dtype
     assert data.flags.f_contiguous
     np.testing.assert_array_equal(affine, AFFINE)
@@ -491,3 +491,24 @@ def test_an_image_with_an_intercept_declared_labels_is_refused(tmp_path):
     path = write_nifti(tmp_path / "ct.nii.gz", np.full((2, 2, 2), 1000, np.int16), slope=1.0, inter=-1024.0)
     with reader_error(path, "an image with an intercept (scl_slope 1, scl_inter -1024) declared `kind: labels`"):
         load(path, kind="labels")
+
+
+def test_an_image_s_meaning_digest_follows_its_header_not_its_storage(tmp_path) -> None:
+    """``Image.meaning``: where the voxels are and what they mean (units, voxel sizes, intent), not the stored
+    type: the voxelwise engine compares it between executions whose voxels differ (review C)."""
+    data = volume(dtype=np.float32)
+
+    def meaning(name: str, dtype=np.float32, units: str = "mm", zooms=None, intent: str | None = None) -> str:
+        img = nib.Nifti1Image(data.astype(dtype), AFFINE)
+        img.header.set_xyzt_units(units)
+        if zooms is not None:
+            img.header.set_zooms(zooms)
+        if intent is not None:
+            img.header.set_intent(intent, (10.0,))
+        nib.save(img, tmp_path / name)
+        return read_image(tmp_path / name).meaning
+
+    first = meaning("a.nii.gz")
+    assert meaning("b.nii", dtype=np.float64) == first  # stored otherwise, same meaning
+    assert meaning("c.nii.gz", units="micron") != first
+    assert meaning("d.nii.gz", intent="t test") != first

@@ -53,7 +53,7 @@ from reprovip.criteria.reasons import as_float
 from reprovip.errors import NotFoundError, ReaderError, ReprovipError
 from reprovip.execute.sandbox import MISNAMED
 from reprovip.readers import affine_mismatch
-from reprovip.readers.header_diff import header_differences
+from reprovip.readers.header_diff import changes_meaning, header_differences
 from reprovip.readers.text import quoted_lines
 from reprovip.report.values import save_plot_values
 from reprovip.store import BlobStore
@@ -280,6 +280,11 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
             no_grid = (entry.get("voxelwise") or {}).get("gridless")
             # where: the field and its two values (a GIfTI's label table or metadata)
             entry["header_differences"] = (meaning_differences if no_grid else header_differences)(*pair)
+    elif kind in ("image", "labels") and (pair := (entry.get("voxelwise") or {}).get("header_pair")):
+        # The voxels differ, and the header says other things of where they are or what they mean: said whatever
+        # the voxels do (review C: spatial units in microns under threads=2 went unsaid once 5 voxels varied)
+        if meaning := [f for f in header_differences(Path(pair[0]), Path(pair[1])) if changes_meaning(f)]:
+            entry["header_meaning_differences"] = meaning
     if kind == "text":
         _quote_lines(observations, design, unread)
     if left_out := _left_out(design):

@@ -135,6 +135,11 @@ def _volumes_in(shape: tuple[int, ...]) -> str:
 
 def _volume(path: Path, ref: Reference, buffers: DecodeBuffers) -> np.ndarray:
     """One volume as a flat array in memory order and stored dtype, checked against the reference geometry."""
+    return _image_read(path, ref, buffers)[0]
+
+
+def _image_read(path: Path, ref: Reference, buffers: DecodeBuffers) -> tuple[np.ndarray, str]:
+    """:func:`_volume`, and the digest of what its header says the voxels mean (``Image.meaning``)."""
     # a review: a 1e-3 mm shift under threads=2 was told to resample native-space images to a template
     hint = ONE_GRID
     if Path(path) in ref[3]:
@@ -156,7 +161,7 @@ def _volume(path: Path, ref: Reference, buffers: DecodeBuffers) -> np.ndarray:
             f"{path}: affine differs from the other executions' by {diff:.3g} at row {row}, column {col} "
             f"(tolerance {AFFINE_TOLERANCE:g} plus 4 float32 steps){axes_note(img.affine, ref[1])}; {hint}"
         )
-    return np.ravel(img.data, order="F")  # nibabel arrays are Fortran-ordered: a view, no copy
+    return np.ravel(img.data, order="F"), img.meaning  # nibabel arrays are Fortran-ordered: a view, no copy
 
 
 def _nonfinite(flat: np.ndarray) -> np.ndarray | None:
@@ -220,6 +225,8 @@ class _Partial:
     rows: list[np.ndarray] | None = None
     means: list[float] | None = None  # per column: the mean |value| of its row
     blank: set[int] = field(default_factory=set)  # the columns whose volume is non-finite at every voxel
+    # the first volume's header digest and column, and the first column whose header says otherwise (or None)
+    meaning: tuple[str, int, int | None] = ("", 0, None)
 
 
 class _Read(NamedTuple):
@@ -231,6 +238,7 @@ class _Read(NamedTuple):
     row: np.ndarray | None  # the reference-mask voxels (non-finite ones 0); None: not gathered yet
     mean: float | None  # the mean |value| of ``row``
     nonzero: int  # non-zero voxels on the whole grid (NaN counts: it is no zero)
+    meaning: str = ""  # what its header says of where the voxels are and what they mean (``Image.meaning``)
 
 
 def _gather(flat: np.ndarray, bad: np.ndarray | None, index: np.ndarray) -> np.ndarray:
@@ -268,7 +276,7 @@ def _magnitude(row: np.ndarray) -> float:
 def _read(path: Path, stream: _Stream, first: Future | None) -> _Read:
     """Decompress and check one volume, compare it with its subject's first, and gather its reference-mask
     voxels once they are known (a reader-thread task: the volume is still in this core's cache)."""
-    flat = _volume(path, stream.ref, stream.buffers)
+    flat, meaning = _image_read(path, stream.ref, stream.buffers)
     bad = _nonfinite(flat)
     if bad is not None and not stream.metrics:
         raise ReaderError(f"{path}: {int(bad.sum())} NaN or infinite voxels in a label map")
@@ -282,12 +290,12 @@ def _read(path: Path, stream: _Stream, first: Future | None) -> _Read:
     # size - count(== 0): a third of count_nonzero's time on floats (same count: NaN is non-zero in both)
     nonzero = flat.size - int(np.count_nonzero(flat == 0))
     if first is None:
-        return _Read(flat, bad, None, row, mean, nonzero)
+        return _Read(flat, bad, None, row, mean, nonzero, meaning)
     f = first.result()  # submitted earlier, so running or done: waiting cannot deadlock
     d = flat != f.flat  # a voxel non-zero in another execution only differs, hence in mask
     if bad is not None and f.bad is not None:
         d &= ~_same_nonfinite(flat, f.flat)  # NaN != NaN: a NaN is the same as any NaN
-    return _Read(flat, bad, d, row, mean, nonzero)
+    return _Read(flat, bad, d, row, mean, nonzero, meaning)
 
 
 class _Stream:
@@ -324,6 +332,9 @@ class _Stream:
         self.zero_candidates: set[str] = set()
         self.zero: list[str] = []  # subjects whose every voxel is 0 in every execution, left out
         self.series: Fluctuations | None = None  # a 4-D image's values about each voxel's mean over the volumes
+        # two files of one subject whose headers say other things of where the voxels are or what they mean
+        # (``_Read.meaning``), the first found: named whatever the voxels do (review C)
+        self.header_pair: tuple[Path, Path] | None = None
 
     def plan(self, subject: str) -> list[tuple[int, Path]]:
         """The subject's (block column, path) pairs in block order (cells in C order, then repetitions)."""
@@ -361,12 +372,15 @@ class _Stream:
                 if cur.rows is not None:
                     cur.rows[col], cur.means[col] = cur.rows[vol], cur.means[vol]
             return
+        if cur is not None and cur.meaning[2] is None and self.header_pair is None and vol.meaning != cur.meaning[0]:
+            cur.meaning = (cur.meaning[0], cur.meaning[1], col)
         if cur is None:
             data = vol.flat != 0 if vol.bad is None else (vol.flat != 0) & ~vol.bad
             if self.metrics and self.index is None:
                 nonzero = np.flatnonzero(data)
                 self.index = nonzero if nonzero.size else np.arange(data.size)
             cur = self.cur = _Partial(data, np.zeros(data.size, dtype=bool), vol.bad, vol.bad, [0] * self.columns)
+            cur.meaning = (vol.meaning, col, None)
         cur.counts[col] = vol.nonzero
         if vol.bad is not None and vol.bad.all():
             cur.blank.add(col)
@@ -389,6 +403,9 @@ class _Stream:
         non-finite in every execution (named in ``blank``, left out: its NaN everywhere left no voxel finite in
         every subject, and the others' maps were never computed: a review's study read "not analysable")."""
         cur, self.cur = self.cur, None
+        if cur.meaning[2] is not None:
+            paths = dict(self.plan(subject))
+            self.header_pair = (paths[cur.meaning[1]], paths[cur.meaning[2]])
         if cur.nf_all is not None and cur.nf_all.all():
             self.blank.append(subject)
             return None

@@ -86,6 +86,19 @@ def unseen_differences(out: dict[str, Any]) -> list[dict[str, Any]]:
                 "intent, label tables): the same values are another image"
             )
         found.append(reason(OBSERVED, value=unmeasured, message=message, **({"passed": False} if meaning else warn)))
+    if fields := out.get("header_meaning_differences"):
+        # The voxels differ and so does what the header says of them: no voxel metric sees the header (review C:
+        # spatial units in microns under threads=2 read "sufficiently reproducible" once 5 voxels varied by run)
+        found.append(
+            reason(
+                OBSERVED,
+                passed=False,
+                message="the image header differs between executions of a subject in where the voxels are or what "
+                f"they mean ({'; '.join(fields)}, in two files of one subject), beside the voxels that differ: the "
+                "same values would be another image, which no voxel metric measures; compare two files of one "
+                "subject (nib-ls, fslhd)",
+            )
+        )
     summary = (out.get("voxelwise") or {}).get("summary") or {}
     unseen = int(summary.get("differ_without_metrics") or 0)
     # Of them, those non-finite in every execution of some subjects (each subject's own mask) are measured over

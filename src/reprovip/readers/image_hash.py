@@ -23,17 +23,19 @@ from reprovip.readers.base import GZIP_MAGIC, describe, fail, gunzip_pieces, hea
 from reprovip.readers.image_header import Decoded, Header, check_size, parse
 
 
-def _hasher(h: Header):
+def _hasher(h: Header, storage: bool = True):
     """A hasher fed with shape, stored dtype (little-endian), affine, its spatial unit, the effective scaling,
     and what a series or a statistic map means beyond its voxels: the voxel bytes (little-endian, on-disk
-    order) come next."""
+    order) come next. Without ``storage``, neither the stored dtype nor the scaling: where the voxels are and
+    what they mean only (:func:`meaning_digest`)."""
     shape, dtype, affine, zooms, units, header = h.shape, h.dtype, h.affine, h.zooms, h.units, h.header
     slope, inter = h.slope, h.inter
     little = dtype.newbyteorder("<")
     if h.fmt == "mgh":  # shape, type, vox2ras and voxel sizes (and a series' TR); not the tags after the voxels
         m = new_hasher("mgh.v1")
         m.update(np.array([len(shape), *shape], dtype="<i8").tobytes())
-        m.update(repr(little.descr).encode("ascii") + b"\0")
+        if storage:
+            m.update(repr(little.descr).encode("ascii") + b"\0")
         m.update((np.asarray(affine, dtype="<f8") + 0.0).tobytes())
         m.update((np.asarray(zooms, dtype="<f8") + 0.0).tobytes())
         return m
@@ -45,11 +47,13 @@ def _hasher(h: Header):
     # one sform read "bit-for-bit identical", a review) and the AFNI attributes that say what values mean.
     h = new_hasher("nifti.v4")
     h.update(np.array([len(shape), *shape], dtype="<i8").tobytes())
-    h.update(repr(little.descr).encode("ascii") + b"\0")
+    if storage:
+        h.update(repr(little.descr).encode("ascii") + b"\0")
     h.update((np.asarray(affine, dtype="<f8") + 0.0).tobytes())  # + 0.0 turns -0.0 into 0.0
     h.update(str(units[0]).encode("ascii", "replace") + b"\0")
-    scaling = (1.0, 0.0) if slope is None else (slope, inter)
-    h.update(np.array(scaling, dtype="<f8").tobytes())
+    if storage:
+        scaling = (1.0, 0.0) if slope is None else (slope, inter)
+        h.update(np.array(scaling, dtype="<f8").tobytes())
     # pixdim[1:ndim+1]: the voxel sizes, and for a series the time step (and the steps of higher axes)
     h.update((np.asarray(zooms, dtype="<f8") + 0.0).tobytes())
     if len(shape) > 3:
@@ -170,6 +174,16 @@ def _meaning_extensions(hasher: Any, h: Header, head_bytes: bytes) -> None:
     """Feed :func:`meaning_extensions` to ``hasher``: nothing without them, so every other hash is as before."""
     for name, data in meaning_extensions(h, head_bytes):
         hasher.update(name.encode() + b"\0" + data)
+
+
+def meaning_digest(dec: Decoded) -> str:
+    """A digest of what a decoded image's header says of where its voxels are and what they mean (shape, affine,
+    units, voxel sizes, time step, space codes, intent, the extensions of :func:`meaning_extensions`), not of
+    how they are stored: two executions whose voxels differ may differ there too, and a NIfTI whose spatial unit
+    became microns under threads=2 went unsaid as soon as a few voxels varied between runs (review C)."""
+    h = _hasher(dec.parsed, storage=False)
+    _meaning_extensions(h, dec.parsed, memoryview(dec.buffer)[: max(dec.parsed.offset, 0)])
+    return h.hexdigest()
 
 
 def decoded_hash(dec: Decoded) -> str:

@@ -28,7 +28,7 @@ from reprovip.readers.base import (
     label_ids,
     read_only,
 )
-from reprovip.readers.image_hash import decoded_hash, streamed_hash
+from reprovip.readers.image_hash import decoded_hash, meaning_digest, streamed_hash
 from reprovip.readers.image_header import HEADER_BYTES, Decoded, decode, is_mgh, parse
 from reprovip.readers.inflate import DecodeBuffers
 
@@ -46,11 +46,15 @@ class Image(NamedTuple):
         4x4 float64 voxel-to-world matrix, as ``nibabel.load(path).affine``.
     zooms : tuple of float
         Voxel sizes (``pixdim``) for every axis, as ``header.get_zooms()``.
+    meaning : str
+        What the header says of where the voxels are and what they mean, as a digest
+        (:func:`~reprovip.readers.image_hash.meaning_digest`): executions whose voxels differ compare it too.
     """
 
     data: np.ndarray
     affine: np.ndarray
     zooms: tuple[float, ...]
+    meaning: str = ""
 
 
 _TO_MM = {"meter": 1000.0, "mm": 1.0, "micron": 0.001}  # NIfTI's spatial units; "unknown" is read as mm
@@ -184,7 +188,7 @@ def _image(path: Path, dec: Decoded) -> Image:
         with np.errstate(over="ignore", invalid="ignore"):  # overflow gives inf, counted as non-finite
             data *= dec.parsed.slope
             data += dec.parsed.inter
-    return Image(data, dec.parsed.affine, dec.parsed.zooms)
+    return Image(data, dec.parsed.affine, dec.parsed.zooms, meaning_digest(dec))
 
 
 def read_image(path: str | os.PathLike[str], buffers: DecodeBuffers | None = None) -> Image:
