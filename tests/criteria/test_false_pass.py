@@ -1093,3 +1093,26 @@ def test_a_table_cut_short_is_not_analysable(tmp_path: Path, every: bool | str) 
         named = "sub-2 (tool=b, repetition 3)" if every == "boundary" else "sub-2 (tool=a, repetition 3)"
         assert not why["passed"] and not why["estimable"] and named in why["message"] and why["value"] == 1
         assert doc["verdict"]["status"] == "error" and doc["outputs"][0]["complete_subjects"] == 3
+
+
+def test_a_bytes_output_judged_by_repetitions_identical_alone_warns_when_levels_differ(tmp_path: Path) -> None:
+    """Review B: a file 15% larger under threads=2, declared `bytes`, with `repetitions_identical` its only
+    criterion: "sufficiently reproducible", no word, where the same file declared `table` warned."""
+    from reprovip.criteria.evaluate import evaluate
+    from reprovip.criteria.rules import Criterion, parse_rule
+
+    folders = {
+        f"threads-{t}/s{s}/run-{r}": {"a.csv": f"region,val\nA,{10.0 * s * (1.15 if t == 2 else 1.0)}\n"}
+        for t in (1, 2)
+        for s in range(1, 5)
+        for r in (1, 2)
+    }
+    study = ingested_folders(
+        tmp_path, "  a: {path: a.csv, kind: bytes}\n", folders, "threads-{threads}/{subject}/run-{repetition}"
+    )
+    doc = evaluate(study.analyze().document, [Criterion(*parse_rule("repetitions_identical"))])
+    (out,) = doc["outputs"]
+    (why,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "every observation judged"]
+    assert why["severity"] == "warn" and not why["passed"]
+    assert why["message"].startswith("the files differ between executions of a subject across factor levels")
+    assert doc["verdict"]["status"] == "warn"
