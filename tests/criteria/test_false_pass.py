@@ -1116,3 +1116,24 @@ def test_a_bytes_output_judged_by_repetitions_identical_alone_warns_when_levels_
     assert why["severity"] == "warn" and not why["passed"]
     assert why["message"].startswith("the files differ between executions of a subject across factor levels")
     assert doc["verdict"]["status"] == "warn"
+
+
+def test_criteria_declared_for_an_optional_output_no_execution_wrote_are_named(tmp_path: Path) -> None:
+    """Review B: `{require: identical, outputs: [lesions]}` and an ICC criterion on an optional `lesions` that no
+    execution wrote appeared on no `check` line and in no JUnit test case. Each is named, not measured (a
+    warning: an optional output may be unwritten everywhere, a lesion map of healthy subjects)."""
+    from reprovip.criteria.evaluate import evaluate
+    from reprovip.criteria.rules import Criterion, parse_rule
+
+    files = {(f"s{s}", r): {"r.json": f'{{"v": {s}.5}}'} for s in range(1, 4) for r in (1, 2)}
+    outputs = "  r: {path: r.json, kind: scalars}\n  lesions: {path: lesions.csv, kind: table, optional: true}\n"
+    doc = ingested(tmp_path, outputs, files).analyze().document
+    declared = [
+        Criterion(*parse_rule("identical"), outputs=("lesions",)),
+        Criterion(*parse_rule("ICC(A,1).ci_low >= 0.95"), outputs=("lesions",)),
+    ]
+    lesions = next(o for o in evaluate(doc, declared)["outputs"] if o["name"] == "lesions")
+    named = {r["criterion"]: r for r in lesions["verdict"]["reasons"]}
+    for text in ("identical", "ICC(A,1).ci_low >= 0.95"):
+        assert (named[text]["passed"], named[text]["estimable"], named[text]["severity"]) == (False, False, "warn")
+        assert named[text]["message"] == f"{text}: not measured: no execution wrote this optional output"

@@ -43,6 +43,20 @@ def output_verdict(out: dict[str, Any], rules: list[Criterion], document: dict[s
     evidence = bitwise_evidence(bits)
     reasons = builtin_reasons(out) + _dropped(out, document)
     if out.get("written_by_none"):  # an optional output no execution wrote: no value to hold to a criterion
+        # The criteria declared for it by name are said, not measured: they vanished from `check` and the JUnit
+        # file, and the study read "with warnings" (review B)
+        reasons += [
+            reason(
+                c.text,
+                metric=c.metric,
+                severity="warn",  # optional: unwritten everywhere is allowed (a lesion map of healthy subjects)
+                passed=False,
+                estimable=False,
+                message=f"{c.text}: not measured: no execution wrote this optional output",
+            )
+            for c in rules
+            if c.outputs
+        ]
         return dict(status=_status(reasons), reasons=reasons, evidence=evidence)
     if bits and evidence["trials"] == 0:
         reasons.append(
