@@ -123,8 +123,11 @@ def test_progress_refreshes_while_executions_are_pending(client: Client) -> None
     assert 'http-equiv="refresh"' not in client.get(f"/studies/{SCALAR}/progress").text
 
 
-def test_alerts_page_lists_failures_first(client: Client) -> None:
-    alerts = client.get("/alerts.json").json()["alerts"]
+def test_alerts_page_lists_stale_verdicts_then_failures_first(client: Client) -> None:
+    every = client.get("/alerts.json").json()["alerts"]
+    stale = [a for a in every if a.get("stale")]
+    assert every[: len(stale)] == stale and all(a["message"].startswith("stale: ") for a in stale)
+    alerts = every[len(stale) :]
     assert alerts[0]["severity"] == "fail" and alerts[0]["key"] == SCALAR and alerts[0]["from_criteria"]
     assert any(a["key"] == HOSTILE and a["message"] == XSS for a in alerts)
     assert "on value fails &gt;= 6" in client.get("/alerts").text
@@ -227,12 +230,16 @@ def test_a_run_after_the_analysis_marks_its_verdict_stale_in_every_view(tmp_path
     assert listed == shown and shown.startswith("run #2 (started ") and "came after this analysis" in shown
     assert str(escape(shown)) in html and 'id="stale"' in html and 'id="stale"' in report
     assert 'class="badge st-warn stale"' in index
+    # the alerts page too (review A: "No alert in the latest analyses" beside it)
+    (said,) = [a for a in c.get("/alerts.json").json()["alerts"] if a.get("stale")]
+    assert said["message"] == f"stale: {shown}" and said["key"] == key
     with pytest.raises(InputError, match="executions changed since the stored analysis"):
         study.check(reanalyze=False)
 
     study.analyze()
     listed, shown, index, html, report = views()
     assert listed is None and shown is None and 'id="stale"' not in html and 'id="stale"' not in report
+    assert not [a for a in c.get("/alerts.json").json()["alerts"] if a.get("stale")]
 
 
 def test_the_rate_of_a_young_run_is_taken_over_its_own_time(tmp_path: Path) -> None:

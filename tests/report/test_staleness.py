@@ -43,3 +43,36 @@ def test_a_document_without_the_watermark_is_judged_by_its_time() -> None:
     assert staleness(doc, {"id": 2, "command": "run", "started_at": made + 0.5}) is None  # the same second
     assert staleness(doc, {"id": 2, "command": "run", "started_at": made + 5}).startswith("run #2 (started 2026")
     assert staleness({"verdict": {"status": "pass"}}, {"id": 2, "started_at": 0.0}).startswith("run #2")
+
+
+def test_the_run_still_recording_then_finished_is_stale_not_taken_for_a_kill() -> None:
+    """Review A: the analysis saw run #5 recording; the run then finished normally, its runner gone: that was
+    taken for a kill -9 (nothing can change) and the stored pass shown as current by the report and dashboard."""
+    gone = {"id": 5, "command": "run", "started_at": 1.0, "hostname": "elsewhere", "pid": 1}
+    finished = dict(gone, status="done", finished_at=2.0)
+    assert staleness(_doc({"id": 5, "finished": False}), finished) == (
+        "run #5 finished after this analysis was made: executions may have changed; run `reprovip analyze` for "
+        "the current verdict"
+    )
+    # recorded `interrupted` by a later run (its end: its last attempt's): a kill, judged as before
+    killed = dict(gone, status="interrupted", finished_at=1.5)
+    assert staleness(_doc({"id": 5, "finished": False}), killed) == staleness(_doc({"id": 5, "finished": False}), gone)
+
+
+def test_an_analysis_reads_the_newest_run_before_the_executions(tmp_path, monkeypatch) -> None:
+    """Review A: a run or ingest that finished between the analysis reading the executions and reading the runs
+    was recorded as seen and finished, and the stale pass shown as current. The run is read first."""
+    from reprovip.analyze import executions
+    from tests.conftest import ingested
+
+    files = {(f"s{s}", r): {"r.json": f'{{"v": {s}.5}}'} for s in range(1, 4) for r in (1, 2)}
+    study = ingested(tmp_path, "  r: {path: r.json, kind: scalars}\n", files)
+    order = []
+    catalog = type(study.catalog)
+    for name in ("runs", "executions"):
+        real = getattr(catalog, name)
+        monkeypatch.setattr(
+            catalog, name, lambda self, *a, _n=name, _r=real, **k: order.append(_n) or _r(self, *a, **k)
+        )
+    stored = executions.stored_executions(study, study.catalog.study_id(study.name))
+    assert order[:2] == ["runs", "executions"] and stored.last_run == {"id": 1, "finished": True}

@@ -26,14 +26,18 @@ class Stored:
     rows: list[dict[str, Any]]  # every stored execution
     plan: dict[str, Any]  # plan_status's summary
     undeclared: frozenset[str]  # ids of the executions the file no longer declares
+    # the newest run as it was before the executions were read (:func:`last_run`): one that ended in between reads
+    # as unfinished, hence stale once it has finished, never as seen whole (review A)
+    last_run: dict[str, Any] | None = None
 
 
 def stored_executions(study: Study, study_id: int) -> Stored:
     """Read the executions of ``study_id`` and check them against the study file once: checking hashes every
     subject's input file, and an analysis needs the result three times (outputs, counts, provenance)."""
+    newest = last_run(study.catalog.runs(study_id))  # first: see Stored.last_run
     rows = study.catalog.executions(study_id)
     plan, undeclared = plan_status(study, rows)
-    return Stored(study_id, rows, plan, undeclared)
+    return Stored(study_id, rows, plan, undeclared, newest)
 
 
 def declared_outputs(study: Study, stored: Stored) -> tuple[list[dict[str, Any]], set[tuple[str, str, int]]]:
@@ -102,7 +106,7 @@ def executions_summary(study: Study, stored: Stored) -> dict[str, Any]:
         not_done=sum(r["status"] != "done" for r in rows) + plan.get("not_run", 0) + plan.get("earlier_recipe", 0),
         plan=plan,
         digest=digest,
-        last_run=last_run(study.catalog.runs(study_id)),
+        last_run=stored.last_run,
         # what a page can compare cheaply to tell a stale verdict (see reprovip.report.context.staleness): the
         # catalog this analysis read (one deleted and made again has another identity), and its executions by
         # status, undeclared ones included (`run --force` resets them all to pending before it records its run)

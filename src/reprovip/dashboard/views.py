@@ -298,18 +298,25 @@ class Dashboard:
         out = []
         for src in self.sources:
             latest = q.latest_analyses(src.engine)
+            counts, newest = q.status_counts(src.engine), q.newest_runs(src.engine)
+            ident = q.catalog_identity(src.engine)
             for row in q.studies(src.engine):
                 if row["id"] not in latest:
                     continue
                 doc = q.document(src.engine, row["id"], latest[row["id"]][0])
                 alerts, from_criteria = alerts_of(doc or {})
                 key = f"{src.index}-{row['id']}"
-                out += [
-                    dict(a, study=str(row["name"]), key=key, url=f"/studies/{key}", from_criteria=from_criteria)
-                    for a in alerts
-                ]
+                at = dict(study=str(row["name"]), key=key, url=f"/studies/{key}")
+                # A stale verdict's alerts are not the study's: said first, as the index does (review A: "No
+                # alert in the latest analyses" beside a run that made `check` fail)
+                if doc and (
+                    stale := staleness(doc, newest.get(row["id"]), counts=counts.get(row["id"], {}), catalog_id=ident)
+                ):
+                    stale_alert = dict(severity="warn", output=None, message=f"stale: {stale}", stale=True)
+                    out.append(dict(at, **stale_alert, from_criteria=True))
+                out += [dict(a, **at, from_criteria=from_criteria) for a in alerts]
         rank = {"fail": 0, "error": 0, "warn": 1}
-        out.sort(key=lambda a: rank.get(a["severity"], 2))
+        out.sort(key=lambda a: (not a.get("stale"), rank.get(a["severity"], 2)))
         return dict(alerts=out, generated_at=iso(time.time()))
 
     def progress(self, key: str, *, window: float = 300.0) -> dict[str, Any]:

@@ -122,6 +122,9 @@ def _newer_run(document: dict[str, Any], newest_run: dict[str, Any] | None, agai
         if seen is not None and int(newest_run["id"]) == int(seen["id"]):
             if seen.get("finished"):
                 return None
+            # it ended since, recording all it ran: its runner gone is no kill (one recorded `interrupted` later is)
+            if newest_run.get("finished_at") is not None and newest_run.get("status") != "interrupted":
+                return f"{run} finished after this analysis was made: executions may have changed; {again}"
             from reprovip.store.liveness import runner_alive
 
             gone = runner_alive(newest_run.get("hostname"), newest_run.get("pid"), newest_run.get("started_at"))
