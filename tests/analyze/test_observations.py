@@ -512,19 +512,46 @@ def _reordered_tables(tmp_path, header: str, rows: list[tuple], change: bool = F
 
 def test_a_keyed_table_written_in_another_order_is_said(tmp_path) -> None:
     """Review EX3: a table keyed by its region names, its rows in another order in each repetition, warned "the
-    difference is in what no observation measures (a string, a text column...)". Every value read by its key is
-    the same: a passing reason says the rows moved, and nothing warns."""
+    difference is in what no observation measures (a string, a text column...)". Read by its key, it is the same
+    table: identical in its decoded values (not in its bytes), a passing reason says the rows moved."""
     out = _reordered_tables(tmp_path, "region,volume\n", [("hippocampus", 4000), ("amygdala", 1500), ("thalamus", 7)])
     assert out["reordered_rows"] == {"keyed": ["s1", "s2", "s3"]}
     assert "unmeasured_differences" not in out
-    assert out["verdict"]["status"] == "pass"
+    assert (out["bitwise"]["identical"], out["bitwise"]["bytes_identical"]) == (True, False)
+    assert out["verdict"]["status"] == "identical"
+    assert "the order of a keyed table's rows" in out["attribution"]["summary"]
     (why,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "rows in one order"]
-    assert why["passed"] and "every value read by its key is the same" in why["message"]
+    assert why["passed"] and "compared whatever their order" in why["message"]
     assert not [r for r in out["verdict"]["reasons"] if r.get("severity") == "warn" and not r["passed"]]
-    from reprovip.report.guide import next_steps
 
-    (step,) = next_steps(dict(outputs=[out]))
-    assert step["culprit"] == "repetitions: the rows come in another order"
+
+def test_rows_in_another_order_under_a_level_are_no_effect_of_it(tmp_path) -> None:
+    """Review C: a keyed table written in another order under threads=2, beside seed=random noise of 1e-6: "threads
+    changes the result: 5 of 5 comparisons between levels differ" (its share of the variance 1e-16). The rows are
+    compared whatever their order: the seed is named, threads is not."""
+    from tests.conftest import ingested_folders
+
+    rng = np.random.default_rng(5)
+    folders = {}
+    for s in range(1, 5):
+        rows = [("hippocampus", 4000.0 + 50 * s), ("amygdala", 1500.0 + 20 * s), ("thalamus", 7000.0 + 90 * s)]
+        for t in (1, 2):
+            for seed in ("42", "random"):
+                for r in (1, 2):
+                    noisy = [(n, v + (rng.normal(0, 1e-6) if seed == "random" else 0.0)) for n, v in rows]
+                    written = noisy if t == 1 else noisy[::-1]
+                    table = "region,volume\n" + "".join(f"{n},{v!r}\n" for n, v in written)
+                    folders[f"threads-{t}/seed-{seed}/s{s}/run-{r}"] = {"r.csv": table}
+    study = ingested_folders(
+        tmp_path,
+        "  r: {path: r.csv, kind: table, key_columns: [region]}\n",
+        folders,
+        "threads-{threads}/seed-{seed}/{subject}/run-{repetition}",
+    )
+    (out,) = study.analyze().document["outputs"]
+    effects = {f["factor"]: f for f in out["attribution"]["factors"]}
+    assert not effects["threads"]["changes_result"]
+    assert out["bitwise"]["nondeterminism"]["blamed"] == {"seed": ["random"]}
 
 
 def test_a_table_without_key_written_in_another_order_warns(tmp_path) -> None:

@@ -267,7 +267,7 @@ def attribute(
         return {
             "factors": [],
             "summary": "identical across all executions in its decoded values (the files' bytes differ: a header "
-            "field, a time stamp)",
+            "field, a time stamp, the order of a keyed table's rows)",
         }
     if bitwise["identical"]:
         return {"factors": [], "summary": "bit-for-bit identical across all executions"}

@@ -7,6 +7,7 @@ import fnmatch
 import json
 import math
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -234,6 +235,9 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
                 entry["reordered_lines"] = obs.reordered
             if obs.reordered_rows:  # the same rows in another order: keyed, no value changed; else moved by position
                 entry["reordered_rows"] = obs.reordered_rows
+            if obs.keyed_rows:  # read by key: identity and its factors compare the rows, not their order
+                design = _rows_compared(design, obs.keyed_rows)
+                bits = entry["bitwise"] = bitwise_summary(design)
             if obs.cut:  # files whose last line lost its line break where the others have one: cut short
                 entry["cut_short"] = obs.cut
             if obs.categorical:  # words (include/exclude) that differ between repetitions: a result, not a stamp
@@ -265,12 +269,9 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
     # nor those on their own grid (label maps in native space): no voxel of theirs is in the `differ` map, and
     # their Dice measure them (a review's shifted labels on one read "every voxel is identical: the header")
     unread |= set((entry.get("voxelwise") or {}).get("own_grid_subjects") or [])
-    # nor those whose keyed tables differ in their rows' order alone: said as such (`reordered_rows`)
-    moved = set((entry.get("reordered_rows") or {}).get("keyed") or [])
+    # (keyed tables whose rows came in another order: by their rows, `_rows_compared`)
     differing = sum(
-        len({record_key(r) for r in design.grid[s].values()}) > 1
-        for s in design.complete
-        if s not in unread and s not in moved
+        len({record_key(r) for r in design.grid[s].values()}) > 1 for s in design.complete if s not in unread
     )
     if differing and _unmeasured(kind, entry, observations):
         # The files differ, the numbers read from them do not: the difference is in what no observation
@@ -434,6 +435,19 @@ def _left_out(design: Design) -> list[dict[str, Any]]:
                 entry["only_in"] = versions[0]
             out.append(entry)
     return out
+
+
+def _rows_compared(design: Design, digests: dict[str, dict[Any, str]]) -> Design:
+    """``design`` with the records of the subjects of ``digests`` (keyed tables whose rows came in another order)
+    compared by their rows whatever the order (:func:`~reprovip.analyze.observations.keyed_rows`)."""
+    grid = {
+        s: {
+            pos: replace(r, semantic_hash=f"rows:{digests[s][pos]}") if pos in digests.get(s, {}) else r
+            for pos, r in cells.items()
+        }
+        for s, cells in design.grid.items()
+    }
+    return replace(design, grid=grid)
 
 
 def _unmeasured(kind: str, entry: dict[str, Any], observations: list[dict[str, Any]]) -> bool:

@@ -59,6 +59,8 @@ class Observations:
     reordered: list[str] = field(default_factory=list)
     # Subjects whose tables hold the same rows in another order, by how their numbers are read (:func:`_reordered_rows`)
     reordered_rows: dict[str, list[str]] = field(default_factory=dict)
+    # Of them, read by key: each execution's rows whatever their order, by grid position (:func:`keyed_rows`)
+    keyed_rows: dict[str, dict[Any, str]] = field(default_factory=dict)
     # Ignored observations whose values differ between executions of a subject; of them, those that repeat within
     # each condition and change between conditions, as results do (:func:`_result_like`)
     ignored_differ: list[str] = field(default_factory=list)
@@ -430,7 +432,8 @@ def gather(
         ignored_differ=ignored_differ,
         ignored_result_like=result_like,
         reordered=reordered,
-        reordered_rows=_reordered_rows(raw),
+        reordered_rows=(moved := _reordered_rows(raw)),
+        keyed_rows=keyed_rows(raw, moved.get("keyed") or []),
         cut=cut,
         stored_types=stored_types(raw),
         no_rows=bool(raw) and all(got.meta.get("n_rows") == 0 for per in raw.values() for got, _ in per.values()),
@@ -672,16 +675,25 @@ def _reordered(raw: dict[str, dict[Any, tuple[Any, Any]]], loaded: dict[str, dic
     return found
 
 
+def keyed_rows(raw: dict[str, dict[Any, tuple[Any, Any]]], subjects: list[str]) -> dict[str, dict[Any, str]]:
+    """For ``subjects`` (whose keyed tables hold the same rows in another order in some executions), each
+    execution's rows whatever their order (``meta["rows_digest"]``), by grid position: what identity compares
+    for them (review C: a keyed table written in another order under threads=2 read "threads changes the result:
+    5 of 5 comparisons between levels differ", its share of the variance 1e-16)."""
+    return {s: {pos: got.meta["rows_digest"] for pos, (got, _) in raw[s].items()} for s in subjects}
+
+
 def _reordered_rows(raw: dict[str, dict[Any, tuple[Any, Any]]]) -> dict[str, list[str]]:
-    """The subjects whose tables (``meta["rows_digest"]``, the rows whatever their order) hold the same rows in
-    every execution while the files differ: rows written in another order, by how their numbers are read —
-    ``keyed`` (by a key column: every value is the same) or ``by_position`` (no key column: numbers read by row
-    number moved). A keyed table written in another order warned "the difference is in what no observation
-    measures" (review EX3)."""
+    """The subjects two of whose tables (``meta["rows_digest"]``, the rows whatever their order) hold the same
+    rows in another order, by how their numbers are read — ``keyed`` (by a key column: the two read alike) or
+    ``by_position`` (no key column: numbers read by row number moved). A keyed table written in another order
+    warned "the difference is in what no observation measures" (review EX3)."""
     found: dict[str, list[str]] = {}
     for s, per in raw.items():
-        digests = {got.meta.get("rows_digest") for got, _ in per.values()}
-        if len(digests) == 1 and None not in digests and len({record_key(rec) for _, rec in per.values()}) > 1:
+        by_rows: dict[str, set[str]] = {}
+        for got, rec in per.values():
+            by_rows.setdefault(got.meta.get("rows_digest"), set()).add(record_key(rec))
+        if None not in by_rows and any(len(files) > 1 for files in by_rows.values()):
             keyed = all(got.meta.get("key_columns") for got, _ in per.values())
             found.setdefault("keyed" if keyed else "by_position", []).append(s)
     return found

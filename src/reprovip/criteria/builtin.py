@@ -288,7 +288,7 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 passed=False,
                 severity="warn",
                 value=len(moved),
-                message=f"the executions of {len(moved)} subject(s) ({named(moved)}) wrote the same rows in another "
+                message=f"executions of {len(moved)} subject(s) ({named(moved)}) wrote the same rows in another "
                 "order (a tool writing rows as its threads finish?): the table has no key column (no text column of "
                 "unique values), so numbers are read by row number and every moved row reads as changed, whatever "
                 "its value; declare `key_columns` for this output, or make the tool sort its rows",
@@ -300,8 +300,9 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 "rows in one order",
                 passed=True,
                 value=len(moved),
-                message=f"the executions of {len(moved)} subject(s) ({named(moved)}) wrote the same rows in another "
-                "order: every value read by its key is the same; the files differ in their rows' order alone",
+                message=f"executions of {len(moved)} subject(s) ({named(moved)}) wrote the same rows in another "
+                "order: read by their key, those rows are compared whatever their order (identity and the factors "
+                "too)",
             )
         )
     if categorical := out.get("categorical_differences"):

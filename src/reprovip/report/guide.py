@@ -309,16 +309,6 @@ def next_steps(document: dict[str, Any]) -> list[dict[str, Any]]:
                     "compare two of them to see whether what differs matters",
                 )
             ]
-        elif (o.get("reordered_rows") or {}).get("keyed") and not o.get("text_differences"):
-            # Every value read by its key agrees: the rows moved (review EX3), no factor's fix applies.
-            culprit = f"{', '.join(blamed) or 'repetitions'}: the rows come in another order"
-            actions = [
-                (
-                    "every value read by its key is the same in every execution of each subject; the files differ "
-                    "in their rows' order",
-                    "make the tool sort its rows if identical files are wanted",
-                )
-            ]
         else:
             actions = _fixes(bits, factors, blamed)
         if o.get("error"):
