@@ -967,3 +967,29 @@ def test_a_stored_type_change_is_no_header_meaning_change(tmp_path: Path) -> Non
     out = _headed_images(tmp_path, "mm", "float64")
     assert "header_meaning_differences" not in out
     assert not [r for r in out["verdict"]["reasons"] if "the image header differs" in r["message"]]
+
+
+def test_a_version_storing_float64_where_the_baseline_stored_float32_is_judged_at_float32(tmp_path: Path) -> None:
+    """Review C: the same computation stored in float64 by a new version, where the baseline stored it in float32,
+    failed the envelope "with no run-to-run noise in the baseline; |z| inf": it moved by the baseline's own
+    rounding. Judged at the coarser stored type's last places, it is within; the change of type is said."""
+    import gzip
+
+    from tests.conftest import ingested_folders
+
+    rng = np.random.default_rng(7)
+    folders = {}
+    for s in range(1, 5):
+        exact = rng.normal(100 + 15 * s, 30, (8, 8, 8))
+        for version, dtype in (("1.0", np.float32), ("1.1", np.float64)):
+            for r in (1, 2):  # deterministic: both repetitions alike
+                img = nib.Nifti1Image(exact.astype(dtype), np.eye(4))
+                folders[f"{version}/s{s}/run-{r}"] = {"out.nii.gz": gzip.compress(img.to_bytes(), mtime=0)}
+    study = ingested_folders(
+        tmp_path, "  out: {path: out.nii.gz, kind: image}\n", folders, "{version}/{subject}/run-{repetition}"
+    )
+    (out,) = study.analyze().document["outputs"]
+    assert out["envelope"]["within_envelope"] is True and out["envelope"]["outside_voxels"] == 0
+    assert {t for d in out["stored_type_differences"] for t in d["types"]} == {"float32", "float64"}
+    (why,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "numbers stored alike"]
+    assert why["severity"] == "warn" and "'voxels' of subject s1: float32 in 2 executions" in why["message"]

@@ -182,6 +182,8 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
                 )
             if "envelope" in entry["voxelwise"]:
                 entry["envelope"] = dict(entry["voxelwise"].pop("envelope"), factor=factor)
+            if stored := entry["voxelwise"].pop("stored_types", None):  # float32 beside float64: said, as arrays
+                entry["stored_type_differences"] = stored
             if kind == "labels" and not entry["voxelwise"].get("gridless"):
                 _own_grids(entry, design)
             # Label agreement on the subjects whose every file the voxel pass could read (it names the others).

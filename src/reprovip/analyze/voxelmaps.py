@@ -514,6 +514,8 @@ def _finish_maps(stream: _Stream, out_dir: Path, pool: ThreadPoolExecutor, in_fl
     for task in tasks:
         summary.update(task.result() or {})
     out = {"maps": files, "summary": summary, "subjects": stream.n, "spacing": [float(z) for z in stream.ref[2][:3]]}
+    if stream.stored_types:
+        out["stored_types"] = stream.stored_types[:20]
     if stream.header_pair is not None:  # compared by the engine (header_differences), whatever the voxels do
         out["header_pair"] = [str(p) for p in stream.header_pair]
     if stream.support_outliers:

@@ -227,6 +227,7 @@ class _Partial:
     blank: set[int] = field(default_factory=set)  # the columns whose volume is non-finite at every voxel
     # the first volume's header digest and column, and the first column whose header says otherwise (or None)
     meaning: tuple[str, int, int | None] = ("", 0, None)
+    types: dict[str, list[int]] = field(default_factory=dict)  # the columns of each stored number type
 
 
 class _Read(NamedTuple):
@@ -319,7 +320,9 @@ class _Stream:
         self.index: np.ndarray | None = None  # voxels with metrics (the reference mask)
         self.acc: FactorialAccumulator | None = None
         self.n = 0
-        self.single: bool | None = None  # every reference volume read is stored as float32 (_reference_index)
+        self.single: bool | None = None  # some reference volume read is stored as float32 (_reference_index)
+        # per subject whose executions store their voxels with other number types: {type: [(condition, rep)]}
+        self.stored_types: list[dict[str, Any]] = []
         self.buffers = DecodeBuffers()  # the volumes in flight are inflated into a few reused buffers
         self.support_outliers: list[dict[str, Any]] = []  # executions whose image lost most of its voxels
         self.magnitudes: dict[str, float] = {}  # per subject: the median over its executions of the mean |value|
@@ -367,6 +370,9 @@ class _Stream:
         if isinstance(vol, int):
             if cur is not None:
                 cur.counts[col] = cur.counts[vol]
+                for cols in cur.types.values():
+                    if vol in cols:
+                        cols.append(col)
                 if vol in cur.blank:
                     cur.blank.add(col)
                 if cur.rows is not None:
@@ -382,6 +388,7 @@ class _Stream:
             cur = self.cur = _Partial(data, np.zeros(data.size, dtype=bool), vol.bad, vol.bad, [0] * self.columns)
             cur.meaning = (vol.meaning, col, None)
         cur.counts[col] = vol.nonzero
+        cur.types.setdefault(vol.flat.dtype.name, []).append(col)
         if vol.bad is not None and vol.bad.all():
             cur.blank.add(col)
         if vol.differ is not None:
@@ -406,6 +413,9 @@ class _Stream:
         if cur.meaning[2] is not None:
             paths = dict(self.plan(subject))
             self.header_pair = (paths[cur.meaning[1]], paths[cur.meaning[2]])
+        if len(cur.types) > 1:  # compared as stored: one execution's float32 rounding reads as agreement
+            at = {t: [tuple(self.execution(subject, c).values()) for c in cols] for t, cols in cur.types.items()}
+            self.stored_types.append(dict(name="voxels", subject=subject, types=at))
         if cur.nf_all is not None and cur.nf_all.all():
             self.blank.append(subject)
             return None
@@ -703,8 +713,10 @@ def _reference_index(stream: _Stream, subjects: list[str], pool: ThreadPoolExecu
             flat = _volume(path, stream.ref, stream.buffers)
         except ReaderError:  # named when the stream reads it
             return None
-        # the images' float type, for the envelope's last-place changes: float32 when every one read is
-        stream.single = flat.dtype == np.float32 and stream.single is not False
+        # the images' float type, for the envelope's last-place changes: float32 when one read is, the coarser
+        # (review C: a version storing in float64 what the baseline stored in float32 moved by its rounding, and
+        # failed "with no run-to-run noise in the baseline; |z| inf"); the change of type is said (stored_types)
+        stream.single = flat.dtype == np.float32 or bool(stream.single)
         return (flat != 0) & np.isfinite(flat) if flat.dtype.kind == "f" else flat != 0
 
     paths = [path for _, path in stream.plan(subjects[0])] + [stream.plan(s)[0][1] for s in subjects[1:]]

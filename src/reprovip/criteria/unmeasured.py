@@ -211,6 +211,7 @@ def unmeasurable(out: dict[str, Any]) -> list[dict[str, Any]]:
             )
         )
     if stored := out.get("stored_type_differences"):
+        noun = "image" if out["kind"] in ("image", "labels") else "array"  # an image's: its voxels (review C)
         found.append(
             reason(
                 STORED,
@@ -218,11 +219,11 @@ def unmeasurable(out: dict[str, Any]) -> list[dict[str, Any]]:
                 severity="warn",
                 value=len(stored),
                 observation=stored[0]["name"],
-                message=f"{len(stored)} array(s) stored with another number type in some executions of a subject ("
+                message=f"{len(stored)} {noun}(s) stored with another number type in some executions of a subject ("
                 + named([_types(d) for d in stored])
                 + "): their values are compared as stored, so a precision one execution lost (float64 written as "
                 "float32) shows only as its rounding, which the metrics read as agreement; write every execution's "
-                "arrays with one type",
+                f"{noun}s with one type",
             )
         )
     inexact = out.get("inexact_differences") or {}
