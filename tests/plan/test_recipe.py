@@ -239,6 +239,26 @@ def test_an_outputs_ignore_list_is_no_part_of_the_recipe() -> None:
     assert expand_module.recipe_hash(spec("{path: n.json, kind: scalars}")) != plain
 
 
+def test_key_columns_are_no_part_of_the_recipe_and_an_earlier_recipe_with_them_is_kept(tmp_path, monkeypatch) -> None:
+    """Review C: declaring `key_columns` (how a table is read) after a run made every done execution "run with an
+    earlier recipe", and the study incomplete until it ran again. Executions stored by an earlier reprovip, whose
+    recipe hashed `key_columns`, keep theirs: upgrading runs nothing again."""
+    path = write_study(tmp_path, outputs="  r: {path: r.csv, kind: table}\n")
+    plain = Study.load(path)
+    path.write_text(path.read_text().replace("kind: table}", "kind: table, key_columns: [region]}"))
+    keyed = Study.load(path)
+    planned = expand(keyed.spec, keyed.subjects)
+    now = execution_recipes(keyed.spec, keyed.directory, planned)
+    assert now == execution_recipes(plain.spec, plain.directory, planned)
+    real = expand_module.recipe_hash
+    with monkeypatch.context() as m:  # the recipes an earlier reprovip stored
+        m.setattr(expand_module, "recipe_hash", lambda *a, **k: real(*a, **dict(k, legacy=True)))
+        earlier = execution_recipes(keyed.spec, keyed.directory, planned)
+    assert set(earlier.values()).isdisjoint(now.values())
+    assert execution_recipes(keyed.spec, keyed.directory, planned, earlier) == earlier  # kept
+    assert execution_recipes(keyed.spec, keyed.directory, planned, dict.fromkeys(now, "other")) == now
+
+
 @pytest.mark.parametrize(
     "env",
     [

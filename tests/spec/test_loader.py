@@ -187,3 +187,11 @@ def test_wrong_application_shape_is_named() -> None:
         parse_spec(
             GOOD.replace('  command: [echo, "{input}", "{outdir}", "{threads}"]', "  python: 'm:f'\n  command: [a]")
         )
+
+
+def test_key_columns_on_an_output_that_is_no_table_is_refused() -> None:
+    """Review B: `key_columns` on a scalars output passed `validate`; every execution ran, then every file read
+    "`key_columns` does not apply to kind 'scalars'"."""
+    with pytest.raises(SpecError, match="`key_columns` names the columns that key a table's rows; a scalars output"):
+        parse_spec("application: {command: [x]}\noutputs: {m: {path: m.json, kind: scalars, key_columns: [id]}}\n")
+    assert parse_spec("application: {command: [x]}\noutputs: {m: {path: m.csv, kind: table, key_columns: [id]}}\n")

@@ -384,8 +384,10 @@ def _run(
     summary = RunSummary()
     planned = expand(spec, study.subjects)
     study_id = catalog.ensure_study(spec.name or "study", spec.model_dump(mode="json"), str(study.directory))
+    # the stored recipes, when an earlier reprovip's (`key_columns` hashed) may be among them: kept, not run again
+    stored = catalog.recipes(study_id) if any(o.key_columns for o in spec.outputs.values()) else None
     summary.replaced_ingested = catalog.sync_plan(
-        study_id, planned, execution_recipes(spec, study.directory, planned), force=force
+        study_id, planned, execution_recipes(spec, study.directory, planned, stored), force=force
     )
     _close_dead_runs(study, study_id)
     blobs.gc(catalog.referenced_blobs())

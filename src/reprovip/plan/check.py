@@ -47,7 +47,7 @@ def plan_status(study: Study, rows: list[dict[str, Any]]) -> tuple[dict[str, Any
         subjects = sorted({Subject(r["subject"], r["input"]) for r in rows}, key=lambda s: s.id)
         listed = dict(subjects="as stored", subjects_reason=f"the subjects cannot be listed here ({exc})")
     planned = expand(study.spec, subjects)
-    declared = execution_recipes(study.spec, study.directory, planned)
+    declared = execution_recipes(study.spec, study.directory, planned, {r["id"]: r["recipe"] for r in rows})
     stored = {r["id"]: r for r in rows}
     # Inputs gone (listed from the catalog): their bytes cannot be compared, the condition's part still is. So
     # are the inputs of the folder the study was copied from: a copy archived without its data read "run with an

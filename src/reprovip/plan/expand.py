@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,23 +126,31 @@ def input_recipe(subject: Subject, study_dir: Path) -> str:
     return blake3.blake3(payload.encode()).hexdigest()[:16]
 
 
-def execution_recipes(spec: StudySpec, study_dir: Path, planned: Iterable[PlannedExecution]) -> dict[str, str]:
+def execution_recipes(
+    spec: StudySpec, study_dir: Path, planned: Iterable[PlannedExecution], stored: Mapping[str, Any] | None = None
+) -> dict[str, str]:
     """The recipe of each planned execution, by id: :func:`recipe_hash`, the condition's named level values and
-    the subject's input (each input hashed once)."""
-    base = recipe_hash(spec, study_dir)
-    by_condition: dict[str, str] = {}
+    the subject's input (each input hashed once). With ``stored`` (the recipes the catalog holds, by id), an
+    execution stored under the recipe an earlier reprovip hashed with `key_columns` keeps it: the same one
+    (upgrading re-ran no stored execution)."""
+    bases = [recipe_hash(spec, study_dir)]
+    if stored and any(o.key_columns for o in spec.outputs.values()):
+        bases.append(recipe_hash(spec, study_dir, legacy=True))
+    by_condition: dict[tuple[str, int], str] = {}
     by_subject: dict[str, str] = {}
     out = {}
     for p in planned:
-        if p.condition.key not in by_condition:
-            by_condition[p.condition.key] = execution_recipe(base, p.condition)
         if p.subject.id not in by_subject:
             by_subject[p.subject.id] = input_recipe(p.subject, study_dir)
-        out[p.id] = by_condition[p.condition.key] + by_subject[p.subject.id]
+        for i, base in enumerate(bases):
+            if (p.condition.key, i) not in by_condition:
+                by_condition[(p.condition.key, i)] = execution_recipe(base, p.condition)
+        recipes = [by_condition[(p.condition.key, i)] + by_subject[p.subject.id] for i in range(len(bases))]
+        out[p.id] = recipes[1] if len(recipes) > 1 and (stored or {}).get(p.id) == recipes[1] else recipes[0]
     return out
 
 
-def recipe_hash(spec: StudySpec, study_dir: Path | None = None) -> str:
+def recipe_hash(spec: StudySpec, study_dir: Path | None = None, *, legacy: bool = False) -> str:
     """Hash of what decides an execution's result (application, environment, outputs, timeout), and with
     ``study_dir`` the bytes of a Boutiques descriptor the application names (its command line and defaults
     live there: editing it changes the result as editing the command does) and of the files the command names
@@ -152,11 +160,13 @@ def recipe_hash(spec: StudySpec, study_dir: Path | None = None) -> str:
     """
     # Without defaults: a key a newer reprovip adds (an output's `optional`) leaves the recipes of studies run
     # before the same, where upgrading re-ran every stored execution as "an earlier recipe" (a review).
-    # An output's `ignore` is the analysis' choice, not the execution's: adding one re-ran nothing (no re-run of a
-    # study to leave a time stamp out)
+    # An output's `ignore` and `key_columns` are the analysis' choice, not the execution's: adding one re-ran
+    # nothing (no re-run of a study to leave a time stamp out, nor to key a table by two columns: review C's
+    # `key_columns` made every done execution "run with an earlier recipe"). ``legacy``: as reprovip hashed before,
+    # `key_columns` included (:func:`execution_recipes` keeps such a stored recipe).
     recipe = spec.model_dump(
         include={"application", "env", "outputs", "timeout"},
-        exclude={"outputs": {"__all__": {"ignore"}}},
+        exclude={"outputs": {"__all__": {"ignore"} if legacy else {"ignore", "key_columns"}}},
         exclude_defaults=True,
     )
     if study_dir is not None and spec.application is not None:

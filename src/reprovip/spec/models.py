@@ -240,6 +240,16 @@ class Output(_Strict):
         return v
 
     @model_validator(mode="after")
+    def _key_columns_of_tables(self) -> Output:
+        # a table's reading option: on another kind every execution ran, then every file failed to read (review B)
+        if self.key_columns and self.kind != "table":
+            raise ValueError(
+                f"`key_columns` names the columns that key a table's rows; a {self.kind} output has none: remove "
+                "`key_columns`, or declare `kind: table`"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _ignore_observations(self) -> Output:
         if self.ignore and self.kind in ("image", "labels", "bytes"):
             raise ValueError(

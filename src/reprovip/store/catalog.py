@@ -350,6 +350,12 @@ class Catalog(sql.Reads):
             )
 
     # -- executions -------------------------------------------------------------------------------
+    def recipes(self, study_id: int) -> dict[str, str | None]:
+        """The recipe of each of the study's executions, by id."""
+        e = s.executions
+        with self.engine.connect() as conn:
+            return dict(conn.execute(select(e.c.id, e.c.recipe).where(e.c.study_id == study_id)).all())
+
     def sync_plan(
         self, study_id: int, planned: Iterable[Any], recipe: str | Mapping[str, str], *, force: bool = False
     ) -> int:
