@@ -993,3 +993,30 @@ def test_a_version_storing_float64_where_the_baseline_stored_float32_is_judged_a
     assert {t for d in out["stored_type_differences"] for t in d["types"]} == {"float32", "float64"}
     (why,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "numbers stored alike"]
     assert why["severity"] == "warn" and "'voxels' of subject s1: float32 in 2 executions" in why["message"]
+
+
+def test_executions_of_a_subject_on_different_grids_are_not_reproducible(tmp_path: Path) -> None:
+    """Review C: threads=2 shifted the affine by 2 mm: "10 output file(s) could not be read" and the study "not
+    analysable", where the message itself said the geometry is not reproducible. It fails as such."""
+    import gzip
+
+    from tests.conftest import ingested_folders
+
+    rng = np.random.default_rng(2)
+    folders = {}
+    for s in range(1, 4):
+        data = rng.normal(100 + 15 * s, 30, (6, 6, 6)).astype(np.float32)
+        for t in (1, 2):
+            affine = np.eye(4)
+            affine[0, 3] = 2.0 if t == 2 else 0.0
+            for r in (1, 2):
+                img = nib.Nifti1Image(data, affine)
+                folders[f"threads-{t}/s{s}/run-{r}"] = {"out.nii.gz": gzip.compress(img.to_bytes(), mtime=0)}
+    study = ingested_folders(
+        tmp_path, "  out: {path: out.nii.gz, kind: image}\n", folders, "threads-{threads}/{subject}/run-{repetition}"
+    )
+    (out,) = study.analyze().document["outputs"]
+    assert out["grids_differ"] == ["s1", "s2", "s3"]
+    (why,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "outputs readable"]
+    assert why["estimable"] and why["message"].startswith("the images of 3 subject(s) (s1; s2; s3) lie on different")
+    assert out["verdict"]["status"] == "fail"

@@ -48,7 +48,7 @@ from reprovip.analyze.segmentation import (
 )
 from reprovip.analyze.spread import spread_effects
 from reprovip.analyze.stats import num
-from reprovip.analyze.voxelwise import ONE_GRID, grid_shape, voxelwise_maps
+from reprovip.analyze.voxelwise import GRIDS_DIFFER, ONE_GRID, grid_shape, voxelwise_maps
 from reprovip.criteria.evaluate import evaluate
 from reprovip.criteria.reasons import as_float
 from reprovip.errors import NotFoundError, ReaderError, ReprovipError
@@ -180,6 +180,10 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
                     errors=entry["errors"],
                     version_axis=None if factor is None else design.factor_names.index(factor),
                 )
+            if grids := sorted({e["subject"] for e in entry["errors"] if GRIDS_DIFFER in e["error"]}):
+                # a subject's executions on different grids: the geometry is the finding (review C: "could not be
+                # read", not analysable, where the message said "not reproducible")
+                entry["grids_differ"] = grids
             if "envelope" in entry["voxelwise"]:
                 entry["envelope"] = dict(entry["voxelwise"].pop("envelope"), factor=factor)
             if stored := entry["voxelwise"].pop("stored_types", None):  # float32 beside float64: said, as arrays

@@ -50,8 +50,9 @@ ONE_GRID = (
     "to a common template first, or declare the output `kind: bytes` to compare the files only"
 )
 _ANY_FACTOR = "the attribution names the factor, or run-to-run nondeterminism"
+GRIDS_DIFFER = "its subject's executions wrote their images on different grids"
 OWN_GRID = (
-    "its subject's executions wrote their images on different grids: the application's output geometry is not "
+    f"{GRIDS_DIFFER}: the application's output geometry is not "
     f"reproducible ({_ANY_FACTOR}); voxelwise maps need every "
     "execution on one grid, or declare the output `kind: bytes` to compare the files only"
 )

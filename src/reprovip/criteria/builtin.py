@@ -225,11 +225,16 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
             if some
             else ""
         )
+        if grids := out.get("grids_differ") or []:  # read, on other grids: where the voxels are is the finding
+            opens += (
+                f"the images of {len(grids)} subject(s) ({named(grids)}) lie on different grids in different "
+                "executions, which is not reproducible; "
+            )
         reasons.append(
             reason(
                 "outputs readable",
                 passed=False,
-                estimable=bool(some),
+                estimable=bool(some or grids),
                 message=f"{opens}{_laid_out(unreadable)}: " + named(_by_problem(unreadable)),
             )
         )
