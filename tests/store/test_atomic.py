@@ -56,3 +56,28 @@ def test_a_write_the_disk_refuses_names_the_file_and_leaves_the_old_one(tmp_path
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
     assert info.value.filename == str(path) and info.value.errno == 27  # EFBIG
     assert path.read_bytes() == b"old" and sorted(os.listdir(tmp_path)) == ["values.npz"]
+
+
+def test_a_pipe_or_a_link_is_written_through_not_replaced(tmp_path: Path) -> None:
+    """Review B: `check --markdown` onto a link to /proc/self/fd/1 made a regular file of the link, nothing reached
+    stdout; as root, `--json /dev/full` replaced the device. A pipe is written into and stays a pipe; a link to a
+    file stays a link, its file replaced whole."""
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    write_bytes_atomic(fifo, b"# report\n")
+    reader.join(timeout=10)
+    assert got == [b"# report\n"] and stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+    target = tmp_path / "real.md"
+    target.write_text("old")
+    link = tmp_path / "link.md"
+    link.symlink_to(target)
+    write_text_atomic(link, "new")
+    assert link.is_symlink() and target.read_text() == "new"
+    assert not list(tmp_path.glob(".*.part"))

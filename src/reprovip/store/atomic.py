@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,18 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to a temporary file next to ``path``, flush it to disk, then rename it into place; an error
     of the disk names ``path`` (a full disk during `check` read "cannot write it", no file named: a review)."""
     p = Path(path)
+    try:
+        mode = os.stat(p).st_mode  # through a link
+    except OSError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        # A terminal, a pipe, a device (`--junit /dev/stdout`): written through, never replaced by a file (review
+        # B: a link to /proc/self/fd/1 became a file, and as root /dev/full a regular file)
+        with open(p, "wb") as fh:
+            fh.write(data)
+        return p
+    if p.is_symlink() and mode is not None:  # a link to a file: the file is replaced, the link stays
+        p = Path(os.path.realpath(p))
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):  # a file where a folder is needed: the user's path to fix
