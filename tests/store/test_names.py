@@ -9,7 +9,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from reprovip.cli.main import cli
+from reprovip.errors import NotFoundError
 from reprovip.store.names import nothing_stored, stored_names
 from reprovip.study import StoredNameUsed, Study
 from tests.conftest import ingested
@@ -37,6 +40,14 @@ def test_a_copied_study_takes_the_name_its_store_holds_with_a_warning(tmp_path: 
         "sets `name:`), but this store holds the study 'orig': add `name: orig` to the study file if it is that one "
         "(copied or renamed), or run `reprovip run` or `reprovip ingest`"
     )
+    # every command says so (review A: `status` read "nothing stored yet: `reprovip run` runs ...", `report` "no
+    # analysis yet; run `reprovip analyze`", which then refused)
+    said = nothing_stored(other.path, other.name, others)
+    with pytest.raises(NotFoundError) as report:
+        other.report()
+    assert str(report.value) == said
+    status = CliRunner().invoke(cli, ["status", str(path)])
+    assert status.exit_code == 0 and said in " ".join(status.output.split())
 
 
 def test_a_name_with_results_of_its_own_or_declared_quoted_is_kept(tmp_path: Path) -> None:
@@ -60,17 +71,23 @@ def test_a_name_with_results_of_its_own_or_declared_quoted_is_kept(tmp_path: Pat
 
 
 def test_studies_only_named_are_not_offered_and_several_are_listed(tmp_path: Path) -> None:
-    class _Catalog:
-        def studies(self) -> list[dict]:
-            return [
-                dict(name="b", counts={"done": 2}),
-                dict(name="a", counts={"failed": 1}),
-                dict(name="named", counts={}),  # no execution: a validate, or an ingest that stored nothing
-                dict(name="me", counts={"done": 1}),
-            ]
+    from sqlalchemy import insert
 
-    others = stored_names(_Catalog(), "me")
-    assert others == ["a", "b"]
+    from reprovip.store import Catalog
+    from reprovip.store import schema as s
+    from reprovip.store.reader import SQLiteReader
+    from tests.conftest import execution_rows
+
+    catalog = Catalog.for_store(tmp_path)
+    for name, n, failed in (("b", 2, ()), ("a", 1, (0,)), ("named", 0, ()), ("me", 1, ())):
+        sid = catalog.ensure_study(name, {"name": name}, str(tmp_path))
+        if n:  # none: a validate, or an ingest that stored nothing
+            with catalog.engine.begin() as conn:
+                rows = [dict(r, id=f"{name}-{r['id']}") for r in execution_rows(sid, n, failed=failed)]
+                conn.execute(insert(s.executions), rows)
+    catalog.close()
+    others = stored_names(Catalog.for_store(tmp_path), "me")
+    assert others == ["a", "b"] == stored_names(SQLiteReader.open(tmp_path / "catalog.sqlite"), "me")
     assert nothing_stored("s.yaml", "me", others).endswith(
         "but this store holds the studies 'a', 'b': add `name: <one of them>` to the study file if it is one of them "
         "(copied or renamed), or run `reprovip run` or `reprovip ingest`"

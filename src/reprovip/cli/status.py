@@ -87,7 +87,12 @@ def _run_lines(study: Study) -> list[str]:
 
 
 def _nothing_yet(study: Study) -> str:
-    """What a study with no stored execution is to do."""
+    """What a study with no stored execution is to do: with another name than the studies its store holds (its
+    `name:` edited, its folder renamed), add that name (review A: "`reprovip run` runs the 6 executions")."""
+    from reprovip.store.names import nothing_stored, stored_names
+
+    if others := stored_names(study.catalog, study.name):
+        return nothing_stored(study.path, study.name, others)
     if study.spec.application is None:
         return "nothing stored yet: `reprovip ingest` stores the results made elsewhere"
     from reprovip.errors import ReprovipError

@@ -14,6 +14,7 @@ from reprovip.errors import InputError, NotFoundError, StoreError
 from reprovip.report.context import missing_catalog
 from reprovip.report.render import report_html
 from reprovip.store import Catalog
+from reprovip.store.names import nothing_stored, stored_names
 
 if TYPE_CHECKING:
     from reprovip.study import Study
@@ -104,6 +105,8 @@ def _document(study: Study, catalog: Catalog | None, analysis: str | Path | None
         docs = catalog.analyses(sid, latest_only=True) if sid is not None else []
         if docs:
             return docs[0]["document"]
+        if sid is None and (others := stored_names(catalog, study.name)):  # renamed: `analyze` would refuse too
+            raise NotFoundError(nothing_stored(study.path, study.name, others))
     compared = study.results / "compare.json"
     hint = f", or `--analysis {compared}` for the comparison stored there" if compared.exists() else ""
     raise NotFoundError(f"{study.path}: no analysis yet; run `reprovip analyze {study.path}` first{hint}")

@@ -14,21 +14,20 @@ def stored_names(catalog: Any, name: str) -> list[str]:
     Parameters
     ----------
     catalog : reprovip.store.Catalog
-        The store's catalog (anything with its ``studies()``).
+        The store's catalog (or its read-only reader: anything with ``stored_study_names()``).
     name : str
         The study's name, which the catalog does not hold.
 
     Examples
     --------
     >>> class Catalog:
-    ...     def studies(self):
-    ...         return [dict(name="old", counts={"done": 4}), dict(name="new", counts={}),
-    ...                 dict(name="b", counts={"failed": 1})]
+    ...     def stored_study_names(self):
+    ...         return ["b", "new", "old"]
     >>> stored_names(Catalog(), "new")
     ['b', 'old']
     """
     # A study with no execution was only named (a `validate`, an ingest that stored nothing): not a candidate.
-    return sorted(r["name"] for r in catalog.studies() if r["name"] != name and any(r["counts"].values()))
+    return [n for n in catalog.stored_study_names() if n != name]
 
 
 def nothing_stored(path: str | Path, name: str, others: list[str]) -> str:

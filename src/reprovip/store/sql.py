@@ -28,6 +28,11 @@ _EXECUTIONS = "SELECT * FROM executions WHERE study_id = :study_id"
 _EXECUTIONS_ORDER = " ORDER BY subject, condition_key, repetition"
 
 STUDY_ID = Query("SELECT id FROM studies WHERE name = :name")
+# the studies with an execution stored (one only named, by a `validate` or an ingest that stored nothing, is not)
+STORED_NAMES = Query(
+    "SELECT DISTINCT studies.name FROM studies JOIN executions ON executions.study_id = studies.id "
+    "ORDER BY studies.name"
+)
 """The id of study ``:name`` (no row when it has none)."""
 
 STATUS_COUNTS = Query(
@@ -64,6 +69,10 @@ class Reads:
         """The id of study ``name``, or None."""
         rows = self._rows(STUDY_ID, name=name)
         return int(rows[0]["id"]) if rows else None
+
+    def stored_study_names(self) -> list[str]:
+        """The names of the studies with an execution stored, sorted."""
+        return [str(r["name"]) for r in self._rows(STORED_NAMES)]
 
     def status_counts(self, study_id: int) -> list[tuple[str, str, int]]:
         """Executions of a study counted by condition and status: ``(condition_key, status, n)`` rows."""
