@@ -39,6 +39,8 @@ def test_executions_that_never_finished_make_the_study_incomplete(study_dir: Pat
     doc = study.analyze().document
     assert doc["executions"]["not_done"] == 3 and doc["verdict"]["status"] == "incomplete"
     assert any("3 of 9 executions never finished" in a["message"] for a in doc["alerts"])
+    # the summary line says them (review A: "0 of 9 executions failed" right above "incomplete")
+    assert doc["verdict"]["summary"].endswith("0 of 9 executions failed, 3 not done")
     assert study.check(reanalyze=False).exit_code == 3
 
 

@@ -164,9 +164,12 @@ def _summary(document: dict[str, Any], status: str) -> str:
     ex = document["executions"]
     n_values = _values_only(outputs)
     values_only = f" ({n_values} in their decoded values only: the files' bytes differ)" if n_values else ""
+    # not done beside failed: never run, unfinished (a kill -9), or run with an earlier recipe (review A: "0 of 32
+    # failed" above "incomplete" with 20 never finished)
+    undone = int(ex.get("not_done") or 0) - int(ex["failed"])
     text = (
         f"{n_identical} of {len(outputs)} outputs {'identical' if n_values else 'bit-for-bit identical'}{values_only}; "
-        f"{ex['failed']} of {ex['total']} executions failed"
+        f"{ex['failed']} of {ex['total']} executions failed" + (f", {undone} not done" if undone > 0 else "")
     )
     if status == "identical":
         trials = min((o["verdict"]["evidence"]["trials"] for o in outputs), default=0)
