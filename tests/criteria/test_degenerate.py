@@ -459,6 +459,8 @@ def test_identical_outputs_keep_declared_study_level_criteria() -> None:
         ("bcv >= 0", "is met by every value of bcv: it checks nothing"),
         ("attempt_failure_rate <= 2", "is met by every value of attempt_failure_rate"),
         ("voxel_differ_fraction <= 1.5", "is met by every value of voxel_differ_fraction"),
+        ("ICC(1,1).value >= -1", "is met by every value of ICC(1,1).value"),  # review B: at least -1/(k-1)
+        ("ICC(C,1).ci_high >= -1", "is met by every value of ICC(C,1).ci_high"),
     ],
 )
 def test_backwards_or_vacuous_thresholds_are_refused(rule: str, message: str) -> None:
@@ -466,6 +468,11 @@ def test_backwards_or_vacuous_thresholds_are_refused(rule: str, message: str) ->
     other direction, or a bound every value meets)."""
     with pytest.raises(ValueError, match=re.escape(f"criterion {rule!r} ") + ".*" + re.escape(message)):
         parse_rule(rule)
+
+
+def test_an_absolute_agreement_icc_may_be_below_minus_one() -> None:
+    """ICC(A,1) has no lower bound of -1 (its denominator holds the raters' mean square): `>= -1` stays valid."""
+    assert parse_rule("ICC(A,1).value >= -1")
 
 
 def test_significant_digits_at_the_threshold_are_compared_without_float_noise() -> None:

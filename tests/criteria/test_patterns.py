@@ -139,3 +139,21 @@ def test_a_table_column_with_a_unit_in_brackets_is_judged(tmp_path: Path) -> Non
     assert _only(seg["verdict"], "wcv <= 0.001 [*/volume, */thickness [mm]]")["observation"] == "hippo/thickness [mm]"
     assert _only(fit["verdict"], "wcv <= 0.001 [fits[1].amp]")["observation"] == "fits[1].amp"
     assert seg["verdict"]["status"] == fit["verdict"]["status"] == doc["verdict"]["status"] == "fail"
+
+
+def test_a_misspelt_pattern_is_said_on_an_identical_output_too(tmp_path: Path) -> None:
+    """Review B: `observations: [volumes]` (the field is `volume`) was never said while the output was identical:
+    the typo surfaced only once the executions differed."""
+    from reprovip.criteria.evaluate import evaluate
+
+    files = {(f"s{s}", r): {"r.json": json.dumps({"volume": 10.0 * s})} for s in range(1, 4) for r in (1, 2)}
+    doc = ingested(tmp_path, "  r: {path: r.json, kind: scalars}\n", files).analyze().document
+    declared = [Criterion(*parse_rule("wcv <= 0.01"), observations=("volumes",))]
+    (out,) = evaluate(doc, declared)["outputs"]
+    (said,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "wcv <= 0.01 [volumes]"]
+    assert (said["passed"], said["estimable"]) == (False, False)
+    assert said["message"] == (
+        "wcv <= 0.01 [volumes]: not estimable: no observation matches volumes (did you mean `volume`?)"
+    )
+    right = evaluate(doc, [Criterion(*parse_rule("wcv <= 0.01"), observations=("volume",))])["outputs"][0]
+    assert right["verdict"]["status"] == "identical"

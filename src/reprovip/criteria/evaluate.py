@@ -18,7 +18,7 @@ from reprovip.criteria.evidence import bitwise_evidence, identity_sentence
 from reprovip.criteria.judge import check
 from reprovip.criteria.reasons import named, reason
 from reprovip.criteria.rules import STUDY_METRICS, Criterion, default_criteria, envelope_criteria
-from reprovip.criteria.selection import judges, unjudged
+from reprovip.criteria.selection import judges, said_unmatched, unjudged
 from reprovip.criteria.verdict import EXIT_CODES, LABELS, OUTPUT_STATUSES, VALUES_ONLY_LABEL, exit_code, worst
 from reprovip.errors import EMPTY_FILE, PAIR_HEADER
 
@@ -99,6 +99,13 @@ def output_verdict(out: dict[str, Any], rules: list[Criterion], document: dict[s
         if missing := out.get("unwritten"):  # beside "written by every execution" failed, it read as all of them
             sentence += f"; among the executions that wrote it ({len(missing)} did not)"
         reasons.append(reason("identical", passed=True, value=True, metric="identical", message=sentence))
+        # A pattern that matches no observation of any output is a typo, identical or not (review B: `volumes` for
+        # `volume` went unsaid while the output was identical)
+        for c in rules:
+            if c.observations:
+                said = said_unmatched(reason(c.text, passed=True, message=""), c, out, document)
+                if not said["passed"]:
+                    reasons.append(said)
         # Identity meets every threshold on values, not one on the executions (a review: a declared
         # `attempt_failure_rate <= 0.1` at 0.5 was dropped when the outputs were identical).
         reasons += [check(c, out, document) for c in rules if c.metric in STUDY_METRICS]

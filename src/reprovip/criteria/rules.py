@@ -148,7 +148,11 @@ def parse_rule(text: str) -> tuple[str, str | None, float | None]:
 
 def _bounds(metric: str) -> tuple[float, float]:
     """The values ``metric`` can take: ICCs and fractions are at most 1, SDs, CVs and distances at least 0,
-    significant digits at most 17 (float64 carries 15.65 decimal digits; identity passes any threshold)."""
+    significant digits at most 17 (float64 carries 15.65 decimal digits; identity passes any threshold). The
+    single-measure one-way and consistency ICCs, and their intervals, are at least -1/(k-1) >= -1 (review B:
+    `ICC(1,1).value >= -1` validated, and checked nothing); the others have no lower bound."""
+    if metric.startswith(("ICC(1,1)", "ICC(C,1)")):
+        return -1.0, 1.0
     if metric.startswith("ICC(") or metric.startswith("voxel_icc_a1"):
         return -math.inf, 1.0
     if "sigdigits" in metric:
