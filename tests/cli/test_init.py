@@ -214,3 +214,20 @@ def test_init_warns_that_a_log_reads_as_results(
     assert (
         "a log: its time stamps, run times and settings vary between runs and will read as results" in out
     ) is warned
+
+
+@pytest.mark.parametrize(
+    ("command", "name"),
+    [
+        (["bet", "{input}", "{outdir}/brain"], "bet"),
+        (["python", "-m", "mytool", "{input}", "{outdir}"], "mytool"),
+        (["antsRegistration", "--dimensionality", "3", "--output", "{outdir}/x", "{input}"], "antsRegistration"),
+        (["{python}", "{study_dir}/seg.py", "{input}"], "seg"),
+    ],
+)
+def test_the_study_is_named_after_the_program_or_its_script(tmp_path: Path, command: list[str], name: str) -> None:
+    """Review C: `init` named the study after the command's second word: `bet {input}` -> `_input_`, `python -m
+    mytool` -> `s_-m`, `antsRegistration --dimensionality 3` -> `s_--dimensionality`."""
+    out = tmp_path / "study.yaml"
+    assert main(["init", "-o", str(out), "--", *command]) == 0
+    assert f"name: {name}\n" in out.read_text()

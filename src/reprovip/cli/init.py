@@ -39,6 +39,35 @@ retries: 1
 """
 
 
+
+_INTERPRETERS = frozenset({"python", "python3", "{python}", "bash", "sh", "Rscript", "julia", "node", "octave", "perl"})
+
+
+def command_name(command: list[str]) -> str:
+    """A study name from its command: the program's, or for an interpreter its script's (or ``-m`` module's);
+    never a placeholder or an option (review C: `bet {input} ...` was named `_input_`, `python -m mytool`
+    `s_-m`).
+
+    Examples
+    --------
+    >>> [command_name(c) for c in (["bet", "{input}"], ["python", "-m", "mytool", "{input}"],
+    ...  ["{python}", "-u", "{study_dir}/seg.py"], ["antsRegistration", "--dimensionality", "3"], ["python"],
+    ...  ["python3", "-c", "print(1)"])]
+    ['bet', 'mytool', 'seg', 'antsRegistration', 'python', 'python3']
+    """
+    program = Path(command[0]).name
+    if program in _INTERPRETERS or program.startswith("python3."):
+        rest = command[1:]
+        if "-c" in rest:  # a program given as text: no file to name it after
+            return program
+        if "-m" in rest[:-1]:
+            return rest[rest.index("-m") + 1].rsplit(".", 1)[-1]
+        for arg in rest:
+            if not arg.startswith("-") and not arg.startswith("{") or arg.startswith("{study_dir}/"):
+                return Path(arg).stem or program
+    return Path(program).stem or "study"
+
+
 def _yaml_list(items: list[str]) -> str:
     return "[" + ", ".join(json.dumps(i) for i in items) + "]"
 
@@ -230,7 +259,7 @@ def init_study(
             )
         argv, notes = portable_command(list(command), out.absolute().parent)
         application = f"  command: {_yaml_list(argv)}   # argv list, never run through a shell"
-        name = Path(command[-1] if len(command) == 1 else command[1]).stem or "study"
+        name = command_name(list(command))
     name = "".join(c if c.isalnum() or c in "_-" else "_" for c in name) or "study"
     if not (name[0].isalpha() or name[0] == "_"):
         name = f"s_{name}"
