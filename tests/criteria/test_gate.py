@@ -154,6 +154,17 @@ def test_an_unknown_hook_placeholder_is_refused_at_validate(study_dir: Path, cap
     )
 
 
+def test_a_hook_s_literal_braces_are_no_placeholders(study_dir: Path, capsys) -> None:
+    """Review B: a webhook's JSON payload (`curl -d '{"text": ...}'`) or an awk program (`{print $1}`) was refused
+    as an unknown placeholder: braces around quoted text or `$` are passed as they are; a name is still checked."""
+    payload = '{\\"text\\": \\"gate failed\\"}'
+    path = write_study(study_dir, extra=f'on_fail: ["curl", "-d", "{payload}", "awk {{print $1}}"]\n')
+    assert main(["validate", str(path)]) == 0, capsys.readouterr().err
+    path.write_text(path.read_text().replace('"awk {print $1}"', '"{ study_dir}"'))
+    assert main(["validate", str(path)]) == 2
+    assert "placeholder { study_dir} is no placeholder of `on_fail`" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("criterion", "match"),
     [

@@ -29,7 +29,10 @@ from reprovip.spec.models import (
     Subjects,
 )
 
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+# What a placeholder, or a typo of one, looks like: a name between braces, spaces, dots and hyphens allowed (`{ input}`,
+# `{sub.id}` are said). Not braces around text with quotes, `$`, `:` or the like: a webhook's JSON payload
+# (`{"text": ...}`), an awk program (`{print $1}`), a Python dict, passed as they are (review B: refused)
+_PLACEHOLDER = re.compile(r"\{(\s*[A-Za-z_][\w.\- ]*)\}")
 _MAX_BYTES = 4 * 1024 * 1024
 _MAX_VALUES = 100_000  # values of the document once YAML aliases are expanded
 
