@@ -294,3 +294,36 @@ def test_subjects_counted_twice_come_first() -> None:
         "error",
         "2 subjects are copies of one another",
     )
+
+
+def test_an_interaction_of_two_factors_is_named_as_their_combination(tmp_path) -> None:
+    """Review C: +15 only under threads=2 with seed=2 read "threads changes the result (24.7%)" and "seed changes
+    the result (24.7%)", the cause "threads (24.7%), seed (24.7%)", and the advice "fix the seed (a level such as
+    42)" for seeds all fixed. Named as the combination, once; the seed's advice fits fixed seeds."""
+    import numpy as np
+
+    from tests.conftest import ingested_folders
+
+    rng = np.random.default_rng(11)
+    folders = {}
+    for s in range(1, 7):
+        for t in (1, 2):
+            for seed in (1, 2):
+                for r in (1, 2):
+                    v = 10.0 * s + (15.0 if (t, seed) == (2, 2) else 0.0) + rng.normal(0, 1e-4)
+                    folders[f"threads-{t}/seed-{seed}/s{s}/run-{r}"] = {"r.json": f'{{"volume": {v!r}}}'}
+    study = ingested_folders(
+        tmp_path,
+        "  r: {path: r.json, kind: scalars}\n",
+        folders,
+        "threads-{threads}/seed-{seed}/{subject}/run-{repetition}",
+    )
+    doc = study.analyze().document
+    (out,) = doc["outputs"]
+    summary = out["attribution"]["summary"]
+    assert "threads changes the result in combination with seed (their interaction threads:seed is" in summary
+    assert "seed changes the result in combination with threads" in summary
+    (step,) = [s for s in next_steps(doc) if s["output"] == "r"]
+    assert step["culprit"].startswith("the combination threads x seed (") and step["culprit"].count("combination") == 1
+    assert "the result depends on the seed's value (every level is a fixed seed)" in step["action"]
+    assert "a seed level such as 42" not in step["action"]

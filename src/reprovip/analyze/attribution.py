@@ -154,6 +154,25 @@ def voxel_variance(
 REGION = 0.1  # a factor that dominates this fraction of the differing voxels changes the result there
 
 
+def _combined(factor: str, share: float, sources: dict[str, float]) -> dict[str, Any] | None:
+    """The interaction with other factors (not the subjects) that carries most of ``factor``'s ``share`` when its
+    own main effect is less than half of it, ``{term, share}``; else None. Review C: +15 only under threads=2 with
+    seed=2 read "threads ... 24.7%" and "seed ... 24.7%", their main effects 0.035%.
+
+    Examples
+    --------
+    >>> _combined("seed", 0.247, {"threads:seed": 0.247, "seed": 0.0, "threads": 0.00035})
+    {'term': 'threads:seed', 'share': 0.247}
+    >>> _combined("seed", 0.5, {"seed": 0.45, "threads:seed": 0.05}) is None
+    True
+    """
+    joint = {k: v for k, v in sources.items() if factor in k.split(":") and k != factor and "subject" not in k}
+    if not joint or sources.get(factor, 0.0) >= FACTOR_SHARE * share:
+        return None
+    term = max(joint, key=joint.__getitem__)
+    return dict(term=term, share=joint[term])
+
+
 def _beyond_noise(e: dict[str, Any], shares: dict[str, float], sources: dict[str, float], significant: bool) -> str:
     """The sentence naming the factor of entry ``e`` as a cause beyond run-to-run noise, or "" (see
     :func:`attribute`): by its share and main effect, by its interaction with the subjects, or by a region."""
@@ -163,6 +182,14 @@ def _beyond_noise(e: dict[str, Any], shares: dict[str, float], sources: dict[str
     # factor (a three-way effect could never reach half of their sum: a review)
     executions = sum(sources.values()) if sources else sum(shares.values())
     if share >= FACTOR_SHARE * executions and share > rep and significant:
+        if combined := _combined(f, share, sources):
+            e["combined"] = combined
+            term = combined["term"]
+            return (
+                f"{f} changes the result in combination with {' and '.join(x for x in term.split(':') if x != f)} "
+                f"(their interaction {term} is {100 * combined['share']:.3g}% of the variance, {f} alone "
+                f"{100 * sources.get(f, 0.0):.3g}%, repetitions {100 * rep:.3g}%)"
+            )
         return (
             f"{f} changes the result beyond run-to-run noise ({100 * share:.3g}% of the variance, "
             f"repetitions {100 * rep:.3g}%)"

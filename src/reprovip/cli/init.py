@@ -39,7 +39,6 @@ retries: 1
 """
 
 
-
 _INTERPRETERS = frozenset({"python", "python3", "{python}", "bash", "sh", "Rscript", "julia", "node", "octave", "perl"})
 
 

@@ -130,6 +130,9 @@ def _culprit(factor: str, entry: dict[str, Any], shares: dict[str, Any], evidenc
     read "threads (8.28e-06% of the variance)", its median share over every differing voxel."""
     share = to_float(shares.get(factor)) or 0.0
     rep = to_float(shares.get("repetition")) or 0.0
+    if combined := entry.get("combined"):  # through its interaction with another factor: the combination (review C)
+        term = str(combined["term"]).replace(":", " x ")
+        return f"the combination {term} ({fmt(100 * (to_float(combined.get('share')) or 0.0), 3)}% of the variance)"
     executions = sum(to_float(v) or 0.0 for v in shares.values())
     main = share >= FACTOR_SHARE * executions and share > rep and (evidence or {}).get(factor, 0.0) < FACTOR_P
     inter = entry.get("interaction") or {}
@@ -173,6 +176,15 @@ def _fixes(bits: dict[str, Any], factors: dict[str, Any], blamed: list[str]) -> 
         quiet = [lv for lv in levels if lv not in nd]
         if nd and quiet:
             actions.append((f"repetitions differ only at {f}={', '.join(nd)}", f"use {f}={quiet[0]}"))
+        elif f == "seed" and levels and all(lv.lstrip("-").isdigit() for lv in levels):
+            # every level a fixed seed: "fix the seed (a level such as 42)" was done already (review C)
+            actions.append(
+                (
+                    "the result depends on the seed's value (every level is a fixed seed)",
+                    "a sensitivity of the method to its seed: report it, or average over seeds; one pinned seed "
+                    "hides it rather than removes it",
+                )
+            )
         else:
             actions.append(("", _fix(f)))
     if bits.get("repetitions_identical") is False and not blamed:  # None: no repetitions were compared
@@ -280,10 +292,12 @@ def next_steps(document: dict[str, Any]) -> list[dict[str, Any]]:
         )
         tests = factor_evidence(o.get("observations") or [], tuple(blamed))
         culprit = ", ".join(
-            _bits_culprit(f, factors[f], shares)
-            if (factors.get(f) or {}).get("changes_result")  # the bits show it: the attribution tested no further
-            else _culprit(f, attributed.get(f) or {}, shares, tests)
-            for f in blamed
+            dict.fromkeys(  # a combination blamed through each of its factors is named once
+                _bits_culprit(f, factors[f], shares)
+                if (factors.get(f) or {}).get("changes_result")  # the bits show it: the attribution tested no further
+                else _culprit(f, attributed.get(f) or {}, shares, tests)
+                for f in blamed
+            )
         )
         if not culprit and bits.get("identical"):
             # Not analysable although every execution wrote the same bytes (empty files): nothing differs to blame
