@@ -330,9 +330,13 @@ def test_a_three_way_interaction_names_its_three_factors(tmp_path) -> None:
     att = out["attribution"]
     assert {f["factor"] for f in att["factors"] if f["changes_result"]} == {"threads", "lib", "opt"}
     # all of it in the three-way term: each factor named with the other two (review C's combination)
-    assert att["summary"].split(";")[0].endswith(
-        "in combination with threads and lib (their interaction threads:lib:opt is 12.5% of the variance, opt "
-        "alone 0%, repetitions 1.87e-07%)"
+    assert (
+        att["summary"]
+        .split(";")[0]
+        .endswith(
+            "in combination with threads and lib (their interaction threads:lib:opt is 12.5% of the variance, opt "
+            "alone 0%, repetitions 1.87e-07%)"
+        )
     )
 
 

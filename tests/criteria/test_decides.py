@@ -211,3 +211,20 @@ def test_a_failure_for_some_observations_keeps_the_defaults_for_the_others(tmp_p
     reasons = {r["criterion"]: r for r in out["verdict"]["reasons"]}
     assert not reasons[kept_text]["passed"] and reasons[kept_text]["severity"] == "fail"
     assert out["verdict"]["status"] == "fail"
+
+
+def test_a_value_beside_a_threshold_of_many_digits_is_shown_on_its_side(tmp_path: Path) -> None:
+    """Review D: `wsd <= 0.60991802` read "wsd <= 0.609918" and "wsd = 0.609918 on v fails <= 0.609918": the
+    criterion as written, and the value with the digits that tell it from the threshold."""
+    from reprovip.criteria.evaluate import evaluate
+    from reprovip.criteria.rules import Criterion, parse_rule
+
+    files = {(f"s{s}", r): {"r.json": f'{{"v": {10.0 * s + 0.9 * r}}}'} for s in range(1, 4) for r in (1, 2)}
+    doc = ingested(tmp_path, "  r: {path: r.json, kind: scalars}\n", files).analyze().document
+    wsd = doc["outputs"][0]["observations"][0]["wsd"]
+    threshold = float(f"{wsd:.6g}") if float(f"{wsd:.6g}") < wsd else float(f"{wsd:.6g}") - 1e-7
+    (out,) = evaluate(doc, [Criterion(*parse_rule(f"wsd <= {threshold!r}"))])["outputs"]
+    (said,) = [r for r in out["verdict"]["reasons"] if r["criterion"].startswith("wsd <= ")]
+    assert said["criterion"] == f"wsd <= {threshold!r}" and not said["passed"]
+    shown = said["message"].split(" = ")[1].split(" ")[0]
+    assert float(shown) > threshold and f"fails <= {threshold!r}" in said["message"]

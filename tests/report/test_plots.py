@@ -66,3 +66,14 @@ def test_a_trend_marks_an_analysis_without_a_value_and_does_not_join_over_it() -
     assert svg.count("<polyline") == 1 and svg.count("<circle") == 3 and svg.count(">n/a<") == 1
     joined = str(trend([dict(value=0.9), dict(value=0.95), dict(value=0.96)], title="t"))
     assert joined.count("<polyline") == 1 and ">n/a<" not in joined
+
+
+def test_the_band_chart_says_the_bands_as_koo_li_band_reads_them() -> None:
+    """Review D: the chart's tooltips read "good: ICC in [0.75, 0.9)" and "excellent: ICC in [0.9, 1.0)", where
+    koo_li_band (and docs/metrics.md) call 0.9 good."""
+    from reprovip.metrics.icc import koo_li_band
+    from reprovip.report.plots import icc_forest
+
+    svg = str(icc_forest([dict(label="v", value=0.95, ci_low=0.9, ci_high=0.99)]))
+    assert "good: ICC in [0.75, 0.9]" in svg and "excellent: ICC in (0.9, 1]" in svg
+    assert (koo_li_band(0.9), koo_li_band(0.9000001)) == ("good", "excellent")

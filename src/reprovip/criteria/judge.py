@@ -13,7 +13,7 @@ from typing import Any
 
 from reprovip.criteria.evidence import icc_evidence
 from reprovip.criteria.reasons import as_float, named, reason
-from reprovip.criteria.rules import OBSERVATION_METRICS, OPS, Criterion
+from reprovip.criteria.rules import OBSERVATION_METRICS, OPS, Criterion, number
 from reprovip.criteria.selection import no_match, said_unmatched
 from reprovip.criteria.values import NO_LABEL, metric_values, no_label
 
@@ -250,19 +250,23 @@ def _judge(
         ok = OPS[criterion.op](compared, criterion.threshold)
         where = f" on {name}{_quoted(output, name)}" if name else ""
         word = "meets" if ok else "fails"
-        rule = f"{word} {criterion.op} {criterion.threshold:g}"
+        rule = f"{word} {criterion.op} {number(criterion.threshold)}"
         # a pass on 2 subjects said nothing of its one degree of freedom (a review): said in the message, and kept
         # as the reason's `note`, which `check` prints under its "Passed" line (review EX6: it printed nothing)
         note = {"note": x["note"]} if ok and x.get("note") else {}
         ci = x.get("ci")
         if ci:  # an ICC: its estimate and interval once, then which of them the rule reads
             form, _, field = criterion.metric.partition(".")
-            estimate, low, high = (_fmt(as_float(v)) for v in (x.get("estimate"), ci[0], ci[1]))
+            read = {"ci_low": 1, "ci_high": 2}.get(field, 0)  # the one the rule reads: shown on its side of it
+            estimate, low, high = (
+                number(as_float(v), criterion.threshold) if i == read else _fmt(as_float(v))
+                for i, v in enumerate((x.get("estimate"), ci[0], ci[1]))
+            )
             head = f"{form} = {estimate} (95% CI {low} to {high})"
             bound = {"ci_low": "its lower bound", "ci_high": "its upper bound"}.get(field, "it")
             msg = f"{head}{where}: {bound} {rule}" + (f" ({note['note']})" if note else "")
         else:
-            msg = f"{criterion.metric} = {_fmt(value)}{where} {rule}"
+            msg = f"{criterion.metric} = {number(value, criterion.threshold)}{where} {rule}"
         if not ok and ci and (alike := _subjects_alike(output, name, as_float(x.get("estimate")))):
             msg += f"; {alike}"
         if not ok and (summary := _summary_for(output, name)):

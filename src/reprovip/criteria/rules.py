@@ -53,6 +53,28 @@ def known_metrics() -> list[str]:
     return sorted([*OBSERVATION_METRICS, *OUTPUT_METRICS, *VOXEL_METRICS, *STUDY_METRICS, *icc])
 
 
+def number(x: float | None, against: float | None = None) -> str:
+    """``x`` with 6 significant digits, more where those would misplace it beside ``against`` (the threshold it
+    is compared with: the digits shown fall on the same side of it, or on it, as ``x``), or, without ``against``,
+    misstate ``x`` itself: `wsd <= 0.60991802` read "wsd <= 0.609918" and "0.609918 fails <= 0.609918" (review D).
+
+    Examples
+    --------
+    >>> number(0.9), number(0.60991802), number(0.60991803, against=0.60991802), number(100000.0)
+    ('0.9', '0.60991802', '0.60991803', '100000')
+    >>> number(0.123456789, against=0.9)
+    '0.123457'
+    """
+    if x is None:
+        return "n/a"
+    side = None if against is None else (x > against) - (x < against)
+    for digits in (6, 9, 12, 17):
+        shown = f"{x:.{digits}g}"
+        if float(shown) == x or (side is not None and (float(shown) > against) - (float(shown) < against) == side):
+            return shown
+    return shown
+
+
 @dataclass(frozen=True)
 class Criterion:
     """One parsed criterion."""
@@ -70,7 +92,7 @@ class Criterion:
     def text(self) -> str:
         """How the criterion reads in reports: ``ICC(A,1).ci_low >= 0.9`` (``[*/amplitude]`` when filtered,
         ``[all but gm/*]`` when observations are left out)."""
-        rule = self.metric if self.op is None else f"{self.metric} {self.op} {self.threshold:g}"
+        rule = self.metric if self.op is None else f"{self.metric} {self.op} {number(self.threshold)}"
         if self.excluded:
             return f"{rule} [all but {', '.join(self.excluded)}]"
         return f"{rule} [{', '.join(self.observations)}]" if self.observations else rule

@@ -36,7 +36,7 @@ GLOSSARY = {
     "significant digits": (
         "Parker's −log10(σ/|μ|) in decimal digits: how many leading digits all executions share. Negative: the "
         "spread exceeds the value itself.",
-        "Parker 1997; Sohier et al. 2021, doi:10.1145/3430315",
+        "Parker 1997; Sohier et al. 2021, doi:10.1145/3432184",
     ),
     "variance shares": (
         "ANOVA variance components of the judged observation: subject, each factor and interaction, repetition "

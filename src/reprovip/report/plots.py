@@ -13,11 +13,12 @@ from reprovip.report.fmt import fmt, pct, short, to_float
 from reprovip.report.png import DIFFER, VIRIDIS
 from reprovip.report.svg import Scale, circle, colour, legend, line, rect, svg, text, x_axis, y_axis
 
+# Koo & Li's bands as koo_li_band reads them (its brackets: 0.9 is good, review D read "[0.9, 1.0)" excellent)
 BAND_FILL = (
-    ("poor", -math.inf, 0.5, "#f4c7c3"),
-    ("moderate", 0.5, 0.75, "#fce8b2"),
-    ("good", 0.75, 0.9, "#d9ead3"),
-    ("excellent", 0.9, 1.0, "#b7e1cd"),
+    ("poor", -math.inf, 0.5, "#f4c7c3", "[-inf, 0.5)"),
+    ("moderate", 0.5, 0.75, "#fce8b2", "[0.5, 0.75)"),
+    ("good", 0.75, 0.9, "#d9ead3", "[0.75, 0.9]"),
+    ("excellent", 0.9, 1.0, "#b7e1cd", "(0.9, 1]"),
 )
 SOURCE_FILL = {"subject": "#9fb4cc", "residual": "#dd8452"}
 STATUS_FILL = {"done": "#55a868", "failed": "#c44e52", "running": "#4c72b0", "pending": "#c9c9c9"}
@@ -51,10 +52,10 @@ def icc_forest(rows: list[dict[str, Any]], *, title: str = "ICC(A,1) with 95% CI
     height = top + step * len(rows) + 40
     sx = Scale(lo, 1.0, left, left + width)
     out = []
-    for name, a, b, fill in BAND_FILL:
+    for name, a, b, fill, interval in BAND_FILL:
         x0, x1 = sx(max(a, lo)), sx(b)
         out += [
-            rect(x0, top - 8, x1 - x0, step * len(rows) + 8, fill, title=f"{name}: ICC in [{a}, {b})"),
+            rect(x0, top - 8, x1 - x0, step * len(rows) + 8, fill, title=f"{name}: ICC in {interval}"),
             text((x0 + x1) / 2, top - 12, name, anchor="middle", fill="#555", size=10),
         ]
     for i, r in enumerate(rows):
