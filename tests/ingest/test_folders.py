@@ -499,3 +499,18 @@ def test_ingested_executions_are_said_to_have_no_machine_record(tmp_path: Path) 
     assert doc["provenance"]["unknown_executions"] == 4 and doc["provenance"]["distinct"] == 0
     html = Path(study.report(tmp_path / "r.html").path).read_text()
     assert "4 execution(s) have none</b> (ingested: where they ran is unknown" in html
+
+
+def test_a_study_folder_with_glob_characters_is_read_as_written(tmp_path: Path) -> None:
+    """Review E: in a study folder `study [v2]` ingest found "no folder matches"; with `study[12]` beside `study1`
+    the glob reached the neighbour's results and crashed (internal error). Its name is literal."""
+    from tests.conftest import ingested_folders
+
+    files = {f"s{s}/run-{r}": {"r.json": f'{{"v": {s}.5}}'} for s in (1, 2) for r in (1, 2)}
+    (tmp_path / "study1" / "results" / "s9" / "run-1").mkdir(parents=True)  # the neighbour `study[12]` globs
+    for name in ("study [v2]", "study[12]"):
+        study = ingested_folders(
+            tmp_path / name, "  r: {path: r.json, kind: scalars}\n", files, "{subject}/run-{repetition}"
+        )
+        rows = study.catalog.executions(study.catalog.study_id(study.name))
+        assert sorted(r["subject"] for r in rows) == ["s1", "s1", "s2", "s2"]

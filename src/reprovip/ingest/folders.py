@@ -84,9 +84,8 @@ def find_execution_dirs(root: Path, pattern: str) -> tuple[list[tuple[Path, dict
     An absolute pattern is matched against the absolute paths it finds (it was an internal error: a review).
     """
     regex, _ = _pattern_regex(pattern)
-    wildcard = _PH.sub("*", pattern)
     found, skipped, broken = [], [], []
-    for p in sorted(glob.glob(str(root / wildcard))):
+    for p in sorted(glob.glob(os.path.join(glob.escape(str(root)), _wild(pattern)))):
         if os.path.islink(p) and not os.path.exists(p):
             broken.append(f"{_as_written(Path(p), root, pattern)} -> {os.readlink(p)}")
             continue
@@ -152,10 +151,26 @@ def check_root(root: Path) -> None:
         raise InputError(f"--root {root} is a file: give the folder the results are in")
 
 
+def _wild(pattern: str) -> str:
+    """``pattern`` as a glob: its placeholders ``*``, the rest literal (review E: a study folder `study [v2]`
+    matched nothing, and `study[12]` reached a neighbour's results and crashed).
+
+    Examples
+    --------
+    >>> _wild("run[1]/{subject}/rep-{repetition}")
+    'run[[]1]/*/rep-*'
+    """
+    out, pos = "", 0
+    for m in _PH.finditer(pattern):
+        out += glob.escape(pattern[pos : m.start()]) + "*"
+        pos = m.end()
+    return out + glob.escape(pattern[pos:])
+
+
 def _prefix(root: Path, pattern: str, k: int) -> str:
     """The glob of the first ``k`` path parts of ``pattern`` (its placeholders as ``*``) under ``root``."""
-    head = "/".join(_PH.sub("*", part) for part in pattern.rstrip("/").split("/")[:k])
-    return str(root / head) if head else ("/" if k else str(root))
+    head = "/".join(_wild(part) for part in pattern.rstrip("/").split("/")[:k])
+    return os.path.join(glob.escape(str(root)), head) if head else ("/" if k else glob.escape(str(root)))
 
 
 def _folders(glob_text: str) -> list[Path]:
