@@ -338,7 +338,11 @@ def test_label_maps_over_a_noisy_baseline_are_tested_against_its_disagreement(
     doc = compare_check(version("base", 0), version("cur", move)).document
     dice = doc["outputs"][0]["envelope"]["dice"]
     assert (dice["tested"], dice["outside"], dice["within_envelope"]) == (3, 0 if within else 3, within)
-    assert doc["verdict"]["status"] == ("pass" if within else "fail")
+    # the same files, repetition for repetition, where repetitions differ: said (a copy, or noise seeded by the
+    # repetition's number, as here: review E), a warning
+    copied = [r for r in doc["outputs"][0]["verdict"]["reasons"] if r["criterion"] == "results of their own"]
+    assert [r["severity"] for r in copied] == (["warn"] if within else [])
+    assert doc["verdict"]["status"] == ("warn" if within else "fail")
 
 
 def test_a_comparison_made_after_the_runs_is_not_stale(versions: dict[str, Path]) -> None:

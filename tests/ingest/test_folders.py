@@ -504,8 +504,6 @@ def test_ingested_executions_are_said_to_have_no_machine_record(tmp_path: Path) 
 def test_a_study_folder_with_glob_characters_is_read_as_written(tmp_path: Path) -> None:
     """Review E: in a study folder `study [v2]` ingest found "no folder matches"; with `study[12]` beside `study1`
     the glob reached the neighbour's results and crashed (internal error). Its name is literal."""
-    from tests.conftest import ingested_folders
-
     files = {f"s{s}/run-{r}": {"r.json": f'{{"v": {s}.5}}'} for s in (1, 2) for r in (1, 2)}
     (tmp_path / "study1" / "results" / "s9" / "run-1").mkdir(parents=True)  # the neighbour `study[12]` globs
     for name in ("study [v2]", "study[12]"):
@@ -514,3 +512,29 @@ def test_a_study_folder_with_glob_characters_is_read_as_written(tmp_path: Path) 
         )
         rows = study.catalog.executions(study.catalog.study_id(study.name))
         assert sorted(r["subject"] for r in rows) == ["s1", "s1", "s2", "s2"]
+
+
+def test_a_level_ingested_from_a_copy_of_another_is_not_analysable(tmp_path: Path) -> None:
+    """Review E: `results/2.0` a `cp -a` of `results/1.9` (repetitions that differ): ingest warned on the console,
+    the warning was not kept, and `check` read "sufficiently reproducible", exit 0. The evidence (the same files,
+    times to the nanosecond) is kept with each copied execution: the study is not analysable."""
+    import shutil
+
+    from reprovip.study import Study
+
+    rng = np.random.default_rng(4)
+    for s in range(1, 4):
+        for r in (1, 2):
+            folder = tmp_path / "results" / "1.9" / f"s{s}" / f"run-{r}"
+            folder.mkdir(parents=True)
+            (folder / "r.json").write_text(json.dumps({"v": 10.0 * s + rng.normal(0, 0.01)}))
+    shutil.copytree(tmp_path / "results" / "1.9", tmp_path / "results" / "2.0")  # keeps the times, as `cp -a`
+    (tmp_path / "study.yaml").write_text("outputs:\n  r: {path: r.json, kind: scalars}\n")
+    study = Study.load(tmp_path / "study.yaml")
+    study.ingest("results/{version}/{subject}/run-{repetition}")
+    doc = study.analyze().document
+    (alert,) = [a for a in doc["alerts"] if a.get("note") == "a copy"]
+    assert alert["severity"] == "fail" and alert["message"].startswith("6 ingested execution folder(s) hold the same")
+    assert doc["verdict"]["status"] == "error"
+    (out,) = doc["outputs"]
+    assert out["copied_levels"] == [dict(factor="version", level="2.0", copy_of="1.9")]

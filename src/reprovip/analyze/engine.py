@@ -22,7 +22,7 @@ from reprovip.analyze.attribution import (
     source_shares,
     voxel_variance,
 )
-from reprovip.analyze.bitwise import NONDETERMINISM_HINTS, bitwise_summary, record_key
+from reprovip.analyze.bitwise import NONDETERMINISM_HINTS, bitwise_summary, copied_levels, record_key
 from reprovip.analyze.dataflow import add_dataflow
 from reprovip.analyze.design import Design, Record, build_design, most_common_count, records_by_output
 from reprovip.analyze.executions import (
@@ -151,6 +151,8 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
     )
     bits = bitwise_summary(design)
     entry["bitwise"] = bits
+    if copied := copied_levels(design):  # a level's files a copy of another's: no run of its own (review E)
+        entry["copied_levels"] = copied
     entry["errors"] = [
         dict(subject=s, condition=r.condition_key, repetition=r.repetition, error=r.error)
         for s in design.subjects

@@ -158,6 +158,11 @@ NOTE_ALERTS = {
         "done execution(s) left processes running, killed when the application exited: their outputs may be "
         "incomplete (make the application wait for what it starts)",
     ),
+    "a copy": (
+        "fail",
+        "ingested execution folder(s) hold the same files as another's, modification times to the nanosecond "
+        "included: copies (`cp -a`), not results of their own (ingest the folders the executions wrote)",
+    ),
     "changed its input": (
         "warn",
         "execution(s) wrote into their subject's input: later executions may reuse the first one's result instead "

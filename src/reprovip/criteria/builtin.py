@@ -214,6 +214,20 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
     if out.get("written_by_none"):
         return _optional_unwritten(out)
     reasons = []
+    if copied := out.get("copied_levels"):
+        said = [f"{c['factor']}={c['level']} holds {c['factor']}={c['copy_of']}'s" for c in copied]
+        reasons.append(
+            reason(
+                "results of their own",
+                passed=False,
+                severity="warn",
+                value=len(copied),
+                message=f"{'; '.join(said)} files, file for file in every subject, while their repetitions differ "
+                "from one another, which a new run rarely repeats: a copy of another level's results (a folder "
+                "copied with `cp -a`, an artifact restored twice?) unless the application seeds each repetition "
+                "by its number; ingest or run that level's own results",
+            )
+        )
     unreadable = [e for e in out.get("errors") or [] if e.get("error") != "missing"]
     if unreadable:
         # A file that opens in some executions of a subject and not in others is a result that is not reproducible

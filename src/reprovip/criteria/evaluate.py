@@ -285,7 +285,8 @@ def evaluate(document: dict[str, Any], criteria: list[Criterion] | None) -> dict
         statuses.append("incomplete")  # executions failed, not run, or absent: a subject's values went unjudged
     if any(a["severity"] == "fail" for a in differences):  # an output only the new version adds: a warning
         statuses.append("fail")
-    if any(a.get("note") == "left running" for a in alerts):  # outputs possibly half-written: no verdict on them
+    # outputs possibly half-written, or copies of other executions' (ingest's evidence): no verdict on them
+    if any(a.get("note") in ("left running", "a copy") for a in alerts):
         statuses.append("error")
     if any(a.get("duplicates") for a in alerts):  # one subject counted twice: no between-subject figure holds
         statuses.append("error")

@@ -67,7 +67,8 @@ _ATTEMPT_KEY = f"\0{ATTEMPT_VAR}=".encode()
 LEFT_RUNNING = "left running"
 INPUT_CHANGED = "changed its input"
 MISNAMED = "optional output misnamed"
-NOTE_TAGS = (LEFT_RUNNING, INPUT_CHANGED, MISNAMED)
+COPIED = "a copy"  # ingested: the same files as another execution's folder, times to the nanosecond (ingest)
+NOTE_TAGS = (LEFT_RUNNING, INPUT_CHANGED, MISNAMED, COPIED)
 _INPUT_ENTRIES = 1000  # entries of a subject's input folder listed, two levels deep: a cheap check, not a scan
 
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from reprovip.analyze.design import natural_key, order_levels, ordered_by_numbers
 from reprovip.criteria.rules import ENVELOPE_FACTORS
 from reprovip.errors import InputError
-from reprovip.execute.sandbox import OutputDecl, output_matches, stream_file
+from reprovip.execute.sandbox import COPIED, OutputDecl, output_matches, stream_file
 from reprovip.plan.expand import execution_id
 from reprovip.spec.models import RESERVED_FACTOR_NAMES
 from reprovip.spec.subjects import SubjectsLeftOut, bids_non_subject, few
@@ -640,6 +640,7 @@ def ingest_outputs(study: Study, pattern: str, *, root: Path | None = None) -> I
     check_distinct_files([(e[0], f) for e, f in zip(executions, files, strict=True)], root)
     if copies := copied_executions([(e[0], f) for e, f in zip(executions, files, strict=True)]):
         summary.cautions.append(_copies_message(copies, root))
+    copy_of = {folder: other for folder, other in copies}
     if not any(matched for held in files for _, matched, _ in held) and all(
         any(c.is_dir() for c in folder.iterdir()) for folder, *_ in executions
     ):
@@ -681,7 +682,13 @@ def ingest_outputs(study: Study, pattern: str, *, root: Path | None = None) -> I
                     # When it was recorded: part of the executions' digest, so a verdict made before another
                     # ingest of other results is stale (`check --no-reanalyze` accepted it: a review).
                     finished_at=time.time(),
-                    error=f"missing outputs: {', '.join(missing)}" if missing else None,
+                    # a copy's evidence kept with it: a warning on the console only, and `check` passed (review E)
+                    error=f"missing outputs: {', '.join(missing)}"
+                    if missing
+                    else f"{COPIED}: the same files as {_shown(copy_of[folder], root)}, modification times to the "
+                    "nanosecond included"
+                    if folder in copy_of
+                    else None,
                     outputs=outs,
                 )
             )
