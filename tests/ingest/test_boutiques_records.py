@@ -496,3 +496,33 @@ def test_launcher_bosh_fails_an_execution_missing_a_required_output(tmp_path: Pa
     summary = Study.load(tmp_path / "study.yaml").run(keep_going=True)
     assert summary.done == 0 and summary.failed == 4
     assert "the descriptor's required output(s) qc (qc.json) were not written" in summary.failures[0]["error"]
+
+
+def _versioned(d: Path, versions: list[str], descriptor: dict[str, str | None]) -> None:
+    """Records of one subject, two per version; each names ``descriptor[version]`` (a copy's file name, a DOI, or
+    None: nothing beside it)."""
+    for i, version in enumerate(v for v in versions for _ in (1, 2)):
+        _record(d, f"r{i}", t1="a.nii", md5=f"{i % 2}{version}".ljust(32, "0")[:32])
+        doc = json.loads((d / f"r{i}.json").read_text())
+        name = descriptor[version]
+        if name and name.endswith(".json"):
+            (d / name).write_text(json.dumps({"name": "t", "tool-version": version, "inputs": []}))
+        doc["summary"]["descriptor-doi"] = name or "none"
+        (d / f"r{i}.json").write_text(json.dumps(doc))
+
+
+def test_records_of_releases_known_by_their_doi_or_unknown_or_unordered(tmp_path: Path) -> None:
+    """Review E: two releases whose records name Zenodo DOIs (no copy of the descriptors) were one condition; a
+    release with no descriptor copy became the baseline, ''; `2.0` was held to `2.0rc1` in text order. All read
+    "sufficiently reproducible". DOIs name the versions; an unknown one and an unordered pair are refused."""
+    dois = {"1": "10.5281/zenodo.1111111", "2": "10.5281/zenodo.2222222"}
+    _versioned(tmp_path / "doi", ["1", "2"], dois)
+    summary = ingest_boutiques_records(_study(tmp_path / "s1", "doi"), tmp_path / "doi")
+    assert summary.factors == ["version"] and summary.versions == [f"doi:{v}" for v in dois.values()]
+    _versioned(tmp_path / "unknown", ["1.0", "2.0"], {"1.0": "descriptor_t_1.0.json", "2.0": None})
+    with pytest.raises(InputError, match=r"name 1 tool version\(s\) \(1\.0\) and an unknown one \(r2\.json: no copy"):
+        ingest_boutiques_records(_study(tmp_path / "s2", "unknown"), tmp_path / "unknown")
+    rc = {"2.0rc1": "descriptor_t_2.0rc1.json", "2.0": "descriptor_t_2.0.json"}
+    _versioned(tmp_path / "rc", ["2.0rc1", "2.0"], rc)
+    with pytest.raises(InputError, match=r"the `version` levels 2\.0, 2\.0rc1 hold no version numbers to order them"):
+        ingest_boutiques_records(_study(tmp_path / "s3", "rc"), tmp_path / "rc")

@@ -32,6 +32,7 @@ import fnmatch
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import warnings
@@ -39,9 +40,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reprovip.criteria.rules import ENVELOPE_FACTORS
 from reprovip.errors import EMPTY_FILE, MD5_ONLY, InputError, ReprovipError
 from reprovip.execute.sandbox import folder_output
-from reprovip.ingest.folders import IngestSummary
+from reprovip.ingest.folders import IngestSummary, factor_levels
 from reprovip.plan.expand import execution_id
 from reprovip.store import BlobStore, RunLock
 from reprovip.store.blobs import file_hash, suffix_of
@@ -81,6 +83,9 @@ class BoutiquesIngestSummary(IngestSummary):
     unmatched_outputs: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     hints: list[str] = field(default_factory=list)  # what the design suggests to pass (also warned)
+
+
+_DOI = re.compile(r"^(?:doi:)?10\.\d{4,9}/\S+$|zenodo\.\d+", re.I)  # a descriptor named by its DOI (Zenodo's)
 
 
 def _load_descriptor(folders: list[Path], name: Any, cache: dict[Path, Any]) -> dict[str, Any] | None:
@@ -126,7 +131,10 @@ def read_records(directory: str | Path) -> tuple[list[BoutiquesRecord], list[str
         own = extra.get("reprovip") if isinstance(extra, dict) else None
         own = own if isinstance(own, dict) else {}
         desc = _load_descriptor([p.parent, directory], doc["summary"].get("descriptor-doi"), descriptors)
-        version = (desc or {}).get("tool-version") or own.get("tool_version") or ""
+        # without the descriptor's copy, its DOI names the release: two releases were one condition (review E)
+        doi = doc["summary"].get("descriptor-doi")
+        named = f"doi:{doi.removeprefix('doi:')}" if isinstance(doi, str) and _DOI.match(doi) else ""
+        version = (desc or {}).get("tool-version") or own.get("tool_version") or named
         records.append(
             BoutiquesRecord(
                 p,
@@ -358,6 +366,31 @@ def _conditions(
     # "no factor" beside stored seed and mflag conditions: a review).
     named += [k for k in dict.fromkeys(k for lab in out for k in lab) if k not in named]
     return out, named
+
+
+def _check_versions(
+    study: Study, records: list[BoutiquesRecord], labels: list[dict[str, str]], factors: list[str]
+) -> None:
+    """Refuse records of several tool versions one of which is unknown (no descriptor copy, no DOI, no version
+    recorded), and versions whose order, hence the baseline, is unknown, as an ingest of folders does
+    (:func:`~reprovip.ingest.folders.factor_levels`): an unknown version became the baseline, and `2.0` was held
+    to `2.0rc1`'s envelope in text order (review E: both read "sufficiently reproducible").
+
+    Raises
+    ------
+    InputError
+        As said.
+    """
+    versions = {r.version for r in records}
+    if len(versions) > 1 and "" in versions:
+        unknown = next(r.path.name for r in records if not r.version)
+        raise InputError(
+            f"the records name {len(versions) - 1} tool version(s) ({', '.join(sorted(versions - {''}))}) and an "
+            f"unknown one ({unknown}: no copy of its descriptor beside it, no DOI, no version recorded), which would "
+            "be compared as a version of its own: put each descriptor's copy beside its records"
+        )
+    if found := {f: {lab[f] for lab in labels if f in lab} for f in factors if f in ENVELOPE_FACTORS}:
+        factor_levels(study, found)
 
 
 def _output_map(study: Study, records: list[BoutiquesRecord]) -> tuple[dict[str, str], list[str]]:
@@ -740,6 +773,7 @@ def ingest_boutiques_records(
     subjects = _subjects(study, records, ids)
     skip = set(ids) | set(ignore) | _placing_inputs(records, subjects)
     labels, factors = _conditions(records, subjects, [p for p in _input_order(records) if p not in skip])
+    _check_versions(study, records, labels, factors)
     placed, superseded = _number(records, subjects, labels)
     mapping, unmatched = _output_map(study, records)
     root = Path(root) if root else study.directory
