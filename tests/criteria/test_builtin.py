@@ -66,3 +66,15 @@ def test_versions_sharing_no_observation_say_so_not_that_no_number_was_read() ->
         "no observation is written by every compared version, so no number was compared: r1/volume (baseline only); "
         "r1/volume_mm3 (current only)"
     )
+
+
+def test_a_subject_with_a_repetition_beyond_the_design_is_said_so(tmp_path) -> None:
+    """Review E: a leftover `sub-01/run-4` beside runs 1-3 read "sub-01 (4 of 3)" under "incomplete: executions
+    failed or not run", nothing failed: the message says the subject has more executions than the design."""
+    from tests.conftest import ingested
+
+    files = {(f"s{s}", r): {"r.json": f'{{"v": {s}.5}}'} for s in range(1, 4) for r in (1, 2, 3)}
+    files[("s1", 4)] = {"r.json": '{"v": 9.5}'}
+    (out,) = ingested(tmp_path, "  r: {path: r.json, kind: scalars}\n", files).analyze().document["outputs"]
+    (left,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "every subject in the metrics"]
+    assert "s1 (4 of 3: more executions than the design's, a repetition beyond the other subjects'?)" in left["message"]

@@ -70,7 +70,13 @@ def _executions_of(e: dict[str, Any]) -> str:
             f"{e['subject']} ({e['present']} of {e['needed']}, but more repetitions of a condition, fewer of another)"
         )
     only = f", stored by the {e['only_in']} only" if e.get("only_in") else ""
-    return f"{e['subject']} ({e['present']} of {e['needed']}{only})"
+    # more than the design: a repetition beyond the others' (a leftover run-4 read as if executions failed: review E)
+    more = (
+        ": more executions than the design's, a repetition beyond the other subjects'?"
+        if e["present"] > e["needed"]
+        else ""
+    )
+    return f"{e['subject']} ({e['present']} of {e['needed']}{only}{more})"
 
 
 def _by_problem(errors: list[dict[str, Any]]) -> list[str]:
