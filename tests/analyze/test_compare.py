@@ -957,3 +957,22 @@ def test_studies_that_ignore_different_observations_are_refused(tmp_path: Path) 
     (tmp_path / "v2" / "study.yaml").write_text("outputs:\n  p: {path: p.json, kind: scalars, ignore: [timing_s]}\n")
     result = compare_check(studies["v1"], Study.load(tmp_path / "v2" / "study.yaml"))
     assert result.exit_code == 1 and result.document["outputs"][0]["envelope"]["outside"] == ["time_to_peak"]
+
+
+def test_a_subject_whose_input_differs_between_the_studies_is_named(tmp_path: Path) -> None:
+    """Review E: the same application in both stores, only `data/sub-01.txt` edited in the current one: "version
+    changes the result of some subjects only (sub-01 ...)". The input's difference is said, a failure of the
+    comparison, and without a changed result the verdict is not analysable."""
+    paths = {}
+    for name in ("base", "cur"):
+        paths[name] = write_study(
+            tmp_path / name, app="versioned_app.py", subjects=3, repetitions=2, args=_args(1.0, "v", 0.0)
+        )
+        if name == "cur":
+            (tmp_path / name / "data" / "sub-01.txt").write_text("subject 10.0 \n")  # other bytes, same value
+        Study.load(paths[name]).run()
+    doc = compare_check(Study.load(paths["base"]), Study.load(paths["cur"])).document
+    assert doc["compare"]["inputs_differ"] == ["sub-01"]
+    (alert,) = [a for a in doc["alerts"] if a.get("inputs_differ")]
+    assert alert["severity"] == "fail" and alert["message"].startswith("the input of 1 subject(s) differs")
+    assert doc["verdict"]["status"] == "error"

@@ -313,12 +313,26 @@ def compare_studies(baseline: Study, current: Study, *, json_path: str | Path | 
             only_in_baseline=sorted(only["baseline"]),
             only_in_current=sorted(only["current"]),
             paths_changed=moved,
+            inputs_differ=_inputs_differ(stored),
         ),
         executions=executions,
         provenance=provenance_summary(list(studies), stored),
         outputs=outputs,
     )
     return finish_document(current, document, json_path, "compare.json")
+
+
+def _inputs_differ(stored: list[Stored]) -> list[str]:
+    """The subjects whose input file differs between the two studies' runs (the input's part of their recipes,
+    :func:`~reprovip.plan.expand.input_recipe`: its path in the study folder and its bytes): what the two measure
+    is then another input, not another version (review E: `version changes the result of some subjects only
+    (sub-01 ...)` where only `data/sub-01.txt` differed). Ingested executions record no input's bytes."""
+    inputs: list[dict[str, set[str]]] = [{}, {}]
+    for i, st in enumerate(stored):
+        for r in st.rows:
+            if r.get("source") != "ingest" and r.get("recipe") and len(r["recipe"]) == 32:
+                inputs[i].setdefault(r["subject"], set()).add(r["recipe"][16:])
+    return sorted(s for s in inputs[0].keys() & inputs[1].keys() if inputs[0][s] != inputs[1][s])
 
 
 def _unshared_observations(

@@ -223,7 +223,19 @@ def compare_alerts(compare: dict[str, Any]) -> list[dict[str, Any]]:
     moved = [
         dict(output=m["output"], severity="warn", message=moved_message(m)) for m in compare.get("paths_changed") or []
     ]
-    return removed + added + moved
+    inputs = [
+        dict(
+            output=None,
+            severity="fail",  # shown and counted as a failure; the verdict is not analysable (evaluate)
+            inputs_differ=True,
+            message=f"the input of {len(differ)} subject(s) differs between the two studies ({_few(differ)}): "
+            "their difference is the input's as much as the version's, and no verdict on the version stands; "
+            "compare runs on the same input files",
+        )
+        for differ in [compare.get("inputs_differ") or []]
+        if differ
+    ]
+    return removed + added + moved + inputs
 
 
 def moved_message(move: dict[str, str]) -> str:

@@ -283,8 +283,10 @@ def evaluate(document: dict[str, Any], criteria: list[Criterion] | None) -> dict
         o.get("left_out") for o in document["outputs"]
     ):
         statuses.append("incomplete")  # executions failed, not run, or absent: a subject's values went unjudged
-    if any(a["severity"] == "fail" for a in differences):  # an output only the new version adds: a warning
+    if any(a["severity"] == "fail" and not a.get("inputs_differ") for a in differences):  # an added output: warn
         statuses.append("fail")
+    if any(a.get("inputs_differ") for a in differences):  # another input, not only another version (review E)
+        statuses.append("error")
     # outputs possibly half-written, or copies of other executions' (ingest's evidence): no verdict on them
     if any(a.get("note") in ("left running", "a copy") for a in alerts):
         statuses.append("error")
