@@ -215,6 +215,13 @@ def _nowhere_finite(observation: dict[str, Any]) -> bool:
     return bool(nonfinite) and nonfinite.get("executions") == nonfinite.get("of")
 
 
+def _in_another_order(criterion: str, subjects: list[str], what: str, how: str, **judged: Any) -> dict[str, Any]:
+    """Executions of ``subjects`` wrote the same ``what`` (lines, rows) in another order: ``how`` it is read."""
+    judged = {"passed": False, **judged}
+    message = f"executions of {len(subjects)} subject(s) ({named(subjects)}) wrote the same {what} in another order"
+    return reason(criterion, value=len(subjects), message=message + how, **judged)
+
+
 def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
     """Checks every output gets, whatever the criteria: each failure here means the data cannot support a pass."""
     if out.get("written_by_none"):
@@ -293,43 +300,23 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
             )
         )
     if reordered := out.get("reordered_lines"):
-        reasons.append(
-            reason(
-                "lines in one order",
-                passed=False,
-                severity="warn",
-                value=len(reordered),
-                message=f"the executions of {len(reordered)} subject(s) ({named(reordered)}) wrote the same lines in "
-                "another order (a tool printing results as its threads finish?): numbers are read by line "
-                "(`line<L>:<i>`), so every moved line reads as changed, whatever its value; make the tool sort its "
-                "lines, or write the results as a table keyed by their label",
-            )
+        how = (
+            " (a tool printing results as its threads finish?): numbers are read by line (`line<L>:<i>`), so every "
+            "moved line reads as changed, whatever its value; make the tool sort its lines, or write the results as "
+            "a table keyed by their label"
         )
+        reasons.append(_in_another_order("lines in one order", reordered, "lines", how, severity="warn"))
     rows = out.get("reordered_rows") or {}
     if moved := rows.get("by_position"):
-        reasons.append(
-            reason(
-                "rows in one order",
-                passed=False,
-                severity="warn",
-                value=len(moved),
-                message=f"executions of {len(moved)} subject(s) ({named(moved)}) wrote the same rows in another "
-                "order (a tool writing rows as its threads finish?): the table has no key column (no text column of "
-                "unique values), so numbers are read by row number and every moved row reads as changed, whatever "
-                "its value; declare `key_columns` for this output, or make the tool sort its rows",
-            )
+        how = (
+            " (a tool writing rows as its threads finish?): the table has no key column (no text column of unique "
+            "values), so numbers are read by row number and every moved row reads as changed, whatever its value; "
+            "declare `key_columns` for this output, or make the tool sort its rows"
         )
+        reasons.append(_in_another_order("rows in one order", moved, "rows", how, severity="warn"))
     if moved := rows.get("keyed"):
-        reasons.append(
-            reason(
-                "rows in one order",
-                passed=True,
-                value=len(moved),
-                message=f"executions of {len(moved)} subject(s) ({named(moved)}) wrote the same rows in another "
-                "order: read by their key, those rows are compared whatever their order (identity and the factors "
-                "too)",
-            )
-        )
+        how = ": read by their key, those rows are compared whatever their order (identity and the factors too)"
+        reasons.append(_in_another_order("rows in one order", moved, "rows", how, passed=True))
     if categorical := out.get("categorical_differences"):
         fields = categorical["fields"]
         reasons.append(
