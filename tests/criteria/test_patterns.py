@@ -157,3 +157,18 @@ def test_a_misspelt_pattern_is_said_on_an_identical_output_too(tmp_path: Path) -
     )
     right = evaluate(doc, [Criterion(*parse_rule("wcv <= 0.01"), observations=("volume",))])["outputs"][0]
     assert right["verdict"]["status"] == "identical"
+
+
+def test_a_pattern_that_selects_only_ignored_observations_says_so(tmp_path: Path) -> None:
+    """Review B: a criterion on `vol`, which the output's `ignore` leaves out, read "no observation matches vol"
+    with no word of `ignore`."""
+    from reprovip.criteria.evaluate import evaluate
+
+    files = {
+        (f"s{s}", r): {"r.json": json.dumps({"vol": 10.0 * s + r, "snr": 5.0 * s})} for s in (1, 2, 3) for r in (1, 2)
+    }
+    outputs = "  r: {path: r.json, kind: scalars, ignore: [vol]}\n"
+    doc = ingested(tmp_path, outputs, files).analyze().document
+    (out,) = evaluate(doc, [Criterion(*parse_rule("wcv <= 0.1"), observations=("vol",))])["outputs"]
+    (said,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "wcv <= 0.1 [vol]"]
+    assert said["message"].endswith("no observation matches vol (the output's `ignore` leaves out vol)")

@@ -39,20 +39,27 @@ def judges(criterion: Criterion, output: dict[str, Any], document: dict[str, Any
     )
 
 
-def no_match(patterns: list[str], names: list[str]) -> str:
+def no_match(patterns: list[str], names: list[str], ignored: list[str] | None = None) -> str:
     """ "no observation matches P (did you mean `p`?)": the closest name to each pattern, in any case (`SNR`
-    for `snr` had no suggestion: a review).
+    for `snr` had no suggestion: a review); a pattern that selects observations the output's `ignore` leaves out
+    says so (review B: "no observation matches vol", the field there, ignored).
 
     Examples
     --------
     >>> no_match(["SNR", "Volume", "xyz"], ["snr", "volume_mm3", "cnr"])
     'no observation matches SNR (did you mean `snr`?), Volume (did you mean `volume_mm3`?), xyz'
+    >>> no_match(["vol"], ["snr"], ignored=["vol"])
+    "no observation matches vol (the output's `ignore` leaves out vol)"
     """
     lower = {n.lower(): n for n in reversed(names)}  # the first name of each spelling
     hints = []
     for p in patterns:
+        left = [n for n in ignored or () if matches(n, p)]
         close = difflib.get_close_matches(p.lower(), list(lower), n=1)
-        hints.append(f"{p} (did you mean `{lower[close[0]]}`?)" if close else p)
+        if left:
+            hints.append(f"{p} (the output's `ignore` leaves out {', '.join(left[:3])})")
+        else:
+            hints.append(f"{p} (did you mean `{lower[close[0]]}`?)" if close else p)
     return f"no observation matches {', '.join(hints)}"
 
 
@@ -64,7 +71,8 @@ def said_unmatched(
     missing = unmatched(criterion, output, document) if criterion.observations and not output.get("error") else []
     if not missing:
         return judged
-    why = no_match(missing, [str(o["name"]) for o in output.get("observations") or []])
+    ignored = (output.get("ignored_observations") or {}).get("names") or []
+    why = no_match(missing, [str(o["name"]) for o in output.get("observations") or []], ignored)
     if not judged["passed"] and judged["estimable"]:
         return dict(judged, message=f"{judged['message']}; {why}")
     return dict(
