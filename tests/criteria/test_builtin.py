@@ -78,3 +78,14 @@ def test_a_subject_with_a_repetition_beyond_the_design_is_said_so(tmp_path) -> N
     (out,) = ingested(tmp_path, "  r: {path: r.json, kind: scalars}\n", files).analyze().document["outputs"]
     (left,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "every subject in the metrics"]
     assert "s1 (4 of 3: more executions than the design's, a repetition beyond the other subjects'?)" in left["message"]
+
+
+def test_an_output_whose_every_number_is_ignored_says_so(tmp_path) -> None:
+    """Review B: with `ignore: ["*"]`, "numbers found" read "no number could be read ... declare `kind: bytes`"."""
+    from tests.conftest import ingested
+
+    files = {(f"s{s}", r): {"r.json": f'{{"v": {s}.{r}}}'} for s in range(1, 4) for r in (1, 2)}
+    doc = ingested(tmp_path, '  r: {path: r.json, kind: scalars, ignore: ["*"]}\n', files).analyze().document
+    (found,) = [r for r in doc["outputs"][0]["verdict"]["reasons"] if r["criterion"] == "numbers found"]
+    assert found["message"].startswith("every number read from this output is one the output's `ignore` leaves out (*")
+    assert doc["verdict"]["status"] != "pass"

@@ -445,6 +445,13 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
             only = [f"{n} ({', '.join(sorted(v))} only)" for n, v in sorted(layout.items())]
             message = "no observation is written by every compared version, so no number was compared: " + named(only)
             reasons.append(reason("numbers found", passed=False, severity="warn", message=message))
+        elif ignored := out.get("ignored_observations"):  # every number read is one the study ignores (review B)
+            message = (
+                f"every number read from this output is one the output's `ignore` leaves out "
+                f"({', '.join(ignored.get('patterns') or [])}: {ignored.get('count', 0)} observation(s)): nothing "
+                "is judged but its bytes; narrow `ignore` to the run-time values"
+            )
+            reasons.append(reason("numbers found", passed=False, severity="warn", message=message))
         else:
             reasons.append(
                 reason(
