@@ -149,3 +149,24 @@ def test_label_maps_with_no_label_or_no_voxel_are_not_analysable(tmp_path: Path)
     )
     (why,) = [r for r in out["verdict"]["reasons"] if r["criterion"] == "outputs readable"]
     assert "the image holds no voxel (shape (6, 6, 0))" in why["message"]
+
+
+def test_runs_seeded_by_their_repetition_are_no_copies(tmp_path: Path) -> None:
+    """A level whose files are another's, file for file, while repetitions differ is a copy only among ingested
+    results: an application reprovip ran, seeded by its repetition's number, writes the same bytes under every
+    thread count, and `results of their own` warned of it."""
+    from reprovip.study import Study
+    from tests.conftest import write_study
+
+    path = write_study(
+        tmp_path,
+        app="repetition_seeded_app.py",
+        factors="  threads: [1, 2]\n",
+        repetitions=2,
+        args='"{input}", "{outdir}", "{repetition}"',
+    )
+    study = Study.load(path)
+    assert study.run().done == 12
+    (out,) = study.analyze().document["outputs"]
+    assert out["bitwise"]["repetitions_identical"] is False and "copied_levels" not in out
+    assert not [r for r in out["verdict"]["reasons"] if r["criterion"] == "results of their own"]

@@ -168,8 +168,9 @@ def copied_levels(design: Design) -> list[dict[str, str]]:
     """The factor levels whose stored files are another level's, file for file, in every subject, where
     repetitions differ: a run rarely makes nondeterministic bytes again, so those results may be a copy (review E:
     `compare` of a current study holding a `cp -a` of the baseline's results read "within the envelope (max |z|
-    0)"). Each ``{factor, level, copy_of}``; a deterministic application may repeat its bytes, and is not named;
-    one seeded by its repetition's number may too, so it is a warning (ingest's evidence of a copy fails)."""
+    0)"). Each ``{factor, level, copy_of}``; only ingested results (an execution reprovip ran wrote its own
+    files), and a deterministic application may repeat its bytes, so it is not named; one seeded by its
+    repetition's number may too, so it is a warning (ingest's evidence of a copy fails)."""
     found = []
     for j, (name, levels) in enumerate(design.factors):
         for a, b in itertools.combinations(levels, 2):
@@ -180,8 +181,9 @@ def copied_levels(design: Design) -> list[dict[str, str]]:
                         continue
                     other = (*cell[:j], b, *cell[j + 1 :])
                     mine = sorted(r.blob for r in _cell_records(design, s, cell))
-                    theirs = sorted(r.blob for r in _cell_records(design, s, other))
-                    same &= bool(mine) and mine == theirs
+                    copies = _cell_records(design, s, other)
+                    theirs = sorted(r.blob for r in copies)
+                    same &= bool(mine) and mine == theirs and all(r.ingested for r in copies)
                     noisy |= len(set(mine)) > 1
             if same and noisy:
                 found.append(dict(factor=name, level=str(b), copy_of=str(a)))

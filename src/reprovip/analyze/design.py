@@ -28,6 +28,8 @@ class Record:
     # The compared version (`reprovip compare`'s baseline or current) whose layout the file is held to: a field
     # the new version adds or drops is named, not a reason to read none of its files.
     version: str | None = None
+    # Stored by `ingest` (results made elsewhere): its files may be a copy of another execution's (a run's never)
+    ingested: bool = False
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,7 @@ def records_by_output(rows: list[dict[str, Any]], blobs: BlobStore) -> dict[tupl
             r.get("blob"),
             r.get("semantic_hash"),
             error,
+            ingested=r.get("source") == "ingest",
         )
         out.setdefault(key, (r["kind"], []))[1].append(rec)
     return _execution_named(_subject_named(out))

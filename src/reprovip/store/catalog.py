@@ -605,6 +605,7 @@ class Catalog(sql.Reads):
                 e.c.condition_key,
                 e.c.condition,
                 e.c.repetition,
+                e.c.source,
                 e.c.provenance.label("provenance_hash"),
             )
             .join(e, e.c.id == o.c.execution_id)
