@@ -87,8 +87,10 @@ def test_missing_cells_are_nan_and_counted(tmp_path):
     loaded = load(path)
     values = _values(loaded)
     assert math.isnan(values["b/x"]) and math.isnan(values["c/x"]) and values["d/x"] == math.inf
-    assert loaded.meta["n_nonfinite"] == 3
-    assert loaded.meta["ignored_columns"] == ["empty"]
+    # a column written empty in every row is NaN cells listed as empty, as an empty cell among numbers is (review F)
+    assert loaded.meta["n_nonfinite"] == 7 and all(math.isnan(values[f"{k}/empty"]) for k in "abcd")
+    assert loaded.meta["empty"] == ["a/empty", "b/x", "b/empty", "c/empty", "d/empty"]
+    assert loaded.meta["ignored_columns"] == []
 
 
 def test_nan_as_c_programs_print_it(tmp_path):
@@ -106,16 +108,21 @@ def test_nan_as_c_programs_print_it(tmp_path):
     assert loaded.meta["header"] is False and math.isnan(_values(loaded)["0/1"])
 
 
-def test_a_column_of_nan_written_is_numeric_and_an_empty_one_is_ignored(tmp_path):
+def test_a_column_of_nan_written_is_numeric_and_an_empty_one_is_listed_empty(tmp_path):
     """A review: `name,value / vol,nan` in one execution made `vol/value` no observation, and the analysis said
-    the executions "wrote different rows" instead of naming the NaN."""
+    the executions "wrote different rows" instead of naming the NaN. A column written empty in every row is
+    NaN cells listed empty (review F: ignored, a one-row table's `NA` read "different fields")."""
     path = tmp_path / "t.csv"
     path.write_text("name,value,blank\nvol,nan,\narea,NA,n/a\n")
     loaded = load(path)
     values = _values(loaded)
-    assert list(values) == ["vol/value", "area/value"] and all(math.isnan(v) for v in values.values())
-    assert loaded.meta["numeric_columns"] == ["value"] and loaded.meta["ignored_columns"] == ["blank"]
+    assert list(values) == ["vol/value", "vol/blank", "area/value", "area/blank"]
+    assert all(math.isnan(v) for v in values.values())
+    assert loaded.meta["numeric_columns"] == ["value", "blank"] and loaded.meta["ignored_columns"] == []
     assert loaded.meta["empty"] == ["vol/blank", "area/value", "area/blank"]
+    # a header without rows has no value at all
+    path.write_text("name,value\n")
+    assert _values(load(path)) == {} and load(path).meta["ignored_columns"] == ["name", "value"]
 
 
 def test_true_false_columns_are_one_and_zero(tmp_path):
@@ -726,6 +733,20 @@ def test_a_column_of_number_tuples_is_read_element_by_element(tmp_path: Path) ->
     assert values["l1/com[0]"] == 12.000000000001 and values["l2/com[2]"] == 3.0 and values["l1/spacing[2]"] == 1.2
     assert loaded.meta["tuple_columns"] == ["com", "spacing"]
     assert loaded.meta["ignored_columns"] == ["note"] and "l1/com" not in loaded.meta["text"]
+
+
+def test_tuple_elements_keep_their_exact_digits_and_never_shadow_a_column(tmp_path: Path) -> None:
+    """Review F: a centre of mass printed with 21 digits as a tuple passed while the same digits in plain cells
+    were "numbers float64 cannot hold exactly" (not analysable); a column `shift[0]` beside the tuple `shift`
+    was dropped unsaid, its 20% change passing."""
+    path = tmp_path / "r.csv"
+    path.write_text('roi,com\ntumour,"(10.1000000000000000004, 9007199254740993, 2.5)"\n')
+    loaded = load(path)
+    assert loaded.meta["exact"] == {"tumour/com[0]": "10.1000000000000000004", "tumour/com[1]": "9007199254740993"}
+    assert _values(loaded)["tumour/com[2]"] == 2.5
+    path.write_text('roi,shift,shift[0]\nrest,"(1.5, 2.5)",3.5\n')
+    with pytest.raises(ReaderError, match=r"same '<rowkey>/<column>' name 'rest/shift\[0\]'.*rename one"):
+        load(path)
 
 
 def test_comment_lines_are_text_named_by_their_order(tmp_path: Path) -> None:

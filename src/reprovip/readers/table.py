@@ -210,22 +210,29 @@ def _number(cell: str) -> float | None:
     return None
 
 
-def number_tuple(cell: str) -> list[float] | None:
-    """The numbers of a cell written as a tuple or list of two or more numbers, ``(1.0, 1.0, 1.2)`` or
-    ``[12, 40, 7]`` (PyRadiomics' spacing, size, bounding box and centre of mass), or None.
+def tuple_parts(cell: str) -> list[str] | None:
+    """The elements of a cell written as a tuple or list of two or more numbers, ``(1.0, 1.0, 1.2)`` or
+    ``[12, 40, 7]`` (PyRadiomics' spacing, size, bounding box and centre of mass), as written (stripped), or None.
 
     Examples
     --------
-    >>> number_tuple("(12.000000000001, 34.5, -6)"), number_tuple("[1, 2]"), number_tuple("(3)"), number_tuple("(a, 1)")
-    ([12.000000000001, 34.5, -6.0], [1.0, 2.0], None, None)
-    >>> number_tuple("(1.0, nan, 1.2)")
-    [1.0, nan, 1.2]
+    >>> tuple_parts("(12.000000000001, 34.5, -6)"), tuple_parts("[1, 2]"), tuple_parts("(3)"), tuple_parts("(a, 1)")
+    (['12.000000000001', '34.5', '-6'], ['1', '2'], None, None)
+    >>> tuple_parts("(1.0, nan, 1.2)")
+    ['1.0', 'nan', '1.2']
     """
     if len(cell) < 5 or (cell[0], cell[-1]) not in (("(", ")"), ("[", "]")):
         return None
     parts = [p.strip() for p in cell[1:-1].split(",")]
-    numbers = [math.nan if p.lower() in _NAN else _number(p) for p in parts]  # `(1.0, nan, 1.2)`: a NaN element
-    return [float(x) for x in numbers] if len(parts) >= 2 and None not in numbers else None
+    # `(1.0, nan, 1.2)`: a NaN element
+    return parts if len(parts) >= 2 and all(p.lower() in _NAN or _number(p) is not None for p in parts) else None
+
+
+def _element(part: str) -> float:
+    """The number of a tuple's element that :func:`tuple_parts` accepted (``nan`` as written is NaN)."""
+    number = math.nan if part.lower() in _NAN else _number(part)
+    assert number is not None  # tuple_parts accepts numbers only
+    return number
 
 
 def _exact(cell: str) -> str | None:
@@ -450,7 +457,7 @@ def read_table(path: Path, *, key_columns: tuple[str, ...] | None = None) -> Loa
 def table_loaded(path: Path, table: ParsedTable, key_columns: tuple[str, ...] | None) -> Loaded:
     """The ``table`` observations of parsed cells (the rules of the module docstring); ``path`` for messages."""
     columns: dict[int, list[float | None]] = {}
-    text_cols, ignored, unvalued = [], [], []
+    text_cols, ignored = [], []
     number_like: dict[str, str] = {}
     for j, name in enumerate(table.header):
         parsed, n_num, n_text, why = _parse_column([row[j] for row in table.rows], table.delimiter)
@@ -468,11 +475,13 @@ def table_loaded(path: Path, table: ParsedTable, key_columns: tuple[str, ...] | 
             text_cols.append(j)
             if why:
                 number_like[name] = why
-        elif any(row[j].lower() in _NAN for row in table.rows):
-            columns[j] = parsed  # a NaN the application wrote is a value, even alone (a review: a missing row)
+        elif table.rows:
+            # A NaN the application wrote is a value, even alone (a review: a missing row); cells written empty
+            # are NaN listed in meta["empty"], even when every cell of the column is: `NA` in a one-row table
+            # made its file "write other fields" (not analysable) where the docs say non-finite there (review F)
+            columns[j] = parsed
         else:
-            ignored.append(name)  # no value at all
-            unvalued.append(j)
+            ignored.append(name)  # a header without rows
     keys, used = _row_keys(path, table, key_columns, text_cols)
     used_idx = {table.header.index(k) for k in used}
     values: dict[str, np.ndarray] = {}
@@ -489,13 +498,25 @@ def table_loaded(path: Path, table: ParsedTable, key_columns: tuple[str, ...] | 
         j: found
         for j in text_cols
         if j not in used_idx
-        and None not in (found := [number_tuple(row[j]) if row[j] else [] for row in table.rows])
+        and None not in (found := [tuple_parts(row[j]) if row[j] else [] for row in table.rows])
         and any(found)
     }
+    exact: dict[str, str] = {}
     for j, found in tuples.items():
-        for key, numbers in zip(keys, found, strict=True):
-            for e, x in enumerate(numbers):
-                values[f"{key}/{table.header[j]}[{e}]"] = read_only(np.array(x, dtype=np.float64))
+        for key, parts in zip(keys, found, strict=True):
+            for e, part in enumerate(parts):
+                name = f"{key}/{table.header[j]}[{e}]"
+                if name in values:  # a column `shift[0]` beside the tuple `shift` was dropped unsaid (review F)
+                    raise fail(
+                        path,
+                        f"two cells map to the same '<rowkey>/<column>' name {name!r} (column {table.header[j]!r} "
+                        "holds tuples, whose elements are named so)",
+                        "rename one of the columns",
+                    )
+                values[name] = read_only(np.array(_element(part), dtype=np.float64))
+                # digits beyond float64 in a tuple passed where the same in plain cells was said (review F)
+                if e_text := _exact(part):
+                    exact[name] = e_text
     text = [j for j in text_cols if j not in used_idx and j not in tuples]
     meta: dict[str, Any] = {
         "columns": list(table.header),
@@ -506,7 +527,7 @@ def table_loaded(path: Path, table: ParsedTable, key_columns: tuple[str, ...] | 
         "empty": [
             f"{key}/{table.header[j]}"
             for i, key in enumerate(keys)
-            for j in [*columns, *unvalued]
+            for j in columns
             if j not in used_idx and table.rows[i][j].lower() in EMPTY
         ],
         # the text cells, no observation, by '<rowkey>/<column>': the analysis says when they differ
@@ -541,7 +562,8 @@ def table_loaded(path: Path, table: ParsedTable, key_columns: tuple[str, ...] | 
             for i, key in enumerate(keys)
             for j in columns
             if j not in used_idx and (e := _exact(table.rows[i][j]))
-        },
+        }
+        | exact,
         "n_rows": len(table.rows),
         # the parsed cells whatever the rows' order (the semantic hash keeps it): files that differ in their rows'
         # order alone are said as such (review EX3: a keyed table written in another order warned "the difference

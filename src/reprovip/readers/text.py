@@ -117,7 +117,15 @@ _COMPLEX = re.compile(
 )
 #: Microsoft C runtime's non-finite values (``printf("%f")`` before Visual Studio 2015): ``1.#INF00``,
 #: ``-1.#IND00`` (indeterminate), ``1.#QNAN0``, ``1.#SNAN0``. Read as ``1.``, an infinity was a finite 1 (a review).
-_PLUS_MINUS = re.compile(r"\+/-|±")  # `1.2+/-0.3`: an uncertainty, not -0.3 (review LC)
+#: ``1.2+/-0.3``, ``1.2 ± 0.3`` and ASCII's ``1175.0 +-18.3``: an uncertainty, not -0.3 (review LC); read glued to
+#: `+`, the ``+-`` one was dropped, and an SD that varied by 30% passed (review F)
+_PLUS_MINUS = re.compile(r"\+/-|±|\+-(?=\s*\.?\d)")
+#: A range from a negative number, ``-72.5--12.0`` (a bounding box): two numbers; the second, glued to `-`, was
+#: dropped (review F). The first must stand on its own: ``sub01--2`` stays an identifier.
+_NEGATIVE_RANGE = re.compile(r"(?<![\w.+-])([-+]?(?:\d+\.?\d*|\.\d+))-(?=-(?:\d|\.\d))")
+#: Dot leaders, ``Grey matter volume............691.37 ml``: two dots or more before a number separate it from its
+#: label (glued to `.`, the volume was dropped and a 5% change passed: review F); one dot stays glue (``1.2.3``).
+_LEADER = re.compile(r"\.{2,}(?=[-+]?\.?\d)")
 _MSVC_NONFINITE = re.compile(r"(?<![\w.+-])([-+]?)1\.#(INF|IND|QNAN|SNAN)\d*(?![\w.])", re.IGNORECASE)
 
 
@@ -340,7 +348,8 @@ def scan(line: str) -> tuple[list[float], int, dict[int, str], list[str]]:
     exact: dict[int, str] = {}
     beyond: list[str] = []
     overflow = 0
-    line = _COMPLEX.sub(r"\1 \2", ascii_signs(_PLUS_MINUS.sub(" ", line)))
+    line = _COMPLEX.sub(r"\1 \2", ascii_signs(_LEADER.sub(" ", _PLUS_MINUS.sub(" ", line))))
+    line = _NEGATIVE_RANGE.sub(r"\1 ", line)
     line = _TOUCHING.sub(lambda m: _NEXT_SIGN.sub(" ", m[0]), line)
     line = _TOUCHING_FIXED.sub(lambda m: _NEXT_SIGN.sub(" ", m[0]), line)
     line = _MSVC_NONFINITE.sub(lambda m: f"{m[1]}{'inf' if m[2].lower() == 'inf' else 'nan'}", line)
@@ -408,8 +417,10 @@ def find_numbers(line: str) -> list[float]:
     [9.5804, -3.9907, 1.2, 3.4]
     >>> find_numbers("fit 1.#INF00 -1.#IND00 1.#QNAN0 2.5")  # the Microsoft C runtime's inf and nan
     [inf, nan, nan, 2.5]
-    >>> find_numbers("GABA 1.2+/-0.3 mM, NAA 8.1 ± 0.4")  # an uncertainty is no negative number
-    [1.2, 0.3, 8.1, 0.4]
+    >>> find_numbers("GABA 1.2+/-0.3 mM, NAA 8.1 ± 0.4, T1 = 1175.0 +-18.3 ms")  # an uncertainty: no negative
+    [1.2, 0.3, 8.1, 0.4, 1175.0, 18.3]
+    >>> find_numbers("bbox x: -72.5--12.0 mm, sub01--2; Grey matter volume.......691.37 ml (v1.2.3, 1..5)")
+    [-72.5, -12.0, 691.37, 1.0, 5.0]
     >>> find_numbers("Endkosten: 0,0123 / 0,123 / 1,05E-03 / 1,5E-03")  # decimals after a comma keep their zeros
     [0.0, 0.0123, 0.0, 123.0, 1.0, 5e-05, 1.0, 0.005]
     """
