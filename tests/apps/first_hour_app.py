@@ -3,6 +3,7 @@
 colour:    fails like a tool that colours its messages (ANSI codes) and names its input in the error.
 cwd:       writes its result into the current folder instead of {outdir}.
 print:     prints its result (REPEAT lines of JSON-looking text) instead of writing a file.
+transcript: prints as `print` does, then keeps a transcript of its own as stdout.txt in its current folder.
 fail-on:   fails for inputs whose path contains the fourth argument, succeeds for the others.
 hang-late: succeeds for repetition 1 (fourth argument); hangs for the others, after creating a file named
            after its pid in the folder given as fifth argument.
@@ -21,9 +22,11 @@ if mode == "colour":
 if mode == "cwd":
     Path("result.json").write_text(json.dumps({"value": 1.0}))
     sys.exit(0)
-if mode == "print":
+if mode in ("print", "transcript"):
     for i in range(int(os.environ.get("REPEAT", "1"))):
         print(f"line {i}: value {len(inp)}.5")
+    if mode == "transcript":
+        Path("stdout.txt").write_text("transcript: done\n")
     sys.exit(0)
 if mode == "hang-late" and sys.argv[4] != "1":
     Path(sys.argv[5], str(os.getpid())).touch()

@@ -445,6 +445,21 @@ def test_printed_result_is_an_output_stored_in_full(study_dir: Path, monkeypatch
     assert out["relpath"] == "{stdout}" and blob.read_text() == expected and out["size"] == len(expected) > 64 * 1024
 
 
+def test_a_stream_is_kept_apart_from_the_files_of_the_current_folder_and_feeds_every_output(study_dir: Path) -> None:
+    """Review H: the stream was saved as `stdout.txt` in the application's current folder, so a transcript of that
+    name replaced the printed result (which read "identical"); and of `{stdout}` and `{stdout}.log`, one got the
+    stream and the other failed "printed nothing"."""
+    outputs = '  printed: {path: "{stdout}", kind: text}\n  raw: {path: "{stdout}.log", kind: bytes}\n'
+    study = Study.load(_first_hour(study_dir, "transcript", repetitions=1, subjects=1, outputs=outputs))
+    assert study.run().done == 1
+    expected = f"line 0: value {len(str(study_dir / 'data' / 'sub-01.txt'))}.5\n"
+    outs = study.catalog.outputs(study.catalog.study_id(study.name))
+    stored = {
+        o["name"]: (study.store / "blobs" / o["blob"][:2] / f"{o['blob']}{o['suffix']}").read_text() for o in outs
+    }
+    assert stored == {"printed": expected, "raw": expected}
+
+
 def test_run_of_a_killed_runner_is_shown_then_recorded_interrupted(study_dir: Path) -> None:
     """kill -9 of the runner: `status` says the run was interrupted; the next run records it so."""
     from reprovip.cli.status import status_command

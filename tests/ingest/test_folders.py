@@ -106,7 +106,7 @@ def test_ingest_only_study_cannot_run(tmp_path: Path, capsys: pytest.CaptureFixt
 
 
 def test_ingested_stream_outputs_are_read_from_the_file_a_run_keeps_them_in(tmp_path: Path) -> None:
-    """`path: "{stdout}"` is kept as stdout.txt by a run; an ingested folder with that file has the output."""
+    """`path: "{stdout}"` is looked for as stdout.txt: an ingested folder with that file has the output."""
     for sub in ("sub-01", "sub-02"):
         for rep in (1, 2):
             d = tmp_path / "results" / sub / f"run-{rep}"

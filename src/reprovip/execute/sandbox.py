@@ -39,6 +39,9 @@ from reprovip.store.blobs import BlobStore, file_hash, suffix_of
 _HEAD, _TAIL = 8 * 1024, 56 * 1024
 _HOSTNAME = socket.gethostname()
 PID_FILE = ".reprovip-pid"
+# A run saves a declared stream in its working folder, the application's current folder, under a name of its own:
+# as `stdout.txt`, a tool's transcript of that name replaced the printed result, which read "identical" (review H)
+STREAM_PREFIX = ".reprovip-"
 # An output declared as `{stdout}` or `{stderr}` (optionally followed by a suffix: `{stdout}.csv`) is the whole
 # stream, saved next to {outdir} as `<stream><suffix>`; see docs/study-format.md.
 STREAM_OUTPUT = re.compile(r"^\{(stdout|stderr)\}((?:\.[A-Za-z0-9]+)*)$")
@@ -509,11 +512,11 @@ class _Waited(NamedTuple):
     notes: list[str]  # what reprovip did about such processes (and another attempt's), for the user
 
 
-def _wait(started: _Started, timeout: float, attempt: bytes, sinks: dict[str, int] | None = None) -> _Waited:
+def _wait(started: _Started, timeout: float, attempt: bytes, sinks: list[tuple[str, int]] | None = None) -> _Waited:
     """Drain the started application's pipes and wait for it in this thread, killing its group at ``timeout``.
 
     One ``poll`` loop over both pipes, a pidfd and the control pipe, if any: no helper threads per execution.
-    ``sinks`` maps ``"stdout"``/``"stderr"`` to a file descriptor that receives the whole stream (a stream
+    ``sinks`` pairs ``"stdout"``/``"stderr"`` with file descriptors that receive the whole stream (a stream
     declared as an output); the returned texts are capped either way. When the application exits, what it left
     running is killed: in a subreaper (:func:`become_subreaper`) every process re-parented here but another
     attempt's, detached or not; elsewhere every process in its session or naming ``attempt`` (:data:`ATTEMPT_VAR`)
@@ -523,7 +526,10 @@ def _wait(started: _Started, timeout: float, attempt: bytes, sinks: dict[str, in
     pid = started.pid
     out, err = _Capped(), _Capped()
     open_fds = {started.stdout: out, started.stderr: err}
-    tee = {started.stdout: (sinks or {}).get("stdout"), started.stderr: (sinks or {}).get("stderr")}
+    tee = {
+        pipe: [fd for stream, fd in sinks or () if stream == name]
+        for pipe, name in ((started.stdout, "stdout"), (started.stderr, "stderr"))
+    }
     pidfd = os.pidfd_open(pid)
     deadline = time.monotonic() + timeout
     killed, status, usage, leftovers, foreign, notes = None, None, None, [], [], []
@@ -565,8 +571,8 @@ def _wait(started: _Started, timeout: float, attempt: bytes, sinks: dict[str, in
                         leftovers, foreign = _sweep(pid, mine, group_killed=not killed)
                 elif chunk := os.read(fd, 65536):
                     open_fds[fd].feed(chunk)
-                    if tee[fd] is not None:
-                        _write_all(tee[fd], chunk)
+                    for sink in tee[fd]:
+                        _write_all(sink, chunk)
                 else:
                     poller.unregister(fd)
                     del open_fds[fd]
@@ -632,10 +638,11 @@ def output_matches(base: str, pattern: str) -> tuple[list[str], list[str]]:
     return files, odd
 
 
-def stream_file(workdir: str, pattern: str) -> str | None:
-    """Where the stream an output declares (``{stdout}.csv``) is saved, or None for a file output."""
+def stream_file(folder: str, pattern: str, *, prefix: str = "") -> str | None:
+    """The file in ``folder`` that holds the stream an output declares (``{stdout}.csv``: ``stdout.csv``), or None
+    for a file output; a run keeps it under :data:`STREAM_PREFIX` (``.reprovip-stdout.csv``)."""
     m = STREAM_OUTPUT.match(pattern)
-    return os.path.join(workdir, m[1] + (m[2] or ".txt")) if m else None
+    return os.path.join(folder, prefix + m[1] + (m[2] or ".txt")) if m else None
 
 
 def _collect(outdir: str | os.PathLike[str], decls: list[OutputDecl], return_bytes: bool) -> list[dict[str, Any]]:
@@ -644,7 +651,7 @@ def _collect(outdir: str | os.PathLike[str], decls: list[OutputDecl], return_byt
     outdir = os.fspath(outdir)
     found: list[dict[str, Any]] = []
     for d in decls:
-        stream = stream_file(os.path.dirname(outdir), d.pattern)
+        stream = stream_file(os.path.dirname(outdir), d.pattern, prefix=STREAM_PREFIX)
         odd: list[str] = []
         if stream is not None:
             # An empty stream is no result (the application printed nothing), like a missing file.
@@ -717,7 +724,7 @@ def _why_missing(workdir: str, d: OutputDecl) -> str:
 
 def missing_message(workdir: str, decls: list[OutputDecl], missing: set[str]) -> str:
     """Name each missing output with its declared path, and what the execution wrote instead."""
-    streams = tuple(os.path.basename(p) for d in decls if (p := stream_file(workdir, d.pattern)))
+    streams = tuple(os.path.basename(p) for d in decls if (p := stream_file(workdir, d.pattern, prefix=STREAM_PREFIX)))
     wanted = ", ".join(f"{d.name} ({_why_missing(workdir, d)})" for d in decls if d.name in missing)
     message = f"missing output{'s' if len(missing) > 1 else ''}: {wanted}; "
     produced = _listing(os.path.join(workdir, "out"))
@@ -1010,14 +1017,17 @@ def _execute(task: Task, tmpdir: str | None = None) -> dict[str, Any]:
     # resume) is deterministic in every later execution, and read "identical in 30 of 30" (a review).
     watched_path = task.values.get("input")
     watched = input_listing(watched_path) if isinstance(watched_path, str) else None
-    sinks: dict[str, int] = {}
+    # Each file a stream is saved in, by path: `{stdout}` and `{stdout}.csv` both get the stream (the one opened
+    # last had it, and the other output was "missing: printed nothing": review H)
+    sinks: dict[str, tuple[str, int]] = {}
     try:
         for d in task.outputs:
-            if path := stream_file(workdir, d.pattern):
-                sinks[STREAM_OUTPUT.match(d.pattern)[1]] = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            if (path := stream_file(workdir, d.pattern, prefix=STREAM_PREFIX)) and path not in sinks:
+                opened = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+                sinks[path] = (STREAM_OUTPUT.match(d.pattern)[1], opened)
         started = _start(argv, env, workdir)
     except OSError as exc:
-        for fd in sinks.values():
+        for _, fd in sinks.values():
             os.close(fd)
         result.update(ok=False, error=f"could not start {argv[0]!r}: {exc.strerror or exc}", duration=0.0)
         result["finished_at"] = time.time()
@@ -1031,14 +1041,14 @@ def _execute(task: Task, tmpdir: str | None = None) -> dict[str, Any]:
     finally:
         os.close(fd)
     try:
-        waited = _wait(started, task.timeout, marker, sinks)  # kills what it left running when it exits
+        waited = _wait(started, task.timeout, marker, list(sinks.values()))  # kills what it left running at exit
     except BaseException:
         kill_group(pid)  # interrupted while waiting: nothing of the execution outlives it
         raise
     finally:
         with _lock:
             _active_groups.discard(pid)
-        for fd in sinks.values():
+        for _, fd in sinks.values():
             os.close(fd)
     code, killed = waited.code, waited.killed
     result.update(

@@ -305,7 +305,7 @@ def output_files(folder: Path, decls: list[OutputDecl]) -> list[tuple[OutputDecl
     else its glob matched (a link to no file, a folder: :func:`~reprovip.execute.sandbox.output_matches`)."""
     out = []
     for d in decls:
-        # A declared stream (`{stdout}`, `{stderr}.csv`) is looked for as the file a run keeps it in (stdout.txt).
+        # A declared stream (`{stdout}`, `{stderr}.csv`) is looked for as stdout.txt, stderr.csv.
         stream = stream_file(str(folder), d.pattern)
         pattern = os.path.basename(stream) if stream else d.pattern
         out.append((d, *output_matches(str(folder), pattern)))
