@@ -460,6 +460,18 @@ def test_a_stream_is_kept_apart_from_the_files_of_the_current_folder_and_feeds_e
     assert stored == {"printed": expected, "raw": expected}
 
 
+def test_a_hard_linked_output_is_stored_as_it_was_when_its_execution_ended(study_dir: Path) -> None:
+    """Review H: outputs hard-linked to a cache file the tool rewrites in place were moved into the store as
+    they were, every blob one file holding the last execution's values: the study read "identical"."""
+    study = Study.load(_first_hour(study_dir, "linked", repetitions=3, subjects=1))
+    assert study.run(jobs=1).done == 3
+    outs = study.catalog.outputs(study.catalog.study_id(study.name))
+    blobs = [study.store / "blobs" / o["blob"][:2] / f"{o['blob']}{o['suffix']}" for o in outs]
+    written = {json.loads(b.read_text())["attempt"].split("/")[0] for b in blobs}
+    assert written == set(study.executions()["id"]) and len({b.stat().st_ino for b in blobs}) == 3
+    assert all(b.stat().st_nlink == 1 for b in blobs)
+
+
 def test_run_of_a_killed_runner_is_shown_then_recorded_interrupted(study_dir: Path) -> None:
     """kill -9 of the runner: `status` says the run was interrupted; the next run records it so."""
     from reprovip.cli.status import status_command

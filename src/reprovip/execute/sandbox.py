@@ -667,6 +667,7 @@ def _collect(outdir: str | os.PathLike[str], decls: list[OutputDecl], return_byt
                 )
             continue
         for p in paths:
+            _own_copy(p)
             rec: dict[str, Any] = dict(
                 name=d.name,
                 relpath=d.pattern if stream else d.relpath(p[len(outdir) + 1 :].replace(os.sep, "/")),
@@ -688,6 +689,16 @@ def _collect(outdir: str | os.PathLike[str], decls: list[OutputDecl], return_byt
                     rec["data"] = fh.read()
             found.append(rec)
     return found
+
+
+def _own_copy(path: str) -> None:
+    """Give a hard-linked output a file of its own before it is hashed and moved into the store: moved as it
+    was, every execution's blob was the one file a tool's cache rewrote in place (nipype-style links to
+    `cache/latest.csv`), all holding the last execution's values, and the study read "identical" (review H)."""
+    if not os.path.islink(path) and os.stat(path).st_nlink > 1:
+        copy = f"{path}.reprovip-copy"
+        shutil.copyfile(path, copy)
+        os.replace(copy, path)
 
 
 def _listing(folder: str, *, skip: tuple[str, ...] = ()) -> str:
