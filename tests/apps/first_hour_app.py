@@ -5,6 +5,7 @@ cwd:       writes its result into the current folder instead of {outdir}.
 print:     prints its result (REPEAT lines of JSON-looking text) instead of writing a file.
 transcript: prints as `print` does, then keeps a transcript of its own as stdout.txt in its current folder.
 fail-on:   fails for inputs whose path contains the fourth argument, succeeds for the others.
+latin1:    writes its result in a file named in Latin-1 (r\xe9sultat.json), as old tools on such systems do.
 linked:    keeps its result in a cache file beside its input, rewritten in place, and links it into {outdir}.
 hang-late: succeeds for repetition 1 (fourth argument); hangs for the others, after creating a file named
            after its pid in the folder given as fifth argument.
@@ -28,6 +29,10 @@ if mode in ("print", "transcript"):
         print(f"line {i}: value {len(inp)}.5")
     if mode == "transcript":
         Path("stdout.txt").write_text("transcript: done\n")
+    sys.exit(0)
+if mode == "latin1":
+    with open(os.path.join(os.fsencode(out), b"r\xe9sultat.json"), "w") as fh:
+        json.dump({"value": 1.0}, fh)
     sys.exit(0)
 if mode == "linked":  # nipype-style: the output is a hard link to a cache file the next execution rewrites in place
     cache = Path(inp).with_suffix(".cache.json")

@@ -472,6 +472,18 @@ def test_a_hard_linked_output_is_stored_as_it_was_when_its_execution_ended(study
     assert all(b.stat().st_nlink == 1 for b in blobs)
 
 
+def test_an_output_named_in_no_utf8_is_recorded_with_its_bytes_escaped(study_dir: Path) -> None:
+    """Review H: a tool writing `r\xe9sultat.json` (Latin-1) under a glob crashed the run while recording its first
+    batch ("internal error: UnicodeEncodeError"), the executions lost and every later run crashing too."""
+    outputs = "  result: {path: '*.json', kind: scalars}\n"
+    study = Study.load(_first_hour(study_dir, "latin1", repetitions=2, subjects=1, outputs=outputs))
+    assert study.run(jobs=1).done == 2
+    outs = study.catalog.outputs(study.catalog.study_id(study.name))
+    assert [o["relpath"] for o in outs] == ["r\\xe9sultat.json"] * 2
+    (out,) = study.analyze().document["outputs"]
+    assert out["name"] == "result" and out["bitwise"]["identical"] is True
+
+
 def test_run_of_a_killed_runner_is_shown_then_recorded_interrupted(study_dir: Path) -> None:
     """kill -9 of the runner: `status` says the run was interrupted; the next run records it so."""
     from reprovip.cli.status import status_command

@@ -41,6 +41,18 @@ def test_list_ids_are_stems_and_duplicates_are_refused(tmp_path: Path) -> None:
     assert [s.id for s in got] == ["s1", "s2"]
 
 
+def test_an_input_named_in_no_utf8_is_refused_with_its_name_escaped(tmp_path: Path) -> None:
+    """Review H: a Latin-1 file name (`sub-J\xe9r\xf4me.txt`) passed `validate`, then `run` crashed planning it."""
+    import os
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "sub-01.txt").write_text("1")
+    with open(os.path.join(os.fsencode(tmp_path / "data"), b"sub-J\xe9r\xf4me.txt"), "w") as fh:
+        fh.write("2")
+    with pytest.raises(SpecError, match=r"named in no UTF-8 text: .*/data/sub-J\\xe9r\\xf4me\.txt; rename it in UTF-8"):
+        resolve_subjects(_spec('{glob: "data/{subject}.txt"}'), tmp_path)
+
+
 def test_bids_dataset(tmp_path: Path) -> None:
     pytest.importorskip("bids", reason="pybids is the `bids` extra")
     root = tmp_path / "bids"

@@ -97,6 +97,15 @@ def resolve_subjects(spec: StudySpec, study_dir: Path, *, file: str = "study.yam
             ("subjects", "glob"),
             key="subjects",
         )
+    for sub in found:
+        if not _utf8(sub.id) or not _utf8(str(sub.input)):
+            # the run crashed planning it, after `validate` said ok (review H)
+            shown = str(sub.input).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            raise locate(
+                f"the input of a subject is named in no UTF-8 text: {shown}; rename it in UTF-8 "
+                "(convmv -f latin1 -t utf8 -r --notest <folder>)",
+                where.get(sub.id, ("subjects",)),
+            )
     ids = [x.id for x in found]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
@@ -266,6 +275,15 @@ def _non_subject(study_dir: Path, parts: list[str], i: int, seen: dict[tuple[str
     if (parent, parts[i]) not in seen:
         seen[parent, parts[i]] = bids_non_subject(study_dir / parent, parts[i])
     return seen[parent, parts[i]]
+
+
+def _utf8(text: str) -> bool:
+    """Whether ``text`` is UTF-8 text, not a name whose bytes Python holds as lone surrogates (a Latin-1 name)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def few(paths: list[str], most: int = 5) -> str:

@@ -135,8 +135,26 @@ def _shown(url: str) -> str:
 
 
 def _text(value: str | None) -> str | None:
-    """Text without NUL characters, which PostgreSQL cannot store (an app may print binary)."""
-    return value.replace("\x00", "\ufffd") if value and "\x00" in value else value
+    r"""Text the catalog can store: no NUL character, which PostgreSQL cannot store (an app may print binary), and
+    the bytes of a name in no UTF-8 (a Latin-1 ``r\xe9gions.csv``, held by Python as lone surrogates) written
+    ``\xe9``: the batch of a run whose tool wrote such a file crashed unrecorded, every run after too (review H).
+
+    Examples
+    --------
+    >>> _text("a\x00b") == "a\ufffdb", _text(b"r\xe9gions.csv".decode("utf-8", "surrogateescape")), _text(None)
+    (True, 'r\\xe9gions.csv', None)
+    """
+    if not value:
+        return value
+    value = value.replace("\x00", "\ufffd")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:  # a surrogate no undecodable byte gives
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
 
 
 def _finite(obj: Any) -> Any:
@@ -512,7 +530,9 @@ class Catalog(sql.Reads):
                         pid=result.get("pid"),
                     )
                 )
-                outputs += [dict(o, execution_id=eid) for o in outs]
+                outputs += [
+                    dict(o, execution_id=eid, relpath=_text(o["relpath"]), error=_text(o.get("error"))) for o in outs
+                ]
                 updates.append(
                     dict(
                         {f"b_{k}": v for k, v in common.items()},
