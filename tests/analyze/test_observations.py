@@ -168,19 +168,21 @@ def test_one_subject_with_many_more_columns_leaves_the_others_measured(tmp_path:
     assert not any(r["criterion"] == "differences covered by the observations" for r in out["verdict"]["reasons"])
 
 
-def test_files_that_differ_where_a_file_could_not_be_read_are_not_said_to_differ_in_no_value(tmp_path: Path) -> None:
-    """Review K: one execution writes a whole column `n/a` (its file cannot be assembled with the others): the
-    output is an error, and "every number read from them is identical: the difference is in what no observation
-    measures" was said as well, though the difference is in the unread file."""
+def test_a_column_written_empty_in_one_execution_is_non_finite_there(tmp_path: Path) -> None:
+    """Review K: one execution writes a whole column `n/a`, and "every number read from them is identical: the
+    difference is in what no observation measures" was said, though the difference is in that column. Review F:
+    the file was "unreadable" (not assembled with the others); it is non-finite there, as an empty cell among
+    numbers is (docs/analysis.md, "Cells written empty")."""
     study = _confounds(tmp_path, noise=0.0)  # every other file of a subject: the same bytes
     path = tmp_path / "results/sub-2/run-2/confounds.tsv"
     rows = [line.split("\t") for line in path.read_text().splitlines()]
     path.write_text("\n".join("\t".join([row[0] if i == 0 else "n/a", *row[1:]]) for i, row in enumerate(rows)) + "\n")
     study.ingest("results/{subject}/run-{repetition}")
     (out,) = Study.load(tmp_path / "study.yaml").analyze().document["outputs"]
-    assert [(e["subject"], e["repetition"]) for e in out["errors"]] == [("sub-2", 2)]
-    assert "unmeasured_differences" not in out
+    assert out["errors"] == [] and "unmeasured_differences" not in out and out["verdict"]["status"] == "fail"
     assert not any(r["criterion"] == "differences covered by the observations" for r in out["verdict"]["reasons"])
+    (finite,) = (r for r in out["verdict"]["reasons"] if r["criterion"] == "finite in every execution")
+    assert not finite["passed"] and "0/global_signal is nan in subject sub-2, repetition 2" in finite["message"]
 
 
 def test_a_column_empty_in_every_file_is_said(tmp_path: Path) -> None:
