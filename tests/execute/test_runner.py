@@ -728,3 +728,32 @@ def test_a_script_edited_during_the_run_leaves_its_executions_pending(tmp_path: 
     again = study.run(progress=False)  # the file is stable now: every execution runs under it
     assert (again.changed_during, again.done, again.skipped) == (0, 6, 0)
     assert main(["check", str(tmp_path / "study.yaml")]) == 0
+
+
+def test_a_script_swapped_and_swapped_back_during_the_run_leaves_its_executions_pending(tmp_path: Path) -> None:
+    """Review H: the script replaced by another then restored byte for byte while `run` ran had the same recipe at
+    the end: two codes' executions were recorded as one. The files' change time tells it."""
+    (tmp_path / "data").mkdir()
+    for i in (1, 2):
+        (tmp_path / "data" / f"sub-0{i}.txt").write_text(f"{i}\n")
+    # The tool rewrites itself with its own bytes once (a `cp other tool.py`, then `cp -p saved tool.py`).
+    (tmp_path / "tool.py").write_text(
+        "import os, pathlib, sys\n"
+        "me = pathlib.Path(__file__)\n"
+        "flag = me.with_name('swapped')\n"
+        "if not flag.exists():\n"
+        "    flag.touch(); st = me.stat(); me.write_bytes(me.read_bytes())\n"
+        "    os.utime(me, ns=(st.st_atime_ns, st.st_mtime_ns))\n"
+        "pathlib.Path(sys.argv[2], 'r.json').write_text('{\"v\": %s}' % open(sys.argv[1]).read().strip())\n"
+    )
+    (tmp_path / "study.yaml").write_text(
+        'application:\n  command: ["{python}", "{study_dir}/tool.py", "{input}", "{outdir}"]\n'
+        'subjects: {glob: "data/{subject}.txt"}\nrepetitions: 2\n'
+        "outputs:\n  r: {path: r.json, kind: scalars}\n"
+    )
+    study = Study.load(tmp_path / "study.yaml")
+    summary = study.run(progress=False)
+    assert summary.changed_during == 4 and summary.done == 4
+    assert {e["status"] for e in study.catalog.executions(study.catalog.study_id(study.name))} == {"pending"}
+    again = study.run(progress=False)
+    assert (again.changed_during, again.done, again.skipped) == (0, 4, 0)

@@ -25,7 +25,7 @@ from reprovip.execute.failures import FAILED_DIR, KEEP_FAILED, FailureGroup, err
 from reprovip.execute.sandbox import PID_FILE, end_attempts, kill_group, run_task
 from reprovip.execute.tasks import argv_template, build_task
 from reprovip.plan import expand
-from reprovip.plan.expand import execution_recipes, recipe_hash
+from reprovip.plan.expand import execution_recipes, files_stamp, recipe_hash
 from reprovip.store import BlobStore, RunLock
 from reprovip.store.liveness import runner_alive
 
@@ -362,14 +362,16 @@ def run_study(
         raise error from exc
 
 
-def _changed_during(study: Study, study_id: int, started_as: str, ran: list[Any]) -> int:
+def _changed_during(study: Study, study_id: int, started_as: tuple[str, str], ran: list[Any]) -> int:
     """When the application's files (its script, descriptor, the files its command names) changed while ``ran``
     ran, those executions are pending again under the files' recipe now, and their count is returned: a script
     edited during a run, then restored, left executions of two codes recorded as one and blamed on threads (review
-    CA). Their attempts stay as history."""
-    if not ran or recipe_hash(study.spec, study.directory) == started_as:
+    CA). ``started_as``: the recipe's hash and the files' stamp (:func:`files_stamp`) at the start; a script
+    swapped back to its bytes of the start is told by the stamp (review H). Their attempts stay as history."""
+    if not ran or (recipe_hash(study.spec, study.directory), files_stamp(study.spec, study.directory)) == started_as:
         return 0
-    study.catalog.sync_plan(study_id, ran, execution_recipes(study.spec, study.directory, ran))
+    # forced: the same bytes again give the same recipe, which alone resets nothing
+    study.catalog.sync_plan(study_id, ran, execution_recipes(study.spec, study.directory, ran), force=True)
     return len(ran)
 
 
@@ -398,7 +400,7 @@ def _run(
     # levels run one after the other took the blame for it (a review's `finished_at` passed, and named threads)
     random.Random(f"{spec.name or 'study'}:{study_id}").shuffle(todo)
     summary.planned, summary.skipped = len(planned), len(planned) - len(todo)
-    started_as = recipe_hash(spec, study.directory)
+    started_as = recipe_hash(spec, study.directory), files_stamp(spec, study.directory)
     template = argv_template(spec, study.directory)
     environments, rootfs, containers = _factor_resources(study)
     run_id = catalog.start_run(study_id, "run", len(planned), socket.gethostname(), os.getpid())

@@ -179,7 +179,32 @@ def recipe_hash(spec: StudySpec, study_dir: Path | None = None, *, legacy: bool 
 
 
 def command_files(spec: StudySpec, study_dir: Path) -> dict[str, str]:
-    """BLAKE3 of each file the application's command names (in any condition) inside the study folder or through
+    """BLAKE3 of each file the application's command names (see :func:`command_paths`), keyed by the path relative
+    to the study folder."""
+    return {key: content_digest(path) for key, path in command_paths(spec, study_dir).items()}
+
+
+def files_stamp(spec: StudySpec, study_dir: Path) -> str:
+    """What the file system says of the application's files (:func:`command_paths`, and a Boutiques descriptor):
+    inode, size and modification and change times. Unlike their bytes, it tells a script swapped for another
+    and back (`cp` both ways, even `cp -p`: the change time moves) while a run ran (review H: two codes' executions
+    recorded as one, blamed on threads)."""
+    paths = dict(command_paths(spec, study_dir))
+    if spec.application is not None and spec.application.boutiques:
+        path = Path(spec.application.boutiques)
+        paths["descriptor"] = path if path.is_absolute() else study_dir / path
+    stamps = {}
+    for key, path in sorted(paths.items()):
+        try:
+            st = path.stat()
+            stamps[key] = [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+        except OSError as exc:
+            stamps[key] = [exc.errno]
+    return blake3.blake3(json.dumps(stamps).encode()).hexdigest()[:16]
+
+
+def command_paths(spec: StudySpec, study_dir: Path) -> dict[str, Path]:
+    """Each file the application's command names (in any condition) inside the study folder or through
     ``{study_dir}``: its script, a configuration; keyed by the path relative to the study folder.
 
     The command, the ``args`` levels, the Boutiques invocation's values and the ``env`` values (top level and
@@ -197,7 +222,7 @@ def command_files(spec: StudySpec, study_dir: Path) -> dict[str, str]:
     levels = spec.factors.get("env")
     for payload in levels.values() if isinstance(levels, dict) else ():
         texts += [str(v) for v in (payload.values() if isinstance(payload, dict) else payload)]
-    found: dict[str, str] = {}
+    found: dict[str, Path] = {}
     for c in conditions(spec):
         values: dict[str, Any] = {"study_dir": str(study_dir)}
         for name, value in c.values.items():
@@ -213,7 +238,7 @@ def command_files(spec: StudySpec, study_dir: Path) -> dict[str, str]:
                     continue
                 key = _study_relative(path, study_dir)
                 if named or not key.startswith(".."):
-                    found[key] = content_digest(path)
+                    found[key] = path
     return found
 
 
