@@ -494,6 +494,17 @@ def test_text_lines_printed_in_another_order_are_said(tmp_path) -> None:
     assert why["severity"] == "warn" and "wrote the same lines in another order" in why["message"]
 
 
+def test_identical_text_files_holding_nan_are_no_lines_in_another_order(tmp_path) -> None:
+    """Review I: every execution wrote `total_area nan`, byte for byte: NaN equals no NaN, and every view warned
+    "wrote the same lines in another order"."""
+    from tests.conftest import ingested
+
+    files = {(f"s{s}", r): {"r.log": f"subject {s}\ntotal_area nan\n"} for s in (1, 2, 3) for r in (1, 2)}
+    (out,) = ingested(tmp_path, "  r: {path: r.log, kind: text}\n", files).analyze().document["outputs"]
+    assert "reordered_lines" not in out
+    assert not any(r["criterion"] == "lines in one order" for r in out["verdict"]["reasons"])
+
+
 def _reordered_tables(tmp_path, header: str, rows: list[tuple], change: bool = False) -> dict:
     """The analysed output of 3 subjects' tables written with their rows reversed in the second repetition (and,
     with ``change``, one value of s2's second repetition moved by 150: more than the subjects differ by)."""
