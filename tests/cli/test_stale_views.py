@@ -6,6 +6,7 @@ tests/dashboard/test_stale_dashboard.py."""
 from __future__ import annotations
 
 import html
+import os
 import shutil
 from pathlib import Path
 
@@ -103,6 +104,22 @@ def test_a_fresh_comparison_is_not_stale_in_the_report(tmp_path: Path) -> None:
     page = html.unescape((cur / "c.html").read_text())
     assert "declares other subjects or executions" not in page and "This verdict is stale" not in page
     assert base.exists()
+
+
+def test_a_comparison_whose_baseline_ran_again_is_stale_in_both_reports(tmp_path: Path) -> None:
+    """Review I: after the baseline ran again, `check` said the stored comparison was stale, while its own report
+    (`report --analysis compare.json`, which `check` points to) showed its pass unmarked, and the study's report
+    quoted it as current."""
+    analysed_study(tmp_path / "base")
+    cur = analysed_study(tmp_path / "cur")
+    assert rp(tmp_path, "compare", "base/study.yaml", "cur/study.yaml").returncode == 0
+    (document,) = (cur / ".reprovip" / "results").glob("*/compare.json")
+    os.utime(document, (1e9, 1e9))  # made before the baseline's executions finished: as after a new baseline run
+    assert rp(cur, "report", "study.yaml", "--analysis", str(document), "-o", "c.html").returncode == 0
+    page = html.unescape((cur / "c.html").read_text())
+    assert "This verdict is stale" in page and "executions of this study or of its baseline finished after it" in page
+    own = _report(cur)
+    assert "compare.json: reproducible (bit-for-bit identical)) but is stale: executions of this study" in own
 
 
 def test_an_analysis_after_a_killed_run_is_not_stale(analysed: Path) -> None:

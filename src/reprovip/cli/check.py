@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from reprovip.criteria.formats import reason_word
@@ -131,34 +129,24 @@ def check(
     return result.exit_code
 
 
-def _finished_times(study: Study) -> list[float]:
-    """When the study's stored executions finished (none without a catalog)."""
-    sid = study.catalog.study_id(study.name)
-    return [float(r["finished_at"]) for r in study.catalog.executions(sid) if r.get("finished_at")] if sid else []
-
-
 def note_comparison(study: Study) -> None:
     """Say on stderr that a comparison with a baseline is stored, and its verdict: `check` judges the study's own
     runs, and after a failing `compare` it read "sufficiently reproducible" with no word of it (review VC)."""
     path = study.results / "compare.json"
     if not path.exists():
         return
+    from reprovip.analyze.stale_comparison import comparison_staleness
     from reprovip.criteria.gate import read_document
 
     try:
         document = read_document(path)
         label = document["verdict"]["label"]
-        finished = _finished_times(study)
-        baseline = str(((document.get("compare") or {}).get("baseline") or {}).get("path") or "")
-        if baseline and Path(baseline).exists():  # review R7: the baseline run again after the comparison
-            finished += _finished_times(Study.load(baseline))
     except Exception:  # an unreadable comparison is `compare`'s to say; this is a hint only
         return
-    if finished and max(finished) > path.stat().st_mtime:  # review VW: an old comparison quoted as current
+    if stale := comparison_staleness(path, document):  # review VW: an old comparison quoted as current
         click.echo(
             f"reprovip: note: this checks the study's own runs; a comparison with a baseline is stored ({path}: "
-            f"{label}) but is stale: executions of this study or of its baseline finished after it; run "
-            "`reprovip compare` again",
+            f"{label}) but is stale: {stale}",
             err=True,
         )
         return

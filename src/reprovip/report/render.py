@@ -15,6 +15,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined,
 from sqlalchemy import func, select
 
 from reprovip import __version__
+from reprovip.analyze.stale_comparison import comparison_staleness
 from reprovip.criteria.formats import reason_word
 from reprovip.report import flowgraph, plots
 from reprovip.report.context import analysis_context, staleness
@@ -114,15 +115,23 @@ def _stored_comparison(document: dict[str, Any], store: Path | None) -> str | No
     """A line saying that a comparison with a baseline is stored beside this study's own analysis, and its
     verdict, as `check` says: after a failing `compare`, the study's report read "sufficiently reproducible" with
     no word of it (review VW). None for a comparison's own report, or without one."""
-    name = str((document.get("study") or {}).get("name", ""))
-    if store is None or "compare" in document or not name:
+    path = _comparison_file(document, store)
+    if path is None or "compare" in document:
         return None
-    path = store / "results" / name / "compare.json"
     try:
-        label = json.loads(path.read_text())["verdict"]["label"]
+        stored = json.loads(path.read_text())
+        label = stored["verdict"]["label"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    if stale := comparison_staleness(path, stored):  # as `check` says it (review I)
+        return f"a comparison with a baseline is stored ({path}: {label}) but is stale: {stale}"
     return f"a comparison with a baseline is stored ({path}: {label}); `reprovip report --analysis {path}` shows it"
+
+
+def _comparison_file(document: dict[str, Any], store: Path | None) -> Path | None:
+    """Where `compare` stores the comparison of the study ``document`` is of, or None."""
+    name = str((document.get("study") or {}).get("name", ""))
+    return store / "results" / name / "compare.json" if store is not None and name else None
 
 
 def report_html(
@@ -167,6 +176,9 @@ def report_html(
                 ]
                 counted = select(e.c.status, func.count()).where(e.c.study_id == study_id).group_by(e.c.status)
                 now["counts"] = {str(st): int(n) for st, n in conn.execute(counted)}
+    if stale is None and "compare" in document and (path := _comparison_file(document, store)) and path.exists():
+        # the baseline run again after the comparison: its report showed the old pass unmarked (review I)
+        stale = comparison_staleness(path, document)
     a = dict(
         analysis_context(document, store=store),
         stale=stale or staleness(document, runs[0] if runs else None, **now),
