@@ -253,6 +253,17 @@ def test_a_blamed_factor_without_a_share_of_its_own_is_said_so() -> None:
     assert step["culprit"] == "threads (25% of the variance)"
 
 
+def test_a_blamed_factor_of_an_output_with_no_variance_is_told_by_its_comparisons() -> None:
+    """Review I: a `bytes` output differing between threads levels only (repetitions agree): the report and the
+    dashboard read "threads (no variance share of its own: its effect lies in its interactions or the
+    repetitions' variance)", where no variance was computed and the repetitions agree."""
+    threads = dict(THREADS, between_pairs=4, between_differ=4)
+    (step,) = next_steps(dict(outputs=[_output("fail", {"threads": threads}, variance_shares={})]))
+    assert step["culprit"] == (
+        "threads (threads effect: 4 of 4 comparisons between levels differ; no variance computed for this output)"
+    )
+
+
 def test_a_factor_whose_repetitions_differ_under_some_levels_is_told_by_their_variance() -> None:
     """Review J: only solver=b adds run-to-run noise; the report read "cause: solver (0.064% of the variance)",
     its main effect's share, while the repetitions under solver=b carried 27% of it."""

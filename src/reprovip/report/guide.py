@@ -156,7 +156,14 @@ def _bits_culprit(factor: str, entry: dict[str, Any], shares: dict[str, Any]) ->
         rep = to_float(shares.get("repetition"))
         share = f": {fmt(100 * rep, 3)}% of the variance, in the repetitions" if rep is not None else ""
         return f"{factor} (the repetitions differ under {', '.join(f'{factor}={x}' for x in noisy)} only{share})"
-    return f"{factor} {_share_of(to_float(shares.get(factor)) or 0.0)}"
+    if (share := to_float(shares.get(factor))) is None and entry.get("between_differ"):
+        # no variance computed (a `bytes` output, every number ignored): "no variance share of its own: its effect
+        # lies in ... the repetitions' variance" contradicted repetitions that agree (review I)
+        return (
+            f"{factor} ({factor} effect: {entry['between_differ']} of {entry.get('between_pairs')} comparisons "
+            "between levels differ; no variance computed for this output)"
+        )
+    return f"{factor} {_share_of(share or 0.0)}"
 
 
 def _share_of(share: float) -> str:
