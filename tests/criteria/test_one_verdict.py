@@ -173,6 +173,21 @@ def test_identical_bytes_unreadable_everywhere_are_not_analysable(study_dir: Pat
     assert study.check(reanalyze=False).exit_code == 1
 
 
+def test_the_summary_counts_outputs_with_the_same_bytes_not_judged_identical(tmp_path: Path) -> None:
+    """Review I: every execution wrote `total_area nan`: the output's card read "Identity: bit-for-bit identical",
+    the summary above it "0 of 1 outputs bit-for-bit identical" with no word of it."""
+    from tests.conftest import ingested
+
+    files = {(f"s{s}", r): {"r.log": "total_area nan\n"} for s in (1, 2, 3) for r in (1, 2)}
+    doc = ingested(tmp_path, "  r: {path: r.log, kind: text}\n", files).analyze().document
+    (out,) = doc["outputs"]
+    assert out["bitwise"]["identical"] is True and out["verdict"]["status"] != "identical"
+    assert doc["verdict"]["summary"].startswith(
+        "0 of 1 outputs bit-for-bit identical (1 with the same bytes in every execution is not judged identical: "
+        "see its reasons); 0 of 6 executions failed"
+    )
+
+
 def test_digests_in_text_are_not_numbers_and_bytes_outputs_must_be_identical(tmp_path: Path) -> None:
     """`12e61109<hex>` once became inf; a `bytes` output is compared by its bytes only. The log's numbers are
     identical while its digest differs: a warning says so (what no observation measures)."""

@@ -171,6 +171,14 @@ def _summary(document: dict[str, Any], status: str) -> str:
     ex = document["executions"]
     n_values = _values_only(outputs)
     values_only = f" ({n_values} in their decoded values only: the files' bytes differ)" if n_values else ""
+    # the same bytes everywhere but judged otherwise (a `nan` written alike: not analysable): "0 of 1 outputs
+    # bit-for-bit identical" stood beside the output's "Identity: bit-for-bit identical" (review I)
+    n_same = sum(o["verdict"]["status"] != "identical" and (o.get("bitwise") or {}).get("identical") for o in outputs)
+    if n_same:
+        values_only += (
+            f" ({n_same} with the same bytes in every execution {'is' if n_same == 1 else 'are'} not judged "
+            f"identical: see {'its' if n_same == 1 else 'their'} reasons)"
+        )
     # not done beside failed: never run, unfinished (a kill -9), or run with an earlier recipe (review A: "0 of 32
     # failed" above "incomplete" with 20 never finished)
     undone = int(ex.get("not_done") or 0) - int(ex["failed"])
