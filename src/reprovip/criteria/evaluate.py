@@ -173,7 +173,9 @@ def _summary(document: dict[str, Any], status: str) -> str:
     values_only = f" ({n_values} in their decoded values only: the files' bytes differ)" if n_values else ""
     # the same bytes everywhere but judged otherwise (a `nan` written alike: not analysable): "0 of 1 outputs
     # bit-for-bit identical" stood beside the output's "Identity: bit-for-bit identical" (review I)
-    n_same = sum(o["verdict"]["status"] != "identical" and (o.get("bitwise") or {}).get("identical") for o in outputs)
+    n_same = sum(
+        o["verdict"]["status"] != "identical" and (o.get("bitwise") or {}).get("identical") is True for o in outputs
+    )
     if n_same:
         values_only += (
             f" ({n_same} with the same bytes in every execution {'is' if n_same == 1 else 'are'} not judged "

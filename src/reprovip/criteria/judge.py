@@ -32,7 +32,18 @@ INFINITE_OTHER = "the values overflow"
 
 
 def _fmt(v: float | None) -> str:
-    return "n/a" if v is None else f"{v:.6g}"
+    """``v`` with 6 significant digits, or as many as tell it from the whole number those would round it to: a
+    lower bound of 0.999999999998 read "95% CI 1 to 1", executions that agree exactly (review I).
+
+    Examples
+    --------
+    >>> _fmt(0.999999999998), _fmt(1.0), _fmt(0.123456789), _fmt(None)
+    ('0.999999999998', '1', '0.123457', 'n/a')
+    """
+    if v is None:
+        return "n/a"
+    shown = f"{v:.6g}"
+    return number(v) if float(shown).is_integer() and float(shown) != v else shown
 
 
 def _infinite(metric: str, value: float) -> str:

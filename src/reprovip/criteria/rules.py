@@ -62,15 +62,19 @@ def number(x: float | None, against: float | None = None) -> str:
     --------
     >>> number(0.9), number(0.60991802), number(0.60991803, against=0.60991802), number(100000.0)
     ('0.9', '0.60991802', '0.60991803', '100000')
-    >>> number(0.123456789, against=0.9)
-    '0.123457'
+    >>> number(0.123456789, against=0.9), number(0.999999999998, against=0.9), number(0.9999999999999999)
+    ('0.123457', '0.999999999998', '0.99999999999999989')
     """
     if x is None:
         return "n/a"
     side = None if against is None else (x > against) - (x < against)
     for digits in (6, 9, 12, 17):
         shown = f"{x:.{digits}g}"
-        if float(shown) == x or (side is not None and (float(shown) > against) - (float(shown) < against) == side):
+        if float(shown) == x or (
+            side is not None
+            and (float(shown) > against) - (float(shown) < against) == side
+            and not float(shown).is_integer()  # 0.999999999998 read "ICC = 1 (95% CI 1 to 1)": identical (review I)
+        ):
             return shown
     return shown
 
