@@ -6,6 +6,7 @@ print:     prints its result (REPEAT lines of JSON-looking text) instead of writ
 transcript: prints as `print` does, then keeps a transcript of its own as stdout.txt in its current folder.
 fail-on:   fails for inputs whose path contains the fourth argument, succeeds for the others.
 latin1:    writes its result in a file named in Latin-1 (r\xe9sultat.json), as old tools on such systems do.
+crash:     ends by a segmentation fault (SIGSEGV), as a native tool's bug does.
 linked:    keeps its result in a cache file beside its input, rewritten in place, and links it into {outdir}.
 hang-late: succeeds for repetition 1 (fourth argument); hangs for the others, after creating a file named
            after its pid in the folder given as fifth argument.
@@ -30,6 +31,10 @@ if mode in ("print", "transcript"):
     if mode == "transcript":
         Path("stdout.txt").write_text("transcript: done\n")
     sys.exit(0)
+if mode == "crash":
+    import signal
+
+    os.kill(os.getpid(), signal.SIGSEGV)
 if mode == "latin1":
     with open(os.path.join(os.fsencode(out), b"r\xe9sultat.json"), "w") as fh:
         json.dump({"value": 1.0}, fh)

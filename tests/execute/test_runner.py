@@ -484,6 +484,16 @@ def test_an_output_named_in_no_utf8_is_recorded_with_its_bytes_escaped(study_dir
     assert out["name"] == "result" and out["bitwise"]["identical"] is True
 
 
+def test_an_application_ended_by_a_signal_is_said_so(study_dir: Path) -> None:
+    """Review H: a segmentation fault (or the out-of-memory killer's SIGKILL) read "exit code -11", no reason."""
+    from reprovip.execute.runner import run_study
+
+    study = Study.load(_first_hour(study_dir, "crash", repetitions=1, subjects=1))
+    summary = run_study(study, jobs=1, progress=False, keep_going=True)
+    (group,) = summary.groups
+    assert group.error == "killed by signal 11 (SIGSEGV: a crash)"
+
+
 def test_run_of_a_killed_runner_is_shown_then_recorded_interrupted(study_dir: Path) -> None:
     """kill -9 of the runner: `status` says the run was interrupted; the next run records it so."""
     from reprovip.cli.status import status_command

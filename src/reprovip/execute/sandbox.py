@@ -638,6 +638,32 @@ def output_matches(base: str, pattern: str) -> tuple[list[str], list[str]]:
     return files, odd
 
 
+def exit_reason(code: int) -> str:
+    """How an application's non-zero exit reads: its code, or the signal that ended it, named (a review read
+    "exit code -9" for what the out-of-memory killer does).
+
+    Examples
+    --------
+    >>> exit_reason(2), exit_reason(-11), exit_reason(-99)
+    ('exit code 2', 'killed by signal 11 (SIGSEGV: a crash)', 'killed by signal 99')
+    >>> exit_reason(-9)
+    'killed by signal 9 (SIGKILL: the out-of-memory killer?)'
+    """
+    if code >= 0:
+        return f"exit code {code}"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        return f"killed by signal {-code}"
+    why = {
+        "SIGKILL": ": the out-of-memory killer?",
+        "SIGSEGV": ": a crash",
+        "SIGBUS": ": a crash",
+        "SIGABRT": ": an abort",
+    }
+    return f"killed by signal {-code} ({name}{why.get(name, '')})"
+
+
 def stream_file(folder: str, pattern: str, *, prefix: str = "") -> str | None:
     """The file in ``folder`` that holds the stream an output declares (``{stdout}.csv``: ``stdout.csv``), or None
     for a file output; a run keeps it under :data:`STREAM_PREFIX` (``.reprovip-stdout.csv``)."""
@@ -1083,7 +1109,7 @@ def _execute(task: Task, tmpdir: str | None = None) -> dict[str, Any]:
     if code != 0:
         # The last line the application printed on stderr, without its colours: usually the reason.
         tail = [line for line in strip_ansi(waited.stderr).splitlines() if line.strip()][-1:] or [""]
-        result.update(ok=False, error=f"exit code {code}" + (f": {tail[0].strip()[:200]}" if tail[0] else ""))
+        result.update(ok=False, error=exit_reason(code) + (f": {tail[0].strip()[:200]}" if tail[0] else ""))
         return result
     result["outputs"] = _collect(outdir, task.outputs, task.return_bytes)
     if traced:
