@@ -131,6 +131,7 @@ def test_python_callable_application(study_dir: Path, monkeypatch: pytest.Monkey
         "def segment(input, outdir, subject, repetition, threads):\n"
         "    json.dump({'threads': float(os.environ['OMP_NUM_THREADS']), 'rep': float(repetition)},"
         " open(os.path.join(outdir, 'result.json'), 'w'))\n"
+        "    return int(subject[-1])  # a count it found (review H: a returned int became the exit code)\n"
     )
     path = write_study(study_dir, factors="  threads: [1, 2]\n", repetitions=2, subjects=1)
     text = path.read_text().split("subjects:")[1]
