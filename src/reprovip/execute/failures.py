@@ -38,8 +38,20 @@ def strip_ansi(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
+# What a logged error line holds of its moment and process (Python logging's `%(asctime)s [%(process)d]`): each
+# line of one error was another error, so 24 executions printed 24 groups and the early stop never came (review H)
+_STAMPS = (
+    (re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?(?!\d)"), "{time}"),
+    (re.compile(r"(?<![\d:.])\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?![\d:])"), "{time}"),
+    (re.compile(r"\[\d{3,7}\]"), "[{pid}]"),
+    (re.compile(r"\b(pid[ =:#]*)\d+\b", re.IGNORECASE), r"\1{pid}"),
+    (re.compile(r"\b0x[0-9a-fA-F]{6,16}\b"), "{address}"),
+)
+
+
 def error_signature(error: str, *, subject: str, input: str | None = None, execution_id: str | None = None) -> str:
-    """The error with what belongs to one execution replaced by ``{input}``, ``{subject}``, ``{execution}``.
+    """The error with what belongs to one execution replaced by ``{input}``, ``{subject}``, ``{execution}``, and
+    its time stamps, process ids and memory addresses by ``{time}``, ``{pid}``, ``{address}``.
 
     The execution id also names its working folder, so paths inside it are covered. A subject made only of
     digits is left alone: it would match exit codes and line numbers.
@@ -52,10 +64,16 @@ def error_signature(error: str, *, subject: str, input: str | None = None, execu
     'exit code 1: no brain in {subject}_T1w'
     >>> error_signature("dirout is a folder, not a file: /data/a/dirout", subject="a")
     'dirout is a folder, not a file: /data/{subject}/dirout'
+    >>> error_signature("exit code 1: 2026-12-02 13:56:26,258 [30142] ERROR no licence (pid=30143)", subject="s")
+    'exit code 1: {time} [{pid}] ERROR no licence (pid={pid})'
+    >>> error_signature("exit code 134: free(): invalid pointer 0x55d1c0a3b2e0 at 12:30:01.5", subject="s")
+    'exit code 134: free(): invalid pointer {address} at {time}'
     """
     for value, name in ((input, "{input}"), (execution_id, "{execution}")):
         if value:
             error = error.replace(value, name)
+    for pattern, name in _STAMPS:
+        error = pattern.sub(name, error)
     if subject and not subject.isdigit():
         # Whole names only: sub-1 is not inside sub-10, but is inside sub-1_T1w.nii. A name of one or two
         # characters only beside a path's separator: subject `a` replaced the article of the message's English
