@@ -89,3 +89,25 @@ def test_an_output_whose_every_number_is_ignored_says_so(tmp_path) -> None:
     (found,) = [r for r in doc["outputs"][0]["verdict"]["reasons"] if r["criterion"] == "numbers found"]
     assert found["message"].startswith("every number read from this output is one the output's `ignore` leaves out (*")
     assert doc["verdict"]["status"] != "pass"
+
+
+def test_executions_unlike_their_subject_all_under_one_level_name_the_factor() -> None:
+    """Review G: a T2 map written in ms under threads=2 and in s under threads=1 (3 repetitions): the subject's
+    median fell between the levels and every threads=1 execution was called "a silent failure?"."""
+    outliers = [
+        dict(subject=s, condition="threads=1,seed=42", repetition=r, measure="mean |value|", value=13.7, typical=6875.0)
+        for s in ("sub-01", "sub-02")
+        for r in (1, 2)
+    ]
+    vox = dict(summary=dict(support_outliers=4), support_outliers=outliers)
+    factors = {"threads": dict(levels={"1": {}, "2": {}}), "seed": dict(levels={"42": {}})}  # seed: one level
+    out = dict(name="t2", kind="image", observations=[], voxelwise=vox, bitwise=dict(factors=factors))
+    (why,) = [r for r in builtin_reasons(out) if r["criterion"] == "images of every execution alike"]
+    assert why["message"].endswith(
+        "; every one of them under threads=1: the levels of threads give images of another magnitude or extent "
+        "(threads changes the result: a unit, a scaling, or a failure under one level), the executions of either "
+        "level may be the ones that changed"
+    )
+    outliers[0]["condition"] = "threads=2,seed=42"  # under both levels: no level to name
+    (why,) = [r for r in builtin_reasons(out) if r["criterion"] == "images of every execution alike"]
+    assert "every one of them under" not in why["message"]

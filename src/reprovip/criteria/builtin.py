@@ -41,6 +41,24 @@ def _where(e: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _shared_level(executions: list[dict[str, Any]], factors: dict[str, Any]) -> str | None:
+    """The level of a factor of ``factors`` (the output's ``bitwise.factors``, those of two levels or more) every one
+    of ``executions`` (two or more) is under, as the words of a message: the executions a factor's level changed
+    are all under that level (review G: a T2 map in ms under threads=2 named every threads=1 execution as "a
+    silent failure?", the subjects' median falling between the two levels)."""
+    varied = {f for f, e in factors.items() if len((e or {}).get("levels") or {}) > 1}
+    parts = [{p for p in str(e.get("condition") or "-").split(",") if p.split("=", 1)[0] in varied} for e in executions]
+    common = sorted(set.intersection(*parts)) if len(parts) > 1 else []
+    if not common:
+        return None
+    factor = common[0].split("=", 1)[0]
+    return (
+        f"; every one of them under {common[0]}: the levels of {factor} give images of another magnitude or extent "
+        f"({factor} changes the result: a unit, a scaling, or a failure under one level), the executions of either "
+        "level may be the ones that changed"
+    )
+
+
 def _unlike(e: dict[str, Any]) -> str:
     """An execution unlike its subject's others (``voxelwise.support_outliers``), for a message."""
     if "between_subjects" in e:
@@ -580,7 +598,9 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 message=f"{count} execution(s) have lost or gained half or more of the non-zero voxels, or of the "
                 "mean magnitude, of their subject's other executions, or lie far from their other repetitions (an "
                 "empty, truncated or wrong image, another subject's data: a silent failure?), which a median ICC "
-                "hides when subjects differ much more than executions: " + named([_unlike(e) for e in outliers]),
+                "hides when subjects differ much more than executions: "
+                + named([_unlike(e) for e in outliers])
+                + (_shared_level(outliers, (out.get("bitwise") or {}).get("factors") or {}) or ""),
             )
         )
     if apart := (out.get("voxelwise") or {}).get("executions_apart"):
