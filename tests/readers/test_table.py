@@ -773,3 +773,17 @@ def test_r_write_table_row_names_and_quotes(tmp_path) -> None:
     path.write_text('"fa" "vol"\n1.0218 612.25\n0.8817 498.5 7\n')  # one row longer: ragged, refused
     with pytest.raises(ReaderError, match="line 3 has 3 fields but the header has 2 fields"):
         load(path, kind="table")
+
+
+def test_a_column_of_time_stamps_is_no_row_key(tmp_path: Path) -> None:
+    """Review F: `processed_at` (the first text column, unique) keyed a one-row table: every execution wrote other
+    rows, "not analysable: compare their logs". It stays a text column; the rows are keyed by the next one."""
+    path = tmp_path / "t.csv"
+    path.write_text("processed_at,icv_ml\n2026-12-02T13:48:32.613091,1500.5\n")
+    loaded = load(path)
+    assert _values(loaded) == {"0/icv_ml": 1500.5} and loaded.meta["key_columns"] == []
+    assert list(loaded.meta["text"]) == ["0/processed_at"]
+    path.write_text("when,region,vol\n2026-12-02 13:48:32,hippo,4000\n2026-12-02 13:48:33,amyg,1500\n")
+    assert _values(load(path)) == {"hippo/vol": 4000.0, "amyg/vol": 1500.0}
+    path.write_text("visit,vol\n2024-01-05,4000\n2024-06-05,4100\n")  # dates alone name visits: a key
+    assert load(path).meta["key_columns"] == ["visit"]

@@ -240,6 +240,7 @@ def _exact(cell: str) -> str | None:
     return hex_number(cell)[1] if HEX_FLOAT.fullmatch(cell) else exact_number(cell)
 
 
+_STAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T _]\d{2}:\d{2}")  # a date and time of day (ISO 8601, Python's str())
 _VERSION_KEY = re.compile(r"version|release|revision|commit", re.IGNORECASE)
 
 
@@ -442,10 +443,13 @@ def _row_keys(path: Path, table: ParsedTable, key_columns: tuple[str, ...] | Non
                 )
             seen[key] = line
         return keys, tuple(key_columns)
-    if text_cols:
-        keys = [row[text_cols[0]] for row in table.rows]
+    # A column of time stamps names when a run wrote its rows, not what they are: taken as the key, every execution
+    # had other rows, "not analysable: compare their logs" (review F); it stays a text column, said when it differs
+    named = [j for j in text_cols if not all(_STAMP.search(row[j]) for row in table.rows)]
+    if named:
+        keys = [row[named[0]] for row in table.rows]
         if all(keys) and len(set(keys)) == len(keys):
-            return keys, (table.header[text_cols[0]],)
+            return keys, (table.header[named[0]],)
     return [str(i) for i in range(len(table.rows))], ()
 
 
