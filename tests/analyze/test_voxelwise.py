@@ -995,6 +995,29 @@ def test_a_version_storing_float64_where_the_baseline_stored_float32_is_judged_a
     assert why["severity"] == "warn" and "'voxels' of subject s1: float32 in 2 executions" in why["message"]
 
 
+def test_a_scaled_integer_image_is_named_by_its_stored_type(tmp_path: Path) -> None:
+    """Review G: int16 with scl_slope beside float32 read "float32 in 2 executions, float64 in 2 executions":
+    float64 is the reader's type after the scaling, no file stored it."""
+    import gzip
+
+    from tests.conftest import ingested_folders
+
+    rng = np.random.default_rng(7)
+    folders = {}
+    for s in range(1, 4):
+        exact = rng.normal(100 + 15 * s, 30, (6, 6, 6))
+        for version, dtype in (("1.0", np.float32), ("1.1", np.int16)):
+            for r in (1, 2):
+                img = nib.Nifti1Image(exact.astype(np.float32), np.eye(4))
+                img.set_data_dtype(dtype)  # nibabel scales the int16 (scl_slope, scl_inter)
+                folders[f"{version}/s{s}/run-{r}"] = {"out.nii.gz": gzip.compress(img.to_bytes(), mtime=0)}
+    study = ingested_folders(
+        tmp_path, "  out: {path: out.nii.gz, kind: image}\n", folders, "{version}/{subject}/run-{repetition}"
+    )
+    (out,) = study.analyze().document["outputs"]
+    assert {t for d in out["stored_type_differences"] for t in d["types"]} == {"float32", "int16 (scaled)"}
+
+
 def test_executions_of_a_subject_on_different_grids_are_not_reproducible(tmp_path: Path) -> None:
     """Review C: threads=2 shifted the affine by 2 mm: "10 output file(s) could not be read" and the study "not
     analysable", where the message itself said the geometry is not reproducible. It fails as such."""

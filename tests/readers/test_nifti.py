@@ -56,8 +56,8 @@ def test_nibabel_saved_file(tmp_path):
 @pytest.mark.parametrize("dtype", [np.int16, np.uint8, np.float32])
 def test_read_image_keeps_stored_dtype_without_scaling(tmp_path, dtype):
     path = write_nifti(tmp_path / "img.nii.gz", volume(dtype=dtype))
-    data, affine, zooms, _ = read_image(path)
-    assert data.dtype == dtype
+    data, affine, zooms, _, stored = read_image(path)
+    assert data.dtype == dtype and stored == np.dtype(dtype).name
     assert data.flags.f_contiguous
     np.testing.assert_array_equal(affine, AFFINE)
     assert zooms == (2.0, 2.0, 2.5)

@@ -139,8 +139,9 @@ def _volume(path: Path, ref: Reference, buffers: DecodeBuffers) -> np.ndarray:
     return _image_read(path, ref, buffers)[0]
 
 
-def _image_read(path: Path, ref: Reference, buffers: DecodeBuffers) -> tuple[np.ndarray, str]:
-    """:func:`_volume`, and the digest of what its header says the voxels mean (``Image.meaning``)."""
+def _image_read(path: Path, ref: Reference, buffers: DecodeBuffers) -> tuple[np.ndarray, str, str]:
+    """:func:`_volume`, the digest of what its header says the voxels mean (``Image.meaning``), and how the file
+    stores them (``Image.stored``)."""
     # a review: a 1e-3 mm shift under threads=2 was told to resample native-space images to a template
     hint = ONE_GRID
     if Path(path) in ref[3]:
@@ -162,7 +163,7 @@ def _image_read(path: Path, ref: Reference, buffers: DecodeBuffers) -> tuple[np.
             f"{path}: affine differs from the other executions' by {diff:.3g} at row {row}, column {col} "
             f"(tolerance {AFFINE_TOLERANCE:g} plus 4 float32 steps){axes_note(img.affine, ref[1])}; {hint}"
         )
-    return np.ravel(img.data, order="F"), img.meaning  # nibabel arrays are Fortran-ordered: a view, no copy
+    return np.ravel(img.data, order="F"), img.meaning, img.stored  # Fortran-ordered as nibabel's: a view, no copy
 
 
 def _nonfinite(flat: np.ndarray) -> np.ndarray | None:
@@ -241,6 +242,7 @@ class _Read(NamedTuple):
     mean: float | None  # the mean |value| of ``row``
     nonzero: int  # non-zero voxels on the whole grid (NaN counts: it is no zero)
     meaning: str = ""  # what its header says of where the voxels are and what they mean (``Image.meaning``)
+    stored: str = ""  # how its file stores the voxels (``Image.stored``: `int16 (scaled)`, `float32`)
 
 
 def _gather(flat: np.ndarray, bad: np.ndarray | None, index: np.ndarray) -> np.ndarray:
@@ -278,7 +280,7 @@ def _magnitude(row: np.ndarray) -> float:
 def _read(path: Path, stream: _Stream, first: Future | None) -> _Read:
     """Decompress and check one volume, compare it with its subject's first, and gather its reference-mask
     voxels once they are known (a reader-thread task: the volume is still in this core's cache)."""
-    flat, meaning = _image_read(path, stream.ref, stream.buffers)
+    flat, meaning, stored = _image_read(path, stream.ref, stream.buffers)
     bad = _nonfinite(flat)
     if bad is not None and not stream.metrics:
         raise ReaderError(f"{path}: {int(bad.sum())} NaN or infinite voxels in a label map")
@@ -292,12 +294,12 @@ def _read(path: Path, stream: _Stream, first: Future | None) -> _Read:
     # size - count(== 0): a third of count_nonzero's time on floats (same count: NaN is non-zero in both)
     nonzero = flat.size - int(np.count_nonzero(flat == 0))
     if first is None:
-        return _Read(flat, bad, None, row, mean, nonzero, meaning)
+        return _Read(flat, bad, None, row, mean, nonzero, meaning, stored)
     f = first.result()  # submitted earlier, so running or done: waiting cannot deadlock
     d = flat != f.flat  # a voxel non-zero in another execution only differs, hence in mask
     if bad is not None and f.bad is not None:
         d &= ~_same_nonfinite(flat, f.flat)  # NaN != NaN: a NaN is the same as any NaN
-    return _Read(flat, bad, d, row, mean, nonzero, meaning)
+    return _Read(flat, bad, d, row, mean, nonzero, meaning, stored)
 
 
 class _Stream:
@@ -389,7 +391,7 @@ class _Stream:
             cur = self.cur = _Partial(data, np.zeros(data.size, dtype=bool), vol.bad, vol.bad, [0] * self.columns)
             cur.meaning = (vol.meaning, col, None)
         cur.counts[col] = vol.nonzero
-        cur.types.setdefault(vol.flat.dtype.name, []).append(col)
+        cur.types.setdefault(vol.stored or vol.flat.dtype.name, []).append(col)
         if vol.bad is not None and vol.bad.all():
             cur.blank.add(col)
         if vol.differ is not None:

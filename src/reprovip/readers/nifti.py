@@ -49,12 +49,16 @@ class Image(NamedTuple):
     meaning : str
         What the header says of where the voxels are and what they mean, as a digest
         (:func:`~reprovip.readers.image_hash.meaning_digest`): executions whose voxels differ compare it too.
+    stored : str
+        How the file stores its voxels: the stored dtype's name, ``int16 (scaled)`` when a scaling applies (``data``
+        is float64 then: a scaled int16 was called "float64" beside float32, review G).
     """
 
     data: np.ndarray
     affine: np.ndarray
     zooms: tuple[float, ...]
     meaning: str = ""
+    stored: str = ""
 
 
 _TO_MM = {"meter": 1000.0, "mm": 1.0, "micron": 0.001}  # NIfTI's spatial units; "unknown" is read as mm
@@ -188,7 +192,8 @@ def _image(path: Path, dec: Decoded) -> Image:
         with np.errstate(over="ignore", invalid="ignore"):  # overflow gives inf, counted as non-finite
             data *= dec.parsed.slope
             data += dec.parsed.inter
-    return Image(data, dec.parsed.affine, dec.parsed.zooms, meaning_digest(dec))
+    stored = raw.dtype.name + ("" if dec.parsed.slope is None else " (scaled)")
+    return Image(data, dec.parsed.affine, dec.parsed.zooms, meaning_digest(dec), stored)
 
 
 def read_image(path: str | os.PathLike[str], buffers: DecodeBuffers | None = None) -> Image:
