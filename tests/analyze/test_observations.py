@@ -505,6 +505,21 @@ def test_identical_text_files_holding_nan_are_no_lines_in_another_order(tmp_path
     assert not any(r["criterion"] == "lines in one order" for r in out["verdict"]["reasons"])
 
 
+def test_a_notes_column_empty_in_most_runs_and_text_in_one_is_text(tmp_path) -> None:
+    """A `notes` column empty in every row (NaN cells listed empty, since review F) but for one execution's word:
+    text there, no number; the files differ in a text field (a warning), they are not "other fields"."""
+    from tests.conftest import ingested
+
+    files = {}
+    for s in (1, 2, 3):
+        for r in (1, 2):
+            note = "re-run" if (s, r) == (2, 2) else ""
+            files[(f"s{s}", r)] = {"r.csv": f"region,vol,notes\nhippo,{4000 + 100 * s}.5,{note}\namyg,{1500 + s}.25,\n"}
+    (out,) = ingested(tmp_path, "  r: {path: r.csv, kind: table}\n", files).analyze().document["outputs"]
+    assert out["errors"] == [] and out["verdict"]["status"] == "warn"
+    assert [o["name"] for o in out["observations"]] == ["amyg/vol", "hippo/vol"]
+
+
 def _reordered_tables(tmp_path, header: str, rows: list[tuple], change: bool = False) -> dict:
     """The analysed output of 3 subjects' tables written with their rows reversed in the second repetition (and,
     with ``change``, one value of s2's second repetition moved by 150: more than the subjects differ by)."""

@@ -349,12 +349,18 @@ def gather(
                 continue
             own = refs
         # Cells every execution of the subject writes empty (`n/a`, `NA`, blank): no observation of that subject
-        empty[s] = set.intersection(*(set(got.meta.get("empty", ())) for got, _ in per.values()))
+        empties = [set(got.meta.get("empty", ())) for got, _ in per.values()]
+        # ... and those another execution writes as text (a `notes` column empty in some runs): text there, no
+        # number, as before a column empty in every row was read as NaN cells (review F)
+        texts = set().union(*(set(got.meta.get("text") or ()) for got, _ in per.values()))
+        empty[s] = set.intersection(*empties) | (set().union(*empties) & texts)
         for pos, (got, rec) in per.items():
             where = dict(subject=s, condition=rec.condition_key, repetition=rec.repetition)
             ref = own[rec.version or ""] if len(own) > 1 else next(iter(own.values()))
             try:
-                check_compatible(ref[0], got, path_a=ref[1].path, path_b=rec.path)
+                # cells written empty in every execution, or as text in another (see `empty`): no observation
+                drop = empty[s]
+                check_compatible(_without(ref[0], drop), _without(got, drop), path_a=ref[1].path, path_b=rec.path)
                 flat = _flatten({n: v for n, v in got.values.items() if n not in unshared and n not in empty[s]})
                 if len(flat) > MAX_OBSERVATIONS:
                     raise ReaderError(too_many(rec.path, len(flat)))
@@ -659,6 +665,13 @@ def _words_differ(raw: dict[str, dict[Any, tuple[Any, Any]]], unshared: set[str]
                 if None not in values and len(values) > 1 and all(name in t for t in texts):
                     found[name] = dict(words=sorted(values), subject=s, condition=condition)
     return found
+
+
+def _without(got: Loaded, names: set[str]) -> Loaded:
+    """``got`` without the observations ``names`` (itself when it holds none of them)."""
+    if not names or names.isdisjoint(got.values):
+        return got
+    return Loaded(got.kind, {n: v for n, v in got.values.items() if n not in names}, got.meta)
 
 
 def _reordered(raw: dict[str, dict[Any, tuple[Any, Any]]], loaded: dict[str, dict[Any, dict[str, float]]]) -> list[str]:
