@@ -709,61 +709,55 @@ def test_executions_run_in_a_shuffled_order_so_a_drift_is_no_subject_difference(
     assert doc["verdict"]["status"] == "fail", doc["outputs"][0]["verdict"]["reasons"]
 
 
-def test_a_script_edited_during_the_run_leaves_its_executions_pending(tmp_path: Path) -> None:
-    """Review CA: a script replaced while `run` ran (then restored) left executions of two codes recorded under the
-    recipe hashed when the run started, and the difference was blamed on threads. The executions that ran while the
-    files changed are pending again, said by `run`, and the next run runs them under the files as they are."""
-    from reprovip.cli.main import main
-
+def _self_editing(tmp_path: Path, subjects: int, edit: str) -> Study:
+    """A study of 2 repetitions whose tool runs ``edit`` (lines of Python, ``me`` its own path) then writes
+    its result: what a user's editor, or a swap and a swap back, does to the script in the middle of a run."""
     (tmp_path / "data").mkdir()
-    for i in (1, 2, 3):
+    for i in range(1, subjects + 1):
         (tmp_path / "data" / f"sub-0{i}.txt").write_text(f"{i}\n")
-    # The tool edits itself once (what a user's editor does in the middle of a run).
-    (tmp_path / "tool.py").write_text(
-        "import pathlib, sys\n"
-        "me = pathlib.Path(__file__)\n"
-        "if not me.read_text().endswith('#x\\n'):\n"
-        "    me.write_text(me.read_text() + '#x\\n')\n"
-        "pathlib.Path(sys.argv[2], 'r.json').write_text('{\"v\": %s}' % open(sys.argv[1]).read().strip())\n"
-    )
-    (tmp_path / "study.yaml").write_text(
-        'application:\n  command: ["{python}", "{study_dir}/tool.py", "{input}", "{outdir}"]\n'
-        'subjects: {glob: "data/{subject}.txt"}\nrepetitions: 2\n'
-        "outputs:\n  r: {path: r.json, kind: scalars}\n"
-    )
-    study = Study.load(tmp_path / "study.yaml")
-    summary = study.run(progress=False)
-    assert summary.changed_during == 6 and summary.done == 6
-    assert {e["status"] for e in study.catalog.executions(study.catalog.study_id(study.name))} == {"pending"}
-    again = study.run(progress=False)  # the file is stable now: every execution runs under it
-    assert (again.changed_during, again.done, again.skipped) == (0, 6, 0)
-    assert main(["check", str(tmp_path / "study.yaml")]) == 0
-
-
-def test_a_script_swapped_and_swapped_back_during_the_run_leaves_its_executions_pending(tmp_path: Path) -> None:
-    """Review H: the script replaced by another then restored byte for byte while `run` ran had the same recipe at
-    the end: two codes' executions were recorded as one. The files' change time tells it."""
-    (tmp_path / "data").mkdir()
-    for i in (1, 2):
-        (tmp_path / "data" / f"sub-0{i}.txt").write_text(f"{i}\n")
-    # The tool rewrites itself with its own bytes once (a `cp other tool.py`, then `cp -p saved tool.py`).
     (tmp_path / "tool.py").write_text(
         "import os, pathlib, sys\n"
         "me = pathlib.Path(__file__)\n"
-        "flag = me.with_name('swapped')\n"
-        "if not flag.exists():\n"
-        "    flag.touch(); st = me.stat(); me.write_bytes(me.read_bytes())\n"
-        "    os.utime(me, ns=(st.st_atime_ns, st.st_mtime_ns))\n"
-        "pathlib.Path(sys.argv[2], 'r.json').write_text('{\"v\": %s}' % open(sys.argv[1]).read().strip())\n"
+        + edit
+        + "pathlib.Path(sys.argv[2], 'r.json').write_text('{\"v\": %s}' % open(sys.argv[1]).read().strip())\n"
     )
     (tmp_path / "study.yaml").write_text(
         'application:\n  command: ["{python}", "{study_dir}/tool.py", "{input}", "{outdir}"]\n'
         'subjects: {glob: "data/{subject}.txt"}\nrepetitions: 2\n'
         "outputs:\n  r: {path: r.json, kind: scalars}\n"
     )
-    study = Study.load(tmp_path / "study.yaml")
+    return Study.load(tmp_path / "study.yaml")
+
+
+@pytest.mark.parametrize(
+    ("subjects", "edit"),
+    [
+        # Review CA: a script replaced while `run` ran (then restored) left executions of two codes recorded under
+        # the recipe hashed when the run started, and the difference was blamed on threads.
+        (3, "if not me.read_text().endswith('#x\\n'):\n    me.write_text(me.read_text() + '#x\\n')\n"),
+        # Review H: replaced by another then restored byte for byte (`cp -p` back): the same recipe at the end;
+        # the files' change time tells it.
+        (
+            2,
+            "flag = me.with_name('swapped')\n"
+            "if not flag.exists():\n"
+            "    flag.touch(); st = me.stat(); me.write_bytes(me.read_bytes())\n"
+            "    os.utime(me, ns=(st.st_atime_ns, st.st_mtime_ns))\n",
+        ),
+    ],
+    ids=["edited", "swapped-back"],
+)
+def test_a_script_changed_during_the_run_leaves_its_executions_pending(
+    tmp_path: Path, subjects: int, edit: str
+) -> None:
+    """The executions that ran while the files changed are pending again, said by `run`, and the next run runs
+    them under the files as they are."""
+    from reprovip.cli.main import main
+
+    study = _self_editing(tmp_path, subjects, edit)
     summary = study.run(progress=False)
-    assert summary.changed_during == 4 and summary.done == 4
+    assert summary.changed_during == 2 * subjects and summary.done == 2 * subjects
     assert {e["status"] for e in study.catalog.executions(study.catalog.study_id(study.name))} == {"pending"}
-    again = study.run(progress=False)
-    assert (again.changed_during, again.done, again.skipped) == (0, 4, 0)
+    again = study.run(progress=False)  # the file is stable now: every execution runs under it
+    assert (again.changed_during, again.done, again.skipped) == (0, 2 * subjects, 0)
+    assert main(["check", str(tmp_path / "study.yaml")]) == 0
