@@ -729,35 +729,48 @@ def _self_editing(tmp_path: Path, subjects: int, edit: str) -> Study:
     return Study.load(tmp_path / "study.yaml")
 
 
+# Review H: the script replaced by another (first execution), then restored byte for byte with its time (`cp -p`
+# back, third execution): the same recipe when the run ended, two codes' executions recorded as one.
+SWAPPED_BACK = (
+    "import time; time.sleep(0.2)\n"
+    "count = me.with_name('count'); n = int(count.read_text()) if count.exists() else 0\n"
+    "count.write_text(str(n + 1))\n"
+    "if n == 0:\n"
+    "    st = me.stat(); me.with_name('orig').write_bytes(me.read_bytes())\n"
+    "    me.with_name('times').write_text(f'{st.st_atime_ns} {st.st_mtime_ns}')\n"
+    "    me.write_bytes(me.read_bytes() + b'#other\\n')\n"
+    "elif n == 2:\n"
+    "    me.write_bytes(me.with_name('orig').read_bytes())\n"
+    "    os.utime(me, ns=tuple(int(t) for t in me.with_name('times').read_text().split()))\n"
+)
+
+
 @pytest.mark.parametrize(
-    ("subjects", "edit"),
+    ("subjects", "edit", "pending_again"),
     [
         # Review CA: a script replaced while `run` ran (then restored) left executions of two codes recorded under
         # the recipe hashed when the run started, and the difference was blamed on threads.
-        (3, "if not me.read_text().endswith('#x\\n'):\n    me.write_text(me.read_text() + '#x\\n')\n"),
-        # Review H: replaced by another then restored byte for byte (`cp -p` back): the same recipe at the end;
-        # the files' change time tells it.
-        (
-            2,
-            "flag = me.with_name('swapped')\n"
-            "if not flag.exists():\n"
-            "    flag.touch(); st = me.stat(); me.write_bytes(me.read_bytes())\n"
-            "    os.utime(me, ns=(st.st_atime_ns, st.st_mtime_ns))\n",
-        ),
+        (3, "if not me.read_text().endswith('#x\\n'):\n    me.write_text(me.read_text() + '#x\\n')\n", True),
+        (2, SWAPPED_BACK, True),
+        # Review J: a tool saving its script (or configuration) again with the same bytes never completed
+        (2, "me.write_bytes(me.read_bytes())\n", False),
     ],
-    ids=["edited", "swapped-back"],
+    ids=["edited", "swapped-back", "same-bytes"],
 )
 def test_a_script_changed_during_the_run_leaves_its_executions_pending(
-    tmp_path: Path, subjects: int, edit: str
+    tmp_path: Path, subjects: int, edit: str, pending_again: bool
 ) -> None:
     """The executions that ran while the files changed are pending again, said by `run`, and the next run runs
-    them under the files as they are."""
+    them under the files as they are; files written again with the same bytes are no change."""
     from reprovip.cli.main import main
 
     study = _self_editing(tmp_path, subjects, edit)
-    summary = study.run(progress=False)
-    assert summary.changed_during == 2 * subjects and summary.done == 2 * subjects
-    assert {e["status"] for e in study.catalog.executions(study.catalog.study_id(study.name))} == {"pending"}
-    again = study.run(progress=False)  # the file is stable now: every execution runs under it
-    assert (again.changed_during, again.done, again.skipped) == (0, 2 * subjects, 0)
+    summary = study.run(jobs=1, progress=False)
+    assert summary.done == 2 * subjects
+    assert summary.changed_during == (2 * subjects if pending_again else 0)
+    statuses = {e["status"] for e in study.catalog.executions(study.catalog.study_id(study.name))}
+    assert statuses == {"pending" if pending_again else "done"}
+    if pending_again:
+        again = study.run(jobs=1, progress=False)  # the file is stable now: every execution runs under it
+        assert (again.changed_during, again.done, again.skipped) == (0, 2 * subjects, 0)
     assert main(["check", str(tmp_path / "study.yaml")]) == 0

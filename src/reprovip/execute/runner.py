@@ -362,13 +362,33 @@ def run_study(
         raise error from exc
 
 
-def _changed_during(study: Study, study_id: int, started_as: tuple[str, str], ran: list[Any]) -> int:
+class _FilesWatch:
+    """The application's files (script, descriptor, the files its command names) as a run found them: polled as
+    executions finish, it tells whether their bytes were ever other than at the start. A script swapped for
+    another and back byte for byte had the same recipe when the run ended, two codes' executions recorded as one
+    (review H); its stamp (:func:`files_stamp`) alone made a tool that saves its configuration again, same bytes,
+    never complete (review J). The bytes are hashed again only when the stamp moved."""
+
+    def __init__(self, study: Study) -> None:
+        self.study = study
+        self.recipe = recipe_hash(study.spec, study.directory)
+        self.stamp = files_stamp(study.spec, study.directory)
+        self.changed = False
+
+    def poll(self) -> bool:
+        """Whether the files' bytes differed from the start at this poll or an earlier one."""
+        if not self.changed and (stamp := files_stamp(self.study.spec, self.study.directory)) != self.stamp:
+            self.stamp = stamp
+            self.changed = recipe_hash(self.study.spec, self.study.directory) != self.recipe
+        return self.changed
+
+
+def _changed_during(study: Study, study_id: int, watch: _FilesWatch, ran: list[Any]) -> int:
     """When the application's files (its script, descriptor, the files its command names) changed while ``ran``
     ran, those executions are pending again under the files' recipe now, and their count is returned: a script
     edited during a run, then restored, left executions of two codes recorded as one and blamed on threads (review
-    CA). ``started_as``: the recipe's hash and the files' stamp (:func:`files_stamp`) at the start; a script
-    swapped back to its bytes of the start is told by the stamp (review H). Their attempts stay as history."""
-    if not ran or (recipe_hash(study.spec, study.directory), files_stamp(study.spec, study.directory)) == started_as:
+    CA); ``watch`` saw them while the run ran (a swap and a swap back: review H). Their attempts stay as history."""
+    if not ran or not watch.poll():
         return 0
     # forced: the same bytes again give the same recipe, which alone resets nothing
     study.catalog.sync_plan(study_id, ran, execution_recipes(study.spec, study.directory, ran), force=True)
@@ -400,7 +420,7 @@ def _run(
     # levels run one after the other took the blame for it (a review's `finished_at` passed, and named threads)
     random.Random(f"{spec.name or 'study'}:{study_id}").shuffle(todo)
     summary.planned, summary.skipped = len(planned), len(planned) - len(todo)
-    started_as = recipe_hash(spec, study.directory), files_stamp(spec, study.directory)
+    watch = _FilesWatch(study)
     template = argv_template(spec, study.directory)
     environments, rootfs, containers = _factor_resources(study)
     run_id = catalog.start_run(study_id, "run", len(planned), socket.gethostname(), os.getpid())
@@ -468,6 +488,7 @@ def _run(
                     batch.append((eid, result, _adopt_outputs(blobs, result)))
                 # One transaction for everything that finished together: whole executions or none.
                 catalog.record_attempts(run_id, batch)
+                watch.poll()
                 janitor.submit(_empty_trash, store / "work" / ".trash")
                 if failed_root:
                     janitor.submit(_prune_failed, Path(failed_root), keep_failed, [e for e, r, _ in batch if r["ok"]])
@@ -496,7 +517,7 @@ def _run(
                     summary.not_run = len(todo) - summary.failed
                     raise _Stop(summary)
         status = "finished"
-        summary.changed_during = _changed_during(study, study_id, started_as, [by_id[e] for e in tries])
+        summary.changed_during = _changed_during(study, study_id, watch, [by_id[e] for e in tries])
     finally:
         try:
             catalog.finish_run(run_id, status, summary.done, summary.failed)
