@@ -520,6 +520,21 @@ def test_a_notes_column_empty_in_most_runs_and_text_in_one_is_text(tmp_path) -> 
     assert [o["name"] for o in out["observations"]] == ["amyg/vol", "hippo/vol"]
 
 
+def test_a_cell_empty_in_one_run_text_in_another_and_a_number_in_a_third_keeps_its_numbers(tmp_path) -> None:
+    """Review J: `cnr` a number in one execution of s1, empty in another, `failed` in a third: the rule that makes
+    such a column text dropped it from every execution of s1, numbers included, and the study passed."""
+    from tests.conftest import ingested
+
+    files = {}
+    for s in (1, 2, 3):
+        for r in (1, 2, 3):
+            cnr = {1: "2.5", 2: "", 3: "failed"}[r] if s == 1 else f"{s}.5"
+            files[(f"s{s}", r)] = {"r.csv": f"region,vol,cnr\nbrain,{1000 + 100 * s}.5,{cnr}\n"}
+    doc = ingested(tmp_path, "  r: {path: r.csv, kind: table}\n", files).analyze().document
+    (out,) = doc["outputs"]
+    assert doc["verdict"]["status"] == "error" and [e["subject"] for e in out["errors"]] == ["s1"]
+
+
 def _reordered_tables(tmp_path, header: str, rows: list[tuple], change: bool = False) -> dict:
     """The analysed output of 3 subjects' tables written with their rows reversed in the second repetition (and,
     with ``change``, one value of s2's second repetition moved by 150: more than the subjects differ by)."""

@@ -350,10 +350,13 @@ def gather(
             own = refs
         # Cells every execution of the subject writes empty (`n/a`, `NA`, blank): no observation of that subject
         empties = [set(got.meta.get("empty", ())) for got, _ in per.values()]
-        # ... and those another execution writes as text (a `notes` column empty in some runs): text there, no
-        # number, as before a column empty in every row was read as NaN cells (review F)
+        # ... and those another execution writes as text and none as a number (a `notes` column empty in some runs):
+        # text there, as before a column empty in every row was read as NaN cells (review F); one an execution
+        # writes as a number stays, its numbers compared (review J: dropped from every execution, 2.5 and 99.0
+        # under one condition passed)
         texts = set().union(*(set(got.meta.get("text") or ()) for got, _ in per.values()))
-        empty[s] = set.intersection(*empties) | (set().union(*empties) & texts)
+        numbers = set().union(*(set(got.values) - e for (got, _), e in zip(per.values(), empties, strict=True)))
+        empty[s] = set.intersection(*empties) | ((set().union(*empties) & texts) - numbers)
         for pos, (got, rec) in per.items():
             where = dict(subject=s, condition=rec.condition_key, repetition=rec.repetition)
             ref = own[rec.version or ""] if len(own) > 1 else next(iter(own.values()))
