@@ -82,7 +82,11 @@ def test_numbers_keyed_by_line_and_position(tmp_path):
         ("amp 1.#INF00 -1.#IND00 1.#QNAN0 1.#SNAN 2.5", [math.inf, math.nan, math.nan, math.nan, 2.5]),
         # review F: ASCII's `+-` for ± (the SD was dropped: a 30% change passed), a range from a negative number
         # (its end was dropped), dot leaders (the volume glued to `.` was dropped); `sub01--2`, `1.2.3` stay words
-        ("T1 = 1175.0 +-18.3 ms, a: +-15.2, 1.2+-0.3", [1175.0, 18.3, 15.2, 1.2, 0.3]),
+        ("T1 = 1175.0 +-18.3 ms, 1.2+-0.3", [1175.0, 18.3, 1.2, 0.3]),
+        # review J: `+-` not after a number is the sign printf("+%g") writes of a negative number; a sign after
+        # dot leaders, a Unicode one too, is kept
+        ("shift: +-0.25 mm, a: +-15.2, x+-3", [-0.25, -15.2]),
+        ("Asymmetry index.......\u22123.5, idx...\u20132, x..-1", [-3.5, -2.0, -1.0]),
         ("bounding box x: -72.5--12.0 mm, 5--3mm, sub01--2 --threads 4", [-72.5, -12.0, 5.0, -3.0, 4.0]),
         ("Grey matter volume............691.37 ml, CSF....-.5, 1..5 v1.2.3 wait...", [691.37, -0.5, 1.0, 5.0]),
     ],

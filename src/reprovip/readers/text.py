@@ -117,15 +117,20 @@ _COMPLEX = re.compile(
 )
 #: Microsoft C runtime's non-finite values (``printf("%f")`` before Visual Studio 2015): ``1.#INF00``,
 #: ``-1.#IND00`` (indeterminate), ``1.#QNAN0``, ``1.#SNAN0``. Read as ``1.``, an infinity was a finite 1 (a review).
-#: ``1.2+/-0.3``, ``1.2 ± 0.3`` and ASCII's ``1175.0 +-18.3``: an uncertainty, not -0.3 (review LC); read glued to
-#: `+`, the ``+-`` one was dropped, and an SD that varied by 30% passed (review F)
-_PLUS_MINUS = re.compile(r"\+/-|±|\+-(?=\s*\.?\d)")
+#: ``1.2+/-0.3`` and ``1.2 ± 0.3``: an uncertainty, not -0.3 (review LC)
+_PLUS_MINUS = re.compile(r"\+/-|±")
+#: ASCII's ``1175.0 +-18.3`` after a number: an uncertainty too (read glued to `+`, the SD was dropped, and its 30%
+#: change passed: review F); elsewhere ``+-0.25`` is a sign, what ``printf("+%g")`` writes of a negative number
+#: (read as an uncertainty, a sign flip passed: review J)
+_ASCII_PLUS_MINUS = re.compile(r"(\d\.?\s*)\+-(?=\s*\.?\d)")
+_PLUS_SIGN_MINUS = re.compile(r"(?<![\w.])\+-(?=\.?\d)")
 #: A range from a negative number, ``-72.5--12.0`` (a bounding box): two numbers; the second, glued to `-`, was
 #: dropped (review F). The first must stand on its own: ``sub01--2`` stays an identifier.
 _NEGATIVE_RANGE = re.compile(r"(?<![\w.+-])([-+]?(?:\d+\.?\d*|\.\d+))-(?=-(?:\d|\.\d))")
 #: Dot leaders, ``Grey matter volume............691.37 ml``: two dots or more before a number separate it from its
 #: label (glued to `.`, the volume was dropped and a 5% change passed: review F); one dot stays glue (``1.2.3``).
-_LEADER = re.compile(r"\.{2,}(?=[-+]?\.?\d)")
+#: Before a sign too, a Unicode one included (``....−3.5`` read 3.5: review J).
+_LEADER = re.compile(rf"\.{{2,}}(?=[-+{MINUS_SIGNS}]?\.?\d)")
 _MSVC_NONFINITE = re.compile(r"(?<![\w.+-])([-+]?)1\.#(INF|IND|QNAN|SNAN)\d*(?![\w.])", re.IGNORECASE)
 
 
@@ -348,7 +353,8 @@ def scan(line: str) -> tuple[list[float], int, dict[int, str], list[str]]:
     exact: dict[int, str] = {}
     beyond: list[str] = []
     overflow = 0
-    line = _COMPLEX.sub(r"\1 \2", ascii_signs(_LEADER.sub(" ", _PLUS_MINUS.sub(" ", line))))
+    line = _PLUS_SIGN_MINUS.sub(" -", _ASCII_PLUS_MINUS.sub(r"\1 ", _PLUS_MINUS.sub(" ", line)))
+    line = _COMPLEX.sub(r"\1 \2", ascii_signs(_LEADER.sub(" ", line)))
     line = _NEGATIVE_RANGE.sub(r"\1 ", line)
     line = _TOUCHING.sub(lambda m: _NEXT_SIGN.sub(" ", m[0]), line)
     line = _TOUCHING_FIXED.sub(lambda m: _NEXT_SIGN.sub(" ", m[0]), line)
