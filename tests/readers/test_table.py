@@ -777,13 +777,14 @@ def test_r_write_table_row_names_and_quotes(tmp_path) -> None:
 
 def test_a_column_of_time_stamps_is_no_row_key(tmp_path: Path) -> None:
     """Review F: `processed_at` (the first text column, unique) keyed a one-row table: every execution wrote other
-    rows, "not analysable: compare their logs". It stays a text column; the rows are keyed by the next one."""
+    rows, "not analysable: compare their logs". It stays a text column; the row is keyed by the next one."""
     path = tmp_path / "t.csv"
     path.write_text("processed_at,icv_ml\n2026-12-02T13:48:32.613091,1500.5\n")
     loaded = load(path)
     assert _values(loaded) == {"0/icv_ml": 1500.5} and loaded.meta["key_columns"] == []
     assert list(loaded.meta["text"]) == ["0/processed_at"]
-    path.write_text("when,region,vol\n2026-12-02 13:48:32,hippo,4000\n2026-12-02 13:48:33,amyg,1500\n")
-    assert _values(load(path)) == {"hippo/vol": 4000.0, "amyg/vol": 1500.0}
-    path.write_text("visit,vol\n2024-01-05,4000\n2024-06-05,4100\n")  # dates alone name visits: a key
-    assert load(path).meta["key_columns"] == ["visit"]
+    path.write_text("processed_at,region,vol\n2026-12-02 13:48:32,hippo,4000\n")
+    assert _values(load(path)) == {"hippo/vol": 4000.0}
+    # review J: rows keyed by their acquisition times (reordered, they read "not reproducible" when not keyed)
+    path.write_text("acquired,vol\n2024-01-01 10:00,4000\n2024-06-05 11:00,4100\n")
+    assert load(path).meta["key_columns"] == ["acquired"]

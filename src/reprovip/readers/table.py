@@ -443,9 +443,11 @@ def _row_keys(path: Path, table: ParsedTable, key_columns: tuple[str, ...] | Non
                 )
             seen[key] = line
         return keys, tuple(key_columns)
-    # A column of time stamps names when a run wrote its rows, not what they are: taken as the key, every execution
-    # had other rows, "not analysable: compare their logs" (review F); it stays a text column, said when it differs
-    named = [j for j in text_cols if not all(_STAMP.search(row[j]) for row in table.rows)]
+    # A one-row table's time stamp says when a run wrote it, not what its row is: taken as the key, every execution
+    # had another row, "not analysable: compare their logs" (review F); it stays a text column, said when it
+    # differs. Rows keyed by their acquisition times are keyed so (review J: reordered, they read "not reproducible")
+    stamped = len(table.rows) == 1 and _STAMP.match(table.rows[0][text_cols[0]]) if text_cols else False
+    named = text_cols[1:] if stamped else text_cols
     if named:
         keys = [row[named[0]] for row in table.rows]
         if all(keys) and len(set(keys)) == len(keys):
