@@ -43,9 +43,12 @@ def strip_ansi(text: str) -> str:
 _STAMPS = (
     (re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?(?!\d)"), "{time}"),
     (re.compile(r"(?<![\d:.])\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?![\d:])"), "{time}"),
-    (re.compile(r"\[\d{3,7}\]"), "[{pid}]"),
+    # a process id in brackets only after a time stamp, as a log line's prefix: `label [1024]` and `[2047]` are two
+    # errors (review J)
+    (re.compile(r"(\{time\}[ ,]*(?:\w+[ ,:]*)?)\[\d+\]"), r"\1[{pid}]"),
     (re.compile(r"\b(pid[ =:#]*)\d+\b", re.IGNORECASE), r"\1{pid}"),
-    (re.compile(r"\b0x[0-9a-fA-F]{6,16}\b"), "{address}"),
+    # a 64-bit address (12 hexadecimal digits or more); `0xdeadbeef` against `0xcafebabe` stays two (review J)
+    (re.compile(r"\b0x[0-9a-fA-F]{12,16}\b"), "{address}"),
 )
 
 
@@ -68,6 +71,10 @@ def error_signature(error: str, *, subject: str, input: str | None = None, execu
     'exit code 1: {time} [{pid}] ERROR no licence (pid={pid})'
     >>> error_signature("exit code 134: free(): invalid pointer 0x55d1c0a3b2e0 at 12:30:01.5", subject="s")
     'exit code 134: free(): invalid pointer {address} at {time}'
+    >>> error_signature("exit code 1: label [1024] not in atlas; checksum 0xdeadbeef", subject="s")
+    'exit code 1: label [1024] not in atlas; checksum 0xdeadbeef'
+    >>> error_signature("12:00:01 worker [4711] died; 2026-01-02 10:00:00,1 [31] x", subject="s")
+    '{time} worker [{pid}] died; {time} [{pid}] x'
     """
     for value, name in ((input, "{input}"), (execution_id, "{execution}")):
         if value:
