@@ -120,6 +120,13 @@ def test_a_comparison_whose_baseline_ran_again_is_stale_in_both_reports(tmp_path
     assert "This verdict is stale" in page and "executions of this study or of its baseline finished after it" in page
     own = _report(cur)
     assert "compare.json: reproducible (bit-for-bit identical)) but is stale: executions of this study" in own
+    # review J: an exported copy (`compare --json old.json`) rendered later is judged by its own file
+    exported = tmp_path / "old.json"
+    exported.write_text(document.read_text())
+    os.utime(document, None)  # the store's comparison made again since
+    os.utime(exported, (1e9, 1e9))
+    assert rp(cur, "report", "study.yaml", "--analysis", str(exported), "-o", "e.html").returncode == 0
+    assert "This verdict is stale" in html.unescape((cur / "e.html").read_text())
 
 
 def test_an_analysis_after_a_killed_run_is_not_stale(analysed: Path) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import escape
 
+from reprovip.analyze.stale_comparison import comparison_staleness
 from reprovip.criteria.verdict import stored_verdict
 from reprovip.errors import InputError, NotFoundError, StoreError
 from reprovip.report.context import missing_catalog
@@ -179,6 +180,10 @@ def report_view(
     try:
         document = _document(st, catalog, analysis)
         stale = file_changed(st, catalog, document) if catalog is not None else missing_catalog(document)
+        if stale is None and analysis is not None and "compare" in document:
+            # the file given, not the store's: an exported comparison rendered after its baseline ran again read
+            # as current (review J)
+            stale = comparison_staleness(Path(analysis), document)
         html = report_html(document, catalog, store=st.store, stale=stale)
     finally:
         if catalog is not None:
