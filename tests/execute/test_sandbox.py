@@ -59,3 +59,32 @@ def test_what_a_glob_matches_that_is_no_file_fails_its_execution(tmp_path: Path)
         "which is no file; stats/roi_6.csv is a folder, not a file); {outdir} holds: "
     )
     assert study.check().exit_code != 0
+
+
+def test_a_worker_seeing_other_application_files_than_the_runner_does_not_run(tmp_path: Path) -> None:
+    """Review K: a Dask worker with no folder shared with the runner saw an older copy of the study at the same path
+    and ran that code, its results recorded under the runner's recipe: "identical" while the runner's script was
+    unseeded. The worker checks the files' digests the runner sent before it runs anything."""
+    import sys
+
+    from reprovip.execute.sandbox import Task, run_task
+    from reprovip.plan.expand import content_digest
+
+    script = tmp_path / "app.py"
+    script.write_text("import sys, pathlib; pathlib.Path(sys.argv[1], 'o.txt').write_text('1')\n")
+    runner_saw = content_digest(script)
+    task = Task(
+        execution_id="e1",
+        argv=[sys.executable, str(script), "{outdir}"],
+        values={},
+        env={},
+        outputs=[OutputDecl("o", "o.txt", "text")],
+        timeout=30,
+        work_root=str(tmp_path / "work"),
+        extra={"files": {str(script): runner_saw}},
+    )
+    assert run_task(task)["ok"]
+    script.write_text("import sys, pathlib; pathlib.Path(sys.argv[1], 'o.txt').write_text('2')\n")  # the worker's copy
+    result = run_task(task)
+    assert not result["ok"] and result["outputs"] == []
+    assert result["error"].startswith("this worker (") and f"sees another {script} than the runner" in result["error"]

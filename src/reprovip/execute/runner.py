@@ -25,7 +25,7 @@ from reprovip.execute.failures import FAILED_DIR, KEEP_FAILED, FailureGroup, err
 from reprovip.execute.sandbox import PID_FILE, end_attempts, kill_group, run_task
 from reprovip.execute.tasks import argv_template, build_task
 from reprovip.plan import expand
-from reprovip.plan.expand import execution_recipes, files_stamp, recipe_hash
+from reprovip.plan.expand import command_paths, content_digest, execution_recipes, files_stamp, recipe_hash
 from reprovip.store import BlobStore, RunLock
 from reprovip.store.liveness import runner_alive
 
@@ -427,6 +427,8 @@ def _run(
     tries: dict[str, int] = {}
     status = "interrupted"
     shared = backend.shared_filesystem
+    named = {} if shared else command_paths(spec, study.directory)
+    files = {str(path.absolute()): content_digest(path) for path in named.values()}
     work_root, blob_root = (str(store / "work"), str(store)) if shared else (None, None)
     # no shared folder: this runner's own folder under each worker's temporary one (sandbox.Task.scratch)
     scratch = "" if shared else blake3.blake3(f"{socket.gethostname()}:{store.resolve()}".encode()).hexdigest()[:16]
@@ -449,6 +451,8 @@ def _run(
             containers=containers,
         )
         task = dataclasses.replace(task, return_bytes=not shared, blob_root=blob_root, failed_root=failed_root)
+        if not shared:  # a worker anywhere runs the files it finds at the runner's paths: checked first (review K)
+            task = dataclasses.replace(task, extra={**task.extra, "files": files})
         fut = backend.executor.submit(run_task, task)
         pending[fut] = eid
         # A queue of finished futures: `wait()` over every pending future costs O(pending) per call.

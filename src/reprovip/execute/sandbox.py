@@ -638,6 +638,22 @@ def output_matches(base: str, pattern: str) -> tuple[list[str], list[str]]:
     return files, odd
 
 
+def files_differ(files: dict[str, str]) -> str | None:
+    """Why this worker cannot run the application as the runner hashed it, or None: ``files`` maps each file its
+    command names (its script, a configuration) to the digest the runner's recipe holds. A worker with no folder
+    shared with the runner that saw an older copy of the study at the same path ran that code, recorded under the
+    runner's recipe: "identical" while the runner's script was unseeded (review K)."""
+    from reprovip.plan.expand import content_digest  # lazy: the planning stage
+
+    for path, digest in files.items():
+        if content_digest(Path(path)) != digest:
+            return (
+                f"this worker ({_HOSTNAME}) sees another {path} than the runner (its bytes differ): a worker runs the "
+                "application's files found at the runner's paths; give it the same copy, or share the study's folder"
+            )
+    return None
+
+
 def exit_reason(code: int) -> str:
     """How an application's non-zero exit reads: its code, or the signal that ended it, named (a review read
     "exit code -9" for what the out-of-memory killer does).
@@ -1020,6 +1036,8 @@ def _execute(task: Task, tmpdir: str | None = None) -> dict[str, Any]:
         hostname=_HOSTNAME,
         workdir=workdir,
     )
+    if error := files_differ(task.extra.get("files") or {}):
+        return dict(result, ok=False, error=error, duration=0.0, finished_at=time.time())
     if task.extra.get("verrou"):
         # Random rounding of every floating-point operation (Verrou, a valgrind tool), where installed.
         argv = ["valgrind", "--tool=verrou", "--rounding-mode=random", "--quiet", *argv]
