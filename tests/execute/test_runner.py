@@ -774,3 +774,21 @@ def test_a_script_changed_during_the_run_leaves_its_executions_pending(
         again = study.run(jobs=1, progress=False)  # the file is stable now: every execution runs under it
         assert (again.changed_during, again.done, again.skipped) == (0, 2 * subjects, 0)
     assert main(["check", str(tmp_path / "study.yaml")]) == 0
+
+
+def test_an_output_its_worker_stored_in_another_store_fails_the_execution(tmp_path: Path) -> None:
+    """Review K: a Dask worker (shared filesystem) that saw another folder at the study's path stored every output
+    there; the run recorded the executions done with no blob, and "not analysable" ever after."""
+    from reprovip.execute.runner import _adopt_outputs
+    from reprovip.store import BlobStore
+
+    blobs = BlobStore(tmp_path / "store")
+    result = dict(
+        ok=True,
+        hostname="node7",
+        outputs=[dict(name="r", relpath="r.json", kind="scalars", blob="ab" * 32, suffix=".json", missing=False)],
+    )
+    result["outputs"][0]["adopted"] = True
+    (row,) = _adopt_outputs(blobs, result)
+    assert not result["ok"] and row["missing"] is True
+    assert result["error"].startswith("output r was stored by its worker (node7) in no store this runner sees")

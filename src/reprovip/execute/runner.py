@@ -199,8 +199,19 @@ def _close_dead_runs(study: Study, study_id: int) -> None:
 
 
 def _adopt_outputs(blobs: BlobStore, result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The output rows of ``result``, their files stored; a result whose worker stored an output where this store
+    has none fails (review K: a worker that saw another folder at the study's path stored every output there, and
+    the run recorded 12 executions done with no blob, "not analysable" ever after)."""
     rows = []
     for o in result.get("outputs", []):
+        if not o["missing"] and o.get("adopted") and not blobs.path(o["blob"], o["suffix"]).exists():
+            o["missing"] = True  # no row names a blob this store lacks
+            result.update(
+                ok=False,
+                error=f"output {o['name']} was stored by its worker ({result.get('hostname')}) in no store this runner "
+                f"sees (no {blobs.path(o['blob'], o['suffix'])}): that worker sees another folder at the study's "
+                "path; give the workers the study's folder, or run without a shared filesystem",
+            )
         if not o["missing"] and not o.get("adopted"):
             if "data" in o:
                 blobs.put_bytes(o.pop("data"), o["suffix"])
