@@ -499,7 +499,7 @@ def _run(
                                 if bar is not None and ptask is not None:
                                     bar.update(ptask, advance=1)
                             continue
-                        result = dict(ok=False, error=f"{BACKEND_ERROR}: {exc.__class__.__name__}: {exc}")
+                        result = dict(ok=False, error=f"{BACKEND_ERROR}: {_lost(exc)}")
                     batch.append((eid, result, _adopt_outputs(blobs, result)))
                 # One transaction for everything that finished together: whole executions or none.
                 catalog.record_attempts(run_id, batch)
@@ -549,6 +549,22 @@ def _began(backend: Backend, fut: Future[Any], work_root: str | None, eid: str) 
     if work_root and Path(work_root, eid).exists():
         return True
     return said is not False
+
+
+def _lost(exc: BaseException) -> str:
+    """How a task the backend lost reads: its error, and for a cancellation with no word (Dask's scheduler killed
+    or gone: review K read `backend error: CancelledError: `) what likely cancelled it.
+
+    Examples
+    --------
+    >>> import concurrent.futures
+    >>> _lost(RuntimeError("worker died")), _lost(concurrent.futures.CancelledError())
+    ('RuntimeError: worker died', 'CancelledError: cancelled by the backend (its scheduler lost or shut down?)')
+    """
+    said = str(exc) or (
+        "cancelled by the backend (its scheduler lost or shut down?)" if "Cancel" in type(exc).__name__ else ""
+    )
+    return f"{exc.__class__.__name__}: {said}"
 
 
 def _not_started(p: Any, exc: BaseException) -> dict[str, Any]:
