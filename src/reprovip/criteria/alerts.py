@@ -123,6 +123,43 @@ def execution_alerts(ex: dict[str, Any]) -> list[dict[str, Any]]:
     return alerts
 
 
+MACHINE_FIELDS = ("hostname", "cpu.model", "kernel", "os", "libc", "python.version")
+
+
+def machine_alerts(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """A warning when the executions ran on machines that differ (``provenance.differing``) and some output's
+    repetitions differ: a difference between machines reads as run-to-run nondeterminism, or as the effect of a
+    level that ran more on one of them (review K: a result that followed the worker's host was explained as
+    "run-to-run flakiness", then "seed changes the result", never by the machine).
+
+    Examples
+    --------
+    >>> doc = dict(provenance=dict(distinct=2, differing={"hostname": ["a", "b"]}),
+    ...            outputs=[dict(bitwise=dict(repetitions_identical=False))])
+    >>> machine_alerts(doc)[0]["message"][:70]
+    'the executions ran on 2 machine records that differ (hostname: a, b), '
+    >>> machine_alerts(dict(doc, outputs=[dict(bitwise=dict(repetitions_identical=True))]))
+    []
+    """
+    differing = (document.get("provenance") or {}).get("differing") or {}
+    fields = {k: v for k, v in differing.items() if k in MACHINE_FIELDS}
+    if not fields or not any(
+        (o.get("bitwise") or {}).get("repetitions_identical") is False for o in document.get("outputs") or []
+    ):
+        return []
+    said = "; ".join(f"{k}: {', '.join(map(str, v[:4]))}" for k, v in fields.items())
+    return [
+        dict(
+            output=None,
+            severity="warn",
+            message=f"the executions ran on {(document.get('provenance') or {}).get('distinct')} machine records that "
+            f"differ ({said}), and repetitions differ: a difference between machines reads as run-to-run "
+            "nondeterminism, or as the effect of a level run more on one machine; to tell, run on one machine, or "
+            "one study per machine and `reprovip compare` them",
+        )
+    ]
+
+
 def _flaky_culprit(ex: dict[str, Any]) -> str:
     """Who failed: the application, or reprovip's executor when every failed attempt of every flaky execution was
     lost by the backend (``flaky.lost_by_backend``: a worker that could not start, the application never ran; a

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from reprovip.criteria.alerts import compare_alerts, execution_alerts
+from reprovip.criteria.alerts import compare_alerts, execution_alerts, machine_alerts
 from reprovip.criteria.builtin import builtin_reasons
 from reprovip.criteria.evidence import bitwise_evidence, identity_sentence
 from reprovip.criteria.judge import check
@@ -285,7 +285,7 @@ def evaluate(document: dict[str, Any], criteria: list[Criterion] | None) -> dict
         for r in verdict["reasons"]:
             if not r["passed"]:
                 alerts.append(dict(output=out["name"], severity=r["severity"], message=r["message"]))
-    alerts += execution_alerts(document["executions"])
+    alerts += execution_alerts(document["executions"]) + machine_alerts(document)
     differences = compare_alerts(document.get("compare") or {})
     alerts += differences
     statuses = [o["verdict"]["status"] for o in document["outputs"]]
