@@ -792,3 +792,18 @@ def test_an_output_its_worker_stored_in_another_store_fails_the_execution(tmp_pa
     (row,) = _adopt_outputs(blobs, result)
     assert not result["ok"] and row["missing"] is True
     assert result["error"].startswith("output r was stored by its worker (node7) in no store this runner sees")
+
+
+def test_a_task_cancelled_with_no_word_of_its_start_did_not_begin(tmp_path: Path) -> None:
+    """Review K: the Dask scheduler killed, every execution it held was recorded as a failed attempt ("backend
+    error: CancelledError"), most never begun, and a clean resume still warned "reprovip's workers failed"."""
+    from concurrent.futures import CancelledError, Future
+
+    from reprovip.execute.backends import Backend
+    from reprovip.execute.runner import _began
+
+    unknown = Backend(None, shared_filesystem=False, began=lambda fut: None)  # type: ignore[arg-type]
+    assert _began(unknown, Future(), None, "e1", CancelledError()) is False
+    assert _began(unknown, Future(), None, "e1", RuntimeError("worker lost")) is True  # unknown: an attempt
+    started = Backend(None, shared_filesystem=False, began=lambda fut: True)  # type: ignore[arg-type]
+    assert _began(started, Future(), None, "e1", CancelledError()) is True

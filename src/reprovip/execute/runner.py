@@ -484,7 +484,7 @@ def _run(
                     except Exception as exc:  # the backend lost the task (worker died): retry like a failure
                         if (error := _storage_error(exc, store)) is not None:
                             raise error from exc  # the store's disk, not the execution: nothing can go on
-                        began = _began(backend, fut, work_root, eid)
+                        began = _began(backend, fut, work_root, eid, exc)
                         if work_root:  # what its worker left running on this host is killed
                             _end_attempts(Path(work_root), Path(work_root, eid).glob(f"*/{PID_FILE}"))
                             # Its folders too: the next submission's are then the evidence that it began
@@ -542,12 +542,16 @@ def _run(
     return summary
 
 
-def _began(backend: Backend, fut: Future[Any], work_root: str | None, eid: str) -> bool:
-    """Whether the task of ``fut``, lost by the backend, began: its attempt's folder exists (a shared filesystem), or
-    the backend says so. Unknown counts as begun, an attempt (as before review DK5)."""
+def _began(backend: Backend, fut: Future[Any], work_root: str | None, eid: str, exc: BaseException) -> bool:
+    """Whether the task of ``fut``, lost by the backend with ``exc``, began: its attempt's folder exists (a shared
+    filesystem), or the backend says so. Unknown counts as begun, an attempt (as before review DK5), but for a
+    cancellation (the Dask scheduler killed: review K's unstarted executions were failed attempts, and a clean
+    resume still warned "reprovip's workers failed")."""
     said = backend.began(fut) if backend.began is not None else None
     if work_root and Path(work_root, eid).exists():
         return True
+    if said is None and "Cancel" in type(exc).__name__:
+        return False
     return said is not False
 
 
