@@ -130,3 +130,27 @@ def test_an_afni_label_table_is_named_and_its_history_is_a_note(tmp_path: Path) 
     assert found == ["header extensions: AFNI VALUE_LABEL_DTABLE"] and changes_meaning(found[0])
     assert header_differences(reference, _afni(tmp_path / "c.nii.gz", names, "Tue")) == [NOTES]
     assert not changes_meaning(NOTES)
+
+
+def test_the_same_placement_in_the_sform_or_in_the_qform_changes_no_meaning(tmp_path: Path) -> None:
+    """Review G: a label map placed by its sform only (code 2) beside the same matrix in its qform only (code 2):
+    every reader places it alike, and the study failed "the header says where the voxels are". A qform of another
+    space code beside it still changes the meaning."""
+
+    def sform_only(img: nib.Nifti1Image) -> None:
+        img.set_sform(AFFINE, 2)
+        img.set_qform(None, 0)
+
+    def qform_only(img: nib.Nifti1Image, code: int = 2) -> None:
+        img.set_qform(AFFINE, code)
+        img.set_sform(None, 0)
+
+    a, b = _image(tmp_path / "a.nii", sform_only), _image(tmp_path / "b.nii", qform_only)
+    found = header_differences(a, b)
+    assert found and not any(changes_meaning(d) for d in found)
+    assert any(
+        d.startswith("sform_code 2 vs 0") and d.endswith("(the same placement, stored in the other form)")
+        for d in found
+    )
+    c = _image(tmp_path / "c.nii", lambda img: qform_only(img, code=1))
+    assert any(changes_meaning(d) for d in header_differences(a, c))

@@ -29,6 +29,11 @@ EXTENSIONS = "header extensions"
 NOTES = "header notes (extensions of no content: comments, history)"
 #: The end of a field's entry whose difference is where no reader looks (an srow with sform_code 0 in both files).
 UNUSED = " (unused)"
+#: The end of a placement field's entry (sform, qform, their codes) when both files place the voxels alike for
+#: every reader, those that prefer the sform and those that prefer the qform: the same placement, stored in the
+#: other form (review G: sform only, code 2, beside the same matrix in the qform only, code 2, failed).
+SAME_PLACEMENT = " (the same placement, stored in the other form)"
+_PLACEMENT = ("sform_code", "qform_code", "srow_", "quatern_", "qoffset_")
 
 
 def changes_meaning(difference: str) -> bool:
@@ -47,7 +52,8 @@ def changes_meaning(difference: str) -> bool:
     (False, False)
     """
     name = difference.split(" ", 1)[0]
-    return not (name in _TEXT or name in _KEPT or difference == NOTES or difference.endswith(UNUSED))
+    quiet = difference.endswith((UNUSED, SAME_PLACEMENT))
+    return not (name in _TEXT or name in _KEPT or difference == NOTES or quiet)
 
 
 def header_differences(a: Path, b: Path, limit: int = 4) -> list[str]:
@@ -81,11 +87,13 @@ def header_differences(a: Path, b: Path, limit: int = 4) -> list[str]:
     found = []
     if (step := _time_steps(ha, hb)) is not None:
         found.append(f"{TIME_STEP} {step[0]} vs {step[1]}")
+    same_place = _same_placement(ha, hb)
     for key in ha.keys():  # noqa: SIM118 -- a nibabel header: keys() is its field list
         va, vb = np.asarray(ha[key]), np.asarray(hb[key]) if key in hb else None
         if vb is None or va.shape != vb.shape or not np.array_equal(va, vb, equal_nan=va.dtype.kind == "f"):
             unused = vb is not None and va.shape == vb.shape and _unused(key, va, vb, ha, hb)
-            found.append(f"{key} {_shown(va)} vs {_shown(vb)}{UNUSED if unused else ''}")
+            note = UNUSED if unused else SAME_PLACEMENT if same_place and key.startswith(_PLACEMENT) else ""
+            found.append(f"{key} {_shown(va)} vs {_shown(vb)}{note}")
     names = sorted({n for m in meaning for n in m if meaning[0].get(n) != meaning[1].get(n)})
     found += [f"{EXTENSIONS}: {n}" for n in names if n.startswith("AFNI ")]  # AFNI's attributes by name
     if any(not n.startswith("AFNI ") for n in names):  # a label table, CIFTI-2's or NIfTI-MRS's metadata
@@ -95,6 +103,36 @@ def header_differences(a: Path, b: Path, limit: int = 4) -> list[str]:
     # what places the voxels or says what they mean first, then the rest, free text and display hints last
     found.sort(key=lambda d: 0 if changes_meaning(d) else 2 if d.split(" ", 1)[0] in _TEXT else 1)
     return found[:limit]
+
+
+def _same_placement(ha: Any, hb: Any) -> bool:
+    """Whether NIfTI headers ``ha`` and ``hb`` place their voxels alike for every reader: the affine and space code a
+    reader preferring the sform finds (nibabel, FSL), and those a reader preferring the qform finds (ITK), within
+    float32 rounding; False for other headers (MGH).
+
+    Examples
+    --------
+    >>> import nibabel as nib
+    >>> a, b = nib.Nifti1Header(), nib.Nifti1Header()
+    >>> m = np.diag([2.0, 2.0, 2.0, 1.0]); m[:3, 3] = [-90, -126, -72]
+    >>> a.set_sform(m, code=2); a.set_qform(None, code=0); b.set_qform(m, code=2); b.set_sform(None, code=0)
+    >>> _same_placement(a, b), _same_placement(a, a)
+    (True, True)
+    >>> b.set_qform(m, code=1); _same_placement(a, b)
+    False
+    """
+    try:
+        found = []
+        for h in (ha, hb):
+            sform, qform = h.get_sform(coded=True), h.get_qform(coded=True)
+            base = (h.get_base_affine(), 0)
+            ordered = [f for f in (sform, qform) if f[1]] + [base], [f for f in (qform, sform) if f[1]] + [base]
+            found.append([(np.asarray(o[0][0], dtype=np.float64), int(o[0][1])) for o in ordered])
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return False
+    return all(
+        ca == cb and np.allclose(fa, fb, rtol=1e-6, atol=1e-5) for (fa, ca), (fb, cb) in zip(*found, strict=True)
+    )
 
 
 def _header(img: Any) -> Any:
