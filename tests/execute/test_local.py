@@ -107,14 +107,16 @@ def _hanging_study(tmp_path: Path) -> Path:
     return write_study(tmp_path, app="misbehaving_app.py", args='"hang", "{outdir}"', repetitions=2, subjects=2)
 
 
-def _start(path: Path) -> tuple[subprocess.Popen[str], list[int]]:
-    """Start `reprovip run -j 2` in a session of its own; return it once two applications are running."""
+def _start(path: Path, *, sigint_ignored: bool = False) -> tuple[subprocess.Popen[str], list[int]]:
+    """Start `reprovip run -j 2` in a session of its own (with SIGINT ignored, as a shell's background job without
+    job control starts it); return it once two applications are running."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "reprovip", "run", str(path), "-j", "2", "--no-progress"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # a process group of its own, like a terminal's foreground job
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None,
     )
     work = path.parent / ".reprovip" / "work"
     for _ in range(600):
@@ -152,12 +154,13 @@ def _gone(groups: list[int]) -> bool:
     return _eventually(lambda: not any(_alive(g) for g in groups))
 
 
-@pytest.mark.parametrize("target", ["process-group", "runner-only", "sigterm"])
+@pytest.mark.parametrize("target", ["process-group", "runner-only", "sigterm", "inherited-ignored"])
 def test_ctrl_c_kills_the_running_applications_and_exits_130(tmp_path: Path, target: str) -> None:
     """Ctrl-C, to the terminal's process group or to the runner alone; and SIGTERM (`timeout`, a cancelled CI
-    job), which left the run "running" and the results in SQLite's WAL only (review O)."""
+    job), which left the run "running" and the results in SQLite's WAL only (review O). A run started with SIGINT
+    ignored (`.ci/run` started as `cmd &` by a script: session 28's CI run) ran on, its applications too."""
     path = _hanging_study(tmp_path)
-    proc, groups = _start(path)
+    proc, groups = _start(path, sigint_ignored=target == "inherited-ignored")
     assert _eventually(lambda: all(len(_alive(g)) == 2 for g in groups))  # each app and the child it forked
     if target == "process-group":
         os.killpg(proc.pid, signal.SIGINT)

@@ -120,12 +120,17 @@ def run(
     # finished recorded, the run marked interrupted and the catalog closed (it used to die with the run still
     # "running" and the results in SQLite's WAL only: a review)
     previous = signal.signal(signal.SIGTERM, _interrupt)
+    # ... and SIGINT stops it whatever the run inherited: a shell starting a command in the background without job
+    # control (a CI runner's script `cmd &`) leaves SIGINT ignored, Python then installs no handler, and a Ctrl-C
+    # (or a CI's interrupt) left the run and its applications running
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         summary = st.run(
             jobs=jobs, force=force, executor=executor, progress=progress, keep_going=keep_going, keep_failed=keep_failed
         )
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
     for line in summary_lines(st.name, summary):
         click.echo(line, err=True)
     return 0 if summary.ok else EXIT_EXECUTIONS_FAILED
