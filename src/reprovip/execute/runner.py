@@ -25,7 +25,14 @@ from reprovip.execute.failures import FAILED_DIR, KEEP_FAILED, FailureGroup, err
 from reprovip.execute.sandbox import PID_FILE, end_attempts, kill_group, run_task
 from reprovip.execute.tasks import argv_template, build_task
 from reprovip.plan import expand
-from reprovip.plan.expand import command_paths, content_digest, execution_recipes, files_stamp, recipe_hash
+from reprovip.plan.expand import (
+    application_files,
+    command_paths,
+    content_digest,
+    execution_recipes,
+    files_stamp,
+    recipe_hash,
+)
 from reprovip.store import BlobStore, RunLock
 from reprovip.store.liveness import runner_alive
 
@@ -383,12 +390,13 @@ class _FilesWatch:
     def __init__(self, study: Study) -> None:
         self.study = study
         self.recipe = recipe_hash(study.spec, study.directory)
-        self.stamp = files_stamp(study.spec, study.directory)
+        self.paths = application_files(study.spec, study.directory)  # the spec is fixed during a run
+        self.stamp = files_stamp(self.paths)
         self.changed = False
 
     def poll(self) -> bool:
         """Whether the files' bytes differed from the start at this poll or an earlier one."""
-        if not self.changed and (stamp := files_stamp(self.study.spec, self.study.directory)) != self.stamp:
+        if not self.changed and (stamp := files_stamp(self.paths)) != self.stamp:
             self.stamp = stamp
             self.changed = recipe_hash(self.study.spec, self.study.directory) != self.recipe
         return self.changed

@@ -184,15 +184,19 @@ def command_files(spec: StudySpec, study_dir: Path) -> dict[str, str]:
     return {key: content_digest(path) for key, path in command_paths(spec, study_dir).items()}
 
 
-def files_stamp(spec: StudySpec, study_dir: Path) -> str:
-    """What the file system says of the application's files (:func:`command_paths`, and a Boutiques descriptor):
-    inode, size and modification and change times. Unlike their bytes, it tells a script swapped for another
-    and back (`cp` both ways, even `cp -p`: the change time moves) while a run ran (review H: two codes' executions
-    recorded as one, blamed on threads)."""
+def application_files(spec: StudySpec, study_dir: Path) -> dict[str, Path]:
+    """The application's files: those its command names (:func:`command_paths`) and a Boutiques descriptor."""
     paths = dict(command_paths(spec, study_dir))
     if spec.application is not None and spec.application.boutiques:
         path = Path(spec.application.boutiques)
         paths["descriptor"] = path if path.is_absolute() else study_dir / path
+    return paths
+
+
+def files_stamp(paths: dict[str, Path]) -> str:
+    """What the file system says of ``paths`` (:func:`application_files`): inode, size and modification and change
+    times. Unlike their bytes, it tells a script swapped for another and back (`cp` both ways, even `cp -p`: the
+    change time moves) while a run ran (review H: two codes' executions recorded as one, blamed on threads)."""
     stamps = {}
     for key, path in sorted(paths.items()):
         try:
