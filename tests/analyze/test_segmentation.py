@@ -347,3 +347,21 @@ def test_an_execution_writing_its_label_map_in_metres_is_measured_in_its_own_vox
     assert seg["labels"]["1"]["hd95_within_max"] == pytest.approx(mixed.hd95[0], rel=1e-12)
     assert seg["labels"]["1"]["hd95_within_max"] > 2000 * np.sqrt(3) - 5 * np.sqrt(3)
     assert seg["labels"]["1"]["dice_within_min"] == 1.0  # the same voxels: only the distances and volumes see it
+
+
+def test_one_run_whose_label_grew_a_third_among_identical_runs_fails(tmp_path: Path) -> None:
+    """Review L2: s1's mask dilated in one of its three runs (+33% volume, Dice 0.86 against the others, which
+    are bit-for-bit equal), beside subjects 300 to 800 voxels: "sufficiently reproducible, with warnings" on the
+    Dice warning alone. Its label volume is an odd execution, as a table's cell would be: a failure."""
+    files = {}
+    for s in range(1, 7):
+        for r in (1, 2, 3):
+            n = 300 + 100 * (s - 1) + (100 if (s, r) == (1, 2) else 0)
+            files[(f"s{s}", r)] = {"seg.nii": nib.Nifti1Image(_filled({1: n}), np.eye(4)).to_bytes()}
+    (out,) = ingested(tmp_path, "  seg: {path: seg.nii, kind: labels}\n", files).analyze().document["outputs"]
+    (obs,) = out["observations"]
+    odd = obs["odd_executions"]
+    assert (odd["subject"], odd["repetition"], odd["value"], odd["typical"]) == ("s1", 2, 400.0, 300.0)
+    assert odd["others_identical"]
+    failed = {r["criterion"]: r for r in out["verdict"]["reasons"] if not r["passed"]}
+    assert failed["every execution alike"]["severity"] == "fail" and out["verdict"]["status"] == "fail"

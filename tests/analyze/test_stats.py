@@ -349,3 +349,29 @@ def test_significant_digits_count_a_repeated_measurement_once() -> None:
     assert o["sigdigits"]["parker_mean"] == pytest.approx(parker.mean(), rel=1e-12)
     assert o["sigdigits"]["parker_min"] == pytest.approx(parker.min(), rel=1e-12)
     assert o["sigdigits"]["parker_min"] == pytest.approx(2.890, abs=5e-4)  # was 3.009 over the 10 executions
+
+
+def test_one_run_a_fifth_off_its_subjects_identical_runs_is_named() -> None:
+    """Review L2: a lesion volume 1250 in two identical runs of sub-01 and 1750 in its third, beside subjects 1250
+    to 7500 apart (0.22 of their SD, 1.4 times the value): under both thresholds, "run-to-run flakiness", a pass.
+    Where the others agree bit for bit a fifth of the value is enough; noise in the others, or one repetition per
+    condition with factors (a level moving one subject), still is not named."""
+    from reprovip.analyze.stats import odd_executions
+
+    subjects = [f"s{i}" for i in range(6)]
+    x = np.repeat(1250.0 * np.arange(1, 7)[None, :, None], 3, axis=2)
+    x[0, 0, 1] = 1750.0
+    (odd,) = odd_executions(x, subjects)
+    assert (odd["subject"], odd["column"], odd["value"], odd["typical"]) == ("s0", 1, 1750.0, 1250.0)
+    assert odd["others_identical"] and odd["count"] == 1
+    x[0, 0, 1] = 1450.0  # 14% off: left to the ICC
+    assert odd_executions(x, subjects) == [None]
+    noisy = x + np.random.default_rng(0).normal(0, 20, size=x.shape)  # the others vary: noise, not an odd run
+    noisy[0, 0, 1] = 1750.0
+    assert odd_executions(noisy, subjects) == [None]
+    levels = np.repeat(1250.0 * np.arange(1, 7)[None, :, None, None], 3, axis=2)  # 3 versions, k = 1
+    levels[0, 0, 2, 0] = 1750.0
+    assert odd_executions(levels, subjects) == [None]
+    counts = np.repeat(np.array([4.0, 9.0, 15.0, 22.0])[None, :, None], 3, axis=2)  # a count 4 -> 5: one step
+    counts[0, 0, 2] = 5.0
+    assert odd_executions(counts, subjects[:4]) == [None]

@@ -563,6 +563,31 @@ def test_an_execution_that_wrote_the_mask_instead_of_the_image_is_named(tmp_path
     assert 1300 < odd["typical"] < 1500 and odd["changed_fraction"] > 0.999
 
 
+def test_one_run_scaled_among_identical_runs_is_named(tmp_path: Path) -> None:
+    """Review L2: one run of sub-0's quantitative map scaled 1.8 times while its two other runs are bit-for-bit
+    equal, beside subjects 100 to 3600 apart: under half or twice its subject's magnitude, and a small distance
+    beside the subjects' spread; only a warning about sub-0's scale. A fifth is enough beside identical runs;
+    a run 10% off is left to the metrics, and so is 1.8 times where the other runs vary."""
+    rng = np.random.default_rng(15)
+    levels = np.array([100.0, 900.0, 1700.0, 2600.0, 3600.0])[None, None, None, :, None, None]
+    x = np.zeros((8, 8, 8, 5, 1, 3))
+    x[1:7, 1:7, 1:7] = levels * rng.uniform(0.8, 1.2, size=(6, 6, 6, 5, 1, 1))
+    for factor, named in ((1.1, False), (1.8, True)):
+        y = x.copy()
+        y[..., 0, 0, 1] *= factor
+        res, _, _ = _maps_of(tmp_path / f"x{factor}", _design(tmp_path / f"x{factor}", y))
+        if named:
+            (odd,) = res["support_outliers"]
+            assert (odd["subject"], odd["repetition"], odd["measure"]) == ("sub-0", 1, "mean |value|")
+            assert odd["changed_fraction"] == round(0.8 / 1.8, 4)
+        else:
+            assert "support_outliers" not in res
+    y = x * rng.uniform(0.97, 1.03, size=(1, 1, 1, 5, 1, 3))  # every run varies a little
+    y[..., 0, 0, 1] *= 1.8
+    res, _, _ = _maps_of(tmp_path / "noisy", _design(tmp_path / "noisy", y))
+    assert "support_outliers" not in res
+
+
 @pytest.mark.parametrize("slab", [2, 8])
 def test_an_execution_holding_another_subjects_image_is_named(tmp_path: Path, slab: int) -> None:
     """One execution of 18 holds another subject's voxels, in a slab (a quarter of the grid) or whole: its voxel
@@ -600,6 +625,15 @@ def test_with_two_repetitions_an_execution_far_from_its_subject_s_others_is_name
     res, _, _ = _maps_of(tmp_path / "single", _design(tmp_path / "single", x[..., :1]))
     assert "support_outliers" not in res
     x[:, :, :2, 2, 1, 1] = 0.0
+    res, _, _ = _maps_of(tmp_path / "zeros", _design(tmp_path / "zeros", x))
+    (odd,) = res["support_outliers"]  # its voxel count fell by a quarter where the others' are equal (review L2)
+    assert (odd["subject"], odd["condition"], odd["repetition"], odd["measure"]) == (
+        "sub-2",
+        "threads=1",
+        1,
+        "non-zero voxels",
+    )
+    x[:, :, :2, 2, 1, 1] = 1.0  # a slab of ones: the count stays, the distance names it
     res, _, _ = _maps_of(tmp_path / "maps", _design(tmp_path, x))
     (odd,) = res["support_outliers"]
     assert (odd["subject"], odd["condition"], odd["repetition"]) == ("sub-2", "threads=1", 1)

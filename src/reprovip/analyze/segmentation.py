@@ -9,8 +9,8 @@ import numpy as np
 
 from reprovip.analyze.design import Design, Record
 from reprovip.analyze.observations import zero_as_absent
-from reprovip.analyze.scalars import merge_envelopes, version_envelope
-from reprovip.analyze.stats import num, scalar_metrics
+from reprovip.analyze.scalars import merge_envelopes, placed, version_envelope
+from reprovip.analyze.stats import num, odd_executions, scalar_metrics
 from reprovip.errors import ReaderError
 from reprovip.metrics import pairwise_overlap
 from reprovip.readers import affine_mismatch, load
@@ -304,6 +304,10 @@ def volume_metrics(
         group = [names[i] for i in idx]
         for n, m in zip(group, scalar_metrics(values, design.factor_names, cond_keys), strict=True):
             metrics[n] = dict(name=n, **m, **({"zero_subjects": list(gone)} if gone else {}))
+        # one run's label a third larger than its subject's identical others passed on a Dice warning (review L2)
+        for n, odd in zip(group, odd_executions(values, [subjects[j] for j in keep]), strict=True):
+            if odd is not None:
+                metrics[n]["odd_executions"] = placed(odd, design, cond_keys)
         if (env := version_envelope(design, values, group, [subjects[j] for j in keep])) is not None:
             envs.append(env)
     return [metrics[n] for n in names], (merge_envelopes(envs) if envs else None)

@@ -306,6 +306,10 @@ def decimal_resolution(values: np.ndarray) -> float:
 ODD_CHANGE = 0.5  # an execution half (or more) away from its subject's median, relative to the larger of the two
 ODD_SUBJECTS = 0.25  # ... or a quarter (or more) of the SD between subjects' medians away
 ODD_NOISE = 10.0  # ... and ten times farther than the executions of a typical subject spread (relative to its median)
+# ... or a fifth (or more) of the larger value where the subject's other executions (two or more) agree: one run 40%
+# off its subject's bit-identical others (a lesion volume 1250 -> 1750) was under both thresholds beside subjects
+# 1250 to 7500 apart, and passed as "run-to-run flakiness" (review L2)
+ODD_LONE = 0.2
 
 
 ODD_AGREE = 1e-6  # a subject's other executions this close, relative to an odd one's departure, agree
@@ -367,7 +371,9 @@ def odd_executions(values: np.ndarray, subjects: list[str]) -> list[dict[str, An
             moved &= own >= 0.5 * dev
         elif values.ndim > 3:
             moved[:] = False
-        relative = np.where(halved | moved, dev / np.where(scale > 0, scale, 1.0), -1.0)
+        lone = _lone(dev, scale, far, k >= 2 or values.ndim == 3)
+    for i, s in zip(*np.nonzero(lone.any(axis=2)), strict=True):  # ten steps of the values' resolution too
+        lone[i, s] &= dev[i, s] >= ODD_NOISE * decimal_resolution(flat[i])
     for i, s in zip(*np.nonzero(moved.any(axis=2)), strict=True):
         # ... and ten times the other subjects' own spread where they vary, and ten steps of the values' resolution:
         # most subjects' executions equal made the typical spread 0, and honest counts moving by 1 in a few runs
@@ -377,7 +383,8 @@ def odd_executions(values: np.ndarray, subjects: list[str]) -> list[dict[str, An
             float(np.median(others[others > 0])) if (others > 0).any() else 0.0, decimal_resolution(flat[i])
         )
         moved[i, s] &= dev[i, s] >= ODD_NOISE * noise_floor
-    odd = halved | moved
+    odd = halved | moved | lone
+    relative = np.where(odd, dev / np.where(scale > 0, scale, 1.0), -1.0)  # the farthest named, of those kept
     for i in range(n_obs):
         count = int(odd[i].sum())
         if not count:
@@ -402,6 +409,18 @@ def odd_executions(values: np.ndarray, subjects: list[str]) -> list[dict[str, An
             )
         )
     return out
+
+
+def _lone(dev: np.ndarray, scale: np.ndarray, far: np.ndarray, repeated: bool) -> np.ndarray:
+    """Where an execution departs :data:`ODD_LONE` of the larger value or more from its subject's median while
+    the subject's other executions (two or more) agree to :data:`ODD_AGREE` of that departure (``dev``: the
+    departures, ``(n_obs, n_subjects, R)``). Not with one repetition per condition (``repeated`` False):
+    there a level moving one subject cannot be told from an odd run."""
+    if dev.shape[-1] < 3 or not repeated:
+        return np.zeros(dev.shape, dtype=bool)
+    ordered = np.sort(dev, axis=-1)
+    largest, second = ordered[..., -1:], ordered[..., -2:-1]
+    return (dev > 0) & (dev == largest) & (second <= ODD_AGREE * largest) & (dev >= ODD_LONE * scale) & far
 
 
 def factor_tests(values: np.ndarray, factors: tuple[str, ...]) -> list[dict[str, float]]:

@@ -61,6 +61,9 @@ _AHEAD = 4  # volumes read but not yet consumed, at most (each holds a decoded v
 SUPPORT_CHANGE = (
     0.5  # an execution with half (or more) of its subject's non-zero voxels (or magnitude) missing or added
 )
+# ... or a fifth where the subject's other executions are bit-for-bit equal: one run's map scaled 1.8 times among
+# identical ones passed beside subjects 100 to 3600 apart (review L2)
+SUPPORT_LONE = 0.2
 SUPPORT_FLOOR = 10  # ... when that is at least 10 voxels and 1% of the subject's typical count (a lesion map's 2 -> 1)
 SAMPLED = 2000  # voxels kept with every execution's value, for the ICC without each subject (80 kB per execution)
 RESIDUE = 1e-6  # of a subject's typical largest |value|: below it a voxel is residue, not image, in the support count
@@ -255,14 +258,17 @@ def _gather(flat: np.ndarray, bad: np.ndarray | None, index: np.ndarray) -> np.n
 
 
 def _departures(values: list[float], floor: float) -> list[tuple[int, float]]:
-    """``(column, relative change)`` of the values half or less, or twice or more, of their median, and
-    ``floor`` and 1% of that median away from it (a sparse map's voxel or two is no failure)."""
+    """``(column, relative change)`` of the values half or less, or twice or more, of their median (a fifth
+    off it, :data:`SUPPORT_LONE`, where the other values, two or more, are equal), and ``floor`` and 1% of that
+    median away from it (a sparse map's voxel or two is no failure)."""
     typical = float(np.median(values))
     least = max(floor, 0.01 * abs(typical))
     out = []
     for col, value in enumerate(values):
         changed = abs(value - typical) / max(abs(value), abs(typical), 1e-300)
-        if changed >= SUPPORT_CHANGE and abs(value - typical) >= least:
+        others = values[:col] + values[col + 1 :]
+        alone = len(others) >= 2 and all(o == others[0] for o in others)
+        if changed >= (SUPPORT_LONE if alone else SUPPORT_CHANGE) and abs(value - typical) >= least:
             out.append((col, changed))
     return out
 

@@ -524,7 +524,8 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 observation=(alone or odd)[0]["name"],
                 message=f"{len(odd)} observation(s) have an execution far from its subject's other executions "
                 "(half its value or more, or a quarter of the spread between subjects, where a subject's "
-                "executions agree ten times closer: a silent failure, an execution that wrote 0 or a fraction of "
+                "executions agree ten times closer; a fifth of its value where they agree bit for bit: a silent "
+                "failure, an execution that wrote 0 or a fraction of "
                 "its result, or a run stuck in another local minimum?), which an ICC hides when subjects differ "
                 "much more than executions"
                 + (
@@ -596,7 +597,8 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 passed=False,
                 value=count,
                 message=f"{count} execution(s) have lost or gained half or more of the non-zero voxels, or of the "
-                "mean magnitude, of their subject's other executions, or lie far from their other repetitions (an "
+                "mean magnitude, of their subject's other executions (a fifth, where those are bit-for-bit equal), or "
+                "lie far from their other repetitions (an "
                 "empty, truncated or wrong image, another subject's data: a silent failure?), which a median ICC "
                 "hides when subjects differ much more than executions: "
                 + named([_unlike(e) for e in outliers])
