@@ -404,11 +404,39 @@ def _record_outputs(
 MAX_REPETITION = 2**31 - 1
 
 
+def as_declared(labels: dict[str, str], declared: dict[str, list[str]]) -> dict[str, str]:
+    """``labels`` (factor -> level found) in the order the study file declares its factors, each level spelt as
+    the file does when it writes the same whole number (``threads-01`` for ``threads: [1, 2]``): the condition
+    keys of a results tree laid out another way, or numbered so, matched none of the declared ones, and the plan
+    check was off ("reproducible" with a third of the executions missing, review N2). Versions are not numbers
+    (``1.10`` is no ``1.1``): only whole numbers are read so.
+
+    Examples
+    --------
+    >>> as_declared({"mode": "a", "threads": "01"}, {"threads": ["1", "2"], "mode": ["a", "b"]})
+    {'threads': '1', 'mode': 'a'}
+    >>> as_declared({"version": "1.1"}, {"version": ["1.10", "1.9"]})
+    {'version': '1.1'}
+    """
+    out = {}
+    for f in [*(f for f in declared if f in labels), *(f for f in labels if f not in declared)]:
+        level = labels[f]
+        if _WHOLE.fullmatch(level) and level not in declared.get(f, [level]):
+            same = [d for d in declared[f] if _WHOLE.fullmatch(d) and int(d) == int(level)]
+            level = same[0] if len(same) == 1 else level
+        out[f] = level
+    return out
+
+
+_WHOLE = re.compile(r"[+-]?\d+")
+
+
 def _executions(
-    found: list[tuple[Path, dict[str, str]]], factors: list[str], root: Path
+    found: list[tuple[Path, dict[str, str]]], factors: list[str], root: Path, declared: dict[str, list[str]]
 ) -> list[tuple[Path, dict[str, str], int, dict[str, str], str]]:
-    """``(folder, groups, repetition, factor labels, condition key)`` of each matched folder; two folders that
-    name one execution (``run-1`` and ``run-01``) are an error, not one silently replacing the other."""
+    """``(folder, groups, repetition, factor labels, condition key)`` of each matched folder (labels as the study
+    file declares them: :func:`as_declared`); two folders that name one execution (``run-1`` and ``run-01``) are
+    an error, not one silently replacing the other."""
     out, seen = [], {}
     for folder, groups in found:
         rep = int(groups.get("repetition", "1"))
@@ -417,7 +445,7 @@ def _executions(
                 f"{_shown(folder, root)}: repetition {groups['repetition']} is beyond {MAX_REPETITION}; number the "
                 "repetition folders 1, 2, ..."
             )
-        labels = {f: groups[f.replace("-", "_")] for f in factors}
+        labels = as_declared({f: groups[f.replace("-", "_")] for f in factors}, declared)
         key = ",".join(f"{k}={v}" for k, v in labels.items()) or "-"
         other = seen.setdefault((groups["subject"], key, rep), folder)
         if other != folder:
@@ -570,6 +598,8 @@ def _check_factor_set(study: Study, pattern: str, factors: list[str]) -> None:
     """
     if study.spec.application is not None:
         expected, whose = set(study.spec.factors), "the study file declares (its application runs with them)"
+    elif study.spec.factors:  # declared, not run: a pattern leaving one out read the other level's absence as no news
+        expected, whose = set(study.spec.factors), "the study file declares"
     else:
         if not study.store.exists():  # nothing stored yet (and nothing created by this check)
             return
@@ -629,7 +659,8 @@ def ingest_outputs(study: Study, pattern: str, *, root: Path | None = None) -> I
     decls = [OutputDecl(n, o.path, o.kind, optional=o.optional) for n, o in study.spec.outputs.items()]
     check_dropped_folders(root, pattern, every, _output_names(decls))
     summary = IngestSummary(factors=factors)
-    executions = _executions(found, factors, root)  # before anything is stored
+    declared = {f.name: [str(lv) for lv in f.levels] for f in study.spec.factor_list()}
+    executions = _executions(found, factors, root, declared)  # before anything is stored
     values = [
         {"subject": groups["subject"], "repetition": rep, **labels, **{f"{f}_level": v for f, v in labels.items()}}
         for _, groups, rep, labels, _ in executions

@@ -98,15 +98,18 @@ def ingested_plan(study: Study, rows: list[dict[str, Any]]) -> dict[str, Any]:
     if not rows or (spec.application is None and not spec.factors and "repetitions" not in spec.model_fields_set):
         return unchecked
     subjects: list[str] = []
-    if spec.application is not None:
+    if spec.application is not None or spec.subjects is not None:  # declared: an absent one is missing (review N3)
         try:
             subjects = [s.id for s in study.subjects]
         except ReprovipError:  # inputs moved: the ingested subjects
             subjects = []
     subjects = subjects or sorted({r["subject"] for r in rows})
     have: dict[tuple[str, str], set[int]] = {}
-    for r in rows:
-        have.setdefault((r["subject"], r["condition_key"]), set()).add(int(r["repetition"]))
+    order = [f.name for f in spec.factor_list()]
+    for r in rows:  # keyed in the declared factor order, whatever order the results tree named them in (N2)
+        cond = r.get("condition") or {}
+        key = ",".join(f"{f}={cond[f]}" for f in order if f in cond) if set(cond) == set(order) else r["condition_key"]
+        have.setdefault((r["subject"], key or "-"), set()).add(int(r["repetition"]))
     keys = [c.key for c in conditions(spec)]
     declared = [(s, k) for s in subjects for k in keys]
     if not any(pair in have for pair in declared):  # another design (a factor the file does not declare)
