@@ -73,6 +73,25 @@ def test_an_invalid_descriptor_says_where_and_what(study_dir: Path, change, reas
     assert "\n" not in message
 
 
+@pytest.mark.parametrize(
+    ("body", "kind"), [("[]", "an array"), ('"x"', "a string"), ("5", "a number"), ("null", "null")]
+)
+def test_a_descriptor_holding_no_json_object_is_one_line(
+    study_dir: Path, body: str, kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review N9: a descriptor file holding valid JSON that is no object (`[]`, `5`) crashed `validate`, `run` and
+    `init --boutiques` ("internal error: AttributeError: 'list' object has no attribute 'get'")."""
+    from reprovip.cli.main import main
+
+    bad = study_dir / "bad.json"
+    bad.write_text(body)
+    with pytest.raises(SpecError) as info:
+        Study.load(_boutiques_study(study_dir, bad)).validate()
+    assert f"invalid Boutiques descriptor {bad}: it holds {kind} in JSON, not an object" in str(info.value)
+    assert main(["init", "--boutiques", str(bad), "-o", str(study_dir / "new.yaml")]) == 2
+    assert "a Boutiques descriptor is a JSON object" in capsys.readouterr().err
+
+
 def test_editing_the_descriptor_is_a_new_recipe(study_dir: Path) -> None:
     """The descriptor holds the command line and its defaults: editing it is editing the application, so the
     executions run before are run again, and until then the analysis is incomplete (second review: the

@@ -241,6 +241,8 @@ def init_study(
             desc = json.loads(desc_path.read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise InputError(f"{desc_path}: cannot read the Boutiques descriptor ({exc})") from exc
+        if not isinstance(desc, dict):  # review N9: `[]` crashed
+            raise InputError(f"{desc_path}: a Boutiques descriptor is a JSON object; this file holds no object")
         inputs = {
             i["id"]: [f"<{i.get('type', 'value')}>"] if i.get("list") else f"<{i.get('type', 'value')}>"
             for i in desc.get("inputs", [])

@@ -48,6 +48,18 @@ def validate_descriptor(path: Path, *, file: str = "study.yaml") -> dict[str, An
     if not path.is_file():
         raise SpecError(f"Boutiques descriptor not found: {path}", file=file, key="application.boutiques")
     try:
+        value = json.loads(path.read_text())
+        kind = {dict: "", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value))
+    except (OSError, ValueError):  # Boutiques' validator says what is wrong below
+        kind = ""
+    if kind != "":  # `[]` or `5` crashed validate, run and init; Boutiques' own words were unclear (review N9)
+        raise SpecError(
+            f"invalid Boutiques descriptor {path}: it holds {kind or 'a number'} in JSON, not an object "
+            '({"name": ..., "command-line": ..., "inputs": [...], ...})',
+            file=file,
+            key="application.boutiques",
+        )
+    try:
         with _quiet():
             bosh(["validate", str(path)])
         return json.loads(path.read_text())
@@ -249,7 +261,9 @@ def list_text_message(name: Any, template: str) -> str:
 
 
 def declared_inputs(descriptor: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The descriptor's inputs by id."""
+    """The descriptor's inputs by id (none in a file that holds no JSON object: ``validate_descriptor`` says so)."""
+    if not isinstance(descriptor, dict):
+        return {}
     return {i["id"]: i for i in descriptor.get("inputs") or [] if isinstance(i, dict) and "id" in i}
 
 
