@@ -45,6 +45,31 @@ def test_a_noisier_version_does_not_widen_its_own_envelope() -> None:
     assert not env["within_envelope"]
 
 
+def test_a_noisier_version_whose_means_stay_put_leaves_the_envelope() -> None:
+    """Review M1: a new version 10 times (and, with Gaussian noise, 3 times) noisier run to run, every subject's
+    mean over its repetitions unchanged: "within the envelope (max |z| 0)", exit 0. Its run-to-run variance, 4
+    times the baseline's or more and significantly larger (one-sided F test), is outside; twice as noisy, or the
+    same noise with heavy tails, stays inside. F on (24, 24) df against scipy's F distribution."""
+    n, k = 6, 5
+    base = 10.0 * np.arange(n)[:, None, None, None] + np.zeros((n, 2, 1, k))
+    unit = np.array([-2.0, -1.0, 0.0, 1.0, 2.0]) / np.sqrt(2.5)  # mean 0, SD 1: the means never move
+    for ratio, outside in ((10.0, True), (3.0, True), (1.5, False)):
+        x = base + np.array([0.1, 0.1 * ratio])[None, :, None, None] * unit
+        env = envelope(x[None], ["v"], 0, VERSIONS)
+        assert env["max_abs_z"] < 1e-9 and env["within_envelope"] is not outside, ratio
+        assert env["observations"]["v"]["noise_ratio"] == pytest.approx(ratio, rel=1e-9)
+        assert stats.f.sf(ratio**2, n * (k - 1), n * (k - 1)) < 0.001 if outside else True
+    x = base + np.array([0.1, 0.3])[None, :, None, None] * unit
+    env = envelope(x[None], ["v"], 0, VERSIONS)
+    assert "version=2.0 varies run to run 3 times as much as the baseline (within-subject SD" in env["detail"]
+    rng = np.random.default_rng(3)
+    by_noise = 0  # the same heavy-tailed noise in both versions: outside by the variances alone (0.6% in 1000)
+    for _ in range(200):
+        env = envelope((base + rng.standard_t(3, size=(n, 2, 1, k)))[None], ["v"], 0, VERSIONS)
+        by_noise += not env["within_envelope"] and env["max_abs_z"] <= env["z_critical"]
+    assert by_noise <= 4
+
+
 def test_the_same_noise_stays_inside() -> None:
     rng = np.random.default_rng(2)
     env = envelope(_values(rng, shift=0.0, noise=(0.1, 0.1), threads_effect=30.0), ["v"], 0, VERSIONS)

@@ -32,6 +32,11 @@ from reprovip.analyze.stats import DUST_ULPS, decimal_resolution, num
 from reprovip.metrics._common import exact_mean
 
 ALPHA = 0.01
+# A version whose run-to-run variance is this many times the baseline's, and significantly larger (one-sided F
+# test at ALPHA, Bonferroni over the conditions tested), is outside the envelope whatever its means do: a new
+# version 10 times noisier, its subjects' means unchanged, read "within the envelope (max |z| 0)" (review M1)
+NOISIER_RATIO = 4.0
+NOISE_ALPHA = 0.1  # ... at a tenth of ALPHA: sample variances of heavy-tailed noise (Student's t, 3 df) swing widely
 NOISY_AS_A_WHOLE = 0.9  # of a condition's voxels with signal varying between runs: the others agree by chance
 _NEEDS = "needs at least two repetitions of each condition of the baseline (its run-to-run spread)"
 
@@ -109,6 +114,7 @@ def envelope(
     by_condition = np.maximum(z.max(axis=(1, 2)), z_mean.max(axis=1))  # (obs, condition)
     absz = by_condition.max(axis=1)
     sw_worst = np.take_along_axis(sw, by_condition.argmax(axis=1)[:, None], axis=1)[:, 0]  # the spread that judged
+    noise_ratio, noisier, noise_where = _noisier(v, alpha)
     subj_means = means.mean(axis=(2, 3))
     bsd = subj_means.std(axis=1, ddof=1) if n_subj > 1 else np.zeros(n_obs)
     rel = np.abs(diff).reshape(n_obs, -1).max(axis=1) / np.where(bsd > 0, bsd, np.inf)
@@ -120,7 +126,8 @@ def envelope(
             max_diff=num(np.abs(diff[i]).max()),
             within_sd=num(sw_worst[i]),
             max_diff_over_bsd=num(rel[i]),
-            outside=bool(absz[i] > z_crit),
+            noise_ratio=num(noise_ratio[i]),
+            outside=bool(absz[i] > z_crit or noisier[i]),
         )
         for i, n in enumerate(names)
     }
@@ -139,6 +146,18 @@ def envelope(
     # subject passed at 4 subjects x 3 repetitions (|z| 6.22, critical 6.23) and nothing said what the test sees
     # (review VC); images say it already.
     sds = float(z_crit * np.sqrt(2.0 / (k * n_subj))) if bool((sw > 0).any()) else 0.0
+    detail = _sentence(names[worst], where, absz[worst], change, sw[worst, c], z_crit)
+    if noisier.any():
+        i = int(np.argmax(np.where(noisier, noise_ratio, -1.0)))
+        lv, c = noise_where[i]
+        cond = f", {conditions[c]}" if conditions and conditions[c] not in (None, "-") else ""
+        detail += (
+            f"; {names[i]}: {levels[1 + lv]}{cond} varies run to run {noise_ratio[i]:.3g} times as much as the "
+            f"baseline (within-subject SD; F test of the variances, p < {NOISE_ALPHA * alpha:g} over the "
+            "conditions tested)"
+        )
+    elif sds and not outside:
+        detail += f"; a change of every subject below {sds:.3g} run-to-run SDs passes unseen"
     return dict(
         baseline=levels[0],
         compared=list(levels[1:]),
@@ -150,10 +169,35 @@ def envelope(
         worst=where,
         max_abs_z=num(absz[worst]),
         observations=per_obs,
-        detail=_sentence(names[worst], where, absz[worst], change, sw[worst, c], z_crit)
-        + (f"; a change of every subject below {sds:.3g} run-to-run SDs passes unseen" if sds and not outside else ""),
+        detail=detail,
         detectable_sds=num(sds),
     )
+
+
+def _noisier(v: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
+    """Per observation of ``v`` (``(obs, subject, version, condition, repetition)``), the largest ratio of a
+    version's run-to-run SD to the baseline's (each the root of the subjects' mean variance), whether it is
+    :data:`NOISIER_RATIO` in variance or more and significant (one-sided F test at ``NOISE_ALPHA * alpha``,
+    Bonferroni over the tests, on Satterthwaite's degrees of freedom of each mean variance: one noisy subject
+    among quiet ones carries k - 1 of them, not n (k - 1)), and where (version - 1, condition). A baseline with
+    no run-to-run noise is judged by the departures themselves (:func:`envelope`), not here."""
+    from scipy import special
+
+    k = v.shape[-1]
+    var = np.where((v == v[..., :1]).all(axis=-1), 0.0, v.var(axis=-1, ddof=1))  # (obs, subject, version, cond)
+    total = var.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df = np.where(total > 0, total**2 / ((var**2).sum(axis=1) / (k - 1)), 0.0)  # (obs, version, condition)
+        noisy = (total[:, :1] > 0) & np.ones(total[:, 1:].shape, dtype=bool)
+        f = np.where(noisy, total[:, 1:] / np.where(noisy, total[:, :1], 1.0), 0.0)  # (obs, version - 1, cond)
+    tests = max(int(noisy.sum()), 1)
+    p = special.fdtrc(np.maximum(df[:, 1:], 1e-9), np.maximum(df[:, :1], 1e-9), f)
+    significant = noisy & (df[:, 1:] > 0) & (p < NOISE_ALPHA * alpha / tests)
+    flat = f.reshape(f.shape[0], -1)
+    at = flat.argmax(axis=1)
+    where = [tuple(int(x) for x in np.unravel_index(int(j), f.shape[1:])) for j in at]
+    ratio = np.sqrt(flat[np.arange(f.shape[0]), at])
+    return ratio, ((f >= NOISIER_RATIO) & significant).any(axis=(1, 2)), where
 
 
 def _rounding(
