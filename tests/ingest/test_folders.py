@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -538,3 +539,20 @@ def test_a_level_ingested_from_a_copy_of_another_is_not_analysable(tmp_path: Pat
     assert doc["verdict"]["status"] == "error"
     (out,) = doc["outputs"]
     assert out["copied_levels"] == [dict(factor="version", level="2.0", copy_of="1.9")]
+
+
+def test_a_folder_named_in_no_utf8_is_one_line_before_anything_is_stored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review N8: a subject folder `sub-J\\xe9r\\xf4me` (Latin-1) crashed `ingest` ("internal error:
+    UnicodeEncodeError ... surrogates not allowed") in the execution id; named and refused, with the fix."""
+    (tmp_path / "study.yaml").write_text("outputs:\n  res: {path: res.csv, kind: table}\n")
+    for name in (b"sub-01", b"sub-J\xe9r\xf4me"):
+        folder = tmp_path / "results" / os.fsdecode(name) / "run-1"
+        folder.mkdir(parents=True)
+        (folder / "res.csv").write_text("k,v\na,1\n")
+    assert main(["ingest", str(tmp_path / "study.yaml"), "--pattern", "results/{subject}/run-{repetition}"]) == 2
+    err = capsys.readouterr().err
+    assert "results/sub-J\\xe9r\\xf4me/run-1: a subject or level named in no UTF-8 text; rename it in UTF-8" in err
+    assert "convmv -f latin1 -t utf8" in err and "Traceback" not in err
+    assert not (tmp_path / ".reprovip").exists() or Study.load(tmp_path / "study.yaml").executions().empty

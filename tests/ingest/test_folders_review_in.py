@@ -69,7 +69,7 @@ def test_one_condition_a_session_folder_deeper_is_refused(tmp_path: Path, capsys
 def test_hidden_and_stray_folders_beside_the_levels_stay_ignored(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A `.snakemake/` of folders, a `.DS_Store` file, a `logs/` of files and an empty folder beside the levels
+    """A `.snakemake/` of folders, a `.DS_Store` file, a `logs/` of files and an empty `tmp/` beside the levels
     hold no execution a pattern could have missed: ingested as before."""
     subs = [f"sub-0{s}/rep-{r}" for s in (1, 2) for r in (1, 2)]
     _tree(tmp_path, [f"results/{v}/{x}" for v in ("1.0", "2.0") for x in subs])
@@ -77,9 +77,29 @@ def test_hidden_and_stray_folders_beside_the_levels_stay_ignored(
     (tmp_path / "results/.DS_Store").write_bytes(b"\0")
     (tmp_path / "results/logs").mkdir()
     (tmp_path / "results/logs/slurm-1.out").write_text("done\n")
-    (tmp_path / "results/2.0/sub-03").mkdir()  # created, never written
+    (tmp_path / "results/2.0/tmp").mkdir()
     assert _ingest(tmp_path, "results/{version}/{subject}/rep-{repetition}") == 0
     assert "ingested 8 executions, 8 complete" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("holds", ["crash.log", None])
+def test_a_numbered_folder_of_files_alone_or_of_nothing_beside_the_levels_is_refused(
+    tmp_path: Path, holds: str | None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review N4: `sub-03/` holding only a crash log (or nothing: created, never written) beside subjects with
+    their runs, or a `3.0/` holding only a README beside versions, is a subject or version whose executions all
+    failed: dropped unsaid, the study read "bit-for-bit identical". Refused, named with what it holds."""
+    subs = [f"sub-0{s}/rep-{r}" for s in (1, 2) for r in (1, 2)]
+    _tree(tmp_path, [f"results/{v}/{x}" for v in ("1.0", "2.0") for x in subs])
+    (tmp_path / "results/2.0/sub-03").mkdir()
+    if holds:
+        (tmp_path / "results/2.0/sub-03" / holds).write_text("MemoryError\n")
+    assert _ingest(tmp_path, "results/{version}/{subject}/rep-{repetition}") == 2
+    err = capsys.readouterr().err
+    what = f"it holds only {holds}" if holds else "it is empty"
+    assert err.startswith(f"reprovip: error: results/2.0/sub-03 ({{subject}}; {what}): 1 folder(s) under ")
+    assert "give each a folder at the pattern's depth, holding its log: it counts as failed" in err
+    assert _nothing_stored(tmp_path)
 
 
 def test_two_levels_that_read_as_one_number_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

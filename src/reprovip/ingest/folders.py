@@ -30,7 +30,7 @@ from reprovip.errors import InputError
 from reprovip.execute.sandbox import COPIED, OutputDecl, output_matches, stream_file
 from reprovip.plan.expand import execution_id
 from reprovip.spec.models import RESERVED_FACTOR_NAMES
-from reprovip.spec.subjects import SubjectsLeftOut, bids_non_subject, few
+from reprovip.spec.subjects import SubjectsLeftOut, bids_non_subject, few, is_utf8
 from reprovip.store import BlobStore, RunLock
 from reprovip.store.blobs import file_hash, suffix_of
 
@@ -93,6 +93,12 @@ def find_execution_dirs(root: Path, pattern: str) -> tuple[list[tuple[Path, dict
             continue
         rel = _as_written(Path(p), root, pattern)
         if m := regex.match(rel):
+            if not all(is_utf8(v) for v in m.groupdict().values()):  # crashed storing it (review N8)
+                shown = p.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                raise InputError(
+                    f"{shown}: a subject or level named in no UTF-8 text; rename it in UTF-8 "
+                    "(convmv -f latin1 -t utf8 -r --notest <folder>)"
+                )
             found.append((Path(p), m.groupdict()))
         else:
             skipped.append(rel)
@@ -246,19 +252,34 @@ def check_dropped_folders(
             continue  # a folder named in the pattern has no siblings it matches
         level = [f for f in _folders(_prefix(root, pattern, k)) if not any(d in f.parents for d, _ in dropped)]
         full = {str(f.parent) for f in level if str(f) in holders}
+        numbered = {str(f.parent) for f in level if str(f) in holders and not _DIGIT.search(f.name)}
         for f in level:
-            if str(f) in holders or str(f.parent) not in full or not _holds_results(f, outputs):
+            if str(f) in holders or str(f.parent) not in full:
                 continue
             if k - 1 == subject and bids_non_subject(f.parent, f.name):
                 continue  # left out with a warning when it holds matches; else nothing of it is read
+            if not _holds_results(f, outputs):
+                # files alone or nothing: a `logs/` beside the subjects is no result, but a `sub-04/` holding a
+                # crash log, or a `2.0/` a README, beside numbered siblings is a subject or version whose
+                # executions all failed, and was dropped unsaid: "bit-for-bit identical" (review N4)
+                if not _DIGIT.search(f.name) or str(f.parent) in numbered:
+                    continue
+                held = [c.name for c in _entries(f) or ()]
+                what = f"it holds only {', '.join(held[:3])}" if held else "it is empty"
+                dropped.append((f, f"{_shown(f, root)} ({parts[k - 1]}; {what})"))
+                continue
             dropped.append((f, f"{_shown(f, root)} ({parts[k - 1]}; {_inside(f, len(parts) - k + 1)})"))
     if dropped:
         raise InputError(
             f"{few([d for _, d in dropped])}: {len(dropped)} folder(s) under {root} match an upper level of "
             f"{pattern!r} but hold no folder matching the rest of it, where the folders beside them do: their "
             "executions would be left out unsaid; move each execution folder to the pattern's depth (or ingest "
-            "that tree with its own pattern), or move the folder out of the results tree"
+            "that tree with its own pattern), or move the folder out of the results tree (a subject or level whose "
+            "executions all failed: give each a folder at the pattern's depth, holding its log: it counts as failed)"
         )
+
+
+_DIGIT = re.compile(r"\d")
 
 
 def _subject_part(pattern: str) -> int:

@@ -98,7 +98,7 @@ def resolve_subjects(spec: StudySpec, study_dir: Path, *, file: str = "study.yam
             key="subjects",
         )
     for sub in found:
-        if not _utf8(sub.id) or not _utf8(str(sub.input)):
+        if not is_utf8(sub.id) or not is_utf8(str(sub.input)):
             # the run crashed planning it, after `validate` said ok (review H)
             shown = str(sub.input).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
             raise locate(
@@ -277,7 +277,7 @@ def _non_subject(study_dir: Path, parts: list[str], i: int, seen: dict[tuple[str
     return seen[parent, parts[i]]
 
 
-def _utf8(text: str) -> bool:
+def is_utf8(text: str) -> bool:
     """Whether ``text`` is UTF-8 text, not a name whose bytes Python holds as lone surrogates (a Latin-1 name)."""
     try:
         text.encode("utf-8")
