@@ -556,3 +556,25 @@ def test_a_folder_named_in_no_utf8_is_one_line_before_anything_is_stored(
     assert "results/sub-J\\xe9r\\xf4me/run-1: a subject or level named in no UTF-8 text; rename it in UTF-8" in err
     assert "convmv -f latin1 -t utf8" in err and "Traceback" not in err
     assert not (tmp_path / ".reprovip").exists() or Study.load(tmp_path / "study.yaml").executions().empty
+
+
+def test_a_second_ingest_of_a_tree_whose_folders_are_gone_counts_them_failed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review N7: a tree ingested, then the pipeline re-run into it, sub-03 crashing (no folder left), and the tree
+    ingested again: sub-03's earlier results stayed, counted, "bit-for-bit identical" 6 of 6, exit 0. They count
+    as failed now, said; executions ingested from another tree are not touched."""
+    files = {(s, r): {"r.json": json.dumps({"v": 1.0})} for s in ("sub-01", "sub-02", "sub-03") for r in (1, 2)}
+    study = ingested(tmp_path, "  r: {path: r.json, kind: scalars}\n", files)
+    shutil.rmtree(tmp_path / "results" / "sub-03")
+    capsys.readouterr()
+    assert main(["ingest", str(study.path), "--pattern", "results/{subject}/run-{repetition}"]) == 0
+    captured = capsys.readouterr()
+    assert "ingested 4 executions, 4 complete" in captured.out
+    assert (
+        "2 execution(s) ingested before from this tree have no folder in it now: they count as failed "
+        "(results/sub-03/run-1, results/sub-03/run-2)"
+    ) in captured.err
+    rows = Study.load(study.path).executions()
+    assert sorted(rows[rows["status"] == "failed"]["subject"]) == ["sub-03", "sub-03"]
+    assert main(["check", str(study.path)]) == 3

@@ -478,6 +478,35 @@ def _executions(
     return out
 
 
+def _gone(stored: list[dict[str, Any]], ingested: set[str], root: Path, pattern: str) -> list[dict[str, Any]]:
+    """The executions ingested before from folders under ``root`` that ``pattern`` matches, which are gone from
+    the tree now, as failed rows to store in their place: re-ingesting a tree where a subject's runs now crashed
+    (no folder) kept its earlier results, counted, unsaid ("bit-for-bit identical", review N7)."""
+    regex, _ = _pattern_regex(pattern)
+    out = []
+    for r in stored:
+        folder = Path(r.get("input") or "")
+        if r.get("source") != "ingest" or r["id"] in ingested or folder.exists():
+            continue
+        try:
+            rel = _as_written(folder, root, pattern)
+        except ValueError:  # under another root: another ingest's
+            continue
+        if regex.match(rel):
+            out.append(
+                dict(
+                    {k: r[k] for k in ("id", "subject", "input", "condition_key", "condition", "repetition")},
+                    status="failed",
+                    source="ingest",
+                    attempts=1,
+                    finished_at=time.time(),
+                    error=f"its results folder {folder} is gone from the tree at the latest ingest",
+                    outputs=[],
+                )
+            )
+    return out
+
+
 def check_same_number_levels(levels: dict[str, tuple[str, ...]], where: dict[str, dict[str, str]]) -> None:
     """Refuse two levels of a factor that read as the same number (``01`` and ``1``): one level written two ways
     made two conditions, ``threads: 01, 1, 4``, and every subject "6 of 9" executions (review IN), as two folders
@@ -746,7 +775,13 @@ def ingest_outputs(study: Study, pattern: str, *, root: Path | None = None) -> I
             )
             summary.complete += not missing
             summary.incomplete += bool(missing)
-        summary.replaced = catalog.insert_ingested(study_id, rows)
+        gone = _gone(catalog.executions(study_id), {r["id"] for r in rows}, root, pattern)
+        if gone:
+            summary.cautions.append(
+                f"{len(gone)} execution(s) ingested before from this tree have no folder in it now: they count as "
+                f"failed ({few([_shown(Path(r['input']), root) for r in gone])})"
+            )
+        summary.replaced = catalog.insert_ingested(study_id, rows + gone) - len(gone)  # those replace themselves
         run_id = catalog.start_run(study_id, "ingest", len(rows), socket.gethostname(), os.getpid())
         catalog.finish_run(run_id, "finished", summary.complete, summary.incomplete)
         shutil.rmtree(blobs.tmp, ignore_errors=True)
