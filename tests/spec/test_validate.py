@@ -443,6 +443,9 @@ def test_other_wildcards_in_a_subject_glob_match_as_in_a_glob(tmp_path: Path, pa
         ({"s1": "ds", "s2": "ds"}, "['true', '{input}', '--participant_label', '{subject}']", None),  # a BIDS app
         ({"s1": "a.txt", "s2": "c.txt"}, "['true', '{input}', '{subject}']", None),  # settings alike, data by id
         ({"s1": "a.txt", "s2": "b.txt"}, "['true', '{input}']", None),
+        # review N6: `{subject}` in an output path under {outdir} names a file, not the data
+        ({"s1": "a.txt", "s2": "c.txt"}, "['true', '{input}', '{outdir}/{subject}_res.csv']", "s1, s2"),
+        ({"s1": "a.txt", "s2": "c.txt"}, "['true', '{input}', '--out={outdir}/{subject}']", "s1, s2"),
     ],
 )
 def test_subjects_with_the_same_input_are_one_subject_counted_twice(

@@ -91,15 +91,22 @@ def command_problems(
     return problems + _perturb_problems(spec, renderings.subjects, locate)
 
 
+_UNDER_OUTDIR = re.compile(r"\{outdir\}[^\s\"',;]*")
+
+
 def _shared_input_problems(spec: StudySpec, subjects: list[Any], locate: Callable[..., SpecError]) -> list[SpecError]:
     """Subjects that are one subject counted twice: the same input (one file, a byte-identical copy, one folder)
-    while nothing but the input tells their executions apart (no ``{subject}`` in the command). A `map` pointing
+    while nothing but the input tells their executions apart (no ``{subject}`` in the command but in an output path
+    under ``{outdir}``). A `map` pointing
     8 ids at 2 inputs narrowed the ICC's confidence interval and passed a study its 2 real subjects fail (a
     review). When the command names ``{subject}``, the subject chooses the data (a BIDS app's dataset and
     ``--participant_label {subject}``, a settings file alike for all): not refused (another review)."""
     from reprovip.plan.expand import content_digest
 
-    if "{subject}" in json.dumps(spec.model_dump(include={"application", "env"}), default=str):
+    text = json.dumps(spec.model_dump(include={"application", "env"}), default=str)
+    # ... but a `{subject}` in a path under `{outdir}` names an output file, not the data (review N6: `bet {input}
+    # {outdir}/{subject}_brain` over two byte-identical inputs passed the ICC on a subject counted twice)
+    if "{subject}" in _UNDER_OUTDIR.sub("", text):
         return []
     keys: dict[str, str] = {}  # subject -> its input's real path, or its bytes' digest when another has its size
     for s in subjects:
