@@ -39,7 +39,13 @@ def validate_study(path: str) -> int:
     )
     from reprovip.spec.checks import factor_warnings
 
-    for warning in design_warnings(len(study.subjects), n_cond, study.spec.repetitions) + factor_warnings(spec):
+    descriptor = None
+    if spec.application is not None and spec.application.boutiques:
+        from reprovip.spec.boutiques import descriptor_path, validate_descriptor
+
+        descriptor = validate_descriptor(descriptor_path(spec.application.boutiques, study.directory), file=path)
+    warnings = factor_warnings(spec, descriptor)
+    for warning in design_warnings(len(study.subjects), n_cond, study.spec.repetitions) + warnings:
         click.echo(f"{path}: warning: {warning}", err=True)
     return 0
 

@@ -315,11 +315,13 @@ def one_input_problems(
 _THREAD_OPTION = re.compile(r"-{1,2}(?:n[-_]?)?(?:threads?|jobs|cpus|procs|omp|nproc)(?:=(\d+))?", re.IGNORECASE)
 
 
-def factor_warnings(spec: StudySpec) -> list[str]:
+def factor_warnings(spec: StudySpec, descriptor: dict[str, Any] | None = None) -> list[str]:
     r"""What may keep a built-in factor from reaching the application, said by ``validate`` (review MC): a `seed`
     factor named nowhere reaches it only as ``REPROVIP_SEED``, which few tools read (a literal ``--seed 42``
     made every level run seeded alike: "bit-for-bit identical"); a literal thread count in the command
-    (``--threads 1``) overrides the variables the `threads` factor sets.
+    (``--threads 1``) overrides the variables the `threads` factor sets, and so does a Boutiques thread-count
+    input (``descriptor``'s, its flag ``--nthreads``) the invocation leaves to its ``default-value`` or sets
+    literally (review N5: every level ran ``--nthreads 1``, "bit-for-bit identical").
 
     Examples
     --------
@@ -359,6 +361,34 @@ def factor_warnings(spec: StudySpec) -> list[str]:
                 "`{threads}` there"
             )
             break
+    if "threads" in spec.factors and isinstance(descriptor, dict):
+        out += _boutiques_thread_inputs(descriptor, app.invocation or {})
+    return out
+
+
+def _boutiques_thread_inputs(descriptor: dict[str, Any], invocation: dict[str, Any]) -> list[str]:
+    """Warnings for the descriptor's thread-count inputs (a flag like ``--nthreads``) that the invocation does not
+    set from ``{threads}``: left to their default value, or set literally."""
+    out = []
+    for item in descriptor.get("inputs") or []:
+        flag = str(item.get("command-line-flag") or "") if isinstance(item, dict) else ""
+        if not flag or not _THREAD_OPTION.fullmatch(flag) or "id" not in item:
+            continue
+        given = invocation.get(item["id"])
+        if given is not None and {"threads", "threads_level"} & set(placeholders(str(given))):
+            continue
+        how = (
+            f"its default-value {item['default-value']!r}"
+            if given is None and "default-value" in item
+            else f"the value {given!r}"
+            if given is not None
+            else "no value (the tool's own default)"
+        )
+        out.append(
+            f"factor 'threads' has its levels but the Boutiques input {item['id']!r} ({flag}) gets {how} in every "
+            f'condition, which overrides the variables the factor sets; write `{item["id"]}: "{{threads}}"` in the '
+            "invocation"
+        )
     return out
 
 
