@@ -776,6 +776,27 @@ def test_a_script_changed_during_the_run_leaves_its_executions_pending(
     assert main(["check", str(tmp_path / "study.yaml")]) == 0
 
 
+def test_a_script_hashed_while_rewritten_with_its_own_bytes_is_no_change(tmp_path: Path) -> None:
+    """This session's CI run: a tool writing its script again with the same bytes (truncate, then write) was
+    hashed by the run's watch in between, half written, and its executions were pending again ("changed during
+    the run"). Seen other than at the start, the files are hashed once more when settled; a real edit stays."""
+    import threading
+
+    from reprovip.execute.runner import _FilesWatch
+
+    study = _self_editing(tmp_path, 2, "")
+    script = tmp_path / "tool.py"
+    data = script.read_bytes()
+    watch = _FilesWatch(study)
+    script.write_bytes(data[:10])  # the writer truncated it and has not finished
+    finish = threading.Timer(0.02, script.write_bytes, (data,))
+    finish.start()
+    assert watch.poll() is False
+    finish.join()
+    script.write_bytes(data + b"#edited\n")
+    assert watch.poll() is True
+
+
 def test_an_output_its_worker_stored_in_another_store_fails_the_execution(tmp_path: Path) -> None:
     """Review K: a Dask worker (shared filesystem) that saw another folder at the study's path stored every output
     there; the run recorded the executions done with no blob, and "not analysable" ever after."""

@@ -380,6 +380,9 @@ def run_study(
         raise error from exc
 
 
+_SETTLE = 0.1  # seconds: a file seen other than at the start is hashed again after it, once its writer is done
+
+
 class _FilesWatch:
     """The application's files (script, descriptor, the files its command names) as a run found them: polled as
     executions finish, it tells whether their bytes were ever other than at the start. A script swapped for
@@ -397,8 +400,11 @@ class _FilesWatch:
     def poll(self) -> bool:
         """Whether the files' bytes differed from the start at this poll or an earlier one."""
         if not self.changed and (stamp := files_stamp(self.paths)) != self.stamp:
-            self.stamp = stamp
             self.changed = recipe_hash(self.study.spec, self.study.directory) != self.recipe
+            if self.changed:  # maybe hashed half rewritten (same bytes again): read once more, when it has settled
+                time.sleep(_SETTLE)
+                self.changed = recipe_hash(self.study.spec, self.study.directory) != self.recipe
+            self.stamp = files_stamp(self.paths) if not self.changed else stamp
         return self.changed
 
 
