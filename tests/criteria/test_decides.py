@@ -228,3 +228,18 @@ def test_a_value_beside_a_threshold_of_many_digits_is_shown_on_its_side(tmp_path
     assert said["criterion"] == f"wsd <= {threshold!r}" and not said["passed"]
     shown = said["message"].split(" = ")[1].split(" ")[0]
     assert float(shown) > threshold and f"fails <= {threshold!r}" in said["message"]
+
+
+def test_on_a_tie_an_observation_whose_executions_differ_decides(tmp_path: Path) -> None:
+    """Review L6: every ICC lower bound prints 1 (a field identical everywhere, `base`, first; `mean` differing in its
+    last bits, far below the subjects' spread); the deciding observation was `base`, which never varies. On a tie
+    an observation whose executions differ decides."""
+    files = {}
+    for s in range(6):
+        for r in (1, 2, 3):
+            mean = 100.0 * (s + 1) + (1e-12 if r == 2 else 0.0)
+            files[(f"sub-{s}", r)] = {"m.json": json.dumps({"base": 10.0 * (s + 1), "mean": mean})}
+    (out,) = ingested(tmp_path, "  m: {path: m.json, kind: scalars}\n", files).analyze().document["outputs"]
+    icc = {o["name"]: o["icc"]["ICC(A,1)"]["ci_low"] for o in out["observations"]}
+    assert list(icc) == ["base", "mean"] and icc["base"] == icc["mean"] == 1.0
+    assert _reason(out, "ICC(A,1).ci_low >= 0.9")["observation"] == "mean"
