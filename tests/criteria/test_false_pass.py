@@ -1139,38 +1139,3 @@ def test_criteria_declared_for_an_optional_output_no_execution_wrote_are_named(t
     for text in ("identical", "ICC(A,1).ci_low >= 0.95"):
         assert (named[text]["passed"], named[text]["estimable"], named[text]["severity"]) == (False, False, "warn")
         assert named[text]["message"] == f"{text}: not measured: no execution wrote this optional output"
-
-
-@pytest.mark.parametrize("blas_like", [False, True])
-def test_a_word_a_level_changes_in_some_subjects_only_fails(tmp_path: Path, blas_like: bool) -> None:
-    """Review M2: a QC table's `decision` reads `include` everywhere but for sub-03 under threads=2, `exclude` in
-    every repetition: "differences covered by the observations", a warning, exit 0. A word that changes between
-    levels in some subjects only is a result the level changes: a failure. One that follows the level in every
-    subject (a BLAS name each level sets) stays a text difference."""
-    from tests.conftest import ingested_folders
-
-    folders = {}
-    for t in (1, 2):
-        for sub in range(1, 5):
-            for r in (1, 2):
-                word = ("lib" if t == 1 else "mkl") if blas_like else ("exclude" if (sub, t) == (3, 2) else "include")
-                folders[f"threads-{t}/sub-0{sub}/run-{r}"] = {
-                    "qc.csv": f"metric,value,decision\nsnr,{10 * sub},{word}\n"
-                }
-    study = ingested_folders(
-        tmp_path,
-        "  qc: {path: qc.csv, kind: table, key_columns: [metric]}\n",
-        folders,
-        "threads-{threads}/{subject}/run-{repetition}",
-    )
-    (out,) = study.analyze().document["outputs"]
-    if blas_like:
-        assert "categorical_differences" not in out
-        return
-    fields = out["categorical_differences"]["fields"]
-    assert fields == {
-        "snr/decision": {"words": ["exclude", "include"], "subject": "sub-03", "condition": "threads=1 vs threads=2"}
-    }
-    reason = next(r for r in out["verdict"]["reasons"] if r["criterion"] == "categorical values alike")
-    assert (reason["severity"], reason["passed"]) == ("fail", False)
-    assert study.check(reanalyze=False).exit_code == 1

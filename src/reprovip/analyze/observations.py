@@ -653,34 +653,20 @@ def _words_differ(raw: dict[str, dict[Any, tuple[Any, Any]]], unshared: set[str]
     condition wrote other words: name -> the words, the first subject and condition where they differ. A
     categorical result that is not reproducible (review QC: `qc_decision` flipping from include to exclude between
     repetitions under threads=2 only warned, as a time stamp does). Across levels of a factor a word may change
-    with what the factor sets (a BLAS name, the same in every subject): that stays a text difference; one that
-    changes between levels in some subjects only, the others keeping theirs, is a result the level changes
-    (review M2: `exclude` for one subject under threads=2, or in a compared version, only warned)."""
+    with what the factor sets (a BLAS name): that stays a text difference."""
     found: dict[str, dict[str, Any]] = {}
-    by_level: dict[str, dict[str, dict[str, str]]] = {}  # name -> subject -> condition -> its one word
     for s, per in raw.items():
         cells: dict[tuple[str, str | None], list[Any]] = {}
         for got, rec in per.values():  # a compared version (`compare`) is a condition of its own
             cells.setdefault((rec.condition_key, rec.version), []).append(got.meta)
-        for (condition, version), metas in cells.items():
+        for (condition, _), metas in cells.items():
             written = [m.get("words") or {} for m in metas]
             texts = [m.get("text") or {} for m in metas]
             for name in sorted(set().union(*written) - unshared - set(found)):
                 values = {w.get(name) for w in written}
-                if None in values or not all(name in t for t in texts):
-                    continue
-                if len(values) > 1:  # a word in every repetition of the cell, and not the same one
+                # a word in every repetition of the cell, and not the same one
+                if None not in values and len(values) > 1 and all(name in t for t in texts):
                     found[name] = dict(words=sorted(values), subject=s, condition=condition)
-                else:
-                    level = condition if version is None or version in condition else f"{condition} ({version})"
-                    by_level.setdefault(name, {}).setdefault(s, {})[level] = next(iter(values))
-    for name, per_subject in sorted(by_level.items()):
-        if name in found or len({tuple(sorted(m.items())) for m in per_subject.values()}) < 2:
-            continue
-        moved = [(s, m) for s, m in per_subject.items() if len(set(m.values())) > 1]
-        if moved and len(moved) < len(per_subject):  # some subjects' word follows the level, the others' does not
-            s, m = moved[0]
-            found[name] = dict(words=sorted(set(m.values())), subject=s, condition=" vs ".join(sorted(m)))
     return found
 
 

@@ -344,7 +344,7 @@ def builtin_reasons(out: dict[str, Any]) -> list[dict[str, Any]]:
                 value=categorical["count"],
                 observation=next(iter(fields)),
                 message=f"{categorical['count']} text field(s) hold a word that differs between repetitions of one "
-                "condition, or between levels in some subjects only (a categorical result that is not reproducible): "
+                "condition (a categorical result that is not reproducible): "
                 + named(
                     [
                         f"{name}: {' / '.join(map(repr, d['words']))} ({d['subject']}"
