@@ -375,3 +375,17 @@ def test_one_run_a_fifth_off_its_subjects_identical_runs_is_named() -> None:
     counts = np.repeat(np.array([4.0, 9.0, 15.0, 22.0])[None, :, None], 3, axis=2)  # a count 4 -> 5: one step
     counts[0, 0, 2] = 5.0
     assert odd_executions(counts, subjects[:4]) == [None]
+
+
+def test_a_value_near_zero_a_fifth_off_among_identical_runs_is_no_odd_execution() -> None:
+    """Review P2: a translation of an aligned subject, 0.0021 mm in two identical runs and 0.0028 in the third,
+    beside subjects 1 mm apart: 25% of its value but 0.06% of the subjects' spread, named "far from its subject's
+    other executions", a failure. The departure must be a twentieth of the between-subject SD too."""
+    from reprovip.analyze.stats import odd_executions
+
+    tx = [-1.2034817562, 0.8121930412, 0.0021374829, 2.1377010936, -0.5012298817]
+    x = np.repeat(np.array(tx)[None, :, None], 3, axis=2)
+    x[0, 2, 1] = 0.0028374829
+    assert odd_executions(x, [f"s{i}" for i in range(5)]) == [None]
+    x[0, 2, 1] = 0.2  # a tenth of the spread: named
+    assert odd_executions(x, [f"s{i}" for i in range(5)])[0]["subject"] == "s2"

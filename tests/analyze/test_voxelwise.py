@@ -588,6 +588,19 @@ def test_one_run_scaled_among_identical_runs_is_named(tmp_path: Path) -> None:
     assert "support_outliers" not in res
 
 
+def test_with_one_repetition_a_level_scaling_one_subject_is_no_odd_execution(tmp_path: Path) -> None:
+    """Review P4: a factor of 3 levels, k = 1, subjects 100 to 2500 apart; one level scales sub-2's map by 1.25, its
+    two other levels identical: named "images of every execution alike", a failure, where the same values as a
+    table are not. With one repetition per condition an odd run cannot be told from a level's effect."""
+    rng = np.random.default_rng(16)
+    levels = np.array([100.0, 700.0, 1300.0, 1900.0, 2500.0])[None, None, None, :, None, None]
+    x = np.zeros((8, 8, 8, 5, 3, 1))
+    x[1:7, 1:7, 1:7] = levels * rng.uniform(0.8, 1.2, size=(6, 6, 6, 5, 1, 1))
+    x[..., 2, 1, 0] *= 1.25
+    res, _, _ = _maps_of(tmp_path / "maps", _design(tmp_path, x))
+    assert "support_outliers" not in res
+
+
 @pytest.mark.parametrize("slab", [2, 8])
 def test_an_execution_holding_another_subjects_image_is_named(tmp_path: Path, slab: int) -> None:
     """One execution of 18 holds another subject's voxels, in a slab (a quarter of the grid) or whole: its voxel

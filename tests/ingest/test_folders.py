@@ -578,3 +578,48 @@ def test_a_second_ingest_of_a_tree_whose_folders_are_gone_counts_them_failed(
     rows = Study.load(study.path).executions()
     assert sorted(rows[rows["status"] == "failed"]["subject"]) == ["sub-03", "sub-03"]
     assert main(["check", str(study.path)]) == 3
+
+
+def test_a_version_removed_from_the_tree_once_stored_keeps_its_results(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review P1: `results/v1` ingested, then removed (the store holds it) and `results/v2` added and ingested:
+    every v1 execution was turned into a failure ("incomplete"). Only a condition the tree still holds loses the
+    executions whose folders are gone."""
+    (tmp_path / "study.yaml").write_text("outputs:\n  r: {path: r.json, kind: scalars}\n")
+    pattern = "results/{version}/{subject}/run-{repetition}"
+    for version in ("v1", "v2"):
+        for s in ("sub-01", "sub-02", "sub-03"):
+            for r in (1, 2):
+                folder = tmp_path / "results" / version / s / f"run-{r}"
+                folder.mkdir(parents=True)
+                (folder / "r.json").write_text(json.dumps({"v": float(s[-1])}))
+        assert main(["ingest", str(tmp_path / "study.yaml"), "--pattern", pattern]) == 0
+        if version == "v1":
+            shutil.rmtree(tmp_path / "results" / "v1")
+    assert "no folder in it now" not in capsys.readouterr().err
+    rows = Study.load(tmp_path / "study.yaml").executions()
+    assert len(rows) == 12 and set(rows["status"]) == {"done"}
+    assert main(["check", str(tmp_path / "study.yaml")]) == 0
+
+
+@pytest.mark.parametrize("declared", ["version: [v2, v1]", "threads: [1]"])
+def test_a_factor_declared_for_its_order_or_with_one_level_leaves_the_pattern_free(
+    tmp_path: Path, declared: str
+) -> None:
+    """Review P8: a study declaring only its versions' order (as ingest's own message advises) refused a pattern
+    that names threads too; P9: a declared factor of one level refused a tree that does not name it."""
+    (tmp_path / "study.yaml").write_text(f"factors: {{{declared}}}\noutputs:\n  r: {{path: r.json, kind: scalars}}\n")
+    for v in ("v1", "v2"):
+        for t in (1, 4):
+            for s in ("sub-01", "sub-02"):
+                for r in (1, 2):
+                    folder = tmp_path / "results" / v / f"threads-{t}" / s / f"run-{r}"
+                    folder.mkdir(parents=True)
+                    (folder / "r.json").write_text(json.dumps({"v": float(s[-1])}))
+    if declared.startswith("version"):
+        pattern = "results/{version}/threads-{threads}/{subject}/run-{repetition}"
+    else:
+        pattern = "results/v1/threads-4/{subject}/run-{repetition}"
+    assert main(["ingest", str(tmp_path / "study.yaml"), "--pattern", pattern]) == 0
+    assert main(["check", str(tmp_path / "study.yaml")]) == 0

@@ -184,3 +184,21 @@ def test_repetitions_that_are_copies_are_warned_of(tmp_path: Path, capsys: pytes
     _written(tmp_path, 2, 1_700_000_000_000_000_000)
     assert _ingest(tmp_path, "results/{subject}/rep-{repetition}") == 0
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(("levels", "stray"), [(("v1.9", "v1.10"), "run3_logs"), (("subj01", "subj02"), "2024")])
+def test_a_numbered_folder_named_unlike_its_siblings_stays_ignored(
+    tmp_path: Path, levels: tuple[str, ...], stray: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review P10: `run3_logs/` (a slurm log) beside `v1.9/` and `v1.10/`, or `2024/` (a report) beside `subj01/`:
+    refused as a failed version or subject since N4. Only a folder named as its siblings are is one."""
+    if levels[0].startswith("v"):
+        folders = [f"results/{v}/sub-0{s}/rep-{r}" for v in levels for s in (1, 2) for r in (1, 2)]
+        pattern = "results/{version}/{subject}/rep-{repetition}"
+    else:
+        folders = [f"results/{s}/rep-{r}" for s in levels for r in (1, 2)]
+        pattern = "results/{subject}/rep-{repetition}"
+    _tree(tmp_path, folders)
+    (tmp_path / "results" / stray).mkdir()
+    (tmp_path / "results" / stray / "slurm-1234.out").write_text("done\n")
+    assert _ingest(tmp_path, pattern) == 0

@@ -203,7 +203,8 @@ def _analyze_output(study: Study, name: str, kind: str, design: Design, out_dir:
                 version_dice = seg.pop("version_dice", None)
                 entry["segmentation"] = dict(seg, elements=entry["voxelwise"].get("gridless") or "voxels")
                 # each volume over the subjects that hold its label (review LB1), as a table's cells
-                found, env = volume_metrics(design, volumes, names, subjects, zero, cond_keys)
+                voxel = math.prod(seg["spacing"]) if seg.get("spacing") else 1.0
+                found, env = volume_metrics(design, volumes, names, subjects, zero, cond_keys, voxel)
                 observations += found
                 if zero:  # a label none of a few subjects' executions holds, where the others' volumes vary: said
                     entry["zero_observations"] = _absent(zero)

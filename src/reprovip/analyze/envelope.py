@@ -184,7 +184,9 @@ def _noisier(v: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray, list[
     from scipy import special
 
     k = v.shape[-1]
-    var = np.where((v == v[..., :1]).all(axis=-1), 0.0, v.var(axis=-1, ddof=1))  # (obs, subject, version, cond)
+    # a few ulps of spread is float64's dust, no noise (review P5: +-4 ulps against +-1 failed), as for the means
+    dust = 2 * DUST_ULPS * np.spacing(np.abs(v).max(axis=-1))  # within DUST_ULPS of their centre
+    var = np.where(np.ptp(v, axis=-1) <= dust, 0.0, v.var(axis=-1, ddof=1))  # (obs, subject, version, cond)
     total = var.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         df = np.where(total > 0, total**2 / ((var**2).sum(axis=1) / (k - 1)), 0.0)  # (obs, version, condition)

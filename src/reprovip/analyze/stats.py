@@ -310,12 +310,15 @@ ODD_NOISE = 10.0  # ... and ten times farther than the executions of a typical s
 # off its subject's bit-identical others (a lesion volume 1250 -> 1750) was under both thresholds beside subjects
 # 1250 to 7500 apart, and passed as "run-to-run flakiness" (review L2)
 ODD_LONE = 0.2
+ODD_LONE_SUBJECTS = 0.05
 
 
 ODD_AGREE = 1e-6  # a subject's other executions this close, relative to an odd one's departure, agree
 
 
-def odd_executions(values: np.ndarray, subjects: list[str]) -> list[dict[str, Any] | None]:
+def odd_executions(
+    values: np.ndarray, subjects: list[str], resolution: float | None = None
+) -> list[dict[str, Any] | None]:
     """Per observation of ``values`` (``(n_obs, n_subjects, *levels, k)``, finite), the executions whose value
     is half or more away from their subject's median (``|x - m| >= 0.5 max(|x|, |m|)``), or a quarter or more of
     the SD between the subjects' medians away: a silent failure (an execution that wrote 0, or a third of its
@@ -328,6 +331,8 @@ def odd_executions(values: np.ndarray, subjects: list[str]) -> list[dict[str, An
     farthest one: its subject, ``column`` (its position in C order of ``(*levels, k)``), value, its
     subject's median (``typical``) and whether its subject's other executions (two or more) are bit-for-bit
     equal (``others_identical``), or agree to :data:`ODD_AGREE` of the departure (``others_agree``).
+    ``resolution``: the step the values move by (a label's voxel volume), for the ten steps a departure must
+    be; by default the decimals they are written with (:func:`decimal_resolution`).
 
     Examples
     --------
@@ -371,16 +376,19 @@ def odd_executions(values: np.ndarray, subjects: list[str]) -> list[dict[str, An
             moved &= own >= 0.5 * dev
         elif values.ndim > 3:
             moved[:] = False
-        lone = _lone(dev, scale, far, k >= 2 or values.ndim == 3)
+        # ... and a twentieth of the between-subject SD: a translation 0.0021 -> 0.0028 mm, subjects 1 mm apart,
+        # is no odd run though 25% of its value (review P2)
+        lone = _lone(dev, scale, far, k >= 2 or values.ndim == 3) & (dev >= ODD_LONE_SUBJECTS * between)
     for i, s in zip(*np.nonzero(lone.any(axis=2)), strict=True):  # ten steps of the values' resolution too
-        lone[i, s] &= dev[i, s] >= ODD_NOISE * decimal_resolution(flat[i])
+        lone[i, s] &= dev[i, s] >= ODD_NOISE * (resolution or decimal_resolution(flat[i]))
     for i, s in zip(*np.nonzero(moved.any(axis=2)), strict=True):
         # ... and ten times the other subjects' own spread where they vary, and ten steps of the values' resolution:
         # most subjects' executions equal made the typical spread 0, and honest counts moving by 1 in a few runs
         # were named (a review)
         others = np.delete(ranges[i, :, 0], s)
         noise_floor = max(
-            float(np.median(others[others > 0])) if (others > 0).any() else 0.0, decimal_resolution(flat[i])
+            float(np.median(others[others > 0])) if (others > 0).any() else 0.0,
+            resolution or decimal_resolution(flat[i]),
         )
         moved[i, s] &= dev[i, s] >= ODD_NOISE * noise_floor
     odd = halved | moved | lone

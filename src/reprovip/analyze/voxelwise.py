@@ -257,17 +257,18 @@ def _gather(flat: np.ndarray, bad: np.ndarray | None, index: np.ndarray) -> np.n
     return out
 
 
-def _departures(values: list[float], floor: float) -> list[tuple[int, float]]:
+def _departures(values: list[float], floor: float, lone: bool = True) -> list[tuple[int, float]]:
     """``(column, relative change)`` of the values half or less, or twice or more, of their median (a fifth
-    off it, :data:`SUPPORT_LONE`, where the other values, two or more, are equal), and ``floor`` and 1% of that
-    median away from it (a sparse map's voxel or two is no failure)."""
+    off it, :data:`SUPPORT_LONE`, where the other values, two or more, are equal, unless ``lone`` is False: one
+    repetition per condition, where a level moving one subject is no odd run, review P4), and ``floor`` and 1%
+    of that median away from it (a sparse map's voxel or two is no failure)."""
     typical = float(np.median(values))
     least = max(floor, 0.01 * abs(typical))
     out = []
     for col, value in enumerate(values):
         changed = abs(value - typical) / max(abs(value), abs(typical), 1e-300)
         others = values[:col] + values[col + 1 :]
-        alone = len(others) >= 2 and all(o == others[0] for o in others)
+        alone = lone and len(others) >= 2 and all(o == others[0] for o in others)
         if changed >= (SUPPORT_LONE if alone else SUPPORT_CHANGE) and abs(value - typical) >= least:
             out.append((col, changed))
     return out
@@ -499,7 +500,8 @@ class _Stream:
         for cols in groups.values():
             part = [values[c] for c in cols]
             typical = float(np.median(part))
-            out += [(cols[i], changed, typical) for i, changed in _departures(part, floor)]
+            lone = self.design.k >= 2 or not self.design.factors
+            out += [(cols[i], changed, typical) for i, changed in _departures(part, floor, lone)]
         return out
 
     def distant_executions(self) -> None:

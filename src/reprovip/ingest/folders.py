@@ -252,7 +252,7 @@ def check_dropped_folders(
             continue  # a folder named in the pattern has no siblings it matches
         level = [f for f in _folders(_prefix(root, pattern, k)) if not any(d in f.parents for d, _ in dropped)]
         full = {str(f.parent) for f in level if str(f) in holders}
-        numbered = {str(f.parent) for f in level if str(f) in holders and not _DIGIT.search(f.name)}
+        shapes = {(str(f.parent), _shape(f.name)) for f in level if str(f) in holders}
         for f in level:
             if str(f) in holders or str(f.parent) not in full:
                 continue
@@ -260,9 +260,10 @@ def check_dropped_folders(
                 continue  # left out with a warning when it holds matches; else nothing of it is read
             if not _holds_results(f, outputs):
                 # files alone or nothing: a `logs/` beside the subjects is no result, but a `sub-04/` holding a
-                # crash log, or a `2.0/` a README, beside numbered siblings is a subject or version whose
-                # executions all failed, and was dropped unsaid: "bit-for-bit identical" (review N4)
-                if not _DIGIT.search(f.name) or str(f.parent) in numbered:
+                # crash log, or a `2.0/` a README, named as a sibling holding executions is (`sub-01`, `1.9`), a
+                # subject or version whose executions all failed, and was dropped unsaid: "bit-for-bit identical"
+                # (review N4); `run3_logs/` beside `v1.9/`, or `2024/` beside `subj01/`, is not (review P10)
+                if not _DIGIT.search(f.name) or (str(f.parent), _shape(f.name)) not in shapes:
                     continue
                 held = [c.name for c in _entries(f) or ()]
                 what = f"it holds only {', '.join(held[:3])}" if held else "it is empty"
@@ -280,6 +281,17 @@ def check_dropped_folders(
 
 
 _DIGIT = re.compile(r"\d")
+
+
+def _shape(name: str) -> str:
+    """``name`` with each run of digits as ``0`` and of letters as ``a``: the form a level's folders share.
+
+    Examples
+    --------
+    >>> [_shape(n) for n in ("sub-04", "sub-01", "2.0", "v1.10", "run3_logs", "2024", "subj01")]
+    ['a-0', 'a-0', '0.0', 'a0.0', 'a0_a', '0', 'a0']
+    """
+    return re.sub(r"[^\W\d_]+", "a", re.sub(r"\d+", "0", name))
 
 
 def _subject_part(pattern: str) -> int:
@@ -430,15 +442,17 @@ def as_declared(labels: dict[str, str], declared: dict[str, list[str]]) -> dict[
     the file does when it writes the same whole number (``threads-01`` for ``threads: [1, 2]``): the condition
     keys of a results tree laid out another way, or numbered so, matched none of the declared ones, and the plan
     check was off ("reproducible" with a third of the executions missing, review N2). Versions are not numbers
-    (``1.10`` is no ``1.1``): only whole numbers are read so.
+    (``1.10`` is no ``1.1``): only whole numbers are read so. A declared factor of one level the tree does not
+    name takes that level.
 
     Examples
     --------
     >>> as_declared({"mode": "a", "threads": "01"}, {"threads": ["1", "2"], "mode": ["a", "b"]})
     {'threads': '1', 'mode': 'a'}
-    >>> as_declared({"version": "1.1"}, {"version": ["1.10", "1.9"]})
-    {'version': '1.1'}
+    >>> as_declared({"version": "1.1"}, {"version": ["1.10", "1.9"], "threads": ["1"]})  # one level: filled in
+    {'version': '1.1', 'threads': '1'}
     """
+    labels = {**{f: lv[0] for f, lv in declared.items() if len(lv) == 1 and f not in labels}, **labels}
     out = {}
     for f in [*(f for f in declared if f in labels), *(f for f in labels if f not in declared)]:
         level = labels[f]
@@ -478,15 +492,20 @@ def _executions(
     return out
 
 
-def _gone(stored: list[dict[str, Any]], ingested: set[str], root: Path, pattern: str) -> list[dict[str, Any]]:
-    """The executions ingested before from folders under ``root`` that ``pattern`` matches, which are gone from
-    the tree now, as failed rows to store in their place: re-ingesting a tree where a subject's runs now crashed
-    (no folder) kept its earlier results, counted, unsaid ("bit-for-bit identical", review N7)."""
+def _gone(
+    stored: list[dict[str, Any]], ingested: list[dict[str, Any]], root: Path, pattern: str
+) -> list[dict[str, Any]]:
+    """The executions ingested before from folders under ``root`` that ``pattern`` matches, in a condition this
+    ingest finds too, which are gone from the tree now, as failed rows to store in their place: re-ingesting a
+    tree where a subject's runs now crashed (no folder) kept its earlier results, counted, unsaid ("bit-for-bit
+    identical", review N7). A condition the tree no longer holds at all (`results/v1` removed once stored, `v2`
+    added: review P1) keeps its stored results."""
     regex, _ = _pattern_regex(pattern)
+    ids, conditions = {r["id"] for r in ingested}, {r["condition_key"] for r in ingested}
     out = []
     for r in stored:
         folder = Path(r.get("input") or "")
-        if r.get("source") != "ingest" or r["id"] in ingested or folder.exists():
+        if r.get("source") != "ingest" or r["id"] in ids or r["condition_key"] not in conditions or folder.exists():
             continue
         try:
             rel = _as_written(folder, root, pattern)
@@ -648,8 +667,12 @@ def _check_factor_set(study: Study, pattern: str, factors: list[str]) -> None:
     """
     if study.spec.application is not None:
         expected, whose = set(study.spec.factors), "the study file declares (its application runs with them)"
-    elif study.spec.factors:  # declared, not run: a pattern leaving one out read the other level's absence as no news
-        expected, whose = set(study.spec.factors), "the study file declares"
+    elif study.spec.factors:
+        # declared, not run: a pattern leaving one out read the other level's absence as no news (review N1); one
+        # declared for its order only (`version: [v2, v1]`) leaves the pattern free to name others (review P8),
+        # and a factor of one level is no variation to name (review P9)
+        several = {f.name for f in study.spec.factor_list() if len(f.levels) > 1}
+        expected, whose = set(factors) | several, "the study file declares"
     else:
         if not study.store.exists():  # nothing stored yet (and nothing created by this check)
             return
@@ -745,8 +768,16 @@ def ingest_outputs(study: Study, pattern: str, *, root: Path | None = None) -> I
     with RunLock(study.store):
         catalog, blobs = study.catalog, BlobStore(study.store)
         study_id = catalog.ensure_study(study.name, study.spec.model_dump(mode="json"), str(study.directory))
+        stored_rows = catalog.executions(study_id)
+        # an execution stored under its levels in another order (an earlier reprovip's key) is the same one: its
+        # key kept, so that it is replaced, not doubled (review P11)
+        keyed = {
+            (r["subject"], frozenset((r["condition"] or {}).items()), int(r["repetition"])): r["condition_key"]
+            for r in stored_rows
+        }
         rows = []
         for (folder, groups, rep, labels, key), found_files in zip(executions, files, strict=True):
+            key = keyed.get((groups["subject"], frozenset(labels.items()), rep), key)
             outs = _record_outputs(blobs, found_files, folder)
             missing = [f"{o['name']} ({o['error']})".replace(" (missing)", "") for o in outs if o["missing"]]
             rows.append(
@@ -775,7 +806,7 @@ def ingest_outputs(study: Study, pattern: str, *, root: Path | None = None) -> I
             )
             summary.complete += not missing
             summary.incomplete += bool(missing)
-        gone = _gone(catalog.executions(study_id), {r["id"] for r in rows}, root, pattern)
+        gone = _gone(stored_rows, rows, root, pattern)
         if gone:
             summary.cautions.append(
                 f"{len(gone)} execution(s) ingested before from this tree have no folder in it now: they count as "
