@@ -482,3 +482,29 @@ def test_an_empty_selection_of_a_criterion_is_refused(key: str) -> None:
     )
     with pytest.raises(SpecError, match=rf"^s\.yaml:4:\d+: criteria\.0\.{key}: an empty list selects nothing; remove"):
         parse_spec(text, file="s.yaml")
+
+
+@pytest.mark.parametrize(
+    ("line", "said"),
+    [
+        ("repetitions: true", "repetitions: must be a whole number, got true"),
+        ("factors: {python: [py311, py312]}", "factor name 'python' is reserved or invalid: it is the placeholder"),
+        ("outputs: {o: {path: '', kind: text}}", "outputs.o.path: is empty: name the file the application writes"),
+    ],
+)
+def test_a_boolean_count_a_factor_named_python_and_an_empty_output_path_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], line: str, said: str
+) -> None:
+    """Reviews M6 and N10: `repetitions: true` validated as 1 repetition; a factor `python` replaced `{python}` in
+    the command (`py311 app.py ...`, every execution failed); `path: ''` validated and every execution failed
+    "missing output: o ( is a folder ...)"."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.txt").write_text("1")
+    (tmp_path / "app.py").write_text("")
+    outputs = "" if line.startswith("outputs") else "outputs: {o: {path: o.txt, kind: text}}\n"
+    (tmp_path / "study.yaml").write_text(
+        "application: {command: ['{python}', '{study_dir}/app.py', '{input}', '{outdir}']}\n"
+        f"subjects: {{glob: 'data/{{subject}}.txt'}}\n{line}\n{outputs}"
+    )
+    assert main(["validate", str(tmp_path / "study.yaml")]) == 2
+    assert said in capsys.readouterr().err

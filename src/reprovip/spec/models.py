@@ -37,6 +37,8 @@ RESERVED_FACTOR_NAMES = {
     "outdir": "it is the placeholder {outdir}",
     "repetition": "it is the placeholder {repetition}",
     "study_dir": "it is the placeholder {study_dir}",
+    # a factor `python` replaced the interpreter: the command became `py311 app.py ...` (review M6)
+    "python": "it is the placeholder {python}, the interpreter's path",
     "residual": "it is the analysis' name for the repetitions' term (the residual of the variance components)",
 }
 
@@ -230,6 +232,8 @@ class Output(_Strict):
     def _relative(cls, v: str) -> str:
         from reprovip.execute.sandbox import STREAM_OUTPUT  # the sandbox saves the stream: one spelling
 
+        if not v.strip():  # every execution then failed, "missing output: res ( is a folder ...)" (review N10)
+            raise ValueError("is empty: name the file the application writes, relative to {outdir}")
         if v.startswith("/") or ".." in v.split("/"):
             raise ValueError(f"must be relative to {{outdir}} and stay inside it, got {v!r}")
         if ("{stdout}" in v or "{stderr}" in v) and not STREAM_OUTPUT.match(v):
@@ -364,6 +368,13 @@ class StudySpec(_Strict):
         for g in v:
             if not g or g.startswith("/") or ".." in g.split("/"):
                 raise ValueError(f"`trace_keep` glob {g!r} must be relative to the working folder, without `..`")
+        return v
+
+    @field_validator("repetitions", "retries", mode="before")
+    @classmethod
+    def _no_boolean(cls, v: Any) -> Any:
+        if isinstance(v, bool):  # `repetitions: true` read as 1 repetition (review M6)
+            raise ValueError(f"must be a whole number, got {str(v).lower()}")
         return v
 
     @field_validator("criteria", mode="before")
