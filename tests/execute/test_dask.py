@@ -498,7 +498,9 @@ def test_dask_local_interrupted_kills_its_applications_and_starts_no_more(tmp_pa
     )
     try:
         deadline = time.monotonic() + 120
-        while len(_with_marker(marker)) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        # until two: `sh -c 'sleep 30 && ...'` forks for `sleep`, and the fork holds sh's command line (the marker)
+        # until it execs: a third process for a moment, which failed a CI run
+        while len(_with_marker(marker)) != 2 and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.1)
         assert len(_with_marker(marker)) == 2, "two executions should be running"
         proc.send_signal(signal.SIGINT)
