@@ -190,7 +190,7 @@ def _noisier(v: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray, list[
     total = var.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         df = np.where(total > 0, total**2 / ((var**2).sum(axis=1) / (k - 1)), 0.0)  # (obs, version, condition)
-        noisy = (total[:, :1] > 0) & np.ones(total[:, 1:].shape, dtype=bool)
+        noisy = np.broadcast_to(total[:, :1] > 0, total[:, 1:].shape)
         f = np.where(noisy, total[:, 1:] / np.where(noisy, total[:, :1], 1.0), 0.0)  # (obs, version - 1, cond)
     tests = max(int(noisy.sum()), 1)
     p = special.fdtrc(np.maximum(df[:, 1:], 1e-9), np.maximum(df[:, :1], 1e-9), f)

@@ -497,10 +497,10 @@ class _Stream:
             cell = self.design.cells[col // self.design.k]
             groups.setdefault(None if self.version_axis is None else cell[self.version_axis], []).append(col)
         out = []
+        lone = self.design.k >= 2 or not self.design.factors
         for cols in groups.values():
             part = [values[c] for c in cols]
             typical = float(np.median(part))
-            lone = self.design.k >= 2 or not self.design.factors
             out += [(cols[i], changed, typical) for i, changed in _departures(part, floor, lone)]
         return out
 
